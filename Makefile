@@ -1,0 +1,67 @@
+# Cartera: `make run` serves the demo, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+PORT ?= 8000
+# The demo and the tests run with DEBUG on unless the environment says otherwise.
+export DEBUG ?= True
+
+.PHONY: help install run test lint format bench lock check-deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the lock file changes.
+$(VENV)/.installed: requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the locked dependencies
+
+run: install ## Migrate, load the demo and serve with a Celery worker and beat
+	$(MANAGE) migrate --noinput
+	$(MANAGE) seed_demo
+	@echo ""
+	@echo "  Cartera: http://127.0.0.1:$(PORT)/   (Ctrl-C detiene web, worker y beat)"
+	@echo ""
+	@trap 'kill $$pids 2>/dev/null; wait 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=2 & pids="$$!"; \
+	$(VENV)/bin/celery -A config beat --loglevel=INFO & pids="$$pids $$!"; \
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+test: install ## Run the whole suite (browser tests where /usr/bin/chromium exists)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Fix what ruff can fix and format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Benchmarks run on their own database (SQLite under var/ unless BENCH_DATABASE_URL says).
+BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
+bench: install ## Print the measured server times (customer list with 100,000 customers)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_customers
+
+lock: $(PY) ## Recompile requirements*.txt from pyproject.toml
+	$(PY) -m pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.txt pyproject.toml
+
+check-deploy: install ## Django's deployment checks with production settings
+	DEBUG=False SECRET_KEY=$$(openssl rand -hex 32 2>/dev/null || echo x$$RANDOM$$RANDOM$$RANDOM-not-a-real-secret-key-for-checks-only-0123456789) \
+	ALLOWED_HOSTS=cartera.example.com $(MANAGE) check --deploy --fail-level WARNING
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) var

@@ -1,0 +1,14 @@
+from django.http import HttpRequest
+
+
+def navigation(request: HttpRequest) -> dict:
+    """Tell the layout which areas the signed-in user may open."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": {}}
+    return {
+        "nav": {
+            "customers": user.has_perm("crm.view_customer"),
+            "admin": user.is_staff,
+        }
+    }

@@ -1,0 +1,37 @@
+"""The customer list's search and filters (django-filter)."""
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from crm import forms as crm_forms
+from crm import selectors
+from crm.models import Branch, Channel, Customer, Tag
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Buscar"), method="search",
+        widget=django_filters.widgets.forms.TextInput(
+            attrs={"placeholder": _("Documento, nombre o teléfono"), "type": "search", "autofocus": True}
+        ),
+    )
+    branch = django_filters.ModelChoiceFilter(
+        label=_("Sucursal"), queryset=Branch.objects.all(), empty_label=_("Todas las sucursales")
+    )
+    channel = django_filters.ModelChoiceFilter(
+        label=_("Canal"), queryset=Channel.objects.all(), empty_label=_("Todos los canales")
+    )
+    advisor = django_filters.ModelChoiceFilter(
+        label=_("Asesor"), queryset=lambda request: crm_forms.advisors(), empty_label=_("Todos los asesores")
+    )
+    tag = django_filters.ModelChoiceFilter(
+        label=_("Etiqueta"), field_name="tags", queryset=Tag.objects.all(),
+        empty_label=_("Todas las etiquetas"),
+    )
+
+    class Meta:
+        model = Customer
+        fields = ["q", "branch", "channel", "advisor", "tag"]
+
+    def search(self, queryset, name, value):
+        return selectors.search_customers(queryset, value)

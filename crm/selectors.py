@@ -1,0 +1,93 @@
+"""Reads of the CRM: querysets with their joins done, and the one access helper per object."""
+
+import re
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from crm.models import Customer, Interaction
+
+TIMELINE_PAGE_SIZE = 20
+
+
+def customers_visible_to(user: AbstractBaseUser) -> QuerySet[Customer]:
+    """Return the customers a staff user may see: all of them, given the permission."""
+    if not user.is_authenticated:
+        return Customer.objects.none()
+    if not user.has_perm("crm.view_customer"):
+        return Customer.objects.none()
+    return Customer.objects.all()
+
+
+def customer_for(user: AbstractBaseUser, pk: int) -> Customer:
+    """Return the customer `pk` if `user` may see it, else 404."""
+    return get_object_or_404(
+        customers_visible_to(user).select_related("branch", "channel", "advisor").prefetch_related(
+            "tags"
+        ),
+        pk=pk,
+    )
+
+
+def customer_list(user: AbstractBaseUser) -> QuerySet[Customer]:
+    """Return the customers for the list screen, with what each row shows already joined."""
+    return (
+        customers_visible_to(user)
+        .select_related("branch", "channel", "advisor")
+        .prefetch_related("tags")
+    )
+
+
+def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Customer]:
+    """Filter by document number, name or phone: every word typed must match one of them.
+
+    A term of digits (spaces, dashes and a leading + allowed) is looked up as a document
+    number prefix or inside the phones; other terms match names, e-mail or document.
+    """
+    text = (text or "").strip()
+    if not text:
+        return queryset
+    digits = re.sub(r"[\s\-().]", "", text)
+    if re.fullmatch(r"\+?\d{3,}", digits):
+        bare = digits.lstrip("+")
+        return queryset.filter(
+            Q(document_number__startswith=bare)
+            | Q(phone__contains=bare)
+            | Q(phone_secondary__contains=bare)
+        )
+    for term in text.split():
+        queryset = queryset.filter(
+            Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+            | Q(document_number__istartswith=term)
+            | Q(email__istartswith=term)
+        )
+    return queryset
+
+
+def timeline(
+    customer: Customer,
+    *,
+    before: tuple[datetime, int] | None = None,
+    kind: str = "",
+    size: int = TIMELINE_PAGE_SIZE,
+) -> tuple[list[Interaction], tuple[datetime, int] | None]:
+    """Return one page of the customer's timeline, newest first, and the cursor of the next.
+
+    Keyset pagination on (occurred_at, id) keeps every page as cheap as the first, however
+    long the history.
+    """
+    queryset = customer.interactions.select_related("actor", "channel").order_by(
+        "-occurred_at", "-id"
+    )
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if before is not None:
+        at, pk = before
+        queryset = queryset.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
+    rows = list(queryset[: size + 1])
+    page, more = rows[:size], len(rows) > size
+    cursor = (page[-1].occurred_at, page[-1].pk) if more and page else None
+    return page, cursor

@@ -1,0 +1,52 @@
+"""Identity document rules per document type (Peru's, the default country)."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+_RUC_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_RUC_PREFIXES = ("10", "15", "17", "20")
+
+
+def normalize_document_number(number: str) -> str:
+    """Return the number without spaces, dots or dashes, upper-cased."""
+    return re.sub(r"[\s.\-]", "", number or "").upper()
+
+
+def _ruc_check_digit_ok(ruc: str) -> bool:
+    total = sum(int(d) * w for d, w in zip(ruc[:10], _RUC_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    if check == 10:
+        check = 0
+    elif check == 11:
+        check = 1
+    return check == int(ruc[10])
+
+
+def validate_document(document_type: str, number: str) -> None:
+    """Raise ValidationError (on `document_number`) if the number is invalid for its type."""
+    if not number:
+        raise ValidationError({"document_number": _("Ingrese el número de documento.")})
+    if document_type == "dni":
+        if not re.fullmatch(r"\d{8}", number):
+            raise ValidationError({"document_number": _("El DNI debe tener exactamente 8 dígitos.")})
+    elif document_type == "ce":
+        if not re.fullmatch(r"[A-Z0-9]{9,12}", number):
+            raise ValidationError(
+                {"document_number": _("El carné de extranjería debe tener de 9 a 12 caracteres alfanuméricos.")}
+            )
+    elif document_type == "ruc":
+        if not re.fullmatch(r"\d{11}", number):
+            raise ValidationError({"document_number": _("El RUC debe tener exactamente 11 dígitos.")})
+        if not number.startswith(_RUC_PREFIXES):
+            raise ValidationError({"document_number": _("El RUC debe empezar con 10, 15, 17 o 20.")})
+        if not _ruc_check_digit_ok(number):
+            raise ValidationError({"document_number": _("El dígito verificador del RUC no es válido.")})
+    elif document_type == "passport":
+        if not re.fullmatch(r"[A-Z0-9]{6,12}", number):
+            raise ValidationError(
+                {"document_number": _("El pasaporte debe tener de 6 a 12 caracteres alfanuméricos.")}
+            )
+    else:
+        raise ValidationError({"document_type": _("Tipo de documento desconocido.")})

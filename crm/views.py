@@ -1,0 +1,136 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import push_url
+from django_tables2 import RequestConfig
+
+from crm import filters, forms, selectors, services, tables
+from crm.models import Customer, Interaction
+
+LIST_PAGE_SIZE = 25
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Send each role to its work: the customer list for staff who may see customers."""
+    if request.user.has_perm("crm.view_customer"):
+        return redirect("crm:customer_list")
+    return render(request, "crm/home.html")
+
+
+@require_GET
+@permission_required("crm.view_customer", raise_exception=True)
+def customer_list(request: HttpRequest) -> HttpResponse:
+    customer_filter = filters.CustomerFilter(request.GET, queryset=selectors.customer_list(request.user))
+    table = tables.CustomerTable(customer_filter.qs)
+    RequestConfig(request, paginate={"per_page": LIST_PAGE_SIZE}).configure(table)
+    context = {"filter": customer_filter, "table": table}
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "crm/partials/customer_results.html", context)
+        return push_url(response, request.get_full_path())
+    return render(request, "crm/customer_list.html", context)
+
+
+@permission_required("crm.add_customer", raise_exception=True)
+def customer_create(request: HttpRequest) -> HttpResponse:
+    form = forms.CustomerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.create_customer(
+                actor=request.user, data=form.service_data(), tags=list(form.cleaned_data["tags"])
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Cliente %(name)s registrado.") % {"name": customer.full_name})
+            return redirect(customer)
+    return render(request, "crm/customer_form.html", {"form": form, "customer": None})
+
+
+@permission_required("crm.change_customer", raise_exception=True)
+def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_for(request.user, pk)
+    form = forms.CustomerForm(request.POST or None, instance=Customer.objects.get(pk=customer.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_customer(
+                customer=customer, actor=request.user, data=form.service_data(),
+                tags=list(form.cleaned_data["tags"]),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Datos del cliente actualizados."))
+            return redirect(customer)
+    return render(request, "crm/customer_form.html", {"form": form, "customer": customer})
+
+
+@require_GET
+@permission_required("crm.view_customer", raise_exception=True)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_for(request.user, pk)
+    items, cursor = selectors.timeline(customer)
+    counts = dict(
+        customer.interactions.values_list("kind").annotate(n=Count("id")).order_by()
+    )
+    return render(
+        request,
+        "crm/customer_detail.html",
+        {
+            "customer": customer,
+            "items": items,
+            "cursor": cursor,
+            "kind": "",
+            "kinds": [(k, label, counts.get(k, 0)) for k, label in Interaction.Kind.choices],
+            "total": sum(counts.values()),
+            "note_form": forms.QuickNoteForm(),
+        },
+    )
+
+
+@require_GET
+@permission_required("crm.view_customer", raise_exception=True)
+def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return one page of the timeline (the next as you scroll, or a kind filter's first)."""
+    customer = selectors.customer_for(request.user, pk)
+    form = forms.TimelineFilterForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(_("Parámetros de la línea de tiempo no válidos."), status=400)
+    kind = form.cleaned_data["kind"]
+    items, cursor = selectors.timeline(customer, before=form.cursor(), kind=kind)
+    template = "crm/partials/timeline_page.html" if form.cursor() else "crm/partials/timeline.html"
+    return render(
+        request, template, {"customer": customer, "items": items, "cursor": cursor, "kind": kind}
+    )
+
+
+@require_POST
+@permission_required("crm.add_interaction", raise_exception=True)
+def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_for(request.user, pk)
+    form = forms.QuickNoteForm(request.POST)
+    if not form.is_valid():
+        # htmx 2 swaps only 2xx answers: the invalid form comes back with 200.
+        return render(request, "crm/partials/note_form.html", {"customer": customer, "note_form": form})
+    interaction = services.record_interaction(
+        customer=customer,
+        kind=form.cleaned_data["kind"],
+        summary=form.cleaned_data["summary"],
+        direction=form.direction(),
+        actor=request.user,
+        occurred_at=timezone.now(),
+    )
+    if not request.htmx:
+        messages.success(request, _("Nota agregada."))
+        return redirect(customer)
+    return render(
+        request,
+        "crm/partials/note_added.html",
+        {"customer": customer, "note_form": forms.QuickNoteForm(), "item": interaction},
+    )

@@ -1,0 +1,14 @@
+// Cartera's only script besides htmx and Bootstrap. No inline scripts: CSP forbids them.
+document.addEventListener("htmx:afterSwap", (event) => {
+  // After a note is added, put the cursor back in the note box for the next one.
+  if (event.detail.target && event.detail.target.id === "note-form") {
+    const box = document.getElementById("id_summary");
+    if (box && !box.classList.contains("is-invalid")) box.focus();
+  }
+});
+
+// Ask before any action marked data-confirm (e.g. destructive buttons).
+document.addEventListener("submit", (event) => {
+  const message = event.target.getAttribute("data-confirm");
+  if (message && !window.confirm(message)) event.preventDefault();
+});
