@@ -5,8 +5,8 @@ import os
 # Tests run the production settings, which want a secret key when DEBUG is off.
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-else-0123456789")
 
-from config.settings import *  # noqa: E402, F403
-from config.settings import BASE_DIR  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import BASE_DIR, STATIC_ROOT
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -25,3 +25,5 @@ ALLOWED_HOSTS = ["*"]
 # The browser tests sign in many times from one address.
 AXES_ENABLED = False
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+# WhiteNoise warns when the collected-static folder is missing; tests use the finders.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -35,8 +35,15 @@ class TagAdmin(admin.ModelAdmin):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = [
-        "document_number", "document_type", "last_name", "first_name", "phone", "branch",
-        "channel", "advisor", "created_at",
+        "document_number",
+        "document_type",
+        "last_name",
+        "first_name",
+        "phone",
+        "branch",
+        "channel",
+        "advisor",
+        "created_at",
     ]
     list_filter = ["document_type", "branch", "channel", "tags", "advisor"]
     search_fields = ["document_number", "first_name", "last_name", "phone", "email"]
@@ -65,14 +72,29 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Interaction)
 class InteractionAdmin(admin.ModelAdmin):
-    list_display = ["occurred_at", "customer", "kind", "direction", "channel", "short_summary", "actor"]
+    list_display = [
+        "occurred_at",
+        "customer",
+        "kind",
+        "direction",
+        "channel",
+        "short_summary",
+        "actor",
+    ]
     list_filter = ["kind", "direction", "channel"]
     search_fields = ["summary", "customer__document_number", "customer__last_name"]
     list_select_related = ["customer", "channel", "actor"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False
     readonly_fields = [
-        "customer", "kind", "channel", "direction", "summary", "payload", "actor", "occurred_at",
+        "customer",
+        "kind",
+        "channel",
+        "direction",
+        "summary",
+        "payload",
+        "actor",
+        "occurred_at",
         "created_at",
     ]
 

@@ -10,9 +10,14 @@ from crm.models import Branch, Channel, Customer, Tag
 
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        label=_("Buscar"), method="search",
+        label=_("Buscar"),
+        method="search",
         widget=django_filters.widgets.forms.TextInput(
-            attrs={"placeholder": _("Documento, nombre o teléfono"), "type": "search", "autofocus": True}
+            attrs={
+                "placeholder": _("Documento, nombre o teléfono"),
+                "type": "search",
+                "autofocus": True,
+            }
         ),
     )
     branch = django_filters.ModelChoiceFilter(
@@ -22,10 +27,14 @@ class CustomerFilter(django_filters.FilterSet):
         label=_("Canal"), queryset=Channel.objects.all(), empty_label=_("Todos los canales")
     )
     advisor = django_filters.ModelChoiceFilter(
-        label=_("Asesor"), queryset=lambda request: crm_forms.advisors(), empty_label=_("Todos los asesores")
+        label=_("Asesor"),
+        queryset=lambda request: crm_forms.advisors(),
+        empty_label=_("Todos los asesores"),
     )
     tag = django_filters.ModelChoiceFilter(
-        label=_("Etiqueta"), field_name="tags", queryset=Tag.objects.all(),
+        label=_("Etiqueta"),
+        field_name="tags",
+        queryset=Tag.objects.all(),
         empty_label=_("Todas las etiquetas"),
     )
 

@@ -25,7 +25,9 @@ class CustomerForm(forms.ModelForm):
     )
     phone_secondary = PhoneNumberField(label=_("Teléfono alternativo"), required=False)
     tags = forms.ModelMultipleChoiceField(
-        label=_("Etiquetas"), queryset=Tag.objects.all(), required=False,
+        label=_("Etiquetas"),
+        queryset=Tag.objects.all(),
+        required=False,
         widget=forms.SelectMultiple(attrs={"size": 4}),
     )
 
@@ -83,7 +85,8 @@ class QuickNoteForm(forms.Form):
 
     kind = forms.ChoiceField(label=_("Tipo"), choices=KINDS, initial=Interaction.Kind.NOTE)
     summary = forms.CharField(
-        label=_("Nota"), max_length=500,
+        label=_("Nota"),
+        max_length=500,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Escriba una nota…")}),
         error_messages={"required": _("Escriba el texto de la nota.")},
     )
@@ -95,7 +98,7 @@ class QuickNoteForm(forms.Form):
 
 
 class TimelineFilterForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("", _("Todo"))] + list(Interaction.Kind.choices), required=False)
+    kind = forms.ChoiceField(choices=[("", _("Todo")), *Interaction.Kind.choices], required=False)
     before_at = forms.DateTimeField(required=False)
     before_id = forms.IntegerField(required=False, min_value=1)
 

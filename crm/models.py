@@ -103,18 +103,32 @@ class Customer(models.Model):
     address = models.CharField(_("dirección"), max_length=255, blank=True)
     city = models.CharField(_("ciudad"), max_length=120, blank=True)
     channel = models.ForeignKey(
-        Channel, verbose_name=_("canal"), on_delete=models.PROTECT, null=True, blank=True,
+        Channel,
+        verbose_name=_("canal"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="customers",
     )
     branch = models.ForeignKey(
-        Branch, verbose_name=_("sucursal"), on_delete=models.PROTECT, null=True, blank=True,
+        Branch,
+        verbose_name=_("sucursal"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="customers",
     )
     advisor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("asesor"), on_delete=models.SET_NULL,
-        null=True, blank=True, related_name="customers",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("asesor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customers",
     )
-    tags = models.ManyToManyField(Tag, verbose_name=_("etiquetas"), blank=True, related_name="customers")
+    tags = models.ManyToManyField(
+        Tag, verbose_name=_("etiquetas"), blank=True, related_name="customers"
+    )
     last_interaction_at = models.DateTimeField(_("última interacción"), null=True, blank=True)
     created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
@@ -125,7 +139,12 @@ class Customer(models.Model):
         verbose_name_plural = _("clientes")
         constraints = [
             models.UniqueConstraint(
-                fields=["document_type", "document_number"], name="crm_customer_unique_document"
+                fields=["document_type", "document_number"],
+                name="crm_customer_unique_document",
+                violation_error_code="duplicate_document",
+                violation_error_message=_(
+                    "Ya existe un cliente con ese tipo y número de documento."
+                ),
             ),
         ]
         indexes = [
@@ -182,7 +201,11 @@ class Interaction(models.Model):
     )
     kind = models.CharField(_("tipo"), max_length=20, choices=Kind)
     channel = models.ForeignKey(
-        Channel, verbose_name=_("canal"), on_delete=models.PROTECT, null=True, blank=True,
+        Channel,
+        verbose_name=_("canal"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="interactions",
     )
     direction = models.CharField(
@@ -191,8 +214,12 @@ class Interaction(models.Model):
     summary = models.CharField(_("resumen"), max_length=500)
     payload = models.JSONField(_("datos"), default=dict, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("registrado por"), on_delete=models.SET_NULL,
-        null=True, blank=True, related_name="interactions",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
         help_text=_("Vacío cuando lo registró el sistema."),
     )
     occurred_at = models.DateTimeField(_("fecha"), default=timezone.now)
@@ -223,7 +250,9 @@ class Interaction(models.Model):
     def payload_items(self) -> list[tuple[str, str]]:
         """Return the payload as (key, text) pairs for display, skipping nested values."""
         return [
-            (str(k), str(v)) for k, v in (self.payload or {}).items() if not isinstance(v, dict | list)
+            (str(k), str(v))
+            for k, v in (self.payload or {}).items()
+            if not isinstance(v, dict | list)
         ]
 
 

@@ -24,9 +24,9 @@ def customers_visible_to(user: AbstractBaseUser) -> QuerySet[Customer]:
 def customer_for(user: AbstractBaseUser, pk: int) -> Customer:
     """Return the customer `pk` if `user` may see it, else 404."""
     return get_object_or_404(
-        customers_visible_to(user).select_related("branch", "channel", "advisor").prefetch_related(
-            "tags"
-        ),
+        customers_visible_to(user)
+        .select_related("branch", "channel", "advisor")
+        .prefetch_related("tags"),
         pk=pk,
     )
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -50,7 +50,9 @@ def record_interaction(
     if not summary:
         raise ValidationError({"summary": _("Escriba un resumen de la interacción.")})
     if kind not in Interaction.Kind.values:
-        raise ValidationError({"kind": _("Tipo de interacción desconocido: %(kind)s.") % {"kind": kind}})
+        raise ValidationError(
+            {"kind": _("Tipo de interacción desconocido: %(kind)s.") % {"kind": kind}}
+        )
     if direction not in Interaction.Direction.values:
         raise ValidationError({"direction": _("Dirección desconocida: %(d)s.") % {"d": direction}})
     occurred_at = occurred_at or timezone.now()
@@ -72,16 +74,18 @@ def record_interaction(
 
 
 def _validated(customer: Customer) -> None:
-    """Run the model's validation and turn the duplicate-document error into Spanish."""
+    """Run the model's validation; a duplicate document is reported on its number field."""
     try:
         customer.full_clean(exclude=["tags"])
     except ValidationError as exc:
-        errors = exc.message_dict
-        if "__all__" in errors and any("document" in m.lower() for m in errors["__all__"]):
-            raise ValidationError(
-                {"document_number": _("Ya existe un cliente con ese tipo y número de documento.")}
-            ) from exc
-        raise
+        errors = exc.error_dict
+        duplicate = [e for e in errors.get(NON_FIELD_ERRORS, []) if e.code == "duplicate_document"]
+        if duplicate:
+            errors[NON_FIELD_ERRORS] = [e for e in errors[NON_FIELD_ERRORS] if e not in duplicate]
+            errors.setdefault("document_number", []).extend(duplicate)
+            if not errors[NON_FIELD_ERRORS]:
+                del errors[NON_FIELD_ERRORS]
+        raise ValidationError(errors) from exc
 
 
 @transaction.atomic
@@ -114,6 +118,7 @@ def create_customer(
     )
     if note.strip():
         record_interaction(customer=customer, kind=Interaction.Kind.NOTE, summary=note, actor=actor)
+    customer.refresh_from_db(fields=["last_interaction_at"])
     return customer
 
 
@@ -158,7 +163,9 @@ def update_customer(
 
 
 @transaction.atomic
-def tag_customer(*, customer: Customer, tag_name: str, actor: AbstractBaseUser | None = None) -> Tag:
+def tag_customer(
+    *, customer: Customer, tag_name: str, actor: AbstractBaseUser | None = None
+) -> Tag:
     """Put a tag on a customer (creating the tag if new) and record it once."""
     tag, _created = Tag.objects.get_or_create(name=tag_name)
     if not customer.tags.filter(pk=tag.pk).exists():
@@ -173,7 +180,9 @@ def tag_customer(*, customer: Customer, tag_name: str, actor: AbstractBaseUser |
 
 
 @transaction.atomic
-def untag_customer(*, customer: Customer, tag_name: str, actor: AbstractBaseUser | None = None) -> None:
+def untag_customer(
+    *, customer: Customer, tag_name: str, actor: AbstractBaseUser | None = None
+) -> None:
     """Remove a tag from a customer and record it, if the customer had it."""
     tag = Tag.objects.filter(name=tag_name).first()
     if tag and customer.tags.filter(pk=tag.pk).exists():

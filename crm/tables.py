@@ -12,7 +12,9 @@ class CustomerTable(tables.Table):
         verbose_name=_("Documento"), accessor="document_number", order_by=("document_number",)
     )
     name = tables.Column(
-        verbose_name=_("Cliente"), accessor="last_name", linkify=True,
+        verbose_name=_("Cliente"),
+        accessor="last_name",
+        linkify=True,
         order_by=("last_name", "first_name", "id"),
         # A plain link: the wrapper boosts only sorting and paging into the fragment.
         attrs={"a": {"hx-boost": "false"}},
@@ -30,7 +32,13 @@ class CustomerTable(tables.Table):
         model = Customer
         fields = ()
         sequence = (
-            "document", "name", "phone", "branch", "channel", "advisor", "tags",
+            "document",
+            "name",
+            "phone",
+            "branch",
+            "channel",
+            "advisor",
+            "tags",
             "last_interaction_at",
         )
         order_by = ("name",)
@@ -40,7 +48,8 @@ class CustomerTable(tables.Table):
     def render_document(self, record):
         return format_html(
             '<span class="text-body-secondary small">{}</span> {}',
-            record.get_document_type_display(), record.document_number,
+            record.get_document_type_display(),
+            record.document_number,
         )
 
     def render_name(self, record):
@@ -54,6 +63,7 @@ class CustomerTable(tables.Table):
 
     def render_tags(self, record):
         return format_html_join(
-            " ", '<span class="badge text-bg-{}">{}</span>',
+            " ",
+            '<span class="badge text-bg-{}">{}</span>',
             ((t.color, t.name) for t in record.tags.all()),
         )

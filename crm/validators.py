@@ -30,23 +30,39 @@ def validate_document(document_type: str, number: str) -> None:
         raise ValidationError({"document_number": _("Ingrese el número de documento.")})
     if document_type == "dni":
         if not re.fullmatch(r"\d{8}", number):
-            raise ValidationError({"document_number": _("El DNI debe tener exactamente 8 dígitos.")})
+            raise ValidationError(
+                {"document_number": _("El DNI debe tener exactamente 8 dígitos.")}
+            )
     elif document_type == "ce":
         if not re.fullmatch(r"[A-Z0-9]{9,12}", number):
             raise ValidationError(
-                {"document_number": _("El carné de extranjería debe tener de 9 a 12 caracteres alfanuméricos.")}
+                {
+                    "document_number": _(
+                        "El carné de extranjería debe tener de 9 a 12 caracteres alfanuméricos."
+                    )
+                }
             )
     elif document_type == "ruc":
         if not re.fullmatch(r"\d{11}", number):
-            raise ValidationError({"document_number": _("El RUC debe tener exactamente 11 dígitos.")})
+            raise ValidationError(
+                {"document_number": _("El RUC debe tener exactamente 11 dígitos.")}
+            )
         if not number.startswith(_RUC_PREFIXES):
-            raise ValidationError({"document_number": _("El RUC debe empezar con 10, 15, 17 o 20.")})
+            raise ValidationError(
+                {"document_number": _("El RUC debe empezar con 10, 15, 17 o 20.")}
+            )
         if not _ruc_check_digit_ok(number):
-            raise ValidationError({"document_number": _("El dígito verificador del RUC no es válido.")})
+            raise ValidationError(
+                {"document_number": _("El dígito verificador del RUC no es válido.")}
+            )
     elif document_type == "passport":
         if not re.fullmatch(r"[A-Z0-9]{6,12}", number):
             raise ValidationError(
-                {"document_number": _("El pasaporte debe tener de 6 a 12 caracteres alfanuméricos.")}
+                {
+                    "document_number": _(
+                        "El pasaporte debe tener de 6 a 12 caracteres alfanuméricos."
+                    )
+                }
             )
     else:
         raise ValidationError({"document_type": _("Tipo de documento desconocido.")})

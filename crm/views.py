@@ -27,7 +27,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("crm.view_customer", raise_exception=True)
 def customer_list(request: HttpRequest) -> HttpResponse:
-    customer_filter = filters.CustomerFilter(request.GET, queryset=selectors.customer_list(request.user))
+    customer_filter = filters.CustomerFilter(
+        request.GET, queryset=selectors.customer_list(request.user)
+    )
     table = tables.CustomerTable(customer_filter.qs)
     RequestConfig(request, paginate={"per_page": LIST_PAGE_SIZE}).configure(table)
     context = {"filter": customer_filter, "table": table}
@@ -48,7 +50,9 @@ def customer_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _("Cliente %(name)s registrado.") % {"name": customer.full_name})
+            messages.success(
+                request, _("Cliente %(name)s registrado.") % {"name": customer.full_name}
+            )
             return redirect(customer)
     return render(request, "crm/customer_form.html", {"form": form, "customer": None})
 
@@ -60,7 +64,9 @@ def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.update_customer(
-                customer=customer, actor=request.user, data=form.service_data(),
+                customer=customer,
+                actor=request.user,
+                data=form.service_data(),
                 tags=list(form.cleaned_data["tags"]),
             )
         except ValidationError as exc:
@@ -76,9 +82,7 @@ def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for(request.user, pk)
     items, cursor = selectors.timeline(customer)
-    counts = dict(
-        customer.interactions.values_list("kind").annotate(n=Count("id")).order_by()
-    )
+    counts = dict(customer.interactions.values_list("kind").annotate(n=Count("id")).order_by())
     return render(
         request,
         "crm/customer_detail.html",
@@ -117,7 +121,9 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.QuickNoteForm(request.POST)
     if not form.is_valid():
         # htmx 2 swaps only 2xx answers: the invalid form comes back with 200.
-        return render(request, "crm/partials/note_form.html", {"customer": customer, "note_form": form})
+        return render(
+            request, "crm/partials/note_form.html", {"customer": customer, "note_form": form}
+        )
     interaction = services.record_interaction(
         customer=customer,
         kind=form.cleaned_data["kind"],

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from crm import services
+from crm import roles, services
 from crm.models import Branch, Channel, Customer, Interaction, Product, Tag
 
 DEMO_USERS = [
@@ -48,7 +48,11 @@ CHANNELS = [
     ("Facebook", "facebook"),
 ]
 PRODUCTS = [
-    ("Crédito vehicular", "vehicular", "Financiamiento de autos nuevos y seminuevos con garantía mobiliaria."),
+    (
+        "Crédito vehicular",
+        "vehicular",
+        "Financiamiento de autos nuevos y seminuevos con garantía mobiliaria.",
+    ),
     ("Crédito de consumo", "consumo", "Préstamo personal de libre disponibilidad."),
     ("Crédito moto", "moto", "Financiamiento de motocicletas y mototaxis."),
     ("Inversión", "inversion", "Participación de inversionistas en la cartera de créditos."),
@@ -62,20 +66,87 @@ TAGS = [
     ("No contactar", Tag.Color.GREY),
 ]
 FIRST_NAMES = [
-    "José", "Luis", "Carlos", "Juan", "Jorge", "Miguel", "Pedro", "Víctor", "César", "Raúl",
-    "Manuel", "Fernando", "Ricardo", "Alberto", "Diego", "Renzo", "Kevin", "Christian",
-    "María", "Rosa", "Carmen", "Ana", "Lucía", "Patricia", "Elizabeth", "Milagros", "Sofía",
-    "Gabriela", "Verónica", "Karina", "Jessica", "Flor", "Yolanda", "Daniela", "Valeria",
+    "José",
+    "Luis",
+    "Carlos",
+    "Juan",
+    "Jorge",
+    "Miguel",
+    "Pedro",
+    "Víctor",
+    "César",
+    "Raúl",
+    "Manuel",
+    "Fernando",
+    "Ricardo",
+    "Alberto",
+    "Diego",
+    "Renzo",
+    "Kevin",
+    "Christian",
+    "María",
+    "Rosa",
+    "Carmen",
+    "Ana",
+    "Lucía",
+    "Patricia",
+    "Elizabeth",
+    "Milagros",
+    "Sofía",
+    "Gabriela",
+    "Verónica",
+    "Karina",
+    "Jessica",
+    "Flor",
+    "Yolanda",
+    "Daniela",
+    "Valeria",
 ]
 LAST_NAMES = [
-    "Quispe", "Flores", "Sánchez", "Rodríguez", "García", "Rojas", "Huamán", "Mamani",
-    "Chávez", "Torres", "Ramírez", "Vargas", "Castillo", "Mendoza", "Díaz", "Gutiérrez",
-    "Ríos", "Espinoza", "Cruz", "Vásquez", "Salazar", "Paredes", "Ccahuana", "Ticona",
-    "Huanca", "Condori", "Cárdenas", "Palacios", "Aguilar", "Medina", "Zevallos", "Valdivia",
+    "Quispe",
+    "Flores",
+    "Sánchez",
+    "Rodríguez",
+    "García",
+    "Rojas",
+    "Huamán",
+    "Mamani",
+    "Chávez",
+    "Torres",
+    "Ramírez",
+    "Vargas",
+    "Castillo",
+    "Mendoza",
+    "Díaz",
+    "Gutiérrez",
+    "Ríos",
+    "Espinoza",
+    "Cruz",
+    "Vásquez",
+    "Salazar",
+    "Paredes",
+    "Ccahuana",
+    "Ticona",
+    "Huanca",
+    "Condori",
+    "Cárdenas",
+    "Palacios",
+    "Aguilar",
+    "Medina",
+    "Zevallos",
+    "Valdivia",
 ]
 STREETS = [
-    "Av. Arequipa", "Av. Brasil", "Jr. Huallaga", "Av. Túpac Amaru", "Calle Los Olivos",
-    "Av. Javier Prado", "Jr. Ayacucho", "Av. Grau", "Calle Las Begonias", "Av. Angamos",
+    "Av. Arequipa",
+    "Av. Brasil",
+    "Jr. Huallaga",
+    "Av. Túpac Amaru",
+    "Calle Los Olivos",
+    "Av. Javier Prado",
+    "Jr. Ayacucho",
+    "Av. Grau",
+    "Calle Las Begonias",
+    "Av. Angamos",
 ]
 NOTES = [
     "Cliente consulta por ampliación de plazo.",
@@ -117,22 +188,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--customers", type=int, default=CUSTOMER_COUNT,
+            "--customers",
+            type=int,
+            default=CUSTOMER_COUNT,
             help=f"Cantidad de clientes de demostración (por defecto {CUSTOMER_COUNT}).",
         )
 
     def handle(self, *args, **options):
         rng = random.Random(SEED)
         with transaction.atomic():
+            roles.sync_roles()
             users = self.seed_users()
             branches, channels, tags = self.seed_configuration()
             created = self.seed_customers(
-                rng, options["customers"], users=users, branches=branches, channels=channels,
+                rng,
+                options["customers"],
+                users=users,
+                branches=branches,
+                channels=channels,
                 tags=tags,
             )
-        self.stdout.write(self.style.SUCCESS(f"Datos de demostración listos ({created} clientes nuevos)."))
-        self.stdout.write("Usuarios de demostración (contraseña: %s):" % settings.DEMO_PASSWORD)
-        for username, first, last, group, _staff in DEMO_USERS:
+        self.stdout.write(
+            self.style.SUCCESS(f"Datos de demostración listos ({created} clientes nuevos).")
+        )
+        self.stdout.write(f"Usuarios de demostración (contraseña: {settings.DEMO_PASSWORD}):")
+        for username, _first, _last, group, _staff in DEMO_USERS:
             self.stdout.write(f"  {username:<11} {group}")
 
     def seed_users(self) -> dict:
@@ -141,7 +221,11 @@ class Command(BaseCommand):
         for username, first, last, group_name, is_admin in DEMO_USERS:
             user, _ = User.objects.get_or_create(
                 username=username,
-                defaults={"first_name": first, "last_name": last, "email": f"{username}@cartera.pe"},
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@cartera.pe",
+                },
             )
             user.is_staff = user.is_superuser = is_admin
             user.set_password(settings.DEMO_PASSWORD)
@@ -152,7 +236,11 @@ class Command(BaseCommand):
         for username, first, last in EXTRA_ADVISORS:
             user, created = User.objects.get_or_create(
                 username=username,
-                defaults={"first_name": first, "last_name": last, "email": f"{username}@cartera.pe"},
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@cartera.pe",
+                },
             )
             if created:
                 user.set_password(settings.DEMO_PASSWORD)
@@ -163,7 +251,9 @@ class Command(BaseCommand):
 
     def seed_configuration(self):
         branches = [
-            Branch.objects.get_or_create(code=code, defaults={"name": name, "city": city, "address": address})[0]
+            Branch.objects.get_or_create(
+                code=code, defaults={"name": name, "city": city, "address": address}
+            )[0]
             for name, code, city, address in BRANCHES
         ]
         channels = [
@@ -171,8 +261,13 @@ class Command(BaseCommand):
             for name, code in CHANNELS
         ]
         for name, code, description in PRODUCTS:
-            Product.objects.get_or_create(code=code, defaults={"name": name, "description": description})
-        tags = [Tag.objects.get_or_create(name=name, defaults={"color": color})[0] for name, color in TAGS]
+            Product.objects.get_or_create(
+                code=code, defaults={"name": name, "description": description}
+            )
+        tags = [
+            Tag.objects.get_or_create(name=name, defaults={"color": color})[0]
+            for name, color in TAGS
+        ]
         return branches, channels, tags
 
     def seed_customers(self, rng, count, *, users, branches, channels, tags) -> int:
@@ -215,7 +310,9 @@ class Command(BaseCommand):
                 },
             )
             # Backdate: the demo's customers arrived over the last year and a half.
-            Customer.objects.filter(pk=customer.pk).update(created_at=since, last_interaction_at=since)
+            Customer.objects.filter(pk=customer.pk).update(
+                created_at=since, last_interaction_at=since
+            )
             customer.interactions.update(occurred_at=since)
             self.seed_timeline(random.Random(story_seed), customer, since, now, staff, tags)
             created += 1
@@ -226,7 +323,9 @@ class Command(BaseCommand):
             for tag in rng.sample(tags, k=rng.randint(1, 2)):
                 customer.tags.add(tag)
         span = max((now - since).total_seconds(), 3600)
-        moments = sorted(since + timedelta(seconds=rng.uniform(0, span)) for _ in range(rng.randint(3, 14)))
+        moments = sorted(
+            since + timedelta(seconds=rng.uniform(0, span)) for _ in range(rng.randint(3, 14))
+        )
         installment = Decimal(rng.randint(25, 180) * 10)
         paid = 0
         for at in moments:
@@ -235,37 +334,58 @@ class Command(BaseCommand):
             if roll < 0.25:
                 summary, direction = rng.choice(CALLS)
                 services.record_interaction(
-                    customer=customer, kind=Interaction.Kind.CALL, summary=summary,
-                    direction=direction, actor=actor, occurred_at=at,
+                    customer=customer,
+                    kind=Interaction.Kind.CALL,
+                    summary=summary,
+                    direction=direction,
+                    actor=actor,
+                    occurred_at=at,
                     payload={"duración": f"{rng.randint(1, 12)} min"},
                 )
             elif roll < 0.45:
                 services.record_interaction(
-                    customer=customer, kind=Interaction.Kind.NOTE, summary=rng.choice(NOTES),
-                    actor=actor, occurred_at=at,
+                    customer=customer,
+                    kind=Interaction.Kind.NOTE,
+                    summary=rng.choice(NOTES),
+                    actor=actor,
+                    occurred_at=at,
                 )
             elif roll < 0.65:
                 kind, summary, direction = rng.choice(MESSAGES)
                 services.record_interaction(
-                    customer=customer, kind=kind, summary=summary, direction=direction,
-                    actor=None if direction == "outbound" else actor, occurred_at=at,
+                    customer=customer,
+                    kind=kind,
+                    summary=summary,
+                    direction=direction,
+                    actor=None if direction == "outbound" else actor,
+                    occurred_at=at,
                 )
             elif roll < 0.80:
                 paid += 1
                 services.record_interaction(
-                    customer=customer, kind=Interaction.Kind.PAYMENT,
+                    customer=customer,
+                    kind=Interaction.Kind.PAYMENT,
                     summary=f"Pago recibido de S/ {installment:,.2f} (cuota {paid})",
-                    direction=Interaction.Direction.INBOUND, occurred_at=at,
-                    payload={"monto": f"{installment:.2f}", "medio": rng.choice(["Efectivo", "Transferencia", "MercadoPago"])},
+                    direction=Interaction.Direction.INBOUND,
+                    occurred_at=at,
+                    payload={
+                        "monto": f"{installment:.2f}",
+                        "medio": rng.choice(["Efectivo", "Transferencia", "MercadoPago"]),
+                    },
                 )
             elif roll < 0.90:
                 services.record_interaction(
-                    customer=customer, kind=Interaction.Kind.PORTAL_VISIT,
+                    customer=customer,
+                    kind=Interaction.Kind.PORTAL_VISIT,
                     summary="Ingresó al portal de pagos y consultó su saldo.",
-                    direction=Interaction.Direction.INBOUND, occurred_at=at,
+                    direction=Interaction.Direction.INBOUND,
+                    occurred_at=at,
                 )
             else:
                 services.record_interaction(
-                    customer=customer, kind=Interaction.Kind.FOLLOW_UP,
-                    summary=rng.choice(FOLLOW_UPS), actor=actor, occurred_at=at,
+                    customer=customer,
+                    kind=Interaction.Kind.FOLLOW_UP,
+                    summary=rng.choice(FOLLOW_UPS),
+                    actor=actor,
+                    occurred_at=at,
                 )

@@ -1,0 +1,68 @@
+"""The staff roles (Django groups) and the permissions each one has.
+
+One place for the whole table: the data migration applies it, `seed_demo` re-applies it,
+and a later app adds its permissions here together with a migration that calls
+`sync_roles` again.
+"""
+
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+
+ALL = "__all__"
+
+ROLES: dict[str, str | list[str]] = {
+    "Administrador": ALL,
+    "Supervisor": [
+        "crm.view_customer",
+        "crm.add_customer",
+        "crm.change_customer",
+        "crm.view_interaction",
+        "crm.add_interaction",
+        "crm.view_branch",
+        "crm.view_channel",
+        "crm.view_product",
+        "crm.view_tag",
+    ],
+    "Asesor": [
+        "crm.view_customer",
+        "crm.add_customer",
+        "crm.change_customer",
+        "crm.view_interaction",
+        "crm.add_interaction",
+    ],
+    "Cobranzas": [
+        "crm.view_customer",
+        "crm.view_interaction",
+        "crm.add_interaction",
+    ],
+    # The call-center area brings its own permissions; agents see no customer list.
+    "Agente call center": [],
+}
+
+
+def sync_roles(apps=global_apps) -> None:
+    """Create the groups and give each exactly the permissions of the table above.
+
+    Works with a migration's historical `apps` too: permissions are normally created only
+    after all migrations, so they are created here first.
+    """
+    for app_config in apps.get_app_configs():
+        has_models = getattr(app_config, "models_module", None)
+        app_config.models_module = has_models or True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = has_models
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, perms in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        if perms == ALL:
+            group.permissions.set(Permission.objects.all())
+            continue
+        wanted = []
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            wanted.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(wanted)

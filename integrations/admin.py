@@ -1,0 +1,159 @@
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from integrations import outbox, services
+from integrations.models import OutboxMessage, WebhookEvent
+
+ERROR_PREVIEW_CHARS = 80
+
+
+def _pretty_json(data: Any) -> SafeString:
+    return format_html(
+        "<pre>{}</pre>", json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True)
+    )
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """The inbox, read-only: what each provider sent, and what processing made of it."""
+
+    list_display = [
+        "event_id",
+        "provider",
+        "status",
+        "attempts",
+        "error_preview",
+        "received_at",
+        "processed_at",
+    ]
+    list_filter = ["status", "provider"]
+    search_fields = ["event_id", "last_error"]
+    date_hierarchy = "received_at"
+    ordering = ["-received_at"]
+    actions = ["replay_events"]
+    fields = [
+        "provider",
+        "event_id",
+        "status",
+        "attempts",
+        "received_at",
+        "last_attempt_at",
+        "processed_at",
+        "last_error",
+        "pretty_headers",
+        "pretty_body",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Events are evidence of what a provider sent: shown, never edited.
+        return False
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.change_webhookevent")
+
+    @admin.display(description=_("último error"))
+    def error_preview(self, event: WebhookEvent) -> str:
+        return Truncator(event.last_error).chars(ERROR_PREVIEW_CHARS)
+
+    @admin.display(description=_("cabeceras"))
+    def pretty_headers(self, event: WebhookEvent) -> SafeString:
+        return _pretty_json(event.headers)
+
+    @admin.display(description=_("cuerpo"))
+    def pretty_body(self, event: WebhookEvent) -> SafeString:
+        try:
+            return _pretty_json(json.loads(event.raw_body))
+        except ValueError:
+            return format_html("<pre>{}</pre>", event.raw_body)
+
+    @admin.action(description=_("Reprocesar eventos seleccionados"), permissions=["replay"])
+    def replay_events(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        replayed = sum(services.replay_event(event=event) for event in queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d evento vuelve a procesarse.",
+                "%(count)d eventos vuelven a procesarse.",
+                replayed,
+            )
+            % {"count": replayed},
+            messages.SUCCESS if replayed else messages.WARNING,
+        )
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """The outbox, read-only: what is waiting to be sent, what was sent, and what failed."""
+
+    list_display = [
+        "destination",
+        "status",
+        "attempts",
+        "error_preview",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "destination"]
+    search_fields = ["destination", "dedupe_key", "last_error"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    actions = ["retry_messages"]
+    fields = [
+        "destination",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "created_at",
+        "last_attempt_at",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+        "pretty_payload",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Messages change only through the outbox services (send, retry).
+        return False
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.change_outboxmessage")
+
+    @admin.display(description=_("último error"))
+    def error_preview(self, message: OutboxMessage) -> str:
+        return Truncator(message.last_error).chars(ERROR_PREVIEW_CHARS)
+
+    @admin.display(description=_("contenido"))
+    def pretty_payload(self, message: OutboxMessage) -> SafeString:
+        return _pretty_json(message.payload)
+
+    @admin.action(description=_("Reintentar mensajes seleccionados"), permissions=["retry"])
+    def retry_messages(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        retried = sum(outbox.retry_message(message=message) for message in queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d mensaje vuelve a la cola.",
+                "%(count)d mensajes vuelven a la cola.",
+                retried,
+            )
+            % {"count": retried},
+            messages.SUCCESS if retried else messages.WARNING,
+        )

@@ -1,0 +1,24 @@
+"""The errors every provider module turns its failures into."""
+
+import traceback
+
+# How much of a traceback to keep in a last_error column.
+TRACEBACK_SUMMARY_CHARS = 4000
+
+
+class ProviderError(Exception):
+    """The provider refused the call for good (bad data, unknown record): retrying won't help."""
+
+
+class TemporaryProviderError(ProviderError):
+    """The provider could not answer now (timeout, connection error, 429, 5xx): retry later."""
+
+
+class SignatureError(Exception):
+    """A webhook's signature or secret does not match: answer 401/403 and store nothing."""
+
+
+def traceback_summary(exc: BaseException) -> str:
+    """Return the exception with its last frames, short enough to read in the admin."""
+    text = "".join(traceback.format_exception(exc, limit=-5))
+    return text[-TRACEBACK_SUMMARY_CHARS:]

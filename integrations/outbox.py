@@ -1,0 +1,216 @@
+"""The outbox: calls to providers written with the business change, sent later with retries.
+
+A domain service writes the message inside its own transaction:
+
+    outbox.enqueue_message(destination="kommo.update_lead", payload={...}, dedupe_key=...)
+
+and the app registers, in its AppConfig.ready, the callable that sends that destination's
+payloads:
+
+    outbox.register_sender("kommo.update_lead", kommo.update_lead_from_payload)
+
+A sender raises TemporaryProviderError for what may work later and ProviderError for a
+definitive refusal. The retry plan lives in the database (`next_attempt_at`), swept every
+minute by `tasks.deliver_due_messages`, not in Celery countdowns: with Redis as broker a
+countdown longer than the visibility timeout gets the task delivered twice.
+"""
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from integrations import errors, tasks
+from integrations.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+Sender = Callable[[dict[str, Any]], None]
+
+# A send takes seconds (HTTP timeouts are 20 s); a message claimed longer ago than this
+# belongs to a worker that died mid-send.
+SENDING_TIMEOUT = timedelta(minutes=10)
+
+_senders: dict[str, Sender] = {}
+
+
+def register_sender(destination: str, sender: Sender) -> None:
+    """Make `sender` the callable that sends `destination`'s payloads (one per destination)."""
+    current = _senders.get(destination)
+    if current is not None and current is not sender:
+        raise ImproperlyConfigured(f"A sender for {destination!r} is already registered.")
+    _senders[destination] = sender
+
+
+def unregister_sender(destination: str) -> None:
+    """Forget `destination`'s sender (for tests)."""
+    _senders.pop(destination, None)
+
+
+def sender_for(destination: str) -> Sender | None:
+    """Return the callable registered for `destination`, or None."""
+    return _senders.get(destination)
+
+
+def enqueue_message(
+    *, destination: str, payload: dict[str, Any], dedupe_key: str = ""
+) -> OutboxMessage:
+    """Queue a message for `destination`, sent once the caller's transaction commits.
+
+    Call it inside the transaction of the business change. With a `dedupe_key` already
+    used, return the existing message and queue nothing.
+    """
+    if dedupe_key:
+        existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing
+    try:
+        # A savepoint: losing a race on dedupe_key must not break the caller's transaction.
+        with transaction.atomic():
+            message = OutboxMessage.objects.create(
+                destination=destination,
+                payload=payload,
+                dedupe_key=dedupe_key,
+                next_attempt_at=timezone.now(),
+            )
+    except IntegrityError:
+        if not dedupe_key:
+            raise
+        return OutboxMessage.objects.get(dedupe_key=dedupe_key)
+    tasks.deliver_message.delay_on_commit(message.pk)
+    return message
+
+
+def deliver_message(*, message_id: int) -> None:
+    """Send a due queued message once, and record the outcome or plan the next attempt."""
+    now = timezone.now()
+    claimed = OutboxMessage.objects.filter(
+        pk=message_id, status=OutboxMessage.Status.QUEUED, next_attempt_at__lte=now
+    ).update(status=OutboxMessage.Status.SENDING, last_attempt_at=now)
+    if not claimed:
+        # Sent, failed, not due yet, or another worker has it.
+        return
+    message = OutboxMessage.objects.get(pk=message_id)
+
+    sender = sender_for(message.destination)
+    if sender is None:
+        _finish(
+            message,
+            status=OutboxMessage.Status.FAILED,
+            attempts=message.attempts + 1,
+            last_error=gettext("No hay un remitente registrado para el destino «%(destination)s».")
+            % {"destination": message.destination},
+        )
+        return
+
+    try:
+        sender(message.payload)
+    except errors.TemporaryProviderError as exc:
+        _plan_retry(message, error=str(exc))
+    except errors.ProviderError as exc:
+        _finish(
+            message,
+            status=OutboxMessage.Status.FAILED,
+            attempts=message.attempts + 1,
+            last_error=str(exc),
+        )
+    except Exception as exc:
+        # A bug or an unexpected failure in the sender: retried like a temporary error, so
+        # a fix deployed in time still sends it; bounded by OUTBOX_MAX_ATTEMPTS.
+        logger.exception("Outbox message %s (%s) failed", message.pk, message.destination)
+        _plan_retry(message, error=errors.traceback_summary(exc))
+    else:
+        _finish(
+            message,
+            status=OutboxMessage.Status.SENT,
+            attempts=message.attempts + 1,
+            last_error="",
+            sent_at=timezone.now(),
+        )
+
+
+def deliver_due_messages(*, limit: int = 500) -> int:
+    """Recover messages stuck in sending, then send the due ones; return how many were tried."""
+    recover_stuck_messages()
+    # Oldest first, and bounded, so one sweep ends well before the next one starts.
+    message_ids = list(
+        OutboxMessage.objects.filter(
+            status=OutboxMessage.Status.QUEUED, next_attempt_at__lte=timezone.now()
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for message_id in message_ids:
+        deliver_message(message_id=message_id)
+    return len(message_ids)
+
+
+def recover_stuck_messages() -> int:
+    """Put messages whose sender died mid-send back in the queue; return how many."""
+    now = timezone.now()
+    stuck = OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.SENDING, last_attempt_at__lt=now - SENDING_TIMEOUT
+    )
+    error = gettext("El envío se interrumpió antes de terminar.")
+    # The interrupted send counts as an attempt: a message that kills its worker every
+    # time must not loop forever.
+    failed = stuck.filter(attempts__gte=settings.OUTBOX_MAX_ATTEMPTS - 1).update(
+        status=OutboxMessage.Status.FAILED, attempts=F("attempts") + 1, last_error=error
+    )
+    requeued = stuck.update(
+        status=OutboxMessage.Status.QUEUED,
+        attempts=F("attempts") + 1,
+        next_attempt_at=now,
+        last_error=error,
+    )
+    return failed + requeued
+
+
+@transaction.atomic
+def retry_message(*, message: OutboxMessage) -> bool:
+    """Queue a failed message again with fresh attempts; return whether it was."""
+    retried = OutboxMessage.objects.filter(
+        pk=message.pk, status=OutboxMessage.Status.FAILED
+    ).update(status=OutboxMessage.Status.QUEUED, attempts=0, next_attempt_at=timezone.now())
+    if retried:
+        tasks.deliver_message.delay_on_commit(message.pk)
+    return bool(retried)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Return the wait before the next attempt: full jitter over a capped exponential."""
+    ceiling = min(
+        settings.OUTBOX_BACKOFF_MAX_SECONDS, settings.OUTBOX_BACKOFF_BASE_SECONDS * 2**attempts
+    )
+    # Jitter spreads the retries of a provider outage; it needs no cryptographic quality.
+    return max(1.0, random.uniform(0, ceiling))  # noqa: S311
+
+
+def _plan_retry(message: OutboxMessage, *, error: str) -> None:
+    attempts = message.attempts + 1
+    if attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        _finish(message, status=OutboxMessage.Status.FAILED, attempts=attempts, last_error=error)
+        return
+    _finish(
+        message,
+        status=OutboxMessage.Status.QUEUED,
+        attempts=attempts,
+        last_error=error,
+        next_attempt_at=timezone.now() + timedelta(seconds=backoff_seconds(attempts)),
+    )
+
+
+def _finish(message: OutboxMessage, **fields: Any) -> None:
+    # Conditional on "sending", so a send the stuck-message sweep gave up on cannot
+    # overwrite what happened since.
+    OutboxMessage.objects.filter(pk=message.pk, status=OutboxMessage.Status.SENDING).update(
+        **fields
+    )

@@ -1,0 +1,36 @@
+"""Celery doors into the inbox and outbox services; ids in, nothing out."""
+
+from celery import shared_task
+
+from integrations import errors, outbox, services
+
+
+# Retries here cover a provider that is briefly down while a processor calls it; the
+# 5-minute sweep (process_pending_events) takes over after that, up to
+# WEBHOOK_MAX_ATTEMPTS. Countdowns stay under 10 minutes, well inside the Redis
+# broker's visibility timeout.
+@shared_task(
+    autoretry_for=(errors.TemporaryProviderError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=3,
+)
+def process_event(event_id: int) -> None:
+    services.process_event(event_id=event_id)
+
+
+@shared_task
+def process_pending_events() -> None:
+    services.process_pending_events()
+
+
+# No Celery retries: the outbox keeps its retry plan in the database (next_attempt_at).
+@shared_task
+def deliver_message(message_id: int) -> None:
+    outbox.deliver_message(message_id=message_id)
+
+
+@shared_task
+def deliver_due_messages() -> None:
+    outbox.deliver_due_messages()

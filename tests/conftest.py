@@ -1,0 +1,87 @@
+"""The regular cast and the browser set-up shared by every test."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from crm import roles as crm_roles
+from tests.factories import CustomerFactory, UserFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+# Playwright's sync API runs an event loop in the test's thread; Django would refuse
+# database access from "async" code there, though the test itself is synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run browser tests where Chromium is installed; in CI its absence is a failure."""
+    for item in items:
+        if "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        raise pytest.UsageError(
+            "CI=true but /usr/bin/chromium is missing: browser tests cannot run."
+        )
+    reason = "no /usr/bin/chromium on this machine (install Debian's chromium package)"
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Drive the system Chromium; never a downloaded browser."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def roles(transactional_db):
+    """The role groups again, for tests that flush the database (live server, threads)."""
+    crm_roles.sync_roles()
+
+
+@pytest.fixture
+def asesor(db):
+    return UserFactory(username="asesor", first_name="Andrea", last_name="Quispe", role="Asesor")
+
+
+@pytest.fixture
+def supervisor(db):
+    return UserFactory(username="supervisor", role="Supervisor")
+
+
+@pytest.fixture
+def cobranzas(db):
+    return UserFactory(username="cobranzas", role="Cobranzas")
+
+
+@pytest.fixture
+def agente(db):
+    return UserFactory(username="agente", role="Agente call center")
+
+
+@pytest.fixture
+def outsider(db):
+    """A signed-in user with no role at all."""
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory(first_name="Rosa", last_name="Huamán Torres", document_number="45678912")

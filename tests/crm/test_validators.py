@@ -1,0 +1,43 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from crm import validators
+
+
+@pytest.mark.parametrize(
+    ("document_type", "number"),
+    [
+        ("dni", "45678912"),
+        ("ruc", "20131312955"),
+        ("ruc", "20100070970"),
+        ("ce", "001234567"),
+        ("passport", "AB123456"),
+    ],
+)
+def test_it_accepts_valid_documents(document_type, number):
+    validators.validate_document(document_type, number)
+
+
+@pytest.mark.parametrize(
+    ("document_type", "number", "message"),
+    [
+        ("dni", "1234567", "8 dígitos"),
+        ("dni", "1234567A", "8 dígitos"),
+        ("ruc", "2013131295", "11 dígitos"),
+        ("ruc", "30131312955", "empezar con 10, 15, 17 o 20"),
+        ("ruc", "20131312954", "dígito verificador"),
+        ("ce", "12345", "9 a 12"),
+        ("passport", "AB1", "6 a 12"),
+        ("dni", "", "Ingrese"),
+    ],
+)
+def test_it_rejects_invalid_documents_with_a_spanish_reason(document_type, number, message):
+    with pytest.raises(ValidationError) as excinfo:
+        validators.validate_document(document_type, number)
+
+    assert message in str(excinfo.value.message_dict["document_number"])
+
+
+def test_it_normalizes_spaces_dots_and_dashes():
+    assert validators.normalize_document_number(" 45.678-912 ") == "45678912"
+    assert validators.normalize_document_number("ab 123456") == "AB123456"
