@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
-from crm import validators
+from crm import search, validators
 
 
 class Branch(models.Model):
@@ -97,8 +97,8 @@ class Customer(models.Model):
     document_number = models.CharField(_("número de documento"), max_length=20)
     first_name = models.CharField(_("nombres"), max_length=120)
     last_name = models.CharField(_("apellidos"), max_length=120, blank=True)
-    phone = PhoneNumberField(_("celular"), blank=True, db_index=True)
-    phone_secondary = PhoneNumberField(_("teléfono alternativo"), blank=True, db_index=True)
+    phone = PhoneNumberField(_("celular"), blank=True)
+    phone_secondary = PhoneNumberField(_("teléfono alternativo"), blank=True)
     email = models.EmailField(_("correo electrónico"), blank=True, db_index=True)
     address = models.CharField(_("dirección"), max_length=255, blank=True)
     city = models.CharField(_("ciudad"), max_length=120, blank=True)
@@ -130,6 +130,8 @@ class Customer(models.Model):
         Tag, verbose_name=_("etiquetas"), blank=True, related_name="customers"
     )
     last_interaction_at = models.DateTimeField(_("última interacción"), null=True, blank=True)
+    # Names, document, e-mail and phone digits, normalized: what the list's search reads.
+    search_text = models.TextField(editable=False, default="")
     created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
 
@@ -150,11 +152,9 @@ class Customer(models.Model):
         indexes = [
             # The list's default order and its name search.
             models.Index(fields=["last_name", "first_name", "id"], name="crm_cust_name_idx"),
-            models.Index(fields=["first_name"], name="crm_cust_first_name_idx"),
             # Search by document number alone, whatever its type.
             models.Index(fields=["document_number"], name="crm_cust_docnum_idx"),
-            models.Index(fields=["-created_at"], name="crm_cust_created_idx"),
-            models.Index(fields=["-last_interaction_at"], name="crm_cust_last_inter_idx"),
+            models.Index(fields=["last_interaction_at", "id"], name="crm_cust_last_inter_idx"),
         ]
 
     def __str__(self) -> str:
@@ -166,6 +166,19 @@ class Customer(models.Model):
     def clean(self) -> None:
         self.document_number = validators.normalize_document_number(self.document_number)
         validators.validate_document(self.document_type, self.document_number)
+
+    def build_search_text(self) -> str:
+        """Return the normalized text the customer search matches against.
+
+        Phones go in twice: with the country code and as dialled nationally.
+        """
+        phones = []
+        for phone in (self.phone, self.phone_secondary):
+            if phone:
+                phones.append(str(phone.country_code) + str(phone.national_number))
+                phones.append(str(phone.national_number))
+        parts = [self.first_name, self.last_name, self.document_number, self.email, *phones]
+        return search.normalize(" ".join(p for p in parts if p))
 
     @property
     def full_name(self) -> str:

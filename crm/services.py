@@ -75,6 +75,7 @@ def record_interaction(
 
 def _validated(customer: Customer) -> None:
     """Run the model's validation; a duplicate document is reported on its number field."""
+    customer.search_text = customer.build_search_text()
     try:
         customer.full_clean(exclude=["tags"])
     except ValidationError as exc:

@@ -72,6 +72,14 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     branch = factory.SubFactory(BranchFactory)
     channel = factory.SubFactory(ChannelFactory)
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # The services keep search_text current; a factory row must be as consistent.
+        customer = model_class(*args, **kwargs)
+        customer.search_text = customer.build_search_text()
+        customer.save()
+        return customer
+
 
 class InteractionFactory(factory.django.DjangoModelFactory):
     class Meta:

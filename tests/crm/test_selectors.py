@@ -15,11 +15,20 @@ def _found(text):
     )
 
 
-def test_search_finds_by_document_prefix(db):
+def test_search_finds_by_document_number_or_part_of_it(db):
     CustomerFactory(first_name="Rosa", document_number="45678912")
-    CustomerFactory(first_name="Juan", document_number="12345678")
+    CustomerFactory(first_name="Juan", document_number="11223344")
 
+    assert _found("45678912") == {"Rosa"}
     assert _found("4567") == {"Rosa"}
+
+
+def test_search_ignores_accents_and_case(db):
+    CustomerFactory(first_name="Rosa", last_name="Huamán")
+    CustomerFactory(first_name="Juan", last_name="Quispe")
+
+    assert _found("HUAMAN") == {"Rosa"}
+    assert _found("huamán") == {"Rosa"}
 
 
 def test_search_finds_by_phone_written_any_way(db):
@@ -28,6 +37,7 @@ def test_search_finds_by_phone_written_any_way(db):
 
     assert _found("987 654 321") == {"Rosa"}
     assert _found("+51 987-654-321") == {"Rosa"}
+    assert _found("(51) 987654321") == {"Rosa"}
 
 
 def test_search_finds_by_secondary_phone(db):
