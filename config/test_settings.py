@@ -6,7 +6,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-else-0123456789")
 
 from config.settings import *  # noqa: F403
-from config.settings import BASE_DIR, STATIC_ROOT
+from config.settings import BASE_DIR, REDIS_URL, STATIC_ROOT
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -27,3 +27,15 @@ AXES_ENABLED = False
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 # WhiteNoise warns when the collected-static folder is missing; tests use the finders.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# The file broker of `make run` lives in var/celery; the tests' real-worker test gets its
+# own folders, so a running demo worker cannot take its tasks.
+if not REDIS_URL:
+    _broker_dir = BASE_DIR / "var" / "test-celery"
+    for _sub in ("queue", "control"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+    }

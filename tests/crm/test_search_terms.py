@@ -1,0 +1,23 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crm import search
+
+
+@given(st.text())
+def test_normalizing_twice_changes_nothing(text):
+    assert search.normalize(search.normalize(text)) == search.normalize(text)
+
+
+@given(st.integers(min_value=900_000_000, max_value=999_999_999), st.sampled_from([" ", "-", ""]))
+def test_a_phone_typed_with_any_separators_is_one_term_of_its_digits(number, separator):
+    digits = str(number)
+    typed = separator.join([digits[:3], digits[3:6], digits[6:]])
+
+    assert search.terms(typed) == [digits]
+    assert search.terms(f"+51 {typed}") == [f"51{digits}"]
+
+
+def test_words_are_separate_terms_without_accents():
+    assert search.terms("  Rosa  HUAMÁN ") == ["rosa", "huaman"]
+    assert search.terms("") == []
