@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from crm import validators
+from crm import services, validators
 from crm.models import Branch, Channel, Customer, Interaction, Tag
 
 
@@ -33,21 +33,7 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "document_type",
-            "document_number",
-            "first_name",
-            "last_name",
-            "phone",
-            "phone_secondary",
-            "email",
-            "address",
-            "city",
-            "channel",
-            "branch",
-            "advisor",
-            "tags",
-        ]
+        fields = [*services.CUSTOMER_FIELDS, "tags"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

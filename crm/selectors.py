@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from crm import search
@@ -80,3 +80,8 @@ def timeline(
     page, more = rows[:size], len(rows) > size
     cursor = (page[-1].occurred_at, page[-1].pk) if more and page else None
     return page, cursor
+
+
+def timeline_counts(customer: Customer) -> dict[str, int]:
+    """Return how many events of each kind the customer's timeline holds (one query)."""
+    return dict(customer.interactions.values_list("kind").annotate(n=Count("id")).order_by())

@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,7 +10,7 @@ from django_htmx.http import push_url
 from django_tables2 import RequestConfig
 
 from crm import filters, forms, selectors, services, tables
-from crm.models import Customer, Interaction
+from crm.models import Interaction
 
 LIST_PAGE_SIZE = 25
 
@@ -60,7 +59,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
 @permission_required("crm.change_customer", raise_exception=True)
 def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for(request.user, pk)
-    form = forms.CustomerForm(request.POST or None, instance=Customer.objects.get(pk=customer.pk))
+    form = forms.CustomerForm(request.POST or None, instance=customer)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_customer(
@@ -82,7 +81,7 @@ def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for(request.user, pk)
     items, cursor = selectors.timeline(customer)
-    counts = dict(customer.interactions.values_list("kind").annotate(n=Count("id")).order_by())
+    counts = selectors.timeline_counts(customer)
     return render(
         request,
         "crm/customer_detail.html",
