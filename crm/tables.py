@@ -23,7 +23,7 @@ class CustomerTable(tables.Table):
     branch = tables.Column(verbose_name=_("Sucursal"), orderable=False)
     channel = tables.Column(verbose_name=_("Canal"), orderable=False)
     advisor = tables.Column(verbose_name=_("Asesor"), orderable=False)
-    tags = tables.Column(verbose_name=_("Etiquetas"), orderable=False, empty_values=())
+    tags = tables.Column(verbose_name=_("Etiquetas"), orderable=False)
     last_interaction_at = tables.Column(
         verbose_name=_("Última interacción"), order_by=("last_interaction_at", "id")
     )
