@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "csp",
     "js_lib_bootstrap5",
     "js_lib_bootstrap_icons",
+    # The API docs page: Swagger UI from ninja's own static files and template, no CDN.
+    "ninja",
     # Cartera
     "crm",
     "credits",
@@ -163,6 +165,11 @@ CELERY_BEAT_SCHEDULE = {
     "integrations-process-pending-webhooks": {
         "task": "integrations.tasks.process_pending_events",
         "schedule": crontab(minute="*/5"),
+    },
+    # Daily at 01:15: charge late interest and refresh days past due and aging buckets.
+    "credits-update-delinquency": {
+        "task": "credits.tasks.update_delinquency",
+        "schedule": crontab(hour=1, minute=15),
     },
 }
 
@@ -278,6 +285,10 @@ MERCADOPAGO_WEBHOOK_SECRET = env.str("MERCADOPAGO_WEBHOOK_SECRET", default="")
 DOCUSEAL_BASE_URL = env.str("DOCUSEAL_BASE_URL", default="https://api.docuseal.com")
 DOCUSEAL_API_KEY = env.str("DOCUSEAL_API_KEY", default="")
 DOCUSEAL_WEBHOOK_SECRET = env.str("DOCUSEAL_WEBHOOK_SECRET", default="")
+# DocuSeal sends the secret in a header whose name the account chooses (Webhooks → Secret).
+DOCUSEAL_WEBHOOK_HEADER = env.str("DOCUSEAL_WEBHOOK_HEADER", default="X-Docuseal-Secret")
+DOCUSEAL_TEMPLATE_ID = env.int("DOCUSEAL_TEMPLATE_ID", default=0)
+DOCUSEAL_SIGNER_ROLE = env.str("DOCUSEAL_SIGNER_ROLE", default="First Party")
 CALCOM_BASE_URL = env.str("CALCOM_BASE_URL", default="https://api.cal.com")
 CALCOM_API_KEY = env.str("CALCOM_API_KEY", default="")
 CALCOM_WEBHOOK_SECRET = env.str("CALCOM_WEBHOOK_SECRET", default="")
@@ -286,6 +297,7 @@ RECAPTCHA_VERIFY_URL = env.str(
 )
 RECAPTCHA_SITE_KEY = env.str("RECAPTCHA_SITE_KEY", default="")
 RECAPTCHA_SECRET_KEY = env.str("RECAPTCHA_SECRET_KEY", default="")
+RECAPTCHA_MIN_SCORE = env.float("RECAPTCHA_MIN_SCORE", default=0.5)
 
 # --- Integrations inbox and outbox ------------------------------------------------------
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)

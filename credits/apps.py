@@ -6,3 +6,9 @@ class CreditsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "credits"
     verbose_name = _("Créditos")
+
+    def ready(self) -> None:
+        from credits import services
+        from integrations import webhooks
+
+        webhooks.register_processor("docuseal", services.process_docuseal_event)

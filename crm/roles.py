@@ -22,6 +22,24 @@ ROLES: dict[str, str | list[str]] = {
         "crm.view_channel",
         "crm.view_product",
         "crm.view_tag",
+        "credits.view_loan",
+        "credits.add_loan",
+        "credits.change_loan",
+        "credits.disburse_loan",
+        "credits.write_off_loan",
+        "credits.view_portfolio",
+        "credits.view_loanproduct",
+        "credits.view_payment",
+        "credits.add_payment",
+        "credits.annul_payment",
+        "credits.view_investor",
+        "credits.add_investor",
+        "credits.change_investor",
+        "credits.view_participation",
+        "credits.add_participation",
+        "credits.view_liquidation",
+        "credits.add_liquidation",
+        "credits.change_liquidation",
     ],
     "Asesor": [
         "crm.view_customer",
@@ -29,11 +47,19 @@ ROLES: dict[str, str | list[str]] = {
         "crm.change_customer",
         "crm.view_interaction",
         "crm.add_interaction",
+        "credits.view_loan",
+        "credits.add_loan",
+        "credits.change_loan",
+        "credits.view_loanproduct",
+        "credits.view_payment",
     ],
     "Cobranzas": [
         "crm.view_customer",
         "crm.view_interaction",
         "crm.add_interaction",
+        "credits.view_loan",
+        "credits.view_payment",
+        "credits.add_payment",
     ],
     # The call-center area brings its own permissions; agents see no customer list.
     "Agente call center": [],
@@ -62,7 +88,18 @@ def sync_roles(apps=global_apps) -> None:
         wanted = []
         for dotted in perms:
             app_label, codename = dotted.split(".")
+            if not _has_models(apps, app_label):
+                # An earlier migration: that app's tables (and permissions) come later, with
+                # its own migration that calls sync_roles again.
+                continue
             wanted.append(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
         group.permissions.set(wanted)
+
+
+def _has_models(apps, app_label: str) -> bool:
+    try:
+        return bool(list(apps.get_app_config(app_label).get_models()))
+    except LookupError:
+        return False

@@ -1,5 +1,8 @@
 """One small factory per model: required fields only; tests override what they are about."""
 
+from datetime import date
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -88,3 +91,53 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     kind = Interaction.Kind.NOTE
     summary = factory.Faker("sentence", locale="es_ES")
+
+
+class LoanProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "credits.LoanProduct"
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Crédito vehicular {n}")
+    annual_rate = Decimal("24.00")
+    method = "french"
+    frequency = "monthly"
+    min_term = 1
+    max_term = 72
+    min_amount = Decimal("100.00")
+    max_amount = Decimal("500000.00")
+    late_annual_rate = Decimal("0.00")
+
+
+class LoanFactory(factory.django.DjangoModelFactory):
+    """A draft loan, consistent with its product; `credits.services` moves it along."""
+
+    class Meta:
+        model = "credits.Loan"
+
+    customer = factory.SubFactory(CustomerFactory)
+    product = factory.SubFactory(LoanProductFactory)
+    payment_code = factory.Sequence(lambda n: f"L{n:09d}")
+    currency = factory.SelfAttribute("product.currency")
+    principal = Decimal("10000.00")
+    annual_rate = factory.SelfAttribute("product.annual_rate")
+    term = 12
+    method = factory.SelfAttribute("product.method")
+    frequency = factory.SelfAttribute("product.frequency")
+    fee_type = factory.SelfAttribute("product.fee_type")
+    fee_value = factory.SelfAttribute("product.fee_value")
+    late_annual_rate = factory.SelfAttribute("product.late_annual_rate")
+    grace_days = factory.SelfAttribute("product.grace_days")
+    start_date = date(2026, 1, 1)
+    first_due_date = date(2026, 2, 1)
+
+
+class InvestorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "credits.Investor"
+
+    name = factory.Faker("name", locale="es_ES")
+    document_number = factory.Sequence(lambda n: f"{40000000 + n:08d}")
+    email = factory.Sequence(lambda n: f"inversor{n}@example.com")
+    bank_name = "BCP"
+    bank_account = factory.Sequence(lambda n: f"191-{n:08d}-0-00")

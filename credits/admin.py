@@ -1,0 +1,180 @@
+"""Admin: products and investors are configured here; the ledger is read-only."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from credits import services
+from credits.models import (
+    Distribution,
+    Installment,
+    Investor,
+    LedgerEntry,
+    Liquidation,
+    Loan,
+    LoanContract,
+    LoanProduct,
+    Participation,
+    Payment,
+    PaymentAllocation,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by `credits.services`: visible, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(LoanProduct)
+class LoanProductAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "currency",
+        "annual_rate",
+        "method",
+        "frequency",
+        "min_term",
+        "max_term",
+        "late_annual_rate",
+        "platform_fee_percent",
+        "is_active",
+    )
+    list_filter = ("is_active", "method", "frequency", "currency")
+    search_fields = ("name",)
+
+
+class InstallmentInline(admin.TabularInline):
+    model = Installment
+    fields = (
+        "number",
+        "kind",
+        "due_date",
+        "principal_due",
+        "interest_due",
+        "fee_due",
+        "late_interest_due",
+        "principal_paid",
+        "interest_paid",
+        "fee_paid",
+        "late_interest_paid",
+        "paid_on",
+        "is_superseded",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Loan)
+class LoanAdmin(ReadOnlyAdmin):
+    list_display = (
+        "payment_code",
+        "customer",
+        "product",
+        "principal",
+        "status",
+        "days_past_due",
+        "bucket",
+        "advisor",
+        "branch",
+    )
+    list_filter = ("status", "bucket", "product", "branch")
+    search_fields = ("payment_code", "customer__document_number", "customer__search_text")
+    list_select_related = ("customer", "product", "advisor", "branch")
+    inlines = [InstallmentInline]
+    actions = ["refresh_delinquency"]
+
+    @admin.action(description=_("Recalcular mora y tramos de toda la cartera"))
+    def refresh_delinquency(self, request, queryset):
+        changed = services.update_delinquency()
+        self.message_user(request, _("Créditos actualizados: %(n)s") % {"n": changed})
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("loan", "amount", "received_on", "source", "reference", "status")
+    list_filter = ("status", "source")
+    search_fields = ("loan__payment_code", "reference", "external_id")
+    list_select_related = ("loan__customer",)
+    date_hierarchy = "received_on"
+
+
+@admin.register(PaymentAllocation)
+class PaymentAllocationAdmin(ReadOnlyAdmin):
+    list_display = ("payment", "installment", "component", "amount")
+    list_select_related = ("payment__loan__customer", "installment__loan__customer")
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "loan", "kind", "component", "owed", "paid", "actor", "reason")
+    list_filter = ("kind", "component")
+    search_fields = ("loan__payment_code", "reason")
+    list_select_related = ("loan__customer", "actor")
+    date_hierarchy = "created_at"
+
+
+@admin.register(Investor)
+class InvestorAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "document_number", "email", "bank_name", "is_active")
+    list_filter = ("kind", "is_active", "currency")
+    search_fields = ("name", "document_number", "email")
+
+
+@admin.register(Participation)
+class ParticipationAdmin(ReadOnlyAdmin):
+    list_display = ("investor", "loan", "amount", "share", "created_at")
+    search_fields = ("investor__name", "loan__payment_code")
+    list_select_related = ("investor", "loan__customer")
+
+
+@admin.register(Distribution)
+class DistributionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "value_date",
+        "investor",
+        "payment",
+        "principal",
+        "interest",
+        "platform_fee",
+        "net",
+        "liquidation",
+    )
+    list_filter = ("investor",)
+    list_select_related = ("investor", "payment__loan__customer", "liquidation__investor")
+
+
+@admin.register(Liquidation)
+class LiquidationAdmin(ReadOnlyAdmin):
+    list_display = ("investor", "period_start", "period_end", "net_amount", "status", "paid_at")
+    list_filter = ("status", "investor")
+    list_select_related = ("investor",)
+
+
+@admin.register(LoanContract)
+class LoanContractAdmin(ReadOnlyAdmin):
+    list_display = ("loan", "status", "submission_id", "signer_email", "sent_at", "completed_at")
+    list_filter = ("status",)
+    search_fields = ("loan__payment_code", "signer_email", "submission_id")
+    list_select_related = ("loan__customer",)
+    actions = ["resend"]
+
+    @admin.action(description=_("Reenviar a firma"))
+    def resend(self, request, queryset):
+        for contract in queryset.select_related("loan"):
+            try:
+                services.resend_contract(loan=contract.loan, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{contract}: {exc.messages[0]}", messages.ERROR)

@@ -1,0 +1,756 @@
+"""The loan and investor ledger: products, loans, installments, payments, investors.
+
+Installment and loan amounts are state kept current by `credits.services`; the
+append-only `LedgerEntry` table is the record they can always be recomputed from.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from credits.schedule import FeeType, Frequency, Method
+from crm.models import Branch, Customer
+
+ZERO = Decimal("0.00")
+MONEY = {"max_digits": 14, "decimal_places": 2}
+RATE = {"max_digits": 8, "decimal_places": 4}
+
+
+class Currency(models.TextChoices):
+    PEN = "PEN", _("Soles (S/)")
+    USD = "USD", _("Dólares (US$)")
+
+
+class Component(models.TextChoices):
+    """The parts of what an installment asks for; also the allocation order's vocabulary."""
+
+    LATE_INTEREST = "late_interest", _("Interés moratorio")
+    FEE = "fee", _("Comisiones")
+    INTEREST = "interest", _("Interés")
+    PRINCIPAL = "principal", _("Capital")
+
+
+DEFAULT_ALLOCATION_ORDER = [
+    Component.LATE_INTEREST,
+    Component.FEE,
+    Component.INTEREST,
+    Component.PRINCIPAL,
+]
+
+
+class Bucket(models.TextChoices):
+    """Aging buckets by days past due."""
+
+    CURRENT = "current", _("Al día")
+    D1_30 = "1_30", _("1–30 días")
+    D31_60 = "31_60", _("31–60 días")
+    D61_90 = "61_90", _("61–90 días")
+    D90_PLUS = "90_plus", _("Más de 90 días")
+
+    @classmethod
+    def for_days(cls, days: int) -> "Bucket":
+        if days <= 0:
+            return cls.CURRENT
+        if days <= 30:
+            return cls.D1_30
+        if days <= 60:
+            return cls.D31_60
+        if days <= 90:
+            return cls.D61_90
+        return cls.D90_PLUS
+
+
+def validate_allocation_order(value: list) -> None:
+    if sorted(value or []) != sorted(Component.values):
+        raise ValidationError(
+            _("El orden de imputación debe nombrar una vez cada componente: %(c)s.")
+            % {"c": ", ".join(Component.values)}
+        )
+
+
+class LoanProduct(models.Model):
+    """A credit product: its rate, method, frequency, limits and charges."""
+
+    name = models.CharField(_("nombre"), max_length=120, unique=True)
+    currency = models.CharField(_("moneda"), max_length=3, choices=Currency, default=Currency.PEN)
+    annual_rate = models.DecimalField(
+        _("tasa nominal anual (%)"), **RATE, validators=[MinValueValidator(0)]
+    )
+    method = models.CharField(_("método de amortización"), max_length=10, choices=Method)
+    frequency = models.CharField(
+        _("frecuencia de pago"), max_length=10, choices=Frequency, default=Frequency.MONTHLY
+    )
+    min_term = models.PositiveIntegerField(_("plazo mínimo (cuotas)"), default=1)
+    max_term = models.PositiveIntegerField(_("plazo máximo (cuotas)"), default=60)
+    min_amount = models.DecimalField(_("monto mínimo"), **MONEY, default=Decimal("100.00"))
+    max_amount = models.DecimalField(_("monto máximo"), **MONEY, default=Decimal("500000.00"))
+    fee_type = models.CharField(
+        _("tipo de comisión"), max_length=10, choices=FeeType, default=FeeType.NONE
+    )
+    fee_value = models.DecimalField(
+        _("comisión (monto o %)"), **RATE, default=ZERO, validators=[MinValueValidator(0)]
+    )
+    late_annual_rate = models.DecimalField(
+        _("tasa moratoria anual (%)"), **RATE, default=ZERO, validators=[MinValueValidator(0)]
+    )
+    grace_days = models.PositiveIntegerField(_("días de gracia"), default=0)
+    allocation_order = models.JSONField(
+        _("orden de imputación de pagos"),
+        default=list,
+        blank=True,
+        validators=[validate_allocation_order],
+        help_text=_("Vacío: interés moratorio → comisiones → interés → capital."),
+    )
+    platform_fee_percent = models.DecimalField(
+        _("comisión de la plataforma (% del interés)"),
+        **RATE,
+        default=ZERO,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_(
+            "Lo que la plataforma retiene del interés antes de repartirlo a inversionistas."
+        ),
+    )
+    is_active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("producto de crédito")
+        verbose_name_plural = _("productos de crédito")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_term__lte=F("max_term")), name="credits_product_term_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_amount__lte=F("max_amount")), name="credits_product_amount_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.min_term > self.max_term:
+            raise ValidationError({"max_term": _("El plazo máximo es menor que el mínimo.")})
+        if self.min_amount > self.max_amount:
+            raise ValidationError({"max_amount": _("El monto máximo es menor que el mínimo.")})
+
+    def get_allocation_order(self) -> list[str]:
+        return list(self.allocation_order) or [str(c) for c in DEFAULT_ALLOCATION_ORDER]
+
+
+LOAN_STATUSES = (
+    "draft",
+    "awaiting_signature",
+    "ready_to_disburse",
+    "active",
+    "paid",
+    "written_off",
+    "cancelled",
+)
+
+
+class Loan(models.Model):
+    """A loan to a customer, from its draft to its last payment."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Borrador")
+        AWAITING_SIGNATURE = "awaiting_signature", _("Por firmar")
+        READY_TO_DISBURSE = "ready_to_disburse", _("Por desembolsar")
+        ACTIVE = "active", _("Vigente")
+        PAID = "paid", _("Pagado")
+        WRITTEN_OFF = "written_off", _("Castigado")
+        CANCELLED = "cancelled", _("Anulado")
+
+    # The legal moves; anything else is refused by services.change_status.
+    TRANSITIONS = {
+        Status.DRAFT: {Status.AWAITING_SIGNATURE, Status.READY_TO_DISBURSE, Status.CANCELLED},
+        Status.AWAITING_SIGNATURE: {Status.READY_TO_DISBURSE, Status.DRAFT, Status.CANCELLED},
+        Status.READY_TO_DISBURSE: {Status.ACTIVE, Status.CANCELLED},
+        Status.ACTIVE: {Status.PAID, Status.WRITTEN_OFF},
+        # An annulled last payment re-opens the loan as it was.
+        Status.PAID: {Status.ACTIVE, Status.WRITTEN_OFF},
+        Status.WRITTEN_OFF: {Status.PAID},
+        Status.CANCELLED: set(),
+    }
+    # Statuses whose installments are owed.
+    LIVE = (Status.ACTIVE, Status.WRITTEN_OFF)
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("cliente"), on_delete=models.PROTECT, related_name="loans"
+    )
+    product = models.ForeignKey(
+        LoanProduct, verbose_name=_("producto"), on_delete=models.PROTECT, related_name="loans"
+    )
+    payment_code = models.CharField(_("código de pago"), max_length=12, unique=True)
+    currency = models.CharField(_("moneda"), max_length=3, choices=Currency, default=Currency.PEN)
+    principal = models.DecimalField(_("capital"), **MONEY, validators=[MinValueValidator(0)])
+    annual_rate = models.DecimalField(_("tasa nominal anual (%)"), **RATE)
+    term = models.PositiveIntegerField(_("plazo (cuotas)"))
+    method = models.CharField(_("método de amortización"), max_length=10, choices=Method)
+    frequency = models.CharField(_("frecuencia"), max_length=10, choices=Frequency)
+    fee_type = models.CharField(_("tipo de comisión"), max_length=10, choices=FeeType)
+    fee_value = models.DecimalField(_("comisión"), **RATE, default=ZERO)
+    late_annual_rate = models.DecimalField(_("tasa moratoria anual (%)"), **RATE, default=ZERO)
+    grace_days = models.PositiveIntegerField(_("días de gracia"), default=0)
+    start_date = models.DateField(_("fecha de inicio"))
+    first_due_date = models.DateField(_("primer vencimiento"))
+    advisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("asesor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="loans",
+    )
+    branch = models.ForeignKey(
+        Branch,
+        verbose_name=_("sucursal"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="loans",
+    )
+    status = models.CharField(
+        _("estado"), max_length=20, choices=Status, default=Status.DRAFT, db_index=True
+    )
+    status_changed_at = models.DateTimeField(_("cambio de estado"), default=timezone.now)
+    disbursed_at = models.DateTimeField(_("desembolsado"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("pagado"), null=True, blank=True)
+    # What was paid beyond everything owed, when the payer chose to keep it as credit.
+    credit_balance = models.DecimalField(_("saldo a favor"), **MONEY, default=ZERO)
+    # Kept current by the daily delinquency task; reports compute the same in SQL.
+    days_past_due = models.PositiveIntegerField(_("días de atraso"), default=0)
+    bucket = models.CharField(
+        _("tramo de morosidad"), max_length=10, choices=Bucket, default=Bucket.CURRENT
+    )
+    # The vehicle pledged, when there is one.
+    vehicle_brand = models.CharField(_("marca"), max_length=60, blank=True)
+    vehicle_model = models.CharField(_("modelo"), max_length=60, blank=True)
+    vehicle_year = models.PositiveIntegerField(
+        _("año"), null=True, blank=True, validators=[MinValueValidator(1950)]
+    )
+    vehicle_plate = models.CharField(_("placa"), max_length=12, blank=True)
+    vehicle_vin = models.CharField(_("VIN"), max_length=17, blank=True)
+    notes = models.TextField(_("observaciones"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("crédito")
+        verbose_name_plural = _("créditos")
+        permissions = [
+            ("disburse_loan", _("Puede desembolsar créditos")),
+            ("write_off_loan", _("Puede castigar créditos")),
+            ("view_portfolio", _("Puede ver el reporte de cartera")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=LOAN_STATUSES), name="credits_loan_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(principal__gt=0), name="credits_loan_principal_pos"),
+            models.CheckConstraint(condition=Q(term__gte=1), name="credits_loan_term_pos"),
+            models.CheckConstraint(
+                condition=Q(credit_balance__gte=0), name="credits_loan_credit_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "bucket"], name="credits_loan_status_bucket"),
+            models.Index(fields=["customer", "status"], name="credits_loan_customer_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_code} · {self.customer}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("credits:loan_detail", args=[self.pk])
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.Status(self.status)]
+
+    @property
+    def has_vehicle(self) -> bool:
+        return bool(self.vehicle_plate or self.vehicle_vin or self.vehicle_brand)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE
+
+
+class Installment(models.Model):
+    """One installment of a loan's schedule, with what it asks for and what was paid."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", _("Cuota")
+        PREPAYMENT = "prepayment", _("Prepago de capital")
+
+    loan = models.ForeignKey(
+        Loan, verbose_name=_("crédito"), on_delete=models.CASCADE, related_name="installments"
+    )
+    number = models.PositiveIntegerField(_("número"))
+    kind = models.CharField(_("tipo"), max_length=12, choices=Kind, default=Kind.REGULAR)
+    due_date = models.DateField(_("vencimiento"))
+    principal_due = models.DecimalField(_("capital"), **MONEY)
+    interest_due = models.DecimalField(_("interés"), **MONEY)
+    fee_due = models.DecimalField(_("comisiones"), **MONEY, default=ZERO)
+    late_interest_due = models.DecimalField(_("interés moratorio"), **MONEY, default=ZERO)
+    principal_paid = models.DecimalField(_("capital pagado"), **MONEY, default=ZERO)
+    interest_paid = models.DecimalField(_("interés pagado"), **MONEY, default=ZERO)
+    fee_paid = models.DecimalField(_("comisiones pagadas"), **MONEY, default=ZERO)
+    late_interest_paid = models.DecimalField(_("mora pagada"), **MONEY, default=ZERO)
+    # Set when nothing is left to pay; cleared again if an annulment re-opens it.
+    paid_on = models.DateField(_("pagada el"), null=True, blank=True)
+    # Late interest is accrued up to this day (the daily task moves it forward).
+    late_accrued_through = models.DateField(null=True, blank=True, editable=False)
+    # A prepayment that re-schedules replaces the open installments: the old rows stay,
+    # superseded, so annulling that payment can bring them back exactly.
+    is_superseded = models.BooleanField(_("reemplazada"), default=False)
+    created_by_payment = models.ForeignKey(
+        "Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    superseded_by_payment = models.ForeignKey(
+        "Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["loan", "number"]
+        verbose_name = _("cuota")
+        verbose_name_plural = _("cuotas")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan", "number"],
+                condition=Q(is_superseded=False),
+                name="credits_installment_number_unique_live",
+            ),
+            models.CheckConstraint(
+                condition=Q(principal_paid__lte=F("principal_due"))
+                & Q(interest_paid__lte=F("interest_due"))
+                & Q(fee_paid__lte=F("fee_due"))
+                & Q(late_interest_paid__lte=F("late_interest_due")),
+                name="credits_installment_not_overpaid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["loan", "due_date"],
+                condition=Q(is_superseded=False),
+                name="credits_inst_live_due",
+            ),
+            models.Index(
+                fields=["due_date"],
+                condition=Q(is_superseded=False, paid_on__isnull=True),
+                name="credits_inst_open_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan.payment_code} #{self.number}"
+
+    def due(self, component: str) -> Decimal:
+        return getattr(self, f"{component}_due")
+
+    def paid(self, component: str) -> Decimal:
+        return getattr(self, f"{component}_paid")
+
+    def pending(self, component: str) -> Decimal:
+        return self.due(component) - self.paid(component)
+
+    @property
+    def total_due(self) -> Decimal:
+        return sum((self.due(c) for c in Component.values), ZERO)
+
+    @property
+    def total_paid(self) -> Decimal:
+        return sum((self.paid(c) for c in Component.values), ZERO)
+
+    @property
+    def total_pending(self) -> Decimal:
+        return self.total_due - self.total_paid
+
+    def days_late(self, today) -> int:
+        if self.paid_on is not None or self.due_date >= today:
+            return 0
+        return (today - self.due_date).days
+
+
+def receipt_upload_to(payment: "Payment", filename: str) -> str:
+    return f"receipts/{timezone.now():%Y/%m}/{payment.loan.payment_code}-{filename}"
+
+
+class Payment(models.Model):
+    """Money received for a loan, and how it was applied."""
+
+    class Source(models.TextChoices):
+        CASH = "cash", _("Efectivo")
+        TRANSFER = "transfer", _("Transferencia")
+        DEPOSIT = "deposit", _("Depósito bancario")
+        MERCADOPAGO = "mercadopago", _("MercadoPago")
+        CREDIT_BALANCE = "credit_balance", _("Saldo a favor")
+        OTHER = "other", _("Otro")
+
+    class Overpayment(models.TextChoices):
+        SHORTEN_TERM = "shorten_term", _("Prepagar capital y reducir el plazo")
+        LOWER_INSTALLMENT = "lower_installment", _("Prepagar capital y reducir la cuota")
+        CREDIT = "credit", _("Dejar como saldo a favor")
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("Aplicado")
+        ANNULLED = "annulled", _("Anulado")
+
+    loan = models.ForeignKey(
+        Loan, verbose_name=_("crédito"), on_delete=models.PROTECT, related_name="payments"
+    )
+    amount = models.DecimalField(_("monto"), **MONEY, validators=[MinValueValidator(0)])
+    received_on = models.DateField(_("fecha de pago"))
+    source = models.CharField(_("origen"), max_length=20, choices=Source)
+    reference = models.CharField(_("n.º de operación"), max_length=80, blank=True)
+    # A provider's id for the payment (MercadoPago…): the same one is never applied twice.
+    external_id = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    receipt = models.FileField(_("comprobante"), upload_to=receipt_upload_to, blank=True)
+    receipt_url = models.URLField(_("enlace al comprobante"), blank=True)
+    overpayment = models.CharField(
+        _("excedente"), max_length=20, choices=Overpayment, default=Overpayment.CREDIT
+    )
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.APPLIED, db_index=True
+    )
+    # What the payment left beyond the installments it paid, and where that went.
+    prepaid_principal = models.DecimalField(_("capital prepagado"), **MONEY, default=ZERO)
+    credited = models.DecimalField(_("a saldo a favor"), **MONEY, default=ZERO)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("registrado"), default=timezone.now)
+    annulled_at = models.DateTimeField(_("anulado"), null=True, blank=True)
+    annulled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("anulado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    annul_reason = models.CharField(_("motivo de anulación"), max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+        verbose_name = _("pago")
+        verbose_name_plural = _("pagos")
+        permissions = [("annul_payment", _("Puede anular pagos"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credits_payment_amount_pos"),
+        ]
+        indexes = [models.Index(fields=["received_on"], name="credits_payment_received")]
+
+    def __str__(self) -> str:
+        return f"{self.loan.payment_code} · {self.amount} · {self.received_on}"
+
+    @property
+    def is_applied(self) -> bool:
+        return self.status == self.Status.APPLIED
+
+
+class PaymentAllocation(models.Model):
+    """The part of a payment applied to one component of one installment."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    installment = models.ForeignKey(
+        Installment, on_delete=models.PROTECT, related_name="allocations"
+    )
+    component = models.CharField(max_length=15, choices=Component)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["payment", "installment__number", "id"]
+        verbose_name = _("imputación")
+        verbose_name_plural = _("imputaciones")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credits_allocation_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.installment} {self.component} {self.amount}"
+
+
+class LedgerEntry(models.Model):
+    """An append-only record of one change to what is owed or paid on a loan.
+
+    `owed` and `paid` are signed deltas of one component of one installment (or of the
+    loan's credit balance when `component` is "credit"); summing them gives back every
+    installment's due and paid amounts.
+    """
+
+    class Kind(models.TextChoices):
+        DISBURSEMENT = "disbursement", _("Desembolso")
+        PAYMENT = "payment", _("Pago")
+        ALLOCATION = "allocation", _("Imputación")
+        ANNULMENT = "annulment", _("Anulación")
+        FEE = "fee", _("Comisión")
+        LATE_INTEREST = "late_interest", _("Interés moratorio")
+        RESCHEDULE = "reschedule", _("Reprogramación")
+        CREDIT = "credit", _("Saldo a favor")
+        WRITE_OFF = "write_off", _("Castigo")
+        STATUS = "status", _("Cambio de estado")
+
+    CREDIT_COMPONENT = "credit"
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="ledger_entries")
+    installment = models.ForeignKey(
+        Installment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    kind = models.CharField(_("tipo"), max_length=15, choices=Kind)
+    component = models.CharField(_("componente"), max_length=15, blank=True)
+    owed = models.DecimalField(_("adeudado (Δ)"), **MONEY, default=ZERO)
+    paid = models.DecimalField(_("pagado (Δ)"), **MONEY, default=ZERO)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("usuario"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(_("motivo"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("fecha"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("asiento")
+        verbose_name_plural = _("libro de movimientos")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.component} {self.owed}/{self.paid}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Append-only: a correction is a new entry, never an edit.
+        if self.pk is not None:
+            raise ValidationError(_("Los asientos del libro no se modifican."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(_("Los asientos del libro no se eliminan."))
+
+
+class Investor(models.Model):
+    """A person or company whose money funds loans."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Persona natural")
+        COMPANY = "company", _("Empresa")
+
+    kind = models.CharField(_("tipo"), max_length=10, choices=Kind, default=Kind.PERSON)
+    name = models.CharField(_("nombre o razón social"), max_length=200)
+    document_type = models.CharField(
+        _("tipo de documento"),
+        max_length=10,
+        choices=Customer.DocumentType,
+        default=Customer.DocumentType.DNI,
+    )
+    document_number = models.CharField(_("número de documento"), max_length=20)
+    email = models.EmailField(_("correo electrónico"), blank=True)
+    phone = models.CharField(_("teléfono"), max_length=30, blank=True)
+    bank_name = models.CharField(_("banco"), max_length=80, blank=True)
+    bank_account = models.CharField(_("cuenta"), max_length=40, blank=True)
+    bank_cci = models.CharField(_("CCI"), max_length=20, blank=True)
+    currency = models.CharField(_("moneda"), max_length=3, choices=Currency, default=Currency.PEN)
+    is_active = models.BooleanField(_("activo"), default=True)
+    created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("inversionista")
+        verbose_name_plural = _("inversionistas")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document_type", "document_number"], name="credits_investor_document"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("credits:investor_detail", args=[self.pk])
+
+
+class Participation(models.Model):
+    """The part of a loan an investor funds."""
+
+    investor = models.ForeignKey(
+        Investor,
+        verbose_name=_("inversionista"),
+        on_delete=models.PROTECT,
+        related_name="participations",
+    )
+    loan = models.ForeignKey(
+        Loan, verbose_name=_("crédito"), on_delete=models.PROTECT, related_name="participations"
+    )
+    amount = models.DecimalField(_("monto invertido"), **MONEY)
+    # The share of every payment this participation receives, in percent of the principal.
+    share = models.DecimalField(
+        _("participación (%)"),
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    created_at = models.DateTimeField(_("creado"), default=timezone.now)
+
+    class Meta:
+        ordering = ["loan", "-share", "id"]
+        verbose_name = _("participación")
+        verbose_name_plural = _("participaciones")
+        constraints = [
+            models.UniqueConstraint(fields=["investor", "loan"], name="credits_participation_once"),
+            models.CheckConstraint(
+                condition=Q(share__gt=0) & Q(share__lte=100), name="credits_participation_share"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.investor} · {self.loan.payment_code} · {self.share}%"
+
+
+class Liquidation(models.Model):
+    """An investor's statement for a period: what they earned and what is paid out."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Borrador")
+        PAID = "paid", _("Pagada")
+
+    investor = models.ForeignKey(
+        Investor,
+        verbose_name=_("inversionista"),
+        on_delete=models.PROTECT,
+        related_name="liquidations",
+    )
+    period_start = models.DateField(_("desde"))
+    period_end = models.DateField(_("hasta"))
+    principal = models.DecimalField(_("capital devuelto"), **MONEY, default=ZERO)
+    interest = models.DecimalField(_("interés bruto"), **MONEY, default=ZERO)
+    platform_fee = models.DecimalField(_("comisión de la plataforma"), **MONEY, default=ZERO)
+    net_amount = models.DecimalField(_("neto a pagar"), **MONEY, default=ZERO)
+    status = models.CharField(_("estado"), max_length=10, choices=Status, default=Status.DRAFT)
+    paid_at = models.DateTimeField(_("pagada"), null=True, blank=True)
+    payout_reference = models.CharField(_("n.º de operación del abono"), max_length=80, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("creada"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-period_end", "investor__name"]
+        verbose_name = _("liquidación")
+        verbose_name_plural = _("liquidaciones")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_start__lte=F("period_end")), name="credits_liquidation_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.investor} · {self.period_start:%d/%m/%Y}–{self.period_end:%d/%m/%Y}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("credits:liquidation_detail", args=[self.pk])
+
+
+class Distribution(models.Model):
+    """What one applied payment gave one participation; a reversal has negative amounts."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="distributions")
+    participation = models.ForeignKey(
+        Participation, on_delete=models.PROTECT, related_name="distributions"
+    )
+    investor = models.ForeignKey(Investor, on_delete=models.PROTECT, related_name="distributions")
+    principal = models.DecimalField(_("capital"), **MONEY)
+    interest = models.DecimalField(_("interés"), **MONEY)
+    platform_fee = models.DecimalField(_("comisión de la plataforma"), **MONEY)
+    net = models.DecimalField(_("neto"), **MONEY)
+    reversal_of = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
+    )
+    liquidation = models.ForeignKey(
+        Liquidation, on_delete=models.PROTECT, null=True, blank=True, related_name="lines"
+    )
+    # The day the money moved: the payment's date, or the annulment's for a reversal.
+    value_date = models.DateField(_("fecha valor"), default=timezone.localdate)
+    created_at = models.DateTimeField(_("registrado"), default=timezone.now)
+
+    class Meta:
+        ordering = ["value_date", "id"]
+        verbose_name = _("reparto")
+        verbose_name_plural = _("repartos")
+        indexes = [
+            models.Index(fields=["investor", "value_date"], name="credits_dist_investor_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.investor} · {self.net}"
+
+
+class LoanContract(models.Model):
+    """A contract sent for electronic signature (DocuSeal) and its signed document."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Por enviar")
+        SENT = "sent", _("Enviado a firma")
+        COMPLETED = "completed", _("Firmado")
+        DECLINED = "declined", _("Rechazado")
+        EXPIRED = "expired", _("Vencido")
+        FAILED = "failed", _("Error al enviar")
+
+    loan = models.ForeignKey(
+        Loan, verbose_name=_("crédito"), on_delete=models.PROTECT, related_name="contracts"
+    )
+    provider = models.CharField(max_length=20, default="docuseal")
+    submission_id = models.BigIntegerField(_("n.º de envío"), null=True, blank=True, unique=True)
+    status = models.CharField(_("estado"), max_length=10, choices=Status, default=Status.PENDING)
+    signer_email = models.EmailField(_("firmante"))
+    # DocuSeal's links expire: the signed PDF is kept here, the link for reference.
+    signed_file = models.FileField(_("contrato firmado"), upload_to="contracts/%Y/%m", blank=True)
+    document_url = models.URLField(_("enlace del documento"), max_length=1000, blank=True)
+    audit_log_url = models.URLField(_("registro de auditoría"), max_length=1000, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("creado"), default=timezone.now)
+    sent_at = models.DateTimeField(_("enviado"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("firmado"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("contrato")
+        verbose_name_plural = _("contratos")
+
+    def __str__(self) -> str:
+        return f"{self.loan.payment_code} · {self.get_status_display()}"
+
+    @property
+    def external_id(self) -> str:
+        """Our id for the signer in DocuSeal, echoed back in its webhooks."""
+        return f"cartera-contract-{self.pk}"

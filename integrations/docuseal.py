@@ -1,0 +1,375 @@
+"""DocuSeal: send a template to sign, read a submission back, check and read its webhooks.
+
+A submission is one signature request made from a template; each signer in it is a
+submitter. We send one submitter per submission and tag it with our `external_id`, which
+DocuSeal echoes back on that submitter everywhere: in the create response, in GET
+/submissions/{id}, in form.* webhooks (`data.external_id`) and in submission.* webhooks
+(`data.submitters[].external_id`).
+
+Document and audit-log URLs in DocuSeal's answers are signed links that expire: download
+them when the event is processed, don't store them as the document.
+"""
+
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
+
+from integrations import http
+from integrations.errors import ProviderError, SignatureError
+
+# https://www.docuseal.com/docs/api#create-a-submission
+SUBMISSIONS_PATH = "/submissions"
+# https://www.docuseal.com/docs/api#get-a-submission
+SUBMISSION_PATH = "/submissions/{submission_id}"
+
+# The role of the only signer when a template is made in DocuSeal's builder.
+DEFAULT_ROLE = "First Party"
+
+# DocuSeal has no fixed name for the custom secret header: the account types both name and
+# value in Settings > Webhooks > Security > Secret (the form suggests "X-Example-Header").
+# This is the name we ask operators to type there. It contains "secret", so the inbox
+# never stores it (webhooks.relevant_headers).
+# https://www.docuseal.com/resources/use-webhooks
+DEFAULT_WEBHOOK_HEADER = "X-Docuseal-Secret"
+
+# Newer DocuSeal versions also sign every webhook: "<unix seconds>.<hex HMAC-SHA256 of
+# '<unix seconds>.<raw body>'>" under the per-URL "whsec_..." secret of the HMAC tab.
+# https://www.docuseal.com/resources/use-webhooks
+SIGNATURE_HEADER = "X-Docuseal-Signature"
+# DocuSeal's own verifier (lib/webhook_urls/signatures.rb) accepts 5 minutes either way.
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+SUBMISSION_COMPLETED = "submission.completed"
+FORM_COMPLETED = "form.completed"
+COMPLETED = "completed"
+
+# The field of the event's own record that dates the event (see DocusealEvent.event_id).
+_EVENT_TIME_FIELDS = {
+    "form.viewed": "opened_at",
+    "form.completed": "completed_at",
+    "form.declined": "declined_at",
+    "submission.created": "created_at",
+    "submission.completed": "completed_at",
+    "submission.expired": "expire_at",
+    "submission.archived": "archived_at",
+}
+
+
+@dataclass(frozen=True)
+class CreatedSubmission:
+    """What DocuSeal answered to a new submission, for our one signer."""
+
+    submission_id: int
+    submitter_id: int
+    submitter_slug: str
+    status: str
+    raw: list
+
+
+@dataclass(frozen=True)
+class DocusealEvent:
+    """A form.* or submission.* webhook, read into the fields a processor needs."""
+
+    event_type: str
+    timestamp: datetime
+    # A stable id for the inbox: DocuSeal sends none (see _event_id).
+    event_id: str
+    submission_id: int
+    # The signer the event is about; None for submission.* events.
+    submitter_id: int | None
+    external_id: str
+    # DocuSeal's status of what the event is about: the submitter's ("completed",
+    # "declined", "opened", "sent", "awaiting") for form.*, the submission's ("completed",
+    # "declined", "expired", "pending") for submission.*.
+    status: str
+    # (name, url) of each signed PDF; empty until the documents exist.
+    documents: tuple[tuple[str, str], ...]
+    combined_document_url: str
+    audit_log_url: str
+    # Whether every signer has signed: the submission is complete.
+    all_completed: bool
+
+
+def create_submission(
+    *,
+    template_id: int,
+    submitter_email: str,
+    submitter_name: str,
+    submitter_phone: str = "",
+    role: str = DEFAULT_ROLE,
+    values: Mapping[str, str],
+    external_id: str,
+    message_subject: str = "",
+    message_body: str = "",
+    send_email: bool = True,
+    readonly_values: bool = False,
+) -> CreatedSubmission:
+    """Ask one signer to sign a template, its fields pre-filled by name; return the ids.
+
+    `values` maps template field names to values. With `readonly_values` they are sent as
+    read-only `fields`, so the signer cannot change them (amounts, dates of a contract);
+    otherwise as `values`, which the signer may edit unless the template locks the field.
+    """
+    submitter: dict[str, Any] = {
+        "role": role,
+        "email": submitter_email,
+        "name": submitter_name,
+        "external_id": external_id,
+    }
+    if submitter_phone:
+        submitter["phone"] = submitter_phone
+    if readonly_values:
+        submitter["fields"] = [
+            {"name": name, "default_value": value, "readonly": True}
+            for name, value in values.items()
+        ]
+    else:
+        submitter["values"] = dict(values)
+    payload: dict[str, Any] = {
+        "template_id": template_id,
+        "send_email": send_email,
+        "submitters": [submitter],
+    }
+    message = {
+        key: text for key, text in (("subject", message_subject), ("body", message_body)) if text
+    }
+    if message:
+        payload["message"] = message
+
+    answer = _call("POST", SUBMISSIONS_PATH, json=payload)
+    if not isinstance(answer, list) or not answer:
+        raise ProviderError(_unexpected_answer(answer))
+    # DocuSeal answers with every submitter of the new submission; ours carries our email.
+    ours = next(
+        (
+            item
+            for item in answer
+            if isinstance(item, dict)
+            and str(item.get("email", "")).lower() == submitter_email.lower()
+        ),
+        answer[0],
+    )
+    try:
+        return CreatedSubmission(
+            submission_id=int(ours["submission_id"]),
+            submitter_id=int(ours["id"]),
+            submitter_slug=str(ours["slug"]),
+            status=str(ours["status"]),
+            raw=answer,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProviderError(_unexpected_answer(answer)) from exc
+
+
+def get_submission(submission_id: int) -> dict:
+    """Return DocuSeal's submission: status, submitters, documents, audit log URL..."""
+    answer = _call("GET", SUBMISSION_PATH.format(submission_id=submission_id))
+    if not isinstance(answer, dict):
+        raise ProviderError(_unexpected_answer(answer))
+    return answer
+
+
+def download(url: str) -> bytes:
+    """Fetch a signed document or audit log by the expiring link DocuSeal gave for it."""
+    with http.session() as client:
+        return http.request(client, "GET", url).content
+
+
+def verify_webhook(body: bytes, headers: Mapping[str, str]) -> None:
+    """Raise SignatureError unless the request carries our secret in the configured header."""
+    secret = settings.DOCUSEAL_WEBHOOK_SECRET
+    if not secret:
+        # An empty secret would match a request without the header: refuse everything.
+        raise SignatureError("No DocuSeal webhook secret is configured.")
+    name = getattr(settings, "DOCUSEAL_WEBHOOK_HEADER", DEFAULT_WEBHOOK_HEADER)
+    received = _header(headers, name)
+    if not received:
+        raise SignatureError(f"The request has no {name} header.")
+    # Bytes, because compare_digest refuses str with non-ASCII characters.
+    if not hmac.compare_digest(received.encode(), secret.encode()):
+        raise SignatureError(f"The {name} header does not match the webhook secret.")
+
+
+def verify_webhook_signature(body: bytes, headers: Mapping[str, str]) -> None:
+    """Raise SignatureError unless X-Docuseal-Signature signs this body within 5 minutes.
+
+    An alternative to verify_webhook for DocuSeal versions that sign webhooks: it also
+    proves the body was not altered and refuses a request replayed later.
+    """
+    secret = getattr(settings, "DOCUSEAL_WEBHOOK_SIGNING_SECRET", "")
+    if not secret:
+        raise SignatureError("No DocuSeal webhook signing secret is configured.")
+    header = _header(headers, SIGNATURE_HEADER)
+    signed_at, _, signature = header.partition(".")
+    if not signed_at.isdigit() or not signature:
+        raise SignatureError(f"The request has no valid {SIGNATURE_HEADER} header.")
+    if abs(time.time() - int(signed_at)) > SIGNATURE_TOLERANCE_SECONDS:
+        raise SignatureError("The webhook signature is too old or from the future.")
+    # The whole "whsec_..." string is the key, as DocuSeal uses it; no base64 decoding.
+    expected = hmac.new(secret.encode(), f"{signed_at}.".encode() + body, "sha256").hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        raise SignatureError("The webhook signature does not match the body.")
+
+
+def parse_event(body: bytes) -> DocusealEvent:
+    """Read a form.* or submission.* webhook body; raise ValueError when it is not one."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"The DocuSeal webhook body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ValueError("The DocuSeal webhook body is not a JSON object.")
+    event_type = payload.get("event_type")
+    if not isinstance(event_type, str) or not event_type:
+        raise ValueError("The DocuSeal webhook has no event_type.")
+    raw_timestamp = payload.get("timestamp")
+    timestamp = _datetime(raw_timestamp, "timestamp")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise ValueError(f"The DocuSeal {event_type} webhook has no data object.")
+
+    if event_type.startswith("form."):
+        # data is the submitter, with its submission embedded.
+        embedded = data.get("submission")
+        submission = embedded if isinstance(embedded, dict) else {}
+        submission_id = _int(data.get("submission_id", submission.get("id")), "submission_id")
+        submitter_id: int | None = _int(data.get("id"), "data.id")
+        external_id = data.get("external_id") or ""
+        status = _str(data.get("status"), "status")
+        combined_document_url = submission.get("combined_document_url") or ""
+        audit_log_url = submission.get("audit_log_url") or data.get("audit_log_url") or ""
+        all_completed = submission.get("status") == COMPLETED
+    elif event_type.startswith("submission."):
+        # data is the submission, with its submitters.
+        submission_id = _int(data.get("id"), "data.id")
+        submitter_id = None
+        external_id = next(
+            (s["external_id"] for s in _submitters(data) if s.get("external_id")), ""
+        )
+        status = _str(data.get("status"), "status")
+        combined_document_url = data.get("combined_document_url") or ""
+        audit_log_url = data.get("audit_log_url") or ""
+        all_completed = event_type == SUBMISSION_COMPLETED or status == COMPLETED
+    else:
+        # template.* events are about templates, not signatures.
+        raise ValueError(f"Unsupported DocuSeal event type {event_type!r}.")
+
+    submitters = _submitters(data)
+    if submitters and all(s.get("status") == COMPLETED for s in submitters):
+        all_completed = True
+    return DocusealEvent(
+        event_type=event_type,
+        timestamp=timestamp,
+        event_id=_event_id(event_type, submission_id, submitter_id, data, raw_timestamp),
+        submission_id=submission_id,
+        submitter_id=submitter_id,
+        external_id=str(external_id),
+        status=status,
+        documents=_documents(data.get("documents")),
+        combined_document_url=str(combined_document_url),
+        audit_log_url=str(audit_log_url),
+        all_completed=all_completed,
+    )
+
+
+def _event_id(
+    event_type: str,
+    submission_id: int,
+    submitter_id: int | None,
+    data: Mapping[str, Any],
+    raw_timestamp: str,
+) -> str:
+    # DocuSeal sends no event id. Its retries rebuild the body, and older versions stamp
+    # `timestamp` at each attempt, so neither the body nor `timestamp` is the same on a
+    # retry. The time on the record itself (completed_at for form.completed, declined_at
+    # for form.declined...) is: it dates the event, not the delivery. It also tells apart
+    # a real second occurrence, such as a signer completing again after DocuSeal's "request
+    # changes". Events without such a field fall back to `timestamp`.
+    occurred_at = data.get(_EVENT_TIME_FIELDS.get(event_type, ""), None) or raw_timestamp
+    return f"{event_type}:{submission_id}:{submitter_id or ''}:{occurred_at}"
+
+
+def _call(method: str, path: str, **kwargs: Any) -> Any:
+    api_key = settings.DOCUSEAL_API_KEY
+    if not api_key:
+        raise ProviderError(gettext("DocuSeal no está configurado: falta DOCUSEAL_API_KEY."))
+    url = settings.DOCUSEAL_BASE_URL.rstrip("/") + path
+    with http.session() as client:
+        response = http.request(client, method, url, headers={"X-Auth-Token": api_key}, **kwargs)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderError(_unexpected_answer(response.text[: http.ERROR_BODY_CHARS])) from exc
+
+
+def _unexpected_answer(answer: Any) -> str:
+    return gettext("DocuSeal respondió algo inesperado: %(answer)s") % {
+        "answer": str(answer)[: http.ERROR_BODY_CHARS]
+    }
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    # Django's request.headers ignores case; a plain dict (tests, replays) does not.
+    value = headers.get(name)
+    if value is None:
+        lower = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lower), "")
+    return value or ""
+
+
+def _submitters(data: Mapping[str, Any]) -> list[dict]:
+    submitters = data.get("submitters")
+    if not isinstance(submitters, list):
+        return []
+    return [s for s in submitters if isinstance(s, dict)]
+
+
+def _documents(raw: Any) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError("The DocuSeal webhook's documents is not a list.")
+    documents = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise ValueError("A DocuSeal webhook document is not an object.")
+        name = _str(item.get("name"), "documents[].name")
+        documents.append((name, _str(item.get("url"), "documents[].url")))
+    return tuple(documents)
+
+
+def _datetime(raw: Any, field: str) -> datetime:
+    if not isinstance(raw, str):
+        raise ValueError(f"The DocuSeal webhook has no {field}.")
+    try:
+        parsed = parse_datetime(raw)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"The DocuSeal webhook's {field} is not a date and time: {raw!r}.")
+    # Rails writes UTC with an offset; a bare time would still be UTC.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _int(raw: Any, field: str) -> int:
+    # bool is an int to Python, never an id to DocuSeal.
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError(f"The DocuSeal webhook has no {field}.")
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"The DocuSeal webhook's {field} is not a number: {raw!r}.") from exc
+
+
+def _str(raw: Any, field: str) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise ValueError(f"The DocuSeal webhook has no {field}.")
+    return raw

@@ -1,0 +1,98 @@
+"""Google reCAPTCHA v3: ask Google, server side, whether a form's token came from a person.
+
+The form never sees an exception: every failure, a network one included, becomes a
+RecaptchaResult with ok=False and a reason to log (the user only needs to be told to
+try again).
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.translation import gettext
+
+from integrations import http
+from integrations.errors import ProviderError
+
+logger = logging.getLogger(__name__)
+
+# Google's own default: 1.0 is very likely a person, 0.0 very likely a bot.
+# https://developers.google.com/recaptcha/docs/v3#interpreting_the_score
+DEFAULT_MIN_SCORE = 0.5
+# (connect, read) seconds: a person is waiting on the form; Google answers in well under one.
+TIMEOUT = (3, 5)
+
+
+@dataclass(frozen=True)
+class RecaptchaResult:
+    """Google's verdict on a token: whether to accept the form, its score, and why not."""
+
+    ok: bool
+    score: float | None
+    reason: str
+
+
+def verify(
+    *, token: str, action: str, remote_ip: str = "", min_score: float | None = None
+) -> RecaptchaResult:
+    """Check a v3 token with Google: valid, made for `action`, and scoring at least min_score."""
+    secret = settings.RECAPTCHA_SECRET_KEY
+    if not secret:
+        if settings.DEBUG:
+            # The demo and local development run without Google keys.
+            return RecaptchaResult(
+                ok=True, score=None, reason=gettext("reCAPTCHA desactivado (sin clave)")
+            )
+        # Without a key in production, accepting everything would switch the check off.
+        return _refused(gettext("reCAPTCHA no está configurado (falta la clave secreta)."))
+    if not token:
+        return _refused(gettext("Falta la verificación reCAPTCHA del formulario."))
+    if min_score is None:
+        min_score = getattr(settings, "RECAPTCHA_MIN_SCORE", DEFAULT_MIN_SCORE)
+
+    form = {"secret": secret, "response": token}
+    if remote_ip:
+        form["remoteip"] = remote_ip
+    try:
+        # https://developers.google.com/recaptcha/docs/verify#api_request
+        with http.session() as client:
+            response = http.request(
+                client, "POST", settings.RECAPTCHA_VERIFY_URL, data=form, timeout=TIMEOUT
+            )
+        answer = response.json()
+    except ProviderError as exc:
+        logger.warning("reCAPTCHA verification failed: %s", exc)
+        return _refused(gettext("No se pudo verificar reCAPTCHA: %(error)s") % {"error": exc})
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return _refused(gettext("reCAPTCHA respondió algo inesperado."))
+
+    # https://developers.google.com/recaptcha/docs/verify#api-response
+    score = answer.get("score")
+    score = float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None
+    if answer.get("success") is not True:
+        codes = answer.get("error-codes") or []
+        return _refused(
+            gettext("reCAPTCHA rechazó el token: %(codes)s")
+            % {"codes": ", ".join(str(code) for code in codes) or gettext("sin detalle")},
+            score=score,
+        )
+    # A token made for another form (say, sign-in) must not unlock this one.
+    if answer.get("action") != action:
+        return _refused(
+            gettext("El token de reCAPTCHA es de otra acción (%(received)s, no %(expected)s).")
+            % {"received": answer.get("action") or "-", "expected": action},
+            score=score,
+        )
+    if score is None or score < min_score:
+        return _refused(
+            gettext("Puntaje de reCAPTCHA demasiado bajo (%(score)s; mínimo %(min_score)s).")
+            % {"score": "-" if score is None else score, "min_score": min_score},
+            score=score,
+        )
+    return RecaptchaResult(ok=True, score=score, reason="")
+
+
+def _refused(reason: str, *, score: float | None = None) -> RecaptchaResult:
+    return RecaptchaResult(ok=False, score=score, reason=reason)

@@ -1,0 +1,18 @@
+"""Loans ready to work with: disbursed through the service, as the app does it."""
+
+import pytest
+
+from credits import services
+from credits.models import Loan
+from tests.factories import LoanFactory
+
+
+@pytest.fixture
+def make_active_loan(db):
+    """Return a function that creates and disburses a loan; keyword arguments go to LoanFactory."""
+
+    def make(**kwargs) -> Loan:
+        loan = LoanFactory(status=Loan.Status.READY_TO_DISBURSE, **kwargs)
+        return services.disburse(loan=loan, actor=None)
+
+    return make
