@@ -991,7 +991,7 @@ def add_participation(
     if taken + share > HUNDRED:
         raise ValidationError(
             _("Las participaciones superarían el 100 %%: queda %(left)s %% por financiar.")
-            % {"left": (HUNDRED - taken).normalize()}
+            % {"left": format((HUNDRED - taken).normalize(), "f")}
         )
     if loan.participations.filter(investor=investor).exists():
         raise ValidationError(_("Ese inversionista ya participa en este crédito."))
@@ -1007,7 +1007,7 @@ def add_participation(
             "inv": investor.name,
             "cur": loan.currency,
             "amount": amount,
-            "share": share.normalize(),
+            "share": format(share.normalize(), "f"),
         },
         payload={"loan": loan.pk, "investor": investor.pk},
         actor=actor,
@@ -1088,7 +1088,7 @@ def contract_values(loan: Loan) -> dict[str, str]:
         "Codigo de pago": loan.payment_code,
         "Moneda": loan.currency,
         "Monto": f"{loan.principal:.2f}",
-        "Tasa anual": f"{loan.annual_rate.normalize()} %",
+        "Tasa anual": f"{loan.annual_rate.normalize():f} %",
         "Plazo": str(loan.term),
         "Frecuencia": loan.get_frequency_display(),
         "Cuota": f"{plan.installment:.2f}",
