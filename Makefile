@@ -10,7 +10,7 @@ PORT ?= 8000
 # The demo and the tests run with DEBUG on unless the environment says otherwise.
 export DEBUG ?= True
 
-.PHONY: help install run test lint format bench lock check-deploy clean
+.PHONY: help install run test lint format bench lock vendor check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -58,6 +58,12 @@ lock: $(PY) ## Recompile requirements*.txt from pyproject.toml
 	$(PY) -m pip install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.txt pyproject.toml
+
+vendor: ## Refresh static/vendor/ from npm (versions pinned in package-lock.json); needs npm
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p static/vendor/chart.js
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map node_modules/chart.js/LICENSE.md static/vendor/chart.js/
+	cp node_modules/@kurkle/color/LICENSE.md static/vendor/chart.js/LICENSE-kurkle-color.md
 
 check-deploy: install ## Django's deployment checks with production settings
 	DEBUG=False SECRET_KEY=$$(openssl rand -hex 32 2>/dev/null || echo x$$RANDOM$$RANDOM$$RANDOM-not-a-real-secret-key-for-checks-only-0123456789) \

@@ -299,6 +299,13 @@ RECAPTCHA_SITE_KEY = env.str("RECAPTCHA_SITE_KEY", default="")
 RECAPTCHA_SECRET_KEY = env.str("RECAPTCHA_SECRET_KEY", default="")
 RECAPTCHA_MIN_SCORE = env.float("RECAPTCHA_MIN_SCORE", default=0.5)
 
+# --- Rate limits on public pages and the API (fixed window per client address) ---------
+# Behind N proxies that append X-Forwarded-For, set N; 0 trusts only REMOTE_ADDR.
+RATELIMIT_TRUSTED_PROXIES = env.int("RATELIMIT_TRUSTED_PROXIES", default=0)
+API_PREVIEW_RATE_LIMIT = env.str("API_PREVIEW_RATE_LIMIT", default="60/m")
+CALCULATOR_RATE_LIMIT = env.str("CALCULATOR_RATE_LIMIT", default="120/m")
+CALCULATOR_LEAD_RATE_LIMIT = env.str("CALCULATOR_LEAD_RATE_LIMIT", default="5/h")
+
 # --- Integrations inbox and outbox ------------------------------------------------------
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_BACKOFF_BASE_SECONDS = env.int("OUTBOX_BACKOFF_BASE_SECONDS", default=30)

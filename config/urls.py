@@ -6,6 +6,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
+from config.api import api
+from credits import calculator
 from crm import views as crm_views
 
 admin.site.site_header = "Cartera · Administración"
@@ -26,7 +28,11 @@ urlpatterns = [
     path("salir/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("calculadora/", calculator.calculator, name="calculator"),
+    path("calculadora/invertir/", calculator.invest_lead, name="calculator_lead"),
     path("", include("crm.urls")),
+    path("", include("credits.urls")),
 ]
 
 if settings.DEBUG:

@@ -4,11 +4,13 @@ Each service runs in one transaction, locks the loan it changes, writes the appe
 `LedgerEntry` rows that explain the change, and records it on the customer's timeline.
 """
 
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -38,7 +40,8 @@ from credits.models import (
     PaymentAllocation,
 )
 from crm import services as crm_services
-from crm.models import Branch, Customer, Interaction
+from crm import validators
+from crm.models import Branch, Channel, Customer, Interaction
 from integrations import docuseal, webhooks
 from integrations.errors import ProviderError, TemporaryProviderError
 from integrations.models import WebhookEvent
@@ -104,17 +107,21 @@ def schedule_for(loan: Loan) -> schedule.Schedule:
     )
 
 
-def _validate_terms(product: LoanProduct, principal: Decimal, term: int) -> None:
+def validate_terms(*, product: LoanProduct, principal: Decimal | None, term: int | None) -> None:
+    """Raise ValidationError unless the product is active and allows this amount and term.
+
+    A None amount or term is not checked (a form reports its own error for it).
+    """
     errors = {}
     if not product.is_active:
         errors["product"] = _("El producto %(p)s no está activo.") % {"p": product}
-    if not product.min_amount <= principal <= product.max_amount:
+    if principal is not None and not product.min_amount <= principal <= product.max_amount:
         errors["principal"] = _("El monto debe estar entre %(min)s y %(max)s para %(p)s.") % {
             "min": product.min_amount,
             "max": product.max_amount,
             "p": product,
         }
-    if not product.min_term <= term <= product.max_term:
+    if term is not None and not product.min_term <= term <= product.max_term:
         errors["term"] = _("El plazo debe estar entre %(min)s y %(max)s cuotas para %(p)s.") % {
             "min": product.min_term,
             "max": product.max_term,
@@ -142,7 +149,7 @@ def create_loan(
 ) -> Loan:
     """Open a draft loan on a product's terms (the rate may be negotiated) and record it."""
     principal = schedule.money(Decimal(principal))
-    _validate_terms(product, principal, term)
+    validate_terms(product=product, principal=principal, term=term)
     first_due_date = first_due_date or schedule.first_due_date_after(start_date, product.frequency)
     if first_due_date <= start_date:
         raise ValidationError(
@@ -1068,6 +1075,134 @@ def mark_liquidation_paid(
     liquidation.payout_reference = reference.strip()
     liquidation.save(update_fields=["status", "paid_at", "payout_reference"])
     return liquidation
+
+
+# Investors are not customers: nothing about their own data goes on a timeline.
+# Fields a person may set on an investor; anything else is the system's.
+INVESTOR_FIELDS = (
+    "kind",
+    "name",
+    "document_type",
+    "document_number",
+    "email",
+    "phone",
+    "bank_name",
+    "bank_account",
+    "bank_cci",
+    "currency",
+    "is_active",
+)
+
+
+def normalize_cci(cci: str) -> str:
+    """Return an interbank account code (CCI) without spaces or dashes."""
+    return re.sub(r"[\s\-]", "", cci or "")
+
+
+def _duplicate_investor_message() -> str:
+    return _("Ya existe un inversionista con ese tipo y número de documento.")
+
+
+def _validated_investor(investor: Investor) -> None:
+    """Check the investor's data per document type, its CCI and its uniqueness."""
+    investor.name = investor.name.strip()
+    investor.document_number = validators.normalize_document_number(investor.document_number)
+    investor.bank_cci = normalize_cci(investor.bank_cci)
+    errors: dict[str, list[str]] = {}
+    try:
+        validators.validate_document(investor.document_type, investor.document_number)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if investor.kind == Investor.Kind.COMPANY and investor.document_type != "ruc":
+        errors.setdefault("document_type", []).append(_("Una empresa se registra con su RUC."))
+    if investor.bank_cci and not re.fullmatch(r"\d{20}", investor.bank_cci):
+        errors.setdefault("bank_cci", []).append(_("El CCI debe tener exactamente 20 dígitos."))
+    duplicates = Investor.objects.filter(
+        document_type=investor.document_type, document_number=investor.document_number
+    ).exclude(pk=investor.pk)
+    if "document_number" not in errors and duplicates.exists():
+        errors["document_number"] = [_duplicate_investor_message()]
+    try:
+        investor.full_clean(exclude=list(errors), validate_constraints=False)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _saved_investor(investor: Investor) -> Investor:
+    try:
+        with transaction.atomic():
+            investor.save()
+    except IntegrityError as exc:  # the same document registered a moment ago by someone else
+        raise ValidationError({"document_number": _duplicate_investor_message()}) from exc
+    return investor
+
+
+@transaction.atomic
+def create_investor(*, actor: AbstractBaseUser | None, data: Mapping[str, Any]) -> Investor:
+    """Register an investor, validated per document type, with a unique document."""
+    investor = Investor(**{k: v for k, v in data.items() if k in INVESTOR_FIELDS})
+    _validated_investor(investor)
+    return _saved_investor(investor)
+
+
+@transaction.atomic
+def update_investor(
+    *, investor: Investor, actor: AbstractBaseUser | None, data: Mapping[str, Any]
+) -> Investor:
+    """Change an investor's data, validated as when it was registered."""
+    investor = Investor.objects.select_for_update().get(pk=investor.pk)
+    for field in INVESTOR_FIELDS:
+        if field in data:
+            setattr(investor, field, data[field])
+    _validated_investor(investor)
+    return _saved_investor(investor)
+
+
+# --- Leads ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_investment_lead(*, data: Mapping[str, Any], summary: str, details: dict) -> Customer:
+    """Register a web prospect who wants to invest, or note it on the customer they already are.
+
+    An existing customer's data is left as it is: the form is public, and anyone who
+    knows a document number could otherwise change that customer's contact details, so
+    what was typed goes in the interaction instead.
+    """
+    channel, _created = Channel.objects.get_or_create(code="web", defaults={"name": "Web"})
+
+    def existing() -> Customer | None:
+        return Customer.objects.filter(
+            document_type=data["document_type"], document_number=data["document_number"]
+        ).first()
+
+    customer = existing()
+    if customer is None:
+        try:
+            customer = crm_services.create_customer(actor=None, data={**data, "channel": channel})
+        except ValidationError:
+            # The same person sent the form twice at once: the other request created them.
+            customer = existing()
+            if customer is None:
+                raise
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.NOTE,
+        channel=channel,
+        direction=Interaction.Direction.INBOUND,
+        summary=summary,
+        payload={
+            _("nombre indicado"): f"{data['first_name']} {data['last_name']}".strip(),
+            _("correo indicado"): data.get("email") or "—",
+            _("celular indicado"): str(data.get("phone") or "—"),
+            _("autoriza que lo contacten"): _("sí"),
+            **details,
+        },
+    )
+    return customer
 
 
 # --- Contracts (DocuSeal) ---------------------------------------------------------------

@@ -9,6 +9,9 @@ def navigation(request: HttpRequest) -> dict:
     return {
         "nav": {
             "customers": user.has_perm("crm.view_customer"),
+            "loans": user.has_perm("credits.view_loan"),
+            "portfolio": user.has_perm("credits.view_portfolio"),
+            "investors": user.has_perm("credits.view_investor"),
             "admin": user.is_staff,
         }
     }

@@ -6,13 +6,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import push_url
-from django_tables2 import RequestConfig
 
-from crm import filters, forms, selectors, services, tables
+from crm import filters, forms, lists, selectors, services, tables
 from crm.models import Interaction
-
-LIST_PAGE_SIZE = 25
 
 
 @require_GET
@@ -26,16 +22,15 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("crm.view_customer", raise_exception=True)
 def customer_list(request: HttpRequest) -> HttpResponse:
-    customer_filter = filters.CustomerFilter(
-        request.GET, queryset=selectors.customer_list(request.user)
+    return lists.render_list(
+        request,
+        filterset=filters.CustomerFilter(
+            request.GET, queryset=selectors.customer_list(request.user)
+        ),
+        table_class=tables.CustomerTable,
+        page_template="crm/customer_list.html",
+        results_template="crm/partials/customer_results.html",
     )
-    table = tables.CustomerTable(customer_filter.qs)
-    RequestConfig(request, paginate={"per_page": LIST_PAGE_SIZE}).configure(table)
-    context = {"filter": customer_filter, "table": table}
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "crm/partials/customer_results.html", context)
-        return push_url(response, request.get_full_path())
-    return render(request, "crm/customer_list.html", context)
 
 
 @permission_required("crm.add_customer", raise_exception=True)

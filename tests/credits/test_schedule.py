@@ -52,7 +52,8 @@ def test_principal_sums_exactly_to_the_loan_for_any_product(
         assert row.total == row.principal + row.interest + row.fee
     assert plan.total == plan.total_principal + plan.total_interest + plan.total_fee
     balances = [principal] + [r.balance for r in plan.rows]
-    assert all(a > b or (a == b == 0) for a, b in itertools.pairwise(balances))
+    # Never up; a tiny loan at a high rate may repay 0.00 principal in its first rows.
+    assert all(a >= b >= 0 for a, b in itertools.pairwise(balances))
     dates = [r.due_date for r in plan.rows]
     assert dates == sorted(dates) and len(set(dates)) == len(dates)
 

@@ -1,0 +1,81 @@
+"""The JSON API at /api/v1/: one NinjaAPI, its OpenAPI document and its docs page.
+
+Each app adds its router here. The API authenticates on its own (session by default,
+per-client tokens where an endpoint declares them), so its views are exempt from
+LoginRequiredMiddleware, which would answer a client with a redirect to the login page.
+"""
+
+import json
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import Throttled
+from ninja.openapi.docs import Swagger
+from ninja.security import django_auth
+
+from credits.api import router as credits_router
+
+
+class SelfHostedSwagger(Swagger):
+    """Swagger UI from django-ninja's bundled static files, never from its CDN.
+
+    Ninja falls back to a CDN template when "ninja" is not in INSTALLED_APPS; rendering
+    the bundled template directly fails loudly instead. That template passes its settings
+    as application/json and starts Swagger UI from a static file, so CSP's
+    script-src 'self' holds.
+    """
+
+    default_settings = {
+        **Swagger.default_settings,
+        # Swagger UI's default asks validator.swagger.io for a badge image: an outside call.
+        "validatorUrl": None,
+    }
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        swagger_settings = {**self.settings, "url": self.get_openapi_url(api, kwargs)}
+        context = {
+            "swagger_settings": json.dumps(swagger_settings),
+            "api": api,
+            # Session auth checks CSRF on writes; Swagger UI sends the token from the page.
+            "add_csrf": True,
+        }
+        return render(request, "ninja/swagger.html", context)
+
+
+class CarteraAPI(NinjaAPI):
+    @property
+    def urls(self) -> tuple[list, str, str]:
+        """Return ninja's URL patterns, each view marked `login_not_required`."""
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            login_not_required(pattern.callback)
+        return patterns, app_name, namespace
+
+
+api = CarteraAPI(
+    title="Cartera API",
+    version="1",
+    urls_namespace="api-v1",
+    docs=SelfHostedSwagger(),
+    docs_url="/docs",
+    # Secure by default: an endpoint that names no auth needs a signed-in user, as the
+    # rest of the site does; public endpoints say auth=None.
+    auth=django_auth,
+)
+
+
+@api.exception_handler(Throttled)
+def too_many_requests(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    """Answer 429 in Spanish; ninja adds the Retry-After header."""
+    return api.create_response(
+        request,
+        {"detail": _("Demasiadas solicitudes. Espere un momento e intente de nuevo.")},
+        status=429,
+    )
+
+
+api.add_router("/", credits_router, tags=["credits"])

@@ -1,0 +1,312 @@
+"""The public investment calculator (/calculadora/) and its "Quiero invertir" lead form.
+
+Anyone may use it: the views are `login_not_required`, the lead form is guarded by
+reCAPTCHA v3 and a per-address rate limit. Figures come from `credits.schedule`, the
+same engine the loan form and the API use.
+"""
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from csp.decorators import csp_update
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import replace_url
+
+from config import ratelimit
+from credits import calculator_forms as forms
+from credits import schedule, services
+from credits.schedule import Method, Schedule
+from integrations import recaptcha
+
+logger = logging.getLogger(__name__)
+
+RECAPTCHA_ACTION = "invest_lead"
+# Google's script and its iframe, allowed on these two views only.
+# https://developers.google.com/recaptcha/docs/faq#im-using-content-security-policy-csp-on-my-website.-how-can-i-configure-it-to-work-with-recaptcha
+RECAPTCHA_CSP = {
+    "script-src": ["https://www.google.com/recaptcha/", "https://www.gstatic.com/recaptcha/"],
+    "frame-src": [
+        "https://www.google.com/recaptcha/",
+        "https://www.gstatic.com/recaptcha/",
+        "https://recaptcha.google.com/recaptcha/",
+    ],
+}
+# A person sends the form once or twice; more from one address is a script.
+DEFAULT_LEAD_RATE_LIMIT = "5/h"
+# Typing updates the figures at most every 400 ms; a 600-installment page costs ~0.3 s.
+DEFAULT_SIMULATION_RATE_LIMIT = "120/m"
+
+SHORT_NAMES = {
+    Method.FRENCH: gettext_lazy("Francés"),
+    Method.GERMAN: gettext_lazy("Alemán"),
+    Method.FLAT: gettext_lazy("Flat"),
+}
+DESCRIPTIONS = {
+    Method.FRENCH: gettext_lazy("Cuota fija; el interés se calcula sobre el saldo pendiente."),
+    Method.GERMAN: gettext_lazy(
+        "Capital fijo; el interés sobre el saldo pendiente baja cada cuota."
+    ),
+    Method.FLAT: gettext_lazy("Interés sobre el monto original en todas las cuotas."),
+}
+# Bootstrap color names, the same for a scheme in its card and in the charts.
+COLORS = {Method.FRENCH: "primary", Method.GERMAN: "success", Method.FLAT: "warning"}
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One amortization method's schedule, as the calculator shows it."""
+
+    method: Method
+    schedule: Schedule
+
+    @property
+    def name(self) -> str:
+        return str(SHORT_NAMES[self.method])
+
+    @property
+    def description(self) -> str:
+        return str(DESCRIPTIONS[self.method])
+
+    @property
+    def color(self) -> str:
+        return COLORS[self.method]
+
+    @property
+    def first_installment(self) -> Decimal:
+        return self.schedule.rows[0].total
+
+    @property
+    def last_installment(self) -> Decimal:
+        return self.schedule.rows[-1].total
+
+    @property
+    def has_level_installment(self) -> bool:
+        """Whether every installment is the same but for the last one's rounding cents."""
+        return self.method != Method.GERMAN
+
+
+def compare(*, amount: Decimal, annual_rate: Decimal, term: int, frequency: str) -> list[Scheme]:
+    """Return the French, German and flat schedules of the same loan, starting today."""
+    first_due_date = schedule.first_due_date_after(timezone.localdate(), frequency)
+    return [
+        Scheme(
+            method=method,
+            schedule=schedule.build_schedule(
+                principal=amount,
+                annual_rate=annual_rate,
+                term=term,
+                method=method,
+                frequency=frequency,
+                first_due_date=first_due_date,
+            ),
+        )
+        for method in Method
+    ]
+
+
+def balance_chart(schemes: list[Scheme], amount: Decimal) -> dict[str, Any]:
+    """Return static/js/charts.js data: the balance still owed after each installment."""
+    term = len(schemes[0].schedule.rows)
+    return {
+        "type": "line",
+        "labels": [str(n) for n in range(term + 1)],
+        "datasets": [
+            {
+                "label": s.name,
+                "color": s.color,
+                "data": [amount, *(row.balance for row in s.schedule.rows)],
+            }
+            for s in schemes
+        ],
+        "options": {"money": True, "currency": settings.CURRENCY, "xLabel": _("Cuota")},
+    }
+
+
+def interest_chart(schemes: list[Scheme]) -> dict[str, Any]:
+    """Return static/js/charts.js data: the interest each installment pays."""
+    term = len(schemes[0].schedule.rows)
+    return {
+        "type": "bar",
+        "labels": [str(n) for n in range(1, term + 1)],
+        "datasets": [
+            {
+                "label": s.name,
+                "color": s.color,
+                "data": [row.interest for row in s.schedule.rows],
+            }
+            for s in schemes
+        ],
+        "options": {"money": True, "currency": settings.CURRENCY, "xLabel": _("Cuota")},
+    }
+
+
+def results_context(form: forms.CalculatorForm) -> dict[str, Any]:
+    """Return what the results fragment shows for a bound calculator form."""
+    if not form.is_valid():
+        return {"form": form, "schemes": []}
+    data = form.cleaned_data
+    schemes = compare(
+        amount=data["amount"],
+        annual_rate=data["annual_rate"],
+        term=data["term"],
+        frequency=data["frequency"],
+    )
+    return {
+        "form": form,
+        "schemes": schemes,
+        "balance_chart": balance_chart(schemes, data["amount"]),
+        "interest_chart": interest_chart(schemes),
+    }
+
+
+@require_GET
+@login_not_required
+@csp_update(RECAPTCHA_CSP)
+@vary_on_headers("HX-Request")
+def calculator(request: HttpRequest) -> HttpResponse:
+    """Show the three schemes for the query's figures; an htmx request gets the results only."""
+    form = forms.CalculatorForm.from_query(request.GET)
+    rate = getattr(settings, "CALCULATOR_RATE_LIMIT", DEFAULT_SIMULATION_RATE_LIMIT)
+    if not ratelimit.allow(request, scope="calculator", rate=rate):
+        form.add_error(
+            None, _("Demasiadas simulaciones seguidas desde su conexión. Espere un minuto.")
+        )
+    context = results_context(form)
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "credits/partials/calculator_results.html", context)
+        # Keep the address shareable without a history entry per keystroke.
+        return replace_url(response, request.get_full_path())
+    initial_amount = form.cleaned_data.get("amount") if form.is_valid() else None
+    context["lead_form"] = forms.InvestLeadForm(initial={"amount": initial_amount})
+    return _render_page(request, context)
+
+
+@require_POST
+@login_not_required
+@csp_update(RECAPTCHA_CSP)
+def invest_lead(request: HttpRequest) -> HttpResponse:
+    """Take a prospect's "Quiero invertir" form: check it is a person, then record the lead."""
+    lead_form = forms.InvestLeadForm(request.POST)
+    simulation_form = forms.CalculatorForm.from_query(_unprefixed(request.POST, "sim"))
+    rate = getattr(settings, "CALCULATOR_LEAD_RATE_LIMIT", DEFAULT_LEAD_RATE_LIMIT)
+    if not ratelimit.allow(request, scope="calculator-lead", rate=rate):
+        lead_form.add_error(
+            None,
+            _("Recibimos demasiadas solicitudes desde su conexión. Intente de nuevo más tarde."),
+        )
+    elif lead_form.is_valid():
+        check = recaptcha.verify(
+            token=lead_form.cleaned_data["recaptcha_token"],
+            action=RECAPTCHA_ACTION,
+            remote_ip=ratelimit.client_ip(request),
+        )
+        if not check.ok:
+            logger.info("Calculator lead refused by reCAPTCHA: %s", check.reason)
+            lead_form.add_error(
+                None,
+                _(
+                    "No pudimos verificar que la solicitud la envía una persona. "
+                    "Vuelva a intentarlo en unos segundos."
+                ),
+            )
+        else:
+            try:
+                amount = lead_form.cleaned_data["amount"]
+                simulation = _simulation(simulation_form)
+                services.record_investment_lead(
+                    data=lead_form.customer_data(),
+                    summary=_("Quiere invertir S/ %(amount)s (calculadora)")
+                    % {"amount": _money(amount)},
+                    details={**_simulation_summary(simulation), "simulation": simulation},
+                )
+            except ValidationError as exc:
+                # As plain messages: the service may name fields this form does not have.
+                lead_form.add_error(None, exc.messages)
+            else:
+                messages.success(
+                    request,
+                    _("¡Gracias, %(name)s! Un asesor se comunicará con usted muy pronto.")
+                    % {"name": lead_form.cleaned_data["first_name"]},
+                )
+                return redirect(_calculator_url(simulation_form))
+    context = results_context(simulation_form)
+    context["lead_form"] = lead_form
+    return _render_page(request, context)
+
+
+def _render_page(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+    context["recaptcha_site_key"] = settings.RECAPTCHA_SITE_KEY
+    context["recaptcha_action"] = RECAPTCHA_ACTION
+    return render(request, "credits/calculator.html", context)
+
+
+def _unprefixed(data: Any, prefix: str) -> dict[str, str]:
+    """Return the `prefix-` fields of a form submission without their prefix."""
+    start = f"{prefix}-"
+    return {key.removeprefix(start): data[key] for key in data if key.startswith(start)}
+
+
+def _calculator_url(form: forms.CalculatorForm) -> str:
+    url = reverse("calculator")
+    if not form.is_valid():
+        return url
+    return f"{url}?{urlencode({name: form.data[name] for name in form.fields})}"
+
+
+def _money(amount: Decimal) -> str:
+    return number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)
+
+
+def _simulation(form: forms.CalculatorForm) -> dict[str, Any]:
+    """Return the figures the prospect was looking at, as JSON-ready strings (or nothing)."""
+    if not form.is_valid():
+        return {}
+    data = form.cleaned_data
+    schemes = compare(
+        amount=data["amount"],
+        annual_rate=data["annual_rate"],
+        term=data["term"],
+        frequency=data["frequency"],
+    )
+    return {
+        "amount": f"{data['amount']:.2f}",
+        "annual_rate": f"{data['annual_rate']:f}",
+        "term": data["term"],
+        "frequency": data["frequency"],
+        "schemes": {
+            s.method.value: {
+                "first_installment": f"{s.first_installment:.2f}",
+                "total_interest": f"{s.schedule.total_interest:.2f}",
+                "total": f"{s.schedule.total:.2f}",
+            }
+            for s in schemes
+        },
+    }
+
+
+def _simulation_summary(simulation: dict[str, Any]) -> dict[str, str]:
+    """Return the simulation as the flat, readable pairs the customer timeline shows."""
+    if not simulation:
+        return {}
+    frequency = schedule.Frequency(simulation["frequency"]).label
+    return {
+        _("monto simulado"): f"S/ {_money(Decimal(simulation['amount']))}",
+        _("tasa anual"): f"{simulation['annual_rate']} %",
+        _("plazo"): _("%(term)s cuotas (%(frequency)s)")
+        % {"term": simulation["term"], "frequency": str(frequency).lower()},
+    }

@@ -1,0 +1,39 @@
+"""The loan list's search and filters (django-filter)."""
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from credits import selectors
+from credits.models import Bucket, Loan, LoanProduct
+from crm import forms as crm_forms
+from crm.models import Branch
+
+
+class LoanFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    status = django_filters.ChoiceFilter(
+        label=_("Estado"), choices=Loan.Status.choices, empty_label=_("Todos los estados")
+    )
+    bucket = django_filters.ChoiceFilter(
+        label=_("Tramo"), choices=Bucket.choices, empty_label=_("Todos los tramos")
+    )
+    product = django_filters.ModelChoiceFilter(
+        label=_("Producto"),
+        queryset=LoanProduct.objects.all(),
+        empty_label=_("Todos los productos"),
+    )
+    advisor = django_filters.ModelChoiceFilter(
+        label=_("Asesor"),
+        queryset=lambda request: crm_forms.advisors(),
+        empty_label=_("Todos los asesores"),
+    )
+    branch = django_filters.ModelChoiceFilter(
+        label=_("Sucursal"), queryset=Branch.objects.all(), empty_label=_("Todas las sucursales")
+    )
+
+    class Meta:
+        model = Loan
+        fields = ["q", "status", "bucket", "product", "advisor", "branch"]
+
+    def search(self, queryset, name, value):
+        return selectors.search_loans(queryset, value)

@@ -1,0 +1,502 @@
+"""Input parsing for the loan screens, query strings included."""
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from credits import schedule, services
+from credits.models import Investor, Loan, LoanProduct, Payment
+from crm import forms as crm_forms
+from crm import validators as crm_validators
+from crm.models import Branch, Customer
+
+MAX_RECEIPT_BYTES = 5 * 1024 * 1024
+# The first bytes of each receipt type the form takes: the extension alone proves nothing.
+RECEIPT_SIGNATURES = {
+    ".pdf": (b"%PDF-",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+}
+# Peruvian plates: six characters (ABC-123, A1B-234) or seven for some motorcycles.
+PLATE_RE = re.compile(r"[A-Z0-9]{6,7}")
+# ISO 3779: 17 characters, never I, O or Q (they read as 1 and 0).
+VIN_RE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
+
+
+class ServiceErrorsMixin:
+    """Show a service's ValidationError on the form, on its field when the form has one."""
+
+    def add_service_error(self, exc: ValidationError) -> None:
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc)
+            return
+        for field, errors in exc.error_dict.items():
+            self.add_error(field if field in self.fields else None, errors)
+
+
+def normalize_plate(value: str) -> str:
+    """Return a plate without spaces or dashes, upper-cased ("abc-123" → "ABC123")."""
+    return re.sub(r"[\s\-]", "", value or "").upper()
+
+
+def validate_receipt(upload) -> None:
+    """Refuse a receipt that is not a PDF, JPG or PNG of at most 5 MB."""
+    name = (upload.name or "").lower()
+    extension = name[name.rfind(".") :] if "." in name else ""
+    if extension not in RECEIPT_SIGNATURES:
+        raise ValidationError(_("El comprobante debe ser un PDF, JPG o PNG."))
+    if upload.size > MAX_RECEIPT_BYTES:
+        raise ValidationError(_("El comprobante pesa más de 5 MB."))
+    head = upload.read(8)
+    upload.seek(0)
+    if not head.startswith(RECEIPT_SIGNATURES[extension]):
+        raise ValidationError(
+            _("El archivo no es un %(ext)s válido.") % {"ext": extension[1:].upper()}
+        )
+
+
+# --- Loans ------------------------------------------------------------------------------
+
+
+class ProductChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: LoanProduct) -> str:
+        return _("%(name)s · %(rate)s %% anual · %(min)s a %(max)s cuotas") % {
+            "name": obj.name,
+            "rate": obj.annual_rate.normalize(),
+            "min": obj.min_term,
+            "max": obj.max_term,
+        }
+
+
+class LoanTermsForm(forms.Form):
+    """The figures a schedule needs: what the live preview reads and the loan form starts with."""
+
+    product = ProductChoiceField(
+        label=_("Producto"),
+        queryset=LoanProduct.objects.filter(is_active=True),
+        empty_label=_("Elija un producto"),
+        error_messages={"required": _("Elija el producto.")},
+    )
+    principal = forms.DecimalField(
+        label=_("Monto"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        error_messages={"required": _("Indique el monto.")},
+    )
+    term = forms.IntegerField(
+        label=_("Plazo (cuotas)"),
+        min_value=1,
+        max_value=schedule.MAX_TERM,
+        error_messages={"required": _("Indique el plazo.")},
+    )
+    annual_rate = forms.DecimalField(
+        label=_("Tasa nominal anual (%)"),
+        max_digits=8,
+        decimal_places=4,
+        min_value=0,
+        max_value=1000,
+        required=False,
+        help_text=_("Vacío: la del producto."),
+    )
+    start_date = forms.DateField(
+        label=_("Fecha de inicio"),
+        widget=forms.DateInput(**DATE_WIDGET),
+        error_messages={"required": _("Indique la fecha de inicio.")},
+    )
+    first_due_date = forms.DateField(
+        label=_("Primer vencimiento"),
+        required=False,
+        widget=forms.DateInput(**DATE_WIDGET),
+        help_text=_("Vacío: un periodo después del inicio."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        product: LoanProduct | None = cleaned.get("product")
+        principal, term = cleaned.get("principal"), cleaned.get("term")
+        if product:
+            try:
+                services.validate_terms(product=product, principal=principal, term=term)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    self.add_error(field if field in self.fields else None, errors)
+        start, first_due = cleaned.get("start_date"), cleaned.get("first_due_date")
+        if start and first_due and first_due <= start:
+            self.add_error(
+                "first_due_date", _("El primer vencimiento debe ser posterior al inicio.")
+            )
+        return cleaned
+
+    def has_figures(self) -> bool:
+        """Tell whether the fields a schedule cannot do without were filled in at all."""
+        required = ("product", "principal", "term", "start_date")
+        return all(str(self.data.get(name, "")).strip() for name in required)
+
+    def annual_rate_used(self) -> Decimal:
+        rate = self.cleaned_data.get("annual_rate")
+        return self.cleaned_data["product"].annual_rate if rate is None else rate
+
+    def schedule_terms(self) -> dict[str, Any]:
+        """Return `credits.schedule.build_schedule`'s arguments for the cleaned figures."""
+        product: LoanProduct = self.cleaned_data["product"]
+        start: date = self.cleaned_data["start_date"]
+        return {
+            "principal": self.cleaned_data["principal"],
+            "annual_rate": self.annual_rate_used(),
+            "term": self.cleaned_data["term"],
+            "method": product.method,
+            "frequency": product.frequency,
+            "first_due_date": self.cleaned_data["first_due_date"]
+            or schedule.first_due_date_after(start, product.frequency),
+            "fee_type": product.fee_type,
+            "fee_value": product.fee_value,
+        }
+
+
+class CustomerField(forms.ModelChoiceField):
+    """A customer typed by document number (DNI, RUC…), or fixed by the page."""
+
+    widget = forms.TextInput
+
+    def __init__(self, **kwargs):
+        super().__init__(to_field_name="document_number", **kwargs)
+
+    def to_python(self, value: Any) -> Customer | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Customer):
+            value = value.document_number
+        number = crm_validators.normalize_document_number(str(value))
+        matches = list(self.queryset.filter(document_number=number)[:2])
+        if len(matches) != 1:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return matches[0]
+
+
+class LoanForm(ServiceErrorsMixin, LoanTermsForm):
+    """A new loan: the customer, its terms, who sells it and the vehicle pledged."""
+
+    customer = CustomerField(
+        label=_("Cliente (n.º de documento)"),
+        queryset=Customer.objects.none(),
+        error_messages={
+            "required": _("Indique el cliente."),
+            "invalid_choice": _("No hay un cliente con ese número de documento."),
+        },
+    )
+    advisor = forms.ModelChoiceField(
+        label=_("Asesor"),
+        queryset=crm_forms.advisors(),
+        required=False,
+        empty_label=_("El del cliente"),
+    )
+    branch = forms.ModelChoiceField(
+        label=_("Sucursal"),
+        queryset=Branch.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("La del cliente"),
+    )
+    vehicle_brand = forms.CharField(label=_("Marca"), max_length=60, required=False)
+    vehicle_model = forms.CharField(label=_("Modelo"), max_length=60, required=False)
+    vehicle_year = forms.IntegerField(label=_("Año"), min_value=1950, required=False)
+    vehicle_plate = forms.CharField(
+        label=_("Placa"), max_length=12, required=False, help_text=_("Ej.: ABC-123")
+    )
+    vehicle_vin = forms.CharField(
+        label=_("VIN"), max_length=20, required=False, help_text=_("17 caracteres, sin I, O ni Q")
+    )
+    notes = forms.CharField(
+        label=_("Observaciones"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    field_order = [
+        "customer",
+        "product",
+        "principal",
+        "term",
+        "annual_rate",
+        "start_date",
+        "first_due_date",
+        "advisor",
+        "branch",
+    ]
+
+    def __init__(self, *args, customers: QuerySet[Customer], customer: Customer | None, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("start_date", timezone.localdate())
+        if customer is not None:
+            kwargs["initial"]["customer"] = customer
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = customers
+        self.fields["customer"].disabled = customer is not None
+        self.fields["advisor"].queryset = crm_forms.advisors()
+        self.fields["advisor"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+    def clean_vehicle_plate(self) -> str:
+        plate = normalize_plate(self.cleaned_data["vehicle_plate"])
+        if plate and not PLATE_RE.fullmatch(plate):
+            raise ValidationError(
+                _("La placa debe tener 6 o 7 letras y dígitos, p. ej. ABC-123 o A1B-234.")
+            )
+        return plate
+
+    def clean_vehicle_vin(self) -> str:
+        vin = re.sub(r"\s", "", self.cleaned_data["vehicle_vin"]).upper()
+        if vin and len(vin) != 17:
+            raise ValidationError(_("El VIN debe tener 17 caracteres."))
+        if vin and not VIN_RE.fullmatch(vin):
+            raise ValidationError(_("El VIN solo lleva letras y dígitos, y nunca I, O ni Q."))
+        return vin
+
+    def clean_vehicle_year(self) -> int | None:
+        year = self.cleaned_data["vehicle_year"]
+        if year is not None and year > timezone.localdate().year + 1:
+            raise ValidationError(_("El año del vehículo no puede ser posterior al próximo."))
+        return year
+
+    def service_data(self) -> dict[str, Any]:
+        """Return `credits.services.create_loan`'s keyword arguments but the actor."""
+        data = self.cleaned_data
+        return {
+            "customer": data["customer"],
+            "product": data["product"],
+            "principal": data["principal"],
+            "term": data["term"],
+            "annual_rate": data["annual_rate"],
+            "start_date": data["start_date"],
+            "first_due_date": data["first_due_date"],
+            "advisor": data["advisor"],
+            "branch": data["branch"],
+            "vehicle": {
+                name: data[f"vehicle_{name}"] for name in ("brand", "model", "year", "plate", "vin")
+            },
+            "notes": data["notes"],
+        }
+
+
+class CustomerQueryForm(forms.Form):
+    """The loan form's `?customer=<id>`: the customer the new loan is for, when given."""
+
+    customer = forms.IntegerField(required=False, min_value=1)
+
+
+# --- Payments ---------------------------------------------------------------------------
+
+OVERPAYMENT_HELP = {
+    Payment.Overpayment.CREDIT: _(
+        "Queda a favor del cliente y puede aplicarse después a sus cuotas."
+    ),
+    Payment.Overpayment.SHORTEN_TERM: _(
+        "Se abona al capital y se conserva la cuota: el crédito termina antes."
+    ),
+    Payment.Overpayment.LOWER_INSTALLMENT: _(
+        "Se abona al capital y se conserva el plazo: las cuotas que quedan bajan."
+    ),
+}
+# What needs a bank's operation number to be traced.
+REFERENCE_REQUIRED = (Payment.Source.TRANSFER, Payment.Source.DEPOSIT)
+
+
+class PaymentForm(ServiceErrorsMixin, forms.Form):
+    """Money received for a loan, as a cashier or collections agent registers it."""
+
+    SOURCES = [c for c in Payment.Source.choices if c[0] != Payment.Source.CREDIT_BALANCE]
+
+    amount = forms.DecimalField(
+        label=_("Monto"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        error_messages={"required": _("Indique el monto recibido.")},
+    )
+    received_on = forms.DateField(
+        label=_("Fecha de pago"),
+        widget=forms.DateInput(**DATE_WIDGET),
+        error_messages={"required": _("Indique la fecha del pago.")},
+    )
+    source = forms.ChoiceField(label=_("Origen"), choices=SOURCES, initial=Payment.Source.CASH)
+    reference = forms.CharField(
+        label=_("N.º de operación"),
+        max_length=80,
+        required=False,
+        help_text=_("Obligatorio para transferencias y depósitos."),
+    )
+    receipt = forms.FileField(
+        label=_("Comprobante"),
+        required=False,
+        validators=[validate_receipt],
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
+        help_text=_("PDF, JPG o PNG de hasta 5 MB."),
+    )
+    receipt_url = forms.URLField(
+        label=_("o enlace al comprobante"), required=False, assume_scheme="https"
+    )
+    overpayment = forms.ChoiceField(
+        label=_("Si el pago supera lo que se debe"),
+        choices=Payment.Overpayment.choices,
+        initial=Payment.Overpayment.CREDIT,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("received_on", timezone.localdate())
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("source") in REFERENCE_REQUIRED and not cleaned.get("reference", "").strip():
+            self.add_error(
+                "reference", _("Indique el número de operación de la transferencia o depósito.")
+            )
+        if cleaned.get("receipt") and cleaned.get("receipt_url"):
+            self.add_error("receipt_url", _("Adjunte el archivo o indique el enlace, no los dos."))
+        return cleaned
+
+    def overpayment_options(self) -> list[tuple[str, str, str]]:
+        """Return (value, label, explanation) for each overpayment choice."""
+        return [
+            (value, label, OVERPAYMENT_HELP[value]) for value, label in Payment.Overpayment.choices
+        ]
+
+    def service_data(self) -> dict[str, Any]:
+        """Return `credits.services.apply_payment`'s keyword arguments but loan and actor."""
+        data = self.cleaned_data
+        return {
+            "amount": data["amount"],
+            "received_on": data["received_on"],
+            "source": data["source"],
+            "reference": data["reference"].strip(),
+            "overpayment": data["overpayment"],
+            "receipt": data["receipt"] or None,
+            "receipt_url": data["receipt_url"],
+        }
+
+
+class PaymentAnnulForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Motivo de la anulación"),
+        max_length=255,
+        error_messages={"required": _("Indique el motivo de la anulación.")},
+    )
+
+
+# --- Life cycle -------------------------------------------------------------------------
+
+
+class TransitionForm(forms.Form):
+    """One action on a loan's life cycle, and the reason the destructive ones need."""
+
+    SEND_FOR_SIGNATURE = "send_for_signature"
+    CANCEL = "cancel"
+    DISBURSE = "disburse"
+    WRITE_OFF = "write_off"
+    APPLY_CREDIT = "apply_credit"
+    RESEND_CONTRACT = "resend_contract"
+
+    # The permission each action needs.
+    PERMISSIONS = {
+        SEND_FOR_SIGNATURE: "credits.change_loan",
+        CANCEL: "credits.change_loan",
+        DISBURSE: "credits.disburse_loan",
+        WRITE_OFF: "credits.write_off_loan",
+        APPLY_CREDIT: "credits.add_payment",
+        RESEND_CONTRACT: "credits.change_loan",
+    }
+    NEEDS_REASON = {
+        CANCEL: _("Indique el motivo de la anulación."),
+        WRITE_OFF: _("Indique el motivo del castigo."),
+    }
+
+    action = forms.ChoiceField(label=_("Acción"), choices=[(a, a) for a in PERMISSIONS])
+    reason = forms.CharField(label=_("Motivo"), max_length=255, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        action = cleaned.get("action")
+        if action in self.NEEDS_REASON and not cleaned.get("reason", "").strip():
+            self.add_error("reason", self.NEEDS_REASON[action])
+        return cleaned
+
+    def permission(self) -> str:
+        return self.PERMISSIONS[self.cleaned_data["action"]]
+
+
+def available_actions(user, loan: Loan, *, has_open_contract: bool) -> set[str]:
+    """Return the life-cycle actions to offer on a loan: its status allows them, the user may."""
+    status = Loan.Status
+    offered = set()
+    if loan.status == status.DRAFT:
+        offered.add(TransitionForm.SEND_FOR_SIGNATURE)
+    if loan.status in (status.DRAFT, status.AWAITING_SIGNATURE, status.READY_TO_DISBURSE):
+        offered.add(TransitionForm.CANCEL)
+    if loan.status == status.AWAITING_SIGNATURE and not has_open_contract:
+        offered.add(TransitionForm.RESEND_CONTRACT)
+    if loan.status == status.READY_TO_DISBURSE:
+        offered.add(TransitionForm.DISBURSE)
+    if loan.status == status.ACTIVE:
+        offered.add(TransitionForm.WRITE_OFF)
+    if loan.is_live and loan.credit_balance > 0:
+        offered.add(TransitionForm.APPLY_CREDIT)
+    return {a for a in offered if user.has_perm(TransitionForm.PERMISSIONS[a])}
+
+
+# --- Investors --------------------------------------------------------------------------
+
+
+class ParticipationForm(ServiceErrorsMixin, forms.Form):
+    investor = forms.ModelChoiceField(
+        label=_("Inversionista"),
+        queryset=Investor.objects.filter(is_active=True),
+        empty_label=_("Elija un inversionista"),
+        error_messages={"required": _("Elija el inversionista.")},
+    )
+    amount = forms.DecimalField(
+        label=_("Monto"), max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
+    )
+    share = forms.DecimalField(
+        label=_("o porcentaje (%)"),
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal("0.000001"),
+        max_value=100,
+        required=False,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if (cleaned.get("amount") is None) == (cleaned.get("share") is None):
+            raise ValidationError(_("Indique el monto o el porcentaje, uno de los dos."))
+        return cleaned
+
+
+# --- Portfolio --------------------------------------------------------------------------
+
+
+class PortfolioForm(forms.Form):
+    as_of = forms.DateField(
+        label=_("Al día"), required=False, widget=forms.DateInput(**DATE_WIDGET)
+    )
+
+    def clean_as_of(self) -> date:
+        as_of = self.cleaned_data["as_of"] or timezone.localdate()
+        if as_of > timezone.localdate():
+            raise ValidationError(_("La fecha no puede ser futura."))
+        return as_of
+
+    def day(self) -> date:
+        """Return the chosen day, or today when the query gives none or a bad one."""
+        if self.is_valid():
+            return self.cleaned_data["as_of"]
+        return timezone.localdate()

@@ -1,0 +1,120 @@
+"""The liquidation statement as an Excel workbook (openpyxl)."""
+
+from collections.abc import Iterable
+from io import BytesIO
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+from credits.models import Distribution, Liquidation
+
+MONEY_FORMAT = "#,##0.00"
+DATE_FORMAT = "dd/mm/yyyy"
+WIDTHS = {"A": 12, "B": 14, "C": 34, "D": 30, "E": 14, "F": 14, "G": 16, "H": 14}
+
+
+def line_concept(line: Distribution) -> str:
+    """Return what a statement line is: a payment's share, or the reversal of one."""
+    if line.reversal_of_id:
+        return _("Anulación del pago n.º %(id)s") % {"id": line.payment_id}
+    return _("Pago n.º %(id)s del %(day)s") % {
+        "id": line.payment_id,
+        "day": line.payment.received_on.strftime("%d/%m/%Y"),
+    }
+
+
+def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]) -> bytes:
+    """Return the .xlsx file of a liquidation: investor and period, its lines and totals."""
+    investor = liquidation.investor
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _("Liquidación")
+    bold = Font(bold=True)
+
+    sheet.append([_("Liquidación a inversionista")])
+    sheet["A1"].font = Font(bold=True, size=14)
+    header = [
+        (_("Inversionista"), investor.name),
+        (_("Documento"), f"{investor.get_document_type_display()} {investor.document_number}"),
+        (_("Banco"), investor.bank_name),
+        (_("Cuenta"), investor.bank_account),
+        (_("CCI"), investor.bank_cci),
+        (_("Moneda"), investor.currency),
+        (
+            _("Periodo"),
+            f"{liquidation.period_start:%d/%m/%Y} – {liquidation.period_end:%d/%m/%Y}",
+        ),
+        (_("Estado"), liquidation.get_status_display()),
+    ]
+    if liquidation.payout_reference:
+        header.append((_("N.º de operación del abono"), liquidation.payout_reference))
+    for label, value in header:
+        sheet.append([label, value or "—"])
+        sheet.cell(row=sheet.max_row, column=1).font = bold
+    sheet.append([])
+
+    columns = [
+        _("Fecha"),
+        _("Crédito"),
+        _("Cliente"),
+        _("Concepto"),
+        _("Capital"),
+        _("Interés"),
+        _("Comisión plataforma"),
+        _("Neto"),
+    ]
+    sheet.append(columns)
+    header_row = sheet.max_row
+    fill = PatternFill("solid", fgColor="DDE6F0")
+    for cell in sheet[header_row]:
+        cell.font = bold
+        cell.fill = fill
+        cell.alignment = Alignment(horizontal="center")
+    for line in lines:
+        loan = line.participation.loan
+        sheet.append(
+            [
+                timezone.localtime(line.created_at).date(),
+                loan.payment_code,
+                loan.customer.full_name,
+                line_concept(line),
+                line.principal,
+                line.interest,
+                line.platform_fee,
+                line.net,
+            ]
+        )
+        row = sheet.max_row
+        sheet.cell(row=row, column=1).number_format = DATE_FORMAT
+        for column in range(5, 9):
+            sheet.cell(row=row, column=column).number_format = MONEY_FORMAT
+
+    # The stored totals, as values: they are what the statement says and what gets paid.
+    sheet.append(
+        [
+            _("Totales"),
+            "",
+            "",
+            "",
+            liquidation.principal,
+            liquidation.interest,
+            liquidation.platform_fee,
+            liquidation.net_amount,
+        ]
+    )
+    total_row = sheet.max_row
+    top = Border(top=Side(style="thin"))
+    for cell in sheet[total_row]:
+        cell.font = bold
+        cell.border = top
+    for column in range(5, 9):
+        sheet.cell(row=total_row, column=column).number_format = MONEY_FORMAT
+
+    for letter, width in WIDTHS.items():
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    output = BytesIO()
+    book.save(output)
+    return output.getvalue()

@@ -1,0 +1,79 @@
+"""The investor and liquidation lists' tables (django-tables2): columns, sorting and paging.
+
+The cells are rendered by the row templates named in each `Meta.template_name`, in the
+order of `Meta.sequence`; keep the two in step.
+"""
+
+import django_tables2 as tables
+from django.utils.translation import gettext_lazy as _
+
+from credits.models import Investor, Liquidation
+
+# Amounts and counts line up on the right, headers included.
+RIGHT = {"th": {"class": "text-end"}}
+
+
+class InvestorTable(tables.Table):
+    name = tables.Column(verbose_name=_("Inversionista"), order_by=("name", "id"))
+    document = tables.Column(
+        verbose_name=_("Documento"), accessor="document_number", order_by=("document_number",)
+    )
+    kind = tables.Column(verbose_name=_("Tipo"), orderable=False)
+    contact = tables.Column(verbose_name=_("Contacto"), accessor="email", orderable=False)
+    currency = tables.Column(verbose_name=_("Moneda"), orderable=False)
+    loan_count = tables.Column(
+        verbose_name=_("Créditos"), order_by=("loan_count", "id"), attrs=RIGHT
+    )
+    capital = tables.Column(
+        verbose_name=_("Capital colocado"), order_by=("capital", "id"), attrs=RIGHT
+    )
+    is_active = tables.Column(verbose_name=_("Estado"), orderable=False)
+
+    class Meta:
+        model = Investor
+        fields = ()
+        sequence = (
+            "name",
+            "document",
+            "kind",
+            "contact",
+            "currency",
+            "loan_count",
+            "capital",
+            "is_active",
+        )
+        order_by = ("name",)
+        template_name = "credits/partials/investor_table.html"
+        attrs = {"class": "table table-hover align-middle mb-0", "id": "investor-results"}
+        empty_text = _("No hay inversionistas que coincidan con la búsqueda.")
+
+
+class LiquidationTable(tables.Table):
+    period = tables.Column(
+        verbose_name=_("Periodo"), accessor="period_end", order_by=("period_end", "id")
+    )
+    investor = tables.Column(verbose_name=_("Inversionista"), order_by=("investor__name", "id"))
+    line_count = tables.Column(verbose_name=_("Repartos"), orderable=False, attrs=RIGHT)
+    principal = tables.Column(verbose_name=_("Capital"), orderable=False, attrs=RIGHT)
+    interest = tables.Column(verbose_name=_("Interés"), orderable=False, attrs=RIGHT)
+    platform_fee = tables.Column(verbose_name=_("Comisión"), orderable=False, attrs=RIGHT)
+    net_amount = tables.Column(verbose_name=_("Neto"), order_by=("net_amount", "id"), attrs=RIGHT)
+    status = tables.Column(verbose_name=_("Estado"), order_by=("status", "id"))
+
+    class Meta:
+        model = Liquidation
+        fields = ()
+        sequence = (
+            "period",
+            "investor",
+            "line_count",
+            "principal",
+            "interest",
+            "platform_fee",
+            "net_amount",
+            "status",
+        )
+        order_by = ("-period",)
+        template_name = "credits/partials/liquidation_table.html"
+        attrs = {"class": "table table-hover align-middle mb-0", "id": "liquidation-results"}
+        empty_text = _("No hay liquidaciones que coincidan con los filtros.")

@@ -1,0 +1,292 @@
+"""The investor screens: investors, their figures, and their liquidation statements."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import formats, timezone
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
+
+from credits import (
+    investor_exports,
+    investor_filters,
+    investor_forms,
+    investor_tables,
+    selectors,
+    services,
+)
+from credits.models import Investor, Liquidation
+from crm import lists
+
+DISTRIBUTIONS_PAGE_SIZE = 20
+TOP_INVESTORS = 10
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# --- Investors --------------------------------------------------------------------------
+
+
+@require_GET
+@permission_required("credits.view_investor", raise_exception=True)
+def investor_list(request: HttpRequest) -> HttpResponse:
+    return lists.render_list(
+        request,
+        filterset=investor_filters.InvestorFilter(
+            request.GET, queryset=selectors.investor_list(request.user)
+        ),
+        table_class=investor_tables.InvestorTable,
+        page_template="credits/investor_list.html",
+        results_template="credits/partials/investor_results.html",
+    )
+
+
+@permission_required("credits.add_investor", raise_exception=True)
+def investor_create(request: HttpRequest) -> HttpResponse:
+    form = investor_forms.InvestorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            investor = services.create_investor(actor=request.user, data=form.service_data())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request, _("Inversionista %(name)s registrado.") % {"name": investor.name}
+            )
+            return redirect(investor)
+    return render(request, "credits/investor_form.html", {"form": form, "investor": None})
+
+
+@permission_required("credits.change_investor", raise_exception=True)
+def investor_update(request: HttpRequest, pk: int) -> HttpResponse:
+    investor = selectors.investor_for(request.user, pk)
+    investor_name = investor.name  # the form writes what was typed onto the instance
+    form = investor_forms.InvestorForm(request.POST or None, instance=investor)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_investor(
+                investor=investor, actor=request.user, data=form.service_data()
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Datos del inversionista actualizados."))
+            return redirect(investor)
+    return render(
+        request,
+        "credits/investor_form.html",
+        {"form": form, "investor": investor, "investor_name": investor_name},
+    )
+
+
+@require_GET
+@permission_required("credits.view_investor", raise_exception=True)
+@vary_on_headers("HX-Request")
+def investor_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show an investor: their data and figures, participations, distributions, liquidations."""
+    investor = selectors.investor_for(request.user, pk)
+    distributions = Paginator(
+        selectors.investor_distributions(investor), DISTRIBUTIONS_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    if request.htmx and request.htmx.target == "investor-distributions":
+        return render(
+            request,
+            "credits/partials/investor_distributions.html",
+            {"investor": investor, "distributions": distributions},
+        )
+    context = {
+        "investor": investor,
+        "participations": selectors.investor_participations(investor),
+        "distributions": distributions,
+        "liquidations": selectors.investor_liquidations(investor),
+        **_figures(investor, investor.currency),
+    }
+    return render(request, "credits/investor_detail.html", context)
+
+
+@require_GET
+@permission_required("credits.view_investor", raise_exception=True)
+@vary_on_headers("HX-Request")
+def investor_dashboard(request: HttpRequest) -> HttpResponse:
+    """Show what investors have deployed, earned and at risk: all of them, or one."""
+    form = investor_forms.InvestorFiguresForm(request.GET or None)
+    context = {"form": form, **_figures(form.chosen_investor(), form.currency_for())}
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "credits/partials/investor_figures.html", context)
+        return push_url(response, request.get_full_path())
+    return render(request, "credits/investor_dashboard.html", context)
+
+
+def _figures(investor: Investor | None, currency: str) -> dict:
+    """Return the figures fragment's context: one investor's or everyone's, in one currency."""
+    today = timezone.localdate()
+    summary = selectors.investor_summary(investor, today, currency=currency)
+    months = selectors.earnings_by_month(investor, today, currency=currency)
+    ranking = None
+    if investor is None:
+        ranking = _ranking_chart(
+            selectors.capital_by_investor(TOP_INVESTORS, currency=currency), currency
+        )
+    return {
+        "figures_investor": investor,
+        "currency": currency,
+        "summary": summary,
+        "exposure_chart": _exposure_chart(summary, currency),
+        "earnings_chart": _earnings_chart(months, currency),
+        "ranking_chart": ranking,
+    }
+
+
+def _exposure_chart(summary: selectors.InvestorSummary, currency: str) -> dict:
+    """Return static/js/charts.js data: the outstanding share per delinquency bucket."""
+    return {
+        "type": "doughnut",
+        "labels": [b["label"] for b in summary.buckets],
+        "datasets": [
+            {"label": _("Saldo de capital"), "data": [b["outstanding"] for b in summary.buckets]}
+        ],
+        "options": {"money": True, "currency": currency},
+    }
+
+
+def _earnings_chart(months: list[dict], currency: str) -> dict:
+    """Return static/js/charts.js data: the net interest distributed per month."""
+    return {
+        "type": "bar",
+        "labels": [formats.date_format(m["month"], "M Y") for m in months],
+        "datasets": [
+            {
+                "label": _("Interés neto"),
+                "data": [m["earned"] for m in months],
+                "color": "success",
+            }
+        ],
+        "options": {"money": True, "currency": currency},
+    }
+
+
+def _ranking_chart(rows: list[dict], currency: str) -> dict:
+    """Return static/js/charts.js data: capital deployed and outstanding per investor."""
+    return {
+        "type": "bar",
+        "labels": [row["name"] for row in rows],
+        "datasets": [
+            {"label": _("Capital colocado"), "data": [row["deployed"] for row in rows]},
+            {"label": _("Saldo de capital"), "data": [row["outstanding"] for row in rows]},
+        ],
+        "options": {"money": True, "currency": currency},
+    }
+
+
+# --- Liquidations -----------------------------------------------------------------------
+
+
+@require_GET
+@permission_required("credits.view_liquidation", raise_exception=True)
+def liquidation_list(request: HttpRequest) -> HttpResponse:
+    return lists.render_list(
+        request,
+        filterset=investor_filters.LiquidationFilter(
+            request.GET, queryset=selectors.liquidation_list(request.user)
+        ),
+        table_class=investor_tables.LiquidationTable,
+        page_template="credits/liquidation_list.html",
+        results_template="credits/partials/liquidation_results.html",
+    )
+
+
+@permission_required("credits.add_liquidation", raise_exception=True)
+def liquidation_create(request: HttpRequest) -> HttpResponse:
+    """Settle an investor's period (last month unless chosen otherwise)."""
+    form = investor_forms.LiquidationForm(
+        request.POST or None, initial={"investor": request.GET.get("investor")}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            liquidation = services.create_liquidation(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("Liquidación de %(name)s creada por %(cur)s %(net)s.")
+                % {
+                    "name": liquidation.investor.name,
+                    "cur": liquidation.investor.currency,
+                    "net": formats.number_format(
+                        liquidation.net_amount, decimal_pos=2, force_grouping=True
+                    ),
+                },
+            )
+            return redirect(liquidation)
+    return render(request, "credits/liquidation_form.html", {"form": form})
+
+
+@require_GET
+@permission_required("credits.view_liquidation", raise_exception=True)
+def liquidation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a liquidation's statement; `?print=1` gives it bare, to print or save as PDF."""
+    liquidation = selectors.liquidation_for(request.user, pk)
+    return _statement(request, liquidation, investor_forms.LiquidationPayForm())
+
+
+@require_GET
+@permission_required("credits.view_liquidation", raise_exception=True)
+def liquidation_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
+    """Download a liquidation's statement as an Excel workbook."""
+    liquidation = selectors.liquidation_for(request.user, pk)
+    content = investor_exports.liquidation_workbook(
+        liquidation, selectors.liquidation_lines(liquidation)
+    )
+    filename = (
+        f"liquidacion-{slugify(liquidation.investor.name)}-"
+        f"{liquidation.period_start:%Y%m%d}-{liquidation.period_end:%Y%m%d}.xlsx"
+    )
+    response = HttpResponse(content, content_type=XLSX_TYPE)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+@require_POST
+@permission_required("credits.change_liquidation", raise_exception=True)
+def liquidation_pay(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record that a liquidation was paid out, with the transfer's reference."""
+    liquidation = selectors.liquidation_for(request.user, pk)
+    form = investor_forms.LiquidationPayForm(request.POST)
+    if form.is_valid():
+        try:
+            services.mark_liquidation_paid(
+                liquidation=liquidation,
+                reference=form.cleaned_data["reference"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Liquidación registrada como pagada."))
+            return redirect(liquidation)
+    # An invalid form comes back with 200, like every form here.
+    return _statement(request, liquidation, form)
+
+
+def _statement(
+    request: HttpRequest, liquidation: Liquidation, pay_form: investor_forms.LiquidationPayForm
+) -> HttpResponse:
+    template = (
+        "credits/liquidation_print.html"
+        if request.GET.get("print") == "1"
+        else "credits/liquidation_detail.html"
+    )
+    context = {
+        "liquidation": liquidation,
+        "investor": liquidation.investor,
+        "lines": selectors.liquidation_lines(liquidation),
+        "pay_form": pay_form,
+    }
+    return render(request, template, context)

@@ -1,0 +1,419 @@
+"""The loan screens: list, detail, the new-loan form, payments, life cycle and portfolio."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+from io import BytesIO
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import replace_url
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from credits import filters, forms, schedule, selectors, services, tables
+from credits.models import Loan, LoanContract
+from crm import lists
+from crm import selectors as crm_selectors
+
+MONEY_FORMAT = "#,##0.00"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@require_GET
+@permission_required("credits.view_loan", raise_exception=True)
+@vary_on_headers("HX-Request")
+def loan_list(request: HttpRequest) -> HttpResponse:
+    return lists.render_list(
+        request,
+        filterset=filters.LoanFilter(request.GET, queryset=selectors.loan_list(request.user)),
+        table_class=tables.LoanTable,
+        page_template="credits/loan_list.html",
+        results_template="credits/partials/loan_results.html",
+    )
+
+
+@permission_required("credits.add_loan", raise_exception=True)
+def loan_create(request: HttpRequest) -> HttpResponse:
+    """Open a draft loan; `?customer=<id>` fixes the customer it is for."""
+    query = forms.CustomerQueryForm(request.GET)
+    customer_id = query.cleaned_data["customer"] if query.is_valid() else None
+    customer = crm_selectors.customer_for(request.user, customer_id) if customer_id else None
+    form = forms.LoanForm(
+        request.POST or None,
+        customers=crm_selectors.customers_visible_to(request.user),
+        customer=customer,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            loan = services.create_loan(actor=request.user, **form.service_data())
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(
+                request,
+                _("Crédito %(code)s registrado como borrador.") % {"code": loan.payment_code},
+            )
+            return redirect(loan)
+    terms = forms.LoanTermsForm(request.POST) if request.method == "POST" else None
+    return render(
+        request,
+        "credits/loan_form.html",
+        {"form": form, "customer": customer, **_preview_context(terms)},
+    )
+
+
+@require_GET
+@permission_required("credits.add_loan", raise_exception=True)
+def loan_preview(request: HttpRequest) -> HttpResponse:
+    """Return the schedule the loan form's figures give, as they are typed."""
+    form = forms.LoanTermsForm(request.GET)
+    return render(request, "credits/partials/loan_preview.html", _preview_context(form))
+
+
+def _preview_context(form: forms.LoanTermsForm | None) -> dict:
+    if form is None or not form.has_figures():
+        return {"preview_form": form, "plan": None, "missing": True}
+    if not form.is_valid():
+        return {"preview_form": form, "plan": None}
+    try:
+        plan = schedule.build_schedule(**form.schedule_terms())
+    except (ValueError, ArithmeticError):
+        form.add_error(None, _("Con estos datos no se puede calcular un cronograma."))
+        return {"preview_form": form, "plan": None}
+    return {"preview_form": form, "plan": plan, "rate": form.annual_rate_used()}
+
+
+@require_GET
+@permission_required("credits.view_loan", raise_exception=True)
+def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    loan = selectors.loan_for(request.user, pk)
+    today = timezone.localdate()
+    rows = selectors.schedule_rows(loan, today)
+    contracts = list(selectors.loan_contracts(loan))
+    open_contract = any(
+        c.status in (LoanContract.Status.PENDING, LoanContract.Status.SENT) for c in contracts
+    )
+    return render(
+        request,
+        "credits/loan_detail.html",
+        {
+            "loan": loan,
+            "balance": selectors.loan_balance(loan, today),
+            "rows": rows,
+            # From the schedule itself: the nightly `Loan.days_past_due` may be a day behind.
+            "days_late": max((r.installment.days_late(today) for r in rows), default=0),
+            # A loan not yet disbursed has no installments: show the ones it will have.
+            "projected": None if loan.disbursed_at else services.schedule_for(loan),
+            "payments": selectors.loan_payments(loan),
+            "participations": selectors.loan_participations(loan),
+            "participation_form": forms.ParticipationForm(),
+            "contracts": contracts,
+            "actions": forms.available_actions(request.user, loan, has_open_contract=open_contract),
+        },
+    )
+
+
+@permission_required("credits.add_payment", raise_exception=True)
+def payment_create(request: HttpRequest, pk: int) -> HttpResponse:
+    loan = selectors.loan_for(request.user, pk)
+    form = forms.PaymentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment = services.apply_payment(loan=loan, actor=request.user, **form.service_data())
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _payment_summary(payment))
+            return redirect(loan)
+    balance = selectors.loan_balance(loan)
+    return render(
+        request,
+        "credits/loan_payment_form.html",
+        {
+            "loan": loan,
+            "form": form,
+            "balance": balance,
+            "with_next": balance.overdue + balance.next_due_amount,
+        },
+    )
+
+
+def _payment_summary(payment) -> str:
+    currency = payment.loan.currency
+    applied = payment.amount - payment.prepaid_principal - payment.credited
+    parts = [
+        _("Pago de %(cur)s %(amount)s registrado: %(applied)s aplicado a cuotas")
+        % {"cur": currency, "amount": _money(payment.amount), "applied": _money(applied)}
+    ]
+    if payment.prepaid_principal:
+        parts.append(
+            _("%(amount)s prepagado a capital") % {"amount": _money(payment.prepaid_principal)}
+        )
+    if payment.credited:
+        parts.append(_("%(amount)s a saldo a favor") % {"amount": _money(payment.credited)})
+    return ", ".join(parts) + "."
+
+
+@require_POST
+@permission_required("credits.annul_payment", raise_exception=True)
+def payment_annul(request: HttpRequest, pk: int, payment_pk: int) -> HttpResponse:
+    payment = selectors.payment_for(request.user, pk, payment_pk)
+    form = forms.PaymentAnnulForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(payment.loan)
+    try:
+        services.annul_payment(payment=payment, actor=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("Pago de %(cur)s %(amount)s anulado.")
+            % {"cur": payment.loan.currency, "amount": _money(payment.amount)},
+        )
+    return redirect(payment.loan)
+
+
+@require_POST
+@permission_required("credits.view_loan", raise_exception=True)
+def loan_transition(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move a loan along its life cycle: one action per POST, each with its permission."""
+    loan = selectors.loan_for(request.user, pk)
+    form = forms.TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(loan)
+    if not request.user.has_perm(form.permission()):
+        raise PermissionDenied
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"].strip()
+    try:
+        message = _run_transition(loan, action, reason, request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, message)
+    return redirect(loan)
+
+
+def _run_transition(loan: Loan, action: str, reason: str, actor) -> str:
+    """Call the one service of `action`; return what to tell the user."""
+    code = {"code": loan.payment_code}
+    if action == forms.TransitionForm.SEND_FOR_SIGNATURE:
+        contract = services.send_for_signature(loan=loan, actor=actor)
+        return _("Contrato del crédito %(code)s enviado a firma a %(email)s.") % {
+            **code,
+            "email": contract.signer_email,
+        }
+    if action == forms.TransitionForm.RESEND_CONTRACT:
+        contract = services.resend_contract(loan=loan, actor=actor)
+        return _("Contrato reenviado a firma a %(email)s.") % {"email": contract.signer_email}
+    if action == forms.TransitionForm.CANCEL:
+        services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=actor, reason=reason)
+        return _("Crédito %(code)s anulado.") % code
+    if action == forms.TransitionForm.DISBURSE:
+        services.disburse(loan=loan, actor=actor)
+        return _("Crédito %(code)s desembolsado: su cronograma está vigente.") % code
+    if action == forms.TransitionForm.WRITE_OFF:
+        services.write_off(loan=loan, actor=actor, reason=reason)
+        return _("Crédito %(code)s castigado.") % code
+    payment = services.apply_credit_balance(loan=loan, actor=actor)
+    return _("Saldo a favor de %(cur)s %(amount)s aplicado a las cuotas.") % {
+        "cur": loan.currency,
+        "amount": _money(payment.amount),
+    }
+
+
+@require_POST
+@permission_required("credits.add_participation", raise_exception=True)
+def participation_add(request: HttpRequest, pk: int) -> HttpResponse:
+    loan = selectors.loan_for(request.user, pk)
+    form = forms.ParticipationForm(request.POST)
+    if form.is_valid():
+        try:
+            participation = services.add_participation(
+                loan=loan, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            message = _("%(investor)s financia %(cur)s %(amount)s (%(share)s %%).") % {
+                "investor": participation.investor.name,
+                "cur": loan.currency,
+                "amount": _money(participation.amount),
+                "share": participation.share.normalize(),
+            }
+            if not request.htmx:
+                messages.success(request, message)
+                return redirect(loan)
+            form = forms.ParticipationForm()
+            return _participations(request, loan, form, added=message)
+    if not request.htmx:
+        messages.error(request, _form_errors(form))
+        return redirect(loan)
+    # htmx 2 swaps only 2xx answers: the invalid form comes back with 200.
+    return _participations(request, loan, form)
+
+
+def _participations(request: HttpRequest, loan: Loan, form, added: str = "") -> HttpResponse:
+    return render(
+        request,
+        "credits/partials/loan_participations.html",
+        {
+            "loan": loan,
+            "participations": selectors.loan_participations(loan),
+            "participation_form": form,
+            "added": added,
+        },
+    )
+
+
+@require_GET
+@permission_required("credits.view_portfolio", raise_exception=True)
+@vary_on_headers("HX-Request")
+def portfolio_report(request: HttpRequest) -> HttpResponse:
+    """Show the portfolio by aging bucket, PAR and this month's collections, as of a day."""
+    form = forms.PortfolioForm(request.GET)
+    as_of = form.day()
+    summary = selectors.portfolio_summary(as_of)
+    context = {
+        "form": form,
+        "as_of": as_of,
+        "summary": summary,
+        "total_loans": sum(b["loans"] for b in summary.buckets),
+        "bucket_chart": _bucket_chart(summary),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "credits/partials/portfolio_figures.html", context)
+        return replace_url(response, request.get_full_path())
+    return render(request, "credits/portfolio.html", context)
+
+
+def _bucket_chart(summary: selectors.PortfolioSummary) -> dict:
+    """Return static/js/charts.js data: outstanding principal per aging bucket."""
+    return {
+        "type": "bar",
+        "labels": [b["label"] for b in summary.buckets],
+        "datasets": [
+            {
+                "label": _("Capital pendiente"),
+                "data": [b["outstanding"] for b in summary.buckets],
+                "color": "primary",
+            }
+        ],
+        "options": {"money": True, "currency": settings.CURRENCY, "xLabel": _("Tramo")},
+    }
+
+
+@require_GET
+@permission_required("credits.view_portfolio", raise_exception=True)
+def portfolio_xlsx(request: HttpRequest) -> HttpResponse:
+    """Download the portfolio report as of a day: the buckets, and every live loan."""
+    as_of = forms.PortfolioForm(request.GET).day()
+    summary = selectors.portfolio_summary(as_of)
+    # Write-only mode keeps one row at a time in memory, however many loans there are.
+    book = Workbook(write_only=True)
+    _summary_sheet(book, summary, as_of)
+    _loans_sheet(book, selectors.portfolio_loans(as_of))
+    content = BytesIO()
+    book.save(content)
+    response = HttpResponse(content.getvalue(), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="cartera-{as_of:%Y-%m-%d}.xlsx"'
+    return response
+
+
+def _cells(sheet, values: list, *, money: tuple[int, ...] = (), bold: bool = False) -> list:
+    cells = []
+    for index, value in enumerate(values):
+        # openpyxl takes str, numbers and dates; a lazy translation becomes its text.
+        cell = WriteOnlyCell(sheet, value=str(value) if isinstance(value, Promise) else value)
+        if index in money:
+            cell.number_format = MONEY_FORMAT
+        if bold:
+            cell.font = Font(bold=True)
+        cells.append(cell)
+    return cells
+
+
+def _summary_sheet(book: Workbook, summary: selectors.PortfolioSummary, as_of) -> None:
+    sheet = book.create_sheet(_("Resumen"))
+    sheet.append(_cells(sheet, [_("Cartera al %(day)s") % {"day": f"{as_of:%d/%m/%Y}"}], bold=True))
+    sheet.append([])
+    sheet.append(_cells(sheet, [_("Tramo"), _("Créditos"), _("Capital pendiente"), "%"], bold=True))
+    for bucket in summary.buckets:
+        sheet.append(
+            _cells(
+                sheet,
+                [bucket["label"], bucket["loans"], bucket["outstanding"], bucket["percent"]],
+                money=(2, 3),
+            )
+        )
+    total_loans = sum(b["loans"] for b in summary.buckets)
+    sheet.append(
+        _cells(
+            sheet,
+            [_("Total"), total_loans, summary.outstanding, Decimal(100)],
+            money=(2, 3),
+            bold=True,
+        )
+    )
+    sheet.append([])
+    sheet.append(_cells(sheet, [_("PAR30 (%)"), summary.par30], money=(1,)))
+    sheet.append(_cells(sheet, [_("PAR90 (%)"), summary.par90], money=(1,)))
+    sheet.append(_cells(sheet, [_("Cobrado en el mes"), summary.collected_this_month], money=(1,)))
+    sheet.append(_cells(sheet, [_("Pagos en el mes"), summary.payments_this_month]))
+
+
+def _loans_sheet(book: Workbook, rows: Iterable[selectors.PortfolioLoan]) -> None:
+    sheet = book.create_sheet(_("Créditos"))
+    headers = [
+        _("Código de pago"),
+        _("Cliente"),
+        _("Documento"),
+        _("Producto"),
+        _("Saldo capital"),
+        _("Días de atraso"),
+        _("Tramo"),
+    ]
+    sheet.append(_cells(sheet, headers, bold=True))
+    for row in rows:
+        customer = row.loan.customer
+        sheet.append(
+            _cells(
+                sheet,
+                [
+                    row.loan.payment_code,
+                    customer.full_name,
+                    f"{customer.get_document_type_display()} {customer.document_number}",
+                    row.loan.product.name,
+                    row.outstanding,
+                    row.days_past_due,
+                    row.bucket_label,
+                ],
+                money=(4,),
+            )
+        )
+
+
+def _form_errors(form) -> str:
+    """Return a form's errors as one sentence, for a message on the page it came from."""
+    return " ".join(
+        error if name == "__all__" else f"{form[name].label}: {error}"
+        for name, errors in form.errors.items()
+        for error in errors
+    )
+
+
+def _money(amount: Decimal) -> str:
+    return number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)

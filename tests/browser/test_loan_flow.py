@@ -1,0 +1,109 @@
+"""End to end, in the system Chromium: a supervisor pays an installment and annuls it."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from credits import services
+from credits.models import Loan, Payment
+from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory, UserFactory
+
+pytestmark = pytest.mark.browser
+
+
+def _sign_in(page: Page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/ingresar/")
+    page.get_by_label("Usuario").fill(username)
+    page.get_by_label("Contraseña").fill("demo1234")
+    page.get_by_role("button", name="Ingresar").click()
+
+
+def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server, roles):
+    UserFactory(username="supervisor", role="Supervisor")
+    today = timezone.localdate()
+    loan = services.disburse(
+        loan=LoanFactory(
+            status=Loan.Status.READY_TO_DISBURSE,
+            customer=CustomerFactory(first_name="Rosa", last_name="Huamán Torres"),
+            start_date=today - timedelta(days=10),
+            first_due_date=today + timedelta(days=20),
+        ),
+        actor=None,
+    )
+    first_row = page.locator("#installment-1")
+
+    _sign_in(page, live_server, "supervisor")
+    page.goto(f"{live_server.url}{loan.get_absolute_url()}")
+    expect(page.get_by_role("heading", name=re.compile(loan.payment_code))).to_be_visible()
+    expect(first_row).to_have_attribute("data-state", "upcoming")
+    page.locator("#loan-actions").get_by_role("link", name="Registrar pago").click()
+
+    expect(page.locator("#loan-balance")).to_contain_text("10,000.00")
+    page.get_by_label("Monto").fill("945.60")
+    page.get_by_role("button", name="Registrar pago").click()
+
+    expect(page).to_have_url(re.compile(rf"/creditos/{loan.pk}/$"))
+    expect(page.locator("#messages")).to_contain_text("Pago de PEN 945.60 registrado")
+    expect(first_row).to_have_attribute("data-state", "paid")
+    expect(first_row).to_contain_text("Pagada")
+    payment = page.locator(".payment-item").first
+    expect(payment).to_contain_text("capital 745.60")
+
+    payment.get_by_text("Anular pago").click()
+    payment.get_by_placeholder("Motivo de la anulación").fill("Billete falso")
+    page.once("dialog", lambda dialog: dialog.accept())
+    payment.get_by_role("button", name="Anular").click()
+
+    expect(page.locator("#messages")).to_contain_text("Pago de PEN 945.60 anulado.")
+    expect(first_row).to_have_attribute("data-state", "upcoming")
+    expect(first_row).to_contain_text("Por vencer")
+    expect(page.locator(".payment-item").first).to_contain_text("Billete falso")
+    assert loan.payments.get().status == Payment.Status.ANNULLED
+
+
+def test_an_advisor_sees_the_schedule_while_filling_in_a_new_loan(page: Page, live_server, roles):
+    UserFactory(username="asesor", role="Asesor")
+    rosa = CustomerFactory(first_name="Rosa", last_name="Huamán Torres")
+    product = LoanProductFactory(name="Vehicular 24 %", max_term=36)
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    _sign_in(page, live_server, "asesor")
+    page.goto(f"{live_server.url}/creditos/nuevo/?customer={rosa.pk}")
+    page.get_by_label("Producto").select_option(str(product.pk))
+    page.get_by_label("Monto").fill("10000")
+    page.get_by_label("Plazo (cuotas)").fill("48")
+
+    expect(page.locator("#preview-errors")).to_contain_text("El plazo debe estar entre 1 y 36")
+    page.get_by_label("Plazo (cuotas)").fill("12")
+    expect(page.locator('#loan-preview [data-figure="installment"]')).to_have_text("945.60")
+    page.get_by_role("button", name="Registrar crédito").click()
+
+    expect(page.locator("#messages")).to_contain_text("registrado como borrador")
+    expect(page.get_by_role("heading", name="Cronograma proyectado")).to_be_visible()
+    assert Loan.objects.get(customer=rosa).term == 12
+    assert not [e for e in errors if "Content Security Policy" in e]
+
+
+def test_a_supervisor_finds_a_loan_by_code_and_opens_the_portfolio_chart(
+    page: Page, live_server, roles
+):
+    UserFactory(username="supervisor", role="Supervisor")
+    wanted = LoanFactory(customer=CustomerFactory(first_name="Rosa"))
+    LoanFactory.create_batch(3)
+
+    _sign_in(page, live_server, "supervisor")
+    page.get_by_role("link", name="Créditos").first.click()
+    expect(page.locator("#result-count")).to_contain_text("4 créditos")
+    page.get_by_placeholder("Código de pago, documento o nombre").fill(wanted.payment_code)
+    expect(page.locator("#result-count")).to_contain_text("1 crédito")
+    expect(page).to_have_url(re.compile(rf"\?q={wanted.payment_code}&"))
+    page.locator("#main-nav").get_by_role("link", name="Cartera").click()
+
+    expect(page.get_by_role("heading", name="Cartera")).to_be_visible()
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-chart]'))"
+    )

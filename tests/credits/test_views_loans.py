@@ -1,0 +1,802 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
+
+from credits import services
+from credits.models import Bucket, Installment, Loan, LoanContract, Payment
+from tests.factories import (
+    BranchFactory,
+    CustomerFactory,
+    InvestorFactory,
+    LoanFactory,
+    LoanProductFactory,
+)
+
+HTMX = {"HX-Request": "true"}
+
+
+def _today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def current_loan(make_active_loan, customer):
+    """An active loan of 10,000 at 24 % in 12 monthly installments, none due yet."""
+    return make_active_loan(
+        customer=customer,
+        start_date=_today() - timedelta(days=10),
+        first_due_date=_today() + timedelta(days=20),
+    )
+
+
+def _first_installment(loan: Loan) -> Installment:
+    return loan.installments.get(number=1, is_superseded=False)
+
+
+def _pay(client, loan, **data):
+    fields = {
+        "amount": "945.60",
+        "received_on": _today().isoformat(),
+        "source": Payment.Source.CASH,
+        "reference": "",
+        "receipt_url": "",
+        "overpayment": Payment.Overpayment.CREDIT,
+        **data,
+    }
+    return client.post(reverse("credits:payment_create", args=[loan.pk]), fields)
+
+
+# --- List -------------------------------------------------------------------------------
+
+
+def test_call_center_agents_and_users_without_a_role_are_refused_the_loan_list(
+    client, agente, outsider, current_loan
+):
+    for user in (agente, outsider):
+        client.force_login(user)
+
+        assert client.get(reverse("credits:loan_list")).status_code == 403
+        assert client.get(current_loan.get_absolute_url()).status_code == 403
+
+
+def test_collections_may_see_the_list_and_a_loan_but_not_create_one(
+    client, cobranzas, current_loan
+):
+    client.force_login(cobranzas)
+
+    assert client.get(reverse("credits:loan_list")).status_code == 200
+    assert client.get(current_loan.get_absolute_url()).status_code == 200
+    assert client.get(reverse("credits:loan_create")).status_code == 403
+
+
+def test_the_navbar_offers_loans_to_advisors_and_the_portfolio_to_supervisors(
+    client, asesor, supervisor
+):
+    client.force_login(asesor)
+    page = client.get(reverse("credits:loan_list"))
+    assertContains(page, reverse("credits:loan_list"))
+    assertNotContains(page, reverse("credits:portfolio_report"))
+
+    client.force_login(supervisor)
+    assertContains(client.get(reverse("credits:loan_list")), reverse("credits:portfolio_report"))
+
+
+def test_the_list_finds_a_loan_by_its_exact_payment_code(client, asesor):
+    LoanFactory(payment_code="1234567897", customer=CustomerFactory(first_name="Rosa"))
+    LoanFactory(payment_code="1234567800", customer=CustomerFactory(first_name="Juan"))
+    client.force_login(asesor)
+
+    response = client.get(reverse("credits:loan_list"), {"q": "1234567897"})
+
+    assertContains(response, "Rosa")
+    assertNotContains(response, "Juan")
+    assertContains(response, "1 crédito")
+
+
+def test_the_list_finds_loans_by_document_number_or_by_name_without_accents(
+    client, asesor, customer
+):
+    LoanFactory(customer=customer)
+    LoanFactory(customer=CustomerFactory(first_name="Juan", last_name="Pérez"))
+    client.force_login(asesor)
+
+    by_document = client.get(reverse("credits:loan_list"), {"q": "45678912"})
+    by_name = client.get(reverse("credits:loan_list"), {"q": "huaman rosa"})
+
+    for response in (by_document, by_name):
+        assertContains(response, "Rosa Huamán Torres")
+        assertNotContains(response, "Juan")
+
+
+def test_the_list_filters_by_status_product_and_branch(client, asesor, make_active_loan):
+    moto = LoanProductFactory(name="Moto al toque")
+    lima = BranchFactory(name="Lima Centro")
+    make_active_loan(product=moto, branch=lima, customer=CustomerFactory(first_name="Zoila"))
+    LoanFactory(product=moto, branch=lima, customer=CustomerFactory(first_name="Yolanda"))
+    LoanFactory(customer=CustomerFactory(first_name="Wilmer"))
+    client.force_login(asesor)
+
+    response = client.get(
+        reverse("credits:loan_list"),
+        {"status": Loan.Status.ACTIVE, "product": moto.pk, "branch": lima.pk},
+    )
+
+    assertContains(response, "Zoila")
+    assertNotContains(response, "Yolanda")
+    assertNotContains(response, "Wilmer")
+
+
+def test_the_list_filters_by_aging_bucket_and_shows_days_past_due(client, asesor, make_active_loan):
+    late = make_active_loan(customer=CustomerFactory(first_name="Atrasada"))
+    Loan.objects.filter(pk=late.pk).update(days_past_due=45, bucket=Bucket.D31_60)
+    make_active_loan(customer=CustomerFactory(first_name="Puntual"))
+    client.force_login(asesor)
+
+    response = client.get(reverse("credits:loan_list"), {"bucket": Bucket.D31_60})
+
+    assertContains(response, "Atrasada")
+    assertContains(response, "31–60 días")
+    assertNotContains(response, "Puntual")
+
+
+def test_the_list_shows_the_outstanding_principal_and_sorts_by_it(
+    client, asesor, current_loan, make_active_loan
+):
+    make_active_loan(principal=Decimal("2500.00"), customer=CustomerFactory(first_name="Chico"))
+    client.force_login(asesor)
+
+    response = client.get(reverse("credits:loan_list"), {"sort": "outstanding"})
+
+    content = response.content.decode()
+    assert content.index("2,500.00") < content.index("10,000.00")
+
+
+def test_an_htmx_search_gets_only_the_results_fragment(client, asesor, current_loan):
+    client.force_login(asesor)
+
+    response = client.get(reverse("credits:loan_list"), {"q": "Rosa"}, headers=HTMX)
+
+    assertTemplateUsed(response, "credits/partials/loan_results.html")
+    assertNotContains(response, "<nav")
+    assertContains(response, current_loan.payment_code)
+    assert response["HX-Push-Url"] == reverse("credits:loan_list") + "?q=Rosa"
+
+
+def test_the_list_pages_by_25(client, asesor):
+    LoanFactory.create_batch(30)
+    client.force_login(asesor)
+
+    page2 = client.get(reverse("credits:loan_list"), {"page": 2})
+
+    assertContains(page2, "30 créditos")
+    assert page2.content.decode().count('<tr id="loan-') == 5
+
+
+@pytest.mark.parametrize("rows", [5, 40])
+def test_the_list_costs_the_same_queries_for_5_or_40_loans(
+    client, asesor, django_assert_num_queries, make_active_loan, rows
+):
+    product = LoanProductFactory()
+    branch = BranchFactory()
+    for _n in range(rows):
+        make_active_loan(product=product, branch=branch, advisor=asesor)
+    client.force_login(asesor)
+
+    # Session and user (2), permissions (2), count, the filter form's three selects (count
+    # and rows each: 6), page, and the session's inactivity stamp (3).
+    with django_assert_num_queries(15):
+        response = client.get(reverse("credits:loan_list"), {"per_page": rows})
+
+    assert response.status_code == 200
+
+
+# --- Detail -----------------------------------------------------------------------------
+
+
+def test_the_detail_shows_the_schedule_payments_and_participations(
+    client, supervisor, current_loan
+):
+    investor = InvestorFactory(name="Inversiones Andinas")
+    services.add_participation(
+        loan=current_loan, investor=investor, actor=None, share=Decimal("40")
+    )
+    services.apply_payment(
+        loan=current_loan,
+        amount=Decimal("945.60"),
+        received_on=_today(),
+        source=Payment.Source.CASH,
+        actor=supervisor,
+    )
+    client.force_login(supervisor)
+
+    response = client.get(current_loan.get_absolute_url())
+
+    assertContains(response, current_loan.payment_code)
+    assertContains(response, "Rosa Huamán Torres")
+    assertContains(response, 'id="installment-12"')
+    assertContains(response, "Pagada", count=1)
+    assertContains(response, "Por vencer", count=11)
+    assertContains(response, "945.60")
+    assertContains(response, "interés 200.00")
+    assertContains(response, "capital 745.60")
+    assertContains(response, "Inversiones Andinas")
+    assertContains(response, "4,000.00")
+    assertContains(response, "Registrar pago")
+    assertContains(response, "Castigar")
+    assertContains(response, "Anular pago")
+
+
+def test_the_detail_marks_overdue_installments(client, asesor, make_active_loan):
+    loan = make_active_loan(
+        start_date=_today() - timedelta(days=70), first_due_date=_today() - timedelta(days=40)
+    )
+    client.force_login(asesor)
+
+    response = client.get(loan.get_absolute_url())
+
+    assertContains(response, "Vencida", count=2)
+    assertContains(response, 'data-state="overdue"', count=2)
+    assertContains(response, "40 días de atraso")
+
+
+def test_a_draft_shows_its_projected_schedule_and_its_actions(client, asesor):
+    draft = LoanFactory()
+    client.force_login(asesor)
+
+    response = client.get(draft.get_absolute_url())
+
+    assertContains(response, "Cronograma proyectado")
+    assertContains(response, 'id="projected-12"')
+    assertContains(response, "Enviar a firma")
+    assertContains(response, 'value="cancel"')
+    assertNotContains(response, 'value="disburse"')
+    assertNotContains(response, "Registrar pago")
+
+
+def test_the_detail_offers_disbursing_only_to_who_may_disburse(client, asesor, supervisor):
+    ready = LoanFactory(status=Loan.Status.READY_TO_DISBURSE)
+
+    client.force_login(asesor)
+    assertNotContains(client.get(ready.get_absolute_url()), 'value="disburse"')
+    client.force_login(supervisor)
+    assertContains(client.get(ready.get_absolute_url()), 'value="disburse"')
+
+
+def test_the_detail_lists_contracts_with_their_signed_file_and_audit_links(client, asesor):
+    loan = LoanFactory(status=Loan.Status.AWAITING_SIGNATURE)
+    LoanContract.objects.create(
+        loan=loan,
+        signer_email="rosa@example.com",
+        status=LoanContract.Status.DECLINED,
+        audit_log_url="https://docuseal.example/audit/1",
+    )
+    client.force_login(asesor)
+
+    response = client.get(loan.get_absolute_url())
+
+    assertContains(response, "Rechazado")
+    assertContains(response, "https://docuseal.example/audit/1")
+    assertContains(response, 'value="resend_contract"')
+
+
+# --- Create -----------------------------------------------------------------------------
+
+
+def _loan_data(product, **overrides):
+    return {
+        "product": product.pk,
+        "principal": "15000",
+        "term": "24",
+        "annual_rate": "",
+        "start_date": _today().isoformat(),
+        "first_due_date": "",
+        "advisor": "",
+        "branch": "",
+        "vehicle_brand": "Toyota",
+        "vehicle_model": "Yaris",
+        "vehicle_year": "2022",
+        "vehicle_plate": "abc-123",
+        "vehicle_vin": "JTDBT923771234567",
+        "notes": "",
+        **overrides,
+    }
+
+
+def test_an_advisor_creates_a_loan_for_the_customer_given_in_the_address(client, asesor, customer):
+    product = LoanProductFactory(annual_rate=Decimal("30.00"))
+    client.force_login(asesor)
+    url = reverse("credits:loan_create") + f"?customer={customer.pk}"
+
+    page = client.get(url)
+    response = client.post(url, _loan_data(product))
+
+    assertContains(page, "Rosa Huamán Torres")
+    loan = Loan.objects.get(customer=customer)
+    assert response.status_code == 302
+    assert response.url == loan.get_absolute_url()
+    assert loan.status == Loan.Status.DRAFT
+    assert loan.principal == Decimal("15000.00")
+    assert loan.annual_rate == Decimal("30.00")
+    assert loan.created_by == asesor
+    assert (loan.vehicle_plate, loan.vehicle_vin) == ("ABC123", "JTDBT923771234567")
+
+
+def test_the_customer_may_be_typed_by_document_number(client, asesor, customer):
+    product = LoanProductFactory()
+    client.force_login(asesor)
+
+    client.post(reverse("credits:loan_create"), _loan_data(product, customer="45678912"))
+
+    assert Loan.objects.filter(customer=customer).exists()
+
+
+def test_an_amount_outside_the_product_is_refused_in_spanish(client, asesor, customer):
+    product = LoanProductFactory(max_amount=Decimal("5000.00"))
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("credits:loan_create") + f"?customer={customer.pk}", _loan_data(product)
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "El monto debe estar entre 100.00 y 5000.00")
+    assert not Loan.objects.exists()
+
+
+def test_an_unknown_customer_document_is_refused(client, asesor):
+    product = LoanProductFactory()
+    client.force_login(asesor)
+
+    response = client.post(reverse("credits:loan_create"), _loan_data(product, customer="99999999"))
+
+    assertContains(response, "No hay un cliente con ese número de documento.")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("vehicle_plate", "AB-12", "La placa debe tener 6 o 7 letras y dígitos"),
+        ("vehicle_vin", "JTDBT92377123456", "El VIN debe tener 17 caracteres."),
+        ("vehicle_vin", "JTDBT9237712345IO", "nunca I, O ni Q"),
+    ],
+)
+def test_a_bad_plate_or_vin_is_refused(client, asesor, customer, field, value, error):
+    product = LoanProductFactory()
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("credits:loan_create") + f"?customer={customer.pk}",
+        _loan_data(product, **{field: value}),
+    )
+
+    assertContains(response, error)
+    assert not Loan.objects.exists()
+
+
+def test_the_preview_shows_the_installment_and_totals(client, asesor):
+    product = LoanProductFactory(annual_rate=Decimal("24.00"))
+    client.force_login(asesor)
+
+    response = client.get(
+        reverse("credits:loan_preview"),
+        {"product": product.pk, "principal": "10000", "term": "12", "start_date": "2026-01-01"},
+        headers=HTMX,
+    )
+
+    assertTemplateUsed(response, "credits/partials/loan_preview.html")
+    assertContains(response, "945.60")  # the French installment
+    assertContains(response, "1,347.15")  # total interest; the last installment is 945.55
+    assertContains(response, "11,347.15")
+    assertContains(response, "01/02/2026")
+
+
+def test_the_preview_answers_bad_input_with_200_and_the_error(client, asesor):
+    product = LoanProductFactory(max_term=36)
+    client.force_login(asesor)
+
+    response = client.get(
+        reverse("credits:loan_preview"),
+        {"product": product.pk, "principal": "diez mil", "term": "48", "start_date": "2026-01-01"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "Introduzca un número.")
+    assertContains(response, "El plazo debe estar entre 1 y 36 cuotas")
+
+
+def test_the_preview_asks_for_the_figures_before_they_are_filled(client, asesor):
+    client.force_login(asesor)
+
+    response = client.get(reverse("credits:loan_preview"), {"principal": ""}, headers=HTMX)
+
+    assertContains(response, 'id="preview-hint"')
+    assertNotContains(response, 'id="preview-errors"')
+
+
+# --- Payments ---------------------------------------------------------------------------
+
+
+def test_the_payment_form_shows_what_is_due(client, cobranzas, current_loan):
+    client.force_login(cobranzas)
+
+    response = client.get(reverse("credits:payment_create", args=[current_loan.pk]))
+
+    assertContains(response, 'data-figure="with-next"')
+    assertContains(response, "945.60")
+    assertContains(response, "Dejar como saldo a favor")
+    assertContains(response, "el crédito termina antes")
+
+
+def test_a_payment_through_the_view_pays_the_installment_and_shows_its_allocation(
+    client, cobranzas, current_loan
+):
+    client.force_login(cobranzas)
+
+    response = _pay(client, current_loan)
+    page = client.get(response.url)
+
+    assert response.url == current_loan.get_absolute_url()
+    assert _first_installment(current_loan).paid_on == _today()
+    assertContains(page, "Pago de PEN 945.60 registrado: 945.60 aplicado a cuotas.")
+    assertContains(page, "capital 745.60")
+
+
+def test_an_overpayment_kept_as_credit_is_told_in_the_message(client, cobranzas, current_loan):
+    client.force_login(cobranzas)
+
+    response = _pay(client, current_loan, amount="1000.00")
+
+    current_loan.refresh_from_db()
+    assert current_loan.credit_balance == Decimal("54.40")
+    assertContains(client.get(response.url), "54.40 a saldo a favor")
+
+
+def test_an_overpayment_that_shortens_the_term_prepays_principal(client, cobranzas, current_loan):
+    client.force_login(cobranzas)
+
+    response = _pay(
+        client, current_loan, amount="2000.00", overpayment=Payment.Overpayment.SHORTEN_TERM
+    )
+
+    payment = current_loan.payments.get()
+    assert payment.prepaid_principal == Decimal("1054.40")
+    assert current_loan.installments.filter(is_superseded=False).count() < 13
+    assertContains(client.get(response.url), "1,054.40 prepagado a capital")
+
+
+def test_a_transfer_needs_its_operation_number(client, cobranzas, current_loan):
+    client.force_login(cobranzas)
+
+    response = _pay(client, current_loan, source=Payment.Source.TRANSFER)
+
+    assert response.status_code == 200
+    assertContains(response, "Indique el número de operación")
+    assert not current_loan.payments.exists()
+
+
+def test_a_payment_keeps_its_pdf_receipt(client, cobranzas, current_loan):
+    client.force_login(cobranzas)
+    receipt = SimpleUploadedFile("voucher.pdf", b"%PDF-1.4 recibo", "application/pdf")
+
+    _pay(client, current_loan, source=Payment.Source.DEPOSIT, reference="0042", receipt=receipt)
+
+    payment = current_loan.payments.get()
+    assert payment.reference == "0042"
+    assert payment.receipt.name.endswith(".pdf")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [
+        ("voucher.exe", b"MZ", "El comprobante debe ser un PDF, JPG o PNG."),
+        ("voucher.pdf", b"GIF89a", "El archivo no es un PDF válido."),
+        ("foto.png", b"\x89PNG\r\n\x1a\n" + b"0" * (5 * 1024 * 1024), "pesa más de 5 MB"),
+    ],
+)
+def test_a_receipt_must_be_a_pdf_jpg_or_png_of_5_mb_at_most(
+    client, cobranzas, current_loan, name, content, error
+):
+    client.force_login(cobranzas)
+
+    response = _pay(client, current_loan, receipt=SimpleUploadedFile(name, content))
+
+    assertContains(response, error)
+    assert not current_loan.payments.exists()
+
+
+def test_a_future_payment_date_is_refused_by_the_ledger_in_spanish(client, cobranzas, current_loan):
+    client.force_login(cobranzas)
+
+    response = _pay(client, current_loan, received_on=(_today() + timedelta(days=1)).isoformat())
+
+    assertContains(response, "La fecha de pago no puede ser futura.")
+
+
+def test_an_advisor_may_not_register_payments(client, asesor, current_loan):
+    client.force_login(asesor)
+
+    assert _pay(client, current_loan).status_code == 403
+
+
+# --- Annul ------------------------------------------------------------------------------
+
+
+def _applied_payment(loan: Loan) -> Payment:
+    return services.apply_payment(
+        loan=loan,
+        amount=Decimal("945.60"),
+        received_on=_today(),
+        source=Payment.Source.CASH,
+        actor=None,
+    )
+
+
+def test_annulling_a_payment_needs_a_reason(client, supervisor, current_loan):
+    payment = _applied_payment(current_loan)
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),
+        {"reason": ""},
+        follow=True,
+    )
+
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.APPLIED
+    assertContains(response, "Indique el motivo de la anulación.")
+
+
+def test_annulling_a_payment_reopens_its_installment_and_shows_the_reason(
+    client, supervisor, current_loan
+):
+    payment = _applied_payment(current_loan)
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),
+        {"reason": "Cheque sin fondos"},
+        follow=True,
+    )
+
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.ANNULLED
+    assert _first_installment(current_loan).paid_on is None
+    assertContains(response, "Pago de PEN 945.60 anulado.")
+    assertContains(response, "Cheque sin fondos")
+    assertContains(response, "text-decoration-line-through")
+
+
+def test_annulling_an_annulled_payment_shows_the_ledgers_error(client, supervisor, current_loan):
+    payment = _applied_payment(current_loan)
+    services.annul_payment(payment=payment, actor=None, reason="Duplicado")
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),
+        {"reason": "Otra vez"},
+        follow=True,
+    )
+
+    assertContains(response, "Este pago ya fue anulado.")
+
+
+def test_collections_may_not_annul_payments(client, cobranzas, current_loan):
+    payment = _applied_payment(current_loan)
+    client.force_login(cobranzas)
+
+    response = client.post(
+        reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),
+        {"reason": "Error"},
+    )
+
+    assert response.status_code == 403
+    assertNotContains(client.get(current_loan.get_absolute_url()), "Anular pago")
+
+
+def test_a_payment_is_annulled_only_under_its_own_loan(client, supervisor, make_active_loan):
+    payment = _applied_payment(make_active_loan())
+    other = make_active_loan()
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("credits:payment_annul", args=[other.pk, payment.pk]), {"reason": "Error"}
+    )
+
+    assert response.status_code == 404
+
+
+# --- Transitions ------------------------------------------------------------------------
+
+
+def _transition(client, loan, action, **data):
+    return client.post(
+        reverse("credits:loan_transition", args=[loan.pk]), {"action": action, **data}, follow=True
+    )
+
+
+def test_disbursing_requires_the_disburse_permission(client, asesor, supervisor):
+    loan = LoanFactory(status=Loan.Status.READY_TO_DISBURSE)
+
+    client.force_login(asesor)
+    refused = _transition(client, loan, "disburse")
+    client.force_login(supervisor)
+    done = _transition(client, loan, "disburse")
+
+    loan.refresh_from_db()
+    assert refused.status_code == 403
+    assert loan.status == Loan.Status.ACTIVE
+    assertContains(done, "desembolsado")
+    assert loan.installments.count() == 12
+
+
+def test_disbursing_a_draft_is_refused_with_the_ledgers_message(client, supervisor):
+    loan = LoanFactory()
+    client.force_login(supervisor)
+
+    response = _transition(client, loan, "disburse")
+
+    assertContains(response, "Solo se desembolsa un crédito «Por desembolsar»")
+
+
+def test_writing_off_needs_a_reason(client, supervisor, current_loan):
+    client.force_login(supervisor)
+
+    response = _transition(client, current_loan, "write_off", reason=" ")
+
+    current_loan.refresh_from_db()
+    assert current_loan.status == Loan.Status.ACTIVE
+    assertContains(response, "Indique el motivo del castigo.")
+
+
+def test_a_supervisor_writes_off_an_active_loan_with_a_reason(client, supervisor, current_loan):
+    client.force_login(supervisor)
+
+    _transition(client, current_loan, "write_off", reason="Cliente no ubicable")
+
+    current_loan.refresh_from_db()
+    assert current_loan.status == Loan.Status.WRITTEN_OFF
+
+
+def test_an_advisor_may_not_write_off(client, asesor, current_loan):
+    client.force_login(asesor)
+
+    assert _transition(client, current_loan, "write_off", reason="x").status_code == 403
+
+
+def test_sending_for_signature_moves_the_draft_and_queues_the_contract(client, asesor):
+    loan = LoanFactory(customer=CustomerFactory(email="rosa@example.com"))
+    client.force_login(asesor)
+
+    response = _transition(client, loan, "send_for_signature")
+
+    loan.refresh_from_db()
+    assert loan.status == Loan.Status.AWAITING_SIGNATURE
+    assert loan.contracts.get().signer_email == "rosa@example.com"
+    assertContains(response, "enviado a firma a rosa@example.com")
+
+
+def test_sending_for_signature_without_an_email_shows_why_not(client, asesor):
+    loan = LoanFactory(customer=CustomerFactory(email=""))
+    client.force_login(asesor)
+
+    response = _transition(client, loan, "send_for_signature")
+
+    loan.refresh_from_db()
+    assert loan.status == Loan.Status.DRAFT
+    assertContains(response, "El cliente no tiene correo electrónico")
+
+
+def test_cancelling_a_draft_needs_a_reason(client, asesor):
+    loan = LoanFactory()
+    client.force_login(asesor)
+
+    refused = _transition(client, loan, "cancel")
+    _transition(client, loan, "cancel", reason="El cliente desistió")
+
+    loan.refresh_from_db()
+    assertContains(refused, "Indique el motivo de la anulación.")
+    assert loan.status == Loan.Status.CANCELLED
+
+
+def test_collections_may_not_cancel_a_loan(client, cobranzas):
+    loan = LoanFactory()
+    client.force_login(cobranzas)
+
+    assert _transition(client, loan, "cancel", reason="x").status_code == 403
+
+
+def test_the_credit_balance_is_applied_to_the_installments(client, cobranzas, current_loan):
+    services.apply_payment(
+        loan=current_loan,
+        amount=Decimal("1000.00"),
+        received_on=_today(),
+        source=Payment.Source.CASH,
+        actor=None,
+    )
+    client.force_login(cobranzas)
+
+    response = _transition(client, current_loan, "apply_credit")
+
+    current_loan.refresh_from_db()
+    assert current_loan.credit_balance == 0
+    assertContains(response, "Saldo a favor de PEN 54.40 aplicado")
+
+
+def test_an_unknown_action_is_refused(client, supervisor, current_loan):
+    client.force_login(supervisor)
+
+    response = _transition(client, current_loan, "delete")
+
+    assert response.status_code == 200
+    assertContains(response, "Escoja una opción válida")
+
+
+# --- Participations ---------------------------------------------------------------------
+
+
+def test_a_participation_over_100_percent_is_refused_with_a_message(
+    client, supervisor, current_loan
+):
+    services.add_participation(
+        loan=current_loan, investor=InvestorFactory(), actor=None, share=Decimal("70")
+    )
+    investor = InvestorFactory(name="Fondo Sur")
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("credits:participation_add", args=[current_loan.pk]),
+        {"investor": investor.pk, "amount": "", "share": "40"},
+        follow=True,
+    )
+
+    assertContains(response, "Las participaciones superarían el 100 %: queda 30 % por financiar.")
+    assert current_loan.participations.count() == 1
+
+
+def test_a_participation_added_through_htmx_returns_the_investor_list(
+    client, supervisor, current_loan
+):
+    investor = InvestorFactory(name="Fondo Sur")
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("credits:participation_add", args=[current_loan.pk]),
+        {"investor": investor.pk, "amount": "2500", "share": ""},
+        headers=HTMX,
+    )
+
+    assertTemplateUsed(response, "credits/partials/loan_participations.html")
+    assertContains(response, "Fondo Sur")
+    assertContains(response, "(25 %)")
+    assert current_loan.participations.get().share == Decimal("25")
+
+
+def test_a_participation_needs_an_amount_or_a_share_but_not_both(client, supervisor, current_loan):
+    investor = InvestorFactory()
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("credits:participation_add", args=[current_loan.pk]),
+        {"investor": investor.pk, "amount": "100", "share": "10"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "Indique el monto o el porcentaje, uno de los dos.")
+
+
+def test_an_advisor_may_not_add_investors(client, asesor, current_loan):
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("credits:participation_add", args=[current_loan.pk]),
+        {"investor": InvestorFactory().pk, "share": "10"},
+    )
+
+    assert response.status_code == 403
