@@ -800,3 +800,23 @@ def test_an_advisor_may_not_add_investors(client, asesor, current_loan):
     )
 
     assert response.status_code == 403
+
+
+def test_the_customer_page_links_to_their_loans_and_a_new_one(client, asesor, customer):
+    client.force_login(asesor)
+
+    response = client.get(reverse("crm:customer_detail", args=[customer.pk]))
+
+    assertContains(response, f"{reverse('credits:loan_list')}?q={customer.document_number}")
+    assertContains(response, f"{reverse('credits:loan_create')}?customer={customer.pk}")
+
+
+def test_the_customer_page_hides_loan_links_from_those_without_the_permission(
+    client, cobranzas, customer
+):
+    client.force_login(cobranzas)
+
+    response = client.get(reverse("crm:customer_detail", args=[customer.pk]))
+
+    assertContains(response, "Sus créditos")
+    assertNotContains(response, reverse("credits:loan_create"))
