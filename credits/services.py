@@ -948,7 +948,8 @@ def update_delinquency(*, today: date | None = None, batch_size: int = 500) -> i
         .annotate(oldest=Min("due_date"))
     )
     changed = []
-    stale = Loan.objects.filter(Q(pk__in=oldest.keys()) | Q(days_past_due__gt=0)).only(
+    # Every live loan, and any other still marked late: no IN list of thousands of ids.
+    stale = Loan.objects.filter(Q(status__in=Loan.LIVE) | Q(days_past_due__gt=0)).only(
         "id", "days_past_due", "bucket", "status"
     )
     for loan in stale.iterator(chunk_size=batch_size):
