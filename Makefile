@@ -29,6 +29,7 @@ install: $(VENV)/.installed ## Create .venv and install the locked dependencies
 run: install ## Migrate, load the demo and serve with a Celery worker and beat
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
+	$(MANAGE) seed_credits
 	@echo ""
 	@echo "  Cartera: http://127.0.0.1:$(PORT)/   (Ctrl-C detiene web, worker y beat)"
 	@echo ""
@@ -50,9 +51,10 @@ format: install ## Fix what ruff can fix and format the code
 
 # Benchmarks run on their own database (SQLite under var/ unless BENCH_DATABASE_URL says).
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
-bench: install ## Print the measured server times (customer list with 100,000 customers)
+bench: install ## Print measured times: customer list (100,000 customers), schedules, portfolio report (1,000,000 installments)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_customers
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_credits
 
 lock: $(PY) ## Recompile requirements*.txt from pyproject.toml
 	$(PY) -m pip install --quiet pip-tools

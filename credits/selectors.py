@@ -276,7 +276,8 @@ def portfolio_summary(today: date | None = None) -> PortfolioSummary:
         outstanding=outstanding,
         par30=par(30),
         par90=par(90),
-        collected_this_month=totals["total"],
+        # SQLite sums decimals as floats-in-text: round explicitly.
+        collected_this_month=Decimal(totals["total"]).quantize(Decimal("0.01")),
         payments_this_month=collected.count(),
     )
 
