@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -183,6 +184,23 @@ def test_scrolling_loads_the_next_page_of_the_timeline(client, asesor, customer)
     assertContains(response, "Evento 24")
     assertNotContains(response, "Evento 19")
     assertNotContains(response, 'hx-trigger="revealed"')
+
+
+def test_the_next_page_link_carries_ids_without_thousands_separators(client, asesor, customer):
+    # Ids pass 1,000 on any real database; a localized "1,020" in the link was a 400.
+    now = timezone.now()
+    for i in range(25):
+        InteractionFactory(
+            pk=1000 + i, customer=customer, summary=f"E{i}", occurred_at=now - timedelta(hours=i)
+        )
+    client.force_login(asesor)
+
+    page = client.get(reverse("crm:customer_detail", args=[customer.pk]))
+    link = re.search(r'hx-get="([^"]*before_id=[^"]*)"', page.content.decode()).group(1)
+    more = client.get(link.replace("&amp;", "&"), headers=HTMX)
+
+    assert more.status_code == 200
+    assertContains(more, "E24")
 
 
 def test_a_bad_timeline_cursor_is_a_400_not_a_500(client, asesor, customer):
