@@ -71,7 +71,7 @@ class ProductChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: LoanProduct) -> str:
         return _("%(name)s · %(rate)s %% anual · %(min)s a %(max)s cuotas") % {
             "name": obj.name,
-            "rate": obj.annual_rate.normalize(),
+            "rate": format(obj.annual_rate.normalize(), "f"),
             "min": obj.min_term,
             "max": obj.max_term,
         }

@@ -252,7 +252,7 @@ def participation_add(request: HttpRequest, pk: int) -> HttpResponse:
                 "investor": participation.investor.name,
                 "cur": loan.currency,
                 "amount": _money(participation.amount),
-                "share": participation.share.normalize(),
+                "share": format(participation.share.normalize(), "f"),
             }
             if not request.htmx:
                 messages.success(request, message)
