@@ -165,15 +165,14 @@ def test_it_rejects_every_signature_when_no_secret_is_configured():
 
 @pytest.mark.django_db(transaction=True)
 def test_it_stores_and_processes_a_concurrent_double_delivery_once(provider, processor):
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite has a single writer: a concurrent insert cannot be raced there.")
     first_inserted = threading.Event()
     results: list[bool] = []
 
     def deliver_first() -> None:
         try:
-            # Hold the first insert uncommitted while the second delivery races it: the
-            # second one's INSERT waits on the unique index, then loses.
+            # Hold the first insert uncommitted while the second delivery races it. On
+            # PostgreSQL the second INSERT waits on the unique index, then loses; SQLite
+            # makes the second transaction wait for the first to commit, then finds it.
             with transaction.atomic():
                 _, created = webhooks.store_event(
                     provider=provider, event_id="evt-1", body=BODY, headers={}
