@@ -8,10 +8,9 @@ cents per installment, and whatever the rounding leaves over is carried to the l
 installment, so the principal column always sums to exactly the loan.
 """
 
-import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 
 from dateutil.relativedelta import relativedelta
 from django.db import models
@@ -215,12 +214,14 @@ def _periods_for_payment(principal: Decimal, rate: Decimal, payment: Decimal) ->
     if payment <= 0:
         raise ValueError("installment must be positive")
     if rate == 0:
-        return max(1, math.ceil(principal / payment))
-    if payment <= principal * rate:
+        periods = principal / payment
+    elif payment <= principal * rate:
         raise ValueError("the installment does not cover the interest")
-    periods = -math.log(1 - float(principal * rate / payment)) / math.log(1 + float(rate))
-    # Float logarithms: a value a hair above an integer is that integer.
-    return max(1, math.ceil(round(periods, 9)))
+    else:
+        # n = -ln(1 - P·r/A) / ln(1 + r), in Decimal; a hair above an integer is that integer.
+        periods = -(1 - principal * rate / payment).ln() / (1 + rate).ln()
+        periods = periods.quantize(Decimal("1e-9"))
+    return max(1, int(periods.to_integral_value(rounding=ROUND_CEILING)))
 
 
 def _german(principal: Decimal, rate: Decimal, term: int) -> list[tuple[Decimal, Decimal]]:

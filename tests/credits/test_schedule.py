@@ -61,7 +61,13 @@ def test_principal_sums_exactly_to_the_loan_for_any_product(
 @settings(max_examples=200, deadline=None)
 @given(principals, rates.filter(lambda r: r > 0), terms, frequencies)
 def test_french_agrees_with_numpy_financial_to_the_cent(principal, rate, term, frequency):
-    periodic = float(rate) / 100 / schedule.PERIODS_PER_YEAR[frequency]
+    # numpy-financial computes in binary floats only: its inputs are floats, and its
+    # answers are read back into Decimal so every comparison below is in Decimal.
+    periodic = float(rate / 100 / schedule.PERIODS_PER_YEAR[frequency])
+    loan = -float(principal)
+
+    def npf_decimal(value) -> Decimal:
+        return Decimal(str(float(value)))
 
     plan = schedule.build_schedule(
         principal=principal,
@@ -72,23 +78,17 @@ def test_french_agrees_with_numpy_financial_to_the_cent(principal, rate, term, f
         first_due_date=date(2026, 1, 31),
     )
 
-    payment = npf.pmt(periodic, term, -float(principal))
+    payment = npf_decimal(npf.pmt(periodic, term, loan))
+    cent, half_cent, tiny = Decimal("0.01"), Decimal("0.005"), Decimal("1e-9")
     for row in plan.rows[:-1]:
-        assert abs(float(row.total) - payment) <= 0.005 + 1e-9
-        assert (
-            abs(float(row.interest) - npf.ipmt(periodic, row.number, term, -float(principal)))
-            <= 0.01
-        )
-        assert (
-            abs(float(row.principal) - npf.ppmt(periodic, row.number, term, -float(principal)))
-            <= 0.01
-        )
+        assert abs(row.total - payment) <= half_cent + tiny
+        assert abs(row.interest - npf_decimal(npf.ipmt(periodic, row.number, term, loan))) <= cent
+        assert abs(row.principal - npf_decimal(npf.ppmt(periodic, row.number, term, loan))) <= cent
     # The last installment carries what the per-installment rounding left over: at most
     # half a cent of the level payment and half a cent of interest per installment.
     last = plan.rows[-1]
-    carried = abs(float(last.total) - payment)
-    assert carried <= 0.01 * term + 1e-6
-    assert abs(float(last.interest) - npf.ipmt(periodic, term, term, -float(principal))) <= 0.01
+    assert abs(last.total - payment) <= cent * term + Decimal("1e-6")
+    assert abs(last.interest - npf_decimal(npf.ipmt(periodic, term, term, loan))) <= cent
 
 
 def test_french_installments_are_equal_but_the_last():
