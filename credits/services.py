@@ -219,6 +219,35 @@ def _ledger(
     )
 
 
+def _record_owed(
+    loan: Loan,
+    rows: Iterable[Installment],
+    *,
+    sign: int,
+    kind: str,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    payment: Payment | None = None,
+) -> None:
+    """Write to the ledger that `rows` are now owed (sign 1) or no longer owed (sign -1)."""
+    actor = actor if actor is not None and actor.is_authenticated else None
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            loan=loan,
+            installment=row,
+            payment=payment,
+            kind=kind,
+            component=component,
+            owed=sign * row.due(component),
+            actor=actor,
+            reason=reason[:255],
+        )
+        for row in rows
+        for component in Component.values
+        if row.due(component)
+    )
+
+
 def _move(loan: Loan, to: str, *, actor: AbstractBaseUser | None, reason: str = "") -> None:
     """Change a locked loan's status if the move is legal, with its ledger and timeline rows."""
     if not loan.can_move_to(to):
@@ -294,20 +323,7 @@ def disburse(
         for row in plan.rows
     )
     reason = _("Desembolso")
-    LedgerEntry.objects.bulk_create(
-        LedgerEntry(
-            loan=loan,
-            installment=inst,
-            kind=LedgerEntry.Kind.DISBURSEMENT,
-            component=component,
-            owed=inst.due(component),
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            reason=reason,
-        )
-        for inst in rows
-        for component in (Component.PRINCIPAL, Component.INTEREST, Component.FEE)
-        if inst.due(component)
-    )
+    _record_owed(loan, rows, sign=1, kind=LedgerEntry.Kind.DISBURSEMENT, actor=actor, reason=reason)
     loan.disbursed_at = disbursed_at or timezone.now()
     loan.save(update_fields=["disbursed_at", "updated_at"])
     _move(loan, Loan.Status.ACTIVE, actor=actor, reason=reason)
@@ -440,18 +456,15 @@ def _prepay(
     for row in open_rows:
         row.is_superseded = True
         row.superseded_by_payment = payment
-        for component in Component.values:
-            if row.due(component):
-                _ledger(
-                    loan,
-                    LedgerEntry.Kind.RESCHEDULE,
-                    actor=actor,
-                    installment=row,
-                    payment=payment,
-                    component=component,
-                    owed=-row.due(component),
-                    reason=reason,
-                )
+    _record_owed(
+        loan,
+        open_rows,
+        sign=-1,
+        kind=LedgerEntry.Kind.RESCHEDULE,
+        payment=payment,
+        actor=actor,
+        reason=reason,
+    )
     Installment.objects.bulk_update(open_rows, ["is_superseded", "superseded_by_payment"])
     prepayment_row = Installment.objects.create(
         loan=loan,
@@ -477,19 +490,15 @@ def _prepay(
             )
             for row in plan.rows
         )
-    for row in new_rows:
-        for component in Component.values:
-            if row.due(component):
-                _ledger(
-                    loan,
-                    LedgerEntry.Kind.RESCHEDULE,
-                    actor=actor,
-                    installment=row,
-                    payment=payment,
-                    component=component,
-                    owed=row.due(component),
-                    reason=reason,
-                )
+    _record_owed(
+        loan,
+        new_rows,
+        sign=1,
+        kind=LedgerEntry.Kind.RESCHEDULE,
+        payment=payment,
+        actor=actor,
+        reason=reason,
+    )
     _allocate(payment, [prepayment_row], prepaid, [Component.PRINCIPAL])
     payment.prepaid_principal = prepaid
     return excess - prepaid
@@ -770,35 +779,29 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
     # A re-schedule is undone: its rows go, the rows it replaced come back.
     for row in created_rows:
         row.is_superseded = True
-        for component in Component.values:
-            if row.due(component):
-                _ledger(
-                    loan,
-                    LedgerEntry.Kind.RESCHEDULE,
-                    actor=actor,
-                    installment=row,
-                    payment=payment,
-                    component=component,
-                    owed=-row.due(component),
-                    reason=note,
-                )
+    _record_owed(
+        loan,
+        created_rows,
+        sign=-1,
+        kind=LedgerEntry.Kind.RESCHEDULE,
+        payment=payment,
+        actor=actor,
+        reason=note,
+    )
     Installment.objects.bulk_update(created_rows, ["is_superseded"])
     replaced = list(Installment.objects.select_for_update().filter(superseded_by_payment=payment))
     for row in replaced:
         row.is_superseded = False
         row.superseded_by_payment = None
-        for component in Component.values:
-            if row.due(component):
-                _ledger(
-                    loan,
-                    LedgerEntry.Kind.RESCHEDULE,
-                    actor=actor,
-                    installment=row,
-                    payment=payment,
-                    component=component,
-                    owed=row.due(component),
-                    reason=note,
-                )
+    _record_owed(
+        loan,
+        replaced,
+        sign=1,
+        kind=LedgerEntry.Kind.RESCHEDULE,
+        payment=payment,
+        actor=actor,
+        reason=note,
+    )
     Installment.objects.bulk_update(replaced, ["is_superseded", "superseded_by_payment"])
 
     if payment.credited:
