@@ -666,6 +666,12 @@ class Command(BaseCommand):
         shares.filter(reversal_of__isnull=False).update(
             created_at=Subquery(payments.values("annulled_at")[:1])
         )
+        # A reversal's value date is the annulment's day, which the demo places in the past.
+        for payment in self.loan_payments:
+            if payment.annulled_at is not None:
+                shares.filter(payment=payment, reversal_of__isnull=False).update(
+                    value_date=timezone.localdate(payment.annulled_at)
+                )
 
     # --- Investors' liquidations ---------------------------------------------------------
 
