@@ -3,6 +3,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
@@ -196,6 +198,37 @@ def test_the_list_costs_the_same_queries_for_5_or_40_loans(
 
 
 # --- Detail -----------------------------------------------------------------------------
+
+
+def _detail_queries(client, loan) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("credits:loan_detail", args=[loan.pk])).status_code == 200
+    return len(queries)
+
+
+def test_the_detail_costs_the_same_queries_however_many_payments_and_investors(
+    client, supervisor, current_loan
+):
+    def pay_and_fund() -> None:
+        services.apply_payment(
+            loan=current_loan,
+            amount=Decimal("300.00"),
+            received_on=_today(),
+            source="cash",
+            actor=None,
+        )
+        services.add_participation(
+            loan=current_loan, investor=InvestorFactory(), actor=None, share=Decimal("10")
+        )
+
+    client.force_login(supervisor)
+    pay_and_fund()
+    few = _detail_queries(client, current_loan)
+    for _n in range(5):
+        pay_and_fund()
+    many = _detail_queries(client, current_loan)
+
+    assert many == few
 
 
 def test_the_detail_shows_the_schedule_payments_and_participations(
