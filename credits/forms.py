@@ -402,6 +402,8 @@ class TransitionForm(forms.Form):
     WRITE_OFF = "write_off"
     APPLY_CREDIT = "apply_credit"
     RESEND_CONTRACT = "resend_contract"
+    # The contract was signed on paper, in the branch: no electronic signature to wait for.
+    MARK_SIGNED = "mark_signed"
 
     # The permission each action needs.
     PERMISSIONS = {
@@ -411,10 +413,12 @@ class TransitionForm(forms.Form):
         WRITE_OFF: "credits.write_off_loan",
         APPLY_CREDIT: "credits.add_payment",
         RESEND_CONTRACT: "credits.change_loan",
+        MARK_SIGNED: "credits.disburse_loan",
     }
     NEEDS_REASON = {
         CANCEL: _("Indique el motivo de la anulación."),
         WRITE_OFF: _("Indique el motivo del castigo."),
+        MARK_SIGNED: _("Indique cómo se firmó el contrato (p. ej., en físico en la sucursal)."),
     }
 
     action = forms.ChoiceField(label=_("Acción"), choices=[(a, a) for a in PERMISSIONS])
@@ -441,6 +445,8 @@ def available_actions(user, loan: Loan, *, has_open_contract: bool) -> set[str]:
         offered.add(TransitionForm.CANCEL)
     if loan.status == status.AWAITING_SIGNATURE and not has_open_contract:
         offered.add(TransitionForm.RESEND_CONTRACT)
+    if loan.status in (status.DRAFT, status.AWAITING_SIGNATURE):
+        offered.add(TransitionForm.MARK_SIGNED)
     if loan.status == status.READY_TO_DISBURSE:
         offered.add(TransitionForm.DISBURSE)
     if loan.status == status.ACTIVE:

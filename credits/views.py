@@ -219,6 +219,11 @@ def _run_transition(loan: Loan, action: str, reason: str, actor) -> str:
     if action == forms.TransitionForm.RESEND_CONTRACT:
         contract = services.resend_contract(loan=loan, actor=actor)
         return _("Contrato reenviado a firma a %(email)s.") % {"email": contract.signer_email}
+    if action == forms.TransitionForm.MARK_SIGNED:
+        services.change_status(
+            loan=loan, to=Loan.Status.READY_TO_DISBURSE, actor=actor, reason=reason
+        )
+        return _("Crédito %(code)s listo para desembolsar.") % code
     if action == forms.TransitionForm.CANCEL:
         services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=actor, reason=reason)
         return _("Crédito %(code)s anulado.") % code

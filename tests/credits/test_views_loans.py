@@ -677,6 +677,23 @@ def test_disbursing_a_draft_is_refused_with_the_ledgers_message(client, supervis
     assertContains(response, "Solo se desembolsa un crédito «Por desembolsar»")
 
 
+def test_a_contract_signed_on_paper_makes_the_loan_ready_to_disburse(client, asesor, supervisor):
+    loan = LoanFactory()
+
+    client.force_login(asesor)
+    refused = _transition(client, loan, "mark_signed", reason="En la sucursal")
+    client.force_login(supervisor)
+    no_reason = _transition(client, loan, "mark_signed", reason="")
+    assert Loan.objects.get(pk=loan.pk).status == Loan.Status.DRAFT
+    done = _transition(client, loan, "mark_signed", reason="Firmado en la sucursal")
+
+    assert refused.status_code == 403
+    assertContains(no_reason, "Indique cómo se firmó el contrato")
+    assertContains(done, "listo para desembolsar")
+    assert Loan.objects.get(pk=loan.pk).status == Loan.Status.READY_TO_DISBURSE
+    assertContains(client.get(loan.get_absolute_url()), "Desembolsar")
+
+
 def test_writing_off_needs_a_reason(client, supervisor, current_loan):
     client.force_login(supervisor)
 
