@@ -6,3 +6,10 @@ class CallcenterConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "callcenter"
     verbose_name = _("Call center")
+
+    def ready(self) -> None:
+        from callcenter import services
+        from integrations import kommo, outbox, webhooks
+
+        webhooks.register_processor("kommo", services.process_kommo_event)
+        outbox.register_sender(services.KOMMO_UPDATE_LEAD, kommo.update_lead_from_payload)

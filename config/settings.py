@@ -18,6 +18,18 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def env_id(name: str) -> int:
+    """Read a provider's numeric id; unset or empty (as in .env.example) means 0, none."""
+    value = env.str(name, default="").strip()
+    if not value:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
 # --- Core -------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -278,7 +290,14 @@ KOMMO_BASE_URL = env.str(
     "KOMMO_BASE_URL", default=f"https://{KOMMO_SUBDOMAIN}.kommo.com" if KOMMO_SUBDOMAIN else ""
 )
 KOMMO_TOKEN = env.str("KOMMO_TOKEN", default="")
+# The path token of /webhooks/kommo/<secret>/: Kommo does not sign its webhooks.
 KOMMO_WEBHOOK_SECRET = env.str("KOMMO_WEBHOOK_SECRET", default="")
+# Optional: also require this account id (account[id]) besides the subdomain.
+KOMMO_ACCOUNT_ID = env.str("KOMMO_ACCOUNT_ID", default="")
+# The stages of the call center; the first read copies them into admin's queue settings.
+KOMMO_QUEUE_PIPELINE_ID = env_id("KOMMO_QUEUE_PIPELINE_ID")
+KOMMO_QUEUE_STATUS_ID = env_id("KOMMO_QUEUE_STATUS_ID")
+KOMMO_SOLD_STATUS_ID = env_id("KOMMO_SOLD_STATUS_ID")
 MERCADOPAGO_BASE_URL = env.str("MERCADOPAGO_BASE_URL", default="https://api.mercadopago.com")
 MERCADOPAGO_ACCESS_TOKEN = env.str("MERCADOPAGO_ACCESS_TOKEN", default="")
 MERCADOPAGO_WEBHOOK_SECRET = env.str("MERCADOPAGO_WEBHOOK_SECRET", default="")
@@ -287,7 +306,7 @@ DOCUSEAL_API_KEY = env.str("DOCUSEAL_API_KEY", default="")
 DOCUSEAL_WEBHOOK_SECRET = env.str("DOCUSEAL_WEBHOOK_SECRET", default="")
 # DocuSeal sends the secret in a header whose name the account chooses (Webhooks → Secret).
 DOCUSEAL_WEBHOOK_HEADER = env.str("DOCUSEAL_WEBHOOK_HEADER", default="X-Docuseal-Secret")
-DOCUSEAL_TEMPLATE_ID = env.int("DOCUSEAL_TEMPLATE_ID", default=0)
+DOCUSEAL_TEMPLATE_ID = env_id("DOCUSEAL_TEMPLATE_ID")
 DOCUSEAL_SIGNER_ROLE = env.str("DOCUSEAL_SIGNER_ROLE", default="First Party")
 CALCOM_BASE_URL = env.str("CALCOM_BASE_URL", default="https://api.cal.com")
 CALCOM_API_KEY = env.str("CALCOM_API_KEY", default="")

@@ -12,7 +12,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not Django's shared in-memory database: threads in the race tests then get
     # SQLite's real locking (WAL, IMMEDIATE transactions that wait) instead of "table is
     # locked" errors, so those tests run here as they do on PostgreSQL.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+    # TEST_SQLITE_NAME lets two suites run side by side on one checkout.
+    _test_db = os.environ.get("TEST_SQLITE_NAME", "test.sqlite3")
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / _test_db)}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -6,9 +6,11 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
+from callcenter import webhooks as callcenter_webhooks
 from config.api import api
 from credits import calculator
 from crm import views as crm_views
+from crm import webhooks as crm_webhooks
 
 admin.site.site_header = "Cartera · Administración"
 admin.site.site_title = "Cartera"
@@ -31,7 +33,14 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("calculadora/", calculator.calculator, name="calculator"),
     path("calculadora/invertir/", calculator.invest_lead, name="calculator_lead"),
+    path(
+        "webhooks/kommo/<str:secret>/",
+        callcenter_webhooks.kommo_webhook,
+        name="kommo_webhook",
+    ),
+    path("webhooks/calcom/", crm_webhooks.calcom_webhook, name="calcom_webhook"),
     path("", include("crm.urls")),
+    path("", include("callcenter.urls")),
     path("", include("credits.urls")),
 ]
 

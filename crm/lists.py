@@ -17,11 +17,12 @@ def render_list(
     page_template: str,
     results_template: str,
     per_page: int = LIST_PAGE_SIZE,
+    extra_context: dict | None = None,
 ) -> HttpResponse:
     """Render the page, or only its results for an HTMX request, keeping the URL shareable."""
     table = table_class(filterset.qs)
     RequestConfig(request, paginate={"per_page": per_page}).configure(table)
-    context = {"filter": filterset, "table": table}
+    context = {"filter": filterset, "table": table, **(extra_context or {})}
     if request.htmx and not request.htmx.history_restore_request:
         response = render(request, results_template, context)
         return push_url(response, request.get_full_path())

@@ -22,6 +22,8 @@ ROLES: dict[str, str | list[str]] = {
         "crm.view_channel",
         "crm.view_product",
         "crm.view_tag",
+        "crm.view_appointment",
+        "crm.view_all_appointments",
         "credits.view_loan",
         "credits.add_loan",
         "credits.change_loan",
@@ -40,6 +42,11 @@ ROLES: dict[str, str | list[str]] = {
         "credits.view_liquidation",
         "credits.add_liquidation",
         "credits.change_liquidation",
+        "callcenter.view_lead",
+        "callcenter.release_lead",
+        "callcenter.view_order",
+        "callcenter.view_callrecord",
+        "callcenter.view_catalogproduct",
     ],
     "Asesor": [
         "crm.view_customer",
@@ -47,6 +54,7 @@ ROLES: dict[str, str | list[str]] = {
         "crm.change_customer",
         "crm.view_interaction",
         "crm.add_interaction",
+        "crm.view_appointment",
         "credits.view_loan",
         "credits.add_loan",
         "credits.change_loan",
@@ -61,8 +69,15 @@ ROLES: dict[str, str | list[str]] = {
         "credits.view_payment",
         "credits.add_payment",
     ],
-    # The call-center area brings its own permissions; agents see no customer list.
-    "Agente call center": [],
+    # The queue and nothing else: agents see no customer list.
+    "Agente call center": [
+        "callcenter.view_lead",
+        "callcenter.take_lead",
+        "callcenter.view_catalogproduct",
+        "callcenter.add_order",
+        "callcenter.view_order",
+        "callcenter.add_callrecord",
+    ],
 }
 
 
@@ -92,9 +107,16 @@ def sync_roles(apps=global_apps) -> None:
                 # An earlier migration: that app's tables (and permissions) come later, with
                 # its own migration that calls sync_roles again.
                 continue
-            wanted.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+            try:
+                wanted.append(
+                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                )
+            except Permission.DoesNotExist:
+                if apps is global_apps:
+                    # With the real apps, a missing permission is a typo in the table.
+                    raise
+                # An earlier migration of an app whose model comes later (crm.Appointment
+                # after crm.Customer); the migration that adds it syncs again.
         group.permissions.set(wanted)
 
 

@@ -11,7 +11,14 @@ class ProviderError(Exception):
 
 
 class TemporaryProviderError(ProviderError):
-    """The provider could not answer now (timeout, connection error, 429, 5xx): retry later."""
+    """The provider could not answer now (timeout, connection error, 429, 5xx): retry later.
+
+    `retry_after` is the wait in seconds the provider asked for (a 429's Retry-After), if any.
+    """
+
+    def __init__(self, *args: object, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class SignatureError(Exception):

@@ -6,6 +6,8 @@ retry hidden inside urllib3 would repeat a non-idempotent POST without anyone kn
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -54,8 +56,22 @@ def raise_for_response(response: requests.Response) -> requests.Response:
         "body": response.text[:ERROR_BODY_CHARS],
     }
     if status == 429 or status >= 500:
-        raise TemporaryProviderError(message)
+        raise TemporaryProviderError(message, retry_after=retry_after_seconds(response))
     raise ProviderError(message)
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """Return the wait a Retry-After header asks for (seconds or an HTTP date), if any."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @contextmanager

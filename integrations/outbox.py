@@ -114,7 +114,7 @@ def deliver_message(*, message_id: int) -> None:
     try:
         sender(message.payload)
     except errors.TemporaryProviderError as exc:
-        _plan_retry(message, error=str(exc))
+        _plan_retry(message, error=str(exc), not_before=exc.retry_after)
     except errors.ProviderError as exc:
         _finish(
             message,
@@ -194,17 +194,19 @@ def backoff_seconds(attempts: int) -> float:
     return max(1.0, random.uniform(0, ceiling))  # noqa: S311
 
 
-def _plan_retry(message: OutboxMessage, *, error: str) -> None:
+def _plan_retry(message: OutboxMessage, *, error: str, not_before: float | None = None) -> None:
     attempts = message.attempts + 1
     if attempts >= settings.OUTBOX_MAX_ATTEMPTS:
         _finish(message, status=OutboxMessage.Status.FAILED, attempts=attempts, last_error=error)
         return
+    # A provider that says when to come back (a 429's Retry-After) is not called sooner.
+    wait = max(backoff_seconds(attempts), not_before or 0)
     _finish(
         message,
         status=OutboxMessage.Status.QUEUED,
         attempts=attempts,
         last_error=error,
-        next_attempt_at=timezone.now() + timedelta(seconds=backoff_seconds(attempts)),
+        next_attempt_at=timezone.now() + timedelta(seconds=wait),
     )
 
 

@@ -1,0 +1,157 @@
+"""Input parsing for the call-center screens."""
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.formfields import PhoneNumberField
+
+from callcenter import services
+from callcenter.models import CallRecord, Lead, LossReason
+from crm import validators
+from crm.models import Customer
+
+
+class ContactForm(forms.Form):
+    """The customer's data as confirmed on the call: phone, document and address required."""
+
+    document_type = forms.ChoiceField(
+        label=_("Tipo de documento"), choices=Customer.DocumentType.choices
+    )
+    document_number = forms.CharField(
+        label=_("Número de documento"),
+        max_length=20,
+        error_messages={"required": _("Ingrese el número de documento.")},
+    )
+    first_name = forms.CharField(
+        label=_("Nombres"),
+        max_length=120,
+        error_messages={"required": _("Ingrese el nombre del cliente.")},
+    )
+    last_name = forms.CharField(label=_("Apellidos"), max_length=120, required=False)
+    phone = PhoneNumberField(
+        label=_("Celular"),
+        help_text=_("Ej.: 987 654 321 o +51 987 654 321"),
+        error_messages={
+            "required": _("Ingrese el celular."),
+            "invalid": _("El celular no es un número válido."),
+        },
+    )
+    phone_secondary = PhoneNumberField(label=_("Teléfono alternativo"), required=False)
+    email = forms.EmailField(label=_("Correo"), required=False)
+    address = forms.CharField(
+        label=_("Dirección de entrega"),
+        max_length=255,
+        error_messages={"required": _("Ingrese la dirección de entrega.")},
+    )
+    city = forms.CharField(label=_("Ciudad / distrito"), max_length=120, required=False)
+
+    @classmethod
+    def for_lead(cls, lead: Lead, data=None) -> "ContactForm":
+        """Return the form filled from the linked customer, else from what Kommo sent."""
+        customer = lead.customer
+        if customer is not None:
+            initial = {
+                "document_type": customer.document_type,
+                "document_number": customer.document_number,
+                "first_name": customer.first_name,
+                "last_name": customer.last_name,
+                "phone": customer.phone or services.e164(lead.phone) or lead.phone,
+                "phone_secondary": customer.phone_secondary,
+                "email": customer.email or lead.email,
+                "address": customer.address or lead.address,
+                "city": customer.city or lead.city,
+            }
+        else:
+            first, _sep, last = lead.contact_name.partition(" ")
+            initial = {
+                "document_type": Customer.DocumentType.DNI,
+                "document_number": lead.document_number,
+                "first_name": first,
+                "last_name": last,
+                "phone": services.e164(lead.phone) or lead.phone,
+                "phone_secondary": services.e164(lead.phone_secondary) or lead.phone_secondary,
+                "email": lead.email,
+                "address": lead.address,
+                "city": lead.city,
+            }
+        return cls(data, initial=initial, prefix="contact")
+
+    def clean(self):
+        cleaned = super().clean()
+        number = validators.normalize_document_number(cleaned.get("document_number", ""))
+        if number and cleaned.get("document_type"):
+            try:
+                validators.validate_document(cleaned["document_type"], number)
+            except forms.ValidationError as exc:
+                self.add_error(None, exc)
+            cleaned["document_number"] = number
+        return cleaned
+
+
+class CartAddForm(forms.Form):
+    product = forms.IntegerField(widget=forms.HiddenInput)
+    quantity = forms.IntegerField(
+        label=_("Cantidad"),
+        min_value=1,
+        max_value=services.MAX_LINE_QUANTITY,
+        initial=1,
+        error_messages={
+            "min_value": _("La cantidad debe ser al menos 1."),
+            "max_value": _("Máximo %(limit_value)s unidades por producto."),
+            "required": _("Indique la cantidad."),
+            "invalid": _("La cantidad debe ser un número entero."),
+        },
+    )
+
+
+class OrderForm(forms.Form):
+    notes = forms.CharField(
+        label=_("Indicaciones para la entrega"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class OutcomeForm(forms.Form):
+    """A call that ended without a sale."""
+
+    OUTCOMES = [
+        (CallRecord.Outcome.NO_ANSWER, _("No contesta")),
+        (CallRecord.Outcome.CALLBACK, _("Volver a llamar")),
+        (CallRecord.Outcome.NOT_INTERESTED, _("No interesado")),
+    ]
+
+    outcome = forms.ChoiceField(label=_("Resultado"), choices=OUTCOMES, widget=forms.RadioSelect)
+    callback_at = forms.DateTimeField(
+        label=_("Volver a llamar el"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
+    )
+    loss_reason = forms.ModelChoiceField(
+        label=_("Motivo"),
+        queryset=LossReason.objects.none(),
+        required=False,
+        empty_label=_("Elija el motivo…"),
+    )
+    notes = forms.CharField(
+        label=_("Notas"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="outcome", **kwargs)
+        self.fields["loss_reason"].queryset = LossReason.objects.filter(is_active=True)
+
+    def clean(self):
+        cleaned = super().clean()
+        outcome = cleaned.get("outcome")
+        if outcome == CallRecord.Outcome.CALLBACK:
+            when = cleaned.get("callback_at")
+            if when is None:
+                self.add_error("callback_at", _("Indique cuándo volver a llamar."))
+            elif when <= timezone.now():
+                self.add_error("callback_at", _("La hora para volver a llamar ya pasó."))
+        if outcome == CallRecord.Outcome.NOT_INTERESTED and not cleaned.get("loss_reason"):
+            self.add_error("loss_reason", _("Indique por qué no le interesa."))
+        return cleaned

@@ -1,0 +1,388 @@
+"""Kommo leads in the call queue, the catalog with its stock, orders and call outcomes."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm import search
+
+
+class QueueSettings(models.Model):
+    """The Kommo stages the call center works with: one row, edited in admin.
+
+    The row is created from the KOMMO_* environment variables the first time it is read
+    (`callcenter.selectors.queue_settings`); from then on admin is where it changes.
+    """
+
+    pipeline_id = models.BigIntegerField(
+        _("embudo (pipeline) de Kommo"),
+        null=True,
+        blank=True,
+        help_text=_("Id del embudo donde está la etapa «Para Llamar»."),
+    )
+    queue_status_id = models.BigIntegerField(
+        _("etapa «Para Llamar»"),
+        null=True,
+        blank=True,
+        help_text=_("Id de la etapa de Kommo cuyos leads entran en la cola."),
+    )
+    sold_status_id = models.BigIntegerField(
+        _("etapa «Venta Confirmada»"),
+        null=True,
+        blank=True,
+        help_text=_("Id de la etapa a la que pasa el lead al confirmar un pedido."),
+    )
+    no_answer_status_id = models.BigIntegerField(
+        _("etapa para «No contesta»"),
+        null=True,
+        blank=True,
+        help_text=_("Vacío: el lead sigue en «Para Llamar» y vuelve a la cola."),
+    )
+    callback_status_id = models.BigIntegerField(
+        _("etapa para «Volver a llamar»"),
+        null=True,
+        blank=True,
+        help_text=_("Vacío: el lead sigue en «Para Llamar» con su hora de nueva llamada."),
+    )
+    not_interested_status_id = models.BigIntegerField(
+        _("etapa para «No interesado»"),
+        null=True,
+        blank=True,
+        help_text=_("Kommo usa 143 para «Venta perdida» (cerrado sin éxito)."),
+    )
+    take_timeout_minutes = models.PositiveIntegerField(
+        _("minutos de reserva de un lead"),
+        default=30,
+        help_text=_("Pasado este tiempo sin terminar la llamada, otro agente puede tomar el lead."),
+    )
+
+    class Meta:
+        verbose_name = _("configuración de la cola")
+        verbose_name_plural = _("configuración de la cola")
+
+    def __str__(self) -> str:
+        return str(_("Etapas de Kommo del call center"))
+
+    def is_queue_stage(self, pipeline_id: int | None, status_id: int | None) -> bool:
+        """Say whether a Kommo (pipeline, status) pair is the configured «Para Llamar»."""
+        if self.queue_status_id is None or status_id != self.queue_status_id:
+            return False
+        return self.pipeline_id is None or pipeline_id is None or pipeline_id == self.pipeline_id
+
+
+class LossReason(models.Model):
+    """Why a customer was not interested; may map to one of Kommo's loss reasons."""
+
+    name = models.CharField(_("motivo"), max_length=120, unique=True)
+    kommo_loss_reason_id = models.BigIntegerField(
+        _("id del motivo de pérdida en Kommo"), null=True, blank=True
+    )
+    is_active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("motivo de no interés")
+        verbose_name_plural = _("motivos de no interés")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lead(models.Model):
+    """A Kommo lead the call center knows: in the queue while Kommo has it in «Para Llamar»."""
+
+    class State(models.TextChoices):
+        NEW = "new", _("Nuevo")
+        NO_ANSWER = "no_answer", _("No contesta")
+        CALLBACK = "callback", _("Volver a llamar")
+        SOLD = "sold", _("Venta confirmada")
+        NOT_INTERESTED = "not_interested", _("No interesado")
+        LEFT = "left", _("Fuera de la etapa")
+
+    # The states a lead in the queue can be in; the others have left it.
+    QUEUE_STATES = (State.NEW, State.NO_ANSWER, State.CALLBACK)
+
+    kommo_id = models.BigIntegerField(_("id en Kommo"), unique=True)
+    name = models.CharField(_("lead"), max_length=255, blank=True)
+    contact_kommo_id = models.BigIntegerField(_("id del contacto en Kommo"), null=True, blank=True)
+    contact_name = models.CharField(_("contacto"), max_length=255, blank=True)
+    phone = models.CharField(_("teléfono"), max_length=40, blank=True)
+    phone_secondary = models.CharField(_("teléfono alternativo"), max_length=40, blank=True)
+    email = models.EmailField(_("correo electrónico"), blank=True)
+    document_number = models.CharField(_("documento"), max_length=20, blank=True)
+    address = models.CharField(_("dirección"), max_length=255, blank=True)
+    city = models.CharField(_("ciudad"), max_length=120, blank=True)
+    notes = models.TextField(_("notas de Kommo"), blank=True)
+    source = models.CharField(_("origen"), max_length=120, blank=True, db_index=True)
+    pipeline_id = models.BigIntegerField(_("embudo"), null=True, blank=True)
+    status_id = models.BigIntegerField(_("etapa en Kommo"), null=True, blank=True)
+    customer = models.ForeignKey(
+        "crm.Customer",
+        verbose_name=_("cliente"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    state = models.CharField(_("estado"), max_length=20, choices=State, default=State.NEW)
+    in_queue = models.BooleanField(_("en cola"), default=False)
+    queued_at = models.DateTimeField(_("en cola desde"), null=True, blank=True)
+    # What the queue sorts by, oldest first: when the lead entered, or when to call back.
+    due_at = models.DateTimeField(_("llamar desde"), null=True, blank=True)
+    callback_at = models.DateTimeField(_("volver a llamar el"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("intentos"), default=0)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("atendido por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="taken_leads",
+    )
+    taken_at = models.DateTimeField(_("tomado el"), null=True, blank=True)
+    # Kommo's own clock of the last change applied: an older webhook changes nothing.
+    kommo_updated_at = models.BigIntegerField(_("última modificación en Kommo"), default=0)
+    details_fetched_at = models.DateTimeField(_("datos leídos de Kommo"), null=True, blank=True)
+    search_text = models.TextField(editable=False, default="")
+    created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        permissions = [
+            ("take_lead", _("Puede tomar leads de la cola y registrar llamadas")),
+            ("release_lead", _("Puede liberar leads tomados por otros agentes")),
+        ]
+        indexes = [
+            # The queue: leads in it, oldest first.
+            models.Index(fields=["in_queue", "due_at", "id"], name="callcenter_lead_queue_idx"),
+            models.Index(fields=["taken_by", "in_queue"], name="callcenter_lead_taken_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("callcenter:lead_detail", args=[self.pk])
+
+    @property
+    def display_name(self) -> str:
+        return self.contact_name or self.name or f"Lead {self.kommo_id}"
+
+    def build_search_text(self) -> str:
+        """Return the normalized name, phones, document and e-mail the queue search reads."""
+        digits = [
+            "".join(ch for ch in p if ch.isdigit()) for p in (self.phone, self.phone_secondary)
+        ]
+        parts = [self.contact_name, self.name, self.document_number, self.email, *digits]
+        return search.normalize(" ".join(p for p in parts if p))
+
+    def is_taken(self, *, now=None, timeout_minutes: int = 30) -> bool:
+        """Say whether an agent holds the lead and the hold has not expired."""
+        if self.taken_by_id is None or self.taken_at is None:
+            return False
+        now = now or timezone.now()
+        return self.taken_at > now - timezone.timedelta(minutes=timeout_minutes)
+
+
+class CatalogProduct(models.Model):
+    """An item the call center may sell, with its live stock (units)."""
+
+    sku = models.CharField(_("SKU"), max_length=60, unique=True)
+    name = models.CharField(_("nombre"), max_length=200)
+    description = models.TextField(_("descripción"), blank=True)
+    price = models.DecimalField(
+        _("precio"),
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    currency = models.CharField(_("moneda"), max_length=3, default="PEN")
+    stock = models.IntegerField(_("stock"), default=0)
+    is_active = models.BooleanField(_("activo"), default=True)
+    search_text = models.TextField(editable=False, default="")
+    created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("producto del catálogo")
+        verbose_name_plural = _("catálogo de productos")
+        constraints = [
+            # The last line of defence: no sale, import or adjustment leaves stock negative.
+            models.CheckConstraint(
+                condition=models.Q(stock__gte=0),
+                name="callcenter_product_stock_not_negative",
+                violation_error_message=_("El stock no puede ser negativo."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+    def build_search_text(self) -> str:
+        return search.normalize(f"{self.name} {self.sku}")
+
+
+class StockMovement(models.Model):
+    """One change of a product's stock; their sum is the stock (append-only)."""
+
+    class Reason(models.TextChoices):
+        IMPORT = "import", _("Importación")
+        ADJUSTMENT = "adjustment", _("Ajuste")
+        SALE = "sale", _("Venta")
+
+    product = models.ForeignKey(
+        CatalogProduct,
+        verbose_name=_("producto"),
+        on_delete=models.PROTECT,
+        related_name="movements",
+    )
+    delta = models.IntegerField(_("cambio"))
+    reason = models.CharField(_("motivo"), max_length=20, choices=Reason)
+    order = models.ForeignKey(
+        "Order",
+        verbose_name=_("pedido"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="stock_movements",
+    )
+    note = models.CharField(_("nota"), max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("fecha"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("movimiento de stock")
+        verbose_name_plural = _("movimientos de stock")
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} {self.delta:+d}"
+
+
+class Order(models.Model):
+    """A confirmed order from a call, for logistics."""
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmado")
+        DISPATCHED = "dispatched", _("Despachado")
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.PROTECT, related_name="orders"
+    )
+    customer = models.ForeignKey(
+        "crm.Customer",
+        verbose_name=_("cliente"),
+        on_delete=models.PROTECT,
+        related_name="callcenter_orders",
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agente"),
+        on_delete=models.PROTECT,
+        related_name="callcenter_orders",
+    )
+    status = models.CharField(_("estado"), max_length=20, choices=Status, default=Status.CONFIRMED)
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("moneda"), max_length=3, default="PEN")
+    # Where and to whom logistics delivers, as confirmed on the call.
+    delivery_name = models.CharField(_("recibe"), max_length=255)
+    delivery_phone = models.CharField(_("teléfono de entrega"), max_length=40)
+    delivery_address = models.CharField(_("dirección de entrega"), max_length=255)
+    delivery_city = models.CharField(_("ciudad"), max_length=120, blank=True)
+    notes = models.TextField(_("indicaciones"), blank=True)
+    created_at = models.DateTimeField(_("confirmado el"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("pedido")
+        verbose_name_plural = _("pedidos")
+        indexes = [models.Index(fields=["status", "-created_at"], name="callcenter_order_status")]
+
+    def __str__(self) -> str:
+        return f"Pedido {self.pk}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(
+        Order, verbose_name=_("pedido"), on_delete=models.CASCADE, related_name="lines"
+    )
+    product = models.ForeignKey(
+        CatalogProduct, verbose_name=_("producto"), on_delete=models.PROTECT, related_name="+"
+    )
+    # Name, SKU and price as sold: the catalog may change later.
+    sku = models.CharField(_("SKU"), max_length=60)
+    name = models.CharField(_("producto"), max_length=200)
+    quantity = models.PositiveIntegerField(_("cantidad"))
+    unit_price = models.DecimalField(_("precio unitario"), max_digits=12, decimal_places=2)
+    line_total = models.DecimalField(_("subtotal"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("línea de pedido")
+        verbose_name_plural = _("líneas de pedido")
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+
+class CallRecord(models.Model):
+    """One call to a lead and how it ended."""
+
+    class Outcome(models.TextChoices):
+        SALE = "sale", _("Venta")
+        NO_ANSWER = "no_answer", _("No contesta")
+        CALLBACK = "callback", _("Volver a llamar")
+        NOT_INTERESTED = "not_interested", _("No interesado")
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="calls"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agente"),
+        on_delete=models.PROTECT,
+        related_name="callcenter_calls",
+    )
+    outcome = models.CharField(_("resultado"), max_length=20, choices=Outcome)
+    callback_at = models.DateTimeField(_("volver a llamar el"), null=True, blank=True)
+    loss_reason = models.ForeignKey(
+        LossReason,
+        verbose_name=_("motivo"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    notes = models.TextField(_("notas"), blank=True)
+    order = models.OneToOneField(
+        Order,
+        verbose_name=_("pedido"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="call",
+    )
+    created_at = models.DateTimeField(_("fecha"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("llamada")
+        verbose_name_plural = _("llamadas")
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} · {self.lead}"

@@ -1,0 +1,139 @@
+"""Reads of the call center: the queue, a lead's page, the catalog."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, Order, QueueSettings
+from crm import search
+
+AGENT_GROUP = "Agente call center"
+CATALOG_RESULTS = 20
+
+
+def queue_settings() -> QueueSettings:
+    """Return the one settings row, created from the KOMMO_* environment on first read."""
+    row = QueueSettings.objects.filter(pk=1).first()
+    if row is not None:
+        return row
+    row, _created = QueueSettings.objects.get_or_create(
+        pk=1,
+        defaults={
+            "pipeline_id": settings.KOMMO_QUEUE_PIPELINE_ID or None,
+            "queue_status_id": settings.KOMMO_QUEUE_STATUS_ID or None,
+            "sold_status_id": settings.KOMMO_SOLD_STATUS_ID or None,
+        },
+    )
+    return row
+
+
+def queue(user: AbstractBaseUser) -> QuerySet[Lead]:
+    """Return the leads to call, oldest first, with who holds each one (`is_held`)."""
+    _require_view(user)
+    cutoff = timezone.now() - timedelta(minutes=queue_settings().take_timeout_minutes)
+    return (
+        Lead.objects.filter(in_queue=True)
+        .select_related("taken_by")
+        .annotate(
+            is_held=ExpressionWrapper(
+                Q(taken_by__isnull=False, taken_at__gt=cutoff), output_field=BooleanField()
+            )
+        )
+        .only(
+            "pk",
+            "kommo_id",
+            "name",
+            "contact_name",
+            "phone",
+            "document_number",
+            "source",
+            "state",
+            "attempts",
+            "queued_at",
+            "due_at",
+            "callback_at",
+            "taken_at",
+            "taken_by__id",
+            "taken_by__username",
+            "taken_by__first_name",
+            "taken_by__last_name",
+        )
+        .order_by("due_at", "id")
+    )
+
+
+def search_leads(queryset: QuerySet[Lead], text: str) -> QuerySet[Lead]:
+    """Filter by name, phone, document or e-mail: every term must match somewhere."""
+    condition = Q()
+    for term in search.terms(text):
+        condition &= Q(search_text__contains=term)
+    if not condition:
+        return queryset
+    return queryset.filter(condition)
+
+
+def queue_sources() -> list[str]:
+    """Return the lead sources present in the queue, for the filter."""
+    return list(
+        Lead.objects.filter(in_queue=True)
+        .exclude(source="")
+        .values_list("source", flat=True)
+        .distinct()
+        .order_by("source")
+    )
+
+
+def agents() -> QuerySet:
+    """Return the active call-center agents, for the filter."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=AGENT_GROUP)
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def lead_for(user: AbstractBaseUser, pk: int) -> Lead:
+    """Return a lead the user may open (any lead, for whoever may see the queue)."""
+    _require_view(user)
+    return get_object_or_404(Lead.objects.select_related("customer", "taken_by"), pk=pk)
+
+
+def lead_calls(lead: Lead) -> QuerySet[CallRecord]:
+    """Return the lead's calls, newest first, with their agent, reason and order lines."""
+    return (
+        CallRecord.objects.filter(lead=lead)
+        .select_related("agent", "loss_reason", "order")
+        .prefetch_related(Prefetch("order__lines"))
+    )
+
+
+def lead_orders(lead: Lead) -> QuerySet[Order]:
+    return Order.objects.filter(lead=lead).prefetch_related("lines")
+
+
+def catalog_search(text: str, *, limit: int = CATALOG_RESULTS) -> list[CatalogProduct]:
+    """Return active products matching every term by name or SKU, in stock first."""
+    queryset = CatalogProduct.objects.filter(is_active=True)
+    for term in search.terms(text):
+        queryset = queryset.filter(search_text__contains=term)
+    return list(queryset.order_by("-stock", "name", "id")[:limit])
+
+
+def catalog_products(ids) -> dict[int, CatalogProduct]:
+    return {p.pk: p for p in CatalogProduct.objects.filter(pk__in=list(ids))}
+
+
+def loss_reasons() -> QuerySet[LossReason]:
+    return LossReason.objects.filter(is_active=True)
+
+
+def _require_view(user: AbstractBaseUser) -> None:
+    if not user.has_perm("callcenter.view_lead"):
+        raise PermissionDenied

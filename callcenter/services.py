@@ -1,0 +1,604 @@
+"""Writes of the call center: leads in and out of the queue, calls, orders against stock.
+
+Every change that Kommo must follow writes an outbox message ("kommo.update_lead") in the
+same transaction; `integrations.outbox` sends it with retries.
+"""
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from callcenter import selectors
+from callcenter.models import (
+    CallRecord,
+    CatalogProduct,
+    Lead,
+    LossReason,
+    Order,
+    OrderLine,
+    QueueSettings,
+    StockMovement,
+)
+from crm import services as crm_services
+from crm.models import Channel, Customer, Interaction
+from crm.validators import normalize_document_number
+from integrations import kommo, outbox, webhooks
+from integrations.models import WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+KOMMO_UPDATE_LEAD = "kommo.update_lead"
+CALL_CENTER_CHANNEL = "call-center"
+CENT = Decimal("0.01")
+# Orders are for people, not warehouses: a line above this is a typing mistake.
+MAX_LINE_QUANTITY = 999
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product_id: int
+    quantity: int
+
+
+# --- Leads from Kommo -------------------------------------------------------------------
+
+
+def process_kommo_event(event: WebhookEvent) -> None:
+    """Apply a stored Kommo webhook: leads enter or leave the queue. Idempotent.
+
+    The processor runs inside the inbox's transaction. Lead details are fetched from the
+    API before any row is locked, so a slow Kommo does not hold locks.
+    """
+    webhook = kommo.parse_webhook(event.raw_body.encode("utf-8"))
+    config = selectors.queue_settings()
+    applied = 0
+    for change in webhook.leads:
+        entering = change.action != "delete" and config.is_queue_stage(
+            change.pipeline_id, change.status_id
+        )
+        # Details are read when a lead enters the queue; while it is in it, what the agent
+        # confirmed on the call is not overwritten by Kommo's older data.
+        queued = Lead.objects.filter(kommo_id=change.lead_id, in_queue=True).exists()
+        details = _fetch_details(change.lead_id) if entering and not queued else None
+        if _apply_lead_change(change, config=config, entering=entering, details=details):
+            applied += 1
+    if not applied:
+        raise webhooks.IgnoreEvent(_("Ningún lead del evento concierne a la cola de llamadas."))
+
+
+def _fetch_details(lead_id: int) -> kommo.LeadDetails | None:
+    if not kommo.is_configured():
+        # The demo and an account without a token: the webhook's own fields are used.
+        return None
+    return kommo.get_lead_details(lead_id)
+
+
+def _apply_lead_change(
+    change: kommo.LeadChange,
+    *,
+    config: QueueSettings,
+    entering: bool,
+    details: kommo.LeadDetails | None,
+) -> bool:
+    lead = Lead.objects.select_for_update().filter(kommo_id=change.lead_id).first()
+    if lead is None:
+        if not entering:
+            return False
+        try:
+            with transaction.atomic():
+                lead = Lead.objects.create(kommo_id=change.lead_id, name=change.name[:255])
+        except IntegrityError:
+            # A concurrent delivery created it: wait for it and carry on with its row.
+            pass
+        lead = Lead.objects.select_for_update().get(kommo_id=change.lead_id)
+    elif change.modified_at and change.modified_at < lead.kommo_updated_at:
+        # An older change delivered late: what is stored is newer.
+        return False
+
+    now = timezone.now()
+    lead.pipeline_id = change.pipeline_id or lead.pipeline_id
+    lead.status_id = change.status_id if change.action != "delete" else lead.status_id
+    lead.kommo_updated_at = max(lead.kommo_updated_at, change.modified_at)
+    if change.name:
+        lead.name = change.name[:255]
+    if entering:
+        if not lead.in_queue:
+            _fill_from_kommo(lead, change=change, details=details, now=now)
+            lead.in_queue = True
+            lead.state = Lead.State.NEW
+            lead.queued_at = lead.due_at = now
+            lead.callback_at = None
+            lead.taken_by = None
+            lead.taken_at = None
+        lead.search_text = lead.build_search_text()
+        lead.save()
+        _link_customer(lead)
+        if lead.customer_id and lead.queued_at == now:
+            crm_services.record_interaction(
+                customer=lead.customer,
+                kind=Interaction.Kind.SYSTEM,
+                summary=_("Lead de Kommo en la cola de llamadas: %(name)s")
+                % {"name": lead.name or lead.kommo_id},
+                channel=_call_center_channel(),
+                payload={"kommo_lead": lead.kommo_id},
+            )
+        return True
+
+    was_queued = lead.in_queue
+    if was_queued:
+        lead.in_queue = False
+        lead.taken_by = None
+        lead.taken_at = None
+        if lead.state in Lead.QUEUE_STATES:
+            lead.state = Lead.State.LEFT
+    lead.save()
+    if was_queued and lead.customer_id:
+        crm_services.record_interaction(
+            customer=lead.customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_("El lead salió de la etapa «Para Llamar» en Kommo."),
+            channel=_call_center_channel(),
+            payload={"kommo_lead": lead.kommo_id, "etapa": change.status_id or ""},
+        )
+    return True
+
+
+def _fill_from_kommo(
+    lead: Lead, *, change: kommo.LeadChange, details: kommo.LeadDetails | None, now: datetime
+) -> None:
+    if details is None:
+        named = {name.lower(): value for name, value in change.custom_fields}
+        for attr, keys in (
+            ("phone", ("telefono", "teléfono", "phone", "celular")),
+            ("document_number", ("dni", "documento")),
+            ("address", ("direccion", "dirección", "address")),
+            ("email", ("email", "correo")),
+            ("source", ("fuente", "origen", "source")),
+        ):
+            value = next((v for k, v in named.items() if v and any(x in k for x in keys)), "")
+            if value and not getattr(lead, attr):
+                setattr(lead, attr, value[: Lead._meta.get_field(attr).max_length or 255])
+        return
+    lead.name = details.name[:255] or lead.name
+    lead.contact_kommo_id = details.contact_id
+    lead.contact_name = details.contact_name[:255]
+    lead.phone = (details.phones[0] if details.phones else lead.phone)[:40]
+    lead.phone_secondary = (details.phones[1] if len(details.phones) > 1 else "")[:40]
+    lead.email = (details.emails[0] if details.emails else lead.email)[:254]
+    lead.address = details.address[:255] or lead.address
+    lead.city = details.city[:120] or lead.city
+    lead.document_number = normalize_document_number(details.document_number)[:20] or (
+        lead.document_number
+    )
+    lead.notes = "\n\n".join(details.notes)
+    lead.source = details.source[:120] or lead.source
+    lead.details_fetched_at = now
+
+
+def _link_customer(lead: Lead) -> None:
+    """Link the lead to its CRM customer: by document, then phone, then e-mail; or create it."""
+    if lead.customer_id:
+        return
+    customer = find_customer(
+        document_number=lead.document_number,
+        phones=[lead.phone, lead.phone_secondary],
+        email=lead.email,
+    )
+    if customer is None and lead.document_number:
+        first, _sep, last = (lead.contact_name or lead.name).partition(" ")
+        try:
+            customer = crm_services.create_customer(
+                actor=None,
+                data={
+                    "document_type": Customer.DocumentType.DNI
+                    if len(lead.document_number) == 8
+                    else Customer.DocumentType.RUC,
+                    "document_number": lead.document_number,
+                    "first_name": first or lead.document_number,
+                    "last_name": last,
+                    "phone": e164(lead.phone) or "",
+                    "email": lead.email,
+                    "address": lead.address,
+                    "city": lead.city,
+                    "channel": _call_center_channel(),
+                },
+            )
+        except ValidationError as exc:
+            # A lead with a malformed document: the agent confirms the data on the call.
+            logger.info("Lead %s not linked to a customer: %s", lead.kommo_id, exc)
+            return
+    if customer is not None:
+        Lead.objects.filter(pk=lead.pk).update(customer=customer)
+        lead.customer = customer
+
+
+def find_customer(
+    *, document_number: str = "", phones: Iterable[str] = (), email: str = ""
+) -> Customer | None:
+    """Return the CRM customer with this document, else this phone, else this e-mail."""
+    document = normalize_document_number(document_number)
+    if document:
+        found = Customer.objects.filter(document_number=document).first()
+        if found:
+            return found
+    numbers = [n for n in (e164(p) for p in phones) if n]
+    if numbers:
+        found = Customer.objects.filter(
+            Q(phone__in=numbers) | Q(phone_secondary__in=numbers)
+        ).first()
+        if found:
+            return found
+    if email:
+        return Customer.objects.filter(email__iexact=email.strip()).first()
+    return None
+
+
+def e164(raw: str) -> str:
+    """Return a phone in E.164 (the CRM's storage format), or "" if it is not a number."""
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --- Taking and releasing -----------------------------------------------------------------
+
+
+@transaction.atomic
+def take_lead(*, lead: Lead, agent: AbstractBaseUser) -> Lead:
+    """Give the agent the lead, unless another agent holds it; one lead per agent at a time."""
+    config = selectors.queue_settings()
+    now = timezone.now()
+    expired = now - timedelta(minutes=config.take_timeout_minutes)
+    holding = (
+        Lead.objects.filter(taken_by=agent, in_queue=True, taken_at__gt=expired)
+        .exclude(pk=lead.pk)
+        .first()
+    )
+    if holding is not None:
+        raise ValidationError(
+            _("Ya está atendiendo a %(name)s. Termine esa llamada o libérela antes de tomar otra.")
+            % {"name": holding.display_name}
+        )
+    # One conditional UPDATE: of two agents clicking at once, the database lets one win.
+    taken = (
+        Lead.objects.filter(pk=lead.pk, in_queue=True)
+        .filter(Q(taken_by__isnull=True) | Q(taken_by=agent) | Q(taken_at__lte=expired))
+        .update(taken_by=agent, taken_at=now)
+    )
+    lead.refresh_from_db()
+    if not taken:
+        if not lead.in_queue:
+            raise ValidationError(_("Este lead ya salió de la cola."))
+        holder = lead.taken_by
+        raise ValidationError(
+            _("%(agent)s ya está atendiendo este lead.")
+            % {"agent": holder.get_full_name() or holder.get_username() if holder else "—"}
+        )
+    return lead
+
+
+@transaction.atomic
+def release_lead(*, lead: Lead, actor: AbstractBaseUser) -> Lead:
+    """Free a lead: its holder may, and a supervisor may free anyone's."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if lead.taken_by_id is None:
+        return lead
+    if lead.taken_by_id != actor.pk and not actor.has_perm("callcenter.release_lead"):
+        raise ValidationError(_("Solo quien atiende el lead o un supervisor puede liberarlo."))
+    holder = lead.taken_by
+    lead.taken_by = None
+    lead.taken_at = None
+    lead.save(update_fields=["taken_by", "taken_at", "updated_at"])
+    if lead.customer_id and holder.pk != actor.pk:
+        crm_services.record_interaction(
+            customer=lead.customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_("Lead liberado por %(actor)s (lo atendía %(holder)s).")
+            % {
+                "actor": actor.get_full_name() or actor.get_username(),
+                "holder": holder.get_full_name() or holder.get_username(),
+            },
+            actor=actor,
+        )
+    return lead
+
+
+def _held_lead(lead: Lead, agent: AbstractBaseUser) -> Lead:
+    """Lock the lead and check the agent holds it (the hold is what a call happens under)."""
+    lead = Lead.objects.select_for_update().select_related("customer").get(pk=lead.pk)
+    if not lead.in_queue:
+        raise ValidationError(_("Este lead ya salió de la cola."))
+    if lead.taken_by_id != agent.pk:
+        raise ValidationError(_("Tome el lead antes de registrar la llamada."))
+    return lead
+
+
+# --- The call -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[str, Any]) -> Lead:
+    """Save the data the customer confirmed on the call, on the lead and the CRM customer.
+
+    `data` has document_type, document_number, first_name, last_name, phone (E.164),
+    phone_secondary, email, address, city. The customer is found by document (or the
+    lead's link) and updated, or created.
+    """
+    lead = _held_lead(lead, agent)
+    document = normalize_document_number(data["document_number"])
+    customer_data = {
+        "document_type": data["document_type"],
+        "document_number": document,
+        "first_name": data["first_name"],
+        "last_name": data.get("last_name", ""),
+        "phone": data["phone"],
+        "phone_secondary": data.get("phone_secondary") or "",
+        "email": data.get("email", ""),
+        "address": data["address"],
+        "city": data.get("city", ""),
+    }
+    customer = (
+        Customer.objects.filter(
+            document_type=data["document_type"], document_number=document
+        ).first()
+        or lead.customer
+    )
+    if customer is None:
+        customer = crm_services.create_customer(
+            actor=agent, data={**customer_data, "channel": _call_center_channel()}
+        )
+    else:
+        customer = crm_services.update_customer(customer=customer, actor=agent, data=customer_data)
+    lead.customer = customer
+    lead.document_number = document
+    lead.contact_name = f"{data['first_name']} {data.get('last_name', '')}".strip()
+    lead.phone = str(data["phone"])
+    lead.phone_secondary = str(data.get("phone_secondary") or "")
+    lead.email = data.get("email", "")
+    lead.address = data["address"]
+    lead.city = data.get("city", "")
+    lead.search_text = lead.build_search_text()
+    lead.save()
+    return lead
+
+
+@transaction.atomic
+def confirm_order(
+    *,
+    lead: Lead,
+    agent: AbstractBaseUser,
+    lines: Iterable[CartLine],
+    notes: str = "",
+) -> Order:
+    """Sell: take the stock, record the order and the call, and move the lead in Kommo.
+
+    One transaction. Each product's stock drops by a conditional UPDATE (`stock >= qty`),
+    which locks the row: of two agents selling the last unit, the second waits for the
+    first to commit, then finds no stock and is refused; nothing of its order is written.
+    """
+    lead = _held_lead(lead, agent)
+    if lead.customer is None:
+        raise ValidationError(_("Confirme los datos del cliente antes de registrar el pedido."))
+    quantities: dict[int, int] = {}
+    for line in lines:
+        if line.quantity <= 0:
+            raise ValidationError(_("Las cantidades deben ser mayores que cero."))
+        quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
+    if not quantities:
+        raise ValidationError(_("El pedido no tiene productos."))
+    products = selectors.catalog_products(quantities)
+    for product_id in quantities:
+        product = products.get(product_id)
+        if product is None or not product.is_active:
+            raise ValidationError(_("Un producto del pedido ya no está en el catálogo."))
+        if quantities[product_id] > MAX_LINE_QUANTITY:
+            raise ValidationError(
+                _("Máximo %(max)s unidades de %(name)s por pedido.")
+                % {"max": MAX_LINE_QUANTITY, "name": product.name}
+            )
+    currencies = {p.currency for p in products.values()}
+    if len(currencies) > 1:
+        raise ValidationError(_("Un pedido lleva productos de una sola moneda."))
+
+    # In id order, so two orders with the same products lock them in the same order.
+    for product_id in sorted(quantities):
+        quantity = quantities[product_id]
+        taken = CatalogProduct.objects.filter(pk=product_id, stock__gte=quantity).update(
+            stock=F("stock") - quantity
+        )
+        if not taken:
+            left = CatalogProduct.objects.filter(pk=product_id).values_list("stock", flat=True)
+            raise ValidationError(
+                _("Stock insuficiente de %(name)s: quedan %(left)s y el pedido lleva %(qty)s.")
+                % {"name": products[product_id].name, "left": left.first(), "qty": quantity}
+            )
+
+    customer = lead.customer
+    order_lines = []
+    for product_id, quantity in quantities.items():
+        product = products[product_id]
+        line_total = (product.price * quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+        order_lines.append(
+            OrderLine(
+                product=product,
+                sku=product.sku,
+                name=product.name,
+                quantity=quantity,
+                unit_price=product.price,
+                line_total=line_total,
+            )
+        )
+    order = Order.objects.create(
+        lead=lead,
+        customer=customer,
+        agent=agent,
+        total=sum((line.line_total for line in order_lines), Decimal("0")),
+        currency=currencies.pop(),
+        delivery_name=customer.full_name,
+        delivery_phone=str(customer.phone or lead.phone),
+        delivery_address=customer.address or lead.address,
+        delivery_city=customer.city or lead.city,
+        notes=notes.strip(),
+    )
+    for line in order_lines:
+        line.order = order
+    OrderLine.objects.bulk_create(order_lines)
+    StockMovement.objects.bulk_create(
+        StockMovement(
+            product_id=product_id,
+            delta=-quantity,
+            reason=StockMovement.Reason.SALE,
+            order=order,
+            actor=agent,
+        )
+        for product_id, quantity in quantities.items()
+    )
+    call = CallRecord.objects.create(
+        lead=lead, agent=agent, outcome=CallRecord.Outcome.SALE, notes=notes.strip(), order=order
+    )
+    config = selectors.queue_settings()
+    _leave_queue(lead, state=Lead.State.SOLD, status_id=config.sold_status_id)
+    items = ", ".join(f"{line.quantity} × {line.name}" for line in order_lines)
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.CALL,
+        direction=Interaction.Direction.OUTBOUND,
+        channel=_call_center_channel(),
+        summary=_("Venta confirmada: pedido %(order)s por %(currency)s %(total)s (%(items)s)")
+        % {
+            "order": order.pk,
+            "currency": order.currency,
+            "total": format(order.total, "f"),
+            "items": items,
+        },
+        payload={"pedido": order.pk, "lead": lead.kommo_id, "total": format(order.total, "f")},
+        actor=agent,
+    )
+    _move_in_kommo(lead, call=call, status_id=config.sold_status_id, config=config)
+    return order
+
+
+@transaction.atomic
+def record_outcome(
+    *,
+    lead: Lead,
+    agent: AbstractBaseUser,
+    outcome: str,
+    callback_at: datetime | None = None,
+    loss_reason: LossReason | None = None,
+    notes: str = "",
+) -> CallRecord:
+    """Record a call that ended without a sale, and what happens to the lead next.
+
+    No answer: back in the queue, last. Call back: in the queue at that time. Not
+    interested: out of the queue. An outcome whose Kommo stage is configured moves the
+    lead there, and out of the queue.
+    """
+    lead = _held_lead(lead, agent)
+    config = selectors.queue_settings()
+    now = timezone.now()
+    if outcome == CallRecord.Outcome.CALLBACK:
+        if callback_at is None or callback_at <= now:
+            raise ValidationError(
+                {"callback_at": _("Indique una fecha y hora futura para volver a llamar.")}
+            )
+        status_id, state = config.callback_status_id, Lead.State.CALLBACK
+    elif outcome == CallRecord.Outcome.NO_ANSWER:
+        callback_at = None
+        status_id, state = config.no_answer_status_id, Lead.State.NO_ANSWER
+    elif outcome == CallRecord.Outcome.NOT_INTERESTED:
+        if loss_reason is None:
+            raise ValidationError({"loss_reason": _("Indique por qué no le interesa.")})
+        callback_at = None
+        status_id, state = config.not_interested_status_id, Lead.State.NOT_INTERESTED
+    else:
+        raise ValidationError(_("Resultado de llamada desconocido."))
+
+    call = CallRecord.objects.create(
+        lead=lead,
+        agent=agent,
+        outcome=outcome,
+        callback_at=callback_at,
+        loss_reason=loss_reason if outcome == CallRecord.Outcome.NOT_INTERESTED else None,
+        notes=notes.strip(),
+    )
+    if status_id or state == Lead.State.NOT_INTERESTED:
+        _leave_queue(lead, state=state, status_id=status_id)
+    else:
+        lead.state = state
+        lead.attempts += 1
+        lead.callback_at = callback_at
+        # No answer goes to the back of the queue; a call-back waits for its time.
+        lead.due_at = callback_at or now
+        lead.taken_by = None
+        lead.taken_at = None
+        lead.save()
+    if lead.customer_id:
+        summary = _("Llamada: %(outcome)s") % {"outcome": call.get_outcome_display()}
+        if callback_at:
+            summary += " · " + timezone.localtime(callback_at).strftime("%d/%m/%Y %H:%M")
+        if call.loss_reason:
+            summary += f" · {call.loss_reason.name}"
+        crm_services.record_interaction(
+            customer=lead.customer,
+            kind=Interaction.Kind.CALL,
+            direction=Interaction.Direction.OUTBOUND,
+            channel=_call_center_channel(),
+            summary=summary,
+            payload={"lead": lead.kommo_id, "notas": call.notes} if call.notes else {},
+            actor=agent,
+        )
+    extra = {}
+    if call.loss_reason and call.loss_reason.kommo_loss_reason_id:
+        extra["loss_reason_id"] = call.loss_reason.kommo_loss_reason_id
+    _move_in_kommo(lead, call=call, status_id=status_id, config=config, **extra)
+    return call
+
+
+def _leave_queue(lead: Lead, *, state: str, status_id: int | None) -> None:
+    lead.state = state
+    lead.in_queue = False
+    lead.attempts += 1
+    lead.callback_at = None
+    lead.taken_by = None
+    lead.taken_at = None
+    if status_id:
+        lead.status_id = status_id
+        # Our change is the newest one: a late webhook from before it changes nothing.
+        lead.kommo_updated_at = max(lead.kommo_updated_at, int(timezone.now().timestamp()))
+    lead.save()
+
+
+def _move_in_kommo(
+    lead: Lead, *, call: CallRecord, status_id: int | None, config: QueueSettings, **extra
+) -> None:
+    if not status_id:
+        return
+    payload: dict[str, Any] = {"lead_id": lead.kommo_id, "status_id": status_id, **extra}
+    if config.pipeline_id:
+        payload["pipeline_id"] = config.pipeline_id
+    outbox.enqueue_message(
+        destination=KOMMO_UPDATE_LEAD, payload=payload, dedupe_key=f"callcenter:call:{call.pk}"
+    )
+
+
+def _call_center_channel() -> Channel | None:
+    return Channel.objects.filter(code=CALL_CENTER_CHANNEL).first()

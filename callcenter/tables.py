@@ -1,0 +1,39 @@
+"""The queue's table (django-tables2): rows rendered by callcenter/partials/queue_table.html."""
+
+import django_tables2 as tables
+from django.utils.translation import gettext_lazy as _
+
+from callcenter.models import Lead
+
+
+class LeadQueueTable(tables.Table):
+    due_at = tables.Column(verbose_name=_("Esperando desde"), order_by=("due_at", "id"))
+    name = tables.Column(verbose_name=_("Cliente"), accessor="contact_name", orderable=False)
+    phone = tables.Column(verbose_name=_("Teléfono"), orderable=False)
+    document = tables.Column(
+        verbose_name=_("Documento"), accessor="document_number", orderable=False
+    )
+    source = tables.Column(verbose_name=_("Origen"), orderable=False)
+    state = tables.Column(verbose_name=_("Estado"), orderable=False)
+    attempts = tables.Column(verbose_name=_("Intentos"), order_by=("attempts", "due_at", "id"))
+    taken_by = tables.Column(verbose_name=_("Atendido por"), orderable=False)
+    actions = tables.Column(verbose_name="", accessor="pk", orderable=False)
+
+    class Meta:
+        model = Lead
+        fields = ()
+        sequence = (
+            "due_at",
+            "name",
+            "phone",
+            "document",
+            "source",
+            "state",
+            "attempts",
+            "taken_by",
+            "actions",
+        )
+        order_by = ("due_at",)
+        template_name = "callcenter/partials/queue_table.html"
+        attrs = {"class": "table table-hover align-middle mb-0", "id": "queue-table"}
+        empty_text = _("No hay leads por llamar.")

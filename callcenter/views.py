@@ -1,0 +1,298 @@
+"""The call-center screens: the queue, and one lead's call with its order."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from callcenter import filters, forms, selectors, services, tables
+from callcenter.models import Lead
+from crm import lists
+from crm import selectors as crm_selectors
+
+# How often the queue refreshes itself, in seconds (HTMX polling of the results).
+QUEUE_REFRESH_SECONDS = 5
+TIMELINE_ITEMS = 10
+
+
+@require_GET
+@permission_required("callcenter.view_lead", raise_exception=True)
+def queue(request: HttpRequest) -> HttpResponse:
+    response = lists.render_list(
+        request,
+        filterset=filters.LeadQueueFilter(request.GET, queryset=selectors.queue(request.user)),
+        table_class=tables.LeadQueueTable,
+        page_template="callcenter/queue.html",
+        results_template="callcenter/partials/queue_results.html",
+        extra_context={
+            "refresh_seconds": QUEUE_REFRESH_SECONDS,
+            "my_lead": _my_lead(request),
+        },
+    )
+    return response
+
+
+@require_GET
+@permission_required("callcenter.view_lead", raise_exception=True)
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    return render(request, "callcenter/lead_detail.html", _call_context(request, lead))
+
+
+@require_POST
+@permission_required("callcenter.take_lead", raise_exception=True)
+def lead_take(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    try:
+        services.take_lead(lead=lead, agent=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("callcenter:queue")
+    return redirect(lead)
+
+
+@require_POST
+@permission_required("callcenter.view_lead", raise_exception=True)
+def lead_release(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    try:
+        services.release_lead(lead=lead, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        _clear_cart(request, lead)
+        messages.success(request, _("Lead liberado: vuelve a estar libre en la cola."))
+    return redirect("callcenter:queue")
+
+
+@require_POST
+@permission_required("callcenter.take_lead", raise_exception=True)
+def lead_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    form = forms.ContactForm.for_lead(lead, request.POST)
+    if form.is_valid():
+        try:
+            services.confirm_contact_data(lead=lead, agent=request.user, data=form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Datos del cliente confirmados."))
+            return redirect(lead)
+    context = _call_context(request, lead)
+    context["contact_form"] = form
+    return render(request, "callcenter/lead_detail.html", context)
+
+
+@require_GET
+@permission_required("callcenter.take_lead", raise_exception=True)
+def catalog(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the catalog search results with live stock (an HTMX fragment)."""
+    lead = selectors.lead_for(request.user, pk)
+    text = request.GET.get("q", "")[:100]
+    return render(
+        request,
+        "callcenter/partials/catalog_results.html",
+        {"lead": lead, "products": selectors.catalog_search(text), "q": text},
+    )
+
+
+@require_POST
+@permission_required("callcenter.take_lead", raise_exception=True)
+def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    form = forms.CartAddForm(request.POST)
+    error = ""
+    if form.is_valid():
+        product = selectors.catalog_products([form.cleaned_data["product"]]).get(
+            form.cleaned_data["product"]
+        )
+        cart = _cart(request, lead)
+        wanted = cart.get(str(form.cleaned_data["product"]), 0) + form.cleaned_data["quantity"]
+        if product is None or not product.is_active:
+            error = _("Ese producto ya no está en el catálogo.")
+        elif wanted > product.stock:
+            error = _("Solo hay %(stock)s unidades de %(name)s; el pedido llevaría %(wanted)s.") % {
+                "stock": product.stock,
+                "name": product.name,
+                "wanted": wanted,
+            }
+        elif wanted > services.MAX_LINE_QUANTITY:
+            error = _("Máximo %(max)s unidades por producto.") % {"max": services.MAX_LINE_QUANTITY}
+        else:
+            cart[str(product.pk)] = wanted
+            _save_cart(request, lead, cart)
+    else:
+        error = " ".join(m for errors in form.errors.values() for m in errors)
+    return _cart_response(request, lead, error=error)
+
+
+@require_POST
+@permission_required("callcenter.take_lead", raise_exception=True)
+def cart_remove(request: HttpRequest, pk: int, product_id: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    cart = _cart(request, lead)
+    cart.pop(str(product_id), None)
+    _save_cart(request, lead, cart)
+    return _cart_response(request, lead)
+
+
+@require_POST
+@permission_required("callcenter.add_order", raise_exception=True)
+def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    form = forms.OrderForm(request.POST)
+    lines = [
+        services.CartLine(product_id=int(product_id), quantity=quantity)
+        for product_id, quantity in _cart(request, lead).items()
+    ]
+    if form.is_valid():
+        try:
+            order = services.confirm_order(
+                lead=lead, agent=request.user, lines=lines, notes=form.cleaned_data["notes"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(lead)
+        _clear_cart(request, lead)
+        messages.success(
+            request,
+            _(
+                "Pedido %(order)s confirmado por %(currency)s %(total)s. El lead pasa a «Venta "
+                "Confirmada» en Kommo."
+            )
+            % {"order": order.pk, "currency": order.currency, "total": format(order.total, "f")},
+        )
+        return redirect("callcenter:queue")
+    context = _call_context(request, lead)
+    context["order_form"] = form
+    return render(request, "callcenter/lead_detail.html", context)
+
+
+@require_POST
+@permission_required("callcenter.add_callrecord", raise_exception=True)
+def lead_outcome(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    form = forms.OutcomeForm(request.POST)
+    if form.is_valid():
+        try:
+            call = services.record_outcome(
+                lead=lead,
+                agent=request.user,
+                outcome=form.cleaned_data["outcome"],
+                callback_at=form.cleaned_data.get("callback_at"),
+                loss_reason=form.cleaned_data.get("loss_reason"),
+                notes=form.cleaned_data.get("notes", ""),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            _clear_cart(request, lead)
+            messages.success(
+                request,
+                _("Llamada registrada: %(outcome)s.") % {"outcome": call.get_outcome_display()},
+            )
+            return redirect("callcenter:queue")
+    context = _call_context(request, lead)
+    context["outcome_form"] = form
+    return render(request, "callcenter/lead_detail.html", context)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _call_context(request: HttpRequest, lead: Lead) -> dict:
+    config = selectors.queue_settings()
+    timeline = []
+    if lead.customer_id:
+        timeline, _cursor = crm_selectors.timeline(lead.customer, size=TIMELINE_ITEMS)
+    return {
+        "lead": lead,
+        "is_mine": lead.taken_by_id == request.user.pk
+        and lead.is_taken(timeout_minutes=config.take_timeout_minutes),
+        "holder_active": lead.is_taken(timeout_minutes=config.take_timeout_minutes),
+        "contact_form": forms.ContactForm.for_lead(lead),
+        "order_form": forms.OrderForm(),
+        "outcome_form": forms.OutcomeForm(),
+        "cart": _cart_lines(request, lead),
+        "calls": selectors.lead_calls(lead),
+        "timeline": timeline,
+        "notes": [n for n in lead.notes.split("\n\n") if n.strip()],
+        "kommo_sync": bool(config.sold_status_id),
+    }
+
+
+def _my_lead(request: HttpRequest) -> Lead | None:
+    config = selectors.queue_settings()
+    lead = Lead.objects.filter(taken_by=request.user, in_queue=True).order_by("-taken_at").first()
+    if lead and lead.is_taken(timeout_minutes=config.take_timeout_minutes):
+        return lead
+    return None
+
+
+def _cart_key(lead: Lead) -> str:
+    return f"callcenter-cart-{lead.pk}"
+
+
+def _cart(request: HttpRequest, lead: Lead) -> dict[str, int]:
+    return dict(request.session.get(_cart_key(lead), {}))
+
+
+def _save_cart(request: HttpRequest, lead: Lead, cart: dict[str, int]) -> None:
+    request.session[_cart_key(lead)] = cart
+
+
+def _clear_cart(request: HttpRequest, lead: Lead) -> None:
+    request.session.pop(_cart_key(lead), None)
+
+
+def _cart_lines(request: HttpRequest, lead: Lead) -> dict:
+    """Return the cart's lines with live prices and stock, and its total."""
+    cart = _cart(request, lead)
+    products = selectors.catalog_products(int(pid) for pid in cart)
+    lines = []
+    for pid, quantity in cart.items():
+        product = products.get(int(pid))
+        if product is None:
+            continue
+        lines.append(
+            {
+                "product": product,
+                "quantity": quantity,
+                "total": product.price * quantity,
+                "short": quantity > product.stock,
+            }
+        )
+    total = sum((line["total"] for line in lines), 0)
+    currency = lines[0]["product"].currency if lines else ""
+    return {"lines": lines, "total": total, "currency": currency}
+
+
+def _cart_response(request: HttpRequest, lead: Lead, *, error: str = "") -> HttpResponse:
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(lead)
+    return render(
+        request,
+        "callcenter/partials/cart.html",
+        {
+            "lead": lead,
+            "cart": _cart_lines(request, lead),
+            "cart_error": error,
+            "order_form": forms.OrderForm(),
+            "is_mine": True,
+        },
+    )
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            target = field if field in form.fields else None
+            for error in errors:
+                form.add_error(target, error)
+    else:
+        form.add_error(None, exc)

@@ -1,0 +1,216 @@
+"""integrations.kommo: the webhook parser on Kommo's own format, and the API client."""
+
+import json
+from pathlib import Path
+
+import pytest
+import responses
+from django.core.cache import cache
+
+from integrations import http, kommo
+from integrations.errors import ProviderError, SignatureError, TemporaryProviderError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "kommo"
+BASE = "https://cartera.kommo.com"
+
+
+def body(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def payload(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+def kommo_api(settings):
+    settings.KOMMO_SUBDOMAIN = "cartera"
+    settings.KOMMO_BASE_URL = BASE
+    settings.KOMMO_TOKEN = "long-lived-token"
+    cache.clear()
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+def test_expand_form_builds_nested_dicts_from_php_style_keys():
+    data = kommo.expand_form(
+        [
+            ("leads[status][0][id]", "1"),
+            ("leads[status][0][custom_fields][0][values][0][value]", "Facebook"),
+            ("leads[status][1][id]", "2"),
+            ("account[subdomain]", "cartera"),
+        ]
+    )
+
+    assert data["leads"]["status"]["0"]["id"] == "1"
+    assert data["leads"]["status"]["0"]["custom_fields"]["0"]["values"]["0"]["value"] == "Facebook"
+    assert data["leads"]["status"]["1"] == {"id": "2"}
+    assert data["account"] == {"subdomain": "cartera"}
+
+
+def test_it_reads_a_status_change_exactly_as_kommo_sends_it():
+    webhook = kommo.parse_webhook(body("lead_status_to_queue.txt"))
+
+    assert webhook.subdomain == "cartera"
+    assert webhook.account_id == "31361463"
+    assert len(webhook.leads) == 1
+    change = webhook.leads[0]
+    assert change.action == "status"
+    assert change.lead_id == 25399013
+    assert change.name == "Pedido web - Rosa"
+    assert (change.pipeline_id, change.status_id) == (6950551, 61000002)
+    assert change.old_status_id == 61000001
+    assert change.modified_at == 1795269600
+    assert change.custom_fields == (("Fuente", "Facebook"),)
+
+
+def test_it_reads_every_lead_of_a_batch_in_order():
+    webhook = kommo.parse_webhook(body("leads_add_two.txt"))
+
+    assert [(c.action, c.lead_id) for c in webhook.leads] == [
+        ("add", 25400100),
+        ("add", 25400101),
+    ]
+    assert webhook.leads[1].pipeline_id == 7000000
+
+
+def test_a_contact_webhook_has_no_leads():
+    webhook = kommo.parse_webhook(body("contact_update.txt"))
+
+    assert webhook.leads == ()
+
+
+def test_the_same_delivery_gets_the_same_event_id_and_another_change_another():
+    first = kommo.parse_webhook(body("lead_status_to_queue.txt"))
+    again = kommo.parse_webhook(body("lead_status_to_queue.txt"))
+    other = kommo.parse_webhook(body("lead_status_out_of_queue.txt"))
+
+    assert first.event_id == again.event_id
+    assert first.event_id != other.event_id
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"not a form", b"leads%5Bstatus%5D%5B0%5D%5Bid%5D=1", b"\xff\xfe"],
+)
+def test_it_refuses_what_is_not_a_kommo_webhook(raw):
+    with pytest.raises(ValueError):
+        kommo.parse_webhook(raw)
+
+
+def test_a_lead_without_id_is_refused():
+    with pytest.raises(ValueError):
+        kommo.parse_webhook(b"leads%5Bstatus%5D%5B0%5D%5Bname%5D=x&account%5Bsubdomain%5D=cartera")
+
+
+def test_only_the_configured_account_is_accepted(settings):
+    webhook = kommo.parse_webhook(body("lead_status_to_queue.txt"))
+    settings.KOMMO_SUBDOMAIN = "Cartera"
+    settings.KOMMO_ACCOUNT_ID = ""
+    kommo.verify_account(webhook)
+
+    settings.KOMMO_ACCOUNT_ID = "999"
+    with pytest.raises(SignatureError):
+        kommo.verify_account(webhook)
+
+    settings.KOMMO_ACCOUNT_ID = ""
+    settings.KOMMO_SUBDOMAIN = "otra-cuenta"
+    with pytest.raises(SignatureError):
+        kommo.verify_account(webhook)
+
+    settings.KOMMO_SUBDOMAIN = ""
+    with pytest.raises(SignatureError):
+        kommo.verify_account(webhook)
+
+
+def test_it_reads_a_lead_its_main_contact_and_notes(kommo_api):
+    kommo_api.get(f"{BASE}/api/v4/leads/25399013", json=payload("lead_25399013.json"))
+    kommo_api.get(f"{BASE}/api/v4/leads/25399013/notes", json=payload("notes_25399013.json"))
+    kommo_api.get(f"{BASE}/api/v4/contacts/9001", json=payload("contact_9001.json"))
+
+    details = kommo.get_lead_details(25399013)
+
+    assert details.lead_id == 25399013
+    assert details.contact_id == 9001
+    assert details.contact_name == "Rosa Huamán Quispe"
+    assert details.phones == ("+51 987 654 321", "01 4445555")
+    assert details.emails == ("rosa.huaman@example.pe",)
+    assert details.document_number == "45678912"
+    assert details.address == "Av. Arequipa 1234, dpto 501"
+    assert details.city == "Lima"
+    assert details.source == "Facebook"
+    assert details.notes == ("Pidió que la llamen después de las 6 pm.",)
+    lead_call = kommo_api.calls[0].request
+    assert lead_call.headers["Authorization"] == "Bearer long-lived-token"
+    assert "with=contacts" in lead_call.url
+
+
+def test_no_notes_is_kommos_204(kommo_api):
+    kommo_api.get(f"{BASE}/api/v4/leads/25399013", json=payload("lead_25399013.json"))
+    kommo_api.get(f"{BASE}/api/v4/leads/25399013/notes", status=204)
+    kommo_api.get(f"{BASE}/api/v4/contacts/9001", json=payload("contact_9001.json"))
+
+    assert kommo.get_lead_details(25399013).notes == ()
+
+
+def test_moving_a_lead_patches_its_stage_and_pipeline(kommo_api):
+    kommo_api.patch(f"{BASE}/api/v4/leads/25399013", json={"id": 25399013})
+
+    kommo.update_lead_from_payload(
+        {"lead_id": 25399013, "status_id": 61000005, "pipeline_id": 6950551}
+    )
+
+    sent = json.loads(kommo_api.calls[0].request.body)
+    assert sent == {"status_id": 61000005, "pipeline_id": 6950551}
+
+
+def test_a_429_is_temporary_and_carries_kommos_retry_after(kommo_api):
+    kommo_api.patch(f"{BASE}/api/v4/leads/1", status=429, headers={"Retry-After": "30"}, json={})
+
+    with pytest.raises(TemporaryProviderError) as raised:
+        kommo.update_lead(lead_id=1, status_id=2)
+
+    assert raised.value.retry_after == 30
+
+
+def test_a_refusal_is_definitive(kommo_api):
+    kommo_api.patch(f"{BASE}/api/v4/leads/1", status=400, json={"title": "Bad Request"})
+
+    with pytest.raises(ProviderError) as raised:
+        kommo.update_lead(lead_id=1, status_id=2)
+
+    assert not isinstance(raised.value, TemporaryProviderError)
+
+
+def test_a_payload_without_lead_is_refused_for_good():
+    with pytest.raises(ProviderError):
+        kommo.update_lead_from_payload({"status_id": 1})
+
+
+def test_without_token_nothing_is_called(settings):
+    settings.KOMMO_TOKEN = ""
+
+    with pytest.raises(ProviderError):
+        kommo.get_lead_details(1)
+
+
+def test_the_throttle_lets_seven_calls_a_second_through_and_stops_the_eighth():
+    cache.clear()
+    second = 1_800_000_000.0
+    for _ in range(kommo.REQUESTS_PER_SECOND):
+        kommo.throttle(now=second)
+
+    with pytest.raises(TemporaryProviderError) as raised:
+        kommo.throttle(now=second)
+
+    assert raised.value.retry_after == 1
+    kommo.throttle(now=second + 1)  # a new second, a new allowance
+
+
+def test_retry_after_may_be_an_http_date():
+    import requests
+
+    response = requests.Response()
+    response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
+
+    assert http.retry_after_seconds(response) == 0.0
