@@ -30,6 +30,7 @@ run: install ## Migrate, load the demo and serve with a Celery worker and beat
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
 	$(MANAGE) seed_credits
+	$(MANAGE) seed_callcenter
 	@echo ""
 	@echo "  Cartera: http://127.0.0.1:$(PORT)/   (Ctrl-C detiene web, worker y beat)"
 	@echo ""

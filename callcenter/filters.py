@@ -32,10 +32,10 @@ class LeadQueueFilter(django_filters.FilterSet):
         empty_label=_("Todos los estados"),
     )
     agent = django_filters.ChoiceFilter(
-        label=_("Agente"), choices=_agent_choices, method="by_agent", empty_label=_("Todos")
+        label=_("Agente"), choices=(), method="by_agent", empty_label=_("Todos")
     )
     source = django_filters.ChoiceFilter(
-        label=_("Origen"), choices=_source_choices, empty_label=_("Todos los orígenes")
+        label=_("Origen"), choices=(), empty_label=_("Todos los orígenes")
     )
     since = django_filters.DateFilter(
         label=_("En cola desde"),
@@ -51,6 +51,12 @@ class LeadQueueFilter(django_filters.FilterSet):
     class Meta:
         model = Lead
         fields = ["q", "state", "agent", "source", "since", "until"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read per request: agents and sources change while the app runs.
+        self.filters["agent"].extra["choices"] = _agent_choices()
+        self.filters["source"].extra["choices"] = _source_choices()
 
     def search(self, queryset, name, value):
         return selectors.search_leads(queryset, value)

@@ -161,6 +161,7 @@ def _fill_from_kommo(
     if details is None:
         named = {name.lower(): value for name, value in change.custom_fields}
         for attr, keys in (
+            ("contact_name", ("nombre", "contacto")),
             ("phone", ("telefono", "teléfono", "phone", "celular")),
             ("document_number", ("dni", "documento")),
             ("address", ("direccion", "dirección", "address")),

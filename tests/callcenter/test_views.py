@@ -1,0 +1,217 @@
+"""The queue and call screens: who may open them, and what each action does."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from callcenter.models import CallRecord, Lead, Order
+from tests.callcenter.conftest import make_lead, make_product
+
+QUEUE = reverse("callcenter:queue")
+
+
+@pytest.mark.parametrize("who", ["agente", "supervisor"])
+def test_agents_and_supervisors_open_the_queue(client, request, queue_config, who):
+    client.force_login(request.getfixturevalue(who))
+
+    assert client.get(QUEUE).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["asesor", "cobranzas", "outsider"])
+def test_other_staff_cannot(client, request, queue_config, who):
+    client.force_login(request.getfixturevalue(who))
+
+    assert client.get(QUEUE).status_code == 403
+
+
+def test_anonymous_users_are_sent_to_sign_in(client, queue_config):
+    response = client.get(QUEUE)
+
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+def test_the_queue_lists_leads_oldest_first_and_shows_who_holds_them(
+    client, agente, agente2, queue_config
+):
+    now = timezone.now()
+    newer = make_lead(contact_name="Beatriz Nueva", due_at=now)
+    older = make_lead(
+        contact_name="Ana Antigua",
+        due_at=now - timedelta(hours=2),
+        taken_by=agente2,
+        taken_at=now,
+    )
+    make_lead(contact_name="Fuera De Cola", in_queue=False, state=Lead.State.SOLD)
+    client.force_login(agente)
+
+    page = client.get(QUEUE).content.decode()
+
+    assert page.index("Ana Antigua") < page.index("Beatriz Nueva")
+    assert "Fuera De Cola" not in page
+    assert "Luis Ramos" in page  # the holder's name on the row
+    take = reverse("callcenter:lead_take", args=[newer.pk])
+    assert take in page
+    assert reverse("callcenter:lead_take", args=[older.pk]) not in page
+
+
+def test_search_and_filters_narrow_the_queue(client, agente, queue_config):
+    make_lead(contact_name="Rosa Huamán", phone="+51987111222", document_number="45678912")
+    make_lead(contact_name="Pedro Soto", phone="+51999888777", source="Facebook")
+    client.force_login(agente)
+
+    by_phone = client.get(QUEUE, {"q": "987 111 222"}).content.decode()
+    by_document = client.get(QUEUE, {"q": "45678912"}).content.decode()
+    by_name = client.get(QUEUE, {"q": "huaman"}).content.decode()
+    by_source = client.get(QUEUE, {"source": "Facebook"}).content.decode()
+    free = client.get(QUEUE, {"agent": "free", "state": "new"}).content.decode()
+
+    assert "Rosa Huamán" in by_phone and "Pedro Soto" not in by_phone
+    assert "Rosa Huamán" in by_document
+    assert "Rosa Huamán" in by_name and "Pedro Soto" not in by_name
+    assert "Pedro Soto" in by_source and "Rosa Huamán" not in by_source
+    assert "Rosa Huamán" in free and "Pedro Soto" in free
+
+
+def test_the_htmx_refresh_returns_only_the_results(client, agente, queue_config):
+    make_lead(contact_name="Rosa Huamán")
+    client.force_login(agente)
+
+    response = client.get(QUEUE, headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    assert [t.name for t in response.templates][0] == "callcenter/partials/queue_results.html"
+    assert 'hx-trigger="every 5s"' in response.content.decode()
+
+
+def test_the_queue_costs_the_same_queries_for_5_or_25_leads(
+    client, agente, queue_config, django_assert_max_num_queries
+):
+    client.force_login(agente)
+    for _ in range(5):
+        make_lead()
+    client.get(QUEUE)  # warm the session and settings row
+
+    with django_assert_max_num_queries(14) as five:
+        client.get(QUEUE)
+    for _ in range(20):
+        make_lead()
+    with django_assert_max_num_queries(len(five.captured_queries)):
+        client.get(QUEUE)
+
+
+def test_taking_a_lead_opens_its_call(client, agente, lead):
+    client.force_login(agente)
+
+    response = client.post(reverse("callcenter:lead_take", args=[lead.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == lead.get_absolute_url()
+    page = client.get(lead.get_absolute_url()).content.decode()
+    assert "Confirmar datos" in page and "Catálogo" in page
+
+
+def test_taking_a_held_lead_explains_who_has_it(client, agente, agente2, lead):
+    Lead.objects.filter(pk=lead.pk).update(taken_by=agente2, taken_at=timezone.now())
+    client.force_login(agente)
+
+    response = client.post(reverse("callcenter:lead_take", args=[lead.pk]), follow=True)
+
+    assert "Luis Ramos ya está atendiendo este lead" in response.content.decode()
+
+
+def test_a_supervisor_releases_from_the_queue(client, supervisor, held_lead):
+    client.force_login(supervisor)
+
+    client.post(reverse("callcenter:lead_release", args=[held_lead.pk]))
+
+    held_lead.refresh_from_db()
+    assert held_lead.taken_by is None
+
+
+def test_a_supervisor_cannot_take_leads(client, supervisor, lead):
+    client.force_login(supervisor)
+
+    assert client.post(reverse("callcenter:lead_take", args=[lead.pk])).status_code == 403
+
+
+def test_the_agent_corrects_the_phone_and_the_crm_customer_follows(client, agente, held_lead):
+    client.force_login(agente)
+    customer = held_lead.customer
+    data = {
+        "contact-document_type": customer.document_type,
+        "contact-document_number": customer.document_number,
+        "contact-first_name": customer.first_name,
+        "contact-last_name": customer.last_name,
+        "contact-phone": "912 345 678",
+        "contact-address": "Jr. Cusco 55",
+        "contact-city": "Lima",
+    }
+
+    response = client.post(reverse("callcenter:lead_contact", args=[held_lead.pk]), data)
+
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert str(customer.phone) == "+51912345678"
+    assert customer.address == "Jr. Cusco 55"
+    assert customer.interactions.filter(summary__startswith="Datos actualizados").exists()
+
+
+def test_required_contact_fields_are_explained_in_spanish(client, agente, held_lead):
+    client.force_login(agente)
+
+    response = client.post(
+        reverse("callcenter:lead_contact", args=[held_lead.pk]),
+        {"contact-document_type": "dni", "contact-document_number": "123"},
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Ingrese el celular." in page
+    assert "Ingrese la dirección de entrega." in page
+    assert "El DNI debe tener exactamente 8 dígitos." in page
+
+
+def test_the_catalog_shows_live_stock_and_the_cart_refuses_more(client, agente, held_lead):
+    product = make_product(stock=2, name="Zapatillas Runner", sku="ZAP-001")
+    client.force_login(agente)
+
+    found = client.get(reverse("callcenter:catalog", args=[held_lead.pk]), {"q": "zap-001"})
+    assert "Zapatillas Runner" in found.content.decode()
+    add = reverse("callcenter:cart_add", args=[held_lead.pk])
+    too_many = client.post(
+        add, {"product": product.pk, "quantity": 3}, headers={"HX-Request": "true"}
+    )
+    assert "Solo hay 2 unidades de Zapatillas Runner" in too_many.content.decode()
+    ok = client.post(add, {"product": product.pk, "quantity": 2}, headers={"HX-Request": "true"})
+    assert "Confirmar pedido" in ok.content.decode()
+
+
+def test_confirming_the_cart_places_the_order_and_returns_to_the_queue(client, agente, held_lead):
+    product = make_product(stock=2)
+    client.force_login(agente)
+    client.post(
+        reverse("callcenter:cart_add", args=[held_lead.pk]), {"product": product.pk, "quantity": 1}
+    )
+
+    response = client.post(reverse("callcenter:order_confirm", args=[held_lead.pk]), {"notes": ""})
+
+    assert response.status_code == 302 and response["Location"] == QUEUE
+    assert Order.objects.get().lines.get().product == product
+    queue = client.get(QUEUE).content.decode()
+    assert "Pedido" in queue and "confirmado" in queue
+
+
+def test_recording_a_call_back_needs_its_time(client, agente, held_lead):
+    client.force_login(agente)
+    url = reverse("callcenter:lead_outcome", args=[held_lead.pk])
+
+    refused = client.post(url, {"outcome-outcome": "callback"})
+    when = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    accepted = client.post(url, {"outcome-outcome": "callback", "outcome-callback_at": when})
+
+    assert "Indique cuándo volver a llamar." in refused.content.decode()
+    assert accepted.status_code == 302
+    assert CallRecord.objects.get().outcome == CallRecord.Outcome.CALLBACK
