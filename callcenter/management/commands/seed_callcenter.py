@@ -25,8 +25,8 @@ from django.utils import timezone
 from callcenter import catalog, selectors, services
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, QueueSettings
 from crm.models import Customer
-from integrations import webhooks
 from integrations import services as inbox
+from integrations import webhooks
 
 SEED = 20261121
 DEMO_PIPELINE = 6950551
@@ -83,7 +83,7 @@ class Command(BaseCommand):
         if Lead.objects.filter(kommo_id=FIRST_LEAD_ID).exists():
             self.stdout.write("Call center: la demostración ya está cargada.")
             return
-        rng = random.Random(SEED)
+        rng = random.Random(SEED)  # noqa: S311 (demo data, not secrets)
         agents = self._agents()
         self._settings()
         self._catalog()
