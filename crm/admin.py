@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from crm import services
-from crm.models import Branch, Channel, Customer, Interaction, Product, Tag
+from crm.models import Appointment, Branch, Channel, Customer, Interaction, Product, Tag
 
 
 @admin.register(Branch)
@@ -108,3 +108,27 @@ class InteractionAdmin(admin.ModelAdmin):
     @admin.display(description=_("resumen"))
     def short_summary(self, obj):
         return obj.summary[:80]
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ["starts_at", "title", "customer", "attendee_name", "advisor", "status"]
+    list_filter = ["status", "advisor"]
+    search_fields = [
+        "calcom_uid",
+        "title",
+        "attendee_name",
+        "attendee_email",
+        "customer__document_number",
+        "customer__last_name",
+    ]
+    list_select_related = ["customer", "advisor"]
+    date_hierarchy = "starts_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        # Written by the Cal.com webhook only; admin reads it.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -9,6 +9,8 @@ def navigation(request: HttpRequest) -> dict:
     return {
         "nav": {
             "customers": user.has_perm("crm.view_customer"),
+            "agenda": user.has_perm("crm.view_appointment"),
+            "callcenter": user.has_perm("callcenter.view_lead"),
             "loans": user.has_perm("credits.view_loan"),
             "portfolio": user.has_perm("credits.view_portfolio"),
             "investors": user.has_perm("credits.view_investor"),

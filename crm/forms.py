@@ -1,12 +1,21 @@
 """Input parsing for the CRM screens, query strings included."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from crm import services, validators
-from crm.models import Branch, Channel, Customer, Interaction, Tag
+from crm.models import Appointment, Branch, Channel, Customer, Interaction, Tag
+
+# The agenda opens on today and the days after it.
+AGENDA_DAYS = 14
+# The advisor filter's choice for appointments whose organizer matched no user.
+UNASSIGNED = "none"
 
 
 def advisors():
@@ -56,6 +65,11 @@ class CustomerForm(forms.ModelForm):
         """Return the cleaned fields the services take, without the tags."""
         return {k: v for k, v in self.cleaned_data.items() if k != "tags"}
 
+    @staticmethod
+    def initial_from(query) -> dict:
+        """Return the name, e-mail and phone a link brings (the agenda's "registrar")."""
+        return {f: query[f] for f in ("first_name", "email", "phone") if query.get(f)}
+
 
 class QuickNoteForm(forms.Form):
     """The 360 page's quick form: a note, or a call or message made outside the app."""
@@ -91,3 +105,62 @@ class TimelineFilterForm(forms.Form):
     def cursor(self):
         at, pk = self.cleaned_data.get("before_at"), self.cleaned_data.get("before_id")
         return (at, pk) if at and pk else None
+
+
+class AgendaFilterForm(forms.Form):
+    """The agenda's filters, read from the query string; blank dates mean the next two weeks."""
+
+    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+    since = forms.DateField(
+        label=_("Desde"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        label=_("Hasta"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    status = forms.ChoiceField(
+        label=_("Estado"),
+        choices=[("", _("Todos los estados")), *Appointment.Status.choices],
+        required=False,
+    )
+    # Only for those who see every advisor's appointments (removed otherwise).
+    advisor = forms.ChoiceField(label=_("Asesor"), required=False)
+
+    def __init__(self, data, *, user: AbstractBaseUser) -> None:
+        super().__init__(data)
+        self.advisors: dict[str, AbstractBaseUser] = {}
+        if user.has_perm("crm.view_all_appointments"):
+            self.advisors = {str(u.pk): u for u in advisors()}
+            self.fields["advisor"].choices = [
+                ("", _("Todos los asesores")),
+                (UNASSIGNED, _("Sin asesor")),
+                *((pk, u.get_full_name() or u.username) for pk, u in self.advisors.items()),
+            ]
+        else:
+            del self.fields["advisor"]
+
+    def clean(self):
+        cleaned = super().clean()
+        today = timezone.localdate()
+        since = cleaned.get("since") or today
+        until = cleaned.get("until") or since + timedelta(days=AGENDA_DAYS - 1)
+        if until < since:
+            self.add_error("until", _("La fecha final es anterior a la inicial."))
+        cleaned["since"], cleaned["until"] = since, until
+        return cleaned
+
+    def filters(self) -> dict:
+        """Return the cleaned filters as selectors.agenda takes them."""
+        data = self.cleaned_data
+        choice = data.get("advisor", "")
+        return {
+            "since": data["since"],
+            "until": data["until"],
+            "status": data["status"],
+            "advisor": self.advisors.get(choice) if choice else None,
+            "unassigned": choice == UNASSIGNED,
+            "text": data["q"],
+        }

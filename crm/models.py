@@ -269,6 +269,102 @@ class Interaction(models.Model):
         ]
 
 
+class Appointment(models.Model):
+    """A meeting booked through Cal.com. Written only by `crm.services`, from its webhooks."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Agendada")
+        RESCHEDULED = "rescheduled", _("Reprogramada")
+        CANCELLED = "cancelled", _("Cancelada")
+
+    # Empty while the person who booked is not a registered customer ("cliente por
+    # registrar"): see crm.services.process_calcom_event.
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("cliente"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="appointments",
+    )
+    advisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("asesor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="appointments",
+    )
+    # The booking's current uid: a reschedule replaces it with the new booking's.
+    calcom_uid = models.CharField(_("uid en Cal.com"), max_length=100, unique=True)
+    # The uid it had before the last reschedule, so a late event about it is recognized.
+    previous_calcom_uid = models.CharField(
+        _("uid anterior en Cal.com"), max_length=100, blank=True, db_index=True
+    )
+    calcom_booking_id = models.PositiveBigIntegerField(
+        _("reserva en Cal.com"), null=True, blank=True
+    )
+    title = models.CharField(_("título"), max_length=255)
+    starts_at = models.DateTimeField(_("inicio"))
+    ends_at = models.DateTimeField(_("fin"))
+    status = models.CharField(_("estado"), max_length=12, choices=Status, default=Status.SCHEDULED)
+    location = models.CharField(_("lugar"), max_length=255, blank=True)
+    video_url = models.URLField(_("enlace de la videollamada"), max_length=500, blank=True)
+    notes = models.TextField(_("notas"), blank=True)
+    cancellation_reason = models.TextField(_("motivo de cancelación"), blank=True)
+    # Who booked, as Cal.com's booking form gave it: what an unregistered person is.
+    attendee_name = models.CharField(_("nombre de quien reservó"), max_length=200, blank=True)
+    attendee_email = models.EmailField(_("correo de quien reservó"), blank=True)
+    attendee_phone = models.CharField(_("teléfono de quien reservó"), max_length=32, blank=True)
+    organizer_email = models.EmailField(_("correo del organizador"), blank=True)
+    # Cal.com's createdAt of the last event applied: an older one arriving late is skipped.
+    calcom_event_at = models.DateTimeField(_("último evento de Cal.com"))
+    created_at = models.DateTimeField(_("registrada"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("actualizada"), auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        verbose_name = _("cita")
+        verbose_name_plural = _("citas")
+        permissions = [
+            ("view_all_appointments", _("Puede ver las citas de todos los asesores")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gte=models.F("starts_at")),
+                name="crm_appointment_ends_after_start",
+            ),
+        ]
+        indexes = [
+            # An advisor's agenda, and a customer's card on the 360 page, by date.
+            models.Index(fields=["advisor", "starts_at", "id"], name="crm_appt_advisor_idx"),
+            models.Index(fields=["customer", "starts_at"], name="crm_appt_customer_idx"),
+            models.Index(fields=["starts_at", "id"], name="crm_appt_starts_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({timezone.localtime(self.starts_at):%Y-%m-%d %H:%M})"
+
+    @property
+    def person_name(self) -> str:
+        """Return the customer's name, or the name the unregistered attendee gave."""
+        return self.customer.full_name if self.customer else self.attendee_name
+
+    @property
+    def starts_on(self):
+        """Return the local day the appointment starts: the agenda groups by it."""
+        return timezone.localtime(self.starts_at).date()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
+
+    @property
+    def status_color(self) -> str:
+        """Return the Bootstrap color of the status badge."""
+        return _STATUS_COLORS.get(self.status, "secondary")
+
+
 _KIND_ICONS = {
     Interaction.Kind.NOTE: "sticky",
     Interaction.Kind.CALL: "telephone",
@@ -280,4 +376,10 @@ _KIND_ICONS = {
     Interaction.Kind.FOLLOW_UP: "clipboard-check",
     Interaction.Kind.APPOINTMENT: "calendar-event",
     Interaction.Kind.SYSTEM: "gear",
+}
+
+_STATUS_COLORS = {
+    Appointment.Status.SCHEDULED: "primary",
+    Appointment.Status.RESCHEDULED: "warning",
+    Appointment.Status.CANCELLED: "secondary",
 }

@@ -1,15 +1,18 @@
 """Reads of the CRM: querysets with their joins done, and the one access helper per object."""
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from crm import search
-from crm.models import Customer, Interaction
+from crm.models import Appointment, Customer, Interaction
 
 TIMELINE_PAGE_SIZE = 20
+# How many upcoming and how many past appointments the 360 page's card shows.
+CUSTOMER_APPOINTMENTS = 5
 
 
 def customers_visible_to(user: AbstractBaseUser) -> QuerySet[Customer]:
@@ -85,3 +88,58 @@ def timeline(
 def timeline_counts(customer: Customer) -> dict[str, int]:
     """Return how many events of each kind the customer's timeline holds (one query)."""
     return dict(customer.interactions.values_list("kind").annotate(n=Count("id")).order_by())
+
+
+def appointments_visible_to(user: AbstractBaseUser) -> QuerySet[Appointment]:
+    """Return the appointments a staff user may see: all, or only the ones they attend."""
+    if not user.is_authenticated:
+        return Appointment.objects.none()
+    if not user.has_perm("crm.view_appointment"):
+        return Appointment.objects.none()
+    if user.has_perm("crm.view_all_appointments"):
+        return Appointment.objects.all()
+    return Appointment.objects.filter(advisor=user)
+
+
+def customer_appointments(
+    customer: Customer, *, size: int = CUSTOMER_APPOINTMENTS
+) -> tuple[list[Appointment], list[Appointment]]:
+    """Return the customer's next appointments, soonest first, and the last ones (2 queries)."""
+    now = timezone.now()
+    appointments = customer.appointments.select_related("advisor")
+    upcoming = appointments.filter(starts_at__gte=now).order_by("starts_at", "id")
+    recent = appointments.filter(starts_at__lt=now).order_by("-starts_at", "-id")
+    return list(upcoming[:size]), list(recent[:size])
+
+
+def agenda(
+    user: AbstractBaseUser,
+    *,
+    since: date,
+    until: date,
+    status: str = "",
+    advisor: AbstractBaseUser | None = None,
+    unassigned: bool = False,
+    text: str = "",
+) -> QuerySet[Appointment]:
+    """Return the appointments `user` may see from `since` to `until` (local days), in order.
+
+    `advisor` or `unassigned` narrow it to one advisor's, or to those Cal.com's organizer
+    matched no user for; `text` matches the customer's or the attendee's name and e-mail.
+    """
+    start = timezone.make_aware(datetime.combine(since, time.min))
+    end = timezone.make_aware(datetime.combine(until + timedelta(days=1), time.min))
+    queryset = appointments_visible_to(user).filter(starts_at__gte=start, starts_at__lt=end)
+    if status:
+        queryset = queryset.filter(status=status)
+    if advisor is not None:
+        queryset = queryset.filter(advisor=advisor)
+    elif unassigned:
+        queryset = queryset.filter(advisor__isnull=True)
+    for term in search.terms(text):
+        queryset = queryset.filter(
+            Q(customer__search_text__contains=term)
+            | Q(attendee_name__icontains=term)
+            | Q(attendee_email__icontains=term)
+        )
+    return queryset.select_related("customer", "advisor").order_by("starts_at", "id")

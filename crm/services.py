@@ -4,14 +4,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import phonenumbers
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Channel, Customer, Interaction, Tag
+from crm.models import Appointment, Channel, Customer, Interaction, Tag
+from integrations import calcom, webhooks
+from integrations.models import WebhookEvent
 
 # Fields a person may set on a customer; anything else is the system's.
 CUSTOMER_FIELDS = (
@@ -119,6 +124,7 @@ def create_customer(
     )
     if note.strip():
         record_interaction(customer=customer, kind=Interaction.Kind.NOTE, summary=note, actor=actor)
+    _link_unregistered_appointments(customer)
     customer.refresh_from_db(fields=["last_interaction_at"])
     return customer
 
@@ -193,4 +199,240 @@ def untag_customer(
             kind=Interaction.Kind.SYSTEM,
             summary=_("Etiqueta quitada: %(tag)s") % {"tag": tag.name},
             actor=actor,
+        )
+
+
+@transaction.atomic
+def process_calcom_event(event: WebhookEvent) -> None:
+    """Apply a stored Cal.com booking webhook to its appointment, once and in order.
+
+    Created: record the appointment on the customer (by the attendee's e-mail, else phone)
+    and the advisor (by the organizer's e-mail). Rescheduled: move the original booking's
+    appointment to the new booking. Cancelled: mark it cancelled with Cal.com's reason.
+    A duplicate, or an event older than the last one applied, changes nothing.
+    """
+    booking = calcom.parse_event(event.raw_body.encode())
+    if booking.event_type == calcom.BOOKING_CREATED:
+        _book_appointment(booking)
+    elif booking.event_type == calcom.BOOKING_RESCHEDULED:
+        _reschedule_appointment(booking)
+    elif booking.event_type == calcom.BOOKING_CANCELLED:
+        _cancel_appointment(booking)
+    else:  # parse_event reads only the three above
+        raise webhooks.IgnoreEvent(f"Nothing to do for {booking.event_type}.")
+
+
+def _book_appointment(booking: calcom.CalcomBooking) -> None:
+    if _appointment_for_uids(booking.uid) is not None:
+        # This delivery again, or the booking's reschedule got here first (it is newer).
+        raise webhooks.IgnoreEvent(f"Cal.com booking {booking.uid} is already recorded.")
+    appointment = Appointment(
+        calcom_uid=booking.uid, status=Appointment.Status.SCHEDULED, **_booking_fields(booking)
+    )
+    appointment.save()
+    _record_appointment(appointment, booking, _("Cita agendada: %(title)s, %(when)s"))
+
+
+def _reschedule_appointment(booking: calcom.CalcomBooking) -> None:
+    appointment = _appointment_for_uids(booking.previous_uid, booking.uid)
+    if appointment is None:
+        # The original booking never reached us (made before the webhook existed): the
+        # new booking is all there is to record.
+        appointment = Appointment(
+            calcom_uid=booking.uid,
+            previous_calcom_uid=booking.previous_uid,
+            status=Appointment.Status.RESCHEDULED,
+            **_booking_fields(booking),
+        )
+        appointment.save()
+        _record_appointment(appointment, booking, _("Cita reprogramada: %(title)s, %(when)s"))
+        return
+    _skip_if_stale(appointment, booking)
+    if appointment.calcom_uid == booking.uid and (appointment.starts_at, appointment.ends_at) == (
+        booking.starts_at,
+        booking.ends_at,
+    ):
+        raise webhooks.IgnoreEvent(f"Cal.com booking {booking.uid} is already at that time.")
+    before = appointment.starts_at
+    if appointment.calcom_uid != booking.uid:
+        appointment.previous_calcom_uid = appointment.calcom_uid
+        appointment.calcom_uid = booking.uid
+    appointment.status = Appointment.Status.RESCHEDULED
+    appointment.cancellation_reason = ""
+    for field, value in _booking_fields(booking, appointment.customer).items():
+        setattr(appointment, field, value)
+    appointment.save()
+    _record_appointment(
+        appointment,
+        booking,
+        _("Cita reprogramada: %(title)s, %(when)s (antes: %(before)s)"),
+        before=_when(before),
+    )
+
+
+def _cancel_appointment(booking: calcom.CalcomBooking) -> None:
+    # Only the booking's current uid: Cal.com also marks the original of a reschedule
+    # cancelled, and that must not cancel the appointment it moved to.
+    appointment = (
+        Appointment.objects.select_for_update()
+        .select_related("customer")
+        .filter(calcom_uid=booking.uid)
+        .first()
+    )
+    if appointment is None:
+        raise webhooks.IgnoreEvent(f"No appointment for Cal.com booking {booking.uid}.")
+    _skip_if_stale(appointment, booking)
+    if appointment.is_cancelled:
+        raise webhooks.IgnoreEvent(f"Cal.com booking {booking.uid} is already cancelled.")
+    appointment.status = Appointment.Status.CANCELLED
+    appointment.cancellation_reason = booking.cancellation_reason
+    appointment.calcom_event_at = booking.created_at
+    if appointment.customer is None:
+        appointment.customer = _customer_for_attendee(
+            booking.attendee_email, booking.attendee_phone
+        )
+    appointment.save()
+    _record_appointment(appointment, booking, _("Cita cancelada: %(title)s, %(when)s"))
+
+
+def _appointment_for_uids(*uids: str) -> Appointment | None:
+    """Return, locked, the appointment that is or was (before a reschedule) one of `uids`."""
+    uids = tuple(uid for uid in uids if uid)
+    return (
+        Appointment.objects.select_for_update()
+        .select_related("customer")
+        .filter(Q(calcom_uid__in=uids) | Q(previous_calcom_uid__in=uids))
+        .order_by("-calcom_event_at", "-id")
+        .first()
+    )
+
+
+def _skip_if_stale(appointment: Appointment, booking: calcom.CalcomBooking) -> None:
+    # Cal.com may deliver a booking's events out of order (a retry after a newer event):
+    # the appointment keeps the time of the last one applied.
+    if booking.created_at <= appointment.calcom_event_at:
+        raise webhooks.IgnoreEvent(
+            f"Cal.com {booking.event_type} of {booking.created_at.isoformat()} is not newer"
+            f" than the appointment's last event ({appointment.calcom_event_at.isoformat()})."
+        )
+
+
+def _booking_fields(
+    booking: calcom.CalcomBooking, customer: Customer | None = None
+) -> dict[str, Any]:
+    """Return the appointment's fields from a booking, matching customer and advisor."""
+    return {
+        "customer": customer
+        or _customer_for_attendee(booking.attendee_email, booking.attendee_phone),
+        "advisor": _advisor_for(booking.organizer_email),
+        "calcom_booking_id": booking.booking_id,
+        "title": booking.title[:255] or _("Cita"),
+        "starts_at": booking.starts_at,
+        "ends_at": booking.ends_at,
+        "location": booking.location[:255],
+        "video_url": booking.video_url[:500],
+        "notes": booking.notes,
+        "attendee_name": booking.attendee_name[:200],
+        "attendee_email": booking.attendee_email[:254],
+        "attendee_phone": (_phone_e164(booking.attendee_phone) or booking.attendee_phone)[:32],
+        "organizer_email": booking.organizer_email[:254],
+        "calcom_event_at": booking.created_at,
+    }
+
+
+def _customer_for_attendee(email: str, phone: str) -> Customer | None:
+    """Return the customer with this e-mail (any case), else with this phone, else None.
+
+    No customer is created for someone unknown. A customer needs an identity document
+    that passes crm.validators for its type (DNI of 8 digits, CE or passport of 6 to 12
+    alphanumerics, RUC with its check digit) and is unique per type, and Cal.com's
+    booking form asks for none: any placeholder that passed would be a made-up document,
+    found by document searches and printable on a contract. So the appointment keeps
+    the attendee's name, e-mail and phone, the agenda shows it as "cliente por
+    registrar", and it is linked once the customer is registered (create_customer) or
+    a later event about it finds them.
+    """
+    if email:
+        # Several customers may share an e-mail (family members): the oldest is chosen.
+        customer = Customer.objects.filter(email__iexact=email).order_by("pk").first()
+        if customer is not None:
+            return customer
+    e164 = _phone_e164(phone)
+    if e164:
+        return (
+            Customer.objects.filter(Q(phone=e164) | Q(phone_secondary=e164)).order_by("pk").first()
+        )
+    return None
+
+
+def _advisor_for(email: str) -> AbstractBaseUser | None:
+    """Return the active user whose e-mail is the Cal.com organizer's, any case."""
+    if not email:
+        return None
+    User = get_user_model()
+    return User.objects.filter(is_active=True, email__iexact=email).order_by("pk").first()
+
+
+def _phone_e164(raw: str) -> str:
+    """Return a phone as stored on customers (E.164), read in the country's format; or ""."""
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, settings.COUNTRY)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _when(at: datetime) -> str:
+    return formats.date_format(timezone.localtime(at), "SHORT_DATETIME_FORMAT")
+
+
+def _record_appointment(
+    appointment: Appointment, booking: calcom.CalcomBooking, summary: str, **extra: str
+) -> None:
+    """Write the change on the customer's timeline; an unregistered attendee has none."""
+    if appointment.customer is None:
+        return
+    advisor = appointment.advisor
+    payload = {
+        "inicio": _when(appointment.starts_at),
+        "fin": _when(appointment.ends_at),
+        "asesor": (advisor.get_full_name() or advisor.get_username()) if advisor else "",
+        "lugar": appointment.location,
+        "enlace": appointment.video_url,
+        "motivo": appointment.cancellation_reason if appointment.is_cancelled else "",
+        "cita": appointment.pk,
+        "calcom_uid": appointment.calcom_uid,
+    }
+    record_interaction(
+        customer=appointment.customer,
+        kind=Interaction.Kind.APPOINTMENT,
+        summary=summary
+        % {"title": appointment.title, "when": _when(appointment.starts_at), **extra},
+        direction=Interaction.Direction.INBOUND,
+        payload={key: value for key, value in payload.items() if value},
+        occurred_at=booking.created_at,
+    )
+
+
+def _link_unregistered_appointments(customer: Customer) -> None:
+    """Link to a new customer the appointments booked before with their e-mail or phone."""
+    phones = [str(p) for p in (customer.phone, customer.phone_secondary) if p]
+    match = Q(attendee_phone__in=phones) if phones else Q()
+    if customer.email:
+        match |= Q(attendee_email__iexact=customer.email)
+    if not match:
+        return
+    for appointment in Appointment.objects.select_for_update().filter(match, customer__isnull=True):
+        appointment.customer = customer
+        appointment.save(update_fields=["customer", "updated_at"])
+        record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.APPOINTMENT,
+            summary=_("Cita de Cal.com vinculada al registrarse: %(title)s, %(when)s")
+            % {"title": appointment.title, "when": _when(appointment.starts_at)},
+            payload={"cita": appointment.pk, "calcom_uid": appointment.calcom_uid},
         )

@@ -11,4 +11,5 @@ urlpatterns = [
     path("clientes/<int:pk>/editar/", views.customer_update, name="customer_update"),
     path("clientes/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),
     path("clientes/<int:pk>/notas/", views.customer_add_note, name="customer_add_note"),
+    path("agenda/", views.agenda, name="agenda"),
 ]

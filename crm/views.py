@@ -1,21 +1,27 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import push_url
 
 from crm import filters, forms, lists, selectors, services, tables
-from crm.models import Interaction
+from crm.models import Appointment, Interaction
+
+AGENDA_PAGE_SIZE = 25
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """Send each role to its work: the customer list for staff who may see customers."""
+    """Send each role to its work: the customer list, or the call queue for its agents."""
     if request.user.has_perm("crm.view_customer"):
         return redirect("crm:customer_list")
+    if request.user.has_perm("callcenter.view_lead"):
+        return redirect("callcenter:queue")
     return render(request, "crm/home.html")
 
 
@@ -35,7 +41,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("crm.add_customer", raise_exception=True)
 def customer_create(request: HttpRequest) -> HttpResponse:
-    form = forms.CustomerForm(request.POST or None)
+    form = forms.CustomerForm(
+        request.POST or None, initial=forms.CustomerForm.initial_from(request.GET)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             customer = services.create_customer(
@@ -77,11 +85,18 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for(request.user, pk)
     items, cursor = selectors.timeline(customer)
     counts = selectors.timeline_counts(customer)
+    upcoming, recent = (
+        selectors.customer_appointments(customer)
+        if request.user.has_perm("crm.view_appointment")
+        else (None, None)
+    )
     return render(
         request,
         "crm/customer_detail.html",
         {
             "customer": customer,
+            "upcoming_appointments": upcoming,
+            "recent_appointments": recent,
             "items": items,
             "cursor": cursor,
             "kind": "",
@@ -134,3 +149,22 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         "crm/partials/note_added.html",
         {"customer": customer, "note_form": forms.QuickNoteForm(), "item": interaction},
     )
+
+
+@require_GET
+@permission_required("crm.view_appointment", raise_exception=True)
+def agenda(request: HttpRequest) -> HttpResponse:
+    """Show the appointments booked through Cal.com, by day: one's own, or everyone's."""
+    form = forms.AgendaFilterForm(request.GET, user=request.user)
+    if form.is_valid():
+        appointments = selectors.agenda(request.user, **form.filters())
+    else:
+        appointments = Appointment.objects.none()
+    page = Paginator(appointments, AGENDA_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "crm/partials/agenda_results.html", context)
+        return push_url(response, request.get_full_path())
+    return render(request, "crm/agenda.html", context)

@@ -1,13 +1,14 @@
 """One small factory per model: required fields only; tests override what they are about."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from crm.models import Branch, Channel, Customer, Interaction, Product, Tag
+from crm import search
+from crm.models import Appointment, Branch, Channel, Customer, Interaction, Product, Tag
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -93,6 +94,20 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     summary = factory.Faker("sentence", locale="es_ES")
 
 
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    """A booking as the Cal.com webhook records it; `crm.services` writes the real ones."""
+
+    class Meta:
+        model = Appointment
+
+    customer = factory.SubFactory(CustomerFactory)
+    calcom_uid = factory.Sequence(lambda n: f"calcom-uid-{n}")
+    title = "Asesoría de crédito"
+    starts_at = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    ends_at = factory.LazyAttribute(lambda a: a.starts_at + timedelta(minutes=30))
+    calcom_event_at = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
 class LoanProductFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "credits.LoanProduct"
@@ -141,3 +156,16 @@ class InvestorFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"inversor{n}@example.com")
     bank_name = "BCP"
     bank_account = factory.Sequence(lambda n: f"191-{n:08d}-0-00")
+
+
+class CatalogProductFactory(factory.django.DjangoModelFactory):
+    """A product with no stock; stock comes through `callcenter.catalog`, so the ledger adds up."""
+
+    class Meta:
+        model = "callcenter.CatalogProduct"
+        django_get_or_create = ("sku",)
+
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name = factory.Sequence(lambda n: f"Producto {n}")
+    price = Decimal("49.90")
+    search_text = factory.LazyAttribute(lambda p: search.normalize(f"{p.name} {p.sku}"))

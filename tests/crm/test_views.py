@@ -7,7 +7,12 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
 from crm.models import Customer, Interaction
-from tests.factories import CustomerFactory, InteractionFactory, TagFactory
+from tests.factories import (
+    AppointmentFactory,
+    CustomerFactory,
+    InteractionFactory,
+    TagFactory,
+)
 
 HTMX = {"HX-Request": "true"}
 
@@ -135,11 +140,12 @@ def test_the_360_page_costs_the_same_queries_for_10_or_200_events(
 ):
     customer.tags.add(TagFactory(name="VIP"))
     InteractionFactory.create_batch(rows, customer=customer, actor=asesor)
+    AppointmentFactory.create_batch(rows // 10, customer=customer, advisor=asesor)
     client.force_login(asesor)
 
     # Session, user, permissions (4), customer, tags, first timeline page, counts per
-    # kind, and the session's inactivity stamp (3).
-    with django_assert_max_num_queries(11):
+    # kind, upcoming and past appointments (2), and the session's inactivity stamp (3).
+    with django_assert_max_num_queries(13):
         response = client.get(customer.get_absolute_url())
 
     assert response.status_code == 200
