@@ -324,7 +324,7 @@ def release_lead(*, lead: Lead, actor: AbstractBaseUser) -> Lead:
 
 def _held_lead(lead: Lead, agent: AbstractBaseUser) -> Lead:
     """Lock the lead and check the agent holds it (the hold is what a call happens under)."""
-    lead = Lead.objects.select_for_update().select_related("customer").get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
     if not lead.in_queue:
         raise ValidationError(_("Este lead ya salió de la cola."))
     if lead.taken_by_id != agent.pk:
