@@ -160,9 +160,18 @@ class Lead(models.Model):
             ("release_lead", _("Puede liberar leads tomados por otros agentes")),
         ]
         indexes = [
-            # The queue: leads in it, oldest first.
-            models.Index(fields=["in_queue", "due_at", "id"], name="callcenter_lead_queue_idx"),
-            models.Index(fields=["taken_by", "in_queue"], name="callcenter_lead_taken_idx"),
+            # The queue: leads in it, oldest first. Partial, so it holds only the queue
+            # (not every lead ever called) and SQLite uses it for `WHERE in_queue` too.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(in_queue=True),
+                name="callcenter_lead_queue_idx",
+            ),
+            models.Index(
+                fields=["taken_by"],
+                condition=models.Q(in_queue=True),
+                name="callcenter_lead_taken_idx",
+            ),
         ]
 
     def __str__(self) -> str:

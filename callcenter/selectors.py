@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
@@ -13,6 +14,8 @@ from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, Orde
 from crm import search
 
 AGENT_GROUP = "Agente call center"
+SOURCES_CACHE_KEY = "callcenter:queue-sources"
+SOURCES_CACHE_SECONDS = 60
 CATALOG_RESULTS = 20
 
 
@@ -78,7 +81,15 @@ def search_leads(queryset: QuerySet[Lead], text: str) -> QuerySet[Lead]:
 
 
 def queue_sources() -> list[str]:
-    """Return the lead sources present in the queue, for the filter."""
+    """Return the lead sources present in the queue, for the filter (cached a minute).
+
+    DISTINCT reads the whole queue (~80 ms at 100,000 leads); the queue page asks on
+    every refresh, and a new source may well wait a minute to appear in the filter.
+    """
+    return cache.get_or_set(SOURCES_CACHE_KEY, _queue_sources, SOURCES_CACHE_SECONDS)
+
+
+def _queue_sources() -> list[str]:
     return list(
         Lead.objects.filter(in_queue=True)
         .exclude(source="")
