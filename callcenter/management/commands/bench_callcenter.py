@@ -163,6 +163,10 @@ class Command(BaseCommand):
         for thread in threads:
             thread.join(timeout=600)
         elapsed = time.perf_counter() - started
+        # The leads nobody reached leave the queue, so the next run measures 100,000 again.
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads], in_queue=True).update(
+            in_queue=False, taken_by=None, taken_at=None
+        )
         product.refresh_from_db()
         self.stdout.write(
             f"\nPedidos en contención: {agents} agentes venden el mismo producto "
