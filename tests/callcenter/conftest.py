@@ -4,6 +4,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from callcenter.models import CatalogProduct, Lead, QueueSettings, StockMovement
@@ -22,6 +23,8 @@ def fixture_body(name: str) -> bytes:
 
 @pytest.fixture(autouse=True)
 def kommo_settings(settings):
+    # Cached reads (the queue's sources) and the Kommo throttle start empty in each test.
+    cache.clear()
     settings.KOMMO_SUBDOMAIN = "cartera"
     settings.KOMMO_BASE_URL = "https://cartera.kommo.com"
     settings.KOMMO_TOKEN = ""

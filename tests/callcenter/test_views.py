@@ -82,7 +82,7 @@ def test_the_htmx_refresh_returns_only_the_results(client, agente, queue_config)
     response = client.get(QUEUE, headers={"HX-Request": "true"})
 
     assert response.status_code == 200
-    assert [t.name for t in response.templates][0] == "callcenter/partials/queue_results.html"
+    assert response.templates[0].name == "callcenter/partials/queue_results.html"
     assert 'hx-trigger="every 5s"' in response.content.decode()
 
 

@@ -1,0 +1,654 @@
+"""The catalog's writes: products, stock adjustments and imports from .xlsx/.csv files.
+
+Stock changes only here and in the sales service, and every change writes a
+`StockMovement`, so a product's stock is always the sum of its movements.
+"""
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connections, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from callcenter.catalog_files import Row
+from callcenter.models import CatalogProduct, StockMovement
+from crm import search
+
+# Rows per query and per bulk write: well under SQLite's 999 parameters per statement, and
+# small enough that a 50,000-row file never builds one huge statement.
+BATCH_SIZE = 500
+
+# What the product form and the import may set; stock has its own functions.
+PRODUCT_FIELDS = ("sku", "name", "description", "price", "currency", "is_active")
+# What an import rewrites on an existing product, besides adding to its stock.
+IMPORT_FIELDS = (
+    "name",
+    "description",
+    "price",
+    "currency",
+    "is_active",
+    "search_text",
+    "updated_at",
+)
+
+# Header names accepted in a file, normalized (lower case, no accents) → field.
+COLUMNS = {
+    "sku": "sku",
+    "nombre": "name",
+    "name": "name",
+    "precio": "price",
+    "price": "price",
+    "stock": "stock",
+    "moneda": "currency",
+    "currency": "currency",
+    "descripcion": "description",
+    "description": "description",
+    "activo": "is_active",
+    "active": "is_active",
+}
+REQUIRED_COLUMNS = {"sku": "sku", "name": "nombre", "price": "precio", "stock": "stock"}
+
+SKU_MAX_LENGTH = CatalogProduct._meta.get_field("sku").max_length
+NAME_MAX_LENGTH = CatalogProduct._meta.get_field("name").max_length
+# price is DecimalField(max_digits=12, decimal_places=2).
+MAX_PRICE = Decimal("9999999999.99")
+MAX_STOCK = 2_147_483_647  # the largest value an IntegerField holds on every database
+CENT = Decimal("0.01")
+
+TRUE_WORDS = {"si", "s", "1", "true", "verdadero", "yes", "y", "x"}
+FALSE_WORDS = {"no", "n", "0", "false", "falso"}
+
+CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
+# Prices in text cells: "1234.50", "1234,50", "1,234.50" or "1.234,50" (no spaces).
+# - One separator followed by one or two digits is the decimal separator.
+# - With both separators, the last one is the decimal separator and the other one must
+#   group thousands by three.
+# - One separator followed by exactly three digits ("1.234", "1,234") is refused as
+#   ambiguous: a thousands separator in one country, a decimal one in another.
+PLAIN_PRICE_RE = re.compile(r"\d+(?:[.,]\d{1,2})?")
+DOT_THOUSANDS_PRICE_RE = re.compile(r"\d{1,3}(?:\.\d{3})+,\d{1,2}")
+COMMA_THOUSANDS_PRICE_RE = re.compile(r"\d{1,3}(?:,\d{3})+\.\d{1,2}")
+AMBIGUOUS_PRICE_RE = re.compile(r"[1-9]\d{0,2}[.,]\d{3}")
+MANY_DECIMALS_PRICE_RE = re.compile(r"\d+[.,]\d{3,}")
+INTEGER_RE = re.compile(r"-?\d+")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A bad row of an import file: where it is and what is wrong, in Spanish."""
+
+    line: int
+    sku: str
+    message: str
+
+
+@dataclass
+class ImportResult:
+    """What an import did, and every bad row it found."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # Bad rows left out because the user chose to skip them.
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    # False when bad rows stopped the import: then nothing was written.
+    applied: bool = False
+
+    @property
+    def error_rows(self) -> int:
+        return len({error.line for error in self.errors})
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated
+
+
+@dataclass(slots=True)
+class _CatalogRow:
+    """One valid row; None in an optional field leaves the product's value as it is."""
+
+    sku: str
+    name: str
+    price: Decimal
+    stock: int
+    currency: str | None
+    description: str | None
+    is_active: bool | None
+
+
+def default_currency() -> str:
+    return getattr(settings, "CURRENCY", "") or "PEN"
+
+
+# --- Products and stock -------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_product(*, actor: AbstractBaseUser | None, data: Mapping[str, Any]) -> CatalogProduct:
+    """Create a product; its initial stock enters the ledger as an adjustment."""
+    product = CatalogProduct(**{k: v for k, v in data.items() if k in PRODUCT_FIELDS})
+    product.stock = data.get("stock") or 0
+    if not product.currency:
+        product.currency = default_currency()
+    _validated(product)
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError as exc:  # the same SKU created a moment ago by someone else
+        raise ValidationError({"sku": _("Ya existe un producto con ese SKU.")}) from exc
+    if product.stock:
+        StockMovement.objects.create(
+            product=product,
+            delta=product.stock,
+            reason=StockMovement.Reason.ADJUSTMENT,
+            note=_("Stock inicial"),
+            actor=_user(actor),
+        )
+    return product
+
+
+@transaction.atomic
+def update_product(*, product: CatalogProduct, data: Mapping[str, Any]) -> CatalogProduct:
+    """Change a product's data; never its stock, which only movements change."""
+    fields = [f for f in PRODUCT_FIELDS if f in data]
+    for name in fields:
+        setattr(product, name, data[name])
+    _validated(product)
+    try:
+        with transaction.atomic():
+            # Only these columns: the instance's stock may be stale by now (a sale).
+            product.save(update_fields=[*fields, "search_text", "updated_at"])
+    except IntegrityError as exc:
+        raise ValidationError({"sku": _("Ya existe un producto con ese SKU.")}) from exc
+    return product
+
+
+@transaction.atomic
+def adjust_stock(
+    *, product: CatalogProduct, delta: int, note: str, actor: AbstractBaseUser | None
+) -> CatalogProduct:
+    """Add `delta` units (negative to take them out), refusing to leave the stock negative."""
+    if delta == 0:
+        raise ValidationError({"delta": _("El ajuste debe ser distinto de cero.")})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": _("Indique el motivo del ajuste.")})
+    # One conditional UPDATE: two adjustments or a sale at the same moment cannot both
+    # pass the check on the same stale number.
+    changed = CatalogProduct.objects.filter(pk=product.pk, stock__gte=-delta).update(
+        stock=F("stock") + delta, updated_at=timezone.now()
+    )
+    if not changed:
+        current = CatalogProduct.objects.filter(pk=product.pk).values_list("stock", flat=True)
+        if not current:
+            raise ValidationError(_("El producto ya no existe."))
+        raise ValidationError(
+            _("El stock de %(product)s quedaría negativo: hay %(stock)s unidades.")
+            % {"product": product, "stock": current[0]}
+        )
+    StockMovement.objects.create(
+        product_id=product.pk,
+        delta=delta,
+        reason=StockMovement.Reason.ADJUSTMENT,
+        note=note[:255],
+        actor=_user(actor),
+    )
+    product.refresh_from_db()
+    return product
+
+
+def _validated(product: CatalogProduct) -> None:
+    """Run the model's validation, plus the currency code's shape."""
+    product.currency = (product.currency or "").strip().upper()
+    product.search_text = product.build_search_text()
+    errors: dict[str, list[str]] = {}
+    try:
+        product.full_clean()
+    except ValidationError as exc:
+        errors = exc.message_dict
+    if not CURRENCY_RE.fullmatch(product.currency):
+        errors.setdefault("currency", []).append(
+            _("La moneda debe ser un código de 3 letras (PEN, USD).")
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _user(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+# --- Import -------------------------------------------------------------------------------
+
+
+def import_catalog(
+    *,
+    rows_source: Iterable[Row],
+    actor: AbstractBaseUser | None,
+    skip_invalid: bool,
+    file_name: str = "",
+) -> ImportResult:
+    """Create or update products by SKU from a file's rows; the file's stock is the new stock.
+
+    `rows_source` yields (line number, cell values), the header first (see
+    `catalog_files.read_rows`). Every row is validated before anything is written: with a
+    bad row nothing is written, unless `skip_invalid`, which writes the good ones. A file
+    that cannot be used at all (empty, a required column missing) raises ValidationError.
+    """
+    result = ImportResult()
+    source = iter(rows_source)
+    try:
+        rows = _parsed_rows(source, result.errors)
+    finally:
+        # A reader stopped early (a bad header) lets go of its file now, not at some GC.
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    if result.errors and not skip_invalid:
+        return result
+    result.skipped = result.error_rows
+    note = _("Importación de catálogo")
+    if file_name:
+        note = f"{note}: {file_name}"[:255]
+    try:
+        with transaction.atomic():
+            existing = _update_existing(rows, actor=_user(actor), note=note, result=result)
+            new_rows = [r for r in rows if r.sku not in existing]
+            _create_new(new_rows, actor=_user(actor), note=note, result=result)
+    except IntegrityError as exc:  # a SKU of the file created meanwhile by someone else
+        raise ValidationError(
+            _("El catálogo cambió mientras se importaba el archivo; vuelva a importarlo.")
+        ) from exc
+    result.applied = True
+    return result
+
+
+def _parsed_rows(rows: Iterator[Row], errors: list[RowError]) -> list[_CatalogRow]:
+    """Validate each row as it is read; return the good ones, append the bad ones to errors."""
+    columns = _columns(rows)
+    first_line_of: dict[str, int] = {}
+    valid: list[_CatalogRow] = []
+    for line, values in rows:
+        if all(_is_blank(v) for v in values):
+            continue
+        cells = {name: values[i] if i < len(values) else None for name, i in columns.items()}
+        row, messages = _parsed_row(cells)
+        sku = _text(cells["sku"])
+        if sku:
+            if sku in first_line_of:
+                messages.append(
+                    _("SKU repetido en el archivo (ya aparece en la línea %(line)s).")
+                    % {"line": first_line_of[sku]}
+                )
+            else:
+                first_line_of[sku] = line
+        if messages:
+            errors.extend(RowError(line=line, sku=sku, message=m) for m in messages)
+        elif row is not None:
+            valid.append(row)
+    return valid
+
+
+def _columns(rows: Iterator[Row]) -> dict[str, int]:
+    """Read the header (the first non-empty row) and return field → column index."""
+    for line, values in rows:
+        if all(_is_blank(v) for v in values):
+            continue
+        columns: dict[str, int] = {}
+        for index, value in enumerate(values):
+            name = COLUMNS.get(search.normalize(_text(value)))
+            if name is None:
+                continue  # other columns are ignored
+            if name in columns:
+                raise ValidationError(
+                    _("La columna «%(column)s» está repetida en el encabezado (línea %(line)s).")
+                    % {"column": _text(value), "line": line}
+                )
+            columns[name] = index
+        missing = [label for name, label in REQUIRED_COLUMNS.items() if name not in columns]
+        if missing:
+            raise ValidationError(
+                _(
+                    "Faltan columnas obligatorias en el encabezado (línea %(line)s): "
+                    "%(missing)s. Las columnas son sku, nombre, precio y stock; y, si quiere, "
+                    "moneda, descripcion y activo."
+                )
+                % {"line": line, "missing": ", ".join(missing)}
+            )
+        return columns
+    raise ValidationError(_("El archivo está vacío (de un .xlsx se lee la primera hoja)."))
+
+
+def _parsed_row(cells: Mapping[str, Any]) -> tuple[_CatalogRow | None, list[str]]:
+    """Return the row ready to write, or None and what is wrong with it."""
+    messages: list[str] = []
+
+    sku = _text(cells["sku"])
+    if not sku:
+        messages.append(_("Falta el SKU."))
+    elif len(sku) > SKU_MAX_LENGTH:
+        messages.append(_("El SKU tiene más de %(max)s caracteres.") % {"max": SKU_MAX_LENGTH})
+
+    name = _text(cells["name"])
+    if not name:
+        messages.append(_("Falta el nombre."))
+    elif len(name) > NAME_MAX_LENGTH:
+        messages.append(_("El nombre tiene más de %(max)s caracteres.") % {"max": NAME_MAX_LENGTH})
+
+    price = stock = currency = is_active = None
+    try:
+        price = _price(cells["price"])
+    except ValueError as exc:
+        messages.append(str(exc))
+    try:
+        stock = _stock(cells["stock"])
+    except ValueError as exc:
+        messages.append(str(exc))
+    try:
+        currency = _currency(cells.get("currency"))
+    except ValueError as exc:
+        messages.append(str(exc))
+    try:
+        is_active = _active(cells.get("is_active"))
+    except ValueError as exc:
+        messages.append(str(exc))
+    description = _text(cells.get("description")) or None
+
+    if messages:
+        return None, messages
+    assert price is not None and stock is not None
+    row = _CatalogRow(
+        sku=sku,
+        name=name,
+        price=price,
+        stock=stock,
+        currency=currency,
+        description=description,
+        is_active=is_active,
+    )
+    return row, messages
+
+
+def _price(value: Any) -> Decimal:
+    if _is_blank(value):
+        raise ValueError(_("Falta el precio."))
+    if isinstance(value, bool):
+        raise ValueError(_("El precio no es un número."))
+    if isinstance(value, int | Decimal):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        # A numeric Excel cell; repr() is its shortest exact spelling (19.9, not 19.89999…).
+        amount = Decimal(repr(value))
+    else:
+        text = _text(value).replace(" ", "").replace("\u00a0", "")
+        amount = _price_from_text(text)
+    if not amount.is_finite():
+        raise ValueError(_("El precio no es un número."))
+    if amount < 0:
+        raise ValueError(_("El precio no puede ser negativo."))
+    if amount > MAX_PRICE:
+        raise ValueError(_("El precio es demasiado alto."))
+    if amount != amount.quantize(CENT):
+        raise ValueError(_("El precio tiene más de 2 decimales."))
+    return amount.quantize(CENT)
+
+
+def _price_from_text(text: str) -> Decimal:
+    """Read a price written as text; see the *_PRICE_RE patterns above for the rules."""
+    if text.startswith("-"):
+        raise ValueError(_("El precio no puede ser negativo."))
+    if PLAIN_PRICE_RE.fullmatch(text):
+        return Decimal(text.replace(",", "."))
+    if DOT_THOUSANDS_PRICE_RE.fullmatch(text):
+        return Decimal(text.replace(".", "").replace(",", "."))
+    if COMMA_THOUSANDS_PRICE_RE.fullmatch(text):
+        return Decimal(text.replace(",", ""))
+    if AMBIGUOUS_PRICE_RE.fullmatch(text):
+        raise ValueError(
+            _(
+                "El precio «%(value)s» es ambiguo: ¿separador de miles o decimales? "
+                "Escríbalo sin separador de miles (1234 o 1234,50)."
+            )
+            % {"value": text}
+        )
+    if MANY_DECIMALS_PRICE_RE.fullmatch(text):
+        raise ValueError(_("El precio tiene más de 2 decimales."))
+    raise ValueError(
+        _("El precio «%(value)s» no es un número válido (ejemplos: 1234.50, 1234,50).")
+        % {"value": text}
+    )
+
+
+def _stock(value: Any) -> int:
+    if _is_blank(value):
+        raise ValueError(_("Falta el stock."))
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        number = int(value) if value.is_integer() else None
+    elif isinstance(value, Decimal):
+        number = int(value) if value.is_finite() and value == value.to_integral_value() else None
+    elif INTEGER_RE.fullmatch(_text(value)):
+        number = int(_text(value))
+    if number is None:
+        raise ValueError(
+            _("El stock «%(value)s» debe ser un número entero de unidades.")
+            % {"value": _text(value)}
+        )
+    if number < 0:
+        raise ValueError(_("El stock no puede ser negativo."))
+    if number > MAX_STOCK:
+        raise ValueError(_("El stock es demasiado alto."))
+    return number
+
+
+def _currency(value: Any) -> str | None:
+    text = _text(value)
+    if not text:
+        return None
+    if not CURRENCY_RE.fullmatch(text):
+        raise ValueError(
+            _("La moneda «%(value)s» debe ser un código de 3 letras (PEN, USD).") % {"value": text}
+        )
+    return text.upper()
+
+
+def _active(value: Any) -> bool | None:
+    if _is_blank(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    word = search.normalize(_text(value))
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(
+        _("«%(value)s» no es un valor de activo: use sí o no (o 1/0, true/false).")
+        % {"value": _text(value)}
+    )
+
+
+def _text(value: Any) -> str:
+    """Return a cell as stripped text; a whole number typed in Excel loses its '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _update_existing(
+    rows: Sequence[_CatalogRow],
+    *,
+    actor: AbstractBaseUser | None,
+    note: str,
+    result: ImportResult,
+) -> set[str]:
+    """Update the products the file already has, locking them in pk order; return their SKUs."""
+    pk_of: dict[str, int] = {}
+    for chunk in _batched(rows, BATCH_SIZE):
+        pk_of.update(
+            CatalogProduct.objects.filter(sku__in=[r.sku for r in chunk]).values_list("sku", "pk")
+        )
+    row_of = {pk_of[r.sku]: r for r in rows if r.sku in pk_of}
+    # Always the same lock order (pk), so an import and a sale locking several products
+    # cannot wait for each other in a circle.
+    for chunk in _batched(sorted(row_of), BATCH_SIZE):
+        now = timezone.now()
+        products = list(
+            CatalogProduct.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+        )
+        if len(products) != len(chunk) or any(p.sku != row_of[p.pk].sku for p in products):
+            raise ValidationError(
+                _("El catálogo cambió mientras se importaba el archivo; vuelva a importarlo.")
+            )
+        changed: list[tuple[CatalogProduct, int]] = []
+        movements: list[StockMovement] = []
+        for product in products:
+            row = row_of[product.pk]
+            # The delta comes from the locked row, so a sale a moment ago is not lost:
+            # the ledger gets exactly the difference between what was and the file.
+            delta = row.stock - product.stock
+            if not _apply(product, row) and not delta:
+                result.unchanged += 1
+                continue
+            product.updated_at = now
+            changed.append((product, delta))
+            if delta:
+                movements.append(
+                    StockMovement(
+                        product_id=product.pk,
+                        delta=delta,
+                        reason=StockMovement.Reason.IMPORT,
+                        note=note,
+                        actor=actor,
+                        created_at=now,
+                    )
+                )
+        _save_imported(changed)
+        StockMovement.objects.bulk_create(movements, batch_size=BATCH_SIZE)
+        result.updated += len(changed)
+    return set(pk_of)
+
+
+def _save_imported(changed: Sequence[tuple[CatalogProduct, int]]) -> None:
+    """Write the imported fields and add each delta to the stock, in one executemany.
+
+    Not `bulk_update`: it builds a CASE per row and field, which for 50,000 rows costs
+    about a minute of Python (measured on SQLite), past a web request's timeout; one
+    prepared UPDATE run per row takes about a second. The stock is added to (stock +
+    delta), never overwritten, like every other stock change.
+    """
+    if not changed:
+        return
+    meta = CatalogProduct._meta
+    connection = connections[CatalogProduct.objects.db]
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in IMPORT_FIELDS]
+    stock = quote(meta.get_field("stock").column)
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    # Only identifiers from the model's metadata are formatted in; values are parameters.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {assignments}, {stock} = {stock} + %s "  # noqa: S608
+        f"WHERE {quote(meta.pk.column)} = %s"
+    )
+    params = [
+        [f.get_db_prep_save(getattr(product, f.attname), connection) for f in fields]
+        + [delta, product.pk]
+        for product, delta in changed
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _apply(product: CatalogProduct, row: _CatalogRow) -> bool:
+    """Copy the row's data onto the product; say whether anything changed."""
+    new = {"name": row.name, "price": row.price}
+    if row.currency is not None:
+        new["currency"] = row.currency
+    if row.description is not None:
+        new["description"] = row.description
+    if row.is_active is not None:
+        new["is_active"] = row.is_active
+    changed = False
+    for name, value in new.items():
+        if getattr(product, name) != value:
+            setattr(product, name, value)
+            changed = True
+    product.search_text = product.build_search_text()
+    return changed
+
+
+def _create_new(
+    rows: Sequence[_CatalogRow],
+    *,
+    actor: AbstractBaseUser | None,
+    note: str,
+    result: ImportResult,
+) -> None:
+    """Create products the catalog does not have yet, each with its opening movement."""
+    for chunk in _batched(rows, BATCH_SIZE):
+        now = timezone.now()
+        products = []
+        for row in chunk:
+            product = CatalogProduct(
+                sku=row.sku,
+                name=row.name,
+                price=row.price,
+                currency=row.currency or default_currency(),
+                description=row.description or "",
+                is_active=True if row.is_active is None else row.is_active,
+                stock=row.stock,
+                created_at=now,
+            )
+            product.search_text = product.build_search_text()
+            products.append(product)
+        # PostgreSQL and SQLite ≥ 3.35 give the new pks back, which the movements need.
+        CatalogProduct.objects.bulk_create(products, batch_size=BATCH_SIZE)
+        StockMovement.objects.bulk_create(
+            [
+                StockMovement(
+                    product_id=p.pk,
+                    delta=p.stock,
+                    reason=StockMovement.Reason.IMPORT,
+                    note=note,
+                    actor=actor,
+                    created_at=now,
+                )
+                for p in products
+                if p.stock
+            ],
+            batch_size=BATCH_SIZE,
+        )
+        result.created += len(products)
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """itertools.batched, which arrives with Python 3.12."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,50 @@
+"""Input parsing for the catalog's admin pages: product, import upload, stock adjustment."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from callcenter import catalog
+from callcenter.models import CatalogProduct
+
+
+class CatalogProductForm(forms.ModelForm):
+    class Meta:
+        model = CatalogProduct
+        fields = ["sku", "name", "description", "price", "currency", "stock", "is_active"]
+
+    def clean_currency(self) -> str:
+        currency = self.cleaned_data["currency"].strip().upper()
+        if not catalog.CURRENCY_RE.fullmatch(currency):
+            raise forms.ValidationError(_("La moneda debe ser un código de 3 letras (PEN, USD)."))
+        return currency
+
+
+class CatalogImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Archivo"),
+        help_text=_(
+            "Excel (.xlsx) o CSV (.csv, separado por comas o por punto y coma, en UTF-8). "
+            "Columnas: sku, nombre, precio, stock; opcionales: moneda, descripcion, activo."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
+    )
+    skip_invalid = forms.BooleanField(
+        label=_("Omitir filas con errores"),
+        required=False,
+        help_text=_(
+            "Sin marcar, un archivo con alguna fila mala no importa nada. Marcado, importa "
+            "las filas buenas; en ambos casos puede descargar las filas malas con su motivo."
+        ),
+    )
+
+
+class StockAdjustmentForm(forms.Form):
+    delta = forms.IntegerField(
+        label=_("Cambio (unidades)"),
+        help_text=_("Positivo para sumar unidades (p. ej. 10), negativo para restarlas (-3)."),
+    )
+    note = forms.CharField(
+        label=_("Motivo"),
+        max_length=255,
+        help_text=_("Quedará en el historial de movimientos: conteo, merma, devolución…"),
+    )
