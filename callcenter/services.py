@@ -11,8 +11,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import phonenumbers
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -246,17 +244,8 @@ def find_customer(
     return None
 
 
-def e164(raw: str) -> str:
-    """Return a phone in E.164 (the CRM's storage format), or "" if it is not a number."""
-    if not raw:
-        return ""
-    try:
-        number = phonenumbers.parse(raw, settings.PHONENUMBER_DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_valid_number(number):
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+# The CRM's own reading of a phone (E.164, in the country's format), used to match customers.
+e164 = crm_services.phone_e164
 
 
 # --- Taking and releasing -----------------------------------------------------------------

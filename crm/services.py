@@ -334,7 +334,7 @@ def _booking_fields(
         "notes": booking.notes,
         "attendee_name": booking.attendee_name[:200],
         "attendee_email": booking.attendee_email[:254],
-        "attendee_phone": (_phone_e164(booking.attendee_phone) or booking.attendee_phone)[:32],
+        "attendee_phone": (phone_e164(booking.attendee_phone) or booking.attendee_phone)[:32],
         "organizer_email": booking.organizer_email[:254],
         "calcom_event_at": booking.created_at,
     }
@@ -357,7 +357,7 @@ def _customer_for_attendee(email: str, phone: str) -> Customer | None:
         customer = Customer.objects.filter(email__iexact=email).order_by("pk").first()
         if customer is not None:
             return customer
-    e164 = _phone_e164(phone)
+    e164 = phone_e164(phone)
     if e164:
         return (
             Customer.objects.filter(Q(phone=e164) | Q(phone_secondary=e164)).order_by("pk").first()
@@ -373,7 +373,7 @@ def _advisor_for(email: str) -> AbstractBaseUser | None:
     return User.objects.filter(is_active=True, email__iexact=email).order_by("pk").first()
 
 
-def _phone_e164(raw: str) -> str:
+def phone_e164(raw: str) -> str:
     """Return a phone as stored on customers (E.164), read in the country's format; or ""."""
     if not raw:
         return ""
