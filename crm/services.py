@@ -274,7 +274,8 @@ def _cancel_appointment(booking: calcom.CalcomBooking) -> None:
     # Only the booking's current uid: Cal.com also marks the original of a reschedule
     # cancelled, and that must not cancel the appointment it moved to.
     appointment = (
-        Appointment.objects.select_for_update()
+        # Only the appointment's row: PostgreSQL cannot lock the nullable side of the join.
+        Appointment.objects.select_for_update(of=("self",))
         .select_related("customer")
         .filter(calcom_uid=booking.uid)
         .first()
@@ -299,7 +300,8 @@ def _appointment_for_uids(*uids: str) -> Appointment | None:
     """Return, locked, the appointment that is or was (before a reschedule) one of `uids`."""
     uids = tuple(uid for uid in uids if uid)
     return (
-        Appointment.objects.select_for_update()
+        # Only the appointment's row: PostgreSQL cannot lock the nullable side of the join.
+        Appointment.objects.select_for_update(of=("self",))
         .select_related("customer")
         .filter(Q(calcom_uid__in=uids) | Q(previous_calcom_uid__in=uids))
         .order_by("-calcom_event_at", "-id")
