@@ -215,3 +215,20 @@ def test_recording_a_call_back_needs_its_time(client, agente, held_lead):
     assert "Indique cuándo volver a llamar." in refused.content.decode()
     assert accepted.status_code == 302
     assert CallRecord.objects.get().outcome == CallRecord.Outcome.CALLBACK
+
+
+def test_the_call_page_costs_the_same_queries_with_1_or_6_calls(
+    client, agente, held_lead, django_assert_max_num_queries
+):
+    client.force_login(agente)
+    CallRecord.objects.create(lead=held_lead, agent=agente, outcome=CallRecord.Outcome.NO_ANSWER)
+    client.get(held_lead.get_absolute_url())  # warm the session and settings row
+    with django_assert_max_num_queries(30) as one:
+        client.get(held_lead.get_absolute_url())
+    for _ in range(5):
+        CallRecord.objects.create(
+            lead=held_lead, agent=agente, outcome=CallRecord.Outcome.NO_ANSWER
+        )
+
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        client.get(held_lead.get_absolute_url())
