@@ -1,5 +1,6 @@
 """Kommo leads in the call queue, the catalog with its stock, orders and call outcomes."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -197,7 +198,7 @@ class Lead(models.Model):
         if self.taken_by_id is None or self.taken_at is None:
             return False
         now = now or timezone.now()
-        return self.taken_at > now - timezone.timedelta(minutes=timeout_minutes)
+        return self.taken_at > now - timedelta(minutes=timeout_minutes)
 
 
 class CatalogProduct(models.Model):

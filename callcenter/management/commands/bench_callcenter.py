@@ -18,6 +18,7 @@ import random
 import statistics
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 from celery import current_app
@@ -246,8 +247,8 @@ class Command(BaseCommand):
                         [Lead.State.NEW] * 6 + [Lead.State.NO_ANSWER, Lead.State.CALLBACK]
                     ),
                     in_queue=True,
-                    queued_at=now - timezone.timedelta(minutes=leads - i),
-                    due_at=now - timezone.timedelta(minutes=leads - i),
+                    queued_at=now - timedelta(minutes=leads - i),
+                    due_at=now - timedelta(minutes=leads - i),
                     attempts=rng.randint(0, 3),
                     taken_by=agents[i % 10] if i % 50 == 0 else None,
                     taken_at=now if i % 50 == 0 else None,

@@ -11,7 +11,7 @@ configurado"), ready to retry once KOMMO_* is set.
 """
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -151,9 +151,9 @@ class Command(BaseCommand):
                 )
             # Processed here, not by the worker: the demo is ready when the command ends.
             inbox.process_event(event_id=event.pk)
+            arrived = datetime.fromtimestamp(at, tz=UTC)
             Lead.objects.filter(kommo_id=FIRST_LEAD_ID + n).update(
-                queued_at=timezone.datetime.fromtimestamp(at, tz=timezone.get_current_timezone()),
-                due_at=timezone.datetime.fromtimestamp(at, tz=timezone.get_current_timezone()),
+                queued_at=arrived, due_at=arrived
             )
 
     @staticmethod
