@@ -1,6 +1,6 @@
 """Kommo leads in the call queue, the catalog with its stock, orders and call outcomes."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -68,6 +68,10 @@ class QueueSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Etapas de Kommo del call center"))
+
+    def hold_cutoff(self, now: datetime | None = None) -> datetime:
+        """Return the moment before which a lead's hold has expired."""
+        return (now or timezone.now()) - timedelta(minutes=self.take_timeout_minutes)
 
     def is_queue_stage(self, pipeline_id: int | None, status_id: int | None) -> bool:
         """Say whether a Kommo (pipeline, status) pair is the configured «Para Llamar»."""
@@ -193,12 +197,11 @@ class Lead(models.Model):
         parts = [self.contact_name, self.name, self.document_number, self.email, *digits]
         return search.normalize(" ".join(p for p in parts if p))
 
-    def is_taken(self, *, now=None, timeout_minutes: int = 30) -> bool:
-        """Say whether an agent holds the lead and the hold has not expired."""
-        if self.taken_by_id is None or self.taken_at is None:
-            return False
-        now = now or timezone.now()
-        return self.taken_at > now - timedelta(minutes=timeout_minutes)
+    def is_held_after(self, cutoff: datetime) -> bool:
+        """Say whether an agent holds the lead with a hold taken after `cutoff`."""
+        return (
+            self.taken_by_id is not None and self.taken_at is not None and (self.taken_at > cutoff)
+        )
 
 
 class CatalogProduct(models.Model):

@@ -1,14 +1,11 @@
 """Reads of the call center: the queue, a lead's page, the catalog."""
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, Order, QueueSettings
 from crm import search
@@ -38,7 +35,7 @@ def queue_settings() -> QueueSettings:
 def queue(user: AbstractBaseUser) -> QuerySet[Lead]:
     """Return the leads to call, oldest first, with who holds each one (`is_held`)."""
     _require_view(user)
-    cutoff = timezone.now() - timedelta(minutes=queue_settings().take_timeout_minutes)
+    cutoff = queue_settings().hold_cutoff()
     return (
         Lead.objects.filter(in_queue=True)
         .select_related("taken_by")
@@ -72,12 +69,7 @@ def queue(user: AbstractBaseUser) -> QuerySet[Lead]:
 
 def search_leads(queryset: QuerySet[Lead], text: str) -> QuerySet[Lead]:
     """Filter by name, phone, document or e-mail: every term must match somewhere."""
-    condition = Q()
-    for term in search.terms(text):
-        condition &= Q(search_text__contains=term)
-    if not condition:
-        return queryset
-    return queryset.filter(condition)
+    return queryset.filter(search.matches_all(text))
 
 
 def queue_sources() -> list[str]:
@@ -110,6 +102,17 @@ def agents() -> QuerySet:
     )
 
 
+def lead_held_by(user: AbstractBaseUser) -> Lead | None:
+    """Return the lead the user is working now (a hold not yet expired), if any."""
+    return (
+        Lead.objects.filter(
+            taken_by=user, in_queue=True, taken_at__gt=queue_settings().hold_cutoff()
+        )
+        .order_by("-taken_at")
+        .first()
+    )
+
+
 def lead_for(user: AbstractBaseUser, pk: int) -> Lead:
     """Return a lead the user may open (any lead, for whoever may see the queue)."""
     _require_view(user)
@@ -131,9 +134,7 @@ def lead_orders(lead: Lead) -> QuerySet[Order]:
 
 def catalog_search(text: str, *, limit: int = CATALOG_RESULTS) -> list[CatalogProduct]:
     """Return active products matching every term by name or SKU, in stock first."""
-    queryset = CatalogProduct.objects.filter(is_active=True)
-    for term in search.terms(text):
-        queryset = queryset.filter(search_text__contains=term)
+    queryset = CatalogProduct.objects.filter(search.matches_all(text), is_active=True)
     return list(queryset.order_by("-stock", "name", "id")[:limit])
 
 

@@ -7,7 +7,7 @@ same transaction; `integrations.outbox` sends it with retries.
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -112,7 +112,8 @@ def _apply_lead_change(
     if change.name:
         lead.name = change.name[:255]
     if entering:
-        if not lead.in_queue:
+        newly_queued = not lead.in_queue
+        if newly_queued:
             _fill_from_kommo(lead, change=change, details=details, now=now)
             lead.in_queue = True
             lead.state = Lead.State.NEW
@@ -123,7 +124,7 @@ def _apply_lead_change(
         lead.search_text = lead.build_search_text()
         lead.save()
         _link_customer(lead)
-        if lead.customer_id and lead.queued_at == now:
+        if lead.customer_id and newly_queued:
             crm_services.record_interaction(
                 customer=lead.customer,
                 kind=Interaction.Kind.SYSTEM,
@@ -256,7 +257,7 @@ def take_lead(*, lead: Lead, agent: AbstractBaseUser) -> Lead:
     """Give the agent the lead, unless another agent holds it; one lead per agent at a time."""
     config = selectors.queue_settings()
     now = timezone.now()
-    expired = now - timedelta(minutes=config.take_timeout_minutes)
+    expired = config.hold_cutoff(now)
     holding = (
         Lead.objects.filter(taken_by=agent, in_queue=True, taken_at__gt=expired)
         .exclude(pk=lead.pk)

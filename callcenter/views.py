@@ -29,7 +29,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         results_template="callcenter/partials/queue_results.html",
         extra_context={
             "refresh_seconds": QUEUE_REFRESH_SECONDS,
-            "my_lead": _my_lead(request),
+            "my_lead": selectors.lead_held_by(request.user),
         },
     )
     return response
@@ -204,15 +204,14 @@ def lead_outcome(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _call_context(request: HttpRequest, lead: Lead) -> dict:
-    config = selectors.queue_settings()
+    held = lead.is_held_after(selectors.queue_settings().hold_cutoff())
     timeline = []
     if lead.customer_id:
         timeline, _cursor = crm_selectors.timeline(lead.customer, size=TIMELINE_ITEMS)
     return {
         "lead": lead,
-        "is_mine": lead.taken_by_id == request.user.pk
-        and lead.is_taken(timeout_minutes=config.take_timeout_minutes),
-        "holder_active": lead.is_taken(timeout_minutes=config.take_timeout_minutes),
+        "is_mine": held and lead.taken_by_id == request.user.pk,
+        "holder_active": held,
         "contact_form": forms.ContactForm.for_lead(lead),
         "order_form": forms.OrderForm(),
         "outcome_form": forms.OutcomeForm(),
@@ -220,16 +219,7 @@ def _call_context(request: HttpRequest, lead: Lead) -> dict:
         "calls": selectors.lead_calls(lead),
         "timeline": timeline,
         "notes": [n for n in lead.notes.split("\n\n") if n.strip()],
-        "kommo_sync": bool(config.sold_status_id),
     }
-
-
-def _my_lead(request: HttpRequest) -> Lead | None:
-    config = selectors.queue_settings()
-    lead = Lead.objects.filter(taken_by=request.user, in_queue=True).order_by("-taken_at").first()
-    if lead and lead.is_taken(timeout_minutes=config.take_timeout_minutes):
-        return lead
-    return None
 
 
 def _cart_key(lead: Lead) -> str:

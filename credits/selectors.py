@@ -295,9 +295,7 @@ def search_loans(queryset: QuerySet[Loan], text: str) -> QuerySet[Loan]:
     from crm.models import Customer
 
     text = (text or "").strip()
-    condition = Q()
-    for term in search.terms(text):
-        condition &= Q(search_text__contains=term)
+    condition = search.matches_all(text)
     if not condition:
         return queryset
     customers = Customer.objects.filter(condition).values("pk")

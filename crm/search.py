@@ -3,6 +3,8 @@
 import re
 import unicodedata
 
+from django.db.models import Q
+
 
 def normalize(text: str) -> str:
     """Return `text` lower-cased and without accents ("Huamán" → "huaman")."""
@@ -23,3 +25,14 @@ def terms(text: str) -> list[str]:
         digits = re.sub(r"\D", "", text)
         return [digits] if digits else []
     return text.split()
+
+
+def matches_all(text: str, field: str = "search_text") -> Q:
+    """Return the condition "every term of `text` is in `field`" (an empty Q for no terms).
+
+    `field` holds text normalized like `normalize` does: the models' `search_text`.
+    """
+    condition = Q()
+    for term in terms(text):
+        condition &= Q(**{f"{field}__contains": term})
+    return condition

@@ -49,9 +49,7 @@ def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Custom
     Accents and case do not matter; a phone may be typed with its country code or without,
     with spaces or dashes.
     """
-    condition = Q()
-    for term in search.terms(text):
-        condition &= Q(search_text__contains=term)
+    condition = search.matches_all(text)
     if not condition:
         return queryset
     # Match first, then sort and page the matches: otherwise the database walks the whole
