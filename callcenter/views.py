@@ -159,11 +159,14 @@ def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         _clear_cart(request, lead)
         messages.success(
             request,
-            _(
-                "Pedido %(order)s confirmado por %(currency)s %(total)s. El lead pasa a «Venta "
-                "Confirmada» en Kommo."
-            )
-            % {"order": order.pk, "currency": order.currency, "total": format(order.total, "f")},
+            _("Pedido %(order)s confirmado por %(currency)s %(total)s.")
+            % {"order": order.pk, "currency": order.currency, "total": format(order.total, "f")}
+            + " "
+            + (
+                _("Kommo pasará el lead a «Venta Confirmada».")
+                if selectors.queue_settings().sold_status_id
+                else _("Sin etapa de venta configurada, Kommo no se actualiza.")
+            ),
         )
         return redirect("callcenter:queue")
     context = _call_context(request, lead)
