@@ -8,10 +8,11 @@ from phonenumber_field.formfields import PhoneNumberField
 from callcenter import services
 from callcenter.models import CallRecord, Lead, LossReason
 from crm import validators
+from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
 
 
-class ContactForm(forms.Form):
+class ContactForm(ServiceErrorsMixin, forms.Form):
     """The customer's data as confirmed on the call: phone, document and address required."""
 
     document_type = forms.ChoiceField(
@@ -113,7 +114,7 @@ class OrderForm(forms.Form):
     )
 
 
-class OutcomeForm(forms.Form):
+class OutcomeForm(ServiceErrorsMixin, forms.Form):
     """A call that ended without a sale."""
 
     OUTCOMES = [

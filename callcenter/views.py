@@ -77,7 +77,7 @@ def lead_contact(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.confirm_contact_data(lead=lead, agent=request.user, data=form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form.add_service_error(exc)
         else:
             messages.success(request, _("Datos del cliente confirmados."))
             return redirect(lead)
@@ -190,7 +190,7 @@ def lead_outcome(request: HttpRequest, pk: int) -> HttpResponse:
                 notes=form.cleaned_data.get("notes", ""),
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form.add_service_error(exc)
         else:
             _clear_cart(request, lead)
             messages.success(
@@ -279,13 +279,3 @@ def _cart_response(request: HttpRequest, lead: Lead, *, error: str = "") -> Http
             "is_mine": True,
         },
     )
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            target = field if field in form.fields else None
-            for error in errors:
-                form.add_error(target, error)
-    else:
-        form.add_error(None, exc)

@@ -15,6 +15,7 @@ from credits import schedule, services
 from credits.models import Investor, Loan, LoanProduct, Payment
 from crm import forms as crm_forms
 from crm import validators as crm_validators
+from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, Customer
 
 MAX_RECEIPT_BYTES = 5 * 1024 * 1024
@@ -30,17 +31,6 @@ PLATE_RE = re.compile(r"[A-Z0-9]{6,7}")
 # ISO 3779: 17 characters, never I, O or Q (they read as 1 and 0).
 VIN_RE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
-
-
-class ServiceErrorsMixin:
-    """Show a service's ValidationError on the form, on its field when the form has one."""
-
-    def add_service_error(self, exc: ValidationError) -> None:
-        if not hasattr(exc, "error_dict"):
-            self.add_error(None, exc)
-            return
-        for field, errors in exc.error_dict.items():
-            self.add_error(field if field in self.fields else None, errors)
 
 
 def normalize_plate(value: str) -> str:

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
@@ -16,6 +17,17 @@ from crm.models import Appointment, Branch, Channel, Customer, Interaction, Tag
 AGENDA_DAYS = 14
 # The advisor filter's choice for appointments whose organizer matched no user.
 UNASSIGNED = "none"
+
+
+class ServiceErrorsMixin:
+    """Show a service's ValidationError on the form, on its field when the form has one."""
+
+    def add_service_error(self, exc: ValidationError) -> None:
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc)
+            return
+        for field, errors in exc.error_dict.items():
+            self.add_error(field if field in self.fields else None, errors)
 
 
 def advisors():
