@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     # Cartera
     "crm",
     "credits",
+    "gestiones",
     "collections_app",
     "recovery",
     "callcenter",

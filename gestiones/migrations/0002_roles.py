@@ -1,0 +1,20 @@
+"""Give the roles the gestiones permissions (crm.roles), after every app's own sync."""
+
+from django.db import migrations
+
+
+def sync_roles(apps, schema_editor):
+    from crm.roles import sync_roles
+
+    sync_roles(apps)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("gestiones", "0001_initial"),
+        # The last sync so far: it runs first, so this one leaves the whole table applied.
+        ("crm", "0005_appointment_roles"),
+        ("callcenter", "0002_roles"),
+    ]
+
+    operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]
