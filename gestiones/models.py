@@ -159,12 +159,11 @@ class GestionState(models.Model):
 
 
 class StateAgent(models.Model):
-    """An agent who works a state; `last_assigned_at` is the round robin's memory."""
+    """An agent who works a state and receives its gestiones while `is_active`."""
 
     state = models.ForeignKey(GestionState, on_delete=models.CASCADE, related_name="state_agents")
     agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="state_agents")
     is_active = models.BooleanField(_("recibe gestiones"), default=True)
-    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("gestor del estado")
@@ -388,6 +387,8 @@ class Gestion(models.Model):
     )
     subject = models.CharField(_("asunto"), max_length=200, blank=True)
     is_time_controlled = models.BooleanField(_("control de tiempo"), default=True)
+    # When the current agent got it: the distribution's round robin reads the latest per agent.
+    assigned_at = models.DateTimeField(_("asignada"), null=True, blank=True, editable=False)
     state_entered_at = models.DateTimeField(_("en el estado desde"), default=timezone.now)
     due_at = models.DateTimeField(_("vencimiento"), null=True, blank=True)
     # Which alerts went out for the current due date; a new state clears them.
@@ -470,6 +471,8 @@ class Gestion(models.Model):
                 condition=Q(outcome="open"),
                 name="gestiones_open_agent_due_idx",
             ),
+            # The distribution's tie-break: each agent's latest assignment.
+            models.Index(fields=["agent", "assigned_at"], name="gestiones_agent_assigned_idx"),
             # The late-alert sweep: open, time-controlled gestiones by due date.
             models.Index(
                 fields=["due_at"],

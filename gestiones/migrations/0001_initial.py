@@ -10,577 +10,1660 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('credits', '0002_roles'),
-        ('crm', '0005_appointment_roles'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("credits", "0002_roles"),
+        ("crm", "0005_appointment_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Action',
+            name="Action",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='acción')),
-                ('order', models.PositiveIntegerField(default=0, verbose_name='orden')),
-                ('is_active', models.BooleanField(default=True, verbose_name='activa')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="acción")),
+                ("order", models.PositiveIntegerField(default=0, verbose_name="orden")),
+                ("is_active", models.BooleanField(default=True, verbose_name="activa")),
             ],
             options={
-                'verbose_name': 'acción',
-                'verbose_name_plural': 'acciones',
-                'ordering': ['gestion_type', 'order', 'id'],
+                "verbose_name": "acción",
+                "verbose_name_plural": "acciones",
+                "ordering": ["gestion_type", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Survey',
+            name="Survey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True, verbose_name='nombre')),
-                ('intro', models.TextField(blank=True, verbose_name='presentación')),
-                ('thanks', models.CharField(default='¡Gracias por sus respuestas!', max_length=255, verbose_name='agradecimiento')),
-                ('is_active', models.BooleanField(default=True, verbose_name='activa')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True, verbose_name="nombre")),
+                ("intro", models.TextField(blank=True, verbose_name="presentación")),
+                (
+                    "thanks",
+                    models.CharField(
+                        default="¡Gracias por sus respuestas!",
+                        max_length=255,
+                        verbose_name="agradecimiento",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="activa")),
             ],
             options={
-                'verbose_name': 'encuesta',
-                'verbose_name_plural': 'encuestas',
-                'ordering': ['name'],
+                "verbose_name": "encuesta",
+                "verbose_name_plural": "encuestas",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ActionResult',
+            name="ActionResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='resultado')),
-                ('changes_state', models.BooleanField(default=True, verbose_name='cambia estado')),
-                ('alerts_customer', models.BooleanField(default=False, verbose_name='alerta cliente')),
-                ('customer_message', models.TextField(blank=True, help_text='Texto del aviso; admite {cliente}, {gestion}, {tipo}, {estado} y {resultado}.', verbose_name='mensaje al cliente')),
-                ('order', models.PositiveIntegerField(default=0, verbose_name='orden')),
-                ('action', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='gestiones.action', verbose_name='acción')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="resultado")),
+                ("changes_state", models.BooleanField(default=True, verbose_name="cambia estado")),
+                (
+                    "alerts_customer",
+                    models.BooleanField(default=False, verbose_name="alerta cliente"),
+                ),
+                (
+                    "customer_message",
+                    models.TextField(
+                        blank=True,
+                        help_text="Texto del aviso; admite {cliente}, {gestion}, {tipo}, {estado} y {resultado}.",
+                        verbose_name="mensaje al cliente",
+                    ),
+                ),
+                ("order", models.PositiveIntegerField(default=0, verbose_name="orden")),
+                (
+                    "action",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="gestiones.action",
+                        verbose_name="acción",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'resultado',
-                'verbose_name_plural': 'tabla de seguimiento',
-                'ordering': ['action', 'order', 'id'],
+                "verbose_name": "resultado",
+                "verbose_name_plural": "tabla de seguimiento",
+                "ordering": ["action", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True, verbose_name='nombre')),
-                ('slug', models.SlugField(max_length=60, unique=True, verbose_name='dirección pública')),
-                ('kind', models.CharField(choices=[('outbound', 'Saliente (Out Bound)'), ('inbound', 'Entrante (In Bound)')], max_length=10, verbose_name='tipo')),
-                ('status', models.CharField(choices=[('draft', 'Borrador'), ('active', 'Activa'), ('finished', 'Finalizada')], default='draft', max_length=10, verbose_name='estado')),
-                ('description', models.TextField(blank=True, verbose_name='descripción')),
-                ('message_subject', models.CharField(blank=True, max_length=200, verbose_name='asunto del mensaje')),
-                ('message_body', models.TextField(blank=True, help_text='Admite {nombre}, {cliente} y {campana}.', verbose_name='mensaje')),
-                ('segment_city', models.CharField(blank=True, max_length=120, verbose_name='ciudad')),
-                ('starts_on', models.DateField(blank=True, null=True, verbose_name='desde')),
-                ('ends_on', models.DateField(blank=True, null=True, verbose_name='hasta')),
-                ('launched_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='lanzada')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='creada')),
-                ('agents', models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='gestores de la campaña')),
-                ('channel', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='crm.channel', verbose_name='canal')),
-                ('launched_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='lanzada por')),
-                ('segment_branches', models.ManyToManyField(blank=True, related_name='+', to='crm.branch', verbose_name='sucursales')),
-                ('segment_channels', models.ManyToManyField(blank=True, related_name='+', to='crm.channel', verbose_name='canales de origen')),
-                ('segment_products', models.ManyToManyField(blank=True, related_name='+', to='crm.product', verbose_name='con gestiones del producto')),
-                ('segment_tags', models.ManyToManyField(blank=True, related_name='+', to='crm.tag', verbose_name='etiquetas')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True, verbose_name="nombre")),
+                (
+                    "slug",
+                    models.SlugField(max_length=60, unique=True, verbose_name="dirección pública"),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("outbound", "Saliente (Out Bound)"),
+                            ("inbound", "Entrante (In Bound)"),
+                        ],
+                        max_length=10,
+                        verbose_name="tipo",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Borrador"),
+                            ("active", "Activa"),
+                            ("finished", "Finalizada"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                        verbose_name="estado",
+                    ),
+                ),
+                ("description", models.TextField(blank=True, verbose_name="descripción")),
+                (
+                    "message_subject",
+                    models.CharField(blank=True, max_length=200, verbose_name="asunto del mensaje"),
+                ),
+                (
+                    "message_body",
+                    models.TextField(
+                        blank=True,
+                        help_text="Admite {nombre}, {cliente} y {campana}.",
+                        verbose_name="mensaje",
+                    ),
+                ),
+                (
+                    "segment_city",
+                    models.CharField(blank=True, max_length=120, verbose_name="ciudad"),
+                ),
+                ("starts_on", models.DateField(blank=True, null=True, verbose_name="desde")),
+                ("ends_on", models.DateField(blank=True, null=True, verbose_name="hasta")),
+                (
+                    "launched_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="lanzada"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="creada"
+                    ),
+                ),
+                (
+                    "agents",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="gestores de la campaña",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="campaigns",
+                        to="crm.channel",
+                        verbose_name="canal",
+                    ),
+                ),
+                (
+                    "launched_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="lanzada por",
+                    ),
+                ),
+                (
+                    "segment_branches",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to="crm.branch", verbose_name="sucursales"
+                    ),
+                ),
+                (
+                    "segment_channels",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="+",
+                        to="crm.channel",
+                        verbose_name="canales de origen",
+                    ),
+                ),
+                (
+                    "segment_products",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="+",
+                        to="crm.product",
+                        verbose_name="con gestiones del producto",
+                    ),
+                ),
+                (
+                    "segment_tags",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to="crm.tag", verbose_name="etiquetas"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'campaña',
-                'verbose_name_plural': 'campañas',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "campaña",
+                "verbose_name_plural": "campañas",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='FollowUp',
+            name="FollowUp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('step', 'Seguimiento'), ('created', 'Creación'), ('assignment', 'Asignación'), ('document', 'Documento generado'), ('survey', 'Encuesta')], default='step', max_length=12, verbose_name='tipo')),
-                ('notes', models.TextField(blank=True, verbose_name='notas')),
-                ('data', models.JSONField(blank=True, default=dict, verbose_name='datos del formulario')),
-                ('is_customer_alerted', models.BooleanField(default=False, verbose_name='cliente alertado')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='fecha')),
-                ('action', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gestiones.action', verbose_name='acción')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='registrado por')),
-                ('result', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gestiones.actionresult', verbose_name='resultado')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("step", "Seguimiento"),
+                            ("created", "Creación"),
+                            ("assignment", "Asignación"),
+                            ("document", "Documento generado"),
+                            ("survey", "Encuesta"),
+                        ],
+                        default="step",
+                        max_length=12,
+                        verbose_name="tipo",
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notas")),
+                (
+                    "data",
+                    models.JSONField(blank=True, default=dict, verbose_name="datos del formulario"),
+                ),
+                (
+                    "is_customer_alerted",
+                    models.BooleanField(default=False, verbose_name="cliente alertado"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="fecha"),
+                ),
+                (
+                    "action",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="gestiones.action",
+                        verbose_name="acción",
+                    ),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="registrado por",
+                    ),
+                ),
+                (
+                    "result",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="gestiones.actionresult",
+                        verbose_name="resultado",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'seguimiento',
-                'verbose_name_plural': 'seguimientos',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "seguimiento",
+                "verbose_name_plural": "seguimientos",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=255, upload_to=gestiones.models.attachment_upload_to, verbose_name='archivo')),
-                ('name', models.CharField(max_length=200, verbose_name='nombre')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='fecha')),
-                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='subido por')),
-                ('follow_up', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='gestiones.followup', verbose_name='seguimiento')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=255,
+                        upload_to=gestiones.models.attachment_upload_to,
+                        verbose_name="archivo",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="nombre")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="fecha"),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="subido por",
+                    ),
+                ),
+                (
+                    "follow_up",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="gestiones.followup",
+                        verbose_name="seguimiento",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'adjunto',
-                'verbose_name_plural': 'adjuntos',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "adjunto",
+                "verbose_name_plural": "adjuntos",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Gestion',
+            name="Gestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('outcome', models.CharField(choices=[('open', 'En curso'), ('success', 'Exitosa'), ('rejected', 'Rechazada'), ('closed', 'Cerrada')], default='open', max_length=10, verbose_name='resultado')),
-                ('subject', models.CharField(blank=True, max_length=200, verbose_name='asunto')),
-                ('is_time_controlled', models.BooleanField(default=True, verbose_name='control de tiempo')),
-                ('state_entered_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='en el estado desde')),
-                ('due_at', models.DateTimeField(blank=True, null=True, verbose_name='vencimiento')),
-                ('warned_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='aviso de vencimiento')),
-                ('late_alerted_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='aviso de atraso')),
-                ('amount_requested', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, verbose_name='monto solicitado')),
-                ('amount_approved', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, verbose_name='monto aprobado')),
-                ('currency', models.CharField(choices=[('PEN', 'Soles (S/)'), ('USD', 'Dólares (US$)')], default='PEN', max_length=3, verbose_name='moneda')),
-                ('data', models.JSONField(blank=True, default=dict, verbose_name='datos del formulario')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='creada')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='actualizada')),
-                ('last_follow_up_at', models.DateTimeField(blank=True, null=True, verbose_name='último seguimiento')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='cerrada')),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='gestiones', to=settings.AUTH_USER_MODEL, verbose_name='gestor a cargo')),
-                ('branch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='gestiones', to='crm.branch', verbose_name='sucursal')),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='gestiones', to='gestiones.campaign', verbose_name='campaña')),
-                ('channel', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='gestiones', to='crm.channel', verbose_name='canal')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='creada por')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='gestiones', to='crm.customer', verbose_name='cliente')),
-                ('loans', models.ManyToManyField(blank=True, related_name='gestiones', to='credits.loan', verbose_name='cuentas (créditos)')),
-                ('products', models.ManyToManyField(blank=True, related_name='gestiones', to='crm.product', verbose_name='productos')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("open", "En curso"),
+                            ("success", "Exitosa"),
+                            ("rejected", "Rechazada"),
+                            ("closed", "Cerrada"),
+                        ],
+                        default="open",
+                        max_length=10,
+                        verbose_name="resultado",
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, max_length=200, verbose_name="asunto")),
+                (
+                    "is_time_controlled",
+                    models.BooleanField(default=True, verbose_name="control de tiempo"),
+                ),
+                (
+                    "assigned_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="asignada"
+                    ),
+                ),
+                (
+                    "state_entered_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="en el estado desde"
+                    ),
+                ),
+                ("due_at", models.DateTimeField(blank=True, null=True, verbose_name="vencimiento")),
+                (
+                    "warned_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="aviso de vencimiento"
+                    ),
+                ),
+                (
+                    "late_alerted_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="aviso de atraso"
+                    ),
+                ),
+                (
+                    "amount_requested",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        verbose_name="monto solicitado",
+                    ),
+                ),
+                (
+                    "amount_approved",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        verbose_name="monto aprobado",
+                    ),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        choices=[("PEN", "Soles (S/)"), ("USD", "Dólares (US$)")],
+                        default="PEN",
+                        max_length=3,
+                        verbose_name="moneda",
+                    ),
+                ),
+                (
+                    "data",
+                    models.JSONField(blank=True, default=dict, verbose_name="datos del formulario"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="creada"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="actualizada")),
+                (
+                    "last_follow_up_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="último seguimiento"),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="cerrada")),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="gestiones",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="gestor a cargo",
+                    ),
+                ),
+                (
+                    "branch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="gestiones",
+                        to="crm.branch",
+                        verbose_name="sucursal",
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="gestiones",
+                        to="gestiones.campaign",
+                        verbose_name="campaña",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="gestiones",
+                        to="crm.channel",
+                        verbose_name="canal",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="creada por",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="gestiones",
+                        to="crm.customer",
+                        verbose_name="cliente",
+                    ),
+                ),
+                (
+                    "loans",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="gestiones",
+                        to="credits.loan",
+                        verbose_name="cuentas (créditos)",
+                    ),
+                ),
+                (
+                    "products",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="gestiones",
+                        to="crm.product",
+                        verbose_name="productos",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'gestión',
-                'verbose_name_plural': 'gestiones',
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('view_all_gestiones', 'Puede ver las gestiones de todos los gestores'), ('reassign_gestion', 'Puede reasignar gestiones'), ('view_gestion_reports', 'Puede ver los tableros de gestiones')],
+                "verbose_name": "gestión",
+                "verbose_name_plural": "gestiones",
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    ("view_all_gestiones", "Puede ver las gestiones de todos los gestores"),
+                    ("reassign_gestion", "Puede reasignar gestiones"),
+                    ("view_gestion_reports", "Puede ver los tableros de gestiones"),
+                ],
             },
         ),
         migrations.AddField(
-            model_name='followup',
-            name='gestion',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='follow_ups', to='gestiones.gestion', verbose_name='gestión'),
+            model_name="followup",
+            name="gestion",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="follow_ups",
+                to="gestiones.gestion",
+                verbose_name="gestión",
+            ),
         ),
         migrations.CreateModel(
-            name='GestionState',
+            name="GestionState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='nombre')),
-                ('order', models.PositiveIntegerField(default=0, verbose_name='orden')),
-                ('is_initial', models.BooleanField(default=False, verbose_name='inicial')),
-                ('outcome', models.CharField(choices=[('open', 'En curso'), ('success', 'Exitosa'), ('rejected', 'Rechazada'), ('closed', 'Cerrada')], default='open', max_length=10, verbose_name='resultado')),
-                ('duration_days', models.PositiveIntegerField(default=0, verbose_name='días')),
-                ('duration_hours', models.PositiveIntegerField(default=0, verbose_name='horas')),
-                ('duration_minutes', models.PositiveIntegerField(default=0, verbose_name='minutos')),
-                ('color', models.CharField(default='secondary', max_length=12, verbose_name='color')),
-                ('supervisors', models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='supervisores del estado')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="nombre")),
+                ("order", models.PositiveIntegerField(default=0, verbose_name="orden")),
+                ("is_initial", models.BooleanField(default=False, verbose_name="inicial")),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("open", "En curso"),
+                            ("success", "Exitosa"),
+                            ("rejected", "Rechazada"),
+                            ("closed", "Cerrada"),
+                        ],
+                        default="open",
+                        max_length=10,
+                        verbose_name="resultado",
+                    ),
+                ),
+                ("duration_days", models.PositiveIntegerField(default=0, verbose_name="días")),
+                ("duration_hours", models.PositiveIntegerField(default=0, verbose_name="horas")),
+                (
+                    "duration_minutes",
+                    models.PositiveIntegerField(default=0, verbose_name="minutos"),
+                ),
+                (
+                    "color",
+                    models.CharField(default="secondary", max_length=12, verbose_name="color"),
+                ),
+                (
+                    "supervisors",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="supervisores del estado",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'estado',
-                'verbose_name_plural': 'estados',
-                'ordering': ['gestion_type', 'order', 'id'],
+                "verbose_name": "estado",
+                "verbose_name_plural": "estados",
+                "ordering": ["gestion_type", "order", "id"],
             },
         ),
         migrations.AddField(
-            model_name='gestion',
-            name='state',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='gestiones', to='gestiones.gestionstate', verbose_name='estado'),
+            model_name="gestion",
+            name="state",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="gestiones",
+                to="gestiones.gestionstate",
+                verbose_name="estado",
+            ),
         ),
         migrations.AddField(
-            model_name='followup',
-            name='from_state',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gestiones.gestionstate', verbose_name='estado anterior'),
+            model_name="followup",
+            name="from_state",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="gestiones.gestionstate",
+                verbose_name="estado anterior",
+            ),
         ),
         migrations.AddField(
-            model_name='followup',
-            name='state',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gestiones.gestionstate', verbose_name='estado'),
+            model_name="followup",
+            name="state",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="gestiones.gestionstate",
+                verbose_name="estado",
+            ),
         ),
         migrations.AddField(
-            model_name='actionresult',
-            name='to_state',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gestiones.gestionstate', verbose_name='estado'),
+            model_name="actionresult",
+            name="to_state",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="gestiones.gestionstate",
+                verbose_name="estado",
+            ),
         ),
         migrations.AddField(
-            model_name='action',
-            name='from_states',
-            field=models.ManyToManyField(help_text='Estados en los que se puede registrar esta acción.', related_name='actions', to='gestiones.gestionstate', verbose_name='permitida en los estados'),
+            model_name="action",
+            name="from_states",
+            field=models.ManyToManyField(
+                help_text="Estados en los que se puede registrar esta acción.",
+                related_name="actions",
+                to="gestiones.gestionstate",
+                verbose_name="permitida en los estados",
+            ),
         ),
         migrations.CreateModel(
-            name='GestionType',
+            name="GestionType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True, verbose_name='nombre')),
-                ('code', models.SlugField(max_length=40, unique=True, verbose_name='código')),
-                ('description', models.TextField(blank=True, verbose_name='descripción')),
-                ('is_time_controlled', models.BooleanField(default=True, help_text='Valor inicial de «control de tiempo» en las gestiones nuevas.', verbose_name='control de tiempo')),
-                ('default_currency', models.CharField(choices=[('PEN', 'Soles (S/)'), ('USD', 'Dólares (US$)')], default='PEN', max_length=3, verbose_name='moneda')),
-                ('warn_before_minutes', models.PositiveIntegerField(default=120, verbose_name='aviso antes del vencimiento (minutos)')),
-                ('is_active', models.BooleanField(default=True, verbose_name='activo')),
-                ('product', models.ForeignKey(blank=True, help_text='Se agrega a cada gestión nueva de este tipo.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='gestion_types', to='crm.product', verbose_name='producto principal')),
-                ('supervisors', models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='supervisores del tipo')),
-                ('survey', models.ForeignKey(blank=True, help_text='Se envía por enlace al cliente cuando la gestión se cierra.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='gestion_types', to='gestiones.survey', verbose_name='encuesta al cerrar')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True, verbose_name="nombre")),
+                ("code", models.SlugField(max_length=40, unique=True, verbose_name="código")),
+                ("description", models.TextField(blank=True, verbose_name="descripción")),
+                (
+                    "is_time_controlled",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Valor inicial de «control de tiempo» en las gestiones nuevas.",
+                        verbose_name="control de tiempo",
+                    ),
+                ),
+                (
+                    "default_currency",
+                    models.CharField(
+                        choices=[("PEN", "Soles (S/)"), ("USD", "Dólares (US$)")],
+                        default="PEN",
+                        max_length=3,
+                        verbose_name="moneda",
+                    ),
+                ),
+                (
+                    "warn_before_minutes",
+                    models.PositiveIntegerField(
+                        default=120, verbose_name="aviso antes del vencimiento (minutos)"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="activo")),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Se agrega a cada gestión nueva de este tipo.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="gestion_types",
+                        to="crm.product",
+                        verbose_name="producto principal",
+                    ),
+                ),
+                (
+                    "supervisors",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="supervisores del tipo",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Se envía por enlace al cliente cuando la gestión se cierra.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="gestion_types",
+                        to="gestiones.survey",
+                        verbose_name="encuesta al cerrar",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'tipo de gestión',
-                'verbose_name_plural': 'tipos de gestión',
-                'ordering': ['name'],
+                "verbose_name": "tipo de gestión",
+                "verbose_name_plural": "tipos de gestión",
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='gestionstate',
-            name='gestion_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='states', to='gestiones.gestiontype', verbose_name='tipo de gestión'),
+            model_name="gestionstate",
+            name="gestion_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="states",
+                to="gestiones.gestiontype",
+                verbose_name="tipo de gestión",
+            ),
         ),
         migrations.AddField(
-            model_name='gestion',
-            name='gestion_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='gestiones', to='gestiones.gestiontype', verbose_name='tipo de gestión'),
+            model_name="gestion",
+            name="gestion_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="gestiones",
+                to="gestiones.gestiontype",
+                verbose_name="tipo de gestión",
+            ),
         ),
         migrations.CreateModel(
-            name='FormField',
+            name="FormField",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('gestion', 'Gestión'), ('follow_up', 'Seguimiento')], default='gestion', max_length=10, verbose_name='se captura en')),
-                ('name', models.SlugField(help_text='Nombre interno; también el marcador en plantillas.', max_length=40, verbose_name='clave')),
-                ('label', models.CharField(max_length=120, verbose_name='etiqueta')),
-                ('kind', models.CharField(choices=[('text', 'Texto'), ('long_text', 'Texto largo'), ('integer', 'Número entero'), ('decimal', 'Número decimal'), ('date', 'Fecha'), ('boolean', 'Sí / No'), ('choice', 'Lista de opciones')], default='text', max_length=10, verbose_name='tipo de dato')),
-                ('is_required', models.BooleanField(default=False, verbose_name='obligatorio')),
-                ('choices', models.TextField(blank=True, help_text='Una opción por línea.', verbose_name='opciones')),
-                ('help_text', models.CharField(blank=True, max_length=200, verbose_name='ayuda')),
-                ('order', models.PositiveIntegerField(default=0, verbose_name='orden')),
-                ('gestion_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fields', to='gestiones.gestiontype', verbose_name='tipo de gestión')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("gestion", "Gestión"), ("follow_up", "Seguimiento")],
+                        default="gestion",
+                        max_length=10,
+                        verbose_name="se captura en",
+                    ),
+                ),
+                (
+                    "name",
+                    models.SlugField(
+                        help_text="Nombre interno; también el marcador en plantillas.",
+                        max_length=40,
+                        verbose_name="clave",
+                    ),
+                ),
+                ("label", models.CharField(max_length=120, verbose_name="etiqueta")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("text", "Texto"),
+                            ("long_text", "Texto largo"),
+                            ("integer", "Número entero"),
+                            ("decimal", "Número decimal"),
+                            ("date", "Fecha"),
+                            ("boolean", "Sí / No"),
+                            ("choice", "Lista de opciones"),
+                        ],
+                        default="text",
+                        max_length=10,
+                        verbose_name="tipo de dato",
+                    ),
+                ),
+                ("is_required", models.BooleanField(default=False, verbose_name="obligatorio")),
+                (
+                    "choices",
+                    models.TextField(
+                        blank=True, help_text="Una opción por línea.", verbose_name="opciones"
+                    ),
+                ),
+                ("help_text", models.CharField(blank=True, max_length=200, verbose_name="ayuda")),
+                ("order", models.PositiveIntegerField(default=0, verbose_name="orden")),
+                (
+                    "gestion_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="fields",
+                        to="gestiones.gestiontype",
+                        verbose_name="tipo de gestión",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'campo del formulario',
-                'verbose_name_plural': 'formulario dinámico',
-                'ordering': ['gestion_type', 'scope', 'order', 'id'],
+                "verbose_name": "campo del formulario",
+                "verbose_name_plural": "formulario dinámico",
+                "ordering": ["gestion_type", "scope", "order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DocumentTemplate',
+            name="DocumentTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True, verbose_name='nombre')),
-                ('description', models.CharField(blank=True, max_length=255, verbose_name='descripción')),
-                ('file', models.FileField(upload_to=gestiones.models.template_upload_to, validators=[django.core.validators.FileExtensionValidator(['docx'])], verbose_name='plantilla DOCX')),
-                ('is_active', models.BooleanField(default=True, verbose_name='activa')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='creada')),
-                ('roles', models.ManyToManyField(blank=True, help_text='Vacío: cualquier rol que trabaje la gestión.', related_name='+', to='auth.group', verbose_name='roles que lo generan')),
-                ('gestion_types', models.ManyToManyField(related_name='document_templates', to='gestiones.gestiontype', verbose_name='tipos de gestión')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True, verbose_name="nombre")),
+                (
+                    "description",
+                    models.CharField(blank=True, max_length=255, verbose_name="descripción"),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        upload_to=gestiones.models.template_upload_to,
+                        validators=[django.core.validators.FileExtensionValidator(["docx"])],
+                        verbose_name="plantilla DOCX",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="activa")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="creada"
+                    ),
+                ),
+                (
+                    "roles",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Vacío: cualquier rol que trabaje la gestión.",
+                        related_name="+",
+                        to="auth.group",
+                        verbose_name="roles que lo generan",
+                    ),
+                ),
+                (
+                    "gestion_types",
+                    models.ManyToManyField(
+                        related_name="document_templates",
+                        to="gestiones.gestiontype",
+                        verbose_name="tipos de gestión",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'plantilla de documento',
-                'verbose_name_plural': 'plantillas de documentos',
-                'ordering': ['name'],
-            },
-        ),
-        migrations.AddField(
-            model_name='campaign',
-            name='gestion_type',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='gestiones.gestiontype', verbose_name='crear gestión de tipo'),
-        ),
-        migrations.AddField(
-            model_name='action',
-            name='gestion_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='actions', to='gestiones.gestiontype', verbose_name='tipo de gestión'),
-        ),
-        migrations.CreateModel(
-            name='Goal',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(2000), django.core.validators.MaxValueValidator(2100)], verbose_name='año')),
-                ('month', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(12)], verbose_name='mes')),
-                ('target_local', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=14, verbose_name='meta en moneda local')),
-                ('target_usd', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=14, verbose_name='meta en dólares')),
-                ('target_prospects', models.PositiveIntegerField(default=0, verbose_name='meta de prospectos')),
-                ('target_customers', models.PositiveIntegerField(default=0, verbose_name='meta de clientes')),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='goals', to=settings.AUTH_USER_MODEL, verbose_name='gestor')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='goals', to='crm.product', verbose_name='producto')),
-                ('success_state', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gestiones.gestionstate', verbose_name='estado exitoso')),
-            ],
-            options={
-                'verbose_name': 'meta',
-                'verbose_name_plural': 'metas',
-                'ordering': ['-year', '-month', 'agent'],
-            },
-        ),
-        migrations.CreateModel(
-            name='LifecycleEvent',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='nombre')),
-                ('kind', models.CharField(choices=[('thanks', 'Agradecimiento de formalización'), ('service', 'Gestión de servicio predefinida'), ('renewal', 'Gestión de renovación')], max_length=10, verbose_name='tipo')),
-                ('anchor', models.CharField(choices=[('disbursed', 'días después del desembolso'), ('maturity', 'días antes del último vencimiento')], default='disbursed', max_length=10, verbose_name='referencia')),
-                ('offset_days', models.PositiveIntegerField(default=0, verbose_name='días')),
-                ('message_subject', models.CharField(blank=True, max_length=200, verbose_name='asunto del mensaje')),
-                ('message_body', models.TextField(blank=True, help_text='Admite {nombre} y {producto}.', verbose_name='mensaje')),
-                ('is_active', models.BooleanField(default=True, verbose_name='activo')),
-                ('gestion_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gestiones.gestiontype', verbose_name='crear gestión de tipo')),
-                ('loan_product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lifecycle_events', to='credits.loanproduct', verbose_name='línea de producto')),
-            ],
-            options={
-                'verbose_name': 'evento de ciclo de vida',
-                'verbose_name_plural': 'ciclo de vida',
-                'ordering': ['loan_product', 'kind', 'offset_days'],
-            },
-        ),
-        migrations.CreateModel(
-            name='LifecycleRun',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_message_sent', models.BooleanField(default=False)),
-                ('ran_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='gestiones.lifecycleevent')),
-                ('gestion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='gestiones.gestion')),
-                ('loan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='credits.loan')),
-            ],
-            options={
-                'verbose_name': 'evento de ciclo de vida realizado',
-                'verbose_name_plural': 'eventos de ciclo de vida realizados',
-            },
-        ),
-        migrations.CreateModel(
-            name='Notification',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('assigned', 'Asignación'), ('due_soon', 'Por vencer'), ('late', 'Atrasada'), ('info', 'Aviso')], max_length=10, verbose_name='tipo')),
-                ('message', models.CharField(max_length=300, verbose_name='mensaje')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='fecha')),
-                ('read_at', models.DateTimeField(blank=True, null=True, verbose_name='leída')),
-                ('gestion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='gestiones.gestion', verbose_name='gestión')),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gestion_notifications', to=settings.AUTH_USER_MODEL, verbose_name='para')),
-            ],
-            options={
-                'verbose_name': 'notificación',
-                'verbose_name_plural': 'notificaciones',
-                'ordering': ['-created_at', '-id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='RejectionReason',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, verbose_name='motivo')),
-                ('is_active', models.BooleanField(default=True, verbose_name='activo')),
-                ('gestion_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rejection_reasons', to='gestiones.gestiontype', verbose_name='tipo de gestión')),
-            ],
-            options={
-                'verbose_name': 'motivo de rechazo',
-                'verbose_name_plural': 'motivos de rechazo',
-                'ordering': ['gestion_type', 'name'],
-            },
-        ),
-        migrations.AddField(
-            model_name='gestion',
-            name='rejection_reason',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='gestiones', to='gestiones.rejectionreason', verbose_name='motivo de rechazo'),
-        ),
-        migrations.AddField(
-            model_name='followup',
-            name='rejection_reason',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='gestiones.rejectionreason', verbose_name='motivo de rechazo'),
-        ),
-        migrations.CreateModel(
-            name='StateAgent',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_active', models.BooleanField(default=True, verbose_name='recibe gestiones')),
-                ('last_assigned_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='state_agents', to=settings.AUTH_USER_MODEL)),
-                ('state', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='state_agents', to='gestiones.gestionstate')),
-            ],
-            options={
-                'verbose_name': 'gestor del estado',
-                'verbose_name_plural': 'gestores del estado',
+                "verbose_name": "plantilla de documento",
+                "verbose_name_plural": "plantillas de documentos",
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='gestionstate',
-            name='agents',
-            field=models.ManyToManyField(blank=True, related_name='gestion_states', through='gestiones.StateAgent', to=settings.AUTH_USER_MODEL, verbose_name='gestores del estado'),
+            model_name="campaign",
+            name="gestion_type",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="campaigns",
+                to="gestiones.gestiontype",
+                verbose_name="crear gestión de tipo",
+            ),
+        ),
+        migrations.AddField(
+            model_name="action",
+            name="gestion_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="actions",
+                to="gestiones.gestiontype",
+                verbose_name="tipo de gestión",
+            ),
         ),
         migrations.CreateModel(
-            name='Question',
+            name="Goal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=255, verbose_name='pregunta')),
-                ('kind', models.CharField(choices=[('scale', 'Escala'), ('choice', 'Opción'), ('text', 'Texto')], max_length=10, verbose_name='tipo')),
-                ('choices', models.TextField(blank=True, help_text='Una por línea (tipo Opción).', verbose_name='opciones')),
-                ('scale_min', models.PositiveSmallIntegerField(default=1, verbose_name='escala desde')),
-                ('scale_max', models.PositiveSmallIntegerField(default=5, verbose_name='escala hasta')),
-                ('is_required', models.BooleanField(default=True, verbose_name='obligatoria')),
-                ('order', models.PositiveIntegerField(default=0, verbose_name='orden')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='gestiones.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "year",
+                    models.PositiveIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(2000),
+                            django.core.validators.MaxValueValidator(2100),
+                        ],
+                        verbose_name="año",
+                    ),
+                ),
+                (
+                    "month",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(12),
+                        ],
+                        verbose_name="mes",
+                    ),
+                ),
+                (
+                    "target_local",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0.00"),
+                        max_digits=14,
+                        verbose_name="meta en moneda local",
+                    ),
+                ),
+                (
+                    "target_usd",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0.00"),
+                        max_digits=14,
+                        verbose_name="meta en dólares",
+                    ),
+                ),
+                (
+                    "target_prospects",
+                    models.PositiveIntegerField(default=0, verbose_name="meta de prospectos"),
+                ),
+                (
+                    "target_customers",
+                    models.PositiveIntegerField(default=0, verbose_name="meta de clientes"),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="goals",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="gestor",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="goals",
+                        to="crm.product",
+                        verbose_name="producto",
+                    ),
+                ),
+                (
+                    "success_state",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="gestiones.gestionstate",
+                        verbose_name="estado exitoso",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'pregunta',
-                'verbose_name_plural': 'preguntas',
-                'ordering': ['survey', 'order', 'id'],
+                "verbose_name": "meta",
+                "verbose_name_plural": "metas",
+                "ordering": ["-year", "-month", "agent"],
+            },
+        ),
+        migrations.CreateModel(
+            name="LifecycleEvent",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="nombre")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("thanks", "Agradecimiento de formalización"),
+                            ("service", "Gestión de servicio predefinida"),
+                            ("renewal", "Gestión de renovación"),
+                        ],
+                        max_length=10,
+                        verbose_name="tipo",
+                    ),
+                ),
+                (
+                    "anchor",
+                    models.CharField(
+                        choices=[
+                            ("disbursed", "días después del desembolso"),
+                            ("maturity", "días antes del último vencimiento"),
+                        ],
+                        default="disbursed",
+                        max_length=10,
+                        verbose_name="referencia",
+                    ),
+                ),
+                ("offset_days", models.PositiveIntegerField(default=0, verbose_name="días")),
+                (
+                    "message_subject",
+                    models.CharField(blank=True, max_length=200, verbose_name="asunto del mensaje"),
+                ),
+                (
+                    "message_body",
+                    models.TextField(
+                        blank=True,
+                        help_text="Admite {nombre} y {producto}.",
+                        verbose_name="mensaje",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="activo")),
+                (
+                    "gestion_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="gestiones.gestiontype",
+                        verbose_name="crear gestión de tipo",
+                    ),
+                ),
+                (
+                    "loan_product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lifecycle_events",
+                        to="credits.loanproduct",
+                        verbose_name="línea de producto",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "evento de ciclo de vida",
+                "verbose_name_plural": "ciclo de vida",
+                "ordering": ["loan_product", "kind", "offset_days"],
+            },
+        ),
+        migrations.CreateModel(
+            name="LifecycleRun",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_message_sent", models.BooleanField(default=False)),
+                ("ran_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="gestiones.lifecycleevent",
+                    ),
+                ),
+                (
+                    "gestion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="gestiones.gestion",
+                    ),
+                ),
+                (
+                    "loan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="credits.loan",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "evento de ciclo de vida realizado",
+                "verbose_name_plural": "eventos de ciclo de vida realizados",
+            },
+        ),
+        migrations.CreateModel(
+            name="Notification",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("assigned", "Asignación"),
+                            ("due_soon", "Por vencer"),
+                            ("late", "Atrasada"),
+                            ("info", "Aviso"),
+                        ],
+                        max_length=10,
+                        verbose_name="tipo",
+                    ),
+                ),
+                ("message", models.CharField(max_length=300, verbose_name="mensaje")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="fecha"),
+                ),
+                ("read_at", models.DateTimeField(blank=True, null=True, verbose_name="leída")),
+                (
+                    "gestion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="gestiones.gestion",
+                        verbose_name="gestión",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gestion_notifications",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="para",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "notificación",
+                "verbose_name_plural": "notificaciones",
+                "ordering": ["-created_at", "-id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="RejectionReason",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="motivo")),
+                ("is_active", models.BooleanField(default=True, verbose_name="activo")),
+                (
+                    "gestion_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rejection_reasons",
+                        to="gestiones.gestiontype",
+                        verbose_name="tipo de gestión",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "motivo de rechazo",
+                "verbose_name_plural": "motivos de rechazo",
+                "ordering": ["gestion_type", "name"],
             },
         ),
         migrations.AddField(
-            model_name='gestion',
-            name='survey',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='gestiones', to='gestiones.survey', verbose_name='encuesta'),
+            model_name="gestion",
+            name="rejection_reason",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="gestiones",
+                to="gestiones.rejectionreason",
+                verbose_name="motivo de rechazo",
+            ),
+        ),
+        migrations.AddField(
+            model_name="followup",
+            name="rejection_reason",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="gestiones.rejectionreason",
+                verbose_name="motivo de rechazo",
+            ),
         ),
         migrations.CreateModel(
-            name='SurveyInvitation',
+            name="StateAgent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=gestiones.models.new_survey_token, editable=False, max_length=64, unique=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('answered_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('gestion', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='survey_invitation', to='gestiones.gestion')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='invitations', to='gestiones.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="recibe gestiones")),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="state_agents",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "state",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="state_agents",
+                        to="gestiones.gestionstate",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'encuesta enviada',
-                'verbose_name_plural': 'encuestas enviadas',
+                "verbose_name": "gestor del estado",
+                "verbose_name_plural": "gestores del estado",
+            },
+        ),
+        migrations.AddField(
+            model_name="gestionstate",
+            name="agents",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="gestion_states",
+                through="gestiones.StateAgent",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="gestores del estado",
+            ),
+        ),
+        migrations.CreateModel(
+            name="Question",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=255, verbose_name="pregunta")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("scale", "Escala"), ("choice", "Opción"), ("text", "Texto")],
+                        max_length=10,
+                        verbose_name="tipo",
+                    ),
+                ),
+                (
+                    "choices",
+                    models.TextField(
+                        blank=True,
+                        help_text="Una por línea (tipo Opción).",
+                        verbose_name="opciones",
+                    ),
+                ),
+                (
+                    "scale_min",
+                    models.PositiveSmallIntegerField(default=1, verbose_name="escala desde"),
+                ),
+                (
+                    "scale_max",
+                    models.PositiveSmallIntegerField(default=5, verbose_name="escala hasta"),
+                ),
+                ("is_required", models.BooleanField(default=True, verbose_name="obligatoria")),
+                ("order", models.PositiveIntegerField(default=0, verbose_name="orden")),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questions",
+                        to="gestiones.survey",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "pregunta",
+                "verbose_name_plural": "preguntas",
+                "ordering": ["survey", "order", "id"],
+            },
+        ),
+        migrations.AddField(
+            model_name="gestion",
+            name="survey",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="gestiones",
+                to="gestiones.survey",
+                verbose_name="encuesta",
+            ),
+        ),
+        migrations.CreateModel(
+            name="SurveyInvitation",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(
+                        default=gestiones.models.new_survey_token,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("answered_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "gestion",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="survey_invitation",
+                        to="gestiones.gestion",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invitations",
+                        to="gestiones.survey",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "encuesta enviada",
+                "verbose_name_plural": "encuestas enviadas",
             },
         ),
         migrations.CreateModel(
-            name='Answer',
+            name="Answer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.IntegerField(blank=True, null=True)),
-                ('text', models.TextField(blank=True)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='answers', to='gestiones.question')),
-                ('invitation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='gestiones.surveyinvitation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.IntegerField(blank=True, null=True)),
+                ("text", models.TextField(blank=True)),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="answers",
+                        to="gestiones.question",
+                    ),
+                ),
+                (
+                    "invitation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="gestiones.surveyinvitation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'respuesta',
-                'verbose_name_plural': 'respuestas',
+                "verbose_name": "respuesta",
+                "verbose_name_plural": "respuestas",
             },
         ),
         migrations.CreateModel(
-            name='CampaignTarget',
+            name="CampaignTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_status', models.CharField(choices=[('none', 'Sin mensaje'), ('queued', 'En cola'), ('sent', 'Enviado'), ('failed', 'Fallido'), ('skipped', 'Omitido')], default='none', max_length=10)),
-                ('message_error', models.CharField(blank=True, max_length=300)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='targets', to='gestiones.campaign')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='campaign_targets', to='crm.customer')),
-                ('gestion', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='gestiones.gestion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "message_status",
+                    models.CharField(
+                        choices=[
+                            ("none", "Sin mensaje"),
+                            ("queued", "En cola"),
+                            ("sent", "Enviado"),
+                            ("failed", "Fallido"),
+                            ("skipped", "Omitido"),
+                        ],
+                        default="none",
+                        max_length=10,
+                    ),
+                ),
+                ("message_error", models.CharField(blank=True, max_length=300)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="targets",
+                        to="gestiones.campaign",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="campaign_targets",
+                        to="crm.customer",
+                    ),
+                ),
+                (
+                    "gestion",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="gestiones.gestion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'destinatario de campaña',
-                'verbose_name_plural': 'destinatarios de campaña',
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'customer'), name='gestiones_target_unique')],
+                "verbose_name": "destinatario de campaña",
+                "verbose_name_plural": "destinatarios de campaña",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("campaign", "customer"), name="gestiones_target_unique"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='actionresult',
-            constraint=models.UniqueConstraint(fields=('action', 'name'), name='gestiones_result_unique_name'),
+            model_name="actionresult",
+            constraint=models.UniqueConstraint(
+                fields=("action", "name"), name="gestiones_result_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='actionresult',
-            constraint=models.CheckConstraint(condition=models.Q(('changes_state', False), ('to_state__isnull', False), _connector='OR'), name='gestiones_result_state_when_changing', violation_error_message='Indique el estado al que pasa la gestión.'),
+            model_name="actionresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("changes_state", False), ("to_state__isnull", False), _connector="OR"
+                ),
+                name="gestiones_result_state_when_changing",
+                violation_error_message="Indique el estado al que pasa la gestión.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='formfield',
-            constraint=models.UniqueConstraint(fields=('gestion_type', 'scope', 'name'), name='gestiones_field_unique_name'),
+            model_name="formfield",
+            constraint=models.UniqueConstraint(
+                fields=("gestion_type", "scope", "name"), name="gestiones_field_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='action',
-            constraint=models.UniqueConstraint(fields=('gestion_type', 'name'), name='gestiones_action_unique_name'),
+            model_name="action",
+            constraint=models.UniqueConstraint(
+                fields=("gestion_type", "name"), name="gestiones_action_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='goal',
-            constraint=models.UniqueConstraint(fields=('agent', 'product', 'year', 'month'), name='gestiones_goal_unique', violation_error_message='Ese gestor ya tiene una meta para ese producto y mes.'),
+            model_name="goal",
+            constraint=models.UniqueConstraint(
+                fields=("agent", "product", "year", "month"),
+                name="gestiones_goal_unique",
+                violation_error_message="Ese gestor ya tiene una meta para ese producto y mes.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='goal',
-            constraint=models.CheckConstraint(condition=models.Q(('target_local__gte', 0), ('target_usd__gte', 0)), name='gestiones_goal_not_negative'),
+            model_name="goal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("target_local__gte", 0), ("target_usd__gte", 0)),
+                name="gestiones_goal_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lifecycleevent',
-            constraint=models.CheckConstraint(condition=models.Q(('gestion_type__isnull', False), models.Q(('message_body', ''), _negated=True), _connector='OR'), name='gestiones_lifecycle_does_something', violation_error_message='Indique un tipo de gestión a crear, un mensaje o ambos.'),
+            model_name="lifecycleevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("gestion_type__isnull", False),
+                    models.Q(("message_body", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="gestiones_lifecycle_does_something",
+                violation_error_message="Indique un tipo de gestión a crear, un mensaje o ambos.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lifecyclerun',
-            constraint=models.UniqueConstraint(fields=('event', 'loan'), name='gestiones_lifecycle_run_unique'),
+            model_name="lifecyclerun",
+            constraint=models.UniqueConstraint(
+                fields=("event", "loan"), name="gestiones_lifecycle_run_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(condition=models.Q(('read_at__isnull', True)), fields=['recipient', '-created_at'], name='gestiones_notif_unread_idx'),
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("read_at__isnull", True)),
+                fields=["recipient", "-created_at"],
+                name="gestiones_notif_unread_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['recipient', '-created_at', '-id'], name='gestiones_notif_idx'),
+            model_name="notification",
+            index=models.Index(
+                fields=["recipient", "-created_at", "-id"], name="gestiones_notif_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rejectionreason',
-            constraint=models.UniqueConstraint(fields=('gestion_type', 'name'), name='gestiones_reason_unique_name'),
+            model_name="rejectionreason",
+            constraint=models.UniqueConstraint(
+                fields=("gestion_type", "name"), name="gestiones_reason_unique_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='followup',
-            index=models.Index(fields=['gestion', '-created_at', '-id'], name='gestiones_followup_idx'),
+            model_name="followup",
+            index=models.Index(
+                fields=["gestion", "-created_at", "-id"], name="gestiones_followup_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stateagent',
-            constraint=models.UniqueConstraint(fields=('state', 'agent'), name='gestiones_state_agent_unique'),
+            model_name="stateagent",
+            constraint=models.UniqueConstraint(
+                fields=("state", "agent"), name="gestiones_state_agent_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gestionstate',
-            constraint=models.UniqueConstraint(fields=('gestion_type', 'name'), name='gestiones_state_unique_name'),
+            model_name="gestionstate",
+            constraint=models.UniqueConstraint(
+                fields=("gestion_type", "name"), name="gestiones_state_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gestionstate',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_initial', True)), fields=('gestion_type',), name='gestiones_state_one_initial', violation_error_message='El tipo de gestión ya tiene un estado inicial.'),
+            model_name="gestionstate",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_initial", True)),
+                fields=("gestion_type",),
+                name="gestiones_state_one_initial",
+                violation_error_message="El tipo de gestión ya tiene un estado inicial.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gestionstate',
-            constraint=models.CheckConstraint(condition=models.Q(('is_initial', True), ('outcome__in', ('success', 'rejected', 'closed')), _negated=True), name='gestiones_state_initial_is_open', violation_error_message='El estado inicial no puede ser de cierre.'),
+            model_name="gestionstate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("is_initial", True),
+                    ("outcome__in", ("success", "rejected", "closed")),
+                    _negated=True,
+                ),
+                name="gestiones_state_initial_is_open",
+                violation_error_message="El estado inicial no puede ser de cierre.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='question',
-            constraint=models.CheckConstraint(condition=models.Q(('scale_min__lt', models.F('scale_max'))), name='gestiones_question_scale_range'),
+            model_name="question",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("scale_min__lt", models.F("scale_max"))),
+                name="gestiones_question_scale_range",
+            ),
         ),
         migrations.AddIndex(
-            model_name='gestion',
-            index=models.Index(condition=models.Q(('outcome', 'open')), fields=['agent', 'due_at', 'id'], name='gestiones_open_agent_due_idx'),
+            model_name="gestion",
+            index=models.Index(
+                condition=models.Q(("outcome", "open")),
+                fields=["agent", "due_at", "id"],
+                name="gestiones_open_agent_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='gestion',
-            index=models.Index(condition=models.Q(('is_time_controlled', True), ('outcome', 'open')), fields=['due_at'], name='gestiones_open_due_idx'),
+            model_name="gestion",
+            index=models.Index(
+                fields=["agent", "assigned_at"], name="gestiones_agent_assigned_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='gestion',
-            index=models.Index(fields=['created_at', 'gestion_type', 'state'], name='gestiones_created_type_idx'),
+            model_name="gestion",
+            index=models.Index(
+                condition=models.Q(("is_time_controlled", True), ("outcome", "open")),
+                fields=["due_at"],
+                name="gestiones_open_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='gestion',
-            index=models.Index(fields=['customer', '-created_at'], name='gestiones_customer_idx'),
+            model_name="gestion",
+            index=models.Index(
+                fields=["created_at", "gestion_type", "state"], name="gestiones_created_type_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='gestion',
-            index=models.Index(fields=['campaign', 'state'], name='gestiones_campaign_idx'),
+            model_name="gestion",
+            index=models.Index(fields=["customer", "-created_at"], name="gestiones_customer_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="gestion",
+            index=models.Index(fields=["campaign", "state"], name="gestiones_campaign_idx"),
         ),
         migrations.AddConstraint(
-            model_name='gestion',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_requested__isnull', True), ('amount_requested__gte', 0), _connector='OR'), name='gestiones_gestion_requested_not_negative'),
+            model_name="gestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("amount_requested__isnull", True),
+                    ("amount_requested__gte", 0),
+                    _connector="OR",
+                ),
+                name="gestiones_gestion_requested_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='gestion',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_approved__isnull', True), ('amount_approved__gte', 0), _connector='OR'), name='gestiones_gestion_approved_not_negative'),
+            model_name="gestion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("amount_approved__isnull", True), ("amount_approved__gte", 0), _connector="OR"
+                ),
+                name="gestiones_gestion_approved_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='answer',
-            constraint=models.UniqueConstraint(fields=('invitation', 'question'), name='gestiones_answer_unique'),
+            model_name="answer",
+            constraint=models.UniqueConstraint(
+                fields=("invitation", "question"), name="gestiones_answer_unique"
+            ),
         ),
     ]
