@@ -248,6 +248,8 @@ USE_THOUSAND_SEPARATOR = True
 FORMAT_MODULE_PATH = ["config.formats"]
 COUNTRY = env.str("COUNTRY", default="PE")
 CURRENCY = env.str("CURRENCY", default="PEN")
+# Where the app is reached from outside: the links in e-mails (surveys, alerts) start here.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 PHONENUMBER_DEFAULT_REGION = COUNTRY
 PHONENUMBER_DB_FORMAT = "E164"
 
