@@ -14,6 +14,14 @@ def navigation(request: HttpRequest) -> dict:
             "loans": user.has_perm("credits.view_loan"),
             "portfolio": user.has_perm("credits.view_portfolio"),
             "investors": user.has_perm("credits.view_investor"),
+            # The gestiones app's screens, by permission name: the CRM imports none of its code.
+            "gestiones": user.has_perm("gestiones.view_gestion"),
+            "workload": user.has_perm("gestiones.reassign_gestion"),
+            "gestion_reports": user.has_perm("gestiones.view_gestion_reports"),
+            "goals": user.has_perm("gestiones.view_goal"),
+            "campaigns": user.has_perm("gestiones.view_campaign"),
+            "surveys": user.has_perm("gestiones.view_survey"),
+            "document_templates": user.has_perm("gestiones.view_documenttemplate"),
             "admin": user.is_staff,
         }
     }

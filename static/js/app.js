@@ -17,3 +17,11 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("click", (event) => {
   if (event.target.closest("[data-print]")) window.print();
 });
+
+// Submit a GET filter form as soon as a control marked data-autosubmit changes.
+document.addEventListener("change", (event) => {
+  const control = event.target.closest("[data-autosubmit]");
+  if (control && control.form) {
+    control.form.requestSubmit();
+  }
+});

@@ -14,7 +14,7 @@ def asesor2(db):
 
 @pytest.fixture
 def credit_type(db, asesor, asesor2, supervisor) -> GestionType:
-    """"Solicitud de crédito": every open state worked by asesor and asesor2."""
+    """ "Solicitud de crédito": every open state worked by asesor and asesor2."""
     return examples.build_process(
         examples.CREDIT_APPLICATION, agents=[asesor, asesor2], supervisors=[supervisor]
     )
