@@ -31,6 +31,7 @@ run: install ## Migrate, load the demo and serve with a Celery worker and beat
 	$(MANAGE) seed_demo
 	$(MANAGE) seed_credits
 	$(MANAGE) seed_callcenter
+	$(MANAGE) seed_gestiones
 	@echo ""
 	@echo "  Cartera: http://127.0.0.1:$(PORT)/   (Ctrl-C detiene web, worker y beat)"
 	@echo ""

@@ -179,6 +179,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.process_pending_events",
         "schedule": crontab(minute="*/5"),
     },
+    # Every 5 minutes: alert agents and supervisors about gestiones about to be late, and late.
+    "gestiones-alert-due": {
+        "task": "gestiones.tasks.alert_due_gestiones",
+        "schedule": crontab(minute="*/5"),
+    },
     # Daily at 01:15: charge late interest and refresh days past due and aging buckets.
     "credits-update-delinquency": {
         "task": "credits.tasks.update_delinquency",
