@@ -178,11 +178,7 @@ def record_follow_up(
     """
     now = now or timezone.now()
     # Lock the row: two agents recording at once must not both move it from the same state.
-    gestion = (
-        Gestion.objects.select_for_update(of=("self",))
-        .select_related("state", "gestion_type", "customer", "channel", "agent")
-        .get(pk=gestion.pk)
-    )
+    gestion = _locked(gestion, "state", "gestion_type", "customer", "channel", "agent")
     if not gestion.is_open:
         raise ValidationError(
             _("La gestión #%(id)s está cerrada (%(state)s); no admite más seguimientos.")
@@ -386,11 +382,7 @@ def reassign_gestion(
 ) -> Gestion:
     """Give an open gestión to another agent (a supervisor's manual reassignment)."""
     now = now or timezone.now()
-    gestion = (
-        Gestion.objects.select_for_update(of=("self",))
-        .select_related("state", "gestion_type", "customer", "agent")
-        .get(pk=gestion.pk)
-    )
+    gestion = _locked(gestion, "state", "gestion_type", "customer", "agent")
     if not gestion.is_open:
         raise ValidationError(_("Una gestión cerrada no se reasigna."))
     if not agent.is_active:
@@ -748,6 +740,17 @@ def _alert_customer(
 
 
 # --- Helpers ---------------------------------------------------------------------------
+
+
+def _locked(gestion: Gestion, *related: str) -> Gestion:
+    """Lock the gestión's row, then read it fresh with its related rows.
+
+    Locking and joining in one query is wrong on PostgreSQL: a transaction that waited
+    for the lock re-checks the joins against the updated row, finds the old state no
+    longer matches, and gets no row at all. So the lock is taken alone, first.
+    """
+    list(Gestion.objects.select_for_update().filter(pk=gestion.pk).values_list("pk"))
+    return Gestion.objects.select_related(*related).get(pk=gestion.pk)
 
 
 def _fields(gestion_type: GestionType, scope: str) -> list[FormField]:
