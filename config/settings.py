@@ -184,6 +184,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "gestiones.tasks.alert_due_gestiones",
         "schedule": crontab(minute="*/5"),
     },
+    # Daily at 06:30: life-cycle events (thanks, service, renewal) whose day has come.
+    "gestiones-run-lifecycle-events": {
+        "task": "gestiones.run_lifecycle_events",
+        "schedule": crontab(hour=6, minute=30),
+    },
     # Daily at 01:15: charge late interest and refresh days past due and aging buckets.
     "credits-update-delinquency": {
         "task": "credits.tasks.update_delinquency",

@@ -67,10 +67,13 @@ def initial_from_data(data: Mapping[str, Any], fields: Iterable[FormField]) -> d
     return {PREFIX + f.name: data[f.name] for f in fields if f.name in data}
 
 
-def clean_data(data: Mapping[str, Any] | None, fields: Iterable[FormField]) -> dict[str, Any]:
+def clean_data(
+    data: Mapping[str, Any] | None, fields: Iterable[FormField], *, require: bool = True
+) -> dict[str, Any]:
     """Validate `data` against `fields` and return it JSON-ready; raise ValidationError.
 
     Keys that are not fields of the form are refused, so a typo never passes silently.
+    With `require` off, missing required values are allowed (they are asked for later).
     """
     data = dict(data or {})
     fields = list(fields)
@@ -83,7 +86,7 @@ def clean_data(data: Mapping[str, Any] | None, fields: Iterable[FormField]) -> d
     for field in fields:
         value = data.get(field.name)
         if value in (None, ""):
-            if field.is_required:
+            if field.is_required and require:
                 errors.setdefault(field.name, []).append(
                     _("«%(label)s» es obligatorio.") % {"label": field.label}
                 )
@@ -132,6 +135,11 @@ def _to_json(field: FormField, value: Any) -> Any:
     if len(text) > limit:
         raise ValueError(value)
     return text
+
+
+def missing_required(data: Mapping[str, Any], fields: Iterable[FormField]) -> list[FormField]:
+    """Return the required fields that `data` has no value for."""
+    return [f for f in fields if f.is_required and data.get(f.name) in (None, "")]
 
 
 def display_items(data: Mapping[str, Any], fields: Iterable[FormField]) -> list[tuple[str, str]]:

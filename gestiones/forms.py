@@ -126,6 +126,20 @@ class GestionForm(ServiceErrorsMixin, forms.Form):
         }
 
 
+class GestionDataForm(ServiceErrorsMixin, forms.Form):
+    """The type's dynamic form, to complete or correct a gestión's data."""
+
+    def __init__(self, *args, gestion: Gestion, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dynamic_fields = list(gestion.gestion_type.fields.filter(scope=FormField.Scope.GESTION))
+        self.fields.update(dynamic.form_fields(self.dynamic_fields))
+        if not self.is_bound:
+            self.initial.update(dynamic.initial_from_data(gestion.data, self.dynamic_fields))
+
+    def data_for_service(self) -> dict:
+        return dynamic.data_from_form(self.cleaned_data, self.dynamic_fields)
+
+
 class FollowUpForm(ServiceErrorsMixin, forms.Form):
     """Record a step: the action allowed in the current state, its result, notes, files."""
 

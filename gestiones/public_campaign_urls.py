@@ -1,3 +1,10 @@
-"""Filled in by its feature; an empty list keeps the URLconf importable meanwhile."""
+"""An inbound campaign's public form, under /campana/ (no namespace, no sign-in)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from gestiones import campaign_views as views
+
+urlpatterns = [
+    path("<slug:slug>/", views.campaign_form, name="campaign_form"),
+    path("<slug:slug>/gracias/", views.campaign_thanks, name="campaign_thanks"),
+]

@@ -67,13 +67,15 @@ def create_gestion(
     loans: Iterable[Loan] = (),
     data: Mapping[str, Any] | None = None,
     is_time_controlled: bool | None = None,
+    require_data: bool = True,
     now: datetime.datetime | None = None,
 ) -> Gestion:
     """Open a gestión in its type's initial state and give it to an agent.
 
     The agent is `agent` when given; otherwise the distribution picks one among
     `candidates` (a campaign's agents) or the initial state's agents. With nobody to
-    pick, the gestión waits unassigned for a supervisor.
+    pick, the gestión waits unassigned for a supervisor. Campaigns and life-cycle events
+    open gestiones with `require_data` off: the agent completes the required data later.
     """
     now = now or timezone.now()
     if not gestion_type.is_active:
@@ -92,7 +94,9 @@ def create_gestion(
     loans = list(loans)
     if any(loan.customer_id != customer.pk for loan in loans):
         raise ValidationError({"loans": _("Solo se pueden vincular créditos del mismo cliente.")})
-    cleaned = dynamic.clean_data(data, _fields(gestion_type, FormField.Scope.GESTION))
+    cleaned = dynamic.clean_data(
+        data, _fields(gestion_type, FormField.Scope.GESTION), require=require_data
+    )
     timed = gestion_type.is_time_controlled if is_time_controlled is None else is_time_controlled
 
     gestion = Gestion.objects.create(
@@ -141,6 +145,33 @@ def create_gestion(
         _assign(gestion, agent=agent, actor=actor, now=now)
     else:
         _distribute(gestion, candidates=candidates, actor=actor, now=now)
+    return gestion
+
+
+@transaction.atomic
+def update_gestion_data(
+    *,
+    gestion: Gestion,
+    actor: AbstractBaseUser,
+    data: Mapping[str, Any],
+    now: datetime.datetime | None = None,
+) -> Gestion:
+    """Replace the gestión's dynamic-form data (every required value must be there)."""
+    now = now or timezone.now()
+    gestion = _locked(gestion, "gestion_type", "customer")
+    cleaned = dynamic.clean_data(data, _fields(gestion.gestion_type, FormField.Scope.GESTION))
+    if cleaned == gestion.data:
+        return gestion
+    gestion.data = cleaned
+    gestion.save(update_fields=["data", "updated_at"])
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary=_("Gestión #%(id)s: datos actualizados") % {"id": gestion.pk},
+        payload={"gestion": gestion.pk, **{k: str(v) for k, v in cleaned.items()}},
+        actor=actor,
+        occurred_at=now,
+    )
     return gestion
 
 

@@ -15,3 +15,8 @@ def alert_due_gestiones() -> dict[str, int]:
     from gestiones import services
 
     return services.alert_due_gestiones()
+
+
+# The campaign and life-cycle tasks live beside their services; importing them here lets
+# Celery's autodiscovery (which reads `tasks` modules) register them in every worker.
+from gestiones import campaign_tasks  # noqa: E402, F401

@@ -12,6 +12,7 @@ urlpatterns = [
     path("gestiones/nueva/<int:customer_id>/", views.gestion_create, name="create"),
     path("gestiones/<int:pk>/", views.gestion_detail, name="detail"),
     path("gestiones/<int:pk>/seguimiento/", views.follow_up_create, name="follow_up"),
+    path("gestiones/<int:pk>/datos/", views.gestion_data, name="data"),
     path("gestiones/<int:pk>/reasignar/", views.reassign, name="reassign"),
     path("gestiones/cliente/<int:customer_id>/", views.customer_gestiones, name="customer"),
     path("notificaciones/", views.notifications, name="notifications"),

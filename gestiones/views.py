@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm import lists
 from crm import selectors as crm_selectors
-from gestiones import dynamic, forms, selectors, services, tables
+from gestiones import documents, dynamic, forms, selectors, services, tables
 from gestiones.models import GestionType, Outcome
 
 NOTIFICATIONS_PAGE_SIZE = 30
@@ -82,10 +82,17 @@ def gestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign_form=None):
     user = request.user
     may_follow_up = selectors.can_follow_up(user, gestion)
+    fields = list(gestion.gestion_type.fields.all())
     context = {
         "gestion": gestion,
         "follow_ups": selectors.follow_ups(gestion),
-        "data_items": dynamic.display_items(gestion.data, gestion.gestion_type.fields.all()),
+        "data_items": dynamic.display_items(gestion.data, fields),
+        "missing_data": [
+            f.label
+            for f in dynamic.missing_required(gestion.data, fields)
+            if f.scope == f.Scope.GESTION
+        ],
+        "document_templates": documents.templates_for(user, gestion),
         "may_follow_up": may_follow_up,
         "may_reassign": user.has_perm("gestiones.reassign_gestion") and gestion.is_open,
         "is_late": gestion.is_late(),
@@ -145,6 +152,26 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
         "gestiones/gestion_detail.html",
         _detail_context(request, gestion, follow_up_form=form),
     )
+
+
+@permission_required("gestiones.change_gestion", raise_exception=True)
+def gestion_data(request: HttpRequest, pk: int) -> HttpResponse:
+    """Complete or correct the gestión's dynamic-form data."""
+    gestion = selectors.gestion_for(request.user, pk)
+    if not selectors.can_follow_up(request.user, gestion):
+        raise PermissionDenied
+    form = forms.GestionDataForm(request.POST or None, gestion=gestion)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_gestion_data(
+                gestion=gestion, actor=request.user, data=form.data_for_service()
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Datos de la gestión guardados."))
+            return redirect(gestion)
+    return render(request, "gestiones/gestion_data.html", {"gestion": gestion, "form": form})
 
 
 @require_POST

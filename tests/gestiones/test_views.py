@@ -249,3 +249,22 @@ def test_the_customer_card_lists_their_gestiones(client, make_gestion, asesor, c
     response = client.get(reverse("gestiones:customer", args=[customer.pk]))
 
     assert f"#{gestion.pk} Solicitud de crédito" in response.content.decode()
+
+
+def test_the_agent_completes_the_required_data_later(client, credit_type, asesor, customer):
+    gestion = services.create_gestion(
+        customer=customer, gestion_type=credit_type, agent=asesor, require_data=False
+    )
+    client.force_login(asesor)
+    url = reverse("gestiones:data", args=[gestion.pk])
+
+    refused = client.post(url, {"dyn_destino": "Negocio"})
+    assert "«Ingreso mensual» es obligatorio" in refused.content.decode() or (
+        "obligatorio" in refused.content.decode()
+    )
+    client.post(url, {"dyn_destino": "Negocio", "dyn_ingreso_mensual": "4100"})
+
+    gestion.refresh_from_db()
+    assert gestion.data == {"ingreso_mensual": "4100", "destino": "Negocio"}
+    page = client.get(gestion.get_absolute_url()).content.decode()
+    assert "Faltan datos obligatorios" not in page
