@@ -1,3 +1,9 @@
-"""Filled in by its feature; an empty list keeps the URLconf importable meanwhile."""
+"""The survey link a customer gets by e-mail, public at /encuesta/<token>/ (no namespace)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from gestiones import survey_views
+
+urlpatterns = [
+    path("<str:token>/", survey_views.survey_answer, name="survey_answer"),
+]

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm import lists
 from crm import selectors as crm_selectors
-from gestiones import documents, dynamic, forms, selectors, services, tables
+from gestiones import documents, dynamic, forms, selectors, services, surveys, tables
 from gestiones.models import GestionType, Outcome
 
 NOTIFICATIONS_PAGE_SIZE = 30
@@ -93,6 +93,7 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
             if f.scope == f.Scope.GESTION
         ],
         "document_templates": documents.templates_for(user, gestion),
+        "survey_invitation": surveys.invitation_for(gestion),
         "may_follow_up": may_follow_up,
         "may_reassign": user.has_perm("gestiones.reassign_gestion") and gestion.is_open,
         "is_late": gestion.is_late(),
