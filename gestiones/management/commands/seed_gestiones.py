@@ -14,20 +14,25 @@ import random
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from crm.models import Customer, Interaction, Product
-from gestiones import examples, services
+from credits.models import LoanProduct
+from crm.models import Channel, Customer, Interaction, Product, Tag
+from gestiones import campaigns, documents, examples, services
 from gestiones.models import (
     Action,
+    Campaign,
+    DocumentTemplate,
     FollowUp,
     Gestion,
     GestionState,
     GestionType,
     Goal,
+    LifecycleEvent,
     Notification,
     Outcome,
     Question,
@@ -85,6 +90,7 @@ class Command(BaseCommand):
             )
             self.seed_survey(service)
             self.seed_goals(rng, advisors, credit)
+            self.seed_marketing(advisors, supervisors, credit, service)
         existing = Gestion.objects.filter(gestion_type__in=[credit, service]).count()
         if existing >= options["gestiones"]:
             self.stdout.write(f"Gestiones de demostración ya cargadas ({existing}).")
@@ -149,6 +155,58 @@ class Command(BaseCommand):
                             "success_state": success,
                         },
                     )
+
+    def seed_marketing(self, advisors, supervisors, credit, service) -> None:
+        """A document template, two campaigns and a life-cycle event, as an admin would."""
+        actor = supervisors[0] if supervisors else None
+        if not DocumentTemplate.objects.filter(name="Carta de bienvenida").exists():
+            documents.create_template(
+                name="Carta de bienvenida",
+                description="Ejemplo con los datos del cliente, la gestión y su crédito.",
+                file=ContentFile(documents.sample_template(), name="carta-de-bienvenida.docx"),
+                gestion_types=[credit, service],
+            )
+        if not Campaign.objects.filter(slug="feria-vehicular").exists():
+            campaigns.save_campaign(
+                actor=actor,
+                data={
+                    "name": "Feria vehicular",
+                    "slug": "feria-vehicular",
+                    "kind": Campaign.Kind.INBOUND,
+                    "status": Campaign.Status.ACTIVE,
+                    "description": "Déjenos sus datos y un asesor le llamará con su cotización.",
+                    "gestion_type": credit,
+                    "channel": Channel.objects.filter(code="web").first(),
+                    "agents": advisors[:2],
+                },
+            )
+        if not Campaign.objects.filter(slug="clientes-vip").exists():
+            campaigns.save_campaign(
+                actor=actor,
+                data={
+                    "name": "Clientes VIP: renovación",
+                    "slug": "clientes-vip",
+                    "kind": Campaign.Kind.OUTBOUND,
+                    "description": "Ofrecer renovación a los clientes VIP.",
+                    "gestion_type": service,
+                    "message_subject": "Una oferta para usted",
+                    "message_body": "Estimado(a) {nombre}: tenemos una oferta de renovación "
+                    "pensada para usted. Su asesor le contactará.",
+                    "segment_tags": list(Tag.objects.filter(name="VIP")),
+                },
+            )
+        loan_product = LoanProduct.objects.order_by("pk").first()
+        if loan_product and not LifecycleEvent.objects.exists():
+            LifecycleEvent.objects.create(
+                name=f"Gracias por su crédito ({loan_product.name})",
+                kind=LifecycleEvent.Kind.THANKS,
+                loan_product=loan_product,
+                anchor=LifecycleEvent.Anchor.DISBURSED,
+                offset_days=1,
+                message_subject="Gracias por confiar en nosotros",
+                message_body="Estimado(a) {nombre}: gracias por su {producto}. "
+                "Estamos para servirle.",
+            )
 
     def seed_history(self, rng, count, advisors, credit, service) -> int:
         now = timezone.now()
