@@ -131,7 +131,9 @@ class GestionDataForm(ServiceErrorsMixin, forms.Form):
 
     def __init__(self, *args, gestion: Gestion, **kwargs):
         super().__init__(*args, **kwargs)
-        self.dynamic_fields = list(gestion.gestion_type.fields.filter(scope=FormField.Scope.GESTION))
+        self.dynamic_fields = list(
+            gestion.gestion_type.fields.filter(scope=FormField.Scope.GESTION)
+        )
         self.fields.update(dynamic.form_fields(self.dynamic_fields))
         if not self.is_bound:
             self.initial.update(dynamic.initial_from_data(gestion.data, self.dynamic_fields))
