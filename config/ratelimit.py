@@ -11,6 +11,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja.throttling import BaseThrottle
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -67,6 +68,17 @@ def allow(request: HttpRequest, *, scope: str, rate: str) -> bool:
     """Count one request of this client in `scope`; return False when over `rate`."""
     limit, seconds = parse_rate(rate)
     return hit(f"{scope}:{client_ip(request)}", limit, seconds)
+
+
+def allow_form(request: HttpRequest, form, *, scope: str, rate: str) -> bool:
+    """Like `allow`, for a public form: when over the limit, say so on the form."""
+    if allow(request, scope=scope, rate=rate):
+        return True
+    form.add_error(
+        None,
+        gettext("Recibimos demasiadas solicitudes desde su conexión. Intente de nuevo más tarde."),
+    )
+    return False
 
 
 class ApiRateLimit(BaseThrottle):

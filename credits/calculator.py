@@ -5,7 +5,6 @@ reCAPTCHA v3 and a per-address rate limit. Figures come from `credits.schedule`,
 same engine the loan form and the API use.
 """
 
-import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -33,19 +32,7 @@ from credits import schedule, services
 from credits.schedule import Method, Schedule
 from integrations import recaptcha
 
-logger = logging.getLogger(__name__)
-
 RECAPTCHA_ACTION = "invest_lead"
-# Google's script and its iframe, allowed on these two views only.
-# https://developers.google.com/recaptcha/docs/faq#im-using-content-security-policy-csp-on-my-website.-how-can-i-configure-it-to-work-with-recaptcha
-RECAPTCHA_CSP = {
-    "script-src": ["https://www.google.com/recaptcha/", "https://www.gstatic.com/recaptcha/"],
-    "frame-src": [
-        "https://www.google.com/recaptcha/",
-        "https://www.gstatic.com/recaptcha/",
-        "https://recaptcha.google.com/recaptcha/",
-    ],
-}
 # A person sends the form once or twice; more from one address is a script.
 DEFAULT_LEAD_RATE_LIMIT = "5/h"
 # Typing updates the figures at most every 400 ms; a 600-installment page costs ~0.3 s.
@@ -176,7 +163,7 @@ def results_context(form: forms.CalculatorForm) -> dict[str, Any]:
 
 @require_GET
 @login_not_required
-@csp_update(RECAPTCHA_CSP)
+@csp_update(recaptcha.CSP)
 @vary_on_headers("HX-Request")
 def calculator(request: HttpRequest) -> HttpResponse:
     """Show the three schemes for the query's figures; an htmx request gets the results only."""
@@ -198,52 +185,38 @@ def calculator(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_not_required
-@csp_update(RECAPTCHA_CSP)
+@csp_update(recaptcha.CSP)
 def invest_lead(request: HttpRequest) -> HttpResponse:
     """Take a prospect's "Quiero invertir" form: check it is a person, then record the lead."""
     lead_form = forms.InvestLeadForm(request.POST)
     simulation_form = forms.CalculatorForm.from_query(_unprefixed(request.POST, "sim"))
     rate = getattr(settings, "CALCULATOR_LEAD_RATE_LIMIT", DEFAULT_LEAD_RATE_LIMIT)
-    if not ratelimit.allow(request, scope="calculator-lead", rate=rate):
-        lead_form.add_error(
-            None,
-            _("Recibimos demasiadas solicitudes desde su conexión. Intente de nuevo más tarde."),
+    if (
+        ratelimit.allow_form(request, lead_form, scope="calculator-lead", rate=rate)
+        and lead_form.is_valid()
+        and recaptcha.form_is_from_a_person(
+            lead_form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
         )
-    elif lead_form.is_valid():
-        check = recaptcha.verify(
-            token=lead_form.cleaned_data["recaptcha_token"],
-            action=RECAPTCHA_ACTION,
-            remote_ip=ratelimit.client_ip(request),
-        )
-        if not check.ok:
-            logger.info("Calculator lead refused by reCAPTCHA: %s", check.reason)
-            lead_form.add_error(
-                None,
-                _(
-                    "No pudimos verificar que la solicitud la envía una persona. "
-                    "Vuelva a intentarlo en unos segundos."
-                ),
+    ):
+        try:
+            amount = lead_form.cleaned_data["amount"]
+            simulation = _simulation(simulation_form)
+            services.record_investment_lead(
+                data=lead_form.customer_data(),
+                summary=_("Quiere invertir S/ %(amount)s (calculadora)")
+                % {"amount": _money(amount)},
+                details={**_simulation_summary(simulation), "simulation": simulation},
             )
+        except ValidationError as exc:
+            # As plain messages: the service may name fields this form does not have.
+            lead_form.add_error(None, exc.messages)
         else:
-            try:
-                amount = lead_form.cleaned_data["amount"]
-                simulation = _simulation(simulation_form)
-                services.record_investment_lead(
-                    data=lead_form.customer_data(),
-                    summary=_("Quiere invertir S/ %(amount)s (calculadora)")
-                    % {"amount": _money(amount)},
-                    details={**_simulation_summary(simulation), "simulation": simulation},
-                )
-            except ValidationError as exc:
-                # As plain messages: the service may name fields this form does not have.
-                lead_form.add_error(None, exc.messages)
-            else:
-                messages.success(
-                    request,
-                    _("¡Gracias, %(name)s! Un asesor se comunicará con usted muy pronto.")
-                    % {"name": lead_form.cleaned_data["first_name"]},
-                )
-                return redirect(_calculator_url(simulation_form))
+            messages.success(
+                request,
+                _("¡Gracias, %(name)s! Un asesor se comunicará con usted muy pronto.")
+                % {"name": lead_form.cleaned_data["first_name"]},
+            )
+            return redirect(_calculator_url(simulation_form))
     context = results_context(simulation_form)
     context["lead_form"] = lead_form
     return _render_page(request, context)

@@ -1,6 +1,5 @@
 """The campaign screens, the life-cycle list, and the public inbound campaign form."""
 
-import logging
 from typing import Any
 
 import django_tables2 as tables
@@ -18,14 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRefresh
 
 from config import ratelimit
-from credits.calculator import RECAPTCHA_CSP
 from crm import lists
 from gestiones import campaign_forms as forms
 from gestiones import campaigns, lifecycle
 from gestiones.models import Campaign, Outcome
 from integrations import recaptcha
-
-logger = logging.getLogger(__name__)
 
 RECAPTCHA_ACTION = "campaign"
 # Per address: a person registers once or twice; more is a script.
@@ -236,42 +232,25 @@ def agent_chart(results: campaigns.Effectiveness) -> dict[str, Any]:
 
 @require_http_methods(["GET", "POST"])
 @login_not_required
-@csp_update(RECAPTCHA_CSP)
+@csp_update(recaptcha.CSP)
 def campaign_form(request: HttpRequest, slug: str) -> HttpResponse:
     """Show an open inbound campaign's form; a person who sends it gets a gestión opened."""
     campaign = campaigns.public_campaign_for(slug)
     if request.method == "GET":
         return _render_public(request, campaign, forms.InboundForm())
     form = forms.InboundForm(request.POST)
-    if not ratelimit.allow(request, scope="campaign-form", rate=INBOUND_RATE_LIMIT):
-        form.add_error(
-            None,
-            _("Recibimos demasiadas solicitudes desde su conexión. Intente de nuevo más tarde."),
-        )
+    if not ratelimit.allow_form(request, form, scope="campaign-form", rate=INBOUND_RATE_LIMIT):
         return _render_public(request, campaign, form, status=429)
-    if form.is_valid():
-        check = recaptcha.verify(
-            token=form.cleaned_data["recaptcha_token"],
-            action=RECAPTCHA_ACTION,
-            remote_ip=ratelimit.client_ip(request),
-        )
-        if not check.ok:
-            logger.info("Campaign form refused by reCAPTCHA: %s", check.reason)
-            form.add_error(
-                None,
-                _(
-                    "No pudimos verificar que la solicitud la envía una persona. "
-                    "Vuelva a intentarlo en unos segundos."
-                ),
-            )
+    if form.is_valid() and recaptcha.form_is_from_a_person(
+        form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+    ):
+        try:
+            campaigns.register_inbound(campaign=campaign, data=form.registration_data())
+        except ValidationError as exc:
+            # As plain messages: the service may name fields this form does not have.
+            form.add_error(None, exc.messages)
         else:
-            try:
-                campaigns.register_inbound(campaign=campaign, data=form.registration_data())
-            except ValidationError as exc:
-                # As plain messages: the service may name fields this form does not have.
-                form.add_error(None, exc.messages)
-            else:
-                return redirect("campaign_thanks", slug=campaign.slug)
+            return redirect("campaign_thanks", slug=campaign.slug)
     return _render_public(request, campaign, form)
 
 

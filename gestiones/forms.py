@@ -40,7 +40,16 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class GestionForm(ServiceErrorsMixin, forms.Form):
+class DynamicFieldsMixin:
+    """A form carrying a type's dynamic fields in `self.dynamic_fields`."""
+
+    dynamic_fields: list[FormField]
+
+    def dynamic_bound_fields(self) -> list[forms.BoundField]:
+        return [self[dynamic.PREFIX + f.name] for f in self.dynamic_fields]
+
+
+class GestionForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
     """Open a gestión for a customer; the type's dynamic fields are added to it."""
 
     gestion_type = forms.ModelChoiceField(
@@ -106,9 +115,6 @@ class GestionForm(ServiceErrorsMixin, forms.Form):
         except (TypeError, ValueError, GestionType.DoesNotExist):
             return None
 
-    def dynamic_bound_fields(self) -> list[forms.BoundField]:
-        return [self[dynamic.PREFIX + f.name] for f in self.dynamic_fields]
-
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         return {
@@ -142,7 +148,7 @@ class GestionDataForm(ServiceErrorsMixin, forms.Form):
         return dynamic.data_from_form(self.cleaned_data, self.dynamic_fields)
 
 
-class FollowUpForm(ServiceErrorsMixin, forms.Form):
+class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
     """Record a step: the action allowed in the current state, its result, notes, files."""
 
     action = forms.ModelChoiceField(label=_("Acción"), queryset=Action.objects.none())
@@ -186,9 +192,6 @@ class FollowUpForm(ServiceErrorsMixin, forms.Form):
             if str(action.pk) == str(raw):
                 return action
         return None
-
-    def dynamic_bound_fields(self) -> list[forms.BoundField]:
-        return [self[dynamic.PREFIX + f.name] for f in self.dynamic_fields]
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data

@@ -23,9 +23,9 @@ def my_work(request: HttpRequest) -> HttpResponse:
         request,
         filterset=forms.MyWorkFilter(request.GET, queryset=selectors.my_work(request.user)),
         table_class=tables.MyWorkTable,
-        page_template="gestiones/my_work.html",
+        page_template="gestiones/gestion_list.html",
         results_template="gestiones/partials/gestion_results.html",
-        extra_context={"list_url_name": "gestiones:my_work"},
+        extra_context={"list_url_name": "gestiones:my_work", "is_my_work": True},
     )
 
 

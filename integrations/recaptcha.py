@@ -21,6 +21,16 @@ logger = logging.getLogger(__name__)
 DEFAULT_MIN_SCORE = 0.5
 # (connect, read) seconds: a person is waiting on the form; Google answers in well under one.
 TIMEOUT = (3, 5)
+# Google's script and its iframe, for the views whose page carries a protected form.
+# https://developers.google.com/recaptcha/docs/faq#im-using-content-security-policy-csp-on-my-website.-how-can-i-configure-it-to-work-with-recaptcha
+CSP = {
+    "script-src": ["https://www.google.com/recaptcha/", "https://www.gstatic.com/recaptcha/"],
+    "frame-src": [
+        "https://www.google.com/recaptcha/",
+        "https://www.gstatic.com/recaptcha/",
+        "https://recaptcha.google.com/recaptcha/",
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -96,3 +106,22 @@ def verify(
 
 def _refused(reason: str, *, score: float | None = None) -> RecaptchaResult:
     return RecaptchaResult(ok=False, score=score, reason=reason)
+
+
+def form_is_from_a_person(form, *, action: str, remote_ip: str) -> bool:
+    """Verify a valid public form's `recaptcha_token`; when refused, say so on the form.
+
+    The one check every public form runs (calculator lead, campaign registration).
+    """
+    check = verify(token=form.cleaned_data["recaptcha_token"], action=action, remote_ip=remote_ip)
+    if check.ok:
+        return True
+    logger.info("Form %r refused by reCAPTCHA: %s", action, check.reason)
+    form.add_error(
+        None,
+        gettext(
+            "No pudimos verificar que la solicitud la envía una persona. "
+            "Vuelva a intentarlo en unos segundos."
+        ),
+    )
+    return False
