@@ -442,8 +442,9 @@ def reach_segment(
     try:
         while True:
             with transaction.atomic():
+                # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of a join.
                 campaign = (
-                    Campaign.objects.select_for_update()
+                    Campaign.objects.select_for_update(of=("self",))
                     .select_related("gestion_type", "channel")
                     .get(pk=campaign_id)
                 )
