@@ -12,7 +12,7 @@ gestión for the campaign's agents (`register_inbound`).
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from crm import services as crm_services
 from crm import validators
 from crm.models import Branch, Channel, Customer, Interaction, Product, Tag
-from gestiones import campaign_tasks, services
+from gestiones import campaign_tasks, reports, services
 from gestiones.models import (
     Campaign,
     CampaignTarget,
@@ -241,9 +241,7 @@ class Effectiveness:
 
 def percent(part: int, total: int) -> Decimal:
     """Return part / total as a percentage with one decimal, rounded half up (0 if no total)."""
-    if not total:
-        return Decimal("0.0")
-    return (Decimal(part) * 100 / Decimal(total)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return reports.percent(part, total, places=1) or Decimal("0.0")
 
 
 def effectiveness(campaign: Campaign) -> Effectiveness:

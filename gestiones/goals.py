@@ -21,7 +21,8 @@ None when the target is zero.
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -50,9 +51,9 @@ from django.utils.translation import gettext as _
 
 from credits.models import Currency
 from crm.models import Product
+from gestiones import reports
 from gestiones.models import FollowUp, Gestion, GestionState, Goal, Outcome
 
-ONE_PLACE = Decimal("0.1")
 ZERO = Decimal("0.00")
 
 GOAL_FIELDS = (
@@ -336,11 +337,8 @@ def month_bounds(year: int, month: int) -> tuple[datetime.datetime, datetime.dat
     return start, end
 
 
-def percent(actual: Decimal | int, target: Decimal | int) -> Decimal | None:
-    """Return actual ÷ target × 100, one place, half up; None for a zero target."""
-    if not target:
-        return None
-    return (Decimal(actual) * 100 / Decimal(target)).quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+# Goals show one decimal: actual ÷ target × 100, half up; None for a zero target.
+percent = partial(reports.percent, places=1)
 
 
 def agent_chart(rows: list[GoalProgress], *, currency: str) -> dict[str, Any]:

@@ -44,11 +44,13 @@ class ReportFilters:
     gestion_type: GestionType | None = None
 
 
-def percent(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
-    """Return `part` as a percentage of `whole`, two places half-up; None when whole is 0."""
+def percent(part: int | Decimal, whole: int | Decimal, *, places: int = 2) -> Decimal | None:
+    """Return `part` as a percentage of `whole`, rounded half up to `places`; None when whole
+    is 0. The one percentage of the gestiones app: reports, goals, surveys and campaigns."""
     if not whole:
         return None
-    return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(CENT, rounding=ROUND_HALF_UP)
+    step = Decimal(1).scaleb(-places)
+    return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(step, rounding=ROUND_HALF_UP)
 
 
 def money(value: Decimal | float | int | None) -> Decimal:

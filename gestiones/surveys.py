@@ -9,6 +9,7 @@ import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from crm import services as crm_services
 from crm.models import Interaction
-from gestiones import tasks
+from gestiones import reports, tasks
 from gestiones.models import (
     Answer,
     FollowUp,
@@ -33,7 +34,6 @@ from gestiones.models import (
     SurveyInvitation,
 )
 
-ONE_PLACE = Decimal("0.1")
 TWO_PLACES = Decimal("0.01")
 # Longest free-text answer kept; the public form enforces the same limit.
 MAX_TEXT_ANSWER = 2000
@@ -452,11 +452,8 @@ def text_answers(survey: Survey, filters: ReportFilters) -> QuerySet[Answer]:
     )
 
 
-def percent(part: int, whole: int) -> Decimal | None:
-    """Return part ÷ whole in percent, one place, half up; None when whole is zero."""
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+# Survey rates show one decimal, half up; None when nothing was sent.
+percent = partial(reports.percent, places=1)
 
 
 def _scale_figures(question: Question, counts: Mapping[int, int]) -> ScaleFigures:
