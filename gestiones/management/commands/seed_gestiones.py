@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from credits.models import LoanProduct
 from crm.models import Channel, Customer, Interaction, Product, Tag
-from gestiones import campaigns, documents, examples, services
+from gestiones import campaigns, documents, examples, goals, services
 from gestiones.models import (
     Action,
     Campaign,
@@ -33,7 +33,6 @@ from gestiones.models import (
     GestionType,
     Goal,
     LifecycleEvent,
-    Notification,
     Outcome,
     Question,
     Survey,
@@ -142,19 +141,28 @@ class Command(BaseCommand):
                 year, month = year - 1, month + 12
             for agent in advisors:
                 for code in CREDIT_PRODUCTS:
-                    Goal.objects.get_or_create(
-                        agent=agent,
-                        product=Product.objects.get(code=code),
-                        year=year,
-                        month=month,
-                        defaults={
-                            "target_local": Decimal(rng.randint(4, 12) * 10000),
-                            "target_usd": Decimal(rng.randint(0, 3) * 5000),
-                            "target_prospects": rng.randint(8, 20),
-                            "target_customers": rng.randint(3, 8),
-                            "success_state": success,
-                        },
-                    )
+                    product = Product.objects.get(code=code)
+                    # Every draw happens whether or not the goal exists: a re-run sees the same.
+                    targets = {
+                        "target_local": Decimal(rng.randint(4, 12) * 10000),
+                        "target_usd": Decimal(rng.randint(0, 3) * 5000),
+                        "target_prospects": rng.randint(8, 20),
+                        "target_customers": rng.randint(3, 8),
+                    }
+                    exists = Goal.objects.filter(
+                        agent=agent, product=product, year=year, month=month
+                    ).exists()
+                    if not exists:
+                        goals.create_goal(
+                            data={
+                                "agent": agent,
+                                "product": product,
+                                "year": year,
+                                "month": month,
+                                "success_state": success,
+                                **targets,
+                            }
+                        )
 
     def seed_marketing(self, advisors, supervisors, credit, service) -> None:
         """A document template, two campaigns and a life-cycle event, as an admin would."""
@@ -286,22 +294,13 @@ class Command(BaseCommand):
                             "destino": "Consumo",
                         },
                     )
-            # The history's old alerts count as sent: beat only alerts what falls due from now.
+            # The history's old alerts count as sent, but for three of asesor's late ones,
+            # which the sweep then alerts as beat would: the demo's bell has something.
             now = timezone.now()
-            Gestion.objects.filter(outcome=Outcome.OPEN, due_at__lt=now).update(
-                late_alerted_at=now, warned_at=now
-            )
-            late_mine = Gestion.objects.filter(
-                agent__username="asesor", outcome=Outcome.OPEN, due_at__lt=now
-            ).select_related("gestion_type", "state", "customer")[:3]
-            for gestion in late_mine:
-                Notification.objects.create(
-                    recipient=gestion.agent,
-                    gestion=gestion,
-                    kind=Notification.Kind.LATE,
-                    message=f"Gestión #{gestion.pk} atrasada: {gestion.gestion_type.name}, "
-                    f"«{gestion.state.name}», {gestion.customer.full_name}.",
-                )
+            late = Gestion.objects.filter(outcome=Outcome.OPEN, due_at__lt=now)
+            keep = list(late.filter(agent__username="asesor").values_list("pk", flat=True)[:3])
+            late.exclude(pk__in=keep).update(late_alerted_at=now, warned_at=now)
+            services.alert_due_gestiones(now=now)
 
 
 class _Walker:
@@ -364,7 +363,7 @@ class _Walker:
                 reason = rng.choice(self.reasons)
                 step.rejection_reason = reason
             if result.name.startswith("Aprobado") and requested is not None:
-                approved = (requested * Decimal(rng.uniform(0.6, 1))).quantize(
+                approved = (requested * Decimal(rng.randint(60, 100)) / 100).quantize(
                     Decimal("100"), rounding=ROUND_HALF_UP
                 )
             steps.append(step)
