@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from callcenter import catalog, catalog_files, catalog_forms
+from callcenter import catalog, catalog_forms
 from callcenter.models import (
     CallRecord,
     CatalogProduct,
@@ -29,7 +29,7 @@ from callcenter.models import (
     QueueSettings,
     StockMovement,
 )
-from crm import search
+from lib import search, spreadsheets
 
 # How long an import's errors report can be downloaded. It lives in the cache (Redis in
 # production), so any web process can serve it.
@@ -133,7 +133,7 @@ class CatalogProductAdmin(admin.ModelAdmin):
             upload = form.cleaned_data["file"]
             try:
                 result = catalog.import_catalog(
-                    rows_source=catalog_files.read_rows(upload, upload.name),
+                    rows_source=spreadsheets.read_rows(upload, upload.name),
                     actor=request.user,
                     skip_invalid=form.cleaned_data["skip_invalid"],
                     file_name=upload.name,
@@ -147,7 +147,7 @@ class CatalogProductAdmin(admin.ModelAdmin):
                         _import_errors_key(token),
                         {
                             "user_id": request.user.pk,
-                            "content": catalog_files.errors_csv(result.errors),
+                            "content": catalog.errors_csv(result.errors),
                         },
                         IMPORT_ERRORS_SECONDS,
                     )

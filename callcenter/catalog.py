@@ -4,6 +4,8 @@ Stock changes only here and in the sales service, and every change writes a
 `StockMovement`, so a product's stock is always the sum of its movements.
 """
 
+import csv
+import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +20,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from callcenter.catalog_files import Row
 from callcenter.models import CatalogProduct, StockMovement
-from crm import search
+from lib import search
+from lib.spreadsheets import Row
 
 # Rows per query and per bulk write: well under SQLite's 999 parameters per statement, and
 # small enough that a 50,000-row file never builds one huge statement.
@@ -242,7 +244,7 @@ def import_catalog(
     """Create or update products by SKU from a file's rows; the file's stock is the new stock.
 
     `rows_source` yields (line number, cell values), the header first (see
-    `catalog_files.read_rows`). Every row is validated before anything is written: with a
+    `lib.spreadsheets.read_rows`). Every row is validated before anything is written: with a
     bad row nothing is written, unless `skip_invalid`, which writes the good ones. A file
     that cannot be used at all (empty, a required column missing) raises ValidationError.
     """
@@ -652,3 +654,13 @@ def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def errors_csv(errors: Iterable[Any]) -> bytes:
+    """Return the bad rows as a .csv (UTF-8 with BOM, so Excel shows the accents)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("línea"), _("sku"), _("error")])
+    for error in errors:
+        writer.writerow([error.line, error.sku, error.message])
+    return out.getvalue().encode("utf-8-sig")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm import search
+from lib import search
 
 
 class QueueSettings(models.Model):

@@ -8,7 +8,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, Query
 from django.shortcuts import get_object_or_404
 
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, Order, QueueSettings
-from crm import search
+from lib import search
 
 AGENT_GROUP = "Agente call center"
 SOURCES_CACHE_KEY = "callcenter:queue-sources"

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from callcenter import filters, forms, selectors, services, tables
 from callcenter.models import Lead
-from crm import lists
 from crm import selectors as crm_selectors
+from lib import lists
 
 # How often the queue refreshes itself, in seconds (HTMX polling of the results).
 QUEUE_REFRESH_SECONDS = 5

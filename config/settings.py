@@ -171,17 +171,17 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Every minute: send outbox messages whose next attempt is due.
     "integrations-deliver-due-outbox": {
-        "task": "integrations.tasks.deliver_due_messages",
+        "task": "integrations.deliver_due_messages",
         "schedule": crontab(minute="*"),
     },
     # Every 5 minutes: re-enqueue received webhooks whose processing never ran.
     "integrations-process-pending-webhooks": {
-        "task": "integrations.tasks.process_pending_events",
+        "task": "integrations.process_pending_events",
         "schedule": crontab(minute="*/5"),
     },
     # Every 5 minutes: alert agents and supervisors about gestiones about to be late, and late.
     "gestiones-alert-due": {
-        "task": "gestiones.tasks.alert_due_gestiones",
+        "task": "gestiones.alert_due_gestiones",
         "schedule": crontab(minute="*/5"),
     },
     # Daily at 06:30: life-cycle events (thanks, service, renewal) whose day has come.
@@ -191,7 +191,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Daily at 01:15: charge late interest and refresh days past due and aging buckets.
     "credits-update-delinquency": {
-        "task": "credits.tasks.update_delinquency",
+        "task": "credits.update_delinquency",
         "schedule": crontab(hour=1, minute=15),
     },
 }

@@ -7,9 +7,9 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import ValidationError
 
-from config import ratelimit
 from credits import schedule
 from credits.schedule import Frequency, Method
+from lib import ratelimit
 
 router = Router()
 

@@ -23,14 +23,12 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import replace_url
 
-from config import ratelimit
 from credits import calculator_forms as forms
 from credits import schedule, services
 from credits.schedule import Method, Schedule
 from integrations import recaptcha
+from lib import lists, ratelimit
 
 RECAPTCHA_ACTION = "invest_lead"
 # A person sends the form once or twice; more from one address is a script.
@@ -164,7 +162,6 @@ def results_context(form: forms.CalculatorForm) -> dict[str, Any]:
 @require_GET
 @login_not_required
 @csp_update(recaptcha.CSP)
-@vary_on_headers("HX-Request")
 def calculator(request: HttpRequest) -> HttpResponse:
     """Show the three schemes for the query's figures; an htmx request gets the results only."""
     form = forms.CalculatorForm.from_query(request.GET)
@@ -173,14 +170,20 @@ def calculator(request: HttpRequest) -> HttpResponse:
         form.add_error(
             None, _("Demasiadas simulaciones seguidas desde su conexión. Espere un minuto.")
         )
-    context = results_context(form)
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "credits/partials/calculator_results.html", context)
-        # Keep the address shareable without a history entry per keystroke.
-        return replace_url(response, request.get_full_path())
     initial_amount = form.cleaned_data.get("amount") if form.is_valid() else None
-    context["lead_form"] = forms.InvestLeadForm(initial={"amount": initial_amount})
-    return _render_page(request, context)
+    context = {
+        **results_context(form),
+        **_page_context(),
+        "lead_form": forms.InvestLeadForm(initial={"amount": initial_amount}),
+    }
+    # The address follows the figures without a history entry per keystroke.
+    return lists.render_page_or_fragment(
+        request,
+        page_template="credits/calculator.html",
+        fragment_template="credits/partials/calculator_results.html",
+        context=context,
+        url="replace",
+    )
 
 
 @require_POST
@@ -222,10 +225,12 @@ def invest_lead(request: HttpRequest) -> HttpResponse:
     return _render_page(request, context)
 
 
+def _page_context() -> dict[str, Any]:
+    return {"recaptcha_site_key": settings.RECAPTCHA_SITE_KEY, "recaptcha_action": RECAPTCHA_ACTION}
+
+
 def _render_page(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
-    context["recaptcha_site_key"] = settings.RECAPTCHA_SITE_KEY
-    context["recaptcha_action"] = RECAPTCHA_ACTION
-    return render(request, "credits/calculator.html", context)
+    return render(request, "credits/calculator.html", {**context, **_page_context()})
 
 
 def _unprefixed(data: Any, prefix: str) -> dict[str, str]:

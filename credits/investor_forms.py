@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from credits import services
-from credits.models import Currency, Investor
+from credits.models import Investor
 from crm import validators
+from lib.money import Currency
 
 
 def _date_input() -> forms.DateInput:

@@ -12,7 +12,6 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import push_url
 
 from credits import (
     investor_exports,
@@ -23,7 +22,7 @@ from credits import (
     services,
 )
 from credits.models import Investor, Liquidation
-from crm import lists
+from lib import lists
 
 DISTRIBUTIONS_PAGE_SIZE = 20
 TOP_INVESTORS = 10
@@ -112,15 +111,16 @@ def investor_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("credits.view_investor", raise_exception=True)
-@vary_on_headers("HX-Request")
 def investor_dashboard(request: HttpRequest) -> HttpResponse:
     """Show what investors have deployed, earned and at risk: all of them, or one."""
     form = investor_forms.InvestorFiguresForm(request.GET or None)
     context = {"form": form, **_figures(form.chosen_investor(), form.currency_for())}
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "credits/partials/investor_figures.html", context)
-        return push_url(response, request.get_full_path())
-    return render(request, "credits/investor_dashboard.html", context)
+    return lists.render_page_or_fragment(
+        request,
+        page_template="credits/investor_dashboard.html",
+        fragment_template="credits/partials/investor_figures.html",
+        context=context,
+    )
 
 
 def _figures(investor: Investor | None, currency: str) -> dict:

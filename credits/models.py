@@ -17,15 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from credits.schedule import FeeType, Frequency, Method
 from crm.models import Branch, Customer
+from lib.money import MONEY, RATE, Currency
 
 ZERO = Decimal("0.00")
-MONEY = {"max_digits": 14, "decimal_places": 2}
-RATE = {"max_digits": 8, "decimal_places": 4}
-
-
-class Currency(models.TextChoices):
-    PEN = "PEN", _("Soles (S/)")
-    USD = "USD", _("Dólares (US$)")
 
 
 class Component(models.TextChoices):

@@ -10,11 +10,13 @@ installment, so the principal column always sums to exactly the loan.
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_CEILING, Decimal, localcontext
 
 from dateutil.relativedelta import relativedelta
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from lib.money import cents
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -41,11 +43,6 @@ class FeeType(models.TextChoices):
 
 
 PERIODS_PER_YEAR = {Frequency.MONTHLY: 12, Frequency.BIWEEKLY: 24, Frequency.WEEKLY: 52}
-
-
-def money(value: Decimal) -> Decimal:
-    """Round to cents, half-up."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -186,10 +183,10 @@ def _french(
     principal: Decimal, rate: Decimal, term: int, installment: Decimal | None
 ) -> list[tuple[Decimal, Decimal]]:
     if installment is None:
-        level = money(french_payment(principal, rate, term))
+        level = cents(french_payment(principal, rate, term))
         term_needed = term
     else:
-        level = money(installment)
+        level = cents(installment)
         term_needed = min(term, _periods_for_payment(principal, rate, level))
     parts = []
     exact_balance = principal
@@ -198,7 +195,7 @@ def _french(
     paid_principal = ZERO
     for number in range(1, term_needed + 1):
         interest_exact = exact_balance * rate
-        interest = money(interest_exact)
+        interest = cents(interest_exact)
         if number == term_needed:
             row_principal = principal - paid_principal
         else:
@@ -225,11 +222,11 @@ def _periods_for_payment(principal: Decimal, rate: Decimal, payment: Decimal) ->
 
 
 def _german(principal: Decimal, rate: Decimal, term: int) -> list[tuple[Decimal, Decimal]]:
-    level = money(principal / term)
+    level = cents(principal / term)
     parts = []
     balance = principal
     for number in range(1, term + 1):
-        interest = money(balance * rate)
+        interest = cents(balance * rate)
         row_principal = balance if number == term else level
         balance -= row_principal
         parts.append((row_principal, interest))
@@ -237,8 +234,8 @@ def _german(principal: Decimal, rate: Decimal, term: int) -> list[tuple[Decimal,
 
 
 def _flat(principal: Decimal, rate: Decimal, term: int) -> list[tuple[Decimal, Decimal]]:
-    level = money(principal / term)
-    interest = money(principal * rate)
+    level = cents(principal / term)
+    interest = cents(principal * rate)
     parts = []
     paid = ZERO
     for number in range(1, term + 1):
@@ -251,7 +248,7 @@ def _flat(principal: Decimal, rate: Decimal, term: int) -> list[tuple[Decimal, D
 def _fee(fee_type: str, fee_value: Decimal, principal_and_interest: Decimal) -> Decimal:
     fee_type = FeeType(fee_type)
     if fee_type == FeeType.FIXED:
-        return money(fee_value)
+        return cents(fee_value)
     if fee_type == FeeType.PERCENT:
-        return money(principal_and_interest * fee_value / HUNDRED)
+        return cents(principal_and_interest * fee_value / HUNDRED)
     return ZERO

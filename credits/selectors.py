@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
@@ -38,6 +38,7 @@ from credits.models import (
     Participation,
     Payment,
 )
+from lib import money
 
 PAR_BUCKETS = {
     30: (Bucket.D31_60, Bucket.D61_90, Bucket.D90_PLUS),
@@ -291,8 +292,8 @@ def search_loans(queryset: QuerySet[Loan], text: str) -> QuerySet[Loan]:
     Customer terms match the customer's normalized `search_text` (accents and case do
     not matter), every term somewhere, as the customer list does.
     """
-    from crm import search
     from crm.models import Customer
+    from lib import search
 
     text = (text or "").strip()
     condition = search.matches_all(text)
@@ -407,10 +408,6 @@ PERCENT = Decimal(100)
 ONE_PERCENT = Decimal("0.01")
 # Share-weighted sums keep six decimals in SQL and are rounded to cents once, at the end.
 PRECISE = DecimalField(max_digits=24, decimal_places=6)
-
-
-def _cents(value: Decimal | None) -> Decimal:
-    return Decimal(value or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def investors_visible_to(user: AbstractBaseUser) -> QuerySet[Investor]:
@@ -570,14 +567,14 @@ def _exposure(
 
 
 def _bucket_list(exposure: dict[str, dict[str, Decimal]]) -> list[dict]:
-    amounts = {b: _cents(exposure.get(str(b), {}).get("outstanding")) for b in Bucket}
+    amounts = {b: money.cents(exposure.get(str(b), {}).get("outstanding")) for b in Bucket}
     total = sum(amounts.values(), ZERO)
     return [
         {
             "bucket": str(bucket),
             "label": bucket.label,
             "outstanding": amount,
-            "percent": _cents(amount * PERCENT / total) if total else ZERO,
+            "percent": money.cents(amount * PERCENT / total) if total else ZERO,
         }
         for bucket, amount in amounts.items()
     ]
@@ -625,13 +622,13 @@ def investor_summary(
     exposure = _exposure(investor, today, currency)
     buckets = _bucket_list(exposure)
     return InvestorSummary(
-        capital_deployed=_cents(deployed["capital"]),
+        capital_deployed=money.cents(deployed["capital"]),
         loans=deployed["loans"],
         outstanding=sum((b["outstanding"] for b in buckets), ZERO),
-        earned=_cents(paid["earned"]),
-        principal_returned=_cents(paid["principal"]),
-        expected=_cents(sum((r["expected"] for r in exposure.values()), ZERO)),
-        expected_overdue=_cents(sum((r["expected_overdue"] for r in exposure.values()), ZERO)),
+        earned=money.cents(paid["earned"]),
+        principal_returned=money.cents(paid["principal"]),
+        expected=money.cents(sum((r["expected"] for r in exposure.values()), ZERO)),
+        expected_overdue=money.cents(sum((r["expected_overdue"] for r in exposure.values()), ZERO)),
         buckets=buckets,
     )
 
@@ -673,8 +670,8 @@ def earnings_by_month(
         result.append(
             {
                 "month": month,
-                "earned": _cents(row.get("earned")),
-                "principal": _cents(row.get("principal")),
+                "earned": money.cents(row.get("earned")),
+                "principal": money.cents(row.get("principal")),
             }
         )
     return result
@@ -699,8 +696,8 @@ def capital_by_investor(limit: int = 10, *, currency: str | None = None) -> list
         {
             "investor": row["investor"],
             "name": row["investor__name"],
-            "deployed": _cents(row["deployed"]),
-            "outstanding": _cents(outstanding.get(row["investor"])),
+            "deployed": money.cents(row["deployed"]),
+            "outstanding": money.cents(outstanding.get(row["investor"])),
         }
         for row in top
     ]

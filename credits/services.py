@@ -22,7 +22,7 @@ from django.db.models import Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from credits import schedule, tasks
+from credits import schedule
 from credits.models import (
     ZERO,
     Bucket,
@@ -45,6 +45,7 @@ from crm.models import Branch, Channel, Customer, Interaction
 from integrations import docuseal, webhooks
 from integrations.errors import ProviderError, TemporaryProviderError
 from integrations.models import WebhookEvent
+from lib import money, queue
 
 HUNDRED = Decimal(100)
 DAYS_PER_YEAR_FOR_LATE_INTEREST = Decimal(360)
@@ -148,7 +149,7 @@ def create_loan(
     notes: str = "",
 ) -> Loan:
     """Open a draft loan on a product's terms (the rate may be negotiated) and record it."""
-    principal = schedule.money(Decimal(principal))
+    principal = money.cents(Decimal(principal))
     validate_terms(product=product, principal=principal, term=term)
     first_due_date = first_due_date or schedule.first_due_date_after(start_date, product.frequency)
     if first_due_date <= start_date:
@@ -295,7 +296,7 @@ def send_for_signature(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanCon
         )
     _move(loan, Loan.Status.AWAITING_SIGNATURE, actor=actor, reason=_("Contrato enviado a firma"))
     contract = LoanContract.objects.create(loan=loan, signer_email=loan.customer.email)
-    tasks.send_contract.delay_on_commit(contract.pk)
+    queue.enqueue("credits.send_contract", contract_id=contract.pk)
     return contract
 
 
@@ -520,7 +521,7 @@ def _pro_rata(total: Decimal, participations: list[Participation]) -> list[Decim
     if not participations or total == 0:
         return [ZERO for _p in participations]
     funded_share = sum((p.share for p in participations), ZERO)
-    funded = schedule.money(total * funded_share / HUNDRED)
+    funded = money.cents(total * funded_share / HUNDRED)
     exact = [funded * p.share / funded_share for p in participations]
     floors = [x.quantize(schedule.CENT, rounding=ROUND_DOWN) for x in exact]
     cents_left = int((funded - sum(floors, ZERO)) / schedule.CENT)
@@ -549,7 +550,7 @@ def _distribute(payment: Payment, loan: Loan) -> list[Distribution]:
     ):
         if principal == 0 and interest == 0:
             continue
-        fee = schedule.money(interest * fee_rate)
+        fee = money.cents(interest * fee_rate)
         distributions.append(
             Distribution(
                 payment=payment,
@@ -591,7 +592,7 @@ def apply_payment(
     as the loan's credit balance. A provider's `external_id` is applied once only.
     """
     amount = Decimal(amount)
-    if amount <= 0 or amount != schedule.money(amount):
+    if amount <= 0 or amount != money.cents(amount):
         raise ValidationError({"amount": _("El monto debe ser positivo, con hasta dos decimales.")})
     if source not in Payment.Source.values:
         raise ValidationError({"source": _("Origen de pago desconocido.")})
@@ -898,7 +899,7 @@ def accrue_late_interest(*, loan: Loan, today: date) -> Decimal:
         since = max(inst.due_date, inst.late_accrued_through or inst.due_date)
         days = (today - since).days
         base = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
-        amount = schedule.money(base * daily * days) if days > 0 and base > 0 else ZERO
+        amount = money.cents(base * daily * days) if days > 0 and base > 0 else ZERO
         inst.late_accrued_through = today
         if amount > 0:
             inst.late_interest_due += amount
@@ -987,7 +988,7 @@ def add_participation(
     if (amount is None) == (share is None):
         raise ValidationError(_("Indique el monto o el porcentaje, uno de los dos."))
     if amount is not None:
-        amount = schedule.money(Decimal(amount))
+        amount = money.cents(Decimal(amount))
         if not ZERO < amount <= loan.principal:
             raise ValidationError(
                 {"amount": _("El monto debe ser positivo y no mayor al capital.")}
@@ -997,7 +998,7 @@ def add_participation(
         share = Decimal(share).quantize(Decimal("0.000001"))
         if not ZERO < share <= HUNDRED:
             raise ValidationError({"share": _("El porcentaje debe estar entre 0 y 100.")})
-        amount = schedule.money(loan.principal * share / HUNDRED)
+        amount = money.cents(loan.principal * share / HUNDRED)
     taken = loan.participations.aggregate(total=Sum("share"))["total"] or ZERO
     if taken + share > HUNDRED:
         raise ValidationError(
@@ -1310,7 +1311,7 @@ def resend_contract(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContra
     if not loan.customer.email:
         raise ValidationError(_("El cliente no tiene correo electrónico."))
     contract = LoanContract.objects.create(loan=loan, signer_email=loan.customer.email)
-    tasks.send_contract.delay_on_commit(contract.pk)
+    queue.enqueue("credits.send_contract", contract_id=contract.pk)
     crm_services.record_interaction(
         customer=loan.customer,
         kind=Interaction.Kind.SYSTEM,

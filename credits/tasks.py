@@ -2,12 +2,12 @@
 
 from celery import shared_task
 
+from credits import services
 from integrations.errors import TemporaryProviderError
-
-# credits.services enqueues these tasks, so it is imported inside each task, not above.
 
 
 @shared_task(
+    name="credits.send_contract",
     autoretry_for=(TemporaryProviderError,),
     retry_backoff=True,
     retry_backoff_max=600,
@@ -15,13 +15,9 @@ from integrations.errors import TemporaryProviderError
     max_retries=8,
 )
 def send_contract(contract_id: int) -> None:
-    from credits import services
-
     services.send_contract(contract_id=contract_id)
 
 
-@shared_task
+@shared_task(name="credits.update_delinquency")
 def update_delinquency() -> None:
-    from credits import services
-
     services.update_delinquency()

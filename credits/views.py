@@ -15,16 +15,14 @@ from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import replace_url
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from credits import filters, forms, schedule, selectors, services, tables
 from credits.models import Loan, LoanContract
-from crm import lists
 from crm import selectors as crm_selectors
+from lib import lists
 
 MONEY_FORMAT = "#,##0.00"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -32,7 +30,6 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @require_GET
 @permission_required("credits.view_loan", raise_exception=True)
-@vary_on_headers("HX-Request")
 def loan_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
@@ -286,7 +283,6 @@ def _participations(request: HttpRequest, loan: Loan, form, added: str = "") -> 
 
 @require_GET
 @permission_required("credits.view_portfolio", raise_exception=True)
-@vary_on_headers("HX-Request")
 def portfolio_report(request: HttpRequest) -> HttpResponse:
     """Show the portfolio by aging bucket, PAR and this month's collections, as of a day."""
     form = forms.PortfolioForm(request.GET)
@@ -299,10 +295,13 @@ def portfolio_report(request: HttpRequest) -> HttpResponse:
         "total_loans": sum(b["loans"] for b in summary.buckets),
         "bucket_chart": _bucket_chart(summary),
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "credits/partials/portfolio_figures.html", context)
-        return replace_url(response, request.get_full_path())
-    return render(request, "credits/portfolio.html", context)
+    return lists.render_page_or_fragment(
+        request,
+        page_template="credits/portfolio.html",
+        fragment_template="credits/partials/portfolio_figures.html",
+        context=context,
+        url="replace",
+    )
 
 
 def _bucket_chart(summary: selectors.PortfolioSummary) -> dict:

@@ -5,7 +5,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
-from crm import search, validators
+from crm import validators
+from lib import search
 
 
 class Branch(models.Model):

@@ -7,8 +7,8 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from crm import search
 from crm.models import Appointment, Customer, Interaction
+from lib import search
 
 TIMELINE_PAGE_SIZE = 20
 # How many upcoming and how many past appointments the 360 page's card shows.

@@ -7,10 +7,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import push_url
 
-from crm import filters, forms, lists, selectors, services, tables
+from crm import filters, forms, selectors, services, tables
 from crm.models import Appointment, Interaction
+from lib import lists
 
 AGENDA_PAGE_SIZE = 25
 
@@ -164,7 +164,9 @@ def agenda(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "crm/partials/agenda_results.html", context)
-        return push_url(response, request.get_full_path())
-    return render(request, "crm/agenda.html", context)
+    return lists.render_page_or_fragment(
+        request,
+        page_template="crm/agenda.html",
+        fragment_template="crm/partials/agenda_results.html",
+        context=context,
+    )

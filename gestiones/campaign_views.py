@@ -16,12 +16,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from config import ratelimit
-from crm import lists
 from gestiones import campaign_forms as forms
 from gestiones import campaigns, lifecycle
 from gestiones.models import Campaign, Outcome
 from integrations import recaptcha
+from lib import lists, ratelimit
 
 RECAPTCHA_ACTION = "campaign"
 # Per address: a person registers once or twice; more is a script.

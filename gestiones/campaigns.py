@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from crm import services as crm_services
 from crm import validators
 from crm.models import Branch, Channel, Customer, Interaction, Product, Tag
-from gestiones import campaign_tasks, reports, services
+from gestiones import services
 from gestiones.models import (
     Campaign,
     CampaignTarget,
@@ -39,6 +39,7 @@ from gestiones.models import (
     GestionType,
     Outcome,
 )
+from lib import money, queue
 
 User = get_user_model()
 
@@ -241,7 +242,7 @@ class Effectiveness:
 
 def percent(part: int, total: int) -> Decimal:
     """Return part / total as a percentage with one decimal, rounded half up (0 if no total)."""
-    return reports.percent(part, total, places=1) or Decimal("0.0")
+    return money.percent(part, total, places=1) or Decimal("0.0")
 
 
 def effectiveness(campaign: Campaign) -> Effectiveness:
@@ -421,7 +422,9 @@ def launch_campaign(
 
     def start() -> None:
         cache.set(_running_key(campaign.pk), True, LAUNCH_FLAG_SECONDS)
-        campaign_tasks.launch_campaign.delay(campaign.pk, actor_id)
+        queue.send_now(
+            "gestiones.launch_campaign", {"campaign_id": campaign.pk, "actor_id": actor_id}
+        )
 
     transaction.on_commit(start)
     return campaign

@@ -8,10 +8,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import push_url
 
 from gestiones import document_forms, documents, selectors
 from gestiones.models import DocumentTemplate
+from lib import lists
 
 PAGE_SIZE = 25
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -30,10 +30,12 @@ def template_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "gestiones/partials/document_template_results.html", context)
-        return push_url(response, request.get_full_path())
-    return render(request, "gestiones/document_template_list.html", context)
+    return lists.render_page_or_fragment(
+        request,
+        page_template="gestiones/document_template_list.html",
+        fragment_template="gestiones/partials/document_template_results.html",
+        context=context,
+    )
 
 
 @permission_required("gestiones.add_documenttemplate", raise_exception=True)

@@ -5,19 +5,15 @@ note) with placeholders such as `{{ cliente.nombre_completo }}` or `{{ fecha.dia
 `generate_document` fills it from the gestión (`context_for`), makes a PDF copy and files
 both on the gestión as a follow-up of kind DOCUMENT.
 
-No office suite runs on the servers: the PDF is laid out here from the filled DOCX
-(paragraphs, bold/italic/underline runs, alignment, headings, lists and tables) with
-fpdf2's core fonts. It is a faithful reading copy, not a pixel copy of what Word shows:
-images, text boxes and exact fonts are left out.
+The PDF copy is laid out from the filled DOCX by `lib.docx_pdf`.
 """
 
 import datetime
 import io
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -34,17 +30,15 @@ from django.utils.translation import gettext_lazy
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
-from docx.table import Table
-from docx.text.paragraph import Paragraph
 from docxtpl import DocxTemplate
-from fpdf import FPDF, FontFace
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from credits import services as credit_services
-from credits.models import Currency, Installment, Loan
+from credits.models import Installment, Loan
 from gestiones import selectors, services
 from gestiones.models import Attachment, DocumentTemplate, FollowUp, FormField, Gestion, GestionType
+from lib import docx_pdf, money, words
 
 # Largest template accepted (the same limit as an attachment).
 MAX_TEMPLATE_BYTES = services.MAX_ATTACHMENT_BYTES
@@ -155,8 +149,6 @@ MONTHS = (
     "noviembre",
     "diciembre",
 )
-CURRENCY_SYMBOLS = {Currency.PEN: "S/", Currency.USD: "US$"}
-CURRENCY_WORDS = {Currency.PEN: "soles", Currency.USD: "dólares americanos"}
 
 
 def placeholders() -> dict[str, str]:
@@ -170,129 +162,6 @@ def placeholder_groups() -> list[tuple[str, list[Placeholder]]]:
     for p in PLACEHOLDERS:
         groups.setdefault(p.group, []).append(p)
     return [(str(GROUP_LABELS[group]), items) for group, items in groups.items()]
-
-
-# --- Numbers and money in words ------------------------------------------------------------
-
-_UNITS = (
-    "cero",
-    "uno",
-    "dos",
-    "tres",
-    "cuatro",
-    "cinco",
-    "seis",
-    "siete",
-    "ocho",
-    "nueve",
-    "diez",
-    "once",
-    "doce",
-    "trece",
-    "catorce",
-    "quince",
-    "dieciséis",
-    "diecisiete",
-    "dieciocho",
-    "diecinueve",
-    "veinte",
-    "veintiuno",
-    "veintidós",
-    "veintitrés",
-    "veinticuatro",
-    "veinticinco",
-    "veintiséis",
-    "veintisiete",
-    "veintiocho",
-    "veintinueve",
-)
-_TENS = {3: "treinta", 4: "cuarenta", 5: "cincuenta", 6: "sesenta"}
-_TENS |= {7: "setenta", 8: "ochenta", 9: "noventa"}
-_HUNDREDS = {1: "ciento", 2: "doscientos", 3: "trescientos", 4: "cuatrocientos"}
-_HUNDREDS |= {5: "quinientos", 6: "seiscientos", 7: "setecientos"}
-_HUNDREDS |= {8: "ochocientos", 9: "novecientos"}
-
-
-def number_in_words(number: int) -> str:
-    """Return a whole number in Spanish words: 1234 → "mil doscientos treinta y cuatro"."""
-    if number < 0:
-        return "menos " + number_in_words(-number)
-    if number >= 10**18:
-        raise ValueError("number too large to write in words")
-    if number == 0:
-        return "cero"
-    parts = []
-    for scale, one, many in ((10**12, "un billón", "billones"), (10**6, "un millón", "millones")):
-        count, number = divmod(number, scale)
-        if count == 1:
-            parts.append(one)
-        elif count:
-            parts.append(f"{_before_noun(_below_million(count))} {many}")
-    if number:
-        parts.append(_below_million(number))
-    return " ".join(parts)
-
-
-def _below_million(number: int) -> str:
-    thousands, rest = divmod(number, 1000)
-    parts = []
-    if thousands == 1:
-        parts.append("mil")
-    elif thousands:
-        parts.append(f"{_before_noun(_below_thousand(thousands))} mil")
-    if rest:
-        parts.append(_below_thousand(rest))
-    return " ".join(parts)
-
-
-def _below_thousand(number: int) -> str:
-    hundreds, rest = divmod(number, 100)
-    parts = []
-    if hundreds:
-        parts.append("cien" if number == 100 else _HUNDREDS[hundreds])
-    if rest >= 30:
-        tens, units = divmod(rest, 10)
-        parts.append(_TENS[tens] + (f" y {_UNITS[units]}" if units else ""))
-    elif rest:
-        parts.append(_UNITS[rest])
-    return " ".join(parts)
-
-
-def _before_noun(words: str) -> str:
-    """Shorten a final "uno" before "mil" or "millones": veintiún mil, treinta y un mil."""
-    if words.endswith("veintiuno"):
-        return words[: -len("veintiuno")] + "veintiún"
-    if words.endswith("uno"):
-        return words[:-1]
-    return words
-
-
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def format_money(amount: Decimal | None) -> str:
-    """Return an amount with two decimals and thousands separators: 1,234.50 ("" for None)."""
-    if amount is None:
-        return ""
-    return f"{_cents(Decimal(amount)):,.2f}"
-
-
-def amount_in_words(amount: Decimal | None, currency: str = Currency.PEN) -> str:
-    """Return an amount as a cheque writes it: "mil doscientos treinta y cuatro con 50/100 soles".
-
-    The cents are rounded half up, as everywhere money is shown.
-    """
-    if amount is None:
-        return ""
-    amount = _cents(Decimal(amount))
-    whole = int(abs(amount))
-    cents = int((abs(amount) - whole) * 100)
-    words = number_in_words(whole)
-    if amount < 0:
-        words = "menos " + words
-    unit = CURRENCY_WORDS.get(currency, currency)
-    return f"{words} con {cents:02d}/100 {unit}"
 
 
 # --- The context -------------------------------------------------------------------------
@@ -328,11 +197,11 @@ def context_for(gestion: Gestion, *, today: datetime.date | None = None) -> dict
             "tipo": gestion.gestion_type.name,
             "estado": gestion.state.name,
             "asunto": gestion.subject,
-            "monto_solicitado": format_money(gestion.amount_requested),
-            "monto_solicitado_letras": amount_in_words(gestion.amount_requested, currency),
-            "monto_aprobado": format_money(gestion.amount_approved),
-            "monto_aprobado_letras": amount_in_words(gestion.amount_approved, currency),
-            "moneda": CURRENCY_SYMBOLS.get(currency, currency),
+            "monto_solicitado": money.format_money(gestion.amount_requested),
+            "monto_solicitado_letras": words.amount_in_words(gestion.amount_requested, currency),
+            "monto_aprobado": money.format_money(gestion.amount_approved),
+            "monto_aprobado_letras": words.amount_in_words(gestion.amount_approved, currency),
+            "moneda": money.CURRENCY_SYMBOLS.get(currency, currency),
             "sucursal": str(gestion.branch or ""),
             "canal": str(gestion.channel or ""),
             "gestor": _person(gestion.agent),
@@ -342,11 +211,11 @@ def context_for(gestion: Gestion, *, today: datetime.date | None = None) -> dict
         "credito": _loan_values(loan),
         "fecha": {
             "dia": str(today.day),
-            "dia_letras": number_in_words(today.day),
+            "dia_letras": words.number_in_words(today.day),
             "mes": f"{today.month:02d}",
             "mes_letras": MONTHS[today.month - 1],
             "anio": str(today.year),
-            "anio_letras": number_in_words(today.year),
+            "anio_letras": words.number_in_words(today.year),
             "hoy": f"{today.day} de {MONTHS[today.month - 1]} de {today.year}",
         },
         "empresa": {
@@ -377,16 +246,16 @@ def _loan_values(loan: Loan | None) -> dict[str, str]:
     return {
         "codigo": loan.payment_code,
         "producto": loan.product.name,
-        "capital": format_money(loan.principal),
-        "capital_letras": amount_in_words(loan.principal, loan.currency),
-        "moneda": CURRENCY_SYMBOLS.get(loan.currency, loan.currency),
-        "tasa": f"{_cents(loan.annual_rate):.2f}",
+        "capital": money.format_money(loan.principal),
+        "capital_letras": words.amount_in_words(loan.principal, loan.currency),
+        "moneda": money.CURRENCY_SYMBOLS.get(loan.currency, loan.currency),
+        "tasa": f"{money.cents(loan.annual_rate):.2f}",
         "plazo": str(loan.term),
         "frecuencia": loan.get_frequency_display(),
         "fecha_inicio": _date(loan.start_date),
         "primer_vencimiento": _date(loan.first_due_date),
-        "cuota": format_money(installment),
-        "cuota_letras": amount_in_words(installment, loan.currency),
+        "cuota": money.format_money(installment),
+        "cuota_letras": words.amount_in_words(installment, loan.currency),
         "vehiculo_marca": loan.vehicle_brand,
         "vehiculo_modelo": loan.vehicle_model,
         "vehiculo_anio": str(loan.vehicle_year or ""),
@@ -428,7 +297,7 @@ def _form_value(value: Any, kind: str | None) -> str:
         return _("Sí") if value else _("No")
     if kind == FormField.Kind.DECIMAL:
         try:
-            return format_money(Decimal(str(value)))
+            return money.format_money(Decimal(str(value)))
         except ArithmeticError:
             return str(value)
     if kind == FormField.Kind.DATE:
@@ -604,247 +473,6 @@ def render_docx(template: DocumentTemplate | bytes, context: Mapping[str, Any]) 
     return out.getvalue()
 
 
-# --- DOCX to PDF -------------------------------------------------------------------------
-
-# Characters outside Latin-1 (what the PDF core fonts cover) that Word likes to type.
-_LATIN1_SUBSTITUTES = {
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201a": "'",
-    "\u201b": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u201e": '"',
-    "\u201f": '"',
-    "\u2010": "-",
-    "\u2011": "-",
-    "\u2012": "-",
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2015": "-",
-    "\u2212": "-",
-    "\u2022": "-",
-    "\u2023": "-",
-    "\u25cf": "-",
-    "\u2026": "...",
-    "\u20ac": "EUR",
-    "\u2122": "(TM)",
-    "\u2009": " ",
-    "\u200a": " ",
-    "\u2002": " ",
-    "\u2003": " ",
-    "\u202f": " ",
-    "\u200b": "",
-    "\ufeff": "",
-    "\t": "    ",
-}
-
-_BODY_SIZE = 11
-_HEADING_SIZES = {0: 18, 1: 16, 2: 14, 3: 12}
-_ALIGNS = {
-    WD_ALIGN_PARAGRAPH.CENTER: "C",
-    WD_ALIGN_PARAGRAPH.RIGHT: "R",
-    WD_ALIGN_PARAGRAPH.JUSTIFY: "J",
-    WD_ALIGN_PARAGRAPH.DISTRIBUTE: "J",
-}
-
-
-def latin1(text: str) -> str:
-    """Return `text` with what Latin-1 lacks replaced: “ ” → ", — → -, ő → o, else "?"."""
-    out = []
-    for char in text:
-        if ord(char) < 256:
-            out.append(char)
-        elif char in _LATIN1_SUBSTITUTES:
-            out.append(_LATIN1_SUBSTITUTES[char])
-        else:
-            base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
-            out.append(base or "?")
-    return "".join(out)
-
-
-@dataclass
-class _Run:
-    text: str
-    style: str  # fpdf2 emphasis: "", "B", "I", "U" and combinations
-    size: float
-
-
-class _PDF(FPDF):
-    def __init__(self, header_text: str, footer_text: str) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self.header_text = header_text
-        self.footer_text = footer_text
-
-    def header(self) -> None:
-        if self.header_text:
-            self.set_font("Helvetica", "", 8)
-            self.set_text_color(110)
-            self.cell(0, 5, self.header_text, align="C", new_x="LMARGIN", new_y="NEXT")
-            self.set_text_color(0)
-            self.ln(2)
-
-    def footer(self) -> None:
-        self.set_y(-14)
-        self.set_font("Helvetica", "", 8)
-        self.set_text_color(110)
-        page = _("Página %(page)s de %(pages)s") % {"page": self.page_no(), "pages": "{nb}"}
-        text = f"{self.footer_text}  ·  {page}" if self.footer_text else page
-        self.cell(0, 5, latin1(text), align="C")
-        self.set_text_color(0)
-
-
-def docx_to_pdf(docx_bytes: bytes) -> bytes:
-    """Lay out a DOCX as a PDF: paragraphs with their emphasis and alignment, headings,
-    lists, tables and page breaks. Images and exact fonts are left out."""
-    document = Document(io.BytesIO(docx_bytes))
-    section = document.sections[0] if document.sections else None
-    header_text = footer_text = ""
-    if section is not None:
-        header_text = latin1(" ".join(p.text.strip() for p in section.header.paragraphs).strip())
-        footer_text = latin1(" ".join(p.text.strip() for p in section.footer.paragraphs).strip())
-    pdf = _PDF(header_text[:150], footer_text[:100])
-    pdf.set_margins(20, 18, 20)
-    pdf.set_auto_page_break(auto=True, margin=20)
-    pdf.add_page()
-    pdf.set_font("Helvetica", "", _BODY_SIZE)
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
-            _pdf_table(pdf, block)
-        else:
-            _pdf_paragraph(pdf, block)
-    return bytes(pdf.output())
-
-
-def _pdf_paragraph(pdf: FPDF, paragraph: Paragraph) -> None:
-    heading = _heading_level(paragraph)
-    runs = _runs(paragraph, heading)
-    page_break = _has_page_break(paragraph)
-    text = "".join(r.text for r in runs)
-    if not text.strip():
-        pdf.ln(_BODY_SIZE * 0.5)
-    else:
-        align = _ALIGNS.get(_alignment(paragraph), "L")
-        bullet = "-" if _is_list(paragraph) else ""
-        space_after = 4 if heading is not None else 2.5
-        with (
-            pdf.text_columns(text_align=align, line_height=1.25) as columns,
-            columns.paragraph(
-                bottom_margin=space_after,
-                top_margin=3 if heading is not None else 0,
-                indent=6 if bullet else 0,
-                bullet_string=bullet,
-                bullet_r_margin=2.5 if bullet else None,
-            ) as par,
-        ):
-            for run in runs:
-                pdf.set_font("Helvetica", run.style, run.size)
-                par.write(run.text)
-        pdf.set_font("Helvetica", "", _BODY_SIZE)
-    if page_break:
-        pdf.add_page()
-
-
-def _runs(paragraph: Paragraph, heading: int | None) -> list[_Run]:
-    style_font = paragraph.style.font if paragraph.style is not None else None
-    base_bold = bool(style_font and style_font.bold) or heading is not None
-    base_italic = bool(style_font and style_font.italic)
-    base_size = _HEADING_SIZES.get(heading, _BODY_SIZE) if heading is not None else _BODY_SIZE
-    if heading is None and style_font is not None and style_font.size:
-        base_size = _clamp(style_font.size.pt)
-    runs = []
-    for run in paragraph.runs:
-        text = latin1(run.text)
-        if not text:
-            continue
-        bold = base_bold if run.bold is None else run.bold
-        italic = base_italic if run.italic is None else run.italic
-        style = ("B" if bold else "") + ("I" if italic else "") + ("U" if run.underline else "")
-        size = _clamp(run.font.size.pt) if run.font.size else base_size
-        runs.append(_Run(text=text, style=style, size=size))
-    return runs
-
-
-def _clamp(size: float) -> float:
-    return max(6.0, min(float(size), 28.0))
-
-
-def _heading_level(paragraph: Paragraph) -> int | None:
-    name = (paragraph.style.name if paragraph.style is not None else "") or ""
-    lowered = name.lower()
-    if lowered in ("title", "título", "titulo"):
-        return 0
-    match = re.match(r"(heading|título|titulo)\s*(\d)", lowered)
-    if match:
-        return int(match.group(2))
-    return None
-
-
-def _alignment(paragraph: Paragraph) -> Any:
-    if paragraph.alignment is not None:
-        return paragraph.alignment
-    style = paragraph.style
-    while style is not None:
-        if style.paragraph_format.alignment is not None:
-            return style.paragraph_format.alignment
-        style = style.base_style
-    return None
-
-
-def _is_list(paragraph: Paragraph) -> bool:
-    name = ((paragraph.style.name if paragraph.style is not None else "") or "").lower()
-    if name.startswith(("list", "lista")):
-        return True
-    return paragraph._p.pPr is not None and paragraph._p.pPr.numPr is not None
-
-
-def _has_page_break(paragraph: Paragraph) -> bool:
-    return any(
-        br.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}type") == "page"
-        for br in paragraph._p.iter(
-            "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}br"
-        )
-    )
-
-
-def _pdf_table(pdf: FPDF, table: Table) -> None:
-    rows: list[list[tuple[str, int, bool]]] = []
-    for row in table.rows:
-        cells: list[tuple[str, int, bool]] = []
-        previous = None
-        for cell in row.cells:
-            # A merged cell comes back once per grid column it spans.
-            if previous is not None and cell._tc is previous:
-                text, span, bold = cells[-1]
-                cells[-1] = (text, span + 1, bold)
-                continue
-            previous = cell._tc
-            paragraphs = cell.paragraphs
-            text = latin1("\n".join(p.text for p in paragraphs).strip())
-            runs = [r for p in paragraphs for r in p.runs if r.text.strip()]
-            bold = bool(runs) and all(r.bold for r in runs)
-            cells.append((text, 1, bold))
-        rows.append(cells)
-    width = max((sum(span for _t, span, _b in cells) for cells in rows), default=0)
-    if not width:
-        return
-    pdf.set_font("Helvetica", "", _BODY_SIZE - 1)
-    with pdf.table(
-        first_row_as_headings=False, line_height=5.5, padding=1.5, text_align="LEFT"
-    ) as grid:
-        for cells in rows:
-            row = grid.row()
-            used = 0
-            for text, span, bold in cells:
-                style = FontFace(emphasis="BOLD") if bold else None
-                row.cell(text, colspan=span, style=style)
-                used += span
-            if used < width:
-                row.cell("", colspan=width - used)
-    pdf.set_font("Helvetica", "", _BODY_SIZE)
-    pdf.ln(3)
-
-
 # --- Sample template -------------------------------------------------------------------------
 
 
@@ -998,7 +626,7 @@ def generate_document(
         )
     context = context_for(gestion, today=timezone.localtime(now).date())
     docx = render_docx(template, context)
-    pdf = docx_to_pdf(docx)
+    pdf = docx_pdf.docx_to_pdf(docx)
     base = f"{slugify(template.name) or 'documento'}-gestion-{gestion.pk}"
     return services.add_files_follow_up(
         gestion=gestion,

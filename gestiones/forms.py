@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from credits.models import Currency, Loan
+from credits.models import Loan
 from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, Channel, Customer, Product
 from gestiones import dynamic, selectors
@@ -20,6 +20,7 @@ from gestiones.models import (
     Outcome,
     RejectionReason,
 )
+from lib.money import Currency
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -10,10 +10,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from credits.models import Currency
-from crm import lists
 from gestiones import goal_forms, goals
 from gestiones.models import Goal
+from lib import lists
+from lib.money import Currency
 
 RIGHT = {"th": {"class": "text-end"}}
 

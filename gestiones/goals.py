@@ -49,10 +49,10 @@ from django.utils.dates import MONTHS
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from credits.models import Currency
 from crm.models import Product
-from gestiones import reports
 from gestiones.models import FollowUp, Gestion, GestionState, Goal, Outcome
+from lib import money
+from lib.money import Currency
 
 ZERO = Decimal("0.00")
 
@@ -316,8 +316,8 @@ def progress(
         result.append(
             GoalProgress(
                 goal=goal,
-                actual_local=_money(row.get("local")),
-                actual_usd=_money(row.get("usd")),
+                actual_local=money.cents(row.get("local")),
+                actual_usd=money.cents(row.get("usd")),
                 actual_customers=row.get("customers", 0),
                 actual_prospects=prospects.get(key, 0),
             )
@@ -338,7 +338,7 @@ def month_bounds(year: int, month: int) -> tuple[datetime.datetime, datetime.dat
 
 
 # Goals show one decimal: actual ÷ target × 100, half up; None for a zero target.
-percent = partial(reports.percent, places=1)
+percent = partial(money.percent, places=1)
 
 
 def agent_chart(rows: list[GoalProgress], *, currency: str) -> dict[str, Any]:
@@ -384,10 +384,6 @@ def _bar(key: str, label: str, actual: Decimal | int, target: Decimal | int) -> 
         "is_met": pct is not None and pct >= 100,
         "is_money": key in ("local", "usd"),
     }
-
-
-def _money(value: Decimal | None) -> Decimal:
-    return (value or ZERO).quantize(Decimal("0.01"))
 
 
 def _user_name(user: AbstractBaseUser) -> str:

@@ -21,8 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from credits.models import MONEY, Currency
 from crm.models import Branch, Channel, Customer, Product, Tag
+from lib.money import MONEY, Currency
 
 USER = settings.AUTH_USER_MODEL
 

@@ -9,11 +9,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
-from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import replace_url
 
 from gestiones import report_exports, report_forms, reports
 from gestiones.models import Outcome
+from lib import lists
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # static/js/charts.js colors (Bootstrap theme names) for each outcome.
@@ -36,7 +35,6 @@ class Section:
 
 @require_GET
 @permission_required("gestiones.view_gestion_reports", raise_exception=True)
-@vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Show the gestiones dashboards for the filters in the query string.
 
@@ -46,10 +44,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """
     form = report_forms.DashboardFilterForm(request.GET)
     context = {"form": form, **results_context(form, build="completo" in request.GET)}
-    if request.htmx and not request.htmx.history_restore_request:
-        response = render(request, "gestiones/partials/dashboard_results.html", context)
-        return replace_url(response, request.get_full_path())
-    return render(request, "gestiones/dashboard.html", context)
+    return lists.render_page_or_fragment(
+        request,
+        page_template="gestiones/dashboard.html",
+        fragment_template="gestiones/partials/dashboard_results.html",
+        context=context,
+        url="replace",
+    )
 
 
 @require_GET

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,9 +22,10 @@ from django.db.models.functions import TruncMonth
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from credits.models import Currency
 from crm.models import Branch, Channel, Product
 from gestiones.models import Gestion, GestionState, GestionType, Outcome, RejectionReason
+from lib import money
+from lib.money import Currency
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -42,22 +43,6 @@ class ReportFilters:
     agent: AbstractBaseUser | None = None
     product: Product | None = None
     gestion_type: GestionType | None = None
-
-
-def percent(part: int | Decimal, whole: int | Decimal, *, places: int = 2) -> Decimal | None:
-    """Return `part` as a percentage of `whole`, rounded half up to `places`; None when whole
-    is 0. The one percentage of the gestiones app: reports, goals, surveys and campaigns."""
-    if not whole:
-        return None
-    step = Decimal(1).scaleb(-places)
-    return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(step, rounding=ROUND_HALF_UP)
-
-
-def money(value: Decimal | float | int | None) -> Decimal:
-    """Return a database sum as money: two places, half-up (SQLite sums decimals as floats)."""
-    if value is None:
-        return ZERO
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def local_midnight(day: date) -> datetime:
@@ -111,7 +96,7 @@ class Amounts:
     @property
     def ratio(self) -> Decimal | None:
         """Return approved as a percentage of requested."""
-        return percent(self.approved, self.requested)
+        return money.percent(self.approved, self.requested)
 
 
 class Tally:
@@ -127,8 +112,8 @@ class Tally:
         self.count += group["count"]
         if "outcome" in group:
             self.outcomes[group["outcome"]] += group["count"]
-        self.requested[group["currency"]] += money(group["requested"])
-        self.approved[group["currency"]] += money(group["approved"])
+        self.requested[group["currency"]] += money.cents(group["requested"])
+        self.approved[group["currency"]] += money.cents(group["approved"])
 
     def amounts(self, currencies: list[str]) -> list[Amounts]:
         return [Amounts(c, self.requested[c], self.approved[c]) for c in currencies]
@@ -200,7 +185,7 @@ def gestiones_by_state(filters: ReportFilters) -> StateReport:
             state=state.name,
             outcome=state.outcome,
             count=tallies[state.pk].count,
-            percent=percent(tallies[state.pk].count, total.count) or ZERO,
+            percent=money.percent(tallies[state.pk].count, total.count) or ZERO,
             amounts=tallies[state.pk].amounts(currencies),
         )
         for state in sorted(states.values(), key=_state_sort_key)
@@ -375,7 +360,7 @@ class BreakdownRow:
     @property
     def effectiveness(self) -> Decimal | None:
         """Return the successful share of the finished gestiones."""
-        return percent(self.success, self.finished)
+        return money.percent(self.success, self.finished)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from crm import search
 from gestiones.models import (
     Action,
     ActionResult,
@@ -20,6 +19,7 @@ from gestiones.models import (
     Notification,
     Outcome,
 )
+from lib import search
 
 User = get_user_model()
 

@@ -20,10 +20,10 @@ from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from credits.models import Currency, Loan
+from credits.models import Loan
 from crm import services as crm_services
 from crm.models import Branch, Channel, Customer, Interaction, Product
-from gestiones import dynamic, surveys, tasks
+from gestiones import dynamic, surveys
 from gestiones.models import (
     Action,
     ActionResult,
@@ -39,6 +39,8 @@ from gestiones.models import (
     RejectionReason,
     StateAgent,
 )
+from lib import queue
+from lib.money import Currency
 
 User = get_user_model()
 
@@ -602,7 +604,7 @@ def notify(
         link = settings.SITE_URL.rstrip("/") + gestion.get_absolute_url() if gestion else ""
         body = message + (f"\n\n{link}" if link else "")
         subject = _("[Cartera] %(kind)s") % {"kind": Notification.Kind(kind).label}
-        transaction.on_commit(lambda: tasks.send_email.delay(subject, body, emails))
+        queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=emails)
     return made
 
 
@@ -718,7 +720,7 @@ def send_customer_email(
     if not customer.email:
         return False
     email = customer.email
-    transaction.on_commit(lambda: tasks.send_email.delay(subject, body, [email]))
+    queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=[email])
     crm_services.record_interaction(
         customer=customer,
         kind=Interaction.Kind.EMAIL,

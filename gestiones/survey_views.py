@@ -12,10 +12,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from config import ratelimit
-from crm import lists
 from gestiones import survey_forms, surveys
 from gestiones.models import Survey
+from lib import lists, ratelimit
 
 # Answers a single address may send per hour: enough for a family sharing a connection.
 SURVEY_RATE_LIMIT = "30/h"

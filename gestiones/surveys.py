@@ -23,7 +23,6 @@ from django.utils.translation import gettext as _
 
 from crm import services as crm_services
 from crm.models import Interaction
-from gestiones import reports, tasks
 from gestiones.models import (
     Answer,
     FollowUp,
@@ -33,6 +32,7 @@ from gestiones.models import (
     Survey,
     SurveyInvitation,
 )
+from lib import money, queue
 
 TWO_PLACES = Decimal("0.01")
 # Longest free-text answer kept; the public form enforces the same limit.
@@ -68,7 +68,7 @@ def invite(*, gestion: Gestion, now: datetime.datetime | None = None) -> SurveyI
         "link": link,
     }
     email = gestion.customer.email
-    transaction.on_commit(lambda: tasks.send_email.delay(subject, body, [email]))
+    queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=[email])
     SurveyInvitation.objects.filter(pk=invitation.pk).update(sent_at=now)
     invitation.sent_at = now
     return invitation
@@ -453,7 +453,7 @@ def text_answers(survey: Survey, filters: ReportFilters) -> QuerySet[Answer]:
 
 
 # Survey rates show one decimal, half up; None when nothing was sent.
-percent = partial(reports.percent, places=1)
+percent = partial(money.percent, places=1)
 
 
 def _scale_figures(question: Question, counts: Mapping[int, int]) -> ScaleFigures:

@@ -7,10 +7,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import lists
 from crm import selectors as crm_selectors
 from gestiones import documents, dynamic, forms, selectors, services, surveys, tables
 from gestiones.models import GestionType, Outcome
+from lib import lists
 
 NOTIFICATIONS_PAGE_SIZE = 30
 

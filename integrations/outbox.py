@@ -28,8 +28,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from integrations import errors, tasks
+from integrations import errors
 from integrations.models import OutboxMessage
+from lib import queue
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def enqueue_message(
         if not dedupe_key:
             raise
         return OutboxMessage.objects.get(dedupe_key=dedupe_key)
-    tasks.deliver_message.delay_on_commit(message.pk)
+    queue.enqueue("integrations.deliver_message", message_id=message.pk)
     return message
 
 
@@ -181,7 +182,7 @@ def retry_message(*, message: OutboxMessage) -> bool:
         pk=message.pk, status=OutboxMessage.Status.FAILED
     ).update(status=OutboxMessage.Status.QUEUED, attempts=0, next_attempt_at=timezone.now())
     if retried:
-        tasks.deliver_message.delay_on_commit(message.pk)
+        queue.enqueue("integrations.deliver_message", message_id=message.pk)
     return bool(retried)
 
 

@@ -12,8 +12,9 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from integrations import errors, tasks, webhooks
+from integrations import errors, webhooks
 from integrations.models import WebhookEvent
+from lib import queue
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def replay_event(*, event: WebhookEvent) -> bool:
         pk=event.pk, status__in=[WebhookEvent.Status.FAILED, WebhookEvent.Status.IGNORED]
     ).update(status=WebhookEvent.Status.RECEIVED, attempts=0)
     if replayed:
-        tasks.process_event.delay_on_commit(event.pk)
+        queue.enqueue("integrations.process_event", event_id=event.pk)
     return bool(replayed)
 
 
@@ -100,7 +101,7 @@ def process_pending_events(*, limit: int = 500) -> int:
     # Bounded, so one sweep cannot flood the broker; the next sweep takes the rest.
     event_ids = list(pending_events_to_retry().values_list("pk", flat=True)[:limit])
     for event_id in event_ids:
-        tasks.process_event.delay_on_commit(event_id)
+        queue.enqueue("integrations.process_event", event_id=event_id)
     return len(event_ids)
 
 

@@ -10,6 +10,7 @@ from integrations import errors, outbox, services
 # WEBHOOK_MAX_ATTEMPTS. Countdowns stay under 10 minutes, well inside the Redis
 # broker's visibility timeout.
 @shared_task(
+    name="integrations.process_event",
     autoretry_for=(errors.TemporaryProviderError,),
     retry_backoff=True,
     retry_backoff_max=600,
@@ -20,17 +21,17 @@ def process_event(event_id: int) -> None:
     services.process_event(event_id=event_id)
 
 
-@shared_task
+@shared_task(name="integrations.process_pending_events")
 def process_pending_events() -> None:
     services.process_pending_events()
 
 
 # No Celery retries: the outbox keeps its retry plan in the database (next_attempt_at).
-@shared_task
+@shared_task(name="integrations.deliver_message")
 def deliver_message(message_id: int) -> None:
     outbox.deliver_message(message_id=message_id)
 
 
-@shared_task
+@shared_task(name="integrations.deliver_due_messages")
 def deliver_due_messages() -> None:
     outbox.deliver_due_messages()

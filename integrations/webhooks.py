@@ -18,9 +18,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.http import HttpRequest
 
-from integrations import tasks
 from integrations.errors import SignatureError
 from integrations.models import WebhookEvent
+from lib import queue
 
 Processor = Callable[[WebhookEvent], None]
 Verifier = Callable[[bytes, Mapping[str, str]], None]
@@ -95,7 +95,7 @@ def store_event(
             },
         )
         if created:
-            tasks.process_event.delay_on_commit(event.pk)
+            queue.enqueue("integrations.process_event", event_id=event.pk)
     return event, created
 
 

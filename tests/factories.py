@@ -7,8 +7,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from crm import search
 from crm.models import Appointment, Branch, Channel, Customer, Interaction, Product, Tag
+from lib import search
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -8,8 +8,9 @@ from typing import Any
 import openpyxl
 from django.db.models import Sum
 
-from callcenter import catalog, catalog_files
+from callcenter import catalog
 from callcenter.models import CatalogProduct
+from lib import spreadsheets
 
 HEADER = ["sku", "nombre", "precio", "stock"]
 
@@ -35,7 +36,7 @@ def import_file(
     content: bytes, name: str = "catalogo.csv", *, skip_invalid: bool = False, actor=None
 ) -> catalog.ImportResult:
     return catalog.import_catalog(
-        rows_source=catalog_files.read_rows(io.BytesIO(content), name),
+        rows_source=spreadsheets.read_rows(io.BytesIO(content), name),
         actor=actor,
         skip_invalid=skip_invalid,
         file_name=name,

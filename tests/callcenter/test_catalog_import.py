@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from callcenter import catalog, catalog_files
+from callcenter import catalog
 from callcenter.models import CatalogProduct, StockMovement
 from tests.callcenter.files import HEADER, csv_bytes, import_file, ledger_mismatches, xlsx_bytes
 from tests.factories import CatalogProductFactory
@@ -218,7 +218,7 @@ def test_the_errors_report_is_a_csv_with_every_bad_row():
     content = csv_bytes([HEADER, ["A", "", "1", "1"], ["B", "Bien", "1", "-2"]])
     result = import_file(content)
 
-    report = catalog_files.errors_csv(result.errors).decode("utf-8-sig").splitlines()
+    report = catalog.errors_csv(result.errors).decode("utf-8-sig").splitlines()
 
     assert report == [
         "línea,sku,error",

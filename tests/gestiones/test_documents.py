@@ -18,6 +18,7 @@ from credits.models import Loan
 from crm.models import Interaction
 from gestiones import documents
 from gestiones.models import Attachment, DocumentTemplate, FollowUp
+from lib import docx_pdf
 from tests.factories import CustomerFactory, LoanFactory, UserFactory
 
 TODAY = datetime.date(2026, 11, 21)
@@ -98,42 +99,6 @@ def contract(credit_type):
     return documents.create_template(
         name="Contrato de mutuo", file=upload(docx_with(*CONTRACT)), gestion_types=[credit_type]
     )
-
-
-# --- Words and money -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("number", "words"),
-    [
-        (0, "cero"),
-        (1, "uno"),
-        (16, "dieciséis"),
-        (21, "veintiuno"),
-        (31, "treinta y uno"),
-        (100, "cien"),
-        (101, "ciento uno"),
-        (1000, "mil"),
-        (1234, "mil doscientos treinta y cuatro"),
-        (2026, "dos mil veintiséis"),
-        (21000, "veintiún mil"),
-        (101000, "ciento un mil"),
-        (1_000_000, "un millón"),
-        (2_500_000, "dos millones quinientos mil"),
-        (31_000_000, "treinta y un millones"),
-        (1_000_000_000, "mil millones"),
-    ],
-)
-def test_it_writes_numbers_in_spanish_words(number, words):
-    assert documents.number_in_words(number) == words
-
-
-def test_it_writes_amounts_with_cents_and_currency():
-    assert documents.amount_in_words(Decimal("1234.50")) == (
-        "mil doscientos treinta y cuatro con 50/100 soles"
-    )
-    assert documents.amount_in_words(Decimal("1.005"), "USD") == "uno con 01/100 dólares americanos"
-    assert documents.format_money(Decimal("1234567.5")) == "1,234,567.50"
 
 
 # --- The context -----------------------------------------------------------------------------
@@ -273,7 +238,7 @@ def test_the_pdf_keeps_tables_and_survives_characters_outside_latin1():
         table=[["Código", "Monto"], ["L1", "1,234.50"]],
     )
 
-    pdf = documents.docx_to_pdf(data)
+    pdf = docx_pdf.docx_to_pdf(data)
 
     text = pdf_text(pdf)
     assert pdf.startswith(b"%PDF")
@@ -358,7 +323,7 @@ def test_the_sample_template_is_valid_and_renders(gestion, asesor):
     docx = documents.render_docx(sample, documents.context_for(gestion))
 
     assert "Rosa Huamán Torres" in docx_text(docx)
-    assert documents.docx_to_pdf(docx).startswith(b"%PDF")
+    assert docx_pdf.docx_to_pdf(docx).startswith(b"%PDF")
 
 
 def test_templates_for_lists_the_active_ones_of_the_type_the_users_role_may_use(

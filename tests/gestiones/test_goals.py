@@ -9,10 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from credits.models import Currency
 from crm.models import Product
 from gestiones import goals, services
 from gestiones.models import GestionState, Goal
+from lib.money import Currency
 from tests.factories import CustomerFactory, ProductFactory
 from tests.gestiones.conftest import step
 

@@ -10,7 +10,7 @@ from pytest_django.asserts import assertContains
 
 from credits import services as credit_services
 from credits.models import Installment, Loan
-from gestiones import campaign_tasks, examples, lifecycle
+from gestiones import examples, lifecycle, tasks
 from gestiones.models import Gestion, LifecycleEvent, LifecycleRun, Outcome
 from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory
 
@@ -253,7 +253,7 @@ def test_the_daily_task_runs_todays_events(
     thanks_event(product, service_call)
 
     with django_capture_on_commit_callbacks(execute=True):
-        counts = campaign_tasks.run_lifecycle_events.delay().get()
+        counts = tasks.run_lifecycle_events.delay().get()
 
     assert counts["runs"] == 1
     assert "gestiones.run_lifecycle_events" in current_app.tasks

@@ -251,13 +251,6 @@ def test_it_counts_gestiones_by_type_and_state_with_share_and_amount_per_currenc
     assert [a.requested for a in report.total_amounts] == [D("22200.50"), D("3000.00")]
 
 
-def test_percentages_round_half_up_to_two_places():
-    assert reports.percent(1, 160) == D("0.63")  # 0.625: half-up, not half-even
-    assert reports.percent(1, 3) == D("33.33")
-    assert reports.percent(2, 3) == D("66.67")
-    assert reports.percent(1, 0) is None
-
-
 def test_only_the_currencies_present_get_a_column(world):
     report = reports.gestiones_by_state(everything(branch=world.centro))
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from callcenter import catalog, catalog_files
+from callcenter import catalog
+from lib import spreadsheets
 
 
 class Command(BaseCommand):
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         with file.open("rb") as handle:
             try:
                 result = catalog.import_catalog(
-                    rows_source=catalog_files.read_rows(handle, file.name),
+                    rows_source=spreadsheets.read_rows(handle, file.name),
                     actor=None,
                     skip_invalid=skip_invalid,
                     file_name=file.name,

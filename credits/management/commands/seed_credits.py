@@ -38,6 +38,7 @@ from credits.models import (
     Payment,
 )
 from crm.models import Customer, Interaction
+from lib import money
 
 SEED = 20261122
 LOAN_COUNT = 250
@@ -613,7 +614,7 @@ class Command(BaseCommand):
         if (on - row.due_date).days > loan.grace_days:
             services.accrue_late_interest(loan=loan, today=on)
             row.refresh_from_db()
-        part = schedule.money(row.total_pending * Decimal(rng.choice(("0.3", "0.4", "0.5"))))
+        part = money.cents(row.total_pending * Decimal(rng.choice(("0.3", "0.4", "0.5"))))
         self.apply(rng, loan, part, on, advisor)
 
     def apply(self, rng, loan, amount, on: date, advisor, **kwargs) -> Payment:

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm import search
+from lib import search
 
 
 @given(st.text())

@@ -1,10 +1,11 @@
-"""Catalog files in and out: streaming readers for .xlsx and .csv, and the errors report."""
+"""Spreadsheets in and out: streaming readers for uploaded .xlsx and .csv files, and the
+styles and helpers every .xlsx we write shares (openpyxl)."""
 
 import csv
 import io
 import itertools
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import PurePath
 from typing import IO, Any
 
@@ -97,13 +98,3 @@ def _csv_rows(file: IO[bytes]) -> Iterator[Row]:
         # The uploaded file belongs to the caller: let go of it without closing it.
         if not text.closed:
             text.detach()
-
-
-def errors_csv(errors: Iterable[Any]) -> bytes:
-    """Return the bad rows as a .csv (UTF-8 with BOM, so Excel shows the accents)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([_("línea"), _("sku"), _("error")])
-    for error in errors:
-        writer.writerow([error.line, error.sku, error.message])
-    return out.getvalue().encode("utf-8-sig")

@@ -1,0 +1,55 @@
+"""Money and ratios as `Decimal`: the currencies, the shape of amount fields, rounding, display.
+
+Amounts are rounded half up to the cent wherever they are shown or stored; a percentage is
+rounded half up to the places its screen shows. Nothing here knows what the amounts are of.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Field arguments of every amount and every rate column.
+MONEY = {"max_digits": 14, "decimal_places": 2}
+RATE = {"max_digits": 8, "decimal_places": 4}
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+
+class Currency(models.TextChoices):
+    PEN = "PEN", _("Soles (S/)")
+    USD = "USD", _("Dólares (US$)")
+
+
+CURRENCY_SYMBOLS = {Currency.PEN: "S/", Currency.USD: "US$"}
+
+
+def cents(value: Decimal | float | int | str | None) -> Decimal:
+    """Return `value` rounded half up to the cent; None is 0.00.
+
+    A float (SQLite sums decimal columns as floats) is read through its shortest text, so
+    0.1 + 0.2 becomes 0.30, not 0.3000000000000000444.
+    """
+    if value is None:
+        return ZERO
+    if isinstance(value, float):
+        value = str(value)
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def percent(part: int | Decimal, whole: int | Decimal, *, places: int = 2) -> Decimal | None:
+    """Return `part` as a percentage of `whole`, rounded half up to `places`; None when whole
+    is 0."""
+    if not whole:
+        return None
+    step = Decimal(1).scaleb(-places)
+    return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(step, rounding=ROUND_HALF_UP)
+
+
+def format_money(amount: Decimal | None) -> str:
+    """Return an amount with two decimals and thousands separators: 1,234.50 ("" for None)."""
+    if amount is None:
+        return ""
+    return f"{cents(amount):,.2f}"

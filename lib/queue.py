@@ -1,0 +1,32 @@
+"""Background work sent by task name once the current transaction commits.
+
+Services never import their app's `tasks` module (tasks import services, so that would be
+an import circle); they call `enqueue("credits.send_contract", contract_id=...)`, the way
+Zulip's actions call `queue_json_publish` and never its workers. Nothing is sent when the
+transaction rolls back.
+"""
+
+from functools import partial
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+
+
+def enqueue(task_name: str, /, **kwargs: Any) -> None:
+    """Send the Celery task registered as `task_name`, with `kwargs`, after the commit."""
+    transaction.on_commit(partial(send_now, task_name, kwargs))
+
+
+def send_now(task_name: str, kwargs: dict[str, Any]) -> None:
+    """Send the task at once; in eager mode (tests), run it here as `apply_async` would."""
+    app = current_app
+    if not app.conf.task_always_eager:
+        # By name: the broker carries it to a worker, which has every task registered.
+        app.send_task(task_name, kwargs=kwargs)
+        return
+    if task_name not in app.tasks:
+        # Task modules are imported by the worker at start; this process may not have
+        # imported the one that declares this task yet.
+        app.loader.import_default_modules()
+    app.tasks[task_name].apply_async(kwargs=kwargs)
