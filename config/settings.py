@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     # Cartera
     "crm",
     "credits",
-    "gestiones",
+    "crm.gestiones",
     "collections_app",
     "recovery",
     "callcenter",

@@ -42,10 +42,10 @@ urlpatterns = [
     path("", include("crm.urls")),
     path("", include("callcenter.urls")),
     path("", include("credits.urls")),
-    path("", include("gestiones.urls")),
+    path("", include("crm.gestiones.urls")),
     # Public pages of the gestiones app: an inbound campaign's form, a survey's link.
-    path("campana/", include("gestiones.public_campaign_urls")),
-    path("encuesta/", include("gestiones.public_survey_urls")),
+    path("campana/", include("crm.gestiones.public_campaign_urls")),
+    path("encuesta/", include("crm.gestiones.public_survey_urls")),
 ]
 
 if settings.DEBUG:

@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from gestiones import examples, services
-from gestiones.models import Gestion
+from crm.gestiones import examples, services
+from crm.gestiones.models import Gestion
 from tests.factories import CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.browser

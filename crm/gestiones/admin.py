@@ -1,0 +1,364 @@
+"""Admin: where processes are configured. Gestiones themselves change only through services,
+so their admin pages are read-only."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from crm.gestiones.models import (
+    Action,
+    ActionResult,
+    Attachment,
+    Campaign,
+    CampaignTarget,
+    DocumentTemplate,
+    FollowUp,
+    FormField,
+    Gestion,
+    GestionState,
+    GestionType,
+    Goal,
+    LifecycleEvent,
+    LifecycleRun,
+    Notification,
+    Question,
+    RejectionReason,
+    StateAgent,
+    Survey,
+    SurveyInvitation,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services: visible here, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class GestionStateInline(admin.TabularInline):
+    model = GestionState
+    extra = 0
+    fields = (
+        "name",
+        "order",
+        "is_initial",
+        "outcome",
+        "duration_days",
+        "duration_hours",
+        "duration_minutes",
+        "color",
+        "edit_link",
+    )
+    readonly_fields = ("edit_link",)
+    show_change_link = True
+
+    @admin.display(description=_("gestores y supervisores"))
+    def edit_link(self, obj):
+        if not obj.pk:
+            return "—"
+        agents = obj.state_agents.filter(is_active=True).count()
+        return format_html(
+            '<a href="{}">{} gestores · {} supervisores</a>',
+            reverse("admin:gestiones_gestionstate_change", args=[obj.pk]),
+            agents,
+            obj.supervisors.count(),
+        )
+
+
+class ActionInline(admin.TabularInline):
+    model = Action
+    extra = 0
+    fields = ("name", "from_states", "order", "is_active")
+    filter_horizontal = ()
+    show_change_link = True
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "from_states":
+            type_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = GestionState.objects.filter(gestion_type_id=type_id or 0)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class RejectionReasonInline(admin.TabularInline):
+    model = RejectionReason
+    extra = 0
+
+
+class FormFieldInline(admin.TabularInline):
+    model = FormField
+    extra = 0
+    fields = ("scope", "name", "label", "kind", "is_required", "choices", "order")
+
+
+@admin.register(GestionType)
+class GestionTypeAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "product", "is_time_controlled", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "code")
+    prepopulated_fields = {"code": ("name",)}
+    filter_horizontal = ("supervisors",)
+    readonly_fields = ("follow_up_table",)
+    inlines = [GestionStateInline, ActionInline, RejectionReasonInline, FormFieldInline]
+    fieldsets = (
+        (None, {"fields": ("name", "code", "description", "product", "is_active")}),
+        (
+            _("Control de tiempo y alertas"),
+            {"fields": ("is_time_controlled", "warn_before_minutes", "default_currency")},
+        ),
+        (_("Supervisión y encuesta"), {"fields": ("supervisors", "survey")}),
+        (_("Tabla de seguimiento"), {"fields": ("follow_up_table",)}),
+    )
+
+    @admin.display(description=_("Acción / Resultado / Estado / Cambia estado / Alerta cliente"))
+    def follow_up_table(self, obj):
+        """Show the configured table the way the process was mapped (the seed's layout)."""
+        if not obj.pk:
+            return _("Guarde el tipo y sus estados para configurar la tabla.")
+        rows = ActionResult.objects.filter(action__gestion_type=obj).select_related(
+            "action", "to_state"
+        )
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            '<td><a href="{}">editar</a></td></tr>',
+            (
+                (
+                    r.action.name,
+                    r.name,
+                    r.to_state.name if r.to_state else "—",
+                    "S" if r.changes_state else "N",
+                    "S" if r.alerts_customer else "N",
+                    reverse("admin:gestiones_action_change", args=[r.action_id]),
+                )
+                for r in rows
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Acción</th><th>Resultado</th><th>Estado</th>"
+            "<th>Cambia estado</th><th>Alerta cliente</th><th></th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            body or format_html('<tr><td colspan="6">{}</td></tr>', _("Sin acciones aún.")),
+        )
+
+
+class StateAgentInline(admin.TabularInline):
+    model = StateAgent
+    extra = 0
+    autocomplete_fields = ("agent",)
+
+
+@admin.register(GestionState)
+class GestionStateAdmin(admin.ModelAdmin):
+    list_display = ("name", "gestion_type", "order", "is_initial", "outcome", "duration")
+    list_filter = ("gestion_type", "outcome")
+    search_fields = ("name", "gestion_type__name")
+    filter_horizontal = ("supervisors",)
+    inlines = [StateAgentInline]
+    fields = (
+        "gestion_type",
+        "name",
+        "order",
+        "is_initial",
+        "outcome",
+        ("duration_days", "duration_hours", "duration_minutes"),
+        "color",
+        "supervisors",
+    )
+
+
+class ActionResultInline(admin.TabularInline):
+    model = ActionResult
+    fk_name = "action"
+    extra = 1
+    fields = (
+        "name",
+        "to_state",
+        "changes_state",
+        "alerts_customer",
+        "customer_message",
+        "order",
+    )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "to_state":
+            action_id = request.resolver_match.kwargs.get("object_id")
+            action = Action.objects.filter(pk=action_id or 0).first()
+            kwargs["queryset"] = GestionState.objects.filter(
+                gestion_type_id=action.gestion_type_id if action else 0
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Action)
+class ActionAdmin(admin.ModelAdmin):
+    list_display = ("name", "gestion_type", "allowed_in", "order", "is_active")
+    list_filter = ("gestion_type", "is_active")
+    search_fields = ("name",)
+    filter_horizontal = ("from_states",)
+    inlines = [ActionResultInline]
+
+    @admin.display(description=_("permitida en"))
+    def allowed_in(self, obj):
+        return ", ".join(s.name for s in obj.from_states.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("from_states")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "from_states":
+            action = Action.objects.filter(
+                pk=request.resolver_match.kwargs.get("object_id") or 0
+            ).first()
+            if action:
+                kwargs["queryset"] = GestionState.objects.filter(
+                    gestion_type_id=action.gestion_type_id
+                )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class FollowUpInline(admin.TabularInline):
+    model = FollowUp
+    extra = 0
+    fields = ("created_at", "kind", "action", "result", "from_state", "state", "actor", "notes")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Gestion)
+class GestionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "customer", "gestion_type", "state", "agent", "due_at", "created_at")
+    list_filter = ("gestion_type", "outcome", "branch", "channel")
+    search_fields = ("id", "customer__document_number", "customer__last_name", "subject")
+    list_select_related = ("customer", "gestion_type", "state", "agent")
+    date_hierarchy = "created_at"
+    inlines = [FollowUpInline]
+    show_full_result_count = False
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    readonly_fields = ("file", "name", "uploaded_by", "created_at")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(ReadOnlyAdmin):
+    list_display = ("id", "gestion", "kind", "action", "result", "state", "actor", "created_at")
+    list_filter = ("kind",)
+    list_select_related = (
+        "gestion__customer",
+        "gestion__gestion_type",
+        "action",
+        "result",
+        "state",
+        "actor",
+    )
+    search_fields = ("gestion__id",)
+    inlines = [AttachmentInline]
+    show_full_result_count = False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("recipient", "kind", "message", "created_at", "read_at")
+    list_filter = ("kind",)
+    search_fields = ("recipient__username", "message")
+
+
+@admin.register(Goal)
+class GoalAdmin(admin.ModelAdmin):
+    list_display = (
+        "agent",
+        "month",
+        "year",
+        "product",
+        "target_local",
+        "target_usd",
+        "target_prospects",
+        "target_customers",
+        "success_state",
+    )
+    list_filter = ("year", "month", "product")
+    autocomplete_fields = ("agent",)
+
+
+@admin.register(DocumentTemplate)
+class DocumentTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "description", "is_active")
+    list_filter = ("is_active", "gestion_types")
+    search_fields = ("name",)
+    filter_horizontal = ("gestion_types", "roles")
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "status", "gestion_type", "channel", "launched_at")
+    list_filter = ("kind", "status")
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = (
+        "segment_branches",
+        "segment_channels",
+        "segment_tags",
+        "segment_products",
+        "agents",
+    )
+
+
+@admin.register(CampaignTarget)
+class CampaignTargetAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "customer", "gestion", "message_status", "sent_at")
+    list_filter = ("campaign", "message_status")
+    list_select_related = ("campaign", "customer")
+
+
+@admin.register(LifecycleEvent)
+class LifecycleEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "kind",
+        "loan_product",
+        "anchor",
+        "offset_days",
+        "gestion_type",
+        "is_active",
+    )
+    list_filter = ("kind", "loan_product", "is_active")
+
+
+@admin.register(LifecycleRun)
+class LifecycleRunAdmin(ReadOnlyAdmin):
+    list_display = ("event", "loan", "gestion", "is_message_sent", "ran_at")
+    list_filter = ("event",)
+
+
+class QuestionInline(admin.TabularInline):
+    model = Question
+    extra = 1
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active")
+    inlines = [QuestionInline]
+
+
+@admin.register(SurveyInvitation)
+class SurveyInvitationAdmin(ReadOnlyAdmin):
+    list_display = ("survey", "gestion", "sent_at", "answered_at")
+    list_filter = ("survey",)

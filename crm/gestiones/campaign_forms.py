@@ -1,0 +1,215 @@
+"""Input parsing for the campaign screens and the public inbound form."""
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.formfields import PhoneNumberField
+
+from crm import validators
+from crm.forms import ServiceErrorsMixin
+from crm.gestiones import campaigns
+from crm.gestiones.models import Campaign, GestionType
+from crm.models import Branch, Channel, Customer, Product, Tag
+
+
+def campaign_agent_choices() -> QuerySet:
+    """Return the active users who work gestiones: those an inbound campaign may feed."""
+    User = get_user_model()
+    return (
+        User.objects.filter(is_active=True, groups__permissions__codename="add_followup")
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+class CampaignFilter(django_filters.FilterSet):
+    """The campaign list's search box and filters."""
+
+    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    kind = django_filters.ChoiceFilter(
+        label=_("Tipo"), choices=Campaign.Kind.choices, empty_label=_("Todos los tipos")
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Estado"), choices=Campaign.Status.choices, empty_label=_("Todos los estados")
+    )
+
+    class Meta:
+        model = Campaign
+        fields = ["q", "kind", "status"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value) | Q(description__icontains=value) | Q(slug__icontains=value)
+        )
+
+
+class CampaignForm(ServiceErrorsMixin, forms.ModelForm):
+    """A campaign's configuration: what it is, who it reaches and what each one gets."""
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "slug",
+            "kind",
+            "status",
+            "description",
+            "channel",
+            "gestion_type",
+            "message_subject",
+            "message_body",
+            "segment_branches",
+            "segment_channels",
+            "segment_tags",
+            "segment_products",
+            "segment_city",
+            "agents",
+            "starts_on",
+            "ends_on",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "message_body": forms.Textarea(attrs={"rows": 4}),
+            "starts_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "ends_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["slug"].help_text = _(
+            "Forma parte del enlace del formulario público (/campana/feria-2026/). Vacío: se "
+            "toma del nombre."
+        )
+        self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
+        # The usable types, and the campaign's own even if it stopped being usable: the
+        # service then says why, instead of the field saying "not a valid choice".
+        usable = Q(pk__in=campaigns.usable_gestion_types().values("pk"))
+        if self.instance.gestion_type_id:
+            usable |= Q(pk=self.instance.gestion_type_id)
+        self.fields["gestion_type"].queryset = GestionType.objects.filter(usable)
+        self.fields["gestion_type"].help_text = _(
+            "Solo tipos activos sin campos obligatorios propios: nadie los llena al abrirse "
+            "desde una campaña."
+        )
+        self.fields["segment_branches"].queryset = Branch.objects.filter(is_active=True)
+        self.fields["segment_channels"].queryset = Channel.objects.all()
+        self.fields["segment_tags"].queryset = Tag.objects.all()
+        self.fields["segment_products"].queryset = Product.objects.all()
+        agents = self.fields["agents"]
+        agents.queryset = campaign_agent_choices()
+        agents.label_from_instance = lambda u: u.get_full_name() or u.username
+        agents.help_text = _(
+            "Campañas entrantes: reciben las gestiones por carga de trabajo. Vacío: los "
+            "gestores del estado inicial del tipo."
+        )
+        for name in (
+            "segment_branches",
+            "segment_channels",
+            "segment_tags",
+            "segment_products",
+            "agents",
+        ):
+            self.fields[name].widget.attrs["size"] = 5
+
+    def service_data(self) -> dict:
+        """Return the cleaned fields `campaigns.save_campaign` takes."""
+        return dict(self.cleaned_data)
+
+
+class SegmentForm(forms.Form):
+    """The outbound segment's filters alone, read from the campaign form for a live count."""
+
+    segment_branches = forms.ModelMultipleChoiceField(Branch.objects.all(), required=False)
+    segment_channels = forms.ModelMultipleChoiceField(Channel.objects.all(), required=False)
+    segment_tags = forms.ModelMultipleChoiceField(Tag.objects.all(), required=False)
+    segment_products = forms.ModelMultipleChoiceField(Product.objects.all(), required=False)
+    segment_city = forms.CharField(max_length=120, required=False)
+
+    def segment_count(self) -> int:
+        """Return how many customers the filters select (0 for filters that do not parse)."""
+        if not self.is_valid():
+            return 0
+        data = self.cleaned_data
+        return campaigns.customers_matching(
+            branches=data["segment_branches"],
+            channels=data["segment_channels"],
+            tags=data["segment_tags"],
+            products=data["segment_products"],
+            city=data["segment_city"],
+        ).count()
+
+
+class InboundForm(forms.Form):
+    """A person answering an inbound campaign: who they are, how to reach them, and consent."""
+
+    document_type = forms.ChoiceField(
+        label=_("Tipo de documento"),
+        choices=Customer.DocumentType.choices,
+        initial=Customer.DocumentType.DNI,
+    )
+    document_number = forms.CharField(
+        label=_("Número de documento"),
+        max_length=20,
+        error_messages={"required": _("Ingrese el número de documento.")},
+    )
+    first_name = forms.CharField(
+        label=_("Nombres"), max_length=120, error_messages={"required": _("Ingrese sus nombres.")}
+    )
+    last_name = forms.CharField(
+        label=_("Apellidos"),
+        max_length=120,
+        error_messages={"required": _("Ingrese sus apellidos.")},
+    )
+    phone = PhoneNumberField(
+        label=_("Celular"), required=False, help_text=_("Ej.: 987 654 321 o +51 987 654 321")
+    )
+    email = forms.EmailField(label=_("Correo electrónico"), required=False)
+    message = forms.CharField(
+        label=_("Mensaje"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    consent = forms.BooleanField(
+        label=_(
+            "Acepto que me contacten sobre esta campaña y el tratamiento de mis datos "
+            "personales para ese fin."
+        ),
+        error_messages={"required": _("Necesitamos su autorización para contactarlo.")},
+    )
+    # Filled by static/js/recaptcha.js on submit; empty when the page runs without keys.
+    recaptcha_token = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        number = validators.normalize_document_number(cleaned.get("document_number", ""))
+        if number and cleaned.get("document_type"):
+            cleaned["document_number"] = number
+            try:
+                validators.validate_document(cleaned["document_type"], number)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        if not cleaned.get("phone") and not cleaned.get("email") and not self.errors.get("phone"):
+            self.add_error("phone", _("Déjenos al menos un celular o un correo para contactarlo."))
+        return cleaned
+
+    def registration_data(self) -> dict:
+        """Return what `campaigns.register_inbound` takes."""
+        data = self.cleaned_data
+        return {
+            "document_type": data["document_type"],
+            "document_number": data["document_number"],
+            "first_name": data["first_name"],
+            "last_name": data["last_name"],
+            "phone": data["phone"] or "",
+            "email": data["email"],
+            "message": data["message"],
+            "consent": data["consent"],
+        }

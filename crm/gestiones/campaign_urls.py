@@ -1,0 +1,16 @@
+"""Campaign and life-cycle screens, under /gestiones/campanas/ in the `gestiones` namespace."""
+
+from django.urls import path
+
+from crm.gestiones import campaign_views as views
+
+urlpatterns = [
+    path("", views.campaign_list, name="campaign_list"),
+    path("nueva/", views.campaign_create, name="campaign_create"),
+    path("segmento/", views.campaign_segment_count, name="campaign_segment_count"),
+    path("ciclo-de-vida/", views.lifecycle_list, name="lifecycle"),
+    path("<int:pk>/", views.campaign_detail, name="campaign_detail"),
+    path("<int:pk>/editar/", views.campaign_update, name="campaign_update"),
+    path("<int:pk>/lanzar/", views.campaign_launch, name="campaign_launch"),
+    path("<int:pk>/progreso/", views.campaign_progress, name="campaign_progress"),
+]

@@ -1,0 +1,272 @@
+"""The campaign screens, the life-cycle list, and the public inbound campaign form."""
+
+from typing import Any
+
+import django_tables2 as tables
+from csp.decorators import csp_update
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from crm.gestiones import campaign_forms as forms
+from crm.gestiones import campaigns, lifecycle
+from crm.gestiones.models import Campaign, Outcome
+from integrations import recaptcha
+from lib import lists, ratelimit
+
+RECAPTCHA_ACTION = "campaign"
+# Per address: a person registers once or twice; more is a script.
+INBOUND_RATE_LIMIT = "10/h"
+# How often the campaign page asks for the launch's progress while it runs.
+PROGRESS_POLL_SECONDS = 2
+# static/js/charts.js colors (Bootstrap theme names) for each outcome.
+OUTCOME_COLORS = {
+    Outcome.SUCCESS: "success",
+    Outcome.OPEN: "primary",
+    Outcome.REJECTED: "danger",
+    Outcome.CLOSED: "secondary",
+}
+
+
+class CampaignTable(tables.Table):
+    """The campaign list's columns; rows are written in partials/campaign_table.html."""
+
+    name = tables.Column(verbose_name=gettext_lazy("Campaña"), order_by=("name",))
+    kind = tables.Column(verbose_name=gettext_lazy("Tipo"))
+    status = tables.Column(verbose_name=gettext_lazy("Estado"))
+    channel = tables.Column(verbose_name=gettext_lazy("Canal"), orderable=False)
+    gestion_type = tables.Column(verbose_name=gettext_lazy("Gestión"), orderable=False)
+    target_count = tables.Column(verbose_name=gettext_lazy("Destinatarios"))
+    gestion_count = tables.Column(verbose_name=gettext_lazy("Gestiones"))
+    dates = tables.Column(
+        verbose_name=gettext_lazy("Vigencia"), accessor="starts_on", order_by=("starts_on",)
+    )
+    created_at = tables.Column(verbose_name=gettext_lazy("Creada"))
+
+    class Meta:
+        model = Campaign
+        fields = ()
+        sequence = (
+            "name",
+            "kind",
+            "status",
+            "channel",
+            "gestion_type",
+            "target_count",
+            "gestion_count",
+            "dates",
+            "created_at",
+        )
+        order_by = ("-created_at",)
+        template_name = "gestiones/partials/campaign_table.html"
+        attrs = {"class": "table table-hover align-middle mb-0", "id": "campaign-table"}
+        empty_text = gettext_lazy("No hay campañas que coincidan con la búsqueda.")
+
+
+# --- Staff screens ---------------------------------------------------------------------
+
+
+@require_GET
+@permission_required("gestiones.view_campaign", raise_exception=True)
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    return lists.render_list(
+        request,
+        filterset=forms.CampaignFilter(request.GET, queryset=campaigns.campaign_list()),
+        table_class=CampaignTable,
+        page_template="gestiones/campaign_list.html",
+        results_template="gestiones/partials/campaign_results.html",
+    )
+
+
+@permission_required("gestiones.add_campaign", raise_exception=True)
+def campaign_create(request: HttpRequest) -> HttpResponse:
+    form = forms.CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = campaigns.save_campaign(data=form.service_data(), actor=request.user)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Campaña «%(name)s» creada.") % {"name": campaign.name})
+            return redirect(campaign)
+    return render(request, "gestiones/campaign_form.html", {"form": form, "campaign": None})
+
+
+@permission_required("gestiones.change_campaign", raise_exception=True)
+def campaign_update(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaigns.campaign_for(request.user, pk)
+    form = forms.CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaigns.save_campaign(data=form.service_data(), actor=request.user, campaign=campaign)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Campaña actualizada."))
+            return redirect(campaign)
+    return render(request, "gestiones/campaign_form.html", {"form": form, "campaign": campaign})
+
+
+@require_GET
+@permission_required("gestiones.view_campaign", raise_exception=True)
+def campaign_segment_count(request: HttpRequest) -> HttpResponse:
+    """Return "N clientes en el segmento" for the filters the campaign form holds."""
+    form = forms.SegmentForm(request.GET)
+    return render(
+        request, "gestiones/partials/campaign_segment_count.html", {"count": form.segment_count()}
+    )
+
+
+@require_GET
+@permission_required("gestiones.view_campaign", raise_exception=True)
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaigns.campaign_for(request.user, pk)
+    results = campaigns.effectiveness(campaign)
+    public_url = ""
+    if campaign.kind == Campaign.Kind.INBOUND:
+        public_url = request.build_absolute_uri(reverse("campaign_form", args=[campaign.slug]))
+    return render(
+        request,
+        "gestiones/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "can_launch": campaign.kind == Campaign.Kind.OUTBOUND
+            and campaign.status != Campaign.Status.FINISHED
+            and request.user.has_perm("gestiones.change_campaign"),
+            "progress": campaigns.launch_progress(campaign),
+            "poll_seconds": PROGRESS_POLL_SECONDS,
+            "results": results,
+            "state_chart": state_chart(results),
+            "agent_chart": agent_chart(results),
+            "public_url": public_url,
+        },
+    )
+
+
+@require_POST
+@permission_required("gestiones.change_campaign", raise_exception=True)
+def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaigns.campaign_for(request.user, pk)
+    try:
+        campaigns.launch_campaign(campaign=campaign, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("Campaña lanzada: se está llegando a los clientes del segmento."),
+        )
+    return redirect(campaign)
+
+
+@require_GET
+@permission_required("gestiones.view_campaign", raise_exception=True)
+def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the launch's progress; once it ends, reload the page to show the results."""
+    campaign = campaigns.campaign_for(request.user, pk)
+    progress = campaigns.launch_progress(campaign)
+    if request.htmx and not progress.is_running:
+        return HttpResponseClientRefresh()
+    return render(
+        request,
+        "gestiones/partials/campaign_progress.html",
+        {"campaign": campaign, "progress": progress, "poll_seconds": PROGRESS_POLL_SECONDS},
+    )
+
+
+@require_GET
+@permission_required("gestiones.view_lifecycleevent", raise_exception=True)
+def lifecycle_list(request: HttpRequest) -> HttpResponse:
+    """Show the life-cycle events (configured in admin) and how often each has run."""
+    return render(
+        request,
+        "gestiones/campaign_lifecycle.html",
+        {"events": lifecycle.lifecycle_events(), "catch_up_days": lifecycle.CATCH_UP_DAYS},
+    )
+
+
+def state_chart(results: campaigns.Effectiveness) -> dict[str, Any]:
+    """Return static/js/charts.js data: the campaign's gestiones by state."""
+    return {
+        "type": "doughnut",
+        "labels": [row.name for row in results.by_state],
+        "datasets": [{"label": _("Gestiones"), "data": [row.count for row in results.by_state]}],
+    }
+
+
+def agent_chart(results: campaigns.Effectiveness) -> dict[str, Any]:
+    """Return static/js/charts.js data: each agent's gestiones, stacked by result."""
+    rows = results.by_agent
+    series = (
+        (_("Exitosas"), Outcome.SUCCESS, [r.success for r in rows]),
+        (_("En curso"), Outcome.OPEN, [r.open for r in rows]),
+        (_("Rechazadas"), Outcome.REJECTED, [r.rejected for r in rows]),
+        (
+            _("Cerradas"),
+            Outcome.CLOSED,
+            [r.count - r.success - r.open - r.rejected for r in rows],
+        ),
+    )
+    return {
+        "type": "bar",
+        "labels": [r.name for r in rows],
+        "datasets": [
+            {"label": label, "color": OUTCOME_COLORS[outcome], "data": data}
+            for label, outcome, data in series
+        ],
+        "options": {"stacked": True, "yLabel": _("Gestiones")},
+    }
+
+
+# --- The public inbound form -----------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_not_required
+@csp_update(recaptcha.CSP)
+def campaign_form(request: HttpRequest, slug: str) -> HttpResponse:
+    """Show an open inbound campaign's form; a person who sends it gets a gestión opened."""
+    campaign = campaigns.public_campaign_for(slug)
+    if request.method == "GET":
+        return _render_public(request, campaign, forms.InboundForm())
+    form = forms.InboundForm(request.POST)
+    if not ratelimit.allow_form(request, form, scope="campaign-form", rate=INBOUND_RATE_LIMIT):
+        return _render_public(request, campaign, form, status=429)
+    if form.is_valid() and recaptcha.form_is_from_a_person(
+        form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+    ):
+        try:
+            campaigns.register_inbound(campaign=campaign, data=form.registration_data())
+        except ValidationError as exc:
+            # As plain messages: the service may name fields this form does not have.
+            form.add_error(None, exc.messages)
+        else:
+            return redirect("campaign_thanks", slug=campaign.slug)
+    return _render_public(request, campaign, form)
+
+
+@require_GET
+@login_not_required
+def campaign_thanks(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = campaigns.public_campaign_for(slug)
+    return render(request, "gestiones/public_campaign_thanks.html", {"campaign": campaign})
+
+
+def _render_public(
+    request: HttpRequest, campaign: Campaign, form: forms.InboundForm, *, status: int = 200
+) -> HttpResponse:
+    context = {
+        "campaign": campaign,
+        "form": form,
+        "recaptcha_site_key": settings.RECAPTCHA_SITE_KEY,
+        "recaptcha_action": RECAPTCHA_ACTION,
+    }
+    return render(request, "gestiones/public_campaign.html", context, status=status)

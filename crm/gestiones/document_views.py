@@ -1,0 +1,136 @@
+"""Screens of document templates: manage them, generate one on a gestión, download files."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from crm.gestiones import document_forms, documents, selectors
+from crm.gestiones.models import DocumentTemplate
+from lib import lists
+
+PAGE_SIZE = 25
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@require_GET
+@permission_required("gestiones.view_documenttemplate", raise_exception=True)
+def template_list(request: HttpRequest) -> HttpResponse:
+    form = document_forms.TemplateFilterForm(request.GET)
+    templates = (
+        documents.template_list(**form.filters())
+        if form.is_valid()
+        else DocumentTemplate.objects.none()
+    )
+    page = Paginator(templates, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    return lists.render_page_or_fragment(
+        request,
+        page_template="gestiones/document_template_list.html",
+        fragment_template="gestiones/partials/document_template_results.html",
+        context=context,
+    )
+
+
+@permission_required("gestiones.add_documenttemplate", raise_exception=True)
+def template_create(request: HttpRequest) -> HttpResponse:
+    form = document_forms.DocumentTemplateForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = documents.create_template(**form.service_data())
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Plantilla «%(name)s» creada.") % {"name": template.name})
+            return redirect("gestiones:document_template_list")
+    return _render_form(request, form, template=None)
+
+
+@permission_required("gestiones.change_documenttemplate", raise_exception=True)
+def template_update(request: HttpRequest, pk: int) -> HttpResponse:
+    template = documents.template_for(pk)
+    form = document_forms.DocumentTemplateForm(
+        request.POST or None, request.FILES or None, template=template
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            documents.update_template(template=template, **form.service_data())
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(
+                request, _("Plantilla «%(name)s» actualizada.") % {"name": template.name}
+            )
+            return redirect("gestiones:document_template_list")
+    return _render_form(request, form, template=template)
+
+
+def _render_form(
+    request: HttpRequest,
+    form: document_forms.DocumentTemplateForm,
+    *,
+    template: DocumentTemplate | None,
+) -> HttpResponse:
+    return render(
+        request,
+        "gestiones/document_template_form.html",
+        {
+            "form": form,
+            "template": template,
+            "placeholder_groups": documents.placeholder_groups(),
+        },
+    )
+
+
+@require_GET
+@permission_required("gestiones.view_documenttemplate", raise_exception=True)
+def template_file(request: HttpRequest, pk: int) -> FileResponse:
+    """Serve a template's current DOCX, to edit it in Word and upload it again."""
+    template = documents.template_for(pk)
+    name = template.file.name.rsplit("/", 1)[-1]
+    return FileResponse(
+        template.file.open("rb"), as_attachment=True, filename=name, content_type=DOCX_TYPE
+    )
+
+
+@require_GET
+@permission_required("gestiones.view_documenttemplate", raise_exception=True)
+def template_sample(request: HttpRequest) -> HttpResponse:
+    """Serve a sample DOCX that uses several placeholders."""
+    response = HttpResponse(documents.sample_template(), content_type=DOCX_TYPE)
+    response["Content-Disposition"] = 'attachment; filename="plantilla-ejemplo.docx"'
+    return response
+
+
+@require_POST
+@permission_required("gestiones.add_followup", raise_exception=True)
+def document_generate(request: HttpRequest, gestion_id: int, template_id: int) -> HttpResponse:
+    gestion = selectors.gestion_for(request.user, gestion_id)
+    template = documents.template_for(template_id)
+    try:
+        follow_up = documents.generate_document(
+            gestion=gestion, template=template, actor=request.user
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        names = ", ".join(a.name for a in follow_up.attachments.all())
+        messages.success(
+            request,
+            _("Documento «%(name)s» generado: %(files)s.")
+            % {"name": template.name, "files": names},
+        )
+    return redirect(gestion.get_absolute_url())
+
+
+@require_GET
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = documents.attachment_for(request.user, pk)
+    return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)

@@ -1,0 +1,159 @@
+"""A gestión type's dynamic form: Django form fields from `FormField` rows, and their data.
+
+Values are stored as JSON: decimals as strings (never float), dates as ISO strings,
+booleans and integers as themselves. `clean_data` is what services call, so a value that
+did not come through a form (a campaign, a test, the API) is checked the same way.
+"""
+
+import datetime
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from crm.gestiones.models import FormField
+
+PREFIX = "dyn_"
+
+
+def form_fields(fields: Iterable[FormField]) -> dict[str, forms.Field]:
+    """Return the Django form fields for `fields`, keyed `dyn_<name>`."""
+    return {PREFIX + field.name: _form_field(field) for field in fields}
+
+
+def _form_field(field: FormField) -> forms.Field:
+    common: dict[str, Any] = {
+        "label": field.label,
+        "required": field.is_required,
+        "help_text": field.help_text,
+    }
+    kind = field.kind
+    if kind == FormField.Kind.LONG_TEXT:
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000, **common)
+    if kind == FormField.Kind.INTEGER:
+        return forms.IntegerField(**common)
+    if kind == FormField.Kind.DECIMAL:
+        return forms.DecimalField(max_digits=16, decimal_places=4, **common)
+    if kind == FormField.Kind.DATE:
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if kind == FormField.Kind.BOOLEAN:
+        # Required means "must be ticked" for a checkbox, which is not what a yes/no asks.
+        return forms.TypedChoiceField(
+            choices=[("", "—"), ("true", _("Sí")), ("false", _("No"))],
+            coerce=lambda value: value == "true",
+            empty_value=None,
+            **common,
+        )
+    if kind == FormField.Kind.CHOICE:
+        choices = [("", "—"), *((c, c) for c in field.choice_list())]
+        return forms.ChoiceField(choices=choices, **common)
+    return forms.CharField(max_length=500, **common)
+
+
+def data_from_form(cleaned_data: Mapping[str, Any], fields: Iterable[FormField]) -> dict[str, Any]:
+    """Return the dynamic values a bound form cleaned, keyed by field name."""
+    return {
+        field.name: cleaned_data.get(PREFIX + field.name)
+        for field in fields
+        if PREFIX + field.name in cleaned_data
+    }
+
+
+def initial_from_data(data: Mapping[str, Any], fields: Iterable[FormField]) -> dict[str, Any]:
+    """Return a form's initial values from stored data."""
+    return {PREFIX + f.name: data[f.name] for f in fields if f.name in data}
+
+
+def clean_data(
+    data: Mapping[str, Any] | None, fields: Iterable[FormField], *, require: bool = True
+) -> dict[str, Any]:
+    """Validate `data` against `fields` and return it JSON-ready; raise ValidationError.
+
+    Keys that are not fields of the form are refused, so a typo never passes silently.
+    With `require` off, missing required values are allowed (they are asked for later).
+    """
+    data = dict(data or {})
+    fields = list(fields)
+    known = {f.name for f in fields}
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        errors["data"] = [_("Campos desconocidos: %(names)s.") % {"names": ", ".join(unknown)}]
+    cleaned: dict[str, Any] = {}
+    for field in fields:
+        value = data.get(field.name)
+        if value in (None, ""):
+            if field.is_required and require:
+                errors.setdefault(field.name, []).append(
+                    _("«%(label)s» es obligatorio.") % {"label": field.label}
+                )
+            continue
+        try:
+            cleaned[field.name] = _to_json(field, value)
+        except (ValueError, InvalidOperation, TypeError):
+            errors.setdefault(field.name, []).append(
+                _("«%(label)s»: valor no válido (%(value)s).")
+                % {"label": field.label, "value": value}
+            )
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _to_json(field: FormField, value: Any) -> Any:
+    kind = field.kind
+    if kind == FormField.Kind.INTEGER:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
+        return int(value)
+    if kind == FormField.Kind.DECIMAL:
+        if isinstance(value, float):
+            raise TypeError("decimals come as Decimal or text, never float")
+        return str(Decimal(str(value).strip()))
+    if kind == FormField.Kind.DATE:
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        return datetime.date.fromisoformat(str(value)).isoformat()
+    if kind == FormField.Kind.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "si", "sí", "1"):
+            return True
+        if text in ("false", "no", "0"):
+            return False
+        raise ValueError(value)
+    if kind == FormField.Kind.CHOICE:
+        if str(value) not in field.choice_list():
+            raise ValueError(value)
+        return str(value)
+    text = str(value).strip()
+    limit = 4000 if kind == FormField.Kind.LONG_TEXT else 500
+    if len(text) > limit:
+        raise ValueError(value)
+    return text
+
+
+def missing_required(data: Mapping[str, Any], fields: Iterable[FormField]) -> list[FormField]:
+    """Return the required fields that `data` has no value for."""
+    return [f for f in fields if f.is_required and data.get(f.name) in (None, "")]
+
+
+def display_items(data: Mapping[str, Any], fields: Iterable[FormField]) -> list[tuple[str, str]]:
+    """Return (label, text) pairs of stored data, in the form's order, for display."""
+    items = []
+    for field in fields:
+        if field.name not in data:
+            continue
+        value = data[field.name]
+        if isinstance(value, bool):
+            text = _("Sí") if value else _("No")
+        elif field.kind == FormField.Kind.DATE:
+            text = datetime.date.fromisoformat(value).strftime("%d/%m/%Y")
+        else:
+            text = str(value)
+        items.append((field.label, text))
+    return items

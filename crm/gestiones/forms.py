@@ -1,0 +1,301 @@
+"""Input parsing for the gestiones screens: open, follow up, reassign, and the list filters."""
+
+import django_filters
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from credits.models import Loan
+from crm.forms import ServiceErrorsMixin
+from crm.gestiones import dynamic, selectors
+from crm.gestiones.models import (
+    Action,
+    ActionResult,
+    FormField,
+    Gestion,
+    GestionState,
+    GestionType,
+    Outcome,
+    RejectionReason,
+)
+from crm.models import Branch, Channel, Customer, Product
+from lib.money import Currency
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented recipe)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class DynamicFieldsMixin:
+    """A form carrying a type's dynamic fields in `self.dynamic_fields`."""
+
+    dynamic_fields: list[FormField]
+
+    def dynamic_bound_fields(self) -> list[forms.BoundField]:
+        return [self[dynamic.PREFIX + f.name] for f in self.dynamic_fields]
+
+
+class GestionForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
+    """Open a gestión for a customer; the type's dynamic fields are added to it."""
+
+    gestion_type = forms.ModelChoiceField(
+        label=_("Tipo de gestión"), queryset=GestionType.objects.filter(is_active=True)
+    )
+    subject = forms.CharField(label=_("Asunto"), max_length=200, required=False)
+    amount_requested = forms.DecimalField(
+        label=_("Monto solicitado"), max_digits=14, decimal_places=2, min_value=0, required=False
+    )
+    currency = forms.ChoiceField(label=_("Moneda"), choices=Currency.choices)
+    branch = forms.ModelChoiceField(
+        label=_("Sucursal"), queryset=Branch.objects.filter(is_active=True), required=False
+    )
+    channel = forms.ModelChoiceField(
+        label=_("Canal"), queryset=Channel.objects.filter(is_active=True), required=False
+    )
+    products = forms.ModelMultipleChoiceField(
+        label=_("Productos"),
+        queryset=Product.objects.filter(is_active=True),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
+    loans = forms.ModelMultipleChoiceField(
+        label=_("Créditos vinculados"),
+        queryset=Loan.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 3}),
+    )
+    is_time_controlled = forms.BooleanField(label=_("Control de tiempo"), required=False)
+    agent = forms.ModelChoiceField(
+        label=_("Gestor a cargo"),
+        queryset=selectors.agents(),
+        required=False,
+        empty_label=_("Asignación automática (menor carga)"),
+    )
+
+    def __init__(self, *args, customer: Customer, user: AbstractBaseUser, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        self.fields["loans"].queryset = Loan.objects.filter(customer=customer).order_by(
+            "-created_at"
+        )
+        if not user.has_perm("gestiones.reassign_gestion"):
+            # Only supervisors choose the agent; everyone else gets the workload rule.
+            del self.fields["agent"]
+        gestion_type = self._chosen_type()
+        self.dynamic_fields: list[FormField] = []
+        if gestion_type is not None:
+            self.dynamic_fields = list(gestion_type.fields.filter(scope=FormField.Scope.GESTION))
+            self.fields.update(dynamic.form_fields(self.dynamic_fields))
+            if not self.is_bound:
+                self.initial.setdefault("currency", gestion_type.default_currency)
+                self.initial.setdefault("is_time_controlled", gestion_type.is_time_controlled)
+        self.initial.setdefault("branch", customer.branch_id)
+        self.initial.setdefault("channel", customer.channel_id)
+
+    def _chosen_type(self) -> GestionType | None:
+        raw = self.data.get("gestion_type") if self.is_bound else self.initial.get("gestion_type")
+        if isinstance(raw, GestionType):
+            return raw
+        try:
+            return GestionType.objects.filter(is_active=True).get(pk=int(raw))
+        except (TypeError, ValueError, GestionType.DoesNotExist):
+            return None
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "gestion_type": data["gestion_type"],
+            "subject": data["subject"],
+            "amount_requested": data["amount_requested"],
+            "currency": data["currency"],
+            "branch": data["branch"],
+            "channel": data["channel"],
+            "products": list(data["products"]),
+            "loans": list(data["loans"]),
+            "is_time_controlled": data["is_time_controlled"],
+            "agent": data.get("agent"),
+            "data": dynamic.data_from_form(data, self.dynamic_fields),
+        }
+
+
+class GestionDataForm(ServiceErrorsMixin, forms.Form):
+    """The type's dynamic form, to complete or correct a gestión's data."""
+
+    def __init__(self, *args, gestion: Gestion, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dynamic_fields = list(
+            gestion.gestion_type.fields.filter(scope=FormField.Scope.GESTION)
+        )
+        self.fields.update(dynamic.form_fields(self.dynamic_fields))
+        if not self.is_bound:
+            self.initial.update(dynamic.initial_from_data(gestion.data, self.dynamic_fields))
+
+    def data_for_service(self) -> dict:
+        return dynamic.data_from_form(self.cleaned_data, self.dynamic_fields)
+
+
+class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
+    """Record a step: the action allowed in the current state, its result, notes, files."""
+
+    action = forms.ModelChoiceField(label=_("Acción"), queryset=Action.objects.none())
+    result = forms.ModelChoiceField(label=_("Resultado"), queryset=ActionResult.objects.none())
+    rejection_reason = forms.ModelChoiceField(
+        label=_("Motivo de rechazo"), queryset=RejectionReason.objects.none(), required=False
+    )
+    amount_approved = forms.DecimalField(
+        label=_("Monto aprobado"), max_digits=14, decimal_places=2, min_value=0, required=False
+    )
+    notes = forms.CharField(
+        label=_("Notas"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    files = MultipleFileField(label=_("Adjuntos"), required=False)
+
+    def __init__(self, *args, gestion: Gestion, actions: list[Action], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gestion = gestion
+        self.actions = actions
+        self.fields["action"].queryset = Action.objects.filter(pk__in=[a.pk for a in actions])
+        self.fields["action"].choices = [("", "—")] + [(a.pk, a.name) for a in actions]
+        action = self._chosen_action()
+        results = list(action.results.all()) if action else []
+        self.fields["result"].queryset = ActionResult.objects.filter(pk__in=[r.pk for r in results])
+        self.fields["result"].choices = [("", "—")] + [(r.pk, _result_label(r)) for r in results]
+        self.fields["rejection_reason"].queryset = gestion.gestion_type.rejection_reasons.filter(
+            is_active=True
+        )
+        self.needs_reason = any(
+            r.changes_state and r.to_state and r.to_state.outcome == Outcome.REJECTED
+            for r in results
+        )
+        self.dynamic_fields = list(
+            gestion.gestion_type.fields.filter(scope=FormField.Scope.FOLLOW_UP)
+        )
+        self.fields.update(dynamic.form_fields(self.dynamic_fields))
+
+    def _chosen_action(self) -> Action | None:
+        raw = self.data.get("action") if self.is_bound else self.initial.get("action")
+        for action in self.actions:
+            if str(action.pk) == str(raw):
+                return action
+        return None
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "action": data["action"],
+            "result": data["result"],
+            "rejection_reason": data["rejection_reason"],
+            "amount_approved": data["amount_approved"],
+            "notes": data["notes"],
+            "files": data["files"],
+            "data": dynamic.data_from_form(data, self.dynamic_fields),
+        }
+
+
+def _result_label(result: ActionResult) -> str:
+    if result.changes_state and result.to_state:
+        label = f"{result.name} → {result.to_state.name}"
+    else:
+        label = f"{result.name} ({_('sin cambio de estado')})"
+    if result.alerts_customer:
+        label += f" · {_('avisa al cliente')}"
+    return label
+
+
+class ReassignForm(forms.Form):
+    agent = forms.ModelChoiceField(label=_("Nuevo gestor"), queryset=selectors.agents())
+    reason = forms.CharField(label=_("Motivo"), max_length=200, required=False)
+
+
+class BulkReassignForm(forms.Form):
+    gestiones = forms.ModelMultipleChoiceField(
+        label=_("Gestiones"), queryset=Gestion.objects.filter(outcome=Outcome.OPEN)
+    )
+    agent = forms.ModelChoiceField(label=_("Nuevo gestor"), queryset=selectors.agents())
+    reason = forms.CharField(label=_("Motivo"), max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["gestiones"].error_messages["required"] = _(
+            "Marque al menos una gestión para reasignar."
+        )
+
+
+class GestionFilter(django_filters.FilterSet):
+    """The search and filters of the gestión lists (my work and all gestiones)."""
+
+    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    gestion_type = django_filters.ModelChoiceFilter(
+        label=_("Tipo"), queryset=GestionType.objects.all(), empty_label=_("Todos los tipos")
+    )
+    state = django_filters.ModelChoiceFilter(
+        label=_("Estado"),
+        queryset=GestionState.objects.select_related("gestion_type"),
+        empty_label=_("Todos los estados"),
+    )
+    outcome = django_filters.ChoiceFilter(
+        label=_("Situación"), choices=Outcome.choices, empty_label=_("Todas")
+    )
+    agent = django_filters.ModelChoiceFilter(
+        label=_("Gestor"), queryset=lambda request: selectors.agents(), empty_label=_("Todos")
+    )
+    branch = django_filters.ModelChoiceFilter(
+        label=_("Sucursal"), queryset=Branch.objects.all(), empty_label=_("Todas")
+    )
+    late = django_filters.ChoiceFilter(
+        label=_("Vencimiento"),
+        method="filter_late",
+        choices=[("late", _("Atrasadas")), ("on_time", _("Al día"))],
+        empty_label=_("Todas"),
+    )
+
+    class Meta:
+        model = Gestion
+        fields = ["q", "gestion_type", "state", "outcome", "agent", "branch", "late"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "state" in self.form.fields:
+            # "Creado" exists in every process: name the process too.
+            self.form.fields["state"].label_from_instance = state_label
+
+    def search(self, queryset, name, value):
+        return selectors.search_gestiones(queryset, value)
+
+    def filter_late(self, queryset, name, value):
+        now = timezone.now()
+        late = {"outcome": Outcome.OPEN, "is_time_controlled": True, "due_at__lt": now}
+        if value == "late":
+            return queryset.filter(**late)
+        return queryset.filter(outcome=Outcome.OPEN).exclude(**late)
+
+
+class MyWorkFilter(GestionFilter):
+    """My work: open gestiones only, all the agent's own, so fewer filters."""
+
+    outcome = None
+    agent = None
+    branch = None
+
+    class Meta:
+        model = Gestion
+        fields = ["q", "gestion_type", "state", "late"]
+
+
+def state_label(state: GestionState) -> str:
+    return f"{state.gestion_type.name} · {state.name}"

@@ -1,0 +1,183 @@
+"""The goal screens' input: the goal form, the list's filters and the progress page's month."""
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dates import MONTHS
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+from django_filters import fields as filter_fields
+
+from crm.forms import ServiceErrorsMixin
+from crm.gestiones import goals
+from crm.gestiones.models import GestionState, Goal
+from crm.models import Product
+
+MONTH_CHOICES = [(number, capfirst(name)) for number, name in MONTHS.items()]
+
+
+def goal_agents() -> QuerySet:
+    """Return the active users who may hold goals (those who may see goals)."""
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            groups__permissions__codename="view_goal",
+            groups__permissions__content_type__app_label="gestiones",
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+class AgentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+class AgentFilterField(filter_fields.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+class AgentFilter(django_filters.ModelChoiceFilter):
+    field_class = AgentFilterField
+
+
+class StateChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: GestionState) -> str:
+        return f"{obj.gestion_type.name} · {obj.name} ({obj.get_outcome_display()})"
+
+
+class GoalForm(ServiceErrorsMixin, forms.ModelForm):
+    agent = AgentChoiceField(label=_("Vendedor"), queryset=goal_agents())
+    month = forms.TypedChoiceField(label=_("Mes"), choices=MONTH_CHOICES, coerce=int)
+    success_state = StateChoiceField(
+        label=_("Estado exitoso"),
+        queryset=goals.success_states(),
+        help_text=_("La gestión cuenta para la meta el mes en que pasa a este estado."),
+    )
+
+    class Meta:
+        model = Goal
+        fields = [
+            "agent",
+            "month",
+            "year",
+            "product",
+            "target_local",
+            "target_usd",
+            "target_prospects",
+            "target_customers",
+            "success_state",
+        ]
+        labels = {
+            "target_local": _("Meta local (S/)"),
+            "target_usd": _("Meta dólares (US$)"),
+            "target_prospects": _("Meta de prospectos"),
+            "target_customers": _("Meta de clientes"),
+        }
+        widgets = {
+            "target_local": forms.NumberInput(attrs={"min": 0, "step": "0.01"}),
+            "target_usd": forms.NumberInput(attrs={"min": 0, "step": "0.01"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            today = timezone.localdate()
+            self.initial.setdefault("year", today.year)
+            self.initial.setdefault("month", today.month)
+        self.fields["product"].queryset = Product.objects.order_by("name")
+        for name in ("target_local", "target_usd"):
+            self.fields[name].error_messages["min_value"] = _("La meta no puede ser negativa.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in ("target_local", "target_usd", "target_prospects", "target_customers"):
+            value = data.get(name)
+            if value is not None and value < 0:
+                self.add_error(name, _("La meta no puede ser negativa."))
+        return data
+
+
+class GoalFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    agent = AgentFilter(
+        label=_("Vendedor"),
+        queryset=lambda request: goal_agents(),
+        empty_label=_("Todos los vendedores"),
+    )
+    product = django_filters.ModelChoiceFilter(
+        label=_("Producto"),
+        queryset=Product.objects.order_by("name"),
+        empty_label=_("Todos los productos"),
+    )
+    year = django_filters.NumberFilter(
+        label=_("Año"), widget=forms.NumberInput(attrs={"min": 2000, "max": 2100})
+    )
+    month = django_filters.ChoiceFilter(
+        label=_("Mes"), choices=MONTH_CHOICES, empty_label=_("Todos los meses")
+    )
+
+    class Meta:
+        model = Goal
+        fields = ["q", "agent", "product", "year", "month"]
+
+    def __init__(self, *args: Any, request: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, request=request, **kwargs)
+        # An agent sees only their own goals: the agent filter would offer nothing else.
+        if request is not None and not goals.sees_all_goals(request.user):
+            del self.filters["agent"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(agent__first_name__icontains=value)
+            | Q(agent__last_name__icontains=value)
+            | Q(agent__username__icontains=value)
+            | Q(product__name__icontains=value)
+        )
+
+
+class ProgressForm(forms.Form):
+    """The progress page's month, and for supervisors an agent and a product."""
+
+    year = forms.IntegerField(label=_("Año"), min_value=2000, max_value=2100)
+    month = forms.TypedChoiceField(label=_("Mes"), choices=MONTH_CHOICES, coerce=int)
+    agent = AgentChoiceField(
+        label=_("Vendedor"),
+        queryset=goal_agents(),
+        required=False,
+        empty_label=_("Todos los vendedores"),
+    )
+    product = forms.ModelChoiceField(
+        label=_("Producto"),
+        queryset=Product.objects.order_by("name"),
+        required=False,
+        empty_label=_("Todos los productos"),
+    )
+
+    def __init__(self, data: Any = None, *, sees_all: bool, **kwargs: Any) -> None:
+        today = timezone.localdate()
+        values = {"year": today.year, "month": today.month}
+        if data is not None:
+            values |= {k: v for k, v in data.items() if v not in ("", None)}
+        super().__init__(values, **kwargs)
+        if not sees_all:
+            del self.fields["agent"]
+
+    def month_and_filters(self) -> dict[str, Any]:
+        """Return progress()'s arguments; the current month when the query is invalid."""
+        today = timezone.localdate()
+        if not self.is_valid():
+            return {"year": today.year, "month": today.month}
+        return {
+            "year": self.cleaned_data["year"],
+            "month": self.cleaned_data["month"],
+            "agent": self.cleaned_data.get("agent"),
+            "product": self.cleaned_data.get("product"),
+        }

@@ -1,0 +1,145 @@
+"""The goal screens: the goals (*metas*) per agent and product, and their monthly progress."""
+
+import django_tables2 as tables
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from crm.gestiones import goal_forms, goals
+from crm.gestiones.models import Goal
+from lib import lists
+from lib.money import Currency
+
+RIGHT = {"th": {"class": "text-end"}}
+
+
+class GoalTable(tables.Table):
+    """The seed's table: Vendedor, Mes, Año, Producto, the four targets, Estado exitoso."""
+
+    agent = tables.Column(
+        verbose_name=gettext_lazy("Vendedor"),
+        order_by=("agent__first_name", "agent__last_name", "agent__username", "id"),
+    )
+    month = tables.Column(verbose_name=gettext_lazy("Mes"), order_by=("month", "id"))
+    year = tables.Column(verbose_name=gettext_lazy("Año"), order_by=("year", "month", "id"))
+    product = tables.Column(verbose_name=gettext_lazy("Producto"), order_by=("product__name", "id"))
+    target_local = tables.Column(
+        verbose_name=gettext_lazy("Meta local"), order_by=("target_local", "id"), attrs=RIGHT
+    )
+    target_usd = tables.Column(
+        verbose_name=gettext_lazy("Meta dólares"), order_by=("target_usd", "id"), attrs=RIGHT
+    )
+    target_prospects = tables.Column(
+        verbose_name=gettext_lazy("Prospectos"), order_by=("target_prospects", "id"), attrs=RIGHT
+    )
+    target_customers = tables.Column(
+        verbose_name=gettext_lazy("Clientes"), order_by=("target_customers", "id"), attrs=RIGHT
+    )
+    success_state = tables.Column(verbose_name=gettext_lazy("Estado exitoso"), orderable=False)
+    actions = tables.Column(verbose_name="", empty_values=(), orderable=False)
+
+    class Meta:
+        model = Goal
+        fields = ()
+        sequence = (
+            "agent",
+            "month",
+            "year",
+            "product",
+            "target_local",
+            "target_usd",
+            "target_prospects",
+            "target_customers",
+            "success_state",
+            "actions",
+        )
+        order_by = ("-year",)
+        template_name = "gestiones/partials/goal_table.html"
+        attrs = {"class": "table table-hover align-middle mb-0", "id": "goal-results"}
+        empty_text = gettext_lazy("No hay metas que coincidan con los filtros.")
+
+
+@require_GET
+@permission_required("gestiones.view_goal", raise_exception=True)
+def goal_list(request: HttpRequest) -> HttpResponse:
+    return lists.render_list(
+        request,
+        filterset=goal_forms.GoalFilter(
+            request.GET,
+            queryset=goals.visible_goals(request.user).order_by("-year", "-month", "id"),
+            request=request,
+        ),
+        table_class=GoalTable,
+        page_template="gestiones/goal_list.html",
+        results_template="gestiones/partials/goal_results.html",
+    )
+
+
+@permission_required("gestiones.add_goal", raise_exception=True)
+def goal_create(request: HttpRequest) -> HttpResponse:
+    form = goal_forms.GoalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            goal = goals.create_goal(data=form.cleaned_data)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            _saved(request, goal, _("Meta registrada."))
+            return redirect("gestiones:goal_list")
+    return render(request, "gestiones/goal_form.html", {"form": form, "goal": None})
+
+
+@permission_required("gestiones.change_goal", raise_exception=True)
+def goal_update(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = goals.goal_for(request.user, pk)
+    title = goals.label(goal)  # before the form writes what was typed onto the instance
+    form = goal_forms.GoalForm(request.POST or None, instance=goal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            goal = goals.update_goal(goal=goal, data=form.cleaned_data)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            _saved(request, goal, _("Meta actualizada."))
+            return redirect("gestiones:goal_list")
+    return render(request, "gestiones/goal_form.html", {"form": form, "goal": goal, "title": title})
+
+
+@require_POST
+@permission_required("gestiones.delete_goal", raise_exception=True)
+def goal_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    goal = goals.goal_for(request.user, pk)
+    goals.delete_goal(goal=goal)
+    messages.success(request, _("Meta eliminada: %(goal)s.") % {"goal": goals.label(goal)})
+    return redirect("gestiones:goal_list")
+
+
+@require_GET
+@permission_required("gestiones.view_goal", raise_exception=True)
+def goal_progress(request: HttpRequest) -> HttpResponse:
+    """Show each goal of a month (the current one by default) against what was achieved."""
+    sees_all = goals.sees_all_goals(request.user)
+    form = goal_forms.ProgressForm(request.GET, sees_all=sees_all)
+    period = form.month_and_filters()
+    rows = goals.progress(goals=goals.visible_goals(request.user), **period)
+    context = {
+        "form": form,
+        "rows": rows,
+        "sees_all": sees_all,
+        "period": period,
+        "local_chart": goals.agent_chart(rows, currency=Currency.PEN),
+        "usd_chart": goals.agent_chart(rows, currency=Currency.USD),
+    }
+    return render(request, "gestiones/goal_progress.html", context)
+
+
+def _saved(request: HttpRequest, goal: Goal, message: str) -> None:
+    messages.success(request, message)
+    warning = goals.state_warning(goal)
+    if warning:
+        messages.warning(request, warning)

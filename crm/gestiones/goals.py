@@ -1,0 +1,390 @@
+"""Monthly goals (*metas*) of an agent for a product, and how far each one got.
+
+What counts toward a goal of agent A, product P, month M, success state S:
+
+- a gestión **reaches** the goal when its agent is A, it has product P among its
+  products, and during M (local time: settings.TIME_ZONE, America/Lima) it got a
+  follow-up that took it into S: a follow-up whose state is S and whose previous state
+  was another one (or none: a gestión opened directly in S). A gestión counts once,
+  however many times it reached S in the month;
+- **actual local** is the sum, over the gestiones that reached the goal in soles (PEN), of
+  the approved amount, or the requested amount when nothing was approved yet; **actual
+  USD** is the same over those in dollars;
+- **actual customers** is the number of distinct customers of those gestiones;
+- **actual prospects** is the number of distinct customers of the gestiones of A with P
+  opened during M, whatever their state.
+
+Percentages are actual ÷ target × 100, to one place, half up; they may pass 100, and are
+None when the target is zero.
+"""
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dates import MONTHS
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+
+from crm.gestiones.models import FollowUp, Gestion, GestionState, Goal, Outcome
+from crm.models import Product
+from lib import money
+from lib.money import Currency
+
+ZERO = Decimal("0.00")
+
+GOAL_FIELDS = (
+    "agent",
+    "product",
+    "year",
+    "month",
+    "target_local",
+    "target_usd",
+    "target_prospects",
+    "target_customers",
+    "success_state",
+)
+
+
+# --- Who sees what ----------------------------------------------------------------------
+
+
+def sees_all_goals(user: AbstractBaseUser) -> bool:
+    """Return whether the user manages goals (supervisors) rather than only has some."""
+    return user.has_perm("gestiones.add_goal")
+
+
+def visible_goals(user: AbstractBaseUser) -> QuerySet[Goal]:
+    """Return the goals the user may see: all for supervisors, their own for agents."""
+    goals = Goal.objects.select_related("agent", "product", "success_state__gestion_type").annotate(
+        month_name=month_name()
+    )
+    if sees_all_goals(user):
+        return goals
+    return goals.filter(agent=user)
+
+
+def month_name() -> Case:
+    """Return the goal's month as its (translated) name, for lists that show it."""
+    return Case(
+        *[When(month=number, then=Value(str(capfirst(name)))) for number, name in MONTHS.items()],
+        output_field=CharField(),
+    )
+
+
+def label(goal: Goal) -> str:
+    """Return how screens name a goal: "Andrea Quispe · Préstamo · Mayo 2026"."""
+    month = capfirst(MONTHS.get(goal.month, str(goal.month)))
+    return f"{_user_name(goal.agent)} · {goal.product.name} · {month} {goal.year}"
+
+
+def goal_for(user: AbstractBaseUser, pk: int) -> Goal:
+    """Return a goal the user may see; 404 otherwise."""
+    return get_object_or_404(visible_goals(user), pk=pk)
+
+
+# --- Writes ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_goal(*, data: Mapping[str, Any]) -> Goal:
+    """Create a goal; refused when the agent already has one for that product and month."""
+    goal = Goal()
+    _apply(goal, data)
+    _save(goal)
+    return goal
+
+
+@transaction.atomic
+def update_goal(*, goal: Goal, data: Mapping[str, Any]) -> Goal:
+    """Change a goal's agent, product, month, targets or success state."""
+    goal = Goal.objects.select_for_update().get(pk=goal.pk)
+    _apply(goal, data)
+    _save(goal)
+    return goal
+
+
+@transaction.atomic
+def delete_goal(*, goal: Goal) -> None:
+    """Delete a goal; the gestiones it counted are untouched."""
+    Goal.objects.filter(pk=goal.pk).delete()
+
+
+def state_warning(goal: Goal) -> str | None:
+    """Return a warning when the goal counts a state that is not a successful close."""
+    state = goal.success_state
+    if state.outcome == Outcome.SUCCESS:
+        return None
+    return _(
+        "El estado «%(state)s» (%(type)s) no es un estado de cierre exitoso; "
+        "la meta contará las gestiones que pasen por él."
+    ) % {"state": state.name, "type": state.gestion_type.name}
+
+
+def _save(goal: Goal) -> None:
+    # Two supervisors saving the same goal at once both pass _apply's check; the unique
+    # constraint stops the second.
+    try:
+        with transaction.atomic():
+            goal.save()
+    except IntegrityError as exc:
+        raise ValidationError(_("Ese gestor ya tiene una meta para ese producto y mes.")) from exc
+
+
+def _apply(goal: Goal, data: Mapping[str, Any]) -> None:
+    for name in GOAL_FIELDS:
+        if name in data:
+            setattr(goal, name, data[name])
+    errors: dict[str, str] = {}
+    for name in ("target_local", "target_usd", "target_prospects", "target_customers"):
+        value = getattr(goal, name)
+        if value is None or value < 0:
+            errors[name] = _("La meta no puede ser negativa.")
+    if errors:
+        raise ValidationError(errors)
+    if (
+        Goal.objects.filter(
+            agent_id=goal.agent_id, product_id=goal.product_id, year=goal.year, month=goal.month
+        )
+        .exclude(pk=goal.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            _("%(agent)s ya tiene una meta de %(product)s para %(month)02d/%(year)s.")
+            % {
+                "agent": _user_name(goal.agent),
+                "product": goal.product.name,
+                "month": goal.month,
+                "year": goal.year,
+            }
+        )
+    # The rest of the rules (month 1–12, year range, the constraints) are the model's.
+    goal.full_clean(validate_unique=False)
+
+
+# --- Progress -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    """A goal with what its agent achieved in its month (see the module's definitions)."""
+
+    goal: Goal
+    actual_local: Decimal
+    actual_usd: Decimal
+    actual_customers: int
+    actual_prospects: int
+
+    @property
+    def pct_local(self) -> Decimal | None:
+        return percent(self.actual_local, self.goal.target_local)
+
+    @property
+    def pct_usd(self) -> Decimal | None:
+        return percent(self.actual_usd, self.goal.target_usd)
+
+    @property
+    def pct_customers(self) -> Decimal | None:
+        return percent(self.actual_customers, self.goal.target_customers)
+
+    @property
+    def pct_prospects(self) -> Decimal | None:
+        return percent(self.actual_prospects, self.goal.target_prospects)
+
+    def bars(self) -> list[dict[str, Any]]:
+        """Return the four progress bars' figures, in the screen's order."""
+        return [
+            _bar("local", _("Meta local (S/)"), self.actual_local, self.goal.target_local),
+            _bar("usd", _("Meta dólares (US$)"), self.actual_usd, self.goal.target_usd),
+            _bar(
+                "customers",
+                _("Clientes"),
+                self.actual_customers,
+                self.goal.target_customers,
+            ),
+            _bar(
+                "prospects",
+                _("Prospectos"),
+                self.actual_prospects,
+                self.goal.target_prospects,
+            ),
+        ]
+
+
+def progress(
+    *,
+    year: int,
+    month: int,
+    agent: AbstractBaseUser | None = None,
+    product: Product | None = None,
+    goals: QuerySet[Goal] | None = None,
+) -> list[GoalProgress]:
+    """Return each goal of the month (of `agent`, of `product`) with what was achieved.
+
+    Three queries however many goals: the goals, then one aggregate per kind of figure,
+    grouped by agent and product (an agent has one goal per product and month, so the
+    pair names the goal and its success state).
+    """
+    goals = (goals if goals is not None else Goal.objects.all()).filter(year=year, month=month)
+    if agent is not None:
+        goals = goals.filter(agent=agent)
+    if product is not None:
+        goals = goals.filter(product=product)
+    goal_list = list(
+        goals.select_related("agent", "product", "success_state__gestion_type").order_by(
+            "agent__first_name", "agent__last_name", "agent__username", "product__name", "pk"
+        )
+    )
+    if not goal_list:
+        return []
+    start, end = month_bounds(year, month)
+    agent_ids = {g.agent_id for g in goal_list}
+    product_ids = {g.product_id for g in goal_list}
+    # One row per gestión and product: a gestión with the product counts once per goal.
+    links = Gestion.products.through.objects.filter(
+        gestion__agent_id__in=agent_ids, product_id__in=product_ids
+    )
+
+    # The success state of the goal of this row's agent and product, for this month.
+    goal_state = (
+        Goal.objects.filter(
+            agent_id=OuterRef(OuterRef("gestion__agent_id")),
+            product_id=OuterRef(OuterRef("product_id")),
+            year=year,
+            month=month,
+        )
+        .order_by()
+        .values("success_state_id")[:1]
+    )
+    reached = (
+        FollowUp.objects.filter(
+            gestion_id=OuterRef("gestion_id"),
+            created_at__gte=start,
+            created_at__lt=end,
+            state_id=Subquery(goal_state),
+        )
+        # A step into the state; NULL from_state (opened in it) is kept by exclude().
+        .exclude(from_state_id=F("state_id"))
+    )
+    amount = Coalesce("gestion__amount_approved", "gestion__amount_requested")
+    achieved = {
+        (row["gestion__agent_id"], row["product_id"]): row
+        for row in links.filter(Exists(reached))
+        .values("gestion__agent_id", "product_id")
+        .annotate(
+            local=Sum(amount, filter=Q(gestion__currency=Currency.PEN)),
+            usd=Sum(amount, filter=Q(gestion__currency=Currency.USD)),
+            customers=Count("gestion__customer_id", distinct=True),
+        )
+        .order_by()
+    }
+    prospects = {
+        (row["gestion__agent_id"], row["product_id"]): row["n"]
+        for row in links.filter(gestion__created_at__gte=start, gestion__created_at__lt=end)
+        .values("gestion__agent_id", "product_id")
+        .annotate(n=Count("gestion__customer_id", distinct=True))
+        .order_by()
+    }
+
+    result = []
+    for goal in goal_list:
+        key = (goal.agent_id, goal.product_id)
+        row = achieved.get(key, {})
+        result.append(
+            GoalProgress(
+                goal=goal,
+                actual_local=money.cents(row.get("local")),
+                actual_usd=money.cents(row.get("usd")),
+                actual_customers=row.get("customers", 0),
+                actual_prospects=prospects.get(key, 0),
+            )
+        )
+    return result
+
+
+def month_bounds(year: int, month: int) -> tuple[datetime.datetime, datetime.datetime]:
+    """Return the month's first instant and the next month's, at local midnight.
+
+    Local is settings.TIME_ZONE (America/Lima): a sale at 23:30 in Lima on the 31st is
+    that month's, though it is already the 1st in UTC.
+    """
+    zone = timezone.get_default_timezone()
+    start = datetime.datetime(year, month, 1, tzinfo=zone)
+    end = datetime.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+    return start, end
+
+
+# Goals show one decimal: actual ÷ target × 100, half up; None for a zero target.
+percent = partial(money.percent, places=1)
+
+
+def agent_chart(rows: list[GoalProgress], *, currency: str) -> dict[str, Any]:
+    """Return a static/js/charts.js bar chart of goal vs achieved per agent, in `currency`."""
+    totals: dict[int, list] = {}
+    for row in rows:
+        name = _user_name(row.goal.agent)
+        target = row.goal.target_local if currency == Currency.PEN else row.goal.target_usd
+        actual = row.actual_local if currency == Currency.PEN else row.actual_usd
+        entry = totals.setdefault(row.goal.agent_id, [name, ZERO, ZERO])
+        entry[1] += target
+        entry[2] += actual
+    entries = list(totals.values())
+    return {
+        "type": "bar",
+        "labels": [name for name, _t, _a in entries],
+        "datasets": [
+            {"label": _("Meta"), "data": [t for _n, t, _a in entries], "color": "secondary"},
+            {"label": _("Logrado"), "data": [a for _n, _t, a in entries], "color": "success"},
+        ],
+        "options": {"money": True, "currency": currency, "yLabel": _("Monto")},
+    }
+
+
+def success_states() -> QuerySet[GestionState]:
+    """Return the states a goal may count, by gestión type and the type's order."""
+    return GestionState.objects.select_related("gestion_type").order_by(
+        "gestion_type__name", "order", "id"
+    )
+
+
+def _bar(key: str, label: str, actual: Decimal | int, target: Decimal | int) -> dict[str, Any]:
+    pct = percent(actual, target)
+    width = 0 if pct is None else min(100, int(pct / 5) * 5)
+    return {
+        "key": key,
+        "label": label,
+        "actual": actual,
+        "target": target,
+        "percent": pct,
+        # The CSS class step in static/css/progress.css (0, 5 … 100): the bar stops at 100.
+        "width": width,
+        "is_met": pct is not None and pct >= 100,
+        "is_money": key in ("local", "usd"),
+    }
+
+
+def _user_name(user: AbstractBaseUser) -> str:
+    return user.get_full_name() or user.get_username()

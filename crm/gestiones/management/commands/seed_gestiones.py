@@ -1,0 +1,426 @@
+"""Load the gestiones demo: two configured processes and thousands of gestiones.
+
+Run it after `seed_demo` (it uses its advisors, branches, channels and customers).
+Idempotent: the processes are re-applied every time; the gestiones are generated once.
+
+The history (a year of gestiones) is generated in bulk by walking each process's own
+follow-up table, so every follow-up is a transition the configuration allows and every
+step is on the customer's timeline. Today's work then goes through the services, as an
+advisor's day would: opened, distributed by workload, followed up.
+"""
+
+import datetime
+import random
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from credits.models import LoanProduct
+from crm.gestiones import campaigns, documents, examples, goals, services
+from crm.gestiones.models import (
+    Action,
+    Campaign,
+    DocumentTemplate,
+    FollowUp,
+    Gestion,
+    GestionState,
+    GestionType,
+    Goal,
+    LifecycleEvent,
+    Outcome,
+    Question,
+    Survey,
+)
+from crm.models import Channel, Customer, Interaction, Product, Tag
+
+SEED = 20261121
+HISTORY = 3000
+ADVISORS = ("asesor", "lrojas", "mflores", "jcastillo")
+# How likely an agent is to pick each result, by name (others weigh 1).
+RESULT_WEIGHTS = {
+    "Documentos completos": 6,
+    "Faltan documentos": 1,
+    "Aprobado": 5,
+    "Aprobado con condiciones": 2,
+    "Rechazado por comité": 3,
+    "Condiciones cumplidas": 3,
+    "No cumple condiciones": 1,
+    "Contactado": 2,
+    "No contesta": 1,
+    "Desiste de la solicitud": 0.3,
+    "Caso enviado a TI": 5,
+    "Solucionado": 4,
+    "Sin solución posible": 1,
+}
+ACTION_WEIGHTS = {
+    "Contactar al cliente": 0.4,
+    "Solicitar tiempo estimado": 0.6,
+    "Pedir información al cliente": 0.5,
+    "Cerrar": 0.25,
+}
+CREDIT_PRODUCTS = ("vehicular", "consumo", "moto")
+
+
+class Command(BaseCommand):
+    help = "Carga las gestiones de demostración (idempotente)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--gestiones", type=int, default=HISTORY)
+
+    def handle(self, *args, **options):
+        rng = random.Random(SEED)  # noqa: S311 (demo data, not secrets)
+        User = get_user_model()
+        advisors = list(User.objects.filter(username__in=ADVISORS).order_by("username"))
+        supervisors = list(User.objects.filter(username="supervisor"))
+        if not advisors or not Customer.objects.exists():
+            self.stderr.write("Ejecute antes seed_demo: faltan asesores y clientes.")
+            return
+        with transaction.atomic():
+            credit = examples.build_process(
+                examples.CREDIT_APPLICATION, agents=advisors, supervisors=supervisors
+            )
+            service = examples.build_process(
+                examples.SERVICE_REQUEST, agents=advisors, supervisors=supervisors
+            )
+            self.seed_survey(service)
+            self.seed_goals(rng, advisors, credit)
+            self.seed_marketing(advisors, supervisors, credit, service)
+        existing = Gestion.objects.filter(gestion_type__in=[credit, service]).count()
+        if existing >= options["gestiones"]:
+            self.stdout.write(f"Gestiones de demostración ya cargadas ({existing}).")
+            return
+        made = self.seed_history(rng, options["gestiones"] - existing, advisors, credit, service)
+        self.seed_today(rng, advisors, supervisors, credit, service)
+        self.stdout.write(self.style.SUCCESS(f"Gestiones de demostración listas ({made} nuevas)."))
+
+    def seed_survey(self, service: GestionType) -> None:
+        survey, created = Survey.objects.get_or_create(
+            name="Satisfacción de atención",
+            defaults={"intro": "Cuéntenos cómo le atendimos. Le tomará un minuto."},
+        )
+        if created:
+            Question.objects.bulk_create(
+                [
+                    Question(
+                        survey=survey,
+                        order=1,
+                        kind=Question.Kind.SCALE,
+                        text="¿Qué tan satisfecho está con la atención?",
+                        scale_min=1,
+                        scale_max=5,
+                    ),
+                    Question(
+                        survey=survey,
+                        order=2,
+                        kind=Question.Kind.CHOICE,
+                        text="¿Se resolvió su solicitud?",
+                        choices="Sí, por completo\nEn parte\nNo",
+                    ),
+                    Question(
+                        survey=survey,
+                        order=3,
+                        kind=Question.Kind.TEXT,
+                        text="¿Qué podríamos mejorar?",
+                        is_required=False,
+                    ),
+                ]
+            )
+        GestionType.objects.filter(pk=service.pk, survey__isnull=True).update(survey=survey)
+
+    def seed_goals(self, rng: random.Random, advisors, credit: GestionType) -> None:
+        success = credit.states.get(name="Desembolsado")
+        today = timezone.localdate()
+        for months_back in range(3):
+            year, month = today.year, today.month - months_back
+            if month < 1:
+                year, month = year - 1, month + 12
+            for agent in advisors:
+                for code in CREDIT_PRODUCTS:
+                    product = Product.objects.get(code=code)
+                    # Every draw happens whether or not the goal exists: a re-run sees the same.
+                    targets = {
+                        "target_local": Decimal(rng.randint(4, 12) * 10000),
+                        "target_usd": Decimal(rng.randint(0, 3) * 5000),
+                        "target_prospects": rng.randint(8, 20),
+                        "target_customers": rng.randint(3, 8),
+                    }
+                    exists = Goal.objects.filter(
+                        agent=agent, product=product, year=year, month=month
+                    ).exists()
+                    if not exists:
+                        goals.create_goal(
+                            data={
+                                "agent": agent,
+                                "product": product,
+                                "year": year,
+                                "month": month,
+                                "success_state": success,
+                                **targets,
+                            }
+                        )
+
+    def seed_marketing(self, advisors, supervisors, credit, service) -> None:
+        """A document template, two campaigns and a life-cycle event, as an admin would."""
+        actor = supervisors[0] if supervisors else None
+        if not DocumentTemplate.objects.filter(name="Carta de bienvenida").exists():
+            documents.create_template(
+                name="Carta de bienvenida",
+                description="Ejemplo con los datos del cliente, la gestión y su crédito.",
+                file=ContentFile(documents.sample_template(), name="carta-de-bienvenida.docx"),
+                gestion_types=[credit, service],
+            )
+        if not Campaign.objects.filter(slug="feria-vehicular").exists():
+            campaigns.save_campaign(
+                actor=actor,
+                data={
+                    "name": "Feria vehicular",
+                    "slug": "feria-vehicular",
+                    "kind": Campaign.Kind.INBOUND,
+                    "status": Campaign.Status.ACTIVE,
+                    "description": "Déjenos sus datos y un asesor le llamará con su cotización.",
+                    "gestion_type": credit,
+                    "channel": Channel.objects.filter(code="web").first(),
+                    "agents": advisors[:2],
+                },
+            )
+        if not Campaign.objects.filter(slug="clientes-vip").exists():
+            campaigns.save_campaign(
+                actor=actor,
+                data={
+                    "name": "Clientes VIP: renovación",
+                    "slug": "clientes-vip",
+                    "kind": Campaign.Kind.OUTBOUND,
+                    "description": "Ofrecer renovación a los clientes VIP.",
+                    "gestion_type": service,
+                    "message_subject": "Una oferta para usted",
+                    "message_body": "Estimado(a) {nombre}: tenemos una oferta de renovación "
+                    "pensada para usted. Su asesor le contactará.",
+                    "segment_tags": list(Tag.objects.filter(name="VIP")),
+                },
+            )
+        loan_product = LoanProduct.objects.order_by("pk").first()
+        if loan_product and not LifecycleEvent.objects.exists():
+            LifecycleEvent.objects.create(
+                name=f"Gracias por su crédito ({loan_product.name})",
+                kind=LifecycleEvent.Kind.THANKS,
+                loan_product=loan_product,
+                anchor=LifecycleEvent.Anchor.DISBURSED,
+                offset_days=1,
+                message_subject="Gracias por confiar en nosotros",
+                message_body="Estimado(a) {nombre}: gracias por su {producto}. "
+                "Estamos para servirle.",
+            )
+
+    def seed_history(self, rng, count, advisors, credit, service) -> int:
+        now = timezone.now()
+        customers = list(Customer.objects.values_list("pk", "branch_id", "channel_id"))
+        products = {p.code: p for p in Product.objects.filter(code__in=CREDIT_PRODUCTS)}
+        walkers = {t.pk: _Walker(t) for t in (credit, service)}
+        made = 0
+        batch = 500
+        for start in range(0, count, batch):
+            rows = []
+            for _ in range(min(batch, count - start)):
+                gestion_type = credit if rng.random() < 0.7 else service
+                customer_id, branch_id, channel_id = rng.choice(customers)
+                # Recent gestiones weigh more: a year of work, busier lately.
+                age = datetime.timedelta(
+                    days=365 * rng.random() ** 1.6, minutes=rng.randint(0, 900)
+                )
+                rows.append(
+                    walkers[gestion_type.pk].walk(
+                        rng,
+                        created_at=now - age,
+                        now=now,
+                        customer_id=customer_id,
+                        branch_id=branch_id,
+                        channel_id=channel_id,
+                        agent=rng.choice(advisors),
+                        product=products[rng.choice(CREDIT_PRODUCTS)]
+                        if gestion_type == credit
+                        else None,
+                    )
+                )
+            with transaction.atomic():
+                gestiones = Gestion.objects.bulk_create([g for g, _, _ in rows])
+                follow_ups, interactions, links = [], [], []
+                for gestion, steps, product in rows:
+                    if product:
+                        links.append(
+                            Gestion.products.through(gestion_id=gestion.pk, product_id=product.pk)
+                        )
+                    for follow_up in steps:
+                        follow_up.gestion_id = gestion.pk
+                        follow_ups.append(follow_up)
+                        interactions.append(_timeline_entry(gestion, follow_up))
+                FollowUp.objects.bulk_create(follow_ups, batch_size=1000)
+                Interaction.objects.bulk_create(interactions, batch_size=1000)
+                Gestion.products.through.objects.bulk_create(links, batch_size=1000)
+            made += len(gestiones)
+            touched = {g.customer_id for g in gestiones}
+            latest = Interaction.objects.filter(customer=OuterRef("pk")).order_by("-occurred_at")
+            Customer.objects.filter(pk__in=touched).update(
+                last_interaction_at=Subquery(latest.values("occurred_at")[:1])
+            )
+        return made
+
+    def seed_today(self, rng, advisors, supervisors, credit, service) -> None:
+        """Open a few gestiones through the services, the way a day starts."""
+        actor = supervisors[0] if supervisors else None
+        customers = list(Customer.objects.order_by("?")[:8])
+        with transaction.atomic():
+            for i, customer in enumerate(customers):
+                if i % 2:
+                    services.create_gestion(
+                        customer=customer,
+                        gestion_type=service,
+                        actor=actor,
+                        subject="Constancia de no adeudo",
+                        data={"categoria": "Constancia de no adeudo"},
+                    )
+                else:
+                    services.create_gestion(
+                        customer=customer,
+                        gestion_type=credit,
+                        actor=actor,
+                        amount_requested=Decimal(rng.randint(20, 400) * 100),
+                        data={
+                            "ingreso_mensual": str(rng.randint(15, 80) * 100),
+                            "destino": "Consumo",
+                        },
+                    )
+            # The history's old alerts count as sent, but for three of asesor's late ones,
+            # which the sweep then alerts as beat would: the demo's bell has something.
+            now = timezone.now()
+            late = Gestion.objects.filter(outcome=Outcome.OPEN, due_at__lt=now)
+            keep = list(late.filter(agent__username="asesor").values_list("pk", flat=True)[:3])
+            late.exclude(pk__in=keep).update(late_alerted_at=now, warned_at=now)
+            services.alert_due_gestiones(now=now)
+
+
+class _Walker:
+    """Generates one gestión's life by following its type's configured follow-up table."""
+
+    def __init__(self, gestion_type: GestionType):
+        self.gestion_type = gestion_type
+        self.initial = gestion_type.initial_state()
+        self.states = {s.pk: s for s in GestionState.objects.filter(gestion_type=gestion_type)}
+        self.actions: dict[int, list] = {pk: [] for pk in self.states}
+        for action in Action.objects.filter(gestion_type=gestion_type).prefetch_related(
+            "from_states", "results"
+        ):
+            for state in action.from_states.all():
+                self.actions[state.pk].append((action, list(action.results.all())))
+        self.reasons = list(gestion_type.rejection_reasons.all())
+
+    def walk(self, rng, *, created_at, now, customer_id, branch_id, channel_id, agent, product):
+        state = self.initial
+        at = created_at
+        steps = [
+            FollowUp(kind=FollowUp.Kind.CREATED, state=state, created_at=at),
+            FollowUp(
+                kind=FollowUp.Kind.ASSIGNMENT,
+                state=state,
+                from_state=state,
+                notes=f"Asignada a {agent.get_full_name()} (distribución automática)",
+                created_at=at,
+            ),
+        ]
+        entered = at
+        reason = None
+        requested = None
+        approved = None
+        if product is not None:
+            requested = Decimal(rng.randint(10, 600) * 100)
+        for _ in range(12):
+            if state.outcome != Outcome.OPEN:
+                break
+            duration = state.duration or datetime.timedelta(days=1)
+            # Mostly on time, sometimes late: a step takes 10% to 140% of the time allowed.
+            next_at = at + duration * rng.uniform(0.1, 1.4)
+            if next_at > now:
+                break
+            action, results = _pick(
+                rng, self.actions[state.pk], ACTION_WEIGHTS, key=lambda p: p[0].name
+            )
+            result = _pick(rng, results, RESULT_WEIGHTS, key=lambda r: r.name)
+            to_state = result.to_state if result.changes_state else state
+            step = FollowUp(
+                kind=FollowUp.Kind.STEP,
+                action=action,
+                result=result,
+                from_state=state,
+                state=to_state,
+                actor=agent,
+                created_at=next_at,
+            )
+            if to_state.outcome == Outcome.REJECTED:
+                reason = rng.choice(self.reasons)
+                step.rejection_reason = reason
+            if result.name.startswith("Aprobado") and requested is not None:
+                approved = (requested * Decimal(rng.randint(60, 100)) / 100).quantize(
+                    Decimal("100"), rounding=ROUND_HALF_UP
+                )
+            steps.append(step)
+            at = next_at
+            if to_state.pk != state.pk:
+                state, entered = to_state, next_at
+        gestion = Gestion(
+            customer_id=customer_id,
+            gestion_type=self.gestion_type,
+            state=state,
+            outcome=state.outcome,
+            agent=agent,
+            assigned_at=created_at,
+            branch_id=branch_id,
+            channel_id=channel_id,
+            is_time_controlled=True,
+            state_entered_at=entered,
+            due_at=services.due_at_for(state, entered_at=entered, is_time_controlled=True),
+            amount_requested=requested,
+            amount_approved=approved,
+            currency="PEN",
+            rejection_reason=reason,
+            data={"ingreso_mensual": str(rng.randint(12, 90) * 100), "destino": "Consumo"}
+            if product is not None
+            else {"categoria": rng.choice(["Reclamo", "Cambio de fecha de pago", "Otro"])},
+            survey=self.gestion_type.survey,
+            created_at=created_at,
+            last_follow_up_at=at if len(steps) > 2 else None,
+            closed_at=entered if state.outcome != Outcome.OPEN else None,
+        )
+        return gestion, steps, product
+
+
+def _pick(rng: random.Random, options: list, weights: dict, *, key):
+    return rng.choices(options, weights=[weights.get(key(o), 1) for o in options])[0]
+
+
+def _timeline_entry(gestion: Gestion, follow_up: FollowUp) -> Interaction:
+    if follow_up.kind == FollowUp.Kind.CREATED:
+        summary = (
+            f"Gestión #{gestion.pk} abierta: {gestion.gestion_type.name} ({follow_up.state.name})"
+        )
+        kind = Interaction.Kind.FOLLOW_UP
+    elif follow_up.kind == FollowUp.Kind.ASSIGNMENT:
+        summary = f"Gestión #{gestion.pk}: {follow_up.notes}"
+        kind = Interaction.Kind.SYSTEM
+    else:
+        summary = f"Gestión #{gestion.pk} · {follow_up.action.name} → {follow_up.result.name}"
+        if follow_up.state.pk != follow_up.from_state.pk:
+            summary += f" · {follow_up.from_state.name} → {follow_up.state.name}"
+        kind = Interaction.Kind.FOLLOW_UP
+    return Interaction(
+        customer_id=gestion.customer_id,
+        kind=kind,
+        channel_id=gestion.channel_id,
+        summary=summary[:500],
+        payload={"gestion": gestion.pk, "estado": follow_up.state.name},
+        actor=follow_up.actor,
+        occurred_at=follow_up.created_at,
+    )

@@ -1,0 +1,437 @@
+"""The gestiones dashboards' figures: one function per report, grouped in the database.
+
+Every report takes a `ReportFilters` and returns rows and totals ready to show and export.
+The database does the counting and the sums (one GROUP BY over the filtered gestiones per
+dashboard section: on a million rows each scan is what costs); Python only folds the
+grouped rows, a few hundred at most, and looks up their names in the small configuration
+tables. Money is `Decimal` with two places and stays per currency: soles and dollars never
+add up. Percentages are rounded half-up to two places.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from crm.gestiones.models import Gestion, GestionState, GestionType, Outcome, RejectionReason
+from crm.models import Branch, Channel, Product
+from lib import money
+from lib.money import Currency
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What the dashboards look at: a range of creation days (inclusive, local time) and
+    optionally one branch, agent, product and type. None means no limit."""
+
+    start: date | None = None
+    end: date | None = None
+    branch: Branch | None = None
+    agent: AbstractBaseUser | None = None
+    product: Product | None = None
+    gestion_type: GestionType | None = None
+
+
+def local_midnight(day: date) -> datetime:
+    """Return the aware start of `day` in the current time zone (America/Lima)."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def filtered_gestiones(filters: ReportFilters) -> QuerySet[Gestion]:
+    """Return the gestiones the filters select, unordered, ready to be grouped."""
+    gestiones = Gestion.objects.order_by()
+    # Half-open ranges on the column itself, so the (created_at, …) index can serve them.
+    if filters.start:
+        gestiones = gestiones.filter(created_at__gte=local_midnight(filters.start))
+    if filters.end:
+        gestiones = gestiones.filter(created_at__lt=local_midnight(filters.end + timedelta(days=1)))
+    if filters.branch:
+        gestiones = gestiones.filter(branch=filters.branch)
+    if filters.agent:
+        gestiones = gestiones.filter(agent=filters.agent)
+    if filters.gestion_type:
+        gestiones = gestiones.filter(gestion_type=filters.gestion_type)
+    if filters.product:
+        # A semi-join: a gestión with two products counts once.
+        with_product = Gestion.products.through.objects.filter(product=filters.product)
+        gestiones = gestiones.filter(pk__in=with_product.values("gestion_id"))
+    return gestiones
+
+
+# --- Grouping and folding ---------------------------------------------------------------
+
+
+def _grouped(gestiones: QuerySet[Gestion], *keys: str) -> list[dict]:
+    """Return count and sums of `gestiones` grouped by `keys` and currency: one query."""
+    return list(
+        gestiones.values(*keys, "currency").annotate(
+            count=Count("id"),
+            requested=Sum("amount_requested"),
+            approved=Sum("amount_approved"),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """Requested and approved sums in one currency."""
+
+    currency: str
+    requested: Decimal
+    approved: Decimal
+
+    @property
+    def ratio(self) -> Decimal | None:
+        """Return approved as a percentage of requested."""
+        return money.percent(self.approved, self.requested)
+
+
+class Tally:
+    """What grouped rows add up to: a count, a count per outcome, sums per currency."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.outcomes: Counter[str] = Counter()
+        self.requested: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
+        self.approved: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
+
+    def add(self, group: dict) -> None:
+        self.count += group["count"]
+        if "outcome" in group:
+            self.outcomes[group["outcome"]] += group["count"]
+        self.requested[group["currency"]] += money.cents(group["requested"])
+        self.approved[group["currency"]] += money.cents(group["approved"])
+
+    def amounts(self, currencies: list[str]) -> list[Amounts]:
+        return [Amounts(c, self.requested[c], self.approved[c]) for c in currencies]
+
+
+def _fold(groups: Iterable[dict], key: Callable[[dict], Hashable]) -> dict[Hashable, Tally]:
+    tallies: defaultdict[Hashable, Tally] = defaultdict(Tally)
+    for group in groups:
+        tallies[key(group)].add(group)
+    return tallies
+
+
+def _total(groups: Iterable[dict]) -> Tally:
+    return _fold(groups, lambda g: None).get(None) or Tally()
+
+
+def _currencies_in(groups: Iterable[dict]) -> list[str]:
+    """Return the currencies the grouped rows hold, in Currency order; the local one if none."""
+    present = {g["currency"] for g in groups}
+    return [c for c in Currency.values if c in present] or [settings.CURRENCY]
+
+
+# --- 1. Gestiones by type and state -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateRow:
+    gestion_type: str
+    state: str
+    outcome: str
+    count: int
+    percent: Decimal
+    amounts: list[Amounts]
+
+
+@dataclass(frozen=True)
+class StateReport:
+    currencies: list[str]
+    rows: list[StateRow]
+    total: int
+    total_amounts: list[Amounts]
+
+    @property
+    def total_percent(self) -> Decimal:
+        return HUNDRED.quantize(CENT) if self.total else ZERO
+
+
+def _states(ids: Iterable[int]) -> dict[int, GestionState]:
+    return {s.pk: s for s in GestionState.objects.select_related("gestion_type").filter(pk__in=ids)}
+
+
+def _state_sort_key(state: GestionState) -> tuple:
+    return (state.gestion_type.name, state.order, state.pk)
+
+
+def gestiones_by_state(filters: ReportFilters) -> StateReport:
+    """Return the seed's "Gestiones por estados": count, share and amount per type and state.
+
+    The state decides the type, so the query groups by state alone.
+    """
+    groups = _grouped(filtered_gestiones(filters), "state_id")
+    currencies = _currencies_in(groups)
+    tallies = _fold(groups, lambda g: g["state_id"])
+    states = _states(tallies)
+    total = _total(groups)
+    rows = [
+        StateRow(
+            gestion_type=state.gestion_type.name,
+            state=state.name,
+            outcome=state.outcome,
+            count=tallies[state.pk].count,
+            percent=money.percent(tallies[state.pk].count, total.count) or ZERO,
+            amounts=tallies[state.pk].amounts(currencies),
+        )
+        for state in sorted(states.values(), key=_state_sort_key)
+    ]
+    return StateReport(
+        currencies=currencies,
+        rows=rows,
+        total=total.count,
+        total_amounts=total.amounts(currencies),
+    )
+
+
+# --- 2. Rejections: reason × rejected state ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class PivotRow:
+    reason: str
+    cells: list[int]
+    total: int
+
+
+@dataclass(frozen=True)
+class RejectionPivot:
+    """The seed's "Solicitudes rechazadas y motivos": rows are reasons, columns the rejected
+    states that appear, with row, column and grand totals."""
+
+    columns: list[str]
+    rows: list[PivotRow]
+    column_totals: list[int]
+    total: int
+
+
+def rejections_by_reason(filters: ReportFilters) -> RejectionPivot:
+    """Return the rejected gestiones counted by reason and rejected state.
+
+    Reasons and states are configured per type; the same name in two types (a "Baja
+    capacidad" in consumer and in vehicle loans) is one row or one column, as a reader of
+    the table would expect. A rejection without a reason goes to "Sin motivo", last.
+    """
+    groups = list(
+        filtered_gestiones(filters)
+        .filter(outcome=Outcome.REJECTED)
+        .values("rejection_reason_id", "state_id")
+        .annotate(count=Count("id"))
+    )
+    states = _states(g["state_id"] for g in groups)
+    reason_ids = {g["rejection_reason_id"] for g in groups} - {None}
+    reasons = dict(
+        RejectionReason.objects.filter(pk__in=reason_ids).order_by().values_list("pk", "name")
+    )
+    columns: list[str] = []
+    for state in sorted(states.values(), key=_state_sort_key):
+        if state.name not in columns:
+            columns.append(state.name)
+    named: dict[str, list[int]] = {}
+    without_reason = [0] * len(columns)
+    for g in groups:
+        reason_id = g["rejection_reason_id"]
+        if reason_id is None:
+            counts = without_reason
+        else:
+            counts = named.setdefault(reasons[reason_id], [0] * len(columns))
+        counts[columns.index(states[g["state_id"]].name)] += g["count"]
+    # The seed's order: the most frequent reason first.
+    rows = sorted(
+        (PivotRow(name, counts, sum(counts)) for name, counts in named.items()),
+        key=lambda r: (-r.total, r.reason),
+    )
+    if any(without_reason):
+        rows.append(PivotRow(_("Sin motivo"), without_reason, sum(without_reason)))
+    column_totals = [sum(r.cells[k] for r in rows) for k in range(len(columns))]
+    return RejectionPivot(
+        columns=columns, rows=rows, column_totals=column_totals, total=sum(column_totals)
+    )
+
+
+# --- 3. Requested vs approved -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AmountRow:
+    label: str
+    count: int
+    amounts: list[Amounts]
+    month: date | None = None
+
+
+@dataclass(frozen=True)
+class AmountReport:
+    currencies: list[str]
+    rows: list[AmountRow]
+    total: AmountRow
+
+
+@dataclass(frozen=True)
+class AmountReports:
+    by_type: AmountReport
+    by_month: AmountReport
+
+
+def _month_start(value: date | datetime) -> date:
+    if isinstance(value, datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+        value = value.date()
+    return value.replace(day=1)
+
+
+def _next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def requested_vs_approved(filters: ReportFilters) -> AmountReports:
+    """Return requested and approved sums and their ratio, per type and per month of
+    creation (local time, oldest first), from one query grouped by type and month.
+
+    Months without gestiones between the first and the last one show as zeros, so a chart
+    of the series keeps its time scale.
+    """
+    gestiones = filtered_gestiones(filters).annotate(month=TruncMonth("created_at"))
+    groups = _grouped(gestiones, "gestion_type_id", "month")
+    currencies = _currencies_in(groups)
+    everything = _total(groups)
+    total = AmountRow(_("Total"), everything.count, everything.amounts(currencies))
+
+    types = _fold(groups, lambda g: g["gestion_type_id"])
+    names = dict(GestionType.objects.filter(pk__in=types).order_by().values_list("pk", "name"))
+    by_type = [
+        AmountRow(names[pk], tally.count, tally.amounts(currencies)) for pk, tally in types.items()
+    ]
+    by_type.sort(key=lambda row: row.label)
+
+    months = _fold(groups, lambda g: _month_start(g["month"]))
+    by_month = []
+    if months:
+        month, last = min(months), max(months)
+        while month <= last:
+            tally = months.get(month) or Tally()
+            by_month.append(
+                AmountRow(
+                    label=formats.date_format(month, "YEAR_MONTH_FORMAT"),
+                    count=tally.count,
+                    amounts=tally.amounts(currencies),
+                    month=month,
+                )
+            )
+            month = _next_month(month)
+    return AmountReports(
+        by_type=AmountReport(currencies, by_type, total),
+        by_month=AmountReport(currencies, by_month, total),
+    )
+
+
+# --- 4 and 5. Per branch, agent and channel ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    label: str
+    count: int
+    open: int
+    success: int
+    rejected: int
+    closed: int
+    amounts: list[Amounts]
+
+    @property
+    def finished(self) -> int:
+        """Return the gestiones closed with any result: success, rejected or closed."""
+        return self.success + self.rejected + self.closed
+
+    @property
+    def effectiveness(self) -> Decimal | None:
+        """Return the successful share of the finished gestiones."""
+        return money.percent(self.success, self.finished)
+
+
+@dataclass(frozen=True)
+class BreakdownReport:
+    currencies: list[str]
+    rows: list[BreakdownRow]
+    total: BreakdownRow
+
+
+def _breakdown_row(label: str, tally: Tally, currencies: list[str]) -> BreakdownRow:
+    return BreakdownRow(
+        label=label,
+        count=tally.count,
+        open=tally.outcomes[Outcome.OPEN],
+        success=tally.outcomes[Outcome.SUCCESS],
+        rejected=tally.outcomes[Outcome.REJECTED],
+        closed=tally.outcomes[Outcome.CLOSED],
+        amounts=tally.amounts(currencies),
+    )
+
+
+def _breakdown(
+    groups: list[dict],
+    field: str,
+    names: Callable[[set[int]], dict[int, str]],
+    missing: str,
+) -> BreakdownReport:
+    """Fold rows grouped by `field`, outcome and currency into one row per `field` value."""
+    currencies = _currencies_in(groups)
+    tallies = _fold(groups, lambda g: g[field])
+    labels = names(set(tallies) - {None})
+    rows = [
+        _breakdown_row(labels.get(pk, missing), tally, currencies) for pk, tally in tallies.items()
+    ]
+    # Named rows alphabetically, the unnamed one ("Sin sucursal") last.
+    rows.sort(key=lambda r: (r.label == missing, r.label.lower()))
+    total = _breakdown_row(_("Total"), _total(groups), currencies)
+    return BreakdownReport(currencies=currencies, rows=rows, total=total)
+
+
+def _names(model) -> Callable[[set[int]], dict[int, str]]:
+    return lambda ids: dict(model.objects.filter(pk__in=ids).order_by().values_list("pk", "name"))
+
+
+def agent_name(user: AbstractBaseUser) -> str:
+    """Return how the dashboards name an agent: full name, else username."""
+    return user.get_full_name() or user.get_username()
+
+
+def _agent_names(ids: set[int]) -> dict[int, str]:
+    users = get_user_model().objects.filter(pk__in=ids)
+    return {user.pk: agent_name(user) for user in users}
+
+
+@dataclass(frozen=True)
+class TeamReports:
+    by_branch: BreakdownReport
+    by_agent: BreakdownReport
+
+
+def branches_and_agents(filters: ReportFilters) -> TeamReports:
+    """Return counts by outcome, amounts and effectiveness per branch and per agent in
+    charge, from one query grouped by branch, agent, outcome and currency."""
+    groups = _grouped(filtered_gestiones(filters), "branch_id", "agent_id", "outcome")
+    return TeamReports(
+        by_branch=_breakdown(groups, "branch_id", _names(Branch), _("Sin sucursal")),
+        by_agent=_breakdown(groups, "agent_id", _agent_names, _("Sin asignar")),
+    )
+
+
+def by_channel(filters: ReportFilters) -> BreakdownReport:
+    """Return counts by outcome, amounts and effectiveness per channel."""
+    groups = _grouped(filtered_gestiones(filters), "channel_id", "outcome")
+    return _breakdown(groups, "channel_id", _names(Channel), _("Sin canal"))

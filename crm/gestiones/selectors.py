@@ -1,0 +1,312 @@
+"""Reads of the gestiones app: who may see which gestión, the work lists, board and workload."""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from crm.gestiones.models import (
+    Action,
+    ActionResult,
+    FollowUp,
+    Gestion,
+    GestionState,
+    GestionType,
+    Notification,
+    Outcome,
+)
+from lib import search
+
+User = get_user_model()
+
+# What every gestión row on a screen shows.
+ROW_RELATED = ("customer", "gestion_type", "state", "agent", "branch", "channel")
+
+
+def visible_gestiones(user: AbstractBaseUser) -> QuerySet[Gestion]:
+    """Return the gestiones `user` may see.
+
+    Everyone's with `view_all_gestiones`; otherwise those the user works, opened, or
+    supervises (as supervisor of the type or of the gestión's current state).
+    """
+    if not user.is_authenticated or not user.has_perm("gestiones.view_gestion"):
+        return Gestion.objects.none()
+    if user.has_perm("gestiones.view_all_gestiones"):
+        return Gestion.objects.all()
+    supervised_types = GestionType.supervisors.through.objects.filter(user=user).values(
+        "gestiontype_id"
+    )
+    supervised_states = GestionState.supervisors.through.objects.filter(user=user).values(
+        "gestionstate_id"
+    )
+    return Gestion.objects.filter(
+        Q(agent=user)
+        | Q(created_by=user)
+        | Q(gestion_type_id__in=supervised_types)
+        | Q(state_id__in=supervised_states)
+    )
+
+
+def gestion_for(user: AbstractBaseUser, pk: int) -> Gestion:
+    """Return the gestión `pk` if `user` may see it, else 404."""
+    return get_object_or_404(
+        visible_gestiones(user).select_related(*ROW_RELATED, "rejection_reason", "campaign"),
+        pk=pk,
+    )
+
+
+def can_follow_up(user: AbstractBaseUser, gestion: Gestion) -> bool:
+    """Return whether `user` may record follow-ups: its agent, or a supervisor of it."""
+    if not user.has_perm("gestiones.add_followup") or not gestion.is_open:
+        return False
+    if gestion.agent_id == user.pk or user.has_perm("gestiones.reassign_gestion"):
+        return True
+    return is_supervisor_of(user, gestion)
+
+
+def is_supervisor_of(user: AbstractBaseUser, gestion: Gestion) -> bool:
+    return (
+        gestion.gestion_type.supervisors.filter(pk=user.pk).exists()
+        or gestion.state.supervisors.filter(pk=user.pk).exists()
+    )
+
+
+def search_gestiones(queryset: QuerySet[Gestion], text: str) -> QuerySet[Gestion]:
+    """Filter by gestión number, or by the customer's name, document, e-mail or phone."""
+    text = (text or "").strip().lstrip("#")
+    if text.isdigit() and len(text) <= 9:
+        return queryset.filter(Q(pk=int(text)) | search.matches_all(text, "customer__search_text"))
+    return queryset.filter(search.matches_all(text, "customer__search_text"))
+
+
+def my_work(user: AbstractBaseUser) -> QuerySet[Gestion]:
+    """Return the agent's open gestiones by due date: the late ones come first, undated last."""
+    return (
+        Gestion.objects.filter(agent=user, outcome=Outcome.OPEN)
+        .select_related(*ROW_RELATED)
+        .order_by(F("due_at").asc(nulls_last=True), "id")
+    )
+
+
+def gestion_list(user: AbstractBaseUser) -> QuerySet[Gestion]:
+    return visible_gestiones(user).select_related(*ROW_RELATED)
+
+
+def follow_ups(gestion: Gestion) -> QuerySet[FollowUp]:
+    """Return the gestión's follow-ups, newest first, with what the history shows."""
+    return (
+        gestion.follow_ups.select_related(
+            "action", "result", "from_state", "state", "rejection_reason", "actor"
+        )
+        .prefetch_related("attachments")
+        .order_by("-created_at", "-id")
+    )
+
+
+def allowed_actions(gestion: Gestion) -> list[Action]:
+    """Return the actions allowed in the gestión's current state, with their results."""
+    return list(
+        Action.objects.filter(
+            gestion_type_id=gestion.gestion_type_id, is_active=True, from_states=gestion.state_id
+        )
+        .prefetch_related(
+            Prefetch("results", queryset=ActionResult.objects.select_related("to_state"))
+        )
+        .order_by("order", "id")
+    )
+
+
+def customer_gestiones(user: AbstractBaseUser, customer_id: int) -> QuerySet[Gestion]:
+    return (
+        visible_gestiones(user)
+        .filter(customer_id=customer_id)
+        .select_related(*ROW_RELATED)
+        .order_by("-created_at", "-id")
+    )
+
+
+def agents() -> QuerySet:
+    """Return the active users who may work gestiones, by name."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(groups__permissions__codename="add_followup")
+            | Q(user_permissions__codename="add_followup")
+            | Q(is_superuser=True)
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+# --- Board -----------------------------------------------------------------------------
+
+
+@dataclass
+class BoardColumn:
+    state: GestionState
+    count: int = 0
+    late: int = 0
+    cards: list[Gestion] = field(default_factory=list)
+
+
+def board(
+    queryset: QuerySet[Gestion], gestion_type: GestionType, *, per_state: int = 15
+) -> list[BoardColumn]:
+    """Return one column per state of the type: its count, late count and first cards.
+
+    Closed states count only gestiones closed in the last 30 days, so the board shows
+    current work rather than history.
+    """
+    now = timezone.now()
+    recent = now - datetime.timedelta(days=30)
+    states = list(gestion_type.states.order_by("order", "id"))
+    rows = queryset.filter(gestion_type=gestion_type).filter(
+        Q(outcome=Outcome.OPEN) | Q(closed_at__gte=recent)
+    )
+    counts = {
+        row["state"]: row
+        for row in rows.values("state").annotate(
+            n=Count("id"),
+            late=Count(
+                "id",
+                filter=Q(outcome=Outcome.OPEN, is_time_controlled=True, due_at__lt=now),
+            ),
+        )
+    }
+    columns = []
+    for state in states:
+        column = BoardColumn(state=state)
+        if state.pk in counts:
+            column.count = counts[state.pk]["n"]
+            column.late = counts[state.pk]["late"]
+            column.cards = list(
+                rows.filter(state=state)
+                .select_related("customer", "agent")
+                .order_by(F("due_at").asc(nulls_last=True), "-closed_at", "id")[:per_state]
+            )
+        columns.append(column)
+    return columns
+
+
+# --- Workload --------------------------------------------------------------------------
+
+
+@dataclass
+class WorkloadRow:
+    label: str
+    active: int
+    on_time: int
+    late: int
+    attended: int
+    agent_id: int | None = None
+    state_id: int | None = None
+
+
+def workload_by_state(
+    *, gestion_type: GestionType | None = None, since: datetime.datetime | None = None
+) -> list[WorkloadRow]:
+    """Return the seed's workload table per type and state: active, on time, late, attended.
+
+    Attended: follow-ups that moved a gestión out of the state (since `since`, if given).
+    """
+    now = timezone.now()
+    states = GestionState.objects.select_related("gestion_type").order_by(
+        "gestion_type__name", "order", "id"
+    )
+    if gestion_type is not None:
+        states = states.filter(gestion_type=gestion_type)
+    active = _open_counts("state", now)
+    moved_out = FollowUp.objects.filter(from_state__isnull=False).exclude(state=F("from_state"))
+    if since is not None:
+        moved_out = moved_out.filter(created_at__gte=since)
+    attended = dict(
+        moved_out.values("from_state").annotate(n=Count("id")).values_list("from_state", "n")
+    )
+    rows = []
+    for state in states:
+        if state.is_closing:
+            continue
+        a = active.get(state.pk, {"n": 0, "late": 0})
+        rows.append(
+            WorkloadRow(
+                label=f"{state.gestion_type.name}, {state.name}",
+                active=a["n"],
+                on_time=a["n"] - a["late"],
+                late=a["late"],
+                attended=attended.get(state.pk, 0),
+                state_id=state.pk,
+            )
+        )
+    return rows
+
+
+def workload_by_agent(
+    *, gestion_type: GestionType | None = None, since: datetime.datetime | None = None
+) -> list[WorkloadRow]:
+    """Return the workload per agent: open gestiones, on time, late, and attended steps.
+
+    Attended: follow-ups the agent recorded that changed a gestión's state.
+    """
+    now = timezone.now()
+    active = _open_counts("agent", now, gestion_type=gestion_type)
+    moved = FollowUp.objects.filter(kind=FollowUp.Kind.STEP, actor__isnull=False).exclude(
+        state=F("from_state")
+    )
+    if gestion_type is not None:
+        moved = moved.filter(gestion__gestion_type=gestion_type)
+    if since is not None:
+        moved = moved.filter(created_at__gte=since)
+    attended = dict(moved.values("actor").annotate(n=Count("id")).values_list("actor", "n"))
+    people = User.objects.filter(
+        Q(pk__in=list(active)) | Q(pk__in=list(attended)) | Q(pk__in=agents().values("pk"))
+    )
+    rows = []
+    for person in people:
+        a = active.get(person.pk, {"n": 0, "late": 0})
+        rows.append(
+            WorkloadRow(
+                label=person.get_full_name() or person.get_username(),
+                active=a["n"],
+                on_time=a["n"] - a["late"],
+                late=a["late"],
+                attended=attended.get(person.pk, 0),
+                agent_id=person.pk,
+            )
+        )
+    rows.sort(key=lambda r: (-r.active, r.label))
+    return rows
+
+
+def _open_counts(
+    key: str, now: datetime.datetime, *, gestion_type: GestionType | None = None
+) -> dict[int, dict[str, int]]:
+    rows = Gestion.objects.filter(outcome=Outcome.OPEN)
+    if gestion_type is not None:
+        rows = rows.filter(gestion_type=gestion_type)
+    return {
+        row[key]: row
+        for row in rows.values(key).annotate(
+            n=Count("id"), late=Count("id", filter=Q(is_time_controlled=True, due_at__lt=now))
+        )
+        if row[key] is not None
+    }
+
+
+def unassigned_count() -> int:
+    return Gestion.objects.filter(outcome=Outcome.OPEN, agent__isnull=True).count()
+
+
+# --- Notifications ---------------------------------------------------------------------
+
+
+def notifications_for(user: AbstractBaseUser) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient=user).select_related("gestion")
+
+
+def unread_count(user: AbstractBaseUser) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

@@ -1,0 +1,798 @@
+"""Writes of the gestiones app: open a gestión, follow it up, assign it, alert about it.
+
+Every function is one transaction; each state change lands on the customer's timeline
+(`crm.services.record_interaction`) and mail waits for the commit.
+"""
+
+import datetime
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.base import File
+from django.db import transaction
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from credits.models import Loan
+from crm import services as crm_services
+from crm.gestiones import dynamic, surveys
+from crm.gestiones.models import (
+    Action,
+    ActionResult,
+    Attachment,
+    Campaign,
+    FollowUp,
+    FormField,
+    Gestion,
+    GestionState,
+    GestionType,
+    Notification,
+    Outcome,
+    RejectionReason,
+    StateAgent,
+)
+from crm.models import Branch, Channel, Customer, Interaction, Product
+from lib import queue
+from lib.money import Currency
+
+User = get_user_model()
+
+# Largest attachment accepted on a follow-up.
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+
+# --- Opening ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_gestion(
+    *,
+    customer: Customer,
+    gestion_type: GestionType,
+    actor: AbstractBaseUser | None = None,
+    agent: AbstractBaseUser | None = None,
+    candidates: Iterable[AbstractBaseUser] | None = None,
+    branch: Branch | None = None,
+    channel: Channel | None = None,
+    campaign: Campaign | None = None,
+    subject: str = "",
+    amount_requested: Decimal | None = None,
+    currency: str | None = None,
+    products: Iterable[Product] = (),
+    loans: Iterable[Loan] = (),
+    data: Mapping[str, Any] | None = None,
+    is_time_controlled: bool | None = None,
+    require_data: bool = True,
+    now: datetime.datetime | None = None,
+) -> Gestion:
+    """Open a gestión in its type's initial state and give it to an agent.
+
+    The agent is `agent` when given; otherwise the distribution picks one among
+    `candidates` (a campaign's agents) or the initial state's agents. With nobody to
+    pick, the gestión waits unassigned for a supervisor. Campaigns and life-cycle events
+    open gestiones with `require_data` off: the agent completes the required data later.
+    """
+    now = now or timezone.now()
+    if not gestion_type.is_active:
+        raise ValidationError(_("El tipo de gestión «%(t)s» está inactivo.") % {"t": gestion_type})
+    state = gestion_type.initial_state()
+    if state is None:
+        raise ValidationError(
+            _("El tipo de gestión «%(t)s» no tiene estado inicial configurado.")
+            % {"t": gestion_type}
+        )
+    if amount_requested is not None and amount_requested < 0:
+        raise ValidationError({"amount_requested": _("El monto solicitado no puede ser negativo.")})
+    currency = currency or gestion_type.default_currency
+    if currency not in Currency.values:
+        raise ValidationError({"currency": _("Moneda desconocida: %(c)s.") % {"c": currency}})
+    loans = list(loans)
+    if any(loan.customer_id != customer.pk for loan in loans):
+        raise ValidationError({"loans": _("Solo se pueden vincular créditos del mismo cliente.")})
+    cleaned = dynamic.clean_data(
+        data, _fields(gestion_type, FormField.Scope.GESTION), require=require_data
+    )
+    timed = gestion_type.is_time_controlled if is_time_controlled is None else is_time_controlled
+
+    gestion = Gestion.objects.create(
+        customer=customer,
+        gestion_type=gestion_type,
+        state=state,
+        outcome=state.outcome,
+        branch=branch or customer.branch,
+        channel=channel or customer.channel,
+        campaign=campaign,
+        subject=(subject or "").strip()[:200],
+        is_time_controlled=timed,
+        state_entered_at=now,
+        due_at=due_at_for(state, entered_at=now, is_time_controlled=timed),
+        amount_requested=amount_requested,
+        currency=currency,
+        survey=gestion_type.survey,
+        data=cleaned,
+        created_by=_user_or_none(actor),
+        created_at=now,
+    )
+    products = list(products)
+    if gestion_type.product_id and gestion_type.product not in products:
+        products.append(gestion_type.product)
+    gestion.products.set(products)
+    gestion.loans.set(loans)
+    FollowUp.objects.create(
+        gestion=gestion,
+        kind=FollowUp.Kind.CREATED,
+        state=state,
+        actor=_user_or_none(actor),
+        notes=gestion.subject,
+        created_at=now,
+    )
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary=_("Gestión #%(id)s abierta: %(type)s (%(state)s)")
+        % {"id": gestion.pk, "type": gestion_type.name, "state": state.name},
+        channel=gestion.channel,
+        payload={"gestion": gestion.pk, "tipo": gestion_type.name, "estado": state.name},
+        actor=actor,
+        occurred_at=now,
+    )
+    if agent is not None:
+        _assign(gestion, agent=agent, actor=actor, now=now)
+    else:
+        _distribute(gestion, candidates=candidates, actor=actor, now=now)
+    return gestion
+
+
+@transaction.atomic
+def update_gestion_data(
+    *,
+    gestion: Gestion,
+    actor: AbstractBaseUser,
+    data: Mapping[str, Any],
+    now: datetime.datetime | None = None,
+) -> Gestion:
+    """Replace the gestión's dynamic-form data (every required value must be there)."""
+    now = now or timezone.now()
+    gestion = _locked(gestion, "gestion_type", "customer")
+    cleaned = dynamic.clean_data(data, _fields(gestion.gestion_type, FormField.Scope.GESTION))
+    if cleaned == gestion.data:
+        return gestion
+    gestion.data = cleaned
+    gestion.save(update_fields=["data", "updated_at"])
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary=_("Gestión #%(id)s: datos actualizados") % {"id": gestion.pk},
+        payload={"gestion": gestion.pk, **{k: str(v) for k, v in cleaned.items()}},
+        actor=actor,
+        occurred_at=now,
+    )
+    return gestion
+
+
+def due_at_for(
+    state: GestionState, *, entered_at: datetime.datetime, is_time_controlled: bool
+) -> datetime.datetime | None:
+    """Return when a gestión entering `state` at `entered_at` falls due (None: no limit)."""
+    duration = state.duration
+    if not is_time_controlled or duration is None or state.is_closing:
+        return None
+    return entered_at + duration
+
+
+# --- Following up ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_follow_up(
+    *,
+    gestion: Gestion,
+    actor: AbstractBaseUser,
+    action: Action,
+    result: ActionResult,
+    notes: str = "",
+    data: Mapping[str, Any] | None = None,
+    rejection_reason: RejectionReason | None = None,
+    amount_approved: Decimal | None = None,
+    files: Sequence[File] = (),
+    now: datetime.datetime | None = None,
+) -> FollowUp:
+    """Record a step of the follow-up table on an open gestión and apply its transition.
+
+    Refused when the gestión is closed, the action is not allowed in its current state or
+    the result is not one of the action's. A rejected state needs a reason of the type.
+    """
+    now = now or timezone.now()
+    # Lock the row: two agents recording at once must not both move it from the same state.
+    gestion = _locked(gestion, "state", "gestion_type", "customer", "channel", "agent")
+    if not gestion.is_open:
+        raise ValidationError(
+            _("La gestión #%(id)s está cerrada (%(state)s); no admite más seguimientos.")
+            % {"id": gestion.pk, "state": gestion.state.name}
+        )
+    if action.gestion_type_id != gestion.gestion_type_id or not action.is_active:
+        raise ValidationError({"action": _("La acción no pertenece a este tipo de gestión.")})
+    if not action.from_states.filter(pk=gestion.state_id).exists():
+        raise ValidationError(
+            {
+                "action": _("La acción «%(action)s» no está permitida en el estado «%(state)s».")
+                % {"action": action.name, "state": gestion.state.name}
+            }
+        )
+    if result.action_id != action.pk:
+        raise ValidationError(
+            {"result": _("El resultado «%(r)s» no corresponde a la acción.") % {"r": result.name}}
+        )
+    from_state = gestion.state
+    to_state = result.to_state if result.changes_state else from_state
+    if to_state.outcome == Outcome.REJECTED:
+        if rejection_reason is None:
+            raise ValidationError({"rejection_reason": _("Indique el motivo de rechazo.")})
+        if rejection_reason.gestion_type_id != gestion.gestion_type_id:
+            raise ValidationError(
+                {"rejection_reason": _("El motivo no corresponde a este tipo de gestión.")}
+            )
+    elif rejection_reason is not None:
+        raise ValidationError(
+            {"rejection_reason": _("Solo una gestión rechazada lleva motivo de rechazo.")}
+        )
+    if amount_approved is not None and amount_approved < 0:
+        raise ValidationError({"amount_approved": _("El monto aprobado no puede ser negativo.")})
+    cleaned = dynamic.clean_data(data, _fields(gestion.gestion_type, FormField.Scope.FOLLOW_UP))
+    _check_files(files)
+
+    follow_up = FollowUp.objects.create(
+        gestion=gestion,
+        kind=FollowUp.Kind.STEP,
+        action=action,
+        result=result,
+        from_state=from_state,
+        state=to_state,
+        rejection_reason=rejection_reason,
+        notes=(notes or "").strip(),
+        data=cleaned,
+        actor=_user_or_none(actor),
+        created_at=now,
+    )
+    _save_attachments(follow_up, files, actor=actor, now=now)
+
+    gestion.last_follow_up_at = now
+    changed = ["last_follow_up_at", "updated_at"]
+    if amount_approved is not None:
+        gestion.amount_approved = amount_approved
+        changed.append("amount_approved")
+    if to_state.pk != from_state.pk:
+        _enter_state(gestion, to_state, now=now)
+        changed += ["state", "outcome", "state_entered_at", "due_at", "warned_at"]
+        changed += ["late_alerted_at", "closed_at"]
+        if to_state.outcome == Outcome.REJECTED:
+            gestion.rejection_reason = rejection_reason
+            changed.append("rejection_reason")
+    gestion.save(update_fields=changed)
+
+    summary = _("Gestión #%(id)s · %(action)s → %(result)s") % {
+        "id": gestion.pk,
+        "action": action.name,
+        "result": result.name,
+    }
+    if to_state.pk != from_state.pk:
+        summary += _(" · %(from)s → %(to)s") % {"from": from_state.name, "to": to_state.name}
+    payload: dict[str, Any] = {
+        "gestion": gestion.pk,
+        "acción": action.name,
+        "resultado": result.name,
+        "estado": to_state.name,
+    }
+    if rejection_reason:
+        payload["motivo"] = rejection_reason.name
+    if follow_up.notes:
+        payload["notas"] = follow_up.notes[:300]
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary=summary,
+        channel=gestion.channel,
+        payload=payload,
+        actor=actor,
+        occurred_at=now,
+    )
+    if result.alerts_customer:
+        follow_up.is_customer_alerted = _alert_customer(gestion, result, actor=actor, now=now)
+        follow_up.save(update_fields=["is_customer_alerted"])
+    if to_state.pk != from_state.pk:
+        if to_state.is_closing:
+            surveys.invite(gestion=gestion, now=now)
+        else:
+            _redistribute_if_needed(gestion, actor=actor, now=now)
+    return follow_up
+
+
+def _enter_state(gestion: Gestion, state: GestionState, *, now: datetime.datetime) -> None:
+    gestion.state = state
+    gestion.outcome = state.outcome
+    gestion.state_entered_at = now
+    gestion.due_at = due_at_for(
+        state, entered_at=now, is_time_controlled=gestion.is_time_controlled
+    )
+    gestion.warned_at = None
+    gestion.late_alerted_at = None
+    gestion.closed_at = now if state.is_closing else None
+
+
+@transaction.atomic
+def add_files_follow_up(
+    *,
+    gestion: Gestion,
+    actor: AbstractBaseUser | None,
+    kind: str,
+    notes: str,
+    files: Sequence[File],
+    now: datetime.datetime | None = None,
+) -> FollowUp:
+    """Record a follow-up that only adds files (a generated document, an upload).
+
+    It keeps the state; a closed gestión accepts it too, since documents may come later.
+    """
+    now = now or timezone.now()
+    if kind not in (FollowUp.Kind.DOCUMENT, FollowUp.Kind.STEP):
+        raise ValidationError(_("Tipo de seguimiento no válido para adjuntos."))
+    if not files:
+        raise ValidationError(_("Adjunte al menos un archivo."))
+    _check_files(files)
+    follow_up = FollowUp.objects.create(
+        gestion=gestion,
+        kind=kind,
+        from_state=gestion.state,
+        state=gestion.state,
+        notes=(notes or "").strip(),
+        actor=_user_or_none(actor),
+        created_at=now,
+    )
+    _save_attachments(follow_up, files, actor=actor, now=now)
+    Gestion.objects.filter(pk=gestion.pk).update(last_follow_up_at=now, updated_at=now)
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary=_("Gestión #%(id)s · %(notes)s") % {"id": gestion.pk, "notes": follow_up.notes}
+        if follow_up.notes
+        else _("Gestión #%(id)s · archivos adjuntos") % {"id": gestion.pk},
+        payload={"gestion": gestion.pk, "archivos": ", ".join(_file_name(f) for f in files)},
+        actor=actor,
+        occurred_at=now,
+    )
+    return follow_up
+
+
+def _check_files(files: Sequence[File]) -> None:
+    for file in files:
+        if file.size is not None and file.size > MAX_ATTACHMENT_BYTES:
+            raise ValidationError(
+                {
+                    "files": _("«%(name)s» pesa más de %(mb)s MB.")
+                    % {"name": _file_name(file), "mb": MAX_ATTACHMENT_BYTES // (1024 * 1024)}
+                }
+            )
+
+
+def _save_attachments(
+    follow_up: FollowUp,
+    files: Sequence[File],
+    *,
+    actor: AbstractBaseUser | None,
+    now: datetime.datetime,
+) -> None:
+    for file in files:
+        name = _file_name(file)
+        attachment = Attachment(
+            follow_up=follow_up, name=name[:200], uploaded_by=_user_or_none(actor), created_at=now
+        )
+        attachment.file.save(name, file, save=False)
+        attachment.save()
+
+
+def _file_name(file: File) -> str:
+    return (file.name or "archivo").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+# --- Assignment and distribution --------------------------------------------------------
+
+
+@transaction.atomic
+def reassign_gestion(
+    *,
+    gestion: Gestion,
+    agent: AbstractBaseUser,
+    actor: AbstractBaseUser,
+    reason: str = "",
+    now: datetime.datetime | None = None,
+) -> Gestion:
+    """Give an open gestión to another agent (a supervisor's manual reassignment)."""
+    now = now or timezone.now()
+    gestion = _locked(gestion, "state", "gestion_type", "customer", "agent")
+    if not gestion.is_open:
+        raise ValidationError(_("Una gestión cerrada no se reasigna."))
+    if not agent.is_active:
+        raise ValidationError({"agent": _("El gestor elegido está inactivo.")})
+    if gestion.agent_id == agent.pk:
+        raise ValidationError({"agent": _("La gestión ya está a cargo de ese gestor.")})
+    _assign(gestion, agent=agent, actor=actor, now=now, reason=reason)
+    return gestion
+
+
+@transaction.atomic
+def reassign_many(
+    *,
+    gestiones: Iterable[Gestion],
+    agent: AbstractBaseUser,
+    actor: AbstractBaseUser,
+    reason: str = "",
+) -> int:
+    """Reassign several open gestiones to one agent; return how many moved."""
+    moved = 0
+    for gestion in gestiones:
+        if gestion.is_open and gestion.agent_id != agent.pk:
+            reassign_gestion(gestion=gestion, agent=agent, actor=actor, reason=reason)
+            moved += 1
+    return moved
+
+
+def pick_agent(
+    pool: Iterable[AbstractBaseUser], *, exclude: AbstractBaseUser | None = None
+) -> AbstractBaseUser | None:
+    """Return who of `pool` gets the next gestión: least open work, then round robin.
+
+    Round robin on ties: among the least loaded, the one whose latest assignment is oldest
+    (never assigned first), then the lowest id. The pool's user rows are locked for the
+    transaction so two gestiones distributed at once see each other's assignment.
+    """
+    ids = sorted({u.pk for u in pool if u.is_active and (exclude is None or u.pk != exclude.pk)})
+    if not ids:
+        return None
+    candidates: QuerySet = User.objects.filter(pk__in=ids, is_active=True).order_by("pk")
+    list(candidates.select_for_update())
+    ranked = candidates.annotate(
+        open_work=Count("gestiones", filter=Q(gestiones__outcome=Outcome.OPEN)),
+        last_assigned=Max("gestiones__assigned_at"),
+    ).order_by("open_work", F("last_assigned").asc(nulls_first=True), "pk")
+    return ranked.first()
+
+
+def state_pool(state: GestionState) -> list[AbstractBaseUser]:
+    """Return the active agents who receive the gestiones of `state`."""
+    return [
+        sa.agent
+        for sa in StateAgent.objects.filter(
+            state=state, is_active=True, agent__is_active=True
+        ).select_related("agent")
+    ]
+
+
+def _distribute(
+    gestion: Gestion,
+    *,
+    candidates: Iterable[AbstractBaseUser] | None,
+    actor: AbstractBaseUser | None,
+    now: datetime.datetime,
+) -> None:
+    pool = list(candidates) if candidates is not None else state_pool(gestion.state)
+    agent = pick_agent(pool)
+    if agent is None:
+        _notify_supervisors_unassigned(gestion, now=now)
+        return
+    _assign(gestion, agent=agent, actor=actor, now=now, automatic=True)
+
+
+def _redistribute_if_needed(
+    gestion: Gestion, *, actor: AbstractBaseUser | None, now: datetime.datetime
+) -> None:
+    """Hand a moved gestión to the new state's agents, unless its agent is one of them."""
+    pool = state_pool(gestion.state)
+    if not pool or any(a.pk == gestion.agent_id for a in pool):
+        return
+    agent = pick_agent(pool)
+    if agent is not None:
+        _assign(gestion, agent=agent, actor=actor, now=now, automatic=True)
+
+
+def _assign(
+    gestion: Gestion,
+    *,
+    agent: AbstractBaseUser,
+    actor: AbstractBaseUser | None,
+    now: datetime.datetime,
+    automatic: bool = False,
+    reason: str = "",
+) -> None:
+    previous = gestion.agent
+    gestion.agent = agent
+    gestion.assigned_at = now
+    Gestion.objects.filter(pk=gestion.pk).update(agent=agent, assigned_at=now, updated_at=now)
+    name = _user_name(agent)
+    if previous is None:
+        notes = _("Asignada a %(agent)s") % {"agent": name}
+    else:
+        notes = _("Reasignada de %(old)s a %(new)s") % {"old": _user_name(previous), "new": name}
+    if automatic:
+        notes += _(" (distribución automática)")
+    if reason:
+        notes += f": {reason.strip()}"
+    FollowUp.objects.create(
+        gestion=gestion,
+        kind=FollowUp.Kind.ASSIGNMENT,
+        from_state=gestion.state,
+        state=gestion.state,
+        notes=notes,
+        actor=_user_or_none(actor),
+        created_at=now,
+    )
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("Gestión #%(id)s: %(notes)s") % {"id": gestion.pk, "notes": notes},
+        payload={"gestion": gestion.pk, "gestor": name},
+        actor=actor,
+        occurred_at=now,
+    )
+    if actor is None or actor.pk != agent.pk:
+        notify(
+            recipients=[agent],
+            gestion=gestion,
+            kind=Notification.Kind.ASSIGNED,
+            message=_("Se le asignó la gestión #%(id)s (%(type)s) de %(customer)s.")
+            % {
+                "id": gestion.pk,
+                "type": gestion.gestion_type.name,
+                "customer": gestion.customer.full_name,
+            },
+            now=now,
+        )
+
+
+def _notify_supervisors_unassigned(gestion: Gestion, *, now: datetime.datetime) -> None:
+    notify(
+        recipients=supervisors_of(gestion),
+        gestion=gestion,
+        kind=Notification.Kind.INFO,
+        message=_(
+            "La gestión #%(id)s (%(type)s) no tiene gestor: "
+            "el estado «%(state)s» no tiene gestores activos."
+        )
+        % {"id": gestion.pk, "type": gestion.gestion_type.name, "state": gestion.state.name},
+        now=now,
+    )
+
+
+def supervisors_of(gestion: Gestion) -> list[AbstractBaseUser]:
+    """Return the state's supervisors, or the type's when the state has none."""
+    people = list(gestion.state.supervisors.filter(is_active=True))
+    if not people:
+        people = list(gestion.gestion_type.supervisors.filter(is_active=True))
+    return people
+
+
+# --- Alerts ----------------------------------------------------------------------------
+
+
+def notify(
+    *,
+    recipients: Iterable[AbstractBaseUser],
+    gestion: Gestion | None,
+    kind: str,
+    message: str,
+    now: datetime.datetime | None = None,
+) -> list[Notification]:
+    """Leave an in-app notification for each recipient and e-mail those with an address."""
+    now = now or timezone.now()
+    unique = {u.pk: u for u in recipients if u is not None}
+    made = Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient=u, gestion=gestion, kind=kind, message=message[:300], created_at=now
+            )
+            for u in unique.values()
+        ]
+    )
+    emails = [u.email for u in unique.values() if u.email]
+    if emails:
+        link = settings.SITE_URL.rstrip("/") + gestion.get_absolute_url() if gestion else ""
+        body = message + (f"\n\n{link}" if link else "")
+        subject = _("[Cartera] %(kind)s") % {"kind": Notification.Kind(kind).label}
+        queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=emails)
+    return made
+
+
+def alert_due_gestiones(
+    *, now: datetime.datetime | None = None, batch: int = 500
+) -> dict[str, int]:
+    """Alert agents and supervisors about open timed gestiones about to be late, and late.
+
+    Each alert goes once per due date: a conditional update stamps the gestión first, so a
+    sweep running twice (or two workers) alerts once.
+    """
+    now = now or timezone.now()
+    counts = {"due_soon": 0, "late": 0}
+    open_timed = Gestion.objects.filter(outcome=Outcome.OPEN, is_time_controlled=True)
+    late = open_timed.filter(due_at__lt=now, late_alerted_at__isnull=True)
+    for gestion in _in_batches(late, batch):
+        with transaction.atomic():
+            stamped = Gestion.objects.filter(pk=gestion.pk, late_alerted_at__isnull=True).update(
+                late_alerted_at=now
+            )
+            if stamped:
+                _alert(gestion, Notification.Kind.LATE, now=now)
+                counts["late"] += 1
+    # "About to be late": within each type's warning window of the due date.
+    soon = open_timed.filter(
+        due_at__gte=now, warned_at__isnull=True, late_alerted_at__isnull=True
+    ).filter(due_at__lte=now + datetime.timedelta(days=7))
+    for gestion in _in_batches(soon, batch):
+        window = datetime.timedelta(minutes=gestion.gestion_type.warn_before_minutes)
+        if gestion.due_at > now + window:
+            continue
+        with transaction.atomic():
+            stamped = Gestion.objects.filter(pk=gestion.pk, warned_at__isnull=True).update(
+                warned_at=now
+            )
+            if stamped:
+                _alert(gestion, Notification.Kind.DUE_SOON, now=now)
+                counts["due_soon"] += 1
+    return counts
+
+
+def _in_batches(queryset: QuerySet[Gestion], size: int):
+    queryset = queryset.select_related("gestion_type", "state", "customer", "agent").order_by("pk")
+    last = 0
+    while True:
+        rows = list(queryset.filter(pk__gt=last)[:size])
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].pk
+
+
+def _alert(gestion: Gestion, kind: str, *, now: datetime.datetime) -> None:
+    due = timezone.localtime(gestion.due_at).strftime("%d/%m/%Y %H:%M")
+    values = {
+        "id": gestion.pk,
+        "type": gestion.gestion_type.name,
+        "state": gestion.state.name,
+        "customer": gestion.customer.full_name,
+        "due": due,
+    }
+    if kind == Notification.Kind.LATE:
+        message = (
+            _("Gestión #%(id)s atrasada: %(type)s, «%(state)s», %(customer)s; venció el %(due)s.")
+            % values
+        )
+    else:
+        message = (
+            _("Gestión #%(id)s por vencer: %(type)s, «%(state)s», %(customer)s; vence el %(due)s.")
+            % values
+        )
+    notify(
+        recipients=[gestion.agent, *supervisors_of(gestion)],
+        gestion=gestion,
+        kind=kind,
+        message=message,
+        now=now,
+    )
+
+
+@transaction.atomic
+def mark_notifications_read(*, user: AbstractBaseUser, ids: Iterable[int] | None = None) -> int:
+    """Mark the user's unread notifications (all, or those in `ids`) as read."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=timezone.now())
+
+
+# --- Messages to the customer ----------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """Replace {name} placeholders with `values`; unknown ones are left as they are.
+
+    Not str.format: a template written in admin must not reach attributes ({x.__class__}).
+    """
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), template)
+
+
+def send_customer_email(
+    *,
+    customer: Customer,
+    subject: str,
+    body: str,
+    actor: AbstractBaseUser | None = None,
+    payload: Mapping[str, Any] | None = None,
+    now: datetime.datetime | None = None,
+) -> bool:
+    """E-mail the customer after the commit and put it on the timeline; False without e-mail."""
+    if not customer.email:
+        return False
+    email = customer.email
+    queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=[email])
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.EMAIL,
+        direction=Interaction.Direction.OUTBOUND,
+        summary=_("Correo enviado: %(subject)s") % {"subject": subject},
+        payload={**(payload or {}), "para": email, "mensaje": body[:500]},
+        actor=actor,
+        occurred_at=now,
+    )
+    return True
+
+
+def _alert_customer(
+    gestion: Gestion, result: ActionResult, *, actor: AbstractBaseUser, now: datetime.datetime
+) -> bool:
+    values = {
+        "cliente": gestion.customer.full_name,
+        "gestion": gestion.pk,
+        "tipo": gestion.gestion_type.name,
+        "estado": gestion.state.name,
+        "resultado": result.name,
+    }
+    template = result.customer_message or _(
+        "Estimado(a) {cliente}: su gestión n.º {gestion} ({tipo}) avanzó: {resultado}. "
+        "Estado actual: {estado}."
+    )
+    subject = _("Su gestión n.º %(id)s: %(state)s") % {
+        "id": gestion.pk,
+        "state": gestion.state.name,
+    }
+    sent = send_customer_email(
+        customer=gestion.customer,
+        subject=subject,
+        body=fill(template, values),
+        actor=actor,
+        payload={"gestion": gestion.pk},
+        now=now,
+    )
+    if not sent:
+        crm_services.record_interaction(
+            customer=gestion.customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_("Gestión #%(id)s: no se alertó al cliente porque no tiene correo registrado.")
+            % {"id": gestion.pk},
+            payload={"gestion": gestion.pk},
+            actor=actor,
+            occurred_at=now,
+        )
+    return sent
+
+
+# --- Helpers ---------------------------------------------------------------------------
+
+
+def _locked(gestion: Gestion, *related: str) -> Gestion:
+    """Lock the gestión's row, then read it fresh with its related rows.
+
+    Locking and joining in one query is wrong on PostgreSQL: a transaction that waited
+    for the lock re-checks the joins against the updated row, finds the old state no
+    longer matches, and gets no row at all. So the lock is taken alone, first.
+    """
+    list(Gestion.objects.select_for_update().filter(pk=gestion.pk).values_list("pk"))
+    return Gestion.objects.select_related(*related).get(pk=gestion.pk)
+
+
+def _fields(gestion_type: GestionType, scope: str) -> list[FormField]:
+    return list(gestion_type.fields.filter(scope=scope))
+
+
+def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None
+
+
+def _user_name(user: AbstractBaseUser) -> str:
+    return user.get_full_name() or user.get_username()

@@ -1,0 +1,183 @@
+"""The survey screens: the customer's answer page, and the staff's list, editor and report."""
+
+import django_tables2 as tables
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+
+from crm.gestiones import survey_forms, surveys
+from crm.gestiones.models import Survey
+from lib import lists, ratelimit
+
+# Answers a single address may send per hour: enough for a family sharing a connection.
+SURVEY_RATE_LIMIT = "30/h"
+TEXT_ANSWERS_PAGE_SIZE = 20
+RIGHT = {"th": {"class": "text-end"}}
+
+
+# --- The customer's page ------------------------------------------------------------------
+
+
+# No reCAPTCHA here: the link's token is the secret (24 random bytes, sent only to the
+# customer), so a bot without it reaches nothing; the rate limit slows down guessing.
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
+    """Show a survey link's questions and store the customer's answers, once."""
+    invitation = surveys.invitation_by_token(token)
+    if invitation.answered_at:
+        return render(request, "gestiones/survey_answered.html", {"invitation": invitation})
+    questions = list(invitation.survey.questions.all())
+    form = survey_forms.SurveyAnswerForm(request.POST or None, questions=questions)
+    if request.method == "POST":
+        if not ratelimit.allow(request, scope="survey", rate=SURVEY_RATE_LIMIT):
+            return render(
+                request, "gestiones/survey_too_many.html", {"invitation": invitation}, status=429
+            )
+        if form.is_valid():
+            try:
+                surveys.answer_survey(invitation=invitation, answers=form.answers())
+            except ValidationError as exc:
+                if exc.code != "answered":
+                    form.add_service_error(exc)
+                else:
+                    return redirect("survey_answer", token=token)
+            else:
+                return redirect("survey_answer", token=token)
+    return render(request, "gestiones/survey_answer.html", {"invitation": invitation, "form": form})
+
+
+# --- Surveys ----------------------------------------------------------------------------
+
+
+class SurveyTable(tables.Table):
+    name = tables.Column(verbose_name=gettext_lazy("Encuesta"), order_by=("name", "id"))
+    question_count = tables.Column(
+        verbose_name=gettext_lazy("Preguntas"), order_by=("question_count", "id"), attrs=RIGHT
+    )
+    sent_count = tables.Column(
+        verbose_name=gettext_lazy("Enviadas"), order_by=("sent_count", "id"), attrs=RIGHT
+    )
+    answered_count = tables.Column(
+        verbose_name=gettext_lazy("Respondidas"), order_by=("answered_count", "id"), attrs=RIGHT
+    )
+    is_active = tables.Column(verbose_name=gettext_lazy("Estado"), orderable=False)
+    actions = tables.Column(verbose_name="", empty_values=(), orderable=False)
+
+    class Meta:
+        model = Survey
+        fields = ()
+        sequence = (
+            "name",
+            "question_count",
+            "sent_count",
+            "answered_count",
+            "is_active",
+            "actions",
+        )
+        order_by = ("name",)
+        template_name = "gestiones/partials/survey_table.html"
+        attrs = {"class": "table table-hover align-middle mb-0", "id": "survey-results"}
+        empty_text = gettext_lazy("No hay encuestas que coincidan con la búsqueda.")
+
+
+@require_GET
+@permission_required("gestiones.view_survey", raise_exception=True)
+def survey_list(request: HttpRequest) -> HttpResponse:
+    return lists.render_list(
+        request,
+        filterset=survey_forms.SurveyFilter(request.GET, queryset=surveys.survey_list()),
+        table_class=SurveyTable,
+        page_template="gestiones/survey_list.html",
+        results_template="gestiones/partials/survey_results.html",
+    )
+
+
+@permission_required("gestiones.add_survey", raise_exception=True)
+def survey_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, None)
+
+
+@permission_required("gestiones.change_survey", raise_exception=True)
+def survey_update(request: HttpRequest, pk: int) -> HttpResponse:
+    return _edit(request, surveys.survey_for(pk))
+
+
+def _edit(request: HttpRequest, survey: Survey | None) -> HttpResponse:
+    """Edit a survey and its questions together; both must be valid to save either."""
+    survey_name = survey.name if survey else ""  # the form writes what was typed on it
+    form = survey_forms.SurveyForm(request.POST or None, instance=survey)
+    formset = survey_forms.QuestionFormSet(request.POST or None, instance=survey, prefix="q")
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        rows, removed = survey_forms.question_rows(formset)
+        try:
+            saved = surveys.save_survey(
+                survey=survey, data=form.cleaned_data, questions=rows, removed=removed
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Encuesta «%(name)s» guardada.") % {"name": saved.name})
+            return redirect("gestiones:survey_report", pk=saved.pk)
+    return render(
+        request,
+        "gestiones/survey_form.html",
+        {"form": form, "formset": formset, "survey": survey, "survey_name": survey_name},
+    )
+
+
+@require_GET
+@permission_required("gestiones.view_survey", raise_exception=True)
+@vary_on_headers("HX-Request")
+def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a survey's figures for the filters: rate, averages, distributions, texts."""
+    survey = surveys.survey_for(pk)
+    form = survey_forms.ReportFilterForm(request.GET)
+    filters = form.filters()
+    text_answers = Paginator(
+        surveys.text_answers(survey, filters), TEXT_ANSWERS_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    context = {
+        "survey": survey,
+        "form": form,
+        "text_answers": text_answers,
+        "query": _query_without_page(request),
+    }
+    htmx = request.htmx
+    if htmx and htmx.target == "survey-text-answers" and not htmx.history_restore_request:
+        return render(request, "gestiones/partials/survey_text_answers.html", context)
+    result = surveys.report(survey=survey, filters=filters)
+    context |= {
+        "report": result,
+        # (figures, chart, the id of the chart's JSON element) per scale question.
+        "scale_charts": [
+            (figures, _scale_chart(figures), f"scale-chart-{figures.question.pk}")
+            for figures in result.scales
+        ],
+    }
+    return render(request, "gestiones/survey_report.html", context)
+
+
+def _scale_chart(figures: surveys.ScaleFigures) -> dict:
+    """Return the static/js/charts.js bar chart of a scale question's distribution."""
+    return {
+        "type": "bar",
+        "labels": [str(value) for value, _n in figures.distribution],
+        "datasets": [
+            {"label": _("Respuestas"), "data": [n for _v, n in figures.distribution]},
+        ],
+        "options": {"xLabel": _("Valor"), "yLabel": _("Respuestas")},
+    }
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()

@@ -1,0 +1,35 @@
+"""Celery doors into the gestiones services; ids and plain values in."""
+
+from celery import shared_task
+from django.core.mail import send_mail
+
+from crm.gestiones import campaigns, lifecycle, services
+
+
+@shared_task(
+    name="gestiones.send_email",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=6,
+)
+def send_email(subject: str, body: str, recipients: list[str]) -> None:
+    """Send one plain-text e-mail (SMTP errors are OSErrors: retried with backoff)."""
+    send_mail(subject, body, None, recipients)
+
+
+@shared_task(name="gestiones.alert_due_gestiones")
+def alert_due_gestiones() -> dict[str, int]:
+    return services.alert_due_gestiones()
+
+
+@shared_task(name="gestiones.launch_campaign")
+def launch_campaign(campaign_id: int, actor_id: int | None = None) -> int:
+    """Reach the pending customers of a launched outbound campaign, batch by batch."""
+    return campaigns.reach_segment(campaign_id=campaign_id, actor_id=actor_id)
+
+
+@shared_task(name="gestiones.run_lifecycle_events")
+def run_lifecycle_events() -> dict[str, int]:
+    """Run the day's life-cycle events (beat, daily)."""
+    return lifecycle.run_lifecycle_events()

@@ -1,0 +1,328 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from crm import selectors as crm_selectors
+from crm.gestiones import documents, dynamic, forms, selectors, services, surveys, tables
+from crm.gestiones.models import GestionType, Outcome
+from lib import lists
+
+NOTIFICATIONS_PAGE_SIZE = 30
+
+
+@require_GET
+@permission_required("gestiones.view_gestion", raise_exception=True)
+def my_work(request: HttpRequest) -> HttpResponse:
+    """The agent's open gestiones, late first."""
+    return lists.render_list(
+        request,
+        filterset=forms.MyWorkFilter(request.GET, queryset=selectors.my_work(request.user)),
+        table_class=tables.MyWorkTable,
+        page_template="gestiones/gestion_list.html",
+        results_template="gestiones/partials/gestion_results.html",
+        extra_context={"list_url_name": "gestiones:my_work", "is_my_work": True},
+    )
+
+
+@require_GET
+@permission_required("gestiones.view_gestion", raise_exception=True)
+def gestion_list(request: HttpRequest) -> HttpResponse:
+    return lists.render_list(
+        request,
+        filterset=forms.GestionFilter(request.GET, queryset=selectors.gestion_list(request.user)),
+        table_class=tables.GestionTable,
+        page_template="gestiones/gestion_list.html",
+        results_template="gestiones/partials/gestion_results.html",
+        extra_context={"list_url_name": "gestiones:list"},
+    )
+
+
+@permission_required("gestiones.add_gestion", raise_exception=True)
+def gestion_create(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Open a gestión for a customer; changing the type reloads the form with its fields."""
+    customer = crm_selectors.customer_for(request.user, customer_id)
+    if request.method == "POST" and "reload" not in request.POST:
+        form = forms.GestionForm(request.POST, customer=customer, user=request.user)
+        if form.is_valid():
+            try:
+                gestion = services.create_gestion(
+                    customer=customer, actor=request.user, **form.service_kwargs()
+                )
+            except ValidationError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, _("Gestión #%(id)s abierta.") % {"id": gestion.pk})
+                return redirect(gestion)
+    else:
+        source = request.POST if request.method == "POST" else request.GET
+        initial = {
+            key: values if key in ("products", "loans") else values[-1]
+            for key, values in source.lists()
+            if key not in ("reload", "csrfmiddlewaretoken")
+        }
+        form = forms.GestionForm(initial=initial, customer=customer, user=request.user)
+    template = "gestiones/gestion_form.html"
+    if request.htmx:
+        template += "#gestion-form"
+    return render(request, template, {"form": form, "customer": customer})
+
+
+@require_GET
+@permission_required("gestiones.view_gestion", raise_exception=True)
+def gestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    gestion = selectors.gestion_for(request.user, pk)
+    return render(request, "gestiones/gestion_detail.html", _detail_context(request, gestion))
+
+
+def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign_form=None):
+    user = request.user
+    may_follow_up = selectors.can_follow_up(user, gestion)
+    fields = list(gestion.gestion_type.fields.all())
+    context = {
+        "gestion": gestion,
+        "follow_ups": selectors.follow_ups(gestion),
+        "data_items": dynamic.display_items(gestion.data, fields),
+        "missing_data": [
+            f.label
+            for f in dynamic.missing_required(gestion.data, fields)
+            if f.scope == f.Scope.GESTION
+        ],
+        "document_templates": documents.templates_for(user, gestion),
+        "survey_invitation": surveys.invitation_for(gestion),
+        "may_follow_up": may_follow_up,
+        "may_reassign": user.has_perm("gestiones.reassign_gestion") and gestion.is_open,
+        "is_late": gestion.is_late(),
+        "products": gestion.products.all(),
+        "loans": gestion.loans.all(),
+    }
+    if may_follow_up:
+        context["form"] = follow_up_form or forms.FollowUpForm(
+            gestion=gestion, actions=selectors.allowed_actions(gestion)
+        )
+    if context["may_reassign"]:
+        context["reassign_form"] = reassign_form or forms.ReassignForm()
+    return context
+
+
+@permission_required("gestiones.add_followup", raise_exception=True)
+def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a follow-up (POST), or re-render the form for the chosen action (HTMX GET)."""
+    gestion = selectors.gestion_for(request.user, pk)
+    if not selectors.can_follow_up(request.user, gestion):
+        raise PermissionDenied
+    actions = selectors.allowed_actions(gestion)
+    if request.method != "POST":
+        # The action select asks for its results: the same form, bound to the choice.
+        form = forms.FollowUpForm(
+            initial={"action": request.GET.get("action")}, gestion=gestion, actions=actions
+        )
+        if not request.htmx:
+            context = _detail_context(request, gestion, follow_up_form=form)
+            return render(request, "gestiones/gestion_detail.html", context)
+        return render(
+            request,
+            "gestiones/partials/follow_up_form.html",
+            {"gestion": gestion, "form": form},
+        )
+    form = forms.FollowUpForm(request.POST, request.FILES, gestion=gestion, actions=actions)
+    if form.is_valid():
+        try:
+            follow_up = services.record_follow_up(
+                gestion=gestion, actor=request.user, **form.service_kwargs()
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            message = _("Seguimiento registrado: %(action)s → %(result)s.") % {
+                "action": follow_up.action.name,
+                "result": follow_up.result.name,
+            }
+            if follow_up.changed_state:
+                message += " " + _("La gestión pasó a «%(state)s».") % {
+                    "state": follow_up.state.name
+                }
+            messages.success(request, message)
+            return redirect(gestion)
+    return render(
+        request,
+        "gestiones/gestion_detail.html",
+        _detail_context(request, gestion, follow_up_form=form),
+    )
+
+
+@permission_required("gestiones.change_gestion", raise_exception=True)
+def gestion_data(request: HttpRequest, pk: int) -> HttpResponse:
+    """Complete or correct the gestión's dynamic-form data."""
+    gestion = selectors.gestion_for(request.user, pk)
+    if not selectors.can_follow_up(request.user, gestion):
+        raise PermissionDenied
+    form = forms.GestionDataForm(request.POST or None, gestion=gestion)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_gestion_data(
+                gestion=gestion, actor=request.user, data=form.data_for_service()
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Datos de la gestión guardados."))
+            return redirect(gestion)
+    return render(request, "gestiones/gestion_data.html", {"gestion": gestion, "form": form})
+
+
+@require_POST
+@permission_required("gestiones.reassign_gestion", raise_exception=True)
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    gestion = selectors.gestion_for(request.user, pk)
+    form = forms.ReassignForm(request.POST)
+    if form.is_valid():
+        try:
+            services.reassign_gestion(
+                gestion=gestion,
+                agent=form.cleaned_data["agent"],
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("Gestión #%(id)s reasignada a %(agent)s.")
+                % {"id": gestion.pk, "agent": form.cleaned_data["agent"]},
+            )
+            return redirect(gestion)
+    return render(
+        request,
+        "gestiones/gestion_detail.html",
+        _detail_context(request, gestion, reassign_form=form),
+    )
+
+
+@require_GET
+@permission_required("gestiones.view_gestion", raise_exception=True)
+def board(request: HttpRequest) -> HttpResponse:
+    """Columns by state for one process: counts, late counts and the first cards."""
+    types = list(GestionType.objects.filter(is_active=True))
+    chosen = None
+    if request.GET.get("tipo"):
+        chosen = next((t for t in types if str(t.pk) == request.GET["tipo"]), None)
+    chosen = chosen or (types[0] if types else None)
+    queryset = selectors.visible_gestiones(request.user)
+    if request.GET.get("mias") and request.user.has_perm("gestiones.view_all_gestiones"):
+        queryset = queryset.filter(agent=request.user)
+    columns = selectors.board(queryset, chosen) if chosen else []
+    return render(
+        request,
+        "gestiones/board.html",
+        {"types": types, "chosen": chosen, "columns": columns, "only_mine": "mias" in request.GET},
+    )
+
+
+@permission_required("gestiones.reassign_gestion", raise_exception=True)
+def workload(request: HttpRequest) -> HttpResponse:
+    """The supervisor's screen: workload per state and agent, and bulk reassignment."""
+    types = list(GestionType.objects.all())
+    chosen = next((t for t in types if str(t.pk) == request.GET.get("tipo", "")), None)
+    bulk_form = forms.BulkReassignForm(request.POST or None)
+    if request.method == "POST" and bulk_form.is_valid():
+        try:
+            moved = services.reassign_many(
+                gestiones=bulk_form.cleaned_data["gestiones"],
+                agent=bulk_form.cleaned_data["agent"],
+                actor=request.user,
+                reason=bulk_form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            bulk_form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("%(n)s gestiones reasignadas a %(agent)s.")
+                % {"n": moved, "agent": bulk_form.cleaned_data["agent"]},
+            )
+            return redirect(request.get_full_path())
+    from_agent = request.GET.get("gestor", "")
+    open_rows = selectors.gestion_list(request.user).filter(outcome=Outcome.OPEN)
+    if chosen:
+        open_rows = open_rows.filter(gestion_type=chosen)
+    if from_agent == "none":
+        open_rows = open_rows.filter(agent__isnull=True)
+    elif from_agent.isdigit():
+        open_rows = open_rows.filter(agent_id=int(from_agent))
+    page = Paginator(open_rows.order_by("due_at", "id"), 25).get_page(request.GET.get("page"))
+    by_agent = selectors.workload_by_agent(gestion_type=chosen)
+    context = {
+        "types": types,
+        "chosen": chosen,
+        "by_state": selectors.workload_by_state(gestion_type=chosen),
+        "by_agent": by_agent,
+        "unassigned": selectors.unassigned_count(),
+        "page": page,
+        "bulk_form": bulk_form,
+        "from_agent": from_agent,
+        "agents": selectors.agents(),
+        "chart": {
+            "type": "bar",
+            "labels": [row.label for row in by_agent],
+            "datasets": [
+                {"label": _("Al día"), "data": [r.on_time for r in by_agent], "color": "success"},
+                {"label": _("Atrasadas"), "data": [r.late for r in by_agent], "color": "danger"},
+            ],
+            "options": {"stacked": True, "yLabel": _("Gestiones abiertas")},
+        },
+    }
+    return render(request, "gestiones/workload.html", context)
+
+
+@require_GET
+@permission_required("gestiones.view_gestion", raise_exception=True)
+def customer_gestiones(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """The customer page's card of gestiones (loaded by HTMX from the CRM's 360 page)."""
+    customer = crm_selectors.customer_for(request.user, customer_id)
+    rows = selectors.customer_gestiones(request.user, customer.pk)
+    return render(
+        request,
+        "gestiones/partials/customer_gestiones.html",
+        {"customer": customer, "gestiones": rows[:10], "total": rows.count()},
+    )
+
+
+@require_GET
+def notifications(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.notifications_for(request.user), NOTIFICATIONS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "gestiones/notifications.html", {"page": page})
+
+
+@require_GET
+def notifications_badge(request: HttpRequest) -> HttpResponse:
+    """The nav bell's unread count (an HTMX fragment)."""
+    return render(
+        request,
+        "gestiones/partials/notifications_badge.html",
+        {"unread": selectors.unread_count(request.user)},
+    )
+
+
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
+    services.mark_notifications_read(user=request.user, ids=ids)
+    return redirect("gestiones:notifications")
+
+
+@require_GET
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification read and go to its gestión."""
+    notification = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+    services.mark_notifications_read(user=request.user, ids=[notification.pk])
+    if notification.gestion_id:
+        return redirect("gestiones:detail", notification.gestion_id)
+    return redirect("gestiones:notifications")
