@@ -11,6 +11,7 @@ from config.api import api
 from credits import calculator
 from crm import views as crm_views
 from crm import webhooks as crm_webhooks
+from crm.gestiones.campaigns import urls as campaign_urls
 
 admin.site.site_header = "Cartera · Administración"
 admin.site.site_title = "Cartera"
@@ -44,7 +45,7 @@ urlpatterns = [
     path("", include("credits.urls")),
     path("", include("crm.gestiones.urls")),
     # Public pages of the gestiones app: an inbound campaign's form, a survey's link.
-    path("campana/", include("crm.gestiones.public_campaign_urls")),
+    path("campana/", include(campaign_urls.public_urlpatterns)),
     path("encuesta/", include("crm.gestiones.public_survey_urls")),
 ]
 

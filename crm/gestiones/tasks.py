@@ -3,7 +3,8 @@
 from celery import shared_task
 from django.core.mail import send_mail
 
-from crm.gestiones import campaigns, lifecycle, services
+from crm.gestiones import services
+from crm.gestiones.campaigns import services as campaign_services
 
 
 @shared_task(
@@ -26,10 +27,10 @@ def alert_due_gestiones() -> dict[str, int]:
 @shared_task(name="gestiones.launch_campaign")
 def launch_campaign(campaign_id: int, actor_id: int | None = None) -> int:
     """Reach the pending customers of a launched outbound campaign, batch by batch."""
-    return campaigns.reach_segment(campaign_id=campaign_id, actor_id=actor_id)
+    return campaign_services.reach_segment(campaign_id=campaign_id, actor_id=actor_id)
 
 
 @shared_task(name="gestiones.run_lifecycle_events")
 def run_lifecycle_events() -> dict[str, int]:
     """Run the day's life-cycle events (beat, daily)."""
-    return lifecycle.run_lifecycle_events()
+    return campaign_services.run_lifecycle_events()

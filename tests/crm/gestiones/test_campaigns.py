@@ -13,7 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from crm.gestiones import campaigns, examples, services
+from crm.gestiones import examples, services
+from crm.gestiones.campaigns import selectors as campaign_selectors
+from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.models import Campaign, CampaignTarget, FollowUp, Gestion, Outcome
 from crm.models import Customer, Interaction
 from tests.factories import BranchFactory, ChannelFactory, CustomerFactory, TagFactory
@@ -87,7 +89,7 @@ def google_answers(google, **fields) -> None:
 
 def make_campaign(**kwargs) -> Campaign:
     """Create a campaign; many-to-many filters and agents go by their field names."""
-    many = {k: kwargs.pop(k) for k in campaigns.CAMPAIGN_M2M_FIELDS if k in kwargs}
+    many = {k: kwargs.pop(k) for k in campaign_services.CAMPAIGN_M2M_FIELDS if k in kwargs}
     kwargs.setdefault("name", "Campaña de prueba")
     kwargs.setdefault("slug", "campana-de-prueba")
     kwargs.setdefault("kind", Campaign.Kind.OUTBOUND)
@@ -108,7 +110,7 @@ def make_inbound(call_type, **kwargs) -> Campaign:
 
 def launch(campaign, actor, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        return campaigns.launch_campaign(campaign=campaign, actor=actor)
+        return campaign_services.launch_campaign(campaign=campaign, actor=actor)
 
 
 # --- Segment ---------------------------------------------------------------------------
@@ -125,7 +127,7 @@ def test_the_segment_keeps_the_customers_matching_every_filter(db):
     CustomerFactory(branch=lima, channel=phone).tags.add(vip)  # other channel
     campaign = make_campaign(segment_branches=[lima], segment_channels=[web], segment_tags=[vip])
 
-    assert list(campaigns.segment(campaign)) == [wanted]
+    assert list(campaign_selectors.segment(campaign)) == [wanted]
 
 
 def test_any_value_of_a_filter_matches_and_nobody_appears_twice(db):
@@ -137,7 +139,7 @@ def test_any_value_of_a_filter_matches_and_nobody_appears_twice(db):
     CustomerFactory()
     campaign = make_campaign(segment_tags=[vip, renewal])
 
-    assert sorted(c.pk for c in campaigns.segment(campaign)) == sorted([both.pk, one.pk])
+    assert sorted(c.pk for c in campaign_selectors.segment(campaign)) == sorted([both.pk, one.pk])
 
 
 def test_the_product_filter_keeps_customers_with_a_gestion_of_that_product(
@@ -148,7 +150,7 @@ def test_the_product_filter_keeps_customers_with_a_gestion_of_that_product(
     CustomerFactory()
     campaign = make_campaign(segment_products=[credit_type.product])
 
-    assert list(campaigns.segment(campaign)) == [customer]
+    assert list(campaign_selectors.segment(campaign)) == [customer]
 
 
 def test_the_city_filter_ignores_case_and_spaces(db):
@@ -156,13 +158,13 @@ def test_the_city_filter_ignores_case_and_spaces(db):
     CustomerFactory(city="Lima")
     campaign = make_campaign(segment_city="  AREQUIPA ")
 
-    assert list(campaigns.segment(campaign)) == [arequipa]
+    assert list(campaign_selectors.segment(campaign)) == [arequipa]
 
 
 def test_a_campaign_without_filters_reaches_every_customer(db):
     CustomerFactory.create_batch(3)
 
-    assert campaigns.segment(make_campaign()).count() == 3
+    assert campaign_selectors.segment(make_campaign()).count() == 3
 
 
 # --- Launch ----------------------------------------------------------------------------
@@ -238,11 +240,11 @@ def test_the_launch_works_through_the_segment_in_batches(call_type, supervisor):
     CustomerFactory.create_batch(5)
     campaign = make_campaign(gestion_type=call_type, status=Campaign.Status.ACTIVE)
 
-    reached = campaigns.reach_segment(campaign_id=campaign.pk, batch_size=2)
+    reached = campaign_services.reach_segment(campaign_id=campaign.pk, batch_size=2)
 
     assert reached == 5
     assert campaign.targets.count() == 5
-    assert campaigns.reach_segment(campaign_id=campaign.pk, batch_size=2) == 0
+    assert campaign_services.reach_segment(campaign_id=campaign.pk, batch_size=2) == 0
 
 
 @pytest.mark.parametrize(
@@ -259,7 +261,7 @@ def test_only_an_outbound_campaign_still_running_is_launched(
     campaign = make_campaign(kind=kind, status=status, gestion_type=call_type)
 
     with pytest.raises(ValidationError, match=message):
-        campaigns.launch_campaign(campaign=campaign, actor=supervisor)
+        campaign_services.launch_campaign(campaign=campaign, actor=supervisor)
 
     assert not campaign.targets.exists()
 
@@ -270,7 +272,7 @@ def test_a_campaign_is_not_launched_again_while_its_launch_runs(call_type, super
     cache.set(f"gestiones:campaign-launch:{campaign.pk}", True)
 
     with pytest.raises(ValidationError, match="sigue en curso"):
-        campaigns.launch_campaign(campaign=campaign, actor=supervisor)
+        campaign_services.launch_campaign(campaign=campaign, actor=supervisor)
 
 
 def test_a_type_with_required_fields_opens_gestiones_that_await_their_data(
@@ -280,7 +282,7 @@ def test_a_type_with_required_fields_opens_gestiones_that_await_their_data(
     campaign = make_campaign(gestion_type=credit_type)
 
     with django_capture_on_commit_callbacks(execute=True):
-        campaigns.launch_campaign(campaign=campaign, actor=supervisor)
+        campaign_services.launch_campaign(campaign=campaign, actor=supervisor)
 
     gestion = Gestion.objects.get(campaign=campaign)
     assert gestion.data == {}
@@ -325,7 +327,7 @@ def test_effectiveness_counts_gestiones_by_state_agent_and_channel(
     )
     services.create_gestion(customer=CustomerFactory(), gestion_type=call_type, agent=asesor)
 
-    results = campaigns.effectiveness(campaign)
+    results = campaign_selectors.effectiveness(campaign)
 
     assert (results.total, results.success, results.rejected, results.open) == (4, 2, 1, 1)
     assert results.effectiveness == Decimal("50.0")
@@ -681,7 +683,7 @@ def test_an_open_campaign_within_its_dates_takes_registrations(db, call_type):
     today = timezone.localdate()
     campaign = make_inbound(call_type, starts_on=today, ends_on=today)
 
-    gestion = campaigns.register_inbound(
+    gestion = campaign_services.register_inbound(
         campaign=campaign,
         data={**REGISTRATION, "consent": True},
     )

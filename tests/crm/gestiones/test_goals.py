@@ -13,8 +13,8 @@ from crm.gestiones import goals, services
 from crm.gestiones.models import GestionState, Goal
 from crm.models import Product
 from lib.money import Currency
-from tests.factories import CustomerFactory, ProductFactory
 from tests.crm.gestiones.conftest import step
+from tests.factories import CustomerFactory, ProductFactory
 
 LIMA = ZoneInfo("America/Lima")
 

@@ -10,7 +10,8 @@ from pytest_django.asserts import assertContains
 
 from credits import services as credit_services
 from credits.models import Installment, Loan
-from crm.gestiones import examples, lifecycle, tasks
+from crm.gestiones import examples, tasks
+from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.models import Gestion, LifecycleEvent, LifecycleRun, Outcome
 from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory
 
@@ -81,7 +82,7 @@ def maturity(loan: Loan) -> datetime.date:
 
 def run(today, django_capture_on_commit_callbacks) -> dict[str, int]:
     with django_capture_on_commit_callbacks(execute=True):
-        return lifecycle.run_lifecycle_events(today=today)
+        return campaign_services.run_lifecycle_events(today=today)
 
 
 def test_the_thanks_comes_n_days_after_disbursement_once(

@@ -8,8 +8,8 @@ from django.db import connection
 
 from crm.gestiones import examples, services
 from crm.gestiones.models import FollowUp, Gestion
-from tests.factories import CustomerFactory, UserFactory
 from tests.crm.gestiones.conftest import step
+from tests.factories import CustomerFactory, UserFactory
 
 
 def _race(workers, job):

@@ -12,8 +12,8 @@ from pytest_django.asserts import assertContains, assertNotContains, assertTempl
 from crm.gestiones import services, survey_views, surveys
 from crm.gestiones.models import Answer, FollowUp, Question, Survey, SurveyInvitation
 from crm.models import Interaction
-from tests.factories import CustomerFactory
 from tests.crm.gestiones.conftest import step
+from tests.factories import CustomerFactory
 
 LIMA = ZoneInfo("America/Lima")
 NOW = datetime.datetime(2026, 5, 4, 10, 0, tzinfo=LIMA)

@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from crm.gestiones import services
 from crm.gestiones.models import Gestion, Notification
-from tests.factories import CustomerFactory, UserFactory
 from tests.crm.gestiones.conftest import step
+from tests.factories import CustomerFactory, UserFactory
 
 NOW = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
 

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 
 from crm.gestiones import selectors, services
 from crm.gestiones.models import FollowUp, Gestion, Notification, StateAgent
-from tests.factories import CustomerFactory, UserFactory
 from tests.crm.gestiones.conftest import step
+from tests.factories import CustomerFactory, UserFactory
 
 NOW = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
 

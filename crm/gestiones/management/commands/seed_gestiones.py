@@ -21,7 +21,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from credits.models import LoanProduct
-from crm.gestiones import campaigns, documents, examples, goals, services
+from crm.gestiones import documents, examples, goals, services
+from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.models import (
     Action,
     Campaign,
@@ -175,7 +176,7 @@ class Command(BaseCommand):
                 gestion_types=[credit, service],
             )
         if not Campaign.objects.filter(slug="feria-vehicular").exists():
-            campaigns.save_campaign(
+            campaign_services.save_campaign(
                 actor=actor,
                 data={
                     "name": "Feria vehicular",
@@ -189,7 +190,7 @@ class Command(BaseCommand):
                 },
             )
         if not Campaign.objects.filter(slug="clientes-vip").exists():
-            campaigns.save_campaign(
+            campaign_services.save_campaign(
                 actor=actor,
                 data={
                     "name": "Clientes VIP: renovación",

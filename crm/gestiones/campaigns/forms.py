@@ -10,7 +10,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from crm import validators
 from crm.forms import ServiceErrorsMixin
-from crm.gestiones import campaigns
+from crm.gestiones.campaigns import selectors
 from crm.gestiones.models import Campaign, GestionType
 from crm.models import Branch, Channel, Customer, Product, Tag
 
@@ -90,7 +90,7 @@ class CampaignForm(ServiceErrorsMixin, forms.ModelForm):
         self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
         # The usable types, and the campaign's own even if it stopped being usable: the
         # service then says why, instead of the field saying "not a valid choice".
-        usable = Q(pk__in=campaigns.usable_gestion_types().values("pk"))
+        usable = Q(pk__in=selectors.usable_gestion_types().values("pk"))
         if self.instance.gestion_type_id:
             usable |= Q(pk=self.instance.gestion_type_id)
         self.fields["gestion_type"].queryset = GestionType.objects.filter(usable)
@@ -137,7 +137,7 @@ class SegmentForm(forms.Form):
         if not self.is_valid():
             return 0
         data = self.cleaned_data
-        return campaigns.customers_matching(
+        return selectors.customers_matching(
             branches=data["segment_branches"],
             channels=data["segment_channels"],
             tags=data["segment_tags"],

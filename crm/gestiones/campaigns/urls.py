@@ -1,8 +1,9 @@
-"""Campaign and life-cycle screens, under /gestiones/campanas/ in the `gestiones` namespace."""
+"""Campaign and life-cycle screens, under /gestiones/campanas/ in the `gestiones` namespace;
+an inbound campaign's public form under /campana/ (no namespace, no sign-in)."""
 
 from django.urls import path
 
-from crm.gestiones import campaign_views as views
+from crm.gestiones.campaigns import views
 
 urlpatterns = [
     path("", views.campaign_list, name="campaign_list"),
@@ -13,4 +14,9 @@ urlpatterns = [
     path("<int:pk>/editar/", views.campaign_update, name="campaign_update"),
     path("<int:pk>/lanzar/", views.campaign_launch, name="campaign_launch"),
     path("<int:pk>/progreso/", views.campaign_progress, name="campaign_progress"),
+]
+
+public_urlpatterns = [
+    path("<slug:slug>/", views.campaign_form, name="campaign_form"),
+    path("<slug:slug>/gracias/", views.campaign_thanks, name="campaign_thanks"),
 ]

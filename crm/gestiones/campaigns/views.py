@@ -16,8 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from crm.gestiones import campaign_forms as forms
-from crm.gestiones import campaigns, lifecycle
+from crm.gestiones.campaigns import forms, selectors, services
 from crm.gestiones.models import Campaign, Outcome
 from integrations import recaptcha
 from lib import lists, ratelimit
@@ -79,7 +78,7 @@ class CampaignTable(tables.Table):
 def campaign_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
-        filterset=forms.CampaignFilter(request.GET, queryset=campaigns.campaign_list()),
+        filterset=forms.CampaignFilter(request.GET, queryset=selectors.campaign_list()),
         table_class=CampaignTable,
         page_template="gestiones/campaign_list.html",
         results_template="gestiones/partials/campaign_results.html",
@@ -91,7 +90,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     form = forms.CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            campaign = campaigns.save_campaign(data=form.service_data(), actor=request.user)
+            campaign = services.save_campaign(data=form.service_data(), actor=request.user)
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -102,11 +101,11 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("gestiones.change_campaign", raise_exception=True)
 def campaign_update(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = campaigns.campaign_for(request.user, pk)
+    campaign = selectors.campaign_for(request.user, pk)
     form = forms.CampaignForm(request.POST or None, instance=campaign)
     if request.method == "POST" and form.is_valid():
         try:
-            campaigns.save_campaign(data=form.service_data(), actor=request.user, campaign=campaign)
+            services.save_campaign(data=form.service_data(), actor=request.user, campaign=campaign)
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -128,8 +127,8 @@ def campaign_segment_count(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("gestiones.view_campaign", raise_exception=True)
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = campaigns.campaign_for(request.user, pk)
-    results = campaigns.effectiveness(campaign)
+    campaign = selectors.campaign_for(request.user, pk)
+    results = selectors.effectiveness(campaign)
     public_url = ""
     if campaign.kind == Campaign.Kind.INBOUND:
         public_url = request.build_absolute_uri(reverse("campaign_form", args=[campaign.slug]))
@@ -141,7 +140,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_launch": campaign.kind == Campaign.Kind.OUTBOUND
             and campaign.status != Campaign.Status.FINISHED
             and request.user.has_perm("gestiones.change_campaign"),
-            "progress": campaigns.launch_progress(campaign),
+            "progress": selectors.launch_progress(campaign),
             "poll_seconds": PROGRESS_POLL_SECONDS,
             "results": results,
             "state_chart": state_chart(results),
@@ -154,9 +153,9 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("gestiones.change_campaign", raise_exception=True)
 def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = campaigns.campaign_for(request.user, pk)
+    campaign = selectors.campaign_for(request.user, pk)
     try:
-        campaigns.launch_campaign(campaign=campaign, actor=request.user)
+        services.launch_campaign(campaign=campaign, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -171,8 +170,8 @@ def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("gestiones.view_campaign", raise_exception=True)
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """Return the launch's progress; once it ends, reload the page to show the results."""
-    campaign = campaigns.campaign_for(request.user, pk)
-    progress = campaigns.launch_progress(campaign)
+    campaign = selectors.campaign_for(request.user, pk)
+    progress = selectors.launch_progress(campaign)
     if request.htmx and not progress.is_running:
         return HttpResponseClientRefresh()
     return render(
@@ -189,11 +188,11 @@ def lifecycle_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "gestiones/campaign_lifecycle.html",
-        {"events": lifecycle.lifecycle_events(), "catch_up_days": lifecycle.CATCH_UP_DAYS},
+        {"events": selectors.lifecycle_events(), "catch_up_days": selectors.CATCH_UP_DAYS},
     )
 
 
-def state_chart(results: campaigns.Effectiveness) -> dict[str, Any]:
+def state_chart(results: selectors.Effectiveness) -> dict[str, Any]:
     """Return static/js/charts.js data: the campaign's gestiones by state."""
     return {
         "type": "doughnut",
@@ -202,7 +201,7 @@ def state_chart(results: campaigns.Effectiveness) -> dict[str, Any]:
     }
 
 
-def agent_chart(results: campaigns.Effectiveness) -> dict[str, Any]:
+def agent_chart(results: selectors.Effectiveness) -> dict[str, Any]:
     """Return static/js/charts.js data: each agent's gestiones, stacked by result."""
     rows = results.by_agent
     series = (
@@ -234,7 +233,7 @@ def agent_chart(results: campaigns.Effectiveness) -> dict[str, Any]:
 @csp_update(recaptcha.CSP)
 def campaign_form(request: HttpRequest, slug: str) -> HttpResponse:
     """Show an open inbound campaign's form; a person who sends it gets a gestión opened."""
-    campaign = campaigns.public_campaign_for(slug)
+    campaign = selectors.public_campaign_for(slug)
     if request.method == "GET":
         return _render_public(request, campaign, forms.InboundForm())
     form = forms.InboundForm(request.POST)
@@ -244,7 +243,7 @@ def campaign_form(request: HttpRequest, slug: str) -> HttpResponse:
         form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
     ):
         try:
-            campaigns.register_inbound(campaign=campaign, data=form.registration_data())
+            services.register_inbound(campaign=campaign, data=form.registration_data())
         except ValidationError as exc:
             # As plain messages: the service may name fields this form does not have.
             form.add_error(None, exc.messages)
@@ -256,7 +255,7 @@ def campaign_form(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @login_not_required
 def campaign_thanks(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = campaigns.public_campaign_for(slug)
+    campaign = selectors.public_campaign_for(slug)
     return render(request, "gestiones/public_campaign_thanks.html", {"campaign": campaign})
 
 

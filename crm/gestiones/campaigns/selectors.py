@@ -1,0 +1,331 @@
+"""Reads of campaigns and life-cycle events: lists, segments, launch progress, effectiveness."""
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from credits.models import Installment, Loan
+from crm.gestiones.models import (
+    Campaign,
+    CampaignTarget,
+    Gestion,
+    GestionType,
+    LifecycleEvent,
+    LifecycleRun,
+    Outcome,
+)
+from crm.models import Branch, Channel, Customer, Product, Tag
+from lib import money
+
+# How long the "launch running" flag may outlive a worker that died mid-launch.
+LAUNCH_FLAG_SECONDS = 6 * 60 * 60
+
+
+def campaign_list() -> QuerySet[Campaign]:
+    """Return the campaigns with what the list shows: channel, type and counts."""
+    return Campaign.objects.select_related("channel", "gestion_type").annotate(
+        target_count=Count("targets", distinct=True),
+        gestion_count=Count("gestiones", distinct=True),
+    )
+
+
+def campaign_for(user: AbstractBaseUser, pk: int) -> Campaign:
+    """Return the campaign `pk` for a user allowed to see campaigns (the view checks that)."""
+    return get_object_or_404(
+        Campaign.objects.select_related("channel", "gestion_type", "launched_by"), pk=pk
+    )
+
+
+def public_campaign_for(slug: str, *, today: datetime.date | None = None) -> Campaign:
+    """Return the inbound campaign open today at `slug`; raise Http404 otherwise."""
+    campaign = get_object_or_404(Campaign, slug=slug, kind=Campaign.Kind.INBOUND)
+    if not is_open_for_inbound(campaign, today=today or timezone.localdate()):
+        raise Http404("campaign closed")
+    return campaign
+
+
+def is_open_for_inbound(campaign: Campaign, *, today: datetime.date) -> bool:
+    """Return whether the inbound form of `campaign` takes registrations on `today`."""
+    return (
+        campaign.kind == Campaign.Kind.INBOUND
+        and campaign.status == Campaign.Status.ACTIVE
+        and (campaign.starts_on is None or campaign.starts_on <= today)
+        and (campaign.ends_on is None or today <= campaign.ends_on)
+    )
+
+
+def usable_gestion_types() -> QuerySet[GestionType]:
+    """Return the types a campaign may open: active and with an initial state.
+
+    Their required fields stay empty until the agent completes them on the gestión page.
+    """
+    return GestionType.objects.filter(is_active=True, states__is_initial=True).distinct()
+
+
+def customers_matching(
+    *,
+    branches: Iterable[Branch] = (),
+    channels: Iterable[Channel] = (),
+    tags: Iterable[Tag] = (),
+    products: Iterable[Product] = (),
+    city: str = "",
+) -> QuerySet[Customer]:
+    """Return the customers matching every filter given; an empty filter matches everyone.
+
+    Within a filter any value matches (branch A or B); the many-valued filters (tags,
+    products) go through subqueries, so a customer appears once however many match.
+    """
+    customers = Customer.objects.all()
+    branches, channels, tags, products = (list(x) for x in (branches, channels, tags, products))
+    if branches:
+        customers = customers.filter(branch__in=branches)
+    if channels:
+        customers = customers.filter(channel__in=channels)
+    if tags:
+        tagged = Customer.tags.through.objects.filter(tag__in=tags).values("customer_id")
+        customers = customers.filter(pk__in=tagged)
+    if products:
+        with_product = Gestion.objects.filter(products__in=products).values("customer_id")
+        customers = customers.filter(pk__in=with_product)
+    city = (city or "").strip()
+    if city:
+        customers = customers.filter(city__iexact=city)
+    return customers
+
+
+def segment(campaign: Campaign) -> QuerySet[Customer]:
+    """Return the customers an outbound campaign is for."""
+    return customers_matching(
+        branches=campaign.segment_branches.all(),
+        channels=campaign.segment_channels.all(),
+        tags=campaign.segment_tags.all(),
+        products=campaign.segment_products.all(),
+        city=campaign.segment_city,
+    )
+
+
+def pending_customers(campaign: Campaign) -> QuerySet[Customer]:
+    """Return the segment's customers the campaign has not reached yet, oldest first."""
+    reached = CampaignTarget.objects.filter(campaign=campaign).values("customer_id")
+    return segment(campaign).exclude(pk__in=reached).order_by("pk")
+
+
+@dataclass(frozen=True)
+class LaunchProgress:
+    """How far an outbound launch got: customers reached out of the segment's size."""
+
+    targets: int
+    segment_size: int
+    is_running: bool
+
+    @property
+    def percent(self) -> int:
+        if not self.segment_size:
+            return 100 if not self.is_running else 0
+        return min(100, self.targets * 100 // self.segment_size)
+
+
+def launch_progress(campaign: Campaign) -> LaunchProgress:
+    """Return the launch's progress; `is_running` while its task has customers to reach."""
+    return LaunchProgress(
+        targets=campaign.targets.count(),
+        segment_size=segment(campaign).count() if campaign.kind == Campaign.Kind.OUTBOUND else 0,
+        is_running=bool(cache.get(running_key(campaign.pk))),
+    )
+
+
+@dataclass(frozen=True)
+class StateRow:
+    name: str
+    color: str
+    outcome: str
+    count: int
+    percent: Decimal
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    name: str
+    count: int
+    success: int
+    rejected: int
+    open: int
+    effectiveness: Decimal
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    name: str
+    count: int
+    success: int
+    percent: Decimal
+    effectiveness: Decimal
+
+
+@dataclass(frozen=True)
+class Effectiveness:
+    """A campaign's results: its gestiones by state, agent and channel, and its messages."""
+
+    total: int
+    success: int
+    rejected: int
+    open: int
+    by_state: list[StateRow]
+    by_agent: list[AgentRow]
+    by_channel: list[ChannelRow]
+    messages: dict[str, int]
+
+    @property
+    def effectiveness(self) -> Decimal:
+        return percent(self.success, self.total)
+
+
+def percent(part: int, total: int) -> Decimal:
+    """Return part / total as a percentage with one decimal, rounded half up (0 if no total)."""
+    return money.percent(part, total, places=1) or Decimal("0.0")
+
+
+def effectiveness(campaign: Campaign) -> Effectiveness:
+    """Return the campaign's effectiveness: a gestión is effective when its state succeeded.
+
+    An agent's or channel's effectiveness is its successful gestiones over all of its
+    gestiones in the campaign, open ones included.
+    """
+    gestiones = Gestion.objects.filter(campaign=campaign)
+    outcomes = {
+        "success": Count("id", filter=Q(outcome=Outcome.SUCCESS)),
+        "rejected": Count("id", filter=Q(outcome=Outcome.REJECTED)),
+        "open": Count("id", filter=Q(outcome=Outcome.OPEN)),
+    }
+    totals = gestiones.aggregate(total=Count("id"), **outcomes)
+    total = totals["total"]
+    states = (
+        gestiones.values("state__name", "state__color", "state__outcome", "state__order")
+        .annotate(n=Count("id"))
+        .order_by("state__order", "state__name")
+    )
+    agents = (
+        gestiones.values("agent_id", "agent__first_name", "agent__last_name", "agent__username")
+        .annotate(n=Count("id"), **outcomes)
+        .order_by("-n", "agent__username")
+    )
+    channels = gestiones.values("channel__name").annotate(n=Count("id"), **outcomes).order_by("-n")
+    messages = dict.fromkeys(CampaignTarget.MessageStatus.values, 0)
+    for row in campaign.targets.values("message_status").annotate(n=Count("id")):
+        messages[row["message_status"]] = row["n"]
+    return Effectiveness(
+        total=total,
+        success=totals["success"],
+        rejected=totals["rejected"],
+        open=totals["open"],
+        by_state=[
+            StateRow(
+                name=r["state__name"],
+                color=r["state__color"],
+                outcome=r["state__outcome"],
+                count=r["n"],
+                percent=percent(r["n"], total),
+            )
+            for r in states
+        ],
+        by_agent=[
+            AgentRow(
+                name=_agent_name(r),
+                count=r["n"],
+                success=r["success"],
+                rejected=r["rejected"],
+                open=r["open"],
+                effectiveness=percent(r["success"], r["n"]),
+            )
+            for r in agents
+        ],
+        by_channel=[
+            ChannelRow(
+                name=r["channel__name"] or _("Sin canal"),
+                count=r["n"],
+                success=r["success"],
+                percent=percent(r["n"], total),
+                effectiveness=percent(r["success"], r["n"]),
+            )
+            for r in channels
+        ],
+        messages=messages,
+    )
+
+
+def _agent_name(row: Mapping[str, Any]) -> str:
+    if row["agent_id"] is None:
+        return _("Sin asignar")
+    name = f"{row['agent__first_name'] or ''} {row['agent__last_name'] or ''}".strip()
+    return name or row["agent__username"]
+
+
+def gestion_type_problem(gestion_type: GestionType) -> str:
+    """Return why a campaign or event cannot open gestiones of this type ("" if it can)."""
+    if not gestion_type.is_active:
+        return _("El tipo de gestión «%(t)s» está inactivo.") % {"t": gestion_type}
+    if gestion_type.initial_state() is None:
+        return _("El tipo de gestión «%(t)s» no tiene estado inicial.") % {"t": gestion_type}
+    return ""
+
+
+def campaign_agents(campaign: Campaign) -> list[AbstractBaseUser] | None:
+    """Return the campaign's active agents, or None to use the initial state's agents."""
+    return list(campaign.agents.filter(is_active=True)) or None
+
+
+def running_key(campaign_id: int) -> str:
+    return f"gestiones:campaign-launch:{campaign_id}"
+
+
+# How far back a "days after disbursement" event still catches up (see the module doc).
+CATCH_UP_DAYS = 30
+
+
+def lifecycle_events() -> QuerySet[LifecycleEvent]:
+    """Return every event with its product, type, and how many times and when it last ran."""
+    return LifecycleEvent.objects.select_related("loan_product", "gestion_type").annotate(
+        run_count=Count("runs"), last_run_at=Max("runs__ran_at")
+    )
+
+
+def due_loans(event: LifecycleEvent, *, today: datetime.date) -> QuerySet[Loan]:
+    """Return the live loans of the event's product whose event day has come and that the
+    event has not been done for yet."""
+    done = LifecycleRun.objects.filter(event=event).values("loan_id")
+    loans = Loan.objects.filter(
+        product_id=event.loan_product_id, status=Loan.Status.ACTIVE
+    ).exclude(pk__in=done)
+    offset = datetime.timedelta(days=event.offset_days)
+    if event.anchor == LifecycleEvent.Anchor.DISBURSED:
+        # Event day = local disbursement date + offset, within [today − CATCH_UP_DAYS, today];
+        # compared on disbursed_at itself so the database can use a range.
+        first = today - datetime.timedelta(days=CATCH_UP_DAYS) - offset
+        last = today - offset
+        return loans.filter(
+            disbursed_at__gte=_start_of(first),
+            disbursed_at__lt=_start_of(last + datetime.timedelta(days=1)),
+        )
+    maturity = Max(
+        "installments__due_date",
+        filter=Q(installments__kind=Installment.Kind.REGULAR, installments__is_superseded=False),
+    )
+    # Event day = maturity − offset ≤ today, and not matured yet: today ≤ maturity.
+    return loans.annotate(maturity=maturity).filter(
+        maturity__gte=today, maturity__lte=today + offset
+    )
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    """Return the first instant of `day` in the local time zone."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
