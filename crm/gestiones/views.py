@@ -8,7 +8,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import selectors as crm_selectors
-from crm.gestiones import documents, dynamic, forms, selectors, services, surveys, tables
+from crm.gestiones import dynamic, forms, selectors, services, surveys, tables
+from crm.gestiones.documents import selectors as document_selectors
 from crm.gestiones.models import GestionType, Outcome
 from lib import lists
 
@@ -92,7 +93,7 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
             for f in dynamic.missing_required(gestion.data, fields)
             if f.scope == f.Scope.GESTION
         ],
-        "document_templates": documents.templates_for(user, gestion),
+        "document_templates": document_selectors.templates_for(user, gestion),
         "survey_invitation": surveys.invitation_for(gestion),
         "may_follow_up": may_follow_up,
         "may_reassign": user.has_perm("gestiones.reassign_gestion") and gestion.is_open,

@@ -15,7 +15,10 @@ from django.urls import reverse
 from docx import Document
 
 from credits.models import Loan
-from crm.gestiones import documents
+from crm.gestiones.documents import context as document_context
+from crm.gestiones.documents import rendering as document_rendering
+from crm.gestiones.documents import selectors as document_selectors
+from crm.gestiones.documents import services as document_services
 from crm.gestiones.models import Attachment, DocumentTemplate, FollowUp
 from crm.models import Interaction
 from lib import docx_pdf
@@ -96,7 +99,7 @@ def gestion(make_gestion, asesor, loan):
 
 @pytest.fixture
 def contract(credit_type):
-    return documents.create_template(
+    return document_services.create_template(
         name="Contrato de mutuo", file=upload(docx_with(*CONTRACT)), gestion_types=[credit_type]
     )
 
@@ -105,10 +108,10 @@ def contract(credit_type):
 
 
 def test_the_context_fills_every_documented_placeholder(gestion):
-    context = documents.context_for(gestion, today=TODAY)
+    context = document_context.context_for(gestion, today=TODAY)
 
     names = {f"{group}.{key}" for group, values in context.items() for key in values}
-    assert names == set(documents.placeholders())
+    assert names == set(document_context.placeholders())
     assert context["cliente"]["nombre_completo"] == "Rosa Huamán Torres"
     assert context["gestion"]["monto_solicitado"] == "1,234.50"
     assert context["gestion"]["datos"]["ingreso_mensual"] == "3,500.00"
@@ -135,13 +138,13 @@ def test_without_a_linked_loan_the_context_uses_the_customers_latest_live_loan(
     LoanFactory(customer=customer, status=Loan.Status.CANCELLED, payment_code="L000000002")
     LoanFactory(status=Loan.Status.ACTIVE, payment_code="L000000003")
 
-    context = documents.context_for(make_gestion())
+    context = document_context.context_for(make_gestion())
 
     assert context["credito"]["codigo"] == "L000000001"
 
 
 def test_without_any_loan_the_credit_placeholders_are_empty(make_gestion):
-    context = documents.context_for(make_gestion())
+    context = document_context.context_for(make_gestion())
 
     assert set(context["credito"].values()) == {""}
 
@@ -150,7 +153,7 @@ def test_without_any_loan_the_credit_placeholders_are_empty(make_gestion):
 
 
 def test_it_generates_the_docx_and_pdf_as_a_document_follow_up(gestion, contract, asesor):
-    follow_up = documents.generate_document(
+    follow_up = document_services.generate_document(
         gestion=gestion, template=contract, actor=asesor, now=NOW
     )
 
@@ -174,17 +177,17 @@ def test_it_generates_the_docx_and_pdf_as_a_document_follow_up(gestion, contract
 
 
 def test_it_refuses_a_template_for_another_gestion_type(gestion, service_type, asesor):
-    template = documents.create_template(
+    template = document_services.create_template(
         name="Acta de servicio", file=upload(docx_with("Hola")), gestion_types=[service_type]
     )
 
     with pytest.raises(ValidationError, match="no es para gestiones de tipo"):
-        documents.generate_document(gestion=gestion, template=template, actor=asesor)
+        document_services.generate_document(gestion=gestion, template=template, actor=asesor)
     assert not FollowUp.objects.filter(gestion=gestion, kind=FollowUp.Kind.DOCUMENT).exists()
 
 
 def test_it_refuses_a_role_the_template_does_not_list(gestion, credit_type, asesor):
-    template = documents.create_template(
+    template = document_services.create_template(
         name="Carta de cobranza",
         file=upload(docx_with("Hola {{ cliente.nombres }}")),
         gestion_types=[credit_type],
@@ -192,9 +195,9 @@ def test_it_refuses_a_role_the_template_does_not_list(gestion, credit_type, ases
     )
 
     with pytest.raises(ValidationError, match="Su rol no puede generar"):
-        documents.generate_document(gestion=gestion, template=template, actor=asesor)
+        document_services.generate_document(gestion=gestion, template=template, actor=asesor)
     boss = UserFactory(username="root", is_superuser=True)
-    assert documents.generate_document(gestion=gestion, template=template, actor=boss)
+    assert document_services.generate_document(gestion=gestion, template=template, actor=boss)
 
 
 def test_it_refuses_an_inactive_template(gestion, contract, asesor):
@@ -202,7 +205,7 @@ def test_it_refuses_an_inactive_template(gestion, contract, asesor):
     contract.save()
 
     with pytest.raises(ValidationError, match="está inactiva"):
-        documents.generate_document(gestion=gestion, template=contract, actor=asesor)
+        document_services.generate_document(gestion=gestion, template=contract, actor=asesor)
 
 
 def test_an_unknown_placeholder_stops_the_generation_and_stores_nothing(
@@ -214,7 +217,7 @@ def test_an_unknown_placeholder_stops_the_generation_and_stores_nothing(
     interactions = Interaction.objects.count()
 
     with pytest.raises(ValidationError) as error:
-        documents.generate_document(gestion=gestion, template=template, actor=asesor)
+        document_services.generate_document(gestion=gestion, template=template, actor=asesor)
 
     assert "marcadores que no existen: ciudad, cliente.apodo" in str(error.value)
     assert not FollowUp.objects.filter(gestion=gestion, kind=FollowUp.Kind.DOCUMENT).exists()
@@ -226,7 +229,9 @@ def test_values_with_xml_characters_render_as_text(gestion, contract, asesor):
     gestion.customer.first_name = "Ana & <Luz>"
     gestion.customer.save()
 
-    follow_up = documents.generate_document(gestion=gestion, template=contract, actor=asesor)
+    follow_up = document_services.generate_document(
+        gestion=gestion, template=contract, actor=asesor
+    )
 
     docx = follow_up.attachments.get(name__endswith=".docx")
     assert "Ana & <Luz> Huamán Torres" in docx_text(docx.file.read())
@@ -251,7 +256,7 @@ def test_the_pdf_keeps_tables_and_survives_characters_outside_latin1():
 
 def test_a_template_with_unknown_placeholders_is_refused_listing_them(credit_type):
     with pytest.raises(ValidationError) as error:
-        documents.create_template(
+        document_services.create_template(
             name="Mal",
             file=upload(docx_with("{{ cliente.nombre }} {{ gestion.datos.color }} {{ foo }}")),
             gestion_types=[credit_type],
@@ -266,7 +271,7 @@ def test_a_template_with_unknown_placeholders_is_refused_listing_them(credit_typ
 
 def test_a_template_with_a_syntax_error_is_refused_with_its_paragraph(credit_type):
     with pytest.raises(ValidationError) as error:
-        documents.create_template(
+        document_services.create_template(
             name="Mal",
             file=upload(docx_with("Bien", "Hola {{ cliente.nombres ")),
             gestion_types=[credit_type],
@@ -279,7 +284,7 @@ def test_a_template_with_a_syntax_error_is_refused_with_its_paragraph(credit_typ
 
 def test_an_unclosed_if_is_explained(credit_type):
     with pytest.raises(ValidationError, match="falta cerrar el bloque «if» con «endif»"):
-        documents.create_template(
+        document_services.create_template(
             name="Mal",
             file=upload(docx_with("{% if credito.codigo %}Con crédito")),
             gestion_types=[credit_type],
@@ -288,7 +293,7 @@ def test_an_unclosed_if_is_explained(credit_type):
 
 def test_a_template_must_be_a_docx_for_some_gestion_type(db):
     with pytest.raises(ValidationError) as error:
-        documents.create_template(
+        document_services.create_template(
             name="Mal", file=upload(b"not a zip", "carta.docx"), gestion_types=[]
         )
 
@@ -300,11 +305,11 @@ def test_updating_keeps_the_file_but_checks_it_against_the_new_types(
     contract, credit_type, service_type
 ):
     with pytest.raises(ValidationError, match=r"gestion\.datos\.destino"):
-        documents.update_template(
+        document_services.update_template(
             template=contract, name=contract.name, gestion_types=[service_type], roles=[]
         )
 
-    documents.update_template(
+    document_services.update_template(
         template=contract,
         name="Contrato de mutuo v2",
         gestion_types=[credit_type],
@@ -317,10 +322,10 @@ def test_updating_keeps_the_file_but_checks_it_against_the_new_types(
 
 
 def test_the_sample_template_is_valid_and_renders(gestion, asesor):
-    sample = documents.sample_template()
-    documents.check_template(sample)
+    sample = document_rendering.sample_template()
+    document_rendering.check_template(sample)
 
-    docx = documents.render_docx(sample, documents.context_for(gestion))
+    docx = document_rendering.render_docx(sample, document_context.context_for(gestion))
 
     assert "Rosa Huamán Torres" in docx_text(docx)
     assert docx_pdf.docx_to_pdf(docx).startswith(b"%PDF")
@@ -330,7 +335,7 @@ def test_templates_for_lists_the_active_ones_of_the_type_the_users_role_may_use(
     gestion, credit_type, service_type, asesor, cobranzas, outsider
 ):
     def make(name, types, roles=(), is_active=True):
-        return documents.create_template(
+        return document_services.create_template(
             name=name,
             file=upload(docx_with("x")),
             gestion_types=types,
@@ -344,12 +349,12 @@ def test_templates_for_lists_the_active_ones_of_the_type_the_users_role_may_use(
     make("D inactiva", [credit_type], is_active=False)
     make("E servicio", [service_type])
 
-    assert documents.templates_for(asesor, gestion) == [anyone, advisors]
-    assert [t.name for t in documents.templates_for(cobranzas, gestion)] == [
+    assert document_selectors.templates_for(asesor, gestion) == [anyone, advisors]
+    assert [t.name for t in document_selectors.templates_for(cobranzas, gestion)] == [
         "A cualquiera",
         "C cobranzas",
     ]
-    assert documents.templates_for(outsider, gestion) == []
+    assert document_selectors.templates_for(outsider, gestion) == []
 
 
 # --- Screens ---------------------------------------------------------------------------------
@@ -358,7 +363,7 @@ def test_templates_for_lists_the_active_ones_of_the_type_the_users_role_may_use(
 def test_the_supervisor_sees_and_filters_the_template_list(
     client, supervisor, contract, service_type, django_assert_max_num_queries
 ):
-    documents.create_template(
+    document_services.create_template(
         name="Acta de servicio",
         file=upload(docx_with("x")),
         gestion_types=[service_type],
@@ -399,7 +404,7 @@ def test_the_sample_download_is_a_docx(client, asesor):
 
     assert response.status_code == 200
     assert "plantilla-ejemplo.docx" in response["Content-Disposition"]
-    documents.check_template(response.content)
+    document_rendering.check_template(response.content)
 
 
 def test_the_supervisor_uploads_a_template(client, supervisor, credit_type):
@@ -520,7 +525,10 @@ def test_the_generate_partial_lists_the_templates_with_their_buttons(rf, asesor,
 
     html = render_to_string(
         "gestiones/partials/document_generate.html",
-        {"gestion": gestion, "document_templates": documents.templates_for(asesor, gestion)},
+        {
+            "gestion": gestion,
+            "document_templates": document_selectors.templates_for(asesor, gestion),
+        },
         request=request,
     )
 
@@ -531,7 +539,9 @@ def test_the_generate_partial_lists_the_templates_with_their_buttons(rf, asesor,
 def test_attachments_download_only_for_who_may_see_the_gestion(
     client, asesor, asesor2, supervisor, outsider, gestion, contract
 ):
-    follow_up = documents.generate_document(gestion=gestion, template=contract, actor=asesor)
+    follow_up = document_services.generate_document(
+        gestion=gestion, template=contract, actor=asesor
+    )
     pdf = follow_up.attachments.get(name__endswith=".pdf")
     url = reverse("gestiones:attachment_download", args=[pdf.pk])
 
@@ -548,7 +558,7 @@ def test_attachments_download_only_for_who_may_see_the_gestion(
 def test_a_customer_from_elsewhere_is_not_mixed_in(make_gestion, asesor, contract):
     other = make_gestion(customer=CustomerFactory(first_name="Otro"), agent=asesor)
 
-    follow_up = documents.generate_document(gestion=other, template=contract, actor=asesor)
+    follow_up = document_services.generate_document(gestion=other, template=contract, actor=asesor)
 
     text = docx_text(follow_up.attachments.get(name__endswith=".docx").file.read())
     assert "Otro" in text and "Rosa" not in text

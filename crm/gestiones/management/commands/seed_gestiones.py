@@ -21,8 +21,10 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from credits.models import LoanProduct
-from crm.gestiones import documents, examples, goals, services
+from crm.gestiones import examples, goals, services
 from crm.gestiones.campaigns import services as campaign_services
+from crm.gestiones.documents import rendering as document_rendering
+from crm.gestiones.documents import services as document_services
 from crm.gestiones.models import (
     Action,
     Campaign,
@@ -169,10 +171,12 @@ class Command(BaseCommand):
         """A document template, two campaigns and a life-cycle event, as an admin would."""
         actor = supervisors[0] if supervisors else None
         if not DocumentTemplate.objects.filter(name="Carta de bienvenida").exists():
-            documents.create_template(
+            document_services.create_template(
                 name="Carta de bienvenida",
                 description="Ejemplo con los datos del cliente, la gestión y su crédito.",
-                file=ContentFile(documents.sample_template(), name="carta-de-bienvenida.docx"),
+                file=ContentFile(
+                    document_rendering.sample_template(), name="carta-de-bienvenida.docx"
+                ),
                 gestion_types=[credit, service],
             )
         if not Campaign.objects.filter(slug="feria-vehicular").exists():

@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm.gestiones import document_forms, documents, selectors
+from crm.gestiones import selectors as gestion_selectors
+from crm.gestiones.documents import context, forms, rendering, selectors, services
 from crm.gestiones.models import DocumentTemplate
 from lib import lists
 
@@ -20,9 +21,9 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 @require_GET
 @permission_required("gestiones.view_documenttemplate", raise_exception=True)
 def template_list(request: HttpRequest) -> HttpResponse:
-    form = document_forms.TemplateFilterForm(request.GET)
+    form = forms.TemplateFilterForm(request.GET)
     templates = (
-        documents.template_list(**form.filters())
+        selectors.template_list(**form.filters())
         if form.is_valid()
         else DocumentTemplate.objects.none()
     )
@@ -40,10 +41,10 @@ def template_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("gestiones.add_documenttemplate", raise_exception=True)
 def template_create(request: HttpRequest) -> HttpResponse:
-    form = document_forms.DocumentTemplateForm(request.POST or None, request.FILES or None)
+    form = forms.DocumentTemplateForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            template = documents.create_template(**form.service_data())
+            template = services.create_template(**form.service_data())
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -54,13 +55,13 @@ def template_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("gestiones.change_documenttemplate", raise_exception=True)
 def template_update(request: HttpRequest, pk: int) -> HttpResponse:
-    template = documents.template_for(pk)
-    form = document_forms.DocumentTemplateForm(
+    template = selectors.template_for(pk)
+    form = forms.DocumentTemplateForm(
         request.POST or None, request.FILES or None, template=template
     )
     if request.method == "POST" and form.is_valid():
         try:
-            documents.update_template(template=template, **form.service_data())
+            services.update_template(template=template, **form.service_data())
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -73,7 +74,7 @@ def template_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _render_form(
     request: HttpRequest,
-    form: document_forms.DocumentTemplateForm,
+    form: forms.DocumentTemplateForm,
     *,
     template: DocumentTemplate | None,
 ) -> HttpResponse:
@@ -83,7 +84,7 @@ def _render_form(
         {
             "form": form,
             "template": template,
-            "placeholder_groups": documents.placeholder_groups(),
+            "placeholder_groups": context.placeholder_groups(),
         },
     )
 
@@ -92,7 +93,7 @@ def _render_form(
 @permission_required("gestiones.view_documenttemplate", raise_exception=True)
 def template_file(request: HttpRequest, pk: int) -> FileResponse:
     """Serve a template's current DOCX, to edit it in Word and upload it again."""
-    template = documents.template_for(pk)
+    template = selectors.template_for(pk)
     name = template.file.name.rsplit("/", 1)[-1]
     return FileResponse(
         template.file.open("rb"), as_attachment=True, filename=name, content_type=DOCX_TYPE
@@ -103,7 +104,7 @@ def template_file(request: HttpRequest, pk: int) -> FileResponse:
 @permission_required("gestiones.view_documenttemplate", raise_exception=True)
 def template_sample(request: HttpRequest) -> HttpResponse:
     """Serve a sample DOCX that uses several placeholders."""
-    response = HttpResponse(documents.sample_template(), content_type=DOCX_TYPE)
+    response = HttpResponse(rendering.sample_template(), content_type=DOCX_TYPE)
     response["Content-Disposition"] = 'attachment; filename="plantilla-ejemplo.docx"'
     return response
 
@@ -111,10 +112,10 @@ def template_sample(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required("gestiones.add_followup", raise_exception=True)
 def document_generate(request: HttpRequest, gestion_id: int, template_id: int) -> HttpResponse:
-    gestion = selectors.gestion_for(request.user, gestion_id)
-    template = documents.template_for(template_id)
+    gestion = gestion_selectors.gestion_for(request.user, gestion_id)
+    template = selectors.template_for(template_id)
     try:
-        follow_up = documents.generate_document(
+        follow_up = services.generate_document(
             gestion=gestion, template=template, actor=request.user
         )
     except ValidationError as exc:
@@ -132,5 +133,5 @@ def document_generate(request: HttpRequest, gestion_id: int, template_id: int) -
 
 @require_GET
 def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
-    attachment = documents.attachment_for(request.user, pk)
+    attachment = selectors.attachment_for(request.user, pk)
     return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)

@@ -1,0 +1,238 @@
+"""DOCX templates with Jinja placeholders: checked when uploaded, filled when a document is made."""
+
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.shared import Pt
+from docxtpl import DocxTemplate
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from crm.gestiones.documents import context
+from crm.gestiones.models import (
+    DocumentTemplate,
+)
+
+# Methods a template may call on the form data (`gestion.datos.items()`).
+_DICT_METHODS = {"items", "keys", "values", "get"}
+
+
+def _environment() -> SandboxedEnvironment:
+    # Sandboxed: templates are uploaded by users and must not reach Python internals.
+    # Autoescaped: values land inside the document's XML ("&" must become "&amp;").
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+
+def _open_docx(data: bytes) -> DocxTemplate:
+    template = DocxTemplate(io.BytesIO(data))
+    try:
+        template.init_docx()
+    except Exception as exc:
+        # python-docx raises a zoo of errors (BadZipFile, KeyError, ValueError…) for a
+        # file that is not a Word document; all mean the same to the user.
+        raise ValidationError(
+            {"file": _("El archivo no es un documento Word (.docx) válido.")}
+        ) from exc
+    return template
+
+
+def _jinja_source(template: DocxTemplate) -> str:
+    """Return the Jinja source of the body, headers and footers, one paragraph a line."""
+    sources = [template.patch_xml(template.get_xml())]
+    for uri in (template.HEADER_URI, template.FOOTER_URI):
+        for _key, part in template.get_headers_footers(uri):
+            sources.append(template.patch_xml(template.get_part_xml(part)))
+    return "\n".join(re.sub(r"<w:p([ >])", r"\n<w:p\1", source) for source in sources)
+
+
+def unknown_placeholders(source: str, *, data_keys: Iterable[str] | None = None) -> list[str]:
+    """Return the placeholders `source` uses that the context does not have.
+
+    `data_keys` limits `gestion.datos.<key>`; None allows any key there. Raises
+    TemplateSyntaxError when the source is not valid Jinja.
+    """
+    tree = _environment().parse(source)
+    roots = meta.find_undeclared_variables(tree)
+    unknown = {name for name in roots if name not in context.KNOWN}
+    allowed_data = None if data_keys is None else set(data_keys) | _DICT_METHODS
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        path = _dotted_path(node)
+        if not path or path[0] not in roots or path[0] not in context.KNOWN or len(path) < 2:
+            continue
+        group, key = path[0], path[1]
+        if key not in context.KNOWN[group]:
+            unknown.add(f"{group}.{key}")
+            continue
+        data_key = path[2] if (group, key) == ("gestion", "datos") and len(path) > 2 else None
+        if data_key and allowed_data is not None and data_key not in allowed_data:
+            unknown.add(f"gestion.datos.{data_key}")
+    return sorted(unknown)
+
+
+def _dotted_path(node: nodes.Node) -> list[str] | None:
+    """Return `a.b.c` of an attribute chain as ["a", "b", "c"], or None if not constant."""
+    path: list[str] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            path.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem):
+            if not isinstance(node.arg, nodes.Const) or not isinstance(node.arg.value, str):
+                return None
+            path.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            path.append(node.name)
+            return path[::-1]
+        else:
+            return None
+
+
+def _syntax_error(exc: TemplateSyntaxError, source: str) -> ValidationError:
+    near = ""
+    # At the end of the template the line is the last paragraph, not where the mistake is.
+    if exc.lineno and "end of template" not in str(exc.message):
+        lines = source.splitlines()
+        if 0 < exc.lineno <= len(lines):
+            near = re.sub(r"<[^>]+>", "", lines[exc.lineno - 1]).strip()[:120]
+    message = _("La plantilla tiene un error de sintaxis en un marcador: %(error)s.") % {
+        "error": _syntax_detail(exc)
+    }
+    if near:
+        message += " " + _("Está en el párrafo: «%(text)s».") % {"text": near}
+    message += " " + _(
+        "Revise que cada marcador abra y cierre con llaves dobles y use comillas rectas."
+    )
+    return ValidationError({"file": message})
+
+
+def _syntax_detail(exc: TemplateSyntaxError) -> str:
+    """Return Jinja's complaint in Spanish for the usual mistakes, else as Jinja says it."""
+    text = str(exc.message or exc)
+    block = re.search(r"innermost block that needs to be closed is '(\w+)'", text)
+    if block:
+        return _("falta cerrar el bloque «%(tag)s» con «end%(tag)s»") % {"tag": block.group(1)}
+    tag = re.search(r"Encountered unknown tag '(\w+)'", text)
+    if tag:
+        return _("etiqueta desconocida «%(tag)s»") % {"tag": tag.group(1)}
+    return text
+
+
+def _unknown_error(names: Sequence[str]) -> ValidationError:
+    return ValidationError(
+        {
+            "file": _(
+                "La plantilla usa marcadores que no existen: %(names)s. "
+                "Consulte la lista de marcadores disponibles."
+            )
+            % {"names": ", ".join(names)}
+        }
+    )
+
+
+def check_template(data: bytes, *, data_keys: Iterable[str] | None = None) -> DocxTemplate:
+    """Return the DOCX template in `data`, or raise ValidationError saying what is wrong."""
+    template = _open_docx(data)
+    source = _jinja_source(template)
+    try:
+        unknown = unknown_placeholders(source, data_keys=data_keys)
+    except TemplateSyntaxError as exc:
+        raise _syntax_error(exc, source) from exc
+    if unknown:
+        raise _unknown_error(unknown)
+    return template
+
+
+def render_docx(template: DocumentTemplate | bytes, context: Mapping[str, Any]) -> bytes:
+    """Fill a DOCX template (a DocumentTemplate or its bytes) and return the new DOCX."""
+    if isinstance(template, DocumentTemplate):
+        with template.file.open("rb") as handle:
+            data = handle.read()
+    else:
+        data = template
+    docx = check_template(data)
+    try:
+        docx.render(dict(context), jinja_env=_environment())
+    except UndefinedError as exc:
+        raise ValidationError(
+            {"file": _("La plantilla usa un dato que no existe: %(error)s.") % {"error": exc}}
+        ) from exc
+    except TemplateError as exc:
+        raise ValidationError(
+            {"file": _("No se pudo llenar la plantilla: %(error)s.") % {"error": exc}}
+        ) from exc
+    out = io.BytesIO()
+    docx.save(out)
+    return out.getvalue()
+
+
+def sample_template() -> bytes:
+    """Return a small DOCX that uses several placeholders: a starting point for a template."""
+    document = Document()
+    style = document.styles["Normal"]
+    style.font.name = "Arial"
+    style.font.size = Pt(11)
+    document.sections[0].footer.paragraphs[0].text = "{{ empresa.nombre }}"
+    title = document.add_heading("PAGARÉ N.º {{ gestion.numero }}", level=1)
+    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+    intro = document.add_paragraph()
+    intro.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    intro.add_run(
+        "En la ciudad de {{ cliente.ciudad }}, a los {{ fecha.dia_letras }} ({{ fecha.dia }}) "
+        "días del mes de {{ fecha.mes_letras }} del año {{ fecha.anio }}, yo, "
+    )
+    intro.add_run("{{ cliente.nombre_completo }}").bold = True
+    intro.add_run(
+        ", identificado(a) con {{ cliente.tipo_documento }} N.º {{ cliente.documento }}, "
+        "con domicilio en {{ cliente.direccion }}, en adelante LA PARTE DEUDORA, declaro que "
+        "debo y pagaré incondicionalmente a la orden de "
+    )
+    intro.add_run("{{ empresa.nombre }}").bold = True
+    intro.add_run(
+        " la suma de {{ credito.moneda }} {{ credito.capital }} ({{ credito.capital_letras }}), "
+        "en {{ credito.plazo }} cuotas de frecuencia {{ credito.frecuencia }} de "
+        "{{ credito.moneda }} {{ credito.cuota }} cada una, con una tasa nominal anual de "
+        "{{ credito.tasa }} %."
+    )
+
+    document.add_heading("Datos del crédito", level=2)
+    rows = (
+        ("Código de pago", "{{ credito.codigo }}"),
+        ("Capital", "{{ credito.moneda }} {{ credito.capital }}"),
+        ("Primer vencimiento", "{{ credito.primer_vencimiento }}"),
+        ("Gestión", "{{ gestion.tipo }} ({{ gestion.estado }})"),
+    )
+    table = document.add_table(rows=len(rows), cols=2)
+    table.style = "Table Grid"
+    for (label, value), row in zip(rows, table.rows, strict=True):
+        row.cells[0].paragraphs[0].add_run(label).bold = True
+        row.cells[1].text = value
+
+    document.add_paragraph()
+    vehicle = document.add_paragraph(
+        "{% if credito.vehiculo_placa %}Garantía: vehículo {{ credito.vehiculo_marca }} "
+        "{{ credito.vehiculo_modelo }}, placa {{ credito.vehiculo_placa }}."
+        "{% endif %}"
+    )
+    vehicle.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    document.add_paragraph(
+        "Firmado en {{ cliente.ciudad }}, el {{ fecha.hoy }}."
+    ).alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    document.add_paragraph()
+    document.add_paragraph()
+    signature = document.add_paragraph("________________________________")
+    signature.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    name = document.add_paragraph()
+    name.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    name.add_run("{{ cliente.nombre_completo }}").bold = True
+    name.add_run("\n{{ cliente.tipo_documento }} {{ cliente.documento }}")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

@@ -1,0 +1,185 @@
+"""Documents from templates: a DOCX with Jinja placeholders, filled from a gestión.
+
+A template is a Word file written by the business (contract, collection letter, promissory
+note) with placeholders such as `{{ cliente.nombre_completo }}` or `{{ fecha.dia_letras }}`.
+`generate_document` fills it from the gestión (`context_for`), makes a PDF copy and files
+both on the gestión as a follow-up of kind DOCUMENT.
+
+The PDF copy is laid out from the filled DOCX by `lib.docx_pdf`."""
+
+import datetime
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from crm.gestiones import services as gestion_services
+from crm.gestiones.documents import context, rendering, selectors
+from crm.gestiones.models import (
+    DocumentTemplate,
+    FollowUp,
+    FormField,
+    Gestion,
+    GestionType,
+)
+from lib import docx_pdf
+
+# Largest template accepted (the same limit as an attachment).
+MAX_TEMPLATE_BYTES = gestion_services.MAX_ATTACHMENT_BYTES
+
+
+def generate_document(
+    *,
+    gestion: Gestion,
+    template: DocumentTemplate,
+    actor: AbstractBaseUser,
+    now: datetime.datetime | None = None,
+) -> FollowUp:
+    """Fill `template` for `gestion` and file the DOCX and its PDF as a follow-up.
+
+    Refused when the template is inactive, is not for the gestión's type, or the actor's
+    role may not generate it. Rendering happens before the transaction: it is slow work
+    that must not hold the database's write lock; the follow-up, its two files and the
+    timeline entry are written in one transaction by `services.add_files_follow_up`.
+    """
+    now = now or timezone.now()
+    if not template.is_active:
+        raise ValidationError(_("La plantilla «%(t)s» está inactiva.") % {"t": template.name})
+    if not template.gestion_types.filter(pk=gestion.gestion_type_id).exists():
+        raise ValidationError(
+            _("La plantilla «%(t)s» no es para gestiones de tipo «%(type)s».")
+            % {"t": template.name, "type": gestion.gestion_type.name}
+        )
+    if not selectors.may_generate(actor, template):
+        raise ValidationError(
+            _("Su rol no puede generar la plantilla «%(t)s».") % {"t": template.name}
+        )
+    values = context.context_for(gestion, today=timezone.localtime(now).date())
+    docx = rendering.render_docx(template, values)
+    pdf = docx_pdf.docx_to_pdf(docx)
+    base = f"{slugify(template.name) or 'documento'}-gestion-{gestion.pk}"
+    return gestion_services.add_files_follow_up(
+        gestion=gestion,
+        actor=actor,
+        kind=FollowUp.Kind.DOCUMENT,
+        notes=_("Documento generado: %(name)s") % {"name": template.name},
+        files=[ContentFile(docx, name=f"{base}.docx"), ContentFile(pdf, name=f"{base}.pdf")],
+        now=now,
+    )
+
+
+@transaction.atomic
+def create_template(
+    *,
+    name: str,
+    file: File,
+    gestion_types: Iterable[GestionType],
+    roles: Iterable[Group] = (),
+    description: str = "",
+    is_active: bool = True,
+) -> DocumentTemplate:
+    """Store a new template once its DOCX opens and uses only known placeholders."""
+    gestion_types = list(gestion_types)
+    _validate(name=name, file=file, gestion_types=gestion_types)
+    template = DocumentTemplate(
+        name=name.strip(), description=(description or "").strip(), is_active=is_active
+    )
+    template.file.save(_file_name(file), file, save=False)
+    template.save()
+    template.gestion_types.set(gestion_types)
+    template.roles.set(list(roles))
+    return template
+
+
+@transaction.atomic
+def update_template(
+    *,
+    template: DocumentTemplate,
+    name: str,
+    gestion_types: Iterable[GestionType],
+    roles: Iterable[Group],
+    description: str = "",
+    is_active: bool = True,
+    file: File | None = None,
+) -> DocumentTemplate:
+    """Change a template; a new DOCX replaces the old one, which is deleted after commit."""
+    gestion_types = list(gestion_types)
+    _validate(name=name, file=file, gestion_types=gestion_types, template=template)
+    template.name = name.strip()
+    template.description = (description or "").strip()
+    template.is_active = is_active
+    if file is not None:
+        old = template.file.name
+        storage = template.file.storage
+        template.file.save(_file_name(file), file, save=False)
+        if old and old != template.file.name:
+            transaction.on_commit(lambda: storage.delete(old))
+    template.save()
+    template.gestion_types.set(gestion_types)
+    template.roles.set(list(roles))
+    return template
+
+
+def _validate(
+    *,
+    name: str,
+    file: File | None,
+    gestion_types: Sequence[GestionType],
+    template: DocumentTemplate | None = None,
+) -> None:
+    errors: dict[str, Any] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = _("Indique el nombre de la plantilla.")
+    else:
+        same = DocumentTemplate.objects.filter(name__iexact=name)
+        if template is not None:
+            same = same.exclude(pk=template.pk)
+        if same.exists():
+            errors["name"] = _("Ya existe una plantilla con ese nombre.")
+    if not gestion_types:
+        errors["gestion_types"] = _("Elija al menos un tipo de gestión.")
+    data = _template_bytes(file, template, errors)
+    if data is not None:
+        data_keys = FormField.objects.filter(
+            gestion_type__in=gestion_types, scope=FormField.Scope.GESTION
+        ).values_list("name", flat=True)
+        try:
+            rendering.check_template(data, data_keys=list(data_keys))
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _template_bytes(
+    file: File | None, template: DocumentTemplate | None, errors: dict[str, Any]
+) -> bytes | None:
+    if file is None:
+        if template is None or not template.file:
+            errors["file"] = _("Adjunte la plantilla en formato Word (.docx).")
+            return None
+        with template.file.open("rb") as handle:
+            return handle.read()
+    if not _file_name(file).lower().endswith(".docx"):
+        errors["file"] = _("La plantilla debe ser un archivo Word (.docx).")
+        return None
+    if file.size is not None and file.size > MAX_TEMPLATE_BYTES:
+        errors["file"] = _("La plantilla pesa más de %(mb)s MB.") % {
+            "mb": MAX_TEMPLATE_BYTES // (1024 * 1024)
+        }
+        return None
+    file.seek(0)
+    data = file.read()
+    file.seek(0)
+    return data
+
+
+def _file_name(file: File) -> str:
+    return (file.name or "plantilla.docx").replace("\\", "/").rsplit("/", 1)[-1]
