@@ -12,6 +12,7 @@ from credits import calculator
 from crm import views as crm_views
 from crm import webhooks as crm_webhooks
 from crm.gestiones.campaigns import urls as campaign_urls
+from crm.gestiones.surveys import urls as survey_urls
 
 admin.site.site_header = "Cartera · Administración"
 admin.site.site_title = "Cartera"
@@ -46,7 +47,7 @@ urlpatterns = [
     path("", include("crm.gestiones.urls")),
     # Public pages of the gestiones app: an inbound campaign's form, a survey's link.
     path("campana/", include(campaign_urls.public_urlpatterns)),
-    path("encuesta/", include("crm.gestiones.public_survey_urls")),
+    path("encuesta/", include(survey_urls.public_urlpatterns)),
 ]
 
 if settings.DEBUG:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from credits.models import Loan
 from crm import services as crm_services
-from crm.gestiones import dynamic, surveys
+from crm.gestiones import dynamic
 from crm.gestiones.models import (
     Action,
     ActionResult,
@@ -38,8 +38,9 @@ from crm.gestiones.models import (
     RejectionReason,
     StateAgent,
 )
+from crm.gestiones.surveys import services as survey_services
 from crm.models import Branch, Channel, Customer, Interaction, Product
-from lib import queue
+from lib import people, queue
 from lib.money import Currency
 
 User = get_user_model()
@@ -308,7 +309,7 @@ def record_follow_up(
         follow_up.save(update_fields=["is_customer_alerted"])
     if to_state.pk != from_state.pk:
         if to_state.is_closing:
-            surveys.invite(gestion=gestion, now=now)
+            survey_services.invite(gestion=gestion, now=now)
         else:
             _redistribute_if_needed(gestion, actor=actor, now=now)
     return follow_up
@@ -514,11 +515,14 @@ def _assign(
     gestion.agent = agent
     gestion.assigned_at = now
     Gestion.objects.filter(pk=gestion.pk).update(agent=agent, assigned_at=now, updated_at=now)
-    name = _user_name(agent)
+    name = people.display_name(agent)
     if previous is None:
         notes = _("Asignada a %(agent)s") % {"agent": name}
     else:
-        notes = _("Reasignada de %(old)s a %(new)s") % {"old": _user_name(previous), "new": name}
+        notes = _("Reasignada de %(old)s a %(new)s") % {
+            "old": people.display_name(previous),
+            "new": name,
+        }
     if automatic:
         notes += _(" (distribución automática)")
     if reason:
@@ -792,7 +796,3 @@ def _fields(gestion_type: GestionType, scope: str) -> list[FormField]:
 
 def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
     return user if user is not None and user.is_authenticated else None
-
-
-def _user_name(user: AbstractBaseUser) -> str:
-    return user.get_full_name() or user.get_username()

@@ -19,9 +19,9 @@ urlpatterns = [
     path("notificaciones/contador/", views.notifications_badge, name="notifications_badge"),
     path("notificaciones/leidas/", views.notifications_read, name="notifications_read"),
     path("notificaciones/<int:pk>/", views.notification_open, name="notification_open"),
-    path("gestiones/tableros/", include("crm.gestiones.report_urls")),
+    path("gestiones/tableros/", include("crm.gestiones.reports.urls")),
     path("gestiones/documentos/", include("crm.gestiones.documents.urls")),
     path("gestiones/campanas/", include("crm.gestiones.campaigns.urls")),
-    path("gestiones/encuestas/", include("crm.gestiones.survey_urls")),
-    path("gestiones/metas/", include("crm.gestiones.goal_urls")),
+    path("gestiones/encuestas/", include("crm.gestiones.surveys.urls")),
+    path("gestiones/metas/", include("crm.gestiones.goals.urls")),
 ]

@@ -8,9 +8,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import selectors as crm_selectors
-from crm.gestiones import dynamic, forms, selectors, services, surveys, tables
+from crm.gestiones import dynamic, forms, selectors, services, tables
 from crm.gestiones.documents import selectors as document_selectors
 from crm.gestiones.models import GestionType, Outcome
+from crm.gestiones.surveys import selectors as survey_selectors
 from lib import lists
 
 NOTIFICATIONS_PAGE_SIZE = 30
@@ -94,7 +95,7 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
             if f.scope == f.Scope.GESTION
         ],
         "document_templates": document_selectors.templates_for(user, gestion),
-        "survey_invitation": surveys.invitation_for(gestion),
+        "survey_invitation": survey_selectors.invitation_for(gestion),
         "may_follow_up": may_follow_up,
         "may_reassign": user.has_perm("gestiones.reassign_gestion") and gestion.is_open,
         "is_late": gestion.is_late(),

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,7 +16,7 @@ from crm.gestiones.models import (
     FormField,
     Gestion,
 )
-from lib import money, words
+from lib import money, people, words
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ def context_for(gestion: Gestion, *, today: datetime.date | None = None) -> dict
             "moneda": money.CURRENCY_SYMBOLS.get(currency, currency),
             "sucursal": str(gestion.branch or ""),
             "canal": str(gestion.channel or ""),
-            "gestor": _person(gestion.agent),
+            "gestor": people.display_name(gestion.agent),
             "creada": _date(timezone.localtime(gestion.created_at).date()),
             "datos": _form_data(gestion),
         },
@@ -287,9 +286,3 @@ def _form_value(value: Any, kind: str | None) -> str:
 
 def _date(value: datetime.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
-
-
-def _person(user: AbstractBaseUser | None) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()

@@ -9,7 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from crm.gestiones import goals, services
+from crm.gestiones import services
+from crm.gestiones.goals import selectors as goal_selectors
+from crm.gestiones.goals import services as goal_services
 from crm.gestiones.models import GestionState, Goal
 from crm.models import Product
 from lib.money import Currency
@@ -59,7 +61,7 @@ def consumo(credit_type) -> Product:
 
 @pytest.fixture
 def march_goal(asesor, consumo, credit_type) -> Goal:
-    return goals.create_goal(
+    return goal_services.create_goal(
         data={
             "agent": asesor,
             "product": consumo,
@@ -111,7 +113,7 @@ def march(make_gestion, service_type, asesor, asesor2, march_goal):
     # Another product (a service request with product P2) reaching "Resuelto" in March:
     # counts for the P2 goal only.
     other_product = ProductFactory(name="Seguro")
-    service_goal = goals.create_goal(
+    service_goal = goal_services.create_goal(
         data={
             "agent": asesor,
             "product": other_product,
@@ -145,7 +147,7 @@ def march(make_gestion, service_type, asesor, asesor2, march_goal):
 
 
 def test_progress_adds_up_what_reached_the_success_state_in_the_month(march_goal, march):
-    (row,) = goals.progress(year=2026, month=3, product=march_goal.product)
+    (row,) = goal_selectors.progress(year=2026, month=3, product=march_goal.product)
 
     assert row.goal == march_goal
     assert row.actual_local == Decimal("1300.00")  # 800 approved + 500 requested
@@ -159,7 +161,7 @@ def test_progress_adds_up_what_reached_the_success_state_in_the_month(march_goal
 
 
 def test_another_products_gestiones_count_only_for_that_products_goal(march_goal, march):
-    rows = {row.goal.pk: row for row in goals.progress(year=2026, month=3)}
+    rows = {row.goal.pk: row for row in goal_selectors.progress(year=2026, month=3)}
 
     service = rows[march.pk]
     assert service.actual_local == Decimal("300.00")
@@ -170,7 +172,7 @@ def test_another_products_gestiones_count_only_for_that_products_goal(march_goal
 
 
 def test_the_next_month_counts_what_was_disbursed_in_it(march_goal, march, asesor, consumo):
-    april = goals.create_goal(
+    april = goal_services.create_goal(
         data={
             "agent": asesor,
             "product": consumo,
@@ -181,7 +183,7 @@ def test_the_next_month_counts_what_was_disbursed_in_it(march_goal, march, aseso
         }
     )
 
-    (row,) = goals.progress(year=2026, month=4, agent=asesor)
+    (row,) = goal_selectors.progress(year=2026, month=4, agent=asesor)
 
     assert row.goal == april
     assert row.actual_local == Decimal("700.00")
@@ -193,7 +195,7 @@ def test_a_gestion_counts_once_however_often_it_is_followed_up_in_the_state(
     make_gestion, credit_type, asesor, asesor2, consumo
 ):
     """An open success state: a follow-up or a reassignment inside it is no new arrival."""
-    goal = goals.create_goal(
+    goal = goal_services.create_goal(
         data={
             "agent": asesor2,
             "product": consumo,
@@ -211,7 +213,7 @@ def test_a_gestion_counts_once_however_often_it_is_followed_up_in_the_state(
     )
     services.reassign_gestion(gestion=gestion, agent=asesor2, actor=asesor, now=lima(3, 7))
 
-    (row,) = goals.progress(year=2026, month=3, agent=asesor2)
+    (row,) = goal_selectors.progress(year=2026, month=3, agent=asesor2)
 
     assert row.goal == goal
     assert row.actual_local == Decimal("400.00")
@@ -222,7 +224,7 @@ def test_progress_costs_three_queries_however_many_goals(
     march_goal, march, asesor2, consumo, credit_type, django_assert_num_queries
 ):
     for agent_product in (ProductFactory(), ProductFactory()):
-        goals.create_goal(
+        goal_services.create_goal(
             data={
                 "agent": asesor2,
                 "product": agent_product,
@@ -233,19 +235,19 @@ def test_progress_costs_three_queries_however_many_goals(
         )
 
     with django_assert_num_queries(3):
-        rows = goals.progress(year=2026, month=3)
+        rows = goal_selectors.progress(year=2026, month=3)
 
     assert len(rows) == 4
 
 
 def test_percentages_round_half_up_to_one_place():
-    assert goals.percent(Decimal("1"), Decimal("16")) == Decimal("6.3")
-    assert goals.percent(1, 8) == Decimal("12.5")
-    assert goals.percent(Decimal("5"), Decimal("0")) is None
+    assert goal_selectors.percent(Decimal("1"), Decimal("16")) == Decimal("6.3")
+    assert goal_selectors.percent(1, 8) == Decimal("12.5")
+    assert goal_selectors.percent(Decimal("5"), Decimal("0")) is None
 
 
 def test_bars_stop_at_full_width_and_step_by_five(march_goal, march):
-    (row,) = goals.progress(year=2026, month=3, product=march_goal.product)
+    (row,) = goal_selectors.progress(year=2026, month=3, product=march_goal.product)
 
     bars = {bar["key"]: bar for bar in row.bars()}
 
@@ -256,7 +258,7 @@ def test_bars_stop_at_full_width_and_step_by_five(march_goal, march):
 
 def test_a_month_without_goals_costs_one_query(db, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert goals.progress(year=2030, month=1) == []
+        assert goal_selectors.progress(year=2030, month=1) == []
 
 
 # --- Validation ---------------------------------------------------------------------------
@@ -278,23 +280,25 @@ def goal_data(asesor, consumo, credit_type, **overrides):
 
 
 def test_an_agent_has_one_goal_per_product_and_month(asesor, consumo, credit_type):
-    goals.create_goal(data=goal_data(asesor, consumo, credit_type))
+    goal_services.create_goal(data=goal_data(asesor, consumo, credit_type))
 
     with pytest.raises(ValidationError) as error:
-        goals.create_goal(data=goal_data(asesor, consumo, credit_type, target_local=Decimal("5")))
+        goal_services.create_goal(
+            data=goal_data(asesor, consumo, credit_type, target_local=Decimal("5"))
+        )
 
     assert "ya tiene una meta de" in str(error.value)
     assert Goal.objects.count() == 1
 
 
 def test_updating_a_goal_onto_another_months_goal_is_refused(asesor, consumo, credit_type):
-    goals.create_goal(data=goal_data(asesor, consumo, credit_type, month=5))
-    june = goals.create_goal(data=goal_data(asesor, consumo, credit_type, month=6))
+    goal_services.create_goal(data=goal_data(asesor, consumo, credit_type, month=5))
+    june = goal_services.create_goal(data=goal_data(asesor, consumo, credit_type, month=6))
 
     with pytest.raises(ValidationError, match="ya tiene una meta"):
-        goals.update_goal(goal=june, data={"month": 5})
+        goal_services.update_goal(goal=june, data={"month": 5})
 
-    goals.update_goal(goal=june, data={"target_local": Decimal("250")})
+    goal_services.update_goal(goal=june, data={"target_local": Decimal("250")})
     june.refresh_from_db()
     assert (june.month, june.target_local) == (6, Decimal("250.00"))
 
@@ -310,14 +314,14 @@ def test_updating_a_goal_onto_another_months_goal_is_refused(asesor, consumo, cr
 )
 def test_negative_targets_are_refused(asesor, consumo, credit_type, field, value):
     with pytest.raises(ValidationError) as error:
-        goals.create_goal(data=goal_data(asesor, consumo, credit_type, **{field: value}))
+        goal_services.create_goal(data=goal_data(asesor, consumo, credit_type, **{field: value}))
 
     assert error.value.message_dict[field] == ["La meta no puede ser negativa."]
 
 
 def test_a_month_outside_the_calendar_is_refused(asesor, consumo, credit_type):
     with pytest.raises(ValidationError) as error:
-        goals.create_goal(data=goal_data(asesor, consumo, credit_type, month=13))
+        goal_services.create_goal(data=goal_data(asesor, consumo, credit_type, month=13))
 
     assert "month" in error.value.message_dict
 
@@ -325,26 +329,28 @@ def test_a_month_outside_the_calendar_is_refused(asesor, consumo, credit_type):
 def test_a_state_that_is_not_a_successful_close_is_allowed_with_a_warning(
     asesor, consumo, credit_type
 ):
-    goal = goals.create_goal(
+    goal = goal_services.create_goal(
         data=goal_data(
             asesor, consumo, credit_type, success_state=state(credit_type, "Pre estudio")
         )
     )
 
-    assert "no es un estado de cierre exitoso" in goals.state_warning(goal)
+    assert "no es un estado de cierre exitoso" in goal_selectors.state_warning(goal)
     assert (
-        goals.state_warning(
-            goals.update_goal(goal=goal, data={"success_state": state(credit_type, "Desembolsado")})
+        goal_selectors.state_warning(
+            goal_services.update_goal(
+                goal=goal, data={"success_state": state(credit_type, "Desembolsado")}
+            )
         )
         is None
     )
 
 
 def test_deleting_a_goal_keeps_the_gestiones(asesor, consumo, credit_type, make_gestion):
-    goal = goals.create_goal(data=goal_data(asesor, consumo, credit_type))
+    goal = goal_services.create_goal(data=goal_data(asesor, consumo, credit_type))
     make_gestion(agent=asesor)
 
-    goals.delete_goal(goal=goal)
+    goal_services.delete_goal(goal=goal)
 
     assert not Goal.objects.exists()
     assert consumo.gestiones.count() == 1
@@ -401,7 +407,7 @@ def test_the_form_warns_about_a_state_that_is_not_a_successful_close(
 def test_the_form_shows_duplicate_and_negative_errors_in_spanish(
     client, supervisor, asesor, consumo, credit_type
 ):
-    goals.create_goal(data=goal_data(asesor, consumo, credit_type))
+    goal_services.create_goal(data=goal_data(asesor, consumo, credit_type))
     client.force_login(supervisor)
     desembolsado = state(credit_type, "Desembolsado")
 
@@ -419,7 +425,7 @@ def test_the_form_shows_duplicate_and_negative_errors_in_spanish(
 
 
 def test_a_supervisor_edits_and_deletes_a_goal(client, supervisor, asesor, consumo, credit_type):
-    goal = goals.create_goal(data=goal_data(asesor, consumo, credit_type))
+    goal = goal_services.create_goal(data=goal_data(asesor, consumo, credit_type))
     client.force_login(supervisor)
     desembolsado = state(credit_type, "Desembolsado")
     edit = reverse("gestiones:goal_update", args=[goal.pk])
@@ -438,8 +444,8 @@ def test_a_supervisor_edits_and_deletes_a_goal(client, supervisor, asesor, consu
 def test_the_list_shows_the_seed_columns_and_filters(
     client, supervisor, asesor, asesor2, consumo, credit_type
 ):
-    goals.create_goal(data=goal_data(asesor, consumo, credit_type, month=1))
-    goals.create_goal(data=goal_data(asesor2, consumo, credit_type, month=12, year=2024))
+    goal_services.create_goal(data=goal_data(asesor, consumo, credit_type, month=1))
+    goal_services.create_goal(data=goal_data(asesor2, consumo, credit_type, month=12, year=2024))
     client.force_login(supervisor)
     url = reverse("gestiones:goal_list")
 
@@ -460,8 +466,8 @@ def test_an_asesor_sees_only_their_own_goals_and_progress(
     client, asesor, asesor2, consumo, credit_type, time_machine
 ):
     time_machine.move_to(lima(5, 20), tick=False)
-    mine = goals.create_goal(data=goal_data(asesor, consumo, credit_type))
-    theirs = goals.create_goal(data=goal_data(asesor2, consumo, credit_type))
+    mine = goal_services.create_goal(data=goal_data(asesor, consumo, credit_type))
+    theirs = goal_services.create_goal(data=goal_data(asesor2, consumo, credit_type))
     client.force_login(asesor)
 
     listing = client.get(reverse("gestiones:goal_list"))
@@ -475,7 +481,7 @@ def test_an_asesor_sees_only_their_own_goals_and_progress(
 
 
 def test_an_asesor_may_not_create_change_or_delete_goals(client, asesor, consumo, credit_type):
-    goal = goals.create_goal(data=goal_data(asesor, consumo, credit_type))
+    goal = goal_services.create_goal(data=goal_data(asesor, consumo, credit_type))
     client.force_login(asesor)
     desembolsado = state(credit_type, "Desembolsado")
 
@@ -535,14 +541,14 @@ def test_the_progress_page_picks_another_month_and_agent(
 def test_the_list_costs_the_same_queries_for_one_goal_or_many(
     client, supervisor, asesor, consumo, credit_type, django_assert_num_queries
 ):
-    goals.create_goal(data=goal_data(asesor, consumo, credit_type, month=1))
+    goal_services.create_goal(data=goal_data(asesor, consumo, credit_type, month=1))
     client.force_login(supervisor)
     url = reverse("gestiones:goal_list")
     client.get(url)  # the session and permission caches, once
     with CaptureQueriesContext(connection) as one:
         client.get(url)
     for month in range(2, 8):
-        goals.create_goal(data=goal_data(asesor, consumo, credit_type, month=month))
+        goal_services.create_goal(data=goal_data(asesor, consumo, credit_type, month=month))
 
     with django_assert_num_queries(len(one.captured_queries)):
         response = client.get(url)

@@ -15,8 +15,9 @@ from django.urls import reverse
 from openpyxl import load_workbook
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from crm.gestiones import report_forms, reports
 from crm.gestiones.models import Gestion, GestionState, GestionType, Outcome, RejectionReason
+from crm.gestiones.reports import forms as report_forms
+from crm.gestiones.reports import selectors as report_selectors
 from crm.models import Branch, Channel, Product
 from tests.factories import CustomerFactory, UserFactory
 
@@ -196,31 +197,31 @@ def world(db) -> World:
     return w
 
 
-def everything(**kwargs) -> reports.ReportFilters:
-    return reports.ReportFilters(**kwargs)
+def everything(**kwargs) -> report_selectors.ReportFilters:
+    return report_selectors.ReportFilters(**kwargs)
 
 
-def by_type(filters: reports.ReportFilters) -> reports.AmountReport:
-    return reports.requested_vs_approved(filters).by_type
+def by_type(filters: report_selectors.ReportFilters) -> report_selectors.AmountReport:
+    return report_selectors.requested_vs_approved(filters).by_type
 
 
-def by_month(filters: reports.ReportFilters) -> reports.AmountReport:
-    return reports.requested_vs_approved(filters).by_month
+def by_month(filters: report_selectors.ReportFilters) -> report_selectors.AmountReport:
+    return report_selectors.requested_vs_approved(filters).by_month
 
 
-def by_branch(filters: reports.ReportFilters) -> reports.BreakdownReport:
-    return reports.branches_and_agents(filters).by_branch
+def by_branch(filters: report_selectors.ReportFilters) -> report_selectors.BreakdownReport:
+    return report_selectors.branches_and_agents(filters).by_branch
 
 
-def by_agent(filters: reports.ReportFilters) -> reports.BreakdownReport:
-    return reports.branches_and_agents(filters).by_agent
+def by_agent(filters: report_selectors.ReportFilters) -> report_selectors.BreakdownReport:
+    return report_selectors.branches_and_agents(filters).by_agent
 
 
 def by_label(report) -> dict:
     return {row.label: row for row in report.rows}
 
 
-def money(amounts: list[reports.Amounts]) -> dict:
+def money(amounts: list[report_selectors.Amounts]) -> dict:
     return {a.currency: (a.requested, a.approved, a.ratio) for a in amounts}
 
 
@@ -228,7 +229,7 @@ def money(amounts: list[reports.Amounts]) -> dict:
 
 
 def test_it_counts_gestiones_by_type_and_state_with_share_and_amount_per_currency(world):
-    report = reports.gestiones_by_state(everything())
+    report = report_selectors.gestiones_by_state(everything())
 
     assert report.currencies == ["PEN", "USD"]
     assert [(r.gestion_type, r.state, r.count, r.percent) for r in report.rows] == [
@@ -252,7 +253,7 @@ def test_it_counts_gestiones_by_type_and_state_with_share_and_amount_per_currenc
 
 
 def test_only_the_currencies_present_get_a_column(world):
-    report = reports.gestiones_by_state(everything(branch=world.centro))
+    report = report_selectors.gestiones_by_state(everything(branch=world.centro))
 
     assert report.currencies == ["PEN"]
     assert [a.requested for a in report.total_amounts] == [D("20400.50")]
@@ -262,7 +263,7 @@ def test_only_the_currencies_present_get_a_column(world):
 
 
 def test_the_rejections_pivot_has_reasons_by_rejected_state_with_every_total(world):
-    pivot = reports.rejections_by_reason(everything())
+    pivot = report_selectors.rejections_by_reason(everything())
 
     assert pivot.columns == ["Rechazado comité", "Rechazado gerente"]
     assert [(row.reason, row.cells, row.total) for row in pivot.rows] == [
@@ -275,7 +276,7 @@ def test_the_rejections_pivot_has_reasons_by_rejected_state_with_every_total(wor
 
 
 def test_the_pivot_is_empty_without_rejections(world):
-    pivot = reports.rejections_by_reason(everything(gestion_type=world.servicio))
+    pivot = report_selectors.rejections_by_reason(everything(gestion_type=world.servicio))
 
     assert (pivot.columns, pivot.rows, pivot.column_totals, pivot.total) == ([], [], [], 0)
 
@@ -367,7 +368,7 @@ def test_effectiveness_is_empty_when_nothing_has_finished(world):
 
 
 def test_it_measures_effectiveness_by_channel(world):
-    report = reports.by_channel(everything())
+    report = report_selectors.by_channel(everything())
 
     rows = by_label(report)
     assert list(rows) == ["Oficina", "Web", "Sin canal"]
@@ -396,15 +397,15 @@ def test_filters_change_every_figure(world):
         (everything(end=date(2024, 12, 31)), 1),
     ]
     for filters, expected in cases:
-        assert reports.gestiones_by_state(filters).total == expected, filters
+        assert report_selectors.gestiones_by_state(filters).total == expected, filters
         assert by_type(filters).total.count == expected, filters
         assert by_branch(filters).total.count == expected, filters
         assert by_agent(filters).total.count == expected, filters
-        assert reports.by_channel(filters).total.count == expected, filters
+        assert report_selectors.by_channel(filters).total.count == expected, filters
 
 
 def test_the_branch_filter_narrows_the_pivot(world):
-    pivot = reports.rejections_by_reason(everything(branch=world.norte))
+    pivot = report_selectors.rejections_by_reason(everything(branch=world.norte))
 
     assert [(row.reason, row.cells) for row in pivot.rows] == [
         ("Baja capacidad", [1, 0]),

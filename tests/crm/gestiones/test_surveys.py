@@ -9,8 +9,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from crm.gestiones import services, survey_views, surveys
+from crm.gestiones import services
 from crm.gestiones.models import Answer, FollowUp, Question, Survey, SurveyInvitation
+from crm.gestiones.surveys import selectors as survey_selectors
+from crm.gestiones.surveys import services as survey_services
+from crm.gestiones.surveys import views as survey_views
 from crm.models import Interaction
 from tests.crm.gestiones.conftest import step
 from tests.factories import CustomerFactory
@@ -202,7 +205,9 @@ def test_the_service_checks_the_answers_too(invitation, survey):
     q_scale, q_choice, _text = questions(survey)
 
     with pytest.raises(ValidationError) as error:
-        surveys.answer_survey(invitation=invitation, answers={q_scale.pk: 0, q_choice.pk: "Tele"})
+        survey_services.answer_survey(
+            invitation=invitation, answers={q_scale.pk: 0, q_choice.pk: "Tele"}
+        )
 
     assert error.value.message_dict == {
         f"question_{q_scale.pk}": ["Elija un valor entre 1 y 5."],
@@ -227,10 +232,14 @@ def test_a_stale_second_submission_stores_nothing(invitation, survey):
     """Two submissions at once: both read answered_at empty, only one claims the row."""
     q_scale, q_choice, _text = questions(survey)
     stale = SurveyInvitation.objects.get(pk=invitation.pk)
-    surveys.answer_survey(invitation=invitation, answers={q_scale.pk: 5, q_choice.pk: "Radio"})
+    survey_services.answer_survey(
+        invitation=invitation, answers={q_scale.pk: 5, q_choice.pk: "Radio"}
+    )
 
     with pytest.raises(ValidationError) as error:
-        surveys.answer_survey(invitation=stale, answers={q_scale.pk: 1, q_choice.pk: "Radio"})
+        survey_services.answer_survey(
+            invitation=stale, answers={q_scale.pk: 1, q_choice.pk: "Radio"}
+        )
 
     assert error.value.code == "answered"
     assert list(Answer.objects.filter(question=q_scale).values_list("number", flat=True)) == [5]
@@ -267,7 +276,7 @@ def answered(make_gestion, survey, scale, choice, text="", sent_at=NOW, gestion_
     invitation = SurveyInvitation.objects.create(gestion=gestion, survey=survey, sent_at=sent_at)
     if scale is not None:
         q_scale, q_choice, q_text = questions(survey)
-        surveys.answer_survey(
+        survey_services.answer_survey(
             invitation=invitation,
             answers={q_scale.pk: scale, q_choice.pk: choice, q_text.pk: text},
             now=sent_at + datetime.timedelta(hours=2),
@@ -286,7 +295,7 @@ def known_answers(make_gestion, survey):
 
 
 def test_the_report_counts_rate_averages_distribution_and_choices(survey, known_answers):
-    result = surveys.report(survey=survey)
+    result = survey_selectors.report(survey=survey)
 
     assert (result.sent, result.answered) == (5, 4)
     assert result.response_rate == Decimal("80.0")
@@ -303,9 +312,9 @@ def test_the_report_counts_rate_averages_distribution_and_choices(survey, known_
 
 
 def test_percentages_round_half_up_to_one_place():
-    assert surveys.percent(1, 16) == Decimal("6.3")
-    assert surveys.percent(2, 3) == Decimal("66.7")
-    assert surveys.percent(0, 0) is None
+    assert survey_selectors.percent(1, 16) == Decimal("6.3")
+    assert survey_selectors.percent(2, 3) == Decimal("66.7")
+    assert survey_selectors.percent(0, 0) is None
 
 
 def test_the_report_filters_by_sent_date_and_gestion_type(
@@ -321,12 +330,13 @@ def test_the_report_filters_by_sent_date_and_gestion_type(
         sent_at=NOW,
     )
 
-    everything = surveys.report(survey=survey)
-    recent = surveys.report(
-        survey=survey, filters=surveys.ReportFilters(date_from=NOW.date(), date_to=NOW.date())
+    everything = survey_selectors.report(survey=survey)
+    recent = survey_selectors.report(
+        survey=survey,
+        filters=survey_selectors.ReportFilters(date_from=NOW.date(), date_to=NOW.date()),
     )
-    services_only = surveys.report(
-        survey=survey, filters=surveys.ReportFilters(gestion_type=service_type)
+    services_only = survey_selectors.report(
+        survey=survey, filters=survey_selectors.ReportFilters(gestion_type=service_type)
     )
 
     assert (everything.sent, everything.answered) == (7, 6)
@@ -385,14 +395,16 @@ def test_the_gestion_partial_shows_the_invitation_and_its_answers(
     rf, supervisor, invitation, survey
 ):
     q_scale, q_choice, _text = questions(survey)
-    surveys.answer_survey(invitation=invitation, answers={q_scale.pk: 4, q_choice.pk: "Radio"})
+    survey_services.answer_survey(
+        invitation=invitation, answers={q_scale.pk: 4, q_choice.pk: "Radio"}
+    )
     request = rf.get("/")
     request.user = supervisor
     gestion = invitation.gestion
 
     html = render_to_string(
         "gestiones/partials/survey_answers.html",
-        {"gestion": gestion, "survey_invitation": surveys.invitation_for(gestion)},
+        {"gestion": gestion, "survey_invitation": survey_selectors.invitation_for(gestion)},
         request=request,
     )
 
@@ -421,10 +433,12 @@ def test_invitation_for_prefetches_answers_and_questions(
     invitation, survey, django_assert_num_queries
 ):
     q_scale, q_choice, _text = questions(survey)
-    surveys.answer_survey(invitation=invitation, answers={q_scale.pk: 4, q_choice.pk: "Radio"})
+    survey_services.answer_survey(
+        invitation=invitation, answers={q_scale.pk: 4, q_choice.pk: "Radio"}
+    )
 
     with django_assert_num_queries(3):
-        found = surveys.invitation_for(invitation.gestion)
+        found = survey_selectors.invitation_for(invitation.gestion)
         texts = [a.question.text for a in found.answers.all()]
         list(found.survey.questions.all())
 
@@ -489,27 +503,29 @@ def test_a_choice_question_without_options_is_refused(client, supervisor):
 
 def test_an_answered_question_cannot_be_removed_or_change_kind(invitation, survey):
     q_scale, q_choice, q_text = questions(survey)
-    surveys.answer_survey(invitation=invitation, answers={q_scale.pk: 4, q_choice.pk: "Radio"})
+    survey_services.answer_survey(
+        invitation=invitation, answers={q_scale.pk: 4, q_choice.pk: "Radio"}
+    )
     data = {"name": survey.name, "thanks": survey.thanks, "is_active": True}
     keep = [
-        surveys.QuestionData(question=q, text=q.text, kind=q.kind, choices=q.choices)
+        survey_services.QuestionData(question=q, text=q.text, kind=q.kind, choices=q.choices)
         for q in (q_choice, q_text)
     ]
 
     with pytest.raises(ValidationError, match="no se puede eliminar"):
-        surveys.save_survey(survey=survey, data=data, questions=keep, removed=[q_scale])
+        survey_services.save_survey(survey=survey, data=data, questions=keep, removed=[q_scale])
     changed = [
-        surveys.QuestionData(question=q_scale, text=q_scale.text, kind=Question.Kind.TEXT),
+        survey_services.QuestionData(question=q_scale, text=q_scale.text, kind=Question.Kind.TEXT),
         *keep,
     ]
     with pytest.raises(ValidationError, match="no se puede cambiar su tipo"):
-        surveys.save_survey(survey=survey, data=data, questions=changed)
+        survey_services.save_survey(survey=survey, data=data, questions=changed)
     # An unanswered one may go.
-    surveys.save_survey(
+    survey_services.save_survey(
         survey=survey,
         data=data,
         questions=[
-            surveys.QuestionData(question=q, text=q.text, kind=q.kind, choices=q.choices)
+            survey_services.QuestionData(question=q, text=q.text, kind=q.kind, choices=q.choices)
             for q in (q_scale, q_choice)
         ],
         removed=[q_text],

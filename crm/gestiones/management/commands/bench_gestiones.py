@@ -38,8 +38,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from crm import roles
-from crm.gestiones import report_forms, report_views, reports
 from crm.gestiones.models import Gestion, GestionState, GestionType, Outcome, RejectionReason
+from crm.gestiones.reports import forms as report_forms
+from crm.gestiones.reports import selectors as report_selectors
+from crm.gestiones.reports import views as report_views
 from crm.management.commands.seed_demo import FIRST_NAMES, LAST_NAMES
 from crm.models import Branch, Channel, Customer, Product
 
@@ -237,16 +239,16 @@ class Command(BaseCommand):
         product = Product.objects.get(code=TYPES[0].code)  # the most frequent one
         branch = setup.branches[0]
         cases = [
-            ("12 meses", reports.ReportFilters(start=start, end=today), {}),
-            ("todo", reports.ReportFilters(), {"start": "", "end": ""}),
+            ("12 meses", report_selectors.ReportFilters(start=start, end=today), {}),
+            ("todo", report_selectors.ReportFilters(), {"start": "", "end": ""}),
             (
                 "sucursal",
-                reports.ReportFilters(start=start, end=today, branch=branch),
+                report_selectors.ReportFilters(start=start, end=today, branch=branch),
                 {"branch": branch.pk},
             ),
             (
                 "producto",
-                reports.ReportFilters(start=start, end=today, product=product),
+                report_selectors.ReportFilters(start=start, end=today, product=product),
                 {"product": product.pk},
             ),
         ]
@@ -259,7 +261,7 @@ class Command(BaseCommand):
             f"Filtros: 12 meses = {start:%d/%m/%Y}–{today:%d/%m/%Y}; sucursal = {branch.name} "
             f"y producto = {product.name}, ambos en los 12 meses; todo = sin filtros."
         )
-        counted = [reports.gestiones_by_state(filters).total for _, filters, _ in cases]
+        counted = [report_selectors.gestiones_by_state(filters).total for _, filters, _ in cases]
         self.stdout.write(self.line("gestiones filtradas", [f"{n:,}" for n in counted]))
         self.stdout.write(self.line("caso", [name for name, _, _ in cases]))
         slow = False

@@ -21,10 +21,11 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from credits.models import LoanProduct
-from crm.gestiones import examples, goals, services
+from crm.gestiones import examples, services
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.documents import rendering as document_rendering
 from crm.gestiones.documents import services as document_services
+from crm.gestiones.goals import services as goal_services
 from crm.gestiones.models import (
     Action,
     Campaign,
@@ -156,7 +157,7 @@ class Command(BaseCommand):
                         agent=agent, product=product, year=year, month=month
                     ).exists()
                     if not exists:
-                        goals.create_goal(
+                        goal_services.create_goal(
                             data={
                                 "agent": agent,
                                 "product": product,

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from crm.gestiones import goal_forms, goals
+from crm.gestiones.goals import forms, selectors, services
 from crm.gestiones.models import Goal
 from lib import lists
 from lib.money import Currency
@@ -69,9 +69,9 @@ class GoalTable(tables.Table):
 def goal_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
-        filterset=goal_forms.GoalFilter(
+        filterset=forms.GoalFilter(
             request.GET,
-            queryset=goals.visible_goals(request.user).order_by("-year", "-month", "id"),
+            queryset=selectors.visible_goals(request.user).order_by("-year", "-month", "id"),
             request=request,
         ),
         table_class=GoalTable,
@@ -82,10 +82,10 @@ def goal_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("gestiones.add_goal", raise_exception=True)
 def goal_create(request: HttpRequest) -> HttpResponse:
-    form = goal_forms.GoalForm(request.POST or None)
+    form = forms.GoalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            goal = goals.create_goal(data=form.cleaned_data)
+            goal = services.create_goal(data=form.cleaned_data)
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -96,12 +96,12 @@ def goal_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("gestiones.change_goal", raise_exception=True)
 def goal_update(request: HttpRequest, pk: int) -> HttpResponse:
-    goal = goals.goal_for(request.user, pk)
-    title = goals.label(goal)  # before the form writes what was typed onto the instance
-    form = goal_forms.GoalForm(request.POST or None, instance=goal)
+    goal = selectors.goal_for(request.user, pk)
+    title = selectors.label(goal)  # before the form writes what was typed onto the instance
+    form = forms.GoalForm(request.POST or None, instance=goal)
     if request.method == "POST" and form.is_valid():
         try:
-            goal = goals.update_goal(goal=goal, data=form.cleaned_data)
+            goal = services.update_goal(goal=goal, data=form.cleaned_data)
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -113,9 +113,9 @@ def goal_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("gestiones.delete_goal", raise_exception=True)
 def goal_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    goal = goals.goal_for(request.user, pk)
-    goals.delete_goal(goal=goal)
-    messages.success(request, _("Meta eliminada: %(goal)s.") % {"goal": goals.label(goal)})
+    goal = selectors.goal_for(request.user, pk)
+    services.delete_goal(goal=goal)
+    messages.success(request, _("Meta eliminada: %(goal)s.") % {"goal": selectors.label(goal)})
     return redirect("gestiones:goal_list")
 
 
@@ -123,23 +123,23 @@ def goal_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("gestiones.view_goal", raise_exception=True)
 def goal_progress(request: HttpRequest) -> HttpResponse:
     """Show each goal of a month (the current one by default) against what was achieved."""
-    sees_all = goals.sees_all_goals(request.user)
-    form = goal_forms.ProgressForm(request.GET, sees_all=sees_all)
+    sees_all = selectors.sees_all_goals(request.user)
+    form = forms.ProgressForm(request.GET, sees_all=sees_all)
     period = form.month_and_filters()
-    rows = goals.progress(goals=goals.visible_goals(request.user), **period)
+    rows = selectors.progress(goals=selectors.visible_goals(request.user), **period)
     context = {
         "form": form,
         "rows": rows,
         "sees_all": sees_all,
         "period": period,
-        "local_chart": goals.agent_chart(rows, currency=Currency.PEN),
-        "usd_chart": goals.agent_chart(rows, currency=Currency.USD),
+        "local_chart": selectors.agent_chart(rows, currency=Currency.PEN),
+        "usd_chart": selectors.agent_chart(rows, currency=Currency.USD),
     }
     return render(request, "gestiones/goal_progress.html", context)
 
 
 def _saved(request: HttpRequest, goal: Goal, message: str) -> None:
     messages.success(request, message)
-    warning = goals.state_warning(goal)
+    warning = selectors.state_warning(goal)
     if warning:
         messages.warning(request, warning)

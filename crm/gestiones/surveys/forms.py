@@ -9,8 +9,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import ServiceErrorsMixin
-from crm.gestiones import surveys
 from crm.gestiones.models import GestionType, Question, Survey
+from crm.gestiones.surveys import selectors, services
 
 # --- The customer's answers -------------------------------------------------------------
 
@@ -44,7 +44,7 @@ def answer_field(question: Question) -> forms.Field:
             **common,
         )
     return forms.CharField(
-        max_length=surveys.MAX_TEXT_ANSWER,
+        max_length=services.MAX_TEXT_ANSWER,
         widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"}),
         error_messages={
             **messages,
@@ -95,7 +95,7 @@ QuestionFormSet = forms.inlineformset_factory(
 
 def question_rows(
     formset: forms.BaseInlineFormSet,
-) -> tuple[list[surveys.QuestionData], list[Question]]:
+) -> tuple[list[services.QuestionData], list[Question]]:
     """Return a valid formset's questions to keep and those marked for removal."""
     rows, removed = [], []
     for form in formset.forms:
@@ -108,7 +108,7 @@ def question_rows(
             continue
         data = form.cleaned_data
         rows.append(
-            surveys.QuestionData(
+            services.QuestionData(
                 question=existing,
                 text=data["text"],
                 kind=data["kind"],
@@ -169,11 +169,11 @@ class ReportFilterForm(forms.Form):
             raise forms.ValidationError(_("La fecha «desde» es posterior a la fecha «hasta»."))
         return data
 
-    def filters(self) -> surveys.ReportFilters:
+    def filters(self) -> selectors.ReportFilters:
         """Return the filters of a valid form; none when the query string is invalid."""
         if not self.is_valid():
-            return surveys.ReportFilters()
-        return surveys.ReportFilters(
+            return selectors.ReportFilters()
+        return selectors.ReportFilters(
             date_from=self.cleaned_data["date_from"],
             date_to=self.cleaned_data["date_to"],
             gestion_type=self.cleaned_data["gestion_type"],

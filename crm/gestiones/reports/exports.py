@@ -9,7 +9,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from crm.gestiones import reports
+from crm.gestiones.reports import selectors
+from lib import people
 
 MONEY_FORMAT = "#,##0.00"
 PERCENT_FORMAT = "0.00"
@@ -19,7 +20,7 @@ HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 TOP_BORDER = Border(top=Side(style="thin"))
 
 
-def describe_filters(filters: reports.ReportFilters) -> list[tuple[str, str]]:
+def describe_filters(filters: selectors.ReportFilters) -> list[tuple[str, str]]:
     """Return the filters as (label, value) lines for a sheet's heading."""
     lines = [
         (_("Desde"), f"{filters.start:%d/%m/%Y}" if filters.start else _("(sin límite)")),
@@ -28,7 +29,7 @@ def describe_filters(filters: reports.ReportFilters) -> list[tuple[str, str]]:
     if filters.branch:
         lines.append((_("Sucursal"), filters.branch.name))
     if filters.agent:
-        lines.append((_("Gestor"), reports.agent_name(filters.agent)))
+        lines.append((_("Gestor"), people.display_name(filters.agent)))
     if filters.product:
         lines.append((_("Producto"), filters.product.name))
     if filters.gestion_type:
@@ -36,20 +37,20 @@ def describe_filters(filters: reports.ReportFilters) -> list[tuple[str, str]]:
     return lines
 
 
-def dashboard_workbook(filters: reports.ReportFilters) -> bytes:
+def dashboard_workbook(filters: selectors.ReportFilters) -> bytes:
     """Return the .xlsx of every dashboard report for `filters`, one sheet each."""
     book = Workbook()
     book.remove(book.active)
     heading = describe_filters(filters)
-    _states_sheet(book, heading, reports.gestiones_by_state(filters))
-    _rejections_sheet(book, heading, reports.rejections_by_reason(filters))
-    amounts = reports.requested_vs_approved(filters)
+    _states_sheet(book, heading, selectors.gestiones_by_state(filters))
+    _rejections_sheet(book, heading, selectors.rejections_by_reason(filters))
+    amounts = selectors.requested_vs_approved(filters)
     _amounts_sheet(book, _("Montos por tipo"), _("Tipo"), heading, amounts.by_type)
     _amounts_sheet(book, _("Montos por mes"), _("Mes"), heading, amounts.by_month)
-    teams = reports.branches_and_agents(filters)
+    teams = selectors.branches_and_agents(filters)
     _breakdown_sheet(book, _("Por sucursal"), _("Sucursal"), heading, teams.by_branch)
     _breakdown_sheet(book, _("Por gestor"), _("Gestor"), heading, teams.by_agent)
-    _breakdown_sheet(book, _("Por canal"), _("Canal"), heading, reports.by_channel(filters))
+    _breakdown_sheet(book, _("Por canal"), _("Canal"), heading, selectors.by_channel(filters))
     output = BytesIO()
     book.save(output)
     return output.getvalue()
@@ -59,7 +60,7 @@ def dashboard_workbook(filters: reports.ReportFilters) -> bytes:
 
 
 def _states_sheet(
-    book: Workbook, heading: list[tuple[str, str]], report: reports.StateReport
+    book: Workbook, heading: list[tuple[str, str]], report: selectors.StateReport
 ) -> None:
     sheet = _sheet(book, _("Por estado"), _("Gestiones por tipo y estado"), heading)
     money = [_("Monto solicitado %(currency)s") % {"currency": c} for c in report.currencies]
@@ -81,7 +82,7 @@ def _states_sheet(
 
 
 def _rejections_sheet(
-    book: Workbook, heading: list[tuple[str, str]], pivot: reports.RejectionPivot
+    book: Workbook, heading: list[tuple[str, str]], pivot: selectors.RejectionPivot
 ) -> None:
     sheet = _sheet(book, _("Rechazos"), _("Solicitudes rechazadas y motivos"), heading)
     header_row = _header(sheet, [_("Motivo"), *pivot.columns, _("Total general")])
@@ -91,7 +92,7 @@ def _rejections_sheet(
     _finish(sheet, header_row, [30] + [18] * (len(pivot.columns) + 1))
 
 
-def _amount_values(amounts: Iterable[reports.Amounts]) -> list:
+def _amount_values(amounts: Iterable[selectors.Amounts]) -> list:
     values = []
     for a in amounts:
         values += [a.requested, a.approved, a.ratio]
@@ -103,7 +104,7 @@ def _amounts_sheet(
     title: str,
     label: str,
     heading: list[tuple[str, str]],
-    report: reports.AmountReport,
+    report: selectors.AmountReport,
 ) -> None:
     sheet = _sheet(book, title, _("Monto solicitado y aprobado"), heading)
     columns = [label, _("Gestiones")]
@@ -136,7 +137,7 @@ def _breakdown_sheet(
     title: str,
     label: str,
     heading: list[tuple[str, str]],
-    report: reports.BreakdownReport,
+    report: selectors.BreakdownReport,
 ) -> None:
     sheet = _sheet(book, title, title, heading)
     columns = [
@@ -156,7 +157,7 @@ def _breakdown_sheet(
     header_row = _header(sheet, columns)
     money = range(8, 8 + 2 * len(report.currencies))
 
-    def values(row: reports.BreakdownRow) -> list:
+    def values(row: selectors.BreakdownRow) -> list:
         amounts = []
         for a in row.amounts:
             amounts += [a.requested, a.approved]
@@ -174,7 +175,7 @@ def _breakdown_sheet(
 # --- Cells ------------------------------------------------------------------------------
 
 
-def _requested(amounts: Iterable[reports.Amounts]) -> list:
+def _requested(amounts: Iterable[selectors.Amounts]) -> list:
     return [a.requested for a in amounts]
 
 

@@ -10,9 +10,10 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.gestiones import reports
 from crm.gestiones.models import Gestion, GestionType
+from crm.gestiones.reports import selectors
 from crm.models import Branch, Product
+from lib import people
 
 DEFAULT_MONTHS = 12
 
@@ -36,7 +37,7 @@ def _select() -> forms.Select:
 
 class AgentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
-        return reports.agent_name(obj)
+        return people.display_name(obj)
 
 
 class DashboardFilterForm(forms.Form):
@@ -111,10 +112,10 @@ class DashboardFilterForm(forms.Form):
             )
         return cleaned
 
-    def filters(self) -> reports.ReportFilters:
+    def filters(self) -> selectors.ReportFilters:
         """Return the validated filters; call only when the form is valid."""
         data = self.cleaned_data
-        return reports.ReportFilters(
+        return selectors.ReportFilters(
             start=data["start"],
             end=data["end"],
             branch=data["branch"],

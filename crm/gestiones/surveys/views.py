@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from crm.gestiones import survey_forms, surveys
 from crm.gestiones.models import Survey
+from crm.gestiones.surveys import forms, selectors, services
 from lib import lists, ratelimit
 
 # Answers a single address may send per hour: enough for a family sharing a connection.
@@ -31,11 +31,11 @@ RIGHT = {"th": {"class": "text-end"}}
 @require_http_methods(["GET", "POST"])
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     """Show a survey link's questions and store the customer's answers, once."""
-    invitation = surveys.invitation_by_token(token)
+    invitation = selectors.invitation_by_token(token)
     if invitation.answered_at:
         return render(request, "gestiones/survey_answered.html", {"invitation": invitation})
     questions = list(invitation.survey.questions.all())
-    form = survey_forms.SurveyAnswerForm(request.POST or None, questions=questions)
+    form = forms.SurveyAnswerForm(request.POST or None, questions=questions)
     if request.method == "POST":
         if not ratelimit.allow(request, scope="survey", rate=SURVEY_RATE_LIMIT):
             return render(
@@ -43,7 +43,7 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
             )
         if form.is_valid():
             try:
-                surveys.answer_survey(invitation=invitation, answers=form.answers())
+                services.answer_survey(invitation=invitation, answers=form.answers())
             except ValidationError as exc:
                 if exc.code != "answered":
                     form.add_service_error(exc)
@@ -93,7 +93,7 @@ class SurveyTable(tables.Table):
 def survey_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
-        filterset=survey_forms.SurveyFilter(request.GET, queryset=surveys.survey_list()),
+        filterset=forms.SurveyFilter(request.GET, queryset=selectors.survey_list()),
         table_class=SurveyTable,
         page_template="gestiones/survey_list.html",
         results_template="gestiones/partials/survey_results.html",
@@ -107,18 +107,18 @@ def survey_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("gestiones.change_survey", raise_exception=True)
 def survey_update(request: HttpRequest, pk: int) -> HttpResponse:
-    return _edit(request, surveys.survey_for(pk))
+    return _edit(request, selectors.survey_for(pk))
 
 
 def _edit(request: HttpRequest, survey: Survey | None) -> HttpResponse:
     """Edit a survey and its questions together; both must be valid to save either."""
     survey_name = survey.name if survey else ""  # the form writes what was typed on it
-    form = survey_forms.SurveyForm(request.POST or None, instance=survey)
-    formset = survey_forms.QuestionFormSet(request.POST or None, instance=survey, prefix="q")
+    form = forms.SurveyForm(request.POST or None, instance=survey)
+    formset = forms.QuestionFormSet(request.POST or None, instance=survey, prefix="q")
     if request.method == "POST" and form.is_valid() and formset.is_valid():
-        rows, removed = survey_forms.question_rows(formset)
+        rows, removed = forms.question_rows(formset)
         try:
-            saved = surveys.save_survey(
+            saved = services.save_survey(
                 survey=survey, data=form.cleaned_data, questions=rows, removed=removed
             )
         except ValidationError as exc:
@@ -138,11 +138,11 @@ def _edit(request: HttpRequest, survey: Survey | None) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a survey's figures for the filters: rate, averages, distributions, texts."""
-    survey = surveys.survey_for(pk)
-    form = survey_forms.ReportFilterForm(request.GET)
+    survey = selectors.survey_for(pk)
+    form = forms.ReportFilterForm(request.GET)
     filters = form.filters()
     text_answers = Paginator(
-        surveys.text_answers(survey, filters), TEXT_ANSWERS_PAGE_SIZE
+        selectors.text_answers(survey, filters), TEXT_ANSWERS_PAGE_SIZE
     ).get_page(request.GET.get("page"))
     context = {
         "survey": survey,
@@ -153,7 +153,7 @@ def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
     htmx = request.htmx
     if htmx and htmx.target == "survey-text-answers" and not htmx.history_restore_request:
         return render(request, "gestiones/partials/survey_text_answers.html", context)
-    result = surveys.report(survey=survey, filters=filters)
+    result = selectors.report(survey=survey, filters=filters)
     context |= {
         "report": result,
         # (figures, chart, the id of the chart's JSON element) per scale question.
@@ -165,7 +165,7 @@ def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "gestiones/survey_report.html", context)
 
 
-def _scale_chart(figures: surveys.ScaleFigures) -> dict:
+def _scale_chart(figures: selectors.ScaleFigures) -> dict:
     """Return the static/js/charts.js bar chart of a scale question's distribution."""
     return {
         "type": "bar",

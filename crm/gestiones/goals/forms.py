@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import fields as filter_fields
 
 from crm.forms import ServiceErrorsMixin
-from crm.gestiones import goals
+from crm.gestiones.goals import selectors
 from crm.gestiones.models import GestionState, Goal
 from crm.models import Product
 
@@ -58,7 +58,7 @@ class GoalForm(ServiceErrorsMixin, forms.ModelForm):
     month = forms.TypedChoiceField(label=_("Mes"), choices=MONTH_CHOICES, coerce=int)
     success_state = StateChoiceField(
         label=_("Estado exitoso"),
-        queryset=goals.success_states(),
+        queryset=selectors.success_states(),
         help_text=_("La gestión cuenta para la meta el mes en que pasa a este estado."),
     )
 
@@ -131,7 +131,7 @@ class GoalFilter(django_filters.FilterSet):
     def __init__(self, *args: Any, request: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, request=request, **kwargs)
         # An agent sees only their own goals: the agent filter would offer nothing else.
-        if request is not None and not goals.sees_all_goals(request.user):
+        if request is not None and not selectors.sees_all_goals(request.user):
             del self.filters["agent"]
 
     def search(self, queryset, name, value):

@@ -15,19 +15,15 @@ What counts toward a goal of agent A, product P, month M, success state S:
   opened during M, whatever their state.
 
 Percentages are actual ÷ target × 100, to one place, half up; they may pass 100, and are
-None when the target is zero.
-"""
+None when the target is zero."""
 
 import datetime
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.db.models import (
     Case,
     CharField,
@@ -51,25 +47,10 @@ from django.utils.translation import gettext as _
 
 from crm.gestiones.models import FollowUp, Gestion, GestionState, Goal, Outcome
 from crm.models import Product
-from lib import money
+from lib import money, people
 from lib.money import Currency
 
 ZERO = Decimal("0.00")
-
-GOAL_FIELDS = (
-    "agent",
-    "product",
-    "year",
-    "month",
-    "target_local",
-    "target_usd",
-    "target_prospects",
-    "target_customers",
-    "success_state",
-)
-
-
-# --- Who sees what ----------------------------------------------------------------------
 
 
 def sees_all_goals(user: AbstractBaseUser) -> bool:
@@ -98,39 +79,12 @@ def month_name() -> Case:
 def label(goal: Goal) -> str:
     """Return how screens name a goal: "Andrea Quispe · Préstamo · Mayo 2026"."""
     month = capfirst(MONTHS.get(goal.month, str(goal.month)))
-    return f"{_user_name(goal.agent)} · {goal.product.name} · {month} {goal.year}"
+    return f"{people.display_name(goal.agent)} · {goal.product.name} · {month} {goal.year}"
 
 
 def goal_for(user: AbstractBaseUser, pk: int) -> Goal:
     """Return a goal the user may see; 404 otherwise."""
     return get_object_or_404(visible_goals(user), pk=pk)
-
-
-# --- Writes ---------------------------------------------------------------------------
-
-
-@transaction.atomic
-def create_goal(*, data: Mapping[str, Any]) -> Goal:
-    """Create a goal; refused when the agent already has one for that product and month."""
-    goal = Goal()
-    _apply(goal, data)
-    _save(goal)
-    return goal
-
-
-@transaction.atomic
-def update_goal(*, goal: Goal, data: Mapping[str, Any]) -> Goal:
-    """Change a goal's agent, product, month, targets or success state."""
-    goal = Goal.objects.select_for_update().get(pk=goal.pk)
-    _apply(goal, data)
-    _save(goal)
-    return goal
-
-
-@transaction.atomic
-def delete_goal(*, goal: Goal) -> None:
-    """Delete a goal; the gestiones it counted are untouched."""
-    Goal.objects.filter(pk=goal.pk).delete()
 
 
 def state_warning(goal: Goal) -> str | None:
@@ -142,50 +96,6 @@ def state_warning(goal: Goal) -> str | None:
         "El estado «%(state)s» (%(type)s) no es un estado de cierre exitoso; "
         "la meta contará las gestiones que pasen por él."
     ) % {"state": state.name, "type": state.gestion_type.name}
-
-
-def _save(goal: Goal) -> None:
-    # Two supervisors saving the same goal at once both pass _apply's check; the unique
-    # constraint stops the second.
-    try:
-        with transaction.atomic():
-            goal.save()
-    except IntegrityError as exc:
-        raise ValidationError(_("Ese gestor ya tiene una meta para ese producto y mes.")) from exc
-
-
-def _apply(goal: Goal, data: Mapping[str, Any]) -> None:
-    for name in GOAL_FIELDS:
-        if name in data:
-            setattr(goal, name, data[name])
-    errors: dict[str, str] = {}
-    for name in ("target_local", "target_usd", "target_prospects", "target_customers"):
-        value = getattr(goal, name)
-        if value is None or value < 0:
-            errors[name] = _("La meta no puede ser negativa.")
-    if errors:
-        raise ValidationError(errors)
-    if (
-        Goal.objects.filter(
-            agent_id=goal.agent_id, product_id=goal.product_id, year=goal.year, month=goal.month
-        )
-        .exclude(pk=goal.pk)
-        .exists()
-    ):
-        raise ValidationError(
-            _("%(agent)s ya tiene una meta de %(product)s para %(month)02d/%(year)s.")
-            % {
-                "agent": _user_name(goal.agent),
-                "product": goal.product.name,
-                "month": goal.month,
-                "year": goal.year,
-            }
-        )
-    # The rest of the rules (month 1–12, year range, the constraints) are the model's.
-    goal.full_clean(validate_unique=False)
-
-
-# --- Progress -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -345,7 +255,7 @@ def agent_chart(rows: list[GoalProgress], *, currency: str) -> dict[str, Any]:
     """Return a static/js/charts.js bar chart of goal vs achieved per agent, in `currency`."""
     totals: dict[int, list] = {}
     for row in rows:
-        name = _user_name(row.goal.agent)
+        name = people.display_name(row.goal.agent)
         target = row.goal.target_local if currency == Currency.PEN else row.goal.target_usd
         actual = row.actual_local if currency == Currency.PEN else row.actual_usd
         entry = totals.setdefault(row.goal.agent_id, [name, ZERO, ZERO])
@@ -384,7 +294,3 @@ def _bar(key: str, label: str, actual: Decimal | int, target: Decimal | int) -> 
         "is_met": pct is not None and pct >= 100,
         "is_money": key in ("local", "usd"),
     }
-
-
-def _user_name(user: AbstractBaseUser) -> str:
-    return user.get_full_name() or user.get_username()

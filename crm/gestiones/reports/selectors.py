@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from crm.gestiones.models import Gestion, GestionState, GestionType, Outcome, RejectionReason
 from crm.models import Branch, Channel, Product
-from lib import money
+from lib import money, people
 from lib.money import Currency
 
 ZERO = Decimal("0.00")
@@ -405,14 +405,9 @@ def _names(model) -> Callable[[set[int]], dict[int, str]]:
     return lambda ids: dict(model.objects.filter(pk__in=ids).order_by().values_list("pk", "name"))
 
 
-def agent_name(user: AbstractBaseUser) -> str:
-    """Return how the dashboards name an agent: full name, else username."""
-    return user.get_full_name() or user.get_username()
-
-
 def _agent_names(ids: set[int]) -> dict[int, str]:
     users = get_user_model().objects.filter(pk__in=ids)
-    return {user.pk: agent_name(user) for user in users}
+    return {user.pk: people.display_name(user) for user in users}
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from crm.gestiones import report_exports, report_forms, reports
 from crm.gestiones.models import Outcome
+from crm.gestiones.reports import exports, forms, selectors
 from lib import lists
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,7 +30,7 @@ class Section:
 
     key: str
     template: str
-    build: Callable[[reports.ReportFilters], dict]
+    build: Callable[[selectors.ReportFilters], dict]
 
 
 @require_GET
@@ -42,7 +42,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     and no request adds up the five reports; `?completo=1` renders them all in the page
     (what the page offers without JavaScript).
     """
-    form = report_forms.DashboardFilterForm(request.GET)
+    form = forms.DashboardFilterForm(request.GET)
     context = {"form": form, **results_context(form, build="completo" in request.GET)}
     return lists.render_page_or_fragment(
         request,
@@ -57,11 +57,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @permission_required("gestiones.view_gestion_reports", raise_exception=True)
 def dashboard_xlsx(request: HttpRequest) -> HttpResponse:
     """Download every dashboard report, one sheet each, for the same filters."""
-    form = report_forms.DashboardFilterForm(request.GET)
+    form = forms.DashboardFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(" ".join(form.error_list()), content_type="text/plain")
     filters = form.filters()
-    response = HttpResponse(report_exports.dashboard_workbook(filters), content_type=XLSX_TYPE)
+    response = HttpResponse(exports.dashboard_workbook(filters), content_type=XLSX_TYPE)
     today = timezone.localdate()
     response["Content-Disposition"] = f'attachment; filename="gestiones-{today:%Y-%m-%d}.xlsx"'
     return response
@@ -74,13 +74,13 @@ def dashboard_section(request: HttpRequest, key: str) -> HttpResponse:
     section = next((s for s in SECTIONS if s.key == key), None)
     if section is None:
         raise Http404
-    form = report_forms.DashboardFilterForm(request.GET)
+    form = forms.DashboardFilterForm(request.GET)
     if not form.is_valid():
         return render(request, "gestiones/partials/dashboard_results.html", results_context(form))
     return render(request, section.template, section.build(form.filters()))
 
 
-def results_context(form: report_forms.DashboardFilterForm, *, build: bool = True) -> dict:
+def results_context(form: forms.DashboardFilterForm, *, build: bool = True) -> dict:
     """Return the results fragment's context: the sections' (or their placeholders when
     `build` is off), or the filter errors."""
     if not form.is_valid():
@@ -96,8 +96,8 @@ def results_context(form: report_forms.DashboardFilterForm, *, build: bool = Tru
 # --- Sections ---------------------------------------------------------------------------
 
 
-def states_section(filters: reports.ReportFilters) -> dict:
-    report = reports.gestiones_by_state(filters)
+def states_section(filters: selectors.ReportFilters) -> dict:
+    report = selectors.gestiones_by_state(filters)
     labels = [f"{row.gestion_type} · {row.state}" for row in report.rows]
     # One dataset per outcome, stacked: each bar gets its outcome's color and the legend.
     datasets = [
@@ -118,8 +118,8 @@ def states_section(filters: reports.ReportFilters) -> dict:
     return {"states": report, "states_chart": chart}
 
 
-def rejections_section(filters: reports.ReportFilters) -> dict:
-    pivot = reports.rejections_by_reason(filters)
+def rejections_section(filters: selectors.ReportFilters) -> dict:
+    pivot = selectors.rejections_by_reason(filters)
     chart = {
         "type": "bar",
         "labels": [row.reason for row in pivot.rows],
@@ -132,8 +132,8 @@ def rejections_section(filters: reports.ReportFilters) -> dict:
     return {"rejections": pivot, "rejections_chart": chart}
 
 
-def amounts_section(filters: reports.ReportFilters) -> dict:
-    amounts = reports.requested_vs_approved(filters)
+def amounts_section(filters: selectors.ReportFilters) -> dict:
+    amounts = selectors.requested_vs_approved(filters)
     by_type, by_month = amounts.by_type, amounts.by_month
     # Soles and dollars on one axis would mislead: one chart per currency.
     charts = []
@@ -164,8 +164,8 @@ def amounts_section(filters: reports.ReportFilters) -> dict:
     return {"amounts_by_type": by_type, "amounts_by_month": by_month, "amounts_charts": charts}
 
 
-def teams_section(filters: reports.ReportFilters) -> dict:
-    teams = reports.branches_and_agents(filters)
+def teams_section(filters: selectors.ReportFilters) -> dict:
+    teams = selectors.branches_and_agents(filters)
     branches = teams.by_branch
     outcomes = [
         (_("Exitosas"), "success", "success"),
@@ -185,8 +185,8 @@ def teams_section(filters: reports.ReportFilters) -> dict:
     return {"branches": branches, "agents": teams.by_agent, "branches_chart": chart}
 
 
-def channels_section(filters: reports.ReportFilters) -> dict:
-    channels = reports.by_channel(filters)
+def channels_section(filters: selectors.ReportFilters) -> dict:
+    channels = selectors.by_channel(filters)
     chart = {
         "type": "bar",
         "labels": [row.label for row in channels.rows],

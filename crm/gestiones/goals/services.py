@@ -1,0 +1,88 @@
+"""Writes of monthly goals per agent and product."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from crm.gestiones.models import Goal
+from lib import people
+
+GOAL_FIELDS = (
+    "agent",
+    "product",
+    "year",
+    "month",
+    "target_local",
+    "target_usd",
+    "target_prospects",
+    "target_customers",
+    "success_state",
+)
+
+
+@transaction.atomic
+def create_goal(*, data: Mapping[str, Any]) -> Goal:
+    """Create a goal; refused when the agent already has one for that product and month."""
+    goal = Goal()
+    _apply(goal, data)
+    _save(goal)
+    return goal
+
+
+@transaction.atomic
+def update_goal(*, goal: Goal, data: Mapping[str, Any]) -> Goal:
+    """Change a goal's agent, product, month, targets or success state."""
+    goal = Goal.objects.select_for_update().get(pk=goal.pk)
+    _apply(goal, data)
+    _save(goal)
+    return goal
+
+
+@transaction.atomic
+def delete_goal(*, goal: Goal) -> None:
+    """Delete a goal; the gestiones it counted are untouched."""
+    Goal.objects.filter(pk=goal.pk).delete()
+
+
+def _save(goal: Goal) -> None:
+    # Two supervisors saving the same goal at once both pass _apply's check; the unique
+    # constraint stops the second.
+    try:
+        with transaction.atomic():
+            goal.save()
+    except IntegrityError as exc:
+        raise ValidationError(_("Ese gestor ya tiene una meta para ese producto y mes.")) from exc
+
+
+def _apply(goal: Goal, data: Mapping[str, Any]) -> None:
+    for name in GOAL_FIELDS:
+        if name in data:
+            setattr(goal, name, data[name])
+    errors: dict[str, str] = {}
+    for name in ("target_local", "target_usd", "target_prospects", "target_customers"):
+        value = getattr(goal, name)
+        if value is None or value < 0:
+            errors[name] = _("La meta no puede ser negativa.")
+    if errors:
+        raise ValidationError(errors)
+    if (
+        Goal.objects.filter(
+            agent_id=goal.agent_id, product_id=goal.product_id, year=goal.year, month=goal.month
+        )
+        .exclude(pk=goal.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            _("%(agent)s ya tiene una meta de %(product)s para %(month)02d/%(year)s.")
+            % {
+                "agent": people.display_name(goal.agent),
+                "product": goal.product.name,
+                "month": goal.month,
+                "year": goal.year,
+            }
+        )
+    # The rest of the rules (month 1–12, year range, the constraints) are the model's.
+    goal.full_clean(validate_unique=False)

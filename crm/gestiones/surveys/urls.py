@@ -1,0 +1,17 @@
+"""The survey screens, in the `gestiones` namespace at /gestiones/encuestas/; the link a
+customer gets by e-mail, public at /encuesta/<token>/ (no namespace)."""
+
+from django.urls import path
+
+from crm.gestiones.surveys import views
+
+urlpatterns = [
+    path("", views.survey_list, name="survey_list"),
+    path("nueva/", views.survey_create, name="survey_create"),
+    path("<int:pk>/", views.survey_report, name="survey_report"),
+    path("<int:pk>/editar/", views.survey_update, name="survey_update"),
+]
+
+public_urlpatterns = [
+    path("<str:token>/", views.survey_answer, name="survey_answer"),
+]
