@@ -1,0 +1,77 @@
+"""The gestiones tables, one module per topic; import them from here.
+
+A process is configured, not coded: a `GestionType` has its states, the actions allowed in
+each state and the results each action may have (the seed's follow-up table: *Acción /
+Resultado / Estado / Cambia estado / Alerta cliente*). `services.record_follow_up` applies
+one row of that table to a `Gestion`.
+"""
+
+from crm.gestiones.models.campaigns import (
+    Campaign,
+    CampaignTarget,
+    LifecycleEvent,
+    LifecycleRun,
+)
+from crm.gestiones.models.documents import (
+    DocumentTemplate,
+    template_upload_to,
+)
+from crm.gestiones.models.gestiones import (
+    Attachment,
+    FollowUp,
+    Gestion,
+    Notification,
+    attachment_upload_to,
+)
+from crm.gestiones.models.goals import (
+    Goal,
+)
+from crm.gestiones.models.processes import (
+    CLOSED_OUTCOMES,
+    USER,
+    Action,
+    ActionResult,
+    FormField,
+    GestionState,
+    GestionType,
+    Outcome,
+    RejectionReason,
+    StateAgent,
+)
+from crm.gestiones.models.surveys import (
+    Answer,
+    Question,
+    Survey,
+    SurveyInvitation,
+    new_survey_token,
+)
+
+__all__ = [
+    "CLOSED_OUTCOMES",
+    "USER",
+    "Action",
+    "ActionResult",
+    "Answer",
+    "Attachment",
+    "Campaign",
+    "CampaignTarget",
+    "DocumentTemplate",
+    "FollowUp",
+    "FormField",
+    "Gestion",
+    "GestionState",
+    "GestionType",
+    "Goal",
+    "LifecycleEvent",
+    "LifecycleRun",
+    "Notification",
+    "Outcome",
+    "Question",
+    "RejectionReason",
+    "StateAgent",
+    "Survey",
+    "SurveyInvitation",
+    "attachment_upload_to",
+    "new_survey_token",
+    "template_upload_to",
+]

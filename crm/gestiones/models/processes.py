@@ -1,0 +1,332 @@
+"""How a process is configured: its types, states, who works each state, the actions and
+their results, rejection reasons and form fields."""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Product
+from lib.money import Currency
+
+USER = settings.AUTH_USER_MODEL
+
+
+class Outcome(models.TextChoices):
+    """What a state means for the gestión: still open, or closed with a result."""
+
+    OPEN = "open", _("En curso")
+    SUCCESS = "success", _("Exitosa")
+    REJECTED = "rejected", _("Rechazada")
+    CLOSED = "closed", _("Cerrada")
+
+
+CLOSED_OUTCOMES = (Outcome.SUCCESS, Outcome.REJECTED, Outcome.CLOSED)
+
+
+class GestionType(models.Model):
+    """A process (*tipo de gestión*): credit application, service request, renewal…"""
+
+    name = models.CharField(_("nombre"), max_length=120, unique=True)
+    code = models.SlugField(_("código"), max_length=40, unique=True)
+    description = models.TextField(_("descripción"), blank=True)
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("producto principal"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="gestion_types",
+        help_text=_("Se agrega a cada gestión nueva de este tipo."),
+    )
+    is_time_controlled = models.BooleanField(
+        _("control de tiempo"),
+        default=True,
+        help_text=_("Valor inicial de «control de tiempo» en las gestiones nuevas."),
+    )
+    default_currency = models.CharField(
+        _("moneda"), max_length=3, choices=Currency, default=Currency.PEN
+    )
+    supervisors = models.ManyToManyField(
+        USER, verbose_name=_("supervisores del tipo"), blank=True, related_name="+"
+    )
+    survey = models.ForeignKey(
+        "Survey",
+        verbose_name=_("encuesta al cerrar"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="gestion_types",
+        help_text=_("Se envía por enlace al cliente cuando la gestión se cierra."),
+    )
+    # Minutes before the due time at which "about to be late" alerts go out.
+    warn_before_minutes = models.PositiveIntegerField(
+        _("aviso antes del vencimiento (minutos)"), default=120
+    )
+    is_active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tipo de gestión")
+        verbose_name_plural = _("tipos de gestión")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def initial_state(self) -> "GestionState | None":
+        return self.states.filter(is_initial=True).first()
+
+
+class GestionState(models.Model):
+    """A state of a process (*estado de seguimiento*), with its time allowed and its people."""
+
+    gestion_type = models.ForeignKey(
+        GestionType,
+        verbose_name=_("tipo de gestión"),
+        on_delete=models.CASCADE,
+        related_name="states",
+    )
+    name = models.CharField(_("nombre"), max_length=120)
+    order = models.PositiveIntegerField(_("orden"), default=0)
+    is_initial = models.BooleanField(_("inicial"), default=False)
+    outcome = models.CharField(_("resultado"), max_length=10, choices=Outcome, default=Outcome.OPEN)
+    # Time allowed in the state (*tiempo de duración*); all zero means no limit.
+    duration_days = models.PositiveIntegerField(_("días"), default=0)
+    duration_hours = models.PositiveIntegerField(_("horas"), default=0)
+    duration_minutes = models.PositiveIntegerField(_("minutos"), default=0)
+    supervisors = models.ManyToManyField(
+        USER, verbose_name=_("supervisores del estado"), blank=True, related_name="+"
+    )
+    agents = models.ManyToManyField(
+        USER,
+        verbose_name=_("gestores del estado"),
+        blank=True,
+        through="StateAgent",
+        related_name="gestion_states",
+    )
+    color = models.CharField(_("color"), max_length=12, default="secondary")
+
+    class Meta:
+        ordering = ["gestion_type", "order", "id"]
+        verbose_name = _("estado")
+        verbose_name_plural = _("estados")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gestion_type", "name"], name="gestiones_state_unique_name"
+            ),
+            models.UniqueConstraint(
+                fields=["gestion_type"],
+                condition=Q(is_initial=True),
+                name="gestiones_state_one_initial",
+                violation_error_message=_("El tipo de gestión ya tiene un estado inicial."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(is_initial=True, outcome__in=CLOSED_OUTCOMES),
+                name="gestiones_state_initial_is_open",
+                violation_error_message=_("El estado inicial no puede ser de cierre."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def duration(self) -> datetime.timedelta | None:
+        """Return the time allowed in this state, or None when it has no limit."""
+        delta = datetime.timedelta(
+            days=self.duration_days, hours=self.duration_hours, minutes=self.duration_minutes
+        )
+        return delta or None
+
+    @property
+    def is_closing(self) -> bool:
+        return self.outcome in CLOSED_OUTCOMES
+
+
+class StateAgent(models.Model):
+    """An agent who works a state and receives its gestiones while `is_active`."""
+
+    state = models.ForeignKey(GestionState, on_delete=models.CASCADE, related_name="state_agents")
+    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="state_agents")
+    is_active = models.BooleanField(_("recibe gestiones"), default=True)
+
+    class Meta:
+        verbose_name = _("gestor del estado")
+        verbose_name_plural = _("gestores del estado")
+        constraints = [
+            models.UniqueConstraint(fields=["state", "agent"], name="gestiones_state_agent_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} · {self.agent}"
+
+
+class Action(models.Model):
+    """An action an agent performs (*acción*), allowed in some states of its type."""
+
+    gestion_type = models.ForeignKey(
+        GestionType,
+        verbose_name=_("tipo de gestión"),
+        on_delete=models.CASCADE,
+        related_name="actions",
+    )
+    name = models.CharField(_("acción"), max_length=120)
+    from_states = models.ManyToManyField(
+        GestionState,
+        verbose_name=_("permitida en los estados"),
+        related_name="actions",
+        help_text=_("Estados en los que se puede registrar esta acción."),
+    )
+    order = models.PositiveIntegerField(_("orden"), default=0)
+    is_active = models.BooleanField(_("activa"), default=True)
+
+    class Meta:
+        ordering = ["gestion_type", "order", "id"]
+        verbose_name = _("acción")
+        verbose_name_plural = _("acciones")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gestion_type", "name"], name="gestiones_action_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActionResult(models.Model):
+    """One row of the follow-up table: action → result → state, and what it triggers."""
+
+    action = models.ForeignKey(
+        Action, verbose_name=_("acción"), on_delete=models.CASCADE, related_name="results"
+    )
+    name = models.CharField(_("resultado"), max_length=120)
+    to_state = models.ForeignKey(
+        GestionState,
+        verbose_name=_("estado"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    changes_state = models.BooleanField(_("cambia estado"), default=True)
+    alerts_customer = models.BooleanField(_("alerta cliente"), default=False)
+    customer_message = models.TextField(
+        _("mensaje al cliente"),
+        blank=True,
+        help_text=_(
+            "Texto del aviso; admite {cliente}, {gestion}, {tipo}, {estado} y {resultado}."
+        ),
+    )
+    order = models.PositiveIntegerField(_("orden"), default=0)
+
+    class Meta:
+        ordering = ["action", "order", "id"]
+        verbose_name = _("resultado")
+        verbose_name_plural = _("tabla de seguimiento")
+        constraints = [
+            models.UniqueConstraint(fields=["action", "name"], name="gestiones_result_unique_name"),
+            models.CheckConstraint(
+                condition=Q(changes_state=False) | Q(to_state__isnull=False),
+                name="gestiones_result_state_when_changing",
+                violation_error_message=_("Indique el estado al que pasa la gestión."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} → {self.name}"
+
+    def clean(self) -> None:
+        if (
+            self.to_state_id
+            and self.action_id
+            and self.to_state.gestion_type_id != self.action.gestion_type_id
+        ):
+            raise ValidationError(
+                {"to_state": _("El estado debe ser del mismo tipo de gestión que la acción.")}
+            )
+
+
+class RejectionReason(models.Model):
+    """Why a gestión of a type was rejected (*motivo de rechazo*)."""
+
+    gestion_type = models.ForeignKey(
+        GestionType,
+        verbose_name=_("tipo de gestión"),
+        on_delete=models.CASCADE,
+        related_name="rejection_reasons",
+    )
+    name = models.CharField(_("motivo"), max_length=120)
+    is_active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        ordering = ["gestion_type", "name"]
+        verbose_name = _("motivo de rechazo")
+        verbose_name_plural = _("motivos de rechazo")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gestion_type", "name"], name="gestiones_reason_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FormField(models.Model):
+    """A field of a type's dynamic form, captured on the gestión or on each follow-up."""
+
+    class Scope(models.TextChoices):
+        GESTION = "gestion", _("Gestión")
+        FOLLOW_UP = "follow_up", _("Seguimiento")
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Texto")
+        LONG_TEXT = "long_text", _("Texto largo")
+        INTEGER = "integer", _("Número entero")
+        DECIMAL = "decimal", _("Número decimal")
+        DATE = "date", _("Fecha")
+        BOOLEAN = "boolean", _("Sí / No")
+        CHOICE = "choice", _("Lista de opciones")
+
+    gestion_type = models.ForeignKey(
+        GestionType,
+        verbose_name=_("tipo de gestión"),
+        on_delete=models.CASCADE,
+        related_name="fields",
+    )
+    scope = models.CharField(
+        _("se captura en"), max_length=10, choices=Scope, default=Scope.GESTION
+    )
+    name = models.SlugField(
+        _("clave"), max_length=40, help_text=_("Nombre interno; también el marcador en plantillas.")
+    )
+    label = models.CharField(_("etiqueta"), max_length=120)
+    kind = models.CharField(_("tipo de dato"), max_length=10, choices=Kind, default=Kind.TEXT)
+    is_required = models.BooleanField(_("obligatorio"), default=False)
+    choices = models.TextField(_("opciones"), blank=True, help_text=_("Una opción por línea."))
+    help_text = models.CharField(_("ayuda"), max_length=200, blank=True)
+    order = models.PositiveIntegerField(_("orden"), default=0)
+
+    class Meta:
+        ordering = ["gestion_type", "scope", "order", "id"]
+        verbose_name = _("campo del formulario")
+        verbose_name_plural = _("formulario dinámico")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gestion_type", "scope", "name"], name="gestiones_field_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.CHOICE and not self.choice_list():
+            raise ValidationError({"choices": _("Una lista de opciones necesita opciones.")})
+
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
