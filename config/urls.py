@@ -8,7 +8,6 @@ from django.views.decorators.http import require_GET
 
 from callcenter import webhooks as callcenter_webhooks
 from config.api import api
-from credits import calculator
 from crm import views as crm_views
 from crm import webhooks as crm_webhooks
 from crm.gestiones.campaigns import urls as campaign_urls
@@ -33,8 +32,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
-    path("calculadora/", calculator.calculator, name="calculator"),
-    path("calculadora/invertir/", calculator.invest_lead, name="calculator_lead"),
+    path("calculadora/", include("credits.calculator.urls")),
     path(
         "webhooks/kommo/<str:secret>/",
         callcenter_webhooks.kommo_webhook,

@@ -3,25 +3,21 @@
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import (
-    Count,
     DecimalField,
     ExpressionWrapper,
     F,
     Min,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Sum,
 )
-from django.db.models.functions import Coalesce, TruncMonth
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -29,16 +25,11 @@ from credits.models import (
     ZERO,
     Bucket,
     Component,
-    Distribution,
     Installment,
-    Investor,
     LedgerEntry,
-    Liquidation,
     Loan,
-    Participation,
     Payment,
 )
-from lib import money
 
 PAR_BUCKETS = {
     30: (Bucket.D31_60, Bucket.D61_90, Bucket.D90_PLUS),
@@ -400,304 +391,3 @@ def portfolio_loans(today: date | None = None) -> Iterator[PortfolioLoan]:
 
 
 # --- Investors ----------------------------------------------------------------------------
-
-# Loans whose money went out: the capital investors have deployed.
-DISBURSED_STATUSES = (Loan.Status.ACTIVE, Loan.Status.PAID, Loan.Status.WRITTEN_OFF)
-PERCENT = Decimal(100)
-# Multiply by this rather than divide by 100: SQLite divides whole numbers as integers.
-ONE_PERCENT = Decimal("0.01")
-# Share-weighted sums keep six decimals in SQL and are rounded to cents once, at the end.
-PRECISE = DecimalField(max_digits=24, decimal_places=6)
-
-
-def investors_visible_to(user: AbstractBaseUser) -> QuerySet[Investor]:
-    """Return the investors a staff user may see: all of them, given the permission."""
-    if not user.is_authenticated:
-        return Investor.objects.none()
-    if not user.has_perm("credits.view_investor"):
-        return Investor.objects.none()
-    return Investor.objects.all()
-
-
-def investor_for(user: AbstractBaseUser, pk: int) -> Investor:
-    """Return the investor `pk` if `user` may see it, else 404."""
-    return get_object_or_404(investors_visible_to(user), pk=pk)
-
-
-def investor_list(user: AbstractBaseUser) -> QuerySet[Investor]:
-    """Return the investors for the list screen with their disbursed loans and capital."""
-    disbursed = Q(participations__loan__status__in=DISBURSED_STATUSES)
-    return investors_visible_to(user).annotate(
-        loan_count=Count("participations", filter=disbursed),
-        capital=Sum("participations__amount", filter=disbursed, default=ZERO),
-    )
-
-
-def search_investors(queryset: QuerySet[Investor], text: str) -> QuerySet[Investor]:
-    """Filter by name, document number or e-mail: every word must match one of them."""
-    condition = Q()
-    for term in text.split():
-        condition &= (
-            Q(name__icontains=term) | Q(document_number__icontains=term) | Q(email__icontains=term)
-        )
-    return queryset.filter(condition) if condition else queryset
-
-
-def _loan_unpaid_principal():
-    """The unpaid principal of the outer row's loan (its live installments), as a subquery."""
-    per_loan = (
-        Installment.objects.filter(loan=OuterRef("loan"), is_superseded=False)
-        .values("loan")
-        .annotate(total=Sum(F("principal_due") - F("principal_paid")))
-        .values("total")
-    )
-    return Coalesce(Subquery(per_loan, output_field=PRECISE), ZERO, output_field=PRECISE)
-
-
-def investor_participations(investor: Investor) -> QuerySet[Participation]:
-    """Return an investor's participations with loan, customer and their share outstanding."""
-    return (
-        investor.participations.select_related("loan__customer")
-        .annotate(loan_outstanding=_loan_unpaid_principal())
-        .annotate(
-            outstanding_share=ExpressionWrapper(
-                F("loan_outstanding") * F("share") * ONE_PERCENT, output_field=PRECISE
-            )
-        )
-        .order_by("-created_at", "-id")
-    )
-
-
-def investor_distributions(investor: Investor) -> QuerySet[Distribution]:
-    """Return an investor's distributions, newest first, with loan, customer and liquidation."""
-    return investor.distributions.select_related(
-        "payment", "participation__loan__customer", "liquidation"
-    ).order_by("-created_at", "-id")
-
-
-def investor_liquidations(investor: Investor) -> QuerySet[Liquidation]:
-    """Return an investor's liquidations, the latest period first."""
-    return investor.liquidations.order_by("-period_end", "-id")
-
-
-def liquidations_visible_to(user: AbstractBaseUser) -> QuerySet[Liquidation]:
-    """Return the liquidations a staff user may see: all of them, given the permission."""
-    if not user.is_authenticated:
-        return Liquidation.objects.none()
-    if not user.has_perm("credits.view_liquidation"):
-        return Liquidation.objects.none()
-    return Liquidation.objects.all()
-
-
-def liquidation_for(user: AbstractBaseUser, pk: int) -> Liquidation:
-    """Return the liquidation `pk` if `user` may see it, else 404."""
-    return get_object_or_404(
-        liquidations_visible_to(user).select_related("investor", "created_by"), pk=pk
-    )
-
-
-def liquidation_list(user: AbstractBaseUser) -> QuerySet[Liquidation]:
-    """Return the liquidations for the list screen with their investor and line count."""
-    return (
-        liquidations_visible_to(user).select_related("investor").annotate(line_count=Count("lines"))
-    )
-
-
-def liquidation_lines(liquidation: Liquidation) -> QuerySet[Distribution]:
-    """Return a liquidation's distributions in date order, with loan, customer and payment."""
-    return liquidation.lines.select_related("payment", "participation__loan__customer").order_by(
-        "created_at", "id"
-    )
-
-
-def _participations(investor: Investor | None, currency: str | None) -> QuerySet[Participation]:
-    rows = Participation.objects.order_by()
-    if investor is not None:
-        rows = rows.filter(investor=investor)
-    if currency:
-        rows = rows.filter(loan__currency=currency)
-    return rows
-
-
-def _distributions(investor: Investor | None, currency: str | None) -> QuerySet[Distribution]:
-    rows = Distribution.objects.order_by()
-    if investor is not None:
-        rows = rows.filter(investor=investor)
-    if currency:
-        rows = rows.filter(participation__loan__currency=currency)
-    return rows
-
-
-def _share_of(amount):
-    """Sum of a participation's share of a per-installment amount, live installments only."""
-    return Sum(
-        amount * F("share") * ONE_PERCENT,
-        filter=Q(loan__installments__is_superseded=False),
-        output_field=PRECISE,
-        default=ZERO,
-    )
-
-
-def _unpaid(component: str):
-    return F(f"loan__installments__{component}_due") - F(f"loan__installments__{component}_paid")
-
-
-def _exposure(
-    investor: Investor | None, today: date, currency: str | None
-) -> dict[str, dict[str, Decimal]]:
-    """Return, per `Loan.bucket`, the share of unpaid principal and of interest net of fee."""
-    kept = (PERCENT - F("loan__product__platform_fee_percent")) * ONE_PERCENT
-    overdue = Q(loan__installments__is_superseded=False, loan__installments__due_date__lt=today)
-    rows = (
-        _participations(investor, currency)
-        .filter(loan__status__in=Loan.LIVE)
-        .values("loan__bucket")
-        .annotate(
-            outstanding=_share_of(_unpaid("principal")),
-            expected=_share_of(_unpaid("interest") * kept),
-            expected_overdue=Sum(
-                _unpaid("interest") * kept * F("share") * ONE_PERCENT,
-                filter=overdue,
-                output_field=PRECISE,
-                default=ZERO,
-            ),
-        )
-    )
-    return {row["loan__bucket"]: row for row in rows}
-
-
-def _bucket_list(exposure: dict[str, dict[str, Decimal]]) -> list[dict]:
-    amounts = {b: money.cents(exposure.get(str(b), {}).get("outstanding")) for b in Bucket}
-    total = sum(amounts.values(), ZERO)
-    return [
-        {
-            "bucket": str(bucket),
-            "label": bucket.label,
-            "outstanding": amount,
-            "percent": money.cents(amount * PERCENT / total) if total else ZERO,
-        }
-        for bucket, amount in amounts.items()
-    ]
-
-
-def exposure_by_bucket(
-    investor: Investor | None = None, today: date | None = None, *, currency: str | None = None
-) -> list[dict]:
-    """Return the investors' share of outstanding principal per delinquency bucket (Loan.bucket).
-
-    Every investor's together when `investor` is None; one aggregate query.
-    """
-    return _bucket_list(_exposure(investor, today or timezone.localdate(), currency))
-
-
-@dataclass(frozen=True)
-class InvestorSummary:
-    capital_deployed: Decimal  # participations in disbursed loans (active, paid, written off)
-    loans: int
-    outstanding: Decimal  # share of the live loans' unpaid principal
-    earned: Decimal  # interest distributed net of the platform fee, reversals included
-    principal_returned: Decimal
-    expected: Decimal  # share of the unpaid interest still scheduled, net of the platform fee
-    expected_overdue: Decimal  # the part of `expected` on installments already past due
-    buckets: list[dict]
-
-
-def investor_summary(
-    investor: Investor | None = None, today: date | None = None, *, currency: str | None = None
-) -> InvestorSummary:
-    """Return an investor's figures, or every investor's together; three aggregate queries.
-
-    `currency` keeps only loans in that currency, so soles and dollars are never added up.
-    """
-    today = today or timezone.localdate()
-    deployed = (
-        _participations(investor, currency)
-        .filter(loan__status__in=DISBURSED_STATUSES)
-        .aggregate(capital=Sum("amount", default=ZERO), loans=Count("loan", distinct=True))
-    )
-    paid = _distributions(investor, currency).aggregate(
-        earned=Sum(F("interest") - F("platform_fee"), default=ZERO),
-        principal=Sum("principal", default=ZERO),
-    )
-    exposure = _exposure(investor, today, currency)
-    buckets = _bucket_list(exposure)
-    return InvestorSummary(
-        capital_deployed=money.cents(deployed["capital"]),
-        loans=deployed["loans"],
-        outstanding=sum((b["outstanding"] for b in buckets), ZERO),
-        earned=money.cents(paid["earned"]),
-        principal_returned=money.cents(paid["principal"]),
-        expected=money.cents(sum((r["expected"] for r in exposure.values()), ZERO)),
-        expected_overdue=money.cents(sum((r["expected_overdue"] for r in exposure.values()), ZERO)),
-        buckets=buckets,
-    )
-
-
-def _month_start(day: date, months_later: int = 0) -> date:
-    years, month = divmod(day.month - 1 + months_later, 12)
-    return date(day.year + years, month + 1, 1)
-
-
-def earnings_by_month(
-    investor: Investor | None = None,
-    today: date | None = None,
-    *,
-    months: int = 12,
-    currency: str | None = None,
-) -> list[dict]:
-    """Return the net interest and the principal distributed in each of the last `months` months.
-
-    Grouped in SQL by local calendar month; months with nothing come out as zero.
-    """
-    today = today or timezone.localdate()
-    first = _month_start(today, -(months - 1))
-    tz = timezone.get_current_timezone()
-    rows = (
-        _distributions(investor, currency)
-        .filter(
-            created_at__gte=datetime.combine(first, time.min, tzinfo=tz),
-            created_at__lt=datetime.combine(_month_start(today, 1), time.min, tzinfo=tz),
-        )
-        .annotate(month=TruncMonth("created_at"))
-        .values("month")
-        .annotate(earned=Sum(F("interest") - F("platform_fee")), principal=Sum("principal"))
-    )
-    found = {(row["month"].year, row["month"].month): row for row in rows}
-    result = []
-    for k in range(months):
-        month = _month_start(first, k)
-        row = found.get((month.year, month.month), {})
-        result.append(
-            {
-                "month": month,
-                "earned": money.cents(row.get("earned")),
-                "principal": money.cents(row.get("principal")),
-            }
-        )
-    return result
-
-
-def capital_by_investor(limit: int = 10, *, currency: str | None = None) -> list[dict]:
-    """Return the investors with most capital deployed and their share outstanding; two queries."""
-    top = list(
-        _participations(None, currency)
-        .filter(loan__status__in=DISBURSED_STATUSES)
-        .values("investor", "investor__name")
-        .annotate(deployed=Sum("amount"))
-        .order_by("-deployed", "investor__name")[:limit]
-    )
-    outstanding = dict(
-        _participations(None, currency)
-        .filter(investor__in=[row["investor"] for row in top], loan__status__in=Loan.LIVE)
-        .values_list("investor")
-        .annotate(total=_share_of(_unpaid("principal")))
-    )
-    return [
-        {
-            "investor": row["investor"],
-            "name": row["investor__name"],
-            "deployed": money.cents(row["deployed"]),
-            "outstanding": money.cents(outstanding.get(row["investor"])),
-        }
-        for row in top
-    ]

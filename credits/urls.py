@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from credits import investor_views, views, webhooks
+from credits import views, webhooks
 
 app_name = "credits"
 
@@ -20,14 +20,5 @@ urlpatterns = [
     ),
     path("creditos/<int:pk>/estado/", views.loan_transition, name="loan_transition"),
     path("creditos/<int:pk>/inversionistas/", views.participation_add, name="participation_add"),
-    path("inversionistas/", investor_views.investor_list, name="investor_list"),
-    path("inversionistas/panel/", investor_views.investor_dashboard, name="investor_dashboard"),
-    path("inversionistas/nuevo/", investor_views.investor_create, name="investor_create"),
-    path("inversionistas/<int:pk>/", investor_views.investor_detail, name="investor_detail"),
-    path("inversionistas/<int:pk>/editar/", investor_views.investor_update, name="investor_update"),
-    path("liquidaciones/", investor_views.liquidation_list, name="liquidation_list"),
-    path("liquidaciones/nueva/", investor_views.liquidation_create, name="liquidation_create"),
-    path("liquidaciones/<int:pk>/", investor_views.liquidation_detail, name="liquidation_detail"),
-    path("liquidaciones/<int:pk>/xlsx/", investor_views.liquidation_xlsx, name="liquidation_xlsx"),
-    path("liquidaciones/<int:pk>/pagar/", investor_views.liquidation_pay, name="liquidation_pay"),
+    path("", include("credits.investors.urls")),
 ]

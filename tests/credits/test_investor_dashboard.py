@@ -21,7 +21,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from credits import selectors, services
+from credits import services
+from credits.investors import selectors as investor_selectors
 from credits.models import Bucket, Loan, Payment
 from tests.factories import InvestorFactory, LoanFactory, LoanProductFactory, UserFactory
 
@@ -76,7 +77,7 @@ def test_the_nightly_task_put_the_loans_in_the_expected_buckets(book):
 
 
 def test_an_investors_summary_counts_their_share_of_everything(book):
-    summary = selectors.investor_summary(book["lucia"], TODAY)
+    summary = investor_selectors.investor_summary(book["lucia"], TODAY)
 
     assert summary.capital_deployed == Decimal("8500.00")  # 6,000 + 2,500
     assert summary.loans == 2
@@ -93,7 +94,7 @@ def test_an_investors_summary_counts_their_share_of_everything(book):
 
 
 def test_the_other_investor_gets_the_rest_of_the_shared_loan(book):
-    summary = selectors.investor_summary(book["jorge"], TODAY)
+    summary = investor_selectors.investor_summary(book["jorge"], TODAY)
 
     assert summary.capital_deployed == Decimal("4000.00")
     assert summary.outstanding == Decimal("3666.67")
@@ -103,7 +104,7 @@ def test_the_other_investor_gets_the_rest_of_the_shared_loan(book):
 
 
 def test_every_investors_summary_adds_up_the_two(book):
-    summary = selectors.investor_summary(today=TODAY)
+    summary = investor_selectors.investor_summary(today=TODAY)
 
     assert summary.capital_deployed == Decimal("12500.00")
     assert summary.outstanding == Decimal("11666.67")
@@ -113,21 +114,21 @@ def test_every_investors_summary_adds_up_the_two(book):
 
 
 def test_exposure_is_grouped_by_each_loans_delinquency_bucket(book):
-    assert _buckets(selectors.exposure_by_bucket(book["lucia"], TODAY)) == {
+    assert _buckets(investor_selectors.exposure_by_bucket(book["lucia"], TODAY)) == {
         "31_60": Decimal("5500.00"),
         "61_90": Decimal("2500.00"),
     }
-    assert _buckets(selectors.exposure_by_bucket(book["jorge"], TODAY)) == {
+    assert _buckets(investor_selectors.exposure_by_bucket(book["jorge"], TODAY)) == {
         "31_60": Decimal("3666.67")
     }
-    assert _buckets(selectors.exposure_by_bucket(today=TODAY)) == {
+    assert _buckets(investor_selectors.exposure_by_bucket(today=TODAY)) == {
         "31_60": Decimal("9166.67"),
         "61_90": Decimal("2500.00"),
     }
 
 
 def test_exposure_gives_every_bucket_with_its_percent(book):
-    rows = selectors.exposure_by_bucket(book["lucia"], TODAY)
+    rows = investor_selectors.exposure_by_bucket(book["lucia"], TODAY)
 
     assert [row["bucket"] for row in rows] == list(Bucket.values)
     assert [row["percent"] for row in rows] == [
@@ -140,7 +141,7 @@ def test_exposure_gives_every_bucket_with_its_percent(book):
 
 
 def test_earnings_by_month_shows_the_reversal_in_the_month_it_happened(book):
-    months = selectors.earnings_by_month(book["lucia"], TODAY)
+    months = investor_selectors.earnings_by_month(book["lucia"], TODAY)
 
     assert len(months) == 12
     assert (months[0]["month"], months[-1]["month"]) == (date(2025, 5, 1), date(2026, 4, 1))
@@ -159,13 +160,13 @@ def test_a_month_is_the_local_calendar_month(book, time_machine):
     services.apply_payment(loan=loan_b, amount=Decimal("100.00"), received_on=date(2026, 3, 31),
                            source=Payment.Source.CASH, actor=None)  # fmt: skip
 
-    months = selectors.earnings_by_month(book["lucia"], TODAY)
+    months = investor_selectors.earnings_by_month(book["lucia"], TODAY)
 
     assert months[-2]["earned"] == Decimal("153.00")  # 108.00 + 50 % × 100.00 × 90 %
 
 
 def test_capital_by_investor_ranks_by_capital_deployed(book):
-    rows = selectors.capital_by_investor(10)
+    rows = investor_selectors.capital_by_investor(10)
 
     assert [(r["name"], r["deployed"], r["outstanding"]) for r in rows] == [
         ("Lucía Paredes", Decimal("8500.00"), Decimal("8000.00")),
@@ -178,8 +179,8 @@ def test_loans_in_another_currency_are_left_out(book, make_active_loan):
     loan = make_active_loan(product=dollars, principal=Decimal("3000.00"))
     services.add_participation(loan=loan, investor=book["lucia"], actor=None, share=Decimal("100"))
 
-    soles = selectors.investor_summary(book["lucia"], TODAY, currency="PEN")
-    usd = selectors.investor_summary(book["lucia"], TODAY, currency="USD")
+    soles = investor_selectors.investor_summary(book["lucia"], TODAY, currency="PEN")
+    usd = investor_selectors.investor_summary(book["lucia"], TODAY, currency="USD")
 
     assert soles.capital_deployed == Decimal("8500.00")
     assert (usd.capital_deployed, usd.outstanding) == (Decimal("3000.00"), Decimal("3000.00"))

@@ -4,7 +4,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from credits import selectors
+from credits.investors import selectors
 from credits.models import Investor, Liquidation
 
 

@@ -13,14 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from credits import (
-    investor_exports,
-    investor_filters,
-    investor_forms,
-    investor_tables,
-    selectors,
-    services,
-)
+from credits import services as credit_services
+from credits.investors import exports, filters, forms, selectors, tables
 from credits.models import Investor, Liquidation
 from lib import lists
 
@@ -37,10 +31,10 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def investor_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
-        filterset=investor_filters.InvestorFilter(
+        filterset=filters.InvestorFilter(
             request.GET, queryset=selectors.investor_list(request.user)
         ),
-        table_class=investor_tables.InvestorTable,
+        table_class=tables.InvestorTable,
         page_template="credits/investor_list.html",
         results_template="credits/partials/investor_results.html",
     )
@@ -48,10 +42,10 @@ def investor_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("credits.add_investor", raise_exception=True)
 def investor_create(request: HttpRequest) -> HttpResponse:
-    form = investor_forms.InvestorForm(request.POST or None)
+    form = forms.InvestorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            investor = services.create_investor(actor=request.user, data=form.service_data())
+            investor = credit_services.create_investor(actor=request.user, data=form.service_data())
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -66,10 +60,10 @@ def investor_create(request: HttpRequest) -> HttpResponse:
 def investor_update(request: HttpRequest, pk: int) -> HttpResponse:
     investor = selectors.investor_for(request.user, pk)
     investor_name = investor.name  # the form writes what was typed onto the instance
-    form = investor_forms.InvestorForm(request.POST or None, instance=investor)
+    form = forms.InvestorForm(request.POST or None, instance=investor)
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_investor(
+            credit_services.update_investor(
                 investor=investor, actor=request.user, data=form.service_data()
             )
         except ValidationError as exc:
@@ -113,7 +107,7 @@ def investor_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("credits.view_investor", raise_exception=True)
 def investor_dashboard(request: HttpRequest) -> HttpResponse:
     """Show what investors have deployed, earned and at risk: all of them, or one."""
-    form = investor_forms.InvestorFiguresForm(request.GET or None)
+    form = forms.InvestorFiguresForm(request.GET or None)
     context = {"form": form, **_figures(form.chosen_investor(), form.currency_for())}
     return lists.render_page_or_fragment(
         request,
@@ -192,10 +186,10 @@ def _ranking_chart(rows: list[dict], currency: str) -> dict:
 def liquidation_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
-        filterset=investor_filters.LiquidationFilter(
+        filterset=filters.LiquidationFilter(
             request.GET, queryset=selectors.liquidation_list(request.user)
         ),
-        table_class=investor_tables.LiquidationTable,
+        table_class=tables.LiquidationTable,
         page_template="credits/liquidation_list.html",
         results_template="credits/partials/liquidation_results.html",
     )
@@ -204,12 +198,14 @@ def liquidation_list(request: HttpRequest) -> HttpResponse:
 @permission_required("credits.add_liquidation", raise_exception=True)
 def liquidation_create(request: HttpRequest) -> HttpResponse:
     """Settle an investor's period (last month unless chosen otherwise)."""
-    form = investor_forms.LiquidationForm(
+    form = forms.LiquidationForm(
         request.POST or None, initial={"investor": request.GET.get("investor")}
     )
     if request.method == "POST" and form.is_valid():
         try:
-            liquidation = services.create_liquidation(actor=request.user, **form.cleaned_data)
+            liquidation = credit_services.create_liquidation(
+                actor=request.user, **form.cleaned_data
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -233,7 +229,7 @@ def liquidation_create(request: HttpRequest) -> HttpResponse:
 def liquidation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a liquidation's statement; `?print=1` gives it bare, to print or save as PDF."""
     liquidation = selectors.liquidation_for(request.user, pk)
-    return _statement(request, liquidation, investor_forms.LiquidationPayForm())
+    return _statement(request, liquidation, forms.LiquidationPayForm())
 
 
 @require_GET
@@ -241,9 +237,7 @@ def liquidation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def liquidation_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     """Download a liquidation's statement as an Excel workbook."""
     liquidation = selectors.liquidation_for(request.user, pk)
-    content = investor_exports.liquidation_workbook(
-        liquidation, selectors.liquidation_lines(liquidation)
-    )
+    content = exports.liquidation_workbook(liquidation, selectors.liquidation_lines(liquidation))
     filename = (
         f"liquidacion-{slugify(liquidation.investor.name)}-"
         f"{liquidation.period_start:%Y%m%d}-{liquidation.period_end:%Y%m%d}.xlsx"
@@ -258,10 +252,10 @@ def liquidation_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
 def liquidation_pay(request: HttpRequest, pk: int) -> HttpResponse:
     """Record that a liquidation was paid out, with the transfer's reference."""
     liquidation = selectors.liquidation_for(request.user, pk)
-    form = investor_forms.LiquidationPayForm(request.POST)
+    form = forms.LiquidationPayForm(request.POST)
     if form.is_valid():
         try:
-            services.mark_liquidation_paid(
+            credit_services.mark_liquidation_paid(
                 liquidation=liquidation,
                 reference=form.cleaned_data["reference"],
                 actor=request.user,
@@ -276,7 +270,7 @@ def liquidation_pay(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _statement(
-    request: HttpRequest, liquidation: Liquidation, pay_form: investor_forms.LiquidationPayForm
+    request: HttpRequest, liquidation: Liquidation, pay_form: forms.LiquidationPayForm
 ) -> HttpResponse:
     template = (
         "credits/liquidation_print.html"

@@ -24,8 +24,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from credits import calculator_forms as forms
-from credits import schedule, services
+from credits import schedule
+from credits import services as credit_services
+from credits.calculator import forms
 from credits.schedule import Method, Schedule
 from integrations import recaptcha
 from lib import lists, ratelimit
@@ -204,7 +205,7 @@ def invest_lead(request: HttpRequest) -> HttpResponse:
         try:
             amount = lead_form.cleaned_data["amount"]
             simulation = _simulation(simulation_form)
-            services.record_investment_lead(
+            credit_services.record_investment_lead(
                 data=lead_form.customer_data(),
                 summary=_("Quiere invertir S/ %(amount)s (calculadora)")
                 % {"amount": _money(amount)},

@@ -1,0 +1,10 @@
+"""The public investment calculator at /calculadora/ (no namespace, no sign-in)."""
+
+from django.urls import path
+
+from credits.calculator import views
+
+urlpatterns = [
+    path("", views.calculator, name="calculator"),
+    path("invertir/", views.invest_lead, name="calculator_lead"),
+]
