@@ -4,7 +4,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from credits import services
 from credits.models import (
     Distribution,
     Installment,
@@ -18,6 +17,8 @@ from credits.models import (
     Payment,
     PaymentAllocation,
 )
+from credits.services import contracts as contract_services
+from credits.services import delinquency
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -98,7 +99,7 @@ class LoanAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Recalcular mora y tramos de toda la cartera"))
     def refresh_delinquency(self, request, queryset):
-        changed = services.update_delinquency()
+        changed = delinquency.update_delinquency()
         self.message_user(request, _("Créditos actualizados: %(n)s") % {"n": changed})
 
 
@@ -175,6 +176,6 @@ class LoanContractAdmin(ReadOnlyAdmin):
     def resend(self, request, queryset):
         for contract in queryset.select_related("loan"):
             try:
-                services.resend_contract(loan=contract.loan, actor=request.user)
+                contract_services.resend_contract(loan=contract.loan, actor=request.user)
             except ValidationError as exc:
                 self.message_user(request, f"{contract}: {exc.messages[0]}", messages.ERROR)

@@ -8,7 +8,7 @@ class CreditsConfig(AppConfig):
     verbose_name = _("Créditos")
 
     def ready(self) -> None:
-        from credits import services
+        from credits.services import contracts
         from integrations import webhooks
 
-        webhooks.register_processor("docuseal", services.process_docuseal_event)
+        webhooks.register_processor("docuseal", contracts.process_docuseal_event)

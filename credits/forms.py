@@ -11,8 +11,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from credits import schedule, services
+from credits import schedule
 from credits.models import Investor, Loan, LoanProduct, Payment
+from credits.services import loans as loan_services
 from crm import forms as crm_forms
 from crm import validators as crm_validators
 from crm.forms import ServiceErrorsMixin
@@ -116,7 +117,7 @@ class LoanTermsForm(forms.Form):
         principal, term = cleaned.get("principal"), cleaned.get("term")
         if product:
             try:
-                services.validate_terms(product=product, principal=principal, term=term)
+                loan_services.validate_terms(product=product, principal=principal, term=term)
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     self.add_error(field if field in self.fields else None, errors)

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from credits import services
+from credits.services import contracts as contract_services
+from credits.services import delinquency
 from integrations.errors import TemporaryProviderError
 
 
@@ -15,9 +16,9 @@ from integrations.errors import TemporaryProviderError
     max_retries=8,
 )
 def send_contract(contract_id: int) -> None:
-    services.send_contract(contract_id=contract_id)
+    contract_services.send_contract(contract_id=contract_id)
 
 
 @shared_task(name="credits.update_delinquency")
 def update_delinquency() -> None:
-    services.update_delinquency()
+    delinquency.update_delinquency()

@@ -19,8 +19,12 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from credits import filters, forms, schedule, selectors, services, tables
+from credits import filters, forms, schedule, selectors, tables
+from credits.investors import services as investor_services
 from credits.models import Loan, LoanContract
+from credits.services import contracts as contract_services
+from credits.services import loans as loan_services
+from credits.services import payments as payment_services
 from crm import selectors as crm_selectors
 from lib import lists
 
@@ -53,7 +57,7 @@ def loan_create(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            loan = services.create_loan(actor=request.user, **form.service_data())
+            loan = loan_services.create_loan(actor=request.user, **form.service_data())
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -111,7 +115,7 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             # From the schedule itself: the nightly `Loan.days_past_due` may be a day behind.
             "days_late": max((r.installment.days_late(today) for r in rows), default=0),
             # A loan not yet disbursed has no installments: show the ones it will have.
-            "projected": None if loan.disbursed_at else services.schedule_for(loan),
+            "projected": None if loan.disbursed_at else loan_services.schedule_for(loan),
             "payments": selectors.loan_payments(loan),
             "participations": selectors.loan_participations(loan),
             "participation_form": forms.ParticipationForm(),
@@ -127,7 +131,9 @@ def payment_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.PaymentForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            payment = services.apply_payment(loan=loan, actor=request.user, **form.service_data())
+            payment = payment_services.apply_payment(
+                loan=loan, actor=request.user, **form.service_data()
+            )
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -171,7 +177,7 @@ def payment_annul(request: HttpRequest, pk: int, payment_pk: int) -> HttpRespons
         messages.error(request, _form_errors(form))
         return redirect(payment.loan)
     try:
-        services.annul_payment(payment=payment, actor=request.user, **form.cleaned_data)
+        payment_services.annul_payment(payment=payment, actor=request.user, **form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -208,29 +214,29 @@ def _run_transition(loan: Loan, action: str, reason: str, actor) -> str:
     """Call the one service of `action`; return what to tell the user."""
     code = {"code": loan.payment_code}
     if action == forms.TransitionForm.SEND_FOR_SIGNATURE:
-        contract = services.send_for_signature(loan=loan, actor=actor)
+        contract = contract_services.send_for_signature(loan=loan, actor=actor)
         return _("Contrato del crédito %(code)s enviado a firma a %(email)s.") % {
             **code,
             "email": contract.signer_email,
         }
     if action == forms.TransitionForm.RESEND_CONTRACT:
-        contract = services.resend_contract(loan=loan, actor=actor)
+        contract = contract_services.resend_contract(loan=loan, actor=actor)
         return _("Contrato reenviado a firma a %(email)s.") % {"email": contract.signer_email}
     if action == forms.TransitionForm.MARK_SIGNED:
-        services.change_status(
+        loan_services.change_status(
             loan=loan, to=Loan.Status.READY_TO_DISBURSE, actor=actor, reason=reason
         )
         return _("Crédito %(code)s listo para desembolsar.") % code
     if action == forms.TransitionForm.CANCEL:
-        services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=actor, reason=reason)
+        loan_services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=actor, reason=reason)
         return _("Crédito %(code)s anulado.") % code
     if action == forms.TransitionForm.DISBURSE:
-        services.disburse(loan=loan, actor=actor)
+        loan_services.disburse(loan=loan, actor=actor)
         return _("Crédito %(code)s desembolsado: su cronograma está vigente.") % code
     if action == forms.TransitionForm.WRITE_OFF:
-        services.write_off(loan=loan, actor=actor, reason=reason)
+        loan_services.write_off(loan=loan, actor=actor, reason=reason)
         return _("Crédito %(code)s castigado.") % code
-    payment = services.apply_credit_balance(loan=loan, actor=actor)
+    payment = payment_services.apply_credit_balance(loan=loan, actor=actor)
     return _("Saldo a favor de %(cur)s %(amount)s aplicado a las cuotas.") % {
         "cur": loan.currency,
         "amount": _money(payment.amount),
@@ -244,7 +250,7 @@ def participation_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.ParticipationForm(request.POST)
     if form.is_valid():
         try:
-            participation = services.add_participation(
+            participation = investor_services.add_participation(
                 loan=loan, actor=request.user, **form.cleaned_data
             )
         except ValidationError as exc:

@@ -25,8 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from credits import schedule
-from credits import services as credit_services
-from credits.calculator import forms
+from credits.calculator import forms, services
 from credits.schedule import Method, Schedule
 from integrations import recaptcha
 from lib import lists, ratelimit
@@ -205,7 +204,7 @@ def invest_lead(request: HttpRequest) -> HttpResponse:
         try:
             amount = lead_form.cleaned_data["amount"]
             simulation = _simulation(simulation_form)
-            credit_services.record_investment_lead(
+            services.record_investment_lead(
                 data=lead_form.customer_data(),
                 summary=_("Quiere invertir S/ %(amount)s (calculadora)")
                 % {"amount": _money(amount)},

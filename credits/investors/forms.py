@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from credits import services as credit_services
+from credits.investors import services
 from credits.models import Investor
 from crm import validators
 from lib.money import Currency
@@ -41,7 +41,7 @@ class InvestorForm(forms.ModelForm):
 
     class Meta:
         model = Investor
-        fields = list(credit_services.INVESTOR_FIELDS)
+        fields = list(services.INVESTOR_FIELDS)
         error_messages = {
             NON_FIELD_ERRORS: {
                 "unique_together": _(
@@ -58,7 +58,7 @@ class InvestorForm(forms.ModelForm):
         return validators.normalize_document_number(self.cleaned_data.get("document_number", ""))
 
     def clean_bank_cci(self) -> str:
-        cci = credit_services.normalize_cci(self.cleaned_data.get("bank_cci", ""))
+        cci = services.normalize_cci(self.cleaned_data.get("bank_cci", ""))
         if cci and (len(cci) != 20 or not cci.isdigit()):
             raise forms.ValidationError(_("El CCI debe tener exactamente 20 dígitos."))
         return cci

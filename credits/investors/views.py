@@ -13,8 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from credits import services as credit_services
-from credits.investors import exports, filters, forms, selectors, tables
+from credits.investors import exports, filters, forms, selectors, services, tables
 from credits.models import Investor, Liquidation
 from lib import lists
 
@@ -45,7 +44,7 @@ def investor_create(request: HttpRequest) -> HttpResponse:
     form = forms.InvestorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            investor = credit_services.create_investor(actor=request.user, data=form.service_data())
+            investor = services.create_investor(actor=request.user, data=form.service_data())
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -63,7 +62,7 @@ def investor_update(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.InvestorForm(request.POST or None, instance=investor)
     if request.method == "POST" and form.is_valid():
         try:
-            credit_services.update_investor(
+            services.update_investor(
                 investor=investor, actor=request.user, data=form.service_data()
             )
         except ValidationError as exc:
@@ -203,9 +202,7 @@ def liquidation_create(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            liquidation = credit_services.create_liquidation(
-                actor=request.user, **form.cleaned_data
-            )
+            liquidation = services.create_liquidation(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -255,7 +252,7 @@ def liquidation_pay(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.LiquidationPayForm(request.POST)
     if form.is_valid():
         try:
-            credit_services.mark_liquidation_paid(
+            services.mark_liquidation_paid(
                 liquidation=liquidation,
                 reference=form.cleaned_data["reference"],
                 actor=request.user,

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from credits import services
 from credits.models import Loan, Payment
+from credits.services import loans as loan_services
 from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,7 @@ def _sign_in(page: Page, live_server, username: str) -> None:
 def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server, roles):
     UserFactory(username="supervisor", role="Supervisor")
     today = timezone.localdate()
-    loan = services.disburse(
+    loan = loan_services.disburse(
         loan=LoanFactory(
             status=Loan.Status.READY_TO_DISBURSE,
             customer=CustomerFactory(first_name="Rosa", last_name="Huamán Torres"),

@@ -2,8 +2,8 @@
 
 import pytest
 
-from credits import services
 from credits.models import Loan
+from credits.services import loans as loan_services
 from tests.factories import LoanFactory
 
 
@@ -13,6 +13,6 @@ def make_active_loan(db):
 
     def make(**kwargs) -> Loan:
         loan = LoanFactory(status=Loan.Status.READY_TO_DISBURSE, **kwargs)
-        return services.disburse(loan=loan, actor=None)
+        return loan_services.disburse(loan=loan, actor=None)
 
     return make

@@ -7,8 +7,8 @@ import pytest
 import responses
 from django.urls import reverse
 
-from credits import services
 from credits.models import Loan, LoanContract
+from credits.services import contracts as contract_services
 from crm.models import Interaction
 from integrations.errors import TemporaryProviderError
 from integrations.models import WebhookEvent
@@ -43,7 +43,7 @@ def draft(db):
 
 def send(draft, capture) -> LoanContract:
     with capture(execute=True):
-        return services.send_for_signature(loan=draft, actor=None)
+        return contract_services.send_for_signature(loan=draft, actor=None)
 
 
 def post_webhook(client, capture, body: dict, secret: str = SECRET):
@@ -90,7 +90,7 @@ def test_a_customer_without_email_cannot_be_sent_a_contract(db):
     loan = LoanFactory(customer=CustomerFactory(email=""))
 
     with pytest.raises(Exception, match="correo"):
-        services.send_for_signature(loan=loan, actor=None)
+        contract_services.send_for_signature(loan=loan, actor=None)
 
     assert Loan.objects.get(pk=loan.pk).status == Loan.Status.DRAFT
 
@@ -114,7 +114,7 @@ def test_a_docuseal_outage_leaves_the_contract_pending_for_the_retry(draft):
     contract = LoanContract.objects.create(loan=draft, signer_email="rosa@example.com")
 
     with pytest.raises(TemporaryProviderError):
-        services.send_contract(contract_id=contract.pk)
+        contract_services.send_contract(contract_id=contract.pk)
 
     contract.refresh_from_db()
     assert contract.status == LoanContract.Status.PENDING
@@ -191,7 +191,7 @@ def test_a_declined_contract_keeps_the_loan_awaiting_signature(
     contract.refresh_from_db()
     assert contract.status == LoanContract.Status.DECLINED
     assert Loan.objects.get(pk=draft.pk).status == Loan.Status.AWAITING_SIGNATURE
-    services.resend_contract(loan=draft, actor=None)
+    contract_services.resend_contract(loan=draft, actor=None)
     assert draft.contracts.filter(status=LoanContract.Status.PENDING).count() == 1
 
 

@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from credits import selectors, services, tasks
+from credits import selectors, tasks
 from credits.models import Bucket, LedgerEntry, Loan, Payment
+from credits.services import delinquency
+from credits.services import payments as payment_services
 from tests.factories import LoanProductFactory
 
 
@@ -34,7 +36,7 @@ def test_days_past_due_count_from_the_oldest_unpaid_installment(
 ):
     loan = make_active_loan()
 
-    services.update_delinquency(today=today)
+    delinquency.update_delinquency(today=today)
 
     loan.refresh_from_db()
     assert (loan.days_past_due, loan.bucket) == (days, bucket)
@@ -44,9 +46,9 @@ def test_days_past_due_count_from_the_oldest_unpaid_installment(
 
 def test_a_payment_brings_the_loan_back_to_current_at_the_next_run(make_active_loan):
     loan = make_active_loan()
-    services.update_delinquency(today=date(2026, 2, 20))
+    delinquency.update_delinquency(today=date(2026, 2, 20))
     with time_machine.travel(datetime(2026, 2, 20, 12, tzinfo=ZoneInfo("America/Lima"))):
-        services.apply_payment(
+        payment_services.apply_payment(
             loan=loan,
             amount=Decimal("945.60"),
             received_on=date(2026, 2, 20),
@@ -54,7 +56,7 @@ def test_a_payment_brings_the_loan_back_to_current_at_the_next_run(make_active_l
             actor=None,
         )
 
-    services.update_delinquency(today=date(2026, 2, 20))
+    delinquency.update_delinquency(today=date(2026, 2, 20))
 
     loan.refresh_from_db()
     assert (loan.days_past_due, loan.bucket) == (0, Bucket.CURRENT)
@@ -63,7 +65,7 @@ def test_a_payment_brings_the_loan_back_to_current_at_the_next_run(make_active_l
 def test_no_late_interest_within_the_grace_days(make_active_loan, late_product):
     loan = make_active_loan(product=late_product)
 
-    services.update_delinquency(today=date(2026, 2, 6))
+    delinquency.update_delinquency(today=date(2026, 2, 6))
 
     assert selectors.live_installments(loan)[0].late_interest_due == 0
 
@@ -71,7 +73,7 @@ def test_no_late_interest_within_the_grace_days(make_active_loan, late_product):
 def test_late_interest_runs_from_the_due_date_once_past_grace(make_active_loan, late_product):
     loan = make_active_loan(product=late_product)
 
-    services.update_delinquency(today=date(2026, 2, 11))
+    delinquency.update_delinquency(today=date(2026, 2, 11))
 
     first = selectors.live_installments(loan)[0]
     # 945.60 unpaid × 36 % / 360 × 10 days = 9.456 → 9.46
@@ -81,9 +83,9 @@ def test_late_interest_runs_from_the_due_date_once_past_grace(make_active_loan, 
 def test_running_the_daily_task_twice_charges_once(make_active_loan, late_product):
     loan = make_active_loan(product=late_product)
 
-    services.update_delinquency(today=date(2026, 2, 11))
-    services.update_delinquency(today=date(2026, 2, 11))
-    services.update_delinquency(today=date(2026, 2, 21))
+    delinquency.update_delinquency(today=date(2026, 2, 11))
+    delinquency.update_delinquency(today=date(2026, 2, 11))
+    delinquency.update_delinquency(today=date(2026, 2, 21))
 
     first = selectors.live_installments(loan)[0]
     assert first.late_interest_due == Decimal("9.46") + Decimal("9.46")

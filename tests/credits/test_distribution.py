@@ -9,8 +9,10 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
-from credits import services
+from credits.investors import services as investor_services
 from credits.models import Distribution, Liquidation, Payment
+from credits.services import delinquency
+from credits.services import payments as payment_services
 from tests.factories import InvestorFactory, LoanProductFactory
 
 NOW = datetime.combine(date(2026, 6, 15), time(12), tzinfo=ZoneInfo("America/Lima"))
@@ -29,13 +31,15 @@ def funded_loan(make_active_loan):
     """A loan 50 % / 30 % funded by two investors; the platform keeps 10 % of the interest."""
     loan = make_active_loan(product=LoanProductFactory(platform_fee_percent=Decimal("10")))
     ana, beto = InvestorFactory(name="Ana"), InvestorFactory(name="Beto")
-    services.add_participation(loan=loan, investor=ana, actor=None, share=Decimal("50"))
-    services.add_participation(loan=loan, investor=beto, actor=None, amount=Decimal("3000"))
+    investor_services.add_participation(loan=loan, investor=ana, actor=None, share=Decimal("50"))
+    investor_services.add_participation(
+        loan=loan, investor=beto, actor=None, amount=Decimal("3000")
+    )
     return loan
 
 
 def pay(loan, amount, on=date(2026, 2, 1)):
-    return services.apply_payment(
+    return payment_services.apply_payment(
         loan=loan, amount=Decimal(amount), received_on=on, source=Payment.Source.CASH, actor=None
     )
 
@@ -55,7 +59,7 @@ def test_a_payment_is_shared_pro_rata_minus_the_platform_fee(funded_loan):
 
 
 def test_fees_and_late_interest_are_not_shared(funded_loan):
-    services.update_delinquency(today=date(2026, 6, 15))
+    delinquency.update_delinquency(today=date(2026, 6, 15))
 
     payment = pay(funded_loan, "100.00", on=date(2026, 6, 15))
 
@@ -66,11 +70,11 @@ def test_fees_and_late_interest_are_not_shared(funded_loan):
 
 def test_shares_never_exceed_one_hundred_percent(funded_loan):
     with pytest.raises(ValidationError, match="queda 20"):
-        services.add_participation(
+        investor_services.add_participation(
             loan=funded_loan, investor=InvestorFactory(), actor=None, share=Decimal("20.01")
         )
 
-    services.add_participation(
+    investor_services.add_participation(
         loan=funded_loan, investor=InvestorFactory(), actor=None, share=Decimal("20")
     )
 
@@ -78,10 +82,10 @@ def test_shares_never_exceed_one_hundred_percent(funded_loan):
 def test_rounding_loses_and_invents_no_cent(make_active_loan):
     loan = make_active_loan(principal=Decimal("1000.00"))
     for _n in range(3):
-        services.add_participation(
+        investor_services.add_participation(
             loan=loan, investor=InvestorFactory(), actor=None, share=Decimal("33.333333")
         )
-    services.add_participation(
+    investor_services.add_participation(
         loan=loan, investor=InvestorFactory(), actor=None, share=Decimal("0.000001")
     )
 
@@ -94,7 +98,7 @@ def test_rounding_loses_and_invents_no_cent(make_active_loan):
 def test_annulment_reverses_the_distribution(funded_loan):
     payment = pay(funded_loan, "945.60")
 
-    services.annul_payment(payment=payment, actor=None, reason="Error")
+    payment_services.annul_payment(payment=payment, actor=None, reason="Error")
 
     for investor_id, net in (
         Distribution.objects.values_list("investor").annotate(net=Sum("net")).order_by()
@@ -107,20 +111,20 @@ def test_a_liquidation_settles_the_period_and_a_later_reversal_goes_to_the_next(
     payment = pay(funded_loan, "945.60", on=date(2026, 2, 1))
     ana = funded_loan.participations.get(investor__name="Ana").investor
 
-    first = services.create_liquidation(
+    first = investor_services.create_liquidation(
         investor=ana, period_start=date(2026, 2, 1), period_end=date(2026, 2, 28), actor=None
     )
-    services.annul_payment(payment=payment, actor=None, reason="Rebotado")
-    second = services.create_liquidation(
+    payment_services.annul_payment(payment=payment, actor=None, reason="Rebotado")
+    second = investor_services.create_liquidation(
         investor=ana, period_start=date(2026, 6, 1), period_end=date(2026, 6, 30), actor=None
     )
 
     assert first.net_amount == Decimal("462.80")
     assert second.net_amount == Decimal("-462.80")
     with pytest.raises(ValidationError, match="No hay repartos"):
-        services.create_liquidation(
+        investor_services.create_liquidation(
             investor=ana, period_start=date(2026, 2, 1), period_end=date(2026, 2, 28), actor=None
         )
-    services.mark_liquidation_paid(liquidation=first, reference="TRX-1", actor=None)
+    investor_services.mark_liquidation_paid(liquidation=first, reference="TRX-1", actor=None)
     first.refresh_from_db()
     assert first.status == Liquidation.Status.PAID

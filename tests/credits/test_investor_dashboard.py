@@ -21,9 +21,12 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from credits import services
 from credits.investors import selectors as investor_selectors
+from credits.investors import services as investor_services
 from credits.models import Bucket, Loan, Payment
+from credits.services import delinquency
+from credits.services import loans as loan_services
+from credits.services import payments as payment_services
 from tests.factories import InvestorFactory, LoanFactory, LoanProductFactory, UserFactory
 
 LIMA = ZoneInfo("America/Lima")
@@ -35,7 +38,7 @@ def _at(day: date, time_machine) -> None:
 
 
 def _pay(loan, day: date):
-    return services.apply_payment(
+    return payment_services.apply_payment(
         loan=loan,
         amount=Decimal("1033.33"),
         received_on=day,
@@ -52,16 +55,22 @@ def book(make_active_loan, time_machine):
     loan_b = make_active_loan(product=product, principal=Decimal("5000.00"))
     lucia = InvestorFactory(name="Lucía Paredes")
     jorge = InvestorFactory(name="Jorge Salas")
-    services.add_participation(loan=loan_a, investor=lucia, actor=None, share=Decimal("60"))
-    services.add_participation(loan=loan_a, investor=jorge, actor=None, share=Decimal("40"))
-    services.add_participation(loan=loan_b, investor=lucia, actor=None, share=Decimal("50"))
+    investor_services.add_participation(
+        loan=loan_a, investor=lucia, actor=None, share=Decimal("60")
+    )
+    investor_services.add_participation(
+        loan=loan_a, investor=jorge, actor=None, share=Decimal("40")
+    )
+    investor_services.add_participation(
+        loan=loan_b, investor=lucia, actor=None, share=Decimal("50")
+    )
     _at(date(2026, 2, 1), time_machine)
     _pay(loan_a, date(2026, 2, 1))
     _at(date(2026, 3, 1), time_machine)
     second = _pay(loan_a, date(2026, 3, 1))
     _at(TODAY, time_machine)
-    services.annul_payment(payment=second, actor=None, reason="Depósito rechazado")
-    services.update_delinquency(today=TODAY)
+    payment_services.annul_payment(payment=second, actor=None, reason="Depósito rechazado")
+    delinquency.update_delinquency(today=TODAY)
     return {"loan_a": loan_a, "loan_b": loan_b, "lucia": lucia, "jorge": jorge}
 
 
@@ -157,8 +166,13 @@ def test_a_month_is_the_local_calendar_month(book, time_machine):
     # 31 Mar 21:00 in Lima is already 1 Apr in UTC.
     time_machine.move_to(datetime(2026, 3, 31, 21, tzinfo=LIMA), tick=False)
     loan_b = book["loan_b"]
-    services.apply_payment(loan=loan_b, amount=Decimal("100.00"), received_on=date(2026, 3, 31),
-                           source=Payment.Source.CASH, actor=None)  # fmt: skip
+    payment_services.apply_payment(
+        loan=loan_b,
+        amount=Decimal("100.00"),
+        received_on=date(2026, 3, 31),
+        source=Payment.Source.CASH,
+        actor=None,
+    )
 
     months = investor_selectors.earnings_by_month(book["lucia"], TODAY)
 
@@ -177,7 +191,9 @@ def test_capital_by_investor_ranks_by_capital_deployed(book):
 def test_loans_in_another_currency_are_left_out(book, make_active_loan):
     dollars = LoanProductFactory(currency="USD", method="flat")
     loan = make_active_loan(product=dollars, principal=Decimal("3000.00"))
-    services.add_participation(loan=loan, investor=book["lucia"], actor=None, share=Decimal("100"))
+    investor_services.add_participation(
+        loan=loan, investor=book["lucia"], actor=None, share=Decimal("100")
+    )
 
     soles = investor_selectors.investor_summary(book["lucia"], TODAY, currency="PEN")
     usd = investor_selectors.investor_summary(book["lucia"], TODAY, currency="USD")
@@ -229,7 +245,7 @@ def test_the_dashboard_costs_the_same_queries_for_2_or_20_loans(
 ):
     for _i in range(loans):
         loan = make_active_loan(principal=Decimal("1000.00"))
-        services.add_participation(loan=loan, investor=InvestorFactory(), actor=None,
+        investor_services.add_participation(loan=loan, investor=InvestorFactory(), actor=None,
                                    share=Decimal("100"))  # fmt: skip
     client.force_login(supervisor)
 
@@ -268,14 +284,14 @@ def _sign_in(page, live_server, username: str) -> None:
 def test_in_the_browser_the_charts_draw_and_follow_the_chosen_investor(page, live_server, roles):
     UserFactory(username="supervisor", role="Supervisor")
     today = timezone.localdate()
-    loan = services.disburse(
+    loan = loan_services.disburse(
         loan=LoanFactory(status=Loan.Status.READY_TO_DISBURSE, principal=Decimal("10000.00"),
                          start_date=today.replace(day=1), first_due_date=today),
         actor=None,
     )  # fmt: skip
     lucia = InvestorFactory(name="Lucía Paredes")
-    services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("60"))
-    services.add_participation(loan=loan, investor=InvestorFactory(name="Jorge Salas"),
+    investor_services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("60"))
+    investor_services.add_participation(loan=loan, investor=InvestorFactory(name="Jorge Salas"),
                                actor=None, share=Decimal("40"))  # fmt: skip
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)

@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from credits import services
+from credits.investors import services as investor_services
 from credits.models import Investor, Payment
+from credits.services import payments as payment_services
 from crm.models import Interaction
 from tests.factories import InvestorFactory, LoanProductFactory
 
@@ -130,7 +131,9 @@ def test_the_list_shows_each_investors_capital_in_disbursed_loans(
 ):
     investor = InvestorFactory(name="Lucía Paredes")
     loan = make_active_loan(principal=Decimal("10000.00"))
-    services.add_participation(loan=loan, investor=investor, actor=None, share=Decimal("25"))
+    investor_services.add_participation(
+        loan=loan, investor=investor, actor=None, share=Decimal("25")
+    )
     client.force_login(supervisor)
 
     response = client.get(reverse("credits:investor_list"))
@@ -154,7 +157,7 @@ def test_a_supervisor_registers_an_investor(client, supervisor):
 
 
 def test_registering_an_investor_writes_nothing_on_any_timeline(supervisor):
-    services.create_investor(actor=supervisor, data=_data())
+    investor_services.create_investor(actor=supervisor, data=_data())
 
     assert not Interaction.objects.exists()
 
@@ -213,18 +216,18 @@ def test_a_duplicate_document_is_refused(client, supervisor):
 
 
 def test_the_service_refuses_a_duplicate_document_on_its_field(supervisor):
-    services.create_investor(actor=supervisor, data=_data())
+    investor_services.create_investor(actor=supervisor, data=_data())
 
     with pytest.raises(ValidationError) as excinfo:
-        services.create_investor(actor=supervisor, data=_data(name="Otra"))
+        investor_services.create_investor(actor=supervisor, data=_data(name="Otra"))
 
     assert "Ya existe un inversionista" in str(excinfo.value.message_dict["document_number"])
 
 
 def test_the_same_number_may_be_used_under_another_document_type(supervisor):
-    services.create_investor(actor=supervisor, data=_data(document_number="12345678"))
+    investor_services.create_investor(actor=supervisor, data=_data(document_number="12345678"))
 
-    services.create_investor(
+    investor_services.create_investor(
         actor=supervisor, data=_data(document_type="passport", document_number="12345678")
     )
 
@@ -268,17 +271,26 @@ def funded_loan(make_active_loan, time_machine):
     loan = make_active_loan(product=product, principal=Decimal("10000.00"))
     lucia = InvestorFactory(name="Lucía Paredes")
     jorge = InvestorFactory(name="Jorge Salas")
-    services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("60"))
-    services.add_participation(loan=loan, investor=jorge, actor=None, share=Decimal("40"))
+    investor_services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("60"))
+    investor_services.add_participation(loan=loan, investor=jorge, actor=None, share=Decimal("40"))
     time_machine.move_to(datetime(2026, 2, 1, 10, tzinfo=LIMA), tick=False)
-    services.apply_payment(loan=loan, amount=Decimal("1033.33"), received_on=date(2026, 2, 1),
-                           source=Payment.Source.TRANSFER, actor=None)  # fmt: skip
+    payment_services.apply_payment(
+        loan=loan,
+        amount=Decimal("1033.33"),
+        received_on=date(2026, 2, 1),
+        source=Payment.Source.TRANSFER,
+        actor=None,
+    )
     time_machine.move_to(datetime(2026, 3, 1, 10, tzinfo=LIMA), tick=False)
-    second = services.apply_payment(loan=loan, amount=Decimal("1033.33"),
-                                    received_on=date(2026, 3, 1),
-                                    source=Payment.Source.TRANSFER, actor=None)  # fmt: skip
+    second = payment_services.apply_payment(
+        loan=loan,
+        amount=Decimal("1033.33"),
+        received_on=date(2026, 3, 1),
+        source=Payment.Source.TRANSFER,
+        actor=None,
+    )
     time_machine.move_to(datetime(2026, 3, 5, 10, tzinfo=LIMA), tick=False)
-    services.annul_payment(payment=second, actor=None, reason="Depósito rechazado")
+    payment_services.annul_payment(payment=second, actor=None, reason="Depósito rechazado")
     return loan, lucia, jorge
 
 
@@ -323,7 +335,9 @@ def test_the_detail_costs_the_same_queries_for_few_or_many_loans(
     investor = InvestorFactory()
     for _i in range(loans):
         loan = make_active_loan(principal=Decimal("1000.00"))
-        services.add_participation(loan=loan, investor=investor, actor=None, share=Decimal("50"))
+        investor_services.add_participation(
+            loan=loan, investor=investor, actor=None, share=Decimal("50")
+        )
     client.force_login(supervisor)
 
     # Session, user, permissions (2), investor, distributions (count, page), summary (3),

@@ -10,8 +10,11 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from credits import selectors, services
+from credits import selectors
 from credits.models import Component, Installment, LedgerEntry, Loan, Payment
+from credits.services import delinquency
+from credits.services import loans as loan_services
+from credits.services import payments as payment_services
 from tests.factories import LoanProductFactory
 
 
@@ -60,9 +63,9 @@ def test_balances_recomputed_from_the_ledger_match_after_a_long_random_sequence(
             action = rng.random()
             live = Loan.objects.get(pk=loan.pk)
             if action < 0.15:
-                services.update_delinquency(today=day)
+                delinquency.update_delinquency(today=day)
             elif action < 0.75 and live.is_live:
-                services.apply_payment(
+                payment_services.apply_payment(
                     loan=live,
                     amount=Decimal(rng.randint(50, 2500)) + Decimal(rng.randint(0, 99)) / 100,
                     received_on=day - timedelta(days=rng.randint(0, 3)),
@@ -71,13 +74,13 @@ def test_balances_recomputed_from_the_ledger_match_after_a_long_random_sequence(
                     overpayment=rng.choice(Payment.Overpayment.values),
                 )
             elif action < 0.85 and live.credit_balance > 0 and live.is_live:
-                services.apply_credit_balance(loan=live, actor=None)
+                payment_services.apply_credit_balance(loan=live, actor=None)
             else:
                 applied = list(Payment.objects.filter(loan=loan, status="applied"))
                 if applied:
                     # A refused annulment must leave everything as it was.
                     with contextlib.suppress(ValidationError):
-                        services.annul_payment(
+                        payment_services.annul_payment(
                             payment=rng.choice(applied), actor=None, reason="prueba"
                         )
             assert_ledger_matches(loan)
@@ -102,4 +105,4 @@ def test_disbursement_writes_what_the_schedule_owes(make_active_loan):
 
     owed = sum(LedgerEntry.objects.filter(loan=loan).values_list("owed", flat=True))
 
-    assert owed == services.schedule_for(loan).total
+    assert owed == loan_services.schedule_for(loan).total

@@ -10,8 +10,10 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 from pytest_django.asserts import assertContains, assertNotContains
 
-from credits import services
+from credits.investors import services as investor_services
 from credits.models import Distribution, Liquidation, Loan, Payment
+from credits.services import loans as loan_services
+from credits.services import payments as payment_services
 from tests.factories import InvestorFactory, LoanFactory, LoanProductFactory, UserFactory
 
 LIMA = ZoneInfo("America/Lima")
@@ -22,7 +24,7 @@ def _at(time_machine, day: date, hour: int = 10) -> None:
 
 
 def _pay(loan, day: date):
-    return services.apply_payment(
+    return payment_services.apply_payment(
         loan=loan,
         amount=Decimal("1033.33"),
         received_on=day,
@@ -39,8 +41,8 @@ def book(make_active_loan, time_machine):
     loan = make_active_loan(product=product, principal=Decimal("10000.00"))
     lucia = InvestorFactory(name="Lucía Paredes", bank_cci="00219100123456780121")
     jorge = InvestorFactory(name="Jorge Salas")
-    services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("60"))
-    services.add_participation(loan=loan, investor=jorge, actor=None, share=Decimal("40"))
+    investor_services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("60"))
+    investor_services.add_participation(loan=loan, investor=jorge, actor=None, share=Decimal("40"))
     _at(time_machine, date(2026, 2, 1))
     february = _pay(loan, date(2026, 2, 1))
     _at(time_machine, date(2026, 3, 1))
@@ -50,7 +52,7 @@ def book(make_active_loan, time_machine):
 
 
 def _liquidate(investor, start: date, end: date) -> Liquidation:
-    return services.create_liquidation(
+    return investor_services.create_liquidation(
         investor=investor, period_start=start, period_end=end, actor=None
     )
 
@@ -146,7 +148,7 @@ def test_a_period_ending_before_it_starts_is_refused_in_spanish(client, supervis
 def test_a_reversal_after_a_liquidation_goes_into_the_next_one(book, time_machine):
     february = _liquidate(book["lucia"], date(2026, 2, 1), date(2026, 2, 28))
     _at(time_machine, date(2026, 4, 5))
-    services.annul_payment(payment=book["february"], actor=None, reason="Cheque sin fondos")
+    payment_services.annul_payment(payment=book["february"], actor=None, reason="Cheque sin fondos")
 
     april = _liquidate(book["lucia"], date(2026, 3, 1), date(2026, 4, 30))
 
@@ -180,7 +182,7 @@ def test_the_statement_shows_investor_bank_lines_and_totals(client, supervisor, 
 
 def test_the_statement_marks_reversal_lines(client, supervisor, book, time_machine):
     _at(time_machine, date(2026, 3, 10))
-    services.annul_payment(payment=book["march"], actor=None, reason="Depósito rechazado")
+    payment_services.annul_payment(payment=book["march"], actor=None, reason="Depósito rechazado")
     liquidation = _liquidate(book["lucia"], date(2026, 3, 1), date(2026, 3, 31))
     client.force_login(supervisor)
 
@@ -269,7 +271,7 @@ def test_marking_paid_records_the_reference_and_asks_first(client, supervisor, b
 
 def test_a_paid_liquidation_cannot_be_paid_again(client, supervisor, book):
     liquidation = _liquidate(book["lucia"], date(2026, 2, 1), date(2026, 2, 28))
-    services.mark_liquidation_paid(liquidation=liquidation, reference="OP-1", actor=None)
+    investor_services.mark_liquidation_paid(liquidation=liquidation, reference="OP-1", actor=None)
     client.force_login(supervisor)
 
     response = client.post(
@@ -285,7 +287,7 @@ def test_the_list_filters_by_investor_status_and_period(client, supervisor, book
     february = _liquidate(book["lucia"], date(2026, 2, 1), date(2026, 2, 28))
     _liquidate(book["lucia"], date(2026, 3, 1), date(2026, 3, 31))
     _liquidate(book["jorge"], date(2026, 2, 1), date(2026, 3, 31))
-    services.mark_liquidation_paid(liquidation=february, reference="OP-1", actor=None)
+    investor_services.mark_liquidation_paid(liquidation=february, reference="OP-1", actor=None)
     client.force_login(supervisor)
     url = reverse("credits:liquidation_list")
 
@@ -307,15 +309,20 @@ def test_in_the_browser_the_statement_prints_and_is_marked_paid_after_confirming
 ):
     UserFactory(username="supervisor", role="Supervisor")
     today = timezone.localdate()
-    loan = services.disburse(
+    loan = loan_services.disburse(
         loan=LoanFactory(status=Loan.Status.READY_TO_DISBURSE, principal=Decimal("10000.00"),
                          start_date=today.replace(day=1), first_due_date=today),
         actor=None,
     )  # fmt: skip
     lucia = InvestorFactory(name="Lucía Paredes")
-    services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("100"))
-    services.apply_payment(loan=loan, amount=Decimal("500.00"), received_on=today,
-                           source=Payment.Source.CASH, actor=None)  # fmt: skip
+    investor_services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("100"))
+    payment_services.apply_payment(
+        loan=loan,
+        amount=Decimal("500.00"),
+        received_on=today,
+        source=Payment.Source.CASH,
+        actor=None,
+    )
     liquidation = _liquidate(lucia, today.replace(day=1), today)
     page.add_init_script(STUB_PRINT)
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from credits import services
 from credits.models import Installment, LedgerEntry, Loan
+from credits.services import loans as loan_services
 from crm.models import Interaction
 from tests.factories import LoanFactory, LoanProductFactory
 
@@ -22,7 +22,7 @@ def create(customer, **kwargs):
         "start_date": date(2026, 1, 10),
         **kwargs,
     }
-    return services.create_loan(**args)
+    return loan_services.create_loan(**args)
 
 
 def test_a_new_loan_is_a_draft_on_the_product_terms_with_a_checked_payment_code(customer):
@@ -31,7 +31,7 @@ def test_a_new_loan_is_a_draft_on_the_product_terms_with_a_checked_payment_code(
     assert loan.status == Loan.Status.DRAFT
     assert loan.annual_rate == loan.product.annual_rate
     assert loan.first_due_date == date(2026, 2, 10)
-    assert services.is_valid_payment_code(loan.payment_code)
+    assert loan_services.is_valid_payment_code(loan.payment_code)
     assert Interaction.objects.filter(customer=customer, summary__contains=loan.payment_code)
 
 
@@ -55,7 +55,7 @@ def test_a_payment_code_typo_is_caught_by_its_check_digit(customer):
     code = create(customer).payment_code
     typo = code[:-2] + str((int(code[-2]) + 1) % 10) + code[-1]
 
-    assert not services.is_valid_payment_code(typo)
+    assert not loan_services.is_valid_payment_code(typo)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_illegal_moves_are_refused(db, start, to):
     loan = LoanFactory(status=start)
 
     with pytest.raises(ValidationError):
-        services.change_status(loan=loan, to=to, actor=None, reason="x")
+        loan_services.change_status(loan=loan, to=to, actor=None, reason="x")
 
     assert Loan.objects.get(pk=loan.pk).status == start
 
@@ -80,8 +80,8 @@ def test_cancelling_needs_a_reason_and_lands_on_the_timeline(db):
     loan = LoanFactory()
 
     with pytest.raises(ValidationError):
-        services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=None, reason="")
-    services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=None, reason="Desistió")
+        loan_services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=None, reason="")
+    loan_services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=None, reason="Desistió")
 
     assert Loan.objects.get(pk=loan.pk).status == Loan.Status.CANCELLED
     assert Interaction.objects.filter(customer=loan.customer, summary__contains="Anulado").exists()
@@ -91,7 +91,7 @@ def test_only_a_loan_ready_to_disburse_is_disbursed(db):
     loan = LoanFactory(status=Loan.Status.AWAITING_SIGNATURE)
 
     with pytest.raises(ValidationError, match="Por desembolsar"):
-        services.disburse(loan=loan, actor=None)
+        loan_services.disburse(loan=loan, actor=None)
 
     assert not Installment.objects.exists()
 
@@ -99,7 +99,7 @@ def test_only_a_loan_ready_to_disburse_is_disbursed(db):
 def test_disbursing_writes_the_schedule_and_activates_the_loan(db):
     loan = LoanFactory(status=Loan.Status.READY_TO_DISBURSE)
 
-    services.disburse(loan=loan, actor=None)
+    loan_services.disburse(loan=loan, actor=None)
 
     loan.refresh_from_db()
     assert loan.status == Loan.Status.ACTIVE and loan.disbursed_at is not None
@@ -111,10 +111,10 @@ def test_write_off_needs_an_active_loan_and_a_reason(make_active_loan):
     loan = make_active_loan()
 
     with pytest.raises(ValidationError):
-        services.write_off(loan=loan, actor=None, reason="")
-    services.write_off(loan=loan, actor=None, reason="Inubicable")
+        loan_services.write_off(loan=loan, actor=None, reason="")
+    loan_services.write_off(loan=loan, actor=None, reason="Inubicable")
 
     loan.refresh_from_db()
     assert loan.status == Loan.Status.WRITTEN_OFF
     with pytest.raises(ValidationError):
-        services.write_off(loan=loan, actor=None, reason="otra vez")
+        loan_services.write_off(loan=loan, actor=None, reason="otra vez")

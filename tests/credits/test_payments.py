@@ -8,8 +8,9 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from credits import selectors, services
+from credits import selectors
 from credits.models import Component, Installment, LedgerEntry, Loan, Payment
+from credits.services import payments as payment_services
 from crm.models import Interaction
 from tests.factories import LoanProductFactory
 
@@ -27,7 +28,7 @@ def frozen_today():
 
 
 def pay(loan, amount, on, **kwargs):
-    return services.apply_payment(
+    return payment_services.apply_payment(
         loan=loan,
         amount=Decimal(amount),
         received_on=on,
@@ -118,7 +119,7 @@ def test_the_credit_balance_can_be_applied_later(make_active_loan):
     loan = make_active_loan()
     pay(loan, "1000.00", date(2026, 1, 20))
 
-    services.apply_credit_balance(loan=loan, actor=None)
+    payment_services.apply_credit_balance(loan=loan, actor=None)
 
     loan.refresh_from_db()
     assert loan.credit_balance == 0
@@ -184,7 +185,7 @@ def test_annulling_a_payment_restores_every_installment_exactly(make_active_loan
 
     payment = pay(loan, "3100.00", date(2026, 3, 10), overpayment=overpayment)
     assert snapshot(loan) != before
-    services.annul_payment(payment=payment, actor=None, reason="Cheque sin fondos")
+    payment_services.annul_payment(payment=payment, actor=None, reason="Cheque sin fondos")
 
     assert snapshot(loan) == before
     assert Loan.objects.get(pk=loan.pk).credit_balance == credit_before
@@ -198,7 +199,7 @@ def test_annulling_the_payment_that_settled_a_loan_reopens_it(make_active_loan):
     payment = pay(loan, "510.00", date(2026, 2, 1))
     assert Loan.objects.get(pk=loan.pk).status == Loan.Status.PAID
 
-    services.annul_payment(payment=payment, actor=None, reason="Error de digitación")
+    payment_services.annul_payment(payment=payment, actor=None, reason="Error de digitación")
 
     assert Loan.objects.get(pk=loan.pk).status == Loan.Status.ACTIVE
 
@@ -211,10 +212,10 @@ def test_a_reschedule_cannot_be_annulled_while_later_payments_use_it(make_active
     later = pay(loan, "900.00", date(2026, 3, 1))
 
     with pytest.raises(ValidationError, match=f"#{later.pk}"):
-        services.annul_payment(payment=prepayment, actor=None, reason="x")
+        payment_services.annul_payment(payment=prepayment, actor=None, reason="x")
 
-    services.annul_payment(payment=later, actor=None, reason="x")
-    services.annul_payment(payment=prepayment, actor=None, reason="x")
+    payment_services.annul_payment(payment=later, actor=None, reason="x")
+    payment_services.annul_payment(payment=prepayment, actor=None, reason="x")
     assert len(list(selectors.live_installments(loan))) == 12
 
 
@@ -223,10 +224,10 @@ def test_a_payment_needs_a_reason_to_be_annulled_and_is_annulled_once(make_activ
     payment = pay(loan, "100.00", date(2026, 2, 1))
 
     with pytest.raises(ValidationError):
-        services.annul_payment(payment=payment, actor=None, reason=" ")
-    services.annul_payment(payment=payment, actor=None, reason="duplicado")
+        payment_services.annul_payment(payment=payment, actor=None, reason=" ")
+    payment_services.annul_payment(payment=payment, actor=None, reason="duplicado")
     with pytest.raises(ValidationError, match="ya fue anulado"):
-        services.annul_payment(payment=payment, actor=None, reason="duplicado")
+        payment_services.annul_payment(payment=payment, actor=None, reason="duplicado")
 
 
 def test_a_provider_payment_id_is_applied_once(make_active_loan):
@@ -271,7 +272,7 @@ def test_a_payment_and_its_annulment_land_on_the_customer_timeline(make_active_l
     loan = make_active_loan()
 
     payment = pay(loan, "100.00", date(2026, 2, 1), reference="OP-991")
-    services.annul_payment(payment=payment, actor=None, reason="Rebotado")
+    payment_services.annul_payment(payment=payment, actor=None, reason="Rebotado")
 
     summaries = list(
         Interaction.objects.filter(customer=loan.customer, kind=Interaction.Kind.PAYMENT)

@@ -8,8 +8,8 @@ from django.utils import timezone
 from openpyxl import load_workbook
 from pytest_django.asserts import assertContains, assertTemplateUsed
 
-from credits import services
 from credits.models import Payment
+from credits.services import payments as payment_services
 from tests.factories import CustomerFactory
 
 HTMX = {"HX-Request": "true"}
@@ -38,7 +38,7 @@ def portfolio(make_active_loan):
     current = loan(20, "Ana")
     late = loan(-45, "Berta")
     very_late = loan(-100, "Carmencita")
-    services.apply_payment(
+    payment_services.apply_payment(
         loan=current,
         amount=Decimal("500.00"),
         received_on=today,

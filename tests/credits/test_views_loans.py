@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from credits import services
+from credits.investors import services as investor_services
 from credits.models import Bucket, Installment, Loan, LoanContract, Payment
+from credits.services import payments as payment_services
 from tests.factories import (
     BranchFactory,
     CustomerFactory,
@@ -210,14 +211,14 @@ def test_the_detail_costs_the_same_queries_however_many_payments_and_investors(
     client, supervisor, current_loan
 ):
     def pay_and_fund() -> None:
-        services.apply_payment(
+        payment_services.apply_payment(
             loan=current_loan,
             amount=Decimal("300.00"),
             received_on=_today(),
             source="cash",
             actor=None,
         )
-        services.add_participation(
+        investor_services.add_participation(
             loan=current_loan, investor=InvestorFactory(), actor=None, share=Decimal("10")
         )
 
@@ -235,10 +236,10 @@ def test_the_detail_shows_the_schedule_payments_and_participations(
     client, supervisor, current_loan
 ):
     investor = InvestorFactory(name="Inversiones Andinas")
-    services.add_participation(
+    investor_services.add_participation(
         loan=current_loan, investor=investor, actor=None, share=Decimal("40")
     )
-    services.apply_payment(
+    payment_services.apply_payment(
         loan=current_loan,
         amount=Decimal("945.60"),
         received_on=_today(),
@@ -561,7 +562,7 @@ def test_an_advisor_may_not_register_payments(client, asesor, current_loan):
 
 
 def _applied_payment(loan: Loan) -> Payment:
-    return services.apply_payment(
+    return payment_services.apply_payment(
         loan=loan,
         amount=Decimal("945.60"),
         received_on=_today(),
@@ -607,7 +608,7 @@ def test_annulling_a_payment_reopens_its_installment_and_shows_the_reason(
 
 def test_annulling_an_annulled_payment_shows_the_ledgers_error(client, supervisor, current_loan):
     payment = _applied_payment(current_loan)
-    services.annul_payment(payment=payment, actor=None, reason="Duplicado")
+    payment_services.annul_payment(payment=payment, actor=None, reason="Duplicado")
     client.force_login(supervisor)
 
     response = client.post(
@@ -762,7 +763,7 @@ def test_collections_may_not_cancel_a_loan(client, cobranzas):
 
 
 def test_the_credit_balance_is_applied_to_the_installments(client, cobranzas, current_loan):
-    services.apply_payment(
+    payment_services.apply_payment(
         loan=current_loan,
         amount=Decimal("1000.00"),
         received_on=_today(),
@@ -793,7 +794,7 @@ def test_an_unknown_action_is_refused(client, supervisor, current_loan):
 def test_a_participation_over_100_percent_is_refused_with_a_message(
     client, supervisor, current_loan
 ):
-    services.add_participation(
+    investor_services.add_participation(
         loan=current_loan, investor=InvestorFactory(), actor=None, share=Decimal("70")
     )
     investor = InvestorFactory(name="Fondo Sur")

@@ -26,7 +26,8 @@ from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
-from credits import schedule, selectors, services
+from credits import schedule, selectors
+from credits.investors import services as investor_services
 from credits.models import (
     Distribution,
     Installment,
@@ -37,6 +38,9 @@ from credits.models import (
     Participation,
     Payment,
 )
+from credits.services import delinquency
+from credits.services import loans as loan_services
+from credits.services import payments as payment_services
 from crm.models import Customer, Interaction
 from lib import money
 
@@ -311,7 +315,7 @@ class Command(BaseCommand):
                 created = 0
             else:
                 created = self.seed_loans(rng, loans, products, investors)
-            services.update_delinquency(today=self.today)
+            delinquency.update_delinquency(today=self.today)
             if created:
                 self.seed_liquidations()
         elapsed = time.perf_counter() - started
@@ -397,7 +401,7 @@ class Command(BaseCommand):
         product, term, first_due, stop = self.draw_terms(rng, plan, products)
         start = first_due - FIRST_PERIOD[product.frequency]
         created_on = start - timedelta(days=rng.randint(2, 12))
-        loan = services.create_loan(
+        loan = loan_services.create_loan(
             actor=advisor,
             customer=customer,
             product=product,
@@ -410,13 +414,13 @@ class Command(BaseCommand):
         )
         self.stamp(customer, created_on, rng)
         if rng.random() < 0.7:
-            services.change_status(loan=loan, to=Loan.Status.AWAITING_SIGNATURE, actor=advisor)
+            loan_services.change_status(loan=loan, to=Loan.Status.AWAITING_SIGNATURE, actor=advisor)
             self.stamp(customer, created_on + timedelta(days=1), rng)
-        services.change_status(loan=loan, to=Loan.Status.READY_TO_DISBURSE, actor=advisor)
+        loan_services.change_status(loan=loan, to=Loan.Status.READY_TO_DISBURSE, actor=advisor)
         self.stamp(customer, min(start, created_on + timedelta(days=2)), rng)
         supervisor = self.users["supervisor"]
         disbursed_at = self.moment(start, rng)
-        services.disburse(loan=loan, actor=supervisor, disbursed_at=disbursed_at)
+        loan_services.disburse(loan=loan, actor=supervisor, disbursed_at=disbursed_at)
         self.stamp(customer, start, rng, at=disbursed_at)
         self.fund(rng, loan, investors, supervisor, start)
         self.loan_payments: list[Payment] = []
@@ -425,7 +429,7 @@ class Command(BaseCommand):
         changed_on = start
         if plan == "written_off":
             changed_on = min(self.today, stop + timedelta(days=rng.randint(120, 150)))
-            services.write_off(
+            loan_services.write_off(
                 loan=loan,
                 actor=supervisor,
                 reason="Más de 120 días de atraso sin acuerdo de pago: pasa a cartera castigada.",
@@ -443,7 +447,7 @@ class Command(BaseCommand):
         """Open a loan that was never disbursed, and move it as far as its plan says."""
         product = rng.choices(products, weights=[spec.share for spec in PRODUCTS])[0]
         created_on = self.today - timedelta(days=rng.randint(0, 45 if plan == "cancelled" else 12))
-        loan = services.create_loan(
+        loan = loan_services.create_loan(
             actor=advisor,
             customer=customer,
             product=product,
@@ -468,7 +472,7 @@ class Command(BaseCommand):
             changed_on = min(self.today, changed_on + timedelta(days=rng.randint(0, 3)))
             # Only the status moves: sending to DocuSeal (services.send_for_signature) is
             # left to whoever tries the demo, so seeding never calls out.
-            services.change_status(
+            loan_services.change_status(
                 loan=loan,
                 to=status,
                 actor=advisor,
@@ -534,7 +538,7 @@ class Command(BaseCommand):
         cuts = sorted(rng.sample(range(10, total, 10), count - 1))
         shares = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
         for investor, share in zip(rng.sample(investors, count), shares, strict=True):
-            services.add_participation(
+            investor_services.add_participation(
                 loan=loan, investor=investor, actor=actor, share=Decimal(share)
             )
             self.stamp(loan.customer, on, rng)
@@ -560,7 +564,7 @@ class Command(BaseCommand):
             if on > self.today:
                 return last_on
             is_late = (on - row.due_date).days > loan.grace_days
-            if is_late and services.accrue_late_interest(loan=loan, today=on):
+            if is_late and delinquency.accrue_late_interest(loan=loan, today=on):
                 rows = self.open_rows(loan)
             due_now = [r for r in rows if r.due_date <= on]
             in_course = rows[len(due_now) : len(due_now) + 1]
@@ -612,7 +616,7 @@ class Command(BaseCommand):
         if rng.random() < 0.6 or on > self.today:
             return
         if (on - row.due_date).days > loan.grace_days:
-            services.accrue_late_interest(loan=loan, today=on)
+            delinquency.accrue_late_interest(loan=loan, today=on)
             row.refresh_from_db()
         part = money.cents(row.total_pending * Decimal(rng.choice(("0.3", "0.4", "0.5"))))
         self.apply(rng, loan, part, on, advisor)
@@ -628,7 +632,7 @@ class Command(BaseCommand):
         actor = rng.choice([advisor, self.users["cobranzas"]])
         if source == Payment.Source.MERCADOPAGO:
             actor = None
-        payment = services.apply_payment(
+        payment = payment_services.apply_payment(
             loan=loan, amount=amount, received_on=on, source=source, actor=actor,
             reference=reference, **kwargs,
         )  # fmt: skip
@@ -649,7 +653,7 @@ class Command(BaseCommand):
         else:
             annulled = self.apply(rng, loan, payment.amount, on, advisor)
             reason = "Pago registrado dos veces por error."
-        services.annul_payment(payment=annulled, actor=supervisor, reason=reason)
+        payment_services.annul_payment(payment=annulled, actor=supervisor, reason=reason)
         annulled.annulled_at = self.moment(on, rng)
         self.stamp(loan.customer, on, rng, at=annulled.annulled_at)
         return on
@@ -700,12 +704,12 @@ class Command(BaseCommand):
         )
         investors = list(investors)
         for k, investor in enumerate(investors):
-            liquidation = services.create_liquidation(
+            liquidation = investor_services.create_liquidation(
                 investor=investor, period_start=start, period_end=end, actor=supervisor
             )
             backdated = {"created_at": self.moment(min(self.today, end + timedelta(days=3)))}
             if k < paid:
-                services.mark_liquidation_paid(
+                investor_services.mark_liquidation_paid(
                     liquidation=liquidation,
                     reference=f"TRF-{end:%Y%m}-{k + 1:03d}",
                     actor=supervisor,

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from credits import services as credit_services
 from credits.models import Installment, Loan
+from credits.services import loans as loan_services
 from crm.gestiones.models import (
     FormField,
     Gestion,
@@ -250,7 +250,7 @@ def _regular_installment(loan: Loan) -> Decimal | None:
     if first is not None:
         return first.total_due
     try:
-        return credit_services.schedule_for(loan).installment
+        return loan_services.schedule_for(loan).installment
     except (ArithmeticError, ValueError):
         return None
 

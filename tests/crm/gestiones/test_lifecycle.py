@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains
 
-from credits import services as credit_services
 from credits.models import Installment, Loan
+from credits.services import loans as loan_services
 from crm.gestiones import examples, tasks
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.models import Gestion, LifecycleEvent, LifecycleRun, Outcome
@@ -47,7 +47,7 @@ def disbursed_loan(product, *, on=DISBURSED, email="rosa@example.pe", **kwargs) 
         customer=customer, product=product, status=Loan.Status.READY_TO_DISBURSE, **kwargs
     )
     at = timezone.make_aware(datetime.datetime.combine(on, datetime.time(23, 30)))
-    return credit_services.disburse(loan=loan, actor=None, disbursed_at=at)
+    return loan_services.disburse(loan=loan, actor=None, disbursed_at=at)
 
 
 def thanks_event(product, service_call, **kwargs) -> LifecycleEvent:

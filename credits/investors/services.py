@@ -1,0 +1,291 @@
+"""Investors, their participations in loans, each payment shared among them, and their
+liquidations. Investors are not customers: nothing about them goes on a timeline."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from credits import schedule
+from credits.models import (
+    ZERO,
+    Component,
+    Distribution,
+    Investor,
+    Liquidation,
+    Loan,
+    Participation,
+    Payment,
+)
+from credits.services import ledger
+from crm import services as crm_services
+from crm import validators
+from crm.models import Interaction
+from lib import money
+
+
+@dataclass(frozen=True)
+class Split:
+    participation: Participation
+    principal: Decimal
+    interest: Decimal
+
+
+def _pro_rata(total: Decimal, participations: list[Participation]) -> list[Decimal]:
+    """Split `total` by the participations' shares, in cents, losing and inventing nothing.
+
+    The funded part (total × the sum of shares) is rounded half-up; each participation gets
+    its share rounded down and the leftover cents go to the largest remainders.
+    """
+    if not participations or total == 0:
+        return [ZERO for _p in participations]
+    funded_share = sum((p.share for p in participations), ZERO)
+    funded = money.cents(total * funded_share / money.HUNDRED)
+    exact = [funded * p.share / funded_share for p in participations]
+    floors = [x.quantize(schedule.CENT, rounding=ROUND_DOWN) for x in exact]
+    cents_left = int((funded - sum(floors, ZERO)) / schedule.CENT)
+    by_remainder = sorted(range(len(exact)), key=lambda k: exact[k] - floors[k], reverse=True)
+    for k in by_remainder[:cents_left]:
+        floors[k] += schedule.CENT
+    return floors
+
+
+def distribute_payment(payment: Payment, loan: Loan) -> list[Distribution]:
+    """Give each participation its share of the principal and interest a payment paid."""
+    participations = list(loan.participations.select_related("investor").order_by("id"))
+    if not participations:
+        return []
+    paid = dict(
+        payment.allocations.filter(component__in=[Component.PRINCIPAL, Component.INTEREST])
+        .values_list("component")
+        .annotate(total=Sum("amount"))
+    )
+    principal_parts = _pro_rata(paid.get(Component.PRINCIPAL, ZERO), participations)
+    interest_parts = _pro_rata(paid.get(Component.INTEREST, ZERO), participations)
+    fee_rate = loan.product.platform_fee_percent / money.HUNDRED
+    distributions = []
+    for participation, principal, interest in zip(
+        participations, principal_parts, interest_parts, strict=True
+    ):
+        if principal == 0 and interest == 0:
+            continue
+        fee = money.cents(interest * fee_rate)
+        distributions.append(
+            Distribution(
+                payment=payment,
+                participation=participation,
+                investor=participation.investor,
+                principal=principal,
+                interest=interest,
+                platform_fee=fee,
+                net=principal + interest - fee,
+                value_date=payment.received_on,
+            )
+        )
+    return Distribution.objects.bulk_create(distributions)
+
+
+@transaction.atomic
+def add_participation(
+    *,
+    loan: Loan,
+    investor: Investor,
+    actor: AbstractBaseUser | None,
+    amount: Decimal | None = None,
+    share: Decimal | None = None,
+) -> Participation:
+    """Give an investor a part of a loan, by amount or by share; shares never pass 100 %."""
+    loan = ledger.locked(loan)
+    if loan.status in (Loan.Status.PAID, Loan.Status.CANCELLED, Loan.Status.WRITTEN_OFF):
+        raise ValidationError(
+            _("No se agregan inversionistas a un crédito «%(s)s».")
+            % {"s": loan.get_status_display()}
+        )
+    if (amount is None) == (share is None):
+        raise ValidationError(_("Indique el monto o el porcentaje, uno de los dos."))
+    if amount is not None:
+        amount = money.cents(Decimal(amount))
+        if not ZERO < amount <= loan.principal:
+            raise ValidationError(
+                {"amount": _("El monto debe ser positivo y no mayor al capital.")}
+            )
+        share = (amount * money.HUNDRED / loan.principal).quantize(Decimal("0.000001"))
+    else:
+        share = Decimal(share).quantize(Decimal("0.000001"))
+        if not ZERO < share <= money.HUNDRED:
+            raise ValidationError({"share": _("El porcentaje debe estar entre 0 y 100.")})
+        amount = money.cents(loan.principal * share / money.HUNDRED)
+    taken = loan.participations.aggregate(total=Sum("share"))["total"] or ZERO
+    if taken + share > money.HUNDRED:
+        raise ValidationError(
+            _("Las participaciones superarían el 100 %%: queda %(left)s %% por financiar.")
+            % {"left": format((money.HUNDRED - taken).normalize(), "f")}
+        )
+    if loan.participations.filter(investor=investor).exists():
+        raise ValidationError(_("Ese inversionista ya participa en este crédito."))
+    participation = Participation.objects.create(
+        investor=investor, loan=loan, amount=amount, share=share
+    )
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("Crédito %(code)s: %(inv)s financia %(cur)s %(amount)s (%(share)s %%)")
+        % {
+            "code": loan.payment_code,
+            "inv": investor.name,
+            "cur": loan.currency,
+            "amount": amount,
+            "share": format(share.normalize(), "f"),
+        },
+        payload={"loan": loan.pk, "investor": investor.pk},
+        actor=actor,
+    )
+    return participation
+
+
+@transaction.atomic
+def create_liquidation(
+    *, investor: Investor, period_start: date, period_end: date, actor: AbstractBaseUser | None
+) -> Liquidation:
+    """Settle an investor's period: every distribution dated in it and not yet liquidated.
+
+    A reversal is dated the day of the annulment, so annulling a payment already
+    liquidated lands in the next liquidation.
+    """
+    if period_start > period_end:
+        raise ValidationError({"period_end": _("El fin del periodo es anterior al inicio.")})
+    lines = Distribution.objects.select_for_update().filter(
+        investor=investor,
+        liquidation__isnull=True,
+        value_date__range=(period_start, period_end),
+    )
+    if not lines.exists():
+        raise ValidationError(_("No hay repartos por liquidar en ese periodo."))
+    totals = lines.aggregate(
+        principal=Sum("principal"),
+        interest=Sum("interest"),
+        platform_fee=Sum("platform_fee"),
+        net=Sum("net"),
+    )
+    liquidation = Liquidation.objects.create(
+        investor=investor,
+        period_start=period_start,
+        period_end=period_end,
+        principal=totals["principal"],
+        interest=totals["interest"],
+        platform_fee=totals["platform_fee"],
+        net_amount=totals["net"],
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    lines.update(liquidation=liquidation)
+    return liquidation
+
+
+@transaction.atomic
+def mark_liquidation_paid(
+    *, liquidation: Liquidation, reference: str, actor: AbstractBaseUser | None
+) -> Liquidation:
+    """Record that a liquidation's net amount was paid to the investor."""
+    liquidation = Liquidation.objects.select_for_update().get(pk=liquidation.pk)
+    if liquidation.status == Liquidation.Status.PAID:
+        raise ValidationError(_("Esta liquidación ya figura como pagada."))
+    if not reference.strip():
+        raise ValidationError({"reference": _("Indique el número de operación del abono.")})
+    liquidation.status = Liquidation.Status.PAID
+    liquidation.paid_at = timezone.now()
+    liquidation.payout_reference = reference.strip()
+    liquidation.save(update_fields=["status", "paid_at", "payout_reference"])
+    return liquidation
+
+
+# Investors are not customers: nothing about their own data goes on a timeline.
+# Fields a person may set on an investor; anything else is the system's.
+INVESTOR_FIELDS = (
+    "kind",
+    "name",
+    "document_type",
+    "document_number",
+    "email",
+    "phone",
+    "bank_name",
+    "bank_account",
+    "bank_cci",
+    "currency",
+    "is_active",
+)
+
+
+def normalize_cci(cci: str) -> str:
+    """Return an interbank account code (CCI) without spaces or dashes."""
+    return re.sub(r"[\s\-]", "", cci or "")
+
+
+def _duplicate_investor_message() -> str:
+    return _("Ya existe un inversionista con ese tipo y número de documento.")
+
+
+def _validated_investor(investor: Investor) -> None:
+    """Check the investor's data per document type, its CCI and its uniqueness."""
+    investor.name = investor.name.strip()
+    investor.document_number = validators.normalize_document_number(investor.document_number)
+    investor.bank_cci = normalize_cci(investor.bank_cci)
+    errors: dict[str, list[str]] = {}
+    try:
+        validators.validate_document(investor.document_type, investor.document_number)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if investor.kind == Investor.Kind.COMPANY and investor.document_type != "ruc":
+        errors.setdefault("document_type", []).append(_("Una empresa se registra con su RUC."))
+    if investor.bank_cci and not re.fullmatch(r"\d{20}", investor.bank_cci):
+        errors.setdefault("bank_cci", []).append(_("El CCI debe tener exactamente 20 dígitos."))
+    duplicates = Investor.objects.filter(
+        document_type=investor.document_type, document_number=investor.document_number
+    ).exclude(pk=investor.pk)
+    if "document_number" not in errors and duplicates.exists():
+        errors["document_number"] = [_duplicate_investor_message()]
+    try:
+        investor.full_clean(exclude=list(errors), validate_constraints=False)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _saved_investor(investor: Investor) -> Investor:
+    try:
+        with transaction.atomic():
+            investor.save()
+    except IntegrityError as exc:  # the same document registered a moment ago by someone else
+        raise ValidationError({"document_number": _duplicate_investor_message()}) from exc
+    return investor
+
+
+@transaction.atomic
+def create_investor(*, actor: AbstractBaseUser | None, data: Mapping[str, Any]) -> Investor:
+    """Register an investor, validated per document type, with a unique document."""
+    investor = Investor(**{k: v for k, v in data.items() if k in INVESTOR_FIELDS})
+    _validated_investor(investor)
+    return _saved_investor(investor)
+
+
+@transaction.atomic
+def update_investor(
+    *, investor: Investor, actor: AbstractBaseUser | None, data: Mapping[str, Any]
+) -> Investor:
+    """Change an investor's data, validated as when it was registered."""
+    investor = Investor.objects.select_for_update().get(pk=investor.pk)
+    for field in INVESTOR_FIELDS:
+        if field in data:
+            setattr(investor, field, data[field])
+    _validated_investor(investor)
+    return _saved_investor(investor)

@@ -1,0 +1,102 @@
+"""The steps every write of the loan ledger shares: lock the loan, write its append-only
+ledger entries, move its status with a timeline entry."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from credits.models import (
+    ZERO,
+    Component,
+    Installment,
+    LedgerEntry,
+    Loan,
+    Payment,
+)
+from crm import services as crm_services
+from crm.models import Interaction
+
+
+def locked(loan: Loan) -> Loan:
+    """Return the loan locked for update, with what every ledger write reads of it."""
+    return Loan.objects.select_for_update().select_related("customer", "product").get(pk=loan.pk)
+
+
+def write_entry(
+    loan: Loan,
+    kind: str,
+    *,
+    actor: AbstractBaseUser | None = None,
+    installment: Installment | None = None,
+    payment: Payment | None = None,
+    component: str = "",
+    owed: Decimal = ZERO,
+    paid: Decimal = ZERO,
+    reason: str = "",
+) -> LedgerEntry:
+    return LedgerEntry.objects.create(
+        loan=loan,
+        installment=installment,
+        payment=payment,
+        kind=kind,
+        component=component,
+        owed=owed,
+        paid=paid,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        reason=reason[:255],
+    )
+
+
+def record_owed(
+    loan: Loan,
+    rows: Iterable[Installment],
+    *,
+    sign: int,
+    kind: str,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    payment: Payment | None = None,
+) -> None:
+    """Write to the ledger that `rows` are now owed (sign 1) or no longer owed (sign -1)."""
+    actor = actor if actor is not None and actor.is_authenticated else None
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            loan=loan,
+            installment=row,
+            payment=payment,
+            kind=kind,
+            component=component,
+            owed=sign * row.due(component),
+            actor=actor,
+            reason=reason[:255],
+        )
+        for row in rows
+        for component in Component.values
+        if row.due(component)
+    )
+
+
+def move_status(loan: Loan, to: str, *, actor: AbstractBaseUser | None, reason: str = "") -> None:
+    """Change a locked loan's status if the move is legal, with its ledger and timeline rows."""
+    if not loan.can_move_to(to):
+        raise ValidationError(
+            _("Un crédito en estado «%(from)s» no puede pasar a «%(to)s».")
+            % {"from": loan.get_status_display(), "to": Loan.Status(to).label}
+        )
+    old_label = loan.get_status_display()
+    loan.status = to
+    loan.status_changed_at = timezone.now()
+    loan.save(update_fields=["status", "status_changed_at", "updated_at"])
+    write_entry(loan, LedgerEntry.Kind.STATUS, actor=actor, reason=reason or f"{old_label} → {to}")
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("Crédito %(code)s: %(from)s → %(to)s")
+        % {"code": loan.payment_code, "from": old_label, "to": loan.get_status_display()},
+        payload={"loan": loan.pk, "status": to, "reason": reason},
+        actor=actor,
+    )

@@ -1,0 +1,218 @@
+"""Loans: payment codes, terms, creation, and the moves of their life (disburse, write off)."""
+
+import secrets
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from credits import schedule
+from credits.models import (
+    Installment,
+    LedgerEntry,
+    Loan,
+    LoanProduct,
+)
+from credits.services import ledger
+from crm import services as crm_services
+from crm.models import Branch, Customer, Interaction
+from lib import money
+
+LOAN_TERM_FIELDS = (
+    "principal",
+    "annual_rate",
+    "term",
+    "method",
+    "frequency",
+    "fee_type",
+    "fee_value",
+    "first_due_date",
+)
+
+
+def luhn_digit(digits: str) -> str:
+    """Return the Luhn check digit of a string of digits."""
+    total = 0
+    for k, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if k % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return str((10 - total % 10) % 10)
+
+
+def is_valid_payment_code(code: str) -> bool:
+    """Tell whether a payment code has the right shape and check digit."""
+    return len(code) == 10 and code.isdigit() and luhn_digit(code[:-1]) == code[-1]
+
+
+def new_payment_code() -> str:
+    """Return an unused 10-digit payment code whose last digit is a Luhn check.
+
+    Digits only, so a bank agent or an IVR can take it; the check digit catches a typo.
+    """
+    while True:
+        body = f"{secrets.randbelow(900_000_000) + 100_000_000}"
+        code = body + luhn_digit(body)
+        if not Loan.objects.filter(payment_code=code).exists():
+            return code
+
+
+def schedule_for(loan: Loan) -> schedule.Schedule:
+    """Return the schedule a loan's terms give (what a draft will have once disbursed)."""
+    return schedule.build_schedule(
+        principal=loan.principal,
+        annual_rate=loan.annual_rate,
+        term=loan.term,
+        method=loan.method,
+        frequency=loan.frequency,
+        first_due_date=loan.first_due_date,
+        fee_type=loan.fee_type,
+        fee_value=loan.fee_value,
+    )
+
+
+def validate_terms(*, product: LoanProduct, principal: Decimal | None, term: int | None) -> None:
+    """Raise ValidationError unless the product is active and allows this amount and term.
+
+    A None amount or term is not checked (a form reports its own error for it).
+    """
+    errors = {}
+    if not product.is_active:
+        errors["product"] = _("El producto %(p)s no está activo.") % {"p": product}
+    if principal is not None and not product.min_amount <= principal <= product.max_amount:
+        errors["principal"] = _("El monto debe estar entre %(min)s y %(max)s para %(p)s.") % {
+            "min": product.min_amount,
+            "max": product.max_amount,
+            "p": product,
+        }
+    if term is not None and not product.min_term <= term <= product.max_term:
+        errors["term"] = _("El plazo debe estar entre %(min)s y %(max)s cuotas para %(p)s.") % {
+            "min": product.min_term,
+            "max": product.max_term,
+            "p": product,
+        }
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def create_loan(
+    *,
+    actor: AbstractBaseUser | None,
+    customer: Customer,
+    product: LoanProduct,
+    principal: Decimal,
+    term: int,
+    start_date: date,
+    first_due_date: date | None = None,
+    annual_rate: Decimal | None = None,
+    advisor: AbstractBaseUser | None = None,
+    branch: Branch | None = None,
+    vehicle: dict | None = None,
+    notes: str = "",
+) -> Loan:
+    """Open a draft loan on a product's terms (the rate may be negotiated) and record it."""
+    principal = money.cents(Decimal(principal))
+    validate_terms(product=product, principal=principal, term=term)
+    first_due_date = first_due_date or schedule.first_due_date_after(start_date, product.frequency)
+    if first_due_date <= start_date:
+        raise ValidationError(
+            {"first_due_date": _("El primer vencimiento debe ser posterior al inicio.")}
+        )
+    loan = Loan(
+        customer=customer,
+        product=product,
+        payment_code=new_payment_code(),
+        currency=product.currency,
+        principal=principal,
+        annual_rate=product.annual_rate if annual_rate is None else annual_rate,
+        term=term,
+        method=product.method,
+        frequency=product.frequency,
+        fee_type=product.fee_type,
+        fee_value=product.fee_value,
+        late_annual_rate=product.late_annual_rate,
+        grace_days=product.grace_days,
+        start_date=start_date,
+        first_due_date=first_due_date,
+        advisor=advisor or customer.advisor,
+        branch=branch or customer.branch,
+        notes=notes,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+        **{f"vehicle_{k}": v for k, v in (vehicle or {}).items() if v not in (None, "")},
+    )
+    loan.full_clean(exclude=["payment_code"])
+    loan.save()
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("Crédito %(code)s registrado: %(cur)s %(amount)s en %(term)s cuotas")
+        % {"code": loan.payment_code, "cur": loan.currency, "amount": principal, "term": term},
+        payload={"loan": loan.pk, "product": product.name, "rate": str(loan.annual_rate)},
+        actor=actor,
+    )
+    return loan
+
+
+@transaction.atomic
+def change_status(*, loan: Loan, to: str, actor: AbstractBaseUser | None, reason: str = "") -> Loan:
+    """Move a loan along its life cycle where no other service has more to do.
+
+    Sending for signature, disbursing, paying off and writing off have their own services.
+    """
+    loan = ledger.locked(loan)
+    if to in (Loan.Status.ACTIVE, Loan.Status.PAID, Loan.Status.WRITTEN_OFF):
+        raise ValidationError(_("Use la acción propia de ese estado."))
+    if to == Loan.Status.CANCELLED and not reason.strip():
+        raise ValidationError({"reason": _("Indique el motivo de la anulación.")})
+    ledger.move_status(loan, to, actor=actor, reason=reason)
+    return loan
+
+
+@transaction.atomic
+def disburse(
+    *, loan: Loan, actor: AbstractBaseUser | None, disbursed_at: datetime | None = None
+) -> Loan:
+    """Disburse a loan ready for it: write its schedule and what it owes to the ledger."""
+    loan = ledger.locked(loan)
+    if loan.status != Loan.Status.READY_TO_DISBURSE:
+        raise ValidationError(
+            _("Solo se desembolsa un crédito «Por desembolsar»; este está «%(s)s».")
+            % {"s": loan.get_status_display()}
+        )
+    plan = schedule_for(loan)
+    rows = Installment.objects.bulk_create(
+        Installment(
+            loan=loan,
+            number=row.number,
+            due_date=row.due_date,
+            principal_due=row.principal,
+            interest_due=row.interest,
+            fee_due=row.fee,
+        )
+        for row in plan.rows
+    )
+    reason = _("Desembolso")
+    ledger.record_owed(
+        loan, rows, sign=1, kind=LedgerEntry.Kind.DISBURSEMENT, actor=actor, reason=reason
+    )
+    loan.disbursed_at = disbursed_at or timezone.now()
+    loan.save(update_fields=["disbursed_at", "updated_at"])
+    ledger.move_status(loan, Loan.Status.ACTIVE, actor=actor, reason=reason)
+    return loan
+
+
+@transaction.atomic
+def write_off(*, loan: Loan, actor: AbstractBaseUser | None, reason: str) -> Loan:
+    """Write off an active loan: what is owed stays owed and recoverable, in another portfolio."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Indique el motivo del castigo.")})
+    loan = ledger.locked(loan)
+    if loan.status != Loan.Status.ACTIVE:
+        raise ValidationError(_("Solo se castiga un crédito vigente."))
+    ledger.write_entry(loan, LedgerEntry.Kind.WRITE_OFF, actor=actor, reason=reason)
+    ledger.move_status(loan, Loan.Status.WRITTEN_OFF, actor=actor, reason=reason)
+    return loan

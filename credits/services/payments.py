@@ -1,0 +1,500 @@
+"""Payments applied to loans: allocation in the product's order, prepayment and re-scheduling,
+credit balance, and annulment, which puts everything back as it was."""
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from credits import schedule
+from credits.investors import services as investor_services
+from credits.models import (
+    ZERO,
+    Component,
+    Distribution,
+    Installment,
+    LedgerEntry,
+    Loan,
+    Payment,
+    PaymentAllocation,
+)
+from credits.services import ledger
+from crm import services as crm_services
+from crm.models import Interaction
+from lib import money
+
+
+def _live_rows(loan: Loan) -> list[Installment]:
+    return list(
+        Installment.objects.select_for_update()
+        .filter(loan=loan, is_superseded=False)
+        .order_by("number")
+    )
+
+
+def _settle_state(inst: Installment, on: date) -> None:
+    inst.paid_on = on if inst.total_pending == 0 else None
+
+
+def _allocate(
+    payment: Payment, rows: Iterable[Installment], amount: Decimal, order: list[str]
+) -> Decimal:
+    """Apply `amount` to `rows`, oldest first, each row's components in `order`; return the rest."""
+    allocations = []
+    for inst in rows:
+        for component in order:
+            if amount <= 0:
+                break
+            take = min(amount, inst.pending(component))
+            if take <= 0:
+                continue
+            setattr(inst, f"{component}_paid", inst.paid(component) + take)
+            amount -= take
+            allocations.append(
+                PaymentAllocation(
+                    payment=payment, installment=inst, component=component, amount=take
+                )
+            )
+        _settle_state(inst, payment.received_on)
+    PaymentAllocation.objects.bulk_create(allocations)
+    touched = {a.installment.pk: a.installment for a in allocations}
+    Installment.objects.bulk_update(
+        touched.values(),
+        ["principal_paid", "interest_paid", "fee_paid", "late_interest_paid", "paid_on"],
+    )
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            loan=payment.loan,
+            installment=a.installment,
+            payment=payment,
+            kind=LedgerEntry.Kind.ALLOCATION,
+            component=a.component,
+            paid=a.amount,
+            actor=payment.recorded_by,
+            reason=_("Pago %(id)s") % {"id": payment.pk},
+        )
+        for a in allocations
+    )
+    return amount
+
+
+def _reschedule_rows(
+    loan: Loan, open_rows: list[Installment], new_principal: Decimal, mode: str
+) -> schedule.Schedule:
+    """Return the schedule replacing `open_rows` after a prepayment leaves `new_principal`."""
+    first = open_rows[0]
+
+    def plan(term: int) -> schedule.Schedule:
+        return schedule.build_schedule(
+            principal=new_principal,
+            annual_rate=loan.annual_rate,
+            term=term,
+            method=loan.method,
+            frequency=loan.frequency,
+            first_due_date=first.due_date,
+            fee_type=loan.fee_type,
+            fee_value=loan.fee_value,
+            first_number=first.number + 1,
+        )
+
+    if mode == Payment.Overpayment.LOWER_INSTALLMENT:
+        return plan(len(open_rows))
+    current = first.principal_due + first.interest_due + first.fee_due
+    if loan.method == schedule.Method.FRENCH and loan.fee_type == schedule.FeeType.NONE:
+        # Shorten a French loan: the same installment, fewer of them, a smaller last one.
+        return schedule.build_schedule(
+            principal=new_principal,
+            annual_rate=loan.annual_rate,
+            term=len(open_rows),
+            method=loan.method,
+            frequency=loan.frequency,
+            first_due_date=first.due_date,
+            installment=first.principal_due + first.interest_due,
+            first_number=first.number + 1,
+        )
+    # Otherwise: the fewest installments whose largest total is no more than today's.
+    low, high = 1, len(open_rows)
+    while low < high:
+        middle = (low + high) // 2
+        if max(r.total for r in plan(middle).rows) <= current:
+            high = middle
+        else:
+            low = middle + 1
+    return plan(low)
+
+
+def _prepay(
+    payment: Payment, loan: Loan, open_rows: list[Installment], excess: Decimal, mode: str
+) -> Decimal:
+    """Prepay principal with `excess`, re-scheduling `open_rows`; return what is left over."""
+    remaining = sum((r.principal_due for r in open_rows), ZERO)
+    prepaid = min(excess, remaining)
+    actor = payment.recorded_by
+    reason = _("Prepago con el pago %(id)s") % {"id": payment.pk}
+    for row in open_rows:
+        row.is_superseded = True
+        row.superseded_by_payment = payment
+    ledger.record_owed(
+        loan,
+        open_rows,
+        sign=-1,
+        kind=LedgerEntry.Kind.RESCHEDULE,
+        payment=payment,
+        actor=actor,
+        reason=reason,
+    )
+    Installment.objects.bulk_update(open_rows, ["is_superseded", "superseded_by_payment"])
+    prepayment_row = Installment.objects.create(
+        loan=loan,
+        number=open_rows[0].number,
+        kind=Installment.Kind.PREPAYMENT,
+        due_date=payment.received_on,
+        principal_due=prepaid,
+        interest_due=ZERO,
+        created_by_payment=payment,
+    )
+    new_rows = [prepayment_row]
+    if prepaid < remaining:
+        plan = _reschedule_rows(loan, open_rows, remaining - prepaid, mode)
+        new_rows += Installment.objects.bulk_create(
+            Installment(
+                loan=loan,
+                number=row.number,
+                due_date=row.due_date,
+                principal_due=row.principal,
+                interest_due=row.interest,
+                fee_due=row.fee,
+                created_by_payment=payment,
+            )
+            for row in plan.rows
+        )
+    ledger.record_owed(
+        loan,
+        new_rows,
+        sign=1,
+        kind=LedgerEntry.Kind.RESCHEDULE,
+        payment=payment,
+        actor=actor,
+        reason=reason,
+    )
+    _allocate(payment, [prepayment_row], prepaid, [Component.PRINCIPAL])
+    payment.prepaid_principal = prepaid
+    return excess - prepaid
+
+
+def _is_settled(rows: list[Installment]) -> bool:
+    return all(r.total_pending == 0 for r in rows)
+
+
+@transaction.atomic
+def apply_payment(
+    *,
+    loan: Loan,
+    amount: Decimal,
+    received_on: date,
+    source: str,
+    actor: AbstractBaseUser | None,
+    reference: str = "",
+    overpayment: str = Payment.Overpayment.CREDIT,
+    receipt: UploadedFile | None = None,
+    receipt_url: str = "",
+    external_id: str | None = None,
+) -> Payment:
+    """Apply money received to a loan, record it, and share it with the loan's investors.
+
+    It pays what is due up to `received_on` and the installment in course, oldest first,
+    each installment's components in the product's allocation order. What is left either
+    prepays principal (re-scheduling the rest: shorter term or lower installment) or stays
+    as the loan's credit balance. A provider's `external_id` is applied once only.
+    """
+    amount = Decimal(amount)
+    if amount <= 0 or amount != money.cents(amount):
+        raise ValidationError({"amount": _("El monto debe ser positivo, con hasta dos decimales.")})
+    if source not in Payment.Source.values:
+        raise ValidationError({"source": _("Origen de pago desconocido.")})
+    if overpayment not in Payment.Overpayment.values:
+        raise ValidationError({"overpayment": _("Elija qué hacer con el excedente.")})
+    if external_id:
+        existing = Payment.objects.filter(external_id=external_id).first()
+        if existing is not None:
+            return existing
+    loan = ledger.locked(loan)
+    if not loan.is_live:
+        raise ValidationError(
+            _("No se registran pagos en un crédito «%(s)s».") % {"s": loan.get_status_display()}
+        )
+    if received_on > timezone.localdate():
+        raise ValidationError({"received_on": _("La fecha de pago no puede ser futura.")})
+    actor = actor if actor is not None and actor.is_authenticated else None
+    payment = Payment(
+        loan=loan,
+        amount=amount,
+        received_on=received_on,
+        source=source,
+        reference=reference,
+        overpayment=overpayment,
+        receipt_url=receipt_url,
+        external_id=external_id or None,
+        recorded_by=actor,
+    )
+    if receipt is not None:
+        payment.receipt = receipt
+    try:
+        with transaction.atomic():
+            payment.save()
+    except IntegrityError as exc:  # the same provider payment, applied a moment ago
+        raise ValidationError(_("Ese pago ya fue registrado.")) from exc
+    ledger.write_entry(
+        loan,
+        LedgerEntry.Kind.PAYMENT,
+        actor=actor,
+        payment=payment,
+        reason=_("Pago recibido: %(amount)s (%(src)s)")
+        % {"amount": amount, "src": payment.get_source_display()},
+    )
+
+    rows = [r for r in _live_rows(loan) if r.total_pending > 0]
+    due_now = [r for r in rows if r.due_date <= received_on]
+    in_course = rows[len(due_now) : len(due_now) + 1]
+    left = _allocate(payment, due_now + in_course, amount, loan.product.get_allocation_order())
+    open_rows = rows[len(due_now) + len(in_course) :]
+    if left > 0 and open_rows and overpayment != Payment.Overpayment.CREDIT:
+        left = _prepay(payment, loan, open_rows, left, overpayment)
+    if left > 0:
+        payment.credited = left
+        loan.credit_balance += left
+        loan.save(update_fields=["credit_balance", "updated_at"])
+        ledger.write_entry(
+            loan,
+            LedgerEntry.Kind.CREDIT,
+            actor=actor,
+            payment=payment,
+            component=LedgerEntry.CREDIT_COMPONENT,
+            paid=left,
+            reason=_("Excedente a saldo a favor"),
+        )
+    payment.save(update_fields=["prepaid_principal", "credited"])
+    investor_services.distribute_payment(payment, loan)
+
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.PAYMENT,
+        direction=Interaction.Direction.INBOUND,
+        summary=_("Pago de %(cur)s %(amount)s al crédito %(code)s (%(src)s)")
+        % {
+            "cur": loan.currency,
+            "amount": amount,
+            "code": loan.payment_code,
+            "src": payment.get_source_display(),
+        },
+        payload={
+            "loan": loan.pk,
+            "payment": payment.pk,
+            "reference": reference,
+            "prepaid_principal": str(payment.prepaid_principal),
+            "credited": str(payment.credited),
+        },
+        actor=actor,
+        occurred_at=timezone.now(),
+    )
+    if _is_settled(_live_rows(loan)):
+        loan.paid_at = timezone.now()
+        loan.save(update_fields=["paid_at", "updated_at"])
+        ledger.move_status(
+            loan, Loan.Status.PAID, actor=actor, reason=_("Crédito cancelado por completo")
+        )
+    return payment
+
+
+@transaction.atomic
+def apply_credit_balance(*, loan: Loan, actor: AbstractBaseUser | None) -> Payment:
+    """Use the loan's credit balance as a payment (annulling it gives the credit back)."""
+    loan = ledger.locked(loan)
+    if loan.credit_balance <= 0:
+        raise ValidationError(_("El crédito no tiene saldo a favor."))
+    amount = loan.credit_balance
+    loan.credit_balance = ZERO
+    loan.save(update_fields=["credit_balance", "updated_at"])
+    ledger.write_entry(
+        loan,
+        LedgerEntry.Kind.CREDIT,
+        actor=actor,
+        component=LedgerEntry.CREDIT_COMPONENT,
+        paid=-amount,
+        reason=_("Saldo a favor aplicado a cuotas"),
+    )
+    return apply_payment(
+        loan=loan,
+        amount=amount,
+        received_on=timezone.localdate(),
+        source=Payment.Source.CREDIT_BALANCE,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: str) -> Payment:
+    """Undo a payment exactly: installments, schedule, credit balance and investor shares."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Indique el motivo de la anulación.")})
+    loan = ledger.locked(payment.loan)
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status != Payment.Status.APPLIED:
+        raise ValidationError(_("Este pago ya fue anulado."))
+    created_rows = list(Installment.objects.select_for_update().filter(created_by_payment=payment))
+    later = (
+        PaymentAllocation.objects.filter(installment__in=created_rows)
+        .exclude(payment=payment)
+        .filter(payment__status=Payment.Status.APPLIED)
+        .values_list("payment_id", flat=True)
+        .distinct()
+    )
+    if later:
+        raise ValidationError(
+            _(
+                "Este pago reprogramó el cronograma y luego se pagaron cuotas nuevas: "
+                "anule primero los pagos %(ids)s."
+            )
+            % {"ids": ", ".join(f"#{pk}" for pk in sorted(later))}
+        )
+    if payment.credited > loan.credit_balance:
+        raise ValidationError(
+            _("El saldo a favor que dejó este pago ya se usó: anule primero ese uso.")
+        )
+    actor = actor if actor is not None and actor.is_authenticated else None
+    note = _("Anulación del pago %(id)s: %(reason)s") % {"id": payment.pk, "reason": reason}
+
+    # Allocations back, newest row first is irrelevant: each restores its own amount.
+    allocations = list(payment.allocations.select_related("installment"))
+    rows: dict[int, Installment] = {}
+    for allocation in allocations:
+        inst = rows.setdefault(
+            allocation.installment_id,
+            Installment.objects.select_for_update().get(pk=allocation.installment_id),
+        )
+        setattr(
+            inst,
+            f"{allocation.component}_paid",
+            inst.paid(allocation.component) - allocation.amount,
+        )
+        ledger.write_entry(
+            loan,
+            LedgerEntry.Kind.ANNULMENT,
+            actor=actor,
+            installment=inst,
+            payment=payment,
+            component=allocation.component,
+            paid=-allocation.amount,
+            reason=note,
+        )
+    for inst in rows.values():
+        if inst.total_pending > 0:
+            inst.paid_on = None
+    Installment.objects.bulk_update(
+        rows.values(),
+        ["principal_paid", "interest_paid", "fee_paid", "late_interest_paid", "paid_on"],
+    )
+
+    # A re-schedule is undone: its rows go, the rows it replaced come back.
+    for row in created_rows:
+        row.is_superseded = True
+    ledger.record_owed(
+        loan,
+        created_rows,
+        sign=-1,
+        kind=LedgerEntry.Kind.RESCHEDULE,
+        payment=payment,
+        actor=actor,
+        reason=note,
+    )
+    Installment.objects.bulk_update(created_rows, ["is_superseded"])
+    replaced = list(Installment.objects.select_for_update().filter(superseded_by_payment=payment))
+    for row in replaced:
+        row.is_superseded = False
+        row.superseded_by_payment = None
+    ledger.record_owed(
+        loan,
+        replaced,
+        sign=1,
+        kind=LedgerEntry.Kind.RESCHEDULE,
+        payment=payment,
+        actor=actor,
+        reason=note,
+    )
+    Installment.objects.bulk_update(replaced, ["is_superseded", "superseded_by_payment"])
+
+    if payment.credited:
+        loan.credit_balance -= payment.credited
+        ledger.write_entry(
+            loan,
+            LedgerEntry.Kind.CREDIT,
+            actor=actor,
+            payment=payment,
+            component=LedgerEntry.CREDIT_COMPONENT,
+            paid=-payment.credited,
+            reason=note,
+        )
+    if payment.source == Payment.Source.CREDIT_BALANCE:
+        loan.credit_balance += payment.amount
+        ledger.write_entry(
+            loan,
+            LedgerEntry.Kind.CREDIT,
+            actor=actor,
+            payment=payment,
+            component=LedgerEntry.CREDIT_COMPONENT,
+            paid=payment.amount,
+            reason=note,
+        )
+    loan.save(update_fields=["credit_balance", "updated_at"])
+
+    Distribution.objects.bulk_create(
+        Distribution(
+            payment=payment,
+            participation_id=d.participation_id,
+            investor_id=d.investor_id,
+            principal=-d.principal,
+            interest=-d.interest,
+            platform_fee=-d.platform_fee,
+            net=-d.net,
+            reversal_of=d,
+            value_date=timezone.localdate(),
+        )
+        for d in payment.distributions.filter(reversal_of__isnull=True, reversal__isnull=True)
+    )
+
+    payment.status = Payment.Status.ANNULLED
+    payment.annulled_at = timezone.now()
+    payment.annulled_by = actor
+    payment.annul_reason = reason[:255]
+    payment.save(update_fields=["status", "annulled_at", "annulled_by", "annul_reason"])
+    ledger.write_entry(loan, LedgerEntry.Kind.ANNULMENT, actor=actor, payment=payment, reason=note)
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.PAYMENT,
+        summary=_("Pago de %(cur)s %(amount)s al crédito %(code)s anulado: %(reason)s")
+        % {
+            "cur": loan.currency,
+            "amount": payment.amount,
+            "code": loan.payment_code,
+            "reason": reason,
+        },
+        payload={"loan": loan.pk, "payment": payment.pk, "annulled": True},
+        actor=actor,
+    )
+    if loan.status == Loan.Status.PAID:
+        was_written_off = loan.ledger_entries.filter(kind=LedgerEntry.Kind.WRITE_OFF).exists()
+        loan.paid_at = None
+        loan.save(update_fields=["paid_at", "updated_at"])
+        ledger.move_status(
+            loan,
+            Loan.Status.WRITTEN_OFF if was_written_off else Loan.Status.ACTIVE,
+            actor=actor,
+            reason=note,
+        )
+    return payment
