@@ -1,0 +1,55 @@
+"""The loan and investor ledger's tables, one module per topic; import them from here.
+
+Installment and loan amounts are state kept current by `credits.services`; the
+append-only `LedgerEntry` table is the record they can always be recomputed from.
+"""
+
+from credits.models.contracts import (
+    LoanContract,
+)
+from credits.models.investors import (
+    Distribution,
+    Investor,
+    Liquidation,
+    Participation,
+)
+from credits.models.ledger import (
+    LedgerEntry,
+)
+from credits.models.loans import (
+    DEFAULT_ALLOCATION_ORDER,
+    LOAN_STATUSES,
+    ZERO,
+    Bucket,
+    Component,
+    Installment,
+    Loan,
+    LoanProduct,
+    validate_allocation_order,
+)
+from credits.models.payments import (
+    Payment,
+    PaymentAllocation,
+    receipt_upload_to,
+)
+
+__all__ = [
+    "DEFAULT_ALLOCATION_ORDER",
+    "LOAN_STATUSES",
+    "ZERO",
+    "Bucket",
+    "Component",
+    "Distribution",
+    "Installment",
+    "Investor",
+    "LedgerEntry",
+    "Liquidation",
+    "Loan",
+    "LoanContract",
+    "LoanProduct",
+    "Participation",
+    "Payment",
+    "PaymentAllocation",
+    "receipt_upload_to",
+    "validate_allocation_order",
+]

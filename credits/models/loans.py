@@ -1,0 +1,378 @@
+"""Loan products, loans and their installments."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from credits.schedule import FeeType, Frequency, Method
+from crm.models import Branch, Customer
+from lib.money import MONEY, RATE, Currency
+
+ZERO = Decimal("0.00")
+
+
+class Component(models.TextChoices):
+    """The parts of what an installment asks for; also the allocation order's vocabulary."""
+
+    LATE_INTEREST = "late_interest", _("Interés moratorio")
+    FEE = "fee", _("Comisiones")
+    INTEREST = "interest", _("Interés")
+    PRINCIPAL = "principal", _("Capital")
+
+
+DEFAULT_ALLOCATION_ORDER = [
+    Component.LATE_INTEREST,
+    Component.FEE,
+    Component.INTEREST,
+    Component.PRINCIPAL,
+]
+
+
+class Bucket(models.TextChoices):
+    """Aging buckets by days past due."""
+
+    CURRENT = "current", _("Al día")
+    D1_30 = "1_30", _("1–30 días")
+    D31_60 = "31_60", _("31–60 días")
+    D61_90 = "61_90", _("61–90 días")
+    D90_PLUS = "90_plus", _("Más de 90 días")
+
+    @classmethod
+    def for_days(cls, days: int) -> "Bucket":
+        if days <= 0:
+            return cls.CURRENT
+        if days <= 30:
+            return cls.D1_30
+        if days <= 60:
+            return cls.D31_60
+        if days <= 90:
+            return cls.D61_90
+        return cls.D90_PLUS
+
+
+def validate_allocation_order(value: list) -> None:
+    if sorted(value or []) != sorted(Component.values):
+        raise ValidationError(
+            _("El orden de imputación debe nombrar una vez cada componente: %(c)s.")
+            % {"c": ", ".join(Component.values)}
+        )
+
+
+class LoanProduct(models.Model):
+    """A credit product: its rate, method, frequency, limits and charges."""
+
+    name = models.CharField(_("nombre"), max_length=120, unique=True)
+    currency = models.CharField(_("moneda"), max_length=3, choices=Currency, default=Currency.PEN)
+    annual_rate = models.DecimalField(
+        _("tasa nominal anual (%)"), **RATE, validators=[MinValueValidator(0)]
+    )
+    method = models.CharField(_("método de amortización"), max_length=10, choices=Method)
+    frequency = models.CharField(
+        _("frecuencia de pago"), max_length=10, choices=Frequency, default=Frequency.MONTHLY
+    )
+    min_term = models.PositiveIntegerField(_("plazo mínimo (cuotas)"), default=1)
+    max_term = models.PositiveIntegerField(_("plazo máximo (cuotas)"), default=60)
+    min_amount = models.DecimalField(_("monto mínimo"), **MONEY, default=Decimal("100.00"))
+    max_amount = models.DecimalField(_("monto máximo"), **MONEY, default=Decimal("500000.00"))
+    fee_type = models.CharField(
+        _("tipo de comisión"), max_length=10, choices=FeeType, default=FeeType.NONE
+    )
+    fee_value = models.DecimalField(
+        _("comisión (monto o %)"), **RATE, default=ZERO, validators=[MinValueValidator(0)]
+    )
+    late_annual_rate = models.DecimalField(
+        _("tasa moratoria anual (%)"), **RATE, default=ZERO, validators=[MinValueValidator(0)]
+    )
+    grace_days = models.PositiveIntegerField(_("días de gracia"), default=0)
+    allocation_order = models.JSONField(
+        _("orden de imputación de pagos"),
+        default=list,
+        blank=True,
+        validators=[validate_allocation_order],
+        help_text=_("Vacío: interés moratorio → comisiones → interés → capital."),
+    )
+    platform_fee_percent = models.DecimalField(
+        _("comisión de la plataforma (% del interés)"),
+        **RATE,
+        default=ZERO,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_(
+            "Lo que la plataforma retiene del interés antes de repartirlo a inversionistas."
+        ),
+    )
+    is_active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("producto de crédito")
+        verbose_name_plural = _("productos de crédito")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_term__lte=F("max_term")), name="credits_product_term_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_amount__lte=F("max_amount")), name="credits_product_amount_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.min_term > self.max_term:
+            raise ValidationError({"max_term": _("El plazo máximo es menor que el mínimo.")})
+        if self.min_amount > self.max_amount:
+            raise ValidationError({"max_amount": _("El monto máximo es menor que el mínimo.")})
+
+    def get_allocation_order(self) -> list[str]:
+        return list(self.allocation_order) or [str(c) for c in DEFAULT_ALLOCATION_ORDER]
+
+
+LOAN_STATUSES = (
+    "draft",
+    "awaiting_signature",
+    "ready_to_disburse",
+    "active",
+    "paid",
+    "written_off",
+    "cancelled",
+)
+
+
+class Loan(models.Model):
+    """A loan to a customer, from its draft to its last payment."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Borrador")
+        AWAITING_SIGNATURE = "awaiting_signature", _("Por firmar")
+        READY_TO_DISBURSE = "ready_to_disburse", _("Por desembolsar")
+        ACTIVE = "active", _("Vigente")
+        PAID = "paid", _("Pagado")
+        WRITTEN_OFF = "written_off", _("Castigado")
+        CANCELLED = "cancelled", _("Anulado")
+
+    # The legal moves; anything else is refused by services.change_status.
+    TRANSITIONS = {
+        Status.DRAFT: {Status.AWAITING_SIGNATURE, Status.READY_TO_DISBURSE, Status.CANCELLED},
+        Status.AWAITING_SIGNATURE: {Status.READY_TO_DISBURSE, Status.DRAFT, Status.CANCELLED},
+        Status.READY_TO_DISBURSE: {Status.ACTIVE, Status.CANCELLED},
+        Status.ACTIVE: {Status.PAID, Status.WRITTEN_OFF},
+        # An annulled last payment re-opens the loan as it was.
+        Status.PAID: {Status.ACTIVE, Status.WRITTEN_OFF},
+        Status.WRITTEN_OFF: {Status.PAID},
+        Status.CANCELLED: set(),
+    }
+    # Statuses whose installments are owed.
+    LIVE = (Status.ACTIVE, Status.WRITTEN_OFF)
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("cliente"), on_delete=models.PROTECT, related_name="loans"
+    )
+    product = models.ForeignKey(
+        LoanProduct, verbose_name=_("producto"), on_delete=models.PROTECT, related_name="loans"
+    )
+    payment_code = models.CharField(_("código de pago"), max_length=12, unique=True)
+    currency = models.CharField(_("moneda"), max_length=3, choices=Currency, default=Currency.PEN)
+    principal = models.DecimalField(_("capital"), **MONEY, validators=[MinValueValidator(0)])
+    annual_rate = models.DecimalField(_("tasa nominal anual (%)"), **RATE)
+    term = models.PositiveIntegerField(_("plazo (cuotas)"))
+    method = models.CharField(_("método de amortización"), max_length=10, choices=Method)
+    frequency = models.CharField(_("frecuencia"), max_length=10, choices=Frequency)
+    fee_type = models.CharField(_("tipo de comisión"), max_length=10, choices=FeeType)
+    fee_value = models.DecimalField(_("comisión"), **RATE, default=ZERO)
+    late_annual_rate = models.DecimalField(_("tasa moratoria anual (%)"), **RATE, default=ZERO)
+    grace_days = models.PositiveIntegerField(_("días de gracia"), default=0)
+    start_date = models.DateField(_("fecha de inicio"))
+    first_due_date = models.DateField(_("primer vencimiento"))
+    advisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("asesor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="loans",
+    )
+    branch = models.ForeignKey(
+        Branch,
+        verbose_name=_("sucursal"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="loans",
+    )
+    status = models.CharField(
+        _("estado"), max_length=20, choices=Status, default=Status.DRAFT, db_index=True
+    )
+    status_changed_at = models.DateTimeField(_("cambio de estado"), default=timezone.now)
+    disbursed_at = models.DateTimeField(_("desembolsado"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("pagado"), null=True, blank=True)
+    # What was paid beyond everything owed, when the payer chose to keep it as credit.
+    credit_balance = models.DecimalField(_("saldo a favor"), **MONEY, default=ZERO)
+    # Kept current by the daily delinquency task; reports compute the same in SQL.
+    days_past_due = models.PositiveIntegerField(_("días de atraso"), default=0)
+    bucket = models.CharField(
+        _("tramo de morosidad"), max_length=10, choices=Bucket, default=Bucket.CURRENT
+    )
+    # The vehicle pledged, when there is one.
+    vehicle_brand = models.CharField(_("marca"), max_length=60, blank=True)
+    vehicle_model = models.CharField(_("modelo"), max_length=60, blank=True)
+    vehicle_year = models.PositiveIntegerField(
+        _("año"), null=True, blank=True, validators=[MinValueValidator(1950)]
+    )
+    vehicle_plate = models.CharField(_("placa"), max_length=12, blank=True)
+    vehicle_vin = models.CharField(_("VIN"), max_length=17, blank=True)
+    notes = models.TextField(_("observaciones"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("crédito")
+        verbose_name_plural = _("créditos")
+        permissions = [
+            ("disburse_loan", _("Puede desembolsar créditos")),
+            ("write_off_loan", _("Puede castigar créditos")),
+            ("view_portfolio", _("Puede ver el reporte de cartera")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=LOAN_STATUSES), name="credits_loan_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(principal__gt=0), name="credits_loan_principal_pos"),
+            models.CheckConstraint(condition=Q(term__gte=1), name="credits_loan_term_pos"),
+            models.CheckConstraint(
+                condition=Q(credit_balance__gte=0), name="credits_loan_credit_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "bucket"], name="credits_loan_status_bucket"),
+            models.Index(fields=["customer", "status"], name="credits_loan_customer_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_code} · {self.customer}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("credits:loan_detail", args=[self.pk])
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.Status(self.status)]
+
+    @property
+    def has_vehicle(self) -> bool:
+        return bool(self.vehicle_plate or self.vehicle_vin or self.vehicle_brand)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE
+
+
+class Installment(models.Model):
+    """One installment of a loan's schedule, with what it asks for and what was paid."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", _("Cuota")
+        PREPAYMENT = "prepayment", _("Prepago de capital")
+
+    loan = models.ForeignKey(
+        Loan, verbose_name=_("crédito"), on_delete=models.CASCADE, related_name="installments"
+    )
+    number = models.PositiveIntegerField(_("número"))
+    kind = models.CharField(_("tipo"), max_length=12, choices=Kind, default=Kind.REGULAR)
+    due_date = models.DateField(_("vencimiento"))
+    principal_due = models.DecimalField(_("capital"), **MONEY)
+    interest_due = models.DecimalField(_("interés"), **MONEY)
+    fee_due = models.DecimalField(_("comisiones"), **MONEY, default=ZERO)
+    late_interest_due = models.DecimalField(_("interés moratorio"), **MONEY, default=ZERO)
+    principal_paid = models.DecimalField(_("capital pagado"), **MONEY, default=ZERO)
+    interest_paid = models.DecimalField(_("interés pagado"), **MONEY, default=ZERO)
+    fee_paid = models.DecimalField(_("comisiones pagadas"), **MONEY, default=ZERO)
+    late_interest_paid = models.DecimalField(_("mora pagada"), **MONEY, default=ZERO)
+    # Set when nothing is left to pay; cleared again if an annulment re-opens it.
+    paid_on = models.DateField(_("pagada el"), null=True, blank=True)
+    # Late interest is accrued up to this day (the daily task moves it forward).
+    late_accrued_through = models.DateField(null=True, blank=True, editable=False)
+    # A prepayment that re-schedules replaces the open installments: the old rows stay,
+    # superseded, so annulling that payment can bring them back exactly.
+    is_superseded = models.BooleanField(_("reemplazada"), default=False)
+    created_by_payment = models.ForeignKey(
+        "Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    superseded_by_payment = models.ForeignKey(
+        "Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["loan", "number"]
+        verbose_name = _("cuota")
+        verbose_name_plural = _("cuotas")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan", "number"],
+                condition=Q(is_superseded=False),
+                name="credits_installment_number_unique_live",
+            ),
+            models.CheckConstraint(
+                condition=Q(principal_paid__lte=F("principal_due"))
+                & Q(interest_paid__lte=F("interest_due"))
+                & Q(fee_paid__lte=F("fee_due"))
+                & Q(late_interest_paid__lte=F("late_interest_due")),
+                name="credits_installment_not_overpaid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["loan", "due_date"],
+                condition=Q(is_superseded=False),
+                name="credits_inst_live_due",
+            ),
+            models.Index(
+                fields=["due_date"],
+                condition=Q(is_superseded=False, paid_on__isnull=True),
+                name="credits_inst_open_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan.payment_code} #{self.number}"
+
+    def due(self, component: str) -> Decimal:
+        return getattr(self, f"{component}_due")
+
+    def paid(self, component: str) -> Decimal:
+        return getattr(self, f"{component}_paid")
+
+    def pending(self, component: str) -> Decimal:
+        return self.due(component) - self.paid(component)
+
+    @property
+    def total_due(self) -> Decimal:
+        return sum((self.due(c) for c in Component.values), ZERO)
+
+    @property
+    def total_paid(self) -> Decimal:
+        return sum((self.paid(c) for c in Component.values), ZERO)
+
+    @property
+    def total_pending(self) -> Decimal:
+        return self.total_due - self.total_paid
+
+    def days_late(self, today) -> int:
+        if self.paid_on is not None or self.due_date >= today:
+            return 0
+        return (today - self.due_date).days

@@ -1,0 +1,115 @@
+"""Payments received for a loan, and how each was applied to its installments."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from credits.models.loans import ZERO, Component, Installment, Loan
+from lib.money import MONEY
+
+
+def receipt_upload_to(payment: "Payment", filename: str) -> str:
+    return f"receipts/{timezone.now():%Y/%m}/{payment.loan.payment_code}-{filename}"
+
+
+class Payment(models.Model):
+    """Money received for a loan, and how it was applied."""
+
+    class Source(models.TextChoices):
+        CASH = "cash", _("Efectivo")
+        TRANSFER = "transfer", _("Transferencia")
+        DEPOSIT = "deposit", _("Depósito bancario")
+        MERCADOPAGO = "mercadopago", _("MercadoPago")
+        CREDIT_BALANCE = "credit_balance", _("Saldo a favor")
+        OTHER = "other", _("Otro")
+
+    class Overpayment(models.TextChoices):
+        SHORTEN_TERM = "shorten_term", _("Prepagar capital y reducir el plazo")
+        LOWER_INSTALLMENT = "lower_installment", _("Prepagar capital y reducir la cuota")
+        CREDIT = "credit", _("Dejar como saldo a favor")
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("Aplicado")
+        ANNULLED = "annulled", _("Anulado")
+
+    loan = models.ForeignKey(
+        Loan, verbose_name=_("crédito"), on_delete=models.PROTECT, related_name="payments"
+    )
+    amount = models.DecimalField(_("monto"), **MONEY, validators=[MinValueValidator(0)])
+    received_on = models.DateField(_("fecha de pago"))
+    source = models.CharField(_("origen"), max_length=20, choices=Source)
+    reference = models.CharField(_("n.º de operación"), max_length=80, blank=True)
+    # A provider's id for the payment (MercadoPago…): the same one is never applied twice.
+    external_id = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    receipt = models.FileField(_("comprobante"), upload_to=receipt_upload_to, blank=True)
+    receipt_url = models.URLField(_("enlace al comprobante"), blank=True)
+    overpayment = models.CharField(
+        _("excedente"), max_length=20, choices=Overpayment, default=Overpayment.CREDIT
+    )
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.APPLIED, db_index=True
+    )
+    # What the payment left beyond the installments it paid, and where that went.
+    prepaid_principal = models.DecimalField(_("capital prepagado"), **MONEY, default=ZERO)
+    credited = models.DecimalField(_("a saldo a favor"), **MONEY, default=ZERO)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("registrado"), default=timezone.now)
+    annulled_at = models.DateTimeField(_("anulado"), null=True, blank=True)
+    annulled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("anulado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    annul_reason = models.CharField(_("motivo de anulación"), max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+        verbose_name = _("pago")
+        verbose_name_plural = _("pagos")
+        permissions = [("annul_payment", _("Puede anular pagos"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credits_payment_amount_pos"),
+        ]
+        indexes = [models.Index(fields=["received_on"], name="credits_payment_received")]
+
+    def __str__(self) -> str:
+        return f"{self.loan.payment_code} · {self.amount} · {self.received_on}"
+
+    @property
+    def is_applied(self) -> bool:
+        return self.status == self.Status.APPLIED
+
+
+class PaymentAllocation(models.Model):
+    """The part of a payment applied to one component of one installment."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    installment = models.ForeignKey(
+        Installment, on_delete=models.PROTECT, related_name="allocations"
+    )
+    component = models.CharField(max_length=15, choices=Component)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["payment", "installment__number", "id"]
+        verbose_name = _("imputación")
+        verbose_name_plural = _("imputaciones")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credits_allocation_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.installment} {self.component} {self.amount}"
