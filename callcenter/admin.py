@@ -18,7 +18,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from callcenter import catalog, catalog_forms
+from callcenter.catalog import forms as catalog_forms
+from callcenter.catalog import imports as catalog_imports
+from callcenter.catalog import services as catalog_services
 from callcenter.models import (
     CallRecord,
     CatalogProduct,
@@ -83,12 +85,16 @@ class CatalogProductAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: CatalogProduct, form, change: bool) -> None:
         # Through the catalog services: the initial stock enters the ledger, and an edit
         # never writes back a stock a sale may have changed since the form was loaded.
-        data = {f: form.cleaned_data[f] for f in catalog.PRODUCT_FIELDS if f in form.cleaned_data}
+        data = {
+            f: form.cleaned_data[f]
+            for f in catalog_services.PRODUCT_FIELDS
+            if f in form.cleaned_data
+        }
         if change:
-            catalog.update_product(product=obj, data=data)
+            catalog_services.update_product(product=obj, data=data)
         else:
             data["stock"] = form.cleaned_data.get("stock") or 0
-            saved = catalog.create_product(actor=request.user, data=data)
+            saved = catalog_services.create_product(actor=request.user, data=data)
             obj.pk = saved.pk
 
     def get_urls(self):
@@ -132,7 +138,7 @@ class CatalogProductAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                result = catalog.import_catalog(
+                result = catalog_imports.import_catalog(
                     rows_source=spreadsheets.read_rows(upload, upload.name),
                     actor=request.user,
                     skip_invalid=form.cleaned_data["skip_invalid"],
@@ -147,7 +153,7 @@ class CatalogProductAdmin(admin.ModelAdmin):
                         _import_errors_key(token),
                         {
                             "user_id": request.user.pk,
-                            "content": catalog.errors_csv(result.errors),
+                            "content": catalog_imports.errors_csv(result.errors),
                         },
                         IMPORT_ERRORS_SECONDS,
                     )
@@ -183,7 +189,7 @@ class CatalogProductAdmin(admin.ModelAdmin):
         form = catalog_forms.StockAdjustmentForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                product = catalog.adjust_stock(
+                product = catalog_services.adjust_stock(
                     product=product,
                     delta=form.cleaned_data["delta"],
                     note=form.cleaned_data["note"],

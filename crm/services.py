@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from crm.models import Appointment, Channel, Customer, Interaction, Tag
 from integrations import calcom, webhooks
 from integrations.models import WebhookEvent
+from lib import people
 
 # Fields a person may set on a customer; anything else is the system's.
 CUSTOMER_FIELDS = (
@@ -68,7 +69,7 @@ def record_interaction(
         direction=direction,
         summary=summary[:500],
         payload=dict(payload or {}),
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=people.signed_in(actor),
         occurred_at=occurred_at,
     )
     # Keep the list's "última interacción" column current without a subquery per row.

@@ -30,7 +30,7 @@ from credits.services import ledger
 from crm import services as crm_services
 from crm import validators
 from crm.models import Interaction
-from lib import money
+from lib import money, people
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def create_liquidation(
         interest=totals["interest"],
         platform_fee=totals["platform_fee"],
         net_amount=totals["net"],
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=people.signed_in(actor),
     )
     lines.update(liquidation=liquidation)
     return liquidation

@@ -19,6 +19,7 @@ from credits.models import (
 )
 from crm import services as crm_services
 from crm.models import Interaction
+from lib import people
 
 
 def locked(loan: Loan) -> Loan:
@@ -46,7 +47,7 @@ def write_entry(
         component=component,
         owed=owed,
         paid=paid,
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=people.signed_in(actor),
         reason=reason[:255],
     )
 
@@ -62,7 +63,7 @@ def record_owed(
     payment: Payment | None = None,
 ) -> None:
     """Write to the ledger that `rows` are now owed (sign 1) or no longer owed (sign -1)."""
-    actor = actor if actor is not None and actor.is_authenticated else None
+    actor = people.signed_in(actor)
     LedgerEntry.objects.bulk_create(
         LedgerEntry(
             loan=loan,

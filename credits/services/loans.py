@@ -20,7 +20,7 @@ from credits.models import (
 from credits.services import ledger
 from crm import services as crm_services
 from crm.models import Branch, Customer, Interaction
-from lib import money
+from lib import money, people
 
 LOAN_TERM_FIELDS = (
     "principal",
@@ -141,7 +141,7 @@ def create_loan(
         advisor=advisor or customer.advisor,
         branch=branch or customer.branch,
         notes=notes,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=people.signed_in(actor),
         **{f"vehicle_{k}": v for k, v in (vehicle or {}).items() if v not in (None, "")},
     )
     loan.full_clean(exclude=["payment_code"])

@@ -27,7 +27,7 @@ from credits.models import (
 from credits.services import ledger
 from crm import services as crm_services
 from crm.models import Interaction
-from lib import money
+from lib import money, people
 
 
 def _live_rows(loan: Loan) -> list[Installment]:
@@ -231,7 +231,7 @@ def apply_payment(
         )
     if received_on > timezone.localdate():
         raise ValidationError({"received_on": _("La fecha de pago no puede ser futura.")})
-    actor = actor if actor is not None and actor.is_authenticated else None
+    actor = people.signed_in(actor)
     payment = Payment(
         loan=loan,
         amount=amount,
@@ -367,7 +367,7 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
         raise ValidationError(
             _("El saldo a favor que dejó este pago ya se usó: anule primero ese uso.")
         )
-    actor = actor if actor is not None and actor.is_authenticated else None
+    actor = people.signed_in(actor)
     note = _("Anulación del pago %(id)s: %(reason)s") % {"id": payment.pk, "reason": reason}
 
     # Allocations back, newest row first is irrelevant: each restores its own amount.

@@ -118,7 +118,7 @@ def create_gestion(
         currency=currency,
         survey=gestion_type.survey,
         data=cleaned,
-        created_by=_user_or_none(actor),
+        created_by=people.signed_in(actor),
         created_at=now,
     )
     products = list(products)
@@ -130,7 +130,7 @@ def create_gestion(
         gestion=gestion,
         kind=FollowUp.Kind.CREATED,
         state=state,
-        actor=_user_or_none(actor),
+        actor=people.signed_in(actor),
         notes=gestion.subject,
         created_at=now,
     )
@@ -259,7 +259,7 @@ def record_follow_up(
         rejection_reason=rejection_reason,
         notes=(notes or "").strip(),
         data=cleaned,
-        actor=_user_or_none(actor),
+        actor=people.signed_in(actor),
         created_at=now,
     )
     _save_attachments(follow_up, files, actor=actor, now=now)
@@ -353,7 +353,7 @@ def add_files_follow_up(
         from_state=gestion.state,
         state=gestion.state,
         notes=(notes or "").strip(),
-        actor=_user_or_none(actor),
+        actor=people.signed_in(actor),
         created_at=now,
     )
     _save_attachments(follow_up, files, actor=actor, now=now)
@@ -392,7 +392,10 @@ def _save_attachments(
     for file in files:
         name = _file_name(file)
         attachment = Attachment(
-            follow_up=follow_up, name=name[:200], uploaded_by=_user_or_none(actor), created_at=now
+            follow_up=follow_up,
+            name=name[:200],
+            uploaded_by=people.signed_in(actor),
+            created_at=now,
         )
         attachment.file.save(name, file, save=False)
         attachment.save()
@@ -533,7 +536,7 @@ def _assign(
         from_state=gestion.state,
         state=gestion.state,
         notes=notes,
-        actor=_user_or_none(actor),
+        actor=people.signed_in(actor),
         created_at=now,
     )
     crm_services.record_interaction(
@@ -792,7 +795,3 @@ def _locked(gestion: Gestion, *related: str) -> Gestion:
 
 def _fields(gestion_type: GestionType, scope: str) -> list[FormField]:
     return list(gestion_type.fields.filter(scope=scope))
-
-
-def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from callcenter import catalog
+from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, Lead, Order, QueueSettings
 from tests.factories import UserFactory
 
@@ -22,7 +22,7 @@ def test_an_agent_takes_a_lead_corrects_the_phone_orders_and_the_lead_leaves(
     QueueSettings.objects.update_or_create(
         pk=1, defaults={"pipeline_id": 1, "queue_status_id": 2, "sold_status_id": 3}
     )
-    catalog.create_product(
+    catalog_services.create_product(
         actor=None,
         data={
             "sku": "ZAP-RUN-40",
@@ -31,7 +31,7 @@ def test_an_agent_takes_a_lead_corrects_the_phone_orders_and_the_lead_leaves(
             "stock": 3,
         },
     )
-    catalog.create_product(
+    catalog_services.create_product(
         actor=None,
         data={"sku": "REL-CLA-02", "name": "Reloj clásico", "price": Decimal("329.00"), "stock": 0},
     )

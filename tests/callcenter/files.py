@@ -8,7 +8,7 @@ from typing import Any
 import openpyxl
 from django.db.models import Sum
 
-from callcenter import catalog
+from callcenter.catalog import imports as catalog_imports
 from callcenter.models import CatalogProduct
 from lib import spreadsheets
 
@@ -34,8 +34,8 @@ def csv_bytes(rows: Sequence[Sequence[Any]], delimiter: str = ",") -> bytes:
 
 def import_file(
     content: bytes, name: str = "catalogo.csv", *, skip_invalid: bool = False, actor=None
-) -> catalog.ImportResult:
-    return catalog.import_catalog(
+) -> catalog_imports.ImportResult:
+    return catalog_imports.import_catalog(
         rows_source=spreadsheets.read_rows(io.BytesIO(content), name),
         actor=actor,
         skip_invalid=skip_invalid,

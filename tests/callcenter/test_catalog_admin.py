@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from callcenter import catalog
+from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, Lead, QueueSettings, StockMovement
 from tests.callcenter.files import HEADER, csv_bytes, ledger_mismatches, xlsx_bytes
 from tests.factories import CatalogProductFactory
@@ -141,7 +141,7 @@ def test_adding_a_product_puts_its_initial_stock_in_the_ledger(admin_client, adm
 
 def test_the_change_form_shows_stock_read_only_and_saving_keeps_it(admin_client):
     product = CatalogProductFactory(sku="CHG-1", name="Antes")
-    catalog.adjust_stock(product=product, delta=5, note="Conteo", actor=None)
+    catalog_services.adjust_stock(product=product, delta=5, note="Conteo", actor=None)
     url = reverse("admin:callcenter_catalogproduct_change", args=[product.pk])
 
     page = admin_client.get(url)
@@ -196,7 +196,7 @@ def test_an_adjustment_that_would_go_negative_is_shown_on_the_form(admin_client)
 
 def test_stock_movements_are_read_only(admin_client):
     product = CatalogProductFactory()
-    catalog.adjust_stock(product=product, delta=1, note="Conteo", actor=None)
+    catalog_services.adjust_stock(product=product, delta=1, note="Conteo", actor=None)
     movement = StockMovement.objects.get()
 
     changelist = admin_client.get(reverse("admin:callcenter_stockmovement_changelist"))

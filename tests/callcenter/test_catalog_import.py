@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from callcenter import catalog
+from callcenter.catalog import imports as catalog_imports
+from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, StockMovement
 from tests.callcenter.files import HEADER, csv_bytes, import_file, ledger_mismatches, xlsx_bytes
 from tests.factories import CatalogProductFactory
@@ -67,7 +68,7 @@ def test_it_creates_products_from_a_csv_file_with_either_delimiter(delimiter):
 
 def test_it_updates_products_by_sku_and_the_file_stock_becomes_the_stock():
     product = CatalogProductFactory(sku="UPD-1", name="Viejo nombre", price=Decimal("10"))
-    catalog.adjust_stock(product=product, delta=10, note="Conteo", actor=None)
+    catalog_services.adjust_stock(product=product, delta=10, note="Conteo", actor=None)
     content = csv_bytes([HEADER, ["UPD-1", "Nuevo nombre", "12.50", "4"]])
 
     result = import_file(content)
@@ -218,7 +219,7 @@ def test_the_errors_report_is_a_csv_with_every_bad_row():
     content = csv_bytes([HEADER, ["A", "", "1", "1"], ["B", "Bien", "1", "-2"]])
     result = import_file(content)
 
-    report = catalog.errors_csv(result.errors).decode("utf-8-sig").splitlines()
+    report = catalog_imports.errors_csv(result.errors).decode("utf-8-sig").splitlines()
 
     assert report == [
         "línea,sku,error",
@@ -256,7 +257,7 @@ def test_imports_keep_the_stock_ledger_in_step_across_many_rows():
     # More rows than one batch, a mix of products to update and to create.
     for n in range(0, 1200, 2):
         product = CatalogProductFactory(sku=f"M-{n:04d}")
-        catalog.adjust_stock(product=product, delta=n % 7 + 1, note="Conteo", actor=None)
+        catalog_services.adjust_stock(product=product, delta=n % 7 + 1, note="Conteo", actor=None)
     rows = [[f"M-{n:04d}", f"Producto {n}", "10.00", str(n % 5)] for n in range(1200)]
 
     result = import_file(csv_bytes([HEADER, *rows]))

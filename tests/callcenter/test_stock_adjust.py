@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from callcenter import catalog
+from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, StockMovement
 from tests.callcenter.files import HEADER, csv_bytes, import_file, ledger_mismatches
 from tests.factories import CatalogProductFactory, UserFactory
@@ -17,8 +17,8 @@ def test_it_adds_and_takes_out_units_and_records_who_and_why():
     product = CatalogProductFactory(name="Audífonos", sku="AUD-1")
     admin = UserFactory(username="jefa")
 
-    catalog.adjust_stock(product=product, delta=10, note="Llegó mercadería", actor=admin)
-    product = catalog.adjust_stock(product=product, delta=-3, note="Merma", actor=admin)
+    catalog_services.adjust_stock(product=product, delta=10, note="Llegó mercadería", actor=admin)
+    product = catalog_services.adjust_stock(product=product, delta=-3, note="Merma", actor=admin)
 
     assert product.stock == 7
     assert list(
@@ -32,10 +32,10 @@ def test_it_adds_and_takes_out_units_and_records_who_and_why():
 @pytest.mark.django_db
 def test_it_refuses_to_leave_the_stock_negative():
     product = CatalogProductFactory(name="Audífonos", sku="AUD-1")
-    catalog.adjust_stock(product=product, delta=3, note="Conteo", actor=None)
+    catalog_services.adjust_stock(product=product, delta=3, note="Conteo", actor=None)
 
     with pytest.raises(ValidationError) as refused:
-        catalog.adjust_stock(product=product, delta=-4, note="Merma", actor=None)
+        catalog_services.adjust_stock(product=product, delta=-4, note="Merma", actor=None)
 
     assert refused.value.messages == [
         "El stock de Audífonos (AUD-1) quedaría negativo: hay 3 unidades."
@@ -51,7 +51,7 @@ def test_an_adjustment_needs_units_and_a_reason(delta, note, field):
     product = CatalogProductFactory()
 
     with pytest.raises(ValidationError) as refused:
-        catalog.adjust_stock(product=product, delta=delta, note=note, actor=None)
+        catalog_services.adjust_stock(product=product, delta=delta, note=note, actor=None)
 
     assert field in refused.value.message_dict
     assert not StockMovement.objects.exists()
@@ -59,7 +59,7 @@ def test_an_adjustment_needs_units_and_a_reason(delta, note, field):
 
 @pytest.mark.django_db
 def test_a_new_products_initial_stock_enters_the_ledger():
-    product = catalog.create_product(
+    product = catalog_services.create_product(
         actor=None,
         data={"sku": "NEW-1", "name": "Nuevo", "price": Decimal("10.00"), "stock": 8},
     )
@@ -88,7 +88,7 @@ def test_it_refuses_an_invalid_product(data, field):
     CatalogProductFactory(sku="DUP-1")
 
     with pytest.raises(ValidationError) as refused:
-        catalog.create_product(actor=None, data=data)
+        catalog_services.create_product(actor=None, data=data)
 
     assert field in refused.value.message_dict
     assert CatalogProduct.objects.count() == 1
@@ -98,9 +98,11 @@ def test_it_refuses_an_invalid_product(data, field):
 def test_editing_a_product_never_writes_back_a_stale_stock():
     product = CatalogProductFactory()
     stale = CatalogProduct.objects.get(pk=product.pk)
-    catalog.adjust_stock(product=product, delta=5, note="Conteo", actor=None)
+    catalog_services.adjust_stock(product=product, delta=5, note="Conteo", actor=None)
 
-    catalog.update_product(product=stale, data={"name": "Renombrado", "price": Decimal("9.90")})
+    catalog_services.update_product(
+        product=stale, data={"name": "Renombrado", "price": Decimal("9.90")}
+    )
 
     product.refresh_from_db()
     assert (product.name, product.price, product.stock) == ("Renombrado", Decimal("9.90"), 5)
@@ -108,13 +110,13 @@ def test_editing_a_product_never_writes_back_a_stale_stock():
 
 @pytest.mark.django_db
 def test_stock_is_the_sum_of_its_movements_after_adjustments_and_imports():
-    first = catalog.create_product(
+    first = catalog_services.create_product(
         actor=None, data={"sku": "L-1", "name": "Uno", "price": Decimal("1"), "stock": 4}
     )
-    catalog.adjust_stock(product=first, delta=6, note="Compra", actor=None)
+    catalog_services.adjust_stock(product=first, delta=6, note="Compra", actor=None)
     import_file(csv_bytes([HEADER, ["L-1", "Uno", "1", "2"], ["L-2", "Dos", "2", "9"]]))
     second = CatalogProduct.objects.get(sku="L-2")
-    catalog.adjust_stock(product=second, delta=-9, note="Merma", actor=None)
+    catalog_services.adjust_stock(product=second, delta=-9, note="Merma", actor=None)
     import_file(csv_bytes([HEADER, ["L-1", "Uno", "1", "7"], ["L-2", "Dos", "2", "1"]]))
 
     assert dict(CatalogProduct.objects.values_list("sku", "stock")) == {"L-1": 7, "L-2": 1}
@@ -124,7 +126,7 @@ def test_stock_is_the_sum_of_its_movements_after_adjustments_and_imports():
 @pytest.mark.django_db(transaction=True)
 def test_two_adjustments_at_once_cannot_both_take_the_last_units():
     product = CatalogProductFactory()
-    catalog.adjust_stock(product=product, delta=5, note="Conteo", actor=None)
+    catalog_services.adjust_stock(product=product, delta=5, note="Conteo", actor=None)
     first_taken = threading.Event()
     outcomes: list[str] = []
 
@@ -132,7 +134,9 @@ def test_two_adjustments_at_once_cannot_both_take_the_last_units():
         try:
             # Hold the first adjustment uncommitted while the second one races it.
             with transaction.atomic():
-                catalog.adjust_stock(product=product, delta=-3, note="Venta en tienda", actor=None)
+                catalog_services.adjust_stock(
+                    product=product, delta=-3, note="Venta en tienda", actor=None
+                )
                 first_taken.set()
                 time.sleep(0.5)
             outcomes.append("ok")
@@ -142,7 +146,7 @@ def test_two_adjustments_at_once_cannot_both_take_the_last_units():
     def take_second() -> None:
         try:
             first_taken.wait(timeout=5)
-            catalog.adjust_stock(product=product, delta=-3, note="Merma", actor=None)
+            catalog_services.adjust_stock(product=product, delta=-3, note="Merma", actor=None)
             outcomes.append("ok")
         except ValidationError as exc:
             outcomes.append(exc.messages[0])

@@ -32,7 +32,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from callcenter import catalog, selectors, services
+from callcenter import selectors, services
+from callcenter.catalog import services as catalog_services
 from callcenter.models import Lead, QueueSettings
 from crm import roles
 from crm.management.commands.seed_demo import FIRST_NAMES, LAST_NAMES
@@ -115,7 +116,7 @@ class Command(BaseCommand):
         # The Kommo update of each order is sent at commit, inline: without Kommo
         # configured it fails at once, with no network, and stays visible in admin.
         current_app.conf.task_always_eager = True
-        product = catalog.create_product(
+        product = catalog_services.create_product(
             actor=None,
             data={
                 "sku": f"BENCH-{time.time_ns()}",

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from callcenter import catalog
+from callcenter.catalog import imports as catalog_imports
 from lib import spreadsheets
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             raise CommandError(f"No existe el archivo {file}.")
         with file.open("rb") as handle:
             try:
-                result = catalog.import_catalog(
+                result = catalog_imports.import_catalog(
                     rows_source=spreadsheets.read_rows(handle, file.name),
                     actor=None,
                     skip_invalid=skip_invalid,

@@ -22,7 +22,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from callcenter import catalog, selectors, services
+from callcenter import selectors, services
+from callcenter.catalog import services as catalog_services
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, QueueSettings
 from crm.models import Customer
 from integrations import services as inbox
@@ -124,7 +125,7 @@ class Command(BaseCommand):
     def _catalog(self) -> None:
         for sku, name, price, stock in CATALOG:
             if not CatalogProduct.objects.filter(sku=sku).exists():
-                catalog.create_product(
+                catalog_services.create_product(
                     actor=None,
                     data={"sku": sku, "name": name, "price": Decimal(price), "stock": stock},
                 )

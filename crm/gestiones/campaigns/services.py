@@ -37,7 +37,7 @@ from crm.gestiones.models import (
     Outcome,
 )
 from crm.models import Customer, Interaction
-from lib import queue
+from lib import people, queue
 
 User = get_user_model()
 
@@ -158,7 +158,7 @@ def launch_campaign(
     _check_rules(campaign)
     campaign.status = Campaign.Status.ACTIVE
     campaign.launched_at = now
-    campaign.launched_by = actor if actor is not None and actor.is_authenticated else None
+    campaign.launched_by = people.signed_in(actor)
     campaign.save(update_fields=["status", "launched_at", "launched_by"])
     actor_id = campaign.launched_by_id
 

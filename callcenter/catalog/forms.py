@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from callcenter import catalog
+from callcenter.catalog import services
 from callcenter.models import CatalogProduct
 
 
@@ -14,7 +14,7 @@ class CatalogProductForm(forms.ModelForm):
 
     def clean_currency(self) -> str:
         currency = self.cleaned_data["currency"].strip().upper()
-        if not catalog.CURRENCY_RE.fullmatch(currency):
+        if not services.CURRENCY_RE.fullmatch(currency):
             raise forms.ValidationError(_("La moneda debe ser un código de 3 letras (PEN, USD)."))
         return currency
 

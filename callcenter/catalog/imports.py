@@ -1,8 +1,8 @@
-"""The catalog's writes: products, stock adjustments and imports from .xlsx/.csv files.
+"""The catalog imported from .xlsx/.csv files: every row validated, then written in bulk.
 
-Stock changes only here and in the sales service, and every change writes a
-`StockMovement`, so a product's stock is always the sum of its movements.
-"""
+A file with bad rows writes nothing unless the user chose to skip them; the bad rows come
+back with their line numbers and reasons (`errors_csv`). Stock changes write a
+`StockMovement`, as everywhere."""
 
 import csv
 import io
@@ -12,24 +12,22 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from callcenter.catalog import services
 from callcenter.models import CatalogProduct, StockMovement
-from lib import search
+from lib import people, search
 from lib.spreadsheets import Row
 
 # Rows per query and per bulk write: well under SQLite's 999 parameters per statement, and
 # small enough that a 50,000-row file never builds one huge statement.
 BATCH_SIZE = 500
 
-# What the product form and the import may set; stock has its own functions.
-PRODUCT_FIELDS = ("sku", "name", "description", "price", "currency", "is_active")
+
 # What an import rewrites on an existing product, besides adding to its stock.
 IMPORT_FIELDS = (
     "name",
@@ -40,6 +38,7 @@ IMPORT_FIELDS = (
     "search_text",
     "updated_at",
 )
+
 
 # Header names accepted in a file, normalized (lower case, no accents) → field.
 COLUMNS = {
@@ -56,19 +55,33 @@ COLUMNS = {
     "activo": "is_active",
     "active": "is_active",
 }
+
+
 REQUIRED_COLUMNS = {"sku": "sku", "name": "nombre", "price": "precio", "stock": "stock"}
 
+
 SKU_MAX_LENGTH = CatalogProduct._meta.get_field("sku").max_length
+
+
 NAME_MAX_LENGTH = CatalogProduct._meta.get_field("name").max_length
+
+
 # price is DecimalField(max_digits=12, decimal_places=2).
 MAX_PRICE = Decimal("9999999999.99")
+
+
 MAX_STOCK = 2_147_483_647  # the largest value an IntegerField holds on every database
+
+
 CENT = Decimal("0.01")
 
+
 TRUE_WORDS = {"si", "s", "1", "true", "verdadero", "yes", "y", "x"}
+
+
 FALSE_WORDS = {"no", "n", "0", "false", "falso"}
 
-CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
+
 # Prices in text cells: "1234.50", "1234,50", "1,234.50" or "1.234,50" (no spaces).
 # - One separator followed by one or two digits is the decimal separator.
 # - With both separators, the last one is the decimal separator and the other one must
@@ -76,11 +89,22 @@ CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
 # - One separator followed by exactly three digits ("1.234", "1,234") is refused as
 #   ambiguous: a thousands separator in one country, a decimal one in another.
 PLAIN_PRICE_RE = re.compile(r"\d+(?:[.,]\d{1,2})?")
+
+
 DOT_THOUSANDS_PRICE_RE = re.compile(r"\d{1,3}(?:\.\d{3})+,\d{1,2}")
+
+
 COMMA_THOUSANDS_PRICE_RE = re.compile(r"\d{1,3}(?:,\d{3})+\.\d{1,2}")
+
+
 AMBIGUOUS_PRICE_RE = re.compile(r"[1-9]\d{0,2}[.,]\d{3}")
+
+
 MANY_DECIMALS_PRICE_RE = re.compile(r"\d+[.,]\d{3,}")
+
+
 INTEGER_RE = re.compile(r"-?\d+")
+
 
 T = TypeVar("T")
 
@@ -129,111 +153,6 @@ class _CatalogRow:
     is_active: bool | None
 
 
-def default_currency() -> str:
-    return getattr(settings, "CURRENCY", "") or "PEN"
-
-
-# --- Products and stock -------------------------------------------------------------------
-
-
-@transaction.atomic
-def create_product(*, actor: AbstractBaseUser | None, data: Mapping[str, Any]) -> CatalogProduct:
-    """Create a product; its initial stock enters the ledger as an adjustment."""
-    product = CatalogProduct(**{k: v for k, v in data.items() if k in PRODUCT_FIELDS})
-    product.stock = data.get("stock") or 0
-    if not product.currency:
-        product.currency = default_currency()
-    _validated(product)
-    try:
-        with transaction.atomic():
-            product.save()
-    except IntegrityError as exc:  # the same SKU created a moment ago by someone else
-        raise ValidationError({"sku": _("Ya existe un producto con ese SKU.")}) from exc
-    if product.stock:
-        StockMovement.objects.create(
-            product=product,
-            delta=product.stock,
-            reason=StockMovement.Reason.ADJUSTMENT,
-            note=_("Stock inicial"),
-            actor=_user(actor),
-        )
-    return product
-
-
-@transaction.atomic
-def update_product(*, product: CatalogProduct, data: Mapping[str, Any]) -> CatalogProduct:
-    """Change a product's data; never its stock, which only movements change."""
-    fields = [f for f in PRODUCT_FIELDS if f in data]
-    for name in fields:
-        setattr(product, name, data[name])
-    _validated(product)
-    try:
-        with transaction.atomic():
-            # Only these columns: the instance's stock may be stale by now (a sale).
-            product.save(update_fields=[*fields, "search_text", "updated_at"])
-    except IntegrityError as exc:
-        raise ValidationError({"sku": _("Ya existe un producto con ese SKU.")}) from exc
-    return product
-
-
-@transaction.atomic
-def adjust_stock(
-    *, product: CatalogProduct, delta: int, note: str, actor: AbstractBaseUser | None
-) -> CatalogProduct:
-    """Add `delta` units (negative to take them out), refusing to leave the stock negative."""
-    if delta == 0:
-        raise ValidationError({"delta": _("El ajuste debe ser distinto de cero.")})
-    note = (note or "").strip()
-    if not note:
-        raise ValidationError({"note": _("Indique el motivo del ajuste.")})
-    # One conditional UPDATE: two adjustments or a sale at the same moment cannot both
-    # pass the check on the same stale number.
-    changed = CatalogProduct.objects.filter(pk=product.pk, stock__gte=-delta).update(
-        stock=F("stock") + delta, updated_at=timezone.now()
-    )
-    if not changed:
-        current = CatalogProduct.objects.filter(pk=product.pk).values_list("stock", flat=True)
-        if not current:
-            raise ValidationError(_("El producto ya no existe."))
-        raise ValidationError(
-            _("El stock de %(product)s quedaría negativo: hay %(stock)s unidades.")
-            % {"product": product, "stock": current[0]}
-        )
-    StockMovement.objects.create(
-        product_id=product.pk,
-        delta=delta,
-        reason=StockMovement.Reason.ADJUSTMENT,
-        note=note[:255],
-        actor=_user(actor),
-    )
-    product.refresh_from_db()
-    return product
-
-
-def _validated(product: CatalogProduct) -> None:
-    """Run the model's validation, plus the currency code's shape."""
-    product.currency = (product.currency or "").strip().upper()
-    product.search_text = product.build_search_text()
-    errors: dict[str, list[str]] = {}
-    try:
-        product.full_clean()
-    except ValidationError as exc:
-        errors = exc.message_dict
-    if not CURRENCY_RE.fullmatch(product.currency):
-        errors.setdefault("currency", []).append(
-            _("La moneda debe ser un código de 3 letras (PEN, USD).")
-        )
-    if errors:
-        raise ValidationError(errors)
-
-
-def _user(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return actor if actor is not None and actor.is_authenticated else None
-
-
-# --- Import -------------------------------------------------------------------------------
-
-
 def import_catalog(
     *,
     rows_source: Iterable[Row],
@@ -265,9 +184,11 @@ def import_catalog(
         note = f"{note}: {file_name}"[:255]
     try:
         with transaction.atomic():
-            existing = _update_existing(rows, actor=_user(actor), note=note, result=result)
+            existing = _update_existing(
+                rows, actor=people.signed_in(actor), note=note, result=result
+            )
             new_rows = [r for r in rows if r.sku not in existing]
-            _create_new(new_rows, actor=_user(actor), note=note, result=result)
+            _create_new(new_rows, actor=people.signed_in(actor), note=note, result=result)
     except IntegrityError as exc:  # a SKU of the file created meanwhile by someone else
         raise ValidationError(
             _("El catálogo cambió mientras se importaba el archivo; vuelva a importarlo.")
@@ -462,7 +383,7 @@ def _currency(value: Any) -> str | None:
     text = _text(value)
     if not text:
         return None
-    if not CURRENCY_RE.fullmatch(text):
+    if not services.CURRENCY_RE.fullmatch(text):
         raise ValueError(
             _("La moneda «%(value)s» debe ser un código de 3 letras (PEN, USD).") % {"value": text}
         )
@@ -616,7 +537,7 @@ def _create_new(
                 sku=row.sku,
                 name=row.name,
                 price=row.price,
-                currency=row.currency or default_currency(),
+                currency=row.currency or services.default_currency(),
                 description=row.description or "",
                 is_active=True if row.is_active is None else row.is_active,
                 stock=row.stock,

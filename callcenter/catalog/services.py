@@ -1,0 +1,119 @@
+"""The catalog's products and their stock: created, edited and adjusted only here and in the
+sales service; every stock change writes a `StockMovement`, so a product's stock is always
+the sum of its movements."""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from callcenter.models import CatalogProduct, StockMovement
+from lib import people
+
+# A currency as ISO 4217 writes it: three letters.
+CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
+# What the product form and the import may set; stock has its own functions.
+PRODUCT_FIELDS = ("sku", "name", "description", "price", "currency", "is_active")
+
+
+def default_currency() -> str:
+    """Return the currency of a product that names none: the lender's own."""
+    return getattr(settings, "CURRENCY", "") or "PEN"
+
+
+@transaction.atomic
+def create_product(*, actor: AbstractBaseUser | None, data: Mapping[str, Any]) -> CatalogProduct:
+    """Create a product; its initial stock enters the ledger as an adjustment."""
+    product = CatalogProduct(**{k: v for k, v in data.items() if k in PRODUCT_FIELDS})
+    product.stock = data.get("stock") or 0
+    if not product.currency:
+        product.currency = default_currency()
+    _validated(product)
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError as exc:  # the same SKU created a moment ago by someone else
+        raise ValidationError({"sku": _("Ya existe un producto con ese SKU.")}) from exc
+    if product.stock:
+        StockMovement.objects.create(
+            product=product,
+            delta=product.stock,
+            reason=StockMovement.Reason.ADJUSTMENT,
+            note=_("Stock inicial"),
+            actor=people.signed_in(actor),
+        )
+    return product
+
+
+@transaction.atomic
+def update_product(*, product: CatalogProduct, data: Mapping[str, Any]) -> CatalogProduct:
+    """Change a product's data; never its stock, which only movements change."""
+    fields = [f for f in PRODUCT_FIELDS if f in data]
+    for name in fields:
+        setattr(product, name, data[name])
+    _validated(product)
+    try:
+        with transaction.atomic():
+            # Only these columns: the instance's stock may be stale by now (a sale).
+            product.save(update_fields=[*fields, "search_text", "updated_at"])
+    except IntegrityError as exc:
+        raise ValidationError({"sku": _("Ya existe un producto con ese SKU.")}) from exc
+    return product
+
+
+@transaction.atomic
+def adjust_stock(
+    *, product: CatalogProduct, delta: int, note: str, actor: AbstractBaseUser | None
+) -> CatalogProduct:
+    """Add `delta` units (negative to take them out), refusing to leave the stock negative."""
+    if delta == 0:
+        raise ValidationError({"delta": _("El ajuste debe ser distinto de cero.")})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": _("Indique el motivo del ajuste.")})
+    # One conditional UPDATE: two adjustments or a sale at the same moment cannot both
+    # pass the check on the same stale number.
+    changed = CatalogProduct.objects.filter(pk=product.pk, stock__gte=-delta).update(
+        stock=F("stock") + delta, updated_at=timezone.now()
+    )
+    if not changed:
+        current = CatalogProduct.objects.filter(pk=product.pk).values_list("stock", flat=True)
+        if not current:
+            raise ValidationError(_("El producto ya no existe."))
+        raise ValidationError(
+            _("El stock de %(product)s quedaría negativo: hay %(stock)s unidades.")
+            % {"product": product, "stock": current[0]}
+        )
+    StockMovement.objects.create(
+        product_id=product.pk,
+        delta=delta,
+        reason=StockMovement.Reason.ADJUSTMENT,
+        note=note[:255],
+        actor=people.signed_in(actor),
+    )
+    product.refresh_from_db()
+    return product
+
+
+def _validated(product: CatalogProduct) -> None:
+    """Run the model's validation, plus the currency code's shape."""
+    product.currency = (product.currency or "").strip().upper()
+    product.search_text = product.build_search_text()
+    errors: dict[str, list[str]] = {}
+    try:
+        product.full_clean()
+    except ValidationError as exc:
+        errors = exc.message_dict
+    if not CURRENCY_RE.fullmatch(product.currency):
+        errors.setdefault("currency", []).append(
+            _("La moneda debe ser un código de 3 letras (PEN, USD).")
+        )
+    if errors:
+        raise ValidationError(errors)
