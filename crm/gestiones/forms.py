@@ -217,25 +217,6 @@ def _result_label(result: ActionResult) -> str:
     return label
 
 
-class ReassignForm(forms.Form):
-    agent = forms.ModelChoiceField(label=_("Nuevo gestor"), queryset=selectors.agents())
-    reason = forms.CharField(label=_("Motivo"), max_length=200, required=False)
-
-
-class BulkReassignForm(forms.Form):
-    gestiones = forms.ModelMultipleChoiceField(
-        label=_("Gestiones"), queryset=Gestion.objects.filter(outcome=Outcome.OPEN)
-    )
-    agent = forms.ModelChoiceField(label=_("Nuevo gestor"), queryset=selectors.agents())
-    reason = forms.CharField(label=_("Motivo"), max_length=200, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["gestiones"].error_messages["required"] = _(
-            "Marque al menos una gestión para reasignar."
-        )
-
-
 class GestionFilter(django_filters.FilterSet):
     """The search and filters of the gestión lists (my work and all gestiones)."""
 

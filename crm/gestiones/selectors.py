@@ -16,12 +16,12 @@ from crm.gestiones.models import (
     Gestion,
     GestionState,
     GestionType,
-    Notification,
     Outcome,
 )
 from lib import search
 
 User = get_user_model()
+
 
 # What every gestión row on a screen shows.
 ROW_RELATED = ("customer", "gestion_type", "state", "agent", "branch", "channel")
@@ -143,9 +143,6 @@ def agents() -> QuerySet:
     )
 
 
-# --- Board -----------------------------------------------------------------------------
-
-
 @dataclass
 class BoardColumn:
     state: GestionState
@@ -193,120 +190,20 @@ def board(
     return columns
 
 
-# --- Workload --------------------------------------------------------------------------
+def supervisors_of(gestion: Gestion) -> list[AbstractBaseUser]:
+    """Return the state's supervisors, or the type's when the state has none."""
+    people = list(gestion.state.supervisors.filter(is_active=True))
+    if not people:
+        people = list(gestion.gestion_type.supervisors.filter(is_active=True))
+    return people
 
 
-@dataclass
-class WorkloadRow:
-    label: str
-    active: int
-    on_time: int
-    late: int
-    attended: int
-    agent_id: int | None = None
-    state_id: int | None = None
+def locked_gestion(gestion: Gestion, *related: str) -> Gestion:
+    """Lock the gestión's row, then read it fresh with its related rows.
 
-
-def workload_by_state(
-    *, gestion_type: GestionType | None = None, since: datetime.datetime | None = None
-) -> list[WorkloadRow]:
-    """Return the seed's workload table per type and state: active, on time, late, attended.
-
-    Attended: follow-ups that moved a gestión out of the state (since `since`, if given).
+    Locking and joining in one query is wrong on PostgreSQL: a transaction that waited
+    for the lock re-checks the joins against the updated row, finds the old state no
+    longer matches, and gets no row at all. So the lock is taken alone, first.
     """
-    now = timezone.now()
-    states = GestionState.objects.select_related("gestion_type").order_by(
-        "gestion_type__name", "order", "id"
-    )
-    if gestion_type is not None:
-        states = states.filter(gestion_type=gestion_type)
-    active = _open_counts("state", now)
-    moved_out = FollowUp.objects.filter(from_state__isnull=False).exclude(state=F("from_state"))
-    if since is not None:
-        moved_out = moved_out.filter(created_at__gte=since)
-    attended = dict(
-        moved_out.values("from_state").annotate(n=Count("id")).values_list("from_state", "n")
-    )
-    rows = []
-    for state in states:
-        if state.is_closing:
-            continue
-        a = active.get(state.pk, {"n": 0, "late": 0})
-        rows.append(
-            WorkloadRow(
-                label=f"{state.gestion_type.name}, {state.name}",
-                active=a["n"],
-                on_time=a["n"] - a["late"],
-                late=a["late"],
-                attended=attended.get(state.pk, 0),
-                state_id=state.pk,
-            )
-        )
-    return rows
-
-
-def workload_by_agent(
-    *, gestion_type: GestionType | None = None, since: datetime.datetime | None = None
-) -> list[WorkloadRow]:
-    """Return the workload per agent: open gestiones, on time, late, and attended steps.
-
-    Attended: follow-ups the agent recorded that changed a gestión's state.
-    """
-    now = timezone.now()
-    active = _open_counts("agent", now, gestion_type=gestion_type)
-    moved = FollowUp.objects.filter(kind=FollowUp.Kind.STEP, actor__isnull=False).exclude(
-        state=F("from_state")
-    )
-    if gestion_type is not None:
-        moved = moved.filter(gestion__gestion_type=gestion_type)
-    if since is not None:
-        moved = moved.filter(created_at__gte=since)
-    attended = dict(moved.values("actor").annotate(n=Count("id")).values_list("actor", "n"))
-    people = User.objects.filter(
-        Q(pk__in=list(active)) | Q(pk__in=list(attended)) | Q(pk__in=agents().values("pk"))
-    )
-    rows = []
-    for person in people:
-        a = active.get(person.pk, {"n": 0, "late": 0})
-        rows.append(
-            WorkloadRow(
-                label=person.get_full_name() or person.get_username(),
-                active=a["n"],
-                on_time=a["n"] - a["late"],
-                late=a["late"],
-                attended=attended.get(person.pk, 0),
-                agent_id=person.pk,
-            )
-        )
-    rows.sort(key=lambda r: (-r.active, r.label))
-    return rows
-
-
-def _open_counts(
-    key: str, now: datetime.datetime, *, gestion_type: GestionType | None = None
-) -> dict[int, dict[str, int]]:
-    rows = Gestion.objects.filter(outcome=Outcome.OPEN)
-    if gestion_type is not None:
-        rows = rows.filter(gestion_type=gestion_type)
-    return {
-        row[key]: row
-        for row in rows.values(key).annotate(
-            n=Count("id"), late=Count("id", filter=Q(is_time_controlled=True, due_at__lt=now))
-        )
-        if row[key] is not None
-    }
-
-
-def unassigned_count() -> int:
-    return Gestion.objects.filter(outcome=Outcome.OPEN, agent__isnull=True).count()
-
-
-# --- Notifications ---------------------------------------------------------------------
-
-
-def notifications_for(user: AbstractBaseUser) -> QuerySet[Notification]:
-    return Notification.objects.filter(recipient=user).select_related("gestion")
-
-
-def unread_count(user: AbstractBaseUser) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    list(Gestion.objects.select_for_update().filter(pk=gestion.pk).values_list("pk"))
+    return Gestion.objects.select_related(*related).get(pk=gestion.pk)

@@ -1,8 +1,7 @@
 """Writes of the gestiones app: open a gestión, follow it up, assign it, alert about it.
 
 Every function is one transaction; each state change lands on the customer's timeline
-(`crm.services.record_interaction`) and mail waits for the commit.
-"""
+(`crm.services.record_interaction`) and mail waits for the commit."""
 
 import datetime
 import re
@@ -10,19 +9,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from credits.models import Loan
 from crm import services as crm_services
-from crm.gestiones import dynamic
+from crm.gestiones import dynamic, selectors
 from crm.gestiones.models import (
     Action,
     ActionResult,
@@ -33,23 +30,20 @@ from crm.gestiones.models import (
     Gestion,
     GestionState,
     GestionType,
-    Notification,
     Outcome,
     RejectionReason,
-    StateAgent,
 )
 from crm.gestiones.surveys import services as survey_services
+from crm.gestiones.workload import services as workload_services
 from crm.models import Branch, Channel, Customer, Interaction, Product
 from lib import people, queue
 from lib.money import Currency
 
 User = get_user_model()
 
+
 # Largest attachment accepted on a follow-up.
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-
-
-# --- Opening ---------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -145,9 +139,9 @@ def create_gestion(
         occurred_at=now,
     )
     if agent is not None:
-        _assign(gestion, agent=agent, actor=actor, now=now)
+        workload_services.assign(gestion, agent=agent, actor=actor, now=now)
     else:
-        _distribute(gestion, candidates=candidates, actor=actor, now=now)
+        workload_services.distribute(gestion, candidates=candidates, actor=actor, now=now)
     return gestion
 
 
@@ -161,7 +155,7 @@ def update_gestion_data(
 ) -> Gestion:
     """Replace the gestión's dynamic-form data (every required value must be there)."""
     now = now or timezone.now()
-    gestion = _locked(gestion, "gestion_type", "customer")
+    gestion = selectors.locked_gestion(gestion, "gestion_type", "customer")
     cleaned = dynamic.clean_data(data, _fields(gestion.gestion_type, FormField.Scope.GESTION))
     if cleaned == gestion.data:
         return gestion
@@ -188,9 +182,6 @@ def due_at_for(
     return entered_at + duration
 
 
-# --- Following up ----------------------------------------------------------------------
-
-
 @transaction.atomic
 def record_follow_up(
     *,
@@ -212,7 +203,9 @@ def record_follow_up(
     """
     now = now or timezone.now()
     # Lock the row: two agents recording at once must not both move it from the same state.
-    gestion = _locked(gestion, "state", "gestion_type", "customer", "channel", "agent")
+    gestion = selectors.locked_gestion(
+        gestion, "state", "gestion_type", "customer", "channel", "agent"
+    )
     if not gestion.is_open:
         raise ValidationError(
             _("La gestión #%(id)s está cerrada (%(state)s); no admite más seguimientos.")
@@ -311,7 +304,7 @@ def record_follow_up(
         if to_state.is_closing:
             survey_services.invite(gestion=gestion, now=now)
         else:
-            _redistribute_if_needed(gestion, actor=actor, now=now)
+            workload_services.redistribute_if_needed(gestion, actor=actor, now=now)
     return follow_up
 
 
@@ -405,304 +398,6 @@ def _file_name(file: File) -> str:
     return (file.name or "archivo").replace("\\", "/").rsplit("/", 1)[-1]
 
 
-# --- Assignment and distribution --------------------------------------------------------
-
-
-@transaction.atomic
-def reassign_gestion(
-    *,
-    gestion: Gestion,
-    agent: AbstractBaseUser,
-    actor: AbstractBaseUser,
-    reason: str = "",
-    now: datetime.datetime | None = None,
-) -> Gestion:
-    """Give an open gestión to another agent (a supervisor's manual reassignment)."""
-    now = now or timezone.now()
-    gestion = _locked(gestion, "state", "gestion_type", "customer", "agent")
-    if not gestion.is_open:
-        raise ValidationError(_("Una gestión cerrada no se reasigna."))
-    if not agent.is_active:
-        raise ValidationError({"agent": _("El gestor elegido está inactivo.")})
-    if gestion.agent_id == agent.pk:
-        raise ValidationError({"agent": _("La gestión ya está a cargo de ese gestor.")})
-    _assign(gestion, agent=agent, actor=actor, now=now, reason=reason)
-    return gestion
-
-
-@transaction.atomic
-def reassign_many(
-    *,
-    gestiones: Iterable[Gestion],
-    agent: AbstractBaseUser,
-    actor: AbstractBaseUser,
-    reason: str = "",
-) -> int:
-    """Reassign several open gestiones to one agent; return how many moved."""
-    moved = 0
-    for gestion in gestiones:
-        if gestion.is_open and gestion.agent_id != agent.pk:
-            reassign_gestion(gestion=gestion, agent=agent, actor=actor, reason=reason)
-            moved += 1
-    return moved
-
-
-def pick_agent(
-    pool: Iterable[AbstractBaseUser], *, exclude: AbstractBaseUser | None = None
-) -> AbstractBaseUser | None:
-    """Return who of `pool` gets the next gestión: least open work, then round robin.
-
-    Round robin on ties: among the least loaded, the one whose latest assignment is oldest
-    (never assigned first), then the lowest id. The pool's user rows are locked for the
-    transaction so two gestiones distributed at once see each other's assignment.
-    """
-    ids = sorted({u.pk for u in pool if u.is_active and (exclude is None or u.pk != exclude.pk)})
-    if not ids:
-        return None
-    candidates: QuerySet = User.objects.filter(pk__in=ids, is_active=True).order_by("pk")
-    list(candidates.select_for_update())
-    ranked = candidates.annotate(
-        open_work=Count("gestiones", filter=Q(gestiones__outcome=Outcome.OPEN)),
-        last_assigned=Max("gestiones__assigned_at"),
-    ).order_by("open_work", F("last_assigned").asc(nulls_first=True), "pk")
-    return ranked.first()
-
-
-def state_pool(state: GestionState) -> list[AbstractBaseUser]:
-    """Return the active agents who receive the gestiones of `state`."""
-    return [
-        sa.agent
-        for sa in StateAgent.objects.filter(
-            state=state, is_active=True, agent__is_active=True
-        ).select_related("agent")
-    ]
-
-
-def _distribute(
-    gestion: Gestion,
-    *,
-    candidates: Iterable[AbstractBaseUser] | None,
-    actor: AbstractBaseUser | None,
-    now: datetime.datetime,
-) -> None:
-    pool = list(candidates) if candidates is not None else state_pool(gestion.state)
-    agent = pick_agent(pool)
-    if agent is None:
-        _notify_supervisors_unassigned(gestion, now=now)
-        return
-    _assign(gestion, agent=agent, actor=actor, now=now, automatic=True)
-
-
-def _redistribute_if_needed(
-    gestion: Gestion, *, actor: AbstractBaseUser | None, now: datetime.datetime
-) -> None:
-    """Hand a moved gestión to the new state's agents, unless its agent is one of them."""
-    pool = state_pool(gestion.state)
-    if not pool or any(a.pk == gestion.agent_id for a in pool):
-        return
-    agent = pick_agent(pool)
-    if agent is not None:
-        _assign(gestion, agent=agent, actor=actor, now=now, automatic=True)
-
-
-def _assign(
-    gestion: Gestion,
-    *,
-    agent: AbstractBaseUser,
-    actor: AbstractBaseUser | None,
-    now: datetime.datetime,
-    automatic: bool = False,
-    reason: str = "",
-) -> None:
-    previous = gestion.agent
-    gestion.agent = agent
-    gestion.assigned_at = now
-    Gestion.objects.filter(pk=gestion.pk).update(agent=agent, assigned_at=now, updated_at=now)
-    name = people.display_name(agent)
-    if previous is None:
-        notes = _("Asignada a %(agent)s") % {"agent": name}
-    else:
-        notes = _("Reasignada de %(old)s a %(new)s") % {
-            "old": people.display_name(previous),
-            "new": name,
-        }
-    if automatic:
-        notes += _(" (distribución automática)")
-    if reason:
-        notes += f": {reason.strip()}"
-    FollowUp.objects.create(
-        gestion=gestion,
-        kind=FollowUp.Kind.ASSIGNMENT,
-        from_state=gestion.state,
-        state=gestion.state,
-        notes=notes,
-        actor=people.signed_in(actor),
-        created_at=now,
-    )
-    crm_services.record_interaction(
-        customer=gestion.customer,
-        kind=Interaction.Kind.SYSTEM,
-        summary=_("Gestión #%(id)s: %(notes)s") % {"id": gestion.pk, "notes": notes},
-        payload={"gestion": gestion.pk, "gestor": name},
-        actor=actor,
-        occurred_at=now,
-    )
-    if actor is None or actor.pk != agent.pk:
-        notify(
-            recipients=[agent],
-            gestion=gestion,
-            kind=Notification.Kind.ASSIGNED,
-            message=_("Se le asignó la gestión #%(id)s (%(type)s) de %(customer)s.")
-            % {
-                "id": gestion.pk,
-                "type": gestion.gestion_type.name,
-                "customer": gestion.customer.full_name,
-            },
-            now=now,
-        )
-
-
-def _notify_supervisors_unassigned(gestion: Gestion, *, now: datetime.datetime) -> None:
-    notify(
-        recipients=supervisors_of(gestion),
-        gestion=gestion,
-        kind=Notification.Kind.INFO,
-        message=_(
-            "La gestión #%(id)s (%(type)s) no tiene gestor: "
-            "el estado «%(state)s» no tiene gestores activos."
-        )
-        % {"id": gestion.pk, "type": gestion.gestion_type.name, "state": gestion.state.name},
-        now=now,
-    )
-
-
-def supervisors_of(gestion: Gestion) -> list[AbstractBaseUser]:
-    """Return the state's supervisors, or the type's when the state has none."""
-    people = list(gestion.state.supervisors.filter(is_active=True))
-    if not people:
-        people = list(gestion.gestion_type.supervisors.filter(is_active=True))
-    return people
-
-
-# --- Alerts ----------------------------------------------------------------------------
-
-
-def notify(
-    *,
-    recipients: Iterable[AbstractBaseUser],
-    gestion: Gestion | None,
-    kind: str,
-    message: str,
-    now: datetime.datetime | None = None,
-) -> list[Notification]:
-    """Leave an in-app notification for each recipient and e-mail those with an address."""
-    now = now or timezone.now()
-    unique = {u.pk: u for u in recipients if u is not None}
-    made = Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient=u, gestion=gestion, kind=kind, message=message[:300], created_at=now
-            )
-            for u in unique.values()
-        ]
-    )
-    emails = [u.email for u in unique.values() if u.email]
-    if emails:
-        link = settings.SITE_URL.rstrip("/") + gestion.get_absolute_url() if gestion else ""
-        body = message + (f"\n\n{link}" if link else "")
-        subject = _("[Cartera] %(kind)s") % {"kind": Notification.Kind(kind).label}
-        queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=emails)
-    return made
-
-
-def alert_due_gestiones(
-    *, now: datetime.datetime | None = None, batch: int = 500
-) -> dict[str, int]:
-    """Alert agents and supervisors about open timed gestiones about to be late, and late.
-
-    Each alert goes once per due date: a conditional update stamps the gestión first, so a
-    sweep running twice (or two workers) alerts once.
-    """
-    now = now or timezone.now()
-    counts = {"due_soon": 0, "late": 0}
-    open_timed = Gestion.objects.filter(outcome=Outcome.OPEN, is_time_controlled=True)
-    late = open_timed.filter(due_at__lt=now, late_alerted_at__isnull=True)
-    for gestion in _in_batches(late, batch):
-        with transaction.atomic():
-            stamped = Gestion.objects.filter(pk=gestion.pk, late_alerted_at__isnull=True).update(
-                late_alerted_at=now
-            )
-            if stamped:
-                _alert(gestion, Notification.Kind.LATE, now=now)
-                counts["late"] += 1
-    # "About to be late": within each type's warning window of the due date.
-    soon = open_timed.filter(
-        due_at__gte=now, warned_at__isnull=True, late_alerted_at__isnull=True
-    ).filter(due_at__lte=now + datetime.timedelta(days=7))
-    for gestion in _in_batches(soon, batch):
-        window = datetime.timedelta(minutes=gestion.gestion_type.warn_before_minutes)
-        if gestion.due_at > now + window:
-            continue
-        with transaction.atomic():
-            stamped = Gestion.objects.filter(pk=gestion.pk, warned_at__isnull=True).update(
-                warned_at=now
-            )
-            if stamped:
-                _alert(gestion, Notification.Kind.DUE_SOON, now=now)
-                counts["due_soon"] += 1
-    return counts
-
-
-def _in_batches(queryset: QuerySet[Gestion], size: int):
-    queryset = queryset.select_related("gestion_type", "state", "customer", "agent").order_by("pk")
-    last = 0
-    while True:
-        rows = list(queryset.filter(pk__gt=last)[:size])
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].pk
-
-
-def _alert(gestion: Gestion, kind: str, *, now: datetime.datetime) -> None:
-    due = timezone.localtime(gestion.due_at).strftime("%d/%m/%Y %H:%M")
-    values = {
-        "id": gestion.pk,
-        "type": gestion.gestion_type.name,
-        "state": gestion.state.name,
-        "customer": gestion.customer.full_name,
-        "due": due,
-    }
-    if kind == Notification.Kind.LATE:
-        message = (
-            _("Gestión #%(id)s atrasada: %(type)s, «%(state)s», %(customer)s; venció el %(due)s.")
-            % values
-        )
-    else:
-        message = (
-            _("Gestión #%(id)s por vencer: %(type)s, «%(state)s», %(customer)s; vence el %(due)s.")
-            % values
-        )
-    notify(
-        recipients=[gestion.agent, *supervisors_of(gestion)],
-        gestion=gestion,
-        kind=kind,
-        message=message,
-        now=now,
-    )
-
-
-@transaction.atomic
-def mark_notifications_read(*, user: AbstractBaseUser, ids: Iterable[int] | None = None) -> int:
-    """Mark the user's unread notifications (all, or those in `ids`) as read."""
-    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
-    if ids is not None:
-        unread = unread.filter(pk__in=list(ids))
-    return unread.update(read_at=timezone.now())
-
-
-# --- Messages to the customer ----------------------------------------------------------
-
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -777,20 +472,6 @@ def _alert_customer(
             occurred_at=now,
         )
     return sent
-
-
-# --- Helpers ---------------------------------------------------------------------------
-
-
-def _locked(gestion: Gestion, *related: str) -> Gestion:
-    """Lock the gestión's row, then read it fresh with its related rows.
-
-    Locking and joining in one query is wrong on PostgreSQL: a transaction that waited
-    for the lock re-checks the joins against the updated row, finds the old state no
-    longer matches, and gets no row at all. So the lock is taken alone, first.
-    """
-    list(Gestion.objects.select_for_update().filter(pk=gestion.pk).values_list("pk"))
-    return Gestion.objects.select_related(*related).get(pk=gestion.pk)
 
 
 def _fields(gestion_type: GestionType, scope: str) -> list[FormField]:

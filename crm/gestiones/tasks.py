@@ -3,8 +3,8 @@
 from celery import shared_task
 from django.core.mail import send_mail
 
-from crm.gestiones import services
 from crm.gestiones.campaigns import services as campaign_services
+from crm.gestiones.notifications import services as notification_services
 
 
 @shared_task(
@@ -21,7 +21,7 @@ def send_email(subject: str, body: str, recipients: list[str]) -> None:
 
 @shared_task(name="gestiones.alert_due_gestiones")
 def alert_due_gestiones() -> dict[str, int]:
-    return services.alert_due_gestiones()
+    return notification_services.alert_due_gestiones()
 
 
 @shared_task(name="gestiones.launch_campaign")

@@ -1,3 +1,5 @@
+"""The gestiones screens, in the `gestiones` namespace; each topic package adds its own."""
+
 from django.urls import include, path
 
 from crm.gestiones import views
@@ -8,17 +10,13 @@ urlpatterns = [
     path("gestiones/", views.my_work, name="my_work"),
     path("gestiones/todas/", views.gestion_list, name="list"),
     path("gestiones/tablero/", views.board, name="board"),
-    path("gestiones/carga/", views.workload, name="workload"),
     path("gestiones/nueva/<int:customer_id>/", views.gestion_create, name="create"),
     path("gestiones/<int:pk>/", views.gestion_detail, name="detail"),
     path("gestiones/<int:pk>/seguimiento/", views.follow_up_create, name="follow_up"),
     path("gestiones/<int:pk>/datos/", views.gestion_data, name="data"),
-    path("gestiones/<int:pk>/reasignar/", views.reassign, name="reassign"),
     path("gestiones/cliente/<int:customer_id>/", views.customer_gestiones, name="customer"),
-    path("notificaciones/", views.notifications, name="notifications"),
-    path("notificaciones/contador/", views.notifications_badge, name="notifications_badge"),
-    path("notificaciones/leidas/", views.notifications_read, name="notifications_read"),
-    path("notificaciones/<int:pk>/", views.notification_open, name="notification_open"),
+    path("gestiones/", include("crm.gestiones.workload.urls")),
+    path("notificaciones/", include("crm.gestiones.notifications.urls")),
     path("gestiones/tableros/", include("crm.gestiones.reports.urls")),
     path("gestiones/documentos/", include("crm.gestiones.documents.urls")),
     path("gestiones/campanas/", include("crm.gestiones.campaigns.urls")),

@@ -1,20 +1,20 @@
+"""None"""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from crm import selectors as crm_selectors
 from crm.gestiones import dynamic, forms, selectors, services, tables
 from crm.gestiones.documents import selectors as document_selectors
-from crm.gestiones.models import GestionType, Outcome
+from crm.gestiones.models import GestionType
 from crm.gestiones.surveys import selectors as survey_selectors
+from crm.gestiones.workload import forms as workload_forms
 from lib import lists
-
-NOTIFICATIONS_PAGE_SIZE = 30
 
 
 @require_GET
@@ -78,10 +78,11 @@ def gestion_create(request: HttpRequest, customer_id: int) -> HttpResponse:
 @permission_required("gestiones.view_gestion", raise_exception=True)
 def gestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gestion = selectors.gestion_for(request.user, pk)
-    return render(request, "gestiones/gestion_detail.html", _detail_context(request, gestion))
+    return render(request, "gestiones/gestion_detail.html", detail_context(request, gestion))
 
 
-def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign_form=None):
+def detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign_form=None):
+    """Return what the gestión page shows, with the forms the user may use there."""
     user = request.user
     may_follow_up = selectors.can_follow_up(user, gestion)
     fields = list(gestion.gestion_type.fields.all())
@@ -107,7 +108,7 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
             gestion=gestion, actions=selectors.allowed_actions(gestion)
         )
     if context["may_reassign"]:
-        context["reassign_form"] = reassign_form or forms.ReassignForm()
+        context["reassign_form"] = reassign_form or workload_forms.ReassignForm()
     return context
 
 
@@ -124,7 +125,7 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
             initial={"action": request.GET.get("action")}, gestion=gestion, actions=actions
         )
         if not request.htmx:
-            context = _detail_context(request, gestion, follow_up_form=form)
+            context = detail_context(request, gestion, follow_up_form=form)
             return render(request, "gestiones/gestion_detail.html", context)
         return render(
             request,
@@ -153,7 +154,7 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "gestiones/gestion_detail.html",
-        _detail_context(request, gestion, follow_up_form=form),
+        detail_context(request, gestion, follow_up_form=form),
     )
 
 
@@ -177,35 +178,6 @@ def gestion_data(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "gestiones/gestion_data.html", {"gestion": gestion, "form": form})
 
 
-@require_POST
-@permission_required("gestiones.reassign_gestion", raise_exception=True)
-def reassign(request: HttpRequest, pk: int) -> HttpResponse:
-    gestion = selectors.gestion_for(request.user, pk)
-    form = forms.ReassignForm(request.POST)
-    if form.is_valid():
-        try:
-            services.reassign_gestion(
-                gestion=gestion,
-                agent=form.cleaned_data["agent"],
-                actor=request.user,
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(
-                request,
-                _("Gestión #%(id)s reasignada a %(agent)s.")
-                % {"id": gestion.pk, "agent": form.cleaned_data["agent"]},
-            )
-            return redirect(gestion)
-    return render(
-        request,
-        "gestiones/gestion_detail.html",
-        _detail_context(request, gestion, reassign_form=form),
-    )
-
-
 @require_GET
 @permission_required("gestiones.view_gestion", raise_exception=True)
 def board(request: HttpRequest) -> HttpResponse:
@@ -226,62 +198,6 @@ def board(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("gestiones.reassign_gestion", raise_exception=True)
-def workload(request: HttpRequest) -> HttpResponse:
-    """The supervisor's screen: workload per state and agent, and bulk reassignment."""
-    types = list(GestionType.objects.all())
-    chosen = next((t for t in types if str(t.pk) == request.GET.get("tipo", "")), None)
-    bulk_form = forms.BulkReassignForm(request.POST or None)
-    if request.method == "POST" and bulk_form.is_valid():
-        try:
-            moved = services.reassign_many(
-                gestiones=bulk_form.cleaned_data["gestiones"],
-                agent=bulk_form.cleaned_data["agent"],
-                actor=request.user,
-                reason=bulk_form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            bulk_form.add_error(None, exc)
-        else:
-            messages.success(
-                request,
-                _("%(n)s gestiones reasignadas a %(agent)s.")
-                % {"n": moved, "agent": bulk_form.cleaned_data["agent"]},
-            )
-            return redirect(request.get_full_path())
-    from_agent = request.GET.get("gestor", "")
-    open_rows = selectors.gestion_list(request.user).filter(outcome=Outcome.OPEN)
-    if chosen:
-        open_rows = open_rows.filter(gestion_type=chosen)
-    if from_agent == "none":
-        open_rows = open_rows.filter(agent__isnull=True)
-    elif from_agent.isdigit():
-        open_rows = open_rows.filter(agent_id=int(from_agent))
-    page = Paginator(open_rows.order_by("due_at", "id"), 25).get_page(request.GET.get("page"))
-    by_agent = selectors.workload_by_agent(gestion_type=chosen)
-    context = {
-        "types": types,
-        "chosen": chosen,
-        "by_state": selectors.workload_by_state(gestion_type=chosen),
-        "by_agent": by_agent,
-        "unassigned": selectors.unassigned_count(),
-        "page": page,
-        "bulk_form": bulk_form,
-        "from_agent": from_agent,
-        "agents": selectors.agents(),
-        "chart": {
-            "type": "bar",
-            "labels": [row.label for row in by_agent],
-            "datasets": [
-                {"label": _("Al día"), "data": [r.on_time for r in by_agent], "color": "success"},
-                {"label": _("Atrasadas"), "data": [r.late for r in by_agent], "color": "danger"},
-            ],
-            "options": {"stacked": True, "yLabel": _("Gestiones abiertas")},
-        },
-    }
-    return render(request, "gestiones/workload.html", context)
-
-
 @require_GET
 @permission_required("gestiones.view_gestion", raise_exception=True)
 def customer_gestiones(request: HttpRequest, customer_id: int) -> HttpResponse:
@@ -293,38 +209,3 @@ def customer_gestiones(request: HttpRequest, customer_id: int) -> HttpResponse:
         "gestiones/partials/customer_gestiones.html",
         {"customer": customer, "gestiones": rows[:10], "total": rows.count()},
     )
-
-
-@require_GET
-def notifications(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.notifications_for(request.user), NOTIFICATIONS_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "gestiones/notifications.html", {"page": page})
-
-
-@require_GET
-def notifications_badge(request: HttpRequest) -> HttpResponse:
-    """The nav bell's unread count (an HTMX fragment)."""
-    return render(
-        request,
-        "gestiones/partials/notifications_badge.html",
-        {"unread": selectors.unread_count(request.user)},
-    )
-
-
-@require_POST
-def notifications_read(request: HttpRequest) -> HttpResponse:
-    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
-    services.mark_notifications_read(user=request.user, ids=ids)
-    return redirect("gestiones:notifications")
-
-
-@require_GET
-def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
-    """Mark one notification read and go to its gestión."""
-    notification = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
-    services.mark_notifications_read(user=request.user, ids=[notification.pk])
-    if notification.gestion_id:
-        return redirect("gestiones:detail", notification.gestion_id)
-    return redirect("gestiones:notifications")

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from credits.models import Loan
 from crm import services as crm_services
 from crm import validators
-from crm.gestiones import services as gestion_services
+from crm.gestiones import services
 from crm.gestiones.campaigns import selectors
 from crm.gestiones.models import (
     Campaign,
@@ -222,7 +222,7 @@ def _reach(
         # A customer the service refuses must not stop the rest of the batch.
         with transaction.atomic():
             if campaign.gestion_type_id:
-                target.gestion = gestion_services.create_gestion(
+                target.gestion = services.create_gestion(
                     customer=customer,
                     gestion_type=campaign.gestion_type,
                     actor=actor,
@@ -253,10 +253,10 @@ def _send_message(
         "cliente": customer.full_name,
         "campana": campaign.name,
     }
-    sent = gestion_services.send_customer_email(
+    sent = services.send_customer_email(
         customer=customer,
-        subject=gestion_services.fill(campaign.message_subject or campaign.name, values),
-        body=gestion_services.fill(campaign.message_body, values),
+        subject=services.fill(campaign.message_subject or campaign.name, values),
+        body=services.fill(campaign.message_body, values),
         actor=actor,
         payload={"campaña": campaign.name},
         now=now,
@@ -315,7 +315,7 @@ def register_inbound(
     )
     if gestion is None:
         subject = _("Campaña %(name)s") % {"name": campaign.name}
-        gestion = gestion_services.create_gestion(
+        gestion = services.create_gestion(
             customer=customer,
             gestion_type=campaign.gestion_type,
             candidates=selectors.campaign_agents(campaign),
@@ -426,7 +426,7 @@ def run_event(
         return None
     customer = loan.customer
     if event.gestion_type_id:
-        run.gestion = gestion_services.create_gestion(
+        run.gestion = services.create_gestion(
             customer=customer,
             gestion_type=event.gestion_type,
             loans=[loan],
@@ -441,10 +441,10 @@ def run_event(
             "producto": loan.product.name,
             "credito": loan.payment_code,
         }
-        run.is_message_sent = gestion_services.send_customer_email(
+        run.is_message_sent = services.send_customer_email(
             customer=customer,
-            subject=gestion_services.fill(event.message_subject or event.name, values),
-            body=gestion_services.fill(event.message_body, values),
+            subject=services.fill(event.message_subject or event.name, values),
+            body=services.fill(event.message_body, values),
             payload={_("ciclo de vida"): event.name, _("crédito"): loan.payment_code},
             now=now,
         )

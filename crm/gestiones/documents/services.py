@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from crm.gestiones import services as gestion_services
+from crm.gestiones import services
 from crm.gestiones.documents import context, rendering, selectors
 from crm.gestiones.models import (
     DocumentTemplate,
@@ -31,7 +31,7 @@ from crm.gestiones.models import (
 from lib import docx_pdf
 
 # Largest template accepted (the same limit as an attachment).
-MAX_TEMPLATE_BYTES = gestion_services.MAX_ATTACHMENT_BYTES
+MAX_TEMPLATE_BYTES = services.MAX_ATTACHMENT_BYTES
 
 
 def generate_document(
@@ -64,7 +64,7 @@ def generate_document(
     docx = rendering.render_docx(template, values)
     pdf = docx_pdf.docx_to_pdf(docx)
     base = f"{slugify(template.name) or 'documento'}-gestion-{gestion.pk}"
-    return gestion_services.add_files_follow_up(
+    return services.add_files_follow_up(
         gestion=gestion,
         actor=actor,
         kind=FollowUp.Kind.DOCUMENT,

@@ -13,6 +13,7 @@ from crm.gestiones import services
 from crm.gestiones.goals import selectors as goal_selectors
 from crm.gestiones.goals import services as goal_services
 from crm.gestiones.models import GestionState, Goal
+from crm.gestiones.workload import services as workload_services
 from crm.models import Product
 from lib.money import Currency
 from tests.crm.gestiones.conftest import step
@@ -211,7 +212,7 @@ def test_a_gestion_counts_once_however_often_it_is_followed_up_in_the_state(
     services.record_follow_up(
         gestion=gestion, actor=asesor, action=action, result=result, now=lima(3, 6)
     )
-    services.reassign_gestion(gestion=gestion, agent=asesor2, actor=asesor, now=lima(3, 7))
+    workload_services.reassign_gestion(gestion=gestion, agent=asesor2, actor=asesor, now=lima(3, 7))
 
     (row,) = goal_selectors.progress(year=2026, month=3, agent=asesor2)
 

@@ -4,8 +4,11 @@ from collections import Counter
 import pytest
 from django.core.exceptions import ValidationError
 
-from crm.gestiones import selectors, services
+from crm.gestiones import services
 from crm.gestiones.models import FollowUp, Gestion, Notification, StateAgent
+from crm.gestiones.notifications import services as notification_services
+from crm.gestiones.workload import selectors as workload_selectors
+from crm.gestiones.workload import services as workload_services
 from tests.crm.gestiones.conftest import step
 from tests.factories import CustomerFactory, UserFactory
 
@@ -98,7 +101,9 @@ def test_a_moved_gestion_stays_with_an_agent_who_also_works_the_new_state(make_g
 def test_a_supervisor_reassigns_a_gestion(make_gestion, asesor, asesor2, supervisor):
     gestion = make_gestion(agent=asesor)
 
-    services.reassign_gestion(gestion=gestion, agent=asesor2, actor=supervisor, reason="Vacaciones")
+    workload_services.reassign_gestion(
+        gestion=gestion, agent=asesor2, actor=supervisor, reason="Vacaciones"
+    )
 
     gestion.refresh_from_db()
     assert gestion.agent == asesor2
@@ -112,12 +117,12 @@ def test_reassigning_to_the_same_agent_or_a_closed_gestion_is_refused(
 ):
     gestion = make_gestion(agent=asesor)
     with pytest.raises(ValidationError):
-        services.reassign_gestion(gestion=gestion, agent=asesor, actor=supervisor)
+        workload_services.reassign_gestion(gestion=gestion, agent=asesor, actor=supervisor)
 
     action, result = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
     services.record_follow_up(gestion=gestion, actor=asesor, action=action, result=result)
     with pytest.raises(ValidationError):
-        services.reassign_gestion(gestion=gestion, agent=UserFactory(), actor=supervisor)
+        workload_services.reassign_gestion(gestion=gestion, agent=UserFactory(), actor=supervisor)
 
 
 def test_the_workload_statistics_count_active_on_time_late_and_attended(
@@ -132,8 +137,12 @@ def test_the_workload_statistics_count_active_on_time_late_and_attended(
     action, result = step(moved, "Revisar documentos", "Documentos completos")
     services.record_follow_up(gestion=moved, actor=asesor2, action=action, result=result, now=NOW)
 
-    by_state = {row.label: row for row in selectors.workload_by_state(gestion_type=credit_type)}
-    by_agent = {row.agent_id: row for row in selectors.workload_by_agent(gestion_type=credit_type)}
+    by_state = {
+        row.label: row for row in workload_selectors.workload_by_state(gestion_type=credit_type)
+    }
+    by_agent = {
+        row.agent_id: row for row in workload_selectors.workload_by_agent(gestion_type=credit_type)
+    }
 
     created = by_state["Solicitud de crédito, Creado"]
     assert (created.active, created.on_time, created.late, created.attended) == (2, 1, 1, 1)
@@ -160,8 +169,12 @@ def test_the_sweep_alerts_late_gestiones_once_to_agent_and_supervisor(
     gestion = make_gestion(agent=asesor, now=NOW)  # due a day later
 
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.alert_due_gestiones(now=NOW + datetime.timedelta(days=1, minutes=1))
-    second = services.alert_due_gestiones(now=NOW + datetime.timedelta(days=1, minutes=6))
+        first = notification_services.alert_due_gestiones(
+            now=NOW + datetime.timedelta(days=1, minutes=1)
+        )
+    second = notification_services.alert_due_gestiones(
+        now=NOW + datetime.timedelta(days=1, minutes=6)
+    )
 
     assert first["late"] == 1 and second["late"] == 0
     late = Notification.objects.filter(gestion=gestion, kind=Notification.Kind.LATE)
@@ -173,9 +186,11 @@ def test_the_sweep_alerts_late_gestiones_once_to_agent_and_supervisor(
 def test_the_sweep_warns_before_the_due_date_within_the_types_window(make_gestion, asesor):
     gestion = make_gestion(agent=asesor, now=NOW)  # due NOW + 1 day, warned 120 min before
 
-    too_early = services.alert_due_gestiones(now=NOW + datetime.timedelta(hours=21))
-    in_window = services.alert_due_gestiones(now=NOW + datetime.timedelta(hours=22, minutes=30))
-    again = services.alert_due_gestiones(now=NOW + datetime.timedelta(hours=23))
+    too_early = notification_services.alert_due_gestiones(now=NOW + datetime.timedelta(hours=21))
+    in_window = notification_services.alert_due_gestiones(
+        now=NOW + datetime.timedelta(hours=22, minutes=30)
+    )
+    again = notification_services.alert_due_gestiones(now=NOW + datetime.timedelta(hours=23))
 
     assert (too_early["due_soon"], in_window["due_soon"], again["due_soon"]) == (0, 1, 0)
     assert (
@@ -185,7 +200,7 @@ def test_the_sweep_warns_before_the_due_date_within_the_types_window(make_gestio
 
 def test_a_new_state_brings_new_alerts(make_gestion, asesor):
     gestion = make_gestion(agent=asesor, now=NOW)
-    services.alert_due_gestiones(now=NOW + datetime.timedelta(days=2))
+    notification_services.alert_due_gestiones(now=NOW + datetime.timedelta(days=2))
     action, result = step(gestion, "Revisar documentos", "Documentos completos")
     services.record_follow_up(
         gestion=gestion,
@@ -195,7 +210,7 @@ def test_a_new_state_brings_new_alerts(make_gestion, asesor):
         now=NOW + datetime.timedelta(days=2),
     )
 
-    counts = services.alert_due_gestiones(now=NOW + datetime.timedelta(days=5))
+    counts = notification_services.alert_due_gestiones(now=NOW + datetime.timedelta(days=5))
 
     assert counts["late"] == 1
     assert Notification.objects.filter(gestion=gestion, kind=Notification.Kind.LATE).count() == 4
@@ -206,5 +221,7 @@ def test_closed_gestiones_are_never_late(make_gestion, asesor):
     action, result = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
     services.record_follow_up(gestion=gestion, actor=asesor, action=action, result=result, now=NOW)
 
-    assert services.alert_due_gestiones(now=NOW + datetime.timedelta(days=9))["late"] == 0
+    assert (
+        notification_services.alert_due_gestiones(now=NOW + datetime.timedelta(days=9))["late"] == 0
+    )
     assert not Gestion.objects.get(pk=gestion.pk).is_late(NOW + datetime.timedelta(days=9))

@@ -40,6 +40,7 @@ from crm.gestiones.models import (
     Question,
     Survey,
 )
+from crm.gestiones.notifications import services as notification_services
 from crm.models import Channel, Customer, Interaction, Product, Tag
 
 SEED = 20261121
@@ -306,7 +307,7 @@ class Command(BaseCommand):
             late = Gestion.objects.filter(outcome=Outcome.OPEN, due_at__lt=now)
             keep = list(late.filter(agent__username="asesor").values_list("pk", flat=True)[:3])
             late.exclude(pk__in=keep).update(late_alerted_at=now, warned_at=now)
-            services.alert_due_gestiones(now=now)
+            notification_services.alert_due_gestiones(now=now)
 
 
 class _Walker:

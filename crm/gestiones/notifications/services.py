@@ -1,0 +1,134 @@
+"""In-app notifications, e-mailed to those with an address: assignments, and gestiones
+about to be late or late (swept every 5 minutes)."""
+
+import datetime
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.gestiones import selectors as gestion_selectors
+from crm.gestiones.models import (
+    Gestion,
+    Notification,
+    Outcome,
+)
+from lib import queue
+
+
+def notify(
+    *,
+    recipients: Iterable[AbstractBaseUser],
+    gestion: Gestion | None,
+    kind: str,
+    message: str,
+    now: datetime.datetime | None = None,
+) -> list[Notification]:
+    """Leave an in-app notification for each recipient and e-mail those with an address."""
+    now = now or timezone.now()
+    unique = {u.pk: u for u in recipients if u is not None}
+    made = Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient=u, gestion=gestion, kind=kind, message=message[:300], created_at=now
+            )
+            for u in unique.values()
+        ]
+    )
+    emails = [u.email for u in unique.values() if u.email]
+    if emails:
+        link = settings.SITE_URL.rstrip("/") + gestion.get_absolute_url() if gestion else ""
+        body = message + (f"\n\n{link}" if link else "")
+        subject = _("[Cartera] %(kind)s") % {"kind": Notification.Kind(kind).label}
+        queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=emails)
+    return made
+
+
+def alert_due_gestiones(
+    *, now: datetime.datetime | None = None, batch: int = 500
+) -> dict[str, int]:
+    """Alert agents and supervisors about open timed gestiones about to be late, and late.
+
+    Each alert goes once per due date: a conditional update stamps the gestión first, so a
+    sweep running twice (or two workers) alerts once.
+    """
+    now = now or timezone.now()
+    counts = {"due_soon": 0, "late": 0}
+    open_timed = Gestion.objects.filter(outcome=Outcome.OPEN, is_time_controlled=True)
+    late = open_timed.filter(due_at__lt=now, late_alerted_at__isnull=True)
+    for gestion in _in_batches(late, batch):
+        with transaction.atomic():
+            stamped = Gestion.objects.filter(pk=gestion.pk, late_alerted_at__isnull=True).update(
+                late_alerted_at=now
+            )
+            if stamped:
+                _alert(gestion, Notification.Kind.LATE, now=now)
+                counts["late"] += 1
+    # "About to be late": within each type's warning window of the due date.
+    soon = open_timed.filter(
+        due_at__gte=now, warned_at__isnull=True, late_alerted_at__isnull=True
+    ).filter(due_at__lte=now + datetime.timedelta(days=7))
+    for gestion in _in_batches(soon, batch):
+        window = datetime.timedelta(minutes=gestion.gestion_type.warn_before_minutes)
+        if gestion.due_at > now + window:
+            continue
+        with transaction.atomic():
+            stamped = Gestion.objects.filter(pk=gestion.pk, warned_at__isnull=True).update(
+                warned_at=now
+            )
+            if stamped:
+                _alert(gestion, Notification.Kind.DUE_SOON, now=now)
+                counts["due_soon"] += 1
+    return counts
+
+
+def _in_batches(queryset: QuerySet[Gestion], size: int):
+    queryset = queryset.select_related("gestion_type", "state", "customer", "agent").order_by("pk")
+    last = 0
+    while True:
+        rows = list(queryset.filter(pk__gt=last)[:size])
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].pk
+
+
+def _alert(gestion: Gestion, kind: str, *, now: datetime.datetime) -> None:
+    due = timezone.localtime(gestion.due_at).strftime("%d/%m/%Y %H:%M")
+    values = {
+        "id": gestion.pk,
+        "type": gestion.gestion_type.name,
+        "state": gestion.state.name,
+        "customer": gestion.customer.full_name,
+        "due": due,
+    }
+    if kind == Notification.Kind.LATE:
+        message = (
+            _("Gestión #%(id)s atrasada: %(type)s, «%(state)s», %(customer)s; venció el %(due)s.")
+            % values
+        )
+    else:
+        message = (
+            _("Gestión #%(id)s por vencer: %(type)s, «%(state)s», %(customer)s; vence el %(due)s.")
+            % values
+        )
+    notify(
+        recipients=[gestion.agent, *gestion_selectors.supervisors_of(gestion)],
+        gestion=gestion,
+        kind=kind,
+        message=message,
+        now=now,
+    )
+
+
+@transaction.atomic
+def mark_notifications_read(*, user: AbstractBaseUser, ids: Iterable[int] | None = None) -> int:
+    """Mark the user's unread notifications (all, or those in `ids`) as read."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=timezone.now())

@@ -1,0 +1,46 @@
+"""The notifications bell and list of the signed-in user."""
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from crm.gestiones.notifications import selectors
+from crm.gestiones.notifications import services as notification_services
+
+NOTIFICATIONS_PAGE_SIZE = 30
+
+
+@require_GET
+def notifications(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.notifications_for(request.user), NOTIFICATIONS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "gestiones/notifications.html", {"page": page})
+
+
+@require_GET
+def notifications_badge(request: HttpRequest) -> HttpResponse:
+    """The nav bell's unread count (an HTMX fragment)."""
+    return render(
+        request,
+        "gestiones/partials/notifications_badge.html",
+        {"unread": selectors.unread_count(request.user)},
+    )
+
+
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
+    notification_services.mark_notifications_read(user=request.user, ids=ids)
+    return redirect("gestiones:notifications")
+
+
+@require_GET
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification read and go to its gestión."""
+    notification = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+    notification_services.mark_notifications_read(user=request.user, ids=[notification.pk])
+    if notification.gestion_id:
+        return redirect("gestiones:detail", notification.gestion_id)
+    return redirect("gestiones:notifications")

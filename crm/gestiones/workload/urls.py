@@ -1,0 +1,10 @@
+"""Workload and reassignment, under /gestiones/ in the `gestiones` namespace."""
+
+from django.urls import path
+
+from crm.gestiones.workload import views
+
+urlpatterns = [
+    path("carga/", views.workload, name="workload"),
+    path("<int:pk>/reasignar/", views.reassign, name="reassign"),
+]

@@ -1,0 +1,101 @@
+"""The workload screen and reassignment, for supervisors."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm.gestiones import selectors as gestion_selectors
+from crm.gestiones import views as gestion_views
+from crm.gestiones.models import GestionType, Outcome
+from crm.gestiones.workload import forms, selectors
+from crm.gestiones.workload import services as workload_services
+
+
+@require_POST
+@permission_required("gestiones.reassign_gestion", raise_exception=True)
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    gestion = gestion_selectors.gestion_for(request.user, pk)
+    form = forms.ReassignForm(request.POST)
+    if form.is_valid():
+        try:
+            workload_services.reassign_gestion(
+                gestion=gestion,
+                agent=form.cleaned_data["agent"],
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("Gestión #%(id)s reasignada a %(agent)s.")
+                % {"id": gestion.pk, "agent": form.cleaned_data["agent"]},
+            )
+            return redirect(gestion)
+    return render(
+        request,
+        "gestiones/gestion_detail.html",
+        gestion_views.detail_context(request, gestion, reassign_form=form),
+    )
+
+
+@permission_required("gestiones.reassign_gestion", raise_exception=True)
+def workload(request: HttpRequest) -> HttpResponse:
+    """The supervisor's screen: workload per state and agent, and bulk reassignment."""
+    types = list(GestionType.objects.all())
+    chosen = next((t for t in types if str(t.pk) == request.GET.get("tipo", "")), None)
+    bulk_form = forms.BulkReassignForm(request.POST or None)
+    if request.method == "POST" and bulk_form.is_valid():
+        try:
+            moved = workload_services.reassign_many(
+                gestiones=bulk_form.cleaned_data["gestiones"],
+                agent=bulk_form.cleaned_data["agent"],
+                actor=request.user,
+                reason=bulk_form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            bulk_form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("%(n)s gestiones reasignadas a %(agent)s.")
+                % {"n": moved, "agent": bulk_form.cleaned_data["agent"]},
+            )
+            return redirect(request.get_full_path())
+    from_agent = request.GET.get("gestor", "")
+    open_rows = gestion_selectors.gestion_list(request.user).filter(outcome=Outcome.OPEN)
+    if chosen:
+        open_rows = open_rows.filter(gestion_type=chosen)
+    if from_agent == "none":
+        open_rows = open_rows.filter(agent__isnull=True)
+    elif from_agent.isdigit():
+        open_rows = open_rows.filter(agent_id=int(from_agent))
+    page = Paginator(open_rows.order_by("due_at", "id"), 25).get_page(request.GET.get("page"))
+    by_agent = selectors.workload_by_agent(gestion_type=chosen)
+    context = {
+        "types": types,
+        "chosen": chosen,
+        "by_state": selectors.workload_by_state(gestion_type=chosen),
+        "by_agent": by_agent,
+        "unassigned": selectors.unassigned_count(),
+        "page": page,
+        "bulk_form": bulk_form,
+        "from_agent": from_agent,
+        "agents": gestion_selectors.agents(),
+        "chart": {
+            "type": "bar",
+            "labels": [row.label for row in by_agent],
+            "datasets": [
+                {"label": _("Al día"), "data": [r.on_time for r in by_agent], "color": "success"},
+                {"label": _("Atrasadas"), "data": [r.late for r in by_agent], "color": "danger"},
+            ],
+            "options": {"stacked": True, "yLabel": _("Gestiones abiertas")},
+        },
+    }
+    return render(request, "gestiones/workload.html", context)
