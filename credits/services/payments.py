@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from credits import schedule
-from credits.investors import services as investor_services
 from credits.models import (
     ZERO,
     Component,
@@ -24,7 +23,7 @@ from credits.models import (
     Payment,
     PaymentAllocation,
 )
-from credits.services import ledger
+from credits.services import distributions, ledger
 from crm import services as crm_services
 from crm.models import Interaction
 from lib import money, people
@@ -280,7 +279,7 @@ def apply_payment(
             reason=_("Excedente a saldo a favor"),
         )
     payment.save(update_fields=["prepaid_principal", "credited"])
-    investor_services.distribute_payment(payment, loan)
+    distributions.distribute_payment(payment, loan)
 
     crm_services.record_interaction(
         customer=loan.customer,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("gestiones/<int:pk>/", views.gestion_detail, name="detail"),
     path("gestiones/<int:pk>/seguimiento/", views.follow_up_create, name="follow_up"),
     path("gestiones/<int:pk>/datos/", views.gestion_data, name="data"),
+    path("gestiones/<int:pk>/reasignar/", views.reassign, name="reassign"),
     path("gestiones/cliente/<int:customer_id>/", views.customer_gestiones, name="customer"),
     path("gestiones/", include("crm.gestiones.workload.urls")),
     path("notificaciones/", include("crm.gestiones.notifications.urls")),

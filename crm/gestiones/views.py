@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from crm import selectors as crm_selectors
 from crm.gestiones import dynamic, forms, selectors, services, tables
@@ -14,6 +14,7 @@ from crm.gestiones.documents import selectors as document_selectors
 from crm.gestiones.models import GestionType
 from crm.gestiones.surveys import selectors as survey_selectors
 from crm.gestiones.workload import forms as workload_forms
+from crm.gestiones.workload import services as workload_services
 from lib import lists
 
 
@@ -78,10 +79,10 @@ def gestion_create(request: HttpRequest, customer_id: int) -> HttpResponse:
 @permission_required("gestiones.view_gestion", raise_exception=True)
 def gestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     gestion = selectors.gestion_for(request.user, pk)
-    return render(request, "gestiones/gestion_detail.html", detail_context(request, gestion))
+    return render(request, "gestiones/gestion_detail.html", _detail_context(request, gestion))
 
 
-def detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign_form=None):
+def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign_form=None):
     """Return what the gestión page shows, with the forms the user may use there."""
     user = request.user
     may_follow_up = selectors.can_follow_up(user, gestion)
@@ -125,7 +126,7 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
             initial={"action": request.GET.get("action")}, gestion=gestion, actions=actions
         )
         if not request.htmx:
-            context = detail_context(request, gestion, follow_up_form=form)
+            context = _detail_context(request, gestion, follow_up_form=form)
             return render(request, "gestiones/gestion_detail.html", context)
         return render(
             request,
@@ -154,7 +155,7 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "gestiones/gestion_detail.html",
-        detail_context(request, gestion, follow_up_form=form),
+        _detail_context(request, gestion, follow_up_form=form),
     )
 
 
@@ -176,6 +177,35 @@ def gestion_data(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Datos de la gestión guardados."))
             return redirect(gestion)
     return render(request, "gestiones/gestion_data.html", {"gestion": gestion, "form": form})
+
+
+@require_POST
+@permission_required("gestiones.reassign_gestion", raise_exception=True)
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    gestion = selectors.gestion_for(request.user, pk)
+    form = workload_forms.ReassignForm(request.POST)
+    if form.is_valid():
+        try:
+            workload_services.reassign_gestion(
+                gestion=gestion,
+                agent=form.cleaned_data["agent"],
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("Gestión #%(id)s reasignada a %(agent)s.")
+                % {"id": gestion.pk, "agent": form.cleaned_data["agent"]},
+            )
+            return redirect(gestion)
+    return render(
+        request,
+        "gestiones/gestion_detail.html",
+        _detail_context(request, gestion, reassign_form=form),
+    )
 
 
 @require_GET

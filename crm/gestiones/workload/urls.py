@@ -1,4 +1,4 @@
-"""Workload and reassignment, under /gestiones/ in the `gestiones` namespace."""
+"""The workload screen, under /gestiones/ in the `gestiones` namespace."""
 
 from django.urls import path
 
@@ -6,5 +6,4 @@ from crm.gestiones.workload import views
 
 urlpatterns = [
     path("carga/", views.workload, name="workload"),
-    path("<int:pk>/reasignar/", views.reassign, name="reassign"),
 ]

@@ -7,42 +7,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from crm.gestiones import selectors as gestion_selectors
-from crm.gestiones import views as gestion_views
 from crm.gestiones.models import GestionType, Outcome
 from crm.gestiones.workload import forms, selectors
 from crm.gestiones.workload import services as workload_services
-
-
-@require_POST
-@permission_required("gestiones.reassign_gestion", raise_exception=True)
-def reassign(request: HttpRequest, pk: int) -> HttpResponse:
-    gestion = gestion_selectors.gestion_for(request.user, pk)
-    form = forms.ReassignForm(request.POST)
-    if form.is_valid():
-        try:
-            workload_services.reassign_gestion(
-                gestion=gestion,
-                agent=form.cleaned_data["agent"],
-                actor=request.user,
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(
-                request,
-                _("Gestión #%(id)s reasignada a %(agent)s.")
-                % {"id": gestion.pk, "agent": form.cleaned_data["agent"]},
-            )
-            return redirect(gestion)
-    return render(
-        request,
-        "gestiones/gestion_detail.html",
-        gestion_views.detail_context(request, gestion, reassign_form=form),
-    )
 
 
 @permission_required("gestiones.reassign_gestion", raise_exception=True)
