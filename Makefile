@@ -43,9 +43,10 @@ run: install ## Migrate, load the demo and serve with a Celery worker and beat
 test: install ## Run the whole suite (browser tests where /usr/bin/chromium exists)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install ## ruff check and format check
+lint: install ## ruff check, format check, and the import layering (lint-imports)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install ## Fix what ruff can fix and format the code
 	$(VENV)/bin/ruff check --fix .
