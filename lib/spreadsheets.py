@@ -4,12 +4,16 @@ styles and helpers every .xlsx we write shares (openpyxl)."""
 import csv
 import io
 import itertools
+import re
+import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import PurePath
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 # One row of a file: its line number (1 = the first line) and its cell values.
@@ -98,3 +102,141 @@ def _csv_rows(file: IO[bytes]) -> Iterator[Row]:
         # The uploaded file belongs to the caller: let go of it without closing it.
         if not text.closed:
             text.detach()
+
+
+# --- Cells ------------------------------------------------------------------------------
+# Readers of one cell's value, as .xlsx (numbers, booleans, text) or .csv (text) give it.
+# Each returns the value or raises ValueError with a message for the user; `label` names
+# the column with its article ("el precio"), so messages read "Falta el precio.".
+
+TRUE_WORDS = {"si", "sí", "s", "1", "true", "verdadero", "yes", "y", "x"}
+FALSE_WORDS = {"no", "n", "0", "false", "falso"}
+
+# Amounts in text cells: "1234.50", "1234,50", "1,234.50" or "1.234,50" (no spaces).
+# - One separator followed by one or two digits is the decimal separator.
+# - With both separators, the last one is the decimal separator and the other one must
+#   group thousands by three.
+# - One separator followed by exactly three digits ("1.234", "1,234") is refused as
+#   ambiguous: a thousands separator in one country, a decimal one in another.
+_PLAIN_AMOUNT_RE = re.compile(r"\d+(?:[.,]\d{1,2})?")
+_DOT_THOUSANDS_AMOUNT_RE = re.compile(r"\d{1,3}(?:\.\d{3})+,\d{1,2}")
+_COMMA_THOUSANDS_AMOUNT_RE = re.compile(r"\d{1,3}(?:,\d{3})+\.\d{1,2}")
+_AMBIGUOUS_AMOUNT_RE = re.compile(r"[1-9]\d{0,2}[.,]\d{3}")
+_MANY_DECIMALS_AMOUNT_RE = re.compile(r"\d+[.,]\d{3,}")
+_INTEGER_RE = re.compile(r"-?\d+")
+_CENT = Decimal("0.01")
+
+
+def is_blank(value: Any) -> bool:
+    """Return whether a cell holds nothing (empty, or only spaces)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def cell_text(value: Any) -> str:
+    """Return a cell as stripped text; a whole number typed in Excel loses its '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_amount(value: Any, *, label: str, maximum: Decimal) -> Decimal:
+    """Return a required amount of money, never negative, with at most two decimals."""
+    if is_blank(value):
+        raise ValueError(_("Falta %(label)s.") % {"label": label})
+    if isinstance(value, bool):
+        raise ValueError(capfirst(_("%(label)s no es un número.") % {"label": label}))
+    if isinstance(value, int | Decimal):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        # A numeric Excel cell; repr() is its shortest exact spelling (19.9, not 19.89999…).
+        amount = Decimal(repr(value))
+    else:
+        text = cell_text(value).replace(" ", "").replace("\u00a0", "")
+        amount = _amount_from_text(text, label=label)
+    if not amount.is_finite():
+        raise ValueError(capfirst(_("%(label)s no es un número.") % {"label": label}))
+    if amount < 0:
+        raise ValueError(capfirst(_("%(label)s no puede ser negativo.") % {"label": label}))
+    if amount > maximum:
+        raise ValueError(capfirst(_("%(label)s es demasiado alto.") % {"label": label}))
+    if amount != amount.quantize(_CENT):
+        raise ValueError(capfirst(_("%(label)s tiene más de 2 decimales.") % {"label": label}))
+    return amount.quantize(_CENT)
+
+
+def read_whole_number(value: Any, *, label: str, maximum: int) -> int:
+    """Return a required whole number, never negative ("12", 12 or 12.0, not 12.5)."""
+    if is_blank(value):
+        raise ValueError(_("Falta %(label)s.") % {"label": label})
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        number = int(value) if value.is_integer() else None
+    elif isinstance(value, Decimal):
+        number = int(value) if value.is_finite() and value == value.to_integral_value() else None
+    elif _INTEGER_RE.fullmatch(cell_text(value)):
+        number = int(cell_text(value))
+    if number is None:
+        raise ValueError(
+            capfirst(
+                _("%(label)s «%(value)s» debe ser un número entero.")
+                % {"label": label, "value": cell_text(value)}
+            )
+        )
+    if number < 0:
+        raise ValueError(capfirst(_("%(label)s no puede ser negativo.") % {"label": label}))
+    if number > maximum:
+        raise ValueError(capfirst(_("%(label)s es demasiado alto.") % {"label": label}))
+    return number
+
+
+def read_yes_no(value: Any, *, label: str) -> bool | None:
+    """Return True or False for sí/no, 1/0, true/false (any case, any accent); None if blank."""
+    if is_blank(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    word = unicodedata.normalize("NFKD", cell_text(value)).encode("ascii", "ignore").decode()
+    word = word.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(
+        _("«%(value)s» no es un valor de %(label)s: use sí o no (o 1/0, true/false).")
+        % {"value": cell_text(value), "label": label}
+    )
+
+
+def _amount_from_text(text: str, *, label: str) -> Decimal:
+    if text.startswith("-"):
+        raise ValueError(capfirst(_("%(label)s no puede ser negativo.") % {"label": label}))
+    if _PLAIN_AMOUNT_RE.fullmatch(text):
+        return Decimal(text.replace(",", "."))
+    if _DOT_THOUSANDS_AMOUNT_RE.fullmatch(text):
+        return Decimal(text.replace(".", "").replace(",", "."))
+    if _COMMA_THOUSANDS_AMOUNT_RE.fullmatch(text):
+        return Decimal(text.replace(",", ""))
+    if _AMBIGUOUS_AMOUNT_RE.fullmatch(text):
+        raise ValueError(
+            capfirst(
+                _(
+                    "%(label)s «%(value)s» es ambiguo: ¿separador de miles o decimales? "
+                    "Escríbalo sin separador de miles (1234 o 1234,50)."
+                )
+                % {"label": label, "value": text}
+            )
+        )
+    if _MANY_DECIMALS_AMOUNT_RE.fullmatch(text):
+        raise ValueError(capfirst(_("%(label)s tiene más de 2 decimales.") % {"label": label}))
+    raise ValueError(
+        capfirst(
+            _("%(label)s «%(value)s» no es un número válido (ejemplos: 1234.50, 1234,50).")
+            % {"label": label, "value": text}
+        )
+    )

@@ -6,7 +6,6 @@ back with their line numbers and reasons (`errors_csv`). Stock changes write a
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.catalog import services
 from callcenter.models import CatalogProduct, StockMovement
-from lib import people, search
+from lib import people, search, spreadsheets
 from lib.spreadsheets import Row
 
 # Rows per query and per bulk write: well under SQLite's 999 parameters per statement, and
@@ -71,39 +70,6 @@ MAX_PRICE = Decimal("9999999999.99")
 
 
 MAX_STOCK = 2_147_483_647  # the largest value an IntegerField holds on every database
-
-
-CENT = Decimal("0.01")
-
-
-TRUE_WORDS = {"si", "s", "1", "true", "verdadero", "yes", "y", "x"}
-
-
-FALSE_WORDS = {"no", "n", "0", "false", "falso"}
-
-
-# Prices in text cells: "1234.50", "1234,50", "1,234.50" or "1.234,50" (no spaces).
-# - One separator followed by one or two digits is the decimal separator.
-# - With both separators, the last one is the decimal separator and the other one must
-#   group thousands by three.
-# - One separator followed by exactly three digits ("1.234", "1,234") is refused as
-#   ambiguous: a thousands separator in one country, a decimal one in another.
-PLAIN_PRICE_RE = re.compile(r"\d+(?:[.,]\d{1,2})?")
-
-
-DOT_THOUSANDS_PRICE_RE = re.compile(r"\d{1,3}(?:\.\d{3})+,\d{1,2}")
-
-
-COMMA_THOUSANDS_PRICE_RE = re.compile(r"\d{1,3}(?:,\d{3})+\.\d{1,2}")
-
-
-AMBIGUOUS_PRICE_RE = re.compile(r"[1-9]\d{0,2}[.,]\d{3}")
-
-
-MANY_DECIMALS_PRICE_RE = re.compile(r"\d+[.,]\d{3,}")
-
-
-INTEGER_RE = re.compile(r"-?\d+")
 
 
 T = TypeVar("T")
@@ -203,11 +169,11 @@ def _parsed_rows(rows: Iterator[Row], errors: list[RowError]) -> list[_CatalogRo
     first_line_of: dict[str, int] = {}
     valid: list[_CatalogRow] = []
     for line, values in rows:
-        if all(_is_blank(v) for v in values):
+        if all(spreadsheets.is_blank(v) for v in values):
             continue
         cells = {name: values[i] if i < len(values) else None for name, i in columns.items()}
         row, messages = _parsed_row(cells)
-        sku = _text(cells["sku"])
+        sku = spreadsheets.cell_text(cells["sku"])
         if sku:
             if sku in first_line_of:
                 messages.append(
@@ -226,17 +192,17 @@ def _parsed_rows(rows: Iterator[Row], errors: list[RowError]) -> list[_CatalogRo
 def _columns(rows: Iterator[Row]) -> dict[str, int]:
     """Read the header (the first non-empty row) and return field → column index."""
     for line, values in rows:
-        if all(_is_blank(v) for v in values):
+        if all(spreadsheets.is_blank(v) for v in values):
             continue
         columns: dict[str, int] = {}
         for index, value in enumerate(values):
-            name = COLUMNS.get(search.normalize(_text(value)))
+            name = COLUMNS.get(search.normalize(spreadsheets.cell_text(value)))
             if name is None:
                 continue  # other columns are ignored
             if name in columns:
                 raise ValidationError(
                     _("La columna «%(column)s» está repetida en el encabezado (línea %(line)s).")
-                    % {"column": _text(value), "line": line}
+                    % {"column": spreadsheets.cell_text(value), "line": line}
                 )
             columns[name] = index
         missing = [label for name, label in REQUIRED_COLUMNS.items() if name not in columns]
@@ -257,13 +223,13 @@ def _parsed_row(cells: Mapping[str, Any]) -> tuple[_CatalogRow | None, list[str]
     """Return the row ready to write, or None and what is wrong with it."""
     messages: list[str] = []
 
-    sku = _text(cells["sku"])
+    sku = spreadsheets.cell_text(cells["sku"])
     if not sku:
         messages.append(_("Falta el SKU."))
     elif len(sku) > SKU_MAX_LENGTH:
         messages.append(_("El SKU tiene más de %(max)s caracteres.") % {"max": SKU_MAX_LENGTH})
 
-    name = _text(cells["name"])
+    name = spreadsheets.cell_text(cells["name"])
     if not name:
         messages.append(_("Falta el nombre."))
     elif len(name) > NAME_MAX_LENGTH:
@@ -271,11 +237,13 @@ def _parsed_row(cells: Mapping[str, Any]) -> tuple[_CatalogRow | None, list[str]
 
     price = stock = currency = is_active = None
     try:
-        price = _price(cells["price"])
+        price = spreadsheets.read_amount(cells["price"], label=_("el precio"), maximum=MAX_PRICE)
     except ValueError as exc:
         messages.append(str(exc))
     try:
-        stock = _stock(cells["stock"])
+        stock = spreadsheets.read_whole_number(
+            cells["stock"], label=_("el stock"), maximum=MAX_STOCK
+        )
     except ValueError as exc:
         messages.append(str(exc))
     try:
@@ -283,10 +251,10 @@ def _parsed_row(cells: Mapping[str, Any]) -> tuple[_CatalogRow | None, list[str]
     except ValueError as exc:
         messages.append(str(exc))
     try:
-        is_active = _active(cells.get("is_active"))
+        is_active = spreadsheets.read_yes_no(cells.get("is_active"), label=_("activo"))
     except ValueError as exc:
         messages.append(str(exc))
-    description = _text(cells.get("description")) or None
+    description = spreadsheets.cell_text(cells.get("description")) or None
 
     if messages:
         return None, messages
@@ -303,84 +271,8 @@ def _parsed_row(cells: Mapping[str, Any]) -> tuple[_CatalogRow | None, list[str]
     return row, messages
 
 
-def _price(value: Any) -> Decimal:
-    if _is_blank(value):
-        raise ValueError(_("Falta el precio."))
-    if isinstance(value, bool):
-        raise ValueError(_("El precio no es un número."))
-    if isinstance(value, int | Decimal):
-        amount = Decimal(value)
-    elif isinstance(value, float):
-        # A numeric Excel cell; repr() is its shortest exact spelling (19.9, not 19.89999…).
-        amount = Decimal(repr(value))
-    else:
-        text = _text(value).replace(" ", "").replace("\u00a0", "")
-        amount = _price_from_text(text)
-    if not amount.is_finite():
-        raise ValueError(_("El precio no es un número."))
-    if amount < 0:
-        raise ValueError(_("El precio no puede ser negativo."))
-    if amount > MAX_PRICE:
-        raise ValueError(_("El precio es demasiado alto."))
-    if amount != amount.quantize(CENT):
-        raise ValueError(_("El precio tiene más de 2 decimales."))
-    return amount.quantize(CENT)
-
-
-def _price_from_text(text: str) -> Decimal:
-    """Read a price written as text; see the *_PRICE_RE patterns above for the rules."""
-    if text.startswith("-"):
-        raise ValueError(_("El precio no puede ser negativo."))
-    if PLAIN_PRICE_RE.fullmatch(text):
-        return Decimal(text.replace(",", "."))
-    if DOT_THOUSANDS_PRICE_RE.fullmatch(text):
-        return Decimal(text.replace(".", "").replace(",", "."))
-    if COMMA_THOUSANDS_PRICE_RE.fullmatch(text):
-        return Decimal(text.replace(",", ""))
-    if AMBIGUOUS_PRICE_RE.fullmatch(text):
-        raise ValueError(
-            _(
-                "El precio «%(value)s» es ambiguo: ¿separador de miles o decimales? "
-                "Escríbalo sin separador de miles (1234 o 1234,50)."
-            )
-            % {"value": text}
-        )
-    if MANY_DECIMALS_PRICE_RE.fullmatch(text):
-        raise ValueError(_("El precio tiene más de 2 decimales."))
-    raise ValueError(
-        _("El precio «%(value)s» no es un número válido (ejemplos: 1234.50, 1234,50).")
-        % {"value": text}
-    )
-
-
-def _stock(value: Any) -> int:
-    if _is_blank(value):
-        raise ValueError(_("Falta el stock."))
-    number: int | None = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        number = int(value) if value.is_integer() else None
-    elif isinstance(value, Decimal):
-        number = int(value) if value.is_finite() and value == value.to_integral_value() else None
-    elif INTEGER_RE.fullmatch(_text(value)):
-        number = int(_text(value))
-    if number is None:
-        raise ValueError(
-            _("El stock «%(value)s» debe ser un número entero de unidades.")
-            % {"value": _text(value)}
-        )
-    if number < 0:
-        raise ValueError(_("El stock no puede ser negativo."))
-    if number > MAX_STOCK:
-        raise ValueError(_("El stock es demasiado alto."))
-    return number
-
-
 def _currency(value: Any) -> str | None:
-    text = _text(value)
+    text = spreadsheets.cell_text(value)
     if not text:
         return None
     if not services.CURRENCY_RE.fullmatch(text):
@@ -388,35 +280,6 @@ def _currency(value: Any) -> str | None:
             _("La moneda «%(value)s» debe ser un código de 3 letras (PEN, USD).") % {"value": text}
         )
     return text.upper()
-
-
-def _active(value: Any) -> bool | None:
-    if _is_blank(value):
-        return None
-    if isinstance(value, bool):
-        return value
-    word = search.normalize(_text(value))
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError(
-        _("«%(value)s» no es un valor de activo: use sí o no (o 1/0, true/false).")
-        % {"value": _text(value)}
-    )
-
-
-def _text(value: Any) -> str:
-    """Return a cell as stripped text; a whole number typed in Excel loses its '.0'."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _update_existing(

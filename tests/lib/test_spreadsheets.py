@@ -1,0 +1,74 @@
+"""Cell readers: amounts in every spelling a spreadsheet gives, whole numbers, yes or no."""
+
+from decimal import Decimal
+
+import pytest
+
+from lib import spreadsheets
+
+BIG = Decimal("9999999999.99")
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("1234.50", Decimal("1234.50")),
+        ("1234,50", Decimal("1234.50")),
+        ("1,234.50", Decimal("1234.50")),
+        ("1.234,50", Decimal("1234.50")),
+        ("1 234,5", Decimal("1234.50")),
+        (19.9, Decimal("19.90")),
+        (12, Decimal("12.00")),
+        (Decimal("3.1"), Decimal("3.10")),
+    ],
+)
+def test_it_reads_an_amount_in_each_spelling(cell, expected):
+    assert spreadsheets.read_amount(cell, label="el monto", maximum=BIG) == expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("", "Falta el monto."),
+        ("1.234", "es ambiguo"),
+        ("-5", "El monto no puede ser negativo."),
+        ("10.9999", "El monto tiene más de 2 decimales."),
+        ("diez", "no es un número válido"),
+        (True, "El monto no es un número."),
+        ("1e9999", "no es un número válido"),
+        ("10000000000", "El monto es demasiado alto."),
+    ],
+)
+def test_it_refuses_an_amount_saying_why(cell, message):
+    with pytest.raises(ValueError, match=message):
+        spreadsheets.read_amount(cell, label="el monto", maximum=BIG)
+
+
+def test_it_reads_whole_numbers_and_refuses_fractions_and_huge_ones():
+    assert spreadsheets.read_whole_number("12", label="el stock", maximum=100) == 12
+    assert spreadsheets.read_whole_number(12.0, label="el stock", maximum=100) == 12
+    with pytest.raises(ValueError, match="debe ser un número entero"):
+        spreadsheets.read_whole_number(2.5, label="el stock", maximum=100)
+    with pytest.raises(ValueError, match="demasiado alto"):
+        spreadsheets.read_whole_number("101", label="el stock", maximum=100)
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("Sí", True),
+        ("si", True),
+        ("1", True),
+        ("TRUE", True),
+        ("no", False),
+        (0.0, False),
+        ("", None),
+    ],
+)
+def test_it_reads_yes_or_no(cell, expected):
+    assert spreadsheets.read_yes_no(cell, label="activo") is expected
+
+
+def test_it_refuses_a_word_that_is_neither_yes_nor_no():
+    with pytest.raises(ValueError, match="no es un valor de activo"):
+        spreadsheets.read_yes_no("quizá", label="activo")
