@@ -8,7 +8,12 @@ class CrmConfig(AppConfig):
     verbose_name = _("CRM")
 
     def ready(self) -> None:
-        from crm import services
-        from integrations import webhooks
+        from crm import messages, services
+        from integrations import outbox, webhooks
 
         webhooks.register_processor("calcom", services.process_calcom_event)
+        outbox.register_sender(
+            messages.DESTINATION,
+            messages.deliver_customer_message,
+            on_failure=messages.record_delivery_failure,
+        )

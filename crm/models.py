@@ -191,7 +191,10 @@ class Customer(models.Model):
 
 
 class Interaction(models.Model):
-    """One event on a customer's timeline. Written only by `crm.services.record_interaction`."""
+    """One event on a customer's timeline. Written only by `crm.services.record_interaction`.
+
+    `crm.messages` also marks its message entries sent or not sent once the outbox knows.
+    """
 
     class Kind(models.TextChoices):
         NOTE = "note", _("Nota")

@@ -13,6 +13,14 @@ A sender raises TemporaryProviderError for what may work later and ProviderError
 definitive refusal. The retry plan lives in the database (`next_attempt_at`), swept every
 minute by `tasks.deliver_due_messages`, not in Celery countdowns: with Redis as broker a
 countdown longer than the visibility timeout gets the task delivered twice.
+
+The app may also register `on_failure`, called with each of the destination's messages
+that ends failed (refused, out of attempts, given up by the sweep), so the people
+concerned hear of it where they look (crm.messages writes the customer's timeline). It
+runs in the transaction that marks the message failed; its own errors are logged and
+noted on the message, and never make the message be sent again.
+
+    outbox.register_sender("crm.customer_message", deliver, on_failure=record_failure)
 """
 
 import logging
@@ -35,25 +43,39 @@ from lib import queue
 logger = logging.getLogger(__name__)
 
 Sender = Callable[[dict[str, Any]], None]
+FailureHandler = Callable[[OutboxMessage], None]
 
 # A send takes seconds (HTTP timeouts are 20 s); a message claimed longer ago than this
 # belongs to a worker that died mid-send.
 SENDING_TIMEOUT = timedelta(minutes=10)
 
 _senders: dict[str, Sender] = {}
+_failure_handlers: dict[str, FailureHandler] = {}
 
 
-def register_sender(destination: str, sender: Sender) -> None:
-    """Make `sender` the callable that sends `destination`'s payloads (one per destination)."""
+def register_sender(
+    destination: str, sender: Sender, *, on_failure: FailureHandler | None = None
+) -> None:
+    """Make `sender` the callable that sends `destination`'s payloads (one per destination).
+
+    `on_failure`, if given, is called with each of the destination's messages that ends
+    failed, after its status, attempts and last_error are saved.
+    """
     current = _senders.get(destination)
     if current is not None and current is not sender:
         raise ImproperlyConfigured(f"A sender for {destination!r} is already registered.")
+    current_handler = _failure_handlers.get(destination)
+    if current_handler is not None and current_handler is not on_failure:
+        raise ImproperlyConfigured(f"A failure handler for {destination!r} is already registered.")
     _senders[destination] = sender
+    if on_failure is not None:
+        _failure_handlers[destination] = on_failure
 
 
 def unregister_sender(destination: str) -> None:
-    """Forget `destination`'s sender (for tests)."""
+    """Forget `destination`'s sender and failure handler (for tests)."""
     _senders.pop(destination, None)
+    _failure_handlers.pop(destination, None)
 
 
 def sender_for(destination: str) -> Sender | None:
@@ -103,11 +125,10 @@ def deliver_message(*, message_id: int) -> None:
 
     sender = sender_for(message.destination)
     if sender is None:
-        _finish(
+        _fail(
             message,
-            status=OutboxMessage.Status.FAILED,
             attempts=message.attempts + 1,
-            last_error=gettext("No hay un remitente registrado para el destino «%(destination)s».")
+            error=gettext("No hay un remitente registrado para el destino «%(destination)s».")
             % {"destination": message.destination},
         )
         return
@@ -117,12 +138,7 @@ def deliver_message(*, message_id: int) -> None:
     except errors.TemporaryProviderError as exc:
         _plan_retry(message, error=str(exc), not_before=exc.retry_after)
     except errors.ProviderError as exc:
-        _finish(
-            message,
-            status=OutboxMessage.Status.FAILED,
-            attempts=message.attempts + 1,
-            last_error=str(exc),
-        )
+        _fail(message, attempts=message.attempts + 1, error=str(exc))
     except Exception as exc:
         # A bug or an unexpected failure in the sender: retried like a temporary error, so
         # a fix deployed in time still sends it; bounded by OUTBOX_MAX_ATTEMPTS.
@@ -162,10 +178,17 @@ def recover_stuck_messages() -> int:
     )
     error = gettext("El envío se interrumpió antes de terminar.")
     # The interrupted send counts as an attempt: a message that kills its worker every
-    # time must not loop forever.
-    failed = stuck.filter(attempts__gte=settings.OUTBOX_MAX_ATTEMPTS - 1).update(
-        status=OutboxMessage.Status.FAILED, attempts=F("attempts") + 1, last_error=error
-    )
+    # time must not loop forever. One row at a time, so the owner hears of exactly the
+    # messages this sweep gave up on (another sweep running at once gets the others).
+    failed = 0
+    given_up = stuck.filter(attempts__gte=settings.OUTBOX_MAX_ATTEMPTS - 1)
+    for message_id in list(given_up.values_list("pk", flat=True)):
+        with transaction.atomic():
+            if stuck.filter(pk=message_id).update(
+                status=OutboxMessage.Status.FAILED, attempts=F("attempts") + 1, last_error=error
+            ):
+                failed += 1
+                _tell_owner(message_id)
     requeued = stuck.update(
         status=OutboxMessage.Status.QUEUED,
         attempts=F("attempts") + 1,
@@ -198,7 +221,7 @@ def backoff_seconds(attempts: int) -> float:
 def _plan_retry(message: OutboxMessage, *, error: str, not_before: float | None = None) -> None:
     attempts = message.attempts + 1
     if attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-        _finish(message, status=OutboxMessage.Status.FAILED, attempts=attempts, last_error=error)
+        _fail(message, attempts=attempts, error=error)
         return
     # A provider that says when to come back (a 429's Retry-After) is not called sooner.
     wait = max(backoff_seconds(attempts), not_before or 0)
@@ -211,9 +234,43 @@ def _plan_retry(message: OutboxMessage, *, error: str, not_before: float | None 
     )
 
 
-def _finish(message: OutboxMessage, **fields: Any) -> None:
+def _fail(message: OutboxMessage, *, attempts: int, error: str) -> None:
+    """Mark a message being sent as failed for good, and tell its destination's owner."""
+    with transaction.atomic():
+        if _finish(
+            message, status=OutboxMessage.Status.FAILED, attempts=attempts, last_error=error
+        ):
+            _tell_owner(message.pk)
+
+
+def _tell_owner(message_id: int) -> None:
+    """Call the failure handler of a just-failed message's destination, if it has one."""
+    message = OutboxMessage.objects.get(pk=message_id)
+    handler = _failure_handlers.get(message.destination)
+    if handler is None:
+        return
+    try:
+        # A savepoint: a handler that breaks must not undo "failed", or the message would
+        # sit in "sending" until the sweep sent it again.
+        with transaction.atomic():
+            handler(message)
+    except Exception as exc:
+        logger.exception(
+            "Failure handler of outbox message %s (%s)", message.pk, message.destination
+        )
+        note = gettext("No se pudo avisar del fallo: %(error)s") % {
+            "error": errors.traceback_summary(exc)
+        }
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            last_error=f"{message.last_error}\n\n{note}"
+        )
+
+
+def _finish(message: OutboxMessage, **fields: Any) -> bool:
     # Conditional on "sending", so a send the stuck-message sweep gave up on cannot
     # overwrite what happened since.
-    OutboxMessage.objects.filter(pk=message.pk, status=OutboxMessage.Status.SENDING).update(
-        **fields
+    return bool(
+        OutboxMessage.objects.filter(pk=message.pk, status=OutboxMessage.Status.SENDING).update(
+            **fields
+        )
     )

@@ -15,3 +15,11 @@ class GestionesConfig(AppConfig):
     name = "crm.gestiones"
     label = "gestiones"
     verbose_name = _("Gestiones")
+
+    def ready(self) -> None:
+        from crm import messages
+        from crm.gestiones.campaigns import services as campaign_services
+
+        messages.register_outcome_handler(
+            campaign_services.TARGET_MESSAGE, campaign_services.record_message_outcome
+        )

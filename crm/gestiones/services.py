@@ -1,7 +1,8 @@
 """Writes of the gestiones app: open a gestión, follow it up, assign it, alert about it.
 
 Every function is one transaction; each state change lands on the customer's timeline
-(`crm.services.record_interaction`) and mail waits for the commit."""
+(`crm.services.record_interaction`); messages to the customer go through
+`crm.messages`, which queues them in the outbox and keeps the timeline true."""
 
 import datetime
 import re
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from credits.models import Loan
+from crm import messages as crm_messages
 from crm import services as crm_services
 from crm.gestiones import dynamic, selectors
 from crm.gestiones.models import (
@@ -36,7 +38,7 @@ from crm.gestiones.models import (
 from crm.gestiones.surveys import services as survey_services
 from crm.gestiones.workload import services as workload_services
 from crm.models import Branch, Channel, Customer, Interaction, Product
-from lib import people, queue
+from lib import people
 from lib.money import Currency
 
 User = get_user_model()
@@ -409,32 +411,6 @@ def fill(template: str, values: Mapping[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), template)
 
 
-def send_customer_email(
-    *,
-    customer: Customer,
-    subject: str,
-    body: str,
-    actor: AbstractBaseUser | None = None,
-    payload: Mapping[str, Any] | None = None,
-    now: datetime.datetime | None = None,
-) -> bool:
-    """E-mail the customer after the commit and put it on the timeline; False without e-mail."""
-    if not customer.email:
-        return False
-    email = customer.email
-    queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=[email])
-    crm_services.record_interaction(
-        customer=customer,
-        kind=Interaction.Kind.EMAIL,
-        direction=Interaction.Direction.OUTBOUND,
-        summary=_("Correo enviado: %(subject)s") % {"subject": subject},
-        payload={**(payload or {}), "para": email, "mensaje": body[:500]},
-        actor=actor,
-        occurred_at=now,
-    )
-    return True
-
-
 def _alert_customer(
     gestion: Gestion, result: ActionResult, *, actor: AbstractBaseUser, now: datetime.datetime
 ) -> bool:
@@ -453,15 +429,16 @@ def _alert_customer(
         "id": gestion.pk,
         "state": gestion.state.name,
     }
-    sent = send_customer_email(
+    message = crm_messages.send_customer_message(
         customer=gestion.customer,
+        channel=crm_messages.EMAIL,
         subject=subject,
         body=fill(template, values),
         actor=actor,
         payload={"gestion": gestion.pk},
-        now=now,
+        occurred_at=now,
     )
-    if not sent:
+    if message is None:
         crm_services.record_interaction(
             customer=gestion.customer,
             kind=Interaction.Kind.SYSTEM,
@@ -471,7 +448,7 @@ def _alert_customer(
             actor=actor,
             occurred_at=now,
         )
-    return sent
+    return message is not None
 
 
 def _fields(gestion_type: GestionType, scope: str) -> list[FormField]:

@@ -1,22 +1,9 @@
 """Celery doors into the gestiones services; ids and plain values in."""
 
 from celery import shared_task
-from django.core.mail import send_mail
 
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.notifications import services as notification_services
-
-
-@shared_task(
-    name="gestiones.send_email",
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=6,
-)
-def send_email(subject: str, body: str, recipients: list[str]) -> None:
-    """Send one plain-text e-mail (SMTP errors are OSErrors: retried with backoff)."""
-    send_mail(subject, body, None, recipients)
 
 
 @shared_task(name="gestiones.alert_due_gestiones")

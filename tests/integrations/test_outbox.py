@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 import responses
+from django.core.exceptions import ImproperlyConfigured
 
 from integrations import http, outbox
 from integrations.errors import ProviderError, TemporaryProviderError
@@ -293,3 +294,102 @@ def test_it_fails_a_stuck_message_that_has_no_attempts_left(
     assert message.status == OutboxMessage.Status.FAILED
     assert message.attempts == 3
     assert sender.sent == []
+
+
+# --- Telling the destination's owner what failed for good ---------------------------------
+
+
+@pytest.fixture
+def failures(destination, sender) -> list[OutboxMessage]:
+    """The messages the destination's failure handler was told about, as it saw them."""
+    told: list[OutboxMessage] = []
+    outbox.register_sender(destination, sender, on_failure=told.append)
+    return told
+
+
+def test_it_tells_the_owner_when_the_provider_refuses_a_message(
+    db, destination, sender, failures, frozen
+):
+    sender.errors = [ProviderError("HTTP 400: bad status_id")]
+    message = queued(destination, next_attempt_at=NOW)
+
+    outbox.deliver_message(message_id=message.pk)
+
+    (told,) = failures
+    assert told.pk == message.pk
+    assert told.status == OutboxMessage.Status.FAILED
+    assert told.last_error == "HTTP 400: bad status_id"
+
+
+def test_it_tells_the_owner_when_the_last_attempt_fails(
+    db, destination, sender, failures, frozen, settings
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    sender.errors = [TemporaryProviderError("HTTP 503")] * 2
+    message = queued(destination, next_attempt_at=NOW)
+
+    outbox.deliver_message(message_id=message.pk)
+    assert failures == []
+    frozen.shift(settings.OUTBOX_BACKOFF_MAX_SECONDS)
+    outbox.deliver_due_messages()
+
+    (told,) = failures
+    assert (told.pk, told.status, told.attempts) == (message.pk, OutboxMessage.Status.FAILED, 2)
+
+
+def test_it_tells_the_owner_when_the_sweep_gives_up_on_a_stuck_message(
+    db, destination, sender, failures, frozen, settings
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    message = queued(
+        destination, status=OutboxMessage.Status.SENDING, attempts=2, last_attempt_at=NOW
+    )
+    requeued = queued(
+        destination, status=OutboxMessage.Status.SENDING, attempts=0, last_attempt_at=NOW
+    )
+    frozen.shift(timedelta(minutes=11))
+
+    outbox.recover_stuck_messages()
+
+    assert [m.pk for m in failures] == [message.pk]
+    assert failures[0].last_error == "El envío se interrumpió antes de terminar."
+    requeued.refresh_from_db()
+    assert requeued.status == OutboxMessage.Status.QUEUED
+
+
+def test_it_does_not_tell_the_owner_of_a_message_sent_or_to_be_retried(
+    db, destination, sender, failures, frozen
+):
+    sender.errors = [TemporaryProviderError("HTTP 503")]
+    retried = queued(destination, next_attempt_at=NOW)
+    sent = queued(destination, next_attempt_at=NOW)
+
+    outbox.deliver_message(message_id=retried.pk)
+    outbox.deliver_message(message_id=sent.pk)
+
+    assert failures == []
+
+
+def test_it_keeps_a_message_failed_and_notes_it_when_the_owners_handler_breaks(
+    db, destination, sender, frozen
+):
+    def broken_handler(message: OutboxMessage) -> None:
+        OutboxMessage.objects.filter(pk=message.pk).update(destination="half-done")
+        raise RuntimeError("timeline unavailable")
+
+    outbox.register_sender(destination, sender, on_failure=broken_handler)
+    sender.errors = [ProviderError("HTTP 400")]
+    message = queued(destination, next_attempt_at=NOW)
+
+    outbox.deliver_message(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert message.destination == destination  # the handler's writes were undone
+    assert message.last_error.startswith("HTTP 400\n\nNo se pudo avisar del fallo:")
+    assert "RuntimeError: timeline unavailable" in message.last_error
+
+
+def test_it_refuses_a_second_failure_handler_for_a_destination(db, destination, sender, failures):
+    with pytest.raises(ImproperlyConfigured):
+        outbox.register_sender(destination, sender, on_failure=print)

@@ -1,7 +1,8 @@
 """Marketing campaigns: the outbound segment and its launch, the inbound form, effectiveness.
 
 Outbound: a segment of customers (branches, channels, tags, products, city) each gets a
-`CampaignTarget`, and a gestión and/or an e-mail. Launching runs in a Celery task, one
+`CampaignTarget`, and a gestión and/or an e-mail (queued; the target learns whether it
+went out through `record_message_outcome`). Launching runs in a Celery task, one
 transaction per batch of customers, so a segment of 100,000 never holds one long
 transaction in the web request; the campaign page polls `launch_progress` meanwhile.
 
@@ -23,6 +24,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from credits.models import Loan
+from crm import messages as crm_messages
 from crm import services as crm_services
 from crm import validators
 from crm.gestiones import services
@@ -49,6 +51,8 @@ LAUNCH_BATCH_SIZE = 200
 
 
 NO_EMAIL = "sin correo"
+# The origin name of campaign messages in crm.messages (see GestionesConfig.ready).
+TARGET_MESSAGE = "gestiones.campaign_target"
 
 
 # Fields `save_campaign` takes from a form, plain and many-to-many.
@@ -253,20 +257,44 @@ def _send_message(
         "cliente": customer.full_name,
         "campana": campaign.name,
     }
-    sent = services.send_customer_email(
+    message = crm_messages.send_customer_message(
         customer=customer,
+        channel=crm_messages.EMAIL,
         subject=services.fill(campaign.message_subject or campaign.name, values),
         body=services.fill(campaign.message_body, values),
         actor=actor,
         payload={"campaña": campaign.name},
-        now=now,
+        occurred_at=now,
+        origin=(TARGET_MESSAGE, target.pk),
     )
-    if sent:
-        target.message_status = CampaignTarget.MessageStatus.SENT
-        target.sent_at = now
+    if message is not None:
+        # Sent or failed later: record_message_outcome hears it from crm.messages.
+        target.message_status = CampaignTarget.MessageStatus.QUEUED
     else:
         target.message_status = CampaignTarget.MessageStatus.SKIPPED
         target.message_error = NO_EMAIL
+
+
+def record_message_outcome(target_id: int, outcome: crm_messages.Outcome) -> None:
+    """Note on a campaign target whether its message was sent or failed for good.
+
+    A failed message retried from admin and sent then counts as sent.
+    """
+    targets = CampaignTarget.objects.filter(
+        pk=target_id,
+        message_status__in=[
+            CampaignTarget.MessageStatus.QUEUED,
+            CampaignTarget.MessageStatus.FAILED,
+        ],
+    )
+    if outcome.is_sent:
+        targets.update(
+            message_status=CampaignTarget.MessageStatus.SENT, sent_at=outcome.at, message_error=""
+        )
+    else:
+        targets.update(
+            message_status=CampaignTarget.MessageStatus.FAILED, message_error=outcome.error[:300]
+        )
 
 
 @transaction.atomic
@@ -441,12 +469,15 @@ def run_event(
             "producto": loan.product.name,
             "credito": loan.payment_code,
         }
-        run.is_message_sent = services.send_customer_email(
+        message = crm_messages.send_customer_message(
             customer=customer,
+            channel=crm_messages.EMAIL,
             subject=services.fill(event.message_subject or event.name, values),
             body=services.fill(event.message_body, values),
             payload={_("ciclo de vida"): event.name, _("crédito"): loan.payment_code},
-            now=now,
+            occurred_at=now,
         )
+        # Queued, in fact: whether it went out shows on the customer's timeline.
+        run.is_message_sent = message is not None
     run.save(update_fields=["gestion", "is_message_sent"])
     return run

@@ -1,5 +1,8 @@
 """In-app notifications, e-mailed to those with an address: assignments, and gestiones
-about to be late or late (swept every 5 minutes)."""
+about to be late or late (swept every 5 minutes).
+
+Staff e-mails are not customer messages: they go through the outbox's plain `email`
+destination (integrations.email), where a failure shows in admin."""
 
 import datetime
 from collections.abc import Iterable
@@ -17,7 +20,7 @@ from crm.gestiones.models import (
     Notification,
     Outcome,
 )
-from lib import queue
+from integrations import email
 
 
 def notify(
@@ -39,12 +42,15 @@ def notify(
             for u in unique.values()
         ]
     )
-    emails = [u.email for u in unique.values() if u.email]
-    if emails:
+    addresses = [u.email for u in unique.values() if u.email]
+    if addresses:
         link = settings.SITE_URL.rstrip("/") + gestion.get_absolute_url() if gestion else ""
         body = message + (f"\n\n{link}" if link else "")
         subject = _("[Cartera] %(kind)s") % {"kind": Notification.Kind(kind).label}
-        queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=emails)
+        # One e-mail each: a refused address fails alone (visible in the outbox admin),
+        # and nobody sees the others' addresses.
+        for address in addresses:
+            email.enqueue(to=address, subject=subject, body=body)
     return made
 
 

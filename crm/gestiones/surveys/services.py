@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import messages as crm_messages
 from crm import services as crm_services
 from crm.gestiones.models import (
     Answer,
@@ -26,16 +27,16 @@ from crm.gestiones.models import (
     SurveyInvitation,
 )
 from crm.models import Interaction
-from lib import queue
 
 # Longest free-text answer kept; the public form enforces the same limit.
 MAX_TEXT_ANSWER = 2000
 
 
 def invite(*, gestion: Gestion, now: datetime.datetime | None = None) -> SurveyInvitation | None:
-    """Send the gestión's survey to the customer by e-mail link, once; None without one.
+    """Queue the gestión's survey to the customer as an e-mailed link, once; None without one.
 
     Called inside the follow-up that closes the gestión; the e-mail waits for the commit.
+    A customer without e-mail gets the invitation without `sent_at`.
     """
     survey = gestion.survey
     if survey is None or not survey.is_active:
@@ -44,7 +45,7 @@ def invite(*, gestion: Gestion, now: datetime.datetime | None = None) -> SurveyI
     invitation, created = SurveyInvitation.objects.get_or_create(
         gestion=gestion, defaults={"survey": survey, "created_at": now}
     )
-    if not created or not gestion.customer.email:
+    if not created:
         return invitation
     link = settings.SITE_URL.rstrip("/") + reverse("survey_answer", args=[invitation.token])
     subject = _("¿Cómo le atendimos? Encuesta sobre su gestión n.º %(id)s") % {"id": gestion.pk}
@@ -57,8 +58,18 @@ def invite(*, gestion: Gestion, now: datetime.datetime | None = None) -> SurveyI
         "type": gestion.gestion_type.name,
         "link": link,
     }
-    email = gestion.customer.email
-    queue.enqueue("gestiones.send_email", subject=subject, body=body, recipients=[email])
+    message = crm_messages.send_customer_message(
+        customer=gestion.customer,
+        channel=crm_messages.EMAIL,
+        subject=subject,
+        body=body,
+        payload={"gestion": gestion.pk, "encuesta": survey.name},
+        occurred_at=now,
+        dedupe_key=f"gestiones:survey-invitation:{invitation.pk}",
+    )
+    if message is None:
+        return invitation
+    # When the invitation was queued: whether it went out shows on the customer's timeline.
     SurveyInvitation.objects.filter(pk=invitation.pk).update(sent_at=now)
     invitation.sent_at = now
     return invitation

@@ -18,6 +18,7 @@ from crm.gestiones.campaigns import selectors as campaign_selectors
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.models import Campaign, CampaignTarget, FollowUp, Gestion, Outcome
 from crm.models import Customer, Interaction
+from integrations.models import OutboxMessage
 from tests.factories import BranchFactory, ChannelFactory, CustomerFactory, TagFactory
 
 from .conftest import step
@@ -215,6 +216,45 @@ def test_launching_emails_the_filled_message_and_skips_customers_without_email(
     assert skipped.message_status == CampaignTarget.MessageStatus.SKIPPED
     assert skipped.message_error == "sin correo"
     assert rosa.interactions.filter(kind=Interaction.Kind.EMAIL).count() == 1
+
+
+def test_a_launched_message_waits_queued_until_the_outbox_sends_it(db, supervisor, mailoutbox):
+    rosa = CustomerFactory(first_name="Rosa", email="rosa@example.pe")
+    campaign = make_campaign(message_body="Hola {nombre}", status=Campaign.Status.ACTIVE)
+
+    # Not committed: the outbox has not sent it yet.
+    campaign_services.reach_segment(campaign_id=campaign.pk)
+
+    target = campaign.targets.get(customer=rosa)
+    assert target.message_status == CampaignTarget.MessageStatus.QUEUED
+    assert target.sent_at is None
+    assert mailoutbox == []
+    assert campaign_selectors.effectiveness(campaign).messages["queued"] == 1
+
+
+def test_a_message_the_mail_server_refuses_fails_its_target_until_retried_and_sent(
+    db, supervisor, admin_client, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    rosa = CustomerFactory(first_name="Rosa", email="rosa@example.pe")
+    campaign = make_campaign(message_body="Hola {nombre}")
+    settings.EMAIL_BACKEND = "tests.email_backends.RefusingBackend"
+    launch(campaign, supervisor, django_capture_on_commit_callbacks)
+    target = campaign.targets.get(customer=rosa)
+    assert target.message_status == CampaignTarget.MessageStatus.FAILED
+    assert "550 5.1.1 User unknown" in target.message_error
+    assert target.sent_at is None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:integrations_outboxmessage_changelist"),
+            {"action": "retry_messages", "_selected_action": [OutboxMessage.objects.get().pk]},
+        )
+
+    target.refresh_from_db()
+    assert target.message_status == CampaignTarget.MessageStatus.SENT
+    assert (target.message_error, target.sent_at is not None) == ("", True)
+    assert [m.to for m in mailoutbox] == [["rosa@example.pe"]]
 
 
 def test_launching_twice_reaches_only_the_customers_who_joined_since(

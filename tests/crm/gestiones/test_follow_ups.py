@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from crm.gestiones import services
 from crm.gestiones.models import FollowUp, Gestion, Outcome, RejectionReason
 from crm.models import Interaction
+from integrations.models import OutboxMessage
 from tests.crm.gestiones.conftest import step
 
 NOW = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
@@ -183,6 +184,27 @@ def test_a_result_that_alerts_the_customer_emails_them(
     assert Interaction.objects.filter(
         customer=customer, kind=Interaction.Kind.EMAIL, direction=Interaction.Direction.OUTBOUND
     ).exists()
+    entry = customer.interactions.get(kind=Interaction.Kind.EMAIL)
+    assert entry.summary == f"Correo enviado: {sent[0].subject}"
+
+
+def test_an_alert_is_on_the_timeline_as_queued_until_it_goes_out(
+    make_gestion, asesor, customer, mailoutbox
+):
+    customer.email = "rosa@example.com"
+    customer.save()
+    gestion = make_gestion(actor=asesor)
+    action, result = step(gestion, "Revisar documentos", "Faltan documentos")
+
+    # Not committed: the outbox has not sent it yet.
+    follow_up = services.record_follow_up(
+        gestion=gestion, actor=asesor, action=action, result=result
+    )
+
+    assert follow_up.is_customer_alerted
+    assert mailoutbox == []
+    entry = customer.interactions.get(kind=Interaction.Kind.EMAIL)
+    assert entry.summary.startswith("Correo en cola: Su gestión n.º")
 
 
 def test_a_result_that_does_not_alert_sends_nothing_to_the_customer(
@@ -216,6 +238,8 @@ def test_a_customer_without_email_is_not_alerted_and_the_timeline_says_so(
     assert Interaction.objects.filter(
         customer=customer, summary__contains="no tiene correo registrado"
     ).exists()
+    assert not customer.interactions.filter(kind=Interaction.Kind.EMAIL).exists()
+    assert not OutboxMessage.objects.exists()
 
 
 def test_the_customer_message_cannot_reach_python_attributes(make_gestion):

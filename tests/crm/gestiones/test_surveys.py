@@ -109,6 +109,35 @@ def test_closing_a_gestion_emails_the_customer_a_link_to_the_survey(
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["rosa@example.pe"]
     assert f"/encuesta/{invitation.token}/" in mailoutbox[0].body
+    entry = customer.interactions.get(kind=Interaction.Kind.EMAIL)
+    assert entry.summary == f"Correo enviado: {mailoutbox[0].subject}"
+
+
+def test_a_survey_invitation_the_mail_server_refuses_shows_as_failed_on_the_timeline(
+    make_gestion,
+    credit_type,
+    customer,
+    survey,
+    asesor,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.EMAIL_BACKEND = "tests.email_backends.RefusingBackend"
+    credit_type.survey = survey
+    credit_type.save()
+    customer.email = "rosa@example.pe"
+    customer.save()
+    gestion = make_gestion(agent=asesor, now=NOW)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        close(gestion, asesor, now=NOW + datetime.timedelta(hours=1))
+
+    entry = customer.interactions.get(kind=Interaction.Kind.EMAIL)
+    assert entry.summary.startswith("Correo no enviado: ¿Cómo le atendimos?")
+    assert customer.interactions.filter(
+        kind=Interaction.Kind.SYSTEM,
+        summary__startswith="No se pudo enviar el correo «¿Cómo le atendimos?",
+    ).exists()
 
 
 def test_a_customer_without_email_gets_an_invitation_but_no_email(

@@ -9,6 +9,7 @@ from crm.gestiones.models import FollowUp, Gestion, Notification, StateAgent
 from crm.gestiones.notifications import services as notification_services
 from crm.gestiones.workload import selectors as workload_selectors
 from crm.gestiones.workload import services as workload_services
+from integrations.models import OutboxMessage
 from tests.crm.gestiones.conftest import step
 from tests.factories import CustomerFactory, UserFactory
 
@@ -181,6 +182,49 @@ def test_the_sweep_alerts_late_gestiones_once_to_agent_and_supervisor(
     assert {n.recipient for n in late} == {asesor, supervisor}
     assert "atrasada" in late.first().message
     assert any(m.to == ["andrea@example.com"] and "atrasada" in m.body for m in mailoutbox)
+
+
+def test_a_notification_is_emailed_to_each_recipient_through_the_outbox(
+    make_gestion, asesor, supervisor, mailoutbox, django_capture_on_commit_callbacks
+):
+    gestion = make_gestion(agent=asesor, now=NOW)
+    asesor.email = "andrea@example.com"
+    asesor.save()
+    supervisor.email = "sofia@example.com"
+    supervisor.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_services.notify(
+            recipients=[asesor, supervisor],
+            gestion=gestion,
+            kind=Notification.Kind.LATE,
+            message="La gestión está atrasada.",
+        )
+        assert mailoutbox == []
+
+    assert sorted(m.to for m in mailoutbox) == [["andrea@example.com"], ["sofia@example.com"]]
+    assert set(OutboxMessage.objects.values_list("destination", "status")) == {
+        ("email", OutboxMessage.Status.SENT)
+    }
+
+
+def test_a_notification_email_the_server_refuses_stays_failed_in_the_outbox(
+    make_gestion, asesor, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.email_backends.RefusingBackend"
+    gestion = make_gestion(agent=asesor, now=NOW)
+    asesor.email = "andrea@example.com"
+    asesor.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification_services.notify(
+            recipients=[asesor], gestion=gestion, kind=Notification.Kind.LATE, message="Atrasada."
+        )
+
+    message = OutboxMessage.objects.get(destination="email")
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "andrea@example.com" in message.last_error
+    assert Notification.objects.filter(recipient=asesor, gestion=gestion).exists()
 
 
 def test_the_sweep_warns_before_the_due_date_within_the_types_window(make_gestion, asesor):

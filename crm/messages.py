@@ -1,0 +1,286 @@
+"""Messages to customers: the one way out, whatever the channel, with the timeline kept true.
+
+`send_customer_message` writes, in the caller's transaction, the timeline entry ("Correo
+en cola: …") and an outbox message for `DESTINATION`; the outbox sends it once the
+transaction commits, with its retries. Delivery marks the entry sent; a message that
+fails for good marks it not sent and adds an entry saying why (`record_delivery_failure`,
+the destination's failure handler). A message retried from admin and then delivered is
+marked sent again.
+
+A channel (e-mail now; SMS and WhatsApp later) is one `MessageChannel` in a small
+registry: where the customer's address is, how to send, and what the timeline says.
+
+A higher app that wants a message's outcome (a campaign target) passes
+`origin=(name, id)` and registers a handler for `name` with `register_outcome_handler`,
+so the core never imports it.
+"""
+
+import datetime
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from crm import services
+from crm.models import Customer, Interaction
+from integrations import email, errors, outbox
+from integrations.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+DESTINATION = "crm.customer_message"
+EMAIL = Interaction.Kind.EMAIL
+# The timeline entry's payload key for the delivery state: a nested object, which the
+# timeline does not display (the summary says it in words).
+DELIVERY = "delivery"
+# How much of a provider's error goes into a timeline summary; admin keeps all of it.
+ERROR_CHARS = 200
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("En cola")
+    SENT = "sent", _("Enviado")
+    FAILED = "failed", _("No enviado")
+
+
+@dataclass(frozen=True)
+class MessageChannel:
+    """How to reach customers on one channel, and how the timeline tells it."""
+
+    kind: str  # an Interaction.Kind: the channel's name, and its timeline entries' kind
+    address: Callable[[Customer], str]  # the customer's address, "" when there is none
+    send: Callable[[str, str, str], None]  # (address, subject, body); raises ProviderError
+    queued: str  # the entry's summary while queued, with %(subject)s
+    sent: str  # ... once sent
+    not_sent: str  # ... once it failed for good
+    failure: str  # the entry that says why, with %(subject)s and %(error)s
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a message: told to its origin's handler when it is sent or fails."""
+
+    interaction_id: int
+    status: str  # DeliveryStatus.SENT or DeliveryStatus.FAILED
+    at: datetime.datetime
+    error: str = ""
+
+    @property
+    def is_sent(self) -> bool:
+        return self.status == DeliveryStatus.SENT
+
+
+OutcomeHandler = Callable[[int, Outcome], None]
+
+_channels: dict[str, MessageChannel] = {}
+_outcome_handlers: dict[str, OutcomeHandler] = {}
+
+
+def register_channel(channel: MessageChannel) -> None:
+    """Make `channel` the way messages of its kind are sent (one per kind)."""
+    current = _channels.get(channel.kind)
+    if current is not None and current != channel:
+        raise ImproperlyConfigured(f"A message channel {channel.kind!r} is already registered.")
+    _channels[channel.kind] = channel
+
+
+def register_outcome_handler(name: str, handler: OutcomeHandler) -> None:
+    """Call `handler(origin_id, outcome)` for messages sent with `origin=(name, origin_id)`."""
+    current = _outcome_handlers.get(name)
+    if current is not None and current is not handler:
+        raise ImproperlyConfigured(f"An outcome handler for {name!r} is already registered.")
+    _outcome_handlers[name] = handler
+
+
+def unregister_outcome_handler(name: str) -> None:
+    """Forget `name`'s outcome handler (for tests)."""
+    _outcome_handlers.pop(name, None)
+
+
+def address_for(customer: Customer, channel: str) -> str:
+    """Return the customer's address on `channel`, or "" when there is none."""
+    return (_channel(channel).address(customer) or "").strip()
+
+
+@transaction.atomic
+def send_customer_message(
+    *,
+    customer: Customer,
+    channel: str,
+    subject: str,
+    body: str,
+    actor: AbstractBaseUser | None = None,
+    payload: Mapping[str, Any] | None = None,
+    occurred_at: datetime.datetime | None = None,
+    dedupe_key: str = "",
+    origin: tuple[str, int] | None = None,
+) -> Interaction | None:
+    """Queue a message to the customer and put it on the timeline as queued.
+
+    Return its timeline entry, or None when the customer has no address on `channel`
+    (nothing is written then). Nothing is sent unless the caller's transaction commits.
+    With a `dedupe_key` already used, return the first message's entry and queue nothing.
+    `payload` adds to what the entry shows; `origin=(name, id)` has the handler
+    registered for `name` told the outcome.
+    """
+    spec = _channel(channel)
+    address = address_for(customer, channel)
+    if not address:
+        return None
+    with transaction.atomic():
+        interaction = services.record_interaction(
+            customer=customer,
+            kind=spec.kind,
+            direction=Interaction.Direction.OUTBOUND,
+            summary=spec.queued % {"subject": subject},
+            payload={
+                **(payload or {}),
+                "para": address,
+                "mensaje": body[:500],
+                DELIVERY: {"status": DeliveryStatus.QUEUED.value},
+            },
+            actor=actor,
+            occurred_at=occurred_at,
+        )
+        message_payload: dict[str, Any] = {
+            "interaction": interaction.pk,
+            "channel": spec.kind,
+            "to": address,
+            "subject": subject,
+            "body": body,
+        }
+        if origin is not None:
+            message_payload["origin"] = {"name": origin[0], "id": origin[1]}
+        message = outbox.enqueue_message(
+            destination=DESTINATION, payload=message_payload, dedupe_key=dedupe_key
+        )
+        first_id = message.payload.get("interaction")
+        if first_id != interaction.pk:
+            # Queued before under this dedupe_key: keep only the first entry.
+            transaction.set_rollback(True)
+    if first_id != interaction.pk:
+        return Interaction.objects.filter(pk=first_id).first()
+    return interaction
+
+
+def deliver_customer_message(payload: dict[str, Any]) -> None:
+    """Send a queued customer message and mark its timeline entry sent (the outbox sender)."""
+    spec = _channel(payload["channel"])
+    interaction = Interaction.objects.filter(pk=payload["interaction"]).first()
+    if interaction is None:
+        raise errors.ProviderError(gettext("El cliente ya no existe: el mensaje no se envió."))
+    if delivery_status(interaction) == DeliveryStatus.SENT:
+        # Sent already, and the outbox lost track of it (a worker died right after).
+        return
+    spec.send(payload["to"], payload["subject"], payload["body"])
+    _record_outcome(payload, DeliveryStatus.SENT)
+
+
+def record_delivery_failure(message: OutboxMessage) -> None:
+    """Tell the customer's timeline that a message failed for good (the failure handler)."""
+    payload = message.payload
+    spec = _channel(payload["channel"])
+    error = _short(message.last_error)
+    interaction = _record_outcome(payload, DeliveryStatus.FAILED, error=error)
+    if interaction is None:
+        return
+    services.record_interaction(
+        customer=interaction.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=spec.failure % {"subject": payload["subject"], "error": error},
+        payload={
+            "para": payload["to"],
+            gettext("mensaje saliente"): f"#{message.pk}",
+            gettext("intentos"): message.attempts,
+        },
+    )
+
+
+def delivery_status(interaction: Interaction) -> str:
+    """Return the DeliveryStatus of a message's timeline entry, or "" for other entries."""
+    delivery = (interaction.payload or {}).get(DELIVERY)
+    return delivery.get("status", "") if isinstance(delivery, dict) else ""
+
+
+def _record_outcome(
+    payload: Mapping[str, Any], status: str, *, error: str = ""
+) -> Interaction | None:
+    """Mark the message's timeline entry sent or not sent and tell its origin.
+
+    Return the entry, or None when it is gone or a failure arrives for a message sent.
+    """
+    spec = _channel(payload["channel"])
+    now = timezone.now()
+    with transaction.atomic():
+        interaction = (
+            Interaction.objects.select_for_update()
+            .select_related("customer")
+            .filter(pk=payload["interaction"])
+            .first()
+        )
+        if interaction is None:
+            return None
+        if status == DeliveryStatus.FAILED and delivery_status(interaction) == DeliveryStatus.SENT:
+            # The sweep gave up on a send that had in fact gone out: the customer has it.
+            return None
+        summary = spec.sent if status == DeliveryStatus.SENT else spec.not_sent
+        delivery: dict[str, Any] = {"status": status, "at": now.isoformat()}
+        if error:
+            delivery["error"] = error
+        interaction.summary = (summary % {"subject": payload["subject"]})[:500]
+        interaction.payload = {**(interaction.payload or {}), DELIVERY: delivery}
+        # The entry already exists: only its delivery state changes, never who or when.
+        interaction.save(update_fields=["summary", "payload"])
+        _tell_origin(payload, Outcome(interaction.pk, status, now, error))
+    return interaction
+
+
+def _tell_origin(payload: Mapping[str, Any], outcome: Outcome) -> None:
+    origin = payload.get("origin")
+    if not origin:
+        return
+    handler = _outcome_handlers.get(origin["name"])
+    if handler is None:
+        logger.warning("No outcome handler for %r (message %s)", origin["name"], outcome)
+        return
+    try:
+        # A savepoint: the message went out (or failed) whatever the origin makes of it;
+        # a broken handler must not have it sent again.
+        with transaction.atomic():
+            handler(origin["id"], outcome)
+    except Exception:
+        logger.exception("Outcome handler %r failed for %s", origin["name"], origin["id"])
+
+
+def _channel(kind: str) -> MessageChannel:
+    try:
+        return _channels[kind]
+    except KeyError:
+        raise ValueError(f"No message channel {kind!r}; registered: {sorted(_channels)}") from None
+
+
+def _short(error: str) -> str:
+    """Return the last line of an error (a traceback ends with the exception), shortened."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    text = lines[-1] if lines else gettext("error desconocido")
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
+
+
+register_channel(
+    MessageChannel(
+        kind=Interaction.Kind.EMAIL,
+        address=lambda customer: customer.email,
+        send=email.send,
+        queued=_("Correo en cola: %(subject)s"),
+        sent=_("Correo enviado: %(subject)s"),
+        not_sent=_("Correo no enviado: %(subject)s"),
+        failure=_("No se pudo enviar el correo «%(subject)s»: %(error)s"),
+    )
+)

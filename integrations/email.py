@@ -1,0 +1,95 @@
+"""E-mail through Django's configured backend: SMTP in production, locmem in tests.
+
+Knows nothing of our domain: an address, a subject and a text. SMTP failures become our
+two errors: a refused recipient (5xx) is a `ProviderError`; a broken or timed-out
+connection, or a 4xx reply (greylisting, a full mailbox, a busy server), is a
+`TemporaryProviderError`. Reply codes: https://www.rfc-editor.org/rfc/rfc5321#section-4.2
+
+Mail that belongs on nobody's timeline (staff notifications) goes out through the outbox
+destination `DESTINATION`, registered by `IntegrationsConfig.ready`; messages to
+customers go through `crm.messages`, which sends with `send`.
+"""
+
+import smtplib
+from typing import Any
+
+from django.core.mail import send_mail
+from django.utils.translation import gettext
+
+from integrations import outbox
+from integrations.errors import ProviderError, TemporaryProviderError
+from integrations.models import OutboxMessage
+
+DESTINATION = "email"
+
+
+def send(to: str, subject: str, body: str) -> None:
+    """Send one plain-text e-mail to one address; raise our errors for any failure."""
+    # A header is one line: a newline in a subject typed in admin would be refused.
+    subject = " ".join(subject.split())
+    try:
+        sent = send_mail(subject, body, None, [to])
+    except smtplib.SMTPRecipientsRefused as exc:
+        replies = list(exc.recipients.values())
+        reason = "; ".join(f"{code} {_text(text)}" for code, text in replies)
+        message = gettext("El servidor de correo rechazó la dirección %(to)s: %(reason)s") % {
+            "to": to,
+            "reason": reason,
+        }
+        if replies and all(_is_transient(code) for code, _ in replies):
+            raise TemporaryProviderError(message) from exc
+        raise ProviderError(message) from exc
+    except smtplib.SMTPAuthenticationError as exc:
+        # Our credentials, not this message: retried, so the queue goes out once fixed.
+        raise TemporaryProviderError(_reply(exc)) from exc
+    except smtplib.SMTPConnectError as exc:
+        raise TemporaryProviderError(_reply(exc)) from exc
+    except smtplib.SMTPResponseException as exc:
+        # The sender or the message refused (SMTPSenderRefused, SMTPDataError...).
+        if _is_transient(exc.smtp_code):
+            raise TemporaryProviderError(_reply(exc)) from exc
+        raise ProviderError(_reply(exc)) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        # Disconnected, refused connection, timeout, TLS failure: the server may be back later.
+        raise TemporaryProviderError(
+            gettext("El servidor de correo no respondió: %(error)s")
+            % {"error": str(exc) or type(exc).__name__}
+        ) from exc
+    except ValueError as exc:
+        # An address or header Django cannot put in a message: sending again won't help.
+        raise ProviderError(
+            gettext("El correo a %(to)s no es válido: %(error)s") % {"to": to, "error": exc}
+        ) from exc
+    if not sent:
+        raise ProviderError(
+            gettext("El servidor de correo no aceptó el correo a %(to)s.") % {"to": to}
+        )
+
+
+def send_payload(payload: dict[str, Any]) -> None:
+    """Send an outbox payload of `DESTINATION`: {"to", "subject", "body"}."""
+    send(payload["to"], payload["subject"], payload["body"])
+
+
+def enqueue(*, to: str, subject: str, body: str, dedupe_key: str = "") -> OutboxMessage:
+    """Queue one e-mail to `to` in the outbox, sent once the caller's transaction commits."""
+    return outbox.enqueue_message(
+        destination=DESTINATION,
+        payload={"to": to, "subject": subject, "body": body},
+        dedupe_key=dedupe_key,
+    )
+
+
+def _is_transient(code: int) -> bool:
+    return 400 <= code < 500
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    return gettext("El servidor de correo respondió %(code)s: %(text)s") % {
+        "code": exc.smtp_code,
+        "text": _text(exc.smtp_error),
+    }
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
