@@ -1,10 +1,11 @@
 from django.urls import path
 
-from callcenter import views
+from callcenter import views, webhooks
 
 app_name = "callcenter"
 
 urlpatterns = [
+    path("webhooks/kommo/<str:secret>/", webhooks.kommo_webhook, name="kommo_webhook"),
     path("call-center-queue/", views.queue, name="queue"),
     path("call-center-queue/leads/<int:pk>/", views.lead_detail, name="lead_detail"),
     path("call-center-queue/leads/<int:pk>/tomar/", views.lead_take, name="lead_take"),

@@ -6,10 +6,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
-from callcenter import webhooks as callcenter_webhooks
 from config.api import api
 from crm import views as crm_views
-from crm import webhooks as crm_webhooks
 from crm.gestiones.campaigns import urls as campaign_urls
 from crm.gestiones.surveys import urls as survey_urls
 
@@ -33,12 +31,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("calculadora/", include("credits.calculator.urls")),
-    path(
-        "webhooks/kommo/<str:secret>/",
-        callcenter_webhooks.kommo_webhook,
-        name="kommo_webhook",
-    ),
-    path("webhooks/calcom/", crm_webhooks.calcom_webhook, name="calcom_webhook"),
     path("", include("crm.urls")),
     path("", include("callcenter.urls")),
     path("", include("credits.urls")),

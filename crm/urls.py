@@ -1,10 +1,11 @@
 from django.urls import path
 
-from crm import views
+from crm import views, webhooks
 
 app_name = "crm"
 
 urlpatterns = [
+    path("webhooks/calcom/", webhooks.calcom_webhook, name="calcom_webhook"),
     path("clientes/", views.customer_list, name="customer_list"),
     path("clientes/nuevo/", views.customer_create, name="customer_create"),
     path("clientes/<int:pk>/", views.customer_detail, name="customer_detail"),

@@ -7,7 +7,6 @@ booking form's `responses`. A reschedule makes a new booking: `uid` is the new o
 settings page arrives as triggerEvent `PING` with a sample payload.
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from integrations import webhooks
-from integrations.errors import SignatureError
+from integrations.errors import SignatureError, UnhandledEvent
 
 # The hex HMAC-SHA256 of the raw body under the webhook's secret.
 # https://cal.com/docs/developing/guides/automation/webhooks#verifying-the-authenticity-of-the-received-payload
@@ -93,19 +92,25 @@ def verify_webhook(body: bytes, headers: Mapping[str, str]) -> None:
 
 
 def parse_event(body: bytes) -> CalcomBooking:
-    """Read a booking created, rescheduled or cancelled webhook; raise ValueError otherwise."""
-    try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"The Cal.com webhook body is not JSON: {exc}") from exc
-    if not isinstance(envelope, dict):
-        raise ValueError("The Cal.com webhook body is not a JSON object.")
+    """Read a booking created, rescheduled or cancelled webhook; raise ValueError otherwise.
+
+    PING and the triggers we do not act on raise UnhandledEvent (a ValueError).
+    """
+    return read_event(webhooks.parse_json_object(body))
+
+
+def read_event(envelope: Mapping[str, Any]) -> CalcomBooking:
+    """Read a webhook's parsed JSON object; raise ValueError when it is no booking event.
+
+    UnhandledEvent (a ValueError) for PING and other triggers; a plain ValueError for a
+    booking event missing what it must carry (uid, times...).
+    """
     event_type = envelope.get("triggerEvent")
     if not isinstance(event_type, str) or not event_type:
         raise ValueError("The Cal.com webhook has no triggerEvent.")
     if event_type not in BOOKING_TRIGGERS:
         # PING, meetings, recordings, forms...: nothing about a booking's life.
-        raise ValueError(f"Unsupported Cal.com trigger {event_type!r}.")
+        raise UnhandledEvent(f"Unsupported Cal.com trigger {event_type!r}.")
     raw_created_at = envelope.get("createdAt")
     created_at = _datetime(raw_created_at, "createdAt")
     payload = envelope.get("payload")
@@ -146,6 +151,14 @@ def parse_event(body: bytes) -> CalcomBooking:
         notes=_text(payload.get("additionalNotes")) or _response(responses, "notes"),
         cancellation_reason=_text(payload.get("cancellationReason")),
     )
+
+
+def _webhook_event_id(envelope: Mapping[str, Any]) -> str:
+    return read_event(envelope).event_id
+
+
+# The /webhooks/calcom/ door (crm.webhooks): signed body, JSON object, booking events only.
+WEBHOOK = webhooks.Endpoint(provider="calcom", verify=verify_webhook, event_id=_webhook_event_id)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

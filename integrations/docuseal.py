@@ -11,7 +11,6 @@ them when the event is processed, don't store them as the document.
 """
 
 import hmac
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
-from integrations import http
-from integrations.errors import ProviderError, SignatureError
+from integrations import http, webhooks
+from integrations.errors import ProviderError, SignatureError, UnhandledEvent
 
 # https://www.docuseal.com/docs/api#create-a-submission
 SUBMISSIONS_PATH = "/submissions"
@@ -220,16 +219,25 @@ def verify_webhook_signature(body: bytes, headers: Mapping[str, str]) -> None:
 
 
 def parse_event(body: bytes) -> DocusealEvent:
-    """Read a form.* or submission.* webhook body; raise ValueError when it is not one."""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"The DocuSeal webhook body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise ValueError("The DocuSeal webhook body is not a JSON object.")
+    """Read a form.* or submission.* webhook body; raise ValueError when it is not one.
+
+    template.* and other events raise UnhandledEvent (a ValueError).
+    """
+    return read_event(webhooks.parse_json_object(body))
+
+
+def read_event(payload: Mapping[str, Any]) -> DocusealEvent:
+    """Read a webhook's parsed JSON object; raise ValueError when it is no signature event.
+
+    UnhandledEvent (a ValueError) for template.* and any other event type; a plain
+    ValueError for a form.* or submission.* event missing what it must carry.
+    """
     event_type = payload.get("event_type")
     if not isinstance(event_type, str) or not event_type:
         raise ValueError("The DocuSeal webhook has no event_type.")
+    if not event_type.startswith(("form.", "submission.")):
+        # template.* events are about templates, not signatures.
+        raise UnhandledEvent(f"Unsupported DocuSeal event type {event_type!r}.")
     raw_timestamp = payload.get("timestamp")
     timestamp = _datetime(raw_timestamp, "timestamp")
     data = payload.get("data")
@@ -247,8 +255,8 @@ def parse_event(body: bytes) -> DocusealEvent:
         combined_document_url = submission.get("combined_document_url") or ""
         audit_log_url = submission.get("audit_log_url") or data.get("audit_log_url") or ""
         all_completed = submission.get("status") == COMPLETED
-    elif event_type.startswith("submission."):
-        # data is the submission, with its submitters.
+    else:
+        # submission.*: data is the submission, with its submitters.
         submission_id = _int(data.get("id"), "data.id")
         submitter_id = None
         external_id = next(
@@ -258,9 +266,6 @@ def parse_event(body: bytes) -> DocusealEvent:
         combined_document_url = data.get("combined_document_url") or ""
         audit_log_url = data.get("audit_log_url") or ""
         all_completed = event_type == SUBMISSION_COMPLETED or status == COMPLETED
-    else:
-        # template.* events are about templates, not signatures.
-        raise ValueError(f"Unsupported DocuSeal event type {event_type!r}.")
 
     submitters = _submitters(data)
     if submitters and all(s.get("status") == COMPLETED for s in submitters):
@@ -295,6 +300,15 @@ def _event_id(
     # changes". Events without such a field fall back to `timestamp`.
     occurred_at = data.get(_EVENT_TIME_FIELDS.get(event_type, ""), None) or raw_timestamp
     return f"{event_type}:{submission_id}:{submitter_id or ''}:{occurred_at}"
+
+
+def _webhook_event_id(payload: Mapping[str, Any]) -> str:
+    return read_event(payload).event_id
+
+
+# The /webhooks/docuseal/ door (credits.webhooks): secret header, JSON object, form.* and
+# submission.* events only.
+WEBHOOK = webhooks.Endpoint(provider="docuseal", verify=verify_webhook, event_id=_webhook_event_id)
 
 
 def _call(method: str, path: str, **kwargs: Any) -> Any:

@@ -25,6 +25,19 @@ class SignatureError(Exception):
     """A webhook's signature or secret does not match: answer 401/403 and store nothing."""
 
 
+class InvalidPayload(ValueError):
+    """A webhook body we cannot read (not JSON, too deep...): answer 400 and store nothing."""
+
+
+class UnhandledEvent(ValueError):
+    """A well-formed webhook about something we do not act on: answer 200, store nothing.
+
+    Raised at the door, before anything is stored (a Cal.com PING, a DocuSeal template.*
+    event), unlike webhooks.IgnoreEvent, which a processor raises on a stored event.
+    A ValueError, so that code reading a body "or raising ValueError" keeps working.
+    """
+
+
 def traceback_summary(exc: BaseException) -> str:
     """Return the exception with its last frames, short enough to read in the admin."""
     text = "".join(traceback.format_exception(exc, limit=-5))

@@ -20,19 +20,23 @@ https://developers.kommo.com/docs/limitations
 """
 
 import hashlib
-import re
+import hmac
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext
 
-from integrations import http
-from integrations.errors import ProviderError, SignatureError, TemporaryProviderError
+from integrations import http, webhooks
+from integrations.errors import (
+    ProviderError,
+    SignatureError,
+    TemporaryProviderError,
+    UnhandledEvent,
+)
 
 # https://developers.kommo.com/reference/getting-a-lead-by-its-id
 LEAD_PATH = "/api/v4/leads/{lead_id}"
@@ -49,8 +53,6 @@ LEAD_ACTIONS = ("add", "update", "status", "delete", "restore", "responsible")
 REQUESTS_PER_SECOND = 7
 # How long throttle() waits for a free slot before letting the caller retry later.
 THROTTLE_MAX_WAIT_SECONDS = 5.0
-
-_KEY_PART = re.compile(r"\[([^\]]*)\]")
 
 
 @dataclass(frozen=True)
@@ -100,41 +102,23 @@ class LeadDetails:
 # --- webhooks ---------------------------------------------------------------------------
 
 
-def expand_form(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """Turn PHP-style keys (`a[b][0][c]=v`) into nested dicts; numeric levels stay dicts."""
-    root: dict[str, Any] = {}
-    for key, value in pairs:
-        head, _, rest = key.partition("[")
-        parts = [head, *_KEY_PART.findall("[" + rest)] if rest else [head]
-        node = root
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                # A scalar and a nested value on one path: the nested one wins.
-                child = {}
-                node[part] = child
-            node = child
-        if not isinstance(node.get(parts[-1]), dict):
-            node[parts[-1]] = value
-    return root
+def path_token_matches(token: str) -> bool:
+    """Say whether `token` is the secret path token of /webhooks/kommo/<token>/."""
+    configured = settings.KOMMO_WEBHOOK_SECRET
+    # Bytes, because compare_digest refuses str with non-ASCII characters.
+    return bool(configured) and hmac.compare_digest(token.encode(), configured.encode())
 
 
 def parse_webhook(body: bytes) -> KommoWebhook:
     """Read a Kommo webhook body; raise ValueError when it is not one."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError("The body is not UTF-8.") from exc
-    pairs = parse_qsl(text, keep_blank_values=True)
-    if not pairs:
-        raise ValueError("The body has no form fields.")
-    data = expand_form(pairs)
-    account = data.get("account")
-    if not isinstance(account, dict) or not account.get("subdomain"):
-        raise ValueError("The body has no account[subdomain].")
+    return read_webhook(webhooks.parse_form(body))
 
+
+def read_webhook(form: webhooks.FormBody) -> KommoWebhook:
+    """Read a parsed Kommo form: its account and lead changes; raise ValueError if it is none."""
+    account_id, subdomain = _account(form.data)
     changes: list[LeadChange] = []
-    leads = data.get("leads")
+    leads = form.data.get("leads")
     if isinstance(leads, dict):
         for action in LEAD_ACTIONS:
             block = leads.get(action)
@@ -146,10 +130,10 @@ def parse_webhook(body: bytes) -> KommoWebhook:
     # Kommo has no event id. Identical redeliveries have identical fields, so a digest of
     # the sorted pairs identifies the delivery; the lead's last_modified keeps two real
     # changes to the same stage apart.
-    digest = hashlib.sha256(repr(sorted(pairs)).encode()).hexdigest()
+    digest = hashlib.sha256(repr(sorted(form.fields)).encode()).hexdigest()
     return KommoWebhook(
-        account_id=str(account.get("id", "")),
-        subdomain=str(account["subdomain"]).lower(),
+        account_id=account_id,
+        subdomain=subdomain,
         event_id=f"kommo:{digest}",
         leads=tuple(changes),
     )
@@ -157,14 +141,42 @@ def parse_webhook(body: bytes) -> KommoWebhook:
 
 def verify_account(webhook: KommoWebhook) -> None:
     """Raise SignatureError unless the webhook comes from the configured Kommo account."""
-    subdomain = (settings.KOMMO_SUBDOMAIN or "").lower()
-    if not subdomain:
+    _verify_account(webhook.account_id, webhook.subdomain)
+
+
+def _webhook_event_id(form: webhooks.FormBody) -> str:
+    # The account first: another account's delivery is refused before its leads are read.
+    _verify_account(*_account(form.data))
+    webhook = read_webhook(form)
+    if not webhook.leads:
+        # Contacts, tasks, notes…: answered so Kommo stops retrying; nothing to do.
+        raise UnhandledEvent("The Kommo webhook has no lead changes.")
+    return webhook.event_id
+
+
+# The /webhooks/kommo/<token>/ door (callcenter.webhooks): Kommo signs nothing, so the view
+# checks the path token (path_token_matches) and the account is checked on the body.
+WEBHOOK = webhooks.Endpoint(
+    provider="kommo", verify=None, parse=webhooks.parse_form, event_id=_webhook_event_id
+)
+
+
+def _account(data: Mapping[str, Any]) -> tuple[str, str]:
+    account = data.get("account")
+    if not isinstance(account, dict) or not account.get("subdomain"):
+        raise ValueError("The body has no account[subdomain].")
+    return str(account.get("id", "")), str(account["subdomain"]).lower()
+
+
+def _verify_account(account_id: str, subdomain: str) -> None:
+    configured = (settings.KOMMO_SUBDOMAIN or "").lower()
+    if not configured:
         raise SignatureError("No Kommo subdomain is configured.")
-    if webhook.subdomain != subdomain:
-        raise SignatureError(f"Kommo account {webhook.subdomain!r} is not the configured one.")
-    account_id = str(getattr(settings, "KOMMO_ACCOUNT_ID", "") or "")
-    if account_id and webhook.account_id != account_id:
-        raise SignatureError(f"Kommo account id {webhook.account_id!r} is not the configured one.")
+    if subdomain != configured:
+        raise SignatureError(f"Kommo account {subdomain!r} is not the configured one.")
+    configured_id = str(getattr(settings, "KOMMO_ACCOUNT_ID", "") or "")
+    if configured_id and account_id != configured_id:
+        raise SignatureError(f"Kommo account id {account_id!r} is not the configured one.")
 
 
 def _lead_change(action: str, item: Mapping[str, Any]) -> LeadChange:

@@ -1,8 +1,27 @@
-"""The webhook inbox: verify a provider's call, store it once, and hand it to its processor.
+"""The webhook inbox: one door for every provider's calls, stored once, handed to a processor.
 
-A domain app owns the URL and the view, which calls `receive(...)` and answers 2xx at
-once; the app registers, in its AppConfig.ready, the callable that processes its
-provider's events:
+Each provider module declares how its webhooks come in, as an `Endpoint`; a domain app
+owns the URL and a view of a few lines that hands the request to `receive`:
+
+    @csrf_exempt
+    @login_not_required
+    @require_POST
+    def calcom_webhook(request):
+        return webhooks.receive(request, calcom.WEBHOOK)
+
+`receive` runs the same steps for every provider, and answers at once:
+
+1. size: a body over settings.WEBHOOK_MAX_BODY_BYTES → 413, read no further;
+2. verify the raw body and headers (signature, secret header) → forged or unsigned: 403;
+3. parse: JSON object by default, a PHP-style form for Kommo; unreadable, not an
+   object, nested deeper than MAX_DEPTH → 400 {"detail": reason};
+4. the provider's reading of the data: malformed for it → 400; an event we do not act
+   on → 200 {"status": "ignored"}; a sender that is not our account → 403;
+5. store a WebhookEvent once per (provider, event id) and enqueue its processing on
+   commit → 200 {"status": "stored" | "duplicate", "id": pk}.
+
+Nothing is stored unless every step passed. The app registers, in its AppConfig.ready,
+the callable that processes its provider's stored events:
 
     webhooks.register_processor("calcom", services.process_calcom_event)
 
@@ -12,18 +31,38 @@ must be idempotent: a duplicate, a retry or a replay from admin runs it again.
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
 
-from django.core.exceptions import ImproperlyConfigured
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from integrations.errors import SignatureError
+from integrations.errors import InvalidPayload, SignatureError, UnhandledEvent
 from integrations.models import WebhookEvent
 from lib import queue
 
+logger = logging.getLogger(__name__)
+
 Processor = Callable[[WebhookEvent], None]
 Verifier = Callable[[bytes, Mapping[str, str]], None]
+
+# How deep a body may nest objects and lists (a form, its bracketed keys). The providers
+# we know send 6 levels at most; anything much deeper is an attack on the parser.
+MAX_DEPTH = 32
+# How many fields a form-encoded body may have: a Kommo lead with its custom fields takes
+# a few dozen, and Kommo batches a few leads per call.
+MAX_FORM_FIELDS = 5000
+# How much of a refusal's reason goes back to the caller (it may quote the body).
+_DETAIL_CHARS = 200
+
+_FORM_KEY_PART = re.compile(r"\[([^\]]*)\]")
 
 # Header names that may carry a credential (a shared secret sent as a header, a token):
 # they are never stored, even under an X- prefix.
@@ -56,21 +95,188 @@ def processor_for(provider: str) -> Processor | None:
     return _processors.get(provider)
 
 
-def receive(
-    request: HttpRequest, *, provider: str, event_id: str, verify: Verifier | None
-) -> tuple[WebhookEvent, bool]:
-    """Verify the request and store its event once; return the event and whether it is new.
+@dataclass(frozen=True)
+class FormBody:
+    """A form-encoded body: its fields in order, and the same fields nested by key."""
 
-    `verify(raw_body, headers)` raises SignatureError when the call is not authentic: the
-    caller answers 401/403 and nothing is stored. Pass verify=None only when the view has
-    already authenticated the call (a secret token in the URL).
+    fields: tuple[tuple[str, str], ...]
+    data: dict[str, Any]
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """Return the body as a JSON object; raise InvalidPayload when it is not one.
+
+    Refused: what is not JSON (or not UTF-8/16/32), NaN and Infinity, a top level that is
+    not an object, and nesting deeper than MAX_DEPTH.
     """
-    body = request.body
-    if verify is not None:
-        verify(body, request.headers)
-    return store_event(
+    try:
+        data = json.loads(body, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise InvalidPayload(f"The body is nested deeper than {MAX_DEPTH} levels.") from exc
+    except ValueError as exc:
+        # JSONDecodeError, UnicodeDecodeError, an integer of too many digits, NaN.
+        raise InvalidPayload(f"The body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidPayload("The body is not a JSON object.")
+    if _deeper_than(data, MAX_DEPTH):
+        raise InvalidPayload(f"The body is nested deeper than {MAX_DEPTH} levels.")
+    return data
+
+
+def parse_form(body: bytes) -> FormBody:
+    """Read an application/x-www-form-urlencoded body with PHP-style keys (`a[b][0]=v`).
+
+    Raise InvalidPayload when it is not UTF-8, has no fields, a field without "=", more
+    than MAX_FORM_FIELDS fields, or a key nested deeper than MAX_DEPTH.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload("The body is not UTF-8.") from exc
+    pieces = [piece for piece in text.split("&") if piece]
+    if not pieces:
+        raise InvalidPayload("The body has no form fields.")
+    if len(pieces) > MAX_FORM_FIELDS:
+        raise InvalidPayload(f"The body has more than {MAX_FORM_FIELDS} form fields.")
+    if any("=" not in piece for piece in pieces):
+        raise InvalidPayload("The body is not form-encoded.")
+    fields = tuple(parse_qsl(text, keep_blank_values=True))
+    return FormBody(fields=fields, data=expand_form(fields))
+
+
+def expand_form(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Turn PHP-style keys (`a[b][0][c]=v`) into nested dicts; numeric levels stay dicts.
+
+    Raise InvalidPayload for a key nested deeper than MAX_DEPTH.
+    """
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        head, _, rest = key.partition("[")
+        parts = [head, *_FORM_KEY_PART.findall("[" + rest)] if rest else [head]
+        if len(parts) > MAX_DEPTH:
+            raise InvalidPayload(f"A form key is nested deeper than {MAX_DEPTH} levels.")
+        node = root
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                # A scalar and a nested value on one path: the nested one wins.
+                child = {}
+                node[part] = child
+            node = child
+        if not isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]] = value
+    return root
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """How one provider's webhooks come in: the steps `receive` runs, declared once.
+
+    - provider: the inbox's name for the provider; its registered processor runs the events.
+    - verify(raw_body, headers): raise SignatureError unless the call is authentic (403).
+      None only when the view has authenticated the call itself (a secret in the URL).
+    - parse(raw_body): the body as data; raise ValueError when it is not readable (400).
+    - event_id(data): read the data as the provider means it and return the inbox's event
+      id. Raise UnhandledEvent for an event we do not act on (200, not stored),
+      SignatureError for a sender that is not ours (403), ValueError for data that is
+      malformed for this provider (400).
+    """
+
+    provider: str
+    verify: Verifier | None
+    parse: Callable[[bytes], Any] = parse_json_object
+    event_id: Callable[[Any], str]
+
+
+def receive(request: HttpRequest, endpoint: Endpoint) -> HttpResponse:
+    """Check a provider's webhook call step by step and store it once; answer at once.
+
+    See the module's docstring for the steps and their answers. What is refused is
+    logged, never stored.
+    """
+    provider = endpoint.provider
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    declared = _declared_length(request)
+    if declared is None:
+        return JsonResponse({"detail": "invalid Content-Length"}, status=400)
+    # Before request.body: a declared length over the limit is refused unread.
+    if declared > limit:
+        return _too_large(provider, declared)
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        # Over Django's DATA_UPLOAD_MAX_MEMORY_SIZE, should that be the lower limit.
+        return _too_large(provider, declared)
+    # Content-Length may be absent or understated (chunked on ASGI): count what came.
+    if len(body) > limit:
+        return _too_large(provider, len(body))
+    try:
+        if endpoint.verify is not None:
+            endpoint.verify(body, request.headers)
+        data = endpoint.parse(body)
+        event_id = _checked_event_id(endpoint.event_id(data))
+    except SignatureError as exc:
+        logger.warning("%s webhook refused: %s", provider, _reason(exc))
+        return JsonResponse({"detail": "forbidden"}, status=403)
+    except UnhandledEvent as exc:
+        # Answered 200, so the provider stops retrying; there is nothing to do.
+        logger.info("%s webhook not stored: %s", provider, _reason(exc))
+        return JsonResponse({"status": "ignored"})
+    except ValueError as exc:
+        logger.info("%s webhook refused as malformed: %s", provider, _reason(exc))
+        return JsonResponse({"detail": _reason(exc)}, status=400)
+    event, created = store_event(
         provider=provider, event_id=event_id, body=body, headers=relevant_headers(request.headers)
     )
+    return JsonResponse({"status": "stored" if created else "duplicate", "id": event.pk})
+
+
+def _checked_event_id(event_id: str) -> str:
+    limit = WebhookEvent._meta.get_field("event_id").max_length
+    if not event_id or len(event_id) > limit:
+        # Read from the body: a genuine delivery never makes one this long.
+        raise InvalidPayload(f"The event id is empty or longer than {limit} characters.")
+    return event_id
+
+
+def _declared_length(request: HttpRequest) -> int | None:
+    """Return the request's Content-Length (0 when absent), or None when it is not one."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def _too_large(provider: str, size: int) -> HttpResponse:
+    logger.warning("%s webhook refused: %s bytes is over the size limit.", provider, size)
+    return JsonResponse({"detail": "body too large"}, status=413)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows.")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    # Iterative, so no body can exhaust the stack here.
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def store_event(

@@ -14,7 +14,7 @@ from integrations.models import WebhookEvent
 from tests.callcenter.conftest import FIXTURES, QUEUE_STATUS, SECRET, fixture_body
 from tests.factories import CustomerFactory
 
-URL = reverse("kommo_webhook", args=[SECRET])
+URL = reverse("callcenter:kommo_webhook", args=[SECRET])
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -103,7 +103,9 @@ def test_a_contact_webhook_is_answered_and_not_stored(deliver, queue_config):
 
 
 def test_a_wrong_path_token_is_an_unknown_page(deliver, queue_config):
-    response = deliver("lead_status_to_queue.txt", url=reverse("kommo_webhook", args=["nope"]))
+    response = deliver(
+        "lead_status_to_queue.txt", url=reverse("callcenter:kommo_webhook", args=["nope"])
+    )
 
     assert response.status_code == 404
     assert WebhookEvent.objects.count() == 0
@@ -128,6 +130,21 @@ def test_a_body_that_is_not_kommos_is_a_bad_request(client, queue_config):
     response = client.post(URL, data=b"{}", content_type="application/json")
 
     assert response.status_code == 400
+    assert response.json()["detail"]
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_a_lead_change_without_the_lead_id_is_a_bad_request(deliver, queue_config):
+    raw = fixture_body("lead_status_to_queue.txt").replace(
+        b"leads%5Bstatus%5D%5B0%5D%5Bid%5D=25399013&", b""
+    )
+
+    response = deliver_body(deliver, raw)
+
+    assert response.status_code == 400
+    assert "no id" in response.json()["detail"]
+    assert WebhookEvent.objects.count() == 0
+    assert Lead.objects.count() == 0
 
 
 def test_with_a_token_the_lead_and_contact_are_fetched_and_the_customer_linked(

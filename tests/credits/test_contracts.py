@@ -195,6 +195,31 @@ def test_a_declined_contract_keeps_the_loan_awaiting_signature(
     assert draft.contracts.filter(status=LoanContract.Status.PENDING).count() == 1
 
 
+def test_an_event_without_its_submission_is_a_bad_request_and_not_stored(
+    db, client, django_capture_on_commit_callbacks
+):
+    event = completed_event()
+    del event["data"]["id"]
+
+    response = post_webhook(client, django_capture_on_commit_callbacks, event)
+
+    assert response.status_code == 400
+    assert "data.id" in response.json()["detail"]
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_a_template_event_is_answered_and_not_stored(
+    db, client, django_capture_on_commit_callbacks
+):
+    event = {"event_type": "template.created", "timestamp": "2023-09-24T13:48:36Z", "data": {}}
+
+    response = post_webhook(client, django_capture_on_commit_callbacks, event)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ignored"}
+    assert WebhookEvent.objects.count() == 0
+
+
 def test_an_event_for_an_unknown_submission_is_ignored(
     db, client, django_capture_on_commit_callbacks
 ):

@@ -34,7 +34,7 @@ def post_webhook(client, capture, body: dict, secret: str = SECRET):
     signature = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     with capture(execute=True):
         return client.post(
-            reverse("calcom_webhook"),
+            reverse("crm:calcom_webhook"),
             data=raw,
             content_type="application/json",
             headers={"X-Cal-Signature-256": signature},
@@ -177,8 +177,21 @@ def test_a_ping_is_answered_and_not_stored(post):
     assert not WebhookEvent.objects.exists()
 
 
+def test_a_booking_without_its_uid_is_a_bad_request_and_not_stored(post, rosa):
+    # Signed by Cal.com but unreadable as a booking: 400, so it shows in Cal.com's log.
+    booking = fixture("booking_created")
+    del booking["payload"]["uid"]
+
+    response = post(booking)
+
+    assert response.status_code == 400
+    assert "uid" in response.json()["detail"]
+    assert not WebhookEvent.objects.exists()
+    assert not Appointment.objects.exists()
+
+
 def test_the_webhook_takes_only_posts(client, db):
-    assert client.get(reverse("calcom_webhook")).status_code == 405
+    assert client.get(reverse("crm:calcom_webhook")).status_code == 405
 
 
 def test_a_redelivered_booking_is_applied_once(post, rosa):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from integrations import calcom
-from integrations.errors import SignatureError
+from integrations.errors import SignatureError, UnhandledEvent
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calcom"
 SECRET = "calcom-webhook-secret"
@@ -165,8 +165,6 @@ def test_it_gives_a_redelivery_the_same_event_id_and_another_event_a_new_one():
         b"not json",
         b"\xff\xfe",
         b"[]",
-        fixture_bytes("ping.json"),
-        b'{"triggerEvent": "MEETING_ENDED", "createdAt": "2026-11-25T14:03:11Z", "payload": {}}',
         b'{"createdAt": "2026-11-25T14:03:11Z", "payload": {}}',
         b'{"triggerEvent": "BOOKING_CREATED", "createdAt": "yesterday", "payload": {}}',
         b'{"triggerEvent": "BOOKING_CREATED", "createdAt": "2026-11-25T14:03:11Z"}',
@@ -183,5 +181,30 @@ def test_it_gives_a_redelivery_the_same_event_id_and_another_event_a_new_one():
     ],
 )
 def test_it_refuses_a_body_that_is_not_a_booking_event(body):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as raised:
         calcom.parse_event(body)
+
+    assert not isinstance(raised.value, UnhandledEvent)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        fixture_bytes("ping.json"),
+        b'{"triggerEvent": "MEETING_ENDED", "createdAt": "2026-11-25T14:03:11Z", "payload": {}}',
+        b'{"triggerEvent": "BOOKING_REQUESTED"}',
+    ],
+)
+def test_it_leaves_aside_a_ping_and_the_triggers_it_does_not_act_on(body):
+    # UnhandledEvent is a ValueError too, for whoever reads "a booking or ValueError".
+    with pytest.raises(UnhandledEvent):
+        calcom.parse_event(body)
+
+
+def test_the_door_checks_the_signature_and_reads_the_booking_into_its_event_id():
+    envelope = fixture_json("booking_created.json")
+
+    assert calcom.WEBHOOK.provider == "calcom"
+    assert calcom.WEBHOOK.verify is calcom.verify_webhook
+    assert calcom.WEBHOOK.event_id(envelope) == calcom.read_event(envelope).event_id
+    assert calcom.read_event(envelope) == calcom.parse_event(fixture_bytes("booking_created.json"))

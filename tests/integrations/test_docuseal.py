@@ -9,7 +9,12 @@ import requests
 import responses
 
 from integrations import docuseal
-from integrations.errors import ProviderError, SignatureError, TemporaryProviderError
+from integrations.errors import (
+    ProviderError,
+    SignatureError,
+    TemporaryProviderError,
+    UnhandledEvent,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "docuseal"
 BASE_URL = "https://docuseal.example/api"
@@ -419,13 +424,36 @@ def test_it_falls_back_to_the_delivery_timestamp_for_the_event_id():
         b'{"event_type": "form.completed", "timestamp": "2023-09-24T13:48:36Z", "data": {}}',
         b'{"event_type": "submission.completed", "timestamp": "2023-09-24T13:48:36Z",'
         b' "data": {"id": "one", "status": "completed"}}',
-        b'{"event_type": "template.created", "timestamp": "2023-09-24T13:48:36Z",'
-        b' "data": {"id": 1}}',
     ],
 )
 def test_it_refuses_a_body_that_is_not_a_signature_event(body):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as raised:
         docuseal.parse_event(body)
+
+    assert not isinstance(raised.value, UnhandledEvent)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"event_type": "template.created", "timestamp": "2023-09-24T13:48:36Z",'
+        b' "data": {"id": 1}}',
+        # Whatever the rest says: a template event is not about a signature.
+        b'{"event_type": "template.updated"}',
+    ],
+)
+def test_it_leaves_aside_a_template_event(body):
+    # UnhandledEvent is a ValueError too, for whoever reads "an event or ValueError".
+    with pytest.raises(UnhandledEvent):
+        docuseal.parse_event(body)
+
+
+def test_the_door_checks_the_secret_and_reads_the_event_into_its_event_id():
+    payload = fixture_json("form_completed.json")
+
+    assert docuseal.WEBHOOK.provider == "docuseal"
+    assert docuseal.WEBHOOK.verify is docuseal.verify_webhook
+    assert docuseal.WEBHOOK.event_id(payload) == "form.completed:12:1:2023-08-20T10:12:47.579Z"
 
 
 def test_it_refuses_a_document_without_a_url():

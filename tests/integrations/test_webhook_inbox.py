@@ -1,14 +1,16 @@
+import io
 import json
 import threading
 import time
 from collections.abc import Mapping
 
 import pytest
+from django.core.handlers.asgi import ASGIRequest
 from django.db import connection, transaction
 from django.test import RequestFactory
 
 from integrations import webhooks
-from integrations.errors import SignatureError
+from integrations.errors import InvalidPayload, SignatureError, UnhandledEvent
 from integrations.models import WebhookEvent
 
 SECRET = "whsec-tests"
@@ -30,36 +32,38 @@ def verify(body: bytes, headers: Mapping[str, str]) -> None:
     webhooks.verify_hmac_sha256(SECRET, body, headers.get("X-Signature", ""))
 
 
+@pytest.fixture
+def endpoint(provider) -> webhooks.Endpoint:
+    return webhooks.Endpoint(provider=provider, verify=verify, event_id=lambda data: "evt-1")
+
+
 def test_it_stores_a_verified_event_and_processes_it_once_committed(
-    db, provider, processor, django_capture_on_commit_callbacks
+    db, endpoint, processor, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        event, created = webhooks.receive(
-            signed_request(), provider=provider, event_id="evt-1", verify=verify
-        )
+        response = webhooks.receive(signed_request(), endpoint)
 
-    event.refresh_from_db()
-    assert created is True
+    event = WebhookEvent.objects.get()
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"status": "stored", "id": event.pk}
+    assert (event.provider, event.event_id) == (endpoint.provider, "evt-1")
     assert event.payload() == json.loads(BODY)
     assert event.status == WebhookEvent.Status.PROCESSED
     assert processor.calls == [event.pk]
 
 
 def test_it_does_nothing_on_a_second_delivery_of_the_same_event(
-    db, provider, processor, django_capture_on_commit_callbacks
+    db, endpoint, processor, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        first, _ = webhooks.receive(
-            signed_request(), provider=provider, event_id="evt-1", verify=verify
-        )
+        webhooks.receive(signed_request(), endpoint)
+    first = WebhookEvent.objects.get()
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        second, created = webhooks.receive(
-            signed_request(), provider=provider, event_id="evt-1", verify=verify
-        )
+        response = webhooks.receive(signed_request(), endpoint)
 
-    assert created is False
-    assert second.pk == first.pk
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"status": "duplicate", "id": first.pk}
     assert callbacks == []
     assert WebhookEvent.objects.count() == 1
     assert processor.calls == [first.pk]
@@ -76,26 +80,26 @@ def test_it_keeps_events_of_different_providers_with_the_same_id_apart(db, provi
     assert WebhookEvent.objects.count() == 2
 
 
-def test_it_stores_nothing_when_the_signature_does_not_match(db, provider, processor):
+def test_it_stores_nothing_when_the_signature_does_not_match(db, endpoint, processor):
     request = signed_request(signature=webhooks.hmac_sha256_hex("another-secret", BODY))
 
-    with pytest.raises(SignatureError):
-        webhooks.receive(request, provider=provider, event_id="evt-1", verify=verify)
+    response = webhooks.receive(request, endpoint)
 
+    assert response.status_code == 403
     assert not WebhookEvent.objects.exists()
     assert processor.calls == []
 
 
-def test_it_stores_nothing_when_the_signature_is_missing(db, provider):
+def test_it_stores_nothing_when_the_signature_is_missing(db, endpoint):
     request = signed_request(signature="")
 
-    with pytest.raises(SignatureError):
-        webhooks.receive(request, provider=provider, event_id="evt-1", verify=verify)
+    response = webhooks.receive(request, endpoint)
 
+    assert response.status_code == 403
     assert not WebhookEvent.objects.exists()
 
 
-def test_it_stores_only_headers_that_carry_no_credentials(db, provider):
+def test_it_stores_only_headers_that_carry_no_credentials(db, endpoint):
     request = signed_request(
         **{
             "User-Agent": "Tests/1.0",
@@ -108,9 +112,9 @@ def test_it_stores_only_headers_that_carry_no_credentials(db, provider):
         }
     )
 
-    event, _ = webhooks.receive(request, provider=provider, event_id="evt-1", verify=verify)
+    webhooks.receive(request, endpoint)
 
-    assert event.headers == {
+    assert WebhookEvent.objects.get().headers == {
         "content-type": "application/json",
         "user-agent": "Tests/1.0",
         "x-request-id": "req-1",
@@ -203,3 +207,245 @@ def test_it_stores_and_processes_a_concurrent_double_delivery_once(provider, pro
     assert WebhookEvent.objects.filter(provider=provider, event_id="evt-1").count() == 1
     assert len(processor.calls) == 1
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+
+
+# --- The door's steps, in order: size, signature, parsing, the provider's reading --------
+
+
+class UnreadableStream:
+    """A request body that fails the test if anything reads it."""
+
+    def read(self, *args) -> bytes:
+        raise AssertionError("The body was read.")
+
+    def readline(self, *args) -> bytes:
+        raise AssertionError("The body was read.")
+
+
+def nested(levels: int) -> dict:
+    data: dict = {"leaf": True}
+    for _ in range(levels - 1):
+        data = {"child": data}
+    return data
+
+
+def test_it_refuses_a_body_declared_over_the_limit_without_reading_it(db, endpoint, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = 1024
+    request = RequestFactory().generic(
+        "POST",
+        "/webhooks/tests/",
+        content_type="application/json",
+        **{"CONTENT_LENGTH": "1025", "wsgi.input": UnreadableStream()},
+    )
+
+    response = webhooks.receive(request, endpoint)
+
+    assert response.status_code == 413
+    assert not WebhookEvent.objects.exists()
+
+
+def test_it_refuses_a_body_longer_than_the_limit_when_no_length_was_declared(
+    db, endpoint, settings
+):
+    # A chunked request under ASGI: no Content-Length, the body counts.
+    settings.WEBHOOK_MAX_BODY_BYTES = len(BODY) - 1
+    scope = {"type": "http", "method": "POST", "path": "/webhooks/tests/", "headers": []}
+    request = ASGIRequest(scope, io.BytesIO(BODY))
+    request.META["HTTP_X_SIGNATURE"] = webhooks.hmac_sha256_hex(SECRET, BODY)
+
+    response = webhooks.receive(request, endpoint)
+
+    assert response.status_code == 413
+    assert not WebhookEvent.objects.exists()
+
+
+def test_it_refuses_a_body_over_djangos_own_upload_limit_as_too_large(db, endpoint, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(BODY) - 1
+
+    response = webhooks.receive(signed_request(), endpoint)
+
+    assert response.status_code == 413
+    assert not WebhookEvent.objects.exists()
+
+
+def test_it_accepts_a_body_of_exactly_the_limit(db, endpoint, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = len(BODY)
+
+    response = webhooks.receive(signed_request(), endpoint)
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_it_checks_the_size_before_the_signature(db, endpoint, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = len(BODY) - 1
+
+    response = webhooks.receive(signed_request(signature=""), endpoint)
+
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("length", ["many", "-1"])
+def test_it_refuses_a_content_length_that_is_not_one(db, endpoint, length):
+    request = signed_request()
+    request.META["CONTENT_LENGTH"] = length
+
+    response = webhooks.receive(request, endpoint)
+
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_it_checks_the_signature_before_reading_the_body(db, endpoint):
+    body = b"not json"
+
+    response = webhooks.receive(signed_request(body, signature="0" * 64), endpoint)
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b"\xff\xfe\xfa", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"amount": NaN}', "not JSON"),
+        (json.dumps(nested(33)).encode(), "deeper than 32"),
+        (b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "deeper than 32"),
+    ],
+)
+def test_it_answers_400_with_the_reason_to_a_signed_body_it_cannot_parse(
+    db, endpoint, processor, body, reason
+):
+    response = webhooks.receive(signed_request(body), endpoint)
+
+    assert response.status_code == 400
+    assert reason in json.loads(response.content)["detail"]
+    assert not WebhookEvent.objects.exists()
+    assert processor.calls == []
+
+
+def test_it_accepts_a_body_nested_as_deep_as_the_limit(db, endpoint):
+    body = json.dumps(nested(webhooks.MAX_DEPTH)).encode()
+
+    response = webhooks.receive(signed_request(body), endpoint)
+
+    assert response.status_code == 200
+
+
+def test_it_answers_200_and_stores_nothing_for_an_event_not_acted_on(db, provider):
+    def unhandled(data: dict) -> str:
+        raise UnhandledEvent("A test event.")
+
+    endpoint = webhooks.Endpoint(provider=provider, verify=verify, event_id=unhandled)
+
+    response = webhooks.receive(signed_request(), endpoint)
+
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"status": "ignored"}
+    assert not WebhookEvent.objects.exists()
+
+
+def test_it_answers_400_with_a_short_reason_when_the_provider_cannot_read_the_data(db, provider):
+    def malformed(data: dict) -> str:
+        raise ValueError("No uid: " + "x" * 1000)
+
+    endpoint = webhooks.Endpoint(provider=provider, verify=verify, event_id=malformed)
+
+    response = webhooks.receive(signed_request(), endpoint)
+
+    assert response.status_code == 400
+    detail = json.loads(response.content)["detail"]
+    assert detail.startswith("No uid: ")
+    assert len(detail) <= 200
+    assert not WebhookEvent.objects.exists()
+
+
+def test_it_answers_403_when_the_provider_finds_a_sender_that_is_not_ours(db, provider):
+    def foreign(data: dict) -> str:
+        raise SignatureError("Another account.")
+
+    endpoint = webhooks.Endpoint(provider=provider, verify=None, event_id=foreign)
+
+    response = webhooks.receive(signed_request(), endpoint)
+
+    assert response.status_code == 403
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize("event_id", ["", "x" * 256])
+def test_it_refuses_an_event_id_the_inbox_cannot_keep(db, provider, event_id):
+    endpoint = webhooks.Endpoint(provider=provider, verify=verify, event_id=lambda data: event_id)
+
+    response = webhooks.receive(signed_request(), endpoint)
+
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_it_hands_the_provider_the_parsed_body(db, provider):
+    seen: list = []
+
+    def event_id(data: dict) -> str:
+        seen.append(data)
+        return data["payload"]["uid"]
+
+    endpoint = webhooks.Endpoint(provider=provider, verify=verify, event_id=event_id)
+
+    webhooks.receive(signed_request(), endpoint)
+
+    assert seen == [json.loads(BODY)]
+    assert WebhookEvent.objects.get().event_id == "bk-1"
+
+
+# --- The form parser (Kommo's PHP-style keys) --------------------------------------------
+
+
+def test_expand_form_builds_nested_dicts_from_php_style_keys():
+    data = webhooks.expand_form(
+        [
+            ("leads[status][0][id]", "1"),
+            ("leads[status][0][custom_fields][0][values][0][value]", "Facebook"),
+            ("leads[status][1][id]", "2"),
+            ("account[subdomain]", "cartera"),
+        ]
+    )
+
+    assert data["leads"]["status"]["0"]["id"] == "1"
+    assert data["leads"]["status"]["0"]["custom_fields"]["0"]["values"]["0"]["value"] == "Facebook"
+    assert data["leads"]["status"]["1"] == {"id": "2"}
+    assert data["account"] == {"subdomain": "cartera"}
+
+
+def test_it_reads_a_form_into_its_fields_and_their_nested_data():
+    form = webhooks.parse_form(b"a%5Bb%5D=1&a%5Bc%5D=&d=Rosa+Huam%C3%A1n&")
+
+    assert form.fields == (("a[b]", "1"), ("a[c]", ""), ("d", "Rosa Huamán"))
+    assert form.data == {"a": {"b": "1", "c": ""}, "d": "Rosa Huamán"}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "no form fields"),
+        (b"&&", "no form fields"),
+        (b"not a form", "not form-encoded"),
+        (b'{"account": {"subdomain": "cartera"}}', "not form-encoded"),
+        (b"\xff\xfe=1", "not UTF-8"),
+        (b"a" + b"%5Bx%5D" * 32 + b"=1", "deeper than 32"),
+        (b"&".join(b"f%d=1" % n for n in range(5001)), "more than 5000"),
+    ],
+)
+def test_it_refuses_a_body_that_is_not_a_reasonable_form(body, reason):
+    with pytest.raises(InvalidPayload, match=reason):
+        webhooks.parse_form(body)
+
+
+def test_it_accepts_a_form_key_as_deep_as_the_limit_and_as_many_fields_as_the_cap():
+    deep = b"a" + b"%5Bx%5D" * (webhooks.MAX_DEPTH - 1) + b"=1"
+    many = b"&".join(b"f%d=1" % n for n in range(webhooks.MAX_FORM_FIELDS - 1))
+
+    form = webhooks.parse_form(deep + b"&" + many)
+
+    assert len(form.fields) == webhooks.MAX_FORM_FIELDS
