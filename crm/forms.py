@@ -40,6 +40,64 @@ def advisors():
     )
 
 
+class PersonContactForm(forms.Form):
+    """A person who writes to us from a public page: who they are and how to reach them.
+
+    The document is checked as its type requires, and a phone or an e-mail is needed. A
+    page's own form adds its fields (an amount, a message) and its consent wording.
+    """
+
+    document_type = forms.ChoiceField(
+        label=_("Tipo de documento"),
+        choices=Customer.DocumentType.choices,
+        initial=Customer.DocumentType.DNI,
+    )
+    document_number = forms.CharField(
+        label=_("Número de documento"),
+        max_length=20,
+        error_messages={"required": _("Ingrese el número de documento.")},
+    )
+    first_name = forms.CharField(
+        label=_("Nombres"), max_length=120, error_messages={"required": _("Ingrese sus nombres.")}
+    )
+    last_name = forms.CharField(
+        label=_("Apellidos"),
+        max_length=120,
+        error_messages={"required": _("Ingrese sus apellidos.")},
+    )
+    phone = PhoneNumberField(
+        label=_("Celular"), required=False, help_text=_("Ej.: 987 654 321 o +51 987 654 321")
+    )
+    email = forms.EmailField(label=_("Correo electrónico"), required=False)
+    # Filled by static/js/recaptcha.js on submit; empty when the page runs without keys.
+    recaptcha_token = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        number = validators.normalize_document_number(cleaned.get("document_number", ""))
+        if number and cleaned.get("document_type"):
+            cleaned["document_number"] = number
+            try:
+                validators.validate_document(cleaned["document_type"], number)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        if not cleaned.get("phone") and not cleaned.get("email") and not self.errors.get("phone"):
+            self.add_error("phone", _("Déjenos al menos un celular o un correo para contactarlo."))
+        return cleaned
+
+    def person_data(self) -> dict:
+        """Return who the person is and how to reach them, as crm.services takes it."""
+        data = self.cleaned_data
+        return {
+            "document_type": data["document_type"],
+            "document_number": data["document_number"],
+            "first_name": data["first_name"],
+            "last_name": data["last_name"],
+            "phone": data["phone"] or "",
+            "email": data["email"],
+        }
+
+
 class CustomerForm(forms.ModelForm):
     phone = PhoneNumberField(
         label=_("Celular"), required=False, help_text=_("Ej.: 987 654 321 o +51 987 654 321")

@@ -9,14 +9,15 @@ settings page arrives as triggerEvent `PING` with a sample payload.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 
-from integrations import webhooks
+from integrations import payloads, webhooks
 from integrations.errors import SignatureError, UnhandledEvent
+
+_FIELDS = payloads.Fields("The Cal.com webhook")
 
 # The hex HMAC-SHA256 of the raw body under the webhook's secret.
 # https://cal.com/docs/developing/guides/automation/webhooks#verifying-the-authenticity-of-the-received-payload
@@ -83,7 +84,7 @@ def verify_webhook(body: bytes, headers: Mapping[str, str]) -> None:
     if not secret:
         # Without a secret Cal.com signs nothing ("no-secret-provided"): refuse everything.
         raise SignatureError("No Cal.com webhook secret is configured.")
-    signature = _header(headers, SIGNATURE_HEADER).strip()
+    signature = payloads.header(headers, SIGNATURE_HEADER).strip()
     if signature.lower().startswith(SIGNATURE_PREFIX):
         signature = signature[len(SIGNATURE_PREFIX) :]
     if not signature:
@@ -112,14 +113,14 @@ def read_event(envelope: Mapping[str, Any]) -> CalcomBooking:
         # PING, meetings, recordings, forms...: nothing about a booking's life.
         raise UnhandledEvent(f"Unsupported Cal.com trigger {event_type!r}.")
     raw_created_at = envelope.get("createdAt")
-    created_at = _datetime(raw_created_at, "createdAt")
+    created_at = _FIELDS.moment(raw_created_at, "createdAt")
     payload = envelope.get("payload")
     if not isinstance(payload, dict):
         raise ValueError(f"The Cal.com {event_type} webhook has no payload object.")
 
-    uid = _str(payload.get("uid"), "uid")
-    starts_at = _datetime(payload.get("startTime"), "startTime")
-    ends_at = _datetime(payload.get("endTime"), "endTime")
+    uid = _FIELDS.text(payload.get("uid"), "uid")
+    starts_at = _FIELDS.moment(payload.get("startTime"), "startTime")
+    ends_at = _FIELDS.moment(payload.get("endTime"), "endTime")
     if ends_at < starts_at:
         raise ValueError("The Cal.com booking ends before it starts.")
     organizer = _object(payload.get("organizer"))
@@ -135,7 +136,7 @@ def read_event(envelope: Mapping[str, Any]) -> CalcomBooking:
         event_id=f"{event_type}:{uid}:{raw_created_at}",
         uid=uid,
         previous_uid=previous_uid,
-        booking_id=_optional_int(payload.get("bookingId"), "bookingId"),
+        booking_id=_FIELDS.optional_integer(payload.get("bookingId"), "bookingId"),
         title=_text(payload.get("title")),
         starts_at=starts_at,
         ends_at=ends_at,
@@ -159,15 +160,6 @@ def _webhook_event_id(envelope: Mapping[str, Any]) -> str:
 
 # The /webhooks/calcom/ door (crm.webhooks): signed body, JSON object, booking events only.
 WEBHOOK = webhooks.Endpoint(provider="calcom", verify=verify_webhook, event_id=_webhook_event_id)
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    # Django's request.headers ignores case; a plain dict (tests, replays) does not.
-    value = headers.get(name)
-    if value is None:
-        lower = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lower), "")
-    return value or ""
 
 
 def _response(responses: Mapping[str, Any], field: str) -> str:
@@ -201,34 +193,3 @@ def _object(raw: Any) -> dict:
 
 def _text(raw: Any) -> str:
     return raw.strip() if isinstance(raw, str) else ""
-
-
-def _str(raw: Any, field: str) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"The Cal.com webhook has no {field}.")
-    return raw.strip()
-
-
-def _optional_int(raw: Any, field: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    # bool is an int to Python, never an id to Cal.com.
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise ValueError(f"The Cal.com webhook's {field} is not a number: {raw!r}.")
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"The Cal.com webhook's {field} is not a number: {raw!r}.") from exc
-
-
-def _datetime(raw: Any, field: str) -> datetime:
-    if not isinstance(raw, str):
-        raise ValueError(f"The Cal.com webhook has no {field}.")
-    try:
-        parsed = parse_datetime(raw)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise ValueError(f"The Cal.com webhook's {field} is not a date and time: {raw!r}.")
-    # Cal.com writes UTC ("...Z"); a bare time would still be UTC.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

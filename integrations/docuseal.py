@@ -14,15 +14,16 @@ import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
-from integrations import http, webhooks
+from integrations import http, payloads, webhooks
 from integrations.errors import ProviderError, SignatureError, UnhandledEvent
+
+_FIELDS = payloads.Fields("The DocuSeal webhook")
 
 # https://www.docuseal.com/docs/api#create-a-submission
 SUBMISSIONS_PATH = "/submissions"
@@ -189,7 +190,7 @@ def verify_webhook(body: bytes, headers: Mapping[str, str]) -> None:
         # An empty secret would match a request without the header: refuse everything.
         raise SignatureError("No DocuSeal webhook secret is configured.")
     name = getattr(settings, "DOCUSEAL_WEBHOOK_HEADER", DEFAULT_WEBHOOK_HEADER)
-    received = _header(headers, name)
+    received = payloads.header(headers, name)
     if not received:
         raise SignatureError(f"The request has no {name} header.")
     # Bytes, because compare_digest refuses str with non-ASCII characters.
@@ -206,7 +207,7 @@ def verify_webhook_signature(body: bytes, headers: Mapping[str, str]) -> None:
     secret = getattr(settings, "DOCUSEAL_WEBHOOK_SIGNING_SECRET", "")
     if not secret:
         raise SignatureError("No DocuSeal webhook signing secret is configured.")
-    header = _header(headers, SIGNATURE_HEADER)
+    header = payloads.header(headers, SIGNATURE_HEADER)
     signed_at, _, signature = header.partition(".")
     if not signed_at.isdigit() or not signature:
         raise SignatureError(f"The request has no valid {SIGNATURE_HEADER} header.")
@@ -239,7 +240,7 @@ def read_event(payload: Mapping[str, Any]) -> DocusealEvent:
         # template.* events are about templates, not signatures.
         raise UnhandledEvent(f"Unsupported DocuSeal event type {event_type!r}.")
     raw_timestamp = payload.get("timestamp")
-    timestamp = _datetime(raw_timestamp, "timestamp")
+    timestamp = _FIELDS.moment(raw_timestamp, "timestamp")
     data = payload.get("data")
     if not isinstance(data, dict):
         raise ValueError(f"The DocuSeal {event_type} webhook has no data object.")
@@ -248,21 +249,23 @@ def read_event(payload: Mapping[str, Any]) -> DocusealEvent:
         # data is the submitter, with its submission embedded.
         embedded = data.get("submission")
         submission = embedded if isinstance(embedded, dict) else {}
-        submission_id = _int(data.get("submission_id", submission.get("id")), "submission_id")
-        submitter_id: int | None = _int(data.get("id"), "data.id")
+        submission_id = _FIELDS.integer(
+            data.get("submission_id", submission.get("id")), "submission_id"
+        )
+        submitter_id: int | None = _FIELDS.integer(data.get("id"), "data.id")
         external_id = data.get("external_id") or ""
-        status = _str(data.get("status"), "status")
+        status = _FIELDS.text(data.get("status"), "status")
         combined_document_url = submission.get("combined_document_url") or ""
         audit_log_url = submission.get("audit_log_url") or data.get("audit_log_url") or ""
         all_completed = submission.get("status") == COMPLETED
     else:
         # submission.*: data is the submission, with its submitters.
-        submission_id = _int(data.get("id"), "data.id")
+        submission_id = _FIELDS.integer(data.get("id"), "data.id")
         submitter_id = None
         external_id = next(
             (s["external_id"] for s in _submitters(data) if s.get("external_id")), ""
         )
-        status = _str(data.get("status"), "status")
+        status = _FIELDS.text(data.get("status"), "status")
         combined_document_url = data.get("combined_document_url") or ""
         audit_log_url = data.get("audit_log_url") or ""
         all_completed = event_type == SUBMISSION_COMPLETED or status == COMPLETED
@@ -330,15 +333,6 @@ def _unexpected_answer(answer: Any) -> str:
     }
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
-    # Django's request.headers ignores case; a plain dict (tests, replays) does not.
-    value = headers.get(name)
-    if value is None:
-        lower = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lower), "")
-    return value or ""
-
-
 def _submitters(data: Mapping[str, Any]) -> list[dict]:
     submitters = data.get("submitters")
     if not isinstance(submitters, list):
@@ -355,35 +349,6 @@ def _documents(raw: Any) -> tuple[tuple[str, str], ...]:
     for item in raw:
         if not isinstance(item, dict):
             raise ValueError("A DocuSeal webhook document is not an object.")
-        name = _str(item.get("name"), "documents[].name")
-        documents.append((name, _str(item.get("url"), "documents[].url")))
+        name = _FIELDS.text(item.get("name"), "documents[].name")
+        documents.append((name, _FIELDS.text(item.get("url"), "documents[].url")))
     return tuple(documents)
-
-
-def _datetime(raw: Any, field: str) -> datetime:
-    if not isinstance(raw, str):
-        raise ValueError(f"The DocuSeal webhook has no {field}.")
-    try:
-        parsed = parse_datetime(raw)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise ValueError(f"The DocuSeal webhook's {field} is not a date and time: {raw!r}.")
-    # Rails writes UTC with an offset; a bare time would still be UTC.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _int(raw: Any, field: str) -> int:
-    # bool is an int to Python, never an id to DocuSeal.
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise ValueError(f"The DocuSeal webhook has no {field}.")
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"The DocuSeal webhook's {field} is not a number: {raw!r}.") from exc
-
-
-def _str(raw: Any, field: str) -> str:
-    if not isinstance(raw, str) or not raw:
-        raise ValueError(f"The DocuSeal webhook has no {field}.")
-    return raw

@@ -3,14 +3,11 @@
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
-from phonenumber_field.formfields import PhoneNumberField
 
 from credits import schedule
-from crm import validators
-from crm.models import Customer
+from crm import forms as crm_forms
 
 MAX_AMOUNT = Decimal(10_000_000)
 MIN_AMOUNT = Decimal(100)
@@ -61,31 +58,9 @@ class CalculatorForm(forms.Form):
         return cls(cls.DEFAULTS)
 
 
-class InvestLeadForm(forms.Form):
+class InvestLeadForm(crm_forms.PersonContactForm):
     """A prospect who wants to invest: who they are, how to reach them, and how much."""
 
-    first_name = forms.CharField(
-        label=_("Nombres"), max_length=120, error_messages={"required": _("Ingrese sus nombres.")}
-    )
-    last_name = forms.CharField(
-        label=_("Apellidos"),
-        max_length=120,
-        error_messages={"required": _("Ingrese sus apellidos.")},
-    )
-    document_type = forms.ChoiceField(
-        label=_("Tipo de documento"),
-        choices=Customer.DocumentType.choices,
-        initial=Customer.DocumentType.DNI,
-    )
-    document_number = forms.CharField(
-        label=_("Número de documento"),
-        max_length=20,
-        error_messages={"required": _("Ingrese el número de documento.")},
-    )
-    email = forms.EmailField(label=_("Correo electrónico"), required=False)
-    phone = PhoneNumberField(
-        label=_("Celular"), required=False, help_text=_("Ej.: 987 654 321 o +51 987 654 321")
-    )
     amount = forms.DecimalField(
         label=_("¿Cuánto quiere invertir? (S/)"),
         min_value=MIN_AMOUNT,
@@ -102,35 +77,12 @@ class InvestLeadForm(forms.Form):
         ),
         error_messages={"required": _("Necesitamos su autorización para contactarlo.")},
     )
-    # Filled by static/js/recaptcha.js on submit; empty when the page runs without keys.
-    recaptcha_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         # The page also holds the calculator form, whose fields would take the same ids.
         kwargs.setdefault("auto_id", "id_lead_%s")
         super().__init__(*args, **kwargs)
 
-    def clean(self):
-        cleaned = super().clean()
-        number = validators.normalize_document_number(cleaned.get("document_number", ""))
-        if number and cleaned.get("document_type"):
-            cleaned["document_number"] = number
-            try:
-                validators.validate_document(cleaned["document_type"], number)
-            except ValidationError as exc:
-                self.add_error(None, exc)
-        if not cleaned.get("phone") and not cleaned.get("email") and not self.errors.get("phone"):
-            self.add_error("phone", _("Déjenos al menos un celular o un correo para contactarlo."))
-        return cleaned
-
     def customer_data(self) -> dict:
         """Return the fields crm.services.create_customer takes."""
-        data = self.cleaned_data
-        return {
-            "document_type": data["document_type"],
-            "document_number": data["document_number"],
-            "first_name": data["first_name"],
-            "last_name": data["last_name"],
-            "email": data["email"],
-            "phone": data["phone"] or "",
-        }
+        return self.person_data()

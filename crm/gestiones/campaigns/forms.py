@@ -3,16 +3,14 @@
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
-from phonenumber_field.formfields import PhoneNumberField
 
-from crm import validators
+from crm import forms as crm_forms
 from crm.forms import ServiceErrorsMixin
-from crm.gestiones.campaigns import selectors
+from crm.gestiones.campaigns import selectors, services
 from crm.gestiones.models import Campaign, GestionType
-from crm.models import Branch, Channel, Customer, Product, Tag
+from crm.models import Branch, Channel, Product, Tag
 
 
 def campaign_agent_choices() -> QuerySet:
@@ -54,25 +52,7 @@ class CampaignForm(ServiceErrorsMixin, forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = [
-            "name",
-            "slug",
-            "kind",
-            "status",
-            "description",
-            "channel",
-            "gestion_type",
-            "message_subject",
-            "message_body",
-            "segment_branches",
-            "segment_channels",
-            "segment_tags",
-            "segment_products",
-            "segment_city",
-            "agents",
-            "starts_on",
-            "ends_on",
-        ]
+        fields = [*services.CAMPAIGN_FIELDS, *services.CAMPAIGN_M2M_FIELDS]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "message_body": forms.Textarea(attrs={"rows": 4}),
@@ -146,31 +126,9 @@ class SegmentForm(forms.Form):
         ).count()
 
 
-class InboundForm(forms.Form):
+class InboundForm(crm_forms.PersonContactForm):
     """A person answering an inbound campaign: who they are, how to reach them, and consent."""
 
-    document_type = forms.ChoiceField(
-        label=_("Tipo de documento"),
-        choices=Customer.DocumentType.choices,
-        initial=Customer.DocumentType.DNI,
-    )
-    document_number = forms.CharField(
-        label=_("Número de documento"),
-        max_length=20,
-        error_messages={"required": _("Ingrese el número de documento.")},
-    )
-    first_name = forms.CharField(
-        label=_("Nombres"), max_length=120, error_messages={"required": _("Ingrese sus nombres.")}
-    )
-    last_name = forms.CharField(
-        label=_("Apellidos"),
-        max_length=120,
-        error_messages={"required": _("Ingrese sus apellidos.")},
-    )
-    phone = PhoneNumberField(
-        label=_("Celular"), required=False, help_text=_("Ej.: 987 654 321 o +51 987 654 321")
-    )
-    email = forms.EmailField(label=_("Correo electrónico"), required=False)
     message = forms.CharField(
         label=_("Mensaje"),
         max_length=2000,
@@ -184,32 +142,8 @@ class InboundForm(forms.Form):
         ),
         error_messages={"required": _("Necesitamos su autorización para contactarlo.")},
     )
-    # Filled by static/js/recaptcha.js on submit; empty when the page runs without keys.
-    recaptcha_token = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def clean(self):
-        cleaned = super().clean()
-        number = validators.normalize_document_number(cleaned.get("document_number", ""))
-        if number and cleaned.get("document_type"):
-            cleaned["document_number"] = number
-            try:
-                validators.validate_document(cleaned["document_type"], number)
-            except ValidationError as exc:
-                self.add_error(None, exc)
-        if not cleaned.get("phone") and not cleaned.get("email") and not self.errors.get("phone"):
-            self.add_error("phone", _("Déjenos al menos un celular o un correo para contactarlo."))
-        return cleaned
 
     def registration_data(self) -> dict:
         """Return what `campaigns.register_inbound` takes."""
         data = self.cleaned_data
-        return {
-            "document_type": data["document_type"],
-            "document_number": data["document_number"],
-            "first_name": data["first_name"],
-            "last_name": data["last_name"],
-            "phone": data["phone"] or "",
-            "email": data["email"],
-            "message": data["message"],
-            "consent": data["consent"],
-        }
+        return {**self.person_data(), "message": data["message"], "consent": data["consent"]}

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import fields as filter_fields
 
 from crm.forms import ServiceErrorsMixin
-from crm.gestiones.goals import selectors
+from crm.gestiones.goals import selectors, services
 from crm.gestiones.models import GestionState, Goal
 from crm.models import Product
 
@@ -64,17 +64,7 @@ class GoalForm(ServiceErrorsMixin, forms.ModelForm):
 
     class Meta:
         model = Goal
-        fields = [
-            "agent",
-            "month",
-            "year",
-            "product",
-            "target_local",
-            "target_usd",
-            "target_prospects",
-            "target_customers",
-            "success_state",
-        ]
+        fields = list(services.GOAL_FIELDS)
         labels = {
             "target_local": _("Meta local (S/)"),
             "target_usd": _("Meta dólares (US$)"),
