@@ -15,6 +15,8 @@ from django_htmx.http import push_url, replace_url
 from django_tables2 import RequestConfig, Table
 
 LIST_PAGE_SIZE = 25
+# A numbers column: its heading aligned right, like its cells.
+RIGHT = {"th": {"class": "text-end"}}
 
 
 def render_page_or_fragment(

@@ -8,9 +8,9 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Investor, Liquidation
+from lib import lists
 
 # Amounts and counts line up on the right, headers included.
-RIGHT = {"th": {"class": "text-end"}}
 
 
 class InvestorTable(tables.Table):
@@ -22,10 +22,10 @@ class InvestorTable(tables.Table):
     contact = tables.Column(verbose_name=_("Contacto"), accessor="email", orderable=False)
     currency = tables.Column(verbose_name=_("Moneda"), orderable=False)
     loan_count = tables.Column(
-        verbose_name=_("Créditos"), order_by=("loan_count", "id"), attrs=RIGHT
+        verbose_name=_("Créditos"), order_by=("loan_count", "id"), attrs=lists.RIGHT
     )
     capital = tables.Column(
-        verbose_name=_("Capital colocado"), order_by=("capital", "id"), attrs=RIGHT
+        verbose_name=_("Capital colocado"), order_by=("capital", "id"), attrs=lists.RIGHT
     )
     is_active = tables.Column(verbose_name=_("Estado"), orderable=False)
 
@@ -53,11 +53,13 @@ class LiquidationTable(tables.Table):
         verbose_name=_("Periodo"), accessor="period_end", order_by=("period_end", "id")
     )
     investor = tables.Column(verbose_name=_("Inversionista"), order_by=("investor__name", "id"))
-    line_count = tables.Column(verbose_name=_("Repartos"), orderable=False, attrs=RIGHT)
-    principal = tables.Column(verbose_name=_("Capital"), orderable=False, attrs=RIGHT)
-    interest = tables.Column(verbose_name=_("Interés"), orderable=False, attrs=RIGHT)
-    platform_fee = tables.Column(verbose_name=_("Comisión"), orderable=False, attrs=RIGHT)
-    net_amount = tables.Column(verbose_name=_("Neto"), order_by=("net_amount", "id"), attrs=RIGHT)
+    line_count = tables.Column(verbose_name=_("Repartos"), orderable=False, attrs=lists.RIGHT)
+    principal = tables.Column(verbose_name=_("Capital"), orderable=False, attrs=lists.RIGHT)
+    interest = tables.Column(verbose_name=_("Interés"), orderable=False, attrs=lists.RIGHT)
+    platform_fee = tables.Column(verbose_name=_("Comisión"), orderable=False, attrs=lists.RIGHT)
+    net_amount = tables.Column(
+        verbose_name=_("Neto"), order_by=("net_amount", "id"), attrs=lists.RIGHT
+    )
     status = tables.Column(verbose_name=_("Estado"), order_by=("status", "id"))
 
     class Meta:

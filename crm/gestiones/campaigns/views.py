@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import django_tables2 as tables
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
@@ -12,20 +11,25 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from crm.gestiones.campaigns import forms, selectors, services
+from crm.gestiones.campaigns import forms, selectors, services, tables
 from crm.gestiones.models import Campaign, Outcome
 from integrations import recaptcha
 from lib import lists, ratelimit
 
 RECAPTCHA_ACTION = "campaign"
+
+
 # Per address: a person registers once or twice; more is a script.
 INBOUND_RATE_LIMIT = "10/h"
+
+
 # How often the campaign page asks for the launch's progress while it runs.
 PROGRESS_POLL_SECONDS = 2
+
+
 # static/js/charts.js colors (Bootstrap theme names) for each outcome.
 OUTCOME_COLORS = {
     Outcome.SUCCESS: "success",
@@ -35,51 +39,13 @@ OUTCOME_COLORS = {
 }
 
 
-class CampaignTable(tables.Table):
-    """The campaign list's columns; rows are written in partials/campaign_table.html."""
-
-    name = tables.Column(verbose_name=gettext_lazy("Campaña"), order_by=("name",))
-    kind = tables.Column(verbose_name=gettext_lazy("Tipo"))
-    status = tables.Column(verbose_name=gettext_lazy("Estado"))
-    channel = tables.Column(verbose_name=gettext_lazy("Canal"), orderable=False)
-    gestion_type = tables.Column(verbose_name=gettext_lazy("Gestión"), orderable=False)
-    target_count = tables.Column(verbose_name=gettext_lazy("Destinatarios"))
-    gestion_count = tables.Column(verbose_name=gettext_lazy("Gestiones"))
-    dates = tables.Column(
-        verbose_name=gettext_lazy("Vigencia"), accessor="starts_on", order_by=("starts_on",)
-    )
-    created_at = tables.Column(verbose_name=gettext_lazy("Creada"))
-
-    class Meta:
-        model = Campaign
-        fields = ()
-        sequence = (
-            "name",
-            "kind",
-            "status",
-            "channel",
-            "gestion_type",
-            "target_count",
-            "gestion_count",
-            "dates",
-            "created_at",
-        )
-        order_by = ("-created_at",)
-        template_name = "gestiones/partials/campaign_table.html"
-        attrs = {"class": "table table-hover align-middle mb-0", "id": "campaign-table"}
-        empty_text = gettext_lazy("No hay campañas que coincidan con la búsqueda.")
-
-
-# --- Staff screens ---------------------------------------------------------------------
-
-
 @require_GET
 @permission_required("gestiones.view_campaign", raise_exception=True)
 def campaign_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
         filterset=forms.CampaignFilter(request.GET, queryset=selectors.campaign_list()),
-        table_class=CampaignTable,
+        table_class=tables.CampaignTable,
         page_template="gestiones/campaign_list.html",
         results_template="gestiones/partials/campaign_results.html",
     )
@@ -223,9 +189,6 @@ def agent_chart(results: selectors.Effectiveness) -> dict[str, Any]:
         ],
         "options": {"stacked": True, "yLabel": _("Gestiones")},
     }
-
-
-# --- The public inbound form -----------------------------------------------------------
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,67 +1,17 @@
 """The goal screens: the goals (*metas*) per agent and product, and their monthly progress."""
 
-import django_tables2 as tables
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from crm.gestiones.goals import forms, selectors, services
+from crm.gestiones.goals import forms, selectors, services, tables
 from crm.gestiones.models import Goal
 from lib import lists
 from lib.money import Currency
-
-RIGHT = {"th": {"class": "text-end"}}
-
-
-class GoalTable(tables.Table):
-    """The seed's table: Vendedor, Mes, Año, Producto, the four targets, Estado exitoso."""
-
-    agent = tables.Column(
-        verbose_name=gettext_lazy("Vendedor"),
-        order_by=("agent__first_name", "agent__last_name", "agent__username", "id"),
-    )
-    month = tables.Column(verbose_name=gettext_lazy("Mes"), order_by=("month", "id"))
-    year = tables.Column(verbose_name=gettext_lazy("Año"), order_by=("year", "month", "id"))
-    product = tables.Column(verbose_name=gettext_lazy("Producto"), order_by=("product__name", "id"))
-    target_local = tables.Column(
-        verbose_name=gettext_lazy("Meta local"), order_by=("target_local", "id"), attrs=RIGHT
-    )
-    target_usd = tables.Column(
-        verbose_name=gettext_lazy("Meta dólares"), order_by=("target_usd", "id"), attrs=RIGHT
-    )
-    target_prospects = tables.Column(
-        verbose_name=gettext_lazy("Prospectos"), order_by=("target_prospects", "id"), attrs=RIGHT
-    )
-    target_customers = tables.Column(
-        verbose_name=gettext_lazy("Clientes"), order_by=("target_customers", "id"), attrs=RIGHT
-    )
-    success_state = tables.Column(verbose_name=gettext_lazy("Estado exitoso"), orderable=False)
-    actions = tables.Column(verbose_name="", empty_values=(), orderable=False)
-
-    class Meta:
-        model = Goal
-        fields = ()
-        sequence = (
-            "agent",
-            "month",
-            "year",
-            "product",
-            "target_local",
-            "target_usd",
-            "target_prospects",
-            "target_customers",
-            "success_state",
-            "actions",
-        )
-        order_by = ("-year",)
-        template_name = "gestiones/partials/goal_table.html"
-        attrs = {"class": "table table-hover align-middle mb-0", "id": "goal-results"}
-        empty_text = gettext_lazy("No hay metas que coincidan con los filtros.")
 
 
 @require_GET
@@ -74,7 +24,7 @@ def goal_list(request: HttpRequest) -> HttpResponse:
             queryset=selectors.visible_goals(request.user).order_by("-year", "-month", "id"),
             request=request,
         ),
-        table_class=GoalTable,
+        table_class=tables.GoalTable,
         page_template="gestiones/goal_list.html",
         results_template="gestiones/partials/goal_results.html",
     )

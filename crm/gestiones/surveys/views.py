@@ -1,6 +1,5 @@
 """The survey screens: the customer's answer page, and the staff's list, editor and report."""
 
-import django_tables2 as tables
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import ValidationError
@@ -8,21 +7,18 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from crm.gestiones.models import Survey
-from crm.gestiones.surveys import forms, selectors, services
+from crm.gestiones.surveys import forms, selectors, services, tables
 from lib import lists, ratelimit
 
 # Answers a single address may send per hour: enough for a family sharing a connection.
 SURVEY_RATE_LIMIT = "30/h"
+
+
 TEXT_ANSWERS_PAGE_SIZE = 20
-RIGHT = {"th": {"class": "text-end"}}
-
-
-# --- The customer's page ------------------------------------------------------------------
 
 
 # No reCAPTCHA here: the link's token is the secret (24 random bytes, sent only to the
@@ -54,47 +50,13 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "gestiones/survey_answer.html", {"invitation": invitation, "form": form})
 
 
-# --- Surveys ----------------------------------------------------------------------------
-
-
-class SurveyTable(tables.Table):
-    name = tables.Column(verbose_name=gettext_lazy("Encuesta"), order_by=("name", "id"))
-    question_count = tables.Column(
-        verbose_name=gettext_lazy("Preguntas"), order_by=("question_count", "id"), attrs=RIGHT
-    )
-    sent_count = tables.Column(
-        verbose_name=gettext_lazy("Enviadas"), order_by=("sent_count", "id"), attrs=RIGHT
-    )
-    answered_count = tables.Column(
-        verbose_name=gettext_lazy("Respondidas"), order_by=("answered_count", "id"), attrs=RIGHT
-    )
-    is_active = tables.Column(verbose_name=gettext_lazy("Estado"), orderable=False)
-    actions = tables.Column(verbose_name="", empty_values=(), orderable=False)
-
-    class Meta:
-        model = Survey
-        fields = ()
-        sequence = (
-            "name",
-            "question_count",
-            "sent_count",
-            "answered_count",
-            "is_active",
-            "actions",
-        )
-        order_by = ("name",)
-        template_name = "gestiones/partials/survey_table.html"
-        attrs = {"class": "table table-hover align-middle mb-0", "id": "survey-results"}
-        empty_text = gettext_lazy("No hay encuestas que coincidan con la búsqueda.")
-
-
 @require_GET
 @permission_required("gestiones.view_survey", raise_exception=True)
 def survey_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
         filterset=forms.SurveyFilter(request.GET, queryset=selectors.survey_list()),
-        table_class=SurveyTable,
+        table_class=tables.SurveyTable,
         page_template="gestiones/survey_list.html",
         results_template="gestiones/partials/survey_results.html",
     )

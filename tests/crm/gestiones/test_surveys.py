@@ -13,7 +13,7 @@ from crm.gestiones import services
 from crm.gestiones.models import Answer, FollowUp, Question, Survey, SurveyInvitation
 from crm.gestiones.surveys import selectors as survey_selectors
 from crm.gestiones.surveys import services as survey_services
-from crm.gestiones.surveys import views as survey_views
+from crm.gestiones.surveys import views
 from crm.models import Interaction
 from tests.crm.gestiones.conftest import step
 from tests.factories import CustomerFactory
@@ -276,7 +276,7 @@ def test_a_stale_second_submission_stores_nothing(invitation, survey):
 
 
 def test_too_many_answers_from_one_address_get_a_429(client, invitation, survey, monkeypatch):
-    monkeypatch.setattr(survey_views, "SURVEY_RATE_LIMIT", "2/h")
+    monkeypatch.setattr(views, "SURVEY_RATE_LIMIT", "2/h")
     url = reverse("survey_answer", args=[invitation.token])
     client.post(url, post_data(survey))
     client.post(url, post_data(survey))
@@ -290,7 +290,7 @@ def test_too_many_answers_from_one_address_get_a_429(client, invitation, survey,
 
 
 def test_the_rate_limit_is_thirty_an_hour():
-    assert survey_views.SURVEY_RATE_LIMIT == "30/h"
+    assert views.SURVEY_RATE_LIMIT == "30/h"
 
 
 # --- Report -----------------------------------------------------------------------------
