@@ -4,17 +4,11 @@ Installment and loan amounts are state kept current by `credits.services`; the
 append-only `LedgerEntry` table is the record they can always be recomputed from.
 """
 
-from credits.models.contracts import (
-    LoanContract,
-)
 from credits.models.investors import (
     Distribution,
     Investor,
     Liquidation,
     Participation,
-)
-from credits.models.ledger import (
-    LedgerEntry,
 )
 from credits.models.loans import (
     DEFAULT_ALLOCATION_ORDER,
@@ -24,10 +18,12 @@ from credits.models.loans import (
     Component,
     Installment,
     Loan,
+    LoanContract,
     LoanProduct,
     validate_allocation_order,
 )
 from credits.models.payments import (
+    LedgerEntry,
     Payment,
     PaymentAllocation,
     receipt_upload_to,

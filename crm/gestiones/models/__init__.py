@@ -12,31 +12,27 @@ from crm.gestiones.models.campaigns import (
     LifecycleEvent,
     LifecycleRun,
 )
-from crm.gestiones.models.documents import (
-    DocumentTemplate,
-    template_upload_to,
-)
 from crm.gestiones.models.gestiones import (
     Attachment,
     FollowUp,
     Gestion,
+    Goal,
     Notification,
     attachment_upload_to,
-)
-from crm.gestiones.models.goals import (
-    Goal,
 )
 from crm.gestiones.models.processes import (
     CLOSED_OUTCOMES,
     USER,
     Action,
     ActionResult,
+    DocumentTemplate,
     FormField,
     GestionState,
     GestionType,
     Outcome,
     RejectionReason,
     StateAgent,
+    template_upload_to,
 )
 from crm.gestiones.models.surveys import (
     Answer,
