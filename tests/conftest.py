@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 
 from crm import roles as crm_roles
 from tests.factories import CustomerFactory, UserFactory
@@ -48,6 +49,14 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Start every test with an empty cache: rate-limit counters, throttles, cached reads."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -5,16 +5,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser import pages
 from tests.factories import CustomerFactory, InteractionFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page: Page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/ingresar/")
-    page.get_by_label("Usuario").fill(username)
-    page.get_by_label("Contraseña").fill("demo1234")
-    page.get_by_role("button", name="Ingresar").click()
 
 
 def test_an_advisor_finds_a_customer_by_document_and_adds_a_note(page: Page, live_server, roles):
@@ -23,7 +17,7 @@ def test_an_advisor_finds_a_customer_by_document_and_adds_a_note(page: Page, liv
     InteractionFactory(customer=rosa, summary="Llamada de bienvenida")
     CustomerFactory.create_batch(5)
 
-    _sign_in(page, live_server, "asesor")
+    pages.sign_in(page, live_server, "asesor")
     expect(page).to_have_url(re.compile(r"/clientes/$"))
     page.get_by_placeholder("Documento, nombre o teléfono").fill("45678912")
     expect(page.locator("#result-count")).to_contain_text("1 cliente")
@@ -49,7 +43,7 @@ def test_the_timeline_loads_older_events_as_you_scroll(page: Page, live_server, 
     for i in range(45):
         InteractionFactory(customer=rosa, summary=f"Evento número {i}")
 
-    _sign_in(page, live_server, "asesor")
+    pages.sign_in(page, live_server, "asesor")
     page.goto(f"{live_server.url}{rosa.get_absolute_url()}")
     expect(page.locator("#timeline .timeline-item")).to_have_count(20)
     page.locator("#timeline .timeline-item").last.scroll_into_view_if_needed()
@@ -62,7 +56,7 @@ def test_the_timeline_loads_older_events_as_you_scroll(page: Page, live_server, 
 def test_a_call_center_agent_is_refused_the_customer_list(page: Page, live_server, roles):
     UserFactory(username="agente", role="Agente call center")
 
-    _sign_in(page, live_server, "agente")
+    pages.sign_in(page, live_server, "agente")
     response = page.goto(f"{live_server.url}/clientes/")
 
     assert response.status == 403

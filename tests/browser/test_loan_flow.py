@@ -9,16 +9,10 @@ from playwright.sync_api import Page, expect
 
 from credits.models import Loan, Payment
 from credits.services import loans as loan_services
+from tests.browser import pages
 from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory, UserFactory
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page: Page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/ingresar/")
-    page.get_by_label("Usuario").fill(username)
-    page.get_by_label("Contraseña").fill("demo1234")
-    page.get_by_role("button", name="Ingresar").click()
 
 
 def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server, roles):
@@ -35,7 +29,7 @@ def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server,
     )
     first_row = page.locator("#installment-1")
 
-    _sign_in(page, live_server, "supervisor")
+    pages.sign_in(page, live_server, "supervisor")
     page.goto(f"{live_server.url}{loan.get_absolute_url()}")
     expect(page.get_by_role("heading", name=re.compile(loan.payment_code))).to_be_visible()
     expect(first_row).to_have_attribute("data-state", "upcoming")
@@ -71,7 +65,7 @@ def test_an_advisor_sees_the_schedule_while_filling_in_a_new_loan(page: Page, li
     errors = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
-    _sign_in(page, live_server, "asesor")
+    pages.sign_in(page, live_server, "asesor")
     page.goto(f"{live_server.url}/creditos/nuevo/?customer={rosa.pk}")
     page.get_by_label("Producto").select_option(str(product.pk))
     page.get_by_label("Monto").fill("10000")
@@ -95,7 +89,7 @@ def test_a_supervisor_finds_a_loan_by_code_and_opens_the_portfolio_chart(
     wanted = LoanFactory(customer=CustomerFactory(first_name="Rosa"))
     LoanFactory.create_batch(3)
 
-    _sign_in(page, live_server, "supervisor")
+    pages.sign_in(page, live_server, "supervisor")
     page.get_by_role("link", name="Créditos").first.click()
     expect(page.locator("#result-count")).to_contain_text("4 créditos")
     page.get_by_placeholder("Código de pago, documento o nombre").fill(wanted.payment_code)

@@ -24,13 +24,6 @@ VALID = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def preview(client, **params):
     return client.get(URL, {**VALID, **params})
 

@@ -5,7 +5,6 @@ from urllib.parse import parse_qs
 
 import pytest
 import responses
-from django.core.cache import cache
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertTemplateNotUsed, assertTemplateUsed
 
@@ -29,13 +28,6 @@ LEAD = {
     "sim-term": "3",
     "sim-frequency": "monthly",
 }
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from credits.models import Bucket, Loan, Payment
 from credits.services import delinquency
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
+from tests.browser import pages
 from tests.factories import InvestorFactory, LoanFactory, LoanProductFactory, UserFactory
 
 LIMA = ZoneInfo("America/Lima")
@@ -274,13 +275,6 @@ CHARTS_DRAWN = """
 """
 
 
-def _sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/ingresar/")
-    page.get_by_label("Usuario").fill(username)
-    page.get_by_label("Contraseña").fill("demo1234")
-    page.get_by_role("button", name="Ingresar").click()
-
-
 def test_in_the_browser_the_charts_draw_and_follow_the_chosen_investor(page, live_server, roles):
     UserFactory(username="supervisor", role="Supervisor")
     today = timezone.localdate()
@@ -298,7 +292,7 @@ def test_in_the_browser_the_charts_draw_and_follow_the_chosen_investor(page, liv
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.add_init_script(RECORD_CSP_VIOLATIONS)
 
-    _sign_in(page, live_server, "supervisor")
+    pages.sign_in(page, live_server, "supervisor")
     page.goto(f"{live_server.url}{reverse('credits:investor_dashboard')}")
     page.wait_for_function(CHARTS_DRAWN, arg=3)
     expect(page.locator('[data-figure="capital-deployed"]')).to_have_text("PEN 10,000.00")

@@ -62,13 +62,6 @@ REGISTRATION = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def call_type(asesor, asesor2, supervisor):
     return examples.build_process(CAMPAIGN_CALL, agents=[asesor, asesor2], supervisors=[supervisor])

@@ -3,7 +3,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,14 +19,6 @@ from tests.factories import CustomerFactory
 
 LIMA = ZoneInfo("America/Lima")
 NOW = datetime.datetime(2026, 5, 4, 10, 0, tzinfo=LIMA)
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """The rate-limit counters live in the cache, which outlives a test."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
