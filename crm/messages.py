@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -32,6 +31,7 @@ from crm import services
 from crm.models import Customer, Interaction
 from integrations import email, errors, outbox
 from integrations.models import OutboxMessage
+from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -79,29 +79,23 @@ class Outcome:
 
 OutcomeHandler = Callable[[int, Outcome], None]
 
-_channels: dict[str, MessageChannel] = {}
-_outcome_handlers: dict[str, OutcomeHandler] = {}
+_channels: Registry[MessageChannel] = Registry("A message channel")
+_outcome_handlers: Registry[OutcomeHandler] = Registry("An outcome handler for")
 
 
 def register_channel(channel: MessageChannel) -> None:
     """Make `channel` the way messages of its kind are sent (one per kind)."""
-    current = _channels.get(channel.kind)
-    if current is not None and current != channel:
-        raise ImproperlyConfigured(f"A message channel {channel.kind!r} is already registered.")
-    _channels[channel.kind] = channel
+    _channels.register(channel.kind, channel)
 
 
 def register_outcome_handler(name: str, handler: OutcomeHandler) -> None:
     """Call `handler(origin_id, outcome)` for messages sent with `origin=(name, origin_id)`."""
-    current = _outcome_handlers.get(name)
-    if current is not None and current is not handler:
-        raise ImproperlyConfigured(f"An outcome handler for {name!r} is already registered.")
-    _outcome_handlers[name] = handler
+    _outcome_handlers.register(name, handler)
 
 
 def unregister_outcome_handler(name: str) -> None:
     """Forget `name`'s outcome handler (for tests)."""
-    _outcome_handlers.pop(name, None)
+    _outcome_handlers.unregister(name)
 
 
 def address_for(customer: Customer, channel: str) -> str:
@@ -260,10 +254,10 @@ def _tell_origin(payload: Mapping[str, Any], outcome: Outcome) -> None:
 
 
 def _channel(kind: str) -> MessageChannel:
-    try:
-        return _channels[kind]
-    except KeyError:
-        raise ValueError(f"No message channel {kind!r}; registered: {sorted(_channels)}") from None
+    channel = _channels.get(kind)
+    if channel is None:
+        raise ValueError(f"No message channel {kind!r}; registered: {_channels.names()}")
+    return channel
 
 
 def _short(error: str) -> str:

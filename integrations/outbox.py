@@ -30,7 +30,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -39,6 +38,7 @@ from django.utils.translation import gettext
 from integrations import errors
 from integrations.models import OutboxMessage
 from lib import queue
+from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ FailureHandler = Callable[[OutboxMessage], None]
 # belongs to a worker that died mid-send.
 SENDING_TIMEOUT = timedelta(minutes=10)
 
-_senders: dict[str, Sender] = {}
-_failure_handlers: dict[str, FailureHandler] = {}
+_senders: Registry[Sender] = Registry("A sender for")
+_failure_handlers: Registry[FailureHandler] = Registry("A failure handler for")
 
 
 def register_sender(
@@ -61,21 +61,15 @@ def register_sender(
     `on_failure`, if given, is called with each of the destination's messages that ends
     failed, after its status, attempts and last_error are saved.
     """
-    current = _senders.get(destination)
-    if current is not None and current is not sender:
-        raise ImproperlyConfigured(f"A sender for {destination!r} is already registered.")
-    current_handler = _failure_handlers.get(destination)
-    if current_handler is not None and current_handler is not on_failure:
-        raise ImproperlyConfigured(f"A failure handler for {destination!r} is already registered.")
-    _senders[destination] = sender
+    _senders.register(destination, sender)
     if on_failure is not None:
-        _failure_handlers[destination] = on_failure
+        _failure_handlers.register(destination, on_failure)
 
 
 def unregister_sender(destination: str) -> None:
     """Forget `destination`'s sender and failure handler (for tests)."""
-    _senders.pop(destination, None)
-    _failure_handlers.pop(destination, None)
+    _senders.unregister(destination)
+    _failure_handlers.unregister(destination)
 
 
 def sender_for(destination: str) -> Sender | None:

@@ -40,13 +40,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from integrations.errors import InvalidPayload, SignatureError, UnhandledEvent
 from integrations.models import WebhookEvent
 from lib import queue
+from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ _SECRET_HEADER_WORDS = ("auth", "cookie", "key", "password", "secret", "session"
 
 _PLAIN_HEADERS = ("content-type", "user-agent")
 
-_processors: dict[str, Processor] = {}
+_processors: Registry[Processor] = Registry("A processor for")
 
 
 class IgnoreEvent(Exception):
@@ -79,15 +80,12 @@ class IgnoreEvent(Exception):
 
 def register_processor(provider: str, processor: Processor) -> None:
     """Make `processor` the callable that processes `provider`'s events (one per provider)."""
-    current = _processors.get(provider)
-    if current is not None and current is not processor:
-        raise ImproperlyConfigured(f"A processor for {provider!r} is already registered.")
-    _processors[provider] = processor
+    _processors.register(provider, processor)
 
 
 def unregister_processor(provider: str) -> None:
     """Forget `provider`'s processor (for tests)."""
-    _processors.pop(provider, None)
+    _processors.unregister(provider)
 
 
 def processor_for(provider: str) -> Processor | None:
