@@ -29,7 +29,7 @@ def test_it_takes_the_same_item_twice_and_refuses_another_under_the_same_name():
     registry.register("a", first)
 
     registry.register("a", first)
-    with pytest.raises(ImproperlyConfigured, match="A handler for 'a' is already registered."):
+    with pytest.raises(ImproperlyConfigured, match="A handler for 'a' is already registered"):
         registry.register("a", second)
 
 
