@@ -99,7 +99,7 @@ class CampaignForm(ServiceErrorsMixin, forms.ModelForm):
             self.fields[name].widget.attrs["size"] = 5
 
     def service_data(self) -> dict:
-        """Return the cleaned fields `campaigns.save_campaign` takes."""
+        """Return the cleaned fields `services.save_campaign` takes."""
         return dict(self.cleaned_data)
 
 
@@ -144,6 +144,6 @@ class InboundForm(crm_forms.PersonContactForm):
     )
 
     def registration_data(self) -> dict:
-        """Return what `campaigns.register_inbound` takes."""
+        """Return what `services.register_inbound` takes."""
         data = self.cleaned_data
         return {**self.person_data(), "message": data["message"], "consent": data["consent"]}

@@ -23,7 +23,7 @@ class TemplateFilterForm(forms.Form):
     active = forms.ChoiceField(label=_("Estado"), choices=ACTIVE_CHOICES, required=False)
 
     def filters(self) -> dict[str, Any]:
-        """Return the cleaned filters as `documents.template_list` takes them."""
+        """Return the cleaned filters as `selectors.template_list` takes them."""
         active = self.cleaned_data.get("active")
         return {
             "q": self.cleaned_data.get("q") or "",
@@ -79,7 +79,7 @@ class DocumentTemplateForm(ServiceErrorsMixin, forms.Form):
             self.fields["file"].help_text = _("Déjelo vacío para conservar la plantilla actual.")
 
     def service_data(self) -> dict[str, Any]:
-        """Return the keyword arguments of `documents.create_template`/`update_template`."""
+        """Return the keyword arguments of `services.create_template`/`update_template`."""
         data = self.cleaned_data
         return {
             "name": data["name"],

@@ -46,7 +46,7 @@ def generate_document(
     Refused when the template is inactive, is not for the gestión's type, or the actor's
     role may not generate it. Rendering happens before the transaction: it is slow work
     that must not hold the database's write lock; the follow-up, its two files and the
-    timeline entry are written in one transaction by `services.add_files_follow_up`.
+    timeline entry are written in one transaction by `gestion_services.add_files_follow_up`.
     """
     now = now or timezone.now()
     if not template.is_active:

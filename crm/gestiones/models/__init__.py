@@ -2,8 +2,8 @@
 
 A process is configured, not coded: a `GestionType` has its states, the actions allowed in
 each state and the results each action may have (the seed's follow-up table: *Acción /
-Resultado / Estado / Cambia estado / Alerta cliente*). `services.record_follow_up` applies
-one row of that table to a `Gestion`.
+Resultado / Estado / Cambia estado / Alerta cliente*).
+`crm.gestiones.services.record_follow_up` applies one row of that table to a `Gestion`.
 """
 
 from crm.gestiones.models.campaigns import (

@@ -64,7 +64,7 @@ class SurveyAnswerForm(ServiceErrorsMixin, forms.Form):
             self.fields[f"question_{question.pk}"] = answer_field(question)
 
     def answers(self) -> dict[int, Any]:
-        """Return the cleaned answers by question id, as `surveys.answer_survey` takes them."""
+        """Return the cleaned answers by question id, as `services.answer_survey` takes them."""
         return {q.pk: self.cleaned_data.get(f"question_{q.pk}") for q in self.questions}
 
 
