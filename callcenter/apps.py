@@ -8,8 +8,8 @@ class CallcenterConfig(AppConfig):
     verbose_name = _("Call center")
 
     def ready(self) -> None:
-        from callcenter import services
+        from callcenter.services import leads
         from integrations import kommo, outbox, webhooks
 
-        webhooks.register_processor("kommo", services.process_kommo_event)
-        outbox.register_sender(services.KOMMO_UPDATE_LEAD, kommo.update_lead_from_payload)
+        webhooks.register_processor("kommo", leads.process_kommo_event)
+        outbox.register_sender(leads.KOMMO_UPDATE_LEAD, kommo.update_lead_from_payload)

@@ -5,8 +5,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from callcenter import services
 from callcenter.models import CallRecord, Lead, LossReason
+from callcenter.services import calls as call_services
+from crm import services as crm_services
 from crm import validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
@@ -56,7 +57,7 @@ class ContactForm(ServiceErrorsMixin, forms.Form):
                 "document_number": customer.document_number,
                 "first_name": customer.first_name,
                 "last_name": customer.last_name,
-                "phone": customer.phone or services.e164(lead.phone) or lead.phone,
+                "phone": customer.phone or crm_services.phone_e164(lead.phone) or lead.phone,
                 "phone_secondary": customer.phone_secondary,
                 "email": customer.email or lead.email,
                 "address": customer.address or lead.address,
@@ -69,8 +70,9 @@ class ContactForm(ServiceErrorsMixin, forms.Form):
                 "document_number": lead.document_number,
                 "first_name": first,
                 "last_name": last,
-                "phone": services.e164(lead.phone) or lead.phone,
-                "phone_secondary": services.e164(lead.phone_secondary) or lead.phone_secondary,
+                "phone": crm_services.phone_e164(lead.phone) or lead.phone,
+                "phone_secondary": crm_services.phone_e164(lead.phone_secondary)
+                or lead.phone_secondary,
                 "email": lead.email,
                 "address": lead.address,
                 "city": lead.city,
@@ -94,7 +96,7 @@ class CartAddForm(forms.Form):
     quantity = forms.IntegerField(
         label=_("Cantidad"),
         min_value=1,
-        max_value=services.MAX_LINE_QUANTITY,
+        max_value=call_services.MAX_LINE_QUANTITY,
         initial=1,
         error_messages={
             "min_value": _("La cantidad debe ser al menos 1."),

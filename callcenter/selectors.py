@@ -8,10 +8,13 @@ from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, Query
 from django.shortcuts import get_object_or_404
 
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, Order, QueueSettings
+from crm.models import Channel
 from lib import search
 
 AGENT_GROUP = "Agente call center"
 SOURCES_CACHE_KEY = "callcenter:queue-sources"
+# The channel leads that become customers come from (crm.Channel.code).
+CALL_CENTER_CHANNEL = "call-center"
 SOURCES_CACHE_SECONDS = 60
 CATALOG_RESULTS = 20
 
@@ -149,3 +152,8 @@ def loss_reasons() -> QuerySet[LossReason]:
 def _require_view(user: AbstractBaseUser) -> None:
     if not user.has_perm("callcenter.view_lead"):
         raise PermissionDenied
+
+
+def call_center_channel() -> Channel | None:
+    """Return the CRM channel of the customers the call center brings in, if configured."""
+    return Channel.objects.filter(code=CALL_CENTER_CHANNEL).first()

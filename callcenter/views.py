@@ -8,8 +8,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from callcenter import filters, forms, selectors, services, tables
+from callcenter import filters, forms, selectors, tables
 from callcenter.models import Lead
+from callcenter.services import calls as call_services
 from crm import selectors as crm_selectors
 from lib import lists
 
@@ -47,7 +48,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_take(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_for(request.user, pk)
     try:
-        services.take_lead(lead=lead, agent=request.user)
+        call_services.take_lead(lead=lead, agent=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("callcenter:queue")
@@ -59,7 +60,7 @@ def lead_take(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_release(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_for(request.user, pk)
     try:
-        services.release_lead(lead=lead, actor=request.user)
+        call_services.release_lead(lead=lead, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -75,7 +76,9 @@ def lead_contact(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.ContactForm.for_lead(lead, request.POST)
     if form.is_valid():
         try:
-            services.confirm_contact_data(lead=lead, agent=request.user, data=form.cleaned_data)
+            call_services.confirm_contact_data(
+                lead=lead, agent=request.user, data=form.cleaned_data
+            )
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -119,8 +122,10 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
                 "name": product.name,
                 "wanted": wanted,
             }
-        elif wanted > services.MAX_LINE_QUANTITY:
-            error = _("Máximo %(max)s unidades por producto.") % {"max": services.MAX_LINE_QUANTITY}
+        elif wanted > call_services.MAX_LINE_QUANTITY:
+            error = _("Máximo %(max)s unidades por producto.") % {
+                "max": call_services.MAX_LINE_QUANTITY
+            }
         else:
             cart[str(product.pk)] = wanted
             _save_cart(request, lead, cart)
@@ -145,12 +150,12 @@ def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_for(request.user, pk)
     form = forms.OrderForm(request.POST)
     lines = [
-        services.CartLine(product_id=int(product_id), quantity=quantity)
+        call_services.CartLine(product_id=int(product_id), quantity=quantity)
         for product_id, quantity in _cart(request, lead).items()
     ]
     if form.is_valid():
         try:
-            order = services.confirm_order(
+            order = call_services.confirm_order(
                 lead=lead, agent=request.user, lines=lines, notes=form.cleaned_data["notes"]
             )
         except ValidationError as exc:
@@ -181,7 +186,7 @@ def lead_outcome(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.OutcomeForm(request.POST)
     if form.is_valid():
         try:
-            call = services.record_outcome(
+            call = call_services.record_outcome(
                 lead=lead,
                 agent=request.user,
                 outcome=form.cleaned_data["outcome"],

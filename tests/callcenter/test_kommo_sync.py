@@ -10,7 +10,7 @@ import time_machine
 from django.core.cache import cache
 from django.utils import timezone
 
-from callcenter import services
+from callcenter.services import calls as call_services
 from integrations import outbox
 from integrations.models import OutboxMessage
 from tests.callcenter.conftest import make_lead, make_product
@@ -56,8 +56,8 @@ def test_every_update_reaches_kommo_once_through_an_outage(
         # Each order commits, and its message is tried at once (on commit): all fail.
         for agent, lead in leads:
             with django_capture_on_commit_callbacks(execute=True):
-                services.confirm_order(
-                    lead=lead, agent=agent, lines=[services.CartLine(product.pk, 1)]
+                call_services.confirm_order(
+                    lead=lead, agent=agent, lines=[call_services.CartLine(product.pk, 1)]
                 )
         assert delivered == []
         assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"queued"}
@@ -86,10 +86,10 @@ def test_a_definitive_refusal_stays_failed_and_visible_until_retried(
     with responses.RequestsMock() as api:
         api.patch(url, status=400, json={"title": "Bad Request", "detail": "status_id"})
         with django_capture_on_commit_callbacks(execute=True):
-            services.confirm_order(
+            call_services.confirm_order(
                 lead=held_lead,
                 agent=agente,
-                lines=[services.CartLine(make_product(stock=1).pk, 1)],
+                lines=[call_services.CartLine(make_product(stock=1).pk, 1)],
             )
     message = OutboxMessage.objects.get()
     assert message.status == OutboxMessage.Status.FAILED

@@ -9,8 +9,8 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from callcenter import services
 from callcenter.models import CallRecord, CatalogProduct, Lead, Order, StockMovement
+from callcenter.services import calls as call_services
 from crm.models import Interaction
 from integrations.models import OutboxMessage
 from tests.callcenter.conftest import PIPELINE, SOLD_STATUS, make_lead, make_product
@@ -18,10 +18,10 @@ from tests.factories import CustomerFactory, UserFactory
 
 
 def order(lead, agent, *lines, notes=""):
-    return services.confirm_order(
+    return call_services.confirm_order(
         lead=lead,
         agent=agent,
-        lines=[services.CartLine(product_id=p.pk, quantity=q) for p, q in lines],
+        lines=[call_services.CartLine(product_id=p.pk, quantity=q) for p, q in lines],
         notes=notes,
     )
 

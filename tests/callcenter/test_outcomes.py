@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from callcenter import services
 from callcenter.models import CallRecord, Lead, LossReason
+from callcenter.services import calls as call_services
 from crm.models import Interaction
 from integrations.models import OutboxMessage
 
@@ -15,7 +15,7 @@ from integrations.models import OutboxMessage
 def test_no_answer_sends_the_lead_to_the_back_of_the_queue(held_lead, agente):
     before = held_lead.due_at
 
-    services.record_outcome(lead=held_lead, agent=agente, outcome=CallRecord.Outcome.NO_ANSWER)
+    call_services.record_outcome(lead=held_lead, agent=agente, outcome=CallRecord.Outcome.NO_ANSWER)
 
     held_lead.refresh_from_db()
     assert held_lead.in_queue
@@ -32,7 +32,7 @@ def test_no_answer_sends_the_lead_to_the_back_of_the_queue(held_lead, agente):
 def test_call_back_waits_in_the_queue_for_its_time(held_lead, agente):
     when = timezone.now() + timedelta(hours=3)
 
-    services.record_outcome(
+    call_services.record_outcome(
         lead=held_lead, agent=agente, outcome=CallRecord.Outcome.CALLBACK, callback_at=when
     )
 
@@ -44,7 +44,7 @@ def test_call_back_waits_in_the_queue_for_its_time(held_lead, agente):
 
 def test_call_back_needs_a_future_time(held_lead, agente):
     with pytest.raises(ValidationError, match="futura"):
-        services.record_outcome(
+        call_services.record_outcome(
             lead=held_lead,
             agent=agente,
             outcome=CallRecord.Outcome.CALLBACK,
@@ -59,7 +59,7 @@ def test_not_interested_leaves_the_queue_and_maps_to_its_kommo_stage(
     queue_config.save()
     reason = LossReason.objects.create(name="Precio alto", kommo_loss_reason_id=777)
 
-    call = services.record_outcome(
+    call = call_services.record_outcome(
         lead=held_lead,
         agent=agente,
         outcome=CallRecord.Outcome.NOT_INTERESTED,
@@ -78,7 +78,7 @@ def test_not_interested_leaves_the_queue_and_maps_to_its_kommo_stage(
 
 def test_not_interested_needs_a_reason(held_lead, agente):
     with pytest.raises(ValidationError, match="por qué"):
-        services.record_outcome(
+        call_services.record_outcome(
             lead=held_lead, agent=agente, outcome=CallRecord.Outcome.NOT_INTERESTED
         )
 
@@ -87,7 +87,7 @@ def test_a_no_answer_stage_moves_the_lead_out_of_the_queue(held_lead, agente, qu
     queue_config.no_answer_status_id = 61000007
     queue_config.save()
 
-    services.record_outcome(lead=held_lead, agent=agente, outcome=CallRecord.Outcome.NO_ANSWER)
+    call_services.record_outcome(lead=held_lead, agent=agente, outcome=CallRecord.Outcome.NO_ANSWER)
 
     held_lead.refresh_from_db()
     assert not held_lead.in_queue

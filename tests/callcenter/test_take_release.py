@@ -6,13 +6,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from callcenter import services
 from callcenter.models import Lead
+from callcenter.services import calls as call_services
 from tests.callcenter.conftest import make_lead
 
 
 def test_an_agent_takes_a_free_lead(lead, agente):
-    services.take_lead(lead=lead, agent=agente)
+    call_services.take_lead(lead=lead, agent=agente)
 
     lead.refresh_from_db()
     assert lead.taken_by == agente
@@ -20,10 +20,10 @@ def test_an_agent_takes_a_free_lead(lead, agente):
 
 
 def test_a_lead_another_agent_holds_cannot_be_taken(lead, agente, agente2):
-    services.take_lead(lead=lead, agent=agente)
+    call_services.take_lead(lead=lead, agent=agente)
 
     with pytest.raises(ValidationError, match="ya está atendiendo este lead"):
-        services.take_lead(lead=lead, agent=agente2)
+        call_services.take_lead(lead=lead, agent=agente2)
 
     lead.refresh_from_db()
     assert lead.taken_by == agente
@@ -35,7 +35,7 @@ def test_a_hold_older_than_the_timeout_can_be_taken_over(lead, agente, agente2, 
         taken_at=timezone.now() - timedelta(minutes=queue_config.take_timeout_minutes + 1),
     )
 
-    services.take_lead(lead=lead, agent=agente2)
+    call_services.take_lead(lead=lead, agent=agente2)
 
     lead.refresh_from_db()
     assert lead.taken_by == agente2
@@ -43,15 +43,15 @@ def test_a_hold_older_than_the_timeout_can_be_taken_over(lead, agente, agente2, 
 
 def test_an_agent_works_one_lead_at_a_time(queue_config, agente):
     first, second = make_lead(), make_lead()
-    services.take_lead(lead=first, agent=agente)
+    call_services.take_lead(lead=first, agent=agente)
 
     with pytest.raises(ValidationError, match="Ya está atendiendo"):
-        services.take_lead(lead=second, agent=agente)
+        call_services.take_lead(lead=second, agent=agente)
 
 
 def test_taking_again_ones_own_lead_is_fine(lead, agente):
-    services.take_lead(lead=lead, agent=agente)
-    services.take_lead(lead=lead, agent=agente)
+    call_services.take_lead(lead=lead, agent=agente)
+    call_services.take_lead(lead=lead, agent=agente)
 
     lead.refresh_from_db()
     assert lead.taken_by == agente
@@ -61,27 +61,27 @@ def test_a_lead_out_of_the_queue_cannot_be_taken(lead, agente):
     Lead.objects.filter(pk=lead.pk).update(in_queue=False)
 
     with pytest.raises(ValidationError, match="salió de la cola"):
-        services.take_lead(lead=lead, agent=agente)
+        call_services.take_lead(lead=lead, agent=agente)
 
 
 def test_the_holder_releases_their_lead(lead, agente):
-    services.take_lead(lead=lead, agent=agente)
+    call_services.take_lead(lead=lead, agent=agente)
 
-    services.release_lead(lead=lead, actor=agente)
+    call_services.release_lead(lead=lead, actor=agente)
 
     lead.refresh_from_db()
     assert lead.taken_by is None
 
 
 def test_another_agent_cannot_release_it(lead, agente, agente2):
-    services.take_lead(lead=lead, agent=agente)
+    call_services.take_lead(lead=lead, agent=agente)
 
     with pytest.raises(ValidationError, match="supervisor"):
-        services.release_lead(lead=lead, actor=agente2)
+        call_services.release_lead(lead=lead, actor=agente2)
 
 
 def test_a_supervisor_releases_anyones_lead(held_lead, supervisor):
-    services.release_lead(lead=held_lead, actor=supervisor)
+    call_services.release_lead(lead=held_lead, actor=supervisor)
 
     held_lead.refresh_from_db()
     assert held_lead.taken_by is None

@@ -32,9 +32,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from callcenter import selectors, services
+from callcenter import selectors
 from callcenter.catalog import services as catalog_services
 from callcenter.models import Lead, QueueSettings
+from callcenter.services import calls as call_services
 from crm import roles
 from crm.management.commands.seed_demo import FIRST_NAMES, LAST_NAMES
 from crm.models import Customer
@@ -137,15 +138,15 @@ class Command(BaseCommand):
             try:
                 start.wait(timeout=60)
                 for lead in own_leads:
-                    services.take_lead(lead=lead, agent=agent)
+                    call_services.take_lead(lead=lead, agent=agent)
                     try:
-                        services.confirm_order(
-                            lead=lead, agent=agent, lines=[services.CartLine(product.pk, 1)]
+                        call_services.confirm_order(
+                            lead=lead, agent=agent, lines=[call_services.CartLine(product.pk, 1)]
                         )
                     except ValidationError:
                         with lock:
                             results["refused"] += 1
-                        services.release_lead(lead=lead, actor=agent)
+                        call_services.release_lead(lead=lead, actor=agent)
                         return  # sold out: this agent stops
                     with lock:
                         results["sold"] += 1

@@ -22,9 +22,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from callcenter import selectors, services
+from callcenter import selectors
 from callcenter.catalog import services as catalog_services
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, QueueSettings
+from callcenter.services import calls as call_services
+from crm import services as crm_services
 from crm.models import Customer
 from integrations import services as inbox
 from integrations import webhooks
@@ -190,19 +192,19 @@ class Command(BaseCommand):
         )
         for lead, outcome in zip(leads, plan, strict=False):
             agent = rng.choice(agents)
-            services.take_lead(lead=lead, agent=agent)
+            call_services.take_lead(lead=lead, agent=agent)
             if outcome == CallRecord.Outcome.SALE:
                 lead.refresh_from_db()
-                services.confirm_contact_data(lead=lead, agent=agent, data=_contact(lead, rng))
+                call_services.confirm_contact_data(lead=lead, agent=agent, data=_contact(lead, rng))
                 picks = rng.sample(products, k=rng.randint(1, 2))
-                services.confirm_order(
+                call_services.confirm_order(
                     lead=lead,
                     agent=agent,
-                    lines=[services.CartLine(p.pk, rng.randint(1, 2)) for p in picks],
+                    lines=[call_services.CartLine(p.pk, rng.randint(1, 2)) for p in picks],
                     notes=rng.choice(["", "Entregar por la tarde", "Llamar antes de llegar"]),
                 )
             else:
-                services.record_outcome(
+                call_services.record_outcome(
                     lead=lead,
                     agent=agent,
                     outcome=outcome,
@@ -217,7 +219,7 @@ class Command(BaseCommand):
         waiting = Lead.objects.filter(in_queue=True, taken_by__isnull=True).order_by("due_at")
         holder = get_user_model().objects.filter(username="jperez").first()
         if holder and waiting.exists():
-            services.take_lead(lead=waiting.first(), agent=holder)
+            call_services.take_lead(lead=waiting.first(), agent=holder)
 
 
 def _contact(lead: Lead, rng: random.Random) -> dict:
@@ -228,7 +230,7 @@ def _contact(lead: Lead, rng: random.Random) -> dict:
             "document_number": c.document_number,
             "first_name": c.first_name,
             "last_name": c.last_name,
-            "phone": c.phone or services.e164(lead.phone),
+            "phone": c.phone or crm_services.phone_e164(lead.phone),
             "phone_secondary": c.phone_secondary,
             "email": c.email,
             "address": c.address or lead.address,
@@ -240,7 +242,7 @@ def _contact(lead: Lead, rng: random.Random) -> dict:
         "document_number": f"7{rng.randint(1_000_000, 9_999_999)}",
         "first_name": first,
         "last_name": last,
-        "phone": services.e164(lead.phone),
+        "phone": crm_services.phone_e164(lead.phone),
         "phone_secondary": "",
         "email": "",
         "address": lead.address,

@@ -1,19 +1,16 @@
-"""Writes of the call center: leads in and out of the queue, calls, orders against stock.
+"""The call: an agent takes a lead, confirms who the person is, sells what is in stock or
+records why not; the lead leaves the queue and Kommo is told through the outbox, in the
+same transaction."""
 
-Every change that Kommo must follow writes an outbox message ("kommo.update_lead") in the
-same transaction; `integrations.outbox` sends it with retries.
-"""
-
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,20 +23,14 @@ from callcenter.models import (
     LossReason,
     Order,
     OrderLine,
-    QueueSettings,
     StockMovement,
 )
+from callcenter.services import leads
 from crm import services as crm_services
-from crm.models import Channel, Customer, Interaction
+from crm.models import Customer, Interaction
 from crm.validators import normalize_document_number
-from integrations import kommo, outbox, webhooks
-from integrations.models import WebhookEvent
+from lib import money
 
-logger = logging.getLogger(__name__)
-
-KOMMO_UPDATE_LEAD = "kommo.update_lead"
-CALL_CENTER_CHANNEL = "call-center"
-CENT = Decimal("0.01")
 # Orders are for people, not warehouses: a line above this is a typing mistake.
 MAX_LINE_QUANTITY = 999
 
@@ -48,208 +39,6 @@ MAX_LINE_QUANTITY = 999
 class CartLine:
     product_id: int
     quantity: int
-
-
-# --- Leads from Kommo -------------------------------------------------------------------
-
-
-def process_kommo_event(event: WebhookEvent) -> None:
-    """Apply a stored Kommo webhook: leads enter or leave the queue. Idempotent.
-
-    The processor runs inside the inbox's transaction. Lead details are fetched from the
-    API before any row is locked, so a slow Kommo does not hold locks.
-    """
-    webhook = kommo.parse_webhook(event.raw_body.encode("utf-8"))
-    config = selectors.queue_settings()
-    applied = 0
-    for change in webhook.leads:
-        entering = change.action != "delete" and config.is_queue_stage(
-            change.pipeline_id, change.status_id
-        )
-        # Details are read when a lead enters the queue; while it is in it, what the agent
-        # confirmed on the call is not overwritten by Kommo's older data.
-        queued = Lead.objects.filter(kommo_id=change.lead_id, in_queue=True).exists()
-        details = _fetch_details(change.lead_id) if entering and not queued else None
-        if _apply_lead_change(change, config=config, entering=entering, details=details):
-            applied += 1
-    if not applied:
-        raise webhooks.IgnoreEvent(_("Ningún lead del evento concierne a la cola de llamadas."))
-
-
-def _fetch_details(lead_id: int) -> kommo.LeadDetails | None:
-    if not kommo.is_configured():
-        # The demo and an account without a token: the webhook's own fields are used.
-        return None
-    return kommo.get_lead_details(lead_id)
-
-
-def _apply_lead_change(
-    change: kommo.LeadChange,
-    *,
-    config: QueueSettings,
-    entering: bool,
-    details: kommo.LeadDetails | None,
-) -> bool:
-    lead = Lead.objects.select_for_update().filter(kommo_id=change.lead_id).first()
-    if lead is None:
-        if not entering:
-            return False
-        try:
-            with transaction.atomic():
-                lead = Lead.objects.create(kommo_id=change.lead_id, name=change.name[:255])
-        except IntegrityError:
-            # A concurrent delivery created it: wait for it and carry on with its row.
-            pass
-        lead = Lead.objects.select_for_update().get(kommo_id=change.lead_id)
-    elif change.modified_at and change.modified_at < lead.kommo_updated_at:
-        # An older change delivered late: what is stored is newer.
-        return False
-
-    now = timezone.now()
-    lead.pipeline_id = change.pipeline_id or lead.pipeline_id
-    lead.status_id = change.status_id if change.action != "delete" else lead.status_id
-    lead.kommo_updated_at = max(lead.kommo_updated_at, change.modified_at)
-    if change.name:
-        lead.name = change.name[:255]
-    if entering:
-        newly_queued = not lead.in_queue
-        if newly_queued:
-            _fill_from_kommo(lead, change=change, details=details, now=now)
-            lead.in_queue = True
-            lead.state = Lead.State.NEW
-            lead.queued_at = lead.due_at = now
-            lead.callback_at = None
-            lead.taken_by = None
-            lead.taken_at = None
-        lead.search_text = lead.build_search_text()
-        lead.save()
-        _link_customer(lead)
-        if lead.customer_id and newly_queued:
-            crm_services.record_interaction(
-                customer=lead.customer,
-                kind=Interaction.Kind.SYSTEM,
-                summary=_("Lead de Kommo en la cola de llamadas: %(name)s")
-                % {"name": lead.name or lead.kommo_id},
-                channel=_call_center_channel(),
-                payload={"kommo_lead": lead.kommo_id},
-            )
-        return True
-
-    was_queued = lead.in_queue
-    if was_queued:
-        lead.in_queue = False
-        lead.taken_by = None
-        lead.taken_at = None
-        if lead.state in Lead.QUEUE_STATES:
-            lead.state = Lead.State.LEFT
-    lead.save()
-    if was_queued and lead.customer_id:
-        crm_services.record_interaction(
-            customer=lead.customer,
-            kind=Interaction.Kind.SYSTEM,
-            summary=_("El lead salió de la etapa «Para Llamar» en Kommo."),
-            channel=_call_center_channel(),
-            payload={"kommo_lead": lead.kommo_id, "etapa": change.status_id or ""},
-        )
-    return True
-
-
-def _fill_from_kommo(
-    lead: Lead, *, change: kommo.LeadChange, details: kommo.LeadDetails | None, now: datetime
-) -> None:
-    if details is None:
-        named = {name.lower(): value for name, value in change.custom_fields}
-        for attr, keys in (
-            ("contact_name", ("nombre", "contacto")),
-            ("phone", ("telefono", "teléfono", "phone", "celular")),
-            ("document_number", ("dni", "documento")),
-            ("address", ("direccion", "dirección", "address")),
-            ("email", ("email", "correo")),
-            ("source", ("fuente", "origen", "source")),
-        ):
-            value = next((v for k, v in named.items() if v and any(x in k for x in keys)), "")
-            if value and not getattr(lead, attr):
-                setattr(lead, attr, value[: Lead._meta.get_field(attr).max_length or 255])
-        return
-    lead.name = details.name[:255] or lead.name
-    lead.contact_kommo_id = details.contact_id
-    lead.contact_name = details.contact_name[:255]
-    lead.phone = (details.phones[0] if details.phones else lead.phone)[:40]
-    lead.phone_secondary = (details.phones[1] if len(details.phones) > 1 else "")[:40]
-    lead.email = (details.emails[0] if details.emails else lead.email)[:254]
-    lead.address = details.address[:255] or lead.address
-    lead.city = details.city[:120] or lead.city
-    lead.document_number = normalize_document_number(details.document_number)[:20] or (
-        lead.document_number
-    )
-    lead.notes = "\n\n".join(details.notes)
-    lead.source = details.source[:120] or lead.source
-    lead.details_fetched_at = now
-
-
-def _link_customer(lead: Lead) -> None:
-    """Link the lead to its CRM customer: by document, then phone, then e-mail; or create it."""
-    if lead.customer_id:
-        return
-    customer = find_customer(
-        document_number=lead.document_number,
-        phones=[lead.phone, lead.phone_secondary],
-        email=lead.email,
-    )
-    if customer is None and lead.document_number:
-        first, _sep, last = (lead.contact_name or lead.name).partition(" ")
-        try:
-            customer = crm_services.create_customer(
-                actor=None,
-                data={
-                    "document_type": Customer.DocumentType.DNI
-                    if len(lead.document_number) == 8
-                    else Customer.DocumentType.RUC,
-                    "document_number": lead.document_number,
-                    "first_name": first or lead.document_number,
-                    "last_name": last,
-                    "phone": e164(lead.phone) or "",
-                    "email": lead.email,
-                    "address": lead.address,
-                    "city": lead.city,
-                    "channel": _call_center_channel(),
-                },
-            )
-        except ValidationError as exc:
-            # A lead with a malformed document: the agent confirms the data on the call.
-            logger.info("Lead %s not linked to a customer: %s", lead.kommo_id, exc)
-            return
-    if customer is not None:
-        Lead.objects.filter(pk=lead.pk).update(customer=customer)
-        lead.customer = customer
-
-
-def find_customer(
-    *, document_number: str = "", phones: Iterable[str] = (), email: str = ""
-) -> Customer | None:
-    """Return the CRM customer with this document, else this phone, else this e-mail."""
-    document = normalize_document_number(document_number)
-    if document:
-        found = Customer.objects.filter(document_number=document).first()
-        if found:
-            return found
-    numbers = [n for n in (e164(p) for p in phones) if n]
-    if numbers:
-        found = Customer.objects.filter(
-            Q(phone__in=numbers) | Q(phone_secondary__in=numbers)
-        ).first()
-        if found:
-            return found
-    if email:
-        return Customer.objects.filter(email__iexact=email.strip()).first()
-    return None
-
-
-# The CRM's own reading of a phone (E.164, in the country's format), used to match customers.
-e164 = crm_services.phone_e164
-
-
-# --- Taking and releasing -----------------------------------------------------------------
 
 
 @transaction.atomic
@@ -322,9 +111,6 @@ def _held_lead(lead: Lead, agent: AbstractBaseUser) -> Lead:
     return lead
 
 
-# --- The call -----------------------------------------------------------------------------
-
-
 @transaction.atomic
 def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[str, Any]) -> Lead:
     """Save the data the customer confirmed on the call, on the lead and the CRM customer.
@@ -354,7 +140,7 @@ def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[s
     )
     if customer is None:
         customer = crm_services.create_customer(
-            actor=agent, data={**customer_data, "channel": _call_center_channel()}
+            actor=agent, data={**customer_data, "channel": selectors.call_center_channel()}
         )
     else:
         customer = crm_services.update_customer(customer=customer, actor=agent, data=customer_data)
@@ -426,7 +212,7 @@ def confirm_order(
     order_lines = []
     for product_id, quantity in quantities.items():
         product = products[product_id]
-        line_total = (product.price * quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+        line_total = money.cents(product.price * quantity)
         order_lines.append(
             OrderLine(
                 product=product,
@@ -472,7 +258,7 @@ def confirm_order(
         customer=customer,
         kind=Interaction.Kind.CALL,
         direction=Interaction.Direction.OUTBOUND,
-        channel=_call_center_channel(),
+        channel=selectors.call_center_channel(),
         summary=_("Venta confirmada: pedido %(order)s por %(currency)s %(total)s (%(items)s)")
         % {
             "order": order.pk,
@@ -483,7 +269,7 @@ def confirm_order(
         payload={"pedido": order.pk, "lead": lead.kommo_id, "total": format(order.total, "f")},
         actor=agent,
     )
-    _move_in_kommo(lead, call=call, status_id=config.sold_status_id, config=config)
+    leads.move_in_kommo(lead, call=call, status_id=config.sold_status_id, config=config)
     return order
 
 
@@ -552,7 +338,7 @@ def record_outcome(
             customer=lead.customer,
             kind=Interaction.Kind.CALL,
             direction=Interaction.Direction.OUTBOUND,
-            channel=_call_center_channel(),
+            channel=selectors.call_center_channel(),
             summary=summary,
             payload={"lead": lead.kommo_id, "notas": call.notes} if call.notes else {},
             actor=agent,
@@ -560,7 +346,7 @@ def record_outcome(
     extra = {}
     if call.loss_reason and call.loss_reason.kommo_loss_reason_id:
         extra["loss_reason_id"] = call.loss_reason.kommo_loss_reason_id
-    _move_in_kommo(lead, call=call, status_id=status_id, config=config, **extra)
+    leads.move_in_kommo(lead, call=call, status_id=status_id, config=config, **extra)
     return call
 
 
@@ -576,20 +362,3 @@ def _leave_queue(lead: Lead, *, state: str, status_id: int | None) -> None:
         # Our change is the newest one: a late webhook from before it changes nothing.
         lead.kommo_updated_at = max(lead.kommo_updated_at, int(timezone.now().timestamp()))
     lead.save()
-
-
-def _move_in_kommo(
-    lead: Lead, *, call: CallRecord, status_id: int | None, config: QueueSettings, **extra
-) -> None:
-    if not status_id:
-        return
-    payload: dict[str, Any] = {"lead_id": lead.kommo_id, "status_id": status_id, **extra}
-    if config.pipeline_id:
-        payload["pipeline_id"] = config.pipeline_id
-    outbox.enqueue_message(
-        destination=KOMMO_UPDATE_LEAD, payload=payload, dedupe_key=f"callcenter:call:{call.pk}"
-    )
-
-
-def _call_center_channel() -> Channel | None:
-    return Channel.objects.filter(code=CALL_CENTER_CHANNEL).first()

@@ -1,0 +1,236 @@
+"""Leads from Kommo into the queue and out of it, with their customer; and each call's
+outcome sent back to Kommo through the outbox ('kommo.update_lead'), in the call's
+transaction."""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from callcenter import selectors
+from callcenter.models import (
+    CallRecord,
+    Lead,
+    QueueSettings,
+)
+from crm import services as crm_services
+from crm.models import Customer, Interaction
+from crm.validators import normalize_document_number
+from integrations import kommo, outbox, webhooks
+from integrations.models import WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+
+KOMMO_UPDATE_LEAD = "kommo.update_lead"
+
+
+def process_kommo_event(event: WebhookEvent) -> None:
+    """Apply a stored Kommo webhook: leads enter or leave the queue. Idempotent.
+
+    The processor runs inside the inbox's transaction. Lead details are fetched from the
+    API before any row is locked, so a slow Kommo does not hold locks.
+    """
+    webhook = kommo.parse_webhook(event.raw_body.encode("utf-8"))
+    config = selectors.queue_settings()
+    applied = 0
+    for change in webhook.leads:
+        entering = change.action != "delete" and config.is_queue_stage(
+            change.pipeline_id, change.status_id
+        )
+        # Details are read when a lead enters the queue; while it is in it, what the agent
+        # confirmed on the call is not overwritten by Kommo's older data.
+        queued = Lead.objects.filter(kommo_id=change.lead_id, in_queue=True).exists()
+        details = _fetch_details(change.lead_id) if entering and not queued else None
+        if _apply_lead_change(change, config=config, entering=entering, details=details):
+            applied += 1
+    if not applied:
+        raise webhooks.IgnoreEvent(_("Ningún lead del evento concierne a la cola de llamadas."))
+
+
+def _fetch_details(lead_id: int) -> kommo.LeadDetails | None:
+    if not kommo.is_configured():
+        # The demo and an account without a token: the webhook's own fields are used.
+        return None
+    return kommo.get_lead_details(lead_id)
+
+
+def _apply_lead_change(
+    change: kommo.LeadChange,
+    *,
+    config: QueueSettings,
+    entering: bool,
+    details: kommo.LeadDetails | None,
+) -> bool:
+    lead = Lead.objects.select_for_update().filter(kommo_id=change.lead_id).first()
+    if lead is None:
+        if not entering:
+            return False
+        try:
+            with transaction.atomic():
+                lead = Lead.objects.create(kommo_id=change.lead_id, name=change.name[:255])
+        except IntegrityError:
+            # A concurrent delivery created it: wait for it and carry on with its row.
+            pass
+        lead = Lead.objects.select_for_update().get(kommo_id=change.lead_id)
+    elif change.modified_at and change.modified_at < lead.kommo_updated_at:
+        # An older change delivered late: what is stored is newer.
+        return False
+
+    now = timezone.now()
+    lead.pipeline_id = change.pipeline_id or lead.pipeline_id
+    lead.status_id = change.status_id if change.action != "delete" else lead.status_id
+    lead.kommo_updated_at = max(lead.kommo_updated_at, change.modified_at)
+    if change.name:
+        lead.name = change.name[:255]
+    if entering:
+        newly_queued = not lead.in_queue
+        if newly_queued:
+            _fill_from_kommo(lead, change=change, details=details, now=now)
+            lead.in_queue = True
+            lead.state = Lead.State.NEW
+            lead.queued_at = lead.due_at = now
+            lead.callback_at = None
+            lead.taken_by = None
+            lead.taken_at = None
+        lead.search_text = lead.build_search_text()
+        lead.save()
+        _link_customer(lead)
+        if lead.customer_id and newly_queued:
+            crm_services.record_interaction(
+                customer=lead.customer,
+                kind=Interaction.Kind.SYSTEM,
+                summary=_("Lead de Kommo en la cola de llamadas: %(name)s")
+                % {"name": lead.name or lead.kommo_id},
+                channel=selectors.call_center_channel(),
+                payload={"kommo_lead": lead.kommo_id},
+            )
+        return True
+
+    was_queued = lead.in_queue
+    if was_queued:
+        lead.in_queue = False
+        lead.taken_by = None
+        lead.taken_at = None
+        if lead.state in Lead.QUEUE_STATES:
+            lead.state = Lead.State.LEFT
+    lead.save()
+    if was_queued and lead.customer_id:
+        crm_services.record_interaction(
+            customer=lead.customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_("El lead salió de la etapa «Para Llamar» en Kommo."),
+            channel=selectors.call_center_channel(),
+            payload={"kommo_lead": lead.kommo_id, "etapa": change.status_id or ""},
+        )
+    return True
+
+
+def _fill_from_kommo(
+    lead: Lead, *, change: kommo.LeadChange, details: kommo.LeadDetails | None, now: datetime
+) -> None:
+    if details is None:
+        named = {name.lower(): value for name, value in change.custom_fields}
+        for attr, keys in (
+            ("contact_name", ("nombre", "contacto")),
+            ("phone", ("telefono", "teléfono", "phone", "celular")),
+            ("document_number", ("dni", "documento")),
+            ("address", ("direccion", "dirección", "address")),
+            ("email", ("email", "correo")),
+            ("source", ("fuente", "origen", "source")),
+        ):
+            value = next((v for k, v in named.items() if v and any(x in k for x in keys)), "")
+            if value and not getattr(lead, attr):
+                setattr(lead, attr, value[: Lead._meta.get_field(attr).max_length or 255])
+        return
+    lead.name = details.name[:255] or lead.name
+    lead.contact_kommo_id = details.contact_id
+    lead.contact_name = details.contact_name[:255]
+    lead.phone = (details.phones[0] if details.phones else lead.phone)[:40]
+    lead.phone_secondary = (details.phones[1] if len(details.phones) > 1 else "")[:40]
+    lead.email = (details.emails[0] if details.emails else lead.email)[:254]
+    lead.address = details.address[:255] or lead.address
+    lead.city = details.city[:120] or lead.city
+    lead.document_number = normalize_document_number(details.document_number)[:20] or (
+        lead.document_number
+    )
+    lead.notes = "\n\n".join(details.notes)
+    lead.source = details.source[:120] or lead.source
+    lead.details_fetched_at = now
+
+
+def _link_customer(lead: Lead) -> None:
+    """Link the lead to its CRM customer: by document, then phone, then e-mail; or create it."""
+    if lead.customer_id:
+        return
+    customer = find_customer(
+        document_number=lead.document_number,
+        phones=[lead.phone, lead.phone_secondary],
+        email=lead.email,
+    )
+    if customer is None and lead.document_number:
+        first, _sep, last = (lead.contact_name or lead.name).partition(" ")
+        try:
+            customer = crm_services.create_customer(
+                actor=None,
+                data={
+                    "document_type": Customer.DocumentType.DNI
+                    if len(lead.document_number) == 8
+                    else Customer.DocumentType.RUC,
+                    "document_number": lead.document_number,
+                    "first_name": first or lead.document_number,
+                    "last_name": last,
+                    "phone": crm_services.phone_e164(lead.phone) or "",
+                    "email": lead.email,
+                    "address": lead.address,
+                    "city": lead.city,
+                    "channel": selectors.call_center_channel(),
+                },
+            )
+        except ValidationError as exc:
+            # A lead with a malformed document: the agent confirms the data on the call.
+            logger.info("Lead %s not linked to a customer: %s", lead.kommo_id, exc)
+            return
+    if customer is not None:
+        Lead.objects.filter(pk=lead.pk).update(customer=customer)
+        lead.customer = customer
+
+
+def find_customer(
+    *, document_number: str = "", phones: Iterable[str] = (), email: str = ""
+) -> Customer | None:
+    """Return the CRM customer with this document, else this phone, else this e-mail."""
+    document = normalize_document_number(document_number)
+    if document:
+        found = Customer.objects.filter(document_number=document).first()
+        if found:
+            return found
+    numbers = [n for n in (crm_services.phone_e164(p) for p in phones) if n]
+    if numbers:
+        found = Customer.objects.filter(
+            Q(phone__in=numbers) | Q(phone_secondary__in=numbers)
+        ).first()
+        if found:
+            return found
+    if email:
+        return Customer.objects.filter(email__iexact=email.strip()).first()
+    return None
+
+
+def move_in_kommo(
+    lead: Lead, *, call: CallRecord, status_id: int | None, config: QueueSettings, **extra
+) -> None:
+    if not status_id:
+        return
+    payload: dict[str, Any] = {"lead_id": lead.kommo_id, "status_id": status_id, **extra}
+    if config.pipeline_id:
+        payload["pipeline_id"] = config.pipeline_id
+    outbox.enqueue_message(
+        destination=KOMMO_UPDATE_LEAD, payload=payload, dedupe_key=f"callcenter:call:{call.pk}"
+    )
