@@ -20,6 +20,7 @@ $(PY):
 
 # Reinstall only when the lock file changes.
 $(VENV)/.installed: requirements-dev.txt | $(PY)
+	@echo "::: installing the packages into $(VENV) (the first time 1-3 minutes)"
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -27,11 +28,16 @@ $(VENV)/.installed: requirements-dev.txt | $(PY)
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies
 
 run: install ## Migrate, load the demo and serve with a Celery worker and beat
-	$(MANAGE) migrate --noinput
-	$(MANAGE) seed_demo
-	$(MANAGE) seed_credits
-	$(MANAGE) seed_callcenter
-	$(MANAGE) seed_gestiones
+	@echo "::: 1/5 database: applying migrations (the first time about 15 s)"
+	@$(MANAGE) migrate --noinput -v0
+	@echo "::: 2/5 demo: customers and their histories"
+	@$(MANAGE) seed_demo
+	@echo "::: 3/5 demo: loans, payments and investors"
+	@$(MANAGE) seed_credits
+	@echo "::: 4/5 demo: the call center"
+	@$(MANAGE) seed_callcenter
+	@echo "::: 5/5 demo: gestiones, campaigns and surveys"
+	@$(MANAGE) seed_gestiones
 	@echo ""
 	@echo "  Cartera: http://127.0.0.1:$(PORT)/   (Ctrl-C detiene web, worker y beat)"
 	@echo ""
