@@ -1,12 +1,12 @@
-"""Spreadsheets in and out: streaming readers for uploaded .xlsx and .csv files, and the
-styles and helpers every .xlsx we write shares (openpyxl)."""
+"""Spreadsheets in: readers for uploaded .xlsx, .xls, .ods (python-calamine, which is fast and
+reads all three) and .csv (the standard library, comma or semicolon), and readers of one
+cell's value. Files out are written with openpyxl where they are made."""
 
 import csv
 import io
 import itertools
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import PurePath
@@ -19,54 +19,50 @@ from django.utils.translation import gettext as _
 # One row of a file: its line number (1 = the first line) and its cell values.
 Row = tuple[int, Sequence[Any]]
 
-ALLOWED_EXTENSIONS = (".xlsx", ".csv")
+# What calamine reads: Excel 2007+ (.xlsx), Excel 97-2003 (.xls), OpenDocument (.ods).
+WORKBOOK_EXTENSIONS = (".xlsx", ".xls", ".ods")
+ALLOWED_EXTENSIONS = (*WORKBOOK_EXTENSIONS, ".csv")
 
 
 def read_rows(file: IO[bytes], name: str) -> Iterator[Row]:
-    """Yield the rows of an uploaded .xlsx or .csv file, header included, one at a time.
+    """Yield the rows of an uploaded spreadsheet (.xlsx, .xls, .ods) or .csv, header included.
 
     Refuse any other extension. A file that cannot be read raises ValidationError, also
-    halfway through (a .csv that stops being UTF-8 on line 30,000).
+    halfway through (a .csv that stops being UTF-8 on line 30,000). Of a workbook, the first
+    sheet is read; empty cells are "".
     """
     extension = PurePath(name).suffix.lower()
-    if extension == ".xlsx":
-        return _xlsx_rows(file)
+    if extension in WORKBOOK_EXTENSIONS:
+        return _workbook_rows(file)
     if extension == ".csv":
         return _csv_rows(file)
     raise ValidationError(
-        _(
-            "Formato no admitido (%(ext)s): suba un archivo .xlsx o .csv. Los .xls de Excel "
-            "97-2003 no se admiten; ábralo en Excel y guárdelo como .xlsx."
-        )
+        _("Formato no admitido (%(ext)s): suba un archivo .xlsx, .xls, .ods o .csv.")
         % {"ext": extension or _("sin extensión")},
         code="bad_extension",
     )
 
 
-def _xlsx_rows(file: IO[bytes]) -> Iterator[Row]:
-    # Imported lazily: only uploads and the command need openpyxl.
-    import openpyxl
+def _workbook_rows(file: IO[bytes]) -> Iterator[Row]:
+    # Imported lazily: only imports need it.
+    from python_calamine import CalamineError, CalamineWorkbook
 
     try:
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        workbook = CalamineWorkbook.from_filelike(file)
+        try:
+            # The whole grid from A1, so a row's position is the number the user sees.
+            grid = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+        finally:
+            workbook.close()
+    except (CalamineError, OSError, ValueError, IndexError) as exc:
         raise ValidationError(
-            _("No se pudo leer el archivo como .xlsx: ¿está dañado o es de otro formato?"),
+            _(
+                "No se pudo leer el archivo como hoja de cálculo: ¿está dañado, protegido con "
+                "contraseña o es de otro formato?"
+            ),
             code="unreadable",
         ) from exc
-    return _xlsx_sheet_rows(workbook)
-
-
-def _xlsx_sheet_rows(workbook: Any) -> Iterator[Row]:
-    try:
-        sheet = workbook.worksheets[0]
-        # Some programs write a wrong <dimension>; read what the sheet really holds.
-        sheet.reset_dimensions()
-        # Read-only sheets yield every row from row 1, empty ones included, so the
-        # position is the row number the user sees in Excel.
-        yield from enumerate(sheet.iter_rows(values_only=True), start=1)
-    finally:
-        workbook.close()
+    return enumerate(grid, start=1)
 
 
 def _csv_rows(file: IO[bytes]) -> Iterator[Row]:

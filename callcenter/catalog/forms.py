@@ -23,10 +23,11 @@ class CatalogImportForm(forms.Form):
     file = forms.FileField(
         label=_("Archivo"),
         help_text=_(
-            "Excel (.xlsx) o CSV (.csv, separado por comas o por punto y coma, en UTF-8). "
+            "Excel (.xlsx o .xls), OpenDocument (.ods) o CSV (.csv, separado por comas o por "
+            "punto y coma, en UTF-8). "
             "Columnas: sku, nombre, precio, stock; opcionales: moneda, descripcion, activo."
         ),
-        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.ods,.csv"}),
     )
     skip_invalid = forms.BooleanField(
         label=_("Omitir filas con errores"),

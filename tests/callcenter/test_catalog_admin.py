@@ -113,9 +113,9 @@ def test_the_errors_report_is_only_for_whoever_imported(admin_client, client, dj
 
 
 def test_an_unsupported_file_is_refused_on_the_form(admin_client):
-    response = admin_client.post(IMPORT_URL, {"file": upload(b"x", "catalogo.xls")})
+    response = admin_client.post(IMPORT_URL, {"file": upload(b"x", "catalogo.pdf")})
 
-    assert "no se admiten" in str(response.context["form"].errors["file"])
+    assert "Formato no admitido" in str(response.context["form"].errors["file"])
     assert not CatalogProduct.objects.exists()
 
 

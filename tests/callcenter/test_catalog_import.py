@@ -1,4 +1,5 @@
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,6 +11,8 @@ from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, StockMovement
 from tests.callcenter.files import HEADER, csv_bytes, import_file, ledger_mismatches, xlsx_bytes
 from tests.factories import CatalogProductFactory
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 pytestmark = pytest.mark.django_db
 
@@ -240,10 +243,28 @@ def test_it_refuses_an_empty_file():
         import_file(b"")
 
 
-@pytest.mark.parametrize("name", ["catalogo.xls", "catalogo.ods", "catalogo"])
-def test_it_refuses_other_formats_and_says_xls_is_not_supported(name):
-    with pytest.raises(ValidationError, match=r"\.xls de Excel 97-2003 no se admiten"):
+@pytest.mark.parametrize("name", ["catalogo.pdf", "catalogo"])
+def test_it_refuses_other_formats_naming_the_ones_it_reads(name):
+    with pytest.raises(ValidationError, match=r"suba un archivo \.xlsx, \.xls, \.ods o \.csv"):
         import_file(b"whatever", name)
+
+
+@pytest.mark.parametrize("name", ["catalogo.xlsx", "catalogo.xls", "catalogo.ods"])
+def test_it_refuses_a_corrupt_workbook_saying_it_cannot_read_it(name):
+    with pytest.raises(ValidationError, match="No se pudo leer el archivo"):
+        import_file(b"PK\x03\x04 not really a workbook", name)
+
+
+@pytest.mark.parametrize("name", ["catalogo.xls", "catalogo.ods"])
+def test_it_imports_excel_97_and_opendocument_files(name):
+    # Saved by LibreOffice Calc from an .xlsx: ODS-1 149.90 x5 PEN, ODS-2 "59,50" x3.
+    content = (FIXTURES / name).read_bytes()
+
+    result = import_file(content, name)
+
+    assert (result.created, result.errors) == (2, [])
+    products = {p.sku: (p.price, p.stock) for p in CatalogProduct.objects.all()}
+    assert products == {"ODS-1": (Decimal("149.90"), 5), "ODS-2": (Decimal("59.50"), 3)}
 
 
 def test_it_refuses_a_csv_that_is_not_utf8():
