@@ -56,6 +56,9 @@ def render_list(
 ) -> HttpResponse:
     """Render a filtered, sorted, paginated table: the page, or its results for HTMX."""
     table = table_class(filterset.qs)
+    # A list pages by its own size: django-tables2 would also take ?per_page= from the
+    # query string, where -1 breaks the paginator and 10**9 loads every row.
+    table.per_page_field = "_per_page_not_from_the_query"
     RequestConfig(request, paginate={"per_page": per_page}).configure(table)
     context = {"filter": filterset, "table": table, **(extra_context or {})}
     return render_page_or_fragment(
