@@ -1,10 +1,12 @@
 """The regular cast and the browser set-up shared by every test."""
 
+import io
 import os
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 
 from crm import roles as crm_roles
 from tests.factories import CustomerFactory, UserFactory
@@ -94,3 +96,14 @@ def outsider(db):
 @pytest.fixture
 def customer(db):
     return CustomerFactory(first_name="Rosa", last_name="Huamán Torres", document_number="45678912")
+
+
+@pytest.fixture
+def demo(db, settings):
+    """The demo data, small: what `make run` loads, for tests that walk every screen."""
+    settings.KOMMO_WEBHOOK_SECRET = "walk-secret"
+    out = io.StringIO()
+    call_command("seed_demo", customers=12, stdout=out)
+    call_command("seed_credits", loans=20, stdout=out)
+    call_command("seed_callcenter", stdout=out)
+    call_command("seed_gestiones", gestiones=60, stdout=out)

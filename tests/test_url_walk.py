@@ -9,7 +9,6 @@ After an intended change of URLs, permissions or templates, record the walk agai
     UPDATE_URL_SNAPSHOT=1 .venv/bin/python -m pytest tests/test_url_walk.py
 """
 
-import io
 import json
 import os
 import re
@@ -17,10 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.test import Client
 from django.test.signals import template_rendered
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -184,16 +181,6 @@ def walk() -> dict:
                 answer["htmx"] = _answer(client, url, HX_Request="true")
             result[name][role] = answer
     return result
-
-
-@pytest.fixture
-def demo(db, settings):
-    settings.KOMMO_WEBHOOK_SECRET = "walk-secret"
-    out = io.StringIO()
-    call_command("seed_demo", customers=12, stdout=out)
-    call_command("seed_credits", loans=20, stdout=out)
-    call_command("seed_callcenter", stdout=out)
-    call_command("seed_gestiones", gestiones=60, stdout=out)
 
 
 def test_every_url_answers_every_role_as_recorded(demo):
