@@ -17,6 +17,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from callcenter.catalog import forms as catalog_forms
 from callcenter.catalog import imports as catalog_imports
@@ -31,7 +32,7 @@ from callcenter.models import (
     QueueSettings,
     StockMovement,
 )
-from lib import search, spreadsheets
+from lib import people, search, spreadsheets
 
 # How long an import's errors report can be downloaded. It lives in the cache (Redis in
 # production), so any web process can serve it.
@@ -41,6 +42,17 @@ IMPORT_ERRORS_PREVIEW = 20
 
 def _import_errors_key(token: str) -> str:
     return f"callcenter:catalog-import-errors:{token}"
+
+
+def _person_column(field: str, label: str):
+    """Return an admin column showing a user field by full name (`lib.people`), not username."""
+
+    @admin.display(description=label, ordering=f"{field}__first_name")
+    def column(self, obj: Any) -> str:
+        return people.display_name(getattr(obj, field)) or "—"
+
+    column.__name__ = f"{field}_name"
+    return column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -200,7 +212,11 @@ class CatalogProductAdmin(admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    _("Stock de %(product)s ajustado: ahora hay %(stock)s unidades.")
+                    ngettext(
+                        "Stock de %(product)s ajustado: ahora hay %(stock)s unidad.",
+                        "Stock de %(product)s ajustado: ahora hay %(stock)s unidades.",
+                        product.stock,
+                    )
                     % {"product": product, "stock": product.stock},
                 )
                 return redirect("admin:callcenter_catalogproduct_change", product.pk)
@@ -219,7 +235,8 @@ class CatalogProductAdmin(admin.ModelAdmin):
 
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "product", "delta", "reason", "order", "actor", "note"]
+    list_display = ["created_at", "product", "delta", "reason", "order", "actor_name", "note"]
+    actor_name = _person_column("actor", _("registrado por"))
     list_filter = ["reason", "created_at"]
     search_fields = ["product__sku", "product__name", "note"]
     list_select_related = ["product", "order", "actor"]
@@ -270,11 +287,12 @@ class OrderAdmin(ReadOnlyAdmin):
         "created_at",
         "lead",
         "customer",
-        "agent",
+        "agent_name",
         "status",
         "total",
         "currency",
     ]
+    agent_name = _person_column("agent", _("agente"))
     list_filter = ["status", "created_at"]
     search_fields = [
         "lead__search_text",
@@ -292,7 +310,8 @@ class OrderAdmin(ReadOnlyAdmin):
 
 @admin.register(CallRecord)
 class CallRecordAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "lead", "agent", "outcome", "loss_reason", "order"]
+    list_display = ["created_at", "lead", "agent_name", "outcome", "loss_reason", "order"]
+    agent_name = _person_column("agent", _("agente"))
     list_filter = ["outcome", "created_at"]
     search_fields = ["lead__search_text", "lead__kommo_id__exact"]
     list_select_related = ["lead", "agent", "loss_reason", "order"]
@@ -313,12 +332,15 @@ class LeadAdmin(ReadOnlyAdmin):
         "source",
         "attempts",
         "due_at",
-        "taken_by",
+        "taken_by_name",
+        "customer",
+        "suggested_customer",
     ]
+    taken_by_name = _person_column("taken_by", _("atendido por"))
     list_filter = ["state", "in_queue", "source"]
     # search_text is normalized (no accents, lower case): so is the term, below.
     search_fields = ["search_text", "kommo_id__exact"]
-    list_select_related = ["taken_by"]
+    list_select_related = ["taken_by", "customer", "suggested_customer"]
     show_full_result_count = False
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):

@@ -1,6 +1,6 @@
 """The queue's search and filters (django-filter)."""
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django import forms
@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from callcenter import selectors
 from callcenter.models import Lead
+from lib import people
 
 FREE = "free"
 
@@ -16,7 +17,7 @@ FREE = "free"
 def _agent_choices():
     choices = [(FREE, _("Libres (sin agente)"))]
     for user in selectors.agents():
-        choices.append((str(user.pk), user.get_full_name() or user.username))
+        choices.append((str(user.pk), people.display_name(user)))
     return choices
 
 
@@ -71,5 +72,7 @@ class LeadQueueFilter(django_filters.FilterSet):
         return queryset.filter(queued_at__gte=start)
 
     def queued_until(self, queryset, name, value):
+        if value >= date.max:
+            return queryset  # "until the end of time": no day after it to stop before
         end = timezone.make_aware(datetime.combine(value + timedelta(days=1), time.min))
         return queryset.filter(queued_at__lt=end)

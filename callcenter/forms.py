@@ -49,7 +49,11 @@ class ContactForm(ServiceErrorsMixin, forms.Form):
 
     @classmethod
     def for_lead(cls, lead: Lead, data=None) -> "ContactForm":
-        """Return the form filled from the linked customer, else from what Kommo sent."""
+        """Return the form filled from the lead's customer, else from the lead's own data.
+
+        Never from a suggested customer: until the agent confirms the match, another
+        person's document and address must not be on the screen as this person's.
+        """
         customer = lead.customer
         if customer is not None:
             initial = {
@@ -89,6 +93,12 @@ class ContactForm(ServiceErrorsMixin, forms.Form):
                 self.add_error(None, exc)
             cleaned["document_number"] = number
         return cleaned
+
+
+class CustomerMatchForm(forms.Form):
+    """The agent's answer to "is this person the registered customer?": which customer."""
+
+    customer = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class CartAddForm(forms.Form):

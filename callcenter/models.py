@@ -109,6 +109,11 @@ class Lead(models.Model):
         NOT_INTERESTED = "not_interested", _("No interesado")
         LEFT = "left", _("Fuera de la etapa")
 
+    class Match(models.TextChoices):
+        DOCUMENT = "document", _("documento")
+        PHONE = "phone", _("teléfono")
+        EMAIL = "email", _("correo")
+
     # The states a lead in the queue can be in; the others have left it.
     QUEUE_STATES = (State.NEW, State.NO_ANSWER, State.CALLBACK)
 
@@ -126,6 +131,8 @@ class Lead(models.Model):
     source = models.CharField(_("origen"), max_length=120, blank=True, db_index=True)
     pipeline_id = models.BigIntegerField(_("embudo"), null=True, blank=True)
     status_id = models.BigIntegerField(_("etapa en Kommo"), null=True, blank=True)
+    # The lead's CRM customer: created from the lead's own data, or an existing customer
+    # an agent confirmed is the same person. Orders ship to it; calls land on its timeline.
     customer = models.ForeignKey(
         "crm.Customer",
         verbose_name=_("cliente"),
@@ -134,6 +141,17 @@ class Lead(models.Model):
         blank=True,
         related_name="leads",
     )
+    # An existing customer whose document, phone or e-mail matches the lead's: not the
+    # lead's customer until an agent confirms it on the call, with both records in view.
+    suggested_customer = models.ForeignKey(
+        "crm.Customer",
+        verbose_name=_("posible cliente"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    suggested_by = models.CharField(_("coincide por"), max_length=20, choices=Match, blank=True)
     state = models.CharField(_("estado"), max_length=20, choices=State, default=State.NEW)
     in_queue = models.BooleanField(_("en cola"), default=False)
     queued_at = models.DateTimeField(_("en cola desde"), null=True, blank=True)
@@ -399,3 +417,8 @@ class CallRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} · {self.lead}"
+
+    @property
+    def kommo_dedupe_key(self) -> str:
+        """Return the outbox key of the Kommo update this call sends (at most one)."""
+        return f"callcenter:call:{self.pk}"

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, Order, QueueSettings
 from crm.models import Channel
+from integrations.models import OutboxMessage
 from lib import search
 
 AGENT_GROUP = "Agente call center"
@@ -17,6 +18,7 @@ SOURCES_CACHE_KEY = "callcenter:queue-sources"
 CALL_CENTER_CHANNEL = "call-center"
 SOURCES_CACHE_SECONDS = 60
 CATALOG_RESULTS = 20
+LEAD_CALLS = 20
 
 
 def queue_settings() -> QueueSettings:
@@ -119,16 +121,32 @@ def lead_held_by(user: AbstractBaseUser) -> Lead | None:
 def lead_for(user: AbstractBaseUser, pk: int) -> Lead:
     """Return a lead the user may open (any lead, for whoever may see the queue)."""
     _require_view(user)
-    return get_object_or_404(Lead.objects.select_related("customer", "taken_by"), pk=pk)
+    return get_object_or_404(
+        Lead.objects.select_related("customer", "suggested_customer", "taken_by"), pk=pk
+    )
 
 
-def lead_calls(lead: Lead) -> QuerySet[CallRecord]:
-    """Return the lead's calls, newest first, with their agent, reason and order lines."""
-    return (
-        CallRecord.objects.filter(lead=lead)
+def lead_calls(lead: Lead, *, limit: int = LEAD_CALLS) -> list[CallRecord]:
+    """Return the call center's history with this person, newest first: the lead's calls,
+    and those of the customer's other leads once the customer is confirmed.
+
+    Only the call center's own calls and orders: an agent sees what the call needs, not
+    the customer's timeline (loans, payments, collections).
+    """
+    who = Q(lead=lead)
+    if lead.customer_id is not None:
+        who |= Q(lead__customer_id=lead.customer_id)
+    return list(
+        CallRecord.objects.filter(who)
         .select_related("agent", "loss_reason", "order")
         .prefetch_related(Prefetch("order__lines"))
+        .order_by("-created_at", "-id")[:limit]
     )
+
+
+def kommo_update(call: CallRecord) -> OutboxMessage | None:
+    """Return the Kommo update a call sent to the outbox, if its outcome has a stage."""
+    return OutboxMessage.objects.filter(dedupe_key=call.kommo_dedupe_key).first()
 
 
 def lead_orders(lead: Lead) -> QuerySet[Order]:

@@ -5,18 +5,23 @@ from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Lead
 
+# A column a phone does not show: the row's name cell sums it up instead (queue_table.html).
+WIDE = {"th": {"class": "d-none d-md-table-cell"}}
+
 
 class LeadQueueTable(tables.Table):
-    due_at = tables.Column(verbose_name=_("Esperando desde"), order_by=("due_at", "id"))
+    due_at = tables.Column(verbose_name=_("Esperando desde"), order_by=("due_at", "id"), attrs=WIDE)
     name = tables.Column(verbose_name=_("Cliente"), accessor="contact_name", orderable=False)
-    phone = tables.Column(verbose_name=_("Teléfono"), orderable=False)
+    phone = tables.Column(verbose_name=_("Teléfono"), orderable=False, attrs=WIDE)
     document = tables.Column(
-        verbose_name=_("Documento"), accessor="document_number", orderable=False
+        verbose_name=_("Documento"), accessor="document_number", orderable=False, attrs=WIDE
     )
-    source = tables.Column(verbose_name=_("Origen"), orderable=False)
-    state = tables.Column(verbose_name=_("Estado"), orderable=False)
-    attempts = tables.Column(verbose_name=_("Intentos"), order_by=("attempts", "due_at", "id"))
-    taken_by = tables.Column(verbose_name=_("Atendido por"), orderable=False)
+    source = tables.Column(verbose_name=_("Origen"), orderable=False, attrs=WIDE)
+    state = tables.Column(verbose_name=_("Estado"), orderable=False, attrs=WIDE)
+    attempts = tables.Column(
+        verbose_name=_("Intentos"), order_by=("attempts", "due_at", "id"), attrs=WIDE
+    )
+    taken_by = tables.Column(verbose_name=_("Atendido por"), orderable=False, attrs=WIDE)
     actions = tables.Column(verbose_name="", accessor="pk", orderable=False)
 
     class Meta:

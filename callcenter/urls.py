@@ -11,6 +11,16 @@ urlpatterns = [
     path("call-center-queue/leads/<int:pk>/tomar/", views.lead_take, name="lead_take"),
     path("call-center-queue/leads/<int:pk>/liberar/", views.lead_release, name="lead_release"),
     path("call-center-queue/leads/<int:pk>/datos/", views.lead_contact, name="lead_contact"),
+    path(
+        "call-center-queue/leads/<int:pk>/cliente/confirmar/",
+        views.lead_match_confirm,
+        name="lead_match_confirm",
+    ),
+    path(
+        "call-center-queue/leads/<int:pk>/cliente/descartar/",
+        views.lead_match_reject,
+        name="lead_match_reject",
+    ),
     path("call-center-queue/leads/<int:pk>/catalogo/", views.catalog, name="catalog"),
     path("call-center-queue/leads/<int:pk>/carrito/", views.cart_add, name="cart_add"),
     path(

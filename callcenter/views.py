@@ -1,22 +1,31 @@
 """The call-center screens: the queue, and one lead's call with its order."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from callcenter import filters, forms, selectors, tables
-from callcenter.models import Lead
+from callcenter.models import CallRecord, Lead
 from callcenter.services import calls as call_services
-from crm import selectors as crm_selectors
+from integrations import kommo
+from integrations.models import OutboxMessage
 from lib import lists
 
 # How often the queue refreshes itself, in seconds (HTMX polling of the results).
 QUEUE_REFRESH_SECONDS = 5
-TIMELINE_ITEMS = 10
+# The results wrapper: the element that polls, so a request it triggers is a refresh.
+QUEUE_RESULTS_ID = "queue-results-wrapper"
+# What the poll's own URL carries; the filters come from the form (hx-include) each time.
+QUEUE_POLL_PARAMS = ("sort", "page")
 
 
 @require_GET
@@ -30,9 +39,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         results_template="callcenter/partials/queue_results.html",
         extra_context={
             "refresh_seconds": QUEUE_REFRESH_SECONDS,
+            "poll_url": _queue_poll_url(request),
             "my_lead": selectors.lead_held_by(request.user),
         },
     )
+    if request.htmx.trigger == QUEUE_RESULTS_ID:
+        # A poll is not a navigation: it leaves the address bar and the history alone.
+        response.headers.pop("HX-Push-Url", None)
     return response
 
 
@@ -76,17 +89,69 @@ def lead_contact(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.ContactForm.for_lead(lead, request.POST)
     if form.is_valid():
         try:
-            call_services.confirm_contact_data(
+            lead = call_services.confirm_contact_data(
                 lead=lead, agent=request.user, data=form.cleaned_data
             )
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, _("Datos del cliente confirmados."))
+            if lead.customer_id is None:
+                messages.warning(
+                    request,
+                    _(
+                        "Ese documento ya es de un cliente registrado. Compare los datos y "
+                        "confirme si es la misma persona."
+                    ),
+                )
+            else:
+                messages.success(request, _("Datos del cliente confirmados."))
             return redirect(lead)
     context = _call_context(request, lead)
     context["contact_form"] = form
     return render(request, "callcenter/lead_detail.html", context)
+
+
+@require_POST
+@permission_required("callcenter.take_lead", raise_exception=True)
+def lead_match_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    form = forms.CustomerMatchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("No se indicó el cliente a confirmar."))
+        return redirect(lead)
+    try:
+        call_services.confirm_customer_match(
+            lead=lead, agent=request.user, customer_id=form.cleaned_data["customer"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, _("Cliente confirmado: el lead queda vinculado a su ficha en el CRM.")
+        )
+    return redirect(lead)
+
+
+@require_POST
+@permission_required("callcenter.take_lead", raise_exception=True)
+def lead_match_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    form = forms.CustomerMatchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("No se indicó el cliente a descartar."))
+        return redirect(lead)
+    try:
+        call_services.reject_customer_match(
+            lead=lead, agent=request.user, customer_id=form.cleaned_data["customer"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("Coincidencia descartada: confirme los datos de esta persona para registrarla."),
+        )
+    return redirect(lead)
 
 
 @require_GET
@@ -117,15 +182,17 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
         if product is None or not product.is_active:
             error = _("Ese producto ya no está en el catálogo.")
         elif wanted > product.stock:
-            error = _("Solo hay %(stock)s unidades de %(name)s; el pedido llevaría %(wanted)s.") % {
-                "stock": product.stock,
-                "name": product.name,
-                "wanted": wanted,
-            }
+            error = ngettext(
+                "Solo hay %(stock)s unidad de %(name)s; el pedido llevaría %(wanted)s.",
+                "Solo hay %(stock)s unidades de %(name)s; el pedido llevaría %(wanted)s.",
+                product.stock,
+            ) % {"stock": product.stock, "name": product.name, "wanted": wanted}
         elif wanted > call_services.MAX_LINE_QUANTITY:
-            error = _("Máximo %(max)s unidades por producto.") % {
-                "max": call_services.MAX_LINE_QUANTITY
-            }
+            error = ngettext(
+                "Máximo %(max)s unidad por producto.",
+                "Máximo %(max)s unidades por producto.",
+                call_services.MAX_LINE_QUANTITY,
+            ) % {"max": call_services.MAX_LINE_QUANTITY}
         else:
             cart[str(product.pk)] = wanted
             _save_cart(request, lead, cart)
@@ -165,14 +232,9 @@ def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             _("Pedido %(order)s confirmado por %(currency)s %(total)s.")
-            % {"order": order.pk, "currency": order.currency, "total": format(order.total, "f")}
-            + " "
-            + (
-                _("Kommo pasará el lead a «Venta Confirmada».")
-                if selectors.queue_settings().sold_status_id
-                else _("Sin etapa de venta configurada, Kommo no se actualiza.")
-            ),
+            % {"order": order.pk, "currency": order.currency, "total": format(order.total, "f")},
         )
+        _report_kommo_update(request, order.call)
         return redirect("callcenter:queue")
     context = _call_context(request, lead)
     context["order_form"] = form
@@ -202,6 +264,7 @@ def lead_outcome(request: HttpRequest, pk: int) -> HttpResponse:
                 request,
                 _("Llamada registrada: %(outcome)s.") % {"outcome": call.get_outcome_display()},
             )
+            _report_kommo_update(request, call)
             return redirect("callcenter:queue")
     context = _call_context(request, lead)
     context["outcome_form"] = form
@@ -211,11 +274,19 @@ def lead_outcome(request: HttpRequest, pk: int) -> HttpResponse:
 # --- helpers ------------------------------------------------------------------------------
 
 
+def _queue_poll_url(request: HttpRequest) -> str:
+    """Return the URL the queue refreshes from: the sort and page shown, each once.
+
+    Built from scratch on every render, never from the request's own URL, so polling all
+    day sends the same short URL (htmx appends the filters form to it).
+    """
+    params = {name: request.GET[name] for name in QUEUE_POLL_PARAMS if request.GET.get(name)}
+    url = reverse("callcenter:queue")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
 def _call_context(request: HttpRequest, lead: Lead) -> dict:
     held = lead.is_held_after(selectors.queue_settings().hold_cutoff())
-    timeline = []
-    if lead.customer_id:
-        timeline, _cursor = crm_selectors.timeline(lead.customer, size=TIMELINE_ITEMS)
     return {
         "lead": lead,
         "is_mine": held and lead.taken_by_id == request.user.pk,
@@ -225,9 +296,37 @@ def _call_context(request: HttpRequest, lead: Lead) -> dict:
         "outcome_form": forms.OutcomeForm(),
         "cart": _cart_lines(request, lead),
         "calls": selectors.lead_calls(lead),
-        "timeline": timeline,
         "notes": [n for n in lead.notes.split("\n\n") if n.strip()],
     }
+
+
+def _report_kommo_update(request: HttpRequest, call: CallRecord) -> None:
+    """Tell the agent what happened to the call's Kommo update, as the outbox has it now."""
+    update = selectors.kommo_update(call)
+    if update is None:
+        messages.info(
+            request, _("Kommo no se actualiza: este resultado no tiene etapa de Kommo configurada.")
+        )
+    elif update.status == OutboxMessage.Status.SENT:
+        messages.info(request, _("Kommo actualizado: el lead cambió de etapa."))
+    elif not kommo.is_configured():
+        messages.warning(
+            request,
+            _(
+                "Kommo no está configurado: el cambio de etapa queda en la bandeja de salida "
+                "sin enviar."
+            ),
+        )
+    elif update.status == OutboxMessage.Status.FAILED:
+        messages.warning(
+            request,
+            _("Kommo no se actualizó: %(error)s Queda en la bandeja de salida para reintentarlo.")
+            % {"error": Truncator(update.last_error).chars(200)},
+        )
+    elif update.status == OutboxMessage.Status.SENDING:
+        messages.info(request, _("Enviando el cambio de etapa a Kommo."))
+    else:
+        messages.info(request, _("Cambio de etapa en cola para Kommo."))
 
 
 def _cart_key(lead: Lead) -> str:

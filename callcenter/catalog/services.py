@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from callcenter.models import CatalogProduct, StockMovement
 from lib import people
@@ -88,7 +89,11 @@ def adjust_stock(
         if not current:
             raise ValidationError(_("El producto ya no existe."))
         raise ValidationError(
-            _("El stock de %(product)s quedaría negativo: hay %(stock)s unidades.")
+            ngettext(
+                "El stock de %(product)s quedaría negativo: hay %(stock)s unidad.",
+                "El stock de %(product)s quedaría negativo: hay %(stock)s unidades.",
+                current[0],
+            )
             % {"product": product, "stock": current[0]}
         )
     StockMovement.objects.create(

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from callcenter import selectors
 from callcenter.models import (
@@ -29,7 +30,7 @@ from callcenter.services import leads
 from crm import services as crm_services
 from crm.models import Customer, Interaction
 from crm.validators import normalize_document_number
-from lib import money
+from lib import money, people
 
 # Orders are for people, not warehouses: a line above this is a typing mistake.
 MAX_LINE_QUANTITY = 999
@@ -67,10 +68,9 @@ def take_lead(*, lead: Lead, agent: AbstractBaseUser) -> Lead:
     if not taken:
         if not lead.in_queue:
             raise ValidationError(_("Este lead ya salió de la cola."))
-        holder = lead.taken_by
         raise ValidationError(
             _("%(agent)s ya está atendiendo este lead.")
-            % {"agent": holder.get_full_name() or holder.get_username() if holder else "—"}
+            % {"agent": people.display_name(lead.taken_by) or "—"}
         )
     return lead
 
@@ -92,10 +92,8 @@ def release_lead(*, lead: Lead, actor: AbstractBaseUser) -> Lead:
             customer=lead.customer,
             kind=Interaction.Kind.SYSTEM,
             summary=_("Lead liberado por %(actor)s (lo atendía %(holder)s).")
-            % {
-                "actor": actor.get_full_name() or actor.get_username(),
-                "holder": holder.get_full_name() or holder.get_username(),
-            },
+            % {"actor": people.display_name(actor), "holder": people.display_name(holder)},
+            channel=selectors.call_center_channel(),
             actor=actor,
         )
     return lead
@@ -113,11 +111,14 @@ def _held_lead(lead: Lead, agent: AbstractBaseUser) -> Lead:
 
 @transaction.atomic
 def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[str, Any]) -> Lead:
-    """Save the data the customer confirmed on the call, on the lead and the CRM customer.
+    """Save the data the person confirmed on the call, on the lead and its CRM customer.
 
     `data` has document_type, document_number, first_name, last_name, phone (E.164),
-    phone_secondary, email, address, city. The customer is found by document (or the
-    lead's link) and updated, or created.
+    phone_secondary, email, address, city. A lead with its customer updates that customer
+    (`crm.services.update_customer` records what changed, from what to what, and refuses
+    what the agent may not change). A lead without one creates it, unless the document
+    belongs to an existing customer: then nobody's data changes, and that customer becomes
+    the lead's suggested customer, for the agent to confirm with both records in view.
     """
     lead = _held_lead(lead, agent)
     document = normalize_document_number(data["document_number"])
@@ -132,19 +133,6 @@ def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[s
         "address": data["address"],
         "city": data.get("city", ""),
     }
-    customer = (
-        Customer.objects.filter(
-            document_type=data["document_type"], document_number=document
-        ).first()
-        or lead.customer
-    )
-    if customer is None:
-        customer = crm_services.create_customer(
-            actor=agent, data={**customer_data, "channel": selectors.call_center_channel()}
-        )
-    else:
-        customer = crm_services.update_customer(customer=customer, actor=agent, data=customer_data)
-    lead.customer = customer
     lead.document_number = document
     lead.contact_name = f"{data['first_name']} {data.get('last_name', '')}".strip()
     lead.phone = str(data["phone"])
@@ -153,7 +141,119 @@ def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[s
     lead.address = data["address"]
     lead.city = data.get("city", "")
     lead.search_text = lead.build_search_text()
+    if lead.customer is not None:
+        customer = lead.customer
+        unchanged = all(
+            (getattr(customer, field) or "") == (value or "")
+            for field, value in customer_data.items()
+        )
+        crm_services.update_customer(customer=customer, actor=agent, data=customer_data)
+        if unchanged:
+            crm_services.record_interaction(
+                customer=customer,
+                kind=Interaction.Kind.SYSTEM,
+                channel=selectors.call_center_channel(),
+                summary=_("Datos confirmados en la llamada, sin cambios."),
+                payload={"lead": lead.kommo_id},
+                actor=agent,
+            )
+        lead.save()
+        return lead
+    existing = Customer.objects.filter(
+        document_type=data["document_type"], document_number=document
+    ).first()
+    if existing is not None:
+        lead.suggested_customer = existing
+        lead.suggested_by = Lead.Match.DOCUMENT
+        lead.save()
+        return lead
+    lead.customer = crm_services.create_customer(
+        actor=agent, data={**customer_data, "channel": selectors.call_center_channel()}
+    )
+    lead.suggested_customer = None
+    lead.suggested_by = ""
     lead.save()
+    return lead
+
+
+def _lead_record(lead: Lead) -> dict[str, Any]:
+    """Return the lead's data as the timeline keeps it: what the person was matched on."""
+    return {
+        "lead": lead.kommo_id,
+        "nombre": lead.contact_name,
+        "documento": lead.document_number,
+        "teléfono": lead.phone,
+        "correo": lead.email,
+        "dirección": ", ".join(p for p in (lead.address, lead.city) if p),
+    }
+
+
+def _suggested(lead: Lead, agent: AbstractBaseUser, customer_id: int) -> Lead:
+    """Lock the held lead and check `customer_id` is still the customer it suggests."""
+    lead = _held_lead(lead, agent)
+    if lead.customer_id is not None:
+        raise ValidationError(_("Este lead ya tiene su cliente confirmado."))
+    if lead.suggested_customer_id is None or lead.suggested_customer_id != customer_id:
+        raise ValidationError(
+            _("La coincidencia con el cliente cambió mientras decidía: revise los datos otra vez.")
+        )
+    return lead
+
+
+@transaction.atomic
+def confirm_customer_match(*, lead: Lead, agent: AbstractBaseUser, customer_id: int) -> Lead:
+    """Make the suggested customer the lead's: the agent checked on the call it is that person.
+
+    Nothing of the customer's data changes here; the confirmation, with the lead's data,
+    goes on the customer's timeline.
+    """
+    lead = _suggested(lead, agent, customer_id)
+    customer = lead.suggested_customer
+    matched_by = lead.get_suggested_by_display() or _("sus datos")
+    lead.customer = customer
+    lead.suggested_customer = None
+    lead.suggested_by = ""
+    lead.save(update_fields=["customer", "suggested_customer", "suggested_by", "updated_at"])
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        channel=selectors.call_center_channel(),
+        summary=_(
+            "Lead de Kommo %(lead)s confirmado en la llamada como este cliente "
+            "(coincidía por %(matched_by)s)."
+        )
+        % {"lead": lead.kommo_id, "matched_by": matched_by},
+        payload=_lead_record(lead),
+        actor=agent,
+    )
+    return lead
+
+
+@transaction.atomic
+def reject_customer_match(*, lead: Lead, agent: AbstractBaseUser, customer_id: int) -> Lead:
+    """Drop the suggested customer: the agent checked on the call it is someone else.
+
+    The customer's timeline keeps it, so whoever looks at that customer knows another
+    person shares their phone, e-mail or document.
+    """
+    lead = _suggested(lead, agent, customer_id)
+    customer = lead.suggested_customer
+    matched_by = lead.get_suggested_by_display() or _("sus datos")
+    lead.suggested_customer = None
+    lead.suggested_by = ""
+    lead.save(update_fields=["suggested_customer", "suggested_by", "updated_at"])
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        channel=selectors.call_center_channel(),
+        summary=_(
+            "Un lead de Kommo (%(lead)s) coincidía por %(matched_by)s con este cliente; "
+            "en la llamada se comprobó que es otra persona."
+        )
+        % {"lead": lead.kommo_id, "matched_by": matched_by},
+        payload=_lead_record(lead),
+        actor=agent,
+    )
     return lead
 
 
@@ -172,6 +272,10 @@ def confirm_order(
     first to commit, then finds no stock and is refused; nothing of its order is written.
     """
     lead = _held_lead(lead, agent)
+    if lead.customer is None and lead.suggested_customer_id is not None:
+        raise ValidationError(
+            _("Confirme antes si la persona es el cliente registrado que coincide con el lead.")
+        )
     if lead.customer is None:
         raise ValidationError(_("Confirme los datos del cliente antes de registrar el pedido."))
     quantities: dict[int, int] = {}
@@ -188,7 +292,11 @@ def confirm_order(
             raise ValidationError(_("Un producto del pedido ya no está en el catálogo."))
         if quantities[product_id] > MAX_LINE_QUANTITY:
             raise ValidationError(
-                _("Máximo %(max)s unidades de %(name)s por pedido.")
+                ngettext(
+                    "Máximo %(max)s unidad de %(name)s por pedido.",
+                    "Máximo %(max)s unidades de %(name)s por pedido.",
+                    MAX_LINE_QUANTITY,
+                )
                 % {"max": MAX_LINE_QUANTITY, "name": product.name}
             )
     currencies = {p.currency for p in products.values()}
@@ -202,10 +310,16 @@ def confirm_order(
             stock=F("stock") - quantity
         )
         if not taken:
-            left = CatalogProduct.objects.filter(pk=product_id).values_list("stock", flat=True)
+            left = (
+                CatalogProduct.objects.filter(pk=product_id).values_list("stock", flat=True).first()
+            ) or 0
             raise ValidationError(
-                _("Stock insuficiente de %(name)s: quedan %(left)s y el pedido lleva %(qty)s.")
-                % {"name": products[product_id].name, "left": left.first(), "qty": quantity}
+                ngettext(
+                    "Stock insuficiente de %(name)s: queda %(left)s y el pedido lleva %(qty)s.",
+                    "Stock insuficiente de %(name)s: quedan %(left)s y el pedido lleva %(qty)s.",
+                    left,
+                )
+                % {"name": products[product_id].name, "left": left, "qty": quantity}
             )
 
     customer = lead.customer

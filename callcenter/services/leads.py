@@ -101,7 +101,8 @@ def _apply_lead_change(
             lead.taken_at = None
         lead.search_text = lead.build_search_text()
         lead.save()
-        _link_customer(lead)
+        if newly_queued:
+            _match_customer(lead)
         if lead.customer_id and newly_queued:
             crm_services.record_interaction(
                 customer=lead.customer,
@@ -165,61 +166,75 @@ def _fill_from_kommo(
     lead.details_fetched_at = now
 
 
-def _link_customer(lead: Lead) -> None:
-    """Link the lead to its CRM customer: by document, then phone, then e-mail; or create it."""
+def _match_customer(lead: Lead) -> None:
+    """Find the lead's CRM customer, without taking anyone's identity on trust.
+
+    A customer with the lead's document, phone or e-mail becomes the lead's *suggested*
+    customer: an agent confirms it on the call, with both records in view, and until then
+    the lead is not that customer's. A lead with a document no customer has becomes a new
+    customer, made from its own data.
+    """
     if lead.customer_id:
         return
-    customer = find_customer(
+    match = find_customer_match(
         document_number=lead.document_number,
         phones=[lead.phone, lead.phone_secondary],
         email=lead.email,
     )
-    if customer is None and lead.document_number:
-        first, _sep, last = (lead.contact_name or lead.name).partition(" ")
-        try:
-            customer = crm_services.create_customer(
-                actor=None,
-                data={
-                    "document_type": Customer.DocumentType.DNI
-                    if len(lead.document_number) == 8
-                    else Customer.DocumentType.RUC,
-                    "document_number": lead.document_number,
-                    "first_name": first or lead.document_number,
-                    "last_name": last,
-                    "phone": crm_services.phone_e164(lead.phone) or "",
-                    "email": lead.email,
-                    "address": lead.address,
-                    "city": lead.city,
-                    "channel": selectors.call_center_channel(),
-                },
-            )
-        except ValidationError as exc:
-            # A lead with a malformed document: the agent confirms the data on the call.
-            logger.info("Lead %s not linked to a customer: %s", lead.kommo_id, exc)
-            return
-    if customer is not None:
-        Lead.objects.filter(pk=lead.pk).update(customer=customer)
-        lead.customer = customer
+    if match is not None:
+        customer, matched_by = match
+        Lead.objects.filter(pk=lead.pk).update(suggested_customer=customer, suggested_by=matched_by)
+        lead.suggested_customer, lead.suggested_by = customer, matched_by
+        return
+    if not lead.document_number:
+        return
+    first, _sep, last = (lead.contact_name or lead.name).partition(" ")
+    try:
+        customer = crm_services.create_customer(
+            actor=None,
+            data={
+                "document_type": Customer.DocumentType.DNI
+                if len(lead.document_number) == 8
+                else Customer.DocumentType.RUC,
+                "document_number": lead.document_number,
+                "first_name": first or lead.document_number,
+                "last_name": last,
+                "phone": crm_services.phone_e164(lead.phone) or "",
+                "email": lead.email,
+                "address": lead.address,
+                "city": lead.city,
+                "channel": selectors.call_center_channel(),
+            },
+        )
+    except ValidationError as exc:
+        # A lead with a malformed document: the agent confirms the data on the call.
+        logger.info("Lead %s not linked to a customer: %s", lead.kommo_id, exc)
+        return
+    Lead.objects.filter(pk=lead.pk).update(customer=customer)
+    lead.customer = customer
 
 
-def find_customer(
+def find_customer_match(
     *, document_number: str = "", phones: Iterable[str] = (), email: str = ""
-) -> Customer | None:
-    """Return the CRM customer with this document, else this phone, else this e-mail."""
+) -> tuple[Customer, str] | None:
+    """Return the CRM customer with this document, else this phone, else this e-mail,
+    and which of the three matched (a `Lead.Match` value)."""
     document = normalize_document_number(document_number)
     if document:
         found = Customer.objects.filter(document_number=document).first()
         if found:
-            return found
+            return found, Lead.Match.DOCUMENT
     numbers = [n for n in (crm_services.phone_e164(p) for p in phones) if n]
     if numbers:
         found = Customer.objects.filter(
             Q(phone__in=numbers) | Q(phone_secondary__in=numbers)
         ).first()
         if found:
-            return found
+            return found, Lead.Match.PHONE
     if email:
-        return Customer.objects.filter(email__iexact=email.strip()).first()
+        found = Customer.objects.filter(email__iexact=email.strip()).first()
+        if found:
+            return found, Lead.Match.EMAIL
     return None
 
 
@@ -232,5 +247,5 @@ def move_in_kommo(
     if config.pipeline_id:
         payload["pipeline_id"] = config.pipeline_id
     outbox.enqueue_message(
-        destination=KOMMO_UPDATE_LEAD, payload=payload, dedupe_key=f"callcenter:call:{call.pk}"
+        destination=KOMMO_UPDATE_LEAD, payload=payload, dedupe_key=call.kommo_dedupe_key
     )

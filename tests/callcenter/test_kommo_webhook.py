@@ -147,7 +147,7 @@ def test_a_lead_change_without_the_lead_id_is_a_bad_request(deliver, queue_confi
     assert Lead.objects.count() == 0
 
 
-def test_with_a_token_the_lead_and_contact_are_fetched_and_the_customer_linked(
+def test_with_a_token_the_lead_and_contact_are_fetched_and_the_customer_suggested(
     deliver, queue_config, settings
 ):
     settings.KOMMO_TOKEN = "long-lived-token"
@@ -174,8 +174,10 @@ def test_with_a_token_the_lead_and_contact_are_fetched_and_the_customer_linked(
     assert lead.phone == "+51 987 654 321"
     assert lead.address == "Av. Arequipa 1234, dpto 501"
     assert "6 pm" in lead.notes
-    assert lead.customer == customer
-    assert customer.interactions.filter(
+    # The same document is a match to confirm on the call, not a link taken on trust.
+    assert lead.customer is None
+    assert (lead.suggested_customer, lead.suggested_by) == (customer, Lead.Match.DOCUMENT)
+    assert not customer.interactions.filter(
         kind=Interaction.Kind.SYSTEM, summary__contains="cola"
     ).exists()
 

@@ -64,7 +64,7 @@ def test_more_than_the_stock_is_refused_and_nothing_is_written(held_lead, agente
     shoes = make_product(stock=5)
     cap = make_product(stock=1, name="Gorra")
 
-    with pytest.raises(ValidationError, match="Stock insuficiente de Gorra: quedan 1"):
+    with pytest.raises(ValidationError, match="Stock insuficiente de Gorra: queda 1 y"):
         order(held_lead, agente, (shoes, 2), (cap, 2))
 
     shoes.refresh_from_db()

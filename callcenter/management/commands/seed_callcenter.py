@@ -162,7 +162,7 @@ class Command(BaseCommand):
     @staticmethod
     def _person(rng: random.Random, customers: list, n: int) -> dict[str, str]:
         if customers and n % 3 == 0:
-            # A third are people the CRM knows: linked by document.
+            # A third are people the CRM knows: suggested by document, confirmed on the call.
             customer = customers[n % len(customers)]
             return {
                 "Nombre": customer.full_name,
@@ -195,6 +195,15 @@ class Command(BaseCommand):
             call_services.take_lead(lead=lead, agent=agent)
             if outcome == CallRecord.Outcome.SALE:
                 lead.refresh_from_db()
+                if lead.suggested_customer_id:
+                    # The demo's people the CRM knows come with their document; a phone
+                    # that matches someone else's is a different person.
+                    answer = (
+                        call_services.confirm_customer_match
+                        if lead.suggested_by == Lead.Match.DOCUMENT
+                        else call_services.reject_customer_match
+                    )
+                    lead = answer(lead=lead, agent=agent, customer_id=lead.suggested_customer_id)
                 call_services.confirm_contact_data(lead=lead, agent=agent, data=_contact(lead, rng))
                 picks = rng.sample(products, k=rng.randint(1, 2))
                 call_services.confirm_order(
