@@ -4,6 +4,7 @@ Each variable is documented in `.env.example`. With no environment at all the ap
 embedded: SQLite and a serverless Celery broker under `var/`.
 """
 
+from email.utils import getaddresses
 from pathlib import Path
 
 import environ
@@ -28,6 +29,18 @@ def env_id(name: str) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def env_addresses(name: str) -> list[tuple[str, str]]:
+    """Read e-mail addresses, comma-separated: "Ana Pérez <ana@example.pe>, ops@example.pe"."""
+    value = env.str(name, default="").strip().strip(",")
+    if not value:
+        return []
+    # What cannot be read comes back as an empty address.
+    addresses = getaddresses([value])
+    if any("@" not in address.strip("@") for _name, address in addresses):
+        raise ImproperlyConfigured(f"{name} must be e-mail addresses, not {value!r}.")
+    return addresses
 
 
 # --- Core -------------------------------------------------------------------------------
@@ -75,8 +88,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line about a request carries its id (lib/middleware.py says why
+    # each of ours sits where it does).
+    "lib.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "lib.middleware.FormCharsetMiddleware",
+    "lib.middleware.NoStoreForSessionsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -162,6 +180,8 @@ else:
         "control_folder": str(_broker_dir / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
+# The worker logs through LOGGING below (request ids included) instead of its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -231,6 +251,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The Spanish page on the error layout, never Django's English one (lib/error_pages.py).
+CSRF_FAILURE_VIEW = "lib.error_pages.csrf_failure"
 SESSION_COOKIE_HTTPONLY = True
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -335,6 +357,10 @@ RECAPTCHA_SECRET_KEY = env.str("RECAPTCHA_SECRET_KEY", default="")
 RECAPTCHA_MIN_SCORE = env.float("RECAPTCHA_MIN_SCORE", default=0.5)
 
 # --- Rate limits on public pages and the API (fixed window per client address) ---------
+# Where the counters live (lib/ratelimit.py): Redis when there is one; otherwise a SQLite
+# file every process on this machine shares, since the file cache cannot count atomically.
+RATELIMIT_STORE = "redis" if REDIS_URL else "sqlite"
+RATELIMIT_SQLITE_PATH = VAR_DIR / "ratelimit.sqlite3"
 # Behind N proxies that append X-Forwarded-For, set N; 0 trusts only REMOTE_ADDR.
 RATELIMIT_TRUSTED_PROXIES = env.int("RATELIMIT_TRUSTED_PROXIES", default=0)
 API_PREVIEW_RATE_LIMIT = env.str("API_PREVIEW_RATE_LIMIT", default="60/m")
@@ -352,10 +378,68 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 # --- Demo -------------------------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo1234")
 
+# --- Errors and logs --------------------------------------------------------------------
+# Who gets an e-mail for each server error (500) when DEBUG is off; empty: nobody.
+ADMINS = env_addresses("ADMINS")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = "[Cartera] "
+# Error reports to Sentry, only when a DSN is set: errors of requests and of tasks.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from lib.request_context import tag_sentry_event
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        # No user, cookies or client address; no form bodies either: they are customers'
+        # names, documents and phones.
+        send_default_pii=False,
+        max_request_body_size="never",
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+        # The request id of the log lines and of the 500 page, as a tag.
+        before_send=tag_sentry_event,
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_context": {"()": "lib.request_context.RequestContextFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        # request_id: X-Request-ID (lib/middleware.py), in tasks the sending request's;
+        # user_id: the signed-in user's; "-" when there is none.
+        "console": {
+            "format": (
+                "%(asctime)s %(levelname)s %(name)s "
+                "[request_id=%(request_id)s user_id=%(user_id)s] %(message)s"
+            ),
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_context"],
+            "formatter": "console",
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's lines reach the console through the root; its errors also mail ADMINS.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

@@ -40,6 +40,12 @@ urlpatterns = [
     path("encuesta/", include(survey_urls.public_urlpatterns)),
 ]
 
+# Spanish pages on a layout that needs no database or signed-in user (lib/error_pages.py).
+handler400 = "lib.error_pages.bad_request"
+handler403 = "lib.error_pages.permission_denied"
+handler404 = "lib.error_pages.page_not_found"
+handler500 = "lib.error_pages.server_error"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

@@ -1,12 +1,27 @@
-"""Fixed-window rate limits on the shared cache, for public endpoints and forms.
+"""Fixed-window rate limits, for public endpoints and forms.
 
-Every process reads and writes the same counters (Redis in production, the file cache in
-`make run`, locmem in tests), so the limit holds however many web processes run. A fixed
-window lets a client send up to twice the limit across a window boundary; that is
-acceptable for slowing down abuse, which is all these limits are for.
+Every process reads and writes the same counters, so a limit holds however many web
+processes and threads run, and each hit is counted by one atomic operation: two
+requests at the same moment can never both read the same count. Where the counters
+live is settings.RATELIMIT_STORE:
+
+- "redis" (production, REDIS_URL set): INCR on the cache's Redis, the key created with
+  its expiry in the same MULTI/EXEC, so a counter never outlives its window;
+- "sqlite" (the embedded default, no Redis): one UPSERT ... RETURNING per hit on a
+  small SQLite file (settings.RATELIMIT_SQLITE_PATH) that every process on the machine
+  shares; SQLite's file lock makes each statement atomic across threads and processes.
+  The file cache of `make run` cannot count: its incr() reads, adds and writes a file;
+- "cache" (the tests): the default cache's add() and incr(), atomic in locmem, which
+  serves one process only.
+
+A fixed window lets a client send up to twice the limit across a window boundary; that
+is acceptable for slowing down abuse, which is all these limits are for.
 """
 
+import sqlite3
+import threading
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -15,6 +30,11 @@ from django.utils.translation import gettext
 from ninja.throttling import BaseThrottle
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Seconds a hit waits for another process's write on the SQLite counters (a write takes
+# well under a millisecond; this only matters if the disk stalls).
+_SQLITE_TIMEOUT = 20
+# One connection per thread and file: sqlite3 connections must stay in their thread.
+_sqlite = threading.local()
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -32,17 +52,83 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 def hit(key: str, limit: int, window_seconds: int) -> bool:
     """Count one hit on `key`; return False once the window holds more than `limit` hits."""
-    window = int(time.time() // window_seconds)
-    cache_key = f"ratelimit:{key}:{window_seconds}:{window}"
-    # add() creates the counter only if missing; incr() is atomic on Redis and locmem.
-    cache.add(cache_key, 0, timeout=window_seconds + 1)
+    now = time.time()
+    window = int(now // window_seconds)
+    counter = f"{key}:{window_seconds}:{window}"
+    # The counter is kept a second past its window, for clocks a little apart.
+    expires_at = (window + 1) * window_seconds + 1
+    store = getattr(settings, "RATELIMIT_STORE", "cache")
+    if store == "redis":
+        count = _redis_hit(counter, ttl=max(1, int(expires_at - now)))
+    elif store == "sqlite":
+        count = _sqlite_hit(Path(settings.RATELIMIT_SQLITE_PATH), counter, expires_at, now)
+    elif store == "cache":
+        count = _cache_hit(counter, ttl=max(1, int(expires_at - now)))
+    else:
+        raise ValueError(f"unknown RATELIMIT_STORE {store!r}: expected redis, sqlite or cache")
+    return count <= limit
+
+
+def _redis_hit(counter: str, *, ttl: int) -> int:
+    """Return the counter after one INCR on the default cache's Redis."""
+    from django_redis import get_redis_connection
+
+    key = cache.make_key(f"ratelimit:{counter}")
+    # MULTI/EXEC: create the key with its expiry (if missing) and count, as one step.
+    with get_redis_connection("default").pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, ex=ttl, nx=True)
+        pipe.incr(key)
+        _created, count = pipe.execute()
+    return int(count)
+
+
+def _sqlite_hit(path: Path, counter: str, expires_at: float, now: float) -> int:
+    """Return the counter after one atomic UPSERT on the SQLite counters at `path`."""
+    connection = _sqlite_connection(path)
+    (count,) = connection.execute(
+        "INSERT INTO ratelimit_hit (key, count, expires_at) VALUES (?, 1, ?) "
+        "ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
+        (counter, expires_at),
+    ).fetchone()
+    if count == 1:
+        # A window's first hit: forget the windows that are over, so the file stays small.
+        connection.execute("DELETE FROM ratelimit_hit WHERE expires_at < ?", (now,))
+    return count
+
+
+def _sqlite_connection(path: Path) -> sqlite3.Connection:
+    connections = getattr(_sqlite, "connections", None)
+    if connections is None:
+        connections = _sqlite.connections = {}
+    connection = connections.get(path)
+    if connection is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit (isolation_level=None): each statement is its own transaction.
+        connection = sqlite3.connect(path, timeout=_SQLITE_TIMEOUT, isolation_level=None)
+        # Counters need no durability: a crash loses at most the last hits of a window.
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS ratelimit_hit "
+            "(key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL)"
+        )
+        connection.execute(
+            "CREATE INDEX IF NOT EXISTS ratelimit_hit_expires_at ON ratelimit_hit (expires_at)"
+        )
+        connections[path] = connection
+    return connection
+
+
+def _cache_hit(counter: str, *, ttl: int) -> int:
+    """Return the counter after add() and incr() on the default cache (atomic in locmem)."""
+    key = f"ratelimit:{counter}"
+    cache.add(key, 0, timeout=ttl)
     try:
-        count = cache.incr(cache_key)
+        return cache.incr(key)
     except ValueError:
         # The counter expired between add() and incr(): this is the window's first hit.
-        cache.set(cache_key, 1, timeout=window_seconds + 1)
-        count = 1
-    return count <= limit
+        cache.set(key, 1, timeout=ttl)
+        return 1
 
 
 def client_ip(request: HttpRequest) -> str:

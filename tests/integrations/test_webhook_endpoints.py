@@ -44,6 +44,10 @@ def nested_json(levels: int) -> bytes:
     return json.dumps(data).encode()
 
 
+# What an attacker sends to crash a recursive parser: 100,000 lists, one in another.
+NESTED_100K = b'{"payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
 def calcom_signature(body: bytes, secret: str = CALCOM_SECRET) -> dict[str, str]:
     """Sign like Cal.com: the hex HMAC-SHA256 of the raw body under the webhook's secret."""
     return {"X-Cal-Signature-256": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
@@ -100,6 +104,7 @@ CALCOM = Door(
             b'{"payload": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
             "deeper than 32",
         ),
+        "nested-100000-levels": (NESTED_100K, "deeper than 32"),
         "no-trigger": (
             edited("calcom", "booking_created.json", lambda d: d.pop("triggerEvent")),
             "no triggerEvent",
@@ -155,6 +160,7 @@ DOCUSEAL = Door(
             "not a JSON object",
         ),
         "nested-too-deep": (nested_json(40), "deeper than 32"),
+        "nested-100000-levels": (NESTED_100K, "deeper than 32"),
         "no-event-type": (
             edited("docuseal", "form_completed.json", lambda d: d.pop("event_type")),
             "no event_type",
@@ -199,6 +205,10 @@ KOMMO = Door(
         "json": (json.dumps({"account": {"subdomain": "cartera"}}).encode(), "not form-encoded"),
         "key-nested-too-deep": (
             KOMMO_STATUS + b"&leads" + b"%5Bx%5D" * 40 + b"=1",
+            "deeper than 32",
+        ),
+        "key-nested-100000-levels": (
+            KOMMO_STATUS + b"&leads" + b"%5Bx%5D" * 100_000 + b"=1",
             "deeper than 32",
         ),
         "too-many-fields": (

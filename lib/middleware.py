@@ -1,0 +1,94 @@
+"""Middleware that knows no domain: request ids, form bodies we cannot read, private pages.
+
+Their places in settings.MIDDLEWARE matter; each class says where it goes and why.
+"""
+
+import codecs
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
+
+from lib import error_pages, request_context
+
+# The bodies Django parses into request.POST, decoding them with the declared charset.
+_FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class RequestIdMiddleware:
+    """Give each request an id for its log lines, and send it back in X-Request-ID.
+
+    The id is the proxy's (nginx: `proxy_set_header X-Request-ID $request_id;`) when it
+    sends a sane one, else a new one. First in the list, so that every line logged about
+    the request, a refused one included, carries it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = request_context.request_id_for(request)
+        with request_context.bound(request_id=request.request_id, request=request):
+            response = self.get_response(request)
+        response[request_context.REQUEST_ID_HEADER] = request.request_id
+        return response
+
+
+class FormCharsetMiddleware:
+    """Refuse with the 400 page a form body declared in a charset other than UTF-8.
+
+    Django reads such a body only to raise BadRequest (urlencoded) or decodes it wrong
+    (multipart), and an unknown charset it silently ignores. Its error handlers run the
+    CSRF check first, which reads the body again and fails again inside the error page:
+    the visitor got the server's bare 500. Before CsrfViewMiddleware and anything else
+    that reads request.POST; only headers are read here, never the body (webhooks read
+    theirs raw).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        charset = request.content_params.get("charset") if request.content_params else None
+        if charset is not None and request.content_type in _FORM_CONTENT_TYPES:
+            if not _is_utf8(charset):
+                return error_pages.bad_request(request)
+            # "UTF8", "utf_8": the same codec, in a spelling Django's check refuses.
+            request.encoding = "utf-8"
+        return self.get_response(request)
+
+
+def _is_utf8(charset: str) -> bool:
+    try:
+        return codecs.lookup(charset).name == "utf-8"
+    except LookupError:
+        return False
+
+
+class NoStoreForSessionsMiddleware:
+    """Mark every response to a signed-in user `Cache-Control: no-store` (and private).
+
+    A signed-in user's pages show customers, loans and documents: no browser cache or
+    proxy may keep them (the back button after signing out, a shared computer). "Signed
+    in" is read from the session cookie, sent or being set (the sign-in itself), so the
+    check costs no query and holds when the database is down; a debtor's session-scoped
+    portal pages are covered too. Pages for visitors without a session may be cached as
+    before, and WhiteNoise answers static files before this runs. Before
+    SessionMiddleware, so that it sees the cookie a response starts a session with.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        cookie = settings.SESSION_COOKIE_NAME
+        if (
+            cookie in request.COOKIES
+            or cookie in response.cookies
+            # An API client that authenticates with a token gets private data too.
+            or "HTTP_AUTHORIZATION" in request.META
+        ):
+            add_never_cache_headers(response)
+        return response
