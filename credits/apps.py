@@ -1,5 +1,30 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+# How many of a customer's loans the identity guard names; "…" says there are more.
+NAMED_LOANS = 3
+
+
+def loans_protect_identity(customer) -> str:
+    """Return why a customer with loans keeps their identity ("" without loans).
+
+    Registered in `crm.identity`: a loan's contract and payments name the customer.
+    """
+    from credits.models import Loan
+
+    loans = (
+        Loan.objects.filter(customer_id=customer.pk)
+        .order_by("created_at", "pk")
+        .values_list("payment_code", "pk")[: NAMED_LOANS + 1]
+    )
+    codes = [code or f"#{pk}" for code, pk in loans]
+    if not codes:
+        return ""
+    named = ", ".join(codes[:NAMED_LOANS])
+    if len(codes) > NAMED_LOANS:
+        named += " …"
+    return gettext("tiene créditos (%(codes)s)") % {"codes": named}
 
 
 class CreditsConfig(AppConfig):
@@ -9,6 +34,8 @@ class CreditsConfig(AppConfig):
 
     def ready(self) -> None:
         from credits.services import contracts
+        from crm import identity
         from integrations import webhooks
 
         webhooks.register_processor("docuseal", contracts.process_docuseal_event)
+        identity.register_guard("credits.loans", loans_protect_identity)

@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from crm import services
+from crm import identity, services, validators
 from crm.models import Appointment, Branch, Channel, Customer, Interaction, Product, Tag
 
 
@@ -32,8 +34,47 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class CustomerAdminForm(forms.ModelForm):
+    """The customer's admin form, with the confirmation a protected identity asks for."""
+
+    confirm_identity = forms.BooleanField(
+        label=_("Confirmo el cambio de documento o nombres"),
+        required=False,
+        help_text=_("Necesario para corregir la identidad de un cliente con créditos."),
+    )
+    # Set by CustomerAdmin.get_form: who is editing.
+    user = None
+
+    class Meta:
+        model = Customer
+        fields = [*services.CUSTOMER_FIELDS, "tags"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        data = {f: cleaned[f] for f in identity.IDENTITY_FIELDS if f in cleaned}
+        if "document_number" in data:
+            data["document_number"] = validators.normalize_document_number(data["document_number"])
+        try:
+            identity.check_change(
+                customer=Customer.objects.get(pk=self.instance.pk),
+                data=data,
+                actor=self.user,
+                confirmed=bool(cleaned.get("confirm_identity")),
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.error_dict.items():
+                    self.add_error(field if field in self.fields else None, errors)
+            else:
+                self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
     list_display = [
         "document_number",
         "document_type",
@@ -51,21 +92,35 @@ class CustomerAdmin(admin.ModelAdmin):
     autocomplete_fields = ["advisor"]
     filter_horizontal = ["tags"]
     date_hierarchy = "created_at"
-    readonly_fields = ["last_interaction_at", "created_at", "updated_at"]
+    readonly_fields = ["opted_out_at", "last_interaction_at", "created_at", "updated_at"]
     show_full_result_count = False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user
+        return form
 
     def save_model(self, request, obj, form, change):
         # Through the services, so admin edits reach the timeline like any other.
         data = {f: form.cleaned_data[f] for f in services.CUSTOMER_FIELDS if f in form.cleaned_data}
         if change:
-            saved = services.update_customer(customer=obj, actor=request.user, data=data)
+            saved = services.update_customer(
+                customer=obj,
+                actor=request.user,
+                data=data,
+                confirm_identity=bool(form.cleaned_data.get("confirm_identity")),
+            )
         else:
             saved = services.create_customer(actor=request.user, data=data)
         obj.pk = saved.pk
 
     def save_related(self, request, form, formsets, change):
         tags = list(form.cleaned_data.get("tags", []))
-        services.update_customer(customer=form.instance, actor=request.user, data={}, tags=tags)
+        # The consent field decides over the `No contactar` tag in the list.
+        consent = {"has_opted_out": bool(form.cleaned_data.get("has_opted_out"))}
+        services.update_customer(
+            customer=form.instance, actor=request.user, data=consent, tags=tags
+        )
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
@@ -92,6 +147,7 @@ class InteractionAdmin(admin.ModelAdmin):
         "channel",
         "direction",
         "summary",
+        "text",
         "payload",
         "actor",
         "occurred_at",

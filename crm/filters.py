@@ -2,10 +2,25 @@
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
+from django_filters import fields as filter_fields
 
 from crm import forms as crm_forms
 from crm import selectors
 from crm.models import Branch, Channel, Customer, Tag
+from lib import people
+
+
+class PersonFilterField(filter_fields.ModelChoiceField):
+    """A filter's user choice, shown by full name."""
+
+    def label_from_instance(self, obj) -> str:
+        return people.display_name(obj)
+
+
+class PersonChoiceFilter(django_filters.ModelChoiceFilter):
+    """Filter by a user, offered by full name (`lib.people.display_name`)."""
+
+    field_class = PersonFilterField
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -26,7 +41,7 @@ class CustomerFilter(django_filters.FilterSet):
     channel = django_filters.ModelChoiceFilter(
         label=_("Canal"), queryset=Channel.objects.all(), empty_label=_("Todos los canales")
     )
-    advisor = django_filters.ModelChoiceFilter(
+    advisor = PersonChoiceFilter(
         label=_("Asesor"),
         queryset=lambda request: crm_forms.advisors(),
         empty_label=_("Todos los asesores"),

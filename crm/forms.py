@@ -1,6 +1,6 @@
 """Input parsing for the CRM screens, query strings included."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -10,9 +10,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from crm import services, validators
-from crm.models import Appointment, Branch, Channel, Customer, Interaction, Tag
+from crm import identity, services, validators
+from crm.models import OPT_OUT_TAG, Appointment, Branch, Channel, Customer, Interaction, Tag
+from lib import people
 
+# The longest note the 360 page takes; a note longer than a timeline summary is kept whole.
+NOTE_MAX_CHARS = 4000
 # The agenda opens on today and the days after it.
 AGENDA_DAYS = 14
 # The advisor filter's choice for appointments whose organizer matched no user.
@@ -28,6 +31,20 @@ class ServiceErrorsMixin:
             return
         for field, errors in exc.error_dict.items():
             self.add_error(field if field in self.fields else None, errors)
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """A user picker that shows people by full name (`lib.people.display_name`)."""
+
+    def label_from_instance(self, obj) -> str:
+        return people.display_name(obj)
+
+
+class PersonMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Several users, shown by full name."""
+
+    def label_from_instance(self, obj) -> str:
+        return people.display_name(obj)
 
 
 def advisors():
@@ -98,29 +115,59 @@ class PersonContactForm(forms.Form):
         }
 
 
-class CustomerForm(forms.ModelForm):
+class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
+    """A customer's data. On a customer whose identity is protected (`crm.identity`), the
+    document and names are locked, saying why, for a user without the role; a user with
+    it confirms the change."""
+
     phone = PhoneNumberField(
         label=_("Celular"), required=False, help_text=_("Ej.: 987 654 321 o +51 987 654 321")
     )
     phone_secondary = PhoneNumberField(label=_("Teléfono alternativo"), required=False)
+    advisor = PersonChoiceField(label=_("Asesor"), queryset=advisors(), required=False)
     tags = forms.ModelMultipleChoiceField(
         label=_("Etiquetas"),
-        queryset=Tag.objects.all(),
+        queryset=Tag.objects.exclude(name=OPT_OUT_TAG),
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
+    confirm_identity = forms.BooleanField(
+        label=_("Confirmo el cambio de documento o nombres de este cliente."),
+        required=False,
     )
 
     class Meta:
         model = Customer
         fields = [*services.CUSTOMER_FIELDS, "tags"]
+        labels = {"has_opted_out": _("No contactar")}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user: AbstractBaseUser | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
         self.fields["branch"].queryset = Branch.objects.filter(is_active=True)
         self.fields["advisor"].queryset = advisors()
-        self.fields["advisor"].label_from_instance = lambda u: u.get_full_name() or u.username
         self.fields["document_number"].widget.attrs["autofocus"] = True
+        self.fields["has_opted_out"].help_text = _(
+            "El cliente pidió no recibir mensajes ni campañas: no se le enviará ninguno."
+        )
+        # Why the identity is protected ([] for a new or a free customer).
+        self.identity_reasons = identity.protection(self.instance)
+        self.identity_locked = bool(self.identity_reasons) and not identity.may_change(
+            user, self.identity_reasons
+        )
+        if self.identity_locked:
+            why = identity.refused_message(self.instance, self.identity_reasons)
+            for name in identity.IDENTITY_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = why
+            self.fields["document_number"].widget.attrs.pop("autofocus", None)
+        if not self.identity_reasons or self.identity_locked:
+            del self.fields["confirm_identity"]
+        else:
+            self.fields["confirm_identity"].help_text = _(
+                "Este cliente %(reasons)s: el cambio queda en su historial con los datos "
+                "anteriores."
+            ) % {"reasons": "; ".join(self.identity_reasons)}
 
     def clean_document_number(self) -> str:
         return validators.normalize_document_number(self.cleaned_data.get("document_number", ""))
@@ -133,7 +180,14 @@ class CustomerForm(forms.ModelForm):
 
     def service_data(self) -> dict:
         """Return the cleaned fields the services take, without the tags."""
-        return {k: v for k, v in self.cleaned_data.items() if k != "tags"}
+        return {
+            k: v
+            for k, v in self.cleaned_data.items()
+            if k not in ("tags", "confirm_identity") and k in services.CUSTOMER_FIELDS
+        }
+
+    def confirms_identity(self) -> bool:
+        return bool(self.cleaned_data.get("confirm_identity"))
 
     @staticmethod
     def initial_from(query) -> dict:
@@ -156,9 +210,15 @@ class QuickNoteForm(forms.Form):
     kind = forms.ChoiceField(label=_("Tipo"), choices=KINDS, initial=Interaction.Kind.NOTE)
     summary = forms.CharField(
         label=_("Nota"),
-        max_length=500,
+        max_length=NOTE_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Escriba una nota…")}),
-        error_messages={"required": _("Escriba el texto de la nota.")},
+        error_messages={
+            "required": _("Escriba el texto de la nota."),
+            "max_length": _(
+                "La nota tiene %(show_value)d caracteres y el máximo es %(limit_value)d: "
+                "divídala en dos notas."
+            ),
+        },
     )
 
     def direction(self) -> str:
@@ -207,7 +267,7 @@ class AgendaFilterForm(forms.Form):
             self.fields["advisor"].choices = [
                 ("", _("Todos los asesores")),
                 (UNASSIGNED, _("Sin asesor")),
-                *((pk, u.get_full_name() or u.username) for pk, u in self.advisors.items()),
+                *((pk, people.display_name(u)) for pk, u in self.advisors.items()),
             ]
         else:
             del self.fields["advisor"]
@@ -215,6 +275,13 @@ class AgendaFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         today = timezone.localdate()
+        # The agenda's days are counted from these dates: the calendar's last ones leave no
+        # room (9999-12-31 typed by hand).
+        latest = date.max - timedelta(days=AGENDA_DAYS)
+        for name in ("since", "until"):
+            if cleaned.get(name) and cleaned[name] > latest:
+                self.add_error(name, _("Elija una fecha válida."))
+                return cleaned
         since = cleaned.get("since") or today
         until = cleaned.get("until") or since + timedelta(days=AGENDA_DAYS - 1)
         if until < since:

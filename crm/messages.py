@@ -2,10 +2,15 @@
 
 `send_customer_message` writes, in the caller's transaction, the timeline entry ("Correo
 en cola: …") and an outbox message for `DESTINATION`; the outbox sends it once the
-transaction commits, with its retries. Delivery marks the entry sent; a message that
-fails for good marks it not sent and adds an entry saying why (`record_delivery_failure`,
-the destination's failure handler). A message retried from admin and then delivered is
-marked sent again.
+transaction commits, with its retries. It is also where consent is kept: a customer who
+asked not to be contacted (`Customer.has_opted_out`) gets nothing, whichever path sends
+(campaigns, life-cycle events, surveys, alerts, strategies), and a customer without an
+address on the channel neither; each skip is an entry on the timeline that says why, and
+the caller learns what happened from the returned `Sending`.
+
+Delivery marks the entry sent; a message that fails for good marks it not sent and adds
+an entry saying why (`record_delivery_failure`, the destination's failure handler). A
+message retried from admin and then delivered is marked sent again.
 
 A channel (e-mail now; SMS and WhatsApp later) is one `MessageChannel` in a small
 registry: where the customer's address is, how to send, and what the timeline says.
@@ -48,6 +53,35 @@ class DeliveryStatus(models.TextChoices):
     QUEUED = "queued", _("En cola")
     SENT = "sent", _("Enviado")
     FAILED = "failed", _("No enviado")
+    SKIPPED = "skipped", _("Omitido")
+
+
+class SendStatus(models.TextChoices):
+    """What `send_customer_message` did with a message."""
+
+    QUEUED = "queued", _("En cola")
+    OPTED_OUT = "opted_out", _("Omitido: el cliente pidió no ser contactado")
+    NO_ADDRESS = "no_address", _("Omitido: el cliente no tiene dirección en el canal")
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What became of a message handed to `send_customer_message`, and its timeline entry.
+
+    `interaction` is the message's entry when queued (the first one for a repeated
+    `dedupe_key`), or the entry that says why it was skipped.
+    """
+
+    status: str
+    interaction: Interaction | None
+
+    @property
+    def is_queued(self) -> bool:
+        return self.status == SendStatus.QUEUED
+
+    @property
+    def is_opted_out(self) -> bool:
+        return self.status == SendStatus.OPTED_OUT
 
 
 @dataclass(frozen=True)
@@ -61,6 +95,8 @@ class MessageChannel:
     sent: str  # ... once sent
     not_sent: str  # ... once it failed for good
     failure: str  # the entry that says why, with %(subject)s and %(error)s
+    opted_out: str  # the entry of a message skipped by consent, with %(subject)s
+    no_address: str  # ... skipped for want of an address, with %(subject)s
 
 
 @dataclass(frozen=True)
@@ -115,19 +151,22 @@ def send_customer_message(
     occurred_at: datetime.datetime | None = None,
     dedupe_key: str = "",
     origin: tuple[str, int] | None = None,
-) -> Interaction | None:
+) -> Sending:
     """Queue a message to the customer and put it on the timeline as queued.
 
-    Return its timeline entry, or None when the customer has no address on `channel`
-    (nothing is written then). Nothing is sent unless the caller's transaction commits.
+    Skip it, with an entry that says why, when the customer asked not to be contacted or
+    has no address on `channel`. Nothing is sent unless the caller's transaction commits.
     With a `dedupe_key` already used, return the first message's entry and queue nothing.
     `payload` adds to what the entry shows; `origin=(name, id)` has the handler
     registered for `name` told the outcome.
     """
     spec = _channel(channel)
+    # Read now, not from the caller's copy: a campaign's batch may have loaded it minutes ago.
+    if Customer.objects.filter(pk=customer.pk, has_opted_out=True).exists():
+        return _skip(customer, spec, SendStatus.OPTED_OUT, subject, actor, payload, occurred_at)
     address = address_for(customer, channel)
     if not address:
-        return None
+        return _skip(customer, spec, SendStatus.NO_ADDRESS, subject, actor, payload, occurred_at)
     with transaction.atomic():
         interaction = services.record_interaction(
             customer=customer,
@@ -137,7 +176,7 @@ def send_customer_message(
             payload={
                 **(payload or {}),
                 "para": address,
-                "mensaje": body[:500],
+                "mensaje": body,
                 DELIVERY: {"status": DeliveryStatus.QUEUED.value},
             },
             actor=actor,
@@ -160,8 +199,34 @@ def send_customer_message(
             # Queued before under this dedupe_key: keep only the first entry.
             transaction.set_rollback(True)
     if first_id != interaction.pk:
-        return Interaction.objects.filter(pk=first_id).first()
-    return interaction
+        return Sending(SendStatus.QUEUED, Interaction.objects.filter(pk=first_id).first())
+    return Sending(SendStatus.QUEUED, interaction)
+
+
+def _skip(
+    customer: Customer,
+    spec: "MessageChannel",
+    status: str,
+    subject: str,
+    actor: AbstractBaseUser | None,
+    payload: Mapping[str, Any] | None,
+    occurred_at: datetime.datetime | None,
+) -> Sending:
+    """Write on the timeline that a message was not sent, and why (a system entry: no
+    message went out on the channel)."""
+    summary = spec.opted_out if status == SendStatus.OPTED_OUT else spec.no_address
+    interaction = services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=summary % {"subject": subject},
+        payload={
+            **(payload or {}),
+            DELIVERY: {"status": DeliveryStatus.SKIPPED.value, "reason": status},
+        },
+        actor=actor,
+        occurred_at=occurred_at,
+    )
+    return Sending(status, interaction)
 
 
 def deliver_customer_message(payload: dict[str, Any]) -> None:
@@ -173,6 +238,9 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
     if delivery_status(interaction) == DeliveryStatus.SENT:
         # Sent already, and the outbox lost track of it (a worker died right after).
         return
+    if Customer.objects.filter(pk=interaction.customer_id, has_opted_out=True).exists():
+        # Queued before the customer asked not to be contacted: it must not go out now.
+        raise errors.ProviderError(gettext("El cliente pidió no ser contactado."))
     spec.send(payload["to"], payload["subject"], payload["body"])
     _record_outcome(payload, DeliveryStatus.SENT)
 
@@ -276,5 +344,7 @@ register_channel(
         sent=_("Correo enviado: %(subject)s"),
         not_sent=_("Correo no enviado: %(subject)s"),
         failure=_("No se pudo enviar el correo «%(subject)s»: %(error)s"),
+        opted_out=_("Correo no enviado: %(subject)s. El cliente pidió no ser contactado."),
+        no_address=_("Correo no enviado: %(subject)s. El cliente no tiene correo registrado."),
     )
 )

@@ -60,6 +60,11 @@ class Product(models.Model):
         return self.name
 
 
+# The tag that says a customer asked not to be contacted; Customer.has_opted_out is kept in
+# step with it (crm.services), so segments and filters by tag keep meaning the same.
+OPT_OUT_TAG = "No contactar"
+
+
 class Tag(models.Model):
     """A label on customers, e.g. `Cartera castigada` (set by the recovery app)."""
 
@@ -130,6 +135,14 @@ class Customer(models.Model):
     tags = models.ManyToManyField(
         Tag, verbose_name=_("etiquetas"), blank=True, related_name="customers"
     )
+    # Consent: a customer who asked not to be contacted gets no message from any outbound
+    # path (crm.messages skips them); the `No contactar` tag is kept in step with it.
+    has_opted_out = models.BooleanField(
+        _("no contactar"),
+        default=False,
+        help_text=_("El cliente pidió no recibir mensajes ni campañas."),
+    )
+    opted_out_at = models.DateTimeField(_("no contactar desde"), null=True, blank=True)
     last_interaction_at = models.DateTimeField(_("última interacción"), null=True, blank=True)
     # Names, document, e-mail and phone digits, normalized: what the list's search reads.
     search_text = models.TextField(editable=False, default="")
@@ -140,6 +153,12 @@ class Customer(models.Model):
         ordering = ["last_name", "first_name", "id"]
         verbose_name = _("cliente")
         verbose_name_plural = _("clientes")
+        permissions = [
+            (
+                "change_customer_identity",
+                _("Puede cambiar el documento y los nombres de un cliente con créditos"),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["document_type", "document_number"],
@@ -194,6 +213,7 @@ class Interaction(models.Model):
     """One event on a customer's timeline. Written only by `crm.services.record_interaction`.
 
     `crm.messages` also marks its message entries sent or not sent once the outbox knows.
+    How an entry reads on the 360 page (its sentence and details) is `crm.timeline`'s.
     """
 
     class Kind(models.TextChoices):
@@ -229,6 +249,9 @@ class Interaction(models.Model):
         _("dirección"), max_length=10, choices=Direction, default=Direction.INTERNAL
     )
     summary = models.CharField(_("resumen"), max_length=500)
+    # The whole text when it is longer than a summary holds (a long note): the summary then
+    # keeps its beginning, and the timeline shows this.
+    text = models.TextField(_("texto completo"), blank=True)
     payload = models.JSONField(_("datos"), default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -263,14 +286,6 @@ class Interaction(models.Model):
     def icon(self) -> str:
         """Return the Bootstrap Icons name shown for this kind on the timeline."""
         return _KIND_ICONS.get(self.kind, "dot")
-
-    def payload_items(self) -> list[tuple[str, str]]:
-        """Return the payload as (key, text) pairs for display, skipping nested values."""
-        return [
-            (str(k), str(v))
-            for k, v in (self.payload or {}).items()
-            if not isinstance(v, dict | list)
-        ]
 
 
 class Appointment(models.Model):

@@ -14,7 +14,8 @@ from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Appointment, Channel, Customer, Interaction, Tag
+from crm import identity, validators
+from crm.models import OPT_OUT_TAG, Appointment, Channel, Customer, Interaction, Tag
 from integrations import calcom, webhooks
 from integrations.models import WebhookEvent
 from lib import people
@@ -33,7 +34,10 @@ CUSTOMER_FIELDS = (
     "channel",
     "branch",
     "advisor",
+    "has_opted_out",
 )
+# What an interaction's summary holds; a longer text is kept whole in `Interaction.text`.
+SUMMARY_CHARS = 500
 
 
 @transaction.atomic
@@ -50,7 +54,8 @@ def record_interaction(
 ) -> Interaction:
     """Add one event to a customer's timeline; the one way any app writes it.
 
-    `actor` is None for events the system records (webhooks, tasks, imports).
+    `actor` is None for events the system records (webhooks, tasks, imports). A summary
+    longer than a summary holds is kept whole: the timeline shows all of it.
     """
     summary = (summary or "").strip()
     if not summary:
@@ -61,13 +66,17 @@ def record_interaction(
         )
     if direction not in Interaction.Direction.values:
         raise ValidationError({"direction": _("Dirección desconocida: %(d)s.") % {"d": direction}})
+    text = ""
+    if len(summary) > SUMMARY_CHARS:
+        text, summary = summary, summary[: SUMMARY_CHARS - 1].rstrip() + "…"
     occurred_at = occurred_at or timezone.now()
     interaction = Interaction.objects.create(
         customer=customer,
         kind=kind,
         channel=channel,
         direction=direction,
-        summary=summary[:500],
+        summary=summary,
+        text=text,
         payload=dict(payload or {}),
         actor=people.signed_in(actor),
         occurred_at=occurred_at,
@@ -103,8 +112,15 @@ def create_customer(
     tags: list[Tag] | None = None,
     note: str = "",
 ) -> Customer:
-    """Create a customer, validate it per document type, and open its timeline."""
-    customer = Customer(**{k: v for k, v in data.items() if k in CUSTOMER_FIELDS})
+    """Create a customer, validate it per document type, and open its timeline.
+
+    A customer registered as not to be contacted (`has_opted_out`, or the `No contactar`
+    tag) gets both, and an entry that says so.
+    """
+    tags = list(tags or [])
+    fields = {k: v for k, v in data.items() if k in CUSTOMER_FIELDS}
+    opted_out = bool(fields.pop("has_opted_out", False)) or any(t.name == OPT_OUT_TAG for t in tags)
+    customer = Customer(**fields)
     _validated(customer)
     try:
         with transaction.atomic():
@@ -123,6 +139,8 @@ def create_customer(
         payload={"canal": str(customer.channel or ""), "sucursal": str(customer.branch or "")},
         actor=actor,
     )
+    if opted_out:
+        _change_consent(customer, opted_out=True, actor=actor)
     if note.strip():
         record_interaction(customer=customer, kind=Interaction.Kind.NOTE, summary=note, actor=actor)
     _link_unregistered_appointments(customer)
@@ -137,9 +155,25 @@ def update_customer(
     actor: AbstractBaseUser | None,
     data: Mapping[str, Any],
     tags: list[Tag] | None = None,
+    confirm_identity: bool = False,
 ) -> Customer:
-    """Change a customer's data and record on the timeline what changed, from what to what."""
+    """Change a customer's data and record on the timeline what changed, from what to what.
+
+    Identity (document and names) follows `crm.identity`: only a person changes it, and
+    one with the role and confirming it (`confirm_identity`) when something hangs on it;
+    the entry then also says why it was protected and who confirmed. `has_opted_out`
+    (or the `No contactar` tag among `tags`, when `has_opted_out` is not given) records
+    the customer's consent.
+    """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    data = dict(data)
+    if "document_number" in data:
+        data["document_number"] = validators.normalize_document_number(data["document_number"])
+    opted_out = data.pop("has_opted_out", None)
+    identity_changes = identity.check_change(
+        customer=customer, data=data, actor=actor, confirmed=confirm_identity
+    )
+    reasons = identity.protection(customer) if identity_changes else []
     changes: dict[str, str] = {}
     for field in CUSTOMER_FIELDS:
         if field not in data:
@@ -147,34 +181,106 @@ def update_customer(
         old, new = getattr(customer, field), data[field]
         if (old or "") != (new or ""):
             label = str(Customer._meta.get_field(field).verbose_name)
-            changes[label] = f"{old or '—'} → {new or '—'}"
+            # The identity's old and new values as a person reads them ("DNI", not "dni").
+            shown = identity_changes.get(field, (old, new))
+            changes[label] = f"{_field_text(shown[0])} → {_field_text(shown[1])}"
             setattr(customer, field, new)
     _validated(customer)
     customer.save()
+    old_tags = set(customer.tags.values_list("name", flat=True))
+    if opted_out is None and tags is not None:
+        # Only tags given (admin's list, an import): the `No contactar` tag says it.
+        tagged = any(t.name == OPT_OUT_TAG for t in tags)
+        if tagged != (OPT_OUT_TAG in old_tags):
+            opted_out = tagged
+    if opted_out is not None and bool(opted_out) != customer.has_opted_out:
+        _change_consent(customer, opted_out=bool(opted_out), actor=actor)
     if tags is not None:
-        old_tags = set(customer.tags.values_list("name", flat=True))
-        new_tags = {t.name for t in tags}
-        if old_tags != new_tags:
-            customer.tags.set(tags)
+        wanted = {t for t in tags if t.name != OPT_OUT_TAG}
+        old_names = old_tags - {OPT_OUT_TAG}
+        new_names = {t.name for t in wanted}
+        if customer.has_opted_out:
+            wanted.add(_opt_out_tag())
+        if {t.name for t in wanted} != set(customer.tags.values_list("name", flat=True)):
+            customer.tags.set(wanted)
+        if old_names != new_names:
             changes[str(_("etiquetas"))] = (
-                f"{', '.join(sorted(old_tags)) or '—'} → {', '.join(sorted(new_tags)) or '—'}"
+                f"{', '.join(sorted(old_names)) or '—'} → {', '.join(sorted(new_names)) or '—'}"
             )
     if changes:
+        fields = ", ".join(changes)
+        summary = _("Datos actualizados: %(fields)s")
+        if identity_changes:
+            summary = _("Identidad y datos actualizados: %(fields)s")
+        if reasons:
+            # Who the customer was stays on record: the old values beside the new, and why
+            # the change needed the role.
+            changes[_("identidad protegida")] = "; ".join(reasons)
+            changes[_("cambio confirmado por")] = people.display_name(actor)
         record_interaction(
             customer=customer,
             kind=Interaction.Kind.SYSTEM,
-            summary=_("Datos actualizados: %(fields)s") % {"fields": ", ".join(changes)},
+            summary=summary % {"fields": fields},
             payload=changes,
             actor=actor,
         )
     return customer
 
 
+def _field_text(value: Any) -> str:
+    """Return a customer field's value as the timeline writes it ("—" for nothing)."""
+    if not value:
+        return "—"
+    if isinstance(value, AbstractBaseUser):
+        return people.display_name(value)
+    return str(value)
+
+
+@transaction.atomic
+def set_contact_opt_out(
+    *, customer: Customer, opted_out: bool, actor: AbstractBaseUser | None = None
+) -> Customer:
+    """Record that the customer asked not to be contacted (or accepts messages again)."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.has_opted_out != opted_out:
+        _change_consent(customer, opted_out=opted_out, actor=actor)
+    return customer
+
+
+def _opt_out_tag() -> Tag:
+    tag, _created = Tag.objects.get_or_create(name=OPT_OUT_TAG, defaults={"color": Tag.Color.GREY})
+    return tag
+
+
+def _change_consent(customer: Customer, *, opted_out: bool, actor: AbstractBaseUser | None) -> None:
+    """Set the consent field and its tag, and say so on the timeline."""
+    customer.has_opted_out = opted_out
+    customer.opted_out_at = timezone.now() if opted_out else None
+    Customer.objects.filter(pk=customer.pk).update(
+        has_opted_out=customer.has_opted_out, opted_out_at=customer.opted_out_at
+    )
+    if opted_out:
+        customer.tags.add(_opt_out_tag())
+        summary = _("El cliente pidió no ser contactado: no recibirá mensajes ni campañas.")
+    else:
+        customer.tags.remove(*Tag.objects.filter(name=OPT_OUT_TAG))
+        summary = _("El cliente vuelve a aceptar mensajes y campañas.")
+    record_interaction(
+        customer=customer, kind=Interaction.Kind.SYSTEM, summary=summary, actor=actor
+    )
+
+
 @transaction.atomic
 def tag_customer(
     *, customer: Customer, tag_name: str, actor: AbstractBaseUser | None = None
 ) -> Tag:
-    """Put a tag on a customer (creating the tag if new) and record it once."""
+    """Put a tag on a customer (creating the tag if new) and record it once.
+
+    The `No contactar` tag records the customer's consent (`set_contact_opt_out`).
+    """
+    if tag_name == OPT_OUT_TAG:
+        set_contact_opt_out(customer=customer, opted_out=True, actor=actor)
+        return _opt_out_tag()
     tag, _created = Tag.objects.get_or_create(name=tag_name)
     if not customer.tags.filter(pk=tag.pk).exists():
         customer.tags.add(tag)
@@ -192,6 +298,9 @@ def untag_customer(
     *, customer: Customer, tag_name: str, actor: AbstractBaseUser | None = None
 ) -> None:
     """Remove a tag from a customer and record it, if the customer had it."""
+    if tag_name == OPT_OUT_TAG:
+        set_contact_opt_out(customer=customer, opted_out=False, actor=actor)
+        return
     tag = Tag.objects.filter(name=tag_name).first()
     if tag and customer.tags.filter(pk=tag.pk).exists():
         customer.tags.remove(tag)
@@ -403,7 +512,7 @@ def _record_appointment(
     payload = {
         "inicio": _when(appointment.starts_at),
         "fin": _when(appointment.ends_at),
-        "asesor": (advisor.get_full_name() or advisor.get_username()) if advisor else "",
+        "asesor": people.display_name(advisor),
         "lugar": appointment.location,
         "enlace": appointment.video_url,
         "motivo": appointment.cancellation_reason if appointment.is_cancelled else "",

@@ -42,7 +42,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @permission_required("crm.add_customer", raise_exception=True)
 def customer_create(request: HttpRequest) -> HttpResponse:
     form = forms.CustomerForm(
-        request.POST or None, initial=forms.CustomerForm.initial_from(request.GET)
+        request.POST or None,
+        initial=forms.CustomerForm.initial_from(request.GET),
+        user=request.user,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -50,7 +52,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
                 actor=request.user, data=form.service_data(), tags=list(form.cleaned_data["tags"])
             )
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form.add_service_error(exc)
         else:
             messages.success(
                 request, _("Cliente %(name)s registrado.") % {"name": customer.full_name}
@@ -62,7 +64,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
 @permission_required("crm.change_customer", raise_exception=True)
 def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for(request.user, pk)
-    form = forms.CustomerForm(request.POST or None, instance=customer)
+    form = forms.CustomerForm(request.POST or None, instance=customer, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_customer(
@@ -70,9 +72,10 @@ def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request.user,
                 data=form.service_data(),
                 tags=list(form.cleaned_data["tags"]),
+                confirm_identity=form.confirms_identity(),
             )
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form.add_service_error(exc)
         else:
             messages.success(request, _("Datos del cliente actualizados."))
             return redirect(customer)
@@ -142,12 +145,24 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         occurred_at=timezone.now(),
     )
     if not request.htmx:
-        messages.success(request, _("Nota agregada."))
+        if interaction.text:
+            messages.success(
+                request,
+                _("Nota agregada completa (%(n)s caracteres); el historial la muestra entera.")
+                % {"n": len(interaction.text)},
+            )
+        else:
+            messages.success(request, _("Nota agregada."))
         return redirect(customer)
     return render(
         request,
         "crm/partials/note_added.html",
-        {"customer": customer, "note_form": forms.QuickNoteForm(), "item": interaction},
+        {
+            "customer": customer,
+            "note_form": forms.QuickNoteForm(),
+            "item": interaction,
+            "saved_chars": len(interaction.text),
+        },
     )
 
 

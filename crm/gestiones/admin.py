@@ -1,17 +1,22 @@
 """Admin: where processes are configured. Gestiones themselves change only through services,
 so their admin pages are read-only."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from crm.gestiones.campaigns import services as campaign_services
+from crm.gestiones.documents import services as document_services
+from crm.gestiones.goals import services as goal_services
 from crm.gestiones.models import (
     Action,
     ActionResult,
     Attachment,
     Campaign,
     CampaignTarget,
+    DeletionRecord,
     DocumentTemplate,
     FollowUp,
     FormField,
@@ -28,6 +33,7 @@ from crm.gestiones.models import (
     Survey,
     SurveyInvitation,
 )
+from crm.gestiones.surveys import services as survey_services
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -280,8 +286,26 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ("recipient__username", "message")
 
 
+class AuditedDeletionAdmin(admin.ModelAdmin):
+    """Deletes through the topic's service, so admin deletions reach the deletions audit."""
+
+    def delete_service(self, obj, actor) -> None:
+        """Delete `obj` through its topic's service (each admin below says which)."""
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        try:
+            self.delete_service(obj, request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 @admin.register(Goal)
-class GoalAdmin(admin.ModelAdmin):
+class GoalAdmin(AuditedDeletionAdmin):
     list_display = (
         "agent",
         "month",
@@ -296,17 +320,23 @@ class GoalAdmin(admin.ModelAdmin):
     list_filter = ("year", "month", "product")
     autocomplete_fields = ("agent",)
 
+    def delete_service(self, obj, actor) -> None:
+        goal_services.delete_goal(goal=obj, actor=actor)
+
 
 @admin.register(DocumentTemplate)
-class DocumentTemplateAdmin(admin.ModelAdmin):
+class DocumentTemplateAdmin(AuditedDeletionAdmin):
     list_display = ("name", "description", "is_active")
     list_filter = ("is_active", "gestion_types")
     search_fields = ("name",)
     filter_horizontal = ("gestion_types", "roles")
 
+    def delete_service(self, obj, actor) -> None:
+        document_services.delete_template(template=obj, actor=actor)
+
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(AuditedDeletionAdmin):
     list_display = ("name", "kind", "status", "gestion_type", "channel", "launched_at")
     list_filter = ("kind", "status")
     search_fields = ("name",)
@@ -318,6 +348,9 @@ class CampaignAdmin(admin.ModelAdmin):
         "segment_products",
         "agents",
     )
+
+    def delete_service(self, obj, actor) -> None:
+        campaign_services.delete_campaign(campaign=obj, actor=actor)
 
 
 @admin.register(CampaignTarget)
@@ -353,12 +386,23 @@ class QuestionInline(admin.TabularInline):
 
 
 @admin.register(Survey)
-class SurveyAdmin(admin.ModelAdmin):
+class SurveyAdmin(AuditedDeletionAdmin):
     list_display = ("name", "is_active")
     inlines = [QuestionInline]
+
+    def delete_service(self, obj, actor) -> None:
+        survey_services.delete_survey(survey=obj, actor=actor)
 
 
 @admin.register(SurveyInvitation)
 class SurveyInvitationAdmin(ReadOnlyAdmin):
     list_display = ("survey", "gestion", "sent_at", "answered_at")
     list_filter = ("survey",)
+
+
+@admin.register(DeletionRecord)
+class DeletionRecordAdmin(ReadOnlyAdmin):
+    list_display = ("deleted_at", "kind", "name", "deleted_by_name")
+    list_filter = ("kind",)
+    search_fields = ("name", "deleted_by_name")
+    date_hierarchy = "deleted_at"

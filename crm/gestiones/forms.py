@@ -7,7 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Loan
-from crm.forms import ServiceErrorsMixin
+from crm.filters import PersonChoiceFilter
+from crm.forms import PersonChoiceField, ServiceErrorsMixin
 from crm.gestiones import dynamic, selectors
 from crm.gestiones.models import (
     Action,
@@ -80,7 +81,7 @@ class GestionForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
         widget=forms.SelectMultiple(attrs={"size": 3}),
     )
     is_time_controlled = forms.BooleanField(label=_("Control de tiempo"), required=False)
-    agent = forms.ModelChoiceField(
+    agent = PersonChoiceField(
         label=_("Gestor a cargo"),
         queryset=selectors.agents(),
         required=False,
@@ -232,7 +233,7 @@ class GestionFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(
         label=_("Situación"), choices=Outcome.choices, empty_label=_("Todas")
     )
-    agent = django_filters.ModelChoiceFilter(
+    agent = PersonChoiceFilter(
         label=_("Gestor"), queryset=lambda request: selectors.agents(), empty_label=_("Todos")
     )
     branch = django_filters.ModelChoiceFilter(
@@ -272,6 +273,12 @@ class MyWorkFilter(GestionFilter):
     outcome = None
     agent = None
     branch = None
+    # Only the states a gestión is worked in: my work holds no closed ones.
+    state = django_filters.ModelChoiceFilter(
+        label=_("Estado"),
+        queryset=GestionState.objects.filter(outcome=Outcome.OPEN).select_related("gestion_type"),
+        empty_label=_("Todos los estados"),
+    )
 
     class Meta:
         model = Gestion

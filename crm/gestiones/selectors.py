@@ -78,7 +78,8 @@ def is_supervisor_of(user: AbstractBaseUser, gestion: Gestion) -> bool:
 def search_gestiones(queryset: QuerySet[Gestion], text: str) -> QuerySet[Gestion]:
     """Filter by gestión number, or by the customer's name, document, e-mail or phone."""
     text = (text or "").strip().lstrip("#")
-    if text.isdigit() and len(text) <= 9:
+    # ASCII digits only: "²" is a digit to str.isdigit, and not a number to int().
+    if text.isascii() and text.isdigit() and len(text) <= 9:
         return queryset.filter(Q(pk=int(text)) | search.matches_all(text, "customer__search_text"))
     return queryset.filter(search.matches_all(text, "customer__search_text"))
 
@@ -188,6 +189,25 @@ def board(
             )
         columns.append(column)
     return columns
+
+
+def admin_configurers(permission: str) -> list[AbstractBaseUser]:
+    """Return who may change `permission`'s model in Django admin ("app.codename"), by name:
+    the active staff with that permission, superusers included."""
+    app_label, codename = permission.split(".")
+    granted = Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    ) | Q(
+        user_permissions__codename=codename,
+        user_permissions__content_type__app_label=app_label,
+    )
+    return list(
+        User.objects.filter(is_active=True, is_staff=True)
+        .filter(Q(is_superuser=True) | granted)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 def supervisors_of(gestion: Gestion) -> list[AbstractBaseUser]:

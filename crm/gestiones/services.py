@@ -158,7 +158,8 @@ def update_gestion_data(
     """Replace the gestión's dynamic-form data (every required value must be there)."""
     now = now or timezone.now()
     gestion = selectors.locked_gestion(gestion, "gestion_type", "customer")
-    cleaned = dynamic.clean_data(data, _fields(gestion.gestion_type, FormField.Scope.GESTION))
+    fields = _fields(gestion.gestion_type, FormField.Scope.GESTION)
+    cleaned = dynamic.clean_data(data, fields)
     if cleaned == gestion.data:
         return gestion
     gestion.data = cleaned
@@ -167,7 +168,8 @@ def update_gestion_data(
         customer=gestion.customer,
         kind=Interaction.Kind.FOLLOW_UP,
         summary=_("Gestión #%(id)s: datos actualizados") % {"id": gestion.pk},
-        payload={"gestion": gestion.pk, **{k: str(v) for k, v in cleaned.items()}},
+        # By the form's labels, as the gestión page shows them.
+        payload={"gestion": gestion.pk, **dict(dynamic.display_items(cleaned, fields))},
         actor=actor,
         occurred_at=now,
     )
@@ -201,7 +203,8 @@ def record_follow_up(
     """Record a step of the follow-up table on an open gestión and apply its transition.
 
     Refused when the gestión is closed, the action is not allowed in its current state or
-    the result is not one of the action's. A rejected state needs a reason of the type.
+    the result is not one of the action's. A rejected state needs a reason of the type; a
+    successful one, every required field of the gestión's form filled.
     """
     now = now or timezone.now()
     # Lock the row: two agents recording at once must not both move it from the same state.
@@ -241,6 +244,26 @@ def record_follow_up(
         )
     if amount_approved is not None and amount_approved < 0:
         raise ValidationError({"amount_approved": _("El monto aprobado no puede ser negativo.")})
+    if to_state.outcome == Outcome.SUCCESS:
+        # A campaign or a life-cycle event opens gestiones with their data to complete: a
+        # success is not recorded on a gestión whose required data is still empty.
+        missing = dynamic.missing_required(
+            gestion.data, _fields(gestion.gestion_type, FormField.Scope.GESTION)
+        )
+        if missing:
+            raise ValidationError(
+                _(
+                    "La gestión #%(id)s no puede cerrarse como «%(state)s»: faltan datos "
+                    "obligatorios (%(fields)s). Complételos en «Datos de la gestión» y "
+                    "vuelva a registrar el seguimiento."
+                )
+                % {
+                    "id": gestion.pk,
+                    "state": to_state.name,
+                    "fields": ", ".join(f.label for f in missing),
+                },
+                code="missing_data",
+            )
     cleaned = dynamic.clean_data(data, _fields(gestion.gestion_type, FormField.Scope.FOLLOW_UP))
     _check_files(files)
 
@@ -289,7 +312,7 @@ def record_follow_up(
     if rejection_reason:
         payload["motivo"] = rejection_reason.name
     if follow_up.notes:
-        payload["notas"] = follow_up.notes[:300]
+        payload["notas"] = follow_up.notes
     crm_services.record_interaction(
         customer=gestion.customer,
         kind=Interaction.Kind.FOLLOW_UP,
@@ -429,7 +452,7 @@ def _alert_customer(
         "id": gestion.pk,
         "state": gestion.state.name,
     }
-    message = crm_messages.send_customer_message(
+    sending = crm_messages.send_customer_message(
         customer=gestion.customer,
         channel=crm_messages.EMAIL,
         subject=subject,
@@ -438,17 +461,9 @@ def _alert_customer(
         payload={"gestion": gestion.pk},
         occurred_at=now,
     )
-    if message is None:
-        crm_services.record_interaction(
-            customer=gestion.customer,
-            kind=Interaction.Kind.SYSTEM,
-            summary=_("Gestión #%(id)s: no se alertó al cliente porque no tiene correo registrado.")
-            % {"id": gestion.pk},
-            payload={"gestion": gestion.pk},
-            actor=actor,
-            occurred_at=now,
-        )
-    return message is not None
+    # Not queued (no e-mail, or the customer asked not to be contacted): the message
+    # service wrote on the timeline why.
+    return sending.is_queued
 
 
 def _fields(gestion_type: GestionType, scope: str) -> list[FormField]:

@@ -23,4 +23,5 @@ urlpatterns = [
     path("gestiones/campanas/", include("crm.gestiones.campaigns.urls")),
     path("gestiones/encuestas/", include("crm.gestiones.surveys.urls")),
     path("gestiones/metas/", include("crm.gestiones.goals.urls")),
+    path("gestiones/eliminaciones/", include("crm.gestiones.deletions.urls")),
 ]

@@ -1,4 +1,4 @@
-"""None"""
+"""The gestiones screens: my work, the list and board, a gestión, its follow-ups and data."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -11,11 +11,14 @@ from django.views.decorators.http import require_GET, require_POST
 from crm import selectors as crm_selectors
 from crm.gestiones import dynamic, forms, selectors, services, tables
 from crm.gestiones.documents import selectors as document_selectors
-from crm.gestiones.models import GestionType
+from crm.gestiones.models import Gestion, GestionType
 from crm.gestiones.surveys import selectors as survey_selectors
 from crm.gestiones.workload import forms as workload_forms
 from crm.gestiones.workload import services as workload_services
-from lib import lists
+from lib import lists, people
+
+# What configuring a process (its states, actions and fields) takes, in admin.
+TYPE_CONFIGURATION = "gestiones.change_gestiontype"
 
 
 @require_GET
@@ -151,11 +154,40 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
                     "state": follow_up.state.name
                 }
             messages.success(request, message)
+            if not selectors.visible_gestiones(request.user).filter(pk=gestion.pk).exists():
+                # Handed to another area's agent: its page is no longer this user's to see.
+                messages.info(request, _handed_over_message(gestion))
+                return redirect("gestiones:my_work")
             return redirect(gestion)
     return render(
         request,
         "gestiones/gestion_detail.html",
         _detail_context(request, gestion, follow_up_form=form),
+    )
+
+
+def _handed_over_message(gestion) -> str:
+    """Say where a gestión went once its follow-up took it out of the user's sight."""
+    gestion = Gestion.objects.select_related("state", "agent").get(pk=gestion.pk)
+    values = {
+        "id": gestion.pk,
+        "state": gestion.state.name,
+        "agent": people.display_name(gestion.agent),
+    }
+    if gestion.agent_id:
+        return (
+            _(
+                "La gestión #%(id)s está ahora en «%(state)s», a cargo de %(agent)s: ya no "
+                "aparece en su trabajo."
+            )
+            % values
+        )
+    return (
+        _(
+            "La gestión #%(id)s está ahora en «%(state)s», sin gestor asignado: la "
+            "asignará un supervisor."
+        )
+        % values
     )
 
 
@@ -198,7 +230,7 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request,
                 _("Gestión #%(id)s reasignada a %(agent)s.")
-                % {"id": gestion.pk, "agent": form.cleaned_data["agent"]},
+                % {"id": gestion.pk, "agent": people.display_name(form.cleaned_data["agent"])},
             )
             return redirect(gestion)
     return render(
@@ -221,11 +253,19 @@ def board(request: HttpRequest) -> HttpResponse:
     if request.GET.get("mias") and request.user.has_perm("gestiones.view_all_gestiones"):
         queryset = queryset.filter(agent=request.user)
     columns = selectors.board(queryset, chosen) if chosen else []
-    return render(
-        request,
-        "gestiones/board.html",
-        {"types": types, "chosen": chosen, "columns": columns, "only_mine": "mias" in request.GET},
-    )
+    context = {
+        "types": types,
+        "chosen": chosen,
+        "columns": columns,
+        "only_mine": "mias" in request.GET,
+    }
+    if chosen is None:
+        # Nothing to show until someone configures a process: say who can.
+        context["can_configure"] = request.user.is_staff and request.user.has_perm(
+            TYPE_CONFIGURATION
+        )
+        context["configurers"] = selectors.admin_configurers(TYPE_CONFIGURATION)
+    return render(request, "gestiones/board.html", context)
 
 
 @require_GET

@@ -36,11 +36,16 @@ def frozen(time_machine):
     return time_machine
 
 
-def send(customer, **kwargs) -> Interaction | None:
+def sending(customer, **kwargs) -> messages.Sending:
     kwargs.setdefault("channel", messages.EMAIL)
     kwargs.setdefault("subject", "Su cronograma")
     kwargs.setdefault("body", "Estimada Rosa: adjuntamos su cronograma.")
     return messages.send_customer_message(customer=customer, **kwargs)
+
+
+def send(customer, **kwargs) -> Interaction | None:
+    """Send, and return the message's timeline entry."""
+    return sending(customer, **kwargs).interaction
 
 
 def outbox_message() -> OutboxMessage:
@@ -66,11 +71,12 @@ def test_it_writes_the_timeline_entry_and_the_outbox_message_in_the_callers_tran
     assert entry.direction == Interaction.Direction.OUTBOUND
     assert entry.summary == "Correo en cola: Su cronograma"
     assert entry.actor == asesor
-    assert entry.payload_items() == [
-        ("gestion", "7"),
-        ("para", "rosa@example.pe"),
-        ("mensaje", "Estimada Rosa: adjuntamos su cronograma."),
-    ]
+    assert entry.payload == {
+        "gestion": 7,
+        "para": "rosa@example.pe",
+        "mensaje": "Estimada Rosa: adjuntamos su cronograma.",
+        messages.DELIVERY: {"status": messages.DeliveryStatus.QUEUED},
+    }
     message = outbox_message()
     assert message.status == OutboxMessage.Status.QUEUED
     assert message.payload == {
@@ -99,12 +105,17 @@ def test_it_sends_nothing_before_the_commit(rosa, django_capture_on_commit_callb
     assert len(mail.outbox) == 1
 
 
-def test_it_queues_nothing_for_a_customer_without_an_email(customer):
-    entry = send(customer)
+def test_it_queues_nothing_for_a_customer_without_an_email_and_says_so(customer):
+    result = sending(customer)
 
-    assert entry is None
-    assert not customer.interactions.exists()
+    assert result.status == messages.SendStatus.NO_ADDRESS
     assert not OutboxMessage.objects.exists()
+    (entry,) = customer.interactions.all()
+    assert entry == result.interaction
+    assert entry.kind == Interaction.Kind.SYSTEM
+    assert entry.summary == (
+        "Correo no enviado: Su cronograma. El cliente no tiene correo registrado."
+    )
 
 
 def test_it_queues_a_message_once_for_a_dedupe_key_already_used(rosa):
@@ -206,7 +217,7 @@ def test_it_shows_a_refused_message_failed_in_the_outbox_and_on_the_timeline(
         "No se pudo enviar el correo «Su cronograma»: El servidor de correo rechazó la "
         "dirección rosa@example.pe: 550 5.1.1 User unknown"
     )
-    assert ("mensaje saliente", f"#{message.pk}") in failure.payload_items()
+    assert failure.payload["mensaje saliente"] == f"#{message.pk}"
     assert mail.outbox == []
 
 

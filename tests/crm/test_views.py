@@ -12,6 +12,7 @@ from tests.factories import (
     CustomerFactory,
     InteractionFactory,
     TagFactory,
+    UserFactory,
 )
 
 HTMX = {"HX-Request": "true"}
@@ -331,3 +332,15 @@ def test_an_advisor_edits_a_customer_and_the_change_is_on_the_timeline(client, a
 
 def test_healthz_answers_without_sign_in(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_the_customer_list_offers_advisors_by_full_name(client, supervisor):
+    UserFactory(username="u73021", first_name="Gabriela", last_name="Ríos", role="Asesor")
+    client.force_login(supervisor)
+
+    response = client.get(reverse("crm:customer_list"))
+
+    field = response.context["filter"].form.fields["advisor"]
+    offered = [str(label) for _value, label in field.choices]
+    assert "Gabriela Ríos" in offered
+    assert "u73021" not in offered

@@ -11,6 +11,7 @@ from crm.forms import ServiceErrorsMixin
 from crm.gestiones.campaigns import selectors, services
 from crm.gestiones.models import Campaign, GestionType
 from crm.models import Branch, Channel, Product, Tag
+from lib import people
 
 
 def campaign_agent_choices() -> QuerySet:
@@ -84,7 +85,7 @@ class CampaignForm(ServiceErrorsMixin, forms.ModelForm):
         self.fields["segment_products"].queryset = Product.objects.all()
         agents = self.fields["agents"]
         agents.queryset = campaign_agent_choices()
-        agents.label_from_instance = lambda u: u.get_full_name() or u.username
+        agents.label_from_instance = people.display_name
         agents.help_text = _(
             "Campañas entrantes: reciben las gestiones por carga de trabajo. Vacío: los "
             "gestores del estado inicial del tipo."
@@ -112,18 +113,21 @@ class SegmentForm(forms.Form):
     segment_products = forms.ModelMultipleChoiceField(Product.objects.all(), required=False)
     segment_city = forms.CharField(max_length=120, required=False)
 
-    def segment_count(self) -> int:
-        """Return how many customers the filters select (0 for filters that do not parse)."""
+    def segment_count(self) -> tuple[int, int]:
+        """Return how many customers the filters select, and how many of them asked not to
+        be contacted ((0, 0) for filters that do not parse)."""
         if not self.is_valid():
-            return 0
+            return 0, 0
         data = self.cleaned_data
-        return selectors.customers_matching(
-            branches=data["segment_branches"],
-            channels=data["segment_channels"],
-            tags=data["segment_tags"],
-            products=data["segment_products"],
-            city=data["segment_city"],
-        ).count()
+        return selectors.segment_counts(
+            selectors.customers_matching(
+                branches=data["segment_branches"],
+                channels=data["segment_channels"],
+                tags=data["segment_tags"],
+                products=data["segment_products"],
+                city=data["segment_city"],
+            )
+        )
 
 
 class InboundForm(crm_forms.PersonContactForm):

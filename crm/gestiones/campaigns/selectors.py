@@ -103,6 +103,14 @@ def customers_matching(
     return customers
 
 
+def segment_counts(customers: QuerySet[Customer]) -> tuple[int, int]:
+    """Return how many customers there are, and how many asked not to be contacted."""
+    counts = customers.aggregate(
+        total=Count("pk"), opted_out=Count("pk", filter=Q(has_opted_out=True))
+    )
+    return counts["total"], counts["opted_out"]
+
+
 def segment(campaign: Campaign) -> QuerySet[Customer]:
     """Return the customers an outbound campaign is for."""
     return customers_matching(
@@ -127,6 +135,8 @@ class LaunchProgress:
     targets: int
     segment_size: int
     is_running: bool
+    # The segment's customers who asked not to be contacted: reached with nothing.
+    opted_out: int = 0
 
     @property
     def percent(self) -> int:
@@ -137,10 +147,14 @@ class LaunchProgress:
 
 def launch_progress(campaign: Campaign) -> LaunchProgress:
     """Return the launch's progress; `is_running` while its task has customers to reach."""
+    size, opted_out = (
+        segment_counts(segment(campaign)) if campaign.kind == Campaign.Kind.OUTBOUND else (0, 0)
+    )
     return LaunchProgress(
         targets=campaign.targets.count(),
-        segment_size=segment(campaign).count() if campaign.kind == Campaign.Kind.OUTBOUND else 0,
+        segment_size=size,
         is_running=bool(cache.get(running_key(campaign.pk))),
+        opted_out=opted_out,
     )
 
 

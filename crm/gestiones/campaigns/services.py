@@ -2,9 +2,11 @@
 
 Outbound: a segment of customers (branches, channels, tags, products, city) each gets a
 `CampaignTarget`, and a gestión and/or an e-mail (queued; the target learns whether it
-went out through `record_message_outcome`). Launching runs in a Celery task, one
-transaction per batch of customers, so a segment of 100,000 never holds one long
-transaction in the web request; the campaign page polls `launch_progress` meanwhile.
+went out through `record_message_outcome`). A customer who asked not to be contacted
+gets neither: the target says so, and so does the customer's timeline. Launching runs
+in a Celery task, one transaction per batch of customers, so a segment of 100,000 never
+holds one long transaction in the web request; the campaign page polls
+`launch_progress` meanwhile.
 
 Inbound: a public form (`/campana/<slug>/`) registers or finds the customer and opens a
 gestión for the campaign's agents (`register_inbound`)."""
@@ -29,9 +31,11 @@ from crm import services as crm_services
 from crm import validators
 from crm.gestiones import services
 from crm.gestiones.campaigns import selectors
+from crm.gestiones.deletions import services as deletion_services
 from crm.gestiones.models import (
     Campaign,
     CampaignTarget,
+    DeletionRecord,
     FollowUp,
     Gestion,
     LifecycleEvent,
@@ -103,6 +107,55 @@ def save_campaign(
         if field in data:
             getattr(campaign, field).set(data[field])
     return campaign
+
+
+def deletion_problem(campaign: Campaign) -> str:
+    """Return why a campaign cannot be deleted ("" when it can): one that reached customers
+    keeps its results."""
+    reached = campaign.targets.count()
+    gestiones = campaign.gestiones.count()
+    if not (reached or gestiones):
+        return ""
+    return _(
+        "La campaña «%(name)s» ya llegó a %(reached)s clientes y abrió %(gestiones)s "
+        "gestiones; sus resultados se conservan: no se puede eliminar. Finalícela para "
+        "que no siga."
+    ) % {"name": campaign.name, "reached": reached, "gestiones": gestiones}
+
+
+def deletion_details(campaign: Campaign) -> list[tuple[str, str]]:
+    """Return what a campaign holds, as the deletion's confirmation and its record show it."""
+    return [
+        (_("Tipo"), campaign.get_kind_display()),
+        (_("Estado"), campaign.get_status_display()),
+        (_("Crea gestión de tipo"), str(campaign.gestion_type or "—")),
+        (
+            _("Mensaje"),
+            (campaign.message_subject or campaign.name) if campaign.message_body else "—",
+        ),
+        (_("Dirección pública"), campaign.slug),
+    ]
+
+
+@transaction.atomic
+def delete_campaign(*, campaign: Campaign, actor: AbstractBaseUser | None) -> None:
+    """Delete a campaign that reached nobody, recording who did and what it was."""
+    campaign = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+    if campaign is None:
+        return  # deleted a moment ago by someone else, who has the record
+    if cache.get(selectors.running_key(campaign.pk)):
+        raise ValidationError(_("La campaña se está lanzando; no se puede eliminar."))
+    problem = deletion_problem(campaign)
+    if problem:
+        raise ValidationError(problem)
+    deletion_services.record_deletion(
+        kind=DeletionRecord.Kind.CAMPAIGN,
+        object_id=campaign.pk,
+        name=campaign.name,
+        details=deletion_details(campaign),
+        actor=actor,
+    )
+    campaign.delete()
 
 
 def _blank(field: str) -> Any:
@@ -222,6 +275,10 @@ def _reach(
 ) -> CampaignTarget:
     now = timezone.now()
     target = CampaignTarget.objects.create(campaign=campaign, customer=customer, created_at=now)
+    if customer.has_opted_out:
+        _skip_opted_out(target, actor=actor, now=now)
+        target.save()
+        return target
     try:
         # A customer the service refuses must not stop the rest of the batch.
         with transaction.atomic():
@@ -248,6 +305,31 @@ def _reach(
     return target
 
 
+def _skip_opted_out(
+    target: CampaignTarget, *, actor: AbstractBaseUser | None, now: datetime.datetime
+) -> None:
+    """Reach a customer who asked not to be contacted with nothing, and say so."""
+    campaign = target.campaign
+    target.message_status = CampaignTarget.MessageStatus.OPTED_OUT
+    target.message_error = ""
+    if campaign.gestion_type_id:
+        crm_services.record_interaction(
+            customer=target.customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_(
+                "Campaña «%(name)s»: no se abrió la gestión porque el cliente pidió no ser "
+                "contactado."
+            )
+            % {"name": campaign.name},
+            payload={_("campaña"): campaign.name},
+            actor=actor,
+            occurred_at=now,
+        )
+    if (campaign.message_body or "").strip():
+        # The message service refuses it and writes its own entry on the timeline.
+        _send_message(target, actor=actor, now=now)
+
+
 def _send_message(
     target: CampaignTarget, *, actor: AbstractBaseUser | None, now: datetime.datetime
 ) -> None:
@@ -257,7 +339,7 @@ def _send_message(
         "cliente": customer.full_name,
         "campana": campaign.name,
     }
-    message = crm_messages.send_customer_message(
+    sending = crm_messages.send_customer_message(
         customer=customer,
         channel=crm_messages.EMAIL,
         subject=services.fill(campaign.message_subject or campaign.name, values),
@@ -267,9 +349,11 @@ def _send_message(
         occurred_at=now,
         origin=(TARGET_MESSAGE, target.pk),
     )
-    if message is not None:
+    if sending.is_queued:
         # Sent or failed later: record_message_outcome hears it from crm.messages.
         target.message_status = CampaignTarget.MessageStatus.QUEUED
+    elif sending.is_opted_out:
+        target.message_status = CampaignTarget.MessageStatus.OPTED_OUT
     else:
         target.message_status = CampaignTarget.MessageStatus.SKIPPED
         target.message_error = NO_EMAIL
@@ -443,6 +527,8 @@ def run_event(
 ) -> LifecycleRun | None:
     """Do `event` for `loan` once: open its gestión and/or e-mail its message.
 
+    A customer who asked not to be contacted gets neither; the timeline says so.
+
     Return None when it was already done (the unique run row says so, also when another
     worker did it a moment ago).
     """
@@ -453,7 +539,19 @@ def run_event(
     except IntegrityError:
         return None
     customer = loan.customer
-    if event.gestion_type_id:
+    if event.gestion_type_id and customer.has_opted_out:
+        crm_services.record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_(
+                "«%(event)s» (crédito %(code)s): no se abrió la gestión porque el cliente pidió "
+                "no ser contactado."
+            )
+            % {"event": event.name, "code": loan.payment_code},
+            payload={_("ciclo de vida"): event.name, _("crédito"): loan.payment_code},
+            occurred_at=now,
+        )
+    elif event.gestion_type_id:
         run.gestion = services.create_gestion(
             customer=customer,
             gestion_type=event.gestion_type,
@@ -469,7 +567,7 @@ def run_event(
             "producto": loan.product.name,
             "credito": loan.payment_code,
         }
-        message = crm_messages.send_customer_message(
+        sending = crm_messages.send_customer_message(
             customer=customer,
             channel=crm_messages.EMAIL,
             subject=services.fill(event.message_subject or event.name, values),
@@ -477,7 +575,7 @@ def run_event(
             payload={_("ciclo de vida"): event.name, _("crédito"): loan.payment_code},
             occurred_at=now,
         )
-        # Queued, in fact: whether it went out shows on the customer's timeline.
-        run.is_message_sent = message is not None
+        # Queued, in fact: whether it went out (or why it was skipped) is on the timeline.
+        run.is_message_sent = sending.is_queued
     run.save(update_fields=["gestion", "is_message_sent"])
     return run

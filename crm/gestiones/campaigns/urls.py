@@ -12,6 +12,7 @@ urlpatterns = [
     path("ciclo-de-vida/", views.lifecycle_list, name="lifecycle"),
     path("<int:pk>/", views.campaign_detail, name="campaign_detail"),
     path("<int:pk>/editar/", views.campaign_update, name="campaign_update"),
+    path("<int:pk>/eliminar/", views.campaign_delete, name="campaign_delete"),
     path("<int:pk>/lanzar/", views.campaign_launch, name="campaign_launch"),
     path("<int:pk>/progreso/", views.campaign_progress, name="campaign_progress"),
 ]

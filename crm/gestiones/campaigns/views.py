@@ -14,7 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.campaigns import forms, selectors, services, tables
+from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.models import Campaign, Outcome
 from integrations import recaptcha
 from lib import lists, ratelimit
@@ -24,6 +26,10 @@ RECAPTCHA_ACTION = "campaign"
 
 # Per address: a person registers once or twice; more is a script.
 INBOUND_RATE_LIMIT = "10/h"
+
+
+# What configuring life-cycle events takes (in admin).
+LIFECYCLE_CONFIGURATION = "gestiones.change_lifecycleevent"
 
 
 # How often the campaign page asks for the launch's progress while it runs.
@@ -80,13 +86,36 @@ def campaign_update(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "gestiones/campaign_form.html", {"form": form, "campaign": campaign})
 
 
+@require_http_methods(["GET", "POST"])
+@permission_required("gestiones.delete_campaign", raise_exception=True)
+def campaign_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for confirmation, then delete a campaign that reached nobody (audited)."""
+    campaign = selectors.campaign_for(request.user, pk)
+    return deletion_views.confirm_deletion(
+        request,
+        what=_("la campaña"),
+        name=campaign.name,
+        details=services.deletion_details(campaign),
+        consequences=[_("Su formulario público, si lo tiene, dejará de existir.")]
+        if campaign.kind == Campaign.Kind.INBOUND
+        else [],
+        problem=services.deletion_problem(campaign),
+        delete=lambda: services.delete_campaign(campaign=campaign, actor=request.user),
+        cancel_url=campaign.get_absolute_url(),
+        done_url=reverse("gestiones:campaign_list"),
+        done_message=_("Campaña eliminada: %(name)s.") % {"name": campaign.name},
+    )
+
+
 @require_GET
 @permission_required("gestiones.view_campaign", raise_exception=True)
 def campaign_segment_count(request: HttpRequest) -> HttpResponse:
     """Return "N clientes en el segmento" for the filters the campaign form holds."""
-    form = forms.SegmentForm(request.GET)
+    count, opted_out = forms.SegmentForm(request.GET).segment_count()
     return render(
-        request, "gestiones/partials/campaign_segment_count.html", {"count": form.segment_count()}
+        request,
+        "gestiones/partials/campaign_segment_count.html",
+        {"count": count, "opted_out": opted_out},
     )
 
 
@@ -150,11 +179,18 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @permission_required("gestiones.view_lifecycleevent", raise_exception=True)
 def lifecycle_list(request: HttpRequest) -> HttpResponse:
-    """Show the life-cycle events (configured in admin) and how often each has run."""
+    """Show the life-cycle events and how often each has run; say where (and by whom) they
+    are configured: in admin, which only administrators open."""
     return render(
         request,
         "gestiones/campaign_lifecycle.html",
-        {"events": selectors.lifecycle_events(), "catch_up_days": selectors.CATCH_UP_DAYS},
+        {
+            "events": selectors.lifecycle_events(),
+            "catch_up_days": selectors.CATCH_UP_DAYS,
+            "can_configure": request.user.is_staff
+            and request.user.has_perm(LIFECYCLE_CONFIGURATION),
+            "configurers": gestion_selectors.admin_configurers(LIFECYCLE_CONFIGURATION),
+        },
     )
 
 

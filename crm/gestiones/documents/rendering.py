@@ -3,6 +3,7 @@
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -149,16 +150,86 @@ def check_template(data: bytes, *, data_keys: Iterable[str] | None = None) -> Do
     return template
 
 
+class _Blank(str):
+    """An empty value that notes its placeholder's name when the document prints it.
+
+    It is "" to every test (`{% if credito.vehiculo_placa %}` stays false, so a guarded
+    paragraph does not count); only being written into the document counts as a blank.
+    """
+
+    def __new__(cls, name: str, printed: list[str]) -> "_Blank":
+        blank = super().__new__(cls, "")
+        blank.name, blank.printed = name, printed
+        return blank
+
+    def __html__(self) -> str:  # how the autoescaping environment writes a value
+        if self.name not in self.printed:
+            self.printed.append(self.name)
+        return ""
+
+    def __str__(self) -> str:
+        return self.__html__()
+
+
+class _BlankData(dict):
+    """The gestión's form data, where a missing key is a blank too."""
+
+    def __init__(self, data: Mapping[str, Any], printed: list[str]) -> None:
+        super().__init__(data)
+        self.printed = printed
+
+    def __missing__(self, key: str) -> _Blank:
+        return _Blank(f"gestion.datos.{key}", self.printed)
+
+
+def _tracked(context: Mapping[str, Any], printed: list[str]) -> dict[str, Any]:
+    """Return the context with each empty value replaced by a `_Blank` of its name."""
+    tracked: dict[str, Any] = {}
+    for group, values in context.items():
+        if not isinstance(values, Mapping):
+            tracked[group] = values
+            continue
+        inner: dict[str, Any] = {}
+        for key, value in values.items():
+            name = f"{group}.{key}"
+            if isinstance(value, Mapping):
+                inner[key] = _BlankData(
+                    {
+                        k: _Blank(f"{name}.{k}", printed) if v in (None, "") else v
+                        for k, v in value.items()
+                    },
+                    printed,
+                )
+            else:
+                inner[key] = _Blank(name, printed) if value in (None, "") else value
+        tracked[group] = inner
+    return tracked
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A filled DOCX, and the placeholders it printed empty (their names, in order)."""
+
+    docx: bytes
+    blanks: list[str]
+
+
 def render_docx(template: DocumentTemplate | bytes, context: Mapping[str, Any]) -> bytes:
     """Fill a DOCX template (a DocumentTemplate or its bytes) and return the new DOCX."""
+    return render_document(template, context).docx
+
+
+def render_document(template: DocumentTemplate | bytes, context: Mapping[str, Any]) -> Rendered:
+    """Fill a DOCX template and say which placeholders it printed with nothing to print."""
     if isinstance(template, DocumentTemplate):
         with template.file.open("rb") as handle:
             data = handle.read()
     else:
         data = template
     docx = check_template(data)
+    printed: list[str] = []
     try:
-        docx.render(dict(context), jinja_env=_environment())
+        docx.render(_tracked(context, printed), jinja_env=_environment())
     except UndefinedError as exc:
         raise ValidationError(
             {"file": _("La plantilla usa un dato que no existe: %(error)s.") % {"error": exc}}
@@ -169,7 +240,7 @@ def render_docx(template: DocumentTemplate | bytes, context: Mapping[str, Any]) 
         ) from exc
     out = io.BytesIO()
     docx.save(out)
-    return out.getvalue()
+    return Rendered(docx=out.getvalue(), blanks=printed)
 
 
 def sample_template() -> bytes:

@@ -20,8 +20,10 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from crm.gestiones import services
+from crm.gestiones.deletions import services as deletion_services
 from crm.gestiones.documents import context, rendering, selectors
 from crm.gestiones.models import (
+    DeletionRecord,
     DocumentTemplate,
     FollowUp,
     FormField,
@@ -43,10 +45,12 @@ def generate_document(
 ) -> FollowUp:
     """Fill `template` for `gestion` and file the DOCX and its PDF as a follow-up.
 
-    Refused when the template is inactive, is not for the gestión's type, or the actor's
-    role may not generate it. Rendering happens before the transaction: it is slow work
-    that must not hold the database's write lock; the follow-up, its two files and the
-    timeline entry are written in one transaction by `gestion_services.add_files_follow_up`.
+    Refused when the template is inactive, is not for the gestión's type, the actor's
+    role may not generate it, or it would print a placeholder the gestión has no value for
+    ("la suma de ( )"): the refusal names them. Rendering happens before the transaction:
+    it is slow work that must not hold the database's write lock; the follow-up, its two
+    files and the timeline entry are written in one transaction by
+    `gestion_services.add_files_follow_up`.
     """
     now = now or timezone.now()
     if not template.is_active:
@@ -61,7 +65,10 @@ def generate_document(
             _("Su rol no puede generar la plantilla «%(t)s».") % {"t": template.name}
         )
     values = context.context_for(gestion, today=timezone.localtime(now).date())
-    docx = rendering.render_docx(template, values)
+    rendered = rendering.render_document(template, values)
+    if rendered.blanks:
+        raise ValidationError(_blanks_message(template, rendered.blanks), code="blanks")
+    docx = rendered.docx
     pdf = docx_pdf.docx_to_pdf(docx)
     base = f"{slugify(template.name) or 'documento'}-gestion-{gestion.pk}"
     return services.add_files_follow_up(
@@ -72,6 +79,26 @@ def generate_document(
         files=[ContentFile(docx, name=f"{base}.docx"), ContentFile(pdf, name=f"{base}.pdf")],
         now=now,
     )
+
+
+def _blanks_message(template: DocumentTemplate, blanks: Sequence[str]) -> str:
+    described = context.placeholders()
+    names = ", ".join(
+        f"{described[name]} ({{{{ {name} }}}})" if name in described else f"{{{{ {name} }}}}"
+        for name in blanks
+    )
+    message = _(
+        "No se generó «%(t)s»: la gestión no tiene estos datos y el documento quedaría con "
+        "espacios en blanco: %(names)s."
+    ) % {"t": template.name, "names": names}
+    if any(name.startswith("credito.") for name in blanks):
+        message += " " + _(
+            "Vincule a la gestión el crédito del cliente (o registre su crédito) y vuelva a "
+            "generarlo."
+        )
+    else:
+        message += " " + _("Complete esos datos y vuelva a generarlo.")
+    return message
 
 
 @transaction.atomic
@@ -124,6 +151,40 @@ def update_template(
     template.gestion_types.set(gestion_types)
     template.roles.set(list(roles))
     return template
+
+
+def deletion_details(template: DocumentTemplate) -> list[tuple[str, str]]:
+    """Return what a template holds, as the deletion's confirmation and its record show it."""
+    return [
+        (_("Descripción"), template.description or "—"),
+        (_("Archivo"), template.file.name.rsplit("/", 1)[-1] if template.file else "—"),
+        (
+            _("Tipos de gestión"),
+            ", ".join(template.gestion_types.order_by("name").values_list("name", flat=True))
+            or "—",
+        ),
+        (_("Activa"), _("Sí") if template.is_active else _("No")),
+    ]
+
+
+@transaction.atomic
+def delete_template(*, template: DocumentTemplate, actor: AbstractBaseUser | None) -> None:
+    """Delete a template and, after the commit, its DOCX; the documents made from it stay
+    on their gestiones. Who deleted it and what it was go to the deletions audit."""
+    template = DocumentTemplate.objects.select_for_update().filter(pk=template.pk).first()
+    if template is None:
+        return  # deleted a moment ago by someone else, who has the record
+    deletion_services.record_deletion(
+        kind=DeletionRecord.Kind.DOCUMENT_TEMPLATE,
+        object_id=template.pk,
+        name=template.name,
+        details=deletion_details(template),
+        actor=actor,
+    )
+    name, storage = template.file.name, template.file.storage
+    template.delete()
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 def _validate(

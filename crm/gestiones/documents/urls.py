@@ -10,6 +10,7 @@ urlpatterns = [
     path("ejemplo/", views.template_sample, name="document_template_sample"),
     path("<int:pk>/editar/", views.template_update, name="document_template_update"),
     path("<int:pk>/archivo/", views.template_file, name="document_template_file"),
+    path("<int:pk>/eliminar/", views.template_delete, name="document_template_delete"),
     path(
         "gestion/<int:gestion_id>/generar/<int:template_id>/",
         views.document_generate,

@@ -6,10 +6,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.gestiones import selectors as gestion_selectors
+from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.documents import context, forms, rendering, selectors, services
 from crm.gestiones.models import DocumentTemplate
 from lib import lists
@@ -70,6 +72,27 @@ def template_update(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("gestiones:document_template_list")
     return _render_form(request, form, template=template)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("gestiones.delete_documenttemplate", raise_exception=True)
+def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for confirmation, then delete a template (audited); documents made stay."""
+    template = selectors.template_for(pk)
+    return deletion_views.confirm_deletion(
+        request,
+        what=_("la plantilla"),
+        name=template.name,
+        details=services.deletion_details(template),
+        consequences=[
+            _("Ya no se podrá generar; los documentos generados con ella siguen en sus gestiones.")
+        ],
+        problem="",
+        delete=lambda: services.delete_template(template=template, actor=request.user),
+        cancel_url=reverse("gestiones:document_template_list"),
+        done_url=reverse("gestiones:document_template_list"),
+        done_message=_("Plantilla eliminada: %(name)s.") % {"name": template.name},
+    )
 
 
 def _render_form(

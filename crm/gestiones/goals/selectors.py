@@ -45,6 +45,7 @@ from django.utils.dates import MONTHS
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from crm import display
 from crm.gestiones.models import FollowUp, Gestion, GestionState, Goal, Outcome
 from crm.models import Product
 from lib import money, people
@@ -80,6 +81,20 @@ def label(goal: Goal) -> str:
     """Return how screens name a goal: "Andrea Quispe · Préstamo · Mayo 2026"."""
     month = capfirst(MONTHS.get(goal.month, str(goal.month)))
     return f"{people.display_name(goal.agent)} · {goal.product.name} · {month} {goal.year}"
+
+
+def deletion_details(goal: Goal) -> list[tuple[str, str]]:
+    """Return what a goal holds, as the deletion's confirmation and its record show it."""
+    return [
+        (_("Vendedor"), people.display_name(goal.agent)),
+        (_("Producto"), goal.product.name),
+        (_("Mes"), f"{capfirst(MONTHS.get(goal.month, str(goal.month)))} {goal.year}"),
+        (_("Meta local"), display.money_text(goal.target_local, Currency.PEN)),
+        (_("Meta dólares"), display.money_text(goal.target_usd, Currency.USD)),
+        (_("Meta de clientes"), str(goal.target_customers)),
+        (_("Meta de prospectos"), str(goal.target_prospects)),
+        (_("Estado exitoso"), f"{goal.success_state.gestion_type.name} · {goal.success_state}"),
+    ]
 
 
 def goal_for(user: AbstractBaseUser, pk: int) -> Goal:
@@ -293,4 +308,5 @@ def _bar(key: str, label: str, actual: Decimal | int, target: Decimal | int) -> 
         "width": width,
         "is_met": pct is not None and pct >= 100,
         "is_money": key in ("local", "usd"),
+        "currency": {"local": Currency.PEN, "usd": Currency.USD}.get(key, ""),
     }

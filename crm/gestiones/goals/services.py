@@ -3,11 +3,14 @@
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from crm.gestiones.models import Goal
+from crm.gestiones.deletions import services as deletion_services
+from crm.gestiones.goals import selectors
+from crm.gestiones.models import DeletionRecord, Goal
 from lib import people
 
 GOAL_FIELDS = (
@@ -42,9 +45,19 @@ def update_goal(*, goal: Goal, data: Mapping[str, Any]) -> Goal:
 
 
 @transaction.atomic
-def delete_goal(*, goal: Goal) -> None:
-    """Delete a goal; the gestiones it counted are untouched."""
-    Goal.objects.filter(pk=goal.pk).delete()
+def delete_goal(*, goal: Goal, actor: AbstractBaseUser | None) -> None:
+    """Delete a goal, recording who did and what it was; the gestiones it counted stay."""
+    goal = Goal.objects.select_for_update().filter(pk=goal.pk).first()
+    if goal is None:
+        return  # deleted a moment ago by someone else, who has the record
+    deletion_services.record_deletion(
+        kind=DeletionRecord.Kind.GOAL,
+        object_id=goal.pk,
+        name=selectors.label(goal),
+        details=selectors.deletion_details(goal),
+        actor=actor,
+    )
+    goal.delete()
 
 
 def _save(goal: Goal) -> None:

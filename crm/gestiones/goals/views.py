@@ -5,9 +5,11 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
+from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.goals import forms, selectors, services, tables
 from crm.gestiones.models import Goal
 from lib import lists
@@ -60,13 +62,27 @@ def goal_update(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "gestiones/goal_form.html", {"form": form, "goal": goal, "title": title})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required("gestiones.delete_goal", raise_exception=True)
 def goal_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for confirmation, then delete the goal (the audit records who and when)."""
     goal = selectors.goal_for(request.user, pk)
-    services.delete_goal(goal=goal)
-    messages.success(request, _("Meta eliminada: %(goal)s.") % {"goal": selectors.label(goal)})
-    return redirect("gestiones:goal_list")
+    label = selectors.label(goal)
+    return deletion_views.confirm_deletion(
+        request,
+        what=_("la meta"),
+        name=label,
+        details=selectors.deletion_details(goal),
+        consequences=[
+            _("El avance de ese vendedor en ese mes ya no tendrá meta de ese producto."),
+            _("Las gestiones que contaba no cambian."),
+        ],
+        problem="",
+        delete=lambda: services.delete_goal(goal=goal, actor=request.user),
+        cancel_url=reverse("gestiones:goal_list"),
+        done_url=reverse("gestiones:goal_list"),
+        done_message=_("Meta eliminada: %(goal)s.") % {"goal": label},
+    )
 
 
 @require_GET

@@ -12,6 +12,7 @@ from crm.gestiones.models.campaigns import (
     LifecycleEvent,
     LifecycleRun,
 )
+from crm.gestiones.models.deletions import DeletionRecord
 from crm.gestiones.models.gestiones import (
     Attachment,
     FollowUp,
@@ -51,6 +52,7 @@ __all__ = [
     "Attachment",
     "Campaign",
     "CampaignTarget",
+    "DeletionRecord",
     "DocumentTemplate",
     "FollowUp",
     "FormField",

@@ -102,7 +102,9 @@ class CampaignTarget(models.Model):
         QUEUED = "queued", _("En cola")
         SENT = "sent", _("Enviado")
         FAILED = "failed", _("Fallido")
-        SKIPPED = "skipped", _("Omitido")
+        SKIPPED = "skipped", _("Omitido: sin correo")
+        # Nothing for this customer (no message, no gestión): they asked not to be contacted.
+        OPTED_OUT = "opted_out", _("Omitido: pidió no ser contactado")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="targets")
     customer = models.ForeignKey(

@@ -21,6 +21,7 @@ from crm.gestiones.models.processes import (
     RejectionReason,
 )
 from crm.models import Branch, Channel, Customer, Product
+from lib import people
 from lib.money import MONEY, Currency
 
 
@@ -379,4 +380,4 @@ class Goal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agent} · {self.product} · {self.month:02d}/{self.year}"
+        return f"{people.display_name(self.agent)} · {self.product} · {self.month:02d}/{self.year}"

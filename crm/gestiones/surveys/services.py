@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -18,8 +19,10 @@ from django.utils.translation import gettext as _
 
 from crm import messages as crm_messages
 from crm import services as crm_services
+from crm.gestiones.deletions import services as deletion_services
 from crm.gestiones.models import (
     Answer,
+    DeletionRecord,
     FollowUp,
     Gestion,
     Question,
@@ -36,7 +39,8 @@ def invite(*, gestion: Gestion, now: datetime.datetime | None = None) -> SurveyI
     """Queue the gestión's survey to the customer as an e-mailed link, once; None without one.
 
     Called inside the follow-up that closes the gestión; the e-mail waits for the commit.
-    A customer without e-mail gets the invitation without `sent_at`.
+    A customer without e-mail, or who asked not to be contacted, gets the invitation
+    without `sent_at`.
     """
     survey = gestion.survey
     if survey is None or not survey.is_active:
@@ -58,7 +62,7 @@ def invite(*, gestion: Gestion, now: datetime.datetime | None = None) -> SurveyI
         "type": gestion.gestion_type.name,
         "link": link,
     }
-    message = crm_messages.send_customer_message(
+    sending = crm_messages.send_customer_message(
         customer=gestion.customer,
         channel=crm_messages.EMAIL,
         subject=subject,
@@ -67,7 +71,8 @@ def invite(*, gestion: Gestion, now: datetime.datetime | None = None) -> SurveyI
         occurred_at=now,
         dedupe_key=f"gestiones:survey-invitation:{invitation.pk}",
     )
-    if message is None:
+    if not sending.is_queued:
+        # No e-mail, or the customer asked not to be contacted: the timeline says which.
         return invitation
     # When the invitation was queued: whether it went out shows on the customer's timeline.
     SurveyInvitation.objects.filter(pk=invitation.pk).update(sent_at=now)
@@ -201,11 +206,12 @@ def save_survey(
     data: Mapping[str, Any],
     questions: Sequence[QuestionData],
     removed: Iterable[Question] = (),
+    actor: AbstractBaseUser | None = None,
 ) -> Survey:
     """Create a survey, or update one, with its questions.
 
     A question already answered keeps its kind and cannot be removed: the report reads
-    its answers by that kind.
+    its answers by that kind. A removed question is recorded in the deletions audit.
     """
     survey = survey or Survey()
     name = (data.get("name") or "").strip()
@@ -247,6 +253,17 @@ def save_survey(
     survey.thanks = (data.get("thanks") or "").strip() or _("¡Gracias por sus respuestas!")
     survey.is_active = bool(data.get("is_active", True))
     survey.save()
+    for question in removed:
+        deletion_services.record_deletion(
+            kind=DeletionRecord.Kind.QUESTION,
+            object_id=question.pk,
+            name=question.text,
+            details=[
+                (_("Encuesta"), survey.name),
+                (_("Tipo de pregunta"), question.get_kind_display()),
+            ],
+            actor=actor,
+        )
     Question.objects.filter(pk__in=[q.pk for q in removed]).delete()
     for row in questions:
         question = row.question or Question(survey=survey)
@@ -272,3 +289,47 @@ def save_survey(
                 % {"q": question.text}
             ) from exc
     return survey
+
+
+def deletion_problem(survey: Survey) -> str:
+    """Return why a survey cannot be deleted ("" when it can): one sent keeps its answers."""
+    sent = survey.invitations.count()
+    if not sent:
+        return ""
+    return _(
+        "La encuesta «%(name)s» ya se envió a %(n)s clientes y sus respuestas se conservan: "
+        "no se puede eliminar. Desactívela para que no se envíe más."
+    ) % {"name": survey.name, "n": sent}
+
+
+@transaction.atomic
+def delete_survey(*, survey: Survey, actor: AbstractBaseUser | None) -> None:
+    """Delete a survey never sent, recording who did and what it was.
+
+    The gestión types that sent it stop sending a survey when their gestiones close.
+    """
+    survey = Survey.objects.select_for_update().filter(pk=survey.pk).first()
+    if survey is None:
+        return  # deleted a moment ago by someone else, who has the record
+    problem = deletion_problem(survey)
+    if problem:
+        raise ValidationError(problem)
+    deletion_services.record_deletion(
+        kind=DeletionRecord.Kind.SURVEY,
+        object_id=survey.pk,
+        name=survey.name,
+        details=deletion_details(survey),
+        actor=actor,
+    )
+    survey.delete()
+
+
+def deletion_details(survey: Survey) -> list[tuple[str, str]]:
+    """Return what a survey holds, as the deletion's confirmation and its record show it."""
+    questions = list(survey.questions.order_by("order", "id").values_list("text", flat=True))
+    types = list(survey.gestion_types.order_by("name").values_list("name", flat=True))
+    return [
+        (_("Preguntas"), " · ".join(questions) or "—"),
+        (_("Activa"), _("Sí") if survey.is_active else _("No")),
+        (_("Se enviaba al cerrar"), ", ".join(types) or "—"),
+    ]

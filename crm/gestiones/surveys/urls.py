@@ -10,6 +10,7 @@ urlpatterns = [
     path("nueva/", views.survey_create, name="survey_create"),
     path("<int:pk>/", views.survey_report, name="survey_report"),
     path("<int:pk>/editar/", views.survey_update, name="survey_update"),
+    path("<int:pk>/eliminar/", views.survey_delete, name="survey_delete"),
 ]
 
 public_urlpatterns = [

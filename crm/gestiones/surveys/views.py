@@ -6,10 +6,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.models import Survey
 from crm.gestiones.surveys import forms, selectors, services, tables
 from lib import lists, ratelimit
@@ -81,7 +83,11 @@ def _edit(request: HttpRequest, survey: Survey | None) -> HttpResponse:
         rows, removed = forms.question_rows(formset)
         try:
             saved = services.save_survey(
-                survey=survey, data=form.cleaned_data, questions=rows, removed=removed
+                survey=survey,
+                data=form.cleaned_data,
+                questions=rows,
+                removed=removed,
+                actor=request.user,
             )
         except ValidationError as exc:
             form.add_service_error(exc)
@@ -92,6 +98,30 @@ def _edit(request: HttpRequest, survey: Survey | None) -> HttpResponse:
         request,
         "gestiones/survey_form.html",
         {"form": form, "formset": formset, "survey": survey, "survey_name": survey_name},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("gestiones.delete_survey", raise_exception=True)
+def survey_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for confirmation, then delete a survey never sent (the audit records it)."""
+    survey = selectors.survey_for(pk)
+    consequences = []
+    if survey.gestion_types.exists():
+        consequences.append(
+            _("Los tipos de gestión que la enviaban al cerrar dejarán de enviar encuesta.")
+        )
+    return deletion_views.confirm_deletion(
+        request,
+        what=_("la encuesta"),
+        name=survey.name,
+        details=services.deletion_details(survey),
+        consequences=consequences,
+        problem=services.deletion_problem(survey),
+        delete=lambda: services.delete_survey(survey=survey, actor=request.user),
+        cancel_url=reverse("gestiones:survey_report", args=[survey.pk]),
+        done_url=reverse("gestiones:survey_list"),
+        done_message=_("Encuesta eliminada: %(name)s.") % {"name": survey.name},
     )
 
 

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.forms import PersonChoiceField
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.models import (
     Gestion,
@@ -11,7 +12,7 @@ from crm.gestiones.models import (
 
 
 class ReassignForm(forms.Form):
-    agent = forms.ModelChoiceField(label=_("Nuevo gestor"), queryset=gestion_selectors.agents())
+    agent = PersonChoiceField(label=_("Nuevo gestor"), queryset=gestion_selectors.agents())
     reason = forms.CharField(label=_("Motivo"), max_length=200, required=False)
 
 
@@ -19,7 +20,7 @@ class BulkReassignForm(forms.Form):
     gestiones = forms.ModelMultipleChoiceField(
         label=_("Gestiones"), queryset=Gestion.objects.filter(outcome=Outcome.OPEN)
     )
-    agent = forms.ModelChoiceField(label=_("Nuevo gestor"), queryset=gestion_selectors.agents())
+    agent = PersonChoiceField(label=_("Nuevo gestor"), queryset=gestion_selectors.agents())
     reason = forms.CharField(label=_("Motivo"), max_length=200, required=False)
 
     def __init__(self, *args, **kwargs):

@@ -12,6 +12,7 @@ from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.models import GestionType, Outcome
 from crm.gestiones.workload import forms, selectors
 from crm.gestiones.workload import services as workload_services
+from lib import people
 
 
 @permission_required("gestiones.reassign_gestion", raise_exception=True)
@@ -34,7 +35,7 @@ def workload(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request,
                 _("%(n)s gestiones reasignadas a %(agent)s.")
-                % {"n": moved, "agent": bulk_form.cleaned_data["agent"]},
+                % {"n": moved, "agent": people.display_name(bulk_form.cleaned_data["agent"])},
             )
             return redirect(request.get_full_path())
     from_agent = request.GET.get("gestor", "")
@@ -43,7 +44,7 @@ def workload(request: HttpRequest) -> HttpResponse:
         open_rows = open_rows.filter(gestion_type=chosen)
     if from_agent == "none":
         open_rows = open_rows.filter(agent__isnull=True)
-    elif from_agent.isdigit():
+    elif from_agent.isascii() and from_agent.isdigit() and len(from_agent) <= 18:
         open_rows = open_rows.filter(agent_id=int(from_agent))
     page = Paginator(open_rows.order_by("due_at", "id"), 25).get_page(request.GET.get("page"))
     by_agent = selectors.workload_by_agent(gestion_type=chosen)

@@ -13,10 +13,22 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import F
+from django.utils import formats, timezone
 
-from crm import roles, services
-from crm.models import Branch, Channel, Customer, Interaction, Product, Tag
+from crm import display, roles
+from crm.models import (
+    OPT_OUT_TAG,
+    Appointment,
+    Branch,
+    Channel,
+    Customer,
+    Interaction,
+    Product,
+    Tag,
+)
+from lib import people
+from lib.money import Currency
 
 DEMO_USERS = [
     # username, first name, last name, group, is_staff/superuser
@@ -63,7 +75,7 @@ TAGS = [
     ("Prospecto", Tag.Color.BLUE),
     ("Moroso", Tag.Color.YELLOW),
     ("Inversionista", Tag.Color.CYAN),
-    ("No contactar", Tag.Color.GREY),
+    (OPT_OUT_TAG, Tag.Color.GREY),
 ]
 FIRST_NAMES = [
     "José",
@@ -181,6 +193,19 @@ FOLLOW_UPS = [
 ]
 CUSTOMER_COUNT = 600
 SEED = 20261121
+# Customers (and their histories) written per transaction.
+BATCH = 500
+# The agenda: Cal.com bookings the demo makes up, found again by their uid's prefix.
+AGENDA_PREFIX = "demo-"
+AGENDA_SIZE = 36
+AGENDA_HOURS = (9, 10, 11, 12, 15, 16, 17)
+AGENDA_TOPICS = [
+    ("Asesoría de crédito vehicular", "El cliente traerá boletas de los últimos tres meses."),
+    ("Firma de contrato", "Revisar el cronograma con el cliente antes de firmar."),
+    ("Refinanciamiento", "Cliente con dos cuotas atrasadas; evaluar nuevo plazo."),
+    ("Consulta de crédito de consumo", ""),
+    ("Entrega de documentos", "Constancia de trabajo y recibo de luz."),
+]
 
 
 class Command(BaseCommand):
@@ -200,16 +225,22 @@ class Command(BaseCommand):
             roles.sync_roles()
             users = self.seed_users()
             branches, channels, tags = self.seed_configuration()
-            created = self.seed_customers(
-                rng,
-                options["customers"],
-                users=users,
-                branches=branches,
-                channels=channels,
-                tags=tags,
-            )
+        created = self.seed_customers(
+            rng,
+            options["customers"],
+            users=users,
+            branches=branches,
+            channels=channels,
+            tags=tags,
+        )
+        booked = self.seed_agenda(
+            random.Random(SEED),
+            [users[u] for u in ("asesor", "lrojas", "mflores", "jcastillo")],
+        )
         self.stdout.write(
-            self.style.SUCCESS(f"Datos de demostración listos ({created} clientes nuevos).")
+            self.style.SUCCESS(
+                f"Datos de demostración listos ({created} clientes y {booked} citas nuevos)."
+            )
         )
         self.stdout.write(f"Usuarios de demostración (contraseña: {settings.DEMO_PASSWORD}):")
         for username, _first, _last, group, _staff in DEMO_USERS:
@@ -271,6 +302,13 @@ class Command(BaseCommand):
         return branches, channels, tags
 
     def seed_customers(self, rng, count, *, users, branches, channels, tags) -> int:
+        """Create the demo's customers and their history in bulk.
+
+        The services validate and write one customer at a time; the demo's hundreds are
+        written in batches instead (the same rows the services would write: the search
+        text, the "registered" entry, the consent field kept with its tag), and the story
+        of each is built in memory first.
+        """
         advisors = [users[u] for u in ("asesor", "lrojas", "mflores", "jcastillo")]
         staff = [*advisors, users["cobranzas"], users["supervisor"]]
         existing = set(
@@ -279,7 +317,7 @@ class Command(BaseCommand):
             )
         )
         now = timezone.now()
-        created = 0
+        stories = []
         for i in range(count):
             # Every draw happens whether or not the customer exists, so a re-run sees the same data.
             dni = f"{40000000 + i * 7919 % 50000000:08d}"
@@ -289,103 +327,197 @@ class Command(BaseCommand):
             branch = rng.choice(branches)
             since = now - timedelta(days=rng.randint(5, 540), minutes=rng.randint(0, 600))
             story_seed = rng.random()
+            channel = rng.choice(channels)
+            advisor = rng.choice(advisors)
+            address = f"{rng.choice(STREETS)} {rng.randint(100, 3999)}"
             if dni in existing:
                 continue
-            customer = services.create_customer(
-                actor=None,
-                data={
-                    "document_type": Customer.DocumentType.DNI,
-                    "document_number": dni,
-                    "first_name": first,
-                    "last_name": last,
-                    "phone": phone,
-                    "email": f"{first.lower()}.{last.split()[0].lower()}{i}@correo.pe".translate(
-                        str.maketrans("áéíóú", "aeiou")
-                    ),
-                    "address": f"{rng.choice(STREETS)} {rng.randint(100, 3999)}",
-                    "city": branch.city,
-                    "channel": rng.choice(channels),
-                    "branch": branch,
-                    "advisor": rng.choice(advisors),
-                },
+            customer = Customer(
+                document_type=Customer.DocumentType.DNI,
+                document_number=dni,
+                first_name=first,
+                last_name=last,
+                phone=phone,
+                email=f"{first.lower()}.{last.split()[0].lower()}{i}@correo.pe".translate(
+                    str.maketrans("áéíóú", "aeiou")
+                ),
+                address=address,
+                city=branch.city,
+                channel=channel,
+                branch=branch,
+                advisor=advisor,
+                created_at=since,
             )
-            # Backdate: the demo's customers arrived over the last year and a half.
-            Customer.objects.filter(pk=customer.pk).update(
-                created_at=since, last_interaction_at=since
-            )
-            customer.interactions.update(occurred_at=since)
-            self.seed_timeline(random.Random(story_seed), customer, since, now, staff, tags)
-            created += 1
-        return created
+            customer.search_text = customer.build_search_text()
+            stories.append((customer, random.Random(story_seed), since))
+        for start in range(0, len(stories), BATCH):
+            self.write_batch(stories[start : start + BATCH], now=now, staff=staff, tags=tags)
+        return len(stories)
 
-    def seed_timeline(self, rng, customer, since, now, staff, tags) -> None:
+    def write_batch(self, stories, *, now, staff, tags) -> None:
+        with transaction.atomic():
+            customers = Customer.objects.bulk_create([c for c, _rng, _since in stories])
+            interactions, tag_rows, opted_out = [], [], []
+            for customer, (_c, rng, since) in zip(customers, stories, strict=True):
+                chosen = self.story_tags(rng, tags)
+                tag_rows += [
+                    Customer.tags.through(customer_id=customer.pk, tag_id=t.pk) for t in chosen
+                ]
+                entries = [
+                    Interaction(
+                        customer=customer,
+                        kind=Interaction.Kind.SYSTEM,
+                        summary="Cliente registrado",
+                        channel=customer.channel,
+                        payload={"canal": customer.channel.name, "sucursal": customer.branch.name},
+                        occurred_at=since,
+                    )
+                ]
+                if any(t.name == OPT_OUT_TAG for t in chosen):
+                    opted_out.append(customer.pk)
+                    entries.append(
+                        Interaction(
+                            customer=customer,
+                            kind=Interaction.Kind.SYSTEM,
+                            summary="El cliente pidió no ser contactado: no recibirá mensajes "
+                            "ni campañas.",
+                            actor=rng.choice(staff),
+                            occurred_at=since + timedelta(minutes=5),
+                        )
+                    )
+                entries += self.story(rng, customer, since, now, staff)
+                customer.last_interaction_at = max(e.occurred_at for e in entries)
+                interactions += entries
+            Customer.tags.through.objects.bulk_create(tag_rows)
+            Interaction.objects.bulk_create(interactions, batch_size=BATCH)
+            Customer.objects.bulk_update(customers, ["last_interaction_at"], batch_size=BATCH)
+            Customer.objects.filter(pk__in=opted_out).update(
+                has_opted_out=True, opted_out_at=F("created_at")
+            )
+
+    def story_tags(self, rng, tags) -> list:
         if rng.random() < 0.25:
-            for tag in rng.sample(tags, k=rng.randint(1, 2)):
-                customer.tags.add(tag)
+            return rng.sample(tags, k=rng.randint(1, 2))
+        return []
+
+    def story(self, rng, customer, since, now, staff) -> list[Interaction]:
+        """Return a customer's history: calls, notes, messages, payments, visits, follow-ups."""
         span = max((now - since).total_seconds(), 3600)
         moments = sorted(
             since + timedelta(seconds=rng.uniform(0, span)) for _ in range(rng.randint(3, 14))
         )
         installment = Decimal(rng.randint(25, 180) * 10)
         paid = 0
+        entries = []
         for at in moments:
             roll = rng.random()
             actor = rng.choice(staff)
             if roll < 0.25:
                 summary, direction = rng.choice(CALLS)
-                services.record_interaction(
-                    customer=customer,
-                    kind=Interaction.Kind.CALL,
-                    summary=summary,
-                    direction=direction,
-                    actor=actor,
-                    occurred_at=at,
-                    payload={"duración": f"{rng.randint(1, 12)} min"},
-                )
+                fields = {
+                    "kind": Interaction.Kind.CALL,
+                    "summary": summary,
+                    "direction": direction,
+                    "actor": actor,
+                    "payload": {"duración": f"{rng.randint(1, 12)} min"},
+                }
             elif roll < 0.45:
-                services.record_interaction(
-                    customer=customer,
-                    kind=Interaction.Kind.NOTE,
-                    summary=rng.choice(NOTES),
-                    actor=actor,
-                    occurred_at=at,
-                )
+                fields = {
+                    "kind": Interaction.Kind.NOTE,
+                    "summary": rng.choice(NOTES),
+                    "actor": actor,
+                }
             elif roll < 0.65:
                 kind, summary, direction = rng.choice(MESSAGES)
-                services.record_interaction(
-                    customer=customer,
-                    kind=kind,
-                    summary=summary,
-                    direction=direction,
-                    actor=None if direction == "outbound" else actor,
-                    occurred_at=at,
-                )
+                fields = {
+                    "kind": kind,
+                    "summary": summary,
+                    "direction": direction,
+                    "actor": None if direction == "outbound" else actor,
+                }
             elif roll < 0.80:
                 paid += 1
-                services.record_interaction(
-                    customer=customer,
-                    kind=Interaction.Kind.PAYMENT,
-                    summary=f"Pago recibido de S/ {installment:,.2f} (cuota {paid})",
-                    direction=Interaction.Direction.INBOUND,
-                    occurred_at=at,
-                    payload={
+                amount = display.money_text(installment, Currency.PEN)
+                fields = {
+                    "kind": Interaction.Kind.PAYMENT,
+                    "summary": f"Pago recibido de {amount} (cuota {paid})",
+                    "direction": Interaction.Direction.INBOUND,
+                    "payload": {
                         "monto": f"{installment:.2f}",
                         "medio": rng.choice(["Efectivo", "Transferencia", "MercadoPago"]),
                     },
-                )
+                }
             elif roll < 0.90:
-                services.record_interaction(
-                    customer=customer,
-                    kind=Interaction.Kind.PORTAL_VISIT,
-                    summary="Ingresó al portal de pagos y consultó su saldo.",
-                    direction=Interaction.Direction.INBOUND,
-                    occurred_at=at,
-                )
+                fields = {
+                    "kind": Interaction.Kind.PORTAL_VISIT,
+                    "summary": "Ingresó al portal de pagos y consultó su saldo.",
+                    "direction": Interaction.Direction.INBOUND,
+                }
             else:
-                services.record_interaction(
-                    customer=customer,
-                    kind=Interaction.Kind.FOLLOW_UP,
-                    summary=rng.choice(FOLLOW_UPS),
-                    actor=actor,
-                    occurred_at=at,
+                fields = {
+                    "kind": Interaction.Kind.FOLLOW_UP,
+                    "summary": rng.choice(FOLLOW_UPS),
+                    "actor": actor,
+                }
+            entries.append(Interaction(customer=customer, occurred_at=at, **fields))
+        return entries
+
+    def seed_agenda(self, rng, advisors) -> int:
+        """Book the demo's Cal.com appointments: the last weeks and the next two, some of
+        them for people who are not customers yet ("cliente por registrar")."""
+        if Appointment.objects.filter(calcom_uid__startswith=AGENDA_PREFIX).exists():
+            return 0
+        now = timezone.now()
+        today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        customers = list(Customer.objects.order_by("pk")[:AGENDA_SIZE])
+        appointments, entries = [], []
+        for i in range(AGENDA_SIZE):
+            starts = today + timedelta(days=rng.randint(-20, 14), hours=rng.choice(AGENDA_HOURS))
+            advisor = rng.choice(advisors)
+            status = rng.choices(
+                list(Appointment.Status), weights=[7, 2, 1] if starts < now else [8, 2, 1]
+            )[0]
+            title, notes = rng.choice(AGENDA_TOPICS)
+            appointment = Appointment(
+                calcom_uid=f"{AGENDA_PREFIX}{i}",
+                advisor=advisor,
+                title=title,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=30),
+                status=status,
+                location=rng.choice(BRANCHES)[3] if rng.random() < 0.5 else "",
+                video_url="" if rng.random() < 0.5 else f"https://cal.com/video/demo-{i}",
+                notes=notes,
+                cancellation_reason="El cliente no podrá asistir."
+                if status == Appointment.Status.CANCELLED
+                else "",
+                organizer_email=advisor.email,
+                calcom_event_at=min(now, starts - timedelta(days=2)),
+                created_at=min(now, starts - timedelta(days=2)),
+            )
+            if i % 6 == 5 or not customers:
+                # Booked through the public link by someone who is not registered yet.
+                name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                appointment.attendee_name = name
+                appointment.attendee_email = f"visitante{i}@correo.pe"
+            else:
+                customer = customers[i % len(customers)]
+                appointment.customer = customer
+                appointment.attendee_name = customer.full_name
+                appointment.attendee_email = customer.email
+                when = formats.date_format(timezone.localtime(starts), "SHORT_DATETIME_FORMAT")
+                entries.append(
+                    Interaction(
+                        customer=customer,
+                        kind=Interaction.Kind.APPOINTMENT,
+                        direction=Interaction.Direction.INBOUND,
+                        summary=f"Cita agendada: {title}, {when}",
+                        payload={"asesor": people.display_name(advisor)},
+                        occurred_at=appointment.calcom_event_at,
+                    )
                 )
+            appointments.append(appointment)
+        with transaction.atomic():
+            Appointment.objects.bulk_create(appointments)
+            Interaction.objects.bulk_create(entries)
+        return len(appointments)

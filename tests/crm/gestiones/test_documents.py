@@ -555,8 +555,14 @@ def test_attachments_download_only_for_who_may_see_the_gestion(
         assert client.get(url).status_code == 404
 
 
-def test_a_customer_from_elsewhere_is_not_mixed_in(make_gestion, asesor, contract):
-    other = make_gestion(customer=CustomerFactory(first_name="Otro"), agent=asesor)
+def test_a_customer_from_elsewhere_is_not_mixed_in(make_gestion, asesor, contract, loan):
+    someone = CustomerFactory(first_name="Otro")
+    other = make_gestion(
+        customer=someone,
+        agent=asesor,
+        loans=[LoanFactory(customer=someone)],
+        amount_requested=Decimal("500.00"),
+    )
 
     follow_up = document_services.generate_document(gestion=other, template=contract, actor=asesor)
 

@@ -351,7 +351,7 @@ def test_deleting_a_goal_keeps_the_gestiones(asesor, consumo, credit_type, make_
     goal = goal_services.create_goal(data=goal_data(asesor, consumo, credit_type))
     make_gestion(agent=asesor)
 
-    goal_services.delete_goal(goal=goal)
+    goal_services.delete_goal(goal=goal, actor=None)
 
     assert not Goal.objects.exists()
     assert consumo.gestiones.count() == 1
@@ -430,14 +430,15 @@ def test_a_supervisor_edits_and_deletes_a_goal(client, supervisor, asesor, consu
     client.force_login(supervisor)
     desembolsado = state(credit_type, "Desembolsado")
     edit = reverse("gestiones:goal_update", args=[goal.pk])
-    assertContains(client.get(edit), "data-confirm=")
+    delete = reverse("gestiones:goal_delete", args=[goal.pk])
+    assertContains(client.get(edit), f'href="{delete}"')
 
     client.post(edit, form_data(asesor, consumo, desembolsado, target_local="7000"))
     goal.refresh_from_db()
     assert goal.target_local == Decimal("7000.00")
 
-    assert client.get(reverse("gestiones:goal_delete", args=[goal.pk])).status_code == 405
-    response = client.post(reverse("gestiones:goal_delete", args=[goal.pk]))
+    assertContains(client.get(delete), "¿Eliminar la meta")
+    response = client.post(delete, {"confirm": "yes"})
     assert response.status_code == 302
     assert not Goal.objects.exists()
 

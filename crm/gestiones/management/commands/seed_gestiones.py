@@ -1,15 +1,19 @@
 """Load the gestiones demo: two configured processes and thousands of gestiones.
 
-Run it after `seed_demo` (it uses its advisors, branches, channels and customers).
-Idempotent: the processes are re-applied every time; the gestiones are generated once.
+Run it after `seed_demo` (it uses its advisors, branches, channels and customers) and
+`seed_credits` (life-cycle events are per loan product). Idempotent: the processes are
+re-applied every time; the gestiones, the survey answers and the life-cycle history are
+generated once.
 
 The history (a year of gestiones) is generated in bulk by walking each process's own
 follow-up table, so every follow-up is a transition the configuration allows and every
 step is on the customer's timeline. Today's work then goes through the services, as an
-advisor's day would: opened, distributed by workload, followed up.
+advisor's day would: opened, distributed by workload, followed up. The answers to the
+closing survey and the life-cycle events already done are history too, written in bulk.
 """
 
 import datetime
+import io
 import random
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -19,8 +23,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.shared import Pt
 
-from credits.models import LoanProduct
+from credits.models import Loan, LoanProduct
+from crm import messages as crm_messages
 from crm.gestiones import examples, services
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.documents import rendering as document_rendering
@@ -28,6 +36,7 @@ from crm.gestiones.documents import services as document_services
 from crm.gestiones.goals import services as goal_services
 from crm.gestiones.models import (
     Action,
+    Answer,
     Campaign,
     DocumentTemplate,
     FollowUp,
@@ -36,9 +45,11 @@ from crm.gestiones.models import (
     GestionType,
     Goal,
     LifecycleEvent,
+    LifecycleRun,
     Outcome,
     Question,
     Survey,
+    SurveyInvitation,
 )
 from crm.gestiones.notifications import services as notification_services
 from crm.models import Channel, Customer, Interaction, Product, Tag
@@ -69,6 +80,19 @@ ACTION_WEIGHTS = {
     "Cerrar": 0.25,
 }
 CREDIT_PRODUCTS = ("vehicular", "consumo", "moto")
+# How many closed service gestiones got the survey, and how many of those answered it.
+SURVEY_SENT = 0.8
+SURVEY_ANSWERED = 0.6
+SURVEY_COMMENTS = (
+    "Me atendieron rápido.",
+    "El asesor fue muy amable.",
+    "Tardaron en responderme.",
+    "Todo bien, gracias.",
+    "Deberían avisar por WhatsApp.",
+)
+WELCOME_LETTER = "Carta de bienvenida"
+PROMISSORY_NOTE = "Pagaré"
+THANKS_SUBJECT = "Gracias por confiar en nosotros"
 
 
 class Command(BaseCommand):
@@ -98,10 +122,20 @@ class Command(BaseCommand):
         existing = Gestion.objects.filter(gestion_type__in=[credit, service]).count()
         if existing >= options["gestiones"]:
             self.stdout.write(f"Gestiones de demostración ya cargadas ({existing}).")
-            return
-        made = self.seed_history(rng, options["gestiones"] - existing, advisors, credit, service)
-        self.seed_today(rng, advisors, supervisors, credit, service)
-        self.stdout.write(self.style.SUCCESS(f"Gestiones de demostración listas ({made} nuevas)."))
+        else:
+            made = self.seed_history(
+                rng, options["gestiones"] - existing, advisors, credit, service
+            )
+            self.seed_today(rng, advisors, supervisors, credit, service)
+            self.stdout.write(
+                self.style.SUCCESS(f"Gestiones de demostración listas ({made} nuevas).")
+            )
+        answered = self.seed_survey_answers(service)
+        ran = self.seed_lifecycle_history()
+        self.stdout.write(
+            f"Encuestas respondidas: {answered} nuevas; eventos de ciclo de vida realizados: "
+            f"{ran} nuevos."
+        )
 
     def seed_survey(self, service: GestionType) -> None:
         survey, created = Survey.objects.get_or_create(
@@ -172,15 +206,7 @@ class Command(BaseCommand):
     def seed_marketing(self, advisors, supervisors, credit, service) -> None:
         """A document template, two campaigns and a life-cycle event, as an admin would."""
         actor = supervisors[0] if supervisors else None
-        if not DocumentTemplate.objects.filter(name="Carta de bienvenida").exists():
-            document_services.create_template(
-                name="Carta de bienvenida",
-                description="Ejemplo con los datos del cliente, la gestión y su crédito.",
-                file=ContentFile(
-                    document_rendering.sample_template(), name="carta-de-bienvenida.docx"
-                ),
-                gestion_types=[credit, service],
-            )
+        self.seed_templates(credit, service)
         if not Campaign.objects.filter(slug="feria-vehicular").exists():
             campaign_services.save_campaign(
                 actor=actor,
@@ -218,10 +244,151 @@ class Command(BaseCommand):
                 loan_product=loan_product,
                 anchor=LifecycleEvent.Anchor.DISBURSED,
                 offset_days=1,
-                message_subject="Gracias por confiar en nosotros",
+                message_subject=THANKS_SUBJECT,
                 message_body="Estimado(a) {nombre}: gracias por su {producto}. "
                 "Estamos para servirle.",
             )
+            LifecycleEvent.objects.create(
+                name=f"Oferta de renovación ({loan_product.name})",
+                kind=LifecycleEvent.Kind.RENEWAL,
+                loan_product=loan_product,
+                anchor=LifecycleEvent.Anchor.MATURITY,
+                offset_days=30,
+                message_subject="Su crédito está por terminar",
+                message_body="Estimado(a) {nombre}: su {producto} termina pronto. Si lo "
+                "desea, su asesor le presentará una renovación.",
+            )
+
+    def seed_templates(self, credit, service) -> None:
+        """A welcome letter for any gestión, and a promissory note for credit applications."""
+        letter = DocumentTemplate.objects.filter(name=WELCOME_LETTER).first()
+        if letter is None:
+            document_services.create_template(
+                name=WELCOME_LETTER,
+                description="Bienvenida al cliente, con su gestión y su gestor.",
+                file=ContentFile(welcome_letter(), name="carta-de-bienvenida.docx"),
+                gestion_types=[credit, service],
+            )
+        elif _is_promissory_note(letter):
+            # Demos seeded before this letter existed got the promissory note under its name.
+            document_services.update_template(
+                template=letter,
+                name=WELCOME_LETTER,
+                description="Bienvenida al cliente, con su gestión y su gestor.",
+                gestion_types=[credit, service],
+                roles=list(letter.roles.all()),
+                file=ContentFile(welcome_letter(), name="carta-de-bienvenida.docx"),
+            )
+        if not DocumentTemplate.objects.filter(name=PROMISSORY_NOTE).exists():
+            document_services.create_template(
+                name=PROMISSORY_NOTE,
+                description="Pagaré con los datos del crédito vinculado a la gestión.",
+                file=ContentFile(document_rendering.sample_template(), name="pagare.docx"),
+                gestion_types=[credit],
+            )
+
+    def seed_survey_answers(self, service: GestionType) -> int:
+        """Send the closing survey to most closed service gestiones, with their answers.
+
+        History, written in bulk: invitations that went out when each gestión closed, and
+        the answers of the customers who replied.
+        """
+        # Read again: seed_survey gave the type its survey with an update.
+        survey = GestionType.objects.get(pk=service.pk).survey
+        if survey is None:
+            return 0
+        questions = list(survey.questions.order_by("order", "id"))
+        closed = list(
+            Gestion.objects.filter(gestion_type=service, closed_at__isnull=False)
+            .exclude(survey_invitation__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "closed_at", "outcome")
+        )
+        invitations, replies = [], []
+        for pk, closed_at, outcome in closed:
+            # Each gestión draws from its own seed: a re-run decides the same for it.
+            rng = random.Random(SEED * 1_000_000 + pk)  # noqa: S311
+            sent, answered, answers = rng.random(), rng.random(), _answers(rng, questions, outcome)
+            if sent > SURVEY_SENT:
+                continue
+            invitation = SurveyInvitation(
+                gestion_id=pk, survey=survey, sent_at=closed_at, created_at=closed_at
+            )
+            if answered <= SURVEY_ANSWERED:
+                invitation.answered_at = closed_at + datetime.timedelta(hours=rng.randint(1, 72))
+                replies.append((invitation, answers))
+            invitations.append(invitation)
+        with transaction.atomic():
+            SurveyInvitation.objects.bulk_create(invitations, batch_size=500)
+            Answer.objects.bulk_create(
+                [
+                    Answer(invitation=invitation, question=question, number=number, text=text)
+                    for invitation, answers in replies
+                    for question, number, text in answers
+                ],
+                batch_size=1000,
+            )
+        return len(replies)
+
+    def seed_lifecycle_history(self) -> int:
+        """Record the thanks already sent for the loans disbursed before today (in bulk).
+
+        The daily sweep does the days to come; a customer who asked not to be contacted
+        got nothing, as the sweep would have done.
+        """
+        event = LifecycleEvent.objects.filter(
+            kind=LifecycleEvent.Kind.THANKS, anchor=LifecycleEvent.Anchor.DISBURSED
+        ).first()
+        if event is None:
+            return 0
+        due = timezone.now() - datetime.timedelta(days=event.offset_days)
+        loans = list(
+            Loan.objects.filter(product=event.loan_product, disbursed_at__lte=due)
+            .exclude(pk__in=LifecycleRun.objects.filter(event=event).values("loan_id"))
+            .select_related("customer", "product")
+            .order_by("pk")
+        )
+        runs, entries = [], []
+        for loan in loans:
+            customer = loan.customer
+            at = loan.disbursed_at + datetime.timedelta(days=event.offset_days)
+            reached = bool(customer.email) and not customer.has_opted_out
+            runs.append(LifecycleRun(event=event, loan=loan, ran_at=at, is_message_sent=reached))
+            details = {"ciclo de vida": event.name, "crédito": loan.payment_code}
+            if reached:
+                entries.append(
+                    Interaction(
+                        customer=customer,
+                        kind=Interaction.Kind.EMAIL,
+                        direction=Interaction.Direction.OUTBOUND,
+                        summary=f"Correo enviado: {THANKS_SUBJECT}",
+                        payload={
+                            **details,
+                            "para": customer.email,
+                            crm_messages.DELIVERY: {"status": "sent", "at": at.isoformat()},
+                        },
+                        occurred_at=at,
+                    )
+                )
+            else:
+                why = (
+                    "El cliente pidió no ser contactado."
+                    if customer.has_opted_out
+                    else "El cliente no tiene correo registrado."
+                )
+                entries.append(
+                    Interaction(
+                        customer=customer,
+                        kind=Interaction.Kind.SYSTEM,
+                        summary=f"Correo no enviado: {THANKS_SUBJECT}. {why}",
+                        payload=details,
+                        occurred_at=at,
+                    )
+                )
+        with transaction.atomic():
+            LifecycleRun.objects.bulk_create(runs, batch_size=500)
+            Interaction.objects.bulk_create(entries, batch_size=500)
+        return len(runs)
 
     def seed_history(self, rng, count, advisors, credit, service) -> int:
         now = timezone.now()
@@ -402,6 +569,65 @@ class _Walker:
             closed_at=entered if state.outcome != Outcome.OPEN else None,
         )
         return gestion, steps, product
+
+
+def _answers(rng: random.Random, questions, outcome: str) -> list[tuple]:
+    """Return one customer's (question, number, text) answers: happier when solved."""
+    solved = outcome == Outcome.SUCCESS
+    answers = []
+    for question in questions:
+        if question.kind == Question.Kind.SCALE:
+            low = question.scale_min + (2 if solved else 0)
+            answers.append((question, rng.randint(low, question.scale_max), ""))
+        elif question.kind == Question.Kind.CHOICE:
+            options = question.choice_list()
+            answers.append((question, None, options[0] if solved else rng.choice(options)))
+        elif rng.random() < 0.4:
+            answers.append((question, None, rng.choice(SURVEY_COMMENTS)))
+    return answers
+
+
+def welcome_letter() -> bytes:
+    """Return the demo's welcome letter: the customer, their gestión and who works it."""
+    document = Document()
+    style = document.styles["Normal"]
+    style.font.name = "Arial"
+    style.font.size = Pt(11)
+    document.sections[0].footer.paragraphs[0].text = "{{ empresa.nombre }}"
+    document.add_paragraph(
+        "{{ cliente.ciudad }}, {{ fecha.hoy }}"
+    ).alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    document.add_paragraph()
+    greeting = document.add_paragraph("Estimado(a) ")
+    greeting.add_run("{{ cliente.nombre_completo }}").bold = True
+    greeting.add_run(":")
+    body = document.add_paragraph(
+        "Le damos la bienvenida a {{ empresa.nombre }} y le agradecemos su confianza. Hemos "
+        "registrado su {{ gestion.tipo }} con el n.º {{ gestion.numero }}; la atiende "
+        "{{ gestion.gestor }}, quien le acompañará en cada paso y le mantendrá informado."
+    )
+    body.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    document.add_paragraph(
+        "Para cualquier consulta, comuníquese con nosotros o acérquese a nuestra sucursal "
+        "indicando su n.º de gestión."
+    ).alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    document.add_paragraph()
+    document.add_paragraph("Atentamente,")
+    document.add_paragraph("{{ gestion.gestor }}").runs[0].bold = True
+    document.add_paragraph("{{ empresa.nombre }}")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _is_promissory_note(template: DocumentTemplate) -> bool:
+    """Return whether a stored template is the sample promissory note."""
+    try:
+        with template.file.open("rb") as handle:
+            text = "\n".join(p.text for p in Document(io.BytesIO(handle.read())).paragraphs)
+    except (OSError, ValueError, KeyError):
+        return False
+    return "PAGARÉ" in text
 
 
 def _pick(rng: random.Random, options: list, weights: dict, *, key):

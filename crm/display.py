@@ -1,0 +1,64 @@
+"""How the screens write amounts and people for a person to read: "S/ 1,234.50", "Ana Ríos".
+
+One way for every template (the `money` filter of `crm/templatetags/formatting.py`) and
+for the sentences services write on the timeline, built on `lib.money`: rounded half up
+to the cent, with the currency's symbol and the country's separators (config/formats).
+"""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.utils import formats
+
+from lib import money
+
+
+def currency_symbol(currency: str | None) -> str:
+    """Return the symbol of a currency code ("PEN" → "S/"); an unknown code as it is."""
+    if not currency:
+        return ""
+    return money.CURRENCY_SYMBOLS.get(currency, currency)
+
+
+def amount(value: Decimal | float | int | str | None) -> str:
+    """Return an amount with two decimals and thousands separators: 1,234.50 ("" for None)."""
+    if value is None or value == "":
+        return ""
+    try:
+        cents = money.cents(value)
+    except (InvalidOperation, ValueError, TypeError):
+        return str(value)
+    return formats.number_format(cents, decimal_pos=2, use_l10n=True, force_grouping=True)
+
+
+def money_text(value: Decimal | float | int | str | None, currency: str | None = None) -> str:
+    """Return "S/ 1,234.50" ("US$ 10.00"; the amount alone without a currency; "" for None)."""
+    text = amount(value)
+    if not text:
+        return ""
+    symbol = currency_symbol(currency)
+    return f"{symbol} {text}" if symbol else text
+
+
+# An amount written after a currency code or symbol, as older timeline sentences (and apps
+# that do not use `money_text` yet) wrote them: "PEN 1234.50", "USD 10", "S/ 1720.00".
+_AMOUNT_IN_TEXT = re.compile(
+    r"(?<![\w$/])(?P<currency>PEN|USD|S/|US\$)\s?"
+    r"(?P<amount>-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?)(?![\d.,]*\d)"
+)
+_SYMBOL_CODES = {symbol: code for code, symbol in money.CURRENCY_SYMBOLS.items()}
+
+
+def amounts_in_text(text: str) -> str:
+    """Return `text` with every "PEN 1234.50" in it written as money: "S/ 1,234.50"."""
+
+    def written(match: re.Match) -> str:
+        currency = match["currency"]
+        code = _SYMBOL_CODES.get(currency, currency)
+        try:
+            value = Decimal(match["amount"].replace(",", ""))
+        except InvalidOperation:
+            return match[0]
+        return money_text(value, code)
+
+    return _AMOUNT_IN_TEXT.sub(written, text or "")

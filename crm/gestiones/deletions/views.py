@@ -1,0 +1,77 @@
+"""The deletions audit screen, and the confirmation step every configuration deletion takes."""
+
+from collections.abc import Callable, Sequence
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from crm.gestiones.deletions import selectors
+from crm.gestiones.models import DeletionRecord
+
+PAGE_SIZE = 25
+# The field the confirmation page posts: a POST without it (an old one-click button, a
+# script) only shows the confirmation.
+CONFIRM_FIELD = "confirm"
+
+
+@require_GET
+@permission_required("gestiones.view_deletionrecord", raise_exception=True)
+def deletion_list(request: HttpRequest) -> HttpResponse:
+    """Who deleted which goal, survey, campaign or template, and when."""
+    kind = request.GET.get("tipo", "")
+    if kind not in DeletionRecord.Kind.values:
+        kind = ""
+    page = Paginator(selectors.deletion_list(kind=kind), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "gestiones/deletion_list.html",
+        {"page": page, "kind": kind, "kinds": DeletionRecord.Kind.choices},
+    )
+
+
+def confirm_deletion(
+    request: HttpRequest,
+    *,
+    what: str,
+    name: str,
+    details: Sequence[tuple[str, str]],
+    consequences: Sequence[str],
+    problem: str,
+    delete: Callable[[], None],
+    cancel_url: str,
+    done_url: str,
+    done_message: str,
+) -> HttpResponse:
+    """Show what is about to be deleted; delete it only when the page's form confirms.
+
+    `problem` says why it cannot be deleted (nothing is offered then); `delete` calls the
+    topic's service, which records the deletion in the audit.
+    """
+    if request.method == "POST" and request.POST.get(CONFIRM_FIELD) == "yes" and not problem:
+        try:
+            delete()
+        except ValidationError as exc:
+            problem = " ".join(exc.messages)
+        else:
+            messages.success(request, done_message)
+            return redirect(done_url)
+    return render(
+        request,
+        "gestiones/confirm_delete.html",
+        {
+            "what": what,
+            "name": name,
+            "details": details,
+            "consequences": consequences,
+            "problem": problem,
+            "cancel_url": cancel_url,
+            "confirm_field": CONFIRM_FIELD,
+        },
+    )

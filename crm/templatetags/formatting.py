@@ -1,0 +1,41 @@
+"""Template filters for what every screen writes the same way: money, people, timeline entries.
+
+{% load formatting %}
+{{ gestion.amount_requested|money:gestion.currency }}   → S/ 1,234.50
+{{ goal.target_usd|money:"USD" }}                       → US$ 10.00
+{{ row.total|money }}                                   → 1,234.50 (the header names it)
+{{ "PEN"|currency_symbol }}                             → S/
+{{ gestion.agent|person }}                              → Andrea Quispe
+"""
+
+from typing import Any
+
+from django import template
+
+from crm import display, timeline
+from lib import people
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Any, currency: str | None = None) -> str:
+    """Write an amount as money in `currency` ("" for no amount)."""
+    return display.money_text(value, currency)
+
+
+@register.filter
+def currency_symbol(currency: str | None) -> str:
+    return display.currency_symbol(currency)
+
+
+@register.filter
+def person(user: Any) -> str:
+    """Write a user by full name (the username only when there is none)."""
+    return people.display_name(user)
+
+
+@register.filter
+def timeline_entry(interaction: Any) -> timeline.Entry:
+    """Return the sentence and readable details of a timeline entry."""
+    return timeline.entry(interaction)

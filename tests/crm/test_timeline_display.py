@@ -1,0 +1,102 @@
+"""The 360 timeline reads as sentences: amounts as money, dates as dates, no payload keys."""
+
+from decimal import Decimal
+
+import pytest
+from django.template import Context, Template
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from crm import services
+from crm.models import Interaction
+
+
+def render(source: str, **context) -> str:
+    return Template("{% load formatting %}" + source).render(Context(context))
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [
+        (Decimal("1234.5"), "PEN", "S/ 1,234.50"),
+        (Decimal("10"), "USD", "US$ 10.00"),
+        ("2500000.005", "PEN", "S/ 2,500,000.01"),
+        (Decimal("99.9"), None, "99.90"),
+        (None, "PEN", ""),
+    ],
+)
+def test_the_money_filter_writes_amounts_with_the_currency_symbol(amount, currency, shown):
+    assert render("{{ amount|money:currency }}", amount=amount, currency=currency) == shown
+
+
+def test_a_payment_entry_reads_as_a_sentence_with_money_and_no_codes(client, asesor, customer):
+    services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.PAYMENT,
+        direction=Interaction.Direction.INBOUND,
+        summary="Pago de PEN 1234.50 al crédito 2645290988 (MercadoPago)",
+        payload={
+            "loan": 250,
+            "payment": 1638,
+            "reference": "MP 41090181578",
+            "prepaid_principal": "0.00",
+            "credited": "12.5",
+        },
+    )
+    client.force_login(asesor)
+
+    response = client.get(customer.get_absolute_url())
+
+    assertContains(response, "Pago de S/ 1,234.50 al crédito 2645290988 (MercadoPago)")
+    assertContains(response, "Referencia")
+    assertContains(response, "A saldo a favor")
+    assertContains(response, "S/ 12.50")
+    for raw in ("PEN 1234.50", "prepaid_principal", "credited", ">loan<", ">payment<", "1638"):
+        assertNotContains(response, raw)
+
+
+def test_dates_in_an_entry_are_written_as_dates(client, asesor, customer):
+    services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary="Gestión #3012: datos actualizados",
+        payload={"gestion": 3012, "fecha_de_visita": "2026-03-05"},
+    )
+    client.force_login(asesor)
+
+    response = client.get(customer.get_absolute_url())
+
+    assertContains(response, "Fecha de visita")
+    assertContains(response, "05/03/2026")
+    assertNotContains(response, "2026-03-05")
+
+
+def test_a_note_longer_than_a_summary_is_kept_whole_and_shown_whole(client, asesor, customer):
+    text = "Llamada larga. " + "El cliente explica su situación. " * 30
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("crm:customer_add_note", args=[customer.pk]),
+        {"kind": "note", "summary": text},
+        follow=True,
+    )
+
+    note = customer.interactions.get(kind=Interaction.Kind.NOTE)
+    assert note.text == text.strip()
+    assert len(note.summary) <= 500
+    assert note.summary.endswith("…")
+    assertContains(response, "Nota agregada completa")
+    assertContains(response, text.strip()[-60:])
+
+
+def test_a_note_too_long_even_for_the_full_text_is_refused_saying_so(client, asesor, customer):
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("crm:customer_add_note", args=[customer.pk]),
+        {"kind": "note", "summary": "x" * 4001},
+        headers={"HX-Request": "true"},
+    )
+
+    assertContains(response, "La nota tiene 4001 caracteres y el máximo es 4000")
+    assert not customer.interactions.filter(kind=Interaction.Kind.NOTE).exists()
