@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from crm.gestiones.campaigns import services as campaign_services
+from crm.gestiones.documents import services as document_services
 from crm.gestiones.notifications import services as notification_services
 
 
@@ -21,3 +22,9 @@ def launch_campaign(campaign_id: int, actor_id: int | None = None) -> int:
 def run_lifecycle_events() -> dict[str, int]:
     """Run the day's life-cycle events (beat, daily)."""
     return campaign_services.run_lifecycle_events()
+
+
+@shared_task(name="gestiones.attach_document_pdf")
+def attach_document_pdf(attachment_id: int) -> None:
+    """Convert a generated document to PDF with LibreOffice and file it on its follow-up."""
+    document_services.attach_pdf(attachment_id=attachment_id)

@@ -2,10 +2,9 @@
 
 A template is a Word file written by the business (contract, collection letter, promissory
 note) with placeholders such as `{{ cliente.nombre_completo }}` or `{{ fecha.dia_letras }}`.
-`generate_document` fills it from the gestión (`context_for`), makes a PDF copy and files
-both on the gestión as a follow-up of kind DOCUMENT.
-
-The PDF copy is laid out from the filled DOCX by `lib.docx_pdf`."""
+`generate_document` fills it from the gestión (`context_for`) and files the DOCX on the
+gestión as a follow-up of kind DOCUMENT; its PDF copy is made by LibreOffice in a Celery
+task (`attach_pdf`) and filed on the same follow-up, or the follow-up says why not."""
 
 import datetime
 from collections.abc import Iterable, Sequence
@@ -19,10 +18,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from crm import services as crm_services
 from crm.gestiones import services
 from crm.gestiones.deletions import services as deletion_services
 from crm.gestiones.documents import context, rendering, selectors
 from crm.gestiones.models import (
+    Attachment,
     DeletionRecord,
     DocumentTemplate,
     FollowUp,
@@ -30,7 +31,8 @@ from crm.gestiones.models import (
     Gestion,
     GestionType,
 )
-from lib import docx_pdf
+from crm.models import Interaction
+from lib import office, queue
 
 # Largest template accepted (the same limit as an attachment).
 MAX_TEMPLATE_BYTES = services.MAX_ATTACHMENT_BYTES
@@ -68,16 +70,62 @@ def generate_document(
     rendered = rendering.render_document(template, values)
     if rendered.blanks:
         raise ValidationError(_blanks_message(template, rendered.blanks), code="blanks")
-    docx = rendered.docx
-    pdf = docx_pdf.docx_to_pdf(docx)
     base = f"{slugify(template.name) or 'documento'}-gestion-{gestion.pk}"
-    return services.add_files_follow_up(
-        gestion=gestion,
-        actor=actor,
-        kind=FollowUp.Kind.DOCUMENT,
-        notes=_("Documento generado: %(name)s") % {"name": template.name},
-        files=[ContentFile(docx, name=f"{base}.docx"), ContentFile(pdf, name=f"{base}.pdf")],
-        now=now,
+    with transaction.atomic():
+        follow_up = services.add_files_follow_up(
+            gestion=gestion,
+            actor=actor,
+            kind=FollowUp.Kind.DOCUMENT,
+            notes=_("Documento generado: %(name)s") % {"name": template.name},
+            files=[ContentFile(rendered.docx, name=f"{base}.docx")],
+            now=now,
+        )
+        docx = follow_up.attachments.get()
+        queue.enqueue("gestiones.attach_document_pdf", attachment_id=docx.pk)
+    return follow_up
+
+
+def attach_pdf(*, attachment_id: int) -> Attachment | None:
+    """File the PDF copy of a generated DOCX on its follow-up; once, whatever the retries.
+
+    When LibreOffice is missing or fails, the follow-up's notes and the customer's
+    timeline say so, and the DOCX stays the document.
+    """
+    docx = Attachment.objects.select_related("follow_up__gestion__customer").get(pk=attachment_id)
+    follow_up = docx.follow_up
+    pdf_name = docx.name.rsplit(".", 1)[0] + ".pdf"
+    if follow_up.attachments.filter(name=pdf_name).exists():
+        return None
+    with docx.file.open("rb") as source:
+        data = source.read()
+    try:
+        pdf = office.docx_to_pdf(data)
+    except (office.ConverterUnavailable, office.ConversionFailed) as exc:
+        _note_pdf_missing(follow_up, reason=str(exc))
+        return None
+    with transaction.atomic():
+        attachment = Attachment(
+            follow_up=follow_up,
+            name=pdf_name,
+            uploaded_by=follow_up.actor,
+            created_at=timezone.now(),
+        )
+        attachment.file.save(pdf_name, ContentFile(pdf), save=False)
+        attachment.save()
+    return attachment
+
+
+@transaction.atomic
+def _note_pdf_missing(follow_up: FollowUp, *, reason: str) -> None:
+    note = _("PDF no generado: %(reason)s") % {"reason": reason}
+    FollowUp.objects.filter(pk=follow_up.pk).update(
+        notes=f"{follow_up.notes}\n{note}".strip()[:2000]
+    )
+    crm_services.record_interaction(
+        customer=follow_up.gestion.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("Gestión #%(id)s · %(note)s") % {"id": follow_up.gestion_id, "note": note},
+        payload={"gestion": follow_up.gestion_id},
     )
 
 

@@ -148,7 +148,7 @@ def document_generate(request: HttpRequest, gestion_id: int, template_id: int) -
         names = ", ".join(a.name for a in follow_up.attachments.all())
         messages.success(
             request,
-            _("Documento «%(name)s» generado: %(files)s.")
+            _("Documento «%(name)s» generado: %(files)s. Su PDF se prepara en segundo plano.")
             % {"name": template.name, "files": names},
         )
     return redirect(gestion.get_absolute_url())
