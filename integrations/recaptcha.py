@@ -3,6 +3,15 @@
 The form never sees an exception: every failure, a network one included, becomes a
 RecaptchaResult with ok=False and a reason to log (the user only needs to be told to
 try again).
+
+Why by hand and not django-recaptcha: its widget writes an inline <script> that runs
+grecaptcha.execute, which our Content-Security-Policy (django-csp, no 'unsafe-inline')
+blocks unless every page carrying a form gets a nonce threaded into the package's
+template; and it adds a form field with its own error wording. Here the page loads
+Google's script plus our static/js/recaptcha.js (allowed by CSP below, on those views
+only), the token travels in a plain hidden field, and this module is the one server-side
+check: one POST to Google's siteverify, the action and the score checked, every outcome
+logged. The HTTP layer is tested with `responses` like every other provider.
 """
 
 import logging
