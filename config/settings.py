@@ -375,6 +375,11 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 # A webhook body over this many bytes is refused with 413 before it is read or parsed.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 
+# --- The lender, as generated documents name it ---------------------------------------
+COMPANY_NAME = env.str("COMPANY_NAME", default="Cartera")
+COMPANY_RUC = env.str("COMPANY_RUC", default="")
+COMPANY_ADDRESS = env.str("COMPANY_ADDRESS", default="")
+
 # --- Documents ----------------------------------------------------------------------------
 # LibreOffice's soffice, which makes the PDF copy of generated documents (lib/office.py);
 # empty: "soffice" on the PATH. Without it documents stay DOCX and say why.
