@@ -74,9 +74,15 @@ lock: $(PY) ## Recompile requirements*.txt from pyproject.toml
 
 vendor: ## Refresh static/vendor/ from npm (versions pinned in package-lock.json); needs npm
 	npm ci --ignore-scripts --no-audit --no-fund
-	mkdir -p static/vendor/chart.js
+	rm -rf static/vendor/bootstrap static/vendor/bootstrap-icons
+	mkdir -p static/vendor/chart.js static/vendor/bootstrap/css static/vendor/bootstrap/js static/vendor/bootstrap-icons/font
 	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map node_modules/chart.js/LICENSE.md static/vendor/chart.js/
 	cp node_modules/@kurkle/color/LICENSE.md static/vendor/chart.js/LICENSE-kurkle-color.md
+	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/css/bootstrap.min.css.map static/vendor/bootstrap/css/
+	cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js node_modules/bootstrap/dist/js/bootstrap.bundle.min.js.map static/vendor/bootstrap/js/
+	cp node_modules/bootstrap/LICENSE static/vendor/bootstrap/
+	cp -r node_modules/bootstrap-icons/font/bootstrap-icons.min.css node_modules/bootstrap-icons/font/fonts static/vendor/bootstrap-icons/font/
+	cp node_modules/bootstrap-icons/LICENSE static/vendor/bootstrap-icons/
 
 check-deploy: install ## Django's deployment checks with production settings
 	DEBUG=False SECRET_KEY=$$(openssl rand -hex 32 2>/dev/null || echo x$$RANDOM$$RANDOM$$RANDOM-not-a-real-secret-key-for-checks-only-0123456789) \

@@ -73,8 +73,6 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
-    "js_lib_bootstrap5",
-    "js_lib_bootstrap_icons",
     # The API docs page: Swagger UI from ninja's own static files and template, no CDN.
     "ninja",
     # Cartera
