@@ -4,26 +4,27 @@ Leads, orders, calls and stock movements are read-only here: they change only th
 the queue screens, the Kommo sync and the catalog services.
 """
 
-import secrets
+from pathlib import PurePath
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from callcenter.catalog import forms as catalog_forms
 from callcenter.catalog import imports as catalog_imports
+from callcenter.catalog import selectors as catalog_selectors
 from callcenter.catalog import services as catalog_services
 from callcenter.models import (
     CallRecord,
+    CatalogImport,
     CatalogProduct,
     Lead,
     LossReason,
@@ -32,16 +33,7 @@ from callcenter.models import (
     QueueSettings,
     StockMovement,
 )
-from lib import people, search, spreadsheets
-
-# How long an import's errors report can be downloaded. It lives in the cache (Redis in
-# production), so any web process can serve it.
-IMPORT_ERRORS_SECONDS = 60 * 60
-IMPORT_ERRORS_PREVIEW = 20
-
-
-def _import_errors_key(token: str) -> str:
-    return f"callcenter:catalog-import-errors:{token}"
+from lib import people, search
 
 
 def _person_column(field: str, label: str):
@@ -118,7 +110,17 @@ class CatalogProductAdmin(admin.ModelAdmin):
                 name="{}_{}_import".format(*info),
             ),
             path(
-                "importar/errores/<str:token>/",
+                "importar/<int:import_id>/",
+                self.admin_site.admin_view(self.import_detail_view),
+                name="{}_{}_import_detail".format(*info),
+            ),
+            path(
+                "importar/<int:import_id>/progreso/",
+                self.admin_site.admin_view(self.import_progress_view),
+                name="{}_{}_import_progress".format(*info),
+            ),
+            path(
+                "importar/<int:import_id>/errores.csv",
                 self.admin_site.admin_view(self.import_errors_view),
                 name="{}_{}_import_errors".format(*info),
             ),
@@ -142,55 +144,67 @@ class CatalogProductAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a catalog file: it is stored and imported in the background."""
         if not self.has_import_permission(request):
             raise PermissionDenied
         form = catalog_forms.CatalogImportForm(request.POST or None, request.FILES or None)
-        result = None
-        errors_url = ""
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                result = catalog_imports.import_catalog(
-                    rows_source=spreadsheets.read_rows(upload, upload.name),
-                    actor=request.user,
-                    skip_invalid=form.cleaned_data["skip_invalid"],
-                    file_name=upload.name,
-                )
-            except ValidationError as exc:
-                form.add_error("file", exc)
-            else:
-                if result.errors:
-                    token = secrets.token_urlsafe(16)
-                    cache.set(
-                        _import_errors_key(token),
-                        {
-                            "user_id": request.user.pk,
-                            "content": catalog_imports.errors_csv(result.errors),
-                        },
-                        IMPORT_ERRORS_SECONDS,
-                    )
-                    errors_url = reverse(
-                        "admin:callcenter_catalogproduct_import_errors", args=[token]
-                    )
+            catalog_import = catalog_imports.start_catalog_import(
+                upload=form.cleaned_data["file"],
+                actor=request.user,
+                skip_invalid=form.cleaned_data["skip_invalid"],
+            )
+            return redirect(catalog_import)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Importar catálogo"),
             "form": form,
-            "result": result,
-            "errors_url": errors_url,
-            "error_preview": result.errors[:IMPORT_ERRORS_PREVIEW] if result else [],
+            "recent_imports": catalog_selectors.recent_catalog_imports(request.user),
         }
         return TemplateResponse(request, "admin/callcenter/catalogproduct/import.html", context)
 
-    def import_errors_view(self, request: HttpRequest, token: str) -> HttpResponse:
-        report = cache.get(_import_errors_key(token))
-        # Only whoever ran the import gets its report.
-        if report is None or report["user_id"] != request.user.pk:
-            raise Http404(_("El informe ya no está disponible: vuelva a importar el archivo."))
-        response = HttpResponse(report["content"], content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="errores-catalogo.csv"'
-        return response
+    def import_detail_view(self, request: HttpRequest, import_id: int) -> HttpResponse:
+        """An import's page: where it is (reload at will), then what it did."""
+        catalog_import = catalog_selectors.catalog_import_for(request.user, import_id)
+        context = {
+            **self.admin_site.each_context(request),
+            **self._import_status_context(catalog_import),
+            "opts": self.opts,
+            "title": _("Importación de %(file)s") % {"file": catalog_import.file_name},
+        }
+        return TemplateResponse(
+            request, "admin/callcenter/catalogproduct/import_detail.html", context
+        )
+
+    def import_progress_view(self, request: HttpRequest, import_id: int) -> HttpResponse:
+        """The import's status alone, which its page polls while the import is not finished."""
+        catalog_import = catalog_selectors.catalog_import_for(request.user, import_id)
+        return TemplateResponse(
+            request,
+            "admin/callcenter/catalogproduct/partials/import_status.html",
+            self._import_status_context(catalog_import),
+        )
+
+    def _import_status_context(self, catalog_import: CatalogImport) -> dict[str, Any]:
+        return {
+            "state": catalog_selectors.import_state(catalog_import),
+            "catalog_import": catalog_import,
+            "error_preview": catalog_import.preview_errors(),
+        }
+
+    def import_errors_view(self, request: HttpRequest, import_id: int) -> HttpResponse:
+        """Every bad row of an import, as .csv: for whoever imported it, or a superuser."""
+        catalog_import = catalog_selectors.catalog_import_for(request.user, import_id)
+        if not catalog_import.errors_file:
+            raise Http404(_("Esta importación no tiene filas con errores."))
+        stem = PurePath(catalog_import.file_name).stem or "catalogo"
+        return FileResponse(
+            catalog_import.errors_file.open("rb"),
+            as_attachment=True,
+            filename=f"errores-{stem}.csv",
+            content_type="text/csv; charset=utf-8",
+        )
 
     def adjust_stock_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         product = self.get_object(request, unquote(object_id))

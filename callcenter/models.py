@@ -1,7 +1,10 @@
 """Kommo leads in the call queue, the catalog with its stock, orders and call outcomes."""
 
+import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -258,7 +261,12 @@ class CatalogProduct(models.Model):
         return f"{self.name} ({self.sku})"
 
     def build_search_text(self) -> str:
-        return search.normalize(f"{self.name} {self.sku}")
+        return self.search_text_for(name=self.name, sku=self.sku)
+
+    @staticmethod
+    def search_text_for(*, name: str, sku: str) -> str:
+        """Return the search text of a product with this name and SKU (imports use it bare)."""
+        return search.normalize(f"{name} {sku}")
 
 
 class StockMovement(models.Model):
@@ -303,6 +311,100 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product.sku} {self.delta:+d}"
+
+
+def catalog_import_upload_to(instance: "CatalogImport", filename: str) -> str:
+    # A folder of its own per import, named at random: its files' paths cannot be guessed,
+    # and two uploads of "catalogo.xlsx" never meet.
+    return f"catalog-imports/{secrets.token_urlsafe(16)}/{filename}"
+
+
+def catalog_import_errors_upload_to(instance: "CatalogImport", filename: str) -> str:
+    # Next to the uploaded file, in its folder.
+    return f"{PurePosixPath(instance.file.name).parent}/{filename}"
+
+
+class ImportErrorRow(NamedTuple):
+    """One bad row of an import file, as kept for the import's page."""
+
+    line: int
+    sku: str
+    message: str
+
+
+class CatalogImport(models.Model):
+    """A catalog file uploaded in admin and imported by a Celery task: what it did.
+
+    The final state lives here; while the task runs, its progress lives in the cache
+    (`callcenter.catalog.imports.save_progress`), since the import's transaction hides its
+    writes from every other connection until it commits.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("En cola")
+        RUNNING = "running", _("En curso")
+        DONE = "done", _("Terminada")
+        FAILED = "failed", _("Falló")
+
+    file = models.FileField(_("archivo"), upload_to=catalog_import_upload_to, max_length=255)
+    file_name = models.CharField(_("nombre del archivo"), max_length=255)
+    skip_invalid = models.BooleanField(_("omitir filas con errores"), default=False)
+    status = models.CharField(_("estado"), max_length=10, choices=Status, default=Status.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("importada por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("subida"), default=timezone.now)
+    started_at = models.DateTimeField(_("iniciada"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("terminada"), null=True, blank=True)
+    # False when bad rows stopped the import (and skip_invalid was off): nothing written.
+    is_applied = models.BooleanField(_("aplicada"), default=False)
+    created_count = models.PositiveIntegerField(_("productos creados"), default=0)
+    updated_count = models.PositiveIntegerField(_("productos actualizados"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("sin cambios"), default=0)
+    skipped_count = models.PositiveIntegerField(_("filas omitidas"), default=0)
+    error_row_count = models.PositiveIntegerField(_("filas con errores"), default=0)
+    error_count = models.PositiveIntegerField(_("errores"), default=0)
+    # The first errors, [line, sku, message] each (read with `preview_errors`); all of them
+    # are in errors_file.
+    error_preview = models.JSONField(_("primeros errores"), default=list, blank=True)
+    errors_file = models.FileField(
+        _("filas con errores (.csv)"),
+        upload_to=catalog_import_errors_upload_to,
+        max_length=255,
+        blank=True,
+    )
+    failure = models.TextField(_("motivo del fallo"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("importación de catálogo")
+        verbose_name_plural = _("importaciones de catálogo")
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:callcenter_catalogproduct_import_detail", args=[self.pk])
+
+    @property
+    def progress_cache_key(self) -> str:
+        return f"callcenter:catalog-import:{self.pk}:progress"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def written_count(self) -> int:
+        return self.created_count + self.updated_count
+
+    def preview_errors(self) -> list[ImportErrorRow]:
+        return [ImportErrorRow(line, sku, message) for line, sku, message in self.error_preview]
 
 
 class Order(models.Model):

@@ -31,16 +31,25 @@ def read_rows(file: IO[bytes], name: str) -> Iterator[Row]:
     halfway through (a .csv that stops being UTF-8 on line 30,000). Of a workbook, the first
     sheet is read; empty cells are "".
     """
-    extension = PurePath(name).suffix.lower()
+    extension = check_extension(name)
     if extension in WORKBOOK_EXTENSIONS:
         return _workbook_rows(file)
-    if extension == ".csv":
-        return _csv_rows(file)
-    raise ValidationError(
-        _("Formato no admitido (%(ext)s): suba un archivo .xlsx, .xls, .ods o .csv.")
-        % {"ext": extension or _("sin extensión")},
-        code="bad_extension",
-    )
+    return _csv_rows(file)
+
+
+def check_extension(name: str) -> str:
+    """Return the file name's extension (".xlsx") if `read_rows` reads it; refuse any other.
+
+    A form checks an upload with it before the file is stored, to be read later.
+    """
+    extension = PurePath(name).suffix.lower()
+    if extension not in ALLOWED_EXTENSIONS:
+        raise ValidationError(
+            _("Formato no admitido (%(ext)s): suba un archivo .xlsx, .xls, .ods o .csv.")
+            % {"ext": extension or _("sin extensión")},
+            code="bad_extension",
+        )
+    return extension
 
 
 def _workbook_rows(file: IO[bytes]) -> Iterator[Row]:

@@ -1,10 +1,12 @@
 """Input parsing for the catalog's admin pages: product, import upload, stock adjustment."""
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.catalog import services
 from callcenter.models import CatalogProduct
+from lib import spreadsheets
 
 
 class CatalogProductForm(forms.ModelForm):
@@ -37,6 +39,12 @@ class CatalogImportForm(forms.Form):
             "las filas buenas; en ambos casos puede descargar las filas malas con su motivo."
         ),
     )
+
+    def clean_file(self) -> UploadedFile:
+        # Only the extension here: the file is read in the background, after the upload.
+        upload = self.cleaned_data["file"]
+        spreadsheets.check_extension(upload.name)
+        return upload
 
 
 class StockAdjustmentForm(forms.Form):

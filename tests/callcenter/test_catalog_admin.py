@@ -6,13 +6,12 @@ from django.urls import reverse
 
 from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, Lead, QueueSettings, StockMovement
-from tests.callcenter.files import HEADER, csv_bytes, ledger_mismatches, xlsx_bytes
+from tests.callcenter.files import HEADER, csv_bytes, ledger_mismatches
 from tests.factories import CatalogProductFactory
 
 pytestmark = pytest.mark.django_db
 
 IMPORT_URL = reverse("admin:callcenter_catalogproduct_import")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def upload(content: bytes, name: str = "catalogo.csv") -> SimpleUploadedFile:
@@ -57,59 +56,6 @@ def test_searching_ignores_accents(admin_client):
     )
 
     assert [p.sku for p in response.context["cl"].result_list] == ["AUD-1"]
-
-
-def test_uploading_an_xlsx_imports_it_and_shows_the_summary(admin_client, admin_user):
-    content = xlsx_bytes([HEADER, ["ADM-1", "Producto", 10, 4]])
-
-    response = admin_client.post(
-        IMPORT_URL,
-        {"file": SimpleUploadedFile("catalogo.xlsx", content, content_type=XLSX)},
-    )
-
-    assert response.status_code == 200
-    result = response.context["result"]
-    assert (result.applied, result.created) == (True, 1)
-    assert "Productos creados" in response.content.decode()
-    movement = StockMovement.objects.get()
-    assert (movement.delta, movement.actor) == (4, admin_user)
-
-
-def test_a_file_with_bad_rows_writes_nothing_and_its_errors_download(admin_client):
-    content = csv_bytes([HEADER, ["OK-1", "Bueno", "1", "1"], ["BAD-1", "Malo", "x", "1"]])
-
-    response = admin_client.post(IMPORT_URL, {"file": upload(content)})
-
-    assert "No se importó nada" in response.content.decode()
-    assert not CatalogProduct.objects.exists()
-    download = admin_client.get(response.context["errors_url"])
-    assert download.status_code == 200
-    assert download["Content-Type"] == "text/csv; charset=utf-8"
-    assert "attachment" in download["Content-Disposition"]
-    lines = download.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "línea,sku,error"
-    assert lines[1].startswith("3,BAD-1,")
-
-
-def test_skipping_bad_rows_imports_the_good_ones(admin_client):
-    content = csv_bytes([HEADER, ["OK-1", "Bueno", "1", "1"], ["BAD-1", "Malo", "x", "1"]])
-
-    response = admin_client.post(IMPORT_URL, {"file": upload(content), "skip_invalid": "on"})
-
-    assert response.context["result"].created == 1
-    assert response.context["errors_url"]
-    assert list(CatalogProduct.objects.values_list("sku", flat=True)) == ["OK-1"]
-
-
-def test_the_errors_report_is_only_for_whoever_imported(admin_client, client, django_user_model):
-    content = csv_bytes([HEADER, ["BAD-1", "Malo", "x", "1"]])
-    errors_url = admin_client.post(IMPORT_URL, {"file": upload(content)}).context["errors_url"]
-    other = django_user_model.objects.create_superuser("otra", "otra@example.com", "x")
-    client.force_login(other)
-
-    response = client.get(errors_url)
-
-    assert response.status_code == 404
 
 
 def test_an_unsupported_file_is_refused_on_the_form(admin_client):
@@ -221,7 +167,9 @@ def test_queue_settings_is_a_single_row(admin_client):
     [
         reverse("admin:callcenter_catalogproduct_changelist"),
         IMPORT_URL,
-        reverse("admin:callcenter_catalogproduct_import_errors", args=["token"]),
+        reverse("admin:callcenter_catalogproduct_import_detail", args=[1]),
+        reverse("admin:callcenter_catalogproduct_import_progress", args=[1]),
+        reverse("admin:callcenter_catalogproduct_import_errors", args=[1]),
         reverse("admin:callcenter_catalogproduct_adjust_stock", args=[1]),
     ],
 )

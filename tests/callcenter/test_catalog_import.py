@@ -1,3 +1,5 @@
+import gc
+import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from django.core.management.base import CommandError
 from callcenter.catalog import imports as catalog_imports
 from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, StockMovement
+from lib import spreadsheets
 from tests.callcenter.files import HEADER, csv_bytes, import_file, ledger_mismatches, xlsx_bytes
 from tests.factories import CatalogProductFactory
 
@@ -288,6 +291,16 @@ def test_imports_keep_the_stock_ledger_in_step_across_many_rows():
     assert ledger_mismatches() == []
 
 
+def test_the_garbage_collector_runs_again_after_an_import_even_a_refused_one():
+    import_file(csv_bytes([HEADER, ["GC-1", "Producto", "10", "3"]]))
+    enabled_after_import = gc.isenabled()
+
+    with pytest.raises(ValidationError):
+        import_file(csv_bytes([["sku"], ["GC-2"]]))
+
+    assert enabled_after_import and gc.isenabled()
+
+
 def test_the_command_imports_and_prints_the_summary(tmp_path, capsys):
     path = tmp_path / "catalogo.csv"
     path.write_bytes(csv_bytes([HEADER, ["CMD-1", "Producto", "10", "3"]]))
@@ -296,6 +309,37 @@ def test_the_command_imports_and_prints_the_summary(tmp_path, capsys):
 
     assert "Creados: 1" in capsys.readouterr().out
     assert CatalogProduct.objects.get().stock == 3
+
+
+def test_the_command_prints_its_progress(tmp_path, capsys):
+    path = tmp_path / "catalogo.csv"
+    rows = [[f"CMD-{n}", "Producto", "10", "3"] for n in range(1200)]
+    path.write_bytes(csv_bytes([HEADER, *rows]))
+
+    call_command("import_catalog", str(path))
+
+    out = capsys.readouterr().out
+    assert "Revisando filas: línea 1201 de 1201" in out
+    assert "Guardando productos: 1200 de 1200" in out
+    assert out.index("Guardando productos") < out.index("Creados: 1200")
+
+
+def test_a_progress_callback_hears_both_phases_up_to_their_totals():
+    heard = []
+    rows = [[f"P-{n}", "Producto", "10", "3"] for n in range(1200)]
+    content = csv_bytes([HEADER, *rows])
+
+    catalog_imports.import_catalog(
+        rows_source=list(spreadsheets.read_rows(io.BytesIO(content), "c.csv")),
+        actor=None,
+        skip_invalid=False,
+        progress=lambda phase, done, total: heard.append((phase, done, total)),
+    )
+
+    validating = [(d, t) for p, d, t in heard if p == catalog_imports.VALIDATING]
+    writing = [(d, t) for p, d, t in heard if p == catalog_imports.WRITING]
+    assert validating == [(501, 1201), (1001, 1201), (1201, 1201)]  # line numbers
+    assert writing == [(0, 1200), (500, 1200), (1000, 1200), (1200, 1200)]
 
 
 def test_the_command_fails_and_writes_nothing_when_a_row_is_bad(tmp_path, capsys):

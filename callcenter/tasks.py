@@ -1,0 +1,11 @@
+"""Celery doors into the call center's services; ids in."""
+
+from celery import shared_task
+
+from callcenter.catalog import imports as catalog_imports
+
+
+@shared_task(name="callcenter.run_catalog_import")
+def run_catalog_import(import_id: int) -> None:
+    """Import a catalog file uploaded in admin (its progress shows on the import's page)."""
+    catalog_imports.run_catalog_import(import_id=import_id)
