@@ -35,6 +35,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         ),
         table_class=tables.CustomerTable,
         page_template="crm/customer_list.html",
+        export_name="clientes",
         results_template="crm/partials/customer_results.html",
     )
 

@@ -2,17 +2,33 @@
 
 `render_page_or_fragment` makes the choice for any screen whose results HTMX swaps in
 place (a list, a report, a calculator); `render_list` adds the filtered, sorted,
-paginated table of the list screens.
+paginated table of the list screens, and the same rows as a CSV or XLSX file when a list
+names its export (`?export=csv` or `?export=xlsx` next to the current filters).
 """
 
+import csv
+import datetime
+import io
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django_filters import FilterSet
 from django_htmx.http import push_url, replace_url
 from django_tables2 import RequestConfig, Table
+from django_tables2.rows import BoundRow
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+logger = logging.getLogger(__name__)
 
 LIST_PAGE_SIZE = 25
 # A numbers column: its heading aligned right, like its cells.
@@ -53,14 +69,167 @@ def render_list(
     results_template: str,
     per_page: int = LIST_PAGE_SIZE,
     extra_context: dict | None = None,
+    export_name: str | None = None,
 ) -> HttpResponse:
-    """Render a filtered, sorted, paginated table: the page, or its results for HTMX."""
+    """Render a filtered, sorted, paginated table: the page, or its results for HTMX.
+
+    With `export_name` (the file's name, e.g. "clientes") the results offer the filtered
+    rows as CSV and XLSX, and `?export=` answers with the file instead of the page.
+    """
     table = table_class(filterset.qs)
+    file_format = export_format(request) if export_name else None
+    if file_format:
+        RequestConfig(request, paginate=False).configure(table)
+        return export_table(request, table, filename=export_name, file_format=file_format)
     # A list pages by its own size: django-tables2 would also take ?per_page= from the
     # query string, where -1 breaks the paginator and 10**9 loads every row.
     table.per_page_field = "_per_page_not_from_the_query"
     RequestConfig(request, paginate={"per_page": per_page}).configure(table)
-    context = {"filter": filterset, "table": table, **(extra_context or {})}
+    context = {
+        "filter": filterset,
+        "table": table,
+        "export_name": export_name,
+        **(extra_context or {}),
+    }
     return render_page_or_fragment(
         request, page_template=page_template, fragment_template=results_template, context=context
     )
+
+
+# --- Export: the filtered rows of a list as CSV or XLSX -------------------------------
+EXPORT_FORMATS = ("csv", "xlsx")
+# Above this many rows an export is refused: a narrower filter gives a file people can
+# open, and the worker is not held for minutes.
+EXPORT_MAX_ROWS = 100_000
+_EXPORT_CHUNK = 2_000
+# Text a spreadsheet would run as a formula (a customer could type "=HYPERLINK(...)"
+# into their name): in the CSV it starts with an apostrophe. A phone number or an amount
+# ("+51 987 654 321", "-12,50") is left as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[\d\s().,]+")
+
+
+def export_format(request: HttpRequest) -> str | None:
+    """The export asked for by ?export=csv|xlsx, or None for the page."""
+    value = request.GET.get("export", "")
+    return value if value in EXPORT_FORMATS else None
+
+
+def export_table(
+    request: HttpRequest, table: Table, *, filename: str, file_format: str
+) -> HttpResponse:
+    """Every row of the filtered, sorted table (not only the page) as a CSV or XLSX file.
+
+    Cells hold what the screen shows (django-tables2's `value_*` methods give the
+    plain value where a cell is drawn by a template), numbers and dates as such. Text a
+    spreadsheet would run as a formula is kept as text.
+    """
+    queryset = table.data.data  # filtered and in the order the user chose
+    total = queryset.count()
+    if total > EXPORT_MAX_ROWS:
+        messages.error(
+            request,
+            _(
+                "La lista tiene %(total)s filas y se exportan como máximo %(max)s: "
+                "filtre la búsqueda y vuelva a exportar."
+            )
+            % {
+                "total": f"{total:,}".replace(",", "."),
+                "max": f"{EXPORT_MAX_ROWS:,}".replace(",", "."),
+            },
+        )
+        query = request.GET.copy()
+        query.pop("export", None)
+        return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+    columns = [
+        column for column in table.columns.iterall() if not column.column.exclude_from_export
+    ]
+    header = [str(column.header) for column in columns]
+    rows = (
+        [
+            _safe_cell(BoundRow(record, table=table).get_cell_value(column.name))
+            for column in columns
+        ]
+        for record in queryset.iterator(chunk_size=_EXPORT_CHUNK)
+    )
+    stamp = timezone.localdate().isoformat()
+    logger.info(
+        "export",
+        extra={"user_id": request.user.pk, "list": filename, "rows": total, "format": file_format},
+    )
+    if file_format == "csv":
+        response = StreamingHttpResponse(
+            _csv_lines(header, rows), content_type="text/csv; charset=utf-8"
+        )
+    else:
+        response = HttpResponse(
+            _xlsx_bytes(header, rows, title=filename),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response["Content-Disposition"] = f'attachment; filename="{filename}-{stamp}.{file_format}"'
+    return response
+
+
+def _safe_cell(value):
+    """The cell as a number, a date or text (nothing becomes an empty cell)."""
+    if isinstance(value, (int, float, Decimal, datetime.date)) and not isinstance(value, bool):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("Sí") if value else _("No")
+    return str(value)
+
+
+def _csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+    """CSV with a BOM and semicolons, as Excel in Spanish opens it without a wizard."""
+
+    class _Line:
+        def write(self, text: str) -> str:
+            return text
+
+    writer = csv.writer(_Line(), delimiter=";")
+    yield "\ufeff" + writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([_csv_text(cell) for cell in row])
+
+
+def _csv_text(cell) -> str:
+    if isinstance(cell, str):
+        if cell.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(cell):
+            return "'" + cell
+        return cell
+    if isinstance(cell, Decimal):
+        return str(cell).replace(".", ",")  # the decimal comma of a Spanish Excel
+    if isinstance(cell, datetime.datetime):
+        return (
+            timezone.localtime(cell).strftime("%d/%m/%Y %H:%M")
+            if timezone.is_aware(cell)
+            else cell.strftime("%d/%m/%Y %H:%M")
+        )
+    if isinstance(cell, datetime.date):
+        return cell.strftime("%d/%m/%Y")
+    return str(cell)
+
+
+def _xlsx_bytes(header: list[str], rows: Iterable[list], *, title: str) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31])
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, cell) for cell in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_cell(sheet, cell):
+    if isinstance(cell, str) and cell.startswith("="):
+        # openpyxl would write it as a formula; typed as a string it is only text.
+        text = WriteOnlyCell(sheet, value=cell)
+        text.data_type = "s"
+        return text
+    if isinstance(cell, datetime.datetime) and timezone.is_aware(cell):
+        # Excel has no time zones: the local wall-clock time, as on the screen.
+        return timezone.localtime(cell).replace(tzinfo=None)
+    return cell

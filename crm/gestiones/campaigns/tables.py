@@ -1,6 +1,7 @@
 """The campaign list's table."""
 
 import django_tables2 as tables
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy
 
 from crm.gestiones.models import Campaign
@@ -39,3 +40,11 @@ class CampaignTable(tables.Table):
         template_name = "gestiones/partials/campaign_table.html"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "campaign-table"}
         empty_text = gettext_lazy("No hay campañas que coincidan con la búsqueda.")
+
+    def value_dates(self, record: Campaign) -> str:
+        if not (record.starts_on or record.ends_on):
+            return ""
+        return " – ".join(
+            date_format(day, "SHORT_DATE_FORMAT") if day else "…"
+            for day in (record.starts_on, record.ends_on)
+        )

@@ -53,6 +53,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         filterset=forms.CampaignFilter(request.GET, queryset=selectors.campaign_list()),
         table_class=tables.CampaignTable,
         page_template="gestiones/campaign_list.html",
+        export_name="campanas",
         results_template="gestiones/partials/campaign_results.html",
     )
 

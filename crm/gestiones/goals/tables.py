@@ -4,7 +4,7 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy
 
 from crm.gestiones.models import Goal
-from lib import lists
+from lib import lists, people
 
 
 class GoalTable(tables.Table):
@@ -34,7 +34,9 @@ class GoalTable(tables.Table):
         attrs=lists.RIGHT,
     )
     success_state = tables.Column(verbose_name=gettext_lazy("Estado exitoso"), orderable=False)
-    actions = tables.Column(verbose_name="", empty_values=(), orderable=False)
+    actions = tables.Column(
+        verbose_name="", empty_values=(), orderable=False, exclude_from_export=True
+    )
 
     class Meta:
         model = Goal
@@ -55,3 +57,6 @@ class GoalTable(tables.Table):
         template_name = "gestiones/partials/goal_table.html"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "goal-results"}
         empty_text = gettext_lazy("No hay metas que coincidan con los filtros.")
+
+    def value_agent(self, record: Goal) -> str:
+        return people.display_name(record.agent)

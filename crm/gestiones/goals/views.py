@@ -28,6 +28,7 @@ def goal_list(request: HttpRequest) -> HttpResponse:
         ),
         table_class=tables.GoalTable,
         page_template="gestiones/goal_list.html",
+        export_name="metas",
         results_template="gestiones/partials/goal_results.html",
     )
 

@@ -1,7 +1,7 @@
 """The survey list's table."""
 
 import django_tables2 as tables
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from crm.gestiones.models import Survey
 from lib import lists
@@ -21,7 +21,9 @@ class SurveyTable(tables.Table):
         attrs=lists.RIGHT,
     )
     is_active = tables.Column(verbose_name=gettext_lazy("Estado"), orderable=False)
-    actions = tables.Column(verbose_name="", empty_values=(), orderable=False)
+    actions = tables.Column(
+        verbose_name="", empty_values=(), orderable=False, exclude_from_export=True
+    )
 
     class Meta:
         model = Survey
@@ -38,3 +40,6 @@ class SurveyTable(tables.Table):
         template_name = "gestiones/partials/survey_table.html"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "survey-results"}
         empty_text = gettext_lazy("No hay encuestas que coincidan con la búsqueda.")
+
+    def value_is_active(self, record: Survey) -> str:
+        return gettext("Activa") if record.is_active else gettext("Inactiva")

@@ -60,6 +60,7 @@ def survey_list(request: HttpRequest) -> HttpResponse:
         filterset=forms.SurveyFilter(request.GET, queryset=selectors.survey_list()),
         table_class=tables.SurveyTable,
         page_template="gestiones/survey_list.html",
+        export_name="encuestas",
         results_template="gestiones/partials/survey_results.html",
     )
 
