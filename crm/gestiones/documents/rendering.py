@@ -13,21 +13,20 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
 
-from crm.gestiones.documents import context
+from crm.gestiones.documents import context, sandbox
 from crm.gestiones.models import (
     DocumentTemplate,
 )
 
-# Methods a template may call on the form data (`gestion.datos.items()`).
-_DICT_METHODS = {"items", "keys", "values", "get"}
 
-
-def _environment() -> SandboxedEnvironment:
-    # Sandboxed: templates are uploaded by users and must not reach Python internals.
+def _environment() -> sandbox.BoundedEnvironment:
+    # Sandboxed and bounded: templates are uploaded by users and must neither reach
+    # Python internals nor run without end (see sandbox.py). The same environment
+    # checks an upload, so nothing is computed while checking (Jinja folds constant
+    # expressions it is allowed to).
     # Autoescaped: values land inside the document's XML ("&" must become "&amp;").
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+    return sandbox.BoundedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 
 def _open_docx(data: bytes) -> DocxTemplate:
@@ -61,7 +60,7 @@ def unknown_placeholders(source: str, *, data_keys: Iterable[str] | None = None)
     tree = _environment().parse(source)
     roots = meta.find_undeclared_variables(tree)
     unknown = {name for name in roots if name not in context.KNOWN}
-    allowed_data = None if data_keys is None else set(data_keys) | _DICT_METHODS
+    allowed_data = None if data_keys is None else set(data_keys) | sandbox.DICT_METHODS
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         path = _dotted_path(node)
         if not path or path[0] not in roots or path[0] not in context.KNOWN or len(path) < 2:
@@ -122,6 +121,13 @@ def _syntax_detail(exc: TemplateSyntaxError) -> str:
     tag = re.search(r"Encountered unknown tag '(\w+)'", text)
     if tag:
         return _("etiqueta desconocida «%(tag)s»") % {"tag": tag.group(1)}
+    unknown = re.search(r"No (filter|test) named '(\w+)'", text)
+    if unknown:
+        kind = _("el filtro") if unknown.group(1) == "filter" else _("la prueba")
+        return _("%(kind)s «%(name)s» no existe o no se permite en plantillas") % {
+            "kind": kind,
+            "name": unknown.group(2),
+        }
     return text
 
 
@@ -229,7 +235,10 @@ def render_document(template: DocumentTemplate | bytes, context: Mapping[str, An
     docx = check_template(data)
     printed: list[str] = []
     try:
-        docx.render(_tracked(context, printed), jinja_env=_environment())
+        docx.render(
+            _tracked(context, printed),
+            jinja_env=_environment(),
+        )
     except UndefinedError as exc:
         raise ValidationError(
             {"file": _("La plantilla usa un dato que no existe: %(error)s.") % {"error": exc}}
@@ -237,6 +246,18 @@ def render_document(template: DocumentTemplate | bytes, context: Mapping[str, An
     except TemplateError as exc:
         raise ValidationError(
             {"file": _("No se pudo llenar la plantilla: %(error)s.") % {"error": exc}}
+        ) from exc
+    except RecursionError as exc:
+        raise ValidationError(
+            {"file": _("No se pudo llenar la plantilla: una macro se llama a sí misma sin fin.")}
+        ) from exc
+    except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
+        # The template's own arithmetic or conversions ({{ a / 0 }}, {{ "x" - 1 }}).
+        raise ValidationError(
+            {
+                "file": _("No se pudo llenar la plantilla: una operación no es válida (%(error)s).")
+                % {"error": exc}
+            }
         ) from exc
     out = io.BytesIO()
     docx.save(out)
