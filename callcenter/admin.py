@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -33,7 +33,7 @@ from callcenter.models import (
     QueueSettings,
     StockMovement,
 )
-from lib import people, search
+from lib import files, people, search
 
 
 def _person_column(field: str, label: str):
@@ -199,9 +199,8 @@ class CatalogProductAdmin(admin.ModelAdmin):
         if not catalog_import.errors_file:
             raise Http404(_("Esta importación no tiene filas con errores."))
         stem = PurePath(catalog_import.file_name).stem or "catalogo"
-        return FileResponse(
-            catalog_import.errors_file.open("rb"),
-            as_attachment=True,
+        return files.serve(
+            catalog_import.errors_file,
             filename=f"errores-{stem}.csv",
             content_type="text/csv; charset=utf-8",
         )

@@ -1,6 +1,5 @@
 """Kommo leads in the call queue, the catalog with its stock, orders and call outcomes."""
 
-import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import PurePosixPath
@@ -13,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from lib import search
+from lib import files, search
 
 
 class QueueSettings(models.Model):
@@ -315,8 +314,8 @@ class StockMovement(models.Model):
 
 def catalog_import_upload_to(instance: "CatalogImport", filename: str) -> str:
     # A folder of its own per import, named at random: its files' paths cannot be guessed,
-    # and two uploads of "catalogo.xlsx" never meet.
-    return f"catalog-imports/{secrets.token_urlsafe(16)}/{filename}"
+    # and two uploads of "catalogo.xlsx" never meet (lib/files.py).
+    return files.private_name("catalog-imports", filename)
 
 
 def catalog_import_errors_upload_to(instance: "CatalogImport", filename: str) -> str:

@@ -299,6 +299,14 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+# Uploaded and generated files are private: no URL serves MEDIA_ROOT; views that check
+# permissions send them (lib/files.py). Behind nginx set "nginx" and an internal location
+# (PRIVATE_FILES_INTERNAL_URL) aliased to MEDIA_ROOT; behind Apache with mod_xsendfile,
+# "apache". Empty: Django streams them itself.
+PRIVATE_FILES_SERVER = env.str("PRIVATE_FILES_SERVER", default="")
+if PRIVATE_FILES_SERVER not in ("", "nginx", "apache"):
+    raise ImproperlyConfigured("PRIVATE_FILES_SERVER must be empty, 'nginx' or 'apache'.")
+PRIVATE_FILES_INTERNAL_URL = env.str("PRIVATE_FILES_INTERNAL_URL", default="/private-files/")
 
 # --- UI libraries -----------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

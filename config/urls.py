@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -45,8 +44,5 @@ handler400 = "lib.error_pages.bad_request"
 handler403 = "lib.error_pages.permission_denied"
 handler404 = "lib.error_pages.page_not_found"
 handler500 = "lib.error_pages.server_error"
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# No URL serves MEDIA_ROOT, under DEBUG either: uploaded and generated files are sent by
+# views that check who asks (lib/files.py).

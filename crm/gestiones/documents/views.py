@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -14,7 +14,7 @@ from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.documents import context, forms, rendering, selectors, services
 from crm.gestiones.models import DocumentTemplate
-from lib import lists
+from lib import files, lists
 
 PAGE_SIZE = 25
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -114,13 +114,10 @@ def _render_form(
 
 @require_GET
 @permission_required("gestiones.view_documenttemplate", raise_exception=True)
-def template_file(request: HttpRequest, pk: int) -> FileResponse:
+def template_file(request: HttpRequest, pk: int) -> HttpResponse:
     """Serve a template's current DOCX, to edit it in Word and upload it again."""
     template = selectors.template_for(pk)
-    name = template.file.name.rsplit("/", 1)[-1]
-    return FileResponse(
-        template.file.open("rb"), as_attachment=True, filename=name, content_type=DOCX_TYPE
-    )
+    return files.serve(template.file, content_type=DOCX_TYPE)
 
 
 @require_GET
@@ -155,6 +152,7 @@ def document_generate(request: HttpRequest, gestion_id: int, template_id: int) -
 
 
 @require_GET
-def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """A follow-up's file, for whoever may see its gestión (selectors.attachment_for)."""
     attachment = selectors.attachment_for(request.user, pk)
-    return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
+    return files.serve(attachment.file, filename=attachment.name)

@@ -21,7 +21,7 @@ from crm.gestiones.models.processes import (
     RejectionReason,
 )
 from crm.models import Branch, Channel, Customer, Product
-from lib import people
+from lib import files, people
 from lib.money import MONEY, Currency
 
 
@@ -265,7 +265,8 @@ class FollowUp(models.Model):
 
 
 def attachment_upload_to(instance: "Attachment", filename: str) -> str:
-    return f"gestiones/{instance.follow_up.gestion_id}/{filename}"
+    # Private: under a random folder, served only by attachment_download (lib/files.py).
+    return files.private_name(f"gestiones/{instance.follow_up.gestion_id}", filename)
 
 
 class Attachment(models.Model):

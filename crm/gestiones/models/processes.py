@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Product
+from lib import files
 from lib.money import Currency
 
 USER = settings.AUTH_USER_MODEL
@@ -336,7 +337,8 @@ class FormField(models.Model):
 
 
 def template_upload_to(instance: "DocumentTemplate", filename: str) -> str:
-    return f"plantillas/{filename}"
+    # Private: under a random folder, served only by template_file (lib/files.py).
+    return files.private_name("plantillas", filename)
 
 
 class DocumentTemplate(models.Model):
