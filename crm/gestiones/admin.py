@@ -255,8 +255,16 @@ class GestionAdmin(ReadOnlyAdmin):
 class AttachmentInline(admin.TabularInline):
     model = Attachment
     extra = 0
-    readonly_fields = ("file", "name", "uploaded_by", "created_at")
+    fields = ("download", "uploaded_by", "created_at")
+    readonly_fields = ("download", "uploaded_by", "created_at")
     can_delete = False
+
+    @admin.display(description=_("archivo"))
+    def download(self, obj: Attachment) -> str:
+        # Files are private: the link goes through the view that checks who asks.
+        return format_html(
+            '<a href="{}">{}</a>', reverse("gestiones:attachment_download", args=[obj.pk]), obj.name
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -330,6 +338,23 @@ class DocumentTemplateAdmin(AuditedDeletionAdmin):
     list_filter = ("is_active", "gestion_types")
     search_fields = ("name",)
     filter_horizontal = ("gestion_types", "roles")
+    # The DOCX is uploaded on the app's own screen, which checks its placeholders; here
+    # it is only downloaded, through the view that checks who asks.
+    readonly_fields = ("template_file",)
+    exclude = ("file",)
+
+    @admin.display(description=_("plantilla DOCX"))
+    def template_file(self, obj: DocumentTemplate) -> str:
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("gestiones:document_template_file", args=[obj.pk]),
+            _("Descargar"),
+            reverse("gestiones:document_template_update", args=[obj.pk]),
+            _("Cambiar el archivo"),
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a template starts with its checked file, on the app's screen
 
     def delete_service(self, obj, actor) -> None:
         document_services.delete_template(template=obj, actor=actor)

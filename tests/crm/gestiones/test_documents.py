@@ -605,3 +605,23 @@ def test_the_pdf_is_filed_once_however_many_times_the_task_runs(
 
     assert document_services.attach_pdf(attachment_id=docx.pk) is None
     assert follow_up.attachments.filter(name__endswith=".pdf").count() == 1
+
+
+def test_the_admin_links_files_through_the_checking_views_never_to_media(
+    admin_client, asesor, gestion, contract
+):
+    follow_up = document_services.generate_document(
+        gestion=gestion, template=contract, actor=asesor
+    )
+    docx = follow_up.attachments.get(name__endswith=".docx")
+
+    follow_up_page = admin_client.get(
+        reverse("admin:gestiones_followup_change", args=[follow_up.pk])
+    ).content.decode()
+    template_page = admin_client.get(
+        reverse("admin:gestiones_documenttemplate_change", args=[contract.pk])
+    ).content.decode()
+
+    assert reverse("gestiones:attachment_download", args=[docx.pk]) in follow_up_page
+    assert reverse("gestiones:document_template_file", args=[contract.pk]) in template_page
+    assert "/media/" not in follow_up_page + template_page
