@@ -19,6 +19,7 @@ from credits.models import (
 )
 from credits.services import contracts as contract_services
 from credits.services import delinquency
+from lib import people
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -40,10 +41,14 @@ class LoanProductAdmin(admin.ModelAdmin):
         "name",
         "currency",
         "annual_rate",
+        "min_rate",
+        "max_rate",
         "method",
         "frequency",
         "min_term",
         "max_term",
+        "min_amount",
+        "max_amount",
         "late_annual_rate",
         "platform_fee_percent",
         "is_active",
@@ -88,7 +93,7 @@ class LoanAdmin(ReadOnlyAdmin):
         "status",
         "days_past_due",
         "bucket",
-        "advisor",
+        "advisor_name",
         "branch",
     )
     list_filter = ("status", "bucket", "product", "branch")
@@ -96,6 +101,10 @@ class LoanAdmin(ReadOnlyAdmin):
     list_select_related = ("customer", "product", "advisor", "branch")
     inlines = [InstallmentInline]
     actions = ["refresh_delinquency"]
+
+    @admin.display(description=_("asesor"), ordering="advisor__first_name")
+    def advisor_name(self, loan: Loan) -> str:
+        return people.display_name(loan.advisor)
 
     @admin.action(description=_("Recalcular mora y tramos de toda la cartera"))
     def refresh_delinquency(self, request, queryset):
@@ -120,11 +129,24 @@ class PaymentAllocationAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "loan", "kind", "component", "owed", "paid", "actor", "reason")
+    list_display = (
+        "created_at",
+        "loan",
+        "kind",
+        "component",
+        "owed",
+        "paid",
+        "actor_name",
+        "reason",
+    )
     list_filter = ("kind", "component")
     search_fields = ("loan__payment_code", "reason")
     list_select_related = ("loan__customer", "actor")
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("usuario"))
+    def actor_name(self, entry: LedgerEntry) -> str:
+        return people.display_name(entry.actor)
 
 
 @admin.register(Investor)

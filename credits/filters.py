@@ -3,10 +3,16 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from credits import selectors
+from credits import forms, selectors
 from credits.models import Bucket, Loan, LoanProduct
 from crm import forms as crm_forms
 from crm.models import Branch
+
+
+class PersonFilter(django_filters.ModelChoiceFilter):
+    """A filter by staff member, who appears by full name (`lib.people.display_name`)."""
+
+    field_class = forms.PersonChoiceField
 
 
 class LoanFilter(django_filters.FilterSet):
@@ -22,7 +28,7 @@ class LoanFilter(django_filters.FilterSet):
         queryset=LoanProduct.objects.all(),
         empty_label=_("Todos los productos"),
     )
-    advisor = django_filters.ModelChoiceFilter(
+    advisor = PersonFilter(
         label=_("Asesor"),
         queryset=lambda request: crm_forms.advisors(),
         empty_label=_("Todos los asesores"),

@@ -10,14 +10,16 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from credits import schedule
+from credits import schedule, selectors
 from credits.models import Investor, Loan, LoanProduct, Payment
 from credits.services import loans as loan_services
 from crm import forms as crm_forms
 from crm import validators as crm_validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, Customer
+from lib import people
 
 MAX_RECEIPT_BYTES = 5 * 1024 * 1024
 # The first bytes of each receipt type the form takes: the extension alone proves nothing.
@@ -60,12 +62,23 @@ def validate_receipt(upload) -> None:
 
 class ProductChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: LoanProduct) -> str:
-        return _("%(name)s · %(rate)s %% anual · %(min)s a %(max)s cuotas") % {
+        return ngettext(
+            "%(name)s · %(rate)s %% anual · %(min)s a %(max)s cuota",
+            "%(name)s · %(rate)s %% anual · %(min)s a %(max)s cuotas",
+            obj.max_term,
+        ) % {
             "name": obj.name,
             "rate": format(obj.annual_rate.normalize(), "f"),
             "min": obj.min_term,
             "max": obj.max_term,
         }
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """A staff member picked by full name (the username only for who has none)."""
+
+    def label_from_instance(self, obj) -> str:
+        return people.display_name(obj)
 
 
 class LoanTermsForm(forms.Form):
@@ -95,9 +108,9 @@ class LoanTermsForm(forms.Form):
         max_digits=8,
         decimal_places=4,
         min_value=0,
-        max_value=1000,
+        max_value=schedule.MAX_ANNUAL_RATE,
         required=False,
-        help_text=_("Vacío: la del producto."),
+        help_text=_("Vacío: la del producto; si se negocia, dentro del rango del producto."),
     )
     start_date = forms.DateField(
         label=_("Fecha de inicio"),
@@ -117,7 +130,12 @@ class LoanTermsForm(forms.Form):
         principal, term = cleaned.get("principal"), cleaned.get("term")
         if product:
             try:
-                loan_services.validate_terms(product=product, principal=principal, term=term)
+                loan_services.validate_terms(
+                    product=product,
+                    principal=principal,
+                    term=term,
+                    annual_rate=cleaned.get("annual_rate"),
+                )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     self.add_error(field if field in self.fields else None, errors)
@@ -185,7 +203,7 @@ class LoanForm(ServiceErrorsMixin, LoanTermsForm):
             "invalid_choice": _("No hay un cliente con ese número de documento."),
         },
     )
-    advisor = forms.ModelChoiceField(
+    advisor = PersonChoiceField(
         label=_("Asesor"),
         queryset=crm_forms.advisors(),
         required=False,
@@ -231,7 +249,6 @@ class LoanForm(ServiceErrorsMixin, LoanTermsForm):
         self.fields["customer"].queryset = customers
         self.fields["customer"].disabled = customer is not None
         self.fields["advisor"].queryset = crm_forms.advisors()
-        self.fields["advisor"].label_from_instance = lambda u: u.get_full_name() or u.username
 
     def clean_vehicle_plate(self) -> str:
         plate = normalize_plate(self.cleaned_data["vehicle_plate"])
@@ -333,15 +350,29 @@ class PaymentForm(ServiceErrorsMixin, forms.Form):
         label=_("o enlace al comprobante"), required=False, assume_scheme="https"
     )
     overpayment = forms.ChoiceField(
-        label=_("Si el pago supera lo que se debe"),
+        label=_("Si el pago supera lo vencido y la cuota en curso"),
         choices=Payment.Overpayment.choices,
         initial=Payment.Overpayment.CREDIT,
         widget=forms.RadioSelect,
     )
+    accept_overpayment = forms.BooleanField(
+        label=_("Registrar el exceso como saldo a favor"),
+        required=False,
+        help_text=_(
+            "Solo si el cliente de verdad pagó más de lo que cancela el crédito: lo que "
+            "sobra queda a su favor y el pago se marca como pago en exceso."
+        ),
+    )
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("received_on", timezone.localdate())
+    def __init__(self, *args, loan: Loan | None = None, **kwargs):
+        today = timezone.localdate()
+        kwargs.setdefault("initial", {}).setdefault("received_on", today)
         super().__init__(*args, **kwargs)
+        # The browser's date picker offers only the loan's life; the service checks it.
+        attrs = self.fields["received_on"].widget.attrs
+        attrs["max"] = today.isoformat()
+        if loan is not None and loan.disbursed_on is not None:
+            attrs["min"] = loan.disbursed_on.isoformat()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -368,6 +399,7 @@ class PaymentForm(ServiceErrorsMixin, forms.Form):
             "source": data["source"],
             "reference": data["reference"].strip(),
             "overpayment": data["overpayment"],
+            "accept_overpayment": data["accept_overpayment"],
             "receipt": data["receipt"] or None,
             "receipt_url": data["receipt_url"],
         }
@@ -486,10 +518,28 @@ class PortfolioForm(forms.Form):
         label=_("Al día"), required=False, widget=forms.DateInput(**DATE_WIDGET)
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.first_day = selectors.portfolio_first_day()
+        attrs = self.fields["as_of"].widget.attrs
+        attrs["max"] = timezone.localdate().isoformat()
+        if self.first_day is not None:
+            attrs["min"] = self.first_day.isoformat()
+
     def clean_as_of(self) -> date:
-        as_of = self.cleaned_data["as_of"] or timezone.localdate()
-        if as_of > timezone.localdate():
+        today = timezone.localdate()
+        as_of = self.cleaned_data["as_of"] or today
+        if as_of > today:
             raise ValidationError(_("La fecha no puede ser futura."))
+        if as_of < today and self.first_day is None:
+            raise ValidationError(
+                _("Todavía no se ha desembolsado ningún crédito: no hay cartera antes de hoy.")
+            )
+        if as_of < today and as_of < self.first_day:
+            raise ValidationError(
+                _("No hay cartera antes del %(day)s, el día del primer desembolso.")
+                % {"day": self.first_day.strftime("%d/%m/%Y")}
+            )
         return as_of
 
     def day(self) -> date:

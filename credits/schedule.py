@@ -22,6 +22,8 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
 MAX_TERM = 600
+# The highest nominal annual rate (%) any screen, product or API takes: beyond it is a typo.
+MAX_ANNUAL_RATE = Decimal(1000)
 
 
 class Method(models.TextChoices):
@@ -111,7 +113,8 @@ def due_dates(first_due_date: date, frequency: str, count: int) -> list[date]:
 
 def first_due_date_after(start: date, frequency: str) -> date:
     """Return the default first due date: one period after the start."""
-    return due_dates(start, frequency, 2)[1]
+    _start, first_due = due_dates(start, frequency, 2)
+    return first_due
 
 
 def french_payment(principal: Decimal, rate: Decimal, term: int) -> Decimal:

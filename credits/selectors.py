@@ -1,14 +1,15 @@
 """Reads of the ledger: access helpers, screen querysets, balances and portfolio figures."""
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import (
+    Count,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -29,7 +30,9 @@ from credits.models import (
     LedgerEntry,
     Loan,
     Payment,
+    PaymentAllocation,
 )
+from lib import money
 
 PAR_BUCKETS = {
     30: (Bucket.D31_60, Bucket.D61_90, Bucket.D90_PLUS),
@@ -87,10 +90,37 @@ def loan_payments(loan: Loan) -> QuerySet[Payment]:
 
 
 def _allocations_in_order():
-    from credits.models import PaymentAllocation
-
     return PaymentAllocation.objects.select_related("installment").order_by(
         "installment__number", "id"
+    )
+
+
+@dataclass(frozen=True)
+class OpenInstallments:
+    """A loan's installments with something left to pay, as a payment received on a day sees
+    them: those due by then, the one in course, and the later ones."""
+
+    due: list[Installment]
+    in_course: list[Installment]  # the next one, or none
+    later: list[Installment]
+
+    @property
+    def to_settle(self) -> Decimal:
+        """Return what pays the loan off that day: the installments due and the one in course
+        in full, and the principal of the later ones, which a prepayment pays without their
+        interest. Anything more can only become a credit balance."""
+        in_full = sum((r.total_pending for r in self.due + self.in_course), ZERO)
+        return in_full + sum((r.pending(Component.PRINCIPAL) for r in self.later), ZERO)
+
+
+def open_installments(rows: Iterable[Installment], on: date) -> OpenInstallments:
+    """Split a loan's live installments, in order, as a payment received on `on` pays them."""
+    open_rows = [r for r in rows if r.total_pending > 0]
+    due = [r for r in open_rows if r.due_date <= on]
+    return OpenInstallments(
+        due=due,
+        in_course=open_rows[len(due) : len(due) + 1],
+        later=open_rows[len(due) + 1 :],
     )
 
 
@@ -106,6 +136,7 @@ class LoanBalance:
     paid: Decimal
     next_due_date: date | None
     next_due_amount: Decimal
+    to_settle: Decimal  # what a payment today must not exceed, unless it overpays on purpose
 
 
 def loan_balance(loan: Loan, today: date | None = None) -> LoanBalance:
@@ -114,7 +145,8 @@ def loan_balance(loan: Loan, today: date | None = None) -> LoanBalance:
     pending = dict.fromkeys(Component.values, ZERO)
     overdue = paid = ZERO
     next_row = None
-    for inst in live_installments(loan):
+    rows = list(live_installments(loan))
+    for inst in rows:
         for component in Component.values:
             pending[component] += inst.pending(component)
         paid += inst.total_paid
@@ -134,6 +166,7 @@ def loan_balance(loan: Loan, today: date | None = None) -> LoanBalance:
         paid=paid,
         next_due_date=next_row.due_date if next_row else None,
         next_due_amount=next_row.total_pending if next_row else ZERO,
+        to_settle=open_installments(rows, today).to_settle,
     )
 
 
@@ -165,62 +198,188 @@ def balances_from_ledger(loan: Loan) -> dict:
 
 
 # --- Portfolio (SQL) --------------------------------------------------------------------
+#
+# The portfolio "as of" a day is the one the books showed at the end of that day: the loans
+# disbursed by then and not yet paid off, what they owed, and how late they were. Today's
+# installments and `paid` amounts are the state after every payment; the payments that
+# count differently then and now (received later, or annulled later) are the only
+# corrections, so a recent day costs about what today does.
+
+
+def _day_end(day: date) -> datetime:
+    """Return the first moment after `day`, local time (`date.max` has none: the far future)."""
+    if day >= date.max:
+        return timezone.make_aware(datetime.max - timedelta(days=2))
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+def _days_before(day: date, days: int) -> date:
+    return day - timedelta(days=days) if day.toordinal() > days else date.min
 
 
 def _bucket_bounds(today: date) -> list[tuple[str, date]]:
     """Return (bucket, oldest unpaid due date on or after which a loan is in it), worst last."""
     return [
         (Bucket.CURRENT, today),
-        (Bucket.D1_30, today - timedelta(days=30)),
-        (Bucket.D31_60, today - timedelta(days=60)),
-        (Bucket.D61_90, today - timedelta(days=90)),
+        (Bucket.D1_30, _days_before(today, 30)),
+        (Bucket.D31_60, _days_before(today, 60)),
+        (Bucket.D61_90, _days_before(today, 90)),
     ]
 
 
-def aging_report(today: date | None = None) -> list[dict]:
-    """Return, per aging bucket, the live loans and their outstanding principal, in SQL.
+def _portfolio_sql(as_of: date) -> tuple[str, dict]:
+    """Return SQL naming `per_loan` (loan_id, oldest_due, outstanding) as of the end of a day.
 
-    A loan's bucket comes from its oldest unpaid installment's due date, computed here from
-    the installments (not from the nightly `Loan.bucket`), so the report is right even
-    before the daily task has run. Bucket limits are passed as dates, which keeps the SQL
-    the same on PostgreSQL and SQLite.
+    A loan is in the portfolio if it was disbursed by then and is live now, or is paid now
+    but still owed something then. An installment counts if the payment that created it
+    (a re-schedule) counted then and the one that replaced it did not; it was unpaid if
+    nothing changed it since and it is unpaid now, or, if a payment changed it since, if
+    its principal, interest and fees were not all paid by the payments that counted then.
+    When no payment counts differently then and now (always so for today), that is simply
+    today's live installments of today's live loans, and the cheaper SQL says just that.
     """
-    today = today or timezone.localdate()
-    bounds = _bucket_bounds(today)
-    cases = " ".join("WHEN oldest_due >= %s THEN %s" for _b in bounds)
-    params: list = []
-    for bucket, since in bounds:
-        params += [since, str(bucket)]
-    installments = Installment._meta.db_table
-    loans = Loan._meta.db_table
-    sql = f"""
+    day_end = _day_end(as_of)
+    params = {
+        "day": connection.ops.adapt_datefield_value(as_of),
+        "day_end": connection.ops.adapt_datetimefield_value(day_end),
+        "applied": Payment.Status.APPLIED,
+        "annulled": Payment.Status.ANNULLED,
+        "principal": Component.PRINCIPAL,
+        "late_interest": Component.LATE_INTEREST,
+        "reschedule": LedgerEntry.Kind.RESCHEDULE,
+        "active": Loan.Status.ACTIVE,
+        "written_off": Loan.Status.WRITTEN_OFF,
+        "paid": Loan.Status.PAID,
+        "false": False,
+    }
+    changed = Payment.objects.filter(
+        Q(status=Payment.Status.APPLIED, received_on__gt=as_of)
+        | Q(status=Payment.Status.ANNULLED, received_on__lte=as_of, annulled_at__gte=day_end)
+    )
+    sql = _ROWS_THEN + _PER_LOAN_THEN if changed.exists() else _PER_LOAN_NOW
+    return sql.format(  # table names from Django's metadata, values as parameters
+        installment=Installment._meta.db_table,
+        loan=Loan._meta.db_table,
+        payment=Payment._meta.db_table,
+        allocation=PaymentAllocation._meta.db_table,
+        ledger=LedgerEntry._meta.db_table,
+    ), params
+
+
+# Nothing changed since: today's live installments of today's live loans.
+_PER_LOAN_NOW = """
         WITH per_loan AS (
             SELECT i.loan_id,
-                   MIN(CASE WHEN i.paid_on IS NULL AND i.due_date < %s THEN i.due_date END)
+                   MIN(CASE WHEN i.paid_on IS NULL AND i.due_date < %(day)s THEN i.due_date END)
                        AS oldest_due,
                    SUM(i.principal_due - i.principal_paid) AS outstanding
-            FROM {installments} i
-            JOIN {loans} l ON l.id = i.loan_id
-            WHERE l.status IN (%s, %s) AND i.is_superseded = %s
+            FROM {installment} i
+            JOIN {loan} l ON l.id = i.loan_id
+            WHERE l.status IN (%(active)s, %(written_off)s) AND i.is_superseded = %(false)s
+              -- Disbursed by the end of the day.
+              AND (l.disbursed_at < %(day_end)s
+                   OR (l.disbursed_at IS NULL AND l.start_date <= %(day)s))
             GROUP BY i.loan_id
         )
-        SELECT CASE WHEN oldest_due IS NULL THEN %s {cases} ELSE %s END AS bucket,
+"""
+
+_ROWS_THEN = """
+        WITH counted AS (
+            SELECT id FROM {payment}
+            WHERE received_on <= %(day)s
+              AND (status = %(applied)s OR annulled_at >= %(day_end)s)
+        ),
+        changed AS (
+            -- Counted now but not then (-1), or then but not now (+1).
+            SELECT id, loan_id, CASE WHEN status = %(applied)s THEN -1 ELSE 1 END AS sign
+            FROM {payment}
+            WHERE (status = %(applied)s AND received_on > %(day)s)
+               OR (status = %(annulled)s AND received_on <= %(day)s
+                   AND annulled_at >= %(day_end)s)
+        ),
+        delta AS (
+            SELECT a.installment_id,
+                   SUM(CASE WHEN a.component = %(principal)s
+                            THEN c.sign * a.amount ELSE 0 END) AS principal,
+                   SUM(CASE WHEN a.component = %(late_interest)s
+                            THEN 0 ELSE c.sign * a.amount END) AS scheduled
+            FROM {allocation} a JOIN changed c ON c.id = a.payment_id
+            GROUP BY a.installment_id
+        ),
+        replaced AS (
+            -- Rows a payment annulled since then had re-scheduled away on that day:
+            -- annulling restores them and forgets the link, the ledger keeps it.
+            SELECT le.installment_id AS id
+            FROM {ledger} le
+            JOIN changed c ON c.id = le.payment_id AND c.sign = 1
+            JOIN {installment} r ON r.id = le.installment_id
+            WHERE le.kind = %(reschedule)s AND le.owed < 0
+              AND (r.created_by_payment_id IS NULL OR r.created_by_payment_id <> le.payment_id)
+        ),
+        rows_then AS (
+            SELECT i.loan_id, l.status, i.due_date,
+                   i.principal_due - i.principal_paid - COALESCE(d.principal, 0) AS principal_left,
+                   CASE WHEN d.installment_id IS NULL
+                        THEN CASE WHEN i.paid_on IS NULL THEN 1 ELSE 0 END
+                        WHEN i.principal_paid + i.interest_paid + i.fee_paid + d.scheduled
+                             < i.principal_due + i.interest_due + i.fee_due THEN 1
+                        ELSE 0 END AS is_open
+            FROM {installment} i
+            JOIN {loan} l ON l.id = i.loan_id
+            LEFT JOIN delta d ON d.installment_id = i.id
+            WHERE (l.status IN (%(active)s, %(written_off)s)
+                   OR (l.status = %(paid)s AND l.id IN (SELECT loan_id FROM changed)))
+              AND (i.created_by_payment_id IS NULL
+                   OR i.created_by_payment_id IN (SELECT id FROM counted))
+              AND (i.superseded_by_payment_id IS NULL
+                   OR i.superseded_by_payment_id NOT IN (SELECT id FROM counted))
+              AND i.id NOT IN (SELECT id FROM replaced)
+              -- Disbursed by the end of the day.
+              AND (l.disbursed_at < %(day_end)s
+                   OR (l.disbursed_at IS NULL AND l.start_date <= %(day)s))
+        ),
+"""
+
+_PER_LOAN_THEN = """
+        per_loan AS (
+            SELECT loan_id,
+                   MIN(CASE WHEN is_open = 1 AND due_date < %(day)s THEN due_date END)
+                       AS oldest_due,
+                   SUM(principal_left) AS outstanding
+            FROM rows_then
+            GROUP BY loan_id, status
+            HAVING status <> %(paid)s OR MAX(is_open) = 1
+        )
+"""
+
+
+def aging_report(today: date | None = None) -> list[dict]:
+    """Return, per aging bucket, the portfolio's loans and outstanding principal as of a day.
+
+    A loan's bucket comes from its oldest installment unpaid at the end of that day,
+    computed here from the installments and payments (not from the nightly `Loan.bucket`),
+    so the report is right even before the daily task has run, and for any past day.
+    Bucket limits are passed as dates, which keeps the SQL the same on PostgreSQL and
+    SQLite.
+    """
+    today = today or timezone.localdate()
+    per_loan, params = _portfolio_sql(today)
+    cases = []
+    for k, (bucket, since) in enumerate(_bucket_bounds(today)):
+        cases.append(f"WHEN oldest_due >= %(since{k})s THEN %(bucket{k})s")
+        params[f"since{k}"] = connection.ops.adapt_datefield_value(since)
+        params[f"bucket{k}"] = str(bucket)
+    params["current"], params["worst"] = str(Bucket.CURRENT), str(Bucket.D90_PLUS)
+    sql = f"""{per_loan}
+        SELECT CASE WHEN oldest_due IS NULL THEN %(current)s {" ".join(cases)}
+                    ELSE %(worst)s END AS bucket,
                COUNT(*), COALESCE(SUM(outstanding), 0)
         FROM per_loan
         GROUP BY 1
     """  # noqa: S608 - table names from Django's metadata, values as parameters
-    all_params = [
-        today,
-        Loan.Status.ACTIVE,
-        Loan.Status.WRITTEN_OFF,
-        False,
-        str(Bucket.CURRENT),
-        *params,
-        str(Bucket.D90_PLUS),
-    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, all_params)
-        found = {row[0]: (row[1], Decimal(row[2]).quantize(Decimal("0.01"))) for row in cursor}
+        cursor.execute(sql, params)
+        found = {row[0]: (row[1], money.cents(row[2])) for row in cursor}
     total = sum((v[1] for v in found.values()), ZERO)
     report = []
     for bucket in Bucket:
@@ -237,6 +396,18 @@ def aging_report(today: date | None = None) -> list[dict]:
     return report
 
 
+def portfolio_first_day() -> date | None:
+    """Return the first day there was a portfolio: the earliest disbursement, if any."""
+    firsts = Loan.objects.filter(status__in=Loan.DISBURSED).aggregate(
+        disbursed=Min("disbursed_at"),
+        started=Min("start_date", filter=Q(disbursed_at__isnull=True)),
+    )
+    days = [firsts["started"]]
+    if firsts["disbursed"] is not None:
+        days.append(timezone.localdate(firsts["disbursed"]))
+    return min((d for d in days if d is not None), default=None)
+
+
 @dataclass(frozen=True)
 class PortfolioSummary:
     buckets: list[dict]
@@ -248,7 +419,8 @@ class PortfolioSummary:
 
 
 def portfolio_summary(today: date | None = None) -> PortfolioSummary:
-    """Return the portfolio report: outstanding by bucket, PAR30, PAR90 and this month's cash."""
+    """Return the portfolio report as of a day: outstanding by bucket, PAR30, PAR90, and the
+    cash of that day's month up to it (payments annulled after it still counted then)."""
     today = today or timezone.localdate()
     buckets = aging_report(today)
     outstanding = sum((b["outstanding"] for b in buckets), ZERO)
@@ -257,20 +429,23 @@ def portfolio_summary(today: date | None = None) -> PortfolioSummary:
         at_risk = sum((b["outstanding"] for b in buckets if b["bucket"] in PAR_BUCKETS[days]), ZERO)
         return (at_risk * 100 / outstanding).quantize(Decimal("0.01")) if outstanding else ZERO
 
-    collected = Payment.objects.filter(
-        status=Payment.Status.APPLIED,
-        received_on__gte=today.replace(day=1),
-        received_on__lte=today,
-    ).exclude(source=Payment.Source.CREDIT_BALANCE)
-    totals = collected.aggregate(total=Sum("amount", default=ZERO))
+    collected = (
+        Payment.objects.filter(
+            received_on__gte=today.replace(day=1),
+            received_on__lte=today,
+        )
+        .filter(Q(status=Payment.Status.APPLIED) | Q(annulled_at__gte=_day_end(today)))
+        .exclude(source=Payment.Source.CREDIT_BALANCE)
+    )
+    totals = collected.aggregate(total=Sum("amount", default=ZERO), count=Count("id"))
     return PortfolioSummary(
         buckets=buckets,
         outstanding=outstanding,
         par30=par(30),
         par90=par(90),
         # SQLite sums decimals as floats-in-text: round explicitly.
-        collected_this_month=Decimal(totals["total"]).quantize(Decimal("0.01")),
-        payments_this_month=collected.count(),
+        collected_this_month=money.cents(totals["total"]),
+        payments_this_month=totals["count"],
     )
 
 
@@ -359,32 +534,33 @@ class PortfolioLoan:
 
 
 def portfolio_loans(today: date | None = None) -> Iterator[PortfolioLoan]:
-    """Yield the live loans with their outstanding principal and aging as of `today`.
+    """Yield the portfolio's loans with their outstanding principal and aging as of a day.
 
-    Days past due come from the oldest unpaid installment due before `today`, as in
-    `aging_report`, so the rows add up to the report's totals.
+    The figures come from the same SQL as `aging_report`, so the rows add up to the
+    report's totals.
     """
     today = today or timezone.localdate()
-    live = Q(installments__is_superseded=False)
+    per_loan, params = _portfolio_sql(today)
+    with connection.cursor() as cursor:
+        sql = f"{per_loan} SELECT loan_id, oldest_due, outstanding FROM per_loan"  # noqa: S608
+        cursor.execute(sql, params)
+        figures = {row[0]: (row[1], money.cents(row[2])) for row in cursor}
     loans = (
-        Loan.objects.filter(status__in=Loan.LIVE)
+        Loan.objects.filter(status__in=Loan.DISBURSED)
         .select_related("customer", "product")
-        .annotate(
-            outstanding=outstanding_principal_expression(),
-            oldest_due=Min(
-                "installments__due_date",
-                filter=live
-                & Q(installments__paid_on__isnull=True, installments__due_date__lt=today),
-            ),
-        )
         .order_by("customer__last_name", "customer__first_name", "payment_code")
     )
     # Streamed in chunks: the export writes one row at a time, however big the portfolio.
     for loan in loans.iterator(chunk_size=2000):
-        days = (today - loan.oldest_due).days if loan.oldest_due else 0
+        if loan.pk not in figures:
+            continue
+        oldest_due, outstanding = figures[loan.pk]
+        if isinstance(oldest_due, str):  # SQLite answers a CASE of dates as text
+            oldest_due = date.fromisoformat(oldest_due)
+        days = (today - oldest_due).days if oldest_due else 0
         yield PortfolioLoan(
             loan=loan,
-            outstanding=loan.outstanding,
+            outstanding=outstanding,
             days_past_due=days,
             bucket=str(Bucket.for_days(days)),
         )

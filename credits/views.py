@@ -128,7 +128,7 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("credits.add_payment", raise_exception=True)
 def payment_create(request: HttpRequest, pk: int) -> HttpResponse:
     loan = selectors.loan_for(request.user, pk)
-    form = forms.PaymentForm(request.POST or None, request.FILES or None)
+    form = forms.PaymentForm(request.POST or None, request.FILES or None, loan=loan)
     if request.method == "POST" and form.is_valid():
         try:
             payment = payment_services.apply_payment(
@@ -165,7 +165,12 @@ def _payment_summary(payment) -> str:
         )
     if payment.credited:
         parts.append(_("%(amount)s a saldo a favor") % {"amount": _money(payment.credited)})
-    return ", ".join(parts) + "."
+    summary = ", ".join(parts) + "."
+    if payment.overpaid:
+        summary += " " + _(
+            "Es un pago en exceso: %(amount)s más de lo que cancelaba el crédito."
+        ) % {"amount": _money(payment.overpaid)}
+    return summary
 
 
 @require_POST
@@ -202,26 +207,51 @@ def loan_transition(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     action, reason = form.cleaned_data["action"], form.cleaned_data["reason"].strip()
     try:
-        message = _run_transition(loan, action, reason, request.user)
+        level, message = _run_transition(loan, action, reason, request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, message)
+        messages.add_message(request, level, message)
     return redirect(loan)
 
 
-def _run_transition(loan: Loan, action: str, reason: str, actor) -> str:
-    """Call the one service of `action`; return what to tell the user."""
-    code = {"code": loan.payment_code}
+def _run_transition(loan: Loan, action: str, reason: str, actor) -> tuple[int, str]:
+    """Call the one service of `action`; return the message level and what to tell the user."""
     if action == forms.TransitionForm.SEND_FOR_SIGNATURE:
         contract = contract_services.send_for_signature(loan=loan, actor=actor)
-        return _("Contrato del crédito %(code)s enviado a firma a %(email)s.") % {
-            **code,
-            "email": contract.signer_email,
-        }
+        return _contract_outcome(contract)
     if action == forms.TransitionForm.RESEND_CONTRACT:
         contract = contract_services.resend_contract(loan=loan, actor=actor)
-        return _("Contrato reenviado a firma a %(email)s.") % {"email": contract.signer_email}
+        return _contract_outcome(contract)
+    return messages.SUCCESS, _run_ledger_transition(loan, action, reason, actor)
+
+
+def _contract_outcome(contract: LoanContract) -> tuple[int, str]:
+    """Say what became of a contract sent to DocuSeal, as far as is known right now.
+
+    The sending runs after the commit: in a worker (the contract is still queued) or, with
+    an eager queue, already done (sent or refused).
+    """
+    contract.refresh_from_db(fields=["status", "error", "submission_id"])
+    values = {"code": contract.loan.payment_code, "email": contract.signer_email}
+    if contract.status == LoanContract.Status.SENT:
+        return messages.SUCCESS, _(
+            "DocuSeal recibió el contrato del crédito %(code)s y pidió la firma a %(email)s."
+        ) % values
+    if contract.status == LoanContract.Status.FAILED:
+        return messages.ERROR, _(
+            "DocuSeal no aceptó el contrato del crédito %(code)s («%(error)s»). Corrija los "
+            "datos y reenvíelo."
+        ) % {**values, "error": contract.error}
+    return messages.INFO, _(
+        "Contrato del crédito %(code)s en cola para DocuSeal, para la firma de %(email)s. "
+        "Su estado se actualiza en «Contratos» cuando DocuSeal lo confirme."
+    ) % values
+
+
+def _run_ledger_transition(loan: Loan, action: str, reason: str, actor) -> str:
+    """Call the service of a life-cycle move that is done once it returns; say what it did."""
+    code = {"code": loan.payment_code}
     if action == forms.TransitionForm.MARK_SIGNED:
         loan_services.change_status(
             loan=loan, to=Loan.Status.READY_TO_DISBURSE, actor=actor, reason=reason

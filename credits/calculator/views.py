@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from credits import schedule
@@ -285,6 +285,10 @@ def _simulation_summary(simulation: dict[str, Any]) -> dict[str, str]:
     return {
         _("monto simulado"): f"S/ {_money(Decimal(simulation['amount']))}",
         _("tasa anual"): f"{simulation['annual_rate']} %",
-        _("plazo"): _("%(term)s cuotas (%(frequency)s)")
+        _("plazo"): ngettext(
+            "%(term)s cuota (%(frequency)s)",
+            "%(term)s cuotas (%(frequency)s)",
+            int(simulation["term"]),
+        )
         % {"term": simulation["term"], "frequency": str(frequency).lower()},
     }

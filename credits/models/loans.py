@@ -1,5 +1,6 @@
 """Loan products, loans, their installments and their contracts (signed through DocuSeal)."""
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,11 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from credits.schedule import FeeType, Frequency, Method
+from credits.schedule import MAX_ANNUAL_RATE, MAX_TERM, FeeType, Frequency, Method
 from crm.models import Branch, Customer
 from lib.money import MONEY, RATE, Currency
 
 ZERO = Decimal("0.00")
+# A new product's negotiable range until an administrator sets its own: 0 % to 100 %.
+DEFAULT_MAX_RATE = Decimal(100)
 
 
 class Component(models.TextChoices):
@@ -71,15 +74,37 @@ class LoanProduct(models.Model):
     name = models.CharField(_("nombre"), max_length=120, unique=True)
     currency = models.CharField(_("moneda"), max_length=3, choices=Currency, default=Currency.PEN)
     annual_rate = models.DecimalField(
-        _("tasa nominal anual (%)"), **RATE, validators=[MinValueValidator(0)]
+        _("tasa nominal anual (%)"),
+        **RATE,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_ANNUAL_RATE)],
+        help_text=_("La que se ofrece; la de cada crédito puede negociarse dentro del rango."),
+    )
+    # The range a loan's negotiated rate must stay in (services.loans.validate_terms).
+    min_rate = models.DecimalField(
+        _("tasa mínima (%)"),
+        **RATE,
+        default=ZERO,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_ANNUAL_RATE)],
+    )
+    max_rate = models.DecimalField(
+        _("tasa máxima (%)"),
+        **RATE,
+        default=DEFAULT_MAX_RATE,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_ANNUAL_RATE)],
     )
     method = models.CharField(_("método de amortización"), max_length=10, choices=Method)
     frequency = models.CharField(
         _("frecuencia de pago"), max_length=10, choices=Frequency, default=Frequency.MONTHLY
     )
-    min_term = models.PositiveIntegerField(_("plazo mínimo (cuotas)"), default=1)
-    max_term = models.PositiveIntegerField(_("plazo máximo (cuotas)"), default=60)
-    min_amount = models.DecimalField(_("monto mínimo"), **MONEY, default=Decimal("100.00"))
+    min_term = models.PositiveIntegerField(
+        _("plazo mínimo (cuotas)"), default=1, validators=[MinValueValidator(1)]
+    )
+    max_term = models.PositiveIntegerField(
+        _("plazo máximo (cuotas)"), default=60, validators=[MaxValueValidator(MAX_TERM)]
+    )
+    min_amount = models.DecimalField(
+        _("monto mínimo"), **MONEY, default=Decimal("100.00"), validators=[MinValueValidator(0)]
+    )
     max_amount = models.DecimalField(_("monto máximo"), **MONEY, default=Decimal("500000.00"))
     fee_type = models.CharField(
         _("tipo de comisión"), max_length=10, choices=FeeType, default=FeeType.NONE
@@ -120,16 +145,31 @@ class LoanProduct(models.Model):
             models.CheckConstraint(
                 condition=Q(min_amount__lte=F("max_amount")), name="credits_product_amount_range"
             ),
+            models.CheckConstraint(
+                condition=Q(min_rate__lte=F("annual_rate")) & Q(annual_rate__lte=F("max_rate")),
+                name="credits_product_rate_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
-        if self.min_term > self.max_term:
-            raise ValidationError({"max_term": _("El plazo máximo es menor que el mínimo.")})
-        if self.min_amount > self.max_amount:
-            raise ValidationError({"max_amount": _("El monto máximo es menor que el mínimo.")})
+        # A field left empty has its own error already; only filled-in ranges are compared.
+        errors = {}
+        if None not in (self.min_term, self.max_term) and self.min_term > self.max_term:
+            errors["max_term"] = _("El plazo máximo es menor que el mínimo.")
+        if None not in (self.min_amount, self.max_amount) and self.min_amount > self.max_amount:
+            errors["max_amount"] = _("El monto máximo es menor que el mínimo.")
+        if None not in (self.min_rate, self.annual_rate, self.max_rate):
+            if self.min_rate > self.max_rate:
+                errors["max_rate"] = _("La tasa máxima es menor que la mínima.")
+            elif not self.min_rate <= self.annual_rate <= self.max_rate:
+                errors["annual_rate"] = _(
+                    "La tasa ofrecida debe estar entre la mínima y la máxima del producto."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     def get_allocation_order(self) -> list[str]:
         return list(self.allocation_order) or [str(c) for c in DEFAULT_ALLOCATION_ORDER]
@@ -171,6 +211,8 @@ class Loan(models.Model):
     }
     # Statuses whose installments are owed.
     LIVE = (Status.ACTIVE, Status.WRITTEN_OFF)
+    # Statuses of a loan that was disbursed: it has a schedule and a place in the portfolio.
+    DISBURSED = (Status.ACTIVE, Status.PAID, Status.WRITTEN_OFF)
 
     customer = models.ForeignKey(
         Customer, verbose_name=_("cliente"), on_delete=models.PROTECT, related_name="loans"
@@ -280,6 +322,13 @@ class Loan(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in self.LIVE
+
+    @property
+    def disbursed_on(self) -> date | None:
+        """Return the local day the loan was disbursed (its start date if no moment was kept)."""
+        if self.disbursed_at is not None:
+            return timezone.localdate(self.disbursed_at)
+        return self.start_date if self.status in self.DISBURSED else None
 
 
 class Installment(models.Model):

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -57,6 +57,9 @@ class Payment(models.Model):
     # What the payment left beyond the installments it paid, and where that went.
     prepaid_principal = models.DecimalField(_("capital prepagado"), **MONEY, default=ZERO)
     credited = models.DecimalField(_("a saldo a favor"), **MONEY, default=ZERO)
+    # What was received beyond everything the loan owed, accepted as such by who recorded
+    # it (services.payments.apply_payment's `accept_overpayment`); part of `credited`.
+    overpaid = models.DecimalField(_("pagado en exceso"), **MONEY, default=ZERO)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("registrado por"),
@@ -84,6 +87,10 @@ class Payment(models.Model):
         permissions = [("annul_payment", _("Puede anular pagos"))]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="credits_payment_amount_pos"),
+            models.CheckConstraint(
+                condition=Q(overpaid__gte=0) & Q(overpaid__lte=F("credited")),
+                name="credits_payment_overpaid_credited",
+            ),
         ]
         indexes = [models.Index(fields=["received_on"], name="credits_payment_received")]
 

@@ -21,16 +21,39 @@ from integrations.models import WebhookEvent
 from lib import queue
 
 
+def is_docuseal_configured() -> bool:
+    """Tell whether contracts can go out: DocuSeal's API key and template are set."""
+    return bool(settings.DOCUSEAL_API_KEY and settings.DOCUSEAL_TEMPLATE_ID)
+
+
+def _require_docuseal() -> None:
+    if not is_docuseal_configured():
+        raise ValidationError(
+            _(
+                "DocuSeal no está configurado (faltan DOCUSEAL_API_KEY o DOCUSEAL_TEMPLATE_ID): "
+                "el contrato no se envió. Pida a un administrador que lo configure; si el "
+                "cliente firma en papel, un supervisor lo registra con «Firmado en físico»."
+            )
+        )
+
+
 @transaction.atomic
 def send_for_signature(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContract:
-    """Move a draft to "awaiting signature" and queue the contract for the customer to sign."""
+    """Move a draft to "awaiting signature" and queue the contract for DocuSeal.
+
+    Nothing moves when DocuSeal is not configured: the contract could never go out.
+    """
     loan = ledger.locked(loan)
     if not loan.customer.email:
         raise ValidationError(
             _("El cliente no tiene correo electrónico: regístrelo para enviarle el contrato.")
         )
+    _require_docuseal()
     ledger.move_status(
-        loan, Loan.Status.AWAITING_SIGNATURE, actor=actor, reason=_("Contrato enviado a firma")
+        loan,
+        Loan.Status.AWAITING_SIGNATURE,
+        actor=actor,
+        reason=_("Contrato en cola para firma electrónica (DocuSeal)"),
     )
     contract = LoanContract.objects.create(loan=loan, signer_email=loan.customer.email)
     queue.enqueue("credits.send_contract", contract_id=contract.pk)
@@ -134,12 +157,14 @@ def resend_contract(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContra
         raise ValidationError(_("Hay un contrato en curso: espere la firma o su rechazo."))
     if not loan.customer.email:
         raise ValidationError(_("El cliente no tiene correo electrónico."))
+    _require_docuseal()
     contract = LoanContract.objects.create(loan=loan, signer_email=loan.customer.email)
     queue.enqueue("credits.send_contract", contract_id=contract.pk)
     crm_services.record_interaction(
         customer=loan.customer,
         kind=Interaction.Kind.SYSTEM,
-        summary=_("Contrato del crédito %(code)s reenviado a firma") % {"code": loan.payment_code},
+        summary=_("Contrato del crédito %(code)s en cola para reenviarse a firma (DocuSeal)")
+        % {"code": loan.payment_code},
         payload={"loan": loan.pk, "contract": contract.pk},
         actor=actor,
     )

@@ -1,12 +1,12 @@
 """Late interest and days past due, charged and refreshed every night."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from credits.models import (
     ZERO,
@@ -33,16 +33,18 @@ def accrue_late_interest(*, loan: Loan, today: date) -> Decimal:
         return ZERO
     daily = loan.late_annual_rate / money.HUNDRED / DAYS_PER_YEAR_FOR_LATE_INTEREST
     charged = ZERO
+    # Only installments past their grace days: due more than `grace_days` days before today.
     rows = Installment.objects.select_for_update().filter(
-        loan=loan, is_superseded=False, paid_on__isnull=True, due_date__lt=today
+        loan=loan,
+        is_superseded=False,
+        paid_on__isnull=True,
+        due_date__lt=today - timedelta(days=loan.grace_days),
     )
     for inst in rows:
-        if (today - inst.due_date).days <= loan.grace_days:
-            continue
         since = max(inst.due_date, inst.late_accrued_through or inst.due_date)
         days = (today - since).days
         base = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
-        amount = money.cents(base * daily * days) if days > 0 and base > 0 else ZERO
+        amount = money.cents(base * daily * days)
         inst.late_accrued_through = today
         if amount > 0:
             inst.late_interest_due += amount
@@ -53,7 +55,11 @@ def accrue_late_interest(*, loan: Loan, today: date) -> Decimal:
                 installment=inst,
                 component=Component.LATE_INTEREST,
                 owed=amount,
-                reason=_("Mora de %(days)s días hasta %(day)s")
+                reason=ngettext(
+                    "Mora de %(days)s día hasta %(day)s",
+                    "Mora de %(days)s días hasta %(day)s",
+                    days,
+                )
                 % {"days": days, "day": today.strftime("%d/%m/%Y")},
             )
         inst.save(update_fields=["late_interest_due", "late_accrued_through"])

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from credits import schedule
 from credits.models import (
@@ -74,10 +75,17 @@ def schedule_for(loan: Loan) -> schedule.Schedule:
     )
 
 
-def validate_terms(*, product: LoanProduct, principal: Decimal | None, term: int | None) -> None:
-    """Raise ValidationError unless the product is active and allows this amount and term.
+def validate_terms(
+    *,
+    product: LoanProduct,
+    principal: Decimal | None,
+    term: int | None,
+    annual_rate: Decimal | None = None,
+) -> None:
+    """Raise ValidationError unless the product is active and allows this amount, term and rate.
 
-    A None amount or term is not checked (a form reports its own error for it).
+    A None amount, term or rate is not checked (a form reports its own error for it; a None
+    rate means the product's own).
     """
     errors = {}
     if not product.is_active:
@@ -89,13 +97,22 @@ def validate_terms(*, product: LoanProduct, principal: Decimal | None, term: int
             "p": product,
         }
     if term is not None and not product.min_term <= term <= product.max_term:
-        errors["term"] = _("El plazo debe estar entre %(min)s y %(max)s cuotas para %(p)s.") % {
-            "min": product.min_term,
-            "max": product.max_term,
-            "p": product,
-        }
+        errors["term"] = ngettext(
+            "El plazo debe estar entre %(min)s y %(max)s cuota para %(p)s.",
+            "El plazo debe estar entre %(min)s y %(max)s cuotas para %(p)s.",
+            product.max_term,
+        ) % {"min": product.min_term, "max": product.max_term, "p": product}
+    if annual_rate is not None and not product.min_rate <= annual_rate <= product.max_rate:
+        errors["annual_rate"] = _(
+            "La tasa debe estar entre %(min)s %% y %(max)s %% anual para %(p)s."
+        ) % {"min": _rate(product.min_rate), "max": _rate(product.max_rate), "p": product}
     if errors:
         raise ValidationError(errors)
+
+
+def _rate(value: Decimal) -> str:
+    """Return a rate without trailing zeros: 32, 19.5."""
+    return format(value.normalize(), "f")
 
 
 @transaction.atomic
@@ -116,7 +133,8 @@ def create_loan(
 ) -> Loan:
     """Open a draft loan on a product's terms (the rate may be negotiated) and record it."""
     principal = money.cents(Decimal(principal))
-    validate_terms(product=product, principal=principal, term=term)
+    annual_rate = product.annual_rate if annual_rate is None else Decimal(annual_rate)
+    validate_terms(product=product, principal=principal, term=term, annual_rate=annual_rate)
     first_due_date = first_due_date or schedule.first_due_date_after(start_date, product.frequency)
     if first_due_date <= start_date:
         raise ValidationError(
@@ -128,7 +146,7 @@ def create_loan(
         payment_code=new_payment_code(),
         currency=product.currency,
         principal=principal,
-        annual_rate=product.annual_rate if annual_rate is None else annual_rate,
+        annual_rate=annual_rate,
         term=term,
         method=product.method,
         frequency=product.frequency,
@@ -149,7 +167,11 @@ def create_loan(
     crm_services.record_interaction(
         customer=customer,
         kind=Interaction.Kind.SYSTEM,
-        summary=_("Crédito %(code)s registrado: %(cur)s %(amount)s en %(term)s cuotas")
+        summary=ngettext(
+            "Crédito %(code)s registrado: %(cur)s %(amount)s en %(term)s cuota",
+            "Crédito %(code)s registrado: %(cur)s %(amount)s en %(term)s cuotas",
+            term,
+        )
         % {"code": loan.payment_code, "cur": loan.currency, "amount": principal, "term": term},
         payload={"loan": loan.pk, "product": product.name, "rate": str(loan.annual_rate)},
         actor=actor,

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from credits import schedule
+from credits import schedule, selectors
 from credits.models import (
     ZERO,
     Component,
@@ -27,6 +27,9 @@ from credits.services import distributions, ledger
 from crm import services as crm_services
 from crm.models import Interaction
 from lib import money, people
+
+# The largest amount a money column holds (14 digits, 2 of them decimals).
+MAX_AMOUNT = Decimal("999999999999.99")
 
 
 def _live_rows(loan: Loan) -> list[Installment]:
@@ -201,6 +204,7 @@ def apply_payment(
     actor: AbstractBaseUser | None,
     reference: str = "",
     overpayment: str = Payment.Overpayment.CREDIT,
+    accept_overpayment: bool = False,
     receipt: UploadedFile | None = None,
     receipt_url: str = "",
     external_id: str | None = None,
@@ -211,25 +215,66 @@ def apply_payment(
     each installment's components in the product's allocation order. What is left either
     prepays principal (re-scheduling the rest: shorter term or lower installment) or stays
     as the loan's credit balance. A provider's `external_id` is applied once only.
+
+    The amount must be positive and no more than what pays the loan off that day, unless
+    `accept_overpayment` says the payer really paid more: the excess then stays as credit
+    balance and the payment records it as `overpaid`. The day must fall between the
+    disbursement and today.
     """
     amount = Decimal(amount)
-    if amount <= 0 or amount != money.cents(amount):
+    if not amount.is_finite() or amount <= 0 or amount != money.cents(amount):
         raise ValidationError({"amount": _("El monto debe ser positivo, con hasta dos decimales.")})
+    if amount > MAX_AMOUNT:
+        raise ValidationError({"amount": _("El monto es demasiado grande.")})
     if source not in Payment.Source.values:
         raise ValidationError({"source": _("Origen de pago desconocido.")})
     if overpayment not in Payment.Overpayment.values:
         raise ValidationError({"overpayment": _("Elija qué hacer con el excedente.")})
+    loan = ledger.locked(loan)
+    # Under the loan's lock: the same delivery arriving twice at once finds the first one.
     if external_id:
         existing = Payment.objects.filter(external_id=external_id).first()
         if existing is not None:
             return existing
-    loan = ledger.locked(loan)
     if not loan.is_live:
         raise ValidationError(
             _("No se registran pagos en un crédito «%(s)s».") % {"s": loan.get_status_display()}
         )
     if received_on > timezone.localdate():
         raise ValidationError({"received_on": _("La fecha de pago no puede ser futura.")})
+    disbursed_on = loan.disbursed_on
+    if disbursed_on is not None and received_on < disbursed_on:
+        raise ValidationError(
+            {
+                "received_on": _(
+                    "La fecha de pago no puede ser anterior al desembolso del crédito (%(day)s)."
+                )
+                % {"day": disbursed_on.strftime("%d/%m/%Y")}
+            }
+        )
+    split = selectors.open_installments(_live_rows(loan), received_on)
+    owed = split.to_settle
+    overpaid = ZERO
+    # Spending the credit balance moves money the loan already holds: nothing to check.
+    if amount > owed and source != Payment.Source.CREDIT_BALANCE:
+        if not accept_overpayment:
+            raise ValidationError(
+                {
+                    "amount": _(
+                        "El monto supera lo que se debe: %(cur)s %(owed)s cancelan el crédito "
+                        "al %(day)s. Si de verdad recibió más, marque «Registrar el exceso como "
+                        "saldo a favor»."
+                    )
+                    % {
+                        "cur": loan.currency,
+                        "owed": money.format_money(owed),
+                        "day": received_on.strftime("%d/%m/%Y"),
+                    }
+                }
+            )
+        overpaid = amount - owed
+    if loan.credit_balance + amount > MAX_AMOUNT:
+        raise ValidationError({"amount": _("El monto es demasiado grande.")})
     actor = people.signed_in(actor)
     payment = Payment(
         loan=loan,
@@ -258,13 +303,10 @@ def apply_payment(
         % {"amount": amount, "src": payment.get_source_display()},
     )
 
-    rows = [r for r in _live_rows(loan) if r.total_pending > 0]
-    due_now = [r for r in rows if r.due_date <= received_on]
-    in_course = rows[len(due_now) : len(due_now) + 1]
-    left = _allocate(payment, due_now + in_course, amount, loan.product.get_allocation_order())
-    open_rows = rows[len(due_now) + len(in_course) :]
-    if left > 0 and open_rows and overpayment != Payment.Overpayment.CREDIT:
-        left = _prepay(payment, loan, open_rows, left, overpayment)
+    order = loan.product.get_allocation_order()
+    left = _allocate(payment, split.due + split.in_course, amount, order)
+    if left > 0 and split.later and overpayment != Payment.Overpayment.CREDIT:
+        left = _prepay(payment, loan, split.later, left, overpayment)
     if left > 0:
         payment.credited = left
         loan.credit_balance += left
@@ -276,9 +318,12 @@ def apply_payment(
             payment=payment,
             component=LedgerEntry.CREDIT_COMPONENT,
             paid=left,
-            reason=_("Excedente a saldo a favor"),
+            reason=_("Pago en exceso a saldo a favor")
+            if overpaid
+            else _("Excedente a saldo a favor"),
         )
-    payment.save(update_fields=["prepaid_principal", "credited"])
+    payment.overpaid = overpaid
+    payment.save(update_fields=["prepaid_principal", "credited", "overpaid"])
     distributions.distribute_payment(payment, loan)
 
     crm_services.record_interaction(
@@ -298,6 +343,7 @@ def apply_payment(
             "reference": reference,
             "prepaid_principal": str(payment.prepaid_principal),
             "credited": str(payment.credited),
+            "overpaid": str(payment.overpaid),
         },
         actor=actor,
         occurred_at=timezone.now(),
@@ -351,6 +397,8 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
         PaymentAllocation.objects.filter(installment__in=created_rows)
         .exclude(payment=payment)
         .filter(payment__status=Payment.Status.APPLIED)
+        # Without the model's ordering (installment number, id) DISTINCT sees only payments.
+        .order_by("payment_id")
         .values_list("payment_id", flat=True)
         .distinct()
     )

@@ -58,6 +58,40 @@ def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server,
     assert loan.payments.get().status == Payment.Status.ANNULLED
 
 
+def test_an_absurd_amount_is_stopped_until_it_is_recorded_as_an_overpayment(
+    page: Page, live_server, roles
+):
+    UserFactory(username="cobranzas", role="Cobranzas")
+    today = timezone.localdate()
+    loan = loan_services.disburse(
+        loan=LoanFactory(
+            status=Loan.Status.READY_TO_DISBURSE,
+            start_date=today - timedelta(days=10),
+            first_due_date=today + timedelta(days=20),
+        ),
+        actor=None,
+    )
+
+    pages.sign_in(page, live_server, "cobranzas")
+    page.goto(f"{live_server.url}/creditos/{loan.pk}/pagos/nuevo/")
+    # The first installment in full and the rest of the principal: 945.60 + 9,254.40.
+    expect(page.locator('[data-figure="to-settle"]')).to_have_text("PEN 10,200.00")
+    page.get_by_label("Monto").fill("999999999999")
+    page.get_by_role("button", name="Registrar pago").click()
+
+    expect(page.locator("#payment-form")).to_contain_text(
+        "El monto supera lo que se debe: PEN 10,200.00 cancelan el crédito"
+    )
+    assert not loan.payments.exists()
+    page.get_by_label("Monto").fill("10300")
+    page.get_by_label("Registrar el exceso como saldo a favor").check()
+    page.get_by_role("button", name="Registrar pago").click()
+
+    expect(page.locator("#messages")).to_contain_text("Es un pago en exceso: 100.00")
+    expect(page.locator(".payment-item").first).to_contain_text("Pago en exceso: 100.00")
+    assert loan.payments.get().overpaid == 100
+
+
 def test_an_advisor_sees_the_schedule_while_filling_in_a_new_loan(page: Page, live_server, roles):
     UserFactory(username="asesor", role="Asesor")
     rosa = CustomerFactory(first_name="Rosa", last_name="Huamán Torres")

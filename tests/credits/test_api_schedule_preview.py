@@ -285,6 +285,7 @@ def test_the_openapi_document_lists_the_endpoint(client):
         "frequency",
         "first_due_date",
         "fee",
+        "product",
     }
     assert {"200", "422", "429"} <= set(operation["responses"])
 

@@ -174,6 +174,15 @@ def test_a_lead_becomes_a_web_customer_with_the_simulation_on_the_timeline(clien
     assert sent["remoteip"] == ["198.51.100.4"]
 
 
+def test_a_one_installment_simulation_says_cuota_in_the_singular(client, db, google):
+    google_answers(google)
+
+    client.post(reverse("calculator_lead"), {**LEAD, "sim-term": "1"})
+
+    lead = Interaction.objects.get(kind=Interaction.Kind.NOTE)
+    assert lead.payload["plazo"] == "1 cuota (mensual)"
+
+
 def test_the_visitor_is_thanked_after_the_redirect(client, db, google):
     google_answers(google)
 

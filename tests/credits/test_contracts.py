@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import responses
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from credits.models import Loan, LoanContract
@@ -227,3 +228,77 @@ def test_an_event_for_an_unknown_submission_is_ignored(
 
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
+
+
+# --- What the user is told ----------------------------------------------------------------
+
+
+def _send_from_the_loan_page(client, loan):
+    return client.post(
+        reverse("credits:loan_transition", args=[loan.pk]),
+        {"action": "send_for_signature"},
+        follow=True,
+    )
+
+
+@pytest.fixture
+def signed_in_advisor(client, roles):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="asesor", role="Asesor"))
+    return client
+
+
+@responses.activate
+def test_the_message_says_docuseal_received_the_contract_once_it_did(signed_in_advisor):
+    # A real commit: the queued sending runs (eagerly) before the page is answered.
+    responses.post(f"{API}/submissions", json=fixture("create_submission_response"))
+    loan = LoanFactory(customer=CustomerFactory(email="rosa@example.com"))
+
+    response = _send_from_the_loan_page(signed_in_advisor, loan)
+
+    assert LoanContract.objects.get(loan=loan).status == LoanContract.Status.SENT
+    assert "DocuSeal recibió el contrato del crédito" in response.content.decode()
+    assert "pidió la firma a rosa@example.com" in response.content.decode()
+
+
+@responses.activate
+def test_the_message_says_docuseal_refused_the_contract_and_why(signed_in_advisor):
+    responses.post(f"{API}/submissions", status=422, json={"error": "Template not found"})
+    loan = LoanFactory(customer=CustomerFactory(email="rosa@example.com"))
+
+    response = _send_from_the_loan_page(signed_in_advisor, loan)
+
+    content = response.content.decode()
+    assert "DocuSeal no aceptó el contrato" in content
+    assert "Template not found" in content
+    assert "alert-danger" in content
+
+
+@pytest.mark.parametrize("missing", ["DOCUSEAL_API_KEY", "DOCUSEAL_TEMPLATE_ID"])
+def test_nothing_is_queued_while_docuseal_is_not_configured(
+    draft, settings, django_capture_on_commit_callbacks, missing
+):
+    setattr(settings, missing, None)
+
+    with (
+        pytest.raises(ValidationError, match="DocuSeal no está configurado"),
+        django_capture_on_commit_callbacks() as queued,
+    ):
+        contract_services.send_for_signature(loan=draft, actor=None)
+
+    assert queued == []
+    assert Loan.objects.get(pk=draft.pk).status == Loan.Status.DRAFT
+    assert not LoanContract.objects.exists()
+
+
+def test_a_contract_is_not_resent_while_docuseal_is_not_configured(db, settings):
+    loan = LoanFactory(
+        customer=CustomerFactory(email="rosa@example.com"), status=Loan.Status.AWAITING_SIGNATURE
+    )
+    settings.DOCUSEAL_API_KEY = ""
+
+    with pytest.raises(ValidationError, match="DocuSeal no está configurado"):
+        contract_services.resend_contract(loan=loan, actor=None)
+
+    assert not LoanContract.objects.exists()

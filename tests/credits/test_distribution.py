@@ -100,11 +100,16 @@ def test_annulment_reverses_the_distribution(funded_loan):
 
     payment_services.annul_payment(payment=payment, actor=None, reason="Error")
 
-    for investor_id, net in (
-        Distribution.objects.values_list("investor").annotate(net=Sum("net")).order_by()
-    ):
-        assert net == 0, investor_id
-    assert Distribution.objects.filter(reversal_of__isnull=False).count() == 2
+    totals = (
+        Distribution.objects.values_list("investor")
+        .annotate(Sum("principal"), Sum("interest"), Sum("platform_fee"), Sum("net"))
+        .order_by()
+    )
+    for investor_id, *sums in totals:
+        assert sums == [0, 0, 0, 0], investor_id
+    reversals = Distribution.objects.filter(reversal_of__isnull=False)
+    assert reversals.count() == 2
+    assert all(r.principal < 0 and r.interest < 0 and r.platform_fee < 0 for r in reversals)
 
 
 def test_a_liquidation_settles_the_period_and_a_later_reversal_goes_to_the_next(funded_loan):

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from credits import selectors
 from credits.models import Component, Installment, LedgerEntry, Loan, Payment
+from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm.models import Interaction
 from tests.factories import LoanProductFactory
@@ -161,11 +162,18 @@ def test_a_prepayment_beyond_the_balance_pays_off_the_loan_and_credits_the_rest(
 ):
     loan = make_active_loan(principal=Decimal("1000.00"), term=3)
 
-    payment = pay(loan, "1500.00", date(2026, 1, 20), overpayment=Payment.Overpayment.SHORTEN_TERM)
+    payment = pay(
+        loan,
+        "1500.00",
+        date(2026, 1, 20),
+        overpayment=Payment.Overpayment.SHORTEN_TERM,
+        accept_overpayment=True,
+    )
 
     loan.refresh_from_db()
     assert loan.status == Loan.Status.PAID
-    assert payment.credited > 0
+    # 1,000 of principal and the first installment's 20.00 of interest settle it.
+    assert payment.credited == payment.overpaid == Decimal("480.00")
     assert loan.credit_balance == payment.credited
 
 
@@ -281,3 +289,69 @@ def test_a_payment_and_its_annulment_land_on_the_customer_timeline(make_active_l
     )
     assert "100.00" in summaries[0] and loan.payment_code in summaries[0]
     assert "anulado: Rebotado" in summaries[1]
+
+
+def test_each_allocation_is_written_to_the_ledger_with_its_payment(make_active_loan):
+    loan = make_active_loan()
+
+    payment = pay(loan, "1000.00", date(2026, 3, 1))
+
+    entries = LedgerEntry.objects.filter(payment=payment, kind=LedgerEntry.Kind.ALLOCATION)
+    assert sorted((e.installment.number, e.component, e.paid) for e in entries) == [
+        (1, "interest", Decimal("200.00")),
+        (1, "principal", Decimal("745.60")),
+        (2, "interest", Decimal("54.40")),
+    ]
+    assert {e.reason for e in entries} == {f"Pago {payment.pk}"}
+    assert LedgerEntry.objects.get(payment=payment, kind=LedgerEntry.Kind.PAYMENT).reason == (
+        "Pago recibido: 1000.00 (Efectivo)"
+    )
+
+
+def test_annulling_the_payment_that_settled_a_written_off_loan_writes_it_off_again(
+    make_active_loan,
+):
+    loan = make_active_loan(principal=Decimal("500.00"), term=1)
+    loan_services.write_off(loan=loan, actor=None, reason="Inubicable")
+    payment = pay(loan, "510.00", date(2026, 2, 1))
+    assert Loan.objects.get(pk=loan.pk).status == Loan.Status.PAID
+
+    payment_services.annul_payment(payment=payment, actor=None, reason="Rebotó")
+
+    loan.refresh_from_db()
+    assert (loan.status, loan.paid_at) == (Loan.Status.WRITTEN_OFF, None)
+
+
+def test_annulling_a_payment_made_from_the_credit_balance_gives_the_credit_back(
+    make_active_loan,
+):
+    loan = make_active_loan()
+    pay(loan, "1000.00", date(2026, 1, 20))
+    used = payment_services.apply_credit_balance(loan=loan, actor=None)
+    assert Loan.objects.get(pk=loan.pk).credit_balance == 0
+
+    payment_services.annul_payment(payment=used, actor=None, reason="Error")
+
+    loan.refresh_from_db()
+    assert loan.credit_balance == Decimal("54.40")
+    assert selectors.live_installments(loan)[1].total_paid == 0
+    entries = LedgerEntry.objects.filter(payment=used, kind=LedgerEntry.Kind.CREDIT)
+    assert [e.paid for e in entries] == [Decimal("54.40")]
+
+
+def test_a_loan_without_credit_balance_has_none_to_apply(make_active_loan):
+    loan = make_active_loan()
+
+    with pytest.raises(ValidationError) as refused:
+        payment_services.apply_credit_balance(loan=loan, actor=None)
+
+    assert refused.value.messages == ["El crédito no tiene saldo a favor."]
+
+
+def test_a_credit_balance_already_spent_must_be_annulled_first(make_active_loan):
+    loan = make_active_loan()
+    overpaid = pay(loan, "1000.00", date(2026, 1, 20))
+    payment_services.apply_credit_balance(loan=loan, actor=None)
+
+    with pytest.raises(ValidationError, match="ya se usó"):
+        payment_services.annul_payment(payment=overpaid, actor=None, reason="Error")

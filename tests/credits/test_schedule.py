@@ -1,5 +1,6 @@
 """The schedule engine: exact sums for any product, and French agreeing with numpy-financial."""
 
+import dataclasses
 import itertools
 from datetime import date
 from decimal import Decimal
@@ -194,17 +195,24 @@ def test_a_fixed_french_installment_shortens_the_term():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"principal": Decimal("0")},
-        {"term": 0},
-        {"term": 601},
-        {"annual_rate": Decimal("-1")},
-        {"method": "balloon"},
-        {"frequency": "daily"},
+        ({"principal": Decimal("0")}, "^principal must be positive$"),
+        ({"term": 0}, "^term must be between 1 and 600$"),
+        ({"term": 601}, "^term must be between 1 and 600$"),
+        ({"annual_rate": Decimal("-1")}, "^annual_rate cannot be negative$"),
+        ({"method": "balloon"}, "is not a valid Method"),
+        ({"frequency": "daily"}, "is not a valid Frequency"),
+        ({"installment": Decimal("0")}, "^installment must be positive$"),
+        # 1 % a month of 1,000 is 10.00 of interest: an installment of 10 never repays it.
+        (
+            {"installment": Decimal("10.00"), "annual_rate": Decimal("12")},
+            "^the installment does not cover the interest$",
+        ),
     ],
 )
-def test_it_refuses_impossible_terms(kwargs):
+def test_it_refuses_impossible_terms(kwargs, message):
+    # The API names the bad parameter from these messages (credits.api._error_field).
     args = {
         "principal": Decimal("1000"),
         "annual_rate": Decimal("10"),
@@ -215,5 +223,102 @@ def test_it_refuses_impossible_terms(kwargs):
         **kwargs,
     }
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         schedule.build_schedule(**args)
+
+
+def _plan(**kwargs) -> schedule.Schedule:
+    args = {
+        "principal": Decimal("1000"),
+        "annual_rate": Decimal("12"),
+        "term": 12,
+        "method": Method.FRENCH,
+        "frequency": Frequency.MONTHLY,
+        "first_due_date": date(2026, 1, 1),
+        **kwargs,
+    }
+    return schedule.build_schedule(**args)
+
+
+@pytest.mark.parametrize(("principal", "term"), [("0.01", 1), ("1.00", 600), ("0.50", 3)])
+def test_the_smallest_loans_and_the_longest_term_still_add_up(principal, term):
+    plan = _plan(principal=Decimal(principal), term=term)
+
+    assert len(plan.rows) == term
+    assert plan.total_principal == Decimal(principal)
+    assert plan.rows[-1].balance == 0
+
+
+def test_a_fixed_installment_at_zero_rate_needs_principal_over_installment_periods():
+    plan = _plan(principal=Decimal("1.50"), annual_rate=Decimal("0"), installment=Decimal("0.50"))
+
+    assert [r.principal for r in plan.rows] == [Decimal("0.50")] * 3
+    assert plan.total_interest == 0
+
+
+def test_a_fixed_installment_larger_than_the_debt_is_one_installment():
+    plan = _plan(installment=Decimal("2000.00"))
+
+    assert [(r.principal, r.interest) for r in plan.rows] == [
+        (Decimal("1000.00"), Decimal("10.00"))
+    ]
+
+
+def test_the_regular_installment_is_the_first_rows_total():
+    french = _plan()
+    german = _plan(method=Method.GERMAN)
+
+    assert french.installment == Decimal("88.85")
+    # German installments fall: the first one is the largest.
+    assert german.installment == Decimal("93.33")
+    assert german.rows[1].total == Decimal("92.50")
+    assert schedule.Schedule(rows=()).installment == 0
+
+
+def test_the_totals_add_up_the_columns():
+    plan = _plan(fee_type=FeeType.FIXED, fee_value=Decimal("2.50"))
+
+    assert plan.total_principal == Decimal("1000.00")
+    assert plan.total_interest == Decimal("66.19")
+    assert plan.total_fee == Decimal("30.00")
+    assert plan.total == Decimal("1096.19")
+    assert plan.rows[0].total == Decimal("88.85") + Decimal("2.50")
+
+
+def test_a_schedule_cannot_be_changed_once_built():
+    plan = _plan()
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.rows[0].principal = Decimal("0")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.rows = ()
+
+
+def test_the_choices_read_in_spanish():
+    assert schedule.Method.choices == [
+        ("french", "Francés (cuota fija)"),
+        ("german", "Alemán (capital fijo)"),
+        ("flat", "Interés flat (sobre el capital original)"),
+    ]
+    assert schedule.Frequency.choices == [
+        ("monthly", "Mensual"),
+        ("biweekly", "Quincenal"),
+        ("weekly", "Semanal"),
+    ]
+    assert schedule.FeeType.choices == [
+        ("none", "Sin comisión"),
+        ("fixed", "Monto fijo por cuota"),
+        ("percent", "% de capital + interés de cada cuota"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("frequency", "first_due"),
+    [
+        (Frequency.MONTHLY, date(2026, 2, 28)),
+        (Frequency.BIWEEKLY, date(2026, 2, 15)),
+        (Frequency.WEEKLY, date(2026, 2, 7)),
+    ],
+)
+def test_the_first_due_date_is_one_period_after_the_start(frequency, first_due):
+    assert schedule.first_due_date_after(date(2026, 1, 31), frequency) == first_due

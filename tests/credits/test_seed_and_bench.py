@@ -17,6 +17,7 @@ from credits.models import (
     LoanProduct,
     Participation,
     Payment,
+    PaymentAllocation,
 )
 from crm.models import Interaction
 
@@ -96,7 +97,11 @@ def test_bench_prints_the_schedule_rate_and_the_report_times(db):
     assert "cuotas/s" in output
     assert "aging_report" in output
     assert "portfolio_summary" in output
+    assert "portfolio_summary -30d" in output
+    assert "portfolio_loans" in output
     assert Installment.objects.filter(loan__product__name="bench").count() >= 2000
+    # The recent payments say how they were applied, for the historical report to undo.
+    assert PaymentAllocation.objects.filter(payment__loan__product__name="bench").exists()
 
 
 def test_bench_fills_its_portfolio_once(db):

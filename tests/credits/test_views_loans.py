@@ -720,7 +720,15 @@ def test_an_advisor_may_not_write_off(client, asesor, current_loan):
     assert _transition(client, current_loan, "write_off", reason="x").status_code == 403
 
 
-def test_sending_for_signature_moves_the_draft_and_queues_the_contract(client, asesor):
+@pytest.fixture
+def docuseal(settings):
+    settings.DOCUSEAL_API_KEY = "key-123"
+    settings.DOCUSEAL_TEMPLATE_ID = 77
+
+
+def test_sending_for_signature_moves_the_draft_and_says_the_contract_is_queued(
+    client, asesor, docuseal
+):
     loan = LoanFactory(customer=CustomerFactory(email="rosa@example.com"))
     client.force_login(asesor)
 
@@ -729,7 +737,22 @@ def test_sending_for_signature_moves_the_draft_and_queues_the_contract(client, a
     loan.refresh_from_db()
     assert loan.status == Loan.Status.AWAITING_SIGNATURE
     assert loan.contracts.get().signer_email == "rosa@example.com"
-    assertContains(response, "enviado a firma a rosa@example.com")
+    assertContains(response, "en cola para DocuSeal, para la firma de rosa@example.com")
+    assertNotContains(response, "enviado a firma")
+
+
+def test_sending_for_signature_without_docuseal_says_it_is_not_configured(client, asesor):
+    loan = LoanFactory(customer=CustomerFactory(email="rosa@example.com"))
+    client.force_login(asesor)
+
+    response = _transition(client, loan, "send_for_signature")
+
+    loan.refresh_from_db()
+    assert loan.status == Loan.Status.DRAFT
+    assert not loan.contracts.exists()
+    assertContains(response, "DocuSeal no está configurado")
+    assertContains(response, "Firmado en físico")
+    assertNotContains(response, "Enviado a firma")
 
 
 def test_sending_for_signature_without_an_email_shows_why_not(client, asesor):

@@ -70,6 +70,8 @@ PRODUCTS = [
         "Crédito vehicular",
         {
             "annual_rate": Decimal("22.00"),
+            "min_rate": Decimal("18.00"),
+            "max_rate": Decimal("28.00"),
             "method": schedule.Method.FRENCH,
             "frequency": MONTHLY,
             "min_term": 12,
@@ -90,6 +92,8 @@ PRODUCTS = [
         "Crédito de consumo",
         {
             "annual_rate": Decimal("32.00"),
+            "min_rate": Decimal("28.00"),
+            "max_rate": Decimal("36.00"),
             "method": schedule.Method.GERMAN,
             "frequency": MONTHLY,
             "min_term": 6,
@@ -108,6 +112,8 @@ PRODUCTS = [
         "Microcrédito quincenal",
         {
             "annual_rate": Decimal("40.00"),
+            "min_rate": Decimal("36.00"),
+            "max_rate": Decimal("45.00"),
             "method": schedule.Method.FLAT,
             "frequency": BIWEEKLY,
             "min_term": 4,
@@ -126,6 +132,8 @@ PRODUCTS = [
         "Crédito semanal",
         {
             "annual_rate": Decimal("45.00"),
+            "min_rate": Decimal("40.00"),
+            "max_rate": Decimal("50.00"),
             "method": schedule.Method.FRENCH,
             "frequency": WEEKLY,
             "min_term": 8,

@@ -1,0 +1,122 @@
+"""Real races on one loan: threads with their own database connections, released together.
+
+On PostgreSQL only the row locks (`services.ledger.locked` on the loan, `select_for_update`
+on its installments) keep payments made at once from reading the same balances. SQLite runs
+one write transaction at a time whatever the code does, so there these tests pass either
+way; run them on PostgreSQL to check the locks:
+
+    DATABASE_URL=postgres://… pytest tests/credits/test_payment_races.py
+"""
+
+import threading
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from credits import selectors
+from credits.models import Loan, Payment
+from credits.services import loans as loan_services
+from credits.services import payments as payment_services
+from tests.credits.test_ledger import assert_ledger_matches
+from tests.factories import LoanFactory
+
+ROUNDS = 3
+
+
+def _race(jobs):
+    """Run the callables at once, each in its own thread; return (results, errors)."""
+    start = threading.Barrier(len(jobs))
+    done, errors = [], []
+
+    def run(job):
+        try:
+            start.wait(timeout=30)
+            done.append(job())
+        except Exception as exc:  # a deadlock, a lock timeout or a refusal would land here
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return done, errors
+
+
+def _overdue_loan() -> Loan:
+    """A 10,000 loan of 12 installments of 945.60; the first one overdue since yesterday."""
+    today = timezone.localdate()
+    loan = LoanFactory(
+        status=Loan.Status.READY_TO_DISBURSE,
+        start_date=today - timedelta(days=31),
+        first_due_date=today - timedelta(days=1),
+    )
+    at = timezone.make_aware(datetime.combine(loan.start_date, time(9)))
+    return loan_services.disburse(loan=loan, actor=None, disbursed_at=at)
+
+
+def _pay(loan: Loan, amount: str):
+    return lambda: payment_services.apply_payment(
+        loan=Loan.objects.get(pk=loan.pk),
+        amount=Decimal(amount),
+        received_on=timezone.localdate(),
+        source=Payment.Source.CASH,
+        actor=None,
+    )
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_payments_made_at_once_on_one_loan_are_each_applied_in_full(transactional_db, round_):
+    loan = _overdue_loan()
+
+    done, errors = _race([_pay(loan, "945.60") for _payer in range(3)])
+
+    assert (errors, len(done)) == ([], 3)
+    paid = [row.total_pending == 0 for row in selectors.live_installments(loan)]
+    assert paid == [True] * 3 + [False] * 9
+    assert_ledger_matches(loan)
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_payments_made_at_once_keep_all_the_credit_they_leave(transactional_db, round_):
+    loan = _overdue_loan()
+
+    # Each pays what is due and in course, the rest stays as credit on the loan: each one
+    # must see the credit the ones before it left.
+    done, errors = _race([_pay(loan, "2000.00") for _payer in range(3)])
+
+    assert (errors, len(done)) == ([], 3)
+    loan.refresh_from_db()
+    assert loan.credit_balance == sum((p.credited for p in done), Decimal(0))
+    assert loan.credit_balance == Decimal("6000.00") - 4 * Decimal("945.60")
+    assert_ledger_matches(loan)
+
+
+def _pay_from_provider(loan: Loan, external_id: str):
+    return lambda: payment_services.apply_payment(
+        loan=Loan.objects.get(pk=loan.pk),
+        amount=Decimal("945.60"),
+        received_on=timezone.localdate(),
+        source=Payment.Source.MERCADOPAGO,
+        actor=None,
+        external_id=external_id,
+    )
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_a_provider_payment_delivered_twice_at_once_is_applied_once(transactional_db, round_):
+    loan = _overdue_loan()
+
+    done, errors = _race([_pay_from_provider(loan, "mp-991") for _delivery in range(2)])
+
+    assert (errors, {p.pk for p in done}) == ([], {Payment.objects.get().pk})
+    assert [row.total_pending == 0 for row in selectors.live_installments(loan)][:2] == [
+        True,
+        False,
+    ]
+    assert_ledger_matches(loan)
