@@ -12,6 +12,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("cartera")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The app of every thread, not only the one that imported this module: a thread's
+# `celery.current_app` (lib/queue.py) would otherwise be Celery's empty fallback app.
+app.set_default()
 
 # A task sent during a request logs that request's id and user (lib/request_context.py).
 before_task_publish.connect(request_context.add_to_task_headers)

@@ -6,11 +6,16 @@ Zulip's actions call `queue_json_publish` and never its workers. Nothing is sent
 transaction rolls back.
 """
 
+import threading
 from functools import partial
 from typing import Any
 
 from celery import current_app
 from django.db import transaction
+
+# Held while task modules are imported: a second thread must wait for the first to finish,
+# not find the import started and the task not yet registered.
+_IMPORTING = threading.Lock()
 
 
 def enqueue(task_name: str, /, **kwargs: Any) -> None:
@@ -28,5 +33,6 @@ def send_now(task_name: str, kwargs: dict[str, Any]) -> None:
     if task_name not in app.tasks:
         # Task modules are imported by the worker at start; this process may not have
         # imported the one that declares this task yet.
-        app.loader.import_default_modules()
+        with _IMPORTING:
+            app.loader.import_default_modules()
     app.tasks[task_name].apply_async(kwargs=kwargs)

@@ -109,6 +109,125 @@ def test_an_inactive_product_cannot_be_sold(held_lead, agente):
         order(held_lead, agente, (product, 1))
 
 
+def test_a_line_takes_up_to_the_maximum_quantity_and_no_more(held_lead, agente):
+    limit = call_services.MAX_LINE_QUANTITY
+    product = make_product(stock=limit + 5, price="1.00")
+
+    placed = order(held_lead, agente, (product, limit))
+
+    assert (placed.lines.get().quantity, placed.total) == (limit, Decimal(limit))
+
+
+def test_above_the_maximum_quantity_is_refused_even_split_over_two_lines(held_lead, agente):
+    limit = call_services.MAX_LINE_QUANTITY
+    product = make_product(stock=limit + 5, name="Medias")
+
+    with pytest.raises(ValidationError, match=f"Máximo {limit} unidades de Medias por pedido"):
+        order(held_lead, agente, (product, limit - 1), (product, 2))
+
+    product.refresh_from_db()
+    assert product.stock == limit + 5
+    assert Order.objects.count() == 0
+
+
+def test_two_lines_of_one_product_become_one_line_with_the_sum(held_lead, agente):
+    product = make_product(stock=5, price="33.33")
+
+    placed = order(held_lead, agente, (product, 1), (product, 2))
+
+    line = placed.lines.get()
+    assert (line.quantity, line.line_total, placed.total) == (3, Decimal("99.99"), Decimal("99.99"))
+    product.refresh_from_db()
+    assert product.stock == 2
+    assert list(placed.stock_movements.values_list("delta", flat=True)) == [-3]
+
+
+def test_exactly_the_stock_left_can_be_sold(held_lead, agente):
+    product = make_product(stock=3)
+
+    order(held_lead, agente, (product, 3))
+
+    product.refresh_from_db()
+    assert product.stock == 0
+
+
+def test_the_refusal_says_how_many_units_are_left(held_lead, agente):
+    product = make_product(stock=2, name="Polo")
+
+    with pytest.raises(
+        ValidationError, match="Stock insuficiente de Polo: quedan 2 y el pedido lleva 3"
+    ):
+        order(held_lead, agente, (product, 3))
+
+
+def test_products_of_two_currencies_do_not_mix_in_one_order(held_lead, agente):
+    soles = make_product(stock=3)
+    dollars = make_product(stock=3)
+    CatalogProduct.objects.filter(pk=dollars.pk).update(currency="USD")
+
+    with pytest.raises(ValidationError, match="una sola moneda"):
+        order(held_lead, agente, (soles, 1), (dollars, 1))
+
+    assert Order.objects.count() == 0
+    soles.refresh_from_db()
+    assert soles.stock == 3
+
+
+def test_the_order_is_in_the_products_currency(held_lead, agente):
+    dollars = make_product(stock=3)
+    CatalogProduct.objects.filter(pk=dollars.pk).update(currency="USD")
+
+    assert order(held_lead, agente, (dollars, 1)).currency == "USD"
+
+
+def test_delivery_data_come_from_the_customer_first(held_lead, agente):
+    held_lead.customer.city = "Arequipa"
+    held_lead.customer.save(update_fields=["city"])
+    Lead.objects.filter(pk=held_lead.pk).update(
+        address="Jr. Lampa 55", city="Lima", phone="+51911111111"
+    )
+    held_lead.refresh_from_db()
+
+    placed = order(held_lead, agente, (make_product(stock=1), 1))
+
+    assert (
+        placed.delivery_name,
+        placed.delivery_phone,
+        placed.delivery_address,
+        placed.delivery_city,
+    ) == (held_lead.customer.full_name, "+51987654321", "Av. Arequipa 1234", "Arequipa")
+
+
+def test_delivery_data_the_customer_lacks_come_from_the_lead(queue_config, agente):
+    customer = CustomerFactory(phone="", address="", city="")
+    lead = make_lead(
+        taken_by=agente,
+        taken_at=timezone.now(),
+        customer=customer,
+        phone="+51922222222",
+        address="Jr. Lampa 55",
+        city="Lima",
+    )
+
+    placed = order(lead, agente, (make_product(stock=1), 1))
+
+    assert (placed.delivery_phone, placed.delivery_address, placed.delivery_city) == (
+        "+51922222222",
+        "Jr. Lampa 55",
+        "Lima",
+    )
+
+
+def test_a_lead_with_a_suggested_customer_waits_for_the_agents_confirmation(queue_config, agente):
+    suggested = CustomerFactory()
+    lead = make_lead(taken_by=agente, taken_at=timezone.now(), suggested_customer=suggested)
+
+    with pytest.raises(ValidationError, match="Confirme antes si la persona es el cliente"):
+        order(lead, agente, (make_product(stock=1), 1))
+
+    assert Order.objects.count() == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_twenty_agents_racing_for_five_units_sell_exactly_five(roles, queue_config):
     """20 threads, each its own agent and lead and database connection, one unit each."""
