@@ -2,6 +2,9 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import (
@@ -24,6 +27,8 @@ from lib import people
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written only by `credits.services`: visible, never edited by hand."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -119,6 +124,16 @@ class PaymentAdmin(ReadOnlyAdmin):
     search_fields = ("loan__payment_code", "reference", "external_id")
     list_select_related = ("loan__customer",)
     date_hierarchy = "received_on"
+    # Files are private: the receipt is linked through the view that checks who asks.
+    exclude = ("receipt",)
+    readonly_fields = ("receipt_link",)
+
+    @admin.display(description=_("comprobante"))
+    def receipt_link(self, payment: Payment) -> str:
+        if not payment.receipt:
+            return "—"
+        url = reverse("credits:payment_receipt", args=[payment.loan_id, payment.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Ver comprobante"))
 
 
 @admin.register(PaymentAllocation)
@@ -193,6 +208,16 @@ class LoanContractAdmin(ReadOnlyAdmin):
     search_fields = ("loan__payment_code", "signer_email", "submission_id")
     list_select_related = ("loan__customer",)
     actions = ["resend"]
+    # Files are private: the signed PDF is linked through the view that checks who asks.
+    exclude = ("signed_file",)
+    readonly_fields = ("signed_file_link",)
+
+    @admin.display(description=_("contrato firmado"))
+    def signed_file_link(self, contract: LoanContract) -> str:
+        if not contract.signed_file:
+            return "—"
+        url = reverse("credits:contract_file", args=[contract.loan_id, contract.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Ver contrato firmado"))
 
     @admin.action(description=_("Reenviar a firma"))
     def resend(self, request, queryset):

@@ -18,6 +18,16 @@ urlpatterns = [
         views.payment_annul,
         name="payment_annul",
     ),
+    path(
+        "creditos/<int:pk>/pagos/<int:payment_pk>/comprobante/",
+        views.payment_receipt,
+        name="payment_receipt",
+    ),
+    path(
+        "creditos/<int:pk>/contratos/<int:contract_pk>/firmado/",
+        views.contract_file,
+        name="contract_file",
+    ),
     path("creditos/<int:pk>/estado/", views.loan_transition, name="loan_transition"),
     path("creditos/<int:pk>/inversionistas/", views.participation_add, name="participation_add"),
     path("", include("credits.investors.urls")),

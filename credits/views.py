@@ -1,5 +1,6 @@
 """The loan screens: list, detail, the new-loan form, payments, life cycle and portfolio."""
 
+import mimetypes
 from collections.abc import Iterable
 from decimal import Decimal
 from io import BytesIO
@@ -9,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.functional import Promise
@@ -26,7 +27,7 @@ from credits.services import contracts as contract_services
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm import selectors as crm_selectors
-from lib import lists
+from lib import files, lists
 
 MONEY_FORMAT = "#,##0.00"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -122,6 +123,33 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contracts": contracts,
             "actions": forms.available_actions(request.user, loan, has_open_contract=open_contract),
         },
+    )
+
+
+# A receipt or signed contract of these types opens in the browser; anything else downloads.
+INLINE_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/webp"}
+
+
+@require_GET
+def payment_receipt(request: HttpRequest, pk: int, payment_pk: int) -> HttpResponse:
+    """A payment's uploaded receipt, for whoever may see its loan (selectors.loan_for)."""
+    loan = selectors.loan_for(request.user, pk)
+    payment = get_object_or_404(loan.payments.exclude(receipt=""), pk=payment_pk)
+    return _serve_inline(payment.receipt)
+
+
+@require_GET
+def contract_file(request: HttpRequest, pk: int, contract_pk: int) -> HttpResponse:
+    """A loan's signed contract (kept from DocuSeal), for whoever may see the loan."""
+    loan = selectors.loan_for(request.user, pk)
+    contract = get_object_or_404(loan.contracts.exclude(signed_file=""), pk=contract_pk)
+    return _serve_inline(contract.signed_file)
+
+
+def _serve_inline(file) -> HttpResponse:
+    content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    return files.serve(
+        file, as_attachment=content_type not in INLINE_TYPES, content_type=content_type
     )
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from credits.schedule import MAX_ANNUAL_RATE, MAX_TERM, FeeType, Frequency, Method
 from crm.models import Branch, Customer
+from lib import files
 from lib.money import MONEY, RATE, Currency
 
 ZERO = Decimal("0.00")
@@ -427,6 +428,11 @@ class Installment(models.Model):
         return (today - self.due_date).days
 
 
+def contract_upload_to(contract: "LoanContract", filename: str) -> str:
+    # Private: under a random folder, served only by views.contract_file (lib/files.py).
+    return files.private_name("contratos", filename)
+
+
 class LoanContract(models.Model):
     """A contract sent for electronic signature (DocuSeal) and its signed document."""
 
@@ -446,7 +452,7 @@ class LoanContract(models.Model):
     status = models.CharField(_("estado"), max_length=10, choices=Status, default=Status.PENDING)
     signer_email = models.EmailField(_("firmante"))
     # DocuSeal's links expire: the signed PDF is kept here, the link for reference.
-    signed_file = models.FileField(_("contrato firmado"), upload_to="contracts/%Y/%m", blank=True)
+    signed_file = models.FileField(_("contrato firmado"), upload_to=contract_upload_to, blank=True)
     document_url = models.URLField(_("enlace del documento"), max_length=1000, blank=True)
     audit_log_url = models.URLField(_("registro de auditoría"), max_length=1000, blank=True)
     error = models.TextField(_("error"), blank=True)

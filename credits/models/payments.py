@@ -10,11 +10,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from credits.models.loans import ZERO, Component, Installment, Loan
+from lib import files
 from lib.money import MONEY
 
 
 def receipt_upload_to(payment: "Payment", filename: str) -> str:
-    return f"receipts/{timezone.now():%Y/%m}/{payment.loan.payment_code}-{filename}"
+    # Private: under a random folder, served only by views.payment_receipt (lib/files.py).
+    return files.private_name("recibos", filename)
 
 
 class Payment(models.Model):
