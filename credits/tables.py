@@ -8,6 +8,7 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Loan
+from lib import people
 
 
 class LoanTable(tables.Table):
@@ -34,6 +35,8 @@ class LoanTable(tables.Table):
     )
     advisor = tables.Column(verbose_name=_("Asesor"), orderable=False)
     branch = tables.Column(verbose_name=_("Sucursal"), orderable=False)
+    # Only in the CSV/XLSX export: on screen the amounts carry it.
+    currency = tables.Column(verbose_name=_("Moneda"), visible=False)
 
     class Meta:
         model = Loan
@@ -48,7 +51,21 @@ class LoanTable(tables.Table):
             "days_past_due",
             "advisor",
             "branch",
+            "currency",
         )
         template_name = "credits/partials/loan_table.html"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "loan-results"}
         empty_text = _("No hay créditos que coincidan con la búsqueda.")
+
+    # What the CSV/XLSX export writes where the screen's cell is drawn by the template.
+    def value_customer(self, record: Loan) -> str:
+        return record.customer.full_name
+
+    def value_product(self, record: Loan) -> str:
+        return record.product.name
+
+    def value_advisor(self, record: Loan) -> str:
+        return people.display_name(record.advisor)
+
+    def value_branch(self, record: Loan) -> str:
+        return record.branch.name if record.branch_id else ""

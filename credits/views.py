@@ -41,6 +41,7 @@ def loan_list(request: HttpRequest) -> HttpResponse:
         filterset=filters.LoanFilter(request.GET, queryset=selectors.loan_list(request.user)),
         table_class=tables.LoanTable,
         page_template="credits/loan_list.html",
+        export_name="creditos",
         results_template="credits/partials/loan_results.html",
     )
 

@@ -29,6 +29,10 @@ class InvestorTable(tables.Table):
     )
     is_active = tables.Column(verbose_name=_("Estado"), orderable=False)
 
+    # What the CSV/XLSX export writes where the screen's cell is drawn by the template.
+    def value_is_active(self, record: Investor) -> str:
+        return str(_("Activo") if record.is_active else _("Inactivo"))
+
     class Meta:
         model = Investor
         fields = ()
@@ -61,6 +65,10 @@ class LiquidationTable(tables.Table):
         verbose_name=_("Neto"), order_by=("net_amount", "id"), attrs=lists.RIGHT
     )
     status = tables.Column(verbose_name=_("Estado"), order_by=("status", "id"))
+    # Only in the CSV/XLSX export: on screen the period reads "start – end" and the net
+    # amount carries its currency.
+    period_start = tables.Column(verbose_name=_("Desde"), visible=False)
+    currency = tables.Column(verbose_name=_("Moneda"), accessor="investor__currency", visible=False)
 
     class Meta:
         model = Liquidation
@@ -74,8 +82,16 @@ class LiquidationTable(tables.Table):
             "platform_fee",
             "net_amount",
             "status",
+            "period_start",
+            "currency",
         )
         order_by = ("-period",)
         template_name = "credits/partials/liquidation_table.html"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "liquidation-results"}
         empty_text = _("No hay liquidaciones que coincidan con los filtros.")
+
+    def value_period(self, record: Liquidation):
+        return record.period_end
+
+    def value_investor(self, record: Liquidation) -> str:
+        return record.investor.name

@@ -35,6 +35,7 @@ def investor_list(request: HttpRequest) -> HttpResponse:
         ),
         table_class=tables.InvestorTable,
         page_template="credits/investor_list.html",
+        export_name="inversionistas",
         results_template="credits/partials/investor_results.html",
     )
 
@@ -190,6 +191,7 @@ def liquidation_list(request: HttpRequest) -> HttpResponse:
         ),
         table_class=tables.LiquidationTable,
         page_template="credits/liquidation_list.html",
+        export_name="liquidaciones",
         results_template="credits/partials/liquidation_results.html",
     )
 

@@ -19,6 +19,9 @@ EXPORTING_LISTS = (
     ("gestiones:campaign_list", "campanas"),
     ("gestiones:survey_list", "encuestas"),
     ("gestiones:goal_list", "metas"),
+    ("credits:loan_list", "creditos"),
+    ("credits:investor_list", "inversionistas"),
+    ("credits:liquidation_list", "liquidaciones"),
 )
 
 
