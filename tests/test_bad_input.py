@@ -1,0 +1,151 @@
+"""Whatever a browser or a person can send to a list or a public form gets a page or a 4xx,
+never a 500: property-based tests (Hypothesis) over every list's query parameters and every
+public form's fields."""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.factories import UserFactory
+
+# Every list, report and screen that reads filters from its query string.
+FILTERED_PAGES = (
+    "crm:customer_list",
+    "crm:agenda",
+    "callcenter:queue",
+    "credits:loan_list",
+    "credits:portfolio_report",
+    "credits:investor_list",
+    "credits:investor_dashboard",
+    "credits:liquidation_list",
+    "gestiones:my_work",
+    "gestiones:list",
+    "gestiones:board",
+    "gestiones:workload",
+    "gestiones:dashboard",
+    "gestiones:notifications",
+    "gestiones:document_template_list",
+    "gestiones:campaign_list",
+    "gestiones:survey_list",
+    "gestiones:goal_list",
+    "gestiones:goal_progress",
+    "calculator",
+)
+# Query parameters every list understands besides its form's fields.
+COMMON_PARAMS = ("page", "sort", "per_page", "q")
+
+# What people and browsers type: digits of other scripts (², ٣, ４), signs, separators,
+# huge numbers, dates in other shapes, control characters, markup, long strings.
+AWKWARD_VALUES = (
+    "²",
+    "٣",
+    "４２",
+    "-1",
+    "0",
+    "1e309",
+    "9" * 40,
+    "1,5",
+    "NaN",
+    "0001-01-01",
+    "9999-12-31",
+    "31/02/2026",
+    "2026-13-01",
+    "\x00",
+    "' OR 1=1 --",
+    "<script>",
+    "a" * 5000,
+)
+AWKWARD = st.one_of(st.text(max_size=30), st.sampled_from(AWKWARD_VALUES))
+
+FUZZ = settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _field_names(html: str) -> list[str]:
+    """Return the names of the inputs and selects of a page's forms."""
+    names = re.findall(r'<(?:input|select|textarea)[^>]*\sname="([^"]+)"', html)
+    return sorted({n for n in names if n != "csrfmiddlewaretoken"})
+
+
+@pytest.fixture
+def admin_client(db):
+    client = Client(raise_request_exception=False)
+    client.force_login(UserFactory(username="fuzz-admin", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.mark.parametrize("name", FILTERED_PAGES)
+def test_a_list_answers_any_query_string_without_a_server_error(admin_client, name):
+    url = reverse(name)
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    params = sorted({*_field_names(page.content.decode()), *COMMON_PARAMS})
+
+    # Each awkward value in each parameter alone, then random mixes of several.
+    for param in params:
+        for value in AWKWARD_VALUES:
+            response = admin_client.get(url, {param: value})
+            assert response.status_code < 500, (url, {param: value}, response.status_code)
+
+    @FUZZ
+    @given(values=st.dictionaries(st.sampled_from(params), AWKWARD, max_size=4))
+    def answers(values):
+        for headers in ({}, {"HX-Request": "true"}):
+            response = admin_client.get(url, values, headers=headers)
+            assert response.status_code < 500, (url, values, response.status_code)
+
+    answers()
+
+
+# --- Public forms -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def public_forms(demo):
+    """The public forms' URLs, on the demo's data: login, calculator lead, campaign, survey."""
+    from crm.gestiones.models import Campaign, Gestion, Survey, SurveyInvitation
+
+    campaign = Campaign.objects.filter(kind=Campaign.Kind.INBOUND).first()
+    invitation = SurveyInvitation.objects.create(
+        gestion=Gestion.objects.order_by("pk").first(), survey=Survey.objects.first()
+    )
+    return {
+        reverse("login"): reverse("login"),
+        reverse("calculator_lead"): reverse("calculator"),
+        reverse("campaign_form", args=[campaign.slug]): reverse(
+            "campaign_form", args=[campaign.slug]
+        ),
+        reverse("survey_answer", args=[invitation.token]): reverse(
+            "survey_answer", args=[invitation.token]
+        ),
+    }
+
+
+def test_a_public_form_answers_any_field_values_without_a_server_error(public_forms):
+    client = Client(raise_request_exception=False)
+    for post_url, page_url in public_forms.items():
+        page = client.get(page_url)
+        assert page.status_code == 200, page_url
+        fuzz_form(client, post_url, _field_names(page.content.decode()))
+
+
+def fuzz_form(client: Client, post_url: str, fields: list[str]) -> None:
+    """Post awkward values in any of `fields` to `post_url`; never a server error."""
+
+    @FUZZ
+    @given(values=st.fixed_dictionaries({}, optional=dict.fromkeys(fields, AWKWARD)))
+    def answers(values):
+        # Rate limits would answer 429 before the form is read: start each try afresh.
+        cache.clear()
+        response = client.post(post_url, values)
+        assert response.status_code < 500, (post_url, values, response.status_code)
+
+    answers()
