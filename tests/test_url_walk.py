@@ -56,6 +56,7 @@ PK_MODELS = {
     "credits:loan": "credits.Loan",
     "credits:payment": "credits.Loan",
     "credits:participation": "credits.Loan",
+    "credits:contract": "credits.Loan",
     "credits:investor": "credits.Investor",
     "credits:liquidation": "credits.Liquidation",
     "gestiones:detail": "gestiones.Gestion",
@@ -85,6 +86,8 @@ def _value(name: str, kwarg: str) -> object:
         return _first(_pk_model(name))()
     if kwarg == "payment_pk":
         return _loan_payment()[1]
+    if kwarg == "contract_pk":
+        return _first("credits.LoanContract")()
     if kwarg in ("customer_id",):
         return _first("crm.Customer")()
     if kwarg == "product_id":
