@@ -83,7 +83,9 @@ def test_a_payment_keeps_its_receipt_and_nothing_it_was_not_given(make_active_lo
     with_file = pay(loan, "100.00", receipt=receipt)
     plain = pay(loan, "100.00")
 
-    assert with_file.receipt.name.endswith(f"{loan.payment_code}-voucher.pdf")
+    assert with_file.receipt.name.startswith("recibos/")
+    assert with_file.receipt.name.endswith("/voucher.pdf")
+    assert with_file.receipt.read() == b"%PDF-1.4 recibo"
     assert (plain.receipt.name, plain.reference, plain.receipt_url) == ("", "", "")
     assert plain.external_id is None
 
