@@ -74,7 +74,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "phonenumber_field",
     "django_celery_beat",
-    "axes",
+    "config.apps.AxesConfig",  # django-axes, titled in Spanish
     "csp",
     # The API docs page: Swagger UI from ninja's own static files and template, no CDN.
     "ninja",
