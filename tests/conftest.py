@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.management import call_command
 
@@ -59,6 +60,15 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def debug_stays_as_it_was():
+    """Fail the test that leaves DEBUG changed: every later page would be Django's
+    technical one (no 404 template, no error page), far from the test that caused it."""
+    debug = django_settings.DEBUG
+    yield
+    assert debug == django_settings.DEBUG, "The test left settings.DEBUG changed."
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """No URL serves MEDIA_ROOT: a stored file is reached only through a view that checks."""
 
 import pytest
-from django.test import override_settings
 from django.urls import Resolver404, resolve
 
 from crm.gestiones.models import attachment_upload_to, template_upload_to
@@ -16,8 +15,10 @@ def test_no_url_maps_to_media_root(path):
         resolve(path)
 
 
-@override_settings(DEBUG=True)
 def test_a_guessed_media_path_is_not_found_even_under_debug(admin_client, settings, tmp_path):
+    # Through the `settings` fixture only: mixed with @override_settings, its teardown
+    # would restore the decorator's DEBUG=True for the rest of the run.
+    settings.DEBUG = True
     settings.MEDIA_ROOT = tmp_path
     (tmp_path / "gestiones" / "1").mkdir(parents=True)
     (tmp_path / "gestiones" / "1" / "contrato.docx").write_bytes(b"PK secreto")
