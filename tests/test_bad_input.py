@@ -12,29 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import UserFactory
+from tests.lib.test_lists import PAGE_OR_FRAGMENT
 
-# Every list, report and screen that reads filters from its query string.
+# Every list, report and screen that reads filters from its query string: those that
+# answer a page or its HTMX fragment, and those that answer only a page.
 FILTERED_PAGES = (
-    "crm:customer_list",
-    "crm:agenda",
-    "callcenter:queue",
-    "credits:loan_list",
-    "credits:portfolio_report",
-    "credits:investor_list",
-    "credits:investor_dashboard",
-    "credits:liquidation_list",
-    "gestiones:my_work",
-    "gestiones:list",
+    *PAGE_OR_FRAGMENT,
     "gestiones:board",
     "gestiones:workload",
-    "gestiones:dashboard",
     "gestiones:notifications",
-    "gestiones:document_template_list",
-    "gestiones:campaign_list",
-    "gestiones:survey_list",
-    "gestiones:goal_list",
     "gestiones:goal_progress",
-    "calculator",
 )
 # Query parameters every list understands besides its form's fields.
 COMMON_PARAMS = ("page", "sort", "per_page", "q")

@@ -4,12 +4,10 @@ The limits live in `services.payments.apply_payment`, so the payment form, the A
 task or admin action that records a payment get them alike.
 """
 
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
@@ -17,8 +15,9 @@ from pytest_django.asserts import assertContains, assertNotContains
 from credits import selectors
 from credits.models import LedgerEntry, Loan, Payment
 from credits.services import payments as payment_services
+from tests.credits.conftest import TODAY
+from tests.credits.conftest import pay as pay_on
 
-TODAY = date(2026, 6, 15)
 # 10,000 at 24 % in 12 monthly installments of 945.60 from 1 February 2026 (LoanFactory).
 # On 15 June installments 1 to 5 are due (4,728.00), the 6th is in course (945.60) and the
 # later six owe 5,296.67 of principal (the balance once the 6th is paid).
@@ -27,23 +26,8 @@ TO_SETTLE = Decimal("10970.27")
 pytestmark = pytest.mark.usefixtures("frozen_today")
 
 
-@pytest.fixture
-def frozen_today():
-    with time_machine.travel(
-        datetime.combine(TODAY, time(12), tzinfo=ZoneInfo("America/Lima")), tick=False
-    ):
-        yield
-
-
 def pay(loan, amount, on=TODAY, **kwargs):
-    return payment_services.apply_payment(
-        loan=loan,
-        amount=Decimal(amount),
-        received_on=on,
-        source=kwargs.pop("source", Payment.Source.CASH),
-        actor=None,
-        **kwargs,
-    )
+    return pay_on(loan, amount, on, **kwargs)
 
 
 def test_what_settles_the_loan_is_the_installments_due_the_one_in_course_and_later_principal(

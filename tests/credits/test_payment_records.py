@@ -4,12 +4,11 @@ the loan's settlement; and what each refusal says, on which field.
 LoanFactory's loan: 10,000 at 24 % in 12 monthly installments of 945.60 from 1 February 2026.
 """
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -18,26 +17,16 @@ from credits.models import Installment, LedgerEntry, Loan, Payment
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm.models import Interaction
+from tests.credits.conftest import pay as pay_on
 from tests.factories import LoanFactory, LoanProductFactory, UserFactory
 
 SHORTEN = Payment.Overpayment.SHORTEN_TERM
 
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with time_machine.travel(
-        datetime.combine(date(2026, 6, 15), time(12), tzinfo=ZoneInfo("America/Lima")),
-        tick=False,
-    ):
-        yield
+pytestmark = pytest.mark.usefixtures("frozen_today")
 
 
 def pay(loan, amount, on=date(2026, 1, 20), **kwargs):
-    kwargs.setdefault("source", Payment.Source.CASH)
-    kwargs.setdefault("actor", None)
-    return payment_services.apply_payment(
-        loan=loan, amount=Decimal(amount), received_on=on, **kwargs
-    )
+    return pay_on(loan, amount, on, **kwargs)
 
 
 def test_who_records_a_payment_is_its_author_everywhere(make_active_loan):

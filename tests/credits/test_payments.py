@@ -1,11 +1,9 @@
 """Applying and annulling payments: allocation order, prepayment both ways, exact restoration."""
 
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from credits import selectors
@@ -13,30 +11,10 @@ from credits.models import Component, Installment, LedgerEntry, Loan, Payment
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm.models import Interaction
+from tests.credits.conftest import pay
 from tests.factories import LoanProductFactory
 
-TODAY = date(2026, 6, 15)
-
 pytestmark = pytest.mark.usefixtures("frozen_today")
-
-
-@pytest.fixture
-def frozen_today():
-    with time_machine.travel(
-        datetime.combine(TODAY, time(12), tzinfo=ZoneInfo("America/Lima")), tick=False
-    ):
-        yield
-
-
-def pay(loan, amount, on, **kwargs):
-    return payment_services.apply_payment(
-        loan=loan,
-        amount=Decimal(amount),
-        received_on=on,
-        source=kwargs.pop("source", Payment.Source.CASH),
-        actor=None,
-        **kwargs,
-    )
 
 
 def snapshot(loan):

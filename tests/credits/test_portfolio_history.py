@@ -4,13 +4,11 @@ A loan counts from its disbursement until it is paid off; a payment counts from 
 was received until the moment it was annulled; a re-schedule counts with its payment.
 """
 
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 from io import BytesIO
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.urls import reverse
 from openpyxl import load_workbook
 from pytest_django.asserts import assertContains, assertNotContains
@@ -19,33 +17,13 @@ from credits import selectors
 from credits.models import Loan, Payment
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
+from tests.credits.conftest import TODAY, at, pay
 from tests.factories import CustomerFactory
 
-LIMA = ZoneInfo("America/Lima")
-TODAY = date(2026, 6, 15)
+pytestmark = pytest.mark.usefixtures("frozen_today")
+
 # LoanFactory: 10,000 at 24 % in 12 monthly installments of 945.60 from 1 February 2026,
 # disbursed on 1 January 2026. Installment principal: 745.60, 760.51, 775.72, 791.24…
-
-
-def at(day: date, hour: int = 12):
-    return time_machine.travel(datetime.combine(day, time(hour), tzinfo=LIMA), tick=False)
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with at(TODAY):
-        yield
-
-
-def pay(loan, amount, on, **kwargs):
-    return payment_services.apply_payment(
-        loan=loan,
-        amount=Decimal(amount),
-        received_on=on,
-        source=Payment.Source.CASH,
-        actor=None,
-        **kwargs,
-    )
 
 
 def annul(payment, on: date):

@@ -6,41 +6,25 @@ prepaid and the eleven installments from 1 March are re-scheduled over 6,254.40 
 or 6,166.67 (German and flat, whose first installment repays 833.33).
 """
 
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 
 from credits import selectors
 from credits.models import Installment, LedgerEntry, Loan, Payment
-from credits.services import payments as payment_services
+from tests.credits.conftest import pay as pay_on
 from tests.credits.test_ledger import assert_ledger_matches
 from tests.factories import LoanProductFactory
 
 SHORTEN = Payment.Overpayment.SHORTEN_TERM
 LOWER = Payment.Overpayment.LOWER_INSTALLMENT
 
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with time_machine.travel(
-        datetime.combine(date(2026, 6, 15), time(12), tzinfo=ZoneInfo("America/Lima")),
-        tick=False,
-    ):
-        yield
+pytestmark = pytest.mark.usefixtures("frozen_today")
 
 
 def pay(loan, amount, on=date(2026, 1, 20), **kwargs):
-    return payment_services.apply_payment(
-        loan=loan,
-        amount=Decimal(amount),
-        received_on=on,
-        source=Payment.Source.CASH,
-        actor=None,
-        **kwargs,
-    )
+    return pay_on(loan, amount, on, **kwargs)
 
 
 def regular_rows(loan) -> list[Installment]:
