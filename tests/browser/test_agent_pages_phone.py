@@ -1,0 +1,80 @@
+"""Every agent-facing page on a phone (375 × 812): nothing makes the page scroll sideways.
+
+Wide tables scroll inside their own box (Bootstrap's `.table-responsive`); the page itself
+stays as wide as the screen, with the demo data `make run` loads (small).
+"""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from playwright.sync_api import Page
+
+from credits.models import Loan
+from crm.gestiones.models import Gestion
+from crm.models import Customer
+from tests.browser.pages import sign_in
+from tests.browser.test_call_center_phone import PHONE, assert_no_sideways_scroll
+
+pytestmark = pytest.mark.browser
+
+LISTS_AND_REPORTS = (
+    "home",
+    "crm:customer_list",
+    "crm:customer_create",
+    "crm:agenda",
+    "credits:loan_list",
+    "credits:loan_create",
+    "credits:portfolio_report",
+    "credits:investor_list",
+    "credits:investor_dashboard",
+    "credits:liquidation_list",
+    "gestiones:my_work",
+    "gestiones:list",
+    "gestiones:board",
+    "gestiones:workload",
+    "gestiones:dashboard",
+    "gestiones:notifications",
+    "gestiones:campaign_list",
+    "gestiones:survey_list",
+    "gestiones:goal_list",
+    "gestiones:goal_progress",
+    "gestiones:document_template_list",
+    "gestiones:deletion_list",
+)
+
+
+@pytest.fixture
+def demo_data(transactional_db, settings):
+    out = io.StringIO()
+    call_command("seed_demo", customers=12, stdout=out)
+    call_command("seed_credits", loans=20, stdout=out)
+    call_command("seed_gestiones", gestiones=60, stdout=out)
+
+
+def test_no_agent_page_scrolls_sideways_on_a_phone(page: Page, live_server, demo_data):
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, "admin")
+    customer = Customer.objects.filter(interactions__isnull=False).order_by("pk").first()
+    loan = Loan.objects.filter(payments__isnull=False).order_by("pk").first()
+    gestion = Gestion.objects.filter(follow_ups__isnull=False).order_by("pk").first()
+    paths = [reverse(name) for name in LISTS_AND_REPORTS] + [
+        customer.get_absolute_url(),
+        reverse("crm:customer_update", args=[customer.pk]),
+        loan.get_absolute_url(),
+        reverse("credits:payment_create", args=[loan.pk]),
+        gestion.get_absolute_url(),
+    ]
+
+    wide = []
+    for path in paths:
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
+        try:
+            assert_no_sideways_scroll(page)
+        except AssertionError as exc:
+            wide.append(str(exc))
+
+    assert wide == [], "\n".join(wide)
