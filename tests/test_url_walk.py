@@ -102,7 +102,13 @@ def _value(name: str, kwarg: str) -> object:
         campaign = apps.get_model("gestiones", "Campaign").objects.filter(kind="inbound").first()
         return campaign.slug if campaign else "none"
     if kwarg == "token":
-        invitation = apps.get_model("gestiones", "SurveyInvitation").objects.first()
+        # One still to answer, the same on every database (the demo answers some).
+        invitation = (
+            apps.get_model("gestiones", "SurveyInvitation")
+            .objects.filter(answered_at__isnull=True)
+            .order_by("pk")
+            .first()
+        )
         return invitation.token if invitation else "none"
     if kwarg == "secret":
         return settings.KOMMO_WEBHOOK_SECRET or "none"
