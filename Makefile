@@ -10,7 +10,7 @@ PORT ?= 8000
 # The demo and the tests run with DEBUG on unless the environment says otherwise.
 export DEBUG ?= True
 
-.PHONY: help install run test lint format bench lock vendor check-deploy clean
+.PHONY: help install run test lint format bench mutation lock vendor check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench: install ## Print measured times: customer list (100,000 customers), sched
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_gestiones
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_catalog_import
 	$(MANAGE) bench_demo_load
+
+mutation: install ## By hand, never in CI (about an hour): mutation testing of the schedule, payment allocation, late interest and order services (mutmut, in a throwaway clone of HEAD)
+	tests/mutation/run
 
 lock: $(PY) ## Recompile requirements*.txt from pyproject.toml
 	$(PY) -m pip install --quiet pip-tools
