@@ -5,6 +5,7 @@ order of `Meta.sequence`; keep the two in step.
 """
 
 import django_tables2 as tables
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Investor, Liquidation
@@ -65,9 +66,10 @@ class LiquidationTable(tables.Table):
         verbose_name=_("Neto"), order_by=("net_amount", "id"), attrs=lists.RIGHT
     )
     status = tables.Column(verbose_name=_("Estado"), order_by=("status", "id"))
-    # Only in the CSV/XLSX export: on screen the period reads "start – end" and the net
-    # amount carries its currency.
+    # Only in the CSV/XLSX export: the period's days as dates a spreadsheet sorts, and the
+    # currency the screen writes beside the net amount.
     period_start = tables.Column(verbose_name=_("Desde"), visible=False)
+    period_end = tables.Column(verbose_name=_("Hasta"), visible=False)
     currency = tables.Column(verbose_name=_("Moneda"), accessor="investor__currency", visible=False)
 
     class Meta:
@@ -83,6 +85,7 @@ class LiquidationTable(tables.Table):
             "net_amount",
             "status",
             "period_start",
+            "period_end",
             "currency",
         )
         order_by = ("-period",)
@@ -90,8 +93,10 @@ class LiquidationTable(tables.Table):
         attrs = {"class": "table table-hover align-middle mb-0", "id": "liquidation-results"}
         empty_text = _("No hay liquidaciones que coincidan con los filtros.")
 
-    def value_period(self, record: Liquidation):
-        return record.period_end
+    def value_period(self, record: Liquidation) -> str:
+        return f"{date_format(record.period_start, 'SHORT_DATE_FORMAT')} – " + date_format(
+            record.period_end, "SHORT_DATE_FORMAT"
+        )
 
     def value_investor(self, record: Liquidation) -> str:
         return record.investor.name

@@ -298,6 +298,23 @@ def test_the_list_filters_by_investor_status_and_period(client, supervisor, book
     assertContains(client.get(url, {"until": "2026-02-15"}), "2 liquidaciones")
 
 
+def test_the_list_exports_each_liquidation_with_its_period_and_currency(client, supervisor, book):
+    liquidation = _liquidate(book["lucia"], date(2026, 2, 1), date(2026, 2, 28))
+    client.force_login(supervisor)
+
+    response = client.get(reverse("credits:liquidation_list"), {"export": "xlsx"})
+
+    header, row = list(load_workbook(BytesIO(response.content)).active.values)
+    values = dict(zip(header, row, strict=True))
+    assert values["Periodo"] == "01/02/2026 – 28/02/2026"
+    assert (values["Desde"].date(), values["Hasta"].date()) == (
+        date(2026, 2, 1),
+        date(2026, 2, 28),
+    )
+    assert (values["Inversionista"], values["Moneda"]) == ("Lucía Paredes", "Soles (S/)")
+    assert values["Neto"] == liquidation.net_amount
+
+
 # --- In the browser -------------------------------------------------------------------
 
 # Records the print dialog instead of opening it.
