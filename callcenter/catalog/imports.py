@@ -746,18 +746,30 @@ def save_progress(
     )
 
 
+def throttled(callback: ProgressCallback, every_seconds: float) -> ProgressCallback:
+    """Return `callback` passed on at the start of each phase, at its end (done == total)
+    and otherwise at most once every `every_seconds`."""
+    last_phase, last_at = "", 0.0
+
+    def report(phase: str, done: int, total: int | None) -> None:
+        nonlocal last_phase, last_at
+        now = time.monotonic()
+        if phase == last_phase and done != total and now - last_at < every_seconds:
+            return
+        last_phase, last_at = phase, now
+        callback(phase, done, total)
+
+    return report
+
+
 def _progress_saver(catalog_import: CatalogImport) -> ProgressCallback:
     """Return a progress callback that saves at most every PROGRESS_EVERY_SECONDS."""
-    last = {"phase": "", "at": 0.0}
-
-    def save(phase: str, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if phase == last["phase"] and now - float(last["at"]) < PROGRESS_EVERY_SECONDS:
-            return
-        last.update(phase=phase, at=now)
-        save_progress(catalog_import, phase=phase, done=done, total=total)
-
-    return save
+    return throttled(
+        lambda phase, done, total: save_progress(
+            catalog_import, phase=phase, done=done, total=total
+        ),
+        PROGRESS_EVERY_SECONDS,
+    )
 
 
 def _record_result(catalog_import: CatalogImport, result: ImportResult) -> None:

@@ -361,3 +361,26 @@ def test_the_command_skips_bad_rows_when_told(tmp_path):
     call_command("import_catalog", str(path), "--skip-invalid")
 
     assert list(CatalogProduct.objects.values_list("sku", flat=True)) == ["CMD-1"]
+
+
+def test_progress_is_passed_on_per_phase_at_the_end_and_otherwise_every_few_seconds(
+    monkeypatch,
+):
+    clock = iter([0.0, 0.1, 0.2, 5.0, 5.1, 5.2])
+    monkeypatch.setattr(catalog_imports.time, "monotonic", lambda: next(clock))
+    seen = []
+    report = catalog_imports.throttled(lambda *args: seen.append(args), 2)
+
+    report("validating", 1, 10)  # a new phase
+    report("validating", 2, 10)  # too soon
+    report("validating", 10, 10)  # its end
+    report("validating", 3, 10)  # seconds later
+    report("saving", 1, 10)  # a new phase
+    report("saving", 2, 10)  # too soon
+
+    assert seen == [
+        ("validating", 1, 10),
+        ("validating", 10, 10),
+        ("validating", 3, 10),
+        ("saving", 1, 10),
+    ]

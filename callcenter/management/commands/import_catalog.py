@@ -4,7 +4,6 @@ Runs here and now (admin queues it for a Celery worker instead) and prints its p
 Exit code 1 when the file has bad rows and nothing was written (or it cannot be read).
 """
 
-import time
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -62,17 +61,11 @@ class Command(BaseCommand):
 
     def progress_printer(self) -> catalog_imports.ProgressCallback:
         """Return a progress callback that prints a line per phase and then every few seconds."""
-        last = {"phase": "", "at": 0.0}
 
         def show(phase: str, done: int, total: int | None) -> None:
-            now = time.monotonic()
-            recent = phase == last["phase"] and now - float(last["at"]) < PROGRESS_EVERY_SECONDS
-            if recent and done != total:
-                return
-            last.update(phase=phase, at=now)
             if phase == catalog_imports.VALIDATING:
                 self.stdout.write(f"Revisando filas: línea {done} de {total}")
             else:
                 self.stdout.write(f"Guardando productos: {done} de {total}")
 
-        return show
+        return catalog_imports.throttled(show, PROGRESS_EVERY_SECONDS)
