@@ -114,32 +114,41 @@ def lead_contact(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("callcenter.take_lead", raise_exception=True)
 def lead_match_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = selectors.lead_for(request.user, pk)
-    form = forms.CustomerMatchForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("No se indicó el cliente a confirmar."))
-        return redirect(lead)
-    try:
-        call_services.confirm_customer_match(
-            lead=lead, agent=request.user, customer_id=form.cleaned_data["customer"]
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(
-            request, _("Cliente confirmado: el lead queda vinculado a su ficha en el CRM.")
-        )
-    return redirect(lead)
+    return _decide_match(
+        request,
+        pk,
+        call_services.confirm_customer_match,
+        missing=_("No se indicó el cliente a confirmar."),
+        done=_("Cliente confirmado: el lead queda vinculado a su ficha en el CRM."),
+    )
 
 
 @require_POST
 @permission_required("callcenter.take_lead", raise_exception=True)
 def lead_match_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide_match(
+        request,
+        pk,
+        call_services.reject_customer_match,
+        missing=_("No se indicó el cliente a descartar."),
+        done=_("Coincidencia descartada: confirme los datos de esta persona para registrarla."),
+    )
+
+
+def _decide_match(request: HttpRequest, pk: int, decide, *, missing: str, done: str):
+    """Run the agent's decision on the customer a lead suggests; say what became of it."""
     lead = selectors.lead_for(request.user, pk)
     form = forms.CustomerMatchForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("No se indicó el cliente a descartar."))
+        messages.error(request, missing)
         return redirect(lead)
+    try:
+        decide(lead=lead, agent=request.user, customer_id=form.cleaned_data["customer"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect(lead)
     try:
         call_services.reject_customer_match(
             lead=lead, agent=request.user, customer_id=form.cleaned_data["customer"]
