@@ -41,7 +41,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from integrations.errors import InvalidPayload, SignatureError, UnhandledEvent
@@ -282,25 +282,52 @@ def store_event(
 ) -> tuple[WebhookEvent, bool]:
     """Store an authenticated event once per (provider, event_id) and enqueue its processing.
 
-    A second delivery of the same event, even a concurrent one, returns the stored event
-    with created=False and enqueues nothing.
+    One statement, `INSERT … ON CONFLICT DO NOTHING RETURNING id`: a receipt is what a
+    provider waits for, so it costs one round trip and the enqueue after the commit;
+    everything else happens in the task. A second delivery of the same event, even a
+    concurrent one, inserts nothing: it returns the stored event with created=False and
+    enqueues nothing.
     """
     if not event_id:
         raise ValueError("A webhook event needs the provider's event id.")
-    with transaction.atomic():
-        # get_or_create inserts in a savepoint and, when a concurrent delivery won the
-        # unique constraint, catches the IntegrityError and fetches the winner's row.
-        event, created = WebhookEvent.objects.get_or_create(
-            provider=provider,
-            event_id=event_id,
-            defaults={
-                "raw_body": body.decode("utf-8", errors="replace"),
-                "headers": dict(headers),
-            },
-        )
-        if created:
-            queue.enqueue("integrations.process_event", event_id=event.pk)
-    return event, created
+    event = WebhookEvent(
+        provider=provider,
+        event_id=event_id,
+        raw_body=body.decode("utf-8", errors="replace"),
+        headers=dict(headers),
+    )
+    # No transaction of its own: one statement commits alone, and the enqueue then runs at
+    # once (or after the caller's commit, inside one).
+    pk = _insert_unless_stored(event)
+    if pk is not None:
+        event.pk = pk
+        queue.enqueue("integrations.process_event", event_id=pk)
+        return event, True
+    # Delivered before: the stored row, not this copy (its body may differ in nothing).
+    return WebhookEvent.objects.get(provider=provider, event_id=event_id), False
+
+
+def _insert_unless_stored(event: WebhookEvent) -> int | None:
+    """Insert `event`; return its id, or None when (provider, event_id) is already stored.
+
+    PostgreSQL and SQLite (3.35 and later) both speak ON CONFLICT … RETURNING.
+    """
+    meta = WebhookEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
+    unique = ", ".join(
+        connection.ops.quote_name(meta.get_field(name).column) for name in ("provider", "event_id")
+    )
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {connection.ops.quote_name(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def relevant_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ import pytest
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection, transaction
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from integrations import webhooks
 from integrations.errors import InvalidPayload, SignatureError, UnhandledEvent
@@ -165,6 +166,29 @@ def test_it_rejects_every_signature_when_no_secret_is_configured():
 
     with pytest.raises(SignatureError):
         webhooks.verify_hmac_sha256("", BODY, signature)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_is_one_insert_and_a_duplicate_one_more_read(provider, monkeypatch):
+    # What a provider waits for costs one round trip and the enqueue; the task does the rest.
+    enqueued = []
+    monkeypatch.setattr(webhooks.queue, "enqueue", lambda name, **kw: enqueued.append((name, kw)))
+    with CaptureQueriesContext(connection) as first:
+        event, created = webhooks.store_event(
+            provider=provider, event_id="e", body=BODY, headers={}
+        )
+    with CaptureQueriesContext(connection) as again:
+        _, again_created = webhooks.store_event(
+            provider=provider, event_id="e", body=BODY, headers={"x-a": "b"}
+        )
+
+    assert created and not again_created
+    assert [q["sql"].split()[0] for q in first.captured_queries] == ["INSERT"]
+    assert "ON CONFLICT" in first.captured_queries[0]["sql"]
+    assert [q["sql"].split()[0] for q in again.captured_queries] == ["INSERT", "SELECT"]
+    stored = WebhookEvent.objects.get()
+    assert (stored.pk, stored.headers, stored.raw_body) == (event.pk, {}, BODY.decode())
+    assert enqueued == [("integrations.process_event", {"event_id": event.pk})]
 
 
 @pytest.mark.django_db(transaction=True)
