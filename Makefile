@@ -10,7 +10,7 @@ PORT ?= 8000
 # The demo and the tests run with DEBUG on unless the environment says otherwise.
 export DEBUG ?= True
 
-.PHONY: help install run test lint format bench mutation lock vendor check-deploy clean
+.PHONY: help install run test lint format bench bench-web mutation lock vendor check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ bench: install ## Print measured times: customer list (100,000 customers), sched
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_gestiones
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_catalog_import
 	$(MANAGE) bench_demo_load
+
+# Its own PostgreSQL and Redis unless BENCH_WEB_DATABASE_URL / BENCH_WEB_REDIS_URL say (bench/run).
+bench-web: install ## Pages as users meet them: gunicorn + PostgreSQL + Redis, 150,000 customers, 1,000,000 installments and gestiones, next to a bare view and a 50-row table; one table of req/s, p50, p95, ratios, queries and targets
+	bench/run $(BENCH_ARGS)
 
 mutation: install ## By hand, never in CI (about an hour): mutation testing of the schedule, payment allocation, late interest and order services (mutmut, in a throwaway clone of HEAD)
 	tests/mutation/run

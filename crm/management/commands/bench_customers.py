@@ -48,7 +48,7 @@ class Command(BaseCommand):
         user = self.bench_user()
         client = Client(SERVER_NAME="localhost")
         client.force_login(user)
-        rich = Customer.objects.get(document_number=str(BENCH_DNI_START))
+        rich = rich_customer()
         last_page = Customer.objects.count() // 25
         oldest = rich.interactions.order_by("-occurred_at", "-id")[19]
         scenarios = [
@@ -119,15 +119,27 @@ class Command(BaseCommand):
             for i in range(6)
         ]
         vip, _ = Tag.objects.get_or_create(name="VIP")
-        have = Customer.objects.filter(document_number__gte=str(BENCH_DNI_START)).count()
+        # The bench's own customers are those of its branches: a database holding the demo
+        # (or anything else) keeps its customers, and their document numbers are skipped.
+        have = bench_customers().count()
         if have < customers:
             self.stdout.write(f"Creando {customers - have:,} clientes de prueba…")
+        taken = set(
+            Customer.objects.filter(
+                document_type=Customer.DocumentType.DNI,
+                document_number__gte=str(BENCH_DNI_START),
+                document_number__lt=str(BENCH_DNI_START + 2 * customers),
+            ).values_list("document_number", flat=True)
+        )
+        free = (
+            str(BENCH_DNI_START + n) for n in range(10**8) if str(BENCH_DNI_START + n) not in taken
+        )
         now = timezone.now()
         for start in range(have, customers, BATCH):
             rows = [
                 Customer(
                     document_type=Customer.DocumentType.DNI,
-                    document_number=str(BENCH_DNI_START + i),
+                    document_number=next(free),
                     first_name=rng.choice(FIRST_NAMES),
                     last_name=f"{rng.choice(LAST_NAMES)} {rng.choice(LAST_NAMES)}",
                     phone=f"+519{rng.randint(10_000_000, 99_999_999)}",
@@ -147,7 +159,7 @@ class Command(BaseCommand):
                 for c in created
                 if rng.random() < 0.1
             )
-        rich = Customer.objects.get(document_number=str(BENCH_DNI_START))
+        rich = rich_customer()
         missing = events - rich.interactions.count()
         if missing > 0:
             Interaction.objects.bulk_create(
@@ -159,3 +171,13 @@ class Command(BaseCommand):
                 )
                 for i in range(missing)
             )
+
+
+def bench_customers():
+    """Return the customers this bench created: those of its branches."""
+    return Customer.objects.filter(branch__code__startswith="bench-")
+
+
+def rich_customer() -> Customer:
+    """Return the bench customer with the long timeline: its first, by document number."""
+    return bench_customers().order_by("document_number").first()

@@ -1,0 +1,522 @@
+"""Time the app's pages as users meet them, next to two anchors, in one run.
+
+    make bench-web                       # PostgreSQL and Redis of its own under var/
+    manage.py bench_web --settings=bench.settings --seconds 3 --rounds 3
+
+Builds the data set once on PostgreSQL (150,000 customers, 100,000 queued leads, 43,000
+loans with 1,000,000 installments, 1,000,000 gestiones; bulk inserts that skip the
+services, as the other bench commands do, and only top up what is missing, so it also
+runs on a database holding the demo), starts gunicorn with production settings (DEBUG
+off, 2 workers, persistent connections, the Redis cache), and drives every page with
+wrk: 4 clients for a fixed time, several rounds, anchors and pages interleaved so that
+the machine's drift hits them alike. The anchors are served by the same gunicorn in the
+same run: a signed-in view that does nothing, a signed-in 50-row plain Django-template
+table, and a POST that inserts one row.
+
+Prints one table: page, requests per second, p50 and p95, the ratio to each anchor, the
+queries one request ran, and whether the row meets its target (issue 14):
+- list and detail pages: at least 0.5 x the 50-row table;
+- a signed-in page that does nothing (/healthz with a session): at least 0.8 x the bare
+  view;
+- the Kommo webhook: at least 0.7 x the bare insert;
+- reports and dashboards: p95 under 300 ms for one client at a time.
+Exits with status 1 when a row misses its target.
+"""
+
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.models import Count
+from django.test import Client
+from django.urls import reverse
+
+from bench.views import INSERT_TABLE
+from callcenter.management.commands import bench_callcenter
+from callcenter.models import Lead
+from credits.management.commands import bench_credits
+from credits.models import Loan
+from crm import roles
+from crm.gestiones.management.commands import bench_gestiones
+from crm.gestiones.models import Gestion, Outcome
+from crm.gestiones.reports import views as report_views
+from crm.management.commands import bench_customers
+from crm.models import Customer
+
+CUSTOMERS = 150_000
+LEADS = 100_000
+INSTALLMENTS = 1_000_000
+GESTIONES = 1_000_000
+CLIENTS = 4
+PAGE_RATIO = 0.5
+FLOOR_RATIO = 0.8
+WEBHOOK_RATIO = 0.7
+REPORT_MS = 300
+KOMMO_SECRET = "bench-kommo-secret"  # noqa: S105 - the bench's own gunicorn only
+KOMMO_SUBDOMAIN = "bench"
+
+# wrk's report, one line: requests, microseconds, p50 and p95 in microseconds, non-2xx/3xx
+# answers, socket errors.
+LUA_REPORT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+# A Kommo delivery per request, each a new lead change (so a new inbox row), as Kommo
+# sends them: form-encoded, with the account.
+LUA_KOMMO = (
+    """
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local counter = 0
+local nonce = "0"
+init = function(args) nonce = args[1] end
+request = function()
+  counter = counter + 1
+  local lead = nonce .. tostring(tid) .. string.format("%07d", counter)
+  local body = "leads[status][0][id]=" .. lead .. "&leads[status][0][status_id]=142"
+    .. "&leads[status][0][pipeline_id]=3508507&leads[status][0][last_modified]=" .. counter
+    .. "&account[subdomain]=bench&account[id]=1"
+  return wrk.format("POST", nil,
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+"""
+    + LUA_REPORT
+)
+LUA_INSERT = (
+    """
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"},
+    "leads[status][0][id]=" .. counter .. "&account[subdomain]=bench&account[id]=1")
+end
+"""
+    + LUA_REPORT
+)
+
+
+@dataclass
+class Target:
+    name: str
+    path: str
+    kind: str  # bare, table, insert (anchors); page, floor, webhook, report
+    user: str = "supervisor"  # whose session: supervisor, agent, advisor, none
+    runs: list[tuple[int, float, float, float]] = field(default_factory=list)
+    queries: int | None = None
+
+    @property
+    def method(self) -> str:
+        return "POST" if self.kind in ("insert", "webhook") else "GET"
+
+    @property
+    def clients(self) -> int:
+        # A report's target is the time of one request: one client at a time.
+        return 1 if self.kind == "report" else CLIENTS
+
+    @property
+    def rate(self) -> float:
+        requests = sum(r[0] for r in self.runs)
+        seconds = sum(r[1] for r in self.runs)
+        return requests / seconds if seconds else 0.0
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(r[2] for r in self.runs)
+
+    @property
+    def p95(self) -> float:
+        return statistics.median(r[3] for r in self.runs)
+
+
+class Command(BaseCommand):
+    help = "Mide las páginas bajo gunicorn junto a dos anclas (vista vacía y tabla de 50 filas)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seconds", type=int, default=4, help="Segundos por medición.")
+        parser.add_argument("--rounds", type=int, default=3, help="Rondas intercaladas.")
+        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--only", default="", help="Solo las filas cuyo nombre contiene esto.")
+        parser.add_argument(
+            "--no-fill", action="store_true", help="Medir sin completar los datos (pruebas)."
+        )
+
+    def handle(self, *args, seconds, rounds, port, workers, only, no_fill, **options):
+        self.check_ready()
+        roles.sync_roles()
+        if not no_fill:
+            self.fill()
+        self.prepare_anchor_table()
+        cookies = self.sessions()
+        targets = self.targets()
+        if only:
+            keep = only.lower()
+            targets = [t for t in targets if t.kind in ("bare", "table", "insert")] + [
+                t
+                for t in targets
+                if t.kind not in ("bare", "table", "insert") and keep in t.name.lower()
+            ]
+        self.stdout.write("Recolectando archivos estáticos…")
+        call_command("collectstatic", interactive=False, verbosity=0)
+        with self.gunicorn(port, workers) as base:
+            for target in targets:
+                self.check_answer(base, target, cookies)
+            self.stdout.write(
+                f"Midiendo {len(targets)} filas: {rounds} rondas de {seconds} s cada una, "
+                f"{CLIENTS} clientes (1 en los reportes)…"
+            )
+            with tempfile.TemporaryDirectory() as scripts:
+                for round_number in range(rounds):
+                    for target in targets:
+                        target.runs.append(
+                            self.wrk(base, target, cookies, seconds, Path(scripts), round_number)
+                        )
+                    self.stdout.write(f"  ronda {round_number + 1}/{rounds} lista")
+            for target in targets:
+                target.queries = self.count_queries(base, target, cookies)
+        failed = self.report(targets)
+        if failed:
+            sys.exit(1)
+
+    # --- Data --------------------------------------------------------------------------
+
+    def check_ready(self) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError(
+                "bench_web mide sobre PostgreSQL: defina DATABASE_URL=postgres://… "
+                "(make bench-web inicia uno propio)."
+            )
+        if not settings.REDIS_URL:
+            raise CommandError("bench_web usa la caché de Redis: defina REDIS_URL.")
+        if settings.DEBUG:
+            raise CommandError("bench_web mide con DEBUG apagado: use --settings=bench.settings.")
+        if not shutil.which("wrk"):
+            raise CommandError(
+                "Falta wrk (paquete Debian 'wrk'): apt-get install wrk, o use make bench-web."
+            )
+
+    def fill(self) -> None:
+        started = time.monotonic()
+        self.stdout.write("Datos: clientes, leads, créditos y gestiones (solo lo que falte)…")
+        customers = bench_customers.Command(stdout=self.stdout)
+        customers.fill(CUSTOMERS, 5_000)
+        bench_callcenter.Command(stdout=self.stdout).fill(LEADS)
+        bench_credits.Command(stdout=self.stdout).fill(INSTALLMENTS)
+        gestiones = bench_gestiones.Command(stdout=self.stdout)
+        gestiones.fill(gestiones.configure(), GESTIONES)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        self.stdout.write(
+            f"  {Customer.objects.count():,} clientes, "
+            f"{Lead.objects.count():,} leads, {Loan.objects.count():,} créditos, "
+            f"{Gestion.objects.count():,} gestiones ({time.monotonic() - started:.0f} s)"
+        )
+
+    def prepare_anchor_table(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {INSERT_TABLE} (id bigserial PRIMARY KEY, body text)"
+            )
+            cursor.execute(f"TRUNCATE {INSERT_TABLE}")
+
+    def users(self) -> dict:
+        """Return the bench's signed-in people by role: who uses each page."""
+        model = get_user_model()
+        people = {}
+        for key, username, group in (
+            ("supervisor", "bench_supervisor", "Supervisor"),
+            ("agent", "bench_agente", "Agente call center"),
+        ):
+            user, _ = model.objects.get_or_create(
+                username=username, defaults={"first_name": "Bench", "last_name": group}
+            )
+            user.groups.add(Group.objects.get(name=group))
+            people[key] = user
+        # "My work" of the bench agent with the most open gestiones.
+        busiest = (
+            Gestion.objects.filter(gestion_type__code__startswith=bench_gestiones.MARKER)
+            .filter(outcome=Outcome.OPEN)
+            .values("agent")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+            .first()
+        )
+        if busiest:
+            advisor = model.objects.get(pk=busiest["agent"])
+            advisor.groups.add(Group.objects.get(name="Asesor"))
+            people["advisor"] = advisor
+        return people
+
+    def sessions(self) -> dict[str, str]:
+        """Sign each bench user in once; return the Cookie header of each."""
+        self.people = self.users()
+        cookies = {"none": ""}
+        for key, user in self.people.items():
+            client = Client()
+            client.force_login(user)
+            cookies[key] = (
+                f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+            )
+        return cookies
+
+    def targets(self) -> list[Target]:
+        rich = Customer.objects.get(document_number=str(bench_customers.BENCH_DNI_START))
+        loan = Loan.objects.filter(product__name=bench_credits.MARKER).order_by("pk").first()
+        gestion = (
+            Gestion.objects.filter(gestion_type__code__startswith=bench_gestiones.MARKER)
+            .order_by("-pk")
+            .first()
+        )
+        lead = Lead.objects.order_by("-pk").first()
+        kommo = reverse("callcenter:kommo_webhook", args=[KOMMO_SECRET])
+        rows = [
+            Target("ancla: vista vacía con sesión", "/bench/bare/", "bare"),
+            Target("ancla: tabla de 50 filas", "/bench/table/", "table"),
+            Target("ancla: POST que inserta 1 fila", "/bench/insert/", "insert", "none"),
+            Target("/healthz con sesión", reverse("healthz"), "floor"),
+            Target("clientes, página 1", reverse("crm:customer_list"), "page"),
+            Target(
+                "clientes, búsqueda nombre", reverse("crm:customer_list") + "?q=rosa+huaman", "page"
+            ),
+            Target(
+                "clientes, búsqueda documento", reverse("crm:customer_list") + "?q=70051234", "page"
+            ),
+            Target("cliente 360", rich.get_absolute_url(), "page"),
+            Target("créditos", reverse("credits:loan_list"), "page"),
+            Target("crédito, detalle", reverse("credits:loan_detail", args=[loan.pk]), "page"),
+            Target("gestiones, todas", reverse("gestiones:list"), "page"),
+            Target("gestión, detalle", reverse("gestiones:detail", args=[gestion.pk]), "page"),
+            Target("cola del call center", reverse("callcenter:queue"), "page", "agent"),
+            Target(
+                "lead, detalle", reverse("callcenter:lead_detail", args=[lead.pk]), "page", "agent"
+            ),
+            Target("webhook Kommo (POST)", kommo, "webhook", "none"),
+            Target("cartera por tramos", reverse("credits:portfolio_report"), "report"),
+            Target("tableros de gestiones", reverse("gestiones:dashboard"), "report"),
+        ]
+        if "advisor" in self.people:
+            rows.insert(
+                12,
+                Target("mi trabajo (gestiones)", reverse("gestiones:my_work"), "page", "advisor"),
+            )
+        for key in self.dashboard_sections():
+            rows.append(
+                Target(
+                    f"tablero, sección {key}",
+                    reverse("gestiones:dashboard_section", args=[key]),
+                    "report",
+                )
+            )
+        return rows
+
+    def dashboard_sections(self) -> list[str]:
+        return [section.key for section in report_views.SECTIONS]
+
+    # --- Serving and measuring ---------------------------------------------------------
+
+    def gunicorn(self, port: int, workers: int):
+        command = self
+
+        class Server:
+            def __enter__(self):
+                if _port_in_use(port):
+                    raise CommandError(f"El puerto {port} está ocupado: use --port.")
+                env = {
+                    **os.environ,
+                    "DJANGO_SETTINGS_MODULE": "bench.settings",
+                    "KOMMO_WEBHOOK_SECRET": KOMMO_SECRET,
+                    "KOMMO_SUBDOMAIN": KOMMO_SUBDOMAIN,
+                    "KOMMO_ACCOUNT_ID": "1",
+                }
+                self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log")
+                self.process = subprocess.Popen(  # noqa: S603 - our own gunicorn
+                    [
+                        str(Path(sys.executable).with_name("gunicorn")),
+                        "config.wsgi:application",
+                        f"--bind=127.0.0.1:{port}",
+                        f"--workers={workers}",
+                        "--worker-class=sync",
+                        "--error-logfile=-",
+                    ],
+                    env=env,
+                    stdout=self.log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                base = f"http://127.0.0.1:{port}"
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    if self.process.poll() is not None:
+                        raise CommandError(f"gunicorn se detuvo: {self.output()}")
+                    try:
+                        urllib.request.urlopen(base + "/healthz", timeout=2)  # noqa: S310
+                        break
+                    except OSError:
+                        time.sleep(0.2)
+                else:
+                    raise CommandError(f"gunicorn no respondió en 30 s: {self.output()}")
+                command.stdout.write(f"gunicorn: {workers} procesos en {base}")
+                return base
+
+            def output(self) -> str:
+                self.log.flush()
+                return Path(self.log.name).read_text(errors="replace")[-2000:]
+
+            def __exit__(self, *exc):
+                os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.log.close()
+                return False
+
+        return Server()
+
+    def check_answer(self, base: str, target: Target, cookies: dict) -> None:
+        """Fail before timing a page that does not answer 200 (a redirect to the login)."""
+        status, _ = _request(base, target, cookies, count=False)
+        if status != 200:
+            raise CommandError(f"{target.name}: {target.path} respondió {status}, no 200.")
+
+    def count_queries(self, base: str, target: Target, cookies: dict) -> int | None:
+        _status, headers = _request(base, target, cookies, count=True)
+        value = headers.get("X-Bench-Queries")
+        return int(value) if value is not None else None
+
+    def wrk(self, base, target, cookies, seconds, scripts: Path, round_number: int):
+        script = scripts / f"{target.kind}.lua"
+        if not script.exists():
+            lua = {"webhook": LUA_KOMMO, "insert": LUA_INSERT}.get(target.kind, LUA_REPORT)
+            script.write_text(lua)
+        command = [
+            "wrk",
+            f"--threads={min(target.clients, 2)}",
+            f"--connections={target.clients}",
+            f"--duration={seconds}s",
+            "--timeout=10s",
+            f"--script={script}",
+        ]
+        if cookies[target.user]:
+            command.append(f"--header=Cookie: {cookies[target.user]}")
+        # Lead ids no run has used: the round and a random number, then the thread and a counter.
+        nonce = f"{round_number + 1}{random.randint(100_000, 999_999)}"  # noqa: S311
+        command += [base + target.path, "--", nonce]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        match = re.search(r"^BENCH (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", result.stdout, re.M)
+        if not match:
+            raise CommandError(f"wrk falló en {target.name}: {result.stdout} {result.stderr}")
+        requests, micros, p50, p95, bad_status, socket_errors = map(int, match.groups())
+        if bad_status or socket_errors:
+            raise CommandError(
+                f"{target.name}: {bad_status} respuestas de error y {socket_errors} errores "
+                "de conexión durante la medición."
+            )
+        return requests, micros / 1e6, p50 / 1000, p95 / 1000
+
+    # --- Report ------------------------------------------------------------------------
+
+    def report(self, targets: list[Target]) -> bool:
+        anchors = {t.kind: t for t in targets if t.kind in ("bare", "table", "insert")}
+        bare, table, insert = anchors["bare"].rate, anchors["table"].rate, anchors["insert"].rate
+        self.stdout.write(
+            f"\nPostgreSQL {connection.pg_version // 10000}, "
+            f"{Customer.objects.count():,} clientes, "
+            f"{Lead.objects.count():,} leads, {Loan.objects.count():,} créditos, "
+            f"{Gestion.objects.count():,} gestiones. gunicorn, DEBUG apagado, caché Redis.\n"
+        )
+        header = (
+            f"{'página':<34}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}"
+            f"{'× vacía':>9}{'× tabla':>9}{'consultas':>10}  objetivo"
+        )
+        self.stdout.write(header)
+        self.stdout.write("-" * len(header) + "-" * 22)
+        failed = False
+        for t in targets:
+            ratio_bare = t.rate / bare if bare else 0
+            ratio_table = t.rate / table if table else 0
+            if t.kind == "page":
+                ok, goal = ratio_table >= PAGE_RATIO, f"≥ {PAGE_RATIO} × tabla"
+            elif t.kind == "floor":
+                ok, goal = ratio_bare >= FLOOR_RATIO, f"≥ {FLOOR_RATIO} × vacía"
+            elif t.kind == "webhook":
+                ratio_bare = t.rate / insert if insert else 0
+                ok, goal = ratio_bare >= WEBHOOK_RATIO, f"≥ {WEBHOOK_RATIO} × POST"
+            elif t.kind == "report":
+                ok, goal = t.p95 < REPORT_MS, f"p95 < {REPORT_MS} ms (1 cliente)"
+            else:
+                ok, goal = True, "ancla"
+            failed |= not ok
+            queries = "-" if t.queries is None else str(t.queries)
+            bare_cell = "-" if t.kind in ("bare", "insert") else f"{ratio_bare:.2f}"
+            table_cell = "-" if t.kind in ("table", "insert", "webhook") else f"{ratio_table:.2f}"
+            self.stdout.write(
+                f"{t.name[:33]:<34}{t.rate:>8.0f}{t.p50:>9.1f}{t.p95:>9.1f}"
+                f"{bare_cell:>9}{table_cell:>9}{queries:>10}  {goal} {'OK' if ok else 'NO'}"
+            )
+        self.stdout.write(
+            "\n× vacía: req/s de la fila ÷ req/s de la vista vacía con sesión (el webhook: ÷ el "
+            "POST que inserta 1 fila); × tabla: ÷ la tabla de 50 filas. Misma corrida, "
+            f"mediciones intercaladas, {CLIENTS} clientes."
+        )
+        return failed
+
+
+def _request(base: str, target: Target, cookies: dict, *, count: bool):
+    data = None
+    headers = {}
+    if cookies[target.user]:
+        headers["Cookie"] = cookies[target.user]
+    if count:
+        headers["X-Bench-Queries"] = "1"
+    if target.method == "POST":
+        stamp = random.randint(10**12, 10**13)  # noqa: S311 - a lead id no run has used
+        data = (
+            f"leads[status][0][id]={stamp}&leads[status][0][status_id]=142"
+            "&leads[status][0][pipeline_id]=3508507&leads[status][0][last_modified]=1"
+            "&account[subdomain]=bench&account[id]=1"
+        ).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(base + target.path, data=data, headers=headers)  # noqa: S310
+    try:
+        with opener.open(request, timeout=30) as response:
+            response.read()
+            return response.status, response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
