@@ -217,6 +217,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credits.update_delinquency",
         "schedule": crontab(hour=1, minute=15),
     },
+    # Every 5 minutes: recompute the portfolio report's figures of today (a new day's too,
+    # before its first visitor) and of the last week's days changed since.
+    "credits-refresh-portfolio-snapshot": {
+        "task": "credits.refresh_portfolio_snapshot",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 
 # --- Auth, sessions, lockout ------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from credits import portfolio
 from credits.services import contracts as contract_services
 from credits.services import delinquency
 from integrations.errors import TemporaryProviderError
@@ -22,3 +23,8 @@ def send_contract(contract_id: int) -> None:
 @shared_task(name="credits.update_delinquency")
 def update_delinquency() -> None:
     delinquency.update_delinquency()
+
+
+@shared_task(name="credits.refresh_portfolio_snapshot")
+def refresh_portfolio_snapshot() -> None:
+    portfolio.refresh_snapshots()

@@ -20,7 +20,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from credits import filters, forms, schedule, selectors, tables
+from credits import filters, forms, portfolio, schedule, selectors, tables
 from credits.investors import services as investor_services
 from credits.models import Loan, LoanContract
 from credits.services import contracts as contract_services
@@ -352,11 +352,13 @@ def portfolio_report(request: HttpRequest) -> HttpResponse:
     """Show the portfolio by aging bucket, PAR and this month's collections, as of a day."""
     form = forms.PortfolioForm(request.GET)
     as_of = form.day()
-    summary = selectors.portfolio_summary(as_of)
+    summary, computed_at, is_stale = portfolio.portfolio_figures(as_of)
     context = {
         "form": form,
         "as_of": as_of,
         "summary": summary,
+        "computed_at": computed_at,
+        "is_stale": is_stale,
         "total_loans": sum(b["loans"] for b in summary.buckets),
         "bucket_chart": _bucket_chart(summary),
     }

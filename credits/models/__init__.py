@@ -28,6 +28,7 @@ from credits.models.payments import (
     PaymentAllocation,
     receipt_upload_to,
 )
+from credits.models.portfolio import PortfolioSnapshot
 
 __all__ = [
     "DEFAULT_ALLOCATION_ORDER",
@@ -46,6 +47,7 @@ __all__ = [
     "Participation",
     "Payment",
     "PaymentAllocation",
+    "PortfolioSnapshot",
     "receipt_upload_to",
     "validate_allocation_order",
 ]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from credits import schedule
+from credits import portfolio, schedule
 from credits.models import (
     Installment,
     LedgerEntry,
@@ -224,6 +224,7 @@ def disburse(
     loan.disbursed_at = disbursed_at or timezone.now()
     loan.save(update_fields=["disbursed_at", "updated_at"])
     ledger.move_status(loan, Loan.Status.ACTIVE, actor=actor, reason=reason)
+    portfolio.mark_stale(timezone.localdate(loan.disbursed_at))
     return loan
 
 
@@ -237,4 +238,5 @@ def write_off(*, loan: Loan, actor: AbstractBaseUser | None, reason: str) -> Loa
         raise ValidationError(_("Solo se castiga un crédito vigente."))
     ledger.write_entry(loan, LedgerEntry.Kind.WRITE_OFF, actor=actor, reason=reason)
     ledger.move_status(loan, Loan.Status.WRITTEN_OFF, actor=actor, reason=reason)
+    portfolio.mark_stale(timezone.localdate())
     return loan

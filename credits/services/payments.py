@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from credits import schedule, selectors
+from credits import portfolio, schedule, selectors
 from credits.models import (
     ZERO,
     Component,
@@ -354,6 +354,7 @@ def apply_payment(
         ledger.move_status(
             loan, Loan.Status.PAID, actor=actor, reason=_("Crédito cancelado por completo")
         )
+    portfolio.mark_stale(received_on)
     return payment
 
 
@@ -544,4 +545,5 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
             actor=actor,
             reason=note,
         )
+    portfolio.mark_stale(payment.received_on)
     return payment

@@ -1,0 +1,168 @@
+"""The portfolio report from snapshots: the figures of `selectors.portfolio_summary`, kept
+per day so the page does not run the aging SQL (most of a second at a million
+installments) on every view.
+
+A snapshot stays exact because every service that changes what the report reads calls
+`mark_stale(from_day)` in its own transaction:
+
+- a payment recorded, from the day it was received: the days before it are rebuilt
+  without it;
+- a payment annulled, from the day it was received too, not only today: the days between
+  still count it, but rebuilt another way (as a payment annulled since, on the loan's status
+  of now), which does not always give the same figures (a loan it had paid off comes back
+  on those days, owing nothing);
+- a disbursement, from its day: the loan enters the portfolio then;
+- a write-off, from today: the report reads the loan's status as it is now (it counts
+  written-off loans with the active ones, which leaves the figures alone, but that is the
+  report's rule to change, not this module's to rely on).
+
+Creating a loan, sending it for signature and cancelling a draft leave the report alone
+(it reads disbursed loans only); so does the nightly late interest, which changes neither
+principal nor `paid_on`.
+
+A past day is recomputed before it is shown when it is stale: it changes rarely (a payment
+recorded late), and exactness is the point of looking back. Today changes with every
+payment: its last figures are shown with the time they were computed while a task
+recomputes them, and the page polls until they are fresh.
+"""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from credits import selectors
+from credits.models import Bucket, PortfolioSnapshot
+from lib import queue
+
+REFRESH_TASK = "credits.refresh_portfolio_snapshot"
+# A burst of payments sends one refresh per this many seconds; what changes in between is
+# picked up by the next one (the page asks again while it shows stale figures, and beat
+# runs the task every 5 minutes).
+REFRESH_DEBOUNCE_SECONDS = 30
+REFRESH_KEY = "credits:portfolio-refresh"
+# Besides today, the task recomputes the stale snapshots of this many days back: a payment
+# received yesterday and recorded today marks yesterday, the past day most looked at.
+RECENT_DAYS = 7
+
+
+def portfolio_figures(as_of: date) -> tuple[selectors.PortfolioSummary, datetime, bool]:
+    """Return the report as of a day, when it was computed, and whether changes since are
+    still being added to it (only ever today's: a stale past day is computed again here).
+
+    A fresh snapshot costs one query. Call it outside a transaction (see `refresh_snapshot`).
+    """
+    snapshot = PortfolioSnapshot.objects.filter(as_of=as_of).first()
+    if snapshot is not None and snapshot.has_figures:
+        if not snapshot.is_stale:
+            return summary_of(snapshot), snapshot.computed_at, False
+        if as_of == timezone.localdate():
+            request_refresh()
+            return summary_of(snapshot), snapshot.computed_at, True
+    snapshot = refresh_snapshot(as_of)
+    return summary_of(snapshot), snapshot.computed_at, snapshot.is_stale
+
+
+def refresh_snapshot(as_of: date) -> PortfolioSnapshot:
+    """Compute the report as of a day, store it, and return the stored snapshot.
+
+    Two computations of the same day at once both save (the same figures); one that a
+    change overtook while it read the ledger saves its figures still stale. That rests on
+    the row existing, committed, before the ledger is read, so that `mark_stale` in another
+    transaction finds it: call this outside a transaction.
+    """
+    snapshot, _ = PortfolioSnapshot.objects.get_or_create(as_of=as_of)
+    computed_at = timezone.now()
+    figures = figures_of(selectors.portfolio_summary(as_of))
+    # Never over figures read later than these (a slower computation finishing last).
+    not_newer = PortfolioSnapshot.objects.filter(pk=snapshot.pk).filter(
+        Q(computed_at__isnull=True) | Q(computed_at__lte=computed_at)
+    )
+    saved = not_newer.filter(version=snapshot.version).update(
+        figures=figures, computed_at=computed_at, is_stale=False
+    )
+    if not saved:
+        not_newer.update(figures=figures, computed_at=computed_at)
+    snapshot.refresh_from_db()
+    return snapshot
+
+
+def refresh_snapshots(today: date | None = None) -> list[date]:
+    """Compute today's snapshot if it is missing or stale, and the stale ones of the last
+    `RECENT_DAYS` days; return the days computed."""
+    today = today or timezone.localdate()
+    days = set(
+        PortfolioSnapshot.objects.filter(
+            as_of__gte=today - timedelta(days=RECENT_DAYS), as_of__lt=today, is_stale=True
+        ).values_list("as_of", flat=True)
+    )
+    current = PortfolioSnapshot.objects.filter(as_of=today).first()
+    if current is None or current.is_stale or not current.has_figures:
+        days.add(today)
+    for day in sorted(days, reverse=True):  # today first: it is the one on screens
+        refresh_snapshot(day)
+    return sorted(days)
+
+
+def mark_stale(from_day: date) -> None:
+    """Mark the snapshots as of `from_day` and later as stale, and have today's recomputed
+    once the transaction commits. Call it in every write that changes what the report reads."""
+    PortfolioSnapshot.objects.filter(as_of__gte=from_day).update(
+        is_stale=True, version=F("version") + 1
+    )
+    # Robust: the write it follows is committed; a cache or broker down must not fail it.
+    transaction.on_commit(request_refresh, robust=True)
+
+
+def request_refresh() -> None:
+    """Send the refresh task, unless one was sent in the last `REFRESH_DEBOUNCE_SECONDS`."""
+    if cache.add(REFRESH_KEY, True, timeout=REFRESH_DEBOUNCE_SECONDS):
+        queue.enqueue(REFRESH_TASK)
+
+
+# --- Figures as JSON ------------------------------------------------------------------------
+
+
+def figures_of(summary: selectors.PortfolioSummary) -> dict:
+    """Return a summary as JSON, amounts as strings (bucket labels come from `Bucket`)."""
+    return {
+        "buckets": [
+            {
+                "bucket": b["bucket"],
+                "loans": b["loans"],
+                "outstanding": str(b["outstanding"]),
+                "percent": str(b["percent"]),
+            }
+            for b in summary.buckets
+        ],
+        "outstanding": str(summary.outstanding),
+        "par30": str(summary.par30),
+        "par90": str(summary.par90),
+        "collected_this_month": str(summary.collected_this_month),
+        "payments_this_month": summary.payments_this_month,
+    }
+
+
+def summary_of(snapshot: PortfolioSnapshot) -> selectors.PortfolioSummary:
+    """Return a snapshot's figures as the summary `selectors.portfolio_summary` gave."""
+    figures = snapshot.figures
+    return selectors.PortfolioSummary(
+        buckets=[
+            {
+                "bucket": b["bucket"],
+                "label": Bucket(b["bucket"]).label,
+                "loans": b["loans"],
+                "outstanding": Decimal(b["outstanding"]),
+                "percent": Decimal(b["percent"]),
+            }
+            for b in figures["buckets"]
+        ],
+        outstanding=Decimal(figures["outstanding"]),
+        par30=Decimal(figures["par30"]),
+        par90=Decimal(figures["par90"]),
+        collected_this_month=Decimal(figures["collected_this_month"]),
+        payments_this_month=figures["payments_this_month"],
+    )
