@@ -2,11 +2,13 @@
 a change marks the days it touches stale; a stale past day is computed again before it is
 shown, and today's stale figures are shown with their time while a task recomputes them."""
 
+import io
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -285,3 +287,14 @@ def test_the_same_day_computed_at_once_is_saved_once(transactional_db, make_acti
     assert PortfolioSnapshot.objects.filter(as_of=day).count() == 1
     assert not snapshot(day).is_stale
     assert portfolio.summary_of(snapshot(day)) == selectors.portfolio_summary(day)
+
+
+def test_the_bench_times_the_page_first_and_repeated(db):
+    out = io.StringIO()
+
+    call_command("bench_credits", installments=500, runs=1, schedules=10, stdout=out)
+
+    output = out.getvalue()
+    for case in ("hoy, primera vez", "hoy, repetida", "-30d, primera vez", "-30d, repetida"):
+        assert case in output
+    assert PortfolioSnapshot.objects.filter(as_of=TODAY, is_stale=False).exists()

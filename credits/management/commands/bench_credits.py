@@ -6,9 +6,11 @@
 (a) `schedule.build_schedule` over 10,000 varied loans, without the database: loans and
 installments per second. (b) `selectors.aging_report` and `selectors.portfolio_summary`
 over a portfolio of 1,000,000 installments, as of today and a month ago, and the Excel's
-rows. The portfolio is filled once (bulk inserts: a benchmark fixture, not business data,
-so it skips the services on purpose) under a loan product named "bench", and only topped
-up when a run asks for more installments.
+rows. (c) The page `/creditos/cartera/` through the test client, as of today and a month
+ago: the first request (no snapshot: it computes and keeps the figures) and the repeated
+one (the snapshot). The portfolio is filled once (bulk inserts: a benchmark fixture, not
+business data, so it skips the services on purpose) under a loan product named "bench",
+and only topped up when a run asks for more installments.
 """
 
 import math
@@ -18,8 +20,13 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from credits import schedule, selectors
@@ -31,11 +38,14 @@ from credits.models import (
     LoanProduct,
     Payment,
     PaymentAllocation,
+    PortfolioSnapshot,
 )
+from crm import roles
 from crm.management.commands.seed_demo import FIRST_NAMES, LAST_NAMES
 from crm.models import Customer
 
 TARGET_MS = 1000
+PAGE_TARGET_MS = 300  # the page, served from its snapshot
 PAST_DAYS = 30  # the historical cases: the portfolio as it was a month ago
 MARKER = "bench"  # the loan product that owns the benchmark portfolio
 TERM = 24
@@ -65,6 +75,7 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:  # fresh statistics after the bulk load
                 cursor.execute("ANALYZE credits_installment, credits_loan, credits_payment")
         self.bench_report(runs)
+        self.bench_page(runs)
 
     # --- (a) Schedules -------------------------------------------------------------------
 
@@ -119,6 +130,51 @@ class Command(BaseCommand):
         buckets = ", ".join(f"{b['label']} {b['loans']:,}" for b in selectors.aging_report(today))
         self.stdout.write(f"Créditos por tramo: {buckets}")
 
+    # --- (c) The page ----------------------------------------------------------------------
+
+    def bench_page(self, runs: int) -> None:
+        today = timezone.localdate()
+        past = today - timedelta(days=PAST_DAYS)
+        roles.sync_roles()
+        user, _ = get_user_model().objects.get_or_create(
+            username="bench-supervisor", defaults={"first_name": "Bench", "last_name": "Supervisor"}
+        )
+        user.groups.add(Group.objects.get(name="Supervisor"))
+        client = Client(SERVER_NAME="localhost")
+        client.force_login(user)
+        url = reverse("credits:portfolio_report")
+        self.stdout.write(
+            f"\nPágina {url} (cliente de prueba, con la sesión); {runs} mediciones por caso "
+            f"(objetivo con la foto del día: < {PAGE_TARGET_MS} ms)"
+        )
+        self.stdout.write(f"{'caso':<28}{'mediana':>10}{'máx':>10}{'consultas':>11}  resultado")
+        for label, day in (("hoy", today), (f"-{PAST_DAYS}d", past)):
+            params = {"as_of": day.isoformat()}
+            first = self.measure_page(client, url, params, runs, drop=day)
+            self.page_line(f"{label}, primera vez", *first, target=TARGET_MS)
+            repeated = self.measure_page(client, url, params, runs)
+            self.page_line(f"{label}, repetida", *repeated, target=PAGE_TARGET_MS)
+
+    def measure_page(self, client, url, params, runs, drop=None) -> tuple[float, float, int]:
+        """Return the median and worst milliseconds of `runs` requests, and their queries;
+        with `drop`, each request finds no snapshot of that day and computes it."""
+        assert client.get(url, params).status_code == 200, url  # warm the connection
+        timings, queries = [], 0
+        for _ in range(runs):
+            if drop is not None:
+                PortfolioSnapshot.objects.filter(as_of=drop).delete()
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url, params)
+                timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, url
+            queries = len(captured)
+        return statistics.median(timings), max(timings), queries
+
+    def page_line(self, name: str, median: float, worst: float, queries: int, *, target) -> None:
+        verdict = "OK" if median < target else "LENTO"
+        self.stdout.write(f"{name:<28}{median:>8.1f}ms{worst:>8.1f}ms{queries:>11}  {verdict}")
+
     def fill(self, installments: int) -> None:
         product, _ = LoanProduct.objects.get_or_create(
             name=MARKER,
@@ -149,6 +205,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {end * TERM:,}/{wanted * TERM:,} cuotas ({time.perf_counter() - started:.0f} s)"
             )
+        # The bulk inserts skip the services, which mark the report's snapshots stale: drop
+        # them all; each is computed again the next time its day is asked for.
+        PortfolioSnapshot.objects.all().delete()
 
 
 def schedule_cases(count: int) -> list[dict]:
