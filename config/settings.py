@@ -212,6 +212,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "gestiones.run_lifecycle_events",
         "schedule": crontab(hour=6, minute=30),
     },
+    # Every 5 minutes: refresh the dashboards' summary where gestiones changed (each day,
+    # all of it); the dashboards say "se actualizan cada 5 minutos".
+    "gestiones-refresh-report-summary": {
+        "task": "gestiones.refresh_report_summary",
+        "schedule": crontab(minute="*/5"),
+    },
     # Daily at 01:15: charge late interest and refresh days past due and aging buckets.
     "credits-update-delinquency": {
         "task": "credits.update_delinquency",

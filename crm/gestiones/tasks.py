@@ -5,6 +5,7 @@ from celery import shared_task
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.documents import services as document_services
 from crm.gestiones.notifications import services as notification_services
+from crm.gestiones.reports import services as report_services
 
 
 @shared_task(name="gestiones.alert_due_gestiones")
@@ -28,3 +29,10 @@ def run_lifecycle_events() -> dict[str, int]:
 def attach_document_pdf(attachment_id: int) -> None:
     """Convert a generated document to PDF with LibreOffice and file it on its follow-up."""
     document_services.attach_pdf(attachment_id=attachment_id)
+
+
+@shared_task(name="gestiones.refresh_report_summary")
+def refresh_report_summary(full: bool = False) -> float:
+    """Rebuild the dashboards' summary where the gestiones changed (beat, every 5 minutes);
+    return how many seconds it took."""
+    return report_services.refresh_summary(full=full).seconds

@@ -35,6 +35,11 @@ from crm.gestiones.models.processes import (
     StateAgent,
     template_upload_to,
 )
+from crm.gestiones.models.reports import (
+    ChannelMonthSummary,
+    StateMonthSummary,
+    SummaryBuild,
+)
 from crm.gestiones.models.surveys import (
     Answer,
     Question,
@@ -52,6 +57,7 @@ __all__ = [
     "Attachment",
     "Campaign",
     "CampaignTarget",
+    "ChannelMonthSummary",
     "DeletionRecord",
     "DocumentTemplate",
     "FollowUp",
@@ -67,6 +73,8 @@ __all__ = [
     "Question",
     "RejectionReason",
     "StateAgent",
+    "StateMonthSummary",
+    "SummaryBuild",
     "Survey",
     "SurveyInvitation",
     "attachment_upload_to",

@@ -3,12 +3,14 @@
 from collections.abc import Iterable
 from io import BytesIO
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from crm.gestiones.models import SummaryBuild
 from crm.gestiones.reports import selectors
 from lib import people
 
@@ -20,8 +22,11 @@ HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 TOP_BORDER = Border(top=Side(style="thin"))
 
 
-def describe_filters(filters: selectors.ReportFilters) -> list[tuple[str, str]]:
-    """Return the filters as (label, value) lines for a sheet's heading."""
+def describe_filters(
+    filters: selectors.ReportFilters, summary: SummaryBuild | None = None
+) -> list[tuple[str, str]]:
+    """Return the filters, then how fresh the figures are, as (label, value) lines for a
+    sheet's heading."""
     lines = [
         (_("Desde"), f"{filters.start:%d/%m/%Y}" if filters.start else _("(sin límite)")),
         (_("Hasta"), f"{filters.end:%d/%m/%Y}" if filters.end else _("(sin límite)")),
@@ -34,23 +39,36 @@ def describe_filters(filters: selectors.ReportFilters) -> list[tuple[str, str]]:
         lines.append((_("Producto"), filters.product.name))
     if filters.gestion_type:
         lines.append((_("Tipo de gestión"), filters.gestion_type.name))
+    lines.append((_("Cifras al"), freshness(summary)))
     return lines
 
 
-def dashboard_workbook(filters: selectors.ReportFilters) -> bytes:
-    """Return the .xlsx of every dashboard report for `filters`, one sheet each."""
+def freshness(summary: SummaryBuild | None) -> str:
+    """Return when the figures are from, as the dashboard says it."""
+    if summary is None:
+        return _("calculadas al descargar")
+    return f"{timezone.localtime(summary.built_at):%d/%m/%Y %H:%M}"
+
+
+def dashboard_workbook(
+    filters: selectors.ReportFilters, summary: SummaryBuild | None = None
+) -> bytes:
+    """Return the .xlsx of every dashboard report for `filters`, one sheet each, read as
+    the dashboard reads them (from `summary` when given)."""
     book = Workbook()
     book.remove(book.active)
-    heading = describe_filters(filters)
-    _states_sheet(book, heading, selectors.gestiones_by_state(filters))
-    _rejections_sheet(book, heading, selectors.rejections_by_reason(filters))
-    amounts = selectors.requested_vs_approved(filters)
+    heading = describe_filters(filters, summary)
+    _states_sheet(book, heading, selectors.gestiones_by_state(filters, summary))
+    _rejections_sheet(book, heading, selectors.rejections_by_reason(filters, summary))
+    amounts = selectors.requested_vs_approved(filters, summary)
     _amounts_sheet(book, _("Montos por tipo"), _("Tipo"), heading, amounts.by_type)
     _amounts_sheet(book, _("Montos por mes"), _("Mes"), heading, amounts.by_month)
-    teams = selectors.branches_and_agents(filters)
+    teams = selectors.branches_and_agents(filters, summary)
     _breakdown_sheet(book, _("Por sucursal"), _("Sucursal"), heading, teams.by_branch)
     _breakdown_sheet(book, _("Por gestor"), _("Gestor"), heading, teams.by_agent)
-    _breakdown_sheet(book, _("Por canal"), _("Canal"), heading, selectors.by_channel(filters))
+    _breakdown_sheet(
+        book, _("Por canal"), _("Canal"), heading, selectors.by_channel(filters, summary)
+    )
     output = BytesIO()
     book.save(output)
     return output.getvalue()

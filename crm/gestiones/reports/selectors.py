@@ -1,28 +1,42 @@
 """The gestiones dashboards' figures: one function per report, grouped in the database.
 
 Every report takes a `ReportFilters` and returns rows and totals ready to show and export.
-The database does the counting and the sums (one GROUP BY over the filtered gestiones per
-dashboard section: on a million rows each scan is what costs); Python only folds the
-grouped rows, a few hundred at most, and looks up their names in the small configuration
-tables. Money is `Decimal` with two places and stays per currency: soles and dollars never
-add up. Percentages are rounded half-up to two places.
+The database does the counting and the sums; Python only folds the grouped rows, a few
+hundred at most, and looks up their names in the small configuration tables. Money is
+`Decimal` with two places and stays per currency: soles and dollars never add up.
+Percentages are rounded half-up to two places.
+
+Given the last refresh of the summary (`summary_build()`), a report reads the whole months
+of its range from the summary tables (`StateMonthSummary`, `ChannelMonthSummary`: a few
+thousand rows a year) and only the days of a month the range cuts from the gestiones.
+Without one (never built) it groups the gestiones themselves, one GROUP BY per section
+over the filtered rows, as the summary's own tests use for reference.
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from crm.gestiones.models import Gestion, GestionState, GestionType, Outcome, RejectionReason
+from crm.gestiones.models import (
+    ChannelMonthSummary,
+    Gestion,
+    GestionState,
+    GestionType,
+    Outcome,
+    RejectionReason,
+    StateMonthSummary,
+    SummaryBuild,
+)
 from crm.models import Branch, Channel, Product
 from lib import money, people
 from lib.money import Currency
@@ -71,7 +85,118 @@ def filtered_gestiones(filters: ReportFilters) -> QuerySet[Gestion]:
     return gestiones
 
 
-# --- Grouping and folding ---------------------------------------------------------------
+# --- Reading: the summary's whole months, the gestiones for the rest ---------------------
+
+
+def summary_build() -> SummaryBuild | None:
+    """Return the last refresh of the dashboards' summary; None if it was never built."""
+    return SummaryBuild.objects.filter(pk=1).first()
+
+
+Days = tuple[date | None, date | None]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Where a range of creation days is read from: the summary's months from `first` to
+    `last` (None: no limit) when `months` is on, and `days` from the gestiones."""
+
+    months: bool
+    first: date | None
+    last: date | None
+    days: tuple[Days, ...]
+
+
+def split_range(start: date | None, end: date | None, summary: SummaryBuild) -> Split:
+    """Return which months of start–end the summary covers whole, and the days left over.
+
+    A month is covered when the range holds every day of it that had gestiones at the
+    refresh: the current month is whole up to its last gestión, and the default range
+    (the last twelve months up to today) never reads the gestiones themselves.
+    """
+    first = last = None
+    if start is not None:
+        month = start.replace(day=1)
+        first = month if start <= max(month, summary.first_day or month) else _next_month(month)
+    if end is not None:
+        month = end.replace(day=1)
+        month_end = _next_month(month) - timedelta(days=1)
+        last = (
+            month
+            if end >= min(month_end, summary.last_day or month_end)
+            else _previous_month(month)
+        )
+    if first is not None and last is not None and first > last:
+        return Split(months=False, first=None, last=None, days=((start, end),))
+    days: list[Days] = []
+    if start is not None and first is not None and start < first:
+        days.append((start, first - timedelta(days=1)))
+    if end is not None and last is not None and end >= _next_month(last):
+        days.append((_next_month(last), end))
+    return Split(months=True, first=first, last=last, days=tuple(days))
+
+
+def _groups(
+    filters: ReportFilters,
+    summary: SummaryBuild | None,
+    model: type[StateMonthSummary | ChannelMonthSummary],
+    *keys: str,
+    **only,
+) -> list[dict]:
+    """Return count and sums of the filtered gestiones (narrowed by `only`) grouped by
+    `keys` and currency: one query to the summary's `model`, one to the gestiones for the
+    days it does not cover; or one to the gestiones alone without a summary.
+
+    The lists may hold a group twice (once from each); folding adds them up.
+    """
+    if summary is None:
+        return _grouped(_with_month(filtered_gestiones(filters), keys).filter(**only), *keys)
+    split = split_range(filters.start, filters.end, summary)
+    groups = []
+    if split.months:
+        groups += _summed(_summary_rows(model, filters, split).filter(**only), *keys)
+    if split.days:
+        gestiones = filtered_gestiones(replace(filters, start=None, end=None))
+        gestiones = gestiones.filter(_created_in(split.days))
+        groups += _grouped(_with_month(gestiones, keys).filter(**only), *keys)
+    return groups
+
+
+def _summary_rows(model, filters: ReportFilters, split: Split) -> QuerySet:
+    rows = model.objects.order_by()
+    if split.first:
+        rows = rows.filter(month__gte=split.first)
+    if split.last:
+        rows = rows.filter(month__lte=split.last)
+    # One layer: every gestión once, or the gestiones linked to the chosen product.
+    if filters.product:
+        rows = rows.filter(product=filters.product)
+    else:
+        rows = rows.filter(product__isnull=True)
+    if filters.branch:
+        rows = rows.filter(branch=filters.branch)
+    if filters.agent:
+        rows = rows.filter(agent=filters.agent)
+    if filters.gestion_type:
+        rows = rows.filter(gestion_type=filters.gestion_type)
+    return rows
+
+
+def _created_in(days: Iterable[Days]) -> Q:
+    condition = Q()
+    for first, last in days:
+        part = Q()
+        if first:
+            part &= Q(created_at__gte=local_midnight(first))
+        if last:
+            part &= Q(created_at__lt=local_midnight(last + timedelta(days=1)))
+        condition |= part
+    return condition
+
+
+def _with_month(gestiones: QuerySet[Gestion], keys: Iterable[str]) -> QuerySet[Gestion]:
+    """Add the month of creation (local time) when a report groups by it."""
+    return gestiones.annotate(month=TruncMonth("created_at")) if "month" in keys else gestiones
 
 
 def _grouped(gestiones: QuerySet[Gestion], *keys: str) -> list[dict]:
@@ -83,6 +208,18 @@ def _grouped(gestiones: QuerySet[Gestion], *keys: str) -> list[dict]:
             approved=Sum("amount_approved"),
         )
     )
+
+
+def _summed(rows: QuerySet, *keys: str) -> list[dict]:
+    """Return the summary `rows` added up by `keys` and currency, shaped as `_grouped`."""
+    return list(
+        rows.values(*keys, "currency").annotate(
+            count=Sum("count"), requested=Sum("requested"), approved=Sum("approved")
+        )
+    )
+
+
+# --- Folding ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -169,12 +306,12 @@ def _state_sort_key(state: GestionState) -> tuple:
     return (state.gestion_type.name, state.order, state.pk)
 
 
-def gestiones_by_state(filters: ReportFilters) -> StateReport:
+def gestiones_by_state(filters: ReportFilters, summary: SummaryBuild | None = None) -> StateReport:
     """Return the seed's "Gestiones por estados": count, share and amount per type and state.
 
     The state decides the type, so the query groups by state alone.
     """
-    groups = _grouped(filtered_gestiones(filters), "state_id")
+    groups = _groups(filters, summary, StateMonthSummary, "state_id")
     currencies = _currencies_in(groups)
     tallies = _fold(groups, lambda g: g["state_id"])
     states = _states(tallies)
@@ -219,18 +356,22 @@ class RejectionPivot:
     total: int
 
 
-def rejections_by_reason(filters: ReportFilters) -> RejectionPivot:
+def rejections_by_reason(
+    filters: ReportFilters, summary: SummaryBuild | None = None
+) -> RejectionPivot:
     """Return the rejected gestiones counted by reason and rejected state.
 
     Reasons and states are configured per type; the same name in two types (a "Baja
     capacidad" in consumer and in vehicle loans) is one row or one column, as a reader of
     the table would expect. A rejection without a reason goes to "Sin motivo", last.
     """
-    groups = list(
-        filtered_gestiones(filters)
-        .filter(outcome=Outcome.REJECTED)
-        .values("rejection_reason_id", "state_id")
-        .annotate(count=Count("id"))
+    groups = _groups(
+        filters,
+        summary,
+        StateMonthSummary,
+        "rejection_reason_id",
+        "state_id",
+        outcome=Outcome.REJECTED,
     )
     states = _states(g["state_id"] for g in groups)
     reason_ids = {g["rejection_reason_id"] for g in groups} - {None}
@@ -298,15 +439,20 @@ def _next_month(month: date) -> date:
     return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def requested_vs_approved(filters: ReportFilters) -> AmountReports:
+def _previous_month(month: date) -> date:
+    return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def requested_vs_approved(
+    filters: ReportFilters, summary: SummaryBuild | None = None
+) -> AmountReports:
     """Return requested and approved sums and their ratio, per type and per month of
-    creation (local time, oldest first), from one query grouped by type and month.
+    creation (local time, oldest first), grouped by type and month.
 
     Months without gestiones between the first and the last one show as zeros, so a chart
     of the series keeps its time scale.
     """
-    gestiones = filtered_gestiones(filters).annotate(month=TruncMonth("created_at"))
-    groups = _grouped(gestiones, "gestion_type_id", "month")
+    groups = _groups(filters, summary, StateMonthSummary, "gestion_type_id", "month")
     currencies = _currencies_in(groups)
     everything = _total(groups)
     total = AmountRow(_("Total"), everything.count, everything.amounts(currencies))
@@ -416,17 +562,17 @@ class TeamReports:
     by_agent: BreakdownReport
 
 
-def branches_and_agents(filters: ReportFilters) -> TeamReports:
+def branches_and_agents(filters: ReportFilters, summary: SummaryBuild | None = None) -> TeamReports:
     """Return counts by outcome, amounts and effectiveness per branch and per agent in
-    charge, from one query grouped by branch, agent, outcome and currency."""
-    groups = _grouped(filtered_gestiones(filters), "branch_id", "agent_id", "outcome")
+    charge, grouped by branch, agent, outcome and currency."""
+    groups = _groups(filters, summary, ChannelMonthSummary, "branch_id", "agent_id", "outcome")
     return TeamReports(
         by_branch=_breakdown(groups, "branch_id", _names(Branch), _("Sin sucursal")),
         by_agent=_breakdown(groups, "agent_id", _agent_names, _("Sin asignar")),
     )
 
 
-def by_channel(filters: ReportFilters) -> BreakdownReport:
+def by_channel(filters: ReportFilters, summary: SummaryBuild | None = None) -> BreakdownReport:
     """Return counts by outcome, amounts and effectiveness per channel."""
-    groups = _grouped(filtered_gestiones(filters), "channel_id", "outcome")
+    groups = _groups(filters, summary, ChannelMonthSummary, "channel_id", "outcome")
     return _breakdown(groups, "channel_id", _names(Channel), _("Sin canal"))

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from crm.gestiones.models import Outcome
-from crm.gestiones.reports import exports, forms, selectors
+from crm.gestiones.models import Outcome, SummaryBuild
+from crm.gestiones.reports import exports, forms, selectors, services
 from lib import lists
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,7 +30,7 @@ class Section:
 
     key: str
     template: str
-    build: Callable[[selectors.ReportFilters], dict]
+    build: Callable[[selectors.ReportFilters, SummaryBuild | None], dict]
 
 
 @require_GET
@@ -60,8 +60,8 @@ def dashboard_xlsx(request: HttpRequest) -> HttpResponse:
     form = forms.DashboardFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(" ".join(form.error_list()), content_type="text/plain")
-    filters = form.filters()
-    response = HttpResponse(exports.dashboard_workbook(filters), content_type=XLSX_TYPE)
+    workbook = exports.dashboard_workbook(form.filters(), selectors.summary_build())
+    response = HttpResponse(workbook, content_type=XLSX_TYPE)
     today = timezone.localdate()
     response["Content-Disposition"] = f'attachment; filename="gestiones-{today:%Y-%m-%d}.xlsx"'
     return response
@@ -77,27 +77,35 @@ def dashboard_section(request: HttpRequest, key: str) -> HttpResponse:
     form = forms.DashboardFilterForm(request.GET)
     if not form.is_valid():
         return render(request, "gestiones/partials/dashboard_results.html", results_context(form))
-    return render(request, section.template, section.build(form.filters()))
+    summary = selectors.summary_build()
+    return render(request, section.template, section.build(form.filters(), summary))
 
 
 def results_context(form: forms.DashboardFilterForm, *, build: bool = True) -> dict:
-    """Return the results fragment's context: the sections' (or their placeholders when
-    `build` is off), or the filter errors."""
+    """Return the results fragment's context: how fresh the figures are, and the sections'
+    (or their placeholders when `build` is off); or the filter errors."""
     if not form.is_valid():
         return {"errors": form.error_list()}
-    context: dict = {"query": form.query_string(), "sections": SECTIONS, "built": build}
+    summary = selectors.summary_build()
+    context: dict = {
+        "query": form.query_string(),
+        "sections": SECTIONS,
+        "built": build,
+        "summary": summary,
+        "refresh_minutes": services.REFRESH_MINUTES,
+    }
     if build:
         filters = form.filters()
         for section in SECTIONS:
-            context.update(section.build(filters))
+            context.update(section.build(filters, summary))
     return context
 
 
 # --- Sections ---------------------------------------------------------------------------
 
 
-def states_section(filters: selectors.ReportFilters) -> dict:
-    report = selectors.gestiones_by_state(filters)
+def states_section(filters: selectors.ReportFilters, summary: SummaryBuild | None) -> dict:
+    report = selectors.gestiones_by_state(filters, summary)
     labels = [f"{row.gestion_type} · {row.state}" for row in report.rows]
     # One dataset per outcome, stacked: each bar gets its outcome's color and the legend.
     datasets = [
@@ -118,8 +126,8 @@ def states_section(filters: selectors.ReportFilters) -> dict:
     return {"states": report, "states_chart": chart}
 
 
-def rejections_section(filters: selectors.ReportFilters) -> dict:
-    pivot = selectors.rejections_by_reason(filters)
+def rejections_section(filters: selectors.ReportFilters, summary: SummaryBuild | None) -> dict:
+    pivot = selectors.rejections_by_reason(filters, summary)
     chart = {
         "type": "bar",
         "labels": [row.reason for row in pivot.rows],
@@ -132,8 +140,8 @@ def rejections_section(filters: selectors.ReportFilters) -> dict:
     return {"rejections": pivot, "rejections_chart": chart}
 
 
-def amounts_section(filters: selectors.ReportFilters) -> dict:
-    amounts = selectors.requested_vs_approved(filters)
+def amounts_section(filters: selectors.ReportFilters, summary: SummaryBuild | None) -> dict:
+    amounts = selectors.requested_vs_approved(filters, summary)
     by_type, by_month = amounts.by_type, amounts.by_month
     # Soles and dollars on one axis would mislead: one chart per currency.
     charts = []
@@ -164,8 +172,8 @@ def amounts_section(filters: selectors.ReportFilters) -> dict:
     return {"amounts_by_type": by_type, "amounts_by_month": by_month, "amounts_charts": charts}
 
 
-def teams_section(filters: selectors.ReportFilters) -> dict:
-    teams = selectors.branches_and_agents(filters)
+def teams_section(filters: selectors.ReportFilters, summary: SummaryBuild | None) -> dict:
+    teams = selectors.branches_and_agents(filters, summary)
     branches = teams.by_branch
     outcomes = [
         (_("Exitosas"), "success", "success"),
@@ -185,8 +193,8 @@ def teams_section(filters: selectors.ReportFilters) -> dict:
     return {"branches": branches, "agents": teams.by_agent, "branches_chart": chart}
 
 
-def channels_section(filters: selectors.ReportFilters) -> dict:
-    channels = selectors.by_channel(filters)
+def channels_section(filters: selectors.ReportFilters, summary: SummaryBuild | None) -> dict:
+    channels = selectors.by_channel(filters, summary)
     chart = {
         "type": "bar",
         "labels": [row.label for row in channels.rows],

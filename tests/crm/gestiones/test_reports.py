@@ -555,7 +555,7 @@ def test_the_page_costs_the_same_queries_however_many_rows(
         response = client.get(url, ALL_AT_ONCE)
 
     assert response.context["states"].total == 18
-    assert len(few) == 23
+    assert len(few) == 24  # one of them: when the summary was refreshed (never, here)
 
 
 # --- The Excel --------------------------------------------------------------------------
@@ -596,7 +596,7 @@ def test_the_workbook_has_one_sheet_per_report_with_the_figures(client, supervis
     assert branches["Norte"][:7] == ("Norte", 5, 1, 1, 3, 0, 25)
     assert rows_by_first_cell(book["Por canal"])["Web"][6] == 60
     assert rows_by_first_cell(book["Por gestor"])["Ana Torres"][1] == 6
-    assert book["Por sucursal"]["H6"].number_format == "#,##0.00"
+    assert book["Por sucursal"]["H7"].number_format == "#,##0.00"
 
 
 def test_the_workbook_follows_the_filters(client, supervisor, world):
