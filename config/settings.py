@@ -97,11 +97,13 @@ MIDDLEWARE = [
     "lib.middleware.FormCharsetMiddleware",
     "lib.middleware.NoStoreForSessionsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "lib.middleware.SessionRefreshMiddleware",
+    # No LocaleMiddleware: the interface has one language (LANGUAGES), which LANGUAGE_CODE
+    # already activates; reading Accept-Language per request would choose nothing.
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "lib.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -245,9 +247,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Staff sessions end after 8 hours without activity: every request pushes the expiry.
+# Staff sessions end after 8 hours without activity: a request pushes the expiry when the
+# session was last saved more than SESSION_REFRESH_SECONDS ago (lib.middleware says why
+# not on every request).
 SESSION_COOKIE_AGE = 8 * 60 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_SECONDS = 5 * 60
+# With Redis, a request reads its session from the cache; saves go to both.
+if REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.5  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

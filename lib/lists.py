@@ -6,8 +6,10 @@ paginated table of the list screens, and the same rows as a CSV or XLSX file whe
 names its export (`?export=csv` or `?export=xlsx` next to the current filters).
 """
 
+import contextlib
 import csv
 import datetime
+import hashlib
 import io
 import logging
 import re
@@ -16,10 +18,16 @@ from decimal import Decimal
 from typing import Literal
 
 from django.contrib import messages
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django_filters import FilterSet
 from django_htmx.http import push_url, replace_url
@@ -31,8 +39,109 @@ from openpyxl.cell import WriteOnlyCell
 logger = logging.getLogger(__name__)
 
 LIST_PAGE_SIZE = 25
+# Above this many matching rows a list says "más de 10 000" instead of counting them all:
+# an exact COUNT(*) reads every matching row, 1,000,000 gestiones included, on every page.
+COUNT_CAP = 10_000
 # A numbers column: its heading aligned right, like its cells.
 RIGHT = {"th": {"class": "text-end"}}
+
+
+# --- Filter dropdowns: their choices from the cache --------------------------------------
+# A list's filter form offers branches, channels, tags, people...: tables that rarely
+# change, which cost a COUNT and a cursor per dropdown on every page view. Their choices
+# are cached and dropped whenever a row of a model some dropdown showed is saved or
+# deleted (or, for changes this process cannot see, after CHOICES_TTL seconds).
+CHOICES_TTL = 120
+_CHOICES_VERSION = "lists:choices-version"
+_watched_models: set[str] = set()
+
+
+def cache_filter_choices(filterset: FilterSet) -> None:
+    """Give the filter form's model dropdowns their choices from the cache (2 reads)."""
+    fields = {
+        name: field
+        for name, field in filterset.form.fields.items()
+        if isinstance(field, ModelChoiceField)
+    }
+    if not fields:
+        return
+    version = cache.get_or_set(_CHOICES_VERSION, 1, timeout=None)
+    keys = {name: _choices_key(field, version) for name, field in fields.items()}
+    found = cache.get_many(list(keys.values()))
+    missing = {}
+    for name, field in fields.items():
+        _watched_models.add(field.queryset.model._meta.label_lower)
+        choices = found.get(keys[name])
+        if choices is None:
+            choices = [(_plain(value), str(label)) for value, label in field.choices]
+            missing[keys[name]] = choices
+        # What ModelChoiceField returns once choices were set by hand; django-filter's
+        # setter would wrap the list in its queryset iterator again.
+        field._choices = field.widget.choices = choices
+    if missing:
+        cache.set_many(missing, timeout=CHOICES_TTL)
+
+
+def _choices_key(field: ModelChoiceField, version: int) -> str:
+    described = "|".join(
+        (
+            str(field.queryset.query),
+            type(field).__qualname__,
+            str(field.empty_label),
+            translation.get_language() or "",
+        )
+    )
+    return f"lists:choices:{version}:{hashlib.sha256(described.encode()).hexdigest()[:32]}"
+
+
+def _plain(value):
+    """Return a choice's value as the cache can keep it: the pk, or "" for the empty one."""
+    return getattr(value, "value", value)
+
+
+def _forget_choices(sender, **kwargs) -> None:
+    if sender._meta.label_lower in _watched_models:
+        with contextlib.suppress(ValueError):  # not set yet: nothing cached to forget
+            cache.incr(_CHOICES_VERSION)
+
+
+def _forget_choices_of_relation(sender, action: str, model, **kwargs) -> None:
+    # A person's groups (who is an advisor) change through the m2m, not a save.
+    if action.startswith("post_"):
+        _forget_choices(model)
+        _forget_choices(kwargs["instance"].__class__)
+
+
+post_save.connect(_forget_choices, dispatch_uid="lib.lists.forget_choices_on_save")
+post_delete.connect(_forget_choices, dispatch_uid="lib.lists.forget_choices_on_delete")
+m2m_changed.connect(_forget_choices_of_relation, dispatch_uid="lib.lists.forget_choices_on_m2m")
+
+
+class CappedPaginator(Paginator):
+    """Count at most COUNT_CAP + 1 rows: exact below the cap, "more than" above it.
+
+    The count reads `SELECT COUNT(*) FROM (… LIMIT cap + 1)`, which stops after the cap
+    however large the table; above the cap the pages offered cover the first COUNT_CAP
+    rows, and the rest are reached by sorting the other way. `capped` says which it is.
+    """
+
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        queryset = _queryset_of(self.object_list)
+        if queryset is None:
+            return super().count
+        # No ORDER BY: the count does not need the list's order, and may skip its joins.
+        counted = queryset.order_by()[: COUNT_CAP + 1].count()
+        self.capped = counted > COUNT_CAP
+        return min(counted, COUNT_CAP)
+
+
+def _queryset_of(rows) -> QuerySet | None:
+    """Return the queryset behind a django-tables2 table's rows, if a queryset is."""
+    data = getattr(getattr(rows, "data", None), "data", None)
+    return data if isinstance(data, QuerySet) else None
 
 
 def render_page_or_fragment(
@@ -49,8 +158,7 @@ def render_page_or_fragment(
     forms that refresh as the user types). The answer varies on HX-Request, so a cache
     never serves the fragment for the page or the page for the fragment.
     """
-    # A history restore (back button with the page gone from htmx's cache) wants the page.
-    if request.htmx and not request.htmx.history_restore_request:
+    if not _wants_page(request):
         response = render(request, fragment_template, context)
         change_url = push_url if url == "push" else replace_url
         response = change_url(response, request.get_full_path())
@@ -58,6 +166,12 @@ def render_page_or_fragment(
         response = render(request, page_template, context)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def _wants_page(request: HttpRequest) -> bool:
+    """Say whether to answer the whole page rather than the HTMX fragment."""
+    # A history restore (back button with the page gone from htmx's cache) wants the page.
+    return not request.htmx or request.htmx.history_restore_request
 
 
 def render_list(
@@ -84,7 +198,11 @@ def render_list(
     # A list pages by its own size: django-tables2 would also take ?per_page= from the
     # query string, where -1 breaks the paginator and 10**9 loads every row.
     table.per_page_field = "_per_page_not_from_the_query"
-    RequestConfig(request, paginate={"per_page": per_page}).configure(table)
+    if _wants_page(request):  # the HTMX fragment has no filter form
+        cache_filter_choices(filterset)
+    RequestConfig(
+        request, paginate={"per_page": per_page, "paginator_class": CappedPaginator}
+    ).configure(table)
     context = {
         "filter": filterset,
         "table": table,

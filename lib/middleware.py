@@ -4,9 +4,11 @@ Their places in settings.MIDDLEWARE matter; each class says where it goes and wh
 """
 
 import codecs
+import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
@@ -92,3 +94,46 @@ class NoStoreForSessionsMiddleware:
         ):
             add_never_cache_headers(response)
         return response
+
+
+class SessionRefreshMiddleware:
+    """Push a signed-in session's expiry forward at most every SESSION_REFRESH_SECONDS.
+
+    Staff sessions end after SESSION_COOKIE_AGE without activity. Saving the session on
+    every request (SESSION_SAVE_EVERY_REQUEST) kept that exact at the price of a write
+    per request, the cost of a whole bare page; saving it when it is older than a few
+    minutes keeps the expiry within those minutes of the last activity and writes once
+    per few minutes. Only sessions the request already read are touched (a health check
+    or a webhook never loads one). Right after SessionMiddleware, so that its response
+    phase, which saves, runs after this one marks the session.
+    """
+
+    KEY = "_refreshed_at"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or not session.accessed or session.is_empty():
+            return response
+        now = int(time.time())
+        # A session being saved anyway (a sign-in, a message) is stamped for free.
+        if session.modified or now - session.get(self.KEY, 0) >= settings.SESSION_REFRESH_SECONDS:
+            session[self.KEY] = now  # marks it modified: SessionMiddleware saves it
+        return response
+
+
+class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
+    """Django's, asking the view before the user: a public view loads no session.
+
+    Django's reads `request.user` first, which loads the session and the user from the
+    database for every public request that carries a cookie (a health check, a signed-in
+    agent's browser fetching the public survey). In MIDDLEWARE's place of Django's.
+    """
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not getattr(view_func, "login_required", True):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)

@@ -1,13 +1,15 @@
 """Screens that answer a page or its HTMX fragment say so in Vary, and pick the right one."""
 
 import pytest
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_htmx.middleware import HtmxDetails
-from pytest_django.asserts import assertTemplateNotUsed, assertTemplateUsed
+from pytest_django.asserts import assertContains, assertTemplateNotUsed, assertTemplateUsed
 
 from lib import lists
-from tests.factories import UserFactory
+from tests.factories import BranchFactory, CustomerFactory, UserFactory
 
 # Every screen that answers both a browser and HTMX with the same URL.
 PAGE_OR_FRAGMENT = (
@@ -97,3 +99,82 @@ def test_a_history_restore_gets_the_whole_page():
         )
 
     assert "HX-Push-Url" not in response.headers
+
+
+# --- Counting: exact up to the cap, "more than" above it -----------------------------
+
+
+@pytest.fixture
+def customers_over_the_cap(db, monkeypatch):
+    monkeypatch.setattr(lists, "COUNT_CAP", 30)
+    CustomerFactory.create_batch(31, last_name="Capado")
+
+
+def test_a_list_over_the_cap_says_more_than_and_counts_no_further(
+    client, admin, customers_over_the_cap
+):
+    client.force_login(admin)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("crm:customer_list"))
+
+    text = " ".join(response.content.decode().split())
+    assert "Más de 30 clientes · ordene al revés para ver los últimos" in text
+    counts = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "COUNT(" in q["sql"].upper() and 'FROM "crm_customer"' in q["sql"]
+    ]
+    assert len(counts) == 1 and "LIMIT 31" in counts[0]
+    # The pages cover the first 30 rows; page 2 is the last one offered.
+    last = client.get(reverse("crm:customer_list"), {"page": 2})
+    assert last.context["table"].page.number == 2
+    assert last.context["table"].paginator.num_pages == 2
+
+
+def test_a_list_at_the_cap_counts_exactly(client, admin, db, monkeypatch):
+    monkeypatch.setattr(lists, "COUNT_CAP", 30)
+    CustomerFactory.create_batch(30, last_name="Exacto")
+    client.force_login(admin)
+
+    response = client.get(reverse("crm:customer_list"))
+
+    text = " ".join(response.content.decode().split())
+    assert "30 clientes" in text and "Más de" not in text
+    assert response.context["table"].paginator.capped is False
+
+
+# --- Filter dropdowns: choices from the cache, dropped when their rows change ----------
+
+
+def _reads_of(queries, *tables: str) -> list[str]:
+    return [
+        q["sql"] for q in queries.captured_queries if any(f'FROM "{t}"' in q["sql"] for t in tables)
+    ]
+
+
+def test_filter_dropdowns_come_from_the_cache_until_their_rows_change(client, admin):
+    BranchFactory(name="Sucursal Norte")
+    client.force_login(admin)
+    client.get(reverse("crm:customer_list"))
+
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(reverse("crm:customer_list"))
+
+    assert _reads_of(queries, "crm_branch", "crm_channel", "crm_tag") == []
+    assertContains(again, "Sucursal Norte")
+    # A new branch, and a new advisor (a group change, not a save), show at once.
+    BranchFactory(name="Sucursal Sur")
+    UserFactory(username="nuevo", first_name="Nora", last_name="Nueva", role="Asesor")
+    after = client.get(reverse("crm:customer_list"))
+    assertContains(after, "Sucursal Sur")
+    assertContains(after, "Nora Nueva")
+
+
+def test_the_results_fragment_reads_no_dropdown(client, admin):
+    client.force_login(admin)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("crm:customer_list"), headers={"HX-Request": "true"})
+
+    assert _reads_of(queries, "crm_branch", "crm_channel", "crm_tag") == []
