@@ -6,22 +6,28 @@ def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav": {}}
+    nav = {
+        "customers": user.has_perm("crm.view_customer"),
+        "agenda": user.has_perm("crm.view_appointment"),
+        "callcenter": user.has_perm("callcenter.view_lead"),
+        "loans": user.has_perm("credits.view_loan"),
+        "portfolio": user.has_perm("credits.view_portfolio"),
+        "investors": user.has_perm("credits.view_investor"),
+        # The gestiones app's screens, by permission name: the CRM imports none of its code.
+        "gestiones": user.has_perm("gestiones.view_gestion"),
+        "workload": user.has_perm("gestiones.reassign_gestion"),
+        "gestion_reports": user.has_perm("gestiones.view_gestion_reports"),
+        "goals": user.has_perm("gestiones.view_goal"),
+        "campaigns": user.has_perm("gestiones.view_campaign"),
+        "surveys": user.has_perm("gestiones.view_survey"),
+        "document_templates": user.has_perm("gestiones.view_documenttemplate"),
+        "liquidations": user.has_perm("credits.view_liquidation"),
+        "admin": user.is_staff,
+    }
+    match = getattr(request, "resolver_match", None)
     return {
-        "nav": {
-            "customers": user.has_perm("crm.view_customer"),
-            "agenda": user.has_perm("crm.view_appointment"),
-            "callcenter": user.has_perm("callcenter.view_lead"),
-            "loans": user.has_perm("credits.view_loan"),
-            "portfolio": user.has_perm("credits.view_portfolio"),
-            "investors": user.has_perm("credits.view_investor"),
-            # The gestiones app's screens, by permission name: the CRM imports none of its code.
-            "gestiones": user.has_perm("gestiones.view_gestion"),
-            "workload": user.has_perm("gestiones.reassign_gestion"),
-            "gestion_reports": user.has_perm("gestiones.view_gestion_reports"),
-            "goals": user.has_perm("gestiones.view_goal"),
-            "campaigns": user.has_perm("gestiones.view_campaign"),
-            "surveys": user.has_perm("gestiones.view_survey"),
-            "document_templates": user.has_perm("gestiones.view_documenttemplate"),
-            "admin": user.is_staff,
-        }
+        "nav": nav,
+        # What the cached menu depends on: the areas this person may open, and the one open.
+        "nav_key": "".join("1" if allowed else "0" for allowed in nav.values()),
+        "nav_here": f"{match.app_name}:{match.url_name}" if match else "",
     }
