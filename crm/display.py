@@ -5,12 +5,40 @@ for the sentences services write on the timeline, built on `lib.money`: rounded 
 to the cent, with the currency's symbol and the country's separators (config/formats).
 """
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
 from django.utils import formats
+from phonenumber_field.phonenumber import to_python as phone_number
 
+from crm.models import Customer
 from lib import money
+
+
+@functools.lru_cache(maxsize=4096)
+def phone_national(stored: str) -> str:
+    """Return a phone as stored (E.164, "+51987654321") as the country writes it: 987 654 321.
+
+    Parsing and formatting with the phonenumbers library costs ~50 µs a number, on every
+    row of every list; the same numbers come back page after page, so the answer is kept
+    per process (a few thousand short strings).
+    """
+    if not stored:
+        return ""
+    number = phone_number(stored)
+    return number.as_national if number and number.is_valid() else stored
+
+
+def document_type(code: str) -> str:
+    """Return the label of a customer's document type ("dni" → "DNI").
+
+    What `get_document_type_display()` writes, at a tenth of its cost per row.
+    """
+    try:
+        return str(Customer.DocumentType(code).label)
+    except ValueError:
+        return code
 
 
 def currency_symbol(currency: str | None) -> str:

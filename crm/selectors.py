@@ -3,7 +3,8 @@
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import CharField, Count, Q, QuerySet
+from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -34,12 +35,35 @@ def customer_for(user: AbstractBaseUser, pk: int) -> Customer:
     )
 
 
+# What a row of the customer list (and its export) reads; the rest of the row stays in
+# the database.
+CUSTOMER_LIST_FIELDS = (
+    "document_type",
+    "document_number",
+    "first_name",
+    "last_name",
+    "last_interaction_at",
+    "branch__name",
+    "channel__name",
+    "advisor__username",
+    "advisor__first_name",
+    "advisor__last_name",
+)
+
+
 def customer_list(user: AbstractBaseUser) -> QuerySet[Customer]:
-    """Return the customers for the list screen, with what each row shows already joined."""
+    """Return the customers for the list screen, with what each row shows already joined.
+
+    The phone comes as the stored text (`phone_e164`): loading the field parses every
+    number with the phonenumbers library (~50 µs each, twice a row), and the list only
+    writes it, through the cached `phone_national` filter.
+    """
     return (
         customers_visible_to(user)
         .select_related("branch", "channel", "advisor")
         .prefetch_related("tags")
+        .only(*CUSTOMER_LIST_FIELDS)
+        .annotate(phone_e164=Cast("phone", output_field=CharField()))
     )
 
 

@@ -1,7 +1,8 @@
 """The customer list's table (django-tables2): columns, sorting and paging.
 
-The cells are rendered by templates/crm/partials/customer_table.html, in the order of
-`Meta.sequence`; keep the two in step.
+The table is written by templates/crm/partials/customer_table.html: the headings from
+the columns here, the cells in the order of `Meta.sequence`; keep the two in step. The
+export (lib.lists) reads the columns, with `value_*` where the template draws a cell.
 """
 
 import django_tables2 as tables
@@ -22,7 +23,8 @@ class CustomerTable(tables.Table):
     name = tables.Column(
         verbose_name=_("Cliente"), accessor="last_name", order_by=("last_name", "first_name", "id")
     )
-    phone = tables.Column(verbose_name=_("Celular"), orderable=False)
+    # The stored text (selectors.customer_list): reading `phone` would load it row by row.
+    phone = tables.Column(verbose_name=_("Celular"), accessor="phone_e164", orderable=False)
     # Sucursal, canal and asesor are filters rather than sort keys: sorting 100,000 rows
     # by a joined name costs a full join and sort on every page.
     branch = tables.Column(verbose_name=_("Sucursal"), orderable=False)
@@ -52,12 +54,18 @@ class CustomerTable(tables.Table):
         attrs = {"class": "table table-hover align-middle mb-0", "id": "customer-results"}
         empty_text = _("No hay clientes que coincidan con la búsqueda.")
 
+    @property
+    def records(self):
+        """Return the current page's customers (the template writes their cells)."""
+        return self.page.object_list.data
+
     # What the CSV/XLSX export writes where the screen's cell is drawn by the template.
     def value_name(self, record: Customer) -> str:
         return record.full_name
 
     def value_phone(self, record: Customer) -> str:
-        return record.phone.as_e164 if record.phone else ""
+        # The stored text is E.164 already (PHONENUMBER_DB_FORMAT); see selectors.customer_list.
+        return record.phone_e164 or ""
 
     def value_advisor(self, record: Customer) -> str:
         return people.display_name(record.advisor)

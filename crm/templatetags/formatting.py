@@ -6,6 +6,8 @@
 {{ row.total|money }}                                   → 1,234.50 (the header names it)
 {{ "PEN"|currency_symbol }}                             → S/
 {{ gestion.agent|person }}                              → Andrea Quispe
+{{ customer.phone_e164|phone_national }}                 → 987 654 321
+{{ customer.document_type|document_type }}              → DNI
 """
 
 from typing import Any
@@ -27,6 +29,17 @@ def money(value: Any, currency: str | None = None) -> str:
 @register.filter
 def currency_symbol(currency: str | None) -> str:
     return display.currency_symbol(currency)
+
+
+@register.filter
+def phone_national(stored: Any) -> str:
+    """Write a phone as the country does ("" for none); takes the stored E.164 text."""
+    return display.phone_national(str(stored or ""))
+
+
+@register.filter
+def document_type(code: str) -> str:
+    return display.document_type(code)
 
 
 @register.filter
