@@ -538,11 +538,14 @@ def _breakdown(
     currencies = _currencies_in(groups)
     tallies = _fold(groups, lambda g: g[field])
     labels = names(set(tallies) - {None})
-    rows = [
-        _breakdown_row(labels.get(pk, missing), tally, currencies) for pk, tally in tallies.items()
+    keyed = [
+        (pk, _breakdown_row(labels.get(pk, missing), tally, currencies))
+        for pk, tally in tallies.items()
     ]
-    # Named rows alphabetically, the unnamed one ("Sin sucursal") last.
-    rows.sort(key=lambda r: (r.label == missing, r.label.lower()))
+    # Named rows alphabetically, the unnamed one ("Sin sucursal") last; two agents with the
+    # same name in the order they were created, whichever order the groups came in.
+    keyed.sort(key=lambda k: (k[1].label == missing, k[1].label.lower(), k[0] is None, k[0] or 0))
+    rows = [row for _, row in keyed]
     total = _breakdown_row(_("Total"), _total(groups), currencies)
     return BreakdownReport(currencies=currencies, rows=rows, total=total)
 
