@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -47,6 +47,9 @@ REFRESH_KEY = "credits:portfolio-refresh"
 # Besides today, the task recomputes the stale snapshots of this many days back: a payment
 # received yesterday and recorded today marks yesterday, the past day most looked at.
 RECENT_DAYS = 7
+# A PostgreSQL advisory lock: held shared by every transaction that marks snapshots stale,
+# until it ends, and taken once exclusively by a computation before it reads the ledger.
+MARKING_LOCK = 7_300_101
 
 
 def portfolio_figures(as_of: date) -> tuple[selectors.PortfolioSummary, datetime, bool]:
@@ -60,7 +63,8 @@ def portfolio_figures(as_of: date) -> tuple[selectors.PortfolioSummary, datetime
         if not snapshot.is_stale:
             return summary_of(snapshot), snapshot.computed_at, False
         if as_of == timezone.localdate():
-            request_refresh()
+            # Robust: a cache or broker down must not hide the figures it has.
+            transaction.on_commit(request_refresh, robust=True)
             return summary_of(snapshot), snapshot.computed_at, True
     snapshot = refresh_snapshot(as_of)
     return summary_of(snapshot), snapshot.computed_at, snapshot.is_stale
@@ -74,7 +78,9 @@ def refresh_snapshot(as_of: date) -> PortfolioSnapshot:
     the row existing, committed, before the ledger is read, so that `mark_stale` in another
     transaction finds it: call this outside a transaction.
     """
-    snapshot, _ = PortfolioSnapshot.objects.get_or_create(as_of=as_of)
+    PortfolioSnapshot.objects.get_or_create(as_of=as_of)
+    _wait_for_marking()
+    snapshot = PortfolioSnapshot.objects.get(as_of=as_of)
     computed_at = timezone.now()
     figures = figures_of(selectors.portfolio_summary(as_of))
     # Never over figures read later than these (a slower computation finishing last).
@@ -110,11 +116,29 @@ def refresh_snapshots(today: date | None = None) -> list[date]:
 def mark_stale(from_day: date) -> None:
     """Mark the snapshots as of `from_day` and later as stale, and have today's recomputed
     once the transaction commits. Call it in every write that changes what the report reads."""
-    PortfolioSnapshot.objects.filter(as_of__gte=from_day).update(
-        is_stale=True, version=F("version") + 1
-    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # until the transaction ends: `_wait_for_marking`
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [MARKING_LOCK])
+    marked = PortfolioSnapshot.objects.filter(as_of__gte=from_day)
+    # Rows locked in day order: two changes marking overlapping days never deadlock.
+    list(marked.select_for_update().order_by("as_of").values_list("pk", flat=True))
+    marked.update(is_stale=True, version=F("version") + 1)
     # Robust: the write it follows is committed; a cache or broker down must not fail it.
     transaction.on_commit(request_refresh, robust=True)
+
+
+def _wait_for_marking() -> None:
+    """Wait until the transactions marking snapshots stale right now have committed.
+
+    Their UPDATE may have run before a new snapshot's row existed, and then did not bump
+    its version: waiting makes the ledger read that follows see their changes, and those
+    that mark later find the row. SQLite needs no lock: it runs one writing transaction at
+    a time, so a row is either there for their UPDATE or inserted after they committed.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MARKING_LOCK])
 
 
 def request_refresh() -> None:

@@ -8,8 +8,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
@@ -166,7 +167,7 @@ def test_todays_stale_figures_are_shown_with_their_time_while_one_refresh_is_sen
     with at(TODAY, 15):
         pay(loan, "945.60", TODAY)
 
-        with django_capture_on_commit_callbacks() as callbacks:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
             page = client.get(REPORT)
             poll = client.get(REPORT, {"as_of": "2026-06-15"}, headers=HTMX)
 
@@ -260,6 +261,58 @@ def test_a_change_made_while_the_figures_are_computed_leaves_them_stale(make_act
     summary, _computed_at, is_stale = portfolio.portfolio_figures(day)
     assert not is_stale
     assert summary == selectors.portfolio_summary(day)
+
+
+def test_a_new_days_figures_wait_for_a_change_being_committed(transactional_db, make_active_loan):
+    """On PostgreSQL a change that marked before the day's row existed did not mark it: the
+    computation waits for it to commit. (SQLite makes the row's INSERT wait anyway.)"""
+    loan = make_active_loan()
+    day = date(2026, 6, 10)
+    cache.add(portfolio.REFRESH_KEY, True, timeout=600)  # no refresh of its own on commit
+    marked, release, committed, read = (threading.Event() for _ in range(4))
+    errors = []
+
+    def change():
+        try:
+            with transaction.atomic():
+                pay(Loan.objects.get(pk=loan.pk), "945.60", day)  # marks: no row of the day yet
+                marked.set()
+                release.wait(timeout=30)
+            committed.set()
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    def read_then_wait_for_the_commit(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if AGING_SQL in sql:
+            read.set()
+            committed.wait(timeout=30)  # the change commits after the ledger was read...
+        return result
+
+    def compute():
+        try:
+            marked.wait(timeout=30)
+            with connection.execute_wrapper(read_then_wait_for_the_commit):
+                portfolio.refresh_snapshot(day)
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=change), threading.Thread(target=compute)]
+    for thread in threads:
+        thread.start()
+    # ...unless the computation waits for it first: then the read does not come.
+    read.wait(timeout=3)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    stored = snapshot(day)
+    assert stored.is_stale or portfolio.summary_of(stored) == selectors.portfolio_summary(day)
 
 
 def test_the_same_day_computed_at_once_is_saved_once(transactional_db, make_active_loan):
