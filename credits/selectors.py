@@ -11,14 +11,16 @@ from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
-    ExpressionWrapper,
     F,
     Min,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
 )
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -57,23 +59,38 @@ def loan_for(user: AbstractBaseUser, pk: int) -> Loan:
 
 
 def loan_list(user: AbstractBaseUser) -> QuerySet[Loan]:
-    """Return the loans for the list screen with each row's joins and outstanding principal."""
+    """Return the loans for the list screen, newest first, with each row's related rows and
+    outstanding principal.
+
+    Newest by id rather than by `created_at` (the model's order): the same order for loans
+    registered here, and the primary key's index reads a page of it where `created_at`,
+    unindexed, had PostgreSQL sort all 43,000 loans (~20 ms) for every page. The related
+    rows are prefetched for the page rather than joined, so a sort by a column the user
+    picks orders loans alone, not 43,000 joined wide rows (~90 ms) to keep 25.
+    """
     return (
         loans_visible_to(user)
-        .select_related("customer", "product", "advisor", "branch")
+        .prefetch_related("customer", "product", "advisor", "branch")
         .annotate(outstanding=outstanding_principal_expression())
+        .order_by("-id")
     )
 
 
-def outstanding_principal_expression():
-    """Sum of the live installments' unpaid principal, as a loan annotation."""
-    return Sum(
-        ExpressionWrapper(
-            F("installments__principal_due") - F("installments__principal_paid"),
-            output_field=DecimalField(max_digits=14, decimal_places=2),
-        ),
-        filter=Q(installments__is_superseded=False),
-        default=ZERO,
+def outstanding_principal_expression() -> Subquery:
+    """Sum of the live installments' unpaid principal, as a loan annotation.
+
+    A correlated subquery rather than a join with `Sum`: a list's COUNT(*) leaves an unused
+    subquery out, where a join would read every installment (1M rows) to count the loans.
+    """
+    unpaid = (
+        Installment.objects.filter(loan=OuterRef("pk"), is_superseded=False)
+        .order_by()
+        .values("loan")
+        .annotate(total=Sum(F("principal_due") - F("principal_paid")))
+        .values("total")
+    )
+    return Coalesce(
+        Subquery(unpaid, output_field=DecimalField(max_digits=14, decimal_places=2)), ZERO
     )
 
 

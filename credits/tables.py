@@ -1,10 +1,12 @@
-"""The loan list's table (django-tables2): columns, sorting and paging.
+"""The loan list's table (django-tables2): columns, sorting, paging and the export.
 
-The cells are rendered by templates/credits/partials/loan_table.html, in the order of
-`Meta.sequence`; keep the two in step.
+The table is written by templates/credits/partials/loan_table.html: the headings from the
+columns here, the cells in the order of `Meta.sequence`; keep the two in step. The export
+(lib.lists) reads the columns, with `value_*` where the template draws a cell.
 """
 
 import django_tables2 as tables
+from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Loan
@@ -57,6 +59,21 @@ class LoanTable(tables.Table):
         attrs = {"class": "table table-hover align-middle mb-0", "id": "loan-results"}
         empty_text = _("No hay créditos que coincidan con la búsqueda.")
 
+    @property
+    def records(self) -> list[Loan]:
+        """Return the current page's loans, each with its status and bucket badges.
+
+        A page shows a handful of statuses and buckets: each badge is rendered once per
+        page from its partial, where rendering it on every row (an include and a choice
+        label each) cost more than the page's query.
+        """
+        loans = list(self.page.object_list.data)
+        badges: dict[tuple[str, str], str] = {}
+        for loan in loans:
+            loan.status_badge = _badge(badges, "status", loan)
+            loan.bucket_badge = _badge(badges, "bucket", loan) if loan.is_live else ""
+        return loans
+
     # What the CSV/XLSX export writes where the screen's cell is drawn by the template.
     def value_customer(self, record: Loan) -> str:
         return record.customer.full_name
@@ -69,3 +86,10 @@ class LoanTable(tables.Table):
 
     def value_branch(self, record: Loan) -> str:
         return record.branch.name if record.branch_id else ""
+
+
+def _badge(badges: dict[tuple[str, str], str], field: str, loan: Loan) -> str:
+    key = (field, getattr(loan, field))
+    if key not in badges:
+        badges[key] = render_to_string(f"credits/partials/loan_{field}_badge.html", {"loan": loan})
+    return badges[key]
