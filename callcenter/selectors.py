@@ -1,5 +1,7 @@
 """Reads of the call center: the queue, a lead's page, the catalog."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
@@ -37,10 +39,15 @@ def queue_settings() -> QueueSettings:
     return row
 
 
-def queue(user: AbstractBaseUser) -> QuerySet[Lead]:
-    """Return the leads to call, oldest first, with who holds each one (`is_held`)."""
+def queue(user: AbstractBaseUser, *, cutoff: datetime | None = None) -> QuerySet[Lead]:
+    """Return the leads to call, oldest first, with who holds each one (`is_held`).
+
+    `cutoff` is the hold cutoff (`QueueSettings.hold_cutoff()`) when the caller has read
+    the settings already: the queue page asks every few seconds, and reads them once.
+    """
     _require_view(user)
-    cutoff = queue_settings().hold_cutoff()
+    if cutoff is None:
+        cutoff = queue_settings().hold_cutoff()
     return (
         Lead.objects.filter(in_queue=True)
         .select_related("taken_by")
@@ -107,12 +114,16 @@ def agents() -> QuerySet:
     )
 
 
-def lead_held_by(user: AbstractBaseUser) -> Lead | None:
-    """Return the lead the user is working now (a hold not yet expired), if any."""
+def lead_held_by(user: AbstractBaseUser, *, cutoff: datetime | None = None) -> Lead | None:
+    """Return the lead the user is working now (a hold not yet expired), if any.
+
+    Only what a link to it shows (`display_name`, its URL); `cutoff` as for `queue`.
+    """
+    if cutoff is None:
+        cutoff = queue_settings().hold_cutoff()
     return (
-        Lead.objects.filter(
-            taken_by=user, in_queue=True, taken_at__gt=queue_settings().hold_cutoff()
-        )
+        Lead.objects.filter(taken_by=user, in_queue=True, taken_at__gt=cutoff)
+        .only("pk", "kommo_id", "name", "contact_name")
         .order_by("-taken_at")
         .first()
     )

@@ -1,4 +1,5 @@
-"""The queue's table (django-tables2): rows rendered by callcenter/partials/queue_table.html."""
+"""The queue's table (django-tables2): sorting and paging; callcenter/partials/queue_table.html
+writes the headings from these columns and the rows itself."""
 
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
@@ -42,3 +43,8 @@ class LeadQueueTable(tables.Table):
         template_name = "callcenter/partials/queue_table.html"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "queue-table"}
         empty_text = _("No hay leads por llamar.")
+
+    @property
+    def records(self):
+        """Return the current page's leads (the template writes their cells)."""
+        return self.page.object_list.data

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -31,16 +32,23 @@ QUEUE_POLL_PARAMS = ("sort", "page")
 @require_GET
 @permission_required("callcenter.view_lead", raise_exception=True)
 def queue(request: HttpRequest) -> HttpResponse:
+    cutoff = selectors.queue_settings().hold_cutoff()
     response = lists.render_list(
         request,
-        filterset=filters.LeadQueueFilter(request.GET, queryset=selectors.queue(request.user)),
+        filterset=filters.LeadQueueFilter(
+            request.GET, queryset=selectors.queue(request.user, cutoff=cutoff)
+        ),
         table_class=tables.LeadQueueTable,
         page_template="callcenter/queue.html",
         results_template="callcenter/partials/queue_results.html",
         extra_context={
             "refresh_seconds": QUEUE_REFRESH_SECONDS,
             "poll_url": _queue_poll_url(request),
-            "my_lead": selectors.lead_held_by(request.user),
+            # Only the page's heading shows it: the refresh every few seconds (the
+            # fragment) never reads it, so it is looked up only when rendered.
+            "my_lead": SimpleLazyObject(
+                lambda: selectors.lead_held_by(request.user, cutoff=cutoff)
+            ),
         },
     )
     if request.htmx.trigger == QUEUE_RESULTS_ID:
