@@ -37,6 +37,8 @@ from crm.gestiones.models.processes import (
 )
 from crm.gestiones.models.reports import (
     ChannelMonthSummary,
+    OutcomeMonthSummary,
+    RejectionMonthSummary,
     StateMonthSummary,
     SummaryBuild,
 )
@@ -70,7 +72,9 @@ __all__ = [
     "LifecycleRun",
     "Notification",
     "Outcome",
+    "OutcomeMonthSummary",
     "Question",
+    "RejectionMonthSummary",
     "RejectionReason",
     "StateAgent",
     "StateMonthSummary",

@@ -39,9 +39,8 @@ class SummaryRow(models.Model):
     """What every summary row has: the month, the filter keys and the figures."""
 
     month = models.DateField(_("mes"))  # the first day of the month of creation, local time
-    product = _key(
-        Product, _("producto"), null=True
-    )  # empty: every gestión once, whatever its products
+    # Empty: every gestión once, whatever its products.
+    product = _key(Product, _("producto"), null=True)
     gestion_type = _key(GestionType, _("tipo de gestión"))
     agent = _key(USER, _("gestor a cargo"), null=True)
     branch = _key(Branch, _("sucursal"), null=True)
@@ -54,14 +53,18 @@ class SummaryRow(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return f"{self.month:%m/%Y} · {self.count}"
+
+
+# One table per section, each with only the keys its section groups by: a table with every
+# key would hold about as many rows a month as there are gestiones.
+
 
 class StateMonthSummary(SummaryRow):
-    """Gestiones per month and state (with the rejection reason): the states, rejections
-    and requested-vs-approved sections."""
+    """Gestiones per month and state: the "by type and state" section."""
 
     state = _key(GestionState, _("estado"))
-    outcome = models.CharField(_("resultado"), max_length=10)
-    rejection_reason = _key(RejectionReason, _("motivo de rechazo"), null=True)
 
     class Meta:
         verbose_name = _("resumen mensual por estado")
@@ -69,12 +72,33 @@ class StateMonthSummary(SummaryRow):
         # Every section reads one layer (a product or none) over a range of months.
         indexes = [models.Index(fields=["product", "month"], name="gestiones_state_sum_idx")]
 
-    def __str__(self) -> str:
-        return f"{self.month:%m/%Y} · {self.count}"
+
+class RejectionMonthSummary(SummaryRow):
+    """Rejected gestiones per month, state and reason: the rejections section."""
+
+    state = _key(GestionState, _("estado"))
+    rejection_reason = _key(RejectionReason, _("motivo de rechazo"), null=True)
+
+    class Meta:
+        verbose_name = _("resumen mensual de rechazos")
+        verbose_name_plural = _("resúmenes mensuales de rechazos")
+        indexes = [models.Index(fields=["product", "month"], name="gestiones_reject_sum_idx")]
+
+
+class OutcomeMonthSummary(SummaryRow):
+    """Gestiones per month and outcome: the amounts section (by type and month) and the
+    branches and agents section."""
+
+    outcome = models.CharField(_("resultado"), max_length=10)
+
+    class Meta:
+        verbose_name = _("resumen mensual por resultado")
+        verbose_name_plural = _("resúmenes mensuales por resultado")
+        indexes = [models.Index(fields=["product", "month"], name="gestiones_outcome_sum_idx")]
 
 
 class ChannelMonthSummary(SummaryRow):
-    """Gestiones per month, outcome and channel: the branch, agent and channel sections."""
+    """Gestiones per month, outcome and channel: the channels section."""
 
     outcome = models.CharField(_("resultado"), max_length=10)
     channel = _key(Channel, _("canal"), null=True)
@@ -83,9 +107,6 @@ class ChannelMonthSummary(SummaryRow):
         verbose_name = _("resumen mensual por canal")
         verbose_name_plural = _("resúmenes mensuales por canal")
         indexes = [models.Index(fields=["product", "month"], name="gestiones_channel_sum_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.month:%m/%Y} · {self.count}"
 
 
 class SummaryBuild(models.Model):

@@ -7,8 +7,8 @@ hundred at most, and looks up their names in the small configuration tables. Mon
 Percentages are rounded half-up to two places.
 
 Given the last refresh of the summary (`summary_build()`), a report reads the whole months
-of its range from the summary tables (`StateMonthSummary`, `ChannelMonthSummary`: a few
-thousand rows a year) and only the days of a month the range cuts from the gestiones.
+of its range from its section's summary table (`StateMonthSummary` and the like: a few
+thousand rows a month) and only the days of a month the range cuts from the gestiones.
 Without one (never built) it groups the gestiones themselves, one GROUP BY per section
 over the filtered rows, as the summary's own tests use for reference.
 """
@@ -33,6 +33,8 @@ from crm.gestiones.models import (
     GestionState,
     GestionType,
     Outcome,
+    OutcomeMonthSummary,
+    RejectionMonthSummary,
     RejectionReason,
     StateMonthSummary,
     SummaryBuild,
@@ -136,16 +138,18 @@ def split_range(start: date | None, end: date | None, summary: SummaryBuild) -> 
     return Split(months=True, first=first, last=last, days=tuple(days))
 
 
+SummaryModel = type[
+    StateMonthSummary | RejectionMonthSummary | OutcomeMonthSummary | ChannelMonthSummary
+]
+
+
 def _groups(
-    filters: ReportFilters,
-    summary: SummaryBuild | None,
-    model: type[StateMonthSummary | ChannelMonthSummary],
-    *keys: str,
-    **only,
+    filters: ReportFilters, summary: SummaryBuild | None, model: SummaryModel, *keys: str, **only
 ) -> list[dict]:
-    """Return count and sums of the filtered gestiones (narrowed by `only`) grouped by
-    `keys` and currency: one query to the summary's `model`, one to the gestiones for the
-    days it does not cover; or one to the gestiones alone without a summary.
+    """Return count and sums of the filtered gestiones grouped by `keys` and currency: one
+    query to the summary's `model`, one to the gestiones for the days it does not cover; or
+    one to the gestiones alone without a summary. `only` narrows the gestiones as `model`
+    already is (the rejections table holds only rejected ones).
 
     The lists may hold a group twice (once from each); folding adds them up.
     """
@@ -154,7 +158,7 @@ def _groups(
     split = split_range(filters.start, filters.end, summary)
     groups = []
     if split.months:
-        groups += _summed(_summary_rows(model, filters, split).filter(**only), *keys)
+        groups += _summed(_summary_rows(model, filters, split), *keys)
     if split.days:
         gestiones = filtered_gestiones(replace(filters, start=None, end=None))
         gestiones = gestiones.filter(_created_in(split.days))
@@ -162,7 +166,7 @@ def _groups(
     return groups
 
 
-def _summary_rows(model, filters: ReportFilters, split: Split) -> QuerySet:
+def _summary_rows(model: SummaryModel, filters: ReportFilters, split: Split) -> QuerySet:
     rows = model.objects.order_by()
     if split.first:
         rows = rows.filter(month__gte=split.first)
@@ -368,7 +372,7 @@ def rejections_by_reason(
     groups = _groups(
         filters,
         summary,
-        StateMonthSummary,
+        RejectionMonthSummary,
         "rejection_reason_id",
         "state_id",
         outcome=Outcome.REJECTED,
@@ -452,7 +456,7 @@ def requested_vs_approved(
     Months without gestiones between the first and the last one show as zeros, so a chart
     of the series keeps its time scale.
     """
-    groups = _groups(filters, summary, StateMonthSummary, "gestion_type_id", "month")
+    groups = _groups(filters, summary, OutcomeMonthSummary, "gestion_type_id", "month")
     currencies = _currencies_in(groups)
     everything = _total(groups)
     total = AmountRow(_("Total"), everything.count, everything.amounts(currencies))
@@ -568,7 +572,7 @@ class TeamReports:
 def branches_and_agents(filters: ReportFilters, summary: SummaryBuild | None = None) -> TeamReports:
     """Return counts by outcome, amounts and effectiveness per branch and per agent in
     charge, grouped by branch, agent, outcome and currency."""
-    groups = _groups(filters, summary, ChannelMonthSummary, "branch_id", "agent_id", "outcome")
+    groups = _groups(filters, summary, OutcomeMonthSummary, "branch_id", "agent_id", "outcome")
     return TeamReports(
         by_branch=_breakdown(groups, "branch_id", _names(Branch), _("Sin sucursal")),
         by_agent=_breakdown(groups, "agent_id", _agent_names, _("Sin asignar")),

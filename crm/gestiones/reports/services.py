@@ -1,11 +1,12 @@
-"""Keep the dashboards' summary current (`StateMonthSummary`, `ChannelMonthSummary`).
+"""Keep the dashboards' summary current: `StateMonthSummary`, `RejectionMonthSummary`,
+`OutcomeMonthSummary` and `ChannelMonthSummary`, one table per section.
 
 A refresh rebuilds, from the gestiones, the months of creation whose gestiones changed
 since the previous refresh (a gestión's `updated_at` moves on every save and on the
 services' own updates); once a day, or when nothing was built yet, it rebuilds every
-month. Each rebuilt month is deleted and grouped again with one INSERT … SELECT … GROUP BY
-per table and layer, all in one transaction, so readers see the old figures or the new
-ones and never half of them.
+month. It groups the gestiones of those months once by every key any section needs (a
+temporary table, both layers), then each section's table from that, all in one
+transaction, so readers see the old figures or the new ones and never half of them.
 """
 
 import time
@@ -14,10 +15,18 @@ from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, DateField, F, IntegerField, Max, Min, Q, QuerySet, Sum, Value
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Cast, TruncMonth
 from django.utils import timezone
 
-from crm.gestiones.models import ChannelMonthSummary, Gestion, StateMonthSummary, SummaryBuild
+from crm.gestiones.models import (
+    ChannelMonthSummary,
+    Gestion,
+    OutcomeMonthSummary,
+    RejectionMonthSummary,
+    StateMonthSummary,
+    SummaryBuild,
+)
+from crm.gestiones.models.processes import Outcome
 
 # How often beat runs `gestiones.refresh_report_summary` (config/settings.py); the
 # dashboards tell their readers.
@@ -27,28 +36,20 @@ REFRESH_MINUTES = 5
 # back this far before the previous one.
 LOOK_BACK = timedelta(hours=1)
 # Anything that changed a gestión without moving `updated_at` (a fix in SQL, a product
-# link changed by hand) is caught by the full rebuild at least this often.
+# link changed by hand, a deletion) is caught by the full rebuild at least this often.
 FULL_EVERY = timedelta(days=1)
 
-# Each summary table's keys, as (its field, the gestión's field) in insert order.
-KEYS = {
-    StateMonthSummary: (
-        ("gestion_type", "gestion_type_id"),
-        ("agent", "agent_id"),
-        ("branch", "branch_id"),
-        ("currency", "currency"),
-        ("state", "state_id"),
-        ("outcome", "outcome"),
-        ("rejection_reason", "rejection_reason_id"),
-    ),
-    ChannelMonthSummary: (
-        ("gestion_type", "gestion_type_id"),
-        ("agent", "agent_id"),
-        ("branch", "branch_id"),
-        ("currency", "currency"),
-        ("outcome", "outcome"),
-        ("channel", "channel_id"),
-    ),
+SCRATCH = "gestiones_summary_scratch"  # the temporary table of the finest groups
+# What every summary row is keyed by besides the month and the product.
+FILTER_KEYS = ("gestion_type_id", "agent_id", "branch_id", "currency")
+# The finest groups: every key any section needs, as the gestión's columns.
+FINE_KEYS = (*FILTER_KEYS, "state_id", "outcome", "rejection_reason_id", "channel_id")
+# Each section's table: its own keys, and which gestiones it holds (None: all).
+SECTIONS = {
+    StateMonthSummary: (("state_id",), None),
+    RejectionMonthSummary: (("state_id", "rejection_reason_id"), Outcome.REJECTED),
+    OutcomeMonthSummary: (("outcome",), None),
+    ChannelMonthSummary: (("outcome", "channel_id"), None),
 }
 
 
@@ -64,8 +65,7 @@ def refresh_summary(*, full: bool = False) -> SummaryBuild:
     full = full or build is None or build.full_built_at <= now - FULL_EVERY
     months = None if full else changed_months(since=build.built_at - LOOK_BACK)
     if months != []:
-        for model in KEYS:
-            _rebuild(model, months)
+        _rebuild(months)
     span = Gestion.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     build = SummaryBuild(
         pk=1,
@@ -91,54 +91,83 @@ def changed_months(*, since: datetime) -> list[date]:
     return sorted(months)
 
 
-def _rebuild(model, months: list[date] | None) -> None:
-    """Replace `model`'s rows of `months` (all of them if None) with fresh groups."""
-    rows = model.objects.all()
+def _rebuild(months: list[date] | None) -> None:
+    """Replace every section's rows of `months` (all of them if None) with fresh groups."""
     gestiones = Gestion.objects.order_by()
     links = Gestion.products.through.objects.order_by()
     if months is not None:
-        rows = rows.filter(month__in=months)
         gestiones = gestiones.filter(_created_in(months, "created_at"))
         links = links.filter(_created_in(months, "gestion__created_at"))
-    rows.delete()
-    keys = KEYS[model]
-    # Every gestión once, with no product: what a dashboard without a product filter reads.
-    _insert(
-        model,
-        gestiones,
-        {"month": _month("created_at"), "product": Value(None, output_field=IntegerField())},
-        keys,
-        "",
-    )
-    # Every gestión once per product linked to it: what a product filter reads.
-    _insert(
-        model,
-        links,
-        {"month": _month("gestion__created_at"), "product": F("product_id")},
-        keys,
-        "gestion__",
-    )
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {quote(SCRATCH)}")
+        # Every gestión once, with no product: what a dashboard without a product filter
+        # reads. The product column is typed so that the product layer fits in it.
+        no_product = Cast(Value(None), output_field=IntegerField())
+        sql, params = _fine(gestiones, _month("created_at"), no_product, "")
+        cursor.execute(f"CREATE TEMPORARY TABLE {quote(SCRATCH)} AS {sql}", params)
+        # Every gestión once per product linked to it: what a product filter reads.
+        sql, params = _fine(links, _month("gestion__created_at"), F("product_id"), "gestion__")
+        cursor.execute(f"INSERT INTO {quote(SCRATCH)} {sql}", params)
+        # A temporary table has no statistics until asked (autovacuum never sees it).
+        cursor.execute(f"ANALYZE {quote(SCRATCH)}")
+        for model, (keys, outcome) in SECTIONS.items():
+            _delete_months(cursor, model, months)
+            _insert_section(cursor, model, keys, outcome)
+        cursor.execute(f"DROP TABLE {quote(SCRATCH)}")
 
 
-def _insert(model, source: QuerySet, first: dict, keys: Iterable[tuple[str, str]], path: str):
-    """INSERT … SELECT the groups of `source` into `model`: the ORM writes the SELECT, so
-    each database gets its own month truncation in the local time zone."""
-    # The aliases must not collide with the source's field names, hence the prefix.
-    columns = {f"k_{name}": expression for name, expression in first.items()}
-    columns |= {f"k_{name}": F(path + field) for name, field in keys}
+def _delete_months(cursor, model, months: list[date] | None) -> None:
+    """Delete `model`'s rows of `months` (all if None) in one statement.
+
+    Not QuerySet.delete(): with any post_delete receiver in the project (lib.lists has one
+    for every model) it reads every row and deletes them a hundred at a time, minutes for
+    a full rebuild; derived rows need no signal.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    if months is None:
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table's quoted name
+        return
+    marks = ", ".join(["%s"] * len(months))
+    cursor.execute(f"DELETE FROM {table} WHERE month IN ({marks})", months)  # noqa: S608
+
+
+def _fine(source: QuerySet, month, product, path: str) -> tuple[str, tuple]:
+    """Return the SELECT of `source` grouped by month, product and every key: the ORM
+    writes it, so each database gets its own month truncation in the local time zone."""
+    # Aliases are the summary's column names; the prefix keeps them clear of the source's
+    # field names, which the ORM refuses as aliases.
+    columns = {"k_month": month, "k_product_id": product}
+    columns |= {f"k_{key}": F(path + key) for key in FINE_KEYS}
     groups = source.values(**columns).annotate(
         k_count=Count("pk"),
         k_requested=Sum(path + "amount_requested"),
         k_approved=Sum(path + "amount_approved"),
     )
-    names = [
-        alias.removeprefix("k_") for alias in [*columns, "k_count", "k_requested", "k_approved"]
-    ]
-    quote = connection.ops.quote_name
-    target = ", ".join(quote(model._meta.get_field(name).column) for name in names)
     sql, params = groups.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({target}) {sql}", params)
+    return sql, params
+
+
+def _insert_section(cursor, model, keys: tuple[str, ...], outcome: str | None) -> None:
+    """Group the scratch table's rows into `model`'s by its keys."""
+    quote = connection.ops.quote_name
+    group = ", ".join(quote(c) for c in ("k_month", "k_product_id", *_k(FILTER_KEYS), *_k(keys)))
+    target = ", ".join(
+        quote(c)
+        for c in ("month", "product_id", *FILTER_KEYS, *keys, "count", "requested", "approved")
+    )
+    where, params = ("WHERE k_outcome = %s", [outcome]) if outcome else ("", [])
+    # Only quoted names of our own tables and columns go in the text; values are params.
+    cursor.execute(
+        f"INSERT INTO {quote(model._meta.db_table)} ({target}) "  # noqa: S608
+        f"SELECT {group}, SUM(k_count), SUM(k_requested), SUM(k_approved) "
+        f"FROM {quote(SCRATCH)} {where} GROUP BY {group}",
+        params,
+    )
+
+
+def _k(keys: Iterable[str]) -> list[str]:
+    return [f"k_{key}" for key in keys]
 
 
 def _month(field: str) -> TruncMonth:

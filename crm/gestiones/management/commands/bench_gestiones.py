@@ -44,15 +44,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from crm import roles
-from crm.gestiones.models import (
-    ChannelMonthSummary,
-    Gestion,
-    GestionState,
-    GestionType,
-    Outcome,
-    RejectionReason,
-    StateMonthSummary,
-)
+from crm.gestiones.models import Gestion, GestionState, GestionType, Outcome, RejectionReason
 from crm.gestiones.reports import forms as report_forms
 from crm.gestiones.reports import selectors as report_selectors
 from crm.gestiones.reports import services as report_services
@@ -254,7 +246,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         build = report_services.refresh_summary(full=True)
         full = time.perf_counter() - started
-        rows = StateMonthSummary.objects.count() + ChannelMonthSummary.objects.count()
+        rows = sum(model.objects.count() for model in report_services.SECTIONS)
         self.stdout.write(
             f"\nResumen de los tableros: recálculo completo {full:.1f} s ({rows:,} filas en "
             f"{build.first_day:%m/%Y}–{build.last_day:%m/%Y})"
