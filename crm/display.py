@@ -9,10 +9,10 @@ import functools
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.db.models import Field, Model
 from django.utils import formats
 from phonenumber_field.phonenumber import to_python as phone_number
 
-from crm.models import Customer
 from lib import money
 
 
@@ -30,15 +30,23 @@ def phone_national(stored: str) -> str:
     return number.as_national if number and number.is_valid() else stored
 
 
-def document_type(code: str) -> str:
-    """Return the label of a customer's document type ("dni" → "DNI").
+def choice_label(instance: Model, field_name: str) -> str:
+    """Return what `instance.get_<field_name>_display()` returns ("dni" → "DNI").
 
-    What `get_document_type_display()` writes, at a tenth of its cost per row.
+    Django's method builds a dict of the field's choices on every call, hashing each
+    label, and each label is a lazy translation: a 10-choice field costs 10 catalog
+    lookups per call, per row of a list or entry of a timeline. Here the dict is built
+    once per field, and only the label shown is translated.
     """
-    try:
-        return str(Customer.DocumentType(code).label)
-    except ValueError:
-        return code
+    field = instance._meta.get_field(field_name)
+    value = getattr(instance, field.attname)
+    label = _choices(field).get(value)
+    return str(value) if label is None else str(label)
+
+
+@functools.cache
+def _choices(field: Field) -> dict:
+    return dict(field.flatchoices)
 
 
 def currency_symbol(currency: str | None) -> str:

@@ -126,7 +126,11 @@ def appointments_visible_to(user: AbstractBaseUser) -> QuerySet[Appointment]:
 def customer_appointments(
     customer: Customer, *, size: int = CUSTOMER_APPOINTMENTS
 ) -> tuple[list[Appointment], list[Appointment]]:
-    """Return the customer's next appointments, soonest first, and the last ones (2 queries)."""
+    """Return the customer's next appointments, soonest first, and the last ones (2 queries).
+
+    Two plain queries cost less than one that numbers both sides with a window function:
+    compiling that query takes longer than the second round trip (measured on the bench).
+    """
     now = timezone.now()
     appointments = customer.appointments.select_related("advisor")
     upcoming = appointments.filter(starts_at__gte=now).order_by("starts_at", "id")

@@ -7,7 +7,7 @@
 {{ "PEN"|currency_symbol }}                             → S/
 {{ gestion.agent|person }}                              → Andrea Quispe
 {{ customer.phone_e164|phone_national }}                 → 987 654 321
-{{ customer.document_type|document_type }}              → DNI
+{{ customer|display:"document_type" }}                  → DNI (as get_document_type_display)
 """
 
 from typing import Any
@@ -37,9 +37,10 @@ def phone_national(stored: Any) -> str:
     return display.phone_national(str(stored or ""))
 
 
-@register.filter
-def document_type(code: str) -> str:
-    return display.document_type(code)
+@register.filter(name="display")
+def choice_display(instance: Any, field_name: str) -> str:
+    """Write a choice field's label, as `get_<field>_display` does at a fraction of its cost."""
+    return display.choice_label(instance, field_name)
 
 
 @register.filter

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from crm import selectors
 from crm.models import Customer, Interaction
 from tests.factories import (
     AppointmentFactory,
@@ -171,3 +172,24 @@ def test_the_360_page_costs_the_same_queries_for_10_or_1000_events(client, super
 
     assert len(_queries(client, url)) == len(few)
     assert len(_queries(client, f"{timeline}?kind=note", headers=HTMX)) == len(few_timeline)
+
+
+def test_the_appointments_card_keeps_the_five_soonest_and_the_five_latest(
+    db, django_assert_num_queries
+):
+    customer = CustomerFactory()
+    now = timezone.now()
+    # Seven ahead and seven behind, two of each side at the same time (ties go by id).
+    for hours in (1, 2, 2, 3, 4, 5, 6):
+        AppointmentFactory(customer=customer, starts_at=now + timedelta(hours=hours))
+        AppointmentFactory(customer=customer, starts_at=now - timedelta(hours=hours))
+    AppointmentFactory(starts_at=now + timedelta(minutes=30))  # someone else's
+    appointments = customer.appointments.all()
+    soonest = appointments.filter(starts_at__gte=now).order_by("starts_at", "id")[:5]
+    latest = appointments.filter(starts_at__lt=now).order_by("-starts_at", "-id")[:5]
+
+    with django_assert_num_queries(2):
+        upcoming, recent = selectors.customer_appointments(customer)
+
+    assert upcoming == list(soonest)
+    assert recent == list(latest)
