@@ -236,7 +236,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- Auth, sessions, lockout ------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend with the permission sets in the cache (lib/auth.py).
+    "lib.auth.CachedPermissionsBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -11,6 +11,10 @@ class CrmConfig(AppConfig):
         from crm import messages, services
         from integrations import outbox, webhooks
 
+        # Their signals drop cached permission sets and filter choices on a change made
+        # by any process (a command, a worker), not only one that served a page.
+        from lib import auth, lists  # noqa: F401
+
         webhooks.register_processor("calcom", services.process_calcom_event)
         outbox.register_sender(
             messages.DESTINATION,

@@ -531,8 +531,10 @@ def test_the_page_costs_the_same_queries_however_many_rows(
     # The whole page rendered at once (what it offers without JavaScript).
     url = reverse("gestiones:dashboard")
     ALL_AT_ONCE = {**ALL_TIME, "completo": "1"}
+    client.get(url, ALL_AT_ONCE)  # the session's first save (lib.middleware), done
     with CaptureQueriesContext(connection) as few:
         client.get(url, ALL_AT_ONCE)
+    few = len(few)  # read now: the next request empties the log it reads from
     # More of everything: types, states, reasons, branches, agents, channels, months.
     other, states = make_type(
         "Vehicular", [("Nuevo", Outcome.OPEN), ("Rechazado", Outcome.REJECTED)]
@@ -551,11 +553,14 @@ def test_the_page_costs_the_same_queries_however_many_rows(
             products=[world.seguro],
         )
 
-    with django_assert_num_queries(len(few)):
+    # New people, branches and channels drop the cached permission sets and filter choices:
+    # the first page after them reads those again, as it must; compare the next one.
+    client.get(url, ALL_AT_ONCE)
+    with django_assert_num_queries(few):
         response = client.get(url, ALL_AT_ONCE)
 
     assert response.context["states"].total == 18
-    assert len(few) == 24  # one of them: when the summary was refreshed (never, here)
+    assert few == 19  # one of them: when the summary was refreshed (never, here)
 
 
 # --- The Excel --------------------------------------------------------------------------
