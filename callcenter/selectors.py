@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, Order, QueueSettings
@@ -147,10 +147,10 @@ def lead_calls(lead: Lead, *, limit: int = LEAD_CALLS) -> list[CallRecord]:
     who = Q(lead=lead)
     if lead.customer_id is not None:
         who |= Q(lead__customer_id=lead.customer_id)
+    # The page writes each order's number and total, not its lines: no prefetch of them.
     return list(
         CallRecord.objects.filter(who)
         .select_related("agent", "loss_reason", "order")
-        .prefetch_related(Prefetch("order__lines"))
         .order_by("-created_at", "-id")[:limit]
     )
 

@@ -304,17 +304,23 @@ def _queue_poll_url(request: HttpRequest) -> str:
 
 def _call_context(request: HttpRequest, lead: Lead) -> dict:
     held = lead.is_held_after(selectors.queue_settings().hold_cutoff())
-    return {
+    is_mine = held and lead.taken_by_id == request.user.pk
+    context = {
         "lead": lead,
-        "is_mine": held and lead.taken_by_id == request.user.pk,
+        "is_mine": is_mine,
         "holder_active": held,
-        "contact_form": forms.ContactForm.for_lead(lead),
-        "order_form": forms.OrderForm(),
-        "outcome_form": forms.OutcomeForm(),
-        "cart": _cart_lines(request, lead),
         "calls": selectors.lead_calls(lead),
         "notes": [n for n in lead.notes.split("\n\n") if n.strip()],
     }
+    if is_mine:
+        # Only the agent holding the lead sees the forms and the cart.
+        context.update(
+            contact_form=forms.ContactForm.for_lead(lead),
+            order_form=forms.OrderForm(),
+            outcome_form=forms.OutcomeForm(),
+            cart=_cart_lines(request, lead),
+        )
+    return context
 
 
 def _report_kommo_update(request: HttpRequest, call: CallRecord) -> None:
