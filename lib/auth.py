@@ -26,12 +26,19 @@ class CachedPermissionsBackend(ModelBackend):
         if obj is not None or not user_obj.is_active or user_obj.is_anonymous:
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_cached_all_permissions"):
-            generation = cache.get_or_set(_GENERATION, 1, timeout=None)
-            key = f"auth:permissions:{generation}:{user_obj.pk}"
-            permissions = cache.get(key)
-            if permissions is None:
+            key = f"auth:permissions:{user_obj.pk}"
+            # One round trip: the generation and the set, kept with the generation it is of.
+            found = cache.get_many([_GENERATION, key])
+            generation = found.get(_GENERATION)
+            if generation is None:
+                generation = 1
+                cache.add(_GENERATION, generation, timeout=None)
+            cached = found.get(key)
+            if cached is not None and cached[0] == generation:
+                permissions = cached[1]
+            else:
                 permissions = super().get_all_permissions(user_obj)
-                cache.set(key, permissions, PERMISSIONS_TTL)
+                cache.set(key, (generation, permissions), PERMISSIONS_TTL)
             user_obj._cached_all_permissions = permissions
         return user_obj._cached_all_permissions
 

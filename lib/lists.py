@@ -57,7 +57,7 @@ _watched_models: set[str] = set()
 
 
 def cache_filter_choices(filterset: FilterSet) -> None:
-    """Give the filter form's model dropdowns their choices from the cache (2 reads)."""
+    """Give the filter form's model dropdowns their choices from the cache (one read)."""
     fields = {
         name: field
         for name, field in filterset.form.fields.items()
@@ -65,16 +65,22 @@ def cache_filter_choices(filterset: FilterSet) -> None:
     }
     if not fields:
         return
-    version = cache.get_or_set(_CHOICES_VERSION, 1, timeout=None)
-    keys = {name: _choices_key(field, version) for name, field in fields.items()}
-    found = cache.get_many(list(keys.values()))
+    keys = {name: _choices_key(field) for name, field in fields.items()}
+    # One round trip: the version and every dropdown's choices, each kept with its version.
+    found = cache.get_many([_CHOICES_VERSION, *keys.values()])
+    version = found.get(_CHOICES_VERSION)
+    if version is None:
+        version = 1
+        cache.add(_CHOICES_VERSION, version, timeout=None)
     missing = {}
     for name, field in fields.items():
         _watched_models.add(field.queryset.model._meta.label_lower)
-        choices = found.get(keys[name])
-        if choices is None:
+        cached = found.get(keys[name])
+        if cached is not None and cached[0] == version:
+            choices = cached[1]
+        else:
             choices = [(_plain(value), str(label)) for value, label in field.choices]
-            missing[keys[name]] = choices
+            missing[keys[name]] = (version, choices)
         # What ModelChoiceField returns once choices were set by hand; django-filter's
         # setter would wrap the list in its queryset iterator again.
         field._choices = field.widget.choices = choices
@@ -82,7 +88,7 @@ def cache_filter_choices(filterset: FilterSet) -> None:
         cache.set_many(missing, timeout=CHOICES_TTL)
 
 
-def _choices_key(field: ModelChoiceField, version: int) -> str:
+def _choices_key(field: ModelChoiceField) -> str:
     described = "|".join(
         (
             str(field.queryset.query),
@@ -91,7 +97,7 @@ def _choices_key(field: ModelChoiceField, version: int) -> str:
             translation.get_language() or "",
         )
     )
-    return f"lists:choices:{version}:{hashlib.sha256(described.encode()).hexdigest()[:32]}"
+    return f"lists:choices:{hashlib.sha256(described.encode()).hexdigest()[:32]}"
 
 
 def _plain(value):
