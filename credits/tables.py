@@ -10,7 +10,8 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Loan
-from lib import people
+from crm.models import Customer
+from lib import links, people
 
 
 class LoanTable(tables.Table):
@@ -61,7 +62,8 @@ class LoanTable(tables.Table):
 
     @property
     def records(self) -> list[Loan]:
-        """Return the current page's loans, each with its status and bucket badges.
+        """Return the current page's loans, each with its links, its customer's document type
+        and its status and bucket badges.
 
         A page shows a handful of statuses and buckets: each badge is rendered once per
         page from its partial, where rendering it on every row (an include and a choice
@@ -69,7 +71,15 @@ class LoanTable(tables.Table):
         """
         loans = list(self.page.object_list.data)
         badges: dict[tuple[str, str], str] = {}
+        loan_url = links.pk_link("credits:loan_detail")
+        customer_url = links.pk_link("crm:customer_detail")
+        # `get_document_type_display()` hashes every choice on each call.
+        document_types = dict(Customer.DocumentType.choices)
         for loan in loans:
+            loan.detail_url = loan_url(loan.pk)
+            loan.customer_url = customer_url(loan.customer_id)
+            code = loan.customer.document_type
+            loan.customer.document_type_label = document_types.get(code, code)
             loan.status_badge = _badge(badges, "status", loan)
             loan.bucket_badge = _badge(badges, "bucket", loan) if loan.is_live else ""
         return loans

@@ -1,10 +1,16 @@
-"""The gestión lists' table (django-tables2); rows are written by the template named below."""
+"""The gestión lists' table (django-tables2): columns, sorting, paging and the export.
+
+The table is written by templates/gestiones/partials/gestion_table.html: the headings from
+the columns here, the cells in the order of `Meta.sequence`; keep the two in step. The
+export (lib.lists) reads the columns, with `value_*` where the template draws a cell.
+"""
 
 import django_tables2 as tables
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.gestiones.models import Gestion
-from lib import people
+from lib import links, people
 
 
 class GestionTable(tables.Table):
@@ -48,6 +54,20 @@ class GestionTable(tables.Table):
         template_name = "gestiones/partials/gestion_table.html"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "gestion-results"}
         empty_text = _("No hay gestiones que coincidan.")
+
+    @property
+    def records(self) -> list[Gestion]:
+        """Return the current page's gestiones, each with its links and marked late or not
+        as of now (the template would ask the clock and reverse the URLs on every row)."""
+        now = timezone.now()
+        gestiones = list(self.page.object_list.data)
+        gestion_url = links.pk_link("gestiones:detail")
+        customer_url = links.pk_link("crm:customer_detail")
+        for gestion in gestiones:
+            gestion.is_late_now = gestion.is_late(now)
+            gestion.detail_url = gestion_url(gestion.pk)
+            gestion.customer_url = customer_url(gestion.customer_id)
+        return gestiones
 
     # What the CSV/XLSX export writes where the screen's cell is drawn by the template.
     def value_customer(self, record: Gestion) -> str:
