@@ -156,13 +156,18 @@ class LoanBalance:
     to_settle: Decimal  # what a payment today must not exceed, unless it overpays on purpose
 
 
-def loan_balance(loan: Loan, today: date | None = None) -> LoanBalance:
-    """Return what a loan owes now, by component, and what comes next."""
+def loan_balance(
+    loan: Loan, today: date | None = None, *, installments: list[Installment] | None = None
+) -> LoanBalance:
+    """Return what a loan owes now, by component, and what comes next.
+
+    `installments`, the loan's live installments in order, saves reading them again.
+    """
     today = today or timezone.localdate()
     pending = dict.fromkeys(Component.values, ZERO)
     overdue = paid = ZERO
     next_row = None
-    rows = list(live_installments(loan))
+    rows = list(live_installments(loan)) if installments is None else installments
     for inst in rows:
         for component in Component.values:
             pending[component] += inst.pending(component)
@@ -513,11 +518,16 @@ class ScheduleRow:
         return self.state == "overdue"
 
 
-def schedule_rows(loan: Loan, today: date | None = None) -> list[ScheduleRow]:
-    """Return the live installments, each with its state: paid, overdue or upcoming."""
+def schedule_rows(
+    loan: Loan, today: date | None = None, *, installments: list[Installment] | None = None
+) -> list[ScheduleRow]:
+    """Return the live installments, each with its state: paid, overdue or upcoming.
+
+    `installments`, the loan's live installments in order, saves reading them again.
+    """
     today = today or timezone.localdate()
     rows = []
-    for inst in live_installments(loan):
+    for inst in live_installments(loan) if installments is None else installments:
         if inst.total_pending <= 0:
             state = "paid"
         elif inst.due_date < today:

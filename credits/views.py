@@ -102,7 +102,9 @@ def _preview_context(form: forms.LoanTermsForm | None) -> dict:
 def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     loan = selectors.loan_for(request.user, pk)
     today = timezone.localdate()
-    rows = selectors.schedule_rows(loan, today)
+    # Read once for the schedule and the balance.
+    installments = list(selectors.live_installments(loan))
+    rows = selectors.schedule_rows(loan, today, installments=installments)
     contracts = list(selectors.loan_contracts(loan))
     open_contract = any(
         c.status in (LoanContract.Status.PENDING, LoanContract.Status.SENT) for c in contracts
@@ -112,7 +114,7 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "credits/loan_detail.html",
         {
             "loan": loan,
-            "balance": selectors.loan_balance(loan, today),
+            "balance": selectors.loan_balance(loan, today, installments=installments),
             "rows": rows,
             # From the schedule itself: the nightly `Loan.days_past_due` may be a day behind.
             "days_late": max((r.installment.days_late(today) for r in rows), default=0),

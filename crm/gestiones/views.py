@@ -92,6 +92,10 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
     user = request.user
     may_follow_up = selectors.can_follow_up(user, gestion)
     fields = list(gestion.gestion_type.fields.all())
+    invitation = survey_selectors.invitation_for(gestion)
+    # The survey card falls back on `gestion.survey_invitation`: known (even as none), it
+    # costs no second query.
+    Gestion.survey_invitation.related.set_cached_value(gestion, invitation)
     context = {
         "gestion": gestion,
         "follow_ups": selectors.follow_ups(gestion),
@@ -102,7 +106,7 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
             if f.scope == f.Scope.GESTION
         ],
         "document_templates": document_selectors.templates_for(user, gestion),
-        "survey_invitation": survey_selectors.invitation_for(gestion),
+        "survey_invitation": invitation,
         "may_follow_up": may_follow_up,
         "may_reassign": user.has_perm("gestiones.reassign_gestion") and gestion.is_open,
         "is_late": gestion.is_late(),

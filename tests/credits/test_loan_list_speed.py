@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from credits.models import Installment, Loan
+from credits.models import Installment, Loan, Payment, PaymentAllocation
 from crm.models import Customer
 from tests.factories import BranchFactory, LoanFactory, LoanProductFactory, UserFactory
 
@@ -107,3 +107,78 @@ def test_the_list_shows_each_loans_outstanding_principal_and_badges(client, supe
     assert content.count('data-status="active"') == 1
     assert content.count('data-status="paid"') == 1
     assert content.count('data-bucket="current"') == 1  # only a live loan shows its bucket
+
+
+def _detail_queries(client, loan: Loan) -> int:
+    url = reverse("credits:loan_detail", args=[loan.pk])
+    client.get(url)  # once unmeasured: session stamp and caches, as on a working day
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def _add_installments_and_payments(loan: Loan, count: int, *, recorded_by) -> None:
+    """Add `count` installments after the loan's last, each paid by its own payment."""
+    last = loan.installments.order_by("-number").values_list("number", flat=True).first() or 0
+    installments = Installment.objects.bulk_create(
+        Installment(
+            loan=loan,
+            number=last + n,
+            due_date=date(2027, 1, 1) + timedelta(days=n),
+            principal_due=Decimal("10.00"),
+            interest_due=Decimal("1.00"),
+            principal_paid=Decimal("10.00"),
+            interest_paid=Decimal("1.00"),
+        )
+        for n in range(1, count + 1)
+    )
+    payments = Payment.objects.bulk_create(
+        Payment(
+            loan=loan,
+            amount=Decimal("11.00"),
+            received_on=date(2026, 6, 1),
+            source=Payment.Source.CASH,
+            recorded_by=recorded_by,
+        )
+        for _n in range(count)
+    )
+    PaymentAllocation.objects.bulk_create(
+        PaymentAllocation(
+            payment=payment,
+            installment=installment,
+            component="principal",
+            amount=Decimal("10.00"),
+        )
+        for payment, installment in zip(payments, installments, strict=True)
+    )
+
+
+def test_a_loans_page_costs_the_same_queries_for_10_or_1000_installments_and_payments(
+    client, supervisor, make_active_loan
+):
+    loan = make_active_loan()
+    client.force_login(supervisor)
+    _add_installments_and_payments(loan, 10, recorded_by=supervisor)
+    few = _detail_queries(client, loan)
+
+    _add_installments_and_payments(loan, 990, recorded_by=supervisor)
+    many = _detail_queries(client, loan)
+
+    assert many == few
+
+
+def test_a_loans_page_reads_its_installments_once(client, supervisor, make_active_loan):
+    loan = make_active_loan()
+    client.force_login(supervisor)
+    url = reverse("credits:loan_detail", args=[loan.pk])
+    client.get(url)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "credits_installment"."id"')
+    ]
+    assert len(reads) == 1
