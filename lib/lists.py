@@ -9,7 +9,6 @@ names its export (`?export=csv` or `?export=xlsx` next to the current filters).
 import contextlib
 import csv
 import datetime
-import hashlib
 import io
 import logging
 import re
@@ -65,7 +64,7 @@ def cache_filter_choices(filterset: FilterSet) -> None:
     }
     if not fields:
         return
-    keys = {name: _choices_key(field) for name, field in fields.items()}
+    keys = {name: _choices_key(filterset, name) for name in fields}
     # One round trip: the version and every dropdown's choices, each kept with its version.
     found = cache.get_many([_CHOICES_VERSION, *keys.values()])
     version = found.get(_CHOICES_VERSION)
@@ -88,16 +87,21 @@ def cache_filter_choices(filterset: FilterSet) -> None:
         cache.set_many(missing, timeout=CHOICES_TTL)
 
 
-def _choices_key(field: ModelChoiceField) -> str:
-    described = "|".join(
-        (
-            str(field.queryset.query),
-            type(field).__qualname__,
-            str(field.empty_label),
-            translation.get_language() or "",
-        )
-    )
-    return f"lists:choices:{hashlib.sha256(described.encode()).hexdigest()[:32]}"
+def _choices_key(filterset: FilterSet, name: str) -> str:
+    """Name a dropdown's cached choices: its filter, and whose they are if it asks.
+
+    A filter declared with a fixed queryset offers everyone the same choices; one whose
+    queryset is a callable of the request may depend on who asks, so each person gets
+    their own: a filter whose choices depend on the person must take that form, not
+    change its queryset in the FilterSet's __init__. (Not the SQL text as the key:
+    compiling it cost about as much as running it.)
+    """
+    owner = type(filterset)
+    key = f"lists:choices:{owner.__module__}.{owner.__qualname__}.{name}"
+    if callable(getattr(filterset.filters[name], "queryset", None)):
+        user = getattr(filterset.request, "user", None)
+        key += f":{getattr(user, 'pk', '')}"
+    return f"{key}:{translation.get_language() or ''}"
 
 
 def _plain(value):
