@@ -11,9 +11,11 @@ class CrmConfig(AppConfig):
         from crm import messages, services
         from integrations import outbox, webhooks
 
-        # Their signals drop cached permission sets and filter choices on a change made
-        # by any process (a command, a worker), not only one that served a page.
-        from lib import auth, lists  # noqa: F401
+        # Cached permission sets are dropped on a change made by any process (a command, a
+        # worker), not only one that served a page.
+        from lib import auth
+
+        auth.connect_signals()
 
         webhooks.register_processor("calcom", services.process_calcom_event)
         outbox.register_sender(

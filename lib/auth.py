@@ -9,11 +9,11 @@ save other than the sign-in stamp) starts a new generation of cached sets.
 
 import contextlib
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.dispatch import receiver
 
 PERMISSIONS_TTL = 60 * 60
 _GENERATION = "auth:permissions-generation"
@@ -49,23 +49,28 @@ def forget_permissions() -> None:
         cache.incr(_GENERATION)
 
 
-@receiver(post_save, dispatch_uid="lib.auth.forget_on_save")
-@receiver(post_delete, dispatch_uid="lib.auth.forget_on_delete")
 def _forget_on_change(sender, update_fields=None, **kwargs) -> None:
-    from django.contrib.auth import get_user_model
-
-    if sender in (Group, Permission):
-        forget_permissions()
-    elif sender is get_user_model() and set(update_fields or ()) != {"last_login"}:
-        # is_active, is_superuser…; signing in only stamps last_login.
-        forget_permissions()
-
-
-@receiver(m2m_changed, dispatch_uid="lib.auth.forget_on_membership")
-def _forget_on_membership(sender, action, **kwargs) -> None:
-    from django.contrib.auth import get_user_model
-
     user = get_user_model()
-    relations = (user.groups.through, user.user_permissions.through, Group.permissions.through)
-    if sender in relations and action.startswith("post_"):
+    if sender is not user or set(update_fields or ()) != {"last_login"}:
+        # A group, a permission, a person's is_active or is_superuser…; signing in only
+        # stamps last_login.
         forget_permissions()
+
+
+def _forget_on_membership(sender, action, **kwargs) -> None:
+    if action.startswith("post_"):
+        forget_permissions()
+
+
+def connect_signals() -> None:
+    """Listen to the models a permission set is made of, by sender: a delete listener on
+    every model would cost each QuerySet.delete() Django's fast path."""
+    user = get_user_model()
+    for model in (user, Group, Permission):
+        uid = f"lib.auth.{model._meta.label_lower}"
+        post_save.connect(_forget_on_change, sender=model, dispatch_uid=f"{uid}.save")
+        post_delete.connect(_forget_on_change, sender=model, dispatch_uid=f"{uid}.delete")
+    for relation in (user.groups.through, user.user_permissions.through, Group.permissions.through):
+        m2m_changed.connect(
+            _forget_on_membership, sender=relation, dispatch_uid=f"lib.auth.{relation.__name__}"
+        )

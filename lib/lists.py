@@ -48,8 +48,9 @@ RIGHT = {"th": {"class": "text-end"}}
 # --- Filter dropdowns: their choices from the cache --------------------------------------
 # A list's filter form offers branches, channels, tags, people...: tables that rarely
 # change, which cost a COUNT and a cursor per dropdown on every page view. Their choices
-# are cached and dropped whenever a row of a model some dropdown showed is saved or
-# deleted (or, for changes this process cannot see, after CHOICES_TTL seconds).
+# are cached and dropped whenever a row of a model some dropdown of this process showed is
+# saved or deleted (changes made by a process that never showed one, such as a worker,
+# count after CHOICES_TTL seconds).
 CHOICES_TTL = 120
 _CHOICES_VERSION = "lists:choices-version"
 _watched_models: set[str] = set()
@@ -73,7 +74,7 @@ def cache_filter_choices(filterset: FilterSet) -> None:
         cache.add(_CHOICES_VERSION, version, timeout=None)
     missing = {}
     for name, field in fields.items():
-        _watched_models.add(field.queryset.model._meta.label_lower)
+        _watch(field.queryset.model)
         cached = found.get(keys[name])
         if cached is not None and cached[0] == version:
             choices = cached[1]
@@ -109,6 +110,20 @@ def _plain(value):
     return getattr(value, "value", value)
 
 
+def _watch(model) -> None:
+    """Forget cached choices when a row of `model` is saved or deleted.
+
+    Connected per model, never for every model: a delete listener on a model costs its
+    QuerySet.delete() Django's fast path (it must then load each row to signal it).
+    """
+    label = model._meta.label_lower
+    if label in _watched_models:
+        return
+    _watched_models.add(label)
+    post_save.connect(_forget_choices, sender=model, dispatch_uid=f"lib.lists.save.{label}")
+    post_delete.connect(_forget_choices, sender=model, dispatch_uid=f"lib.lists.delete.{label}")
+
+
 def _forget_choices(sender, **kwargs) -> None:
     if sender._meta.label_lower in _watched_models:
         with contextlib.suppress(ValueError):  # not set yet: nothing cached to forget
@@ -122,8 +137,6 @@ def _forget_choices_of_relation(sender, action: str, model, **kwargs) -> None:
         _forget_choices(kwargs["instance"].__class__)
 
 
-post_save.connect(_forget_choices, dispatch_uid="lib.lists.forget_choices_on_save")
-post_delete.connect(_forget_choices, dispatch_uid="lib.lists.forget_choices_on_delete")
 m2m_changed.connect(_forget_choices_of_relation, dispatch_uid="lib.lists.forget_choices_on_m2m")
 
 
