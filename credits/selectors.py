@@ -34,6 +34,7 @@ from credits.models import (
     Payment,
     PaymentAllocation,
 )
+from crm.models import Customer
 from lib import money
 
 PAR_BUCKETS = {
@@ -70,7 +71,18 @@ def loan_list(user: AbstractBaseUser) -> QuerySet[Loan]:
     """
     return (
         loans_visible_to(user)
-        .prefetch_related("customer", "product", "advisor", "branch")
+        .prefetch_related(
+            # Without its phones: reading a phone parses it (~50 µs a row).
+            Prefetch(
+                "customer",
+                queryset=Customer.objects.only(
+                    "first_name", "last_name", "document_type", "document_number"
+                ),
+            ),
+            "product",
+            "advisor",
+            "branch",
+        )
         .annotate(outstanding=outstanding_principal_expression())
         .order_by("-id")
     )
