@@ -190,3 +190,14 @@ def test_watching_dropdown_models_leaves_other_deletes_on_djangos_fast_path(clie
 
     # A listener for every model would make Django load each row before deleting it.
     assert Collector(using="default").can_fast_delete(WebhookEvent.objects.all())
+
+
+def test_a_filter_dropdown_marks_the_chosen_option_and_escapes_names(client, admin):
+    chosen = BranchFactory(name="Norte <b>")
+    BranchFactory(name="Sur")
+    client.force_login(admin)
+
+    html = client.get(reverse("crm:customer_list"), {"branch": chosen.pk}).content.decode()
+
+    assert f'<option value="{chosen.pk}" selected>Norte &lt;b&gt;</option>' in html
+    assert html.count(" selected>") == 1 + html.count('value="" selected>')
