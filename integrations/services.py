@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -103,6 +104,30 @@ def process_pending_events(*, limit: int = 500) -> int:
     for event_id in event_ids:
         queue.enqueue("integrations.process_event", event_id=event_id)
     return len(event_ids)
+
+
+def process_received_events(*, batch: int = 100) -> int:
+    """Process the inbox's received events in arrival order until none is left; return how
+    many were tried. The drain a receipt asks for (webhooks.request_drain)."""
+    # First: a receipt committed from now on asks for another drain.
+    cache.delete(webhooks.DRAIN_KEY)
+    tried = last = 0
+    while True:
+        event_ids = list(
+            WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not event_ids:
+            return tried
+        for event_id in event_ids:
+            try:
+                process_event(event_id=event_id)
+            except errors.TemporaryProviderError:
+                # A provider briefly down: the event's own task retries it with backoff.
+                queue.send_now("integrations.process_event", {"event_id": event_id}, countdown=30)
+            tried += 1
+        last = event_ids[-1]
 
 
 def _finish(event: WebhookEvent, status: str, *, last_error: str = "", **fields) -> None:

@@ -21,6 +21,12 @@ def process_event(event_id: int) -> None:
     services.process_event(event_id=event_id)
 
 
+# What a webhook's receipt asks for: every received event, in arrival order.
+@shared_task(name="integrations.process_received_events")
+def process_received_events() -> None:
+    services.process_received_events()
+
+
 @shared_task(name="integrations.process_pending_events")
 def process_pending_events() -> None:
     services.process_pending_events()

@@ -29,6 +29,7 @@ The processor runs in a Celery task (`tasks.process_event`), inside a transactio
 must be idempotent: a duplicate, a retry or a replay from admin runs it again.
 """
 
+import functools
 import hashlib
 import hmac
 import json
@@ -40,8 +41,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from integrations.errors import InvalidPayload, SignatureError, UnhandledEvent
@@ -301,10 +303,31 @@ def store_event(
     pk = _insert_unless_stored(event)
     if pk is not None:
         event.pk = pk
-        queue.enqueue("integrations.process_event", event_id=pk)
+        transaction.on_commit(request_drain)
         return event, True
     # Delivered before: the stored row, not this copy (its body may differ in nothing).
     return WebhookEvent.objects.get(provider=provider, event_id=event_id), False
+
+
+# A receipt asks for the inbox to be drained rather than sending a task per event:
+# publishing a Celery message costs more than the insert itself, and a burst of
+# deliveries needs one drain, not one task each. The first receipt sets the key and sends
+# the task; the task deletes the key before it reads the inbox, so a receipt committed
+# after that read sets the key again and sends another. Should a drain task be lost, the
+# key frees itself and the 5-minute sweep (process_pending_events) takes the events.
+DRAIN_KEY = "integrations:inbox-drain-requested"
+DRAIN_KEY_SECONDS = 60
+
+
+def request_drain() -> None:
+    """Send the inbox's drain task unless one is already asked for and not yet started."""
+    try:
+        first = cache.add(DRAIN_KEY, 1, timeout=DRAIN_KEY_SECONDS)
+    except Exception:  # the cache is down: a drain too many beats one missing
+        logger.warning("Webhook drain key unavailable; sending the drain task anyway.")
+        first = True
+    if first:
+        queue.send_now("integrations.process_received_events", {})
 
 
 def _insert_unless_stored(event: WebhookEvent) -> int | None:
@@ -312,22 +335,27 @@ def _insert_unless_stored(event: WebhookEvent) -> int | None:
 
     PostgreSQL and SQLite (3.35 and later) both speak ON CONFLICT … RETURNING.
     """
-    meta = WebhookEvent._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    fields, sql = _insert_statement(connection.vendor)
     values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
-    unique = ", ".join(
-        connection.ops.quote_name(meta.get_field(name).column) for name in ("provider", "event_id")
-    )
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {connection.ops.quote_name(meta.pk.column)}"
-    )
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+@functools.cache
+def _insert_statement(vendor: str) -> tuple[list, str]:
+    """Return the inbox's columns and its INSERT … ON CONFLICT DO NOTHING, built once."""
+    meta = WebhookEvent._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    unique = ", ".join(quote(meta.get_field(name).column) for name in ("provider", "event_id"))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    return fields, sql
 
 
 def relevant_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -23,16 +23,17 @@ def enqueue(task_name: str, /, **kwargs: Any) -> None:
     transaction.on_commit(partial(send_now, task_name, kwargs))
 
 
-def send_now(task_name: str, kwargs: dict[str, Any]) -> None:
-    """Send the task at once; in eager mode (tests), run it here as `apply_async` would."""
+def send_now(task_name: str, kwargs: dict[str, Any], *, countdown: float | None = None) -> None:
+    """Send the task at once (to run `countdown` seconds later, if given); in eager mode
+    (tests), run it here as `apply_async` would."""
     app = current_app
     if not app.conf.task_always_eager:
         # By name: the broker carries it to a worker, which has every task registered.
-        app.send_task(task_name, kwargs=kwargs)
+        app.send_task(task_name, kwargs=kwargs, countdown=countdown)
         return
     if task_name not in app.tasks:
         # Task modules are imported by the worker at start; this process may not have
         # imported the one that declares this task yet.
         with _IMPORTING:
             app.loader.import_default_modules()
-    app.tasks[task_name].apply_async(kwargs=kwargs)
+    app.tasks[task_name].apply_async(kwargs=kwargs, countdown=countdown)

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from integrations import webhooks
+from integrations import services, webhooks
 from integrations.errors import InvalidPayload, SignatureError, UnhandledEvent
 from integrations.models import WebhookEvent
 
@@ -170,9 +170,10 @@ def test_it_rejects_every_signature_when_no_secret_is_configured():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_receipt_is_one_insert_and_a_duplicate_one_more_read(provider, monkeypatch):
-    # What a provider waits for costs one round trip and the enqueue; the task does the rest.
-    enqueued = []
-    monkeypatch.setattr(webhooks.queue, "enqueue", lambda name, **kw: enqueued.append((name, kw)))
+    # What a provider waits for costs one round trip and asking for a drain; the task
+    # does the rest.
+    sent = []
+    monkeypatch.setattr(webhooks.queue, "send_now", lambda name, kwargs: sent.append(name))
     with CaptureQueriesContext(connection) as first:
         event, created = webhooks.store_event(
             provider=provider, event_id="e", body=BODY, headers={}
@@ -188,7 +189,27 @@ def test_a_receipt_is_one_insert_and_a_duplicate_one_more_read(provider, monkeyp
     assert [q["sql"].split()[0] for q in again.captured_queries] == ["INSERT", "SELECT"]
     stored = WebhookEvent.objects.get()
     assert (stored.pk, stored.headers, stored.raw_body) == (event.pk, {}, BODY.decode())
-    assert enqueued == [("integrations.process_event", {"event_id": event.pk})]
+    assert sent == ["integrations.process_received_events"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_receipts_asks_for_one_drain_which_takes_them_all_in_order(
+    provider, processor, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(webhooks.queue, "send_now", lambda name, kwargs: sent.append(name))
+    for n in range(5):
+        webhooks.store_event(provider=provider, event_id=f"e{n}", body=BODY, headers={})
+    assert sent == ["integrations.process_received_events"]
+
+    services.process_received_events(batch=2)  # the task, as a worker runs it
+
+    events = list(WebhookEvent.objects.order_by("pk"))
+    assert processor.calls == [e.pk for e in events]
+    assert {e.status for e in events} == {WebhookEvent.Status.PROCESSED}
+    # Once the drain has started, the next receipt asks for another.
+    webhooks.store_event(provider=provider, event_id="later", body=BODY, headers={})
+    assert sent == ["integrations.process_received_events"] * 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -299,8 +299,8 @@ class Command(BaseCommand):
             Target("ancla: tabla de 50 filas", "/bench/table/", "table"),
             Target("ancla: POST que inserta 1 fila", "/bench/insert/", "insert", "none"),
             Target("/healthz con sesión", reverse("healthz"), "floor"),
-            # What every open page asks each minute: a signed-in request doing next to nothing.
-            Target("campana de avisos (HTMX)", reverse("gestiones:notifications_badge"), "floor"),
+            # What every open page asks each minute: the unread count, a fragment.
+            Target("campana de avisos (HTMX)", reverse("gestiones:notifications_badge"), "page"),
             Target("clientes, página 1", reverse("crm:customer_list"), "page"),
             Target(
                 "clientes, búsqueda nombre", reverse("crm:customer_list") + "?q=rosa+huaman", "page"
