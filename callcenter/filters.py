@@ -4,17 +4,27 @@ from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from callcenter import selectors
 from callcenter.models import Lead
-from lib import people
+from lib import lists, people
 
 FREE = "free"
 
 
 def _agent_choices():
+    """The agents to filter by, from the cache (the queue refreshes every few seconds);
+    dropped when a person or a group changes."""
+    return lists.cached_choices(
+        "callcenter.queue.agents", _read_agent_choices, watch=[get_user_model(), Group]
+    )
+
+
+def _read_agent_choices():
     choices = [(FREE, _("Libres (sin agente)"))]
     for user in selectors.agents():
         choices.append((str(user.pk), people.display_name(user)))

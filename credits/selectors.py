@@ -31,11 +31,12 @@ from credits.models import (
     Installment,
     LedgerEntry,
     Loan,
+    LoanProduct,
     Payment,
     PaymentAllocation,
 )
-from crm.models import Customer
-from lib import money
+from crm.models import Branch, Customer
+from lib import money, small_tables
 
 PAR_BUCKETS = {
     30: (Bucket.D31_60, Bucket.D61_90, Bucket.D90_PLUS),
@@ -71,21 +72,43 @@ def loan_list(user: AbstractBaseUser) -> QuerySet[Loan]:
     """
     return (
         loans_visible_to(user)
-        .prefetch_related(
-            # Without its phones: reading a phone parses it (~50 µs a row).
-            Prefetch(
-                "customer",
-                queryset=Customer.objects.only(
-                    "first_name", "last_name", "document_type", "document_number"
-                ),
-            ),
-            "product",
-            "advisor",
-            "branch",
-        )
+        .prefetch_related(LIST_CUSTOMER, "product", "advisor", "branch")
         .annotate(outstanding=outstanding_principal_expression())
         .order_by("-id")
     )
+
+
+# What a row of the list shows of the loan (a loan has ~40 columns).
+LIST_LOAN_FIELDS = (
+    "payment_code",
+    "currency",
+    "principal",
+    "status",
+    "days_past_due",
+    "bucket",
+    "customer_id",
+    "product_id",
+    "advisor_id",
+    "branch_id",
+)
+# Without its phones: reading a phone parses it (~50 µs a row).
+LIST_CUSTOMER_FIELDS = ("first_name", "last_name", "document_type", "document_number")
+LIST_CUSTOMER = Prefetch("customer", queryset=Customer.objects.only(*LIST_CUSTOMER_FIELDS))
+
+
+def loan_list_page(page: QuerySet[Loan]) -> list[Loan]:
+    """Return a list page's loans (a slice of `loan_list`) with what each row shows: the
+    customers in one query; the product, advisor and branch from the process's copy of those
+    small tables (lib.small_tables) instead of three more queries (the export, reading
+    every row, keeps `loan_list`'s prefetches)."""
+    loans = list(page.prefetch_related(None).only(*LIST_LOAN_FIELDS))
+    # The page's customers by id: Django's prefetch machinery cost more than the query.
+    customers = Customer.objects.only(*LIST_CUSTOMER_FIELDS).in_bulk(
+        {loan.customer_id for loan in loans}
+    )
+    products, users, branches = small_tables.rows(LoanProduct, small_tables.people(), Branch)
+    small_tables.attach(loans, customer=customers, product=products, advisor=users, branch=branches)
+    return loans
 
 
 def outstanding_principal_expression() -> Subquery:
@@ -502,7 +525,7 @@ def search_loans(queryset: QuerySet[Loan], text: str) -> QuerySet[Loan]:
     customers = Customer.objects.filter(condition).values("pk")
     # Match first, then sort and page the matches (see crm.selectors.search_customers).
     matches = Loan.objects.filter(Q(payment_code=text) | Q(customer__in=customers))
-    return queryset.filter(pk__in=matches.values("pk"))
+    return search.narrowed(queryset, matches)
 
 
 def payment_for(user: AbstractBaseUser, loan_pk: int, pk: int) -> Payment:

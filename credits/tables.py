@@ -1,6 +1,6 @@
 """The loan list's table (django-tables2): columns, sorting, paging and the export.
 
-The table is written by templates/credits/partials/loan_table.html: the headings from the
+The table is written by jinja_templates/credits/loan_table.jinja: the headings from the
 columns here, the cells in the order of `Meta.sequence`; keep the two in step. The export
 (lib.lists) reads the columns, with `value_*` where the template draws a cell.
 """
@@ -9,6 +9,7 @@ import django_tables2 as tables
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
+from credits import selectors
 from credits.models import Loan
 from crm.models import Customer
 from lib import links, people
@@ -56,7 +57,7 @@ class LoanTable(tables.Table):
             "branch",
             "currency",
         )
-        template_name = "credits/partials/loan_table.html"
+        template_name = "credits/loan_table.jinja"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "loan-results"}
         empty_text = _("No hay créditos que coincidan con la búsqueda.")
 
@@ -69,7 +70,7 @@ class LoanTable(tables.Table):
         page from its partial, where rendering it on every row (an include and a choice
         label each) cost more than the page's query.
         """
-        loans = list(self.page.object_list.data)
+        loans = selectors.loan_list_page(self.page.object_list.data)
         badges: dict[tuple[str, str], str] = {}
         loan_url = links.pk_link("credits:loan_detail")
         customer_url = links.pk_link("crm:customer_detail")

@@ -37,6 +37,18 @@ def customer_for(user: AbstractBaseUser, pk: int) -> Customer:
 
 # What a row of the customer list (and its export) reads; the rest of the row stays in
 # the database.
+# What the list's page reads of the customer itself (crm.tables.CustomerTable.records);
+# the export reads the joined names too.
+CUSTOMER_LIST_OWN_FIELDS = (
+    "document_type",
+    "document_number",
+    "first_name",
+    "last_name",
+    "last_interaction_at",
+    "branch_id",
+    "channel_id",
+    "advisor_id",
+)
 CUSTOMER_LIST_FIELDS = (
     "document_type",
     "document_number",
@@ -78,7 +90,7 @@ def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Custom
         return queryset
     # Match first, then sort and page the matches: otherwise the database walks the whole
     # name index in order, testing every row, to find a rare match (SQLite does).
-    return queryset.filter(pk__in=Customer.objects.filter(condition).values("pk"))
+    return search.narrowed(queryset, Customer.objects.filter(condition))
 
 
 def timeline(

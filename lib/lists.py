@@ -12,7 +12,7 @@ import datetime
 import io
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Literal
 
@@ -20,7 +20,7 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
@@ -34,6 +34,8 @@ from django_tables2 import RequestConfig, Table
 from django_tables2.rows import BoundRow
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+
+from lib import small_tables
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +70,7 @@ def cache_filter_choices(filterset: FilterSet) -> None:
     keys = {name: _choices_key(filterset, name) for name in fields}
     # One round trip: the version and every dropdown's choices, each kept with its version.
     found = cache.get_many([_CHOICES_VERSION, *keys.values()])
-    version = found.get(_CHOICES_VERSION)
-    if version is None:
-        version = 1
-        cache.add(_CHOICES_VERSION, version, timeout=None)
+    version = _choices_version(found)
     missing = {}
     for name, field in fields.items():
         _watch(field.queryset.model)
@@ -86,6 +85,36 @@ def cache_filter_choices(filterset: FilterSet) -> None:
         field._choices = field.widget.choices = choices
     if missing:
         cache.set_many(missing, timeout=CHOICES_TTL)
+
+
+def cached_choices(key: str, build: Callable[[], list], *, watch: Iterable[type] = ()) -> list:
+    """Return the choices `build()` gives, from the cache: for a dropdown that is no model
+    field (the queue's agents, its lead sources).
+
+    Dropped like the model dropdowns' when a row of a `watch`ed model is saved or deleted,
+    and after CHOICES_TTL seconds in any case (leave out a model that changes all day,
+    such as the leads whose sources are offered: a new source shows within the TTL).
+    """
+    full_key = f"lists:choices:{key}:{translation.get_language() or ''}"
+    found = cache.get_many([_CHOICES_VERSION, full_key])
+    version = _choices_version(found)
+    for model in watch:
+        _watch(model)
+    cached = found.get(full_key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    choices = [(_plain(value), str(label)) for value, label in build()]
+    cache.set(full_key, (version, choices), timeout=CHOICES_TTL)
+    return choices
+
+
+def _choices_version(found: dict) -> int:
+    """Return the choices' version from a `get_many` that asked for it (set if missing)."""
+    version = found.get(_CHOICES_VERSION)
+    if version is None:
+        version = 1
+        cache.add(_CHOICES_VERSION, version, timeout=None)
+    return version
 
 
 def _choices_key(filterset: FilterSet, name: str) -> str:
@@ -111,17 +140,11 @@ def _plain(value):
 
 
 def _watch(model) -> None:
-    """Forget cached choices when a row of `model` is saved or deleted.
-
-    Connected per model, never for every model: a delete listener on a model costs its
-    QuerySet.delete() Django's fast path (it must then load each row to signal it).
-    """
+    """Forget cached choices when a row of `model` is saved or deleted."""
     label = model._meta.label_lower
-    if label in _watched_models:
-        return
-    _watched_models.add(label)
-    post_save.connect(_forget_choices, sender=model, dispatch_uid=f"lib.lists.save.{label}")
-    post_delete.connect(_forget_choices, sender=model, dispatch_uid=f"lib.lists.delete.{label}")
+    if label not in _watched_models:
+        _watched_models.add(label)
+        small_tables.on_row_change(model, _forget_choices, "lib.lists")
 
 
 def _forget_choices(sender, **kwargs) -> None:

@@ -18,8 +18,8 @@ from crm.gestiones.models import (
     GestionType,
     Outcome,
 )
-from crm.models import Customer
-from lib import search
+from crm.models import Branch, Customer
+from lib import search, small_tables
 
 User = get_user_model()
 
@@ -31,16 +31,25 @@ ROW_RELATED = ("customer", "gestion_type", "state", "agent", "branch", "channel"
 # of the table's many indexes on every join order; running it took under 1 ms), and
 # sorted by a column without an index (the amount) it joined all 1M rows before sorting.
 # The customer without its phones: reading a phone parses it (~50 µs a row).
-LIST_PREFETCHED = (
-    Prefetch(
-        "customer",
-        queryset=Customer.objects.only("first_name", "last_name", "document_number"),
-    ),
-    "gestion_type",
-    "state",
-    "agent",
-    "branch",
+LIST_CUSTOMER_FIELDS = ("first_name", "last_name", "document_number")
+LIST_CUSTOMER = Prefetch("customer", queryset=Customer.objects.only(*LIST_CUSTOMER_FIELDS))
+# What a row of a list page shows of the gestión itself (GestionTable and its template).
+LIST_GESTION_FIELDS = (
+    "customer_id",
+    "gestion_type_id",
+    "state_id",
+    "agent_id",
+    "branch_id",
+    "subject",
+    "amount_requested",
+    "currency",
+    "outcome",
+    "is_time_controlled",
+    "due_at",
+    "closed_at",
+    "created_at",
 )
+LIST_PREFETCHED = (LIST_CUSTOMER, "gestion_type", "state", "agent", "branch")
 
 
 def visible_gestiones(user: AbstractBaseUser) -> QuerySet[Gestion]:
@@ -116,6 +125,29 @@ def my_work(user: AbstractBaseUser) -> QuerySet[Gestion]:
 def gestion_list(user: AbstractBaseUser) -> QuerySet[Gestion]:
     """Return the gestiones `user` may see, with what each row of the list shows."""
     return visible_gestiones(user).prefetch_related(*LIST_PREFETCHED)
+
+
+def list_page(page: QuerySet[Gestion]) -> list[Gestion]:
+    """Return a list page's gestiones (a slice of `gestion_list`) with what each row shows:
+    the customers in one query, the type, state, agent and branch from the process's copy of
+    those small tables (lib.small_tables) instead of four more queries."""
+    gestiones = list(page.prefetch_related(None).only(*LIST_GESTION_FIELDS))
+    # The page's customers by id: Django's prefetch machinery cost more than the query.
+    customers = Customer.objects.only(*LIST_CUSTOMER_FIELDS).in_bulk(
+        {gestion.customer_id for gestion in gestiones}
+    )
+    types, states, users, branches = small_tables.rows(
+        GestionType, GestionState, small_tables.people(), Branch
+    )
+    small_tables.attach(
+        gestiones,
+        customer=customers,
+        gestion_type=types,
+        state=states,
+        agent=users,
+        branch=branches,
+    )
+    return gestiones
 
 
 def follow_ups(gestion: Gestion) -> QuerySet[FollowUp]:

@@ -1,6 +1,6 @@
 """The gestión lists' table (django-tables2): columns, sorting, paging and the export.
 
-The table is written by templates/gestiones/partials/gestion_table.html: the headings from
+The table is written by jinja_templates/gestiones/gestion_table.jinja: the headings from
 the columns here, the cells in the order of `Meta.sequence`; keep the two in step. The
 export (lib.lists) reads the columns, with `value_*` where the template draws a cell.
 """
@@ -9,6 +9,7 @@ import django_tables2 as tables
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.gestiones import selectors
 from crm.gestiones.models import Gestion
 from lib import links, people
 
@@ -51,7 +52,7 @@ class GestionTable(tables.Table):
             "due_at",
             "created_at",
         )
-        template_name = "gestiones/partials/gestion_table.html"
+        template_name = "gestiones/gestion_table.jinja"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "gestion-results"}
         empty_text = _("No hay gestiones que coincidan.")
 
@@ -60,7 +61,7 @@ class GestionTable(tables.Table):
         """Return the current page's gestiones, each with its links and marked late or not
         as of now (the template would ask the clock and reverse the URLs on every row)."""
         now = timezone.now()
-        gestiones = list(self.page.object_list.data)
+        gestiones = selectors.list_page(self.page.object_list.data)
         gestion_url = links.pk_link("gestiones:detail")
         customer_url = links.pk_link("crm:customer_detail")
         for gestion in gestiones:

@@ -3,11 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django.asserts import assertContains
 
 from callcenter.models import CallRecord, Lead, Order
 from tests.callcenter.conftest import make_lead, make_product
+from tests.factories import UserFactory
 
 QUEUE = reverse("callcenter:queue")
 
@@ -232,3 +236,18 @@ def test_the_call_page_costs_the_same_queries_with_1_or_6_calls(
 
     with django_assert_max_num_queries(len(one.captured_queries)):
         client.get(held_lead.get_absolute_url())
+
+
+def test_the_agent_filter_is_read_from_the_cache_and_shows_a_new_agent_at_once(
+    client, agente, queue_config
+):
+    client.force_login(agente)
+    client.get(reverse("callcenter:queue"))
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("callcenter:queue"))
+    newcomer = UserFactory(first_name="Nadia", last_name="Nueva", role="Agente call center")
+    after = client.get(reverse("callcenter:queue"))
+
+    assert not [q for q in queries if "auth_user_groups" in q["sql"]]  # no agents query
+    assertContains(after, f'<option value="{newcomer.pk}">Nadia Nueva</option>', html=True)

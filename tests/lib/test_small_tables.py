@@ -1,0 +1,91 @@
+"""Small tables kept per process: current after a save, a delete or an emptied cache."""
+
+import pytest
+from django.core.cache import cache
+
+from crm.models import Branch
+from lib import small_tables
+from tests.factories import BranchFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rows_come_by_pk_and_a_second_read_asks_the_database_nothing(
+    django_assert_num_queries,
+):
+    north = BranchFactory(name="Norte")
+
+    (branches,) = small_tables.rows(Branch)
+    with django_assert_num_queries(0):
+        (again,) = small_tables.rows(Branch)
+
+    assert branches[north.pk].name == "Norte"
+    assert again is branches
+
+
+def test_a_saved_or_new_row_shows_on_the_next_read():
+    north = BranchFactory(name="Norte")
+    small_tables.rows(Branch)
+
+    north.name = "Norte Grande"
+    north.save()
+    south = BranchFactory(name="Sur")
+    (branches,) = small_tables.rows(Branch)
+
+    assert branches[north.pk].name == "Norte Grande"
+    assert branches[south.pk].name == "Sur"
+
+
+def test_a_deleted_row_is_gone_on_the_next_read():
+    gone = BranchFactory(name="Cerrada")
+    small_tables.rows(Branch)
+
+    gone.delete()
+    (branches,) = small_tables.rows(Branch)
+
+    assert gone.pk not in branches
+
+
+def test_another_process_change_counts_through_the_shared_version():
+    north = BranchFactory(name="Norte")
+    small_tables.rows(Branch)
+    # What another web process's save does here: the row changes, the version moves on.
+    Branch.objects.filter(pk=north.pk).update(name="Norte (otro proceso)")
+    cache.incr(small_tables._version_key(Branch))
+
+    (branches,) = small_tables.rows(Branch)
+
+    assert branches[north.pk].name == "Norte (otro proceso)"
+
+
+def test_an_emptied_cache_reloads_rather_than_trusting_the_old_copy():
+    north = BranchFactory(name="Norte")
+    small_tables.rows(Branch)
+    Branch.objects.filter(pk=north.pk).update(name="Norte renombrada")  # no signal
+
+    cache.clear()
+    (branches,) = small_tables.rows(Branch)
+
+    assert branches[north.pk].name == "Norte renombrada"
+
+
+def test_a_change_without_a_signal_shows_after_max_age(monkeypatch):
+    north = BranchFactory(name="Norte")
+    small_tables.rows(Branch)
+    Branch.objects.filter(pk=north.pk).update(name="Norte tarde")  # no signal, no version
+    clock = small_tables.time.monotonic() + small_tables.MAX_AGE + 1
+    monkeypatch.setattr(small_tables.time, "monotonic", lambda: clock)
+
+    (branches,) = small_tables.rows(Branch)
+
+    assert branches[north.pk].name == "Norte tarde"
+
+
+def test_people_are_kept_with_their_names_only():
+    person = UserFactory(first_name="Ana", last_name="Ríos")
+
+    (people,) = small_tables.rows(small_tables.people())
+
+    kept = people[person.pk]
+    assert kept.get_full_name() == "Ana Ríos"
+    assert "password" in kept.get_deferred_fields()
