@@ -144,15 +144,34 @@ def lead_calls(lead: Lead, *, limit: int = LEAD_CALLS) -> list[CallRecord]:
     Only the call center's own calls and orders: an agent sees what the call needs, not
     the customer's timeline (loans, payments, collections).
     """
-    who = Q(lead=lead)
+    who = Q(lead_id=lead.pk)
     if lead.customer_id is not None:
-        who |= Q(lead__customer_id=lead.customer_id)
-    # The page writes each order's number and total, not its lines: no prefetch of them.
+        # The customer's leads as a subquery, not a join: joined, PostgreSQL guessed a
+        # handful of calls and scanned the users once per call (~4 ms for 300 calls).
+        who |= Q(lead__in=Lead.objects.filter(customer_id=lead.customer_id).values("pk"))
+    # The page writes each order's number and total, not its lines: no prefetch of them;
+    # and of each call only what the history writes.
     return list(
         CallRecord.objects.filter(who)
         .select_related("agent", "loss_reason", "order")
+        .only(*CALL_HISTORY_FIELDS)
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+# What the lead page's history writes of a call (templates/callcenter/lead_detail.html).
+CALL_HISTORY_FIELDS = (
+    "outcome",
+    "callback_at",
+    "notes",
+    "created_at",
+    "agent__username",
+    "agent__first_name",
+    "agent__last_name",
+    "loss_reason__name",
+    "order__currency",
+    "order__total",
+)
 
 
 def kommo_update(call: CallRecord) -> OutboxMessage | None:

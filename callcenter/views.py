@@ -7,8 +7,11 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import formats
 from django.utils.functional import SimpleLazyObject
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -309,7 +312,15 @@ def _call_context(request: HttpRequest, lead: Lead) -> dict:
         "lead": lead,
         "is_mine": is_mine,
         "holder_active": held,
-        "calls": selectors.lead_calls(lead),
+        # A Jinja2 template writes the calls (each with two dates and an order sentence)
+        # in a fraction of the Django template's time (config/jinja2.py says why).
+        "history": mark_safe(  # noqa: S308 - written by an autoescaping template
+            render_to_string(
+                "callcenter/lead_history.jinja",
+                {"calls": selectors.lead_calls(lead), "localize": formats.localize},
+                request,
+            )
+        ),
         "notes": [n for n in lead.notes.split("\n\n") if n.strip()],
     }
     if is_mine:

@@ -29,9 +29,11 @@ from credits.models import (
     Bucket,
     Component,
     Installment,
+    Investor,
     LedgerEntry,
     Loan,
     LoanProduct,
+    Participation,
     Payment,
     PaymentAllocation,
 )
@@ -58,6 +60,17 @@ def loan_for(user: AbstractBaseUser, pk: int) -> Loan:
     return get_object_or_404(
         loans_visible_to(user).select_related("customer", "product", "advisor", "branch"), pk=pk
     )
+
+
+def loan_page(user: AbstractBaseUser, pk: int) -> Loan:
+    """Return the loan `pk` for its page if `user` may see it, else 404: as `loan_for`, but
+    with the product, advisor and branch from the process's copy of those small tables
+    (lib.small_tables). Joined, they were three more tables for the ORM to write into the
+    query (~0.6 ms of a ~10 ms page); the page writes only their names."""
+    loan = get_object_or_404(loans_visible_to(user).select_related("customer"), pk=pk)
+    products, people, branches = small_tables.rows(LoanProduct, small_tables.people(), Branch)
+    small_tables.attach([loan], product=products, advisor=people, branch=branches)
+    return loan
 
 
 def loan_list(user: AbstractBaseUser) -> QuerySet[Loan]:
@@ -134,11 +147,19 @@ def live_installments(loan: Loan) -> QuerySet[Installment]:
     return loan.installments.filter(is_superseded=False).order_by("number")
 
 
-def loan_payments(loan: Loan) -> QuerySet[Payment]:
-    """Return the loan's payments with who recorded or annulled them and their allocations."""
-    return loan.payments.select_related("recorded_by", "annulled_by").prefetch_related(
-        Prefetch("allocations", queryset=_allocations_in_order())
+def loan_payments(loan: Loan) -> list[Payment]:
+    """Return the loan's payments with who recorded or annulled them and their allocations.
+
+    The people come from the process's copy of the user table (lib.small_tables), not two
+    joins of it: the ORM took ~0.7 ms to write that query, even for a loan without payments.
+    """
+    payments = list(
+        loan.payments.prefetch_related(Prefetch("allocations", queryset=_allocations_in_order()))
     )
+    if payments:
+        (people,) = small_tables.rows(small_tables.people())
+        small_tables.attach(payments, recorded_by=people, annulled_by=people)
+    return payments
 
 
 def _allocations_in_order():
@@ -573,9 +594,17 @@ def schedule_rows(
     return rows
 
 
-def loan_participations(loan: Loan) -> QuerySet:
-    """Return the investors' parts of a loan, largest first, with their investor."""
-    return loan.participations.select_related("investor").order_by("-share", "id")
+def loan_participations(loan: Loan) -> list[Participation]:
+    """Return the investors' parts of a loan, largest first, with their investor.
+
+    The investors come from the process's copy of their small table (lib.small_tables):
+    joined, the ORM took longer to write the query than PostgreSQL to answer it.
+    """
+    participations = list(loan.participations.order_by("-share", "id"))
+    if participations:
+        (investors,) = small_tables.rows(Investor)
+        small_tables.attach(participations, investor=investors)
+    return participations
 
 
 def loan_contracts(loan: Loan) -> QuerySet:
