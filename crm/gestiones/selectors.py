@@ -12,14 +12,17 @@ from django.utils import timezone
 from crm.gestiones.models import (
     Action,
     ActionResult,
+    Attachment,
     FollowUp,
+    FormField,
     Gestion,
     GestionState,
     GestionType,
     Outcome,
+    RejectionReason,
 )
-from crm.models import Branch, Customer
-from lib import search, small_tables
+from crm.models import Branch, Channel, Customer
+from lib import links, search, small_tables
 
 User = get_user_model()
 
@@ -88,6 +91,63 @@ def gestion_for(user: AbstractBaseUser, pk: int) -> Gestion:
     )
 
 
+# What the gestión page does not read of its customer: the phones (loading one parses it
+# with the phonenumbers library, ~50 µs each) and the search text.
+PAGE_CUSTOMER_DEFERRED = ("customer__phone", "customer__phone_secondary", "customer__search_text")
+
+
+def gestion_page(user: AbstractBaseUser, pk: int) -> Gestion:
+    """Return the gestión `pk` for its page if `user` may see it, else 404.
+
+    Joined to its customer only: the type, state, agent, branch, channel and rejection
+    reason come from the process's copy of those small tables (lib.small_tables). The
+    joins of `gestion_for` cost ~3.8 ms on the bench (PostgreSQL planned for ~1.6 ms a
+    query that ran in 0.1 ms, and Django built six more instances); this, ~1.1 ms. The
+    rows are shared by the process's requests: the page only reads them.
+    """
+    gestion = get_object_or_404(
+        visible_gestiones(user).select_related("customer").defer(*PAGE_CUSTOMER_DEFERRED),
+        pk=pk,
+    )
+    types, states, users, branches, channels, reasons = small_tables.rows(
+        GestionType, GestionState, small_tables.people(), Branch, Channel, RejectionReason
+    )
+    small_tables.attach(
+        [gestion],
+        gestion_type=types,
+        state=states,
+        agent=users,
+        branch=branches,
+        channel=channels,
+        rejection_reason=reasons,
+    )
+    return gestion
+
+
+def form_fields(gestion: Gestion) -> list[FormField]:
+    """Return the fields of the gestión's type, in the form's order (FormField.Meta).
+
+    From the process's copy of the form fields (a few per type, lib.small_tables): the
+    query cost ~0.6 ms a page. The order is the model's: scope ("follow_up" before
+    "gestion"), order, id.
+    """
+    (fields,) = small_tables.rows(FormField)
+    return sorted(
+        (f for f in fields.values() if f.gestion_type_id == gestion.gestion_type_id),
+        key=lambda f: (f.scope, f.order, f.pk),
+    )
+
+
+def product_names(gestion: Gestion) -> list[str]:
+    """Return the names of the gestión's products, by name: no instances to build."""
+    return list(gestion.products.values_list("name", flat=True))
+
+
+def loans(gestion: Gestion) -> QuerySet:
+    """Return the gestión's loans with what the page writes: their payment codes (and pk)."""
+    return gestion.loans.only("payment_code")
+
+
 def can_follow_up(user: AbstractBaseUser, gestion: Gestion) -> bool:
     """Return whether `user` may record follow-ups: its agent, or a supervisor of it."""
     if not user.has_perm("gestiones.add_followup") or not gestion.is_open:
@@ -150,15 +210,42 @@ def list_page(page: QuerySet[Gestion]) -> list[Gestion]:
     return gestiones
 
 
-def follow_ups(gestion: Gestion) -> QuerySet[FollowUp]:
-    """Return the gestión's follow-ups, newest first, with what the history shows."""
-    return (
-        gestion.follow_ups.select_related(
-            "action", "result", "from_state", "state", "rejection_reason", "actor"
-        )
-        .prefetch_related("attachments")
-        .order_by("-created_at", "-id")
+def follow_ups(gestion: Gestion) -> list[FollowUp]:
+    """Return the gestión's follow-ups, newest first, with what the history shows.
+
+    The follow-ups alone, then their attachments when there are any (`attachment_list`,
+    each with its `download_url`); the action, result, states, rejection reason and actor
+    come from the process's copy of those small tables (lib.small_tables). Joined to those
+    six tables the query cost ~2.5 ms on the bench even for a gestión with no follow-up
+    (PostgreSQL planned it for ~1.1 ms); alone, ~0.5 ms.
+    """
+    rows = list(gestion.follow_ups.order_by("-created_at", "-id"))
+    if not rows:
+        return rows
+    actions, results, states, reasons, users = small_tables.rows(
+        Action, ActionResult, GestionState, RejectionReason, small_tables.people()
     )
+    files: dict[int, list[Attachment]] = {row.pk: [] for row in rows}
+    download = links.pk_link("gestiones:attachment_download")
+    # By the gestión, not by a list of the follow-ups' ids: the same small query for 1 or
+    # 1,000 follow-ups. Only what the history writes of a file: its name and link.
+    for attachment in Attachment.objects.filter(follow_up__gestion_id=gestion.pk).only(
+        "follow_up_id", "name"
+    ):
+        attachment.download_url = download(attachment.pk)
+        files[attachment.follow_up_id].append(attachment)
+    small_tables.attach(
+        rows,
+        action=actions,
+        result=results,
+        from_state=states,
+        state=states,
+        rejection_reason=reasons,
+        actor=users,
+    )
+    for row in rows:
+        row.attachment_list = files[row.pk]
+    return rows
 
 
 def allowed_actions(gestion: Gestion) -> list[Action]:

@@ -83,7 +83,7 @@ def gestion_create(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_GET
 @permission_required("gestiones.view_gestion", raise_exception=True)
 def gestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    gestion = selectors.gestion_for(request.user, pk)
+    gestion = selectors.gestion_page(request.user, pk)
     return render(request, "gestiones/gestion_detail.html", _detail_context(request, gestion))
 
 
@@ -91,7 +91,7 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
     """Return what the gestión page shows, with the forms the user may use there."""
     user = request.user
     may_follow_up = selectors.can_follow_up(user, gestion)
-    fields = list(gestion.gestion_type.fields.all())
+    fields = selectors.form_fields(gestion)
     invitation = survey_selectors.invitation_for(gestion)
     # The survey card falls back on `gestion.survey_invitation`: known (even as none), it
     # costs no second query.
@@ -110,8 +110,8 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
         "may_follow_up": may_follow_up,
         "may_reassign": user.has_perm("gestiones.reassign_gestion") and gestion.is_open,
         "is_late": gestion.is_late(),
-        "products": gestion.products.all(),
-        "loans": gestion.loans.all(),
+        "products": selectors.product_names(gestion),
+        "loans": selectors.loans(gestion),
     }
     if may_follow_up:
         context["form"] = follow_up_form or forms.FollowUpForm(
