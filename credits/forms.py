@@ -19,7 +19,7 @@ from crm import forms as crm_forms
 from crm import validators as crm_validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, Customer
-from lib import people
+from lib import lists, people
 
 MAX_RECEIPT_BYTES = 5 * 1024 * 1024
 # The first bytes of each receipt type the form takes: the extension alone proves nothing.
@@ -500,6 +500,12 @@ class ParticipationForm(ServiceErrorsMixin, forms.Form):
         max_value=100,
         required=False,
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Shown on every loan page: the active investors from the cache, not a COUNT and a
+        # cursor each time (~1.8 ms with the options' template loop).
+        lists.cache_model_choices(self.fields["investor"], "credits.participation.investor")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

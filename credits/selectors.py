@@ -25,6 +25,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from credits.models import (
+    COMPONENTS,
     ZERO,
     Bucket,
     Component,
@@ -220,12 +221,12 @@ def loan_balance(
     `installments`, the loan's live installments in order, saves reading them again.
     """
     today = today or timezone.localdate()
-    pending = dict.fromkeys(Component.values, ZERO)
+    pending = dict.fromkeys(COMPONENTS, ZERO)
     overdue = paid = ZERO
     next_row = None
     rows = list(live_installments(loan)) if installments is None else installments
     for inst in rows:
-        for component in Component.values:
+        for component in COMPONENTS:
             pending[component] += inst.pending(component)
         paid += inst.total_paid
         if inst.total_pending > 0:
@@ -255,7 +256,7 @@ def balances_from_ledger(loan: Loan) -> dict:
     rows come out owing nothing.
     """
     rows: dict[int, dict[str, list[Decimal]]] = defaultdict(
-        lambda: {c: [ZERO, ZERO] for c in Component.values}
+        lambda: {c: [ZERO, ZERO] for c in COMPONENTS}
     )
     credit = ZERO
     entries = LedgerEntry.objects.filter(loan=loan).values_list(

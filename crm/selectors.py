@@ -8,8 +8,8 @@ from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from crm.models import Appointment, Customer, Interaction
-from lib import search
+from crm.models import Appointment, Branch, Channel, Customer, Interaction
+from lib import search, small_tables
 
 TIMELINE_PAGE_SIZE = 20
 # How many upcoming and how many past appointments the 360 page's card shows.
@@ -25,9 +25,6 @@ APPOINTMENT_CARD_FIELDS = (
     "location",
     "video_url",
     "cancellation_reason",
-    "advisor__username",
-    "advisor__first_name",
-    "advisor__last_name",
 )
 
 
@@ -57,15 +54,15 @@ def customer_page(user: AbstractBaseUser, pk: int) -> Customer:
     them, in the same one query, and Django's prefetch machinery cost ~0.5 ms more than
     that query (measured on the bench).
     """
-    return get_object_or_404(
-        customers_visible_to(user).select_related("branch", "channel", "advisor"), pk=pk
-    )
+    customer = get_object_or_404(customers_visible_to(user), pk=pk)
+    # Their names from the process's copies (lib.small_tables), not three joins (~0.5 ms).
+    branches, channels, people = small_tables.rows(Branch, Channel, small_tables.people())
+    small_tables.attach([customer], branch=branches, channel=channels, advisor=people)
+    return customer
 
 
-# What a row of the customer list (and its export) reads; the rest of the row stays in
-# the database.
 # What the list's page reads of the customer itself (crm.tables.CustomerTable.records);
-# the export reads the joined names too.
+# the names of its branch, channel and advisor come from lib.small_tables.
 CUSTOMER_LIST_OWN_FIELDS = (
     "document_type",
     "document_number",
@@ -76,6 +73,8 @@ CUSTOMER_LIST_OWN_FIELDS = (
     "channel_id",
     "advisor_id",
 )
+# What a row of the customer list's export reads (the page's fields and the joined
+# names); the rest of the row stays in the database.
 CUSTOMER_LIST_FIELDS = (
     "document_type",
     "document_number",
@@ -132,15 +131,16 @@ def timeline(
     Keyset pagination on (occurred_at, id) keeps every page as cheap as the first, however
     long the history.
     """
-    queryset = customer.interactions.select_related("actor", "channel").order_by(
-        "-occurred_at", "-id"
-    )
+    queryset = customer.interactions.order_by("-occurred_at", "-id")
     if kind:
         queryset = queryset.filter(kind=kind)
     if before is not None:
         at, pk = before
         queryset = queryset.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
     rows = list(queryset[: size + 1])
+    # Who and through which channel from the process's copies, not two joins.
+    channels, people = small_tables.rows(Channel, small_tables.people())
+    small_tables.attach(rows, channel=channels, actor=people)
     page, more = rows[:size], len(rows) > size
     cursor = (page[-1].occurred_at, page[-1].pk) if more and page else None
     return page, cursor
@@ -148,7 +148,8 @@ def timeline(
 
 def timeline_counts(customer: Customer) -> dict[str, int]:
     """Return how many events of each kind the customer's timeline holds (one query)."""
-    return dict(customer.interactions.values_list("kind").annotate(n=Count("id")).order_by())
+    # COUNT(*), not COUNT(id): the (customer, kind) index answers it without the rows.
+    return dict(customer.interactions.values_list("kind").annotate(n=Count("*")).order_by())
 
 
 def appointments_visible_to(user: AbstractBaseUser) -> QuerySet[Appointment]:
@@ -171,10 +172,13 @@ def customer_appointments(
     compiling that query takes longer than the second round trip (measured on the bench).
     """
     now = timezone.now()
-    appointments = customer.appointments.select_related("advisor").only(*APPOINTMENT_CARD_FIELDS)
-    upcoming = appointments.filter(starts_at__gte=now).order_by("starts_at", "id")
-    recent = appointments.filter(starts_at__lt=now).order_by("-starts_at", "-id")
-    return list(upcoming[:size]), list(recent[:size])
+    appointments = customer.appointments.only(*APPOINTMENT_CARD_FIELDS)
+    upcoming = list(appointments.filter(starts_at__gte=now).order_by("starts_at", "id")[:size])
+    recent = list(appointments.filter(starts_at__lt=now).order_by("-starts_at", "-id")[:size])
+    # The advisors from the process's copy of the people (lib.small_tables), not a join.
+    (people,) = small_tables.rows(small_tables.people())
+    small_tables.attach([*upcoming, *recent], advisor=people)
+    return upcoming, recent
 
 
 def agenda(

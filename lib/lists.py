@@ -108,6 +108,14 @@ def cached_choices(key: str, build: Callable[[], list], *, watch: Iterable[type]
     return choices
 
 
+def cache_model_choices(field: ModelChoiceField, key: str) -> None:
+    """Give a form's model dropdown (not a list filter's) its choices from the cache, under
+    `key`: dropped when a row of its model is saved or deleted, as the filters' are."""
+    choices = cached_choices(key, lambda: field.choices, watch=[field.queryset.model])
+    # As in cache_filter_choices: what ModelChoiceField returns once choices were set.
+    field._choices = field.widget.choices = choices
+
+
 def _choices_version(found: dict) -> int:
     """Return the choices' version from a `get_many` that asked for it (set if missing)."""
     version = found.get(_CHOICES_VERSION)

@@ -11,6 +11,7 @@ from credits.models.investors import (
     Participation,
 )
 from credits.models.loans import (
+    COMPONENTS,
     DEFAULT_ALLOCATION_ORDER,
     LOAN_STATUSES,
     ZERO,
@@ -31,6 +32,7 @@ from credits.models.payments import (
 from credits.models.portfolio import PortfolioSnapshot
 
 __all__ = [
+    "COMPONENTS",
     "DEFAULT_ALLOCATION_ORDER",
     "LOAN_STATUSES",
     "ZERO",

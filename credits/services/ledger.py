@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from credits.models import (
+    COMPONENTS,
     ZERO,
-    Component,
     Installment,
     LedgerEntry,
     Loan,
@@ -76,7 +76,7 @@ def record_owed(
             reason=reason[:255],
         )
         for row in rows
-        for component in Component.values
+        for component in COMPONENTS
         if row.due(component)
     )
 
