@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from callcenter.models import CallRecord, CatalogProduct, Lead, LossReason, Order, QueueSettings
 from crm.models import Channel
 from integrations.models import OutboxMessage
-from lib import search
+from lib import search, small_tables
 
 AGENT_GROUP = "Agente call center"
 SOURCES_CACHE_KEY = "callcenter:queue-sources"
@@ -37,6 +37,14 @@ def queue_settings() -> QueueSettings:
         },
     )
     return row
+
+
+def queue_page_settings() -> QueueSettings:
+    """Return the settings row as the queue page reads it (its hold timeout), from the
+    process's copy (lib.small_tables): the page refreshes every few seconds for every
+    agent. Services read `queue_settings()`, the row itself."""
+    (rows,) = small_tables.rows(QueueSettings)
+    return rows.get(1) or queue_settings()
 
 
 def queue(user: AbstractBaseUser, *, cutoff: datetime | None = None) -> QuerySet[Lead]:

@@ -35,7 +35,7 @@ QUEUE_POLL_PARAMS = ("sort", "page")
 @require_GET
 @permission_required("callcenter.view_lead", raise_exception=True)
 def queue(request: HttpRequest) -> HttpResponse:
-    cutoff = selectors.queue_settings().hold_cutoff()
+    cutoff = selectors.queue_page_settings().hold_cutoff()
     response = lists.render_list(
         request,
         filterset=filters.LeadQueueFilter(

@@ -12,6 +12,7 @@ import datetime
 import io
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Literal
@@ -19,6 +20,7 @@ from typing import Literal
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed
 from django.forms import ModelChoiceField
@@ -186,10 +188,40 @@ class CappedPaginator(Paginator):
         queryset = _queryset_of(self.object_list)
         if queryset is None:
             return super().count
+        if not queryset.query.where and _estimated_rows(queryset.model) > ESTIMATE_FLOOR:
+            # The whole table, and PostgreSQL's statistics put it far above the cap: "more
+            # than" without counting the first 10,001 rows (~1 ms on every page view).
+            self.capped = True
+            return COUNT_CAP
         # No ORDER BY: the count does not need the list's order, and may skip its joins.
         counted = queryset.order_by()[: COUNT_CAP + 1].count()
         self.capped = counted > COUNT_CAP
         return min(counted, COUNT_CAP)
+
+
+# A whole table PostgreSQL estimates above this many rows is "more than COUNT_CAP" without
+# counting: the estimate (pg_class.reltuples, kept by ANALYZE and autovacuum, which runs
+# again after a tenth of the rows change) is off by far less than this margin. Read at
+# most once a minute per table and process.
+ESTIMATE_FLOOR = 2 * COUNT_CAP
+ESTIMATE_SECONDS = 60
+_estimates: dict[str, tuple[float, float]] = {}
+
+
+def _estimated_rows(model) -> float:
+    """Return PostgreSQL's estimate of the model's table rows (-1 unknown, or not PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return -1
+    table = model._meta.db_table
+    now = time.monotonic()
+    kept = _estimates.get(table)
+    if kept is None or now - kept[1] > ESTIMATE_SECONDS:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [table])
+            row = cursor.fetchone()
+        kept = (float(row[0]) if row and row[0] is not None else -1, now)
+        _estimates[table] = kept
+    return kept[0]
 
 
 def _queryset_of(rows) -> QuerySet | None:

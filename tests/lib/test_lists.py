@@ -137,6 +137,35 @@ def test_a_list_over_the_cap_says_more_than_and_counts_no_further(
     assert last.context["table"].paginator.num_pages == 2
 
 
+def test_a_whole_table_estimated_far_above_the_cap_is_not_counted(client, admin, monkeypatch):
+    CustomerFactory.create_batch(3, first_name="Rosa")
+    monkeypatch.setattr(lists, "_estimated_rows", lambda model: lists.ESTIMATE_FLOOR + 1)
+    client.force_login(admin)
+
+    with CaptureQueriesContext(connection) as whole:
+        response = client.get(reverse("crm:customer_list"))
+    with CaptureQueriesContext(connection) as searched:
+        found = client.get(reverse("crm:customer_list"), {"q": "rosa"})
+
+    assert "Más de" in response.content.decode()
+    assert not [q for q in whole.captured_queries if "COUNT(" in q["sql"].upper()]
+    # A filtered list is counted: the estimate is of the whole table only.
+    assert [q for q in searched.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert "3 clientes" in " ".join(found.content.decode().split())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
+def test_the_estimate_is_postgresqls_row_statistics(db):
+    from crm.models import Customer
+
+    CustomerFactory.create_batch(40)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_customer")
+    lists._estimates.clear()
+
+    assert lists._estimated_rows(Customer) == Customer.objects.count()
+
+
 def test_a_list_at_the_cap_counts_exactly(client, admin, db, monkeypatch):
     monkeypatch.setattr(lists, "COUNT_CAP", 30)
     CustomerFactory.create_batch(30, last_name="Exacto")
