@@ -8,7 +8,7 @@ from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from crm.models import Appointment, Branch, Channel, Customer, Interaction
+from crm.models import Appointment, Branch, Channel, Customer, Interaction, Tag
 from lib import search, small_tables
 
 TIMELINE_PAGE_SIZE = 20
@@ -144,6 +144,16 @@ def timeline(
     page, more = rows[:size], len(rows) > size
     cursor = (page[-1].occurred_at, page[-1].pk) if more and page else None
     return page, cursor
+
+
+def customer_tags(customer: Customer) -> list[Tag]:
+    """Return the customer's tags by name: their ids in one query, the tags themselves from
+    the process's copy (lib.small_tables), not a join."""
+    (tags,) = small_tables.rows(Tag)
+    ids = Customer.tags.through.objects.filter(customer_id=customer.pk).values_list(
+        "tag_id", flat=True
+    )
+    return sorted((tags.get(pk) or Tag.objects.get(pk=pk) for pk in ids), key=lambda t: t.name)
 
 
 def timeline_counts(customer: Customer) -> dict[str, int]:

@@ -102,6 +102,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "crm/customer_detail.html",
         {
             "customer": customer,
+            "tags": selectors.customer_tags(customer),
             "upcoming_appointments": upcoming,
             "recent_appointments": recent,
             "items": items,

@@ -183,6 +183,12 @@ class CappedPaginator(Paginator):
 
     capped = False
 
+    def __init__(self, *args, cap: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A list may count less far (render_list's count_cap): the call queue, which
+        # every agent's page refreshes every few seconds.
+        self.cap = cap or COUNT_CAP
+
     @cached_property
     def count(self) -> int:
         queryset = _queryset_of(self.object_list)
@@ -192,11 +198,11 @@ class CappedPaginator(Paginator):
             # The whole table, and PostgreSQL's statistics put it far above the cap: "more
             # than" without counting the first 10,001 rows (~1 ms on every page view).
             self.capped = True
-            return COUNT_CAP
+            return self.cap
         # No ORDER BY: the count does not need the list's order, and may skip its joins.
-        counted = queryset.order_by()[: COUNT_CAP + 1].count()
-        self.capped = counted > COUNT_CAP
-        return min(counted, COUNT_CAP)
+        counted = queryset.order_by()[: self.cap + 1].count()
+        self.capped = counted > self.cap
+        return min(counted, self.cap)
 
 
 # A whole table PostgreSQL estimates above this many rows is "more than COUNT_CAP" without
@@ -270,8 +276,11 @@ def render_list(
     per_page: int = LIST_PAGE_SIZE,
     extra_context: dict | None = None,
     export_name: str | None = None,
+    count_cap: int | None = None,
 ) -> HttpResponse:
     """Render a filtered, sorted, paginated table: the page, or its results for HTMX.
+
+    `count_cap` counts at most that many rows instead of COUNT_CAP (see CappedPaginator).
 
     With `export_name` (the file's name, e.g. "clientes") the results offer the filtered
     rows as CSV and XLSX, and `?export=` answers with the file instead of the page.
@@ -287,7 +296,8 @@ def render_list(
     if _wants_page(request):  # the HTMX fragment has no filter form
         cache_filter_choices(filterset)
     RequestConfig(
-        request, paginate={"per_page": per_page, "paginator_class": CappedPaginator}
+        request,
+        paginate={"per_page": per_page, "paginator_class": CappedPaginator, "cap": count_cap},
     ).configure(table)
     context = {
         "filter": filterset,

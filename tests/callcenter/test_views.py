@@ -251,3 +251,20 @@ def test_the_agent_filter_is_read_from_the_cache_and_shows_a_new_agent_at_once(
 
     assert not [q for q in queries if "auth_user_groups" in q["sql"]]  # no agents query
     assertContains(after, f'<option value="{newcomer.pk}">Nadia Nueva</option>', html=True)
+
+
+def test_the_queue_counts_up_to_its_cap_and_then_says_more_than(
+    client, agente, queue_config, monkeypatch
+):
+    from callcenter import views
+
+    monkeypatch.setattr(views, "QUEUE_COUNT_CAP", 2)
+    for name in ("Ana", "Beto", "Carla"):
+        make_lead(contact_name=name)
+    client.force_login(agente)
+
+    over = " ".join(client.get(QUEUE).content.decode().split())
+    under = " ".join(client.get(QUEUE, {"q": "ana"}).content.decode().split())
+
+    assert "Más de 2 leads por llamar" in over
+    assert "1 lead por llamar" in under and "Más de" not in under
