@@ -21,7 +21,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_save
 
 MAX_AGE = 60
-_kept: dict[str, tuple[int, float, dict[int, Model]]] = {}
+_kept: dict[tuple, tuple[int, float, dict[int, Model]]] = {}
 _watched: set[str] = set()
 
 
@@ -42,11 +42,13 @@ def rows(*tables: type[Model] | QuerySet) -> list[dict[int, Model]]:
         if version is None:  # first use, or the cache was emptied: a number no process kept
             version = time.time_ns()
             cache.add(key, version, timeout=None)
-        label = queryset.model._meta.label_lower
-        kept = _kept.get(label)
+        # By table and columns: a copy of a few columns never stands in for all of them.
+        fields, deferred = queryset.query.deferred_loading
+        name = (queryset.model._meta.label_lower, tuple(sorted(fields)), deferred)
+        kept = _kept.get(name)
         if kept is None or kept[0] != version or now - kept[1] > MAX_AGE:
             kept = (version, now, {row.pk: row for row in queryset.order_by()})
-            _kept[label] = kept
+            _kept[name] = kept
         found.append(kept[2])
     return found
 
@@ -93,6 +95,8 @@ def attach(objects, **tables: dict[int, Model]) -> None:
 
 
 def _changed(sender: type[Model], **kwargs) -> None:
-    _kept.pop(sender._meta.label_lower, None)
+    label = sender._meta.label_lower
+    for name in [name for name in _kept if name[0] == label]:
+        del _kept[name]
     with contextlib.suppress(ValueError):  # no version yet: no process keeps the table
         cache.incr(_version_key(sender))

@@ -89,3 +89,14 @@ def test_people_are_kept_with_their_names_only():
     kept = people[person.pk]
     assert kept.get_full_name() == "Ana Ríos"
     assert "password" in kept.get_deferred_fields()
+
+
+def test_a_copy_of_some_columns_never_stands_in_for_the_whole_table():
+    person = UserFactory(first_name="Ana", last_name="Ríos", email="ana@example.com")
+
+    (names,) = small_tables.rows(small_tables.people())
+    (whole,) = small_tables.rows(type(person))
+
+    assert "email" in names[person.pk].get_deferred_fields()
+    assert whole[person.pk].get_deferred_fields() == set()
+    assert whole[person.pk].email == "ana@example.com"
