@@ -91,7 +91,7 @@ def cache_filter_choices(filterset: FilterSet) -> None:
 
 def cached_choices(key: str, build: Callable[[], list], *, watch: Iterable[type] = ()) -> list:
     """Return the choices `build()` gives, from the cache: for a dropdown that is no model
-    field (the queue's agents, its lead sources).
+    field (the queue's agents).
 
     Dropped like the model dropdowns' when a row of a `watch`ed model is saved or deleted,
     and after CHOICES_TTL seconds in any case (leave out a model that changes all day,
