@@ -1,5 +1,6 @@
 """Reads of the CRM: querysets with their joins done, and the one access helper per object."""
 
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -147,13 +148,22 @@ def timeline(
 
 
 def customer_tags(customer: Customer) -> list[Tag]:
-    """Return the customer's tags by name: their ids in one query, the tags themselves from
-    the process's copy (lib.small_tables), not a join."""
+    """Return the customer's tags, by name."""
+    return tags_of([customer.pk])[customer.pk]
+
+
+def tags_of(customer_ids: list[int]) -> defaultdict[int, list[Tag]]:
+    """Return each customer's tags by name: the (customer, tag) pairs in one query, the
+    tags from the process's copy (lib.small_tables), not a join and a Tag per badge."""
     (tags,) = small_tables.rows(Tag)
-    ids = Customer.tags.through.objects.filter(customer_id=customer.pk).values_list(
-        "tag_id", flat=True
-    )
-    return sorted((tags.get(pk) or Tag.objects.get(pk=pk) for pk in ids), key=lambda t: t.name)
+    found = defaultdict(list)
+    pairs = Customer.tags.through.objects.filter(customer_id__in=customer_ids)
+    for customer_id, tag_id in pairs.values_list("customer_id", "tag_id"):
+        # A tag added since the copy was read: one query for it.
+        found[customer_id].append(tags.get(tag_id) or Tag.objects.get(pk=tag_id))
+    for customer_tags_found in found.values():
+        customer_tags_found.sort(key=lambda tag: tag.name)  # Tag's own order
+    return found
 
 
 def timeline_counts(customer: Customer) -> dict[str, int]:

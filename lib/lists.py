@@ -211,10 +211,10 @@ class CappedPaginator(Paginator):
 # most once a minute per table and process.
 ESTIMATE_FLOOR = 2 * COUNT_CAP
 ESTIMATE_SECONDS = 60
-_estimates: dict[str, tuple[float, float]] = {}
+_estimates: dict[str, tuple[int, float]] = {}
 
 
-def _estimated_rows(model) -> float:
+def _estimated_rows(model) -> int:
     """Return PostgreSQL's estimate of the model's table rows (-1 unknown, or not PostgreSQL)."""
     if connection.vendor != "postgresql":
         return -1
@@ -225,7 +225,8 @@ def _estimated_rows(model) -> float:
         with connection.cursor() as cursor:
             cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [table])
             row = cursor.fetchone()
-        kept = (float(row[0]) if row and row[0] is not None else -1, now)
+        # A row-count estimate (PostgreSQL keeps it as a real): whole rows are enough here.
+        kept = (int(row[0]) if row and row[0] is not None else -1, now)
         _estimates[table] = kept
     return kept[0]
 
