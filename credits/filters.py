@@ -7,6 +7,7 @@ from credits import forms, selectors
 from credits.models import Bucket, Loan, LoanProduct
 from crm import forms as crm_forms
 from crm.models import Branch
+from lib import search
 
 
 class PersonFilter(django_filters.ModelChoiceFilter):
@@ -15,7 +16,7 @@ class PersonFilter(django_filters.ModelChoiceFilter):
     field_class = forms.PersonChoiceField
 
 
-class LoanFilter(django_filters.FilterSet):
+class LoanFilter(search.SearchLastFilterSet):
     q = django_filters.CharFilter(label=_("Buscar"), method="search")
     status = django_filters.ChoiceFilter(
         label=_("Estado"), choices=Loan.Status.choices, empty_label=_("Todos los estados")

@@ -545,9 +545,7 @@ def search_loans(queryset: QuerySet[Loan], text: str) -> QuerySet[Loan]:
     if not condition:
         return queryset
     customers = Customer.objects.filter(condition).values("pk")
-    # Match first, then sort and page the matches (see crm.selectors.search_customers).
-    matches = Loan.objects.filter(Q(payment_code=text) | Q(customer__in=customers))
-    return search.narrowed(queryset, matches)
+    return search.narrowed(queryset, Q(payment_code=text) | Q(customer__in=customers))
 
 
 def payment_for(user: AbstractBaseUser, loan_pk: int, pk: int) -> Payment:

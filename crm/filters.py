@@ -7,7 +7,7 @@ from django_filters import fields as filter_fields
 from crm import forms as crm_forms
 from crm import selectors
 from crm.models import Branch, Channel, Customer, Tag
-from lib import people
+from lib import people, search
 
 
 class PersonFilterField(filter_fields.ModelChoiceField):
@@ -23,7 +23,7 @@ class PersonChoiceFilter(django_filters.ModelChoiceFilter):
     field_class = PersonFilterField
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(search.SearchLastFilterSet):
     q = django_filters.CharFilter(
         label=_("Buscar"),
         method="search",

@@ -115,9 +115,7 @@ def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Custom
     condition = search.matches_all(text)
     if not condition:
         return queryset
-    # Match first, then sort and page the matches: otherwise the database walks the whole
-    # name index in order, testing every row, to find a rare match (SQLite does).
-    return search.narrowed(queryset, Customer.objects.filter(condition))
+    return search.narrowed(queryset, condition)
 
 
 def timeline(

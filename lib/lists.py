@@ -37,7 +37,7 @@ from django_tables2.rows import BoundRow
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from lib import small_tables
+from lib import search, small_tables
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +194,9 @@ class CappedPaginator(Paginator):
         queryset = _queryset_of(self.object_list)
         if queryset is None:
             return super().count
+        known = search.known_count(queryset)
+        if known is not None:  # a search's few matches, counted when it ran
+            return known
         if not queryset.query.where and _estimated_rows(queryset.model) > ESTIMATE_FLOOR:
             # The whole table, and PostgreSQL's statistics put it far above the cap: "more
             # than" without counting the first 10,001 rows (~1 ms on every page view).
@@ -232,7 +235,10 @@ def _estimated_rows(model) -> int:
 
 
 def _queryset_of(rows) -> QuerySet | None:
-    """Return the queryset behind a django-tables2 table's rows, if a queryset is."""
+    """Return the queryset behind a django-tables2 table's rows (or the rows themselves),
+    if a queryset is."""
+    if isinstance(rows, QuerySet):
+        return rows
     data = getattr(getattr(rows, "data", None), "data", None)
     return data if isinstance(data, QuerySet) else None
 

@@ -1,9 +1,12 @@
 """A list's search runs once: its matches' ids, or the search as a subquery past a few."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from crm.models import Customer
-from lib import search
+from crm.filters import CustomerFilter
+from crm.models import Branch, Customer
+from lib import lists, search
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +21,9 @@ def customers():
     ]
 
 
-def _narrowed(text: str):
-    matches = Customer.objects.filter(search.matches_all(text))
-    return search.narrowed(Customer.objects.order_by("pk"), matches)
+def _narrowed(text: str, queryset=None):
+    queryset = Customer.objects.order_by("pk") if queryset is None else queryset
+    return search.narrowed(queryset, search.matches_all(text))
 
 
 def test_a_few_matches_are_read_by_id_with_the_same_result_as_the_search(customers):
@@ -31,6 +34,32 @@ def test_a_few_matches_are_read_by_id_with_the_same_result_as_the_search(custome
     assert "LIKE" not in str(found.query)  # the search ran once, before
 
 
+def test_the_count_of_a_few_matches_is_known_without_a_query(customers):
+    found = _narrowed("rosa")
+    paginator = lists.CappedPaginator(found.order_by("last_name"), 25)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert paginator.count == 2
+
+    assert len(queries) == 0
+    assert search.known_count(found[:1]) == 2  # slicing and ordering keep it
+
+
+def test_a_filter_added_after_the_search_drops_the_known_count(customers):
+    found = _narrowed("rosa").filter(last_name="Quispe")
+
+    assert search.known_count(found) is None
+    assert list(found) == [customers[1]]
+    assert lists.CappedPaginator(found, 25).count == 1
+
+
+def test_the_probe_sees_the_filters_applied_before_the_search(customers):
+    found = _narrowed("rosa", Customer.objects.filter(last_name="Quispe"))
+
+    assert list(found) == [customers[1]]
+    assert search.known_count(found) == 1
+
+
 def test_more_matches_than_a_few_filter_by_the_search(customers, monkeypatch):
     monkeypatch.setattr(search, "FEW_MATCHES", 1)
 
@@ -38,6 +67,7 @@ def test_more_matches_than_a_few_filter_by_the_search(customers, monkeypatch):
 
     assert list(found) == [customers[0], customers[2]]
     assert "LIKE" in str(found.query)
+    assert search.known_count(found) is None
 
 
 def test_no_match_is_an_empty_list(customers):
@@ -47,7 +77,13 @@ def test_no_match_is_an_empty_list(customers):
     assert found.count() == 0
 
 
-def test_the_list_filters_still_apply_after_the_search(customers):
-    found = _narrowed("rosa").filter(last_name="Quispe")
+def test_a_filterset_applies_its_search_after_the_other_filters(customers):
+    lima = Branch.objects.create(name="Lima Norte")
+    customers[1].branch = lima
+    customers[1].save(update_fields=["branch"])
 
-    assert list(found) == [customers[1]]
+    filterset = CustomerFilter({"q": "rosa", "branch": lima.pk}, queryset=Customer.objects.all())
+
+    assert list(filterset.qs) == [customers[1]]
+    # The search's probe saw the branch: its count is the list's count.
+    assert search.known_count(filterset.qs) == 1
