@@ -18,6 +18,10 @@ class CrmConfig(AppConfig):
         auth.connect_signals()
 
         webhooks.register_processor("calcom", services.process_calcom_event)
+        from crm.imports import registry as imports
+        from crm.imports.customers import CustomerImporter
+
+        imports.register(CustomerImporter())
         outbox.register_sender(
             messages.DESTINATION,
             messages.deliver_customer_message,

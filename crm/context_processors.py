@@ -8,6 +8,7 @@ def navigation(request: HttpRequest) -> dict:
         return {"nav": {}}
     nav = {
         "customers": user.has_perm("crm.view_customer"),
+        "imports": user.has_perm("crm.run_import"),
         "agenda": user.has_perm("crm.view_appointment"),
         "callcenter": user.has_perm("callcenter.view_lead"),
         "loans": user.has_perm("credits.view_loan"),

@@ -1,3 +1,5 @@
+from pathlib import PurePosixPath
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -6,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from crm import validators
-from lib import search
+from lib import files, search
 
 
 class Branch(models.Model):
@@ -410,3 +412,178 @@ _STATUS_COLORS = {
     Appointment.Status.RESCHEDULED: "warning",
     Appointment.Status.CANCELLED: "secondary",
 }
+
+
+# --- Imports of the lender's book (crm.imports) ------------------------------------------
+
+
+def import_upload_to(instance: "ImportBatch", filename: str) -> str:
+    # A folder of its own per upload, named at random (lib/files.py): private, unguessable.
+    return files.private_name("imports", filename)
+
+
+def import_errors_upload_to(instance: "ImportBatch", filename: str) -> str:
+    # Next to the uploaded file, in its folder.
+    return f"{PurePosixPath(instance.file.name).parent}/{filename}"
+
+
+class ImportBatch(models.Model):
+    """One uploaded file imported into the book (customers; other apps register more kinds).
+
+    Its life: uploaded (columns to map) → queued → running → done or failed; a done batch
+    may be undone while nothing has happened to its records since. While it runs, its
+    progress lives in the cache (`crm.imports.services.save_progress`).
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Por asignar columnas")
+        QUEUED = "queued", _("En cola")
+        RUNNING = "running", _("En curso")
+        DONE = "done", _("Terminada")
+        FAILED = "failed", _("Falló")
+        UNDONE = "undone", _("Deshecha")
+
+    kind = models.CharField(_("tipo"), max_length=20)
+    file = models.FileField(_("archivo"), upload_to=import_upload_to, max_length=255)
+    file_name = models.CharField(_("nombre del archivo"), max_length=255)
+    file_sha256 = models.CharField(max_length=64, editable=False, db_index=True)
+    # The file's header as read (one text per column) and the user's choice per field:
+    # field name → column index.
+    header = models.JSONField(_("encabezado"), default=list, blank=True)
+    mapping = models.JSONField(_("columnas"), default=dict, blank=True)
+    skip_invalid = models.BooleanField(_("omitir filas con errores"), default=False)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.UPLOADED, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("importada por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("subida"), default=timezone.now)
+    started_at = models.DateTimeField(_("iniciada"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("terminada"), null=True, blank=True)
+    # False when bad rows stopped the import (skip_invalid off): then nothing was written.
+    is_applied = models.BooleanField(_("aplicada"), default=False)
+    row_count = models.PositiveIntegerField(_("filas"), default=0)
+    created_count = models.PositiveIntegerField(_("creados"), default=0)
+    updated_count = models.PositiveIntegerField(_("actualizados"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("sin cambios"), default=0)
+    conflict_count = models.PositiveIntegerField(_("conflictos"), default=0)
+    skipped_count = models.PositiveIntegerField(_("filas omitidas"), default=0)
+    error_row_count = models.PositiveIntegerField(_("filas con errores"), default=0)
+    # The first bad rows, [line, message] each; all of them are in errors_file (.xlsx).
+    error_preview = models.JSONField(_("primeros errores"), default=list, blank=True)
+    errors_file = models.FileField(
+        _("filas con errores (.xlsx)"),
+        upload_to=import_errors_upload_to,
+        max_length=255,
+        blank=True,
+    )
+    failure = models.TextField(_("motivo del fallo"), blank=True)
+    undone_at = models.DateTimeField(_("deshecha"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("deshecha por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("importación")
+        verbose_name_plural = _("importaciones")
+        permissions = [("run_import", _("Puede importar clientes y créditos desde archivos"))]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.file_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("crm:import_detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.UNDONE)
+
+    @property
+    def progress_cache_key(self) -> str:
+        return f"crm:import:{self.pk}:progress"
+
+
+class ImportRecord(models.Model):
+    """What one batch did to one record: created, updated, or an identity left as it was.
+
+    `before` keeps the values an update replaced (an undo puts them back); `after` the
+    record's `updated_at` as the import left it (an undo refuses a record changed since).
+    A conflict is an identity change the file asks for and no import makes by itself: a
+    person accepts or rejects it.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("Creado")
+        UPDATED = "updated", _("Actualizado")
+
+    class Conflict(models.TextChoices):
+        NONE = "", _("Sin conflicto")
+        PENDING = "pending", _("Por decidir")
+        ACCEPTED = "accepted", _("Aceptado")
+        REJECTED = "rejected", _("Rechazado")
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="records")
+    line = models.PositiveIntegerField(_("línea"))
+    object_id = models.BigIntegerField(_("registro"))
+    action = models.CharField(_("acción"), max_length=10, choices=Action, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    conflict = models.JSONField(_("conflicto"), default=dict, blank=True)
+    conflict_status = models.CharField(
+        _("decisión"), max_length=10, choices=Conflict, default=Conflict.NONE, blank=True
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decidido por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decidido"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "line", "id"]
+        verbose_name = _("registro importado")
+        verbose_name_plural = _("registros importados")
+        indexes = [models.Index(fields=["batch", "conflict_status"], name="crm_importrec_conflict")]
+
+    def __str__(self) -> str:
+        return f"#{self.batch_id}:{self.line}"
+
+
+class ImportMapping(models.Model):
+    """The columns a user chose for a kind of file, offered the next time it is uploaded.
+
+    Kept by kind and by the file's header (normalized), so a file with the same columns
+    gets the same choices; the newest of the kind is the fallback for a new layout.
+    """
+
+    kind = models.CharField(_("tipo"), max_length=20)
+    header_key = models.CharField(max_length=64)
+    mapping = models.JSONField(default=dict)
+    header = models.JSONField(default=list)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "header_key"], name="crm_importmapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.header_key[:8]}"

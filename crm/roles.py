@@ -17,6 +17,7 @@ ROLES: dict[str, str | list[str]] = {
         "crm.add_customer",
         "crm.change_customer",
         "crm.change_customer_identity",
+        "crm.run_import",
         "crm.view_interaction",
         "crm.add_interaction",
         "crm.view_branch",

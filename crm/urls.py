@@ -1,6 +1,7 @@
 from django.urls import path
 
 from crm import views, webhooks
+from crm.imports import views as import_views
 
 app_name = "crm"
 
@@ -13,4 +14,16 @@ urlpatterns = [
     path("clientes/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),
     path("clientes/<int:pk>/notas/", views.customer_add_note, name="customer_add_note"),
     path("agenda/", views.agenda, name="agenda"),
+    path("importaciones/", import_views.import_list, name="import_list"),
+    path("importaciones/nueva/", import_views.import_new, name="import_new"),
+    path("importaciones/<int:pk>/", import_views.import_detail, name="import_detail"),
+    path("importaciones/<int:pk>/columnas/", import_views.import_columns, name="import_columns"),
+    path("importaciones/<int:pk>/avance/", import_views.import_progress, name="import_progress"),
+    path("importaciones/<int:pk>/errores.xlsx", import_views.import_errors, name="import_errors"),
+    path("importaciones/<int:pk>/deshacer/", import_views.import_undo, name="import_undo"),
+    path(
+        "importaciones/<int:pk>/conflictos/<int:record_pk>/",
+        import_views.import_decide,
+        name="import_decide",
+    ),
 ]

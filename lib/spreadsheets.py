@@ -24,17 +24,40 @@ WORKBOOK_EXTENSIONS = (".xlsx", ".xls", ".ods")
 ALLOWED_EXTENSIONS = (*WORKBOOK_EXTENSIONS, ".csv")
 
 
-def read_rows(file: IO[bytes], name: str) -> Iterator[Row]:
+def read_rows(file: IO[bytes], name: str, *, windows_csv: bool = False) -> Iterator[Row]:
     """Yield the rows of an uploaded spreadsheet (.xlsx, .xls, .ods) or .csv, header included.
 
     Refuse any other extension. A file that cannot be read raises ValidationError, also
     halfway through (a .csv that stops being UTF-8 on line 30,000). Of a workbook, the first
-    sheet is read; empty cells are "".
+    sheet is read; empty cells are "". With `windows_csv`, a .csv that is not UTF-8 is read
+    as Windows-1252, as Excel saves «CSV (delimitado por comas)» in Spanish; the file is
+    then read whole first (uploads are size-limited).
     """
     extension = check_extension(name)
     if extension in WORKBOOK_EXTENSIONS:
         return _workbook_rows(file)
+    if windows_csv:
+        return _csv_rows(_utf8(file))
     return _csv_rows(file)
+
+
+def _utf8(file: IO[bytes]) -> IO[bytes]:
+    """Return the file's bytes as UTF-8: as they are, or decoded from Windows-1252."""
+    data = file.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            data = data.decode("cp1252").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                _(
+                    "El archivo .csv no está en UTF-8 ni en Windows-1252. En Excel, guárdelo "
+                    "como «CSV UTF-8 (delimitado por comas)»."
+                ),
+                code="encoding",
+            ) from exc
+    return io.BytesIO(data)
 
 
 def check_extension(name: str) -> str:

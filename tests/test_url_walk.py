@@ -49,6 +49,7 @@ def _loan_payment() -> object:
 # where a family of names shares it).
 PK_MODELS = {
     "crm:customer": "crm.Customer",
+    "crm:import": "crm.ImportBatch",
     "callcenter:lead": "callcenter.Lead",
     "callcenter:catalog": "callcenter.Lead",
     "callcenter:cart": "callcenter.Lead",
@@ -84,6 +85,8 @@ def _value(name: str, kwarg: str) -> object:
         return _first("gestiones.Notification", recipient__username="asesor")()
     if kwarg == "pk":
         return _first(_pk_model(name))()
+    if kwarg == "record_pk":
+        return _first("crm.ImportRecord")()
     if kwarg == "payment_pk":
         return _loan_payment()[1]
     if kwarg == "contract_pk":

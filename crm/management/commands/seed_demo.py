@@ -4,6 +4,7 @@ Idempotent: run it again and it only fills in what is missing (and resets the de
 passwords), so `make run` calls it on every start.
 """
 
+import io
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -237,6 +238,7 @@ class Command(BaseCommand):
             random.Random(SEED),
             [users[u] for u in ("asesor", "lrojas", "mflores", "jcastillo")],
         )
+        self.seed_import(users["supervisor"], branches)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Datos de demostración listos ({created} clientes y {booked} citas nuevos)."
@@ -245,6 +247,35 @@ class Command(BaseCommand):
         self.stdout.write(f"Usuarios de demostración (contraseña: {settings.DEMO_PASSWORD}):")
         for username, _first, _last, group, _staff in DEMO_USERS:
             self.stdout.write(f"  {username:<11} {group}")
+
+    def seed_import(self, supervisor, branches) -> None:
+        """A finished customer import in the history, with a bad row skipped (once)."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from openpyxl import Workbook
+
+        from crm.imports import services as imports
+        from crm.models import ImportBatch
+
+        if ImportBatch.objects.exists():
+            return
+        book = Workbook()
+        sheet = book.active
+        sheet.append(["Tipo doc", "Documento", "Nombres", "Apellidos", "Celular", "Sucursal"])
+        for i, (first, last) in enumerate(
+            [("Teodoro", "Quispe Mamani"), ("Lucía", "Ramos Vilca"), ("Hernán", "Sotelo Ruiz")]
+        ):
+            sheet.append(["DNI", f"{48100000 + i}", first, last, f"98710000{i}", branches[0].name])
+        sheet.append(["DNI", "4810", "Fila", "con error", "", ""])
+        out = io.BytesIO()
+        book.save(out)
+        upload = SimpleUploadedFile("clientes-sistema-anterior.xlsx", out.getvalue())
+        batch = imports.upload(kind="customers", file=upload, actor=supervisor)
+        imports.queue_import(
+            batch=batch, mapping=batch.mapping, skip_invalid=True, actor=supervisor
+        )
+        # Run here (the demo may load before the worker starts); the queued task then
+        # finds the import done and does nothing.
+        imports.run_import(batch_id=batch.pk)
 
     def seed_users(self) -> dict:
         User = get_user_model()

@@ -1,0 +1,596 @@
+"""Customers from a file: matched by document type and number, created or updated in bulk.
+
+An existing customer's contact data is updated from the file (a blank cell leaves the
+value as it is); their identity (names) never is: a different name is kept as a conflict
+for a person to accept or reject (`crm.identity`). Every customer created or changed gets
+an entry on their timeline, with the old and new values.
+"""
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from phonenumber_field.phonenumber import PhoneNumber
+
+from crm import identity, services, validators
+from crm.imports.registry import Field, Importer, Outcome, WriteProgress
+from crm.models import Branch, Channel, Customer, ImportBatch, ImportRecord, Interaction
+from lib import links, people, search, small_tables, spreadsheets
+
+BATCH_SIZE = 500
+# Blockers an undo lists by line; the rest are counted.
+BLOCKERS_LISTED = 20
+
+DOCUMENT_TYPES = {
+    "dni": Customer.DocumentType.DNI,
+    "ce": Customer.DocumentType.CE,
+    "carne de extranjeria": Customer.DocumentType.CE,
+    "carnet de extranjeria": Customer.DocumentType.CE,
+    "ruc": Customer.DocumentType.RUC,
+    "pasaporte": Customer.DocumentType.PASSPORT,
+    "passport": Customer.DocumentType.PASSPORT,
+    "pas": Customer.DocumentType.PASSPORT,
+}
+
+# What an import writes on a customer, besides the document that finds them.
+CONTACT_FIELDS = ("phone", "phone_secondary", "email", "address", "city", "branch", "channel")
+NAME_FIELDS = ("first_name", "last_name")
+
+
+@dataclass(slots=True)
+class CustomerRow:
+    """One valid row; None leaves the customer's value as it is (a blank cell)."""
+
+    document_type: str
+    document_number: str
+    first_name: str
+    last_name: str | None
+    phone: str | None
+    phone_secondary: str | None
+    email: str | None
+    address: str | None
+    city: str | None
+    branch: Branch | None
+    channel: Channel | None
+
+
+def _length(name: str) -> int:
+    return Customer._meta.get_field(name).max_length
+
+
+class CustomerImporter(Importer):
+    kind = "customers"
+    label = gettext_lazy("Clientes")
+    record_label = gettext_lazy("cliente")
+    key_fields = ("document_type", "document_number")
+    description = gettext_lazy(
+        "Una fila por cliente. Se reconoce por tipo y número de documento: si ya existe, se "
+        "actualizan sus datos de contacto; sus nombres no se cambian sin que una persona lo "
+        "confirme."
+    )
+    fields = (
+        Field(
+            "document_type",
+            gettext_lazy("Tipo de documento"),
+            aliases=("tipo", "tipo documento", "tipo doc", "tipo de doc", "document type"),
+            help=gettext_lazy("DNI, CE, RUC o Pasaporte; vacío: DNI."),
+        ),
+        Field(
+            "document_number",
+            gettext_lazy("Número de documento"),
+            required=True,
+            aliases=("documento", "nro documento", "numero documento", "doc", "dni", "document"),
+        ),
+        Field(
+            "first_name",
+            gettext_lazy("Nombres"),
+            required=True,
+            aliases=("nombre", "first name", "nombres y apellidos"),
+        ),
+        Field("last_name", gettext_lazy("Apellidos"), aliases=("apellido", "last name")),
+        Field("phone", gettext_lazy("Celular"), aliases=("telefono", "movil", "phone", "cel")),
+        Field(
+            "phone_secondary",
+            gettext_lazy("Teléfono alternativo"),
+            aliases=("telefono 2", "otro telefono", "telefono fijo"),
+        ),
+        Field(
+            "email",
+            gettext_lazy("Correo electrónico"),
+            aliases=("correo", "email", "e-mail", "mail"),
+        ),
+        Field("address", gettext_lazy("Dirección"), aliases=("direccion", "domicilio")),
+        Field("city", gettext_lazy("Ciudad"), aliases=("ciudad", "distrito", "provincia")),
+        Field(
+            "branch",
+            gettext_lazy("Sucursal"),
+            aliases=("sucursal", "agencia", "oficina"),
+            help=gettext_lazy("El nombre de una sucursal registrada."),
+        ),
+        Field(
+            "channel",
+            gettext_lazy("Canal"),
+            aliases=("canal", "origen"),
+            help=gettext_lazy("El nombre de un canal registrado."),
+        ),
+    )
+
+    # --- Reading a row -------------------------------------------------------------------
+
+    def parse(self, cells: Mapping[str, Any]) -> tuple[CustomerRow | None, list[str]]:
+        messages: list[str] = []
+        text = {name: spreadsheets.cell_text(cells.get(name)) for name in cells}
+
+        document_type = Customer.DocumentType.DNI
+        if text.get("document_type"):
+            found = DOCUMENT_TYPES.get(search.normalize(text["document_type"]).rstrip("."))
+            if found is None:
+                messages.append(
+                    _("Tipo de documento «%(value)s» desconocido: use DNI, CE, RUC o Pasaporte.")
+                    % {"value": text["document_type"]}
+                )
+            else:
+                document_type = found
+        number = validators.normalize_document_number(text.get("document_number", ""))
+        if not number:
+            messages.append(_("Falta el número de documento."))
+        elif len(number) > _length("document_number"):
+            messages.append(_("El número de documento es demasiado largo."))
+        else:
+            try:
+                validators.validate_document(document_type, number)
+            except ValidationError as exc:
+                messages.extend(exc.messages)
+
+        first_name = text.get("first_name", "")
+        if not first_name:
+            messages.append(_("Faltan los nombres."))
+        for name, label in (("first_name", _("Los nombres")), ("last_name", _("Los apellidos"))):
+            if len(text.get(name, "")) > _length(name):
+                messages.append(
+                    _("%(label)s tienen más de %(max)s caracteres.")
+                    % {"label": label, "max": _length(name)}
+                )
+
+        phones = {}
+        for name, label in (("phone", _("El celular")), ("phone_secondary", _("El teléfono"))):
+            phones[name] = None
+            if text.get(name):
+                phone = _phone(text[name])
+                if phone is None:
+                    messages.append(
+                        _("%(label)s «%(value)s» no es un número válido.")
+                        % {"label": label, "value": text[name]}
+                    )
+                phones[name] = phone
+
+        email = text.get("email") or None
+        if email:
+            try:
+                validate_email(email)
+                if len(email) > _length("email"):
+                    raise ValidationError("")
+            except ValidationError:
+                messages.append(_("El correo «%(value)s» no es válido.") % {"value": email[:100]})
+        for name, label in (("address", _("La dirección")), ("city", _("La ciudad"))):
+            if len(text.get(name, "")) > _length(name):
+                messages.append(
+                    _("%(label)s tiene más de %(max)s caracteres.")
+                    % {"label": label, "max": _length(name)}
+                )
+
+        branch = channel = None
+        if text.get("branch"):
+            branch = _by_name(Branch, text["branch"])
+            if branch is None:
+                messages.append(
+                    _("La sucursal «%(value)s» no está registrada.") % {"value": text["branch"]}
+                )
+        if text.get("channel"):
+            channel = _by_name(Channel, text["channel"])
+            if channel is None:
+                messages.append(
+                    _("El canal «%(value)s» no está registrado.") % {"value": text["channel"]}
+                )
+
+        if messages:
+            return None, messages
+        row = CustomerRow(
+            document_type=document_type,
+            document_number=number,
+            first_name=first_name,
+            last_name=text.get("last_name") or None,
+            phone=phones["phone"],
+            phone_secondary=phones["phone_secondary"],
+            email=email.lower() if email else None,
+            address=text.get("address") or None,
+            city=text.get("city") or None,
+            branch=branch,
+            channel=channel,
+        )
+        return row, messages
+
+    def key(self, row: CustomerRow) -> tuple:
+        return (row.document_type, row.document_number)
+
+    def shown(self, row: CustomerRow) -> dict[str, str]:
+        values = {}
+        for field in fields(CustomerRow):
+            value = getattr(row, field.name)
+            if field.name == "document_type":
+                value = Customer.DocumentType(value).label
+            values[field.name] = "" if value is None else str(value)
+        return values
+
+    # --- Writing -------------------------------------------------------------------------
+
+    def write(
+        self,
+        batch: ImportBatch,
+        rows: Sequence[tuple[int, CustomerRow]],
+        *,
+        actor: AbstractBaseUser | None,
+        progress: WriteProgress,
+    ) -> Outcome:
+        outcome = Outcome()
+        actor = people.signed_in(actor)
+        total = len(rows)
+        progress(0, total)
+        for start in range(0, total, BATCH_SIZE):
+            chunk = rows[start : start + BATCH_SIZE]
+            self._write_chunk(batch, chunk, actor=actor, outcome=outcome)
+            progress(min(start + BATCH_SIZE, total), total)
+        return outcome
+
+    def _write_chunk(self, batch, chunk, *, actor, outcome: Outcome) -> None:
+        now = timezone.now()
+        source = _("importación #%(n)s (%(file)s)") % {"n": batch.pk, "file": batch.file_name}
+        existing = {
+            (c.document_type, c.document_number): c
+            for c in Customer.objects.select_for_update().filter(
+                document_number__in=[row.document_number for _line, row in chunk]
+            )
+        }
+        pending = _pending_conflicts([c.pk for c in existing.values()])
+        new: list[tuple[int, Customer]] = []
+        changed: list[tuple[int, Customer, dict, dict]] = []
+        records: list[ImportRecord] = []
+        entries: list[Interaction] = []
+        for line, row in chunk:
+            customer = existing.get(self.key(row))
+            if customer is None:
+                new.append((line, _new_customer(row, now)))
+                continue
+            before, shown_changes = _apply_contact(customer, row)
+            conflict = _name_conflict(customer, row)
+            if conflict and pending.get(customer.pk) == conflict:
+                conflict = {}  # the same change is already waiting for a person
+            if before:
+                customer.search_text = customer.build_search_text()
+                customer.updated_at = now
+                customer.last_interaction_at = now
+                changed.append((line, customer, before, shown_changes))
+            if conflict:
+                outcome.conflicts += 1
+                records.append(
+                    ImportRecord(
+                        batch=batch,
+                        line=line,
+                        object_id=customer.pk,
+                        conflict=conflict,
+                        conflict_status=ImportRecord.Conflict.PENDING,
+                    )
+                )
+                entries.append(
+                    _entry(
+                        customer,
+                        actor,
+                        now,
+                        _("La %(source)s trae otros nombres: queda por decidir.")
+                        % {"source": source},
+                        {
+                            identity.label(f): f"{old or '—'} → {new or '—'}"
+                            for f, (old, new) in conflict.items()
+                        },
+                    )
+                )
+            if not before and not conflict:
+                outcome.unchanged += 1
+
+        if new:
+            Customer.objects.bulk_create([customer for _line, customer in new])
+            outcome.created += len(new)
+            for line, customer in new:
+                records.append(
+                    ImportRecord(
+                        batch=batch,
+                        line=line,
+                        object_id=customer.pk,
+                        action=ImportRecord.Action.CREATED,
+                        after={"updated_at": customer.updated_at.isoformat()},
+                    )
+                )
+                entries.append(
+                    _entry(
+                        customer,
+                        actor,
+                        now,
+                        _("Cliente registrado por la %(source)s") % {"source": source},
+                        {_("línea"): str(line)},
+                    )
+                )
+        if changed:
+            Customer.objects.bulk_update(
+                [customer for _line, customer, _b, _s in changed],
+                [*CONTACT_FIELDS, "search_text", "updated_at", "last_interaction_at"],
+            )
+            outcome.updated += len(changed)
+            for line, customer, before, shown_changes in changed:
+                records.append(
+                    ImportRecord(
+                        batch=batch,
+                        line=line,
+                        object_id=customer.pk,
+                        action=ImportRecord.Action.UPDATED,
+                        before=before,
+                        after={"updated_at": customer.updated_at.isoformat()},
+                    )
+                )
+                entries.append(
+                    _entry(
+                        customer,
+                        actor,
+                        now,
+                        _("Datos actualizados por la %(source)s: %(fields)s")
+                        % {"source": source, "fields": ", ".join(shown_changes)},
+                        shown_changes,
+                    )
+                )
+        ImportRecord.objects.bulk_create(records)
+        Interaction.objects.bulk_create(entries)
+
+    # --- Undo ----------------------------------------------------------------------------
+
+    def undo_blockers(self, batch: ImportBatch) -> list[str]:
+        records = list(
+            batch.records.filter(
+                action__in=[ImportRecord.Action.CREATED, ImportRecord.Action.UPDATED]
+            )
+        )
+        customers = Customer.objects.in_bulk([r.object_id for r in records])
+        created = [r.object_id for r in records if r.action == ImportRecord.Action.CREATED]
+        activity = Counter(
+            Interaction.objects.filter(customer_id__in=created).values_list(
+                "customer_id", flat=True
+            )
+        )
+        blockers = []
+        for record in records:
+            customer = customers.get(record.object_id)
+            if customer is None:
+                blockers.append(
+                    _("Línea %(line)s: el cliente ya no existe.") % {"line": record.line}
+                )
+            elif customer.updated_at.isoformat() != record.after.get("updated_at"):
+                blockers.append(
+                    _("Línea %(line)s: %(name)s cambió después de la importación.")
+                    % {"line": record.line, "name": customer.full_name}
+                )
+            elif record.action == ImportRecord.Action.CREATED and activity[customer.pk] > 1:
+                blockers.append(
+                    _("Línea %(line)s: %(name)s tiene actividad después de la importación.")
+                    % {"line": record.line, "name": customer.full_name}
+                )
+        if len(blockers) > BLOCKERS_LISTED:
+            more = len(blockers) - BLOCKERS_LISTED
+            blockers = [*blockers[:BLOCKERS_LISTED], _("y %(n)s más.") % {"n": more}]
+        return blockers
+
+    def undo(self, batch: ImportBatch, *, actor: AbstractBaseUser) -> None:
+        now = timezone.now()
+        source = _("importación #%(n)s") % {"n": batch.pk}
+        records = list(batch.records.exclude(action=""))
+        created = [r.object_id for r in records if r.action == ImportRecord.Action.CREATED]
+        try:
+            with transaction.atomic():
+                for start in range(0, len(created), BATCH_SIZE):
+                    Customer.objects.filter(pk__in=created[start : start + BATCH_SIZE]).delete()
+        except (ProtectedError, RestrictedError) as exc:
+            raise ValidationError(
+                _(
+                    "No se puede deshacer: algunos clientes creados por la importación ya "
+                    "tienen créditos, gestiones u otros registros."
+                )
+            ) from exc
+        updated = [r for r in records if r.action == ImportRecord.Action.UPDATED]
+        customers = Customer.objects.select_for_update().in_bulk([r.object_id for r in updated])
+        entries = []
+        for record in updated:
+            customer = customers[record.object_id]
+            shown = {}
+            for name, old in record.before.items():
+                current = _stored_text(customer, name)
+                _restore(customer, name, old)
+                shown[_label(name)] = f"{current or '—'} → {_stored_text(customer, name) or '—'}"
+            customer.search_text = customer.build_search_text()
+            customer.updated_at = now
+            customer.last_interaction_at = now
+            entries.append(
+                _entry(
+                    customer,
+                    actor,
+                    now,
+                    _("Se deshizo la %(source)s: %(fields)s")
+                    % {"source": source, "fields": ", ".join(shown)},
+                    shown,
+                )
+            )
+        if updated:
+            Customer.objects.bulk_update(
+                list(customers.values()),
+                [*CONTACT_FIELDS, "search_text", "updated_at", "last_interaction_at"],
+                batch_size=BATCH_SIZE,
+            )
+            Interaction.objects.bulk_create(entries)
+        batch.records.filter(conflict_status=ImportRecord.Conflict.PENDING).update(
+            conflict_status=ImportRecord.Conflict.REJECTED,
+            decided_by=people.signed_in(actor),
+            decided_at=now,
+        )
+
+    # --- Identity conflicts --------------------------------------------------------------
+
+    def decide(self, record: ImportRecord, *, accept: bool, actor: AbstractBaseUser) -> None:
+        customer = Customer.objects.filter(pk=record.object_id).first()
+        if customer is None:
+            raise ValidationError(_("El cliente ya no existe."))
+        if any((getattr(customer, f) or "") != old for f, (old, _new) in record.conflict.items()):
+            raise ValidationError(
+                _("Los nombres de %(name)s cambiaron después de la importación: revise su ficha.")
+                % {"name": customer.full_name}
+            )
+        if accept:
+            services.update_customer(
+                customer=customer,
+                actor=actor,
+                data={f: new for f, (_old, new) in record.conflict.items()},
+                confirm_identity=True,
+            )
+            return
+        services.record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=_("Se rechazaron los nombres que traía la importación #%(n)s")
+            % {"n": record.batch_id},
+            payload={
+                identity.label(f): f"{old or '—'} → {new or '—'} ({_('rechazado')})"
+                for f, (old, new) in record.conflict.items()
+            },
+            actor=actor,
+        )
+
+    def record_url(self, record: ImportRecord) -> str:
+        return links.pk_link("crm:customer_detail")(record.object_id)
+
+
+def _phone(text: str) -> str | None:
+    """Return a phone as E.164, read as dialled in the default country; None if invalid."""
+    try:
+        phone = PhoneNumber.from_string(text)
+    except Exception:  # phonenumbers' NumberParseException and friends: not a number
+        return None
+    return phone.as_e164 if phone.is_valid() else None
+
+
+def _by_name(model, name: str):
+    wanted = search.normalize(name)
+    (table,) = small_tables.rows(model)
+    return next((row for row in table.values() if search.normalize(row.name) == wanted), None)
+
+
+def _new_customer(row: CustomerRow, now) -> Customer:
+    customer = Customer(
+        document_type=row.document_type,
+        document_number=row.document_number,
+        first_name=row.first_name,
+        last_name=row.last_name or "",
+        phone=row.phone or "",
+        phone_secondary=row.phone_secondary or "",
+        email=row.email or "",
+        address=row.address or "",
+        city=row.city or "",
+        branch=row.branch,
+        channel=row.channel,
+        created_at=now,
+        last_interaction_at=now,
+    )
+    customer.search_text = customer.build_search_text()
+    return customer
+
+
+def _apply_contact(customer: Customer, row: CustomerRow) -> tuple[dict, dict]:
+    """Set the row's contact values on the customer; return what they replaced.
+
+    Returns (before: field → the old value as stored, for an undo; shown: label → "old →
+    new" for the timeline). A blank cell (None) leaves the value.
+    """
+    before, shown = {}, {}
+    for name in CONTACT_FIELDS:
+        new = getattr(row, name)
+        if new is None:
+            continue
+        old_text = _stored_text(customer, name)
+        new_text = str(new)
+        if old_text == new_text:
+            continue
+        before[name] = _stored_value(customer, name)
+        setattr(customer, name, new)
+        shown[_label(name)] = f"{old_text or '—'} → {new_text}"
+    return before, shown
+
+
+def _name_conflict(customer: Customer, row: CustomerRow) -> dict[str, list[str]]:
+    conflict = {}
+    for name in NAME_FIELDS:
+        new = getattr(row, name)
+        if new is None:
+            continue
+        old = getattr(customer, name) or ""
+        if old.strip() != new.strip():
+            conflict[name] = [old, new]
+    return conflict
+
+
+def _pending_conflicts(customer_ids: list[int]) -> dict[int, dict]:
+    """Return the identity change waiting for a person, per customer, from earlier imports."""
+    pending = ImportRecord.objects.filter(
+        object_id__in=customer_ids,
+        conflict_status=ImportRecord.Conflict.PENDING,
+        batch__kind=CustomerImporter.kind,
+    ).values_list("object_id", "conflict")
+    return dict(pending)
+
+
+def _stored_value(customer: Customer, name: str) -> Any:
+    """A field's value as JSON keeps it: a related row's pk, a phone's E.164 text."""
+    if name in ("branch", "channel"):
+        return getattr(customer, f"{name}_id")
+    value = getattr(customer, name)
+    return str(value) if value else ""
+
+
+def _stored_text(customer: Customer, name: str) -> str:
+    value = getattr(customer, name)
+    return str(value) if value else ""
+
+
+def _restore(customer: Customer, name: str, value: Any) -> None:
+    if name in ("branch", "channel"):
+        setattr(customer, f"{name}_id", value)
+    else:
+        setattr(customer, name, value or "")
+
+
+def _label(name: str) -> str:
+    return str(Customer._meta.get_field(name).verbose_name)
+
+
+def _entry(customer, actor, now, summary: str, payload: Mapping[str, str]) -> Interaction:
+    return Interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        direction=Interaction.Direction.INTERNAL,
+        summary=summary[: services.SUMMARY_CHARS],
+        payload=dict(payload),
+        actor=actor,
+        occurred_at=now,
+    )

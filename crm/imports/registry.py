@@ -1,0 +1,123 @@
+"""What a kind of import is, and the kinds registered (customers here; loans from credits).
+
+The core never imports the apps above it: `credits` registers its loan importer from its
+`AppConfig.ready`, as it registers its identity guard.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from crm.models import ImportBatch, ImportRecord
+from lib.registry import Registry
+
+# progress(done, total): rows written so far, of how many.
+WriteProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One of our fields a file's column can be mapped to."""
+
+    name: str
+    label: str
+    required: bool = False
+    # Header names (normalized: lower case, no accents) taken as this field without asking.
+    aliases: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass
+class Outcome:
+    """What writing a batch's rows did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    # Problems only the writing finds (a row another user changed meanwhile): line → message.
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+class Importer:
+    """A kind of import: its fields, how a row is read, written, undone and decided."""
+
+    kind: str = ""
+    label: str = ""
+    # One record of this kind, for messages ("cliente").
+    record_label: str = ""
+    fields: tuple[Field, ...] = ()
+    # The fields a row is told apart by: two rows of a file with the same key are refused.
+    key_fields: tuple[str, ...] = ()
+    # A short text for the upload page: what a file of this kind holds.
+    description: str = ""
+
+    def parse(self, cells: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        """Return the row ready to write (or None) and what is wrong with it, in Spanish."""
+        raise NotImplementedError
+
+    def key(self, row: Any) -> tuple:
+        """Return what tells this row apart in the file (see key_fields)."""
+        raise NotImplementedError
+
+    def shown(self, row: Any) -> dict[str, str]:
+        """Return the row as it will be stored, field name → text, for the preview."""
+        raise NotImplementedError
+
+    def write(
+        self,
+        batch: ImportBatch,
+        rows: Sequence[tuple[int, Any]],
+        *,
+        actor: AbstractBaseUser | None,
+        progress: WriteProgress,
+    ) -> Outcome:
+        """Write the valid rows (line, row) inside the caller's transaction."""
+        raise NotImplementedError
+
+    def undo_blockers(self, batch: ImportBatch) -> list[str]:
+        """Return why the batch cannot be undone (each record changed since); [] if it can."""
+        raise NotImplementedError
+
+    def undo(self, batch: ImportBatch, *, actor: AbstractBaseUser) -> None:
+        """Remove what the batch created and put back what it replaced."""
+        raise NotImplementedError
+
+    def decide(self, record: ImportRecord, *, accept: bool, actor: AbstractBaseUser) -> None:
+        """Apply (accept) or leave (reject) the identity change a record holds."""
+        raise NotImplementedError
+
+    def record_url(self, record: ImportRecord) -> str:
+        """Return the page of a record's object."""
+        raise NotImplementedError
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+    def record_field_label(self, name: str) -> str:
+        return next((str(f.label) for f in self.fields if f.name == name), name)
+
+    # One importer per kind: registering another instance of the same class (an app's
+    # `ready` run twice) is the same importer.
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+_importers: Registry[Importer] = Registry("An importer")
+
+
+def register(importer: Importer) -> None:
+    _importers.register(importer.kind, importer)
+
+
+def get(kind: str) -> Importer | None:
+    return _importers.get(kind)
+
+
+def kinds() -> list[Importer]:
+    return [imp for name in _importers.names() if (imp := _importers.get(name)) is not None]

@@ -1,0 +1,473 @@
+"""The life of an import batch: upload, columns, preview, run (Celery), undo, conflicts."""
+
+import gc
+import hashlib
+import io
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from crm.imports import registry
+from crm.imports.registry import Importer
+from crm.models import ImportBatch, ImportMapping, ImportRecord
+from lib import people, queue, search, spreadsheets
+
+logger = logging.getLogger(__name__)
+
+# An upload above this size is refused before it is stored (about 300,000 rows of .csv).
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# Columns a file may have: a wider header is not a table of customers or loans.
+MAX_COLUMNS = 200
+# The rows the columns page shows as they will be stored.
+PREVIEW_ROWS = 10
+# How many bad rows a batch's page lists; the .xlsx has them all.
+ERROR_PREVIEW_ROWS = 50
+# Progress: kept in the cache this long; saved at most this often while running.
+PROGRESS_CACHE_SECONDS = 24 * 60 * 60
+PROGRESS_EVERY_SECONDS = 0.5
+# A queued or running batch with no progress for this long is shown as stalled.
+STALLED_SECONDS = 120
+# Rows validated between two progress reports.
+REPORT_EVERY_ROWS = 500
+
+READING, VALIDATING, WRITING = "reading", "validating", "writing"
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    line: int
+    values: dict[str, str]
+    messages: list[str]
+
+
+def importer_for(batch: ImportBatch) -> Importer:
+    importer = registry.get(batch.kind)
+    if importer is None:
+        message = _("Tipo de importación desconocido: %(kind)s.")
+        raise ValidationError(message % {"kind": batch.kind})
+    return importer
+
+
+# --- Upload and columns ------------------------------------------------------------------
+
+
+@transaction.atomic
+def upload(*, kind: str, file: UploadedFile, actor: AbstractBaseUser) -> ImportBatch:
+    """Store an uploaded file (private storage) with its header and a first guess of its columns.
+
+    Refuse what cannot be imported (unknown kind, format, size, unreadable, no header).
+    """
+    importer = registry.get(kind)
+    if importer is None:
+        raise ValidationError({"kind": _("Elija qué quiere importar.")})
+    name = file.name or "archivo"
+    try:
+        spreadsheets.check_extension(name)
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from exc
+    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            {
+                "file": _("El archivo pesa más de %(mb)s MB: divídalo en partes.")
+                % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
+            }
+        )
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    try:
+        _line, header = _header(_rows(file, name))
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from exc
+    file.seek(0)
+    batch = ImportBatch(
+        kind=kind,
+        file_name=name[-255:],
+        file_sha256=digest.hexdigest(),
+        header=header,
+        created_by=people.signed_in(actor),
+    )
+    batch.mapping = suggested_mapping(importer, header)
+    batch.file.save(name, file, save=False)
+    batch.save()
+    return batch
+
+
+def _rows(file, name: str) -> Iterator[spreadsheets.Row]:
+    return spreadsheets.read_rows(file, name, windows_csv=True)
+
+
+def _header(rows: Iterator[spreadsheets.Row]) -> tuple[int, list[str]]:
+    """Return the header's line and its column names (the first row with any text)."""
+    for line, values in rows:
+        if all(spreadsheets.is_blank(v) for v in values):
+            continue
+        if len(values) > MAX_COLUMNS:
+            raise ValidationError(
+                _("El encabezado tiene %(n)s columnas; el máximo es %(max)s.")
+                % {"n": len(values), "max": MAX_COLUMNS}
+            )
+        header = [spreadsheets.cell_text(v)[:100] for v in values]
+        while header and not header[-1]:
+            header.pop()
+        return line, header
+    raise ValidationError(_("El archivo está vacío (de un libro se lee la primera hoja)."))
+
+
+def header_key(header: Sequence[str]) -> str:
+    """Return what identifies a file layout: its normalized column names, hashed."""
+    text = "\x1f".join(search.normalize(name) for name in header)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def suggested_mapping(importer: Importer, header: Sequence[str]) -> dict[str, int]:
+    """Return field → column: the mapping saved for this layout, else by the columns' names."""
+    saved = ImportMapping.objects.filter(kind=importer.kind, header_key=header_key(header)).first()
+    if saved is not None:
+        return {f: i for f, i in saved.mapping.items() if isinstance(i, int) and i < len(header)}
+    mapping: dict[str, int] = {}
+    names = [search.normalize(name) for name in header]
+    for field in importer.fields:
+        for index, name in enumerate(names):
+            if index in mapping.values():
+                continue
+            if name == search.normalize(str(field.label)) or name in field.aliases:
+                mapping[field.name] = index
+                break
+    return mapping
+
+
+def check_mapping(importer: Importer, header: Sequence[str], mapping: Mapping[str, int]) -> None:
+    """Refuse a mapping without a required field, with a column used twice or out of range."""
+    errors = []
+    missing = [str(f.label) for f in importer.fields if f.required and f.name not in mapping]
+    if missing:
+        errors.append(_("Asigne una columna a: %(fields)s.") % {"fields": ", ".join(missing)})
+    used: dict[int, str] = {}
+    for name, index in mapping.items():
+        field = importer.field(name)
+        if not 0 <= index < len(header):
+            errors.append(_("La columna de %(field)s no existe.") % {"field": field.label})
+        elif index in used:
+            errors.append(
+                _("La columna «%(column)s» está asignada a %(a)s y a %(b)s.")
+                % {"column": header[index], "a": used[index], "b": field.label}
+            )
+        else:
+            used[index] = str(field.label)
+    if errors:
+        raise ValidationError(errors)
+
+
+def preview(batch: ImportBatch, mapping: Mapping[str, int]) -> list[PreviewRow]:
+    """Return the first data rows as they will be stored, each with what is wrong with it."""
+    importer = importer_for(batch)
+    shown: list[PreviewRow] = []
+    with batch.file.open("rb") as handle:
+        rows = _rows(handle, batch.file_name)
+        _header(rows)
+        for line, values in rows:
+            if all(spreadsheets.is_blank(v) for v in values):
+                continue
+            row, messages = importer.parse(_cells(values, mapping))
+            values_shown = importer.shown(row) if row is not None else {}
+            shown.append(PreviewRow(line=line, values=values_shown, messages=messages))
+            if len(shown) >= PREVIEW_ROWS:
+                break
+    return shown
+
+
+def _cells(values: Sequence[Any], mapping: Mapping[str, int]) -> dict[str, Any]:
+    return {name: values[i] if i < len(values) else None for name, i in mapping.items()}
+
+
+@transaction.atomic
+def queue_import(
+    *,
+    batch: ImportBatch,
+    mapping: Mapping[str, int],
+    skip_invalid: bool,
+    actor: AbstractBaseUser,
+) -> ImportBatch:
+    """Keep the columns (for this batch and as the layout's saved choice) and queue the run."""
+    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.status != ImportBatch.Status.UPLOADED:
+        raise ValidationError(_("Esta importación ya se puso en cola."))
+    importer = importer_for(batch)
+    check_mapping(importer, batch.header, mapping)
+    batch.mapping = dict(mapping)
+    batch.skip_invalid = skip_invalid
+    batch.status = ImportBatch.Status.QUEUED
+    batch.save(update_fields=["mapping", "skip_invalid", "status"])
+    ImportMapping.objects.update_or_create(
+        kind=batch.kind,
+        header_key=header_key(batch.header),
+        defaults={
+            "mapping": dict(mapping),
+            "header": batch.header,
+            "updated_by": people.signed_in(actor),
+        },
+    )
+    save_progress(batch, phase=READING, done=0, total=None)
+    queue.enqueue("crm.run_import", batch_id=batch.pk)
+    return batch
+
+
+# --- The run -----------------------------------------------------------------------------
+
+
+def run_import(*, batch_id: int) -> ImportBatch | None:
+    """Run a queued batch and record its outcome; None if it was not queued.
+
+    Claimed first (queued → running, committed at once), so a duplicate delivery of the
+    task does nothing. The records and the batch's final state commit together: a worker
+    that dies halfway wrote nothing. A file that cannot be used fails the batch with the
+    reason; any other exception fails it with a general message and is raised again for
+    the worker's log.
+    """
+    claimed = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.QUEUED).update(
+        status=ImportBatch.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    batch = ImportBatch.objects.select_related("created_by").get(pk=batch_id)
+    importer = importer_for(batch)
+    report = _throttled(batch)
+    report(READING, 0, None)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small objects, no cycles (see catalog imports)
+    try:
+        with batch.file.open("rb") as handle:
+            lines = list(_rows(handle, batch.file_name))
+        with transaction.atomic():
+            _run(batch, importer, lines, report)
+    except ValidationError as exc:
+        _fail(batch, " ".join(exc.messages))
+    except IntegrityError:
+        # A customer of the file registered meanwhile by someone else: nothing was written.
+        _fail(batch, _("Los datos cambiaron mientras se importaba el archivo; vuelva a subirlo."))
+    except Exception:
+        _fail(batch, _("Error inesperado al importar; el equipo técnico tiene el detalle."))
+        raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return batch
+
+
+def _run(batch: ImportBatch, importer: Importer, lines: list, report) -> None:
+    rows = iter(lines)
+    _line, header = _header(rows)
+    if header != batch.header:
+        raise ValidationError(_("El encabezado del archivo cambió; vuelva a subirlo."))
+    total = len(lines)
+    valid: list[tuple[int, Any]] = []
+    bad: dict[int, list[str]] = {}
+    originals: dict[int, Sequence[Any]] = {}
+    first_line_of: dict[tuple, int] = {}
+    count = 0
+    for line, values in rows:
+        if all(spreadsheets.is_blank(v) for v in values):
+            continue
+        count += 1
+        if count % REPORT_EVERY_ROWS == 0:
+            report(VALIDATING, line, total)
+        row, messages = importer.parse(_cells(values, batch.mapping))
+        if row is not None:
+            key = importer.key(row)
+            if key in first_line_of:
+                messages.append(
+                    _("Fila repetida en el archivo (ya aparece en la línea %(line)s).")
+                    % {"line": first_line_of[key]}
+                )
+            else:
+                first_line_of[key] = line
+        if messages:
+            bad[line] = messages
+            originals[line] = values
+        else:
+            valid.append((line, row))
+    report(VALIDATING, total, total)
+    batch.row_count = count
+    if bad and not batch.skip_invalid:
+        _finish(batch, applied=False, bad=bad, originals=originals, header=header)
+        return
+    outcome = importer.write(
+        batch,
+        valid,
+        actor=batch.created_by,
+        progress=lambda done, of: report(WRITING, done, of),
+    )
+    for line, message in outcome.errors.items():
+        bad.setdefault(line, []).append(message)
+    batch.created_count = outcome.created
+    batch.updated_count = outcome.updated
+    batch.unchanged_count = outcome.unchanged
+    batch.conflict_count = outcome.conflicts
+    batch.skipped_count = len(bad)
+    _finish(batch, applied=True, bad=bad, originals=originals, header=header)
+
+
+def _finish(batch, *, applied: bool, bad: dict, originals: dict, header: list[str]) -> None:
+    batch.is_applied = applied
+    batch.status = ImportBatch.Status.DONE
+    batch.finished_at = timezone.now()
+    batch.error_row_count = len(bad)
+    batch.error_preview = [
+        [line, " ".join(messages)] for line, messages in sorted(bad.items())[:ERROR_PREVIEW_ROWS]
+    ]
+    if bad:
+        batch.errors_file.save(
+            "filas-con-errores.xlsx",
+            ContentFile(errors_xlsx(header, bad, originals)),
+            save=False,
+        )
+    batch.save()
+
+
+def _fail(batch: ImportBatch, reason: str) -> None:
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.FAILED, finished_at=timezone.now(), failure=reason[:2000]
+    )
+    batch.refresh_from_db()
+
+
+def errors_xlsx(header: list[str], bad: Mapping[int, list[str]], originals: Mapping) -> bytes:
+    """Return the bad rows as the file had them, plus their line and what is wrong, as .xlsx.
+
+    The file's own columns come first, so the user fixes the cells and uploads it again.
+    """
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(_("Filas con errores")[:31])
+    sheet.append([*header, _("Línea original"), _("Errores")])
+    for line in sorted(bad):
+        values = list(originals.get(line, ()))[: len(header)]
+        values += [""] * (len(header) - len(values))
+        cells = [_xlsx_value(sheet, v) for v in values]
+        sheet.append([*cells, line, " ".join(bad[line])])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _xlsx_value(sheet, value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith("="):
+        # openpyxl would write it as a formula; typed as a string it is only text.
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+# --- Progress ----------------------------------------------------------------------------
+
+
+def save_progress(batch: ImportBatch, *, phase: str, done: int, total: int | None) -> None:
+    cache.set(
+        batch.progress_cache_key,
+        {"phase": phase, "done": done, "total": total, "at": time.time()},
+        PROGRESS_CACHE_SECONDS,
+    )
+
+
+def _throttled(batch: ImportBatch):
+    last = {"phase": "", "at": 0.0}
+
+    def report(phase: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if phase == last["phase"] and done != total and now - last["at"] < PROGRESS_EVERY_SECONDS:
+            return
+        last["phase"], last["at"] = phase, now
+        save_progress(batch, phase=phase, done=done, total=total)
+
+    return report
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str
+    done: int
+    total: int | None
+    idle_seconds: int
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return None
+        return max(0, min(100, int(100 * self.done / self.total)))
+
+    @property
+    def is_stalled(self) -> bool:
+        return self.idle_seconds > STALLED_SECONDS
+
+
+def progress(batch: ImportBatch) -> Progress | None:
+    """Return where a queued or running batch is, as the task last saved it."""
+    if batch.is_finished or batch.status == ImportBatch.Status.UPLOADED:
+        return None
+    saved = cache.get(batch.progress_cache_key) or {}
+    at = saved.get("at") or batch.created_at.timestamp()
+    return Progress(
+        phase=saved.get("phase", READING),
+        done=int(saved.get("done") or 0),
+        total=saved.get("total"),
+        idle_seconds=max(0, int(time.time() - at)),
+    )
+
+
+# --- Undo and conflicts ------------------------------------------------------------------
+
+
+def undo_blockers(batch: ImportBatch) -> list[str]:
+    """Return why the batch cannot be undone now; [] when it can."""
+    if batch.status != ImportBatch.Status.DONE or not batch.is_applied:
+        return [_("Solo se deshace una importación terminada que escribió registros.")]
+    if not batch.created_count and not batch.updated_count:
+        return [_("Esta importación no creó ni cambió registros: no hay nada que deshacer.")]
+    return importer_for(batch).undo_blockers(batch)
+
+
+@transaction.atomic
+def undo_import(*, batch: ImportBatch, actor: AbstractBaseUser) -> ImportBatch:
+    """Undo a batch: remove what it created, put back what it replaced; refuse if changed since."""
+    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+    blockers = undo_blockers(batch)
+    if blockers:
+        raise ValidationError(blockers)
+    importer_for(batch).undo(batch, actor=actor)
+    batch.status = ImportBatch.Status.UNDONE
+    batch.undone_at = timezone.now()
+    batch.undone_by = people.signed_in(actor)
+    batch.save(update_fields=["status", "undone_at", "undone_by"])
+    return batch
+
+
+@transaction.atomic
+def decide_conflict(*, record: ImportRecord, accept: bool, actor: AbstractBaseUser) -> None:
+    """Accept (apply) or reject an identity change an import left for a person to decide."""
+    record = ImportRecord.objects.select_for_update().select_related("batch").get(pk=record.pk)
+    if record.conflict_status != ImportRecord.Conflict.PENDING:
+        raise ValidationError(_("Este conflicto ya se decidió."))
+    importer_for(record.batch).decide(record, accept=accept, actor=actor)
+    record.conflict_status = (
+        ImportRecord.Conflict.ACCEPTED if accept else ImportRecord.Conflict.REJECTED
+    )
+    record.decided_by = people.signed_in(actor)
+    record.decided_at = timezone.now()
+    record.save(update_fields=["conflict_status", "decided_by", "decided_at"])

@@ -1,0 +1,307 @@
+"""Screens of the imports: history, upload, columns and preview, progress and result."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm.imports import registry, services
+from crm.models import ImportBatch, ImportRecord
+from lib import files
+
+PAGE_SIZE = 25
+PERMISSION = "crm.run_import"
+# The field choice that leaves a column out.
+NOT_IMPORTED = ""
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("¿Qué importa?"))
+    file = forms.FileField(
+        label=gettext_lazy("Archivo"),
+        help_text=gettext_lazy(".xlsx, .xls, .ods o .csv (también con «;» y comas decimales)."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.ods,.csv"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(imp.kind, imp.label) for imp in registry.kinds()]
+
+
+class ColumnsForm(forms.Form):
+    """One choice per field: which column of the file holds it."""
+
+    skip_invalid = forms.BooleanField(
+        label=gettext_lazy("Importar las filas correctas aunque otras tengan errores"),
+        help_text=gettext_lazy(
+            "Sin marcar, un archivo con alguna fila con errores no importa nada."
+        ),
+        required=False,
+    )
+
+    def __init__(self, *args, importer, header, initial_mapping, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.importer = importer
+        self.header = header
+        columns = [(NOT_IMPORTED, _("— no importar —"))] + [
+            (str(i), f"{_column_letter(i)} · {name or _('(sin nombre)')}")
+            for i, name in enumerate(header)
+        ]
+        for field in importer.fields:
+            index = initial_mapping.get(field.name)
+            self.fields[f"col_{field.name}"] = forms.ChoiceField(
+                label=field.label,
+                choices=columns,
+                required=False,
+                initial="" if index is None else str(index),
+                help_text=field.help,
+            )
+
+    def mapping(self) -> dict[str, int]:
+        chosen = {}
+        for field in self.importer.fields:
+            value = (self.cleaned_data if hasattr(self, "cleaned_data") else {}).get(
+                f"col_{field.name}"
+            )
+            if value not in (None, NOT_IMPORTED):
+                chosen[field.name] = int(value)
+        return chosen
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            services.check_mapping(self.importer, self.header, self.mapping())
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return cleaned
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _batch(request: HttpRequest, pk: int) -> ImportBatch:
+    return get_object_or_404(ImportBatch.objects.select_related("created_by", "undone_by"), pk=pk)
+
+
+@require_GET
+@permission_required(PERMISSION, raise_exception=True)
+def import_list(request: HttpRequest) -> HttpResponse:
+    """Every import: who imported what, when, with its counts; filter by kind and state."""
+    batches = ImportBatch.objects.select_related("created_by").order_by("-created_at", "-id")
+    kind = request.GET.get("kind", "")
+    status = request.GET.get("status", "")
+    if kind in {imp.kind for imp in registry.kinds()}:
+        batches = batches.filter(kind=kind)
+    if status in ImportBatch.Status.values:
+        batches = batches.filter(status=status)
+    page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
+    labels = {imp.kind: imp.label for imp in registry.kinds()}
+    for batch in page.object_list:
+        batch.kind_label = labels.get(batch.kind, batch.kind)
+    return render(
+        request,
+        "crm/imports/import_list.html",
+        {
+            "page": page,
+            "kinds": registry.kinds(),
+            "statuses": ImportBatch.Status.choices,
+            "kind": kind,
+            "status": status,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(PERMISSION, raise_exception=True)
+def import_new(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None, initial=request.GET)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = services.upload(
+                kind=form.cleaned_data["kind"], file=form.cleaned_data["file"], actor=request.user
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            return redirect("crm:import_columns", pk=batch.pk)
+    return render(request, "crm/imports/import_new.html", {"form": form, "kinds": registry.kinds()})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(PERMISSION, raise_exception=True)
+def import_columns(request: HttpRequest, pk: int) -> HttpResponse:
+    """Map the file's columns, see the first rows as they will be stored, then queue it."""
+    batch = _batch(request, pk)
+    if batch.status != ImportBatch.Status.UPLOADED:
+        return redirect(batch)
+    importer = services.importer_for(batch)
+    data = request.POST if request.method == "POST" else None
+    form = ColumnsForm(data, importer=importer, header=batch.header, initial_mapping=batch.mapping)
+    mapping = batch.mapping
+    if data is not None and form.is_valid():
+        mapping = form.mapping()
+        if "import" in request.POST:
+            try:
+                services.queue_import(
+                    batch=batch,
+                    mapping=mapping,
+                    skip_invalid=form.cleaned_data["skip_invalid"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                messages.info(
+                    request,
+                    _("Importación #%(n)s en cola: se procesa en segundo plano.") % {"n": batch.pk},
+                )
+                return redirect(batch)
+    elif data is not None:
+        mapping = {}
+    try:
+        rows = services.preview(batch, mapping) if mapping else []
+    except ValidationError as exc:
+        rows = []
+        form.add_error(None, exc.messages)
+    shown_fields = [f for f in importer.fields if f.name in mapping]
+    return render(
+        request,
+        "crm/imports/import_columns.html",
+        {
+            "batch": batch,
+            "importer": importer,
+            "form": form,
+            "rows": [
+                {
+                    "line": row.line,
+                    "cells": [row.values.get(f.name, "") for f in shown_fields],
+                    "messages": row.messages,
+                }
+                for row in rows
+            ],
+            "shown_fields": shown_fields,
+        },
+    )
+
+
+def _detail_context(batch: ImportBatch) -> dict:
+    importer = services.importer_for(batch)
+    return {
+        "batch": batch,
+        "importer": importer,
+        "progress": services.progress(batch),
+    }
+
+
+@require_GET
+@permission_required(PERMISSION, raise_exception=True)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    if batch.status == ImportBatch.Status.UPLOADED:
+        return redirect("crm:import_columns", pk=batch.pk)
+    context = _detail_context(batch)
+    importer = context["importer"]
+    conflicts = list(
+        batch.records.filter(conflict_status=ImportRecord.Conflict.PENDING).order_by("line")[:200]
+    )
+    for record in conflicts:
+        record.url = importer.record_url(record)
+        record.changes = [
+            (str(importer.record_field_label(name)), old, new)
+            for name, (old, new) in record.conflict.items()
+        ]
+    blockers = services.undo_blockers(batch) if batch.status == ImportBatch.Status.DONE else []
+    context.update(
+        {
+            "conflicts": conflicts,
+            "can_undo": batch.status == ImportBatch.Status.DONE and not blockers,
+            "undo_blockers": blockers if batch.is_applied else [],
+            "same_file": ImportBatch.objects.filter(
+                file_sha256=batch.file_sha256, kind=batch.kind, created_at__lt=batch.created_at
+            )
+            .exclude(status=ImportBatch.Status.UPLOADED)
+            .order_by("-created_at")
+            .first(),
+        }
+    )
+    return render(request, "crm/imports/import_detail.html", context)
+
+
+@require_GET
+@permission_required(PERMISSION, raise_exception=True)
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The batch's state block alone: what its page asks for every second while it runs."""
+    batch = _batch(request, pk)
+    response = render(request, "crm/imports/partials/import_status.html", _detail_context(batch))
+    if batch.is_finished:
+        # The run ended: the whole page has the results (the block alone does not).
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_GET
+@permission_required(PERMISSION, raise_exception=True)
+def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
+    """The bad rows as .xlsx, to fix and upload again (private file: checked here)."""
+    batch = _batch(request, pk)
+    if not batch.errors_file:
+        raise Http404(_("Esta importación no tiene filas con errores."))
+    return files.serve(batch.errors_file, filename=f"importacion-{batch.pk}-errores.xlsx")
+
+
+@require_POST
+@permission_required(PERMISSION, raise_exception=True)
+def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    try:
+        services.undo_import(batch=batch, actor=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _(
+                "Importación #%(n)s deshecha: se eliminaron %(created)s registros creados y se "
+                "restauraron %(updated)s."
+            )
+            % {"n": batch.pk, "created": batch.created_count, "updated": batch.updated_count},
+        )
+    return redirect(batch)
+
+
+@require_POST
+@permission_required(PERMISSION, raise_exception=True)
+def import_decide(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
+    """Accept or reject one identity change an import left for a person."""
+    record = get_object_or_404(ImportRecord.objects.select_related("batch"), pk=record_pk, batch=pk)
+    accept = request.POST.get("decision") == "accept"
+    try:
+        services.decide_conflict(record=record, accept=accept, actor=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        if accept:
+            message = _("Nombres cambiados (línea %(line)s).")
+            messages.success(request, message % {"line": record.line})
+        else:
+            messages.success(
+                request,
+                _("Cambio rechazado (línea %(line)s): los nombres siguen como estaban.")
+                % {"line": record.line},
+            )
+    return redirect(record.batch)

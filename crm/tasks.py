@@ -1,0 +1,11 @@
+"""The customer core's background work."""
+
+from celery import shared_task
+
+from crm.imports import services as imports
+
+
+@shared_task(name="crm.run_import")
+def run_import(batch_id: int) -> None:
+    """Import an uploaded file (its progress shows on the import's page)."""
+    imports.run_import(batch_id=batch_id)

@@ -1,0 +1,343 @@
+"""Customers imported from files: columns, checks, all-or-nothing, re-import, undo, conflicts."""
+
+import csv
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from python_calamine import CalamineWorkbook
+
+from crm.imports import services
+from crm.models import Customer, ImportBatch, ImportMapping, ImportRecord, Interaction
+from tests.factories import BranchFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HEADER = ["Tipo", "Documento", "Nombres", "Apellidos", "Celular", "Correo", "Sucursal"]
+
+
+def xlsx(rows) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(list(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def csv_text(rows, delimiter=",") -> str:
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter).writerows(rows)
+    return out.getvalue()
+
+
+def upload(content: bytes, name: str, actor) -> ImportBatch:
+    return services.upload(kind="customers", file=SimpleUploadedFile(name, content), actor=actor)
+
+
+def run(content: bytes, actor, name="clientes.xlsx", *, skip_invalid=False, mapping=None):
+    batch = upload(content, name, actor)
+    services.queue_import(
+        batch=batch,
+        mapping=batch.mapping if mapping is None else mapping,
+        skip_invalid=skip_invalid,
+        actor=actor,
+    )
+    # What the queued task does (tests/crm/test_imports.py's screen test runs the task).
+    services.run_import(batch_id=batch.pk)
+    batch.refresh_from_db()
+    return batch
+
+
+def good_rows():
+    branch = BranchFactory(name="Lima Centro")
+    return [
+        HEADER,
+        ["DNI", "41234567", "Marta", "Ccori Vela", "987654321", "marta@correo.pe", branch.name],
+        ["CE", "001234567", "Jean", "Dupont", "", "", ""],
+    ]
+
+
+def test_the_columns_are_guessed_from_the_header_and_the_choice_is_offered_next_time(supervisor):
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+
+    assert batch.mapping == {
+        "document_type": 0,
+        "document_number": 1,
+        "first_name": 2,
+        "last_name": 3,
+        "phone": 4,
+        "email": 5,
+        "branch": 6,
+    }
+    # A layout nobody could guess: the user maps it once...
+    odd = [["col A", "col B", "col C"], ["41234567", "Marta", "Ccori"]]
+    first = upload(xlsx(odd), "raro.xlsx", supervisor)
+    assert first.mapping == {}
+    mapping = {"document_number": 0, "first_name": 1, "last_name": 2}
+    services.queue_import(batch=first, mapping=mapping, skip_invalid=False, actor=supervisor)
+    assert ImportMapping.objects.filter(kind="customers").count() == 1
+
+    # ...and the next file with the same columns gets that choice.
+    again = upload(xlsx(odd), "raro-2.xlsx", supervisor)
+    assert again.mapping == mapping
+
+
+def test_a_mapping_needs_the_required_fields_once_each(supervisor):
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+
+    with pytest.raises(ValidationError, match="Asigne una columna a: Número de documento"):
+        services.queue_import(
+            batch=batch, mapping={"first_name": 2}, skip_invalid=False, actor=supervisor
+        )
+    with pytest.raises(ValidationError, match="está asignada a Nombres y a Apellidos"):
+        services.queue_import(
+            batch=batch,
+            mapping={"document_number": 1, "first_name": 2, "last_name": 2},
+            skip_invalid=False,
+            actor=supervisor,
+        )
+
+
+def test_the_preview_shows_rows_as_stored_and_what_is_wrong(supervisor):
+    rows = [*good_rows(), ["DNI", "123", "", "X", "12", "no-es-correo", "Marte"]]
+    batch = upload(xlsx(rows), "clientes.xlsx", supervisor)
+
+    shown = services.preview(batch, batch.mapping)
+
+    assert shown[0].values["phone"] == "+51987654321"
+    assert shown[0].values["document_type"] == "DNI"
+    assert shown[1].values["document_type"] == "Carné de extranjería"
+    assert shown[2].line == 4 and shown[2].values == {}
+    assert shown[2].messages == [
+        "El DNI debe tener exactamente 8 dígitos.",
+        "Faltan los nombres.",
+        "El celular «12» no es un número válido.",
+        "El correo «no-es-correo» no es válido.",
+        "La sucursal «Marte» no está registrada.",
+    ]
+
+
+def test_a_good_file_creates_customers_with_a_timeline_entry(supervisor):
+    batch = run(xlsx(good_rows()), supervisor)
+
+    assert (batch.status, batch.is_applied) == (ImportBatch.Status.DONE, True)
+    assert (batch.row_count, batch.created_count, batch.error_row_count) == (2, 2, 0)
+    marta = Customer.objects.get(document_number="41234567")
+    assert (marta.first_name, marta.last_name, str(marta.phone)) == (
+        "Marta",
+        "Ccori Vela",
+        "+51987654321",
+    )
+    assert marta.branch.name == "Lima Centro"
+    assert "marta ccori vela" in marta.search_text
+    entry = Interaction.objects.get(customer=marta)
+    assert f"importación #{batch.pk}" in entry.summary
+    assert entry.actor == supervisor
+
+
+def test_a_file_with_a_bad_row_writes_nothing_and_returns_every_bad_row_as_xlsx(supervisor):
+    rows = [
+        *good_rows(),
+        ["XX", "", "Ana", "", "", "", ""],
+        ["DNI", "41234567", "Marta", "Otra", "", "", ""],  # the same document again
+    ]
+    batch = run(xlsx(rows), supervisor)
+
+    assert (batch.status, batch.is_applied) == (ImportBatch.Status.DONE, False)
+    assert Customer.objects.count() == 0
+    assert batch.error_preview == [
+        [
+            4,
+            "Tipo de documento «XX» desconocido: use DNI, CE, RUC o Pasaporte. "
+            "Falta el número de documento.",
+        ],
+        [5, "Fila repetida en el archivo (ya aparece en la línea 2)."],
+    ]
+    with batch.errors_file.open("rb") as handle:
+        sheet = CalamineWorkbook.from_filelike(handle).get_sheet_by_index(0).to_python()
+    assert sheet[0] == [*HEADER, "Línea original", "Errores"]
+    assert sheet[1][:3] == ["XX", "", "Ana"]
+    assert sheet[1][-2:] == [4, batch.error_preview[0][1]]
+    assert len(sheet) == 3
+
+
+def test_skipping_bad_rows_imports_the_good_ones(supervisor):
+    rows = [*good_rows(), ["DNI", "99", "Ana", "", "", "", ""]]
+
+    batch = run(xlsx(rows), supervisor, skip_invalid=True)
+
+    assert (batch.is_applied, batch.created_count, batch.skipped_count) == (True, 2, 1)
+    assert Customer.objects.count() == 2
+
+
+def test_importing_the_same_file_again_changes_nothing(supervisor):
+    content = xlsx(good_rows())
+    run(content, supervisor)
+    entries = Interaction.objects.count()
+
+    again = run(content, supervisor)
+
+    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 2)
+    assert Interaction.objects.count() == entries
+    assert Customer.objects.count() == 2
+
+
+def test_spanish_excel_csv_in_windows_1252_with_semicolons(supervisor):
+    rows = [["Documento", "Nombres", "Apellidos", "Ciudad"], ["41234567", "José", "Peña", "Cusco"]]
+    content = csv_text(rows, delimiter=";").encode("cp1252")
+
+    batch = run(content, supervisor, name="clientes.csv")
+
+    assert batch.created_count == 1
+    assert Customer.objects.get().last_name == "Peña"
+
+
+def test_utf8_csv_with_bom_and_excel_97(supervisor):
+    content = csv_text([["documento", "nombres"], ["45678912", "Ñuñoa"]]).encode("utf-8-sig")
+    assert run(content, supervisor, name="c.csv").created_count == 1
+
+    batch = run((FIXTURES / "clientes.xls").read_bytes(), supervisor, name="clientes.xls")
+
+    assert batch.created_count == 2
+    assert Customer.objects.filter(document_type="ce", document_number="001234567").exists()
+
+
+def test_an_unreadable_or_empty_file_is_refused_at_upload(supervisor):
+    with pytest.raises(ValidationError, match="No se pudo leer el archivo"):
+        upload(b"PK\x03\x04 nope", "clientes.xlsx", supervisor)
+    with pytest.raises(ValidationError, match="está vacío"):
+        upload(b"", "clientes.csv", supervisor)
+    with pytest.raises(ValidationError, match="Formato no admitido"):
+        upload(b"a,b", "clientes.txt", supervisor)
+    assert not ImportBatch.objects.exists()
+
+
+def test_an_existing_customer_gets_contact_changes_and_a_name_conflict_to_decide(supervisor):
+    rosa = CustomerFactory(document_number="41234567", first_name="Rosa", last_name="Ccori")
+    rows = [["Documento", "Nombres", "Apellidos", "Ciudad"], ["41234567", "Rosa", "Ccory", "Puno"]]
+
+    batch = run(xlsx(rows), supervisor)
+
+    rosa.refresh_from_db()
+    assert (rosa.city, rosa.last_name) == ("Puno", "Ccori")  # the identity stays
+    assert (batch.updated_count, batch.conflict_count) == (1, 1)
+    updated = Interaction.objects.get(customer=rosa, summary__startswith="Datos actualizados")
+    assert updated.payload == {"ciudad": "— → Puno"}
+    pending = ImportRecord.objects.get(conflict_status=ImportRecord.Conflict.PENDING)
+    assert pending.conflict == {"last_name": ["Ccori", "Ccory"]}
+    # The same file again does not ask the same question twice.
+    assert run(xlsx(rows), supervisor).conflict_count == 0
+
+    services.decide_conflict(record=pending, accept=True, actor=supervisor)
+
+    rosa.refresh_from_db()
+    assert rosa.last_name == "Ccory"
+    entry = Interaction.objects.filter(customer=rosa).order_by("-pk").first()
+    assert entry.payload["apellidos"] == "Ccori → Ccory"
+
+
+def test_a_rejected_name_stays_and_the_timeline_says_so(supervisor):
+    rosa = CustomerFactory(document_number="41234567", first_name="Rosa", last_name="Ccori")
+    run(xlsx([["Documento", "Nombres"], ["41234567", "Rosalía"]]), supervisor)
+    record = ImportRecord.objects.get()
+
+    services.decide_conflict(record=record, accept=False, actor=supervisor)
+
+    rosa.refresh_from_db()
+    assert rosa.first_name == "Rosa"
+    entry = Interaction.objects.filter(customer=rosa).order_by("-pk").first()
+    assert entry.payload == {"Nombres": "Rosa → Rosalía (rechazado)"}
+    with pytest.raises(ValidationError, match="ya se decidió"):
+        services.decide_conflict(record=record, accept=True, actor=supervisor)
+
+
+def test_undo_removes_what_was_created_and_restores_what_was_updated(supervisor):
+    rosa = CustomerFactory(document_number="45678912", first_name="Rosa", city="Lima")
+    rows = [*good_rows(), ["DNI", "45678912", "Rosa", "", "", "", ""]]
+    rows[0] = [*HEADER[:6], "Ciudad"]
+    rows[3][6] = "Arequipa"
+    rows[1][6] = rows[2][6] = ""
+    batch = run(xlsx(rows), supervisor)
+    assert (batch.created_count, batch.updated_count) == (2, 1)
+
+    services.undo_import(batch=batch, actor=supervisor)
+
+    rosa.refresh_from_db()
+    assert rosa.city == "Lima"
+    assert list(Customer.objects.all()) == [rosa]
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.UNDONE
+    entry = Interaction.objects.filter(customer=rosa).order_by("-pk").first()
+    assert entry.payload == {"ciudad": "Arequipa → Lima"}
+
+
+def test_undo_is_refused_once_a_record_changed_after_the_import(supervisor):
+    batch = run(xlsx(good_rows()), supervisor)
+    marta = Customer.objects.get(document_number="41234567")
+    marta.city = "Tacna"
+    marta.save()
+
+    assert services.undo_blockers(batch) == [
+        f"Línea 2: {marta.full_name} cambió después de la importación."
+    ]
+    with pytest.raises(ValidationError):
+        services.undo_import(batch=batch, actor=supervisor)
+    assert Customer.objects.count() == 2
+
+
+# --- Screens -------------------------------------------------------------------------------
+
+
+def test_only_who_may_import_sees_the_imports(client, asesor):
+    client.force_login(asesor)
+
+    assert client.get(reverse("crm:import_list")).status_code == 403
+    assert client.get(reverse("crm:import_new")).status_code == 403
+
+
+def test_upload_map_preview_import_and_see_the_result(
+    client, supervisor, django_capture_on_commit_callbacks
+):
+    client.force_login(supervisor)
+    content = xlsx(good_rows())
+
+    response = client.post(
+        reverse("crm:import_new"),
+        {"kind": "customers", "file": SimpleUploadedFile("clientes.xlsx", content)},
+    )
+    batch = ImportBatch.objects.get()
+    assert response.url == reverse("crm:import_columns", args=[batch.pk])
+
+    page = client.get(response.url)
+    assert "Marta" in page.content.decode() and "+51987654321" in page.content.decode()
+
+    columns = {f"col_{name}": str(index) for name, index in batch.mapping.items()}
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = client.post(response.url, {**columns, "import": "1"})
+    done = client.get(queued.url)
+
+    text = " ".join(done.content.decode().split())
+    assert "en cola: se procesa en segundo plano" in text
+    assert "Terminada" in text and 'id="import-counts"' in text
+    assert Customer.objects.count() == 2
+    history = client.get(reverse("crm:import_list")).content.decode()
+    assert "clientes.xlsx" in history
+
+
+def test_the_bad_rows_file_is_served_only_to_who_may_import(client, supervisor, asesor):
+    batch = run(xlsx([*good_rows(), ["DNI", "1", "X", "", "", "", ""]]), supervisor)
+    url = reverse("crm:import_errors", args=[batch.pk])
+    client.force_login(asesor)
+    assert client.get(url).status_code == 403
+
+    client.force_login(supervisor)
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert "importacion-" in response["Content-Disposition"]
