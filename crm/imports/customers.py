@@ -545,7 +545,9 @@ def _name_conflict(customer: Customer, row: CustomerRow) -> dict[str, list[str]]
         if new is None:
             continue
         old = getattr(customer, name) or ""
-        if old.strip() != new.strip():
+        # Legacy exports write names in capitals or without accents: the same name so
+        # written is no conflict (and the stored spelling stays).
+        if search.normalize(old) != search.normalize(new):
             conflict[name] = [old, new]
     return conflict
 

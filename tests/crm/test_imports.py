@@ -233,6 +233,9 @@ def test_an_existing_customer_gets_contact_changes_and_a_name_conflict_to_decide
     assert pending.conflict == {"last_name": ["Ccori", "Ccory"]}
     # The same file again does not ask the same question twice.
     assert run(xlsx(rows), supervisor).conflict_count == 0
+    # Nor does the same name in capitals or without accents.
+    shouted = [["Documento", "Nombres", "Apellidos"], ["41234567", "ROSA", "CCORI"]]
+    assert run(xlsx(shouted), supervisor).conflict_count == 0
 
     services.decide_conflict(record=pending, accept=True, actor=supervisor)
 
