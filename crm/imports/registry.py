@@ -4,6 +4,7 @@ The core never imports the apps above it: `credits` registers its loan importer 
 `AppConfig.ready`, as it registers its identity guard.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ class Outcome:
     errors: dict[int, str] = field(default_factory=dict)
 
 
-class Importer:
+class Importer(ABC):
     """A kind of import: its fields, how a row is read, written, undone and decided."""
 
     kind: str = ""
@@ -54,18 +55,19 @@ class Importer:
     # A short text for the upload page: what a file of this kind holds.
     description: str = ""
 
+    @abstractmethod
     def parse(self, cells: Mapping[str, Any]) -> tuple[Any, list[str]]:
         """Return the row ready to write (or None) and what is wrong with it, in Spanish."""
-        raise NotImplementedError
 
+    @abstractmethod
     def key(self, row: Any) -> tuple:
         """Return what tells this row apart in the file (see key_fields)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def shown(self, row: Any) -> dict[str, str]:
         """Return the row as it will be stored, field name → text, for the preview."""
-        raise NotImplementedError
 
+    @abstractmethod
     def write(
         self,
         batch: ImportBatch,
@@ -75,23 +77,22 @@ class Importer:
         progress: WriteProgress,
     ) -> Outcome:
         """Write the valid rows (line, row) inside the caller's transaction."""
-        raise NotImplementedError
 
+    @abstractmethod
     def undo_blockers(self, batch: ImportBatch) -> list[str]:
         """Return why the batch cannot be undone (each record changed since); [] if it can."""
-        raise NotImplementedError
 
+    @abstractmethod
     def undo(self, batch: ImportBatch, *, actor: AbstractBaseUser) -> None:
         """Remove what the batch created and put back what it replaced."""
-        raise NotImplementedError
 
+    @abstractmethod
     def decide(self, record: ImportRecord, *, accept: bool, actor: AbstractBaseUser) -> None:
         """Apply (accept) or leave (reject) the identity change a record holds."""
-        raise NotImplementedError
 
+    @abstractmethod
     def record_url(self, record: ImportRecord) -> str:
         """Return the page of a record's object."""
-        raise NotImplementedError
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
