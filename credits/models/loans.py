@@ -137,6 +137,13 @@ class LoanProduct(models.Model):
             "Lo que la plataforma retiene del interés antes de repartirlo a inversionistas."
         ),
     )
+    # The KPI a credit application is measured against: lead to approval within this time.
+    approval_target_hours = models.PositiveIntegerField(
+        _("meta de aprobación (horas)"),
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+        help_text=_("Tiempo máximo desde el lead hasta la aprobación de una solicitud."),
+    )
     is_active = models.BooleanField(_("activo"), default=True)
 
     class Meta:
@@ -203,6 +210,10 @@ class Loan(models.Model):
         WRITTEN_OFF = "written_off", _("Castigado")
         CANCELLED = "cancelled", _("Anulado")
 
+    class ScheduleSource(models.TextChoices):
+        ENGINE = "engine", _("Calculado")
+        IMPORTED = "imported", _("Importado")
+
     # The legal moves; anything else is refused by services.change_status.
     TRANSITIONS = {
         Status.DRAFT: {Status.AWAITING_SIGNATURE, Status.READY_TO_DISBURSE, Status.CANCELLED},
@@ -225,7 +236,8 @@ class Loan(models.Model):
     product = models.ForeignKey(
         LoanProduct, verbose_name=_("producto"), on_delete=models.PROTECT, related_name="loans"
     )
-    payment_code = models.CharField(_("código de pago"), max_length=12, unique=True)
+    # Ours: 10 digits with a Luhn check digit; an imported loan keeps its source system's.
+    payment_code = models.CharField(_("código de pago"), max_length=30, unique=True)
     currency = models.CharField(_("moneda"), max_length=3, choices=Currency, default=Currency.PEN)
     principal = models.DecimalField(_("capital"), **MONEY, validators=[MinValueValidator(0)])
     annual_rate = models.DecimalField(_("tasa nominal anual (%)"), **RATE)
@@ -238,6 +250,10 @@ class Loan(models.Model):
     grace_days = models.PositiveIntegerField(_("días de gracia"), default=0)
     start_date = models.DateField(_("fecha de inicio"))
     first_due_date = models.DateField(_("primer vencimiento"))
+    # Imported loans whose source system's schedule differs from our engine's keep theirs.
+    schedule_source = models.CharField(
+        _("cronograma"), max_length=10, choices=ScheduleSource, default=ScheduleSource.ENGINE
+    )
     advisor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("asesor"),

@@ -6,6 +6,7 @@ Resultado / Estado / Cambia estado / Alerta cliente*).
 `crm.gestiones.services.record_follow_up` applies one row of that table to a `Gestion`.
 """
 
+from crm.gestiones.models.applications import CreditApplication
 from crm.gestiones.models.campaigns import (
     Campaign,
     CampaignTarget,
@@ -59,6 +60,7 @@ __all__ = [
     "Attachment",
     "Campaign",
     "CampaignTarget",
+    "CreditApplication",
     "ChannelMonthSummary",
     "DeletionRecord",
     "DocumentTemplate",
