@@ -6,7 +6,7 @@ Resultado / Estado / Cambia estado / Alerta cliente*).
 `crm.gestiones.services.record_follow_up` applies one row of that table to a `Gestion`.
 """
 
-from crm.gestiones.models.applications import CreditApplication
+from crm.gestiones.models.applications import CreditApplication, CreditLead
 from crm.gestiones.models.campaigns import (
     Campaign,
     CampaignTarget,
@@ -60,8 +60,9 @@ __all__ = [
     "Attachment",
     "Campaign",
     "CampaignTarget",
-    "CreditApplication",
     "ChannelMonthSummary",
+    "CreditApplication",
+    "CreditLead",
     "DeletionRecord",
     "DocumentTemplate",
     "FollowUp",
