@@ -33,9 +33,11 @@ class CreditsConfig(AppConfig):
     verbose_name = _("Créditos")
 
     def ready(self) -> None:
+        from credits import imports
         from credits.services import contracts
         from crm import identity
         from integrations import webhooks
 
         webhooks.register_processor("docuseal", contracts.process_docuseal_event)
         identity.register_guard("credits.loans", loans_protect_identity)
+        imports.register()

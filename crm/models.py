@@ -451,6 +451,10 @@ class ImportBatch(models.Model):
     # field name → column index.
     header = models.JSONField(_("encabezado"), default=list, blank=True)
     mapping = models.JSONField(_("columnas"), default=dict, blank=True)
+    # The tables that came with the main file (a loan's installments, its payments), by
+    # part name: {"file": stored name or "", "sheet": sheet of the main workbook or "",
+    # "file_name", "header", "mapping"} each.
+    parts = models.JSONField(_("tablas adicionales"), default=dict, blank=True)
     skip_invalid = models.BooleanField(_("omitir filas con errores"), default=False)
     status = models.CharField(
         _("estado"), max_length=10, choices=Status, default=Status.UPLOADED, db_index=True

@@ -8,6 +8,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import PurePath
 from typing import IO, Any
@@ -24,18 +25,20 @@ WORKBOOK_EXTENSIONS = (".xlsx", ".xls", ".ods")
 ALLOWED_EXTENSIONS = (*WORKBOOK_EXTENSIONS, ".csv")
 
 
-def read_rows(file: IO[bytes], name: str, *, windows_csv: bool = False) -> Iterator[Row]:
+def read_rows(
+    file: IO[bytes], name: str, *, windows_csv: bool = False, sheet: str | None = None
+) -> Iterator[Row]:
     """Yield the rows of an uploaded spreadsheet (.xlsx, .xls, .ods) or .csv, header included.
 
     Refuse any other extension. A file that cannot be read raises ValidationError, also
-    halfway through (a .csv that stops being UTF-8 on line 30,000). Of a workbook, the first
-    sheet is read; empty cells are "". With `windows_csv`, a .csv that is not UTF-8 is read
-    as Windows-1252, as Excel saves «CSV (delimitado por comas)» in Spanish; the file is
-    then read whole first (uploads are size-limited).
+    halfway through (a .csv that stops being UTF-8 on line 30,000). Of a workbook, the sheet
+    named `sheet` is read, or the first one; empty cells are "". With `windows_csv`, a .csv
+    that is not UTF-8 is read as Windows-1252, as Excel saves «CSV (delimitado por comas)»
+    in Spanish; the file is then read whole first (uploads are size-limited).
     """
     extension = check_extension(name)
     if extension in WORKBOOK_EXTENSIONS:
-        return _workbook_rows(file)
+        return _workbook_rows(file, sheet)
     if windows_csv:
         return _csv_rows(_utf8(file))
     return _csv_rows(file)
@@ -75,25 +78,50 @@ def check_extension(name: str) -> str:
     return extension
 
 
-def _workbook_rows(file: IO[bytes]) -> Iterator[Row]:
+def sheet_names(file: IO[bytes], name: str) -> list[str]:
+    """Return the names of a workbook's sheets ([] for a .csv); refuse an unreadable file."""
+    if check_extension(name) not in WORKBOOK_EXTENSIONS:
+        return []
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(file)
+        try:
+            return list(workbook.sheet_names)
+        finally:
+            workbook.close()
+    except (CalamineError, OSError, ValueError) as exc:
+        raise _unreadable() from exc
+
+
+def _unreadable() -> ValidationError:
+    return ValidationError(
+        _(
+            "No se pudo leer el archivo como hoja de cálculo: ¿está dañado, protegido con "
+            "contraseña o es de otro formato?"
+        ),
+        code="unreadable",
+    )
+
+
+def _workbook_rows(file: IO[bytes], sheet: str | None = None) -> Iterator[Row]:
     # Imported lazily: only imports need it.
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
         workbook = CalamineWorkbook.from_filelike(file)
         try:
+            found = (
+                workbook.get_sheet_by_index(0)
+                if sheet is None
+                else workbook.get_sheet_by_name(sheet)
+            )
             # The whole grid from A1, so a row's position is the number the user sees.
-            grid = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+            grid = found.to_python(skip_empty_area=False)
         finally:
             workbook.close()
-    except (CalamineError, OSError, ValueError, IndexError) as exc:
-        raise ValidationError(
-            _(
-                "No se pudo leer el archivo como hoja de cálculo: ¿está dañado, protegido con "
-                "contraseña o es de otro formato?"
-            ),
-            code="unreadable",
-        ) from exc
+    except (CalamineError, OSError, ValueError, IndexError, KeyError) as exc:
+        raise _unreadable() from exc
     return enumerate(grid, start=1)
 
 
@@ -221,6 +249,92 @@ def read_whole_number(value: Any, *, label: str, maximum: int) -> int:
     if number > maximum:
         raise ValueError(capfirst(_("%(label)s es demasiado alto.") % {"label": label}))
     return number
+
+
+# Dates in text cells: 31/12/2025, 31-12-2025, 31.12.2025 (day first, as written in Latin
+# America) or 2025-12-31 (ISO); two-digit years are refused as ambiguous.
+_DAY_FIRST_DATE_RE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?")
+# Rates in text cells: "32", "32,5", "32.5", "32.5 %" (a percentage, up to 4 decimals).
+_RATE_RE = re.compile(r"\d{1,6}(?:[.,]\d{1,4})?")
+
+
+def read_date(value: Any, *, label: str, earliest: date, latest: date) -> date:
+    """Return a required date between `earliest` and `latest` (a date cell or day-first text)."""
+    if is_blank(value):
+        raise ValueError(_("Falta %(label)s.") % {"label": label})
+    day: date | None = None
+    if isinstance(value, datetime):
+        day = value.date() if value.time() == time() else None
+    elif isinstance(value, date):
+        day = value
+    elif isinstance(value, str):
+        text = cell_text(value)
+        try:
+            if match := _DAY_FIRST_DATE_RE.fullmatch(text):
+                d, m, y = (int(g) for g in match.groups())
+                day = date(y, m, d)
+            elif match := _ISO_DATE_RE.fullmatch(text):
+                y, m, d = (int(g) for g in match.groups())
+                day = date(y, m, d)
+        except ValueError:
+            day = None
+    if day is None:
+        raise ValueError(
+            capfirst(
+                _("%(label)s «%(value)s» no es una fecha (ejemplo: 31/12/2025).")
+                % {"label": label, "value": cell_text(value)[:40]}
+            )
+        )
+    if not earliest <= day <= latest:
+        raise ValueError(
+            capfirst(
+                _("%(label)s (%(day)s) debe estar entre el %(from)s y el %(to)s.")
+                % {
+                    "label": label,
+                    "day": day.strftime("%d/%m/%Y"),
+                    "from": earliest.strftime("%d/%m/%Y"),
+                    "to": latest.strftime("%d/%m/%Y"),
+                }
+            )
+        )
+    return day
+
+
+def read_rate(value: Any, *, label: str, maximum: Decimal) -> Decimal:
+    """Return a required percentage (32.5 is 32.5 %), never negative, up to 4 decimals."""
+    if is_blank(value):
+        raise ValueError(_("Falta %(label)s.") % {"label": label})
+    rate: Decimal | None = None
+    if isinstance(value, bool):
+        rate = None
+    elif isinstance(value, int | Decimal):
+        rate = Decimal(value)
+    elif isinstance(value, float):
+        rate = Decimal(repr(value))
+    else:
+        text = cell_text(value).replace(" ", "").replace("\u00a0", "").removesuffix("%")
+        if _RATE_RE.fullmatch(text):
+            rate = Decimal(text.replace(",", "."))
+    if rate is None or not rate.is_finite():
+        raise ValueError(
+            capfirst(
+                _("%(label)s «%(value)s» no es un porcentaje (ejemplos: 32, 32,5).")
+                % {"label": label, "value": cell_text(value)[:40]}
+            )
+        )
+    if rate < 0:
+        raise ValueError(capfirst(_("%(label)s no puede ser negativa.") % {"label": label}))
+    if rate > maximum:
+        raise ValueError(
+            capfirst(
+                _("%(label)s (%(value)s %%) es mayor que el máximo de %(max)s %%.")
+                % {"label": label, "value": rate, "max": maximum}
+            )
+        )
+    if rate != rate.quantize(Decimal("0.0001")):
+        raise ValueError(capfirst(_("%(label)s tiene más de 4 decimales.") % {"label": label}))
+    return rate.quantize(Decimal("0.0001"))
 
 
 def read_yes_no(value: Any, *, label: str) -> bool | None:

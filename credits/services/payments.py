@@ -44,10 +44,14 @@ def _settle_state(inst: Installment, on: date) -> None:
     inst.paid_on = on if inst.total_pending == 0 else None
 
 
-def _allocate(
+def plan_allocations(
     payment: Payment, rows: Iterable[Installment], amount: Decimal, order: list[str]
-) -> Decimal:
-    """Apply `amount` to `rows`, oldest first, each row's components in `order`; return the rest."""
+) -> tuple[list[PaymentAllocation], Decimal]:
+    """Apply `amount` to `rows` in memory, oldest first, each row's components in `order`.
+
+    Return the allocations (unsaved) and what is left. The rows' paid amounts and paid day
+    change; nothing is written (`_allocate` writes; an import writes many loans at once).
+    """
     allocations = []
     for inst in rows:
         for component in order:
@@ -64,13 +68,14 @@ def _allocate(
                 )
             )
         _settle_state(inst, payment.received_on)
-    PaymentAllocation.objects.bulk_create(allocations)
-    touched = {a.installment.pk: a.installment for a in allocations}
-    Installment.objects.bulk_update(
-        touched.values(),
-        ["principal_paid", "interest_paid", "fee_paid", "late_interest_paid", "paid_on"],
-    )
-    LedgerEntry.objects.bulk_create(
+    return allocations, amount
+
+
+def allocation_entries(
+    payment: Payment, allocations: Iterable[PaymentAllocation]
+) -> list[LedgerEntry]:
+    """Return the ledger entries (unsaved) of a payment's allocations."""
+    return [
         LedgerEntry(
             loan=payment.loan,
             installment=a.installment,
@@ -82,7 +87,21 @@ def _allocate(
             reason=_("Pago %(id)s") % {"id": payment.pk},
         )
         for a in allocations
+    ]
+
+
+def _allocate(
+    payment: Payment, rows: Iterable[Installment], amount: Decimal, order: list[str]
+) -> Decimal:
+    """Apply `amount` to `rows`, write it (allocations, installments, ledger); return the rest."""
+    allocations, amount = plan_allocations(payment, rows, amount, order)
+    PaymentAllocation.objects.bulk_create(allocations)
+    touched = {a.installment.pk: a.installment for a in allocations}
+    Installment.objects.bulk_update(
+        touched.values(),
+        ["principal_paid", "interest_paid", "fee_paid", "late_interest_paid", "paid_on"],
     )
+    LedgerEntry.objects.bulk_create(allocation_entries(payment, allocations))
     return amount
 
 

@@ -126,7 +126,9 @@ class CustomerImporter(Importer):
 
     # --- Reading a row -------------------------------------------------------------------
 
-    def parse(self, cells: Mapping[str, Any]) -> tuple[CustomerRow | None, list[str]]:
+    def parse(
+        self, cells: Mapping[str, Any], state: Any = None
+    ) -> tuple[CustomerRow | None, list[str]]:
         messages: list[str] = []
         text = {name: spreadsheets.cell_text(cells.get(name)) for name in cells}
 
@@ -240,6 +242,7 @@ class CustomerImporter(Importer):
         *,
         actor: AbstractBaseUser | None,
         progress: WriteProgress,
+        state: Any = None,
     ) -> Outcome:
         outcome = Outcome()
         actor = people.signed_in(actor)

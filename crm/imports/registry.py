@@ -5,7 +5,7 @@ The core never imports the apps above it: `credits` registers its loan importer 
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,30 @@ class Field:
     # Header names (normalized: lower case, no accents) taken as this field without asking.
     aliases: tuple[str, ...] = ()
     help: str = ""
+
+
+@dataclass(frozen=True)
+class Part:
+    """A second table a kind of import may bring with its rows (a loan's installments).
+
+    It comes as its own file or, in a workbook, as a sheet named like `sheet_names`; its
+    columns are mapped like the main file's. Its rows belong to a main row by a key
+    (the loan's payment code), so its problems are reported on that main row's line.
+    """
+
+    name: str
+    label: str
+    fields: tuple[Field, ...]
+    description: str = ""
+    # Normalized sheet names taken as this part when the main file is a workbook.
+    sheet_names: tuple[str, ...] = ()
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+# The rows of a part as read: (line, field name → cell) each.
+PartRows = Iterable[tuple[int, dict[str, Any]]]
 
 
 @dataclass
@@ -54,10 +78,30 @@ class Importer(ABC):
     key_fields: tuple[str, ...] = ()
     # A short text for the upload page: what a file of this kind holds.
     description: str = ""
+    # Tables that may come with the main file (a loan's installments and payments).
+    parts: tuple[Part, ...] = ()
+
+    def start(self, parts: Mapping[str, PartRows], main: Iterable[Mapping[str, Any]] = ()) -> Any:
+        """Read the parts of a run; return what `parse` and `write` get as `state`.
+
+        Called once per run, before any row is parsed, with each part that came (an
+        importer without parts gets {}) and the main file's rows (field → cell), so that
+        it can load what they refer to in a few queries. A problem that is no main row's
+        (a part's row for a key the main file does not have) is reported by `leftovers`.
+        """
+        return None
+
+    def leftovers(self, state: Any) -> list[str]:
+        """Return the problems of the parts no main row took, in Spanish; [] if none."""
+        return []
 
     @abstractmethod
-    def parse(self, cells: Mapping[str, Any]) -> tuple[Any, list[str]]:
-        """Return the row ready to write (or None) and what is wrong with it, in Spanish."""
+    def parse(self, cells: Mapping[str, Any], state: Any = None) -> tuple[Any, list[str]]:
+        """Return the row ready to write (or None) and what is wrong with it, in Spanish.
+
+        `state` is what `start` returned for the run, or None for a preview (the parts
+        are not read: what only they can tell is not checked).
+        """
 
     @abstractmethod
     def key(self, row: Any) -> tuple:
@@ -75,6 +119,7 @@ class Importer(ABC):
         *,
         actor: AbstractBaseUser | None,
         progress: WriteProgress,
+        state: Any = None,
     ) -> Outcome:
         """Write the valid rows (line, row) inside the caller's transaction."""
 
@@ -96,6 +141,9 @@ class Importer(ABC):
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if p.name == name), None)
 
     def record_field_label(self, name: str) -> str:
         return next((str(f.label) for f in self.fields if f.name == name), name)

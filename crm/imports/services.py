@@ -6,7 +6,9 @@ import io
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -40,6 +42,8 @@ PROGRESS_CACHE_SECONDS = 24 * 60 * 60
 PROGRESS_EVERY_SECONDS = 0.5
 # A queued or running batch with no progress for this long is shown as stalled.
 STALLED_SECONDS = 120
+# Problems of a part's rows that belong to no main row, named in the failure.
+LEFTOVERS_SHOWN = 20
 # Rows validated between two progress reports.
 REPORT_EVERY_ROWS = 500
 
@@ -65,23 +69,77 @@ def importer_for(batch: ImportBatch) -> Importer:
 
 
 @transaction.atomic
-def upload(*, kind: str, file: UploadedFile, actor: AbstractBaseUser) -> ImportBatch:
+def upload(
+    *,
+    kind: str,
+    file: UploadedFile,
+    actor: AbstractBaseUser,
+    parts: Mapping[str, UploadedFile | None] | None = None,
+) -> ImportBatch:
     """Store an uploaded file (private storage) with its header and a first guess of its columns.
 
+    `parts` are the files of the kind's additional tables (a loan's installments); a part
+    with no file is looked for as a sheet of the main workbook with the part's name.
     Refuse what cannot be imported (unknown kind, format, size, unreadable, no header).
     """
     importer = registry.get(kind)
     if importer is None:
         raise ValidationError({"kind": _("Elija qué quiere importar.")})
     name = file.name or "archivo"
+    digest, header = _checked(file, name, "file")
+    batch = ImportBatch(
+        kind=kind,
+        file_name=name[-255:],
+        file_sha256=digest.hexdigest(),
+        header=header,
+        created_by=people.signed_in(actor),
+    )
+    batch.mapping = suggested_mapping(importer, header)
+    batch.file.save(name, file, save=False)
+    file.seek(0)
+    sheets = {search.normalize(s): s for s in _sheet_names(file, name)[1:]}
+    for part in importer.parts:
+        part_file = (parts or {}).get(part.name)
+        if part_file is not None:
+            part_name = part_file.name or part.name
+            part_digest, part_header = _checked(part_file, part_name, part.name)
+            digest.update(part_digest.digest())
+            stored = batch.file.storage.save(
+                f"{PurePosixPath(batch.file.name).parent}/{part.name}-{part_name}"[-250:],
+                part_file,
+            )
+            batch.parts[part.name] = {"file": stored, "sheet": "", "file_name": part_name[-255:]}
+        else:
+            sheet = next((sheets[n] for n in part.sheet_names if n in sheets), None)
+            if sheet is None:
+                continue
+            file.seek(0)
+            try:
+                _line, part_header = _header(_rows(file, name, sheet=sheet))
+            except ValidationError as exc:
+                raise ValidationError({part.name: exc.messages}) from exc
+            batch.parts[part.name] = {
+                "file": "",
+                "sheet": sheet,
+                "file_name": f"{name} › {sheet}"[-255:],
+            }
+        batch.parts[part.name]["header"] = part_header
+        batch.parts[part.name]["mapping"] = suggested_mapping(importer, part_header, part=part.name)
+    batch.file_sha256 = digest.hexdigest()
+    batch.save()
+    return batch
+
+
+def _checked(file: UploadedFile, name: str, field: str) -> tuple[Any, list[str]]:
+    """Refuse a file of the wrong format or size, or without a header; return its hash, header."""
     try:
         spreadsheets.check_extension(name)
     except ValidationError as exc:
-        raise ValidationError({"file": exc.messages}) from exc
+        raise ValidationError({field: exc.messages}) from exc
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise ValidationError(
             {
-                "file": _("El archivo pesa más de %(mb)s MB: divídalo en partes.")
+                field: _("El archivo pesa más de %(mb)s MB: divídalo en partes.")
                 % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
             }
         )
@@ -92,23 +150,32 @@ def upload(*, kind: str, file: UploadedFile, actor: AbstractBaseUser) -> ImportB
     try:
         _line, header = _header(_rows(file, name))
     except ValidationError as exc:
-        raise ValidationError({"file": exc.messages}) from exc
+        raise ValidationError({field: exc.messages}) from exc
     file.seek(0)
-    batch = ImportBatch(
-        kind=kind,
-        file_name=name[-255:],
-        file_sha256=digest.hexdigest(),
-        header=header,
-        created_by=people.signed_in(actor),
-    )
-    batch.mapping = suggested_mapping(importer, header)
-    batch.file.save(name, file, save=False)
-    batch.save()
-    return batch
+    return digest, header
 
 
-def _rows(file, name: str) -> Iterator[spreadsheets.Row]:
-    return spreadsheets.read_rows(file, name, windows_csv=True)
+def _sheet_names(file: UploadedFile, name: str) -> list[str]:
+    try:
+        return spreadsheets.sheet_names(file, name)
+    finally:
+        file.seek(0)
+
+
+def _rows(file, name: str, *, sheet: str | None = None) -> Iterator[spreadsheets.Row]:
+    return spreadsheets.read_rows(file, name, windows_csv=True, sheet=sheet)
+
+
+@contextmanager
+def _part_rows(batch: ImportBatch, name: str) -> Iterator[Iterator[spreadsheets.Row]]:
+    """Open a part of a batch: its own stored file, or its sheet of the main workbook."""
+    info = batch.parts[name]
+    if info.get("file"):
+        with batch.file.storage.open(info["file"], "rb") as handle:
+            yield _rows(handle, info["file_name"])
+    else:
+        with batch.file.open("rb") as handle:
+            yield _rows(handle, batch.file_name, sheet=info["sheet"])
 
 
 def _header(rows: Iterator[spreadsheets.Row]) -> tuple[int, list[str]]:
@@ -134,14 +201,30 @@ def header_key(header: Sequence[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def suggested_mapping(importer: Importer, header: Sequence[str]) -> dict[str, int]:
+def mapping_kind(importer: Importer, part: str | None = None) -> str:
+    """Return what a layout's saved columns are kept under: the kind, or kind.part."""
+    return f"{importer.kind}.{part}" if part else importer.kind
+
+
+def _fields(importer: Importer, part: str | None) -> tuple[registry.Field, ...]:
+    if part is None:
+        return importer.fields
+    found = importer.part(part)
+    return found.fields if found is not None else ()
+
+
+def suggested_mapping(
+    importer: Importer, header: Sequence[str], *, part: str | None = None
+) -> dict[str, int]:
     """Return field → column: the mapping saved for this layout, else by the columns' names."""
-    saved = ImportMapping.objects.filter(kind=importer.kind, header_key=header_key(header)).first()
+    saved = ImportMapping.objects.filter(
+        kind=mapping_kind(importer, part), header_key=header_key(header)
+    ).first()
     if saved is not None:
         return {f: i for f, i in saved.mapping.items() if isinstance(i, int) and i < len(header)}
     mapping: dict[str, int] = {}
     names = [search.normalize(name) for name in header]
-    for field in importer.fields:
+    for field in _fields(importer, part):
         for index, name in enumerate(names):
             if index in mapping.values():
                 continue
@@ -151,15 +234,28 @@ def suggested_mapping(importer: Importer, header: Sequence[str]) -> dict[str, in
     return mapping
 
 
-def check_mapping(importer: Importer, header: Sequence[str], mapping: Mapping[str, int]) -> None:
+def check_mapping(
+    importer: Importer,
+    header: Sequence[str],
+    mapping: Mapping[str, int],
+    *,
+    part: str | None = None,
+) -> None:
     """Refuse a mapping without a required field, with a column used twice or out of range."""
     errors = []
-    missing = [str(f.label) for f in importer.fields if f.required and f.name not in mapping]
+    fields = {f.name: f for f in _fields(importer, part)}
+    missing = [str(f.label) for f in fields.values() if f.required and f.name not in mapping]
     if missing:
-        errors.append(_("Asigne una columna a: %(fields)s.") % {"fields": ", ".join(missing)})
+        message = _("Asigne una columna a: %(fields)s.") % {"fields": ", ".join(missing)}
+        if part is not None:
+            message = f"{importer.part(part).label}: {message}"
+        errors.append(message)
     used: dict[int, str] = {}
     for name, index in mapping.items():
-        field = importer.field(name)
+        field = fields.get(name)
+        if field is None:
+            errors.append(_("Campo desconocido: %(name)s.") % {"name": name})
+            continue
         if not 0 <= index < len(header):
             errors.append(_("La columna de %(field)s no existe.") % {"field": field.label})
         elif index in used:
@@ -202,6 +298,7 @@ def queue_import(
     mapping: Mapping[str, int],
     skip_invalid: bool,
     actor: AbstractBaseUser,
+    part_mappings: Mapping[str, Mapping[str, int]] | None = None,
 ) -> ImportBatch:
     """Keep the columns (for this batch and as the layout's saved choice) and queue the run."""
     batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
@@ -209,19 +306,26 @@ def queue_import(
         raise ValidationError(_("Esta importación ya se puso en cola."))
     importer = importer_for(batch)
     check_mapping(importer, batch.header, mapping)
+    layouts = [(None, batch.header, dict(mapping))]
+    for name, info in batch.parts.items():
+        chosen = dict((part_mappings or {}).get(name, info.get("mapping", {})))
+        check_mapping(importer, info["header"], chosen, part=name)
+        info["mapping"] = chosen
+        layouts.append((name, info["header"], chosen))
     batch.mapping = dict(mapping)
     batch.skip_invalid = skip_invalid
     batch.status = ImportBatch.Status.QUEUED
-    batch.save(update_fields=["mapping", "skip_invalid", "status"])
-    ImportMapping.objects.update_or_create(
-        kind=batch.kind,
-        header_key=header_key(batch.header),
-        defaults={
-            "mapping": dict(mapping),
-            "header": batch.header,
-            "updated_by": people.signed_in(actor),
-        },
-    )
+    batch.save(update_fields=["mapping", "parts", "skip_invalid", "status"])
+    for part, header, chosen in layouts:
+        ImportMapping.objects.update_or_create(
+            kind=mapping_kind(importer, part),
+            header_key=header_key(header),
+            defaults={
+                "mapping": chosen,
+                "header": header,
+                "updated_by": people.signed_in(actor),
+            },
+        )
     save_progress(batch, phase=READING, done=0, total=None)
     queue.enqueue("crm.run_import", batch_id=batch.pk)
     return batch
@@ -253,8 +357,15 @@ def run_import(*, batch_id: int) -> ImportBatch | None:
     try:
         with batch.file.open("rb") as handle:
             lines = list(_rows(handle, batch.file_name))
+        with ExitStack() as stack:
+            parts = {
+                name: _part_cells(batch, name, stack.enter_context(_part_rows(batch, name)))
+                for name in batch.parts
+            }
+            # The header's cells go too: a text where a document is expected matches nothing.
+            state = importer.start(parts, main=(_cells(v, batch.mapping) for _l, v in lines))
         with transaction.atomic():
-            _run(batch, importer, lines, report)
+            _run(batch, importer, lines, report, state)
     except ValidationError as exc:
         _fail(batch, " ".join(exc.messages))
     except IntegrityError:
@@ -269,7 +380,22 @@ def run_import(*, batch_id: int) -> ImportBatch | None:
     return batch
 
 
-def _run(batch: ImportBatch, importer: Importer, lines: list, report) -> None:
+def _part_cells(
+    batch: ImportBatch, name: str, rows: Iterator[spreadsheets.Row]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield a part's data rows as (line, field → cell), after checking its header."""
+    info = batch.parts[name]
+    _line, header = _header(rows)
+    if header != info["header"]:
+        raise ValidationError(
+            _("El encabezado de «%(file)s» cambió; vuelva a subirlo.") % {"file": info["file_name"]}
+        )
+    for line, values in rows:
+        if not all(spreadsheets.is_blank(v) for v in values):
+            yield line, _cells(values, info["mapping"])
+
+
+def _run(batch: ImportBatch, importer: Importer, lines: list, report, state: Any) -> None:
     rows = iter(lines)
     _line, header = _header(rows)
     if header != batch.header:
@@ -286,7 +412,7 @@ def _run(batch: ImportBatch, importer: Importer, lines: list, report) -> None:
         count += 1
         if count % REPORT_EVERY_ROWS == 0:
             report(VALIDATING, line, total)
-        row, messages = importer.parse(_cells(values, batch.mapping))
+        row, messages = importer.parse(_cells(values, batch.mapping), state)
         if row is not None:
             key = importer.key(row)
             if key in first_line_of:
@@ -302,24 +428,52 @@ def _run(batch: ImportBatch, importer: Importer, lines: list, report) -> None:
         else:
             valid.append((line, row))
     report(VALIDATING, total, total)
+    leftovers = importer.leftovers(state)
+    if leftovers:
+        raise ValidationError(leftovers[:LEFTOVERS_SHOWN])
     batch.row_count = count
     if bad and not batch.skip_invalid:
         _finish(batch, applied=False, bad=bad, originals=originals, header=header)
         return
-    outcome = importer.write(
-        batch,
-        valid,
-        actor=batch.created_by,
-        progress=lambda done, of: report(WRITING, done, of),
-    )
-    for line, message in outcome.errors.items():
-        bad.setdefault(line, []).append(message)
+    try:
+        with transaction.atomic():
+            outcome = importer.write(
+                batch,
+                valid,
+                actor=batch.created_by,
+                progress=lambda done, of: report(WRITING, done, of),
+                state=state,
+            )
+            if outcome.errors and not batch.skip_invalid:
+                # Rows only the writing could refuse (a loan whose balance does not match):
+                # all or nothing still holds, so what was written goes back.
+                raise _WriteRefused(outcome)
+    except _WriteRefused as refused:
+        _add_write_errors(refused.outcome, lines, bad, originals)
+        _finish(batch, applied=False, bad=bad, originals=originals, header=header)
+        return
+    _add_write_errors(outcome, lines, bad, originals)
     batch.created_count = outcome.created
     batch.updated_count = outcome.updated
     batch.unchanged_count = outcome.unchanged
     batch.conflict_count = outcome.conflicts
     batch.skipped_count = len(bad)
     _finish(batch, applied=True, bad=bad, originals=originals, header=header)
+
+
+class _WriteRefused(Exception):
+    def __init__(self, outcome: registry.Outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+def _add_write_errors(outcome: registry.Outcome, lines: list, bad: dict, originals: dict) -> None:
+    if not outcome.errors:
+        return
+    by_line = dict(lines)
+    for line, message in outcome.errors.items():
+        bad.setdefault(line, []).append(message)
+        originals[line] = by_line.get(line, ())
 
 
 def _finish(batch, *, applied: bool, bad: dict, originals: dict, header: list[str]) -> None:

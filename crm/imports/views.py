@@ -32,6 +32,30 @@ class UploadForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(imp.kind, imp.label) for imp in registry.kinds()]
+        for importer in registry.kinds():
+            for part in importer.parts:
+                self.fields[part_field(importer, part)] = forms.FileField(
+                    label=_("%(kind)s: %(part)s (opcional)")
+                    % {"kind": importer.label, "part": part.label},
+                    help_text=part.description,
+                    required=False,
+                    widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.ods,.csv"}),
+                )
+
+    def part_fields(self):
+        """The bound file fields of the kinds' additional tables."""
+        return [self[name] for name in self.fields if name.startswith("part_")]
+
+    def parts(self) -> dict:
+        importer = registry.get(self.cleaned_data["kind"])
+        return {
+            part.name: self.cleaned_data.get(part_field(importer, part))
+            for part in (importer.parts if importer else ())
+        }
+
+
+def part_field(importer, part) -> str:
+    return f"part_{importer.kind}_{part.name}"
 
 
 class ColumnsForm(forms.Form):
@@ -45,17 +69,25 @@ class ColumnsForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, importer, header, initial_mapping, **kwargs):
+    def __init__(self, *args, importer, header, initial_mapping, parts=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.importer = importer
         self.header = header
+        self.parts = parts or {}
+        self._add(importer.fields, header, initial_mapping, prefix="col_")
+        for name, info in self.parts.items():
+            part = importer.part(name)
+            if part is not None:
+                self._add(part.fields, info["header"], info.get("mapping", {}), f"{name}__")
+
+    def _add(self, fields, header, initial, prefix: str) -> None:
         columns = [(NOT_IMPORTED, _("— no importar —"))] + [
             (str(i), f"{_column_letter(i)} · {name or _('(sin nombre)')}")
             for i, name in enumerate(header)
         ]
-        for field in importer.fields:
-            index = initial_mapping.get(field.name)
-            self.fields[f"col_{field.name}"] = forms.ChoiceField(
+        for field in fields:
+            index = initial.get(field.name)
+            self.fields[f"{prefix}{field.name}"] = forms.ChoiceField(
                 label=field.label,
                 choices=columns,
                 required=False,
@@ -63,20 +95,41 @@ class ColumnsForm(forms.Form):
                 help_text=field.help,
             )
 
-    def mapping(self) -> dict[str, int]:
+    def groups(self) -> list[tuple[str, str, list]]:
+        """The choices by table: (title, file name, bound fields); the main file first."""
+        shown = [("", "", [self[f"col_{f.name}"] for f in self.importer.fields])]
+        for name, info in self.parts.items():
+            part = self.importer.part(name)
+            if part is not None:
+                fields = [self[f"{name}__{f.name}"] for f in part.fields]
+                shown.append((str(part.label), info["file_name"], fields))
+        return shown
+
+    def _chosen(self, fields, prefix: str) -> dict[str, int]:
         chosen = {}
-        for field in self.importer.fields:
-            value = (self.cleaned_data if hasattr(self, "cleaned_data") else {}).get(
-                f"col_{field.name}"
-            )
+        cleaned = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        for field in fields:
+            value = cleaned.get(f"{prefix}{field.name}")
             if value not in (None, NOT_IMPORTED):
                 chosen[field.name] = int(value)
         return chosen
+
+    def mapping(self) -> dict[str, int]:
+        return self._chosen(self.importer.fields, "col_")
+
+    def part_mappings(self) -> dict[str, dict[str, int]]:
+        return {
+            name: self._chosen(self.importer.part(name).fields, f"{name}__")
+            for name in self.parts
+            if self.importer.part(name) is not None
+        }
 
     def clean(self):
         cleaned = super().clean()
         try:
             services.check_mapping(self.importer, self.header, self.mapping())
+            for name, chosen in self.part_mappings().items():
+                services.check_mapping(self.importer, self.parts[name]["header"], chosen, part=name)
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from exc
         return cleaned
@@ -130,10 +183,17 @@ def import_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             batch = services.upload(
-                kind=form.cleaned_data["kind"], file=form.cleaned_data["file"], actor=request.user
+                kind=form.cleaned_data["kind"],
+                file=form.cleaned_data["file"],
+                actor=request.user,
+                parts=form.parts(),
             )
         except ValidationError as exc:
+            importer = registry.get(form.cleaned_data["kind"])
             for field, errors in exc.message_dict.items():
+                part = importer.part(field) if importer else None
+                if part is not None:
+                    field = part_field(importer, part)
                 form.add_error(field if field in form.fields else None, errors)
         else:
             return redirect("crm:import_columns", pk=batch.pk)
@@ -149,7 +209,13 @@ def import_columns(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(batch)
     importer = services.importer_for(batch)
     data = request.POST if request.method == "POST" else None
-    form = ColumnsForm(data, importer=importer, header=batch.header, initial_mapping=batch.mapping)
+    form = ColumnsForm(
+        data,
+        importer=importer,
+        header=batch.header,
+        initial_mapping=batch.mapping,
+        parts=batch.parts,
+    )
     mapping = batch.mapping
     if data is not None and form.is_valid():
         mapping = form.mapping()
@@ -160,6 +226,7 @@ def import_columns(request: HttpRequest, pk: int) -> HttpResponse:
                     mapping=mapping,
                     skip_invalid=form.cleaned_data["skip_invalid"],
                     actor=request.user,
+                    part_mappings=form.part_mappings(),
                 )
             except ValidationError as exc:
                 form.add_error(None, exc.messages)

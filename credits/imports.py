@@ -1,0 +1,1157 @@
+"""Loans from a file, with their schedules and payment histories (registered into crm.imports).
+
+One row per loan: the customer's document, the product, the source system's payment code
+(kept as the loan's: the bot, the portal and the campaigns name a loan by it), the
+disbursement day, principal, rate, term and frequency. Two more tables may come with it,
+each as its own file or as a sheet of the same workbook: the installments (*Cuotas*: when
+the source system's schedule differs from our engine's, the loan keeps theirs and is
+marked as an imported schedule) and the payment history (*Pagos*).
+
+The payments are applied in date order with the ledger's own allocation
+(`credits.services.payments.plan_allocations`: oldest installment first, each one's
+components in the product's order); an amount beyond the installment in course pays the
+next ones, as the source system recorded it, and only what exceeds the whole debt stays as
+credit balance. The loan's resulting balance must equal the one the file reports, to the
+cent, or the row is refused as a mismatch with both figures. Every row the loan has
+(installments, payments, allocations, ledger entries) is written as the services write
+them, in bulk: balances recompute from the ledger like any other loan's.
+
+A loan already in the book (its payment code) is never changed by an import: the same
+loan again is "unchanged", other data under its code is an error. Late interest before
+the import is the source system's business: ours runs from the import day on.
+"""
+
+import itertools
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, ProtectedError, RestrictedError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from credits import portfolio, schedule
+from credits.models import (
+    COMPONENTS,
+    ZERO,
+    Bucket,
+    Installment,
+    LedgerEntry,
+    Loan,
+    LoanProduct,
+    Payment,
+    PaymentAllocation,
+)
+from credits.services import loans as loan_services
+from credits.services import payments as payment_services
+from crm import validators
+from crm.imports.customers import DOCUMENT_TYPES
+from crm.imports.registry import Field, Importer, Outcome, Part, PartRows, WriteProgress
+from crm.models import Branch, Customer, ImportBatch, ImportRecord, Interaction
+from crm.services import SUMMARY_CHARS
+from lib import links, money, people, search, spreadsheets
+
+# Loans written per transaction step (their installments and payments with them).
+BATCH_SIZE = 200
+# Blockers an undo lists by line; the rest are counted.
+BLOCKERS_LISTED = 20
+# Problems of one loan's installments or payments named on its line; the rest are counted.
+PART_PROBLEMS_LISTED = 5
+# The earliest disbursement an import takes: older books are not this product's.
+EARLIEST_DAY = date(1990, 1, 1)
+# The longest a payment code may be (Loan.payment_code) and what it may hold.
+CODE_MAX = 30
+CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./")
+
+FREQUENCIES = {
+    "mensual": schedule.Frequency.MONTHLY,
+    "monthly": schedule.Frequency.MONTHLY,
+    "m": schedule.Frequency.MONTHLY,
+    "quincenal": schedule.Frequency.BIWEEKLY,
+    "biweekly": schedule.Frequency.BIWEEKLY,
+    "q": schedule.Frequency.BIWEEKLY,
+    "semanal": schedule.Frequency.WEEKLY,
+    "weekly": schedule.Frequency.WEEKLY,
+    "s": schedule.Frequency.WEEKLY,
+}
+
+INSTALLMENTS, PAYMENTS = "installments", "payments"
+CODE_ALIASES = ("codigo de pago", "codigo", "cod pago", "payment code", "nro credito", "credito")
+
+# An installment as kept while a run reads its file: six whole numbers (line, number,
+# due day as an ordinal, principal, interest and fee in cents) in a flat array per loan,
+# so 1,200,000 installments take about 60 MB instead of a gigabyte of objects.
+INST_WIDTH = 6
+# A payment: line, day (ordinal), amount in cents.
+PAY_WIDTH = 3
+
+
+def _cents(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+def _money(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+@dataclass(slots=True)
+class LoanRow:
+    """One valid row: the loan as it will be stored."""
+
+    code: str
+    customer_id: int
+    customer_name: str
+    branch_id: int | None
+    advisor_id: int | None
+    product: LoanProduct
+    start_date: date
+    principal: Decimal
+    annual_rate: Decimal
+    term: int
+    frequency: str
+    first_due_date: date
+    balance: Decimal | None
+    principal_balance: Decimal | None
+    # Already in the book with the same data: nothing to write.
+    unchanged: bool
+
+
+class LoanRun:
+    """What a run reads before the loans: their tables, customers, products, existing codes."""
+
+    def __init__(self) -> None:
+        self.installments: dict[str, array] = defaultdict(lambda: array("q"))
+        self.payments: dict[str, array] = defaultdict(lambda: array("q"))
+        self.references: dict[tuple[str, int], str] = {}
+        # Problems of a part's rows, by the payment code they belong to.
+        self.problems: dict[str, list[str]] = defaultdict(list)
+        self.codes_seen: set[str] = set()
+        self.customers: dict[tuple[str, str], tuple[int, str, int | None, int | None]] = {}
+        self.existing: dict[str, Loan] = {}
+        self.products: dict[str, LoanProduct] = {}
+        self.branches: dict[str, int] = {}
+        self.today = timezone.localdate()
+
+
+class LoanImporter(Importer):
+    kind = "loans"
+    label = gettext_lazy("Créditos")
+    record_label = gettext_lazy("crédito")
+    key_fields = ("payment_code",)
+    description = gettext_lazy(
+        "Una fila por crédito, con el código de pago del sistema de origen. Con él pueden "
+        "venir sus cuotas y su historial de pagos (archivos aparte, u hojas «Cuotas» y "
+        "«Pagos» del mismo libro). Los clientes deben existir antes: impórtelos primero."
+    )
+    fields = (
+        Field(
+            "document_type",
+            gettext_lazy("Tipo de documento"),
+            aliases=("tipo", "tipo documento", "tipo doc", "document type"),
+            help=gettext_lazy("DNI, CE, RUC o Pasaporte; vacío: DNI."),
+        ),
+        Field(
+            "document_number",
+            gettext_lazy("Número de documento"),
+            required=True,
+            aliases=("documento", "nro documento", "numero documento", "doc", "dni"),
+        ),
+        Field(
+            "payment_code",
+            gettext_lazy("Código de pago"),
+            required=True,
+            aliases=CODE_ALIASES,
+            help=gettext_lazy("El del sistema de origen; único. Letras, números y - _ . /"),
+        ),
+        Field(
+            "product",
+            gettext_lazy("Producto"),
+            required=True,
+            aliases=("producto", "producto de credito", "product"),
+            help=gettext_lazy("El nombre de un producto de crédito registrado."),
+        ),
+        Field(
+            "start_date",
+            gettext_lazy("Fecha de desembolso"),
+            required=True,
+            aliases=("desembolso", "fecha desembolso", "fecha de inicio", "inicio"),
+            help=gettext_lazy("dd/mm/aaaa o una celda de fecha."),
+        ),
+        Field(
+            "principal",
+            gettext_lazy("Capital"),
+            required=True,
+            aliases=("monto", "monto desembolsado", "principal", "importe"),
+        ),
+        Field(
+            "annual_rate",
+            gettext_lazy("Tasa nominal anual (%)"),
+            aliases=("tasa", "tasa anual", "tna", "tasa de interes"),
+            help=gettext_lazy("32,5 es 32,5 % anual; vacío: la del producto."),
+        ),
+        Field(
+            "term",
+            gettext_lazy("Plazo (cuotas)"),
+            required=True,
+            aliases=("plazo", "cuotas", "nro cuotas", "numero de cuotas", "term"),
+        ),
+        Field(
+            "frequency",
+            gettext_lazy("Frecuencia"),
+            aliases=("frecuencia", "periodicidad", "frecuencia de pago"),
+            help=gettext_lazy("Mensual, quincenal o semanal; vacío: la del producto."),
+        ),
+        Field(
+            "first_due_date",
+            gettext_lazy("Primer vencimiento"),
+            aliases=("primer vencimiento", "primera cuota", "fecha primera cuota"),
+            help=gettext_lazy("Vacío: un periodo después del desembolso."),
+        ),
+        Field(
+            "balance",
+            gettext_lazy("Saldo"),
+            aliases=("saldo", "saldo total", "saldo pendiente", "deuda"),
+            help=gettext_lazy(
+                "Lo que falta pagar (capital, interés y comisiones de las cuotas), sin mora; "
+                "se compara al centavo con el resultado de aplicar los pagos."
+            ),
+        ),
+        Field(
+            "principal_balance",
+            gettext_lazy("Saldo de capital"),
+            aliases=("saldo capital", "saldo de capital", "capital pendiente"),
+            help=gettext_lazy("Se compara al centavo con el capital que queda por pagar."),
+        ),
+        Field(
+            "branch",
+            gettext_lazy("Sucursal"),
+            aliases=("sucursal", "agencia", "oficina"),
+            help=gettext_lazy("Vacío: la del cliente."),
+        ),
+    )
+    parts = (
+        Part(
+            INSTALLMENTS,
+            gettext_lazy("Cuotas"),
+            description=gettext_lazy(
+                "El cronograma del sistema de origen, una fila por cuota. Sin este archivo, "
+                "el cronograma se calcula con las condiciones del crédito."
+            ),
+            sheet_names=("cuotas", "cronograma", "cronogramas"),
+            fields=(
+                Field("payment_code", gettext_lazy("Código de pago"), True, CODE_ALIASES),
+                Field(
+                    "number",
+                    gettext_lazy("Número de cuota"),
+                    True,
+                    ("cuota", "nro cuota", "numero", "n cuota", "numero cuota"),
+                ),
+                Field(
+                    "due_date",
+                    gettext_lazy("Vencimiento"),
+                    True,
+                    ("fecha vencimiento", "fecha de vencimiento", "vence"),
+                ),
+                Field("principal", gettext_lazy("Capital"), True, ("amortizacion", "principal")),
+                Field("interest", gettext_lazy("Interés"), True, ("interes", "intereses")),
+                Field(
+                    "fee",
+                    gettext_lazy("Comisiones"),
+                    False,
+                    ("comision", "comisiones", "gastos", "seguro"),
+                ),
+            ),
+        ),
+        Part(
+            PAYMENTS,
+            gettext_lazy("Pagos"),
+            description=gettext_lazy(
+                "El historial de pagos, una fila por pago; se aplican en orden de fecha."
+            ),
+            sheet_names=("pagos", "historial de pagos", "abonos"),
+            fields=(
+                Field("payment_code", gettext_lazy("Código de pago"), True, CODE_ALIASES),
+                Field(
+                    "date",
+                    gettext_lazy("Fecha de pago"),
+                    True,
+                    ("fecha", "fecha pago", "fecha de pago"),
+                ),
+                Field("amount", gettext_lazy("Monto"), True, ("monto", "importe", "pago")),
+                Field(
+                    "reference",
+                    gettext_lazy("Referencia"),
+                    False,
+                    ("referencia", "operacion", "nro operacion", "recibo"),
+                ),
+            ),
+        ),
+    )
+
+    # --- Reading the tables ------------------------------------------------------------
+
+    def start(
+        self, parts: Mapping[str, PartRows], main: Iterable[Mapping[str, Any]] = ()
+    ) -> LoanRun:
+        run = LoanRun()
+        if INSTALLMENTS in parts:
+            self._read_installments(run, parts[INSTALLMENTS])
+        if PAYMENTS in parts:
+            self._read_payments(run, parts[PAYMENTS])
+        run.products = {search.normalize(p.name): p for p in LoanProduct.objects.all()}
+        run.branches = {
+            search.normalize(name): pk for pk, name in Branch.objects.values_list("pk", "name")
+        }
+        self._load_book(run, main)
+        return run
+
+    def _read_installments(self, run: LoanRun, rows: PartRows) -> None:
+        label = _("Cuotas")
+        for line, cells in rows:
+            code = _code(cells.get("payment_code"))
+            if not code:
+                run.problems[""].append(
+                    _("%(part)s, línea %(line)s: falta el código de pago.")
+                    % {"part": label, "line": line}
+                )
+                continue
+            try:
+                number = spreadsheets.read_whole_number(
+                    cells.get("number"), label=_("el número de cuota"), maximum=schedule.MAX_TERM
+                )
+                due = spreadsheets.read_date(
+                    cells.get("due_date"),
+                    label=_("el vencimiento"),
+                    earliest=EARLIEST_DAY,
+                    latest=run.today + timedelta(days=366 * 40),
+                )
+                amounts = [
+                    spreadsheets.read_amount(
+                        cells.get(name), label=text, maximum=payment_services.MAX_AMOUNT
+                    )
+                    for name, text in (
+                        ("principal", _("el capital")),
+                        ("interest", _("el interés")),
+                    )
+                ]
+                fee = (
+                    ZERO
+                    if spreadsheets.is_blank(cells.get("fee"))
+                    else spreadsheets.read_amount(
+                        cells.get("fee"),
+                        label=_("la comisión"),
+                        maximum=payment_services.MAX_AMOUNT,
+                    )
+                )
+            except ValueError as exc:
+                run.problems[code].append(
+                    _("%(part)s, línea %(line)s: %(error)s")
+                    % {"part": label, "line": line, "error": exc}
+                )
+                continue
+            run.installments[code].extend(
+                (line, number, due.toordinal(), *(_cents(a) for a in amounts), _cents(fee))
+            )
+
+    def _read_payments(self, run: LoanRun, rows: PartRows) -> None:
+        label = _("Pagos")
+        for line, cells in rows:
+            code = _code(cells.get("payment_code"))
+            if not code:
+                run.problems[""].append(
+                    _("%(part)s, línea %(line)s: falta el código de pago.")
+                    % {"part": label, "line": line}
+                )
+                continue
+            try:
+                day = spreadsheets.read_date(
+                    cells.get("date"),
+                    label=_("la fecha de pago"),
+                    earliest=EARLIEST_DAY,
+                    latest=run.today,
+                )
+                amount = spreadsheets.read_amount(
+                    cells.get("amount"), label=_("el monto"), maximum=payment_services.MAX_AMOUNT
+                )
+                if amount <= 0:
+                    raise ValueError(_("El monto debe ser mayor que cero."))
+            except ValueError as exc:
+                run.problems[code].append(
+                    _("%(part)s, línea %(line)s: %(error)s")
+                    % {"part": label, "line": line, "error": exc}
+                )
+                continue
+            run.payments[code].extend((line, day.toordinal(), _cents(amount)))
+            reference = spreadsheets.cell_text(cells.get("reference"))
+            if reference:
+                run.references[(code, line)] = reference[:100]
+
+    def _load_book(self, run: LoanRun, main: Iterable[Mapping[str, Any]]) -> None:
+        """Find the file's customers and its codes already in the book, a query per thousand."""
+        numbers: set[str] = set()
+        codes: set[str] = set()
+        for cells in main:
+            number = validators.normalize_document_number(
+                spreadsheets.cell_text(cells.get("document_number"))
+            )
+            if number:
+                numbers.add(number)
+            code = _code(cells.get("payment_code"))
+            if code:
+                codes.add(code)
+        numbers_list, codes_list = sorted(numbers), sorted(codes)
+        for start in range(0, len(numbers_list), 1000):
+            for row in Customer.objects.filter(
+                document_number__in=numbers_list[start : start + 1000]
+            ).values_list(
+                "pk",
+                "document_type",
+                "document_number",
+                "first_name",
+                "last_name",
+                "branch_id",
+                "advisor_id",
+            ):
+                pk, doc_type, doc_number, first, last, branch_id, advisor_id = row
+                run.customers[(doc_type, doc_number)] = (
+                    pk,
+                    f"{first} {last}".strip(),
+                    branch_id,
+                    advisor_id,
+                )
+        for start in range(0, len(codes_list), 1000):
+            for loan in Loan.objects.filter(payment_code__in=codes_list[start : start + 1000]).only(
+                "pk",
+                "payment_code",
+                "customer_id",
+                "principal",
+                "term",
+                "start_date",
+                "annual_rate",
+            ):
+                run.existing[loan.payment_code] = loan
+
+    def leftovers(self, state: LoanRun | None) -> list[str]:
+        if state is None:
+            return []
+        problems = list(state.problems.get("", ()))
+        for code in sorted({*state.installments, *state.payments, *state.problems} - {""}):
+            if code not in state.codes_seen:
+                problems.append(
+                    _(
+                        "El código de pago «%(code)s» tiene cuotas o pagos, pero no está en el "
+                        "archivo de créditos."
+                    )
+                    % {"code": code}
+                )
+        return problems
+
+    # --- Reading a loan ----------------------------------------------------------------
+
+    def parse(
+        self, cells: Mapping[str, Any], state: LoanRun | None = None
+    ) -> tuple[LoanRow | None, list[str]]:
+        messages: list[str] = []
+        text = {name: spreadsheets.cell_text(cells.get(name)) for name in cells}
+        today = state.today if state is not None else timezone.localdate()
+
+        document_type = Customer.DocumentType.DNI
+        if text.get("document_type"):
+            found = DOCUMENT_TYPES.get(search.normalize(text["document_type"]).rstrip("."))
+            if found is None:
+                messages.append(
+                    _("Tipo de documento «%(value)s» desconocido: use DNI, CE, RUC o Pasaporte.")
+                    % {"value": text["document_type"][:40]}
+                )
+            else:
+                document_type = found
+        number = validators.normalize_document_number(text.get("document_number", ""))
+        if not number:
+            messages.append(_("Falta el número de documento."))
+
+        code = _code(cells.get("payment_code"))
+        raw_code = text.get("payment_code", "")
+        if not raw_code:
+            messages.append(_("Falta el código de pago."))
+        elif not code:
+            messages.append(
+                _(
+                    "El código de pago «%(value)s» no es válido: hasta %(max)s letras, números "
+                    "o - _ . /"
+                )
+                % {"value": raw_code[:40], "max": CODE_MAX}
+            )
+
+        product = None
+        if not text.get("product"):
+            messages.append(_("Falta el producto."))
+        else:
+            products = (
+                state.products
+                if state is not None
+                else {search.normalize(p.name): p for p in LoanProduct.objects.all()}
+            )
+            product = products.get(search.normalize(text["product"]))
+            if product is None:
+                messages.append(
+                    _("El producto «%(value)s» no está registrado.")
+                    % {"value": text["product"][:60]}
+                )
+
+        def read(reader, name: str, **kwargs):
+            try:
+                return reader(cells.get(name), **kwargs)
+            except ValueError as exc:
+                messages.append(str(exc))
+                return None
+
+        start_date = read(
+            spreadsheets.read_date,
+            "start_date",
+            label=_("la fecha de desembolso"),
+            earliest=EARLIEST_DAY,
+            latest=today,
+        )
+        principal = read(
+            spreadsheets.read_amount,
+            "principal",
+            label=_("el capital"),
+            maximum=payment_services.MAX_AMOUNT,
+        )
+        if principal is not None and principal <= 0:
+            messages.append(_("El capital debe ser mayor que cero."))
+        term = read(
+            spreadsheets.read_whole_number,
+            "term",
+            label=_("el plazo"),
+            maximum=schedule.MAX_TERM,
+        )
+        if term == 0:
+            messages.append(_("El plazo debe ser de al menos una cuota."))
+        annual_rate = None
+        if text.get("annual_rate"):
+            annual_rate = read(
+                spreadsheets.read_rate,
+                "annual_rate",
+                label=_("la tasa"),
+                maximum=schedule.MAX_ANNUAL_RATE,
+            )
+        elif product is not None:
+            annual_rate = product.annual_rate
+        frequency = product.frequency if product is not None else None
+        if text.get("frequency"):
+            frequency = FREQUENCIES.get(search.normalize(text["frequency"]))
+            if frequency is None:
+                messages.append(
+                    _("Frecuencia «%(value)s» desconocida: use mensual, quincenal o semanal.")
+                    % {"value": text["frequency"][:40]}
+                )
+        first_due_date = None
+        if text.get("first_due_date") and start_date is not None:
+            first_due_date = read(
+                spreadsheets.read_date,
+                "first_due_date",
+                label=_("el primer vencimiento"),
+                earliest=start_date + timedelta(days=1),
+                latest=start_date + timedelta(days=366),
+            )
+        elif start_date is not None and frequency is not None:
+            first_due_date = schedule.first_due_date_after(start_date, frequency)
+        balances = {}
+        for name, label in (
+            ("balance", _("el saldo")),
+            ("principal_balance", _("el saldo de capital")),
+        ):
+            balances[name] = None
+            if text.get(name):
+                balances[name] = read(
+                    spreadsheets.read_amount,
+                    name,
+                    label=label,
+                    maximum=payment_services.MAX_AMOUNT,
+                )
+        branch_id = None
+        if text.get("branch"):
+            branches = (
+                state.branches
+                if state is not None
+                else {search.normalize(n): pk for pk, n in Branch.objects.values_list("pk", "name")}
+            )
+            branch_id = branches.get(search.normalize(text["branch"]))
+            if branch_id is None:
+                messages.append(
+                    _("La sucursal «%(value)s» no está registrada.")
+                    % {"value": text["branch"][:60]}
+                )
+
+        customer = None
+        if state is not None and number:
+            customer = state.customers.get((document_type, number))
+            if customer is None:
+                messages.append(
+                    _(
+                        "No hay un cliente con %(type)s %(number)s: impórtelo primero (o "
+                        "regístrelo) y vuelva a subir este archivo."
+                    )
+                    % {"type": Customer.DocumentType(document_type).label, "number": number}
+                )
+        unchanged = False
+        if state is not None and code:
+            state.codes_seen.add(code)
+            messages.extend(_part_messages(state.problems.get(code, ())))
+            existing = state.existing.get(code)
+            if existing is not None and customer is not None:
+                same = (
+                    existing.customer_id == customer[0]
+                    and existing.principal == principal
+                    and existing.term == term
+                    and existing.start_date == start_date
+                    and existing.annual_rate == annual_rate
+                )
+                if same:
+                    unchanged = True
+                else:
+                    messages.append(
+                        _(
+                            "El código de pago %(code)s ya es de otro crédito, con otros datos; "
+                            "un crédito registrado no se cambia por importación."
+                        )
+                        % {"code": code}
+                    )
+            if not unchanged and not messages and code in state.installments:
+                messages.extend(
+                    _check_installments(state.installments[code], principal, term, start_date)
+                )
+            if not unchanged and not messages and code in state.payments:
+                first_payment = min(
+                    state.payments[code][k + 1]
+                    for k in range(0, len(state.payments[code]), PAY_WIDTH)
+                )
+                if first_payment < start_date.toordinal():
+                    messages.append(
+                        _("Hay pagos del %(day)s, antes del desembolso.")
+                        % {"day": date.fromordinal(first_payment).strftime("%d/%m/%Y")}
+                    )
+        if messages:
+            return None, messages
+        return (
+            LoanRow(
+                code=code,
+                customer_id=customer[0] if customer else 0,
+                customer_name=customer[1] if customer else "",
+                branch_id=branch_id or (customer[2] if customer else None),
+                advisor_id=customer[3] if customer else None,
+                product=product,
+                start_date=start_date,
+                principal=principal,
+                annual_rate=annual_rate,
+                term=term,
+                frequency=frequency,
+                first_due_date=first_due_date,
+                balance=balances["balance"],
+                principal_balance=balances["principal_balance"],
+                unchanged=unchanged,
+            ),
+            messages,
+        )
+
+    def key(self, row: LoanRow) -> tuple:
+        return (row.code,)
+
+    def shown(self, row: LoanRow) -> dict[str, str]:
+        return {
+            "payment_code": row.code,
+            "product": row.product.name,
+            "start_date": row.start_date.strftime("%d/%m/%Y"),
+            "principal": money.format_money(row.principal),
+            "annual_rate": f"{row.annual_rate.normalize():f} %",
+            "term": str(row.term),
+            "frequency": str(schedule.Frequency(row.frequency).label),
+            "first_due_date": row.first_due_date.strftime("%d/%m/%Y"),
+            "balance": "" if row.balance is None else money.format_money(row.balance),
+            "principal_balance": ""
+            if row.principal_balance is None
+            else money.format_money(row.principal_balance),
+        }
+
+    # --- Writing -----------------------------------------------------------------------
+
+    def write(
+        self,
+        batch: ImportBatch,
+        rows: Sequence[tuple[int, LoanRow]],
+        *,
+        actor: AbstractBaseUser | None,
+        progress: WriteProgress,
+        state: LoanRun | None = None,
+    ) -> Outcome:
+        outcome = Outcome()
+        actor = people.signed_in(actor)
+        run = state or LoanRun()
+        total = len(rows)
+        progress(0, total)
+        earliest: date | None = None
+        for start in range(0, total, BATCH_SIZE):
+            chunk = rows[start : start + BATCH_SIZE]
+            day = self._write_chunk(batch, chunk, run, actor=actor, outcome=outcome)
+            if day is not None:
+                earliest = day if earliest is None else min(earliest, day)
+            progress(min(start + BATCH_SIZE, total), total)
+        if earliest is not None:
+            portfolio.mark_stale(earliest)
+        return outcome
+
+    def _write_chunk(self, batch, chunk, run: LoanRun, *, actor, outcome: Outcome) -> date | None:
+        now = timezone.now()
+        source = _("importación #%(n)s (%(file)s)") % {"n": batch.pk, "file": batch.file_name}
+        built: list[tuple[int, LoanRow, _Replay]] = []
+        for line, row in chunk:
+            if row.unchanged:
+                outcome.unchanged += 1
+                continue
+            replay = _replay(row, run, actor=actor)
+            mismatch = replay.mismatch(row)
+            if mismatch:
+                outcome.errors[line] = mismatch
+                continue
+            built.append((line, row, replay))
+        if not built:
+            return None
+        Loan.objects.bulk_create([replay.loan for _line, _row, replay in built])
+        Installment.objects.bulk_create(
+            [inst for _line, _row, replay in built for inst in replay.installments]
+        )
+        Payment.objects.bulk_create([p for _l, _r, replay in built for p in replay.payments])
+        PaymentAllocation.objects.bulk_create(
+            [a for _l, _r, replay in built for a in replay.allocations]
+        )
+        entries: list[LedgerEntry] = []
+        interactions: list[Interaction] = []
+        records: list[ImportRecord] = []
+        for _line, row, replay in built:
+            entries.extend(replay.ledger(actor=actor, reason=source))
+            interactions.append(
+                Interaction(
+                    customer_id=row.customer_id,
+                    kind=Interaction.Kind.SYSTEM,
+                    direction=Interaction.Direction.INTERNAL,
+                    summary=replay.summary(source)[:SUMMARY_CHARS],
+                    payload={
+                        "loan": replay.loan.pk,
+                        "payments": len(replay.payments),
+                        "schedule": replay.loan.schedule_source,
+                        "import": batch.pk,
+                    },
+                    actor=actor,
+                    occurred_at=now,
+                )
+            )
+        LedgerEntry.objects.bulk_create(entries)
+        Interaction.objects.bulk_create(interactions)
+        Customer.objects.filter(pk__in={row.customer_id for _l, row, _r in built}).update(
+            last_interaction_at=now
+        )
+        last_entry = dict(
+            LedgerEntry.objects.filter(loan__in=[r.loan for _l, _r, r in built])
+            .values_list("loan_id")
+            .annotate(last=Max("id"))
+        )
+        for line, _row, replay in built:
+            records.append(
+                ImportRecord(
+                    batch=batch,
+                    line=line,
+                    object_id=replay.loan.pk,
+                    action=ImportRecord.Action.CREATED,
+                    after={
+                        "updated_at": replay.loan.updated_at.isoformat(),
+                        "last_entry": last_entry.get(replay.loan.pk, 0),
+                    },
+                )
+            )
+        ImportRecord.objects.bulk_create(records)
+        outcome.created += len(built)
+        return min(row.start_date for _l, row, _r in built)
+
+    # --- Undo --------------------------------------------------------------------------
+
+    def undo_blockers(self, batch: ImportBatch) -> list[str]:
+        records = list(batch.records.filter(action=ImportRecord.Action.CREATED))
+        ids = [r.object_id for r in records]
+        loans = Loan.objects.only("pk", "payment_code", "updated_at").in_bulk(ids)
+        last_entry = dict(
+            LedgerEntry.objects.filter(loan_id__in=ids)
+            .values_list("loan_id")
+            .annotate(last=Max("id"))
+        )
+        blockers = []
+        for record in records:
+            loan = loans.get(record.object_id)
+            if loan is None:
+                blockers.append(
+                    _("Línea %(line)s: el crédito ya no existe.") % {"line": record.line}
+                )
+            elif loan.updated_at.isoformat() != record.after.get("updated_at") or last_entry.get(
+                loan.pk, 0
+            ) != record.after.get("last_entry"):
+                blockers.append(
+                    _(
+                        "Línea %(line)s: el crédito %(code)s tuvo movimientos después de la "
+                        "importación."
+                    )
+                    % {"line": record.line, "code": loan.payment_code}
+                )
+        if len(blockers) > BLOCKERS_LISTED:
+            more = len(blockers) - BLOCKERS_LISTED
+            blockers = [*blockers[:BLOCKERS_LISTED], _("y %(n)s más.") % {"n": more}]
+        return blockers
+
+    def undo(self, batch: ImportBatch, *, actor: AbstractBaseUser) -> None:
+        now = timezone.now()
+        source = _("importación #%(n)s") % {"n": batch.pk}
+        ids = list(
+            batch.records.filter(action=ImportRecord.Action.CREATED).values_list(
+                "object_id", flat=True
+            )
+        )
+        interactions = []
+        earliest = None
+        try:
+            with transaction.atomic():
+                for start in range(0, len(ids), BATCH_SIZE):
+                    chunk = ids[start : start + BATCH_SIZE]
+                    loans = list(
+                        Loan.objects.select_for_update()
+                        .filter(pk__in=chunk)
+                        .only("pk", "payment_code", "customer_id", "start_date")
+                    )
+                    for loan in loans:
+                        interactions.append(
+                            Interaction(
+                                customer_id=loan.customer_id,
+                                kind=Interaction.Kind.SYSTEM,
+                                direction=Interaction.Direction.INTERNAL,
+                                summary=_("Se deshizo la %(source)s: crédito %(code)s eliminado")
+                                % {"source": source, "code": loan.payment_code},
+                                payload={"loan": loan.pk, "import": batch.pk},
+                                actor=people.signed_in(actor),
+                                occurred_at=now,
+                            )
+                        )
+                        earliest = (
+                            loan.start_date if earliest is None else min(earliest, loan.start_date)
+                        )
+                    LedgerEntry.objects.filter(loan_id__in=chunk).delete()
+                    PaymentAllocation.objects.filter(payment__loan_id__in=chunk).delete()
+                    Installment.objects.filter(loan_id__in=chunk).delete()
+                    Payment.objects.filter(loan_id__in=chunk).delete()
+                    Loan.objects.filter(pk__in=chunk).delete()
+        except (ProtectedError, RestrictedError) as exc:
+            raise ValidationError(
+                _(
+                    "No se puede deshacer: algunos créditos importados ya tienen contratos, "
+                    "inversionistas u otros registros."
+                )
+            ) from exc
+        Interaction.objects.bulk_create(interactions)
+        if earliest is not None:
+            portfolio.mark_stale(earliest)
+
+    def decide(self, record: ImportRecord, *, accept: bool, actor: AbstractBaseUser) -> None:
+        raise ValidationError(_("Una importación de créditos no deja cambios por decidir."))
+
+    def record_url(self, record: ImportRecord) -> str:
+        return links.pk_link("credits:loan_detail")(record.object_id)
+
+
+# --- Helpers -------------------------------------------------------------------------------
+
+
+def _code(value: Any) -> str:
+    """Return a payment code as kept, or "" when the cell holds none or a bad one."""
+    code = spreadsheets.cell_text(value)
+    if not code or len(code) > CODE_MAX or not set(code) <= CODE_CHARS:
+        return ""
+    return code
+
+
+def _part_messages(problems: Sequence[str]) -> list[str]:
+    shown = list(problems[:PART_PROBLEMS_LISTED])
+    if len(problems) > PART_PROBLEMS_LISTED:
+        shown.append(
+            _("y %(n)s problemas más en sus cuotas o pagos.")
+            % {"n": len(problems) - PART_PROBLEMS_LISTED}
+        )
+    return shown
+
+
+def _check_installments(flat: array, principal: Decimal, term: int, start_date: date) -> list[str]:
+    """Return what is wrong with a loan's schedule from the file; [] if it can be kept."""
+    rows = sorted(
+        (flat[k : k + INST_WIDTH] for k in range(0, len(flat), INST_WIDTH)), key=lambda r: r[1]
+    )
+    numbers = [r[1] for r in rows]
+    if numbers != list(range(1, len(rows) + 1)):
+        return [_("Las cuotas deben numerarse de 1 en adelante, sin saltos ni repetidas.")]
+    problems = []
+    if len(rows) != term:
+        problems.append(
+            ngettext(
+                "El plazo dice %(term)s cuota y el cronograma trae %(n)s.",
+                "El plazo dice %(term)s cuotas y el cronograma trae %(n)s.",
+                term,
+            )
+            % {"term": term, "n": len(rows)}
+        )
+    dues = [r[2] for r in rows]
+    if dues[0] <= start_date.toordinal():
+        problems.append(_("La primera cuota vence el día del desembolso o antes."))
+    if any(b <= a for a, b in itertools.pairwise(dues)):
+        problems.append(_("Los vencimientos de las cuotas deben ir en aumento."))
+    total = sum(r[3] for r in rows)
+    if total != _cents(principal):
+        problems.append(
+            _("El capital de las cuotas suma %(sum)s y el del crédito es %(principal)s.")
+            % {"sum": money.format_money(_money(total)), "principal": money.format_money(principal)}
+        )
+    return problems
+
+
+class _Replay:
+    """One loan built in memory: its schedule, its payments applied, ready to write."""
+
+    def __init__(self, loan: Loan) -> None:
+        self.loan = loan
+        self.installments: list[Installment] = []
+        self.payments: list[Payment] = []
+        self.allocations: list[PaymentAllocation] = []
+        self.credited: list[tuple[Payment, Decimal]] = []
+
+    def pending(self) -> Decimal:
+        return sum((i.total_pending for i in self.installments), ZERO) - self.loan.credit_balance
+
+    def principal_pending(self) -> Decimal:
+        return sum((i.pending("principal") for i in self.installments), ZERO)
+
+    def mismatch(self, row: LoanRow) -> str:
+        problems = []
+        if row.balance is not None and row.balance != self.pending():
+            problems.append(
+                _("el saldo del archivo es %(file)s y el que resulta de los pagos es %(ours)s")
+                % {
+                    "file": money.format_money(row.balance),
+                    "ours": money.format_money(self.pending()),
+                }
+            )
+        if row.principal_balance is not None and row.principal_balance != self.principal_pending():
+            problems.append(
+                _("el saldo de capital del archivo es %(file)s y el que resulta es %(ours)s")
+                % {
+                    "file": money.format_money(row.principal_balance),
+                    "ours": money.format_money(self.principal_pending()),
+                }
+            )
+        if not problems:
+            return ""
+        return _("No cuadra: %(problems)s.") % {"problems": "; ".join(problems)}
+
+    def ledger(self, *, actor, reason: str) -> list[LedgerEntry]:
+        """Return the loan's ledger, as disbursing it and applying each payment write it."""
+        loan = self.loan
+        entries = [
+            LedgerEntry(
+                loan=loan,
+                installment=inst,
+                kind=LedgerEntry.Kind.DISBURSEMENT,
+                component=component,
+                owed=inst.due(component),
+                actor=actor,
+                reason=_("Desembolso (%(source)s)") % {"source": reason},
+            )
+            for inst in self.installments
+            for component in COMPONENTS
+            if inst.due(component)
+        ]
+        entries.append(
+            LedgerEntry(
+                loan=loan,
+                kind=LedgerEntry.Kind.STATUS,
+                actor=actor,
+                reason=(_("Importado: %(status)s") % {"status": loan.get_status_display()})[:255],
+            )
+        )
+        by_payment = defaultdict(list)
+        for allocation in self.allocations:
+            by_payment[allocation.payment].append(allocation)
+        credited = dict(self.credited)
+        for payment in self.payments:
+            entries.append(
+                LedgerEntry(
+                    loan=loan,
+                    payment=payment,
+                    kind=LedgerEntry.Kind.PAYMENT,
+                    actor=actor,
+                    reason=(
+                        _("Pago recibido: %(amount)s (importado)") % {"amount": payment.amount}
+                    ),
+                )
+            )
+            entries.extend(payment_services.allocation_entries(payment, by_payment[payment]))
+            if payment in credited:
+                entries.append(
+                    LedgerEntry(
+                        loan=loan,
+                        payment=payment,
+                        kind=LedgerEntry.Kind.CREDIT,
+                        component=LedgerEntry.CREDIT_COMPONENT,
+                        paid=credited[payment],
+                        actor=actor,
+                        reason=_("Pago en exceso a saldo a favor"),
+                    )
+                )
+        return entries
+
+    def summary(self, source: str) -> str:
+        loan = self.loan
+        return ngettext(
+            "Crédito %(code)s importado (%(source)s): %(cur)s %(amount)s en %(term)s cuota, "
+            "%(payments)s pagos aplicados, estado %(status)s",
+            "Crédito %(code)s importado (%(source)s): %(cur)s %(amount)s en %(term)s cuotas, "
+            "%(payments)s pagos aplicados, estado %(status)s",
+            loan.term,
+        ) % {
+            "code": loan.payment_code,
+            "source": source,
+            "cur": loan.currency,
+            "amount": money.format_money(loan.principal),
+            "term": loan.term,
+            "payments": len(self.payments),
+            "status": loan.get_status_display(),
+        }
+
+
+def _replay(row: LoanRow, run: LoanRun, *, actor) -> _Replay:
+    """Build a loan from its row: schedule (the file's or the engine's), payments in date order."""
+    product = row.product
+    loan = Loan(
+        customer_id=row.customer_id,
+        product=product,
+        payment_code=row.code,
+        currency=product.currency,
+        principal=row.principal,
+        annual_rate=row.annual_rate,
+        term=row.term,
+        method=product.method,
+        frequency=row.frequency,
+        fee_type=product.fee_type,
+        fee_value=product.fee_value,
+        late_annual_rate=product.late_annual_rate,
+        grace_days=product.grace_days,
+        start_date=row.start_date,
+        first_due_date=row.first_due_date,
+        advisor_id=row.advisor_id,
+        branch_id=row.branch_id,
+        status=Loan.Status.ACTIVE,
+        disbursed_at=timezone.make_aware(datetime.combine(row.start_date, time(12))),
+        created_by=actor,
+        notes="",
+    )
+    replay = _Replay(loan)
+    engine = loan_services.schedule_for(loan).rows
+    flat = run.installments.get(row.code)
+    if flat:
+        theirs = sorted(
+            (flat[k : k + INST_WIDTH] for k in range(0, len(flat), INST_WIDTH)), key=lambda r: r[1]
+        )
+        replay.installments = [
+            Installment(
+                loan=loan,
+                number=r[1],
+                due_date=date.fromordinal(r[2]),
+                principal_due=_money(r[3]),
+                interest_due=_money(r[4]),
+                fee_due=_money(r[5]),
+            )
+            for r in theirs
+        ]
+        same = len(engine) == len(theirs) and all(
+            (e.due_date, e.principal, e.interest, e.fee)
+            == (i.due_date, i.principal_due, i.interest_due, i.fee_due)
+            for e, i in zip(engine, replay.installments, strict=True)
+        )
+        if not same:
+            loan.schedule_source = Loan.ScheduleSource.IMPORTED
+            loan.first_due_date = replay.installments[0].due_date
+    else:
+        replay.installments = [
+            Installment(
+                loan=loan,
+                number=r.number,
+                due_date=r.due_date,
+                principal_due=r.principal,
+                interest_due=r.interest,
+                fee_due=r.fee,
+            )
+            for r in engine
+        ]
+    order = product.get_allocation_order()
+    paid_flat = run.payments.get(row.code)
+    payments = (
+        sorted(
+            (paid_flat[k : k + PAY_WIDTH] for k in range(0, len(paid_flat), PAY_WIDTH)),
+            key=lambda p: (p[1], p[0]),
+        )
+        if paid_flat
+        else []
+    )
+    for line, ordinal, cents in payments:
+        day = date.fromordinal(ordinal)
+        amount = _money(cents)
+        reference = run.references.get((row.code, line), "")
+        payment = Payment(
+            loan=loan,
+            amount=amount,
+            received_on=day,
+            source=Payment.Source.OTHER,
+            reference=(
+                _("importado: %(ref)s") % {"ref": reference} if reference else _("importado")
+            )[:100],
+            overpayment=Payment.Overpayment.CREDIT,
+            recorded_by=actor,
+        )
+        open_rows = [i for i in replay.installments if i.total_pending > 0]
+        allocations, left = payment_services.plan_allocations(payment, open_rows, amount, order)
+        replay.allocations.extend(allocations)
+        if left > 0:
+            payment.credited = left
+            payment.overpaid = left
+            loan.credit_balance += left
+            replay.credited.append((payment, left))
+        replay.payments.append(payment)
+    today = run.today
+    overdue = [i for i in replay.installments if i.total_pending > 0 and i.due_date < today]
+    for inst in overdue:
+        # Late interest up to the import is the source system's; ours runs from today.
+        inst.late_accrued_through = today
+    if all(i.total_pending == 0 for i in replay.installments):
+        loan.status = Loan.Status.PAID
+        last_day = max((p.received_on for p in replay.payments), default=row.start_date)
+        loan.paid_at = timezone.make_aware(datetime.combine(last_day, time(12)))
+    days = (today - overdue[0].due_date).days if overdue else 0
+    loan.days_past_due, loan.bucket = days, Bucket.for_days(days)
+    loan.status_changed_at = timezone.now()
+    return replay
+
+
+def register() -> None:
+    from crm.imports import registry
+
+    registry.register(LoanImporter())
