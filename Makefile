@@ -60,13 +60,14 @@ format: install ## Fix what ruff can fix and format the code
 
 # Benchmarks run on their own database (SQLite under var/ unless BENCH_DATABASE_URL says).
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
-bench: install ## Print measured times: customer list (100,000 customers), schedules, portfolio report (1,000,000 installments), call queue (100,000 leads), orders under contention, gestiones dashboards and "my work" (1,000,000 gestiones), catalog import (100,000-row .xlsx vs. bare parse), migrating and loading the demo (target < 1 min)
+bench: install ## Print measured times: customer list (100,000 customers), schedules, portfolio report (1,000,000 installments), call queue (100,000 leads), orders under contention, gestiones dashboards and "my work" (1,000,000 gestiones), catalog import (100,000-row .xlsx vs. bare parse), book import (100,000 customers and loans with 1,200,000 installments and their payments vs. parse + COPY), migrating and loading the demo (target < 1 min)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_customers
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_credits
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_callcenter
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_gestiones
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_catalog_import
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_book_import
 	$(MANAGE) bench_demo_load
 
 # Its own PostgreSQL and Redis unless BENCH_WEB_DATABASE_URL / BENCH_WEB_REDIS_URL say (bench/run).

@@ -966,6 +966,7 @@ class _Replay:
     def ledger(self, *, actor, reason: str) -> list[LedgerEntry]:
         """Return the loan's ledger, as disbursing it and applying each payment write it."""
         loan = self.loan
+        disbursement = (_("Desembolso (%(source)s)") % {"source": reason})[:255]
         entries = [
             LedgerEntry(
                 loan=loan,
@@ -974,7 +975,7 @@ class _Replay:
                 component=component,
                 owed=inst.due(component),
                 actor=actor,
-                reason=_("Desembolso (%(source)s)") % {"source": reason},
+                reason=disbursement,
             )
             for inst in self.installments
             for component in COMPONENTS

@@ -75,6 +75,7 @@ def allocation_entries(
     payment: Payment, allocations: Iterable[PaymentAllocation]
 ) -> list[LedgerEntry]:
     """Return the ledger entries (unsaved) of a payment's allocations."""
+    reason = _("Pago %(id)s") % {"id": payment.pk}
     return [
         LedgerEntry(
             loan=payment.loan,
@@ -84,7 +85,7 @@ def allocation_entries(
             component=a.component,
             paid=a.amount,
             actor=payment.recorded_by,
-            reason=_("Pago %(id)s") % {"id": payment.pk},
+            reason=reason,
         )
         for a in allocations
     ]

@@ -13,6 +13,7 @@ seed_demo, this moves those to the day they stand for, so the timeline reads rig
 past months have something to liquidate. Ledger entries keep their real recording time.
 """
 
+import io
 import random
 import time
 from datetime import date, datetime, timedelta
@@ -326,6 +327,7 @@ class Command(BaseCommand):
             delinquency.update_delinquency(today=self.today)
             if created:
                 self.seed_liquidations()
+        self.seed_loan_import(products[0])
         elapsed = time.perf_counter() - started
         if created:
             self.stdout.write(
@@ -340,6 +342,74 @@ class Command(BaseCommand):
                 )
             )
         self.print_summary(products)
+
+    def seed_loan_import(self, product: LoanProduct) -> None:
+        """A finished import of loans from the previous system, with their payment history.
+
+        For the customers `seed_demo`'s customer import brought (documents 48100000 on):
+        a workbook with the sheets «Créditos» and «Pagos», each loan's balance reconciled.
+        """
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from openpyxl import Workbook
+
+        from crm.imports import services as imports
+        from crm.models import ImportBatch
+
+        if ImportBatch.objects.filter(kind="loans").exists():
+            return
+        documents = [f"{48100000 + i}" for i in range(3)]
+        if Customer.objects.filter(document_number__in=documents).count() < len(documents):
+            return
+        book = Workbook()
+        loans = book.active
+        loans.title = "Créditos"
+        loans.append(
+            [
+                "Documento",
+                "Código de pago",
+                "Producto",
+                "Fecha de desembolso",
+                "Capital",
+                "Plazo",
+                "Saldo",
+            ]
+        )
+        payments = book.create_sheet("Pagos")
+        payments.append(["Código de pago", "Fecha", "Monto", "Referencia"])
+        for i, document in enumerate(documents):
+            start = self.today - timedelta(days=200 - 40 * i)
+            principal, term, code = Decimal(3000 + 1500 * i), 12, f"SA-{2024100 + i}"
+            plan = schedule.build_schedule(
+                principal=principal,
+                annual_rate=product.annual_rate,
+                term=term,
+                method=product.method,
+                frequency=product.frequency,
+                first_due_date=schedule.first_due_date_after(start, product.frequency),
+                fee_type=product.fee_type,
+                fee_value=product.fee_value,
+            )
+            balance = Decimal(0)
+            for row in plan.rows:
+                if row.due_date < self.today and row.number <= 4 - i:
+                    payments.append(
+                        [code, row.due_date, float(row.total), f"REC-{code}-{row.number}"]
+                    )
+                else:
+                    balance += row.total
+            loans.append(
+                [document, code, product.name, start, float(principal), term, float(balance)]
+            )
+        out = io.BytesIO()
+        book.save(out)
+        upload = SimpleUploadedFile("creditos-sistema-anterior.xlsx", out.getvalue())
+        supervisor = self.users["supervisor"]
+        batch = imports.upload(kind="loans", file=upload, actor=supervisor)
+        imports.queue_import(
+            batch=batch, mapping=batch.mapping, skip_invalid=True, actor=supervisor
+        )
+        # Run here, as seed_demo does with its customer import; the queued task finds it done.
+        imports.run_import(batch_id=batch.pk)
 
     def demo_users(self) -> dict:
         names = (*ADVISORS, "supervisor", "cobranzas")
