@@ -57,7 +57,7 @@ from crm.imports.customers import DOCUMENT_TYPES
 from crm.imports.registry import Field, Importer, Outcome, Part, PartRows, WriteProgress
 from crm.models import Branch, Customer, ImportBatch, ImportRecord, Interaction
 from crm.services import SUMMARY_CHARS
-from lib import links, money, people, search, spreadsheets
+from lib import bulk, links, money, people, search, spreadsheets
 
 # Loans written per transaction step (their installments and payments with them).
 BATCH_SIZE = 200
@@ -84,6 +84,24 @@ FREQUENCIES = {
 }
 
 INSTALLMENTS, PAYMENTS = "installments", "payments"
+
+# The columns the ledger and the allocations are written with (lib.bulk: no objects).
+LEDGER_FIELDS = (
+    "loan",
+    "installment",
+    "payment",
+    "kind",
+    "component",
+    "owed",
+    "paid",
+    "actor",
+    "reason",
+    "created_at",
+)
+ALLOCATION_FIELDS = ("payment", "installment", "component", "amount")
+DISBURSEMENT, STATUS = LedgerEntry.Kind.DISBURSEMENT.value, LedgerEntry.Kind.STATUS.value
+PAYMENT, ALLOCATION = LedgerEntry.Kind.PAYMENT.value, LedgerEntry.Kind.ALLOCATION.value
+CREDIT = LedgerEntry.Kind.CREDIT.value
 CODE_ALIASES = ("codigo de pago", "codigo", "cod pago", "payment code", "nro credito", "credito")
 
 # An installment as kept while a run reads its file: six whole numbers (line, number,
@@ -730,14 +748,24 @@ class LoanImporter(Importer):
             [inst for _line, _row, replay in built for inst in replay.installments]
         )
         Payment.objects.bulk_create([p for _l, _r, replay in built for p in replay.payments])
-        PaymentAllocation.objects.bulk_create(
-            [a for _l, _r, replay in built for a in replay.allocations]
+        actor_id = actor.pk if actor is not None else None
+        bulk.insert_rows(
+            PaymentAllocation,
+            ALLOCATION_FIELDS,
+            (row for _l, _r, replay in built for row in replay.allocation_rows()),
         )
-        entries: list[LedgerEntry] = []
+        bulk.insert_rows(
+            LedgerEntry,
+            LEDGER_FIELDS,
+            (
+                entry
+                for _l, _r, replay in built
+                for entry in replay.ledger(actor_id=actor_id, reason=source, now=now)
+            ),
+        )
         interactions: list[Interaction] = []
         records: list[ImportRecord] = []
         for _line, row, replay in built:
-            entries.extend(replay.ledger(actor=actor, reason=source))
             interactions.append(
                 Interaction(
                     customer_id=row.customer_id,
@@ -754,7 +782,6 @@ class LoanImporter(Importer):
                     occurred_at=now,
                 )
             )
-        LedgerEntry.objects.bulk_create(entries)
         Interaction.objects.bulk_create(interactions)
         Customer.objects.filter(pk__in={row.customer_id for _l, row, _r in built}).update(
             last_interaction_at=now
@@ -963,62 +990,75 @@ class _Replay:
             return ""
         return _("No cuadra: %(problems)s.") % {"problems": "; ".join(problems)}
 
-    def ledger(self, *, actor, reason: str) -> list[LedgerEntry]:
-        """Return the loan's ledger, as disbursing it and applying each payment write it."""
-        loan = self.loan
+    def ledger(self, *, actor_id: int | None, reason: str, now: datetime) -> list[tuple]:
+        """Return the loan's ledger as rows of LEDGER_FIELDS: what disbursing it and applying
+        each payment write (`loans.disburse`, `payments.apply_payment`), the same entries."""
+        loan_id = self.loan.pk
         disbursement = (_("Desembolso (%(source)s)") % {"source": reason})[:255]
+        status = (_("Importado: %(status)s") % {"status": self.loan.get_status_display()})[:255]
         entries = [
-            LedgerEntry(
-                loan=loan,
-                installment=inst,
-                kind=LedgerEntry.Kind.DISBURSEMENT,
-                component=component,
-                owed=inst.due(component),
-                actor=actor,
-                reason=disbursement,
+            (
+                loan_id,
+                inst.pk,
+                None,
+                DISBURSEMENT,
+                component,
+                inst.due(component),
+                ZERO,
+                actor_id,
+                disbursement,
+                now,
             )
             for inst in self.installments
             for component in COMPONENTS
             if inst.due(component)
         ]
-        entries.append(
-            LedgerEntry(
-                loan=loan,
-                kind=LedgerEntry.Kind.STATUS,
-                actor=actor,
-                reason=(_("Importado: %(status)s") % {"status": loan.get_status_display()})[:255],
-            )
-        )
+        entries.append((loan_id, None, None, STATUS, "", ZERO, ZERO, actor_id, status, now))
         by_payment = defaultdict(list)
         for allocation in self.allocations:
             by_payment[allocation.payment].append(allocation)
         credited = dict(self.credited)
         for payment in self.payments:
+            received = _("Pago recibido: %(amount)s (importado)") % {"amount": payment.amount}
             entries.append(
-                LedgerEntry(
-                    loan=loan,
-                    payment=payment,
-                    kind=LedgerEntry.Kind.PAYMENT,
-                    actor=actor,
-                    reason=(
-                        _("Pago recibido: %(amount)s (importado)") % {"amount": payment.amount}
-                    ),
-                )
+                (loan_id, None, payment.pk, PAYMENT, "", ZERO, ZERO, actor_id, received, now)
             )
-            entries.extend(payment_services.allocation_entries(payment, by_payment[payment]))
+            allocated = _("Pago %(id)s") % {"id": payment.pk}
+            entries.extend(
+                (
+                    loan_id,
+                    a.installment.pk,
+                    payment.pk,
+                    ALLOCATION,
+                    a.component,
+                    ZERO,
+                    a.amount,
+                    actor_id,
+                    allocated,
+                    now,
+                )
+                for a in by_payment[payment]
+            )
             if payment in credited:
                 entries.append(
-                    LedgerEntry(
-                        loan=loan,
-                        payment=payment,
-                        kind=LedgerEntry.Kind.CREDIT,
-                        component=LedgerEntry.CREDIT_COMPONENT,
-                        paid=credited[payment],
-                        actor=actor,
-                        reason=_("Pago en exceso a saldo a favor"),
+                    (
+                        loan_id,
+                        None,
+                        payment.pk,
+                        CREDIT,
+                        LedgerEntry.CREDIT_COMPONENT,
+                        ZERO,
+                        credited[payment],
+                        actor_id,
+                        _("Pago en exceso a saldo a favor"),
+                        now,
                     )
                 )
         return entries
+
+    def allocation_rows(self) -> list[tuple]:
+        """Return the payments' allocations as rows of ALLOCATION_FIELDS."""
+        return [(a.payment.pk, a.installment.pk, a.component, a.amount) for a in self.allocations]
 
     def summary(self, source: str) -> str:
         loan = self.loan
