@@ -21,6 +21,7 @@ loan again is "unchanged", other data under its code is an error. Late interest 
 the import is the source system's business: ours runs from the import day on.
 """
 
+import gc
 import itertools
 from array import array
 from collections import defaultdict
@@ -108,8 +109,9 @@ CODE_ALIASES = ("codigo de pago", "codigo", "cod pago", "payment code", "nro cre
 # due day as an ordinal, principal, interest and fee in cents) in a flat array per loan,
 # so 1,200,000 installments take about 60 MB instead of a gigabyte of objects.
 INST_WIDTH = 6
-# A payment: line, day (ordinal), amount in cents.
-PAY_WIDTH = 3
+# A payment: line, day (ordinal), amount in cents, its reference's place in
+# LoanRun.references (-1: none).
+PAY_WIDTH = 4
 
 
 def _cents(amount: Decimal) -> int:
@@ -148,7 +150,7 @@ class LoanRun:
     def __init__(self) -> None:
         self.installments: dict[str, array] = defaultdict(lambda: array("q"))
         self.payments: dict[str, array] = defaultdict(lambda: array("q"))
-        self.references: dict[tuple[str, int], str] = {}
+        self.references: list[str] = []
         # Problems of a part's rows, by the payment code they belong to.
         self.problems: dict[str, list[str]] = defaultdict(list)
         self.codes_seen: set[str] = set()
@@ -407,10 +409,12 @@ class LoanImporter(Importer):
                     % {"part": label, "line": line, "error": exc}
                 )
                 continue
-            run.payments[code].extend((line, day.toordinal(), _cents(amount)))
             reference = spreadsheets.cell_text(cells.get("reference"))
+            place = -1
             if reference:
-                run.references[(code, line)] = reference[:100]
+                place = len(run.references)
+                run.references.append(reference[:100])
+            run.payments[code].extend((line, day.toordinal(), _cents(amount), place))
 
     def _load_book(self, run: LoanRun, main: Iterable[Mapping[str, Any]]) -> None:
         """Find the file's customers and its codes already in the book, a query per thousand."""
@@ -722,6 +726,10 @@ class LoanImporter(Importer):
             day = self._write_chunk(batch, chunk, run, actor=actor, outcome=outcome)
             if day is not None:
                 earliest = day if earliest is None else min(earliest, day)
+            # A Payment and its receipt's FieldFile refer to each other: a cycle that the
+            # run's disabled collector (crm.imports.services.run_import) would keep for
+            # good, 10 KB a loan. The youngest generation holds only this chunk's objects.
+            gc.collect(0)
             progress(min(start + BATCH_SIZE, total), total)
         if earliest is not None:
             portfolio.mark_stale(earliest)
@@ -1153,10 +1161,10 @@ def _replay(row: LoanRow, run: LoanRun, *, actor) -> _Replay:
         if paid_flat
         else []
     )
-    for line, ordinal, cents in payments:
+    for _line, ordinal, cents, place in payments:
         day = date.fromordinal(ordinal)
         amount = _money(cents)
-        reference = run.references.get((row.code, line), "")
+        reference = run.references[place] if place >= 0 else ""
         payment = Payment(
             loan=loan,
             amount=amount,
