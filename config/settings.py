@@ -385,6 +385,13 @@ DOCUSEAL_WEBHOOK_SECRET = env.str("DOCUSEAL_WEBHOOK_SECRET", default="")
 DOCUSEAL_WEBHOOK_HEADER = env.str("DOCUSEAL_WEBHOOK_HEADER", default="X-Docuseal-Secret")
 DOCUSEAL_TEMPLATE_ID = env_id("DOCUSEAL_TEMPLATE_ID")
 DOCUSEAL_SIGNER_ROLE = env.str("DOCUSEAL_SIGNER_ROLE", default="First Party")
+# The template's roles of the other signers: the co-signer (products that ask for one)
+# and the lender's representative, who signs every contract when an e-mail is set here
+# (DocuSeal asks the signers in this order: borrower, co-signer, lender).
+DOCUSEAL_COSIGNER_ROLE = env.str("DOCUSEAL_COSIGNER_ROLE", default="Aval")
+DOCUSEAL_LENDER_ROLE = env.str("DOCUSEAL_LENDER_ROLE", default="Prestamista")
+DOCUSEAL_LENDER_SIGNER_EMAIL = env.str("DOCUSEAL_LENDER_SIGNER_EMAIL", default="")
+DOCUSEAL_LENDER_SIGNER_NAME = env.str("DOCUSEAL_LENDER_SIGNER_NAME", default="")
 CALCOM_BASE_URL = env.str("CALCOM_BASE_URL", default="https://api.cal.com")
 CALCOM_API_KEY = env.str("CALCOM_API_KEY", default="")
 CALCOM_WEBHOOK_SECRET = env.str("CALCOM_WEBHOOK_SECRET", default="")

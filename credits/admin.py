@@ -15,6 +15,7 @@ from credits.models import (
     Liquidation,
     Loan,
     LoanContract,
+    LoanContractSigner,
     LoanProduct,
     Participation,
     Payment,
@@ -201,8 +202,22 @@ class LiquidationAdmin(ReadOnlyAdmin):
     list_select_related = ("investor",)
 
 
+class LoanContractSignerInline(admin.TabularInline):
+    """Who signs the contract, in signing order, and whether they did (read-only)."""
+
+    model = LoanContractSigner
+    extra = 0
+    fields = ("kind", "role", "name", "email", "submitter_id", "status", "completed_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(LoanContract)
 class LoanContractAdmin(ReadOnlyAdmin):
+    inlines = [LoanContractSignerInline]
     list_display = ("loan", "status", "submission_id", "signer_email", "sent_at", "completed_at")
     list_filter = ("status",)
     search_fields = ("loan__payment_code", "signer_email", "submission_id")

@@ -224,6 +224,14 @@ class LoanForm(ServiceErrorsMixin, LoanTermsForm):
     vehicle_vin = forms.CharField(
         label=_("VIN"), max_length=20, required=False, help_text=_("17 caracteres, sin I, O ni Q")
     )
+    cosigner_name = forms.CharField(
+        label=_("Aval: nombre"),
+        max_length=200,
+        required=False,
+        help_text=_("Obligatorio si el producto exige aval: firma el contrato."),
+    )
+    cosigner_email = forms.EmailField(label=_("Aval: correo"), required=False)
+    cosigner_document = forms.CharField(label=_("Aval: documento"), max_length=20, required=False)
     notes = forms.CharField(
         label=_("Observaciones"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -288,6 +296,7 @@ class LoanForm(ServiceErrorsMixin, LoanTermsForm):
             "vehicle": {
                 name: data[f"vehicle_{name}"] for name in ("brand", "model", "year", "plate", "vin")
             },
+            "cosigner": {name: data[f"cosigner_{name}"] for name in ("name", "email", "document")},
             "notes": data["notes"],
         }
 

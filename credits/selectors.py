@@ -607,8 +607,8 @@ def loan_participations(loan: Loan) -> list[Participation]:
 
 
 def loan_contracts(loan: Loan) -> QuerySet:
-    """Return the loan's contracts, newest first."""
-    return loan.contracts.order_by("-created_at", "-id")
+    """Return the loan's contracts, newest first, each with its signers."""
+    return loan.contracts.order_by("-created_at", "-id").prefetch_related("signers")
 
 
 @dataclass(frozen=True)

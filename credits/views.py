@@ -134,6 +134,9 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "participations": selectors.loan_participations(loan),
             "participation_form": forms.ParticipationForm(),
             "contracts": contracts,
+            "contract_emails": contract_services.planned_signer_emails(loan)
+            if loan.status in (Loan.Status.DRAFT, Loan.Status.AWAITING_SIGNATURE)
+            else "",
             "actions": forms.available_actions(request.user, loan, has_open_contract=open_contract),
         },
     )
@@ -274,7 +277,10 @@ def _contract_outcome(contract: LoanContract) -> tuple[int, str]:
     an eager queue, already done (sent or refused).
     """
     contract.refresh_from_db(fields=["status", "error", "submission_id"])
-    values = {"code": contract.loan.payment_code, "email": contract.signer_email}
+    values = {
+        "code": contract.loan.payment_code,
+        "email": contract_services.signer_emails(contract),
+    }
     if contract.status == LoanContract.Status.SENT:
         return messages.SUCCESS, _(
             "DocuSeal recibió el contrato del crédito %(code)s y pidió la firma a %(email)s."

@@ -18,6 +18,7 @@ def navigation(request: HttpRequest) -> dict:
         "gestiones": user.has_perm("gestiones.view_gestion"),
         "workload": user.has_perm("gestiones.reassign_gestion"),
         "gestion_reports": user.has_perm("gestiones.view_gestion_reports"),
+        "credit_leads": user.has_perm("gestiones.view_creditlead"),
         "goals": user.has_perm("gestiones.view_goal"),
         "campaigns": user.has_perm("gestiones.view_campaign"),
         "surveys": user.has_perm("gestiones.view_survey"),

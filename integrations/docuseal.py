@@ -1,8 +1,9 @@
 """DocuSeal: send a template to sign, read a submission back, check and read its webhooks.
 
 A submission is one signature request made from a template; each signer in it is a
-submitter. We send one submitter per submission and tag it with our `external_id`, which
-DocuSeal echoes back on that submitter everywhere: in the create response, in GET
+submitter, filling one of the template's roles (a contract: the borrower, a co-signer, the
+lender's representative). We tag each submitter with our `external_id`, which DocuSeal
+echoes back on that submitter everywhere: in the create response, in GET
 /submissions/{id}, in form.* webhooks (`data.external_id`) and in submission.* webhooks
 (`data.submitters[].external_id`).
 
@@ -12,8 +13,8 @@ them when the event is processed, don't store them as the document.
 
 import hmac
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +99,50 @@ class DocusealEvent:
     all_completed: bool
 
 
+@dataclass(frozen=True)
+class Signer:
+    """One submitter to ask for a signature: their role in the template, who they are, and
+    the template fields pre-filled for them (by name)."""
+
+    role: str
+    email: str
+    name: str
+    external_id: str
+    phone: str = ""
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreatedSigner:
+    """What DocuSeal answered for one submitter of a new submission."""
+
+    submitter_id: int
+    email: str
+    role: str
+    slug: str
+    status: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A new submission: its id and each of its submitters."""
+
+    submission_id: int
+    signers: tuple[CreatedSigner, ...]
+    raw: list
+
+    def signer_for(self, signer: Signer) -> CreatedSigner | None:
+        """Return DocuSeal's submitter for `signer`: by our external id, else role and e-mail."""
+        for created in self.signers:
+            if created.external_id and created.external_id == signer.external_id:
+                return created
+        for created in self.signers:
+            if created.role == signer.role and created.email.lower() == signer.email.lower():
+                return created
+        return None
+
+
 def create_submission(
     *,
     template_id: int,
@@ -118,26 +163,61 @@ def create_submission(
     read-only `fields`, so the signer cannot change them (amounts, dates of a contract);
     otherwise as `values`, which the signer may edit unless the template locks the field.
     """
-    submitter: dict[str, Any] = {
-        "role": role,
-        "email": submitter_email,
-        "name": submitter_name,
-        "external_id": external_id,
-    }
-    if submitter_phone:
-        submitter["phone"] = submitter_phone
-    if readonly_values:
-        submitter["fields"] = [
-            {"name": name, "default_value": value, "readonly": True}
-            for name, value in values.items()
-        ]
-    else:
-        submitter["values"] = dict(values)
+    signer = Signer(
+        role=role,
+        email=submitter_email,
+        name=submitter_name,
+        external_id=external_id,
+        phone=submitter_phone,
+        values=values,
+    )
+    submission = create_signing(
+        template_id=template_id,
+        signers=[signer],
+        message_subject=message_subject,
+        message_body=message_body,
+        send_email=send_email,
+        readonly_values=readonly_values,
+    )
+    # DocuSeal answers with every submitter of the new submission; ours carries our email.
+    ours = next(
+        (s for s in submission.signers if s.email.lower() == submitter_email.lower()),
+        submission.signers[0],
+    )
+    return CreatedSubmission(
+        submission_id=submission.submission_id,
+        submitter_id=ours.submitter_id,
+        submitter_slug=ours.slug,
+        status=ours.status,
+        raw=submission.raw,
+    )
+
+
+def create_signing(
+    *,
+    template_id: int,
+    signers: Sequence[Signer],
+    message_subject: str = "",
+    message_body: str = "",
+    send_email: bool = True,
+    readonly_values: bool = False,
+) -> Submission:
+    """Ask every signer to sign one submission of a template, in the order given.
+
+    Each signer fills their role of the template; DocuSeal e-mails the next one only once
+    the one before has signed (`order: preserved`). Each signer's `values` pre-fill their
+    fields, read-only with `readonly_values` (see `create_submission`).
+    """
+    if not signers:
+        raise ValueError("A submission needs at least one signer.")
     payload: dict[str, Any] = {
         "template_id": template_id,
         "send_email": send_email,
-        "submitters": [submitter],
+        "submitters": [_submitter(s, readonly_values=readonly_values) for s in signers],
     }
+    if len(signers) > 1:
+        # DocuSeal's default too; said here because the lender must sign last.
+        payload["order"] = "preserved"
     message = {
         key: text for key, text in (("subject", message_subject), ("body", message_body)) if text
     }
@@ -147,26 +227,42 @@ def create_submission(
     answer = _call("POST", SUBMISSIONS_PATH, json=payload)
     if not isinstance(answer, list) or not answer:
         raise ProviderError(_unexpected_answer(answer))
-    # DocuSeal answers with every submitter of the new submission; ours carries our email.
-    ours = next(
-        (
-            item
-            for item in answer
-            if isinstance(item, dict)
-            and str(item.get("email", "")).lower() == submitter_email.lower()
-        ),
-        answer[0],
-    )
     try:
-        return CreatedSubmission(
-            submission_id=int(ours["submission_id"]),
-            submitter_id=int(ours["id"]),
-            submitter_slug=str(ours["slug"]),
-            status=str(ours["status"]),
-            raw=answer,
+        created = tuple(
+            CreatedSigner(
+                submitter_id=int(item["id"]),
+                email=str(item.get("email") or ""),
+                role=str(item.get("role") or ""),
+                slug=str(item["slug"]),
+                status=str(item["status"]),
+                external_id=str(item.get("external_id") or ""),
+            )
+            for item in answer
         )
+        submission_id = int(answer[0]["submission_id"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ProviderError(_unexpected_answer(answer)) from exc
+    return Submission(submission_id=submission_id, signers=created, raw=answer)
+
+
+def _submitter(signer: Signer, *, readonly_values: bool) -> dict[str, Any]:
+    submitter: dict[str, Any] = {
+        "role": signer.role,
+        "email": signer.email,
+        "name": signer.name,
+        "external_id": signer.external_id,
+    }
+    if signer.phone:
+        submitter["phone"] = signer.phone
+    if readonly_values:
+        if signer.values:
+            submitter["fields"] = [
+                {"name": name, "default_value": value, "readonly": True}
+                for name, value in signer.values.items()
+            ]
+    else:
+        submitter["values"] = dict(signer.values)
+    return submitter
 
 
 def get_submission(submission_id: int) -> dict:

@@ -70,6 +70,9 @@ PK_MODELS = {
     "gestiones:campaign": "gestiones.Campaign",
     "gestiones:survey": "gestiones.Survey",
     "gestiones:goal": "gestiones.Goal",
+    "gestiones:credit": "gestiones.CreditLead",
+    "gestiones:loan_link": "gestiones.Gestion",
+    "gestiones:loan_unlink": "gestiones.Gestion",
 }
 
 
@@ -83,6 +86,17 @@ def _value(name: str, kwarg: str) -> object:
 
     if name == "gestiones:notification_open":
         return _first("gestiones.Notification", recipient__username="asesor")()
+    if name == "gestiones:application_edit":
+        # A gestión with a credit application that still waits for its approval.
+        application = (
+            apps.get_model("gestiones", "CreditApplication")
+            .objects.filter(loan__isnull=True)
+            .order_by("pk")
+            .first()
+        )
+        return application.gestion_id if application else 0
+    if name == "gestiones:loan_gestiones":
+        return _first("credits.Loan", application__isnull=False)()
     if kwarg == "pk":
         return _first(_pk_model(name))()
     if kwarg == "record_pk":
@@ -91,6 +105,8 @@ def _value(name: str, kwarg: str) -> object:
         return _loan_payment()[1]
     if kwarg == "contract_pk":
         return _first("credits.LoanContract")()
+    if kwarg == "loan_pk":
+        return _first("credits.Loan")()
     if kwarg in ("customer_id",):
         return _first("crm.Customer")()
     if kwarg == "product_id":

@@ -1,4 +1,5 @@
-"""Input parsing for the public investment calculator and its "Quiero invertir" form."""
+"""Input parsing for the public calculator and its "Quiero invertir" and "Quiero un crédito"
+forms."""
 
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from credits import schedule
+from credits.models import LoanProduct
 from crm import forms as crm_forms
 
 MAX_AMOUNT = Decimal(10_000_000)
@@ -86,3 +88,82 @@ class InvestLeadForm(crm_forms.PersonContactForm):
     def customer_data(self) -> dict:
         """Return the fields crm.services.create_customer takes."""
         return self.person_data()
+
+
+class CreditLeadForm(crm_forms.ServiceErrorsMixin, crm_forms.PersonContactForm):
+    """A prospect who asks for a loan: who they are, how to reach them, the product, the
+    amount and the term. The product's own limits are checked by the service that takes it."""
+
+    product = forms.ModelChoiceField(
+        label=_("Producto"),
+        queryset=LoanProduct.objects.none(),
+        empty_label=_("Elija un producto"),
+        error_messages={
+            "required": _("Elija el producto de crédito."),
+            "invalid_choice": _("Elija un producto de la lista."),
+        },
+    )
+    amount = forms.DecimalField(
+        label=_("¿Cuánto necesita?"),
+        min_value=Decimal("0.01"),
+        max_value=MAX_AMOUNT,
+        max_digits=10,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        error_messages={"required": _("Ingrese el monto que necesita.")},
+    )
+    term = forms.IntegerField(
+        label=_("Plazo (número de cuotas)"),
+        min_value=1,
+        max_value=schedule.MAX_TERM,
+        error_messages={"required": _("Ingrese el plazo.")},
+    )
+    consent = forms.BooleanField(
+        label=_(
+            "Acepto que evalúen mi solicitud, me contacten sobre ella y traten mis datos "
+            "personales para ese fin."
+        ),
+        error_messages={"required": _("Necesitamos su autorización para evaluar la solicitud.")},
+    )
+
+    field_order = [
+        "first_name",
+        "last_name",
+        "document_type",
+        "document_number",
+        "email",
+        "phone",
+        "product",
+        "amount",
+        "term",
+        "consent",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = LoanProduct.objects.filter(is_active=True)
+
+    def lead_data(self) -> dict:
+        """Return what the credit-lead receiver takes: plain values, as the lead keeps them."""
+        data = self.cleaned_data
+        return {
+            **self.person_data(),
+            "phone": str(data["phone"] or ""),
+            "product": data["product"].pk,
+            "amount": f"{data['amount']:.2f}",
+            "term": data["term"],
+        }
+
+
+class CreditQueryForm(forms.Form):
+    """The "Quiero un crédito" page's query string: the figures simulated, to start from."""
+
+    amount = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), max_value=MAX_AMOUNT, max_digits=10
+    )
+    term = forms.IntegerField(required=False, min_value=1, max_value=schedule.MAX_TERM)
+
+    def figures(self) -> dict:
+        """Return the lead form's initial figures: the valid ones of the query."""
+        self.is_valid()  # a bad figure is left out; the good ones stay in cleaned_data
+        return {k: v for k, v in self.cleaned_data.items() if v is not None}

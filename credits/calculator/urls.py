@@ -1,4 +1,4 @@
-"""The public investment calculator at /calculadora/ (no namespace, no sign-in)."""
+"""The public calculator at /calculadora/ and its lead forms (no namespace, no sign-in)."""
 
 from django.urls import path
 
@@ -7,4 +7,5 @@ from credits.calculator import views
 urlpatterns = [
     path("", views.calculator, name="calculator"),
     path("invertir/", views.invest_lead, name="calculator_lead"),
+    path("credito/", views.credit_lead, name="calculator_credit"),
 ]

@@ -1,8 +1,10 @@
-"""The public investment calculator (/calculadora/) and its "Quiero invertir" lead form.
+"""The public calculator (/calculadora/), its "Quiero invertir" lead form and its "Quiero un
+crédito" page (/calculadora/credito/).
 
-Anyone may use it: the views are `login_not_required`, the lead form is guarded by
+Anyone may use them: the views are `login_not_required`, the lead forms are guarded by
 reCAPTCHA v3 and a per-address rate limit. Figures come from `credits.schedule`, the
-same engine the loan form and the API use.
+same engine the loan form and the API use. A credit lead goes to the receiver another
+app registered (`services.send_credit_lead`).
 """
 
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +24,7 @@ from django.utils.formats import number_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from credits import schedule
 from credits.calculator import forms, services
@@ -31,6 +33,7 @@ from integrations import recaptcha
 from lib import lists, ratelimit
 
 RECAPTCHA_ACTION = "invest_lead"
+CREDIT_RECAPTCHA_ACTION = "credit_lead"
 # A person sends the form once or twice; more from one address is a script.
 DEFAULT_LEAD_RATE_LIMIT = "5/h"
 # Typing updates the figures at most every 400 ms; a 600-installment page costs ~0.3 s.
@@ -225,8 +228,60 @@ def invest_lead(request: HttpRequest) -> HttpResponse:
     return _render_page(request, context)
 
 
+@require_http_methods(["GET", "POST"])
+@login_not_required
+@csp_update(recaptcha.CSP)
+def credit_lead(request: HttpRequest) -> HttpResponse:
+    """Take a prospect's "Quiero un crédito" form: check it is a person, then hand it over.
+
+    The figures simulated on the calculator (`?amount=&term=`) fill the form in.
+    """
+    if not services.receives_credit_leads():
+        raise Http404
+    if request.method == "GET":
+        initial = forms.CreditQueryForm(request.GET).figures()
+        return _render_credit(request, forms.CreditLeadForm(initial=initial))
+    form = forms.CreditLeadForm(request.POST)
+    rate = getattr(settings, "CALCULATOR_LEAD_RATE_LIMIT", DEFAULT_LEAD_RATE_LIMIT)
+    if (
+        ratelimit.allow_form(request, form, scope="calculator-credit", rate=rate)
+        and form.is_valid()
+        and recaptcha.form_is_from_a_person(
+            form, action=CREDIT_RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+        )
+    ):
+        try:
+            receipt = services.send_credit_lead(data=form.lead_data(), received_at=timezone.now())
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            message = _(
+                "¡Gracias, %(name)s! Recibimos su solicitud de crédito: un asesor la revisará "
+                "y se comunicará con usted."
+            ) % {"name": form.cleaned_data["first_name"]}
+            if receipt.is_confirmation_queued:
+                message += " " + _("Le enviaremos la confirmación a su correo.")
+            messages.success(request, message)
+            return redirect("calculator_credit")
+    return _render_credit(request, form)
+
+
+def _render_credit(request: HttpRequest, form: forms.CreditLeadForm) -> HttpResponse:
+    context = {
+        "form": form,
+        "products": list(form.fields["product"].queryset),
+        "recaptcha_site_key": settings.RECAPTCHA_SITE_KEY,
+        "recaptcha_action": CREDIT_RECAPTCHA_ACTION,
+    }
+    return render(request, "credits/calculator_credit.html", context)
+
+
 def _page_context() -> dict[str, Any]:
-    return {"recaptcha_site_key": settings.RECAPTCHA_SITE_KEY, "recaptcha_action": RECAPTCHA_ACTION}
+    return {
+        "recaptcha_site_key": settings.RECAPTCHA_SITE_KEY,
+        "recaptcha_action": RECAPTCHA_ACTION,
+        "takes_credit_leads": services.receives_credit_leads(),
+    }
 
 
 def _render_page(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:

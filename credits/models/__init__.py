@@ -20,6 +20,7 @@ from credits.models.loans import (
     Installment,
     Loan,
     LoanContract,
+    LoanContractSigner,
     LoanProduct,
     validate_allocation_order,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Liquidation",
     "Loan",
     "LoanContract",
+    "LoanContractSigner",
     "LoanProduct",
     "Participation",
     "Payment",

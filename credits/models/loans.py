@@ -144,6 +144,20 @@ class LoanProduct(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
         help_text=_("Tiempo máximo desde el lead hasta la aprobación de una solicitud."),
     )
+    # Who signs its contracts besides the borrower (and the lender's representative, when
+    # DOCUSEAL_LENDER_SIGNER_EMAIL is set): a co-signer (*aval*) when this is on.
+    requires_cosigner = models.BooleanField(
+        _("exige aval"),
+        default=False,
+        help_text=_("Sus créditos necesitan un aval, que también firma el contrato."),
+    )
+    # A template with the roles its contracts need (an *aval* role when it asks for one).
+    contract_template_id = models.PositiveBigIntegerField(
+        _("plantilla DocuSeal del contrato"),
+        null=True,
+        blank=True,
+        help_text=_("N.º de la plantilla en DocuSeal; vacío: la de DOCUSEAL_TEMPLATE_ID."),
+    )
     is_active = models.BooleanField(_("activo"), default=True)
 
     class Meta:
@@ -291,6 +305,11 @@ class Loan(models.Model):
     )
     vehicle_plate = models.CharField(_("placa"), max_length=12, blank=True)
     vehicle_vin = models.CharField(_("VIN"), max_length=17, blank=True)
+    # The co-signer (*aval*), on the loan itself: its contract names them and asks them to
+    # sign, whether the loan came from a credit application or was typed in directly.
+    cosigner_name = models.CharField(_("aval: nombre"), max_length=200, blank=True)
+    cosigner_email = models.EmailField(_("aval: correo"), blank=True)
+    cosigner_document = models.CharField(_("aval: documento"), max_length=20, blank=True)
     notes = models.TextField(_("observaciones"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -339,6 +358,10 @@ class Loan(models.Model):
     @property
     def has_vehicle(self) -> bool:
         return bool(self.vehicle_plate or self.vehicle_vin or self.vehicle_brand)
+
+    @property
+    def has_cosigner(self) -> bool:
+        return bool(self.cosigner_name or self.cosigner_email)
 
     @property
     def is_live(self) -> bool:
@@ -490,5 +513,53 @@ class LoanContract(models.Model):
 
     @property
     def external_id(self) -> str:
-        """Our id for the signer in DocuSeal, echoed back in its webhooks."""
+        """Our id for the borrower in DocuSeal, echoed back in its webhooks."""
         return f"cartera-contract-{self.pk}"
+
+
+class LoanContractSigner(models.Model):
+    """One person who signs a contract: the borrower, the co-signer, the lender's
+    representative; each is a *submitter* of the contract's DocuSeal submission."""
+
+    class Kind(models.TextChoices):
+        BORROWER = "borrower", _("Titular")
+        COSIGNER = "cosigner", _("Aval")
+        LENDER = "lender", _("Representante del prestamista")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Por firmar")
+        COMPLETED = "completed", _("Firmó")
+        DECLINED = "declined", _("Rechazó")
+
+    contract = models.ForeignKey(
+        LoanContract, verbose_name=_("contrato"), on_delete=models.CASCADE, related_name="signers"
+    )
+    kind = models.CharField(_("firma como"), max_length=10, choices=Kind)
+    # The template's role this signer fills (DOCUSEAL_SIGNER_ROLE, _COSIGNER_ROLE, _LENDER_ROLE).
+    role = models.CharField(_("rol en la plantilla"), max_length=100)
+    name = models.CharField(_("nombre"), max_length=200)
+    email = models.EmailField(_("correo"))
+    # DocuSeal's id for this signer in the submission, once it was created.
+    submitter_id = models.BigIntegerField(_("n.º de firmante"), null=True, blank=True)
+    status = models.CharField(_("estado"), max_length=10, choices=Status, default=Status.PENDING)
+    completed_at = models.DateTimeField(_("firmó"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["contract", "id"]
+        verbose_name = _("firmante")
+        verbose_name_plural = _("firmantes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "kind"], name="credits_contract_signer_unique_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name} <{self.email}>"
+
+    @property
+    def external_id(self) -> str:
+        """Our id for this signer in DocuSeal: the borrower keeps the contract's own."""
+        if self.kind == self.Kind.BORROWER:
+            return f"cartera-contract-{self.contract_id}"
+        return f"cartera-contract-{self.contract_id}-{self.kind}"

@@ -1,4 +1,10 @@
-"""Loan contracts signed through DocuSeal: sending, sending again, and what the webhook says."""
+"""Loan contracts signed through DocuSeal: sending, sending again, and what the webhook says.
+
+A contract is one DocuSeal submission signed by everyone the loan needs, in this order:
+the borrower, the co-signer (*aval*) when the product asks for one or the loan names one,
+and the lender's representative when `DOCUSEAL_LENDER_SIGNER_EMAIL` is set. It is signed
+when all of them are; then the loan is ready to disburse.
+"""
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,6 +17,8 @@ from django.utils.translation import gettext as _
 from credits.models import (
     Loan,
     LoanContract,
+    LoanContractSigner,
+    LoanProduct,
 )
 from credits.services import ledger, loans
 from crm import services as crm_services
@@ -21,13 +29,20 @@ from integrations.models import WebhookEvent
 from lib import queue
 
 
-def is_docuseal_configured() -> bool:
-    """Tell whether contracts can go out: DocuSeal's API key and template are set."""
-    return bool(settings.DOCUSEAL_API_KEY and settings.DOCUSEAL_TEMPLATE_ID)
+def template_id_for(product: LoanProduct | None) -> int | None:
+    """Return the DocuSeal template of a product's contracts: its own, else the default."""
+    if product is not None and product.contract_template_id:
+        return product.contract_template_id
+    return settings.DOCUSEAL_TEMPLATE_ID or None
 
 
-def _require_docuseal() -> None:
-    if not is_docuseal_configured():
+def is_docuseal_configured(product: LoanProduct | None = None) -> bool:
+    """Tell whether contracts can go out: DocuSeal's API key and a template are set."""
+    return bool(settings.DOCUSEAL_API_KEY and template_id_for(product))
+
+
+def _require_docuseal(product: LoanProduct | None = None) -> None:
+    if not is_docuseal_configured(product):
         raise ValidationError(
             _(
                 "DocuSeal no está configurado (faltan DOCUSEAL_API_KEY o DOCUSEAL_TEMPLATE_ID): "
@@ -41,23 +56,100 @@ def _require_docuseal() -> None:
 def send_for_signature(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContract:
     """Move a draft to "awaiting signature" and queue the contract for DocuSeal.
 
-    Nothing moves when DocuSeal is not configured: the contract could never go out.
+    Nothing moves when DocuSeal is not configured, or a signer the contract needs has no
+    e-mail: the contract could never go out.
     """
     loan = ledger.locked(loan)
-    if not loan.customer.email:
-        raise ValidationError(
-            _("El cliente no tiene correo electrónico: regístrelo para enviarle el contrato.")
-        )
-    _require_docuseal()
+    signers = signers_for(loan)
+    _require_docuseal(loan.product)
     ledger.move_status(
         loan,
         Loan.Status.AWAITING_SIGNATURE,
         actor=actor,
         reason=_("Contrato en cola para firma electrónica (DocuSeal)"),
     )
-    contract = LoanContract.objects.create(loan=loan, signer_email=loan.customer.email)
+    contract = _new_contract(loan, signers)
     queue.enqueue("credits.send_contract", contract_id=contract.pk)
     return contract
+
+
+def signers_for(loan: Loan) -> list[LoanContractSigner]:
+    """Return who signs the loan's contract, in signing order (unsaved rows).
+
+    Raise ValidationError when the borrower, or a co-signer the product asks for, has no
+    e-mail to be asked at.
+    """
+    customer = loan.customer
+    if not customer.email:
+        raise ValidationError(
+            _("El cliente no tiene correo electrónico: regístrelo para enviarle el contrato.")
+        )
+    kind = LoanContractSigner.Kind
+    signers = [
+        LoanContractSigner(
+            kind=kind.BORROWER,
+            role=settings.DOCUSEAL_SIGNER_ROLE,
+            name=customer.full_name,
+            email=customer.email,
+        )
+    ]
+    if loan.product.requires_cosigner or loan.has_cosigner:
+        if not (loan.cosigner_name.strip() and loan.cosigner_email):
+            raise ValidationError(
+                _(
+                    "El producto %(product)s exige un aval que firme el contrato: registre su "
+                    "nombre y su correo en el crédito."
+                )
+                % {"product": loan.product.name}
+                if loan.product.requires_cosigner
+                else _("Registre el nombre y el correo del aval para enviarle el contrato.")
+            )
+        signers.append(
+            LoanContractSigner(
+                kind=kind.COSIGNER,
+                role=settings.DOCUSEAL_COSIGNER_ROLE,
+                name=loan.cosigner_name.strip(),
+                email=loan.cosigner_email,
+            )
+        )
+    lender_email = getattr(settings, "DOCUSEAL_LENDER_SIGNER_EMAIL", "")
+    if lender_email:
+        signers.append(
+            LoanContractSigner(
+                kind=kind.LENDER,
+                role=settings.DOCUSEAL_LENDER_ROLE,
+                name=settings.DOCUSEAL_LENDER_SIGNER_NAME or _("Representante del prestamista"),
+                email=lender_email,
+            )
+        )
+    return signers
+
+
+def _new_contract(loan: Loan, signers: list[LoanContractSigner]) -> LoanContract:
+    contract = LoanContract.objects.create(loan=loan, signer_email=loan.customer.email)
+    for signer in signers:
+        signer.contract = contract
+    LoanContractSigner.objects.bulk_create(signers)
+    return contract
+
+
+def signer_emails(contract: LoanContract) -> str:
+    """Return the e-mails the contract asks to sign, in signing order ("a, b y c")."""
+    return _joined([s.email for s in contract.signers.all()] or [contract.signer_email])
+
+
+def planned_signer_emails(loan: Loan) -> str:
+    """Return who the loan's contract would ask to sign ("" while one of them has no e-mail)."""
+    try:
+        return _joined([s.email for s in signers_for(loan)])
+    except ValidationError:
+        return ""
+
+
+def _joined(emails: list[str]) -> str:
+    if len(emails) == 1:
+        return emails[0]
+    return _("%(first)s y %(last)s") % {"first": ", ".join(emails[:-1]), "last": emails[-1]}
 
 
 def contract_values(loan: Loan) -> dict[str, str]:
@@ -88,6 +180,9 @@ def contract_values(loan: Loan) -> dict[str, str]:
         )
         values["Placa"] = loan.vehicle_plate
         values["VIN"] = loan.vehicle_vin
+    if loan.has_cosigner:
+        values["Aval"] = loan.cosigner_name
+        values["Documento del aval"] = loan.cosigner_document
     return values
 
 
@@ -100,22 +195,34 @@ def send_contract(*, contract_id: int) -> None:
     with transaction.atomic():
         contract = (
             LoanContract.objects.select_for_update()
-            .select_related("loan__customer")
+            .select_related("loan__customer", "loan__product")
             .get(pk=contract_id)
         )
         if contract.status != LoanContract.Status.PENDING:
             return
         loan = contract.loan
+        rows = _signer_rows(contract)
+        signers = [
+            docuseal.Signer(
+                role=row.role,
+                email=row.email,
+                name=row.name,
+                external_id=row.external_id,
+                phone=str(loan.customer.phone or "")
+                if row.kind == LoanContractSigner.Kind.BORROWER
+                else "",
+                # The contract's figures are the borrower's fields of the template.
+                values=contract_values(loan)
+                if row.kind == LoanContractSigner.Kind.BORROWER
+                else {},
+            )
+            for row in rows
+        ]
         try:
-            created = docuseal.create_submission(
-                template_id=settings.DOCUSEAL_TEMPLATE_ID,
-                role=settings.DOCUSEAL_SIGNER_ROLE,
-                submitter_email=contract.signer_email,
-                submitter_name=loan.customer.full_name,
-                submitter_phone=str(loan.customer.phone or ""),
-                values=contract_values(loan),
-                external_id=contract.external_id,
-                message_subject=_("Contrato de su crédito %(code)s") % {"code": loan.payment_code},
+            submission = docuseal.create_signing(
+                template_id=template_id_for(loan.product),
+                signers=signers,
+                message_subject=_("Contrato del crédito %(code)s") % {"code": loan.payment_code},
                 readonly_values=True,
             )
         except TemporaryProviderError:
@@ -132,7 +239,12 @@ def send_contract(*, contract_id: int) -> None:
                 payload={"loan": loan.pk, "contract": contract.pk},
             )
             return
-        contract.submission_id = created.submission_id
+        for row, signer in zip(rows, signers, strict=True):
+            created = submission.signer_for(signer)
+            if created is not None:
+                row.submitter_id = created.submitter_id
+                row.save(update_fields=["submitter_id"])
+        contract.submission_id = submission.submission_id
         contract.status = LoanContract.Status.SENT
         contract.sent_at = timezone.now()
         contract.error = ""
@@ -142,9 +254,31 @@ def send_contract(*, contract_id: int) -> None:
             kind=Interaction.Kind.EMAIL,
             direction=Interaction.Direction.OUTBOUND,
             summary=_("Contrato del crédito %(code)s enviado a firma a %(email)s")
-            % {"code": loan.payment_code, "email": contract.signer_email},
-            payload={"loan": loan.pk, "contract": contract.pk, "submission": created.submission_id},
+            % {"code": loan.payment_code, "email": signer_emails(contract)},
+            payload={
+                "loan": loan.pk,
+                "contract": contract.pk,
+                "submission": submission.submission_id,
+            },
         )
+
+
+def _signer_rows(contract: LoanContract) -> list[LoanContractSigner]:
+    """Return the contract's signers; a contract queued before signers were kept has its
+    borrower only, made now."""
+    rows = list(contract.signers.order_by("id"))
+    if rows:
+        return rows
+    customer = contract.loan.customer
+    return [
+        LoanContractSigner.objects.create(
+            contract=contract,
+            kind=LoanContractSigner.Kind.BORROWER,
+            role=settings.DOCUSEAL_SIGNER_ROLE,
+            name=customer.full_name,
+            email=contract.signer_email,
+        )
+    ]
 
 
 @transaction.atomic
@@ -155,10 +289,9 @@ def resend_contract(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContra
         raise ValidationError(_("Solo se reenvía el contrato de un crédito «Por firmar»."))
     if loan.contracts.filter(status__in=[LoanContract.Status.PENDING, LoanContract.Status.SENT]):
         raise ValidationError(_("Hay un contrato en curso: espere la firma o su rechazo."))
-    if not loan.customer.email:
-        raise ValidationError(_("El cliente no tiene correo electrónico."))
-    _require_docuseal()
-    contract = LoanContract.objects.create(loan=loan, signer_email=loan.customer.email)
+    signers = signers_for(loan)
+    _require_docuseal(loan.product)
+    contract = _new_contract(loan, signers)
     queue.enqueue("credits.send_contract", contract_id=contract.pk)
     crm_services.record_interaction(
         customer=loan.customer,
@@ -175,7 +308,8 @@ def process_docuseal_event(event: WebhookEvent) -> None:
     """Apply a stored DocuSeal webhook to its contract; a duplicate or late one changes nothing.
 
     All parties signed: keep the signed PDF and its link, and move a loan still awaiting
-    signature to "ready to disburse". A decline or an expiry marks the contract so.
+    signature to "ready to disburse". One signer signed: mark them. A decline or an expiry
+    marks the contract so.
     """
     parsed = docuseal.parse_event(event.raw_body.encode())
     contract = (
@@ -200,6 +334,9 @@ def process_docuseal_event(event: WebhookEvent) -> None:
         contract.audit_log_url = parsed.audit_log_url
         contract.completed_at = parsed.timestamp
         contract.save()
+        contract.signers.exclude(status=LoanContractSigner.Status.COMPLETED).update(
+            status=LoanContractSigner.Status.COMPLETED, completed_at=parsed.timestamp
+        )
         crm_services.record_interaction(
             customer=loan.customer,
             kind=Interaction.Kind.SYSTEM,
@@ -214,10 +351,15 @@ def process_docuseal_event(event: WebhookEvent) -> None:
                 loan, Loan.Status.READY_TO_DISBURSE, actor=None, reason=_("Contrato firmado")
             )
         return
+    signer = _event_signer(contract, parsed)
+    values = {"code": loan.payment_code, "who": _who(signer)}
     if parsed.event_type == "form.declined" and contract.status != LoanContract.Status.COMPLETED:
         contract.status = LoanContract.Status.DECLINED
         contract.save(update_fields=["status"])
-        summary = _("El cliente rechazó firmar el contrato del crédito %(code)s")
+        if signer is not None:
+            signer.status = LoanContractSigner.Status.DECLINED
+            signer.save(update_fields=["status"])
+        summary = _("%(who)s rechazó firmar el contrato del crédito %(code)s")
     elif (
         parsed.event_type == "submission.expired"
         and contract.status != LoanContract.Status.COMPLETED
@@ -226,13 +368,42 @@ def process_docuseal_event(event: WebhookEvent) -> None:
         contract.save(update_fields=["status"])
         summary = _("Venció el plazo para firmar el contrato del crédito %(code)s")
     elif parsed.event_type == "form.completed":
-        summary = _("Un firmante completó el contrato del crédito %(code)s")
+        if signer is not None:
+            if signer.status == LoanContractSigner.Status.COMPLETED:
+                raise webhooks.IgnoreEvent("That signer had signed already.")
+            signer.status = LoanContractSigner.Status.COMPLETED
+            signer.completed_at = parsed.timestamp
+            signer.save(update_fields=["status", "completed_at"])
+        summary = _("%(who)s firmó el contrato del crédito %(code)s")
     else:
         raise webhooks.IgnoreEvent(f"Nothing to do for {parsed.event_type}.")
     crm_services.record_interaction(
         customer=loan.customer,
         kind=Interaction.Kind.SYSTEM,
-        summary=summary % {"code": loan.payment_code},
+        summary=summary % values,
         payload={"loan": loan.pk, "contract": contract.pk, "event": parsed.event_type},
         occurred_at=parsed.timestamp,
     )
+
+
+def _event_signer(
+    contract: LoanContract, parsed: docuseal.DocusealEvent
+) -> LoanContractSigner | None:
+    """Return the signer a form.* event is about: by DocuSeal's id, else our external id."""
+    signers = list(contract.signers.all())
+    for signer in signers:
+        if parsed.submitter_id is not None and signer.submitter_id == parsed.submitter_id:
+            return signer
+    for signer in signers:
+        if parsed.external_id and signer.external_id == parsed.external_id:
+            return signer
+    return None
+
+
+def _who(signer: LoanContractSigner | None) -> str:
+    if signer is None:
+        return _("Un firmante")
+    return _("%(name)s (%(kind)s)") % {
+        "name": signer.name,
+        "kind": signer.get_kind_display().lower(),
+    }

@@ -1,6 +1,12 @@
-"""Loans: payment codes, terms, creation, and the moves of their life (disburse, write off)."""
+"""Loans: payment codes, terms, creation, and the moves of their life (disburse, write off).
+
+An app above this one that follows a loan's life (a credit application waits for its
+disbursement) registers a hook with `register_disbursement_hook`; `disburse` calls it in
+its own transaction, so credits never imports that app.
+"""
 
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -22,6 +28,26 @@ from credits.services import ledger
 from crm import services as crm_services
 from crm.models import Branch, Customer, Interaction
 from lib import money, people
+from lib.registry import Registry
+
+# (loan, actor): called once a loan is disbursed, inside the disbursement's transaction.
+DisbursementHook = Callable[[Loan, AbstractBaseUser | None], None]
+
+_disbursement_hooks: Registry[DisbursementHook] = Registry("A disbursement hook")
+
+
+def register_disbursement_hook(name: str, hook: DisbursementHook) -> None:
+    """Call `hook(loan, actor)` whenever a loan is disbursed (by its app's `ready`)."""
+    _disbursement_hooks.register(name, hook)
+
+
+def unregister_disbursement_hook(name: str) -> None:
+    """Forget `name`'s hook (for tests)."""
+    _disbursement_hooks.unregister(name)
+
+
+# What a loan keeps of its co-signer (*aval*): `create_loan(cosigner={...})`'s keys.
+COSIGNER_FIELDS = ("name", "email", "document")
 
 LOAN_TERM_FIELDS = (
     "principal",
@@ -129,12 +155,28 @@ def create_loan(
     advisor: AbstractBaseUser | None = None,
     branch: Branch | None = None,
     vehicle: dict | None = None,
+    cosigner: dict | None = None,
     notes: str = "",
 ) -> Loan:
-    """Open a draft loan on a product's terms (the rate may be negotiated) and record it."""
+    """Open a draft loan on a product's terms (the rate may be negotiated) and record it.
+
+    `cosigner` is the co-signer's name, email and document; a product that asks for a
+    co-signer refuses a loan without their name and e-mail (they sign its contract).
+    """
     principal = money.cents(Decimal(principal))
     annual_rate = product.annual_rate if annual_rate is None else Decimal(annual_rate)
     validate_terms(product=product, principal=principal, term=term, annual_rate=annual_rate)
+    cosigner = {k: (v or "").strip() for k, v in (cosigner or {}).items()}
+    if product.requires_cosigner and not (cosigner.get("name") and cosigner.get("email")):
+        raise ValidationError(
+            {
+                "cosigner_name": _(
+                    "El producto %(p)s exige un aval: indique su nombre y su correo, para que "
+                    "firme el contrato."
+                )
+                % {"p": product}
+            }
+        )
     first_due_date = first_due_date or schedule.first_due_date_after(start_date, product.frequency)
     if first_due_date <= start_date:
         raise ValidationError(
@@ -161,6 +203,7 @@ def create_loan(
         notes=notes,
         created_by=people.signed_in(actor),
         **{f"vehicle_{k}": v for k, v in (vehicle or {}).items() if v not in (None, "")},
+        **{f"cosigner_{k}": v for k, v in cosigner.items() if k in COSIGNER_FIELDS and v},
     )
     loan.full_clean(exclude=["payment_code"])
     loan.save()
@@ -225,6 +268,10 @@ def disburse(
     loan.save(update_fields=["disbursed_at", "updated_at"])
     ledger.move_status(loan, Loan.Status.ACTIVE, actor=actor, reason=reason)
     portfolio.mark_stale(timezone.localdate(loan.disbursed_at))
+    for name in _disbursement_hooks.names():
+        hook = _disbursement_hooks.get(name)
+        if hook is not None:
+            hook(loan, actor)
     return loan
 
 

@@ -16,6 +16,8 @@ from crm.gestiones.models import (
     Attachment,
     Campaign,
     CampaignTarget,
+    CreditApplication,
+    CreditLead,
     DeletionRecord,
     DocumentTemplate,
     FollowUp,
@@ -61,6 +63,8 @@ class GestionStateInline(admin.TabularInline):
         "duration_hours",
         "duration_minutes",
         "color",
+        "is_approval",
+        "is_disbursement",
         "edit_link",
     )
     readonly_fields = ("edit_link",)
@@ -114,7 +118,19 @@ class GestionTypeAdmin(admin.ModelAdmin):
     readonly_fields = ("follow_up_table",)
     inlines = [GestionStateInline, ActionInline, RejectionReasonInline, FormFieldInline]
     fieldsets = (
-        (None, {"fields": ("name", "code", "description", "product", "is_active")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "code",
+                    "description",
+                    "product",
+                    "is_credit_application",
+                    "is_active",
+                )
+            },
+        ),
         (
             _("Control de tiempo y alertas"),
             {"fields": ("is_time_controlled", "warn_before_minutes", "default_currency")},
@@ -176,6 +192,7 @@ class GestionStateAdmin(admin.ModelAdmin):
         "outcome",
         ("duration_days", "duration_hours", "duration_minutes"),
         "color",
+        ("is_approval", "is_disbursement"),
         "supervisors",
     )
 
@@ -431,3 +448,30 @@ class DeletionRecordAdmin(ReadOnlyAdmin):
     list_filter = ("kind",)
     search_fields = ("name", "deleted_by_name")
     date_hierarchy = "deleted_at"
+
+
+@admin.register(CreditApplication)
+class CreditApplicationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "gestion",
+        "loan_product",
+        "amount",
+        "term",
+        "source",
+        "lead_received_at",
+        "approved_at",
+        "loan",
+    )
+    list_filter = ("source", "loan_product")
+    search_fields = ("gestion__id", "gestion__customer__document_number", "loan__payment_code")
+    list_select_related = ("gestion__customer", "gestion__gestion_type", "loan_product", "loan")
+    date_hierarchy = "lead_received_at"
+
+
+@admin.register(CreditLead)
+class CreditLeadAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "status", "received_at", "customer", "application", "decided_by")
+    list_filter = ("status", "source")
+    search_fields = ("customer__document_number",)
+    list_select_related = ("customer", "decided_by")
+    date_hierarchy = "received_at"

@@ -17,9 +17,26 @@ class GestionesConfig(AppConfig):
     verbose_name = _("Gestiones")
 
     def ready(self) -> None:
+        from credits.calculator import services as calculator_services
+        from credits.services import loans as loan_services
         from crm import messages
+        from crm.gestiones import services
+        from crm.gestiones.applications import approval
+        from crm.gestiones.applications import services as application_services
         from crm.gestiones.campaigns import services as campaign_services
 
         messages.register_outcome_handler(
             campaign_services.TARGET_MESSAGE, campaign_services.record_message_outcome
+        )
+        # Credit applications: the calculator's "Quiero un crédito" leads, and the loan's
+        # disbursement closing its gestión, without credits importing this app.
+        calculator_services.register_credit_lead_receiver(
+            application_services.receive_calculator_lead
+        )
+        loan_services.register_disbursement_hook(
+            "gestiones.applications", application_services.loan_disbursed
+        )
+        services.register_state_rule(
+            "applications",
+            services.StateRule(check=approval.check_move, entered=approval.enter_state),
         )

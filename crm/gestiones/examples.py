@@ -33,6 +33,8 @@ class StateSpec:
     minutes: int = 0
     is_initial: bool = False
     color: str = "secondary"
+    is_approval: bool = False
+    is_disbursement: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class ProcessSpec:
     reasons: tuple[str, ...] = ()
     fields: tuple[FieldSpec, ...] = field(default=())
     warn_before_minutes: int = 120
+    is_credit_application: bool = False
 
 
 CREDIT_APPLICATION = ProcessSpec(
@@ -87,8 +90,9 @@ CREDIT_APPLICATION = ProcessSpec(
         StateSpec("Pre estudio", days=2, color="primary"),
         StateSpec("En estudio", days=3, color="primary"),
         StateSpec("Condicionado", days=2, color="warning"),
-        StateSpec("Aprobado análisis", days=1, color="success"),
-        StateSpec("Desembolsado", outcome=Outcome.SUCCESS, color="success"),
+        # Approving makes the draft loan; the loan's disbursement closes the gestión.
+        StateSpec("Aprobado análisis", days=1, color="success", is_approval=True),
+        StateSpec("Desembolsado", outcome=Outcome.SUCCESS, color="success", is_disbursement=True),
         StateSpec("Rechazado comité de crédito", outcome=Outcome.REJECTED, color="danger"),
         StateSpec("Rechazado gerente de negocios", outcome=Outcome.REJECTED, color="danger"),
         StateSpec("Desistido", outcome=Outcome.CLOSED, color="secondary"),
@@ -148,6 +152,7 @@ CREDIT_APPLICATION = ProcessSpec(
         ),
     ),
     reasons=("Baja capacidad", "No califica", "Sobre endeudado", "Historial crediticio"),
+    is_credit_application=True,
     fields=(
         FieldSpec("ingreso_mensual", "Ingreso mensual", FormField.Kind.DECIMAL, True),
         FieldSpec("ocupacion", "Ocupación"),
@@ -255,6 +260,7 @@ def build_process(
             "description": spec.description,
             "product": product,
             "warn_before_minutes": spec.warn_before_minutes,
+            "is_credit_application": spec.is_credit_application,
         },
     )
     states = {}
@@ -270,6 +276,8 @@ def build_process(
                 "duration_hours": s.hours,
                 "duration_minutes": s.minutes,
                 "color": s.color,
+                "is_approval": s.is_approval,
+                "is_disbursement": s.is_disbursement,
             },
         )
     for order, a in enumerate(spec.actions):

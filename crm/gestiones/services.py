@@ -6,7 +6,8 @@ Every function is one transaction; each state change lands on the customer's tim
 
 import datetime
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -40,8 +41,36 @@ from crm.gestiones.workload import services as workload_services
 from crm.models import Branch, Channel, Customer, Interaction, Product
 from lib import people
 from lib.money import Currency
+from lib.registry import Registry
 
 User = get_user_model()
+
+
+@dataclass(frozen=True)
+class StateRule:
+    """What a topic of the app adds to a gestión's move between states.
+
+    `check(gestion, to_state)` raises ValidationError to refuse the move before anything is
+    written; `entered(gestion, state, actor=, amount_approved=, now=)` follows it up in the
+    same transaction (and may still refuse it, rolling the step back). Credit applications
+    register theirs (approval makes the draft loan) from the app's `ready`: that package
+    opens gestiones through this module, so this module does not import it.
+    """
+
+    check: Callable[[Gestion, GestionState], None]
+    entered: Callable[..., object]
+
+
+_state_rules: Registry[StateRule] = Registry("A state rule")
+
+
+def register_state_rule(name: str, rule: StateRule) -> None:
+    """Apply `rule` to every follow-up that moves a gestión to another state."""
+    _state_rules.register(name, rule)
+
+
+def _rules() -> list[StateRule]:
+    return [rule for name in _state_rules.names() if (rule := _state_rules.get(name))]
 
 
 # Largest attachment accepted on a follow-up.
@@ -244,6 +273,8 @@ def record_follow_up(
         )
     if amount_approved is not None and amount_approved < 0:
         raise ValidationError({"amount_approved": _("El monto aprobado no puede ser negativo.")})
+    for rule in _rules():
+        rule.check(gestion, to_state)
     if to_state.outcome == Outcome.SUCCESS:
         # A campaign or a life-cycle event opens gestiones with their data to complete: a
         # success is not recorded on a gestión whose required data is still empty.
@@ -295,6 +326,11 @@ def record_follow_up(
             gestion.rejection_reason = rejection_reason
             changed.append("rejection_reason")
     gestion.save(update_fields=changed)
+    if to_state.pk != from_state.pk:
+        # A credit application entering its approving state gets its draft loan (or the
+        # whole step is refused, when the terms are outside the product's).
+        for rule in _rules():
+            rule.entered(gestion, to_state, actor=actor, amount_approved=amount_approved, now=now)
 
     summary = _("Gestión #%(id)s · %(action)s → %(result)s") % {
         "id": gestion.pk,
@@ -330,6 +366,68 @@ def record_follow_up(
             survey_services.invite(gestion=gestion, now=now)
         else:
             workload_services.redistribute_if_needed(gestion, actor=actor, now=now)
+    return follow_up
+
+
+@transaction.atomic
+def move_to_state(
+    *,
+    gestion: Gestion,
+    state: GestionState,
+    actor: AbstractBaseUser | None,
+    notes: str,
+    now: datetime.datetime | None = None,
+) -> FollowUp | None:
+    """Move an open gestión to `state` for something that happened outside its follow-up
+    table (its loan was disbursed); return the step, or None when there was nothing to move.
+    """
+    now = now or timezone.now()
+    gestion = selectors.locked_gestion(
+        gestion, "state", "gestion_type", "customer", "channel", "agent"
+    )
+    if not gestion.is_open or gestion.state_id == state.pk:
+        return None
+    if state.gestion_type_id != gestion.gestion_type_id:
+        raise ValidationError(_("El estado no corresponde a este tipo de gestión."))
+    from_state = gestion.state
+    follow_up = FollowUp.objects.create(
+        gestion=gestion,
+        kind=FollowUp.Kind.STEP,
+        from_state=from_state,
+        state=state,
+        notes=notes.strip(),
+        actor=people.signed_in(actor),
+        created_at=now,
+    )
+    gestion.last_follow_up_at = now
+    _enter_state(gestion, state, now=now)
+    gestion.save(
+        update_fields=[
+            "last_follow_up_at",
+            "updated_at",
+            "state",
+            "outcome",
+            "state_entered_at",
+            "due_at",
+            "warned_at",
+            "late_alerted_at",
+            "closed_at",
+        ]
+    )
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary=_("Gestión #%(id)s · %(notes)s · %(from)s → %(to)s")
+        % {"id": gestion.pk, "notes": follow_up.notes, "from": from_state.name, "to": state.name},
+        channel=gestion.channel,
+        payload={"gestion": gestion.pk, "estado": state.name},
+        actor=actor,
+        occurred_at=now,
+    )
+    if state.is_closing:
+        survey_services.invite(gestion=gestion, now=now)
+    else:
+        workload_services.redistribute_if_needed(gestion, actor=actor, now=now)
     return follow_up
 
 

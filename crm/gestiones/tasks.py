@@ -6,6 +6,7 @@ from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.documents import services as document_services
 from crm.gestiones.notifications import services as notification_services
 from crm.gestiones.reports import services as report_services
+from crm.gestiones.reports.timing import services as timing_services
 
 
 @shared_task(name="gestiones.alert_due_gestiones")
@@ -33,6 +34,7 @@ def attach_document_pdf(attachment_id: int) -> None:
 
 @shared_task(name="gestiones.refresh_report_summary")
 def refresh_report_summary(full: bool = False) -> float:
-    """Rebuild the dashboards' summary where the gestiones changed (beat, every 5 minutes);
-    return how many seconds it took."""
-    return report_services.refresh_summary(full=full).seconds
+    """Rebuild the dashboards' summary and the time metrics where things changed (beat,
+    every 5 minutes); return how many seconds they took."""
+    seconds = report_services.refresh_summary(full=full).seconds
+    return seconds + timing_services.refresh_times(full=full).seconds

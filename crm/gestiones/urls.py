@@ -16,6 +16,7 @@ urlpatterns = [
     path("gestiones/<int:pk>/datos/", views.gestion_data, name="data"),
     path("gestiones/<int:pk>/reasignar/", views.reassign, name="reassign"),
     path("gestiones/cliente/<int:customer_id>/", views.customer_gestiones, name="customer"),
+    path("", include("crm.gestiones.applications.urls")),
     path("gestiones/", include("crm.gestiones.workload.urls")),
     path("notificaciones/", include("crm.gestiones.notifications.urls")),
     path("gestiones/tableros/", include("crm.gestiones.reports.urls")),

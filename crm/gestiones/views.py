@@ -10,6 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm import selectors as crm_selectors
 from crm.gestiones import dynamic, forms, selectors, services, tables
+from crm.gestiones.applications import forms as application_forms
+from crm.gestiones.applications import selectors as application_selectors
 from crm.gestiones.documents import selectors as document_selectors
 from crm.gestiones.models import Gestion, GestionType
 from crm.gestiones.surveys import selectors as survey_selectors
@@ -112,7 +114,16 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
         "is_late": gestion.is_late(),
         "products": selectors.product_names(gestion),
         "loans": selectors.loans(gestion),
+        "application": application_selectors.application_of(gestion),
+        "may_work_application": application_selectors.can_work(user, gestion),
     }
+    if context["application"] is not None:
+        context["approval_wait"] = application_selectors.approval_wait(context["application"])
+    if context["may_work_application"]:
+        # Cuentas por gestión: the customer's other loans, to link here.
+        context["link_loan_form"] = application_forms.LinkLoanForm(
+            loans=application_selectors.linkable_loans(gestion)
+        )
     if may_follow_up:
         context["form"] = follow_up_form or forms.FollowUpForm(
             gestion=gestion, actions=selectors.allowed_actions(gestion)

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0010_import_roles'),
+        ("crm", "0010_import_roles"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importbatch',
-            name='parts',
-            field=models.JSONField(blank=True, default=dict, verbose_name='tablas adicionales'),
+            model_name="importbatch",
+            name="parts",
+            field=models.JSONField(blank=True, default=dict, verbose_name="tablas adicionales"),
         ),
     ]

@@ -122,10 +122,10 @@ def test_loans_with_their_payment_history_equal_the_same_payments_applied_by_the
     loan = Loan.objects.get(payment_code="PX-0001")
     assert loan.status == Loan.Status.ACTIVE
     assert loan.schedule_source == Loan.ScheduleSource.ENGINE
-    assert [p.received_on for p in loan.payments.order_by("id")] == [
-        date(2026, 2, 14),
-        date(2026, 3, 20),
-        date(2026, 5, 10),
+    assert [(p.received_on, p.reference) for p in loan.payments.order_by("id")] == [
+        (date(2026, 2, 14), "importado: OP-1"),
+        (date(2026, 3, 20), "importado: OP-2"),
+        (date(2026, 5, 10), "importado"),
     ]
 
     from datetime import datetime, time
@@ -237,7 +237,7 @@ def pending_for_new(book) -> str:
     )
 
 
-def test_the_source_schedule_is_kept_and_marked_when_it_differs(book, supervisor):
+def test_the_source_schedule_is_kept_and_marked_when_it_differs(client, book, supervisor):
     installments = [INSTALLMENTS] + [
         ["PX-0001", n, f"05/{n + 1:02d}/2026", "400.00", "10.00"] for n in (1, 2, 3)
     ]
@@ -264,6 +264,9 @@ def test_the_source_schedule_is_kept_and_marked_when_it_differs(book, supervisor
         (date(2026, 4, 5), Decimal("400.00"), Decimal("10.00")),
     ]
     assert pending(loan) == Decimal("820.00")
+    client.force_login(supervisor)
+    page = client.get(loan.get_absolute_url()).content.decode()
+    assert "Cronograma importado" in page and "PX-0001" in page
 
 
 def test_a_workbook_brings_its_installments_and_payments_as_sheets(book, supervisor):

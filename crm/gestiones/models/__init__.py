@@ -50,6 +50,13 @@ from crm.gestiones.models.surveys import (
     SurveyInvitation,
     new_survey_token,
 )
+from crm.gestiones.models.timing import (
+    ApplicationTime,
+    ApplicationTimeFigure,
+    StateStay,
+    StateTimeFigure,
+    TimeBuild,
+)
 
 __all__ = [
     "CLOSED_OUTCOMES",
@@ -57,6 +64,8 @@ __all__ = [
     "Action",
     "ActionResult",
     "Answer",
+    "ApplicationTime",
+    "ApplicationTimeFigure",
     "Attachment",
     "Campaign",
     "CampaignTarget",
@@ -81,9 +90,12 @@ __all__ = [
     "RejectionReason",
     "StateAgent",
     "StateMonthSummary",
+    "StateStay",
+    "StateTimeFigure",
     "SummaryBuild",
     "Survey",
     "SurveyInvitation",
+    "TimeBuild",
     "attachment_upload_to",
     "new_survey_token",
     "template_upload_to",

@@ -70,12 +70,30 @@ class GestionType(models.Model):
     warn_before_minutes = models.PositiveIntegerField(
         _("aviso antes del vencimiento (minutos)"), default=120
     )
+    # The process credit leads open (calculator, campaigns, walk-ins): its gestiones carry a
+    # CreditApplication, and its approving state makes their draft loan.
+    is_credit_application = models.BooleanField(
+        _("solicitud de crédito"),
+        default=False,
+        help_text=_(
+            "Los leads de crédito abren gestiones de este tipo; al aprobarlas se crea el "
+            "crédito en borrador. Solo un tipo puede serlo."
+        ),
+    )
     is_active = models.BooleanField(_("activo"), default=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("tipo de gestión")
         verbose_name_plural = _("tipos de gestión")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_credit_application"],
+                condition=Q(is_credit_application=True),
+                name="gestiones_type_one_credit_application",
+                violation_error_message=_("Ya hay otro tipo de gestión de solicitud de crédito."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -112,6 +130,21 @@ class GestionState(models.Model):
         related_name="gestion_states",
     )
     color = models.CharField(_("color"), max_length=12, default="secondary")
+    # For credit applications: entering this state approves the application (its draft
+    # loan is made then), and the loan's disbursement moves the gestión to this one.
+    is_approval = models.BooleanField(
+        _("aprueba la solicitud"),
+        default=False,
+        help_text=_(
+            "Al entrar a este estado se aprueba la solicitud de crédito y se crea el "
+            "crédito en borrador."
+        ),
+    )
+    is_disbursement = models.BooleanField(
+        _("crédito desembolsado"),
+        default=False,
+        help_text=_("La gestión pasa a este estado cuando se desembolsa su crédito."),
+    )
 
     class Meta:
         ordering = ["gestion_type", "order", "id"]

@@ -20,9 +20,12 @@ from lib.money import Currency
 TOTAL = {"max_digits": 20, "decimal_places": 2}
 
 
-def _key(model, verbose_name, *, null: bool = False) -> models.ForeignKey:
-    # No constraint and no cascade: derived rows must never stop anyone deleting a state,
-    # a branch or a user the gestiones no longer point at; the next rebuild drops them.
+def derived_key(model, verbose_name, *, null: bool = False) -> models.ForeignKey:
+    """A key of a derived row (summaries, time facts), to a table it was computed from.
+
+    No constraint and no cascade: derived rows must never stop anyone deleting a state, a
+    gestión, a branch or a user they no longer match; the next rebuild drops them.
+    """
     return models.ForeignKey(
         model,
         verbose_name=verbose_name,
@@ -40,10 +43,10 @@ class SummaryRow(models.Model):
 
     month = models.DateField(_("mes"))  # the first day of the month of creation, local time
     # Empty: every gestión once, whatever its products.
-    product = _key(Product, _("producto"), null=True)
-    gestion_type = _key(GestionType, _("tipo de gestión"))
-    agent = _key(USER, _("gestor a cargo"), null=True)
-    branch = _key(Branch, _("sucursal"), null=True)
+    product = derived_key(Product, _("producto"), null=True)
+    gestion_type = derived_key(GestionType, _("tipo de gestión"))
+    agent = derived_key(USER, _("gestor a cargo"), null=True)
+    branch = derived_key(Branch, _("sucursal"), null=True)
     currency = models.CharField(_("moneda"), max_length=3, choices=Currency)
     count = models.PositiveIntegerField(_("gestiones"))
     # Empty when none of the gestiones has the amount, as SUM over them would be.
@@ -64,7 +67,7 @@ class SummaryRow(models.Model):
 class StateMonthSummary(SummaryRow):
     """Gestiones per month and state: the "by type and state" section."""
 
-    state = _key(GestionState, _("estado"))
+    state = derived_key(GestionState, _("estado"))
 
     class Meta:
         verbose_name = _("resumen mensual por estado")
@@ -76,8 +79,8 @@ class StateMonthSummary(SummaryRow):
 class RejectionMonthSummary(SummaryRow):
     """Rejected gestiones per month, state and reason: the rejections section."""
 
-    state = _key(GestionState, _("estado"))
-    rejection_reason = _key(RejectionReason, _("motivo de rechazo"), null=True)
+    state = derived_key(GestionState, _("estado"))
+    rejection_reason = derived_key(RejectionReason, _("motivo de rechazo"), null=True)
 
     class Meta:
         verbose_name = _("resumen mensual de rechazos")
@@ -101,7 +104,7 @@ class ChannelMonthSummary(SummaryRow):
     """Gestiones per month, outcome and channel: the channels section."""
 
     outcome = models.CharField(_("resultado"), max_length=10)
-    channel = _key(Channel, _("canal"), null=True)
+    channel = derived_key(Channel, _("canal"), null=True)
 
     class Meta:
         verbose_name = _("resumen mensual por canal")

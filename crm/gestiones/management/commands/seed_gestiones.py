@@ -23,13 +23,17 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.text import slugify
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
-from credits.models import Loan, LoanProduct
+from credits.models import Loan, LoanContract, LoanProduct
+from credits.services import contracts as contract_services
+from credits.services import loans as loan_services
 from crm import messages as crm_messages
 from crm.gestiones import examples, services
+from crm.gestiones.applications import services as application_services
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.documents import rendering as document_rendering
 from crm.gestiones.documents import services as document_services
@@ -38,6 +42,7 @@ from crm.gestiones.models import (
     Action,
     Answer,
     Campaign,
+    CreditLead,
     DocumentTemplate,
     FollowUp,
     Gestion,
@@ -90,6 +95,47 @@ SURVEY_COMMENTS = (
     "Todo bien, gracias.",
     "Deberían avisar por WhatsApp.",
 )
+# The demo's credit applicants (new customers), one per funnel step below.
+APPLICANTS = (
+    ("70412233", "Marco", "Salazar Ríos"),
+    ("70412234", "Lucía", "Paredes Vega"),
+    ("70412235", "Renzo", "Cárdenas Luna"),
+    ("70412236", "Milagros", "Huertas Soto"),
+    ("70412237", "Diego", "Zapata Núñez"),
+    ("70412238", "Valeria", "Castro Ramos"),
+    ("70412239", "Kevin", "Aguilar Pinto"),
+    ("70412240", "Daniela", "Chávez Lozano"),
+    ("70412241", "Jorge", "Medina Flores"),
+    ("70412242", "Sofía", "Herrera Campos"),
+    ("70412243", "Raúl", "Espinoza Torres"),
+    ("70412244", "Karina", "Mendoza Ruiz"),
+    ("70412245", "Víctor", "Ortega Palomino"),
+    ("70412246", "Flor", "Benites Arce"),
+)
+# (how far it got, hours since the lead, hours from the lead to the approval); the product's
+# target is 24 h: some of each step take longer.
+FUNNEL = (
+    ("open", 2, 0),
+    ("open", 10, 0),
+    ("open", 30, 0),
+    ("open", 52, 0),
+    ("approved", 24 * 3, 6),
+    ("approved", 24 * 5, 40),
+    ("awaiting_signature", 24 * 7, 12),
+    ("awaiting_signature", 24 * 9, 30),
+    ("signed", 24 * 11, 8),
+    ("signed", 24 * 13, 26),
+    ("disbursed", 24 * 20, 5),
+    ("disbursed", 24 * 28, 18),
+    ("disbursed", 24 * 35, 60),
+    ("disbursed", 24 * 41, 22),
+)
+# The example process's steps from the lead to the approval.
+APPROVAL_STEPS = (
+    ("Revisar documentos", "Documentos completos"),
+    ("Enviar a estudio", "Enviado a análisis"),
+    ("Resolver análisis", "Aprobado"),
+)
 WELCOME_LETTER = "Carta de bienvenida"
 PROMISSORY_NOTE = "Pagaré"
 THANKS_SUBJECT = "Gracias por confiar en nosotros"
@@ -130,12 +176,131 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(f"Gestiones de demostración listas ({made} nuevas).")
             )
+        applications = self.seed_applications(rng, credit)
+        self.stdout.write(f"Solicitudes de crédito de demostración: {applications} nuevas.")
         answered = self.seed_survey_answers(service)
         ran = self.seed_lifecycle_history()
         self.stdout.write(
             f"Encuestas respondidas: {answered} nuevas; eventos de ciclo de vida realizados: "
             f"{ran} nuevos."
         )
+
+    def seed_applications(self, rng: random.Random, credit: GestionType) -> int:
+        """Credit applications at every step of the funnel, through the services, backdated.
+
+        Leads to confirm, applications open (some past the 24 h approval target), approved
+        with their draft loan, awaiting signature, signed (ready to disburse) and disbursed.
+        Contracts are recorded as DocuSeal would leave them, without calling it: seeding
+        never calls out. Run once: the first demo applicant's lead marks them done.
+        """
+        if CreditLead.objects.filter(data__document_number=APPLICANTS[0][0]).exists():
+            return 0
+        products = list(LoanProduct.objects.filter(is_active=True).order_by("name"))
+        existing = list(Customer.objects.exclude(email="").order_by("pk")[:2])
+        if not products or len(existing) < 2:
+            self.stderr.write("Ejecute antes seed_credits: faltan productos de crédito.")
+            return 0
+        now = timezone.now()
+        applicants = iter(APPLICANTS)
+        made = 0
+        with transaction.atomic():
+            # Two leads whose document is a customer's who wrote other names: to confirm.
+            for customer, hours in zip(existing, (3, 28), strict=True):
+                data = {
+                    **_lead_terms(rng, products[0]),
+                    "document_type": customer.document_type,
+                    "document_number": customer.document_number,
+                    "first_name": f"{customer.first_name} Alejandra",
+                    "last_name": customer.last_name,
+                    "email": f"otro.{customer.pk}@example.com",
+                }
+                application_services.receive_lead(
+                    source="calculator", data=data, received_at=now - _hours(hours)
+                )
+                made += 1
+            for step, lead_hours, approve_after in FUNNEL:
+                document, first_name, last_name = next(applicants)
+                product = rng.choice(products)
+                received_at = now - _hours(lead_hours)
+                intake = application_services.receive_lead(
+                    source=rng.choice(("calculator", "walk_in")),
+                    data={
+                        **_lead_terms(rng, product),
+                        "document_type": "dni",
+                        "document_number": document,
+                        "first_name": first_name,
+                        "last_name": last_name,
+                        "email": slugify(f"{first_name} {last_name}").replace("-", ".")
+                        + "@example.com",
+                        "phone": f"+5199{document[-7:]}",
+                    },
+                    received_at=received_at,
+                )
+                made += 1
+                if step == "open" or intake.application is None:
+                    continue
+                self.walk_application(
+                    intake.application, step, received_at, received_at + _hours(approve_after)
+                )
+        return made
+
+    def walk_application(self, application, step: str, received_at, approved_at) -> None:
+        """Follow an application's table to its approval, then its loan as far as `step`."""
+        gestion = application.gestion
+        moments = [received_at + (approved_at - received_at) * f for f in (0.2, 0.5, 1.0)]
+        for (action_name, result_name), at in zip(APPROVAL_STEPS, moments, strict=True):
+            gestion.refresh_from_db()
+            action = Action.objects.get(gestion_type=gestion.gestion_type, name=action_name)
+            services.record_follow_up(
+                gestion=gestion,
+                actor=gestion.agent,
+                action=action,
+                result=action.results.get(name=result_name),
+                now=at,
+            )
+        application.refresh_from_db()
+        loan = application.loan
+        Loan.objects.filter(pk=loan.pk).update(
+            created_at=approved_at, status_changed_at=approved_at
+        )
+        if step == "approved":
+            return
+        sent_at = approved_at + _hours(4)
+        loan_services.change_status(
+            loan=loan, to=Loan.Status.AWAITING_SIGNATURE, actor=gestion.agent
+        )
+        contract = LoanContract.objects.create(
+            loan=loan,
+            signer_email=loan.customer.email,
+            status=LoanContract.Status.SENT,
+            created_at=sent_at,
+            sent_at=sent_at,
+        )
+        for signer in contract_services.signers_for(loan):
+            signer.contract = contract
+            signer.save()
+        Loan.objects.filter(pk=loan.pk).update(status_changed_at=sent_at)
+        if step == "awaiting_signature":
+            return
+        signed_at = sent_at + _hours(20)
+        LoanContract.objects.filter(pk=contract.pk).update(
+            status=LoanContract.Status.COMPLETED, completed_at=signed_at
+        )
+        contract.signers.update(status="completed", completed_at=signed_at)
+        loan_services.change_status(
+            loan=loan,
+            to=Loan.Status.READY_TO_DISBURSE,
+            actor=None,
+            reason="Contrato firmado (demostración, sin DocuSeal)",
+        )
+        Loan.objects.filter(pk=loan.pk).update(status_changed_at=signed_at)
+        if step == "signed":
+            return
+        disbursed_at = signed_at + _hours(30)
+        loan.refresh_from_db()
+        # Moves the gestión to «Desembolsado» too (the disbursement hook).
+        supervisor = get_user_model().objects.filter(username="supervisor").first()
+        loan_services.disburse(loan=loan, actor=supervisor, disbursed_at=disbursed_at)
 
     def seed_survey(self, service: GestionType) -> None:
         survey, created = Survey.objects.get_or_create(
@@ -628,6 +793,19 @@ def _is_promissory_note(template: DocumentTemplate) -> bool:
     except (OSError, ValueError, KeyError):
         return False
     return "PAGARÉ" in text
+
+
+def _hours(hours: float) -> datetime.timedelta:
+    return datetime.timedelta(hours=hours)
+
+
+def _lead_terms(rng: random.Random, product: LoanProduct) -> dict:
+    """Return an amount and term within the product's limits, as a lead types them."""
+    low, high = product.min_amount, min(product.max_amount, product.min_amount * 20)
+    amount = ((low + (high - low) * Decimal(rng.randint(1, 9)) / 10) / 100).quantize(1) * 100
+    amount = min(max(amount, product.min_amount), product.max_amount)
+    term = rng.randint(product.min_term, min(product.max_term, max(product.min_term, 24)))
+    return {"product": product.pk, "amount": f"{amount:.2f}", "term": term}
 
 
 def _pick(rng: random.Random, options: list, weights: dict, *, key):

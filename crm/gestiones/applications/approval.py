@@ -1,0 +1,144 @@
+"""What a credit application's gestión does when it moves along its process.
+
+Approving it (entering a state marked `GestionState.is_approval`, the example process's
+*Aprobado análisis*) stamps the application's `approved_at` and makes its draft loan from
+the application's product, amount, term, rate and co-signer, linked both ways
+(`CreditApplication.loan` and `Gestion.loans`); terms outside the product's limits refuse
+the approval. The disbursed state (`GestionState.is_disbursement`) is reached only through
+the loan's disbursement, never by hand while the loan waits.
+
+`crm.gestiones.services.record_follow_up` calls `check_move` before it writes a step and
+`enter_state` once the gestión is in its new state (a `StateRule` the app registers from
+its `ready`), in the same transaction: a refused approval leaves nothing written.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from credits.models import Loan
+from credits.services import loans as loan_services
+from crm import services as crm_services
+from crm.gestiones.models import CreditApplication, Gestion, GestionState
+from crm.models import Interaction
+
+
+def check_move(gestion: Gestion, to_state: GestionState) -> None:
+    """Refuse to move a credit application by hand to its disbursed state before its loan is."""
+    if to_state.pk == gestion.state_id or not to_state.is_disbursement:
+        return
+    application = (
+        CreditApplication.objects.select_related("loan").filter(gestion_id=gestion.pk).first()
+    )
+    if application is None:
+        return
+    loan = application.loan
+    if loan is None:
+        raise ValidationError(
+            _(
+                "La solicitud de la gestión #%(id)s aún no tiene crédito: se aprueba primero, y "
+                "pasa a «%(state)s» cuando su crédito se desembolsa."
+            )
+            % {"id": gestion.pk, "state": to_state.name}
+        )
+    if loan.status not in Loan.DISBURSED:
+        raise ValidationError(
+            _(
+                "El crédito %(code)s de esta solicitud está «%(status)s»: la gestión pasa a "
+                "«%(state)s» sola cuando se desembolsa el crédito."
+            )
+            % {
+                "code": loan.payment_code,
+                "status": loan.get_status_display(),
+                "state": to_state.name,
+            }
+        )
+
+
+def enter_state(
+    gestion: Gestion,
+    state: GestionState,
+    *,
+    actor: AbstractBaseUser | None,
+    amount_approved: Decimal | None,
+    now: datetime.datetime,
+) -> CreditApplication | None:
+    """Approve the gestión's application when `state` approves: make its draft loan.
+
+    Return the application approved, or None (not an approving state, no application).
+    An application approved before keeps its loan, unless that loan was cancelled.
+    """
+    if not state.is_approval:
+        return None
+    application = (
+        CreditApplication.objects.select_for_update()
+        .select_related("loan_product")
+        .filter(gestion_id=gestion.pk)
+        .first()
+    )
+    if application is None:
+        return None
+    current = Loan.objects.filter(pk=application.loan_id).only("status").first()
+    if current is not None and current.status != Loan.Status.CANCELLED:
+        return application
+    principal = application.amount if amount_approved is None else amount_approved
+    try:
+        loan = loan_services.create_loan(
+            actor=actor,
+            customer=gestion.customer,
+            product=application.loan_product,
+            principal=principal,
+            term=application.term,
+            start_date=timezone.localdate(now),
+            annual_rate=application.annual_rate,
+            advisor=gestion.agent,
+            branch=gestion.branch,
+            cosigner={
+                "name": application.cosigner_name,
+                "email": application.cosigner_email,
+                "document": application.cosigner_document,
+            },
+            notes=_("Solicitud de crédito de la gestión #%(id)s.") % {"id": gestion.pk},
+        )
+    except ValidationError as exc:
+        raise ValidationError(
+            _(
+                "No se puede aprobar la solicitud de la gestión #%(id)s: %(why)s Corrija la "
+                "solicitud (producto, monto, plazo, tasa o aval) y vuelva a registrar el "
+                "seguimiento."
+            )
+            % {"id": gestion.pk, "why": " ".join(exc.messages)},
+            code="application_terms",
+        ) from exc
+    application.loan = loan
+    if application.approved_at is None:
+        application.approved_at = now
+    application.save(update_fields=["loan", "approved_at"])
+    gestion.loans.add(loan)
+    Gestion.objects.filter(pk=gestion.pk, amount_approved__isnull=True).update(
+        amount_approved=principal
+    )
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary=_(
+            "Solicitud de crédito de la gestión #%(id)s aprobada: crédito %(code)s en borrador "
+            "(%(cur)s %(amount)s, %(term)s cuotas, %(rate)s %% anual)"
+        )
+        % {
+            "id": gestion.pk,
+            "code": loan.payment_code,
+            "cur": loan.currency,
+            "amount": loan.principal,
+            "term": loan.term,
+            "rate": format(loan.annual_rate.normalize(), "f"),
+        },
+        payload={"gestion": gestion.pk, "loan": loan.pk},
+        actor=actor,
+        occurred_at=now,
+    )
+    return application

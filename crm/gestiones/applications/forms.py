@@ -1,0 +1,198 @@
+"""Input of the credit-application screens: an advisor's walk-in application, changes to an
+application, a lead discarded, a loan linked to a gestión."""
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from credits.models import Loan, LoanProduct
+from credits.schedule import MAX_ANNUAL_RATE, MAX_TERM
+from crm import forms as crm_forms
+from crm.gestiones.applications import leads
+from crm.gestiones.models import CreditApplication
+from crm.models import Customer
+
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+class LoanTermsFields(forms.Form):
+    """What a credit application asks for: product, amount, term, rate and co-signer."""
+
+    product = forms.ModelChoiceField(
+        label=_("Producto de crédito"),
+        queryset=LoanProduct.objects.none(),
+        empty_label=_("Elija un producto"),
+        error_messages={"required": _("Elija el producto de crédito.")},
+    )
+    amount = forms.DecimalField(
+        label=_("Monto"),
+        min_value=Decimal("0.01"),
+        max_value=MAX_AMOUNT,
+        max_digits=12,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        error_messages={"required": _("Ingrese el monto.")},
+    )
+    term = forms.IntegerField(
+        label=_("Plazo (cuotas)"),
+        min_value=1,
+        max_value=MAX_TERM,
+        error_messages={"required": _("Ingrese el plazo.")},
+    )
+    annual_rate = forms.DecimalField(
+        label=_("Tasa anual (%)"),
+        required=False,
+        min_value=Decimal(0),
+        max_value=MAX_ANNUAL_RATE,
+        max_digits=8,
+        decimal_places=4,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        help_text=_("Vacío: la del producto. Negociada: dentro de su mínimo y máximo."),
+    )
+    cosigner_name = forms.CharField(
+        label=_("Aval: nombre"), max_length=leads.COSIGNER_NAME_CHARS, required=False
+    )
+    cosigner_email = forms.EmailField(label=_("Aval: correo"), required=False)
+    cosigner_document = forms.CharField(
+        label=_("Aval: documento"), max_length=leads.COSIGNER_DOCUMENT_CHARS, required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = LoanProduct.objects.filter(is_active=True)
+
+    def terms_data(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "amount": data["amount"],
+            "term": data["term"],
+            "annual_rate": data["annual_rate"],
+            "cosigner_name": data["cosigner_name"],
+            "cosigner_email": data["cosigner_email"],
+            "cosigner_document": data["cosigner_document"],
+        }
+
+
+class WalkInForm(crm_forms.ServiceErrorsMixin, LoanTermsFields, crm_forms.PersonContactForm):
+    """A credit application an advisor types for someone at the branch (source walk-in)."""
+
+    notes = forms.CharField(
+        label=_("Notas"),
+        max_length=leads.NOTES_CHARS,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    field_order = [
+        "document_type",
+        "document_number",
+        "first_name",
+        "last_name",
+        "phone",
+        "email",
+        "product",
+        "amount",
+        "term",
+        "annual_rate",
+        "cosigner_name",
+        "cosigner_email",
+        "cosigner_document",
+        "notes",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Staff type it: no reCAPTCHA token.
+        del self.fields["recaptcha_token"]
+
+    @staticmethod
+    def initial_for(customer: Customer | None) -> dict[str, Any]:
+        """Return the form's initial person: the customer's own data, when one is chosen."""
+        if customer is None:
+            return {}
+        return {
+            "document_type": customer.document_type,
+            "document_number": customer.document_number,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "phone": customer.phone,
+            "email": customer.email,
+        }
+
+    def lead_data(self) -> dict[str, Any]:
+        """Return what `services.receive_lead` takes, as plain values."""
+        data = self.cleaned_data
+        terms = self.terms_data()
+        return {
+            **self.person_data(),
+            "phone": str(data["phone"] or ""),
+            "product": data["product"].pk,
+            "amount": f"{terms['amount']:.2f}",
+            "term": terms["term"],
+            "annual_rate": None if terms["annual_rate"] is None else f"{terms['annual_rate']:f}",
+            "cosigner_name": terms["cosigner_name"],
+            "cosigner_email": terms["cosigner_email"],
+            "cosigner_document": terms["cosigner_document"],
+            "notes": data["notes"],
+        }
+
+
+class ApplicationForm(crm_forms.ServiceErrorsMixin, LoanTermsFields):
+    """Changes to an application not yet approved."""
+
+    def __init__(self, *args, application: CreditApplication, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "product": application.loan_product_id,
+                "amount": application.amount,
+                "term": application.term,
+                "annual_rate": application.annual_rate,
+                "cosigner_name": application.cosigner_name,
+                "cosigner_email": application.cosigner_email,
+                "cosigner_document": application.cosigner_document,
+            },
+        )
+        super().__init__(*args, **kwargs)
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {"product": self.cleaned_data["product"], **self.terms_data()}
+
+
+class CustomerQueryForm(forms.Form):
+    """The walk-in form's `?customer=<id>`: whose data to start from."""
+
+    customer = forms.IntegerField(required=False, min_value=1)
+
+
+class DiscardForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Motivo"),
+        max_length=300,
+        error_messages={"required": _("Indique por qué se descarta el lead.")},
+    )
+
+
+class LinkLoanForm(forms.Form):
+    """One of the customer's loans, to link to the gestión."""
+
+    loan = forms.ModelChoiceField(
+        label=_("Crédito"),
+        queryset=Loan.objects.none(),
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        empty_label=_("Elija un crédito del cliente"),
+        error_messages={
+            "required": _("Elija el crédito."),
+            "invalid_choice": _("Elija un crédito del cliente de la lista."),
+        },
+    )
+
+    def __init__(self, *args, loans, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["loan"].queryset = loans
+        self.fields["loan"].label_from_instance = lambda loan: (
+            f"{loan.payment_code} · {loan.get_status_display()} · "
+            f"{loan.currency} {loan.principal:,.2f}"
+        )

@@ -1,0 +1,147 @@
+"""Reads of credit applications: the leads waiting for a person, a gestión's application,
+a loan's gestiones, and who may see or work them."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from credits import selectors as credit_selectors
+from credits.models import Loan, LoanProduct
+from crm.gestiones import selectors as gestion_selectors
+from crm.gestiones.applications import leads
+from crm.gestiones.models import CreditApplication, CreditLead, Gestion
+
+
+def leads_to_confirm() -> QuerySet[CreditLead]:
+    """Return the leads waiting for a person to confirm their customer, oldest first."""
+    return (
+        CreditLead.objects.filter(status=CreditLead.Status.TO_CONFIRM)
+        .select_related("customer")
+        .order_by("received_at", "pk")
+    )
+
+
+def recent_decisions() -> QuerySet[CreditLead]:
+    """Return the leads a person confirmed or discarded, newest first."""
+    return (
+        CreditLead.objects.filter(decided_at__isnull=False)
+        .select_related("customer", "decided_by", "application__gestion")
+        .order_by("-decided_at", "-pk")
+    )
+
+
+def lead_for(user: AbstractBaseUser, pk: int) -> CreditLead:
+    """Return the lead `pk` if `user` may see leads, else 404."""
+    if not user.has_perm("gestiones.view_creditlead"):
+        raise Http404
+    return get_object_or_404(
+        CreditLead.objects.select_related("customer", "decided_by", "application__gestion"),
+        pk=pk,
+    )
+
+
+def lead_comparison(lead: CreditLead) -> list[tuple[str, str, str, bool]]:
+    """Return the lead beside its customer: (label, on file, typed, differs) per field."""
+    data = leads.read(lead.data)
+    customer = lead.customer
+    found = leads.differences(customer, data) if customer else {}
+    rows = []
+    for field in ("document_number", *leads.COMPARED_FIELDS):
+        typed = getattr(data, field)
+        if field == "phone":
+            on_file = leads.phone_text(customer.phone) if customer else ""
+        else:
+            on_file = (getattr(customer, field) or "") if customer else ""
+        rows.append((leads.field_label(field), on_file, typed, field in found))
+    return rows
+
+
+def lead_request(lead: CreditLead) -> tuple[leads.LeadData, LoanProduct | None]:
+    """Return what the lead asks for, and its loan product (None if it is gone)."""
+    data = leads.read(lead.data)
+    return data, LoanProduct.objects.filter(pk=data.product_id).first()
+
+
+def application_of(gestion: Gestion) -> CreditApplication | None:
+    """Return the gestión's credit application with its product and loan, or None."""
+    return (
+        CreditApplication.objects.select_related("loan_product", "loan")
+        .filter(gestion_id=gestion.pk)
+        .first()
+    )
+
+
+def loan_gestiones(user: AbstractBaseUser, loan: Loan) -> list[Gestion]:
+    """Return the gestiones `user` may see that the loan is linked to, newest first."""
+    return list(
+        gestion_selectors.visible_gestiones(user)
+        .filter(loans=loan)
+        .select_related("gestion_type", "state", "agent")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def loan_application(loan: Loan, gestiones: list[Gestion]) -> CreditApplication | None:
+    """Return the application the loan was made from, when its gestión is among `gestiones`
+    (those the user may see)."""
+    return (
+        CreditApplication.objects.select_related("gestion", "loan_product")
+        .filter(loan=loan, gestion_id__in=[g.pk for g in gestiones])
+        .first()
+    )
+
+
+def loan_for(user: AbstractBaseUser, pk: int) -> Loan:
+    """Return the loan `pk` if `user` may see it, else 404 (credits' own access helper)."""
+    return credit_selectors.loan_for(user, pk)
+
+
+def linkable_loans(gestion: Gestion) -> QuerySet[Loan]:
+    """Return the customer's loans not yet linked to the gestión, newest first."""
+    return (
+        Loan.objects.filter(customer_id=gestion.customer_id)
+        .exclude(gestiones=gestion)
+        .only("payment_code", "status", "principal", "currency", "created_at")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def can_work(user: AbstractBaseUser, gestion: Gestion) -> bool:
+    """Return whether `user` may change the gestión's application and loans: its agent, or
+    a supervisor of it (also once it is closed: loans may be linked later)."""
+    if not user.has_perm("gestiones.change_gestion"):
+        return False
+    if gestion.agent_id == user.pk or user.has_perm("gestiones.reassign_gestion"):
+        return True
+    return gestion_selectors.is_supervisor_of(user, gestion)
+
+
+@dataclass(frozen=True)
+class ApprovalWait:
+    """How long an application took (or has taken so far) from its lead to its approval,
+    against its product's target."""
+
+    hours: int
+    target_hours: int
+    is_approved: bool
+
+    @property
+    def is_breached(self) -> bool:
+        return self.hours >= self.target_hours
+
+
+def approval_wait(
+    application: CreditApplication, now: datetime.datetime | None = None
+) -> ApprovalWait:
+    end = application.approved_at or now or timezone.now()
+    elapsed = max(end - application.lead_received_at, datetime.timedelta(0))
+    return ApprovalWait(
+        hours=int(elapsed.total_seconds() // 3600),
+        target_hours=application.loan_product.approval_target_hours,
+        is_approved=application.approved_at is not None,
+    )

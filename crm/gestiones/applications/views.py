@@ -1,0 +1,248 @@
+"""The credit-application screens: leads to confirm, an advisor's walk-in application, the
+application's terms, the loans of a gestión (*cuentas por gestión*), and the card of a
+loan's gestiones on the loan page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from crm import selectors as crm_selectors
+from crm.gestiones import selectors as gestion_selectors
+from crm.gestiones.applications import forms, selectors, services
+from crm.gestiones.models import CreditLead, Gestion
+
+# How many decided leads the list shows under the ones to confirm.
+RECENT_DECISIONS = 20
+
+
+@require_GET
+@permission_required("gestiones.view_creditlead", raise_exception=True)
+def lead_list(request: HttpRequest) -> HttpResponse:
+    """The leads whose document is a customer's with other data: confirm or discard each."""
+    return render(
+        request,
+        "gestiones/credit_lead_list.html",
+        {
+            "leads": list(selectors.leads_to_confirm()),
+            "decided": list(selectors.recent_decisions()[:RECENT_DECISIONS]),
+        },
+    )
+
+
+@require_GET
+@permission_required("gestiones.view_creditlead", raise_exception=True)
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    return _render_lead(request, lead, forms.DiscardForm())
+
+
+@require_POST
+@permission_required("gestiones.change_creditlead", raise_exception=True)
+def lead_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """It is that customer: open the application for them, their identity untouched."""
+    lead = selectors.lead_for(request.user, pk)
+    try:
+        intake = services.confirm_lead(lead=lead, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("gestiones:credit_lead", pk=lead.pk)
+    gestion = intake.application.gestion
+    messages.success(
+        request,
+        _("Lead #%(lead)s confirmado: solicitud abierta en la gestión #%(id)s.")
+        % {"lead": lead.pk, "id": gestion.pk},
+    )
+    return _to_gestion_or(request, gestion, "gestiones:credit_leads")
+
+
+@require_POST
+@permission_required("gestiones.change_creditlead", raise_exception=True)
+def lead_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = selectors.lead_for(request.user, pk)
+    form = forms.DiscardForm(request.POST)
+    if form.is_valid():
+        try:
+            services.discard_lead(lead=lead, actor=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Lead #%(id)s descartado.") % {"id": lead.pk})
+            return redirect("gestiones:credit_leads")
+    lead.refresh_from_db()
+    return _render_lead(request, lead, form)
+
+
+def _render_lead(request: HttpRequest, lead: CreditLead, discard_form) -> HttpResponse:
+    asked, product = selectors.lead_request(lead)
+    return render(
+        request,
+        "gestiones/credit_lead_detail.html",
+        {
+            "lead": lead,
+            "rows": selectors.lead_comparison(lead),
+            "asked": asked,
+            "product": product,
+            "discard_form": discard_form,
+            "may_decide": request.user.has_perm("gestiones.change_creditlead")
+            and lead.status == CreditLead.Status.TO_CONFIRM,
+        },
+    )
+
+
+@permission_required("gestiones.add_creditapplication", raise_exception=True)
+def application_create(request: HttpRequest) -> HttpResponse:
+    """An advisor types a walk-in's credit application; `?customer=<id>` starts from them."""
+    if request.method == "POST":
+        form = forms.WalkInForm(request.POST)
+        if form.is_valid():
+            try:
+                intake = services.receive_lead(
+                    source=services.Source.WALK_IN,
+                    data=form.lead_data(),
+                    received_at=timezone.now(),
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                form.add_service_error(exc)
+            else:
+                return _after_walk_in(request, intake)
+    else:
+        query = forms.CustomerQueryForm(request.GET)
+        customer_id = query.cleaned_data["customer"] if query.is_valid() else None
+        customer = crm_selectors.customer_for(request.user, customer_id) if customer_id else None
+        form = forms.WalkInForm(initial=forms.WalkInForm.initial_for(customer))
+    return render(request, "gestiones/application_form.html", {"form": form, "is_new": True})
+
+
+def _after_walk_in(request: HttpRequest, intake: services.Intake) -> HttpResponse:
+    lead = intake.lead
+    if intake.is_to_confirm:
+        messages.warning(
+            request,
+            _(
+                "El documento es de un cliente registrado con otros datos: confirme que es la "
+                "misma persona (lead #%(id)s) o descarte la solicitud."
+            )
+            % {"id": lead.pk},
+        )
+        return redirect("gestiones:credit_lead", pk=lead.pk)
+    gestion = intake.application.gestion
+    if intake.is_repeated:
+        messages.info(
+            request,
+            _("Esta solicitud ya se había registrado (gestión #%(id)s).") % {"id": gestion.pk},
+        )
+    else:
+        message = _("Solicitud de crédito abierta: gestión #%(id)s.") % {"id": gestion.pk}
+        message += " " + _confirmation_said(intake)
+        messages.success(request, message)
+    return _to_gestion_or(request, gestion, "gestiones:my_work")
+
+
+def _confirmation_said(intake: services.Intake) -> str:
+    """Say what became of the applicant's confirmation: queued, or not sent and why."""
+    confirmation = intake.confirmation
+    if confirmation is None:
+        return ""
+    if confirmation.is_queued:
+        return _("La confirmación al cliente está en cola para enviarse por correo.")
+    if confirmation.is_opted_out:
+        return _("El cliente pidió no ser contactado: no se le envió confirmación.")
+    return _("El cliente no tiene correo: no se le envió confirmación.")
+
+
+@permission_required("gestiones.change_creditapplication", raise_exception=True)
+def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change what an application not yet approved asks for."""
+    gestion = gestion_selectors.gestion_for(request.user, pk)
+    application = selectors.application_of(gestion)
+    if application is None:
+        raise Http404
+    if not selectors.can_work(request.user, gestion):
+        raise PermissionDenied
+    form = forms.ApplicationForm(request.POST or None, application=application)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_application(
+                application=application, actor=request.user, **form.service_kwargs()
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, _("Solicitud de crédito guardada."))
+            return redirect(gestion)
+    return render(
+        request,
+        "gestiones/application_form.html",
+        {"form": form, "gestion": gestion, "application": application, "is_new": False},
+    )
+
+
+@require_POST
+@permission_required("gestiones.change_gestion", raise_exception=True)
+def loan_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Link one of the customer's loans to the gestión (*cuentas por gestión*)."""
+    gestion = gestion_selectors.gestion_for(request.user, pk)
+    if not selectors.can_work(request.user, gestion):
+        raise PermissionDenied
+    form = forms.LinkLoanForm(request.POST, loans=selectors.linkable_loans(gestion))
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(gestion)
+    loan = form.cleaned_data["loan"]
+    try:
+        services.link_loan(gestion=gestion, loan=loan, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, _("Crédito %(code)s vinculado a la gestión.") % {"code": loan.payment_code}
+        )
+    return redirect(gestion)
+
+
+@require_POST
+@permission_required("gestiones.change_gestion", raise_exception=True)
+def loan_unlink(request: HttpRequest, pk: int, loan_pk: int) -> HttpResponse:
+    gestion = gestion_selectors.gestion_for(request.user, pk)
+    if not selectors.can_work(request.user, gestion):
+        raise PermissionDenied
+    loan = get_object_or_404(gestion.loans.only("payment_code", "customer_id"), pk=loan_pk)
+    try:
+        services.unlink_loan(gestion=gestion, loan=loan, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, _("Crédito %(code)s desvinculado de la gestión.") % {"code": loan.payment_code}
+        )
+    return redirect(gestion)
+
+
+@require_GET
+@permission_required("gestiones.view_gestion", raise_exception=True)
+def loan_gestiones(request: HttpRequest, pk: int) -> HttpResponse:
+    """The loan page's card of its gestiones and credit application (loaded by HTMX)."""
+    loan = selectors.loan_for(request.user, pk)
+    gestiones = selectors.loan_gestiones(request.user, loan)
+    return render(
+        request,
+        "gestiones/partials/loan_gestiones.html",
+        {
+            "loan": loan,
+            "gestiones": gestiones,
+            "application": selectors.loan_application(loan, gestiones),
+        },
+    )
+
+
+def _to_gestion_or(request: HttpRequest, gestion: Gestion, fallback: str) -> HttpResponse:
+    """Go to the gestión when the user may see it (another agent's may not be), else `fallback`."""
+    if gestion_selectors.visible_gestiones(request.user).filter(pk=gestion.pk).exists():
+        return redirect(gestion)
+    return redirect(fallback)
