@@ -334,7 +334,11 @@ class LoanImporter(Importer):
         return run
 
     def _read_installments(self, run: LoanRun, rows: PartRows) -> None:
-        label = _("Cuotas")
+        # The labels once: a million rows would otherwise look each up in the catalog.
+        label, number_label, due_label = _("Cuotas"), _("el número de cuota"), _("el vencimiento")
+        amount_labels = (("principal", _("el capital")), ("interest", _("el interés")))
+        fee_label = _("la comisión")
+        latest = run.today + timedelta(days=366 * 40)
         for line, cells in rows:
             code = _code(cells.get("payment_code"))
             if not code:
@@ -345,30 +349,22 @@ class LoanImporter(Importer):
                 continue
             try:
                 number = spreadsheets.read_whole_number(
-                    cells.get("number"), label=_("el número de cuota"), maximum=schedule.MAX_TERM
+                    cells.get("number"), label=number_label, maximum=schedule.MAX_TERM
                 )
                 due = spreadsheets.read_date(
-                    cells.get("due_date"),
-                    label=_("el vencimiento"),
-                    earliest=EARLIEST_DAY,
-                    latest=run.today + timedelta(days=366 * 40),
+                    cells.get("due_date"), label=due_label, earliest=EARLIEST_DAY, latest=latest
                 )
                 amounts = [
                     spreadsheets.read_amount(
                         cells.get(name), label=text, maximum=payment_services.MAX_AMOUNT
                     )
-                    for name, text in (
-                        ("principal", _("el capital")),
-                        ("interest", _("el interés")),
-                    )
+                    for name, text in amount_labels
                 ]
                 fee = (
                     ZERO
                     if spreadsheets.is_blank(cells.get("fee"))
                     else spreadsheets.read_amount(
-                        cells.get("fee"),
-                        label=_("la comisión"),
-                        maximum=payment_services.MAX_AMOUNT,
+                        cells.get("fee"), label=fee_label, maximum=payment_services.MAX_AMOUNT
                     )
                 )
             except ValueError as exc:
@@ -382,7 +378,7 @@ class LoanImporter(Importer):
             )
 
     def _read_payments(self, run: LoanRun, rows: PartRows) -> None:
-        label = _("Pagos")
+        label, day_label, amount_label = _("Pagos"), _("la fecha de pago"), _("el monto")
         for line, cells in rows:
             code = _code(cells.get("payment_code"))
             if not code:
@@ -393,13 +389,10 @@ class LoanImporter(Importer):
                 continue
             try:
                 day = spreadsheets.read_date(
-                    cells.get("date"),
-                    label=_("la fecha de pago"),
-                    earliest=EARLIEST_DAY,
-                    latest=run.today,
+                    cells.get("date"), label=day_label, earliest=EARLIEST_DAY, latest=run.today
                 )
                 amount = spreadsheets.read_amount(
-                    cells.get("amount"), label=_("el monto"), maximum=payment_services.MAX_AMOUNT
+                    cells.get("amount"), label=amount_label, maximum=payment_services.MAX_AMOUNT
                 )
                 if amount <= 0:
                     raise ValueError(_("El monto debe ser mayor que cero."))
@@ -1161,6 +1154,7 @@ def _replay(row: LoanRow, run: LoanRun, *, actor) -> _Replay:
         if paid_flat
         else []
     )
+    first_open = 0
     for _line, ordinal, cents, place in payments:
         day = date.fromordinal(ordinal)
         amount = _money(cents)
@@ -1176,8 +1170,14 @@ def _replay(row: LoanRow, run: LoanRun, *, actor) -> _Replay:
             overpayment=Payment.Overpayment.CREDIT,
             recorded_by=actor,
         )
-        open_rows = [i for i in replay.installments if i.total_pending > 0]
-        allocations, left = payment_services.plan_allocations(payment, open_rows, amount, order)
+        # Payments settle installments in order: the ones before the first open are paid.
+        while first_open < len(replay.installments) and (
+            replay.installments[first_open].total_pending == 0
+        ):
+            first_open += 1
+        allocations, left = payment_services.plan_allocations(
+            payment, replay.installments[first_open:], amount, order
+        )
         replay.allocations.extend(allocations)
         if left > 0:
             payment.credited = left
