@@ -2,6 +2,7 @@
 reads all three) and .csv (the standard library, comma or semicolon), and readers of one
 cell's value. Files out are written with openpyxl where they are made."""
 
+import codecs
 import csv
 import io
 import itertools
@@ -40,27 +41,40 @@ def read_rows(
     if extension in WORKBOOK_EXTENSIONS:
         return _workbook_rows(file, sheet)
     if windows_csv:
-        return _csv_rows(_utf8(file))
+        return _csv_rows(file, encoding=_utf8_or_windows(file))
     return _csv_rows(file)
 
 
-def _utf8(file: IO[bytes]) -> IO[bytes]:
-    """Return the file's bytes as UTF-8: as they are, or decoded from Windows-1252."""
-    data = file.read()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+# How much of a .csv is checked at a time for its encoding.
+ENCODING_CHUNK = 1024 * 1024
+
+
+def _utf8_or_windows(file: IO[bytes]) -> str:
+    """Return the encoding a .csv is read with: UTF-8 if it all is, else Windows-1252.
+
+    Checked a chunk at a time, then the file is rewound: a 50 MB upload is never held
+    whole (nor decoded whole) in memory.
+    """
+    start = file.tell()
+    for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        file.seek(start)
         try:
-            data = data.decode("cp1252").encode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationError(
-                _(
-                    "El archivo .csv no está en UTF-8 ni en Windows-1252. En Excel, guárdelo "
-                    "como «CSV UTF-8 (delimitado por comas)»."
-                ),
-                code="encoding",
-            ) from exc
-    return io.BytesIO(data)
+            while chunk := file.read(ENCODING_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        finally:
+            file.seek(start)
+        return encoding
+    raise ValidationError(
+        _(
+            "El archivo .csv no está en UTF-8 ni en Windows-1252. En Excel, guárdelo "
+            "como «CSV UTF-8 (delimitado por comas)»."
+        ),
+        code="encoding",
+    )
 
 
 def check_extension(name: str) -> str:
@@ -125,10 +139,10 @@ def _workbook_rows(file: IO[bytes], sheet: str | None = None) -> Iterator[Row]:
     return enumerate(grid, start=1)
 
 
-def _csv_rows(file: IO[bytes]) -> Iterator[Row]:
+def _csv_rows(file: IO[bytes], encoding: str = "utf-8-sig") -> Iterator[Row]:
     # utf-8-sig drops the BOM Excel writes with «CSV UTF-8»; newline="" lets csv see
     # line breaks inside quoted cells.
-    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(file, encoding=encoding, newline="")
     line = 1
     try:
         try:

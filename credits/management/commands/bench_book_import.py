@@ -29,13 +29,14 @@ import resource
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files import File
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -274,12 +275,18 @@ def import_book(paths: dict[str, Path], user) -> dict:
 
     def run(kind: str, main: Path, parts: dict[str, Path]) -> tuple[float, ImportBatch]:
         started = time.perf_counter()
-        batch = services.upload(
-            kind=kind,
-            file=SimpleUploadedFile(main.name, main.read_bytes()),
-            actor=user,
-            parts={name: SimpleUploadedFile(p.name, p.read_bytes()) for name, p in parts.items()},
-        )
+        # Files on disk, as Django keeps an upload above 2.5 MB (a temporary file).
+        with ExitStack() as stack:
+            opened = {
+                name: File(stack.enter_context(path.open("rb")), name=path.name)
+                for name, path in {"": main, **parts}.items()
+            }
+            batch = services.upload(
+                kind=kind,
+                file=opened.pop(""),
+                actor=user,
+                parts=opened,
+            )
         services.queue_import(batch=batch, mapping=batch.mapping, skip_invalid=False, actor=user)
         services.run_import(batch_id=batch.pk)
         batch.refresh_from_db()
