@@ -128,7 +128,6 @@ class LoanRow:
 
     code: str
     customer_id: int
-    customer_name: str
     branch_id: int | None
     advisor_id: int | None
     product: LoanProduct
@@ -154,7 +153,8 @@ class LoanRun:
         # Problems of a part's rows, by the payment code they belong to.
         self.problems: dict[str, list[str]] = defaultdict(list)
         self.codes_seen: set[str] = set()
-        self.customers: dict[tuple[str, str], tuple[int, str, int | None, int | None]] = {}
+        # (document type, number) → (customer id, branch id, advisor id).
+        self.customers: dict[tuple[str, str], tuple[int, int | None, int | None]] = {}
         self.existing: dict[str, Loan] = {}
         self.products: dict[str, LoanProduct] = {}
         self.branches: dict[str, int] = {}
@@ -426,22 +426,9 @@ class LoanImporter(Importer):
         for start in range(0, len(numbers_list), 1000):
             for row in Customer.objects.filter(
                 document_number__in=numbers_list[start : start + 1000]
-            ).values_list(
-                "pk",
-                "document_type",
-                "document_number",
-                "first_name",
-                "last_name",
-                "branch_id",
-                "advisor_id",
-            ):
-                pk, doc_type, doc_number, first, last, branch_id, advisor_id = row
-                run.customers[(doc_type, doc_number)] = (
-                    pk,
-                    f"{first} {last}".strip(),
-                    branch_id,
-                    advisor_id,
-                )
+            ).values_list("pk", "document_type", "document_number", "branch_id", "advisor_id"):
+                pk, doc_type, doc_number, branch_id, advisor_id = row
+                run.customers[(doc_type, doc_number)] = (pk, branch_id, advisor_id)
         for start in range(0, len(codes_list), 1000):
             for loan in Loan.objects.filter(payment_code__in=codes_list[start : start + 1000]).only(
                 "pk",
@@ -661,9 +648,8 @@ class LoanImporter(Importer):
             LoanRow(
                 code=code,
                 customer_id=customer[0] if customer else 0,
-                customer_name=customer[1] if customer else "",
-                branch_id=branch_id or (customer[2] if customer else None),
-                advisor_id=customer[3] if customer else None,
+                branch_id=branch_id or (customer[1] if customer else None),
+                advisor_id=customer[2] if customer else None,
                 product=product,
                 start_date=start_date,
                 principal=principal,
