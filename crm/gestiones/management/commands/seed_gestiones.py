@@ -57,6 +57,7 @@ from crm.gestiones.models import (
     SurveyInvitation,
 )
 from crm.gestiones.notifications import services as notification_services
+from crm.gestiones.reports.timing import services as timing_services
 from crm.models import Channel, Customer, Interaction, Product, Tag
 
 SEED = 20261121
@@ -178,6 +179,9 @@ class Command(BaseCommand):
             )
         applications = self.seed_applications(rng, credit)
         self.stdout.write(f"Solicitudes de crédito de demostración: {applications} nuevas.")
+        if applications:
+            # The times page reads figures beat refreshes every few minutes: have them now.
+            timing_services.refresh_times(full=True)
         answered = self.seed_survey_answers(service)
         ran = self.seed_lifecycle_history()
         self.stdout.write(
