@@ -724,6 +724,8 @@ class LoanImporter(Importer):
                 continue
             replay = _replay(row, run, actor=actor)
             mismatch = replay.mismatch(row)
+            if replay.loan.credit_balance > payment_services.MAX_AMOUNT:
+                mismatch = _("Los pagos exceden tanto la deuda que el saldo a favor no cabe.")
             if mismatch:
                 outcome.errors[line] = mismatch
                 continue

@@ -104,8 +104,9 @@ def upload(
             part_name = part_file.name or part.name
             part_digest, part_header = _checked(part_file, part_name, part.name)
             digest.update(part_digest.digest())
+            # Next to the main file, in its private folder; a long name is cut, never the folder.
             stored = batch.file.storage.save(
-                f"{PurePosixPath(batch.file.name).parent}/{part.name}-{part_name}"[-250:],
+                f"{PurePosixPath(batch.file.name).parent}/{part.name}-{part_name[-100:]}",
                 part_file,
             )
             batch.parts[part.name] = {"file": stored, "sheet": "", "file_name": part_name[-255:]}
