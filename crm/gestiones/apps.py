@@ -17,6 +17,7 @@ class GestionesConfig(AppConfig):
     verbose_name = _("Gestiones")
 
     def ready(self) -> None:
+        from credits.calculator import forms as calculator_forms
         from credits.calculator import services as calculator_services
         from credits.services import loans as loan_services
         from crm import messages
@@ -39,4 +40,12 @@ class GestionesConfig(AppConfig):
         services.register_state_rule(
             "applications",
             services.StateRule(check=approval.check_move, entered=approval.enter_state),
+        )
+        campaign_services.register_inbound_handler(
+            "applications",
+            campaign_services.InboundHandler(
+                applies=application_services.is_credit_campaign,
+                form_class=calculator_forms.CreditLeadForm,
+                receive=application_services.receive_campaign_form,
+            ),
         )

@@ -195,6 +195,18 @@ def receive_campaign_lead(
     )
 
 
+def is_credit_campaign(campaign: Campaign) -> bool:
+    """Tell whether an inbound campaign opens credit applications (its answers are leads)."""
+    return bool(campaign.gestion_type_id and campaign.gestion_type.is_credit_application)
+
+
+def receive_campaign_form(campaign: Campaign, form) -> Intake:
+    """Take a credit campaign's public form (`credits.calculator.forms.CreditLeadForm`)."""
+    return receive_campaign_lead(
+        campaign=campaign, data=form.lead_data(), received_at=timezone.now()
+    )
+
+
 @transaction.atomic
 def confirm_lead(
     *, lead: CreditLead, actor: AbstractBaseUser, now: datetime.datetime | None = None

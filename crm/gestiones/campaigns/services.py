@@ -13,7 +13,8 @@ gestión for the campaign's agents (`register_inbound`)."""
 
 import datetime
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -379,6 +380,33 @@ def record_message_outcome(target_id: int, outcome: crm_messages.Outcome) -> Non
         targets.update(
             message_status=CampaignTarget.MessageStatus.FAILED, message_error=outcome.error[:300]
         )
+
+
+@dataclass(frozen=True)
+class InboundHandler:
+    """Another part of gestiones that takes an inbound campaign's answers for its process.
+
+    `applies` tells whether a campaign is its; its public form is `form_class`, and
+    `receive(campaign, form)` takes a valid form (ValidationError for what it refuses).
+    Registered from the app's `ready` (credit applications: a credit campaign's answers are
+    credit leads), so this package never imports the one that handles them.
+    """
+
+    applies: Callable[[Campaign], bool]
+    form_class: type
+    receive: Callable[[Campaign, Any], Any]
+
+
+_inbound_handlers: dict[str, InboundHandler] = {}
+
+
+def register_inbound_handler(name: str, handler: InboundHandler) -> None:
+    _inbound_handlers[name] = handler
+
+
+def inbound_handler(campaign: Campaign) -> InboundHandler | None:
+    """Return the handler of the campaign's answers, or None: `register_inbound` takes them."""
+    return next((h for h in _inbound_handlers.values() if h.applies(campaign)), None)
 
 
 @transaction.atomic

@@ -234,19 +234,29 @@ def agent_chart(results: selectors.Effectiveness) -> dict[str, Any]:
 def campaign_form(request: HttpRequest, slug: str) -> HttpResponse:
     """Show an open inbound campaign's form; a person who sends it gets a gestión opened."""
     campaign = selectors.public_campaign_for(slug)
+    # A campaign whose process another part takes (credit applications: product, amount,
+    # term, and a credit lead in the funnel) shows that part's form.
+    handler = services.inbound_handler(campaign)
+    form_class = handler.form_class if handler else forms.InboundForm
     if request.method == "GET":
-        return _render_public(request, campaign, forms.InboundForm())
-    form = forms.InboundForm(request.POST)
+        return _render_public(request, campaign, form_class())
+    form = form_class(request.POST)
     if not ratelimit.allow_form(request, form, scope="campaign-form", rate=INBOUND_RATE_LIMIT):
         return _render_public(request, campaign, form, status=429)
     if form.is_valid() and recaptcha.form_is_from_a_person(
         form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
     ):
         try:
-            services.register_inbound(campaign=campaign, data=form.registration_data())
+            if handler:
+                handler.receive(campaign, form)
+            else:
+                services.register_inbound(campaign=campaign, data=form.registration_data())
         except ValidationError as exc:
-            # As plain messages: the service may name fields this form does not have.
-            form.add_error(None, exc.messages)
+            if hasattr(form, "add_service_error"):
+                form.add_service_error(exc)
+            else:
+                # As plain messages: the service may name fields this form does not have.
+                form.add_error(None, exc.messages)
         else:
             return redirect("campaign_thanks", slug=campaign.slug)
     return _render_public(request, campaign, form)

@@ -321,6 +321,57 @@ def test_a_campaign_lead_keeps_its_campaign_and_goes_to_its_agents(
     assert intake.application.source == CreditApplication.Source.CAMPAIGN
 
 
+def test_a_credit_campaigns_public_form_asks_for_the_credit_and_makes_a_lead(
+    client, credit_type, product, asesor2, settings
+):
+    settings.RECAPTCHA_VERIFY_URL = "https://recaptcha.test/siteverify"
+    settings.RECAPTCHA_SECRET_KEY = "recaptcha-secret"
+    campaign = Campaign.objects.create(
+        name="Feria vehicular",
+        slug="feria",
+        kind=Campaign.Kind.INBOUND,
+        status=Campaign.Status.ACTIVE,
+        gestion_type=credit_type,
+    )
+    campaign.agents.set([asesor2])
+    url = reverse("campaign_form", args=["feria"])
+
+    page = client.get(url)
+
+    assertContains(page, 'name="amount"')
+    assertContains(page, 'name="product"')
+    form = {
+        "document_type": "dni",
+        "document_number": "41234567",
+        "first_name": "Lucía",
+        "last_name": "Paredes Vega",
+        "phone": "987654321",
+        "email": "lucia@example.com",
+        "product": product.pk,
+        "amount": "50000",
+        "term": "12",
+        "consent": "on",
+        "recaptcha_token": "token",
+    }
+    with responses.RequestsMock() as google:
+        answer = {"success": True, "score": 0.9, "action": "campaign"}
+        google.add(responses.POST, settings.RECAPTCHA_VERIFY_URL, json=answer)
+        google.add(responses.POST, settings.RECAPTCHA_VERIFY_URL, json=answer)
+        # Above the product's limit: said on the form, nothing made.
+        refused = client.post(url, form)
+        assertContains(refused, "El monto debe estar entre")
+        assert not CreditApplication.objects.exists()
+
+        response = client.post(url, {**form, "amount": "12000"})
+
+    assert response.status_code == 302
+    application = CreditApplication.objects.get()
+    assert application.source == CreditApplication.Source.CAMPAIGN
+    assert application.gestion.campaign == campaign
+    assert application.gestion.agent == asesor2
+    assert application.amount == Decimal("12000.00")
+
+
 # --- Approval and the draft loan ----------------------------------------------------------
 
 
