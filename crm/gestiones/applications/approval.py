@@ -23,8 +23,11 @@ from django.utils.translation import gettext as _
 from credits.models import Loan
 from credits.services import loans as loan_services
 from crm import services as crm_services
-from crm.gestiones.models import CreditApplication, Gestion, GestionState
+from crm.gestiones.models import CreditApplication, Gestion, GestionState, Outcome
 from crm.models import Interaction
+
+# A loan made from an application that has not been disbursed yet.
+WAITING = (Loan.Status.DRAFT, Loan.Status.AWAITING_SIGNATURE, Loan.Status.READY_TO_DISBURSE)
 
 
 def check_move(gestion: Gestion, to_state: GestionState) -> None:
@@ -70,8 +73,13 @@ def enter_state(
     """Approve the gestión's application when `state` approves: make its draft loan.
 
     Return the application approved, or None (not an approving state, no application).
-    An application approved before keeps its loan, unless that loan was cancelled.
+    An application approved before keeps its loan, unless that loan was cancelled. A
+    gestión closed without a disbursement (rejected, withdrawn) cancels the loan its
+    application was still waiting on: no draft is left behind to be signed or disbursed.
     """
+    if state.is_closing and not state.is_disbursement and state.outcome != Outcome.SUCCESS:
+        _cancel_waiting_loan(gestion, state, actor=actor)
+        return None
     if not state.is_approval:
         return None
     application = (
@@ -142,3 +150,21 @@ def enter_state(
         occurred_at=now,
     )
     return application
+
+
+def _cancel_waiting_loan(
+    gestion: Gestion, state: GestionState, *, actor: AbstractBaseUser | None
+) -> None:
+    application = (
+        CreditApplication.objects.select_related("loan").filter(gestion_id=gestion.pk).first()
+    )
+    loan = application.loan if application else None
+    if loan is None or loan.status not in WAITING:
+        return
+    loan_services.change_status(
+        loan=loan,
+        to=Loan.Status.CANCELLED,
+        actor=actor,
+        reason=_("La solicitud de la gestión #%(id)s se cerró: %(state)s.")
+        % {"id": gestion.pk, "state": state.name},
+    )

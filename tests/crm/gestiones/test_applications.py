@@ -375,6 +375,26 @@ def test_a_credit_campaigns_public_form_asks_for_the_credit_and_makes_a_lead(
 # --- Approval and the draft loan ----------------------------------------------------------
 
 
+def test_an_application_withdrawn_after_approval_cancels_its_waiting_loan(
+    credit_type, lead, asesor
+):
+    application = receive(lead, credit_type).application
+    gestion = approve(application.gestion, asesor)
+    loan = gestion.loans.get()
+    assert loan.status == Loan.Status.DRAFT
+
+    action, result = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
+    services.record_follow_up(
+        gestion=gestion, actor=asesor, action=action, result=result, now=LATER
+    )
+
+    loan.refresh_from_db()
+    assert loan.status == Loan.Status.CANCELLED
+    assert Interaction.objects.filter(
+        customer=gestion.customer, summary__contains="Anulado"
+    ).exists()
+
+
 def test_approving_makes_a_draft_loan_linked_both_ways(credit_type, lead, asesor, product):
     application = receive({**lead, "annual_rate": "26"}, credit_type).application
 
