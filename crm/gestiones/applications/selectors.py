@@ -5,7 +5,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -17,13 +17,24 @@ from crm.gestiones.applications import leads
 from crm.gestiones.models import CreditApplication, CreditLead, Gestion
 
 
-def leads_to_confirm() -> QuerySet[CreditLead]:
-    """Return the leads waiting for a person to confirm their customer, oldest first."""
-    return (
-        CreditLead.objects.filter(status=CreditLead.Status.TO_CONFIRM)
-        .select_related("customer")
-        .order_by("received_at", "pk")
-    )
+def leads_to_confirm(*, q: str = "", source: str = "") -> QuerySet[CreditLead]:
+    """Return the leads waiting for a person to confirm their customer, oldest first.
+
+    `q` finds a lead by the document number or the names typed, or its customer's name;
+    `source` keeps one origin.
+    """
+    leads = CreditLead.objects.filter(status=CreditLead.Status.TO_CONFIRM)
+    if source in CreditLead.Source.values:
+        leads = leads.filter(source=source)
+    for word in q.split()[:5]:
+        leads = leads.filter(
+            Q(data__document_number__icontains=word)
+            | Q(data__first_name__icontains=word)
+            | Q(data__last_name__icontains=word)
+            | Q(customer__first_name__icontains=word)
+            | Q(customer__last_name__icontains=word)
+        )
+    return leads.select_related("customer").order_by("received_at", "pk")
 
 
 def recent_decisions() -> QuerySet[CreditLead]:

@@ -5,6 +5,7 @@ loan's gestiones on the loan page."""
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,17 +19,25 @@ from crm.gestiones.models import CreditLead, Gestion
 
 # How many decided leads the list shows under the ones to confirm.
 RECENT_DECISIONS = 20
+PAGE_SIZE = 25
 
 
 @require_GET
 @permission_required("gestiones.view_creditlead", raise_exception=True)
 def lead_list(request: HttpRequest) -> HttpResponse:
     """The leads whose document is a customer's with other data: confirm or discard each."""
+    q = request.GET.get("q", "").strip()[:100]
+    source = request.GET.get("source", "")
+    leads = selectors.leads_to_confirm(q=q, source=source)
+    page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "gestiones/credit_lead_list.html",
         {
-            "leads": list(selectors.leads_to_confirm()),
+            "page": page,
+            "q": q,
+            "source": source,
+            "sources": CreditLead.Source.choices,
             "decided": list(selectors.recent_decisions()[:RECENT_DECISIONS]),
         },
     )

@@ -831,6 +831,28 @@ def test_an_advisor_confirms_a_lead_from_its_page(client, credit_type, lead, cus
     assert CreditApplication.objects.get().gestion.customer == customer
 
 
+def test_the_leads_to_confirm_are_searched_filtered_and_paged(
+    client, credit_type, lead, customer, asesor, settings
+):
+    typed = {**lead, "document_number": customer.document_number, "first_name": "Rosalía"}
+    receive(typed, credit_type)
+    receive({**typed, "first_name": "Eusebia"}, credit_type, source="walk_in")
+    client.force_login(asesor)
+    url = reverse("gestiones:credit_leads")
+
+    by_name = client.get(url, {"q": "rosal"})
+    by_source = client.get(url, {"source": "walk_in"})
+    none = client.get(url, {"q": "nadie", "source": "nada"})
+    paged = client.get(url, {"page": "999"})
+
+    assertContains(by_name, "Rosalía")
+    assertNotContains(by_name, "Eusebia")
+    assertContains(by_source, "Eusebia")
+    assertNotContains(by_source, "Rosalía")
+    assertContains(none, "Ningún lead por confirmar coincide")
+    assert paged.status_code == 200 and paged.context["page"].number == 1
+
+
 def test_an_advisor_types_a_walk_in_application(client, credit_type, lead, asesor):
     client.force_login(asesor)
 
