@@ -113,3 +113,15 @@ def test_bench_fills_its_portfolio_once(db):
 
     assert Loan.objects.count() == loans
     assert "ya cargada" in out.getvalue()
+
+
+def test_the_demo_has_a_finished_loans_import_with_its_payment_history(seeded):
+    from crm.models import ImportBatch
+
+    batch = ImportBatch.objects.get(kind="loans")
+    imported = Loan.objects.filter(payment_code__startswith="SA-")
+
+    # Every balance the file reported matched the payments applied: nothing was refused.
+    assert (batch.status, batch.is_applied, batch.created_count) == ("done", True, 3)
+    assert batch.error_row_count == 0
+    assert Payment.objects.filter(loan__in=imported).count() > 0

@@ -226,11 +226,11 @@ def write_book(folder: Path, loans: int, product: LoanProduct):
                     code,
                     PRODUCT,
                     start,
-                    float(principal),
-                    float(product.annual_rate),
+                    principal,
+                    product.annual_rate,
                     TERM,
                     "mensual",
-                    float(balance),
+                    balance,
                 ]
             )
     book.save(paths["loans"])

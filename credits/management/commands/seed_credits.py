@@ -392,14 +392,10 @@ class Command(BaseCommand):
             balance = Decimal(0)
             for row in plan.rows:
                 if row.due_date < self.today and row.number <= 4 - i:
-                    payments.append(
-                        [code, row.due_date, float(row.total), f"REC-{code}-{row.number}"]
-                    )
+                    payments.append([code, row.due_date, row.total, f"REC-{code}-{row.number}"])
                 else:
                     balance += row.total
-            loans.append(
-                [document, code, product.name, start, float(principal), term, float(balance)]
-            )
+            loans.append([document, code, product.name, start, principal, term, balance])
         out = io.BytesIO()
         book.save(out)
         upload = SimpleUploadedFile("creditos-sistema-anterior.xlsx", out.getvalue())
