@@ -54,7 +54,7 @@ from credits.models import (
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm import validators
-from crm.imports.customers import DOCUMENT_TYPES
+from crm.imports.customers import read_document
 from crm.imports.registry import Field, Importer, Outcome, Part, PartRows, WriteProgress
 from crm.models import Branch, Customer, ImportBatch, ImportRecord, Interaction
 from crm.services import SUMMARY_CHARS
@@ -465,19 +465,8 @@ class LoanImporter(Importer):
         text = {name: spreadsheets.cell_text(cells.get(name)) for name in cells}
         today = state.today if state is not None else timezone.localdate()
 
-        document_type = Customer.DocumentType.DNI
-        if text.get("document_type"):
-            found = DOCUMENT_TYPES.get(search.normalize(text["document_type"]).rstrip("."))
-            if found is None:
-                messages.append(
-                    _("Tipo de documento «%(value)s» desconocido: use DNI, CE, RUC o Pasaporte.")
-                    % {"value": text["document_type"][:40]}
-                )
-            else:
-                document_type = found
-        number = validators.normalize_document_number(text.get("document_number", ""))
-        if not number:
-            messages.append(_("Falta el número de documento."))
+        document_type, number, problems = read_document(text)
+        messages.extend(problems)
 
         code = _code(cells.get("payment_code"))
         raw_code = text.get("payment_code", "")

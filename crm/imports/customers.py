@@ -132,26 +132,8 @@ class CustomerImporter(Importer):
         messages: list[str] = []
         text = {name: spreadsheets.cell_text(cells.get(name)) for name in cells}
 
-        document_type = Customer.DocumentType.DNI
-        if text.get("document_type"):
-            found = DOCUMENT_TYPES.get(search.normalize(text["document_type"]).rstrip("."))
-            if found is None:
-                messages.append(
-                    _("Tipo de documento «%(value)s» desconocido: use DNI, CE, RUC o Pasaporte.")
-                    % {"value": text["document_type"]}
-                )
-            else:
-                document_type = found
-        number = validators.normalize_document_number(text.get("document_number", ""))
-        if not number:
-            messages.append(_("Falta el número de documento."))
-        elif len(number) > _length("document_number"):
-            messages.append(_("El número de documento es demasiado largo."))
-        else:
-            try:
-                validators.validate_document(document_type, number)
-            except ValidationError as exc:
-                messages.extend(exc.messages)
+        document_type, number, problems = read_document(text)
+        messages.extend(problems)
 
         first_name = text.get("first_name", "")
         if not first_name:
@@ -483,6 +465,35 @@ class CustomerImporter(Importer):
 
     def record_url(self, record: ImportRecord) -> str:
         return links.pk_link("crm:customer_detail")(record.object_id)
+
+
+def read_document(text: Mapping[str, str]) -> tuple[str, str, list[str]]:
+    """Return a row's document type (blank: DNI), its number as kept, and what is wrong.
+
+    `text` holds the row's cells as text, by field (document_type, document_number).
+    """
+    messages: list[str] = []
+    document_type = Customer.DocumentType.DNI
+    if text.get("document_type"):
+        found = DOCUMENT_TYPES.get(search.normalize(text["document_type"]).rstrip("."))
+        if found is None:
+            messages.append(
+                _("Tipo de documento «%(value)s» desconocido: use DNI, CE, RUC o Pasaporte.")
+                % {"value": text["document_type"][:40]}
+            )
+        else:
+            document_type = found
+    number = validators.normalize_document_number(text.get("document_number", ""))
+    if not number:
+        messages.append(_("Falta el número de documento."))
+    elif len(number) > _length("document_number"):
+        messages.append(_("El número de documento es demasiado largo."))
+    elif not messages:
+        try:
+            validators.validate_document(document_type, number)
+        except ValidationError as exc:
+            messages.extend(exc.messages)
+    return document_type, number, messages
 
 
 def _phone(text: str) -> str | None:
