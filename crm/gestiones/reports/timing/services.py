@@ -13,7 +13,6 @@ twelve months; once a day, or when nothing was built yet, it rewrites everything
 one transaction: readers see the old figures or the new ones, never half of each.
 """
 
-import itertools
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -40,6 +39,7 @@ from crm.gestiones.models import (
 )
 from crm.gestiones.reports import services as report_services
 from crm.gestiones.reports.timing import figures
+from lib import bulk
 
 # The same cadence, look-back and daily full rebuild as the dashboards' summary: one beat
 # task runs both.
@@ -231,7 +231,7 @@ def _write_application_facts(gestion_ids: list[int] | None) -> set[date]:
     months: set[date] = set()
     for rows in _batches(applications, "gestion_id", gestion_ids):
         facts = _application_facts(rows)
-        _insert(ApplicationTime, APPLICATION_TIME_COLUMNS, facts)
+        bulk.insert_rows(ApplicationTime, APPLICATION_TIME_COLUMNS, facts)
         months.update(fact[1] for fact in facts)
     return months
 
@@ -389,7 +389,7 @@ def _write_stays(gestion_ids: list[int] | None) -> set[date]:
                         _seconds(entered_at, left_at),
                     )
                 )
-        _insert(StateStay, STATE_STAY_COLUMNS, stays)
+        bulk.insert_rows(StateStay, STATE_STAY_COLUMNS, stays)
     return months
 
 
@@ -470,7 +470,7 @@ def _write_figures(months: set[date] | None, window: figures.Period, now: dateti
 
 def _insert_figures(model, rows: Iterable) -> None:
     columns = tuple(f.attname for f in model._meta.concrete_fields if not f.primary_key)
-    _insert(model, columns, (tuple(getattr(row, c) for c in columns) for row in rows))
+    bulk.insert_rows(model, columns, (tuple(getattr(row, c) for c in columns) for row in rows))
 
 
 def _unconverted_leads(
@@ -531,46 +531,6 @@ def _batches(rows: QuerySet, key: str, ids: list[int] | None) -> Iterator[list[t
             return
         yield batch
         last = batch[-1][0]
-
-
-def _insert(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
-    """Insert `rows` (values of `columns`, by attname) into `model`'s table, BATCH a time.
-
-    Not bulk_create: making a model instance per row and preparing every value through
-    its field took most of a full refresh. These values are plain already (ints, dates,
-    aware datetimes, Decimals): each column's adapter is picked once, by its type.
-    """
-    meta = model._meta
-    ops = connection.ops
-    fields = [meta.get_field(column) for column in columns]
-    adapters = []
-    for field_ in fields:
-        kind = field_.get_internal_type()
-        if kind == "DateTimeField":
-            adapters.append(ops.adapt_datetimefield_value)
-        elif kind == "DateField":
-            adapters.append(ops.adapt_datefield_value)
-        elif kind == "DecimalField":
-            adapters.append(
-                lambda value, f=field_: ops.adapt_decimalfield_value(
-                    value, f.max_digits, f.decimal_places
-                )
-            )
-        else:
-            adapters.append(None)
-    quote = ops.quote_name
-    names = ", ".join(quote(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
-    converted = [(k, adapt) for k, adapt in enumerate(adapters) if adapt is not None]
-    rows = iter(rows)
-    with connection.cursor() as cursor:
-        # One prepared statement, its rows sent in a pipeline (psycopg 3's executemany).
-        while batch := [list(row) for row in itertools.islice(rows, BATCH)]:
-            for row in batch:
-                for k, adapt in converted:
-                    row[k] = adapt(row[k])
-            cursor.executemany(sql, batch)
 
 
 def _month(field: str) -> TruncMonth:
