@@ -27,17 +27,21 @@ $(VENV)/.installed: requirements-dev.txt | $(PY)
 
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies
 
+# The demo's payment links go to an in-memory gateway unless the environment says otherwise.
+run: export PAYMENT_GATEWAYS_FAKE ?= True
 run: install ## Migrate, load the demo and serve with a Celery worker and beat
-	@echo "::: 1/5 database: applying migrations (the first time about 15 s)"
+	@echo "::: 1/6 database: applying migrations (the first time about 15 s)"
 	@$(MANAGE) migrate --noinput -v0
-	@echo "::: 2/5 demo: customers and their histories"
+	@echo "::: 2/6 demo: customers and their histories"
 	@$(MANAGE) seed_demo
-	@echo "::: 3/5 demo: loans, payments and investors"
+	@echo "::: 3/6 demo: loans, payments and investors"
 	@$(MANAGE) seed_credits
-	@echo "::: 4/5 demo: the call center"
+	@echo "::: 4/6 demo: the call center"
 	@$(MANAGE) seed_callcenter
-	@echo "::: 5/5 demo: gestiones, campaigns and surveys"
+	@echo "::: 5/6 demo: gestiones, campaigns and surveys"
 	@$(MANAGE) seed_gestiones
+	@echo "::: 6/6 demo: collections (links, payments to verify, promises, agreements)"
+	@$(MANAGE) seed_collections
 	@echo ""
 	@echo "  Cartera: http://127.0.0.1:$(PORT)/   (Ctrl-C detiene web, worker y beat)"
 	@echo ""

@@ -3,7 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class CollectionsAppConfig(AppConfig):
-    """Collections of the current portfolio.
+    """Collections: the payment-event life cycle, the gateways' webhooks, the bot API and the
+    customer portal.
 
     Named `collections_app` because `collections` is a standard-library module.
     """
@@ -11,3 +12,15 @@ class CollectionsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "collections_app"
     verbose_name = _("Cobranzas")
+
+    def ready(self) -> None:
+        from collections_app import checks, receivables, services  # noqa: F401 (checks registers)
+        from crm import timeline
+        from integrations import webhooks
+
+        receivables.register(receivables.LoanReceivable())
+        # The portal's visit steps: one visit's entries share its id; the step is in words.
+        timeline.register_detail("visit", _("Visita al portal"))
+        timeline.register_detail("step", kind=timeline.HIDDEN)
+        for provider in services.GATEWAYS:
+            webhooks.register_processor(provider, services.process_gateway_event)

@@ -12,8 +12,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
-from ninja.errors import Throttled
+from ninja.errors import HttpError, Throttled, ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.security import django_auth
 
@@ -78,4 +79,33 @@ def too_many_requests(request: HttpRequest, exc: Throttled) -> HttpResponse:
     )
 
 
+# ninja's own messages, for requests it refuses before any endpoint runs.
+_NINJA_MESSAGES = {
+    "Cannot parse request body": gettext_lazy(
+        "No se pudo leer el cuerpo de la solicitud: envíe JSON válido o un formulario."
+    ),
+    "Field required": gettext_lazy("Este campo es obligatorio."),
+}
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """Answer ninja's refusals (an unreadable body) in Spanish."""
+    message = str(exc)
+    return api.create_response(
+        request, {"detail": str(_NINJA_MESSAGES.get(message, message))}, status=exc.status_code
+    )
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """Answer 422 with each field's error; pydantic's "Field required" in Spanish."""
+    errors = [
+        {**error, "msg": str(_NINJA_MESSAGES.get(error.get("msg", ""), error.get("msg", "")))}
+        for error in exc.errors
+    ]
+    return api.create_response(request, {"detail": errors}, status=422)
+
+
 api.add_router("/", credits_router, tags=["credits"])
+api.add_router("/cobranzas/", "collections_app.api.router")

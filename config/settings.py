@@ -4,6 +4,7 @@ Each variable is documented in `.env.example`. With no environment at all the ap
 embedded: SQLite and a serverless Celery broker under `var/`.
 """
 
+from decimal import Decimal
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -32,6 +33,18 @@ def env_id(name: str) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def env_money(name: str, default: str) -> Decimal:
+    """Read an amount with up to two decimals ("10.00"); anything else fails loudly."""
+    value = env.str(name, default=default).strip()
+    try:
+        amount = Decimal(value)
+    except ArithmeticError:
+        raise ImproperlyConfigured(f"{name} must be an amount like 10.00, not {value!r}.") from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ImproperlyConfigured(f"{name} must be an amount like 10.00, not {value!r}.")
+    return amount
 
 
 def env_addresses(name: str) -> list[tuple[str, str]]:
@@ -233,6 +246,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credits.update_delinquency",
         "schedule": crontab(hour=1, minute=15),
     },
+    # Every hour at :05: payment links past their expiry are marked expired.
+    "collections-expire-links": {
+        "task": "collections_app.expire_links",
+        "schedule": crontab(minute=5),
+    },
+    # Daily at 00:30: promises whose day has passed become kept or broken.
+    "collections-resolve-promises": {
+        "task": "collections_app.resolve_promises",
+        "schedule": crontab(hour=0, minute=30),
+    },
     # Every 5 minutes: recompute the portfolio report's figures of today (a new day's too,
     # before its first visitor) and of the last week's days changed since.
     "credits-refresh-portfolio-snapshot": {
@@ -375,9 +398,27 @@ KOMMO_ACCOUNT_ID = env.str("KOMMO_ACCOUNT_ID", default="")
 KOMMO_QUEUE_PIPELINE_ID = env_id("KOMMO_QUEUE_PIPELINE_ID")
 KOMMO_QUEUE_STATUS_ID = env_id("KOMMO_QUEUE_STATUS_ID")
 KOMMO_SOLD_STATUS_ID = env_id("KOMMO_SOLD_STATUS_ID")
-MERCADOPAGO_BASE_URL = env.str("MERCADOPAGO_BASE_URL", default="https://api.mercadopago.com")
 MERCADOPAGO_ACCESS_TOKEN = env.str("MERCADOPAGO_ACCESS_TOKEN", default="")
 MERCADOPAGO_WEBHOOK_SECRET = env.str("MERCADOPAGO_WEBHOOK_SECRET", default="")
+# Payment links open MercadoPago's sandbox_init_point (test credentials) instead of init_point.
+MERCADOPAGO_SANDBOX = env.bool("MERCADOPAGO_SANDBOX", default=False)
+# What the payer's card statement shows for a MercadoPago payment ("" = MercadoPago's default).
+MERCADOPAGO_STATEMENT_DESCRIPTOR = env.str("MERCADOPAGO_STATEMENT_DESCRIPTOR", default="")
+# Clear (integrations/clear.py): no public API docs exist; the module's docstring is the contract.
+CLEAR_API_URL = env.str("CLEAR_API_URL", default="")
+CLEAR_API_KEY = env.str("CLEAR_API_KEY", default="")
+CLEAR_WEBHOOK_SECRET = env.str("CLEAR_WEBHOOK_SECRET", default="")
+
+# --- Collections ------------------------------------------------------------------------
+# Payment gateways answer from memory (integrations.fakes.FakeGateway): tests and a demo
+# without credentials. Never in production: links would point nowhere.
+PAYMENT_GATEWAYS_FAKE = env.bool("PAYMENT_GATEWAYS_FAKE", default=False)
+# How long a payment link stays payable, in hours.
+COLLECTIONS_LINK_HOURS = env.int("COLLECTIONS_LINK_HOURS", default=72)
+# The least a custom-amount link may ask for (less only when the whole debt is less).
+COLLECTIONS_MIN_LINK_AMOUNT = env_money("COLLECTIONS_MIN_LINK_AMOUNT", default="10.00")
+# Who is told by e-mail about every payment to verify (comma-separated).
+COLLECTIONS_TEAM_EMAILS = [address for _name, address in env_addresses("COLLECTIONS_TEAM_EMAILS")]
 DOCUSEAL_BASE_URL = env.str("DOCUSEAL_BASE_URL", default="https://api.docuseal.com")
 DOCUSEAL_API_KEY = env.str("DOCUSEAL_API_KEY", default="")
 DOCUSEAL_WEBHOOK_SECRET = env.str("DOCUSEAL_WEBHOOK_SECRET", default="")
@@ -410,6 +451,18 @@ RATELIMIT_SQLITE_PATH = VAR_DIR / "ratelimit.sqlite3"
 # Behind N proxies that append X-Forwarded-For, set N; 0 trusts only REMOTE_ADDR.
 RATELIMIT_TRUSTED_PROXIES = env.int("RATELIMIT_TRUSTED_PROXIES", default=0)
 API_PREVIEW_RATE_LIMIT = env.str("API_PREVIEW_RATE_LIMIT", default="60/m")
+# Customer portal: code requests per client address.
+PORTAL_IDENTIFY_RATE_LIMIT = env.str("PORTAL_IDENTIFY_RATE_LIMIT", default="10/h")
+# Customer portal: code requests per document, whoever asks (each one messages the customer).
+PORTAL_IDENTIFY_DOCUMENT_RATE_LIMIT = env.str("PORTAL_IDENTIFY_DOCUMENT_RATE_LIMIT", default="5/h")
+# Customer portal: codes tried per client address.
+PORTAL_CODE_RATE_LIMIT = env.str("PORTAL_CODE_RATE_LIMIT", default="20/h")
+# Customer portal: "call me" requests without a code, per client address.
+PORTAL_CALL_RATE_LIMIT = env.str("PORTAL_CALL_RATE_LIMIT", default="3/h")
+# Customer portal: minutes without activity before the debtor must identify again.
+PORTAL_SESSION_IDLE_MINUTES = env.int("PORTAL_SESSION_IDLE_MINUTES", default=20)
+# The collection bot's requests per document number, whichever client asks (enumeration).
+BOT_API_DOCUMENT_RATE_LIMIT = env.str("BOT_API_DOCUMENT_RATE_LIMIT", default="10/m")
 CALCULATOR_RATE_LIMIT = env.str("CALCULATOR_RATE_LIMIT", default="120/m")
 CALCULATOR_LEAD_RATE_LIMIT = env.str("CALCULATOR_LEAD_RATE_LIMIT", default="5/h")
 

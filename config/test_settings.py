@@ -50,3 +50,8 @@ if not REDIS_URL:
         "data_folder_out": str(_broker_dir / "queue"),
         "control_folder": str(_broker_dir / "control"),
     }
+
+# Payment gateways answer from memory (integrations.fakes.FakeGateway); provider tests
+# switch to the real clients with `responses` faking their HTTP.
+PAYMENT_GATEWAYS_FAKE = True
+COLLECTIONS_TEAM_EMAILS = ["cobranzas@cartera.test"]

@@ -30,6 +30,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("calculadora/", include("credits.calculator.urls")),
+    # Before the apps whose patterns are many: its own start with three fixed prefixes.
+    path("", include("collections_app.urls")),
     path("", include("crm.urls")),
     path("", include("callcenter.urls")),
     path("", include("credits.urls")),

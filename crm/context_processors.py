@@ -24,6 +24,11 @@ def navigation(request: HttpRequest) -> dict:
         "surveys": user.has_perm("gestiones.view_survey"),
         "document_templates": user.has_perm("gestiones.view_documenttemplate"),
         "liquidations": user.has_perm("credits.view_liquidation"),
+        # The collections agents' lists, by permission name: the CRM imports none of its code.
+        "collections": user.has_perm("collections_app.view_reportedpayment"),
+        "promises": user.has_perm("collections_app.view_paymentpromise"),
+        "payment_links": user.has_perm("collections_app.view_paymentlink"),
+        "callbacks": user.has_perm("collections_app.view_callbackrequest"),
         "admin": user.is_staff,
     }
     match = getattr(request, "resolver_match", None)

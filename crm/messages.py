@@ -151,8 +151,12 @@ def send_customer_message(
     occurred_at: datetime.datetime | None = None,
     dedupe_key: str = "",
     origin: tuple[str, int] | None = None,
+    is_secret: bool = False,
 ) -> Sending:
     """Queue a message to the customer and put it on the timeline as queued.
+
+    With `is_secret` (a one-time code) the timeline keeps the subject, not the text: staff
+    who read the timeline must not be able to sign in as the customer.
 
     Skip it, with an entry that says why, when the customer asked not to be contacted or
     has no address on `channel`. Nothing is sent unless the caller's transaction commits.
@@ -176,7 +180,7 @@ def send_customer_message(
             payload={
                 **(payload or {}),
                 "para": address,
-                "mensaje": body,
+                **({} if is_secret else {"mensaje": body}),
                 DELIVERY: {"status": DeliveryStatus.QUEUED.value},
             },
             actor=actor,

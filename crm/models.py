@@ -229,6 +229,7 @@ class Interaction(models.Model):
         FOLLOW_UP = "follow_up", _("Seguimiento")
         APPOINTMENT = "appointment", _("Cita")
         SYSTEM = "system", _("Sistema")
+        BOT = "bot", _("Bot de cobranza")
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", _("Entrante")
@@ -405,6 +406,7 @@ _KIND_ICONS = {
     Interaction.Kind.FOLLOW_UP: "clipboard-check",
     Interaction.Kind.APPOINTMENT: "calendar-event",
     Interaction.Kind.SYSTEM: "gear",
+    Interaction.Kind.BOT: "robot",
 }
 
 _STATUS_COLORS = {

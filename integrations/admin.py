@@ -10,8 +10,8 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from integrations import outbox, services
-from integrations.models import OutboxMessage, WebhookEvent
+from integrations import api_clients, outbox, services
+from integrations.models import ApiClient, OutboxMessage, WebhookEvent
 
 ERROR_PREVIEW_CHARS = 80
 
@@ -156,4 +156,74 @@ class OutboxMessageAdmin(admin.ModelAdmin):
             )
             % {"count": retried},
             messages.SUCCESS if retried else messages.WARNING,
+        )
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """The programs that call the JSON API: a token each, shown once, rotated by an action."""
+
+    list_display = [
+        "name",
+        "token_prefix",
+        "is_active",
+        "scopes",
+        "rate_limit_per_minute",
+        "last_used_at",
+        "created_at",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name", "token_prefix"]
+    ordering = ["name"]
+    actions = ["rotate_tokens"]
+    fields = [
+        "name",
+        "scopes",
+        "rate_limit_per_minute",
+        "is_active",
+        "token_prefix",
+        "created_at",
+        "last_used_at",
+    ]
+    readonly_fields = ["token_prefix", "created_at", "last_used_at"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"scopes": "collections", **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
+        token = None if change else api_clients.assign_token(obj)
+        super().save_model(request, obj, form, change)
+        api_clients.forget(obj)
+        if token:
+            self._show_token(request, obj, token)
+
+    def delete_model(self, request: HttpRequest, obj: ApiClient) -> None:
+        api_clients.forget(obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        for client in queryset:
+            api_clients.forget(client)
+        super().delete_queryset(request, queryset)
+
+    def has_rotate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.change_apiclient")
+
+    @admin.action(
+        description=_("Generar un token nuevo (el anterior deja de valer)"), permissions=["rotate"]
+    )
+    def rotate_tokens(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        for client in queryset:
+            self._show_token(request, client, api_clients.rotate_token(client=client))
+
+    def _show_token(self, request: HttpRequest, client: ApiClient, token: str) -> None:
+        # The only time the token is shown: it is not stored, only its hash.
+        self.message_user(
+            request,
+            format_html(
+                str(_("Token de «{}»: <code>{}</code> — cópielo ahora, no se volverá a mostrar.")),
+                client.name,
+                token,
+            ),
+            messages.WARNING,
         )

@@ -1,6 +1,7 @@
 import json
 from typing import Any
 
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -100,3 +101,55 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.destination} #{self.pk}"
+
+
+class ApiClient(models.Model):
+    """A program allowed into the JSON API with its own token (the collection bot, a partner).
+
+    Only the token's SHA-256 is kept: the token is shown once, when it is made
+    (integrations.api_clients), and whoever loses it gets a new one.
+    """
+
+    name = models.CharField(_("nombre"), max_length=100, unique=True)
+    token_prefix = models.CharField(
+        _("prefijo del token"),
+        max_length=8,
+        editable=False,
+        help_text=_("Los primeros caracteres del token, para reconocerlo."),
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(_("activo"), default=True)
+    scopes = models.CharField(
+        _("permisos"),
+        max_length=200,
+        validators=[
+            RegexValidator(
+                r"^\s*[a-z_]+(\s*,\s*[a-z_]+)*\s*$",
+                _("Escriba los permisos separados por comas, p. ej. «collections»."),
+            )
+        ],
+        help_text=_("Separados por comas. «collections»: la API del bot de cobranza."),
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("solicitudes por minuto"),
+        default=120,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+    )
+    created_at = models.DateTimeField(_("creado el"), default=timezone.now, editable=False)
+    # Written at most once a minute (api_clients.touch), not on every request.
+    last_used_at = models.DateTimeField(_("último uso"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("cliente de la API")
+        verbose_name_plural = _("clientes de la API")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scope_list(self) -> list[str]:
+        return [scope.strip() for scope in self.scopes.split(",") if scope.strip()]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scope_list

@@ -12,7 +12,8 @@ owns the URL and a view of a few lines that hands the request to `receive`:
 `receive` runs the same steps for every provider, and answers at once:
 
 1. size: a body over settings.WEBHOOK_MAX_BODY_BYTES → 413, read no further;
-2. verify the raw body and headers (signature, secret header) → forged or unsigned: 403;
+2. verify the raw body and headers (signature, secret header), and the query string for
+   a provider that signs part of it (MercadoPago) → forged or unsigned: 403;
 3. parse: JSON object by default, a PHP-style form for Kommo; unreadable, not an
    object, nested deeper than MAX_DEPTH → 400 {"detail": reason};
 4. the provider's reading of the data: malformed for it → 400; an event we do not act
@@ -55,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 Processor = Callable[[WebhookEvent], None]
 Verifier = Callable[[bytes, Mapping[str, str]], None]
+# (raw body, headers, query parameters): for a provider whose signature covers the URL.
+QueryVerifier = Callable[[bytes, Mapping[str, str], Mapping[str, str]], None]
 
 # How deep a body may nest objects and lists (a form, its bracketed keys). The providers
 # we know send 6 levels at most; anything much deeper is an attack on the parser.
@@ -174,7 +177,11 @@ class Endpoint:
 
     - provider: the inbox's name for the provider; its registered processor runs the events.
     - verify(raw_body, headers): raise SignatureError unless the call is authentic (403).
-      None only when the view has authenticated the call itself (a secret in the URL).
+      None only when verify_query checks the call, or the view has authenticated it itself
+      (a secret in the URL).
+    - verify_query(raw_body, headers, query): the same check for a provider that signs
+      query parameters too (MercadoPago signs `data.id`); called with request.GET after
+      verify, when set.
     - parse(raw_body): the body as data; raise ValueError when it is not readable (400).
     - event_id(data): read the data as the provider means it and return the inbox's event
       id. Raise UnhandledEvent for an event we do not act on (200, not stored),
@@ -186,6 +193,7 @@ class Endpoint:
     verify: Verifier | None
     parse: Callable[[bytes], Any] = parse_json_object
     event_id: Callable[[Any], str]
+    verify_query: QueryVerifier | None = None
 
 
 def receive(request: HttpRequest, endpoint: Endpoint) -> HttpResponse:
@@ -213,6 +221,8 @@ def receive(request: HttpRequest, endpoint: Endpoint) -> HttpResponse:
     try:
         if endpoint.verify is not None:
             endpoint.verify(body, request.headers)
+        if endpoint.verify_query is not None:
+            endpoint.verify_query(body, request.headers, request.GET)
         data = endpoint.parse(body)
         event_id = _checked_event_id(endpoint.event_id(data))
     except SignatureError as exc:

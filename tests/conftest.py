@@ -117,3 +117,4 @@ def demo(db, settings):
     call_command("seed_credits", loans=20, stdout=out)
     call_command("seed_callcenter", stdout=out)
     call_command("seed_gestiones", gestiones=60, stdout=out)
+    call_command("seed_collections", stdout=out)

@@ -73,6 +73,13 @@ PK_MODELS = {
     "gestiones:credit": "gestiones.CreditLead",
     "gestiones:loan_link": "gestiones.Gestion",
     "gestiones:loan_unlink": "gestiones.Gestion",
+    # The namespace has an underscore: these go by their whole name.
+    "collections_app:reported_detail": "collections_app.ReportedPayment",
+    "collections_app:reported_receipt": "collections_app.ReportedPayment",
+    "collections_app:reported_approve": "collections_app.ReportedPayment",
+    "collections_app:reported_reject": "collections_app.ReportedPayment",
+    "collections_app:promise_cancel": "collections_app.PaymentPromise",
+    "collections_app:callback_close": "collections_app.CallbackRequest",
 }
 
 
@@ -107,7 +114,7 @@ def _value(name: str, kwarg: str) -> object:
         return _first("credits.LoanContract")()
     if kwarg == "loan_pk":
         return _first("credits.Loan")()
-    if kwarg in ("customer_id",):
+    if kwarg in ("customer_id", "customer_pk"):
         return _first("crm.Customer")()
     if kwarg == "product_id":
         return _first("callcenter.CatalogProduct")()
@@ -131,6 +138,10 @@ def _value(name: str, kwarg: str) -> object:
         return invitation.token if invitation else "none"
     if kwarg == "secret":
         return settings.KOMMO_WEBHOOK_SECRET or "none"
+    if kwarg == "reference":
+        # A payment link's back page (the portal): public, by the link's reference.
+        link = apps.get_model("collections_app", "PaymentLink").objects.order_by("pk").first()
+        return link.reference if link else "PL-" + "0" * 20
     raise AssertionError(f"No value for {name}'s {kwarg}: add it to the walk.")
 
 

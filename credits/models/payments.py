@@ -27,6 +27,7 @@ class Payment(models.Model):
         TRANSFER = "transfer", _("Transferencia")
         DEPOSIT = "deposit", _("Depósito bancario")
         MERCADOPAGO = "mercadopago", _("MercadoPago")
+        CLEAR = "clear", _("Clear")
         CREDIT_BALANCE = "credit_balance", _("Saldo a favor")
         OTHER = "other", _("Otro")
 

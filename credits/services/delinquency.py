@@ -3,9 +3,12 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from credits.models import (
@@ -17,7 +20,9 @@ from credits.models import (
     Loan,
 )
 from credits.services import ledger
-from lib import money
+from crm import services as crm_services
+from crm.models import Interaction
+from lib import money, people
 
 DAYS_PER_YEAR_FOR_LATE_INTEREST = Decimal(360)
 
@@ -64,6 +69,66 @@ def accrue_late_interest(*, loan: Loan, today: date) -> Decimal:
             )
         inst.save(update_fields=["late_interest_due", "late_accrued_through"])
     return charged
+
+
+@transaction.atomic
+def waive_late_interest(
+    *, loan: Loan, amount: Decimal, actor: AbstractBaseUser | None, reason: str
+) -> Decimal:
+    """Forgive up to `amount` of the late interest still owed, oldest installment first.
+
+    A discount agreed with the debtor (a payment agreement): each forgiven part is a ledger
+    entry that lowers what the installment owes, so balances still add up from the ledger.
+    Returns what was forgiven (less than `amount` when less was owed).
+    """
+    amount = Decimal(amount)
+    if not amount.is_finite() or amount < 0 or amount != money.cents(amount):
+        raise ValidationError(_("El descuento debe ser positivo, con hasta dos decimales."))
+    if not reason.strip():
+        raise ValidationError(_("Indique el motivo del descuento."))
+    loan = ledger.locked(loan)
+    left = amount
+    forgiven = ZERO
+    rows = Installment.objects.select_for_update().filter(loan=loan, is_superseded=False)
+    for inst in rows.order_by("number"):
+        if left <= 0:
+            break
+        part = min(left, inst.pending(Component.LATE_INTEREST))
+        if part <= 0:
+            continue
+        inst.late_interest_due -= part
+        if inst.total_pending <= 0 and inst.paid_on is None:
+            inst.paid_on = timezone.localdate()
+        inst.save(update_fields=["late_interest_due", "paid_on"])
+        ledger.write_entry(
+            loan,
+            LedgerEntry.Kind.LATE_INTEREST,
+            actor=actor,
+            installment=inst,
+            component=Component.LATE_INTEREST,
+            owed=-part,
+            reason=_("Descuento de mora: %(reason)s") % {"reason": reason},
+        )
+        left -= part
+        forgiven += part
+    if forgiven:
+        crm_services.record_interaction(
+            customer=loan.customer,
+            kind=Interaction.Kind.PAYMENT,
+            summary=_(
+                "Descuento de %(cur)s %(amount)s de interés moratorio en el crédito "
+                "%(code)s: %(reason)s"
+            )
+            % {
+                "cur": loan.currency,
+                "amount": forgiven,
+                "code": loan.payment_code,
+                "reason": reason,
+            },
+            payload={"loan": loan.pk, "late_interest_waived": str(forgiven)},
+            actor=people.signed_in(actor),
+        )
+    return forgiven
 
 
 def update_delinquency(*, today: date | None = None, batch_size: int = 500) -> int:

@@ -25,3 +25,13 @@ document.addEventListener("change", (event) => {
     control.form.requestSubmit();
   }
 });
+
+// "Copiar" buttons (data-copy): put the value on the clipboard and say so on the button.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button || !navigator.clipboard) return;
+  navigator.clipboard.writeText(button.getAttribute("data-copy")).then(() => {
+    const label = button.getAttribute("data-copied");
+    if (label) button.textContent = label;
+  });
+});

@@ -605,9 +605,9 @@ def test_annulling_an_annulled_payment_shows_the_ledgers_error(client, superviso
     assertContains(response, "Este pago ya fue anulado.")
 
 
-def test_collections_may_not_annul_payments(client, cobranzas, current_loan):
+def test_advisors_may_not_annul_payments(client, asesor, current_loan):
     payment = _applied_payment(current_loan)
-    client.force_login(cobranzas)
+    client.force_login(asesor)
 
     response = client.post(
         reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),

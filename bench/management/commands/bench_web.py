@@ -23,6 +23,9 @@ queries one request ran, and whether the row meets its target (issue 14):
 Exits with status 1 when a row misses its target.
 """
 
+import hashlib
+import hmac
+import json
 import os
 import random
 import re
@@ -37,6 +40,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
@@ -52,6 +56,8 @@ from django.urls import reverse
 from bench.views import INSERT_TABLE
 from callcenter.management.commands import bench_callcenter
 from callcenter.models import Lead
+from collections_app.portal import services as portal_services
+from collections_app.portal import session as portal_session
 from credits.management.commands import bench_credits
 from credits.models import Loan
 from crm import roles
@@ -60,6 +66,8 @@ from crm.gestiones.models import Gestion, Outcome
 from crm.gestiones.reports import views as report_views
 from crm.management.commands import bench_customers
 from crm.models import Customer
+from integrations import api_clients
+from integrations.models import ApiClient
 
 CUSTOMERS = 150_000
 LEADS = 100_000
@@ -71,6 +79,11 @@ FLOOR_RATIO = 0.8
 WEBHOOK_RATIO = 0.7
 REPORT_MS = 300
 KOMMO_SECRET = "bench-kommo-secret"  # noqa: S105 - the bench's own gunicorn only
+MERCADOPAGO_SECRET = "bench-mercadopago-secret"  # noqa: S105 - the bench's own gunicorn only
+# Signed MercadoPago notifications each wrk thread can send in one measurement: more than
+# the fastest webhook answers in a few seconds, so none repeats (a repeat inserts nothing).
+MERCADOPAGO_SIGNED = 30_000
+MERCADOPAGO_TS = "1764842400"
 KOMMO_SUBDOMAIN = "bench"
 
 # wrk's report, one line: requests, microseconds, p50 and p95 in microseconds, non-2xx/3xx
@@ -107,6 +120,56 @@ end
 """
     + LUA_REPORT
 )
+# A MercadoPago payment notification per request, each about a new payment (so a new inbox
+# row), signed as MercadoPago signs them. wrk's Lua has no HMAC: the bench signs them
+# beforehand, a list per thread, in the file named by the second argument.
+LUA_MERCADOPAGO = (
+    """
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local counter = 0
+local signed = {}
+init = function(args) signed = dofile(args[2])[tid] end
+request = function()
+  counter = counter + 1
+  local n = signed[counter]
+  local body = '{"action":"payment.updated","api_version":"v1","data":{"id":"' .. n[1]
+    .. '"},"date_created":"2026-12-04T10:00:00Z","id":' .. n[1]
+    .. ',"live_mode":true,"type":"payment","user_id":202809963}'
+  return wrk.format("POST", wrk.path .. "?data.id=" .. n[1] .. "&type=payment",
+    {["Content-Type"] = "application/json", ["x-request-id"] = n[2], ["x-signature"] = n[3]},
+    body)
+end
+"""
+    + LUA_REPORT
+)
+# The collection bot's debt lookup, for a different debtor each time (the API also limits
+# requests per document): documents of customers with loans, from the file named by the
+# second argument.
+LUA_BOT_LOOKUP = (
+    """
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local documents = {}
+local base = ""
+init = function(args)
+  documents = dofile(args[2])
+  base = wrk.path:match("^[^?]*")
+  math.randomseed(tid * 7919)
+end
+request = function()
+  local document = documents[math.random(#documents)]
+  return wrk.format("GET", base .. "?tipo_documento=passport&numero_documento=" .. document)
+end
+"""
+    + LUA_REPORT
+)
 LUA_INSERT = (
     """
 local counter = 0
@@ -125,9 +188,12 @@ class Target:
     name: str
     path: str
     kind: str  # bare, table, insert (anchors); page, floor, webhook, report
-    user: str = "supervisor"  # whose session: supervisor, agent, advisor, none
+    user: str = "supervisor"  # whose session: supervisor, agent, advisor, debtor, none
     runs: list[tuple[int, float, float, float]] = field(default_factory=list)
     queries: int | None = None
+    # The request wrk sends, when not the kind's: "mercadopago" (signed notifications).
+    script: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def method(self) -> str:
@@ -275,7 +341,7 @@ class Command(BaseCommand):
     def sessions(self) -> dict[str, str]:
         """Sign each bench user in once; return the Cookie header of each."""
         self.people = self.users()
-        cookies = {"none": ""}
+        cookies = {"none": "", "debtor": self.debtor_cookie()}
         for key, user in self.people.items():
             client = Client()
             client.force_login(user)
@@ -285,6 +351,7 @@ class Command(BaseCommand):
         return cookies
 
     def targets(self) -> list[Target]:
+        self.give_debtors_valid_documents()
         rich = Customer.objects.get(document_number=str(bench_customers.BENCH_DNI_START))
         loan = Loan.objects.filter(product__name=bench_credits.MARKER).order_by("pk").first()
         gestion = (
@@ -318,6 +385,28 @@ class Command(BaseCommand):
                 "lead, detalle", reverse("callcenter:lead_detail", args=[lead.pk]), "page", "agent"
             ),
             Target("webhook Kommo (POST)", kommo, "webhook", "none"),
+            Target(
+                "webhook MercadoPago (POST)",
+                reverse("collections_app:mercadopago_webhook"),
+                "webhook",
+                "none",
+                script="mercadopago",
+            ),
+            Target(
+                "bot: consulta de deuda (API)",
+                reverse("api-v1:bot_lookup")
+                + f"?tipo_documento=passport&numero_documento={loan.customer.document_number}",
+                "page",
+                "none",
+                script="bot_lookup",
+                headers={"Authorization": f"Bearer {self.bot_token()}"},
+            ),
+            Target(
+                "portal: estado de cuenta",
+                reverse("collections_app:portal_statement"),
+                "page",
+                "debtor",
+            ),
             Target("cartera por tramos", reverse("credits:portfolio_report"), "report"),
             Target("tableros de gestiones", reverse("gestiones:dashboard"), "report"),
         ]
@@ -335,6 +424,65 @@ class Command(BaseCommand):
                 )
             )
         return rows
+
+    def debtor_cookie(self) -> str:
+        """A portal session of a bench customer with loans who saw the statement already
+        (as a debtor who reloads it): what the portal holds after the one-time code.
+
+        The debtor with the fewest loans: the bench's loans fall on a few thousand
+        customers (7 to 50 each), where a lender's debtor has one to three.
+        """
+        fewest = (
+            Loan.objects.filter(product__name=bench_credits.MARKER, status__in=Loan.LIVE)
+            .values("customer_id")
+            .annotate(n=Count("id"))
+            .order_by("n", "customer_id")
+            .first()
+        )
+        store = import_module(settings.SESSION_ENGINE).SessionStore()
+        store[portal_session.VISITOR] = {
+            "customer": fewest["customer_id"],
+            "visit": "bench",
+            # Far enough ahead that no run idles out; a real visit notes its activity.
+            "seen_at": time.time() + 86_400,
+            "steps": [portal_services.Step.IDENTIFIED, portal_services.Step.STATEMENT],
+        }
+        store.create()
+        return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+    def bot_token(self) -> str:
+        """Give the bench's API client a new token, with a limit no bench reaches."""
+        client = ApiClient.objects.filter(name="bench").first() or ApiClient(
+            name="bench", scopes="collections"
+        )
+        client.rate_limit_per_minute = 10**9
+        client.is_active = True
+        token = api_clients.assign_token(client)
+        client.save()
+        api_clients.forget(client)
+        return token
+
+    def give_debtors_valid_documents(self) -> None:
+        """The loans bench writes its customers' passports as "B000000123-004", which no
+        passport is; the bot's API checks a document as a person types it. Rewrite them,
+        once, as "B000012345" (the customer's id): valid, and unique."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE crm_customer SET document_number = 'B' || lpad(id::text, 9, '0') "
+                "WHERE document_type = 'passport' AND document_number LIKE 'B%%-%%'"
+            )
+
+    def debtor_documents(self, folder: Path) -> Path:
+        """Write, once, the Lua list of documents of the bench's customers with loans."""
+        path = folder / "debtor-documents.lua"
+        if not path.exists():
+            documents = (
+                Loan.objects.filter(product__name=bench_credits.MARKER, status__in=Loan.LIVE)
+                .values_list("customer__document_number", flat=True)
+                .distinct()[:20_000]
+            )
+            path.write_text("return {" + ",".join(f'"{d}"' for d in documents) + "}")
+        return path
 
     def dashboard_sections(self) -> list[str]:
         return [section.key for section in report_views.SECTIONS]
@@ -354,6 +502,10 @@ class Command(BaseCommand):
                     "KOMMO_WEBHOOK_SECRET": KOMMO_SECRET,
                     "KOMMO_SUBDOMAIN": KOMMO_SUBDOMAIN,
                     "KOMMO_ACCOUNT_ID": "1",
+                    "MERCADOPAGO_WEBHOOK_SECRET": MERCADOPAGO_SECRET,
+                    # Counted as in production, but a few thousand debtors asked about
+                    # again and again within a minute must not run into the limit.
+                    "BOT_API_DOCUMENT_RATE_LIMIT": "1000000/m",
                 }
                 self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log")
                 self.process = subprocess.Popen(  # noqa: S603 - our own gunicorn
@@ -418,9 +570,12 @@ class Command(BaseCommand):
         return min(counts) if counts else None
 
     def wrk(self, base, target, cookies, seconds, scripts: Path, round_number: int):
-        script = scripts / f"{target.kind}.lua"
+        script = scripts / f"{target.script or target.kind}.lua"
         if not script.exists():
             lua = {"webhook": LUA_KOMMO, "insert": LUA_INSERT}.get(target.kind, LUA_REPORT)
+            lua = {"mercadopago": LUA_MERCADOPAGO, "bot_lookup": LUA_BOT_LOOKUP}.get(
+                target.script, lua
+            )
             script.write_text(lua)
         command = [
             "wrk",
@@ -432,9 +587,14 @@ class Command(BaseCommand):
         ]
         if cookies[target.user]:
             command.append(f"--header=Cookie: {cookies[target.user]}")
+        command += [f"--header={name}: {value}" for name, value in target.headers.items()]
         # Lead ids no run has used: the round and a random number, then the thread and a counter.
         nonce = f"{round_number + 1}{random.randint(100_000, 999_999)}"  # noqa: S311
         command += [base + target.path, "--", nonce]
+        if target.script == "mercadopago":
+            command.append(str(_signed_notifications(scripts, nonce, threads=2)))
+        elif target.script == "bot_lookup":
+            command.append(str(self.debtor_documents(scripts)))
         result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
         match = re.search(r"^BENCH (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", result.stdout, re.M)
         if not match:
@@ -506,7 +666,29 @@ def _request(base: str, target: Target, cookies: dict, *, count: bool):
         headers["Cookie"] = cookies[target.user]
     if count:
         headers["X-Bench-Queries"] = "1"
-    if target.method == "POST":
+    headers.update(target.headers)
+    path = target.path
+    if target.script == "mercadopago":
+        payment = str(random.randint(10**12, 10**13))  # noqa: S311 - a payment no run has used
+        request_id = f"bench-check-{payment}"
+        path += f"?data.id={payment}&type=payment"
+        data = json.dumps(
+            {
+                "action": "payment.updated",
+                "api_version": "v1",
+                "data": {"id": payment},
+                "id": int(payment),
+                "type": "payment",
+            }
+        ).encode()
+        headers.update(
+            {
+                "Content-Type": "application/json",
+                "x-request-id": request_id,
+                "x-signature": _mercadopago_signature(payment, request_id),
+            }
+        )
+    elif target.method == "POST":
         stamp = random.randint(10**12, 10**13)  # noqa: S311 - a lead id no run has used
         data = (
             f"leads[status][0][id]={stamp}&leads[status][0][status_id]=142"
@@ -520,13 +702,38 @@ def _request(base: str, target: Target, cookies: dict, *, count: bool):
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(base + target.path, data=data, headers=headers)  # noqa: S310
+    request = urllib.request.Request(base + path, data=data, headers=headers)  # noqa: S310
     try:
         with opener.open(request, timeout=30) as response:
             response.read()
             return response.status, response.headers
     except urllib.error.HTTPError as error:
         return error.code, error.headers
+
+
+def _mercadopago_signature(data_id: str, request_id: str) -> str:
+    """Sign a notification as MercadoPago does (integrations.mercadopago.verify_webhook)."""
+    manifest = f"id:{data_id};request-id:{request_id};ts:{MERCADOPAGO_TS};"
+    digest = hmac.new(MERCADOPAGO_SECRET.encode(), manifest.encode(), hashlib.sha256)
+    return f"ts={MERCADOPAGO_TS},v1={digest.hexdigest()}"
+
+
+def _signed_notifications(folder: Path, nonce: str, *, threads: int) -> Path:
+    """Write the Lua file of signed notifications for one wrk run: a list per thread of
+    {payment id, request id, x-signature}, ids no other run uses."""
+    path = folder / f"mercadopago-{nonce}.lua"
+    lines = ["return {"]
+    for thread in range(1, threads + 1):
+        lines.append("{")
+        for counter in range(1, MERCADOPAGO_SIGNED + 1):
+            payment = f"{nonce}{thread}{counter:07d}"
+            request_id = f"bench-{payment}"
+            signature = _mercadopago_signature(payment, request_id)
+            lines.append(f'{{"{payment}","{request_id}","{signature}"}},')
+        lines.append("},")
+    lines.append("}")
+    path.write_text("\n".join(lines))
+    return path
 
 
 def _port_in_use(port: int) -> bool:

@@ -1,0 +1,315 @@
+"""Collections in admin: the agreement rules are configured here; every payment event is
+shown read-only, since its changes go through `collections_app.services` (the agents'
+screens, the bot, the portal, the gateways)."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from collections_app.models import (
+    AgreementRule,
+    CallbackRequest,
+    PaymentAgreement,
+    PaymentLink,
+    PaymentPromise,
+    PortalCode,
+    ReportedPayment,
+)
+from lib import people
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the collections services: visible here, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+CUSTOMER_SEARCH = [
+    "customer__document_number",
+    "customer__first_name",
+    "customer__last_name",
+]
+
+
+def _person_column(field: str, label: str):
+    """Return an admin column showing a user field by full name, not username."""
+
+    @admin.display(description=label)
+    def column(obj: Any) -> str:
+        return people.display_name(getattr(obj, field)) or "—"
+
+    column.__name__ = f"{field}_name"
+    return column
+
+
+# Columns for the fields the models name in English only (no verbose_name of their own).
+@admin.display(description=_("pago aplicado"))
+def payment_column(obj: Any) -> str:
+    return f"#{obj.payment_id}" if obj.payment_id else "—"
+
+
+@admin.display(description=_("pago en la pasarela"))
+def provider_payment_column(obj: PaymentLink) -> str:
+    return obj.provider_payment_id or "—"
+
+
+@admin.display(description=_("creado"), ordering="created_at")
+def portal_created_column(obj: PortalCode) -> Any:
+    return obj.created_at
+
+
+@admin.display(description=_("vence"), ordering="expires_at")
+def portal_expires_column(obj: PortalCode) -> Any:
+    return obj.expires_at
+
+
+@admin.display(description=_("intentos"))
+def portal_attempts_column(obj: PortalCode) -> int:
+    return obj.attempts
+
+
+@admin.display(description=_("usado"))
+def portal_used_column(obj: PortalCode) -> Any:
+    return obj.used_at or "—"
+
+
+REF_FIELDS = [
+    "customer",
+    "receivable_kind",
+    "receivable_id",
+    "receivable_code",
+    "portfolio",
+    "origin",
+    "created_by",
+    "created_at",
+]
+
+
+@admin.register(PaymentLink)
+class PaymentLinkAdmin(ReadOnlyAdmin):
+    list_display = [
+        "reference",
+        "customer",
+        "receivable_code",
+        "amount",
+        "currency",
+        "concept",
+        "provider",
+        "status",
+        "expires_at",
+        "created_at",
+    ]
+    list_filter = ["status", "provider", "concept", "origin", "portfolio"]
+    search_fields = ["reference", "receivable_code", "provider_id", *CUSTOMER_SEARCH]
+    list_select_related = ["customer"]
+    date_hierarchy = "created_at"
+    fields = [
+        *REF_FIELDS,
+        "reference",
+        "concept",
+        "installment_number",
+        "agreement",
+        "amount",
+        "currency",
+        "provider",
+        "payer_email",
+        "status",
+        "expires_at",
+        "url",
+        "provider_id",
+        "error",
+        provider_payment_column,
+        payment_column,
+        "paid_at",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(ReportedPayment)
+class ReportedPaymentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "customer",
+        "receivable_code",
+        "amount",
+        "paid_on",
+        "method",
+        "status",
+        "origin",
+        "created_at",
+        _person_column("reviewed_by", _("revisado por")),
+    ]
+    list_filter = ["status", "method", "origin", "portfolio"]
+    search_fields = ["receivable_code", "reference", *CUSTOMER_SEARCH]
+    list_select_related = ["customer", "reviewed_by"]
+    date_hierarchy = "created_at"
+    # The receipt is seen on the agents' screen (its view checks who asks), not linked here.
+    fields = [
+        *REF_FIELDS,
+        "amount",
+        "paid_on",
+        "method",
+        "reference",
+        "contact_email",
+        "status",
+        "reviewed_by",
+        "reviewed_at",
+        "reject_reason",
+        payment_column,
+    ]
+    readonly_fields = fields
+
+
+@admin.register(PaymentPromise)
+class PaymentPromiseAdmin(ReadOnlyAdmin):
+    list_display = [
+        "customer",
+        "receivable_code",
+        "amount",
+        "promised_on",
+        "status",
+        "paid_amount",
+        "origin",
+        "created_at",
+    ]
+    list_filter = ["status", "origin", "portfolio"]
+    search_fields = ["receivable_code", *CUSTOMER_SEARCH]
+    list_select_related = ["customer"]
+    date_hierarchy = "promised_on"
+    fields = [
+        *REF_FIELDS,
+        "amount",
+        "promised_on",
+        "status",
+        "paid_amount",
+        "resolved_at",
+        "agreement",
+        "notes",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(AgreementRule)
+class AgreementRuleAdmin(admin.ModelAdmin):
+    """Where administrators set how payment agreements may be offered."""
+
+    list_display = [
+        "name",
+        "max_installments",
+        "min_down_payment_percent",
+        "late_interest_discount_percent",
+        "min_days_past_due",
+        "days_between_installments",
+        "is_active",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Agreements keep the rule they were made by (PROTECT): deactivate it instead.
+        return False
+
+
+@admin.register(PaymentAgreement)
+class PaymentAgreementAdmin(ReadOnlyAdmin):
+    list_display = [
+        "customer",
+        "receivable_code",
+        "rule",
+        "installments",
+        "debt_amount",
+        "discount_amount",
+        "down_payment",
+        "status",
+        "created_at",
+    ]
+    list_filter = ["status", "origin", "rule"]
+    search_fields = ["receivable_code", *CUSTOMER_SEARCH]
+    list_select_related = ["customer", "rule"]
+    date_hierarchy = "created_at"
+    fields = [
+        *REF_FIELDS,
+        "rule",
+        "installments",
+        "debt_amount",
+        "discount_amount",
+        "down_payment",
+        "installment_amount",
+        "plan",
+        "status",
+        "activated_at",
+        "resolved_at",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(CallbackRequest)
+class CallbackRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "customer",
+        "phone",
+        "preferred_at",
+        "preferred_time",
+        "status",
+        "origin",
+        "created_at",
+        _person_column("closed_by", _("cerrado por")),
+    ]
+    list_filter = ["status", "origin", "portfolio"]
+    search_fields = ["phone", *CUSTOMER_SEARCH]
+    list_select_related = ["customer", "closed_by"]
+    date_hierarchy = "created_at"
+    fields = [
+        "customer",
+        "phone",
+        "preferred_at",
+        "preferred_time",
+        "origin",
+        "portfolio",
+        "status",
+        "assigned_to",
+        "outcome",
+        "created_at",
+        "closed_at",
+        "closed_by",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(PortalCode)
+class PortalCodeAdmin(ReadOnlyAdmin):
+    """The portal's one-time codes: who got one, where, and whether it was used. The code's
+    hash is never shown."""
+
+    list_display = [
+        "customer",
+        "channel",
+        "sent_to",
+        portal_created_column,
+        portal_expires_column,
+        portal_attempts_column,
+        portal_used_column,
+    ]
+    list_filter = ["channel"]
+    search_fields = ["sent_to", *CUSTOMER_SEARCH]
+    list_select_related = ["customer"]
+    fields = [
+        "customer",
+        "channel",
+        "sent_to",
+        portal_created_column,
+        portal_expires_column,
+        portal_attempts_column,
+        portal_used_column,
+    ]
+    readonly_fields = fields
+    ordering = ["-created_at"]

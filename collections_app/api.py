@@ -1,0 +1,875 @@
+"""The collection bot's endpoints of the JSON API (config/api.py mounts them at
+/api/v1/cobranzas/): what the bot of the seed does, each call through the same services
+as the agents' screens and the portal.
+
+Every endpoint needs an API client's token with the "collections" scope, and is limited
+per token (the client's requests per minute) and per identity document
+(settings.BOT_API_DOCUMENT_RATE_LIMIT, default 10/m, whatever the client), so the bot
+cannot be used to go through documents fast. A debt is named by its payment code among
+the customer's open debts; an unknown document or code is a 404. Every call goes on the
+customer's timeline as a bot interaction: the services record the writes, and the reads
+record one entry each here.
+
+Amounts are decimal strings with two places, as in the rest of the API. Messages, field
+errors included, are in Spanish.
+"""
+
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
+from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja.errors import HttpError, Throttled, ValidationError
+from ninja.files import UploadedFile
+from pydantic import AfterValidator, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
+
+from collections_app import receivables, services
+from collections_app.models import (
+    Origin,
+    PaymentAgreement,
+    PaymentLink,
+    Portfolio,
+    ReportedPayment,
+)
+from collections_app.receivables import Debt
+from crm import services as crm_services
+from crm import validators as document_validators
+from crm.models import Customer, Interaction
+from integrations import api_clients
+from integrations.errors import ProviderError, TemporaryProviderError
+from lib import ratelimit
+
+SCOPE = "collections"
+
+router = Router(
+    auth=api_clients.TokenAuth(SCOPE),
+    throttle=api_clients.ClientRateLimit(),
+    tags=["cobranzas"],
+)
+
+WITH_DEBT = "CON_DEUDA"
+NO_DEBT = "SIN_DEUDA"
+NOT_FOUND = "NO_ENCONTRADO"
+# What the bot may ask for at most; the debt itself bounds every link further.
+MAX_AMOUNT = Decimal("99999999.99")
+# The longest plan an agreement rule allows is 36 installments; loans have a few hundred.
+MAX_INSTALLMENT = 1000
+
+# The bot's words for what the services call otherwise.
+CONCEPTS = {
+    "total": PaymentLink.Concept.TOTAL,
+    "cuota": PaymentLink.Concept.INSTALLMENT,
+    "monto": PaymentLink.Concept.CUSTOM,
+}
+METHODS = {
+    "transferencia": ReportedPayment.Method.TRANSFER,
+    "deposito": ReportedPayment.Method.DEPOSIT,
+    "efectivo": ReportedPayment.Method.CASH,
+    "otro": ReportedPayment.Method.OTHER,
+}
+# A service's field name -> the API's, for the errors it raises.
+FIELDS = {
+    "amount": "monto",
+    "installment_number": "cuota",
+    "concept": "concepto",
+    "provider": "proveedor",
+    "option": "clave",
+    "paid_on": "fecha",
+    "method": "medio",
+    "receipt": "comprobante",
+    "phone": "telefono",
+    "preferred_at": "horario_preferido",
+    "document_number": "numero_documento",
+}
+
+
+# --- Validation errors in Spanish ----------------------------------------------------------
+
+# Pydantic's error types -> the message the bot shows; {name} takes the error's context.
+_MESSAGES = {
+    "missing": N_("Este campo es obligatorio."),
+    "extra_forbidden": N_("Este campo no se admite."),
+    "string_type": N_("Debe ser un texto."),
+    "string_too_short": N_("Debe tener al menos {min_length} caracteres."),
+    "string_too_long": N_("Debe tener como máximo {max_length} caracteres."),
+    "string_pattern_mismatch": N_("Tiene caracteres que no se admiten."),
+    "greater_than": N_("Debe ser mayor que {gt}."),
+    "greater_than_equal": N_("Debe ser mayor o igual que {ge}."),
+    "less_than": N_("Debe ser menor que {lt}."),
+    "less_than_equal": N_("Debe ser menor o igual que {le}."),
+    "decimal_parsing": N_("Indique un número válido, con punto decimal."),
+    "decimal_type": N_("Indique un número válido, con punto decimal."),
+    "decimal_max_places": N_("Use como máximo {decimal_places} decimales."),
+    "decimal_max_digits": N_("El número tiene demasiadas cifras."),
+    "decimal_whole_digits": N_("El número tiene demasiadas cifras."),
+    "finite_number": N_("Indique un número finito."),
+    "int_parsing": N_("Indique un número entero."),
+    "int_type": N_("Indique un número entero."),
+    "int_from_float": N_("Indique un número entero."),
+    "date_parsing": N_("Indique una fecha válida (AAAA-MM-DD)."),
+    "date_from_datetime_parsing": N_("Indique una fecha válida (AAAA-MM-DD)."),
+    "date_from_datetime_inexact": N_("Indique una fecha sin hora (AAAA-MM-DD)."),
+    "date_type": N_("Indique una fecha válida (AAAA-MM-DD)."),
+    "datetime_parsing": N_("Indique una fecha y hora válidas (AAAA-MM-DDTHH:MM)."),
+    "datetime_from_date_parsing": N_("Indique una fecha y hora válidas (AAAA-MM-DDTHH:MM)."),
+    "datetime_type": N_("Indique una fecha y hora válidas (AAAA-MM-DDTHH:MM)."),
+    "enum": N_("Elija una de estas opciones: {expected}."),
+    "literal_error": N_("Elija una de estas opciones: {expected}."),
+    "model_type": N_("Se esperaba un objeto JSON."),
+    "model_attributes_type": N_("Se esperaba un objeto JSON."),
+    "dict_type": N_("Se esperaba un objeto JSON."),
+    "json_invalid": N_("El JSON no es válido."),
+}
+
+# The types of the errors the validators below raise, already in Spanish.
+_OWN_TYPES = {"document", "email"}
+
+
+def _spanish(error: Any) -> dict:
+    """Return a pydantic error with its message in Spanish (our own messages are already)."""
+    template = _MESSAGES.get(error["type"])
+    ctx = {name: str(value).replace(" or ", " o ") for name, value in error.get("ctx", {}).items()}
+    if template is None:
+        message = error["msg"] if error["type"] in _OWN_TYPES else _("Valor no válido.")
+    else:
+        message = _(template).format(**ctx)
+    return {
+        "type": PydanticCustomError(error["type"], message),
+        "loc": error["loc"],
+        "input": error.get("input"),
+    }
+
+
+class BotIn(Schema):
+    """An input schema whose validation errors read in Spanish."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _in_spanish(cls, data: Any, handler: Any) -> Any:
+        try:
+            return handler(data)
+        except PydanticValidationError as exc:
+            raise PydanticValidationError.from_exception_data(
+                exc.title, [_spanish(error) for error in exc.errors()]
+            ) from None
+
+
+def _email(value: str) -> str:
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        raise PydanticCustomError("email", _("Indique un correo electrónico válido.")) from None
+    return value
+
+
+def _local(value: datetime | None) -> datetime | None:
+    """Read a time without an offset as Lima's (the bot's users say times as they live them)."""
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
+Email = Annotated[
+    str,
+    Field(
+        max_length=254,
+        description="Correo electrónico del cliente.",
+        json_schema_extra={"format": "email"},
+    ),
+    AfterValidator(_email),
+]
+Amount = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT, decimal_places=2)]
+PaymentCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=30,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Código de pago de la deuda, como lo da `GET /credits`.",
+    ),
+]
+Provider = Literal["mercadopago", "clear"]
+
+
+class DocumentIn(BotIn):
+    tipo_documento: Customer.DocumentType = Field(
+        description="Tipo de documento: dni, ce (carné de extranjería), ruc o passport."
+    )
+    numero_documento: str = Field(
+        min_length=6,
+        max_length=20,
+        pattern=r"^[0-9A-Za-z .-]+$",
+        description="Número de documento; se ignoran espacios, puntos y guiones. DNI: 8 "
+        "dígitos; RUC: 11; carné de extranjería: 9 a 12 letras o dígitos; pasaporte: 6 a 12.",
+    )
+
+    @field_validator("numero_documento")
+    @classmethod
+    def _valid_for_its_type(cls, value: str, info: ValidationInfo) -> str:
+        number = document_validators.normalize_document_number(value)
+        document_type = info.data.get("tipo_documento")
+        if document_type is None:
+            return number  # the type is wrong, and says so
+        try:
+            document_validators.validate_document(document_type, number)
+        except DjangoValidationError as exc:
+            raise PydanticCustomError("document", exc.messages[0]) from None
+        return number
+
+
+class BodyIn(DocumentIn):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgreementsQuery(DocumentIn):
+    codigo_pago: PaymentCode | None = Field(
+        None, description="Solo los convenios de esta deuda; sin él, los de todas."
+    )
+
+
+class LinkIn(BodyIn):
+    codigo_pago: PaymentCode
+    concepto: Literal["total", "cuota", "monto"] = Field(
+        description="Qué se paga: la deuda total (lo que la cancela hoy), una cuota "
+        "(`cuota`) o un monto libre (`monto`, entre el mínimo y la deuda total)."
+    )
+    cuota: int | None = Field(
+        None, ge=1, le=MAX_INSTALLMENT, description="Número de cuota, con concepto «cuota»."
+    )
+    monto: Amount | None = Field(None, description="Monto a pagar, con concepto «monto».")
+    proveedor: Provider = Field(description="Pasarela de pago.")
+    email: Email
+
+
+class AgreementIn(BodyIn):
+    codigo_pago: PaymentCode
+    clave: str = Field(
+        min_length=3,
+        max_length=20,
+        pattern=r"^\d+-\d+$",
+        description="La clave de una de las opciones de `GET /agreements`.",
+    )
+    proveedor: Provider = Field(description="Pasarela del link del pie.")
+    email: Email
+
+
+class ReportIn(DocumentIn):
+    codigo_pago: PaymentCode
+    monto: Amount = Field(description="Monto pagado.")
+    fecha: date = Field(description="Fecha del pago (AAAA-MM-DD), de hasta un año atrás.")
+    medio: Literal["transferencia", "deposito", "efectivo", "otro"] = Field(
+        description="Medio de pago."
+    )
+    referencia: str = Field(
+        "", max_length=80, description="Número de operación o referencia del pago."
+    )
+    email: Email | None = Field(None, description="Correo para avisarle el resultado.")
+
+
+class CallbackIn(BodyIn):
+    telefono: str = Field(
+        min_length=7,
+        max_length=20,
+        pattern=r"^\+?[0-9 ()-]+$",
+        description="Teléfono al que llamar (7 a 15 dígitos, con + y código de país si no "
+        "es de Perú).",
+    )
+    horario_preferido: Annotated[datetime | None, AfterValidator(_local)] = Field(
+        None,
+        description="Cuándo prefiere que lo llamen (ISO 8601; sin zona horaria, hora de "
+        "Lima), hasta 30 días desde hoy.",
+    )
+    franja_preferida: str = Field(
+        "", max_length=60, description="O una franja en palabras: «mañanas», «después de las 6»."
+    )
+
+
+# --- Answers -------------------------------------------------------------------------------
+
+
+class DetailOut(Schema):
+    detail: str
+
+
+class ValidationErrorOut(Schema):
+    detail: list[dict]
+
+
+class CustomerOut(Schema):
+    nombre: str = Field(description="Nombres.")
+    nombre_completo: str
+
+
+class CurrencyDebtOut(Schema):
+    moneda: str
+    total: str
+    vencido: str
+    creditos: int
+
+
+class DebtSummaryOut(Schema):
+    moneda: str | None = Field(description="Vacío si las deudas están en varias monedas.")
+    total: str | None = Field(
+        description="Lo que cancela todas las deudas hoy (vacío si hay varias monedas)."
+    )
+    vencido: str | None = Field(
+        description="Lo impago de lo ya vencido (vacío si hay varias monedas)."
+    )
+    creditos: int = Field(description="Cuántas deudas tienen saldo.")
+    dias_atraso: int = Field(description="Los días de atraso de la deuda más atrasada.")
+    proximo_vencimiento: date | None
+    por_moneda: list[CurrencyDebtOut]
+
+
+class LookupOut(Schema):
+    estado: Literal["CON_DEUDA", "SIN_DEUDA", "NO_ENCONTRADO"]
+    cliente: CustomerOut | None = Field(None, description="Solo si el cliente existe.")
+    deuda: DebtSummaryOut | None = Field(None, description="Solo con deuda.")
+
+
+class InstallmentOut(Schema):
+    numero: int
+    vence: date
+    monto: str = Field(description="Lo impago de la cuota.")
+
+
+class CreditOut(Schema):
+    codigo_pago: str
+    descripcion: str
+    cartera: Portfolio
+    moneda: str
+    total: str = Field(description="Lo que cancela la deuda hoy.")
+    vencido: str
+    dias_atraso: int
+    cuotas_vencidas: list[InstallmentOut]
+    proxima_cuota: InstallmentOut | None
+
+
+class CreditsOut(Schema):
+    cliente: CustomerOut
+    creditos: list[CreditOut]
+
+
+class PlanPartOut(Schema):
+    numero: int = Field(description="0 es el pie.")
+    vence: date
+    monto: str
+
+
+class AgreementOptionOut(Schema):
+    clave: str = Field(description="Para elegirla con `POST /agreements`.")
+    cuotas: int
+    pie: str
+    monto_cuota: str
+    descuento: str = Field(description="Descuento sobre el interés moratorio.")
+    total: str
+    plan: list[PlanPartOut]
+
+
+class DebtAgreementsOut(Schema):
+    codigo_pago: str
+    descripcion: str
+    moneda: str
+    vencido: str
+    dias_atraso: int
+    opciones: list[AgreementOptionOut]
+
+
+class AgreementsOut(Schema):
+    cliente: CustomerOut
+    deudas: list[DebtAgreementsOut]
+
+
+class LinkOut(Schema):
+    referencia: str
+    url: str
+    monto: str
+    moneda: str
+    concepto: str
+    proveedor: str
+    vence: datetime
+
+
+class AgreementOut(Schema):
+    id: int
+    codigo_pago: str
+    estado: Literal["esperando_pie"] = Field(
+        description="Se activa cuando se paga el pie; entonces cada cuota es un compromiso."
+    )
+    cuotas: int
+    pie: str
+    monto_cuota: str
+    descuento: str
+    total: str
+    plan: list[PlanPartOut]
+
+
+class AgreementCreatedOut(Schema):
+    convenio: AgreementOut
+    link: LinkOut = Field(description="El link para pagar el pie.")
+
+
+class ReportOut(Schema):
+    id: int
+    estado: Literal["por_verificar"] = Field(description="Un agente lo verifica.")
+    mensaje: str
+
+
+class CallbackOut(Schema):
+    id: int
+    estado: Literal["pendiente"] = Field(description="En la lista de llamadas de los agentes.")
+    mensaje: str
+
+
+# Every endpoint may answer these.
+ERRORS: dict[int, Any] = {
+    401: DetailOut,
+    403: DetailOut,
+    404: DetailOut,
+    422: ValidationErrorOut,
+    429: DetailOut,
+}
+# Those that read a body, also a 400 for one that is not JSON (ninja's parser says so).
+BODY_ERRORS: dict[int, Any] = {400: DetailOut, **ERRORS}
+# And those that ask a payment gateway, a 502 when it refuses, 503 when it is down.
+GATEWAY_ERRORS: dict[int, Any] = {**BODY_ERRORS, 502: DetailOut, 503: DetailOut}
+
+
+# --- Endpoints -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/lookup",
+    response={200: LookupOut, **ERRORS},
+    summary="Consultar la deuda de un documento",
+    url_name="bot_lookup",
+)
+def lookup(request: HttpRequest, params: Query[DocumentIn]) -> dict:
+    """Say whether the document's holder owes something (CON_DEUDA), owes nothing
+    (SIN_DEUDA) or is not a customer (NO_ENCONTRADO), with the debt's summary."""
+    _limit_document(params)
+    customer = _customer(params)
+    if customer is None:
+        return {"estado": NOT_FOUND}
+    debts = receivables.open_debts(customer.pk, timezone.localdate())
+    state = WITH_DEBT if debts else NO_DEBT
+    _record_query(request, customer, _("Consulta del bot: %(state)s") % {"state": state}, "lookup")
+    return {
+        "estado": state,
+        "cliente": _customer_out(customer),
+        "deuda": _summary(debts) if debts else None,
+    }
+
+
+@router.get(
+    "/credits",
+    response={200: CreditsOut, **ERRORS},
+    summary="Créditos activos con sus cuotas vencidas y la próxima",
+    url_name="bot_credits",
+)
+def credits(request: HttpRequest, params: Query[DocumentIn]) -> dict:
+    """List the customer's debts that owe something today, each with its overdue
+    installments and the next one to fall due."""
+    _limit_document(params)
+    customer = _customer_or_404(params)
+    debts = receivables.open_debts(customer.pk, timezone.localdate())
+    _record_query(
+        request,
+        customer,
+        _("Consulta del bot: créditos activos (%(count)s)") % {"count": len(debts)},
+        "credits",
+    )
+    return {"cliente": _customer_out(customer), "creditos": [_credit(debt) for debt in debts]}
+
+
+@router.get(
+    "/agreements",
+    response={200: AgreementsOut, **ERRORS},
+    summary="Convenios de pago disponibles",
+    url_name="bot_agreements",
+)
+def agreements(request: HttpRequest, params: Query[AgreementsQuery]) -> dict:
+    """List, for each overdue debt (or the one of `codigo_pago`), the payment agreements
+    the active rules allow: installments, down payment, installment amount, discount."""
+    _limit_document(params)
+    customer = _customer_or_404(params)
+    today = timezone.localdate()
+    if params.codigo_pago:
+        debts = [_debt_or_404(customer, params.codigo_pago)]
+    else:
+        debts = receivables.open_debts(customer.pk, today)
+    offered = [(debt, services.agreement_options(debt, today=today)) for debt in debts]
+    _record_query(
+        request,
+        customer,
+        _("Consulta del bot: convenios (%(count)s opciones)")
+        % {"count": sum(len(options) for _debt, options in offered)},
+        "agreements",
+    )
+    return {
+        "cliente": _customer_out(customer),
+        "deudas": [
+            {
+                "codigo_pago": debt.code,
+                "descripcion": debt.label,
+                "moneda": debt.currency,
+                "vencido": _amount(debt.overdue),
+                "dias_atraso": debt.days_past_due,
+                "opciones": [_option(option) for option in options],
+            }
+            for debt, options in offered
+        ],
+    }
+
+
+@router.post(
+    "/agreements",
+    response={201: AgreementCreatedOut, **GATEWAY_ERRORS},
+    summary="Tomar un convenio de pago",
+    url_name="bot_agreement_create",
+)
+def create_agreement(request: HttpRequest, payload: AgreementIn) -> Status:
+    """Take one of the offered agreements: it is stored, waiting for its down payment, and
+    the answer carries the link to pay it."""
+    _limit_document(payload)
+    customer = _customer_or_404(payload)
+    debt = _debt_or_404(customer, payload.codigo_pago)
+    with _service_errors("body"):
+        agreement, link = services.create_agreement(
+            customer=customer,
+            receivable_kind=debt.kind,
+            receivable_id=debt.id,
+            option_key=payload.clave,
+            provider=payload.proveedor,
+            origin=Origin.BOT,
+            actor=None,
+            payer_email=payload.email,
+        )
+    return Status(201, {"convenio": _agreement(agreement), "link": _link(link)})
+
+
+@router.post(
+    "/payment-links",
+    response={201: LinkOut, **GATEWAY_ERRORS},
+    summary="Crear un link de pago",
+    url_name="bot_payment_link",
+)
+def create_payment_link(request: HttpRequest, payload: LinkIn) -> Status:
+    """Create a payment link for the debt's total, one installment or an amount of the
+    customer's choosing; the amount is the service's, never the bot's (but `monto`)."""
+    _limit_document(payload)
+    _check_concept(payload)
+    customer = _customer_or_404(payload)
+    debt = _debt_or_404(customer, payload.codigo_pago)
+    with _service_errors("body"):
+        link = services.create_payment_link(
+            customer=customer,
+            receivable_kind=debt.kind,
+            receivable_id=debt.id,
+            concept=CONCEPTS[payload.concepto],
+            provider=payload.proveedor,
+            origin=Origin.BOT,
+            actor=None,
+            amount=payload.monto,
+            installment_number=payload.cuota,
+            payer_email=payload.email,
+        )
+    return Status(201, _link(link))
+
+
+@router.post(
+    "/payment-reports",
+    response={201: ReportOut, **BODY_ERRORS},
+    summary="Informar un pago con su comprobante",
+    url_name="bot_payment_report",
+)
+def report_payment(
+    request: HttpRequest,
+    data: Form[ReportIn],
+    comprobante: UploadedFile = File(  # noqa: B008 (ninja declares parameters so)
+        ..., description="Comprobante: PDF, JPG o PNG de hasta 5 MB."
+    ),
+) -> Status:
+    """Record a payment the customer says was made (multipart, with the receipt); the
+    collections team is told by e-mail and an agent verifies it."""
+    _limit_document(data)
+    customer = _customer_or_404(data)
+    debt = _debt_or_404(customer, data.codigo_pago)
+    # A receipt the service refuses (type, size, content) is an error of the file.
+    with _service_errors("form", otherwise=("file", "comprobante")):
+        report = services.report_payment(
+            customer=customer,
+            receivable_kind=debt.kind,
+            receivable_id=debt.id,
+            amount=data.monto,
+            paid_on=data.fecha,
+            method=METHODS[data.medio],
+            receipt=comprobante,
+            origin=Origin.BOT,
+            actor=None,
+            reference=data.referencia,
+            contact_email=data.email or "",
+        )
+    return Status(
+        201,
+        {
+            "id": report.pk,
+            "estado": "por_verificar",
+            "mensaje": _("Recibimos su pago informado: lo verificaremos y le avisaremos."),
+        },
+    )
+
+
+@router.post(
+    "/callbacks",
+    response={201: CallbackOut, **BODY_ERRORS},
+    summary="Pedir que un asesor llame",
+    url_name="bot_callback",
+)
+def request_callback(request: HttpRequest, payload: CallbackIn) -> Status:
+    """Leave a call-back request in the agents' list, with the phone and preferred time."""
+    _limit_document(payload)
+    customer = _customer_or_404(payload)
+    debts = receivables.open_debts(customer.pk, timezone.localdate())
+    written_off = bool(debts) and all(d.portfolio == Portfolio.WRITTEN_OFF for d in debts)
+    with _service_errors("body"):
+        callback = services.request_callback(
+            customer=customer,
+            phone=payload.telefono,
+            origin=Origin.BOT,
+            actor=None,
+            preferred_at=payload.horario_preferido,
+            preferred_time=payload.franja_preferida.strip(),
+            portfolio=Portfolio.WRITTEN_OFF if written_off else Portfolio.CURRENT,
+        )
+    return Status(
+        201,
+        {
+            "id": callback.pk,
+            "estado": "pendiente",
+            "mensaje": _("Un asesor lo llamará a la brevedad."),
+        },
+    )
+
+
+# --- Steps ---------------------------------------------------------------------------------
+
+
+def _limit_document(params: DocumentIn) -> None:
+    """Count one call about this document, whoever makes it; 429 past the limit."""
+    rate = settings.BOT_API_DOCUMENT_RATE_LIMIT
+    limit, seconds = ratelimit.parse_rate(rate)
+    # Hashed: the counters' store need not hold document numbers.
+    document = f"{params.tipo_documento}:{params.numero_documento}"
+    key = "bot-document:" + hashlib.sha256(document.encode()).hexdigest()
+    if not ratelimit.hit(key, limit, seconds):
+        raise Throttled(wait=int(seconds - time.time() % seconds) + 1)
+
+
+def _customer(params: DocumentIn) -> Customer | None:
+    return Customer.objects.filter(
+        document_type=params.tipo_documento, document_number=params.numero_documento
+    ).first()
+
+
+def _customer_or_404(params: DocumentIn) -> Customer:
+    customer = _customer(params)
+    if customer is None:
+        raise HttpError(404, _("No encontramos un cliente con ese documento."))
+    return customer
+
+
+def _debt_or_404(customer: Customer, code: str) -> Debt:
+    debt = next(
+        (d for d in receivables.open_debts(customer.pk, timezone.localdate()) if d.code == code),
+        None,
+    )
+    if debt is None:
+        raise HttpError(
+            404,
+            _("El cliente no tiene una deuda pendiente con el código de pago %(code)s.")
+            % {"code": code},
+        )
+    return debt
+
+
+def _check_concept(payload: LinkIn) -> None:
+    """Refuse a number the concept does not use, and ask for the one it needs."""
+    errors = []
+    if payload.concepto == "cuota" and payload.cuota is None:
+        errors.append(("cuota", _("Indique el número de cuota.")))
+    if payload.concepto != "cuota" and payload.cuota is not None:
+        errors.append(("cuota", _("Indique la cuota solo con concepto «cuota».")))
+    if payload.concepto == "monto" and payload.monto is None:
+        errors.append(("monto", _("Indique el monto a pagar.")))
+    if payload.concepto != "monto" and payload.monto is not None:
+        errors.append(("monto", _("Indique el monto solo con concepto «monto».")))
+    if errors:
+        raise ValidationError(
+            [{"type": "value_error", "loc": ["body", "payload", f], "msg": m} for f, m in errors]
+        )
+
+
+@contextmanager
+def _service_errors(source: str, *, otherwise: tuple[str, str] | None = None) -> Iterator[None]:
+    """Turn a service's ValidationError into a 422 with its messages per field, and a
+    gateway that could not make the link into a 502 (503 when it may work later)."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        if isinstance(exc.__cause__, ProviderError):
+            status = 503 if isinstance(exc.__cause__, TemporaryProviderError) else 502
+            raise HttpError(status, " ".join(exc.messages)) from exc
+        prefix = [source] if source == "form" else [source, "payload"]
+        if not hasattr(exc, "error_dict"):
+            loc = list(otherwise) if otherwise else prefix
+            errors = [{"type": "value_error", "loc": loc, "msg": m} for m in exc.messages]
+        else:
+            errors = [
+                {
+                    "type": "value_error",
+                    "loc": _error_loc(field, prefix, otherwise),
+                    "msg": message,
+                }
+                for field, messages in exc.message_dict.items()
+                for message in messages
+            ]
+        raise ValidationError(errors) from exc
+
+
+def _error_loc(field: str, prefix: list[str], otherwise: tuple[str, str] | None) -> list[str]:
+    if field in FIELDS:
+        if FIELDS[field] == "comprobante":
+            return ["file", "comprobante"]
+        return [*prefix, FIELDS[field]]
+    return list(otherwise) if otherwise else prefix
+
+
+def _record_query(request: HttpRequest, customer: Customer, summary: str, query: str) -> None:
+    """Put the bot's read on the customer's timeline (the writes' services do their own)."""
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.BOT,
+        direction=Interaction.Direction.INBOUND,
+        summary=summary,
+        payload={"consulta": query, "cliente_api": str(request.auth)},
+    )
+
+
+# --- Shapes --------------------------------------------------------------------------------
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _customer_out(customer: Customer) -> dict:
+    return {"nombre": customer.first_name, "nombre_completo": customer.full_name}
+
+
+def _summary(debts: list[Debt]) -> dict:
+    by_currency: dict[str, list[Debt]] = {}
+    for debt in debts:
+        by_currency.setdefault(debt.currency, []).append(debt)
+    per_currency = [
+        {
+            "moneda": currency,
+            "total": _amount(sum((d.total for d in group), Decimal(0))),
+            "vencido": _amount(sum((d.overdue for d in group), Decimal(0))),
+            "creditos": len(group),
+        }
+        for currency, group in by_currency.items()
+    ]
+    single = per_currency[0] if len(per_currency) == 1 else None
+    next_dates = [d.next_due_date for d in debts if d.next_due_date is not None]
+    return {
+        "moneda": single["moneda"] if single else None,
+        "total": single["total"] if single else None,
+        "vencido": single["vencido"] if single else None,
+        "creditos": len(debts),
+        "dias_atraso": max(d.days_past_due for d in debts),
+        "proximo_vencimiento": min(next_dates, default=None),
+        "por_moneda": per_currency,
+    }
+
+
+def _credit(debt: Debt) -> dict:
+    overdue = [line for line in debt.lines if line.is_overdue]
+    upcoming = next((line for line in debt.lines if not line.is_overdue), None)
+    return {
+        "codigo_pago": debt.code,
+        "descripcion": debt.label,
+        "cartera": debt.portfolio,
+        "moneda": debt.currency,
+        "total": _amount(debt.total),
+        "vencido": _amount(debt.overdue),
+        "dias_atraso": debt.days_past_due,
+        "cuotas_vencidas": [_installment(line) for line in overdue],
+        "proxima_cuota": _installment(upcoming) if upcoming else None,
+    }
+
+
+def _installment(line: receivables.DebtLine) -> dict:
+    return {"numero": line.number, "vence": line.due_date, "monto": _amount(line.amount)}
+
+
+def _option(option: services.AgreementOption) -> dict:
+    return {
+        "clave": option.key,
+        "cuotas": option.installments,
+        "pie": _amount(option.down_payment),
+        "monto_cuota": _amount(option.installment_amount),
+        "descuento": _amount(option.discount_amount),
+        "total": _amount(option.total),
+        "plan": [
+            {"numero": number, "vence": day, "monto": _amount(amount)}
+            for number, day, amount in option.plan
+        ],
+    }
+
+
+def _agreement(agreement: PaymentAgreement) -> dict:
+    return {
+        "id": agreement.pk,
+        "codigo_pago": agreement.receivable_code,
+        "estado": "esperando_pie",
+        "cuotas": agreement.installments,
+        "pie": _amount(agreement.down_payment),
+        "monto_cuota": _amount(agreement.installment_amount),
+        "descuento": _amount(agreement.discount_amount),
+        "total": _amount(agreement.total),
+        "plan": [
+            {
+                "numero": part["number"],
+                "vence": date.fromisoformat(part["due_on"]),
+                "monto": _amount(Decimal(part["amount"])),
+            }
+            for part in agreement.plan
+        ],
+    }
+
+
+def _link(link: PaymentLink) -> dict:
+    concepts = {value: name for name, value in CONCEPTS.items()}
+    return {
+        "referencia": link.reference,
+        "url": link.url,
+        "monto": _amount(link.amount),
+        "moneda": link.currency,
+        "concepto": concepts.get(link.concept, link.concept),
+        "proveedor": link.provider,
+        "vence": link.expires_at,
+    }

@@ -1,0 +1,435 @@
+"""Input of the collections agents' screens: the work lists' filters (query strings), the
+review of a payment to verify, and what an agent registers for a customer."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from collections_app import selectors, services
+from collections_app.models import (
+    CallbackRequest,
+    Origin,
+    PaymentLink,
+    ReportedPayment,
+)
+from collections_app.receivables import Debt
+from credits.forms import validate_receipt
+from credits.models import Payment
+from crm.forms import ServiceErrorsMixin
+from lib import money
+
+SEARCH_CHARS = 100
+REASON_CHARS = 255
+NOTES_CHARS = 255
+# The oldest day a list filter takes: nothing in the ledger is older.
+FIRST_DAY = date(2000, 1, 1)
+# The most an installment number may be (credits' longest term is far below it).
+MAX_INSTALLMENT = 600
+DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
+AMOUNT_WIDGET = forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"})
+CONFIRM_FIELD = "confirm"
+
+GATEWAY_CHOICES = [("mercadopago", "MercadoPago"), ("clear", "Clear")]
+
+
+def _all(label: str, choices) -> list[tuple[str, str]]:
+    return [("", label), *choices]
+
+
+def amount_field(label: str, **kwargs: Any) -> forms.DecimalField:
+    """An amount of money: positive, two decimals, no larger than the ledger holds."""
+    return forms.DecimalField(
+        label=label,
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=services.MAX_AMOUNT,
+        widget=AMOUNT_WIDGET,
+        **kwargs,
+    )
+
+
+# --- The work lists' filters -------------------------------------------------------------
+
+
+class ListFilterForm(forms.Form):
+    """A work list's query string: a search, and the list's own filters."""
+
+    q = forms.CharField(
+        label=_("Buscar"),
+        required=False,
+        max_length=SEARCH_CHARS,
+        error_messages={
+            "max_length": _("Escriba como máximo %(limit_value)d caracteres para buscar.")
+        },
+    )
+
+    def filters(self) -> dict[str, Any] | None:
+        """Return the filters the selector takes; None when the query string is not valid."""
+        if not self.is_valid():
+            return None
+        return dict(self.cleaned_data)
+
+
+class DateRangeFields(forms.Form):
+    since = forms.DateField(
+        label=_("Informado desde"), required=False, widget=forms.DateInput(**DATE_WIDGET)
+    )
+    until = forms.DateField(
+        label=_("Informado hasta"), required=False, widget=forms.DateInput(**DATE_WIDGET)
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        latest = timezone.localdate() + timedelta(days=366)
+        for name in ("since", "until"):
+            day = cleaned.get(name)
+            if day is not None and not FIRST_DAY <= day <= latest:
+                self.add_error(
+                    name,
+                    _("Elija una fecha entre el %(first)s y el %(last)s.")
+                    % {
+                        "first": FIRST_DAY.strftime("%d/%m/%Y"),
+                        "last": latest.strftime("%d/%m/%Y"),
+                    },
+                )
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("La fecha final es anterior a la inicial."))
+        return cleaned
+
+
+class ReportedFilterForm(DateRangeFields, ListFilterForm):
+    status = forms.ChoiceField(
+        label=_("Estado"),
+        required=False,
+        choices=_all(_("Todos los estados"), ReportedPayment.Status.choices),
+    )
+    method = forms.ChoiceField(
+        label=_("Medio"),
+        required=False,
+        choices=_all(_("Todos los medios"), ReportedPayment.Method.choices),
+    )
+    origin = forms.ChoiceField(
+        label=_("Origen"), required=False, choices=_all(_("Todos los orígenes"), Origin.choices)
+    )
+
+    field_order = ["q", "status", "method", "origin", "since", "until"]
+
+
+class PromiseFilterForm(ListFilterForm):
+    TABS = [
+        (selectors.DUE_TODAY, _("Vencen hoy")),
+        (selectors.BROKEN, _("Incumplidos")),
+        (selectors.IN_COURSE, _("Vigentes")),
+        ("", _("Todos")),
+    ]
+
+    # The tab: links above the results, kept by the search as a hidden field.
+    view = forms.ChoiceField(label=_("Ver"), required=False, choices=TABS, widget=forms.HiddenInput)
+    origin = forms.ChoiceField(
+        label=_("Origen"), required=False, choices=_all(_("Todos los orígenes"), Origin.choices)
+    )
+
+
+class LinkFilterForm(ListFilterForm):
+    status = forms.ChoiceField(
+        label=_("Estado"),
+        required=False,
+        choices=_all(_("Todos los estados"), PaymentLink.Status.choices),
+    )
+    provider = forms.ChoiceField(
+        label=_("Pasarela"), required=False, choices=_all(_("Todas las pasarelas"), GATEWAY_CHOICES)
+    )
+    origin = forms.ChoiceField(
+        label=_("Origen"), required=False, choices=_all(_("Todos los orígenes"), Origin.choices)
+    )
+
+
+class CallbackFilterForm(ListFilterForm):
+    status = forms.ChoiceField(
+        label=_("Estado"),
+        required=False,
+        choices=_all(_("Todos los estados"), CallbackRequest.Status.choices),
+    )
+    origin = forms.ChoiceField(
+        label=_("Origen"), required=False, choices=_all(_("Todos los orígenes"), Origin.choices)
+    )
+
+
+# --- Reviews and closings ----------------------------------------------------------------
+
+
+class ApproveForm(ServiceErrorsMixin, forms.Form):
+    accept_overpayment = forms.BooleanField(
+        label=_("Aceptar el pago en exceso"),
+        required=False,
+        help_text=_(
+            "El monto supera lo que cancela la deuda hoy: lo que sobra queda como saldo a "
+            "favor del cliente y el pago se marca como pago en exceso."
+        ),
+    )
+
+
+class ReasonForm(ServiceErrorsMixin, forms.Form):
+    """Why a payment is rejected, a promise withdrawn or a payment annulled."""
+
+    reason = forms.CharField(
+        label=_("Motivo"),
+        max_length=REASON_CHARS,
+        error_messages={"required": _("Indique el motivo.")},
+    )
+
+
+class CallbackCloseForm(ServiceErrorsMixin, forms.Form):
+    status = forms.ChoiceField(
+        label=_("Resultado"),
+        choices=[
+            (CallbackRequest.Status.DONE, _("Llamado")),
+            (CallbackRequest.Status.CANCELLED, _("Descartado")),
+        ],
+        error_messages={"required": _("Elija «Llamado» o «Descartado».")},
+    )
+    outcome = forms.CharField(
+        label=_("Qué pasó"),
+        max_length=REASON_CHARS,
+        error_messages={"required": _("Indique qué pasó.")},
+    )
+
+
+# --- What an agent registers for a customer ----------------------------------------------
+
+
+def debt_key(debt: Debt) -> str:
+    return f"{debt.kind}:{debt.id}"
+
+
+class DebtChoiceForm(ServiceErrorsMixin, forms.Form):
+    """A form about one of the customer's open debts, chosen from a list."""
+
+    debt = forms.ChoiceField(
+        label=_("Deuda"),
+        error_messages={
+            "required": _("Elija la deuda."),
+            "invalid_choice": _("Elija una deuda del cliente de la lista."),
+        },
+    )
+
+    def __init__(self, *args: Any, debts: list[Debt], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.debts = {debt_key(debt): debt for debt in debts}
+        self.fields["debt"].choices = [
+            (
+                key,
+                f"{debt.label} · {debt.currency} {money.format_money(debt.total)}",
+            )
+            for key, debt in self.debts.items()
+        ]
+        if len(self.debts) == 1:
+            self.fields["debt"].initial = next(iter(self.debts))
+
+    def chosen_debt(self) -> Debt:
+        return self.debts[self.cleaned_data["debt"]]
+
+    def receivable(self) -> dict[str, Any]:
+        debt = self.chosen_debt()
+        return {"receivable_kind": debt.kind, "receivable_id": debt.id}
+
+
+class LinkForm(DebtChoiceForm):
+    concept = forms.ChoiceField(
+        label=_("Concepto"),
+        choices=[
+            (PaymentLink.Concept.TOTAL, _("Deuda total")),
+            (PaymentLink.Concept.INSTALLMENT, _("Una cuota")),
+            (PaymentLink.Concept.CUSTOM, _("Monto libre")),
+        ],
+        initial=PaymentLink.Concept.TOTAL,
+    )
+    installment_number = forms.IntegerField(
+        label=_("N.º de cuota"),
+        required=False,
+        min_value=1,
+        max_value=MAX_INSTALLMENT,
+        help_text=_("Solo para «Una cuota»."),
+    )
+    amount = amount_field(_("Monto"), required=False, help_text=_("Solo para «Monto libre»."))
+    provider = forms.ChoiceField(label=_("Pasarela"), choices=GATEWAY_CHOICES)
+    payer_email = forms.EmailField(label=_("Correo del pagador"), required=False, max_length=254)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        concept = cleaned.get("concept")
+        if concept == PaymentLink.Concept.INSTALLMENT and not cleaned.get("installment_number"):
+            self.add_error("installment_number", _("Indique el número de la cuota."))
+        amount_missing = cleaned.get("amount") is None and "amount" not in self.errors
+        if concept == PaymentLink.Concept.CUSTOM and amount_missing:
+            self.add_error("amount", _("Indique el monto a pagar."))
+        return cleaned
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        concept = data["concept"]
+        return {
+            **self.receivable(),
+            "concept": concept,
+            "provider": data["provider"],
+            "payer_email": data["payer_email"],
+            "amount": data["amount"] if concept == PaymentLink.Concept.CUSTOM else None,
+            "installment_number": data["installment_number"]
+            if concept == PaymentLink.Concept.INSTALLMENT
+            else None,
+        }
+
+
+class PromiseForm(DebtChoiceForm):
+    amount = amount_field(_("Monto"), error_messages={"required": _("Indique el monto.")})
+    promised_on = forms.DateField(
+        label=_("Fecha comprometida"),
+        widget=forms.DateInput(**DATE_WIDGET),
+        error_messages={"required": _("Indique la fecha comprometida.")},
+    )
+    notes = forms.CharField(label=_("Observaciones"), required=False, max_length=NOTES_CHARS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        attrs = self.fields["promised_on"].widget.attrs
+        attrs["min"] = today.isoformat()
+        attrs["max"] = (today + timedelta(days=services.PROMISE_MAX_DAYS)).isoformat()
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            **self.receivable(),
+            "amount": data["amount"],
+            "promised_on": data["promised_on"],
+            "notes": data["notes"],
+        }
+
+
+class ReportForm(DebtChoiceForm):
+    amount = amount_field(_("Monto"), error_messages={"required": _("Indique el monto.")})
+    paid_on = forms.DateField(
+        label=_("Fecha de pago"),
+        widget=forms.DateInput(**DATE_WIDGET),
+        error_messages={"required": _("Indique la fecha del pago.")},
+    )
+    method = forms.ChoiceField(label=_("Medio"), choices=ReportedPayment.Method.choices)
+    reference = forms.CharField(label=_("N.º de operación"), required=False, max_length=80)
+    receipt = forms.FileField(
+        label=_("Comprobante"),
+        validators=[validate_receipt],
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
+        help_text=_("PDF, JPG o PNG de hasta 5 MB."),
+        error_messages={"required": _("Adjunte el comprobante.")},
+    )
+    contact_email = forms.EmailField(label=_("Correo de contacto"), required=False, max_length=254)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        attrs = self.fields["paid_on"].widget.attrs
+        attrs["max"] = today.isoformat()
+        attrs["min"] = (today - timedelta(days=services.REPORT_MAX_AGE_DAYS)).isoformat()
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            **self.receivable(),
+            "amount": data["amount"],
+            "paid_on": data["paid_on"],
+            "method": data["method"],
+            "reference": data["reference"],
+            "receipt": data["receipt"],
+            "contact_email": data["contact_email"],
+        }
+
+
+class CallbackRequestForm(ServiceErrorsMixin, forms.Form):
+    phone = forms.CharField(
+        label=_("Teléfono"),
+        max_length=20,
+        error_messages={"required": _("Indique el teléfono.")},
+    )
+    preferred_at = forms.DateTimeField(
+        label=_("Horario preferido"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    preferred_time = forms.CharField(
+        label=_("o franja preferida"),
+        required=False,
+        max_length=60,
+        help_text=_("Por ejemplo: «mañanas» o «después de las 6 p. m.»."),
+    )
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "phone": data["phone"],
+            "preferred_at": data["preferred_at"],
+            "preferred_time": data["preferred_time"],
+        }
+
+
+class AnnulForm(ServiceErrorsMixin, forms.Form):
+    """One of the customer's standing loan payments, and why it is annulled."""
+
+    payment = forms.TypedChoiceField(
+        label=_("Pago"),
+        coerce=int,
+        error_messages={
+            "required": _("Elija el pago."),
+            "invalid_choice": _("Elija un pago del cliente de la lista."),
+        },
+    )
+    reason = forms.CharField(
+        label=_("Motivo de la anulación"),
+        max_length=REASON_CHARS,
+        error_messages={"required": _("Indique el motivo de la anulación.")},
+    )
+
+    def __init__(self, *args: Any, payments: list[Payment], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.payments = {payment.pk: payment for payment in payments}
+        self.fields["payment"].choices = [
+            (
+                payment.pk,
+                f"#{payment.pk} · {payment.loan.payment_code} · "
+                f"{payment.received_on:%d/%m/%Y} · "
+                f"{payment.loan.currency} {money.format_money(payment.amount)}",
+            )
+            for payment in payments
+        ]
+
+    def chosen_payment(self) -> Payment:
+        return self.payments[self.cleaned_data["payment"]]
+
+
+class AgreementForm(DebtChoiceForm):
+    option = forms.CharField(
+        label=_("Convenio"),
+        max_length=40,
+        error_messages={"required": _("Elija uno de los convenios ofrecidos.")},
+    )
+    provider = forms.ChoiceField(label=_("Pasarela del pie"), choices=GATEWAY_CHOICES)
+    payer_email = forms.EmailField(label=_("Correo del pagador"), required=False, max_length=254)
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            **self.receivable(),
+            "option_key": data["option"],
+            "provider": data["provider"],
+            "payer_email": data["payer_email"],
+        }
+
+
+def is_confirmed(data) -> bool:
+    """Say whether a POST comes from the confirmation page (not the first click)."""
+    return data.get(CONFIRM_FIELD) == "yes"

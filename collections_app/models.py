@@ -1,0 +1,397 @@
+"""The payment-event life cycle of any receivable: links, payments to verify, promises,
+agreements and call-back requests.
+
+A receivable is named by `receivable_kind` ("loan"; recovery adds its campaigns) and
+`receivable_id`, never by a foreign key: `collections_app.receivables` is the registry
+that knows how to read and pay each kind, so this app does not import the apps above it.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from lib import files
+
+ZERO = Decimal("0.00")
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Portfolio(models.TextChoices):
+    CURRENT = "vigente", _("Cartera vigente")
+    WRITTEN_OFF = "castigada", _("Cartera castigada")
+
+
+class Origin(models.TextChoices):
+    """Where an event started: the events settings and the effectiveness figures read it."""
+
+    AGENT = "agent", _("Agente")
+    BOT = "bot", _("Bot de cobranza")
+    PORTAL = "portal", _("Portal del cliente")
+    WEBHOOK = "webhook", _("Pasarela de pago")
+    SYSTEM = "system", _("Sistema")
+
+
+def receipt_upload_to(report: "ReportedPayment", filename: str) -> str:
+    # Private: under a random folder, served only by views.reported_receipt.
+    return files.private_name("comprobantes", filename)
+
+
+class ReceivableRef(models.Model):
+    """What every event names: the customer and the receivable it is about."""
+
+    customer = models.ForeignKey(
+        "crm.Customer", verbose_name=_("cliente"), on_delete=models.PROTECT, related_name="+"
+    )
+    receivable_kind = models.CharField(_("tipo de deuda"), max_length=20)
+    receivable_id = models.PositiveBigIntegerField(_("deuda"))
+    # Copied from the receivable when the event is made (a loan's payment code), so lists
+    # show and search it without asking every receivable kind.
+    receivable_code = models.CharField(_("código de pago"), max_length=30)
+    portfolio = models.CharField(
+        _("cartera"), max_length=10, choices=Portfolio, default=Portfolio.CURRENT
+    )
+    origin = models.CharField(_("origen"), max_length=10, choices=Origin, default=Origin.AGENT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registrado por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("creado"), default=timezone.now, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class PaymentLink(ReceivableRef):
+    """A checkout at a payment gateway for an amount we fixed; the payer cannot change it."""
+
+    class Concept(models.TextChoices):
+        TOTAL = "total", _("Deuda total")
+        INSTALLMENT = "installment", _("Cuota")
+        CUSTOM = "custom", _("Monto libre")
+        AGREEMENT = "agreement", _("Convenio")
+
+    class Status(models.TextChoices):
+        CREATING = "creating", _("Creándose")
+        ACTIVE = "active", _("Activo")
+        PAID = "paid", _("Pagado")
+        EXPIRED = "expired", _("Vencido")
+        CANCELLED = "cancelled", _("Anulado")
+        FAILED = "failed", _("No se pudo crear")
+
+    reference = models.CharField(_("referencia"), max_length=40, unique=True)
+    concept = models.CharField(_("concepto"), max_length=12, choices=Concept)
+    installment_number = models.PositiveIntegerField(_("cuota"), null=True, blank=True)
+    agreement = models.ForeignKey(
+        "PaymentAgreement",
+        verbose_name=_("convenio"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="links",
+    )
+    amount = models.DecimalField(_("monto"), **MONEY, validators=[MinValueValidator(0)])
+    currency = models.CharField(_("moneda"), max_length=3)
+    provider = models.CharField(_("pasarela"), max_length=20)
+    payer_email = models.EmailField(_("correo del pagador"), blank=True)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.CREATING, db_index=True
+    )
+    expires_at = models.DateTimeField(_("vence"))
+    url = models.URLField(_("enlace"), max_length=500, blank=True)
+    provider_id = models.CharField(_("id en la pasarela"), max_length=120, blank=True)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    # The gateway's payment that paid it, and ours it became (a loan payment's id).
+    provider_payment_id = models.CharField(max_length=120, blank=True)
+    payment_id = models.PositiveBigIntegerField(null=True, blank=True)
+    paid_at = models.DateTimeField(_("pagado"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("link de pago")
+        verbose_name_plural = _("links de pago")
+        indexes = [
+            models.Index(fields=["receivable_kind", "receivable_id"], name="coll_link_receivable"),
+            models.Index(fields=["customer", "-created_at"], name="coll_link_customer"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="coll_link_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.amount} {self.currency})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()
+
+
+class ReportedPayment(ReceivableRef):
+    """A payment the debtor says was made (*pago a verificar*), waiting for an agent."""
+
+    class Method(models.TextChoices):
+        TRANSFER = "transfer", _("Transferencia")
+        DEPOSIT = "deposit", _("Depósito bancario")
+        CASH = "cash", _("Efectivo")
+        OTHER = "other", _("Otro")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Por verificar")
+        APPROVED = "approved", _("Verificado")
+        REJECTED = "rejected", _("Rechazado")
+
+    amount = models.DecimalField(_("monto"), **MONEY)
+    paid_on = models.DateField(_("fecha de pago"))
+    method = models.CharField(_("medio"), max_length=10, choices=Method)
+    reference = models.CharField(_("n.º de operación"), max_length=80, blank=True)
+    receipt = models.FileField(_("comprobante"), upload_to=receipt_upload_to)
+    contact_email = models.EmailField(_("correo de contacto"), blank=True)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("revisado por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("revisado"), null=True, blank=True)
+    reject_reason = models.CharField(_("motivo del rechazo"), max_length=255, blank=True)
+    payment_id = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("pago a verificar")
+        verbose_name_plural = _("pagos a verificar")
+        indexes = [
+            models.Index(
+                fields=["receivable_kind", "receivable_id"], name="coll_report_receivable"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="coll_report_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receivable_code}: {self.amount} ({self.get_status_display()})"
+
+
+class PaymentPromise(ReceivableRef):
+    """A promise to pay an amount by a day (*compromiso de pago*); kept or broken after it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Vigente")
+        KEPT = "kept", _("Cumplido")
+        BROKEN = "broken", _("Incumplido")
+        CANCELLED = "cancelled", _("Anulado")
+
+    amount = models.DecimalField(_("monto"), **MONEY)
+    promised_on = models.DateField(_("fecha comprometida"), db_index=True)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    # What was paid to the receivable from the promise until its day, once it was checked.
+    paid_amount = models.DecimalField(_("pagado"), **MONEY, default=ZERO)
+    resolved_at = models.DateTimeField(_("resuelto"), null=True, blank=True)
+    agreement = models.ForeignKey(
+        "PaymentAgreement",
+        verbose_name=_("convenio"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="promises",
+    )
+    notes = models.CharField(_("observaciones"), max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["promised_on", "id"]
+        verbose_name = _("compromiso de pago")
+        verbose_name_plural = _("compromisos de pago")
+        indexes = [
+            models.Index(
+                fields=["receivable_kind", "receivable_id"], name="coll_promise_receivable"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="coll_promise_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receivable_code}: {self.amount} al {self.promised_on:%d/%m/%Y}"
+
+
+class AgreementRule(models.Model):
+    """How payment agreements (*convenios*) may be offered; an administrator sets them."""
+
+    name = models.CharField(_("nombre"), max_length=80, unique=True)
+    max_installments = models.PositiveSmallIntegerField(
+        _("cuotas máximas"), validators=[MinValueValidator(1), MaxValueValidator(36)]
+    )
+    min_down_payment_percent = models.DecimalField(
+        _("pie mínimo (% de la deuda vencida)"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        default=Decimal("10.00"),
+    )
+    late_interest_discount_percent = models.DecimalField(
+        _("descuento sobre el interés moratorio (%)"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        default=ZERO,
+    )
+    min_days_past_due = models.PositiveIntegerField(
+        _("días de atraso mínimos"),
+        default=1,
+        validators=[MaxValueValidator(3650)],
+        help_text=_("Se ofrece solo a deudas con al menos estos días de atraso."),
+    )
+    days_between_installments = models.PositiveSmallIntegerField(
+        _("días entre cuotas"), default=30, validators=[MinValueValidator(7), MaxValueValidator(90)]
+    )
+    is_active = models.BooleanField(_("activa"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("regla de convenio")
+        verbose_name_plural = _("reglas de convenio")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PaymentAgreement(ReceivableRef):
+    """A debt's overdue part paid as a down payment plus installments, on agreed days.
+
+    It waits for its down payment (the first link); once paid, the late-interest discount
+    is granted and each installment becomes a promise to pay, whose outcome decides the
+    agreement's.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Esperando el pie")
+        ACTIVE = "active", _("Vigente")
+        COMPLETED = "completed", _("Cumplido")
+        BROKEN = "broken", _("Incumplido")
+        CANCELLED = "cancelled", _("Anulado")
+
+    rule = models.ForeignKey(
+        AgreementRule, verbose_name=_("regla"), on_delete=models.PROTECT, related_name="+"
+    )
+    installments = models.PositiveSmallIntegerField(_("cuotas"))
+    debt_amount = models.DecimalField(_("deuda vencida"), **MONEY)
+    discount_amount = models.DecimalField(_("descuento"), **MONEY, default=ZERO)
+    down_payment = models.DecimalField(_("pie"), **MONEY)
+    installment_amount = models.DecimalField(_("cuota"), **MONEY)
+    # The plan as offered: [{"number": 1, "due_on": "2026-12-04", "amount": "100.00"}, ...]
+    plan = models.JSONField(_("plan"), default=list)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    activated_at = models.DateTimeField(_("activado"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resuelto"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("convenio de pago")
+        verbose_name_plural = _("convenios de pago")
+        constraints = [
+            # One agreement in course per receivable: a second would promise the same money.
+            models.UniqueConstraint(
+                fields=["receivable_kind", "receivable_id"],
+                condition=Q(status__in=["pending", "active"]),
+                name="coll_agreement_one_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receivable_code}: {self.installments} cuotas"
+
+    @property
+    def total(self) -> Decimal:
+        return self.debt_amount - self.discount_amount
+
+
+class CallbackRequest(models.Model):
+    """A debtor asked to be called: by the bot, the portal or an agent on their behalf."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Pendiente")
+        DONE = "done", _("Llamado")
+        CANCELLED = "cancelled", _("Descartado")
+
+    customer = models.ForeignKey(
+        "crm.Customer", verbose_name=_("cliente"), on_delete=models.PROTECT, related_name="+"
+    )
+    phone = models.CharField(_("teléfono"), max_length=20)
+    preferred_at = models.DateTimeField(_("horario preferido"), null=True, blank=True)
+    preferred_time = models.CharField(_("franja preferida"), max_length=60, blank=True)
+    origin = models.CharField(_("origen"), max_length=10, choices=Origin, default=Origin.BOT)
+    portfolio = models.CharField(
+        _("cartera"), max_length=10, choices=Portfolio, default=Portfolio.CURRENT
+    )
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.OPEN, db_index=True
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("asignado a"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    outcome = models.CharField(_("resultado"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("creado"), default=timezone.now, db_index=True)
+    closed_at = models.DateTimeField(_("cerrado"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cerrado por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("pedido de llamada")
+        verbose_name_plural = _("pedidos de llamada")
+
+    def __str__(self) -> str:
+        return f"{self.phone} ({self.get_status_display()})"
+
+
+class PortalCode(models.Model):
+    """A one-time code that proves a portal visitor holds the customer's phone or e-mail."""
+
+    customer = models.ForeignKey(
+        "crm.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("cliente")
+    )
+    # Only a hash is kept: the code travels once, to the customer.
+    code_hash = models.CharField(max_length=64)
+    channel = models.CharField(_("canal"), max_length=20)
+    sent_to = models.CharField(_("enviado a"), max_length=120)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("código del portal")
+        verbose_name_plural = _("códigos del portal")
+        indexes = [models.Index(fields=["customer", "-created_at"], name="coll_portal_code_cust")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.created_at:%Y-%m-%d %H:%M}"

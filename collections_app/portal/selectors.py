@@ -1,0 +1,233 @@
+"""What the portal shows a customer: their statement, and a payment link's state.
+
+Everything is read for the customer in the session and nobody else: a debt another
+customer owes is never in a statement, and a form can name only the debts listed here.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from collections_app import receivables
+from collections_app import services as collection_services
+from collections_app.models import (
+    ZERO,
+    AgreementRule,
+    PaymentAgreement,
+    PaymentLink,
+    PaymentPromise,
+    ReportedPayment,
+)
+from collections_app.receivables import Debt
+from credits import selectors as credit_selectors
+from credits.models import Loan
+from crm.models import Customer
+from integrations import payment_gateways
+
+
+@dataclass(frozen=True)
+class Row:
+    """One installment as the debtor reads it."""
+
+    number: int
+    due_date: date
+    amount: Decimal  # what it asked for
+    paid: Decimal
+    pending: Decimal
+    state: str  # "paid", "overdue" or "upcoming"
+    paid_on: date | None = None
+
+    @property
+    def is_paid(self) -> bool:
+        return self.state == "paid"
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.state == "overdue"
+
+
+@dataclass(frozen=True)
+class Account:
+    """One receivable of the customer: what it owes today (if anything) and its installments."""
+
+    kind: str
+    id: int
+    code: str
+    label: str
+    currency: str
+    rows: tuple[Row, ...]
+    debt: Debt | None  # None when nothing is owed
+    least: Decimal = ZERO  # what a custom-amount link may ask for, at least ...
+    most: Decimal = ZERO  # ... and at most
+    options: tuple[collection_services.AgreementOption, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The debt as the portal's forms name it."""
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def owes(self) -> bool:
+        return self.debt is not None and self.debt.has_debt
+
+    @property
+    def paid_rows(self) -> int:
+        return sum(1 for row in self.rows if row.is_paid)
+
+
+@dataclass(frozen=True)
+class Statement:
+    customer: Customer
+    accounts: list[Account]
+    # What settles everything, and what is overdue, per currency.
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    overdue: dict[str, Decimal] = field(default_factory=dict)
+    agreements: list[PaymentAgreement] = field(default_factory=list)
+    reported: list[ReportedPayment] = field(default_factory=list)
+    promises: list[PaymentPromise] = field(default_factory=list)
+
+    @property
+    def open_accounts(self) -> list[Account]:
+        return [account for account in self.accounts if account.owes]
+
+    def account(self, key: str) -> Account | None:
+        return next((a for a in self.accounts if a.key == key), None)
+
+
+def statement(customer: Customer, today: date | None = None) -> Statement:
+    """Return the customer's receivables: each loan disbursed (paid ones too) and any other
+    debt registered, with their installments paid and pending, and what is in course."""
+    today = today or timezone.localdate()
+    # Loans are read once, for their debts and their schedules; other kinds by the registry.
+    others = receivables.open_debts(customer.pk, today, besides=receivables.LOAN)
+    rules = list(AgreementRule.objects.filter(is_active=True).order_by("name", "pk"))
+    accounts = _loan_accounts(customer, today, rules)
+    accounts += [_other_account(debt, rules) for debt in others]
+    totals: dict[str, Decimal] = {}
+    overdue: dict[str, Decimal] = {}
+    for account in accounts:
+        if account.owes:
+            totals[account.currency] = totals.get(account.currency, ZERO) + account.debt.total
+            overdue[account.currency] = overdue.get(account.currency, ZERO) + account.debt.overdue
+    return Statement(
+        customer=customer,
+        accounts=accounts,
+        totals=totals,
+        overdue=overdue,
+        agreements=list(
+            PaymentAgreement.objects.filter(
+                customer=customer,
+                status__in=[PaymentAgreement.Status.PENDING, PaymentAgreement.Status.ACTIVE],
+            )
+            .prefetch_related("links")
+            .order_by("-created_at", "-pk")
+        ),
+        reported=list(
+            ReportedPayment.objects.filter(
+                customer=customer, status=ReportedPayment.Status.PENDING
+            ).order_by("-created_at", "-pk")
+        ),
+        promises=list(
+            PaymentPromise.objects.filter(
+                customer=customer, status=PaymentPromise.Status.PENDING, agreement__isnull=True
+            ).order_by("promised_on", "pk")
+        ),
+    )
+
+
+def _with_offers(account: Account, rules: list[AgreementRule]) -> Account:
+    debt = account.debt
+    if debt is None or not debt.has_debt:
+        return account
+    least, most = collection_services.link_bounds(debt)
+    options = tuple(collection_services.agreement_options(debt, rules=rules))
+    return Account(**{**account.__dict__, "least": least, "most": most, "options": options})
+
+
+def _loan_accounts(customer: Customer, today: date, rules: list[AgreementRule]) -> list[Account]:
+    loans = list(
+        Loan.objects.filter(customer=customer, status__in=Loan.DISBURSED)
+        .select_related("product")
+        .order_by("first_due_date", "pk")
+    )
+    figures = credit_selectors.installment_figures([loan.pk for loan in loans])
+    debts = receivables.LoanReceivable().debts_of(loans, today, figures)
+    accounts = []
+    for loan, debt in zip(loans, debts, strict=True):
+        account = Account(
+            kind="loan",
+            id=loan.pk,
+            code=loan.payment_code,
+            label=f"{loan.product.name} {loan.payment_code}",
+            currency=loan.currency,
+            rows=tuple(
+                Row(
+                    number=f.number,
+                    due_date=f.due_date,
+                    amount=f.due,
+                    paid=f.paid,
+                    pending=f.pending,
+                    state=f.state(today),
+                    paid_on=f.paid_on,
+                )
+                for f in figures[loan.pk]
+            ),
+            debt=debt if debt.has_debt else None,
+        )
+        accounts.append(_with_offers(account, rules))
+    return accounts
+
+
+def _other_account(debt: Debt, rules: list[AgreementRule]) -> Account:
+    """A debt of a kind another app registered: only its open lines are known."""
+    today = timezone.localdate()
+    return _with_offers(
+        Account(
+            kind=debt.kind,
+            id=debt.id,
+            code=debt.code,
+            label=debt.label,
+            currency=debt.currency,
+            rows=tuple(
+                Row(
+                    number=line.number,
+                    due_date=line.due_date,
+                    amount=line.amount,
+                    paid=ZERO,
+                    pending=line.amount,
+                    state="overdue" if line.due_date < today else "upcoming",
+                )
+                for line in debt.lines
+            ),
+            debt=debt,
+        ),
+        rules,
+    )
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    label: str
+
+
+def gateways() -> list[Gateway]:
+    """Return the payment gateways a debtor may pay through now (those configured)."""
+    return [
+        Gateway(name=name, label=gateway_label(name))
+        for name in payment_gateways.configured_names()
+        if name in collection_services.GATEWAYS
+    ]
+
+
+def gateway_label(name: str) -> str:
+    """Return the name people read for a gateway ("MercadoPago"), credentials or not."""
+    path = payment_gateways.GATEWAYS.get(name)
+    return getattr(import_string(path), "label", name) if path else name
+
+
+def link_for_reference(reference: str) -> PaymentLink | None:
+    return PaymentLink.objects.filter(reference=reference).first()

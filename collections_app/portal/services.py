@@ -1,0 +1,226 @@
+"""The portal's own writes: one-time codes that prove a visitor is the customer, and each
+visit's steps on the customer's timeline.
+
+Nothing here tells a caller whether a document is registered. A code is asked for and
+checked with the same work either way (a code drawn and hashed, one lookup); only the
+customer, reading their phone or e-mail, learns that a code was sent. A code is kept as
+an HMAC keyed with SECRET_KEY and bound to its customer, never in clear, lasts
+CODE_MINUTES, allows MAX_ATTEMPTS wrong tries and opens one session.
+"""
+
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from collections_app import services as collection_services
+from collections_app.models import CallbackRequest, Origin, PortalCode
+from crm import messages as customer_messages
+from crm import services as crm_services
+from crm.models import Customer, Interaction
+
+CODE_DIGITS = 6
+CODE_MINUTES = 10
+MAX_ATTEMPTS = 5
+# The channels a code may travel by, in order of preference: the first the customer has an
+# address on. SMS joins when the conversations issue registers its message channel.
+CODE_CHANNELS = (Interaction.Kind.SMS, customer_messages.EMAIL)
+_CODE_SALT = "collections_app.portal.code"
+_DOCUMENT_SALT = "collections_app.portal.document"
+
+
+class Step:
+    """How far a visit got, in the order a visit usually goes."""
+
+    IDENTIFIED = "identified"
+    STATEMENT = "statement"
+    LINK = "link"
+    REPORTED = "reported"
+    PROMISED = "promised"
+    AGREEMENT = "agreement"
+    CALLBACK = "callback"
+
+    LABELS = {
+        IDENTIFIED: gettext_lazy("se identificó con el código enviado"),
+        STATEMENT: gettext_lazy("vio su estado de cuenta"),
+        LINK: gettext_lazy("abrió un link de pago"),
+        REPORTED: gettext_lazy("informó un pago"),
+        PROMISED: gettext_lazy("se comprometió a pagar"),
+        AGREEMENT: gettext_lazy("tomó un convenio de pago"),
+        CALLBACK: gettext_lazy("pidió que lo llamen"),
+    }
+
+
+# --- One-time codes ------------------------------------------------------------------------
+
+
+def code_hash(customer_id: int, code: str) -> str:
+    """Return the code's HMAC (SECRET_KEY), bound to the customer: 64 hex characters."""
+    return salted_hmac(_CODE_SALT, f"{customer_id}:{code}", algorithm="sha256").hexdigest()
+
+
+def document_key(document_type: str, document_number: str) -> str:
+    """Return a keyed digest of a document, to count requests by it without keeping it."""
+    value = f"{document_type}:{document_number}"
+    return salted_hmac(_DOCUMENT_SALT, value, algorithm="sha256").hexdigest()[:32]
+
+
+def _customer(document_type: str, document_number: str) -> Customer | None:
+    return Customer.objects.filter(
+        document_type=document_type, document_number=document_number
+    ).first()
+
+
+def _channel_for(customer: Customer) -> tuple[str, str]:
+    """Return the first channel, of CODE_CHANNELS, the customer has an address on."""
+    for channel in CODE_CHANNELS:
+        try:
+            address = customer_messages.address_for(customer, channel)
+        except ValueError:
+            continue  # a channel not registered (yet)
+        if address:
+            return channel, address
+    return customer_messages.EMAIL, ""
+
+
+@transaction.atomic
+def request_code(*, document_type: str, document_number: str) -> None:
+    """Send a new code to the customer with this document, if there is one; say nothing.
+
+    Earlier codes still open stop working. A customer without an address, or who asked not
+    to be contacted, gets no code, and the timeline says why (the message service's entry).
+    """
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    customer = _customer(document_type, document_number)
+    # Hashed whether or not the document is registered: the same work either way.
+    hashed = code_hash(customer.pk if customer else 0, code)
+    if customer is None:
+        return
+    now = timezone.now()
+    PortalCode.objects.filter(customer=customer, used_at__isnull=True, expires_at__gt=now).update(
+        expires_at=now
+    )
+    channel, address = _channel_for(customer)
+    portal_code = None
+    if address and not customer.has_opted_out:
+        portal_code = PortalCode.objects.create(
+            customer=customer,
+            code_hash=hashed,
+            channel=channel,
+            sent_to=address[:120],
+            created_at=now,
+            expires_at=now + timedelta(minutes=CODE_MINUTES),
+        )
+    customer_messages.send_customer_message(
+        customer=customer,
+        channel=channel,
+        subject=_("Su código para el portal de pagos"),
+        body=_(
+            "Su código para ingresar al portal de pagos es %(code)s. Vence en %(minutes)s "
+            "minutos y sirve una sola vez. Si usted no lo pidió, ignore este mensaje."
+        )
+        % {"code": code, "minutes": CODE_MINUTES},
+        dedupe_key=f"portal-code-{portal_code.pk}" if portal_code else "",
+        is_secret=True,
+    )
+
+
+@transaction.atomic
+def check_code(*, document_type: str, document_number: str, code: str) -> Customer | None:
+    """Return the customer when `code` is their open code, and spend it; else None.
+
+    A wrong code counts as an attempt; after MAX_ATTEMPTS the code is refused even when
+    right. Only the newest open code counts (request_code closes the ones before it).
+    """
+    now = timezone.now()
+    customer = _customer(document_type, document_number)
+    # Asked for with id 0 when nobody has the document: the same query either way.
+    portal_code = (
+        PortalCode.objects.select_for_update()
+        .filter(customer_id=customer.pk if customer else 0, used_at__isnull=True)
+        .filter(expires_at__gt=now)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    # Compared whether or not there is a code to compare with: the same work either way.
+    expected = portal_code.code_hash if portal_code else code_hash(0, "-")
+    matches = hmac.compare_digest(expected, code_hash(customer.pk if customer else 0, code))
+    if portal_code is None or portal_code.attempts >= MAX_ATTEMPTS:
+        return None
+    if not matches:
+        PortalCode.objects.filter(pk=portal_code.pk).update(attempts=F("attempts") + 1)
+        return None
+    portal_code.used_at = now
+    portal_code.save(update_fields=["used_at"])
+    return customer
+
+
+# --- Visits --------------------------------------------------------------------------------
+
+
+def new_visit_id() -> str:
+    """Return an id that groups one visit's timeline entries."""
+    return secrets.token_hex(6)
+
+
+def record_step(*, customer: Customer, visit: str, step: str, detail: str = "") -> Interaction:
+    """Put one step of a portal visit on the customer's timeline, with the visit's id."""
+    summary = _("Portal del cliente: %(step)s") % {"step": Step.LABELS[step]}
+    if detail:
+        summary = f"{summary} ({detail})"
+    return crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.PORTAL_VISIT,
+        direction=Interaction.Direction.INBOUND,
+        summary=summary,
+        payload={"visit": visit, "step": step},
+    )
+
+
+@transaction.atomic
+def start_visit(customer: Customer) -> str:
+    """Record that a visitor proved to be the customer; return the visit's id."""
+    visit = new_visit_id()
+    record_step(customer=customer, visit=visit, step=Step.IDENTIFIED)
+    return visit
+
+
+@transaction.atomic
+def request_call_unverified(
+    *, document_type: str, document_number: str, preferred_time: str
+) -> CallbackRequest | None:
+    """A visitor who got no code asks for a call: call the phone on file, if any.
+
+    The visitor has not proved who they are, so the call goes only to the number the
+    customer registered, never to one the visitor types; whoever calls checks who answers.
+    Return the request, or None (nobody with that document, or no phone on file: then the
+    timeline says that a call was asked for and could not be placed).
+    """
+    customer = _customer(document_type, document_number)
+    if customer is None:
+        return None
+    if not customer.phone:
+        crm_services.record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.PORTAL_VISIT,
+            direction=Interaction.Direction.INBOUND,
+            summary=_(
+                "Portal del cliente: pidió que lo llamen sin haberse identificado (no recibió "
+                "el código), pero no tiene celular registrado"
+            ),
+            payload={"step": Step.CALLBACK},
+        )
+        return None
+    return collection_services.request_callback(
+        customer=customer,
+        phone=str(customer.phone),
+        origin=Origin.PORTAL,
+        actor=None,
+        preferred_time=_("%(time)s; sin identificarse en el portal") % {"time": preferred_time},
+    )

@@ -1,0 +1,150 @@
+"""The portal's part of the session: who asked for a code, and who proved to be a customer.
+
+Its own keys, apart from staff sign-in: a debtor never signs in as a user, and an agent
+who opens the portal in the same browser stays signed in as themselves. Proving the code
+rotates the session key (no fixation); a visitor idle longer than
+settings.PORTAL_SESSION_IDLE_MINUTES is signed out of the portal on the next request.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from collections_app.portal.services import CODE_MINUTES
+
+PENDING = "portal_pending"
+VISITOR = "portal_visitor"
+# Activity is noted at most this often: the idle timeout is counted in minutes, and a page
+# that changes nothing then writes no session row.
+SEEN_AT_STEP_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A visitor who asked for a code for a document and has not proved it yet."""
+
+    document_type: str
+    document_number: str
+    started_at: float
+    attempts: int
+
+    @property
+    def is_expired(self) -> bool:
+        return _now() - self.started_at > CODE_MINUTES * 60
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A visitor who proved to be the customer, and their visit so far."""
+
+    customer_id: int
+    visit: str
+    steps: tuple[str, ...]
+
+
+def _now() -> float:
+    return timezone.now().timestamp()
+
+
+def _idle_seconds() -> int:
+    return settings.PORTAL_SESSION_IDLE_MINUTES * 60
+
+
+def start_pending(request: HttpRequest, *, document_type: str, document_number: str) -> None:
+    """Remember who the visitor says they are, until they enter the code."""
+    request.session.pop(VISITOR, None)
+    request.session[PENDING] = {
+        "document_type": document_type,
+        "document_number": document_number,
+        "started_at": _now(),
+        "attempts": 0,
+    }
+
+
+def pending(request: HttpRequest) -> Pending | None:
+    data = request.session.get(PENDING)
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Pending(
+            document_type=str(data["document_type"]),
+            document_number=str(data["document_number"]),
+            started_at=float(data["started_at"]),
+            attempts=int(data["attempts"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def count_attempt(request: HttpRequest) -> int:
+    """Count a wrong code; return how many the visitor has made for this code."""
+    data = dict(request.session.get(PENDING) or {})
+    data["attempts"] = int(data.get("attempts", 0)) + 1
+    request.session[PENDING] = data
+    return data["attempts"]
+
+
+def forget_pending(request: HttpRequest) -> None:
+    request.session.pop(PENDING, None)
+
+
+def sign_in(request: HttpRequest, *, customer_id: int, visit: str, step: str) -> None:
+    """Hold the customer in a new session key until the visitor leaves or goes idle."""
+    request.session.pop(PENDING, None)
+    request.session.cycle_key()
+    request.session[VISITOR] = {
+        "customer": customer_id,
+        "visit": visit,
+        "seen_at": _now(),
+        "steps": [step],
+    }
+
+
+def visitor(request: HttpRequest) -> Visitor | None:
+    """Return the customer's visit, or None; end it, and say so, when it sat idle too long.
+
+    Each call counts as activity.
+    """
+    data = request.session.get(VISITOR)
+    if not isinstance(data, dict):
+        return None
+    now = _now()
+    try:
+        seen_at = float(data["seen_at"])
+        found = Visitor(
+            customer_id=int(data["customer"]),
+            visit=str(data["visit"]),
+            steps=tuple(str(step) for step in data.get("steps", [])),
+        )
+    except (KeyError, TypeError, ValueError):
+        sign_out(request)
+        return None
+    if now - seen_at > _idle_seconds():
+        sign_out(request)
+        request.portal_timed_out = True
+        return None
+    if now - seen_at >= SEEN_AT_STEP_SECONDS:
+        request.session[VISITOR] = {**data, "seen_at": now}
+    return found
+
+
+def reach(request: HttpRequest, step: str) -> bool:
+    """Note that the visit reached `step`; return True the first time it does."""
+    data = dict(request.session.get(VISITOR) or {})
+    steps = list(data.get("steps", []))
+    if step in steps:
+        return False
+    data["steps"] = [*steps, step]
+    request.session[VISITOR] = data
+    return True
+
+
+def sign_out(request: HttpRequest) -> None:
+    """End the portal visit; a staff sign-in in the same browser is left alone."""
+    had_visit = VISITOR in request.session
+    request.session.pop(VISITOR, None)
+    request.session.pop(PENDING, None)
+    if had_visit:
+        request.session.cycle_key()

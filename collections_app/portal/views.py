@@ -1,0 +1,512 @@
+"""The customer portal's pages: identify, enter the code, read the statement and act on it.
+
+Every view is public (`login_not_required`) and keeps to the portal's session
+(`portal.session`): a staff sign-in in the same browser means nothing here, and the
+customer comes only from the session, never from the request. Until the code is proved,
+every answer is the same whether or not the document is registered.
+"""
+
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from csp.decorators import csp_update
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.backends.utils import csrf_input
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from collections_app import services as collection_services
+from collections_app.models import Origin, PaymentLink
+from collections_app.portal import forms, selectors, services, session
+from collections_app.portal.services import Step
+from crm.models import Customer
+from integrations import recaptcha
+from lib import ratelimit
+
+RECAPTCHA_ACTION = "portal_identify"
+REFERENCE = r"PL-[0-9a-f]{20}"
+
+
+def _render(
+    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    context = {"company_name": settings.COMPANY_NAME, **context}
+    return render(request, f"collections_app/portal/{template}", context, status=status)
+
+
+def _to_identify(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "portal_timed_out", False):
+        messages.info(request, _("Su sesión terminó por inactividad. Vuelva a identificarse."))
+    return redirect("collections_app:portal_identify")
+
+
+def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Give the view the customer who proved the code, or send the visitor to identify."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        visitor = session.visitor(request)
+        if visitor is None:
+            return _to_identify(request)
+        customer = Customer.objects.filter(pk=visitor.customer_id).first()
+        if customer is None:
+            session.sign_out(request)
+            return _to_identify(request)
+        return view(request, visitor, customer, *args, **kwargs)
+
+    return wrapped
+
+
+def _step(
+    request: HttpRequest,
+    visitor: session.Visitor,
+    customer: Customer,
+    step: str,
+    detail: str = "",
+) -> None:
+    session.reach(request, step)
+    services.record_step(customer=customer, visit=visitor.visit, step=step, detail=detail)
+
+
+# --- Identification ------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_not_required
+@never_cache
+@csp_update(recaptcha.CSP)
+def identify(request: HttpRequest) -> HttpResponse:
+    """Ask for the document; send a code to whoever has it, and say the same to everyone."""
+    if request.method == "GET":
+        if session.visitor(request) is not None:
+            return redirect("collections_app:portal_statement")
+        return _render_identify(request, forms.IdentifyForm())
+    form = forms.IdentifyForm(request.POST)
+    rate = settings.PORTAL_IDENTIFY_RATE_LIMIT
+    if not ratelimit.allow_form(request, form, scope="portal-identify", rate=rate):
+        return _render_identify(request, form, status=429)
+    if not form.is_valid() or not recaptcha.form_is_from_a_person(
+        form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+    ):
+        return _render_identify(request, form)
+    document_type = form.cleaned_data["document_type"]
+    number = form.cleaned_data["document_number"]
+    limit, seconds = ratelimit.parse_rate(settings.PORTAL_IDENTIFY_DOCUMENT_RATE_LIMIT)
+    if not ratelimit.hit(
+        f"portal-identify-document:{services.document_key(document_type, number)}",
+        limit,
+        seconds,
+    ):
+        form.add_error(
+            None,
+            _(
+                "Se pidieron demasiados códigos para este documento. Espere un rato y vuelva "
+                "a intentarlo, o comuníquese con nosotros."
+            ),
+        )
+        return _render_identify(request, form, status=429)
+    services.request_code(document_type=document_type, document_number=number)
+    session.start_pending(request, document_type=document_type, document_number=number)
+    return redirect("collections_app:portal_code")
+
+
+def _render_identify(
+    request: HttpRequest, form: forms.IdentifyForm, *, status: int = 200
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "recaptcha_site_key": settings.RECAPTCHA_SITE_KEY,
+        "recaptcha_action": RECAPTCHA_ACTION,
+    }
+    return _render(request, "identify.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_not_required
+@never_cache
+def code(request: HttpRequest) -> HttpResponse:
+    """Take the code; the right one, in time and within the attempts, opens the statement."""
+    pending = session.pending(request)
+    if pending is None:
+        return redirect("collections_app:portal_identify")
+    if pending.is_expired:
+        session.forget_pending(request)
+        messages.warning(request, _("El código venció. Pida uno nuevo."))
+        return redirect("collections_app:portal_identify")
+    form = forms.CodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        rate = settings.PORTAL_CODE_RATE_LIMIT
+        if not ratelimit.allow_form(request, form, scope="portal-code", rate=rate):
+            return _render_code(request, form, status=429)
+        if pending.attempts >= services.MAX_ATTEMPTS:
+            return _spent(request)
+        if form.is_valid():
+            customer = services.check_code(
+                document_type=pending.document_type,
+                document_number=pending.document_number,
+                code=form.cleaned_data["code"],
+            )
+            if customer is not None:
+                visit = services.start_visit(customer)
+                session.sign_in(request, customer_id=customer.pk, visit=visit, step=Step.IDENTIFIED)
+                return redirect("collections_app:portal_statement")
+            left = services.MAX_ATTEMPTS - session.count_attempt(request)
+            if left <= 0:
+                return _spent(request)
+            form.add_error(
+                "code",
+                ngettext(
+                    "El código no es correcto. Le queda %(left)s intento.",
+                    "El código no es correcto. Le quedan %(left)s intentos.",
+                    left,
+                )
+                % {"left": left},
+            )
+    return _render_code(request, form)
+
+
+def _spent(request: HttpRequest) -> HttpResponse:
+    session.forget_pending(request)
+    messages.error(
+        request, _("Ingresó un código incorrecto demasiadas veces. Pida un código nuevo.")
+    )
+    return redirect("collections_app:portal_identify")
+
+
+def _render_code(request: HttpRequest, form: forms.CodeForm, *, status: int = 200) -> HttpResponse:
+    context = {
+        "form": form,
+        "call_form": forms.CallTimeForm(),
+        "minutes": services.CODE_MINUTES,
+    }
+    return _render(request, "code.html", context, status=status)
+
+
+@require_POST
+@login_not_required
+@never_cache
+def code_callback(request: HttpRequest) -> HttpResponse:
+    """A visitor who got no code asks to be called: on the phone on file, if there is one."""
+    pending = session.pending(request)
+    if pending is None:
+        return redirect("collections_app:portal_identify")
+    form = forms.CallTimeForm(request.POST)
+    rate = settings.PORTAL_CALL_RATE_LIMIT
+    if ratelimit.allow_form(request, form, scope="portal-call", rate=rate) and form.is_valid():
+        services.request_call_unverified(
+            document_type=pending.document_type,
+            document_number=pending.document_number,
+            preferred_time=form.preferred_time_text(),
+        )
+        session.forget_pending(request)
+        return _render(request, "call_requested.html", {})
+    errors = [str(error) for field_errors in form.errors.values() for error in field_errors]
+    messages.error(request, " ".join(errors))
+    return redirect("collections_app:portal_code")
+
+
+@require_POST
+@login_not_required
+def logout(request: HttpRequest) -> HttpResponse:
+    session.sign_out(request)
+    messages.info(request, _("Cerró su sesión en el portal."))
+    return redirect("collections_app:portal_identify")
+
+
+# --- The statement and its actions -----------------------------------------------------------
+
+
+@require_http_methods(["GET"])
+@login_not_required
+@never_cache
+@visitor_required
+def statement(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> HttpResponse:
+    """Show the customer's debts, installments paid and pending, and what they can do."""
+    found = selectors.statement(customer)
+    gateways = selectors.gateways()
+    chosen = next((g for g in gateways if g.name == request.GET.get("pasarela")), None)
+    if Step.STATEMENT not in visitor.steps:
+        _step(request, visitor, customer, Step.STATEMENT)
+    gateway = chosen or (gateways[0] if gateways else None)
+    # Each account's installments, the page's longest part, by a Jinja2 template.
+    csrf = str(csrf_input(request))
+    pay_url = reverse("collections_app:portal_pay")
+    accounts = [
+        (
+            account,
+            mark_safe(  # noqa: S308 - written by an autoescaping template
+                render_to_string(
+                    "collections_app/portal_installments.jinja",
+                    {
+                        "account": account,
+                        "gateway": gateway,
+                        "csrf": csrf,
+                        "pay_url": pay_url,
+                        # Paid installments are counted, and listed when asked for.
+                        "show_paid": request.GET.get("pagadas") == "1",
+                    },
+                    request,
+                )
+            ),
+        )
+        for account in found.accounts
+    ]
+    context = {
+        "customer": customer,
+        "statement": found,
+        "accounts": accounts,
+        "gateways": gateways,
+        "gateway": gateway,
+        "portal_customer": customer,
+    }
+    return _render(request, "statement.html", context)
+
+
+@require_POST
+@login_not_required
+@never_cache
+@visitor_required
+def pay(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> HttpResponse:
+    """Make a payment link for an installment, the total or an amount, and go to it."""
+    form = forms.PayForm(
+        request.POST, statement=selectors.statement(customer), gateways=selectors.gateways()
+    )
+    if not form.is_valid():
+        messages.error(request, form.error_text())
+        return redirect("collections_app:portal_statement")
+    data = form.cleaned_data
+    try:
+        link = collection_services.create_payment_link(
+            customer=customer,
+            **form.receivable(),
+            concept=data["concept"],
+            provider=data["provider"],
+            origin=Origin.PORTAL,
+            actor=None,
+            amount=data["amount"] if data["concept"] == PaymentLink.Concept.CUSTOM else None,
+            installment_number=data["installment_number"],
+            payer_email=customer.email,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("collections_app:portal_statement")
+    _step(request, visitor, customer, Step.LINK, _link_detail(link))
+    return redirect(_going_to(link))
+
+
+def _link_detail(link: PaymentLink) -> str:
+    return f"{link.get_concept_display().lower()}, {link.currency} {link.amount}, {link.reference}"
+
+
+@require_POST
+@login_not_required
+@never_cache
+@visitor_required
+def agreement(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> HttpResponse:
+    """Take an agreement offered for a debt and go to pay its down payment."""
+    form = forms.AgreementForm(
+        request.POST, statement=selectors.statement(customer), gateways=selectors.gateways()
+    )
+    if not form.is_valid():
+        messages.error(request, form.error_text())
+        return redirect("collections_app:portal_statement")
+    try:
+        taken, link = collection_services.create_agreement(
+            customer=customer,
+            **form.receivable(),
+            option_key=form.cleaned_data["option"],
+            provider=form.cleaned_data["provider"],
+            origin=Origin.PORTAL,
+            actor=None,
+            payer_email=customer.email,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("collections_app:portal_statement")
+    _step(
+        request,
+        visitor,
+        customer,
+        Step.AGREEMENT,
+        _("%(n)s cuota(s), %(code)s") % {"n": taken.installments, "code": taken.receivable_code},
+    )
+    return redirect(_going_to(link))
+
+
+def _going_to(link: PaymentLink) -> str:
+    """Our page that sends the payer on to the gateway.
+
+    Not a redirect straight from the form: the page's CSP allows forms to post only to
+    this site (form-action 'self'), and browsers hold a form's redirects to that too.
+    """
+    return reverse("collections_app:portal_link", args=[link.reference]) + "?ir=1"
+
+
+@require_http_methods(["GET", "POST"])
+@login_not_required
+@never_cache
+@visitor_required
+def report(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> HttpResponse:
+    """Report a payment made some other way, with its receipt."""
+    found = selectors.statement(customer)
+    if request.method == "GET":
+        initial = {"debt": request.GET.get("deuda", ""), "contact_email": customer.email}
+        form = forms.ReportForm(statement=found, initial=initial)
+        return _render(request, "report.html", _action_context(customer, form))
+    form = forms.ReportForm(request.POST, request.FILES, statement=found)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            reported = collection_services.report_payment(
+                customer=customer,
+                **form.receivable(),
+                amount=data["amount"],
+                paid_on=data["paid_on"],
+                method=data["method"],
+                receipt=data["receipt"],
+                origin=Origin.PORTAL,
+                actor=None,
+                reference=data["reference"],
+                contact_email=data["contact_email"],
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            _step(
+                request,
+                visitor,
+                customer,
+                Step.REPORTED,
+                f"{reported.receivable_code}, {form.account.currency} {reported.amount}",
+            )
+            messages.success(
+                request,
+                _("Recibimos su pago informado. Lo verificaremos y le avisaremos del resultado."),
+            )
+            return redirect("collections_app:portal_statement")
+    return _render(request, "report.html", _action_context(customer, form))
+
+
+@require_http_methods(["GET", "POST"])
+@login_not_required
+@never_cache
+@visitor_required
+def promise(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> HttpResponse:
+    """Promise to pay an amount by a day."""
+    found = selectors.statement(customer)
+    if request.method == "GET":
+        form = forms.PromiseForm(statement=found, initial={"debt": request.GET.get("deuda", "")})
+        return _render(request, "promise.html", _action_context(customer, form))
+    form = forms.PromiseForm(request.POST, statement=found)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            made = collection_services.promise_payment(
+                customer=customer,
+                **form.receivable(),
+                amount=data["amount"],
+                promised_on=data["promised_on"],
+                origin=Origin.PORTAL,
+                actor=None,
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            _step(
+                request,
+                visitor,
+                customer,
+                Step.PROMISED,
+                f"{made.receivable_code}, {form.account.currency} {made.amount}, "
+                f"{made.promised_on:%d/%m/%Y}",
+            )
+            messages.success(
+                request,
+                _("Registramos su compromiso de pago para el %(day)s. ¡Gracias!")
+                % {"day": made.promised_on.strftime("%d/%m/%Y")},
+            )
+            return redirect("collections_app:portal_statement")
+    return _render(request, "promise.html", _action_context(customer, form))
+
+
+@require_http_methods(["GET", "POST"])
+@login_not_required
+@never_cache
+@visitor_required
+def callback(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> HttpResponse:
+    """Ask to be called."""
+    if request.method == "GET":
+        phone = customer.phone.as_national if customer.phone else ""
+        form = forms.CallbackForm(initial={"phone": phone})
+        return _render(request, "callback.html", _action_context(customer, form))
+    form = forms.CallbackForm(request.POST)
+    if form.is_valid():
+        try:
+            collection_services.request_callback(
+                customer=customer,
+                phone=form.cleaned_data["phone"],
+                origin=Origin.PORTAL,
+                actor=None,
+                preferred_time=form.preferred_time_text(),
+            )
+        except ValidationError as exc:
+            for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            _step(request, visitor, customer, Step.CALLBACK, form.preferred_time_text())
+            messages.success(request, _("Un asesor lo llamará pronto. ¡Gracias!"))
+            return redirect("collections_app:portal_statement")
+    return _render(request, "callback.html", _action_context(customer, form))
+
+
+def _action_context(customer: Customer, form: Any) -> dict[str, Any]:
+    return {"customer": customer, "portal_customer": customer, "form": form}
+
+
+# --- Back from the gateway -----------------------------------------------------------------
+
+
+@require_http_methods(["GET"])
+@login_not_required
+@never_cache
+def link(request: HttpRequest, reference: str) -> HttpResponse:
+    """Where the gateway sends the payer back: the link's state as we know it.
+
+    Public (the payer may come back in another browser): it shows the amount and the
+    state, nothing personal, unless the session is that customer's. The gateway's query
+    parameters are not trusted: only its notification (the webhook) marks a link paid.
+    """
+    if not _is_reference(reference):
+        raise Http404
+    found = selectors.link_for_reference(reference)
+    if found is None:
+        raise Http404
+    visitor = session.visitor(request)
+    is_owner = visitor is not None and visitor.customer_id == found.customer_id
+    is_waiting = found.status == PaymentLink.Status.ACTIVE and found.is_open
+    context = {
+        "link": found,
+        "gateway_label": selectors.gateway_label(found.provider),
+        "is_owner": is_owner,
+        "is_waiting": is_waiting,
+        # Just made in the portal: on to the gateway (a meta refresh; no script).
+        "is_going": is_owner and is_waiting and request.GET.get("ir") == "1",
+        "portal_customer": found.customer if is_owner else None,
+    }
+    return _render(request, "link.html", context)
+
+
+def _is_reference(reference: str) -> bool:
+    return re.fullmatch(REFERENCE, reference) is not None

@@ -1,0 +1,264 @@
+"""What can be owed and paid: the registry of receivable kinds, and the loan, the first one.
+
+Every payment event (a link, a payment to verify, a promise, an annulment) names a
+receivable by kind and id. A kind reads its debts and applies or annuls money through its
+own app's services; this app only calls the interface, so the recovery app registers its
+written-off campaigns here from its `AppConfig.ready` without this app importing it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Protocol
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from collections_app.models import ZERO, Portfolio
+from credits import selectors as credit_selectors
+from credits.models import Loan, Payment
+from credits.services import delinquency
+from credits.services import payments as payment_services
+from lib.registry import Registry
+
+LOAN = "loan"
+
+
+@dataclass(frozen=True)
+class DebtLine:
+    """One part of a debt the debtor can pay on its own: a loan's installment."""
+
+    number: int
+    due_date: date
+    amount: Decimal  # what is still unpaid on it
+    is_overdue: bool
+
+
+@dataclass(frozen=True)
+class Debt:
+    """What a receivable owes today, as the bot, the portal and the agents show it."""
+
+    kind: str
+    id: int
+    customer_id: int
+    code: str  # the payment code the debtor knows it by
+    label: str  # "Préstamo vehicular 1234567890"
+    currency: str
+    portfolio: str
+    total: Decimal  # what settles it today: the most any payment or link may be
+    overdue: Decimal  # unpaid on what fell due before today
+    late_interest: Decimal  # of `overdue`, accrued late interest (agreements discount it)
+    days_past_due: int
+    next_due_date: date | None
+    next_due_amount: Decimal
+    lines: tuple[DebtLine, ...]
+
+    @property
+    def has_debt(self) -> bool:
+        return self.total > 0
+
+    def line(self, number: int) -> DebtLine | None:
+        return next((line for line in self.lines if line.number == number), None)
+
+
+class ReceivableKind(Protocol):
+    """How the payment-event life cycle reads and pays one kind of receivable."""
+
+    name: str
+
+    def open_debts(self, customer_id: int, today: date) -> list[Debt]:
+        """Return the customer's receivables of this kind that owe something today."""
+
+    def debt(self, receivable_id: int, today: date) -> Debt | None:
+        """Return one receivable's debt today (also when it owes nothing), or None."""
+
+    def apply_payment(
+        self,
+        *,
+        receivable_id: int,
+        amount: Decimal,
+        received_on: date,
+        source: str,
+        actor: AbstractBaseUser | None,
+        reference: str,
+        external_id: str | None = None,
+        accept_overpayment: bool = False,
+        receipt: UploadedFile | None = None,
+    ) -> int:
+        """Apply money received; return the id of the payment it became. Raise
+        ValidationError when the receivable refuses it."""
+
+    def annul_payment(self, *, payment_id: int, actor: AbstractBaseUser | None, reason: str) -> int:
+        """Reverse a payment exactly; return the receivable's id."""
+
+    def payment_is_applied(self, payment_id: int) -> bool:
+        """Say whether the payment stands (neither annulled nor unknown)."""
+
+    def paid_between(self, receivable_id: int, start: date, end: date) -> Decimal:
+        """Return what standing payments received from `start` to `end` (inclusive) add up to."""
+
+    def grant_discount(
+        self, *, receivable_id: int, amount: Decimal, actor: AbstractBaseUser | None, reason: str
+    ) -> Decimal:
+        """Forgive up to `amount` of late interest; return what was forgiven."""
+
+
+_kinds: Registry[ReceivableKind] = Registry("A receivable kind")
+
+
+def register(kind: ReceivableKind) -> None:
+    _kinds.register(kind.name, kind)
+
+
+def kind(name: str) -> ReceivableKind:
+    """Return the registered kind; a name nobody registered is a ValidationError."""
+    found = _kinds.get(name)
+    if found is None:
+        raise ValidationError(_("Tipo de deuda desconocido: %(kind)s.") % {"kind": name})
+    return found
+
+
+def open_debts(customer_id: int, today: date, *, besides: str = "") -> list[Debt]:
+    """Return every receivable of the customer that owes something today, of every kind
+    (but `besides`, a kind the caller reads itself)."""
+    debts: list[Debt] = []
+    for name in _kinds.names():
+        if name != besides:
+            debts.extend(kind(name).open_debts(customer_id, today))
+    return debts
+
+
+# --- Loans ---------------------------------------------------------------------------------
+
+# What a payment to verify was made with, as a loan payment's source.
+_SOURCES = {
+    "transfer": Payment.Source.TRANSFER,
+    "deposit": Payment.Source.DEPOSIT,
+    "cash": Payment.Source.CASH,
+    "mercadopago": Payment.Source.MERCADOPAGO,
+    "clear": Payment.Source.CLEAR,
+}
+
+
+class LoanReceivable:
+    """A disbursed loan that is still owed (active or written off)."""
+
+    name = LOAN
+
+    def open_debts(self, customer_id: int, today: date) -> list[Debt]:
+        loans = list(
+            Loan.objects.filter(customer_id=customer_id, status__in=Loan.LIVE)
+            .select_related("product")
+            .order_by("first_due_date", "pk")
+        )
+        return [debt for debt in self.debts_of(loans, today) if debt.has_debt]
+
+    def debt(self, receivable_id: int, today: date) -> Debt | None:
+        loan = Loan.objects.select_related("product").filter(pk=receivable_id).first()
+        if loan is None or loan.status not in Loan.DISBURSED:
+            return None
+        return self.debts_of([loan], today)[0]
+
+    def debts_of(
+        self,
+        loans: Sequence[Loan],
+        today: date,
+        figures: dict[int, list[credit_selectors.Figures]] | None = None,
+    ) -> list[Debt]:
+        """Return the loans' debts (with their product), their installments read in one
+        query, or from `figures` (credits.selectors.installment_figures) read already."""
+        if figures is None:
+            figures = credit_selectors.installment_figures([loan.pk for loan in loans])
+        return [
+            self._debt(loan, credit_selectors.open_balance(figures[loan.pk], today), today)
+            for loan in loans
+        ]
+
+    def _debt(self, loan: Loan, balance: credit_selectors.OpenBalance, today: date) -> Debt:
+        live = loan.is_live
+        return Debt(
+            kind=LOAN,
+            id=loan.pk,
+            customer_id=loan.customer_id,
+            code=loan.payment_code,
+            label=f"{loan.product.name} {loan.payment_code}",
+            currency=loan.currency,
+            portfolio=Portfolio.WRITTEN_OFF
+            if loan.status == Loan.Status.WRITTEN_OFF
+            else Portfolio.CURRENT,
+            total=balance.to_settle if live else ZERO,
+            overdue=balance.overdue,
+            late_interest=balance.overdue_late_interest,
+            days_past_due=loan.days_past_due,
+            next_due_date=balance.next_due_date,
+            next_due_amount=balance.next_due_amount,
+            lines=tuple(
+                DebtLine(
+                    number=row.number,
+                    due_date=row.due_date,
+                    amount=row.pending,
+                    is_overdue=row.due_date < today,
+                )
+                for row in balance.open_rows
+            )
+            if live
+            else (),
+        )
+
+    def apply_payment(
+        self,
+        *,
+        receivable_id: int,
+        amount: Decimal,
+        received_on: date,
+        source: str,
+        actor: AbstractBaseUser | None,
+        reference: str,
+        external_id: str | None = None,
+        accept_overpayment: bool = False,
+        receipt: UploadedFile | None = None,
+    ) -> int:
+        loan = Loan.objects.get(pk=receivable_id)
+        payment = payment_services.apply_payment(
+            loan=loan,
+            amount=amount,
+            received_on=received_on,
+            source=_SOURCES.get(source, Payment.Source.OTHER),
+            actor=actor,
+            reference=reference[:80],
+            external_id=external_id,
+            accept_overpayment=accept_overpayment,
+            receipt=receipt,
+            # Money beyond the installments due and in course prepays principal: a debtor
+            # who pays the total means to settle the loan, not to leave a credit balance.
+            overpayment=Payment.Overpayment.SHORTEN_TERM,
+        )
+        return payment.pk
+
+    def annul_payment(self, *, payment_id: int, actor: AbstractBaseUser | None, reason: str) -> int:
+        payment = Payment.objects.filter(pk=payment_id).first()
+        if payment is None:
+            raise ValidationError(_("El pago no existe."))
+        payment_services.annul_payment(payment=payment, actor=actor, reason=reason)
+        return payment.loan_id
+
+    def payment_is_applied(self, payment_id: int) -> bool:
+        return Payment.objects.filter(pk=payment_id, status=Payment.Status.APPLIED).exists()
+
+    def paid_between(self, receivable_id: int, start: date, end: date) -> Decimal:
+        total = Payment.objects.filter(
+            loan_id=receivable_id,
+            status=Payment.Status.APPLIED,
+            received_on__range=(start, end),
+        ).aggregate(total=Sum("amount"))["total"]
+        return total or ZERO
+
+    def grant_discount(
+        self, *, receivable_id: int, amount: Decimal, actor: AbstractBaseUser | None, reason: str
+    ) -> Decimal:
+        loan = Loan.objects.get(pk=receivable_id)
+        return delinquency.waive_late_interest(loan=loan, amount=amount, actor=actor, reason=reason)

@@ -1,0 +1,296 @@
+"""Reads of the collections agents' screens: the four work lists, a customer's events, and
+the one access helper per record type that every view goes through."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from collections_app.models import (
+    AgreementRule,
+    CallbackRequest,
+    PaymentAgreement,
+    PaymentLink,
+    PaymentPromise,
+    ReportedPayment,
+)
+from credits.models import Payment
+from crm import selectors as crm_selectors
+from crm.models import Customer
+from lib import search
+
+# What every collections screen needs besides the record type's own permission: the
+# customers it is about (crm.view_customer).
+VIEW_CUSTOMER = "crm.view_customer"
+# The permission of the collections area as a whole (the menu, a customer's page).
+VIEW_COLLECTIONS = "collections_app.view_reportedpayment"
+# How many of each kind of event a customer's page lists.
+RECENT = 20
+# How many of a customer's standing loan payments the annulment form offers.
+ANNULLABLE = 50
+# A search of at least this many digits also looks for the phone a call-back asks for.
+PHONE_DIGITS = 6
+
+
+def may_work(user: AbstractBaseUser, permission: str) -> bool:
+    """Return whether `user` may see collections records of the type `permission` names."""
+    if not user.is_authenticated:
+        return False
+    if not user.has_perm(VIEW_CUSTOMER):
+        return False
+    return user.has_perm(permission)
+
+
+# --- Access helpers ----------------------------------------------------------------------
+
+
+def customer_for(user: AbstractBaseUser, pk: int) -> Customer:
+    """Return the customer `pk` for their collections page if `user` may work it, else 404."""
+    if not may_work(user, VIEW_COLLECTIONS):
+        raise Http404
+    return get_object_or_404(crm_selectors.customers_visible_to(user), pk=pk)
+
+
+def reported_for(user: AbstractBaseUser, pk: int) -> ReportedPayment:
+    """Return the payment to verify `pk` if `user` may see it, else 404."""
+    if not may_work(user, "collections_app.view_reportedpayment"):
+        raise Http404
+    return get_object_or_404(
+        ReportedPayment.objects.select_related("customer", "created_by", "reviewed_by"), pk=pk
+    )
+
+
+def promise_for(user: AbstractBaseUser, pk: int) -> PaymentPromise:
+    """Return the promise to pay `pk` if `user` may see it, else 404."""
+    if not may_work(user, "collections_app.view_paymentpromise"):
+        raise Http404
+    return get_object_or_404(PaymentPromise.objects.select_related("customer", "created_by"), pk=pk)
+
+
+def callback_for(user: AbstractBaseUser, pk: int) -> CallbackRequest:
+    """Return the call-back request `pk` if `user` may see it, else 404."""
+    if not may_work(user, "collections_app.view_callbackrequest"):
+        raise Http404
+    return get_object_or_404(CallbackRequest.objects.select_related("customer", "closed_by"), pk=pk)
+
+
+# --- The work lists ----------------------------------------------------------------------
+
+
+def _searched(
+    queryset: QuerySet, text: str, *, exact: tuple[str, ...] = (), also: Q | None = None
+) -> QuerySet:
+    """Keep the rows whose customer matches every term (document, name, phone, e-mail), or
+    whose `exact` field (a payment code, a reference) is what was typed, or that meet `also`."""
+    text = (text or "").strip()
+    condition = search.matches_all(text)
+    if not condition:
+        return queryset
+    customers = Customer.objects.filter(condition).values("pk")
+    found = Q(customer__in=customers)
+    for field in exact:
+        found |= Q(**{f"{field}__iexact": text})
+    if also is not None:
+        found |= also
+    return queryset.filter(found)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _created_between(queryset: QuerySet, since: date | None, until: date | None) -> QuerySet:
+    # Bounds as instants rather than `created_at__date`, so the index on created_at serves.
+    if since is not None:
+        queryset = queryset.filter(created_at__gte=_day_start(since))
+    if until is not None:
+        queryset = queryset.filter(created_at__lt=_day_start(until + timedelta(days=1)))
+    return queryset
+
+
+def reported_list(
+    *,
+    q: str = "",
+    status: str = "",
+    method: str = "",
+    origin: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[ReportedPayment]:
+    """Return the payments to verify: pending ones first, oldest first (the queue), then
+    the reviewed ones, newest first."""
+    reports = ReportedPayment.objects.all()
+    if status:
+        reports = reports.filter(status=status)
+    if method:
+        reports = reports.filter(method=method)
+    if origin:
+        reports = reports.filter(origin=origin)
+    reports = _created_between(reports, since, until)
+    reports = _searched(reports, q, exact=("receivable_code",))
+    pending = Q(status=ReportedPayment.Status.PENDING)
+    return reports.select_related("customer", "reviewed_by").order_by(
+        Case(When(pending, then=Value(0)), default=Value(1), output_field=IntegerField()),
+        # Pending: oldest first; the others have no value here and fall to the next key.
+        Case(When(pending, then=F("created_at"))).asc(nulls_last=True),
+        "-created_at",
+        "-pk",
+    )
+
+
+# The promise list's tabs.
+DUE_TODAY = "hoy"
+BROKEN = "incumplidos"
+IN_COURSE = "vigentes"
+
+
+def promise_list(*, q: str = "", view: str = "", origin: str = "") -> QuerySet[PaymentPromise]:
+    """Return the promises of a tab (`view`): due today, broken, in course, or all; the
+    soonest day first (for broken ones, the latest broken first)."""
+    promises = _promises(q=q, origin=origin)
+    today = timezone.localdate()
+    if view == DUE_TODAY:
+        return promises.filter(status=PaymentPromise.Status.PENDING, promised_on=today).order_by(
+            "created_at", "pk"
+        )
+    if view == BROKEN:
+        return promises.filter(status=PaymentPromise.Status.BROKEN).order_by("-promised_on", "-pk")
+    if view == IN_COURSE:
+        return promises.filter(status=PaymentPromise.Status.PENDING).order_by("promised_on", "pk")
+    return promises.order_by("-promised_on", "-pk")
+
+
+def promise_counts(*, q: str = "", origin: str = "") -> dict[str, int]:
+    """Return how many promises each tab holds, in one query."""
+    today = timezone.localdate()
+    pending = Q(status=PaymentPromise.Status.PENDING)
+    return _promises(q=q, origin=origin).aggregate(
+        **{
+            DUE_TODAY: Count("pk", filter=pending & Q(promised_on=today)),
+            BROKEN: Count("pk", filter=Q(status=PaymentPromise.Status.BROKEN)),
+            IN_COURSE: Count("pk", filter=pending),
+            "todos": Count("pk"),
+        }
+    )
+
+
+def _promises(*, q: str, origin: str) -> QuerySet[PaymentPromise]:
+    promises = PaymentPromise.objects.select_related("customer", "created_by")
+    if origin:
+        promises = promises.filter(origin=origin)
+    return _searched(promises, q, exact=("receivable_code",))
+
+
+# What the link list's status filter means beyond the stored status: a link past its
+# expiry is expired already, though the hourly job has not yet marked it.
+LINK_OPEN = "active"
+LINK_EXPIRED = "expired"
+
+
+def link_list(
+    *, q: str = "", status: str = "", provider: str = "", origin: str = ""
+) -> QuerySet[PaymentLink]:
+    """Return the payment links, newest first."""
+    links = PaymentLink.objects.all()
+    now = timezone.now()
+    if status == LINK_OPEN:
+        links = links.filter(status=PaymentLink.Status.ACTIVE, expires_at__gt=now)
+    elif status == LINK_EXPIRED:
+        links = links.filter(
+            Q(status=PaymentLink.Status.EXPIRED)
+            | Q(status=PaymentLink.Status.ACTIVE, expires_at__lte=now)
+        )
+    elif status:
+        links = links.filter(status=status)
+    if provider:
+        links = links.filter(provider=provider)
+    if origin:
+        links = links.filter(origin=origin)
+    links = _searched(links, q, exact=("receivable_code", "reference"))
+    return links.select_related("customer", "created_by").order_by("-created_at", "-pk")
+
+
+def callback_list(*, q: str = "", status: str = "", origin: str = "") -> QuerySet[CallbackRequest]:
+    """Return the call-back requests: open ones first, the earliest asked first; then the
+    closed ones, the latest closed first."""
+    callbacks = CallbackRequest.objects.all()
+    if status:
+        callbacks = callbacks.filter(status=status)
+    if origin:
+        callbacks = callbacks.filter(origin=origin)
+    digits = "".join(ch for ch in (q or "") if ch.isdigit())
+    # A phone typed: the number they asked to be called at, too.
+    phone = Q(phone__contains=digits) if len(digits) >= PHONE_DIGITS else None
+    callbacks = _searched(callbacks, q, also=phone)
+    is_open = Q(status=CallbackRequest.Status.OPEN)
+    return callbacks.select_related("customer", "closed_by").order_by(
+        Case(When(is_open, then=Value(0)), default=Value(1), output_field=IntegerField()),
+        Case(When(is_open, then=F("created_at"))).asc(nulls_last=True),
+        F("closed_at").desc(nulls_last=True),
+        "-pk",
+    )
+
+
+def pending_report_count(cap: int) -> int:
+    """Return how many payments wait to be verified, counting at most `cap` + 1."""
+    return ReportedPayment.objects.filter(status=ReportedPayment.Status.PENDING)[: cap + 1].count()
+
+
+# --- One customer ------------------------------------------------------------------------
+
+
+def customer_links(customer: Customer) -> list[PaymentLink]:
+    return list(
+        PaymentLink.objects.filter(customer=customer)
+        .select_related("created_by")
+        .order_by("-created_at", "-pk")[:RECENT]
+    )
+
+
+def customer_reports(customer: Customer) -> list[ReportedPayment]:
+    return list(
+        ReportedPayment.objects.filter(customer=customer)
+        .select_related("reviewed_by")
+        .order_by("-created_at", "-pk")[:RECENT]
+    )
+
+
+def customer_promises(customer: Customer) -> list[PaymentPromise]:
+    return list(
+        PaymentPromise.objects.filter(customer=customer)
+        .select_related("created_by")
+        .order_by("-created_at", "-pk")[:RECENT]
+    )
+
+
+def customer_agreements(customer: Customer) -> list[PaymentAgreement]:
+    return list(
+        PaymentAgreement.objects.filter(customer=customer)
+        .select_related("rule")
+        .order_by("-created_at", "-pk")[:RECENT]
+    )
+
+
+def customer_callbacks(customer: Customer) -> list[CallbackRequest]:
+    return list(
+        CallbackRequest.objects.filter(customer=customer)
+        .select_related("closed_by")
+        .order_by("-created_at", "-pk")[:RECENT]
+    )
+
+
+def annullable_payments(customer: Customer) -> list[Payment]:
+    """Return the customer's standing loan payments, newest first: what may be annulled."""
+    return list(
+        Payment.objects.filter(loan__customer=customer, status=Payment.Status.APPLIED)
+        .select_related("loan")
+        .order_by("-received_on", "-pk")[:ANNULLABLE]
+    )
+
+
+def active_agreement_rules() -> list[AgreementRule]:
+    """Return the rules agreements are offered by (read once for all of a page's debts)."""
+    return list(AgreementRule.objects.filter(is_active=True).order_by("name", "pk"))

@@ -1,0 +1,1186 @@
+"""The payment-event life cycle: links, payments to verify, promises, annulments,
+agreements and call-back requests, for any registered receivable.
+
+Every path (agent screens, the bot API, the portal, the gateway webhooks, admin) calls these
+functions, so the money rules hold everywhere: no link outside the allowed range, no payment
+above what is owed unless recorded as an overpayment, an annulment that restores balances
+to the cent (the receivable's own services do the ledger work). Each event goes on the
+customer's timeline and is announced with `signals.payment_event` after commit.
+"""
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collections_app import receivables
+from collections_app.models import (
+    ZERO,
+    AgreementRule,
+    CallbackRequest,
+    Origin,
+    PaymentAgreement,
+    PaymentLink,
+    PaymentPromise,
+    Portfolio,
+    ReportedPayment,
+)
+from collections_app.receivables import Debt
+from collections_app.signals import Event, send_on_commit
+from credits.forms import validate_receipt
+from crm import messages as customer_messages
+from crm import services as crm_services
+from crm.models import Customer, Interaction
+from integrations import clear, email, mercadopago, payment_gateways
+from integrations.errors import ProviderError
+from integrations.models import WebhookEvent
+from integrations.webhooks import IgnoreEvent
+from lib import money, people
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("999999999999.99")
+# How far back a debtor may say a payment was made: older receipts go to an agent by hand.
+REPORT_MAX_AGE_DAYS = 365
+# How far ahead a promise may be: further than this is not a promise, it is a new plan.
+PROMISE_MAX_DAYS = 60
+# The gateways a link may use, as the bot API's `provider` names them, and how each one's
+# notification names the payment it is about.
+_PAYMENT_ID_READERS = {
+    "mercadopago": mercadopago.payment_id_of,
+    "clear": clear.payment_id_of,
+}
+GATEWAYS = tuple(_PAYMENT_ID_READERS)
+
+
+# --- Shared steps --------------------------------------------------------------------------
+
+
+def _checked_amount(value: Decimal, field: str = "amount") -> Decimal:
+    try:
+        amount = Decimal(value)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise ValidationError({field: _("Indique un monto válido.")}) from exc
+    if not amount.is_finite() or amount <= 0 or amount != money.cents(amount):
+        raise ValidationError({field: _("El monto debe ser positivo, con hasta dos decimales.")})
+    if amount > MAX_AMOUNT:
+        raise ValidationError({field: _("El monto es demasiado grande.")})
+    return amount
+
+
+def debt_of(customer: Customer, receivable_kind: str, receivable_id: int) -> Debt:
+    """Return the customer's receivable as it stands today; refuse anyone else's."""
+    debt = receivables.kind(receivable_kind).debt(receivable_id, timezone.localdate())
+    if debt is None or debt.customer_id != customer.pk:
+        raise ValidationError(_("La deuda no existe o no es de este cliente."))
+    return debt
+
+
+def _timeline(
+    customer: Customer,
+    summary: str,
+    *,
+    origin: str,
+    actor: AbstractBaseUser | None,
+    payload: dict,
+    kind: str = Interaction.Kind.PAYMENT,
+) -> None:
+    direction = (
+        Interaction.Direction.INBOUND
+        if origin in (Origin.BOT, Origin.PORTAL, Origin.WEBHOOK)
+        else Interaction.Direction.INTERNAL
+    )
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.BOT if origin == Origin.BOT else kind,
+        direction=direction,
+        summary=summary,
+        payload=payload,
+        actor=people.signed_in(actor),
+    )
+
+
+def _refs(debt: Debt) -> dict:
+    return {
+        "receivable_kind": debt.kind,
+        "receivable_id": debt.id,
+        "receivable_code": debt.code,
+        "portfolio": debt.portfolio,
+    }
+
+
+def _announce(event: str, instance, *, payment_id: int | None = None) -> None:
+    """Send `payment_event` for an event about one receivable, after the commit."""
+    send_on_commit(
+        event,
+        portfolio=instance.portfolio,
+        customer_id=instance.customer_id,
+        receivable_kind=instance.receivable_kind,
+        receivable_id=instance.receivable_id,
+        instance=instance,
+        payment_id=payment_id,
+    )
+
+
+def _money(debt_or_currency: Debt | str, amount: Decimal) -> str:
+    currency = debt_or_currency if isinstance(debt_or_currency, str) else debt_or_currency.currency
+    return f"{currency} {money.format_money(amount)}"
+
+
+# --- Payment links -------------------------------------------------------------------------
+
+
+def link_bounds(debt: Debt) -> tuple[Decimal, Decimal]:
+    """Return the least and the most a custom-amount link for this debt may ask for."""
+    least = min(settings.COLLECTIONS_MIN_LINK_AMOUNT, debt.total)
+    return least, debt.total
+
+
+def link_amount(
+    debt: Debt, *, concept: str, amount: Decimal | None, installment_number: int | None
+) -> Decimal:
+    """Return what a link of `concept` charges for this debt, fixed here and nowhere else."""
+    if not debt.has_debt:
+        raise ValidationError(
+            _("La deuda %(code)s no tiene saldo pendiente.") % {"code": debt.code}
+        )
+    if concept == PaymentLink.Concept.TOTAL:
+        return debt.total
+    if concept == PaymentLink.Concept.INSTALLMENT:
+        line = debt.line(installment_number or 0)
+        if line is None:
+            raise ValidationError(
+                {"installment_number": _("Esa cuota no existe o ya está pagada.")}
+            )
+        return min(line.amount, debt.total)
+    if concept == PaymentLink.Concept.CUSTOM:
+        if amount is None:
+            raise ValidationError({"amount": _("Indique el monto a pagar.")})
+        amount = _checked_amount(amount)
+        least, most = link_bounds(debt)
+        if amount < least or amount > most:
+            raise ValidationError(
+                {
+                    "amount": _("El monto debe estar entre %(least)s y %(most)s.")
+                    % {"least": _money(debt, least), "most": _money(debt, most)}
+                }
+            )
+        return amount
+    raise ValidationError({"concept": _("Concepto de pago desconocido.")})
+
+
+def create_payment_link(
+    *,
+    customer: Customer,
+    receivable_kind: str,
+    receivable_id: int,
+    concept: str,
+    provider: str,
+    origin: str,
+    actor: AbstractBaseUser | None,
+    amount: Decimal | None = None,
+    installment_number: int | None = None,
+    payer_email: str = "",
+    agreement: PaymentAgreement | None = None,
+) -> PaymentLink:
+    """Create a checkout at the gateway for an amount fixed here; return the link.
+
+    The row is stored first (status "creating") and committed, then the gateway is asked,
+    outside any transaction: a slow gateway holds no lock. The link ends "active" with its
+    URL, or "failed" with the gateway's error, and the timeline says which.
+    """
+    if provider not in GATEWAYS:
+        raise ValidationError({"provider": _("Pasarela de pago desconocida.")})
+    debt = debt_of(customer, receivable_kind, receivable_id)
+    if agreement is not None:
+        charged = _checked_amount(amount or ZERO)
+    else:
+        charged = link_amount(
+            debt, concept=concept, amount=amount, installment_number=installment_number
+        )
+    now = timezone.now()
+    link = PaymentLink.objects.create(
+        customer=customer,
+        **_refs(debt),
+        origin=origin,
+        created_by=people.signed_in(actor),
+        reference=f"PL-{secrets.token_hex(10)}",
+        concept=concept,
+        installment_number=installment_number
+        if concept == PaymentLink.Concept.INSTALLMENT
+        else None,
+        agreement=agreement,
+        amount=charged,
+        currency=debt.currency,
+        provider=provider,
+        payer_email=payer_email,
+        expires_at=now + timedelta(hours=settings.COLLECTIONS_LINK_HOURS),
+    )
+    try:
+        gateway = payment_gateways.gateway(provider)
+        checkout = gateway.create_checkout(
+            payment_gateways.CheckoutRequest(
+                reference=link.reference,
+                title=_link_title(link, debt),
+                amount=link.amount,
+                currency=link.currency,
+                payer_email=payer_email,
+                expires_at=link.expires_at,
+                notification_url=settings.SITE_URL + reverse(f"collections_app:{provider}_webhook"),
+                back_url=settings.SITE_URL
+                + reverse("collections_app:portal_link", args=[link.reference]),
+                idempotency_key=link.reference,
+            )
+        )
+    except ProviderError as exc:
+        link.status = PaymentLink.Status.FAILED
+        link.error = str(exc)[:255]
+        link.save(update_fields=["status", "error"])
+        _timeline(
+            customer,
+            _("No se pudo crear el link de pago de %(amount)s (%(provider)s): %(error)s")
+            % {"amount": _money(debt, charged), "provider": provider, "error": link.error},
+            origin=origin,
+            actor=actor,
+            payload={"link": link.pk, "reference": link.reference},
+        )
+        raise ValidationError(
+            _("La pasarela %(provider)s no pudo crear el link: %(error)s")
+            % {"provider": provider, "error": link.error}
+        ) from exc
+    link.status = PaymentLink.Status.ACTIVE
+    link.url = checkout.url[:500]
+    link.provider_id = checkout.provider_id[:120]
+    link.save(update_fields=["status", "url", "provider_id"])
+    with transaction.atomic():
+        _timeline(
+            customer,
+            _(
+                "Link de pago creado: %(amount)s, %(concept)s, %(code)s (%(provider)s), vence el "
+                "%(expires)s"
+            )
+            % {
+                "amount": _money(debt, charged),
+                "concept": link.get_concept_display().lower(),
+                "code": debt.code,
+                "provider": provider,
+                "expires": timezone.localtime(link.expires_at).strftime("%d/%m/%Y %H:%M"),
+            },
+            origin=origin,
+            actor=actor,
+            payload={"link": link.pk, "reference": link.reference, "url": link.url},
+        )
+        _announce(Event.LINK, link)
+    return link
+
+
+def _link_title(link: PaymentLink, debt: Debt) -> str:
+    if link.concept == PaymentLink.Concept.INSTALLMENT:
+        return _("Cuota %(n)s de %(label)s") % {"n": link.installment_number, "label": debt.label}
+    if link.concept == PaymentLink.Concept.AGREEMENT:
+        return _("Convenio de pago de %(label)s") % {"label": debt.label}
+    return _("Pago de %(label)s") % {"label": debt.label}
+
+
+@transaction.atomic
+def cancel_payment_link(
+    *, link: PaymentLink, actor: AbstractBaseUser | None, reason: str
+) -> PaymentLink:
+    """Withdraw an unpaid link with a reason; a payment that still arrives is applied anyway.
+
+    The gateway's checkout stays open until it expires (Checkout Pro preferences cannot be
+    closed), so money paid through it is recorded as usual, not lost.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Indique el motivo.")})
+    link = PaymentLink.objects.select_for_update().select_related("customer").get(pk=link.pk)
+    if link.status not in (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING):
+        raise ValidationError(_("Solo se anula un link activo."))
+    link.status = PaymentLink.Status.CANCELLED
+    link.error = reason[:255]
+    link.save(update_fields=["status", "error"])
+    _timeline(
+        link.customer,
+        _("Link de pago %(ref)s de %(amount)s anulado: %(reason)s")
+        % {"ref": link.reference, "amount": _money(link.currency, link.amount), "reason": reason},
+        origin=Origin.AGENT,
+        actor=actor,
+        payload={"link": link.pk},
+    )
+    return link
+
+
+def expire_links(*, now: datetime | None = None) -> int:
+    """Mark active links past their expiry as expired; return how many (beat, hourly)."""
+    now = now or timezone.now()
+    return PaymentLink.objects.filter(
+        status__in=[PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING], expires_at__lt=now
+    ).update(status=PaymentLink.Status.EXPIRED)
+
+
+def process_gateway_event(event: WebhookEvent) -> None:
+    """Act on a stored gateway notification: read the payment's current state and apply it.
+
+    The gateway is asked for the payment every time, so the order in which notifications
+    arrive does not matter: approved money is applied once (the receivable refuses a second
+    payment with the same external id), pending waits for the next notification, rejected
+    and cancelled do nothing, refunded and charged back annul what was applied.
+    """
+    provider = event.provider
+    payment_id = _PAYMENT_ID_READERS[provider](event.payload())
+    found = payment_gateways.gateway(provider).fetch_payment(payment_id)
+    apply_gateway_payment(provider=provider, found=found)
+
+
+@transaction.atomic
+def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPayment") -> None:
+    """Apply a gateway payment's state to the link it pays (see process_gateway_event)."""
+    link = (
+        PaymentLink.objects.select_for_update()
+        .select_related("customer")
+        .filter(reference=found.reference, provider=provider)
+        .first()
+    )
+    if link is None:
+        raise IgnoreEvent(f"No payment link has reference {found.reference!r}.")
+    kind = receivables.kind(link.receivable_kind)
+    external_id = f"{provider}:{found.provider_payment_id}"
+    if found.status == payment_gateways.APPROVED:
+        if link.payment_id is not None and link.provider_payment_id == found.provider_payment_id:
+            return  # applied before: a repeated notification
+        if found.currency and found.currency != link.currency:
+            raise IgnoreEvent(f"Paid in {found.currency}, the link asks for {link.currency}.")
+        received_on = found.paid_on or timezone.localdate()
+        payment_id = kind.apply_payment(
+            receivable_id=link.receivable_id,
+            amount=found.amount,
+            received_on=min(received_on, timezone.localdate()),
+            source=provider,
+            actor=None,
+            reference=found.provider_payment_id,
+            external_id=external_id,
+            # The money is in: whatever the debt is by now, it is recorded, the excess as
+            # credit balance, rather than refused.
+            accept_overpayment=True,
+        )
+        link.status = PaymentLink.Status.PAID
+        link.provider_payment_id = found.provider_payment_id
+        link.payment_id = payment_id
+        link.paid_at = timezone.now()
+        link.save(update_fields=["status", "provider_payment_id", "payment_id", "paid_at"])
+        _timeline(
+            link.customer,
+            _("Pago de %(amount)s recibido por %(provider)s (link %(ref)s, operación %(op)s)")
+            % {
+                "amount": _money(link.currency, found.amount),
+                "provider": provider,
+                "ref": link.reference,
+                "op": found.provider_payment_id,
+            },
+            origin=Origin.WEBHOOK,
+            actor=None,
+            payload={"link": link.pk, "payment": payment_id},
+        )
+        _announce(Event.PAYMENT, link, payment_id=payment_id)
+        if link.agreement_id is not None:
+            _activate_agreement(link.agreement_id)
+        return
+    if found.status in (payment_gateways.REFUNDED, payment_gateways.CHARGED_BACK):
+        if link.payment_id is None or link.provider_payment_id != found.provider_payment_id:
+            return  # never applied: nothing to take back
+        if not kind.payment_is_applied(link.payment_id):
+            return  # annulled before
+        reason = (
+            _("devuelto por %(provider)s")
+            if found.status == payment_gateways.REFUNDED
+            else _("contracargo en %(provider)s")
+        ) % {"provider": provider}
+        annul_payment(
+            customer=link.customer,
+            receivable_kind=link.receivable_kind,
+            payment_id=link.payment_id,
+            actor=None,
+            reason=reason,
+            origin=Origin.WEBHOOK,
+        )
+        return
+    # pending, in process, rejected, cancelled: nothing to apply (yet).
+
+
+# --- Payments to verify --------------------------------------------------------------------
+
+
+def report_payment(
+    *,
+    customer: Customer,
+    receivable_kind: str,
+    receivable_id: int,
+    amount: Decimal,
+    paid_on: date,
+    method: str,
+    receipt: UploadedFile,
+    origin: str,
+    actor: AbstractBaseUser | None,
+    reference: str = "",
+    contact_email: str = "",
+) -> ReportedPayment:
+    """Record a payment the debtor says was made, with its receipt, for an agent to verify.
+
+    The collections team gets an e-mail; nothing is applied until an agent approves it.
+    """
+    amount = _checked_amount(amount)
+    today = timezone.localdate()
+    if paid_on > today:
+        raise ValidationError({"paid_on": _("La fecha de pago no puede ser futura.")})
+    if paid_on < today - timedelta(days=REPORT_MAX_AGE_DAYS):
+        raise ValidationError(
+            {"paid_on": _("La fecha de pago no puede tener más de un año. Contáctenos.")}
+        )
+    if method not in ReportedPayment.Method.values:
+        raise ValidationError({"method": _("Medio de pago desconocido.")})
+    validate_receipt(receipt)
+    debt = debt_of(customer, receivable_kind, receivable_id)
+    with transaction.atomic():
+        report = ReportedPayment.objects.create(
+            customer=customer,
+            **_refs(debt),
+            origin=origin,
+            created_by=people.signed_in(actor),
+            amount=amount,
+            paid_on=paid_on,
+            method=method,
+            reference=reference[:80],
+            receipt=receipt,
+            contact_email=contact_email,
+        )
+        _timeline(
+            customer,
+            _("Pago informado para verificar: %(amount)s del %(day)s (%(method)s), %(code)s")
+            % {
+                "amount": _money(debt, amount),
+                "day": paid_on.strftime("%d/%m/%Y"),
+                "method": report.get_method_display().lower(),
+                "code": debt.code,
+            },
+            origin=origin,
+            actor=actor,
+            payload={"reported_payment": report.pk},
+        )
+        for address in settings.COLLECTIONS_TEAM_EMAILS:
+            email.enqueue(
+                to=address,
+                subject=_("Pago a verificar: %(name)s, %(amount)s")
+                % {"name": customer.full_name, "amount": _money(debt, amount)},
+                body=_(
+                    "%(name)s (%(doc)s) informó un pago de %(amount)s del %(day)s por "
+                    "%(method)s, operación «%(ref)s», para %(code)s.\n\nVerifíquelo en %(url)s"
+                )
+                % {
+                    "name": customer.full_name,
+                    "doc": customer.document_number,
+                    "amount": _money(debt, amount),
+                    "day": paid_on.strftime("%d/%m/%Y"),
+                    "method": report.get_method_display().lower(),
+                    "ref": report.reference or "-",
+                    "code": debt.code,
+                    "url": settings.SITE_URL
+                    + reverse("collections_app:reported_detail", args=[report.pk]),
+                },
+                dedupe_key=f"reported-payment-{report.pk}-{address}",
+            )
+        _announce(Event.TO_VERIFY, report)
+    return report
+
+
+@dataclass(frozen=True)
+class Review:
+    """A payment to verify once reviewed, and what became of the message to the debtor
+    (queued, or skipped because they opted out or have no e-mail)."""
+
+    report: ReportedPayment
+    notice: customer_messages.Sending
+
+
+@transaction.atomic
+def approve_reported_payment(
+    *, report: ReportedPayment, actor: AbstractBaseUser | None, accept_overpayment: bool = False
+) -> Review:
+    """Apply a payment to verify through its receivable and tell the debtor it was verified."""
+    report = (
+        ReportedPayment.objects.select_for_update().select_related("customer").get(pk=report.pk)
+    )
+    if report.status != ReportedPayment.Status.PENDING:
+        raise ValidationError(_("Este pago ya fue revisado."))
+    payment_id = receivables.kind(report.receivable_kind).apply_payment(
+        receivable_id=report.receivable_id,
+        amount=report.amount,
+        received_on=report.paid_on,
+        source=report.method,
+        actor=actor,
+        reference=report.reference or f"Pago informado #{report.pk}",
+        external_id=f"reported:{report.pk}",
+        accept_overpayment=accept_overpayment,
+    )
+    report.status = ReportedPayment.Status.APPROVED
+    report.reviewed_by = people.signed_in(actor)
+    report.reviewed_at = timezone.now()
+    report.payment_id = payment_id
+    report.save(update_fields=["status", "reviewed_by", "reviewed_at", "payment_id"])
+    notice = _tell_debtor(
+        report,
+        subject=_("Su pago fue verificado"),
+        body=_("Verificamos su pago de %(amount)s del %(day)s para %(code)s. ¡Gracias!"),
+    )
+    _timeline(
+        report.customer,
+        _("Pago a verificar #%(id)s aprobado: %(amount)s aplicado a %(code)s")
+        % {
+            "id": report.pk,
+            "amount": money.format_money(report.amount),
+            "code": report.receivable_code,
+        },
+        origin=Origin.AGENT,
+        actor=actor,
+        payload={"reported_payment": report.pk, "payment": payment_id},
+    )
+    _announce(Event.VERIFIED, report, payment_id=payment_id)
+    return Review(report=report, notice=notice)
+
+
+@transaction.atomic
+def reject_reported_payment(
+    *, report: ReportedPayment, actor: AbstractBaseUser | None, reason: str
+) -> Review:
+    """Refuse a payment to verify with a reason, and tell the debtor why."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Indique el motivo del rechazo.")})
+    report = (
+        ReportedPayment.objects.select_for_update().select_related("customer").get(pk=report.pk)
+    )
+    if report.status != ReportedPayment.Status.PENDING:
+        raise ValidationError(_("Este pago ya fue revisado."))
+    report.status = ReportedPayment.Status.REJECTED
+    report.reviewed_by = people.signed_in(actor)
+    report.reviewed_at = timezone.now()
+    report.reject_reason = reason[:255]
+    report.save(update_fields=["status", "reviewed_by", "reviewed_at", "reject_reason"])
+    notice = _tell_debtor(
+        report,
+        subject=_("No pudimos verificar su pago"),
+        body=_(
+            "No pudimos verificar el pago de %(amount)s del %(day)s que informó para "
+            "%(code)s. Motivo: %(reason)s"
+        ),
+        reason=reason,
+    )
+    _timeline(
+        report.customer,
+        _("Pago a verificar #%(id)s rechazado: %(reason)s") % {"id": report.pk, "reason": reason},
+        origin=Origin.AGENT,
+        actor=actor,
+        payload={"reported_payment": report.pk},
+    )
+    _announce(Event.REJECTED, report)
+    return Review(report=report, notice=notice)
+
+
+def _tell_debtor(
+    report: ReportedPayment, *, subject: str, body: str, reason: str = ""
+) -> customer_messages.Sending:
+    """Send the debtor the review's outcome by e-mail; return what became of the message."""
+    text = body % {
+        "amount": money.format_money(report.amount),
+        "day": report.paid_on.strftime("%d/%m/%Y"),
+        "code": report.receivable_code,
+        "reason": reason,
+    }
+    return customer_messages.send_customer_message(
+        customer=report.customer,
+        channel=customer_messages.EMAIL,
+        subject=subject,
+        body=text,
+        dedupe_key=f"reported-payment-{report.pk}-{report.status}",
+    )
+
+
+# --- Promises ------------------------------------------------------------------------------
+
+
+def promise_payment(
+    *,
+    customer: Customer,
+    receivable_kind: str,
+    receivable_id: int,
+    amount: Decimal,
+    promised_on: date,
+    origin: str,
+    actor: AbstractBaseUser | None,
+    notes: str = "",
+) -> PaymentPromise:
+    """Record that the debtor promises to pay `amount` by `promised_on`."""
+    amount = _checked_amount(amount)
+    today = timezone.localdate()
+    if promised_on < today:
+        raise ValidationError({"promised_on": _("La fecha comprometida no puede ser pasada.")})
+    if promised_on > today + timedelta(days=PROMISE_MAX_DAYS):
+        raise ValidationError(
+            {
+                "promised_on": _("La fecha comprometida puede ser hasta %(days)s días desde hoy.")
+                % {"days": PROMISE_MAX_DAYS}
+            }
+        )
+    debt = debt_of(customer, receivable_kind, receivable_id)
+    if not debt.has_debt:
+        raise ValidationError(
+            _("La deuda %(code)s no tiene saldo pendiente.") % {"code": debt.code}
+        )
+    if amount > debt.total:
+        raise ValidationError(
+            {
+                "amount": _("El monto supera la deuda (%(total)s).")
+                % {"total": _money(debt, debt.total)}
+            }
+        )
+    with transaction.atomic():
+        # Lock the receivable's promises: two promises made at once must not both pass.
+        open_promise = (
+            PaymentPromise.objects.select_for_update()
+            .filter(
+                receivable_kind=debt.kind,
+                receivable_id=debt.id,
+                status=PaymentPromise.Status.PENDING,
+                agreement__isnull=True,
+            )
+            .first()
+        )
+        if open_promise is not None:
+            raise ValidationError(
+                _("Ya hay un compromiso vigente para %(code)s: %(amount)s al %(day)s.")
+                % {
+                    "code": debt.code,
+                    "amount": _money(debt, open_promise.amount),
+                    "day": open_promise.promised_on.strftime("%d/%m/%Y"),
+                }
+            )
+        promise = _create_promise(
+            customer,
+            debt,
+            amount=amount,
+            promised_on=promised_on,
+            origin=origin,
+            actor=actor,
+            notes=notes,
+        )
+    return promise
+
+
+def _create_promise(
+    customer: Customer,
+    debt: Debt,
+    *,
+    amount: Decimal,
+    promised_on: date,
+    origin: str,
+    actor: AbstractBaseUser | None,
+    notes: str = "",
+    agreement: PaymentAgreement | None = None,
+) -> PaymentPromise:
+    promise = PaymentPromise.objects.create(
+        customer=customer,
+        **_refs(debt),
+        origin=origin,
+        created_by=people.signed_in(actor),
+        amount=amount,
+        promised_on=promised_on,
+        notes=notes[:255],
+        agreement=agreement,
+    )
+    if agreement is None:
+        _timeline(
+            customer,
+            _("Compromiso de pago: %(amount)s al %(day)s, %(code)s")
+            % {
+                "amount": _money(debt, amount),
+                "day": promised_on.strftime("%d/%m/%Y"),
+                "code": debt.code,
+            },
+            origin=origin,
+            actor=actor,
+            payload={"promise": promise.pk},
+        )
+        _announce(Event.PROMISE, promise)
+    return promise
+
+
+def resolve_promises(*, today: date | None = None) -> dict[str, int]:
+    """Decide every promise whose day has passed: kept when the money came, else broken.
+
+    Runs daily (beat), each promise in its own transaction; running it twice changes
+    nothing. A promise counts the standing payments received from the day it was made
+    (for an agreement's installment: from the agreement's start, against what all its
+    installments up to this one add up to) until its day.
+    """
+    today = today or timezone.localdate()
+    counts = {"kept": 0, "broken": 0}
+    due = PaymentPromise.objects.filter(
+        status=PaymentPromise.Status.PENDING, promised_on__lt=today
+    ).values_list("pk", flat=True)
+    for pk in list(due.iterator()):
+        outcome = _resolve_promise(pk)
+        if outcome:
+            counts[outcome] += 1
+    return counts
+
+
+@transaction.atomic
+def _resolve_promise(pk: int) -> str:
+    promise = (
+        PaymentPromise.objects.select_for_update()
+        .select_related("customer", "agreement")
+        .get(pk=pk)
+    )
+    if promise.status != PaymentPromise.Status.PENDING:
+        return ""
+    kind = receivables.kind(promise.receivable_kind)
+    agreement = promise.agreement
+    if agreement is not None and agreement.activated_at is not None:
+        start = timezone.localdate(agreement.activated_at)
+        target = sum(
+            (p.amount for p in agreement.promises.filter(promised_on__lte=promise.promised_on)),
+            ZERO,
+        )
+    else:
+        start = timezone.localdate(promise.created_at)
+        target = promise.amount
+    paid = kind.paid_between(promise.receivable_id, start, promise.promised_on)
+    kept = paid >= target
+    promise.status = PaymentPromise.Status.KEPT if kept else PaymentPromise.Status.BROKEN
+    promise.paid_amount = paid
+    promise.resolved_at = timezone.now()
+    promise.save(update_fields=["status", "paid_amount", "resolved_at"])
+    _timeline(
+        promise.customer,
+        (
+            _("Compromiso de pago cumplido: %(amount)s al %(day)s, %(code)s")
+            if kept
+            else _(
+                "Compromiso de pago incumplido: %(amount)s al %(day)s, %(code)s (pagado %(paid)s)"
+            )
+        )
+        % {
+            "amount": money.format_money(promise.amount),
+            "day": promise.promised_on.strftime("%d/%m/%Y"),
+            "code": promise.receivable_code,
+            "paid": money.format_money(paid),
+        },
+        origin=Origin.SYSTEM,
+        actor=None,
+        payload={"promise": promise.pk, "paid": str(paid)},
+    )
+    _announce(Event.PROMISE_KEPT if kept else Event.PROMISE_BROKEN, promise)
+    if agreement is not None:
+        _settle_agreement(agreement, broken=not kept)
+    return "kept" if kept else "broken"
+
+
+@transaction.atomic
+def cancel_promise(
+    *, promise: PaymentPromise, actor: AbstractBaseUser | None, reason: str
+) -> PaymentPromise:
+    """Withdraw a promise still in course, with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Indique el motivo.")})
+    promise = (
+        PaymentPromise.objects.select_for_update().select_related("customer").get(pk=promise.pk)
+    )
+    if promise.status != PaymentPromise.Status.PENDING:
+        raise ValidationError(_("Este compromiso ya no está vigente."))
+    if promise.agreement_id is not None:
+        raise ValidationError(
+            _("Es una cuota del convenio #%(id)s: se resuelve con el convenio.")
+            % {"id": promise.agreement_id}
+        )
+    promise.status = PaymentPromise.Status.CANCELLED
+    promise.resolved_at = timezone.now()
+    promise.save(update_fields=["status", "resolved_at"])
+    _timeline(
+        promise.customer,
+        _("Compromiso de pago del %(day)s anulado: %(reason)s")
+        % {"day": promise.promised_on.strftime("%d/%m/%Y"), "reason": reason},
+        origin=Origin.AGENT,
+        actor=actor,
+        payload={"promise": promise.pk},
+    )
+    return promise
+
+
+# --- Annulments ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def annul_payment(
+    *,
+    customer: Customer,
+    receivable_kind: str,
+    payment_id: int,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    origin: str = Origin.AGENT,
+) -> None:
+    """Annul a receivable's payment with a reason, reversing its effect exactly."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Indique el motivo de la anulación.")})
+    kind = receivables.kind(receivable_kind)
+    receivable_id = kind.annul_payment(payment_id=payment_id, actor=actor, reason=reason)
+    debt = kind.debt(receivable_id, timezone.localdate())
+    if debt is None or debt.customer_id != customer.pk:
+        raise ValidationError(_("La deuda no existe o no es de este cliente."))
+    send_on_commit(
+        Event.ANNULMENT,
+        portfolio=debt.portfolio,
+        customer_id=customer.pk,
+        receivable_kind=receivable_kind,
+        receivable_id=receivable_id,
+        instance=None,
+        payment_id=payment_id,
+    )
+
+
+# --- Agreements ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgreementOption:
+    """One way to pay a debt's overdue part that a rule allows."""
+
+    rule: AgreementRule
+    installments: int
+    debt_amount: Decimal
+    discount_amount: Decimal
+    down_payment: Decimal
+    installment_amount: Decimal
+    plan: tuple[tuple[int, date, Decimal], ...]  # (number, due day, amount); 0 = down payment
+
+    @property
+    def total(self) -> Decimal:
+        return self.debt_amount - self.discount_amount
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule.pk}-{self.installments}"
+
+
+def agreement_options(
+    debt: Debt, *, today: date | None = None, rules: Sequence[AgreementRule] | None = None
+) -> list[AgreementOption]:
+    """Return the agreements the active rules allow for this debt (none when nothing is late).
+
+    `rules` are the active rules when the caller read them already (a page with several
+    debts reads them once).
+    """
+    today = today or timezone.localdate()
+    if debt.overdue <= 0 or debt.portfolio != Portfolio.CURRENT:
+        return []
+    if rules is None:
+        rules = AgreementRule.objects.filter(is_active=True).order_by("name", "pk")
+    options = []
+    for rule in rules:
+        if debt.days_past_due < rule.min_days_past_due:
+            continue
+        discount = money.cents(debt.late_interest * rule.late_interest_discount_percent / 100)
+        total = debt.overdue - discount
+        least_down = (total * rule.min_down_payment_percent / 100).quantize(
+            CENT, rounding=ROUND_HALF_UP
+        )
+        for count in range(1, rule.max_installments + 1):
+            if count == 1:
+                down, each, parts = total, ZERO, []
+            else:
+                down = max(least_down, CENT)
+                rest = total - down
+                each = (rest / (count - 1)).quantize(CENT, rounding=ROUND_HALF_UP)
+                parts = [each] * (count - 2) + [rest - each * (count - 2)]
+                if each <= 0 or parts[-1] <= 0:
+                    continue
+            plan = [(0, today, down)] + [
+                (n, today + timedelta(days=rule.days_between_installments * n), amount)
+                for n, amount in enumerate(parts, start=1)
+            ]
+            options.append(
+                AgreementOption(
+                    rule=rule,
+                    installments=count,
+                    debt_amount=debt.overdue,
+                    discount_amount=discount,
+                    down_payment=down,
+                    installment_amount=each,
+                    plan=tuple(plan),
+                )
+            )
+    return options
+
+
+def create_agreement(
+    *,
+    customer: Customer,
+    receivable_kind: str,
+    receivable_id: int,
+    option_key: str,
+    provider: str,
+    origin: str,
+    actor: AbstractBaseUser | None,
+    payer_email: str = "",
+) -> tuple[PaymentAgreement, PaymentLink]:
+    """Take one of the offered agreements: store it and create the link for its down payment."""
+    debt = debt_of(customer, receivable_kind, receivable_id)
+    option = next((o for o in agreement_options(debt) if o.key == option_key), None)
+    if option is None:
+        raise ValidationError({"option": _("Ese convenio no está disponible para esta deuda.")})
+    try:
+        with transaction.atomic():
+            agreement = PaymentAgreement.objects.create(
+                customer=customer,
+                **_refs(debt),
+                origin=origin,
+                created_by=people.signed_in(actor),
+                rule=option.rule,
+                installments=option.installments,
+                debt_amount=option.debt_amount,
+                discount_amount=option.discount_amount,
+                down_payment=option.down_payment,
+                installment_amount=option.installment_amount,
+                plan=[
+                    {"number": n, "due_on": day.isoformat(), "amount": str(amount)}
+                    for n, day, amount in option.plan
+                ],
+            )
+            _timeline(
+                customer,
+                _(
+                    "Convenio de pago en %(n)s cuota(s) para %(code)s: pie %(down)s, descuento "
+                    "%(discount)s, total %(total)s"
+                )
+                % {
+                    "n": option.installments,
+                    "code": debt.code,
+                    "down": _money(debt, option.down_payment),
+                    "discount": _money(debt, option.discount_amount),
+                    "total": _money(debt, option.total),
+                },
+                origin=origin,
+                actor=actor,
+                payload={"agreement": agreement.pk},
+            )
+            _announce(Event.AGREEMENT, agreement)
+    except IntegrityError as exc:
+        raise ValidationError(
+            _("La deuda %(code)s ya tiene un convenio en curso.") % {"code": debt.code}
+        ) from exc
+    try:
+        link = create_payment_link(
+            customer=customer,
+            receivable_kind=receivable_kind,
+            receivable_id=receivable_id,
+            concept=PaymentLink.Concept.AGREEMENT,
+            amount=option.down_payment,
+            provider=provider,
+            origin=origin,
+            actor=actor,
+            payer_email=payer_email,
+            agreement=agreement,
+        )
+    except ValidationError:
+        # Without a link its down payment cannot be paid, and a pending agreement would
+        # keep the debt from getting another one (coll_agreement_one_open): withdraw it.
+        PaymentAgreement.objects.filter(
+            pk=agreement.pk, status=PaymentAgreement.Status.PENDING
+        ).update(status=PaymentAgreement.Status.CANCELLED, resolved_at=timezone.now())
+        raise
+    return agreement, link
+
+
+@transaction.atomic
+def cancel_agreement(
+    *, agreement: PaymentAgreement, actor: AbstractBaseUser | None, reason: str
+) -> PaymentAgreement:
+    """Withdraw an agreement still waiting for its down payment, and its link."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Indique el motivo.")})
+    agreement = (
+        PaymentAgreement.objects.select_for_update().select_related("customer").get(pk=agreement.pk)
+    )
+    if agreement.status != PaymentAgreement.Status.PENDING:
+        raise ValidationError(_("Solo se anula un convenio que espera su pie."))
+    agreement.status = PaymentAgreement.Status.CANCELLED
+    agreement.resolved_at = timezone.now()
+    agreement.save(update_fields=["status", "resolved_at"])
+    for link in agreement.links.filter(status=PaymentLink.Status.ACTIVE):
+        cancel_payment_link(link=link, actor=actor, reason=reason)
+    _timeline(
+        agreement.customer,
+        _("Convenio de pago #%(id)s anulado: %(reason)s") % {"id": agreement.pk, "reason": reason},
+        origin=Origin.AGENT,
+        actor=actor,
+        payload={"agreement": agreement.pk},
+    )
+    return agreement
+
+
+def _activate_agreement(agreement_id: int) -> None:
+    """The down payment came in: grant the discount and turn each installment into a promise."""
+    agreement = (
+        PaymentAgreement.objects.select_for_update().select_related("customer").get(pk=agreement_id)
+    )
+    if agreement.status != PaymentAgreement.Status.PENDING:
+        return
+    kind = receivables.kind(agreement.receivable_kind)
+    if agreement.discount_amount > 0:
+        kind.grant_discount(
+            receivable_id=agreement.receivable_id,
+            amount=agreement.discount_amount,
+            actor=None,
+            reason=_("convenio de pago #%(id)s") % {"id": agreement.pk},
+        )
+    debt = kind.debt(agreement.receivable_id, timezone.localdate())
+    agreement.status = PaymentAgreement.Status.ACTIVE
+    agreement.activated_at = timezone.now()
+    today = timezone.localdate()
+    for part in agreement.plan:
+        if part["number"] == 0:
+            continue
+        _create_promise(
+            agreement.customer,
+            debt,
+            amount=Decimal(part["amount"]),
+            promised_on=today
+            + (date.fromisoformat(part["due_on"]) - timezone.localdate(agreement.created_at)),
+            origin=Origin.SYSTEM,
+            actor=None,
+            agreement=agreement,
+        )
+    if agreement.installments == 1:
+        agreement.status = PaymentAgreement.Status.COMPLETED
+        agreement.resolved_at = timezone.now()
+    agreement.save(update_fields=["status", "activated_at", "resolved_at"])
+
+
+def _settle_agreement(agreement: PaymentAgreement, *, broken: bool) -> None:
+    agreement = PaymentAgreement.objects.select_for_update().get(pk=agreement.pk)
+    if agreement.status != PaymentAgreement.Status.ACTIVE:
+        return
+    if broken:
+        agreement.status = PaymentAgreement.Status.BROKEN
+    elif not agreement.promises.filter(status=PaymentPromise.Status.PENDING).exists():
+        agreement.status = PaymentAgreement.Status.COMPLETED
+    else:
+        return
+    agreement.resolved_at = timezone.now()
+    agreement.save(update_fields=["status", "resolved_at"])
+    if broken:
+        agreement.promises.filter(status=PaymentPromise.Status.PENDING).update(
+            status=PaymentPromise.Status.CANCELLED, resolved_at=timezone.now()
+        )
+
+
+# --- Call-back requests ----------------------------------------------------------------------
+
+
+def request_callback(
+    *,
+    customer: Customer,
+    phone: str,
+    origin: str,
+    actor: AbstractBaseUser | None,
+    preferred_at: datetime | None = None,
+    preferred_time: str = "",
+    portfolio: str = Portfolio.CURRENT,
+) -> CallbackRequest:
+    """Record that the debtor wants a call; it waits in the agents' call-back list."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if not 7 <= len(digits) <= 15:
+        raise ValidationError({"phone": _("Indique un teléfono válido (7 a 15 dígitos).")})
+    if preferred_at is not None and preferred_at < timezone.now() - timedelta(minutes=5):
+        raise ValidationError({"preferred_at": _("El horario preferido no puede ser pasado.")})
+    if preferred_at is not None and preferred_at > timezone.now() + timedelta(days=30):
+        raise ValidationError(
+            {"preferred_at": _("El horario preferido puede ser hasta 30 días desde hoy.")}
+        )
+    phone = ("+" if phone.strip().startswith("+") else "") + digits
+    with transaction.atomic():
+        callback = CallbackRequest.objects.create(
+            customer=customer,
+            phone=phone,
+            preferred_at=preferred_at,
+            preferred_time=preferred_time[:60],
+            origin=origin,
+            portfolio=portfolio,
+        )
+        when = (
+            timezone.localtime(preferred_at).strftime("%d/%m/%Y %H:%M")
+            if preferred_at
+            else preferred_time or _("cuanto antes")
+        )
+        _timeline(
+            customer,
+            _("Pidió que lo llamen al %(phone)s (%(when)s)") % {"phone": phone, "when": when},
+            origin=origin,
+            actor=actor,
+            payload={"callback": callback.pk},
+            kind=Interaction.Kind.CALL,
+        )
+        send_on_commit(
+            Event.CALLBACK,
+            portfolio=portfolio,
+            customer_id=customer.pk,
+            instance=callback,
+        )
+    return callback
+
+
+@transaction.atomic
+def close_callback(
+    *, callback: CallbackRequest, actor: AbstractBaseUser | None, status: str, outcome: str
+) -> CallbackRequest:
+    """Close a call-back request as called or discarded, with what happened."""
+    if status not in (CallbackRequest.Status.DONE, CallbackRequest.Status.CANCELLED):
+        raise ValidationError({"status": _("Elija «Llamado» o «Descartado».")})
+    outcome = (outcome or "").strip()
+    if not outcome:
+        raise ValidationError({"outcome": _("Indique qué pasó.")})
+    callback = (
+        CallbackRequest.objects.select_for_update().select_related("customer").get(pk=callback.pk)
+    )
+    if callback.status != CallbackRequest.Status.OPEN:
+        raise ValidationError(_("Este pedido ya fue cerrado."))
+    callback.status = status
+    callback.outcome = outcome[:255]
+    callback.closed_at = timezone.now()
+    callback.closed_by = people.signed_in(actor)
+    callback.save(update_fields=["status", "outcome", "closed_at", "closed_by"])
+    crm_services.record_interaction(
+        customer=callback.customer,
+        kind=Interaction.Kind.CALL,
+        direction=Interaction.Direction.OUTBOUND,
+        summary=_("Pedido de llamada %(status)s: %(outcome)s")
+        % {"status": callback.get_status_display().lower(), "outcome": outcome},
+        payload={"callback": callback.pk},
+        actor=people.signed_in(actor),
+    )
+    return callback

@@ -1,0 +1,15 @@
+"""Celery doors into the payment-event services; nothing in, counts out."""
+
+from celery import shared_task
+
+from collections_app import services
+
+
+@shared_task(name="collections_app.expire_links")
+def expire_links() -> int:
+    return services.expire_links()
+
+
+@shared_task(name="collections_app.resolve_promises")
+def resolve_promises() -> dict[str, int]:
+    return services.resolve_promises()
