@@ -306,7 +306,11 @@ def cancel_payment_link(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Indique el motivo.")})
-    link = PaymentLink.objects.select_for_update().select_related("customer").get(pk=link.pk)
+    link = (
+        PaymentLink.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=link.pk)
+    )
     if link.status not in (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING):
         raise ValidationError(_("Solo se anula un link activo."))
     link.status = PaymentLink.Status.CANCELLED
@@ -349,7 +353,7 @@ def process_gateway_event(event: WebhookEvent) -> None:
 def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPayment") -> None:
     """Apply a gateway payment's state to the link it pays (see process_gateway_event)."""
     link = (
-        PaymentLink.objects.select_for_update()
+        PaymentLink.objects.select_for_update(of=("self",))
         .select_related("customer")
         .filter(reference=found.reference, provider=provider)
         .first()
@@ -520,7 +524,9 @@ def approve_reported_payment(
 ) -> Review:
     """Apply a payment to verify through its receivable and tell the debtor it was verified."""
     report = (
-        ReportedPayment.objects.select_for_update().select_related("customer").get(pk=report.pk)
+        ReportedPayment.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=report.pk)
     )
     if report.status != ReportedPayment.Status.PENDING:
         raise ValidationError(_("Este pago ya fue revisado."))
@@ -569,7 +575,9 @@ def reject_reported_payment(
     if not reason:
         raise ValidationError({"reason": _("Indique el motivo del rechazo.")})
     report = (
-        ReportedPayment.objects.select_for_update().select_related("customer").get(pk=report.pk)
+        ReportedPayment.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=report.pk)
     )
     if report.status != ReportedPayment.Status.PENDING:
         raise ValidationError(_("Este pago ya fue revisado."))
@@ -749,7 +757,7 @@ def resolve_promises(*, today: date | None = None) -> dict[str, int]:
 @transaction.atomic
 def _resolve_promise(pk: int) -> str:
     promise = (
-        PaymentPromise.objects.select_for_update()
+        PaymentPromise.objects.select_for_update(of=("self",))
         .select_related("customer", "agreement")
         .get(pk=pk)
     )
@@ -806,7 +814,9 @@ def cancel_promise(
     if not reason:
         raise ValidationError({"reason": _("Indique el motivo.")})
     promise = (
-        PaymentPromise.objects.select_for_update().select_related("customer").get(pk=promise.pk)
+        PaymentPromise.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=promise.pk)
     )
     if promise.status != PaymentPromise.Status.PENDING:
         raise ValidationError(_("Este compromiso ya no está vigente."))
@@ -1024,7 +1034,9 @@ def cancel_agreement(
     if not reason:
         raise ValidationError({"reason": _("Indique el motivo.")})
     agreement = (
-        PaymentAgreement.objects.select_for_update().select_related("customer").get(pk=agreement.pk)
+        PaymentAgreement.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=agreement.pk)
     )
     if agreement.status != PaymentAgreement.Status.PENDING:
         raise ValidationError(_("Solo se anula un convenio que espera su pie."))
@@ -1046,7 +1058,9 @@ def cancel_agreement(
 def _activate_agreement(agreement_id: int) -> None:
     """The down payment came in: grant the discount and turn each installment into a promise."""
     agreement = (
-        PaymentAgreement.objects.select_for_update().select_related("customer").get(pk=agreement_id)
+        PaymentAgreement.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=agreement_id)
     )
     if agreement.status != PaymentAgreement.Status.PENDING:
         return
@@ -1165,7 +1179,9 @@ def close_callback(
     if not outcome:
         raise ValidationError({"outcome": _("Indique qué pasó.")})
     callback = (
-        CallbackRequest.objects.select_for_update().select_related("customer").get(pk=callback.pk)
+        CallbackRequest.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=callback.pk)
     )
     if callback.status != CallbackRequest.Status.OPEN:
         raise ValidationError(_("Este pedido ya fue cerrado."))

@@ -382,6 +382,18 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 # Seconds an SMTP connection may hang: without it a stalled server holds a worker forever
 # and the outbox sweep sends the message again (integrations.outbox.SENDING_TIMEOUT).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# Or through an e-mail provider's HTTP API with django-anymail: ANYMAIL_ESP names Anymail's
+# backend module ("mailgun", "sendgrid", "postmark", "brevo", "amazon_ses"…) and ANYMAIL
+# holds its settings as JSON ({"MAILGUN_API_KEY": "…", "MAILGUN_SENDER_DOMAIN": "…"}).
+# https://anymail.dev/en/stable/esps/
+ANYMAIL_ESP = env.str("ANYMAIL_ESP", default="").strip()
+ANYMAIL = env.json("ANYMAIL", default={})
+if ANYMAIL_ESP:
+    if not ANYMAIL_ESP.replace("_", "").isalpha() or not ANYMAIL_ESP.islower():
+        raise ImproperlyConfigured(
+            f"ANYMAIL_ESP must be an Anymail backend name, not {ANYMAIL_ESP!r}."
+        )
+    EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Cartera <no-reply@cartera.local>")
 
 # --- Providers: credentials empty by default, base URLs the provider's own --------------

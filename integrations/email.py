@@ -1,4 +1,5 @@
-"""E-mail through Django's configured backend: SMTP in production, locmem in tests.
+"""E-mail through Django's configured backend: SMTP or an ESP's HTTP API (django-anymail,
+ANYMAIL_ESP) in production, the console by default, locmem in tests.
 
 Knows nothing of our domain: an address, a subject and a text. SMTP failures become our
 two errors: a refused recipient (5xx) is a `ProviderError`; a broken or timed-out
@@ -13,10 +14,11 @@ customers go through `crm.messages`, which sends with `send`.
 import smtplib
 from typing import Any
 
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.core.mail import send_mail
 from django.utils.translation import gettext
 
-from integrations import outbox
+from integrations import http, outbox
 from integrations.errors import ProviderError, TemporaryProviderError
 from integrations.models import OutboxMessage
 
@@ -29,6 +31,18 @@ def send(to: str, subject: str, body: str) -> None:
     subject = " ".join(subject.split())
     try:
         sent = send_mail(subject, body, None, [to])
+    except AnymailRecipientsRefused as exc:
+        # The provider's API refused every recipient (bounced before, unsubscribed...).
+        raise ProviderError(
+            gettext("El proveedor de correo rechazó la dirección %(to)s: %(reason)s")
+            % {"to": to, "reason": exc}
+        ) from exc
+    except AnymailAPIError as exc:
+        # An HTTP API (ANYMAIL_ESP): no answer, 429 or 5xx is temporary, another 4xx is not.
+        status = exc.status_code
+        if status is None or status == 429 or status >= 500:
+            raise TemporaryProviderError(str(exc)[: http.ERROR_BODY_CHARS]) from exc
+        raise ProviderError(str(exc)[: http.ERROR_BODY_CHARS]) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         replies = list(exc.recipients.values())
         reason = "; ".join(f"{code} {_text(text)}" for code, text in replies)

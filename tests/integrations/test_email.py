@@ -1,4 +1,5 @@
 import pytest
+import responses
 from django.core import mail
 
 from integrations import email, outbox
@@ -91,3 +92,48 @@ def test_it_leaves_a_refused_email_failed_in_the_outbox_and_sends_it_when_retrie
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.SENT
     assert len(mail.outbox) == 1
+
+
+# --- Through an ESP's HTTP API (django-anymail) ------------------------------------------
+
+MAILGUN_URL = "https://api.mailgun.net/v3/mg.cartera.example/messages"
+
+
+@pytest.fixture
+def mailgun(settings):
+    """Anymail's Mailgun backend, as ANYMAIL_ESP=mailgun sets it, its HTTP faked."""
+    settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+    settings.ANYMAIL = {
+        "MAILGUN_API_KEY": "key-test",
+        "MAILGUN_SENDER_DOMAIN": "mg.cartera.example",
+    }
+    with responses.RequestsMock() as api:
+        yield api
+
+
+def test_it_sends_through_the_providers_api(mailgun):
+    mailgun.add(responses.POST, MAILGUN_URL, json={"id": "<1@mg>", "message": "Queued."})
+
+    email.send("rosa@example.pe", "Su gestión", "Hola Rosa")
+
+    body = mailgun.calls[0].request.body
+    text = body.decode() if isinstance(body, bytes) else body
+    assert "rosa%40example.pe" in text or "rosa@example.pe" in text
+    assert "Hola" in text
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_provider_that_cannot_answer_now_is_retried(mailgun, status):
+    mailgun.add(responses.POST, MAILGUN_URL, status=status, json={"message": "busy"})
+
+    with pytest.raises(TemporaryProviderError):
+        email.send("rosa@example.pe", "Su gestión", "Hola")
+
+
+def test_a_provider_that_refuses_the_message_is_not_retried(mailgun):
+    mailgun.add(responses.POST, MAILGUN_URL, status=400, json={"message": "'to' invalid"})
+
+    with pytest.raises(ProviderError) as caught:
+        email.send("rosa@example.pe", "Su gestión", "Hola")
+
+    assert not isinstance(caught.value, TemporaryProviderError)

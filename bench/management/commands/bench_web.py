@@ -18,7 +18,10 @@ queries one request ran, and whether the row meets its target (issue 14):
 - list and detail pages: at least 0.5 x the 50-row table;
 - a signed-in page that does nothing (/healthz with a session): at least 0.8 x the bare
   view;
-- the Kommo webhook: at least 0.7 x the bare insert;
+- the Kommo and MercadoPago webhooks: at least 0.7 x the bare insert (MercadoPago's
+  notifications signed beforehand, a new payment each);
+- the collection bot's debt lookup (a bearer token, a different debtor each request) and
+  the portal's account statement (a debtor's portal session): at least 0.5 x the table;
 - reports and dashboards: p95 under 300 ms for one client at a time.
 Exits with status 1 when a row misses its target.
 """
