@@ -52,6 +52,8 @@ class ReceivableRef(models.Model):
     # Copied from the receivable when the event is made (a loan's payment code), so lists
     # show and search it without asking every receivable kind.
     receivable_code = models.CharField(_("código de pago"), max_length=30)
+    # The receivable's currency, so amounts are written with it without asking the kind.
+    currency = models.CharField(_("moneda"), max_length=3, blank=True)
     portfolio = models.CharField(
         _("cartera"), max_length=10, choices=Portfolio, default=Portfolio.CURRENT
     )
@@ -99,7 +101,6 @@ class PaymentLink(ReceivableRef):
         related_name="links",
     )
     amount = models.DecimalField(_("monto"), **MONEY, validators=[MinValueValidator(0)])
-    currency = models.CharField(_("moneda"), max_length=3)
     provider = models.CharField(_("pasarela"), max_length=20)
     payer_email = models.EmailField(_("correo del pagador"), blank=True)
     status = models.CharField(

@@ -117,6 +117,7 @@ def _refs(debt: Debt) -> dict:
         "receivable_kind": debt.kind,
         "receivable_id": debt.id,
         "receivable_code": debt.code,
+        "currency": debt.currency,
         "portfolio": debt.portfolio,
     }
 
@@ -136,7 +137,7 @@ def _announce(event: str, instance, *, payment_id: int | None = None) -> None:
 
 def _money(debt_or_currency: Debt | str, amount: Decimal) -> str:
     currency = debt_or_currency if isinstance(debt_or_currency, str) else debt_or_currency.currency
-    return f"{currency} {money.format_money(amount)}"
+    return f"{currency} {money.format_money(amount)}".strip()
 
 
 # --- Payment links -------------------------------------------------------------------------
@@ -223,7 +224,6 @@ def create_payment_link(
         else None,
         agreement=agreement,
         amount=charged,
-        currency=debt.currency,
         provider=provider,
         payer_email=payer_email,
         expires_at=now + timedelta(hours=settings.COLLECTIONS_LINK_HOURS),
@@ -555,7 +555,7 @@ def approve_reported_payment(
         _("Pago a verificar #%(id)s aprobado: %(amount)s aplicado a %(code)s")
         % {
             "id": report.pk,
-            "amount": money.format_money(report.amount),
+            "amount": _money(report.currency, report.amount),
             "code": report.receivable_code,
         },
         origin=Origin.AGENT,
@@ -611,7 +611,7 @@ def _tell_debtor(
 ) -> customer_messages.Sending:
     """Send the debtor the review's outcome by e-mail; return what became of the message."""
     text = body % {
-        "amount": money.format_money(report.amount),
+        "amount": _money(report.currency, report.amount),
         "day": report.paid_on.strftime("%d/%m/%Y"),
         "code": report.receivable_code,
         "reason": reason,
@@ -790,10 +790,10 @@ def _resolve_promise(pk: int) -> str:
             )
         )
         % {
-            "amount": money.format_money(promise.amount),
+            "amount": _money(promise.currency, promise.amount),
             "day": promise.promised_on.strftime("%d/%m/%Y"),
             "code": promise.receivable_code,
-            "paid": money.format_money(paid),
+            "paid": _money(promise.currency, paid),
         },
         origin=Origin.SYSTEM,
         actor=None,

@@ -230,7 +230,7 @@ def reported_approve(request: HttpRequest, pk: int) -> HttpResponse:
         lines = [
             _("Se aplicará el pago de %(amount)s del %(day)s %(where)s, de %(name)s.")
             % {
-                "amount": _amount(_currency(report), report.amount),
+                "amount": _amount(report.currency, report.amount),
                 "day": report.paid_on.strftime("%d/%m/%Y"),
                 "where": where,
                 "name": report.customer.full_name,
@@ -262,11 +262,6 @@ def reported_approve(request: HttpRequest, pk: int) -> HttpResponse:
     }
     messages.success(request, f"{message} {_approval_notice(review.notice)}")
     return redirect("collections_app:reported_list")
-
-
-def _currency(report: ReportedPayment) -> str:
-    debt = _debt(report.receivable_kind, report.receivable_id)
-    return debt.currency if debt is not None else ""
 
 
 def _approval_notice(notice: customer_messages.Sending) -> str:
