@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from collections_app import receivables
+from collections_app import receivables, selectors
 from collections_app.models import (
     ZERO,
     AgreementRule,
@@ -908,7 +908,7 @@ def agreement_options(
     if debt.overdue <= 0 or debt.portfolio != Portfolio.CURRENT:
         return []
     if rules is None:
-        rules = AgreementRule.objects.filter(is_active=True).order_by("name", "pk")
+        rules = selectors.active_agreement_rules()
     options = []
     for rule in rules:
         if debt.days_past_due < rule.min_days_past_due:

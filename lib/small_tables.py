@@ -14,6 +14,7 @@ here) shows after MAX_AGE seconds.
 """
 
 import contextlib
+import secrets
 import time
 
 from django.core.cache import cache
@@ -40,7 +41,8 @@ def rows(*tables: type[Model] | QuerySet) -> list[dict[int, Model]]:
         _watch(queryset.model)
         version = versions.get(key)
         if version is None:  # first use, or the cache was emptied: a number no process kept
-            version = time.time_ns()
+            # Random, not the time: a frozen or repeated clock must not give an old number.
+            version = secrets.randbits(62)
             cache.add(key, version, timeout=None)
         # By table and columns: a copy of a few columns never stands in for all of them.
         fields, deferred = queryset.query.deferred_loading

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from collections_app import receivables
+from collections_app import selectors as collection_selectors
 from collections_app import services as collection_services
 from collections_app.models import (
     ZERO,
@@ -103,7 +104,7 @@ def statement(customer: Customer, today: date | None = None) -> Statement:
     today = today or timezone.localdate()
     # Loans are read once, for their debts and their schedules; other kinds by the registry.
     others = receivables.open_debts(customer.pk, today, besides=receivables.LOAN)
-    rules = list(AgreementRule.objects.filter(is_active=True).order_by("name", "pk"))
+    rules = collection_selectors.active_agreement_rules()
     accounts = _loan_accounts(customer, today, rules)
     accounts += [_other_account(debt, rules) for debt in others]
     totals: dict[str, Decimal] = {}

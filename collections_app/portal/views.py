@@ -31,9 +31,10 @@ from collections_app import services as collection_services
 from collections_app.models import Origin, PaymentLink
 from collections_app.portal import forms, selectors, services, session
 from collections_app.portal.services import Step
+from crm import display
 from crm.models import Customer
 from integrations import recaptcha
-from lib import ratelimit
+from lib import amounts, ratelimit
 
 RECAPTCHA_ACTION = "portal_identify"
 REFERENCE = r"PL-[0-9a-f]{20}"
@@ -243,6 +244,8 @@ def statement(request: HttpRequest, visitor: session.Visitor, customer: Customer
     # Each account's installments, the page's longest part, by a Jinja2 template.
     csrf = str(csrf_input(request))
     pay_url = reverse("collections_app:portal_pay")
+    # Django's number formatting, ~15 µs an amount, was a tenth of the rows' time.
+    write = amounts.writer()
     accounts = [
         (
             account,
@@ -251,6 +254,7 @@ def statement(request: HttpRequest, visitor: session.Visitor, customer: Customer
                     "collections_app/portal_installments.jinja",
                     {
                         "account": account,
+                        "money": _money_writer(write, account.currency),
                         "gateway": gateway,
                         "csrf": csrf,
                         "pay_url": pay_url,
@@ -343,6 +347,12 @@ def agreement(request: HttpRequest, visitor: session.Visitor, customer: Customer
         _("%(n)s cuota(s), %(code)s") % {"n": taken.installments, "code": taken.receivable_code},
     )
     return redirect(_going_to(link))
+
+
+def _money_writer(write: Callable[[object], str], currency: str) -> Callable[[object], str]:
+    """Write an amount as the `money` filter does ("S/ 1,234.50"), with `write`'s speed."""
+    symbol = display.currency_symbol(currency)
+    return lambda value: f"{symbol} {write(value)}" if symbol else write(value)
 
 
 def _going_to(link: PaymentLink) -> str:
