@@ -798,3 +798,25 @@ def test_no_statement_form_answers_a_server_error_whatever_it_is_sent(reachable,
         fuzz_form(client, reverse(f"collections_app:{name}"), fields)
 
     assert client.get(STATEMENT).status_code == 200
+
+
+def test_the_statement_lists_what_is_in_course_and_nothing_when_there_is_none(reachable, loan):
+    client = signed_in(Client(), reachable)
+    assertNotContains(client.get(STATEMENT), 'id="in-course"')
+
+    collection_services.report_payment(
+        customer=reachable,
+        receivable_kind="loan",
+        receivable_id=loan.pk,
+        amount=Decimal("100.00"),
+        paid_on=TODAY,
+        method="transfer",
+        receipt=SimpleUploadedFile("r.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png"),
+        origin=Origin.PORTAL,
+        actor=None,
+    )
+    response = client.get(STATEMENT)
+
+    assertContains(response, 'id="in-course"')
+    assertContains(response, "por verificar")
+    assertNotContains(response, "Compromiso de pagar")
