@@ -126,7 +126,7 @@ class PaymentLinkAdmin(ReadOnlyAdmin):
         "expires_at",
         "url",
         "provider_id",
-        "error",
+        "status_reason",
         provider_payment_column,
         payment_column,
         "paid_at",

@@ -109,7 +109,8 @@ class PaymentLink(ReceivableRef):
     expires_at = models.DateTimeField(_("vence"))
     url = models.URLField(_("enlace"), max_length=500, blank=True)
     provider_id = models.CharField(_("id en la pasarela"), max_length=120, blank=True)
-    error = models.CharField(_("error"), max_length=255, blank=True)
+    # Why it ended as it did: the gateway's error (failed) or the agent's reason (cancelled).
+    status_reason = models.CharField(_("motivo"), max_length=255, blank=True)
     # The gateway's payment that paid it, and ours it became (a loan payment's id).
     provider_payment_id = models.CharField(max_length=120, blank=True)
     payment_id = models.PositiveBigIntegerField(null=True, blank=True)

@@ -246,19 +246,19 @@ def create_payment_link(
         )
     except ProviderError as exc:
         link.status = PaymentLink.Status.FAILED
-        link.error = str(exc)[:255]
-        link.save(update_fields=["status", "error"])
+        link.status_reason = str(exc)[:255]
+        link.save(update_fields=["status", "status_reason"])
         _timeline(
             customer,
             _("No se pudo crear el link de pago de %(amount)s (%(provider)s): %(error)s")
-            % {"amount": _money(debt, charged), "provider": provider, "error": link.error},
+            % {"amount": _money(debt, charged), "provider": provider, "error": link.status_reason},
             origin=origin,
             actor=actor,
             payload={"link": link.pk, "reference": link.reference},
         )
         raise ValidationError(
             _("La pasarela %(provider)s no pudo crear el link: %(error)s")
-            % {"provider": provider, "error": link.error}
+            % {"provider": provider, "error": link.status_reason}
         ) from exc
     link.status = PaymentLink.Status.ACTIVE
     link.url = checkout.url[:500]
@@ -314,8 +314,8 @@ def cancel_payment_link(
     if link.status not in (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING):
         raise ValidationError(_("Solo se anula un link activo."))
     link.status = PaymentLink.Status.CANCELLED
-    link.error = reason[:255]
-    link.save(update_fields=["status", "error"])
+    link.status_reason = reason[:255]
+    link.save(update_fields=["status", "status_reason"])
     _timeline(
         link.customer,
         _("Link de pago %(ref)s de %(amount)s anulado: %(reason)s")
