@@ -14,9 +14,14 @@ class CollectionsAppConfig(AppConfig):
     verbose_name = _("Cobranzas")
 
     def ready(self) -> None:
-        from collections_app import checks, receivables, services  # noqa: F401 (checks registers)
+        from collections_app import (  # noqa: F401 (checks registers)
+            channels,
+            checks,
+            receivables,
+            services,
+        )
         from crm import timeline
-        from integrations import webhooks
+        from integrations import sms, webhooks, whatsapp
 
         receivables.register(receivables.LoanReceivable())
         # The portal's visit steps: one visit's entries share its id; the step is in words.
@@ -24,3 +29,5 @@ class CollectionsAppConfig(AppConfig):
         timeline.register_detail("step", kind=timeline.HIDDEN)
         for provider in services.GATEWAYS:
             webhooks.register_processor(provider, services.process_gateway_event)
+        webhooks.register_processor(sms.NAME, channels.process_twilio_event)
+        webhooks.register_processor(whatsapp.NAME, channels.process_whatsapp_event)

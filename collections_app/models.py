@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.models import Tag
 from lib import files
 
 ZERO = Decimal("0.00")
@@ -397,3 +398,342 @@ class PortalCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# --- Conversations -------------------------------------------------------------------------
+
+
+class ConversationLabel(models.Model):
+    """A label agents put on conversations ("Reclamo", "Negociando")."""
+
+    name = models.CharField(_("nombre"), max_length=60, unique=True)
+    color = models.CharField(_("color"), max_length=12, choices=Tag.Color, default=Tag.Color.GREY)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("etiqueta de conversación")
+        verbose_name_plural = _("etiquetas de conversación")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(models.Model):
+    """A customer's messages seen as one conversation: who works it, what is unread.
+
+    Kept current by `conversations.services` as `crm.messages` records each message, so
+    the inbox lists conversations without aggregating a million messages.
+    """
+
+    customer = models.OneToOneField(
+        "crm.Customer",
+        verbose_name=_("cliente"),
+        on_delete=models.CASCADE,
+        related_name="conversation",
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("asignada a"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    labels = models.ManyToManyField(
+        ConversationLabel, verbose_name=_("etiquetas"), blank=True, related_name="conversations"
+    )
+    last_message_at = models.DateTimeField(_("último mensaje"), default=timezone.now)
+    last_message_preview = models.CharField(_("último mensaje (texto)"), max_length=200, blank=True)
+    last_channel = models.CharField(_("último canal"), max_length=10, blank=True)
+    last_direction = models.CharField(_("última dirección"), max_length=10, blank=True)
+    last_inbound_at = models.DateTimeField(_("último mensaje entrante"), null=True, blank=True)
+    # WhatsApp allows free text only within 24 hours of the customer's last message there.
+    last_whatsapp_inbound_at = models.DateTimeField(null=True, blank=True, editable=False)
+    unread_count = models.PositiveIntegerField(_("sin leer"), default=0)
+    # Since when the customer's oldest unanswered message waits (None: nothing waits).
+    awaiting_reply_since = models.DateTimeField(
+        _("esperando respuesta desde"), null=True, blank=True
+    )
+    message_count = models.PositiveIntegerField(_("mensajes"), default=0)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        verbose_name = _("conversación")
+        verbose_name_plural = _("conversaciones")
+        indexes = [
+            models.Index(fields=["-last_message_at", "-id"], name="coll_conv_recent"),
+            models.Index(fields=["assigned_to", "-last_message_at", "-id"], name="coll_conv_agent"),
+            models.Index(fields=["awaiting_reply_since"], name="coll_conv_awaiting"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.customer)
+
+
+# --- Strategies: segments, templates, events settings, flows -------------------------------
+
+
+class Segment(models.Model):
+    """Rules that pick debtors; flows send to the customers it matches on the day they run.
+
+    Loan rules (days past due, bucket, balance, product, branch) hold for one of the
+    customer's live loans; customer rules (tags, last contact, promises) for the customer.
+    A customer tagged `Cartera castigada` is never in a segment (strategies.segments).
+    """
+
+    class PromiseStatus(models.TextChoices):
+        ANY = "", _("Cualquiera")
+        NONE = "none", _("Sin compromiso pendiente")
+        PENDING = "pending", _("Con compromiso pendiente")
+        BROKEN = "broken", _("Con compromiso incumplido (30 días)")
+        KEPT = "kept", _("Con compromiso cumplido (30 días)")
+
+    name = models.CharField(_("nombre"), max_length=120, unique=True)
+    description = models.TextField(_("descripción"), blank=True)
+    min_days_past_due = models.IntegerField(
+        _("días de atraso desde"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(3650)],
+    )
+    max_days_past_due = models.IntegerField(
+        _("días de atraso hasta"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(3650)],
+    )
+    buckets = models.JSONField(_("tramos de morosidad"), default=list, blank=True)
+    min_balance = models.DecimalField(
+        _("saldo desde"),
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("999999999.99"))],
+    )
+    max_balance = models.DecimalField(
+        _("saldo hasta"),
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("999999999.99"))],
+    )
+    products = models.ManyToManyField(
+        "credits.LoanProduct", verbose_name=_("productos"), blank=True, related_name="+"
+    )
+    branches = models.ManyToManyField(
+        "crm.Branch", verbose_name=_("sucursales"), blank=True, related_name="+"
+    )
+    tags = models.ManyToManyField(
+        "crm.Tag", verbose_name=_("con alguna de las etiquetas"), blank=True, related_name="+"
+    )
+    excluded_tags = models.ManyToManyField(
+        "crm.Tag", verbose_name=_("sin las etiquetas"), blank=True, related_name="+"
+    )
+    # Last contact: no interaction in the last N days / some in the last N days.
+    no_contact_days = models.PositiveIntegerField(
+        _("sin contacto en los últimos (días)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
+    contacted_within_days = models.PositiveIntegerField(
+        _("con contacto en los últimos (días)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
+    promise_status = models.CharField(
+        _("compromisos"), max_length=10, choices=PromiseStatus, blank=True, default=""
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("creado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("creado"), default=timezone.now)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("segmento")
+        verbose_name_plural = _("segmentos")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageTemplate(models.Model):
+    """A message with variables (`{nombre}`, `{saldo}`…), for one channel and portfolio.
+
+    An unknown variable is refused when the template is saved (strategies.templating).
+    A WhatsApp template is sent as the template approved at Meta under `whatsapp_name`,
+    its variables as the body's parameters {{1}}, {{2}}… in the order they appear here.
+    """
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
+        EMAIL = "email", _("Correo")
+
+    name = models.CharField(_("nombre"), max_length=120, unique=True)
+    channel = models.CharField(_("canal"), max_length=10, choices=Channel)
+    portfolio = models.CharField(
+        _("cartera"), max_length=10, choices=Portfolio, default=Portfolio.CURRENT
+    )
+    subject = models.CharField(_("asunto"), max_length=200, blank=True)
+    body = models.TextField(_("texto"), max_length=4000)
+    whatsapp_name = models.CharField(
+        _("plantilla aprobada en WhatsApp"), max_length=120, blank=True
+    )
+    whatsapp_language = models.CharField(_("idioma en WhatsApp"), max_length=10, default="es")
+    is_active = models.BooleanField(_("activa"), default=True)
+    created_at = models.DateTimeField(_("creada"), default=timezone.now)
+    updated_at = models.DateTimeField(_("actualizada"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("plantilla")
+        verbose_name_plural = _("plantillas")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventSetting(models.Model):
+    """Which template the debtor gets when a payment event happens, per portfolio."""
+
+    class Event(models.TextChoices):
+        PROMISE = "promise", _("Compromiso de pago")
+        TO_VERIFY = "to_verify", _("Pago por verificar")
+        REJECTED = "rejected", _("Pago no verificado")
+        VERIFIED = "verified", _("Pago verificado total")
+
+    portfolio = models.CharField(_("cartera"), max_length=10, choices=Portfolio)
+    event = models.CharField(_("evento"), max_length=12, choices=Event)
+    template = models.ForeignKey(
+        MessageTemplate,
+        verbose_name=_("plantilla"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="event_settings",
+    )
+    is_active = models.BooleanField(_("activo"), default=True)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        ordering = ["portfolio", "event"]
+        verbose_name = _("ajuste de evento")
+        verbose_name_plural = _("ajustes de eventos")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portfolio", "event"], name="coll_event_setting_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_portfolio_display()}: {self.get_event_display()}"
+
+
+# The calendar of flows: days relative to the due date (fixed by the seed, no setting).
+FLOW_FIRST_DAY = -15
+FLOW_LAST_DAY = 180
+
+
+class Flow(models.Model):
+    """A segment and the steps it gets, at days relative to each installment's due date."""
+
+    name = models.CharField(_("nombre"), max_length=120, unique=True)
+    description = models.TextField(_("descripción"), blank=True)
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segmento"), on_delete=models.PROTECT, related_name="flows"
+    )
+    is_active = models.BooleanField(_("activo"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("creado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("creado"), default=timezone.now)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("flujo")
+        verbose_name_plural = _("flujos")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlowStep(models.Model):
+    """One message of a flow: a template sent `day_offset` days from the due date."""
+
+    flow = models.ForeignKey(
+        Flow, verbose_name=_("flujo"), on_delete=models.CASCADE, related_name="steps"
+    )
+    day_offset = models.IntegerField(
+        _("día respecto del vencimiento"),
+        validators=[MinValueValidator(FLOW_FIRST_DAY), MaxValueValidator(FLOW_LAST_DAY)],
+        help_text=_("Negativo: antes del vencimiento (−3); 0: el día; positivo: después (+5)."),
+    )
+    template = models.ForeignKey(
+        MessageTemplate,
+        verbose_name=_("plantilla"),
+        on_delete=models.PROTECT,
+        related_name="flow_steps",
+    )
+
+    class Meta:
+        ordering = ["flow", "day_offset", "id"]
+        verbose_name = _("paso del flujo")
+        verbose_name_plural = _("pasos del flujo")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flow", "day_offset", "template"], name="coll_flow_step_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow}: {self.day_offset:+d} {self.template}"
+
+
+class FlowRun(models.Model):
+    """One step's run on one day: what it selected, queued and skipped, and why."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("En curso")
+        DONE = "done", _("Terminado")
+        FAILED = "failed", _("Fallido")
+
+    step = models.ForeignKey(
+        FlowStep, verbose_name=_("paso"), on_delete=models.CASCADE, related_name="runs"
+    )
+    run_on = models.DateField(_("día"))
+    status = models.CharField(_("estado"), max_length=10, choices=Status, default=Status.RUNNING)
+    selected = models.PositiveIntegerField(_("seleccionados"), default=0)
+    queued = models.PositiveIntegerField(_("en cola"), default=0)
+    held = models.PositiveIntegerField(_("retenidos hasta la mañana"), default=0)
+    skipped_opted_out = models.PositiveIntegerField(_("omitidos: no contactar"), default=0)
+    skipped_no_address = models.PositiveIntegerField(_("omitidos: sin dirección"), default=0)
+    skipped_capped = models.PositiveIntegerField(_("omitidos: límite diario"), default=0)
+    started_at = models.DateTimeField(_("inicio"), default=timezone.now)
+    finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-run_on", "-id"]
+        verbose_name = _("ejecución de flujo")
+        verbose_name_plural = _("ejecuciones de flujos")
+        constraints = [
+            models.UniqueConstraint(fields=["step", "run_on"], name="coll_flow_run_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} {self.run_on}"

@@ -41,7 +41,7 @@ from collections_app.signals import Event, send_on_commit
 from credits.forms import validate_receipt
 from crm import messages as customer_messages
 from crm import services as crm_services
-from crm.models import Customer, Interaction
+from crm.models import Customer, Interaction, Message
 from integrations import clear, email, mercadopago, payment_gateways
 from integrations.errors import ProviderError
 from integrations.models import WebhookEvent
@@ -102,7 +102,7 @@ def _timeline(
         if origin in (Origin.BOT, Origin.PORTAL, Origin.WEBHOOK)
         else Interaction.Direction.INTERNAL
     )
-    crm_services.record_interaction(
+    entry = crm_services.record_interaction(
         customer=customer,
         kind=Interaction.Kind.BOT if origin == Origin.BOT else kind,
         direction=direction,
@@ -110,6 +110,12 @@ def _timeline(
         payload=payload,
         actor=people.signed_in(actor),
     )
+    if origin in (Origin.BOT, Origin.PORTAL):
+        # What the debtor did alone shows in their conversation.
+        customer_messages.record_activity(
+            interaction=entry,
+            channel=Message.Channel.BOT if origin == Origin.BOT else Message.Channel.PORTAL,
+        )
 
 
 def _refs(debt: Debt) -> dict:

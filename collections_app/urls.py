@@ -11,6 +11,9 @@ webhook_patterns = [
     # The payment gateways' notifications (integrations.webhooks.receive).
     path("mercadopago/", webhooks.mercadopago_webhook, name="mercadopago_webhook"),
     path("clear/", webhooks.clear_webhook, name="clear_webhook"),
+    # SMS and WhatsApp delivery statuses and replies (collections_app.channels).
+    path("twilio/", webhooks.twilio_webhook, name="twilio_webhook"),
+    path("whatsapp/", webhooks.whatsapp_webhook, name="whatsapp_webhook"),
 ]
 
 # The collections agents' screens (collections_app.views).
@@ -73,6 +76,13 @@ agent_patterns = [
         views.customer_agreement_create,
         name="customer_agreement_create",
     ),
+]
+
+# Conversations (collections_app.conversations) and strategies (collections_app.strategies).
+agent_patterns += [
+    path("conversaciones/", include("collections_app.conversations.urls")),
+    path("estrategias/", include("collections_app.strategies.urls")),
+    path("estrategias/", include("collections_app.strategies.flow_urls")),
 ]
 
 urlpatterns = [

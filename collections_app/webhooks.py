@@ -1,11 +1,13 @@
-"""The payment gateways' webhooks: one call to the inbox's door each; a task processes them."""
+"""The payment gateways' and messaging providers' webhooks: one call to the inbox's door each;
+a task processes them (collections_app.services, collections_app.channels)."""
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from integrations import clear, mercadopago, webhooks
+from integrations import clear, mercadopago, sms, webhooks, whatsapp
+from integrations.errors import SignatureError
 
 
 @csrf_exempt
@@ -20,3 +22,25 @@ def mercadopago_webhook(request: HttpRequest) -> HttpResponse:
 @require_POST
 def clear_webhook(request: HttpRequest) -> HttpResponse:
     return webhooks.receive(request, clear.WEBHOOK)
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def twilio_webhook(request: HttpRequest) -> HttpResponse:
+    """SMS delivery statuses and replies (Twilio signs them with X-Twilio-Signature)."""
+    return webhooks.receive(request, sms.WEBHOOK)
+
+
+@csrf_exempt
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
+    """WhatsApp statuses and replies; GET is Meta's subscription handshake."""
+    if request.method == "GET":
+        try:
+            challenge = whatsapp.verify_subscription(request.GET)
+        except SignatureError:
+            return HttpResponseForbidden()
+        return HttpResponse(challenge, content_type="text/plain")
+    return webhooks.receive(request, whatsapp.WEBHOOK)

@@ -4,6 +4,7 @@ Each variable is documented in `.env.example`. With no environment at all the ap
 embedded: SQLite and a serverless Celery broker under `var/`.
 """
 
+import datetime
 from decimal import Decimal
 from email.utils import getaddresses
 from pathlib import Path
@@ -45,6 +46,18 @@ def env_money(name: str, default: str) -> Decimal:
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
         raise ImproperlyConfigured(f"{name} must be an amount like 10.00, not {value!r}.")
     return amount
+
+
+def env_time_range(name: str, default: str) -> tuple[datetime.time, datetime.time] | None:
+    """Read "HH:MM-HH:MM" (20:00-08:00 spans midnight); "" means none."""
+    value = env.str(name, default=default).strip()
+    if not value:
+        return None
+    try:
+        start, end = (datetime.time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be like 20:00-08:00, not {value!r}.") from None
+    return start, end
 
 
 def env_addresses(name: str) -> list[tuple[str, str]]:
@@ -429,6 +442,14 @@ PAYMENT_GATEWAYS_FAKE = env.bool("PAYMENT_GATEWAYS_FAKE", default=False)
 COLLECTIONS_LINK_HOURS = env.int("COLLECTIONS_LINK_HOURS", default=72)
 # The least a custom-amount link may ask for (less only when the whole debt is less).
 COLLECTIONS_MIN_LINK_AMOUNT = env_money("COLLECTIONS_MIN_LINK_AMOUNT", default="10.00")
+# Messages to customers (crm.messages): quiet hours that hold messages until morning, local
+# time ("HH:MM-HH:MM"; "" for none), and how many messages we push (flows, campaigns) to one
+# customer a day. Both only seed the policy's first row; agents then edit it under
+# Cobranzas → Estrategias → Eventos.
+MESSAGES_QUIET_HOURS = env_time_range("MESSAGES_QUIET_HOURS", default="20:00-08:00")
+MESSAGES_DAILY_LIMIT = env.int("MESSAGES_DAILY_LIMIT", default=3)
+# Conversations: an inbound message unanswered this long shows among the alerts.
+COLLECTIONS_UNANSWERED_HOURS = env.int("COLLECTIONS_UNANSWERED_HOURS", default=4)
 # Who is told by e-mail about every payment to verify (comma-separated).
 COLLECTIONS_TEAM_EMAILS = [address for _name, address in env_addresses("COLLECTIONS_TEAM_EMAILS")]
 DOCUSEAL_BASE_URL = env.str("DOCUSEAL_BASE_URL", default="https://api.docuseal.com")
@@ -448,6 +469,32 @@ DOCUSEAL_LENDER_SIGNER_NAME = env.str("DOCUSEAL_LENDER_SIGNER_NAME", default="")
 CALCOM_BASE_URL = env.str("CALCOM_BASE_URL", default="https://api.cal.com")
 CALCOM_API_KEY = env.str("CALCOM_API_KEY", default="")
 CALCOM_WEBHOOK_SECRET = env.str("CALCOM_WEBHOOK_SECRET", default="")
+
+# --- Messaging channels (integrations/sms.py, integrations/whatsapp.py) -----------------
+# "twilio", "log" (written to the log, sent nowhere) or a name an app registered;
+# blank: Twilio when its account SID and auth token are set, else the log.
+SMS_PROVIDER = env.str("SMS_PROVIDER", default="")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+# Also the key Twilio signs its webhooks with (X-Twilio-Signature).
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# The sender: a number of the account, or a Messaging Service SID (which wins when both are set).
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com")
+# Where Twilio posts status callbacks and inbound SMS; it signs this exact URL.
+TWILIO_STATUS_CALLBACK_URL = env.str(
+    "TWILIO_STATUS_CALLBACK_URL", default=SITE_URL.rstrip("/") + "/webhooks/twilio/"
+)
+# Meta's Graph API, with its version.
+WHATSAPP_API_URL = env.str("WHATSAPP_API_URL", default="https://graph.facebook.com/v21.0")
+WHATSAPP_ACCESS_TOKEN = env.str("WHATSAPP_ACCESS_TOKEN", default="")
+# The business number's id in WhatsApp Manager (not the number itself).
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
+# The Meta app's secret: it signs the webhooks' bodies (X-Hub-Signature-256).
+WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
+# Chosen when subscribing the webhook; Meta's GET handshake must echo it (hub.verify_token).
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
+
 RECAPTCHA_VERIFY_URL = env.str(
     "RECAPTCHA_VERIFY_URL", default="https://www.google.com/recaptcha/api/siteverify"
 )

@@ -55,3 +55,6 @@ if not REDIS_URL:
 # switch to the real clients with `responses` faking their HTTP.
 PAYMENT_GATEWAYS_FAKE = True
 COLLECTIONS_TEAM_EMAILS = ["cobranzas@cartera.test"]
+
+# No quiet hours in tests: the suite runs at any hour; the quiet-hours tests set the policy.
+MESSAGES_QUIET_HOURS = None

@@ -12,8 +12,21 @@ Delivery marks the entry sent; a message that fails for good marks it not sent a
 an entry saying why (`record_delivery_failure`, the destination's failure handler). A
 message retried from admin and then delivered is marked sent again.
 
-A channel (e-mail now; SMS and WhatsApp later) is one `MessageChannel` in a small
-registry: where the customer's address is, how to send, and what the timeline says.
+A channel (e-mail, SMS, WhatsApp) is one `MessageChannel` in a small registry: where the
+customer's address is, how to send, and what the timeline says.
+
+Every message, out or in, is also a `Message` row: what the conversations inbox lists,
+what providers' delivery callbacks move along (queued → sent → delivered → read, or
+failed: `record_status`), and what customers' replies arrive as (`record_inbound`, which
+also honours STOP / BAJA). Listeners registered with `register_message_listener` (the
+conversations of collections_app) are told of each new row in the same transaction.
+
+Quiet hours (`MessagePolicy`, default 20:00–08:00 local) hold a message until morning:
+it is queued with its outbox row due then. With `capped`, a message counts toward the
+customer's daily limit and is skipped, with a timeline entry, once the limit is reached;
+the customer's row is locked while counting, so two senders at once cannot both take
+the last place. `send_customer_messages` is the same for a batch (a flow's thousand
+customers) in a few bulk statements and one Celery task.
 
 A higher app that wants a message's outcome (a campaign target) passes
 `origin=(name, id)` and registers a handler for `name` with `register_outcome_handler`,
@@ -22,26 +35,32 @@ so the core never imports it.
 
 import datetime
 import logging
-from collections.abc import Callable, Mapping
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm import services
-from crm.models import Customer, Interaction
-from integrations import email, errors, outbox
+from crm.models import Customer, Interaction, Message, MessagePolicy
+from integrations import channels, email, errors, outbox, sms, whatsapp
 from integrations.models import OutboxMessage
+from lib import people
 from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 DESTINATION = "crm.customer_message"
 EMAIL = Interaction.Kind.EMAIL
+SMS = Interaction.Kind.SMS
+WHATSAPP = Interaction.Kind.WHATSAPP
 # The timeline entry's payload key for the delivery state: a nested object, which the
 # timeline does not display (the summary says it in words).
 DELIVERY = "delivery"
@@ -62,6 +81,7 @@ class SendStatus(models.TextChoices):
     QUEUED = "queued", _("En cola")
     OPTED_OUT = "opted_out", _("Omitido: el cliente pidió no ser contactado")
     NO_ADDRESS = "no_address", _("Omitido: el cliente no tiene dirección en el canal")
+    CAPPED = "capped", _("Omitido: el cliente ya recibió los mensajes del día")
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,9 @@ class Sending:
 
     status: str
     interaction: Interaction | None
+    message: Message | None = None
+    # When quiet hours held it: the moment it goes out.
+    held_until: datetime.datetime | None = None
 
     @property
     def is_queued(self) -> bool:
@@ -90,13 +113,17 @@ class MessageChannel:
 
     kind: str  # an Interaction.Kind: the channel's name, and its timeline entries' kind
     address: Callable[[Customer], str]  # the customer's address, "" when there is none
-    send: Callable[[str, str, str], None]  # (address, subject, body); raises ProviderError
+    # Sends an outbox payload ("to", "subject", "body", maybe "whatsapp_template");
+    # returns what the provider answered (None: it gives no id); raises ProviderError.
+    send: Callable[[Mapping[str, Any]], channels.Delivery | None]
     queued: str  # the entry's summary while queued, with %(subject)s
     sent: str  # ... once sent
     not_sent: str  # ... once it failed for good
     failure: str  # the entry that says why, with %(subject)s and %(error)s
+    label: str  # the channel in a sentence: "Correo", "SMS", "WhatsApp"
     opted_out: str  # the entry of a message skipped by consent, with %(subject)s
     no_address: str  # ... skipped for want of an address, with %(subject)s
+    received: str = ""  # the entry of a message the customer sent, with %(text)s
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,107 @@ def address_for(customer: Customer, channel: str) -> str:
     return (_channel(channel).address(customer) or "").strip()
 
 
+@dataclass(frozen=True)
+class WhatsAppTemplate:
+    """A template approved at Meta, and the values of its body's {{1}}, {{2}}…"""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a batch for `send_customer_messages`."""
+
+    customer: Customer
+    subject: str
+    body: str
+    whatsapp_template: WhatsAppTemplate | None = None
+    payload: Mapping[str, Any] | None = None
+
+
+Listener = Callable[[list[Message]], None]
+_listeners: list[Listener] = []
+
+
+def register_message_listener(listener: Listener) -> None:
+    """Call `listener(messages)` in the transaction that writes new Message rows."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def unregister_message_listener(listener: Listener) -> None:
+    """Forget a listener (for tests)."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def _tell_listeners(messages: list[Message]) -> None:
+    if not messages:
+        return
+    for listener in list(_listeners):
+        listener(messages)
+
+
+def quiet_until(moment: datetime.datetime, policy: MessagePolicy) -> datetime.datetime | None:
+    """Return when the quiet hours around `moment` end, or None when it is not in them.
+
+    Local time (TIME_ZONE). Start after end (20:00–08:00) spans midnight; start equal to
+    end means no quiet hours.
+    """
+    start, end = policy.quiet_start, policy.quiet_end
+    if start == end:
+        return None
+    local = timezone.localtime(moment)
+    now = local.time()
+    if start < end:
+        quiet = start <= now < end
+        end_day = local.date()
+    else:
+        quiet = now >= start or now < end
+        end_day = local.date() if now < end else local.date() + datetime.timedelta(days=1)
+    if not quiet:
+        return None
+    return timezone.make_aware(
+        datetime.datetime.combine(end_day, end), timezone.get_current_timezone()
+    )
+
+
+def _local_day_bounds(moment: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    day = timezone.localtime(moment).date()
+    zone = timezone.get_current_timezone()
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min), zone)
+    return start, start + datetime.timedelta(days=1)
+
+
+def _capped_counts(customer_ids: list[int], due_at: datetime.datetime) -> dict[int, int]:
+    """Lock the customers' rows and count the capped messages each gets on due_at's day.
+
+    The lock makes count-then-write atomic: another sender to the same customer waits
+    until this transaction commits, and then counts this one's messages too.
+    """
+    list(
+        Customer.objects.select_for_update()
+        .filter(pk__in=customer_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    start, end = _local_day_bounds(due_at)
+    rows = (
+        Message.objects.filter(
+            customer_id__in=customer_ids,
+            direction=Message.Direction.OUTBOUND,
+            is_capped=True,
+            due_at__gte=start,
+            due_at__lt=end,
+        )
+        .values("customer_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["customer_id"]: row["n"] for row in rows}
+
+
 @transaction.atomic
 def send_customer_message(
     *,
@@ -152,17 +280,21 @@ def send_customer_message(
     dedupe_key: str = "",
     origin: tuple[str, int] | None = None,
     is_secret: bool = False,
+    whatsapp_template: WhatsAppTemplate | None = None,
+    capped: bool = False,
 ) -> Sending:
     """Queue a message to the customer and put it on the timeline as queued.
 
     With `is_secret` (a one-time code) the timeline keeps the subject, not the text: staff
-    who read the timeline must not be able to sign in as the customer.
+    who read the timeline must not be able to sign in as the customer; such a message
+    is never held by quiet hours (the customer is waiting for it).
 
-    Skip it, with an entry that says why, when the customer asked not to be contacted or
-    has no address on `channel`. Nothing is sent unless the caller's transaction commits.
-    With a `dedupe_key` already used, return the first message's entry and queue nothing.
-    `payload` adds to what the entry shows; `origin=(name, id)` has the handler
-    registered for `name` told the outcome.
+    Skip it, with an entry that says why, when the customer asked not to be contacted,
+    has no address on `channel`, or (`capped`) already got the day's limit. Nothing is
+    sent unless the caller's transaction commits. With a `dedupe_key` already used,
+    return the first message's entry and queue nothing. `payload` adds to what the entry
+    shows; `origin=(name, id)` is kept on the Message, and the handler registered for
+    `name` (if any) is told the outcome.
     """
     spec = _channel(channel)
     # Read now, not from the caller's copy: a campaign's batch may have loaded it minutes ago.
@@ -171,40 +303,289 @@ def send_customer_message(
     address = address_for(customer, channel)
     if not address:
         return _skip(customer, spec, SendStatus.NO_ADDRESS, subject, actor, payload, occurred_at)
+    if dedupe_key:
+        existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return _already_queued(existing)
+    policy = MessagePolicy.current()
+    now = timezone.now()
+    held_until = None if is_secret else quiet_until(now, policy)
+    due_at = held_until or now
+    if capped:
+        sent_today = _capped_counts([customer.pk], due_at).get(customer.pk, 0)
+        if sent_today >= policy.daily_limit:
+            return _skip(customer, spec, SendStatus.CAPPED, subject, actor, payload, occurred_at)
     with transaction.atomic():
         interaction = services.record_interaction(
             customer=customer,
             kind=spec.kind,
             direction=Interaction.Direction.OUTBOUND,
-            summary=spec.queued % {"subject": subject},
-            payload={
-                **(payload or {}),
-                "para": address,
-                **({} if is_secret else {"mensaje": body}),
-                DELIVERY: {"status": DeliveryStatus.QUEUED.value},
-            },
+            summary=_queued_summary(spec, subject, held_until),
+            payload=_entry_payload(payload, address, body, is_secret, held_until),
             actor=actor,
             occurred_at=occurred_at,
         )
-        message_payload: dict[str, Any] = {
-            "interaction": interaction.pk,
-            "channel": spec.kind,
-            "to": address,
-            "subject": subject,
-            "body": body,
-        }
-        if origin is not None:
-            message_payload["origin"] = {"name": origin[0], "id": origin[1]}
-        message = outbox.enqueue_message(
-            destination=DESTINATION, payload=message_payload, dedupe_key=dedupe_key
+        message = Message.objects.create(
+            **_message_fields(
+                customer.pk, spec, subject, body, address, interaction, actor, origin, capped
+            ),
+            created_at=now,
+            due_at=due_at,
         )
-        first_id = message.payload.get("interaction")
+        queued = outbox.enqueue_message(
+            destination=DESTINATION,
+            payload=_outbox_payload(
+                spec, interaction, message, address, subject, body, origin, whatsapp_template
+            ),
+            dedupe_key=dedupe_key,
+            not_before=held_until,
+        )
+        first_id = queued.payload.get("interaction")
         if first_id != interaction.pk:
-            # Queued before under this dedupe_key: keep only the first entry.
+            # Queued before under this dedupe_key (a race): keep only the first entry.
             transaction.set_rollback(True)
+        else:
+            _tell_listeners([message])
     if first_id != interaction.pk:
-        return Sending(SendStatus.QUEUED, Interaction.objects.filter(pk=first_id).first())
-    return Sending(SendStatus.QUEUED, interaction)
+        return _already_queued(queued)
+    return Sending(SendStatus.QUEUED, interaction, message, held_until)
+
+
+def _already_queued(queued: OutboxMessage) -> Sending:
+    payload = queued.payload
+    return Sending(
+        SendStatus.QUEUED,
+        Interaction.objects.filter(pk=payload.get("interaction")).first(),
+        Message.objects.filter(pk=payload.get("message")).first(),
+    )
+
+
+@transaction.atomic
+def send_customer_messages(
+    outgoing: Sequence[Outgoing],
+    *,
+    channel: str,
+    origin: tuple[str, int] | None = None,
+    capped: bool = False,
+    actor: AbstractBaseUser | None = None,
+) -> list[Sending]:
+    """Queue a batch of messages on one channel; return what became of each, in order.
+
+    The same rules as `send_customer_message`, for a flow's batch: a fixed number of
+    statements whatever its size (bulk inserts of the timeline entries, the messages
+    and the outbox rows) and one Celery task for the batch, not one per message. A
+    customer may appear once per batch.
+    """
+    if not outgoing:
+        return []
+    spec = _channel(channel)
+    policy = MessagePolicy.current()
+    now = timezone.now()
+    held_until = quiet_until(now, policy)
+    due_at = held_until or now
+    customer_ids = [item.customer.pk for item in outgoing]
+    opted_out = set(
+        Customer.objects.filter(pk__in=customer_ids, has_opted_out=True).values_list(
+            "pk", flat=True
+        )
+    )
+    counts = _capped_counts(customer_ids, due_at) if capped else {}
+    results: list[tuple[str, Outgoing, str]] = []
+    for item in outgoing:
+        address = address_for(item.customer, channel)
+        if item.customer.pk in opted_out:
+            status = SendStatus.OPTED_OUT
+        elif not address:
+            status = SendStatus.NO_ADDRESS
+        elif capped and counts.get(item.customer.pk, 0) >= policy.daily_limit:
+            status = SendStatus.CAPPED
+        else:
+            status = SendStatus.QUEUED
+            counts[item.customer.pk] = counts.get(item.customer.pk, 0) + 1
+        results.append((status, item, address))
+
+    actor = people.signed_in(actor)
+    entries = []
+    for status, item, address in results:
+        if status == SendStatus.QUEUED:
+            entries.append(
+                Interaction(
+                    customer_id=item.customer.pk,
+                    kind=spec.kind,
+                    direction=Interaction.Direction.OUTBOUND,
+                    summary=_queued_summary(spec, item.subject, held_until)[:500],
+                    payload=_entry_payload(item.payload, address, item.body, False, held_until),
+                    actor=actor,
+                    occurred_at=now,
+                )
+            )
+        else:
+            entries.append(
+                Interaction(
+                    customer_id=item.customer.pk,
+                    kind=Interaction.Kind.SYSTEM,
+                    summary=(_skip_summary(spec, status) % {"subject": item.subject})[:500],
+                    payload={
+                        **(item.payload or {}),
+                        DELIVERY: {"status": DeliveryStatus.SKIPPED.value, "reason": status},
+                    },
+                    occurred_at=now,
+                )
+            )
+    entries = Interaction.objects.bulk_create(entries)
+    Customer.objects.filter(pk__in=customer_ids).filter(
+        Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=now)
+    ).update(last_interaction_at=now)
+
+    messages = Message.objects.bulk_create(
+        [
+            Message(
+                **_message_fields(
+                    item.customer.pk,
+                    spec,
+                    item.subject,
+                    item.body,
+                    address,
+                    entry,
+                    actor,
+                    origin,
+                    capped,
+                ),
+                created_at=now,
+                due_at=due_at,
+            )
+            for (status, item, address), entry in zip(results, entries, strict=True)
+            if status == SendStatus.QUEUED
+        ]
+    )
+    queued_entries = [
+        (item, address, entry)
+        for (status, item, address), entry in zip(results, entries, strict=True)
+        if status == SendStatus.QUEUED
+    ]
+    outbox.enqueue_messages(
+        destination=DESTINATION,
+        payloads=[
+            _outbox_payload(
+                spec,
+                entry,
+                message,
+                address,
+                item.subject,
+                item.body,
+                origin,
+                item.whatsapp_template,
+            )
+            for (item, address, entry), message in zip(queued_entries, messages, strict=True)
+        ],
+        not_before=held_until,
+    )
+    _tell_listeners(messages)
+    by_entry = {message.interaction_id: message for message in messages}
+    return [
+        Sending(
+            status,
+            entry,
+            by_entry.get(entry.pk),
+            held_until if status == SendStatus.QUEUED else None,
+        )
+        for (status, _item, _address), entry in zip(results, entries, strict=True)
+    ]
+
+
+def _queued_summary(
+    spec: "MessageChannel", subject: str, held_until: datetime.datetime | None
+) -> str:
+    summary = spec.queued % {"subject": subject}
+    if held_until is not None:
+        summary += " " + gettext("(retenido hasta las %(time)s por el horario de silencio)") % {
+            "time": timezone.localtime(held_until).strftime("%H:%M")
+        }
+    return summary
+
+
+def _entry_payload(
+    payload: Mapping[str, Any] | None,
+    address: str,
+    body: str,
+    is_secret: bool,
+    held_until: datetime.datetime | None,
+) -> dict[str, Any]:
+    delivery: dict[str, Any] = {"status": DeliveryStatus.QUEUED.value}
+    if held_until is not None:
+        delivery["held_until"] = held_until.isoformat()
+    return {
+        **(payload or {}),
+        "para": address,
+        **({} if is_secret else {"mensaje": body}),
+        DELIVERY: delivery,
+    }
+
+
+def _message_fields(
+    customer_id: int,
+    spec: "MessageChannel",
+    subject: str,
+    body: str,
+    address: str,
+    interaction: Interaction,
+    actor: AbstractBaseUser | None,
+    origin: tuple[str, int] | None,
+    capped: bool,
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "channel": spec.kind,
+        "direction": Message.Direction.OUTBOUND,
+        "status": Message.Status.QUEUED,
+        "subject": subject[:200],
+        "body": body if interaction.payload.get("mensaje") is not None else "",
+        "address": address[:254],
+        "interaction": interaction,
+        "actor": people.signed_in(actor),
+        "origin": origin[0] if origin else "",
+        "origin_id": origin[1] if origin else None,
+        "is_capped": capped,
+    }
+
+
+def _outbox_payload(
+    spec: "MessageChannel",
+    interaction: Interaction,
+    message: Message,
+    address: str,
+    subject: str,
+    body: str,
+    origin: tuple[str, int] | None,
+    whatsapp_template: WhatsAppTemplate | None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "interaction": interaction.pk,
+        "message": message.pk,
+        "channel": spec.kind,
+        "to": address,
+        "subject": subject,
+        "body": body,
+    }
+    if whatsapp_template is not None:
+        payload["whatsapp_template"] = {
+            "name": whatsapp_template.name,
+            "language": whatsapp_template.language,
+            "parameters": list(whatsapp_template.parameters),
+        }
+    if origin is not None:
+        payload["origin"] = {"name": origin[0], "id": origin[1]}
+    return payload
+
+
+def _skip_summary(spec: "MessageChannel", status: str) -> str:
+    if status == SendStatus.OPTED_OUT:
+        return spec.opted_out
+    if status == SendStatus.NO_ADDRESS:
+        return spec.no_address
+    return str(
+        _("%(label)s no enviado: %(subject)s. El cliente ya recibió los mensajes del día.")
+    ) % {"label": spec.label, "subject": "%(subject)s"}
 
 
 def _skip(
@@ -218,7 +599,7 @@ def _skip(
 ) -> Sending:
     """Write on the timeline that a message was not sent, and why (a system entry: no
     message went out on the channel)."""
-    summary = spec.opted_out if status == SendStatus.OPTED_OUT else spec.no_address
+    summary = _skip_summary(spec, status)
     interaction = services.record_interaction(
         customer=customer,
         kind=Interaction.Kind.SYSTEM,
@@ -245,8 +626,8 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
     if Customer.objects.filter(pk=interaction.customer_id, has_opted_out=True).exists():
         # Queued before the customer asked not to be contacted: it must not go out now.
         raise errors.ProviderError(gettext("El cliente pidió no ser contactado."))
-    spec.send(payload["to"], payload["subject"], payload["body"])
-    _record_outcome(payload, DeliveryStatus.SENT)
+    delivery = spec.send(payload)
+    _record_outcome(payload, DeliveryStatus.SENT, answer=delivery)
 
 
 def record_delivery_failure(message: OutboxMessage) -> None:
@@ -276,7 +657,11 @@ def delivery_status(interaction: Interaction) -> str:
 
 
 def _record_outcome(
-    payload: Mapping[str, Any], status: str, *, error: str = ""
+    payload: Mapping[str, Any],
+    status: str,
+    *,
+    error: str = "",
+    answer: channels.Delivery | None = None,
 ) -> Interaction | None:
     """Mark the message's timeline entry sent or not sent and tell its origin.
 
@@ -304,8 +689,229 @@ def _record_outcome(
         interaction.payload = {**(interaction.payload or {}), DELIVERY: delivery}
         # The entry already exists: only its delivery state changes, never who or when.
         interaction.save(update_fields=["summary", "payload"])
+        _mark_message(payload.get("message"), status, now, error=error, answer=answer)
         _tell_origin(payload, Outcome(interaction.pk, status, now, error))
     return interaction
+
+
+def _mark_message(
+    message_id: int | None,
+    status: str,
+    at: datetime.datetime,
+    *,
+    error: str = "",
+    answer: channels.Delivery | None = None,
+) -> None:
+    """Record the outbox's outcome on the Message: the provider's id, sent or failed."""
+    if message_id is None:
+        return
+    fields: dict[str, Any] = {}
+    if answer is not None:
+        fields["provider"] = answer.provider[:30]
+        fields["provider_message_id"] = answer.provider_message_id[:120]
+    if status == DeliveryStatus.SENT:
+        # A delivery callback may have overtaken this: never move the status back.
+        Message.objects.filter(pk=message_id).update(**fields)
+        Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
+            status=Message.Status.SENT, sent_at=at
+        )
+    else:
+        Message.objects.filter(
+            pk=message_id, status__in=(Message.Status.QUEUED, Message.Status.SENT)
+        ).update(status=Message.Status.FAILED, failed_at=at, error=error[:500], **fields)
+
+
+# --- Delivery callbacks and replies from customers --------------------------------------
+
+_STATUS_TIMES = {
+    Message.Status.SENT: "sent_at",
+    Message.Status.DELIVERED: "delivered_at",
+    Message.Status.READ: "read_at",
+    Message.Status.FAILED: "failed_at",
+}
+
+
+@transaction.atomic
+def record_status(
+    *,
+    provider: str,
+    provider_message_id: str,
+    status: str,
+    at: datetime.datetime | None = None,
+    error: str = "",
+) -> Message | None:
+    """Move an outbound message to the status a provider's callback reports.
+
+    Only forward (queued → sent → delivered → read; failed before delivery): a late or
+    repeated callback changes nothing. Return the message, or None when no message has
+    that provider id (the callback overtook our own record of the send: the caller
+    retries later).
+    """
+    message = (
+        Message.objects.select_for_update()
+        .filter(provider=provider, provider_message_id=provider_message_id)
+        .first()
+    )
+    if message is None:
+        return None
+    if not channels.advances(message.status, status):
+        return message
+    at = at or timezone.now()
+    message.status = status
+    update = ["status"]
+    field = _STATUS_TIMES.get(status)
+    if field:
+        setattr(message, field, at)
+        update.append(field)
+    if status == Message.Status.FAILED:
+        message.error = (error or gettext("el proveedor no lo entregó"))[:500]
+        update.append("error")
+    message.save(update_fields=update)
+    if message.interaction_id:
+        _mark_entry(message, status, at)
+    return message
+
+
+def _mark_entry(message: Message, status: str, at: datetime.datetime) -> None:
+    """Keep the message's timeline entry in step: delivered and read in its details; a
+    failure in its sentence, and an entry that says why."""
+    interaction = Interaction.objects.select_for_update().filter(pk=message.interaction_id).first()
+    if interaction is None:
+        return
+    spec = _channels.get(message.channel)
+    delivery = {**((interaction.payload or {}).get(DELIVERY) or {}), "status": status}
+    delivery[f"{status}_at"] = at.isoformat()
+    interaction.payload = {**(interaction.payload or {}), DELIVERY: delivery}
+    fields = ["payload"]
+    if status == Message.Status.FAILED and spec is not None:
+        interaction.summary = (spec.not_sent % {"subject": message.subject})[:500]
+        fields.append("summary")
+        services.record_interaction(
+            customer=message.customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=spec.failure % {"subject": message.subject, "error": _short(message.error)},
+            payload={"para": message.address},
+        )
+    interaction.save(update_fields=fields)
+
+
+def record_activity(*, interaction: Interaction, channel: str) -> Message:
+    """Show in the conversations what a customer did on the bot or the portal.
+
+    `interaction` is the timeline entry the action already wrote; its summary becomes
+    the message's text. Not a message to answer: the inbox shows it, unread.
+    """
+    if channel not in (Message.Channel.BOT, Message.Channel.PORTAL):
+        raise ValueError(f"Not an activity channel: {channel!r}")
+    message = Message.objects.create(
+        customer_id=interaction.customer_id,
+        channel=channel,
+        direction=Message.Direction.INBOUND,
+        status=Message.Status.RECEIVED,
+        body=interaction.text or interaction.summary,
+        interaction=interaction,
+        created_at=interaction.occurred_at,
+        due_at=interaction.occurred_at,
+    )
+    _tell_listeners([message])
+    return message
+
+
+# What a customer writes to stop messages (compared without accents, case or spaces).
+OPT_OUT_WORDS = frozenset(
+    {"stop", "baja", "unsubscribe", "cancelar", "darme de baja", "no molestar"}
+)
+
+
+def is_opt_out(text: str) -> bool:
+    """Whether a customer's message asks to stop messages: STOP, BAJA…, alone."""
+    plain = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    words = " ".join(re.sub(r"[^a-z ]", " ", plain.lower()).split())
+    return words in OPT_OUT_WORDS
+
+
+def customer_for_address(channel: str, address: str) -> Customer | None:
+    """Find the customer a phone number or e-mail belongs to (the latest one active)."""
+    address = (address or "").strip()
+    if not address:
+        return None
+    if channel == EMAIL:
+        match = Q(email__iexact=address)
+    else:
+        match = Q(phone=address) | Q(phone_secondary=address)
+    return Customer.objects.filter(match).order_by("-last_interaction_at", "-pk").first()
+
+
+@transaction.atomic
+def record_inbound(
+    *,
+    channel: str,
+    provider: str,
+    provider_message_id: str,
+    address: str,
+    body: str,
+    customer: Customer | None = None,
+    at: datetime.datetime | None = None,
+    name: str = "",
+) -> Message | None:
+    """Record a message a customer sent us: the timeline entry, the Message, the listeners.
+
+    The customer is found by their phone or e-mail when not given; a sender we do not
+    know is not recorded (None; the caller says so). A provider id seen before records
+    nothing (None). STOP, BAJA and the like mark the customer as not to be contacted.
+    """
+    spec = _channel(channel)
+    if customer is None:
+        customer = customer_for_address(channel, address)
+    if customer is None:
+        return None
+    if (
+        provider_message_id
+        and Message.objects.filter(
+            provider=provider, provider_message_id=provider_message_id
+        ).exists()
+    ):
+        return None
+    at = at or timezone.now()
+    text = (body or "").strip()
+    try:
+        with transaction.atomic():
+            interaction = services.record_interaction(
+                customer=customer,
+                kind=spec.kind,
+                direction=Interaction.Direction.INBOUND,
+                summary=spec.received % {"text": text[:200] or "…"},
+                payload={"de": address, "mensaje": text, **({"nombre": name} if name else {})},
+                occurred_at=at,
+            )
+            message = Message.objects.create(
+                customer=customer,
+                channel=spec.kind,
+                direction=Message.Direction.INBOUND,
+                status=Message.Status.RECEIVED,
+                body=text,
+                address=address[:254],
+                provider=provider[:30],
+                provider_message_id=provider_message_id[:120],
+                interaction=interaction,
+                created_at=at,
+                due_at=at,
+            )
+    except IntegrityError:
+        # The same delivery, recorded a moment ago by another worker.
+        return None
+    if is_opt_out(text) and not customer.has_opted_out:
+        services.set_contact_opt_out(customer=customer, opted_out=True)
+        services.record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.SYSTEM,
+            summary=gettext(
+                "El cliente pidió no ser contactado respondiendo «%(text)s» por %(channel)s."
+            )
+            % {"text": text[:40], "channel": spec.label},
+        )
+    _tell_listeners([message])
+    return message
 
 
 def _tell_origin(payload: Mapping[str, Any], outcome: Outcome) -> None:
@@ -339,16 +945,73 @@ def _short(error: str) -> str:
     return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
 
 
+def _send_email(payload: Mapping[str, Any]) -> channels.Delivery:
+    email.send(payload["to"], payload["subject"], payload["body"])
+    return channels.Delivery(provider="email", provider_message_id="")
+
+
+def _send_sms(payload: Mapping[str, Any]) -> channels.Delivery:
+    return sms.send(payload["to"], payload["body"])
+
+
+def _send_whatsapp(payload: Mapping[str, Any]) -> channels.Delivery:
+    template = payload.get("whatsapp_template")
+    if template:
+        return whatsapp.send_template(
+            payload["to"],
+            name=template["name"],
+            language=template["language"],
+            parameters=list(template.get("parameters") or []),
+        )
+    return whatsapp.send_text(payload["to"], payload["body"])
+
+
+def _phone(customer: Customer) -> str:
+    return str(customer.phone) if customer.phone else ""
+
+
 register_channel(
     MessageChannel(
         kind=Interaction.Kind.EMAIL,
         address=lambda customer: customer.email,
-        send=email.send,
+        send=_send_email,
         queued=_("Correo en cola: %(subject)s"),
         sent=_("Correo enviado: %(subject)s"),
         not_sent=_("Correo no enviado: %(subject)s"),
         failure=_("No se pudo enviar el correo «%(subject)s»: %(error)s"),
+        label=_("Correo"),
         opted_out=_("Correo no enviado: %(subject)s. El cliente pidió no ser contactado."),
         no_address=_("Correo no enviado: %(subject)s. El cliente no tiene correo registrado."),
+        received=_("Correo recibido: %(text)s"),
+    )
+)
+register_channel(
+    MessageChannel(
+        kind=Interaction.Kind.SMS,
+        address=_phone,
+        send=_send_sms,
+        queued=_("SMS en cola: %(subject)s"),
+        sent=_("SMS enviado: %(subject)s"),
+        not_sent=_("SMS no enviado: %(subject)s"),
+        failure=_("No se pudo enviar el SMS «%(subject)s»: %(error)s"),
+        label=_("SMS"),
+        opted_out=_("SMS no enviado: %(subject)s. El cliente pidió no ser contactado."),
+        no_address=_("SMS no enviado: %(subject)s. El cliente no tiene celular registrado."),
+        received=_("SMS recibido: %(text)s"),
+    )
+)
+register_channel(
+    MessageChannel(
+        kind=Interaction.Kind.WHATSAPP,
+        address=_phone,
+        send=_send_whatsapp,
+        queued=_("WhatsApp en cola: %(subject)s"),
+        sent=_("WhatsApp enviado: %(subject)s"),
+        not_sent=_("WhatsApp no enviado: %(subject)s"),
+        failure=_("No se pudo enviar el WhatsApp «%(subject)s»: %(error)s"),
+        label=_("WhatsApp"),
+        opted_out=_("WhatsApp no enviado: %(subject)s. El cliente pidió no ser contactado."),
+        no_address=_("WhatsApp no enviado: %(subject)s. El cliente no tiene celular registrado."),
+        received=_("WhatsApp recibido: %(text)s"),
     )
 )

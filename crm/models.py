@@ -1,6 +1,8 @@
+import datetime
 from pathlib import PurePosixPath
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -297,6 +299,147 @@ class Interaction(models.Model):
     def icon(self) -> str:
         """Return the Bootstrap Icons name shown for this kind on the timeline."""
         return _KIND_ICONS.get(self.kind, "dot")
+
+
+class Message(models.Model):
+    """One message to or from a customer, on any channel: what the conversations inbox lists.
+
+    Written only by `crm.messages`: outbound when a message is queued (with its timeline
+    entry), inbound when a provider's webhook brings one. Providers' delivery callbacks
+    move an outbound message along queued → sent → delivered → read, or to failed.
+    `origin`/`origin_id` name what sent it (a flow step, an event setting) for the
+    effectiveness figures, without a foreign key into the apps above this one.
+    """
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
+        EMAIL = "email", _("Correo")
+        BOT = "bot", _("Bot de cobranza")
+        PORTAL = "portal", _("Portal")
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("Entrante")
+        OUTBOUND = "outbound", _("Saliente")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("En cola")
+        SENT = "sent", _("Enviado")
+        DELIVERED = "delivered", _("Entregado")
+        READ = "read", _("Leído")
+        FAILED = "failed", _("Fallido")
+        RECEIVED = "received", _("Recibido")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("cliente"),
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
+    )
+    channel = models.CharField(_("canal"), max_length=10, choices=Channel)
+    direction = models.CharField(_("dirección"), max_length=10, choices=Direction)
+    status = models.CharField(_("estado"), max_length=10, choices=Status)
+    subject = models.CharField(_("asunto"), max_length=200, blank=True)
+    body = models.TextField(_("mensaje"), blank=True)
+    # Where it went or came from: a phone in E.164, an e-mail address.
+    address = models.CharField(_("dirección de contacto"), max_length=254, blank=True)
+    provider = models.CharField(_("proveedor"), max_length=30, blank=True)
+    provider_message_id = models.CharField(_("id en el proveedor"), max_length=120, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    interaction = models.OneToOneField(
+        Interaction,
+        verbose_name=_("interacción"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="message",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("enviado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    origin = models.CharField(_("origen"), max_length=60, blank=True)
+    origin_id = models.BigIntegerField(_("id del origen"), null=True, blank=True)
+    # Counted in the customer's daily limit (messages we push: flows, campaigns).
+    is_capped = models.BooleanField(_("cuenta en el límite diario"), default=False)
+    created_at = models.DateTimeField(_("creado"), default=timezone.now)
+    # When it goes out: later than created_at when quiet hours held it until morning.
+    due_at = models.DateTimeField(_("sale el"), default=timezone.now)
+    sent_at = models.DateTimeField(_("enviado"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("entregado"), null=True, blank=True)
+    read_at = models.DateTimeField(_("leído"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("fallido"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("mensaje")
+        verbose_name_plural = _("mensajes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="crm_message_unique_provider_id",
+            ),
+        ]
+        indexes = [
+            # A conversation's thread, newest first.
+            models.Index(fields=["customer", "-created_at", "-id"], name="crm_message_thread_idx"),
+            # The daily limit: a customer's messages going out on a day.
+            models.Index(fields=["customer", "due_at"], name="crm_message_due_idx"),
+            # Effectiveness: the messages of one flow step or event setting.
+            models.Index(fields=["origin", "origin_id"], name="crm_message_origin_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.get_direction_display()} #{self.pk}"
+
+    @property
+    def is_inbound(self) -> bool:
+        return self.direction == self.Direction.INBOUND
+
+
+class MessagePolicy(models.Model):
+    """When and how often customers may be messaged: one row, edited under Estrategias.
+
+    Quiet hours hold messages until morning (local time, TIME_ZONE); the daily limit
+    caps the messages we push to one customer in a day (flows and campaigns; answers to
+    what the customer did are not capped).
+    """
+
+    quiet_start = models.TimeField(_("silencio desde"), default=datetime.time(20, 0))
+    quiet_end = models.TimeField(_("silencio hasta"), default=datetime.time(8, 0))
+    daily_limit = models.PositiveSmallIntegerField(
+        _("mensajes por día y cliente"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+    )
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("política de mensajes")
+        verbose_name_plural = _("política de mensajes")
+
+    def __str__(self) -> str:
+        return str(_("Política de mensajes"))
+
+    @classmethod
+    def current(cls) -> "MessagePolicy":
+        """The policy; made on first use from MESSAGES_QUIET_HOURS and MESSAGES_DAILY_LIMIT."""
+        start, end = settings.MESSAGES_QUIET_HOURS or (datetime.time(0), datetime.time(0))
+        policy, _created = cls.objects.get_or_create(
+            pk=1,
+            defaults={
+                "quiet_start": start,
+                "quiet_end": end,
+                "daily_limit": settings.MESSAGES_DAILY_LIMIT,
+            },
+        )
+        return policy
 
 
 class Appointment(models.Model):

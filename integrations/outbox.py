@@ -26,7 +26,7 @@ noted on the message, and never make the message be sent again.
 import logging
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -78,12 +78,17 @@ def sender_for(destination: str) -> Sender | None:
 
 
 def enqueue_message(
-    *, destination: str, payload: dict[str, Any], dedupe_key: str = ""
+    *,
+    destination: str,
+    payload: dict[str, Any],
+    dedupe_key: str = "",
+    not_before: datetime | None = None,
 ) -> OutboxMessage:
     """Queue a message for `destination`, sent once the caller's transaction commits.
 
     Call it inside the transaction of the business change. With a `dedupe_key` already
-    used, return the existing message and queue nothing.
+    used, return the existing message and queue nothing. A message `not_before` a later
+    time (held by quiet hours) waits for the sweep that finds it due.
     """
     if dedupe_key:
         existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
@@ -92,18 +97,49 @@ def enqueue_message(
     try:
         # A savepoint: losing a race on dedupe_key must not break the caller's transaction.
         with transaction.atomic():
+            now = timezone.now()
             message = OutboxMessage.objects.create(
                 destination=destination,
                 payload=payload,
                 dedupe_key=dedupe_key,
-                next_attempt_at=timezone.now(),
+                next_attempt_at=max(now, not_before or now),
             )
     except IntegrityError:
         if not dedupe_key:
             raise
         return OutboxMessage.objects.get(dedupe_key=dedupe_key)
-    queue.enqueue("integrations.deliver_message", message_id=message.pk)
+    if message.next_attempt_at <= now:
+        queue.enqueue("integrations.deliver_message", message_id=message.pk)
     return message
+
+
+def enqueue_messages(
+    *, destination: str, payloads: list[dict[str, Any]], not_before: datetime | None = None
+) -> list[OutboxMessage]:
+    """Queue many messages for `destination` at once: one INSERT, and one task for them all.
+
+    The bulk path of a flow's batch (no dedupe keys: the caller decides what is new).
+    Messages held until `not_before` are left to the sweep.
+    """
+    if not payloads:
+        return []
+    now = timezone.now()
+    due = max(now, not_before or now)
+    messages = OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(destination=destination, payload=payload, next_attempt_at=due)
+            for payload in payloads
+        ]
+    )
+    if due <= now:
+        queue.enqueue("integrations.deliver_messages", message_ids=[m.pk for m in messages])
+    return messages
+
+
+def deliver_messages(*, message_ids: list[int]) -> None:
+    """Send a batch of queued messages, one after the other (the task of a batch)."""
+    for message_id in message_ids:
+        deliver_message(message_id=message_id)
 
 
 def deliver_message(*, message_id: int) -> None:
@@ -148,8 +184,20 @@ def deliver_message(*, message_id: int) -> None:
         )
 
 
-def deliver_due_messages(*, limit: int = 500) -> int:
-    """Recover messages stuck in sending, then send the due ones; return how many were tried."""
+# The sweep sends this many due messages itself; a larger backlog (a morning's messages
+# held by quiet hours) goes to the workers in batch tasks of SWEEP_BATCH.
+SWEEP_INLINE = 500
+SWEEP_BATCH = 500
+SWEEP_MAX = 20_000
+
+
+def deliver_due_messages(*, limit: int = SWEEP_INLINE) -> int:
+    """Recover messages stuck in sending, then send the due ones; return how many were tried.
+
+    Up to `limit` are sent here; beyond that, up to SWEEP_MAX more are handed to the
+    workers in batches. A batch sent twice (the next sweep finds it still queued) is
+    harmless: each message is claimed once.
+    """
     recover_stuck_messages()
     # Oldest first, and bounded, so one sweep ends well before the next one starts.
     message_ids = list(
@@ -157,9 +205,14 @@ def deliver_due_messages(*, limit: int = 500) -> int:
             status=OutboxMessage.Status.QUEUED, next_attempt_at__lte=timezone.now()
         )
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", flat=True)[: limit + SWEEP_MAX]
     )
-    for message_id in message_ids:
+    for start in range(limit, len(message_ids), SWEEP_BATCH):
+        queue.send_now(
+            "integrations.deliver_messages",
+            {"message_ids": message_ids[start : start + SWEEP_BATCH]},
+        )
+    for message_id in message_ids[:limit]:
         deliver_message(message_id=message_id)
     return len(message_ids)
 

@@ -38,6 +38,11 @@ def deliver_message(message_id: int) -> None:
     outbox.deliver_message(message_id=message_id)
 
 
+@shared_task(name="integrations.deliver_messages")
+def deliver_messages(message_ids: list[int]) -> None:
+    outbox.deliver_messages(message_ids=message_ids)
+
+
 @shared_task(name="integrations.deliver_due_messages")
 def deliver_due_messages() -> None:
     outbox.deliver_due_messages()

@@ -23,14 +23,16 @@ from collections_app import services as collection_services
 from collections_app.models import CallbackRequest, Origin, PortalCode
 from crm import messages as customer_messages
 from crm import services as crm_services
-from crm.models import Customer, Interaction
+from crm.models import Customer, Interaction, Message
+from integrations import sms
 
 CODE_DIGITS = 6
 CODE_MINUTES = 10
 MAX_ATTEMPTS = 5
 # The channels a code may travel by, in order of preference: the first the customer has an
-# address on. SMS joins when the conversations issue registers its message channel.
-CODE_CHANNELS = (Interaction.Kind.SMS, customer_messages.EMAIL)
+# address on. SMS only with a real SMS provider: without one, SMS go to the log, and a
+# code must reach the debtor.
+CODE_CHANNELS = (customer_messages.SMS, customer_messages.EMAIL)
 _CODE_SALT = "collections_app.portal.code"
 _DOCUMENT_SALT = "collections_app.portal.document"
 
@@ -80,10 +82,9 @@ def _customer(document_type: str, document_number: str) -> Customer | None:
 def _channel_for(customer: Customer) -> tuple[str, str]:
     """Return the first channel, of CODE_CHANNELS, the customer has an address on."""
     for channel in CODE_CHANNELS:
-        try:
-            address = customer_messages.address_for(customer, channel)
-        except ValueError:
-            continue  # a channel not registered (yet)
+        if channel == customer_messages.SMS and not sms.is_configured():
+            continue
+        address = customer_messages.address_for(customer, channel)
         if address:
             return channel, address
     return customer_messages.EMAIL, ""
@@ -187,7 +188,9 @@ def record_step(*, customer: Customer, visit: str, step: str, detail: str = "") 
 def start_visit(customer: Customer) -> str:
     """Record that a visitor proved to be the customer; return the visit's id."""
     visit = new_visit_id()
-    record_step(customer=customer, visit=visit, step=Step.IDENTIFIED)
+    entry = record_step(customer=customer, visit=visit, step=Step.IDENTIFIED)
+    # The visit shows in the customer's conversation; its later steps only on the timeline.
+    customer_messages.record_activity(interaction=entry, channel=Message.Channel.PORTAL)
     return visit
 
 

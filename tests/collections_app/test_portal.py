@@ -30,7 +30,7 @@ from collections_app.models import (
 from collections_app.portal import services as portal_services
 from credits.models import Payment
 from crm import messages as customer_messages
-from crm.models import Interaction
+from crm.models import Interaction, Message
 from integrations import fakes, payment_gateways
 from integrations.models import OutboxMessage
 from tests.collections_app.conftest import INSTALLMENT, OVERDUE, TO_SETTLE, TODAY, pay
@@ -820,3 +820,35 @@ def test_the_statement_lists_what_is_in_course_and_nothing_when_there_is_none(re
     assertContains(response, 'id="in-course"')
     assertContains(response, "por verificar")
     assertNotContains(response, "Compromiso de pagar")
+
+
+def test_the_code_goes_by_sms_when_an_sms_provider_is_configured(
+    reachable, settings, google, django_capture_on_commit_callbacks
+):
+    settings.SMS_PROVIDER = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC123"
+    settings.TWILIO_AUTH_TOKEN = "token"
+    settings.TWILIO_FROM_NUMBER = "+15005550006"
+    twilio = google.post(
+        "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json",
+        json={"sid": "SM1", "status": "queued"},
+        status=201,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        identify(Client(), reachable.document_number)
+
+    assert mail.outbox == []
+    stored = PortalCode.objects.get(customer=reachable)
+    assert stored.channel == "sms" and stored.sent_to == str(reachable.phone)
+    assert twilio.call_count == 1
+    message = Message.objects.get(customer=reachable, channel="sms")
+    assert message.provider_message_id == "SM1"
+    # A one-time code: the text travels, but neither the timeline nor the inbox keeps it.
+    assert message.body == ""
+
+
+def test_without_an_sms_provider_the_code_goes_by_email_not_to_the_log(reachable):
+    assert reachable.phone
+    identify(Client(), reachable.document_number)
+
+    assert PortalCode.objects.get(customer=reachable).channel == "email"

@@ -81,6 +81,7 @@ def test_it_writes_the_timeline_entry_and_the_outbox_message_in_the_callers_tran
     assert message.status == OutboxMessage.Status.QUEUED
     assert message.payload == {
         "interaction": entry.pk,
+        "message": entry.message.pk,
         "channel": "email",
         "to": "rosa@example.pe",
         "subject": "Su cronograma",

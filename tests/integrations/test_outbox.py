@@ -1,5 +1,6 @@
 import json
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 import requests
@@ -249,9 +250,17 @@ def test_it_sends_the_due_messages_oldest_first_up_to_the_limit(db, destination,
             next_attempt_at=NOW - timedelta(minutes=minutes),
         )
 
-    outbox.deliver_due_messages(limit=2)
+    handed_over = []
+    with mock.patch.object(
+        outbox.queue, "send_now", lambda name, kwargs: handed_over.append((name, kwargs))
+    ):
+        tried = outbox.deliver_due_messages(limit=2)
 
     assert sender.sent == [{"minutes": 3}, {"minutes": 2}]
+    # The rest of the backlog goes to the workers in one batch task, not one per message.
+    newest = OutboxMessage.objects.get(payload__minutes=1)
+    assert handed_over == [("integrations.deliver_messages", {"message_ids": [newest.pk]})]
+    assert tried == 3
 
 
 def test_it_requeues_a_message_stuck_in_sending_after_a_worker_died(

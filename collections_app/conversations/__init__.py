@@ -1,0 +1,1 @@
+"""The conversations inbox: every message in and out, per customer, and who answers it."""

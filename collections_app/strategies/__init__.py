@@ -1,0 +1,1 @@
+"""Communication strategies: segments, templates, events settings, flows and their figures."""

@@ -1,0 +1,371 @@
+"""WhatsApp through Meta's WhatsApp Business Cloud API: send messages, read the webhooks.
+
+Sending is one call, POST {WHATSAPP_API_URL}/{WHATSAPP_PHONE_NUMBER_ID}/messages with the
+access token as a Bearer token. A business may write freely only within 24 hours of the
+customer's last message (the customer-service window); outside it only an approved
+template goes through, and Meta refuses anything else with error 131047. The caller
+keeps that rule; `send_text` turns the refusal into `WindowClosed`.
+
+Meta's webhooks come to /webhooks/whatsapp/:
+
+- GET, once, when the callback URL is subscribed: `verify_subscription` checks the
+  hub.verify_token we chose and returns hub.challenge, which the view answers as
+  text/plain;
+- POST, each a JSON object signed in X-Hub-Signature-256 ("sha256=" and the hex
+  HMAC-SHA256 of the raw body under the app secret), `{"object":
+  "whatsapp_business_account", "entry": [{"id", "changes": [{"field": "messages",
+  "value": {"metadata", "contacts", "messages", "statuses"}}]}]}`, where `messages` are
+  what customers wrote and `statuses` what became of ours (sent, delivered, read,
+  failed with `errors`). One call may carry several of either.
+
+https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
+https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-examples
+https://developers.facebook.com/docs/graph-api/webhooks/getting-started
+"""
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.utils.translation import gettext
+
+from integrations import channels, http, payloads, webhooks
+from integrations.channels import Delivery, InboundMessage, StatusUpdate
+from integrations.errors import (
+    ProviderError,
+    SignatureError,
+    TemporaryProviderError,
+    UnhandledEvent,
+)
+
+NAME = "whatsapp"
+LABEL = "WhatsApp"
+
+# Relative to settings.WHATSAPP_API_URL, which carries the Graph API version.
+# https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+MESSAGES_PATH = "/{phone_number_id}/messages"
+
+# "sha256=" and the hex HMAC-SHA256 of the raw body under the app secret.
+# https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+SIGNATURE_PREFIX = "sha256="
+
+# What every WhatsApp Business webhook body says it is about, and the field of messages
+# and their statuses (others: template reviews, account updates...).
+OBJECT = "whatsapp_business_account"
+MESSAGES_FIELD = "messages"
+
+# Meta's error codes: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+# More than 24 hours since the customer last wrote: only a template may go.
+WINDOW_CLOSED = 131047
+# Throttling (too many calls, of the account, of the number, to one recipient) and a
+# service that is down for now: retrying later is the fix.
+TEMPORARY_CODES = frozenset({2, 4, 80007, 130429, 131056})
+
+# Meta's statuses of a message we sent, in ours. "deleted" and "warning" are not about
+# its delivery and are left aside.
+STATUSES = {
+    "sent": channels.SENT,
+    "delivered": channels.DELIVERED,
+    "read": channels.READ,
+    "failed": channels.FAILED,
+}
+# The message types that carry media, whose caption (when any) follows the placeholder.
+_MEDIA = ("image", "audio", "document", "video", "sticker")
+
+# An event id longer than this is kept as its hash: the inbox's column holds 255.
+MAX_EVENT_ID = 200
+
+
+class WindowClosed(ProviderError):
+    """Meta refused a free-form message: the 24-hour window is closed, send a template."""
+
+
+def is_configured() -> bool:
+    """Whether messages go to Meta: the access token and the phone number id are set."""
+    return bool(settings.WHATSAPP_ACCESS_TOKEN and settings.WHATSAPP_PHONE_NUMBER_ID)
+
+
+def send_template(to: str, *, name: str, language: str, parameters: list[str]) -> Delivery:
+    """Send an approved template, its body's {{1}}, {{2}}... filled with `parameters`."""
+    if not name.strip() or not language.strip():
+        raise ValueError("A WhatsApp template needs its name and language.")
+    template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if parameters:
+        template["components"] = [
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": text} for text in parameters],
+            }
+        ]
+    if not is_configured():
+        text = f"template {name} ({language}) {parameters}"
+        return channels.log_delivery(LABEL, to, text)
+    return _send({**_envelope(to), "type": "template", "template": template})
+
+
+def send_text(to: str, body: str) -> Delivery:
+    """Send a free-form text; only within 24 hours of the customer's last message.
+
+    Raise WindowClosed (a ProviderError) when Meta says the window is closed.
+    """
+    if not body.strip():
+        raise ValueError("A WhatsApp text needs a body.")
+    if not is_configured():
+        return channels.log_delivery(LABEL, to, body)
+    text = {"preview_url": False, "body": body}
+    return _send({**_envelope(to), "type": "text", "text": text})
+
+
+def verify_subscription(query: Mapping[str, str]) -> str:
+    """Return hub.challenge when Meta's GET handshake carries our verify token.
+
+    Raise SignatureError for another mode or token, no challenge, or no token configured.
+    """
+    expected = settings.WHATSAPP_VERIFY_TOKEN
+    if not expected:
+        raise SignatureError("No WhatsApp verify token is configured.")
+    if query.get("hub.mode") != "subscribe":
+        raise SignatureError("The handshake is not a subscription.")
+    token = query.get("hub.verify_token") or ""
+    # Bytes, because compare_digest refuses str with non-ASCII characters.
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        raise SignatureError("The verify token does not match.")
+    challenge = query.get("hub.challenge") or ""
+    if not challenge:
+        raise SignatureError("The handshake has no challenge.")
+    return challenge
+
+
+def verify_webhook(body: bytes, headers: Mapping[str, str]) -> None:
+    """Raise SignatureError unless X-Hub-Signature-256 is the body's HMAC under the app secret."""
+    signature = payloads.header(headers, SIGNATURE_HEADER).strip()
+    if not signature.lower().startswith(SIGNATURE_PREFIX):
+        raise SignatureError(f"The request has no {SIGNATURE_HEADER} header.")
+    digest = signature[len(SIGNATURE_PREFIX) :]
+    webhooks.verify_hmac_sha256(settings.WHATSAPP_APP_SECRET, body, digest)
+
+
+def read_webhook(data: Mapping[str, Any]) -> list[StatusUpdate | InboundMessage]:
+    """Read every status and message a webhook carries, in the body's order.
+
+    ValueError for a body about another object, or one missing what an item must carry
+    (its id, a status, a sender); [] when it carries no message or status of ours.
+    """
+    if data.get("object") != OBJECT:
+        raise ValueError(f"The WhatsApp webhook is not about {OBJECT}.")
+    items: list[StatusUpdate | InboundMessage] = []
+    for entry in _list(data.get("entry"), "entry"):
+        for change in _list(_object(entry, "entry").get("changes"), "changes"):
+            change = _object(change, "change")
+            if change.get("field") != MESSAGES_FIELD:
+                continue
+            value = _object(change.get("value"), "value")
+            names = _profile_names(value.get("contacts"))
+            # The value's keys in the body's order: statuses first when they came first.
+            for key, listed in value.items():
+                if key == "statuses":
+                    for raw in _list(listed, "statuses"):
+                        status = _status(raw)
+                        if status is not None:
+                            items.append(status)
+                elif key == "messages":
+                    items.extend(_message(raw, names) for raw in _list(listed, "messages"))
+    return items
+
+
+def event_id(data: Mapping[str, Any]) -> str:
+    """Return the inbox's id of a webhook, built from the items it carries.
+
+    Each item is `status:<wamid>:<status>` or `in:<wamid>`, joined by commas, so the same
+    call delivered twice is one event; past MAX_EVENT_ID characters it is kept as
+    `sha256:<hex>` of that text. UnhandledEvent when it carries nothing of ours.
+    """
+    parts = [
+        f"status:{item.provider_message_id}:{item.status}"
+        if isinstance(item, StatusUpdate)
+        else f"in:{item.provider_message_id}"
+        for item in read_webhook(data)
+    ]
+    if not parts:
+        raise UnhandledEvent("The WhatsApp webhook carries no message or status.")
+    joined = ",".join(parts)
+    if len(joined) > MAX_EVENT_ID:
+        return "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
+    return joined
+
+
+# The /webhooks/whatsapp/ door for POSTs: signed JSON, messages and their statuses.
+WEBHOOK = webhooks.Endpoint(provider=NAME, verify=verify_webhook, event_id=event_id)
+
+
+def _envelope(to: str) -> dict[str, str]:
+    # Meta takes the number as digits, without "+".
+    digits = "".join(char for char in to if char.isdigit())
+    if not digits:
+        raise ValueError(f"Not a phone number: {to!r}.")
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": digits}
+
+
+def _send(payload: dict[str, Any]) -> Delivery:
+    url = settings.WHATSAPP_API_URL.rstrip("/") + MESSAGES_PATH.format(
+        phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID
+    )
+    headers = {"Authorization": f"Bearer {settings.WHATSAPP_ACCESS_TOKEN}"}
+    with http.session() as client, http.translate_errors():
+        response = client.post(url, json=payload, headers=headers)
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(error, dict):
+        raise _error(error, response)
+    # No error object: 429 and 5xx are temporary, another 4xx is not.
+    http.raise_for_response(response)
+    messages = answer.get("messages") if isinstance(answer, dict) else None
+    first = messages[0] if isinstance(messages, list) and messages else None
+    message_id = first.get("id") if isinstance(first, dict) else None
+    if not isinstance(message_id, str) or not message_id:
+        raise ProviderError(
+            gettext("WhatsApp respondió algo inesperado: %(answer)s")
+            % {"answer": response.text[: http.ERROR_BODY_CHARS]}
+        )
+    return Delivery(provider=NAME, provider_message_id=message_id, status=channels.SENT)
+
+
+def _error(error: Mapping[str, Any], response: requests.Response) -> ProviderError:
+    """Turn Meta's error object into ours: throttling and 5xx are temporary."""
+    code = error.get("code")
+    message = _text(error.get("message"))
+    error_data = error.get("error_data")
+    details = _text(error_data.get("details")) if isinstance(error_data, dict) else ""
+    if details:
+        message = f"{message} ({details})" if message else details
+    text = gettext("WhatsApp rechazó el mensaje (error %(code)s): %(message)s") % {
+        "code": code if code is not None else "?",
+        "message": message[: http.ERROR_BODY_CHARS],
+    }
+    status = response.status_code
+    if status == 429 or status >= 500 or code in TEMPORARY_CODES:
+        return TemporaryProviderError(text, retry_after=http.retry_after_seconds(response))
+    if code == WINDOW_CLOSED:
+        return WindowClosed(
+            gettext(
+                "Pasaron más de 24 horas desde el último mensaje del cliente: la ventana de "
+                "WhatsApp está cerrada y solo puede enviarse una plantilla aprobada."
+            )
+            + " "
+            + text
+        )
+    return ProviderError(text)
+
+
+def _status(raw: Any) -> StatusUpdate | None:
+    item = _object(raw, "status")
+    meta_status = _required(item.get("status"), "status")
+    status = STATUSES.get(meta_status)
+    if status is None:
+        return None
+    return StatusUpdate(
+        provider=NAME,
+        provider_message_id=_required(item.get("id"), "status id"),
+        status=status,
+        at=_moment(item.get("timestamp")),
+        error=_status_error(item.get("errors")) if status == channels.FAILED else "",
+    )
+
+
+def _status_error(errors: Any) -> str:
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if not isinstance(first, dict):
+        return ""
+    code = first.get("code")
+    title = _text(first.get("title")) or _text(first.get("message"))
+    error_data = first.get("error_data")
+    details = _text(error_data.get("details")) if isinstance(error_data, dict) else ""
+    text = ": ".join(str(part) for part in (code, title) if part not in (None, ""))
+    return f"{text} ({details})" if details else text
+
+
+def _message(raw: Any, names: Mapping[str, str]) -> InboundMessage:
+    item = _object(raw, "message")
+    sender = _required(item.get("from"), "message sender").lstrip("+")
+    return InboundMessage(
+        provider=NAME,
+        channel=channels.WHATSAPP,
+        provider_message_id=_required(item.get("id"), "message id"),
+        sender="+" + sender,
+        body=_body(item),
+        at=_moment(item.get("timestamp")),
+        name=names.get(sender, ""),
+    )
+
+
+def _body(item: Mapping[str, Any]) -> str:
+    """Return a message's text, or the placeholder of what it carries instead."""
+    kind = _text(item.get("type"))
+    content = item.get(kind) if kind else None
+    content = content if isinstance(content, dict) else {}
+    if kind == "text":
+        return _text(content.get("body"))
+    if kind == "button":
+        # A quick-reply button of a template.
+        return _text(content.get("text")) or channels.placeholder(kind)
+    if kind == "interactive":
+        # A reply button or a list row of an interactive message we sent.
+        reply = content.get(_text(content.get("type")))
+        title = _text(reply.get("title")) if isinstance(reply, dict) else ""
+        return title or channels.placeholder(kind)
+    placeholder = channels.placeholder(kind)
+    caption = _text(content.get("caption")) if kind in _MEDIA else ""
+    return f"{placeholder} {caption}" if caption else placeholder
+
+
+def _profile_names(contacts: Any) -> dict[str, str]:
+    names = {}
+    for contact in contacts if isinstance(contacts, list) else []:
+        if not isinstance(contact, dict):
+            continue
+        profile = contact.get("profile")
+        name = _text(profile.get("name")) if isinstance(profile, dict) else ""
+        wa_id = _text(contact.get("wa_id"))
+        if wa_id and name:
+            names[wa_id.lstrip("+")] = name
+    return names
+
+
+def _moment(raw: Any) -> datetime | None:
+    """Read Meta's timestamps: unix seconds, as a string (or a number)."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+        raise ValueError(f"The WhatsApp webhook's timestamp is not unix seconds: {raw!r}.")
+    return datetime.fromtimestamp(int(raw), tz=UTC)
+
+
+def _list(raw: Any, field: str) -> list:
+    if not isinstance(raw, list):
+        raise ValueError(f"The WhatsApp webhook's {field} is not a list.")
+    return raw
+
+
+def _object(raw: Any, field: str) -> dict:
+    if not isinstance(raw, dict):
+        raise ValueError(f"The WhatsApp webhook's {field} is not an object.")
+    return raw
+
+
+def _required(raw: Any, field: str) -> str:
+    text = _text(raw)
+    if not text:
+        raise ValueError(f"The WhatsApp webhook has no {field}.")
+    return text
+
+
+def _text(raw: Any) -> str:
+    return raw.strip() if isinstance(raw, str) else ""
