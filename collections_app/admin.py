@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from collections_app.models import (
     AgreementRule,
     CallbackRequest,
+    ConversationLabel,
+    FlowRun,
     PaymentAgreement,
     PaymentLink,
     PaymentPromise,
@@ -313,3 +315,21 @@ class PortalCodeAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     ordering = ["-created_at"]
+
+
+@admin.register(ConversationLabel)
+class ConversationLabelAdmin(admin.ModelAdmin):
+    """The labels agents put on conversations."""
+
+    list_display = ["name", "color"]
+    search_fields = ["name"]
+
+
+@admin.register(FlowRun)
+class FlowRunAdmin(ReadOnlyAdmin):
+    """What each flow step selected, queued and skipped each day (written by the runner)."""
+
+    list_display = ["run_on", "step", "status", "selected", "queued", "held", "skipped_capped"]
+    list_filter = ["status", "run_on"]
+    list_select_related = ["step__flow", "step__template"]
+    search_fields = ["step__flow__name"]

@@ -20,6 +20,9 @@ class CollectionsAppConfig(AppConfig):
             receivables,
             services,
         )
+        from collections_app.conversations import services as conversation_services
+        from collections_app.strategies import events as event_settings
+        from crm import messages as customer_messages
         from crm import timeline
         from integrations import sms, webhooks, whatsapp
 
@@ -29,5 +32,9 @@ class CollectionsAppConfig(AppConfig):
         timeline.register_detail("step", kind=timeline.HIDDEN)
         for provider in services.GATEWAYS:
             webhooks.register_processor(provider, services.process_gateway_event)
+        # Every message written updates its customer's conversation, in its transaction.
+        customer_messages.register_message_listener(conversation_services.on_messages)
+        # The events settings answer payment events with their templates.
+        event_settings.connect()
         webhooks.register_processor(sms.NAME, channels.process_twilio_event)
         webhooks.register_processor(whatsapp.NAME, channels.process_whatsapp_event)

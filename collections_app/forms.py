@@ -17,12 +17,17 @@ from collections_app.models import (
     ReportedPayment,
 )
 from collections_app.receivables import Debt
+from collections_app.screens import (  # noqa: F401 (the screens import them from here)
+    CONFIRM_FIELD,
+    SEARCH_CHARS,
+    ListFilterForm,
+    is_confirmed,
+)
 from credits.forms import validate_receipt
 from credits.models import Payment
 from crm.forms import ServiceErrorsMixin
 from lib import money
 
-SEARCH_CHARS = 100
 REASON_CHARS = 255
 NOTES_CHARS = 255
 # The oldest day a list filter takes: nothing in the ledger is older.
@@ -31,7 +36,6 @@ FIRST_DAY = date(2000, 1, 1)
 MAX_INSTALLMENT = 600
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
 AMOUNT_WIDGET = forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"})
-CONFIRM_FIELD = "confirm"
 
 GATEWAY_CHOICES = [("mercadopago", "MercadoPago"), ("clear", "Clear")]
 
@@ -54,25 +58,6 @@ def amount_field(label: str, **kwargs: Any) -> forms.DecimalField:
 
 
 # --- The work lists' filters -------------------------------------------------------------
-
-
-class ListFilterForm(forms.Form):
-    """A work list's query string: a search, and the list's own filters."""
-
-    q = forms.CharField(
-        label=_("Buscar"),
-        required=False,
-        max_length=SEARCH_CHARS,
-        error_messages={
-            "max_length": _("Escriba como máximo %(limit_value)d caracteres para buscar.")
-        },
-    )
-
-    def filters(self) -> dict[str, Any] | None:
-        """Return the filters the selector takes; None when the query string is not valid."""
-        if not self.is_valid():
-            return None
-        return dict(self.cleaned_data)
 
 
 class DateRangeFields(forms.Form):
@@ -428,8 +413,3 @@ class AgreementForm(DebtChoiceForm):
             "provider": data["provider"],
             "payer_email": data["payer_email"],
         }
-
-
-def is_confirmed(data) -> bool:
-    """Say whether a POST comes from the confirmation page (not the first click)."""
-    return data.get(CONFIRM_FIELD) == "yes"

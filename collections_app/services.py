@@ -38,6 +38,7 @@ from collections_app.models import (
 )
 from collections_app.receivables import Debt
 from collections_app.signals import Event, send_on_commit
+from collections_app.strategies import events as event_settings
 from credits.forms import validate_receipt
 from crm import messages as customer_messages
 from crm import services as crm_services
@@ -553,6 +554,8 @@ def approve_reported_payment(
     report.save(update_fields=["status", "reviewed_by", "reviewed_at", "payment_id"])
     notice = _tell_debtor(
         report,
+        Event.VERIFIED,
+        payment_id=payment_id,
         subject=_("Su pago fue verificado"),
         body=_("Verificamos su pago de %(amount)s del %(day)s para %(code)s. ¡Gracias!"),
     )
@@ -594,6 +597,7 @@ def reject_reported_payment(
     report.save(update_fields=["status", "reviewed_by", "reviewed_at", "reject_reason"])
     notice = _tell_debtor(
         report,
+        Event.REJECTED,
         subject=_("No pudimos verificar su pago"),
         body=_(
             "No pudimos verificar el pago de %(amount)s del %(day)s que informó para "
@@ -613,9 +617,32 @@ def reject_reported_payment(
 
 
 def _tell_debtor(
-    report: ReportedPayment, *, subject: str, body: str, reason: str = ""
+    report: ReportedPayment,
+    event: str,
+    *,
+    subject: str,
+    body: str,
+    reason: str = "",
+    payment_id: int | None = None,
 ) -> customer_messages.Sending:
-    """Send the debtor the review's outcome by e-mail; return what became of the message."""
+    """Tell the debtor the review's outcome; return what became of the message.
+
+    With a template set for the event (Estrategias → Eventos) that template goes, now,
+    so the agent learns its fate; the event's own announcement after the commit finds
+    it sent (same key) and sends nothing more. Otherwise a built-in e-mail.
+    """
+    configured = event_settings.on_payment_event(
+        Event,
+        event=event,
+        portfolio=report.portfolio,
+        customer_id=report.customer_id,
+        receivable_kind=report.receivable_kind,
+        receivable_id=report.receivable_id,
+        instance=report,
+        payment_id=payment_id,
+    )
+    if configured is not None:
+        return configured
     text = body % {
         "amount": _money(report.currency, report.amount),
         "day": report.paid_on.strftime("%d/%m/%Y"),

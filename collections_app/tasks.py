@@ -13,3 +13,7 @@ def expire_links() -> int:
 @shared_task(name="collections_app.resolve_promises")
 def resolve_promises() -> dict[str, int]:
     return services.resolve_promises()
+
+
+# The flows' tasks live with the flows; imported here so the worker registers them.
+from collections_app.strategies.tasks import run_flow, run_flows  # noqa: E402, F401

@@ -7,7 +7,6 @@ a payment) first answer a confirmation page, and act only on its POST.
 """
 
 import mimetypes
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
-from collections_app import forms, receivables, selectors, services
+from collections_app import forms, receivables, screens, selectors, services
 from collections_app.models import (
     CallbackRequest,
     Origin,
@@ -80,36 +79,7 @@ def _next_or(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-def _confirm(
-    request: HttpRequest,
-    *,
-    title: str,
-    lines: Iterable[str],
-    button: str,
-    cancel_url: str,
-    is_danger: bool = True,
-) -> HttpResponse:
-    """Show what the POST is about to do, with a form that sends it again, confirmed."""
-    hidden = [
-        (name, value)
-        for name in request.POST
-        if name not in ("csrfmiddlewaretoken", forms.CONFIRM_FIELD)
-        for value in request.POST.getlist(name)
-    ]
-    return render(
-        request,
-        "collections_app/confirm.html",
-        {
-            "title": title,
-            "lines": list(lines),
-            "button": button,
-            "is_danger": is_danger,
-            "action": request.path,
-            "hidden": hidden,
-            "confirm_field": forms.CONFIRM_FIELD,
-            "cancel_url": cancel_url,
-        },
-    )
+_confirm = screens.confirm
 
 
 def _amount(currency: str, amount: Decimal) -> str:
@@ -266,10 +236,22 @@ def reported_approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _approval_notice(notice: customer_messages.Sending) -> str:
     if notice.is_queued:
-        return _("Se avisó al cliente por correo.")
+        return _("Aviso al cliente en cola (%(channel)s).") % {"channel": _notice_channel(notice)}
     if notice.is_opted_out:
         return _("No se avisó al cliente: pidió no ser contactado.")
-    return _("No se avisó al cliente: no tiene correo.")
+    return _("No se avisó al cliente: no tiene %(address)s.") % {"address": _notice_address(notice)}
+
+
+def _notice_channel(notice: customer_messages.Sending) -> str:
+    message = notice.message
+    return message.get_channel_display().lower() if message else _("correo")
+
+
+def _notice_address(notice: customer_messages.Sending) -> str:
+    entry = notice.interaction
+    if entry is not None and "celular" in entry.summary:
+        return _("celular")
+    return _("correo")
 
 
 @require_POST
@@ -302,14 +284,7 @@ def reported_reject(request: HttpRequest, pk: int) -> HttpResponse:
         form.add_service_error(exc)
         report.refresh_from_db()
         return _render_report(request, report, reject_form=form)
-    notice = review.notice
-    if notice.is_queued:
-        text = _("Pago rechazado; se avisó al cliente por correo.")
-    elif notice.is_opted_out:
-        text = _("Pago rechazado; no se avisó al cliente porque pidió no ser contactado.")
-    else:
-        text = _("Pago rechazado; no se avisó al cliente porque no tiene correo.")
-    messages.success(request, text)
+    messages.success(request, _("Pago rechazado.") + " " + _approval_notice(review.notice))
     return redirect("collections_app:reported_list")
 
 

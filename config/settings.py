@@ -269,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collections_app.resolve_promises",
         "schedule": crontab(hour=0, minute=30),
     },
+    # Daily at 09:00 local, after quiet hours: each active flow's steps due today.
+    "collections-run-flows": {
+        "task": "collections_app.run_flows",
+        "schedule": crontab(hour=9, minute=0),
+    },
     # Every 5 minutes: recompute the portfolio report's figures of today (a new day's too,
     # before its first visitor) and of the last week's days changed since.
     "credits-refresh-portfolio-snapshot": {
@@ -482,8 +487,10 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com")
 # Where Twilio posts status callbacks and inbound SMS; it signs this exact URL.
-TWILIO_STATUS_CALLBACK_URL = env.str(
-    "TWILIO_STATUS_CALLBACK_URL", default=SITE_URL.rstrip("/") + "/webhooks/twilio/"
+# Empty (as .env.example leaves it) means the default too.
+TWILIO_STATUS_CALLBACK_URL = (
+    env.str("TWILIO_STATUS_CALLBACK_URL", default="").strip()
+    or SITE_URL.rstrip("/") + "/webhooks/twilio/"
 )
 # Meta's Graph API, with its version.
 WHATSAPP_API_URL = env.str("WHATSAPP_API_URL", default="https://graph.facebook.com/v21.0")

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from crm import identity, services, validators
-from crm.models import Appointment, Branch, Channel, Customer, Interaction, Product, Tag
+from crm.models import Appointment, Branch, Channel, Customer, Interaction, Message, Product, Tag
 
 
 @admin.register(Branch)
@@ -164,6 +164,28 @@ class InteractionAdmin(admin.ModelAdmin):
     @admin.display(description=_("resumen"))
     def short_summary(self, obj):
         return obj.summary[:80]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """Every message in and out, read-only: the customer-message service writes them."""
+
+    list_display = ["created_at", "customer", "channel", "direction", "status", "provider", "actor"]
+    list_filter = ["channel", "direction", "status", "provider"]
+    search_fields = ["customer__document_number", "customer__last_name", "provider_message_id"]
+    list_select_related = ["customer", "actor"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    raw_id_fields = ["customer", "interaction"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Appointment)

@@ -29,6 +29,8 @@ def navigation(request: HttpRequest) -> dict:
         "promises": user.has_perm("collections_app.view_paymentpromise"),
         "payment_links": user.has_perm("collections_app.view_paymentlink"),
         "callbacks": user.has_perm("collections_app.view_callbackrequest"),
+        "conversations": user.has_perm("collections_app.view_conversation"),
+        "strategies": user.has_perm("collections_app.view_segment"),
         "admin": user.is_staff,
     }
     match = getattr(request, "resolver_match", None)

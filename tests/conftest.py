@@ -118,3 +118,4 @@ def demo(db, settings):
     call_command("seed_callcenter", stdout=out)
     call_command("seed_gestiones", gestiones=60, stdout=out)
     call_command("seed_collections", stdout=out)
+    call_command("seed_strategies", stdout=out)

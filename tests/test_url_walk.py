@@ -80,6 +80,18 @@ PK_MODELS = {
     "collections_app:reported_reject": "collections_app.ReportedPayment",
     "collections_app:promise_cancel": "collections_app.PaymentPromise",
     "collections_app:callback_close": "collections_app.CallbackRequest",
+    **{
+        f"collections_app:{name}": "collections_app.Flow"
+        for name in ("flow_detail", "flow_update", "flow_set_active", "flow_run", "flow_delete")
+    },
+    **{
+        f"collections_app:{name}": "collections_app.Segment"
+        for name in ("segment_update", "segment_count", "segment_delete")
+    },
+    **{
+        f"collections_app:{name}": "collections_app.MessageTemplate"
+        for name in ("template_update", "template_delete")
+    },
 }
 
 

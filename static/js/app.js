@@ -35,3 +35,13 @@ document.addEventListener("click", (event) => {
     if (label) button.textContent = label;
   });
 });
+
+// Variable chips (data-insert="<textarea id>"): put the variable where the cursor is.
+document.addEventListener("click", (event) => {
+  const chip = event.target.closest("[data-insert]");
+  const box = chip && document.getElementById(chip.getAttribute("data-insert"));
+  if (!box || typeof box.setRangeText !== "function") return;
+  box.setRangeText(chip.getAttribute("data-copy"), box.selectionStart, box.selectionEnd, "end");
+  box.focus();
+  box.dispatchEvent(new Event("keyup"));
+});

@@ -42,6 +42,15 @@ LISTS_AND_REPORTS = (
     "gestiones:goal_progress",
     "gestiones:document_template_list",
     "gestiones:deletion_list",
+    "collections_app:conversation_list",
+    "collections_app:segment_list",
+    "collections_app:segment_create",
+    "collections_app:template_list",
+    "collections_app:template_create",
+    "collections_app:event_settings",
+    "collections_app:flow_list",
+    "collections_app:flow_create",
+    "collections_app:effectiveness",
 )
 
 
@@ -51,6 +60,8 @@ def demo_data(transactional_db, settings):
     call_command("seed_demo", customers=12, stdout=out)
     call_command("seed_credits", loans=20, stdout=out)
     call_command("seed_gestiones", gestiones=60, stdout=out)
+    call_command("seed_collections", stdout=out)
+    call_command("seed_strategies", stdout=out)
 
 
 def test_no_agent_page_scrolls_sideways_on_a_phone(page: Page, live_server, demo_data):

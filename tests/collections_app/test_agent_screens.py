@@ -16,16 +16,19 @@ from collections_app import services
 from collections_app.models import (
     AgreementRule,
     CallbackRequest,
+    EventSetting,
+    MessageTemplate,
     Origin,
     PaymentAgreement,
     PaymentLink,
     PaymentPromise,
     PortalCode,
+    Portfolio,
     ReportedPayment,
 )
 from credits import selectors as credit_selectors
 from credits.models import Loan, Payment
-from crm.models import Interaction
+from crm.models import Interaction, Message
 from integrations import fakes
 from integrations.errors import ProviderError
 from integrations.models import OutboxMessage
@@ -528,7 +531,7 @@ def test_approving_asks_first_and_then_applies_the_payment(agent_client, loan, d
     assert any("Su pago fue verificado" in s for s in summaries)
     assert shown(done) == [
         f"Pago verificado y aplicado al crédito {loan.payment_code}. "
-        "Se avisó al cliente por correo."
+        "Aviso al cliente en cola (correo)."
     ]
 
 
@@ -599,7 +602,7 @@ def test_rejecting_asks_first_then_refuses_and_tells_the_debtor(agent_client, lo
     assert not Payment.objects.exists()
     message = OutboxMessage.objects.get(payload__to="deudor@example.com")
     assert "ilegible" in message.payload["body"]
-    assert shown(done) == ["Pago rechazado; se avisó al cliente por correo."]
+    assert shown(done) == ["Pago rechazado. Aviso al cliente en cola (correo)."]
 
 
 def test_rejecting_for_a_customer_who_opted_out_says_so(agent_client, loan, debtor):
@@ -614,7 +617,7 @@ def test_rejecting_for_a_customer_who_opted_out_says_so(agent_client, loan, debt
         follow=True,
     )
 
-    assert shown(done) == ["Pago rechazado; no se avisó al cliente porque pidió no ser contactado."]
+    assert shown(done) == ["Pago rechazado. No se avisó al cliente: pidió no ser contactado."]
     assert not OutboxMessage.objects.filter(payload__to="deudor@example.com").exists()
 
 
@@ -1184,3 +1187,35 @@ def test_the_agents_screens_fit_a_phone(page, live_server, roles, loan, debtor):
             wide.append(str(exc) + "\n" + "\n".join(culprits))
 
     assert wide == [], "\n".join(wide)
+
+
+def test_a_template_set_in_eventos_replaces_the_built_in_email_once(
+    agent_client, loan, debtor, django_capture_on_commit_callbacks
+):
+    debtor.email = "deudor@example.com"
+    debtor.save()
+    template = MessageTemplate.objects.create(
+        name="Pago verificado (WhatsApp)",
+        channel=MessageTemplate.Channel.WHATSAPP,
+        body="Hola {nombre}, verificamos su pago de {monto_pago}.",
+        whatsapp_name="pago_verificado",
+    )
+    EventSetting.objects.create(
+        portfolio=Portfolio.CURRENT, event=EventSetting.Event.VERIFIED, template=template
+    )
+    report = report_of(debtor, loan)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = agent_client.post(
+            reverse("collections_app:reported_approve", args=[report.pk]),
+            {"confirm": "yes"},
+            follow=True,
+        )
+
+    # The configured WhatsApp, not the built-in e-mail, and only once although the
+    # payment event announced after the commit asks for it too.
+    (message,) = Message.objects.filter(customer=debtor, direction="outbound")
+    assert message.channel == "whatsapp"
+    assert message.origin == "collections.event"
+    assert not OutboxMessage.objects.filter(payload__to="deudor@example.com").exists()
+    assert shown(done)[0].endswith("Aviso al cliente en cola (whatsapp).")

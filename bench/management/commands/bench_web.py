@@ -4,7 +4,8 @@
     manage.py bench_web --settings=bench.settings --seconds 3 --rounds 3
 
 Builds the data set once on PostgreSQL (150,000 customers, 100,000 queued leads, 43,000
-loans with 1,000,000 installments, 1,000,000 gestiones; bulk inserts that skip the
+loans with 1,000,000 installments, 1,000,000 gestiones, 1,000,000 messages in 100,000
+conversations; bulk inserts that skip the
 services, as the other bench commands do, and only top up what is missing, so it also
 runs on a database holding the demo), starts gunicorn with production settings (DEBUG
 off, 2 workers, persistent connections, the Redis cache), and drives every page with
@@ -59,6 +60,7 @@ from django.urls import reverse
 from bench.views import INSERT_TABLE
 from callcenter.management.commands import bench_callcenter
 from callcenter.models import Lead
+from collections_app.management.commands import bench_conversations
 from collections_app.portal import services as portal_services
 from collections_app.portal import session as portal_session
 from credits.management.commands import bench_credits
@@ -68,7 +70,7 @@ from crm.gestiones.management.commands import bench_gestiones
 from crm.gestiones.models import Gestion, Outcome
 from crm.gestiones.reports import views as report_views
 from crm.management.commands import bench_customers
-from crm.models import Customer
+from crm.models import Customer, Message
 from integrations import api_clients
 from integrations.models import ApiClient
 
@@ -76,6 +78,7 @@ CUSTOMERS = 150_000
 LEADS = 100_000
 INSTALLMENTS = 1_000_000
 GESTIONES = 1_000_000
+MESSAGES = 1_000_000
 CLIENTS = 4
 PAGE_RATIO = 0.5
 FLOOR_RATIO = 0.8
@@ -230,7 +233,11 @@ class Command(BaseCommand):
         parser.add_argument("--rounds", type=int, default=3, help="Rondas intercaladas.")
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--workers", type=int, default=2)
-        parser.add_argument("--only", default="", help="Solo las filas cuyo nombre contiene esto.")
+        parser.add_argument(
+            "--only",
+            default="",
+            help="Solo las filas cuyo nombre contiene esto (varias: separadas por |).",
+        )
         parser.add_argument(
             "--no-fill", action="store_true", help="Medir sin completar los datos (pruebas)."
         )
@@ -244,11 +251,12 @@ class Command(BaseCommand):
         cookies = self.sessions()
         targets = self.targets()
         if only:
-            keep = only.lower()
+            keep = [part.strip() for part in only.lower().split("|") if part.strip()]
             targets = [t for t in targets if t.kind in ("bare", "table", "insert")] + [
                 t
                 for t in targets
-                if t.kind not in ("bare", "table", "insert") and keep in t.name.lower()
+                if t.kind not in ("bare", "table", "insert")
+                and any(part in t.name.lower() for part in keep)
             ]
         self.stdout.write("Recolectando archivos estáticos…")
         call_command("collectstatic", interactive=False, verbosity=0)
@@ -298,6 +306,7 @@ class Command(BaseCommand):
         bench_credits.Command(stdout=self.stdout).fill(INSTALLMENTS)
         gestiones = bench_gestiones.Command(stdout=self.stdout)
         gestiones.fill(gestiones.configure(), GESTIONES)
+        bench_conversations.Command(stdout=self.stdout).fill(MESSAGES)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         self.stdout.write(
@@ -320,6 +329,7 @@ class Command(BaseCommand):
         for key, username, group in (
             ("supervisor", "bench_supervisor", "Supervisor"),
             ("agent", "bench_agente", "Agente call center"),
+            ("collections", "bench_cobranzas", "Cobranzas"),
         ):
             user, _ = model.objects.get_or_create(
                 username=username, defaults={"first_name": "Bench", "last_name": group}
@@ -379,6 +389,18 @@ class Command(BaseCommand):
                 "clientes, búsqueda documento", reverse("crm:customer_list") + "?q=70051234", "page"
             ),
             Target("cliente 360", rich.get_absolute_url(), "page"),
+            Target(
+                "conversaciones (1.000.000 de mensajes)",
+                reverse("collections_app:conversation_list"),
+                "page",
+                "collections",
+            ),
+            Target(
+                "conversación, detalle",
+                reverse("collections_app:conversation_detail", args=[busiest_conversation()]),
+                "page",
+                "collections",
+            ),
             Target("créditos", reverse("credits:loan_list"), "page"),
             Target("crédito, detalle", reverse("credits:loan_detail", args=[loan.pk]), "page"),
             Target("gestiones, todas", reverse("gestiones:list"), "page"),
@@ -737,6 +759,12 @@ def _signed_notifications(folder: Path, nonce: str, *, threads: int) -> Path:
     lines.append("}")
     path.write_text("\n".join(lines))
     return path
+
+
+def busiest_conversation() -> int:
+    """The customer whose conversation the bench opens: one with bench messages."""
+    message = Message.objects.filter(provider=bench_conversations.MARKER).order_by("pk").first()
+    return message.customer_id if message else Customer.objects.order_by("pk").first().pk
 
 
 def _port_in_use(port: int) -> bool:

@@ -5,7 +5,7 @@
 
 Each step runs as its own `manage.py` process, as `make run` runs it, against a new
 SQLite file in a temporary folder (deleted afterwards) or against the empty database
-given. The target is the demo data (the four seed commands) in under a minute.
+given. The target is the demo data (the six seed commands) in under a minute.
 """
 
 import os
@@ -20,7 +20,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 TARGET_SECONDS = 60
 MIGRATE = ("migrate", "--noinput", "-v0")
-SEEDS = ("seed_demo", "seed_credits", "seed_callcenter", "seed_gestiones")
+SEEDS = (
+    "seed_demo",
+    "seed_credits",
+    "seed_callcenter",
+    "seed_gestiones",
+    "seed_collections",
+    "seed_strategies",
+)
 
 
 class Command(BaseCommand):

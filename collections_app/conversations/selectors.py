@@ -1,0 +1,292 @@
+"""Reads of the conversations inbox: the list and its filters, one customer's thread, the
+agents and labels offered, and the one access helper every view goes through.
+
+Each read costs a fixed number of queries whatever the rows it shows: the inbox page
+reads its rows with their customer and agent joined and their labels in one prefetch;
+the thread reads a page of messages and a page of the bot's and the portal's entries.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from collections_app import selectors as collection_selectors
+from collections_app.models import Conversation, ConversationLabel, Portfolio
+from collections_app.strategies import segments
+from crm import messages as customer_messages
+from crm import selectors as crm_selectors
+from crm.models import Customer, Interaction, Message
+from lib import people, search
+
+VIEW_CONVERSATION = "collections_app.view_conversation"
+CHANGE_CONVERSATION = "collections_app.change_conversation"
+# Who may be given a conversation: the people of these roles (crm.roles) whose role may
+# answer one (change_conversation).
+AGENT_GROUPS = ("Cobranzas", "Supervisor")
+
+# The portfolio filter: everything, or the customers without or with the written-off tag.
+ALL_PORTFOLIOS = "todo"
+CURRENT = Portfolio.CURRENT.value
+WRITTEN_OFF = Portfolio.WRITTEN_OFF.value
+# The agent filter's values besides a person's id.
+UNASSIGNED = "sin-asignar"
+MINE = "mias"
+
+# The channels an agent may answer on, in the order the reply form offers them.
+REPLY_CHANNELS = (customer_messages.WHATSAPP, customer_messages.SMS, customer_messages.EMAIL)
+# What a thread shows at a time, from the newest; "ver anteriores" reads the page before.
+THREAD_PAGE = 30
+# The customer's timeline entries a thread shows besides their messages: what they did on
+# the bot and the portal before those became messages too (crm.messages.record_activity).
+THREAD_ENTRY_KINDS = (Interaction.Kind.BOT, Interaction.Kind.PORTAL_VISIT)
+
+# What an inbox row shows of its conversation, customer and agent: the customer's other
+# columns (addresses, the search text) stay in the database, and their phones unparsed.
+LIST_FIELDS = (
+    "customer",
+    "assigned_to",
+    "last_message_at",
+    "last_message_preview",
+    "last_channel",
+    "last_direction",
+    "unread_count",
+    "awaiting_reply_since",
+    "message_count",
+    "customer__first_name",
+    "customer__last_name",
+    "customer__document_type",
+    "customer__document_number",
+    "assigned_to__username",
+    "assigned_to__first_name",
+    "assigned_to__last_name",
+)
+
+
+def is_written_off(customer_ref: str = "pk") -> Exists:
+    """Return "the customer named by `customer_ref` carries the written-off tag", for an
+    annotation (one EXISTS per row, over the tags' through table)."""
+    return Exists(
+        Customer.tags.through.objects.filter(
+            customer_id=OuterRef(customer_ref), tag__name=segments.CASTIGADA_TAG
+        )
+    )
+
+
+# --- Access ------------------------------------------------------------------------------
+
+
+def conversation_for(user: AbstractBaseUser, customer_pk: int) -> Conversation:
+    """Return the conversation of customer `customer_pk` if `user` may see it, else 404.
+
+    A customer nobody wrote to yet has no row: they get an unsaved conversation (no pk),
+    which the services save when an agent assigns or labels it. Its customer carries
+    `is_castigada`.
+    """
+    if not collection_selectors.may_work(user, VIEW_CONVERSATION):
+        raise Http404
+    customer = get_object_or_404(
+        crm_selectors.customers_visible_to(user).annotate(is_castigada=is_written_off("pk")),
+        pk=customer_pk,
+    )
+    conversation = (
+        Conversation.objects.select_related("assigned_to").filter(customer=customer).first()
+    )
+    if conversation is None:
+        conversation = Conversation(customer=customer)
+    conversation.customer = customer  # the annotated instance
+    return conversation
+
+
+# --- The inbox ---------------------------------------------------------------------------
+
+
+def conversation_list(
+    user: AbstractBaseUser,
+    *,
+    portfolio: str = CURRENT,
+    channel: str = "",
+    agent: str = "",
+    label: ConversationLabel | None = None,
+    unread: bool = False,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    q: str = "",
+) -> QuerySet[Conversation]:
+    """Return the conversations that meet the filters, the latest message first.
+
+    `portfolio`: CURRENT (the default, as the seed asks), WRITTEN_OFF or ALL_PORTFOLIOS;
+    `agent`: a person's id, MINE (the user's) or UNASSIGNED; `q` searches the customer's
+    name, document, phone and e-mail.
+    """
+    conversations = Conversation.objects.annotate(is_castigada=is_written_off("customer_id"))
+    if portfolio == CURRENT:
+        conversations = conversations.filter(is_castigada=False)
+    elif portfolio == WRITTEN_OFF:
+        conversations = conversations.filter(is_castigada=True)
+    if channel:
+        # The channel of the conversation's last message, a column of its row, not "some
+        # message on the channel": that is an EXISTS over the messages (a million rows)
+        # for every conversation the page walks past before it has 25.
+        conversations = conversations.filter(last_channel=channel)
+    if agent == UNASSIGNED:
+        conversations = conversations.filter(assigned_to__isnull=True)
+    elif agent == MINE:
+        conversations = conversations.filter(assigned_to=user)
+    elif agent:
+        conversations = conversations.filter(assigned_to_id=int(agent))
+    if label is not None:
+        conversations = conversations.filter(labels=label)
+    if unread:
+        conversations = conversations.filter(unread_count__gt=0)
+    # Bounds as instants rather than `__date`, so the index on last_message_at serves.
+    if since is not None:
+        conversations = conversations.filter(last_message_at__gte=_day_start(since))
+    if until is not None:
+        conversations = conversations.filter(
+            last_message_at__lt=_day_start(until + datetime.timedelta(days=1))
+        )
+    conversations = (
+        conversations.select_related("customer", "assigned_to")
+        .only(*LIST_FIELDS)
+        .prefetch_related("labels")
+        .order_by("-last_message_at", "-id")
+    )
+    # The search last: lib.search.narrowed probes it over every other filter.
+    condition = search.matches_all(q, field="customer__search_text")
+    if condition:
+        conversations = search.narrowed(conversations, condition)
+    return conversations
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def assignable_agents() -> QuerySet:
+    """Return the people a conversation may be assigned to, by name."""
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            groups__name__in=AGENT_GROUPS,
+            groups__permissions__codename="change_conversation",
+            groups__permissions__content_type__app_label="collections_app",
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def agent_choices() -> list[tuple[int, str]]:
+    """Return (id, name) of the people a conversation may be assigned to."""
+    return [(person.pk, people.display_name(person)) for person in assignable_agents()]
+
+
+def labels() -> QuerySet[ConversationLabel]:
+    return ConversationLabel.objects.all()
+
+
+# --- One conversation --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    """One line of a thread: a message, or a timeline entry of the bot or the portal."""
+
+    at: datetime.datetime
+    message: Message | None = None
+    entry: Interaction | None = None
+
+    @property
+    def cursor(self) -> "Cursor":
+        if self.message is not None:
+            return Cursor(self.at, MESSAGE_RANK, self.message.pk)
+        assert self.entry is not None
+        return Cursor(self.at, ENTRY_RANK, self.entry.pk)
+
+
+# A thread is ordered by (time, source, id): at the same instant an entry comes before a
+# message, so the two lists merge into one order that a cursor can resume.
+ENTRY_RANK = 0
+MESSAGE_RANK = 1
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a thread's page ends: the items strictly before it come next."""
+
+    at: datetime.datetime
+    rank: int
+    pk: int
+
+    def __str__(self) -> str:
+        micros = (self.at - _EPOCH) // datetime.timedelta(microseconds=1)
+        return f"{micros}.{self.rank}.{self.pk}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Cursor | None":
+        """Read a cursor written by str(); None for anything else."""
+        parts = (text or "").split(".")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            return None
+        micros, rank, pk = (int(part) for part in parts)
+        if rank not in (ENTRY_RANK, MESSAGE_RANK) or micros > 10**17 or pk > 2**63:
+            return None
+        return cls(_EPOCH + datetime.timedelta(microseconds=micros), rank, pk)
+
+    def before(self, time_field: str, rank: int) -> Q:
+        """Return "sorts before the cursor" for the rows of source `rank`."""
+        earlier = Q(**{f"{time_field}__lt": self.at})
+        if rank < self.rank:
+            return earlier | Q(**{time_field: self.at})
+        if rank == self.rank:
+            return earlier | Q(**{time_field: self.at, "pk__lt": self.pk})
+        return earlier
+
+
+def thread(
+    customer: Customer, *, before: Cursor | None = None, size: int = THREAD_PAGE
+) -> tuple[list[ThreadItem], Cursor | None]:
+    """Return a page of the customer's thread, oldest first, and the cursor of the page
+    before it (None when this page reaches the first item). Two queries."""
+    found_messages = Message.objects.filter(customer=customer).select_related("actor")
+    entries = Interaction.objects.filter(
+        customer=customer, kind__in=THREAD_ENTRY_KINDS, message__isnull=True
+    )
+    if before is not None:
+        found_messages = found_messages.filter(before.before("created_at", MESSAGE_RANK))
+        entries = entries.filter(before.before("occurred_at", ENTRY_RANK))
+    items = [
+        ThreadItem(at=message.created_at, message=message)
+        for message in found_messages.order_by("-created_at", "-id")[: size + 1]
+    ] + [
+        ThreadItem(at=entry.occurred_at, entry=entry)
+        for entry in entries.only("kind", "summary", "text", "occurred_at").order_by(
+            "-occurred_at", "-id"
+        )[: size + 1]
+    ]
+    items.sort(key=lambda item: _sort_key(item.cursor), reverse=True)
+    page, more = items[:size], len(items) > size
+    cursor = page[-1].cursor if more and page else None
+    return list(reversed(page)), cursor
+
+
+def _sort_key(cursor: Cursor) -> tuple[datetime.datetime, int, int]:
+    return (cursor.at, cursor.rank, cursor.pk)
+
+
+def reply_channels(customer: Customer) -> list[tuple[str, str]]:
+    """Return the channels the customer has an address on, as (value, label)."""
+    labels_by_value = dict(Message.Channel.choices)
+    return [
+        (channel, str(labels_by_value[channel]))
+        for channel in REPLY_CHANNELS
+        if customer_messages.address_for(customer, channel)
+    ]

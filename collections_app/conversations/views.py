@@ -1,0 +1,174 @@
+"""The conversations inbox: the list with its alerts, and one customer's conversation, where
+an agent reads the thread, answers, assigns and labels it.
+
+Every record through `selectors.conversation_for`; every change through `services`.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from collections_app.conversations import alerts, forms, selectors, services
+from collections_app.models import Conversation
+from lib import lists
+
+VIEW = (selectors.VIEW_CONVERSATION, "crm.view_customer")
+CHANGE = (selectors.CHANGE_CONVERSATION, "crm.view_customer")
+# The results' root element: its own poll names it in the HX-Trigger header.
+RESULTS_ID = "conversation-results"
+RESULTS_TEMPLATE = "collections_app/conversations/partials/conversation_results.html"
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    """The inbox: the latest conversation first, the current portfolio unless told otherwise.
+
+    The page is left open all day: its results ask for themselves every 30 seconds, and
+    that answer is only the results, without a new history entry each time.
+    """
+    form = forms.ConversationFilterForm(request.GET)
+    filters = form.filters()
+    rows = (
+        selectors.conversation_list(request.user, **filters)
+        if filters is not None
+        else Conversation.objects.none()
+    )
+    page = lists.CappedPaginator(rows, lists.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "poll_url": request.get_full_path()}
+    if request.htmx and request.htmx.trigger == RESULTS_ID:
+        response = render(request, RESULTS_TEMPLATE, context)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+    if not request.htmx or request.htmx.history_restore_request:
+        context["alerts"] = alerts.attention()
+    return lists.render_page_or_fragment(
+        request,
+        page_template="collections_app/conversations/conversation_list.html",
+        fragment_template=RESULTS_TEMPLATE,
+        context=context,
+    )
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def conversation_detail(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    """One customer's conversation; opening it marks it read.
+
+    "Ver anteriores" asks for the page of the thread before the oldest one shown: HTMX
+    puts it in place of the link; without JavaScript it is this page from there.
+    """
+    conversation = selectors.conversation_for(request.user, customer_pk)
+    before = forms.ThreadForm(request.GET).cursor()
+    if request.htmx and before is not None:
+        items, cursor = selectors.thread(conversation.customer, before=before)
+        response = render(
+            request,
+            "collections_app/conversations/partials/thread_older.html",
+            {"conversation": conversation, "items": items, "cursor": cursor},
+        )
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+    services.mark_read(conversation, request.user)
+    return _render_detail(request, conversation, before=before)
+
+
+def _render_detail(
+    request: HttpRequest,
+    conversation: Conversation,
+    *,
+    before: selectors.Cursor | None = None,
+    reply_form: forms.ReplyForm | None = None,
+    assign_form: forms.AssignForm | None = None,
+    labels_form: forms.LabelsForm | None = None,
+) -> HttpResponse:
+    customer = conversation.customer
+    items, cursor = selectors.thread(customer, before=before)
+    channels = selectors.reply_channels(customer)
+    labels = list(conversation.labels.all()) if conversation.pk else []
+    window_closes_at = services.whatsapp_window_closes_at(conversation)
+    context: dict[str, Any] = {
+        "conversation": conversation,
+        "customer": customer,
+        "items": items,
+        "cursor": cursor,
+        "labels": labels,
+        "channels": channels,
+        "window_closes_at": window_closes_at,
+        "offers_whatsapp": any(value == "whatsapp" for value, _label in channels),
+        "reply_form": reply_form or forms.ReplyForm(channels=channels),
+        "assign_form": assign_form
+        or forms.AssignForm(initial={"agent": conversation.assigned_to_id}),
+        "labels_form": labels_form or forms.LabelsForm(initial={"labels": labels}),
+        "may_change": request.user.has_perm(selectors.CHANGE_CONVERSATION),
+        "may_collect": request.user.has_perm("collections_app.view_reportedpayment"),
+    }
+    return render(request, "collections_app/conversations/conversation_detail.html", context)
+
+
+def _detail_url(conversation: Conversation) -> str:
+    return reverse("collections_app:conversation_detail", args=[conversation.customer.pk])
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def conversation_reply(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    conversation = selectors.conversation_for(request.user, customer_pk)
+    form = forms.ReplyForm(request.POST, channels=selectors.reply_channels(conversation.customer))
+    if form.is_valid():
+        try:
+            sending = services.reply(conversation, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            text = services.outcome_text(sending)
+            if sending.is_queued:
+                messages.success(request, text)
+            else:
+                messages.warning(request, text)
+            return redirect(_detail_url(conversation))
+    return _render_detail(request, conversation, reply_form=form)
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def conversation_assign(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    conversation = selectors.conversation_for(request.user, customer_pk)
+    form = forms.AssignForm(request.POST)
+    if form.is_valid():
+        agent = form.cleaned_data["agent"]
+        try:
+            services.assign(conversation, agent, request.user)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            if agent is None:
+                messages.success(request, _("La conversación quedó sin asignar."))
+            else:
+                messages.success(
+                    request,
+                    _("Conversación asignada a %(name)s.")
+                    % {"name": form.fields["agent"].label_from_instance(agent)},
+                )
+            return redirect(_detail_url(conversation))
+    return _render_detail(request, conversation, assign_form=form)
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def conversation_labels(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    conversation = selectors.conversation_for(request.user, customer_pk)
+    form = forms.LabelsForm(request.POST)
+    if form.is_valid():
+        services.set_labels(conversation, form.cleaned_data["labels"], request.user)
+        messages.success(request, _("Etiquetas guardadas."))
+        return redirect(_detail_url(conversation))
+    return _render_detail(request, conversation, labels_form=form)

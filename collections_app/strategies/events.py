@@ -1,0 +1,248 @@
+"""The events settings (*Eventos*): which template a debtor gets when a payment event happens.
+
+Two sections, one per portfolio, each answering four events: a promise to pay, a payment
+to verify, a payment that could not be verified, and a verified payment (an agent's
+approval, or money a gateway confirmed). `on_payment_event` listens to
+`collections_app.signals.payment_event` (connected by `connect()`, from the app's
+`ready`) and sends the setting's template on its channel through `crm.messages`, once per
+event however often the event is announced. These messages answer what the debtor did,
+so the daily limit does not count them; quiet hours and consent still hold.
+
+The message policy (quiet hours, daily limit) is edited on the same screen.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collections_app import signals
+from collections_app.models import (
+    EventSetting,
+    MessageTemplate,
+    PaymentLink,
+    PaymentPromise,
+    Portfolio,
+    ReportedPayment,
+)
+from collections_app.signals import Event
+from collections_app.strategies import templating, variables
+from crm import display
+from crm import messages as customer_messages
+from crm.models import Customer, MessagePolicy
+
+# The origin of the messages the settings send (crm.models.Message.origin), with the
+# setting's id: the effectiveness figures count them by it.
+ORIGIN = "collections.event"
+DISPATCH_UID = "collections_app.strategies.events"
+DATE_FORMAT = "%d/%m/%Y"
+# The payment events that have a setting, and which: money a gateway confirmed is a
+# verified payment as much as one an agent approved.
+SETTING_OF = {
+    Event.PROMISE: EventSetting.Event.PROMISE,
+    Event.TO_VERIFY: EventSetting.Event.TO_VERIFY,
+    Event.REJECTED: EventSetting.Event.REJECTED,
+    Event.VERIFIED: EventSetting.Event.VERIFIED,
+    Event.PAYMENT: EventSetting.Event.VERIFIED,
+}
+# The daily limit's bounds, as the policy's model field has them.
+MIN_DAILY_LIMIT, MAX_DAILY_LIMIT = 1, 50
+
+
+def connect() -> None:
+    """Listen to the payment events (call from AppConfig.ready; twice is once)."""
+    signals.payment_event.connect(on_payment_event, dispatch_uid=DISPATCH_UID)
+
+
+def active_setting(portfolio: str, event: str) -> EventSetting | None:
+    """Return the setting that sends a template for `event` in `portfolio`, or None.
+
+    `event` is a setting's event or a payment event (`signals.Event`); a setting without
+    a template, switched off, or whose template is switched off sends nothing.
+    """
+    event = SETTING_OF.get(event, event)
+    return (
+        EventSetting.objects.select_related("template")
+        .filter(
+            portfolio=portfolio,
+            event=event,
+            is_active=True,
+            template__isnull=False,
+            template__is_active=True,
+        )
+        .first()
+    )
+
+
+def configured(portfolio: str, event: str) -> bool:
+    """Say whether the events settings send a message for `event` in `portfolio` (then the
+    built-in notice of a reviewed payment does not also go)."""
+    return active_setting(portfolio, event) is not None
+
+
+def on_payment_event(
+    sender: Any,
+    *,
+    event: str,
+    portfolio: str,
+    customer_id: int,
+    receivable_kind: str = variables.LOAN,
+    receivable_id: int | None = None,
+    instance: Any = None,
+    payment_id: int | None = None,
+    **kwargs: Any,
+) -> customer_messages.Sending | None:
+    """Send the debtor the template set for this event, if one is (the signal's receiver)."""
+    if event not in SETTING_OF or instance is None:
+        return None
+    setting = active_setting(portfolio, event)
+    if setting is None:
+        return None
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        return None
+    template = setting.template
+    recipient = variables.Recipient(
+        customer=customer,
+        receivable_kind=receivable_kind,
+        receivable_id=receivable_id,
+        extra=event_values(instance),
+    )
+    rendered = templating.render_for(template, [recipient], timezone.localdate())[0]
+    return customer_messages.send_customer_message(
+        customer=customer,
+        channel=template.channel,
+        subject=rendered.subject or template.name,
+        body=rendered.body,
+        origin=(ORIGIN, setting.pk),
+        dedupe_key=dedupe_key(event, instance, payment_id),
+        whatsapp_template=rendered.whatsapp,
+    )
+
+
+def dedupe_key(event: str, instance: Any, payment_id: int | None) -> str:
+    """Name one event's message: the same event announced again sends nothing more."""
+    key = f"{ORIGIN}:{SETTING_OF[event]}:{instance._meta.label_lower}:{instance.pk}"
+    return f"{key}:{payment_id}" if payment_id else key
+
+
+def event_values(instance: Any) -> dict[str, str]:
+    """Return the event's variables (`{monto_pago}`, `{motivo}`…) written for the debtor."""
+    currency = getattr(instance, "currency", "")
+    if isinstance(instance, PaymentPromise):
+        return {
+            "monto_compromiso": display.money_text(instance.amount, currency),
+            "fecha_compromiso": instance.promised_on.strftime(DATE_FORMAT),
+        }
+    if isinstance(instance, ReportedPayment):
+        return {
+            "monto_pago": display.money_text(instance.amount, currency),
+            "fecha_pago": instance.paid_on.strftime(DATE_FORMAT),
+            "motivo": instance.reject_reason,
+        }
+    if isinstance(instance, PaymentLink):
+        paid_at = instance.paid_at or timezone.now()
+        return {
+            "monto_pago": display.money_text(instance.amount, currency),
+            "fecha_pago": timezone.localtime(paid_at).strftime(DATE_FORMAT),
+        }
+    return {}
+
+
+# --- The settings screen -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the screen chose for one event of one portfolio."""
+
+    portfolio: str
+    event: str
+    template: MessageTemplate | None
+    is_active: bool
+
+
+def current_settings() -> dict[tuple[str, str], EventSetting]:
+    """Return the stored settings by (portfolio, event)."""
+    return {(s.portfolio, s.event): s for s in EventSetting.objects.select_related("template")}
+
+
+@transaction.atomic
+def save_event_settings(*, choices: list[Choice]) -> list[EventSetting]:
+    """Store what template each event sends, per portfolio; refuse a template of another
+    portfolio, a switched-off template, or an event switched on with nothing to send.
+
+    Errors name the screen's field: `<portfolio>__<event>__template`.
+    """
+    errors: dict[str, list[str]] = {}
+    for choice in choices:
+        field = f"{choice.portfolio}__{choice.event}__template"
+        known = choice.portfolio in Portfolio.values and choice.event in EventSetting.Event.values
+        if not known:
+            errors.setdefault(field, []).append(_("Evento desconocido."))
+            continue
+        template = choice.template
+        if template is None:
+            if choice.is_active:
+                errors.setdefault(field, []).append(
+                    _("Elija la plantilla que se envía, o desactive el evento.")
+                )
+            continue
+        if template.portfolio != choice.portfolio:
+            errors.setdefault(field, []).append(
+                _("La plantilla «%(name)s» es de %(portfolio)s.")
+                % {"name": template.name, "portfolio": template.get_portfolio_display().lower()}
+            )
+        if choice.is_active and not template.is_active:
+            errors.setdefault(field, []).append(
+                _("La plantilla «%(name)s» está inactiva: actívela o elija otra.")
+                % {"name": template.name}
+            )
+    if errors:
+        raise ValidationError(errors)
+    saved = []
+    for choice in choices:
+        setting, _created = EventSetting.objects.update_or_create(
+            portfolio=choice.portfolio,
+            event=choice.event,
+            defaults={"template": choice.template, "is_active": choice.is_active},
+        )
+        saved.append(setting)
+    return saved
+
+
+def validate_policy(*, quiet_start: time, quiet_end: time, daily_limit: int) -> None:
+    """Refuse quiet hours that start when they end, or a daily limit outside 1–50."""
+    errors: dict[str, list[str]] = {}
+    if quiet_start == quiet_end:
+        errors["quiet_end"] = [
+            _("El silencio debe terminar a otra hora que la de inicio (p. ej. de 20:00 a 08:00).")
+        ]
+    if not MIN_DAILY_LIMIT <= daily_limit <= MAX_DAILY_LIMIT:
+        errors["daily_limit"] = [
+            _("Indique entre %(low)s y %(high)s mensajes por día y cliente.")
+            % {"low": MIN_DAILY_LIMIT, "high": MAX_DAILY_LIMIT}
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
+    """Change the quiet hours and the daily limit every message to customers keeps."""
+    validate_policy(
+        quiet_start=data["quiet_start"],
+        quiet_end=data["quiet_end"],
+        daily_limit=data["daily_limit"],
+    )
+    policy = MessagePolicy.current()
+    policy.quiet_start = data["quiet_start"]
+    policy.quiet_end = data["quiet_end"]
+    policy.daily_limit = data["daily_limit"]
+    policy.save(update_fields=["quiet_start", "quiet_end", "daily_limit", "updated_at"])
+    return policy

@@ -1,0 +1,486 @@
+"""Flows: the messages a segment's debtors get on days around their installments' due dates.
+
+Beat calls `run_flows` every morning: each step of each active flow picks the unpaid
+installments due `day_offset` days from today (−3: due in three days; +5: five days late)
+of the segment's loans, and sends its template once to each of those debtors, about their
+earliest such loan. A step's run on a day is one FlowRun (unique per step and day), so a
+second call the same day sends nothing more; a run a dead worker left behind, or one that
+failed, is taken up again after the last customer it messaged.
+
+The selection is read through one server-side cursor in customer order and sent in chunks
+of CHUNK customers: a chunk is rendered in one batch (templating.render_for), queued with
+one call to crm.messages.send_customer_messages (a few bulk statements and one Celery task)
+and counted on its run, in one transaction. Memory, queries and broker traffic grow with
+the chunk, never with the segment.
+
+Also the reads and writes behind the flow screens (flow_views): the list and its last run
+figures, a flow's runs, saving a flow with its steps, activating and deleting it.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collections_app.models import Flow, FlowRun, FlowStep, MessageTemplate, Portfolio
+from collections_app.receivables import LOAN
+from collections_app.strategies import segments, templating
+from collections_app.strategies.variables import Recipient
+from credits.models import Installment
+from crm import messages
+from crm.models import Customer, Message
+from lib import queue
+
+logger = logging.getLogger(__name__)
+
+# What Message.origin says of a flow step's messages (origin_id: the step), for the
+# effectiveness figures and for taking up an interrupted run.
+ORIGIN = "collections.flow_step"
+# Customers per chunk: one render batch, one bulk send (one Celery task), one commit.
+# crm.messages takes at most 1000 a call.
+CHUNK = 1000
+# A run still "running" this long after it started belongs to a worker that died: the
+# bench sends 100,000 messages in well under a minute.
+STALE_RUN = timedelta(minutes=30)
+# The Celery task "Ejecutar hoy" sends (collections_app.strategies.tasks).
+RUN_FLOW_TASK = "collections_app.run_flow"
+# What rendering and sending read of a customer (names and document for the variables, the
+# addresses and consent for crm.messages). Whole rows cost the bench's 100,000 customers
+# about 3 s more: a second phone parsed and the search text loaded for nothing. A field
+# read that is not here costs a query per customer: the chunk-queries test would fail.
+CUSTOMER_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "document_type",
+    "document_number",
+    "phone",
+    "email",
+    "has_opted_out",
+)
+# What the step's timeline entries say they came from.
+FLOW_PAYLOAD = "flujo"
+STEP_PAYLOAD = "paso"
+
+
+# --- The runner -----------------------------------------------------------------------------
+
+
+def run_flows(today: date | None = None) -> list[FlowRun]:
+    """Run every step of every active flow for `today` (the local day by default)."""
+    today = today or timezone.localdate()
+    steps = (
+        FlowStep.objects.filter(flow__is_active=True)
+        .select_related("flow__segment", "template")
+        .order_by("flow__name", "flow_id", "day_offset", "pk")
+    )
+    return [run_step(step, today) for step in steps]
+
+
+def run_flow(flow: Flow, today: date | None = None) -> list[FlowRun]:
+    """Run the steps of one active flow for `today` (what "Ejecutar hoy" asks for)."""
+    today = today or timezone.localdate()
+    if not flow.is_active:
+        return []
+    steps = flow.steps.select_related("flow__segment", "template").order_by("day_offset", "pk")
+    return [run_step(step, today) for step in steps]
+
+
+def run_step(step: FlowStep, today: date, *, chunk_size: int = CHUNK) -> FlowRun:
+    """Send a step's template to the debtors whose installment is due on its day; once a day.
+
+    Return the day's run: a new one, one taken up again (failed, or left running by a dead
+    worker), or, when that day's run is done or still going, that run untouched.
+    Call it outside a transaction: each chunk commits on its own.
+    """
+    run, created = FlowRun.objects.get_or_create(step=step, run_on=today)
+    if not created and not _take_up(run):
+        return run
+    # Customers are taken in id order and each chunk commits whole, so everyone up to the
+    # last customer this step messaged today had their turn (a fresh run finds none).
+    after = (
+        Message.objects.filter(
+            origin=ORIGIN, origin_id=step.pk, created_at__gte=_day_start(today)
+        ).aggregate(last=Max("customer_id"))["last"]
+        or 0
+    )
+    try:
+        for chunk in _chunks(selection(step, today, after=after), chunk_size):
+            _send_chunk(run, step, chunk, today)
+    except Exception as exc:
+        logger.exception("Flow step %s failed on %s", step.pk, today)
+        FlowRun.objects.filter(pk=run.pk).update(
+            status=FlowRun.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+    else:
+        FlowRun.objects.filter(pk=run.pk).update(
+            status=FlowRun.Status.DONE, error="", finished_at=timezone.now()
+        )
+    run.refresh_from_db()
+    return run
+
+
+def _take_up(run: FlowRun) -> bool:
+    """Claim a failed run, or one a dead worker left running; return whether this call won."""
+    now = timezone.now()
+    if run.status == FlowRun.Status.FAILED:
+        claimed = FlowRun.objects.filter(pk=run.pk, status=FlowRun.Status.FAILED)
+    elif run.status == FlowRun.Status.RUNNING:
+        claimed = FlowRun.objects.filter(
+            pk=run.pk, status=FlowRun.Status.RUNNING, started_at__lt=now - STALE_RUN
+        )
+    else:
+        return False
+    # A conditional update: of two workers taking it up at once, only one changes the row.
+    return bool(
+        claimed.update(status=FlowRun.Status.RUNNING, started_at=now, finished_at=None, error="")
+    )
+
+
+def due_on(step: FlowStep, today: date) -> date:
+    """Return the due date a step looks for today: −3 → in three days, +5 → five days ago."""
+    return today - timedelta(days=step.day_offset)
+
+
+def selection(step: FlowStep, today: date, *, after: int = 0) -> QuerySet:
+    """Return (customer id, loan id) of the open installments a step messages today, in
+    customer order: unpaid, regular, live, due on the step's day, of the segment's loans."""
+    return (
+        Installment.objects.filter(
+            due_date=due_on(step, today),
+            paid_on__isnull=True,
+            is_superseded=False,
+            kind=Installment.Kind.REGULAR,
+            loan__in=segments.loans(step.flow.segment, today).values("pk"),
+            loan__customer_id__gt=after,
+        )
+        .order_by("loan__customer_id", "loan_id")
+        .values_list("loan__customer_id", "loan_id")
+    )
+
+
+def _chunks(rows: QuerySet, size: int) -> Iterator[list[tuple[int, int]]]:
+    """Yield (customer id, loan id) in lists of `size` customers, each customer once with
+    their earliest loan, read through a server-side cursor."""
+    chunk: list[tuple[int, int]] = []
+    previous = None
+    for customer_id, loan_id in rows.iterator(chunk_size=size):
+        if customer_id == previous:
+            continue  # a later loan, or a second installment due that day: one message
+        previous = customer_id
+        chunk.append((customer_id, loan_id))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _send_chunk(
+    run: FlowRun, step: FlowStep, chunk: Sequence[tuple[int, int]], today: date
+) -> None:
+    """Render, queue and count one chunk's messages, in one transaction."""
+    template = step.template
+    customers = Customer.objects.only(*CUSTOMER_FIELDS).in_bulk(
+        [customer_id for customer_id, _loan in chunk]
+    )
+    due = due_on(step, today)
+    # The installment's day, so {fecha_vencimiento} and {cuota} speak of the one due then.
+    recipients = [
+        Recipient(
+            customer=customers[customer_id],
+            receivable_kind=LOAN,
+            receivable_id=loan_id,
+            due_date=due,
+        )
+        for customer_id, loan_id in chunk
+        if customer_id in customers
+    ]
+    payload = {FLOW_PAYLOAD: step.flow.name, STEP_PAYLOAD: offset_label(step.day_offset)}
+    outgoing = [
+        messages.Outgoing(
+            customer=recipient.customer,
+            # SMS and WhatsApp have no subject: the timeline names the template instead.
+            subject=rendered.subject or template.name,
+            body=rendered.body,
+            whatsapp_template=rendered.whatsapp,
+            payload=payload,
+        )
+        for recipient, rendered in zip(
+            recipients, templating.render_for(template, recipients, today), strict=True
+        )
+    ]
+    with transaction.atomic():
+        sendings = messages.send_customer_messages(
+            outgoing, channel=template.channel, origin=(ORIGIN, step.pk), capped=True
+        )
+        counts = count_sendings(sendings)
+        FlowRun.objects.filter(pk=run.pk).update(
+            selected=F("selected") + len(chunk),
+            **{name: F(name) + value for name, value in counts.items()},
+        )
+
+
+def count_sendings(sendings: Iterable[messages.Sending]) -> dict[str, int]:
+    """Return what a chunk's sendings add to its run's counters."""
+    counts = dict.fromkeys(
+        ("queued", "held", "skipped_opted_out", "skipped_no_address", "skipped_capped"), 0
+    )
+    field = {
+        messages.SendStatus.QUEUED: "queued",
+        messages.SendStatus.OPTED_OUT: "skipped_opted_out",
+        messages.SendStatus.NO_ADDRESS: "skipped_no_address",
+        messages.SendStatus.CAPPED: "skipped_capped",
+    }
+    for sending in sendings:
+        counts[field[sending.status]] += 1
+        if sending.is_queued and sending.held_until is not None:
+            counts["held"] += 1
+    return counts
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def offset_label(day_offset: int) -> str:
+    """Write a step's day as the screens do: "−3", "0", "+5" (a true minus sign)."""
+    if day_offset < 0:
+        return f"\u2212{-day_offset}"
+    return f"+{day_offset}" if day_offset else "0"
+
+
+# --- Reads of the flow screens --------------------------------------------------------------
+
+VIEW_FLOW = "collections_app.view_flow"
+
+
+def flow_for(user: AbstractBaseUser, pk: int) -> Flow:
+    """Return the flow `pk` if `user` may see flows, else 404."""
+    if not user.is_authenticated or not user.has_perm(VIEW_FLOW):
+        raise Http404
+    return get_object_or_404(
+        Flow.objects.select_related("segment", "created_by").prefetch_related(_steps()), pk=pk
+    )
+
+
+def _steps() -> Prefetch:
+    return Prefetch(
+        "steps", queryset=FlowStep.objects.select_related("template").order_by("day_offset", "pk")
+    )
+
+
+def flow_list(*, q: str = "", status: str = "") -> QuerySet[Flow]:
+    """Return the flows by name, with their segment and steps (two queries for any page)."""
+    flows = Flow.objects.select_related("segment").prefetch_related(_steps())
+    if status == "active":
+        flows = flows.filter(is_active=True)
+    elif status == "inactive":
+        flows = flows.filter(is_active=False)
+    text = (q or "").strip()
+    if text:
+        flows = flows.filter(
+            Q(name__icontains=text)
+            | Q(description__icontains=text)
+            | Q(segment__name__icontains=text)
+        )
+    return flows.order_by("name", "pk")
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """A flow's runs on one day, its steps taken together."""
+
+    run_on: date
+    selected: int
+    queued: int
+    held: int
+    skipped: int
+    has_failed: bool
+    is_running: bool
+
+
+def last_runs(flow_ids: Iterable[int]) -> dict[int, RunFigures]:
+    """Return each flow's figures on the last day it ran (one query for any page)."""
+    latest = (
+        FlowRun.objects.filter(step__flow_id=OuterRef("step__flow_id"))
+        .order_by("-run_on")
+        .values("run_on")[:1]
+    )
+    rows = (
+        FlowRun.objects.filter(step__flow_id__in=list(flow_ids), run_on=Subquery(latest))
+        .values("step__flow_id", "run_on")
+        .annotate(
+            total_selected=Sum("selected"),
+            total_queued=Sum("queued"),
+            total_held=Sum("held"),
+            total_skipped=Sum(
+                F("skipped_opted_out") + F("skipped_no_address") + F("skipped_capped")
+            ),
+            # 1 when some step failed (or is still running) that day: Max over a 0/1 flag.
+            failed=Max(_flag(FlowRun.Status.FAILED)),
+            running=Max(_flag(FlowRun.Status.RUNNING)),
+        )
+        .order_by()
+    )
+    return {
+        row["step__flow_id"]: RunFigures(
+            run_on=row["run_on"],
+            selected=row["total_selected"] or 0,
+            queued=row["total_queued"] or 0,
+            held=row["total_held"] or 0,
+            skipped=row["total_skipped"] or 0,
+            has_failed=bool(row["failed"]),
+            is_running=bool(row["running"]),
+        )
+        for row in rows
+    }
+
+
+def _flag(status: str) -> Case:
+    return Case(When(status=status, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def flow_runs(flow: Flow) -> QuerySet[FlowRun]:
+    """Return a flow's runs, the latest day first, each with its step and template."""
+    return (
+        FlowRun.objects.filter(step__flow=flow)
+        .select_related("step__template")
+        .order_by("-run_on", "step__day_offset", "-pk")
+    )
+
+
+def step_templates(current: Iterable[int] = ()) -> QuerySet[MessageTemplate]:
+    """Return the templates a step may use: the current portfolio's active ones (flows never
+    reach written-off debtors), and those its steps use already."""
+    return MessageTemplate.objects.filter(
+        Q(portfolio=Portfolio.CURRENT, is_active=True) | Q(pk__in=list(current))
+    ).order_by("name", "pk")
+
+
+# --- Writes of the flow screens -------------------------------------------------------------
+
+
+# A day no real step has (the calendar is −15…+180), where kept steps wait while saved.
+FLOW_PARKED = -1_000_000
+
+
+@dataclass(frozen=True)
+class StepData:
+    """A step as the editor sends it: `step` is the existing row, None for a new one."""
+
+    step: FlowStep | None
+    day_offset: int
+    template: MessageTemplate
+
+
+@transaction.atomic
+def save_flow(
+    *,
+    flow: Flow | None,
+    name: str,
+    description: str,
+    segment,
+    steps: Sequence[StepData],
+    removed: Sequence[FlowStep],
+    actor: AbstractBaseUser | None,
+) -> Flow:
+    """Create or change a flow and its steps together.
+
+    A step that already ran keeps its row (its runs and figures stay with it) and cannot be
+    removed; an active flow keeps at least one step.
+    """
+    if not steps:
+        raise ValidationError(_("Agregue al menos un paso al flujo."))
+    days = [(data.day_offset, data.template.pk) for data in steps]
+    if len(set(days)) != len(days):
+        raise ValidationError(_("Hay dos pasos iguales (mismo día y misma plantilla)."))
+    ran = set(
+        FlowRun.objects.filter(step__in=[step.pk for step in removed]).values_list(
+            "step_id", flat=True
+        )
+    )
+    if ran:
+        labels = ", ".join(offset_label(step.day_offset) for step in removed if step.pk in ran)
+        raise ValidationError(
+            _(
+                "No se puede quitar el paso del día %(days)s: ya se ejecutó y su historial se "
+                "perdería. Desactive el flujo y cree otro si necesita cambiarlo."
+            )
+            % {"days": labels}
+        )
+    if flow is None:
+        flow = Flow(created_by=actor if actor and actor.is_authenticated else None)
+    flow.name = name
+    flow.description = description
+    flow.segment = segment
+    flow.save()
+    FlowStep.objects.filter(pk__in=[step.pk for step in removed], flow=flow).delete()
+    # Kept steps first moved out of the way: swapping two steps' days must not trip the
+    # unique (flow, day, template) constraint halfway.
+    kept = [data for data in steps if data.step is not None]
+    for data in kept:
+        data.step.day_offset = FLOW_PARKED - data.step.pk
+        data.step.save(update_fields=["day_offset"])
+    for data in kept:
+        data.step.day_offset = data.day_offset
+        data.step.template = data.template
+        data.step.save(update_fields=["day_offset", "template"])
+    FlowStep.objects.bulk_create(
+        FlowStep(flow=flow, day_offset=data.day_offset, template=data.template)
+        for data in steps
+        if data.step is None
+    )
+    logger.info("Flow %s saved by %s", flow.pk, getattr(actor, "pk", None))
+    return flow
+
+
+@transaction.atomic
+def set_active(*, flow: Flow, is_active: bool, actor: AbstractBaseUser | None) -> Flow:
+    """Turn a flow on (it runs from the next morning, or now from "Ejecutar hoy") or off."""
+    if is_active and not flow.steps.exists():
+        raise ValidationError(_("Agregue al menos un paso antes de activar el flujo."))
+    Flow.objects.filter(pk=flow.pk).update(is_active=is_active, updated_at=timezone.now())
+    flow.is_active = is_active
+    logger.info(
+        "Flow %s %s by %s", flow.pk, "on" if is_active else "off", getattr(actor, "pk", None)
+    )
+    return flow
+
+
+@transaction.atomic
+def delete_flow(*, flow: Flow, actor: AbstractBaseUser | None) -> None:
+    """Delete a flow with its steps and their run history; the messages sent stay."""
+    logger.info("Flow %s (%s) deleted by %s", flow.pk, flow.name, getattr(actor, "pk", None))
+    flow.delete()
+
+
+def request_run(*, flow: Flow) -> None:
+    """Queue today's run of an active flow in Celery, after the commit (nothing sent here)."""
+    if not flow.is_active:
+        raise ValidationError(_("Active el flujo antes de ejecutarlo."))
+    queue.enqueue(RUN_FLOW_TASK, flow_id=flow.pk)

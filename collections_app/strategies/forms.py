@@ -1,0 +1,367 @@
+"""Input of the Segmentación, Plantillas and Eventos screens: the lists' filters, a segment's
+rules, a template, the preview's customer, the events settings and the message policy."""
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from collections_app.models import EventSetting, MessageTemplate, Portfolio, Segment
+from collections_app.screens import (  # noqa: F401 (the strategy screens read them here)
+    CONFIRM_FIELD,
+    SEARCH_CHARS,
+    ListFilterForm,
+    is_confirmed,
+)
+from collections_app.strategies import events, segments, templating
+from credits.models import Bucket, LoanProduct
+from crm.forms import ServiceErrorsMixin
+from crm.models import Branch, MessagePolicy, Tag
+
+MAX_DAYS = 3650
+MAX_BALANCE = Decimal("999999999.99")
+
+
+def _all(label: str, choices) -> list[tuple[str, str]]:
+    return [("", label), *choices]
+
+
+# --- Lists ---------------------------------------------------------------------------------
+
+
+class SegmentFilterForm(ListFilterForm):
+    use = forms.ChoiceField(
+        label=_("Uso"),
+        required=False,
+        choices=[
+            ("", _("Todos los segmentos")),
+            (segments.IN_USE, _("Usados por flujos")),
+            (segments.UNUSED, _("Sin flujos")),
+        ],
+    )
+
+
+class TemplateFilterForm(ListFilterForm):
+    channel = forms.ChoiceField(
+        label=_("Canal"),
+        required=False,
+        choices=_all(_("Todos los canales"), MessageTemplate.Channel.choices),
+    )
+    portfolio = forms.ChoiceField(
+        label=_("Cartera"), required=False, choices=_all(_("Ambas carteras"), Portfolio.choices)
+    )
+    status = forms.ChoiceField(
+        label=_("Estado"),
+        required=False,
+        choices=[
+            ("", _("Activas e inactivas")),
+            (templating.ACTIVE, _("Activas")),
+            (templating.INACTIVE, _("Inactivas")),
+        ],
+    )
+
+
+# --- Segments ------------------------------------------------------------------------------
+
+
+def _days(label: str, low: int) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        required=False,
+        min_value=low,
+        max_value=MAX_DAYS,
+        error_messages={
+            "min_value": _("Indique %(limit_value)s días o más."),
+            "max_value": _("Indique como máximo %(limit_value)s días (10 años)."),
+            "invalid": _("Indique un número entero de días."),
+        },
+        widget=forms.NumberInput(attrs={"min": low, "max": MAX_DAYS, "inputmode": "numeric"}),
+    )
+
+
+def _balance(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=Decimal("0"),
+        max_value=MAX_BALANCE,
+        max_digits=14,
+        decimal_places=2,
+        error_messages={
+            "min_value": _("El saldo no puede ser negativo."),
+            "max_value": _("Indique un saldo de hasta 999,999,999.99."),
+            "max_decimal_places": _("Indique el saldo con hasta dos decimales."),
+            "max_digits": _("Indique un saldo de hasta 999,999,999.99."),
+            "invalid": _("Indique un monto, como 1500.00."),
+        },
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
+
+
+class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
+    """A segment's rules; an empty rule does not restrict."""
+
+    min_days_past_due = _days(_("Días de atraso desde"), 0)
+    max_days_past_due = _days(_("Días de atraso hasta"), 0)
+    buckets = forms.MultipleChoiceField(
+        label=_("Tramos de morosidad"),
+        required=False,
+        choices=Bucket.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _("Elija tramos de la lista.")},
+    )
+    min_balance = _balance(_("Saldo desde"))
+    max_balance = _balance(_("Saldo hasta"))
+    no_contact_days = _days(_("Sin contacto en los últimos (días)"), 1)
+    contacted_within_days = _days(_("Con contacto en los últimos (días)"), 1)
+
+    class Meta:
+        model = Segment
+        fields = [*segments.SEGMENT_FIELDS, *segments.SEGMENT_M2M_FIELDS]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["products"].queryset = LoanProduct.objects.order_by("name")
+        self.fields["branches"].queryset = Branch.objects.filter(is_active=True).order_by("name")
+        self.fields["tags"].queryset = Tag.objects.order_by("name")
+        self.fields["excluded_tags"].queryset = Tag.objects.order_by("name")
+        self.fields["tags"].help_text = _(
+            "Los clientes con «%(tag)s» nunca entran: sus comunicaciones son las de su campaña."
+        ) % {"tag": segments.CASTIGADA_TAG}
+        self.fields["branches"].help_text = _(
+            "La del crédito; si el crédito no tiene, la del cliente."
+        )
+        for name in segments.SEGMENT_M2M_FIELDS:
+            self.fields[name].widget.attrs["size"] = 5
+            self.fields[name].error_messages["invalid_choice"] = _("Elija de la lista.")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            segments.validate_rules(cleaned)
+        except ValidationError as exc:
+            self.add_service_error(exc)
+        return cleaned
+
+    def rules(self) -> segments.Rules:
+        return segments.Rules.from_data(self.cleaned_data)
+
+    def service_data(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+# --- Templates -----------------------------------------------------------------------------
+
+
+class TemplateForm(ServiceErrorsMixin, forms.ModelForm):
+    """A message template; checked as `templating.validate_template` checks every path."""
+
+    class Meta:
+        model = MessageTemplate
+        fields = list(templating.TEMPLATE_FIELDS)
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 7, "maxlength": 4000}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["whatsapp_name"].help_text = _(
+            "Solo WhatsApp: el nombre con que Meta aprobó la plantilla (recordatorio_pago). "
+            "Sus variables {{1}}, {{2}}… son las de este texto, en el orden en que aparecen."
+        )
+        self.fields["whatsapp_language"].help_text = _("Solo WhatsApp: es, es_PE, en_US…")
+        self.fields["subject"].help_text = _("Solo correo; admite variables.")
+        self.fields["body"].help_text = _(
+            "Variables entre llaves, como {nombre}; para mostrar una llave, escriba {{ o }}."
+        )
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        try:
+            templating.validate_template(self.instance)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                if field not in self.errors:
+                    self.add_error(field if field in self.fields else None, errors)
+
+    def service_data(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+class DraftTemplateForm(forms.Form):
+    """A template as the form holds it while it is edited: what the preview and the counter
+    read (no name, nothing saved)."""
+
+    channel = forms.ChoiceField(choices=MessageTemplate.Channel.choices, required=False)
+    portfolio = forms.ChoiceField(choices=Portfolio.choices, required=False)
+    subject = forms.CharField(max_length=200, required=False, strip=False)
+    body = forms.CharField(max_length=4000, required=False, strip=False)
+    whatsapp_name = forms.CharField(max_length=120, required=False)
+    whatsapp_language = forms.CharField(max_length=10, required=False)
+
+    def draft(self) -> MessageTemplate | None:
+        """Return an unsaved template of what was typed; None if the fields do not parse."""
+        if not self.is_valid():
+            return None
+        data = self.cleaned_data
+        return MessageTemplate(
+            name="",
+            channel=data["channel"] or MessageTemplate.Channel.SMS,
+            portfolio=data["portfolio"] or Portfolio.CURRENT,
+            subject=data["subject"],
+            body=data["body"],
+            whatsapp_name=data["whatsapp_name"],
+            whatsapp_language=data["whatsapp_language"] or "es",
+        )
+
+
+class PreviewCustomerForm(forms.Form):
+    """Whose data the preview shows: a document number, or part of a name."""
+
+    preview_customer = forms.CharField(
+        label=_("Cliente para la vista previa"),
+        max_length=SEARCH_CHARS,
+        error_messages={
+            "required": _("Escriba el documento o el nombre de un cliente."),
+            "max_length": _("Escriba como máximo %(limit_value)d caracteres para buscar."),
+        },
+    )
+
+
+# --- Events settings and the message policy -----------------------------------------------
+
+
+# One event's line on the settings screen: its label, the template select, the switch.
+Row = tuple[str, forms.BoundField, forms.BoundField]
+
+
+def setting_field(portfolio: str, event: str, part: str) -> str:
+    return f"{portfolio}__{event}__{part}"
+
+
+class EventSettingsForm(forms.Form):
+    """For each portfolio and event: the template it sends and whether it is on.
+
+    The templates are read once for all eight selects (a ModelChoiceField per select would
+    read them eight times).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        settings: dict[tuple[str, str], EventSetting],
+        templates: list[MessageTemplate],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.templates = {template.pk: template for template in templates}
+        for portfolio, _label in Portfolio.choices:
+            chosen = {s.template_id for (p, _e), s in settings.items() if p == portfolio}
+            offered = [
+                (template.pk, f"{template.name} ({template.get_channel_display()})")
+                for template in templates
+                if template.portfolio == portfolio and (template.is_active or template.pk in chosen)
+            ]
+            for event, label in EventSetting.Event.choices:
+                setting = settings.get((portfolio, event))
+                self.fields[setting_field(portfolio, event, "template")] = forms.TypedChoiceField(
+                    label=label,
+                    required=False,
+                    coerce=int,
+                    empty_value=None,
+                    choices=[("", _("— No enviar nada —")), *offered],
+                    initial=setting.template_id if setting else None,
+                    error_messages={"invalid_choice": _("Elija una plantilla de la lista.")},
+                )
+                self.fields[setting_field(portfolio, event, "active")] = forms.BooleanField(
+                    label=_("Activo"),
+                    required=False,
+                    initial=bool(setting and setting.is_active and setting.template_id),
+                )
+
+    def sections(
+        self,
+    ) -> list[tuple[str, str, list[tuple[str, forms.BoundField, forms.BoundField]]]]:
+        """Return, per portfolio, its value, label and (event label, template, active) rows."""
+        return [
+            (
+                portfolio,
+                label,
+                [
+                    (
+                        event_label,
+                        self[setting_field(portfolio, event, "template")],
+                        self[setting_field(portfolio, event, "active")],
+                    )
+                    for event, event_label in EventSetting.Event.choices
+                ],
+            )
+            for portfolio, label in Portfolio.choices
+        ]
+
+    def choices(self) -> list[events.Choice]:
+        data = self.cleaned_data
+        return [
+            events.Choice(
+                portfolio=portfolio,
+                event=event,
+                template=self.templates.get(data[setting_field(portfolio, event, "template")]),
+                is_active=data[setting_field(portfolio, event, "active")],
+            )
+            for portfolio in Portfolio.values
+            for event in EventSetting.Event.values
+        ]
+
+    def add_service_error(self, exc: ValidationError) -> None:
+        for field, errors in exc.message_dict.items():
+            self.add_error(field if field in self.fields else None, errors)
+
+
+class MessagePolicyForm(ServiceErrorsMixin, forms.ModelForm):
+    """Quiet hours (local time) and the daily limit of messages pushed to a customer."""
+
+    daily_limit = forms.IntegerField(
+        label=_("Mensajes por día y cliente"),
+        min_value=events.MIN_DAILY_LIMIT,
+        max_value=events.MAX_DAILY_LIMIT,
+        error_messages={
+            "required": _("Indique el límite diario."),
+            "min_value": _("Indique al menos %(limit_value)s mensaje por día."),
+            "max_value": _("Indique como máximo %(limit_value)s mensajes por día."),
+            "invalid": _("Indique un número entero de mensajes."),
+        },
+        help_text=_("Cuenta los mensajes de flujos y campañas; no las respuestas a eventos."),
+    )
+
+    class Meta:
+        model = MessagePolicy
+        fields = ["quiet_start", "quiet_end", "daily_limit"]
+        widgets = {
+            "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+        error_messages = {
+            "quiet_start": {
+                "required": _("Indique desde qué hora no se envían mensajes."),
+                "invalid": _("Indique una hora, como 20:00."),
+            },
+            "quiet_end": {
+                "required": _("Indique hasta qué hora no se envían mensajes."),
+                "invalid": _("Indique una hora, como 08:00."),
+            },
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if all(cleaned.get(name) is not None for name in self.Meta.fields):
+            try:
+                events.validate_policy(**{name: cleaned[name] for name in self.Meta.fields})
+            except ValidationError as exc:
+                self.add_service_error(exc)
+        return cleaned
+
+    def service_data(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)

@@ -1,0 +1,398 @@
+"""Message templates: their variables, the rules a template must meet, and its rendering.
+
+A template says `{nombre}`; `{{` and `}}` are literal braces. A template is checked when
+it is saved (`validate_template`, through `save_template` from every path: the screen,
+admin, an import), so an unknown variable is refused then, not found out when a flow
+sends 100,000 messages. Rendering reads the variables' values for many recipients at once
+(`render_for`), parsing the template once.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, ProtectedError, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+
+from collections_app.models import EventSetting, MessageTemplate, Portfolio
+from collections_app.strategies import variables
+from crm import messages as customer_messages
+
+# The longest body each channel takes: SMS, six concatenated parts of 153 characters;
+# WhatsApp, Meta's limit for a template's body; e-mail, the model's column.
+BODY_LIMITS = {
+    MessageTemplate.Channel.SMS: 918,
+    MessageTemplate.Channel.WHATSAPP: 1024,
+    MessageTemplate.Channel.EMAIL: 4000,
+}
+SMS_PARTS = 6
+# SMS parts: 160 characters alone or 153 each when concatenated in the GSM alphabet; 70
+# and 67 with any character outside it (UCS-2: "á", "í", "ó", "ú" are outside it).
+GSM_SINGLE, GSM_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+GSM_CHARS = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENDED = frozenset("^{}\\[~]|€")  # two characters each
+# Meta names an approved template in lower case, digits and underscores.
+WHATSAPP_NAME = re.compile(r"[a-z0-9_]+\Z")
+WHATSAPP_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?\Z")
+# Meta refuses a template parameter without text: a variable with no value is sent as this.
+WHATSAPP_BLANK = "-"
+
+TEMPLATE_FIELDS = (
+    "name",
+    "channel",
+    "portfolio",
+    "subject",
+    "body",
+    "whatsapp_name",
+    "whatsapp_language",
+    "is_active",
+)
+
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|\{|\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A text split into literal text and variables: even parts literal, odd parts names."""
+
+    parts: tuple[str, ...]
+    errors: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        """The variables, in order of first appearance."""
+        return list(dict.fromkeys(self.parts[1::2]))
+
+    def format(self, values: Mapping[str, str]) -> str:
+        parts = self.parts
+        if len(parts) == 1:
+            return parts[0]
+        return "".join(
+            part if index % 2 == 0 else values.get(part, "") for index, part in enumerate(parts)
+        )
+
+
+def parse(text: str) -> Parsed:
+    """Split `text` into literal text and `{variables}`; say what is wrong with its braces."""
+    parts: list[str] = []
+    literal: list[str] = []
+    errors: list[str] = []
+    position = 0
+    text = text or ""
+    for match in _TOKEN.finditer(text):
+        literal.append(text[position : match.start()])
+        position = match.end()
+        piece = match[0]
+        if piece == "{{":
+            literal.append("{")
+        elif piece == "}}":
+            literal.append("}")
+        elif piece == "{":
+            literal.append(piece)
+            errors.append(_("Hay una llave «{» sin cerrar. Para mostrar una llave, escriba «{{»."))
+        elif piece == "}":
+            literal.append(piece)
+            errors.append(_("Hay una llave «}» sin abrir. Para mostrar una llave, escriba «}}»."))
+        elif _NAME.match(match[1]):
+            parts.append("".join(literal))
+            parts.append(match[1])
+            literal = []
+        else:
+            literal.append(piece)
+            errors.append(
+                _(
+                    "«%(text)s» no es una variable: escriba su nombre sin espacios, como "
+                    "{nombre}. Para mostrar una llave, escriba «{{» o «}}»."
+                )
+                % {"text": piece}
+            )
+    literal.append(text[position:])
+    parts.append("".join(literal))
+    return Parsed(parts=tuple(parts), errors=tuple(dict.fromkeys(errors)))
+
+
+def placeholders(text: str) -> list[str]:
+    """Return the variables `text` says, in order of first appearance."""
+    return parse(text).names
+
+
+def sms_parts(text: str) -> int:
+    """Return how many SMS `text` takes (0 for none)."""
+    if not text:
+        return 0
+    if all(ch in GSM_CHARS or ch in GSM_EXTENDED for ch in text):
+        length = len(text) + sum(1 for ch in text if ch in GSM_EXTENDED)
+        single, part = GSM_SINGLE, GSM_PART
+    else:
+        # UCS-2 counts UTF-16 units: an emoji is two.
+        length = len(text.encode("utf-16-le")) // 2
+        single, part = UCS2_SINGLE, UCS2_PART
+    return 1 if length <= single else -(-length // part)
+
+
+# --- Validation ------------------------------------------------------------------------------
+
+
+def _uses_subject(template: MessageTemplate) -> bool:
+    return template.channel == MessageTemplate.Channel.EMAIL
+
+
+def validate_template(template: MessageTemplate) -> None:
+    """Refuse a template a message could not be made from, with a Spanish message per field:
+    braces that do not pair, a variable its portfolio does not offer, a body longer than
+    its channel takes, an e-mail without subject, a WhatsApp template without the name
+    Meta approved it under."""
+    errors: dict[str, list[str]] = {}
+
+    def refuse(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if template.channel not in MessageTemplate.Channel.values:
+        refuse("channel", _("Elija el canal: SMS, WhatsApp o correo."))
+    if template.portfolio not in Portfolio.values:
+        refuse("portfolio", _("Elija la cartera: vigente o castigada."))
+    offered = variables.variables_for(template.portfolio)
+    fields = [("body", template.body)]
+    if _uses_subject(template):
+        fields.insert(0, ("subject", template.subject))
+    for field, text in fields:
+        parsed = parse(text)
+        for error in parsed.errors:
+            refuse(field, error)
+        for name in parsed.names:
+            if name not in offered:
+                refuse(field, _unknown(name, template.portfolio, offered))
+    limit = BODY_LIMITS.get(template.channel)
+    length = len(template.body or "")
+    if limit is not None and length > limit:
+        if template.channel == MessageTemplate.Channel.SMS:
+            message = _(
+                "El texto tiene %(length)s caracteres; un SMS admite hasta %(limit)s "
+                "(%(parts)s mensajes)."
+            ) % {"length": length, "limit": limit, "parts": SMS_PARTS}
+        else:
+            message = _(
+                "El texto tiene %(length)s caracteres; %(channel)s admite hasta %(limit)s."
+            ) % {"length": length, "limit": limit, "channel": template.get_channel_display()}
+        refuse("body", message)
+    if not (template.body or "").strip():
+        refuse("body", _("Escriba el texto del mensaje."))
+    if _uses_subject(template) and not (template.subject or "").strip():
+        refuse("subject", _("Indique el asunto del correo."))
+    if template.channel == MessageTemplate.Channel.WHATSAPP:
+        if not template.whatsapp_name.strip():
+            refuse(
+                "whatsapp_name",
+                _("Indique el nombre con que WhatsApp aprobó la plantilla."),
+            )
+        elif not WHATSAPP_NAME.match(template.whatsapp_name):
+            refuse(
+                "whatsapp_name",
+                _(
+                    "El nombre de una plantilla de WhatsApp lleva minúsculas, números y «_», "
+                    "como recordatorio_pago."
+                ),
+            )
+        if not WHATSAPP_LANGUAGE.match(template.whatsapp_language or ""):
+            refuse(
+                "whatsapp_language",
+                _("Indique el idioma como lo pide WhatsApp: es, es_PE, en_US…"),
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _unknown(name: str, portfolio: str, offered: Mapping[str, str]) -> str:
+    elsewhere = variables.portfolios_of(name)
+    if elsewhere:
+        labels = dict(Portfolio.choices)
+        return _("La variable {%(name)s} es solo para plantillas de %(portfolio)s.") % {
+            "name": name,
+            "portfolio": " / ".join(str(labels[p]).lower() for p in elsewhere),
+        }
+    return _("Variable desconocida: {%(name)s}. Disponibles: %(names)s.") % {
+        "name": name,
+        "names": ", ".join("{" + known + "}" for known in offered),
+    }
+
+
+# --- Saving and deleting ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_template(
+    *, data: Mapping[str, Any], template: MessageTemplate | None = None
+) -> MessageTemplate:
+    """Create a template, or change `template`, from `data` (TEMPLATE_FIELDS); refuse one
+    that fails the model's rules or `validate_template`, or a change of portfolio while
+    the events settings of its old portfolio send it."""
+    template = template if template is not None else MessageTemplate()
+    # From the database: a form may have changed the instance it was given already.
+    old_portfolio = (
+        MessageTemplate.objects.filter(pk=template.pk).values_list("portfolio", flat=True).first()
+        if template.pk
+        else None
+    )
+    for name in TEMPLATE_FIELDS:
+        if name in data:
+            setattr(template, name, data[name])
+    errors: dict[str, Any] = {}
+    try:
+        template.full_clean()
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    try:
+        validate_template(template)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if old_portfolio and old_portfolio != template.portfolio:
+        used = EventSetting.objects.filter(template=template).exclude(portfolio=template.portfolio)
+        if used.exists():
+            errors.setdefault("portfolio", []).append(
+                _(
+                    "La plantilla se envía desde Eventos de su cartera actual: elija allí "
+                    "otra plantilla antes de cambiarle la cartera."
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
+    template.save()
+    return template
+
+
+def usage(template: MessageTemplate) -> list[str]:
+    """Say where a template is sent from: its flows' steps and its events settings."""
+    steps = template.flow_steps.select_related("flow").order_by("flow__name", "day_offset")
+    places = [
+        _("el flujo «%(flow)s», día %(day)+d") % {"flow": step.flow.name, "day": step.day_offset}
+        for step in steps
+    ]
+    places += [
+        _("Eventos: %(setting)s") % {"setting": str(setting)}
+        for setting in template.event_settings.all()
+    ]
+    return places
+
+
+@transaction.atomic
+def delete_template(*, template: MessageTemplate) -> None:
+    """Delete a template nothing sends; refuse, saying where, one that a flow step or an
+    events setting sends."""
+    places = usage(template)
+    if places:
+        raise ValidationError(
+            _("No se puede eliminar la plantilla: se usa en %(places)s.")
+            % {"places": "; ".join(places)}
+        )
+    try:
+        template.delete()
+    except ProtectedError as exc:  # put to use meanwhile
+        raise ValidationError(
+            _("No se puede eliminar la plantilla: acaba de ponerse en uso.")
+        ) from exc
+
+
+# --- Rendering -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A template made into one message: what `crm.messages` sends."""
+
+    subject: str
+    body: str
+    whatsapp: "customer_messages.WhatsAppTemplate | None"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    subject: Parsed
+    body: Parsed
+    template: MessageTemplate
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys([*self.subject.names, *self.body.names]))
+
+    def render(self, values: Mapping[str, str]) -> Rendered:
+        template = self.template
+        whatsapp = None
+        if template.channel == MessageTemplate.Channel.WHATSAPP:
+            whatsapp = customer_messages.WhatsAppTemplate(
+                name=template.whatsapp_name,
+                language=template.whatsapp_language,
+                parameters=tuple(values.get(name) or WHATSAPP_BLANK for name in self.body.names),
+            )
+        return Rendered(
+            subject=self.subject.format(values) if _uses_subject(template) else "",
+            body=self.body.format(values),
+            whatsapp=whatsapp,
+        )
+
+
+def _compile(template: MessageTemplate) -> _Compiled:
+    return _Compiled(subject=parse(template.subject), body=parse(template.body), template=template)
+
+
+def render(template: MessageTemplate, values: Mapping[str, str]) -> Rendered:
+    """Make one message of `template` with these variables' values (a missing one says "")."""
+    return _compile(template).render(values)
+
+
+def render_for(
+    template: MessageTemplate, recipients: Sequence[variables.Recipient], today: date
+) -> list[Rendered]:
+    """Make `template`'s message for each recipient, in order: the values read at once for
+    all of them (only the sources of the variables it says), the template parsed once."""
+    compiled = _compile(template)
+    values = variables.load_values(recipients, template.portfolio, today, names=compiled.names)
+    return [compiled.render(row) for row in values]
+
+
+# --- The screens' reads ----------------------------------------------------------------------
+
+ACTIVE = "activas"
+INACTIVE = "inactivas"
+
+
+def template_for(user: AbstractBaseUser, pk: int) -> MessageTemplate:
+    """Return the template `pk` if `user` may see templates, else 404."""
+    if not user.has_perm("collections_app.view_messagetemplate"):
+        raise Http404
+    return get_object_or_404(MessageTemplate, pk=pk)
+
+
+def template_list(
+    *, q: str = "", channel: str = "", portfolio: str = "", status: str = ""
+) -> QuerySet[MessageTemplate]:
+    """Return the templates by name, with how many flow steps and events send each."""
+    found = MessageTemplate.objects.annotate(
+        step_count=Count("flow_steps", distinct=True),
+        event_count=Count("event_settings", distinct=True),
+    )
+    text = (q or "").strip()
+    if text:
+        found = found.filter(
+            Q(name__icontains=text) | Q(body__icontains=text) | Q(subject__icontains=text)
+        )
+    if channel:
+        found = found.filter(channel=channel)
+    if portfolio:
+        found = found.filter(portfolio=portfolio)
+    if status == ACTIVE:
+        found = found.filter(is_active=True)
+    elif status == INACTIVE:
+        found = found.filter(is_active=False)
+    return found.order_by("name", "pk")
