@@ -39,7 +39,7 @@ from credits.models import (
     PaymentAllocation,
 )
 from crm.models import Branch, Customer
-from lib import money, small_tables
+from lib import bulk, money, small_tables
 
 PAR_BUCKETS = {
     30: (Bucket.D31_60, Bucket.D61_90, Bucket.D90_PLUS),
@@ -306,7 +306,7 @@ def installment_figures(loan_ids: Iterable[int]) -> dict[int, list[Figures]]:
     late = COMPONENTS.index(Component.LATE_INTEREST)
     figures: dict[int, list[Figures]] = {pk: [] for pk in loan_ids}
     rows = (
-        Installment.objects.filter(loan_id__in=list(figures), is_superseded=False)
+        Installment.objects.filter(loan_id__in=bulk.ids_in(list(figures)), is_superseded=False)
         .order_by("loan_id", "number")
         .values_list(*_FIGURE_COLUMNS)
     )

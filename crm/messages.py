@@ -43,16 +43,18 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from phonenumber_field.phonenumber import PhoneNumber
 
 from crm import services
 from crm.models import Customer, Interaction, Message, MessagePolicy
 from integrations import channels, email, errors, outbox, sms, whatsapp
 from integrations.models import OutboxMessage
-from lib import people
+from lib import bulk, people
 from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -93,10 +95,12 @@ class Sending:
     """
 
     status: str
+    # The timeline entry; None from the bulk path, which gives only `interaction_id`.
     interaction: Interaction | None
     message: Message | None = None
     # When quiet hours held it: the moment it goes out.
     held_until: datetime.datetime | None = None
+    interaction_id: int | None = None
 
     @property
     def is_queued(self) -> bool:
@@ -248,14 +252,14 @@ def _capped_counts(customer_ids: list[int], due_at: datetime.datetime) -> dict[i
     """
     list(
         Customer.objects.select_for_update()
-        .filter(pk__in=customer_ids)
+        .filter(pk__in=bulk.ids_in(customer_ids))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     start, end = _local_day_bounds(due_at)
     rows = (
         Message.objects.filter(
-            customer_id__in=customer_ids,
+            customer_id__in=bulk.ids_in(customer_ids),
             direction=Message.Direction.OUTBOUND,
             is_capped=True,
             due_at__gte=start,
@@ -335,7 +339,7 @@ def send_customer_message(
         queued = outbox.enqueue_message(
             destination=DESTINATION,
             payload=_outbox_payload(
-                spec, interaction, message, address, subject, body, origin, whatsapp_template
+                spec, interaction.pk, message.pk, address, subject, body, origin, whatsapp_template
             ),
             dedupe_key=dedupe_key,
             not_before=held_until,
@@ -385,7 +389,7 @@ def send_customer_messages(
     due_at = held_until or now
     customer_ids = [item.customer.pk for item in outgoing]
     opted_out = set(
-        Customer.objects.filter(pk__in=customer_ids, has_opted_out=True).values_list(
+        Customer.objects.filter(pk__in=bulk.ids_in(customer_ids), has_opted_out=True).values_list(
             "pk", flat=True
         )
     )
@@ -405,91 +409,108 @@ def send_customer_messages(
         results.append((status, item, address))
 
     actor = people.signed_in(actor)
+    actor_id = actor.pk if actor is not None else None
     entries = []
     for status, item, address in results:
-        if status == SendStatus.QUEUED:
-            entries.append(
-                Interaction(
-                    customer_id=item.customer.pk,
-                    kind=spec.kind,
-                    direction=Interaction.Direction.OUTBOUND,
-                    summary=_queued_summary(spec, item.subject, held_until)[:500],
-                    payload=_entry_payload(item.payload, address, item.body, False, held_until),
-                    actor=actor,
-                    occurred_at=now,
-                )
-            )
-        else:
-            entries.append(
-                Interaction(
-                    customer_id=item.customer.pk,
-                    kind=Interaction.Kind.SYSTEM,
-                    summary=(_skip_summary(spec, status) % {"subject": item.subject})[:500],
-                    payload={
+        queued = status == SendStatus.QUEUED
+        entries.append(
+            {
+                "customer_id": item.customer.pk,
+                "kind": spec.kind if queued else Interaction.Kind.SYSTEM,
+                "channel_id": None,
+                "direction": (
+                    Interaction.Direction.OUTBOUND if queued else Interaction.Direction.INTERNAL
+                ),
+                "summary": (
+                    _queued_summary(spec, item.subject, held_until)
+                    if queued
+                    else _skip_summary(spec, status) % {"subject": item.subject}
+                )[:500],
+                "text": "",
+                "payload": (
+                    _entry_payload(item.payload, address, item.body, False, held_until)
+                    if queued
+                    else {
                         **(item.payload or {}),
                         DELIVERY: {"status": DeliveryStatus.SKIPPED.value, "reason": status},
-                    },
-                    occurred_at=now,
-                )
-            )
-    entries = Interaction.objects.bulk_create(entries)
-    Customer.objects.filter(pk__in=customer_ids).filter(
+                    }
+                ),
+                "actor_id": actor_id if queued else None,
+                "occurred_at": now,
+                "created_at": now,
+            }
+        )
+    # Rows, not model objects, written by COPY on PostgreSQL (lib.bulk): a flow's 100,000
+    # messages spent most of their time in bulk_create's per-value adaptation.
+    entry_ids = bulk.create_rows(Interaction, entries)
+    Customer.objects.filter(pk__in=bulk.ids_in(customer_ids)).filter(
         Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=now)
     ).update(last_interaction_at=now)
 
-    messages = Message.objects.bulk_create(
-        [
-            Message(
-                **_message_fields(
-                    item.customer.pk,
-                    spec,
-                    item.subject,
-                    item.body,
-                    address,
-                    entry,
-                    actor,
-                    origin,
-                    capped,
-                ),
-                created_at=now,
-                due_at=due_at,
-            )
-            for (status, item, address), entry in zip(results, entries, strict=True)
-            if status == SendStatus.QUEUED
-        ]
-    )
-    queued_entries = [
-        (item, address, entry)
-        for (status, item, address), entry in zip(results, entries, strict=True)
+    queued_items = [
+        (item, address, entry_id)
+        for (status, item, address), entry_id in zip(results, entry_ids, strict=True)
         if status == SendStatus.QUEUED
     ]
+    message_rows = [
+        {
+            "customer_id": item.customer.pk,
+            "channel": spec.kind,
+            "direction": Message.Direction.OUTBOUND,
+            "status": Message.Status.QUEUED,
+            "subject": item.subject[:200],
+            "body": item.body,
+            "address": address[:254],
+            "provider": "",
+            "provider_message_id": "",
+            "error": "",
+            "interaction_id": entry_id,
+            "actor_id": actor_id,
+            "origin": origin[0] if origin else "",
+            "origin_id": origin[1] if origin else None,
+            "is_capped": capped,
+            "created_at": now,
+            "due_at": due_at,
+            "sent_at": None,
+            "delivered_at": None,
+            "read_at": None,
+            "failed_at": None,
+        }
+        for item, address, entry_id in queued_items
+    ]
+    message_ids = bulk.create_rows(Message, message_rows)
     outbox.enqueue_messages(
         destination=DESTINATION,
         payloads=[
             _outbox_payload(
                 spec,
-                entry,
-                message,
+                entry_id,
+                message_id,
                 address,
                 item.subject,
                 item.body,
                 origin,
                 item.whatsapp_template,
             )
-            for (item, address, entry), message in zip(queued_entries, messages, strict=True)
+            for (item, address, entry_id), message_id in zip(queued_items, message_ids, strict=True)
         ],
         not_before=held_until,
     )
+    messages = [
+        Message(id=message_id, **row)
+        for message_id, row in zip(message_ids, message_rows, strict=True)
+    ]
     _tell_listeners(messages)
     by_entry = {message.interaction_id: message for message in messages}
     return [
         Sending(
             status,
-            entry,
-            by_entry.get(entry.pk),
+            None,
+            by_entry.get(entry_id),
             held_until if status == SendStatus.QUEUED else None,
+            interaction_id=entry_id,
         )
-        for (status, _item, _address), entry in zip(results, entries, strict=True)
+        for (status, _item, _address), entry_id in zip(results, entry_ids, strict=True)
     ]
 
 
@@ -551,8 +572,8 @@ def _message_fields(
 
 def _outbox_payload(
     spec: "MessageChannel",
-    interaction: Interaction,
-    message: Message,
+    interaction_id: int,
+    message_id: int,
     address: str,
     subject: str,
     body: str,
@@ -560,8 +581,8 @@ def _outbox_payload(
     whatsapp_template: WhatsAppTemplate | None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "interaction": interaction.pk,
-        "message": message.pk,
+        "interaction": interaction_id,
+        "message": message_id,
         "channel": spec.kind,
         "to": address,
         "subject": subject,
@@ -966,8 +987,29 @@ def _send_whatsapp(payload: Mapping[str, Any]) -> channels.Delivery:
     return whatsapp.send_text(payload["to"], payload["body"])
 
 
+# The annotation `with_stored_phones` puts on customers: their phone as stored (E.164).
+STORED_PHONE = "stored_phone"
+
+
+def with_stored_phones(customers: QuerySet[Customer]) -> QuerySet[Customer]:
+    """Read the customers' phones as the text stored (E.164, PHONENUMBER_DB_FORMAT), not as
+    PhoneNumber objects: parsing 1,000 numbers costs a flow's batch 40 ms. For batches
+    that only send: the phone field itself is deferred."""
+    return customers.defer("phone").annotate(
+        **{STORED_PHONE: Cast("phone", output_field=models.CharField())}
+    )
+
+
 def _phone(customer: Customer) -> str:
-    return str(customer.phone) if customer.phone else ""
+    stored = customer.__dict__.get(STORED_PHONE)
+    if stored is not None:
+        return stored
+    # E.164 as stored. Neither str() nor truth (PhoneNumber.__len__ calls str()): they
+    # check the number's validity again, a tenth of a flow's time for 100,000 customers.
+    phone = customer.phone
+    if isinstance(phone, PhoneNumber):
+        return phone.as_e164 if phone.national_number else ""
+    return str(phone or "")
 
 
 register_channel(

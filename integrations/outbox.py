@@ -37,7 +37,7 @@ from django.utils.translation import gettext
 
 from integrations import errors
 from integrations.models import OutboxMessage
-from lib import queue
+from lib import bulk, queue
 from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -115,8 +115,9 @@ def enqueue_message(
 
 def enqueue_messages(
     *, destination: str, payloads: list[dict[str, Any]], not_before: datetime | None = None
-) -> list[OutboxMessage]:
-    """Queue many messages for `destination` at once: one INSERT, and one task for them all.
+) -> list[int]:
+    """Queue many messages for `destination` at once: one COPY (lib.bulk), and one task for
+    them all; return their ids.
 
     The bulk path of a flow's batch (no dedupe keys: the caller decides what is new).
     Messages held until `not_before` are left to the sweep.
@@ -125,15 +126,27 @@ def enqueue_messages(
         return []
     now = timezone.now()
     due = max(now, not_before or now)
-    messages = OutboxMessage.objects.bulk_create(
+    ids = bulk.create_rows(
+        OutboxMessage,
         [
-            OutboxMessage(destination=destination, payload=payload, next_attempt_at=due)
+            {
+                "destination": destination,
+                "payload": payload,
+                "dedupe_key": "",
+                "status": OutboxMessage.Status.QUEUED,
+                "attempts": 0,
+                "next_attempt_at": due,
+                "last_attempt_at": None,
+                "last_error": "",
+                "created_at": now,
+                "sent_at": None,
+            }
             for payload in payloads
-        ]
+        ],
     )
     if due <= now:
-        queue.enqueue("integrations.deliver_messages", message_ids=[m.pk for m in messages])
-    return messages
+        queue.enqueue("integrations.deliver_messages", message_ids=ids)
+    return ids
 
 
 def deliver_messages(*, message_ids: list[int]) -> None:

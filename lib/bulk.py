@@ -8,12 +8,14 @@ column's value goes through the database's own adapter for its field type, as th
 would store it (datetimes in UTC, decimals to their places).
 """
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Any
 
 from django.db import connection
 from django.db.models import Field, Model
+from django.db.models.expressions import RawSQL
 
 # Rows per executemany where there is no COPY, and per COPY.
 EXECUTEMANY_ROWS = 2000
@@ -68,3 +70,60 @@ def _adapter(field: Field) -> Callable[[Any], Any] | None:
             value, field.max_digits, field.decimal_places
         )
     return None
+
+
+def create_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert `rows` (dicts of every column by attname, without "id") and return their ids,
+    in order.
+
+    On PostgreSQL the ids are taken from the table's sequence first and the rows go in
+    by COPY: for a batch of a thousand messages this is several times faster than
+    bulk_create, which binds and adapts every value in Python. Elsewhere, bulk_create.
+    A column left out takes no default here: every NOT NULL column must be given.
+    """
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        created = model._default_manager.bulk_create([model(**row) for row in rows])
+        return [obj.pk for obj in created]
+    meta = model._meta
+    ids = reserve_ids(model, len(rows))
+    names = list(rows[0])
+    # get_field knows attnames too ("customer_id").
+    json_columns = {
+        name for name in names if meta.get_field(name).get_internal_type() == "JSONField"
+    }
+    insert_rows(
+        model,
+        ["id", *names],
+        (
+            [pk, *(json.dumps(row[name]) if name in json_columns else row[name] for name in names)]
+            for pk, row in zip(ids, rows, strict=True)
+        ),
+    )
+    return ids
+
+
+def reserve_ids(model: type[Model], count: int) -> list[int]:
+    """Take `count` ids from the model's id sequence (PostgreSQL), in increasing order."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def ids_in(ids: Sequence[int]) -> Any:
+    """The right side of a `__in` filter over many ids, short on PostgreSQL.
+
+    `pk__in=[…1,000 ids…]` writes a placeholder per id: a query too long for psycopg's
+    statement cache, split again in Python each time (8 ms for 1,000 ids, several times a
+    flow's batch). On PostgreSQL the ids go as one array instead:
+    `id IN (SELECT unnest(%s::bigint[]))`. Elsewhere, the list itself.
+    """
+    ids = list(ids)
+    if connection.vendor != "postgresql":
+        return ids
+    return RawSQL("SELECT unnest(%s::bigint[])", [ids])

@@ -51,7 +51,7 @@ from collections_app.strategies.variables import Recipient
 from credits.models import Installment
 from crm import messages
 from crm.models import Customer, Message
-from lib import queue
+from lib import bulk, queue
 
 logger = logging.getLogger(__name__)
 
@@ -205,9 +205,12 @@ def _send_chunk(
 ) -> None:
     """Render, queue and count one chunk's messages, in one transaction."""
     template = step.template
-    customers = Customer.objects.only(*CUSTOMER_FIELDS).in_bulk(
-        [customer_id for customer_id, _loan in chunk]
-    )
+    customers = {
+        customer.pk: customer
+        for customer in messages.with_stored_phones(Customer.objects.only(*CUSTOMER_FIELDS)).filter(
+            pk__in=bulk.ids_in([customer_id for customer_id, _loan in chunk])
+        )
+    }
     due = due_on(step, today)
     # The installment's day, so {fecha_vencimiento} and {cuota} speak of the one due then.
     recipients = [

@@ -28,7 +28,7 @@ from credits import selectors as credit_selectors
 from credits.models import Loan
 from crm import display
 from crm.models import Customer
-from lib import amounts
+from lib import amounts, bulk
 from lib.registry import Registry
 
 LOAN = "loan"
@@ -206,7 +206,7 @@ def _load_loans(recipients: Sequence[Recipient], today: date) -> list[dict[str, 
             query = Loan.objects.select_related("product").only(*fields).order_by("pk")
             if lookup == "customer_id__in":
                 query = query.filter(status=Loan.Status.ACTIVE)
-            for loan in query.filter(**{lookup: chunk}):
+            for loan in query.filter(**{lookup: bulk.ids_in(chunk)}):
                 loans[loan.pk] = loan
                 if lookup == "customer_id__in":
                     by_customer[loan.customer_id].append(loan)

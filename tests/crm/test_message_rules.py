@@ -203,8 +203,10 @@ def test_a_batch_is_a_few_statements_and_one_task(policy, django_assert_max_num_
     assert call.args == ("integrations.deliver_messages",)
     assert len(call.kwargs["message_ids"]) == 38
     third = results[2]
-    assert third.message.interaction == third.interaction
-    assert third.interaction.payload["mensaje"] == f"Hola {customers[2].first_name}"
+    assert third.message.interaction_id == third.interaction_id
+    entry = Interaction.objects.get(pk=third.interaction_id)
+    assert entry.payload["mensaje"] == f"Hola {customers[2].first_name}"
+    assert entry.summary == "SMS en cola: Recordatorio"
     assert customers[0].interactions.get().kind == Interaction.Kind.SYSTEM
 
 
