@@ -253,3 +253,15 @@ def test_a_forged_whatsapp_call_is_refused(committing, client, customer):
 
     assert committing(meta, client, payload, secret="not-ours").status_code == 403
     assert not WebhookEvent.objects.exists()
+
+
+def test_the_deploy_check_warns_of_whatsapp_without_its_app_secret(settings):
+    from collections_app import checks
+
+    settings.WHATSAPP_ACCESS_TOKEN = "token"
+    settings.WHATSAPP_APP_SECRET = ""
+    (warning,) = checks.check_message_webhooks(None)
+    assert warning.id == "collections_app.W001"
+
+    settings.WHATSAPP_APP_SECRET = "secret"
+    assert checks.check_message_webhooks(None) == []
