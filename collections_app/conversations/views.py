@@ -11,14 +11,16 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from collections_app.conversations import alerts, forms, selectors, services
 from collections_app.models import Conversation
-from lib import lists
+from lib import links, lists
 
 VIEW = (selectors.VIEW_CONVERSATION, "crm.view_customer")
 CHANGE = (selectors.CHANGE_CONVERSATION, "crm.view_customer")
@@ -43,7 +45,12 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         else Conversation.objects.none()
     )
     page = lists.CappedPaginator(rows, lists.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "poll_url": request.get_full_path()}
+    context = {
+        "form": form,
+        "page": page,
+        "rows_html": _rows_html(request, page.object_list),
+        "poll_url": request.get_full_path(),
+    }
     if request.htmx and request.htmx.trigger == RESULTS_ID:
         response = render(request, RESULTS_TEMPLATE, context)
         patch_vary_headers(response, ("HX-Request",))
@@ -55,6 +62,35 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         page_template="collections_app/conversations/conversation_list.html",
         fragment_template=RESULTS_TEMPLATE,
         context=context,
+    )
+
+
+# A channel's icon in the inbox's rows (Bootstrap Icons).
+CHANNEL_ICONS = {
+    "whatsapp": "whatsapp",
+    "sms": "chat-dots",
+    "email": "envelope",
+    "bot": "robot",
+    "portal": "globe",
+}
+
+
+def _rows_html(request: HttpRequest, conversations) -> str:
+    """The page's rows, written by Jinja2: as a Django template they were 30 ms of the
+    inbox's 50 (make bench-web)."""
+    return mark_safe(  # noqa: S308 - written by an autoescaping template
+        render_to_string(
+            "collections_app/conversation_rows.jinja",
+            {
+                "rows": conversations,
+                "link": links.pk_link("collections_app:conversation_detail"),
+                "icons": CHANNEL_ICONS,
+                "castigada": render_to_string(
+                    "collections_app/conversations/partials/castigada_icon.html"
+                ),
+            },
+            request,
+        )
     )
 
 
