@@ -349,12 +349,16 @@ def _send_message(
         payload={"campaña": campaign.name},
         occurred_at=now,
         origin=(TARGET_MESSAGE, target.pk),
+        # A message we push: it counts toward the customer's daily limit.
+        capped=True,
     )
     if sending.is_queued:
         # Sent or failed later: record_message_outcome hears it from crm.messages.
         target.message_status = CampaignTarget.MessageStatus.QUEUED
     elif sending.is_opted_out:
         target.message_status = CampaignTarget.MessageStatus.OPTED_OUT
+    elif sending.status == crm_messages.SendStatus.CAPPED:
+        target.message_status = CampaignTarget.MessageStatus.CAPPED
     else:
         target.message_status = CampaignTarget.MessageStatus.SKIPPED
         target.message_error = NO_EMAIL

@@ -105,6 +105,8 @@ class CampaignTarget(models.Model):
         SKIPPED = "skipped", _("Omitido: sin correo")
         # Nothing for this customer (no message, no gestión): they asked not to be contacted.
         OPTED_OUT = "opted_out", _("Omitido: pidió no ser contactado")
+        # The customer already got the day's messages (crm.MessagePolicy's daily limit).
+        CAPPED = "capped", _("Omitido: límite diario de mensajes")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="targets")
     customer = models.ForeignKey(

@@ -10,11 +10,13 @@ from pytest_django.asserts import assertContains
 
 from credits.models import Loan
 from credits.services import loans as loan_services
+from crm import messages as crm_messages
 from crm import services as crm_services
 from crm.gestiones import examples, services
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.models import Campaign, CampaignTarget, LifecycleEvent, Outcome, Survey
 from crm.gestiones.surveys import services as survey_services
+from crm.models import MessagePolicy
 from integrations.models import OutboxMessage
 from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory, TagFactory
 
@@ -184,3 +186,26 @@ def test_a_survey_is_not_sent_to_an_opted_out_customer(make_gestion, asesor, cus
 
     assert invitation.sent_at is None
     assert not OutboxMessage.objects.exists()
+
+
+def test_a_campaign_skips_a_customer_who_already_got_the_days_messages(
+    vip_segment, call_type, supervisor, mailoutbox, django_capture_on_commit_callbacks
+):
+    vip, (rosa, _luis, _carla) = vip_segment
+    MessagePolicy.objects.create(
+        pk=1, quiet_start=datetime.time(0), quiet_end=datetime.time(0), daily_limit=1
+    )
+    crm_messages.send_customer_message(
+        customer=rosa, channel=crm_messages.EMAIL, subject="Recordatorio", body="…", capped=True
+    )
+    campaign = vip_campaign(vip, call_type)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_services.launch_campaign(campaign=campaign, actor=supervisor)
+
+    assert [m.to[0] for m in mailoutbox if m.subject == "Una oferta para usted"] == [
+        "luis@example.pe"
+    ]
+    capped = campaign.targets.get(customer=rosa)
+    assert capped.message_status == CampaignTarget.MessageStatus.CAPPED
+    assert rosa.interactions.filter(summary__contains="ya recibió los mensajes del día").exists()
