@@ -27,6 +27,7 @@ CHANGE = (selectors.CHANGE_CONVERSATION, "crm.view_customer")
 # The results' root element: its own poll names it in the HX-Trigger header.
 RESULTS_ID = "conversation-results"
 RESULTS_TEMPLATE = "collections_app/conversations/partials/conversation_results.html"
+ALERTS_TEMPLATE = "collections_app/conversations/partials/alerts.html"
 
 
 @require_GET
@@ -55,14 +56,29 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         response = render(request, RESULTS_TEMPLATE, context)
         patch_vary_headers(response, ("HX-Request",))
         return response
-    if not request.htmx or request.htmx.history_restore_request:
-        context["alerts"] = alerts.attention()
     return lists.render_page_or_fragment(
         request,
         page_template="collections_app/conversations/conversation_list.html",
         fragment_template=RESULTS_TEMPLATE,
         context=context,
     )
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def conversation_alerts(request: HttpRequest) -> HttpResponse:
+    """The customers who need attention: the inbox loads them after its page (four short
+    queries that would otherwise slow every page view), and without JavaScript they are a
+    page of their own."""
+    context = {"alerts": alerts.attention()}
+    if request.htmx:
+        response = render(request, ALERTS_TEMPLATE, context)
+    else:
+        response = render(
+            request, "collections_app/conversations/conversation_alerts.html", context
+        )
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 # A channel's icon in the inbox's rows (Bootstrap Icons).

@@ -132,9 +132,15 @@ def test_the_inbox_shows_the_alerts_with_links_and_the_castigada_icon(agent_clie
     write_off(rosa)
     promise(rosa)
 
-    response = agent_client.get(reverse("collections_app:conversation_list"))
+    page = agent_client.get(reverse("collections_app:conversation_list"))
+    # The page loads its alerts after itself, from their own address.
+    alerts_url = reverse("collections_app:conversation_alerts")
+    assertContains(page, f'hx-get="{alerts_url}"')
+    response = agent_client.get(alerts_url, headers={"HX-Request": "true"})
 
     assertContains(response, "Compromisos incumplidos (30 días)")
+    assert "<html" not in response.content.decode()
+    assertContains(agent_client.get(alerts_url), "<html", status_code=200)
     content = response.content.decode()
     section = content[content.index('id="alert-broken"') :]
     section = section[: section.index("</section>")]

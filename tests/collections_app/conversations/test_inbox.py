@@ -350,7 +350,7 @@ def test_the_page_shows_the_results_and_the_alerts_once(agent_client, rosa):
     content = agent_client.get(reverse(INBOX)).content.decode()
 
     assert content.count('id="conversation-results"') == 1
-    assert content.count('id="conversation-alerts"') == 1
+    assert content.count('id="conversation-alerts-slot"') == 1
 
 
 def test_an_agent_who_leaves_is_no_longer_offered_in_the_filter(agent_client, rosa):
