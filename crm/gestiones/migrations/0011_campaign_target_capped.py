@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gestiones', '0010_application_times'),
+        ("gestiones", "0010_application_times"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='campaigntarget',
-            name='message_status',
-            field=models.CharField(choices=[('none', 'Sin mensaje'), ('queued', 'En cola'), ('sent', 'Enviado'), ('failed', 'Fallido'), ('skipped', 'Omitido: sin correo'), ('opted_out', 'Omitido: pidió no ser contactado'), ('capped', 'Omitido: límite diario de mensajes')], default='none', max_length=10),
+            model_name="campaigntarget",
+            name="message_status",
+            field=models.CharField(
+                choices=[
+                    ("none", "Sin mensaje"),
+                    ("queued", "En cola"),
+                    ("sent", "Enviado"),
+                    ("failed", "Fallido"),
+                    ("skipped", "Omitido: sin correo"),
+                    ("opted_out", "Omitido: pidió no ser contactado"),
+                    ("capped", "Omitido: límite diario de mensajes"),
+                ],
+                default="none",
+                max_length=10,
+            ),
         ),
     ]
