@@ -5,7 +5,7 @@
 
 crispy's `as_crispy_field` renders a stack of templates per field (~0.6 ms each); a page
 with a dozen fields spent more on them than on everything else. The markup around the
-widget is written by the page's own field partial (callcenter/partials/form_field.html).
+widget is written by the page's own field partial (partials/form_field.html).
 """
 
 from django import forms, template
