@@ -839,9 +839,8 @@ def record_activity(*, interaction: Interaction, channel: str) -> Message:
 
 
 # What a customer writes to stop messages (compared without accents, case or spaces).
-OPT_OUT_WORDS = frozenset(
-    {"stop", "baja", "unsubscribe", "cancelar", "darme de baja", "no molestar"}
-)
+# Not "cancelar": in Peru a debtor who writes it means to pay the debt off.
+OPT_OUT_WORDS = frozenset({"stop", "baja", "unsubscribe", "darme de baja", "no molestar"})
 
 
 def is_opt_out(text: str) -> bool:

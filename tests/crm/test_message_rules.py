@@ -343,7 +343,7 @@ def test_stop_or_baja_marks_the_customer_not_to_be_contacted(rosa, word):
     assert sms(rosa).is_opted_out
 
 
-@pytest.mark.parametrize("text", ["no quiero darme de baja todavía", "stopped", "pago"])
+@pytest.mark.parametrize("text", ["no quiero darme de baja todavía", "stopped", "pago", "Cancelar"])
 def test_other_words_do_not_opt_out(text):
     assert not messages.is_opt_out(text)
 
