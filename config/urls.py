@@ -32,6 +32,7 @@ urlpatterns = [
     path("calculadora/", include("credits.calculator.urls")),
     # Before the apps whose patterns are many: its own start with three fixed prefixes.
     path("", include("collections_app.urls")),
+    path("", include("recovery.urls")),
     path("", include("crm.urls")),
     path("", include("callcenter.urls")),
     path("", include("credits.urls")),

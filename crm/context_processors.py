@@ -29,6 +29,7 @@ def navigation(request: HttpRequest) -> dict:
         "promises": user.has_perm("collections_app.view_paymentpromise"),
         "payment_links": user.has_perm("collections_app.view_paymentlink"),
         "callbacks": user.has_perm("collections_app.view_callbackrequest"),
+        "recovery": user.has_perm("recovery.view_campaign"),
         "conversations": user.has_perm("collections_app.view_conversation"),
         "strategies": user.has_perm("collections_app.view_segment"),
         "admin": user.is_staff,

@@ -25,6 +25,12 @@ COLLECTIONS_WORK = [
     "collections_app.add_paymentagreement",
     "collections_app.view_callbackrequest",
     "collections_app.change_callbackrequest",
+    # Written-off campaigns (recovery): the list, their payments, the funnel.
+    "recovery.view_campaign",
+    "recovery.add_campaign",
+    "recovery.change_campaign",
+    "recovery.view_campaignpayment",
+    "recovery.view_visit",
     # Conversations and strategies (segments, templates, events settings, flows).
     "crm.view_message",
     "collections_app.view_conversation",

@@ -202,7 +202,7 @@ def _load_loans(recipients: Sequence[Recipient], today: date) -> list[dict[str, 
     by_customer: dict[int, list[Loan]] = defaultdict(list)
     fields = ("customer_id", "product__name", "payment_code", "currency", "days_past_due")
     for ids, lookup in ((named, "pk__in"), (whole, "customer_id__in")):
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             query = Loan.objects.select_related("product").only(*fields).order_by("pk")
             if lookup == "customer_id__in":
                 query = query.filter(status=Loan.Status.ACTIVE)
@@ -211,7 +211,7 @@ def _load_loans(recipients: Sequence[Recipient], today: date) -> list[dict[str, 
                 if lookup == "customer_id__in":
                     by_customer[loan.customer_id].append(loan)
     balances: dict[int, credit_selectors.OpenBalance] = {}
-    for chunk in _chunks(sorted(loans)):
+    for chunk in chunks(sorted(loans)):
         balances.update(credit_selectors.open_balances(chunk, today))
     write = amounts.writer()
     link = payment_url()
@@ -253,7 +253,7 @@ def _loan_values(
         "saldo": _amounts(to_settle, write),
         "cuota_vencida": _amounts(overdue, write),
         "fecha_vencimiento": about[0].due_date.strftime(DATE_FORMAT) if about else "",
-        "cuota": _amount(about[0].pending, about[1], write) if about else "",
+        "cuota": write_amount(about[0].pending, about[1], write) if about else "",
         "codigo_pago": ", ".join(loan.payment_code for loan in loans),
         "dias_atraso": str(max(loan.days_past_due for loan in loans)),
         "producto": ", ".join(dict.fromkeys(loan.product.name for loan in loans)),
@@ -273,7 +273,7 @@ def _installment_about(
     return min(rows, key=lambda pair: pair[0].due_date, default=None)
 
 
-def _amount(value: Decimal, currency: str, write: Callable[[object], str]) -> str:
+def write_amount(value: Decimal, currency: str, write: Callable[[object], str]) -> str:
     symbol = display.currency_symbol(currency)
     return f"{symbol} {write(value)}" if symbol else write(value)
 
@@ -282,7 +282,9 @@ def _amounts(by_currency: Mapping[str, Decimal], write: Callable[[object], str])
     """Write one amount per currency: "S/ 1,234.50", or "S/ 10.00 y US$ 5.00"."""
     if not by_currency:
         return ""
-    written = [_amount(value, currency, write) for currency, value in sorted(by_currency.items())]
+    written = [
+        write_amount(value, currency, write) for currency, value in sorted(by_currency.items())
+    ]
     return (
         f"{', '.join(written[:-1])} {gettext('y')} {written[-1]}"
         if len(written) > 1
@@ -290,7 +292,7 @@ def _amounts(by_currency: Mapping[str, Decimal], write: Callable[[object], str])
     )
 
 
-def _chunks(ids: list[int]) -> Iterable[list[int]]:
+def chunks(ids: list[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), CHUNK):
         yield ids[start : start + CHUNK]
 

@@ -1,0 +1,113 @@
+"""Written-off campaigns as receivables of the payment-event life cycle (collections_app).
+
+Registered from `RecoveryConfig.ready`: links, payments to verify, promises and annulments
+then work for a campaign as for a loan, with the campaign's fields, and their events come
+in the *Cartera castigada* section of the events settings (`Debt.portfolio`).
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from collections_app.models import Portfolio
+from collections_app.receivables import Debt
+from recovery import services
+from recovery.models import ZERO, Campaign, CampaignPayment
+
+CAMPAIGN = "campaign"
+
+
+def campaign_debt(campaign: Campaign) -> Debt:
+    """The campaign as the bot, the portal and the agents see a debt: its balance, all due."""
+    balance = campaign.balance if campaign.is_active else ZERO
+    return Debt(
+        kind=CAMPAIGN,
+        id=campaign.pk,
+        customer_id=campaign.customer_id,
+        code=campaign.code,
+        label=_("Campaña de cartera castigada %(code)s") % {"code": campaign.code},
+        currency=campaign.currency,
+        portfolio=Portfolio.WRITTEN_OFF,
+        total=balance,
+        overdue=balance,
+        late_interest=ZERO,
+        days_past_due=0,
+        next_due_date=campaign.ends_on,
+        next_due_amount=balance,
+        lines=(),
+    )
+
+
+class CampaignReceivable:
+    """An active written-off campaign: its balance settles it, its payments are its own."""
+
+    name = CAMPAIGN
+
+    def open_debts(self, customer_id: int, today: date) -> list[Debt]:
+        services.finish_ended(today=today)
+        campaigns = Campaign.objects.filter(
+            customer_id=customer_id, status=Campaign.Status.ACTIVE
+        ).order_by("pk")
+        return [campaign_debt(c) for c in campaigns if c.balance > 0]
+
+    def debt(self, receivable_id: int, today: date) -> Debt | None:
+        campaign = Campaign.objects.filter(pk=receivable_id).first()
+        if campaign is None:
+            return None
+        if campaign.is_active and campaign.has_ended(today):
+            services.finish_ended(today=today)
+            campaign.refresh_from_db()
+        return campaign_debt(campaign)
+
+    def apply_payment(
+        self,
+        *,
+        receivable_id: int,
+        amount: Decimal,
+        received_on: date,
+        source: str,
+        actor: AbstractBaseUser | None,
+        reference: str,
+        external_id: str | None = None,
+        accept_overpayment: bool = False,
+        receipt: UploadedFile | None = None,
+    ) -> int:
+        payment = services.apply_payment(
+            campaign_id=receivable_id,
+            amount=amount,
+            received_on=received_on,
+            source=source,
+            actor=actor,
+            reference=reference,
+            external_id=external_id,
+            accept_overpayment=accept_overpayment,
+            receipt=receipt,
+        )
+        return payment.pk
+
+    def annul_payment(self, *, payment_id: int, actor: AbstractBaseUser | None, reason: str) -> int:
+        return services.annul_payment(payment_id=payment_id, actor=actor, reason=reason).campaign_id
+
+    def payment_is_applied(self, payment_id: int) -> bool:
+        return CampaignPayment.objects.filter(
+            pk=payment_id, status=CampaignPayment.Status.APPLIED
+        ).exists()
+
+    def paid_between(self, receivable_id: int, start: date, end: date) -> Decimal:
+        total = CampaignPayment.objects.filter(
+            campaign_id=receivable_id,
+            status=CampaignPayment.Status.APPLIED,
+            received_on__range=(start, end),
+        ).aggregate(total=Sum("amount"))["total"]
+        return total or ZERO
+
+    def grant_discount(
+        self, *, receivable_id: int, amount: Decimal, actor: AbstractBaseUser | None, reason: str
+    ) -> Decimal:
+        # The campaign is the discount already; agreements are not offered on it.
+        raise ValidationError(_("Una campaña de cartera castigada no admite otro descuento."))

@@ -1,0 +1,531 @@
+"""The written-off campaigns' writes: make, finish and pay a campaign, and keep the
+`Cartera castigada` tag on the customers who have an active one.
+
+Every screen, the import, the API, the portal and the daily task call these. A campaign
+payment is the campaign's alone: the loan it comes from is never touched.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collections_app.strategies.segments import CASTIGADA_TAG
+from credits.models import Loan
+from crm import services as crm_services
+from crm.models import Customer, ImportBatch, Interaction, Tag
+from lib import amounts, people
+from recovery.models import HUNDRED, MAX_DEBT, ZERO, Campaign, CampaignPayment
+
+CENT = Decimal("0.01")
+MAX_CODE = 30
+
+
+def _money(currency: str, value: Decimal) -> str:
+    return f"{currency} {amounts.writer()(value)}"
+
+
+# --- Figures and checks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a campaign's debt and discount come to."""
+
+    discount_amount: Decimal
+    amount: Decimal
+
+
+def campaign_figures(
+    *, debt_amount: Decimal, discount_type: str, discount_value: Decimal
+) -> tuple[Figures | None, list[str]]:
+    """Return the discount and the campaign amount, or None and what is wrong, in Spanish.
+
+    A percentage discount is rounded half up to the cent. The campaign amount must stay
+    above zero: a discount of the whole debt is no offer.
+    """
+    problems: list[str] = []
+    if debt_amount <= 0:
+        problems.append(_("El monto de deuda castigada debe ser mayor que cero."))
+    elif debt_amount > MAX_DEBT:
+        problems.append(
+            _("El monto de deuda castigada no puede pasar de %(max)s.") % {"max": MAX_DEBT}
+        )
+    if discount_value < 0:
+        problems.append(_("El valor del descuento no puede ser negativo."))
+    if discount_type not in Campaign.DiscountType.values:
+        problems.append(_("El tipo de descuento debe ser «Porcentaje» o «Monto»."))
+    if problems:
+        return None, problems
+    if discount_type == Campaign.DiscountType.PERCENT:
+        if discount_value >= HUNDRED:
+            return None, [_("El descuento debe ser menor que el 100 %.")]
+        discount = (debt_amount * discount_value / HUNDRED).quantize(CENT, ROUND_HALF_UP)
+    else:
+        if discount_value >= debt_amount:
+            return None, [
+                _("El descuento (%(discount)s) debe ser menor que la deuda (%(debt)s).")
+                % {"discount": discount_value, "debt": debt_amount}
+            ]
+        discount = discount_value.quantize(CENT, ROUND_HALF_UP)
+    return Figures(discount_amount=discount, amount=debt_amount - discount), []
+
+
+def check_code(code: str) -> list[str]:
+    if not code:
+        return [_("Falta el ID de campaña.")]
+    if len(code) > MAX_CODE:
+        return [_("El ID de campaña tiene más de %(n)s caracteres.") % {"n": MAX_CODE}]
+    return []
+
+
+def check_end_date(ends_on: date | None, *, today: date) -> list[str]:
+    """A campaign made already ended would be finished before anyone saw it."""
+    if ends_on is not None and ends_on < today:
+        return [_("La fecha de finalización (%(day)s) ya pasó.") % {"day": f"{ends_on:%d/%m/%Y}"}]
+    return []
+
+
+def loan_for_code(customer_id: int | None, payment_code: str) -> tuple[Loan | None, list[str]]:
+    """Return the customer's loan with this payment code (blank: none, no problem)."""
+    if not payment_code:
+        return None, []
+    loan = (
+        Loan.objects.filter(payment_code=payment_code).only("pk", "customer_id", "currency").first()
+    )
+    if loan is None:
+        return None, [
+            _("No existe un crédito con el código de pago %(code)s.") % {"code": payment_code}
+        ]
+    if customer_id is not None and loan.customer_id != customer_id:
+        return None, [_("El crédito %(code)s no es de este cliente.") % {"code": payment_code}]
+    return loan, []
+
+
+# --- Making campaigns ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewCampaign:
+    """A campaign to make, checked (the import's rows, the API's and the screen's)."""
+
+    customer_id: int
+    code: str
+    debt_amount: Decimal
+    discount_type: str
+    discount_value: Decimal
+    figures: Figures
+    ends_on: date | None
+    payment_code: str
+    currency: str
+
+
+def _active_refusal(code: str) -> str:
+    return _("El cliente ya tiene una campaña activa (%(code)s).") % {"code": code}
+
+
+@transaction.atomic
+def create_campaign(
+    *,
+    customer: Customer,
+    code: str,
+    debt_amount: Decimal,
+    discount_type: str,
+    discount_value: Decimal,
+    ends_on: date | None,
+    payment_code: str = "",
+    actor: AbstractBaseUser | None,
+) -> Campaign:
+    """Make one campaign, tag the customer and put it on the timeline.
+
+    Refuse (ValidationError, by field) what the file, the API and the screen refuse: a
+    discount not below the debt, negative amounts, an end date gone, a payment code of
+    another customer, a second active campaign (also when two requests race: the
+    database's constraint decides).
+    """
+    today = timezone.localdate()
+    code = (code or "").strip()
+    payment_code = (payment_code or "").strip()
+    errors: dict[str, list[str]] = {}
+    if problems := check_code(code):
+        errors["code"] = problems
+    figures, problems = campaign_figures(
+        debt_amount=debt_amount, discount_type=discount_type, discount_value=discount_value
+    )
+    if problems:
+        errors["discount_value"] = problems
+    if problems := check_end_date(ends_on, today=today):
+        errors["ends_on"] = problems
+    loan, problems = loan_for_code(customer.pk, payment_code)
+    if problems:
+        errors["payment_code"] = problems
+    active = Campaign.objects.filter(customer=customer, status=Campaign.Status.ACTIVE).first()
+    if active is not None:
+        errors.setdefault("__all__", []).append(_active_refusal(active.code))
+    if code and Campaign.objects.filter(customer=customer, code=code).exists():
+        errors.setdefault("code", []).append(
+            _("El cliente ya tuvo la campaña %(code)s.") % {"code": code}
+        )
+    if errors:
+        raise ValidationError(errors)
+    assert figures is not None
+    new = NewCampaign(
+        customer_id=customer.pk,
+        code=code,
+        debt_amount=debt_amount,
+        discount_type=discount_type,
+        discount_value=discount_value,
+        figures=figures,
+        ends_on=ends_on,
+        payment_code=payment_code,
+        currency=loan.currency if loan else "PEN",
+    )
+    try:
+        with transaction.atomic():
+            (campaign,) = create_campaigns([new], actor=actor)
+    except IntegrityError as exc:
+        raise ValidationError(_active_refusal(code)) from exc
+    return campaign
+
+
+def create_campaigns(
+    rows: Sequence[NewCampaign],
+    *,
+    actor: AbstractBaseUser | None,
+    batch: ImportBatch | None = None,
+    batch_size: int = 2000,
+) -> list[Campaign]:
+    """Write checked campaigns in bulk, tag their customers and note each on the timeline.
+
+    Inside the caller's transaction. Two active campaigns for a customer raise
+    IntegrityError (the constraint), so a concurrent upload loses whole.
+    """
+    now = timezone.now()
+    by = people.signed_in(actor)
+    made: list[Campaign] = []
+    tag, _created = Tag.objects.get_or_create(name=CASTIGADA_TAG)
+    through = Customer.tags.through
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        campaigns = [
+            Campaign(
+                customer_id=row.customer_id,
+                code=row.code,
+                debt_amount=row.debt_amount,
+                discount_type=row.discount_type,
+                discount_value=row.discount_value,
+                discount_amount=row.figures.discount_amount,
+                amount=row.figures.amount,
+                currency=row.currency,
+                ends_on=row.ends_on,
+                payment_code=row.payment_code,
+                import_batch=batch,
+                created_by=by,
+                created_at=now,
+            )
+            for row in chunk
+        ]
+        Campaign.objects.bulk_create(campaigns)
+        if campaigns[0].pk is None:  # a database that does not return ids (none we use)
+            campaigns = list(
+                Campaign.objects.filter(customer_id__in=[c.customer_id for c in campaigns]).filter(
+                    status=Campaign.Status.ACTIVE
+                )
+            )
+        customer_ids = [c.customer_id for c in campaigns]
+        tagged = set(
+            through.objects.filter(tag=tag, customer_id__in=customer_ids).values_list(
+                "customer_id", flat=True
+            )
+        )
+        through.objects.bulk_create(
+            [through(customer_id=pk, tag=tag) for pk in customer_ids if pk not in tagged]
+        )
+        Interaction.objects.bulk_create(
+            [
+                Interaction(
+                    customer_id=c.customer_id,
+                    kind=Interaction.Kind.SYSTEM,
+                    summary=_campaign_summary(c),
+                    payload={"recovery_campaign": c.pk},
+                    actor=by,
+                    occurred_at=now,
+                )
+                for c in campaigns
+            ]
+        )
+        Customer.objects.filter(pk__in=customer_ids).update(last_interaction_at=now)
+        made.extend(campaigns)
+    return made
+
+
+def _campaign_summary(campaign: Campaign) -> str:
+    summary = _(
+        "Campaña de cartera castigada %(code)s: deuda %(debt)s, descuento %(discount)s, "
+        "paga %(amount)s"
+    ) % {
+        "code": campaign.code,
+        "debt": _money(campaign.currency, campaign.debt_amount),
+        "discount": _money(campaign.currency, campaign.discount_amount),
+        "amount": _money(campaign.currency, campaign.amount),
+    }
+    if campaign.ends_on:
+        summary += _(" hasta el %(day)s") % {"day": f"{campaign.ends_on:%d/%m/%Y}"}
+    return summary + _("; etiqueta «%(tag)s»") % {"tag": CASTIGADA_TAG}
+
+
+# --- Ending campaigns ------------------------------------------------------------------------
+
+
+def _untag(customer_ids: Iterable[int]) -> None:
+    """Remove the tag from customers left without an active campaign."""
+    ids = set(customer_ids)
+    if not ids:
+        return
+    still = set(
+        Campaign.objects.filter(customer_id__in=ids, status=Campaign.Status.ACTIVE).values_list(
+            "customer_id", flat=True
+        )
+    )
+    Customer.tags.through.objects.filter(
+        tag__name=CASTIGADA_TAG, customer_id__in=ids - still
+    ).delete()
+
+
+def _tag(customer_id: int) -> None:
+    tag, _created = Tag.objects.get_or_create(name=CASTIGADA_TAG)
+    Customer.tags.through.objects.get_or_create(customer_id=customer_id, tag=tag)
+
+
+@transaction.atomic
+def finish_ended(*, today: date | None = None) -> int:
+    """Finish every active campaign whose end date is before `today`; return how many.
+
+    The daily task runs it, and every screen and the portal before they read campaigns,
+    so a campaign is never shown active the day after it ended. One query when nothing
+    ended.
+    """
+    today = today or timezone.localdate()
+    ended = list(
+        Campaign.objects.select_for_update(skip_locked=True)
+        .filter(status=Campaign.Status.ACTIVE, ends_on__lt=today)
+        .values_list("pk", "customer_id", "code", "ends_on")
+    )
+    if not ended:
+        return 0
+    now = timezone.now()
+    Campaign.objects.filter(pk__in=[pk for pk, *_rest in ended]).update(
+        status=Campaign.Status.FINISHED, finished_at=now
+    )
+    _untag(customer_id for _pk, customer_id, *_rest in ended)
+    Interaction.objects.bulk_create(
+        [
+            Interaction(
+                customer_id=customer_id,
+                kind=Interaction.Kind.SYSTEM,
+                summary=_(
+                    "Campaña de cartera castigada %(code)s finalizada: terminó el %(day)s; "
+                    "etiqueta «%(tag)s» quitada"
+                )
+                % {"code": code, "day": f"{ends_on:%d/%m/%Y}", "tag": CASTIGADA_TAG},
+                payload={"recovery_campaign": pk},
+                occurred_at=now,
+            )
+            for pk, customer_id, code, ends_on in ended
+        ]
+    )
+    return len(ended)
+
+
+@transaction.atomic
+def finish_campaign(
+    *, campaign: Campaign, actor: AbstractBaseUser | None, reason: str = ""
+) -> Campaign:
+    """Finish an active campaign now (an agent, the API); the offer ends with it."""
+    campaign = Campaign.objects.select_for_update().select_related("customer").get(pk=campaign.pk)
+    if campaign.status != Campaign.Status.ACTIVE:
+        raise ValidationError(
+            _("La campaña %(code)s no está activa (%(status)s).")
+            % {"code": campaign.code, "status": campaign.get_status_display().lower()}
+        )
+    campaign.status = Campaign.Status.FINISHED
+    campaign.finished_at = timezone.now()
+    campaign.save(update_fields=["status", "finished_at", "updated_at"])
+    _untag([campaign.customer_id])
+    summary = _("Campaña de cartera castigada %(code)s finalizada; etiqueta «%(tag)s» quitada") % {
+        "code": campaign.code,
+        "tag": CASTIGADA_TAG,
+    }
+    if reason.strip():
+        summary += f" ({reason.strip()[:200]})"
+    crm_services.record_interaction(
+        customer=campaign.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=summary,
+        actor=actor,
+        payload={"recovery_campaign": campaign.pk},
+    )
+    return campaign
+
+
+# --- Payments ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def apply_payment(
+    *,
+    campaign_id: int,
+    amount: Decimal,
+    received_on: date,
+    source: str,
+    actor: AbstractBaseUser | None,
+    reference: str = "",
+    external_id: str | None = None,
+    accept_overpayment: bool = False,
+    receipt: UploadedFile | None = None,
+) -> CampaignPayment:
+    """Apply money received to a campaign; paying its balance marks it paid (status 1).
+
+    The loan it comes from is not touched. More than the balance is refused unless
+    `accept_overpayment` (a gateway's payment, already taken): then the excess is kept as
+    `overpaid`. The same `external_id` twice applies once (the first payment is returned).
+    """
+    if external_id:
+        found = CampaignPayment.objects.filter(external_id=external_id).first()
+        if found is not None:
+            return found
+    campaign = Campaign.objects.select_for_update().select_related("customer").get(pk=campaign_id)
+    if amount <= 0:
+        raise ValidationError({"amount": _("El monto debe ser mayor que cero.")})
+    if campaign.status == Campaign.Status.FINISHED:
+        raise ValidationError(_("La campaña %(code)s está finalizada.") % {"code": campaign.code})
+    balance = campaign.balance
+    if balance <= 0:
+        raise ValidationError(_("La campaña %(code)s ya está pagada.") % {"code": campaign.code})
+    overpaid = max(amount - balance, ZERO)
+    if overpaid and not accept_overpayment:
+        raise ValidationError(
+            {
+                "amount": _("El monto (%(amount)s) supera el saldo de la campaña (%(balance)s).")
+                % {
+                    "amount": _money(campaign.currency, amount),
+                    "balance": _money(campaign.currency, balance),
+                }
+            }
+        )
+    payment = CampaignPayment(
+        campaign=campaign,
+        amount=amount,
+        received_on=received_on,
+        source=source[:20],
+        reference=(reference or "")[:80],
+        external_id=external_id or None,
+        overpaid=overpaid,
+        recorded_by=people.signed_in(actor),
+    )
+    if receipt is not None:
+        payment.receipt.save(receipt.name or "comprobante", receipt, save=False)
+    payment.save()
+    applied = amount - overpaid
+    campaign.paid_amount = F("paid_amount") + applied
+    fields = ["paid_amount", "updated_at"]
+    is_paid = applied == balance
+    if is_paid:
+        campaign.status = Campaign.Status.PAID
+        campaign.paid_at = timezone.now()
+        fields += ["status", "paid_at"]
+    campaign.save(update_fields=fields)
+    summary = _("Pago de %(amount)s a la campaña de cartera castigada %(code)s") % {
+        "amount": _money(campaign.currency, amount),
+        "code": campaign.code,
+    }
+    if overpaid:
+        summary += _(" (%(over)s más que el saldo)") % {"over": _money(campaign.currency, overpaid)}
+    if is_paid:
+        summary += _("; campaña pagada, etiqueta «%(tag)s» quitada") % {"tag": CASTIGADA_TAG}
+        _untag([campaign.customer_id])
+    crm_services.record_interaction(
+        customer=campaign.customer,
+        kind=Interaction.Kind.PAYMENT,
+        summary=summary,
+        actor=actor,
+        payload={"recovery_campaign": campaign.pk, "recovery_payment": payment.pk},
+    )
+    return payment
+
+
+@transaction.atomic
+def annul_payment(
+    *, payment_id: int, actor: AbstractBaseUser | None, reason: str
+) -> CampaignPayment:
+    """Annul a campaign payment exactly: the balance goes back, and a campaign it had paid
+    is active again (finished if its end date went by, or if the customer has another
+    active campaign by now)."""
+    payment = CampaignPayment.objects.select_for_update().filter(pk=payment_id).first()
+    if payment is None:
+        raise ValidationError(_("El pago no existe."))
+    if payment.status == CampaignPayment.Status.ANNULLED:
+        raise ValidationError(_("El pago ya estaba anulado."))
+    campaign = (
+        Campaign.objects.select_for_update().select_related("customer").get(pk=payment.campaign_id)
+    )
+    payment.status = CampaignPayment.Status.ANNULLED
+    payment.annulled_at = timezone.now()
+    payment.annulled_by = people.signed_in(actor)
+    payment.annul_reason = reason[:255]
+    payment.save(update_fields=["status", "annulled_at", "annulled_by", "annul_reason"])
+    applied = payment.amount - payment.overpaid
+    campaign.paid_amount = campaign.paid_amount - applied
+    fields = ["paid_amount", "updated_at"]
+    summary = _("Pago de %(amount)s a la campaña %(code)s anulado: %(reason)s") % {
+        "amount": _money(campaign.currency, payment.amount),
+        "code": campaign.code,
+        "reason": reason,
+    }
+    if campaign.status == Campaign.Status.PAID:
+        today = timezone.localdate()
+        other = (
+            Campaign.objects.filter(customer_id=campaign.customer_id, status=Campaign.Status.ACTIVE)
+            .exclude(pk=campaign.pk)
+            .exists()
+        )
+        campaign.paid_at = None
+        fields += ["status", "paid_at"]
+        if campaign.has_ended(today) or other:
+            campaign.status = Campaign.Status.FINISHED
+            campaign.finished_at = timezone.now()
+            fields.append("finished_at")
+            summary += _("; la campaña queda finalizada")
+        else:
+            campaign.status = Campaign.Status.ACTIVE
+            summary += _("; la campaña vuelve a estar activa")
+    campaign.save(update_fields=fields)
+    if campaign.status == Campaign.Status.ACTIVE:
+        _tag(campaign.customer_id)
+    crm_services.record_interaction(
+        customer=campaign.customer,
+        kind=Interaction.Kind.PAYMENT,
+        summary=summary,
+        actor=actor,
+        payload={"recovery_campaign": campaign.pk, "recovery_payment": payment.pk},
+    )
+    return payment
+
+
+def recompute_paid(campaign: Campaign) -> Decimal:
+    """Return what the campaign's standing payments add up to, from the payments (the check
+    that `paid_amount` can always be recomputed from its events)."""
+    total = ZERO
+    for amount, overpaid in CampaignPayment.objects.filter(
+        campaign=campaign, status=CampaignPayment.Status.APPLIED
+    ).values_list("amount", "overpaid"):
+        total += amount - overpaid
+    return total
