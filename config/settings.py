@@ -269,6 +269,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collections_app.resolve_promises",
         "schedule": crontab(hour=0, minute=30),
     },
+    # Daily at 00:05 local: written-off campaigns whose end date passed become finished
+    # (the screens and the portal also finish them when they read them).
+    "recovery-finish-ended-campaigns": {
+        "task": "recovery.finish_ended_campaigns",
+        "schedule": crontab(hour=0, minute=5),
+    },
     # Daily at 09:00 local, after quiet hours: each active flow's steps due today.
     "collections-run-flows": {
         "task": "collections_app.run_flows",
