@@ -37,8 +37,9 @@ def campaign_debt(campaign: Campaign) -> Debt:
         overdue=balance,
         late_interest=ZERO,
         days_past_due=0,
-        next_due_date=campaign.ends_on,
-        next_due_amount=balance,
+        # No installments: the whole balance settles it, until the end date.
+        next_due_date=None,
+        next_due_amount=ZERO,
         lines=(),
     )
 
