@@ -30,20 +30,22 @@ install: $(VENV)/.installed ## Create .venv and install the locked dependencies
 # The demo's payment links go to an in-memory gateway unless the environment says otherwise.
 run: export PAYMENT_GATEWAYS_FAKE ?= True
 run: install ## Migrate, load the demo and serve with a Celery worker and beat
-	@echo "::: 1/7 database: applying migrations (the first time about 15 s)"
+	@echo "::: 1/8 database: applying migrations (the first time about 15 s)"
 	@$(MANAGE) migrate --noinput -v0
-	@echo "::: 2/7 demo: customers and their histories"
+	@echo "::: 2/8 demo: customers and their histories"
 	@$(MANAGE) seed_demo
-	@echo "::: 3/7 demo: loans, payments and investors"
+	@echo "::: 3/8 demo: loans, payments and investors"
 	@$(MANAGE) seed_credits
-	@echo "::: 4/7 demo: the call center"
+	@echo "::: 4/8 demo: the call center"
 	@$(MANAGE) seed_callcenter
-	@echo "::: 5/7 demo: gestiones, campaigns and surveys"
+	@echo "::: 5/8 demo: gestiones, campaigns and surveys"
 	@$(MANAGE) seed_gestiones
-	@echo "::: 6/7 demo: collections (links, payments to verify, promises, agreements)"
+	@echo "::: 6/8 demo: collections (links, payments to verify, promises, agreements)"
 	@$(MANAGE) seed_collections
-	@echo "::: 7/7 demo: strategies and conversations (templates, segments, events, a flow)"
+	@echo "::: 7/8 demo: strategies and conversations (templates, segments, events, a flow)"
 	@$(MANAGE) seed_strategies
+	@echo "::: 8/8 demo: written-off campaigns and the /recovery portal"
+	@$(MANAGE) seed_recovery
 	@echo ""
 	@echo "  Cartera: http://127.0.0.1:$(PORT)/   (Ctrl-C detiene web, worker y beat)"
 	@echo ""
@@ -66,7 +68,7 @@ format: install ## Fix what ruff can fix and format the code
 
 # Benchmarks run on their own database (SQLite under var/ unless BENCH_DATABASE_URL says).
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
-bench: install ## Print measured times: customer list (100,000 customers), schedules, portfolio report (1,000,000 installments), call queue (100,000 leads), orders under contention, gestiones dashboards and "my work" (1,000,000 gestiones), catalog import (100,000-row .xlsx vs. bare parse), book import (100,000 customers and loans with 1,200,000 installments and their payments vs. parse + COPY), migrating and loading the demo (target < 1 min); on PostgreSQL (bench/run): a flow step over 100,000 customers (target < 30 s, < 500 MB) and the conversations inbox over 1,000,000 messages next to the customer list
+bench: install ## Print measured times: customer list (100,000 customers), schedules, portfolio report (1,000,000 installments), call queue (100,000 leads), orders under contention, gestiones dashboards and "my work" (1,000,000 gestiones), catalog import (100,000-row .xlsx vs. bare parse), book import (100,000 customers and loans with 1,200,000 installments and their payments vs. parse + COPY), written-off campaigns import (100,000-row .xlsx vs. parse + COPY, target ≤ 4× and < 250 MB), migrating and loading the demo (target < 1 min); on PostgreSQL (bench/run): a flow step over 100,000 customers (target < 30 s, < 500 MB) and the conversations inbox over 1,000,000 messages next to the customer list
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_customers
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_credits
@@ -74,6 +76,7 @@ bench: install ## Print measured times: customer list (100,000 customers), sched
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_gestiones
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_catalog_import
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_book_import
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(MANAGE) bench_campaign_import
 	$(MANAGE) bench_demo_load
 	BENCH_COMMAND=bench_flows bench/run
 	bench/run --only "clientes, página 1|conversaciones" --rounds 2

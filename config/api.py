@@ -109,3 +109,4 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
 
 api.add_router("/", credits_router, tags=["credits"])
 api.add_router("/cobranzas/", "collections_app.api.router")
+api.add_router("/recuperacion/", "recovery.api.router")

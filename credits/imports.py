@@ -319,7 +319,11 @@ class LoanImporter(Importer):
     # --- Reading the tables ------------------------------------------------------------
 
     def start(
-        self, parts: Mapping[str, PartRows], main: Iterable[Mapping[str, Any]] = ()
+        self,
+        parts: Mapping[str, PartRows],
+        main: Iterable[Mapping[str, Any]] = (),
+        *,
+        options: Mapping[str, bool] | None = None,
     ) -> LoanRun:
         run = LoanRun()
         if INSTALLMENTS in parts:

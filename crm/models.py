@@ -601,6 +601,8 @@ class ImportBatch(models.Model):
     # "file_name", "header", "mapping"} each.
     parts = models.JSONField(_("tablas adicionales"), default=dict, blank=True)
     skip_invalid = models.BooleanField(_("omitir filas con errores"), default=False)
+    # The kind's own choices for this run (`registry.Option`), option name → checked.
+    options = models.JSONField(_("opciones"), default=dict, blank=True)
     status = models.CharField(
         _("estado"), max_length=10, choices=Status, default=Status.UPLOADED, db_index=True
     )

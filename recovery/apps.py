@@ -12,12 +12,25 @@ class RecoveryConfig(AppConfig):
 
     def ready(self) -> None:
         from collections_app import receivables as collection_receivables
+        from collections_app import signals as collection_signals
+        from collections_app.portal import redirects as portal_redirects
         from crm import timeline
-        from recovery import receivables, variables
+        from crm.imports import registry as import_registry
+        from recovery import imports, receivables, variables
+        from recovery.portal import services as portal_services
+        from recovery.portal import views as portal_views
 
         collection_receivables.register(receivables.CampaignReceivable())
+        import_registry.register(imports.CampaignImporter())
         variables.register()
         timeline.register_detail("recovery_campaign", kind=timeline.HIDDEN)
         timeline.register_detail("recovery_payment", kind=timeline.HIDDEN)
         timeline.register_detail("recovery_visit", kind=timeline.HIDDEN)
         timeline.register_detail("recovery_step", kind=timeline.HIDDEN)
+        # The /recovery portal: debtors with an active campaign are sent there from the
+        # customer portal, and a campaign's portal link paid moves its visit to "paid".
+        portal_redirects.register(portal_views.from_customer_portal)
+        portal_redirects.register_link_page(portal_views.link_page)
+        collection_signals.payment_event.connect(
+            portal_services.on_payment_event, dispatch_uid="recovery.portal.paid"
+        )

@@ -50,10 +50,13 @@ class CampaignReceivable:
     name = CAMPAIGN
 
     def open_debts(self, customer_id: int, today: date) -> list[Debt]:
-        services.finish_ended(today=today)
-        campaigns = Campaign.objects.filter(
-            customer_id=customer_id, status=Campaign.Status.ACTIVE
-        ).order_by("pk")
+        campaigns = list(
+            Campaign.objects.filter(customer_id=customer_id, status=Campaign.Status.ACTIVE)
+        )
+        # One query when nothing ended; an ended one is finished now (kept current on read).
+        if any(c.has_ended(today) for c in campaigns):
+            services.finish_ended(today=today)
+            campaigns = [c for c in campaigns if not c.has_ended(today)]
         return [campaign_debt(c) for c in campaigns if c.balance > 0]
 
     def debt(self, receivable_id: int, today: date) -> Debt | None:

@@ -119,3 +119,4 @@ def demo(db, settings):
     call_command("seed_gestiones", gestiones=60, stdout=out)
     call_command("seed_collections", stdout=out)
     call_command("seed_strategies", stdout=out)
+    call_command("seed_recovery", stdout=out)

@@ -73,6 +73,8 @@ PK_MODELS = {
     "gestiones:credit": "gestiones.CreditLead",
     "gestiones:loan_link": "gestiones.Gestion",
     "gestiones:loan_unlink": "gestiones.Gestion",
+    "recovery:campaign": "recovery.Campaign",
+    "recovery:payment": "recovery.Campaign",
     # The namespace has an underscore: these go by their whole name.
     "collections_app:reported_detail": "collections_app.ReportedPayment",
     "collections_app:reported_receipt": "collections_app.ReportedPayment",
@@ -114,10 +116,22 @@ def _value(name: str, kwarg: str) -> object:
             .first()
         )
         return application.gestion_id if application else 0
+    if name == "recovery:image":
+        return "logo"
+    if name in ("recovery:payment_annul", "recovery:payment_receipt"):
+        payment = _first("recovery.CampaignPayment")()
+        if kwarg == "payment_pk":
+            return payment
+        found = apps.get_model("recovery", "CampaignPayment").objects.filter(pk=payment).first()
+        return found.campaign_id if found else 0
     if name == "gestiones:loan_gestiones":
         return _first("credits.Loan", application__isnull=False)()
     if kwarg == "pk":
         return _first(_pk_model(name))()
+    if kwarg == "batch_id":
+        return _first("crm.ImportBatch")()
+    if kwarg == "campaign_id":
+        return _first("recovery.Campaign")()
     if kwarg == "record_pk":
         return _first("crm.ImportRecord")()
     if kwarg == "payment_pk":

@@ -4,7 +4,9 @@ No app_name: the names live in the `collections_app` namespace, prefixed `portal
 (services.create_payment_link reverses `collections_app:portal_link`).
 """
 
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path
+from django.views.generic import RedirectView
 
 from collections_app.portal import views
 
@@ -20,4 +22,6 @@ urlpatterns = [
     path("llamada/", views.callback, name="portal_callback"),
     path("pago/<str:reference>/", views.link, name="portal_link"),
     path("salir/", views.logout, name="portal_logout"),
+    # The written-off portfolio's portal (recovery) lives at /recovery/, fixed.
+    path("recovery/", login_not_required(RedirectView.as_view(url="/recovery/", permanent=True))),
 ]

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from collections_app import services as collection_services
 from collections_app.models import Origin, PaymentLink
-from collections_app.portal import forms, selectors, services, session
+from collections_app.portal import forms, redirects, selectors, services, session
 from collections_app.portal.services import Step
 from crm import display
 from crm.models import Customer
@@ -235,6 +235,9 @@ def logout(request: HttpRequest) -> HttpResponse:
 @visitor_required
 def statement(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> HttpResponse:
     """Show the customer's debts, installments paid and pending, and what they can do."""
+    # A debtor another portal serves (recovery: an active written-off campaign) goes there.
+    if (elsewhere := redirects.destination(request, customer)) is not None:
+        return redirect(elsewhere)
     found = selectors.statement(customer)
     gateways = selectors.gateways()
     chosen = next((g for g in gateways if g.name == request.GET.get("pasarela")), None)
@@ -503,6 +506,10 @@ def link(request: HttpRequest, reference: str) -> HttpResponse:
     found = selectors.link_for_reference(reference)
     if found is None:
         raise Http404
+    # A link of a debt another portal serves (a written-off campaign) is shown there.
+    if (elsewhere := redirects.link_page(found)) is not None:
+        query = request.META.get("QUERY_STRING", "")
+        return redirect(f"{elsewhere}?{query}" if query else elsewhere)
     visitor = session.visitor(request)
     is_owner = visitor is not None and visitor.customer_id == found.customer_id
     is_waiting = found.status == PaymentLink.Status.ACTIVE and found.is_open

@@ -50,6 +50,16 @@ class Part:
         return next(f for f in self.fields if f.name == name)
 
 
+@dataclass(frozen=True)
+class Option:
+    """A choice a kind of import offers for one run (a checkbox on the columns page)."""
+
+    name: str
+    label: str
+    help: str = ""
+    default: bool = False
+
+
 # The rows of a part as read: (line, field name → cell) each.
 PartRows = Iterable[tuple[int, dict[str, Any]]]
 
@@ -80,16 +90,32 @@ class Importer(ABC):
     description: str = ""
     # Tables that may come with the main file (a loan's installments and payments).
     parts: tuple[Part, ...] = ()
+    # The kind's own choices for a run, offered on the columns page (ImportBatch.options).
+    options: tuple[Option, ...] = ()
+    # A URL name (no arguments) of a blank file to fill in, offered on the upload page.
+    template_url_name: str = ""
 
-    def start(self, parts: Mapping[str, PartRows], main: Iterable[Mapping[str, Any]] = ()) -> Any:
+    def start(
+        self,
+        parts: Mapping[str, PartRows],
+        main: Iterable[Mapping[str, Any]] = (),
+        *,
+        options: Mapping[str, bool] | None = None,
+    ) -> Any:
         """Read the parts of a run; return what `parse` and `write` get as `state`.
 
         Called once per run, before any row is parsed, with each part that came (an
         importer without parts gets {}) and the main file's rows (field → cell), so that
         it can load what they refer to in a few queries. A problem that is no main row's
         (a part's row for a key the main file does not have) is reported by `leftovers`.
+        `options` are the run's choices (`Importer.options`, name → checked).
         """
         return None
+
+    def chosen(self, options: Mapping[str, bool] | None) -> dict[str, bool]:
+        """Return every option of the kind with its value for a run (its default if unsaid)."""
+        given = options or {}
+        return {o.name: bool(given.get(o.name, o.default)) for o in self.options}
 
     def leftovers(self, state: Any) -> list[str]:
         """Return the problems of the parts no main row took, in Spanish; [] if none."""

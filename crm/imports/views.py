@@ -79,6 +79,10 @@ class ColumnsForm(forms.Form):
             part = importer.part(name)
             if part is not None:
                 self._add(part.fields, info["header"], info.get("mapping", {}), f"{name}__")
+        for option in importer.options:
+            self.fields[f"opt_{option.name}"] = forms.BooleanField(
+                label=option.label, help_text=option.help, required=False, initial=option.default
+            )
 
     def _add(self, fields, header, initial, prefix: str) -> None:
         columns = [(NOT_IMPORTED, _("— no importar —"))] + [
@@ -116,6 +120,14 @@ class ColumnsForm(forms.Form):
 
     def mapping(self) -> dict[str, int]:
         return self._chosen(self.importer.fields, "col_")
+
+    def option_fields(self) -> list:
+        """The bound checkboxes of the kind's own choices (`Importer.options`)."""
+        return [self[f"opt_{option.name}"] for option in self.importer.options]
+
+    def options(self) -> dict[str, bool]:
+        cleaned = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        return {o.name: bool(cleaned.get(f"opt_{o.name}")) for o in self.importer.options}
 
     def part_mappings(self) -> dict[str, dict[str, int]]:
         return {
@@ -227,6 +239,7 @@ def import_columns(request: HttpRequest, pk: int) -> HttpResponse:
                     skip_invalid=form.cleaned_data["skip_invalid"],
                     actor=request.user,
                     part_mappings=form.part_mappings(),
+                    options=form.options(),
                 )
             except ValidationError as exc:
                 form.add_error(None, exc.messages)
@@ -291,8 +304,10 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for name, (old, new) in record.conflict.items()
         ]
     blockers = services.undo_blockers(batch) if batch.status == ImportBatch.Status.DONE else []
+    chosen = importer.chosen(batch.options)
     context.update(
         {
+            "options": [(o.label, chosen[o.name]) for o in importer.options],
             "conflicts": conflicts,
             "can_undo": batch.status == ImportBatch.Status.DONE and not blockers,
             "undo_blockers": blockers if batch.is_applied else [],

@@ -14,6 +14,7 @@ from playwright.sync_api import Page
 from credits.models import Loan
 from crm.gestiones.models import Gestion
 from crm.models import Customer
+from recovery.models import Campaign
 from tests.browser.pages import sign_in
 from tests.browser.test_call_center_phone import PHONE, assert_no_sideways_scroll
 
@@ -51,6 +52,9 @@ LISTS_AND_REPORTS = (
     "collections_app:flow_list",
     "collections_app:flow_create",
     "collections_app:effectiveness",
+    "recovery:campaign_list",
+    "recovery:campaign_create",
+    "recovery:funnel",
 )
 
 
@@ -62,6 +66,7 @@ def demo_data(transactional_db, settings):
     call_command("seed_gestiones", gestiones=60, stdout=out)
     call_command("seed_collections", stdout=out)
     call_command("seed_strategies", stdout=out)
+    call_command("seed_recovery", stdout=out)
 
 
 def test_no_agent_page_scrolls_sideways_on_a_phone(page: Page, live_server, demo_data):
@@ -76,6 +81,7 @@ def test_no_agent_page_scrolls_sideways_on_a_phone(page: Page, live_server, demo
         loan.get_absolute_url(),
         reverse("credits:payment_create", args=[loan.pk]),
         gestion.get_absolute_url(),
+        reverse("recovery:campaign_detail", args=[Campaign.objects.order_by("pk").first().pk]),
     ]
 
     wide = []

@@ -312,9 +312,10 @@ def test_the_lookup_costs_a_few_queries_however_many_loans(
     for _ in range(3):
         make_active_loan(customer=debtor)
 
-    # The customer, the loans, their installments, the timeline entry and its customer's
-    # last-interaction date; the tests' savepoint around the entry is the seventh.
-    with django_assert_max_num_queries(7):
+    # The customer, the loans, their installments, the written-off campaigns (recovery's
+    # receivable kind), the timeline entry and its customer's last-interaction date; the
+    # tests' savepoint around the entry is the eighth.
+    with django_assert_max_num_queries(8):
         body = bot.get("/lookup", doc(debtor)).json()
 
     assert body["deuda"]["creditos"] == 4

@@ -1,0 +1,131 @@
+"""Recovery in admin."""
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from recovery import variables
+from recovery.models import RecoverySettings
+from recovery.portal import images
+
+# --- The /recovery portal's settings (one row) -------------------------------------------------
+
+
+class _StoredImage:
+    """A stored image as the file widget shows it: its name, linked to the portal's view
+    (MEDIA_ROOT has no URL)."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name, self.url = name, url
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PortalImageInput(forms.ClearableFileInput):
+    def __init__(self, kind: str, attrs: dict | None = None) -> None:
+        super().__init__(attrs={"accept": "image/png,image/jpeg,image/webp", **(attrs or {})})
+        self.kind = kind
+
+    def format_value(self, value: Any) -> Any:
+        if self.is_initial(value):
+            return _StoredImage(
+                PurePosixPath(value.name).name, reverse("recovery:image", args=[self.kind])
+            )
+        return super().format_value(value)
+
+
+class RecoverySettingsForm(forms.ModelForm):
+    class Meta:
+        model = RecoverySettings
+        fields = [
+            "title",
+            "intro",
+            "offer_text",
+            "logo",
+            "banner",
+            "legal_text",
+            "countdown_enabled",
+            "countdown_hours",
+            "decline_reasons",
+            "is_active",
+            "advisor_whatsapp",
+        ]
+        widgets = {kind: PortalImageInput(kind) for kind in images.KINDS}
+        help_texts = {
+            "logo": _("PNG, JPG o WebP, hasta 2 MB."),
+            "banner": _("PNG, JPG o WebP, hasta 2 MB. Se muestra a todo el ancho."),
+        }
+
+    def _clean_image(self, kind: str) -> Any:
+        value = self.cleaned_data.get(kind)
+        # A new upload is checked; the stored file (or a cleared one) is kept as it is.
+        if value and hasattr(value, "content_type"):
+            images.validate(value)
+        return value
+
+    def clean_logo(self) -> Any:
+        return self._clean_image("logo")
+
+    def clean_banner(self) -> Any:
+        return self._clean_image("banner")
+
+    def clean_advisor_whatsapp(self) -> str:
+        number = "".join(ch for ch in self.cleaned_data["advisor_whatsapp"] if ch.isdigit())
+        if number and not 8 <= len(number) <= 15:
+            raise forms.ValidationError(_("Indique el número con código de país: 8 a 15 dígitos."))
+        return number
+
+
+@admin.register(RecoverySettings)
+class RecoverySettingsAdmin(admin.ModelAdmin):
+    """One row (`RecoverySettings.current()`): the list opens it; it is never added twice
+    nor deleted."""
+
+    form = RecoverySettingsForm
+    readonly_fields = ["portal_url", "updated_at"]
+    fieldsets = [
+        (
+            _("Ajustes"),
+            {
+                "fields": [
+                    "title",
+                    "intro",
+                    "offer_text",
+                    "logo",
+                    "banner",
+                    "legal_text",
+                    "countdown_enabled",
+                    "countdown_hours",
+                    "decline_reasons",
+                ]
+            },
+        ),
+        (
+            _("Configuración"),
+            {"fields": ["portal_url", "is_active", "advisor_whatsapp", "updated_at"]},
+        ),
+    ]
+
+    @admin.display(description=_("dirección del portal"))
+    def portal_url(self, obj: RecoverySettings) -> str:
+        # The customer portal's site plus /recovery/: follows SITE_URL, not editable.
+        url = variables.recovery_url()
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not RecoverySettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        portal = RecoverySettings.current()
+        return redirect("admin:recovery_recoverysettings_change", portal.pk)

@@ -1,0 +1,142 @@
+"""What the /recovery portal reads: a document's active campaign, the offer as it stands
+now (its countdown included), the reasons to decline it, and the visits' funnel."""
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from recovery.models import Campaign, RecoverySettings, Visit
+
+# Always offered last among the reasons to decline: it asks for a call-back.
+ADVISOR_REASON = "Necesito que un asesor me contacte"
+
+
+def campaign_for_document(document_type: str, document_number: str) -> Campaign | None:
+    """Return the active campaign of the customer with this document, or None.
+
+    One query whether or not anyone has the document, so nothing tells an unknown
+    document from one without a campaign.
+    """
+    return (
+        Campaign.objects.filter(
+            customer__document_type=document_type,
+            customer__document_number=document_number,
+            status=Campaign.Status.ACTIVE,
+        )
+        .select_related("customer")
+        .order_by("pk")
+        .first()
+    )
+
+
+def active_campaign(customer_id: int) -> Campaign | None:
+    return (
+        Campaign.objects.filter(customer_id=customer_id, status=Campaign.Status.ACTIVE)
+        .order_by("pk")
+        .first()
+    )
+
+
+def end_of_day(day: date) -> datetime:
+    """Return the moment `day` ends, local time (the next day's midnight)."""
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+def countdown_deadline(campaign: Campaign, portal: RecoverySettings) -> datetime | None:
+    """Return when the offer ends for this debtor: hours from their first visit, never
+    past the campaign's end date; None without a countdown (or before the first visit)."""
+    if not portal.countdown_enabled or campaign.first_visit_at is None:
+        return None
+    deadline = campaign.first_visit_at + timedelta(hours=portal.countdown_hours)
+    if campaign.ends_on is not None:
+        deadline = min(deadline, end_of_day(campaign.ends_on))
+    return deadline
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A campaign's offer as the debtor sees it now."""
+
+    campaign: Campaign
+    now: datetime
+    # The countdown's end: only while the campaign is in force and a countdown is set.
+    deadline: datetime | None
+    is_concluded: bool
+
+    @property
+    def is_paid(self) -> bool:
+        return self.campaign.status == Campaign.Status.PAID
+
+    @property
+    def is_open(self) -> bool:
+        return not self.is_concluded and not self.is_paid
+
+    @property
+    def seconds_left(self) -> int:
+        if self.deadline is None:
+            return 0
+        return max(0, math.ceil((self.deadline - self.now).total_seconds()))
+
+    @property
+    def clock(self) -> str:
+        """The time left as the countdown shows it: hours (any number), minutes, seconds."""
+        hours, rest = divmod(self.seconds_left, 3600)
+        return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def offer(campaign: Campaign, portal: RecoverySettings, now: datetime | None = None) -> Offer:
+    """Return the campaign's offer now: open, concluded (the campaign ended, or its
+    countdown ran out) or paid."""
+    now = now or timezone.now()
+    in_force = campaign.is_active and not campaign.has_ended(timezone.localdate(now))
+    deadline = countdown_deadline(campaign, portal) if in_force else None
+    is_concluded = campaign.status != Campaign.Status.PAID and (
+        not in_force or (deadline is not None and now >= deadline)
+    )
+    return Offer(campaign=campaign, now=now, deadline=deadline, is_concluded=is_concluded)
+
+
+def decline_reasons(portal: RecoverySettings) -> list[str]:
+    """Return the configured reasons, one per line, and the advisor's last."""
+    reasons = []
+    for line in portal.decline_reasons.splitlines():
+        reason = " ".join(line.split())[:200]
+        if reason and reason not in reasons and reason != ADVISOR_REASON:
+            reasons.append(reason)
+    return [*reasons, ADVISOR_REASON]
+
+
+def funnel(
+    campaign_code: str | None = None,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+) -> list[tuple[str, int]]:
+    """Return how many visits reached each step (each counts at every step up to its
+    furthest), and how many declined; of one campaign code and a period when given.
+
+    `since` and `until` are inclusive; a date means that whole local day. One query.
+    """
+    visits = Visit.objects.all()
+    if campaign_code:
+        visits = visits.filter(campaign__code=campaign_code)
+    if since is not None:
+        start = since if isinstance(since, datetime) else end_of_day(since - timedelta(days=1))
+        visits = visits.filter(started_at__gte=start)
+    if until is not None:
+        if isinstance(until, datetime):
+            visits = visits.filter(started_at__lte=until)
+        else:
+            visits = visits.filter(started_at__lt=end_of_day(until))
+    counts = visits.aggregate(
+        **{
+            f"step_{step.value}": Count("pk", filter=Q(furthest_step__gte=step.value))
+            for step in Visit.Step
+        },
+        declined=Count("pk", filter=Q(declined=True)),
+    )
+    rows = [(str(step.label), counts[f"step_{step.value}"]) for step in Visit.Step]
+    return [*rows, (str(_("No le interesa")), counts["declined"])]

@@ -1,0 +1,221 @@
+"""Reads of the agents' screens of written-off campaigns: the list and its totals, one
+campaign with its payments and portal activity, and the access helpers every view and the
+API go through."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from crm.models import Customer, Interaction
+from lib import money, search
+from recovery.models import Campaign, CampaignPayment, Visit
+
+VIEW_CAMPAIGN = "recovery.view_campaign"
+VIEW_PAYMENT = "recovery.view_campaignpayment"
+VIEW_VISIT = "recovery.view_visit"
+# A campaign is a customer's: whoever sees one sees the customer (crm.view_customer).
+VIEW_CUSTOMER = "crm.view_customer"
+# How many visits, and timeline entries about the campaign, its page lists.
+RECENT_VISITS = 20
+RECENT_ENTRIES = 60
+# The campaign ids the funnel's filter suggests.
+SUGGESTED_CODES = 200
+
+BALANCE = ExpressionWrapper(
+    F("amount") - F("paid_amount"), output_field=DecimalField(**money.MONEY)
+)
+
+
+def may_see(user: AbstractBaseUser, permission: str = VIEW_CAMPAIGN) -> bool:
+    """Say whether `user` may see campaign records of the type `permission` names."""
+    if not user.is_authenticated:
+        return False
+    if not user.has_perm(VIEW_CUSTOMER):
+        return False
+    return user.has_perm(permission)
+
+
+# --- Access helpers ----------------------------------------------------------------------
+
+
+def campaign_for(user: AbstractBaseUser, pk: int) -> Campaign:
+    """Return the campaign `pk` if `user` may see it, else 404."""
+    if not may_see(user):
+        raise Http404
+    return get_object_or_404(
+        Campaign.objects.select_related("customer", "created_by", "import_batch"), pk=pk
+    )
+
+
+def payment_for(user: AbstractBaseUser, campaign: Campaign, pk: int) -> CampaignPayment:
+    """Return the campaign's payment `pk` if `user` may see payments, else 404."""
+    if not may_see(user, VIEW_PAYMENT):
+        raise Http404
+    return get_object_or_404(
+        CampaignPayment.objects.select_related("campaign", "recorded_by", "annulled_by"),
+        pk=pk,
+        campaign=campaign,
+    )
+
+
+# --- The list ----------------------------------------------------------------------------
+
+
+def campaign_list(
+    *,
+    q: str = "",
+    status: int | None = None,
+    code: str = "",
+    ends_from: date | None = None,
+    ends_until: date | None = None,
+    debt_min: Decimal | None = None,
+    debt_max: Decimal | None = None,
+    amount_min: Decimal | None = None,
+    amount_max: Decimal | None = None,
+    balance_min: Decimal | None = None,
+    balance_max: Decimal | None = None,
+) -> QuerySet[Campaign]:
+    """Return the campaigns that meet the filters, newest first, with their customer and
+    balance (`balance_due`)."""
+    campaigns = Campaign.objects.annotate(balance_due=BALANCE)
+    if status is not None:
+        campaigns = campaigns.filter(status=status)
+    if code:
+        campaigns = campaigns.filter(code__iexact=code.strip())
+    if ends_from is not None:
+        campaigns = campaigns.filter(ends_on__gte=ends_from)
+    if ends_until is not None:
+        campaigns = campaigns.filter(ends_on__lte=ends_until)
+    for field, low, high in (
+        ("debt_amount", debt_min, debt_max),
+        ("amount", amount_min, amount_max),
+        ("balance_due", balance_min, balance_max),
+    ):
+        if low is not None:
+            campaigns = campaigns.filter(**{f"{field}__gte": low})
+        if high is not None:
+            campaigns = campaigns.filter(**{f"{field}__lte": high})
+    campaigns = _searched(campaigns, q)
+    return campaigns.select_related("customer").order_by("-created_at", "-pk")
+
+
+def _searched(campaigns: QuerySet[Campaign], text: str) -> QuerySet[Campaign]:
+    """Keep the campaigns whose customer matches every term typed (document, name), or
+    whose campaign id or payment code is what was typed."""
+    text = (text or "").strip()
+    condition = search.matches_all(text)
+    if not condition:
+        return campaigns
+    found = Q(customer__in=Customer.objects.filter(condition).values("pk"))
+    found |= Q(code__iexact=text) | Q(payment_code__iexact=text)
+    return campaigns.filter(found)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What the filtered campaigns add up to in one currency."""
+
+    currency: str
+    count: int
+    debt: Decimal
+    amount: Decimal
+    paid: Decimal
+    balance: Decimal
+
+
+def campaign_totals(campaigns: QuerySet[Campaign]) -> list[Totals]:
+    """Return the filtered campaigns' count and sums per currency, in one query."""
+    rows = (
+        campaigns.order_by()
+        .values("currency")
+        .annotate(
+            n=Count("pk"),
+            debt=Sum("debt_amount"),
+            total=Sum("amount"),
+            paid=Sum("paid_amount"),
+            due=Sum("balance_due"),
+        )
+        .order_by("currency")
+    )
+    return [
+        Totals(
+            currency=row["currency"],
+            count=row["n"],
+            debt=money.cents(row["debt"]),
+            amount=money.cents(row["total"]),
+            paid=money.cents(row["paid"]),
+            balance=money.cents(row["due"]),
+        )
+        for row in rows
+    ]
+
+
+# --- One campaign ------------------------------------------------------------------------
+
+
+def campaign_payments(campaign: Campaign) -> list[CampaignPayment]:
+    """Return every payment of the campaign, newest first (a campaign has a handful)."""
+    return list(
+        CampaignPayment.objects.filter(campaign=campaign)
+        .select_related("recorded_by", "annulled_by")
+        .order_by("-received_on", "-pk")
+    )
+
+
+@dataclass
+class VisitActivity:
+    """One visit to the portal and the timeline entries it left."""
+
+    visit: Visit
+    entries: list[Interaction]
+
+
+@dataclass
+class Activity:
+    """A campaign's portal visits, each with its entries, and the campaign's own entries."""
+
+    visits: list[VisitActivity]
+    history: list[Interaction]
+
+
+def campaign_activity(campaign: Campaign) -> Activity:
+    """Return the campaign's latest portal visits with their timeline entries, and the
+    other timeline entries about the campaign (made, paid, finished), in two queries."""
+    visits = list(
+        Visit.objects.filter(campaign=campaign).order_by("-started_at", "-pk")[:RECENT_VISITS]
+    )
+    by_visit = {visit.pk: VisitActivity(visit=visit, entries=[]) for visit in visits}
+    about = Q(payload__recovery_campaign=campaign.pk)
+    if by_visit:
+        about |= Q(payload__recovery_visit__in=list(by_visit))
+    entries = (
+        Interaction.objects.filter(about, customer_id=campaign.customer_id)
+        .select_related("actor")
+        .order_by("-occurred_at", "-pk")[:RECENT_ENTRIES]
+    )
+    history: list[Interaction] = []
+    for entry in entries:
+        visit_id = (entry.payload or {}).get("recovery_visit")
+        if visit_id in by_visit:
+            by_visit[visit_id].entries.append(entry)
+        else:
+            history.append(entry)
+    return Activity(visits=list(by_visit.values()), history=history)
+
+
+# --- The funnel --------------------------------------------------------------------------
+
+
+def campaign_codes() -> list[str]:
+    """Return the latest campaign ids (the funnel's filter suggests them)."""
+    codes = (
+        Campaign.objects.order_by("code")
+        .values_list("code", flat=True)
+        .distinct()[:SUGGESTED_CODES]
+    )
+    return list(codes)
