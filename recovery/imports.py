@@ -13,7 +13,7 @@ another one by an earlier row of the same file). A customer not registered is re
 or registered from the row's names and contact data when the user chose so (the
 `create_customers` option); an existing customer's data is never changed.
 
-The rows are written in bulk by `services.copy_campaigns` (what `create_campaigns` writes:
+The rows are written in bulk by `services.copy_campaigns` (what `create_campaign` writes:
 the campaign, the customer's tag, a timeline entry), so two uploads at once cannot give a
 customer two active campaigns: the database's constraint fails the later one whole.
 """
@@ -399,7 +399,7 @@ class CampaignImporter(Importer):
                 new_customer = self._new_customer(cells, document_type, number, state, messages)
             else:
                 if (active := state.active.get(customer_id)) is not None:
-                    messages.append(services._active_refusal(active))
+                    messages.append(services.active_refusal(active))
                 if code and (customer_id, code) in state.had:
                     messages.append(_("El cliente ya tuvo la campaña %(code)s.") % {"code": code})
             if payment_code:
@@ -676,7 +676,7 @@ class CampaignImporter(Importer):
             Customer.objects.filter(pk__in=bulk.ids_in(chunk)).update(last_interaction_at=now)
         bulk.insert_rows(
             Interaction,
-            services._INTERACTION_COLUMNS,
+            services.INTERACTION_COLUMNS,
             (
                 (
                     customer_id,

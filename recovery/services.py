@@ -129,7 +129,7 @@ class NewCampaign:
     currency: str
 
 
-def _active_refusal(code: str) -> str:
+def active_refusal(code: str) -> str:
     return _("El cliente ya tiene una campaña activa (%(code)s).") % {"code": code}
 
 
@@ -170,7 +170,7 @@ def create_campaign(
         errors["payment_code"] = problems
     active = Campaign.objects.filter(customer=customer, status=Campaign.Status.ACTIVE).first()
     if active is not None:
-        errors.setdefault("__all__", []).append(_active_refusal(active.code))
+        errors.setdefault("__all__", []).append(active_refusal(active.code))
     if code and Campaign.objects.filter(customer=customer, code=code).exists():
         errors.setdefault("code", []).append(
             _("El cliente ya tuvo la campaña %(code)s.") % {"code": code}
@@ -191,96 +191,10 @@ def create_campaign(
     )
     try:
         with transaction.atomic():
-            (campaign,) = create_campaigns([new], actor=actor)
+            (pk,) = copy_campaigns([new], actor=actor, batch=None)
     except IntegrityError as exc:
-        raise ValidationError(_active_refusal(code)) from exc
-    return campaign
-
-
-def create_campaigns(
-    rows: Sequence[NewCampaign],
-    *,
-    actor: AbstractBaseUser | None,
-    batch: ImportBatch | None = None,
-    batch_size: int = 2000,
-) -> list[Campaign]:
-    """Write checked campaigns in bulk, tag their customers and note each on the timeline.
-
-    Inside the caller's transaction. Two active campaigns for a customer raise
-    IntegrityError (the constraint), so a concurrent upload loses whole.
-    """
-    now = timezone.now()
-    by = people.signed_in(actor)
-    made: list[Campaign] = []
-    tag, _created = Tag.objects.get_or_create(name=CASTIGADA_TAG)
-    through = Customer.tags.through
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        campaigns = [
-            Campaign(
-                customer_id=row.customer_id,
-                code=row.code,
-                debt_amount=row.debt_amount,
-                discount_type=row.discount_type,
-                discount_value=row.discount_value,
-                discount_amount=row.figures.discount_amount,
-                amount=row.figures.amount,
-                currency=row.currency,
-                ends_on=row.ends_on,
-                payment_code=row.payment_code,
-                import_batch=batch,
-                created_by=by,
-                created_at=now,
-            )
-            for row in chunk
-        ]
-        Campaign.objects.bulk_create(campaigns)
-        if campaigns[0].pk is None:  # a database that does not return ids (none we use)
-            campaigns = list(
-                Campaign.objects.filter(customer_id__in=[c.customer_id for c in campaigns]).filter(
-                    status=Campaign.Status.ACTIVE
-                )
-            )
-        customer_ids = [c.customer_id for c in campaigns]
-        tagged = set(
-            through.objects.filter(tag=tag, customer_id__in=customer_ids).values_list(
-                "customer_id", flat=True
-            )
-        )
-        through.objects.bulk_create(
-            [through(customer_id=pk, tag=tag) for pk in customer_ids if pk not in tagged]
-        )
-        Interaction.objects.bulk_create(
-            [
-                Interaction(
-                    customer_id=c.customer_id,
-                    kind=Interaction.Kind.SYSTEM,
-                    summary=_campaign_summary(c),
-                    payload={"recovery_campaign": c.pk},
-                    actor=by,
-                    occurred_at=now,
-                )
-                for c in campaigns
-            ]
-        )
-        Customer.objects.filter(pk__in=customer_ids).update(last_interaction_at=now)
-        made.extend(campaigns)
-    return made
-
-
-def _campaign_summary(campaign: Campaign) -> str:
-    summary = _(
-        "Campaña de cartera castigada %(code)s: deuda %(debt)s, descuento %(discount)s, "
-        "paga %(amount)s"
-    ) % {
-        "code": campaign.code,
-        "debt": _money(campaign.currency, campaign.debt_amount),
-        "discount": _money(campaign.currency, campaign.discount_amount),
-        "amount": _money(campaign.currency, campaign.amount),
-    }
-    if campaign.ends_on:
-        summary += _(" hasta el %(day)s") % {"day": f"{campaign.ends_on:%d/%m/%Y}"}
-    return summary + _("; etiqueta «%(tag)s»") % {"tag": CASTIGADA_TAG}
+        raise ValidationError(active_refusal(code)) from exc
+    return Campaign.objects.select_related("customer").get(pk=pk)
 
 
 # --- Ending campaigns ------------------------------------------------------------------------
@@ -541,7 +455,7 @@ def untag_customers(customer_ids: Iterable[int]) -> None:
 # --- Many campaigns at once (an import) --------------------------------------------------------
 
 # The columns copy_campaigns writes, in order (lib.bulk: no model objects).
-_INTERACTION_COLUMNS = (
+INTERACTION_COLUMNS = (
     "customer_id",
     "kind",
     "direction",
@@ -561,13 +475,13 @@ def copy_campaigns(
     batch: ImportBatch | None,
     batch_size: int = 5000,
 ) -> list[int]:
-    """Write what `create_campaigns` writes (the campaigns, their customers' tag, a timeline
-    entry each), by COPY on PostgreSQL; return the campaigns' ids, in the rows' order.
+    """Write checked campaigns, tag their customers and note each on the timeline, by COPY
+    on PostgreSQL; return the campaigns' ids, in the rows' order.
 
-    For an import's hundred thousand rows: `create_campaigns` builds and binds a model
-    object per campaign and entry, and wrote them in 26 s where this takes 9
-    (bench_campaign_import). Inside the caller's transaction; a second active campaign for
-    a customer raises IntegrityError (the constraint), so a concurrent upload loses whole.
+    One campaign (`create_campaign`) or an import's hundred thousand: model objects built
+    and bound one by one wrote those in 26 s, this in 9 (bench_campaign_import). Inside
+    the caller's transaction; a second active campaign for a customer raises
+    IntegrityError (the constraint), so a concurrent upload loses whole.
     """
     now = timezone.now()
     by = people.signed_in(actor)
@@ -575,7 +489,7 @@ def copy_campaigns(
     tag, _created = Tag.objects.get_or_create(name=CASTIGADA_TAG)
     through = Customer.tags.through
     write = amounts.writer()
-    # The texts of _campaign_summary, translated once.
+    # The timeline entry's texts, translated once.
     head = _(
         "Campaña de cartera castigada %(code)s: deuda %(debt)s, descuento %(discount)s, "
         "paga %(amount)s"
@@ -645,7 +559,7 @@ def copy_campaigns(
                         now,
                     )
                 )
-            bulk.insert_rows(Interaction, _INTERACTION_COLUMNS, entries)
+            bulk.insert_rows(Interaction, INTERACTION_COLUMNS, entries)
         Customer.objects.filter(pk__in=bulk.ids_in(customer_ids)).update(last_interaction_at=now)
         ids.extend(made)
     return ids
