@@ -5,7 +5,7 @@
 
 Each step runs as its own `manage.py` process, as `make run` runs it, against a new
 SQLite file in a temporary folder (deleted afterwards) or against the empty database
-given. The target is the demo data (the six seed commands) in under a minute.
+given. The target is the demo data (the seven seed commands) in under a minute.
 """
 
 import os
@@ -27,6 +27,7 @@ SEEDS = (
     "seed_gestiones",
     "seed_collections",
     "seed_strategies",
+    "seed_recovery",
 )
 
 
