@@ -667,6 +667,43 @@ def test_the_upload_page_offers_the_template_and_the_columns_page_the_option(
 # --- Two uploads at once -------------------------------------------------------------------
 
 
+def test_two_uploads_started_together_give_a_customer_one_campaign(transactional_db):
+    """Two uploads for the same customer released at once, on any database: however their
+    runs interleave (validated after the other wrote, or refused by the constraint), one
+    is applied and the other writes nothing."""
+    user = UserFactory(username="importadora")
+    rosa = CustomerFactory(document_number=ROSA)
+    Tag.objects.get_or_create(name=CASTIGADA_TAG)
+    batches = [upload(xlsx([HEADER, row(ROSA, code=code)]), user) for code in ("A", "B")]
+    start, errors = threading.Barrier(2), []
+
+    def start_import(batch):
+        try:
+            start.wait(timeout=30)
+            services.queue_import(
+                batch=batch, mapping=batch.mapping, skip_invalid=False, actor=user
+            )
+        except Exception as exc:  # reported below, not lost in the thread
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    runners = [threading.Thread(target=start_import, args=(b,)) for b in batches]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(timeout=120)
+
+    assert errors == []
+    applied = ImportBatch.objects.filter(pk__in=[b.pk for b in batches], is_applied=True)
+    assert applied.count() == 1
+    assert Campaign.objects.filter(customer=rosa).count() == 1
+    assert tags_of(rosa) == [CASTIGADA_TAG]
+
+
+# The constraint's own path: both runs must have validated before either writes, which
+# only PostgreSQL lets a test arrange (a table lock, and pg_stat_activity to see both
+# waiting); SQLite runs one write transaction at a time, so the test above covers it there.
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite runs one write transaction at a time"
 )
