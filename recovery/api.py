@@ -309,8 +309,7 @@ def upload_campaigns(
     except DjangoValidationError as exc:
         # Columns the file lacks: nobody will map them on screen for an API client, so the
         # upload goes, file and all.
-        batch.file.delete(save=False)
-        batch.delete()
+        import_services.discard_upload(batch=batch)
         raise ValidationError(
             [{"type": "value_error", "loc": ["file", "archivo"], "msg": m} for m in exc.messages]
         ) from exc

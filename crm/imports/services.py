@@ -338,6 +338,18 @@ def queue_import(
     return batch
 
 
+@transaction.atomic
+def discard_upload(*, batch: ImportBatch) -> None:
+    """Forget a batch that was uploaded and never queued (its columns could not be mapped:
+    an API client has nobody to map them on screen), file and all."""
+    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.status != ImportBatch.Status.UPLOADED:
+        raise ValidationError(_("Esta importación ya se puso en cola."))
+    name, storage = batch.file.name, batch.file.storage
+    batch.delete()
+    transaction.on_commit(lambda: storage.delete(name))
+
+
 # --- The run -----------------------------------------------------------------------------
 
 

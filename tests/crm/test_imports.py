@@ -344,3 +344,26 @@ def test_the_bad_rows_file_is_served_only_to_who_may_import(client, supervisor, 
 
     assert response.status_code == 200
     assert "importacion-" in response["Content-Disposition"]
+
+
+def test_an_upload_never_queued_can_be_discarded_file_and_all(
+    supervisor, django_capture_on_commit_callbacks
+):
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+    name, storage = batch.file.name, batch.file.storage
+    assert storage.exists(name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.discard_upload(batch=batch)
+
+    assert not ImportBatch.objects.filter(pk=batch.pk).exists()
+    assert not storage.exists(name)
+
+
+def test_a_queued_upload_is_not_discarded(supervisor):
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+    services.queue_import(batch=batch, mapping=batch.mapping, skip_invalid=False, actor=supervisor)
+
+    with pytest.raises(ValidationError, match="ya se puso en cola"):
+        services.discard_upload(batch=batch)
+    assert ImportBatch.objects.filter(pk=batch.pk).exists()
