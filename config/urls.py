@@ -30,11 +30,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("calculadora/", include("credits.calculator.urls")),
-    # Before the apps whose patterns are many: its own start with three fixed prefixes.
+    # Before the apps whose patterns are many, so their webhooks are found at once: their
+    # own start with a few fixed prefixes.
     path("", include("collections_app.urls")),
+    path("", include("callcenter.urls")),
     path("", include("recovery.urls")),
     path("", include("crm.urls")),
-    path("", include("callcenter.urls")),
     path("", include("credits.urls")),
     path("", include("crm.gestiones.urls")),
     # Public pages of the gestiones app: an inbound campaign's form, a survey's link.

@@ -106,9 +106,14 @@ def process_pending_events(*, limit: int = 500) -> int:
     return len(event_ids)
 
 
-def process_received_events(*, batch: int = 100) -> int:
+def process_received_events(*, batch: int = 100, recheck: bool = True) -> int:
     """Process the inbox's received events in arrival order until none is left; return how
-    many were tried. The drain a receipt asks for (webhooks.request_drain)."""
+    many were tried. The drain a receipt asks for (webhooks.request_drain).
+
+    With `recheck`, it sends itself once more, without it, DRAIN_RECHECK_SECONDS later: a
+    receipt that skipped asking (its process had asked within DRAIN_ASK_SECONDS) may
+    commit just after this drain's last read.
+    """
     # First: a receipt committed from now on asks for another drain.
     cache.delete(webhooks.DRAIN_KEY)
     tried = last = 0
@@ -119,7 +124,7 @@ def process_received_events(*, batch: int = 100) -> int:
             .values_list("pk", flat=True)[:batch]
         )
         if not event_ids:
-            return tried
+            break
         for event_id in event_ids:
             try:
                 process_event(event_id=event_id)
@@ -128,6 +133,13 @@ def process_received_events(*, batch: int = 100) -> int:
                 queue.send_now("integrations.process_event", {"event_id": event_id}, countdown=30)
             tried += 1
         last = event_ids[-1]
+    if recheck:
+        queue.send_now(
+            "integrations.process_received_events",
+            {"recheck": False},
+            countdown=webhooks.DRAIN_RECHECK_SECONDS,
+        )
+    return tried
 
 
 def _finish(event: WebhookEvent, status: str, *, last_error: str = "", **fields) -> None:

@@ -23,8 +23,8 @@ def process_event(event_id: int) -> None:
 
 # What a webhook's receipt asks for: every received event, in arrival order.
 @shared_task(name="integrations.process_received_events")
-def process_received_events() -> None:
-    services.process_received_events()
+def process_received_events(recheck: bool = True) -> None:
+    services.process_received_events(recheck=recheck)
 
 
 @shared_task(name="integrations.process_pending_events")

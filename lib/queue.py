@@ -23,6 +23,11 @@ def enqueue(task_name: str, /, **kwargs: Any) -> None:
     transaction.on_commit(partial(send_now, task_name, kwargs))
 
 
+def runs_inline() -> bool:
+    """Whether tasks run here, at once, as they are sent (eager mode: the tests)."""
+    return bool(current_app.conf.task_always_eager)
+
+
 def send_now(task_name: str, kwargs: dict[str, Any], *, countdown: float | None = None) -> None:
     """Send the task at once (to run `countdown` seconds later, if given); in eager mode
     (tests), run it here as `apply_async` would."""

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from crm import roles as crm_roles
+from integrations import webhooks
 from tests.factories import CustomerFactory, UserFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,10 +57,13 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Start every test with an empty cache: rate-limit counters, throttles, cached reads."""
+    """Start every test with an empty cache: rate-limit counters, throttles, cached reads,
+    and with the webhook inbox's memo of the drain key it remembers set."""
     cache.clear()
+    webhooks.forget_drain_ask()
     yield
     cache.clear()
+    webhooks.forget_drain_ask()
 
 
 @pytest.fixture(autouse=True)

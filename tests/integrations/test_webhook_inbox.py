@@ -173,7 +173,9 @@ def test_a_receipt_is_one_insert_and_a_duplicate_one_more_read(provider, monkeyp
     # What a provider waits for costs one round trip and asking for a drain; the task
     # does the rest.
     sent = []
-    monkeypatch.setattr(webhooks.queue, "send_now", lambda name, kwargs: sent.append(name))
+    monkeypatch.setattr(
+        webhooks.queue, "send_now", lambda name, kwargs, countdown=None: sent.append(name)
+    )
     with CaptureQueriesContext(connection) as first:
         event, created = webhooks.store_event(
             provider=provider, event_id="e", body=BODY, headers={}
@@ -197,19 +199,59 @@ def test_a_burst_of_receipts_asks_for_one_drain_which_takes_them_all_in_order(
     provider, processor, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr(webhooks.queue, "send_now", lambda name, kwargs: sent.append(name))
+    monkeypatch.setattr(
+        webhooks.queue,
+        "send_now",
+        lambda name, kwargs, countdown=None: sent.append((name, kwargs, countdown)),
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(webhooks.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(webhooks.queue, "runs_inline", lambda: False)  # as with a worker
+    drain = ("integrations.process_received_events", {}, None)
+    recheck = ("integrations.process_received_events", {"recheck": False}, 2.0)
     for n in range(5):
         webhooks.store_event(provider=provider, event_id=f"e{n}", body=BODY, headers={})
-    assert sent == ["integrations.process_received_events"]
+    assert sent == [drain]
 
     services.process_received_events(batch=2)  # the task, as a worker runs it
 
     events = list(WebhookEvent.objects.order_by("pk"))
     assert processor.calls == [e.pk for e in events]
     assert {e.status for e in events} == {WebhookEvent.Status.PROCESSED}
-    # Once the drain has started, the next receipt asks for another.
+    # The drain sends its re-check: a receipt from a process that asked less than a second
+    # ago does not ask again, and may commit just after the drain's last read.
+    assert sent == [drain, recheck]
+    clock[0] += 0.5
+    webhooks.store_event(provider=provider, event_id="skipped", body=BODY, headers={})
+    assert sent == [drain, recheck]
+    services.process_received_events(recheck=False)  # the re-check, as a worker runs it
+    skipped = WebhookEvent.objects.get(event_id="skipped")
+    assert skipped.status == WebhookEvent.Status.PROCESSED
+    assert sent == [drain, recheck]  # a re-check sends no other
+    # A second after its last ask, the process asks again: the drain freed the key.
+    clock[0] += webhooks.DRAIN_ASK_SECONDS
     webhooks.store_event(provider=provider, event_id="later", body=BODY, headers={})
-    assert sent == ["integrations.process_received_events"] * 2
+    assert sent == [drain, recheck, drain]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_asks_again_while_its_key_is_still_set_only_after_a_second(provider, monkeypatch):
+    # The memo only spares the round trip: a set key still means no second task.
+    sent = []
+    monkeypatch.setattr(
+        webhooks.queue, "send_now", lambda name, kwargs, countdown=None: sent.append(name)
+    )
+    asks = []
+    add = webhooks.cache.add
+    monkeypatch.setattr(webhooks.cache, "add", lambda *a, **k: asks.append(1) or add(*a, **k))
+    clock = [50.0]
+    monkeypatch.setattr(webhooks.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(webhooks.queue, "runs_inline", lambda: False)  # as with a worker
+    for n in range(4):
+        webhooks.store_event(provider=provider, event_id=f"e{n}", body=BODY, headers={})
+        clock[0] += 0.4
+    # Asked at 50.0 and again at 51.2 (the key still set: no second task).
+    assert (len(asks), sent) == (2, ["integrations.process_received_events"])
 
 
 @pytest.mark.django_db(transaction=True)
