@@ -10,11 +10,14 @@ from collections.abc import Callable
 from django.http import HttpRequest
 
 from collections_app.models import PaymentLink
+from collections_app.receivables import Debt
 from crm.models import Customer
 
-# fn(request, customer) -> the URL to go to, or None to stay. It gets the request to sign
-# the debtor, who proved who they are here, into its own part of the session.
-Destination = Callable[[HttpRequest, Customer], str | None]
+# fn(request, customer, debts) -> the URL to go to, or None to stay. It gets the request to
+# sign the debtor, who proved who they are here, into its own part of the session, and
+# the customer's open debts of every kind but loans (receivables.open_debts), which the
+# statement reads anyway: a destination decides on them without a query of its own.
+Destination = Callable[[HttpRequest, Customer, list[Debt]], str | None]
 
 _destinations: list[Destination] = []
 
@@ -31,10 +34,10 @@ def unregister(destination: Destination) -> None:
         _destinations.remove(destination)
 
 
-def destination(request: HttpRequest, customer: Customer) -> str | None:
+def destination(request: HttpRequest, customer: Customer, debts: list[Debt]) -> str | None:
     """Return the first URL a registered function sends this customer to, or None."""
     for found in _destinations:
-        url = found(request, customer)
+        url = found(request, customer, debts)
         if url:
             return url
     return None

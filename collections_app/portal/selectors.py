@@ -99,12 +99,18 @@ class Statement:
         return next((a for a in self.accounts if a.key == key), None)
 
 
-def statement(customer: Customer, today: date | None = None) -> Statement:
+def statement(
+    customer: Customer, today: date | None = None, *, others: list[Debt] | None = None
+) -> Statement:
     """Return the customer's receivables: each loan disbursed (paid ones too) and any other
-    debt registered, with their installments paid and pending, and what is in course."""
+    debt registered, with their installments paid and pending, and what is in course.
+
+    `others`: the customer's open debts besides loans, when the caller has read them
+    (receivables.open_debts(…, besides=LOAN) on `today`)."""
     today = today or timezone.localdate()
     # Loans are read once, for their debts and their schedules; other kinds by the registry.
-    others = receivables.open_debts(customer.pk, today, besides=receivables.LOAN)
+    if others is None:
+        others = receivables.open_debts(customer.pk, today, besides=receivables.LOAN)
     rules = collection_selectors.active_agreement_rules()
     accounts = _loan_accounts(customer, today, rules)
     accounts += [_other_account(debt, rules) for debt in others]
@@ -194,6 +200,8 @@ def _loan_accounts(customer: Customer, today: date, rules: list[AgreementRule]) 
     loans = list(
         Loan.objects.filter(customer=customer, status__in=Loan.DISBURSED)
         .select_related("product")
+        # An account reads what its debt does.
+        .only(*receivables.LOAN_DEBT_FIELDS)
         .order_by("first_due_date", "pk")
     )
     figures = credit_selectors.installment_figures([loan.pk for loan in loans])

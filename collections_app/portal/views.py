@@ -21,12 +21,14 @@ from django.shortcuts import redirect, render
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from collections_app import receivables
 from collections_app import services as collection_services
 from collections_app.models import Origin, PaymentLink
 from collections_app.portal import forms, redirects, selectors, services, session
@@ -235,10 +237,13 @@ def logout(request: HttpRequest) -> HttpResponse:
 @visitor_required
 def statement(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> HttpResponse:
     """Show the customer's debts, installments paid and pending, and what they can do."""
+    today = timezone.localdate()
+    # Read once: where the debtor goes, and the statement's accounts besides the loans.
+    others = receivables.open_debts(customer.pk, today, besides=receivables.LOAN)
     # A debtor another portal serves (recovery: an active written-off campaign) goes there.
-    if (elsewhere := redirects.destination(request, customer)) is not None:
+    if (elsewhere := redirects.destination(request, customer, others)) is not None:
         return redirect(elsewhere)
-    found = selectors.statement(customer)
+    found = selectors.statement(customer, today, others=others)
     gateways = selectors.gateways()
     chosen = next((g for g in gateways if g.name == request.GET.get("pasarela")), None)
     if Step.STATEMENT not in visitor.steps:

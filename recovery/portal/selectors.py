@@ -33,14 +33,6 @@ def campaign_for_document(document_type: str, document_number: str) -> Campaign 
     )
 
 
-def active_campaign(customer_id: int) -> Campaign | None:
-    return (
-        Campaign.objects.filter(customer_id=customer_id, status=Campaign.Status.ACTIVE)
-        .order_by("pk")
-        .first()
-    )
-
-
 def end_of_day(day: date) -> datetime:
     """Return the moment `day` ends, local time (the next day's midnight)."""
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))

@@ -30,6 +30,7 @@ from collections_app.models import PaymentLink
 from collections_app.portal import selectors as portal_selectors
 from collections_app.portal import services as portal_services
 from collections_app.portal.views import REFERENCE
+from collections_app.receivables import Debt
 from crm.models import Customer
 from integrations import recaptcha
 from lib import files, ratelimit
@@ -187,16 +188,19 @@ def _render_identify(
     return _render(request, "identify.html", context, portal=portal, status=status)
 
 
-def from_customer_portal(request: HttpRequest, customer: Customer) -> str | None:
+def from_customer_portal(request: HttpRequest, customer: Customer, debts: list[Debt]) -> str | None:
     """Where the customer portal sends a debtor with an active campaign: the offer.
 
-    Registered into `collections_app.portal.redirects`. The debtor proved who they are
-    with the customer portal's code, so they are signed in here too (one visit, kept
-    while they come and go). None while the portal is off or without a campaign.
+    Registered into `collections_app.portal.redirects`; `debts` are the customer's open
+    debts besides loans, which hold their active campaign (an ended one is finished as
+    they are read). The debtor proved who they are with the customer portal's code, so
+    they are signed in here too (one visit, kept while they come and go). None while the
+    portal is off or without a campaign.
     """
-    campaign = selectors.active_campaign(customer.pk)
-    if campaign is None or not RecoverySettings.current().is_active:
+    campaign_id = next((debt.id for debt in debts if debt.kind == CAMPAIGN), None)
+    if campaign_id is None or not RecoverySettings.current().is_active:
         return None
+    campaign = Campaign.objects.get(pk=campaign_id)
     current = session.visitor(request)
     if current is None or (current.customer_id, current.campaign_id) != (
         customer.pk,

@@ -10,8 +10,10 @@ import pytest
 import responses
 import time_machine
 from django.core import mail
+from django.db import connection
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
@@ -404,6 +406,24 @@ def test_the_statement_shows_only_this_debtors_loans(reachable, make_active_loan
 
     assertNotContains(response, other.payment_code)
     assertNotContains(response, other.customer.first_name)
+
+
+def test_the_statement_costs_the_same_queries_for_one_loan_as_for_four(
+    reachable, loan, make_active_loan
+):
+    client = signed_in(Client(), reachable)
+    client.get(STATEMENT)  # the first view records its step
+
+    with CaptureQueriesContext(connection) as one:
+        assertContains(client.get(STATEMENT), loan.payment_code)
+    others = [make_active_loan(customer=reachable) for _ in range(3)]
+    pay(others[0], INSTALLMENT, TODAY)
+    with CaptureQueriesContext(connection) as four:
+        response = client.get(STATEMENT)
+
+    for other in others:
+        assertContains(response, other.payment_code)
+    assert len(four.captured_queries) == len(one.captured_queries)
 
 
 def test_a_paid_loan_is_listed_as_paid(reachable, loan):
