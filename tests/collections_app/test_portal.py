@@ -10,8 +10,8 @@ import pytest
 import responses
 import time_machine
 from django.core import mail
-from django.db import connection
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
