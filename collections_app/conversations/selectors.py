@@ -257,8 +257,12 @@ def thread(
     """Return a page of the customer's thread, oldest first, and the cursor of the page
     before it (None when this page reaches the first item). Two queries."""
     found_messages = Message.objects.filter(customer=customer).select_related("actor")
+    # NOT EXISTS, so PostgreSQL walks the customer's timeline from the newest and stops at
+    # a page (0.1 ms); `message__isnull` was a join over all their entries (2 ms).
     entries = Interaction.objects.filter(
-        customer=customer, kind__in=THREAD_ENTRY_KINDS, message__isnull=True
+        ~Exists(Message.objects.filter(interaction=OuterRef("pk"))),
+        customer=customer,
+        kind__in=THREAD_ENTRY_KINDS,
     )
     if before is not None:
         found_messages = found_messages.filter(before.before("created_at", MESSAGE_RANK))

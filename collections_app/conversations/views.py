@@ -125,7 +125,12 @@ def conversation_detail(request: HttpRequest, customer_pk: int) -> HttpResponse:
         response = render(
             request,
             "collections_app/conversations/partials/thread_older.html",
-            {"conversation": conversation, "items": items, "cursor": cursor},
+            {
+                "conversation": conversation,
+                "items": items,
+                "items_html": _thread_html(items),
+                "cursor": cursor,
+            },
         )
         patch_vary_headers(response, ("HX-Request",))
         return response
@@ -147,23 +152,40 @@ def _render_detail(
     channels = selectors.reply_channels(customer)
     labels = list(conversation.labels.all()) if conversation.pk else []
     window_closes_at = services.whatsapp_window_closes_at(conversation)
+    reply_form = reply_form or forms.ReplyForm(channels=channels)
+    assign_form = assign_form or forms.AssignForm(initial={"agent": conversation.assigned_to_id})
+    labels_form = labels_form or forms.LabelsForm(initial={"labels": labels})
+    # The dropdowns' choices from the cache (lib.lists), not three queries a page view;
+    # a choice posted is still checked against the database by the form and the service.
+    lists.cache_model_choices(assign_form.fields["agent"], "collections.conversation_assignees")
+    lists.cache_model_choices(labels_form.fields["labels"], "collections.conversation_label_set")
+    lists.cache_model_choices(reply_form.fields["template"], "collections.whatsapp_templates")
     context: dict[str, Any] = {
         "conversation": conversation,
         "customer": customer,
         "items": items,
+        "items_html": _thread_html(items),
         "cursor": cursor,
         "labels": labels,
         "channels": channels,
         "window_closes_at": window_closes_at,
         "offers_whatsapp": any(value == "whatsapp" for value, _label in channels),
-        "reply_form": reply_form or forms.ReplyForm(channels=channels),
-        "assign_form": assign_form
-        or forms.AssignForm(initial={"agent": conversation.assigned_to_id}),
-        "labels_form": labels_form or forms.LabelsForm(initial={"labels": labels}),
+        "reply_form": reply_form,
+        "assign_form": assign_form,
+        "labels_form": labels_form,
         "may_change": request.user.has_perm(selectors.CHANGE_CONVERSATION),
         "may_collect": request.user.has_perm("collections_app.view_reportedpayment"),
     }
     return render(request, "collections_app/conversations/conversation_detail.html", context)
+
+
+def _thread_html(items: list[selectors.ThreadItem]) -> str:
+    """A page of the thread, written by Jinja2 (as a Django template, a third of the page)."""
+    return mark_safe(  # noqa: S308 - written by an autoescaping template
+        render_to_string(
+            "collections_app/thread_items.jinja", {"items": items, "icons": CHANNEL_ICONS}
+        )
+    )
 
 
 def _detail_url(conversation: Conversation) -> str:
