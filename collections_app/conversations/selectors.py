@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -140,11 +140,18 @@ def conversation_list(
     `agent`: a person's id, MINE (the user's) or UNASSIGNED; `q` searches the customer's
     name, document, phone and e-mail.
     """
-    conversations = Conversation.objects.annotate(is_castigada=is_written_off("customer_id"))
+    # A portfolio's rows are all or none written off: the mark is a constant, and the tag's
+    # EXISTS only a filter. Selected, PostgreSQL hashed every tagged customer for it on
+    # each page view (about 1 ms with 5,000 of them).
+    written_off = is_written_off("customer_id")
     if portfolio == CURRENT:
-        conversations = conversations.filter(is_castigada=False)
+        conversations = Conversation.objects.filter(~written_off).annotate(
+            is_castigada=Value(False)
+        )
     elif portfolio == WRITTEN_OFF:
-        conversations = conversations.filter(is_castigada=True)
+        conversations = Conversation.objects.filter(written_off).annotate(is_castigada=Value(True))
+    else:
+        conversations = Conversation.objects.annotate(is_castigada=written_off)
     if channel:
         # The channel of the conversation's last message, a column of its row, not "some
         # message on the channel": that is an EXISTS over the messages (a million rows)
