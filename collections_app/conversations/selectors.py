@@ -22,7 +22,7 @@ from collections_app.strategies import segments
 from crm import messages as customer_messages
 from crm import selectors as crm_selectors
 from crm.models import Customer, Interaction, Message
-from lib import people, search
+from lib import people, search, small_tables
 
 VIEW_CONVERSATION = "collections_app.view_conversation"
 CHANGE_CONVERSATION = "collections_app.change_conversation"
@@ -66,7 +66,7 @@ THREAD_FIELDS = (
 # columns (addresses, the search text) stay in the database, and their phones unparsed.
 LIST_FIELDS = (
     "customer",
-    "assigned_to",
+    "assigned_to_id",
     "last_message_at",
     "last_message_preview",
     "last_channel",
@@ -78,9 +78,6 @@ LIST_FIELDS = (
     "customer__last_name",
     "customer__document_type",
     "customer__document_number",
-    "assigned_to__username",
-    "assigned_to__first_name",
-    "assigned_to__last_name",
 )
 
 
@@ -175,9 +172,8 @@ def conversation_list(
             last_message_at__lt=_day_start(until + datetime.timedelta(days=1))
         )
     conversations = (
-        conversations.select_related("customer", "assigned_to")
+        conversations.select_related("customer")
         .only(*LIST_FIELDS)
-        .prefetch_related("labels")
         .order_by("-last_message_at", "-id")
     )
     # The search last: lib.search.narrowed probes it over every other filter.
@@ -185,6 +181,29 @@ def conversation_list(
     if condition:
         conversations = search.narrowed(conversations, condition)
     return conversations
+
+
+def with_agents_and_labels(conversations: list[Conversation]) -> list[Conversation]:
+    """Give a page of conversations their agent (`assigned_to`) and their labels
+    (`label_list`, by name): the people and the labels from each process's copies of those
+    small tables (lib.small_tables), the pairs in one plain query. A join and a prefetch
+    cost the inbox about 1 ms more."""
+    pairs = Conversation.labels.through.objects.filter(
+        conversation_id__in=[conversation.pk for conversation in conversations]
+    ).values_list("conversation_id", "conversationlabel_id")
+    labels, agents = small_tables.rows(ConversationLabel, small_tables.people())
+    found: dict[int, list[ConversationLabel]] = {}
+    for conversation_id, label_id in pairs:
+        if label_id in labels:  # one created since the copy was read shows on the next view
+            found.setdefault(conversation_id, []).append(labels[label_id])
+    small_tables.attach(conversations, assigned_to=agents)
+    for conversation in conversations:
+        conversation.label_list = sorted(found.get(conversation.pk, []), key=_label_order)
+    return conversations
+
+
+def _label_order(label: ConversationLabel) -> tuple[str, int]:
+    return (label.name, label.pk)
 
 
 def _day_start(day: datetime.date) -> datetime.datetime:

@@ -104,7 +104,7 @@ def _rows_html(request: HttpRequest, conversations) -> str:
         render_to_string(
             "collections_app/conversation_rows.jinja",
             {
-                "rows": conversations,
+                "rows": selectors.with_agents_and_labels(list(conversations)),
                 "link": links.pk_link("collections_app:conversation_detail"),
                 "icons": CHANNEL_ICONS,
                 "castigada": render_to_string(
