@@ -69,19 +69,24 @@ def cache_filter_choices(filterset: FilterSet) -> None:
     }
     if not fields:
         return
-    keys = {name: _choices_key(filterset, name) for name in fields}
-    # One round trip: the version and every dropdown's choices, each kept with its version.
-    found = cache.get_many([_CHOICES_VERSION, *keys.values()])
+    _fill_choices({_choices_key(filterset, name): field for name, field in fields.items()})
+
+
+def _fill_choices(fields: dict[str, ModelChoiceField]) -> None:
+    """Set each model dropdown's choices from the cache entry named by its key, in one
+    round trip (the version and every entry, each kept with its version); an entry
+    missing or older is read from its queryset and kept."""
+    found = cache.get_many([_CHOICES_VERSION, *fields])
     version = _choices_version(found)
     missing = {}
-    for name, field in fields.items():
+    for key, field in fields.items():
         _watch(field.queryset.model)
-        cached = found.get(keys[name])
+        cached = found.get(key)
         if cached is not None and cached[0] == version:
             choices = cached[1]
         else:
             choices = [(_plain(value), str(label)) for value, label in field.choices]
-            missing[keys[name]] = (version, choices)
+            missing[key] = (version, choices)
         # What ModelChoiceField returns once choices were set by hand; django-filter's
         # setter would wrap the list in its queryset iterator again.
         field._choices = field.widget.choices = choices
@@ -113,9 +118,13 @@ def cached_choices(key: str, build: Callable[[], list], *, watch: Iterable[type]
 def cache_model_choices(field: ModelChoiceField, key: str) -> None:
     """Give a form's model dropdown (not a list filter's) its choices from the cache, under
     `key`: dropped when a row of its model is saved or deleted, as the filters' are."""
-    choices = cached_choices(key, lambda: field.choices, watch=[field.queryset.model])
-    # As in cache_filter_choices: what ModelChoiceField returns once choices were set.
-    field._choices = field.widget.choices = choices
+    cache_form_choices({key: field})
+
+
+def cache_form_choices(fields: dict[str, ModelChoiceField]) -> None:
+    """As cache_model_choices, for several dropdowns (by key) in one cache round trip."""
+    language = translation.get_language() or ""
+    _fill_choices({f"lists:choices:{key}:{language}": field for key, field in fields.items()})
 
 
 def _choices_version(found: dict) -> int:

@@ -107,9 +107,8 @@ def conversation_for(user: AbstractBaseUser, customer_pk: int) -> Conversation:
         crm_selectors.customers_visible_to(user).annotate(is_castigada=is_written_off("pk")),
         pk=customer_pk,
     )
-    conversation = (
-        Conversation.objects.select_related("assigned_to").filter(customer=customer).first()
-    )
+    # Its agent comes with its labels (with_agents_and_labels) where a page shows them.
+    conversation = Conversation.objects.filter(customer=customer).first()
     if conversation is None:
         conversation = Conversation(customer=customer)
     conversation.customer = customer  # the annotated instance

@@ -156,16 +156,22 @@ def _render_detail(
     customer = conversation.customer
     items, cursor = selectors.thread(customer, before=before)
     channels = selectors.reply_channels(customer)
-    labels = list(conversation.labels.all()) if conversation.pk else []
+    labels = (
+        selectors.with_agents_and_labels([conversation])[0].label_list if conversation.pk else []
+    )
     window_closes_at = services.whatsapp_window_closes_at(conversation)
     reply_form = reply_form or forms.ReplyForm(channels=channels)
     assign_form = assign_form or forms.AssignForm(initial={"agent": conversation.assigned_to_id})
     labels_form = labels_form or forms.LabelsForm(initial={"labels": labels})
     # The dropdowns' choices from the cache (lib.lists), not three queries a page view;
     # a choice posted is still checked against the database by the form and the service.
-    lists.cache_model_choices(assign_form.fields["agent"], "collections.conversation_assignees")
-    lists.cache_model_choices(labels_form.fields["labels"], "collections.conversation_label_set")
-    lists.cache_model_choices(reply_form.fields["template"], "collections.whatsapp_templates")
+    lists.cache_form_choices(
+        {
+            "collections.conversation_assignees": assign_form.fields["agent"],
+            "collections.conversation_label_set": labels_form.fields["labels"],
+            "collections.whatsapp_templates": reply_form.fields["template"],
+        }
+    )
     context: dict[str, Any] = {
         "conversation": conversation,
         "customer": customer,
