@@ -103,13 +103,17 @@ def conversation_for(user: AbstractBaseUser, customer_pk: int) -> Conversation:
     """
     if not collection_selectors.may_work(user, VIEW_CONVERSATION):
         raise Http404
+    # The customer with their conversation in one query (its agent comes with its labels,
+    # with_agents_and_labels, where a page shows them).
     customer = get_object_or_404(
-        crm_selectors.customers_visible_to(user).annotate(is_castigada=is_written_off("pk")),
+        crm_selectors.customers_visible_to(user)
+        .select_related("conversation")
+        .annotate(is_castigada=is_written_off("pk")),
         pk=customer_pk,
     )
-    # Its agent comes with its labels (with_agents_and_labels) where a page shows them.
-    conversation = Conversation.objects.filter(customer=customer).first()
-    if conversation is None:
+    try:
+        conversation = customer.conversation
+    except Conversation.DoesNotExist:
         conversation = Conversation(customer=customer)
     conversation.customer = customer  # the annotated instance
     return conversation
