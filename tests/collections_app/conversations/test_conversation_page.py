@@ -102,6 +102,21 @@ def test_the_thread_shows_the_messages_oldest_first_with_their_status(agent_clie
     assertContains(response, "número inválido")
 
 
+def test_each_message_says_who_sent_it(agent_client, rosa, cobranzas):
+    cobranzas.first_name, cobranzas.last_name = "Lucía", "Quispe"
+    cobranzas.save()
+    by_agent = outbound(rosa, "Le escribo yo", actor=cobranzas)
+    automatic = outbound(rosa, "Recordatorio automático")
+    Message.objects.filter(pk=automatic.pk).update(origin="flow")
+
+    response = agent_client.get(page_url(rosa))
+
+    assertContains(response, "SMS · Lucía Quispe")
+    assertContains(response, "SMS · automático")
+    by_agent_item, automatic_item = response.context["items"]
+    assert (by_agent_item.message.pk, automatic_item.message.pk) == (by_agent.pk, automatic.pk)
+
+
 @pytest.mark.parametrize(
     ("status", "label"),
     [("queued", "En cola"), ("sent", "Enviado"), ("delivered", "Entregado"), ("read", "Leído")],
