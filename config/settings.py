@@ -165,10 +165,9 @@ TEMPLATES = [
         "OPTIONS": {"environment": "config.jinja2.environment"},
     },
 ]
-# Form widgets are written by Django's own Jinja2 templates (django/forms/jinja2), the same
-# markup as its Django-template ones: those cost ~0.5 ms a widget (a select includes a
-# template per option), and the five of a conversation's page were a sixth of it.
-FORM_RENDERER = "django.forms.renderers.Jinja2"
+# Form widgets are written by Django's own Jinja2 templates, the admin's by Django
+# templates (lib/form_renderer.py says why).
+FORM_RENDERER = "lib.form_renderer.FormRenderer"
 
 # --- Database ---------------------------------------------------------------------------
 VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,13 @@ def lead_request(lead: CreditLead) -> tuple[leads.LeadData, LoanProduct | None]:
 
 
 def application_of(gestion: Gestion) -> CreditApplication | None:
-    """Return the gestión's credit application with its product and loan, or None."""
+    """Return the gestión's credit application with its product and loan, or None.
+
+    Only a gestión of the credit-application type has one (services.receive_lead):
+    the others, most of a page's views, cost no query.
+    """
+    if not gestion.gestion_type.is_credit_application:
+        return None
     return (
         CreditApplication.objects.select_related("loan_product", "loan")
         .filter(gestion_id=gestion.pk)
