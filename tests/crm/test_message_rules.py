@@ -26,7 +26,11 @@ MORNING = datetime(2026, 5, 5, 13, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def policy(db):
+def policy(db, time_machine):
+    """Quiet hours 20:00–08:00 and two messages a day, at 15:00 in Lima unless a test moves
+    the clock: a test must not depend on the hour it runs at (in the evening, a batch
+    expected to go out at once was held until morning)."""
+    time_machine.move_to(AFTERNOON, tick=True)
     return MessagePolicy.objects.create(
         pk=1, quiet_start=time(20, 0), quiet_end=time(8, 0), daily_limit=2
     )
