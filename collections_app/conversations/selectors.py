@@ -207,6 +207,17 @@ def with_agents_and_labels(conversations: list[Conversation]) -> list[Conversati
     return conversations
 
 
+def agent_and_labels(conversation: Conversation) -> list[ConversationLabel]:
+    """Give one conversation its agent from the process's copy of the people (no query)
+    and return its labels by name (one query; for a single row the pairs' query of
+    with_agents_and_labels costs more). A conversation not saved yet has none."""
+    if conversation.pk is None:
+        return []
+    (agents,) = small_tables.rows(small_tables.people())
+    small_tables.attach([conversation], assigned_to=agents)
+    return list(conversation.labels.all())
+
+
 def _label_order(label: ConversationLabel) -> tuple[str, int]:
     return (label.name, label.pk)
 

@@ -156,9 +156,7 @@ def _render_detail(
     customer = conversation.customer
     items, cursor = selectors.thread(customer, before=before)
     channels = selectors.reply_channels(customer)
-    labels = (
-        selectors.with_agents_and_labels([conversation])[0].label_list if conversation.pk else []
-    )
+    labels = selectors.agent_and_labels(conversation)
     window_closes_at = services.whatsapp_window_closes_at(conversation)
     reply_form = reply_form or forms.ReplyForm(channels=channels)
     assign_form = assign_form or forms.AssignForm(initial={"agent": conversation.assigned_to_id})
