@@ -69,7 +69,7 @@ def amount(value: Decimal | float | int | str | None) -> str:
         return formats.number_format(cents, decimal_pos=2, use_l10n=True, force_grouping=True)
     # Python's own grouping, with the language's separators: what number_format writes,
     # at a tenth of its ~15 µs (a list writes two or three amounts a row).
-    text = f"{abs(cents) if not cents else cents:,.2f}"  # as number_format: 0.00, never -0.00
+    text = f"{cents if cents else abs(cents):,.2f}"  # as number_format: 0.00, never -0.00
     return text.translate(separators) if separators else text
 
 
