@@ -47,7 +47,8 @@ THREAD_PAGE = 30
 THREAD_ENTRY_KINDS = (Interaction.Kind.BOT, Interaction.Kind.PORTAL_VISIT)
 # What a thread shows of a message and its author (thread_items.jinja), read as plain
 # values: not its delivery times, provider ids or the author's account, nor a model
-# instance per message (with them, reading a 30-message page cost twice as much).
+# instance per message (with them, reading a 30-message page cost twice as much). In the
+# order of ThreadMessage's fields, the author's three last.
 THREAD_COLUMNS = (
     "pk",
     "channel",
@@ -64,8 +65,9 @@ THREAD_COLUMNS = (
     "actor__last_name",
 )
 
-# What an inbox row shows of its conversation, customer and agent: the customer's other
-# columns (addresses, the search text) stay in the database, and their phones unparsed.
+# What an inbox row shows of its conversation and customer (its agent and labels come from
+# with_agents_and_labels): the customer's other columns (addresses, the search text) stay
+# in the database, and their phones unparsed.
 LIST_FIELDS = (
     "customer",
     "assigned_to_id",
@@ -105,8 +107,8 @@ def conversation_for(user: AbstractBaseUser, customer_pk: int) -> Conversation:
     """
     if not collection_selectors.may_work(user, VIEW_CONVERSATION):
         raise Http404
-    # The customer with their conversation in one query (its agent comes with its labels,
-    # with_agents_and_labels, where a page shows them).
+    # The customer with their conversation in one query (its agent, where a page shows
+    # it, from the people's copy: agent_and_labels).
     customer = get_object_or_404(
         crm_selectors.customers_visible_to(user)
         .select_related("conversation")
