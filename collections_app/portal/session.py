@@ -32,7 +32,7 @@ class Pending:
 
     @property
     def is_expired(self) -> bool:
-        return _now() - self.started_at > CODE_MINUTES * 60
+        return now() - self.started_at > CODE_MINUTES * 60
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,30 @@ class Visitor:
     steps: tuple[str, ...]
 
 
-def _now() -> float:
+def now() -> float:
+    """The moment a visit's `seen_at` is counted in: seconds since the epoch (a timestamp,
+    not an amount: a float is what a session's JSON keeps)."""
     return timezone.now().timestamp()
 
 
 def _idle_seconds() -> int:
     return settings.PORTAL_SESSION_IDLE_MINUTES * 60
+
+
+def still_active(request: HttpRequest, key: str, data: dict) -> bool:
+    """Count a request as activity of the visit kept under `key` (this portal's or another's,
+    such as /recovery's); return False when it sat idle longer than
+    settings.PORTAL_SESSION_IDLE_MINUTES, and the caller signs it out.
+
+    Raise KeyError, TypeError or ValueError when `data` has no readable `seen_at`.
+    """
+    current = now()
+    seen_at = float(data["seen_at"])
+    if current - seen_at > _idle_seconds():
+        return False
+    if current - seen_at >= SEEN_AT_STEP_SECONDS:
+        request.session[key] = {**data, "seen_at": current}
+    return True
 
 
 def start_pending(request: HttpRequest, *, document_type: str, document_number: str) -> None:
@@ -58,7 +76,7 @@ def start_pending(request: HttpRequest, *, document_type: str, document_number: 
     request.session[PENDING] = {
         "document_type": document_type,
         "document_number": document_number,
-        "started_at": _now(),
+        "started_at": now(),
         "attempts": 0,
     }
 
@@ -97,7 +115,7 @@ def sign_in(request: HttpRequest, *, customer_id: int, visit: str, step: str) ->
     request.session[VISITOR] = {
         "customer": customer_id,
         "visit": visit,
-        "seen_at": _now(),
+        "seen_at": now(),
         "steps": [step],
     }
 
@@ -110,23 +128,20 @@ def visitor(request: HttpRequest) -> Visitor | None:
     data = request.session.get(VISITOR)
     if not isinstance(data, dict):
         return None
-    now = _now()
     try:
-        seen_at = float(data["seen_at"])
         found = Visitor(
             customer_id=int(data["customer"]),
             visit=str(data["visit"]),
             steps=tuple(str(step) for step in data.get("steps", [])),
         )
+        active = still_active(request, VISITOR, data)
     except (KeyError, TypeError, ValueError):
         sign_out(request)
         return None
-    if now - seen_at > _idle_seconds():
+    if not active:
         sign_out(request)
         request.portal_timed_out = True
         return None
-    if now - seen_at >= SEEN_AT_STEP_SECONDS:
-        request.session[VISITOR] = {**data, "seen_at": now}
     return found
 
 

@@ -9,11 +9,9 @@ portal's timeout, is signed out on the next request.
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.http import HttpRequest
-from django.utils import timezone
 
-from collections_app.portal.session import SEEN_AT_STEP_SECONDS
+from collections_app.portal import session as customer_portal_session
 
 VISITOR = "recovery_visitor"
 
@@ -27,10 +25,6 @@ class Visitor:
     visit_id: int
 
 
-def _now() -> float:
-    return timezone.now().timestamp()
-
-
 def sign_in(request: HttpRequest, *, customer_id: int, campaign_id: int, visit_id: int) -> None:
     """Hold the visitor in a new session key until they leave or go idle."""
     request.session.cycle_key()
@@ -38,7 +32,7 @@ def sign_in(request: HttpRequest, *, customer_id: int, campaign_id: int, visit_i
         "customer": customer_id,
         "campaign": campaign_id,
         "visit": visit_id,
-        "seen_at": _now(),
+        "seen_at": customer_portal_session.now(),
     }
 
 
@@ -50,23 +44,21 @@ def visitor(request: HttpRequest) -> Visitor | None:
     data = request.session.get(VISITOR)
     if not isinstance(data, dict):
         return None
-    now = _now()
     try:
-        seen_at = float(data["seen_at"])
         found = Visitor(
             customer_id=int(data["customer"]),
             campaign_id=int(data["campaign"]),
             visit_id=int(data["visit"]),
         )
+        # The customer portal's idle rule, counted the same way.
+        active = customer_portal_session.still_active(request, VISITOR, data)
     except (KeyError, TypeError, ValueError):
         sign_out(request)
         return None
-    if now - seen_at > settings.PORTAL_SESSION_IDLE_MINUTES * 60:
+    if not active:
         sign_out(request)
         request.recovery_timed_out = True
         return None
-    if now - seen_at >= SEEN_AT_STEP_SECONDS:
-        request.session[VISITOR] = {**data, "seen_at": now}
     return found
 
 
