@@ -55,7 +55,15 @@ from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm import validators
 from crm.imports.customers import read_document
-from crm.imports.registry import Field, Importer, Outcome, Part, PartRows, WriteProgress
+from crm.imports.registry import (
+    DOCUMENT_FIELDS,
+    Field,
+    Importer,
+    Outcome,
+    Part,
+    PartRows,
+    WriteProgress,
+)
 from crm.models import Branch, Customer, ImportBatch, ImportRecord, Interaction
 from crm.services import SUMMARY_CHARS
 from lib import bulk, links, money, people, search, spreadsheets
@@ -172,18 +180,7 @@ class LoanImporter(Importer):
         "«Pagos» del mismo libro). Los clientes deben existir antes: impórtelos primero."
     )
     fields = (
-        Field(
-            "document_type",
-            gettext_lazy("Tipo de documento"),
-            aliases=("tipo", "tipo documento", "tipo doc", "document type"),
-            help=gettext_lazy("DNI, CE, RUC o Pasaporte; vacío: DNI."),
-        ),
-        Field(
-            "document_number",
-            gettext_lazy("Número de documento"),
-            required=True,
-            aliases=("documento", "nro documento", "numero documento", "doc", "dni"),
-        ),
+        *DOCUMENT_FIELDS,
         Field(
             "payment_code",
             gettext_lazy("Código de pago"),

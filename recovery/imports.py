@@ -40,7 +40,15 @@ from django.utils.translation import gettext_lazy
 from credits.models import Loan
 from crm import validators
 from crm.imports import customers as customer_imports
-from crm.imports.registry import Field, Importer, Option, Outcome, PartRows, WriteProgress
+from crm.imports.registry import (
+    DOCUMENT_FIELDS,
+    Field,
+    Importer,
+    Option,
+    Outcome,
+    PartRows,
+    WriteProgress,
+)
 from crm.models import Customer, ImportBatch, ImportRecord, Interaction
 from lib import bulk, money, people, search, spreadsheets
 from recovery import services
@@ -188,18 +196,7 @@ class CampaignImporter(Importer):
         ),
     )
     fields = (
-        Field(
-            "document_type",
-            gettext_lazy("Tipo de documento"),
-            aliases=("tipo", "tipo documento", "tipo doc", "tipo de doc", "document type"),
-            help=gettext_lazy("DNI, CE, RUC o Pasaporte; vacío: DNI."),
-        ),
-        Field(
-            "document_number",
-            gettext_lazy("Número de documento"),
-            required=True,
-            aliases=("documento", "nro documento", "numero documento", "nro de documento", "doc"),
-        ),
+        *DOCUMENT_FIELDS,
         Field(
             "code",
             gettext_lazy("ID de campaña"),

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from phonenumber_field.phonenumber import PhoneNumber
 
 from crm import identity, services, validators
-from crm.imports.registry import Field, Importer, Outcome, WriteProgress
+from crm.imports.registry import DOCUMENT_FIELDS, Field, Importer, Outcome, WriteProgress
 from crm.models import Branch, Channel, Customer, ImportBatch, ImportRecord, Interaction
 from lib import links, people, search, small_tables, spreadsheets
 
@@ -78,18 +78,7 @@ class CustomerImporter(Importer):
         "confirme."
     )
     fields = (
-        Field(
-            "document_type",
-            gettext_lazy("Tipo de documento"),
-            aliases=("tipo", "tipo documento", "tipo doc", "tipo de doc", "document type"),
-            help=gettext_lazy("DNI, CE, RUC o Pasaporte; vacío: DNI."),
-        ),
-        Field(
-            "document_number",
-            gettext_lazy("Número de documento"),
-            required=True,
-            aliases=("documento", "nro documento", "numero documento", "doc", "dni", "document"),
-        ),
+        *DOCUMENT_FIELDS,
         Field(
             "first_name",
             gettext_lazy("Nombres"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext_lazy
 
 from crm.models import ImportBatch, ImportRecord
 from lib.registry import Registry
@@ -28,6 +29,32 @@ class Field:
     # Header names (normalized: lower case, no accents) taken as this field without asking.
     aliases: tuple[str, ...] = ()
     help: str = ""
+
+
+# The customer's document, as every import that names a customer reads it: one
+# declaration, so a header one kind of import recognizes, every kind does.
+DOCUMENT_FIELDS = (
+    Field(
+        "document_type",
+        gettext_lazy("Tipo de documento"),
+        aliases=("tipo", "tipo documento", "tipo doc", "tipo de doc", "document type"),
+        help=gettext_lazy("DNI, CE, RUC o Pasaporte; vacío: DNI."),
+    ),
+    Field(
+        "document_number",
+        gettext_lazy("Número de documento"),
+        required=True,
+        aliases=(
+            "documento",
+            "nro documento",
+            "numero documento",
+            "nro de documento",
+            "doc",
+            "dni",
+            "document",
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
