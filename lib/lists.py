@@ -12,6 +12,7 @@ import datetime
 import io
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -37,7 +38,7 @@ from django_tables2.rows import BoundRow
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from lib import search, small_tables
+from lib import search, shared_versions, small_tables
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ RIGHT = {"th": {"class": "text-end"}}
 CHOICES_TTL = 120
 _CHOICES_VERSION = "lists:choices-version"
 _watched_models: set[str] = set()
+# This process's copy of the entries it read: key -> (version, choices, time.monotonic()),
+# used within a second of the read.
+_local_choices: dict[str, tuple[int, list, float]] = {}
+LOCAL_CHOICES_MAX = 5_000
 
 
 def cache_filter_choices(filterset: FilterSet) -> None:
@@ -76,22 +81,51 @@ def _fill_choices(fields: dict[str, ModelChoiceField]) -> None:
     """Set each model dropdown's choices from the cache entry named by its key, in one
     round trip (the version and every entry, each kept with its version); an entry
     missing or older is read from its queryset and kept."""
-    found = cache.get_many([_CHOICES_VERSION, *fields])
-    version = _choices_version(found)
-    missing = {}
+    found = _cached_lists({key: field.choices for key, field in fields.items()})
     for key, field in fields.items():
         _watch(field.queryset.model)
-        cached = found.get(key)
-        if cached is not None and cached[0] == version:
-            choices = cached[1]
-        else:
-            choices = [(_plain(value), str(label)) for value, label in field.choices]
-            missing[key] = (version, choices)
         # What ModelChoiceField returns once choices were set by hand; django-filter's
         # setter would wrap the list in its queryset iterator again.
-        field._choices = field.widget.choices = choices
+        field._choices = field.widget.choices = found[key]
+
+
+def _cached_lists(sources: dict[str, Iterable]) -> dict[str, list]:
+    """Return the choices of each key: this process's copy, read from the cache less than a
+    second ago with the version still current (lib.shared_versions), else the cache's
+    entries (one round trip with the version); an entry missing or of an older version is
+    read from its source (pairs of value and label) and kept in both.
+
+    So a list's filter form asks the cache at most once a second per process; a change
+    shows as late as before, plus that second."""
+    version = shared_versions.recent([_CHOICES_VERSION])
+    now = time.monotonic()
+    if version is not None:
+        kept = {key: _local_choices.get(key) for key in sources}
+        if all(
+            entry is not None
+            and entry[0] == version[_CHOICES_VERSION]
+            and now - entry[2] < shared_versions.READ_SECONDS
+            for entry in kept.values()
+        ):
+            return {key: entry[1] for key, entry in kept.items()}
+    found = cache.get_many([_CHOICES_VERSION, *sources])
+    current = _choices_version(found)
+    shared_versions.remember({_CHOICES_VERSION: current})
+    if len(_local_choices) > LOCAL_CHOICES_MAX:  # per person's keys: keep it bounded
+        _local_choices.clear()
+    choices_by_key, missing = {}, {}
+    for key, source in sources.items():
+        cached = found.get(key)
+        if cached is not None and cached[0] == current:
+            choices = cached[1]
+        else:
+            choices = [(_plain(value), str(label)) for value, label in source]
+            missing[key] = (current, choices)
+        choices_by_key[key] = choices
+        _local_choices[key] = (current, choices, now)
     if missing:
         cache.set_many(missing, timeout=CHOICES_TTL)
+    return choices_by_key
 
 
 def cached_choices(key: str, build: Callable[[], list], *, watch: Iterable[type] = ()) -> list:
@@ -103,16 +137,19 @@ def cached_choices(key: str, build: Callable[[], list], *, watch: Iterable[type]
     such as the leads whose sources are offered: a new source shows within the TTL).
     """
     full_key = f"lists:choices:{key}:{translation.get_language() or ''}"
-    found = cache.get_many([_CHOICES_VERSION, full_key])
-    version = _choices_version(found)
     for model in watch:
         _watch(model)
-    cached = found.get(full_key)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    choices = [(_plain(value), str(label)) for value, label in build()]
-    cache.set(full_key, (version, choices), timeout=CHOICES_TTL)
-    return choices
+    return _cached_lists({full_key: _Lazy(build)})[full_key]
+
+
+class _Lazy:
+    """Choices built only when iterated: when the cache has none to give."""
+
+    def __init__(self, build: Callable[[], list]):
+        self.build = build
+
+    def __iter__(self):
+        return iter(self.build())
 
 
 def cache_model_choices(field: ModelChoiceField, key: str) -> None:
@@ -130,8 +167,10 @@ def cache_form_choices(fields: dict[str, ModelChoiceField]) -> None:
 def _choices_version(found: dict) -> int:
     """Return the choices' version from a `get_many` that asked for it (set if missing)."""
     version = found.get(_CHOICES_VERSION)
-    if version is None:
-        version = 1
+    if version is None:  # first use, or the cache was emptied
+        # A number no process kept (a copy of the choices read before the cache was
+        # emptied must not pass for current): random, as small tables' versions are.
+        version = secrets.randbits(62)
         cache.add(_CHOICES_VERSION, version, timeout=None)
     return version
 
@@ -170,6 +209,7 @@ def _forget_choices(sender, **kwargs) -> None:
     if sender._meta.label_lower in _watched_models:
         with contextlib.suppress(ValueError):  # not set yet: nothing cached to forget
             cache.incr(_CHOICES_VERSION)
+        shared_versions.forget(_CHOICES_VERSION)
 
 
 def _forget_choices_of_relation(sender, action: str, model, **kwargs) -> None:

@@ -3,11 +3,11 @@
 A list page names each row's branch, type, state and agent: rows of tables of a few
 dozen or hundred rows that change a few times a day. Prefetching them cost a query and a
 model instance per row on every page (~0.75 ms a table, four tables on the gestión list).
-Here each process keeps them by pk and, per request, reads one shared version number per
-table from the cache (one round trip for all): a save or delete of a row, in any web
-process, bumps its table's version, and every process reloads the table on its next read.
-A change that sends no signal (a queryset `update()`, a worker that never loaded the table
-here) shows after MAX_AGE seconds.
+Here each process keeps them by pk and checks one shared version number per table in the
+cache (one round trip for all, at most once a second: lib.shared_versions): a save or
+delete of a row, in any web process, bumps its table's version, and every process reloads
+the table on its next check. A change that sends no signal (a queryset `update()`, a worker
+that never loaded the table here) shows after MAX_AGE seconds.
 
     branches, states, users = small_tables.rows(Branch, GestionState, small_tables.people())
     gestion.state = states[gestion.state_id]
@@ -20,6 +20,8 @@ import time
 from django.core.cache import cache
 from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_save
+
+from lib import shared_versions
 
 MAX_AGE = 60
 _kept: dict[tuple, tuple[int, float, dict[int, Model]]] = {}
@@ -34,16 +36,12 @@ def rows(*tables: type[Model] | QuerySet) -> list[dict[int, Model]]:
     """
     querysets = [t if isinstance(t, QuerySet) else t._default_manager.all() for t in tables]
     keys = [_version_key(queryset.model) for queryset in querysets]
-    versions = cache.get_many(keys)
+    versions = shared_versions.recent(keys) or _read_versions(keys)
     now = time.monotonic()
     found = []
     for queryset, key in zip(querysets, keys, strict=True):
         _watch(queryset.model)
-        version = versions.get(key)
-        if version is None:  # first use, or the cache was emptied: a number no process kept
-            # Random, not the time: a frozen or repeated clock must not give an old number.
-            version = secrets.randbits(62)
-            cache.add(key, version, timeout=None)
+        version = versions[key]
         # By table and columns: a copy of a few columns never stands in for all of them.
         fields, deferred = queryset.query.deferred_loading
         name = (queryset.model._meta.label_lower, tuple(sorted(fields)), deferred)
@@ -53,6 +51,19 @@ def rows(*tables: type[Model] | QuerySet) -> list[dict[int, Model]]:
             _kept[name] = kept
         found.append(kept[2])
     return found
+
+
+def _read_versions(keys: list[str]) -> dict[str, int]:
+    """Read the tables' versions from the cache (setting the missing ones) and remember them."""
+    versions = cache.get_many(keys)
+    for key in keys:
+        if versions.get(key) is None:  # first use, or the cache was emptied
+            # A number no process kept. Random, not the time: a frozen or repeated clock
+            # must not give an old number.
+            versions[key] = secrets.randbits(62)
+            cache.add(key, versions[key], timeout=None)
+    shared_versions.remember(versions)
+    return versions
 
 
 def people() -> QuerySet:
@@ -102,3 +113,4 @@ def _changed(sender: type[Model], **kwargs) -> None:
         del _kept[name]
     with contextlib.suppress(ValueError):  # no version yet: no process keeps the table
         cache.incr(_version_key(sender))
+    shared_versions.forget(_version_key(sender))

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.management import call_command
 
 from crm import roles as crm_roles
 from integrations import webhooks
+from lib import shared_versions
 from tests.factories import CustomerFactory, UserFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,12 +59,17 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Start every test with an empty cache: rate-limit counters, throttles, cached reads,
-    and with the webhook inbox's memo of the drain key it remembers set."""
-    cache.clear()
+    and with no memo of what the process read from it (the webhook inbox's drain key, the
+    shared versions of small tables and dropdowns), and an empty process cache."""
+    for emptied in (cache, caches["process"]):
+        emptied.clear()
     webhooks.forget_drain_ask()
+    shared_versions.forget()
     yield
-    cache.clear()
+    for emptied in (cache, caches["process"]):
+        emptied.clear()
     webhooks.forget_drain_ask()
+    shared_versions.forget()
 
 
 @pytest.fixture(autouse=True)

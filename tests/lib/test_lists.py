@@ -1,6 +1,9 @@
 """Screens that answer a page or its HTMX fragment say so in Vary, and pick the right one."""
 
+import time
+
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -13,7 +16,8 @@ from pytest_django.asserts import (
     assertTemplateUsed,
 )
 
-from lib import lists
+from crm.models import Branch
+from lib import lists, shared_versions
 from tests.factories import BranchFactory, CustomerFactory, UserFactory
 
 # Every screen that answers both a browser and HTMX with the same URL.
@@ -208,6 +212,31 @@ def test_filter_dropdowns_come_from_the_cache_until_their_rows_change(client, ad
     after = client.get(reverse("crm:customer_list"))
     assertContains(after, "Sucursal Sur")
     assertContains(after, "Nora Nueva")
+
+
+def test_filter_dropdowns_ask_the_cache_at_most_once_a_second(client, admin, monkeypatch):
+    BranchFactory(name="Sucursal Norte")
+    client.force_login(admin)
+    client.get(reverse("crm:customer_list"))
+    asked = []
+    get_many = cache.get_many
+    monkeypatch.setattr(
+        cache,
+        "get_many",
+        lambda keys: asked.append(lists._CHOICES_VERSION in keys) or get_many(keys),
+    )
+    # Another process adds a branch: no signal here, only the shared version moves on.
+    Branch.objects.bulk_create([Branch(name="Sucursal Lejana")])
+    cache.incr(lists._CHOICES_VERSION)
+
+    within = client.get(reverse("crm:customer_list"))
+    clock = time.monotonic() + shared_versions.READ_SECONDS
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
+    after = client.get(reverse("crm:customer_list"))
+
+    assertNotContains(within, "Sucursal Lejana")  # this process's copy, read just now
+    assertContains(after, "Sucursal Lejana")
+    assert asked.count(True) == 1  # only the read after the second
 
 
 def test_the_results_fragment_reads_no_dropdown(client, admin, monkeypatch):

@@ -1,10 +1,13 @@
-"""Small tables kept per process: current after a save, a delete or an emptied cache."""
+"""Small tables kept per process: current after a save or a delete here, within a second
+after another process's change or an emptied cache."""
+
+import time
 
 import pytest
 from django.core.cache import cache
 
 from crm.models import Branch
-from lib import small_tables
+from lib import shared_versions, small_tables
 from tests.factories import BranchFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,24 +49,49 @@ def test_a_deleted_row_is_gone_on_the_next_read():
     assert gone.pk not in branches
 
 
-def test_another_process_change_counts_through_the_shared_version():
+def later(monkeypatch, seconds: float) -> None:
+    """Move this process's clock `seconds` on (the memo of the versions read, the copies' age)."""
+    clock = time.monotonic() + seconds
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
+
+
+def test_another_process_change_counts_within_a_second(monkeypatch, django_assert_num_queries):
     north = BranchFactory(name="Norte")
     small_tables.rows(Branch)
     # What another web process's save does here: the row changes, the version moves on.
     Branch.objects.filter(pk=north.pk).update(name="Norte (otro proceso)")
     cache.incr(small_tables._version_key(Branch))
 
+    with django_assert_num_queries(0):  # the version read less than a second ago
+        (before,) = small_tables.rows(Branch)
+    later(monkeypatch, shared_versions.READ_SECONDS)
     (branches,) = small_tables.rows(Branch)
 
+    assert before[north.pk].name == "Norte"
     assert branches[north.pk].name == "Norte (otro proceso)"
 
 
-def test_an_emptied_cache_reloads_rather_than_trusting_the_old_copy():
+def test_the_versions_are_asked_of_the_cache_at_most_once_a_second(monkeypatch):
+    small_tables.rows(Branch)
+    asked = []
+    get_many = cache.get_many
+    monkeypatch.setattr(cache, "get_many", lambda keys: asked.append(keys) or get_many(keys))
+
+    for _ in range(5):
+        small_tables.rows(Branch)
+    later(monkeypatch, shared_versions.READ_SECONDS)
+    small_tables.rows(Branch)
+
+    assert asked == [[small_tables._version_key(Branch)]]
+
+
+def test_an_emptied_cache_reloads_rather_than_trusting_the_old_copy(monkeypatch):
     north = BranchFactory(name="Norte")
     small_tables.rows(Branch)
     Branch.objects.filter(pk=north.pk).update(name="Norte renombrada")  # no signal
 
     cache.clear()
+    later(monkeypatch, shared_versions.READ_SECONDS)
     (branches,) = small_tables.rows(Branch)
 
     assert branches[north.pk].name == "Norte renombrada"
@@ -73,8 +101,7 @@ def test_a_change_without_a_signal_shows_after_max_age(monkeypatch):
     north = BranchFactory(name="Norte")
     small_tables.rows(Branch)
     Branch.objects.filter(pk=north.pk).update(name="Norte tarde")  # no signal, no version
-    clock = small_tables.time.monotonic() + small_tables.MAX_AGE + 1
-    monkeypatch.setattr(small_tables.time, "monotonic", lambda: clock)
+    later(monkeypatch, small_tables.MAX_AGE + 1)
 
     (branches,) = small_tables.rows(Branch)
 
