@@ -44,6 +44,54 @@ def test_the_date_filter_writes_a_day_as_djangos_does(format_name):
     assert jinja_env.date(day, format_name) == _django("{{ d|date:f }}", d=day, f=format_name)
 
 
+@pytest.mark.parametrize(
+    "ago",
+    [
+        datetime.timedelta(seconds=30),
+        datetime.timedelta(minutes=61, seconds=59),
+        datetime.timedelta(days=2, hours=3),
+        datetime.timedelta(days=27, hours=23, minutes=59),
+        datetime.timedelta(days=28),  # a month or not, on the calendar
+        datetime.timedelta(days=31, seconds=1),
+        datetime.timedelta(days=400),
+        datetime.timedelta(minutes=-5),  # in the future
+    ],
+)
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime.datetime(2026, 3, 1, 0, 30, tzinfo=datetime.UTC),  # after a short month
+        datetime.datetime(2026, 12, 31, 23, 59, 59, tzinfo=datetime.UTC),
+    ],
+)
+def test_since_writes_what_djangos_timesince_does(monkeypatch, ago, now):
+    from django.utils.timesince import timesince
+
+    monkeypatch.setattr(
+        jinja_env, "_now", lambda *, aware: now if aware else now.replace(tzinfo=None)
+    )
+    for moment in (now - ago, (now - ago).replace(tzinfo=None)):
+        expected = timesince(moment, now if moment.tzinfo else now.replace(tzinfo=None))
+
+        assert jinja_env.since(moment) == expected
+        assert jinja_env.since(moment) == expected  # kept, or written again alike
+
+
+def test_a_table_head_is_written_once_per_order_and_query(client, admin, monkeypatch):
+    CustomerFactory(first_name="Rosa")
+    client.force_login(admin)
+    jinja_env._heads.clear()
+
+    client.get(reverse("crm:customer_list") + "?q=rosa")
+    again = client.get(reverse("crm:customer_list") + "?q=rosa")
+    other = client.get(reverse("crm:customer_list") + "?q=rosa&sort=-name")
+
+    assert len(jinja_env._heads) == 2
+    assertContains(again, 'href="?q=rosa&amp;sort=-name"')
+    assertContains(other, 'class="desc orderable"')
+    assertContains(other, 'href="?q=rosa&amp;sort=name"')
+
+
 def test_a_sort_or_page_link_keeps_the_filters():
     request = RequestFactory().get("/clientes/?q=rosa&branch=3&page=4")
 
