@@ -443,9 +443,7 @@ def send_customer_messages(
     # Rows, not model objects, written by COPY on PostgreSQL (lib.bulk): a flow's 100,000
     # messages spent most of their time in bulk_create's per-value adaptation.
     entry_ids = bulk.create_rows(Interaction, entries)
-    Customer.objects.filter(pk__in=bulk.ids_in(customer_ids)).filter(
-        Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=now)
-    ).update(last_interaction_at=now)
+    services.stamp_last_interaction(Customer.objects.filter(pk__in=bulk.ids_in(customer_ids)), now)
 
     queued_items = [
         (item, address, entry_id)

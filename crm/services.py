@@ -1,7 +1,7 @@
 """Writes of the CRM: every change to customers and their timeline goes through here."""
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -81,11 +81,25 @@ def record_interaction(
         actor=people.signed_in(actor),
         occurred_at=occurred_at,
     )
-    # Keep the list's "última interacción" column current without a subquery per row.
-    Customer.objects.filter(pk=customer.pk).filter(
-        Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=occurred_at)
-    ).update(last_interaction_at=occurred_at)
+    stamp_last_interaction(Customer.objects.filter(pk=customer.pk), occurred_at)
     return interaction
+
+
+# The customers list's "última interacción" column moves when an interaction is more than
+# this much newer than the one it shows. Rewriting a customer's row rewrites its eleven
+# indexes, the names' trigram index included (0.5–2.5 ms on PostgreSQL); a conversation
+# with the bot (a lookup, the credits, the agreements) or a flow's messages to one
+# customer now rewrite it once a minute at most. The timeline has every event at once.
+LAST_INTERACTION_STEP = timedelta(minutes=1)
+
+
+def stamp_last_interaction(customers: QuerySet[Customer], at: datetime) -> None:
+    """Keep the list's "última interacción" column current without a subquery per row:
+    set it to `at` on `customers` where it is empty or older than `at` by more than
+    LAST_INTERACTION_STEP (never back in time)."""
+    customers.filter(
+        Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=at - LAST_INTERACTION_STEP)
+    ).update(last_interaction_at=at)
 
 
 def _validated(customer: Customer) -> None:

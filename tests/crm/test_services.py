@@ -138,6 +138,26 @@ def test_an_older_event_does_not_move_the_last_interaction_back(customer):
     assert customer.last_interaction_at == now
 
 
+def test_the_last_interaction_moves_once_a_minute_at_most(customer):
+    now = timezone.now()
+    services.record_interaction(customer=customer, kind="bot", summary="Consulta", occurred_at=now)
+    services.record_interaction(
+        customer=customer, kind="bot", summary="Créditos", occurred_at=now + timedelta(seconds=50)
+    )
+    customer.refresh_from_db()
+    within = customer.last_interaction_at
+
+    later = now + services.LAST_INTERACTION_STEP + timedelta(seconds=1)
+    services.record_interaction(
+        customer=customer, kind="bot", summary="Convenios", occurred_at=later
+    )
+    customer.refresh_from_db()
+
+    assert within == now
+    assert customer.last_interaction_at == later
+    assert customer.interactions.count() == 3  # the timeline has every one
+
+
 def test_tagging_twice_records_once(customer):
     services.tag_customer(customer=customer, tag_name="Cartera castigada")
     services.tag_customer(customer=customer, tag_name="Cartera castigada")
