@@ -185,7 +185,9 @@ class LoanReceivable:
         """Return the loans' debts (with their product), their installments read in one
         query, or from `figures` (credits.selectors.installment_figures) read already."""
         if figures is None:
-            figures = credit_selectors.installment_figures([loan.pk for loan in loans])
+            figures = credit_selectors.installment_figures(
+                [loan.pk for loan in loans], open_only=True
+            )
         return [
             self._debt(loan, credit_selectors.open_balance(figures[loan.pk], today), today)
             for loan in loans

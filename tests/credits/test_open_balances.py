@@ -9,6 +9,7 @@ import pytest
 from credits import selectors
 from credits.models import Loan, Payment
 from credits.services import delinquency
+from credits.services import payments as payment_services
 from tests.credits.conftest import TODAY, pay
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
@@ -73,6 +74,45 @@ def test_a_loan_paid_off(make_active_loan):
 
     assert_same(loan)
     assert selectors.open_balances([loan.pk], TODAY)[loan.pk].to_settle == 0
+
+
+def test_a_loan_whose_payment_was_annulled(make_active_loan):
+    loan = make_active_loan()
+    payment = pay(loan, Decimal("2500.00"), TODAY)
+    assert_same(loan)
+
+    payment_services.annul_payment(payment=payment, actor=None, reason="Cheque sin fondos")
+
+    assert_same(loan)
+
+
+def test_a_loan_whose_late_interest_was_forgiven(make_active_loan):
+    loan = make_active_loan(late_annual_rate=Decimal("36"))
+    delinquency.accrue_late_interest(loan=loan, today=TODAY)
+    overdue = selectors.open_balances([loan.pk], TODAY)[loan.pk]
+    pay(loan, overdue.overdue - overdue.overdue_late_interest, TODAY)  # all but the interest
+
+    delinquency.waive_late_interest(
+        loan=Loan.objects.get(pk=loan.pk),
+        amount=overdue.overdue_late_interest,
+        actor=None,
+        reason="Convenio",
+    )
+
+    assert_same(loan)
+
+
+def test_open_installments_are_those_without_a_paid_day(make_active_loan):
+    """The bot and the portal read only installments with no `paid_on`: it must be set
+    exactly when nothing is left to pay, whatever happened to the loan."""
+    loan = make_active_loan(late_annual_rate=Decimal("36"))
+    delinquency.accrue_late_interest(loan=loan, today=TODAY)
+    payment = pay(loan, Decimal("1500.55"), TODAY)
+    pay(loan, Decimal("900.00"), TODAY)
+    payment_services.annul_payment(payment=payment, actor=None, reason="Error")
+
+    for row in Loan.objects.get(pk=loan.pk).installments.filter(is_superseded=False):
+        assert (row.paid_on is None) == (row.total_pending > 0), row.number
 
 
 def test_several_loans_in_one_read(make_active_loan, django_assert_num_queries):
