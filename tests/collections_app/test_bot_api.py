@@ -317,6 +317,9 @@ def test_the_lookup_costs_a_few_queries_however_many_loans(
     # tests' savepoint around the entry is the eighth.
     with django_assert_max_num_queries(8):
         body = bot.get("/lookup", doc(debtor)).json()
+    assert len(one_loan) <= 8, [q["sql"] for q in one_loan]
+    # Only the names of the customer are read, and nothing deferred is read afterwards.
+    assert all('crm_customer"."phone' not in q["sql"] for q in one_loan)
 
     assert body["deuda"]["creditos"] == 4
     with CaptureQueriesContext(connection) as four_loans:
