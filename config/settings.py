@@ -203,9 +203,6 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
-# Each process's own: what is the same in every process and never goes stale while the
-# code stays the same (the layout's menu per role), without a round trip to Redis.
-CACHES["process"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 # --- Celery -----------------------------------------------------------------------------
 if REDIS_URL:

@@ -20,10 +20,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Rate limits count in that cache, which every test starts empty; tests/lib/test_ratelimit.py
 # switches to the stores a deployment uses.
 RATELIMIT_STORE = "cache"

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.core.management import call_command
 
 from crm import roles as crm_roles
+from crm.templatetags import memo
 from integrations import webhooks
 from lib import shared_versions
 from tests.factories import CustomerFactory, UserFactory
@@ -60,16 +61,16 @@ def browser_type_launch_args(browser_type_launch_args):
 def fresh_cache():
     """Start every test with an empty cache: rate-limit counters, throttles, cached reads,
     and with no memo of what the process read from it (the webhook inbox's drain key, the
-    shared versions of small tables and dropdowns), and an empty process cache."""
-    for emptied in (cache, caches["process"]):
-        emptied.clear()
+    shared versions of small tables and dropdowns, the layout's blocks kept per process)."""
+    cache.clear()
     webhooks.forget_drain_ask()
     shared_versions.forget()
+    memo.forget()
     yield
-    for emptied in (cache, caches["process"]):
-        emptied.clear()
+    cache.clear()
     webhooks.forget_drain_ask()
     shared_versions.forget()
+    memo.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -34,3 +34,33 @@ def test_two_people_with_the_same_areas_share_the_menu_and_each_keeps_their_name
     name = re.compile(r'<span id="current-user">([^<]*)</span>')
     assert name.search(first).group(1) == "Andrea Quispe"
     assert name.search(second).group(1) == "Olga Ramos"
+
+
+def test_people_with_other_areas_get_their_own_menu(client, asesor, supervisor):
+    client.force_login(asesor)
+    advisor_page = client.get(reverse("crm:customer_list")).content.decode()
+    client.force_login(supervisor)
+    supervisor_page = client.get(reverse("crm:customer_list")).content.decode()
+
+    imports = reverse("crm:import_list")
+    assert f'href="{imports}"' not in advisor_page
+    assert f'href="{imports}"' in supervisor_page
+
+
+def test_a_memo_block_is_written_once_for_each_value_of_its_variables():
+    from django.template import engines
+
+    from crm.templatetags import memo
+
+    page = engines["django"].from_string(
+        "{% load memo %}{% memo probe area %}{{ area }} {{ counter.pop }}{% endmemo %}"
+    )
+    counter = [3, 2, 1]
+
+    first = page.render({"area": "a", "counter": counter})
+    again = page.render({"area": "a", "counter": counter})
+    other = page.render({"area": "b", "counter": counter})
+
+    assert (first, again, other) == ("a 1", "a 1", "b 2")
+    memo.forget()
+    assert page.render({"area": "a", "counter": counter}) == "a 3"

@@ -58,8 +58,7 @@ def real_counters(settings, tmp_path):
                 # Only this test's keys, so the clean-up below touches nothing else.
                 "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
                 "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
-            },
-            "process": settings.CACHES["process"],
+            }
         }
         settings.RATELIMIT_STORE = "redis"
     else:
@@ -67,8 +66,7 @@ def real_counters(settings, tmp_path):
             "default": {
                 "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                 "LOCATION": str(tmp_path / "cache"),
-            },
-            "process": settings.CACHES["process"],
+            }
         }
         settings.RATELIMIT_STORE = "sqlite"
         settings.RATELIMIT_SQLITE_PATH = tmp_path / "ratelimit.sqlite3"
