@@ -12,7 +12,6 @@ import datetime
 import io
 import logging
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -109,8 +108,7 @@ def _cached_lists(sources: dict[str, Iterable]) -> dict[str, list]:
         ):
             return {key: entry[1] for key, entry in kept.items()}
     found = cache.get_many([_CHOICES_VERSION, *sources])
-    current = _choices_version(found)
-    shared_versions.remember({_CHOICES_VERSION: current})
+    current = shared_versions.settle(found, [_CHOICES_VERSION])[_CHOICES_VERSION]
     if len(_local_choices) > LOCAL_CHOICES_MAX:  # per person's keys: keep it bounded
         _local_choices.clear()
     choices_by_key, missing = {}, {}
@@ -162,17 +160,6 @@ def cache_form_choices(fields: dict[str, ModelChoiceField]) -> None:
     """As cache_model_choices, for several dropdowns (by key) in one cache round trip."""
     language = translation.get_language() or ""
     _fill_choices({f"lists:choices:{key}:{language}": field for key, field in fields.items()})
-
-
-def _choices_version(found: dict) -> int:
-    """Return the choices' version from a `get_many` that asked for it (set if missing)."""
-    version = found.get(_CHOICES_VERSION)
-    if version is None:  # first use, or the cache was emptied
-        # A number no process kept (a copy of the choices read before the cache was
-        # emptied must not pass for current): random, as small tables' versions are.
-        version = secrets.randbits(62)
-        cache.add(_CHOICES_VERSION, version, timeout=None)
-    return version
 
 
 def _choices_key(filterset: FilterSet, name: str) -> str:

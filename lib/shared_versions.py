@@ -7,10 +7,13 @@ times a day; a process now trusts what it read for READ_SECONDS. So a change mad
 another process shows there within that second; one made in this process shows at once,
 since its signal `forget`s the number it read.
 
-    versions = shared_versions.recent(keys)  # None: ask the cache, then remember()
+    versions = shared_versions.recent(keys) or shared_versions.settle(cache.get_many(keys), keys)
 """
 
+import secrets
 import time
+
+from django.core.cache import cache
 
 READ_SECONDS = 1.0
 _read: dict[str, tuple[object, float]] = {}  # key -> (version, time.monotonic() read)
@@ -27,6 +30,24 @@ def recent(keys: list[str]) -> dict[str, object] | None:
             return None
         found[key] = kept[0]
     return found
+
+
+def settle(found: dict, keys: list[str]) -> dict[str, object]:
+    """Return the versions of `keys` from `found` (a cache `get_many` that asked for them,
+    maybe with other entries), setting in the cache those it lacks, and remember them.
+
+    A missing version (first use, or an emptied cache) starts at a number no process kept:
+    random, not 1 or the time, so a copy read before the cache was emptied never passes
+    for current, even under a frozen or repeated clock."""
+    versions = {}
+    for key in keys:
+        version = found.get(key)
+        if version is None:
+            version = secrets.randbits(62)
+            cache.add(key, version, timeout=None)
+        versions[key] = version
+    remember(versions)
+    return versions
 
 
 def remember(versions: dict[str, object]) -> None:

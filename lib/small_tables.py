@@ -14,7 +14,6 @@ that never loaded the table here) shows after MAX_AGE seconds.
 """
 
 import contextlib
-import secrets
 import time
 
 from django.core.cache import cache
@@ -36,7 +35,7 @@ def rows(*tables: type[Model] | QuerySet) -> list[dict[int, Model]]:
     """
     querysets = [t if isinstance(t, QuerySet) else t._default_manager.all() for t in tables]
     keys = [_version_key(queryset.model) for queryset in querysets]
-    versions = shared_versions.recent(keys) or _read_versions(keys)
+    versions = shared_versions.recent(keys) or shared_versions.settle(cache.get_many(keys), keys)
     now = time.monotonic()
     found = []
     for queryset, key in zip(querysets, keys, strict=True):
@@ -51,19 +50,6 @@ def rows(*tables: type[Model] | QuerySet) -> list[dict[int, Model]]:
             _kept[name] = kept
         found.append(kept[2])
     return found
-
-
-def _read_versions(keys: list[str]) -> dict[str, int]:
-    """Read the tables' versions from the cache (setting the missing ones) and remember them."""
-    versions = cache.get_many(keys)
-    for key in keys:
-        if versions.get(key) is None:  # first use, or the cache was emptied
-            # A number no process kept. Random, not the time: a frozen or repeated clock
-            # must not give an old number.
-            versions[key] = secrets.randbits(62)
-            cache.add(key, versions[key], timeout=None)
-    shared_versions.remember(versions)
-    return versions
 
 
 def people() -> QuerySet:
