@@ -218,6 +218,8 @@ class CappedPaginator(Paginator):
     """
 
     capped = False
+    # A search's few matches in the list's order (lib.search.matches), found by `count`.
+    matches: list[int] | None = None
 
     def __init__(self, *args, cap: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -230,9 +232,9 @@ class CappedPaginator(Paginator):
         queryset = _queryset_of(self.object_list)
         if queryset is None:
             return super().count
-        known = search.known_count(queryset)
-        if known is not None:  # a search's few matches, counted when it ran
-            return known
+        self.matches = search.matches(queryset)
+        if self.matches is not None:  # a search's few matches, in the list's order
+            return len(self.matches)
         if not queryset.query.where and _estimated_rows(queryset.model) > ESTIMATE_FLOOR:
             # The whole table, and PostgreSQL's statistics put it far above the cap: "more
             # than" without counting the first 10,001 rows (~1 ms on every page view).
@@ -242,6 +244,23 @@ class CappedPaginator(Paginator):
         counted = queryset.order_by()[: self.cap + 1].count()
         self.capped = counted > self.cap
         return min(counted, self.cap)
+
+    def page(self, number):
+        """Return page `number`; of a search's few matches, the page's rows read by id."""
+        number = self.validate_number(number)  # counts, finding the matches
+        if self.matches is None:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        rows = self.object_list[bottom:top]
+        page = search.page_of(_queryset_of(self.object_list), self.matches[bottom:top])
+        if isinstance(rows, QuerySet):
+            rows = page
+        else:  # django-tables2's rows: the sliced queryset is their data
+            rows.data = page
+        return self._get_page(rows, number, self)
 
 
 # A whole table PostgreSQL estimates above this many rows is "more than COUNT_CAP" without
