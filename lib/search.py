@@ -52,9 +52,7 @@ FEW_MATCHES = 500
 class _Probe:
     """A search waiting for its list's order: `narrowed` sets it, `matches` runs it."""
 
-    queryset: QuerySet  # the list before the search
-    condition: Q
-    subquery: object  # the WHERE child `narrowed` added: the search as a subquery
+    condition: tuple  # the WHERE children `narrowed` added: the search
     conditions: tuple[int, bool]  # the WHERE's shape after it (see `_conditions`)
     ids: list[int] | None = None
     ran_for: tuple | None = None  # the order `ids` are in
@@ -63,29 +61,28 @@ class _Probe:
 def narrowed(queryset: QuerySet, condition: Q) -> QuerySet:
     """Return `queryset` restricted to its rows that meet `condition` (a search).
 
-    The rows are filtered by the search as a subquery, which any reader gets right. A list
-    does better (`lib.lists.CappedPaginator`): once its order is known it calls `matches`,
-    which runs the search once, over `queryset` as it is (every other filter applied; a
-    FilterSet applies its search last, see `SearchLastFilterSet`), and sorts up to
-    FEW_MATCHES matches in the database in the list's order. Their number is the count
-    and the page reads its own rows by id (`page_of`): a trigram search costs 1–4 ms at
-    150,000 customers, and reading every match to sort them again for the page cost
-    ~1 ms more. With more matches the list counts and pages the subquery.
+    Read as it is, the search is one more condition of the list's query. A list does
+    better (`lib.lists.CappedPaginator`): once its order is known it calls `matches`,
+    which runs the search once, over the list's every other filter (a FilterSet applies
+    its search last, see `SearchLastFilterSet`), and sorts up to FEW_MATCHES matches in
+    the database in the list's order. Their number is the count, and the page reads its
+    own rows by id (`page_of`). A trigram search costs 1–4 ms at 150,000 customers; as
+    one query with the list's order and page, PostgreSQL may walk the order's index
+    testing every row to find a rare match, and reading every match to sort them again
+    for the page cost ~1 ms more. With more matches than a few, the list counts and pages
+    the query as it is (the matches are not rare).
     """
-    # Match first, then sort and page the matches: as one query, the database walks the
-    # list's order index, testing every row, to find a rare match.
-    found = queryset.filter(pk__in=queryset.model._base_manager.filter(condition).values("pk"))
+    before = len(queryset.query.where.children)
+    found = queryset.filter(condition)
     found.query.search_probe = _Probe(
-        queryset=queryset,
-        condition=condition,
-        subquery=found.query.where.children[-1],
+        condition=tuple(found.query.where.children[before:]),
         conditions=_conditions(found.query),
     )
     return found
 
 
 def matches(queryset: QuerySet) -> list[int] | None:
-    """Return the ids of the rows `narrowed` filters `queryset` to, in its order (one
+    """Return the ids of the rows of `queryset` (a `narrowed` one), in its order (one
     query, run once per order), or None: more than FEW_MATCHES, an order this cannot
     write, or a filter added after the search (the queryset is then read as it is)."""
     probe = _probe_of(queryset)
@@ -95,18 +92,18 @@ def matches(queryset: QuerySet) -> list[int] | None:
     if order is None:
         return None
     if probe.ran_for != order:
-        probe.ids, probe.ran_for = _sorted_matches(probe, order), order
+        probe.ids, probe.ran_for = _sorted_matches(queryset, order), order
     return probe.ids
 
 
 def page_of(queryset: QuerySet, ids: list[int]) -> QuerySet:
     """Return `queryset` (a `narrowed` one, unsliced) as the rows `ids`: the search's
-    subquery replaced by those ids, everything else (order, columns, joins) kept."""
-    probe = _probe_of(queryset)
+    condition replaced by those ids, everything else (order, columns, joins) kept."""
+    searched = _probe_of(queryset).condition
     page = queryset.all()
     page.query.search_probe = None
     children = page.query.where.children
-    children[:] = [child for child in children if child is not probe.subquery]
+    children[:] = [child for child in children if all(child is not c for c in searched)]
     return page.filter(_equals_any("pk", ids)) if ids else page.none()
 
 
@@ -176,14 +173,14 @@ def _is_column(query, name: str) -> bool:
     return not field.is_relation or last == field.attname != field.name
 
 
-def _sorted_matches(probe: _Probe, order) -> list[int] | None:
+def _sorted_matches(queryset: QuerySet, order) -> list[int] | None:
     """Run the search: at most FEW_MATCHES + 1 matches, then sort them in `order`."""
     # The inner query selects the id and the order's columns (the id once: a column named
     # twice is ambiguous), unsorted, and stops at FEW_MATCHES + 1 matches; the outer one
     # sorts them by position. Field names rather than expressions: ~0.2 ms less to build.
     names = ["pk"] + [name for name, _ in order if name not in ("pk", "id")]
     position = {name: index for index, name in enumerate(names, start=1)}
-    first = probe.queryset.filter(probe.condition).order_by().values_list(*names)
+    first = queryset.order_by().values_list(*names)
     sql, params = first[: FEW_MATCHES + 1].query.sql_with_params()
     sort = ", ".join(
         f"{position.get(name, 1)} {'DESC' if descending else 'ASC'}" for name, descending in order

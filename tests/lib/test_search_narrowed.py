@@ -1,5 +1,5 @@
 """A list's search runs once, in the list's order: a few matches are counted and paged by
-id; past a few, or read outside a list, the search is a subquery."""
+id; past a few, or read outside a list, the search is a condition of the query."""
 
 import pytest
 from django.db import connection
@@ -34,7 +34,7 @@ def _page(queryset, number=1, per_page=25):
     return paginator, paginator.page(number)
 
 
-def test_read_outside_a_list_the_search_is_a_subquery(customers):
+def test_read_outside_a_list_the_search_is_a_condition_of_the_query(customers):
     found = _narrowed("rosa")
 
     assert list(found) == [customers[0], customers[1], customers[3]]
