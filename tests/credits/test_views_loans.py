@@ -101,6 +101,22 @@ def test_the_list_finds_a_loan_by_its_exact_payment_code(client, asesor):
     assertContains(response, "1 crédito")
 
 
+def test_a_payment_code_finds_its_loan_and_the_loans_of_a_customer_whose_text_has_it(
+    client, asesor
+):
+    LoanFactory(payment_code="1234567897", customer=CustomerFactory(first_name="Rosa"))
+    LoanFactory(customer=CustomerFactory(first_name="Zoila", document_number="1234567897"))
+    LoanFactory(customer=CustomerFactory(first_name="Juan"))
+    client.force_login(asesor)
+
+    response = client.get(reverse("credits:loan_list"), {"q": "1234567897"})
+
+    assertContains(response, "Rosa")
+    assertContains(response, "Zoila")
+    assertNotContains(response, "Juan")
+    assertContains(response, "2 créditos")
+
+
 def test_the_list_finds_loans_by_document_number_or_by_name_without_accents(
     client, asesor, customer
 ):

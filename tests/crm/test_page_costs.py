@@ -71,7 +71,8 @@ def test_the_customer_list_costs_the_same_queries_for_10_or_1000_customers(
     client, supervisor, monkeypatch
 ):
     # A search with more matches than this counts them (one query more than a search with
-    # a few, whose count is known): both kinds are measured, each with 10 and 1,000 rows.
+    # a few, whose count is the number of matches its probe sorted): both kinds are
+    # measured, each with 10 and 1,000 rows.
     monkeypatch.setattr(search, "FEW_MATCHES", 5)
     client.force_login(supervisor)
     _add_customers(10, start=0)
