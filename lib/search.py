@@ -177,8 +177,9 @@ def _sorted_matches(queryset: QuerySet, order) -> list[int] | None:
     """Run the search: at most FEW_MATCHES + 1 matches, then sort them in `order`."""
     # The inner query selects the id and the order's columns (the id once: a column named
     # twice is ambiguous), unsorted, and stops at FEW_MATCHES + 1 matches; the outer one
-    # sorts them by position. Field names rather than expressions: ~0.2 ms less to build.
-    names = ["pk"] + [name for name, _ in order if name not in ("pk", "id")]
+    # sorts them by their positions, so no column needs a name of ours.
+    primary_key = ("pk", queryset.model._meta.pk.name)
+    names = ["pk"] + [name for name, _ in order if name not in primary_key]
     position = {name: index for index, name in enumerate(names, start=1)}
     first = queryset.order_by().values_list(*names)
     sql, params = first[: FEW_MATCHES + 1].query.sql_with_params()
