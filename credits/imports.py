@@ -65,7 +65,7 @@ from crm.imports.registry import (
     WriteProgress,
 )
 from crm.models import Branch, Customer, ImportBatch, ImportRecord, Interaction
-from crm.services import SUMMARY_CHARS
+from crm.services import SUMMARY_CHARS, stamp_last_interaction
 from lib import bulk, links, money, people, search, spreadsheets
 
 # Loans written per transaction step (their installments and payments with them).
@@ -762,8 +762,8 @@ class LoanImporter(Importer):
                 )
             )
         Interaction.objects.bulk_create(interactions)
-        Customer.objects.filter(pk__in={row.customer_id for _l, row, _r in built}).update(
-            last_interaction_at=now
+        stamp_last_interaction(
+            Customer.objects.filter(pk__in={row.customer_id for _l, row, _r in built}), now
         )
         last_entry = dict(
             LedgerEntry.objects.filter(loan__in=[r.loan for _l, _r, r in built])

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from credits.models import Loan
+from crm import services as crm_services
 from crm import validators
 from crm.imports import customers as customer_imports
 from crm.imports.registry import (
@@ -670,7 +671,9 @@ class CampaignImporter(Importer):
             ) from exc
         for chunk in _chunks([customer_id for _pk, customer_id, _code in kept]):
             services.untag_customers(chunk)
-            Customer.objects.filter(pk__in=bulk.ids_in(chunk)).update(last_interaction_at=now)
+            crm_services.stamp_last_interaction(
+                Customer.objects.filter(pk__in=bulk.ids_in(chunk)), now
+            )
         bulk.insert_rows(
             Interaction,
             services.INTERACTION_COLUMNS,

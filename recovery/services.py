@@ -560,6 +560,8 @@ def copy_campaigns(
                     )
                 )
             bulk.insert_rows(Interaction, INTERACTION_COLUMNS, entries)
-        Customer.objects.filter(pk__in=bulk.ids_in(customer_ids)).update(last_interaction_at=now)
+        crm_services.stamp_last_interaction(
+            Customer.objects.filter(pk__in=bulk.ids_in(customer_ids)), now
+        )
         ids.extend(made)
     return ids
