@@ -27,6 +27,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from crm.templatetags import formatting
+from lib.kept import Kept
 
 
 def environment(**options) -> Environment:
@@ -56,8 +57,7 @@ def querystring(request, key: str, value) -> str:
 
 
 # A list's headings, written once per table, order and query string in each process.
-HEADS_KEPT = 1_000
-_heads: dict[tuple, Markup] = {}
+_heads: Kept[Markup] = Kept(1_000)
 
 
 def _table_head_writer(env: Environment):
@@ -75,13 +75,11 @@ def _table_head_writer(env: Environment):
             request.GET.urlencode(),
             get_language(),
         )
-        head = _heads.get(key)
-        if head is None:
-            if len(_heads) >= HEADS_KEPT:
-                _heads.clear()
-            template = env.get_template("partials/table_head.jinja")
-            head = _heads[key] = Markup(template.render(table=table, request=request))  # noqa: S704 - autoescaped
-        return head
+        template = "partials/table_head.jinja"
+        return _heads.get(
+            key,
+            lambda: Markup(env.get_template(template).render(table=table, request=request)),  # noqa: S704 - autoescaped
+        )
 
     return table_head
 
@@ -135,8 +133,7 @@ class _Unit:
 
 
 _UNITS = {name: _Unit(name) for name in TIME_STRINGS}
-SINCE_KEPT = 10_000
-_since_words: dict[tuple[str, str], str] = {}
+_since_words: Kept[str] = Kept(10_000)
 
 
 def since(value, now=None) -> str:
@@ -150,13 +147,7 @@ def since(value, now=None) -> str:
     if now is None:  # once, for both calls below
         now = _now(aware=timezone.is_aware(value))
     units = timesince(value, now, time_strings=_UNITS)
-    key = (units, get_language())
-    words = _since_words.get(key)
-    if words is None:
-        if len(_since_words) >= SINCE_KEPT:
-            _since_words.clear()
-        words = _since_words[key] = timesince(value, now)
-    return words
+    return _since_words.get((units, get_language()), lambda: timesince(value, now))
 
 
 def _now(*, aware: bool) -> datetime.datetime:

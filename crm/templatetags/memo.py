@@ -4,17 +4,18 @@ each value of its variables (and the language).
 For what changes only with the code: the layout's asset links, the navigation bar's fixed
 links, the main menu per role. Django's `{% cache %}` keeps a block in a cache backend,
 which pickles it on the way in and out: ~0.1 ms a block, even in the process's own memory;
-here the string is kept as it is. Nothing that depends on the request or the person
+here the string is kept as it is (lib.kept). Nothing that depends on the request or the person
 beyond the given variables may go inside (a CSRF token, a name, a count).
 """
 
 from django import template
 from django.utils.translation import get_language
 
+from lib.kept import Kept
+
 register = template.Library()
 
-KEPT = 2_000
-_kept: dict[tuple, str] = {}
+_kept: Kept[str] = Kept(2_000)
 
 
 class MemoNode(template.Node):
@@ -25,12 +26,7 @@ class MemoNode(template.Node):
 
     def render(self, context) -> str:
         key = (self.name, get_language(), *(value.resolve(context) for value in self.vary_on))
-        written = _kept.get(key)
-        if written is None:
-            if len(_kept) >= KEPT:
-                _kept.clear()
-            written = _kept[key] = self.nodelist.render(context)
-        return written
+        return _kept.get(key, lambda: self.nodelist.render(context))
 
 
 @register.tag
