@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from crm.models import Appointment, Branch, Channel, Customer, Interaction, Tag
 from lib import search, small_tables
+from lib.rows import columns_where_in
 
 TIMELINE_PAGE_SIZE = 20
 # How many upcoming and how many past appointments the 360 page's card shows.
@@ -155,8 +156,8 @@ def tags_of(customer_ids: list[int]) -> defaultdict[int, list[Tag]]:
     tags from the process's copy (lib.small_tables), not a join and a Tag per badge."""
     (tags,) = small_tables.rows(Tag)
     found = defaultdict(list)
-    pairs = Customer.tags.through.objects.filter(customer_id__in=customer_ids)
-    for customer_id, tag_id in pairs.values_list("customer_id", "tag_id"):
+    pairs = columns_where_in(Customer.tags.through, ("customer", "tag"), "customer", customer_ids)
+    for customer_id, tag_id in pairs:
         # A tag added since the copy was read: one query for it.
         found[customer_id].append(tags.get(tag_id) or Tag.objects.get(pk=tag_id))
     for customer_tags_found in found.values():

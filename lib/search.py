@@ -11,6 +11,8 @@ from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import RawSQL
 from django_filters import FilterSet
 
+from lib.rows import int_array
+
 
 def normalize(text: str) -> str:
     """Return `text` lower-cased and without accents ("Huamán" → "huaman")."""
@@ -117,8 +119,7 @@ def _equals_any(field: str, ids: list[int]) -> Q:
     """
     if connection.vendor != "postgresql":
         return Q(**{f"{field}__in": ids})
-    literal = "{" + ",".join(str(int(value)) for value in ids) + "}"
-    return Q(_EqualsAny(F(field), RawSQL("%s::bigint[]", (literal,))))
+    return Q(_EqualsAny(F(field), RawSQL("%s::bigint[]", (int_array(ids),))))
 
 
 class _EqualsAny(Func):
