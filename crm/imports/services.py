@@ -431,11 +431,11 @@ def _part_cells(
 
 
 def _run(batch: ImportBatch, importer: Importer, lines: list, report, state: Any) -> None:
-    rows = iter(lines)
+    total = len(lines)
+    rows = _consumed(lines)
     _line, header = _header(rows)
     if header != batch.header:
         raise ValidationError(_("El encabezado del archivo cambió; vuelva a subirlo."))
-    total = len(lines)
     valid: list[tuple[int, Any]] = []
     bad: dict[int, list[str]] = {}
     originals: dict[int, Sequence[Any]] = {}
@@ -484,10 +484,10 @@ def _run(batch: ImportBatch, importer: Importer, lines: list, report, state: Any
                 # all or nothing still holds, so what was written goes back.
                 raise _WriteRefused(outcome)
     except _WriteRefused as refused:
-        _add_write_errors(refused.outcome, lines, bad, originals)
+        _add_write_errors(refused.outcome, batch, bad, originals)
         _finish(batch, applied=False, bad=bad, originals=originals, header=header)
         return
-    _add_write_errors(outcome, lines, bad, originals)
+    _add_write_errors(outcome, batch, bad, originals)
     batch.created_count = outcome.created
     batch.updated_count = outcome.updated
     batch.unchanged_count = outcome.unchanged
@@ -496,16 +496,39 @@ def _run(batch: ImportBatch, importer: Importer, lines: list, report, state: Any
     _finish(batch, applied=True, bad=bad, originals=originals, header=header)
 
 
+def _consumed(lines: list) -> Iterator[spreadsheets.Row]:
+    """Yield the items of `lines`, dropping each from the list once the next is asked for.
+
+    The file's cells are read once into a list (the importer's `start` reads them first).
+    Validating drops each row's cells as it goes, so the rows parsed for the writing take
+    the place of the cells they came from instead of adding to them; a bad row's cells are
+    kept in `originals`, and a row the writing refuses has its cells read again from the
+    file (`_add_write_errors`). 100,000 campaigns: the cells were 48 MB of the run's peak.
+    """
+    for index in range(len(lines)):
+        yield lines[index]
+        lines[index] = None
+
+
 class _WriteRefused(Exception):
     def __init__(self, outcome: registry.Outcome) -> None:
         super().__init__()
         self.outcome = outcome
 
 
-def _add_write_errors(outcome: registry.Outcome, lines: list, bad: dict, originals: dict) -> None:
+def _add_write_errors(
+    outcome: registry.Outcome, batch: ImportBatch, bad: dict, originals: dict
+) -> None:
+    """Add the rows the writing refused to the bad ones, with their cells read again from
+    the file (validating dropped the good rows' cells, see `_consumed`)."""
     if not outcome.errors:
         return
-    by_line = dict(lines)
+    with batch.file.open("rb") as handle:
+        by_line = {
+            line: values
+            for line, values in _rows(handle, batch.file_name)
+            if line in outcome.errors
+        }
     for line, message in outcome.errors.items():
         bad.setdefault(line, []).append(message)
         originals[line] = by_line.get(line, ())

@@ -206,6 +206,12 @@ def test_the_file_balance_must_match_to_the_cent_or_nothing_is_written(book, sup
     assert line == 3
     assert "1.345,01" in message or "1,345.01" in message or "1345.01" in message
     assert "No cuadra" in message and ours in message
+    # The row the writing refused goes to the errors file with the cells the file had.
+    with batch.errors_file.open("rb") as handle:
+        sheet = list(openpyxl.load_workbook(handle, read_only=True).active.values)
+    assert len(sheet) == 2
+    assert sheet[1][: len(rows[2])] == tuple(str(value) for value in rows[2])
+    assert sheet[1][-2:] == (3, message)
 
     skipped = run(
         {"main": ("b.csv", csv_bytes(rows)), "payments": ("p.csv", csv_bytes(payments))},
