@@ -1,0 +1,53 @@
+"""The customers' lookups that run on every inbound message or lead use an index."""
+
+import pytest
+from django.db import connection
+from django.db.models import Q
+
+from crm import messages
+from crm.models import Customer
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_email_finds_its_customer_whatever_its_case():
+    ana = CustomerFactory(email="Ana.Perez@Correo.pe")
+    CustomerFactory(email="luis@correo.pe")
+
+    assert messages.customer_for_address(messages.EMAIL, " ana.perez@correo.PE ") == ana
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+def test_the_email_lookup_reads_the_upper_email_index():
+    CustomerFactory(email="Ana.Perez@Correo.pe")
+    with connection.cursor() as cursor:
+        # A table of one row is read whole by choice; forbid that to see what can serve.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+
+    plan = Customer.objects.filter(email__iexact="ana.perez@correo.PE").explain()
+
+    assert "crm_cust_email_upper_idx" in plan
+
+
+def test_a_phone_finds_its_customer_by_either_number():
+    ana = CustomerFactory(phone="+51987654321", phone_secondary="+51912345678")
+    CustomerFactory(phone="+51911111111")
+
+    assert messages.customer_for_address(messages.WHATSAPP, "+51912345678") == ana
+    assert messages.customer_for_address(messages.WHATSAPP, "+51987654321") == ana
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+def test_the_phone_lookups_read_the_phones_partial_indexes():
+    CustomerFactory(phone="+51987654321", phone_secondary="+51912345678")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+
+    either = Customer.objects.filter(
+        Q(phone="+51912345678") | Q(phone_secondary="+51912345678")
+    ).explain()
+    several = Customer.objects.filter(phone__in=["+51987654321", "+51900000000"]).explain()
+
+    assert "crm_cust_phone_idx" in either and "crm_cust_phone2_idx" in either
+    assert "crm_cust_phone_idx" in several
