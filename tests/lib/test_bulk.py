@@ -42,3 +42,63 @@ def test_decimals_and_datetimes_are_stored_as_the_orm_stores_them():
     assert (entry.owed, entry.paid, entry.created_at) == (Decimal("12.50"), Decimal("0"), moment)
     # Found by a date filter as any entry the ORM wrote.
     assert LedgerEntry.objects.filter(created_at__date=date(2026, 3, 1)).get() == entry
+
+
+def test_created_objects_get_their_ids_and_read_back_as_bulk_create_writes_them():
+    from django.contrib.auth import get_user_model
+    from django.forms.models import model_to_dict
+
+    from credits.models import Payment
+
+    loan = LoanFactory()
+    clerk = get_user_model().objects.create(username="cajero")
+
+    def payments(reference: str) -> list[Payment]:
+        return [
+            Payment(
+                loan=loan,
+                amount=Decimal("150.5"),  # stored to its two places, as the ORM stores it
+                received_on=date(2026, 3, n),
+                source=Payment.Source.OTHER,
+                reference=f"{reference} {n}",
+                overpayment=Payment.Overpayment.CREDIT,
+                recorded_by=clerk,
+            )
+            for n in (1, 2, 3)
+        ]
+
+    copied, created = payments("copia"), payments("orm")
+    bulk.create_objects(copied)
+    Payment.objects.bulk_create(created)
+
+    assert all(p.pk and not p._state.adding for p in copied)
+    assert len({p.pk for p in copied + created}) == 6
+    skip = {"id", "reference", "recorded_at"}  # recorded_at: when each object was made
+    for mine, theirs in zip(copied, created, strict=True):
+        mine_read = model_to_dict(Payment.objects.get(pk=mine.pk), exclude=skip)
+        theirs_read = model_to_dict(Payment.objects.get(pk=theirs.pk), exclude=skip)
+        assert mine_read == theirs_read
+        assert mine_read["amount"] == Decimal("150.50")
+        assert mine_read["recorded_by"] == clerk.pk
+
+
+def test_objects_whose_parent_was_saved_after_them_take_its_id():
+    from credits.models import Installment
+
+    loan = LoanFactory.build(customer=LoanFactory().customer, product=LoanFactory().product)
+    installments = [
+        Installment(
+            loan=loan,
+            number=n,
+            due_date=date(2026, n, 5),
+            principal_due=Decimal("100.00"),
+            interest_due=Decimal("10.00"),
+        )
+        for n in (1, 2)
+    ]
+    loan.save()
+
+    bulk.create_objects(installments)
+
+    stored = list(loan.installments.order_by("number").values_list("pk", "number", "kind"))
+    assert stored == [(installments[0].pk, 1, "regular"), (installments[1].pk, 2, "regular")]
