@@ -723,7 +723,7 @@ class LoanImporter(Importer):
             built.append((line, row, replay))
         if not built:
             return None
-        Loan.objects.bulk_create([replay.loan for _line, _row, replay in built])
+        bulk.create_objects([replay.loan for _line, _row, replay in built])
         bulk.create_objects([inst for _line, _row, replay in built for inst in replay.installments])
         bulk.create_objects([p for _l, _r, replay in built for p in replay.payments])
         actor_id = actor.pk if actor is not None else None
@@ -760,7 +760,7 @@ class LoanImporter(Importer):
                     occurred_at=now,
                 )
             )
-        Interaction.objects.bulk_create(interactions)
+        bulk.create_objects(interactions)
         stamp_last_interaction(
             Customer.objects.filter(pk__in={row.customer_id for _l, row, _r in built}), now
         )
@@ -782,7 +782,7 @@ class LoanImporter(Importer):
                     },
                 )
             )
-        ImportRecord.objects.bulk_create(records)
+        bulk.create_objects(records)
         outcome.created += len(built)
         return min(row.start_date for _l, row, _r in built)
 

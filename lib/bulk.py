@@ -14,7 +14,7 @@ from enum import Enum
 from itertools import islice
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Field, Model
 from django.db.models.expressions import RawSQL
 
@@ -34,7 +34,9 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
     table = quote(meta.db_table)
     names = ", ".join(quote(field.column) for field in columns)
     count = 0
-    with connection.cursor() as cursor:
+    # A constraint that fails raises Django's IntegrityError, as the ORM's writes do (COPY
+    # goes past the cursor's own wrapper).
+    with connection.wrap_database_errors, connection.cursor() as cursor:
         iterator = iter(rows)
         if connection.vendor == "postgresql":
             raw = cursor.cursor  # psycopg's own cursor, under Django's wrapper
@@ -136,14 +138,38 @@ def create_objects(objects: Sequence[Model]) -> None:
     insert_rows(model, ["id", *(field.attname for field in fields)], rows())
 
 
+# Django's fields whose values psycopg writes as the object holds them (a choice's member
+# aside); any other field (a phone number, a third party's type) goes through its own
+# get_prep_value.
+_AS_HELD = {
+    models.BigIntegerField,
+    models.BooleanField,
+    models.CharField,
+    models.DateField,
+    models.DateTimeField,
+    models.DecimalField,
+    models.EmailField,
+    models.ForeignKey,
+    models.IntegerField,
+    models.OneToOneField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.SlugField,
+    models.SmallIntegerField,
+    models.TextField,
+    models.URLField,
+}
+
+
 def _plain_value(field: Field) -> tuple[Field, Callable[[Any], Any]]:
     """Return the field and what its value becomes for COPY."""
-    kind = field.get_internal_type()
-    if kind == "JSONField":
+    if isinstance(field, models.JSONField):
         encoder = field.encoder
         return field, lambda value: None if value is None else json.dumps(value, cls=encoder)
-    if kind == "FileField":
+    if isinstance(field, models.FileField):
         return field, lambda value: (value.name or "") if value is not None else ""
+    if type(field) not in _AS_HELD:
+        return field, field.get_prep_value
     if field.choices:  # a TextChoices or IntegerChoices member: its plain value
         return field, lambda value: value.value if isinstance(value, Enum) else value
     return field, _same

@@ -102,3 +102,37 @@ def test_objects_whose_parent_was_saved_after_them_take_its_id():
 
     stored = list(loan.installments.order_by("number").values_list("pk", "number", "kind"))
     assert stored == [(installments[0].pk, 1, "regular"), (installments[1].pk, 2, "regular")]
+
+
+def test_a_field_of_another_type_is_stored_through_its_own_preparation():
+    from crm.models import Customer
+
+    customer = Customer(
+        document_type=Customer.DocumentType.DNI,
+        document_number="45678912",
+        first_name="Rosa",
+        last_name="Huamán",
+        phone="+51 987 654 321",  # a PhoneNumber once set: stored as its E.164 text
+    )
+
+    bulk.create_objects([customer])
+
+    stored = Customer.objects.get(pk=customer.pk)
+    assert str(stored.phone) == "+51987654321"
+    assert (stored.document_type, stored.last_name) == (Customer.DocumentType.DNI, "Huamán")
+
+
+def test_a_failed_constraint_raises_djangos_integrity_error():
+    from django.db import IntegrityError, transaction
+
+    from credits.models import Loan
+
+    taken = LoanFactory(payment_code="PX-0001")
+    again = LoanFactory.build(
+        customer=taken.customer, product=taken.product, payment_code="PX-0001"
+    )
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.create_objects([again])
+
+    assert Loan.objects.filter(payment_code="PX-0001").count() == 1
