@@ -1,4 +1,5 @@
-"""The customers' lookups that run on every inbound message or lead use an index."""
+"""The customers' lookups that run on every inbound message or lead use an index, and the
+table is vacuumed often enough for its search index to stay lean."""
 
 import pytest
 from django.db import connection
@@ -51,3 +52,13 @@ def test_the_phone_lookups_read_the_phones_partial_indexes():
 
     assert "crm_cust_phone_idx" in either and "crm_cust_phone2_idx" in either
     assert "crm_cust_phone_idx" in several
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's storage settings")
+def test_the_customers_table_is_vacuumed_after_two_percent_of_it_changed():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'crm_customer'")
+        (options,) = cursor.fetchone()
+
+    assert "autovacuum_vacuum_scale_factor=0.02" in options
+    assert "autovacuum_vacuum_threshold=1000" in options
