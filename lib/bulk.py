@@ -92,15 +92,14 @@ def create_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> list[int]
     meta = model._meta
     ids = reserve_ids(model, len(rows))
     names = list(rows[0])
-    # get_field knows attnames too ("customer_id").
-    json_columns = {
-        name for name in names if meta.get_field(name).get_internal_type() == "JSONField"
-    }
+    # get_field knows attnames too ("customer_id"). Only the columns COPY cannot take as
+    # given (JSON, a file, a choice's member, a type of another library) are adapted.
+    adapters = {name: adapt for name in names if (adapt := _copy_adapter(meta.get_field(name)))}
     insert_rows(
         model,
         ["id", *names],
         (
-            [pk, *(json.dumps(row[name]) if name in json_columns else row[name] for name in names)]
+            [pk, *(adapters[name](row[name]) if name in adapters else row[name] for name in names)]
             for pk, row in zip(ids, rows, strict=True)
         ),
     )
@@ -124,7 +123,7 @@ def create_objects(objects: Sequence[Model]) -> None:
         model._default_manager.bulk_create(objects)
         return
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    plain = [_plain_value(field) for field in fields]
+    plain = [(field, _copy_adapter(field) or _same) for field in fields]
     alias = connection.alias
     ids = reserve_ids(model, len(objects))
 
@@ -161,18 +160,18 @@ _AS_HELD = {
 }
 
 
-def _plain_value(field: Field) -> tuple[Field, Callable[[Any], Any]]:
-    """Return the field and what its value becomes for COPY."""
+def _copy_adapter(field: Field) -> Callable[[Any], Any] | None:
+    """Return what a value of `field` goes through before COPY, or None if nothing."""
     if isinstance(field, models.JSONField):
         encoder = field.encoder
-        return field, lambda value: None if value is None else json.dumps(value, cls=encoder)
+        return lambda value: None if value is None else json.dumps(value, cls=encoder)
     if isinstance(field, models.FileField):
-        return field, lambda value: (value.name or "") if value is not None else ""
+        return lambda value: (value.name or "") if value is not None else ""
     if type(field) not in _AS_HELD:
-        return field, field.get_prep_value
+        return field.get_prep_value
     if field.choices:  # a TextChoices or IntegerChoices member: its plain value
-        return field, lambda value: value.value if isinstance(value, Enum) else value
-    return field, _same
+        return lambda value: value.value if isinstance(value, Enum) else value
+    return None
 
 
 def _same(value: Any) -> Any:
