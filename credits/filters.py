@@ -31,7 +31,7 @@ class LoanFilter(search.SearchLastFilterSet):
     )
     advisor = PersonFilter(
         label=_("Asesor"),
-        queryset=lambda request: crm_forms.advisors(),
+        queryset=crm_forms.advisors(),
         empty_label=_("Todos los asesores"),
     )
     branch = django_filters.ModelChoiceFilter(

@@ -43,7 +43,7 @@ class CustomerFilter(search.SearchLastFilterSet):
     )
     advisor = PersonChoiceFilter(
         label=_("Asesor"),
-        queryset=lambda request: crm_forms.advisors(),
+        queryset=crm_forms.advisors(),
         empty_label=_("Todos los asesores"),
     )
     tag = django_filters.ModelChoiceFilter(
