@@ -33,9 +33,12 @@ def test_an_advisor_or_branch_added_since_the_class_was_built_is_offered():
 
     assert advisor in form.fields["advisor"].queryset
     assert branch in form.fields["branch"].queryset
-    assert form.is_valid() and CustomerFilter(
-        QueryDict(f"advisor={advisor.pk}&branch={branch.pk}"), queryset=Customer.objects.all()
-    ).form.is_valid()
+    assert (
+        form.is_valid()
+        and CustomerFilter(
+            QueryDict(f"advisor={advisor.pk}&branch={branch.pk}"), queryset=Customer.objects.all()
+        ).form.is_valid()
+    )
 
 
 def test_a_filter_whose_choices_come_from_the_request_keeps_a_class_per_request():
