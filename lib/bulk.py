@@ -18,6 +18,8 @@ from django.db import connection, models
 from django.db.models import Field, Model
 from django.db.models.expressions import RawSQL
 
+from lib.rows import int_array
+
 # Rows per executemany where there is no COPY, and per COPY.
 EXECUTEMANY_ROWS = 2000
 COPY_ROWS = 20_000
@@ -201,3 +203,32 @@ def ids_in(ids: Sequence[int]) -> Any:
     if connection.vendor != "postgresql":
         return ids
     return RawSQL("SELECT unnest(%s::bigint[])", [ids])
+
+
+def add_links(
+    through: type[Model], source: str, ids: Sequence[int], target: str, target_id: int
+) -> None:
+    """Link each of `ids` to `target_id` in a many-to-many table (`through`, with its
+    fields `source` and `target` by name), the links already there left as they are.
+
+    On PostgreSQL one `INSERT … SELECT unnest(array) … ON CONFLICT DO NOTHING`: 100,000
+    links took bulk_create(ignore_conflicts=True) about a second, a model object and a
+    placeholder pair each. Elsewhere, that bulk_create.
+    """
+    if not ids:
+        return
+    if connection.vendor != "postgresql":
+        through._default_manager.bulk_create(
+            [through(**{f"{source}_id": pk, f"{target}_id": target_id}) for pk in ids],
+            ignore_conflicts=True,
+        )
+        return
+    meta = through._meta
+    quote = connection.ops.quote_name
+    left, right = (quote(meta.get_field(name).column) for name in (source, target))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({left}, {right}) "
+            "SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
+            [int_array(ids), target_id],
+        )

@@ -533,9 +533,7 @@ def copy_campaigns(
             )
             # Those already tagged stay as they are. Not a query on the tags first: the table
             # grows in this transaction, with statistics that still say it is empty.
-            through.objects.bulk_create(
-                [through(customer_id=pk, tag=tag) for pk in customer_ids], ignore_conflicts=True
-            )
+            bulk.add_links(through, "customer", customer_ids, "tag", tag.pk)
             entries = []
             for row, pk in zip(chunk, made, strict=True):
                 summary = head % {

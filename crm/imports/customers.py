@@ -24,7 +24,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 from crm import identity, services, validators
 from crm.imports.registry import DOCUMENT_FIELDS, Field, Importer, Outcome, WriteProgress
 from crm.models import Branch, Channel, Customer, ImportBatch, ImportRecord, Interaction
-from lib import links, people, search, small_tables, spreadsheets
+from lib import bulk, links, people, search, small_tables, spreadsheets
 
 BATCH_SIZE = 500
 # Blockers an undo lists by line; the rest are counted.
@@ -281,7 +281,8 @@ class CustomerImporter(Importer):
                 outcome.unchanged += 1
 
         if new:
-            Customer.objects.bulk_create([customer for _line, customer in new])
+            # By COPY on PostgreSQL (lib.bulk.create_objects), as the book's loans are.
+            bulk.create_objects([customer for _line, customer in new])
             outcome.created += len(new)
             for line, customer in new:
                 records.append(
@@ -329,8 +330,8 @@ class CustomerImporter(Importer):
                         shown_changes,
                     )
                 )
-        ImportRecord.objects.bulk_create(records)
-        Interaction.objects.bulk_create(entries)
+        bulk.create_objects(records)
+        bulk.create_objects(entries)
 
     # --- Undo ----------------------------------------------------------------------------
 

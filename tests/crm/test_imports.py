@@ -141,6 +141,29 @@ def test_a_good_file_creates_customers_with_a_timeline_entry(supervisor):
     assert entry.actor == supervisor
 
 
+def test_a_customer_of_the_file_registered_meanwhile_fails_the_import_whole(
+    supervisor, monkeypatch
+):
+    from crm.imports import customers as importer
+    from lib import bulk
+
+    copy = bulk.create_objects
+
+    def registered_meanwhile(objects):
+        if objects and isinstance(objects[0], Customer):
+            CustomerFactory(document_number="41234567")  # what another session committed
+        copy(objects)
+
+    monkeypatch.setattr(importer.bulk, "create_objects", registered_meanwhile)
+
+    batch = run(xlsx(good_rows()), supervisor)
+
+    assert batch.status == ImportBatch.Status.FAILED
+    assert "cambiaron mientras se importaba" in batch.failure
+    assert not Customer.objects.filter(document_number="001234567").exists()
+    assert not ImportRecord.objects.filter(batch=batch).exists()
+
+
 def test_a_file_with_a_bad_row_writes_nothing_and_returns_every_bad_row_as_xlsx(supervisor):
     rows = [
         *good_rows(),

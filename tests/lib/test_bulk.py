@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from credits.models import LedgerEntry
-from crm.models import Channel
+from crm.models import Channel, Customer, Tag
 from lib import bulk
-from tests.factories import LoanFactory
+from tests.factories import CustomerFactory, LoanFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +136,19 @@ def test_a_failed_constraint_raises_djangos_integrity_error():
         bulk.create_objects([again])
 
     assert Loan.objects.filter(payment_code="PX-0001").count() == 1
+
+
+def test_links_are_added_once_and_those_already_there_stay():
+    tag, other = Tag.objects.create(name="Cartera castigada"), Tag.objects.create(name="VIP")
+    ana, luis, rosa = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    ana.tags.add(tag, other)
+    through = Customer.tags.through
+    kept = through.objects.get(customer=ana, tag=tag).pk
+
+    bulk.add_links(through, "customer", [ana.pk, luis.pk, luis.pk, rosa.pk], "tag", tag.pk)
+    bulk.add_links(through, "customer", [], "tag", tag.pk)
+
+    assert set(tag.customers.all()) == {ana, luis, rosa}
+    assert through.objects.filter(tag=tag).count() == 3
+    assert through.objects.get(customer=ana, tag=tag).pk == kept
+    assert list(luis.tags.all()) == [tag] and set(ana.tags.all()) == {tag, other}
