@@ -67,6 +67,19 @@ def _length(name: str) -> int:
     return Customer._meta.get_field(name).max_length
 
 
+# The fields' names in a row's messages, translated only when a message needs one: six
+# translations a row cost ~1 s of a 100,000-row file.
+NAME_LABELS = (
+    ("first_name", gettext_lazy("Los nombres")),
+    ("last_name", gettext_lazy("Los apellidos")),
+)
+PHONE_LABELS = (
+    ("phone", gettext_lazy("El celular")),
+    ("phone_secondary", gettext_lazy("El teléfono")),
+)
+PLACE_LABELS = (("address", gettext_lazy("La dirección")), ("city", gettext_lazy("La ciudad")))
+
+
 class CustomerImporter(Importer):
     kind = "customers"
     label = gettext_lazy("Clientes")
@@ -127,7 +140,7 @@ class CustomerImporter(Importer):
         first_name = text.get("first_name", "")
         if not first_name:
             messages.append(_("Faltan los nombres."))
-        for name, label in (("first_name", _("Los nombres")), ("last_name", _("Los apellidos"))):
+        for name, label in NAME_LABELS:
             if len(text.get(name, "")) > _length(name):
                 messages.append(
                     _("%(label)s tienen más de %(max)s caracteres.")
@@ -135,7 +148,7 @@ class CustomerImporter(Importer):
                 )
 
         phones = {}
-        for name, label in (("phone", _("El celular")), ("phone_secondary", _("El teléfono"))):
+        for name, label in PHONE_LABELS:
             phones[name] = None
             if text.get(name):
                 phone = _phone(text[name])
@@ -154,7 +167,7 @@ class CustomerImporter(Importer):
                     raise ValidationError("")
             except ValidationError:
                 messages.append(_("El correo «%(value)s» no es válido.") % {"value": email[:100]})
-        for name, label in (("address", _("La dirección")), ("city", _("La ciudad"))):
+        for name, label in PLACE_LABELS:
             if len(text.get(name, "")) > _length(name):
                 messages.append(
                     _("%(label)s tiene más de %(max)s caracteres.")
@@ -284,6 +297,8 @@ class CustomerImporter(Importer):
             # By COPY on PostgreSQL (lib.bulk.create_objects), as the book's loans are.
             bulk.create_objects([customer for _line, customer in new])
             outcome.created += len(new)
+            registered = _("Cliente registrado por la %(source)s") % {"source": source}
+            line_label = _("línea")
             for line, customer in new:
                 records.append(
                     ImportRecord(
@@ -299,8 +314,8 @@ class CustomerImporter(Importer):
                         customer,
                         actor,
                         now,
-                        _("Cliente registrado por la %(source)s") % {"source": source},
-                        {_("línea"): str(line)},
+                        registered,
+                        {line_label: str(line)},
                     )
                 )
         if changed:
@@ -495,10 +510,25 @@ def _phone(text: str) -> str | None:
     return phone.as_e164 if phone.is_valid() else None
 
 
+# Each small table's rows by their normalized name, with the copy of the table they come
+# from (lib.small_tables hands out a new one when the table changes).
+_named: dict[str, tuple[dict, dict]] = {}
+
+
 def _by_name(model, name: str):
-    wanted = search.normalize(name)
+    """Return the branch or channel so named (accents and case aside), or None.
+
+    Its rows' names are normalized once per copy of the table, not on every row of a file:
+    with 18 branches that was 32 µs a row and cell, now 5 (3 s of a 100,000-row file)."""
     (table,) = small_tables.rows(model)
-    return next((row for row in table.values() if search.normalize(row.name) == wanted), None)
+    label = model._meta.label_lower
+    kept = _named.get(label)
+    if kept is None or kept[0] is not table:
+        names: dict = {}
+        for row in table.values():
+            names.setdefault(search.normalize(row.name), row)  # the first of a same name
+        kept = _named[label] = (table, names)
+    return kept[1].get(search.normalize(name))
 
 
 def _new_customer(row: CustomerRow, now) -> Customer:

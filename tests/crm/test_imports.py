@@ -123,6 +123,42 @@ def test_the_preview_shows_rows_as_stored_and_what_is_wrong(supervisor):
     ]
 
 
+def test_names_and_places_too_long_for_their_fields_are_named_in_the_message(supervisor):
+    header = [*HEADER, "Dirección", "Ciudad"]
+    long = "x" * 121
+    rows = [
+        header,
+        ["DNI", "41234567", long, long, "", "", "", "d" * 256, long],
+        ["DNI", "41234568", "Ana", "Ruiz", "999", "", "", "", ""],
+    ]
+    batch = upload(xlsx(rows), "clientes.xlsx", supervisor)
+
+    shown = services.preview(batch, batch.mapping)
+
+    assert shown[0].messages == [
+        "Los nombres tienen más de 120 caracteres.",
+        "Los apellidos tienen más de 120 caracteres.",
+        "La dirección tiene más de 255 caracteres.",
+        "La ciudad tiene más de 120 caracteres.",
+    ]
+    assert shown[1].messages == ["El celular «999» no es un número válido."]
+
+
+def test_a_branch_is_found_by_its_name_whatever_its_case_and_accents_even_a_new_one(
+    supervisor,
+):
+    def branch_read(cell: str) -> str:
+        row = ["DNI", "41234567", "Ana", "Ruiz", "", "", cell]
+        batch = upload(xlsx([HEADER, row]), "clientes.xlsx", supervisor)
+        return services.preview(batch, batch.mapping)[0].values["branch"]
+
+    BranchFactory(name="Lima Centro")
+    assert branch_read("LIMA CENTRO") == "Lima Centro"
+
+    BranchFactory(name="Ancón")  # after the branches were read once
+    assert branch_read("ancon") == "Ancón"
+
+
 def test_a_good_file_creates_customers_with_a_timeline_entry(supervisor):
     batch = run(xlsx(good_rows()), supervisor)
 
