@@ -28,12 +28,10 @@ from django.core.validators import validate_email
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError, Throttled, ValidationError
 from ninja.files import UploadedFile
-from pydantic import AfterValidator, ConfigDict, ValidationInfo, field_validator, model_validator
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import AfterValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
 from collections_app import receivables, services
@@ -46,7 +44,7 @@ from collections_app.models import (
 )
 from collections_app.receivables import Debt
 from crm import services as crm_services
-from crm import validators as document_validators
+from crm.api_schemas import DetailOut, DocumentIn, ValidationErrorOut
 from crm.models import Customer, Interaction
 from integrations import api_clients
 from integrations.errors import ProviderError, TemporaryProviderError
@@ -96,77 +94,6 @@ FIELDS = {
 }
 
 
-# --- Validation errors in Spanish ----------------------------------------------------------
-
-# Pydantic's error types -> the message the bot shows; {name} takes the error's context.
-_MESSAGES = {
-    "missing": N_("Este campo es obligatorio."),
-    "extra_forbidden": N_("Este campo no se admite."),
-    "string_type": N_("Debe ser un texto."),
-    "string_too_short": N_("Debe tener al menos {min_length} caracteres."),
-    "string_too_long": N_("Debe tener como máximo {max_length} caracteres."),
-    "string_pattern_mismatch": N_("Tiene caracteres que no se admiten."),
-    "greater_than": N_("Debe ser mayor que {gt}."),
-    "greater_than_equal": N_("Debe ser mayor o igual que {ge}."),
-    "less_than": N_("Debe ser menor que {lt}."),
-    "less_than_equal": N_("Debe ser menor o igual que {le}."),
-    "decimal_parsing": N_("Indique un número válido, con punto decimal."),
-    "decimal_type": N_("Indique un número válido, con punto decimal."),
-    "decimal_max_places": N_("Use como máximo {decimal_places} decimales."),
-    "decimal_max_digits": N_("El número tiene demasiadas cifras."),
-    "decimal_whole_digits": N_("El número tiene demasiadas cifras."),
-    "finite_number": N_("Indique un número finito."),
-    "int_parsing": N_("Indique un número entero."),
-    "int_type": N_("Indique un número entero."),
-    "int_from_float": N_("Indique un número entero."),
-    "date_parsing": N_("Indique una fecha válida (AAAA-MM-DD)."),
-    "date_from_datetime_parsing": N_("Indique una fecha válida (AAAA-MM-DD)."),
-    "date_from_datetime_inexact": N_("Indique una fecha sin hora (AAAA-MM-DD)."),
-    "date_type": N_("Indique una fecha válida (AAAA-MM-DD)."),
-    "datetime_parsing": N_("Indique una fecha y hora válidas (AAAA-MM-DDTHH:MM)."),
-    "datetime_from_date_parsing": N_("Indique una fecha y hora válidas (AAAA-MM-DDTHH:MM)."),
-    "datetime_type": N_("Indique una fecha y hora válidas (AAAA-MM-DDTHH:MM)."),
-    "enum": N_("Elija una de estas opciones: {expected}."),
-    "literal_error": N_("Elija una de estas opciones: {expected}."),
-    "model_type": N_("Se esperaba un objeto JSON."),
-    "model_attributes_type": N_("Se esperaba un objeto JSON."),
-    "dict_type": N_("Se esperaba un objeto JSON."),
-    "json_invalid": N_("El JSON no es válido."),
-}
-
-# The types of the errors the validators below raise, already in Spanish.
-_OWN_TYPES = {"document", "email"}
-
-
-def _spanish(error: Any) -> dict:
-    """Return a pydantic error with its message in Spanish (our own messages are already)."""
-    template = _MESSAGES.get(error["type"])
-    ctx = {name: str(value).replace(" or ", " o ") for name, value in error.get("ctx", {}).items()}
-    if template is None:
-        message = error["msg"] if error["type"] in _OWN_TYPES else _("Valor no válido.")
-    else:
-        message = _(template).format(**ctx)
-    return {
-        "type": PydanticCustomError(error["type"], message),
-        "loc": error["loc"],
-        "input": error.get("input"),
-    }
-
-
-class BotIn(Schema):
-    """An input schema whose validation errors read in Spanish."""
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _in_spanish(cls, data: Any, handler: Any) -> Any:
-        try:
-            return handler(data)
-        except PydanticValidationError as exc:
-            raise PydanticValidationError.from_exception_data(
-                exc.title, [_spanish(error) for error in exc.errors()]
-            ) from None
-
-
 def _email(value: str) -> str:
     try:
         validate_email(value)
@@ -202,32 +129,6 @@ PaymentCode = Annotated[
     ),
 ]
 Provider = Literal["mercadopago", "clear"]
-
-
-class DocumentIn(BotIn):
-    tipo_documento: Customer.DocumentType = Field(
-        description="Tipo de documento: dni, ce (carné de extranjería), ruc o passport."
-    )
-    numero_documento: str = Field(
-        min_length=6,
-        max_length=20,
-        pattern=r"^[0-9A-Za-z .-]+$",
-        description="Número de documento; se ignoran espacios, puntos y guiones. DNI: 8 "
-        "dígitos; RUC: 11; carné de extranjería: 9 a 12 letras o dígitos; pasaporte: 6 a 12.",
-    )
-
-    @field_validator("numero_documento")
-    @classmethod
-    def _valid_for_its_type(cls, value: str, info: ValidationInfo) -> str:
-        number = document_validators.normalize_document_number(value)
-        document_type = info.data.get("tipo_documento")
-        if document_type is None:
-            return number  # the type is wrong, and says so
-        try:
-            document_validators.validate_document(document_type, number)
-        except DjangoValidationError as exc:
-            raise PydanticCustomError("document", exc.messages[0]) from None
-        return number
 
 
 class BodyIn(DocumentIn):
@@ -298,14 +199,6 @@ class CallbackIn(BodyIn):
 
 
 # --- Answers -------------------------------------------------------------------------------
-
-
-class DetailOut(Schema):
-    detail: str
-
-
-class ValidationErrorOut(Schema):
-    detail: list[dict]
 
 
 class CustomerOut(Schema):

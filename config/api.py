@@ -110,3 +110,5 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
 api.add_router("/", credits_router, tags=["credits"])
 api.add_router("/cobranzas/", "collections_app.api.router")
 api.add_router("/recuperacion/", "recovery.api.router")
+api.add_router("/cartera/", "crm.api.router")
+api.add_router("/cartera/creditos", "credits.api.book_router")

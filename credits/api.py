@@ -2,16 +2,23 @@
 
 from datetime import date
 from decimal import Decimal
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 
-from credits import schedule
-from credits.models import LoanProduct
+from credits import schedule, selectors
+from credits.models import Loan, LoanProduct
 from credits.schedule import Frequency, Method
 from credits.services import loans as loan_services
+from crm import validators as document_validators
+from crm.api import SCOPE as BOOK_SCOPE
+from crm.api_schemas import BotIn, DetailOut, ValidationErrorOut
+from crm.models import Customer
+from integrations import api_clients
 from lib import ratelimit
 
 router = Router()
@@ -64,7 +71,7 @@ class SchedulePreviewQuery(Schema):
     )
 
 
-class InstallmentOut(Schema):
+class PreviewInstallmentOut(Schema):
     number: int
     due_date: date
     principal: str
@@ -88,16 +95,8 @@ class SchedulePreviewOut(Schema):
     method: Method
     frequency: Frequency
     term: int
-    installments: list[InstallmentOut]
+    installments: list[PreviewInstallmentOut]
     totals: TotalsOut
-
-
-class ValidationErrorOut(Schema):
-    detail: list[dict]
-
-
-class DetailOut(Schema):
-    detail: str
 
 
 def _amount(value: Decimal) -> str:
@@ -239,4 +238,164 @@ def schedule_preview(request, params: Query[SchedulePreviewQuery]):
             "fee": _amount(result.total_fee),
             "total": _amount(result.total),
         },
+    }
+
+
+# --- The book's loans (/api/v1/cartera/creditos) -------------------------------------------
+# Read back what the book's import (crm/api.py) wrote, with the "book" scope.
+
+book_router = Router(
+    auth=api_clients.TokenAuth(BOOK_SCOPE),
+    throttle=api_clients.ClientRateLimit(),
+    tags=["cartera"],
+)
+
+
+class LoanQuery(BotIn):
+    tipo_documento: Customer.DocumentType | None = Field(None, description="Con numero_documento.")
+    numero_documento: str | None = Field(
+        None, max_length=20, pattern=r"^[0-9A-Za-z .-]+$", description="Los créditos del cliente."
+    )
+    estado: Loan.Status | None = Field(None, description="draft, active, paid, written_off…")
+    pagina: int = Field(1, ge=1, le=10_000)
+    por_pagina: int = Field(50, ge=1, le=100)
+
+
+class BookInstallmentOut(Schema):
+    numero: int
+    vencimiento: date
+    monto: str = Field(description="Capital, interés, comisiones y mora de la cuota.")
+    pagado: str
+    pendiente: str
+    pagada_el: date | None
+
+
+class BookLoanOut(Schema):
+    id: int
+    codigo_pago: str
+    tipo_documento: str
+    numero_documento: str
+    cliente: str
+    producto: str
+    moneda: str
+    capital: str
+    tasa_anual: str
+    plazo: int
+    frecuencia: str
+    fecha_desembolso: date
+    primer_vencimiento: date
+    cronograma: Literal["engine", "imported"] = Field(
+        description="engine: calculado aquí; imported: el del sistema de origen."
+    )
+    estado: str
+    estado_nombre: str
+    saldo: str = Field(description="Lo que falta pagar de las cuotas, sin mora.")
+    vencido: str
+    proximo_vencimiento: date | None
+    monto_proxima_cuota: str
+
+
+class BookLoanDetailOut(BookLoanOut):
+    cuotas: list[BookInstallmentOut]
+
+
+class BookLoanPageOut(Schema):
+    total: int
+    pagina: int
+    por_pagina: int
+    resultados: list[BookLoanOut]
+
+
+BOOK_ERRORS: dict[int, Any] = {
+    401: DetailOut,
+    403: DetailOut,
+    422: ValidationErrorOut,
+    429: DetailOut,
+}
+
+
+@book_router.get(
+    "",
+    response={200: BookLoanPageOut, **BOOK_ERRORS},
+    summary="Listar créditos",
+    url_name="book_loan_list",
+)
+def book_loans(request, params: Query[LoanQuery]) -> dict:
+    """The loans, newest first; of one customer (document), or in one status."""
+    loans = Loan.objects.select_related("customer", "product").order_by("-pk")
+    if params.numero_documento:
+        number = document_validators.normalize_document_number(params.numero_documento)
+        loans = loans.filter(customer__document_number=number)
+        if params.tipo_documento:
+            loans = loans.filter(customer__document_type=params.tipo_documento)
+    if params.estado:
+        loans = loans.filter(status=params.estado)
+    total = loans.count()
+    start = (params.pagina - 1) * params.por_pagina
+    page = list(loans[start : start + params.por_pagina])
+    figures = selectors.installment_figures([loan.pk for loan in page])
+    return {
+        "total": total,
+        "pagina": params.pagina,
+        "por_pagina": params.por_pagina,
+        "resultados": [_book_loan(loan, figures[loan.pk]) for loan in page],
+    }
+
+
+@book_router.get(
+    "/{codigo_pago}",
+    response={200: BookLoanDetailOut, 404: DetailOut, **BOOK_ERRORS},
+    summary="Un crédito por su código de pago, con sus cuotas",
+    url_name="book_loan_detail",
+)
+def book_loan(request, codigo_pago: str) -> dict:
+    loan = (
+        Loan.objects.select_related("customer", "product")
+        .filter(payment_code=codigo_pago[:30])
+        .first()
+    )
+    if loan is None:
+        raise HttpError(404, _("No hay un crédito con ese código de pago."))
+    rows = selectors.installment_figures([loan.pk])[loan.pk]
+    return {
+        **_book_loan(loan, rows),
+        "cuotas": [
+            {
+                "numero": row.number,
+                "vencimiento": row.due_date,
+                "monto": _amount(row.due),
+                "pagado": _amount(row.paid),
+                "pendiente": _amount(row.pending),
+                "pagada_el": row.paid_on,
+            }
+            for row in rows
+        ],
+    }
+
+
+def _book_loan(loan: Loan, rows: list) -> dict:
+    today = timezone.localdate()
+    owed = selectors.open_balance(rows, today)
+    customer = loan.customer
+    return {
+        "id": loan.pk,
+        "codigo_pago": loan.payment_code,
+        "tipo_documento": customer.document_type,
+        "numero_documento": customer.document_number,
+        "cliente": customer.full_name,
+        "producto": loan.product.name,
+        "moneda": loan.currency,
+        "capital": _amount(loan.principal),
+        "tasa_anual": f"{loan.annual_rate:f}",
+        "plazo": loan.term,
+        "frecuencia": loan.frequency,
+        "fecha_desembolso": loan.start_date,
+        "primer_vencimiento": loan.first_due_date,
+        "cronograma": loan.schedule_source,
+        "estado": loan.status,
+        "estado_nombre": loan.get_status_display(),
+        "saldo": _amount(sum((row.pending for row in owed.open_rows), Decimal(0))),
+        "vencido": _amount(owed.overdue),
+        "proximo_vencimiento": owed.next_due_date,
+        "monto_proxima_cuota": _amount(owed.next_due_amount),
     }

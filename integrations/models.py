@@ -128,7 +128,10 @@ class ApiClient(models.Model):
                 _("Escriba los permisos separados por comas, p. ej. «collections»."),
             )
         ],
-        help_text=_("Separados por comas. «collections»: la API del bot de cobranza."),
+        help_text=_(
+            "Separados por comas. «collections»: la API del bot de cobranza; «recovery»: las "
+            "campañas de cartera castigada; «book»: clientes y créditos (importar y leer)."
+        ),
     )
     rate_limit_per_minute = models.PositiveIntegerField(
         _("solicitudes por minuto"),

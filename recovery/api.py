@@ -21,7 +21,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Body, Field, File, Form, Query, Router, Schema, Status
@@ -29,8 +28,10 @@ from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 from pydantic import ConfigDict
 
-from collections_app.api import BotIn, DetailOut, DocumentIn, ValidationErrorOut
+from crm import api as book_api
 from crm import validators as document_validators
+from crm.api import ProgressOut, RowErrorOut, UploadOut
+from crm.api_schemas import BotIn, DetailOut, DocumentIn, ValidationErrorOut
 from crm.imports import services as import_services
 from crm.models import Customer, ImportBatch
 from integrations import api_clients
@@ -84,8 +85,6 @@ FILE_COLUMNS = {
 FIRST_DAY = date(2000, 1, 1)
 MAX_PAGE = 10_000
 MAX_PER_PAGE = 100
-# An upload's errors shown in its status (all of them are on the import's page, as .xlsx).
-ERRORS_SHOWN = 50
 
 
 # --- Input ---------------------------------------------------------------------------------
@@ -194,23 +193,6 @@ class CampaignPageOut(Schema):
     resultados: list[CampaignOut]
 
 
-class UploadOut(Schema):
-    id: int = Field(description="La importación.")
-    estado: str
-    url_estado: str = Field(description="Dónde consultar su avance y resultado.")
-
-
-class RowErrorOut(Schema):
-    linea: int
-    mensaje: str
-
-
-class ProgressOut(Schema):
-    fase: str
-    hechas: int
-    total: int | None
-
-
 class UploadStatusOut(Schema):
     id: int
     estado: Literal["uploaded", "queued", "running", "done", "failed", "undone"] = Field(
@@ -313,11 +295,7 @@ def upload_campaigns(
         raise ValidationError(
             [{"type": "value_error", "loc": ["file", "archivo"], "msg": m} for m in exc.messages]
         ) from exc
-    url = reverse("api-v1:recovery_upload_status", kwargs={"batch_id": batch.pk})
-    return Status(
-        202,
-        {"id": batch.pk, "estado": batch.status, "url_estado": request.build_absolute_uri(url)},
-    )
+    return book_api.accepted(request, batch, "recovery_upload_status")
 
 
 @router.get(
@@ -332,26 +310,7 @@ def upload_status(request: HttpRequest, batch_id: int) -> dict:
     batch = ImportBatch.objects.filter(pk=batch_id, kind=KIND).first()
     if batch is None:
         raise HttpError(404, _("No existe una carga de campañas con ese número."))
-    progress = import_services.progress(batch)
-    return {
-        "id": batch.pk,
-        "estado": batch.status,
-        "estado_nombre": batch.get_status_display(),
-        "archivo": batch.file_name,
-        "aplicada": batch.is_applied,
-        "filas": batch.row_count,
-        "creadas": batch.created_count,
-        "filas_con_errores": batch.error_row_count,
-        "omitidas": batch.skipped_count,
-        "errores": [
-            {"linea": line, "mensaje": message}
-            for line, message in (batch.error_preview or [])[:ERRORS_SHOWN]
-        ],
-        "fallo": batch.failure,
-        "avance": {"fase": progress.phase, "hechas": progress.done, "total": progress.total}
-        if progress is not None
-        else None,
-    }
+    return book_api.batch_status(batch)
 
 
 @router.get(

@@ -162,6 +162,16 @@ def _value(name: str, kwarg: str) -> object:
             .first()
         )
         return invitation.token if invitation else "none"
+    if kwarg == "tipo":  # the book API's kinds of import
+        return "clientes"
+    if kwarg == "tipo_documento":
+        return "dni"
+    if kwarg == "numero_documento":
+        customer = apps.get_model("crm", "Customer").objects.order_by("pk").first()
+        return customer.document_number if customer else "00000000"
+    if kwarg == "codigo_pago":
+        loan = apps.get_model("credits", "Loan").objects.order_by("pk").first()
+        return loan.payment_code if loan else "none"
     if kwarg == "secret":
         return settings.KOMMO_WEBHOOK_SECRET or "none"
     if kwarg == "reference":

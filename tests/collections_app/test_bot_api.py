@@ -6,14 +6,12 @@ import json
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-import jsonschema
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from ninja.responses import NinjaJSONEncoder
 
 from collections_app.models import (
     AgreementRule,
@@ -23,13 +21,13 @@ from collections_app.models import (
     PaymentLink,
     ReportedPayment,
 )
-from config.api import api
 from credits.models import Loan
 from credits.services import delinquency
 from crm.models import Customer, Interaction
 from integrations import api_clients, fakes
 from integrations.errors import ProviderError, TemporaryProviderError
 from integrations.models import OutboxMessage
+from tests.api_partner import ApiPartner, api_schema
 from tests.collections_app.conftest import INSTALLMENT, OVERDUE, TO_SETTLE, TODAY
 from tests.factories import CustomerFactory
 
@@ -43,17 +41,11 @@ PDF = b"%PDF-1.4\n" + b"0" * 64
 
 @pytest.fixture(scope="module")
 def openapi() -> dict:
-    # As served: JSON, whose keys are strings (the in-memory one has int status codes).
-    return json.loads(json.dumps(api.get_openapi_schema(), cls=NinjaJSONEncoder))
+    return api_schema()
 
 
-class Bot:
+class Bot(ApiPartner):
     """A test client that sends the bot's token and checks every answer against the schema."""
-
-    def __init__(self, token: str | None, openapi: dict) -> None:
-        self.client = Client(raise_request_exception=False)
-        self.token = token
-        self.openapi = openapi
 
     def get(self, path: str, params: dict | None = None, **kwargs):
         return self._call("get", path, data=params, **kwargs)
@@ -76,23 +68,6 @@ class Bot:
         response = getattr(self.client, method)(BASE + path, headers=headers, **kwargs)
         self.check(method, BASE + path, response)
         return response
-
-    def check(self, method: str, path: str, response) -> None:
-        """Fail unless the status is documented and the body fits its schema."""
-        operation = self.openapi["paths"][path][method]
-        documented = operation["responses"]
-        assert str(response.status_code) in documented, (
-            f"{method.upper()} {path} answered {response.status_code}, not in the schema: "
-            f"{response.content[:300]!r}"
-        )
-        schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
-        assert response["Content-Type"].startswith("application/json")
-        jsonschema.validate(
-            response.json(),
-            {**schema, "components": self.openapi["components"]},
-            cls=jsonschema.Draft202012Validator,
-            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-        )
 
 
 @pytest.fixture

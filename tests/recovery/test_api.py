@@ -2,22 +2,18 @@
 the rate limit, making, listing, reading and finishing campaigns, uploading a file of
 them, bad input, and every answer checked against the API's own OpenAPI document."""
 
-import json
 from datetime import timedelta
 from decimal import Decimal
 
-import jsonschema
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
-from ninja.responses import NinjaJSONEncoder
 
 from collections_app.strategies.segments import CASTIGADA_TAG
-from config.api import api
 from crm.models import Customer, ImportBatch
 from integrations import api_clients
 from recovery import services
 from recovery.models import Campaign
+from tests.api_partner import ApiPartner, api_schema
 from tests.factories import CustomerFactory
 from tests.recovery.conftest import CAMPAIGN_AMOUNT, TODAY, make_campaign
 
@@ -26,51 +22,14 @@ BASE = "/api/v1/recuperacion"
 
 @pytest.fixture(scope="module")
 def openapi() -> dict:
-    return json.loads(json.dumps(api.get_openapi_schema(), cls=NinjaJSONEncoder))
+    return api_schema()
 
 
-class Partner:
-    """A test client that sends a token and checks every answer against the schema."""
-
-    def __init__(self, token: str | None, openapi: dict) -> None:
-        self.client = Client(raise_request_exception=False)
-        self.token = token
-        self.openapi = openapi
-
-    def get(self, path: str, params: dict | None = None, *, route: str | None = None):
-        return self._call("get", path, route, data=params)
-
-    def post(self, path: str, body: dict | None = None, *, route: str | None = None):
-        data = json.dumps(body) if body is not None else ""
-        return self._call("post", path, route, data=data, content_type="application/json")
-
-    def post_raw(self, path: str, raw: str, *, route: str | None = None):
-        return self._call("post", path, route, data=raw, content_type="application/json")
+class Partner(ApiPartner):
+    base = BASE
 
     def upload(self, data: dict):
         return self._call("post", "/campanas/carga", None, data=data)
-
-    def _call(self, method: str, path: str, route: str | None, **kwargs):
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token is not None else {}
-        response = getattr(self.client, method)(BASE + path, headers=headers, **kwargs)
-        self.check(method, BASE + (route or path), response)
-        return response
-
-    def check(self, method: str, path: str, response) -> None:
-        operation = self.openapi["paths"][path][method]
-        documented = operation["responses"]
-        assert str(response.status_code) in documented, (
-            f"{method.upper()} {path} answered {response.status_code}, not in the schema: "
-            f"{response.content[:300]!r}"
-        )
-        schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
-        assert response["Content-Type"].startswith("application/json")
-        jsonschema.validate(
-            response.json(),
-            {**schema, "components": self.openapi["components"]},
-            cls=jsonschema.Draft202012Validator,
-            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-        )
 
 
 DETAIL = "/campanas/{campaign_id}"
