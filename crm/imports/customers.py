@@ -68,7 +68,7 @@ def _length(name: str) -> int:
 
 
 # The fields' names in a row's messages, translated only when a message needs one: six
-# translations a row cost ~1 s of a 100,000-row file.
+# translations a row, with the timeline's two, were ~18% of a profiled 20,000-row import.
 NAME_LABELS = (
     ("first_name", gettext_lazy("Los nombres")),
     ("last_name", gettext_lazy("Los apellidos")),
