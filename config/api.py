@@ -8,7 +8,9 @@ LoginRequiredMiddleware, which would answer a client with a redirect to the logi
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -86,6 +88,23 @@ _NINJA_MESSAGES = {
     ),
     "Field required": gettext_lazy("Este campo es obligatorio."),
 }
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """Answer 413 in JSON, not Django's HTML page, for a body over DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1_000_000
+    return api.create_response(
+        request,
+        {
+            "detail": _(
+                "La solicitud es demasiado grande (hasta %(mb).1f MB): divídala en varias o "
+                "suba un archivo."
+            )
+            % {"mb": limit}
+        },
+        status=413,
+    )
 
 
 @api.exception_handler(HttpError)

@@ -35,8 +35,9 @@ SCOPE = "book"
 # The kinds this API imports, by the name it gives them.
 KINDS = {"clientes": "customers", "creditos": "loans"}
 MAX_ROWS = 5_000
-# A loan's installments and payments: up to 360 installments and their payments a loan.
-MAX_PART_ROWS = 200_000
+# A loan's installments and payments. The whole body is bounded before this, by Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, about 30,000 rows; 413): a larger book goes as files.
+MAX_PART_ROWS = 30_000
 MAX_CELL = 255
 MAX_PAGE = 10_000
 MAX_PER_PAGE = 100
@@ -228,7 +229,7 @@ def import_fields(request: HttpRequest) -> list[dict]:
 
 @router.post(
     "/importaciones/{tipo}",
-    response={202: UploadOut, 404: DetailOut, 400: DetailOut, **ERRORS},
+    response={202: UploadOut, 404: DetailOut, 400: DetailOut, 413: DetailOut, **ERRORS},
     summary="Importar clientes o créditos (crear o actualizar)",
     url_name="book_import",
 )

@@ -3,6 +3,7 @@ through the imports' own service (created, updated, conflicts, all-or-nothing, b
 the import's status, and the customers and loans read back; every answer checked against
 the API's OpenAPI document."""
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -218,3 +219,18 @@ def test_a_loan_with_its_payments_is_imported_and_read_back_with_its_balance(
     pending = sum(Decimal(row["pendiente"]) for row in detail["cuotas"])
     assert Decimal(detail["saldo"]) == pending
     assert partner.get("/cartera/creditos/NO-EXISTE", route=LOAN).status_code == 404
+
+
+def test_a_body_larger_than_django_takes_is_refused_whole(partner):
+    payments = [{"codigo_de_pago": "PX-1", "fecha_de_pago": "14/02/2026", "monto": "1.00"}] * 60_000
+
+    answer = partner.client.post(
+        "/api/v1/cartera/importaciones/creditos",
+        data=json.dumps({"filas": [{"codigo_de_pago": "PX-1"}], "pagos": payments}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {partner.token}"},
+    )
+
+    assert answer.status_code == 413
+    assert "demasiado grande (hasta 2.6 MB)" in answer.json()["detail"]
+    assert not ImportBatch.objects.exists()
