@@ -54,6 +54,10 @@ def plan_allocations(
     """
     allocations = []
     for inst in rows:
+        if amount <= 0:
+            # Nothing left: the rows after are untouched, their paid day as it was (they
+            # are open rows, not paid: `_settle_state` would leave them so).
+            break
         for component in order:
             if amount <= 0:
                 break
