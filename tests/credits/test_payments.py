@@ -333,3 +333,33 @@ def test_a_credit_balance_already_spent_must_be_annulled_first(make_active_loan)
 
     with pytest.raises(ValidationError, match="ya se usó"):
         payment_services.annul_payment(payment=overpaid, actor=None, reason="Error")
+
+
+def test_a_payment_planned_over_rows_leaves_those_it_does_not_reach_as_they_were():
+    # In memory, as the book import plans its payments: no database.
+    due = {"principal_due": Decimal("80.00"), "interest_due": Decimal("20.00")}
+    first = Installment(number=1, due_date=date(2026, 2, 1), **due)
+    # Settled before this payment (a waiver): it keeps its day.
+    waived = Installment(
+        number=2,
+        due_date=date(2026, 3, 1),
+        paid_on=date(2026, 1, 20),
+        principal_paid=Decimal("80.00"),
+        interest_paid=Decimal("20.00"),
+        **due,
+    )
+    later = Installment(number=3, due_date=date(2026, 4, 1), **due)
+    payment = Payment(amount=Decimal("100.00"), received_on=date(2026, 2, 10))
+    order = [Component.INTEREST, Component.PRINCIPAL]
+
+    allocations, left = payment_services.plan_allocations(
+        payment, [first, waived, later], Decimal("100.00"), order
+    )
+
+    assert left == 0
+    assert [(a.installment.number, a.component, a.amount) for a in allocations] == [
+        (1, Component.INTEREST, Decimal("20.00")),
+        (1, Component.PRINCIPAL, Decimal("80.00")),
+    ]
+    assert first.paid_on == date(2026, 2, 10)
+    assert (waived.paid_on, later.paid_on, later.total_paid) == (date(2026, 1, 20), None, 0)
