@@ -36,7 +36,7 @@ SCOPE = "book"
 KINDS = {"clientes": "customers", "creditos": "loans"}
 MAX_ROWS = 5_000
 # A loan's installments and payments. The whole body is bounded before this, by Django's
-# DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, about 30,000 rows; 413): a larger book goes as files.
+# DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB, some 30,000 rows; 413): a larger book goes as files.
 MAX_PART_ROWS = 30_000
 MAX_CELL = 255
 MAX_PAGE = 10_000
