@@ -2,7 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -16,7 +16,7 @@ from credits.schedule import Frequency, Method
 from credits.services import loans as loan_services
 from crm import validators as document_validators
 from crm.api import SCOPE as BOOK_SCOPE
-from crm.api_schemas import BotIn, DetailOut, ValidationErrorOut
+from crm.api_schemas import NOT_FOUND, TOKEN_ERRORS, DetailOut, PageQuery, ValidationErrorOut, paged
 from crm.models import Customer
 from integrations import api_clients
 from lib import ratelimit
@@ -251,14 +251,12 @@ book_router = Router(
 )
 
 
-class LoanQuery(BotIn):
+class LoanQuery(PageQuery):
     tipo_documento: Customer.DocumentType | None = Field(None, description="Con numero_documento.")
     numero_documento: str | None = Field(
         None, max_length=20, pattern=r"^[0-9A-Za-z .-]+$", description="Los créditos del cliente."
     )
     estado: Loan.Status | None = Field(None, description="draft, active, paid, written_off…")
-    pagina: int = Field(1, ge=1, le=10_000)
-    por_pagina: int = Field(50, ge=1, le=100)
 
 
 class BookInstallmentOut(Schema):
@@ -306,17 +304,9 @@ class BookLoanPageOut(Schema):
     resultados: list[BookLoanOut]
 
 
-BOOK_ERRORS: dict[int, Any] = {
-    401: DetailOut,
-    403: DetailOut,
-    422: ValidationErrorOut,
-    429: DetailOut,
-}
-
-
 @book_router.get(
     "",
-    response={200: BookLoanPageOut, **BOOK_ERRORS},
+    response={200: BookLoanPageOut, **TOKEN_ERRORS},
     summary="Listar créditos",
     url_name="book_loan_list",
 )
@@ -330,21 +320,14 @@ def book_loans(request, params: Query[LoanQuery]) -> dict:
             loans = loans.filter(customer__document_type=params.tipo_documento)
     if params.estado:
         loans = loans.filter(status=params.estado)
-    total = loans.count()
-    start = (params.pagina - 1) * params.por_pagina
-    page = list(loans[start : start + params.por_pagina])
+    header, page = paged(loans, params)
     figures = selectors.installment_figures([loan.pk for loan in page])
-    return {
-        "total": total,
-        "pagina": params.pagina,
-        "por_pagina": params.por_pagina,
-        "resultados": [_book_loan(loan, figures[loan.pk]) for loan in page],
-    }
+    return {**header, "resultados": [_book_loan(loan, figures[loan.pk]) for loan in page]}
 
 
 @book_router.get(
     "/{codigo_pago}",
-    response={200: BookLoanDetailOut, 404: DetailOut, **BOOK_ERRORS},
+    response={200: BookLoanDetailOut, **NOT_FOUND},
     summary="Un crédito por su código de pago, con sus cuotas",
     url_name="book_loan_detail",
 )

@@ -24,7 +24,15 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict, field_validator
 
 from crm import selectors
-from crm.api_schemas import BotIn, DetailOut, DocumentIn, ValidationErrorOut
+from crm.api_schemas import (
+    NOT_FOUND,
+    TOKEN_ERRORS,
+    BotIn,
+    DetailOut,
+    DocumentIn,
+    PageQuery,
+    paged,
+)
 from crm.imports import registry
 from crm.imports import services as import_services
 from crm.models import Branch, Channel, Customer, ImportBatch
@@ -39,8 +47,6 @@ MAX_ROWS = 5_000
 # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB, some 30,000 rows; 413): a larger book goes as files.
 MAX_PART_ROWS = 30_000
 MAX_CELL = 255
-MAX_PAGE = 10_000
-MAX_PER_PAGE = 100
 ERRORS_SHOWN = 50
 # The API's names of the document's fields, as its other endpoints name them.
 DOCUMENT_KEYS = {"document_type": "tipo_documento", "document_number": "numero_documento"}
@@ -103,10 +109,8 @@ class ImportIn(BotIn):
         return rows
 
 
-class CustomerQuery(BotIn):
+class CustomerQuery(PageQuery):
     q: str | None = Field(None, max_length=100, description="Documento, nombre, correo o celular.")
-    pagina: int = Field(1, ge=1, le=MAX_PAGE)
-    por_pagina: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
 class CustomerKeyIn(DocumentIn):
@@ -133,9 +137,8 @@ class ProgressOut(Schema):
     total: int | None
 
 
-class ImportStatusOut(Schema):
+class UploadStatusOut(Schema):
     id: int
-    tipo: str
     estado: Literal["uploaded", "queued", "running", "done", "failed", "undone"] = Field(
         description="queued (en cola), running (en curso), done (terminada), failed (falló), "
         "undone (deshecha)."
@@ -147,17 +150,21 @@ class ImportStatusOut(Schema):
     )
     filas: int
     creadas: int
+    filas_con_errores: int
+    omitidas: int
+    errores: list[RowErrorOut] = Field(description="Las primeras filas con errores.")
+    fallo: str
+    avance: ProgressOut | None
+
+
+class ImportStatusOut(UploadStatusOut):
+    tipo: str
     actualizadas: int
     sin_cambios: int
     conflictos: int = Field(
         description="Clientes cuyos nombres difieren: esperan que una persona los acepte o "
         "rechace en la página de la importación."
     )
-    filas_con_errores: int
-    omitidas: int
-    errores: list[RowErrorOut] = Field(description="Las primeras filas con errores.")
-    fallo: str
-    avance: ProgressOut | None
 
 
 class FieldOut(Schema):
@@ -199,16 +206,12 @@ class CustomerPageOut(Schema):
     resultados: list[BookCustomerOut]
 
 
-ERRORS: dict[int, Any] = {401: DetailOut, 403: DetailOut, 422: ValidationErrorOut, 429: DetailOut}
-NOT_FOUND: dict[int, Any] = {404: DetailOut, **ERRORS}
-
-
 # --- Endpoints -----------------------------------------------------------------------------
 
 
 @router.get(
     "/importaciones/campos",
-    response={200: list[KindFieldsOut], **ERRORS},
+    response={200: list[KindFieldsOut], **TOKEN_ERRORS},
     summary="Los campos de cada tipo de importación",
     url_name="book_import_fields",
 )
@@ -229,7 +232,7 @@ def import_fields(request: HttpRequest) -> list[dict]:
 
 @router.post(
     "/importaciones/{tipo}",
-    response={202: UploadOut, 404: DetailOut, 400: DetailOut, 413: DetailOut, **ERRORS},
+    response={202: UploadOut, 404: DetailOut, 400: DetailOut, 413: DetailOut, **TOKEN_ERRORS},
     summary="Importar clientes o créditos (crear o actualizar)",
     url_name="book_import",
 )
@@ -293,7 +296,7 @@ def import_status(request: HttpRequest, batch_id: int) -> dict:
 
 @router.get(
     "/clientes",
-    response={200: CustomerPageOut, **ERRORS},
+    response={200: CustomerPageOut, **TOKEN_ERRORS},
     summary="Listar clientes",
     url_name="book_customer_list",
 )
@@ -302,15 +305,8 @@ def customer_list(request: HttpRequest, params: Query[CustomerQuery]) -> dict:
     customers = Customer.objects.order_by("last_name", "first_name", "pk")
     if params.q and params.q.strip():
         customers = selectors.search_customers(customers, params.q)
-    total = customers.count()
-    start = (params.pagina - 1) * params.por_pagina
-    page = list(customers[start : start + params.por_pagina])
-    return {
-        "total": total,
-        "pagina": params.pagina,
-        "por_pagina": params.por_pagina,
-        "resultados": _customers(page),
-    }
+    header, page = paged(customers, params)
+    return {**header, "resultados": _customers(page)}
 
 
 @router.get(

@@ -7,6 +7,7 @@ endpoints use them (collections, recovery, the book).
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from ninja import Field, Schema
@@ -120,3 +121,31 @@ class DetailOut(Schema):
 
 class ValidationErrorOut(Schema):
     detail: list[dict]
+
+
+# What every endpoint behind a token may answer besides its own; and a 404 where it reads
+# one thing.
+TOKEN_ERRORS: dict[int, Any] = {
+    401: DetailOut,
+    403: DetailOut,
+    422: ValidationErrorOut,
+    429: DetailOut,
+}
+NOT_FOUND: dict[int, Any] = {404: DetailOut, **TOKEN_ERRORS}
+
+MAX_PAGE = 10_000
+MAX_PER_PAGE = 100
+
+
+class PageQuery(BotIn):
+    """A list's page: which one and how many rows (a list's query schema extends it)."""
+
+    pagina: int = Field(1, ge=1, le=MAX_PAGE)
+    por_pagina: int = Field(50, ge=1, le=MAX_PER_PAGE)
+
+
+def paged(rows: QuerySet, params: PageQuery) -> tuple[dict, list]:
+    """Return a list's page of `rows` (ordered): its header (total, page, size) and rows."""
+    start = (params.pagina - 1) * params.por_pagina
+    header = {"total": rows.count(), "pagina": params.pagina, "por_pagina": params.por_pagina}
+    return header, list(rows[start : start + params.por_pagina])

@@ -30,8 +30,16 @@ from pydantic import ConfigDict
 
 from crm import api as book_api
 from crm import validators as document_validators
-from crm.api import ProgressOut, RowErrorOut, UploadOut
-from crm.api_schemas import BotIn, DetailOut, DocumentIn, ValidationErrorOut
+from crm.api import UploadOut, UploadStatusOut
+from crm.api_schemas import (
+    NOT_FOUND,
+    TOKEN_ERRORS,
+    BotIn,
+    DetailOut,
+    DocumentIn,
+    PageQuery,
+    paged,
+)
 from crm.imports import services as import_services
 from crm.models import Customer, ImportBatch
 from integrations import api_clients
@@ -83,8 +91,6 @@ FILE_COLUMNS = {
     "correo": "email",
 }
 FIRST_DAY = date(2000, 1, 1)
-MAX_PAGE = 10_000
-MAX_PER_PAGE = 100
 
 
 # --- Input ---------------------------------------------------------------------------------
@@ -133,12 +139,10 @@ class CampaignIn(DocumentIn):
     codigo_pago_asociado: PaymentCode = ""
 
 
-class ListQuery(BotIn):
+class ListQuery(PageQuery):
     estado: int | None = Field(None, ge=0, le=2, description="0: activa, 1: pagada, 2: finalizada.")
     id_campana: str | None = Field(None, max_length=services.MAX_CODE)
     numero_documento: str | None = Field(None, max_length=20, pattern=r"^[0-9A-Za-z .-]+$")
-    pagina: int = Field(1, ge=1, le=MAX_PAGE)
-    por_pagina: int = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
 class FinishIn(BotIn):
@@ -193,29 +197,7 @@ class CampaignPageOut(Schema):
     resultados: list[CampaignOut]
 
 
-class UploadStatusOut(Schema):
-    id: int
-    estado: Literal["uploaded", "queued", "running", "done", "failed", "undone"] = Field(
-        description="queued (en cola), running (en curso), done (terminada), failed (falló)."
-    )
-    estado_nombre: str
-    archivo: str
-    aplicada: bool = Field(
-        description="Si escribió campañas: sin «omitir_errores», un archivo con errores no "
-        "escribe nada."
-    )
-    filas: int
-    creadas: int
-    filas_con_errores: int
-    omitidas: int
-    errores: list[RowErrorOut] = Field(description="Las primeras filas con errores.")
-    fallo: str
-    avance: ProgressOut | None
-
-
-ERRORS: dict[int, Any] = {401: DetailOut, 403: DetailOut, 422: ValidationErrorOut, 429: DetailOut}
-BODY_ERRORS: dict[int, Any] = {400: DetailOut, **ERRORS}
-NOT_FOUND: dict[int, Any] = {404: DetailOut, **ERRORS}
+BODY_ERRORS: dict[int, Any] = {400: DetailOut, **TOKEN_ERRORS}
 
 
 # --- Endpoints -----------------------------------------------------------------------------
@@ -315,7 +297,7 @@ def upload_status(request: HttpRequest, batch_id: int) -> dict:
 
 @router.get(
     "/campanas",
-    response={200: CampaignPageOut, **ERRORS},
+    response={200: CampaignPageOut, **TOKEN_ERRORS},
     summary="Listar campañas",
     url_name="recovery_campaign_list",
 )
@@ -323,15 +305,8 @@ def list_campaigns(request: HttpRequest, params: Query[ListQuery]) -> dict:
     """The campaigns, newest first, by status, campaign id or document; a page at a time."""
     services.finish_ended()  # a campaign past its end date is finished, not active
     campaigns = _listed(params)
-    total = campaigns.count()
-    start = (params.pagina - 1) * params.por_pagina
-    page = campaigns[start : start + params.por_pagina]
-    return {
-        "total": total,
-        "pagina": params.pagina,
-        "por_pagina": params.por_pagina,
-        "resultados": [_campaign(campaign) for campaign in page],
-    }
+    header, page = paged(campaigns, params)
+    return {**header, "resultados": [_campaign(campaign) for campaign in page]}
 
 
 @router.get(
