@@ -8,14 +8,16 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from credits.models import Loan
 from crm.api import MAX_ROWS
-from crm.models import Customer, ImportBatch, ImportRecord
+from crm.models import Customer, ImportBatch, ImportRecord, Tag
 from integrations import api_clients
 from tests.api_partner import ApiPartner, api_schema
 from tests.credits.conftest import TODAY, at
-from tests.factories import CustomerFactory, LoanProductFactory
+from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -234,3 +236,21 @@ def test_a_body_larger_than_django_takes_is_refused_whole(partner):
     assert answer.status_code == 413
     assert "demasiado grande (hasta 2.6 MB)" in answer.json()["detail"]
     assert not ImportBatch.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/cartera/clientes", "/cartera/creditos"])
+def test_a_page_of_customers_or_loans_costs_the_same_queries_for_2_rows_as_for_20(partner, path):
+    def queries() -> int:
+        partner.get(path)  # the token's client read and cached
+        with CaptureQueriesContext(connection) as captured:
+            assert partner.get(path).status_code == 200
+        return len(captured)
+
+    tagged = Tag.objects.create(name="VIP")
+    for _ in range(2):
+        LoanFactory().customer.tags.add(tagged)
+    few = queries()
+    for _ in range(18):
+        LoanFactory().customer.tags.add(tagged)
+
+    assert queries() == few
