@@ -212,14 +212,18 @@ class SearchLastFilterSet(FilterSet):
         django-filter builds a new class, with a new field per filter, on every request
         (~0.25 ms of the customer list's ~11). A form copies its class's fields, and a
         model choice field its queryset (`.all()`), so nothing one request does reaches the
-        next. A filter whose choices come from the request (a callable `queryset`) keeps
-        the class per request.
+        next. A FilterSet whose filters may differ per request keeps a class per request:
+        one with a filter whose choices come from the request (a callable `queryset`), or
+        with its own `__init__` (which may set choices or drop filters, as the call queue's
+        and the goals' lists do).
         """
         cls = type(self)
         form_class = cls.__dict__.get("_form_class")
         if form_class is None:
             form_class = super().get_form_class()
-            if not any(callable(getattr(f, "queryset", None)) for f in self.filters.values()):
+            if cls.__init__ is SearchLastFilterSet.__init__ and not any(
+                callable(getattr(f, "queryset", None)) for f in self.filters.values()
+            ):
                 cls._form_class = form_class
         return form_class
 

@@ -50,3 +50,21 @@ def test_a_filter_whose_choices_come_from_the_request_keeps_a_class_per_request(
             fields = ["branch"]
 
     assert type(_form(ByRequest)) is not type(_form(ByRequest))
+
+
+def test_a_filterset_that_sets_its_filters_per_request_keeps_a_class_per_request():
+    class ChoicesPerRequest(search.SearchLastFilterSet):
+        city = django_filters.ChoiceFilter(choices=())
+
+        class Meta:
+            model = Customer
+            fields = ["city"]
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.filters["city"].extra["choices"] = [("Lima", "Lima")]
+
+    first, second = _form(ChoicesPerRequest), _form(ChoicesPerRequest)
+
+    assert type(first) is not type(second)
+    assert list(second.fields["city"].choices)[-1] == ("Lima", "Lima")
