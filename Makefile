@@ -29,6 +29,8 @@ install: $(VENV)/.installed ## Create .venv and install the locked dependencies
 
 # The demo's payment links go to an in-memory gateway unless the environment says otherwise.
 run: export PAYMENT_GATEWAYS_FAKE ?= True
+# Links in the demo's messages (portal, payment links) point at the port it serves on.
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: install ## Migrate, load the demo and serve with a Celery worker and beat
 	@echo "::: 1/8 database: applying migrations (the first time about 15 s)"
 	@$(MANAGE) migrate --noinput -v0

@@ -70,9 +70,13 @@ def _list(
 
 
 def _next_or(request: HttpRequest, fallback: str) -> str:
-    """Return the POST's `next` when it is a path of this site, else `fallback`."""
+    """Return the POST's `next` when it is a path of this site, else `fallback`.
+
+    Only a path from the root: `redirect` would take anything else without a slash or a
+    dot ("²", "lista") for the name of a view and fail on it.
+    """
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target

@@ -16,6 +16,8 @@ class CrmConfig(AppConfig):
         from lib import auth
 
         auth.connect_signals()
+        # `in` on integer columns leaves out numbers no row can hold (lib/lookups.py).
+        import lib.lookups  # noqa: F401
 
         webhooks.register_processor("calcom", services.process_calcom_event)
         from crm.imports import registry as imports

@@ -5,13 +5,16 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from lib.search import ascii_digits
+
 _RUC_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 _RUC_PREFIXES = ("10", "15", "17", "20")
 
 
 def normalize_document_number(number: str) -> str:
-    """Return the number without spaces, dots or dashes, upper-cased."""
-    return re.sub(r"[\s.\-]", "", number or "").upper()
+    """Return the number in ASCII (see `ascii_digits`), without spaces, dots or dashes,
+    upper-cased."""
+    return re.sub(r"[\s.\-]", "", ascii_digits(number or "")).upper()
 
 
 def _ruc_check_digit_ok(ruc: str) -> bool:
@@ -29,7 +32,7 @@ def validate_document(document_type: str, number: str) -> None:
     if not number:
         raise ValidationError({"document_number": _("Ingrese el número de documento.")})
     if document_type == "dni":
-        if not re.fullmatch(r"\d{8}", number):
+        if not re.fullmatch(r"[0-9]{8}", number):
             raise ValidationError(
                 {"document_number": _("El DNI debe tener exactamente 8 dígitos.")}
             )
@@ -43,7 +46,7 @@ def validate_document(document_type: str, number: str) -> None:
                 }
             )
     elif document_type == "ruc":
-        if not re.fullmatch(r"\d{11}", number):
+        if not re.fullmatch(r"[0-9]{11}", number):
             raise ValidationError(
                 {"document_number": _("El RUC debe tener exactamente 11 dígitos.")}
             )

@@ -305,7 +305,7 @@ def verify_webhook_signature(body: bytes, headers: Mapping[str, str]) -> None:
         raise SignatureError("No DocuSeal webhook signing secret is configured.")
     header = payloads.header(headers, SIGNATURE_HEADER)
     signed_at, _, signature = header.partition(".")
-    if not signed_at.isdigit() or not signature:
+    if not signed_at.isascii() or not signed_at.isdigit() or not signature:
         raise SignatureError(f"The request has no valid {SIGNATURE_HEADER} header.")
     if abs(time.time() - int(signed_at)) > SIGNATURE_TOLERANCE_SECONDS:
         raise SignatureError("The webhook signature is too old or from the future.")

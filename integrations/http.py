@@ -65,7 +65,7 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     value = (response.headers.get("Retry-After") or "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)

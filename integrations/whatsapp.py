@@ -343,7 +343,12 @@ def _moment(raw: Any) -> datetime | None:
     """Read Meta's timestamps: unix seconds, as a string (or a number)."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, int | str)
+        or not str(raw).isascii()
+        or not str(raw).isdigit()
+    ):
         raise ValueError(f"The WhatsApp webhook's timestamp is not unix seconds: {raw!r}.")
     return datetime.fromtimestamp(int(raw), tz=UTC)
 

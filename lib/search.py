@@ -14,9 +14,30 @@ from django_filters import FilterSet
 from lib.rows import int_array
 
 
+def ascii_digits(text: str) -> str:
+    """Return `text` with its decimal digits and full-width characters written in ASCII.
+
+    What a phone's keyboard or an input method may send for "45871236": "４５８７１２３６"
+    (full width) or "٤٥٨٧١٢٣٦" (Arabic-Indic). Python's `\\d` and `isdigit()` take them
+    for digits, so unconverted they would be stored as a document no one can find.
+    Other characters, superscripts included, stay as they are (and fail the checks).
+    """
+    if text.isascii():
+        return text
+    return "".join(_ascii_char(c) for c in text)
+
+
+def _ascii_char(char: str) -> str:
+    if char.isdecimal():
+        return str(unicodedata.decimal(char))
+    if "\uff01" <= char <= "\uff5e":  # full-width ASCII: "Ａ" → "A"
+        return chr(ord(char) - 0xFEE0)
+    return char
+
+
 def normalize(text: str) -> str:
     """Return `text` lower-cased and without accents ("Huamán" → "huaman")."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    decomposed = unicodedata.normalize("NFKD", ascii_digits(text or ""))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower().strip()
 
 

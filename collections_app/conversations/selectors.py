@@ -330,7 +330,7 @@ class Cursor:
     def parse(cls, text: str) -> "Cursor | None":
         """Read a cursor written by str(); None for anything else."""
         parts = (text or "").split(".")
-        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
             return None
         micros, rank, pk = (int(part) for part in parts)
         if rank not in (ENTRY_RANK, MESSAGE_RANK) or micros > 10**17 or pk > 2**63:

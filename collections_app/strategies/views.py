@@ -343,9 +343,9 @@ def template_preview(request: HttpRequest) -> HttpResponse:
     """The template being edited, written with a real customer's data; nothing is saved."""
     if "body" in request.POST:
         draft = forms.DraftTemplateForm(request.POST).draft()
-    elif request.POST.get("template", "").isdigit():
+    elif (template := request.POST.get("template", "")).isascii() and template.isdigit():
         # Without JavaScript the preview's form carries no text: the saved template's.
-        draft = templating.template_for(request.user, int(request.POST["template"]))
+        draft = templating.template_for(request.user, int(template))
     else:
         draft = None
     who = forms.PreviewCustomerForm(request.POST)

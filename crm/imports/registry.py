@@ -49,6 +49,8 @@ DOCUMENT_FIELDS = (
             "nro documento",
             "numero documento",
             "nro de documento",
+            "nro doc",
+            "documento de identidad",
             "doc",
             "dni",
             "document",

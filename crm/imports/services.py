@@ -5,6 +5,7 @@ import gc
 import hashlib
 import io
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -225,15 +226,34 @@ def suggested_mapping(
     if saved is not None:
         return {f: i for f, i in saved.mapping.items() if isinstance(i, int) and i < len(header)}
     mapping: dict[str, int] = {}
-    names = [search.normalize(name) for name in header]
+    names = [_header_words(name) for name in header]
     for field in _fields(importer, part):
+        known = {_header_words(str(field.label)), *map(_header_words, field.aliases)}
         for index, name in enumerate(names):
             if index in mapping.values():
                 continue
-            if name == search.normalize(str(field.label)) or name in field.aliases:
+            if name in known:
                 mapping[field.name] = index
                 break
     return mapping
+
+
+# Words a header may put before what it counts ("Nº", "N°", "Nro.", "Núm."), read as one.
+_NUMBER_WORDS = frozenset({"n", "no", "nro", "num", "numero"})
+_FILLER_WORDS = frozenset({"de", "del", "la", "el"})
+
+
+def _header_words(text: str) -> str:
+    """Return a header as compared with our fields' names: its words, without accents,
+    punctuation or fillers ("Nº de Documento:", "Nro. documento" → "numero documento")."""
+    words = [
+        word
+        for word in re.sub(r"[^a-z0-9]+", " ", search.normalize(text)).split()
+        if word not in _FILLER_WORDS
+    ]
+    if words and words[0] in _NUMBER_WORDS:
+        words[0] = "numero"
+    return " ".join(words)
 
 
 def check_mapping(

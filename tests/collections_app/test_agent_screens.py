@@ -745,6 +745,31 @@ def test_a_promise_no_longer_in_course_cannot_be_cancelled(agent_client, loan, d
     assert promise.status == PaymentPromise.Status.KEPT
 
 
+@pytest.mark.parametrize(
+    ("sent", "lands_on"),
+    [
+        ("/cobranzas/compromisos/?estado=pending", "/cobranzas/compromisos/?estado=pending"),
+        # Not a path of this site: the list. "²" or "lista" once failed as a view's name.
+        ("²", "/cobranzas/compromisos/"),
+        ("lista", "/cobranzas/compromisos/"),
+        ("https://elsewhere.example/", "/cobranzas/compromisos/"),
+        ("//elsewhere.example/", "/cobranzas/compromisos/"),
+    ],
+)
+def test_after_cancelling_a_promise_only_a_path_of_this_site_is_followed(
+    agent_client, loan, debtor, sent, lands_on
+):
+    promise = promise_row(debtor, loan, promised_on=TODAY + timedelta(days=3))
+
+    response = agent_client.post(
+        reverse("collections_app:promise_cancel", args=[promise.pk]),
+        {"reason": "Pagó por ventanilla", "confirm": "yes", "next": sent},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == lands_on
+
+
 # --- Payment links -----------------------------------------------------------------------
 
 

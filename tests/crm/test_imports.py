@@ -267,6 +267,33 @@ def test_utf8_csv_with_bom_and_excel_97(supervisor):
     assert Customer.objects.filter(document_type="ce", document_number="001234567").exists()
 
 
+@pytest.mark.parametrize(
+    "header",
+    ["Nº Documento", "N° Doc.", "Nro. de documento:", "NÚMERO DE DOCUMENTO", "# Documento"],
+)
+def test_a_number_column_is_recognized_however_its_header_abbreviates_it(supervisor, header):
+    content = csv_text([[header, "Nombres"], ["45678912", "Rosa"]]).encode("utf-8-sig")
+
+    batch = upload(content, "c.csv", supervisor)
+
+    assert batch.mapping == {"document_number": 0, "first_name": 1}
+
+
+def test_a_document_in_full_width_or_arabic_indic_digits_is_stored_and_matched_in_ascii(
+    supervisor,
+):
+    CustomerFactory(document_type="dni", document_number="45871236", first_name="José")
+    rows = [["Documento", "Nombres"], ["４５８７１２３６", "José"], ["٤٥٨٧١٢٣٧", "Ana"]]
+
+    batch = run(csv_text(rows).encode("utf-8-sig"), supervisor, name="c.csv")
+
+    assert (batch.created_count, batch.unchanged_count) == (1, 1)
+    assert sorted(Customer.objects.values_list("document_number", flat=True)) == [
+        "45871236",
+        "45871237",
+    ]
+
+
 def test_an_unreadable_or_empty_file_is_refused_at_upload(supervisor):
     with pytest.raises(ValidationError, match="No se pudo leer el archivo"):
         upload(b"PK\x03\x04 nope", "clientes.xlsx", supervisor)

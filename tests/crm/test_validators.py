@@ -41,3 +41,20 @@ def test_it_rejects_invalid_documents_with_a_spanish_reason(document_type, numbe
 def test_it_normalizes_spaces_dots_and_dashes():
     assert validators.normalize_document_number(" 45.678-912 ") == "45678912"
     assert validators.normalize_document_number("ab 123456") == "AB123456"
+
+
+def test_digits_a_phone_or_an_input_method_sends_are_kept_in_ascii():
+    assert validators.normalize_document_number("４５８７１２３６") == "45871236"
+    assert validators.normalize_document_number("٤٥.٨٧١-٢٣٦") == "45871236"
+    assert validators.normalize_document_number("ａｂ１２３４５６") == "AB123456"
+
+
+@pytest.mark.parametrize(
+    ("document_type", "number"),
+    [("dni", "4587123²"), ("dni", "٤٥٨٧١٢٣٦"), ("ruc", "２０１３１３１２９５５")],
+)
+def test_a_number_not_written_in_ascii_digits_is_refused(document_type, number):
+    # The forms and imports write it in ASCII first; anything else that reaches the check
+    # is refused rather than stored as a document nobody can find.
+    with pytest.raises(ValidationError):
+        validators.validate_document(document_type, number)

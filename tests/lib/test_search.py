@@ -21,3 +21,17 @@ def test_a_phone_typed_with_any_separators_is_one_term_of_its_digits(number, sep
 def test_words_are_separate_terms_without_accents():
     assert search.terms("  Rosa  HUAMÁN ") == ["rosa", "huaman"]
     assert search.terms("") == []
+
+
+def test_digits_of_other_scripts_and_full_width_letters_are_written_in_ascii():
+    assert search.ascii_digits("４５８７１２３６") == "45871236"
+    assert search.ascii_digits("٤٥٨٧١٢٣٦") == "45871236"
+    assert search.ascii_digits("ＡＢ１２３") == "AB123"
+    # Not decimal digits: left for the checks to refuse.
+    assert search.ascii_digits("4587123²") == "4587123²"
+    assert search.ascii_digits("Peña") == "Peña"
+
+
+def test_a_document_typed_in_full_width_digits_is_searched_as_its_digits():
+    assert search.terms("４５８７ １２３６") == ["45871236"]
+    assert search.normalize("٤٥٨٧") == "4587"

@@ -31,7 +31,7 @@ def notifications_badge(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
+    ids = [int(i) for i in request.POST.getlist("id") if i.isascii() and i.isdigit()] or None
     notification_services.mark_notifications_read(user=request.user, ids=ids)
     return redirect("gestiones:notifications")
 
