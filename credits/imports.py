@@ -57,15 +57,21 @@ from crm import validators
 from crm.imports.customers import read_document
 from crm.imports.registry import (
     DOCUMENT_FIELDS,
+    RECORD_COLUMNS,
     Field,
     Importer,
     Outcome,
     Part,
     PartRows,
     WriteProgress,
+    record_row,
 )
 from crm.models import Branch, Customer, ImportBatch, ImportRecord, Interaction
-from crm.services import SUMMARY_CHARS, stamp_last_interaction
+from crm.services import (
+    INTERACTION_COLUMNS,
+    stamp_last_interaction,
+    system_entry_row,
+)
 from lib import bulk, links, money, people, search, spreadsheets
 
 # Loans written per transaction step (their installments and payments with them).
@@ -741,26 +747,25 @@ class LoanImporter(Importer):
                 for entry in replay.ledger(actor_id=actor_id, texts=texts, now=now)
             ),
         )
-        interactions: list[Interaction] = []
-        records: list[ImportRecord] = []
-        for _line, row, replay in built:
-            interactions.append(
-                Interaction(
-                    customer_id=row.customer_id,
-                    kind=Interaction.Kind.SYSTEM,
-                    direction=Interaction.Direction.INTERNAL,
-                    summary=replay.summary(source, texts)[:SUMMARY_CHARS],
+        bulk.insert_rows(
+            Interaction,
+            INTERACTION_COLUMNS,
+            (
+                system_entry_row(
+                    row.customer_id,
+                    summary=replay.summary(source, texts),
                     payload={
                         "loan": replay.loan.pk,
                         "payments": len(replay.payments),
                         "schedule": replay.loan.schedule_source,
                         "import": batch.pk,
                     },
-                    actor=actor,
-                    occurred_at=now,
+                    actor_id=actor_id,
+                    at=now,
                 )
-            )
-        bulk.create_objects(interactions)
+                for _line, row, replay in built
+            ),
+        )
         stamp_last_interaction(
             Customer.objects.filter(pk__in={row.customer_id for _l, row, _r in built}), now
         )
@@ -769,20 +774,23 @@ class LoanImporter(Importer):
             .values_list("loan_id")
             .annotate(last=Max("id"))
         )
-        for line, _row, replay in built:
-            records.append(
-                ImportRecord(
-                    batch=batch,
-                    line=line,
-                    object_id=replay.loan.pk,
-                    action=ImportRecord.Action.CREATED,
+        bulk.insert_rows(
+            ImportRecord,
+            RECORD_COLUMNS,
+            (
+                record_row(
+                    batch.pk,
+                    line,
+                    replay.loan.pk,
+                    action=ImportRecord.Action.CREATED.value,
                     after={
                         "updated_at": replay.loan.updated_at.isoformat(),
                         "last_entry": last_entry.get(replay.loan.pk, 0),
                     },
                 )
-            )
-        bulk.create_objects(records)
+                for line, _row, replay in built
+            ),
+        )
         outcome.created += len(built)
         return min(row.start_date for _l, row, _r in built)
 

@@ -19,7 +19,6 @@ customer two active campaigns: the database's constraint fails the later one who
 """
 
 import functools
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -684,19 +683,15 @@ class CampaignImporter(Importer):
             )
         bulk.insert_rows(
             Interaction,
-            services.INTERACTION_COLUMNS,
+            crm_services.INTERACTION_COLUMNS,
             (
-                (
+                crm_services.system_entry_row(
                     customer_id,
-                    Interaction.Kind.SYSTEM.value,
-                    Interaction.Direction.INTERNAL.value,
-                    _("Se deshizo la %(source)s: campaña %(code)s eliminada")
+                    summary=_("Se deshizo la %(source)s: campaña %(code)s eliminada")
                     % {"source": source, "code": code},
-                    "",
-                    json.dumps({"recovery_campaign": pk, "import": batch.pk}),
-                    by.pk if by is not None else None,
-                    now,
-                    now,
+                    payload={"recovery_campaign": pk, "import": batch.pk},
+                    actor_id=by.pk if by is not None else None,
+                    at=now,
                 )
                 for pk, customer_id, code in kept
             ),
@@ -839,17 +834,27 @@ def _create_customers(
     if not rows:
         return
     now = timezone.now()
+    by = people.signed_in(actor)
+    actor_id = by.pk if by is not None else None
     source = _("importación #%(n)s (%(file)s)") % {"n": batch.pk, "file": batch.file_name}
     summary = _("Cliente registrado por la %(source)s") % {"source": source}
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         customers = [customer_imports._new_customer(row.customer, now) for _line, row in chunk]
         Customer.objects.bulk_create(customers)
-        Interaction.objects.bulk_create(
-            [
-                customer_imports._entry(customer, actor, now, summary, {_("línea"): str(line)})
+        bulk.insert_rows(
+            Interaction,
+            crm_services.INTERACTION_COLUMNS,
+            (
+                crm_services.system_entry_row(
+                    customer.pk,
+                    summary=summary,
+                    payload={_("línea"): str(line)},
+                    actor_id=actor_id,
+                    at=now,
+                )
                 for (line, _row), customer in zip(chunk, customers, strict=True)
-            ]
+            ),
         )
         for (_line, row), customer in zip(chunk, customers, strict=True):
             row.customer_id = customer.pk

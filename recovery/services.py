@@ -5,7 +5,6 @@ Every screen, the import, the API, the portal and the daily task call these. A c
 payment is the campaign's alone: the loan it comes from is never touched.
 """
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -454,19 +453,6 @@ def untag_customers(customer_ids: Iterable[int]) -> None:
 
 # --- Many campaigns at once (an import) --------------------------------------------------------
 
-# The columns copy_campaigns writes, in order (lib.bulk: no model objects).
-INTERACTION_COLUMNS = (
-    "customer_id",
-    "kind",
-    "direction",
-    "summary",
-    "text",
-    "payload",
-    "actor_id",
-    "occurred_at",
-    "created_at",
-)
-
 
 def copy_campaigns(
     rows: Sequence[NewCampaign],
@@ -545,19 +531,15 @@ def copy_campaigns(
                 if row.ends_on:
                     summary += until % {"day": f"{row.ends_on:%d/%m/%Y}"}
                 entries.append(
-                    (
+                    crm_services.system_entry_row(
                         row.customer_id,
-                        Interaction.Kind.SYSTEM.value,
-                        Interaction.Direction.INTERNAL.value,
-                        summary + tail,
-                        "",
-                        json.dumps({"recovery_campaign": pk}),
-                        by_id,
-                        now,
-                        now,
+                        summary=summary + tail,
+                        payload={"recovery_campaign": pk},
+                        actor_id=by_id,
+                        at=now,
                     )
                 )
-            bulk.insert_rows(Interaction, INTERACTION_COLUMNS, entries)
+            bulk.insert_rows(Interaction, crm_services.INTERACTION_COLUMNS, entries)
         crm_services.stamp_last_interaction(
             Customer.objects.filter(pk__in=bulk.ids_in(customer_ids)), now
         )

@@ -22,7 +22,15 @@ from django.utils.translation import gettext_lazy
 from phonenumber_field.phonenumber import PhoneNumber
 
 from crm import identity, services, validators
-from crm.imports.registry import DOCUMENT_FIELDS, Field, Importer, Outcome, WriteProgress
+from crm.imports.registry import (
+    DOCUMENT_FIELDS,
+    RECORD_COLUMNS,
+    Field,
+    Importer,
+    Outcome,
+    WriteProgress,
+    record_row,
+)
 from crm.models import Branch, Channel, Customer, ImportBatch, ImportRecord, Interaction
 from lib import bulk, links, people, search, small_tables, spreadsheets
 
@@ -250,8 +258,10 @@ class CustomerImporter(Importer):
         pending = _pending_conflicts([c.pk for c in existing.values()])
         new: list[tuple[int, Customer]] = []
         changed: list[tuple[int, Customer, dict, dict]] = []
-        records: list[ImportRecord] = []
-        entries: list[Interaction] = []
+        # Rows, not model objects: a hundred thousand of each (lib.bulk.insert_rows).
+        records: list[tuple] = []
+        entries: list[tuple] = []
+        actor_id = actor.pk if actor is not None else None
         for line, row in chunk:
             customer = existing.get(self.key(row))
             if customer is None:
@@ -269,25 +279,25 @@ class CustomerImporter(Importer):
             if conflict:
                 outcome.conflicts += 1
                 records.append(
-                    ImportRecord(
-                        batch=batch,
-                        line=line,
-                        object_id=customer.pk,
+                    record_row(
+                        batch.pk,
+                        line,
+                        customer.pk,
                         conflict=conflict,
-                        conflict_status=ImportRecord.Conflict.PENDING,
+                        conflict_status=ImportRecord.Conflict.PENDING.value,
                     )
                 )
                 entries.append(
-                    _entry(
-                        customer,
-                        actor,
-                        now,
-                        _("La %(source)s trae otros nombres: queda por decidir.")
+                    services.system_entry_row(
+                        customer.pk,
+                        summary=_("La %(source)s trae otros nombres: queda por decidir.")
                         % {"source": source},
-                        {
+                        payload={
                             identity.label(f): f"{old or '—'} → {new or '—'}"
                             for f, (old, new) in conflict.items()
                         },
+                        actor_id=actor_id,
+                        at=now,
                     )
                 )
             if not before and not conflict:
@@ -301,21 +311,21 @@ class CustomerImporter(Importer):
             line_label = _("línea")
             for line, customer in new:
                 records.append(
-                    ImportRecord(
-                        batch=batch,
-                        line=line,
-                        object_id=customer.pk,
-                        action=ImportRecord.Action.CREATED,
+                    record_row(
+                        batch.pk,
+                        line,
+                        customer.pk,
+                        action=ImportRecord.Action.CREATED.value,
                         after={"updated_at": customer.updated_at.isoformat()},
                     )
                 )
                 entries.append(
-                    _entry(
-                        customer,
-                        actor,
-                        now,
-                        registered,
-                        {line_label: str(line)},
+                    services.system_entry_row(
+                        customer.pk,
+                        summary=registered,
+                        payload={line_label: str(line)},
+                        actor_id=actor_id,
+                        at=now,
                     )
                 )
         if changed:
@@ -326,27 +336,27 @@ class CustomerImporter(Importer):
             outcome.updated += len(changed)
             for line, customer, before, shown_changes in changed:
                 records.append(
-                    ImportRecord(
-                        batch=batch,
-                        line=line,
-                        object_id=customer.pk,
-                        action=ImportRecord.Action.UPDATED,
+                    record_row(
+                        batch.pk,
+                        line,
+                        customer.pk,
+                        action=ImportRecord.Action.UPDATED.value,
                         before=before,
                         after={"updated_at": customer.updated_at.isoformat()},
                     )
                 )
                 entries.append(
-                    _entry(
-                        customer,
-                        actor,
-                        now,
-                        _("Datos actualizados por la %(source)s: %(fields)s")
+                    services.system_entry_row(
+                        customer.pk,
+                        summary=_("Datos actualizados por la %(source)s: %(fields)s")
                         % {"source": source, "fields": ", ".join(shown_changes)},
-                        shown_changes,
+                        payload=shown_changes,
+                        actor_id=actor_id,
+                        at=now,
                     )
                 )
-        bulk.create_objects(records)
-        bulk.create_objects(entries)
+        bulk.insert_rows(ImportRecord, RECORD_COLUMNS, records)
+        bulk.insert_rows(Interaction, services.INTERACTION_COLUMNS, entries)
 
     # --- Undo ----------------------------------------------------------------------------
 
@@ -403,6 +413,8 @@ class CustomerImporter(Importer):
             ) from exc
         updated = [r for r in records if r.action == ImportRecord.Action.UPDATED]
         customers = Customer.objects.select_for_update().in_bulk([r.object_id for r in updated])
+        by = people.signed_in(actor)
+        actor_id = by.pk if by is not None else None
         entries = []
         for record in updated:
             customer = customers[record.object_id]
@@ -415,13 +427,13 @@ class CustomerImporter(Importer):
             customer.updated_at = now
             customer.last_interaction_at = now
             entries.append(
-                _entry(
-                    customer,
-                    actor,
-                    now,
-                    _("Se deshizo la %(source)s: %(fields)s")
+                services.system_entry_row(
+                    customer.pk,
+                    summary=_("Se deshizo la %(source)s: %(fields)s")
                     % {"source": source, "fields": ", ".join(shown)},
-                    shown,
+                    payload=shown,
+                    actor_id=actor_id,
+                    at=now,
                 )
             )
         if updated:
@@ -430,7 +442,7 @@ class CustomerImporter(Importer):
                 [*CONTACT_FIELDS, "search_text", "updated_at", "last_interaction_at"],
                 batch_size=BATCH_SIZE,
             )
-            Interaction.objects.bulk_create(entries)
+            bulk.insert_rows(Interaction, services.INTERACTION_COLUMNS, entries)
         batch.records.filter(conflict_status=ImportRecord.Conflict.PENDING).update(
             conflict_status=ImportRecord.Conflict.REJECTED,
             decided_by=people.signed_in(actor),
@@ -618,15 +630,3 @@ def _restore(customer: Customer, name: str, value: Any) -> None:
 
 def _label(name: str) -> str:
     return str(Customer._meta.get_field(name).verbose_name)
-
-
-def _entry(customer, actor, now, summary: str, payload: Mapping[str, str]) -> Interaction:
-    return Interaction(
-        customer=customer,
-        kind=Interaction.Kind.SYSTEM,
-        direction=Interaction.Direction.INTERNAL,
-        summary=summary[: services.SUMMARY_CHARS],
-        payload=dict(payload),
-        actor=actor,
-        occurred_at=now,
-    )

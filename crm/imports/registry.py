@@ -4,6 +4,7 @@ The core never imports the apps above it: `credits` registers its loan importer 
 `AppConfig.ready`, as it registers its identity guard.
 """
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,44 @@ from django.utils.translation import gettext_lazy
 
 from crm.models import ImportBatch, ImportRecord
 from lib.registry import Registry
+
+# The columns of `record_row`, in order, for lib.bulk.insert_rows.
+RECORD_COLUMNS = (
+    "batch_id",
+    "line",
+    "object_id",
+    "action",
+    "before",
+    "after",
+    "conflict",
+    "conflict_status",
+)
+
+
+def record_row(
+    batch_id: int,
+    line: int,
+    object_id: int,
+    *,
+    action: str = "",
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    conflict: Mapping[str, Any] | None = None,
+    conflict_status: str = "",
+) -> tuple:
+    """Return what an import did to one record as a row of RECORD_COLUMNS: an import
+    writes one per row of its file, without a model object each."""
+    return (
+        batch_id,
+        line,
+        object_id,
+        action,
+        json.dumps(before or {}),
+        json.dumps(after or {}),
+        json.dumps(conflict or {}),
+        conflict_status,
+    )
+
 
 # progress(done, total): rows written so far, of how many.
 WriteProgress = Callable[[int, int], None]
