@@ -158,11 +158,12 @@ def read_amount(raw: Any, provider: str) -> Decimal:
         raise ProviderError(unexpected_answer(provider, raw))
     try:
         amount = Decimal(str(raw).strip())
+        if not amount.is_finite():
+            raise ProviderError(unexpected_answer(provider, raw))
+        # Beyond the context's 28 digits (1e40) the rounding itself fails.
+        return amount.quantize(CENT)
     except ArithmeticError as exc:
         raise ProviderError(unexpected_answer(provider, raw)) from exc
-    if not amount.is_finite():
-        raise ProviderError(unexpected_answer(provider, raw))
-    return amount.quantize(CENT)
 
 
 def local_date(moment: datetime) -> date:
@@ -180,7 +181,10 @@ def read_paid_on(raw: Any, provider: str, field: str) -> date | None:
         moment = None
     if moment is None or moment.utcoffset() is None:
         raise ProviderError(unexpected_answer(provider, {field: raw}))
-    return local_date(moment)
+    try:
+        return local_date(moment)
+    except OverflowError as exc:  # the first or last day of year 1 or 9999, moved
+        raise ProviderError(unexpected_answer(provider, {field: raw})) from exc
 
 
 def require_aware(moment: datetime, field: str) -> datetime:

@@ -350,7 +350,10 @@ def _moment(raw: Any) -> datetime | None:
         or not str(raw).isdigit()
     ):
         raise ValueError(f"The WhatsApp webhook's timestamp is not unix seconds: {raw!r}.")
-    return datetime.fromtimestamp(int(raw), tz=UTC)
+    try:
+        return datetime.fromtimestamp(int(raw), tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:  # past year 9999 or the platform's
+        raise ValueError(f"The WhatsApp webhook's timestamp is out of range: {raw!r}.") from exc
 
 
 def _list(raw: Any, field: str) -> list:

@@ -231,10 +231,19 @@ def test_amounts_are_read_as_decimal_cents_through_their_text(raw, amount):
     assert payment_gateways.read_amount(raw, "Tests") == amount
 
 
-@pytest.mark.parametrize("raw", [None, True, "mil", "NaN", "Infinity", [], {}])
+@pytest.mark.parametrize("raw", [None, True, "mil", "NaN", "Infinity", [], {}, "1e40", 1e300])
 def test_an_amount_that_is_no_number_is_a_permanent_error(raw):
     with pytest.raises(ProviderError, match="Tests respondió algo inesperado"):
         payment_gateways.read_amount(raw, "Tests")
+
+
+@pytest.mark.parametrize(
+    "raw", ["ayer", "2025-03-10T10:00:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"]
+)
+def test_a_payment_day_that_is_no_moment_of_ours_is_a_permanent_error(raw):
+    # Without an offset it could be any day; at the ends of the calendar, none in Lima.
+    with pytest.raises(ProviderError, match="Tests respondió algo inesperado"):
+        payment_gateways.read_paid_on(raw, "Tests", "paid_at")
 
 
 def test_the_statuses_are_the_six_normalized_ones():

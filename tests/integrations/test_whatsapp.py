@@ -555,6 +555,10 @@ def test_a_webhook_without_messages_or_statuses_is_not_ours(data):
         messages(a_message(id="")),
         messages(a_message(**{"from": ""})),
         messages(a_message(timestamp="ayer")),
+        messages(a_message(timestamp="²")),
+        # Past year 9999, and past what the platform's clock can hold.
+        messages(a_message(timestamp="1" + "0" * 12)),
+        messages(a_message(timestamp="1" + "0" * 20)),
         statuses({"id": WAMID, "timestamp": TIMESTAMP}),
         statuses(a_status(id=None)),
     ],
