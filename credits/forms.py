@@ -186,6 +186,9 @@ class CustomerField(forms.ModelChoiceField):
         if isinstance(value, Customer):
             value = value.document_number
         number = crm_validators.normalize_document_number(str(value))
+        # Only what a document can be reaches the query: PostgreSQL refuses a NUL in it.
+        if not re.fullmatch(r"[A-Z0-9]{1,20}", number):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         matches = list(self.queryset.filter(document_number=number)[:2])
         if len(matches) != 1:
             raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")

@@ -896,3 +896,14 @@ def test_the_customer_page_hides_loan_links_from_those_without_the_permission(
 
     assertContains(response, "Sus créditos")
     assertNotContains(response, reverse("credits:loan_create"))
+
+
+@pytest.mark.parametrize("typed", ["\x00", "4567\x008912", "x" * 300, "²"])
+def test_a_customer_typed_as_no_document_can_be_is_a_form_error(client, asesor, typed):
+    # PostgreSQL refuses a NUL in a query's text: it never reaches one.
+    client.force_login(asesor)
+
+    response = client.post(reverse("credits:loan_create"), {"customer": typed})
+
+    assert response.status_code == 200
+    assertContains(response, "No hay un cliente con ese número de documento.")
