@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 
 from credits import schedule, selectors
+from credits.imports import CODE_CHARS, CODE_MAX
 from credits.models import Loan, LoanProduct
 from credits.schedule import Frequency, Method
 from credits.services import loans as loan_services
@@ -332,10 +333,12 @@ def book_loans(request, params: Query[LoanQuery]) -> dict:
     url_name="book_loan_detail",
 )
 def book_loan(request, codigo_pago: str) -> dict:
+    # Only what a code can be reaches the query: PostgreSQL refuses a NUL in it.
+    is_code = len(codigo_pago) <= CODE_MAX and set(codigo_pago) <= CODE_CHARS
     loan = (
-        Loan.objects.select_related("customer", "product")
-        .filter(payment_code=codigo_pago[:30])
-        .first()
+        Loan.objects.select_related("customer", "product").filter(payment_code=codigo_pago).first()
+        if is_code
+        else None
     )
     if loan is None:
         raise HttpError(404, _("No hay un crédito con ese código de pago."))

@@ -2,6 +2,7 @@
 never a 500: property-based tests (Hypothesis) over every list's query parameters and every
 public form's fields."""
 
+import json
 import re
 
 import pytest
@@ -195,3 +196,54 @@ def test_every_staff_form_answers_awkward_values_without_a_server_error(demo):
 def test_an_id_in_digits_int_cannot_read_is_ignored_not_a_server_error(admin_client, name, data):
     # "²".isdigit() is true, int("²") fails: these views took one for the other.
     assert admin_client.post(reverse(name), data).status_code < 500
+
+
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+# What an API client may send in any field, parameter or body: other digits, a NUL, numbers
+# beyond any column, wrong types, long text, and JSON nested deeper than Python recurses.
+API_VALUES = ("²", "４２", "\x00", int("9" * 40), 1e308, -1, None, True, [], {}, "a" * 5000)
+
+
+def test_every_api_endpoint_answers_awkward_values_without_a_server_error(demo):
+    from integrations.api_clients import create_client
+    from tests.api_partner import api_schema
+
+    _client, token = create_client(
+        name="fuzz", scopes="collections,recovery,book", rate_limit_per_minute=100_000
+    )
+    client = Client(raise_request_exception=False, headers={"Authorization": f"Bearer {token}"})
+    schema = api_schema()
+
+    failures = []
+    for route, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            params = operation.get("parameters", [])
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ref = body.get("schema", {}).get("$ref", "").split("/")[-1]
+            fields = schema["components"]["schemas"][ref]["properties"] if ref else {}
+            for value in API_VALUES:
+                text = str(value)[:100].replace("/", "-").replace("\x00", "%00") or "x"
+                path = route
+                for param in params:
+                    if param["in"] == "path":
+                        path = path.replace("{" + param["name"] + "}", text)
+                query = {p["name"]: str(value) for p in params if p["in"] == "query"}
+                cache.clear()  # the rate limits answer before the checks otherwise
+                if method == "get":
+                    response = client.get(path, query)
+                else:
+                    response = client.post(
+                        path + ("?" + "&".join(f"{name}=x" for name in query) if query else ""),
+                        json.dumps(dict.fromkeys(fields, value) or {"x": value}),
+                        content_type="application/json",
+                    )
+                if response.status_code >= 500:
+                    failures.append(f"{method.upper()} {path} {value!r:.20}")
+            if method == "post":
+                response = client.post(path, _deep(5000), content_type="application/json")
+                if response.status_code >= 500:
+                    failures.append(f"POST {path} nested 5,000 deep")
+    assert not failures, "\n".join(failures)
