@@ -45,6 +45,16 @@ def test_a_lead_moved_to_para_llamar_enters_the_queue(deliver, queue_config):
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
 
 
+def test_a_nul_in_a_webhooks_text_is_dropped_not_a_failure_on_every_retry(deliver, queue_config):
+    # PostgreSQL's text refuses a NUL; a form-encoded body carries one as %00.
+    raw = fixture_body("lead_status_to_queue.txt").replace(b"Pedido+web+-+Rosa", b"Pedido%00Rosa")
+
+    deliver("", raw=raw)
+
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+    assert Lead.objects.get(kommo_id=25399013).name == "PedidoRosa"
+
+
 def test_leaving_the_stage_in_kommo_takes_it_out(deliver, queue_config, agente):
     deliver("lead_status_to_queue.txt")
     Lead.objects.update(taken_by=agente)

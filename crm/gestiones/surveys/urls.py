@@ -14,5 +14,6 @@ urlpatterns = [
 ]
 
 public_urlpatterns = [
-    path("<str:token>/", views.survey_answer, name="survey_answer"),
+    # A token is URL-safe base64 (`new_survey_token`): anything else is not found.
+    path("<slug:token>/", views.survey_answer, name="survey_answer"),
 ]

@@ -165,6 +165,9 @@ def test_the_public_page_shows_every_question_without_signing_in(client, invitat
 def test_an_unknown_token_is_not_found(client, invitation):
     assert client.get(reverse("survey_answer", args=["no-such-token"])).status_code == 404
     assert client.post(reverse("survey_answer", args=["no-such-token"]), {}).status_code == 404
+    # Not a token's characters (a NUL once reached PostgreSQL's query: a 500).
+    assert client.get("/encuesta/%00/").status_code == 404
+    assert client.post("/encuesta/a%00b/", {}).status_code == 404
 
 
 def test_answering_through_the_public_page_stores_answers_follow_up_and_timeline(
