@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import identity, services, validators
 from crm.models import Appointment, Branch, Channel, Customer, Interaction, Message, Product, Tag
+from lib.admin_widgets import WholeNumberAutocompleteMixin
 
 
 @admin.register(Branch)
@@ -73,7 +74,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(WholeNumberAutocompleteMixin, admin.ModelAdmin):
     form = CustomerAdminForm
     list_display = [
         "document_number",

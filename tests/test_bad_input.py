@@ -247,3 +247,17 @@ def test_every_api_endpoint_answers_awkward_values_without_a_server_error(demo):
                 if response.status_code >= 500:
                     failures.append(f"POST {path} nested 5,000 deep")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("url", ["/admin/crm/customer/add/", "/admin/gestiones/goal/add/"])
+def test_an_autocomplete_posted_with_no_id_draws_the_form_again_not_a_server_error(
+    admin_client, url
+):
+    # Django's autocomplete looked "²" up as an id to draw the form with its errors.
+    page = admin_client.get(url)
+    names = set(re.findall(r'<select[^>]*name="([^"]+)"[^>]*data-app-label', page.content.decode()))
+    assert names  # the page has an autocomplete
+
+    response = admin_client.post(url, dict.fromkeys(names, "²"))
+
+    assert response.status_code == 200

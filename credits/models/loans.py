@@ -70,7 +70,8 @@ class Bucket(models.TextChoices):
 
 
 def validate_allocation_order(value: list) -> None:
-    if sorted(value or []) != sorted(Component.values):
+    # A JSON field: an admin may type a number or an object where the list goes.
+    if not isinstance(value, list) or sorted(map(str, value)) != sorted(Component.values):
         raise ValidationError(
             _("El orden de imputación debe nombrar una vez cada componente: %(c)s.")
             % {"c": ", ".join(Component.values)}

@@ -36,6 +36,7 @@ from crm.gestiones.models import (
     SurveyInvitation,
 )
 from crm.gestiones.surveys import services as survey_services
+from lib.admin_widgets import WholeNumberAutocompleteMixin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -171,7 +172,7 @@ class GestionTypeAdmin(admin.ModelAdmin):
         )
 
 
-class StateAgentInline(admin.TabularInline):
+class StateAgentInline(WholeNumberAutocompleteMixin, admin.TabularInline):
     model = StateAgent
     extra = 0
     autocomplete_fields = ("agent",)
@@ -330,7 +331,7 @@ class AuditedDeletionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Goal)
-class GoalAdmin(AuditedDeletionAdmin):
+class GoalAdmin(WholeNumberAutocompleteMixin, AuditedDeletionAdmin):
     list_display = (
         "agent",
         "month",

@@ -1,6 +1,7 @@
 """A loan's amount, term and rate stay within its product's limits, wherever it is typed:
 the loan form and its preview, the service, the JSON API's preview and the product admin."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -259,6 +260,17 @@ def test_the_admin_refuses_a_product_whose_range_is_upside_down(admin_client):
     assert response.status_code == 200
     assertContains(response, "La tasa máxima es menor que la mínima.")
     assert not LoanProduct.objects.filter(name="Al revés").exists()
+
+
+@pytest.mark.parametrize("typed", ["9999", '{"a": 1}', '"principal"', "[1, 2]"])
+def test_an_allocation_order_that_is_no_list_of_components_is_a_form_error(db, typed):
+    # A JSON field in the admin: a number there was a TypeError (a 500), not a message.
+    product = LoanProductFactory.build(allocation_order=json.loads(typed))
+
+    with pytest.raises(ValidationError) as refused:
+        product.full_clean()
+
+    assert "orden de imputación" in str(refused.value.message_dict["allocation_order"])
 
 
 @pytest.mark.django_db(transaction=True)
