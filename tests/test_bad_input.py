@@ -147,14 +147,22 @@ _FORM_RE = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S | re.I)
 _ACTION_RE = re.compile(r'(?:action|hx-post)="(/[^"#]*)')
 
 
+# django-celery-beat's crontab page draws an unsaved schedule with celery's parser, whose
+# ParseException ("-1") its own code does not catch: theirs to fix, left out here.
+_THIRD_PARTY_ADMIN_ERRORS = ("admin:django_celery_beat_crontabschedule_changelist",)
+
+
 def _staff_forms(client: Client) -> dict[str, set[str]]:
-    """Return every form a superuser meets on the screens, as its target → field names."""
+    """Return every form a superuser meets on the screens and the admin's add pages, as its
+    target → field names."""
     from tests.test_url_walk import _urls
 
     forms: dict[str, set[str]] = {}
     for name, url in sorted(_urls().items()):
-        if name.startswith("admin:") or name in ("logout", "login"):
+        if name in ("logout", "login", "admin:index", *_THIRD_PARTY_ADMIN_ERRORS):
             continue
+        if name.startswith("admin:"):
+            url += "add/"  # a model's list: its add form
         page = client.get(url)
         if page.status_code != 200 or "html" not in page.get("Content-Type", ""):
             continue
@@ -173,6 +181,7 @@ def test_every_staff_form_answers_awkward_values_without_a_server_error(demo):
     client.force_login(admin)
     forms = _staff_forms(client)
     assert len(forms) > 50  # the walk found the screens' forms
+    assert sum(target.startswith("/admin/") for target in forms) > 20  # and the admin's
 
     failures = []
     for target, fields in sorted(forms.items()):
