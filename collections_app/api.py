@@ -44,7 +44,7 @@ from collections_app.models import (
 )
 from collections_app.receivables import Debt
 from crm import services as crm_services
-from crm.api_schemas import DetailOut, DocumentIn, ValidationErrorOut
+from crm.api_schemas import DetailOut, DocumentIn, ValidationErrorOut, amount_text
 from crm.models import Customer, Interaction
 from integrations import api_clients
 from integrations.errors import ProviderError, TemporaryProviderError
@@ -419,7 +419,7 @@ def agreements(request: HttpRequest, params: Query[AgreementsQuery]) -> dict:
                 "codigo_pago": debt.code,
                 "descripcion": debt.label,
                 "moneda": debt.currency,
-                "vencido": _amount(debt.overdue),
+                "vencido": amount_text(debt.overdue),
                 "dias_atraso": debt.days_past_due,
                 "opciones": [_option(option) for option in options],
             }
@@ -670,10 +670,6 @@ def _record_query(request: HttpRequest, customer: Customer, summary: str, query:
 # --- Shapes --------------------------------------------------------------------------------
 
 
-def _amount(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
 def _customer_out(customer: Customer) -> dict:
     return {"nombre": customer.first_name, "nombre_completo": customer.full_name}
 
@@ -685,8 +681,8 @@ def _summary(debts: list[Debt]) -> dict:
     per_currency = [
         {
             "moneda": currency,
-            "total": _amount(sum((d.total for d in group), Decimal(0))),
-            "vencido": _amount(sum((d.overdue for d in group), Decimal(0))),
+            "total": amount_text(sum((d.total for d in group), Decimal(0))),
+            "vencido": amount_text(sum((d.overdue for d in group), Decimal(0))),
             "creditos": len(group),
         }
         for currency, group in by_currency.items()
@@ -712,8 +708,8 @@ def _credit(debt: Debt) -> dict:
         "descripcion": debt.label,
         "cartera": debt.portfolio,
         "moneda": debt.currency,
-        "total": _amount(debt.total),
-        "vencido": _amount(debt.overdue),
+        "total": amount_text(debt.total),
+        "vencido": amount_text(debt.overdue),
         "dias_atraso": debt.days_past_due,
         "cuotas_vencidas": [_installment(line) for line in overdue],
         "proxima_cuota": _installment(upcoming) if upcoming else None,
@@ -721,20 +717,20 @@ def _credit(debt: Debt) -> dict:
 
 
 def _installment(line: receivables.DebtLine) -> dict:
-    return {"numero": line.number, "vence": line.due_date, "monto": _amount(line.amount)}
+    return {"numero": line.number, "vence": line.due_date, "monto": amount_text(line.amount)}
 
 
 def _option(option: services.AgreementOption) -> dict:
     return {
         "clave": option.key,
         "cuotas": option.installments,
-        "pie": _amount(option.down_payment),
-        "monto_cuota": _amount(option.installment_amount),
-        "descuento": _amount(option.discount_amount),
-        "total": _amount(option.total),
+        "pie": amount_text(option.down_payment),
+        "monto_cuota": amount_text(option.installment_amount),
+        "descuento": amount_text(option.discount_amount),
+        "total": amount_text(option.total),
         "plan": [
-            {"numero": number, "vence": day, "monto": _amount(amount)}
-            for number, day, amount in option.plan
+            {"numero": number, "vence": day, "monto": amount_text(value)}
+            for number, day, value in option.plan
         ],
     }
 
@@ -745,15 +741,15 @@ def _agreement(agreement: PaymentAgreement) -> dict:
         "codigo_pago": agreement.receivable_code,
         "estado": "esperando_pie",
         "cuotas": agreement.installments,
-        "pie": _amount(agreement.down_payment),
-        "monto_cuota": _amount(agreement.installment_amount),
-        "descuento": _amount(agreement.discount_amount),
-        "total": _amount(agreement.total),
+        "pie": amount_text(agreement.down_payment),
+        "monto_cuota": amount_text(agreement.installment_amount),
+        "descuento": amount_text(agreement.discount_amount),
+        "total": amount_text(agreement.total),
         "plan": [
             {
                 "numero": part["number"],
                 "vence": date.fromisoformat(part["due_on"]),
-                "monto": _amount(Decimal(part["amount"])),
+                "monto": amount_text(Decimal(part["amount"])),
             }
             for part in agreement.plan
         ],
@@ -765,7 +761,7 @@ def _link(link: PaymentLink) -> dict:
     return {
         "referencia": link.reference,
         "url": link.url,
-        "monto": _amount(link.amount),
+        "monto": amount_text(link.amount),
         "moneda": link.currency,
         "concepto": concepts.get(link.concept, link.concept),
         "proveedor": link.provider,

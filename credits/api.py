@@ -17,7 +17,15 @@ from credits.schedule import Frequency, Method
 from credits.services import loans as loan_services
 from crm import validators as document_validators
 from crm.api import SCOPE as BOOK_SCOPE
-from crm.api_schemas import NOT_FOUND, TOKEN_ERRORS, DetailOut, PageQuery, ValidationErrorOut, paged
+from crm.api_schemas import (
+    NOT_FOUND,
+    TOKEN_ERRORS,
+    DetailOut,
+    PageQuery,
+    ValidationErrorOut,
+    amount_text,
+    paged,
+)
 from crm.models import Customer
 from integrations import api_clients
 from lib import ratelimit
@@ -98,10 +106,6 @@ class SchedulePreviewOut(Schema):
     term: int
     installments: list[PreviewInstallmentOut]
     totals: TotalsOut
-
-
-def _amount(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 def _preview_terms(params: SchedulePreviewQuery) -> dict:
@@ -215,7 +219,7 @@ def schedule_preview(request, params: Query[SchedulePreviewQuery]):
         ) from exc
     periodic_rate = schedule.periodic_rate(terms["annual_rate"], terms["frequency"])
     return {
-        "principal": _amount(params.principal),
+        "principal": amount_text(params.principal),
         "annual_rate": f"{terms['annual_rate']:f}",
         "periodic_rate": f"{periodic_rate.quantize(RATE_PLACES):f}",
         "method": terms["method"],
@@ -225,19 +229,19 @@ def schedule_preview(request, params: Query[SchedulePreviewQuery]):
             {
                 "number": row.number,
                 "due_date": row.due_date,
-                "principal": _amount(row.principal),
-                "interest": _amount(row.interest),
-                "fee": _amount(row.fee),
-                "total": _amount(row.total),
-                "balance": _amount(row.balance),
+                "principal": amount_text(row.principal),
+                "interest": amount_text(row.interest),
+                "fee": amount_text(row.fee),
+                "total": amount_text(row.total),
+                "balance": amount_text(row.balance),
             }
             for row in result.rows
         ],
         "totals": {
-            "principal": _amount(result.total_principal),
-            "interest": _amount(result.total_interest),
-            "fee": _amount(result.total_fee),
-            "total": _amount(result.total),
+            "principal": amount_text(result.total_principal),
+            "interest": amount_text(result.total_interest),
+            "fee": amount_text(result.total_fee),
+            "total": amount_text(result.total),
         },
     }
 
@@ -349,9 +353,9 @@ def book_loan(request, codigo_pago: str) -> dict:
             {
                 "numero": row.number,
                 "vencimiento": row.due_date,
-                "monto": _amount(row.due),
-                "pagado": _amount(row.paid),
-                "pendiente": _amount(row.pending),
+                "monto": amount_text(row.due),
+                "pagado": amount_text(row.paid),
+                "pendiente": amount_text(row.pending),
                 "pagada_el": row.paid_on,
             }
             for row in rows
@@ -371,7 +375,7 @@ def _book_loan(loan: Loan, rows: list) -> dict:
         "cliente": customer.full_name,
         "producto": loan.product.name,
         "moneda": loan.currency,
-        "capital": _amount(loan.principal),
+        "capital": amount_text(loan.principal),
         "tasa_anual": f"{loan.annual_rate:f}",
         "plazo": loan.term,
         "frecuencia": loan.frequency,
@@ -380,8 +384,8 @@ def _book_loan(loan: Loan, rows: list) -> dict:
         "cronograma": loan.schedule_source,
         "estado": loan.status,
         "estado_nombre": loan.get_status_display(),
-        "saldo": _amount(sum((row.pending for row in owed.open_rows), Decimal(0))),
-        "vencido": _amount(owed.overdue),
+        "saldo": amount_text(sum((row.pending for row in owed.open_rows), Decimal(0))),
+        "vencido": amount_text(owed.overdue),
         "proximo_vencimiento": owed.next_due_date,
-        "monto_proxima_cuota": _amount(owed.next_due_amount),
+        "monto_proxima_cuota": amount_text(owed.next_due_amount),
     }

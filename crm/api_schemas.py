@@ -4,6 +4,7 @@ requires, and the shapes of the error answers. Here, in the customer core, so ev
 endpoints use them (collections, recovery, the book).
 """
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -149,3 +150,8 @@ def paged(rows: QuerySet, params: PageQuery) -> tuple[dict, list]:
     start = (params.pagina - 1) * params.por_pagina
     header = {"total": rows.count(), "pagina": params.pagina, "por_pagina": params.por_pagina}
     return header, list(rows[start : start + params.por_pagina])
+
+
+def amount_text(value: Decimal) -> str:
+    """An amount as every endpoint writes it: a string with two decimals ("1234.50")."""
+    return f"{value:.2f}"

@@ -38,6 +38,7 @@ from crm.api_schemas import (
     DetailOut,
     DocumentIn,
     PageQuery,
+    amount_text,
     paged,
 )
 from crm.imports import services as import_services
@@ -404,10 +405,6 @@ def _service_errors(source: str = "body", otherwise: str | None = None) -> Itera
 # --- Shapes --------------------------------------------------------------------------------
 
 
-def _amount(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
 def _campaign(campaign: Campaign) -> dict:
     customer = campaign.customer
     return {
@@ -416,13 +413,13 @@ def _campaign(campaign: Campaign) -> dict:
         "numero_documento": customer.document_number,
         "cliente": customer.full_name,
         "id_campana": campaign.code,
-        "monto_deuda": _amount(campaign.debt_amount),
+        "monto_deuda": amount_text(campaign.debt_amount),
         "tipo_descuento": DISCOUNT_NAMES[campaign.discount_type],
-        "valor_descuento": _amount(campaign.discount_value),
-        "monto_descuento": _amount(campaign.discount_amount),
-        "monto_campana": _amount(campaign.amount),
-        "pagado": _amount(campaign.paid_amount),
-        "saldo": _amount(campaign.balance),
+        "valor_descuento": amount_text(campaign.discount_value),
+        "monto_descuento": amount_text(campaign.discount_amount),
+        "monto_campana": amount_text(campaign.amount),
+        "pagado": amount_text(campaign.paid_amount),
+        "saldo": amount_text(campaign.balance),
         "moneda": campaign.currency,
         "fecha_fin": campaign.ends_on,
         "codigo_pago_asociado": campaign.payment_code,
@@ -441,12 +438,12 @@ def _detail(campaign: Campaign) -> dict:
 def _payment(payment: CampaignPayment) -> dict:
     return {
         "id": payment.pk,
-        "monto": _amount(payment.amount),
+        "monto": amount_text(payment.amount),
         "fecha": payment.received_on,
         "origen": payment.source,
         "referencia": payment.reference,
         "estado": "aplicado" if payment.status == CampaignPayment.Status.APPLIED else "anulado",
-        "pagado_en_exceso": _amount(payment.overpaid),
+        "pagado_en_exceso": amount_text(payment.overpaid),
         "anulado_el": payment.annulled_at,
         "motivo_anulacion": payment.annul_reason,
     }
