@@ -69,7 +69,6 @@ from crm.imports.registry import (
 from crm.models import Branch, Customer, ImportBatch, ImportRecord, Interaction
 from crm.services import (
     INTERACTION_COLUMNS,
-    stamp_last_interaction,
     system_entry_row,
 )
 from lib import bulk, links, money, people, search, spreadsheets
@@ -765,9 +764,6 @@ class LoanImporter(Importer):
                 )
                 for _line, row, replay in built
             ),
-        )
-        stamp_last_interaction(
-            Customer.objects.filter(pk__in={row.customer_id for _l, row, _r in built}), now
         )
         last_entry = dict(
             LedgerEntry.objects.filter(loan__in=[r.loan for _l, _r, r in built])

@@ -43,7 +43,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -857,7 +857,9 @@ def customer_for_address(channel: str, address: str) -> Customer | None:
         match = Q(email__iexact=address)
     else:
         match = Q(phone=address) | Q(phone_secondary=address)
-    return Customer.objects.filter(match).order_by("-last_interaction_at", "-pk").first()
+    # The never contacted last on every database (PostgreSQL put them first going down).
+    latest = F("last_interaction_at").desc(nulls_last=True)
+    return Customer.objects.filter(match).order_by(latest, "-pk").first()
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
@@ -12,6 +13,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from crm import validators
 from lib import files, search
+from lib.indexes import NullsOrderedIndex
 
 
 class Branch(models.Model):
@@ -180,7 +182,14 @@ class Customer(models.Model):
             models.Index(fields=["last_name", "first_name", "id"], name="crm_cust_name_idx"),
             # Search by document number alone, whatever its type.
             models.Index(fields=["document_number"], name="crm_cust_docnum_idx"),
-            models.Index(fields=["last_interaction_at", "id"], name="crm_cust_last_inter_idx"),
+            # The list's "última interacción" order, newest first with the never contacted
+            # last (crm.tables.CustomerTable.order_last_interaction_at); read backwards,
+            # oldest first with the never contacted first.
+            NullsOrderedIndex(
+                F("last_interaction_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="crm_cust_last_contact_idx",
+            ),
             # An inbound e-mail, an appointment or a lead finds its customer by the address
             # whatever its case (`email__iexact`: UPPER(email) = UPPER(…) on PostgreSQL). The
             # plain and LIKE indexes the field had served neither, and cost every write.

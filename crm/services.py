@@ -64,9 +64,14 @@ def system_entry_row(
 ) -> tuple:
     """Return a system event of a customer's timeline as a row of INTERACTION_COLUMNS.
 
-    For writes of many customers at once (an import's hundred thousand), which stamp
-    their customers' last interaction themselves: no model object per entry. The
-    summary is kept as `record_interaction` keeps it: whole in the text when too long.
+    For writes of many customers at once (an import's hundred thousand): no model object
+    per entry. The summary is kept as `record_interaction` keeps it: whole in the text
+    when too long.
+
+    These entries are bookkeeping (an import, an undo, a written-off campaign), not
+    contact with the customer: they leave the customer's *última interacción* as it is.
+    The segments' "sin contacto en los últimos N días" reads that column; stamped by an
+    import, it left every imported customer out of those segments for N days.
     """
     text = ""
     if len(summary) > SUMMARY_CHARS:

@@ -6,6 +6,7 @@ export (lib.lists) reads the columns, with `value_*` where the template draws a 
 """
 
 import django_tables2 as tables
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from crm import selectors
@@ -54,6 +55,17 @@ class CustomerTable(tables.Table):
         template_name = "crm/customer_table.jinja"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "customer-results"}
         empty_text = _("No hay clientes que coincidan con la búsqueda.")
+
+    def order_last_interaction_at(self, queryset, is_descending: bool):
+        """Newest first with the never contacted last, or oldest first with them first
+        (the index crm_cust_last_contact_idx, read either way). Left to the database, the
+        never contacted came first going down on PostgreSQL and last on SQLite."""
+        column = F("last_interaction_at")
+        if is_descending:
+            order = (column.desc(nulls_last=True), F("id").desc())
+        else:
+            order = (column.asc(nulls_first=True), F("id").asc())
+        return queryset.order_by(*order), True
 
     @property
     def records(self) -> list[Customer]:

@@ -8,7 +8,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, connections
 from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import OrderBy, RawSQL
 from django_filters import FilterSet
 
 from lib.rows import int_array
@@ -162,19 +162,30 @@ def _probe_of(queryset: QuerySet) -> _Probe | None:
     return probe
 
 
-def _order_of(query) -> tuple[tuple[str, bool], ...] | None:
-    """Return the query's order as (field, descending) pairs, the primary key last (a
-    tie-breaker), or None if it orders by something other than field names."""
+def _order_of(query) -> tuple[tuple[str, bool, str], ...] | None:
+    """Return the query's order as (field, descending, where its NULLs go) triples, the
+    primary key last (a tie-breaker), or None if it orders by something other than field
+    names, signed ("-name") or as `F(name).desc(nulls_last=True)`."""
     names = query.order_by or (query.get_meta().ordering if query.default_ordering else ())
     if query.extra_order_by:
         return None
     order = []
     for name in names:
-        if not isinstance(name, str) or not _is_column(query, name.lstrip("-")):
+        nulls = ""
+        if isinstance(name, OrderBy) and type(name.expression) is F:
+            descending = name.descending
+            nulls = " NULLS FIRST" if name.nulls_first else " NULLS LAST" if name.nulls_last else ""
+            name = name.expression.name
+        elif isinstance(name, str):
+            descending = name.startswith("-")
+            name = name.lstrip("-")
+        else:
             return None
-        order.append((name.lstrip("-"), name.startswith("-")))
-    if not any(name in ("pk", query.get_meta().pk.name) for name, _ in order):
-        order.append(("pk", False))
+        if not _is_column(query, name):
+            return None
+        order.append((name, descending, nulls))
+    if not any(name in ("pk", query.get_meta().pk.name) for name, _d, _n in order):
+        order.append(("pk", False, ""))
     return tuple(order)
 
 
@@ -205,12 +216,13 @@ def _sorted_matches(queryset: QuerySet, order) -> list[int] | None:
     # twice is ambiguous), unsorted, and stops at FEW_MATCHES + 1 matches; the outer one
     # sorts them by their positions, so no column needs a name of ours.
     primary_key = ("pk", queryset.model._meta.pk.name)
-    names = ["pk"] + [name for name, _ in order if name not in primary_key]
+    names = ["pk"] + [name for name, _d, _n in order if name not in primary_key]
     position = {name: index for index, name in enumerate(names, start=1)}
     first = queryset.order_by().values_list(*names)
     sql, params = first[: FEW_MATCHES + 1].query.sql_with_params()
     sort = ", ".join(
-        f"{position.get(name, 1)} {'DESC' if descending else 'ASC'}" for name, descending in order
+        f"{position.get(name, 1)} {'DESC' if descending else 'ASC'}{nulls}"
+        for name, descending, nulls in order
     )
     with connections[first.db].cursor() as cursor:
         cursor.execute(f"SELECT * FROM ({sql}) AS search_matches ORDER BY {sort}", params)  # noqa: S608

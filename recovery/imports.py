@@ -678,9 +678,6 @@ class CampaignImporter(Importer):
             ) from exc
         for chunk in _chunks([customer_id for _pk, customer_id, _code in kept]):
             services.untag_customers(chunk)
-            crm_services.stamp_last_interaction(
-                Customer.objects.filter(pk__in=bulk.ids_in(chunk)), now
-            )
         bulk.insert_rows(
             Interaction,
             crm_services.INTERACTION_COLUMNS,

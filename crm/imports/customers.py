@@ -274,7 +274,6 @@ class CustomerImporter(Importer):
             if before:
                 customer.search_text = customer.build_search_text()
                 customer.updated_at = now
-                customer.last_interaction_at = now
                 changed.append((line, customer, before, shown_changes))
             if conflict:
                 outcome.conflicts += 1
@@ -331,7 +330,7 @@ class CustomerImporter(Importer):
         if changed:
             Customer.objects.bulk_update(
                 [customer for _line, customer, _b, _s in changed],
-                [*CONTACT_FIELDS, "search_text", "updated_at", "last_interaction_at"],
+                [*CONTACT_FIELDS, "search_text", "updated_at"],
             )
             outcome.updated += len(changed)
             for line, customer, before, shown_changes in changed:
@@ -425,7 +424,6 @@ class CustomerImporter(Importer):
                 shown[_label(name)] = f"{current or '—'} → {_stored_text(customer, name) or '—'}"
             customer.search_text = customer.build_search_text()
             customer.updated_at = now
-            customer.last_interaction_at = now
             entries.append(
                 services.system_entry_row(
                     customer.pk,
@@ -439,7 +437,7 @@ class CustomerImporter(Importer):
         if updated:
             Customer.objects.bulk_update(
                 list(customers.values()),
-                [*CONTACT_FIELDS, "search_text", "updated_at", "last_interaction_at"],
+                [*CONTACT_FIELDS, "search_text", "updated_at"],
                 batch_size=BATCH_SIZE,
             )
             bulk.insert_rows(Interaction, services.INTERACTION_COLUMNS, entries)
@@ -557,7 +555,6 @@ def _new_customer(row: CustomerRow, now) -> Customer:
         branch=row.branch,
         channel=row.channel,
         created_at=now,
-        last_interaction_at=now,
     )
     customer.search_text = customer.build_search_text()
     return customer

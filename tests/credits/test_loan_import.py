@@ -3,7 +3,7 @@ order and reconciled to the cent, all-or-nothing, re-import, undo, every check."
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import openpyxl
@@ -11,11 +11,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils import timezone
 
+from collections_app.strategies import segments
 from credits import selectors
 from credits.models import Installment, LedgerEntry, Loan, Payment, PaymentAllocation
 from crm.imports import services
-from crm.models import ImportBatch, Interaction
+from crm.models import Customer, ImportBatch, Interaction
 from tests.credits.conftest import TODAY, at, pay
 from tests.factories import CustomerFactory, LoanProductFactory
 
@@ -415,6 +417,31 @@ def test_importing_the_same_files_again_changes_nothing(book, supervisor):
         Payment.objects.count(),
         LedgerEntry.objects.count(),
     )
+
+
+def test_an_imported_book_is_not_contact_so_its_debtors_enter_the_no_contact_segments(
+    book, supervisor
+):
+    """The book imported on the first day must not empty "sin contacto en N días"."""
+    _product, marta, jean = book
+    called = timezone.now() - timedelta(days=40)
+    Customer.objects.filter(pk=marta.pk).update(last_interaction_at=called)
+    files = {
+        "main": (
+            "c.csv",
+            csv_bytes([LOANS, loan_row(), loan_row(code="PX-0002", document="42345678")]),
+        ),
+        "payments": ("p.csv", csv_bytes([PAYMENTS, ["PX-0001", "14/02/2026", "113.47", ""]])),
+    }
+
+    assert run(files, supervisor).created_count == 2
+
+    marta.refresh_from_db()
+    jean.refresh_from_db()
+    assert (marta.last_interaction_at, jean.last_interaction_at) == (called, None)
+    assert Interaction.objects.filter(customer=jean).exists()  # on the timeline all the same
+    not_contacted = segments.customers(segments.Rules(no_contact_days=30), TODAY)
+    assert set(not_contacted) == {marta, jean}
 
 
 def test_a_code_already_used_with_other_data_is_an_error(book, supervisor):

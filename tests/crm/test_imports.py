@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
@@ -9,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
 from crm.imports import services
@@ -364,6 +366,25 @@ def test_undo_removes_what_was_created_and_restores_what_was_updated(supervisor)
     assert batch.status == ImportBatch.Status.UNDONE
     entry = Interaction.objects.filter(customer=rosa).order_by("-pk").first()
     assert entry.payload == {"ciudad": "Arequipa → Lima"}
+
+
+def test_an_import_and_its_undo_are_not_contact_with_the_customer(supervisor):
+    """The list's "última interacción" and the segments' "sin contacto" stay as they were."""
+    called = timezone.now() - timedelta(days=40)
+    rosa = CustomerFactory(document_number="45678912", first_name="Rosa", city="Lima")
+    Customer.objects.filter(pk=rosa.pk).update(last_interaction_at=called)
+    rows = [["Documento", "Nombres", "Ciudad"], ["45678912", "Rosa", "Arequipa"]]
+    rows.append(["41234567", "Marta", "Cusco"])
+
+    batch = run(xlsx(rows), supervisor)
+
+    assert (batch.created_count, batch.updated_count) == (1, 1)
+    rosa.refresh_from_db()
+    assert (rosa.city, rosa.last_interaction_at) == ("Arequipa", called)
+    assert Customer.objects.get(document_number="41234567").last_interaction_at is None
+    services.undo_import(batch=batch, actor=supervisor)
+    rosa.refresh_from_db()
+    assert (rosa.city, rosa.last_interaction_at) == ("Lima", called)
 
 
 def test_undo_is_refused_once_a_record_changed_after_the_import(supervisor):

@@ -3,7 +3,8 @@ table is vacuumed often enough for its search index to stay lean."""
 
 import pytest
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 
 from crm import messages
 from crm.models import Customer
@@ -58,6 +59,27 @@ def test_a_phone_finds_its_customer_by_either_number():
 
     assert messages.customer_for_address(messages.WHATSAPP, "+51912345678") == ana
     assert messages.customer_for_address(messages.WHATSAPP, "+51987654321") == ana
+
+
+def test_a_phone_shared_goes_to_the_customer_contacted_last_not_to_one_never_contacted():
+    contacted = CustomerFactory(phone="+51987654321")
+    never = CustomerFactory(phone="+51987654321")
+    Customer.objects.filter(pk=never.pk).update(last_interaction_at=None)
+    Customer.objects.filter(pk=contacted.pk).update(last_interaction_at=timezone.now())
+
+    assert messages.customer_for_address(messages.WHATSAPP, "+51987654321") == contacted
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+def test_the_list_by_last_interaction_reads_its_index_either_way():
+    _a_table_the_planner_reads_by_index()
+    latest = F("last_interaction_at")
+
+    down = Customer.objects.order_by(latest.desc(nulls_last=True), F("id").desc())[:25]
+    up = Customer.objects.order_by(latest.asc(nulls_first=True), F("id").asc())[:25]
+
+    assert "crm_cust_last_contact_idx" in down.explain()
+    assert "crm_cust_last_contact_idx" in up.explain()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")

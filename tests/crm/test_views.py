@@ -118,6 +118,26 @@ def test_the_list_paginates_and_sorts(client, asesor):
     assertNotContains(page2, "Apellido29")
 
 
+@pytest.mark.parametrize("search", ["", "ccori"])
+def test_by_last_interaction_the_never_contacted_come_last_going_down_and_first_going_up(
+    client, asesor, search
+):
+    """An import leaves its customers without one; on PostgreSQL they came first going
+    down, ahead of everyone contacted (with a search too: lib.search sorts its matches)."""
+    now = timezone.now()
+    for name, moment in [("Nunca", None), ("Antes", now - timedelta(days=9)), ("Ahora", now)]:
+        customer = CustomerFactory(first_name=name, last_name="Ccori")
+        Customer.objects.filter(pk=customer.pk).update(last_interaction_at=moment)
+    client.force_login(asesor)
+
+    def names(sort):
+        page = client.get(reverse("crm:customer_list"), {"sort": sort, "q": search})
+        return re.findall(r"Nunca|Antes|Ahora", page.content.decode())
+
+    assert names("-last_interaction_at") == ["Ahora", "Antes", "Nunca"]
+    assert names("last_interaction_at") == ["Nunca", "Antes", "Ahora"]
+
+
 @pytest.mark.parametrize("rows", [10, 200])
 def test_the_list_costs_the_same_queries_for_10_or_200_customers(
     client, asesor, django_assert_max_num_queries, rows

@@ -1,9 +1,13 @@
 """A list's search runs once, in the list's order: a few matches are counted and paged by
 id; past a few, or read outside a list, the search is a condition of the query."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from credits.models import Loan
 from crm.filters import CustomerFilter
@@ -77,6 +81,24 @@ def test_the_matches_are_found_again_when_the_order_changes(customers):
         customers[1].pk,
         customers[0].pk,
     ]
+
+
+def test_the_matches_put_the_nulls_where_the_order_says_on_every_database(customers):
+    rosa_h, rosa_q, _luis, rosa_a = customers
+    Customer.objects.filter(pk=rosa_q.pk).update(last_interaction_at=None)
+    Customer.objects.filter(pk=rosa_h.pk).update(last_interaction_at=timezone.now())
+    Customer.objects.filter(pk=rosa_a.pk).update(
+        last_interaction_at=timezone.now() - timedelta(days=1)
+    )
+    latest = F("last_interaction_at")
+    found = _narrowed("rosa")
+
+    down = found.order_by(latest.desc(nulls_last=True))
+    up = found.order_by(latest.asc(nulls_first=True))
+
+    assert search.matches(down) == [rosa_h.pk, rosa_a.pk, rosa_q.pk]
+    assert search.matches(up) == [rosa_q.pk, rosa_a.pk, rosa_h.pk]
+    assert list(_page(down)[1].object_list) == [rosa_h, rosa_a, rosa_q]
 
 
 def test_an_order_through_a_relation_sorts_by_the_related_column(customers):
