@@ -179,6 +179,15 @@ class LoanImporter(Importer):
     label = gettext_lazy("Créditos")
     record_label = gettext_lazy("crédito")
     key_fields = ("payment_code",)
+    written = (
+        Loan,
+        Installment,
+        Payment,
+        PaymentAllocation,
+        LedgerEntry,
+        Interaction,
+        ImportRecord,
+    )
     description = gettext_lazy(
         "Una fila por crédito, con el código de pago del sistema de origen. Con él pueden "
         "venir sus cuotas y su historial de pagos (archivos aparte, u hojas «Cuotas» y "

@@ -183,6 +183,7 @@ class CampaignImporter(Importer):
     record_label = gettext_lazy("campaña")
     key_fields = ("document_type", "document_number", "code")
     template_url_name = "recovery:import_template"
+    written = (Campaign, Customer, Customer.tags.through, Interaction, ImportRecord)
     description = gettext_lazy(
         "Una fila por campaña: el documento del cliente, el ID de campaña, la deuda castigada "
         "y el descuento (porcentaje o monto). El monto de la campaña y su saldo se calculan. "

@@ -93,6 +93,7 @@ class CustomerImporter(Importer):
     label = gettext_lazy("Clientes")
     record_label = gettext_lazy("cliente")
     key_fields = ("document_type", "document_number")
+    written = (Customer, Interaction, ImportRecord)
     description = gettext_lazy(
         "Una fila por cliente. Se reconoce por tipo y número de documento: si ya existe, se "
         "actualizan sus datos de contacto; sus nombres no se cambian sin que una persona lo "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import models
 from django.utils.translation import gettext_lazy
 
 from crm.models import ImportBatch, ImportRecord
@@ -162,6 +163,9 @@ class Importer(ABC):
     options: tuple[Option, ...] = ()
     # A URL name (no arguments) of a blank file to fill in, offered on the upload page.
     template_url_name: str = ""
+    # The models whose tables a run or an undo writes many rows of: their statistics are
+    # refreshed after a large one (crm.imports.services.ANALYZE_FROM_ROWS).
+    written: tuple[type[models.Model], ...] = ()
 
     def start(
         self,

@@ -9,6 +9,8 @@ import openpyxl
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from python_calamine import CalamineWorkbook
@@ -385,6 +387,30 @@ def test_an_import_and_its_undo_are_not_contact_with_the_customer(supervisor):
     services.undo_import(batch=batch, actor=supervisor)
     rosa.refresh_from_db()
     assert (rosa.city, rosa.last_interaction_at) == ("Lima", called)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
+def test_a_large_import_and_its_undo_refresh_the_statistics_of_the_tables_they_wrote(
+    supervisor, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(services, "ANALYZE_FROM_ROWS", 2)
+    rows = good_rows()
+    with CaptureQueriesContext(connection) as queries:
+        batch = run(xlsx(rows), supervisor)
+    analyzed = [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")]
+    assert analyzed == ['ANALYZE "crm_customer", "crm_importrecord", "crm_interaction"']
+
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.undo_import(batch=batch, actor=supervisor)
+    assert [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")] == analyzed
+
+    monkeypatch.setattr(services, "ANALYZE_FROM_ROWS", 3)
+    with CaptureQueriesContext(connection) as queries:
+        run(xlsx(rows), supervisor)  # two rows
+    assert not [q for q in queries if q["sql"].startswith("ANALYZE")]
 
 
 def test_undo_is_refused_once_a_record_changed_after_the_import(supervisor):
