@@ -196,7 +196,7 @@ def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
             client, method, base_url.rstrip("/") + path, headers=headers, **kwargs
         )
     try:
-        answer = response.json()
+        answer = http.answer_json(response)
     except ValueError as exc:
         raise ProviderError(
             payment_gateways.unexpected_answer(LABEL, response.text[: http.ERROR_BODY_CHARS])

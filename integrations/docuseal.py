@@ -418,7 +418,7 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
     with http.session() as client:
         response = http.request(client, method, url, headers={"X-Auth-Token": api_key}, **kwargs)
     try:
-        return response.json()
+        return http.answer_json(response)
     except ValueError as exc:
         raise ProviderError(_unexpected_answer(response.text[: http.ERROR_BODY_CHARS])) from exc
 

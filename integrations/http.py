@@ -104,3 +104,35 @@ def request(http: requests.Session, method: str, url: str, **kwargs: Any) -> req
 def _without_query(url: str) -> str:
     # Query strings may carry access tokens; error messages end up in the admin.
     return url.split("?", 1)[0]
+
+
+def answer_json(response: requests.Response) -> Any:
+    """Return a provider's JSON answer as we keep it; raise ValueError when it is not JSON.
+
+    Nested deeper than Python's parser goes (RecursionError, not a ValueError) counts as
+    not JSON, so each client's "unexpected answer" covers it. NUL characters are taken out
+    of its texts and keys: PostgreSQL's text refuses them, so a lead's name or a note with
+    one failed its processing on every retry.
+    """
+    try:
+        answer = response.json()
+    except RecursionError as exc:
+        raise ValueError("The answer is nested too deep to read.") from exc
+    if isinstance(answer, str):
+        return answer.replace("\x00", "")
+    pending = [answer] if isinstance(answer, dict | list) else []
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key in [k for k in item if "\x00" in k]:
+                item[key.replace("\x00", "")] = item.pop(key)
+            pairs = list(item.items())
+        else:
+            pairs = list(enumerate(item))
+        for key, value in pairs:
+            if isinstance(value, str):
+                if "\x00" in value:
+                    item[key] = value.replace("\x00", "")
+            elif isinstance(value, dict | list):
+                pending.append(value)
+    return answer

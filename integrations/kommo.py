@@ -409,7 +409,7 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
+        return http.answer_json(response)
     except ValueError as exc:
         raise ProviderError(_unexpected(response.text[:200])) from exc
 

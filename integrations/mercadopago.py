@@ -364,7 +364,7 @@ class _Transport(HttpClient):
         if response.status_code == 204 or not response.content:
             return {"status": response.status_code, "response": None}
         try:
-            answer = response.json()
+            answer = http.answer_json(response)
         except ValueError as exc:
             raise ProviderError(
                 payment_gateways.unexpected_answer(LABEL, response.text[: http.ERROR_BODY_CHARS])

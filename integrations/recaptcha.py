@@ -78,7 +78,7 @@ def verify(
             response = http.request(
                 client, "POST", settings.RECAPTCHA_VERIFY_URL, data=form, timeout=TIMEOUT
             )
-        answer = response.json()
+        answer = http.answer_json(response)
     except ProviderError as exc:
         logger.warning("reCAPTCHA verification failed: %s", exc)
         return _refused(gettext("No se pudo verificar reCAPTCHA: %(error)s") % {"error": exc})

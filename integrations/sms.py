@@ -341,7 +341,7 @@ def _unexpected(answer: Any) -> str:
 
 def _json_object(response: Any) -> dict[str, Any]:
     try:
-        answer = response.json()
+        answer = http.answer_json(response)
     except ValueError:
         answer = None
     if isinstance(answer, dict):

@@ -219,7 +219,7 @@ def _send(payload: dict[str, Any]) -> Delivery:
     with http.session() as client, http.translate_errors():
         response = client.post(url, json=payload, headers=headers)
     try:
-        answer = response.json()
+        answer = http.answer_json(response)
     except ValueError:
         answer = None
     error = answer.get("error") if isinstance(answer, dict) else None

@@ -163,8 +163,9 @@ def test_it_raises_a_permanent_error_on_an_answer_without_the_submitter(api, ans
         create()
 
 
-def test_it_raises_a_permanent_error_on_an_answer_that_is_not_json(api):
-    api.add(responses.POST, SUBMISSIONS_URL, body="<html>Bad gateway page</html>")
+@pytest.mark.parametrize("body", ["<html>Bad gateway page</html>", "[" * 50_000 + "]" * 50_000])
+def test_it_raises_a_permanent_error_on_an_answer_that_is_not_json(api, body):
+    api.add(responses.POST, SUBMISSIONS_URL, body=body)
 
     with pytest.raises(ProviderError, match="DocuSeal respondió algo inesperado"):
         create()

@@ -188,6 +188,21 @@ def test_it_reads_a_lead_its_main_contact_and_notes(kommo_api):
     assert "with=contacts" in lead_call.url
 
 
+def test_a_nul_in_kommos_answers_is_left_out_of_the_lead(kommo_api):
+    """PostgreSQL's text refuses NUL: kept, it failed the lead on every retry."""
+    contact = payload("contact_9001.json")
+    contact["name"] = "Rosa\x00 Huamán Quispe"
+    notes = payload("notes_25399013.json")
+    notes["_embedded"]["notes"][0]["params"]["text"] = "Llamar\x00 después"
+    kommo_api.get(f"{BASE}/api/v4/leads/25399013", json=payload("lead_25399013.json"))
+    kommo_api.get(f"{BASE}/api/v4/leads/25399013/notes", json=notes)
+    kommo_api.get(f"{BASE}/api/v4/contacts/9001", json=contact)
+
+    details = kommo.get_lead_details(25399013)
+
+    assert (details.contact_name, details.notes) == ("Rosa Huamán Quispe", ("Llamar después",))
+
+
 def test_no_notes_is_kommos_204(kommo_api):
     kommo_api.get(f"{BASE}/api/v4/leads/25399013", json=payload("lead_25399013.json"))
     kommo_api.get(f"{BASE}/api/v4/leads/25399013/notes", status=204)

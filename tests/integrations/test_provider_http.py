@@ -88,3 +88,23 @@ def test_it_leaves_the_query_string_out_of_error_messages(api):
 
     assert "secret-token" not in str(raised.value)
     assert URL in str(raised.value)
+
+
+def test_an_answer_keeps_its_texts_without_nul_characters(api):
+    api.add(
+        responses.GET,
+        URL,
+        body='{"name": "Rosa\\u0000", "notes": [{"te\\u0000xt": "a\\u0000b"}], "n": 1}',
+        content_type="application/json",
+    )
+
+    answer = http.answer_json(http.request(http.session(), "GET", URL))
+
+    assert answer == {"name": "Rosa", "notes": [{"text": "ab"}], "n": 1}
+
+
+def test_an_answer_nested_too_deep_for_the_parser_is_not_json(api):
+    api.add(responses.GET, URL, body="[" * 100_000 + "]" * 100_000)
+
+    with pytest.raises(ValueError, match="nested too deep"):
+        http.answer_json(http.request(http.session(), "GET", URL))
