@@ -7,23 +7,11 @@ from django.db.models.expressions import OrderBy
 class NullsOrderedIndex(models.Index):
     """An index on columns ordered with their NULLs placed (`F(...).desc(nulls_last=True)`).
 
-    PostgreSQL sorts NULL above every value and is told otherwise with NULLS LAST; SQLite
-    sorts NULL below every value and refuses NULLS FIRST/LAST in an index. On SQLite the
-    placement is therefore left out, which is only right where it is SQLite's own: NULLs
-    last going down, first going up. Any other placement is refused when the index is
-    declared.
+    PostgreSQL writes the placement (NULLS FIRST/LAST) and reads the index for that order,
+    either way. SQLite refuses the placement in an index: there it is a plain index in the
+    same directions, which serves the orders whose NULLs go where SQLite's own go (below
+    every value: last going down, first going up).
     """
-
-    def __init__(self, *expressions, **kwargs):
-        for expression in expressions:
-            if isinstance(expression, OrderBy) and (
-                (expression.descending and expression.nulls_first)
-                or (not expression.descending and expression.nulls_last)
-            ):
-                raise ValueError(
-                    f"SQLite cannot index NULLs first going down or last going up: {expression!r}"
-                )
-        super().__init__(*expressions, **kwargs)
 
     def create_sql(self, model, schema_editor, using="", **kwargs):
         if schema_editor.connection.vendor == "sqlite":

@@ -6,6 +6,7 @@ export (lib.lists) reads the columns, with `value_*` where the template draws a 
 """
 
 import django_tables2 as tables
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -56,6 +57,17 @@ class GestionTable(tables.Table):
         attrs = {"class": "table table-hover align-middle mb-0", "id": "gestion-results"}
         empty_text = _("No hay gestiones que coincidan.")
 
+    # Blanks last either way, as a spreadsheet sorts them: left to the database,
+    # PostgreSQL put them first going down (150,000 blank amounts and 900,000 blank due
+    # dates of the bench's million came before any figure) and SQLite first going up.
+    # Each order reads its own index (gestiones_amount_idx, gestiones_due_idx and their
+    # `_desc` twins); without them a sort read every gestión (140–200 ms at 1,000,000).
+    def order_amount(self, queryset, is_descending: bool):
+        return queryset.order_by(*_blanks_last("amount_requested", is_descending)), True
+
+    def order_due_at(self, queryset, is_descending: bool):
+        return queryset.order_by(*_blanks_last("due_at", is_descending)), True
+
     @property
     def records(self) -> list[Gestion]:
         """Return the current page's gestiones, each with its links and marked late or not
@@ -85,6 +97,12 @@ class GestionTable(tables.Table):
 
     def value_agent(self, record: Gestion) -> str:
         return people.display_name(record.agent)
+
+
+def _blanks_last(column: str, descending: bool) -> tuple:
+    if descending:
+        return F(column).desc(nulls_last=True), F("id").desc()
+    return F(column).asc(nulls_last=True), F("id").asc()
 
 
 class MyWorkTable(GestionTable):

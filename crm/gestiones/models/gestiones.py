@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +22,7 @@ from crm.gestiones.models.processes import (
 )
 from crm.models import Branch, Channel, Customer, Product
 from lib import files, people
+from lib.indexes import NullsOrderedIndex
 from lib.money import MONEY, Currency
 
 
@@ -166,6 +167,18 @@ class Gestion(models.Model):
             ),
             models.Index(fields=["customer", "-created_at"], name="gestiones_customer_idx"),
             models.Index(fields=["campaign", "state"], name="gestiones_campaign_idx"),
+            # The lists' sorts by amount and by due date, blanks last either way
+            # (crm.gestiones.tables.GestionTable): an index per direction.
+            models.Index(fields=["amount_requested", "id"], name="gestiones_amount_idx"),
+            NullsOrderedIndex(
+                F("amount_requested").desc(nulls_last=True),
+                F("id").desc(),
+                name="gestiones_amount_desc_idx",
+            ),
+            models.Index(fields=["due_at", "id"], name="gestiones_due_idx"),
+            NullsOrderedIndex(
+                F("due_at").desc(nulls_last=True), F("id").desc(), name="gestiones_due_desc_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,11 +1,16 @@
 """The gestión lists (all, my work) and a gestión's page cost a fixed number of queries
 however many gestiones and follow-ups there are."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from crm.gestiones import tables
 from crm.gestiones.models import Action, FollowUp, Gestion, Outcome
 from crm.models import Customer
 from tests.factories import BranchFactory, ChannelFactory
@@ -93,6 +98,41 @@ def test_the_list_shows_each_rows_branch_and_amount(client, supervisor, asesor, 
     assert "1,000.00" in content
     assert gestion.get_absolute_url() in content
     assert gestion.customer.get_absolute_url() in content
+
+
+@pytest.mark.parametrize("column", ["amount", "due_at"])
+def test_blank_amounts_and_due_dates_sort_last_either_way(
+    client, supervisor, asesor, credit_type, column
+):
+    blank, low, high = _add_gestiones(3, gestion_type=credit_type, agent=asesor)
+    soon = timezone.now() + timedelta(days=1)
+    Gestion.objects.filter(pk=blank.pk).update(amount_requested=None, due_at=None)
+    Gestion.objects.filter(pk=low.pk).update(amount_requested=10, due_at=soon)
+    Gestion.objects.filter(pk=high.pk).update(amount_requested=90, due_at=soon + timedelta(days=9))
+    client.force_login(supervisor)
+
+    def order(sort: str) -> list[int]:
+        page = client.get(reverse("gestiones:list"), {"sort": sort}).content.decode()
+        urls = {g.get_absolute_url(): g.pk for g in (blank, low, high)}
+        found = re.findall("|".join(re.escape(u) + '"' for u in urls), page)
+        return list(dict.fromkeys(urls[u[:-1]] for u in found))
+
+    assert order(column) == [low.pk, high.pk, blank.pk]
+    assert order(f"-{column}") == [high.pk, low.pk, blank.pk]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+@pytest.mark.parametrize("column", ["amount_requested", "due_at"])
+def test_each_sort_of_the_list_reads_an_index(asesor, credit_type, column):
+    _add_gestiones(2000, gestion_type=credit_type, agent=asesor)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE gestiones_gestion")
+    up = tables._blanks_last(column, descending=False)
+    down = tables._blanks_last(column, descending=True)
+
+    for order in (up, down):
+        plan = Gestion.objects.order_by(*order)[:25].explain()
+        assert "Index Scan" in plan and "Sort" not in plan, plan
 
 
 @pytest.mark.parametrize("who", ["asesor", "supervisor"])
