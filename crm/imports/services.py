@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -391,6 +391,7 @@ def run_import(*, batch_id: int) -> ImportBatch | None:
     importer = importer_for(batch)
     report = _throttled(batch)
     report(READING, 0, None)
+    committed = False
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects, no cycles (see catalog imports)
     try:
@@ -410,8 +411,7 @@ def run_import(*, batch_id: int) -> ImportBatch | None:
             )
         with transaction.atomic():
             _run(batch, importer, lines, report, state)
-        if batch.is_applied:
-            _analyze(importer, batch)
+        committed = batch.is_applied
     except ValidationError as exc:
         _fail(batch, " ".join(exc.messages))
     except IntegrityError:
@@ -423,6 +423,8 @@ def run_import(*, batch_id: int) -> ImportBatch | None:
     finally:
         if gc_was_enabled:
             gc.enable()
+    if committed:
+        _analyze(importer, batch)
     return batch
 
 
@@ -441,8 +443,13 @@ def _analyze(importer: Importer, batch: ImportBatch) -> None:
     tables = {model._meta.db_table for model in importer.written}
     if not tables or connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in sorted(tables)))
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            names = ", ".join(connection.ops.quote_name(table) for table in sorted(tables))
+            cursor.execute(f"ANALYZE {names}")
+    except DatabaseError:
+        # The import is done either way; autovacuum refreshes the statistics in time.
+        logger.warning("ANALYZE after import %s failed", batch.pk, exc_info=True)
 
 
 def _give_back_freed_memory() -> None:

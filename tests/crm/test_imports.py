@@ -4,6 +4,7 @@ import csv
 import io
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import openpyxl
 import pytest
@@ -16,6 +17,7 @@ from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
 from crm.imports import services
+from crm.imports.customers import CustomerImporter
 from crm.models import Customer, ImportBatch, ImportMapping, ImportRecord, Interaction
 from tests.factories import BranchFactory, CustomerFactory
 
@@ -411,6 +413,22 @@ def test_a_large_import_and_its_undo_refresh_the_statistics_of_the_tables_they_w
     with CaptureQueriesContext(connection) as queries:
         run(xlsx(rows), supervisor)  # two rows
     assert not [q for q in queries if q["sql"].startswith("ANALYZE")]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
+def test_statistics_that_cannot_be_refreshed_leave_the_import_done(supervisor, monkeypatch):
+    gone = SimpleNamespace(_meta=SimpleNamespace(db_table="no_such_table"))
+    monkeypatch.setattr(services, "ANALYZE_FROM_ROWS", 1)
+    monkeypatch.setattr(CustomerImporter, "written", (Customer, gone))
+
+    batch = run(xlsx(good_rows()), supervisor)
+
+    assert (batch.status, batch.is_applied, batch.created_count) == (
+        ImportBatch.Status.DONE,
+        True,
+        2,
+    )
+    assert Customer.objects.count() == 2
 
 
 def test_undo_is_refused_once_a_record_changed_after_the_import(supervisor):
