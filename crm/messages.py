@@ -443,7 +443,9 @@ def send_customer_messages(
     # Rows, not model objects, written by COPY on PostgreSQL (lib.bulk): a flow's 100,000
     # messages spent most of their time in bulk_create's per-value adaptation.
     entry_ids = bulk.create_rows(Interaction, entries)
-    services.stamp_last_interaction(Customer.objects.filter(pk__in=bulk.ids_in(customer_ids)), now)
+    # Contact is a message sent: the skipped ones (opted out, no address, capped) are not.
+    contacted = [item.customer.pk for status, item, _a in results if status == SendStatus.QUEUED]
+    services.stamp_last_interaction(Customer.objects.filter(pk__in=bulk.ids_in(contacted)), now)
 
     queued_items = [
         (item, address, entry_id)

@@ -68,10 +68,9 @@ def system_entry_row(
     per entry. The summary is kept as `record_interaction` keeps it: whole in the text
     when too long.
 
-    These entries are bookkeeping (an import, an undo, a written-off campaign), not
-    contact with the customer: they leave the customer's *última interacción* as it is.
-    The segments' "sin contacto en los últimos N días" reads that column; stamped by an
-    import, it left every imported customer out of those segments for N days.
+    Like every SYSTEM entry, these are bookkeeping (an import, an undo, a written-off
+    campaign), not contact: they leave the customer's *última interacción* as it is
+    (see LAST_INTERACTION_STEP).
     """
     text = ""
     if len(summary) > SUMMARY_CHARS:
@@ -104,7 +103,9 @@ def record_interaction(
     """Add one event to a customer's timeline; the one way any app writes it.
 
     `actor` is None for events the system records (webhooks, tasks, imports). A summary
-    longer than a summary holds is kept whole: the timeline shows all of it.
+    longer than a summary holds is kept whole: the timeline shows all of it. Every kind
+    but SYSTEM is contact with the customer and moves their *última interacción*
+    (`stamp_last_interaction`); a SYSTEM entry is bookkeeping and leaves it.
     """
     summary = (summary or "").strip()
     if not summary:
@@ -130,10 +131,17 @@ def record_interaction(
         actor=people.signed_in(actor),
         occurred_at=occurred_at,
     )
-    stamp_last_interaction(Customer.objects.filter(pk=customer.pk), occurred_at)
+    if kind != Interaction.Kind.SYSTEM:
+        stamp_last_interaction(Customer.objects.filter(pk=customer.pk), occurred_at)
     return interaction
 
 
+# A customer's *última interacción* is their last contact: a call, a message either way, a
+# visit, a payment, a note or follow-up of the people who work them, the bot. SYSTEM
+# entries are bookkeeping (registered, imported, a campaign made or ended, a contract's
+# steps, a gestión assigned, a message skipped) and leave it: the segments' "sin contacto
+# en los últimos N días" read it, and a stamp from bookkeeping hid those customers from
+# them for N days.
 # The customers list's "última interacción" column moves when an interaction is more than
 # this much newer than the one it shows. Rewriting a customer's row rewrites its eleven
 # indexes, the names' trigram index included (0.5–2.5 ms on PostgreSQL); a conversation

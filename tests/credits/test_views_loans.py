@@ -90,8 +90,10 @@ def test_the_navbar_offers_loans_to_advisors_and_the_portfolio_to_supervisors(
 
 
 def test_the_list_finds_a_loan_by_its_exact_payment_code(client, asesor):
-    LoanFactory(payment_code="1234567897", customer=CustomerFactory(first_name="Rosa"))
-    LoanFactory(payment_code="1234567800", customer=CustomerFactory(first_name="Juan"))
+    rosa = CustomerFactory(first_name="Rosa", last_name="Huamán")
+    LoanFactory(payment_code="1234567897", customer=rosa)
+    juan = CustomerFactory(first_name="Juan", last_name="Pérez")
+    LoanFactory(payment_code="1234567800", customer=juan)
     client.force_login(asesor)
 
     response = client.get(reverse("credits:loan_list"), {"q": "1234567897"})
@@ -104,9 +106,12 @@ def test_the_list_finds_a_loan_by_its_exact_payment_code(client, asesor):
 def test_a_payment_code_finds_its_loan_and_the_loans_of_a_customer_whose_text_has_it(
     client, asesor
 ):
-    LoanFactory(payment_code="1234567897", customer=CustomerFactory(first_name="Rosa"))
-    LoanFactory(customer=CustomerFactory(first_name="Zoila", document_number="1234567897"))
-    LoanFactory(customer=CustomerFactory(first_name="Juan"))
+    # Last names fixed: the factory's random ones include "Juan" (a failed run).
+    rosa = CustomerFactory(first_name="Rosa", last_name="Huamán")
+    LoanFactory(payment_code="1234567897", customer=rosa)
+    zoila = CustomerFactory(first_name="Zoila", last_name="Quispe", document_number="1234567897")
+    LoanFactory(customer=zoila)
+    LoanFactory(customer=CustomerFactory(first_name="Juan", last_name="Pérez"))
     client.force_login(asesor)
 
     response = client.get(reverse("credits:loan_list"), {"q": "1234567897"})

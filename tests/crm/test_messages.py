@@ -9,9 +9,10 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from crm import messages
-from crm.models import Interaction
+from crm.models import Customer, Interaction
 from integrations import outbox, tasks
 from integrations.models import OutboxMessage
+from tests.factories import CustomerFactory
 
 NOW = datetime(2026, 5, 4, 15, 0, tzinfo=UTC)
 REFUSING = "tests.email_backends.RefusingBackend"
@@ -117,6 +118,19 @@ def test_it_queues_nothing_for_a_customer_without_an_email_and_says_so(customer)
     assert entry.summary == (
         "Correo no enviado: Su cronograma. El cliente no tiene correo registrado."
     )
+
+
+def test_a_message_queued_is_contact_and_one_not_sent_is_not(customer):
+    luis = CustomerFactory(email="luis@example.pe")
+    Customer.objects.filter(pk__in=[customer.pk, luis.pk]).update(last_interaction_at=None)
+
+    sending(customer)  # no e-mail: not sent
+    sending(luis)
+
+    customer.refresh_from_db()
+    luis.refresh_from_db()
+    assert customer.last_interaction_at is None
+    assert luis.last_interaction_at is not None
 
 
 def test_it_queues_a_message_once_for_a_dedupe_key_already_used(rosa):

@@ -126,6 +126,18 @@ def test_record_interaction_rejects_bad_input(customer, field, kwargs):
     assert not customer.interactions.exists()
 
 
+def test_a_system_entry_is_bookkeeping_and_leaves_the_last_contact_as_it_was(customer):
+    type(customer).objects.filter(pk=customer.pk).update(last_interaction_at=None)
+
+    services.record_interaction(customer=customer, kind="system", summary="Contrato firmado")
+    customer.refresh_from_db()
+    assert customer.last_interaction_at is None
+
+    services.record_interaction(customer=customer, kind="call", summary="Llamada de cobranza")
+    customer.refresh_from_db()
+    assert customer.last_interaction_at is not None
+
+
 def test_an_older_event_does_not_move_the_last_interaction_back(customer):
     now = timezone.now()
     services.record_interaction(customer=customer, kind="note", summary="Hoy", occurred_at=now)

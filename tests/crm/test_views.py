@@ -73,8 +73,8 @@ def test_home_sends_staff_to_the_customer_list(client, asesor):
 
 
 def test_the_list_searches_by_document_number(client, asesor):
-    CustomerFactory(first_name="Rosa", document_number="45678912")
-    CustomerFactory(first_name="Juan", document_number="11111111")
+    CustomerFactory(first_name="Rosa", last_name="Huamán", document_number="45678912")
+    CustomerFactory(first_name="Juan", last_name="Pérez", document_number="11111111")
     client.force_login(asesor)
 
     response = client.get(reverse("crm:customer_list"), {"q": "45678912"})
@@ -86,8 +86,8 @@ def test_the_list_searches_by_document_number(client, asesor):
 
 def test_the_list_filters_by_tag(client, asesor):
     vip = TagFactory(name="VIP")
-    CustomerFactory(first_name="Rosa").tags.add(vip)
-    CustomerFactory(first_name="Juan")
+    CustomerFactory(first_name="Rosa", last_name="Huamán").tags.add(vip)
+    CustomerFactory(first_name="Juan", last_name="Pérez")
     client.force_login(asesor)
 
     response = client.get(reverse("crm:customer_list"), {"tag": vip.pk})

@@ -461,7 +461,11 @@ class Command(BaseCommand):
             self.seed_loan(story, plan, customer, products, investors)
             if k % 50 == 0 or k == count:
                 self.stdout.write(f"  {k}/{count} créditos, {self.payments:,} pagos")
-        latest = Interaction.objects.filter(customer=OuterRef("pk")).order_by("-occurred_at")
+        latest = (
+            Interaction.objects.filter(customer=OuterRef("pk"))
+            .exclude(kind=Interaction.Kind.SYSTEM)
+            .order_by("-occurred_at")
+        )
         Customer.objects.filter(pk__in={c.pk for c in chosen}).update(
             last_interaction_at=Subquery(latest.values("occurred_at")[:1])
         )

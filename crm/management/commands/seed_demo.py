@@ -417,7 +417,10 @@ class Command(BaseCommand):
                         )
                     )
                 entries += self.story(rng, customer, since, now, staff)
-                customer.last_interaction_at = max(e.occurred_at for e in entries)
+                customer.last_interaction_at = max(
+                    (e.occurred_at for e in entries if e.kind != Interaction.Kind.SYSTEM),
+                    default=None,
+                )
                 interactions += entries
             Customer.tags.through.objects.bulk_create(tag_rows)
             Interaction.objects.bulk_create(interactions, batch_size=BATCH)

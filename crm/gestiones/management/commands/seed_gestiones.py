@@ -606,7 +606,11 @@ class Command(BaseCommand):
                 Gestion.products.through.objects.bulk_create(links, batch_size=1000)
             made += len(gestiones)
             touched = {g.customer_id for g in gestiones}
-            latest = Interaction.objects.filter(customer=OuterRef("pk")).order_by("-occurred_at")
+            latest = (
+                Interaction.objects.filter(customer=OuterRef("pk"))
+                .exclude(kind=Interaction.Kind.SYSTEM)
+                .order_by("-occurred_at")
+            )
             Customer.objects.filter(pk__in=touched).update(
                 last_interaction_at=Subquery(latest.values("occurred_at")[:1])
             )
