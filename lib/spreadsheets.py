@@ -6,7 +6,10 @@ import codecs
 import csv
 import io
 import itertools
+import os
 import re
+import resource
+import signal
 import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
@@ -27,7 +30,12 @@ ALLOWED_EXTENSIONS = (*WORKBOOK_EXTENSIONS, ".csv")
 
 
 def read_rows(
-    file: IO[bytes], name: str, *, windows_csv: bool = False, sheet: str | None = None
+    file: IO[bytes],
+    name: str,
+    *,
+    windows_csv: bool = False,
+    sheet: str | None = None,
+    size_checked: bool = False,
 ) -> Iterator[Row]:
     """Yield the rows of an uploaded spreadsheet (.xlsx, .xls, .ods) or .csv, header included.
 
@@ -35,10 +43,14 @@ def read_rows(
     halfway through (a .csv that stops being UTF-8 on line 30,000). Of a workbook, the sheet
     named `sheet` is read, or the first one; empty cells are "". With `windows_csv`, a .csv
     that is not UTF-8 is read as Windows-1252, as Excel saves «CSV (delimitado por comas)»
-    in Spanish; the file is then read whole first (uploads are size-limited).
+    in Spanish; the file is then read whole first (uploads are size-limited). A workbook's
+    sheet is measured first (`MAX_CELLS`), unless `size_checked` says that this sheet of
+    this file was (a stored upload read again).
     """
     extension = check_extension(name)
     if extension in WORKBOOK_EXTENSIONS:
+        if not size_checked:
+            _check_size(file, sheet)
         return _workbook_rows(file, sheet)
     if windows_csv:
         return _csv_rows(file, encoding=_utf8_or_windows(file))
@@ -92,10 +104,13 @@ def check_extension(name: str) -> str:
     return extension
 
 
-def sheet_names(file: IO[bytes], name: str) -> list[str]:
-    """Return the names of a workbook's sheets ([] for a .csv); refuse an unreadable file."""
+def sheet_names(file: IO[bytes], name: str, *, size_checked: bool = False) -> list[str]:
+    """Return the names of a workbook's sheets ([] for a .csv); refuse an unreadable file,
+    or one whose first sheet is too big (unless `size_checked`, as in `read_rows`)."""
     if check_extension(name) not in WORKBOOK_EXTENSIONS:
         return []
+    if not size_checked:
+        _check_size(file, None)
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -116,6 +131,107 @@ def _unreadable() -> ValidationError:
         ),
         code="unreadable",
     )
+
+
+# A sheet is read whole, as a grid from A1 to its last cell. A 5 KB .xlsx with one cell at
+# XFD1048576 asked calamine for 17 billion cells (512 GB): Rust's allocator then aborts the
+# process, no exception, so a web worker died at the upload. A workbook is therefore opened
+# first in a child process whose memory is capped (PROBE_MEMORY_BYTES over the parent's),
+# which reports the sheet's size or dies; only a sheet of at most MAX_CELLS is read here.
+# 10,000,000 cells: 1,000,000 rows of 10 columns, far above what an upload of 50 MB holds.
+# The probe reads the file a second time (0.5 s for 100,000 rows of 8 columns).
+MAX_CELLS = 10_000_000
+PROBE_MEMORY_BYTES = 2 * 1024**3
+PROBE_SECONDS = 120
+
+
+def _check_size(file: IO[bytes], sheet: str | None) -> None:
+    """Refuse a workbook whose sheet (`sheet`, or the first) spans more than MAX_CELLS, or
+    that cannot be opened within the probe's memory and time."""
+    size = _probed_size(file, sheet)
+    if size is None:
+        raise ValidationError(
+            _(
+                "No se pudo abrir el archivo sin exceder la memoria permitida: ¿está dañado o "
+                "tiene celdas muy lejos de los datos? Guárdelo de nuevo solo con sus datos."
+            ),
+            code="too_big",
+        )
+    height, width = size
+    if height * width > MAX_CELLS:
+        raise ValidationError(
+            _(
+                "La hoja ocupa %(rows)s filas por %(columns)s columnas (%(cells)s celdas; el "
+                "máximo es %(max)s): borre las filas y columnas vacías después de sus datos, "
+                "o divida el archivo."
+            )
+            % {
+                "rows": f"{height:,}",
+                "columns": f"{width:,}",
+                "cells": f"{height * width:,}",
+                "max": f"{MAX_CELLS:,}",
+            },
+            code="too_big",
+        )
+
+
+def _probed_size(file: IO[bytes], sheet: str | None) -> tuple[int, int] | None:
+    """Return the sheet's (height, width) as a child process found it, or None if the child
+    died (memory, time). (0, 0) for a file calamine refuses: the reader then says why.
+    Where processes cannot fork, the sheet is not probed."""
+    if not hasattr(os, "fork"):
+        return 0, 0
+    start = file.tell()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: measure, answer, exit without running the parent's cleanups
+        code = 1
+        try:
+            os.close(read_end)
+            # A sheet too big makes Rust print its backtrace as it aborts: not to the log.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+            signal.alarm(PROBE_SECONDS)
+            cap = _address_space() + PROBE_MEMORY_BYTES
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+            height, width = _sheet_size(file, sheet)
+            os.write(write_end, f"{height} {width}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as answer:
+            text = answer.read().decode()
+    finally:
+        os.waitpid(pid, 0)
+        file.seek(start)
+    if not text:
+        return None
+    height, width = (int(part) for part in text.split())
+    return height, width
+
+
+def _sheet_size(file: IO[bytes], sheet: str | None) -> tuple[int, int]:
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(file)
+        found = (
+            workbook.get_sheet_by_index(0) if sheet is None else workbook.get_sheet_by_name(sheet)
+        )
+        # The grid runs from A1 to the last cell, whose 0-based row and column these are.
+        return found.total_height + 1, found.total_width + 1
+    except (CalamineError, OSError, ValueError, IndexError, KeyError):
+        return 0, 0  # unreadable: the reader in the parent says so (MemoryError goes up)
+
+
+def _address_space() -> int:
+    """This process's virtual memory now, in bytes (Linux; 0 where unknown)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _workbook_rows(file: IO[bytes], sheet: str | None = None) -> Iterator[Row]:

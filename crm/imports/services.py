@@ -160,13 +160,18 @@ def _checked(file: UploadedFile, name: str, field: str) -> tuple[Any, list[str]]
 
 def _sheet_names(file: UploadedFile, name: str) -> list[str]:
     try:
-        return spreadsheets.sheet_names(file, name)
+        # Its first sheet was measured when its header was read (`_checked`).
+        return spreadsheets.sheet_names(file, name, size_checked=True)
     finally:
         file.seek(0)
 
 
-def _rows(file, name: str, *, sheet: str | None = None) -> Iterator[spreadsheets.Row]:
-    return spreadsheets.read_rows(file, name, windows_csv=True, sheet=sheet)
+def _rows(
+    file, name: str, *, sheet: str | None = None, stored: bool = False
+) -> Iterator[spreadsheets.Row]:
+    """Read a file's rows; a `stored` one was measured when it was uploaded
+    (`spreadsheets.MAX_CELLS`), an upload (`stored=False`) is measured now."""
+    return spreadsheets.read_rows(file, name, windows_csv=True, sheet=sheet, size_checked=stored)
 
 
 @contextmanager
@@ -175,10 +180,10 @@ def _part_rows(batch: ImportBatch, name: str) -> Iterator[Iterator[spreadsheets.
     info = batch.parts[name]
     if info.get("file"):
         with batch.file.storage.open(info["file"], "rb") as handle:
-            yield _rows(handle, info["file_name"])
+            yield _rows(handle, info["file_name"], stored=True)
     else:
         with batch.file.open("rb") as handle:
-            yield _rows(handle, batch.file_name, sheet=info["sheet"])
+            yield _rows(handle, batch.file_name, sheet=info["sheet"], stored=True)
 
 
 def _header(rows: Iterator[spreadsheets.Row]) -> tuple[int, list[str]]:
@@ -296,7 +301,7 @@ def preview(batch: ImportBatch, mapping: Mapping[str, int]) -> list[PreviewRow]:
     importer = importer_for(batch)
     shown: list[PreviewRow] = []
     with batch.file.open("rb") as handle:
-        rows = _rows(handle, batch.file_name)
+        rows = _rows(handle, batch.file_name, stored=True)
         _header(rows)
         for line, values in rows:
             if all(spreadsheets.is_blank(v) for v in values):
@@ -396,7 +401,7 @@ def run_import(*, batch_id: int) -> ImportBatch | None:
     gc.disable()  # hundreds of thousands of small objects, no cycles (see catalog imports)
     try:
         with batch.file.open("rb") as handle:
-            lines = list(_rows(handle, batch.file_name))
+            lines = list(_rows(handle, batch.file_name, stored=True))
         _give_back_freed_memory()
         with ExitStack() as stack:
             parts = {
@@ -574,7 +579,7 @@ def _add_write_errors(
     with batch.file.open("rb") as handle:
         by_line = {
             line: values
-            for line, values in _rows(handle, batch.file_name)
+            for line, values in _rows(handle, batch.file_name, stored=True)
             if line in outcome.errors
         }
     for line, message in outcome.errors.items():

@@ -307,6 +307,13 @@ def test_an_unreadable_or_empty_file_is_refused_at_upload(supervisor):
         upload(b"", "clientes.csv", supervisor)
     with pytest.raises(ValidationError, match="Formato no admitido"):
         upload(b"a,b", "clientes.txt", supervisor)
+    far = openpyxl.Workbook()
+    far.active.append(HEADER)
+    far.active["XFD1048576"] = "x"  # 5 KB; read as a grid, 17 billion cells
+    content = io.BytesIO()
+    far.save(content)
+    with pytest.raises(ValidationError, match="sin exceder la memoria permitida"):
+        upload(content.getvalue(), "clientes.xlsx", supervisor)
     assert not ImportBatch.objects.exists()
 
 

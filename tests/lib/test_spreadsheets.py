@@ -1,8 +1,12 @@
-"""Cell readers: amounts in every spelling a spreadsheet gives, whole numbers, yes or no."""
+"""Cell readers: amounts in every spelling a spreadsheet gives, whole numbers, yes or no;
+and workbooks too big to read, refused before they are read."""
 
+import io
 from decimal import Decimal
 
+import openpyxl
 import pytest
+from django.core.exceptions import ValidationError
 
 from lib import spreadsheets
 
@@ -72,3 +76,40 @@ def test_it_reads_yes_or_no(cell, expected):
 def test_it_refuses_a_word_that_is_neither_yes_nor_no():
     with pytest.raises(ValueError, match="no es un valor de activo"):
         spreadsheets.read_yes_no("quizá", label="activo")
+
+
+def _xlsx_with(cells: dict[str, str]) -> io.BytesIO:
+    book = openpyxl.Workbook()
+    for ref, value in cells.items():
+        book.active[ref] = value
+    out = io.BytesIO()
+    book.save(out)
+    out.seek(0)
+    return out
+
+
+def test_a_tiny_file_with_a_cell_at_the_last_column_and_row_is_refused_not_a_crash():
+    # Read as a grid from A1, it asked for 17 billion cells: Rust aborted the process.
+    far = _xlsx_with({"A1": "Documento", "A2": "45678912", "XFD1048576": "x"})
+
+    with pytest.raises(ValidationError, match="sin exceder la memoria permitida"):
+        list(spreadsheets.read_rows(far, "clientes.xlsx"))
+    with pytest.raises(ValidationError, match="sin exceder la memoria permitida"):
+        spreadsheets.sheet_names(far, "clientes.xlsx")
+
+
+def test_a_sheet_above_the_cells_allowed_is_refused_with_its_size(monkeypatch):
+    monkeypatch.setattr(spreadsheets, "MAX_CELLS", 1000)
+    wide = _xlsx_with({"A1": "Documento", "Z100": "x"})
+
+    with pytest.raises(ValidationError, match="100 filas por 26 columnas"):
+        list(spreadsheets.read_rows(wide, "clientes.xlsx"))
+
+
+def test_a_sheet_within_the_cells_allowed_is_read_from_where_the_file_was():
+    book = _xlsx_with({"A1": "Documento", "A2": "45678912"})
+
+    assert list(spreadsheets.read_rows(book, "clientes.xlsx")) == [
+        (1, ["Documento"]),
+        (2, ["45678912"]),
+    ]
