@@ -181,6 +181,9 @@ def _probed_size(file: IO[bytes], sheet: str | None) -> tuple[int, int] | None:
     Where processes cannot fork, the sheet is not probed."""
     if not hasattr(os, "fork"):
         return 0, 0
+    # Imported before the fork: the child then only runs it.
+    import python_calamine  # noqa: F401
+
     start = file.tell()
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -191,8 +194,7 @@ def _probed_size(file: IO[bytes], sheet: str | None) -> tuple[int, int] | None:
             # A sheet too big makes Rust print its backtrace as it aborts: not to the log.
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
             signal.alarm(PROBE_SECONDS)
-            cap = _address_space() + PROBE_MEMORY_BYTES
-            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+            _cap_memory()
             height, width = _sheet_size(file, sheet)
             os.write(write_end, f"{height} {width}".encode())
             code = 0
@@ -225,13 +227,19 @@ def _sheet_size(file: IO[bytes], sheet: str | None) -> tuple[int, int]:
         return 0, 0  # unreadable: the reader in the parent says so (MemoryError goes up)
 
 
-def _address_space() -> int:
-    """This process's virtual memory now, in bytes (Linux; 0 where unknown)."""
+def _cap_memory() -> None:
+    """Cap this process's address space at what it has plus PROBE_MEMORY_BYTES (Linux).
+
+    Where its size is unknown (no /proc) or the cap refused, there is none: an allocation
+    far too big still aborts the child only, not the process that asked.
+    """
     try:
         with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[0]) * resource.getpagesize()
+            now = int(statm.read().split()[0]) * resource.getpagesize()
+        cap = now + PROBE_MEMORY_BYTES
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     except (OSError, ValueError, IndexError):
-        return 0
+        pass
 
 
 def _workbook_rows(file: IO[bytes], sheet: str | None = None) -> Iterator[Row]:
