@@ -4,6 +4,7 @@ cell's value. Files out are written with openpyxl where they are made."""
 
 import codecs
 import csv
+import faulthandler
 import io
 import itertools
 import os
@@ -191,7 +192,9 @@ def _probed_size(file: IO[bytes], sheet: str | None) -> tuple[int, int] | None:
         code = 1
         try:
             os.close(read_end)
-            # A sheet too big makes Rust print its backtrace as it aborts: not to the log.
+            # A sheet too big makes Rust print its backtrace as it aborts, and Python's
+            # fault handler (on under pytest) its own report: neither goes to the log.
+            faulthandler.disable()
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
             signal.alarm(PROBE_SECONDS)
             _cap_memory()
