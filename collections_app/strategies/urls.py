@@ -6,6 +6,7 @@ from django.urls import path
 from collections_app.strategies import views
 
 urlpatterns = [
+    path("", views.strategies_home, name="strategies_home"),
     path("segmentos/", views.segment_list, name="segment_list"),
     path("segmentos/nuevo/", views.segment_create, name="segment_create"),
     path("segmentos/contar/", views.segment_count_preview, name="segment_count_preview"),

@@ -75,6 +75,13 @@ def _confirm_delete(
 
 @require_GET
 @permission_required(VIEW_SEGMENTS, raise_exception=True)
+def strategies_home(request: HttpRequest) -> HttpResponse:
+    """/cobranzas/estrategias/ itself (the README names it): its first tab, Segmentación."""
+    return redirect("collections_app:segment_list")
+
+
+@require_GET
+@permission_required(VIEW_SEGMENTS, raise_exception=True)
 def segment_list(request: HttpRequest) -> HttpResponse:
     """The segments by name; each one's count loads after the page (it may take a while)."""
     form = forms.SegmentFilterForm(request.GET)

@@ -115,6 +115,15 @@ def test_collections_agents_and_supervisors_open_every_screen(
         assert client.get(page).status_code == 200, page
 
 
+def test_the_strategies_address_the_readme_names_opens_its_first_tab(client, agent_client, asesor):
+    home = url("strategies_home")
+    assert home == "/cobranzas/estrategias/"
+
+    assert agent_client.get(home)["Location"] == url("segment_list")
+    client.force_login(asesor)
+    assert client.get(home).status_code == 403
+
+
 def test_every_page_has_the_strategies_tabs(agent_client, segment):
     response = agent_client.get(url("segment_list"))
 
