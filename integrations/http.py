@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from integrations import payloads
 from integrations.errors import ProviderError, TemporaryProviderError
 
 # (connect, read) seconds: a provider that takes longer is treated as down.
@@ -111,28 +112,10 @@ def answer_json(response: requests.Response) -> Any:
 
     Nested deeper than Python's parser goes (RecursionError, not a ValueError) counts as
     not JSON, so each client's "unexpected answer" covers it. NUL characters are taken out
-    of its texts and keys: PostgreSQL's text refuses them, so a lead's name or a note with
-    one failed its processing on every retry.
+    (`payloads.without_nul`).
     """
     try:
         answer = response.json()
     except RecursionError as exc:
         raise ValueError("The answer is nested too deep to read.") from exc
-    if isinstance(answer, str):
-        return answer.replace("\x00", "")
-    pending = [answer] if isinstance(answer, dict | list) else []
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            for key in [k for k in item if "\x00" in k]:
-                item[key.replace("\x00", "")] = item.pop(key)
-            pairs = list(item.items())
-        else:
-            pairs = list(enumerate(item))
-        for key, value in pairs:
-            if isinstance(value, str):
-                if "\x00" in value:
-                    item[key] = value.replace("\x00", "")
-            elif isinstance(value, dict | list):
-                pending.append(value)
-    return answer
+    return payloads.without_nul(answer)

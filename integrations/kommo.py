@@ -193,12 +193,12 @@ def _lead_change(action: str, item: Mapping[str, Any]) -> LeadChange:
             first = ""
             if isinstance(values, dict) and values:
                 value = next(iter(values.values()))
-                first = _text(value.get("value", "") if isinstance(value, dict) else value)
-            fields.append((_text(cf.get("name", cf.get("id", ""))), first))
+                first = str(value.get("value", "") if isinstance(value, dict) else value)
+            fields.append((str(cf.get("name", cf.get("id", ""))), first))
     return LeadChange(
         action=action,
         lead_id=lead_id,
-        name=_text(item.get("name", "")),
+        name=str(item.get("name", "")),
         status_id=_int(item.get("status_id")),
         pipeline_id=_int(item.get("pipeline_id")),
         old_status_id=_int(item.get("old_status_id")),
@@ -209,12 +209,6 @@ def _lead_change(action: str, item: Mapping[str, Any]) -> LeadChange:
         or 0,
         custom_fields=tuple(fields),
     )
-
-
-def _text(value: Any) -> str:
-    """A webhook's text as kept: without NUL characters, which PostgreSQL's text refuses
-    (a form-encoded body may carry one as %00; the event would fail on every retry)."""
-    return str(value).replace("\x00", "")
 
 
 # --- API --------------------------------------------------------------------------------

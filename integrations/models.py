@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from integrations.payloads import without_nul
+
 
 class WebhookEvent(models.Model):
     """A webhook call a provider made to us, stored once per provider event id (the inbox)."""
@@ -50,11 +52,13 @@ class WebhookEvent(models.Model):
         return f"{self.provider} {self.event_id}"
 
     def payload(self) -> dict[str, Any]:
-        """Return the body parsed as a JSON object; raise ValueError if it is not one."""
+        """Return the body parsed as a JSON object, without NUL characters in its texts
+        (`payloads.without_nul`, as the webhook door read it); raise ValueError if it is
+        not one."""
         data = json.loads(self.raw_body)
         if not isinstance(data, dict):
             raise ValueError("The webhook body is not a JSON object.")
-        return data
+        return without_nul(data)
 
 
 class OutboxMessage(models.Model):

@@ -12,6 +12,35 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 
+def without_nul(data: Any) -> Any:
+    """Return parsed provider data with NUL characters taken out of its texts and keys.
+
+    PostgreSQL's text refuses NUL, so a lead's name, a message or a note carrying one
+    (`%00` in a form, `\\u0000` in JSON) failed its processing on every retry. Every door
+    a provider's data comes in by uses this: the webhooks' parsers, a stored event's
+    payload, and the answers of our calls (`http.answer_json`). Walked without recursion:
+    the data may be nested as deep as its parser allows.
+    """
+    if isinstance(data, str):
+        return data.replace("\x00", "")
+    pending = [data] if isinstance(data, dict | list) else []
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key in [k for k in item if isinstance(k, str) and "\x00" in k]:
+                item[key.replace("\x00", "")] = item.pop(key)
+            pairs = list(item.items())
+        else:
+            pairs = list(enumerate(item))
+        for key, value in pairs:
+            if isinstance(value, str):
+                if "\x00" in value:
+                    item[key] = value.replace("\x00", "")
+            elif isinstance(value, dict | list):
+                pending.append(value)
+    return data
+
+
 def header(headers: Mapping[str, str], name: str) -> str:
     """Return a header's value in any case of its name ("" when absent)."""
     # Django's request.headers ignores case; a plain dict (tests, replays) does not.

@@ -48,6 +48,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from integrations import payloads
 from integrations.errors import InvalidPayload, SignatureError, UnhandledEvent
 from integrations.models import WebhookEvent
 from lib import queue
@@ -111,7 +112,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """Return the body as a JSON object; raise InvalidPayload when it is not one.
 
     Refused: what is not JSON (or not UTF-8/16/32), NaN and Infinity, a top level that is
-    not an object, and nesting deeper than MAX_DEPTH.
+    not an object, and nesting deeper than MAX_DEPTH. NUL characters are taken out of its
+    texts (`payloads.without_nul`).
     """
     try:
         data = json.loads(body, parse_constant=_refuse_constant)
@@ -124,14 +126,15 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise InvalidPayload("The body is not a JSON object.")
     if _deeper_than(data, MAX_DEPTH):
         raise InvalidPayload(f"The body is nested deeper than {MAX_DEPTH} levels.")
-    return data
+    return payloads.without_nul(data)
 
 
 def parse_form(body: bytes) -> FormBody:
     """Read an application/x-www-form-urlencoded body with PHP-style keys (`a[b][0]=v`).
 
     Raise InvalidPayload when it is not UTF-8, has no fields, a field without "=", more
-    than MAX_FORM_FIELDS fields, or a key nested deeper than MAX_DEPTH.
+    than MAX_FORM_FIELDS fields, or a key nested deeper than MAX_DEPTH. A NUL (`%00`) is
+    taken out of keys and values (`payloads.without_nul`).
     """
     try:
         text = body.decode("utf-8")
@@ -144,7 +147,10 @@ def parse_form(body: bytes) -> FormBody:
         raise InvalidPayload(f"The body has more than {MAX_FORM_FIELDS} form fields.")
     if any("=" not in piece for piece in pieces):
         raise InvalidPayload("The body is not form-encoded.")
-    fields = tuple(parse_qsl(text, keep_blank_values=True))
+    fields = tuple(
+        (payloads.without_nul(key), payloads.without_nul(value))
+        for key, value in parse_qsl(text, keep_blank_values=True)
+    )
     return FormBody(fields=fields, data=expand_form(fields))
 
 

@@ -512,6 +512,19 @@ def test_it_reads_a_form_into_its_fields_and_their_nested_data():
     assert form.data == {"a": {"b": "1", "c": ""}, "d": "Rosa Huamán"}
 
 
+def test_every_webhook_door_leaves_nul_characters_out_of_the_texts():
+    """PostgreSQL's text refuses NUL: kept, an SMS or a lead failed on every retry."""
+    form = webhooks.parse_form(b"Body=hola%00+mundo&lead%5Bna%00me%5D=Rosa%00")
+    body = b'{"text": "hola\\u0000", "items": [{"n\\u0000": "Rosa\\u0000"}]}'
+    event = WebhookEvent(provider="x", event_id="1", raw_body=body.decode())
+
+    assert form.fields == (("Body", "hola mundo"), ("lead[name]", "Rosa"))
+    assert form.data == {"Body": "hola mundo", "lead": {"name": "Rosa"}}
+    expected = {"text": "hola", "items": [{"n": "Rosa"}]}
+    assert webhooks.parse_json_object(body) == expected
+    assert event.payload() == expected
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
