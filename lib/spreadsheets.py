@@ -7,6 +7,7 @@ import csv
 import faulthandler
 import io
 import itertools
+import json
 import os
 import re
 import resource
@@ -37,6 +38,7 @@ def read_rows(
     windows_csv: bool = False,
     sheet: str | None = None,
     size_checked: bool = False,
+    first: int | None = None,
 ) -> Iterator[Row]:
     """Yield the rows of an uploaded spreadsheet (.xlsx, .xls, .ods) or .csv, header included.
 
@@ -46,16 +48,16 @@ def read_rows(
     that is not UTF-8 is read as Windows-1252, as Excel saves «CSV (delimitado por comas)»
     in Spanish; the file is then read whole first (uploads are size-limited). A workbook's
     sheet is measured first (`MAX_CELLS`), unless `size_checked` says that this sheet of
-    this file was (a stored upload read again).
+    this file was (a stored upload read again). With `first`, only the first rows (a
+    preview): of a workbook, only those become Python values.
     """
     extension = check_extension(name)
     if extension in WORKBOOK_EXTENSIONS:
         if not size_checked:
             _check_size(file, sheet)
-        return _workbook_rows(file, sheet)
-    if windows_csv:
-        return _csv_rows(file, encoding=_utf8_or_windows(file))
-    return _csv_rows(file)
+        return _workbook_rows(file, sheet, first)
+    rows = _csv_rows(file, encoding=_utf8_or_windows(file)) if windows_csv else _csv_rows(file)
+    return rows if first is None else itertools.islice(rows, first)
 
 
 # How much of a .csv is checked at a time for its encoding.
@@ -146,11 +148,50 @@ PROBE_MEMORY_BYTES = 2 * 1024**3
 PROBE_SECONDS = 120
 
 
-def _check_size(file: IO[bytes], sheet: str | None) -> None:
+def first_filled_row(
+    file: IO[bytes], name: str, *, windows_csv: bool = False, sheet: str | None = None
+) -> Row | None:
+    """Return the first row with any text, its cells as text (`cell_text`, cut at HEAD_TEXT
+    characters), or None: where an upload's header is read. The file is read (and refused)
+    as `read_rows` reads it, but a workbook's sheet is measured and this row found in the
+    one child process that opens it: the process that asks never holds the whole grid (a
+    100,000-row upload is read once, not twice, in the web request). The file is left
+    where it was."""
+    start = file.tell()
+    try:
+        if check_extension(name) in WORKBOOK_EXTENSIONS:
+            found = _check_size(file, sheet, head=True)
+            # None: no row with text, or the child could not read it (the reader says why).
+            return found if found is not None else _first_filled(_workbook_rows(file, sheet))
+        encoding = _utf8_or_windows(file) if windows_csv else "utf-8-sig"
+        rows = _csv_rows(file, encoding=encoding)
+        try:
+            return _first_filled(rows)
+        finally:
+            rows.close()
+    finally:
+        file.seek(start)
+
+
+# How many rows after a sheet's first cell are looked at for a row with text, before
+# the whole sheet is; how much of each of its cells is kept (a header's names are short).
+HEAD_ROWS = 1_000
+HEAD_TEXT = 1_000
+
+
+def _first_filled(rows: Iterator[Row]) -> Row | None:
+    for line, values in rows:
+        if not all(is_blank(v) for v in values):
+            return line, [cell_text(v)[:HEAD_TEXT] for v in values]
+    return None
+
+
+def _check_size(file: IO[bytes], sheet: str | None, *, head: bool = False) -> Row | None:
     """Refuse a workbook whose sheet (`sheet`, or the first) spans more than MAX_CELLS, or
-    that cannot be opened within the probe's memory and time."""
-    size = _probed_size(file, sheet)
-    if size is None:
+    that cannot be opened within the probe's memory and time. With `head`, return its first
+    row with text as the probe found it (None if it has none, or could not be read)."""
+    probe = _probe(file, sheet, head=head)
+    if probe is None:
         raise ValidationError(
             _(
                 "No se pudo abrir el archivo sin exceder la memoria permitida: ¿está dañado o "
@@ -158,7 +199,7 @@ def _check_size(file: IO[bytes], sheet: str | None) -> None:
             ),
             code="too_big",
         )
-    height, width = size
+    height, width = probe["size"]
     if height * width > MAX_CELLS:
         raise ValidationError(
             _(
@@ -174,14 +215,17 @@ def _check_size(file: IO[bytes], sheet: str | None) -> None:
             },
             code="too_big",
         )
+    row = probe.get("row")
+    return (row[0], row[1]) if row else None
 
 
-def _probed_size(file: IO[bytes], sheet: str | None) -> tuple[int, int] | None:
-    """Return the sheet's (height, width) as a child process found it, or None if the child
-    died (memory, time). (0, 0) for a file calamine refuses: the reader then says why.
+def _probe(file: IO[bytes], sheet: str | None, *, head: bool = False) -> dict | None:
+    """Return what a child process found of the sheet: {"size": [height, width]} and, with
+    `head`, "row": its first row with text ([line, texts], or null); None if the child died
+    (memory, time). Size (0, 0) for a file calamine refuses: the reader then says why.
     Where processes cannot fork, the sheet is not probed."""
     if not hasattr(os, "fork"):
-        return 0, 0
+        return {"size": [0, 0]}
     # Imported before the fork: the child then only runs it.
     import python_calamine  # noqa: F401
 
@@ -198,25 +242,23 @@ def _probed_size(file: IO[bytes], sheet: str | None) -> tuple[int, int] | None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
             signal.alarm(PROBE_SECONDS)
             _cap_memory()
-            height, width = _sheet_size(file, sheet)
-            os.write(write_end, f"{height} {width}".encode())
+            answer = _sheet_probe(file, sheet, head=head)
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(json.dumps(answer).encode())
             code = 0
         finally:
             os._exit(code)
     os.close(write_end)
     try:
-        with os.fdopen(read_end, "rb") as answer:
-            text = answer.read().decode()
+        with os.fdopen(read_end, "rb") as pipe:
+            text = pipe.read().decode()
     finally:
         os.waitpid(pid, 0)
         file.seek(start)
-    if not text:
-        return None
-    height, width = (int(part) for part in text.split())
-    return height, width
+    return json.loads(text) if text else None
 
 
-def _sheet_size(file: IO[bytes], sheet: str | None) -> tuple[int, int]:
+def _sheet_probe(file: IO[bytes], sheet: str | None, *, head: bool) -> dict:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -224,10 +266,19 @@ def _sheet_size(file: IO[bytes], sheet: str | None) -> tuple[int, int]:
         found = (
             workbook.get_sheet_by_index(0) if sheet is None else workbook.get_sheet_by_name(sheet)
         )
-        # The grid runs from A1 to the last cell, whose 0-based row and column these are.
-        return found.total_height + 1, found.total_width + 1
     except (CalamineError, OSError, ValueError, IndexError, KeyError):
-        return 0, 0  # unreadable: the reader in the parent says so (MemoryError goes up)
+        return {"size": [0, 0]}  # unreadable: the reader in the parent says so
+    # The grid runs from A1 to the last cell, whose 0-based row and column these are.
+    height, width = found.total_height + 1, found.total_width + 1
+    answer: dict[str, Any] = {"size": [height, width]}
+    if head and height * width <= MAX_CELLS and found.start is not None:
+        # The whole grid from A1, as `_workbook_rows` reads it, first only a few rows.
+        for nrows in (found.start[0] + HEAD_ROWS, None):
+            grid = found.to_python(skip_empty_area=False, nrows=nrows)
+            answer["row"] = _first_filled(enumerate(grid, start=1))
+            if answer["row"] is not None or nrows is None or len(grid) < nrows:
+                break
+    return answer
 
 
 def _cap_memory() -> None:
@@ -245,7 +296,9 @@ def _cap_memory() -> None:
         pass
 
 
-def _workbook_rows(file: IO[bytes], sheet: str | None = None) -> Iterator[Row]:
+def _workbook_rows(
+    file: IO[bytes], sheet: str | None = None, first: int | None = None
+) -> Iterator[Row]:
     # Imported lazily: only imports need it.
     from python_calamine import CalamineError, CalamineWorkbook
 
@@ -258,7 +311,7 @@ def _workbook_rows(file: IO[bytes], sheet: str | None = None) -> Iterator[Row]:
                 else workbook.get_sheet_by_name(sheet)
             )
             # The whole grid from A1, so a row's position is the number the user sees.
-            grid = found.to_python(skip_empty_area=False)
+            grid = found.to_python(skip_empty_area=False, nrows=first)
         finally:
             workbook.close()
     except (CalamineError, OSError, ValueError, IndexError, KeyError) as exc:

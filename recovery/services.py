@@ -25,6 +25,9 @@ from crm.models import Customer, ImportBatch, Interaction, Tag
 from lib import amounts, bulk, people
 from recovery.models import HUNDRED, MAX_DEBT, ZERO, Campaign, CampaignPayment
 
+# Read once: the enum builds its list anew on every access (a row each, on an import).
+DISCOUNT_TYPES = frozenset(Campaign.DiscountType.values)
+
 CENT = Decimal("0.01")
 MAX_CODE = 30
 
@@ -61,7 +64,7 @@ def campaign_figures(
         )
     if discount_value < 0:
         problems.append(_("El valor del descuento no puede ser negativo."))
-    if discount_type not in Campaign.DiscountType.values:
+    if discount_type not in DISCOUNT_TYPES:
         problems.append(_("El tipo de descuento debe ser «Porcentaje» o «Monto»."))
     if problems:
         return None, problems

@@ -118,7 +118,7 @@ def upload(
                 continue
             file.seek(0)
             try:
-                _line, part_header = _header(_rows(file, name, sheet=sheet))
+                _line, part_header = _header_of(_first_row(file, name, sheet=sheet))
             except ValidationError as exc:
                 raise ValidationError({part.name: exc.messages}) from exc
             batch.parts[part.name] = {
@@ -151,7 +151,7 @@ def _checked(file: UploadedFile, name: str, field: str) -> tuple[Any, list[str]]
         digest.update(chunk)
     file.seek(0)
     try:
-        _line, header = _header(_rows(file, name))
+        _line, header = _header_of(_first_row(file, name))
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
     file.seek(0)
@@ -167,11 +167,13 @@ def _sheet_names(file: UploadedFile, name: str) -> list[str]:
 
 
 def _rows(
-    file, name: str, *, sheet: str | None = None, stored: bool = False
+    file, name: str, *, sheet: str | None = None, stored: bool = False, first: int | None = None
 ) -> Iterator[spreadsheets.Row]:
-    """Read a file's rows; a `stored` one was measured when it was uploaded
-    (`spreadsheets.MAX_CELLS`), an upload (`stored=False`) is measured now."""
-    return spreadsheets.read_rows(file, name, windows_csv=True, sheet=sheet, size_checked=stored)
+    """Read a file's rows (with `first`, only the first ones); a `stored` one was measured
+    when it was uploaded (`spreadsheets.MAX_CELLS`), an upload (`stored=False`) is measured now."""
+    return spreadsheets.read_rows(
+        file, name, windows_csv=True, sheet=sheet, size_checked=stored, first=first
+    )
 
 
 @contextmanager
@@ -186,21 +188,32 @@ def _part_rows(batch: ImportBatch, name: str) -> Iterator[Iterator[spreadsheets.
             yield _rows(handle, batch.file_name, sheet=info["sheet"], stored=True)
 
 
+def _first_row(file, name: str, *, sheet: str | None = None) -> spreadsheets.Row | None:
+    """Find an upload's header row, its sheet measured (`spreadsheets.MAX_CELLS`) on the way."""
+    return spreadsheets.first_filled_row(file, name, windows_csv=True, sheet=sheet)
+
+
 def _header(rows: Iterator[spreadsheets.Row]) -> tuple[int, list[str]]:
     """Return the header's line and its column names (the first row with any text)."""
-    for line, values in rows:
-        if all(spreadsheets.is_blank(v) for v in values):
-            continue
-        if len(values) > MAX_COLUMNS:
-            raise ValidationError(
-                _("El encabezado tiene %(n)s columnas; el máximo es %(max)s.")
-                % {"n": len(values), "max": MAX_COLUMNS}
-            )
-        header = [spreadsheets.cell_text(v)[:100] for v in values]
-        while header and not header[-1]:
-            header.pop()
-        return line, header
-    raise ValidationError(_("El archivo está vacío (de un libro se lee la primera hoja)."))
+    found = next(
+        ((line, v) for line, v in rows if not all(spreadsheets.is_blank(x) for x in v)), None
+    )
+    return _header_of(found)
+
+
+def _header_of(found: spreadsheets.Row | None) -> tuple[int, list[str]]:
+    if found is None:
+        raise ValidationError(_("El archivo está vacío (de un libro se lee la primera hoja)."))
+    line, values = found
+    if len(values) > MAX_COLUMNS:
+        raise ValidationError(
+            _("El encabezado tiene %(n)s columnas; el máximo es %(max)s.")
+            % {"n": len(values), "max": MAX_COLUMNS}
+        )
+    header = [spreadsheets.cell_text(v)[:100] for v in values]
+    while header and not header[-1]:
+        header.pop()
+    return line, header
 
 
 def header_key(header: Sequence[str]) -> str:
@@ -296,22 +309,48 @@ def check_mapping(
         raise ValidationError(errors)
 
 
+# The lines a preview reads first; the whole file only if its rows are further down.
+PREVIEW_LINES = 1_000
+
+
 def preview(batch: ImportBatch, mapping: Mapping[str, int]) -> list[PreviewRow]:
-    """Return the first data rows as they will be stored, each with what is wrong with it."""
+    """Return the first data rows as they will be stored, each with what is wrong with it.
+
+    Of a big file only its first PREVIEW_LINES lines are read (in the web request: a
+    100,000-row workbook whole took seconds), unless they hold fewer rows than are shown.
+    """
     importer = importer_for(batch)
     shown: list[PreviewRow] = []
-    with batch.file.open("rb") as handle:
-        rows = _rows(handle, batch.file_name, stored=True)
-        _header(rows)
-        for line, values in rows:
-            if all(spreadsheets.is_blank(v) for v in values):
-                continue
-            row, messages = importer.parse(_cells(values, mapping))
-            values_shown = importer.shown(row) if row is not None else {}
-            shown.append(PreviewRow(line=line, values=values_shown, messages=messages))
-            if len(shown) >= PREVIEW_ROWS:
-                break
+    for first in (PREVIEW_LINES, None):
+        with batch.file.open("rb") as handle:
+            rows = _rows(handle, batch.file_name, stored=True, first=first)
+            try:
+                shown, last = _preview_rows(importer, rows, mapping)
+            except ValidationError:
+                if first is None:
+                    raise
+                continue  # no header in those lines: the whole file says why
+        if first is None or len(shown) >= PREVIEW_ROWS or last < first:
+            break
     return shown
+
+
+def _preview_rows(
+    importer: Importer, rows: Iterator[spreadsheets.Row], mapping: Mapping[str, int]
+) -> tuple[list[PreviewRow], int]:
+    """Return the rows shown and the last line read."""
+    last, _names = _header(rows)
+    shown: list[PreviewRow] = []
+    for line, values in rows:
+        last = line
+        if all(spreadsheets.is_blank(v) for v in values):
+            continue
+        row, messages = importer.parse(_cells(values, mapping))
+        values_shown = importer.shown(row) if row is not None else {}
+        shown.append(PreviewRow(line=line, values=values_shown, messages=messages))
+        if len(shown) >= PREVIEW_ROWS:
+            break
+    return shown, last
 
 
 def _cells(values: Sequence[Any], mapping: Mapping[str, int]) -> dict[str, Any]:

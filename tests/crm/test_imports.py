@@ -129,6 +129,39 @@ def test_the_preview_shows_rows_as_stored_and_what_is_wrong(supervisor):
     ]
 
 
+@pytest.mark.parametrize("name", ["clientes.xlsx", "clientes.csv"])
+def test_the_preview_reads_only_the_first_lines_unless_its_rows_are_further_down(
+    supervisor, monkeypatch, name
+):
+    def content(rows):
+        return xlsx(rows) if name.endswith(".xlsx") else csv_text(rows).encode()
+
+    monkeypatch.setattr(services, "PREVIEW_LINES", 5)
+    monkeypatch.setattr(services, "PREVIEW_ROWS", 2)
+    read = []
+    read_rows = services.spreadsheets.read_rows
+
+    def counted(*args, **kwargs):
+        for row in read_rows(*args, **kwargs):
+            read.append(row[0])
+            yield row
+
+    monkeypatch.setattr(services.spreadsheets, "read_rows", counted)
+    person = ["DNI", "41234567", "Ana", "Ruiz", "", "", ""]
+    many = upload(content([HEADER, *[person] * 50]), name, supervisor)
+    blank = [""] * len(HEADER)
+    # Its header on line 7, past the first lines; the first rows past them too.
+    low = upload(content([blank] * 6 + [HEADER, blank, blank, person]), name, supervisor)
+    read.clear()
+
+    assert [r.line for r in services.preview(many, many.mapping)] == [2, 3]
+    assert read == [1, 2, 3]
+
+    read.clear()
+    assert [r.line for r in services.preview(low, low.mapping)] == [10]
+    assert read[:5] == [1, 2, 3, 4, 5] and read[5:] == list(range(1, 11))
+
+
 def test_names_and_places_too_long_for_their_fields_are_named_in_the_message(supervisor):
     header = [*HEADER, "Dirección", "Ciudad"]
     long = "x" * 121

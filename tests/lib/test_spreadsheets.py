@@ -113,3 +113,47 @@ def test_a_sheet_within_the_cells_allowed_is_read_from_where_the_file_was():
         (1, ["Documento"]),
         (2, ["45678912"]),
     ]
+
+
+def test_the_first_row_with_text_is_found_by_the_probe_with_its_line_and_columns():
+    # Blank and space-only rows above it, a number and a date in it, data below it.
+    book = _xlsx_with({"A2": "   ", "B4": "Documento", "C4": 2026.0, "A5": "45678912"})
+
+    row = spreadsheets.first_filled_row(book, "clientes.xlsx")
+
+    assert row == (4, ["", "Documento", "2026"])
+    assert book.tell() == 0  # left where it was, for whoever reads it next
+
+
+def test_the_first_row_with_text_is_looked_for_past_the_first_rows(monkeypatch):
+    monkeypatch.setattr(spreadsheets, "HEAD_ROWS", 2)
+    book = _xlsx_with({"A1": " ", "A6": "Documento"})
+
+    assert spreadsheets.first_filled_row(book, "clientes.xlsx") == (6, ["Documento"])
+
+
+def test_the_first_row_with_text_is_refused_as_reading_the_file_would_be(monkeypatch):
+    monkeypatch.setattr(spreadsheets, "MAX_CELLS", 1000)
+    far = _xlsx_with({"A1": "Documento", "XFD1048576": "x"})
+    wide = _xlsx_with({"A1": "Documento", "Z100": "x"})
+
+    with pytest.raises(ValidationError, match="sin exceder la memoria permitida"):
+        spreadsheets.first_filled_row(far, "clientes.xlsx")
+    with pytest.raises(ValidationError, match="100 filas por 26 columnas"):
+        spreadsheets.first_filled_row(wide, "clientes.xlsx")
+    with pytest.raises(ValidationError, match="No se pudo leer el archivo"):
+        spreadsheets.first_filled_row(io.BytesIO(b"PK\x03\x04 not a zip"), "clientes.xlsx")
+
+
+def test_a_sheet_or_csv_without_text_has_no_first_row():
+    assert spreadsheets.first_filled_row(_xlsx_with({"A3": "  "}), "vacio.xlsx") is None
+    assert spreadsheets.first_filled_row(io.BytesIO(b";;\n ; \n"), "vacio.csv") is None
+
+
+def test_the_first_row_of_a_windows_csv_is_read_as_its_rows_are():
+    text = " ; \nNúmero;Señor\n1;2\n".encode("cp1252")
+
+    row = spreadsheets.first_filled_row(io.BytesIO(text), "a.csv", windows_csv=True)
+
+    assert row == (2, ["Número", "Señor"])
+    assert list(spreadsheets.read_rows(io.BytesIO(text), "a.csv", windows_csv=True))[1] == row
