@@ -11,8 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
@@ -49,12 +50,25 @@ class SelfHostedSwagger(Swagger):
         return render(request, "ninja/swagger.html", context)
 
 
+def api_home(request: HttpRequest, **kwargs: Any) -> JsonResponse:
+    """/api/v1/ itself: where the API is described, for anyone (ninja answered a 404 page)."""
+    return JsonResponse(
+        {
+            "docs": request.build_absolute_uri(reverse("api-v1:openapi-view")),
+            "openapi": request.build_absolute_uri(reverse("api-v1:openapi-json")),
+        }
+    )
+
+
 class CarteraAPI(NinjaAPI):
     @property
     def urls(self) -> tuple[list, str, str]:
-        """Return ninja's URL patterns, each view marked `login_not_required`."""
+        """Return ninja's URL patterns, each view marked `login_not_required`; the root
+        (which ninja keeps to know its own path) answers with `api_home`."""
         patterns, app_name, namespace = super().urls
         for pattern in patterns:
+            if pattern.name == "api-root":
+                pattern.callback = api_home
             login_not_required(pattern.callback)
         return patterns, app_name, namespace
 
