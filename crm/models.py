@@ -623,6 +623,9 @@ class ImportBatch(models.Model):
     # field name → column index.
     header = models.JSONField(_("encabezado"), default=list, blank=True)
     mapping = models.JSONField(_("columnas"), default=dict, blank=True)
+    # The header row and the first rows after it, as read at upload
+    # (`lib.spreadsheets.Head.encoded`): the preview of the columns reads them, not the file.
+    head = models.JSONField(_("primeras filas"), default=dict, blank=True, editable=False)
     # The tables that came with the main file (a loan's installments, its payments), by
     # part name: {"file": stored name or "", "sheet": sheet of the main workbook or "",
     # "file_name", "header", "mapping"} each.

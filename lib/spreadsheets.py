@@ -8,13 +8,15 @@ import faulthandler
 import io
 import itertools
 import json
+import math
 import os
 import re
 import resource
 import signal
 import unicodedata
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, time
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import PurePath
 from typing import IO, Any
@@ -148,48 +150,121 @@ PROBE_MEMORY_BYTES = 2 * 1024**3
 PROBE_SECONDS = 120
 
 
-def first_filled_row(
-    file: IO[bytes], name: str, *, windows_csv: bool = False, sheet: str | None = None
-) -> Row | None:
-    """Return the first row with any text, its cells as text (`cell_text`, cut at HEAD_TEXT
-    characters), or None: where an upload's header is read. The file is read (and refused)
-    as `read_rows` reads it, but a workbook's sheet is measured and this row found in the
-    one child process that opens it: the process that asks never holds the whole grid (a
-    100,000-row upload is read once, not twice, in the web request). The file is left
-    where it was."""
+@dataclass(frozen=True)
+class Head:
+    """A file's first rows with text, as `read_rows` gives them (strings cut at HEAD_TEXT
+    characters): where an upload's header and preview are read from.
+
+    `rows` is the first row with text (the header) and up to the number asked for after
+    it; `ended` says the file has no more rows with text than these.
+    """
+
+    rows: list[Row]
+    ended: bool
+
+    def encoded(self) -> dict[str, Any]:
+        """Return it as JSON can hold it (dates and times tagged), for `decoded`."""
+        return {
+            "rows": [[line, [_encoded(v) for v in values]] for line, values in self.rows],
+            "ended": self.ended,
+        }
+
+    @classmethod
+    def decoded(cls, data: dict[str, Any]) -> "Head":
+        return cls(
+            rows=[(line, [_decoded(v) for v in values]) for line, values in data["rows"]],
+            ended=data["ended"],
+        )
+
+
+def read_head(
+    file: IO[bytes],
+    name: str,
+    *,
+    rows: int,
+    windows_csv: bool = False,
+    sheet: str | None = None,
+) -> Head:
+    """Return the first row with any text and up to `rows` rows with text after it.
+
+    The file is read (and refused) as `read_rows` reads it, but a workbook's sheet is
+    measured and these rows taken in the one child process that opens it: the process that
+    asks never holds the whole grid (a 100,000-row upload is read once, not twice, in the
+    web request). The rows stop short (`ended` false) past HEAD_CELLS cells. The file is
+    left where it was.
+    """
     start = file.tell()
     try:
         if check_extension(name) in WORKBOOK_EXTENSIONS:
-            found = _check_size(file, sheet, head=True)
-            # None: no row with text, or the child could not read it (the reader says why).
-            return found if found is not None else _first_filled(_workbook_rows(file, sheet))
+            found = _check_size(file, sheet, head=rows)
+            # None: the child could not read it (the reader says why), or the sheet is empty.
+            return found if found is not None else _head_of(_workbook_rows(file, sheet), rows)
         encoding = _utf8_or_windows(file) if windows_csv else "utf-8-sig"
-        rows = _csv_rows(file, encoding=encoding)
+        read = _csv_rows(file, encoding=encoding)
         try:
-            return _first_filled(rows)
+            return _head_of(read, rows)
         finally:
-            rows.close()
+            read.close()
     finally:
         file.seek(start)
 
 
-# How many rows after a sheet's first cell are looked at for a row with text, before
-# the whole sheet is; how much of each of its cells is kept (a header's names are short).
+# How many rows after a sheet's first cell are looked at for its head, before the whole
+# sheet is; how much of each text is kept (no field takes 1,000 characters, so a longer
+# one is refused the same) and how many cells at most (the header's always, whole).
 HEAD_ROWS = 1_000
 HEAD_TEXT = 1_000
+HEAD_CELLS = 10_000
 
 
-def _first_filled(rows: Iterator[Row]) -> Row | None:
+def _head_of(rows: Iterator[Row], count: int) -> Head:
+    taken: list[Row] = []
+    cells = 0
     for line, values in rows:
-        if not all(is_blank(v) for v in values):
-            return line, [cell_text(v)[:HEAD_TEXT] for v in values]
-    return None
+        if all(is_blank(v) for v in values):
+            continue
+        if taken and (len(taken) > count or cells + len(values) > HEAD_CELLS):
+            return Head(rows=taken, ended=False)
+        taken.append((line, [v[:HEAD_TEXT] if isinstance(v, str) else v for v in values]))
+        cells += len(values)
+    return Head(rows=taken, ended=True)
 
 
-def _check_size(file: IO[bytes], sheet: str | None, *, head: bool = False) -> Row | None:
+def _encoded(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if isinstance(value, time):
+        return {"time": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"timedelta": [value.days, value.seconds, value.microseconds]}
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"float": repr(value)}
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return str(value)
+
+
+def _decoded(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    ((kind, text),) = value.items()
+    if kind == "timedelta":
+        return timedelta(*text)
+    return {
+        "datetime": datetime.fromisoformat,
+        "date": date.fromisoformat,
+        "time": time.fromisoformat,
+        "float": float,
+    }[kind](text)
+
+
+def _check_size(file: IO[bytes], sheet: str | None, *, head: int | None = None) -> Head | None:
     """Refuse a workbook whose sheet (`sheet`, or the first) spans more than MAX_CELLS, or
-    that cannot be opened within the probe's memory and time. With `head`, return its first
-    row with text as the probe found it (None if it has none, or could not be read)."""
+    that cannot be opened within the probe's memory and time. With `head` (a number of
+    rows), return the sheet's head as the probe found it (None if it could not read it, or
+    the sheet is empty)."""
     probe = _probe(file, sheet, head=head)
     if probe is None:
         raise ValidationError(
@@ -215,13 +290,13 @@ def _check_size(file: IO[bytes], sheet: str | None, *, head: bool = False) -> Ro
             },
             code="too_big",
         )
-    row = probe.get("row")
-    return (row[0], row[1]) if row else None
+    found = probe.get("head")
+    return Head.decoded(found) if found else None
 
 
-def _probe(file: IO[bytes], sheet: str | None, *, head: bool = False) -> dict | None:
+def _probe(file: IO[bytes], sheet: str | None, *, head: int | None = None) -> dict | None:
     """Return what a child process found of the sheet: {"size": [height, width]} and, with
-    `head`, "row": its first row with text ([line, texts], or null); None if the child died
+    `head`, "head": its `Head` of that many rows, encoded; None if the child died
     (memory, time). Size (0, 0) for a file calamine refuses: the reader then says why.
     Where processes cannot fork, the sheet is not probed."""
     if not hasattr(os, "fork"):
@@ -258,7 +333,7 @@ def _probe(file: IO[bytes], sheet: str | None, *, head: bool = False) -> dict | 
     return json.loads(text) if text else None
 
 
-def _sheet_probe(file: IO[bytes], sheet: str | None, *, head: bool) -> dict:
+def _sheet_probe(file: IO[bytes], sheet: str | None, *, head: int | None) -> dict:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -271,13 +346,14 @@ def _sheet_probe(file: IO[bytes], sheet: str | None, *, head: bool) -> dict:
     # The grid runs from A1 to the last cell, whose 0-based row and column these are.
     height, width = found.total_height + 1, found.total_width + 1
     answer: dict[str, Any] = {"size": [height, width]}
-    if head and height * width <= MAX_CELLS and found.start is not None:
-        # The whole grid from A1, as `_workbook_rows` reads it, first only a few rows.
+    if head is not None and height * width <= MAX_CELLS and found.start is not None:
+        # The grid from A1, as `_workbook_rows` reads it: first only its first rows.
         for nrows in (found.start[0] + HEAD_ROWS, None):
             grid = found.to_python(skip_empty_area=False, nrows=nrows)
-            answer["row"] = _first_filled(enumerate(grid, start=1))
-            if answer["row"] is not None or nrows is None or len(grid) < nrows:
+            taken = _head_of(enumerate(grid, start=1), head)
+            if not taken.ended or nrows is None or len(grid) < nrows:
                 break
+        answer["head"] = taken.encoded()
     return answer
 
 

@@ -88,15 +88,16 @@ def upload(
     if importer is None:
         raise ValidationError({"kind": _("Elija qué quiere importar.")})
     name = file.name or "archivo"
-    digest, header = _checked(file, name, "file")
+    digest, head = _checked(file, name, "file", rows=PREVIEW_ROWS)
     batch = ImportBatch(
         kind=kind,
         file_name=name[-255:],
         file_sha256=digest.hexdigest(),
-        header=header,
+        header=_header_of(head.rows)[1],
+        head=head.encoded(),
         created_by=people.signed_in(actor),
     )
-    batch.mapping = suggested_mapping(importer, header)
+    batch.mapping = suggested_mapping(importer, batch.header)
     batch.file.save(name, file, save=False)
     file.seek(0)
     sheets = {search.normalize(s): s for s in _sheet_names(file, name)[1:]}
@@ -104,7 +105,8 @@ def upload(
         part_file = (parts or {}).get(part.name)
         if part_file is not None:
             part_name = part_file.name or part.name
-            part_digest, part_header = _checked(part_file, part_name, part.name)
+            part_digest, part_head = _checked(part_file, part_name, part.name, rows=0)
+            part_header = _header_of(part_head.rows)[1]
             digest.update(part_digest.digest())
             # Next to the main file, in its private folder; a long name is cut, never the folder.
             stored = batch.file.storage.save(
@@ -118,7 +120,7 @@ def upload(
                 continue
             file.seek(0)
             try:
-                _line, part_header = _header_of(_first_row(file, name, sheet=sheet))
+                _line, part_header = _header_of(_head(file, name, sheet=sheet, rows=0).rows)
             except ValidationError as exc:
                 raise ValidationError({part.name: exc.messages}) from exc
             batch.parts[part.name] = {
@@ -133,8 +135,11 @@ def upload(
     return batch
 
 
-def _checked(file: UploadedFile, name: str, field: str) -> tuple[Any, list[str]]:
-    """Refuse a file of the wrong format or size, or without a header; return its hash, header."""
+def _checked(
+    file: UploadedFile, name: str, field: str, *, rows: int
+) -> tuple[Any, spreadsheets.Head]:
+    """Refuse a file of the wrong format or size, or without a header; return its hash and
+    its head (the header and up to `rows` rows after it)."""
     try:
         spreadsheets.check_extension(name)
     except ValidationError as exc:
@@ -151,11 +156,12 @@ def _checked(file: UploadedFile, name: str, field: str) -> tuple[Any, list[str]]
         digest.update(chunk)
     file.seek(0)
     try:
-        _line, header = _header_of(_first_row(file, name))
+        head = _head(file, name, rows=rows)
+        _header_of(head.rows)
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
     file.seek(0)
-    return digest, header
+    return digest, head
 
 
 def _sheet_names(file: UploadedFile, name: str) -> list[str]:
@@ -188,9 +194,10 @@ def _part_rows(batch: ImportBatch, name: str) -> Iterator[Iterator[spreadsheets.
             yield _rows(handle, batch.file_name, sheet=info["sheet"], stored=True)
 
 
-def _first_row(file, name: str, *, sheet: str | None = None) -> spreadsheets.Row | None:
-    """Find an upload's header row, its sheet measured (`spreadsheets.MAX_CELLS`) on the way."""
-    return spreadsheets.first_filled_row(file, name, windows_csv=True, sheet=sheet)
+def _head(file, name: str, *, rows: int, sheet: str | None = None) -> spreadsheets.Head:
+    """Read an upload's header and first rows, its sheet measured (`spreadsheets.MAX_CELLS`)
+    on the way."""
+    return spreadsheets.read_head(file, name, rows=rows, windows_csv=True, sheet=sheet)
 
 
 def _header(rows: Iterator[spreadsheets.Row]) -> tuple[int, list[str]]:
@@ -198,13 +205,14 @@ def _header(rows: Iterator[spreadsheets.Row]) -> tuple[int, list[str]]:
     found = next(
         ((line, v) for line, v in rows if not all(spreadsheets.is_blank(x) for x in v)), None
     )
-    return _header_of(found)
+    return _header_of([found] if found else [])
 
 
-def _header_of(found: spreadsheets.Row | None) -> tuple[int, list[str]]:
-    if found is None:
+def _header_of(rows: Sequence[spreadsheets.Row]) -> tuple[int, list[str]]:
+    """Check the first of `rows` as a header (those of a file, from its first with text)."""
+    if not rows:
         raise ValidationError(_("El archivo está vacío (de un libro se lee la primera hoja)."))
-    line, values = found
+    line, values = rows[0]
     if len(values) > MAX_COLUMNS:
         raise ValidationError(
             _("El encabezado tiene %(n)s columnas; el máximo es %(max)s.")
@@ -316,10 +324,16 @@ PREVIEW_LINES = 1_000
 def preview(batch: ImportBatch, mapping: Mapping[str, int]) -> list[PreviewRow]:
     """Return the first data rows as they will be stored, each with what is wrong with it.
 
-    Of a big file only its first PREVIEW_LINES lines are read (in the web request: a
-    100,000-row workbook whole took seconds), unless they hold fewer rows than are shown.
+    From the rows kept at upload (`ImportBatch.head`) when they hold what is shown: no
+    file is read for each look at the columns. Otherwise from the file, of a big one only
+    its first PREVIEW_LINES lines (in the web request: a 100,000-row workbook whole took
+    seconds), unless they hold fewer rows than are shown.
     """
     importer = importer_for(batch)
+    if batch.head:
+        head = spreadsheets.Head.decoded(batch.head)
+        if head.ended or len(head.rows) > PREVIEW_ROWS:
+            return _preview_rows(importer, iter(head.rows), mapping)[0]
     shown: list[PreviewRow] = []
     for first in (PREVIEW_LINES, None):
         with batch.file.open("rb") as handle:

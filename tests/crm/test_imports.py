@@ -130,6 +130,28 @@ def test_the_preview_shows_rows_as_stored_and_what_is_wrong(supervisor):
 
 
 @pytest.mark.parametrize("name", ["clientes.xlsx", "clientes.csv"])
+def test_the_preview_reads_the_rows_kept_at_upload_not_the_file(supervisor, monkeypatch, name):
+    rows = [*good_rows(), ["DNI", "123", "", "X", "12", "no-es-correo", "Marte"]] * 4
+    content = xlsx(rows) if name.endswith(".xlsx") else csv_text(rows).encode()
+    batch = upload(content, name, supervisor)
+    from_file = services.preview(ImportBatch(**{**_fields_of(batch), "head": {}}), batch.mapping)
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(services.spreadsheets, "read_rows", no_reading)
+    batch.refresh_from_db()
+    shown = services.preview(batch, batch.mapping)
+
+    assert len(shown) == services.PREVIEW_ROWS
+    assert shown == from_file
+
+
+def _fields_of(batch: ImportBatch) -> dict:
+    return {f.attname: getattr(batch, f.attname) for f in ImportBatch._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("name", ["clientes.xlsx", "clientes.csv"])
 def test_the_preview_reads_only_the_first_lines_unless_its_rows_are_further_down(
     supervisor, monkeypatch, name
 ):
@@ -138,6 +160,8 @@ def test_the_preview_reads_only_the_first_lines_unless_its_rows_are_further_down
 
     monkeypatch.setattr(services, "PREVIEW_LINES", 5)
     monkeypatch.setattr(services, "PREVIEW_ROWS", 2)
+    # The rows kept at upload stop at the header: the preview reads the file.
+    monkeypatch.setattr(services.spreadsheets, "HEAD_CELLS", len(HEADER))
     read = []
     read_rows = services.spreadsheets.read_rows
 
@@ -151,15 +175,16 @@ def test_the_preview_reads_only_the_first_lines_unless_its_rows_are_further_down
     many = upload(content([HEADER, *[person] * 50]), name, supervisor)
     blank = [""] * len(HEADER)
     # Its header on line 7, past the first lines; the first rows past them too.
-    low = upload(content([blank] * 6 + [HEADER, blank, blank, person]), name, supervisor)
+    low = upload(content([blank] * 6 + [HEADER, blank, blank, person, person]), name, supervisor)
+    assert many.head["rows"][0][1] == HEADER and not many.head["ended"]
     read.clear()
 
     assert [r.line for r in services.preview(many, many.mapping)] == [2, 3]
     assert read == [1, 2, 3]
 
     read.clear()
-    assert [r.line for r in services.preview(low, low.mapping)] == [10]
-    assert read[:5] == [1, 2, 3, 4, 5] and read[5:] == list(range(1, 11))
+    assert [r.line for r in services.preview(low, low.mapping)] == [10, 11]
+    assert read[:5] == [1, 2, 3, 4, 5] and read[5:] == list(range(1, 12))
 
 
 def test_names_and_places_too_long_for_their_fields_are_named_in_the_message(supervisor):

@@ -2,6 +2,8 @@
 and workbooks too big to read, refused before they are read."""
 
 import io
+import json
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import openpyxl
@@ -115,45 +117,88 @@ def test_a_sheet_within_the_cells_allowed_is_read_from_where_the_file_was():
     ]
 
 
-def test_the_first_row_with_text_is_found_by_the_probe_with_its_line_and_columns():
-    # Blank and space-only rows above it, a number and a date in it, data below it.
-    book = _xlsx_with({"A2": "   ", "B4": "Documento", "C4": 2026.0, "A5": "45678912"})
+def _book(rows: list[list]) -> io.BytesIO:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    out.seek(0)
+    return out
 
-    row = spreadsheets.first_filled_row(book, "clientes.xlsx")
 
-    assert row == (4, ["", "Documento", "2026"])
+def test_the_head_is_read_by_the_probe_as_read_rows_reads_the_file():
+    # Blank and space-only rows above the header and between rows; a number, dates, times,
+    # a duration and a long text in them.
+    rows = [
+        [],
+        ["   "],
+        [None, "Documento", 2026.0, "Fecha"],
+        ["45678912", 1.5, datetime(2026, 3, 4, 5, 6, 7), date(2026, 1, 2)],
+        [],
+        ["x" * 5000, True, time(10, 30), timedelta(days=2, seconds=5)],
+        ["otra"],
+    ]
+    book = _book(rows)
+    read = list(spreadsheets.read_rows(book, "clientes.xlsx"))
+    book.seek(0)
+
+    head = spreadsheets.read_head(book, "clientes.xlsx", rows=2)
+
     assert book.tell() == 0  # left where it was, for whoever reads it next
+    assert [line for line, _values in head.rows] == [3, 4, 6]
+    assert not head.ended
+    assert head.rows[:2] == [read[2], read[3]]
+    assert head.rows[2][1][0] == "x" * spreadsheets.HEAD_TEXT  # cut, still too long a name
+    assert head.rows[2][1][1:] == read[5][1][1:]
+    assert spreadsheets.Head.decoded(json.loads(json.dumps(head.encoded()))) == head
+    book.seek(0)
+    assert spreadsheets.read_head(book, "clientes.xlsx", rows=9).ended
 
 
-def test_the_first_row_with_text_is_looked_for_past_the_first_rows(monkeypatch):
+def test_the_head_is_looked_for_past_the_first_rows(monkeypatch):
     monkeypatch.setattr(spreadsheets, "HEAD_ROWS", 2)
-    book = _xlsx_with({"A1": " ", "A6": "Documento"})
+    book = _xlsx_with({"A1": " ", "A6": "Documento", "A9": "1"})
 
-    assert spreadsheets.first_filled_row(book, "clientes.xlsx") == (6, ["Documento"])
+    head = spreadsheets.read_head(book, "clientes.xlsx", rows=5)
+
+    assert head == spreadsheets.Head(rows=[(6, ["Documento"]), (9, ["1"])], ended=True)
 
 
-def test_the_first_row_with_text_is_refused_as_reading_the_file_would_be(monkeypatch):
+def test_the_head_stops_short_past_its_cells(monkeypatch):
+    monkeypatch.setattr(spreadsheets, "HEAD_CELLS", 5)
+    book = _book([["a", "b", "c"], ["1", "2", "3"], ["4", "5", "6"]])
+
+    head = spreadsheets.read_head(book, "clientes.xlsx", rows=5)
+
+    assert head == spreadsheets.Head(rows=[(1, ["a", "b", "c"])], ended=False)
+
+
+def test_the_head_is_refused_as_reading_the_file_would_be(monkeypatch):
     monkeypatch.setattr(spreadsheets, "MAX_CELLS", 1000)
     far = _xlsx_with({"A1": "Documento", "XFD1048576": "x"})
     wide = _xlsx_with({"A1": "Documento", "Z100": "x"})
 
     with pytest.raises(ValidationError, match="sin exceder la memoria permitida"):
-        spreadsheets.first_filled_row(far, "clientes.xlsx")
+        spreadsheets.read_head(far, "clientes.xlsx", rows=1)
     with pytest.raises(ValidationError, match="100 filas por 26 columnas"):
-        spreadsheets.first_filled_row(wide, "clientes.xlsx")
+        spreadsheets.read_head(wide, "clientes.xlsx", rows=1)
     with pytest.raises(ValidationError, match="No se pudo leer el archivo"):
-        spreadsheets.first_filled_row(io.BytesIO(b"PK\x03\x04 not a zip"), "clientes.xlsx")
+        spreadsheets.read_head(io.BytesIO(b"PK\x03\x04 not a zip"), "clientes.xlsx", rows=1)
 
 
-def test_a_sheet_or_csv_without_text_has_no_first_row():
-    assert spreadsheets.first_filled_row(_xlsx_with({"A3": "  "}), "vacio.xlsx") is None
-    assert spreadsheets.first_filled_row(io.BytesIO(b";;\n ; \n"), "vacio.csv") is None
+def test_a_sheet_or_csv_without_text_has_an_empty_head():
+    empty = spreadsheets.Head(rows=[], ended=True)
+    assert spreadsheets.read_head(_xlsx_with({"A3": "  "}), "vacio.xlsx", rows=1) == empty
+    assert spreadsheets.read_head(io.BytesIO(b";;\n ; \n"), "vacio.csv", rows=1) == empty
 
 
-def test_the_first_row_of_a_windows_csv_is_read_as_its_rows_are():
+def test_the_head_of_a_windows_csv_is_read_as_its_rows_are():
     text = " ; \nNúmero;Señor\n1;2\n".encode("cp1252")
 
-    row = spreadsheets.first_filled_row(io.BytesIO(text), "a.csv", windows_csv=True)
+    head = spreadsheets.read_head(io.BytesIO(text), "a.csv", rows=1, windows_csv=True)
 
-    assert row == (2, ["Número", "Señor"])
-    assert list(spreadsheets.read_rows(io.BytesIO(text), "a.csv", windows_csv=True))[1] == row
+    assert head.ended
+    assert (
+        head.rows == list(spreadsheets.read_rows(io.BytesIO(text), "a.csv", windows_csv=True))[1:]
+    )
