@@ -347,13 +347,16 @@ def _sheet_probe(file: IO[bytes], sheet: str | None, *, head: int | None) -> dic
     height, width = found.total_height + 1, found.total_width + 1
     answer: dict[str, Any] = {"size": [height, width]}
     if head is not None and height * width <= MAX_CELLS and found.start is not None:
-        # The grid from A1, as `_workbook_rows` reads it: first only its first rows.
-        for nrows in (found.start[0] + HEAD_ROWS, None):
-            grid = found.to_python(skip_empty_area=False, nrows=nrows)
-            taken = _head_of(enumerate(grid, start=1), head)
-            if not taken.ended or nrows is None or len(grid) < nrows:
-                break
-        answer["head"] = taken.encoded()
+        try:
+            # The grid from A1, as `_workbook_rows` reads it: first only its first rows.
+            for nrows in (found.start[0] + HEAD_ROWS, None):
+                grid = found.to_python(skip_empty_area=False, nrows=nrows)
+                taken = _head_of(enumerate(grid, start=1), head)
+                if not taken.ended or nrows is None or len(grid) < nrows:
+                    break
+            answer["head"] = taken.encoded()
+        except (CalamineError, OverflowError, ValueError):
+            pass  # no head: the parent reads the sheet itself and says what is wrong
     return answer
 
 

@@ -3,6 +3,7 @@ and workbooks too big to read, refused before they are read."""
 
 import io
 import json
+import os
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -202,3 +203,22 @@ def test_the_head_of_a_windows_csv_is_read_as_its_rows_are():
     assert (
         head.rows == list(spreadsheets.read_rows(io.BytesIO(text), "a.csv", windows_csv=True))[1:]
     )
+
+
+def test_a_head_the_probe_cannot_take_is_read_by_the_process_that_asks(monkeypatch):
+    # A cell the child fails to convert: the parent reads the sheet itself and says what
+    # is wrong, instead of taking the child's silence for a memory limit.
+    parent = os.getpid()
+    head_of = spreadsheets._head_of
+
+    def failing_in_the_child(rows, count):
+        if os.getpid() != parent:
+            raise ValueError("a cell the child cannot convert")
+        return head_of(rows, count)
+
+    monkeypatch.setattr(spreadsheets, "_head_of", failing_in_the_child)
+    book = _book([["Documento"], ["45678912"]])
+
+    head = spreadsheets.read_head(book, "clientes.xlsx", rows=1)
+
+    assert head == spreadsheets.Head(rows=[(1, ["Documento"]), (2, ["45678912"])], ended=True)
