@@ -400,7 +400,9 @@ def queue_import(
     batch.skip_invalid = skip_invalid
     batch.options = importer.chosen(options)
     batch.status = ImportBatch.Status.QUEUED
-    batch.save(update_fields=["mapping", "parts", "skip_invalid", "options", "status"])
+    # Only the columns' preview read the first rows: the file keeps them, not a copy.
+    batch.head = {}
+    batch.save(update_fields=["mapping", "parts", "skip_invalid", "options", "status", "head"])
     for part, header, chosen in layouts:
         ImportMapping.objects.update_or_create(
             kind=mapping_kind(importer, part),

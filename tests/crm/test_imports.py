@@ -145,6 +145,10 @@ def test_the_preview_reads_the_rows_kept_at_upload_not_the_file(supervisor, monk
 
     assert len(shown) == services.PREVIEW_ROWS
     assert shown == from_file
+    # Queued, the batch no longer keeps a copy of those rows (the file has them).
+    services.queue_import(batch=batch, mapping=batch.mapping, skip_invalid=True, actor=supervisor)
+    batch.refresh_from_db()
+    assert batch.head == {}
 
 
 def _fields_of(batch: ImportBatch) -> dict:
