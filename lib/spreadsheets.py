@@ -40,7 +40,6 @@ def read_rows(
     windows_csv: bool = False,
     sheet: str | None = None,
     size_checked: bool = False,
-    first: int | None = None,
 ) -> Iterator[Row]:
     """Yield the rows of an uploaded spreadsheet (.xlsx, .xls, .ods) or .csv, header included.
 
@@ -50,16 +49,16 @@ def read_rows(
     that is not UTF-8 is read as Windows-1252, as Excel saves «CSV (delimitado por comas)»
     in Spanish; the file is then read whole first (uploads are size-limited). A workbook's
     sheet is measured first (`MAX_CELLS`), unless `size_checked` says that this sheet of
-    this file was (a stored upload read again). With `first`, only the first rows (a
-    preview): of a workbook, only those become Python values.
+    this file was (a stored upload read again).
     """
     extension = check_extension(name)
     if extension in WORKBOOK_EXTENSIONS:
         if not size_checked:
             _check_size(file, sheet)
-        return _workbook_rows(file, sheet, first)
-    rows = _csv_rows(file, encoding=_utf8_or_windows(file)) if windows_csv else _csv_rows(file)
-    return rows if first is None else itertools.islice(rows, first)
+        return _workbook_rows(file, sheet)
+    if windows_csv:
+        return _csv_rows(file, encoding=_utf8_or_windows(file))
+    return _csv_rows(file)
 
 
 # How much of a .csv is checked at a time for its encoding.
@@ -211,7 +210,8 @@ def read_head(
 
 # How many rows after a sheet's first cell are looked at for its head, before the whole
 # sheet is; how much of each text is kept (no field takes 1,000 characters, so a longer
-# one is refused the same) and how many cells at most (the header's always, whole).
+# one is refused the same) and how many cells at most (the header's always, whole: a bound
+# on what the child sends, which a file of a few hundred columns never reaches).
 HEAD_ROWS = 1_000
 HEAD_TEXT = 1_000
 HEAD_CELLS = 10_000
@@ -375,9 +375,7 @@ def _cap_memory() -> None:
         pass
 
 
-def _workbook_rows(
-    file: IO[bytes], sheet: str | None = None, first: int | None = None
-) -> Iterator[Row]:
+def _workbook_rows(file: IO[bytes], sheet: str | None = None) -> Iterator[Row]:
     # Imported lazily: only imports need it.
     from python_calamine import CalamineError, CalamineWorkbook
 
@@ -390,7 +388,7 @@ def _workbook_rows(
                 else workbook.get_sheet_by_name(sheet)
             )
             # The whole grid from A1, so a row's position is the number the user sees.
-            grid = found.to_python(skip_empty_area=False, nrows=first)
+            grid = found.to_python(skip_empty_area=False)
         finally:
             workbook.close()
     except (CalamineError, OSError, ValueError, IndexError, KeyError) as exc:

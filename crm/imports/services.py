@@ -173,13 +173,11 @@ def _sheet_names(file: UploadedFile, name: str) -> list[str]:
 
 
 def _rows(
-    file, name: str, *, sheet: str | None = None, stored: bool = False, first: int | None = None
+    file, name: str, *, sheet: str | None = None, stored: bool = False
 ) -> Iterator[spreadsheets.Row]:
-    """Read a file's rows (with `first`, only the first ones); a `stored` one was measured
-    when it was uploaded (`spreadsheets.MAX_CELLS`), an upload (`stored=False`) is measured now."""
-    return spreadsheets.read_rows(
-        file, name, windows_csv=True, sheet=sheet, size_checked=stored, first=first
-    )
+    """Read a file's rows; a `stored` one was measured when it was uploaded
+    (`spreadsheets.MAX_CELLS`), an upload (`stored=False`) is measured now."""
+    return spreadsheets.read_rows(file, name, windows_csv=True, sheet=sheet, size_checked=stored)
 
 
 @contextmanager
@@ -317,46 +315,28 @@ def check_mapping(
         raise ValidationError(errors)
 
 
-# The lines a preview reads first; the whole file only if its rows are further down.
-PREVIEW_LINES = 1_000
-
-
 def preview(batch: ImportBatch, mapping: Mapping[str, int]) -> list[PreviewRow]:
     """Return the first data rows as they will be stored, each with what is wrong with it.
 
     From the rows kept at upload (`ImportBatch.head`) when they hold what is shown: no
-    file is read for each look at the columns. Otherwise from the file, of a big one only
-    its first PREVIEW_LINES lines (in the web request: a 100,000-row workbook whole took
-    seconds), unless they hold fewer rows than are shown.
+    file is read for each look at the columns (a 100,000-row workbook took seconds). A
+    batch uploaded before they were kept reads its file.
     """
     importer = importer_for(batch)
     if batch.head:
         head = spreadsheets.Head.decoded(batch.head)
         if head.ended or len(head.rows) > PREVIEW_ROWS:
-            return _preview_rows(importer, iter(head.rows), mapping)[0]
-    shown: list[PreviewRow] = []
-    for first in (PREVIEW_LINES, None):
-        with batch.file.open("rb") as handle:
-            rows = _rows(handle, batch.file_name, stored=True, first=first)
-            try:
-                shown, last = _preview_rows(importer, rows, mapping)
-            except ValidationError:
-                if first is None:
-                    raise
-                continue  # no header in those lines: the whole file says why
-        if first is None or len(shown) >= PREVIEW_ROWS or last < first:
-            break
-    return shown
+            return _preview_rows(importer, iter(head.rows), mapping)
+    with batch.file.open("rb") as handle:
+        return _preview_rows(importer, _rows(handle, batch.file_name, stored=True), mapping)
 
 
 def _preview_rows(
     importer: Importer, rows: Iterator[spreadsheets.Row], mapping: Mapping[str, int]
-) -> tuple[list[PreviewRow], int]:
-    """Return the rows shown and the last line read."""
-    last, _names = _header(rows)
+) -> list[PreviewRow]:
+    _header(rows)
     shown: list[PreviewRow] = []
     for line, values in rows:
-        last = line
         if all(spreadsheets.is_blank(v) for v in values):
             continue
         row, messages = importer.parse(_cells(values, mapping))
@@ -364,7 +344,7 @@ def _preview_rows(
         shown.append(PreviewRow(line=line, values=values_shown, messages=messages))
         if len(shown) >= PREVIEW_ROWS:
             break
-    return shown, last
+    return shown
 
 
 def _cells(values: Sequence[Any], mapping: Mapping[str, int]) -> dict[str, Any]:
