@@ -249,8 +249,13 @@ class Loan(models.Model):
     # Statuses of a loan that was disbursed: it has a schedule and a place in the portfolio.
     DISBURSED = (Status.ACTIVE, Status.PAID, Status.WRITTEN_OFF)
 
+    # Indexed by (customer, status) and (status, bucket): no index of their own.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("cliente"), on_delete=models.PROTECT, related_name="loans"
+        Customer,
+        verbose_name=_("cliente"),
+        on_delete=models.PROTECT,
+        related_name="loans",
+        db_index=False,
     )
     product = models.ForeignKey(
         LoanProduct, verbose_name=_("producto"), on_delete=models.PROTECT, related_name="loans"
@@ -289,9 +294,7 @@ class Loan(models.Model):
         blank=True,
         related_name="loans",
     )
-    status = models.CharField(
-        _("estado"), max_length=20, choices=Status, default=Status.DRAFT, db_index=True
-    )
+    status = models.CharField(_("estado"), max_length=20, choices=Status, default=Status.DRAFT)
     status_changed_at = models.DateTimeField(_("cambio de estado"), default=timezone.now)
     disbursed_at = models.DateTimeField(_("desembolsado"), null=True, blank=True)
     paid_at = models.DateTimeField(_("pagado"), null=True, blank=True)

@@ -29,8 +29,14 @@ from lib.money import MONEY, Currency
 class Gestion(models.Model):
     """One process run with one customer: its state, who works it and until when."""
 
+    # customer, agent and campaign are indexed by the composite indexes in Meta (each leads
+    # one): no index of their own.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("cliente"), on_delete=models.PROTECT, related_name="gestiones"
+        Customer,
+        verbose_name=_("cliente"),
+        on_delete=models.PROTECT,
+        related_name="gestiones",
+        db_index=False,
     )
     gestion_type = models.ForeignKey(
         GestionType,
@@ -50,6 +56,7 @@ class Gestion(models.Model):
         null=True,
         blank=True,
         related_name="gestiones",
+        db_index=False,
     )
     branch = models.ForeignKey(
         Branch,
@@ -96,6 +103,7 @@ class Gestion(models.Model):
         null=True,
         blank=True,
         related_name="gestiones",
+        db_index=False,
     )
     survey = models.ForeignKey(
         "Survey",
