@@ -24,6 +24,7 @@ from credits.models import (
 from credits.services import contracts as contract_services
 from credits.services import delinquency
 from lib import people
+from lib.jsonsafe import BoundedDecoder
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,6 +44,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(LoanProduct)
 class LoanProductAdmin(admin.ModelAdmin):
+    # The allocation order is typed as JSON.
+    formfield_overrides = {models.JSONField: {"decoder": BoundedDecoder}}
     list_display = (
         "name",
         "currency",

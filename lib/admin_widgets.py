@@ -2,17 +2,19 @@
 
 from django.contrib.admin.widgets import AutocompleteSelect
 
+from lib.lookups import whole_number
+
 
 class WholeNumberAutocompleteSelect(AutocompleteSelect):
     """Django's autocomplete for a foreign key to an integer id, that draws a form posted
-    back with anything else ("²", "abc") as nothing chosen.
+    back with anything else ("²", "abc", 5,000 nines) as nothing chosen.
 
     Django's own looks the posted text up as an id to draw the form with its errors, and
     fails there (ValueError: a server error instead of the form's message).
     """
 
     def optgroups(self, name, value, attr=None):
-        whole = [v for v in value if str(v).isascii() and str(v).isdigit()]
+        whole = [v for v in value if whole_number(str(v)) is not None]
         return super().optgroups(name, whole, attr)
 
 

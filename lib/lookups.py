@@ -26,3 +26,19 @@ class IntegerFieldIn(In):
                 or ((low is None or value >= low) and (high is None or value <= high))
             ]
         return super().process_rhs(compiler, connection)
+
+
+# Digits of a bigint id, with room: more is not an id of ours.
+ID_DIGITS = 18
+
+
+def whole_number(text: str, *, digits: int = ID_DIGITS) -> int | None:
+    """Return the whole number a posted or typed id says, or None.
+
+    ASCII digits only, and at most `digits` of them: "²" is a digit to str.isdigit and not
+    a number to int(), and int() refuses a text of more than 4,300 digits (ValueError, a
+    server error where a view read a posted id with it).
+    """
+    if text.isascii() and text.isdigit() and len(text) <= digits:
+        return int(text)
+    return None

@@ -47,6 +47,7 @@ AWKWARD_VALUES = (
     "' OR 1=1 --",
     "<script>",
     "a" * 5000,
+    "9" * 5000,
 )
 AWKWARD = st.one_of(st.text(max_size=30), st.sampled_from(AWKWARD_VALUES))
 
@@ -142,7 +143,18 @@ def fuzz_form(client: Client, post_url: str, fields: list[str]) -> None:
 # The values a staff form is posted with, in all its fields at once (one request each):
 # those that broke a screen once (a view's int() of "²", a multiple choice of rows with a
 # 40-digit id, a `next` taken for a view's name) and their relatives.
-STAFF_FORM_VALUES = ("²", "４２", "9" * 40, "1e309", "-1", "\x00", "a" * 5000, "0001-01-01")
+# "9" * 5000: more digits than int() reads (4,300).
+STAFF_FORM_VALUES = (
+    "²",
+    "４２",
+    "9" * 40,
+    "9" * 5000,
+    "1e309",
+    "-1",
+    "\x00",
+    "a" * 5000,
+    "0001-01-01",
+)
 _FORM_RE = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S | re.I)
 _ACTION_RE = re.compile(r'(?:action|hx-post)="(/[^"#]*)')
 
@@ -199,11 +211,14 @@ def test_every_staff_form_answers_awkward_values_without_a_server_error(demo):
     ("name", "data"),
     [
         ("gestiones:notifications_read", {"id": ["²", "٣"]}),
+        ("gestiones:notifications_read", {"id": ["9" * 5000]}),
         ("collections_app:template_preview", {"template": "²"}),
+        ("collections_app:template_preview", {"template": "9" * 5000}),
     ],
 )
 def test_an_id_in_digits_int_cannot_read_is_ignored_not_a_server_error(admin_client, name, data):
-    # "²".isdigit() is true, int("²") fails: these views took one for the other.
+    # "²".isdigit() is true, int("²") fails, and so does int() of 5,000 digits: these views
+    # took both for ids.
     assert admin_client.post(reverse(name), data).status_code < 500
 
 
@@ -212,7 +227,8 @@ def _deep(levels: int) -> str:
 
 
 # What an API client may send in any field, parameter or body: other digits, a NUL, numbers
-# beyond any column, wrong types, long text, and JSON nested deeper than Python recurses.
+# beyond any column, wrong types, long text; and JSON nested deeper than Python recurses or
+# with more digits than int() reads.
 API_VALUES = ("²", "４２", "\x00", int("9" * 40), 1e308, -1, None, True, [], {}, "a" * 5000)
 
 
@@ -255,6 +271,12 @@ def test_every_api_endpoint_answers_awkward_values_without_a_server_error(demo):
                 response = client.post(path, _deep(5000), content_type="application/json")
                 if response.status_code >= 500:
                     failures.append(f"POST {path} nested 5,000 deep")
+                # A number of more digits than int() reads (json.loads raises ValueError).
+                digits = "9" * 5000
+                body = "{" + ", ".join(f'"{name}": {digits}' for name in fields or ["x"]) + "}"
+                response = client.post(path, body, content_type="application/json")
+                if response.status_code >= 500:
+                    failures.append(f"POST {path} a number of 5,000 digits")
     assert not failures, "\n".join(failures)
 
 

@@ -24,6 +24,7 @@ from collections_app.strategies import events, forms, segments, templating, vari
 from crm import selectors as crm_selectors
 from crm.models import Customer, MessagePolicy
 from lib import lists, search
+from lib.lookups import whole_number
 
 PAGE_SIZE = lists.LIST_PAGE_SIZE
 # The preview names at most this many customers when a name matches several.
@@ -350,9 +351,9 @@ def template_preview(request: HttpRequest) -> HttpResponse:
     """The template being edited, written with a real customer's data; nothing is saved."""
     if "body" in request.POST:
         draft = forms.DraftTemplateForm(request.POST).draft()
-    elif (template := request.POST.get("template", "")).isascii() and template.isdigit():
+    elif (template := whole_number(request.POST.get("template", ""))) is not None:
         # Without JavaScript the preview's form carries no text: the saved template's.
-        draft = templating.template_for(request.user, int(template))
+        draft = templating.template_for(request.user, template)
     else:
         draft = None
     who = forms.PreviewCustomerForm(request.POST)

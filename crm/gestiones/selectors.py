@@ -23,6 +23,7 @@ from crm.gestiones.models import (
 )
 from crm.models import Branch, Channel, Customer
 from lib import links, search, small_tables
+from lib.lookups import whole_number
 
 User = get_user_model()
 
@@ -167,9 +168,8 @@ def is_supervisor_of(user: AbstractBaseUser, gestion: Gestion) -> bool:
 def search_gestiones(queryset: QuerySet[Gestion], text: str) -> QuerySet[Gestion]:
     """Filter by gestión number, or by the customer's name, document, e-mail or phone."""
     text = (text or "").strip().lstrip("#")
-    # ASCII digits only: "²" is a digit to str.isdigit, and not a number to int().
-    if text.isascii() and text.isdigit() and len(text) <= 9:
-        return queryset.filter(Q(pk=int(text)) | search.matches_all(text, "customer__search_text"))
+    if (number := whole_number(text, digits=9)) is not None:
+        return queryset.filter(Q(pk=number) | search.matches_all(text, "customer__search_text"))
     return queryset.filter(search.matches_all(text, "customer__search_text"))
 
 

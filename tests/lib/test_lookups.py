@@ -1,8 +1,10 @@
-"""`in` on integer columns with numbers no row can hold: no row, not a server error."""
+"""`in` on integer columns with numbers no row can hold: no row, not a server error; ids read
+from text."""
 
 import pytest
 
 from crm.models import Tag
+from lib import lookups
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +36,29 @@ def test_a_multiple_choice_of_rows_posted_with_a_huge_number_is_a_form_error(adm
 
     assert response.status_code == 200
     assert "tags" in response.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("42", 42),
+        ("007", 7),
+        ("9" * 18, int("9" * 18)),
+        ("9" * 19, None),
+        ("9" * 5000, None),
+        ("", None),
+        ("²", None),
+        ("٣", None),
+        ("４２", None),
+        ("-1", None),
+        (" 1", None),
+        ("1.0", None),
+    ],
+)
+def test_whole_number_reads_only_ascii_digits_of_an_id(text, number):
+    assert lookups.whole_number(text) == number
+
+
+def test_whole_number_takes_a_narrower_bound():
+    assert lookups.whole_number("123456789", digits=9) == 123456789
+    assert lookups.whole_number("1234567890", digits=9) is None

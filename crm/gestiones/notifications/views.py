@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm.gestiones.notifications import selectors
 from crm.gestiones.notifications import services as notification_services
+from lib.lookups import whole_number
 
 NOTIFICATIONS_PAGE_SIZE = 30
 
@@ -31,7 +32,7 @@ def notifications_badge(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    ids = [int(i) for i in request.POST.getlist("id") if i.isascii() and i.isdigit()] or None
+    ids = [n for i in request.POST.getlist("id") if (n := whole_number(i)) is not None] or None
     notification_services.mark_notifications_read(user=request.user, ids=ids)
     return redirect("gestiones:notifications")
 

@@ -13,6 +13,7 @@ from crm.gestiones.models import GestionType, Outcome
 from crm.gestiones.workload import forms, selectors
 from crm.gestiones.workload import services as workload_services
 from lib import people
+from lib.lookups import whole_number
 
 
 @permission_required("gestiones.reassign_gestion", raise_exception=True)
@@ -44,8 +45,8 @@ def workload(request: HttpRequest) -> HttpResponse:
         open_rows = open_rows.filter(gestion_type=chosen)
     if from_agent == "none":
         open_rows = open_rows.filter(agent__isnull=True)
-    elif from_agent.isascii() and from_agent.isdigit() and len(from_agent) <= 18:
-        open_rows = open_rows.filter(agent_id=int(from_agent))
+    elif (agent_id := whole_number(from_agent)) is not None:
+        open_rows = open_rows.filter(agent_id=agent_id)
     page = Paginator(open_rows.order_by("due_at", "id"), 25).get_page(request.GET.get("page"))
     by_agent = selectors.workload_by_agent(gestion_type=chosen)
     context = {
