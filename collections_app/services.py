@@ -47,7 +47,7 @@ from integrations import clear, email, mercadopago, payment_gateways
 from integrations.errors import ProviderError
 from integrations.models import WebhookEvent
 from integrations.webhooks import IgnoreEvent
-from lib import money, people
+from lib import money, people, search
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")
 # How far back a debtor may say a payment was made: older receipts go to an agent by hand.
 REPORT_MAX_AGE_DAYS = 365
+DIGITS = frozenset("0123456789")
 # How far ahead a promise may be: further than this is not a promise, it is a new plan.
 PROMISE_MAX_DAYS = 60
 # The gateways a link may use, as the bot API's `provider` names them, and how each one's
@@ -1160,7 +1161,9 @@ def request_callback(
     portfolio: str = Portfolio.CURRENT,
 ) -> CallbackRequest:
     """Record that the debtor wants a call; it waits in the agents' call-back list."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
+    # Kept in ASCII digits ("９８７…", "٩٨٧…" as typed on some phones), to be dialled.
+    phone = search.ascii_digits(phone)
+    digits = "".join(ch for ch in phone if ch in DIGITS)
     if not 7 <= len(digits) <= 15:
         raise ValidationError({"phone": _("Indique un teléfono válido (7 a 15 dígitos).")})
     if preferred_at is not None and preferred_at < timezone.now() - timedelta(minutes=5):

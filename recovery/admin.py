@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from lib import search
 from recovery import variables
 from recovery.models import RecoverySettings
 from recovery.portal import images
@@ -78,7 +79,8 @@ class RecoverySettingsForm(forms.ModelForm):
         return self._clean_image("banner")
 
     def clean_advisor_whatsapp(self) -> str:
-        number = "".join(ch for ch in self.cleaned_data["advisor_whatsapp"] if ch.isdigit())
+        typed = search.ascii_digits(self.cleaned_data["advisor_whatsapp"])
+        number = "".join(ch for ch in typed if ch in "0123456789")
         if number and not 8 <= len(number) <= 15:
             raise forms.ValidationError(_("Indique el número con código de país: 8 a 15 dígitos."))
         return number

@@ -20,6 +20,7 @@ from credits.forms import validate_receipt
 from crm import validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
+from lib import search
 
 MIN_AMOUNT = Decimal("0.01")
 # The times of day a debtor may ask to be called at (kept short: the request keeps 60
@@ -315,10 +316,10 @@ class CallbackForm(CallTimeForm):
     )
 
     def clean_phone(self) -> str:
-        phone = self.cleaned_data["phone"].strip()
-        if not re.fullmatch(r"\+?[\d\s().-]+", phone):
+        phone = search.ascii_digits(self.cleaned_data["phone"].strip())
+        if not re.fullmatch(r"\+?[0-9\s().-]+", phone):
             raise ValidationError(_("Indique solo números, p. ej. 987 654 321."))
-        digits = re.sub(r"\D", "", phone)
+        digits = re.sub(r"[^0-9]", "", phone)
         if not 7 <= len(digits) <= 15:
             raise ValidationError(_("Indique un teléfono válido (7 a 15 dígitos)."))
         return phone

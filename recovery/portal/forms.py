@@ -41,11 +41,21 @@ class DeclineForm(portal_forms.CallbackForm):
 
     field_order = ["reason", "phone", "preferred_time"]
 
-    def __init__(self, *args, reasons: list[str], **kwargs) -> None:
+    def __init__(self, *args, reasons: list[str], phone_on_file_ends: str = "", **kwargs) -> None:
+        """`phone_on_file_ends`: the last digits of the customer's registered phone, if any.
+
+        The number itself is never on the page: anyone who knows a document number gets
+        this far.
+        """
         super().__init__(*args, **kwargs)
+        self.phone_on_file_ends = phone_on_file_ends
         self.fields["reason"].choices = [(reason, reason) for reason in reasons]
         self.fields["phone"].required = False
         self.fields["phone"].label = _("Teléfono (si pide que un asesor lo contacte)")
+        if phone_on_file_ends:
+            self.fields["phone"].help_text = _(
+                "Vacío: lo llamamos al número que tenemos registrado, terminado en %(end)s."
+            ) % {"end": phone_on_file_ends}
 
     def clean_phone(self) -> str:
         if not self.cleaned_data.get("phone", "").strip():
@@ -55,7 +65,12 @@ class DeclineForm(portal_forms.CallbackForm):
     def clean(self):
         cleaned = super().clean()
         wants_a_call = cleaned.get("reason") == ADVISOR_REASON
-        if wants_a_call and not cleaned.get("phone") and "phone" not in self.errors:
+        if (
+            wants_a_call
+            and not cleaned.get("phone")
+            and not self.phone_on_file_ends
+            and "phone" not in self.errors
+        ):
             self.add_error("phone", ValidationError(_("Indique a qué teléfono lo llamamos.")))
         return cleaned
 

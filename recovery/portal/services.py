@@ -8,7 +8,7 @@ conversation, as the customer portal's visits do.
 """
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +26,9 @@ from crm.models import Customer, Interaction, Message
 from recovery.models import Campaign, RecoverySettings, Visit
 from recovery.portal import selectors
 from recovery.receivables import CAMPAIGN
+
+# A link made before is offered again only with at least this long left to pay it.
+LINK_REUSE_MARGIN = timedelta(minutes=30)
 
 
 class Step:
@@ -121,7 +124,9 @@ def note_first_visit(campaign: Campaign) -> datetime:
 
 
 def pay(*, visit: Visit, portal: RecoverySettings, provider: str) -> PaymentLink:
-    """Make a payment link for the campaign's balance, while the offer is open.
+    """Make a payment link for the campaign's balance, while the offer is open; or return
+    the one made before for the same balance and gateway, while it can be paid (a debtor
+    who went back and pressed again got a second link, and could pay twice).
 
     Not in one transaction: the link is stored and committed before the gateway is asked
     (collections_app.services.create_payment_link).
@@ -129,6 +134,23 @@ def pay(*, visit: Visit, portal: RecoverySettings, provider: str) -> PaymentLink
     campaign = Campaign.objects.get(pk=visit.campaign_id)
     if not selectors.offer(campaign, portal).is_open:
         raise ValidationError(_("La oferta ha concluido, contáctanos para más detalles."))
+    open_link = (
+        PaymentLink.objects.filter(
+            customer_id=visit.customer_id,
+            receivable_kind=CAMPAIGN,
+            receivable_id=campaign.pk,
+            origin=Origin.PORTAL,
+            provider=provider,
+            status=PaymentLink.Status.ACTIVE,
+            amount=campaign.balance,
+            expires_at__gt=timezone.now() + LINK_REUSE_MARGIN,
+        )
+        .exclude(url="")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if open_link is not None:
+        return open_link
     return collection_services.create_payment_link(
         customer=visit.customer,
         receivable_kind=CAMPAIGN,
@@ -146,10 +168,13 @@ def decline(
     *, visit: Visit, reason: str, phone: str = "", preferred_time: str = ""
 ) -> CallbackRequest | None:
     """Record that the debtor is not interested, and why; the advisor's reason also asks
-    for a call-back on `phone`. Return the call-back request, if one was made."""
+    for a call-back on `phone` (blank: the customer's registered phone). Return the
+    call-back request, if one was made."""
     reason = reason.strip()[:200]
     callback = None
     if reason == selectors.ADVISOR_REASON:
+        if not phone.strip() and visit.customer.phone:
+            phone = str(visit.customer.phone.as_e164)
         callback = collection_services.request_callback(
             customer=visit.customer,
             phone=phone,

@@ -250,7 +250,8 @@ def offer(request: HttpRequest, portal: RecoverySettings, visit: Visit) -> HttpR
     if found.is_open:
         services.reach(visit=visit, step=Step.OFFER)
     form = forms.DeclineForm(
-        reasons=selectors.decline_reasons(portal), initial=_decline_initial(visit.customer)
+        reasons=selectors.decline_reasons(portal),
+        phone_on_file_ends=_phone_ends(visit.customer),
     )
     context = {
         "offer": found,
@@ -263,8 +264,9 @@ def offer(request: HttpRequest, portal: RecoverySettings, visit: Visit) -> HttpR
     return _render(request, "offer.html", context, portal=portal)
 
 
-def _decline_initial(customer: Customer) -> dict[str, str]:
-    return {"phone": customer.phone.as_national if customer.phone else ""}
+def _phone_ends(customer: Customer) -> str:
+    """The last three digits of the customer's phone: enough to recognise it, not to call."""
+    return str(customer.phone.national_number)[-3:] if customer.phone else ""
 
 
 @require_http_methods(["GET"])
@@ -321,13 +323,14 @@ def decline(request: HttpRequest, portal: RecoverySettings, visit: Visit) -> Htt
     reasons = selectors.decline_reasons(portal)
     campaign = _campaign(visit)
     context = {"campaign": campaign, "customer": visit.customer, "recovery_visitor": True}
+    ends = _phone_ends(visit.customer)
     if request.method == "GET":
-        initial = _decline_initial(visit.customer)
+        initial = {}
         if request.GET.get("motivo") == "asesor":
             initial["reason"] = selectors.ADVISOR_REASON
-        form = forms.DeclineForm(reasons=reasons, initial=initial)
+        form = forms.DeclineForm(reasons=reasons, initial=initial, phone_on_file_ends=ends)
         return _render(request, "decline.html", {**context, "form": form}, portal=portal)
-    form = forms.DeclineForm(request.POST, reasons=reasons)
+    form = forms.DeclineForm(request.POST, reasons=reasons, phone_on_file_ends=ends)
     if form.is_valid():
         data = form.cleaned_data
         try:

@@ -454,6 +454,30 @@ def test_the_payment_options_make_a_link_for_the_campaign_balance(portal, campai
     assert steps(debtor) == ["identified", "offer", "payment_options"]
 
 
+def test_pressing_pay_again_offers_the_same_link_not_a_second_one(portal, campaign, debtor):
+    client = signed_in(Client(), debtor)
+    client.get(OFFER)
+
+    first = client.post(PAY, {"provider": "mercadopago"})
+    again = client.post(PAY, {"provider": "mercadopago"})
+
+    link = PaymentLink.objects.get()
+    assert first["Location"] == again["Location"]
+    assert reverse("recovery:link", args=[link.reference]) in again["Location"]
+    assert len(fakes.fake_gateway("mercadopago").checkouts) == 1
+
+
+def test_a_link_about_to_expire_is_not_offered_again(portal, campaign, debtor):
+    client = signed_in(Client(), debtor)
+    client.get(OFFER)
+    client.post(PAY, {"provider": "mercadopago"})
+    PaymentLink.objects.update(expires_at=timezone.now() + timedelta(minutes=10))
+
+    client.post(PAY, {"provider": "mercadopago"})
+
+    assert PaymentLink.objects.count() == 2
+
+
 def test_a_gateway_not_offered_is_refused(portal, campaign, debtor):
     client = signed_in(Client(), debtor)
 
@@ -606,7 +630,59 @@ def test_asking_for_an_advisor_creates_a_call_back_request(portal, campaign, deb
     assert Visit.objects.get().decline_reason == "Necesito que un asesor me contacte"
 
 
+@pytest.mark.parametrize("url", [OFFER, DECLINE, DECLINE + "?motivo=asesor"])
+def test_the_pages_never_show_the_registered_phone_only_its_last_digits(
+    portal, campaign, debtor, url
+):
+    # Knowing a document number is all it takes to get here.
+    debtor.phone = "+51987654321"
+    debtor.save()
+    client = signed_in(Client(), debtor)
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for shown in ("987654321", "987 654 321", "654"):
+        assert shown not in html
+    assertContains(response, "terminado en 321")
+
+
+def test_asking_for_an_advisor_without_a_phone_calls_the_registered_one(portal, campaign, debtor):
+    debtor.phone = "+51987654321"
+    debtor.save()
+    client = signed_in(Client(), debtor)
+
+    response = client.post(DECLINE, {"reason": "Necesito que un asesor me contacte", "phone": ""})
+
+    assert response["Location"] == DECLINED
+    assert CallbackRequest.objects.get().phone == "+51987654321"
+
+
+@pytest.mark.parametrize("typed", ["９８７ ６５４ ３２１", "٩٨٧٦٥٤٣٢١"])
+def test_a_phone_typed_in_other_digits_is_kept_in_ascii(portal, campaign, debtor, typed):
+    client = signed_in(Client(), debtor)
+
+    client.post(DECLINE, {"reason": "Necesito que un asesor me contacte", "phone": typed})
+
+    assert CallbackRequest.objects.get().phone == "987654321"
+
+
+def test_a_phone_in_superscripts_is_refused(portal, campaign, debtor):
+    client = signed_in(Client(), debtor)
+
+    response = client.post(
+        DECLINE, {"reason": "Necesito que un asesor me contacte", "phone": "987²654³21"}
+    )
+
+    assertContains(response, "Indique solo números")
+    assert not CallbackRequest.objects.exists()
+
+
 def test_asking_for_an_advisor_needs_a_phone(portal, campaign, debtor):
+    # Without one on file, the debtor must give one.
+    debtor.phone = ""
+    debtor.save()
     client = signed_in(Client(), debtor)
 
     response = client.post(DECLINE, {"reason": "Necesito que un asesor me contacte", "phone": ""})
