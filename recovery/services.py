@@ -313,7 +313,10 @@ def apply_payment(
 
     The loan it comes from is not touched. More than the balance is refused unless
     `accept_overpayment` (a gateway's payment, already taken): then the excess is kept as
-    `overpaid`. The same `external_id` twice applies once (the first payment is returned).
+    `overpaid`, and money for a campaign paid meanwhile (a second link) or finished since
+    its link was made is recorded too, never refused: all of it overpaid, or paying a
+    finished campaign's balance. The same `external_id` twice applies once (the first
+    payment is returned).
     """
     if external_id:
         found = CampaignPayment.objects.filter(external_id=external_id).first()
@@ -322,10 +325,11 @@ def apply_payment(
     campaign = Campaign.objects.select_for_update().select_related("customer").get(pk=campaign_id)
     if amount <= 0:
         raise ValidationError({"amount": _("El monto debe ser mayor que cero.")})
-    if campaign.status == Campaign.Status.FINISHED:
+    was_finished = campaign.status == Campaign.Status.FINISHED
+    if was_finished and not accept_overpayment:
         raise ValidationError(_("La campaña %(code)s está finalizada.") % {"code": campaign.code})
-    balance = campaign.balance
-    if balance <= 0:
+    balance = max(campaign.balance, ZERO)
+    if balance <= 0 and not accept_overpayment:
         raise ValidationError(_("La campaña %(code)s ya está pagada.") % {"code": campaign.code})
     overpaid = max(amount - balance, ZERO)
     if overpaid and not accept_overpayment:
@@ -354,7 +358,7 @@ def apply_payment(
     applied = amount - overpaid
     campaign.paid_amount = F("paid_amount") + applied
     fields = ["paid_amount", "updated_at"]
-    is_paid = applied == balance
+    is_paid = applied > 0 and applied == balance
     if is_paid:
         campaign.status = Campaign.Status.PAID
         campaign.paid_at = timezone.now()
@@ -364,8 +368,12 @@ def apply_payment(
         "amount": _money(campaign.currency, amount),
         "code": campaign.code,
     }
-    if overpaid:
+    if overpaid == amount:
+        summary += _(" (ya no tenía saldo: todo queda como saldo a favor)")
+    elif overpaid:
         summary += _(" (%(over)s más que el saldo)") % {"over": _money(campaign.currency, overpaid)}
+    if was_finished:
+        summary += _("; la campaña estaba finalizada")
     if is_paid:
         summary += _("; campaña pagada, etiqueta «%(tag)s» quitada") % {"tag": CASTIGADA_TAG}
         _untag([campaign.customer_id])
@@ -407,7 +415,8 @@ def annul_payment(
         "code": campaign.code,
         "reason": reason,
     }
-    if campaign.status == Campaign.Status.PAID:
+    # A payment that came after the campaign was paid (all of it overpaid) leaves it paid.
+    if campaign.status == Campaign.Status.PAID and applied > 0:
         today = timezone.localdate()
         other = (
             Campaign.objects.filter(customer_id=campaign.customer_id, status=Campaign.Status.ACTIVE)

@@ -296,6 +296,55 @@ def test_a_gateway_payment_beyond_the_balance_is_kept_as_overpaid_once(campaign)
     assert (campaign.status, campaign.paid_amount) == (Campaign.Status.PAID, CAMPAIGN_AMOUNT)
 
 
+def _gateway_payment(campaign, amount, operation):
+    return services.apply_payment(
+        campaign_id=campaign.pk,
+        amount=amount,
+        received_on=TODAY,
+        source="mercadopago",
+        actor=None,
+        external_id=f"mercadopago:{operation}",
+        accept_overpayment=True,
+    )
+
+
+def test_a_gateway_payment_to_a_campaign_paid_meanwhile_is_kept_whole_as_overpaid(campaign, debtor):
+    # Two links, both paid: the second's money is in, and is never refused.
+    _gateway_payment(campaign, CAMPAIGN_AMOUNT, "1")
+
+    second = _gateway_payment(campaign, CAMPAIGN_AMOUNT, "2")
+
+    assert (second.amount, second.overpaid) == (CAMPAIGN_AMOUNT, CAMPAIGN_AMOUNT)
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.paid_amount) == (Campaign.Status.PAID, CAMPAIGN_AMOUNT)
+    assert services.recompute_paid(campaign) == CAMPAIGN_AMOUNT
+    entry = debtor.interactions.filter(payload__recovery_payment=second.pk).get()
+    assert "ya no tenía saldo: todo queda como saldo a favor" in entry.summary
+
+
+def test_annulling_the_payment_that_came_after_leaves_the_campaign_paid(campaign):
+    _gateway_payment(campaign, CAMPAIGN_AMOUNT, "1")
+    second = _gateway_payment(campaign, CAMPAIGN_AMOUNT, "2")
+
+    services.annul_payment(payment_id=second.pk, actor=None, reason="Devuelto por MercadoPago")
+
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.paid_amount) == (Campaign.Status.PAID, CAMPAIGN_AMOUNT)
+
+
+def test_a_gateway_payment_to_a_campaign_finished_since_its_link_pays_it(campaign, debtor):
+    # The link was made while the offer was open; the money arrived after it closed.
+    services.finish_campaign(campaign=campaign, actor=None, reason="Venció")
+
+    payment = _gateway_payment(campaign, CAMPAIGN_AMOUNT, "1")
+
+    assert payment.overpaid == 0
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.balance) == (Campaign.Status.PAID, 0)
+    entry = debtor.interactions.filter(payload__recovery_payment=payment.pk).get()
+    assert "la campaña estaba finalizada; campaña pagada" in entry.summary
+
+
 def test_an_annulment_restores_the_balance_and_the_active_campaign(campaign, debtor, cobranzas):
     review = collection_services.approve_reported_payment(
         report=report(debtor, campaign, CAMPAIGN_AMOUNT), actor=cobranzas
