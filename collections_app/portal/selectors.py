@@ -121,12 +121,8 @@ def statement(
             totals[account.currency] = totals.get(account.currency, ZERO) + account.debt.total
             overdue[account.currency] = overdue.get(account.currency, ZERO) + account.debt.overdue
     in_course = _in_course_kinds(customer)
-    return Statement(
-        customer=customer,
-        accounts=accounts,
-        totals=totals,
-        overdue=overdue,
-        agreements=list(
+    agreements = (
+        list(
             PaymentAgreement.objects.filter(
                 customer=customer,
                 status__in=[PaymentAgreement.Status.PENDING, PaymentAgreement.Status.ACTIVE],
@@ -135,7 +131,23 @@ def statement(
             .order_by("-created_at", "-pk")
         )
         if "agreement" in in_course
-        else [],
+        else []
+    )
+    # A debt with an agreement in course takes no other (create_agreement refuses it): its
+    # options are not offered.
+    busy = {(agreement.receivable_kind, agreement.receivable_id) for agreement in agreements}
+    accounts = [
+        Account(**{**account.__dict__, "options": ()})
+        if account.options and (account.kind, account.id) in busy
+        else account
+        for account in accounts
+    ]
+    return Statement(
+        customer=customer,
+        accounts=accounts,
+        totals=totals,
+        overdue=overdue,
+        agreements=agreements,
         reported=list(
             ReportedPayment.objects.filter(
                 customer=customer, status=ReportedPayment.Status.PENDING
@@ -192,8 +204,25 @@ def _with_offers(account: Account, rules: list[AgreementRule]) -> Account:
     if debt is None or not debt.has_debt:
         return account
     least, most = collection_services.link_bounds(debt)
-    options = tuple(collection_services.agreement_options(debt, rules=rules))
+    options = _best_per_count(collection_services.agreement_options(debt, rules=rules))
     return Account(**{**account.__dict__, "least": least, "most": most, "options": options})
+
+
+def _best_per_count(
+    options: list[collection_services.AgreementOption],
+) -> tuple[collection_services.AgreementOption, ...]:
+    """The debtor's best option for each number of payments (the least total, then the
+    least down payment), in that order.
+
+    Two active rules that both apply gave "1 pago", "2 pagos"… twice, with nothing on the
+    page to tell them apart, the second set costing more.
+    """
+    best: dict[int, collection_services.AgreementOption] = {}
+    for option in options:
+        kept = best.get(option.installments)
+        if kept is None or (option.total, option.down_payment) < (kept.total, kept.down_payment):
+            best[option.installments] = option
+    return tuple(best[count] for count in sorted(best))
 
 
 def _loan_accounts(customer: Customer, today: date, rules: list[AgreementRule]) -> list[Account]:

@@ -752,7 +752,47 @@ def test_taking_an_agreement_goes_to_pay_its_down_payment(reachable, loan):
     assert steps(reachable)[-1] == "agreement"
 
 
+def test_a_debt_with_an_agreement_in_course_offers_no_other(reachable, loan):
+    loan.days_past_due = 134
+    loan.save()
+    rule = AgreementRule.objects.create(
+        name="Hasta 3 cuotas", max_installments=3, min_down_payment_percent=Decimal("20")
+    )
+    client = signed_in(Client(), reachable)
+    client.post(
+        reverse("collections_app:portal_agreement"),
+        {"debt": f"loan:{loan.pk}", "option": f"{rule.pk}-2", "provider": "mercadopago"},
+    )
+
+    statement = client.get(STATEMENT)
+
+    assertContains(statement, "En curso")
+    assertNotContains(statement, "Tomar y pagar el pie")
+
+
+def test_two_rules_offer_each_number_of_payments_once_the_cheaper(reachable, loan):
+    loan.days_past_due = 134
+    loan.save()
+    AgreementRule.objects.create(
+        name="Convenio corto", max_installments=2, min_down_payment_percent=Decimal("20")
+    )
+    generous = AgreementRule.objects.create(
+        name="Convenio con descuento",
+        max_installments=3,
+        min_down_payment_percent=Decimal("20"),
+        late_interest_discount_percent=Decimal("50"),
+    )
+    client = signed_in(Client(), reachable)
+
+    statement = client.get(STATEMENT)
+
+    assertContains(statement, "Tomar y pagar el pie", count=3)
+    for count in (1, 2, 3):
+        assertContains(statement, f'value="{generous.pk}-{count}"')
+
+
 def test_an_agreement_not_offered_is_refused(reachable, loan):
+
     client = signed_in(Client(), reachable)
 
     client.post(
