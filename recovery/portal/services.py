@@ -23,6 +23,7 @@ from collections_app.signals import Event
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
+from lib import search
 from recovery.models import Campaign, RecoverySettings, Visit
 from recovery.portal import selectors
 from recovery.receivables import CAMPAIGN
@@ -169,12 +170,33 @@ def decline(
 ) -> CallbackRequest | None:
     """Record that the debtor is not interested, and why; the advisor's reason also asks
     for a call-back on `phone` (blank: the customer's registered phone). Return the
-    call-back request, if one was made."""
+    call-back request, if one was made or was already waiting.
+
+    The same answer again in the same visit (a resubmitted form) records nothing more,
+    unless it gives another phone: the call-back already waiting is enough, and the
+    timeline says it once.
+    """
     reason = reason.strip()[:200]
+    wants_a_call = reason == selectors.ADVISOR_REASON
+    if wants_a_call and not phone.strip() and visit.customer.phone:
+        phone = str(visit.customer.phone.as_e164)
+    if visit.declined and visit.decline_reason == reason:
+        if not wants_a_call:
+            return None
+        waiting = (
+            CallbackRequest.objects.filter(
+                customer_id=visit.customer_id,
+                portfolio=Portfolio.WRITTEN_OFF,
+                status=CallbackRequest.Status.OPEN,
+                created_at__gte=visit.started_at,
+            )
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if waiting is not None and _digits(waiting.phone) == _digits(phone):
+            return waiting
     callback = None
-    if reason == selectors.ADVISOR_REASON:
-        if not phone.strip() and visit.customer.phone:
-            phone = str(visit.customer.phone.as_e164)
+    if wants_a_call:
         callback = collection_services.request_callback(
             customer=visit.customer,
             phone=phone,
@@ -190,6 +212,10 @@ def decline(
     entry = record_step(visit=visit, step=Step.DECLINED, detail=reason)
     customer_messages.record_activity(interaction=entry, channel=Message.Channel.PORTAL)
     return callback
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in search.ascii_digits(phone) if ch in "0123456789")
 
 
 def record_paid(*, link: PaymentLink) -> Visit | None:

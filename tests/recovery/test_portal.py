@@ -659,6 +659,20 @@ def test_asking_for_an_advisor_without_a_phone_calls_the_registered_one(portal, 
     assert CallbackRequest.objects.get().phone == "+51987654321"
 
 
+def test_the_same_answer_sent_again_asks_for_one_call(portal, campaign, debtor):
+    client = signed_in(Client(), debtor)
+    answer = {"reason": "Necesito que un asesor me contacte", "phone": "987 654 321"}
+
+    for _attempt in range(3):
+        assert client.post(DECLINE, answer)["Location"] == DECLINED
+
+    assert CallbackRequest.objects.count() == 1
+    assert steps(debtor).count("declined") == 1
+    # Another phone is another request.
+    client.post(DECLINE, {**answer, "phone": "912 345 678"})
+    assert CallbackRequest.objects.count() == 2
+
+
 @pytest.mark.parametrize("typed", ["９８７ ６５４ ３２１", "٩٨٧٦٥٤٣٢١"])
 def test_a_phone_typed_in_other_digits_is_kept_in_ascii(portal, campaign, debtor, typed):
     client = signed_in(Client(), debtor)
