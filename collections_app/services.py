@@ -40,6 +40,7 @@ from collections_app.receivables import Debt
 from collections_app.signals import Event, send_on_commit
 from collections_app.strategies import events as event_settings
 from credits.forms import validate_receipt
+from crm import display
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
@@ -144,8 +145,9 @@ def _announce(event: str, instance, *, payment_id: int | None = None) -> None:
 
 
 def _money(debt_or_currency: Debt | str, amount: Decimal) -> str:
+    """An amount as the screens write it ("S/ 1,234.50"), in messages and on the timeline."""
     currency = debt_or_currency if isinstance(debt_or_currency, str) else debt_or_currency.currency
-    return f"{currency} {money.format_money(amount)}".strip()
+    return display.money_text(amount, currency)
 
 
 # --- Payment links -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from collections_app.models import (
     ReportedPayment,
 )
 from collections_app.receivables import Debt
+from crm import display
 from crm import messages as customer_messages
 from crm.models import Customer
 from lib import files, lists, money
@@ -87,7 +88,8 @@ _confirm = screens.confirm
 
 
 def _amount(currency: str, amount: Decimal) -> str:
-    return f"{currency} {money.format_money(amount)}"
+    """An amount as the screens write it: "S/ 1,234.50"."""
+    return display.money_text(amount, currency)
 
 
 def _debt(kind: str, receivable_id: int) -> Debt | None:

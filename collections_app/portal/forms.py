@@ -33,8 +33,19 @@ CALL_TIMES = [
 ]
 
 
+class AmountField(forms.DecimalField):
+    """A decimal field that says each problem once: 10^15 broke both the maximum and the
+    digits, and the debtor read "El monto es demasiado grande." twice."""
+
+    def run_validators(self, value):
+        try:
+            super().run_validators(value)
+        except ValidationError as exc:
+            raise ValidationError(list(dict.fromkeys(exc.messages))) from None
+
+
 def _amount_field(label: str = _("Monto"), required: bool = True) -> forms.DecimalField:
-    return forms.DecimalField(
+    return AmountField(
         label=label,
         required=required,
         max_digits=14,
@@ -47,7 +58,8 @@ def _amount_field(label: str = _("Monto"), required: bool = True) -> forms.Decim
             "max_decimal_places": _("El monto puede tener hasta dos decimales."),
             "max_digits": _("El monto es demasiado grande."),
             "max_whole_digits": _("El monto es demasiado grande."),
-            "min_value": _("El monto debe ser mayor que cero."),
+            # 0.001 is above zero: the least is what is said.
+            "min_value": _("El monto mínimo es 0.01."),
             "max_value": _("El monto es demasiado grande."),
         },
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),

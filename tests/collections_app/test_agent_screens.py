@@ -791,7 +791,7 @@ def test_an_agent_creates_a_link_through_the_gateway(agent_client, loan, debtor)
     assert link.origin == Origin.AGENT
     assert link.amount == checkout.amount == TO_SETTLE
     assert checkout.payer_email == "rosa@example.com"
-    assert shown(response)[0].startswith("Link de pago creado: PEN 10,970.27 por MercadoPago")
+    assert shown(response)[0].startswith("Link de pago creado: S/ 10,970.27 por MercadoPago")
     assertContains(response, link.url)
 
 
@@ -1008,7 +1008,7 @@ def test_annulling_a_payment_asks_first_and_restores_the_balance_to_the_cent(
     assertTemplateUsed(asked, "collections_app/confirm.html")
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.ANNULLED
     assert to_settle(loan) == before
-    assert shown(done)[0].startswith(f"Pago #{payment.pk} de PEN 1,234.56 anulado")
+    assert shown(done)[0].startswith(f"Pago #{payment.pk} de S/ 1,234.56 anulado")
 
 
 def test_annulling_needs_a_reason_and_a_payment_of_this_customer(
