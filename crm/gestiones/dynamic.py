@@ -18,6 +18,13 @@ from crm.gestiones.models import FormField
 
 PREFIX = "dyn_"
 
+# A type's own numbers are amounts and counts (income, dependants, months): a lender never
+# records one below zero, and FormField has no bounds of its own to say otherwise. The
+# largest is what a decimal field holds: 12 whole digits (and 4 decimals).
+MIN_NUMBER = 0
+MAX_NUMBER = Decimal("999999999999.9999")
+MAX_INTEGER = 999_999_999_999
+
 
 def form_fields(fields: Iterable[FormField]) -> dict[str, forms.Field]:
     """Return the Django form fields for `fields`, keyed `dyn_<name>`."""
@@ -34,9 +41,30 @@ def _form_field(field: FormField) -> forms.Field:
     if kind == FormField.Kind.LONG_TEXT:
         return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000, **common)
     if kind == FormField.Kind.INTEGER:
-        return forms.IntegerField(**common)
+        return forms.IntegerField(
+            min_value=MIN_NUMBER,
+            max_value=MAX_INTEGER,
+            error_messages={
+                "min_value": _negative_message(field),
+                "max_value": _too_large_message(field),
+            },
+            **common,
+        )
     if kind == FormField.Kind.DECIMAL:
-        return forms.DecimalField(max_digits=16, decimal_places=4, **common)
+        # Too many digits (1e309 has 310) is the decimal's "too large".
+        too_large = _too_large_message(field)
+        return forms.DecimalField(
+            max_digits=16,
+            decimal_places=4,
+            min_value=MIN_NUMBER,
+            error_messages={
+                "min_value": _negative_message(field),
+                "max_digits": too_large,
+                "max_whole_digits": too_large,
+                "max_decimal_places": too_large,
+            },
+            **common,
+        )
     if kind == FormField.Kind.DATE:
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if kind == FormField.Kind.BOOLEAN:
@@ -51,6 +79,28 @@ def _form_field(field: FormField) -> forms.Field:
         choices = [("", "—"), *((c, c) for c in field.choice_list())]
         return forms.ChoiceField(choices=choices, **common)
     return forms.CharField(max_length=500, **common)
+
+
+def _negative_message(field: FormField) -> str:
+    return _("«%(label)s» no puede ser negativo.") % {"label": field.label}
+
+
+def _too_large_message(field: FormField) -> str:
+    if field.kind == FormField.Kind.INTEGER:
+        return _("«%(label)s» admite hasta 12 cifras.") % {"label": field.label}
+    return _("«%(label)s» admite hasta 12 cifras enteras y 4 decimales.") % {"label": field.label}
+
+
+def _number_problem(field: FormField, value: Any) -> str | None:
+    """Return why a converted number of `field` is out of bounds; None for any other kind."""
+    if field.kind not in (FormField.Kind.INTEGER, FormField.Kind.DECIMAL):
+        return None
+    number = Decimal(value)
+    if number < MIN_NUMBER:
+        return _negative_message(field)
+    if number > (MAX_INTEGER if field.kind == FormField.Kind.INTEGER else MAX_NUMBER):
+        return _too_large_message(field)
+    return None
 
 
 def data_from_form(cleaned_data: Mapping[str, Any], fields: Iterable[FormField]) -> dict[str, Any]:
@@ -92,12 +142,18 @@ def clean_data(
                 )
             continue
         try:
-            cleaned[field.name] = _to_json(field, value)
-        except (ValueError, InvalidOperation, TypeError):
+            converted = _to_json(field, value)
+        except (ValueError, InvalidOperation, TypeError, OverflowError):
             errors.setdefault(field.name, []).append(
                 _("«%(label)s»: valor no válido (%(value)s).")
                 % {"label": field.label, "value": value}
             )
+            continue
+        problem = _number_problem(field, converted)
+        if problem:
+            errors.setdefault(field.name, []).append(problem)
+            continue
+        cleaned[field.name] = converted
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -112,7 +168,10 @@ def _to_json(field: FormField, value: Any) -> Any:
     if kind == FormField.Kind.DECIMAL:
         if isinstance(value, float):
             raise TypeError("decimals come as Decimal or text, never float")
-        return str(Decimal(str(value).strip()))
+        number = Decimal(str(value).strip())
+        if not number.is_finite():  # "NaN" and "Infinity" parse, but are no amount
+            raise ValueError(value)
+        return str(number)
     if kind == FormField.Kind.DATE:
         if isinstance(value, datetime.date):
             return value.isoformat()

@@ -1,5 +1,7 @@
 """Input parsing for the gestiones screens: open, follow up, reassign, and the list filters."""
 
+import datetime
+
 import django_filters
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,6 +25,29 @@ from crm.gestiones.models import (
 from crm.models import Branch, Channel, Customer, Product
 from lib.money import Currency
 
+# The days a report's date filter takes: from 2000 to the end of next year. The ranges are
+# of days when something happened (created, sent), so none is in the future, but "up to
+# the end of this year" is a fair way to ask for everything so far; a later day is a typo
+# (31/12/9999), and the reports' arithmetic (the next day, the next month) must stay clear
+# of the calendar's end.
+FIRST_FILTER_DAY = datetime.date(2000, 1, 1)
+
+
+def last_filter_day() -> datetime.date:
+    """Return the latest day a report's date filter takes: 31 December of next year."""
+    return datetime.date(timezone.localdate().year + 1, 12, 31)
+
+
+def filter_day_error(day: datetime.date | None) -> str | None:
+    """Return why a report's date filter cannot take `day`; None when it can (or is empty)."""
+    last = last_filter_day()
+    if day is None or FIRST_FILTER_DAY <= day <= last:
+        return None
+    return _("Elija una fecha entre el %(first)s y el %(last)s.") % {
+        "first": FIRST_FILTER_DAY.strftime("%d/%m/%Y"),
+        "last": last.strftime("%d/%m/%Y"),
+    }
+
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
@@ -40,6 +65,24 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [single(d, initial) for d in data]
         return [single(data, initial)] if data else []
+
+
+class ConfirmingSelect(forms.Select):
+    """A select whose options may ask before their form is sent: `confirmations` maps an
+    option's value to the question, which static/js/app.js asks (data-confirm)."""
+
+    confirmations: dict[str, str]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.confirmations = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        question = self.confirmations.get(str(value))
+        if question:
+            option["attrs"]["data-confirm"] = question
+        return option
 
 
 class DynamicFieldsMixin:
@@ -154,7 +197,9 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
     """Record a step: the action allowed in the current state, its result, notes, files."""
 
     action = forms.ModelChoiceField(label=_("Acción"), queryset=Action.objects.none())
-    result = forms.ModelChoiceField(label=_("Resultado"), queryset=ActionResult.objects.none())
+    result = forms.ModelChoiceField(
+        label=_("Resultado"), queryset=ActionResult.objects.none(), widget=ConfirmingSelect
+    )
     rejection_reason = forms.ModelChoiceField(
         label=_("Motivo de rechazo"), queryset=RejectionReason.objects.none(), required=False
     )
@@ -176,6 +221,10 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
         results = list(action.results.all()) if action else []
         self.fields["result"].queryset = ActionResult.objects.filter(pk__in=[r.pk for r in results])
         self.fields["result"].choices = [("", "—")] + [(r.pk, _result_label(r)) for r in results]
+        # One click must not end a gestión for good (and e-mail the customer) by mistake.
+        self.fields["result"].widget.confirmations = {
+            str(r.pk): _ending_question(gestion, r) for r in results if selectors.ends_gestion(r)
+        }
         self.fields["rejection_reason"].queryset = gestion.gestion_type.rejection_reasons.filter(
             is_active=True
         )
@@ -216,6 +265,35 @@ def _result_label(result: ActionResult) -> str:
     if result.alerts_customer:
         label += f" · {_('avisa al cliente')}"
     return label
+
+
+def _ending_question(gestion: Gestion, result: ActionResult) -> str:
+    """Return what to ask before `result` ends the gestión, saying whether the customer is
+    told."""
+    values = {"id": gestion.pk, "state": result.to_state.name}
+    notifies = selectors.notifies_customer(gestion, result)
+    if result.to_state.outcome == Outcome.REJECTED:
+        if notifies:
+            question = _(
+                "Esto rechaza la gestión #%(id)s («%(state)s») y avisa al cliente; después no "
+                "admite más seguimientos. ¿Continuar?"
+            )
+        else:
+            question = _(
+                "Esto rechaza la gestión #%(id)s («%(state)s»); después no admite más "
+                "seguimientos. ¿Continuar?"
+            )
+    elif notifies:
+        question = _(
+            "Esto cierra la gestión #%(id)s («%(state)s») y avisa al cliente; después no "
+            "admite más seguimientos. ¿Continuar?"
+        )
+    else:
+        question = _(
+            "Esto cierra la gestión #%(id)s («%(state)s»); después no admite más "
+            "seguimientos. ¿Continuar?"
+        )
+    return question % values
 
 
 class GestionFilter(django_filters.FilterSet):

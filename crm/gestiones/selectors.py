@@ -9,6 +9,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from crm import messages as crm_messages
 from crm.gestiones.models import (
     Action,
     ActionResult,
@@ -20,6 +21,7 @@ from crm.gestiones.models import (
     GestionType,
     Outcome,
     RejectionReason,
+    Survey,
 )
 from crm.models import Branch, Channel, Customer
 from lib import links, search, small_tables
@@ -147,6 +149,28 @@ def product_names(gestion: Gestion) -> list[str]:
 def loans(gestion: Gestion) -> QuerySet:
     """Return the gestión's loans with what the page writes: their payment codes (and pk)."""
     return gestion.loans.only("payment_code")
+
+
+def ends_gestion(result: ActionResult) -> bool:
+    """Return whether recording `result` ends the gestión: success, rejected or closed."""
+    return result.changes_state and result.to_state is not None and result.to_state.is_closing
+
+
+def notifies_customer(gestion: Gestion, result: ActionResult) -> bool:
+    """Return whether recording `result` e-mails the customer: its own alert, or the type's
+    survey when it ends the gestión (services.record_follow_up). Never a customer without
+    e-mail or who asked not to be contacted: crm.messages skips them."""
+    customer = gestion.customer
+    if customer.has_opted_out or not crm_messages.address_for(customer, crm_messages.EMAIL):
+        return False
+    if result.alerts_customer:
+        return True
+    survey_id = gestion.gestion_type.survey_id
+    return (
+        ends_gestion(result)
+        and survey_id is not None
+        and Survey.objects.filter(pk=survey_id, is_active=True).exists()
+    )
 
 
 def can_follow_up(user: AbstractBaseUser, gestion: Gestion) -> bool:

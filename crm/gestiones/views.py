@@ -135,16 +135,23 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
 
 @permission_required("gestiones.add_followup", raise_exception=True)
 def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """Record a follow-up (POST), or re-render the form for the chosen action (HTMX GET)."""
+    """Record a follow-up (POST), or re-render the form for the chosen action (a POST with
+    `reload`, or a GET), keeping what was typed."""
     gestion = selectors.gestion_for(request.user, pk)
     if not selectors.can_follow_up(request.user, gestion):
         raise PermissionDenied
     actions = selectors.allowed_actions(gestion)
-    if request.method != "POST":
-        # The action select asks for its results: the same form, bound to the choice.
-        form = forms.FollowUpForm(
-            initial={"action": request.GET.get("action")}, gestion=gestion, actions=actions
-        )
+    if request.method != "POST" or "reload" in request.POST:
+        # The action select asks for its results: the same form, with what was typed as its
+        # initial values (unbound, so the fields not filled yet show no errors). Files are
+        # not among them: a browser never puts a file back into a file input.
+        source = request.POST if request.method == "POST" else request.GET
+        initial = {
+            key: values[-1]
+            for key, values in source.lists()
+            if key not in ("reload", "csrfmiddlewaretoken", "files")
+        }
+        form = forms.FollowUpForm(initial=initial, gestion=gestion, actions=actions)
         if not request.htmx:
             context = _detail_context(request, gestion, follow_up_form=form)
             return render(request, "gestiones/gestion_detail.html", context)

@@ -7,9 +7,13 @@ document.addEventListener("htmx:afterSwap", (event) => {
   }
 });
 
-// Ask before any action marked data-confirm (e.g. destructive buttons).
+// Ask before any action marked data-confirm (e.g. destructive buttons). A form may also
+// ask for what is chosen in it: a selected <option data-confirm> (a follow-up result that
+// ends the gestión), since the same button is harmless for the other options.
 document.addEventListener("submit", (event) => {
-  const message = event.target.getAttribute("data-confirm");
+  const chosen = event.target.querySelector("option[data-confirm]:checked");
+  const message =
+    event.target.getAttribute("data-confirm") || (chosen && chosen.getAttribute("data-confirm"));
   if (message && !window.confirm(message)) event.preventDefault();
 });
 

@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.gestiones import forms as gestion_forms
 from crm.gestiones.models import Gestion, GestionType
 from crm.gestiones.reports import selectors
 from crm.models import Branch, Product
@@ -103,6 +104,11 @@ class DashboardFilterForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        for name in ("start", "end"):
+            problem = gestion_forms.filter_day_error(cleaned.get(name))
+            if problem:
+                self.add_error(name, problem)
+        # Read after the bounds: a day out of them has left cleaned_data.
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
             self.add_error(

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import ServiceErrorsMixin
+from crm.gestiones import forms as gestion_forms
 from crm.gestiones.models import GestionType, Question, Survey
 from crm.gestiones.surveys import selectors, services
 
@@ -165,6 +166,10 @@ class ReportFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        for name in ("date_from", "date_to"):
+            problem = gestion_forms.filter_day_error(data.get(name))
+            if problem:
+                self.add_error(name, problem)
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise forms.ValidationError(_("La fecha «desde» es posterior a la fecha «hasta»."))
         return data

@@ -719,6 +719,19 @@ def test_bad_filters_show_the_errors(client, supervisor, world):
     assertNotContains(response, 'id="times-funnel"')
 
 
+@pytest.mark.parametrize("end", ["9999-12-31", "31/12/9999"])
+def test_an_end_on_the_last_day_of_the_calendar_shows_the_error(client, supervisor, world, end):
+    application(world, at(2))
+    refresh()
+    client.force_login(supervisor)
+
+    response = client.get(reverse(URL), {"start": "", "end": end}, headers=HTMX)
+
+    assert response.status_code == 200
+    assertContains(response, "Hasta: Elija una fecha entre el 01/01/2000 y el 31/12/2026.")
+    assertNotContains(response, 'id="times-funnel"')
+
+
 def test_the_breaches_page_through_their_own_fragment(client, supervisor, world):
     for day in range(1, 28):
         application(world, at(day, month=5))  # all open past the target

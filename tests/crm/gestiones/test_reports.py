@@ -449,6 +449,22 @@ def test_the_form_explains_a_bad_date_and_an_unknown_branch(db):
     ]
 
 
+@pytest.mark.parametrize("end", ["9999-12-31", "31/12/9999", "2027-01-01"])
+def test_the_form_refuses_an_end_past_next_year(db, end):
+    form = report_forms.DashboardFilterForm({"start": "2025-01-01", "end": end})
+
+    assert not form.is_valid()
+    assert form.error_list() == ["Hasta: Elija una fecha entre el 01/01/2000 y el 31/12/2026."]
+
+
+def test_the_form_refuses_a_start_before_2000_and_takes_the_bounds_themselves(db):
+    refused = report_forms.DashboardFilterForm({"start": "0001-01-01", "end": "2025-06-15"})
+    bounds = report_forms.DashboardFilterForm({"start": "2000-01-01", "end": "2026-12-31"})
+
+    assert refused.error_list() == ["Desde: Elija una fecha entre el 01/01/2000 y el 31/12/2026."]
+    assert bounds.is_valid()
+
+
 # --- The page ---------------------------------------------------------------------------
 
 
@@ -523,6 +539,34 @@ def test_bad_filters_show_the_errors_instead_of_figures(client, supervisor, worl
     assert response.status_code == 200  # htmx 2 swaps only 2xx
     assertContains(response, "es posterior a «Hasta»")
     assertNotContains(response, 'id="dashboard-states"')
+
+
+@pytest.mark.parametrize("section", ["states", "rejections", "amounts", "teams", "channels"])
+def test_a_section_for_the_last_day_of_the_calendar_shows_the_error(
+    client, supervisor, world, section
+):
+    client.force_login(supervisor)
+
+    response = client.get(
+        reverse("gestiones:dashboard_section", args=[section]),
+        {"start": "", "end": "9999-12-31"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "Elija una fecha entre el 01/01/2000 y el 31/12/2026.")
+    assertNotContains(response, f'id="dashboard-{section}"')
+
+
+def test_the_page_for_the_first_day_of_the_calendar_shows_the_error(client, supervisor, world):
+    client.force_login(supervisor)
+
+    response = client.get(
+        reverse("gestiones:dashboard"), {"start": "0001-01-01", "end": "", "completo": "1"}
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "Elija una fecha entre el 01/01/2000 y el 31/12/2026.")
 
 
 def test_the_page_costs_the_same_queries_however_many_rows(
@@ -627,6 +671,17 @@ def test_the_workbook_refuses_bad_filters(client, supervisor, db):
     response = client.get(reverse("gestiones:dashboard_xlsx"), {"start": "x", "end": ""})
 
     assert response.status_code == 400
+
+
+def test_the_workbook_refuses_the_last_day_of_the_calendar(client, supervisor, world):
+    client.force_login(supervisor)
+
+    response = client.get(reverse("gestiones:dashboard_xlsx"), {"start": "", "end": "31/12/9999"})
+
+    assert response.status_code == 400
+    assert (
+        response.content.decode() == "Hasta: Elija una fecha entre el 01/01/2000 y el 31/12/2026."
+    )
 
 
 def rows_by_first_cell(sheet) -> dict:

@@ -398,6 +398,19 @@ def test_the_report_page_filters_from_the_query_string(client, supervisor, surve
     assert bad.context["report"].sent == 5
 
 
+def test_the_report_shows_everything_for_an_end_on_the_last_day_of_the_calendar(
+    client, supervisor, survey, known_answers
+):
+    client.force_login(supervisor)
+    url = reverse("gestiones:survey_report", args=[survey.pk])
+
+    response = client.get(url, {"date_to": "9999-12-31"})
+
+    assert response.status_code == 200
+    assertContains(response, "Enviadas hasta: Elija una fecha entre el 01/01/2000 y el 31/12/")
+    assert response.context["report"].sent == 5
+
+
 def test_text_answers_page_through_an_htmx_fragment(client, supervisor, survey, known_answers):
     client.force_login(supervisor)
     url = reverse("gestiones:survey_report", args=[survey.pk])

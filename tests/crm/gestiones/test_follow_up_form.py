@@ -1,0 +1,250 @@
+"""The follow-up form on a gestión's page: reloading it for another action keeps what was
+typed, and a result that ends the gestión asks before it is recorded."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import Page, expect
+from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
+
+from crm.gestiones import examples, services
+from crm.gestiones.models import FollowUp, Gestion, Outcome, Survey
+from tests.browser.pages import sign_in
+from tests.crm.gestiones.conftest import step
+from tests.factories import CustomerFactory, UserFactory
+
+HTMX = {"HX-Request": "true"}
+OPTION = re.compile(r'<option value="(\d+)"([^>]*)>')
+
+
+def follow_up_url(gestion: Gestion) -> str:
+    return reverse("gestiones:follow_up", args=[gestion.pk])
+
+
+def questions(html: str) -> dict[int, str | None]:
+    """Return each result option's data-confirm (None without one), by the result's pk."""
+    result_select = html[html.index('name="result"') :]
+    result_select = result_select[: result_select.index("</select>")]
+    questions = {}
+    for pk, attrs in OPTION.findall(result_select):
+        found = re.search(r'data-confirm="([^"]*)"', attrs)
+        questions[int(pk)] = found.group(1) if found else None
+    return questions
+
+
+def in_study(gestion: Gestion, agent) -> Gestion:
+    """Take a new credit application to «En estudio», where the committee resolves it."""
+    for action_name, result_name in [
+        ("Revisar documentos", "Documentos completos"),
+        ("Enviar a estudio", "Enviado a análisis"),
+    ]:
+        action, result = step(gestion, action_name, result_name)
+        services.record_follow_up(gestion=gestion, actor=agent, action=action, result=result)
+    return gestion
+
+
+# --- Reloading for another action ---------------------------------------------------------
+
+
+def test_choosing_an_action_keeps_what_was_typed_and_shows_no_errors(client, make_gestion, asesor):
+    gestion = in_study(make_gestion(agent=asesor), asesor)
+    action, _ = step(gestion, "Resolver análisis", "Aprobado")
+    client.force_login(asesor)
+
+    response = client.post(
+        follow_up_url(gestion),
+        {
+            "action": action.pk,
+            "result": "",
+            "amount_approved": "8500.50",
+            "dyn_comentario_comite": "Buen historial",
+            "notes": "Llamó a las 9; envía boletas el lunes",
+            "reload": "1",
+        },
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200
+    assertTemplateUsed(response, "gestiones/partials/follow_up_form.html")
+    assertContains(response, "Aprobado → Aprobado análisis")  # the action's results
+    assertContains(response, "Llamó a las 9; envía boletas el lunes</textarea>")
+    assertContains(response, 'value="8500.50"')
+    assertContains(response, "Buen historial</textarea>")
+    assertNotContains(response, "No se registró el seguimiento")
+    assertNotContains(response, "is-invalid")
+    assert not gestion.follow_ups.filter(action=action).exists()
+
+
+def test_without_javascript_the_reload_button_keeps_what_was_typed_in_the_page(
+    client, make_gestion, asesor
+):
+    gestion = make_gestion(agent=asesor)
+    action, _ = step(gestion, "Contactar al cliente", "Contactado")
+    client.force_login(asesor)
+
+    response = client.post(
+        follow_up_url(gestion), {"action": action.pk, "notes": "Sin respuesta", "reload": "1"}
+    )
+
+    assertTemplateUsed(response, "gestiones/gestion_detail.html")
+    assertContains(response, "Sin respuesta</textarea>")
+    assertContains(response, '<button type="submit" name="reload" value="1"')
+    assertNotContains(response, "No se registró el seguimiento")
+    assert gestion.follow_ups.filter(kind=FollowUp.Kind.STEP).count() == 0
+
+
+def test_a_reload_keeps_the_chosen_result_of_the_same_action(client, make_gestion, asesor):
+    gestion = make_gestion(agent=asesor)
+    action, result = step(gestion, "Contactar al cliente", "No contesta")
+    client.force_login(asesor)
+
+    response = client.post(
+        follow_up_url(gestion), {"action": action.pk, "result": result.pk, "reload": "1"}
+    )
+
+    assert response.context["form"]["result"].value() == str(result.pk)
+
+
+# --- Asking before a result that ends the gestión ---------------------------------------
+
+
+def test_only_the_result_that_closes_the_gestion_asks_first(client, make_gestion, asesor):
+    gestion = make_gestion(agent=asesor)
+    action, gives_up = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
+    client.force_login(asesor)
+
+    response = client.post(follow_up_url(gestion), {"action": action.pk, "reload": "1"})
+
+    asked = questions(response.content.decode())
+    assert len(asked) == 3
+    assert asked.pop(gives_up.pk) == (
+        f"Esto cierra la gestión #{gestion.pk} («Desistido»); después no admite más "
+        "seguimientos. ¿Continuar?"
+    )
+    assert set(asked.values()) == {None}  # «Contactado» and «No contesta» keep it open
+
+
+def test_a_rejection_that_alerts_the_customer_says_so(client, make_gestion, asesor, customer):
+    customer.email = "rosa@example.com"
+    customer.save()
+    gestion = in_study(make_gestion(agent=asesor), asesor)
+    action, rejected = step(gestion, "Resolver análisis", "Rechazado por comité")
+    client.force_login(asesor)
+
+    response = client.post(
+        follow_up_url(gestion), {"action": action.pk, "reload": "1"}, headers=HTMX
+    )
+
+    asked = questions(response.content.decode())
+    assert asked.pop(rejected.pk) == (
+        f"Esto rechaza la gestión #{gestion.pk} («Rechazado comité de crédito») y avisa al "
+        "cliente; después no admite más seguimientos. ¿Continuar?"
+    )
+    # «Aprobado» and «Aprobado con condiciones» alert the customer, but the gestión goes on.
+    assert set(asked.values()) == {None}
+
+
+@pytest.mark.parametrize(
+    ("email", "has_opted_out"),
+    [("", False), ("rosa@example.com", True)],
+    ids=["no-email", "opted-out"],
+)
+def test_the_question_promises_no_alert_the_customer_will_not_get(
+    client, make_gestion, asesor, customer, email, has_opted_out
+):
+    customer.email = email
+    customer.has_opted_out = has_opted_out
+    customer.save()
+    gestion = in_study(make_gestion(agent=asesor), asesor)
+    action, rejected = step(gestion, "Resolver análisis", "Rechazado por comité")
+    client.force_login(asesor)
+
+    response = client.post(follow_up_url(gestion), {"action": action.pk, "reload": "1"})
+
+    question = questions(response.content.decode())[rejected.pk]
+    assert question.startswith(f"Esto rechaza la gestión #{gestion.pk}")
+    assert "avisa al cliente" not in question
+
+
+def test_a_closing_that_sends_the_survey_says_the_customer_is_told(
+    client, make_gestion, asesor, customer, credit_type
+):
+    customer.email = "rosa@example.com"
+    customer.save()
+    credit_type.survey = Survey.objects.create(name="Satisfacción")
+    credit_type.save()
+    gestion = make_gestion(agent=asesor)
+    action, gives_up = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
+    client.force_login(asesor)
+
+    response = client.post(follow_up_url(gestion), {"action": action.pk, "reload": "1"})
+
+    assert "y avisa al cliente" in questions(response.content.decode())[gives_up.pk]
+
+
+def test_the_page_as_first_shown_offers_no_result_and_asks_nothing(client, make_gestion, asesor):
+    gestion = make_gestion(agent=asesor)
+    client.force_login(asesor)
+
+    response = client.get(gestion.get_absolute_url())
+
+    assertNotContains(response, 'data-confirm="Esto')
+
+
+def test_without_javascript_a_closing_result_is_recorded_at_once(client, make_gestion, asesor):
+    gestion = make_gestion(agent=asesor)
+    action, gives_up = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
+    client.force_login(asesor)
+
+    response = client.post(follow_up_url(gestion), {"action": action.pk, "result": gives_up.pk})
+
+    assert response.status_code == 302
+    gestion.refresh_from_db()
+    assert gestion.outcome == Outcome.CLOSED
+
+
+# --- In the browser ----------------------------------------------------------------------
+
+
+def test_in_the_browser_notes_survive_the_action_and_closing_asks_first(
+    page: Page, live_server, roles
+):
+    advisor = UserFactory(username="asesor", first_name="Andrea", last_name="Quispe", role="Asesor")
+    credit = examples.build_process(examples.CREDIT_APPLICATION, agents=[advisor])
+    gestion = services.create_gestion(
+        customer=CustomerFactory(),
+        gestion_type=credit,
+        agent=advisor,
+        data={"ingreso_mensual": "3200", "destino": "Vehículo"},
+    )
+    sign_in(page, live_server, "asesor")
+    page.goto(f"{live_server.url}{gestion.get_absolute_url()}")
+    page.get_by_label("Notas").fill("El cliente ya no necesita el crédito")
+
+    page.get_by_label("Acción").select_option(label="Contactar al cliente")
+    result = page.get_by_label("Resultado")
+    expect(result.locator("option", has_text="Desiste de la solicitud")).to_have_count(1)
+    expect(page.get_by_label("Notas")).to_have_value("El cliente ya no necesita el crédito")
+    result.select_option(label="Desiste de la solicitud → Desistido")
+    asked = []
+
+    def dismiss(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.get_by_role("button", name="Registrar seguimiento").click()
+
+    expect(page.get_by_label("Notas")).to_have_value("El cliente ya no necesita el crédito")
+    assert asked == [
+        f"Esto cierra la gestión #{gestion.pk} («Desistido»); después no admite más "
+        "seguimientos. ¿Continuar?"
+    ]
+    assert Gestion.objects.get(pk=gestion.pk).outcome == Outcome.OPEN
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Registrar seguimiento").click()
+
+    expect(page.locator("#messages")).to_contain_text("La gestión pasó a «Desistido»")
+    assert Gestion.objects.get(pk=gestion.pk).outcome == Outcome.CLOSED
