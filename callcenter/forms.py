@@ -1,7 +1,6 @@
 """Input parsing for the call-center screens."""
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
@@ -159,12 +158,11 @@ class OutcomeForm(ServiceErrorsMixin, forms.Form):
     def clean(self):
         cleaned = super().clean()
         outcome = cleaned.get("outcome")
-        if outcome == CallRecord.Outcome.CALLBACK:
-            when = cleaned.get("callback_at")
-            if when is None:
-                self.add_error("callback_at", _("Indique cuándo volver a llamar."))
-            elif when <= timezone.now():
-                self.add_error("callback_at", _("La hora para volver a llamar ya pasó."))
+        if outcome == CallRecord.Outcome.CALLBACK and "callback_at" not in self.errors:
+            try:
+                call_services.check_callback_at(cleaned.get("callback_at"))
+            except forms.ValidationError as exc:
+                self.add_error("callback_at", exc.messages)
         if outcome == CallRecord.Outcome.NOT_INTERESTED and not cleaned.get("loss_reason"):
             self.add_error("loss_reason", _("Indique por qué no le interesa."))
         return cleaned

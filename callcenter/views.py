@@ -16,13 +16,15 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from callcenter import filters, forms, selectors, tables
 from callcenter.models import CallRecord, Lead
 from callcenter.services import calls as call_services
 from integrations import kommo
 from integrations.models import OutboxMessage
-from lib import lists
+from lib import lists, people
 
 # How far the queue counts its leads (lib.lists.CappedPaginator).
 QUEUE_COUNT_CAP = 2_000
@@ -89,12 +91,22 @@ def lead_take(request: HttpRequest, pk: int) -> HttpResponse:
 def lead_release(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_for(request.user, pk)
     try:
-        call_services.release_lead(lead=lead, actor=request.user)
+        holder = call_services.release_lead(lead=lead, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        _clear_cart(request, lead)
+        return redirect("callcenter:queue")
+    _clear_cart(request, lead)
+    if holder is None:
+        # A page left open past the hold's end: say so, not that something was released.
+        messages.info(request, _("Este lead ya estaba libre; no había nada que liberar."))
+    elif holder.pk == request.user.pk:
         messages.success(request, _("Lead liberado: vuelve a estar libre en la cola."))
+    else:
+        messages.success(
+            request,
+            _("Lead liberado: lo atendía %(holder)s; vuelve a estar libre en la cola.")
+            % {"holder": people.display_name(holder)},
+        )
     return redirect("callcenter:queue")
 
 
@@ -181,21 +193,34 @@ def _decide_match(request: HttpRequest, pk: int, decide, *, missing: str, done: 
 
 @require_GET
 @permission_required("callcenter.take_lead", raise_exception=True)
+@vary_on_headers("HX-Request")
 def catalog(request: HttpRequest, pk: int) -> HttpResponse:
-    """Return the catalog search results with live stock (an HTMX fragment)."""
+    """Return the catalog search results with live stock: the fragment for the call page's
+    search box, the call page with them for a search without JavaScript (or a new tab)."""
     lead = selectors.lead_for(request.user, pk)
     text = request.GET.get("q", "")[:100]
-    return render(
-        request,
-        "callcenter/partials/catalog_results.html",
-        {"lead": lead, "products": selectors.catalog_search(text), "q": text},
-    )
+    found = {"products": selectors.catalog_search(text), "q": text}
+    if request.htmx:
+        return render(request, "callcenter/partials/catalog_results.html", {"lead": lead, **found})
+    return render(request, "callcenter/lead_detail.html", _call_context(request, lead) | found)
 
 
 @require_POST
 @permission_required("callcenter.take_lead", raise_exception=True)
 def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_for(request.user, pk)
+    try:
+        call_services.check_lead_held(
+            lead=lead, agent=request.user, action=_("agregar productos al pedido")
+        )
+    except ValidationError as exc:
+        # A page left open after the lead went to someone else (or out of the queue): its
+        # cart can no longer become an order, and the page, reloaded, says who has the lead.
+        _clear_cart(request, lead)
+        messages.error(request, " ".join(exc.messages))
+        if request.htmx:
+            return HttpResponseClientRedirect(lead.get_absolute_url())
+        return redirect(lead)
     form = forms.CartAddForm(request.POST)
     error = ""
     if form.is_valid():

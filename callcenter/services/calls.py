@@ -4,7 +4,7 @@ same transaction."""
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,13 @@ from lib import money, people
 
 # Orders are for people, not warehouses: a line above this is a typing mistake.
 MAX_LINE_QUANTITY = 999
+# How far ahead a call-back may be set. Neither the settings nor the README name a limit;
+# collections caps its call-back requests at 30 days (a debtor who asked to be called), a
+# sale may wait a season ("after the holidays", "when my bonus comes"), and a lead parked
+# longer is out of every agent's sight: past a quarter it belongs back in Kommo's pipeline.
+CALLBACK_MAX_DAYS = 90
+# The form sends whole minutes: the current minute, typed at 10:30:40, is 10:30 and not past.
+CALLBACK_PAST_TOLERANCE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -76,13 +83,22 @@ def take_lead(*, lead: Lead, agent: AbstractBaseUser) -> Lead:
 
 
 @transaction.atomic
-def release_lead(*, lead: Lead, actor: AbstractBaseUser) -> Lead:
-    """Free a lead: its holder may, and a supervisor may free anyone's."""
+def release_lead(*, lead: Lead, actor: AbstractBaseUser) -> AbstractBaseUser | None:
+    """Free a lead: its holder may, and a supervisor may free anyone's.
+
+    Return who held it; None when nobody did (a page left open past the hold's end), so
+    the screen says that nothing was released.
+    """
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if not lead.in_queue:
+        raise ValidationError(_("Este lead ya salió de la cola: no había nada que liberar."))
     if lead.taken_by_id is None:
-        return lead
+        return None
     if lead.taken_by_id != actor.pk and not actor.has_perm("callcenter.release_lead"):
-        raise ValidationError(_("Solo quien atiende el lead o un supervisor puede liberarlo."))
+        raise ValidationError(
+            _("%(agent)s atiende este lead: solo quien lo atiende o un supervisor puede liberarlo.")
+            % {"agent": people.display_name(lead.taken_by)}
+        )
     holder = lead.taken_by
     lead.taken_by = None
     lead.taken_at = None
@@ -96,17 +112,52 @@ def release_lead(*, lead: Lead, actor: AbstractBaseUser) -> Lead:
             channel=selectors.call_center_channel(),
             actor=actor,
         )
-    return lead
+    return holder
 
 
-def _held_lead(lead: Lead, agent: AbstractBaseUser) -> Lead:
-    """Lock the lead and check the agent holds it (the hold is what a call happens under)."""
-    lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
+def check_lead_held(*, lead: Lead, agent: AbstractBaseUser, action: str) -> None:
+    """Refuse `action` ("registrar la llamada") unless the agent holds the lead (the hold is
+    what a call happens under); when another agent's hold is running, name them."""
     if not lead.in_queue:
         raise ValidationError(_("Este lead ya salió de la cola."))
-    if lead.taken_by_id != agent.pk:
-        raise ValidationError(_("Tome el lead antes de registrar la llamada."))
+    if lead.taken_by_id == agent.pk:
+        return
+    if lead.taken_by_id is not None and lead.is_held_after(
+        selectors.queue_settings().hold_cutoff()
+    ):
+        raise ValidationError(
+            _("%(agent)s atiende este lead: solo quien lo atiende puede %(action)s.")
+            % {"agent": people.display_name(lead.taken_by), "action": action}
+        )
+    raise ValidationError(_("Tome el lead antes de %(action)s.") % {"action": action})
+
+
+def _held_lead(lead: Lead, agent: AbstractBaseUser, *, action: str) -> Lead:
+    """Lock the lead and check the agent holds it (`check_lead_held`)."""
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
+    check_lead_held(lead=lead, agent=agent, action=action)
     return lead
+
+
+def check_callback_at(callback_at: datetime | None, *, now: datetime | None = None) -> None:
+    """Refuse a call-back time that is missing, past, or more than CALLBACK_MAX_DAYS ahead."""
+    if callback_at is None:
+        raise ValidationError(_("Indique cuándo volver a llamar."))
+    now = now or timezone.now()
+    if callback_at <= now - CALLBACK_PAST_TOLERANCE:
+        raise ValidationError(
+            _("La hora para volver a llamar ya pasó: indique una fecha y hora futura.")
+        )
+    last_day = timezone.localdate(now) + timedelta(days=CALLBACK_MAX_DAYS)
+    # Compared as a span first: a time like 31/12/9999 23:59 has no UTC (nor other zone's)
+    # equivalent, and converting it to find its day raises OverflowError.
+    if callback_at - now > timedelta(days=CALLBACK_MAX_DAYS + 1) or (
+        timezone.localdate(callback_at) > last_day
+    ):
+        raise ValidationError(
+            _("Puede volver a llamar hasta el %(day)s (%(days)s días desde hoy).")
+            % {"day": last_day.strftime("%d/%m/%Y"), "days": CALLBACK_MAX_DAYS}
+        )
 
 
 @transaction.atomic
@@ -120,7 +171,7 @@ def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[s
     belongs to an existing customer: then nobody's data changes, and that customer becomes
     the lead's suggested customer, for the agent to confirm with both records in view.
     """
-    lead = _held_lead(lead, agent)
+    lead = _held_lead(lead, agent, action=_("confirmar sus datos"))
     document = normalize_document_number(data["document_number"])
     customer_data = {
         "document_type": data["document_type"],
@@ -190,7 +241,7 @@ def _lead_record(lead: Lead) -> dict[str, Any]:
 
 def _suggested(lead: Lead, agent: AbstractBaseUser, customer_id: int) -> Lead:
     """Lock the held lead and check `customer_id` is still the customer it suggests."""
-    lead = _held_lead(lead, agent)
+    lead = _held_lead(lead, agent, action=_("decidir si es el cliente registrado"))
     if lead.customer_id is not None:
         raise ValidationError(_("Este lead ya tiene su cliente confirmado."))
     if lead.suggested_customer_id is None or lead.suggested_customer_id != customer_id:
@@ -271,7 +322,7 @@ def confirm_order(
     which locks the row: of two agents selling the last unit, the second waits for the
     first to commit, then finds no stock and is refused; nothing of its order is written.
     """
-    lead = _held_lead(lead, agent)
+    lead = _held_lead(lead, agent, action=_("registrar el pedido"))
     if lead.customer is None and lead.suggested_customer_id is not None:
         raise ValidationError(
             _("Confirme antes si la persona es el cliente registrado que coincide con el lead.")
@@ -399,18 +450,18 @@ def record_outcome(
 ) -> CallRecord:
     """Record a call that ended without a sale, and what happens to the lead next.
 
-    No answer: back in the queue, last. Call back: in the queue at that time. Not
-    interested: out of the queue. An outcome whose Kommo stage is configured moves the
-    lead there, and out of the queue.
+    No answer: back in the queue, last. Call back: in the queue at that time, from now to
+    CALLBACK_MAX_DAYS ahead (`check_callback_at`). Not interested: out of the queue. An
+    outcome whose Kommo stage is configured moves the lead there, and out of the queue.
     """
-    lead = _held_lead(lead, agent)
+    lead = _held_lead(lead, agent, action=_("registrar la llamada"))
     config = selectors.queue_settings()
     now = timezone.now()
     if outcome == CallRecord.Outcome.CALLBACK:
-        if callback_at is None or callback_at <= now:
-            raise ValidationError(
-                {"callback_at": _("Indique una fecha y hora futura para volver a llamar.")}
-            )
+        try:
+            check_callback_at(callback_at, now=now)
+        except ValidationError as exc:
+            raise ValidationError({"callback_at": exc.messages}) from exc
         status_id, state = config.callback_status_id, Lead.State.CALLBACK
     elif outcome == CallRecord.Outcome.NO_ANSWER:
         callback_at = None

@@ -82,13 +82,23 @@ def upload(
 
     `parts` are the files of the kind's additional tables (a loan's installments); a part
     with no file is looked for as a sheet of the main workbook with the part's name.
-    Refuse what cannot be imported (unknown kind, format, size, unreadable, no header).
+    Refuse what cannot be imported (unknown kind, format, size, unreadable, no header, no
+    rows after the header).
     """
     importer = registry.get(kind)
     if importer is None:
         raise ValidationError({"kind": _("Elija qué quiere importar.")})
     name = file.name or "archivo"
     digest, head = _checked(file, name, "file", rows=PREVIEW_ROWS)
+    if head.ended and len(head.rows) < 2:
+        raise ValidationError(
+            {
+                "file": _(
+                    "El archivo no tiene filas que importar, solo el encabezado (de un libro "
+                    "se lee la primera hoja)."
+                )
+            }
+        )
     batch = ImportBatch(
         kind=kind,
         file_name=name[-255:],
@@ -158,10 +168,35 @@ def _checked(
     try:
         head = _head(file, name, rows=rows)
         _header_of(head.rows)
+        if spreadsheets.check_extension(name) == ".csv":
+            _check_text(head)
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
     file.seek(0)
     return digest, head
+
+
+# Characters no spreadsheet writes into a .csv: what bytes of another kind of file (an
+# image, a zipped workbook, UTF-16 text) become when read as Windows-1252, which decodes
+# nearly any byte. Tab, line breaks, and the vertical tab and form feed some programs
+# write for a line break inside a cell (FileMaker) are text.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _check_text(head: spreadsheets.Head) -> None:
+    """Refuse a .csv whose first rows are not text: a file of another kind, renamed."""
+    if any(
+        isinstance(value, str) and NOT_TEXT.search(value)
+        for _line, row in head.rows
+        for value in row
+    ):
+        raise ValidationError(
+            _(
+                "No se pudo leer el archivo: no es un .csv de texto (¿es otro tipo de archivo "
+                "con la extensión cambiada?). En Excel, guárdelo como «CSV UTF-8 (delimitado "
+                "por comas)»."
+            )
+        )
 
 
 def _sheet_names(file: UploadedFile, name: str) -> list[str]:
@@ -400,14 +435,22 @@ def queue_import(
 
 @transaction.atomic
 def discard_upload(*, batch: ImportBatch) -> None:
-    """Forget a batch that was uploaded and never queued (its columns could not be mapped:
-    an API client has nobody to map them on screen), file and all."""
+    """Forget a batch that was uploaded and never queued, files and all: its columns could
+    not be mapped (an API client has nobody to map them on screen), or the user cancelled."""
     batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
     if batch.status != ImportBatch.Status.UPLOADED:
         raise ValidationError(_("Esta importación ya se puso en cola."))
-    name, storage = batch.file.name, batch.file.storage
+    storage = batch.file.storage
+    # The main file, and the additional tables' own files (a part read from a sheet of
+    # the main workbook has none).
+    names = [batch.file.name, *(info["file"] for info in batch.parts.values() if info.get("file"))]
     batch.delete()
-    transaction.on_commit(lambda: storage.delete(name))
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
 
 
 # --- The run -----------------------------------------------------------------------------

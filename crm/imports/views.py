@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.imports import registry, services
@@ -215,8 +215,11 @@ def import_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required(PERMISSION, raise_exception=True)
 def import_columns(request: HttpRequest, pk: int) -> HttpResponse:
-    """Map the file's columns, see the first rows as they will be stored, then queue it."""
+    """Map the file's columns, see the first rows as they will be stored, then queue it;
+    or discard the upload (Cancelar), which leaves nothing behind."""
     batch = _batch(request, pk)
+    if request.method == "POST" and "discard" in request.POST:
+        return _discard(request, batch)
     if batch.status != ImportBatch.Status.UPLOADED:
         return redirect(batch)
     importer = services.importer_for(batch)
@@ -275,6 +278,22 @@ def import_columns(request: HttpRequest, pk: int) -> HttpResponse:
             "shown_fields": shown_fields,
         },
     )
+
+
+def _discard(request: HttpRequest, batch: ImportBatch) -> HttpResponse:
+    try:
+        services.discard_upload(batch=batch)
+    except ValidationError as exc:
+        # A page left open while the batch was queued from another tab: it stays.
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(batch)
+    messages.success(
+        request,
+        _("Importación #%(n)s cancelada: se borró el archivo «%(file)s» sin importar nada.")
+        % {"n": batch.pk, "file": batch.file_name},
+    )
+    return redirect("crm:import_list")
 
 
 def _detail_context(batch: ImportBatch) -> dict:
@@ -354,13 +373,20 @@ def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
         for message in exc.messages:
             messages.error(request, message)
     else:
+        created = ngettext(
+            "se eliminó %(n)s registro creado",
+            "se eliminaron %(n)s registros creados",
+            batch.created_count,
+        ) % {"n": batch.created_count}
+        updated = ngettext(
+            "se restauró %(n)s registro actualizado",
+            "se restauraron %(n)s registros actualizados",
+            batch.updated_count,
+        ) % {"n": batch.updated_count}
         messages.success(
             request,
-            _(
-                "Importación #%(n)s deshecha: se eliminaron %(created)s registros creados y se "
-                "restauraron %(updated)s."
-            )
-            % {"n": batch.pk, "created": batch.created_count, "updated": batch.updated_count},
+            _("Importación #%(n)s deshecha: %(created)s y %(updated)s.")
+            % {"n": batch.pk, "created": created, "updated": updated},
         )
     return redirect(batch)
 

@@ -1,6 +1,7 @@
 """Confirming an order: stock, order, call, timeline and the Kommo update, in one transaction."""
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -76,11 +77,31 @@ def test_more_than_the_stock_is_refused_and_nothing_is_written(held_lead, agente
     assert held_lead.in_queue
 
 
-def test_an_agent_who_does_not_hold_the_lead_cannot_sell_it(held_lead, agente2):
+def test_an_agent_who_does_not_hold_the_lead_cannot_sell_it(held_lead, agente, agente2):
     shoes = make_product(stock=5)
+    agente.first_name, agente.last_name = "Ana", "Quispe"
+    agente.save()
 
-    with pytest.raises(ValidationError, match="Tome el lead"):
+    with pytest.raises(
+        ValidationError,
+        match="Ana Quispe atiende este lead: solo quien lo atiende puede registrar el pedido",
+    ):
         order(held_lead, agente2, (shoes, 1))
+
+
+def test_a_free_lead_is_taken_before_its_order(queue_config, agente):
+    lead = make_lead(customer=CustomerFactory())
+
+    with pytest.raises(ValidationError, match="Tome el lead antes de registrar el pedido"):
+        order(lead, agente, (make_product(stock=5), 1))
+
+
+def test_a_hold_that_ran_out_is_no_reason_to_name_its_agent(queue_config, agente, agente2):
+    expired = timezone.now() - timedelta(minutes=queue_config.take_timeout_minutes + 1)
+    lead = make_lead(customer=CustomerFactory(), taken_by=agente2, taken_at=expired)
+
+    with pytest.raises(ValidationError, match="Tome el lead antes de registrar el pedido"):
+        order(lead, agente, (make_product(stock=5), 1))
 
 
 def test_the_customer_data_comes_first(queue_config, agente):

@@ -86,3 +86,25 @@ def test_a_supervisor_releases_anyones_lead(held_lead, supervisor):
     held_lead.refresh_from_db()
     assert held_lead.taken_by is None
     assert held_lead.customer.interactions.filter(summary__contains="liberado").exists()
+
+
+def test_releasing_a_free_lead_says_nobody_held_it(lead, agente):
+    assert call_services.release_lead(lead=lead, actor=agente) is None
+
+
+def test_releasing_says_whom_the_lead_was_freed_from(held_lead, supervisor, agente):
+    assert call_services.release_lead(lead=held_lead, actor=supervisor) == agente
+
+
+def test_a_lead_out_of_the_queue_has_nothing_to_release(lead, agente):
+    Lead.objects.filter(pk=lead.pk).update(in_queue=False)
+
+    with pytest.raises(ValidationError, match="ya salió de la cola: no había nada que liberar"):
+        call_services.release_lead(lead=lead, actor=agente)
+
+
+def test_the_refusal_to_release_names_who_holds_the_lead(lead, agente, agente2):
+    call_services.take_lead(lead=lead, agent=agente2)
+
+    with pytest.raises(ValidationError, match="Luis Ramos atiende este lead"):
+        call_services.release_lead(lead=lead, actor=agente)

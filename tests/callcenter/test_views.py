@@ -7,7 +7,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import (
+    assertContains,
+    assertNotContains,
+    assertTemplateNotUsed,
+    assertTemplateUsed,
+)
 
 from callcenter.models import CallRecord, Lead, Order
 from tests.callcenter.conftest import make_lead, make_product
@@ -268,3 +273,150 @@ def test_the_queue_counts_up_to_its_cap_and_then_says_more_than(
 
     assert "Más de 2 leads por llamar" in over
     assert "1 lead por llamar" in under and "Más de" not in under
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59", "2999-01-01T10:00"])
+def test_a_call_back_years_ahead_is_refused_on_the_form(client, agente, held_lead, when):
+    client.force_login(agente)
+
+    response = client.post(
+        reverse("callcenter:lead_outcome", args=[held_lead.pk]),
+        {"outcome-outcome": "callback", "outcome-callback_at": when},
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "Puede volver a llamar hasta el")
+    assertContains(response, "(90 días desde hoy)")
+    assert not CallRecord.objects.exists()
+
+
+def test_a_call_back_time_already_past_is_refused_on_the_form(client, agente, held_lead):
+    client.force_login(agente)
+    when = (timezone.localtime() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+
+    response = client.post(
+        reverse("callcenter:lead_outcome", args=[held_lead.pk]),
+        {"outcome-outcome": "callback", "outcome-callback_at": when},
+    )
+
+    assertContains(response, "La hora para volver a llamar ya pasó")
+    assert not CallRecord.objects.exists()
+
+
+def test_releasing_a_lead_already_free_says_there_was_nothing_to_release(client, agente, lead):
+    client.force_login(agente)
+
+    response = client.post(reverse("callcenter:lead_release", args=[lead.pk]), follow=True)
+
+    page = response.content.decode()
+    assert "Este lead ya estaba libre; no había nada que liberar." in page
+    assert "Lead liberado" not in page
+
+
+def test_releasing_a_lead_another_agent_took_since_names_them(client, agente, agente2, lead):
+    Lead.objects.filter(pk=lead.pk).update(taken_by=agente2, taken_at=timezone.now())
+    client.force_login(agente)
+
+    response = client.post(reverse("callcenter:lead_release", args=[lead.pk]), follow=True)
+
+    page = response.content.decode()
+    assert "Luis Ramos atiende este lead" in page
+    assert "Lead liberado" not in page
+    lead.refresh_from_db()
+    assert lead.taken_by == agente2
+
+
+def test_a_supervisor_is_told_whose_lead_they_released(client, supervisor, held_lead, agente):
+    agente.first_name, agente.last_name = "Ana", "Quispe"
+    agente.save()
+    client.force_login(supervisor)
+
+    response = client.post(reverse("callcenter:lead_release", args=[held_lead.pk]), follow=True)
+
+    assert "Lead liberado: lo atendía Ana Quispe;" in response.content.decode()
+
+
+def test_a_lead_another_agent_holds_takes_nothing_into_the_cart(client, agente, agente2, lead):
+    Lead.objects.filter(pk=lead.pk).update(taken_by=agente2, taken_at=timezone.now())
+    product = make_product(stock=5)
+    client.force_login(agente)
+
+    response = client.post(
+        reverse("callcenter:cart_add", args=[lead.pk]),
+        {"product": product.pk, "quantity": 1},
+        headers={"HX-Request": "true"},
+    )
+
+    # The page is reloaded whole: it says who holds the lead, and has no cart to confirm.
+    assert response["HX-Redirect"] == lead.get_absolute_url()
+    assert f"callcenter-cart-{lead.pk}" not in client.session
+    page = client.get(lead.get_absolute_url()).content.decode()
+    assert (
+        "Luis Ramos atiende este lead: solo quien lo atiende puede agregar productos al pedido."
+        in page
+    )
+    assert "Confirmar pedido" not in page
+
+
+def test_a_free_lead_takes_nothing_into_the_cart_without_javascript_either(client, agente, lead):
+    product = make_product(stock=5)
+    client.force_login(agente)
+
+    response = client.post(
+        reverse("callcenter:cart_add", args=[lead.pk]),
+        {"product": product.pk, "quantity": 1},
+        follow=True,
+    )
+
+    assert "Tome el lead antes de agregar productos al pedido." in response.content.decode()
+    assert f"callcenter-cart-{lead.pk}" not in client.session
+
+
+def test_an_order_on_a_lead_another_agent_took_says_so_and_who(client, agente, agente2, held_lead):
+    client.force_login(agente)
+    client.post(
+        reverse("callcenter:cart_add", args=[held_lead.pk]),
+        {"product": make_product(stock=5).pk, "quantity": 1},
+    )
+    Lead.objects.filter(pk=held_lead.pk).update(taken_by=agente2, taken_at=timezone.now())
+
+    response = client.post(
+        reverse("callcenter:order_confirm", args=[held_lead.pk]), {"notes": ""}, follow=True
+    )
+
+    page = response.content.decode()
+    assert "Luis Ramos atiende este lead: solo quien lo atiende puede registrar el pedido." in page
+    assert "antes de registrar la llamada" not in page
+    assert not Order.objects.exists()
+
+
+def test_the_catalog_opened_directly_is_the_call_page_with_its_results(client, agente, held_lead):
+    make_product(stock=2, name="Zapatillas Runner", sku="ZAP-001")
+    make_product(stock=2, name="Mochila de viaje", sku="MOC-001")
+    client.force_login(agente)
+
+    response = client.get(reverse("callcenter:catalog", args=[held_lead.pk]), {"q": "zap"})
+
+    assertTemplateUsed(response, "base.html")
+    assertTemplateUsed(response, "callcenter/lead_detail.html")
+    assertContains(response, "Zapatillas Runner")
+    assertNotContains(response, "Mochila de viaje")
+    assertContains(response, 'value="zap"')
+    assertContains(response, 'id="cart"')
+    assert "HX-Request" in response["Vary"]
+
+
+def test_the_catalog_search_box_gets_only_the_results(client, agente, held_lead):
+    make_product(stock=2, name="Zapatillas Runner", sku="ZAP-001")
+    client.force_login(agente)
+
+    response = client.get(
+        reverse("callcenter:catalog", args=[held_lead.pk]),
+        {"q": "zap"},
+        headers={"HX-Request": "true"},
+    )
+
+    assertTemplateUsed(response, "callcenter/partials/catalog_results.html")
+    assertTemplateNotUsed(response, "callcenter/lead_detail.html")
+    assertContains(response, "Zapatillas Runner")
+    assert "HX-Request" in response["Vary"]

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zlib
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -380,6 +381,48 @@ def test_an_unreadable_or_empty_file_is_refused_at_upload(supervisor):
     assert not ImportBatch.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        (csv_text([HEADER]).encode(), "clientes.csv"),
+        (csv_text([HEADER, [""] * len(HEADER), []]).encode(), "clientes.csv"),
+        (xlsx([HEADER]), "clientes.xlsx"),
+    ],
+    ids=["csv", "csv-with-blank-rows", "xlsx"],
+)
+def test_a_file_with_only_its_header_is_refused_at_upload(supervisor, content, name):
+    with pytest.raises(ValidationError, match="no tiene filas que importar, solo el encabezado"):
+        upload(content, name, supervisor)
+
+    assert not ImportBatch.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        zlib.compress(b"Documento,Nombres\n41234567,Marta\n" * 50),
+        "Documento,Nombres\n41234567,Marta\n".encode("utf-16"),
+        # Bytes of every value Windows-1252 decodes: read as text, they are 11 rows.
+        bytes(b for b in range(256) if b not in b"\x81\x8d\x8f\x90\x9d") * 8,
+    ],
+    ids=["compressed", "utf-16", "every-byte"],
+)
+def test_binary_content_named_csv_is_refused_at_upload(supervisor, content):
+    with pytest.raises(ValidationError, match=r"no es un \.csv de texto"):
+        upload(content, "clientes.csv", supervisor)
+
+    assert not ImportBatch.objects.exists()
+
+
+def test_a_line_break_written_as_a_vertical_tab_is_text(supervisor):
+    # FileMaker writes a line break inside a cell so.
+    content = csv_text([HEADER, ["DNI", "41234567", "Marta", "Ccori\x0bVela", "", "", ""]])
+
+    batch = upload(content.encode(), "clientes.csv", supervisor)
+
+    assert batch.header == HEADER
+
+
 def test_an_existing_customer_gets_contact_changes_and_a_name_conflict_to_decide(supervisor):
     rosa = CustomerFactory(document_number="41234567", first_name="Rosa", last_name="Ccori")
     rows = [["Documento", "Nombres", "Apellidos", "Ciudad"], ["41234567", "Rosa", "Ccory", "Puno"]]
@@ -588,3 +631,118 @@ def test_a_queued_upload_is_not_discarded(supervisor):
     with pytest.raises(ValidationError, match="ya se puso en cola"):
         services.discard_upload(batch=batch)
     assert ImportBatch.objects.filter(pk=batch.pk).exists()
+
+
+def test_the_upload_page_says_why_a_file_with_only_its_header_is_refused(client, supervisor):
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("crm:import_new"),
+        {"kind": "customers", "file": SimpleUploadedFile("c.csv", csv_text([HEADER]).encode())},
+    )
+
+    assert response.status_code == 200
+    assert "no tiene filas que importar, solo el encabezado" in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
+def test_cancel_on_the_columns_page_discards_the_upload_and_its_file(
+    client, supervisor, django_capture_on_commit_callbacks
+):
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+    name, storage = batch.file.name, batch.file.storage
+    client.force_login(supervisor)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("crm:import_columns", args=[batch.pk]), {"discard": "1"}, follow=True
+        )
+
+    assert response.redirect_chain[-1][0] == reverse("crm:import_list")
+    text = " ".join(response.content.decode().split())
+    assert f"Importación #{batch.pk} cancelada: se borró el archivo «clientes.xlsx»" in text
+    assert not ImportBatch.objects.exists()
+    assert not storage.exists(name)
+
+
+def test_the_columns_page_cancels_with_a_confirmed_post(client, supervisor):
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+    client.force_login(supervisor)
+
+    page = client.get(reverse("crm:import_columns", args=[batch.pk])).content.decode()
+
+    assert 'form="import-discard"' in page
+    assert '<form method="post" id="import-discard" data-confirm="¿Cancelar' in page
+    assert f'href="{reverse("crm:import_list")}">Cancelar' not in page
+
+
+def test_cancel_leaves_a_batch_already_queued_as_it_is(client, supervisor):
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+    services.queue_import(batch=batch, mapping=batch.mapping, skip_invalid=False, actor=supervisor)
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("crm:import_columns", args=[batch.pk]), {"discard": "1"}, follow=True
+    )
+
+    assert "Esta importación ya se puso en cola." in response.content.decode()
+    assert ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.QUEUED).exists()
+
+
+def test_only_who_may_import_cancels_an_upload(client, supervisor, asesor):
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+    client.force_login(asesor)
+
+    response = client.post(reverse("crm:import_columns", args=[batch.pk]), {"discard": "1"})
+
+    assert response.status_code == 403
+    assert ImportBatch.objects.filter(pk=batch.pk).exists()
+
+
+def test_a_discarded_upload_takes_its_additional_tables_files_with_it(
+    supervisor, django_capture_on_commit_callbacks
+):
+    batch = services.upload(
+        kind="loans",
+        file=SimpleUploadedFile("creditos.csv", csv_text([["Documento"], ["41234567"]]).encode()),
+        actor=supervisor,
+        parts={"installments": SimpleUploadedFile("cuotas.csv", b"Cuota\n1\n")},
+    )
+    storage = batch.file.storage
+    part = batch.parts["installments"]["file"]
+    assert storage.exists(part)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.discard_upload(batch=batch)
+
+    assert not storage.exists(part)
+
+
+def test_undo_says_one_record_in_the_singular(client, supervisor):
+    rows = [HEADER, ["DNI", "41234567", "Marta", "Ccori Vela", "", "", ""]]
+    batch = run(xlsx(rows), supervisor)
+    assert (batch.created_count, batch.updated_count) == (1, 0)
+    client.force_login(supervisor)
+
+    page = client.get(reverse("crm:import_detail", args=[batch.pk])).content.decode()
+    undone = client.post(reverse("crm:import_undo", args=[batch.pk]), follow=True)
+
+    assert (
+        "¿Deshacer la importación? Se eliminará 1 registro creado y se restaurarán 0 registros "
+        "actualizados." in page
+    )
+    assert (
+        f"Importación #{batch.pk} deshecha: se eliminó 1 registro creado y se restauraron 0 "
+        "registros actualizados." in " ".join(undone.content.decode().split())
+    )
+
+
+def test_undo_says_several_records_in_the_plural(client, supervisor):
+    CustomerFactory(document_type="dni", document_number="41234567", first_name="Marta")
+    batch = run(xlsx(good_rows()), supervisor)
+    assert (batch.created_count, batch.updated_count) == (1, 1)
+    client.force_login(supervisor)
+
+    page = client.get(reverse("crm:import_detail", args=[batch.pk])).content.decode()
+
+    assert "Se eliminará 1 registro creado y se restaurará 1 registro actualizado." in page
