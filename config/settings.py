@@ -134,6 +134,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Inside CSP and the security headers, which its page gets too.
+    "lib.error_pages.MethodNotAllowedPage",
     # Last, as django-axes asks: it turns lockouts into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -334,6 +336,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # The Spanish page on the error layout, never Django's English one (lib/error_pages.py).
 CSRF_FAILURE_VIEW = "lib.error_pages.csrf_failure"
+# The public areas whose error pages lead back to their own start, not the staff's.
+PUBLIC_AREA_STARTS = ("/portal/", "/recovery/", "/calculadora/")
 SESSION_COOKIE_HTTPONLY = True
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

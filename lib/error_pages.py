@@ -1,4 +1,4 @@
-"""The error pages (400, 403, CSRF, 404, 500): Spanish, on a layout that needs nothing.
+"""The error pages (400, 403, CSRF, 404, 405, 500): Spanish, on a layout that needs nothing.
 
 config/urls.py names these as Django's handlers, and settings.CSRF_FAILURE_VIEW the CSRF
 one. Django's own handlers render with the request's context processors, and our
@@ -9,6 +9,9 @@ render their template with a context of their own, so the 500 page shows even wh
 database is down.
 """
 
+from collections.abc import Callable
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.template import loader
@@ -43,4 +46,34 @@ def render_error(
     """Render an error page with no context processors: no database, no user, no session."""
     # The id of the request's log lines (lib.middleware.RequestIdMiddleware), for support.
     context["request_id"] = getattr(request, "request_id", "")
+    context["home_url"] = home_of(request.path)
     return HttpResponse(loader.render_to_string(template_name, context), status=status)
+
+
+def home_of(path: str) -> str:
+    """Where "Ir al inicio" leads from `path`: a public area's own start (a debtor on the
+    portal has no business at the staff's sign-in page), else the site's."""
+    for start in settings.PUBLIC_AREA_STARTS:
+        if path.startswith(start):
+            return start
+    return "/"
+
+
+class MethodNotAllowedPage:
+    """Give a 405 without a body (Django's require_POST & co.) the Spanish error page.
+
+    A visitor who opens a form's address (a link shared from the payment page, the
+    address bar) got a blank page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and not response.content:
+            page = render_error(request, "405.html", status=405)
+            if response.has_header("Allow"):
+                page["Allow"] = response["Allow"]
+            return page
+        return response

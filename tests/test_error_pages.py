@@ -36,6 +36,32 @@ def test_an_unknown_address_gets_the_404_page(client, asesor):
     assert_error_page(response, "404.html", 404, "No encontramos lo que busca.")
 
 
+@pytest.mark.parametrize(
+    ("path", "home"),
+    [
+        ("/portal/no-existe/", "/portal/"),
+        ("/recovery/no-existe/", "/recovery/"),
+        ("/calculadora/no-existe/", "/calculadora/"),
+        ("/no-existe/", "/"),
+    ],
+)
+def test_a_public_areas_error_page_leads_back_to_its_own_start(db, path, home):
+    # A debtor sent to "/" lands on the staff's sign-in page.
+    response = Client().get(path)
+
+    assert response.status_code == 404
+    assertContains(response, f'href="{home}"', status_code=404)
+
+
+def test_opening_a_form_only_address_gets_the_spanish_405_page(db):
+    response = Client().get(reverse("collections_app:portal_pay"))
+
+    assert_error_page(response, "405.html", 405, "Esta dirección solo recibe un formulario.")
+    assert response["Allow"] == "POST"
+    assertContains(response, 'href="/portal/"', status_code=405)
+    assert "Content-Security-Policy" in response
+
+
 def test_a_page_outside_the_users_role_gets_the_403_page(client, asesor):
     client.force_login(asesor)
 

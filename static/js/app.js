@@ -7,13 +7,16 @@ document.addEventListener("htmx:afterSwap", (event) => {
   }
 });
 
-// Ask before any action marked data-confirm (e.g. destructive buttons). A form may also
-// ask for what is chosen in it: a selected <option data-confirm> (a follow-up result that
-// ends the gestión), since the same button is harmless for the other options.
+// Ask before any action marked data-confirm (e.g. destructive buttons): the button that
+// sends the form (one of several: "Importar" beside "Ver cómo quedan"), else the form. A
+// form may also ask for what is chosen in it: a selected <option data-confirm> (a
+// follow-up result that ends the gestión), since the same button is harmless for the others.
 document.addEventListener("submit", (event) => {
   const chosen = event.target.querySelector("option[data-confirm]:checked");
   const message =
-    event.target.getAttribute("data-confirm") || (chosen && chosen.getAttribute("data-confirm"));
+    (event.submitter && event.submitter.getAttribute("data-confirm")) ||
+    event.target.getAttribute("data-confirm") ||
+    (chosen && chosen.getAttribute("data-confirm"));
   if (message && !window.confirm(message)) event.preventDefault();
 });
 
