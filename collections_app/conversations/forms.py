@@ -133,7 +133,11 @@ class ReplyForm(ServiceErrorsMixin, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if not cleaned.get("template") and not (cleaned.get("body") or "").strip():
+        if (
+            not cleaned.get("template")
+            and not (cleaned.get("body") or "").strip()
+            and "body" not in self.errors  # too long: that is what is wrong, not "empty"
+        ):
             self.add_error("body", _("Escriba el mensaje."))
         return cleaned
 

@@ -20,6 +20,7 @@ from credits.forms import validate_receipt
 from crm import validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
+from lib import fields as lib_fields
 from lib import search
 
 MIN_AMOUNT = Decimal("0.01")
@@ -33,19 +34,9 @@ CALL_TIMES = [
 ]
 
 
-class AmountField(forms.DecimalField):
-    """A decimal field that says each problem once: 10^15 broke both the maximum and the
-    digits, and the debtor read "El monto es demasiado grande." twice."""
-
-    def run_validators(self, value):
-        try:
-            super().run_validators(value)
-        except ValidationError as exc:
-            raise ValidationError(list(dict.fromkeys(exc.messages))) from None
-
-
 def _amount_field(label: str = _("Monto"), required: bool = True) -> forms.DecimalField:
-    return AmountField(
+    # Each problem once: 10^15 broke the maximum and the digits, both "demasiado grande".
+    return lib_fields.DecimalField(
         label=label,
         required=required,
         max_digits=14,

@@ -19,6 +19,7 @@ from collections_app.strategies import events, segments, templating
 from credits.models import Bucket, LoanProduct
 from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, MessagePolicy, Tag
+from lib import fields as lib_fields
 
 MAX_DAYS = 3650
 MAX_BALANCE = Decimal("999999999.99")
@@ -73,7 +74,7 @@ def _days(label: str, low: int) -> forms.IntegerField:
         min_value=low,
         max_value=MAX_DAYS,
         error_messages={
-            "min_value": _("Indique %(limit_value)s días o más."),
+            "min_value": _("Indique un número de días de %(limit_value)s en adelante."),
             "max_value": _("Indique como máximo %(limit_value)s días (10 años)."),
             "invalid": _("Indique un número entero de días."),
         },
@@ -82,7 +83,8 @@ def _days(label: str, low: int) -> forms.IntegerField:
 
 
 def _balance(label: str) -> forms.DecimalField:
-    return forms.DecimalField(
+    # Each problem once: 10^15 broke the maximum and the digits, with the same message.
+    return lib_fields.DecimalField(
         label=label,
         required=False,
         min_value=Decimal("0"),
@@ -121,6 +123,8 @@ class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
         model = Segment
         fields = [*segments.SEGMENT_FIELDS, *segments.SEGMENT_M2M_FIELDS]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        # Django's own reads "Ya existe Segmento con este Nombre.".
+        error_messages = {"name": {"unique": _("Ya existe un segmento con ese nombre.")}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -162,6 +166,7 @@ class TemplateForm(ServiceErrorsMixin, forms.ModelForm):
     class Meta:
         model = MessageTemplate
         fields = list(templating.TEMPLATE_FIELDS)
+        error_messages = {"name": {"unique": _("Ya existe una plantilla con ese nombre.")}}
         widgets = {
             "body": forms.Textarea(attrs={"rows": 7, "maxlength": 4000}),
         }
