@@ -460,9 +460,11 @@ def report_payment(
     if paid_on > today:
         raise ValidationError({"paid_on": _("La fecha de pago no puede ser futura.")})
     if paid_on < today - timedelta(days=REPORT_MAX_AGE_DAYS):
-        raise ValidationError(
-            {"paid_on": _("La fecha de pago no puede tener más de un año. Contáctenos.")}
-        )
+        # A debtor is asked to call; an agent (origin AGENT) is not told to contact us.
+        older = _("La fecha de pago no puede tener más de un año.")
+        if origin != Origin.AGENT:
+            older = f"{older} {_('Contáctenos.')}"
+        raise ValidationError({"paid_on": older})
     if method not in ReportedPayment.Method.values:
         raise ValidationError({"method": _("Medio de pago desconocido.")})
     validate_receipt(receipt)

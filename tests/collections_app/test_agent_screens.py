@@ -989,6 +989,7 @@ def test_a_bad_reported_payment_gets_the_form_with_its_error(
 
     assert response.status_code == 200
     assertContains(response, error)
+    assertNotContains(response, "Contáctenos")  # the debtor's advice, not the agent's
     assert not ReportedPayment.objects.exists()
 
 
