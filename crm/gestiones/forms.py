@@ -236,6 +236,13 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
             gestion.gestion_type.fields.filter(scope=FormField.Scope.FOLLOW_UP)
         )
         self.fields.update(dynamic.form_fields(self.dynamic_fields))
+        # An approved amount belongs to what asks for money: a credit application, or a
+        # gestión with an amount requested. A service request offered it, and saved one.
+        self.asks_amount = (
+            gestion.gestion_type.is_credit_application or gestion.amount_requested is not None
+        )
+        if not self.asks_amount:
+            del self.fields["amount_approved"]
 
     def _chosen_action(self) -> Action | None:
         raw = self.data.get("action") if self.is_bound else self.initial.get("action")
@@ -250,7 +257,7 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
             "action": data["action"],
             "result": data["result"],
             "rejection_reason": data["rejection_reason"],
-            "amount_approved": data["amount_approved"],
+            "amount_approved": data.get("amount_approved"),
             "notes": data["notes"],
             "files": data["files"],
             "data": dynamic.data_from_form(data, self.dynamic_fields),

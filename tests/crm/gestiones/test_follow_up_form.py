@@ -8,7 +8,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from crm.gestiones import examples, services
+from crm.gestiones import examples, selectors, services
 from crm.gestiones.models import FollowUp, Gestion, Outcome, Survey
 from tests.browser.pages import sign_in
 from tests.crm.gestiones.conftest import step
@@ -248,3 +248,35 @@ def test_in_the_browser_notes_survive_the_action_and_closing_asks_first(
 
     expect(page.locator("#messages")).to_contain_text("La gestión pasó a «Desistido»")
     assert Gestion.objects.get(pk=gestion.pk).outcome == Outcome.CLOSED
+
+
+# --- The approved amount ----------------------------------------------------------------------
+
+
+def test_a_credit_application_asks_for_the_approved_amount(client, make_gestion, asesor):
+    gestion = make_gestion(agent=asesor)
+    client.force_login(asesor)
+
+    assertContains(
+        client.get(reverse("gestiones:detail", args=[gestion.pk])), 'name="amount_approved"'
+    )
+
+
+def test_a_service_request_neither_asks_for_nor_keeps_an_approved_amount(
+    client, make_gestion, service_type, asesor
+):
+    gestion = make_gestion(gestion_type=service_type, agent=asesor, data={"categoria": "Reclamo"})
+    action = selectors.allowed_actions(gestion)[0]
+    result = action.results.first()
+    client.force_login(asesor)
+
+    page = client.get(reverse("gestiones:detail", args=[gestion.pk]))
+    client.post(
+        follow_up_url(gestion),
+        {"action": action.pk, "result": result.pk, "amount_approved": "123", "notes": "Listo"},
+    )
+
+    assertNotContains(page, 'name="amount_approved"')
+    gestion.refresh_from_db()
+    assert gestion.follow_ups.filter(action=action).exists()
+    assert gestion.amount_approved is None
