@@ -214,11 +214,11 @@ def test_a_segment_is_created_from_the_form(agent_client, flow_debtor):
             "mayor o igual",
         ),
         ({"min_days_past_due": "4000"}, "min_days_past_due", "como máximo 3650 días"),
-        ({"min_days_past_due": "-1"}, "min_days_past_due", "0 días o más"),
+        ({"min_days_past_due": "-1"}, "min_days_past_due", "días de 0 en adelante"),
         ({"min_balance": "-5"}, "min_balance", "no puede ser negativo"),
         ({"min_balance": "9999999999"}, "min_balance", "hasta 999,999,999.99"),
         ({"min_balance": "900", "max_balance": "100"}, "max_balance", "mayor o igual"),
-        ({"no_contact_days": "0"}, "no_contact_days", "1 días o más"),
+        ({"no_contact_days": "0"}, "no_contact_days", "días de 1 en adelante"),
         (
             {"no_contact_days": "30", "contacted_within_days": "10"},
             "contacted_within_days",
