@@ -248,10 +248,13 @@ def _capped_counts(customer_ids: list[int], due_at: datetime.datetime) -> dict[i
     """Lock the customers' rows and count the capped messages each gets on due_at's day.
 
     The lock makes count-then-write atomic: another sender to the same customer waits
-    until this transaction commits, and then counts this one's messages too.
+    until this transaction commits, and then counts this one's messages too. FOR NO KEY
+    UPDATE, not FOR UPDATE: senders still wait for each other, but not for (nor against)
+    the foreign-key checks of rows written for the customer meanwhile, which deadlocked
+    with it (a message inserted, its conversation, a delivery recorded, all at once).
     """
     list(
-        Customer.objects.select_for_update()
+        Customer.objects.select_for_update(no_key=True)
         .filter(pk__in=bulk.ids_in(customer_ids))
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -691,8 +694,10 @@ def _record_outcome(
     spec = _channel(payload["channel"])
     now = timezone.now()
     with transaction.atomic():
+        # The entry's row only: select_related's customer is read, not locked (FOR UPDATE on
+        # it waited against the foreign-key checks of its new messages, and deadlocked).
         interaction = (
-            Interaction.objects.select_for_update()
+            Interaction.objects.select_for_update(of=("self",))
             .select_related("customer")
             .filter(pk=payload["interaction"])
             .first()

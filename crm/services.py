@@ -312,7 +312,9 @@ def set_contact_opt_out(
     *, customer: Customer, opted_out: bool, actor: AbstractBaseUser | None = None
 ) -> Customer:
     """Record that the customer asked not to be contacted (or accepts messages again)."""
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    # No key changes: FOR NO KEY UPDATE leaves the foreign-key checks of rows written for
+    # the customer meanwhile free to go on.
+    customer = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
     if customer.has_opted_out != opted_out:
         _change_consent(customer, opted_out=opted_out, actor=actor)
     return customer
