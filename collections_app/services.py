@@ -56,7 +56,6 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")
 # How far back a debtor may say a payment was made: older receipts go to an agent by hand.
 REPORT_MAX_AGE_DAYS = 365
-DIGITS = frozenset("0123456789")
 # How far ahead a promise may be: further than this is not a promise, it is a new plan.
 PROMISE_MAX_DAYS = 60
 # The gateways a link may use, as the bot API's `provider` names them, and how each one's
@@ -1166,8 +1165,7 @@ def request_callback(
 ) -> CallbackRequest:
     """Record that the debtor wants a call; it waits in the agents' call-back list."""
     # Kept in ASCII digits ("９８７…", "٩٨٧…" as typed on some phones), to be dialled.
-    phone = search.ascii_digits(phone)
-    digits = "".join(ch for ch in phone if ch in DIGITS)
+    digits = search.digits_of(phone)
     if not 7 <= len(digits) <= 15:
         raise ValidationError({"phone": _("Indique un teléfono válido (7 a 15 dígitos).")})
     if preferred_at is not None and preferred_at < timezone.now() - timedelta(minutes=5):
@@ -1176,7 +1174,7 @@ def request_callback(
         raise ValidationError(
             {"preferred_at": _("El horario preferido puede ser hasta 30 días desde hoy.")}
         )
-    phone = ("+" if phone.strip().startswith("+") else "") + digits
+    phone = ("+" if search.ascii_digits(phone).strip().startswith("+") else "") + digits
     with transaction.atomic():
         callback = CallbackRequest.objects.create(
             customer=customer,

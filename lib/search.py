@@ -32,6 +32,13 @@ def ascii_digits(text: str) -> str:
 _NOT_ASCII_DIGITS = re.compile(r"(?![0-9])\d|[\uff01-\uff5e]")
 
 
+def digits_of(text: str) -> str:
+    """Return the digits of `text` as 0-9 only: a phone as typed ("+51 ９８７-654 321") to
+    dial or compare. Other scripts' digits are converted (ascii_digits); superscripts and
+    everything else are left out."""
+    return "".join(ch for ch in ascii_digits(text) if "0" <= ch <= "9")
+
+
 def _ascii_char(match: re.Match) -> str:
     char = match.group()
     if char.isdecimal():

@@ -79,8 +79,7 @@ class RecoverySettingsForm(forms.ModelForm):
         return self._clean_image("banner")
 
     def clean_advisor_whatsapp(self) -> str:
-        typed = search.ascii_digits(self.cleaned_data["advisor_whatsapp"])
-        number = "".join(ch for ch in typed if ch in "0123456789")
+        number = search.digits_of(self.cleaned_data["advisor_whatsapp"])
         if number and not 8 <= len(number) <= 15:
             raise forms.ValidationError(_("Indique el número con código de país: 8 a 15 dígitos."))
         return number

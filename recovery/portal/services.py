@@ -193,7 +193,7 @@ def decline(
             .order_by("-created_at", "-pk")
             .first()
         )
-        if waiting is not None and _digits(waiting.phone) == _digits(phone):
+        if waiting is not None and search.digits_of(waiting.phone) == search.digits_of(phone):
             return waiting
     callback = None
     if wants_a_call:
@@ -212,10 +212,6 @@ def decline(
     entry = record_step(visit=visit, step=Step.DECLINED, detail=reason)
     customer_messages.record_activity(interaction=entry, channel=Message.Channel.PORTAL)
     return callback
-
-
-def _digits(phone: str) -> str:
-    return "".join(ch for ch in search.ascii_digits(phone) if ch in "0123456789")
 
 
 def record_paid(*, link: PaymentLink) -> Visit | None:

@@ -35,3 +35,8 @@ def test_digits_of_other_scripts_and_full_width_letters_are_written_in_ascii():
 def test_a_document_typed_in_full_width_digits_is_searched_as_its_digits():
     assert search.terms("４５８７ １２３６") == ["45871236"]
     assert search.normalize("٤٥٨٧") == "4587"
+
+
+def test_digits_of_keeps_the_digits_a_phone_is_dialled_with():
+    assert search.digits_of("+51 ９８７-654 ٣٢١") == "51987654321"
+    assert search.digits_of("987²654³21") == "98765421"  # superscripts are not digits
