@@ -15,5 +15,6 @@ def resolve_promises() -> dict[str, int]:
     return services.resolve_promises()
 
 
-# The flows' tasks live with the flows; imported here so the worker registers them.
+# The portal's and the flows' tasks live with them; imported here so the worker registers them.
+from collections_app.portal.tasks import request_code  # noqa: E402, F401
 from collections_app.strategies.tasks import run_flow, run_flows  # noqa: E402, F401

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from collections_app import receivables
 from collections_app import services as collection_services
 from collections_app.models import Origin, PaymentLink
-from collections_app.portal import forms, redirects, selectors, services, session
+from collections_app.portal import forms, redirects, selectors, services, session, tasks
 from collections_app.portal.services import Step
 from crm import display
 from crm.models import Customer
@@ -119,7 +119,8 @@ def identify(request: HttpRequest) -> HttpResponse:
             ),
         )
         return _render_identify(request, form, status=429)
-    services.request_code(document_type=document_type, document_number=number)
+    # Queued: made here, the code would cost a registered document more time than an unknown one.
+    tasks.request_code.delay(document_type, number)
     session.start_pending(request, document_type=document_type, document_number=number)
     return redirect("collections_app:portal_code")
 

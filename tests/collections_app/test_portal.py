@@ -118,9 +118,28 @@ def test_a_registered_and_an_unknown_document_get_the_same_answers(reachable):
     assert [a.status_code for a in answers] == [302, 302]
     assert answers[0]["Location"] == answers[1]["Location"] == CODE
     assert without_tokens(pages[0].text) == without_tokens(pages[1].text)
-    assert "Si el documento está registrado, enviamos un código" in pages[0].text
+    assert (
+        "Si el documento está registrado, en unos segundos le enviaremos un código" in pages[0].text
+    )
     assert "deudor@" not in pages[0].text and "***" not in pages[0].text
     assert without_tokens(wrong[0].text) == without_tokens(wrong[1].text)
+
+
+def test_the_request_only_queues_the_code_for_known_and_unknown_documents(reachable, monkeypatch):
+    """The code's rows and message are the worker's: the request costs the same either way."""
+    from collections_app.portal import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.request_code, "delay", lambda *args: queued.append(args))
+
+    identify(Client(), reachable.document_number)
+    identify(Client(), UNKNOWN)
+
+    assert queued == [("dni", reachable.document_number), ("dni", UNKNOWN)]
+    assert not PortalCode.objects.exists() and not mail.outbox
+    tasks.request_code(*queued[0])
+    tasks.request_code(*queued[1])
+    assert PortalCode.objects.filter(customer=reachable).count() == 1
 
 
 def test_the_code_goes_through_the_customer_message_service(
