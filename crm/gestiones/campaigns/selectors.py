@@ -24,6 +24,7 @@ from crm.gestiones.models import (
     LifecycleRun,
     Outcome,
 )
+from crm.gestiones.models.campaigns import MAX_OFFSET_DAYS
 from crm.models import Branch, Channel, Customer, Product, Tag
 from lib import money
 
@@ -320,6 +321,9 @@ def due_loans(event: LifecycleEvent, *, today: datetime.date) -> QuerySet[Loan]:
     loans = Loan.objects.filter(
         product_id=event.loan_product_id, status=Loan.Status.ACTIVE
     ).exclude(pk__in=done)
+    if event.offset_days > MAX_OFFSET_DAYS:
+        # Saved before the bound (admin refuses it now): no day to compute, nothing due.
+        return loans.none()
     offset = datetime.timedelta(days=event.offset_days)
     if event.anchor == LifecycleEvent.Anchor.DISBURSED:
         # Event day = local disbursement date + offset, within [today − CATCH_UP_DAYS, today];

@@ -1,5 +1,6 @@
 """Marketing campaigns, the customers they reached, and life-cycle events per loan product."""
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -9,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from crm.gestiones.models.gestiones import Gestion
 from crm.gestiones.models.processes import USER, GestionType
 from crm.models import Branch, Channel, Customer, Product, Tag
+
+MAX_OFFSET_DAYS = 3650
 
 
 class Campaign(models.Model):
@@ -156,7 +159,12 @@ class LifecycleEvent(models.Model):
     anchor = models.CharField(
         _("referencia"), max_length=10, choices=Anchor, default=Anchor.DISBURSED
     )
-    offset_days = models.PositiveIntegerField(_("días"), default=0)
+    offset_days = models.PositiveIntegerField(
+        _("días"),
+        default=0,
+        # Ten years either side: 10⁹ days overflowed the daily task's date arithmetic.
+        validators=[MaxValueValidator(MAX_OFFSET_DAYS, _("Hasta %(limit_value)s días (10 años)."))],
+    )
     gestion_type = models.ForeignKey(
         GestionType,
         verbose_name=_("crear gestión de tipo"),

@@ -277,3 +277,37 @@ def test_the_lifecycle_page_shows_each_event_and_its_runs(
     assertContains(response, f'id="event-{event.pk}"')
     assertContains(response, 'data-runs="1"')
     assertContains(response, 'data-runs="0"')
+
+
+def test_an_event_day_is_at_most_ten_years_away(admin_client, product, service_call):
+    """10⁹ days was accepted and overflowed the daily task's date arithmetic."""
+    data = {
+        "name": "Gracias",
+        "kind": LifecycleEvent.Kind.THANKS,
+        "loan_product": product.pk,
+        "anchor": LifecycleEvent.Anchor.DISBURSED,
+        "gestion_type": service_call.pk,
+        "message_subject": "",
+        "message_body": "Gracias, {nombre}.",
+        "is_active": "on",
+    }
+    url = reverse("admin:gestiones_lifecycleevent_add")
+
+    refused = admin_client.post(url, {**data, "offset_days": "1000000000"})
+    kept = admin_client.post(url, {**data, "offset_days": "3650"})
+
+    assertContains(refused, "Hasta 3650 días (10 años).")
+    assert kept.status_code == 302
+    assert list(LifecycleEvent.objects.values_list("offset_days", flat=True)) == [3650]
+
+
+def test_an_event_saved_before_the_bound_runs_nothing_and_stops_no_other(
+    product, service_call, django_capture_on_commit_callbacks
+):
+    disbursed_loan(product, on=timezone.localdate() - datetime.timedelta(days=3))
+    thanks_event(product, service_call, offset_days=10**9)
+    thanks_event(product, service_call)
+
+    counts = run(timezone.localdate(), django_capture_on_commit_callbacks)
+
+    assert counts["runs"] == 1
