@@ -177,18 +177,6 @@ def _decide_match(request: HttpRequest, pk: int, decide, *, missing: str, done: 
     else:
         messages.success(request, done)
     return redirect(lead)
-    try:
-        call_services.reject_customer_match(
-            lead=lead, agent=request.user, customer_id=form.cleaned_data["customer"]
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(
-            request,
-            _("Coincidencia descartada: confirme los datos de esta persona para registrarla."),
-        )
-    return redirect(lead)
 
 
 @require_GET
