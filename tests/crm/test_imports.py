@@ -12,6 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -746,3 +747,21 @@ def test_undo_says_several_records_in_the_plural(client, supervisor):
     page = client.get(reverse("crm:import_detail", args=[batch.pk])).content.decode()
 
     assert "Se eliminará 1 registro creado y se restaurará 1 registro actualizado." in page
+
+
+@pytest.mark.parametrize(
+    ("total", "said"), [(1, "Guardando: 0 de 1 fila."), (2, "Guardando: 1 de 2 filas.")]
+)
+def test_the_progress_says_fila_for_one_row(total, said):
+    batch = SimpleNamespace(
+        pk=1, is_finished=False, status="running", is_applied=False, get_status_display="En curso"
+    )
+    progress = SimpleNamespace(
+        phase="writing", done=total - 1, total=total, percent=50, is_stalled=False
+    )
+
+    html = render_to_string(
+        "crm/imports/partials/import_status.html", {"batch": batch, "progress": progress}
+    )
+
+    assert said in " ".join(html.split())
