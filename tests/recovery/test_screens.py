@@ -385,6 +385,14 @@ def test_the_form_previews_the_campaign_amount(agent_client):
     assertContains(response, 'id="preview-amount">7,200.00')
 
 
+def test_a_discount_in_money_also_says_its_share_of_the_debt(agent_client, debtor):
+    campaign = make_campaign(debtor, discount_type="amount", discount_value=Decimal("3000"))
+
+    response = agent_client.get(detail_url(campaign))
+
+    assertContains(response, "25.00 % de la deuda")
+
+
 def test_the_preview_says_what_is_wrong(agent_client):
     response = agent_client.get(
         reverse("recovery:campaign_preview"),
@@ -404,7 +412,9 @@ def test_the_page_shows_the_campaign_its_figures_and_its_payments(agent_client, 
 
     assertContains(response, 'data-figure="amount">S/ 7,200.00')
     assertContains(response, 'data-figure="balance">S/ 6,000.00')
-    assertContains(response, "40.00 % de la deuda")
+    text = " ".join(response.content.decode().split())
+    assert 'data-figure="discount"> 40 % · S/ 4,800.00 </dd>' in text
+    assertNotContains(response, "% de la deuda")  # said once: the percent is the discount
     assertContains(response, f'id="payment-{payment.pk}"')
     assertContains(response, reverse("collections_app:customer_collections", args=[debtor.pk]))
 
