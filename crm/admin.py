@@ -4,7 +4,17 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from crm import identity, services, validators
-from crm.models import Appointment, Branch, Channel, Customer, Interaction, Message, Product, Tag
+from crm.models import (
+    OPT_OUT_TAG,
+    Appointment,
+    Branch,
+    Channel,
+    Customer,
+    Interaction,
+    Message,
+    Product,
+    Tag,
+)
 from lib.admin_widgets import WholeNumberAutocompleteMixin
 
 
@@ -33,6 +43,21 @@ class ProductAdmin(admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "color"]
     search_fields = ["name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The services find the consent tag by its name and keep it in step with
+        # Customer.has_opted_out: renamed, it would be a plain tag, its customers' consent
+        # no longer filterable by it, and the next opt-out would make another.
+        if obj is not None and obj.name == OPT_OUT_TAG:
+            return ["name"]
+        return []
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting it would take the mark off every customer who asked not to be contacted,
+        # with nothing on their timelines (their consent itself is Customer.has_opted_out).
+        if obj is not None and obj.name == OPT_OUT_TAG:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 class CustomerAdminForm(forms.ModelForm):

@@ -172,6 +172,23 @@ class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
     def clean_document_number(self) -> str:
         return validators.normalize_document_number(self.cleaned_data.get("document_number", ""))
 
+    def clean_first_name(self) -> str:
+        return self._name_with_letters("first_name", _("Escriba los nombres con letras."))
+
+    def clean_last_name(self) -> str:
+        return self._name_with_letters("last_name", _("Escriba los apellidos con letras."))
+
+    def _name_with_letters(self, field: str, message: str) -> str:
+        """Refuse a typed name without a single letter ("12345", "..."): a slip, not a name.
+
+        Only a value being changed: a name stored before this rule keeps the rest of the
+        customer editable (and a locked identity is not typed at all).
+        """
+        value = self.cleaned_data.get(field, "")
+        if value and field in self.changed_data and not any(c.isalpha() for c in value):
+            raise ValidationError(message)
+        return value
+
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("phone") and not cleaned.get("email") and not self.errors.get("phone"):
@@ -221,10 +238,34 @@ class QuickNoteForm(forms.Form):
         },
     )
 
+    # What was recorded, said as such: a call logged is not "a note added".
+    SAVED = {
+        Interaction.Kind.NOTE: _("Nota agregada."),
+        Interaction.Kind.CALL: _("Llamada registrada."),
+        Interaction.Kind.WHATSAPP: _("WhatsApp registrado."),
+        Interaction.Kind.EMAIL: _("Correo registrado."),
+        Interaction.Kind.SMS: _("SMS registrado."),
+        Interaction.Kind.FOLLOW_UP: _("Seguimiento registrado."),
+    }
+
     def direction(self) -> str:
         if self.cleaned_data["kind"] in (Interaction.Kind.NOTE, Interaction.Kind.FOLLOW_UP):
             return Interaction.Direction.INTERNAL
         return Interaction.Direction.OUTBOUND
+
+    def saved_message(self, kept_chars: int = 0) -> str:
+        """Say what was recorded; `kept_chars`, the length of a text kept whole."""
+        kind = self.cleaned_data["kind"]
+        if not kept_chars:
+            return str(self.SAVED[kind])
+        if kind == Interaction.Kind.NOTE:
+            return _(
+                "Nota agregada completa (%(n)s caracteres); el historial la muestra entera."
+            ) % {"n": kept_chars}
+        return _(
+            "%(done)s Se guardó el texto completo (%(n)s caracteres); el historial lo muestra "
+            "entero."
+        ) % {"done": self.SAVED[kind], "n": kept_chars}
 
 
 class TimelineFilterForm(forms.Form):

@@ -118,13 +118,17 @@ def check_change(
     if not may_change(actor, reasons):
         raise ValidationError(refused_message(customer, reasons), code="identity_protected")
     if not confirmed:
+        # The person confirms what they see: each value as it is and as it would be.
+        shown = "; ".join(
+            f"{label(f)}: {old or '—'} → {new or '—'}" for f, (old, new) in changed.items()
+        )
         raise ValidationError(
             {
                 "confirm_identity": _(
                     "Usted está cambiando %(fields)s de un cliente que %(reasons)s. "
-                    "Marque la confirmación para guardar el cambio."
+                    "Cambios: %(changes)s. Marque la confirmación para guardar el cambio."
                 )
-                % {"fields": names, "reasons": "; ".join(reasons)}
+                % {"fields": names, "reasons": "; ".join(reasons), "changes": shown}
             },
             code="identity_unconfirmed",
         )

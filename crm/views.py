@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import filters, forms, selectors, services, tables, timeline
-from crm.models import Appointment, Interaction
+from crm.models import Appointment, Customer, Interaction
 from lib import lists
 
 AGENDA_PAGE_SIZE = 25
@@ -90,6 +90,13 @@ def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("crm.view_customer", raise_exception=True)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_page(request.user, pk)
+    return render(request, "crm/customer_detail.html", customer_page_context(request, customer))
+
+
+def customer_page_context(
+    request: HttpRequest, customer: Customer, note_form: forms.QuickNoteForm | None = None
+) -> dict:
+    """Return what the 360 page shows, with the quick form as given (or a blank one)."""
     items, cursor = selectors.timeline(customer)
     counts = selectors.timeline_counts(customer)
     upcoming, recent = (
@@ -97,23 +104,19 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if request.user.has_perm("crm.view_appointment")
         else (None, None)
     )
-    return render(
-        request,
-        "crm/customer_detail.html",
-        {
-            "customer": customer,
-            "tags": selectors.customer_tags(customer),
-            "upcoming_appointments": upcoming,
-            "recent_appointments": recent,
-            "items": items,
-            "timeline_items": timeline_items(items),
-            "cursor": cursor,
-            "kind": "",
-            "kinds": [(k, label, counts.get(k, 0)) for k, label in Interaction.Kind.choices],
-            "total": sum(counts.values()),
-            "note_form": forms.QuickNoteForm(),
-        },
-    )
+    return {
+        "customer": customer,
+        "tags": selectors.customer_tags(customer),
+        "upcoming_appointments": upcoming,
+        "recent_appointments": recent,
+        "items": items,
+        "timeline_items": timeline_items(items),
+        "cursor": cursor,
+        "kind": "",
+        "kinds": [(k, label, counts.get(k, 0)) for k, label in Interaction.Kind.choices],
+        "total": sum(counts.values()),
+        "note_form": note_form or forms.QuickNoteForm(),
+    }
 
 
 @require_GET
@@ -172,6 +175,12 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_for(request.user, pk)
     form = forms.QuickNoteForm(request.POST)
     if not form.is_valid():
+        if not request.htmx:
+            # Sent without JavaScript: the whole page again, with the form's mistakes.
+            customer = selectors.customer_page(request.user, pk)
+            return render(
+                request, "crm/customer_detail.html", customer_page_context(request, customer, form)
+            )
         # htmx 2 swaps only 2xx answers: the invalid form comes back with 200.
         return render(
             request, "crm/partials/note_form.html", {"customer": customer, "note_form": form}
@@ -185,14 +194,7 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         occurred_at=timezone.now(),
     )
     if not request.htmx:
-        if interaction.text:
-            messages.success(
-                request,
-                _("Nota agregada completa (%(n)s caracteres); el historial la muestra entera.")
-                % {"n": len(interaction.text)},
-            )
-        else:
-            messages.success(request, _("Nota agregada."))
+        messages.success(request, form.saved_message(len(interaction.text)))
         return redirect(customer)
     return render(
         request,

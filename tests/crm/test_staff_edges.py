@@ -1,0 +1,214 @@
+"""Awkward input on the CRM's staff screens: each is explained in Spanish, never swallowed."""
+
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from crm.models import OPT_OUT_TAG, Customer, Interaction, Tag
+from tests.factories import LoanFactory
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_the_sign_in_page_says_which_field_is_missing(client, asesor):
+    response = client.post(reverse("login"), {"username": "asesor", "password": ""})
+
+    assert response.status_code == 200
+    assertContains(response, "Este campo es obligatorio.")
+    assertContains(response, 'id="id_password" class="form-control is-invalid"')
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ({"since": "9999-12-31"}, "Elija una fecha válida."),
+        ({"since": "31/02/2026"}, "Introduzca una fecha válida."),
+        ({"status": "perdida"}, "Escoja una opción válida."),
+        ({"q": "ro\x00sa"}, "Los caracteres nulos no están permitidos."),
+    ],
+)
+def test_the_agenda_explains_a_filter_it_cannot_use(client, asesor, query, error):
+    client.force_login(asesor)
+
+    response = client.get(reverse("crm:agenda"), query)
+
+    assertContains(response, error)
+    assertContains(response, 'id="agenda-errors"')
+    assertNotContains(response, "No hay citas en esas fechas.")
+
+
+def test_the_agenda_explains_a_wrong_range_in_its_htmx_results_too(client, asesor):
+    client.force_login(asesor)
+
+    response = client.get(
+        reverse("crm:agenda"), {"since": "2026-12-05", "until": "2026-12-01"}, headers=HTMX
+    )
+
+    assertContains(response, "La fecha final es anterior a la inicial.")
+    assertNotContains(response, "No hay citas en esas fechas.")
+
+
+def test_the_identity_confirmation_shows_the_old_and_the_new_values(client, supervisor, customer):
+    LoanFactory(customer=customer, payment_code="L000000123")
+    client.force_login(supervisor)
+    data = {
+        "document_type": "dni",
+        "document_number": "45678913",
+        "first_name": "Rosa María",
+        "last_name": customer.last_name,
+        "phone": "987654321",
+    }
+
+    response = client.post(reverse("crm:customer_update", args=[customer.pk]), data)
+
+    assert response.status_code == 200
+    assertContains(response, "Número de documento: 45678912 → 45678913")
+    assertContains(response, "Nombres: Rosa → Rosa María")
+    customer.refresh_from_db()
+    assert customer.first_name == "Rosa"
+
+
+@pytest.mark.parametrize("name", ["12345", "...", "-"])
+def test_a_new_customer_needs_a_name_with_letters(client, asesor, name):
+    client.force_login(asesor)
+    data = {
+        "document_type": "dni",
+        "document_number": "45871236",
+        "first_name": name,
+        "last_name": "Quispe",
+        "phone": "987654321",
+    }
+
+    response = client.post(reverse("crm:customer_create"), data)
+
+    assert response.status_code == 200
+    assertContains(response, "Escriba los nombres con letras.")
+    assert not Customer.objects.filter(document_number="45871236").exists()
+
+
+def test_a_company_name_may_carry_digits(client, asesor):
+    client.force_login(asesor)
+    data = {
+        "document_type": "ruc",
+        "document_number": "20100070970",
+        "first_name": "Inversiones 2000 S.A.C.",
+        "last_name": "",
+        "phone": "987654321",
+    }
+
+    response = client.post(reverse("crm:customer_create"), data)
+
+    assert response.status_code == 302
+    assert Customer.objects.get(document_number="20100070970").first_name == (
+        "Inversiones 2000 S.A.C."
+    )
+
+
+def test_a_customer_already_named_without_letters_keeps_other_edits_possible(
+    client, asesor, customer
+):
+    Customer.objects.filter(pk=customer.pk).update(first_name="12345")
+    client.force_login(asesor)
+    data = {
+        "document_type": "dni",
+        "document_number": customer.document_number,
+        "first_name": "12345",
+        "last_name": customer.last_name,
+        "phone": "987654321",
+        "city": "Cusco",
+    }
+
+    response = client.post(reverse("crm:customer_update", args=[customer.pk]), data)
+
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.city == "Cusco"
+
+
+def test_a_long_unbroken_name_wraps_on_the_360_page_and_the_form(client, asesor, customer):
+    Customer.objects.filter(pk=customer.pk).update(first_name="A" * 120)
+    client.force_login(asesor)
+
+    page = client.get(customer.get_absolute_url())
+    form = client.get(reverse("crm:customer_update", args=[customer.pk]))
+
+    assertContains(page, '<h1 class="h5 mb-0 text-break">')
+    assertContains(page, '<li class="breadcrumb-item active text-break"')
+    assertContains(form, '<li class="breadcrumb-item text-break">')
+
+
+def test_a_call_logged_from_the_360_page_is_not_called_a_note(client, asesor, customer):
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("crm:customer_add_note", args=[customer.pk]),
+        {"kind": "call", "summary": "Dice que paga el viernes."},
+        follow=True,
+    )
+
+    assertContains(response, "Llamada registrada.")
+    assertNotContains(response, "Nota agregada")
+
+
+def test_a_kind_the_quick_form_does_not_offer_is_explained(client, cobranzas, customer):
+    client.force_login(cobranzas)
+
+    response = client.post(
+        reverse("crm:customer_add_note", args=[customer.pk]),
+        {"kind": "payment", "summary": "Pagó 1000000000000"},
+        headers=HTMX,
+    )
+
+    assertContains(response, "Escoja una opción válida.")
+    assert not customer.interactions.filter(kind=Interaction.Kind.PAYMENT).exists()
+
+
+def test_an_invalid_note_without_javascript_shows_the_whole_360_page(client, asesor, customer):
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("crm:customer_add_note", args=[customer.pk]), {"kind": "note", "summary": "  "}
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "Escriba el texto de la nota.")
+    assertContains(response, 'id="customer-profile"')
+
+
+def test_admin_keeps_the_name_of_the_consent_tag(admin_client):
+    tag = Tag.objects.create(name=OPT_OUT_TAG)
+
+    admin_client.post(
+        reverse("admin:crm_tag_change", args=[tag.pk]), {"name": "No llamar", "color": "danger"}
+    )
+
+    tag.refresh_from_db()
+    assert tag.name == OPT_OUT_TAG
+    assert tag.color == "danger"
+
+
+def test_admin_cannot_delete_the_consent_tag_alone_or_in_bulk(admin_client):
+    tag = Tag.objects.create(name=OPT_OUT_TAG)
+    vip = Tag.objects.create(name="VIP")
+
+    single = admin_client.post(reverse("admin:crm_tag_delete", args=[tag.pk]), {"post": "yes"})
+    admin_client.post(
+        reverse("admin:crm_tag_changelist"),
+        {"action": "delete_selected", "_selected_action": [tag.pk, vip.pk], "post": "yes"},
+    )
+
+    assert single.status_code == 403
+    assert Tag.objects.filter(name=OPT_OUT_TAG).exists()
+
+
+def test_admin_still_renames_and_deletes_other_tags(admin_client):
+    vip = Tag.objects.create(name="VIP")
+
+    admin_client.post(
+        reverse("admin:crm_tag_change", args=[vip.pk]), {"name": "Preferente", "color": "info"}
+    )
+    vip.refresh_from_db()
+    admin_client.post(reverse("admin:crm_tag_delete", args=[vip.pk]), {"post": "yes"})
+
+    assert vip.name == "Preferente"
+    assert not Tag.objects.filter(pk=vip.pk).exists()
