@@ -75,6 +75,14 @@ class CustomerAdminForm(forms.ModelForm):
         model = Customer
         fields = [*services.CUSTOMER_FIELDS, "tags"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "tags" in self.fields:
+            # The tags an app keeps are not offered; the service keeps them as they are.
+            tags = self.fields["tags"]
+            tags.queryset = Tag.objects.exclude(name__in=services.managed_tag_names())
+            tags.help_text = services.managed_tags_note(self.instance)
+
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is None:

@@ -115,6 +115,13 @@ class PersonContactForm(forms.Form):
         }
 
 
+def limit_tags_to_hand_kept(field: forms.ModelMultipleChoiceField, customer: Customer) -> None:
+    """Offer only the tags a person keeps: not `No contactar` (the consent field says it) nor
+    the ones an app keeps (services.MANAGED_TAGS), which the help text names if present."""
+    field.queryset = Tag.objects.exclude(name__in=[OPT_OUT_TAG, *services.managed_tag_names()])
+    field.help_text = services.managed_tags_note(customer)
+
+
 class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
     """A customer's data. On a customer whose identity is protected (`crm.identity`), the
     document and names are locked, saying why, for a user without the role; a user with
@@ -147,6 +154,7 @@ class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
         self.fields["branch"].queryset = Branch.objects.filter(is_active=True)
         self.fields["advisor"].queryset = advisors()
         self.fields["document_number"].widget.attrs["autofocus"] = True
+        limit_tags_to_hand_kept(self.fields["tags"], self.instance)
         self.fields["has_opted_out"].help_text = _(
             "El cliente pidió no recibir mensajes ni campañas: no se le enviará ninguno."
         )

@@ -20,8 +20,30 @@ from crm.models import OPT_OUT_TAG, Appointment, Channel, Customer, Interaction,
 from integrations import calcom, webhooks
 from integrations.models import WebhookEvent
 from lib import people
+from lib.registry import Registry
 
 # Fields a person may set on a customer; anything else is the system's.
+# Tags an app above keeps by its own rules (recovery's "Cartera castigada" while a campaign is
+# active): shown on the customer, never put on or taken off by hand, here or in admin. The
+# name maps to why, for the form's help text.
+MANAGED_TAGS: Registry[str] = Registry("A managed tag")
+
+
+def managed_tag_names() -> set[str]:
+    return set(MANAGED_TAGS.names())
+
+
+def managed_tags_note(customer: Customer) -> str:
+    """Say which of the customer's tags a form leaves alone, and why ("" for none)."""
+    if customer.pk is None or not MANAGED_TAGS.names():
+        return ""
+    names = customer.tags.filter(name__in=MANAGED_TAGS.names()).values_list("name", flat=True)
+    return " ".join(
+        _("«%(tag)s» no se cambia aquí: %(why)s.") % {"tag": name, "why": MANAGED_TAGS.get(name)}
+        for name in sorted(names)
+    )
+
+
 CUSTOMER_FIELDS = (
     "document_type",
     "document_number",
@@ -200,6 +222,7 @@ def create_customer(
         raise ValidationError(
             {"document_number": _("Ya existe un cliente con ese tipo y número de documento.")}
         ) from exc
+    tags = [t for t in tags if t.name not in managed_tag_names()]
     if tags:
         customer.tags.set(tags)
     record_interaction(
@@ -267,7 +290,10 @@ def update_customer(
     if opted_out is not None and bool(opted_out) != customer.has_opted_out:
         _change_consent(customer, opted_out=bool(opted_out), actor=actor)
     if tags is not None:
-        wanted = {t for t in tags if t.name != OPT_OUT_TAG}
+        # A managed tag stays as its app left it, whatever the list says.
+        managed = managed_tag_names()
+        wanted = {t for t in tags if t.name != OPT_OUT_TAG and t.name not in managed}
+        wanted |= {t for t in customer.tags.all() if t.name in managed}
         old_names = old_tags - {OPT_OUT_TAG}
         new_names = {t.name for t in wanted}
         if customer.has_opted_out:

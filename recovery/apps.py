@@ -14,6 +14,8 @@ class RecoveryConfig(AppConfig):
         from collections_app import receivables as collection_receivables
         from collections_app import signals as collection_signals
         from collections_app.portal import redirects as portal_redirects
+        from collections_app.strategies.segments import CASTIGADA_TAG
+        from crm import services as crm_services
         from crm import timeline
         from crm.imports import registry as import_registry
         from recovery import imports, receivables, variables
@@ -21,6 +23,9 @@ class RecoveryConfig(AppConfig):
         from recovery.portal import views as portal_views
 
         collection_receivables.register(receivables.CampaignReceivable())
+        crm_services.MANAGED_TAGS.register(
+            CASTIGADA_TAG, _("la pone y la quita su campaña de cartera castigada")
+        )
         import_registry.register(imports.CampaignImporter())
         variables.register()
         timeline.register_detail("recovery_campaign", kind=timeline.HIDDEN)
