@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+import phonenumbers
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -196,6 +197,23 @@ class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
         if value and field in self.changed_data and not any(c.isalpha() for c in value):
             raise ValidationError(message)
         return value
+
+    def clean_phone(self):
+        phone = self.cleaned_data.get("phone")
+        # SMS and WhatsApp go to this number: a landline typed here would take them nowhere.
+        # Only when typed: one stored before keeps the rest of the customer editable.
+        if (
+            phone
+            and "phone" in self.changed_data
+            and phonenumbers.number_type(phone) == phonenumbers.PhoneNumberType.FIXED_LINE
+        ):
+            raise ValidationError(
+                _(
+                    "Es un teléfono fijo: regístrelo como teléfono alternativo y deje aquí "
+                    "un celular."
+                )
+            )
+        return phone
 
     def clean(self):
         cleaned = super().clean()

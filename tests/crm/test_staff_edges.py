@@ -125,6 +125,38 @@ def test_a_customer_already_named_without_letters_keeps_other_edits_possible(
     assert customer.city == "Cusco"
 
 
+@pytest.mark.parametrize(("phone", "kept"), [("014221234", False), ("987654321", True)])
+def test_a_landline_typed_as_the_mobile_is_refused(client, asesor, phone, kept):
+    """SMS and WhatsApp go to the mobile: a Lima landline there would take them nowhere."""
+    client.force_login(asesor)
+    data = {"document_type": "dni", "document_number": "45871236", "first_name": "Ana"}
+
+    response = client.post(reverse("crm:customer_create"), {**data, "phone": phone})
+
+    assert Customer.objects.filter(document_number="45871236").exists() is kept
+    if not kept:
+        assertContains(response, "Es un teléfono fijo: regístrelo como teléfono alternativo")
+
+
+def test_a_landline_stored_before_keeps_other_edits_possible(client, asesor, customer):
+    Customer.objects.filter(pk=customer.pk).update(phone="+5114221234")
+    client.force_login(asesor)
+    data = {
+        "document_type": "dni",
+        "document_number": customer.document_number,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "phone": "01 4221234",
+        "city": "Cusco",
+    }
+
+    response = client.post(reverse("crm:customer_update", args=[customer.pk]), data)
+
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.city == "Cusco"
+
+
 def test_a_long_unbroken_name_wraps_on_the_360_page_and_the_form(client, asesor, customer):
     Customer.objects.filter(pk=customer.pk).update(first_name="A" * 120)
     client.force_login(asesor)
