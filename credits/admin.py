@@ -1,5 +1,6 @@
 """Admin: products and investors are configured here; the ledger is read-only."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -7,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from credits.investors import services as investor_services
 from credits.models import (
     Distribution,
     Installment,
@@ -168,8 +170,26 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         return people.display_name(entry.actor)
 
 
+class InvestorAdminForm(forms.ModelForm):
+    """The admin's investor form, held to the screens' checks (document per type, CCI)."""
+
+    class Meta:
+        model = Investor
+        fields = investor_services.INVESTOR_FIELDS
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            investor_services.validate_investor(self.instance)
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
 @admin.register(Investor)
 class InvestorAdmin(admin.ModelAdmin):
+    form = InvestorAdminForm
     list_display = ("name", "kind", "document_number", "email", "bank_name", "is_active")
     list_filter = ("kind", "is_active", "currency")
     search_fields = ("name", "document_number", "email")

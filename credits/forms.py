@@ -1,7 +1,7 @@
 """Input parsing for the loan screens, query strings included."""
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,11 @@ PLATE_RE = re.compile(r"[A-Z0-9]{6,7}")
 # ISO 3779: 17 characters, never I, O or Q (they read as 1 and 0).
 VIN_RE = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
+# How far from today a new loan may start, and its first installment fall after the start:
+# beyond them a date is a typo (2062 for 2026), and past year 9999 no schedule exists.
+# Older loans come in through the importer (credits/imports.py), with their own history.
+LOAN_START_WINDOW = timedelta(days=365)
+MAX_FIRST_DUE_GAP = timedelta(days=365)
 
 
 def normalize_plate(value: str) -> str:
@@ -140,9 +145,25 @@ class LoanTermsForm(forms.Form):
                 for field, errors in exc.message_dict.items():
                     self.add_error(field if field in self.fields else None, errors)
         start, first_due = cleaned.get("start_date"), cleaned.get("first_due_date")
+        today = timezone.localdate()
+        if start and not today - LOAN_START_WINDOW <= start <= today + LOAN_START_WINDOW:
+            self.add_error(
+                "start_date",
+                _("La fecha de inicio debe estar entre el %(min)s y el %(max)s.")
+                % {
+                    "min": (today - LOAN_START_WINDOW).strftime("%d/%m/%Y"),
+                    "max": (today + LOAN_START_WINDOW).strftime("%d/%m/%Y"),
+                },
+            )
+            start = None
         if start and first_due and first_due <= start:
             self.add_error(
                 "first_due_date", _("El primer vencimiento debe ser posterior al inicio.")
+            )
+        elif start and first_due and first_due > start + MAX_FIRST_DUE_GAP:
+            self.add_error(
+                "first_due_date",
+                _("El primer vencimiento debe caer dentro del año siguiente al inicio."),
             )
         return cleaned
 
@@ -236,7 +257,10 @@ class LoanForm(ServiceErrorsMixin, LoanTermsForm):
     cosigner_email = forms.EmailField(label=_("Aval: correo"), required=False)
     cosigner_document = forms.CharField(label=_("Aval: documento"), max_length=20, required=False)
     notes = forms.CharField(
-        label=_("Observaciones"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Observaciones"),
+        required=False,
+        max_length=crm_forms.NOTE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
     field_order = [
@@ -462,7 +486,9 @@ class TransitionForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         action = cleaned.get("action")
-        if action in self.NEEDS_REASON and not cleaned.get("reason", "").strip():
+        # A reason refused on its own (too long, a NUL) has its error already.
+        has_reason = "reason" in self.errors or cleaned.get("reason", "").strip()
+        if action in self.NEEDS_REASON and not has_reason:
             self.add_error("reason", self.NEEDS_REASON[action])
         return cleaned
 

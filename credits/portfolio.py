@@ -173,16 +173,20 @@ def figures_of(summary: selectors.PortfolioSummary) -> dict:
 def summary_of(snapshot: PortfolioSnapshot) -> selectors.PortfolioSummary:
     """Return a snapshot's figures as the summary `selectors.portfolio_summary` gave."""
     figures = snapshot.figures
+    outstanding = [Decimal(b["outstanding"]) for b in figures["buckets"]]
+    # From the amounts, not the stored percents: a snapshot kept from before the percents
+    # were made to add up to 100.00 shows them as a new one would.
+    percents = selectors.shares_of_100(outstanding)
     return selectors.PortfolioSummary(
         buckets=[
             {
                 "bucket": b["bucket"],
                 "label": Bucket(b["bucket"]).label,
                 "loans": b["loans"],
-                "outstanding": Decimal(b["outstanding"]),
-                "percent": Decimal(b["percent"]),
+                "outstanding": amount,
+                "percent": percent,
             }
-            for b in figures["buckets"]
+            for b, amount, percent in zip(figures["buckets"], outstanding, percents, strict=True)
         ],
         outstanding=Decimal(figures["outstanding"]),
         par30=Decimal(figures["par30"]),

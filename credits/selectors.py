@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
@@ -41,6 +41,7 @@ from credits.models import (
 from crm.models import Branch, Customer
 from lib import bulk, money, small_tables
 
+CENT = Decimal("0.01")
 PAR_BUCKETS = {
     30: (Bucket.D31_60, Bucket.D61_90, Bucket.D90_PLUS),
     90: (Bucket.D90_PLUS,),
@@ -566,20 +567,36 @@ def aging_report(today: date | None = None) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = {row[0]: (row[1], money.cents(row[2])) for row in cursor}
-    total = sum((v[1] for v in found.values()), ZERO)
-    report = []
-    for bucket in Bucket:
-        count, outstanding = found.get(str(bucket), (0, ZERO))
-        report.append(
-            {
-                "bucket": str(bucket),
-                "label": bucket.label,
-                "loans": count,
-                "outstanding": outstanding,
-                "percent": (outstanding * 100 / total).quantize(Decimal("0.01")) if total else ZERO,
-            }
-        )
-    return report
+    rows = [(bucket, *found.get(str(bucket), (0, ZERO))) for bucket in Bucket]
+    percents = shares_of_100([outstanding for _bucket, _count, outstanding in rows])
+    return [
+        {
+            "bucket": str(bucket),
+            "label": bucket.label,
+            "loans": count,
+            "outstanding": outstanding,
+            "percent": percent,
+        }
+        for (bucket, count, outstanding), percent in zip(rows, percents, strict=True)
+    ]
+
+
+def shares_of_100(amounts: list[Decimal]) -> list[Decimal]:
+    """Return each amount's percent of their sum, to the cent, adding up to exactly 100.00.
+
+    Each share is rounded down and the cents left go to the largest remainders (largest
+    remainder method), so the report's percent column sums to its 100.00 total.
+    """
+    total = sum(amounts, ZERO)
+    if not total:
+        return [ZERO for _amount in amounts]
+    exact = [amount * 100 / total for amount in amounts]
+    shares = [value.quantize(CENT, rounding=ROUND_DOWN) for value in exact]
+    left = int((Decimal(100) - sum(shares, ZERO)) / CENT)
+    by_remainder = sorted(range(len(amounts)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[:left]:
+        shares[i] += CENT
+    return shares
 
 
 def portfolio_first_day() -> date | None:

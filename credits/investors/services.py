@@ -3,7 +3,7 @@ liquidations. Investors are not customers: nothing about them goes on a timeline
 
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -98,6 +98,12 @@ def create_liquidation(
     """
     if period_start > period_end:
         raise ValidationError({"period_end": _("El fin del periodo es anterior al inicio.")})
+    # This month may be liquidated before it ends (its later lines go into another
+    # liquidation of the same days); a later end is a typo, 2062 for 2026.
+    if period_end > _month_end(timezone.localdate()):
+        raise ValidationError(
+            {"period_end": _("El periodo no puede terminar después de este mes.")}
+        )
     lines = Distribution.objects.select_for_update().filter(
         investor=investor,
         liquidation__isnull=True,
@@ -123,6 +129,12 @@ def create_liquidation(
     )
     lines.update(liquidation=liquidation)
     return liquidation
+
+
+def _month_end(day: date) -> date:
+    """Return the last day of `day`'s month."""
+    next_month = day.replace(day=28) + timedelta(days=4)
+    return next_month - timedelta(days=next_month.day)
 
 
 @transaction.atomic
@@ -168,7 +180,7 @@ def _duplicate_investor_message() -> str:
     return _("Ya existe un inversionista con ese tipo y número de documento.")
 
 
-def _validated_investor(investor: Investor) -> None:
+def validate_investor(investor: Investor) -> None:
     """Check the investor's data per document type, its CCI and its uniqueness."""
     investor.name = investor.name.strip()
     investor.document_number = validators.normalize_document_number(investor.document_number)
@@ -209,7 +221,7 @@ def _saved_investor(investor: Investor) -> Investor:
 def create_investor(*, actor: AbstractBaseUser | None, data: Mapping[str, Any]) -> Investor:
     """Register an investor, validated per document type, with a unique document."""
     investor = Investor(**{k: v for k, v in data.items() if k in INVESTOR_FIELDS})
-    _validated_investor(investor)
+    validate_investor(investor)
     return _saved_investor(investor)
 
 
@@ -222,5 +234,5 @@ def update_investor(
     for field in INVESTOR_FIELDS:
         if field in data:
             setattr(investor, field, data[field])
-    _validated_investor(investor)
+    validate_investor(investor)
     return _saved_investor(investor)

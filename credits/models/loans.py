@@ -21,6 +21,8 @@ from lib.money import MONEY, RATE, Currency
 ZERO = Decimal("0.00")
 # A new product's negotiable range until an administrator sets its own: 0 % to 100 %.
 DEFAULT_MAX_RATE = Decimal(100)
+# Late interest starts after at most a year of grace: more is a typo, not a policy.
+MAX_GRACE_DAYS = 365
 
 
 class Component(models.TextChoices):
@@ -74,7 +76,8 @@ def validate_allocation_order(value: list) -> None:
     if not isinstance(value, list) or sorted(map(str, value)) != sorted(Component.values):
         raise ValidationError(
             _("El orden de imputación debe nombrar una vez cada componente: %(c)s.")
-            % {"c": ", ".join(Component.values)}
+            # The codes are what is typed in the JSON list; the names say what each is.
+            % {"c": ", ".join(f"{c.value} ({c.label})" for c in Component)}
         )
 
 
@@ -199,6 +202,17 @@ class LoanProduct(models.Model):
                 errors["annual_rate"] = _(
                     "La tasa ofrecida debe estar entre la mínima y la máxima del producto."
                 )
+        # The bounds a typo would cross (5000 for 50): what the rate fields already have.
+        if self.late_annual_rate is not None and self.late_annual_rate > MAX_ANNUAL_RATE:
+            errors["late_annual_rate"] = _(
+                "La tasa moratoria no puede pasar de %(max)s %% anual."
+            ) % {"max": MAX_ANNUAL_RATE}
+        if self.fee_type == FeeType.PERCENT and self.fee_value is not None and self.fee_value > 100:
+            errors["fee_value"] = _("Una comisión porcentual no puede pasar del 100 %.")
+        if self.grace_days is not None and self.grace_days > MAX_GRACE_DAYS:
+            errors["grace_days"] = _("Los días de gracia no pueden pasar de %(max)s.") % {
+                "max": MAX_GRACE_DAYS
+            }
         if errors:
             raise ValidationError(errors)
 

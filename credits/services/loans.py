@@ -177,7 +177,16 @@ def create_loan(
                 % {"p": product}
             }
         )
-    first_due_date = first_due_date or schedule.first_due_date_after(start_date, product.frequency)
+    try:
+        first_due_date = first_due_date or schedule.first_due_date_after(
+            start_date, product.frequency
+        )
+        # The last due date too: the loan's page and its disbursement compute them all.
+        schedule.due_dates(first_due_date, product.frequency, term)
+    except (ValueError, OverflowError) as exc:  # a date past year 9999
+        raise ValidationError(
+            {"first_due_date": _("Con estas fechas el cronograma pasaría del año 9999.")}
+        ) from exc
     if first_due_date <= start_date:
         raise ValidationError(
             {"first_due_date": _("El primer vencimiento debe ser posterior al inicio.")}
