@@ -327,16 +327,18 @@ class CallbackOut(Schema):
     mensaje: str
 
 
-# Every endpoint may answer these.
+# Every endpoint may answer these (400: more parameters than Django reads, config/api.py).
 ERRORS: dict[int, Any] = {
+    400: DetailOut,
     401: DetailOut,
     403: DetailOut,
     404: DetailOut,
     422: ValidationErrorOut,
     429: DetailOut,
 }
-# Those that read a body, also a 400 for one that is not JSON (ninja's parser says so).
-BODY_ERRORS: dict[int, Any] = {400: DetailOut, **ERRORS}
+# Those that read a body, also a 400 for one that is not JSON (ninja's parser says so), and
+# a 413 for one over DATA_UPLOAD_MAX_MEMORY_SIZE (config/api.py).
+BODY_ERRORS: dict[int, Any] = {413: DetailOut, **ERRORS}
 # And those that ask a payment gateway, a 502 when it refuses, 503 when it is down.
 GATEWAY_ERRORS: dict[int, Any] = {**BODY_ERRORS, 502: DetailOut, 503: DetailOut}
 

@@ -5,23 +5,28 @@ per-client tokens where an endpoint declares them), so its views are exempt from
 LoginRequiredMiddleware, which would answer a client with a redirect to the login page.
 """
 
+import functools
 import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import HttpError, Throttled, ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.security import django_auth
 
 from credits.api import router as credits_router
+from crm.api_schemas import spanish_message
 
 
 class SelfHostedSwagger(Swagger):
@@ -60,16 +65,55 @@ def api_home(request: HttpRequest, **kwargs: Any) -> JsonResponse:
     )
 
 
+def unknown_path(request: HttpRequest, rest: str) -> JsonResponse:
+    """Any other path under /api/v1/: a 404 in JSON, as the API answers, not the site's page."""
+    return JsonResponse(
+        {
+            "detail": _("Esta dirección no existe en la API: vea %(docs)s.")
+            % {"docs": reverse("api-v1:openapi-view")}
+        },
+        status=404,
+    )
+
+
+def json_not_allowed(view: Callable) -> Callable:
+    """Wrap a ninja view so a method the path lacks gets a 405 in JSON (ninja answers it in
+    plain English text), keeping its Allow header."""
+
+    @functools.wraps(view)  # keeps ninja's csrf_exempt and login_not_required marks
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and "Allow" in response:
+            allowed = response["Allow"]
+            response = JsonResponse(
+                {
+                    "detail": _("Método %(method)s no admitido aquí; use %(allowed)s.")
+                    % {"method": request.method, "allowed": allowed}
+                },
+                status=405,
+            )
+            response["Allow"] = allowed
+        return response
+
+    return wrapper
+
+
 class CarteraAPI(NinjaAPI):
     @property
     def urls(self) -> tuple[list, str, str]:
-        """Return ninja's URL patterns, each view marked `login_not_required`; the root
-        (which ninja keeps to know its own path) answers with `api_home`."""
+        """Return ninja's URL patterns, each view marked `login_not_required` and answering
+        a wrong method in JSON; the root (which ninja keeps to know its own path) answers
+        with `api_home`, and any other path with a JSON 404."""
         patterns, app_name, namespace = super().urls
         for pattern in patterns:
             if pattern.name == "api-root":
-                pattern.callback = api_home
+                pattern.callback = csrf_exempt(api_home)
+            else:
+                pattern.callback = json_not_allowed(pattern.callback)
             login_not_required(pattern.callback)
+        # Unnamed: the URL walk (tests/test_url_walk.py) requests named patterns only. Neither
+        # it nor the root writes anything: a client's POST gets their JSON, not the CSRF page.
+        patterns.append(path("<path:rest>", csrf_exempt(login_not_required(unknown_path))))
         return patterns, app_name, namespace
 
 
@@ -87,12 +131,17 @@ api = CarteraAPI(
 
 @api.exception_handler(Throttled)
 def too_many_requests(request: HttpRequest, exc: Throttled) -> HttpResponse:
-    """Answer 429 in Spanish; ninja adds the Retry-After header."""
-    return api.create_response(
+    """Answer 429 in Spanish, saying when to come back (Retry-After): ninja sets it after a
+    router's throttle, but not for a Throttled an endpoint raises (the bot's per-document
+    limit)."""
+    response = api.create_response(
         request,
         {"detail": _("Demasiadas solicitudes. Espere un momento e intente de nuevo.")},
         status=429,
     )
+    if exc.wait is not None:
+        response["Retry-After"] = str(math.ceil(exc.wait))
+    return response
 
 
 # ninja's own messages, for requests it refuses before any endpoint runs.
@@ -100,7 +149,6 @@ _NINJA_MESSAGES = {
     "Cannot parse request body": gettext_lazy(
         "No se pudo leer el cuerpo de la solicitud: envíe JSON válido o un formulario."
     ),
-    "Field required": gettext_lazy("Este campo es obligatorio."),
 }
 
 
@@ -121,20 +169,50 @@ def body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     )
 
 
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def too_many_fields(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Answer 400 in JSON for more parameters or files than Django reads
+    (DATA_UPLOAD_MAX_NUMBER_FIELDS, DATA_UPLOAD_MAX_NUMBER_FILES), not a server error."""
+    return api.create_response(
+        request,
+        {
+            "detail": _(
+                "La solicitud trae demasiados parámetros o archivos (hasta %(fields)s "
+                "parámetros y %(files)s archivos)."
+            )
+            % {
+                "fields": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+                "files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+            }
+        },
+        status=400,
+    )
+
+
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    """Answer ninja's refusals (an unreadable body) in Spanish."""
+    """Answer ninja's refusals (an unreadable body) in Spanish; under DEBUG ninja adds the
+    parser's own words in parentheses, which are dropped too."""
     message = str(exc)
-    return api.create_response(
-        request, {"detail": str(_NINJA_MESSAGES.get(message, message))}, status=exc.status_code
-    )
+    for english, spanish in _NINJA_MESSAGES.items():
+        if message.startswith(english):
+            message = str(spanish)
+    return api.create_response(request, {"detail": message}, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    """Answer a 404 raised by Django (get_object_or_404) in Spanish, not ninja's "Not Found"."""
+    return api.create_response(request, {"detail": _("No se encontró lo que pidió.")}, status=404)
 
 
 @api.exception_handler(ValidationError)
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    """Answer 422 with each field's error; pydantic's "Field required" in Spanish."""
+    """Answer 422 with each field's error in Spanish, whichever schema raised it (path and
+    query parameters and public endpoints' schemas too), as type, loc and msg."""
     errors = [
-        {**error, "msg": str(_NINJA_MESSAGES.get(error.get("msg", ""), error.get("msg", "")))}
+        {"type": error.get("type", ""), "loc": error.get("loc", []), "msg": spanish_message(error)}
         for error in exc.errors
     ]
     return api.create_response(request, {"detail": errors}, status=422)

@@ -123,7 +123,8 @@ def _preview_terms(params: SchedulePreviewQuery) -> dict:
         if missing:
             raise ValidationError(missing)
         return {
-            "annual_rate": params.annual_rate,
+            # ge=0 lets "-0" through; without its sign it is the plain 0 % it means.
+            "annual_rate": params.annual_rate.copy_abs(),
             "method": params.method,
             "frequency": params.frequency,
             "fee_type": schedule.FeeType.FIXED if params.fee else schedule.FeeType.NONE,
@@ -159,7 +160,7 @@ def _preview_terms(params: SchedulePreviewQuery) -> dict:
     return {
         "annual_rate": product.annual_rate.normalize()
         if params.annual_rate is None
-        else params.annual_rate,
+        else params.annual_rate.copy_abs(),
         "method": Method(product.method),
         "frequency": Frequency(product.frequency),
         "fee_type": product.fee_type,
@@ -190,7 +191,7 @@ def _error_field(message: str) -> str:
     throttle=ratelimit.ApiRateLimit(
         scope="api-schedule-preview", setting="API_PREVIEW_RATE_LIMIT", default="60/m"
     ),
-    response={200: SchedulePreviewOut, 422: ValidationErrorOut, 429: DetailOut},
+    response={200: SchedulePreviewOut, 400: DetailOut, 422: ValidationErrorOut, 429: DetailOut},
     summary="Cronograma de pagos (simulación)",
     url_name="schedule_preview",
 )

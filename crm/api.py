@@ -127,7 +127,10 @@ class UploadOut(Schema):
 
 
 class RowErrorOut(Schema):
-    linea: int
+    linea: int = Field(
+        description="Línea del archivo, la 1 es su encabezado: en una importación por esta "
+        "API, la fila N de `filas` es la línea N + 1."
+    )
     mensaje: str
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
+from django.utils.translation import ngettext
 from ninja import Field, Schema
 from pydantic import ValidationError as PydanticValidationError
 from pydantic import ValidationInfo, field_validator, model_validator
@@ -26,8 +27,6 @@ _MESSAGES = {
     "missing": N_("Este campo es obligatorio."),
     "extra_forbidden": N_("Este campo no se admite."),
     "string_type": N_("Debe ser un texto."),
-    "string_too_short": N_("Debe tener al menos {min_length} caracteres."),
-    "string_too_long": N_("Debe tener como máximo {max_length} caracteres."),
     "string_pattern_mismatch": N_("Tiene caracteres que no se admiten."),
     "greater_than": N_("Debe ser mayor que {gt}."),
     "greater_than_equal": N_("Debe ser mayor o igual que {ge}."),
@@ -39,9 +38,15 @@ _MESSAGES = {
     "decimal_max_digits": N_("El número tiene demasiadas cifras."),
     "decimal_whole_digits": N_("El número tiene demasiadas cifras."),
     "finite_number": N_("Indique un número finito."),
+    "float_parsing": N_("Indique un número válido, con punto decimal."),
+    "float_type": N_("Indique un número válido, con punto decimal."),
     "int_parsing": N_("Indique un número entero."),
     "int_type": N_("Indique un número entero."),
     "int_from_float": N_("Indique un número entero."),
+    "int_parsing_size": N_("El número es demasiado grande."),
+    "bool_parsing": N_("Indique true o false."),
+    "bool_type": N_("Indique true o false."),
+    "list_type": N_("Se esperaba una lista JSON."),
     "date_parsing": N_("Indique una fecha válida (AAAA-MM-DD)."),
     "date_from_datetime_parsing": N_("Indique una fecha válida (AAAA-MM-DD)."),
     "date_from_datetime_inexact": N_("Indique una fecha sin hora (AAAA-MM-DD)."),
@@ -56,24 +61,88 @@ _MESSAGES = {
     "dict_type": N_("Se esperaba un objeto JSON."),
     "json_invalid": N_("El JSON no es válido."),
 }
+# Those that count something: (context key, singular, plural), so "1 carácter", not "1 caracteres".
+_COUNTED = {
+    "string_too_short": (
+        "min_length",
+        N_("Debe tener al menos %(n)s carácter."),
+        N_("Debe tener al menos %(n)s caracteres."),
+    ),
+    "string_too_long": (
+        "max_length",
+        N_("Debe tener como máximo %(n)s carácter."),
+        N_("Debe tener como máximo %(n)s caracteres."),
+    ),
+    "too_short": (
+        "min_length",
+        N_("Debe tener al menos %(n)s elemento."),
+        N_("Debe tener al menos %(n)s elementos."),
+    ),
+    "too_long": (
+        "max_length",
+        N_("Debe tener como máximo %(n)s elemento."),
+        N_("Debe tener como máximo %(n)s elementos."),
+    ),
+}
 
 # The types of the errors the validators below raise, already in Spanish.
-_OWN_TYPES = {"document", "email"}
+NUL_TYPE = "null_character"
+_OWN_TYPES = {"document", "email", NUL_TYPE}
+
+
+def spanish_message(error: Any) -> str:
+    """Return a validation error's message in Spanish, whichever schema raised it.
+
+    A message already in Spanish stays: this API's own errors, those translated by `BotIn`
+    (which lost the context a template needs), and a validator's ValueError.
+    """
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])  # raised by one of this API's validators, in Spanish
+    if kind in _COUNTED and _COUNTED[kind][0] in ctx:
+        key, singular, plural = _COUNTED[kind]
+        count = int(ctx[key])
+        return ngettext(singular, plural, count) % {"n": count}
+    template = _MESSAGES.get(kind)
+    if template is None:
+        if kind in _OWN_TYPES or kind == "value_error" or kind in _COUNTED:
+            return str(error.get("msg", ""))
+        return _("Valor no válido.")
+    values = {name: str(value).replace(" or ", " o ") for name, value in ctx.items()}
+    try:
+        return _(template).format(**values)
+    except (KeyError, IndexError):
+        return str(error.get("msg", ""))  # translated already, without its context
 
 
 def _spanish(error: Any) -> dict:
     """Return a pydantic error with its message in Spanish (our own messages are already)."""
-    template = _MESSAGES.get(error["type"])
-    ctx = {name: str(value).replace(" or ", " o ") for name, value in error.get("ctx", {}).items()}
-    if template is None:
-        message = error["msg"] if error["type"] in _OWN_TYPES else _("Valor no válido.")
-    else:
-        message = _(template).format(**ctx)
     return {
-        "type": PydanticCustomError(error["type"], message),
+        "type": PydanticCustomError(error["type"], spanish_message(error)),
         "loc": error["loc"],
         "input": error.get("input"),
     }
+
+
+def _nul_errors(data: Any) -> list[dict]:
+    """Errors for each text in `data` with a NUL character, which PostgreSQL cannot store
+    (Django's forms refuse it too, with ProhibitNullCharactersValidator). A loop, not
+    recursion: JSON may nest as deep as its parser allows."""
+    errors = []
+    pending: list[tuple[tuple, Any]] = [((), data)]
+    while pending:
+        loc, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            message = _("Tiene un carácter nulo, que no se admite.")
+            errors.append(
+                {"type": PydanticCustomError(NUL_TYPE, message), "loc": loc, "input": value}
+            )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                pending += [((*loc, str(key)), key), ((*loc, str(key)), item)]
+        elif isinstance(value, list | tuple):
+            pending += [((*loc, index), item) for index, item in enumerate(value)]
+    return errors
 
 
 class BotIn(Schema):
@@ -82,6 +151,9 @@ class BotIn(Schema):
     @model_validator(mode="wrap")
     @classmethod
     def _in_spanish(cls, data: Any, handler: Any) -> Any:
+        nul = _nul_errors(data)
+        if nul:
+            raise PydanticValidationError.from_exception_data(cls.__name__, nul)
         try:
             return handler(data)
         except PydanticValidationError as exc:
@@ -124,9 +196,10 @@ class ValidationErrorOut(Schema):
     detail: list[dict]
 
 
-# What every endpoint behind a token may answer besides its own; and a 404 where it reads
-# one thing.
+# What every endpoint behind a token may answer besides its own (400: more parameters than
+# Django reads, config/api.py); and a 404 where it reads one thing.
 TOKEN_ERRORS: dict[int, Any] = {
+    400: DetailOut,
     401: DetailOut,
     403: DetailOut,
     422: ValidationErrorOut,

@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Body, Field, File, Form, Query, Router, Schema, Status
@@ -198,7 +197,7 @@ class CampaignPageOut(Schema):
     resultados: list[CampaignOut]
 
 
-BODY_ERRORS: dict[int, Any] = {400: DetailOut, **TOKEN_ERRORS}
+BODY_ERRORS: dict[int, Any] = {413: DetailOut, **TOKEN_ERRORS}
 
 
 # --- Endpoints -----------------------------------------------------------------------------
@@ -326,7 +325,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> dict:
 
 @router.post(
     "/campanas/{campaign_id}/finalizar",
-    response={200: CampaignDetailOut, 409: DetailOut, **NOT_FOUND, 400: DetailOut},
+    response={200: CampaignDetailOut, 409: DetailOut, **NOT_FOUND, 400: DetailOut, 413: DetailOut},
     summary="Finalizar una campaña",
     url_name="recovery_campaign_finish",
 )
@@ -366,7 +365,10 @@ def _listed(params: ListQuery) -> QuerySet[Campaign]:
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
-    return get_object_or_404(Campaign.objects.select_related("customer"), pk=campaign_id)
+    campaign = Campaign.objects.select_related("customer").filter(pk=campaign_id).first()
+    if campaign is None:
+        raise HttpError(404, _("No existe una campaña con ese número."))
+    return campaign
 
 
 def _file_mapping(batch: ImportBatch) -> dict[str, int]:

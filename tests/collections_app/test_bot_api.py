@@ -224,6 +224,16 @@ def test_the_document_limit_counts_the_number_however_it_is_written(bot, debtor,
     assert response.status_code == 429
 
 
+def test_the_document_limit_says_when_to_come_back(bot, debtor, settings):
+    settings.BOT_API_DOCUMENT_RATE_LIMIT = "1/m"
+    bot.get("/lookup", doc(debtor))
+
+    response = bot.get("/lookup", doc(debtor))
+
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 61
+
+
 # --- Lookup ---------------------------------------------------------------------------------
 
 
