@@ -95,3 +95,18 @@ def test_no_agent_page_scrolls_sideways_on_a_phone(page: Page, live_server, demo
             wide.append(str(exc))
 
     assert wide == [], "\n".join(wide)
+
+
+@pytest.mark.parametrize("width", [992, 1280, 1440])
+def test_the_menu_of_the_users_with_most_items_fits_a_desktop_screen(
+    page: Page, live_server, demo_data, width
+):
+    """The admin's menu was 1,501 px wide at 1,280: the name and *Salir* were off screen."""
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, live_server, "admin")
+
+    page.goto(f"{live_server.url}{reverse('crm:customer_list')}")
+
+    assert_no_sideways_scroll(page)
+    box = page.get_by_role("button", name="Salir").bounding_box()
+    assert box["x"] + box["width"] <= width
