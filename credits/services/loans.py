@@ -25,6 +25,7 @@ from credits.models import (
     LoanProduct,
 )
 from credits.services import ledger
+from crm import display
 from crm import services as crm_services
 from crm.models import Branch, Customer, Interaction
 from lib import money, people
@@ -118,16 +119,23 @@ def validate_terms(
         errors["product"] = _("El producto %(p)s no está activo.") % {"p": product}
     if principal is not None and not product.min_amount <= principal <= product.max_amount:
         errors["principal"] = _("El monto debe estar entre %(min)s y %(max)s para %(p)s.") % {
-            "min": product.min_amount,
-            "max": product.max_amount,
+            "min": display.amount(product.min_amount),
+            "max": display.amount(product.max_amount),
             "p": product,
         }
     if term is not None and not product.min_term <= term <= product.max_term:
-        errors["term"] = ngettext(
-            "El plazo debe estar entre %(min)s y %(max)s cuota para %(p)s.",
-            "El plazo debe estar entre %(min)s y %(max)s cuotas para %(p)s.",
-            product.max_term,
-        ) % {"min": product.min_term, "max": product.max_term, "p": product}
+        if product.min_term == product.max_term:
+            errors["term"] = ngettext(
+                "El plazo es de %(max)s cuota para %(p)s.",
+                "El plazo es de %(max)s cuotas para %(p)s.",
+                product.max_term,
+            ) % {"max": product.max_term, "p": product}
+        else:
+            errors["term"] = _("El plazo debe estar entre %(min)s y %(max)s cuotas para %(p)s.") % {
+                "min": product.min_term,
+                "max": product.max_term,
+                "p": product,
+            }
     if annual_rate is not None and not product.min_rate <= annual_rate <= product.max_rate:
         errors["annual_rate"] = _(
             "La tasa debe estar entre %(min)s %% y %(max)s %% anual para %(p)s."

@@ -79,8 +79,8 @@ def test_a_rate_just_outside_the_range_is_refused(consumo, rate):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("principal", Decimal("999.99"), "El monto debe estar entre 1000.00 y 30000.00"),
-        ("principal", Decimal("30000.01"), "El monto debe estar entre 1000.00 y 30000.00"),
+        ("principal", Decimal("999.99"), "El monto debe estar entre 1,000.00 y 30,000.00"),
+        ("principal", Decimal("30000.01"), "El monto debe estar entre 1,000.00 y 30,000.00"),
         ("term", 5, "El plazo debe estar entre 6 y 36 cuotas"),
         ("term", 37, "El plazo debe estar entre 6 y 36 cuotas"),
     ],
@@ -98,9 +98,7 @@ def test_a_one_installment_product_says_cuota_in_the_singular(db):
     with pytest.raises(ValidationError) as refused:
         _create(product, term=2)
 
-    assert refused.value.message_dict["term"] == [
-        "El plazo debe estar entre 1 y 1 cuota para Un pago."
-    ]
+    assert refused.value.message_dict["term"] == ["El plazo es de 1 cuota para Un pago."]
 
 
 # --- The loan form and its preview ------------------------------------------------------
@@ -182,7 +180,7 @@ def test_the_api_previews_a_loan_of_a_product_with_its_terms(client, consumo):
     [
         ({"annual_rate": "999"}, "annual_rate", "La tasa debe estar entre 28 % y 36 %"),
         ({"annual_rate": "27"}, "annual_rate", "La tasa debe estar entre 28 % y 36 %"),
-        ({"principal": "999999"}, "principal", "El monto debe estar entre 1000.00 y 30000.00"),
+        ({"principal": "999999"}, "principal", "El monto debe estar entre 1,000.00 y 30,000.00"),
         ({"term": "48"}, "term", "El plazo debe estar entre 6 y 36 cuotas"),
         ({"method": "german"}, "method", "El producto usa «french»"),
         ({"frequency": "weekly"}, "frequency", "El producto usa «monthly»"),

@@ -384,7 +384,7 @@ def test_an_amount_outside_the_product_is_refused_in_spanish(client, asesor, cus
     )
 
     assert response.status_code == 200
-    assertContains(response, "El monto debe estar entre 100.00 y 5000.00")
+    assertContains(response, "El monto debe estar entre 100.00 y 5,000.00")
     assert not Loan.objects.exists()
 
 

@@ -203,7 +203,7 @@ def test_discarding_a_lead_needs_a_reason_and_leaves_it_on_the_timeline(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("amount", "50000", "El monto debe estar entre 1000.00 y 30000.00"),
+        ("amount", "50000", "El monto debe estar entre 1,000.00 y 30,000.00"),
         ("term", 48, "El plazo debe estar entre 6 y 36 cuotas"),
         ("annual_rate", "45", "La tasa debe estar entre 20 % y 30 % anual"),
         ("amount", "-5", "mayor que cero"),
@@ -796,8 +796,18 @@ def test_the_calculator_credit_form_says_the_product_limits_in_spanish(
         {**lead, "amount": "50000", "consent": "on", "recaptcha_token": "token"},
     )
 
-    assertContains(response, "El monto debe estar entre 1000.00 y 30000.00")
+    assertContains(response, "El monto debe estar entre 1,000.00 y 30,000.00")
     assert not CreditLead.objects.exists()
+
+
+def test_the_calculator_credit_form_says_a_fixed_term_once(client, credit_type):
+    LoanProductFactory(name="Un pago", min_term=1, max_term=1)
+    LoanProductFactory(name="Anual", min_term=12, max_term=12)
+
+    text = " ".join(client.get(reverse("calculator_credit")).content.decode().split())
+
+    assert "en 1 cuota</li>" in text and "en 12 cuotas</li>" in text
+    assert "de 1 a 1" not in text and "de 12 a 12" not in text
 
 
 def test_the_calculator_credit_form_starts_from_the_figures_simulated(client, credit_type):
@@ -945,7 +955,7 @@ def test_the_application_is_edited_within_the_product_limits(
     refused = client.post(url, {"product": product.pk, "amount": "99999", "term": 12})
     client.post(url, {"product": product.pk, "amount": "15000", "term": 24})
 
-    assertContains(refused, "El monto debe estar entre 1000.00 y 30000.00")
+    assertContains(refused, "El monto debe estar entre 1,000.00 y 30,000.00")
     application.refresh_from_db()
     assert (application.amount, application.term) == (Decimal("15000.00"), 24)
 
