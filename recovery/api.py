@@ -134,7 +134,7 @@ class CampaignIn(DocumentIn):
     )
     fecha_fin: SaneDate | None = Field(
         None,
-        description="Fecha de finalización (AAAA-MM-DD), de hoy al 2099-12-31; vacía: no vence.",
+        description="Fecha de finalización (AAAA-MM-DD), de hoy a 10 años; vacía: no vence.",
     )
     codigo_pago_asociado: PaymentCode = ""
 

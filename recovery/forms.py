@@ -1,7 +1,7 @@
 """Input of the agents' screens of written-off campaigns: the list's and the funnel's query
 strings, a new campaign, finishing one, annulling a payment."""
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -13,12 +13,12 @@ from collections_app.screens import ListFilterForm, is_confirmed  # noqa: F401 (
 from crm import validators as document_validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
+from recovery import services
 from recovery.models import MAX_DEBT, Campaign
 from recovery.services import MAX_CODE
 
-# The oldest day a filter takes, and how far ahead an end date may be.
+# The oldest day a filter takes (how far ahead an end date may be: services.latest_end).
 FIRST_DAY = date(2000, 1, 1)
-YEARS_AHEAD = 10
 REASON_CHARS = 255
 FINISH_REASON_CHARS = 200
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
@@ -28,7 +28,7 @@ AMOUNT_ATTRS = {"type": "text", "inputmode": "decimal", "autocomplete": "off"}
 
 
 def _latest_day() -> date:
-    return timezone.localdate() + timedelta(days=366 * YEARS_AHEAD)
+    return services.latest_end(timezone.localdate())
 
 
 def _day_problem(day: date | None) -> str | None:

@@ -21,7 +21,7 @@ customer two active campaigns: the database's constraint fails the later one who
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -61,8 +61,6 @@ LOOKUP_CHUNK = 1000
 PG_LOOKUP_CHUNK = 20_000
 # Blockers an undo lists; the rest are counted.
 BLOCKERS_LISTED = 20
-# The latest end date a row may have: further is a typing mistake, not a campaign.
-MAX_END_YEARS = 10
 EARLIEST_END = date(2000, 1, 1)
 CREATE_CUSTOMERS = "create_customers"
 DNI = Customer.DocumentType.DNI.value
@@ -378,7 +376,7 @@ class CampaignImporter(Importer):
                     cells.get("ends_on"),
                     label=labels.ends_on,
                     earliest=EARLIEST_END,
-                    latest=today + timedelta(days=366 * MAX_END_YEARS),
+                    latest=services.latest_end(today),
                 )
             except ValueError as exc:
                 messages.append(str(exc))

@@ -7,7 +7,7 @@ payment is the campaign's alone: the loan it comes from is never touched.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -30,6 +30,8 @@ DISCOUNT_TYPES = frozenset(Campaign.DiscountType.values)
 
 CENT = Decimal("0.01")
 MAX_CODE = 30
+# An end date further ahead is a typing mistake (2062 for 2026), not a campaign.
+MAX_END_YEARS = 10
 
 
 def _money(currency: str, value: Decimal) -> str:
@@ -90,10 +92,21 @@ def check_code(code: str) -> list[str]:
     return []
 
 
+def latest_end(today: date) -> date:
+    """Return the furthest end date a campaign may have (screens, file and API alike)."""
+    return today + timedelta(days=366 * MAX_END_YEARS)
+
+
 def check_end_date(ends_on: date | None, *, today: date) -> list[str]:
-    """A campaign made already ended would be finished before anyone saw it."""
+    """A campaign made already ended would be finished before anyone saw it; one ending
+    decades ahead is a typing mistake."""
     if ends_on is not None and ends_on < today:
         return [_("La fecha de finalización (%(day)s) ya pasó.") % {"day": f"{ends_on:%d/%m/%Y}"}]
+    if ends_on is not None and ends_on > latest_end(today):
+        return [
+            _("La fecha de finalización (%(day)s) pasa del %(last)s.")
+            % {"day": f"{ends_on:%d/%m/%Y}", "last": f"{latest_end(today):%d/%m/%Y}"}
+        ]
     return []
 
 

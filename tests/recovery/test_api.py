@@ -189,6 +189,8 @@ def test_bad_input_is_a_422_in_spanish_on_its_field(partner, debtor, fields, fie
             "menor que la deuda",
         ),
         ({"fecha_fin": "2026-06-01"}, "fecha_fin", "ya pasó"),
+        # The screens' and the file's bound, not only the type's 2099-12-31.
+        ({"fecha_fin": "2090-01-01"}, "fecha_fin", "pasa del"),
         ({"codigo_pago_asociado": "NOPE-1"}, "codigo_pago_asociado", "No existe un crédito"),
     ],
 )
