@@ -421,14 +421,29 @@ def _csv_rows(file: IO[bytes], encoding: str = "utf-8-sig") -> Iterator[Row]:
                 code="encoding",
             ) from exc
         except csv.Error as exc:
-            raise ValidationError(
-                _("No se pudo leer el archivo .csv: %(error)s") % {"error": exc},
-                code="unreadable",
-            ) from exc
+            raise ValidationError(_csv_error(exc, line), code="unreadable") from exc
     finally:
         # The uploaded file belongs to the caller: let go of it without closing it.
         if not text.closed:
             text.detach()
+
+
+def _csv_error(exc: csv.Error, line: int) -> str:
+    """Say in Spanish what Python's csv reader refused (its messages are English)."""
+    said = str(exc)
+    if said.startswith("field larger than field limit"):
+        return _(
+            "Una celda cerca de la línea %(line)s pasa de %(limit)s caracteres: revise que "
+            "sus comillas estén cerradas."
+        ) % {"line": line, "limit": f"{csv.field_size_limit():,}"}
+    if "NUL" in said:
+        return _("La línea %(line)s tiene un carácter nulo: el archivo no es un .csv de texto.") % {
+            "line": line
+        }
+    return _("No se pudo leer el archivo .csv cerca de la línea %(line)s (%(error)s).") % {
+        "line": line,
+        "error": said,
+    }
 
 
 # --- Cells ------------------------------------------------------------------------------
@@ -563,7 +578,8 @@ def read_date(value: Any, *, label: str, earliest: date, latest: date) -> date:
                 _("%(label)s (%(day)s) debe estar entre el %(from)s y el %(to)s.")
                 % {
                     "label": label,
-                    "day": day.strftime("%d/%m/%Y"),
+                    # Four digits for the year whatever it is: strftime writes year 1 as "1".
+                    "day": f"{day.day:02d}/{day.month:02d}/{day.year:04d}",
                     "from": earliest.strftime("%d/%m/%Y"),
                     "to": latest.strftime("%d/%m/%Y"),
                 }

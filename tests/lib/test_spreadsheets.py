@@ -222,3 +222,30 @@ def test_a_head_the_probe_cannot_take_is_read_by_the_process_that_asks(monkeypat
     head = spreadsheets.read_head(book, "clientes.xlsx", rows=1)
 
     assert head == spreadsheets.Head(rows=[(1, ["Documento"]), (2, ["45678912"])], ended=True)
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"), [("0001-01-01", "01/01/0001"), ("31/12/9999", "31/12/9999")]
+)
+def test_a_date_out_of_bounds_is_named_with_its_four_digit_year(cell, shown):
+    with pytest.raises(ValueError) as refused:
+        spreadsheets.read_date(
+            cell, label="fecha fin", earliest=date(2000, 1, 1), latest=date(2036, 12, 31)
+        )
+
+    assert str(refused.value) == (
+        f"Fecha fin ({shown}) debe estar entre el 01/01/2000 y el 31/12/2036."
+    )
+
+
+def test_a_csv_cell_over_the_readers_limit_is_explained_in_spanish():
+    """An unclosed quote runs a cell to the end of the file: the reader's message was English."""
+    data = b'nombre,precio\n"abierta,1\n' + b"x" * 200_000 + b"\n"
+
+    with pytest.raises(ValidationError) as refused:
+        list(spreadsheets.read_rows(io.BytesIO(data), "datos.csv"))
+
+    assert refused.value.messages == [
+        "Una celda cerca de la línea 2 pasa de 131,072 caracteres: revise que sus comillas "
+        "estén cerradas."
+    ]
