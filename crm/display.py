@@ -99,6 +99,16 @@ def money_text(value: Decimal | float | int | str | None, currency: str | None =
     return f"{symbol} {text}" if symbol else text
 
 
+# Between a currency's symbol and its amount on a screen: "S/" never ends a line alone.
+# Messages keep the plain space (a no-break space takes an SMS out of its 7-bit alphabet).
+NO_BREAK_SPACE = "\u00a0"
+
+
+def money_on_screen(value: Decimal | float | int | str | None, currency: str | None = None) -> str:
+    """Return `money_text`, its symbol held to its amount by a no-break space."""
+    return money_text(value, currency).replace(" ", NO_BREAK_SPACE, 1)
+
+
 # An amount written after a currency code or symbol, as older timeline sentences (and apps
 # that do not use `money_text` yet) wrote them: "PEN 1234.50", "USD 10", "S/ 1720.00".
 _AMOUNT_IN_TEXT = re.compile(
@@ -108,8 +118,10 @@ _AMOUNT_IN_TEXT = re.compile(
 _SYMBOL_CODES = {symbol: code for code, symbol in money.CURRENCY_SYMBOLS.items()}
 
 
-def amounts_in_text(text: str) -> str:
-    """Return `text` with every "PEN 1234.50" in it written as money: "S/ 1,234.50"."""
+def amounts_in_text(text: str, *, on_screen: bool = False) -> str:
+    """Return `text` with every "PEN 1234.50" in it written as money: "S/ 1,234.50" (held
+    together by a no-break space `on_screen`)."""
+    write = money_on_screen if on_screen else money_text
 
     def written(match: re.Match) -> str:
         currency = match["currency"]
@@ -118,6 +130,6 @@ def amounts_in_text(text: str) -> str:
             value = Decimal(match["amount"].replace(",", ""))
         except InvalidOperation:
             return match[0]
-        return money_text(value, code)
+        return write(value, code)
 
     return _AMOUNT_IN_TEXT.sub(written, text or "")

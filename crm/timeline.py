@@ -64,7 +64,7 @@ def register_detail(key: str, label: Any = "", kind: str = TEXT) -> None:
 
 def entry(interaction: Interaction) -> Entry:
     """Return the sentence and the readable details of a timeline entry."""
-    sentence = display.amounts_in_text(interaction.text or interaction.summary)
+    sentence = display.amounts_in_text(interaction.text or interaction.summary, on_screen=True)
     payload = interaction.payload or {}
     currency = _currency(payload, interaction.summary)
     details: list[tuple[str, str]] = []
@@ -115,7 +115,7 @@ def _text(value: Any, kind: str, currency: str) -> str:
             amount = Decimal(str(value))
         except InvalidOperation:
             return str(value)
-        return display.money_text(amount, currency) if amount else ""
+        return display.money_on_screen(amount, currency) if amount else ""
     if kind == PERCENT:
         return f"{display.amount(value)} %"
     text = str(value)
@@ -132,7 +132,7 @@ def _text(value: Any, kind: str, currency: str) -> str:
         if timezone.is_aware(at):
             at = timezone.localtime(at)
         return formats.date_format(at, "SHORT_DATETIME_FORMAT")
-    return display.amounts_in_text(text)
+    return display.amounts_in_text(text, on_screen=True)
 
 
 # The vocabulary every app shares. Ids and provider references are for machines (admin

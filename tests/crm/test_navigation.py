@@ -29,7 +29,7 @@ def test_two_people_with_the_same_areas_share_the_menu_and_each_keeps_their_name
     client.force_login(other)
     second = client.get(reverse("crm:customer_list")).content.decode()
 
-    menu = re.compile(r'<ul class="navbar-nav me-auto">.*?</ul>', re.S)
+    menu = re.compile(r'<ul class="navbar-nav me-auto flex-wrap">.*?</ul>', re.S)
     assert menu.search(first).group(0) == menu.search(second).group(0)
     name = re.compile(r'<span id="current-user">([^<]*)</span>')
     assert name.search(first).group(1) == "Andrea Quispe"

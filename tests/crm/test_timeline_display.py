@@ -47,10 +47,11 @@ def test_a_payment_entry_reads_as_a_sentence_with_money_and_no_codes(client, ase
 
     response = client.get(customer.get_absolute_url())
 
-    assertContains(response, "Pago de S/ 1,234.50 al crédito 2645290988 (MercadoPago)")
+    # "S/" held to its amount by a no-break space: a line never ends with the symbol alone.
+    assertContains(response, "Pago de S/\u00a01,234.50 al crédito 2645290988 (MercadoPago)")
     assertContains(response, "Referencia")
     assertContains(response, "A saldo a favor")
-    assertContains(response, "S/ 12.50")
+    assertContains(response, "S/\u00a012.50")
     for raw in ("PEN 1234.50", "prepaid_principal", "credited", ">loan<", ">payment<", "1638"):
         assertNotContains(response, raw)
 
