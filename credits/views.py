@@ -28,6 +28,7 @@ from credits.models import Loan, LoanContract
 from credits.services import contracts as contract_services
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
+from crm import display
 from crm import selectors as crm_selectors
 from lib import amounts, files, lists
 
@@ -200,8 +201,8 @@ def _payment_summary(payment) -> str:
     currency = payment.loan.currency
     applied = payment.amount - payment.prepaid_principal - payment.credited
     parts = [
-        _("Pago de %(cur)s %(amount)s registrado: %(applied)s aplicado a cuotas")
-        % {"cur": currency, "amount": _money(payment.amount), "applied": _money(applied)}
+        _("Pago de %(amount)s registrado: %(applied)s aplicado a cuotas")
+        % {"amount": display.money_text(payment.amount, currency), "applied": _money(applied)}
     ]
     if payment.prepaid_principal:
         parts.append(
@@ -232,8 +233,8 @@ def payment_annul(request: HttpRequest, pk: int, payment_pk: int) -> HttpRespons
     else:
         messages.success(
             request,
-            _("Pago de %(cur)s %(amount)s anulado.")
-            % {"cur": payment.loan.currency, "amount": _money(payment.amount)},
+            _("Pago de %(amount)s anulado.")
+            % {"amount": display.money_text(payment.amount, payment.loan.currency)},
         )
     return redirect(payment.loan)
 
@@ -314,9 +315,8 @@ def _run_ledger_transition(loan: Loan, action: str, reason: str, actor) -> str:
         loan_services.write_off(loan=loan, actor=actor, reason=reason)
         return _("Crédito %(code)s castigado.") % code
     payment = payment_services.apply_credit_balance(loan=loan, actor=actor)
-    return _("Saldo a favor de %(cur)s %(amount)s aplicado a las cuotas.") % {
-        "cur": loan.currency,
-        "amount": _money(payment.amount),
+    return _("Saldo a favor de %(amount)s aplicado a las cuotas.") % {
+        "amount": display.money_text(payment.amount, loan.currency),
     }
 
 
@@ -333,10 +333,9 @@ def participation_add(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
-            message = _("%(investor)s financia %(cur)s %(amount)s (%(share)s %%).") % {
+            message = _("%(investor)s financia %(amount)s (%(share)s %%).") % {
                 "investor": participation.investor.name,
-                "cur": loan.currency,
-                "amount": _money(participation.amount),
+                "amount": display.money_text(participation.amount, loan.currency),
                 "share": format(participation.share.normalize(), "f"),
             }
             if not request.htmx:

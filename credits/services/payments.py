@@ -24,6 +24,7 @@ from credits.models import (
     PaymentAllocation,
 )
 from credits.services import distributions, ledger
+from crm import display
 from crm import services as crm_services
 from crm.models import Interaction
 from lib import money, people
@@ -285,13 +286,12 @@ def apply_payment(
             raise ValidationError(
                 {
                     "amount": _(
-                        "El monto supera lo que se debe: %(cur)s %(owed)s cancelan el crédito "
-                        "al %(day)s. Si de verdad recibió más, marque «Registrar el exceso como "
+                        "El monto supera lo que se debe: %(owed)s cancelan el crédito al "
+                        "%(day)s. Si de verdad recibió más, marque «Registrar el exceso como "
                         "saldo a favor»."
                     )
                     % {
-                        "cur": loan.currency,
-                        "owed": money.format_money(owed),
+                        "owed": display.money_text(owed, loan.currency),
                         "day": received_on.strftime("%d/%m/%Y"),
                     }
                 }

@@ -40,7 +40,7 @@ def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server,
     page.get_by_role("button", name="Registrar pago").click()
 
     expect(page).to_have_url(re.compile(rf"/creditos/{loan.pk}/$"))
-    expect(page.locator("#messages")).to_contain_text("Pago de PEN 945.60 registrado")
+    expect(page.locator("#messages")).to_contain_text("Pago de S/ 945.60 registrado")
     expect(first_row).to_have_attribute("data-state", "paid")
     expect(first_row).to_contain_text("Pagada")
     payment = page.locator(".payment-item").first
@@ -51,7 +51,7 @@ def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server,
     page.once("dialog", lambda dialog: dialog.accept())
     payment.get_by_role("button", name="Anular").click()
 
-    expect(page.locator("#messages")).to_contain_text("Pago de PEN 945.60 anulado.")
+    expect(page.locator("#messages")).to_contain_text("Pago de S/ 945.60 anulado.")
     expect(first_row).to_have_attribute("data-state", "upcoming")
     expect(first_row).to_contain_text("Por vencer")
     expect(page.locator(".payment-item").first).to_contain_text("Billete falso")
@@ -75,12 +75,12 @@ def test_an_absurd_amount_is_stopped_until_it_is_recorded_as_an_overpayment(
     pages.sign_in(page, live_server, "cobranzas")
     page.goto(f"{live_server.url}/creditos/{loan.pk}/pagos/nuevo/")
     # The first installment in full and the rest of the principal: 945.60 + 9,254.40.
-    expect(page.locator('[data-figure="to-settle"]')).to_have_text("PEN 10,200.00")
+    expect(page.locator('[data-figure="to-settle"]')).to_have_text("S/ 10,200.00")
     page.get_by_label("Monto").fill("999999999999")
     page.get_by_role("button", name="Registrar pago").click()
 
     expect(page.locator("#payment-form")).to_contain_text(
-        "El monto supera lo que se debe: PEN 10,200.00 cancelan el crédito"
+        "El monto supera lo que se debe: S/ 10,200.00 cancelan el crédito"
     )
     assert not loan.payments.exists()
     page.get_by_label("Monto").fill("10300")

@@ -208,8 +208,8 @@ def test_the_dashboard_shows_every_investors_figures_and_the_ranking(client, sup
 
     response = client.get(reverse("credits:investor_dashboard"))
 
-    assertContains(response, 'data-figure="outstanding">PEN 11,666.67')
-    assertContains(response, 'data-figure="earned">PEN 180.00')
+    assertContains(response, 'data-figure="outstanding">S/ 11,666.67')
+    assertContains(response, 'data-figure="earned">S/ 180.00')
     assertContains(response, 'id="ranking-chart" type="application/json"')
     assertContains(response, "vendor/chart.js/chart.umd.min.js")
     assertContains(response, "js/charts.js")
@@ -220,9 +220,9 @@ def test_the_dashboard_shows_one_investor_when_chosen(client, supervisor, book):
 
     response = client.get(reverse("credits:investor_dashboard"), {"investor": book["lucia"].pk})
 
-    assertContains(response, 'data-figure="capital-deployed">PEN 8,500.00')
-    assertContains(response, 'data-figure="outstanding">PEN 8,000.00')
-    assertContains(response, 'data-figure="expected">PEN 1,728.00')
+    assertContains(response, 'data-figure="capital-deployed">S/ 8,500.00')
+    assertContains(response, 'data-figure="outstanding">S/ 8,000.00')
+    assertContains(response, 'data-figure="expected">S/ 1,728.00')
     assertNotContains(response, 'id="ranking-chart"')
 
 
@@ -237,7 +237,7 @@ def test_choosing_an_investor_with_htmx_swaps_only_the_figures(client, superviso
 
     assertTemplateUsed(response, "credits/partials/investor_figures.html")
     assertNotContains(response, "<nav")
-    assertContains(response, 'data-figure="outstanding">PEN 3,666.67')
+    assertContains(response, 'data-figure="outstanding">S/ 3,666.67')
 
 
 @pytest.mark.parametrize("loans", [2, 20])
@@ -295,11 +295,11 @@ def test_in_the_browser_the_charts_draw_and_follow_the_chosen_investor(page, liv
     pages.sign_in(page, live_server, "supervisor")
     page.goto(f"{live_server.url}{reverse('credits:investor_dashboard')}")
     page.wait_for_function(CHARTS_DRAWN, arg=3)
-    expect(page.locator('[data-figure="capital-deployed"]')).to_have_text("PEN 10,000.00")
+    expect(page.locator('[data-figure="capital-deployed"]')).to_have_text("S/ 10,000.00")
 
     page.get_by_label("Inversionista", exact=True).select_option(label="Lucía Paredes")
 
-    expect(page.locator('[data-figure="capital-deployed"]')).to_have_text("PEN 6,000.00")
+    expect(page.locator('[data-figure="capital-deployed"]')).to_have_text("S/ 6,000.00")
     page.wait_for_function(CHARTS_DRAWN, arg=2)
     assert f"investor={lucia.pk}" in page.url
     assert page.evaluate("Object.keys(window.Chart.instances).length") == 2

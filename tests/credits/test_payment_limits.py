@@ -46,7 +46,7 @@ def test_it_refuses_an_absurd_amount_and_writes_nothing(make_active_loan):
         pay(loan, "999999999999.00")
 
     message = refused.value.message_dict["amount"][0]
-    assert "El monto supera lo que se debe: PEN 10,970.27 cancelan el crédito al 15/06/2026" in (
+    assert "El monto supera lo que se debe: S/ 10,970.27 cancelan el crédito al 15/06/2026" in (
         message
     )
     assert "Registrar el exceso como saldo a favor" in message
@@ -225,7 +225,7 @@ def test_the_form_shows_what_settles_the_loan_and_the_overpayment_box(
 
     response = client.get(reverse("credits:payment_create", args=[loan.pk]))
 
-    assertContains(response, 'data-figure="to-settle">PEN 10,970.27</span>', html=False)
+    assertContains(response, 'data-figure="to-settle">S/ 10,970.27</span>', html=False)
     assertContains(response, 'name="accept_overpayment"')
     assertContains(response, 'min="2026-01-01"')
     assertContains(response, 'max="2026-06-15"')
@@ -239,7 +239,7 @@ def test_the_form_refuses_an_absurd_amount_on_the_amount_field(client, cobranzas
 
     assert response.status_code == 200
     error = response.context["form"].errors["amount"][0]
-    assert error.startswith("El monto supera lo que se debe: PEN 10,970.27")
+    assert error.startswith("El monto supera lo que se debe: S/ 10,970.27")
     assert not loan.payments.exists()
 
 

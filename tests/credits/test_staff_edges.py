@@ -159,7 +159,7 @@ def test_the_loan_page_shows_a_fixed_fee_as_money(client, supervisor):
 
     response = client.get(loan.get_absolute_url())
 
-    assertContains(response, "Monto fijo por cuota: PEN 25.00")
+    assertContains(response, "Monto fijo por cuota: S/ 25.00")
 
 
 # --- Liquidations -----------------------------------------------------------------------

@@ -483,7 +483,7 @@ def test_a_payment_through_the_view_pays_the_installment_and_shows_its_allocatio
 
     assert response.url == current_loan.get_absolute_url()
     assert _first_installment(current_loan).paid_on == _today()
-    assertContains(page, "Pago de PEN 945.60 registrado: 945.60 aplicado a cuotas.")
+    assertContains(page, "Pago de S/ 945.60 registrado: 945.60 aplicado a cuotas.")
     assertContains(page, "capital 745.60")
 
 
@@ -607,7 +607,7 @@ def test_annulling_a_payment_reopens_its_installment_and_shows_the_reason(
     payment.refresh_from_db()
     assert payment.status == Payment.Status.ANNULLED
     assert _first_installment(current_loan).paid_on is None
-    assertContains(response, "Pago de PEN 945.60 anulado.")
+    assertContains(response, "Pago de S/ 945.60 anulado.")
     assertContains(response, "Cheque sin fondos")
     assertContains(response, "text-decoration-line-through")
 
@@ -805,7 +805,7 @@ def test_the_credit_balance_is_applied_to_the_installments(client, cobranzas, cu
 
     current_loan.refresh_from_db()
     assert current_loan.credit_balance == 0
-    assertContains(response, "Saldo a favor de PEN 54.40 aplicado")
+    assertContains(response, "Saldo a favor de S/ 54.40 aplicado")
 
 
 def test_an_unknown_action_is_refused(client, supervisor, current_loan):
