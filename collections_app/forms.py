@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from collections_app import selectors, services
 from collections_app.models import (
+    GATEWAY_NAMES,
     CallbackRequest,
     Origin,
     PaymentLink,
@@ -25,6 +26,7 @@ from collections_app.screens import (  # noqa: F401 (the screens import them fro
 )
 from credits.forms import validate_receipt
 from credits.models import Payment
+from crm import display
 from crm.forms import ServiceErrorsMixin
 from lib import money
 
@@ -37,7 +39,7 @@ MAX_INSTALLMENT = 600
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
 AMOUNT_WIDGET = forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"})
 
-GATEWAY_CHOICES = [("mercadopago", "MercadoPago"), ("clear", "Clear")]
+GATEWAY_CHOICES = list(GATEWAY_NAMES.items())
 
 
 def _all(label: str, choices) -> list[tuple[str, str]]:
@@ -249,7 +251,10 @@ class LinkForm(DebtChoiceForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         concept = cleaned.get("concept")
-        if concept == PaymentLink.Concept.INSTALLMENT and not cleaned.get("installment_number"):
+        number_missing = (
+            cleaned.get("installment_number") is None and "installment_number" not in self.errors
+        )
+        if concept == PaymentLink.Concept.INSTALLMENT and number_missing:
             self.add_error("installment_number", _("Indique el número de la cuota."))
         amount_missing = cleaned.get("amount") is None and "amount" not in self.errors
         if concept == PaymentLink.Concept.CUSTOM and amount_missing:
@@ -314,13 +319,41 @@ class ReportForm(DebtChoiceForm):
         error_messages={"required": _("Adjunte el comprobante.")},
     )
     contact_email = forms.EmailField(label=_("Correo de contacto"), required=False, max_length=254)
+    # An amount above the debt is refused unless the agent says the debtor really paid more
+    # (as a loan payment's form asks): 10,000,000,000 typed for 1,000 is a mistake.
+    accept_overpayment = forms.BooleanField(
+        label=_("El cliente pagó más de lo que debe"),
+        required=False,
+        help_text=_("Al verificarlo, lo que exceda la deuda quedará como saldo a favor."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.is_above_debt = False  # set by clean(): the amount is more than settles the debt
         today = timezone.localdate()
         attrs = self.fields["paid_on"].widget.attrs
         attrs["max"] = today.isoformat()
         attrs["min"] = (today - timedelta(days=services.REPORT_MAX_AGE_DAYS)).isoformat()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        debt = self.debts.get(cleaned.get("debt") or "")
+        amount = cleaned.get("amount")
+        self.is_above_debt = debt is not None and amount is not None and amount > debt.total
+        if self.is_above_debt and not cleaned.get("accept_overpayment"):
+            self.add_error(
+                "amount",
+                _(
+                    "El monto supera la deuda: %(total)s la cancelan hoy. Si de verdad pagó "
+                    "más, marque «El cliente pagó más de lo que debe»."
+                )
+                % {"total": display.money_text(debt.total, debt.currency)},
+            )
+        return cleaned
+
+    def offers_overpayment(self) -> bool:
+        """Say whether to show the overpayment checkbox: after it was needed, or ticked."""
+        return self.is_above_debt or bool(self["accept_overpayment"].value())
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -73,6 +73,10 @@ class ReceivableRef(models.Model):
         abstract = True
 
 
+# The gateways a link may use, as their brands write them (the screens show these).
+GATEWAY_NAMES = {"mercadopago": "MercadoPago", "clear": "Clear"}
+
+
 class PaymentLink(ReceivableRef):
     """A checkout at a payment gateway for an amount we fixed; the payer cannot change it."""
 
@@ -135,6 +139,11 @@ class PaymentLink(ReceivableRef):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()
+
+    @property
+    def provider_name(self) -> str:
+        """The gateway as its brand writes it ("MercadoPago"), not its code."""
+        return GATEWAY_NAMES.get(self.provider, self.provider)
 
 
 class ReportedPayment(ReceivableRef):
@@ -231,6 +240,12 @@ class PaymentPromise(ReceivableRef):
 
     def __str__(self) -> str:
         return f"{self.receivable_code}: {self.amount} al {self.promised_on:%d/%m/%Y}"
+
+    @property
+    def is_cancellable(self) -> bool:
+        """Say whether an agent may withdraw it: in course, and not an agreement's
+        installment (that one is resolved with its agreement)."""
+        return self.status == self.Status.PENDING and self.agreement_id is None
 
 
 class AgreementRule(models.Model):

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from collections_app import receivables, selectors
 from collections_app.models import (
@@ -932,6 +933,15 @@ class AgreementOption:
     def key(self) -> str:
         return f"{self.rule.pk}-{self.installments}"
 
+    @property
+    def last_installment_amount(self) -> Decimal | None:
+        """Return the last installment when rounding made it differ from the others (it takes
+        the difference), so the figures shown add up to the total; else None."""
+        if len(self.plan) < 3:  # the down payment and at most one installment
+            return None
+        last = self.plan[-1][2]
+        return last if last != self.installment_amount else None
+
 
 def agreement_options(
     debt: Debt, *, today: date | None = None, rules: Sequence[AgreementRule] | None = None
@@ -1019,9 +1029,12 @@ def create_agreement(
             )
             _timeline(
                 customer,
-                _(
-                    "Convenio de pago en %(n)s cuota(s) para %(code)s: pie %(down)s, descuento "
-                    "%(discount)s, total %(total)s"
+                ngettext(
+                    "Convenio de pago en %(n)s cuota para %(code)s: pie %(down)s, descuento "
+                    "%(discount)s, total %(total)s",
+                    "Convenio de pago en %(n)s cuotas para %(code)s: pie %(down)s, descuento "
+                    "%(discount)s, total %(total)s",
+                    option.installments,
                 )
                 % {
                     "n": option.installments,

@@ -22,18 +22,23 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from collections_app import forms, receivables, screens, selectors, services
 from collections_app.models import (
     CallbackRequest,
+    MessageTemplate,
     Origin,
     PaymentLink,
     PaymentPromise,
     ReportedPayment,
 )
 from collections_app.receivables import Debt
+from collections_app.signals import Event
+from collections_app.strategies import events as event_settings
+from collections_app.strategies import templating
 from crm import display
 from crm import messages as customer_messages
 from crm.models import Customer
@@ -107,6 +112,32 @@ def _to_receivable(kind: str, code: str) -> str:
     return _("a la deuda %(code)s") % {"code": code}
 
 
+def _review_notice(report: ReportedPayment, event: str) -> tuple[str, bool]:
+    """Say how the debtor will hear of the review, as services._tell_debtor sends it: the
+    template the events settings name for `event`, else the built-in e-mail. Also say
+    whether that message carries the rejection's reason."""
+    setting = event_settings.active_setting(report.portfolio, event)
+    if setting is None:
+        sentence = _(
+            "Se avisará al cliente por correo, si tiene correo y no pidió no ser contactado."
+        )
+        return sentence, True
+    template = setting.template
+    if template.channel == MessageTemplate.Channel.EMAIL:
+        sentence = _(
+            "Se avisará al cliente por correo con la plantilla «%(name)s», si tiene correo y "
+            "no pidió no ser contactado."
+        )
+    else:
+        sentence = _(
+            "Se avisará al cliente por %(channel)s con la plantilla «%(name)s», si tiene "
+            "celular y no pidió no ser contactado."
+        )
+    sentence %= {"channel": template.get_channel_display(), "name": template.name}
+    says = [*templating.placeholders(template.subject), *templating.placeholders(template.body)]
+    return sentence, "motivo" in says
+
+
 # --- Payments to verify ------------------------------------------------------------------
 
 
@@ -153,6 +184,10 @@ def _render_report(
     debt = _debt(report.receivable_kind, report.receivable_id)
     content_type = mimetypes.guess_type(report.receipt.name or "")[0] or ""
     approve_form = approve_form or forms.ApproveForm()
+    may_review = (
+        request.user.has_perm("collections_app.change_reportedpayment")
+        and report.status == ReportedPayment.Status.PENDING
+    )
     return render(
         request,
         "collections_app/reported_detail.html",
@@ -167,10 +202,17 @@ def _render_report(
             "receipt_is_pdf": content_type == "application/pdf",
             "approve_form": approve_form,
             "reject_form": reject_form or forms.ReasonForm(),
-            "may_review": request.user.has_perm("collections_app.change_reportedpayment")
-            and report.status == ReportedPayment.Status.PENDING,
+            "may_review": may_review,
+            "reject_notice": _reject_notice(report) if may_review else "",
         },
     )
+
+
+def _reject_notice(report: ReportedPayment) -> str:
+    sentence, says_reason = _review_notice(report, Event.REJECTED)
+    if says_reason:
+        return sentence
+    return f"{sentence} {_('Esa plantilla no incluye el motivo: el cliente no lo verá.')}"
 
 
 @require_GET
@@ -201,6 +243,10 @@ def reported_approve(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.ApproveForm(request.POST)
     form.is_valid()  # a checkbox: always valid
     accept_overpayment = form.cleaned_data["accept_overpayment"]
+    if report.status != ReportedPayment.Status.PENDING:
+        # Reviewed meanwhile (another tab, another agent): nothing to confirm.
+        form.add_error(None, _("Este pago ya fue revisado."))
+        return _render_report(request, report, approve_form=form)
     if not forms.is_confirmed(request.POST):
         where = _to_receivable(report.receivable_kind, report.receivable_code)
         lines = [
@@ -211,7 +257,7 @@ def reported_approve(request: HttpRequest, pk: int) -> HttpResponse:
                 "where": where,
                 "name": report.customer.full_name,
             },
-            _("Se avisará al cliente por correo, si tiene correo y no pidió no ser contactado."),
+            _review_notice(report, Event.VERIFIED)[0],
         ]
         if accept_overpayment:
             lines.insert(
@@ -249,8 +295,11 @@ def _approval_notice(notice: customer_messages.Sending) -> str:
 
 
 def _notice_channel(notice: customer_messages.Sending) -> str:
+    """The channel as a sentence says it: "correo", but "SMS" and "WhatsApp" as written."""
     message = notice.message
-    return message.get_channel_display().lower() if message else _("correo")
+    if message is None or message.channel == customer_messages.EMAIL:
+        return _("correo")
+    return message.get_channel_display()
 
 
 def _notice_address(notice: customer_messages.Sending) -> str:
@@ -265,6 +314,10 @@ def _notice_address(notice: customer_messages.Sending) -> str:
 def reported_reject(request: HttpRequest, pk: int) -> HttpResponse:
     report = selectors.reported_for(request.user, pk)
     form = forms.ReasonForm(request.POST)
+    if report.status != ReportedPayment.Status.PENDING:
+        form.is_valid()
+        form.add_error(None, _("Este pago ya fue revisado."))
+        return _render_report(request, report, reject_form=form)
     if not form.is_valid():
         return _render_report(request, report, reject_form=form)
     reason = form.cleaned_data["reason"]
@@ -275,11 +328,12 @@ def reported_reject(request: HttpRequest, pk: int) -> HttpResponse:
             lines=[
                 _("El pago de %(amount)s del %(day)s que informó %(name)s no se aplicará.")
                 % {
-                    "amount": money.format_money(report.amount),
+                    "amount": _amount(report.currency, report.amount),
                     "day": report.paid_on.strftime("%d/%m/%Y"),
                     "name": report.customer.full_name,
                 },
-                _("Motivo que se le enviará: «%(reason)s».") % {"reason": reason},
+                _("Motivo: «%(reason)s».") % {"reason": reason},
+                _reject_notice(report),
             ],
             button=_("Sí, rechazar"),
             cancel_url=reverse("collections_app:reported_detail", args=[report.pk]),
@@ -318,7 +372,9 @@ def promise_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Withdraw a promise in course, with a reason (a page of its own without JavaScript)."""
     promise = selectors.promise_for(request.user, pk)
     form = forms.ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    # One no longer in course, or an agreement's installment: the page says so, with no
+    # confirmation to ask first.
+    if request.method == "POST" and promise.is_cancellable and form.is_valid():
         back = _next_or(request, reverse("collections_app:promise_list"))
         if not forms.is_confirmed(request.POST):
             return _confirm(
@@ -328,7 +384,7 @@ def promise_cancel(request: HttpRequest, pk: int) -> HttpResponse:
                     _("%(name)s: %(amount)s al %(day)s, %(code)s.")
                     % {
                         "name": promise.customer.full_name,
-                        "amount": money.format_money(promise.amount),
+                        "amount": _amount(promise.currency, promise.amount),
                         "day": promise.promised_on.strftime("%d/%m/%Y"),
                         "code": promise.receivable_code,
                     },
@@ -395,7 +451,9 @@ def callback_close(request: HttpRequest, pk: int) -> HttpResponse:
     """Close a call-back request as called or discarded, saying what happened."""
     callback = selectors.callback_for(request.user, pk)
     form = forms.CallbackCloseForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    # One closed already: the page says so (a second close would say it twice).
+    is_open = callback.status == CallbackRequest.Status.OPEN
+    if request.method == "POST" and is_open and form.is_valid():
         try:
             callback = services.close_callback(
                 callback=callback, actor=request.user, **form.cleaned_data
@@ -721,9 +779,12 @@ def customer_agreement_create(request: HttpRequest, customer_pk: int) -> HttpRes
         else:
             messages.success(
                 request,
-                _(
-                    "Convenio en %(n)s cuota(s) registrado para %(code)s: el pie de %(amount)s "
-                    "se paga con el link de %(provider)s, que vence el %(expires)s."
+                ngettext(
+                    "Convenio en %(n)s cuota registrado para %(code)s: el pie de %(amount)s "
+                    "se paga con el link de %(provider)s, que vence el %(expires)s.",
+                    "Convenio en %(n)s cuotas registrado para %(code)s: el pie de %(amount)s "
+                    "se paga con el link de %(provider)s, que vence el %(expires)s.",
+                    agreement.installments,
                 )
                 % {
                     "n": agreement.installments,

@@ -137,6 +137,7 @@ class ReplyForm(ServiceErrorsMixin, forms.Form):
             not cleaned.get("template")
             and not (cleaned.get("body") or "").strip()
             and "body" not in self.errors  # too long: that is what is wrong, not "empty"
+            and "template" not in self.errors  # a template was chosen, just not a valid one
         ):
             self.add_error("body", _("Escriba el mensaje."))
         return cleaned
@@ -158,7 +159,10 @@ class LabelsForm(ServiceErrorsMixin, forms.Form):
         required=False,
         queryset=ConversationLabel.objects.all(),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"invalid_choice": _("Una de las etiquetas ya no existe.")},
+        error_messages={
+            "invalid_choice": _("Una de las etiquetas ya no existe."),
+            "invalid_pk_value": _("Una de las etiquetas ya no existe."),
+        },
     )
 
 

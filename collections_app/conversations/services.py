@@ -460,9 +460,20 @@ def reply(
     if template is not None:
         if template.channel != channel or not template.is_active:
             raise ValidationError({"template": _("Elija una plantilla activa del mismo canal.")})
-        (rendered,) = templating.render_for(
-            template, [variables.Recipient(customer=customer)], timezone.localdate()
-        )
+        recipient = variables.Recipient(customer=customer)
+        today = timezone.localdate()
+        blank = templating.blank_variables(template, recipient, today)
+        if blank:
+            raise ValidationError(
+                {
+                    "template": _(
+                        "La plantilla saldría incompleta: este cliente no tiene hoy %(names)s. "
+                        "Elija otra plantilla o escriba el mensaje."
+                    )
+                    % {"names": ", ".join("{" + name + "}" for name in blank)}
+                }
+            )
+        (rendered,) = templating.render_for(template, [recipient], today)
         subject, body = rendered.subject or subject, rendered.body
         whatsapp_template = rendered.whatsapp
         approved = whatsapp_template is not None and whatsapp_template.name

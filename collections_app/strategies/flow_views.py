@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from collections_app import screens
@@ -154,14 +155,19 @@ def flow_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     is_active = form.cleaned_data["active"]
     if not flow_forms.is_confirmed(request.POST):
         if is_active:
+            count = segments.count(flow.segment, timezone.localdate())
             lines = [
                 _(
                     "Cada día a las 09:00 se enviarán sus pasos (%(steps)s) a los clientes del "
                     "segmento «%(segment)s» cuya cuota vence en esos días."
                 )
                 % {"steps": _steps_text(flow) or "—", "segment": flow.segment.name},
-                _("Hoy el segmento tiene %(count)s cliente(s).")
-                % {"count": segments.count(flow.segment, timezone.localdate())},
+                ngettext(
+                    "Hoy el segmento tiene %(count)s cliente.",
+                    "Hoy el segmento tiene %(count)s clientes.",
+                    count,
+                )
+                % {"count": count},
                 _(
                     "Cada cliente recibe como máximo los mensajes del día que fija la "
                     "política de mensajes, y nunca en el horario de silencio."
@@ -237,9 +243,13 @@ def flow_delete(request: HttpRequest, pk: int) -> HttpResponse:
     flow = flows.flow_for(request.user, pk)
     if not flow_forms.is_confirmed(request.POST):
         runs = FlowRun.objects.filter(step__flow=flow).count()
+        steps = len(flow.steps.all())
         lines = [
-            _("Se eliminarán sus %(steps)s paso(s) y el historial de %(runs)s ejecución(es).")
-            % {"steps": len(flow.steps.all()), "runs": runs},
+            _("Se eliminarán: %(steps)s y el historial de %(runs)s.")
+            % {
+                "steps": ngettext("%(n)s paso", "%(n)s pasos", steps) % {"n": steps},
+                "runs": ngettext("%(n)s ejecución", "%(n)s ejecuciones", runs) % {"n": runs},
+            },
             _(
                 "Los mensajes ya enviados quedan en las conversaciones y en el historial de "
                 "cada cliente."

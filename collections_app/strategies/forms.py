@@ -141,6 +141,8 @@ class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
         for name in segments.SEGMENT_M2M_FIELDS:
             self.fields[name].widget.attrs["size"] = 5
             self.fields[name].error_messages["invalid_choice"] = _("Elija de la lista.")
+            # Not a number at all: Django's own repeats what was sent ("“x” no es un valor…").
+            self.fields[name].error_messages["invalid_pk_value"] = _("Elija de la lista.")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

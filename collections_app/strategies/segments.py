@@ -39,6 +39,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from collections_app.models import ZERO, PaymentPromise, Segment
 from credits.models import COMPONENTS, Bucket, Installment, Loan, LoanProduct
@@ -262,7 +263,12 @@ def validate_rules(data: Mapping[str, Any]) -> None:
     low, high = data.get("min_days_past_due"), data.get("max_days_past_due")
     if low is not None and high is not None and low > high:
         errors["max_days_past_due"] = [
-            _("«Hasta» debe ser mayor o igual que «desde» (%(low)s días).") % {"low": low}
+            ngettext(
+                "«Hasta» debe ser mayor o igual que «desde» (%(low)s día).",
+                "«Hasta» debe ser mayor o igual que «desde» (%(low)s días).",
+                low,
+            )
+            % {"low": low}
         ]
     low, high = data.get("min_balance"), data.get("max_balance")
     if low is not None and high is not None and low > high:
@@ -270,9 +276,12 @@ def validate_rules(data: Mapping[str, Any]) -> None:
     quiet, contacted = data.get("no_contact_days"), data.get("contacted_within_days")
     if quiet is not None and contacted is not None and contacted <= quiet:
         errors["contacted_within_days"] = [
-            _(
+            ngettext(
+                "Con «sin contacto en el último día», el contacto debe haber sido antes: "
+                "indique más de %(days)s día, o deje uno de los dos vacío.",
                 "Con «sin contacto en los últimos %(days)s días», el contacto debe haber sido "
-                "antes: indique más de %(days)s días, o deje uno de los dos vacío."
+                "antes: indique más de %(days)s días, o deje uno de los dos vacío.",
+                quiet,
             )
             % {"days": quiet}
         ]
@@ -320,9 +329,12 @@ def deletion_problem(segment: Segment) -> str:
     flows = list(segment.flows.order_by("name").values_list("name", flat=True))
     if not flows:
         return ""
-    return _(
-        "No se puede eliminar el segmento: lo usa %(count)s flujo(s) (%(flows)s). Cambie el "
-        "segmento de esos flujos o elimínelos antes."
+    return ngettext(
+        "No se puede eliminar el segmento: lo usa el flujo %(flows)s. Cambie el segmento de "
+        "ese flujo o elimínelo antes.",
+        "No se puede eliminar el segmento: lo usan %(count)s flujos (%(flows)s). Cambie el "
+        "segmento de esos flujos o elimínelos antes.",
+        len(flows),
     ) % {"count": len(flows), "flows": ", ".join(f"«{name}»" for name in flows)}
 
 
@@ -395,12 +407,24 @@ def describe(segment: Segment) -> list[str]:
         if names:
             lines.append(f"{label}: {', '.join(names)}")
     if segment.no_contact_days is not None:
+        days = segment.no_contact_days
         lines.append(
-            _("Sin contacto en los últimos %(days)s días") % {"days": segment.no_contact_days}
+            ngettext(
+                "Sin contacto en el último día",
+                "Sin contacto en los últimos %(days)s días",
+                days,
+            )
+            % {"days": days}
         )
     if segment.contacted_within_days is not None:
+        days = segment.contacted_within_days
         lines.append(
-            _("Con contacto en los últimos %(days)s días") % {"days": segment.contacted_within_days}
+            ngettext(
+                "Con contacto en el último día",
+                "Con contacto en los últimos %(days)s días",
+                days,
+            )
+            % {"days": days}
         )
     if segment.promise_status:
         lines.append(segment.get_promise_status_display())

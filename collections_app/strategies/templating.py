@@ -361,6 +361,18 @@ def render_for(
     return [compiled.render(row) for row in values]
 
 
+def blank_variables(
+    template: MessageTemplate, recipient: variables.Recipient, today: date
+) -> list[str]:
+    """Return the variables `template` sends that have no value for `recipient` today:
+    sent, it would read "su cuota de  del crédito ." (only an e-mail sends its subject)."""
+    compiled = _compile(template)
+    is_email = template.channel == MessageTemplate.Channel.EMAIL
+    names = compiled.names if is_email else compiled.body.names
+    (values,) = variables.load_values([recipient], template.portfolio, today, names=names)
+    return [name for name in names if not values.get(name)]
+
+
 # --- The screens' reads ----------------------------------------------------------------------
 
 ACTIVE = "activas"

@@ -1072,7 +1072,7 @@ def test_an_agent_offers_an_agreement_and_its_down_payment_link(agent_client, la
     assert agreement.installments == 3
     assert link.agreement == agreement
     assert link.amount == agreement.down_payment
-    assert shown(done)[0].startswith("Convenio en 3 cuota(s) registrado")
+    assert shown(done)[0].startswith("Convenio en 3 cuotas registrado")
 
 
 def test_an_agreement_whose_link_fails_is_withdrawn_so_another_may_be_offered(
@@ -1245,4 +1245,4 @@ def test_a_template_set_in_eventos_replaces_the_built_in_email_once(
     assert message.channel == "whatsapp"
     assert message.origin == "collections.event"
     assert not OutboxMessage.objects.filter(payload__to="deudor@example.com").exists()
-    assert shown(done)[0].endswith("Aviso al cliente en cola (whatsapp).")
+    assert shown(done)[0].endswith("Aviso al cliente en cola (WhatsApp).")

@@ -120,7 +120,7 @@ def test_the_list_shows_each_flow_with_its_segment_steps_and_last_run(agent, cli
     assertContains(response, "−3 SMS")
     assertContains(response, "0 WhatsApp")
     assertContains(response, "+5 SMS")
-    assertContains(response, "1 seleccionados, 1 en cola, 0 omitidos")
+    assertContains(response, "1 seleccionado, 1 en cola, 0 omitidos")
     assertContains(response, 'id="strategy-tabs"')
 
 
@@ -306,7 +306,7 @@ def test_the_flow_page_shows_its_steps_and_run_history(agent, client, flow):
 
     assertContains(response, "Aviso WhatsApp")
     assertContains(response, "Historial de ejecuciones")
-    assertContains(response, "1 seleccionados · 1 en cola")
+    assertContains(response, "1 seleccionado · 1 en cola")
     assert len(response.context["runs"]) == 3
 
 
@@ -328,7 +328,7 @@ def test_activating_asks_for_confirmation_first(agent, client, all_debtors, sms)
     asked = client.post(url("flow_set_active", flow), {"active": "1"})
 
     assertTemplateUsed(asked, "collections_app/confirm.html")
-    assertContains(asked, "Hoy el segmento tiene 1 cliente(s).")
+    assertContains(asked, "Hoy el segmento tiene 1 cliente.")
     flow.refresh_from_db()
     assert not flow.is_active
 
@@ -384,7 +384,7 @@ def test_deleting_asks_then_deletes_the_flow_and_its_history(agent, client, flow
     flows.run_flows(TODAY)
 
     asked = client.post(url("flow_delete", flow))
-    assertContains(asked, "Se eliminarán sus 3 paso(s) y el historial de 3 ejecución(es).")
+    assertContains(asked, "Se eliminarán: 3 pasos y el historial de 3 ejecuciones.")
     assert Flow.objects.filter(pk=flow.pk).exists()
 
     response = client.post(url("flow_delete", flow), {"confirm": "yes"})
