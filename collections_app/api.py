@@ -178,6 +178,11 @@ class ReportIn(DocumentIn):
         "", max_length=80, description="Número de operación o referencia del pago."
     )
     email: Email | None = Field(None, description="Correo para avisarle el resultado.")
+    pago_mayor_a_la_deuda: bool = Field(
+        False,
+        description="Verdadero si el cliente confirma que pagó más de lo que cancela la deuda "
+        "hoy; sin él, un monto mayor se rechaza (422).",
+    )
 
 
 class CallbackIn(BodyIn):
@@ -517,6 +522,7 @@ def report_payment(
             actor=None,
             reference=data.referencia,
             contact_email=data.email or "",
+            paid_more=data.pago_mayor_a_la_deuda,
         )
     return Status(
         201,

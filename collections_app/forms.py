@@ -26,7 +26,6 @@ from collections_app.screens import (  # noqa: F401 (the screens import them fro
 )
 from credits.forms import validate_receipt
 from credits.models import Payment
-from crm import display
 from crm.forms import ServiceErrorsMixin
 from lib import money
 
@@ -322,7 +321,7 @@ class ReportForm(DebtChoiceForm):
     # An amount above the debt is refused unless the agent says the debtor really paid more
     # (as a loan payment's form asks): 10,000,000,000 typed for 1,000 is a mistake.
     accept_overpayment = forms.BooleanField(
-        label=_("El cliente pagó más de lo que debe"),
+        label=services.PAID_MORE_ANSWERS[Origin.AGENT],
         required=False,
         help_text=_("Al verificarlo, lo que exceda la deuda quedará como saldo a favor."),
     )
@@ -341,14 +340,7 @@ class ReportForm(DebtChoiceForm):
         amount = cleaned.get("amount")
         self.is_above_debt = debt is not None and amount is not None and amount > debt.total
         if self.is_above_debt and not cleaned.get("accept_overpayment"):
-            self.add_error(
-                "amount",
-                _(
-                    "El monto supera la deuda: %(total)s la cancelan hoy. Si de verdad pagó "
-                    "más, marque «El cliente pagó más de lo que debe»."
-                )
-                % {"total": display.money_text(debt.total, debt.currency)},
-            )
+            self.add_error("amount", services.above_debt_message(debt, Origin.AGENT))
         return cleaned
 
     def offers_overpayment(self) -> bool:
@@ -365,6 +357,7 @@ class ReportForm(DebtChoiceForm):
             "reference": data["reference"],
             "receipt": data["receipt"],
             "contact_email": data["contact_email"],
+            "paid_more": data["accept_overpayment"],
         }
 
 

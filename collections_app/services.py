@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from collections_app import receivables, selectors
 from collections_app.models import (
@@ -437,6 +437,32 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
 # --- Payments to verify --------------------------------------------------------------------
 
 
+# What each path calls its "paid more" answer, for the refusal to name it.
+PAID_MORE_ANSWERS = {
+    Origin.AGENT: gettext_lazy("El cliente pagó más de lo que debe"),
+    Origin.PORTAL: gettext_lazy("Pagué más de lo que debo"),
+}
+
+
+# The code of that refusal, for a form to offer its "paid more" box.
+ABOVE_DEBT = "above_debt"
+
+
+def above_debt_message(debt: Debt, origin: str) -> str:
+    """Say that the amount is more than settles `debt` today, and how to say it is right."""
+    total = display.money_text(debt.total, debt.currency)
+    answer = PAID_MORE_ANSWERS.get(origin)
+    if answer is None:  # the bot's API: a field, not a box
+        return _(
+            "El monto supera la deuda: %(total)s la cancelan hoy. Si de verdad pagó más, "
+            "envíe pago_mayor_a_la_deuda=true."
+        ) % {"total": total}
+    return _(
+        "El monto supera la deuda: %(total)s la cancelan hoy. Si de verdad pagó más, marque "
+        "«%(answer)s»."
+    ) % {"total": total, "answer": answer}
+
+
 def report_payment(
     *,
     customer: Customer,
@@ -450,10 +476,14 @@ def report_payment(
     actor: AbstractBaseUser | None,
     reference: str = "",
     contact_email: str = "",
+    paid_more: bool = False,
 ) -> ReportedPayment:
     """Record a payment the debtor says was made, with its receipt, for an agent to verify.
 
     The collections team gets an e-mail; nothing is applied until an agent approves it.
+    An amount above what settles the debt today is refused unless `paid_more` says the
+    debtor really paid more (each path asks it in its own words): 10,000,000,000 typed for
+    1,000 is a slip, and was taken.
     """
     amount = _checked_amount(amount)
     today = timezone.localdate()
@@ -469,6 +499,10 @@ def report_payment(
         raise ValidationError({"method": _("Medio de pago desconocido.")})
     validate_receipt(receipt)
     debt = debt_of(customer, receivable_kind, receivable_id)
+    if amount > debt.total and not paid_more:
+        raise ValidationError(
+            {"amount": ValidationError(above_debt_message(debt, origin), code=ABOVE_DEBT)}
+        )
     with transaction.atomic():
         report = ReportedPayment.objects.create(
             customer=customer,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from collections_app import services as collection_services
-from collections_app.models import PaymentLink, ReportedPayment
+from collections_app.models import Origin, PaymentLink, ReportedPayment
 from collections_app.portal.selectors import Account, Gateway, Statement
 from credits.forms import validate_receipt
 from crm import validators
@@ -263,6 +263,16 @@ class ReportForm(PortalForm):
         max_length=254,
         error_messages={"invalid": _("Indique un correo válido.")},
     )
+    # Offered once an amount above the debt was refused (collection_services.report_payment).
+    paid_more = forms.BooleanField(
+        label=collection_services.PAID_MORE_ANSWERS[Origin.PORTAL], required=False
+    )
+
+    def offers_paid_more(self) -> bool:
+        """Say whether to show the "paid more" box: after it was needed, or ticked."""
+        return self.has_error("amount", code=collection_services.ABOVE_DEBT) or bool(
+            self["paid_more"].value()
+        )
 
     def clean_paid_on(self):
         day = self.cleaned_data["paid_on"]

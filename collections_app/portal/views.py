@@ -394,6 +394,7 @@ def report(request: HttpRequest, visitor: session.Visitor, customer: Customer) -
                 actor=None,
                 reference=data["reference"],
                 contact_email=data["contact_email"],
+                paid_more=data["paid_more"],
             )
         except ValidationError as exc:
             form.add_service_error(exc)

@@ -554,7 +554,7 @@ def test_approving_for_a_customer_without_email_says_nobody_was_told(agent_clien
 
 
 def test_an_amount_above_the_debt_needs_the_overpayment_accepted(agent_client, loan, debtor):
-    report = report_of(debtor, loan, amount=TO_SETTLE + Decimal("50.00"))
+    report = report_of(debtor, loan, amount=TO_SETTLE + Decimal("50.00"), paid_more=True)
     url = reverse("collections_app:reported_approve", args=[report.pk])
 
     page = agent_client.get(reverse("collections_app:reported_detail", args=[report.pk]))

@@ -870,3 +870,16 @@ def test_a_bot_writes_with_its_token_alone_no_session_nor_csrf_cookie(bot, debto
     response = bot.post("/callbacks", {**doc(debtor), "telefono": "987654321"})
 
     assert response.status_code == 201
+
+
+def test_a_report_above_the_debt_needs_pago_mayor_a_la_deuda(bot, debtor, loan):
+    refused = bot.post_form("/payment-reports", report_form(debtor, loan, monto="1000000"))
+    said = bot.post_form(
+        "/payment-reports",
+        report_form(debtor, loan, monto="11000.00", pago_mayor_a_la_deuda="true"),
+    )
+
+    assert refused.status_code == 422
+    assert error_on(refused, "monto").endswith("envíe pago_mayor_a_la_deuda=true.")
+    assert said.status_code == 201
+    assert ReportedPayment.objects.get().amount == Decimal("11000.00")

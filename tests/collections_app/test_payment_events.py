@@ -353,13 +353,38 @@ def test_rejecting_needs_a_reason_and_applies_nothing(loan, debtor, cobranzas):
 
 
 def test_approving_more_than_is_owed_needs_the_overpayment_accepted(loan, debtor, cobranzas):
-    reported = report(debtor, loan, amount=TO_SETTLE + Decimal("100.00"))
+    reported = report(debtor, loan, amount=TO_SETTLE + Decimal("100.00"), paid_more=True)
 
     with pytest.raises(ValidationError, match="supera lo que se debe"):
         services.approve_reported_payment(report=reported, actor=cobranzas)
     services.approve_reported_payment(report=reported, actor=cobranzas, accept_overpayment=True)
 
     assert Payment.objects.get().overpaid == Decimal("100.00")
+
+
+@pytest.mark.parametrize(
+    ("origin", "answer"),
+    [
+        (Origin.PORTAL, "«Pagué más de lo que debo»"),
+        (Origin.AGENT, "«El cliente pagó más de lo que debe»"),
+        (Origin.BOT, "pago_mayor_a_la_deuda=true"),
+    ],
+)
+def test_a_report_above_the_debt_needs_the_debtor_to_say_they_paid_more(
+    loan, debtor, cobranzas, origin, answer
+):
+    """10,000,000,000 typed for a debt of 10,970.27 was taken; every path now asks."""
+    actor = cobranzas if origin == Origin.AGENT else None
+
+    with pytest.raises(ValidationError) as refused:
+        report(debtor, loan, amount=Decimal("10000000000"), origin=origin, actor=actor)
+    said = report(debtor, loan, amount=TO_SETTLE + 1, origin=origin, actor=actor, paid_more=True)
+
+    (message,) = refused.value.message_dict["amount"]
+    assert message.startswith("El monto supera la deuda: S/ 10,970.27 la cancelan hoy.")
+    assert answer in message
+    assert ReportedPayment.objects.get() == said
+    assert report(debtor, loan, amount=TO_SETTLE, origin=origin, actor=actor).amount == TO_SETTLE
 
 
 # --- Promises ------------------------------------------------------------------------------------

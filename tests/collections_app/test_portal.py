@@ -659,6 +659,35 @@ def test_reporting_a_payment_leaves_it_to_verify(reachable, loan):
     assert reachable.interactions.filter(payload__reported_payment=report.pk).exists()
 
 
+def test_a_debtor_who_reports_more_than_the_debt_is_asked_to_say_so(reachable, loan):
+    client = signed_in(Client(), reachable)
+    data = {
+        "debt": f"loan:{loan.pk}",
+        "amount": "1094560.00",  # the dot forgotten: a hundred times the installment
+        "paid_on": "2026-06-14",
+        "method": "transfer",
+        "reference": "OP-778",
+        "contact_email": "",
+    }
+
+    refused = client.post(reverse("collections_app:portal_report"), {**data, "receipt": receipt()})
+    said = client.post(
+        reverse("collections_app:portal_report"),
+        {**data, "receipt": receipt(), "paid_more": "on"},
+    )
+
+    assertContains(refused, "El monto supera la deuda: S/ 10,970.27 la cancelan hoy.")
+    assertContains(refused, 'name="paid_more"')
+    assert said["Location"] == STATEMENT
+    assert ReportedPayment.objects.get().amount == Decimal("1094560.00")
+
+
+def test_the_paid_more_box_is_not_offered_before_it_is_needed(reachable, loan):
+    client = signed_in(Client(), reachable)
+
+    assertNotContains(client.get(reverse("collections_app:portal_report")), 'name="paid_more"')
+
+
 @pytest.mark.parametrize(
     "upload, error",
     [
