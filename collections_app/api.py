@@ -486,6 +486,7 @@ def create_payment_link(request: HttpRequest, payload: LinkIn) -> Status:
             amount=payload.monto,
             installment_number=payload.cuota,
             payer_email=payload.email,
+            reuse_open=True,
         )
     return Status(201, _link(link))
 

@@ -57,6 +57,8 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")
 # How far back a debtor may say a payment was made: older receipts go to an agent by hand.
 REPORT_MAX_AGE_DAYS = 365
+# A link with less than this left to pay is not offered again: a new one is made.
+LINK_REUSE_MARGIN = timedelta(minutes=30)
 # How far ahead a promise may be: further than this is not a promise, it is a new plan.
 PROMISE_MAX_DAYS = 60
 # The gateways a link may use, as the bot API's `provider` names them, and how each one's
@@ -205,12 +207,18 @@ def create_payment_link(
     installment_number: int | None = None,
     payer_email: str = "",
     agreement: PaymentAgreement | None = None,
+    reuse_open: bool = False,
 ) -> PaymentLink:
     """Create a checkout at the gateway for an amount fixed here; return the link.
 
     The row is stored first (status "creating") and committed, then the gateway is asked,
     outside any transaction: a slow gateway holds no lock. The link ends "active" with its
     URL, or "failed" with the gateway's error, and the timeline says which.
+
+    With `reuse_open` (a debtor's or the bot's request, which a retry or a second press
+    repeats), the link made before from the same path for the same debt, concept, amount
+    and gateway is returned instead while it has `LINK_REUSE_MARGIN` left: two open links
+    for one debt could both be paid.
     """
     if provider not in GATEWAYS:
         raise ValidationError({"provider": _("Pasarela de pago desconocida.")})
@@ -222,6 +230,28 @@ def create_payment_link(
             debt, concept=concept, amount=amount, installment_number=installment_number
         )
     now = timezone.now()
+    if reuse_open and agreement is None:
+        open_link = (
+            PaymentLink.objects.filter(
+                customer=customer,
+                **_refs(debt),
+                origin=origin,
+                concept=concept,
+                installment_number=installment_number
+                if concept == PaymentLink.Concept.INSTALLMENT
+                else None,
+                agreement__isnull=True,
+                amount=charged,
+                provider=provider,
+                status=PaymentLink.Status.ACTIVE,
+                expires_at__gt=now + LINK_REUSE_MARGIN,
+            )
+            .exclude(url="")
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if open_link is not None:
+            return open_link
     link = PaymentLink.objects.create(
         customer=customer,
         **_refs(debt),

@@ -306,6 +306,7 @@ def pay(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> H
             amount=data["amount"] if data["concept"] == PaymentLink.Concept.CUSTOM else None,
             installment_number=data["installment_number"],
             payer_email=customer.email,
+            reuse_open=True,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

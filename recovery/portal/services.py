@@ -8,7 +8,7 @@ conversation, as the customer portal's visits do.
 """
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -29,7 +29,6 @@ from recovery.portal import selectors
 from recovery.receivables import CAMPAIGN
 
 # A link made before is offered again only with at least this long left to pay it.
-LINK_REUSE_MARGIN = timedelta(minutes=30)
 
 
 class Step:
@@ -135,23 +134,6 @@ def pay(*, visit: Visit, portal: RecoverySettings, provider: str) -> PaymentLink
     campaign = Campaign.objects.get(pk=visit.campaign_id)
     if not selectors.offer(campaign, portal).is_open:
         raise ValidationError(_("La oferta ha concluido, contáctanos para más detalles."))
-    open_link = (
-        PaymentLink.objects.filter(
-            customer_id=visit.customer_id,
-            receivable_kind=CAMPAIGN,
-            receivable_id=campaign.pk,
-            origin=Origin.PORTAL,
-            provider=provider,
-            status=PaymentLink.Status.ACTIVE,
-            amount=campaign.balance,
-            expires_at__gt=timezone.now() + LINK_REUSE_MARGIN,
-        )
-        .exclude(url="")
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    if open_link is not None:
-        return open_link
     return collection_services.create_payment_link(
         customer=visit.customer,
         receivable_kind=CAMPAIGN,
@@ -161,6 +143,7 @@ def pay(*, visit: Visit, portal: RecoverySettings, provider: str) -> PaymentLink
         origin=Origin.PORTAL,
         actor=None,
         payer_email=visit.customer.email,
+        reuse_open=True,
     )
 
 

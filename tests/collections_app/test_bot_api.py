@@ -465,6 +465,29 @@ def test_a_link_for_an_amount_charges_that_amount(bot, debtor, loan):
     assert PaymentLink.objects.get().concept == PaymentLink.Concept.CUSTOM
 
 
+def test_the_same_link_asked_again_is_the_one_already_open(bot, debtor, loan):
+    """A bot's retry made a second live link for the same debt: both could be paid."""
+    first = bot.post("/payment-links", link_body(debtor, loan))
+    again = bot.post("/payment-links", link_body(debtor, loan))
+    other_gateway = bot.post("/payment-links", link_body(debtor, loan, proveedor="clear"))
+    other_amount = bot.post("/payment-links", link_body(debtor, loan, concepto="cuota", cuota=2))
+
+    assert again.json()["referencia"] == first.json()["referencia"]
+    assert other_gateway.json()["referencia"] != first.json()["referencia"]
+    assert other_amount.json()["referencia"] != first.json()["referencia"]
+    assert PaymentLink.objects.count() == 3
+    assert len(fakes.fake_gateway("mercadopago").checkouts) == 2
+
+
+def test_a_link_about_to_expire_is_not_offered_again(bot, debtor, loan):
+    first = bot.post("/payment-links", link_body(debtor, loan))
+    PaymentLink.objects.update(expires_at=timezone.now() + timedelta(minutes=20))
+
+    again = bot.post("/payment-links", link_body(debtor, loan))
+
+    assert again.json()["referencia"] != first.json()["referencia"]
+
+
 def test_a_link_goes_on_the_timeline_as_a_bot_interaction(bot, debtor, loan):
     bot.post("/payment-links", link_body(debtor, loan))
 

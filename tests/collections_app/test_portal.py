@@ -516,6 +516,19 @@ def test_paying_the_total_asks_for_what_settles_the_loan(reachable, loan):
     assert (link.amount, link.provider) == (TO_SETTLE, "clear")
 
 
+def test_pressing_pay_again_goes_to_the_link_already_open(reachable, loan):
+    """Back from the gateway and pressing again made a second link: both could be paid."""
+    client = signed_in(Client(), reachable)
+    total = {"debt": f"loan:{loan.pk}", "concept": "total", "provider": "mercadopago"}
+
+    first = client.post(PAY, total)
+    again = client.post(PAY, total)
+
+    link = PaymentLink.objects.get()
+    assert first["Location"] == again["Location"] == going_to(link)
+    assert len(fakes.fake_gateway("mercadopago").checkouts) == 1
+
+
 @pytest.mark.parametrize("amount", ["9.99", str(TO_SETTLE + Decimal("0.01")), "1e400", "abc"])
 def test_a_custom_amount_outside_the_bounds_is_refused(reachable, loan, amount):
     client = signed_in(Client(), reachable)
