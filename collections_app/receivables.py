@@ -208,7 +208,12 @@ class LoanReceivable:
             total=balance.to_settle if live else ZERO,
             overdue=balance.overdue,
             late_interest=balance.overdue_late_interest,
-            days_past_due=loan.days_past_due,
+            # From the schedule, as the loan's page: the nightly `Loan.days_past_due` is a
+            # day behind for an installment that fell due since (0 days, no agreements).
+            days_past_due=max(
+                ((today - r.due_date).days for r in balance.open_rows if r.due_date < today),
+                default=0,
+            ),
             next_due_date=balance.next_due_date,
             next_due_amount=balance.next_due_amount,
             lines=tuple(

@@ -347,6 +347,16 @@ def test_the_credits_query_goes_on_the_timeline(bot, debtor):
 # --- Agreements -----------------------------------------------------------------------------
 
 
+def test_the_days_late_come_from_the_schedule_not_the_nightly_figure(bot, debtor, late_loan, rule):
+    """Before the night's run (or with it a day behind) the loan said 0 days: no agreements."""
+    Loan.objects.filter(pk=late_loan.pk).update(days_past_due=0)
+
+    (debt,) = bot.get("/agreements", doc(debtor)).json()["deudas"]
+
+    assert debt["dias_atraso"] == 134
+    assert [o["cuotas"] for o in debt["opciones"]] == [1, 2, 3]
+
+
 def test_the_agreements_offer_what_the_rules_allow(bot, debtor, late_loan, rule):
     response = bot.get("/agreements", doc(debtor))
 
