@@ -240,11 +240,11 @@ def save_template(
     the events settings of its old portfolio send it."""
     template = template if template is not None else MessageTemplate()
     # From the database: a form may have changed the instance it was given already.
-    old_portfolio = (
-        MessageTemplate.objects.filter(pk=template.pk).values_list("portfolio", flat=True).first()
+    old_portfolio, was_active = (
+        MessageTemplate.objects.filter(pk=template.pk).values_list("portfolio", "is_active").first()
         if template.pk
         else None
-    )
+    ) or (None, False)
     for name in TEMPLATE_FIELDS:
         if name in data:
             setattr(template, name, data[name])
@@ -265,6 +265,24 @@ def save_template(
                     "La plantilla se envía desde Eventos de su cartera actual: elija allí "
                     "otra plantilla antes de cambiarle la cartera."
                 )
+            )
+    if was_active and not template.is_active:
+        # A flow's step sends the template it names, active or not: switched off here, it
+        # would still go out every morning.
+        flows = sorted(
+            set(
+                template.flow_steps.filter(flow__is_active=True).values_list(
+                    "flow__name", flat=True
+                )
+            )
+        )
+        if flows:
+            errors.setdefault("is_active", []).append(
+                _(
+                    "La envían los flujos activos %(flows)s: elija otra plantilla en sus pasos "
+                    "o desactive esos flujos antes."
+                )
+                % {"flows": ", ".join(f"«{name}»" for name in flows)}
             )
     if errors:
         raise ValidationError(errors)

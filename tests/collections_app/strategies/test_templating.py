@@ -197,6 +197,24 @@ def test_a_template_a_flow_step_or_an_event_sends_is_not_deleted(sms_template, s
     assert MessageTemplate.objects.filter(pk=sms_template.pk).exists()
 
 
+def test_a_template_an_active_flow_sends_is_not_switched_off(sms_template, segment):
+    """A flow's step sends its template active or not: switched off, it still went out."""
+    flow = Flow.objects.create(name="Mora temprana", segment=segment, is_active=True)
+    FlowStep.objects.create(flow=flow, day_offset=5, template=sms_template)
+
+    with pytest.raises(ValidationError) as caught:
+        templating.save_template(data={"is_active": False}, template=sms_template)
+    Flow.objects.filter(pk=flow.pk).update(is_active=False)
+    templating.save_template(data={"is_active": False}, template=sms_template)
+
+    assert caught.value.message_dict["is_active"] == [
+        "La envían los flujos activos «Mora temprana»: elija otra plantilla en sus pasos o "
+        "desactive esos flujos antes."
+    ]
+    sms_template.refresh_from_db()
+    assert not sms_template.is_active
+
+
 # --- Rendering ----------------------------------------------------------------------------
 
 
