@@ -3,6 +3,7 @@
 import io
 
 from django.core.management import call_command
+from django.utils import timezone
 
 from collections_app.models import (
     CallbackRequest,
@@ -33,3 +34,10 @@ def test_loading_the_demo_again_adds_nothing(demo):
 
     assert (PaymentLink.objects.count(), PaymentPromise.objects.count()) == before
     assert "ya estaba cargada" in out.getvalue()
+
+
+def test_the_demos_expired_link_expired_in_the_past(demo):
+    """It was stored as expired with its expiry days ahead: "Vencido · vence 08/12/2026"."""
+    (link,) = PaymentLink.objects.filter(status=PaymentLink.Status.EXPIRED)
+
+    assert link.created_at < link.expires_at < timezone.now()

@@ -150,7 +150,12 @@ class Command(BaseCommand):
     def seed_links(self) -> None:
         # First, so that expiring it leaves the later ones active.
         expired = self.link(self.next_loan(), provider="clear")
-        services.expire_links(now=expired.expires_at + timedelta(seconds=1))
+        # Gone unpaid until it expired yesterday: its expiry is in the past, as the list says.
+        ended = timezone.now() - timedelta(days=1)
+        PaymentLink.objects.filter(pk=expired.pk).update(
+            created_at=ended - (expired.expires_at - expired.created_at), expires_at=ended
+        )
+        services.expire_links()
         self.link(self.next_loan())  # active, from the bot
         paid = self.link(self.next_loan(), origin=Origin.PORTAL)
         self.pay_link(paid, "90000000001")
