@@ -230,19 +230,23 @@ def create_payment_link(
             debt, concept=concept, amount=amount, installment_number=installment_number
         )
     now = timezone.now()
+    # What makes two links the same: a second one like it, still open, is not made.
+    same = {
+        "customer": customer,
+        **_refs(debt),
+        "origin": origin,
+        "concept": concept,
+        "installment_number": installment_number
+        if concept == PaymentLink.Concept.INSTALLMENT
+        else None,
+        "amount": charged,
+        "provider": provider,
+    }
     if reuse_open and agreement is None:
         open_link = (
             PaymentLink.objects.filter(
-                customer=customer,
-                **_refs(debt),
-                origin=origin,
-                concept=concept,
-                installment_number=installment_number
-                if concept == PaymentLink.Concept.INSTALLMENT
-                else None,
+                **same,
                 agreement__isnull=True,
-                amount=charged,
-                provider=provider,
                 status=PaymentLink.Status.ACTIVE,
                 expires_at__gt=now + LINK_REUSE_MARGIN,
             )
@@ -253,18 +257,10 @@ def create_payment_link(
         if open_link is not None:
             return open_link
     link = PaymentLink.objects.create(
-        customer=customer,
-        **_refs(debt),
-        origin=origin,
+        **same,
         created_by=people.signed_in(actor),
         reference=f"PL-{secrets.token_hex(10)}",
-        concept=concept,
-        installment_number=installment_number
-        if concept == PaymentLink.Concept.INSTALLMENT
-        else None,
         agreement=agreement,
-        amount=charged,
-        provider=provider,
         payer_email=payer_email,
         expires_at=now + timedelta(hours=settings.COLLECTIONS_LINK_HOURS),
     )
