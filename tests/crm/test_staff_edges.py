@@ -244,3 +244,15 @@ def test_admin_still_renames_and_deletes_other_tags(admin_client):
 
     assert vip.name == "Preferente"
     assert not Tag.objects.filter(pk=vip.pk).exists()
+
+
+def test_a_phone_that_is_no_number_is_refused_in_plain_spanish(client, asesor):
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("crm:customer_create"),
+        {"document_type": "dni", "document_number": "45871236", "first_name": "Ana", "phone": "12"},
+    )
+
+    assertContains(response, "Ingrese un número de teléfono válido (ej.: ")
+    assertNotContains(response, "válido  (")  # the library's own Spanish, double-spaced
