@@ -19,7 +19,7 @@ from typing import Literal
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed
@@ -244,6 +244,16 @@ class CappedPaginator(Paginator):
         counted = queryset.order_by()[: self.cap + 1].count()
         self.capped = counted > self.cap
         return min(counted, self.cap)
+
+    def validate_number(self, number):
+        """Return `number` as a page number; one below 1 (`?page=0`, `-3`) is the first
+        page, not the last (django-tables2 answers an empty page with the last one)."""
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if int(number) < 1:  # a whole number: Django's check read it as one already
+                return 1
+            raise
 
     def page(self, number):
         """Return page `number`; of a search's few matches, the page's rows read by id."""

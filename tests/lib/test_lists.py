@@ -273,3 +273,21 @@ def test_a_filter_dropdown_marks_the_chosen_option_and_escapes_names(client, adm
 
     assert f'<option value="{chosen.pk}" selected>Norte &lt;b&gt;</option>' in html
     assert html.count(" selected>") == 1 + html.count('value="" selected>')
+
+
+@pytest.mark.parametrize("asked", ["0", "-3"])
+def test_a_page_below_the_first_is_the_first_not_the_last(client, admin, asked):
+    """django-tables2 answered an empty page with the last one: ?page=0 showed the end."""
+    branch = Branch.objects.create(name="Centro")
+    CustomerFactory.create_batch(30, branch=branch)
+    client.force_login(admin)
+    url = reverse("crm:customer_list")
+
+    first = client.get(url, {"sort": "document_number"})
+    asked_page = client.get(url, {"sort": "document_number", "page": asked})
+
+    assert asked_page.status_code == 200
+    assert asked_page.context["table"].page.number == 1
+    assert [c.pk for c in asked_page.context["table"].page.object_list.data] == [
+        c.pk for c in first.context["table"].page.object_list.data
+    ]
