@@ -291,3 +291,14 @@ def test_a_page_below_the_first_is_the_first_not_the_last(client, admin, asked):
     assert [c.pk for c in asked_page.context["table"].page.object_list.data] == [
         c.pk for c in first.context["table"].page.object_list.data
     ]
+
+
+def test_a_filter_the_list_cannot_use_is_said_not_dropped_silently(client, admin):
+    client.force_login(admin)
+
+    page = client.get(reverse("credits:loan_list"), {"status": "xx"})
+    plain = client.get(reverse("credits:loan_list"), {"status": "active"})
+
+    assertContains(page, 'id="filter-errors"')
+    assertContains(page, "Estos filtros no se aplicaron:")
+    assertNotContains(plain, 'id="filter-errors"')
