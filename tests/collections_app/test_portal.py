@@ -852,6 +852,28 @@ def test_two_rules_offer_each_number_of_payments_once_the_cheaper(reachable, loa
         assertContains(statement, f'value="{generous.pk}-{count}"')
 
 
+def test_an_agreements_figures_add_up_with_its_last_installment(reachable, loan):
+    """The last installment takes the rounding: shown as the others, the sum was off."""
+    AgreementRule.objects.create(
+        name="Tres pagos", max_installments=3, min_down_payment_percent=Decimal("0")
+    )
+    client = signed_in(Client(), reachable)
+
+    statement = client.get(STATEMENT)
+
+    option = next(
+        o
+        for account, _installments in statement.context["accounts"]
+        for o in account.options
+        if o.installments == 3
+    )
+    assert option.last_installment_amount is not None
+    assert option.down_payment + option.installment_amount + option.last_installment_amount == (
+        option.total
+    )
+    assertContains(statement, "(la última, S/ ")
+
+
 def test_an_agreement_not_offered_is_refused(reachable, loan):
 
     client = signed_in(Client(), reachable)
