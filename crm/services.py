@@ -22,7 +22,6 @@ from integrations.models import WebhookEvent
 from lib import people
 from lib.registry import Registry
 
-# Fields a person may set on a customer; anything else is the system's.
 # Tags an app above keeps by its own rules (recovery's "Cartera castigada" while a campaign is
 # active): shown on the customer, never put on or taken off by hand, here or in admin. The
 # name maps to why, for the form's help text.
@@ -44,6 +43,7 @@ def managed_tags_note(customer: Customer) -> str:
     )
 
 
+# Fields a person may set on a customer; anything else is the system's.
 CUSTOMER_FIELDS = (
     "document_type",
     "document_number",
