@@ -14,6 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from lib import files, search
 
+# A lead is held while its call lasts: a day at most, or the queue could never take it back.
+MAX_TAKE_TIMEOUT_MINUTES = 24 * 60
+
 
 class QueueSettings(models.Model):
     """The Kommo stages the call center works with: one row, edited in admin.
@@ -73,7 +76,10 @@ class QueueSettings(models.Model):
 
     def hold_cutoff(self, now: datetime | None = None) -> datetime:
         """Return the moment before which a lead's hold has expired."""
-        return (now or timezone.now()) - timedelta(minutes=self.take_timeout_minutes)
+        # Within the admin's bounds even for a value saved before them: 10^10 minutes
+        # overflowed the date arithmetic and took the queue page down for everyone.
+        minutes = min(max(self.take_timeout_minutes, 1), MAX_TAKE_TIMEOUT_MINUTES)
+        return (now or timezone.now()) - timedelta(minutes=minutes)
 
     def is_queue_stage(self, pipeline_id: int | None, status_id: int | None) -> bool:
         """Say whether a Kommo (pipeline, status) pair is the configured «Para Llamar»."""

@@ -6,6 +6,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.dateparse import parse_date
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import (
@@ -82,6 +85,33 @@ def portal_attempts_column(obj: PortalCode) -> int:
 @admin.display(description=_("usado"))
 def portal_used_column(obj: PortalCode) -> Any:
     return obj.used_at or "—"
+
+
+@admin.display(description=_("plan"))
+def plan_column(obj: Any) -> str:
+    """The agreement's plan as a table (number 0 is the down payment), not raw JSON."""
+    rows = []
+    for item in obj.plan if isinstance(obj.plan, list) else []:
+        if not isinstance(item, dict):
+            continue
+        number = item.get("number")
+        due_on = parse_date(str(item.get("due_on", "")))
+        rows.append(
+            (
+                _("Pie") if number == 0 else _("Cuota %(number)s") % {"number": number},
+                date_format(due_on, "SHORT_DATE_FORMAT") if due_on else "—",
+                item.get("amount", "—"),
+            )
+        )
+    if not rows:
+        return "—"
+    return format_html(
+        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+        _("Cuota"),
+        _("Vence"),
+        _("Monto"),
+        format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+    )
 
 
 REF_FIELDS = [
@@ -246,7 +276,7 @@ class PaymentAgreementAdmin(ReadOnlyAdmin):
         "discount_amount",
         "down_payment",
         "installment_amount",
-        "plan",
+        plan_column,
         "status",
         "activated_at",
         "resolved_at",

@@ -61,6 +61,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
         # Events are evidence of what a provider sent: shown, never edited.
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Nor deleted: the row is also what makes a provider's replay of the event a no-op.
+        return False
+
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("integrations.change_webhookevent")
 
@@ -81,17 +85,32 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Reprocesar eventos seleccionados"), permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        replayed = sum(services.replay_event(event=event) for event in queryset)
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d evento vuelve a procesarse.",
-                "%(count)d eventos vuelven a procesarse.",
-                replayed,
+        selected = list(queryset)
+        replayed = sum(services.replay_event(event=event) for event in selected)
+        if replayed:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d evento vuelve a procesarse.",
+                    "%(count)d eventos vuelven a procesarse.",
+                    replayed,
+                )
+                % {"count": replayed},
+                messages.SUCCESS,
             )
-            % {"count": replayed},
-            messages.SUCCESS if replayed else messages.WARNING,
-        )
+        if skipped := len(selected) - replayed:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d evento no se reprocesó: solo se reprocesan los fallidos o "
+                    "ignorados.",
+                    "%(count)d eventos no se reprocesaron: solo se reprocesan los fallidos o "
+                    "ignorados.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
 
 @admin.register(OutboxMessage)
@@ -133,6 +152,10 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         # Messages change only through the outbox services (send, retry).
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # What was sent to whom, and what failed, stays on record.
+        return False
+
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("integrations.change_outboxmessage")
 
@@ -146,17 +169,30 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Reintentar mensajes seleccionados"), permissions=["retry"])
     def retry_messages(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        retried = sum(outbox.retry_message(message=message) for message in queryset)
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d mensaje vuelve a la cola.",
-                "%(count)d mensajes vuelven a la cola.",
-                retried,
+        selected = list(queryset)
+        retried = sum(outbox.retry_message(message=message) for message in selected)
+        if retried:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d mensaje vuelve a la cola.",
+                    "%(count)d mensajes vuelven a la cola.",
+                    retried,
+                )
+                % {"count": retried},
+                messages.SUCCESS,
             )
-            % {"count": retried},
-            messages.SUCCESS if retried else messages.WARNING,
-        )
+        if skipped := len(selected) - retried:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d mensaje no se reintentó: solo se reintentan los fallidos.",
+                    "%(count)d mensajes no se reintentaron: solo se reintentan los fallidos.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
 
 @admin.register(ApiClient)

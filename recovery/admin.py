@@ -1,5 +1,6 @@
 """Recovery in admin."""
 
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -17,6 +18,9 @@ from recovery.models import RecoverySettings
 from recovery.portal import images
 
 # --- The /recovery portal's settings (one row) -------------------------------------------------
+
+MAX_REASON_CHARS = 200
+PHONE_AS_TYPED = re.compile(r"\+?[0-9 ().-]*", re.ASCII)
 
 
 class _StoredImage:
@@ -60,6 +64,16 @@ class RecoverySettingsForm(forms.ModelForm):
             "advisor_whatsapp",
         ]
         widgets = {kind: PortalImageInput(kind) for kind in images.KINDS}
+        # Django's own reads "carácter(es)"; the stored name is shortened anyway.
+        error_messages = {
+            kind: {
+                "max_length": _(
+                    "El nombre del archivo tiene %(length)d caracteres: cámbielo por uno de "
+                    "hasta %(max)d."
+                )
+            }
+            for kind in images.KINDS
+        }
         help_texts = {
             "logo": _("PNG, JPG o WebP, hasta 2 MB."),
             "banner": _("PNG, JPG o WebP, hasta 2 MB. Se muestra a todo el ancho."),
@@ -78,8 +92,29 @@ class RecoverySettingsForm(forms.ModelForm):
     def clean_banner(self) -> Any:
         return self._clean_image("banner")
 
+    def clean_decline_reasons(self) -> str:
+        reasons = self.cleaned_data["decline_reasons"]
+        for number, line in enumerate(reasons.splitlines(), start=1):
+            # The portal stores the chosen reason in a 200-character column.
+            length = len(" ".join(line.split()))
+            if length > MAX_REASON_CHARS:
+                raise forms.ValidationError(
+                    _(
+                        "La línea %(line)d tiene %(length)d caracteres: cada motivo puede "
+                        "tener hasta %(max)d."
+                    )
+                    % {"line": number, "length": length, "max": MAX_REASON_CHARS}
+                )
+        return reasons
+
     def clean_advisor_whatsapp(self) -> str:
-        number = search.digits_of(self.cleaned_data["advisor_whatsapp"])
+        typed = self.cleaned_data["advisor_whatsapp"]
+        # Digits and the usual separators only: "abc" or "²" is refused, not stored blank.
+        if not PHONE_AS_TYPED.fullmatch(search.ascii_digits(typed)):
+            raise forms.ValidationError(
+                _("Escriba solo el número, con código de país: 51987654321.")
+            )
+        number = search.digits_of(typed)
         if number and not 8 <= len(number) <= 15:
             raise forms.ValidationError(_("Indique el número con código de país: 8 a 15 dígitos."))
         return number

@@ -77,7 +77,7 @@ NAME_MAX_LENGTH = CatalogProduct._meta.get_field("name").max_length
 MAX_PRICE = Decimal("9999999999.99")
 
 
-MAX_STOCK = 2_147_483_647  # the largest value an IntegerField holds on every database
+MAX_STOCK = services.MAX_STOCK
 
 
 logger = logging.getLogger(__name__)

@@ -69,6 +69,15 @@ def update_product(*, product: CatalogProduct, data: Mapping[str, Any]) -> Catal
     return product
 
 
+MAX_STOCK = 2_147_483_647  # the largest value an IntegerField holds on every database
+
+
+def _too_much() -> str:
+    return _("El stock quedaría en más de %(max)s unidades: revise el número.") % {
+        "max": f"{MAX_STOCK:,}"
+    }
+
+
 @transaction.atomic
 def adjust_stock(
     *, product: CatalogProduct, delta: int, note: str, actor: AbstractBaseUser | None
@@ -79,15 +88,24 @@ def adjust_stock(
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": _("Indique el motivo del ajuste.")})
+    if delta > MAX_STOCK:  # 10^10 typed: no stock column holds it
+        raise ValidationError({"delta": _too_much()})
     # One conditional UPDATE: two adjustments or a sale at the same moment cannot both
-    # pass the check on the same stale number.
-    changed = CatalogProduct.objects.filter(pk=product.pk, stock__gte=-delta).update(
-        stock=F("stock") + delta, updated_at=timezone.now()
+    # pass the check on the same stale number. A removal beyond any stock (-10^25, which
+    # no database integer takes either) leaves it negative without asking.
+    changed = (
+        0
+        if delta < -MAX_STOCK
+        else CatalogProduct.objects.filter(
+            pk=product.pk, stock__gte=-delta, stock__lte=MAX_STOCK - delta
+        ).update(stock=F("stock") + delta, updated_at=timezone.now())
     )
     if not changed:
         current = CatalogProduct.objects.filter(pk=product.pk).values_list("stock", flat=True)
         if not current:
             raise ValidationError(_("El producto ya no existe."))
+        if delta > 0:
+            raise ValidationError({"delta": _too_much()})
         raise ValidationError(
             ngettext(
                 "El stock de %(product)s quedaría negativo: hay %(stock)s unidad.",

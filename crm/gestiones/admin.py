@@ -39,6 +39,19 @@ from crm.gestiones.surveys import services as survey_services
 from lib.admin_widgets import WholeNumberAutocompleteMixin
 
 
+def _labelled(field: str, label: str, *, boolean: bool = False):
+    """Return an admin column (and read-only field) for a model field that has no Spanish
+    verbose_name of its own: its value, or its choice's label, under `label`."""
+
+    @admin.display(description=label, ordering=field, boolean=boolean)
+    def column(obj):
+        display = getattr(obj, f"get_{field}_display", None)
+        return display() if display else getattr(obj, field)
+
+    column.__name__ = f"{field}_column"
+    return column
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written by services: visible here, never edited by hand."""
 
@@ -177,10 +190,15 @@ class StateAgentInline(WholeNumberAutocompleteMixin, admin.TabularInline):
     extra = 0
     autocomplete_fields = ("agent",)
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "agent":
+            kwargs.setdefault("label", _("gestor"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(GestionState)
 class GestionStateAdmin(admin.ModelAdmin):
-    list_display = ("name", "gestion_type", "order", "is_initial", "outcome", "duration")
+    list_display = ("name", "gestion_type", "order", "is_initial", "outcome", "duration_column")
     list_filter = ("gestion_type", "outcome")
     search_fields = ("name", "gestion_type__name")
     filter_horizontal = ("supervisors",)
@@ -196,6 +214,15 @@ class GestionStateAdmin(admin.ModelAdmin):
         ("is_approval", "is_disbursement"),
         "supervisors",
     )
+
+    @admin.display(description=_("duración"))
+    def duration_column(self, obj: GestionState) -> str:
+        parts = [
+            (obj.duration_days, "d"),
+            (obj.duration_hours, "h"),
+            (obj.duration_minutes, "min"),
+        ]
+        return " ".join(f"{value} {unit}" for value, unit in parts if value) or "—"
 
 
 class ActionResultInline(admin.TabularInline):
@@ -398,9 +425,17 @@ class CampaignAdmin(AuditedDeletionAdmin):
 
 @admin.register(CampaignTarget)
 class CampaignTargetAdmin(ReadOnlyAdmin):
-    list_display = ("campaign", "customer", "gestion", "message_status", "sent_at")
+    list_display = (
+        _labelled("campaign", _("campaña")),
+        _labelled("customer", _("cliente")),
+        _labelled("gestion", _("gestión")),
+        _labelled("message_status", _("estado del mensaje")),
+        _labelled("sent_at", _("enviado")),
+    )
+    fields = (*list_display, _labelled("message_error", _("error del envío")))
+    readonly_fields = fields
     list_filter = ("campaign", "message_status")
-    list_select_related = ("campaign", "customer")
+    list_select_related = ("campaign", "customer", "gestion")
 
 
 @admin.register(LifecycleEvent)
@@ -419,8 +454,16 @@ class LifecycleEventAdmin(admin.ModelAdmin):
 
 @admin.register(LifecycleRun)
 class LifecycleRunAdmin(ReadOnlyAdmin):
-    list_display = ("event", "loan", "gestion", "is_message_sent", "ran_at")
+    list_display = (
+        _labelled("event", _("evento")),
+        _labelled("loan", _("crédito")),
+        _labelled("gestion", _("gestión")),
+        _labelled("is_message_sent", _("mensaje enviado"), boolean=True),
+        _labelled("ran_at", _("ejecutado")),
+    )
+    fields = readonly_fields = list_display
     list_filter = ("event",)
+    list_select_related = ("event", "loan", "gestion")
 
 
 class QuestionInline(admin.TabularInline):
@@ -439,8 +482,16 @@ class SurveyAdmin(AuditedDeletionAdmin):
 
 @admin.register(SurveyInvitation)
 class SurveyInvitationAdmin(ReadOnlyAdmin):
-    list_display = ("survey", "gestion", "sent_at", "answered_at")
+    list_display = (
+        _labelled("survey", _("encuesta")),
+        _labelled("gestion", _("gestión")),
+        _labelled("sent_at", _("enviada")),
+        _labelled("answered_at", _("respondida")),
+    )
+    # The token is the survey's link: not shown.
+    fields = readonly_fields = (*list_display, _labelled("created_at", _("creada")))
     list_filter = ("survey",)
+    list_select_related = ("survey", "gestion")
 
 
 @admin.register(DeletionRecord)
