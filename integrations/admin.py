@@ -16,6 +16,27 @@ from integrations.models import ApiClient, OutboxMessage, WebhookEvent
 ERROR_PREVIEW_CHARS = 80
 
 
+def _say_what_was_done(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    *,
+    done: int,
+    skipped: int,
+    done_text: tuple[str, str],
+    skipped_text: tuple[str, str],
+) -> None:
+    """Tell how many rows an action acted on, and how many it left, and why: selecting a
+    row it does not act on said "0 … vuelven" before, as if nothing had been chosen."""
+    if done:
+        model_admin.message_user(
+            request, ngettext(*done_text, done) % {"count": done}, messages.SUCCESS
+        )
+    if skipped:
+        model_admin.message_user(
+            request, ngettext(*skipped_text, skipped) % {"count": skipped}, messages.WARNING
+        )
+
+
 def _pretty_json(data: Any) -> SafeString:
     return format_html(
         "<pre>{}</pre>", json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True)
@@ -87,30 +108,21 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def replay_events(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         selected = list(queryset)
         replayed = sum(services.replay_event(event=event) for event in selected)
-        if replayed:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d evento vuelve a procesarse.",
-                    "%(count)d eventos vuelven a procesarse.",
-                    replayed,
-                )
-                % {"count": replayed},
-                messages.SUCCESS,
-            )
-        if skipped := len(selected) - replayed:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d evento no se reprocesó: solo se reprocesan los fallidos o "
-                    "ignorados.",
-                    "%(count)d eventos no se reprocesaron: solo se reprocesan los fallidos o "
-                    "ignorados.",
-                    skipped,
-                )
-                % {"count": skipped},
-                messages.WARNING,
-            )
+        _say_what_was_done(
+            self,
+            request,
+            done=replayed,
+            skipped=len(selected) - replayed,
+            done_text=(
+                "%(count)d evento vuelve a procesarse.",
+                "%(count)d eventos vuelven a procesarse.",
+            ),
+            skipped_text=(
+                "%(count)d evento no se reprocesó: solo se reprocesan los fallidos o ignorados.",
+                "%(count)d eventos no se reprocesaron: solo se reprocesan los fallidos o "
+                "ignorados.",
+            ),
+        )
 
 
 @admin.register(OutboxMessage)
@@ -171,28 +183,20 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def retry_messages(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
         selected = list(queryset)
         retried = sum(outbox.retry_message(message=message) for message in selected)
-        if retried:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d mensaje vuelve a la cola.",
-                    "%(count)d mensajes vuelven a la cola.",
-                    retried,
-                )
-                % {"count": retried},
-                messages.SUCCESS,
-            )
-        if skipped := len(selected) - retried:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d mensaje no se reintentó: solo se reintentan los fallidos.",
-                    "%(count)d mensajes no se reintentaron: solo se reintentan los fallidos.",
-                    skipped,
-                )
-                % {"count": skipped},
-                messages.WARNING,
-            )
+        _say_what_was_done(
+            self,
+            request,
+            done=retried,
+            skipped=len(selected) - retried,
+            done_text=(
+                "%(count)d mensaje vuelve a la cola.",
+                "%(count)d mensajes vuelven a la cola.",
+            ),
+            skipped_text=(
+                "%(count)d mensaje no se reintentó: solo se reintentan los fallidos.",
+                "%(count)d mensajes no se reintentaron: solo se reintentan los fallidos.",
+            ),
+        )
 
 
 @admin.register(ApiClient)
