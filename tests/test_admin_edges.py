@@ -46,9 +46,10 @@ def test_the_queue_refuses_a_lead_hold_of_no_time_or_more_than_a_day(admin_clien
 
 
 def test_a_hold_saved_before_the_bound_leaves_the_queue_page_working(client, db):
-    """10^10 minutes overflowed the queue's date arithmetic: a 500 for every agent."""
+    """4,000 years of minutes (the most the column holds on PostgreSQL) overflowed the
+    queue's date arithmetic: a 500 for every agent."""
     row = callcenter_selectors.queue_settings()
-    type(row).objects.filter(pk=row.pk).update(take_timeout_minutes=10_000_000_000)
+    type(row).objects.filter(pk=row.pk).update(take_timeout_minutes=2_147_483_647)
     row.refresh_from_db()
 
     cutoff = row.hold_cutoff()
