@@ -318,8 +318,8 @@ class ReportForm(DebtChoiceForm):
         error_messages={"required": _("Adjunte el comprobante.")},
     )
     contact_email = forms.EmailField(label=_("Correo de contacto"), required=False, max_length=254)
-    # An amount above the debt is refused unless the agent says the debtor really paid more
-    # (as a loan payment's form asks): 10,000,000,000 typed for 1,000 is a mistake.
+    # An amount above the debt is refused (by the service) unless the agent says the debtor
+    # really paid more, as a loan payment's form asks: 10,000,000,000 typed for 1,000 is a slip.
     accept_overpayment = forms.BooleanField(
         label=services.PAID_MORE_ANSWERS[Origin.AGENT],
         required=False,
@@ -328,24 +328,17 @@ class ReportForm(DebtChoiceForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.is_above_debt = False  # set by clean(): the amount is more than settles the debt
         today = timezone.localdate()
         attrs = self.fields["paid_on"].widget.attrs
         attrs["max"] = today.isoformat()
         attrs["min"] = (today - timedelta(days=services.REPORT_MAX_AGE_DAYS)).isoformat()
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        debt = self.debts.get(cleaned.get("debt") or "")
-        amount = cleaned.get("amount")
-        self.is_above_debt = debt is not None and amount is not None and amount > debt.total
-        if self.is_above_debt and not cleaned.get("accept_overpayment"):
-            self.add_error("amount", services.above_debt_message(debt, Origin.AGENT))
-        return cleaned
-
     def offers_overpayment(self) -> bool:
-        """Say whether to show the overpayment checkbox: after it was needed, or ticked."""
-        return self.is_above_debt or bool(self["accept_overpayment"].value())
+        """Say whether to show the overpayment checkbox: after the service refused an amount
+        above the debt (services.report_payment), or once ticked."""
+        return self.has_error("amount", code=services.ABOVE_DEBT) or bool(
+            self["accept_overpayment"].value()
+        )
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data

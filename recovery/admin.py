@@ -16,10 +16,10 @@ from lib import search
 from recovery import variables
 from recovery.models import RecoverySettings
 from recovery.portal import images
+from recovery.portal import selectors as portal_selectors
 
 # --- The /recovery portal's settings (one row) -------------------------------------------------
 
-MAX_REASON_CHARS = 200
 PHONE_AS_TYPED = re.compile(r"\+?[0-9 ().-]*", re.ASCII)
 
 
@@ -97,13 +97,13 @@ class RecoverySettingsForm(forms.ModelForm):
         for number, line in enumerate(reasons.splitlines(), start=1):
             # The portal stores the chosen reason in a 200-character column.
             length = len(" ".join(line.split()))
-            if length > MAX_REASON_CHARS:
+            if length > portal_selectors.REASON_CHARS:
                 raise forms.ValidationError(
                     _(
                         "La línea %(line)d tiene %(length)d caracteres: cada motivo puede "
                         "tener hasta %(max)d."
                     )
-                    % {"line": number, "length": length, "max": MAX_REASON_CHARS}
+                    % {"line": number, "length": length, "max": portal_selectors.REASON_CHARS}
                 )
         return reasons
 

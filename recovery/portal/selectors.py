@@ -92,11 +92,15 @@ def offer(campaign: Campaign, portal: RecoverySettings, now: datetime | None = N
     return Offer(campaign=campaign, now=now, deadline=deadline, is_concluded=is_concluded)
 
 
+# What a visit keeps of the reason chosen (the admin refuses a longer line).
+REASON_CHARS = Visit._meta.get_field("decline_reason").max_length
+
+
 def decline_reasons(portal: RecoverySettings) -> list[str]:
     """Return the configured reasons, one per line, and the advisor's last."""
     reasons = []
     for line in portal.decline_reasons.splitlines():
-        reason = " ".join(line.split())[:200]
+        reason = " ".join(line.split())[:REASON_CHARS]
         if reason and reason not in reasons and reason != ADVISOR_REASON:
             reasons.append(reason)
     return [*reasons, ADVISOR_REASON]
