@@ -7,7 +7,6 @@ the queue screens, the Kommo sync and the catalog services.
 from pathlib import PurePath
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +23,6 @@ from callcenter.catalog import imports as catalog_imports
 from callcenter.catalog import selectors as catalog_selectors
 from callcenter.catalog import services as catalog_services
 from callcenter.models import (
-    MAX_TAKE_TIMEOUT_MINUTES,
     CallRecord,
     CatalogImport,
     CatalogProduct,
@@ -47,42 +45,6 @@ def _person_column(field: str, label: str):
 
     column.__name__ = f"{field}_name"
     return column
-
-
-class QueueSettingsForm(forms.ModelForm):
-    class Meta:
-        model = QueueSettings
-        fields = [
-            "pipeline_id",
-            "queue_status_id",
-            "sold_status_id",
-            "no_answer_status_id",
-            "callback_status_id",
-            "not_interested_status_id",
-            "take_timeout_minutes",
-        ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            if name.endswith("_id"):
-                field.widget.attrs["min"] = 1
-        self.fields["take_timeout_minutes"].widget.attrs.update(min=1, max=MAX_TAKE_TIMEOUT_MINUTES)
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        for name, value in list(cleaned.items()):
-            # Kommo's ids are positive.
-            if name.endswith("_id") and value is not None and value < 1:
-                self.add_error(name, _("Indique el id de Kommo: un número mayor que cero."))
-        timeout = cleaned.get("take_timeout_minutes")
-        if timeout is not None and not 1 <= timeout <= MAX_TAKE_TIMEOUT_MINUTES:
-            self.add_error(
-                "take_timeout_minutes",
-                _("La reserva de un lead dura entre 1 y %(max)d minutos (un día).")
-                % {"max": MAX_TAKE_TIMEOUT_MINUTES},
-            )
-        return cleaned
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -297,8 +259,6 @@ class StockMovementAdmin(ReadOnlyAdmin):
 @admin.register(QueueSettings)
 class QueueSettingsAdmin(admin.ModelAdmin):
     """One row: created on first read from the KOMMO_* variables, then edited here."""
-
-    form = QueueSettingsForm
 
     list_display = [
         "__str__",

@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 from typing import NamedTuple
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +16,9 @@ from lib import files, search
 
 # A lead is held while its call lasts: a day at most, or the queue could never take it back.
 MAX_TAKE_TIMEOUT_MINUTES = 24 * 60
+HOLD_MESSAGE = _("La reserva de un lead dura entre 1 y 1440 minutos (un día).")
+# Kommo's ids are positive.
+KOMMO_ID = MinValueValidator(1, _("Indique el id de Kommo: un número mayor que cero."))
 
 
 class QueueSettings(models.Model):
@@ -29,41 +32,51 @@ class QueueSettings(models.Model):
         _("embudo (pipeline) de Kommo"),
         null=True,
         blank=True,
+        validators=[KOMMO_ID],
         help_text=_("Id del embudo donde está la etapa «Para Llamar»."),
     )
     queue_status_id = models.BigIntegerField(
         _("etapa «Para Llamar»"),
         null=True,
         blank=True,
+        validators=[KOMMO_ID],
         help_text=_("Id de la etapa de Kommo cuyos leads entran en la cola."),
     )
     sold_status_id = models.BigIntegerField(
         _("etapa «Venta Confirmada»"),
         null=True,
         blank=True,
+        validators=[KOMMO_ID],
         help_text=_("Id de la etapa a la que pasa el lead al confirmar un pedido."),
     )
     no_answer_status_id = models.BigIntegerField(
         _("etapa para «No contesta»"),
         null=True,
         blank=True,
+        validators=[KOMMO_ID],
         help_text=_("Vacío: el lead sigue en «Para Llamar» y vuelve a la cola."),
     )
     callback_status_id = models.BigIntegerField(
         _("etapa para «Volver a llamar»"),
         null=True,
         blank=True,
+        validators=[KOMMO_ID],
         help_text=_("Vacío: el lead sigue en «Para Llamar» con su hora de nueva llamada."),
     )
     not_interested_status_id = models.BigIntegerField(
         _("etapa para «No interesado»"),
         null=True,
         blank=True,
+        validators=[KOMMO_ID],
         help_text=_("Kommo usa 143 para «Venta perdida» (cerrado sin éxito)."),
     )
     take_timeout_minutes = models.PositiveIntegerField(
         _("minutos de reserva de un lead"),
         default=30,
+        validators=[
+            MinValueValidator(1, HOLD_MESSAGE),
+            MaxValueValidator(MAX_TAKE_TIMEOUT_MINUTES, HOLD_MESSAGE),
+        ],
         help_text=_("Pasado este tiempo sin terminar la llamada, otro agente puede tomar el lead."),
     )
 
