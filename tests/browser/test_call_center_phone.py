@@ -84,6 +84,9 @@ def test_an_agent_on_a_phone_takes_a_lead_confirms_the_customer_and_orders(
 
     with page.expect_response(lambda response: "q=audif" in response.url):
         page.get_by_placeholder("Nombre o SKU").fill("audif")
+    # The catalog's first load may still land after the search (it then asks for the same
+    # words): the row is read once htmx has no catalog request in flight.
+    page.wait_for_function("!document.querySelector('#catalog-card .htmx-request')")
     product_row = page.locator("#catalog-results tr", has_text="Audífonos")
     add = product_row.get_by_role("button", name="Agregar")
     add.scroll_into_view_if_needed()
