@@ -234,8 +234,22 @@ class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
 
     @staticmethod
     def initial_from(query) -> dict:
-        """Return the name, e-mail and phone a link brings (the agenda's "registrar")."""
-        return {f: query[f] for f in ("first_name", "email", "phone") if query.get(f)}
+        """Return the name, e-mail and phone a link brings (the agenda's "registrar").
+
+        A booking holds one full name; ``name`` is split as names are written here:
+        given names first, then the two surnames (one when there are only two words).
+        The person registering sees the split and corrects it before saving.
+        """
+        initial = {
+            f: query[f] for f in ("first_name", "last_name", "email", "phone") if query.get(f)
+        }
+        words = query.get("name", "").split()
+        if words and "first_name" not in initial:
+            surnames = 2 if len(words) >= 3 else len(words) - 1
+            initial["first_name"] = " ".join(words[: len(words) - surnames])
+            if surnames:
+                initial["last_name"] = " ".join(words[len(words) - surnames :])
+        return initial
 
 
 class QuickNoteForm(forms.Form):

@@ -12,6 +12,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
 from crm import roles, services
+from crm.forms import CustomerForm
 from crm.models import Appointment, Customer, Interaction
 from integrations.models import WebhookEvent
 from tests.factories import AppointmentFactory, CustomerFactory, UserFactory
@@ -373,20 +374,37 @@ def test_the_agenda_shows_an_unregistered_attendee_as_a_customer_to_register(
 
     assertContains(response, "Lucía Ramos")
     assertContains(response, "Cliente por registrar")
-    assertContains(response, reverse("crm:customer_create") + "?first_name=Luc%C3%ADa%20Ramos")
+    assertContains(response, reverse("crm:customer_create") + "?name=Luc%C3%ADa%20Ramos")
 
 
 def test_the_customer_form_starts_with_what_the_registrar_link_brings(client, asesor):
     client.force_login(asesor)
 
     response = client.get(
-        reverse("crm:customer_create"), {"first_name": "Lucía Ramos", "email": "lucia@example.com"}
+        reverse("crm:customer_create"), {"name": "Lucía Ramos", "email": "lucia@example.com"}
     )
 
     assert response.context["form"].initial == {
-        "first_name": "Lucía Ramos",
+        "first_name": "Lucía",
+        "last_name": "Ramos",
         "email": "lucia@example.com",
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "last"),
+    [
+        ("Lucía", "Lucía", None),
+        ("Lucía Ramos", "Lucía", "Ramos"),
+        ("Ana Lucía Ramos Quispe", "Ana Lucía", "Ramos Quispe"),
+        ("  Rosa   Huamán  Díaz ", "Rosa", "Huamán Díaz"),
+    ],
+)
+def test_a_booked_full_name_is_split_into_names_and_surnames(name, first, last):
+    initial = CustomerForm.initial_from({"name": name})
+
+    assert initial.get("first_name") == first
+    assert initial.get("last_name") == last
 
 
 def test_the_agenda_opens_on_the_next_two_weeks(client, supervisor, agenda_cast):
