@@ -4,6 +4,8 @@ from axes.models import AccessAttempt
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+from tests.factories import InteractionFactory
+
 
 def test_the_login_attempts_read_in_spanish(admin_client):
     AccessAttempt.objects.create(
@@ -26,3 +28,18 @@ def test_the_login_attempts_read_in_spanish(admin_client):
         assertContains(attempts, spanish)
     for english in ("IP Address", "Failed Logins", "Attempt Time", "Access attempts"):
         assertNotContains(attempts, english)
+
+
+def test_the_admin_names_a_model_without_a_wrong_article(admin_client):
+    """Django's Spanish puts "los"/"El" before any model ("los interacción", "El cita")."""
+    entry = InteractionFactory(summary="Llamada de prueba")
+    url = reverse("admin:crm_interaction_delete", args=[entry.pk])
+
+    confirm = admin_client.get(url)
+    deleted = admin_client.post(url, {"post": "yes"}, follow=True)
+
+    assertContains(confirm, "¿Está seguro de que quiere borrar «")
+    assertContains(confirm, "» (interacción)?")
+    assertNotContains(confirm, "los interacción")
+    assertContains(deleted, "» (interacción).")
+    assertNotContains(deleted, "El interacción")
