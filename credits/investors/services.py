@@ -87,6 +87,9 @@ def add_participation(
     return participation
 
 
+MAX_PERIOD_DAYS = 366
+
+
 @transaction.atomic
 def create_liquidation(
     *, investor: Investor, period_start: date, period_end: date, actor: AbstractBaseUser | None
@@ -103,6 +106,12 @@ def create_liquidation(
     if period_end > _month_end(timezone.localdate()):
         raise ValidationError(
             {"period_end": _("El periodo no puede terminar después de este mes.")}
+        )
+    # A lender liquidates monthly; a period of years is a typo (0001 for 2026) that
+    # would be printed on the investor's statement.
+    if (period_end - period_start).days > MAX_PERIOD_DAYS:
+        raise ValidationError(
+            {"period_start": _("Un periodo de liquidación abarca como máximo un año.")}
         )
     lines = Distribution.objects.select_for_update().filter(
         investor=investor,

@@ -180,6 +180,21 @@ def test_a_liquidation_period_ending_years_ahead_is_refused(db, end):
     assert not Liquidation.objects.exists()
 
 
+@pytest.mark.parametrize("start", [date(1, 1, 1), date(2025, 1, 1)])
+def test_a_liquidation_period_longer_than_a_year_is_refused(db, start):
+    investor = InvestorFactory()
+
+    with pytest.raises(ValidationError) as refused:
+        investor_services.create_liquidation(
+            investor=investor, period_start=start, period_end=date(2026, 1, 31), actor=None
+        )
+
+    assert refused.value.message_dict["period_start"] == [
+        "Un periodo de liquidación abarca como máximo un año."
+    ]
+    assert not Liquidation.objects.exists()
+
+
 def test_the_liquidation_form_shows_a_period_ending_years_ahead_on_its_field(client, supervisor):
     investor = InvestorFactory()
     client.force_login(supervisor)
