@@ -190,8 +190,8 @@ class CallbackIn(BodyIn):
         min_length=7,
         max_length=20,
         pattern=r"^\+?[0-9 ()-]+$",
-        description="Teléfono al que llamar (7 a 15 dígitos, con + y código de país si no "
-        "es de Perú).",
+        description="Teléfono (celular o fijo) al que llamar, con + y código de país si no "
+        "es de Perú.",
     )
     horario_preferido: Annotated[datetime | None, AfterValidator(_local)] = Field(
         None,

@@ -1226,6 +1226,25 @@ def _settle_agreement(agreement: PaymentAgreement, *, broken: bool) -> None:
 # --- Call-back requests ----------------------------------------------------------------------
 
 
+CALLBACK_PHONE_INVALID = gettext_lazy(
+    "Indique un teléfono válido, p. ej. 987 654 321 o 01 234 5678 "
+    "(con + y el código de país si no es de Perú)."
+)
+
+
+def callback_phone(raw: str) -> str:
+    """Return the number a debtor gave to be called on, as E.164; or refuse it.
+
+    A mobile or a landline, read in the country's format; digits typed on some phones
+    ("９８７…", "٩٨٧…") are read as ASCII. Seven to fifteen digits of anything was taken
+    before, "1234567" too, and an agent dialled it.
+    """
+    number = crm_services.phone_e164(search.ascii_digits(raw or "").strip())
+    if not number:
+        raise ValidationError({"phone": CALLBACK_PHONE_INVALID})
+    return number
+
+
 def request_callback(
     *,
     customer: Customer,
@@ -1237,17 +1256,13 @@ def request_callback(
     portfolio: str = Portfolio.CURRENT,
 ) -> CallbackRequest:
     """Record that the debtor wants a call; it waits in the agents' call-back list."""
-    # Kept in ASCII digits ("９８７…", "٩٨٧…" as typed on some phones), to be dialled.
-    digits = search.digits_of(phone)
-    if not 7 <= len(digits) <= 15:
-        raise ValidationError({"phone": _("Indique un teléfono válido (7 a 15 dígitos).")})
+    phone = callback_phone(phone)
     if preferred_at is not None and preferred_at < timezone.now() - timedelta(minutes=5):
         raise ValidationError({"preferred_at": _("El horario preferido no puede ser pasado.")})
     if preferred_at is not None and preferred_at > timezone.now() + timedelta(days=30):
         raise ValidationError(
             {"preferred_at": _("El horario preferido puede ser hasta 30 días desde hoy.")}
         )
-    phone = ("+" if search.ascii_digits(phone).strip().startswith("+") else "") + digits
     with transaction.atomic():
         callback = CallbackRequest.objects.create(
             customer=customer,

@@ -332,7 +332,7 @@ class CallbackForm(CallTimeForm):
         phone = search.ascii_digits(self.cleaned_data["phone"].strip())
         if not re.fullmatch(r"\+?[0-9\s().-]+", phone):
             raise ValidationError(_("Indique solo números, p. ej. 987 654 321."))
-        digits = re.sub(r"[^0-9]", "", phone)
-        if not 7 <= len(digits) <= 15:
-            raise ValidationError(_("Indique un teléfono válido (7 a 15 dígitos)."))
-        return phone
+        try:
+            return collection_services.callback_phone(phone)
+        except ValidationError as refused:
+            raise ValidationError(refused.message_dict["phone"]) from None

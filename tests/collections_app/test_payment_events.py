@@ -644,10 +644,30 @@ def test_a_callback_request_waits_for_an_agent(debtor):
     )
 
 
-@pytest.mark.parametrize("phone", ["123", "x" * 30, "9" * 16])
+@pytest.mark.parametrize("phone", ["123", "x" * 30, "9" * 16, "1234567", "000000000"])
 def test_a_callback_needs_a_phone_number(debtor, phone):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as refused:
         services.request_callback(customer=debtor, phone=phone, origin=Origin.BOT, actor=None)
+
+    assert refused.value.message_dict["phone"][0].startswith("Indique un teléfono válido, p. ej.")
+    assert not CallbackRequest.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("987 654 321", "+51987654321"),
+        ("(01) 234-5678", "+5112345678"),
+        ("９８７６５４３２１", "+51987654321"),
+        ("+34 612 345 678", "+34612345678"),
+    ],
+)
+def test_a_callback_keeps_a_mobile_or_landline_ready_to_dial(debtor, typed, kept):
+    callback = services.request_callback(
+        customer=debtor, phone=typed, origin=Origin.BOT, actor=None
+    )
+
+    assert callback.phone == kept
 
 
 def test_a_callback_is_closed_once_with_an_outcome(debtor, cobranzas):

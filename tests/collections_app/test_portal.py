@@ -784,7 +784,7 @@ def test_asking_for_a_call_puts_it_in_the_call_back_list(reachable):
     assert (callback.customer, callback.origin, callback.phone) == (
         reachable,
         Origin.PORTAL,
-        "987654321",
+        "+51987654321",
     )
     assert callback.preferred_time.startswith("Tarde")
     assert steps(reachable)[-1] == "callback"

@@ -622,7 +622,7 @@ def test_asking_for_an_advisor_creates_a_call_back_request(portal, campaign, deb
     callback = CallbackRequest.objects.get()
     assert (callback.customer, callback.phone, callback.origin, callback.portfolio) == (
         debtor,
-        "987654321",
+        "+51987654321",
         Origin.PORTAL,
         Portfolio.WRITTEN_OFF,
     )
@@ -679,7 +679,7 @@ def test_a_phone_typed_in_other_digits_is_kept_in_ascii(portal, campaign, debtor
 
     client.post(DECLINE, {"reason": "Necesito que un asesor me contacte", "phone": typed})
 
-    assert CallbackRequest.objects.get().phone == "987654321"
+    assert CallbackRequest.objects.get().phone == "+51987654321"
 
 
 def test_a_phone_in_superscripts_is_refused(portal, campaign, debtor):
