@@ -33,6 +33,7 @@ from callcenter.models import (
     QueueSettings,
     StockMovement,
 )
+from crm import display
 from lib import files, people, search
 
 
@@ -230,7 +231,7 @@ class CatalogProductAdmin(admin.ModelAdmin):
                         "Stock de %(product)s ajustado: ahora hay %(stock)s unidades.",
                         product.stock,
                     )
-                    % {"product": product, "stock": product.stock},
+                    % {"product": product, "stock": display.whole(product.stock)},
                 )
                 return redirect("admin:callcenter_catalogproduct_change", product.pk)
         context = {

@@ -22,6 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from callcenter import filters, forms, selectors, tables
 from callcenter.models import CallRecord, Lead
 from callcenter.services import calls as call_services
+from crm import display
 from integrations import kommo
 from integrations.models import OutboxMessage
 from lib import lists, people
@@ -224,7 +225,11 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
                 "Solo hay %(stock)s unidad de %(name)s; el pedido llevaría %(wanted)s.",
                 "Solo hay %(stock)s unidades de %(name)s; el pedido llevaría %(wanted)s.",
                 product.stock,
-            ) % {"stock": product.stock, "name": product.name, "wanted": wanted}
+            ) % {
+                "stock": display.whole(product.stock),
+                "name": product.name,
+                "wanted": display.whole(wanted),
+            }
         elif wanted > call_services.MAX_LINE_QUANTITY:
             error = ngettext(
                 "Máximo %(max)s unidad por producto.",

@@ -73,6 +73,11 @@ def amount(value: Decimal | float | int | str | None) -> str:
     return text.translate(separators) if separators else text
 
 
+def whole(value: int) -> str:
+    """Return a count with thousands separators: 12,500 (as lists write their counts)."""
+    return formats.number_format(value, decimal_pos=0, use_l10n=True, force_grouping=True)
+
+
 # Past this many integer digits an amount goes to number_format (as lib.amounts does).
 _MAX_ADJUSTED = 20
 

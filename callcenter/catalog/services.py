@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from callcenter.models import CatalogProduct, StockMovement
+from crm import display
 from lib import people
 
 # A currency as ISO 4217 writes it: three letters.
@@ -74,7 +75,7 @@ MAX_STOCK = 2_147_483_647  # the largest value an IntegerField holds on every da
 
 def _too_much() -> str:
     return _("El stock quedaría en más de %(max)s unidades: revise el número.") % {
-        "max": f"{MAX_STOCK:,}"
+        "max": display.whole(MAX_STOCK)
     }
 
 
@@ -112,7 +113,7 @@ def adjust_stock(
                 "El stock de %(product)s quedaría negativo: hay %(stock)s unidades.",
                 current[0],
             )
-            % {"product": product, "stock": current[0]}
+            % {"product": product, "stock": display.whole(current[0])}
         )
     StockMovement.objects.create(
         product_id=product.pk,

@@ -116,3 +116,27 @@ def test_a_release_by_a_supervisor_names_both_people_on_the_timeline(
         summary="Lead liberado por Marta Salas (lo atendía Luis Ramos)."
     ).exists()
     assert CallRecord.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_stock_messages_write_thousands_with_separators():
+    product = make_product(stock=12_500, name="Mochila de viaje", sku="MOC-VIA-02")
+
+    with pytest.raises(ValidationError) as refused:
+        catalog_services.adjust_stock(product=product, delta=-20_000, note="Merma", actor=None)
+
+    assert refused.value.messages == [
+        "El stock de Mochila de viaje (MOC-VIA-02) quedaría negativo: hay 12,500 unidades."
+    ]
+
+
+def test_the_admin_writes_the_adjusted_stock_with_separators(admin_client, db):
+    product = make_product(stock=12_000, name="Mochila de viaje", sku="MOC-VIA-02")
+
+    response = admin_client.post(
+        reverse("admin:callcenter_catalogproduct_adjust_stock", args=[product.pk]),
+        {"delta": 500, "note": "Llegó mercadería"},
+        follow=True,
+    )
+
+    assert "ahora hay 12,500 unidades." in response.content.decode()
