@@ -232,6 +232,14 @@ class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
     def confirms_identity(self) -> bool:
         return bool(self.cleaned_data.get("confirm_identity"))
 
+    def offers_identity_confirmation(self) -> bool:
+        """Say whether to show the confirmation box: once a save was refused for want of it
+        (the refusal lists each old and new value), or when it was ticked. Shown from the
+        start, it could be ticked before anyone saw what would change."""
+        return "confirm_identity" in self.fields and (
+            self.has_error("confirm_identity") or bool(self["confirm_identity"].value())
+        )
+
     @staticmethod
     def initial_from(query) -> dict:
         """Return the name, e-mail and phone a link brings (the agenda's "registrar").

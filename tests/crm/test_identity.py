@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import assertContains, assertNotContains
 
 from crm import identity, services
 from crm.models import Customer
@@ -137,6 +137,20 @@ def test_a_supervisor_must_tick_the_confirmation_in_the_form(client, supervisor,
     assert confirmed.status_code == 302
     with_loan.refresh_from_db()
     assert with_loan.first_name == "Rosa María"
+
+
+def test_the_confirmation_box_appears_only_once_the_change_is_shown(client, supervisor, with_loan):
+    """Ticked before the old and new values were on screen, it would confirm nothing."""
+    client.force_login(supervisor)
+    url = reverse("crm:customer_update", args=[with_loan.pk])
+    posted = {**renamed(with_loan, first_name="Rosa María"), "phone": str(with_loan.phone)}
+
+    opened = client.get(url)
+    refused = client.post(url, posted)
+
+    assertNotContains(opened, 'name="confirm_identity"')
+    assertContains(refused, 'name="confirm_identity"')
+    assertContains(refused, "Nombres: Rosa → Rosa María")
 
 
 def test_supervisors_and_administrators_have_the_role_and_advisors_do_not(asesor, supervisor):
