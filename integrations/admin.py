@@ -2,8 +2,10 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
@@ -252,9 +254,28 @@ class ApiClientAdmin(admin.ModelAdmin):
     @admin.action(
         description=_("Generar un token nuevo (el anterior deja de valer)"), permissions=["rotate"]
     )
-    def rotate_tokens(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+    def rotate_tokens(
+        self, request: HttpRequest, queryset: QuerySet[ApiClient]
+    ) -> TemplateResponse | None:
+        # Asked first, the way Django's "delete selected" asks: the programs using the old
+        # token stop working the moment it is replaced.
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/integrations/apiclient/rotate_tokens_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("¿Generar tokens nuevos?"),
+                    "opts": self.model._meta,
+                    "clients": list(queryset),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         for client in queryset:
-            self._show_token(request, client, api_clients.rotate_token(client=client))
+            token = api_clients.rotate_token(client=client)
+            self.log_change(request, client, "Token rotado; el anterior dejó de valer.")
+            self._show_token(request, client, token)
+        return None
 
     def _show_token(self, request: HttpRequest, client: ApiClient, token: str) -> None:
         # The only time the token is shown: it is not stored, only its hash.

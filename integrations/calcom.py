@@ -113,7 +113,8 @@ def read_event(envelope: Mapping[str, Any]) -> CalcomBooking:
         # PING, meetings, recordings, forms...: nothing about a booking's life.
         raise UnhandledEvent(f"Unsupported Cal.com trigger {event_type!r}.")
     raw_created_at = envelope.get("createdAt")
-    created_at = _FIELDS.moment(raw_created_at, "createdAt")
+    # It orders a booking's events: one dated ahead would make every later one look stale.
+    created_at = _FIELDS.moment(raw_created_at, "createdAt", max_ahead=payloads.CLOCK_AHEAD)
     payload = envelope.get("payload")
     if not isinstance(payload, dict):
         raise ValueError(f"The Cal.com {event_type} webhook has no payload object.")

@@ -336,7 +336,7 @@ def read_event(payload: Mapping[str, Any]) -> DocusealEvent:
         # template.* events are about templates, not signatures.
         raise UnhandledEvent(f"Unsupported DocuSeal event type {event_type!r}.")
     raw_timestamp = payload.get("timestamp")
-    timestamp = _FIELDS.moment(raw_timestamp, "timestamp")
+    timestamp = _FIELDS.moment(raw_timestamp, "timestamp", max_ahead=payloads.CLOCK_AHEAD)
     data = payload.get("data")
     if not isinstance(data, dict):
         raise ValueError(f"The DocuSeal {event_type} webhook has no data object.")

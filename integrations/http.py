@@ -23,6 +23,8 @@ DEFAULT_TIMEOUT = (5, 20)
 USER_AGENT = "Cartera/1.0"
 # How much of an error response to keep in the error message (and so in last_error).
 ERROR_BODY_CHARS = 500
+# The longest wait a provider's Retry-After is taken at: past it, the call is tried anyway.
+MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60.0
 
 
 class TimeoutSession(requests.Session):
@@ -62,17 +64,21 @@ def raise_for_response(response: requests.Response) -> requests.Response:
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
-    """Return the wait a Retry-After header asks for (seconds or an HTTP date), if any."""
+    """Return the wait a Retry-After header asks for (seconds or an HTTP date), if any.
+
+    At most MAX_RETRY_AFTER_SECONDS: a header of 400 digits is infinity as a float, which
+    broke the retry plan, and a wait of years would leave the call unsent for them.
+    """
     value = (response.headers.get("Retry-After") or "").strip()
     if not value:
         return None
     if value.isascii() and value.isdigit():
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER_SECONDS)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), MAX_RETRY_AFTER_SECONDS)
 
 
 @contextmanager

@@ -49,6 +49,11 @@ LEAD_NOTES_PATH = "/api/v4/leads/{lead_id}/notes"
 
 LEAD_ACTIONS = ("add", "update", "status", "delete", "restore", "responsible")
 
+# Kommo's ids go into bigint columns.
+MAX_ID = 2**63 - 1
+# How far ahead of ours Kommo's clock may be on a lead change.
+MAX_CLOCK_AHEAD_SECONDS = 24 * 60 * 60
+
 # Kommo's documented ceiling; one slot per window of 1 second, shared through the cache.
 REQUESTS_PER_SECOND = 7
 # How long throttle() waits for a free slot before letting the caller retry later.
@@ -181,7 +186,7 @@ def _verify_account(account_id: str, subdomain: str) -> None:
 
 def _lead_change(action: str, item: Mapping[str, Any]) -> LeadChange:
     lead_id = _int(item.get("id"))
-    if lead_id is None:
+    if not lead_id:
         raise ValueError(f"A leads[{action}] item has no id.")
     fields: list[tuple[str, str]] = []
     custom = item.get("custom_fields")
@@ -203,12 +208,26 @@ def _lead_change(action: str, item: Mapping[str, Any]) -> LeadChange:
         pipeline_id=_int(item.get("pipeline_id")),
         old_status_id=_int(item.get("old_status_id")),
         old_pipeline_id=_int(item.get("old_pipeline_id")),
-        modified_at=_int(item.get("last_modified"))
-        or _int(item.get("updated_at"))
-        or _int(item.get("date_create"))
-        or 0,
+        modified_at=_modified_at(action, item),
         custom_fields=tuple(fields),
     )
+
+
+def _modified_at(action: str, item: Mapping[str, Any]) -> int:
+    """Return Kommo's clock of a lead change (unix seconds; 0 when it sent none).
+
+    One far ahead is refused: it orders every later change of the lead before it, so the
+    lead would keep this delivery's stage for good.
+    """
+    modified_at = (
+        _int(item.get("last_modified"))
+        or _int(item.get("updated_at"))
+        or _int(item.get("date_create"))
+        or 0
+    )
+    if modified_at > time.time() + MAX_CLOCK_AHEAD_SECONDS:
+        raise ValueError(f"A leads[{action}] item's last_modified is in the future: {modified_at}.")
+    return modified_at
 
 
 # --- API --------------------------------------------------------------------------------
@@ -409,10 +428,16 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
 
 
 def _int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
+    """Return an id or a timestamp Kommo sent: 0 to MAX_ID, in ASCII digits; else None.
+
+    Kommo's are never negative; int() would also take "-5", "1_000" and other scripts'
+    digits ("٣"), and one past 64 bits failed the lead's insert on every retry.
+    """
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(MAX_ID)):
         return None
+    number = int(text)
+    return number if number <= MAX_ID else None
 
 
 def _unexpected(answer: Any) -> str:

@@ -351,9 +351,14 @@ def _moment(raw: Any) -> datetime | None:
     ):
         raise ValueError(f"The WhatsApp webhook's timestamp is not unix seconds: {raw!r}.")
     try:
-        return datetime.fromtimestamp(int(raw), tz=UTC)
+        moment = datetime.fromtimestamp(int(raw), tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:  # past year 9999 or the platform's
         raise ValueError(f"The WhatsApp webhook's timestamp is out of range: {raw!r}.") from exc
+    if not payloads.is_plausible_moment(moment, max_ahead=payloads.CLOCK_AHEAD):
+        # Each dates what has happened. A message dated 9999 kept the 24-hour window open
+        # and its conversation first in the inbox for good; one dated 1970, last.
+        raise ValueError(f"The WhatsApp webhook's timestamp is out of range: {raw!r}.")
+    return moment
 
 
 def _list(raw: Any, field: str) -> list:

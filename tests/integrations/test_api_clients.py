@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
 from django.test import RequestFactory
 from django.urls import reverse
@@ -241,18 +242,48 @@ def test_the_list_shows_prefix_state_and_last_use_in_spanish(admin_client, made)
     assert client.token_hash not in page.text
 
 
-def test_rotating_in_admin_shows_the_new_token_and_the_old_one_stops(admin_client, made):
+def test_rotating_in_admin_asks_first_and_says_the_old_token_stops_working(admin_client, made):
     client, old = made
 
     response = admin_client.post(
         reverse("admin:integrations_apiclient_changelist"),
         {"action": "rotate_tokens", "_selected_action": [client.pk]},
+    )
+
+    assert response.status_code == 200
+    assert "deja de funcionar" in response.text
+    assert client.name in response.text
+    assert 'name="post" value="yes"' in response.text
+    assert not shown_tokens(response)
+    assert ApiClient.objects.get(pk=client.pk).token_hash == client.token_hash
+    assert api_clients.client_for_token(old) == client
+
+
+def test_rotating_in_admin_shows_the_new_token_and_the_old_one_stops(admin_client, made):
+    client, old = made
+
+    response = admin_client.post(
+        reverse("admin:integrations_apiclient_changelist"),
+        {"action": "rotate_tokens", "_selected_action": [client.pk], "post": "yes"},
         follow=True,
     )
 
     (new,) = shown_tokens(response)
     assert api_clients.client_for_token(old) is None
     assert api_clients.client_for_token(new) == client
+
+
+def test_a_rotation_in_admin_is_kept_in_the_admin_history(admin_client, made):
+    client, _old = made
+
+    admin_client.post(
+        reverse("admin:integrations_apiclient_changelist"),
+        {"action": "rotate_tokens", "_selected_action": [client.pk], "post": "yes"},
+    )
+
+    entry = LogEntry.objects.get(object_id=str(client.pk))
+    assert entry.action_flag == CHANGE
+    assert "Token rotado" in entry.get_change_message()
 
 
 def test_turning_a_client_off_in_admin_refuses_its_token_at_once(admin_client, made):

@@ -1,7 +1,7 @@
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -208,3 +208,46 @@ def test_the_door_checks_the_signature_and_reads_the_booking_into_its_event_id()
     assert calcom.WEBHOOK.verify is calcom.verify_webhook
     assert calcom.WEBHOOK.event_id(envelope) == calcom.read_event(envelope).event_id
     assert calcom.read_event(envelope) == calcom.parse_event(fixture_bytes("booking_created.json"))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("bookingId", 10**25),
+        ("bookingId", -3),
+        ("bookingId", 0),
+        ("bookingId", "٣"),
+        ("bookingId", "+7"),
+        ("startTime", "0001-01-01T00:00:00Z"),
+        ("startTime", "2999-12-01T15:00:00Z"),
+    ],
+)
+def test_it_refuses_an_absurd_booking_id_or_time(field, value):
+    # A booking id past 64 bits failed the insert on every retry; year 1 failed the
+    # timeline's local time, and year 2999 stayed on the agenda.
+    envelope = fixture_json("booking_created.json")
+    envelope["payload"][field] = value
+    if field == "startTime":
+        envelope["payload"]["endTime"] = value
+
+    with pytest.raises(ValueError, match=r"out of range|not a number"):
+        calcom.read_event(envelope)
+
+
+def test_it_refuses_an_event_dated_days_ahead_of_our_clock():
+    # createdAt orders a booking's events: dated ahead, every later reschedule or
+    # cancellation of the booking would have been left aside as older.
+    envelope = fixture_json("booking_created.json")
+    envelope["createdAt"] = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+
+    with pytest.raises(ValueError, match="createdAt is out of range"):
+        calcom.read_event(envelope)
+
+
+def test_it_takes_a_booking_months_ahead():
+    envelope = fixture_json("booking_created.json")
+    start = datetime.now(UTC) + timedelta(days=200)
+    envelope["payload"]["startTime"] = start.isoformat()
+    envelope["payload"]["endTime"] = (start + timedelta(minutes=30)).isoformat()
+
+    assert calcom.read_event(envelope).starts_at == start

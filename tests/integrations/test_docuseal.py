@@ -1,7 +1,7 @@
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -463,3 +463,37 @@ def test_it_refuses_a_document_without_a_url():
 
     with pytest.raises(ValueError, match="documents"):
         docuseal.parse_event(json.dumps(payload).encode())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("submission_id", 10**25),
+        ("submission_id", -3),
+        ("id", "99999999999999999999"),
+        ("id", 0),
+    ],
+)
+def test_it_refuses_an_id_no_submission_can_have(field, value):
+    payload = fixture_json("form_completed.json")
+    payload["data"][field] = value
+
+    with pytest.raises(ValueError, match="out of range"):
+        docuseal.read_event(payload)
+
+
+def test_it_refuses_a_timestamp_out_of_any_plausible_range():
+    payload = fixture_json("form_completed.json")
+    payload["timestamp"] = "0001-01-01T00:00:00+05:00"
+
+    with pytest.raises(ValueError, match="out of range"):
+        docuseal.read_event(payload)
+
+
+def test_it_refuses_an_event_dated_days_ahead_of_our_clock():
+    # The timestamp becomes the contract's signing time.
+    payload = fixture_json("form_completed.json")
+    payload["timestamp"] = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+
+    with pytest.raises(ValueError, match="timestamp is out of range"):
+        docuseal.read_event(payload)

@@ -92,6 +92,43 @@ def test_a_lead_without_id_is_refused():
         kommo.parse_webhook(b"leads%5Bstatus%5D%5B0%5D%5Bname%5D=x&account%5Bsubdomain%5D=cartera")
 
 
+def lead_form(**fields: str) -> bytes:
+    pairs = {"id": "25399013", "status_id": "61000002", "pipeline_id": "6950551", **fields}
+    lead = "&".join(f"leads[status][0][{key}]={value}" for key, value in pairs.items())
+    return f"{lead}&account[subdomain]=cartera&account[id]=31361463".encode()
+
+
+@pytest.mark.parametrize("lead_id", ["99999999999999999999999", "-5", "0", "٣", "1_000", "%2B7"])
+def test_a_lead_id_kommo_never_sends_is_refused(lead_id):
+    # Past 64 bits it failed the lead's insert on every retry; a negative one became a
+    # lead in the queue that Kommo does not have.
+    with pytest.raises(ValueError, match="has no id"):
+        kommo.parse_webhook(lead_form(id=lead_id))
+
+
+def test_a_stage_id_past_64_bits_is_read_as_none():
+    change = kommo.parse_webhook(lead_form(status_id="9" * 30)).leads[0]
+
+    assert change.status_id is None
+
+
+def test_a_change_dated_far_ahead_of_our_clock_is_refused(time_machine):
+    # Dated in 5138, it would have ordered every later change of the lead before it.
+    time_machine.move_to("2025-12-01T12:00:00Z")
+
+    with pytest.raises(ValueError, match="in the future"):
+        kommo.parse_webhook(lead_form(last_modified="99999999999"))
+
+
+def test_a_change_dated_a_little_ahead_of_our_clock_is_read(time_machine):
+    time_machine.move_to("2025-12-01T12:00:00Z")
+    an_hour_ahead = 1764590400 + 3600
+
+    change = kommo.parse_webhook(lead_form(last_modified=str(an_hour_ahead))).leads[0]
+
+    assert change.modified_at == an_hour_ahead
+
+
 def test_a_delivery_keeps_the_event_id_the_inbox_already_holds_for_it():
     # A digest of the sorted fields: changing how it is computed would store a redelivery
     # of an old event again.

@@ -402,3 +402,22 @@ def test_it_keeps_a_message_failed_and_notes_it_when_the_owners_handler_breaks(
 def test_it_refuses_a_second_failure_handler_for_a_destination(db, destination, sender, failures):
     with pytest.raises(ImproperlyConfigured):
         outbox.register_sender(destination, sender, on_failure=print)
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["9" * 400, "99999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"]
+)
+def test_a_provider_asking_to_wait_for_ages_is_retried_within_a_day(
+    db, destination, http_sender, frozen, retry_after
+):
+    # "9" * 400 seconds is infinity as a float: the retry plan raised, and the message
+    # stayed "sending" until the sweep; years ahead, it waited for them.
+    message = queued(destination, next_attempt_at=NOW)
+    with responses.RequestsMock() as provider:
+        provider.add(responses.PATCH, LEADS_URL, status=429, headers={"Retry-After": retry_after})
+
+        outbox.deliver_message(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.QUEUED
+    assert NOW < message.next_attempt_at <= NOW + timedelta(days=1)

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -568,6 +569,29 @@ def test_a_webhook_missing_what_it_must_carry_is_malformed(data):
         whatsapp.event_id(data)
 
     assert not isinstance(raised.value, UnhandledEvent)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "0",  # 1970
+        "253402300799",  # the last second of 9999
+        "4102444800",  # 2100
+    ],
+)
+def test_a_message_or_status_dated_out_of_any_plausible_range_is_malformed(timestamp):
+    # A message dated 9999 kept the 24-hour window open and its conversation first in the
+    # inbox for good.
+    for data in (messages(a_message(timestamp=timestamp)), statuses(a_status(timestamp=timestamp))):
+        with pytest.raises(ValueError, match="out of range"):
+            whatsapp.event_id(data)
+
+
+def test_a_message_dated_days_ahead_of_our_clock_is_malformed():
+    two_days_ahead = str(int(time.time()) + 2 * 24 * 60 * 60)
+
+    with pytest.raises(ValueError, match="out of range"):
+        whatsapp.event_id(messages(a_message(timestamp=two_days_ahead)))
 
 
 def post(body: bytes, headers: dict[str, str]):
