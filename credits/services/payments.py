@@ -261,7 +261,12 @@ def apply_payment(
         existing = Payment.objects.filter(external_id=external_id).first()
         if existing is not None:
             return existing
-    if not loan.is_live:
+    # Money received for a loan paid off meanwhile (a second link paid, a transfer that
+    # crossed the last one) is recorded when the payer really paid it (`accept_overpayment`),
+    # all of it as credit balance to give back: refused, a gateway's money would be in the
+    # lender's account and nowhere in the books.
+    late_for_paid = accept_overpayment and loan.status == Loan.Status.PAID
+    if not loan.is_live and not late_for_paid:
         raise ValidationError(
             _("No se registran pagos en un crédito «%(s)s».") % {"s": loan.get_status_display()}
         )
@@ -372,7 +377,7 @@ def apply_payment(
         actor=actor,
         occurred_at=timezone.now(),
     )
-    if _is_settled(_live_rows(loan)):
+    if loan.status != Loan.Status.PAID and _is_settled(_live_rows(loan)):
         loan.paid_at = timezone.now()
         loan.save(update_fields=["paid_at", "updated_at"])
         ledger.move_status(
@@ -559,7 +564,9 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
         payload={"loan": loan.pk, "payment": payment.pk, "annulled": True},
         actor=actor,
     )
-    if loan.status == Loan.Status.PAID:
+    # A payment that paid no installment (money for a loan already paid off, all of it
+    # credit) leaves the loan paid.
+    if loan.status == Loan.Status.PAID and not _is_settled(_live_rows(loan)):
         was_written_off = loan.ledger_entries.filter(kind=LedgerEntry.Kind.WRITE_OFF).exists()
         loan.paid_at = None
         loan.save(update_fields=["paid_at", "updated_at"])

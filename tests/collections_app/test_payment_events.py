@@ -23,6 +23,7 @@ from collections_app.models import (
 from collections_app.signals import Event, payment_event
 from credits import selectors as credit_selectors
 from credits.models import LedgerEntry, Loan, Payment
+from credits.services import payments as payment_services
 from crm.models import Interaction
 from integrations import payment_gateways
 from integrations.models import OutboxMessage
@@ -254,6 +255,36 @@ def test_money_beyond_the_debt_by_the_time_it_arrives_is_kept_as_credit(loan, de
     payment = Payment.objects.get(external_id="mercadopago:1234567890")
     assert payment.overpaid == INSTALLMENT
     assert Loan.objects.get(pk=loan.pk).status == Loan.Status.PAID
+
+
+def test_a_second_link_paid_after_the_loan_was_paid_off_is_kept_as_credit(loan, debtor):
+    """Two links for one debt both paid: the second money is in the lender's account, so it
+    is in the books too, all of it as credit balance to give back (it was refused)."""
+    first = link_for(debtor, loan)
+    second = link_for(debtor, loan, origin=Origin.PORTAL)
+    services.apply_gateway_payment(provider="mercadopago", found=approved(first))
+
+    services.apply_gateway_payment(provider="mercadopago", found=approved(second, payment_id="999"))
+
+    late = Payment.objects.get(external_id="mercadopago:999")
+    paid_off = Loan.objects.get(pk=loan.pk)
+    assert (late.overpaid, late.credited) == (second.amount, second.amount)
+    assert paid_off.status == Loan.Status.PAID
+    assert paid_off.credit_balance == second.amount
+    second.refresh_from_db()
+    assert second.status == PaymentLink.Status.PAID
+
+    payment_services.annul_payment(payment=late, actor=None, reason="Devuelto al cliente")
+
+    given_back = Loan.objects.get(pk=loan.pk)
+    assert (given_back.status, given_back.credit_balance) == (Loan.Status.PAID, Decimal("0.00"))
+
+
+def test_an_agent_cannot_record_a_payment_on_a_paid_loan_without_saying_it_was_paid(loan, debtor):
+    services.apply_gateway_payment(provider="mercadopago", found=approved(link_for(debtor, loan)))
+
+    with pytest.raises(ValidationError, match="No se registran pagos en un crédito «Pagado»"):
+        pay(loan, INSTALLMENT, TODAY)
 
 
 # --- Payments to verify --------------------------------------------------------------------------
