@@ -14,7 +14,7 @@ import re
 import resource
 import signal
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -24,6 +24,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 # One row of a file: its line number (1 = the first line) and its cell values.
 Row = tuple[int, Sequence[Any]]
@@ -91,6 +92,20 @@ def _utf8_or_windows(file: IO[bytes]) -> str:
         ),
         code="encoding",
     )
+
+
+# An upload above this size is refused before it is stored (about 300,000 rows of .csv).
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+def check_size(size: int | None) -> None:
+    """Refuse an upload of more than MAX_UPLOAD_BYTES (`size` in bytes; None: unknown)."""
+    if size is not None and size > MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            _("El archivo pesa más de %(mb)s MB: divídalo en partes.")
+            % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)},
+            code="too_big",
+        )
 
 
 def check_extension(name: str) -> str:
@@ -467,6 +482,58 @@ _AMBIGUOUS_AMOUNT_RE = re.compile(r"[1-9]\d{0,2}[.,]\d{3}")
 _MANY_DECIMALS_AMOUNT_RE = re.compile(r"\d+[.,]\d{3,}")
 _INTEGER_RE = re.compile(r"-?\d+")
 _CENT = Decimal("0.01")
+
+
+# Control characters: nobody types them, and no .xlsx may hold them (openpyxl refuses to
+# write one, Excel calls such a file damaged), so a value stored with one broke every
+# export it appeared in. Tab and line breaks are text; FileMaker writes a line break inside
+# a cell as a vertical tab (or a form feed), read as the line break it is.
+CONTROL_CHARACTERS = ILLEGAL_CHARACTERS_RE
+_CELL_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+
+
+def clean_cells(cells: dict[str, Any], label_of: Callable[[str], str]) -> list[str]:
+    """Turn the line breaks FileMaker writes in the cells' texts into line breaks (in
+    place); return what is wrong with a cell that holds any other control character, for
+    the user, its column named by `label_of` (field name → "Nombres": called only then)."""
+    problems = []
+    for name, value in cells.items():
+        if not isinstance(value, str) or not CONTROL_CHARACTERS.search(value):
+            continue
+        value = cells[name] = value.translate(_CELL_BREAKS)
+        if CONTROL_CHARACTERS.search(value):
+            problems.append(
+                _(
+                    "«%(column)s» tiene un carácter de control (invisible) que no se puede "
+                    "guardar: bórrelo de la celda."
+                )
+                % {"column": label_of(name)}
+            )
+    return problems
+
+
+# The most characters Excel keeps in a cell (a longer one makes it call the file damaged).
+XLSX_CELL_CHARACTERS = 32_767
+
+
+def xlsx_text(value: str) -> str:
+    """Return a text as an .xlsx cell can hold it: its control characters left out (a
+    FileMaker line break kept as one), cut at XLSX_CELL_CHARACTERS."""
+    return CONTROL_CHARACTERS.sub("", value.translate(_CELL_BREAKS))[:XLSX_CELL_CHARACTERS]
+
+
+# What a spreadsheet program runs as a formula when a .csv cell starts with it (OWASP's
+# "CSV injection"); a cell that is a plain number ("-12,5") is left as it is.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER_RE = re.compile(r"[+-]?[\d\s().,]+")
+
+
+def csv_text(value: str) -> str:
+    """Return a text for a .csv cell that Excel shows as text, never runs as a formula:
+    one that starts like a formula gets a leading apostrophe."""
+    if value.startswith(FORMULA_START) and not _PLAIN_NUMBER_RE.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def is_blank(value: Any) -> bool:

@@ -41,9 +41,11 @@ class CatalogImportForm(forms.Form):
     )
 
     def clean_file(self) -> UploadedFile:
-        # Only the extension here: the file is read in the background, after the upload.
+        # Only the extension and size here: the file is read in the background, after the
+        # upload (whole, so a file of any size was stored and then held in memory).
         upload = self.cleaned_data["file"]
         spreadsheets.check_extension(upload.name)
+        spreadsheets.check_size(upload.size)
         return upload
 
 

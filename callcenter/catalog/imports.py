@@ -65,6 +65,13 @@ COLUMNS = {
 
 
 REQUIRED_COLUMNS = {"sku": "sku", "name": "nombre", "price": "precio", "stock": "stock"}
+# Every column by its Spanish header, as messages name it.
+COLUMN_NAMES = {
+    **REQUIRED_COLUMNS,
+    "currency": "moneda",
+    "description": "descripcion",
+    "is_active": "activo",
+}
 
 
 SKU_MAX_LENGTH = CatalogProduct._meta.get_field("sku").max_length
@@ -268,7 +275,11 @@ def _parsed_rows(
             cells = dict(zip(names, pick(values), strict=True))
         else:
             cells = {name: values[i] if i < len(values) else None for name, i in columns.items()}
+        problems = spreadsheets.clean_cells(cells, COLUMN_NAMES.__getitem__)
         row, messages = _parsed_row(cells, labels)
+        if problems:
+            # Stored, it would break every .xlsx export it appears in.
+            row, messages = None, [*messages, *problems]
         sku = row.sku if row is not None else spreadsheets.cell_text(cells["sku"])
         if sku:
             if sku in first_line_of:
@@ -653,7 +664,8 @@ def errors_csv(errors: Iterable[Any]) -> bytes:
     writer = csv.writer(out)
     writer.writerow([_("línea"), _("sku"), _("error")])
     for error in errors:
-        writer.writerow([error.line, error.sku, error.message])
+        # The SKU as the file had it: text, never a formula Excel would run.
+        writer.writerow([error.line, spreadsheets.csv_text(error.sku), error.message])
     return out.getvalue().encode("utf-8-sig")
 
 

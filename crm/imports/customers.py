@@ -441,10 +441,27 @@ class CustomerImporter(Importer):
                 [*CONTACT_FIELDS, "search_text", "updated_at"],
                 batch_size=BATCH_SIZE,
             )
-            bulk.insert_rows(Interaction, services.INTERACTION_COLUMNS, entries)
-        batch.records.filter(conflict_status=ImportRecord.Conflict.PENDING).update(
+        # The names the import brought and nobody decided: dropped with it, as their
+        # customers' timelines say (they said the change was waiting).
+        pending = batch.records.filter(conflict_status=ImportRecord.Conflict.PENDING)
+        for customer_id, conflict in pending.values_list("object_id", "conflict"):
+            entries.append(
+                services.system_entry_row(
+                    customer_id,
+                    summary=_("Se deshizo la %(source)s: sus nombres ya no quedan por decidir")
+                    % {"source": source},
+                    payload={
+                        identity.label(f): f"{old or '—'} → {new or '—'} ({_('descartado')})"
+                        for f, (old, new) in conflict.items()
+                    },
+                    actor_id=actor_id,
+                    at=now,
+                )
+            )
+        bulk.insert_rows(Interaction, services.INTERACTION_COLUMNS, entries)
+        pending.update(
             conflict_status=ImportRecord.Conflict.REJECTED,
-            decided_by=people.signed_in(actor),
+            decided_by=by,
             decided_at=now,
         )
 

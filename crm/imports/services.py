@@ -31,8 +31,6 @@ from lib import people, queue, search, spreadsheets
 
 logger = logging.getLogger(__name__)
 
-# An upload above this size is refused before it is stored (about 300,000 rows of .csv).
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # Columns a file may have: a wider header is not a table of customers or loans.
 MAX_COLUMNS = 200
 # The rows the columns page shows as they will be stored.
@@ -152,15 +150,9 @@ def _checked(
     its head (the header and up to `rows` rows after it)."""
     try:
         spreadsheets.check_extension(name)
+        spreadsheets.check_size(file.size)
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
-    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
-        raise ValidationError(
-            {
-                field: _("El archivo pesa más de %(mb)s MB: divídalo en partes.")
-                % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
-            }
-        )
     digest = hashlib.sha256()
     for chunk in file.chunks():
         digest.update(chunk)
@@ -374,7 +366,7 @@ def _preview_rows(
     for line, values in rows:
         if all(spreadsheets.is_blank(v) for v in values):
             continue
-        row, messages = importer.parse(_cells(values, mapping))
+        row, messages = _parsed(importer, _cells(values, mapping), None)
         values_shown = importer.shown(row) if row is not None else {}
         shown.append(PreviewRow(line=line, values=values_shown, messages=messages))
         if len(shown) >= PREVIEW_ROWS:
@@ -384,6 +376,20 @@ def _preview_rows(
 
 def _cells(values: Sequence[Any], mapping: Mapping[str, int]) -> dict[str, Any]:
     return {name: values[i] if i < len(values) else None for name, i in mapping.items()}
+
+
+def _parsed(importer: Importer, cells: dict[str, Any], state: Any) -> tuple[Any, list[str]]:
+    """Parse a row's cells; a cell with a control character makes it a bad row, which
+    would otherwise be stored with it (and break every .xlsx export it appears in)."""
+    problems = spreadsheets.clean_cells(cells, lambda name: _label(importer, None, name))
+    row, messages = importer.parse(cells, state)
+    if problems:
+        return None, [*messages, *problems]
+    return row, messages
+
+
+def _label(importer: Importer, part: str | None, name: str) -> str:
+    return next((str(f.label) for f in _fields(importer, part) if f.name == name), name)
 
 
 @transaction.atomic
@@ -556,9 +562,17 @@ def _part_cells(
         raise ValidationError(
             _("El encabezado de «%(file)s» cambió; vuelva a subirlo.") % {"file": info["file_name"]}
         )
+    importer = importer_for(batch)
     for line, values in rows:
         if not all(spreadsheets.is_blank(v) for v in values):
-            yield line, _cells(values, info["mapping"])
+            cells = _cells(values, info["mapping"])
+            # A part's row is no row of the file to refuse alone: the run fails, saying where.
+            if problems := spreadsheets.clean_cells(cells, lambda f: _label(importer, name, f)):
+                raise ValidationError(
+                    _("«%(file)s», línea %(line)s: %(problem)s")
+                    % {"file": info["file_name"], "line": line, "problem": problems[0]}
+                )
+            yield line, cells
 
 
 def _run(batch: ImportBatch, importer: Importer, lines: list, report, state: Any) -> None:
@@ -578,7 +592,7 @@ def _run(batch: ImportBatch, importer: Importer, lines: list, report, state: Any
         count += 1
         if count % REPORT_EVERY_ROWS == 0:
             report(VALIDATING, line, total)
-        row, messages = importer.parse(_cells(values, batch.mapping), state)
+        row, messages = _parsed(importer, _cells(values, batch.mapping), state)
         if row is not None:
             key = importer.key(row)
             if key in first_line_of:
@@ -696,23 +710,25 @@ def errors_xlsx(header: list[str], bad: Mapping[int, list[str]], originals: Mapp
     """
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Filas con errores")[:31])
-    sheet.append([*header, _("Línea original"), _("Errores")])
+    sheet.append([_xlsx_value(sheet, v) for v in [*header, _("Línea original"), _("Errores")]])
     for line in sorted(bad):
         values = list(originals.get(line, ()))[: len(header)]
         values += [""] * (len(header) - len(values))
         cells = [_xlsx_value(sheet, v) for v in values]
-        sheet.append([*cells, line, " ".join(bad[line])])
+        sheet.append([*cells, line, _xlsx_value(sheet, " ".join(bad[line]))])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
 def _xlsx_value(sheet, value: Any) -> Any:
+    """A cell as the file had it; a text always as text, as much of it as a cell holds
+    (a bad row's control characters, which the errors name, left out)."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith("="):
-        # openpyxl would write it as a formula; typed as a string it is only text.
-        cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        # Typed as a string: openpyxl would write "=…" as a formula.
+        cell = WriteOnlyCell(sheet, value=spreadsheets.xlsx_text(value))
         cell.data_type = "s"
         return cell
     return value

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -330,10 +330,15 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "conflicts": conflicts,
             "can_undo": batch.status == ImportBatch.Status.DONE and not blockers,
             "undo_blockers": blockers if batch.is_applied else [],
+            # Only an earlier run that wrote its rows and still stands: a failed one, one
+            # refused for its bad rows or one undone left nothing of the file.
             "same_file": ImportBatch.objects.filter(
-                file_sha256=batch.file_sha256, kind=batch.kind, created_at__lt=batch.created_at
+                file_sha256=batch.file_sha256,
+                kind=batch.kind,
+                created_at__lt=batch.created_at,
+                status=ImportBatch.Status.DONE,
+                is_applied=True,
             )
-            .exclude(status=ImportBatch.Status.UPLOADED)
             .order_by("-created_at")
             .first(),
         }
@@ -396,7 +401,11 @@ def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
 def import_decide(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
     """Accept or reject one identity change an import left for a person."""
     record = get_object_or_404(ImportRecord.objects.select_related("batch"), pk=record_pk, batch=pk)
-    accept = request.POST.get("decision") == "accept"
+    decision = request.POST.get("decision")
+    if decision not in ("accept", "reject"):
+        # Only the page's two buttons send one: anything else decides nothing.
+        raise BadRequest(_("Elija Aceptar o Rechazar."))
+    accept = decision == "accept"
     try:
         services.decide_conflict(record=record, accept=accept, actor=request.user)
     except ValidationError as exc:

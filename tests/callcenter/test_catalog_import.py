@@ -384,3 +384,38 @@ def test_progress_is_passed_on_per_phase_at_the_end_and_otherwise_every_few_seco
         ("validating", 3, 10),
         ("saving", 1, 10),
     ]
+
+
+def test_the_errors_report_writes_a_sku_that_looks_like_a_formula_as_text():
+    rows = [[sku, "", "1", "1"] for sku in ['=HYPERLINK("http://x")', "+cmd", "@SUM(A1)", "-2+3"]]
+    result = import_file(csv_bytes([HEADER, *rows]))
+
+    report = catalog_imports.errors_csv(result.errors).decode("utf-8-sig").splitlines()
+
+    assert report[1:] == [
+        '2,"\'=HYPERLINK(""http://x"")",Falta el nombre.',
+        "3,'+cmd,Falta el nombre.",
+        "4,'@SUM(A1),Falta el nombre.",
+        "5,'-2+3,Falta el nombre.",
+    ]
+
+
+def test_a_cell_with_a_control_character_is_a_bad_row_and_a_filemaker_break_is_text():
+    content = csv_bytes(
+        [
+            [*HEADER, "descripcion"],
+            ["A", "Licua\x01dora", "1", "1", ""],
+            ["B", "Tostadora", "1", "1", "Dos\x0branuras"],
+        ]
+    )
+
+    result = import_file(content, skip_invalid=True)
+
+    assert [(e.line, e.message) for e in result.errors] == [
+        (
+            2,
+            "«nombre» tiene un carácter de control (invisible) que no se puede guardar: "
+            "bórrelo de la celda.",
+        )
+    ]
+    assert CatalogProduct.objects.get().description == "Dos\nranuras"

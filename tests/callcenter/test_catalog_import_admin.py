@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from callcenter.catalog import imports as catalog_imports
 from callcenter.models import CatalogImport, CatalogProduct, StockMovement
+from lib import spreadsheets
 from tests.callcenter.files import HEADER, csv_bytes, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
@@ -334,6 +335,16 @@ def test_an_unsupported_file_is_refused_before_it_is_stored(admin_client):
     response = admin_client.post(IMPORT_URL, {"file": upload(b"x", "catalogo.pdf")})
 
     assert "Formato no admitido" in str(response.context["form"].errors["file"])
+    assert not CatalogImport.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_stored(admin_client, monkeypatch):
+    monkeypatch.setattr(spreadsheets, "MAX_UPLOAD_BYTES", 1024 * 1024)
+    content = csv_bytes([HEADER, *[[f"SKU-{n}", "Producto", "1", "1"] for n in range(60_000)]])
+
+    response = admin_client.post(IMPORT_URL, {"file": upload(content)})
+
+    assert "El archivo pesa más de 1 MB" in str(response.context["form"].errors["file"])
     assert not CatalogImport.objects.exists()
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import zlib
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,8 @@ from python_calamine import CalamineWorkbook
 from crm.imports import services
 from crm.imports.customers import CustomerImporter
 from crm.models import Customer, ImportBatch, ImportMapping, ImportRecord, Interaction
-from tests.factories import BranchFactory, CustomerFactory
+from lib import spreadsheets
+from tests.factories import BranchFactory, CustomerFactory, LoanProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -765,3 +767,165 @@ def test_the_progress_says_fila_for_one_row(total, said):
     )
 
     assert said in " ".join(html.split())
+
+
+def test_a_cell_with_a_control_character_is_a_bad_row_listed_in_the_errors_file(supervisor):
+    # After the first rows, which the upload checks are text (an .xlsx cannot hold these).
+    first = [["DNI", f"4100000{n}", "Ana", "", "", "", ""] for n in range(services.PREVIEW_ROWS)]
+    rows = [
+        HEADER,
+        *first,
+        ["DNI", "41234567", "Mar\x01ta", "Ccori", "", "", ""],
+        ["DNI", "42345678", "Jean", "Dupont\x00", "", "", ""],
+    ]
+
+    batch = run(csv_text(rows).encode(), supervisor, name="clientes.csv")
+
+    assert (batch.status, batch.is_applied) == (ImportBatch.Status.DONE, False)
+    assert batch.error_preview == [
+        [
+            12,
+            "«Nombres» tiene un carácter de control (invisible) que no se puede guardar: "
+            "bórrelo de la celda.",
+        ],
+        [
+            13,
+            "«Apellidos» tiene un carácter de control (invisible) que no se puede guardar: "
+            "bórrelo de la celda.",
+        ],
+    ]
+    with batch.errors_file.open("rb") as handle:
+        sheet = CalamineWorkbook.from_filelike(handle).get_sheet_by_index(0).to_python()
+    assert [row[2:4] for row in sheet[1:]] == [["Marta", "Ccori"], ["Jean", "Dupont"]]
+
+
+def test_a_line_break_written_as_a_vertical_tab_is_stored_as_a_line_break(supervisor):
+    rows = [
+        ["Documento", "Nombres", "Dirección"],
+        ["41234567", "Marta", "Jr. Puno 120\x0bCercado"],
+    ]
+
+    batch = run(csv_text(rows).encode(), supervisor, name="clientes.csv")
+
+    assert batch.is_applied, batch.error_preview
+    assert Customer.objects.get().address == "Jr. Puno 120\nCercado"
+
+
+def test_the_errors_file_writes_every_text_as_text_and_cuts_what_a_cell_cannot_hold():
+    header = ["=1+1", "Nombres"]
+    bad = {2: ["Faltan los nombres."]}
+    originals = {2: ['=HYPERLINK("http://x")', "x" * 40_000]}
+
+    content = services.errors_xlsx(header, bad, originals)
+
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert [cell.data_type for cell in sheet[1][:1] + sheet[2][:2]] == ["s", "s", "s"]
+    assert sheet["A1"].value == "=1+1"
+    assert sheet["A2"].value == '=HYPERLINK("http://x")'
+    assert len(sheet["B2"].value) == 32_767
+
+
+def test_a_control_character_in_an_additional_table_fails_the_run_saying_where(supervisor):
+    LoanProductFactory(name="Vehicular")
+    CustomerFactory(document_number="41234567")
+    loans = [
+        ["Documento", "Código de pago", "Producto", "Fecha desembolso", "Capital", "Plazo"],
+        ["41234567", "PX-1", "Vehicular", "15/01/2026", "1200.00", "12"],
+    ]
+    payments = [
+        ["Código de pago", "Fecha", "Monto", "Referencia"],
+        ["PX-1", "14/02/2026", "1", "O\x01P"],
+    ]
+    batch = services.upload(
+        kind="loans",
+        file=SimpleUploadedFile("creditos.csv", csv_text(loans).encode()),
+        actor=supervisor,
+        parts={"payments": SimpleUploadedFile("pagos.csv", csv_text(payments).encode())},
+    )
+    services.queue_import(batch=batch, mapping=batch.mapping, skip_invalid=False, actor=supervisor)
+
+    services.run_import(batch_id=batch.pk)
+
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.FAILED
+    assert batch.failure == (
+        "«pagos.csv», línea 2: «Referencia» tiene un carácter de control (invisible) que no "
+        "se puede guardar: bórrelo de la celda."
+    )
+
+
+def test_the_counts_agree_with_their_number(client, supervisor):
+    rows = [HEADER, ["DNI", "41234567", "Marta", "Ccori Vela", "", "", ""], ["DNI", "1", "X"]]
+    batch = run(xlsx(rows), supervisor, skip_invalid=True)
+    client.force_login(supervisor)
+
+    html = client.get(reverse("crm:import_detail", args=[batch.pk])).content.decode()
+
+    tiles = re.findall(r'<div class="h4 mb-0[^"]*">(\d+)</div><div class="[^"]*">([^<]+)<', html)
+    assert [" ".join(tile) for tile in tiles] == [
+        "2 filas",
+        "1 creado",
+        "0 actualizados",
+        "0 sin cambios",
+        "0 filas con otros nombres, a decidir",
+        "1 fila omitida",
+    ]
+
+
+def test_a_file_over_the_size_limit_is_refused_at_upload(supervisor, monkeypatch):
+    monkeypatch.setattr(spreadsheets, "MAX_UPLOAD_BYTES", 1024 * 1024)
+    content = csv_text([HEADER]) + "DNI,41234567,Ana,,,,\n" * 60_000
+
+    with pytest.raises(ValidationError, match="El archivo pesa más de 1 MB"):
+        upload(content.encode(), "clientes.csv", supervisor)
+
+    assert not ImportBatch.objects.exists()
+
+
+def test_the_same_file_is_said_imported_before_only_when_it_was(client, supervisor):
+    rows = [*good_rows(), ["DNI", "123", "Ana", "", "", "", ""]]
+    refused = run(xlsx(rows), supervisor)
+    again = run(xlsx(rows), supervisor, skip_invalid=True)
+    third = run(xlsx(rows), supervisor, skip_invalid=True)
+    client.force_login(supervisor)
+
+    pages = [
+        " ".join(client.get(reverse("crm:import_detail", args=[b.pk])).content.decode().split())
+        for b in (again, third)
+    ]
+
+    assert not refused.is_applied
+    assert "Este mismo archivo ya se importó" not in pages[0]
+    assert (
+        f'ya se importó en la <a href="{again.get_absolute_url()}">importación #{again.pk}'
+        in pages[1]
+    )
+
+
+def test_a_conflict_is_decided_only_by_one_of_its_two_buttons(client, supervisor):
+    CustomerFactory(document_number="41234567", first_name="Rosa", last_name="Ccori")
+    batch = run(xlsx([["Documento", "Nombres"], ["41234567", "Rosalía"]]), supervisor)
+    record = batch.records.get(conflict_status=ImportRecord.Conflict.PENDING)
+    client.force_login(supervisor)
+
+    response = client.post(reverse("crm:import_decide", args=[batch.pk, record.pk]))
+
+    assert response.status_code == 400
+    record.refresh_from_db()
+    assert record.conflict_status == ImportRecord.Conflict.PENDING
+
+
+def test_undo_says_on_the_timeline_that_names_left_to_decide_are_dropped(supervisor):
+    rosa = CustomerFactory(document_number="45678912", first_name="Rosa", last_name="Ccori")
+    rows = [["Documento", "Nombres"], ["45678912", "Rosalía"], ["41234567", "Marta"]]
+    batch = run(xlsx(rows), supervisor)
+    assert (batch.created_count, batch.conflict_count) == (1, 1)
+
+    services.undo_import(batch=batch, actor=supervisor)
+
+    entry = Interaction.objects.filter(customer=rosa).order_by("-pk").first()
+    assert entry.summary == (
+        f"Se deshizo la importación #{batch.pk}: sus nombres ya no quedan por decidir"
+    )
+    assert entry.payload == {"Nombres": "Rosa → Rosalía (descartado)"}
+    assert batch.records.get(object_id=rosa.pk).conflict_status == ImportRecord.Conflict.REJECTED

@@ -249,3 +249,35 @@ def test_a_csv_cell_over_the_readers_limit_is_explained_in_spanish():
         "Una celda cerca de la línea 2 pasa de 131,072 caracteres: revise que sus comillas "
         "estén cerradas."
     ]
+
+
+def test_clean_cells_makes_filemaker_breaks_line_breaks_and_names_other_control_characters():
+    cells = {"first_name": "Ana\x00", "address": "Jr. Puno 1\x0bLima", "phone": 987654321}
+
+    problems = spreadsheets.clean_cells(cells, {"first_name": "Nombres"}.__getitem__)
+
+    assert problems == [
+        "«Nombres» tiene un carácter de control (invisible) que no se puede guardar: "
+        "bórrelo de la celda."
+    ]
+    assert cells == {"first_name": "Ana\x00", "address": "Jr. Puno 1\nLima", "phone": 987654321}
+
+
+def test_xlsx_text_leaves_out_control_characters_and_cuts_what_a_cell_cannot_hold():
+    assert spreadsheets.xlsx_text("A\x01na\x0bB") == "Ana\nB"
+    assert len(spreadsheets.xlsx_text("x" * 40_000)) == spreadsheets.XLSX_CELL_CHARACTERS
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd", "'+cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("-2+3", "'-2+3"),
+        ("-12,5", "-12,5"),
+        ("AUD-1", "AUD-1"),
+    ],
+)
+def test_csv_text_never_lets_a_cell_start_a_formula(text, written):
+    assert spreadsheets.csv_text(text) == written
