@@ -801,6 +801,13 @@ class LoanImporter(Importer):
 
     # --- Undo --------------------------------------------------------------------------
 
+    def lock_for_undo(self, batch: ImportBatch) -> None:
+        # A payment takes its loan's lock (ledger.locked) before it is recorded.
+        ids = batch.records.filter(action=ImportRecord.Action.CREATED).values_list(
+            "object_id", flat=True
+        )
+        list(Loan.objects.select_for_update().filter(pk__in=ids).values_list("pk"))
+
     def undo_blockers(self, batch: ImportBatch) -> list[str]:
         records = list(batch.records.filter(action=ImportRecord.Action.CREATED))
         ids = [r.object_id for r in records]

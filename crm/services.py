@@ -158,6 +158,29 @@ def record_interaction(
     return interaction
 
 
+@transaction.atomic
+def add_note(
+    *, customer: Customer, kind: str, summary: str, direction: str, actor: AbstractBaseUser
+) -> Interaction:
+    """Record what a person wrote on the customer's page (a note, a call made outside).
+
+    The customer's row is locked first (FOR NO KEY UPDATE, which an import's undo waits
+    for and which waits for it): a note sent while the import that created the customer
+    is undone is seen by the undo and refuses it, or finds the customer gone
+    (Customer.DoesNotExist), instead of failing one of the two at commit.
+    """
+    if not Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).exists():
+        raise Customer.DoesNotExist(f"Customer {customer.pk} no longer exists.")
+    return record_interaction(
+        customer=customer,
+        kind=kind,
+        summary=summary,
+        direction=direction,
+        actor=actor,
+        occurred_at=timezone.now(),
+    )
+
+
 # A customer's *última interacción* is their last contact: a call, a message either way, a
 # visit, a payment, a note or follow-up of the people who work them, the bot. SYSTEM
 # entries are bookkeeping (registered, imported, a campaign made or ended, a contract's

@@ -2,11 +2,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -185,14 +184,16 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request, "crm/partials/note_form.html", {"customer": customer, "note_form": form}
         )
-    interaction = services.record_interaction(
-        customer=customer,
-        kind=form.cleaned_data["kind"],
-        summary=form.cleaned_data["summary"],
-        direction=form.direction(),
-        actor=request.user,
-        occurred_at=timezone.now(),
-    )
+    try:
+        interaction = services.add_note(
+            customer=customer,
+            kind=form.cleaned_data["kind"],
+            summary=form.cleaned_data["summary"],
+            direction=form.direction(),
+            actor=request.user,
+        )
+    except Customer.DoesNotExist:
+        raise Http404(_("El cliente ya no existe.")) from None
     if not request.htmx:
         messages.success(request, form.saved_message(len(interaction.text)))
         return redirect(customer)

@@ -582,6 +582,9 @@ class CampaignImporter(Importer):
 
     # --- Undo ----------------------------------------------------------------------------
 
+    def lock_for_undo(self, batch: ImportBatch) -> None:
+        list(Campaign.objects.select_for_update().filter(import_batch=batch).values_list("pk"))
+
     def undo_blockers(self, batch: ImportBatch) -> list[str]:
         every = Campaign.objects.filter(import_batch=batch)
         fields = ("code", "status", "customer__document_type", "customer__document_number")

@@ -360,6 +360,10 @@ class CustomerImporter(Importer):
 
     # --- Undo ----------------------------------------------------------------------------
 
+    def lock_for_undo(self, batch: ImportBatch) -> None:
+        ids = batch.records.exclude(action="").values_list("object_id", flat=True)
+        list(Customer.objects.select_for_update().filter(pk__in=ids).values_list("pk"))
+
     def undo_blockers(self, batch: ImportBatch) -> list[str]:
         records = list(
             batch.records.filter(

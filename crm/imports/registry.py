@@ -226,6 +226,12 @@ class Importer(ABC):
         """Return why the batch cannot be undone (each record changed since); [] if it can."""
 
     @abstractmethod
+    def lock_for_undo(self, batch: ImportBatch) -> None:
+        """Lock the rows an undo checks and removes (inside the undo's transaction), so
+        that what is recorded on them meanwhile is either seen by `undo_blockers` or waits
+        for the undo to end; never removed with them unseen."""
+
+    @abstractmethod
     def undo(self, batch: ImportBatch, *, actor: AbstractBaseUser) -> None:
         """Remove what the batch created and put back what it replaced."""
 

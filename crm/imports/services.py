@@ -802,20 +802,36 @@ def undo_blockers(batch: ImportBatch) -> list[str]:
     return importer_for(batch).undo_blockers(batch)
 
 
-@transaction.atomic
 def undo_import(*, batch: ImportBatch, actor: AbstractBaseUser) -> ImportBatch:
     """Undo a batch: remove what it created, put back what it replaced; refuse if changed since."""
-    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
-    blockers = undo_blockers(batch)
-    if blockers:
-        raise ValidationError(blockers)
-    importer = importer_for(batch)
-    importer.undo(batch, actor=actor)
-    transaction.on_commit(lambda: _analyze(importer, batch))
-    batch.status = ImportBatch.Status.UNDONE
-    batch.undone_at = timezone.now()
-    batch.undone_by = people.signed_in(actor)
-    batch.save(update_fields=["status", "undone_at", "undone_by"])
+    try:
+        with transaction.atomic():
+            batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+            importer = importer_for(batch)
+            # Locked before they are checked: a note or a payment recorded on them at the
+            # same moment is seen (and refuses the undo) or waits for it.
+            if batch.status == ImportBatch.Status.DONE and batch.is_applied:
+                importer.lock_for_undo(batch)
+            blockers = undo_blockers(batch)
+            if blockers:
+                raise ValidationError(blockers)
+            importer.undo(batch, actor=actor)
+            transaction.on_commit(lambda: _analyze(importer, batch))
+            batch.status = ImportBatch.Status.UNDONE
+            batch.undone_at = timezone.now()
+            batch.undone_by = people.signed_in(actor)
+            batch.save(update_fields=["status", "undone_at", "undone_by"])
+            # The foreign keys are checked at commit: checked here, a row that still
+            # points at what was removed refuses the undo instead of failing its commit.
+            if connection.vendor == "postgresql":  # SQLite checks each statement at once
+                connection.check_constraints()
+    except IntegrityError as exc:
+        raise ValidationError(
+            _(
+                "No se deshizo la importación: mientras se deshacía se registró actividad en "
+                "sus registros. Revise la importación de nuevo."
+            )
+        ) from exc
     return batch
 
 

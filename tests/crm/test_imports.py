@@ -3,6 +3,8 @@
 import csv
 import io
 import re
+import threading
+import time
 import zlib
 from datetime import timedelta
 from pathlib import Path
@@ -19,11 +21,12 @@ from django.urls import reverse
 from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
+from crm import services as crm_services
 from crm.imports import services
 from crm.imports.customers import CustomerImporter
 from crm.models import Customer, ImportBatch, ImportMapping, ImportRecord, Interaction
 from lib import spreadsheets
-from tests.factories import BranchFactory, CustomerFactory, LoanProductFactory
+from tests.factories import BranchFactory, CustomerFactory, LoanProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -929,3 +932,64 @@ def test_undo_says_on_the_timeline_that_names_left_to_decide_are_dropped(supervi
     )
     assert entry.payload == {"Nombres": "Rosa → Rosalía (descartado)"}
     assert batch.records.get(object_id=rosa.pk).conflict_status == ImportRecord.Conflict.REJECTED
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite runs one write transaction at a time"
+)
+def test_a_note_sent_while_its_customer_import_is_undone_waits_and_finds_it_gone(
+    transactional_db, monkeypatch
+):
+    """The undo checks its customers for activity and removes them; a note written on one
+    of them in between was removed unseen with it, or failed the undo's commit (a 500)."""
+    supervisor = UserFactory(username="importadora", role="Supervisor")
+    batch = run(xlsx(good_rows()), supervisor)
+    marta = Customer.objects.get(document_number="41234567")
+    checked, note_started = threading.Event(), threading.Event()
+    real_blockers = CustomerImporter.undo_blockers
+
+    def blockers_then_a_note(self, batch):
+        found = real_blockers(self, batch)
+        checked.set()
+        note_started.wait(timeout=10)
+        time.sleep(0.5)  # the note's request, meanwhile, is in the database
+        return found
+
+    monkeypatch.setattr(CustomerImporter, "undo_blockers", blockers_then_a_note)
+    outcome = {}
+
+    def undo():
+        try:
+            services.undo_import(batch=batch, actor=supervisor)
+            outcome["undo"] = "done"
+        except ValidationError as refused:
+            outcome["undo"] = refused.messages
+        finally:
+            connection.close()
+
+    def note():
+        checked.wait(timeout=10)
+        note_started.set()
+        try:
+            crm_services.add_note(
+                customer=marta,
+                kind=Interaction.Kind.NOTE,
+                summary="Nota durante el deshacer",
+                direction=Interaction.Direction.INTERNAL,
+                actor=supervisor,
+            )
+            outcome["note"] = "saved"
+        except Customer.DoesNotExist:
+            outcome["note"] = "gone"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=undo), threading.Thread(target=note)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert outcome == {"undo": "done", "note": "gone"}
+    assert not Customer.objects.filter(document_number="41234567").exists()
+    assert not Interaction.objects.filter(summary="Nota durante el deshacer").exists()
