@@ -464,15 +464,15 @@ def reply(
         today = timezone.localdate()
         blank = templating.blank_variables(template, recipient, today)
         if blank:
-            raise ValidationError(
-                {
-                    "template": _(
-                        "La plantilla saldría incompleta: este cliente no tiene hoy %(names)s. "
-                        "Elija otra plantilla o escriba el mensaje."
-                    )
-                    % {"names": ", ".join("{" + name + "}" for name in blank)}
-                }
-            )
+            incomplete = _(
+                "La plantilla saldría incompleta: este cliente no tiene hoy %(names)s."
+            ) % {"names": ", ".join("{" + name + "}" for name in blank)}
+            if channel == customer_messages.WHATSAPP and not window_open:
+                # Past the 24 hours free text is refused too: only another template goes.
+                advice = _("Elija otra plantilla.")
+            else:
+                advice = _("Elija otra plantilla o escriba el mensaje.")
+            raise ValidationError({"template": f"{incomplete} {advice}"})
         (rendered,) = templating.render_for(template, [recipient], today)
         subject, body = rendered.subject or subject, rendered.body
         whatsapp_template = rendered.whatsapp
@@ -501,6 +501,11 @@ def reply(
         raise ValidationError(
             {"body": _("Escriba como máximo %(n)s caracteres.") % {"n": REPLY_CHARS}}
         )
+    if channel == customer_messages.SMS:
+        # As an SMS template is bounded: 4,000 characters would travel in 26 or more parts.
+        too_long = templating.body_problem(channel, body)
+        if too_long:
+            raise ValidationError({"body": too_long})
     if channel == customer_messages.EMAIL:
         if not subject:
             raise ValidationError({"subject": _("Escriba el asunto del correo.")})

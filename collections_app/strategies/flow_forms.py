@@ -19,6 +19,8 @@ from crm.forms import ServiceErrorsMixin
 
 # The most steps a flow takes: the calendar has 196 days, but no one writes that many.
 MAX_STEPS = 30
+# A flow's description is read on its page: a few lines, not a document.
+DESCRIPTION_CHARS = 500
 # Blank step rows offered: a new flow's usual −3, 0, +5, +15; one more when editing.
 NEW_FLOW_ROWS = 4
 EDIT_FLOW_ROWS = 2
@@ -65,6 +67,16 @@ class FlowFilterForm(forms.Form):
 
 
 class FlowForm(ServiceErrorsMixin, forms.ModelForm):
+    description = forms.CharField(
+        label=_("Descripción"),
+        required=False,
+        max_length=DESCRIPTION_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "max_length": _("Escriba una descripción de hasta %(limit_value)d caracteres.")
+        },
+    )
+
     class Meta:
         model = Flow
         fields = ["name", "description", "segment"]
@@ -125,6 +137,15 @@ class StepForm(forms.ModelForm):
 class BaseStepFormSet(forms.BaseInlineFormSet):
     """The steps of a flow: at least one, no two alike; templates of the current portfolio."""
 
+    # Django's own speak of "formularios" and of its ManagementForm's fields.
+    default_error_messages = {
+        "missing_management_form": _(
+            "Los pasos llegaron incompletos: vuelva a abrir el flujo e inténtelo de nuevo."
+        ),
+        "too_many_forms": _("Un flujo tiene como máximo %(num)d pasos."),
+        "too_few_forms": _("Agregue al menos un paso: un día y la plantilla que se envía."),
+    }
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         current = [step.template_id for step in self.get_queryset()] if self.instance.pk else []
@@ -139,8 +160,8 @@ class BaseStepFormSet(forms.BaseInlineFormSet):
 
     def clean(self) -> None:
         super().clean()
-        if any(self.errors):
-            return
+        if any(self.errors) or not self.management_form.is_valid():
+            return  # a refusal of this clean() would replace the management form's
         seen = set()
         for form in self.kept_forms():
             key = (form.cleaned_data["day_offset"], form.cleaned_data["template"].pk)

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from collections_app import screens
@@ -29,6 +29,15 @@ VIEW_FLOW = "collections_app.view_flow"
 
 
 _confirm = screens.confirm
+RUNNING_GOES_ON = gettext_lazy(
+    "La ejecución de hoy ya está en curso y termina de enviar sus mensajes."
+)
+
+
+def _is_running_today(flow: Flow) -> bool:
+    return FlowRun.objects.filter(
+        step__flow=flow, run_on=timezone.localdate(), status=FlowRun.Status.RUNNING
+    ).exists()
 
 
 def _detail_url(flow: Flow) -> str:
@@ -175,7 +184,14 @@ def flow_set_active(request: HttpRequest, pk: int) -> HttpResponse:
             ]
             title, button = _("¿Activar el flujo «%(name)s»?"), _("Sí, activar")
         else:
-            lines = [_("El flujo dejará de enviar mensajes desde mañana; su historial queda.")]
+            lines = [
+                _(
+                    "El flujo no volverá a ejecutarse, ni a las 09:00 ni con «Ejecutar hoy»; "
+                    "su historial queda."
+                )
+            ]
+            if _is_running_today(flow):
+                lines.append(RUNNING_GOES_ON)
             title, button = _("¿Desactivar el flujo «%(name)s»?"), _("Sí, desactivar")
         return _confirm(
             request,
@@ -192,6 +208,9 @@ def flow_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         if is_active:
             messages.success(request, _("Flujo activado: enviará cada día a las 09:00."))
+        elif _is_running_today(flow):
+            # A run under way sends its remaining batches: say so, not "no more messages".
+            messages.success(request, _("Flujo desactivado.") + " " + RUNNING_GOES_ON)
         else:
             messages.success(request, _("Flujo desactivado: no enviará más mensajes."))
     return redirect(_detail_url(flow))

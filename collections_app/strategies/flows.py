@@ -43,6 +43,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from collections_app.models import Flow, FlowRun, FlowStep, MessageTemplate, Portfolio
 from collections_app.receivables import LOAN
@@ -436,6 +437,8 @@ def save_flow(
             )
             % {"days": labels}
         )
+    if flow is not None and flow.is_active:
+        _refuse_unsendable(steps)
     if flow is None:
         flow = Flow(created_by=actor if actor and actor.is_authenticated else None)
     flow.name = name
@@ -462,11 +465,36 @@ def save_flow(
     return flow
 
 
+def _refuse_unsendable(steps: Iterable[FlowStep | StepData]) -> None:
+    """Refuse steps an active flow may not send: a switched-off template (the screen keeps
+    offering one a step has) or one of the written-off portfolio."""
+    unsendable = sorted(
+        {
+            step.template.name
+            for step in steps
+            if not step.template.is_active or step.template.portfolio != Portfolio.CURRENT
+        }
+    )
+    if unsendable:
+        raise ValidationError(
+            ngettext(
+                "Un flujo activo envía solo plantillas activas de cartera vigente, y la "
+                "plantilla %(templates)s no lo es: actívela o elija otra en sus pasos.",
+                "Un flujo activo envía solo plantillas activas de cartera vigente, y las "
+                "plantillas %(templates)s no lo son: actívelas o elija otras en sus pasos.",
+                len(unsendable),
+            )
+            % {"templates": ", ".join(f"«{name}»" for name in unsendable)}
+        )
+
+
 @transaction.atomic
 def set_active(*, flow: Flow, is_active: bool, actor: AbstractBaseUser | None) -> Flow:
     """Turn a flow on (it runs from the next morning, or now from "Ejecutar hoy") or off."""
     if is_active and not flow.steps.exists():
         raise ValidationError(_("Agregue al menos un paso antes de activar el flujo."))
+    if is_active:
+        _refuse_unsendable(flow.steps.select_related("template"))
     Flow.objects.filter(pk=flow.pk).update(is_active=is_active, updated_at=timezone.now())
     flow.is_active = is_active
     logger.info(

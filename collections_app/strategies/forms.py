@@ -22,6 +22,10 @@ from crm.models import Branch, MessagePolicy, Tag
 from lib import fields as lib_fields
 
 MAX_DAYS = 3650
+# The longest text a template holds (MessageTemplate.body), whatever its channel.
+BODY_CHARS = MessageTemplate._meta.get_field("body").max_length
+# A segment's description is read on the list, under its name: a few lines.
+DESCRIPTION_CHARS = 500
 MAX_BALANCE = Decimal("999999999.99")
 
 
@@ -118,13 +122,25 @@ class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
     max_balance = _balance(_("Saldo hasta"))
     no_contact_days = _days(_("Sin contacto en los últimos (días)"), 1)
     contacted_within_days = _days(_("Con contacto en los últimos (días)"), 1)
+    description = forms.CharField(
+        label=_("Descripción"),
+        required=False,
+        max_length=DESCRIPTION_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "max_length": _("Escriba una descripción de hasta %(limit_value)d caracteres.")
+        },
+    )
 
     class Meta:
         model = Segment
         fields = [*segments.SEGMENT_FIELDS, *segments.SEGMENT_M2M_FIELDS]
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-        # Django's own reads "Ya existe Segmento con este Nombre.".
-        error_messages = {"name": {"unique": _("Ya existe un segmento con ese nombre.")}}
+        error_messages = {
+            # Django's own reads "Ya existe Segmento con este Nombre.".
+            "name": {"unique": _("Ya existe un segmento con ese nombre.")},
+            # Django's own repeats what was sent ("Escoja una opción válida. x no es…").
+            "promise_status": {"invalid_choice": _("Elija de la lista.")},
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -205,7 +221,14 @@ class DraftTemplateForm(forms.Form):
     channel = forms.ChoiceField(choices=MessageTemplate.Channel.choices, required=False)
     portfolio = forms.ChoiceField(choices=Portfolio.choices, required=False)
     subject = forms.CharField(max_length=200, required=False, strip=False)
-    body = forms.CharField(max_length=4000, required=False, strip=False)
+    body = forms.CharField(
+        max_length=BODY_CHARS,
+        required=False,
+        strip=False,
+        error_messages={
+            "max_length": _("El texto tiene más de %(limit_value)d caracteres: acórtelo.")
+        },
+    )
     whatsapp_name = forms.CharField(max_length=120, required=False)
     whatsapp_language = forms.CharField(max_length=10, required=False)
 

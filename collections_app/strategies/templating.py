@@ -174,19 +174,9 @@ def validate_template(template: MessageTemplate) -> None:
         for name in parsed.names:
             if name not in offered:
                 refuse(field, _unknown(name, template.portfolio, offered))
-    limit = BODY_LIMITS.get(template.channel)
-    length = len(template.body or "")
-    if limit is not None and length > limit:
-        if template.channel == MessageTemplate.Channel.SMS:
-            message = _(
-                "El texto tiene %(length)s caracteres; un SMS admite hasta %(limit)s "
-                "(%(parts)s mensajes)."
-            ) % {"length": length, "limit": limit, "parts": SMS_PARTS}
-        else:
-            message = _(
-                "El texto tiene %(length)s caracteres; %(channel)s admite hasta %(limit)s."
-            ) % {"length": length, "limit": limit, "channel": template.get_channel_display()}
-        refuse("body", message)
+    too_long = body_problem(template.channel, template.body)
+    if too_long:
+        refuse("body", too_long)
     if not (template.body or "").strip():
         refuse("body", _("Escriba el texto del mensaje."))
     if _uses_subject(template) and not (template.subject or "").strip():
@@ -214,6 +204,37 @@ def validate_template(template: MessageTemplate) -> None:
         raise ValidationError(errors)
 
 
+def body_problem(channel: str, body: str) -> str:
+    """Say why `body` is too long for `channel` ("" when it fits): more characters than the
+    channel takes or, for an SMS, more than SMS_PARTS parts (an "á" or an emoji makes every
+    part 67 characters; "€" or "[" counts twice)."""
+    limit = BODY_LIMITS.get(channel)
+    length = len(body or "")
+    if limit is None:
+        return ""
+    if channel == MessageTemplate.Channel.SMS:
+        if length > limit:
+            return _(
+                "El texto tiene %(length)s caracteres; un SMS admite hasta %(limit)s "
+                "(%(parts)s mensajes)."
+            ) % {"length": length, "limit": limit, "parts": SMS_PARTS}
+        parts = sms_parts(body)
+        if parts > SMS_PARTS:
+            return _(
+                "El texto ocupa %(parts)s SMS; se admiten hasta %(limit)s. Con tildes (á, í, ó, "
+                "ú) o emojis cada SMS lleva %(ucs2)s caracteres en vez de %(gsm)s, y signos "
+                "como € o [ ] cuentan doble."
+            ) % {"parts": parts, "limit": SMS_PARTS, "ucs2": UCS2_PART, "gsm": GSM_PART}
+        return ""
+    if length > limit:
+        return _("El texto tiene %(length)s caracteres; %(channel)s admite hasta %(limit)s.") % {
+            "length": length,
+            "limit": limit,
+            "channel": MessageTemplate.Channel(channel).label,
+        }
+    return ""
+
+
 def _unknown(name: str, portfolio: str, offered: Mapping[str, str]) -> str:
     elsewhere = variables.portfolios_of(name)
     if elsewhere:
@@ -237,7 +258,8 @@ def save_template(
 ) -> MessageTemplate:
     """Create a template, or change `template`, from `data` (TEMPLATE_FIELDS); refuse one
     that fails the model's rules or `validate_template`, or a change of portfolio while
-    the events settings of its old portfolio send it."""
+    the events settings of its old portfolio or a flow (current portfolio only) send it,
+    or switching it off while an active flow or event sends it."""
     template = template if template is not None else MessageTemplate()
     # From the database: a form may have changed the instance it was given already.
     old_portfolio, was_active = (
@@ -266,28 +288,48 @@ def save_template(
                     "otra plantilla antes de cambiarle la cartera."
                 )
             )
+        # Flows reach only the current portfolio's debtors, with its variables.
+        flows = _flow_names(template.flow_steps.all())
+        if template.portfolio != Portfolio.CURRENT and flows:
+            errors.setdefault("portfolio", []).append(
+                _(
+                    "La envían los flujos %(flows)s, que solo envían plantillas de cartera "
+                    "vigente: elija otra plantilla en sus pasos antes de cambiarle la cartera."
+                )
+                % {"flows": flows}
+            )
     if was_active and not template.is_active:
         # A flow's step sends the template it names, active or not: switched off here, it
         # would still go out every morning.
-        flows = sorted(
-            set(
-                template.flow_steps.filter(flow__is_active=True).values_list(
-                    "flow__name", flat=True
-                )
-            )
-        )
+        flows = _flow_names(template.flow_steps.filter(flow__is_active=True))
         if flows:
             errors.setdefault("is_active", []).append(
                 _(
                     "La envían los flujos activos %(flows)s: elija otra plantilla en sus pasos "
                     "o desactive esos flujos antes."
                 )
-                % {"flows": ", ".join(f"«{name}»" for name in flows)}
+                % {"flows": flows}
+            )
+        # Switched off, an event would send nothing while its screen still says "Activo".
+        events = [str(s) for s in template.event_settings.filter(is_active=True)]
+        if events:
+            errors.setdefault("is_active", []).append(
+                _(
+                    "La envían los eventos %(events)s: elija allí otra plantilla o desactive "
+                    "esos eventos antes."
+                )
+                % {"events": ", ".join(f"«{event}»" for event in events)}
             )
     if errors:
         raise ValidationError(errors)
     template.save()
     return template
+
+
+def _flow_names(steps: QuerySet) -> str:
+    """Name the flows of these steps: "«A», «B»" ("" for none)."""
+    names = sorted(set(steps.values_list("flow__name", flat=True)))
+    return ", ".join(f"«{name}»" for name in names)
 
 
 def usage(template: MessageTemplate) -> list[str]:
@@ -351,13 +393,19 @@ class _Compiled:
             whatsapp = customer_messages.WhatsAppTemplate(
                 name=template.whatsapp_name,
                 language=template.whatsapp_language,
-                parameters=tuple(values.get(name) or WHATSAPP_BLANK for name in self.body.names),
+                parameters=tuple(whatsapp_parameter(values.get(name)) for name in self.body.names),
             )
         return Rendered(
             subject=self.subject.format(values) if _uses_subject(template) else "",
             body=self.body.format(values),
             whatsapp=whatsapp,
         )
+
+
+def whatsapp_parameter(value: str | None) -> str:
+    """Write a value as Meta takes a template parameter: one line (a new line, a tab or
+    more than four spaces in a row refuse the whole message), never empty."""
+    return " ".join((value or "").split()) or WHATSAPP_BLANK
 
 
 def _compile(template: MessageTemplate) -> _Compiled:

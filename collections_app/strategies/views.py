@@ -323,13 +323,16 @@ def template_variables(request: HttpRequest) -> HttpResponse:
 
 def _counter(channel: str | None, body: str | None) -> dict[str, Any]:
     body = body or ""
-    limit = templating.BODY_LIMITS.get(channel or "", templating.BODY_LIMITS["sms"])
+    if channel not in templating.BODY_LIMITS:
+        channel = MessageTemplate.Channel.SMS
     return {
         "length": len(body),
-        "limit": limit,
+        "limit": templating.BODY_LIMITS[channel],
         "is_sms": channel == MessageTemplate.Channel.SMS,
         "parts": templating.sms_parts(body),
-        "over": len(body) > limit,
+        "max_parts": templating.SMS_PARTS,
+        # What saving says: for an SMS, also more parts than it takes.
+        "over": bool(templating.body_problem(channel, body)),
     }
 
 
@@ -349,8 +352,10 @@ def template_counter(request: HttpRequest) -> HttpResponse:
 @permission_required((VIEW_TEMPLATES, "crm.view_customer"), raise_exception=True)
 def template_preview(request: HttpRequest) -> HttpResponse:
     """The template being edited, written with a real customer's data; nothing is saved."""
+    draft_form = None
     if "body" in request.POST:
-        draft = forms.DraftTemplateForm(request.POST).draft()
+        draft_form = forms.DraftTemplateForm(request.POST)
+        draft = draft_form.draft()
     elif (template := whole_number(request.POST.get("template", ""))) is not None:
         # Without JavaScript the preview's form carries no text: the saved template's.
         draft = templating.template_for(request.user, template)
@@ -358,7 +363,12 @@ def template_preview(request: HttpRequest) -> HttpResponse:
         draft = None
     who = forms.PreviewCustomerForm(request.POST)
     context: dict[str, Any] = {"preview_form": who}
-    if draft is None:
+    if draft is None and draft_form is not None and draft_form.errors:
+        # Say what is wrong with what was typed (5,000 characters are not "nothing").
+        context["problem"] = " ".join(
+            str(error) for errors in draft_form.errors.values() for error in errors
+        )
+    elif draft is None:
         context["problem"] = _("Escriba la plantilla antes de verla con un cliente.")
     elif who.is_valid():
         text = who.cleaned_data["preview_customer"]
@@ -402,12 +412,16 @@ def _preview(draft: MessageTemplate, customer: Customer) -> dict[str, Any]:
     used = dict.fromkeys(
         [*templating.placeholders(draft.subject), *templating.placeholders(draft.body)]
     )
-    rendered = templating.render_for(draft, [recipient], timezone.localdate())[0]
+    today = timezone.localdate()
+    rendered = templating.render_for(draft, [recipient], today)[0]
+    blank = [] if errors else templating.blank_variables(draft, recipient, today)
     return {
         "customer": customer,
         "rendered": rendered,
         "draft": draft,
         "errors": errors,
+        # What this customer lacks today: the message would go with those values blank.
+        "blank_variables": [name for name in blank if name not in variables.EVENT_VARIABLES],
         # An event's values exist only when it happens: the preview leaves them blank.
         "event_variables": [name for name in used if name in variables.EVENT_VARIABLES],
     }

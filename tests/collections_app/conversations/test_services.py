@@ -116,6 +116,27 @@ def test_after_24_hours_whatsapp_takes_an_approved_template_rendered_for_the_cus
     }
 
 
+def test_an_incomplete_template_after_24_hours_does_not_suggest_free_text(rosa, cobranzas):
+    """Past the window free text is refused too: the advice is another template only."""
+    template = MessageTemplate.objects.create(
+        name="Cuota por WhatsApp",
+        channel=MessageTemplate.Channel.WHATSAPP,
+        body="Hola {nombre}, su cuota es {cuota}.",
+        whatsapp_name="cuota",
+        whatsapp_language="es",
+    )
+    conversation = conversation_for(cobranzas, rosa)
+
+    with pytest.raises(ValidationError) as caught:
+        services.reply(
+            conversation, channel=messages.WHATSAPP, body="", template=template, actor=cobranzas
+        )
+
+    assert caught.value.message_dict["template"] == [
+        "La plantilla saldría incompleta: este cliente no tiene hoy {cuota}. Elija otra plantilla."
+    ]
+
+
 def test_a_template_of_another_channel_is_refused(rosa, cobranzas):
     sms_template = MessageTemplate.objects.create(
         name="Recordatorio SMS", channel=MessageTemplate.Channel.SMS, body="Hola {nombre}"
@@ -249,6 +270,28 @@ def test_an_empty_or_too_long_reply_is_refused(rosa, cobranzas):
         services.reply(conversation, channel=messages.SMS, body="   ", actor=cobranzas)
     with pytest.raises(ValidationError, match="como máximo 4000"):
         services.reply(conversation, channel=messages.SMS, body="x" * 4001, actor=cobranzas)
+
+
+def test_an_sms_reply_longer_than_six_messages_is_refused_and_nothing_is_sent(rosa, cobranzas):
+    """4,000 characters fit a reply, not an SMS: it would travel in 27 parts."""
+    conversation = conversation_for(cobranzas, rosa)
+
+    with pytest.raises(ValidationError) as caught:
+        services.reply(conversation, channel=messages.SMS, body="á" * 500, actor=cobranzas)
+
+    (error,) = caught.value.message_dict["body"]
+    assert error.startswith("El texto ocupa 8 SMS; se admiten hasta 6.")
+    assert not Message.objects.filter(customer=rosa).exists()
+
+
+def test_a_long_reply_by_email_is_not_held_to_the_sms_bound(rosa, cobranzas):
+    conversation = conversation_for(cobranzas, rosa)
+
+    sending = services.reply(
+        conversation, channel=messages.EMAIL, subject="Su cuota", body="á" * 3000, actor=cobranzas
+    )
+
+    assert sending.is_queued
 
 
 def test_the_outcome_of_a_skipped_message_says_why(rosa):

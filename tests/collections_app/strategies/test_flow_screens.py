@@ -231,6 +231,34 @@ def test_a_written_off_template_is_not_offered(agent, client, all_debtors):
     assertContains(response, "Elija una plantilla activa de cartera vigente.")
 
 
+def test_more_steps_than_a_flow_takes_are_refused_in_words(agent, client, all_debtors, sms):
+    response = client.post(CREATE, flow_post(all_debtors, [(day, sms) for day in range(31)]))
+
+    assertContains(response, "Un flujo tiene como máximo 30 pasos.")
+    assertNotContains(response, "formularios")
+    assert not Flow.objects.exists()
+
+
+def test_a_post_without_the_steps_management_fields_says_so_in_words(
+    agent, client, all_debtors, sms
+):
+    data = flow_post(all_debtors, [(0, sms)])
+    del data["steps-TOTAL_FORMS"], data["steps-INITIAL_FORMS"]
+
+    response = client.post(CREATE, data)
+
+    assertContains(response, "Los pasos llegaron incompletos")
+    assertNotContains(response, "Campo oculto")
+    assert not Flow.objects.exists()
+
+
+def test_a_description_of_a_document_is_refused(agent, client, all_debtors, sms):
+    response = client.post(CREATE, flow_post(all_debtors, [(0, sms)], description="d" * 5000))
+
+    assertContains(response, "Escriba una descripción de hasta 500 caracteres.")
+    assert not Flow.objects.exists()
+
+
 def test_a_duplicate_name_is_refused_in_spanish(agent, client, flow, all_debtors, sms):
     response = client.post(CREATE, flow_post(all_debtors, [(1, sms)], name="Recordatorios"))
 
@@ -338,12 +366,57 @@ def test_activating_asks_for_confirmation_first(agent, client, all_debtors, sms)
     assert flow.is_active
 
 
+def test_a_flow_whose_template_was_switched_off_is_not_activated(agent, client, all_debtors, sms):
+    """A step sends its template active or not: switched off while the flow was inactive,
+    it would go out every morning once the flow is turned on."""
+    flow = make_flow(all_debtors, [(0, sms)], is_active=False)
+    sms.is_active = False
+    sms.save()
+
+    response = client.post(
+        url("flow_set_active", flow), {"active": "1", "confirm": "yes"}, follow=True
+    )
+
+    assertContains(response, "la plantilla «Aviso SMS» no lo es: actívela o elija otra")
+    flow.refresh_from_db()
+    assert not flow.is_active
+
+
+def test_an_active_flow_is_not_saved_with_a_switched_off_template(
+    agent, client, flow, all_debtors, sms, whatsapp
+):
+    Flow.objects.filter(pk=flow.pk).update(is_active=False)
+    whatsapp.is_active = False
+    whatsapp.save()
+    Flow.objects.filter(pk=flow.pk).update(is_active=True)
+    steps = list(flow.steps.order_by("day_offset"))
+    existing = [(step, step.day_offset, step.template, False) for step in steps]
+
+    response = client.post(
+        url("flow_update", flow), flow_post(all_debtors, [], name=flow.name, existing=existing)
+    )
+
+    assertContains(response, "la plantilla «Aviso WhatsApp» no lo es")
+
+
 def test_deactivating_a_flow_after_confirming(agent, client, flow):
     response = client.post(url("flow_set_active", flow), {"active": "0", "confirm": "yes"})
 
     assert response.status_code == 302
     flow.refresh_from_db()
     assert not flow.is_active
+
+
+def test_deactivating_during_todays_run_says_the_run_finishes(agent, client, flow):
+    """The batches of a run under way still go: "no more messages" would not be true."""
+    FlowRun.objects.create(step=flow.steps.first(), run_on=TODAY)
+
+    asked = client.post(url("flow_set_active", flow), {"active": "0"})
+    done = client.post(url("flow_set_active", flow), {"active": "0", "confirm": "yes"}, follow=True)
+
+    assertContains(asked, "La ejecución de hoy ya está en curso y termina de enviar")
+    assertContains(done, "Flujo desactivado. La ejecución de hoy ya está en curso")
+    assertNotContains(done, "no enviará más mensajes")
 
 
 def test_a_bad_state_is_refused_without_a_500(agent, client, flow):

@@ -225,6 +225,8 @@ def test_a_segment_is_created_from_the_form(agent_client, flow_debtor):
             "más de 30",
         ),
         ({"buckets": ["nunca"]}, "buckets", "Elija tramos de la lista"),
+        ({"promise_status": "nunca"}, "promise_status", "Elija de la lista"),
+        ({"description": "d" * 5000}, "description", "descripción de hasta 500 caracteres"),
     ],
 )
 def test_the_segment_form_refuses_bounds_with_a_clear_message(agent_client, data, field, says):
@@ -396,6 +398,16 @@ def test_the_counter_warns_past_the_channels_limit(agent_client):
     assertContains(response, "text-danger")
 
 
+def test_the_counter_warns_past_six_sms_within_the_characters(agent_client):
+    """918 characters are six SMS without accents; 500 "á" travel in eight."""
+    response = agent_client.post(
+        url("template_counter"), {"channel": "sms", "body": "á" * 500}, headers=HTMX
+    )
+
+    assertContains(response, "500 de 918 caracteres · 8 SMS (máximo 6)")
+    assertContains(response, "text-danger")
+
+
 def preview(client, who, **fields):
     data = template_data(**fields)
     data["preview_customer"] = who
@@ -411,6 +423,22 @@ def test_the_preview_writes_the_text_with_a_customers_data_found_by_document(
     assertContains(response, "Hola Julia, debe S/ 945.60.")
     assertContains(response, "Julia Mamani Ríos (70123456)")
     assert not MessageTemplate.objects.exists()
+
+
+def test_the_preview_says_which_values_the_customer_lacks(agent_client):
+    CustomerFactory(first_name="Pedro", last_name="Quispe", document_number="71111111")
+
+    response = preview(agent_client, "71111111", body="Hola {nombre}, debe {cuota_vencida}.")
+
+    assertContains(response, "Hola Pedro, debe .")
+    assertContains(response, "Este cliente no tiene hoy {cuota_vencida}: el mensaje saldría")
+
+
+def test_the_preview_of_a_text_too_long_says_so(agent_client, flow_debtor):
+    response = preview(agent_client, "70123456", body="x" * 5000)
+
+    assertContains(response, "El texto tiene más de 4000 caracteres: acórtelo.")
+    assertNotContains(response, "Escriba la plantilla antes")
 
 
 def test_the_preview_finds_a_customer_by_name(agent_client, flow_debtor):

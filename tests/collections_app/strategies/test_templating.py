@@ -114,6 +114,25 @@ def test_an_sms_says_how_many_messages_the_limit_is(db):
     ]
 
 
+@pytest.mark.parametrize(
+    ("body", "parts"),
+    [("á" * 900, 14), ("😀" * 450, 14), ("€" * 600, 8)],
+    ids=["accents", "emoji", "doubled-signs"],
+)
+def test_an_sms_that_fits_the_characters_but_not_six_messages_is_refused(db, body, parts):
+    """900 "á" are under 918 characters, but each SMS carries 67 of them: 14 messages."""
+    errors = refused(body=body)
+
+    (error,) = errors["body"]
+    assert error.startswith(f"El texto ocupa {parts} SMS; se admiten hasta 6.")
+
+
+def test_an_sms_of_six_messages_with_accents_is_saved(db):
+    template = make_template(body="á" * 6 * 67)
+
+    assert templating.sms_parts(template.body) == 6
+
+
 def test_an_email_needs_a_subject(db):
     errors = refused(channel="email", subject=" ", body="Hola {nombre}")
 
@@ -172,6 +191,39 @@ def test_a_templates_portfolio_stays_while_its_portfolios_events_send_it(sms_tem
 
     assert "portfolio" in caught.value.message_dict
     assert MessageTemplate.objects.get(pk=sms_template.pk).portfolio == "vigente"
+
+
+def test_a_template_a_flow_sends_stays_in_the_current_portfolio(sms_template, segment):
+    """Flows reach only current debtors: moved to the written-off portfolio, a flow would
+    send it to them with the other portfolio's variables."""
+    flow = Flow.objects.create(name="Mora temprana", segment=segment)
+    FlowStep.objects.create(flow=flow, day_offset=5, template=sms_template)
+
+    with pytest.raises(ValidationError) as caught:
+        templating.save_template(
+            data={"portfolio": "castigada", "body": "Hola {nombre}"}, template=sms_template
+        )
+
+    (error,) = caught.value.message_dict["portfolio"]
+    assert error.startswith("La envían los flujos «Mora temprana», que solo envían plantillas")
+    assert MessageTemplate.objects.get(pk=sms_template.pk).portfolio == "vigente"
+
+
+def test_a_template_an_active_event_sends_is_not_switched_off(sms_template):
+    """Switched off, the event would send nothing while the events screen says "Activo"."""
+    EventSetting.objects.create(portfolio="vigente", event="promise", template=sms_template)
+
+    with pytest.raises(ValidationError) as caught:
+        templating.save_template(data={"is_active": False}, template=sms_template)
+    EventSetting.objects.update(is_active=False)
+    templating.save_template(data={"is_active": False}, template=sms_template)
+
+    assert caught.value.message_dict["is_active"] == [
+        "La envían los eventos «Cartera vigente: Compromiso de pago»: elija allí otra plantilla "
+        "o desactive esos eventos antes."
+    ]
+    sms_template.refresh_from_db()
+    assert not sms_template.is_active
 
 
 # --- Deleting -----------------------------------------------------------------------------
@@ -267,6 +319,17 @@ def test_a_whatsapp_parameter_without_a_value_is_sent_as_a_dash(db):
     rendered = templating.render(template, {})
 
     assert rendered.whatsapp.parameters == ("-",)
+
+
+def test_a_whatsapp_parameter_is_sent_on_one_line(db):
+    """Meta refuses a parameter with a new line, a tab or more than four spaces in a row."""
+    template = make_template(
+        channel="whatsapp", whatsapp_name="pago_rechazado", body="Rechazado: {motivo}"
+    )
+
+    rendered = templating.render(template, {"motivo": "No coincide\n\tel monto      ni la fecha"})
+
+    assert rendered.whatsapp.parameters == ("No coincide el monto ni la fecha",)
 
 
 def test_rendering_many_recipients_reads_the_values_once(
