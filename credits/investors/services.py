@@ -26,7 +26,7 @@ from credits.services import ledger
 from crm import services as crm_services
 from crm import validators
 from crm.models import Interaction
-from lib import money, people
+from lib import bulk, money, people
 
 
 @transaction.atomic
@@ -113,13 +113,21 @@ def create_liquidation(
         raise ValidationError(
             {"period_start": _("Un periodo de liquidación abarca como máximo un año.")}
         )
-    lines = Distribution.objects.select_for_update().filter(
-        investor=investor,
-        liquidation__isnull=True,
-        value_date__range=(period_start, period_end),
+    # The lines are taken once, locked: the totals and the link below are the same rows.
+    # Read again, the UPDATE would also link a line a payment committed in between, which
+    # the totals left out.
+    ids = list(
+        Distribution.objects.select_for_update()
+        .filter(
+            investor=investor,
+            liquidation__isnull=True,
+            value_date__range=(period_start, period_end),
+        )
+        .values_list("pk", flat=True)
     )
-    if not lines.exists():
+    if not ids:
         raise ValidationError(_("No hay repartos por liquidar en ese periodo."))
+    lines = Distribution.objects.filter(pk__in=bulk.ids_in(ids))
     totals = lines.aggregate(
         principal=Sum("principal"),
         interest=Sum("interest"),

@@ -14,14 +14,16 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 
 from credits import selectors
-from credits.models import Loan, Payment
+from credits.investors import services as investor_services
+from credits.models import Distribution, Liquidation, Loan, Payment
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from tests.credits.test_ledger import assert_ledger_matches
-from tests.factories import LoanFactory
+from tests.factories import InvestorFactory, LoanFactory
 
 ROUNDS = 3
 
@@ -120,3 +122,49 @@ def test_a_provider_payment_delivered_twice_at_once_is_applied_once(transactiona
         False,
     ]
     assert_ledger_matches(loan)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite runs one write transaction at a time"
+)
+def test_a_liquidation_links_only_the_lines_its_totals_counted(transactional_db, monkeypatch):
+    """A payment committed while a liquidation is being made leaves its investor line for
+    the next liquidation: the totals and the lines linked stay equal."""
+    loan = _overdue_loan()
+    investor = InvestorFactory()
+    investor_services.add_participation(
+        loan=loan, investor=investor, actor=None, share=Decimal("50")
+    )
+    _pay(loan, "100.00")()
+    counted, paid = threading.Event(), threading.Event()
+    real_create = Liquidation.objects.create
+
+    def create_once_another_payment_is_in(**fields):
+        counted.set()
+        paid.wait(timeout=30)
+        return real_create(**fields)
+
+    monkeypatch.setattr(Liquidation.objects, "create", create_once_another_payment_is_in)
+    today = timezone.localdate()
+
+    def another_payment():
+        counted.wait(timeout=30)
+        try:
+            return _pay(loan, "50.00")()
+        finally:
+            paid.set()
+
+    _done, errors = _race(
+        [
+            lambda: investor_services.create_liquidation(
+                investor=investor, period_start=today.replace(day=1), period_end=today, actor=None
+            ),
+            another_payment,
+        ]
+    )
+
+    assert errors == []
+    liquidation = Liquidation.objects.get()
+    linked = Distribution.objects.filter(liquidation=liquidation).aggregate(total=Sum("net"))
+    assert liquidation.net_amount == linked["total"]
+    assert Distribution.objects.filter(investor=investor, liquidation__isnull=True).count() == 1
