@@ -23,7 +23,6 @@ from collections_app.signals import Event
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
-from lib import search
 from recovery.models import Campaign, RecoverySettings, Visit
 from recovery.portal import selectors
 from recovery.receivables import CAMPAIGN
@@ -160,6 +159,14 @@ def decline(
     timeline says it once.
     """
     reason = reason.strip()[:200]
+    # The visit as it is now, locked: a form sent twice at once waits here and then sees
+    # the first answer (each read the request's copy and recorded it, call-back and all).
+    visit.declined, visit.decline_reason = (
+        Visit.objects.select_for_update()
+        .filter(pk=visit.pk)
+        .values_list("declined", "decline_reason")
+        .get()
+    )
     wants_a_call = reason == selectors.ADVISOR_REASON
     if wants_a_call and not phone.strip() and visit.customer.phone:
         phone = str(visit.customer.phone.as_e164)
@@ -176,7 +183,7 @@ def decline(
             .order_by("-created_at", "-pk")
             .first()
         )
-        if waiting is not None and search.digits_of(waiting.phone) == search.digits_of(phone):
+        if waiting is not None and waiting.phone == _dialled(phone):
             return waiting
     callback = None
     if wants_a_call:
@@ -195,6 +202,14 @@ def decline(
     entry = record_step(visit=visit, step=Step.DECLINED, detail=reason)
     customer_messages.record_activity(interaction=entry, channel=Message.Channel.PORTAL)
     return callback
+
+
+def _dialled(phone: str) -> str:
+    """Return a phone as a call-back keeps it (E.164), or "" for one it would refuse."""
+    try:
+        return collection_services.callback_phone(phone)
+    except ValidationError:
+        return ""
 
 
 def record_paid(*, link: PaymentLink) -> Visit | None:

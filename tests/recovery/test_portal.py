@@ -6,6 +6,7 @@ The clock is frozen on TODAY (15 June 2026, noon in Lima), as for every recovery
 """
 
 import re
+import threading
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs
@@ -14,6 +15,7 @@ import pytest
 import responses
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +29,7 @@ from integrations.models import OutboxMessage
 from recovery import services as recovery_services
 from recovery.models import Campaign, RecoverySettings, Visit
 from recovery.portal import selectors
+from recovery.portal import services as portal_services
 from tests.collections_app.test_mercadopago_webhook import (
     PREFERENCES_URL,
     SECRET,
@@ -945,3 +948,36 @@ def test_back_from_the_gateway_a_campaigns_payer_lands_on_this_portal(portal, ca
     portal.is_active = False
     portal.save()
     assert client.get(back).status_code == 200  # off: the customer portal's page shows it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_asking_for_an_advisor_twice_at_once_makes_one_call_back(campaign, debtor):
+    """A double click sends the form twice at once: each request read the visit as not yet
+    declined, and each asked for a call-back."""
+    visit = portal_services.start_visit(customer=debtor, campaign=campaign)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def answer():
+        try:
+            barrier.wait(timeout=10)
+            portal_services.decline(
+                visit=Visit.objects.select_related("customer").get(pk=visit.pk),
+                reason=selectors.ADVISOR_REASON,
+                phone="987 654 321",
+            )
+        except Exception as exc:  # a refusal or a deadlock would land here
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=answer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert CallbackRequest.objects.filter(customer=debtor).count() == 1
+    declined = Interaction.objects.filter(customer=debtor, payload__recovery_step="declined")
+    assert declined.count() == 1
