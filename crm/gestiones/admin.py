@@ -39,19 +39,6 @@ from crm.gestiones.surveys import services as survey_services
 from lib.admin_widgets import WholeNumberAutocompleteMixin
 
 
-def _labelled(field: str, label: str, *, boolean: bool = False):
-    """Return an admin column (and read-only field) for a model field that has no Spanish
-    verbose_name of its own: its value, or its choice's label, under `label`."""
-
-    @admin.display(description=label, ordering=field, boolean=boolean)
-    def column(obj):
-        display = getattr(obj, f"get_{field}_display", None)
-        return display() if display else getattr(obj, field)
-
-    column.__name__ = f"{field}_column"
-    return column
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written by services: visible here, never edited by hand."""
 
@@ -119,6 +106,7 @@ class RejectionReasonInline(admin.TabularInline):
 class FormFieldInline(admin.TabularInline):
     model = FormField
     extra = 0
+    verbose_name_plural = _("formulario dinámico")
     fields = ("scope", "name", "label", "kind", "is_required", "choices", "order")
 
 
@@ -229,6 +217,7 @@ class ActionResultInline(admin.TabularInline):
     model = ActionResult
     fk_name = "action"
     extra = 1
+    verbose_name_plural = _("tabla de seguimiento")
     fields = (
         "name",
         "to_state",
@@ -425,14 +414,8 @@ class CampaignAdmin(AuditedDeletionAdmin):
 
 @admin.register(CampaignTarget)
 class CampaignTargetAdmin(ReadOnlyAdmin):
-    list_display = (
-        _labelled("campaign", _("campaña")),
-        _labelled("customer", _("cliente")),
-        _labelled("gestion", _("gestión")),
-        _labelled("message_status", _("estado del mensaje")),
-        _labelled("sent_at", _("enviado")),
-    )
-    fields = (*list_display, _labelled("message_error", _("error del envío")))
+    list_display = ("campaign", "customer", "gestion", "message_status", "sent_at")
+    fields = (*list_display, "message_error")
     readonly_fields = fields
     list_filter = ("campaign", "message_status")
     list_select_related = ("campaign", "customer", "gestion")
@@ -454,13 +437,7 @@ class LifecycleEventAdmin(admin.ModelAdmin):
 
 @admin.register(LifecycleRun)
 class LifecycleRunAdmin(ReadOnlyAdmin):
-    list_display = (
-        _labelled("event", _("evento")),
-        _labelled("loan", _("crédito")),
-        _labelled("gestion", _("gestión")),
-        _labelled("is_message_sent", _("mensaje enviado"), boolean=True),
-        _labelled("ran_at", _("ejecutado")),
-    )
+    list_display = ("event", "loan", "gestion", "is_message_sent", "ran_at")
     fields = readonly_fields = list_display
     list_filter = ("event",)
     list_select_related = ("event", "loan", "gestion")
@@ -482,14 +459,9 @@ class SurveyAdmin(AuditedDeletionAdmin):
 
 @admin.register(SurveyInvitation)
 class SurveyInvitationAdmin(ReadOnlyAdmin):
-    list_display = (
-        _labelled("survey", _("encuesta")),
-        _labelled("gestion", _("gestión")),
-        _labelled("sent_at", _("enviada")),
-        _labelled("answered_at", _("respondida")),
-    )
+    list_display = ("survey", "gestion", "sent_at", "answered_at")
     # The token is the survey's link: not shown.
-    fields = readonly_fields = (*list_display, _labelled("created_at", _("creada")))
+    fields = readonly_fields = (*list_display, "created_at")
     list_filter = ("survey",)
     list_select_related = ("survey", "gestion")
 

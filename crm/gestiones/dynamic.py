@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext as _
 
 from crm.gestiones.models import FormField
@@ -24,6 +25,10 @@ PREFIX = "dyn_"
 MIN_NUMBER = 0
 MAX_NUMBER = Decimal("999999999999.9999")
 MAX_INTEGER = 999_999_999_999
+# A type's own dates (a birth, a visit, a deadline) fall within these: 0001 and 9999 were
+# taken and shown on the gestión as typed.
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+LATEST_DATE = datetime.date(2100, 12, 31)
 
 
 def form_fields(fields: Iterable[FormField]) -> dict[str, forms.Field]:
@@ -66,7 +71,21 @@ def _form_field(field: FormField) -> forms.Field:
             **common,
         )
     if kind == FormField.Kind.DATE:
-        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        out_of_range = _date_range_message(field)
+        return forms.DateField(
+            widget=forms.DateInput(
+                attrs={
+                    "type": "date",
+                    "min": EARLIEST_DATE.isoformat(),
+                    "max": LATEST_DATE.isoformat(),
+                }
+            ),
+            validators=[
+                MinValueValidator(EARLIEST_DATE, out_of_range),
+                MaxValueValidator(LATEST_DATE, out_of_range),
+            ],
+            **common,
+        )
     if kind == FormField.Kind.BOOLEAN:
         # Required means "must be ticked" for a checkbox, which is not what a yes/no asks.
         return forms.TypedChoiceField(
@@ -91,8 +110,20 @@ def _too_large_message(field: FormField) -> str:
     return _("«%(label)s» admite hasta 12 cifras enteras y 4 decimales.") % {"label": field.label}
 
 
+def _date_range_message(field: FormField) -> str:
+    return _("«%(label)s»: elija una fecha entre el %(first)s y el %(last)s.") % {
+        "label": field.label,
+        "first": f"{EARLIEST_DATE:%d/%m/%Y}",
+        "last": f"{LATEST_DATE:%d/%m/%Y}",
+    }
+
+
 def _number_problem(field: FormField, value: Any) -> str | None:
-    """Return why a converted number of `field` is out of bounds; None for any other kind."""
+    """Return why a converted number or date of `field` is out of bounds; None for any
+    other kind."""
+    if field.kind == FormField.Kind.DATE:
+        day = datetime.date.fromisoformat(value)
+        return None if EARLIEST_DATE <= day <= LATEST_DATE else _date_range_message(field)
     if field.kind not in (FormField.Kind.INTEGER, FormField.Kind.DECIMAL):
         return None
     number = Decimal(value)

@@ -50,14 +50,15 @@ User = get_user_model()
 class StateRule:
     """What a topic of the app adds to a gestión's move between states.
 
-    `check(gestion, to_state)` raises ValidationError to refuse the move before anything is
-    written; `entered(gestion, state, actor=, amount_approved=, now=)` follows it up in the
-    same transaction (and may still refuse it, rolling the step back). Credit applications
+    `check(gestion, to_state, amount_approved=)` raises ValidationError to refuse the step
+    (a move, or an approved amount) before anything is written;
+    `entered(gestion, state, actor=, amount_approved=, now=)` follows it up in the same
+    transaction (and may still refuse it, rolling the step back). Credit applications
     register theirs (approval makes the draft loan) from the app's `ready`: that package
     opens gestiones through this module, so this module does not import it.
     """
 
-    check: Callable[[Gestion, GestionState], None]
+    check: Callable[..., None]
     entered: Callable[..., object]
 
 
@@ -191,14 +192,21 @@ def update_gestion_data(
     cleaned = dynamic.clean_data(data, fields)
     if cleaned == gestion.data:
         return gestion
+    # By the form's labels, as the gestión page shows them: what changed, old → new.
+    before = dict(dynamic.display_items(gestion.data, fields))
+    after = dict(dynamic.display_items(cleaned, fields))
+    changes = {
+        label: f"{before.get(label, '—')} → {after.get(label, '—')}"
+        for label in dict.fromkeys([*before, *after])
+        if before.get(label) != after.get(label)
+    }
     gestion.data = cleaned
     gestion.save(update_fields=["data", "updated_at"])
     crm_services.record_interaction(
         customer=gestion.customer,
         kind=Interaction.Kind.FOLLOW_UP,
         summary=_("Gestión #%(id)s: datos actualizados") % {"id": gestion.pk},
-        # By the form's labels, as the gestión page shows them.
-        payload={"gestion": gestion.pk, **dict(dynamic.display_items(cleaned, fields))},
+        payload={"gestion": gestion.pk, **changes},
         actor=actor,
         occurred_at=now,
     )
@@ -274,7 +282,7 @@ def record_follow_up(
     if amount_approved is not None and amount_approved < 0:
         raise ValidationError({"amount_approved": _("El monto aprobado no puede ser negativo.")})
     for rule in _rules():
-        rule.check(gestion, to_state)
+        rule.check(gestion, to_state, amount_approved=amount_approved)
     if to_state.outcome == Outcome.SUCCESS:
         # A campaign or a life-cycle event opens gestiones with their data to complete: a
         # success is not recorded on a gestión whose required data is still empty.

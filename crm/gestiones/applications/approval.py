@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from credits.models import Loan
 from credits.services import loans as loan_services
+from crm import display
 from crm import services as crm_services
 from crm.gestiones.models import CreditApplication, Gestion, GestionState, Outcome
 from crm.models import Interaction
@@ -30,8 +31,13 @@ from crm.models import Interaction
 WAITING = (Loan.Status.DRAFT, Loan.Status.AWAITING_SIGNATURE, Loan.Status.READY_TO_DISBURSE)
 
 
-def check_move(gestion: Gestion, to_state: GestionState) -> None:
-    """Refuse to move a credit application by hand to its disbursed state before its loan is."""
+def check_move(
+    gestion: Gestion, to_state: GestionState, *, amount_approved: Decimal | None = None
+) -> None:
+    """Refuse to move a credit application by hand to its disbursed state before its loan is,
+    and an approved amount other than the one its approval lends (`check_amount`)."""
+    if amount_approved is not None:
+        check_amount(gestion, to_state, amount_approved)
     if to_state.pk == gestion.state_id or not to_state.is_disbursement:
         return
     application = (
@@ -58,6 +64,42 @@ def check_move(gestion: Gestion, to_state: GestionState) -> None:
                 "code": loan.payment_code,
                 "status": loan.get_status_display(),
                 "state": to_state.name,
+            }
+        )
+
+
+def check_amount(gestion: Gestion, to_state: GestionState, amount: Decimal) -> None:
+    """Refuse an approved amount on a credit application except with the step that approves
+    it: that amount is its loan's principal. Typed on another step it only changed the
+    gestión's figure (and the dashboards'), while the loan kept what was approved."""
+    application = (
+        CreditApplication.objects.select_related("loan").filter(gestion_id=gestion.pk).first()
+    )
+    if application is None:
+        return
+    loan = application.loan
+    if loan is not None and loan.status != Loan.Status.CANCELLED:
+        if amount != loan.principal:
+            raise ValidationError(
+                {
+                    "amount_approved": _(
+                        "La solicitud ya se aprobó con el crédito %(code)s por %(amount)s: "
+                        "el monto aprobado es el de ese crédito. Deje el campo vacío."
+                    )
+                    % {
+                        "code": loan.payment_code,
+                        "amount": display.money_text(loan.principal, loan.currency),
+                    }
+                }
+            )
+        return
+    if to_state.pk == gestion.state_id or not to_state.is_approval:
+        raise ValidationError(
+            {
+                "amount_approved": _(
+                    "El monto aprobado se indica con el resultado que aprueba la solicitud; "
+                    "deje el campo vacío en este paso."
+                )
             }
         )
 

@@ -53,6 +53,10 @@ User = get_user_model()
 # and other writers are not kept waiting, large enough that a big segment is not slowed
 # down by per-transaction overhead.
 LAUNCH_BATCH_SIZE = 200
+# A campaign's dates: none before the app's first data, none more than ten years ahead
+# (31/12/9999 was taken, and an inbound form starting then never opens).
+EARLIEST_DAY = datetime.date(2000, 1, 1)
+MAX_YEARS_AHEAD = 10
 
 
 NO_EMAIL = "sin correo"
@@ -174,8 +178,21 @@ def _free_slug(name: str, *, exclude: int | None) -> str:
     return slug
 
 
+def latest_day(today: datetime.date) -> datetime.date:
+    """Return the furthest date a campaign may start or end on."""
+    return today + datetime.timedelta(days=366 * MAX_YEARS_AHEAD)
+
+
 def _check_rules(campaign: Campaign) -> None:
     errors: dict[str, list[str]] = {}
+    last = latest_day(timezone.localdate())
+    for field in ("starts_on", "ends_on"):
+        day = getattr(campaign, field)
+        if day is not None and not EARLIEST_DAY <= day <= last:
+            errors.setdefault(field, []).append(
+                _("Elija una fecha entre el %(first)s y el %(last)s.")
+                % {"first": f"{EARLIEST_DAY:%d/%m/%Y}", "last": f"{last:%d/%m/%Y}"}
+            )
     if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
         errors.setdefault("ends_on", []).append(_("La fecha de fin es anterior a la de inicio."))
     if campaign.kind == Campaign.Kind.INBOUND and not campaign.gestion_type_id:

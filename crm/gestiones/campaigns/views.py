@@ -157,7 +157,10 @@ def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("Campaña lanzada: se está llegando a los clientes del segmento."),
+            _(
+                "Campaña lanzada: los clientes del segmento quedaron en cola y se procesan en "
+                "segundo plano; el avance se ve en esta página."
+            ),
         )
     return redirect(campaign)
 

@@ -8,10 +8,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.gestiones.models.gestiones import Gestion
-from crm.gestiones.models.processes import USER, GestionType
+from crm.gestiones.models.processes import (
+    USER,
+    GestionType,
+    PlaceholderValidator,
+    email_body_validator,
+)
 from crm.models import Branch, Channel, Customer, Product, Tag
 
 MAX_OFFSET_DAYS = 3650
+# What each message may say: the values the sending services fill in.
+CAMPAIGN_PLACEHOLDERS = ("nombre", "cliente", "campana")
+LIFECYCLE_PLACEHOLDERS = ("nombre", "cliente", "producto", "credito")
 
 
 class Campaign(models.Model):
@@ -49,9 +57,17 @@ class Campaign(models.Model):
         blank=True,
         related_name="campaigns",
     )
-    message_subject = models.CharField(_("asunto del mensaje"), max_length=200, blank=True)
+    message_subject = models.CharField(
+        _("asunto del mensaje"),
+        max_length=200,
+        blank=True,
+        validators=[PlaceholderValidator(CAMPAIGN_PLACEHOLDERS)],
+    )
     message_body = models.TextField(
-        _("mensaje"), blank=True, help_text=_("Admite {nombre}, {cliente} y {campana}.")
+        _("mensaje"),
+        blank=True,
+        validators=[email_body_validator(), PlaceholderValidator(CAMPAIGN_PLACEHOLDERS)],
+        help_text=_("Se envía por correo. Admite {nombre}, {cliente} y {campana}."),
     )
     # The outbound segment: customers matching every filter given (an empty filter matches all).
     segment_branches = models.ManyToManyField(
@@ -111,19 +127,29 @@ class CampaignTarget(models.Model):
         # The customer already got the day's messages (crm.MessagePolicy's daily limit).
         CAPPED = "capped", _("Omitido: límite diario de mensajes")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="targets")
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaña"), on_delete=models.CASCADE, related_name="targets"
+    )
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="campaign_targets"
+        Customer,
+        verbose_name=_("cliente"),
+        on_delete=models.CASCADE,
+        related_name="campaign_targets",
     )
     gestion = models.ForeignKey(
-        Gestion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Gestion,
+        verbose_name=_("gestión"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     message_status = models.CharField(
-        max_length=10, choices=MessageStatus, default=MessageStatus.NONE
+        _("estado del mensaje"), max_length=10, choices=MessageStatus, default=MessageStatus.NONE
     )
-    message_error = models.CharField(max_length=300, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    message_error = models.CharField(_("error del envío"), max_length=300, blank=True)
+    sent_at = models.DateTimeField(_("enviado"), null=True, blank=True)
+    created_at = models.DateTimeField(_("creado"), default=timezone.now)
 
     class Meta:
         verbose_name = _("destinatario de campaña")
@@ -173,16 +199,24 @@ class LifecycleEvent(models.Model):
         blank=True,
         related_name="+",
     )
-    message_subject = models.CharField(_("asunto del mensaje"), max_length=200, blank=True)
+    message_subject = models.CharField(
+        _("asunto del mensaje"),
+        max_length=200,
+        blank=True,
+        validators=[PlaceholderValidator(LIFECYCLE_PLACEHOLDERS)],
+    )
     message_body = models.TextField(
-        _("mensaje"), blank=True, help_text=_("Admite {nombre} y {producto}.")
+        _("mensaje"),
+        blank=True,
+        validators=[email_body_validator(), PlaceholderValidator(LIFECYCLE_PLACEHOLDERS)],
+        help_text=_("Se envía por correo. Admite {nombre}, {cliente}, {producto} y {credito}."),
     )
     is_active = models.BooleanField(_("activo"), default=True)
 
     class Meta:
         ordering = ["loan_product", "kind", "offset_days"]
         verbose_name = _("evento de ciclo de vida")
-        verbose_name_plural = _("ciclo de vida")
+        verbose_name_plural = _("eventos de ciclo de vida")
         constraints = [
             models.CheckConstraint(
                 condition=Q(gestion_type__isnull=False) | ~Q(message_body=""),
@@ -200,13 +234,23 @@ class LifecycleEvent(models.Model):
 class LifecycleRun(models.Model):
     """A life-cycle event done for one loan: unique, so the daily sweep never repeats it."""
 
-    event = models.ForeignKey(LifecycleEvent, on_delete=models.CASCADE, related_name="runs")
-    loan = models.ForeignKey("credits.Loan", on_delete=models.CASCADE, related_name="+")
-    gestion = models.ForeignKey(
-        Gestion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    event = models.ForeignKey(
+        LifecycleEvent, verbose_name=_("evento"), on_delete=models.CASCADE, related_name="runs"
     )
-    is_message_sent = models.BooleanField(default=False)
-    ran_at = models.DateTimeField(default=timezone.now)
+    loan = models.ForeignKey(
+        "credits.Loan", verbose_name=_("crédito"), on_delete=models.CASCADE, related_name="+"
+    )
+    gestion = models.ForeignKey(
+        Gestion,
+        verbose_name=_("gestión"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Queued, in fact: whether it went out is on the customer's timeline.
+    is_message_sent = models.BooleanField(_("mensaje enviado"), default=False)
+    ran_at = models.DateTimeField(_("ejecutado"), default=timezone.now)
 
     class Meta:
         verbose_name = _("evento de ciclo de vida realizado")

@@ -2,14 +2,17 @@
 their results, rejection reasons, form fields, and the document templates it fills."""
 
 import datetime
+import re
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.validators import FileExtensionValidator
+from django.core.validators import FileExtensionValidator, MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Product
@@ -29,6 +32,45 @@ class Outcome(models.TextChoices):
 
 
 CLOSED_OUTCOMES = (Outcome.SUCCESS, Outcome.REJECTED, Outcome.CLOSED)
+
+# Every message a gestión, campaign or life-cycle event sends goes by e-mail: the longest
+# body is the e-mail limit of collections' message templates (4,000 characters).
+EMAIL_BODY_CHARS = 4000
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def email_body_validator() -> MaxLengthValidator:
+    """Refuse a message body longer than an e-mail takes, saying so in the channel's words."""
+    return MaxLengthValidator(
+        EMAIL_BODY_CHARS,
+        _("El texto tiene %(show_value)d caracteres; un correo admite hasta %(limit_value)d."),
+    )
+
+
+@deconstructible
+class PlaceholderValidator:
+    """Refuse a {name} the sending service does not fill: it would reach the customer as
+    written."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(names)
+
+    def __call__(self, value: str) -> None:
+        unknown = [
+            n for n in dict.fromkeys(_PLACEHOLDER.findall(value or "")) if n not in self.names
+        ]
+        if unknown:
+            raise ValidationError(
+                _("El texto usa {%(unknown)s}, que no existe; admite %(names)s."),
+                code="unknown_placeholder",
+                params={
+                    "unknown": "}, {".join(unknown),
+                    "names": ", ".join(f"{{{n}}}" for n in self.names),
+                },
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlaceholderValidator) and self.names == other.names
 
 
 class GestionType(models.Model):
@@ -186,8 +228,15 @@ class GestionState(models.Model):
 class StateAgent(models.Model):
     """An agent who works a state and receives its gestiones while `is_active`."""
 
-    state = models.ForeignKey(GestionState, on_delete=models.CASCADE, related_name="state_agents")
-    agent = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="state_agents")
+    state = models.ForeignKey(
+        GestionState,
+        verbose_name=_("estado"),
+        on_delete=models.CASCADE,
+        related_name="state_agents",
+    )
+    agent = models.ForeignKey(
+        USER, verbose_name=_("gestor"), on_delete=models.CASCADE, related_name="state_agents"
+    )
     is_active = models.BooleanField(_("recibe gestiones"), default=True)
 
     class Meta:
@@ -254,6 +303,10 @@ class ActionResult(models.Model):
     customer_message = models.TextField(
         _("mensaje al cliente"),
         blank=True,
+        validators=[
+            email_body_validator(),
+            PlaceholderValidator(("cliente", "gestion", "tipo", "estado", "resultado")),
+        ],
         help_text=_(
             "Texto del aviso; admite {cliente}, {gestion}, {tipo}, {estado} y {resultado}."
         ),
@@ -263,7 +316,7 @@ class ActionResult(models.Model):
     class Meta:
         ordering = ["action", "order", "id"]
         verbose_name = _("resultado")
-        verbose_name_plural = _("tabla de seguimiento")
+        verbose_name_plural = _("resultados")
         constraints = [
             models.UniqueConstraint(fields=["action", "name"], name="gestiones_result_unique_name"),
             models.CheckConstraint(
@@ -351,7 +404,7 @@ class FormField(models.Model):
     class Meta:
         ordering = ["gestion_type", "scope", "order", "id"]
         verbose_name = _("campo del formulario")
-        verbose_name_plural = _("formulario dinámico")
+        verbose_name_plural = _("campos del formulario")
         constraints = [
             models.UniqueConstraint(
                 fields=["gestion_type", "scope", "name"], name="gestiones_field_unique_name"

@@ -135,18 +135,34 @@ class ApplicationTimeFigure(Figure):
     signed = models.PositiveIntegerField(_("firmadas"), default=0)
     disbursed = models.PositiveIntegerField(_("desembolsadas"), default=0)
     # Times from the lead, in seconds, over the applications whose moment is known.
-    application_count = models.PositiveIntegerField(default=0)
-    application_median = models.DecimalField(**SECONDS, null=True, blank=True)
-    application_p90 = models.DecimalField(**SECONDS, null=True, blank=True)
-    approval_count = models.PositiveIntegerField(default=0)
-    approval_median = models.DecimalField(**SECONDS, null=True, blank=True)
-    approval_p90 = models.DecimalField(**SECONDS, null=True, blank=True)
-    signature_count = models.PositiveIntegerField(default=0)
-    signature_median = models.DecimalField(**SECONDS, null=True, blank=True)
-    signature_p90 = models.DecimalField(**SECONDS, null=True, blank=True)
-    disbursement_count = models.PositiveIntegerField(default=0)
-    disbursement_median = models.DecimalField(**SECONDS, null=True, blank=True)
-    disbursement_p90 = models.DecimalField(**SECONDS, null=True, blank=True)
+    application_count = models.PositiveIntegerField(_("con momento de solicitud"), default=0)
+    application_median = models.DecimalField(
+        _("solicitud: mediana (s)"), **SECONDS, null=True, blank=True
+    )
+    application_p90 = models.DecimalField(
+        _("solicitud: percentil 90 (s)"), **SECONDS, null=True, blank=True
+    )
+    approval_count = models.PositiveIntegerField(_("con momento de aprobación"), default=0)
+    approval_median = models.DecimalField(
+        _("aprobación: mediana (s)"), **SECONDS, null=True, blank=True
+    )
+    approval_p90 = models.DecimalField(
+        _("aprobación: percentil 90 (s)"), **SECONDS, null=True, blank=True
+    )
+    signature_count = models.PositiveIntegerField(_("con momento de firma"), default=0)
+    signature_median = models.DecimalField(
+        _("firma: mediana (s)"), **SECONDS, null=True, blank=True
+    )
+    signature_p90 = models.DecimalField(
+        _("firma: percentil 90 (s)"), **SECONDS, null=True, blank=True
+    )
+    disbursement_count = models.PositiveIntegerField(_("con momento de desembolso"), default=0)
+    disbursement_median = models.DecimalField(
+        _("desembolso: mediana (s)"), **SECONDS, null=True, blank=True
+    )
+    disbursement_p90 = models.DecimalField(
+        _("desembolso: percentil 90 (s)"), **SECONDS, null=True, blank=True
+    )
     # Breaches of the product's approval target: approved after it, or open and unapproved
     # past it at the refresh.
     approved_late = models.PositiveIntegerField(_("aprobadas fuera de meta"), default=0)

@@ -12,7 +12,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from crm.gestiones.models import SummaryBuild
 from crm.gestiones.reports import selectors
-from lib import people
+from lib import people, spreadsheets
 
 MONEY_FORMAT = "#,##0.00"
 PERCENT_FORMAT = "0.00"
@@ -200,18 +200,29 @@ def _requested(amounts: Iterable[selectors.Amounts]) -> list:
 def _sheet(book: Workbook, name: str, title: str, heading: list[tuple[str, str]]) -> Worksheet:
     # Excel refuses sheet names over 31 characters.
     sheet = book.create_sheet(name[:31])
-    sheet.append([title])
+    _append(sheet, [title])
     sheet["A1"].font = Font(bold=True, size=14)
     for label, value in heading:
-        sheet.append([label, value])
+        _append(sheet, [label, value])
         sheet.cell(row=sheet.max_row, column=1).font = BOLD
     sheet.append([])
     return sheet
 
 
-def _header(sheet: Worksheet, columns: list[str]) -> int:
-    sheet.append(columns)
+def _append(sheet: Worksheet, values: list) -> int:
+    """Append a row and return its number. Text stays text: a name typed in admin as
+    "=HYPERLINK(…)" is not written as a formula, and control characters (which openpyxl
+    refuses, failing the whole download) are left out."""
+    sheet.append([spreadsheets.xlsx_text(v) if isinstance(v, str) else v for v in values])
     row = sheet.max_row
+    for cell in sheet[row]:
+        if isinstance(cell.value, str) and cell.value.startswith("="):
+            cell.data_type = "s"
+    return row
+
+
+def _header(sheet: Worksheet, columns: list[str]) -> int:
+    row = _append(sheet, columns)
     for cell in sheet[row]:
         cell.font = BOLD
         cell.fill = HEADER_FILL
@@ -227,8 +238,7 @@ def _row(
     percent: Iterable[int] = (),
 ) -> None:
     """Append a row; `money` and `percent` are 1-based column numbers to format."""
-    sheet.append(values)
-    row = sheet.max_row
+    row = _append(sheet, values)
     for column in money:
         sheet.cell(row=row, column=column).number_format = MONEY_FORMAT
     for column in percent:

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.models import GestionType, Outcome
@@ -35,7 +36,11 @@ def workload(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("%(n)s gestiones reasignadas a %(agent)s.")
+                ngettext(
+                    "%(n)s gestión reasignada a %(agent)s.",
+                    "%(n)s gestiones reasignadas a %(agent)s.",
+                    moved,
+                )
                 % {"n": moved, "agent": people.display_name(bulk_form.cleaned_data["agent"])},
             )
             return redirect(request.get_full_path())

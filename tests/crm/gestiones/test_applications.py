@@ -484,6 +484,65 @@ def test_the_disbursed_state_is_not_reached_by_hand_while_the_loan_waits(credit_
     assert gestion.state.name == "Aprobado análisis"
 
 
+def test_an_approved_amount_after_the_approval_must_be_the_loans(credit_type, lead, asesor):
+    """A later step wrote S/ 99,999,999 as approved while the loan lent 10,000."""
+    gestion = approve(receive(lead, credit_type).application.gestion, asesor)
+    action, result = step(gestion, "Contactar al cliente", "Contactado")
+
+    with pytest.raises(ValidationError) as error:
+        services.record_follow_up(
+            gestion=gestion,
+            actor=asesor,
+            action=action,
+            result=result,
+            amount_approved=Decimal("99999999"),
+        )
+
+    assert "ya se aprobó con el crédito" in error.value.message_dict["amount_approved"][0]
+    assert "S/ 10,000.00" in error.value.message_dict["amount_approved"][0]
+    gestion.refresh_from_db()
+    assert gestion.amount_approved == Decimal("10000.00")
+
+
+def test_an_approved_amount_before_the_approval_is_refused(credit_type, lead, asesor):
+    gestion = receive(lead, credit_type).application.gestion
+    action, result = step(gestion, "Revisar documentos", "Documentos completos")
+
+    with pytest.raises(ValidationError) as error:
+        services.record_follow_up(
+            gestion=gestion,
+            actor=asesor,
+            action=action,
+            result=result,
+            amount_approved=Decimal("6000"),
+        )
+
+    assert "con el resultado que aprueba" in error.value.message_dict["amount_approved"][0]
+    gestion.refresh_from_db()
+    assert gestion.amount_approved is None
+
+
+def test_the_approving_step_lends_the_amount_it_approves(credit_type, lead, asesor):
+    gestion = receive(lead, credit_type).application.gestion
+    for action_name, result_name in (
+        ("Revisar documentos", "Documentos completos"),
+        ("Enviar a estudio", "Enviado a análisis"),
+    ):
+        gestion.refresh_from_db()
+        action, result = step(gestion, action_name, result_name)
+        services.record_follow_up(gestion=gestion, actor=asesor, action=action, result=result)
+    gestion.refresh_from_db()
+    action, result = step(gestion, "Resolver análisis", "Aprobado")
+
+    services.record_follow_up(
+        gestion=gestion, actor=asesor, action=action, result=result, amount_approved=Decimal("8000")
+    )
+
+    gestion.refresh_from_db()
+    assert gestion.amount_approved == Decimal("8000.00")
+    assert gestion.loans.get().principal == Decimal("8000.00")
+
+
 def test_a_gestion_without_application_is_approved_as_before(make_gestion, asesor):
     gestion = approve(make_gestion(actor=asesor), asesor)
 

@@ -440,6 +440,18 @@ def test_a_supervisor_creates_an_outbound_campaign_with_its_segment(client, supe
     assert list(campaign.segment_tags.all()) == [tag]
 
 
+@pytest.mark.parametrize("field", ["starts_on", "ends_on"])
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_campaign_date_is_between_2000_and_ten_years_ahead(client, supervisor, field, day):
+    client.force_login(supervisor)
+    data = {"name": "Feria", "kind": "outbound", "status": "draft", "message_body": "Hola"}
+
+    response = client.post(reverse("gestiones:campaign_create"), {**data, field: day})
+
+    assertContains(response, "Elija una fecha entre el 01/01/2000 y el")
+    assert not Campaign.objects.exists()
+
+
 def test_an_inbound_campaign_needs_a_gestion_type(client, supervisor):
     client.force_login(supervisor)
 
@@ -500,6 +512,7 @@ def test_the_page_launches_the_campaign_after_confirmation(
     assert response.status_code == 302
     assert campaign.targets.count() == 3
     page = client.get(campaign.get_absolute_url())
+    assertContains(page, "los clientes del segmento quedaron en cola")
     assertContains(page, "3 de 3 clientes del segmento alcanzados")
     assertContains(page, 'data-chart="campaign-agent-chart"')
     assertContains(page, 'id="campaign-agent-chart" type="application/json"')

@@ -144,3 +144,35 @@ def test_updating_the_data_refuses_a_negative_income(make_gestion, asesor):
         services.update_gestion_data(
             gestion=gestion, actor=asesor, data={"ingreso_mensual": "-1", "destino": "Consumo"}
         )
+
+
+@pytest.fixture
+def visit_day(credit_type) -> FormField:
+    """A date field of the credit application's form."""
+    return FormField.objects.create(
+        gestion_type=credit_type,
+        name="visita",
+        label="Fecha de visita",
+        kind=FormField.Kind.DATE,
+        order=11,
+    )
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_date_field_takes_only_dates_of_this_era(make_gestion, visit_day, day):
+    form = data_form(make_gestion(), dyn_visita=day)
+
+    assert not form.is_valid()
+    assert form.errors["dyn_visita"] == [
+        "«Fecha de visita»: elija una fecha entre el 01/01/1900 y el 31/12/2100."
+    ]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_the_services_refuse_a_date_out_of_range(make_gestion, visit_day, day):
+    data = {"ingreso_mensual": "3500", "destino": "Consumo", "visita": day}
+
+    with pytest.raises(ValidationError) as error:
+        make_gestion(data=data)
+
+    assert list(error.value.message_dict) == ["visita"]

@@ -684,6 +684,28 @@ def test_the_workbook_refuses_the_last_day_of_the_calendar(client, supervisor, w
     )
 
 
+def test_the_workbook_writes_names_as_text_never_as_formulas(client, supervisor, world):
+    world.norte.name = '=HYPERLINK("http://x","Norte")'
+    world.norte.save()
+    reason = world.reasons["Baja capacidad"]
+    reason.name = "Baja\x01capacidad"  # a control character openpyxl refuses
+    reason.save()
+    client.force_login(supervisor)
+
+    response = client.get(reverse("gestiones:dashboard_xlsx"), ALL_TIME)
+
+    assert response.status_code == 200
+    book = load_workbook(BytesIO(response.content))
+    branch = next(
+        cell
+        for row in book["Por sucursal"].iter_rows()
+        for cell in row
+        if cell.value == '=HYPERLINK("http://x","Norte")'
+    )
+    assert branch.data_type == "s"
+    assert rows_by_first_cell(book["Rechazos"])["Bajacapacidad"][1] == 2
+
+
 def rows_by_first_cell(sheet) -> dict:
     return {row[0]: row for row in sheet.iter_rows(values_only=True) if row and row[0]}
 

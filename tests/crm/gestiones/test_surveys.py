@@ -537,6 +537,32 @@ def test_a_choice_question_without_options_is_refused(client, supervisor):
     assert not Survey.objects.filter(name="Rápida").exists()
 
 
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ({"kind": "scale", "scale_min": "1", "scale_max": "1000000"}, "llega como máximo a 10"),
+        ({"kind": "scale", "scale_min": "5", "scale_max": "1"}, "de un número menor a uno mayor"),
+        (
+            {"kind": "choice", "choices": "\n".join(f"Opción {n}" for n in range(21))},
+            "como máximo 20 opciones; hay 21",
+        ),
+        ({"kind": "choice", "choices": "x" * 201}, "como máximo 200 caracteres"),
+    ],
+)
+def test_a_question_is_as_long_as_a_page_can_show(client, supervisor, question, message):
+    """1 to 1,000,000 was a scale: a 100 MB survey page and a report a minute long."""
+    client.force_login(supervisor)
+    row = {"order": "1", "text": "¿Qué tal?", "scale_min": "1", "scale_max": "5", "choices": ""}
+    data = {"name": "Ancha", "thanks": "Gracias", "is_active": "on"}
+    data |= formset_data([{**row, "is_required": "on", **question}])
+
+    response = client.post(reverse("gestiones:survey_create"), data)
+
+    assertContains(response, message)
+    assertNotContains(response, "gestiones_question_scale_range")
+    assert not Survey.objects.filter(name="Ancha").exists()
+
+
 def test_an_answered_question_cannot_be_removed_or_change_kind(invitation, survey):
     q_scale, q_choice, q_text = questions(survey)
     survey_services.answer_survey(

@@ -195,6 +195,21 @@ def test_the_workload_screen_reassigns_the_marked_gestiones(
     assert set(Gestion.objects.values_list("agent", flat=True)) == {asesor2.pk}
 
 
+def test_the_workload_screen_says_one_gestion_in_the_singular(
+    client, make_gestion, supervisor, asesor, asesor2
+):
+    gestion = make_gestion(customer=CustomerFactory(), agent=asesor)
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("gestiones:workload"),
+        {"gestiones": [gestion.pk], "agent": asesor2.pk},
+        follow=True,
+    )
+
+    assert "1 gestión reasignada a" in response.content.decode()
+
+
 def test_the_workload_screen_is_for_supervisors(client, asesor):
     client.force_login(asesor)
 
@@ -254,3 +269,16 @@ def test_the_agent_completes_the_required_data_later(client, credit_type, asesor
     assert gestion.data == {"ingreso_mensual": "4100", "destino": "Negocio"}
     page = client.get(gestion.get_absolute_url()).content.decode()
     assert "Faltan datos obligatorios" not in page
+
+
+def test_changed_data_goes_to_the_timeline_with_old_and_new_values(client, make_gestion, asesor):
+    gestion = make_gestion(agent=asesor)
+    client.force_login(asesor)
+
+    client.post(
+        reverse("gestiones:data", args=[gestion.pk]),
+        {"dyn_ingreso_mensual": "4100", "dyn_destino": "Consumo"},
+    )
+
+    entry = gestion.customer.interactions.get(summary__contains="datos actualizados")
+    assert entry.payload == {"gestion": gestion.pk, "Ingreso mensual": "3500.00 → 4100"}
