@@ -13,9 +13,10 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.utils.http import content_disposition_header
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
 
 # How many random bytes a stored file's folder holds: as many as a session key.
 NAME_ENTROPY_BYTES = 16
@@ -51,8 +52,14 @@ def serve(
         response = HttpResponse(content_type=content_type)
         response["X-Sendfile"] = file.path
     else:
+        try:
+            handle = file.open("rb")
+        except FileNotFoundError:
+            # The row outlived its file (a restore without the media, a disk cleaned by
+            # hand): a page that says so, not a server error.
+            raise Http404(_("El archivo ya no está guardado en el servidor.")) from None
         return FileResponse(
-            file.open("rb"),
+            handle,
             as_attachment=as_attachment,
             filename=filename,
             content_type=content_type,

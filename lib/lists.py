@@ -11,7 +11,6 @@ import csv
 import datetime
 import io
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
@@ -37,7 +36,7 @@ from django_tables2.rows import BoundRow
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from lib import search, shared_versions, small_tables
+from lib import search, shared_versions, small_tables, spreadsheets
 
 logger = logging.getLogger(__name__)
 
@@ -388,11 +387,6 @@ EXPORT_FORMATS = ("csv", "xlsx")
 # open, and the worker is not held for minutes.
 EXPORT_MAX_ROWS = 100_000
 _EXPORT_CHUNK = 2_000
-# Text a spreadsheet would run as a formula (a customer could type "=HYPERLINK(...)"
-# into their name): in the CSV it starts with an apostrophe. A phone number or an amount
-# ("+51 987 654 321", "-12,50") is left as it is.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?[\d\s().,]+")
 
 
 def export_format(request: HttpRequest) -> str | None:
@@ -482,9 +476,8 @@ def _csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
 
 def _csv_text(cell) -> str:
     if isinstance(cell, str):
-        if cell.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(cell):
-            return "'" + cell
-        return cell
+        # A customer could type "=HYPERLINK(...)" into their name: written as text.
+        return spreadsheets.csv_text(cell)
     if isinstance(cell, Decimal):
         return str(cell).replace(".", ",")  # the decimal comma of a Spanish Excel
     if isinstance(cell, datetime.datetime):
@@ -501,7 +494,7 @@ def _csv_text(cell) -> str:
 def _xlsx_bytes(header: list[str], rows: Iterable[list], *, title: str) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
-    sheet.append(header)
+    sheet.append([_xlsx_cell(sheet, cell) for cell in header])
     for row in rows:
         sheet.append([_xlsx_cell(sheet, cell) for cell in row])
     buffer = io.BytesIO()
@@ -510,9 +503,14 @@ def _xlsx_bytes(header: list[str], rows: Iterable[list], *, title: str) -> bytes
 
 
 def _xlsx_cell(sheet, cell):
-    if isinstance(cell, str) and cell.startswith("="):
-        # openpyxl would write it as a formula; typed as a string it is only text.
-        text = WriteOnlyCell(sheet, value=cell)
+    if isinstance(cell, str) and (
+        cell.startswith("=")
+        or len(cell) > spreadsheets.XLSX_CELL_CHARACTERS
+        or spreadsheets.CONTROL_CHARACTERS.search(cell)
+    ):
+        # Typed as a string ("=…" would be a formula), without the control characters
+        # openpyxl refuses (a name with \x01 made the whole export a 500).
+        text = WriteOnlyCell(sheet, value=spreadsheets.xlsx_text(cell))
         text.data_type = "s"
         return text
     if isinstance(cell, datetime.datetime) and timezone.is_aware(cell):

@@ -229,7 +229,7 @@ def test_the_service_written_gestiones_rows_read_in_spanish(demo, client):
     client.force_login(User.objects.get(username="admin"))
     pages = {
         "admin:gestiones_surveyinvitation_changelist": ("Encuesta", "Enviada", "Respondida"),
-        "admin:gestiones_lifecyclerun_changelist": ("Evento", "Crédito", "Mensaje enviado"),
+        "admin:gestiones_lifecyclerun_changelist": ("Evento", "Crédito", "Mensaje en cola"),
         "admin:gestiones_gestionstate_changelist": ("Duración",),
     }
 

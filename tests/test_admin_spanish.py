@@ -1,7 +1,12 @@
 """Admin speaks Spanish, third-party apps included (django-axes: the login attempts)."""
 
+import pytest
 from axes.models import AccessAttempt
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 from pytest_django.asserts import assertContains, assertNotContains
 
 from tests.factories import InteractionFactory
@@ -43,3 +48,18 @@ def test_the_admin_names_a_model_without_a_wrong_article(admin_client):
     assertNotContains(confirm, "los interacción")
     assertContains(deleted, "» (interacción).")
     assertNotContains(deleted, "El interacción")
+
+
+def test_django_forms_say_archivo_as_latin_america_does():
+    with translation.override("es"), pytest.raises(ValidationError) as refused:
+        forms.FileField().clean(SimpleUploadedFile("vacio.csv", b""))
+
+    assert refused.value.messages == ["El archivo enviado está vacío."]
+
+
+def test_the_admin_offers_to_delete_the_selected_rows_without_a_wrong_gender(admin_client):
+    InteractionFactory(summary="Llamada de prueba")
+
+    page = admin_client.get(reverse("admin:crm_interaction_changelist"))
+
+    assertContains(page, "Borrar los registros seleccionados (interacciones)")

@@ -4,6 +4,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
+from django.http import Http404
 
 from lib import files
 
@@ -49,6 +50,15 @@ def test_a_private_name_cannot_leave_its_folder(uploaded, kept):
     assert name.startswith("recibos/")
     assert name.count("/") == 2
     assert name.endswith(kept)
+
+
+def test_a_file_missing_on_disk_is_a_404_not_a_server_error(settings):
+    settings.PRIVATE_FILES_SERVER = ""
+    file = _stored("recibos/abc/recibo.pdf")
+    default_storage.delete(file.name)
+
+    with pytest.raises(Http404, match="ya no está guardado"):
+        files.serve(file)
 
 
 def test_django_sends_the_file_itself_by_default(settings):

@@ -117,6 +117,18 @@ def test_text_a_spreadsheet_would_run_stays_text(client, admin):
     assert csv_rows[1][3].startswith("+51")
 
 
+def test_a_name_with_a_control_character_is_exported_without_it(client, admin):
+    """openpyxl refuses such a character: the whole export was a 500."""
+    CustomerFactory(first_name="Ro\x01sa", last_name="Ruiz")
+    client.force_login(admin)
+
+    response = client.get(reverse("crm:customer_list"), {"export": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+
+    assert response.status_code == 200
+    assert sheet["C2"].value == "Rosa Ruiz"
+
+
 def test_an_export_over_the_limit_is_refused_with_a_message(client, admin, monkeypatch):
     monkeypatch.setattr(lists, "EXPORT_MAX_ROWS", 2)
     for _ in range(3):

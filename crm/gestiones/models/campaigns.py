@@ -249,7 +249,7 @@ class LifecycleRun(models.Model):
         related_name="+",
     )
     # Queued, in fact: whether it went out is on the customer's timeline.
-    is_message_sent = models.BooleanField(_("mensaje enviado"), default=False)
+    is_message_sent = models.BooleanField(_("mensaje en cola"), default=False)
     ran_at = models.DateTimeField(_("ejecutado"), default=timezone.now)
 
     class Meta:
