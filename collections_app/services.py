@@ -530,6 +530,23 @@ def report_payment(
             {"amount": ValidationError(above_debt_message(debt, origin), code=ABOVE_DEBT)}
         )
     with transaction.atomic():
+        crm_services.lock_customer(customer.pk)
+        earlier = _same_report(customer, debt, amount, paid_on, reference[:80])
+        if earlier is not None and earlier.status == ReportedPayment.Status.PENDING:
+            return earlier  # the same form sent again (a double click, a retry)
+        if earlier is not None:
+            raise ValidationError(
+                _(
+                    "Ese pago (operación «%(ref)s», %(amount)s del %(day)s) ya se informó y se "
+                    "verificó el %(reviewed)s."
+                )
+                % {
+                    "ref": earlier.reference,
+                    "amount": _money(debt, amount),
+                    "day": paid_on.strftime("%d/%m/%Y"),
+                    "reviewed": timezone.localtime(earlier.reviewed_at).strftime("%d/%m/%Y"),
+                }
+            )
         report = ReportedPayment.objects.create(
             customer=customer,
             **_refs(debt),
@@ -579,6 +596,25 @@ def report_payment(
             )
         _announce(Event.TO_VERIFY, report)
     return report
+
+
+# A report like one sent this recently, without an operation number, is the same form
+# sent again; with the same operation number it is the same payment whenever it comes.
+RESEND_WINDOW = timedelta(minutes=10)
+
+
+def _same_report(
+    customer: Customer, debt: Debt, amount: Decimal, paid_on: date, reference: str
+) -> ReportedPayment | None:
+    """Return the report (pending or verified) this one repeats, if any."""
+    same = ReportedPayment.objects.filter(
+        customer=customer, **_refs(debt), amount=amount, paid_on=paid_on
+    ).exclude(status=ReportedPayment.Status.REJECTED)
+    if reference.strip():
+        same = same.filter(reference=reference)
+    else:
+        same = same.filter(reference="", created_at__gte=timezone.now() - RESEND_WINDOW)
+    return same.order_by("-created_at", "-pk").first()
 
 
 @dataclass(frozen=True)

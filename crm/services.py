@@ -158,6 +158,16 @@ def record_interaction(
     return interaction
 
 
+def lock_customer(customer_id: int) -> bool:
+    """Lock a customer's row until the caller's transaction ends (FOR NO KEY UPDATE: other
+    rows may still point at it); return False when the customer no longer exists.
+
+    What a person or a debtor sends twice at once (a double click, two tabs) takes it first
+    and so runs one after the other: the second sees what the first wrote.
+    """
+    return Customer.objects.select_for_update(no_key=True).filter(pk=customer_id).exists()
+
+
 @transaction.atomic
 def add_note(
     *, customer: Customer, kind: str, summary: str, direction: str, actor: AbstractBaseUser
@@ -169,7 +179,7 @@ def add_note(
     is undone is seen by the undo and refuses it, or finds the customer gone
     (Customer.DoesNotExist), instead of failing one of the two at commit.
     """
-    if not Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).exists():
+    if not lock_customer(customer.pk):
         raise Customer.DoesNotExist(f"Customer {customer.pk} no longer exists.")
     return record_interaction(
         customer=customer,

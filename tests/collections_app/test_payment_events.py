@@ -2,12 +2,14 @@
 promises, annulments, agreements and call-back requests, through the services every path
 calls."""
 
+import threading
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.db.models import Sum
 
 from collections_app import receivables, services
@@ -311,6 +313,51 @@ def test_a_reported_payment_waits_and_tells_the_collections_team(loan, debtor):
     assert mail.payload["to"] == "cobranzas@cartera.test"
     assert "OP-991" in mail.payload["body"]
     assert Interaction.objects.filter(customer=debtor, payload__reported_payment=reported.pk)
+
+
+def test_the_same_report_sent_again_is_the_one_waiting(loan, debtor):
+    first = report(debtor, loan, reference="OP-991")
+    unnumbered = report(debtor, loan, amount=Decimal("10.00"))
+
+    assert report(debtor, loan, reference="OP-991") == first
+    assert report(debtor, loan, amount=Decimal("10.00")) == unnumbered
+    assert ReportedPayment.objects.count() == 2
+
+
+def test_a_report_of_an_operation_already_verified_is_refused(loan, debtor, cobranzas):
+    first = report(debtor, loan, reference="OP-991")
+    services.approve_reported_payment(report=first, actor=cobranzas)
+
+    with pytest.raises(ValidationError, match="ya se informó y se verificó"):
+        report(debtor, loan, reference="OP-991")
+
+    assert Payment.objects.filter(loan=loan).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_sent_twice_at_once_is_recorded_once(loan, debtor):
+    """A double click on «Informar pago»: two reports both approvable credited the loan
+    twice (found on PostgreSQL; each request found no report like it)."""
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def send():
+        try:
+            barrier.wait(timeout=10)
+            report(debtor, loan, reference="OP-777")
+        except Exception as exc:  # a deadlock or a refusal would land here
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert ReportedPayment.objects.filter(reference="OP-777").count() == 1
 
 
 @pytest.mark.parametrize(
