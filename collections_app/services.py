@@ -798,10 +798,11 @@ def promise_payment(
             }
         )
     with transaction.atomic():
-        # Lock the receivable's promises: two promises made at once must not both pass.
+        # Two promises made at once must not both pass: locking the open promise locks
+        # nothing while there is none, so the customer's row is taken first.
+        crm_services.lock_customer(customer.pk)
         open_promise = (
-            PaymentPromise.objects.select_for_update()
-            .filter(
+            PaymentPromise.objects.filter(
                 receivable_kind=debt.kind,
                 receivable_id=debt.id,
                 status=PaymentPromise.Status.PENDING,

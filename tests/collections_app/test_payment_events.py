@@ -2,14 +2,12 @@
 promises, annulments, agreements and call-back requests, through the services every path
 calls."""
 
-import threading
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.db.models import Sum
 
 from collections_app import receivables, services
@@ -32,6 +30,7 @@ from integrations.models import OutboxMessage
 from integrations.webhooks import IgnoreEvent
 from tests.collections_app.conftest import INSTALLMENT, OVERDUE, TO_SETTLE, TODAY, pay
 from tests.factories import CustomerFactory
+from tests.races import at_once
 
 CENT = Decimal("0.01")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -338,23 +337,7 @@ def test_a_report_of_an_operation_already_verified_is_refused(loan, debtor, cobr
 def test_a_report_sent_twice_at_once_is_recorded_once(loan, debtor):
     """A double click on «Informar pago»: two reports both approvable credited the loan
     twice (found on PostgreSQL; each request found no report like it)."""
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def send():
-        try:
-            barrier.wait(timeout=10)
-            report(debtor, loan, reference="OP-777")
-        except Exception as exc:  # a deadlock or a refusal would land here
-            errors.append(repr(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    _done, errors = at_once(*[lambda: report(debtor, loan, reference="OP-777")] * 2)
 
     assert errors == []
     assert ReportedPayment.objects.filter(reference="OP-777").count() == 1
@@ -493,6 +476,17 @@ def test_a_second_promise_while_one_is_pending_is_refused(loan, debtor):
 
     with pytest.raises(ValidationError, match="Ya hay un compromiso vigente"):
         promise(debtor, loan)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_promises_made_at_once_leave_one(loan, debtor):
+    """Locking the open promise locked nothing while there was none: both were made."""
+    done, errors = at_once(lambda: promise(debtor, loan), lambda: promise(debtor, loan))
+
+    assert len(done) == 1
+    assert len(errors) == 1
+    assert "Ya hay un compromiso vigente" in errors[0]
+    assert PaymentPromise.objects.filter(customer=debtor).count() == 1
 
 
 @pytest.mark.parametrize(
