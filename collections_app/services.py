@@ -10,6 +10,7 @@ customer's timeline and is announced with `signals.payment_event` after commit.
 
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,6 +61,12 @@ MAX_AMOUNT = Decimal("999999999999.99")
 REPORT_MAX_AGE_DAYS = 365
 # A link with less than this left to pay is not offered again: a new one is made.
 LINK_REUSE_MARGIN = timedelta(minutes=30)
+# How long a request waits for the same link another one is asking the gateway for (the
+# gateway answers in a second or two); older, a link still "creating" is left behind.
+LINK_CREATING_WAIT = timedelta(seconds=30)
+# At most this long a request waits for it, then says to try again.
+LINK_WAIT = timedelta(seconds=10)
+LINK_POLL_SECONDS = 0.25
 # How far ahead a promise may be: further than this is not a promise, it is a new plan.
 PROMISE_MAX_DAYS = 60
 # The gateways a link may use, as the bot API's `provider` names them, and how each one's
@@ -242,28 +250,36 @@ def create_payment_link(
         "amount": charged,
         "provider": provider,
     }
-    if reuse_open and agreement is None:
-        open_link = (
-            PaymentLink.objects.filter(
-                **same,
-                agreement__isnull=True,
-                status=PaymentLink.Status.ACTIVE,
-                expires_at__gt=now + LINK_REUSE_MARGIN,
-            )
-            .exclude(url="")
-            .order_by("-created_at", "-pk")
-            .first()
-        )
-        if open_link is not None:
-            return open_link
-    link = PaymentLink.objects.create(
+    fields = {
         **same,
-        created_by=people.signed_in(actor),
-        reference=f"PL-{secrets.token_hex(10)}",
-        agreement=agreement,
-        payer_email=payer_email,
-        expires_at=now + timedelta(hours=settings.COLLECTIONS_LINK_HOURS),
-    )
+        "created_by": people.signed_in(actor),
+        "agreement": agreement,
+        "payer_email": payer_email,
+        "expires_at": now + timedelta(hours=settings.COLLECTIONS_LINK_HOURS),
+    }
+    if reuse_open and agreement is None:
+        # Two requests at once (a double click, the bot's retry) take the customer's row
+        # first: the second finds the first's link, made or being made.
+        with transaction.atomic():
+            crm_services.lock_customer(customer.pk)
+            open_link = (
+                PaymentLink.objects.filter(**same, agreement__isnull=True)
+                .filter(
+                    (
+                        Q(status=PaymentLink.Status.ACTIVE, expires_at__gt=now + LINK_REUSE_MARGIN)
+                        & ~Q(url="")
+                    )
+                    | Q(status=PaymentLink.Status.CREATING, created_at__gt=now - LINK_CREATING_WAIT)
+                )
+                .order_by("-created_at", "-pk")
+                .first()
+            )
+            if open_link is None:
+                link = PaymentLink.objects.create(**fields, reference=_link_reference())
+        if open_link is not None:
+            return _when_created(open_link)
+    else:
+        link = PaymentLink.objects.create(**fields, reference=_link_reference())
     try:
         gateway = payment_gateways.gateway(provider)
         checkout = gateway.create_checkout(
@@ -386,6 +402,29 @@ def process_gateway_event(event: WebhookEvent) -> None:
 
 
 @transaction.atomic
+def _link_reference() -> str:
+    return f"PL-{secrets.token_hex(10)}"
+
+
+def _when_created(link: PaymentLink) -> PaymentLink:
+    """Return a link another request is creating, once the gateway gave it its URL; refuse
+    while it has not (or when the gateway refused it) saying so."""
+    deadline = min(link.created_at + LINK_CREATING_WAIT, timezone.now() + LINK_WAIT)
+    while link.status == PaymentLink.Status.CREATING and timezone.now() < deadline:
+        time.sleep(LINK_POLL_SECONDS)
+        link.refresh_from_db(fields=["status", "url", "provider_id", "status_reason"])
+    if link.status == PaymentLink.Status.ACTIVE:
+        return link
+    if link.status == PaymentLink.Status.FAILED:
+        raise ValidationError(
+            _("La pasarela %(provider)s no pudo crear el link: %(error)s")
+            % {"provider": link.provider, "error": link.status_reason}
+        )
+    raise ValidationError(
+        _("El link de pago de esta deuda se está creando: vuelva a intentarlo en unos segundos.")
+    )
+
+
 def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPayment") -> None:
     """Apply a gateway payment's state to the link it pays (see process_gateway_event)."""
     link = (
@@ -801,15 +840,12 @@ def promise_payment(
         # Two promises made at once must not both pass: locking the open promise locks
         # nothing while there is none, so the customer's row is taken first.
         crm_services.lock_customer(customer.pk)
-        open_promise = (
-            PaymentPromise.objects.filter(
-                receivable_kind=debt.kind,
-                receivable_id=debt.id,
-                status=PaymentPromise.Status.PENDING,
-                agreement__isnull=True,
-            )
-            .first()
-        )
+        open_promise = PaymentPromise.objects.filter(
+            receivable_kind=debt.kind,
+            receivable_id=debt.id,
+            status=PaymentPromise.Status.PENDING,
+            agreement__isnull=True,
+        ).first()
         if open_promise is not None:
             raise ValidationError(
                 _("Ya hay un compromiso vigente para %(code)s: %(amount)s al %(day)s.")

@@ -162,6 +162,30 @@ def test_a_link_goes_on_the_timeline_and_is_announced(
     assert [e["event"] for e in events] == [Event.LINK]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_same_link_asked_for_twice_at_once_is_made_once(loan, debtor):
+    """A double click in the portal or the bot's retry: both requests found no open link
+    and each made one; both could be paid (found on PostgreSQL)."""
+    ask = lambda: link_for(debtor, loan, origin=Origin.PORTAL, reuse_open=True)  # noqa: E731
+
+    done, errors = at_once(ask, ask, ask)
+
+    assert errors == []
+    assert {link.pk for link in done} == {PaymentLink.objects.get().pk}
+
+
+def test_a_link_another_request_is_still_creating_is_not_made_twice(loan, debtor, monkeypatch):
+    """The second request waits for the gateway's answer to the first, then says so."""
+    monkeypatch.setattr(services, "LINK_WAIT", timedelta(0))
+    creating = link_for(debtor, loan, origin=Origin.PORTAL)
+    PaymentLink.objects.filter(pk=creating.pk).update(status=PaymentLink.Status.CREATING)
+
+    with pytest.raises(ValidationError, match="se está creando"):
+        link_for(debtor, loan, origin=Origin.PORTAL, reuse_open=True)
+
+    assert PaymentLink.objects.count() == 1
+
+
 def test_links_past_their_expiry_expire(loan, debtor):
     link = link_for(debtor, loan)
 
