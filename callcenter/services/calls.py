@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -55,6 +56,9 @@ def take_lead(*, lead: Lead, agent: AbstractBaseUser) -> Lead:
     config = selectors.queue_settings()
     now = timezone.now()
     expired = config.hold_cutoff(now)
+    # Two tabs taking two leads at once: the agent's row is taken first, so the second
+    # sees the first's lead (each saw none, and the agent held both).
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=agent.pk).exists()
     holding = (
         Lead.objects.filter(taken_by=agent, in_queue=True, taken_at__gt=expired)
         .exclude(pk=lead.pk)

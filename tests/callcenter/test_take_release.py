@@ -9,6 +9,7 @@ from django.utils import timezone
 from callcenter.models import Lead
 from callcenter.services import calls as call_services
 from tests.callcenter.conftest import make_lead
+from tests.races import at_once
 
 
 def test_an_agent_takes_a_free_lead(lead, agente):
@@ -108,3 +109,19 @@ def test_the_refusal_to_release_names_who_holds_the_lead(lead, agente, agente2):
 
     with pytest.raises(ValidationError, match="Luis Ramos atiende este lead"):
         call_services.release_lead(lead=lead, actor=agente)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_agent_taking_two_leads_at_once_holds_one(queue_config, agente):
+    """Two tabs, one click each: both saw the agent holding nothing and both took."""
+    first, second = make_lead(), make_lead()
+
+    done, errors = at_once(
+        lambda: call_services.take_lead(lead=first, agent=agente),
+        lambda: call_services.take_lead(lead=second, agent=agente),
+    )
+
+    assert len(done) == 1
+    assert len(errors) == 1
+    assert "Ya está atendiendo a" in errors[0]
+    assert Lead.objects.filter(taken_by=agente).count() == 1
