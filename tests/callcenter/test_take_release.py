@@ -112,7 +112,7 @@ def test_the_refusal_to_release_names_who_holds_the_lead(lead, agente, agente2):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_agent_taking_two_leads_at_once_holds_one(queue_config, agente):
+def test_an_agent_taking_two_leads_at_once_holds_one(roles, queue_config, agente):
     """Two tabs, one click each: both saw the agent holding nothing and both took."""
     first, second = make_lead(), make_lead()
 

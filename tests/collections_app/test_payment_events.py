@@ -163,7 +163,7 @@ def test_a_link_goes_on_the_timeline_and_is_announced(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_same_link_asked_for_twice_at_once_is_made_once(loan, debtor):
+def test_the_same_link_asked_for_twice_at_once_is_made_once(roles, loan, debtor):
     """A double click in the portal or the bot's retry: both requests found no open link
     and each made one; both could be paid (found on PostgreSQL)."""
     ask = lambda: link_for(debtor, loan, origin=Origin.PORTAL, reuse_open=True)  # noqa: E731
@@ -358,7 +358,7 @@ def test_a_report_of_an_operation_already_verified_is_refused(loan, debtor, cobr
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_report_sent_twice_at_once_is_recorded_once(loan, debtor):
+def test_a_report_sent_twice_at_once_is_recorded_once(roles, loan, debtor):
     """A double click on «Informar pago»: two reports both approvable credited the loan
     twice (found on PostgreSQL; each request found no report like it)."""
     _done, errors = at_once(*[lambda: report(debtor, loan, reference="OP-777")] * 2)
@@ -503,7 +503,7 @@ def test_a_second_promise_while_one_is_pending_is_refused(loan, debtor):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_promises_made_at_once_leave_one(loan, debtor):
+def test_two_promises_made_at_once_leave_one(roles, loan, debtor):
     """Locking the open promise locked nothing while there was none: both were made."""
     done, errors = at_once(lambda: promise(debtor, loan), lambda: promise(debtor, loan))
 

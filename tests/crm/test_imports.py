@@ -938,7 +938,7 @@ def test_undo_says_on_the_timeline_that_names_left_to_decide_are_dropped(supervi
     connection.vendor != "postgresql", reason="SQLite runs one write transaction at a time"
 )
 def test_a_note_sent_while_its_customer_import_is_undone_waits_and_finds_it_gone(
-    transactional_db, monkeypatch
+    roles, monkeypatch
 ):
     """The undo checks its customers for activity and removes them; a note written on one
     of them in between was removed unseen with it, or failed the undo's commit (a 500)."""

@@ -951,7 +951,7 @@ def test_back_from_the_gateway_a_campaigns_payer_lands_on_this_portal(portal, ca
 
 
 @pytest.mark.django_db(transaction=True)
-def test_asking_for_an_advisor_twice_at_once_makes_one_call_back(campaign, debtor):
+def test_asking_for_an_advisor_twice_at_once_makes_one_call_back(roles, campaign, debtor):
     """A double click sends the form twice at once: each request read the visit as not yet
     declined, and each asked for a call-back."""
     visit = portal_services.start_visit(customer=debtor, campaign=campaign)
