@@ -81,12 +81,31 @@ def replay_event(*, event: WebhookEvent) -> bool:
 
 
 def pending_events_to_retry() -> QuerySet[WebhookEvent]:
-    """Return the events to enqueue again: received but never claimed, or failed with tries left."""
+    """Return the events to enqueue again: received but never claimed, or failed with tries
+    left and their wait (`retry_wait`) over."""
     now = timezone.now()
+    failed = Q()
+    for attempts in range(settings.WEBHOOK_MAX_ATTEMPTS):
+        failed |= Q(attempts=attempts, last_attempt_at__lte=now - retry_wait(attempts))
     return WebhookEvent.objects.filter(
         Q(status=WebhookEvent.Status.RECEIVED, received_at__lt=now - RECEIVED_GRACE)
-        | Q(status=WebhookEvent.Status.FAILED, attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS)
+        | (Q(status=WebhookEvent.Status.FAILED) & failed)
     ).order_by("received_at")
+
+
+# The first tries come at once: the receipt's drain, its recheck and the task's own quick
+# retries (a provider down for seconds). After them the sweep waits longer each time, so an
+# outage of minutes or hours is outlived: 5 minutes, then 10, 20, 40, 80 (about 2.5 hours
+# with the default 10 attempts). Five quick tries once used every attempt within a minute.
+QUICK_ATTEMPTS = 5
+RETRY_WAIT = timedelta(minutes=5)
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """How long after its last try a failed event with `attempts` tries is tried again."""
+    if attempts < QUICK_ATTEMPTS:
+        return timedelta(0)
+    return RETRY_WAIT * 2 ** (attempts - QUICK_ATTEMPTS)
 
 
 @transaction.atomic

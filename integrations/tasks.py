@@ -6,9 +6,9 @@ from integrations import errors, outbox, services
 
 
 # Retries here cover a provider that is briefly down while a processor calls it; the
-# 5-minute sweep (process_pending_events) takes over after that, up to
-# WEBHOOK_MAX_ATTEMPTS. Countdowns stay under 10 minutes, well inside the Redis
-# broker's visibility timeout.
+# 5-minute sweep (process_pending_events) takes over after that, waiting longer each time
+# (services.retry_wait), up to WEBHOOK_MAX_ATTEMPTS. Countdowns stay under 10 minutes,
+# well inside the Redis broker's visibility timeout.
 @shared_task(
     name="integrations.process_event",
     autoretry_for=(errors.TemporaryProviderError,),

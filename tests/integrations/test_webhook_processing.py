@@ -174,3 +174,33 @@ def test_it_recovers_events_stuck_in_processing_after_a_worker_died(
     event.refresh_from_db()
     assert event.status == WebhookEvent.Status.PROCESSED
     assert event.attempts == 2
+
+
+def test_after_the_quick_tries_the_sweep_waits_longer_each_time(
+    event, processor, time_machine, django_capture_on_commit_callbacks
+):
+    """Five quick tries used every attempt within a minute: a payment notified during a
+    provider's outage of a minute stayed failed until someone replayed it."""
+    time_machine.move_to(NOW, tick=False)
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        status=WebhookEvent.Status.FAILED, attempts=5, last_attempt_at=NOW
+    )
+
+    def swept_after(minutes: int) -> int:
+        time_machine.move_to(NOW + timedelta(minutes=minutes), tick=False)
+        return services.pending_events_to_retry().filter(pk=event.pk).count()
+
+    assert swept_after(4) == 0
+    assert swept_after(5) == 1
+    WebhookEvent.objects.filter(pk=event.pk).update(attempts=6)
+    assert swept_after(9) == 0
+    assert swept_after(10) == 1
+    WebhookEvent.objects.filter(pk=event.pk).update(attempts=10)
+    assert swept_after(60 * 24) == 0
+
+    WebhookEvent.objects.filter(pk=event.pk).update(attempts=5)
+    time_machine.move_to(NOW + timedelta(minutes=5), tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.process_pending_events()
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.PROCESSED
