@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from credits import schedule, selectors
 from credits.models import Investor, Loan, LoanProduct, Payment
 from credits.services import loans as loan_services
+from credits.services import payments as payments_service
 from crm import forms as crm_forms
 from crm import validators as crm_validators
 from crm.forms import ServiceErrorsMixin
@@ -400,6 +401,20 @@ class PaymentForm(ServiceErrorsMixin, forms.Form):
         ),
     )
 
+    # Offered once the service found the same payment recorded a moment ago.
+    repeat_ok = forms.BooleanField(
+        label=_("Es otro pago con los mismos datos"),
+        required=False,
+        help_text=_("Márquelo solo si el cliente de verdad pagó dos veces lo mismo."),
+    )
+
+    def offers_repeat(self) -> bool:
+        """Say whether to show the "another payment" box: after a repeat was refused, or
+        when it was ticked."""
+        return self.has_error("repeat_ok", code=payments_service.REPEATED) or bool(
+            self["repeat_ok"].value()
+        )
+
     def __init__(self, *args, loan: Loan | None = None, **kwargs):
         today = timezone.localdate()
         kwargs.setdefault("initial", {}).setdefault("received_on", today)
@@ -438,6 +453,7 @@ class PaymentForm(ServiceErrorsMixin, forms.Form):
             "accept_overpayment": data["accept_overpayment"],
             "receipt": data["receipt"] or None,
             "receipt_url": data["receipt_url"],
+            "repeat_ok": data["repeat_ok"],
         }
 
 

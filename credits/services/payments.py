@@ -2,7 +2,7 @@
 credit balance, and annulment, which puts everything back as it was."""
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -233,6 +233,7 @@ def apply_payment(
     receipt: UploadedFile | None = None,
     receipt_url: str = "",
     external_id: str | None = None,
+    repeat_ok: bool = False,
 ) -> Payment:
     """Apply money received to a loan, record it, and share it with the loan's investors.
 
@@ -272,6 +273,8 @@ def apply_payment(
         )
     if received_on > timezone.localdate():
         raise ValidationError({"received_on": _("La fecha de pago no puede ser futura.")})
+    if not external_id and not repeat_ok:
+        _refuse_a_repeat(loan, amount, received_on, source, reference, people.signed_in(actor))
     disbursed_on = loan.disbursed_on
     if disbursed_on is not None and received_on < disbursed_on:
         raise ValidationError(
@@ -385,6 +388,57 @@ def apply_payment(
         )
     portfolio.mark_stale(received_on)
     return payment
+
+
+# A payment a person records like one they recorded this recently is the same form sent
+# twice (a double click credited the loan twice), unless they say it is another payment.
+REPEAT_WINDOW = timedelta(minutes=10)
+REPEATED = "repeated"
+
+
+def _refuse_a_repeat(
+    loan: Loan,
+    amount: Decimal,
+    received_on: date,
+    source: str,
+    reference: str,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """Refuse (under the loan's lock) a payment the same person recorded a moment ago."""
+    if actor is None:
+        return
+    twin = (
+        Payment.objects.filter(
+            loan=loan,
+            status=Payment.Status.APPLIED,
+            amount=amount,
+            received_on=received_on,
+            source=source,
+            reference=reference,
+            recorded_by=actor,
+            recorded_at__gte=timezone.now() - REPEAT_WINDOW,
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if twin is None:
+        return
+    raise ValidationError(
+        {
+            "repeat_ok": ValidationError(
+                _(
+                    "Usted registró un pago igual hace un momento (#%(id)s: %(amount)s del "
+                    "%(day)s). Si es otro pago con los mismos datos, marque «Es otro pago»."
+                )
+                % {
+                    "id": twin.pk,
+                    "amount": display.money_text(amount, loan.currency),
+                    "day": received_on.strftime("%d/%m/%Y"),
+                },
+                code=REPEATED,
+            )
+        }
+    )
 
 
 @transaction.atomic

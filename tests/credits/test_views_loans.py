@@ -462,6 +462,33 @@ def test_the_preview_asks_for_the_figures_before_they_are_filled(client, asesor)
 # --- Payments ---------------------------------------------------------------------------
 
 
+def test_the_same_payment_sent_twice_is_refused_until_said_to_be_another(
+    client, cobranzas, current_loan
+):
+    """A double click on «Registrar pago» credited the loan twice."""
+    client.force_login(cobranzas)
+    _pay(client, current_loan, amount="10.00", reference="OP-1")
+
+    repeated = _pay(client, current_loan, amount="10.00", reference="OP-1")
+    another = _pay(client, current_loan, amount="10.00", reference="OP-1", repeat_ok="on")
+
+    assert repeated.status_code == 200
+    assertContains(repeated, "Usted registró un pago igual hace un momento")
+    assertContains(repeated, 'name="repeat_ok"')
+    assert another.status_code == 302
+    assert Payment.objects.filter(loan=current_loan, reference="OP-1").count() == 2
+
+
+def test_the_payment_form_does_not_offer_another_payment_from_the_start(
+    client, cobranzas, current_loan
+):
+    client.force_login(cobranzas)
+
+    response = client.get(reverse("credits:payment_create", args=[current_loan.pk]))
+
+    assertNotContains(response, 'name="repeat_ok"')
+
+
 def test_the_payment_form_shows_what_is_due(client, cobranzas, current_loan):
     client.force_login(cobranzas)
 

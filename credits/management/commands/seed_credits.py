@@ -729,7 +729,7 @@ class Command(BaseCommand):
             reason = "La transferencia fue rechazada por el banco."
             on = min(self.today, on + timedelta(days=2))
         else:
-            annulled = self.apply(rng, loan, payment.amount, on, advisor)
+            annulled = self.apply(rng, loan, payment.amount, on, advisor, repeat_ok=True)
             reason = "Pago registrado dos veces por error."
         payment_services.annul_payment(payment=annulled, actor=supervisor, reason=reason)
         annulled.annulled_at = self.moment(on, rng)
