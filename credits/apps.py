@@ -35,9 +35,13 @@ class CreditsConfig(AppConfig):
     def ready(self) -> None:
         from credits import imports
         from credits.services import contracts
-        from crm import identity
+        from crm import identity, timeline
         from integrations import webhooks
 
         webhooks.register_processor("docuseal", contracts.process_docuseal_event)
         identity.register_guard("credits.loans", loans_protect_identity)
         imports.register()
+        # An imported loan's entry says its payments in its sentence; how its schedule was
+        # made is on the loan's page ("Payments 4 · Schedule engine" was shown).
+        timeline.register_detail("payments", kind=timeline.HIDDEN)
+        timeline.register_detail("schedule", kind=timeline.HIDDEN)

@@ -151,6 +151,7 @@ for _key in (
     "cita",
     "calcom_uid",
     "interaction",
+    "import",  # the batch's number: its sentence names it
 ):
     register_detail(_key, kind=HIDDEN)
 

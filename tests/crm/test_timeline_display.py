@@ -5,9 +5,10 @@ from decimal import Decimal
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from crm import services
+from crm import services, timeline
 from crm.models import Interaction
 
 
@@ -101,3 +102,16 @@ def test_a_note_too_long_even_for_the_full_text_is_refused_saying_so(client, ase
 
     assertContains(response, "La nota tiene 4001 caracteres y el máximo es 4000")
     assert not customer.interactions.filter(kind=Interaction.Kind.NOTE).exists()
+
+
+def test_an_imported_loans_entry_shows_no_internal_keys(customer):
+    """Its payload's keys were shown in English: "Payments 4 · Schedule engine · Import 2"."""
+    entry = Interaction.objects.create(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary="Crédito L1 importado (importación #2): PEN 1,000.00 en 12 cuotas, 4 pagos",
+        payload={"loan": 1, "payments": 4, "schedule": "engine", "import": 2},
+        occurred_at=timezone.now(),
+    )
+
+    assert timeline.entry(entry).details == []
