@@ -659,6 +659,10 @@ def record_delivery_failure(message: OutboxMessage) -> None:
     payload = message.payload
     spec = _channel(payload["channel"])
     error = _short(message.last_error)
+    if UNEXPECTED_ERROR in (message.last_error or ""):
+        # A sender that broke (a bug, not the provider): its exception is for developers
+        # ("KeyError: 'body'"); the timeline says where the detail is.
+        error = gettext("un error interno del envío (el detalle está en Mensajes salientes)")
     interaction = _record_outcome(payload, DeliveryStatus.FAILED, error=error)
     if interaction is None:
         return
@@ -963,6 +967,10 @@ def _channel(kind: str) -> MessageChannel:
     if channel is None:
         raise ValueError(f"No message channel {kind!r}; registered: {_channels.names()}")
     return channel
+
+
+# How an unexpected exception's record begins (integrations.errors.traceback_summary).
+UNEXPECTED_ERROR = "Traceback (most recent call last)"
 
 
 def _short(error: str) -> str:

@@ -10,7 +10,7 @@ from pytest_django.asserts import assertContains
 
 from crm import messages
 from crm.models import Customer, Interaction
-from integrations import outbox, tasks
+from integrations import email, outbox, tasks
 from integrations.models import OutboxMessage
 from tests.factories import CustomerFactory
 
@@ -270,6 +270,25 @@ def test_it_shows_a_message_the_sweep_gave_up_on_as_failed(rosa, frozen, setting
     assert entry.summary == "Correo no enviado: Su cronograma"
     (failure,) = failure_entries(rosa)
     assert failure.summary.endswith(": El envío se interrumpió antes de terminar.")
+
+
+def test_a_sender_that_broke_is_not_quoted_on_the_timeline(rosa, frozen, settings, monkeypatch):
+    """Its exception's last line ("KeyError: 'body'") was the timeline's reason."""
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+
+    def broken(to, subject, body):
+        raise KeyError("body")
+
+    monkeypatch.setattr(email, "send", broken)
+    send(rosa)
+
+    outbox.deliver_due_messages()
+
+    (failure,) = failure_entries(rosa)
+    assert failure.summary.endswith(
+        ": un error interno del envío (el detalle está en Mensajes salientes)"
+    )
+    assert "KeyError" in outbox_message().last_error
 
 
 def test_it_keeps_a_message_sent_when_the_sweep_gives_up_on_its_finished_send(
