@@ -26,7 +26,7 @@ class CatalogImportForm(forms.Form):
         label=_("Archivo"),
         help_text=_(
             "Excel (.xlsx o .xls), OpenDocument (.ods) o CSV (.csv, separado por comas o por "
-            "punto y coma, en UTF-8). "
+            "punto y coma, en UTF-8 o Windows-1252). "
             "Columnas: sku, nombre, precio, stock; opcionales: moneda, descripcion, activo."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.ods,.csv"}),

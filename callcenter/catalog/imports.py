@@ -658,6 +658,12 @@ def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+def read_rows(handle, name: str):
+    """Read a catalog file's rows; a .csv in UTF-8 or, as a Spanish Excel saves it, in
+    Windows-1252 (the other imports read both; this one refused the second)."""
+    return spreadsheets.read_rows(handle, name, windows_csv=True)
+
+
 def errors_csv(errors: Iterable[Any]) -> bytes:
     """Return the bad rows as a .csv (UTF-8 with BOM, so Excel shows the accents)."""
     out = io.StringIO()
@@ -717,7 +723,7 @@ def run_catalog_import(*, import_id: int) -> CatalogImport | None:
     try:
         with catalog_import.file.open("rb") as handle:
             # Every row read first: the progress then has a total to count against.
-            rows = list(spreadsheets.read_rows(handle, catalog_import.file_name))
+            rows = list(read_rows(handle, catalog_import.file_name))
         # The import's writes and its final state commit together. (On SQLite this holds
         # the database's write lock while the rows are checked too: a few seconds.)
         with transaction.atomic():

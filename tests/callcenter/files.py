@@ -10,7 +10,6 @@ from django.db.models import Sum
 
 from callcenter.catalog import imports as catalog_imports
 from callcenter.models import CatalogProduct
-from lib import spreadsheets
 
 HEADER = ["sku", "nombre", "precio", "stock"]
 
@@ -36,7 +35,7 @@ def import_file(
     content: bytes, name: str = "catalogo.csv", *, skip_invalid: bool = False, actor=None
 ) -> catalog_imports.ImportResult:
     return catalog_imports.import_catalog(
-        rows_source=spreadsheets.read_rows(io.BytesIO(content), name),
+        rows_source=catalog_imports.read_rows(io.BytesIO(content), name),
         actor=actor,
         skip_invalid=skip_invalid,
         file_name=name,

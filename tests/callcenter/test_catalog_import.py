@@ -270,11 +270,13 @@ def test_it_imports_excel_97_and_opendocument_files(name):
     assert products == {"ODS-1": (Decimal("149.90"), 5), "ODS-2": (Decimal("59.50"), 3)}
 
 
-def test_it_refuses_a_csv_that_is_not_utf8():
+def test_it_reads_a_csv_a_spanish_excel_saved_in_windows_1252():
     content = "sku;nombre;precio;stock\nA;Café;1;1\n".encode("cp1252")
 
-    with pytest.raises(ValidationError, match="UTF-8"):
-        import_file(content)
+    result = import_file(content)
+
+    assert result.created == 1
+    assert CatalogProduct.objects.get(sku="A").name == "Café"
 
 
 def test_imports_keep_the_stock_ledger_in_step_across_many_rows():
