@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from callcenter.catalog import imports as catalog_imports
-from lib import spreadsheets
 
 # Seconds between two progress lines of the same phase.
 PROGRESS_EVERY_SECONDS = 2
@@ -34,7 +33,7 @@ class Command(BaseCommand):
         with file.open("rb") as handle:
             try:
                 # Every row read first: the progress then has a total to count against.
-                rows = list(spreadsheets.read_rows(handle, file.name))
+                rows = list(catalog_imports.read_rows(handle, file.name))
                 result = catalog_imports.import_catalog(
                     rows_source=rows,
                     actor=None,
