@@ -1,6 +1,7 @@
 """Admin: where processes are configured. Gestiones themselves change only through services,
 so their admin pages are read-only."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -394,8 +395,25 @@ class DocumentTemplateAdmin(AuditedDeletionAdmin):
         document_services.delete_template(template=obj, actor=actor)
 
 
+class CampaignAdminForm(forms.ModelForm):
+    """A campaign as the screens check it (`campaign_services.check_rules`): admin saved
+    one starting in 9999, or an inbound one without the gestión type it opens."""
+
+    class Meta:
+        model = Campaign
+        fields = "__all__"  # noqa: DJ007 (the admin lists its own fields)
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        try:
+            campaign_services.check_rules(self.instance)
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
 @admin.register(Campaign)
 class CampaignAdmin(AuditedDeletionAdmin):
+    form = CampaignAdminForm
     list_display = ("name", "kind", "status", "gestion_type", "channel", "launched_at")
     list_filter = ("kind", "status")
     search_fields = ("name",)

@@ -105,7 +105,7 @@ def save_campaign(
     campaign.segment_city = (campaign.segment_city or "").strip()
     if not campaign.slug:
         campaign.slug = _free_slug(campaign.name, exclude=campaign.pk)
-    _check_rules(campaign)
+    check_rules(campaign)
     campaign.full_clean()
     campaign.save()
     for field in CAMPAIGN_M2M_FIELDS:
@@ -183,7 +183,9 @@ def latest_day(today: datetime.date) -> datetime.date:
     return today + datetime.timedelta(days=366 * MAX_YEARS_AHEAD)
 
 
-def _check_rules(campaign: Campaign) -> None:
+def check_rules(campaign: Campaign) -> None:
+    """Refuse a campaign the screens would refuse (dates, what its kind needs); admin's
+    form runs it too."""
     errors: dict[str, list[str]] = {}
     last = latest_day(timezone.localdate())
     for field in ("starts_on", "ends_on"):
@@ -230,7 +232,7 @@ def launch_campaign(
         raise ValidationError(_("La campaña está finalizada; no se puede lanzar."))
     if cache.get(selectors.running_key(campaign.pk)):
         raise ValidationError(_("El lanzamiento anterior de esta campaña sigue en curso."))
-    _check_rules(campaign)
+    check_rules(campaign)
     campaign.status = Campaign.Status.ACTIVE
     campaign.launched_at = now
     campaign.launched_by = people.signed_in(actor)

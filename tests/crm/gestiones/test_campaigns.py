@@ -464,6 +464,19 @@ def test_an_inbound_campaign_needs_a_gestion_type(client, supervisor):
     assert not Campaign.objects.exists()
 
 
+def test_admin_checks_a_campaign_as_the_screens_do(admin_client):
+    """Admin saved a campaign starting in 9999, or an inbound one opening nothing."""
+    fields = {"name": "Feria", "slug": "feria", "kind": "inbound", "status": "draft"}
+
+    response = admin_client.post(
+        reverse("admin:gestiones_campaign_add"), {**fields, "starts_on": "9999-12-31"}
+    )
+
+    assertContains(response, "Elija una fecha entre el 01/01/2000 y el")
+    assertContains(response, "Una campaña entrante necesita el tipo de gestión")
+    assert not Campaign.objects.exists()
+
+
 def test_a_supervisor_edits_a_campaign(client, supervisor, call_type):
     campaign = make_campaign(gestion_type=call_type)
     client.force_login(supervisor)
