@@ -78,6 +78,35 @@ def _rules() -> list[StateRule]:
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 
+# A gestión a person opens like one they opened this recently (same customer, type and
+# subject) is the same form sent twice: a double click opened two.
+REPEAT_WINDOW = datetime.timedelta(minutes=2)
+
+
+@transaction.atomic
+def open_gestion(
+    *, customer: Customer, actor: AbstractBaseUser, **fields: Any
+) -> tuple[Gestion, bool]:
+    """Open a gestión from a person's form (`create_gestion`); return it and whether it is
+    new. The customer's row is taken first, so the same form sent twice at once finds the
+    gestión the first opened, and returns it instead of opening another."""
+    crm_services.lock_customer(customer.pk)
+    earlier = (
+        Gestion.objects.filter(
+            customer=customer,
+            gestion_type=fields["gestion_type"],
+            subject=(fields.get("subject") or "").strip()[:200],
+            created_by=people.signed_in(actor),
+            created_at__gte=timezone.now() - REPEAT_WINDOW,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if earlier is not None:
+        return earlier, False
+    return create_gestion(customer=customer, actor=actor, **fields), True
+
+
 @transaction.atomic
 def create_gestion(
     *,

@@ -60,13 +60,20 @@ def gestion_create(request: HttpRequest, customer_id: int) -> HttpResponse:
         form = forms.GestionForm(request.POST, customer=customer, user=request.user)
         if form.is_valid():
             try:
-                gestion = services.create_gestion(
+                gestion, opened = services.open_gestion(
                     customer=customer, actor=request.user, **form.service_kwargs()
                 )
             except ValidationError as exc:
                 form.add_service_error(exc)
             else:
-                messages.success(request, _("Gestión #%(id)s abierta.") % {"id": gestion.pk})
+                if opened:
+                    messages.success(request, _("Gestión #%(id)s abierta.") % {"id": gestion.pk})
+                else:
+                    messages.info(
+                        request,
+                        _("Esta gestión ya se abrió hace un momento: es la #%(id)s.")
+                        % {"id": gestion.pk},
+                    )
                 return redirect(gestion)
     else:
         source = request.POST if request.method == "POST" else request.GET

@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 from django.urls import reverse
+from pytest_django.asserts import assertContains
 
 from crm.gestiones import services
 from crm.gestiones.models import Gestion, Notification
@@ -164,6 +165,26 @@ def test_an_advisor_opens_a_gestion_from_the_customer(client, credit_type, aseso
     assert gestion.data == {"ingreso_mensual": "2500.50", "destino": "Vehículo"}
     assert gestion.agent is not None
     assert "agent" not in form_page.context["form"].fields
+
+
+def test_the_same_gestion_form_sent_twice_opens_one(client, credit_type, asesor, customer):
+    """A double click on «Abrir gestión» opened two identical gestiones."""
+    client.force_login(asesor)
+    url = reverse("gestiones:create", args=[customer.pk])
+    fields = {
+        "gestion_type": credit_type.pk,
+        "currency": "PEN",
+        "amount_requested": "8000",
+        "dyn_ingreso_mensual": "2500.50",
+        "dyn_destino": "Vehículo",
+    }
+
+    first = client.post(url, fields)
+    again = client.post(url, fields, follow=True)
+
+    gestion = Gestion.objects.get()
+    assert first.url == gestion.get_absolute_url()
+    assertContains(again, f"Esta gestión ya se abrió hace un momento: es la #{gestion.pk}.")
 
 
 def test_the_board_shows_counts_per_state(client, make_gestion, supervisor, credit_type):
