@@ -252,6 +252,9 @@ def due_at_for(
     return entered_at + duration
 
 
+FOLLOW_UP_REPEAT_WINDOW = datetime.timedelta(minutes=1)
+
+
 @transaction.atomic
 def record_follow_up(
     *,
@@ -297,6 +300,24 @@ def record_follow_up(
         )
     from_state = gestion.state
     to_state = result.to_state if result.changes_state else from_state
+    if to_state == from_state and not files:
+        # Under the gestión's lock: the same step sent twice (a double click on a result
+        # that moves nothing) is the one recorded a moment ago. A moving step is refused
+        # the second time anyway, its action no longer allowed in the new state.
+        repeated = (
+            gestion.follow_ups.filter(
+                kind=FollowUp.Kind.STEP,
+                action=action,
+                result=result,
+                notes=(notes or "").strip(),
+                actor=people.signed_in(actor),
+                created_at__gte=now - FOLLOW_UP_REPEAT_WINDOW,
+            )
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if repeated is not None:
+            return repeated
     if to_state.outcome == Outcome.REJECTED:
         if rejection_reason is None:
             raise ValidationError({"rejection_reason": _("Indique el motivo de rechazo.")})

@@ -10,6 +10,7 @@ from crm.gestiones.models import FollowUp, Gestion, Outcome, RejectionReason
 from crm.models import Interaction
 from integrations.models import OutboxMessage
 from tests.crm.gestiones.conftest import step
+from tests.races import at_once
 
 NOW = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
 
@@ -96,6 +97,39 @@ def test_a_result_that_keeps_the_state_records_the_step_only(make_gestion, aseso
     assert gestion.state.name == "Creado"
     assert gestion.due_at == NOW + datetime.timedelta(days=1)
     assert gestion.last_follow_up_at == NOW + datetime.timedelta(hours=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_step_sent_twice_at_once_is_recorded_once(roles, make_gestion, asesor):
+    """A double click on «No contesta»: it moves nothing, so both were recorded."""
+    gestion = make_gestion(actor=asesor)
+    action, result = step(gestion, "Contactar al cliente", "No contesta")
+
+    def record():
+        return services.record_follow_up(
+            gestion=Gestion.objects.get(pk=gestion.pk), actor=asesor, action=action, result=result
+        )
+
+    done, errors = at_once(record, record)
+
+    assert errors == []
+    assert done[0].pk == done[1].pk
+    assert gestion.follow_ups.filter(result=result).count() == 1
+
+
+def test_the_same_step_a_while_later_is_another_step(make_gestion, asesor):
+    gestion = make_gestion(actor=asesor, now=NOW)
+    action, result = step(gestion, "Contactar al cliente", "No contesta")
+    for minutes in (10, 40):
+        services.record_follow_up(
+            gestion=gestion,
+            actor=asesor,
+            action=action,
+            result=result,
+            now=NOW + datetime.timedelta(minutes=minutes),
+        )
+
+    assert gestion.follow_ups.filter(result=result).count() == 2
 
 
 def _to_study(gestion, asesor):
