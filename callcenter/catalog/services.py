@@ -4,6 +4,7 @@ the sum of its movements."""
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -79,6 +80,36 @@ def _too_much() -> str:
     }
 
 
+# The same adjustment (units and note) by the same person this recently is the same form
+# sent twice: a double click on +10 added 20.
+REPEAT_WINDOW = timedelta(minutes=1)
+
+
+def _refuse_a_repeat(
+    product: CatalogProduct, delta: int, note: str, actor: AbstractBaseUser | None
+) -> None:
+    if actor is None:
+        return
+    # The product's row first: the same form sent twice at once checks one after the other.
+    CatalogProduct.objects.select_for_update().filter(pk=product.pk).exists()
+    repeated = StockMovement.objects.filter(
+        product_id=product.pk,
+        delta=delta,
+        note=note,
+        reason=StockMovement.Reason.ADJUSTMENT,
+        actor=actor,
+        created_at__gte=timezone.now() - REPEAT_WINDOW,
+    ).exists()
+    if repeated:
+        raise ValidationError(
+            _(
+                "Usted registró este mismo ajuste (%(delta)s, «%(note)s») hace un momento. "
+                "Si es otro, escríbalo con otra nota."
+            )
+            % {"delta": f"{delta:+d}", "note": note}
+        )
+
+
 @transaction.atomic
 def adjust_stock(
     *, product: CatalogProduct, delta: int, note: str, actor: AbstractBaseUser | None
@@ -91,6 +122,7 @@ def adjust_stock(
         raise ValidationError({"note": _("Indique el motivo del ajuste.")})
     if delta > MAX_STOCK:  # 10^10 typed: no stock column holds it
         raise ValidationError({"delta": _too_much()})
+    _refuse_a_repeat(product, delta, note, people.signed_in(actor))
     # One conditional UPDATE: two adjustments or a sale at the same moment cannot both
     # pass the check on the same stale number. A removal beyond any stock (-10^25, which
     # no database integer takes either) leaves it negative without asking.

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.urls import reverse
 
 from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, StockMovement
@@ -166,3 +167,19 @@ def test_two_adjustments_at_once_cannot_both_take_the_last_units():
     product.refresh_from_db()
     assert product.stock == 2
     assert ledger_mismatches() == []
+
+
+@pytest.mark.django_db
+def test_the_same_adjustment_sent_twice_is_refused_the_second_time(admin_client):
+    """A double click on +10 added 20."""
+    product = CatalogProductFactory(name="Audífonos", sku="AUD-1")
+    url = reverse("admin:callcenter_catalogproduct_adjust_stock", args=[product.pk])
+
+    admin_client.post(url, {"delta": 10, "note": "Llegó mercadería"})
+    again = admin_client.post(url, {"delta": 10, "note": "Llegó mercadería"})
+    other = admin_client.post(url, {"delta": 10, "note": "Segunda caja"})
+
+    assert "Usted registró este mismo ajuste (+10, «Llegó mercadería»)" in again.content.decode()
+    assert other.status_code == 302
+    product.refresh_from_db()
+    assert product.stock == 20
