@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gestiones', '0015_spanish_names_and_message_bounds'),
+        ("gestiones", "0015_spanish_names_and_message_bounds"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='lifecyclerun',
-            name='is_message_sent',
-            field=models.BooleanField(default=False, verbose_name='mensaje en cola'),
+            model_name="lifecyclerun",
+            name="is_message_sent",
+            field=models.BooleanField(default=False, verbose_name="mensaje en cola"),
         ),
     ]
