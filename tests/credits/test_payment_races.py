@@ -24,30 +24,9 @@ from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from tests.credits.test_ledger import assert_ledger_matches
 from tests.factories import InvestorFactory, LoanFactory
+from tests.races import at_once
 
 ROUNDS = 3
-
-
-def _race(jobs):
-    """Run the callables at once, each in its own thread; return (results, errors)."""
-    start = threading.Barrier(len(jobs))
-    done, errors = [], []
-
-    def run(job):
-        try:
-            start.wait(timeout=30)
-            done.append(job())
-        except Exception as exc:  # a deadlock, a lock timeout or a refusal would land here
-            errors.append(repr(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return done, errors
 
 
 def _overdue_loan() -> Loan:
@@ -76,7 +55,7 @@ def _pay(loan: Loan, amount: str):
 def test_payments_made_at_once_on_one_loan_are_each_applied_in_full(transactional_db, round_):
     loan = _overdue_loan()
 
-    done, errors = _race([_pay(loan, "945.60") for _payer in range(3)])
+    done, errors = at_once(*[_pay(loan, "945.60") for _payer in range(3)])
 
     assert (errors, len(done)) == ([], 3)
     paid = [row.total_pending == 0 for row in selectors.live_installments(loan)]
@@ -90,7 +69,7 @@ def test_payments_made_at_once_keep_all_the_credit_they_leave(transactional_db, 
 
     # Each pays what is due and in course, the rest stays as credit on the loan: each one
     # must see the credit the ones before it left.
-    done, errors = _race([_pay(loan, "2000.00") for _payer in range(3)])
+    done, errors = at_once(*[_pay(loan, "2000.00") for _payer in range(3)])
 
     assert (errors, len(done)) == ([], 3)
     loan.refresh_from_db()
@@ -114,7 +93,7 @@ def _pay_from_provider(loan: Loan, external_id: str):
 def test_a_provider_payment_delivered_twice_at_once_is_applied_once(transactional_db, round_):
     loan = _overdue_loan()
 
-    done, errors = _race([_pay_from_provider(loan, "mp-991") for _delivery in range(2)])
+    done, errors = at_once(*[_pay_from_provider(loan, "mp-991") for _delivery in range(2)])
 
     assert (errors, {p.pk for p in done}) == ([], {Payment.objects.get().pk})
     assert [row.total_pending == 0 for row in selectors.live_installments(loan)][:2] == [
@@ -154,13 +133,11 @@ def test_a_liquidation_links_only_the_lines_its_totals_counted(transactional_db,
         finally:
             paid.set()
 
-    _done, errors = _race(
-        [
-            lambda: investor_services.create_liquidation(
-                investor=investor, period_start=today.replace(day=1), period_end=today, actor=None
-            ),
-            another_payment,
-        ]
+    _done, errors = at_once(
+        lambda: investor_services.create_liquidation(
+            investor=investor, period_start=today.replace(day=1), period_end=today, actor=None
+        ),
+        another_payment,
     )
 
     assert errors == []

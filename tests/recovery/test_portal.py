@@ -6,7 +6,6 @@ The clock is frozen on TODAY (15 June 2026, noon in Lima), as for every recovery
 """
 
 import re
-import threading
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs
@@ -15,7 +14,6 @@ import pytest
 import responses
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +36,7 @@ from tests.collections_app.test_mercadopago_webhook import (
     notify,
 )
 from tests.factories import CustomerFactory
+from tests.races import at_once
 from tests.recovery.conftest import CAMPAIGN_AMOUNT, TODAY, at, make_campaign
 
 VERIFY_URL = "https://recaptcha.example/recaptcha/api/siteverify"
@@ -955,27 +954,15 @@ def test_asking_for_an_advisor_twice_at_once_makes_one_call_back(roles, campaign
     """A double click sends the form twice at once: each request read the visit as not yet
     declined, and each asked for a call-back."""
     visit = portal_services.start_visit(customer=debtor, campaign=campaign)
-    barrier = threading.Barrier(2)
-    errors = []
 
     def answer():
-        try:
-            barrier.wait(timeout=10)
-            portal_services.decline(
-                visit=Visit.objects.select_related("customer").get(pk=visit.pk),
-                reason=selectors.ADVISOR_REASON,
-                phone="987 654 321",
-            )
-        except Exception as exc:  # a refusal or a deadlock would land here
-            errors.append(repr(exc))
-        finally:
-            connection.close()
+        portal_services.decline(
+            visit=Visit.objects.select_related("customer").get(pk=visit.pk),
+            reason=selectors.ADVISOR_REASON,
+            phone="987 654 321",
+        )
 
-    threads = [threading.Thread(target=answer) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    _done, errors = at_once(answer, answer)
 
     assert errors == []
     assert CallbackRequest.objects.filter(customer=debtor).count() == 1
