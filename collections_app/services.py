@@ -401,7 +401,6 @@ def process_gateway_event(event: WebhookEvent) -> None:
     apply_gateway_payment(provider=provider, found=found)
 
 
-@transaction.atomic
 def _link_reference() -> str:
     return f"PL-{secrets.token_hex(10)}"
 
@@ -425,6 +424,7 @@ def _when_created(link: PaymentLink) -> PaymentLink:
     )
 
 
+@transaction.atomic
 def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPayment") -> None:
     """Apply a gateway payment's state to the link it pays (see process_gateway_event)."""
     link = (

@@ -335,11 +335,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "same_file": ImportBatch.objects.filter(
                 file_sha256=batch.file_sha256,
                 kind=batch.kind,
-                created_at__lt=batch.created_at,
+                pk__lt=batch.pk,  # earlier: two runs may share a moment
                 status=ImportBatch.Status.DONE,
                 is_applied=True,
             )
-            .order_by("-created_at")
+            .order_by("-pk")
             .first(),
         }
     )
