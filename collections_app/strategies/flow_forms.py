@@ -15,12 +15,11 @@ from collections_app.screens import (  # noqa: F401 (the flow screens read them 
     is_confirmed,
 )
 from collections_app.strategies import flows
+from collections_app.strategies import forms as strategy_forms
 from crm.forms import ServiceErrorsMixin
 
 # The most steps a flow takes: the calendar has 196 days, but no one writes that many.
 MAX_STEPS = 30
-# A flow's description is read on its page: a few lines, not a document.
-DESCRIPTION_CHARS = 500
 # Blank step rows offered: a new flow's usual −3, 0, +5, +15; one more when editing.
 NEW_FLOW_ROWS = 4
 EDIT_FLOW_ROWS = 2
@@ -67,15 +66,7 @@ class FlowFilterForm(forms.Form):
 
 
 class FlowForm(ServiceErrorsMixin, forms.ModelForm):
-    description = forms.CharField(
-        label=_("Descripción"),
-        required=False,
-        max_length=DESCRIPTION_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={
-            "max_length": _("Escriba una descripción de hasta %(limit_value)d caracteres.")
-        },
-    )
+    description = strategy_forms.description_field()
 
     class Meta:
         model = Flow

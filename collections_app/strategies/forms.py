@@ -24,9 +24,22 @@ from lib import fields as lib_fields
 MAX_DAYS = 3650
 # The longest text a template holds (MessageTemplate.body), whatever its channel.
 BODY_CHARS = MessageTemplate._meta.get_field("body").max_length
-# A segment's description is read on the list, under its name: a few lines.
+# A segment's or a flow's description is read under its name: a few lines.
 DESCRIPTION_CHARS = 500
 MAX_BALANCE = Decimal("999999999.99")
+
+
+def description_field() -> forms.CharField:
+    """A segment's or a flow's description: optional, a few lines."""
+    return forms.CharField(
+        label=_("Descripción"),
+        required=False,
+        max_length=DESCRIPTION_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "max_length": _("Escriba una descripción de hasta %(limit_value)d caracteres.")
+        },
+    )
 
 
 def _all(label: str, choices) -> list[tuple[str, str]]:
@@ -122,15 +135,7 @@ class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
     max_balance = _balance(_("Saldo hasta"))
     no_contact_days = _days(_("Sin contacto en los últimos (días)"), 1)
     contacted_within_days = _days(_("Con contacto en los últimos (días)"), 1)
-    description = forms.CharField(
-        label=_("Descripción"),
-        required=False,
-        max_length=DESCRIPTION_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={
-            "max_length": _("Escriba una descripción de hasta %(limit_value)d caracteres.")
-        },
-    )
+    description = description_field()
 
     class Meta:
         model = Segment
