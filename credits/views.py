@@ -30,7 +30,7 @@ from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm import display
 from crm import selectors as crm_selectors
-from lib import amounts, files, lists
+from lib import amounts, files, lists, spreadsheets
 
 MONEY_FORMAT = "#,##0.00"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -424,8 +424,12 @@ def portfolio_xlsx(request: HttpRequest) -> HttpResponse:
 def _cells(sheet, values: list, *, money: tuple[int, ...] = (), bold: bool = False) -> list:
     cells = []
     for index, value in enumerate(values):
-        # openpyxl takes str, numbers and dates; a lazy translation becomes its text.
-        cell = WriteOnlyCell(sheet, value=str(value) if isinstance(value, Promise) else value)
+        # openpyxl takes str, numbers and dates; a text (a customer's name, a lazy
+        # translation) is written as text, never as a formula.
+        if isinstance(value, str | Promise):
+            cell = spreadsheets.xlsx_text_cell(sheet, str(value))
+        else:
+            cell = WriteOnlyCell(sheet, value=value)
         if index in money:
             cell.number_format = MONEY_FORMAT
         if bold:

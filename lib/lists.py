@@ -34,7 +34,6 @@ from django_htmx.http import push_url, replace_url
 from django_tables2 import RequestConfig, Table
 from django_tables2.rows import BoundRow
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from lib import search, shared_versions, small_tables, spreadsheets
 
@@ -508,11 +507,8 @@ def _xlsx_cell(sheet, cell):
         or len(cell) > spreadsheets.XLSX_CELL_CHARACTERS
         or spreadsheets.CONTROL_CHARACTERS.search(cell)
     ):
-        # Typed as a string ("=…" would be a formula), without the control characters
-        # openpyxl refuses (a name with \x01 made the whole export a 500).
-        text = WriteOnlyCell(sheet, value=spreadsheets.xlsx_text(cell))
-        text.data_type = "s"
-        return text
+        # A name with \x01 made the whole export a 500; "=…" would be a formula.
+        return spreadsheets.xlsx_text_cell(sheet, cell)
     if isinstance(cell, datetime.datetime) and timezone.is_aware(cell):
         # Excel has no time zones: the local wall-clock time, as on the screen.
         return timezone.localtime(cell).replace(tzinfo=None)

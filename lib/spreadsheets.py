@@ -24,6 +24,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 # One row of a file: its line number (1 = the first line) and its cell values.
@@ -520,6 +521,14 @@ def xlsx_text(value: str) -> str:
     """Return a text as an .xlsx cell can hold it: its control characters left out (a
     FileMaker line break kept as one), cut at XLSX_CELL_CHARACTERS."""
     return CONTROL_CHARACTERS.sub("", value.translate(_CELL_BREAKS))[:XLSX_CELL_CHARACTERS]
+
+
+def xlsx_text_cell(sheet: Any, text: str) -> WriteOnlyCell:
+    """A text for a write-only sheet: always a text ("=…" would be a formula), as much of it
+    as a cell holds, without the control characters openpyxl refuses (`xlsx_text`)."""
+    cell = WriteOnlyCell(sheet, value=xlsx_text(text))
+    cell.data_type = "s"
+    return cell
 
 
 # What a spreadsheet program runs as a formula when a .csv cell starts with it (OWASP's

@@ -22,7 +22,6 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from crm.imports import registry
 from crm.imports.registry import Importer
@@ -727,10 +726,7 @@ def _xlsx_value(sheet, value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, str):
-        # Typed as a string: openpyxl would write "=…" as a formula.
-        cell = WriteOnlyCell(sheet, value=spreadsheets.xlsx_text(value))
-        cell.data_type = "s"
-        return cell
+        return spreadsheets.xlsx_text_cell(sheet, value)
     return value
 
 

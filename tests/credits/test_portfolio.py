@@ -10,6 +10,7 @@ from pytest_django.asserts import assertContains, assertTemplateUsed
 
 from credits.models import Payment
 from credits.services import payments as payment_services
+from crm.models import Customer
 from tests.factories import CustomerFactory
 
 HTMX = {"HX-Request": "true"}
@@ -99,6 +100,23 @@ def test_the_report_can_be_seen_as_of_an_earlier_day(client, supervisor, portfol
     # Sixty days ago the 45-days-late loan owed nothing yet, the other was 40 days late,
     # and the current one was not disbursed yet.
     assert by_bucket == {"current": 1, "1_30": 0, "31_60": 1, "61_90": 0, "90_plus": 0}
+
+
+def test_the_xlsx_writes_a_name_as_text_even_with_a_formula_or_a_control_character(
+    client, supervisor, portfolio
+):
+    customer = Payment.objects.first().loan.customer
+    Customer.objects.filter(pk=customer.pk).update(first_name='=HYPERLINK("http://x")\x01')
+    client.force_login(supervisor)
+
+    response = client.get(reverse("credits:portfolio_xlsx"))
+
+    names = [
+        row[1] for row in load_workbook(BytesIO(response.content))["Créditos"].iter_rows(min_row=2)
+    ]
+    written = next(cell for cell in names if cell.value.startswith("=HYPERLINK"))
+    assert written.data_type == "s"
+    assert "\x01" not in written.value
 
 
 def test_a_future_day_falls_back_to_today_with_a_warning(client, supervisor, portfolio):
