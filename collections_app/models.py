@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Tag
 from lib import files
+from lib.money import Currency
 
 ZERO = Decimal("0.00")
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -531,6 +532,10 @@ class Segment(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(ZERO), MaxValueValidator(Decimal("999999999.99"))],
+    )
+    # A balance is in its loan's currency: the bounds hold for loans in this one only.
+    balance_currency = models.CharField(
+        _("moneda del saldo"), max_length=3, choices=Currency, default=Currency.PEN
     )
     products = models.ManyToManyField(
         "credits.LoanProduct", verbose_name=_("productos"), blank=True, related_name="+"

@@ -20,6 +20,7 @@ from credits.models import Bucket, LoanProduct
 from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, MessagePolicy, Tag
 from lib import fields as lib_fields
+from lib.money import Currency
 
 MAX_DAYS = 3650
 # The longest text a template holds (MessageTemplate.body), whatever its channel.
@@ -145,6 +146,7 @@ class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
             "name": {"unique": _("Ya existe un segmento con ese nombre.")},
             # Django's own repeats what was sent ("Escoja una opción válida. x no es…").
             "promise_status": {"invalid_choice": _("Elija de la lista.")},
+            "balance_currency": {"invalid_choice": _("Elija de la lista.")},
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -156,6 +158,11 @@ class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
         self.fields["tags"].help_text = _(
             "Los clientes con «%(tag)s» nunca entran: sus comunicaciones son las de su campaña."
         ) % {"tag": segments.CASTIGADA_TAG}
+        # Soles unless said: a form sent without it (older pages, the API) keeps its meaning.
+        self.fields["balance_currency"].required = False
+        self.fields["balance_currency"].help_text = _(
+            "El saldo se compara con los créditos en esta moneda; los de la otra no entran."
+        )
         self.fields["branches"].help_text = _(
             "La del crédito; si el crédito no tiene, la del cliente."
         )
@@ -164,6 +171,9 @@ class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
             self.fields[name].error_messages["invalid_choice"] = _("Elija de la lista.")
             # Not a number at all: Django's own repeats what was sent ("“x” no es un valor…").
             self.fields[name].error_messages["invalid_pk_value"] = _("Elija de la lista.")
+
+    def clean_balance_currency(self) -> str:
+        return self.cleaned_data.get("balance_currency") or Currency.PEN
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -1,9 +1,10 @@
 """Segments: which debtors a flow sends to, as one query over live loans and their customers.
 
-A segment's loan rules (days past due, bucket, balance, product, branch) hold for one of
-the customer's active loans; its customer rules (tags, last contact, promises) for the
-customer. A customer tagged `Cartera castigada` (an active written-off campaign, which
-the recovery app keeps) is never in a segment: their communications are the campaign's.
+A segment's loan rules (days past due, bucket, balance in one currency, product, branch)
+hold for one of the customer's active loans; its customer rules (tags, last contact,
+promises) for the customer. A customer tagged `Cartera castigada` (an active written-off
+campaign, which the recovery app keeps) is never in a segment: their communications are
+the campaign's.
 Customers who asked not to be contacted stay in: the message service skips them and says
 so on their timeline, so a segment's count is the debtors it covers.
 """
@@ -46,6 +47,7 @@ from credits.models import COMPONENTS, Bucket, Installment, Loan, LoanProduct
 from crm import display
 from crm.models import Branch, Customer, Tag
 from lib import people
+from lib.money import Currency
 
 # The tag of customers with an active written-off campaign (set by the recovery app).
 CASTIGADA_TAG = "Cartera castigada"
@@ -60,6 +62,7 @@ SEGMENT_FIELDS = (
     "buckets",
     "min_balance",
     "max_balance",
+    "balance_currency",
     "no_contact_days",
     "contacted_within_days",
     "promise_status",
@@ -79,6 +82,7 @@ class Rules:
     buckets: tuple[str, ...] = ()
     min_balance: Decimal | None = None
     max_balance: Decimal | None = None
+    balance_currency: str = Currency.PEN
     product_ids: tuple[int, ...] = ()
     branch_ids: tuple[int, ...] = ()
     tag_ids: tuple[int, ...] = ()
@@ -96,6 +100,7 @@ class Rules:
             buckets=tuple(segment.buckets or ()),
             min_balance=segment.min_balance,
             max_balance=segment.max_balance,
+            balance_currency=segment.balance_currency,
             product_ids=_ids(segment.products),
             branch_ids=_ids(segment.branches),
             tag_ids=_ids(segment.tags),
@@ -118,6 +123,7 @@ class Rules:
             buckets=tuple(data.get("buckets") or ()),
             min_balance=data.get("min_balance"),
             max_balance=data.get("max_balance"),
+            balance_currency=data.get("balance_currency") or Currency.PEN,
             product_ids=pks("products"),
             branch_ids=pks("branches"),
             tag_ids=pks("tags"),
@@ -151,6 +157,8 @@ def loans(segment: "Segment | Rules", today: date) -> QuerySet[Loan]:
     if rules.buckets:
         found = found.filter(bucket__in=rules.buckets)
     if rules.min_balance is not None or rules.max_balance is not None:
+        # A balance is in its loan's currency: S/ 1,000 is not US$ 1,000.
+        found = found.filter(currency=rules.balance_currency)
         found = found.annotate(balance=balance_to_settle(today))
         if rules.min_balance is not None:
             found = found.filter(balance__gte=rules.min_balance)
@@ -396,7 +404,10 @@ def describe(segment: Segment) -> list[str]:
         )
     low, high = segment.min_balance, segment.max_balance
     if low is not None or high is not None:
-        lines.append(_range(_("Saldo"), low, high, display.amount))
+        currency = segment.balance_currency
+        lines.append(
+            _range(_("Saldo"), low, high, lambda value: display.money_text(value, currency))
+        )
     for label, related in (
         (_("Productos"), segment.products),
         (_("Sucursales"), segment.branches),

@@ -77,6 +77,24 @@ def test_the_balance_rule_reads_what_settles_the_loan_today(loan, debtor):
     assert members(Rules(max_balance=TO_SETTLE - 1)) == set()
 
 
+def test_the_balance_rule_holds_for_loans_in_its_currency_only(loan, debtor, make_active_loan):
+    in_dollars = make_active_loan(currency="USD").customer
+    low = TO_SETTLE - 1
+
+    assert members(Rules(min_balance=low)) == {debtor.pk}
+    assert members(Rules(min_balance=low, balance_currency="USD")) == {in_dollars.pk}
+    # Without a balance bound the currency does not restrict.
+    assert members(Rules(balance_currency="USD")) == {debtor.pk, in_dollars.pk}
+
+
+def test_a_segment_says_its_balance_in_its_currency(db):
+    segment = Segment.objects.create(
+        name="Dólares", min_balance=Decimal("1000"), balance_currency="USD"
+    )
+
+    assert "Saldo: desde US$ 1,000.00" in segments.describe(segment)
+
+
 def test_the_balance_in_sql_is_what_the_ledger_says_settles_each_loan(loan, make_active_loan):
     partly_paid = make_active_loan()
     pay(partly_paid, Decimal("1500.00"), TODAY)
@@ -339,7 +357,7 @@ def test_a_segment_is_described_in_words(cobranzas):
     assert segments.describe(segment) == [
         "Días de atraso: de 1 a 30",
         "Tramos: 1–30 días",
-        "Saldo: desde 1,500.00",
+        "Saldo: desde S/ 1,500.00",
         "Con etiquetas: VIP",
         "Con compromiso incumplido (30 días)",
     ]

@@ -203,6 +203,19 @@ def test_a_segment_is_created_from_the_form(agent_client, flow_debtor):
     segment = Segment.objects.get(name="Temprana")
     assert segment.buckets == ["1_30"]
     assert segments.count(segment, datetime.date(2026, 6, 15)) == 1
+    assert segment.balance_currency == "PEN"  # not sent: soles
+
+
+def test_a_segment_bounds_balances_in_the_currency_chosen(agent_client):
+    response = agent_client.post(
+        url("segment_create"),
+        {"name": "Dólares altos", "min_balance": "5000", "balance_currency": "USD"},
+    )
+
+    assert response.status_code == 302
+    segment = Segment.objects.get(name="Dólares altos")
+    assert segment.balance_currency == "USD"
+    assertContains(agent_client.get(url("segment_list")), "Saldo: desde US$")
 
 
 @pytest.mark.parametrize(
@@ -226,6 +239,7 @@ def test_a_segment_is_created_from_the_form(agent_client, flow_debtor):
         ),
         ({"buckets": ["nunca"]}, "buckets", "Elija tramos de la lista"),
         ({"promise_status": "nunca"}, "promise_status", "Elija de la lista"),
+        ({"balance_currency": "EUR"}, "balance_currency", "Elija de la lista"),
         ({"description": "d" * 5000}, "description", "descripción de hasta 500 caracteres"),
     ],
 )
