@@ -1,5 +1,6 @@
 """The notifications bell and list of the signed-in user."""
 
+from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,8 +11,11 @@ from crm.gestiones.notifications import services as notification_services
 from lib.lookups import whole_number
 
 NOTIFICATIONS_PAGE_SIZE = 30
+# Notifications are about gestiones: who works none (a call-center agent) has no bell.
+works_gestiones = permission_required("gestiones.view_gestion", raise_exception=True)
 
 
+@works_gestiones
 @require_GET
 def notifications(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.notifications_for(request.user), NOTIFICATIONS_PAGE_SIZE).get_page(
@@ -20,6 +24,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
     return render(request, "gestiones/notifications.html", {"page": page})
 
 
+@works_gestiones
 @require_GET
 def notifications_badge(request: HttpRequest) -> HttpResponse:
     """The nav bell's unread count (an HTMX fragment)."""
@@ -30,6 +35,7 @@ def notifications_badge(request: HttpRequest) -> HttpResponse:
     )
 
 
+@works_gestiones
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
     ids = [n for i in request.POST.getlist("id") if (n := whole_number(i)) is not None] or None
@@ -37,6 +43,7 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
     return redirect("gestiones:notifications")
 
 
+@works_gestiones
 @require_GET
 def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one notification read and go to its gestión."""

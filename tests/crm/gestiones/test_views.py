@@ -253,6 +253,18 @@ def test_the_notification_badge_counts_unread_and_opening_marks_read(
     assert notification.read_at is not None
 
 
+@pytest.mark.parametrize(
+    "name", ["notifications", "notifications_badge", "notifications_read", "notification_open"]
+)
+def test_a_call_center_agent_has_no_notifications_pages(client, agente, name):
+    client.force_login(agente)
+    address = reverse(f"gestiones:{name}", args=[1] if name == "notification_open" else [])
+
+    response = client.post(address) if name == "notifications_read" else client.get(address)
+
+    assert response.status_code == 403
+
+
 def test_nobody_opens_another_users_notification(client, make_gestion, asesor, asesor2, supervisor):
     make_gestion(agent=asesor, actor=supervisor)
     notification = Notification.objects.get(recipient=asesor)
