@@ -9,10 +9,12 @@ from config.api import api
 from crm import views as crm_views
 from crm.gestiones.campaigns import urls as campaign_urls
 from crm.gestiones.surveys import urls as survey_urls
+from lib.login import AdminLoginForm, LoginForm
 
 admin.site.site_header = "Cartera · Administración"
 admin.site.site_title = "Cartera"
 admin.site.index_title = "Configuración"
+admin.site.login_form = AdminLoginForm
 
 
 @require_GET
@@ -24,7 +26,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("", crm_views.home, name="home"),
-    path("ingresar/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "ingresar/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=LoginForm
+        ),
+        name="login",
+    ),
     path("salir/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

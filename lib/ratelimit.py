@@ -18,9 +18,12 @@ A fixed window lets a client send up to twice the limit across a window boundary
 is acceptable for slowing down abuse, which is all these limits are for.
 """
 
+import contextlib
+import functools
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -129,6 +132,51 @@ def _cache_hit(counter: str, *, ttl: int) -> int:
         # The counter expired between add() and incr(): this is the window's first hit.
         cache.set(key, 1, timeout=ttl)
         return 1
+
+
+@contextlib.contextmanager
+def one_at_a_time(key: str, *, seconds: int = 30) -> Iterator[bool]:
+    """Yield True to the one caller that holds `key` now, False to any other meanwhile.
+
+    What a rate cannot do: keep two requests from being checked at the same moment. The
+    hold ends when the holder leaves the block, or after `seconds` if its process died;
+    set and checked in one atomic step in the same store as the counters.
+    """
+    name = f"hold:{key}"
+    store = getattr(settings, "RATELIMIT_STORE", "cache")
+    if store == "redis":
+        from django_redis import get_redis_connection
+
+        redis, name = get_redis_connection("default"), cache.make_key(f"ratelimit:{name}")
+        held = bool(redis.set(name, 1, ex=seconds, nx=True))
+        release = functools.partial(redis.delete, name)
+    elif store == "sqlite":
+        connection = _sqlite_connection(Path(settings.RATELIMIT_SQLITE_PATH))
+        now = time.time()
+        # Taken over only once its holder's time is up.
+        (count,) = connection.execute(
+            "INSERT INTO ratelimit_hit (key, count, expires_at) VALUES (?, 1, ?) "
+            "ON CONFLICT (key) DO UPDATE SET "
+            "count = CASE WHEN expires_at < ? THEN 1 ELSE count + 1 END, "
+            "expires_at = CASE WHEN expires_at < ? THEN excluded.expires_at ELSE expires_at END "
+            "RETURNING count",
+            (name, now + seconds, now, now),
+        ).fetchone()
+        held = count == 1
+        release = functools.partial(
+            connection.execute, "DELETE FROM ratelimit_hit WHERE key = ?", (name,)
+        )
+    elif store == "cache":
+        name = f"ratelimit:{name}"
+        held = cache.add(name, 1, timeout=seconds)
+        release = functools.partial(cache.delete, name)
+    else:
+        raise ValueError(f"unknown RATELIMIT_STORE {store!r}: expected redis, sqlite or cache")
+    try:
+        yield held
+    finally:
+        if held:
+            release()
 
 
 def client_ip(request: HttpRequest) -> str:

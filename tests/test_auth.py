@@ -72,3 +72,62 @@ def test_repeated_wrong_passwords_lock_the_user_out_in_spanish(client, asesor, s
 
     assert response.status_code == 429
     assertContains(response, "Acceso bloqueado temporalmente", status_code=429)
+
+
+def test_a_sign_in_sent_while_another_for_the_same_user_runs_is_refused_unchecked(
+    client, asesor, settings, monkeypatch
+):
+    from lib import login, ratelimit
+    from lib.auth import CachedPermissionsBackend
+
+    checked = []
+    real = CachedPermissionsBackend.authenticate
+    monkeypatch.setattr(
+        CachedPermissionsBackend,
+        "authenticate",
+        lambda backend, request, **given: checked.append(1) or real(backend, request, **given),
+    )
+    key = "login:{}:127.0.0.1".format(login.hashlib.sha256(b"asesor").hexdigest()[:32])
+
+    with ratelimit.one_at_a_time(key) as held:
+        assert held
+        busy = client.post(reverse("login"), {"username": "Asesor", "password": "x"})
+
+    assertContains(busy, "Hay otro intento de ingreso en curso")
+    assert checked == []
+    client.post(reverse("login"), {"username": "asesor", "password": "x"})
+    assert checked == [1]  # the hold ended with its block
+
+
+def test_guesses_sent_at_once_cannot_overshoot_the_lockout(
+    transactional_db, roles, settings, monkeypatch
+):
+    """Four wrong passwords, then eight at once: only one more is checked against the
+    password, as axes locks the user out after the fifth (on PostgreSQL, without the
+    hold, each of the eight was checked)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from lib.auth import CachedPermissionsBackend
+    from tests.races import at_once
+
+    settings.AXES_ENABLED = True
+    get_user_model().objects.create_user("guessed", password="la-buena-1234")
+    wrong = {"username": "guessed", "password": "incorrecta"}
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        Client().post(reverse("login"), wrong)
+    checked = []
+    real = CachedPermissionsBackend.authenticate
+
+    def counted(self, request, **credentials):
+        checked.append(1)
+        return real(self, request, **credentials)
+
+    monkeypatch.setattr(CachedPermissionsBackend, "authenticate", counted)
+
+    _done, errors = at_once(*[lambda: Client().post(reverse("login"), wrong).status_code] * 8)
+
+    assert errors == []
+    assert len(checked) <= 1
+    locked = Client().post(reverse("login"), {"username": "guessed", "password": "la-buena-1234"})
+    assert locked.status_code == 429

@@ -172,3 +172,48 @@ def test_the_embedded_counters_forget_windows_that_are_over(settings, tmp_path):
     with closing(sqlite3.connect(tmp_path / "ratelimit.sqlite3")) as counters:
         keys = [key for (key,) in counters.execute("SELECT key FROM ratelimit_hit")]
     assert [key.split(":")[0] for key in keys] == ["d"]
+
+
+@pytest.mark.parametrize("store", ["sqlite", "cache"])
+def test_a_hold_is_one_callers_until_it_leaves_or_its_time_is_up(settings, tmp_path, store):
+    settings.RATELIMIT_STORE = store
+    settings.RATELIMIT_SQLITE_PATH = tmp_path / "ratelimit.sqlite3"
+
+    with ratelimit.one_at_a_time("sign-in", seconds=30) as first:
+        with ratelimit.one_at_a_time("sign-in", seconds=30) as second:
+            assert (first, second) == (True, False)
+        with ratelimit.one_at_a_time("another", seconds=30) as other:
+            assert other is True
+    with ratelimit.one_at_a_time("sign-in", seconds=30) as after:
+        assert after is True
+
+
+def test_a_hold_left_by_a_dead_process_is_taken_over_when_its_time_is_up(settings, tmp_path):
+    settings.RATELIMIT_STORE = "sqlite"
+    settings.RATELIMIT_SQLITE_PATH = tmp_path / "ratelimit.sqlite3"
+    left = ratelimit.one_at_a_time("sign-in", seconds=30)
+    with time_machine.travel(datetime.datetime(2026, 5, 4, 10, 0, tzinfo=LIMA), tick=False):
+        assert left.__enter__() is True  # never left: its process died
+
+        with ratelimit.one_at_a_time("sign-in", seconds=30) as meanwhile:
+            assert meanwhile is False
+    with (
+        time_machine.travel(datetime.datetime(2026, 5, 4, 10, 0, 31, tzinfo=LIMA), tick=False),
+        ratelimit.one_at_a_time("sign-in", seconds=30) as later,
+    ):
+        assert later is True
+
+
+def test_holds_taken_at_once_go_to_one_caller(transactional_db, real_counters):
+    from tests.races import at_once
+
+    def take() -> bool:
+        with ratelimit.one_at_a_time("sign-in") as held:
+            if held:
+                threading.Event().wait(0.5)  # still holding while the others try
+            return held
+
+    done, errors = at_once(*[take] * 8)
+
+    assert errors == []
+    assert sorted(done) == [False] * 7 + [True]
