@@ -285,6 +285,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collections_app.run_flows",
         "schedule": crontab(hour=9, minute=0),
     },
+    # Daily at 03:00 local: uploads left at *Por asignar columnas* for
+    # IMPORT_ABANDONED_DAYS are discarded, files and all.
+    "crm-discard-abandoned-uploads": {
+        "task": "crm.discard_abandoned_uploads",
+        "schedule": crontab(hour=3, minute=0),
+    },
     # Every 5 minutes: recompute the portfolio report's figures of today (a new day's too,
     # before its first visitor) and of the last week's days changed since.
     "credits-refresh-portfolio-snapshot": {
@@ -453,6 +459,9 @@ CLEAR_API_KEY = env.str("CLEAR_API_KEY", default="")
 CLEAR_WEBHOOK_SECRET = env.str("CLEAR_WEBHOOK_SECRET", default="")
 
 # --- Collections ------------------------------------------------------------------------
+# An upload left at *Por asignar columnas* this many days is discarded, files and all
+# (a daily task): a file of personal data nobody imported is not kept.
+IMPORT_ABANDONED_DAYS = env.int("IMPORT_ABANDONED_DAYS", default=7)
 # Payment gateways answer from memory (integrations.fakes.FakeGateway): tests and a demo
 # without credentials. Never in production: links would point nowhere.
 PAYMENT_GATEWAYS_FAKE = env.bool("PAYMENT_GATEWAYS_FAKE", default=False)

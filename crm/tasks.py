@@ -9,3 +9,9 @@ from crm.imports import services as imports
 def run_import(batch_id: int) -> None:
     """Import an uploaded file (its progress shows on the import's page)."""
     imports.run_import(batch_id=batch_id)
+
+
+@shared_task(name="crm.discard_abandoned_uploads")
+def discard_abandoned_uploads() -> int:
+    """Daily: discard uploads nobody mapped in IMPORT_ABANDONED_DAYS days."""
+    return imports.discard_abandoned_uploads()

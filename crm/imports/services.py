@@ -1,6 +1,7 @@
 """The life of an import batch: upload, columns, preview, run (Celery), undo, conflicts."""
 
 import ctypes
+import datetime
 import gc
 import hashlib
 import io
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -456,6 +458,33 @@ def discard_upload(*, batch: ImportBatch) -> None:
             storage.delete(name)
 
     transaction.on_commit(delete_files)
+
+
+def abandoned_after(batch: ImportBatch) -> datetime.datetime:
+    """When an upload left at *Por asignar columnas* may be discarded."""
+    return batch.created_at + datetime.timedelta(days=settings.IMPORT_ABANDONED_DAYS)
+
+
+def discard_abandoned_uploads(*, now: datetime.datetime | None = None) -> int:
+    """Discard the uploads left at *Por asignar columnas* for IMPORT_ABANDONED_DAYS, files
+    and all, as *Cancelar* does: a file of personal data nobody imported is not kept.
+    Return how many were discarded."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=settings.IMPORT_ABANDONED_DAYS)
+    # created_at < cutoff is abandoned_after(batch) < now.
+    left = ImportBatch.objects.filter(status=ImportBatch.Status.UPLOADED, created_at__lt=cutoff)
+    discarded = 0
+    for batch in left.only("pk").order_by("pk").iterator():
+        try:
+            discard_upload(batch=batch)
+        except (ValidationError, ImportBatch.DoesNotExist):
+            continue  # queued or cancelled meanwhile
+        discarded += 1
+    if discarded:
+        logger.info(
+            "Discarded %s upload(s) left without columns since before %s", discarded, cutoff
+        )
+    return discarded
 
 
 # --- The run -----------------------------------------------------------------------------

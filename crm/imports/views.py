@@ -276,6 +276,7 @@ def import_columns(request: HttpRequest, pk: int) -> HttpResponse:
                 for row in rows
             ],
             "shown_fields": shown_fields,
+            "discarded_after": services.abandoned_after(batch),
         },
     )
 

@@ -6,7 +6,7 @@ import re
 import threading
 import time
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -628,6 +628,43 @@ def test_an_upload_never_queued_can_be_discarded_file_and_all(
 
     assert not ImportBatch.objects.filter(pk=batch.pk).exists()
     assert not storage.exists(name)
+
+
+def test_uploads_left_without_columns_are_discarded_after_the_days_set(
+    supervisor, settings, django_capture_on_commit_callbacks
+):
+    from crm import tasks
+
+    settings.IMPORT_ABANDONED_DAYS = 7
+    content = xlsx(good_rows())
+    old, recent, queued = (upload(content, "c.xlsx", supervisor) for _ in range(3))
+    services.queue_import(
+        batch=queued, mapping=queued.mapping, skip_invalid=False, actor=supervisor
+    )
+    eight_days_ago = timezone.now() - timedelta(days=8)
+    ImportBatch.objects.filter(pk__in=[old.pk, queued.pk]).update(created_at=eight_days_ago)
+    ImportBatch.objects.filter(pk=recent.pk).update(created_at=timezone.now() - timedelta(days=6))
+    name, storage = old.file.name, old.file.storage
+
+    with django_capture_on_commit_callbacks(execute=True):
+        discarded = tasks.discard_abandoned_uploads()
+
+    assert discarded == 1
+    assert set(ImportBatch.objects.values_list("pk", flat=True)) == {recent.pk, queued.pk}
+    assert not storage.exists(name)
+
+
+def test_the_columns_page_says_from_when_the_upload_is_discarded(client, supervisor, settings):
+    settings.IMPORT_ABANDONED_DAYS = 7
+    batch = upload(xlsx(good_rows()), "clientes.xlsx", supervisor)
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        created_at=timezone.make_aware(datetime(2026, 3, 1, 10, 0))
+    )
+    client.force_login(supervisor)
+
+    page = client.get(reverse("crm:import_columns", args=[batch.pk]))
+
+    assert "se descarta con su archivo a partir del 08/03/2026" in page.content.decode()
 
 
 def test_a_queued_upload_is_not_discarded(supervisor):
