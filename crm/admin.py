@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from crm import identity, services, validators
+from crm.forms import refuse_control_characters_in
 from crm.models import (
     OPT_OUT_TAG,
     Appointment,
@@ -77,6 +78,7 @@ class CustomerAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        refuse_control_characters_in(self)
         if "tags" in self.fields:
             # The tags an app keeps are not offered; the service keeps them as they are.
             tags = self.fields["tags"]
@@ -193,6 +195,10 @@ class InteractionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # The timeline is the record of what happened to the customer: kept whole.
         return False
 
     @admin.display(description=_("resumen"))

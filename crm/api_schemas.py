@@ -87,7 +87,8 @@ _COUNTED = {
 
 # The types of the errors the validators below raise, already in Spanish.
 NUL_TYPE = "null_character"
-_OWN_TYPES = {"document", "email", NUL_TYPE}
+CONTROL_TYPE = "control_character"
+_OWN_TYPES = {"document", "email", NUL_TYPE, CONTROL_TYPE}
 
 
 def spanish_message(error: Any) -> str:
@@ -126,8 +127,9 @@ def _spanish(error: Any) -> dict:
 
 def _nul_errors(data: Any) -> list[dict]:
     """Errors for each text in `data` with a NUL character, which PostgreSQL cannot store
-    (Django's forms refuse it too, with ProhibitNullCharactersValidator). A loop, not
-    recursion: JSON may nest as deep as its parser allows."""
+    (Django's forms refuse it too, with ProhibitNullCharactersValidator), or another
+    control character, named by its code point. A loop, not recursion: JSON may nest as
+    deep as its parser allows."""
     errors = []
     pending: list[tuple[tuple, Any]] = [((), data)]
     while pending:
@@ -136,6 +138,10 @@ def _nul_errors(data: Any) -> list[dict]:
             message = _("Tiene un carácter nulo, que no se admite.")
             errors.append(
                 {"type": PydanticCustomError(NUL_TYPE, message), "loc": loc, "input": value}
+            )
+        elif message := document_validators.control_character_problem(value):
+            errors.append(
+                {"type": PydanticCustomError(CONTROL_TYPE, message), "loc": loc, "input": value}
             )
         elif isinstance(value, dict):
             for key, item in value.items():

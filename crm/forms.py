@@ -23,6 +23,13 @@ AGENDA_DAYS = 14
 UNASSIGNED = "none"
 
 
+def refuse_control_characters_in(form: forms.BaseForm) -> None:
+    """Add `refuse_control_characters` to every text field of the form."""
+    for field in form.fields.values():
+        if isinstance(field, forms.CharField) and not isinstance(field, PhoneNumberField):
+            field.validators.append(validators.refuse_control_characters)
+
+
 class ServiceErrorsMixin:
     """Show a service's ValidationError on the form, on its field when the form has one."""
 
@@ -155,6 +162,7 @@ class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
         self.fields["branch"].queryset = Branch.objects.filter(is_active=True)
         self.fields["advisor"].queryset = advisors()
         self.fields["document_number"].widget.attrs["autofocus"] = True
+        refuse_control_characters_in(self)
         limit_tags_to_hand_kept(self.fields["tags"], self.instance)
         self.fields["has_opted_out"].help_text = _(
             "El cliente pidió no recibir mensajes ni campañas: no se le enviará ninguno."
@@ -276,6 +284,7 @@ class QuickNoteForm(forms.Form):
     summary = forms.CharField(
         label=_("Nota"),
         max_length=NOTE_MAX_CHARS,
+        validators=[validators.refuse_control_characters],
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Escriba una nota…")}),
         error_messages={
             "required": _("Escriba el texto de la nota."),

@@ -1,4 +1,5 @@
-"""Identity document rules per document type (Peru's, the default country)."""
+"""Identity document rules per document type (Peru's, the default country), and the
+control characters no text of a customer's may hold."""
 
 import re
 
@@ -69,3 +70,26 @@ def validate_document(document_type: str, number: str) -> None:
             )
     else:
         raise ValidationError({"document_type": _("Tipo de documento desconocido.")})
+
+
+# Characters nobody types, refused in a customer's texts on the screens and in the API:
+# no .xlsx cell may hold them (an export would drop them silently), and the book's rows,
+# written as a .csv, would read as another kind of file. NUL has its own check; tab and
+# line breaks are text.
+CONTROL_CHARACTERS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character_problem(value: object) -> str | None:
+    """Say what is wrong with a text holding a control character, naming it; None if it
+    holds none (or is no text)."""
+    if isinstance(value, str) and (control := CONTROL_CHARACTERS.search(value)):
+        return _(
+            "Tiene un carácter de control invisible (%(code)s), que no se admite: bórrelo."
+        ) % {"code": f"U+{ord(control.group()):04X}"}
+    return None
+
+
+def refuse_control_characters(value: object) -> None:
+    """A form field's validator: `control_character_problem` as a ValidationError."""
+    if problem := control_character_problem(value):
+        raise ValidationError(problem, code="control_character")

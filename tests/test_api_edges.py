@@ -220,6 +220,48 @@ def test_a_nul_character_deep_in_a_row_names_where_it_is(partner):
     ]
 
 
+@pytest.mark.parametrize(
+    ("character", "code"), [("\x01", "U+0001"), ("\x1b", "U+001B"), ("\x7f", "U+007F")]
+)
+def test_a_control_character_is_refused_naming_the_field_and_the_character(
+    partner, character, code
+):
+    customer = CustomerFactory()
+
+    response = partner.post(
+        "/cobranzas/callbacks",
+        {
+            "tipo_documento": customer.document_type,
+            "numero_documento": customer.document_number,
+            "telefono": "987654321",
+            "franja_preferida": f"mañanas{character}",
+        },
+    )
+
+    assert response.status_code == 422
+    assert messages(response) == {
+        "franja_preferida": f"Tiene un carácter de control invisible ({code}), que no se "
+        "admite: bórrelo."
+    }
+    assert not CallbackRequest.objects.exists()
+
+
+def test_tabs_and_line_breaks_are_text_not_control_characters(partner):
+    customer = CustomerFactory()
+
+    response = partner.post(
+        "/cobranzas/callbacks",
+        {
+            "tipo_documento": customer.document_type,
+            "numero_documento": customer.document_number,
+            "telefono": "987654321",
+            "franja_preferida": "mañanas,\tde 9\r\na 12",
+        },
+    )
+
+    assert response.status_code == 201
+
+
 def test_more_parameters_than_django_reads_is_a_documented_400_not_a_server_error(partner):
     response = partner.get("/cartera/clientes", {f"p{n}": "1" for n in range(1001)})
 

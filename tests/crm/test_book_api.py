@@ -254,3 +254,21 @@ def test_a_page_of_customers_or_loans_costs_the_same_queries_for_2_rows_as_for_2
         LoanFactory().customer.tags.add(tagged)
 
     assert queries() == few
+
+
+def test_a_control_character_in_a_row_is_named_with_its_row_and_field_not_called_a_csv(partner):
+    answer = partner.post(
+        "/cartera/importaciones/clientes",
+        {"filas": [marta(), jean(nombres="Jean\x01")]},
+        route=IMPORT,
+    )
+
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == [
+        {
+            "type": "control_character",
+            "loc": ["body", "payload", "filas", 1, "nombres"],
+            "msg": "Tiene un carácter de control invisible (U+0001), que no se admite: bórrelo.",
+        }
+    ]
+    assert not ImportBatch.objects.exists()

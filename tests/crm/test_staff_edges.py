@@ -5,7 +5,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from crm.models import OPT_OUT_TAG, Customer, Interaction, Tag
-from tests.factories import LoanFactory
+from tests.factories import InteractionFactory, LoanFactory
 
 HTMX = {"HX-Request": "true"}
 
@@ -256,3 +256,78 @@ def test_a_phone_that_is_no_number_is_refused_in_plain_spanish(client, asesor):
 
     assertContains(response, "Ingrese un número de teléfono válido (ej.: ")
     assertNotContains(response, "válido  (")  # the library's own Spanish, double-spaced
+
+
+def test_admin_shows_timeline_entries_but_cannot_delete_them_alone_or_in_bulk(admin_client):
+    entry = InteractionFactory(summary="Llamada de prueba")
+
+    page = admin_client.get(reverse("admin:crm_interaction_change", args=[entry.pk]))
+    listing = admin_client.get(reverse("admin:crm_interaction_changelist"))
+    single = admin_client.post(
+        reverse("admin:crm_interaction_delete", args=[entry.pk]), {"post": "yes"}
+    )
+    admin_client.post(
+        reverse("admin:crm_interaction_changelist"),
+        {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"},
+    )
+
+    assertContains(page, "Llamada de prueba")
+    assertNotContains(page, reverse("admin:crm_interaction_delete", args=[entry.pk]))
+    assertNotContains(listing, "delete_selected")
+    assert single.status_code == 403
+    assert Interaction.objects.filter(pk=entry.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("first_name", "Ana\x01"), ("address", "Av. Sol\x1b 1")]
+)
+def test_a_control_character_in_a_customer_is_refused_naming_it(client, asesor, field, value):
+    client.force_login(asesor)
+    data = {
+        "document_type": "dni",
+        "document_number": "45871236",
+        "first_name": "Ana",
+        "last_name": "Quispe",
+        "phone": "987654321",
+        field: value,
+    }
+
+    response = client.post(reverse("crm:customer_create"), data)
+
+    assert response.status_code == 200
+    assertContains(response, "Tiene un carácter de control invisible (U+00")
+    assert not Customer.objects.filter(document_number="45871236").exists()
+
+
+def test_a_control_character_in_a_note_is_refused_and_line_breaks_are_kept(
+    client, asesor, customer
+):
+    client.force_login(asesor)
+    url = reverse("crm:customer_add_note", args=[customer.pk])
+
+    refused = client.post(url, {"kind": "note", "summary": "Llamó\x07 hoy"}, headers=HTMX)
+    kept = client.post(url, {"kind": "note", "summary": "Llamó hoy.\r\nVuelve\tmañana."})
+
+    assertContains(refused, "Tiene un carácter de control invisible (U+0007)")
+    assert kept.status_code == 302
+    assert list(customer.interactions.filter(kind="note").values_list("summary", flat=True)) == [
+        "Llamó hoy.\r\nVuelve\tmañana."
+    ]
+
+
+def test_admin_refuses_a_control_character_in_a_customer(admin_client, customer):
+    url = reverse("admin:crm_customer_change", args=[customer.pk])
+    data = {
+        "document_type": customer.document_type,
+        "document_number": customer.document_number,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "phone": "987654321",
+        "city": "Li\x0bma",
+    }
+
+    response = admin_client.post(url, data)
+
+    assertContains(response, "Tiene un carácter de control invisible (U+000B)")
+    customer.refresh_from_db()
+    assert customer.city != "Li\x0bma"
