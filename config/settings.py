@@ -136,6 +136,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Inside CSP and the security headers, which its page gets too.
     "lib.error_pages.MethodNotAllowedPage",
+    "lib.middleware.AdminDateDrilldownMiddleware",
     # Last, as django-axes asks: it turns lockouts into a response.
     "axes.middleware.AxesMiddleware",
 ]

@@ -301,3 +301,30 @@ def test_the_admin_search_box_has_no_english_alt_text(admin_client):
 
     assertContains(page, 'alt="Buscar"')
     assert 'alt="Search"' not in page.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_at__year=9999",
+        "created_at__year=99999999999",
+        "created_at__year=2026&created_at__month=13",
+        "created_at__year=2026&created_at__month=2&created_at__day=x",
+        "created_at__year=２０２６",
+    ],
+)
+@pytest.mark.parametrize("model", ["crm/customer", "collections_app/paymentpromise"])
+def test_a_date_drilldown_admin_cannot_read_gets_its_page_not_a_500(admin_client, query, model):
+    address = f"/admin/{model}/"
+
+    response = admin_client.get(f"{address}?{query}")
+
+    assert response.status_code == 302
+    assert response.url == f"{address}?e=1"
+    assert admin_client.get(response.url).status_code == 200
+
+
+def test_a_date_drilldown_in_range_lists_as_before(admin_client):
+    response = admin_client.get("/admin/collections_app/paymentpromise/?promised_on__year=2026")
+
+    assert response.status_code == 200
