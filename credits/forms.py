@@ -427,7 +427,9 @@ class PaymentForm(ServiceErrorsMixin, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if cleaned.get("source") in REFERENCE_REQUIRED and not cleaned.get("reference", "").strip():
+        # A number refused as such (too long, a NUL) is in the errors already, not missing.
+        missing = "reference" not in self.errors and not cleaned.get("reference", "").strip()
+        if cleaned.get("source") in REFERENCE_REQUIRED and missing:
             self.add_error(
                 "reference", _("Indique el número de operación de la transferencia o depósito.")
             )

@@ -12,9 +12,8 @@ A snapshot stays exact because every service that changes what the report reads 
   of now), which does not always give the same figures (a loan it had paid off comes back
   on those days, owing nothing);
 - a disbursement, from its day: the loan enters the portfolio then;
-- a write-off, from today: the report reads the loan's status as it is now (it counts
-  written-off loans with the active ones, which leaves the figures alone, but that is the
-  report's rule to change, not this module's to rely on).
+- a write-off, from today: the loan leaves the buckets for the written-off line from the
+  moment of its write-off (the report reads it from the ledger), so the days before keep it.
 
 Creating a loan, sending it for signature and cancelling a draft leave the report alone
 (it reads disbursed loans only); so does the nightly late interest, which changes neither
@@ -167,6 +166,8 @@ def figures_of(summary: selectors.PortfolioSummary) -> dict:
         "par90": str(summary.par90),
         "collected_this_month": str(summary.collected_this_month),
         "payments_this_month": summary.payments_this_month,
+        "written_off_loans": summary.written_off_loans,
+        "written_off": str(summary.written_off),
     }
 
 
@@ -193,4 +194,7 @@ def summary_of(snapshot: PortfolioSnapshot) -> selectors.PortfolioSummary:
         par90=Decimal(figures["par90"]),
         collected_this_month=Decimal(figures["collected_this_month"]),
         payments_this_month=figures["payments_this_month"],
+        # A snapshot kept before the written-off line had none (`has_figures` is False for it).
+        written_off_loans=figures.get("written_off_loans", 0),
+        written_off=Decimal(figures.get("written_off", "0.00")),
     )

@@ -42,6 +42,8 @@ from crm.models import Branch, Customer
 from lib import bulk, money, small_tables
 
 CENT = Decimal("0.01")
+# The report's line of loans written off, apart from the aging buckets (not a `Bucket`).
+WRITTEN_OFF_LINE = "written_off"
 PAR_BUCKETS = {
     30: (Bucket.D31_60, Bucket.D61_90, Bucket.D90_PLUS),
     90: (Bucket.D90_PLUS,),
@@ -415,7 +417,8 @@ def _bucket_bounds(today: date) -> list[tuple[str, date]]:
 
 
 def _portfolio_sql(as_of: date) -> tuple[str, dict]:
-    """Return SQL naming `per_loan` (loan_id, oldest_due, outstanding) as of the end of a day.
+    """Return SQL naming `per_loan` (loan_id, oldest_due, outstanding, is_written_off) as of
+    the end of a day.
 
     A loan is in the portfolio if it was disbursed by then and is live now, or is paid now
     but still owed something then. An installment counts if the payment that created it
@@ -424,6 +427,10 @@ def _portfolio_sql(as_of: date) -> tuple[str, dict]:
     its principal, interest and fees were not all paid by the payments that counted then.
     When no payment counts differently then and now (always so for today), that is simply
     today's live installments of today's live loans, and the cheaper SQL says just that.
+
+    A loan written off by the end of the day (its write-off ledger entry, or, for a loan
+    without one, the moment it took its written-off status) is `is_written_off` 1: it has
+    left the gross portfolio, and the report shows it on a line of its own.
     """
     day_end = _day_end(as_of)
     params = {
@@ -437,6 +444,7 @@ def _portfolio_sql(as_of: date) -> tuple[str, dict]:
         "active": Loan.Status.ACTIVE,
         "written_off": Loan.Status.WRITTEN_OFF,
         "paid": Loan.Status.PAID,
+        "write_off": LedgerEntry.Kind.WRITE_OFF,
         "false": False,
     }
     changed = Payment.objects.filter(
@@ -444,6 +452,7 @@ def _portfolio_sql(as_of: date) -> tuple[str, dict]:
         | Q(status=Payment.Status.ANNULLED, received_on__lte=as_of, annulled_at__gte=day_end)
     )
     sql = _ROWS_THEN + _PER_LOAN_THEN if changed.exists() else _PER_LOAN_NOW
+    sql += _WRITTEN_OFF_THEN
     return sql.format(  # table names from Django's metadata, values as parameters
         installment=Installment._meta.db_table,
         loan=Loan._meta.db_table,
@@ -455,7 +464,7 @@ def _portfolio_sql(as_of: date) -> tuple[str, dict]:
 
 # Nothing changed since: today's live installments of today's live loans.
 _PER_LOAN_NOW = """
-        WITH per_loan AS (
+        WITH owed AS (
             SELECT i.loan_id,
                    MIN(CASE WHEN i.paid_on IS NULL AND i.due_date < %(day)s THEN i.due_date END)
                        AS oldest_due,
@@ -528,7 +537,7 @@ _ROWS_THEN = """
 """
 
 _PER_LOAN_THEN = """
-        per_loan AS (
+        owed AS (
             SELECT loan_id,
                    MIN(CASE WHEN is_open = 1 AND due_date < %(day)s THEN due_date END)
                        AS oldest_due,
@@ -539,9 +548,30 @@ _PER_LOAN_THEN = """
         )
 """
 
+# Only a loan written off or paid now may have been written off then (an annulled payment
+# takes a loan written off before back to written off, never to active), so the ledger is
+# read, by its loan index, for those few.
+_WRITTEN_OFF_THEN = """
+        , per_loan AS (
+            SELECT o.loan_id, o.oldest_due, o.outstanding,
+                   CASE WHEN l.status = %(active)s THEN 0
+                        WHEN COALESCE(
+                                 (SELECT MIN(w.created_at) FROM {ledger} w
+                                  WHERE w.loan_id = o.loan_id AND w.kind = %(write_off)s),
+                                 CASE WHEN l.status = %(written_off)s
+                                      THEN l.status_changed_at END
+                             ) < %(day_end)s THEN 1
+                        ELSE 0 END AS is_written_off
+            FROM owed o
+            JOIN {loan} l ON l.id = o.loan_id
+        )
+"""
+
 
 def aging_report(today: date | None = None) -> list[dict]:
     """Return, per aging bucket, the portfolio's loans and outstanding principal as of a day.
+
+    Loans written off by then are not in it (`portfolio_summary` gives them apart).
 
     A loan's bucket comes from its oldest installment unpaid at the end of that day,
     computed here from the installments and payments (not from the nightly `Loan.bucket`),
@@ -549,6 +579,11 @@ def aging_report(today: date | None = None) -> list[dict]:
     Bucket limits are passed as dates, which keeps the SQL the same on PostgreSQL and
     SQLite.
     """
+    return _aging_and_written_off(today)[0]
+
+
+def _aging_and_written_off(today: date | None) -> tuple[list[dict], int, Decimal]:
+    """Return `aging_report`'s rows, and the loans written off by then and their principal."""
     today = today or timezone.localdate()
     per_loan, params = _portfolio_sql(today)
     cases = []
@@ -557,8 +592,10 @@ def aging_report(today: date | None = None) -> list[dict]:
         params[f"since{k}"] = connection.ops.adapt_datefield_value(since)
         params[f"bucket{k}"] = str(bucket)
     params["current"], params["worst"] = str(Bucket.CURRENT), str(Bucket.D90_PLUS)
+    params["written_off_line"] = WRITTEN_OFF_LINE
     sql = f"""{per_loan}
-        SELECT CASE WHEN oldest_due IS NULL THEN %(current)s {" ".join(cases)}
+        SELECT CASE WHEN is_written_off = 1 THEN %(written_off_line)s
+                    WHEN oldest_due IS NULL THEN %(current)s {" ".join(cases)}
                     ELSE %(worst)s END AS bucket,
                COUNT(*), COALESCE(SUM(outstanding), 0)
         FROM per_loan
@@ -569,7 +606,7 @@ def aging_report(today: date | None = None) -> list[dict]:
         found = {row[0]: (row[1], money.cents(row[2])) for row in cursor}
     rows = [(bucket, *found.get(str(bucket), (0, ZERO))) for bucket in Bucket]
     percents = shares_of_100([outstanding for _bucket, _count, outstanding in rows])
-    return [
+    buckets = [
         {
             "bucket": str(bucket),
             "label": bucket.label,
@@ -579,6 +616,7 @@ def aging_report(today: date | None = None) -> list[dict]:
         }
         for (bucket, count, outstanding), percent in zip(rows, percents, strict=True)
     ]
+    return buckets, *found.get(WRITTEN_OFF_LINE, (0, ZERO))
 
 
 def shares_of_100(amounts: list[Decimal]) -> list[Decimal]:
@@ -619,13 +657,16 @@ class PortfolioSummary:
     par90: Decimal
     collected_this_month: Decimal
     payments_this_month: int
+    # Loans written off by then, out of the buckets, `outstanding` and PAR: their principal.
+    written_off_loans: int = 0
+    written_off: Decimal = ZERO
 
 
 def portfolio_summary(today: date | None = None) -> PortfolioSummary:
     """Return the portfolio report as of a day: outstanding by bucket, PAR30, PAR90, and the
     cash of that day's month up to it (payments annulled after it still counted then)."""
     today = today or timezone.localdate()
-    buckets = aging_report(today)
+    buckets, written_off_loans, written_off = _aging_and_written_off(today)
     outstanding = sum((b["outstanding"] for b in buckets), ZERO)
 
     def par(days: int) -> Decimal:
@@ -649,6 +690,8 @@ def portfolio_summary(today: date | None = None) -> PortfolioSummary:
         # SQLite sums decimals as floats-in-text: round explicitly.
         collected_this_month=money.cents(totals["total"]),
         payments_this_month=totals["count"],
+        written_off_loans=written_off_loans,
+        written_off=written_off,
     )
 
 
@@ -764,12 +807,14 @@ def portfolio_loans(today: date | None = None) -> Iterator[PortfolioLoan]:
     """Yield the portfolio's loans with their outstanding principal and aging as of a day.
 
     The figures come from the same SQL as `aging_report`, so the rows add up to the
-    report's totals.
+    report's totals; loans written off by then are left out, as there.
     """
     today = today or timezone.localdate()
     per_loan, params = _portfolio_sql(today)
     with connection.cursor() as cursor:
-        sql = f"{per_loan} SELECT loan_id, oldest_due, outstanding FROM per_loan"  # noqa: S608
+        sql = f"""{per_loan}
+            SELECT loan_id, oldest_due, outstanding FROM per_loan WHERE is_written_off = 0
+        """  # noqa: S608
         cursor.execute(sql, params)
         figures = {row[0]: (row[1], money.cents(row[2])) for row in cursor}
     loans = (

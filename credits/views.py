@@ -407,7 +407,7 @@ def _bucket_chart(summary: selectors.PortfolioSummary) -> dict:
 @require_GET
 @permission_required("credits.view_portfolio", raise_exception=True)
 def portfolio_xlsx(request: HttpRequest) -> HttpResponse:
-    """Download the portfolio report as of a day: the buckets, and every live loan."""
+    """Download the portfolio report as of a day: the buckets, and every loan in them."""
     as_of = forms.PortfolioForm(request.GET).day()
     summary = selectors.portfolio_summary(as_of)
     # Write-only mode keeps one row at a time in memory, however many loans there are.
@@ -458,6 +458,13 @@ def _summary_sheet(book: Workbook, summary: selectors.PortfolioSummary, as_of) -
             [_("Total"), total_loans, summary.outstanding, Decimal(100)],
             money=(2, 3),
             bold=True,
+        )
+    )
+    sheet.append(
+        _cells(
+            sheet,
+            [_("Castigado (fuera de la cartera)"), summary.written_off_loans, summary.written_off],
+            money=(2,),
         )
     )
     sheet.append([])

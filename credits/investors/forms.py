@@ -1,5 +1,6 @@
 """Input parsing for the investor and liquidation screens, query strings included."""
 
+import re
 from datetime import date, timedelta
 
 from django import forms
@@ -59,7 +60,7 @@ class InvestorForm(forms.ModelForm):
 
     def clean_bank_cci(self) -> str:
         cci = services.normalize_cci(self.cleaned_data.get("bank_cci", ""))
-        if cci and (len(cci) != 20 or not cci.isdigit()):
+        if cci and not re.fullmatch(r"[0-9]{20}", cci):
             raise forms.ValidationError(_("El CCI debe tener exactamente 20 dígitos."))
         return cci
 

@@ -9,7 +9,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Count,
     DecimalField,
-    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -39,10 +38,6 @@ DISBURSED_STATUSES = (Loan.Status.ACTIVE, Loan.Status.PAID, Loan.Status.WRITTEN_
 
 
 PERCENT = Decimal(100)
-
-
-# Multiply by this rather than divide by 100: SQLite divides whole numbers as integers.
-ONE_PERCENT = Decimal("0.01")
 
 
 # Share-weighted sums keep six decimals in SQL and are rounded to cents once, at the end.
@@ -82,29 +77,44 @@ def search_investors(queryset: QuerySet[Investor], text: str) -> QuerySet[Invest
     return queryset.filter(condition) if condition else queryset
 
 
-def _loan_unpaid_principal():
-    """The unpaid principal of the outer row's loan (its live installments), as a subquery."""
-    per_loan = (
-        Installment.objects.filter(loan=OuterRef("loan"), is_superseded=False)
-        .values("loan")
-        .annotate(total=Sum(F("principal_due") - F("principal_paid")))
-        .values("total")
-    )
+def _loan_unpaid(amount, condition: Q | None = None):
+    """Sum `amount` over the outer row's loan's live installments (and `condition`), as a
+    subquery."""
+    installments = Installment.objects.filter(loan=OuterRef("loan"), is_superseded=False)
+    if condition is not None:
+        installments = installments.filter(condition)
+    per_loan = installments.values("loan").annotate(total=Sum(amount)).values("total")
     return Coalesce(Subquery(per_loan, output_field=PRECISE), ZERO, output_field=PRECISE)
 
 
-def investor_participations(investor: Investor) -> QuerySet[Participation]:
-    """Return an investor's participations with loan, customer and their share outstanding."""
-    return (
+def _loan_unpaid_principal():
+    """The unpaid principal of the outer row's loan (its live installments), as a subquery."""
+    return _loan_unpaid(F("principal_due") - F("principal_paid"))
+
+
+def outstanding_share(loan_outstanding: Decimal | float, share: Decimal) -> Decimal:
+    """Return an investor's part of a loan's unpaid principal, rounded half up to the cent.
+
+    Every outstanding total of the investor screens is a sum of these: rounded once per
+    participation, a total always equals the sum of the rows it stands for (rounding each
+    sum instead left the totals cents apart from their rows, more the more loans).
+    """
+    return money.cents(money.cents(loan_outstanding) * share / PERCENT)
+
+
+def investor_participations(investor: Investor) -> list[Participation]:
+    """Return an investor's participations with loan, customer and their share outstanding
+    (`outstanding_share`, to the cent)."""
+    participations = list(
         investor.participations.select_related("loan__customer")
         .annotate(loan_outstanding=_loan_unpaid_principal())
-        .annotate(
-            outstanding_share=ExpressionWrapper(
-                F("loan_outstanding") * F("share") * ONE_PERCENT, output_field=PRECISE
-            )
-        )
         .order_by("-created_at", "-id")
     )
+    for participation in participations:
+        participation.outstanding_share = outstanding_share(
+            participation.loan_outstanding, participation.share
+        )
+    return participations
 
 
 def investor_distributions(investor: Investor) -> QuerySet[Distribution]:
@@ -167,42 +177,57 @@ def _distributions(investor: Investor | None, currency: str | None) -> QuerySet[
     return rows
 
 
-def _share_of(amount):
-    """Sum of a participation's share of a per-installment amount, live installments only."""
-    return Sum(
-        amount * F("share") * ONE_PERCENT,
-        filter=Q(loan__installments__is_superseded=False),
-        output_field=PRECISE,
-        default=ZERO,
+def _live_shares(
+    participations: QuerySet[Participation], today: date, *, interest: bool = True
+) -> list[dict]:
+    """Return each participation in a live loan: its investor, its loan's `Loan.bucket`, its
+    `outstanding_share`, and (with `interest`) its share of the unpaid interest net of the
+    platform fee, all of it and the part already past due (not rounded: only summed)."""
+    unpaid_interest = F("interest_due") - F("interest_paid")
+    rows = participations.filter(loan__status__in=Loan.LIVE).annotate(
+        loan_outstanding=_loan_unpaid_principal()
     )
+    fields = ["investor_id", "loan__bucket", "share", "loan_outstanding"]
+    if interest:
+        rows = rows.annotate(
+            loan_interest=_loan_unpaid(unpaid_interest),
+            loan_interest_overdue=_loan_unpaid(unpaid_interest, Q(due_date__lt=today)),
+        )
+        fields += ["loan__product__platform_fee_percent", "loan_interest", "loan_interest_overdue"]
+    shares = []
+    for row in rows.values(*fields):
+        share = {
+            "investor": row["investor_id"],
+            "bucket": row["loan__bucket"],
+            "outstanding": outstanding_share(row["loan_outstanding"], row["share"]),
+        }
+        if interest:
+            kept = row["share"] * (PERCENT - row["loan__product__platform_fee_percent"])
+            share["expected"] = _decimal(row["loan_interest"]) * kept / PERCENT / PERCENT
+            share["expected_overdue"] = (
+                _decimal(row["loan_interest_overdue"]) * kept / PERCENT / PERCENT
+            )
+        shares.append(share)
+    return shares
 
 
-def _unpaid(component: str):
-    return F(f"loan__installments__{component}_due") - F(f"loan__installments__{component}_paid")
+def _decimal(value: Decimal | float) -> Decimal:
+    # SQLite sums decimal columns as floats; every amount summed here is in cents.
+    return money.cents(value)
 
 
 def _exposure(
     investor: Investor | None, today: date, currency: str | None
 ) -> dict[str, dict[str, Decimal]]:
     """Return, per `Loan.bucket`, the share of unpaid principal and of interest net of fee."""
-    kept = (PERCENT - F("loan__product__platform_fee_percent")) * ONE_PERCENT
-    overdue = Q(loan__installments__is_superseded=False, loan__installments__due_date__lt=today)
-    rows = (
-        _participations(investor, currency)
-        .filter(loan__status__in=Loan.LIVE)
-        .values("loan__bucket")
-        .annotate(
-            outstanding=_share_of(_unpaid("principal")),
-            expected=_share_of(_unpaid("interest") * kept),
-            expected_overdue=Sum(
-                _unpaid("interest") * kept * F("share") * ONE_PERCENT,
-                filter=overdue,
-                output_field=PRECISE,
-                default=ZERO,
-            ),
+    exposure: dict[str, dict[str, Decimal]] = {}
+    for share in _live_shares(_participations(investor, currency), today):
+        totals = exposure.setdefault(
+            share["bucket"], {"outstanding": ZERO, "expected": ZERO, "expected_overdue": ZERO}
         )
-    )
-    return {row["loan__bucket"]: row for row in rows}
+        for key in totals:
+            totals[key] += share[key]
+    return exposure
 
 
 def _bucket_list(exposure: dict[str, dict[str, Decimal]]) -> list[dict]:
@@ -326,12 +351,12 @@ def capital_by_investor(limit: int = 10, *, currency: str | None = None) -> list
         .annotate(deployed=Sum("amount"))
         .order_by("-deployed", "investor__name")[:limit]
     )
-    outstanding = dict(
-        _participations(None, currency)
-        .filter(investor__in=[row["investor"] for row in top], loan__status__in=Loan.LIVE)
-        .values_list("investor")
-        .annotate(total=_share_of(_unpaid("principal")))
-    )
+    outstanding: dict[int, Decimal] = {}
+    chosen = _participations(None, currency).filter(investor__in=[row["investor"] for row in top])
+    for share in _live_shares(chosen, timezone.localdate(), interest=False):
+        outstanding[share["investor"]] = (
+            outstanding.get(share["investor"], ZERO) + share["outstanding"]
+        )
     return [
         {
             "investor": row["investor"],

@@ -26,7 +26,7 @@ from credits.services import ledger
 from crm import services as crm_services
 from crm import validators
 from crm.models import Interaction
-from lib import bulk, money, people
+from lib import bulk, money, people, search
 
 
 @transaction.atomic
@@ -189,8 +189,8 @@ INVESTOR_FIELDS = (
 
 
 def normalize_cci(cci: str) -> str:
-    """Return an interbank account code (CCI) without spaces or dashes."""
-    return re.sub(r"[\s\-]", "", cci or "")
+    """Return an interbank account code (CCI) in ASCII digits, without spaces or dashes."""
+    return re.sub(r"[\s\-]", "", search.ascii_digits(cci or ""))
 
 
 def _duplicate_investor_message() -> str:
@@ -209,7 +209,7 @@ def validate_investor(investor: Investor) -> None:
         errors.update(exc.message_dict)
     if investor.kind == Investor.Kind.COMPANY and investor.document_type != "ruc":
         errors.setdefault("document_type", []).append(_("Una empresa se registra con su RUC."))
-    if investor.bank_cci and not re.fullmatch(r"\d{20}", investor.bank_cci):
+    if investor.bank_cci and not re.fullmatch(r"[0-9]{20}", investor.bank_cci):
         errors.setdefault("bank_cci", []).append(_("El CCI debe tener exactamente 20 dígitos."))
     duplicates = Investor.objects.filter(
         document_type=investor.document_type, document_number=investor.document_number

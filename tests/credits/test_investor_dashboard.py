@@ -203,6 +203,32 @@ def test_loans_in_another_currency_are_left_out(book, make_active_loan):
     assert (usd.capital_deployed, usd.outstanding) == (Decimal("3000.00"), Decimal("3000.00"))
 
 
+def test_the_outstanding_totals_equal_the_sum_of_their_rows(client, supervisor, make_active_loan):
+    # 12.345678 % of 1,000.00 is 123.45678: 123.46 a row. Rounding the sum of the three
+    # (370.37034) instead showed a total a cent short of its rows.
+    investor = InvestorFactory(name="Rosa Quispe")
+    other = InvestorFactory(name="Tomás Huamán")
+    for _k in range(3):
+        loan = make_active_loan(principal=Decimal("1000.00"))
+        investor_services.add_participation(
+            loan=loan, investor=investor, actor=None, share=Decimal("12.345678")
+        )
+        investor_services.add_participation(
+            loan=loan, investor=other, actor=None, share=Decimal("12.345678")
+        )
+    client.force_login(supervisor)
+
+    detail = client.get(reverse("credits:investor_detail", args=[investor.pk])).context
+    everyone = investor_selectors.investor_summary()
+    ranking = investor_selectors.capital_by_investor(10)
+
+    rows = [p.outstanding_share for p in detail["participations"]]
+    assert rows == [Decimal("123.46")] * 3
+    assert detail["summary"].outstanding == sum(rows) == Decimal("370.38")
+    assert sum(b["outstanding"] for b in detail["summary"].buckets) == Decimal("370.38")
+    assert everyone.outstanding == sum(r["outstanding"] for r in ranking) == Decimal("740.76")
+
+
 def test_the_dashboard_shows_every_investors_figures_and_the_ranking(client, supervisor, book):
     client.force_login(supervisor)
 

@@ -156,6 +156,23 @@ def test_a_supervisor_registers_an_investor(client, supervisor):
     assert investor.bank_cci == "00219100123456780121"
 
 
+def test_a_cci_typed_in_full_width_digits_is_kept_in_ascii(client, supervisor):
+    client.force_login(supervisor)
+
+    client.post(
+        reverse("credits:investor_create"),
+        _data(bank_cci="００２１９１００１２３４５６７８０１２１"),
+    )
+
+    assert Investor.objects.get().bank_cci == "00219100123456780121"
+
+
+def test_a_cci_in_arabic_indic_digits_is_kept_in_ascii(supervisor):
+    investor = investor_services.create_investor(actor=supervisor, data=_data(bank_cci="٣" * 20))
+
+    assert investor.bank_cci == "3" * 20
+
+
 def test_registering_an_investor_writes_nothing_on_any_timeline(supervisor):
     investor_services.create_investor(actor=supervisor, data=_data())
 

@@ -243,6 +243,21 @@ def test_the_form_refuses_an_absurd_amount_on_the_amount_field(client, cobranzas
     assert not loan.payments.exists()
 
 
+@pytest.mark.parametrize("reference", ["x" * 81, "12\x0034"])
+def test_a_bad_operation_number_is_not_also_called_missing(
+    client, cobranzas, make_active_loan, reference
+):
+    loan = make_active_loan()
+    client.force_login(cobranzas)
+
+    response = _post(client, loan, source=Payment.Source.TRANSFER, reference=reference)
+
+    errors = response.context["form"].errors["reference"]
+    assert len(errors) == 1
+    assert "Indique el número de operación" not in errors[0]
+    assert not loan.payments.exists()
+
+
 def test_the_form_refuses_a_date_before_the_disbursement(client, cobranzas, make_active_loan):
     loan = make_active_loan()
     client.force_login(cobranzas)

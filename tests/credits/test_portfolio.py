@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 from pytest_django.asserts import assertContains, assertTemplateUsed
 
 from credits.models import Payment
+from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm.models import Customer
 from tests.factories import CustomerFactory
@@ -84,6 +85,38 @@ def test_the_report_shows_outstanding_by_bucket_par_and_this_months_collections(
         Decimal("0.00"),
         Decimal("10000.00"),
     ]
+
+
+def test_a_written_off_loan_is_shown_apart_and_left_out_of_the_buckets_and_par(
+    client, supervisor, portfolio
+):
+    loan_services.write_off(loan=portfolio["very_late"], actor=None, reason="Inubicable")
+    client.force_login(supervisor)
+
+    response = client.get(reverse("credits:portfolio_report"))
+
+    assertContains(
+        response,
+        '<div class="fs-4 fw-semibold" data-figure="outstanding">19,700.00</div>',
+        html=True,
+    )
+    assertContains(response, "50.76 %")  # PAR30: 10,000 of 19,700
+    assert response.context["summary"].par90 == 0
+    assertContains(
+        response, '<td class="text-end" data-figure="written-off">10,000.00</td>', html=True
+    )
+    assertContains(
+        response, '<td class="text-end" data-figure="written-off-loans">1</td>', html=True
+    )
+    assert response.context["total_loans"] == 2
+    # A bucket's list is of the active loans: written-off ones keep a bucket of their own.
+    assertContains(response, "?status=active&amp;bucket=90_plus")
+    book = load_workbook(BytesIO(client.get(reverse("credits:portfolio_xlsx")).content))
+    summary = {row[0].value: row for row in book["Resumen"].iter_rows() if row}
+    assert summary["Total"][2].value == pytest.approx(19700)
+    assert summary["Castigado (fuera de la cartera)"][1].value == 1
+    assert summary["Castigado (fuera de la cartera)"][2].value == pytest.approx(10000)
+    assert len(list(book["Créditos"].iter_rows(min_row=2))) == 2
 
 
 def test_the_report_can_be_seen_as_of_an_earlier_day(client, supervisor, portfolio):

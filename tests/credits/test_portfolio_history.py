@@ -88,15 +88,54 @@ def test_a_loan_is_in_the_portfolio_from_the_day_of_its_disbursement(make_active
     assert figures(date(2026, 5, 1)) == {loan.payment_code: (Decimal("5000.00"), 0)}
 
 
-def test_a_written_off_loan_stays_in_the_portfolio_before_and_after_its_write_off(
-    make_active_loan,
-):
+def test_a_written_off_loan_leaves_the_portfolio_on_the_day_it_is_written_off(make_active_loan):
     loan = make_active_loan()
     with at(date(2026, 5, 20)):
         loan_services.write_off(loan=loan, actor=None, reason="Inubicable")
 
+    assert figures(date(2026, 5, 19)) == {loan.payment_code: (Decimal("10000.00"), 107)}
+    assert figures(date(2026, 5, 20)) == {}
+    assert figures(TODAY) == {}
+    assert sum(loans for loans, _amount in buckets(TODAY).values()) == 0
+
+
+def test_a_written_off_loan_is_its_own_line_of_the_report_and_out_of_par(make_active_loan):
+    kept = make_active_loan()
+    written_off = make_active_loan()
+    with at(date(2026, 5, 20)):
+        loan_services.write_off(loan=written_off, actor=None, reason="Inubicable")
+
+    before = selectors.portfolio_summary(date(2026, 5, 19))
+    after = selectors.portfolio_summary(TODAY)
+
+    assert (before.outstanding, before.written_off_loans, before.written_off) == (
+        Decimal("20000.00"),
+        0,
+        Decimal("0.00"),
+    )
+    assert (after.outstanding, after.written_off_loans, after.written_off) == (
+        Decimal("10000.00"),
+        1,
+        Decimal("10000.00"),
+    )
+    assert sum(b["loans"] for b in after.buckets) == 1
+    assert after.par90 == Decimal("100.00")  # the loan kept, 134 days late: all of it
+    assert kept.payment_code in figures(TODAY)
+
+
+def test_a_loan_written_off_and_paid_since_was_written_off_in_between(make_active_loan):
+    loan = make_active_loan()
+    with at(date(2026, 5, 20)):
+        loan_services.write_off(loan=loan, actor=None, reason="Inubicable")
+    payoff = selectors.loan_balance(loan, date(2026, 6, 10)).to_settle
+    pay(loan, payoff, date(2026, 6, 10), overpayment=Payment.Overpayment.SHORTEN_TERM)
+    assert Loan.objects.get(pk=loan.pk).status == Loan.Status.PAID
+
+    between = selectors.portfolio_summary(date(2026, 6, 1))
+
+    assert (between.outstanding, between.written_off_loans) == (Decimal("0.00"), 1)
+    assert between.written_off == Decimal("10000.00")
     assert figures(date(2026, 5, 1)) == {loan.payment_code: (Decimal("10000.00"), 89)}
-    assert figures(TODAY) == {loan.payment_code: (Decimal("10000.00"), 134)}
 
 
 def test_a_prepayment_made_later_leaves_the_earlier_schedule_as_it_was(make_active_loan):

@@ -130,6 +130,25 @@ def test_writing_a_loan_off_marks_today_stale(make_active_loan):
     assert stale_days() == {TODAY}
 
 
+def test_a_snapshot_kept_before_the_written_off_line_is_computed_again_before_it_is_shown(
+    client, supervisor, make_active_loan
+):
+    loan = make_active_loan()
+    with at(date(2026, 5, 20)):
+        loan_services.write_off(loan=loan, actor=None, reason="Inubicable")
+    old = portfolio.figures_of(selectors.portfolio_summary(TODAY))
+    del old["written_off"], old["written_off_loans"]
+    old["buckets"][-1].update(loans=1, outstanding="10000.00")  # counted it, as it did then
+    old["outstanding"] = "10000.00"
+    PortfolioSnapshot.objects.create(as_of=TODAY, figures=old, is_stale=False)
+    client.force_login(supervisor)
+
+    summary = client.get(REPORT).context["summary"]
+
+    assert (summary.outstanding, summary.written_off) == (Decimal("0.00"), Decimal("10000.00"))
+    assert "written_off" in snapshot(TODAY).figures
+
+
 def test_a_draft_loan_leaves_the_snapshots_alone(make_active_loan):
     make_active_loan()
     portfolio.refresh_snapshot(TODAY)

@@ -33,6 +33,7 @@ from credits.models import (
     Distribution,
     Installment,
     Investor,
+    LedgerEntry,
     Liquidation,
     Loan,
     LoanProduct,
@@ -520,6 +521,11 @@ class Command(BaseCommand):
             backdated["paid_at"] = self.moment(last_on, rng)
         backdated["status_changed_at"] = self.moment(changed_on, rng)
         Loan.objects.filter(pk=loan.pk).update(**backdated)
+        if plan == "written_off":
+            # The portfolio report reads the moment of a write-off from its ledger entry.
+            LedgerEntry.objects.filter(loan=loan, kind=LedgerEntry.Kind.WRITE_OFF).update(
+                created_at=backdated["status_changed_at"]
+            )
 
     def seed_pending_loan(self, rng, plan, customer, products, advisor, investors) -> None:
         """Open a loan that was never disbursed, and move it as far as its plan says."""
