@@ -378,6 +378,12 @@ class Loan(models.Model):
         return status in self.TRANSITIONS[self.Status(self.status)]
 
     @property
+    def first_due_passed(self) -> bool:
+        """Whether the first installment's day is before today: a loan disbursed now would
+        start with it overdue (the schedule keeps the signed dates)."""
+        return self.first_due_date < timezone.localdate()
+
+    @property
     def has_vehicle(self) -> bool:
         return bool(self.vehicle_plate or self.vehicle_vin or self.vehicle_brand)
 

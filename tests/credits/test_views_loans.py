@@ -307,6 +307,25 @@ def test_the_detail_offers_disbursing_only_to_who_may_disburse(client, asesor, s
     assertContains(client.get(ready.get_absolute_url()), 'value="disburse"')
 
 
+def test_disbursing_a_loan_whose_first_due_day_passed_says_it_starts_overdue(client, supervisor):
+    today = timezone.localdate()
+    late = LoanFactory(
+        status=Loan.Status.READY_TO_DISBURSE,
+        start_date=today - timedelta(days=40),
+        first_due_date=today - timedelta(days=10),
+    )
+    on_time = LoanFactory(
+        status=Loan.Status.READY_TO_DISBURSE, start_date=today, first_due_date=today
+    )
+    client.force_login(supervisor)
+
+    warned = client.get(late.get_absolute_url())
+
+    assertContains(warned, 'id="first-due-passed"')
+    assertContains(warned, "quedará vencida")
+    assertNotContains(client.get(on_time.get_absolute_url()), 'id="first-due-passed"')
+
+
 def test_the_detail_lists_contracts_with_their_signed_file_and_audit_links(client, asesor):
     loan = LoanFactory(status=Loan.Status.AWAITING_SIGNATURE)
     LoanContract.objects.create(
