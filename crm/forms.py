@@ -229,6 +229,14 @@ class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
             self.add_error("phone", _("Registre al menos un celular o un correo para contactarlo."))
         return cleaned
 
+    def _post_clean(self) -> None:
+        # A number the field refused as typed (too long…) never reaches the customer, whose
+        # own check (Customer.clean) then called it missing as well: say only why.
+        said = len(self._errors.get("document_number", ()))
+        super()._post_clean()
+        if said:
+            del self._errors["document_number"][said:]
+
     def service_data(self) -> dict:
         """Return the cleaned fields the services take, without the tags."""
         return {

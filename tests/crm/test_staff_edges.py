@@ -331,3 +331,20 @@ def test_admin_refuses_a_control_character_in_a_customer(admin_client, customer)
     assertContains(response, "Tiene un carácter de control invisible (U+000B)")
     customer.refresh_from_db()
     assert customer.city != "Li\x0bma"
+
+
+def test_a_document_number_too_long_is_not_also_called_missing(client, asesor):
+    client.force_login(asesor)
+    data = {
+        "document_type": "dni",
+        "document_number": "4" * 5000,
+        "first_name": "Ana",
+        "last_name": "Quispe",
+        "phone": "987654321",
+    }
+
+    response = client.post(reverse("crm:customer_create"), data)
+
+    assert response.status_code == 200
+    assertContains(response, "20 caracteres")
+    assertNotContains(response, "Ingrese el número de documento.")
