@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -35,6 +36,9 @@ from callcenter.models import (
 )
 from crm import display
 from lib import files, people, search
+
+# How much of an import's file name its page's heading shows (a phone's width).
+TITLE_FILE_NAME_CHARS = 28
 
 
 def _person_column(field: str, label: str):
@@ -172,7 +176,10 @@ class CatalogProductAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             **self._import_status_context(catalog_import),
             "opts": self.opts,
-            "title": _("Importación de %(file)s") % {"file": catalog_import.file_name},
+            # Shortened: a long file name is one unbreakable word, which in the heading
+            # and the breadcrumbs widened the page on a phone. Its table shows it whole.
+            "title": _("Importación de %(file)s")
+            % {"file": Truncator(catalog_import.file_name).chars(TITLE_FILE_NAME_CHARS)},
         }
         return TemplateResponse(
             request, "admin/callcenter/catalogproduct/import_detail.html", context

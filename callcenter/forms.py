@@ -163,6 +163,11 @@ class OutcomeForm(ServiceErrorsMixin, forms.Form):
                 call_services.check_callback_at(cleaned.get("callback_at"))
             except forms.ValidationError as exc:
                 self.add_error("callback_at", exc.messages)
-        if outcome == CallRecord.Outcome.NOT_INTERESTED and not cleaned.get("loss_reason"):
+        if (
+            outcome == CallRecord.Outcome.NOT_INTERESTED
+            and not cleaned.get("loss_reason")
+            # A reason that is not on the list already says so: not two errors for one box.
+            and "loss_reason" not in self.errors
+        ):
             self.add_error("loss_reason", _("Indique por qué no le interesa."))
         return cleaned

@@ -6,6 +6,7 @@ from pathlib import PurePosixPath
 from typing import NamedTuple
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -86,6 +87,30 @@ class QueueSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Etapas de Kommo del call center"))
+
+    def clean(self) -> None:
+        # An outcome "moved" to «Para Llamar» itself took the lead out of the queue while
+        # Kommo kept it there; empty is how an outcome leaves the lead in the queue.
+        if self.queue_status_id is None:
+            return
+        errors = {}
+        for field in (
+            "sold_status_id",
+            "no_answer_status_id",
+            "callback_status_id",
+            "not_interested_status_id",
+        ):
+            if getattr(self, field) == self.queue_status_id:
+                errors[field] = _(
+                    "Es la etapa «Para Llamar»: indique otra etapa, o déjelo vacío si el lead "
+                    "debe seguir en la cola."
+                )
+        if errors.get("sold_status_id"):
+            errors["sold_status_id"] = _(
+                "Es la etapa «Para Llamar»: una venta debe llevar el lead a otra etapa."
+            )
+        if errors:
+            raise ValidationError(errors)
 
     def hold_cutoff(self, now: datetime | None = None) -> datetime:
         """Return the moment before which a lead's hold has expired."""

@@ -1,5 +1,6 @@
 """Reads of the call center: the queue, a lead's page, the catalog."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -185,6 +186,49 @@ CALL_HISTORY_FIELDS = (
 def kommo_update(call: CallRecord) -> OutboxMessage | None:
     """Return the Kommo update a call sent to the outbox, if its outcome has a stage."""
     return OutboxMessage.objects.filter(dedupe_key=call.kommo_dedupe_key).first()
+
+
+@dataclass(frozen=True)
+class KommoFailure:
+    """A lead's last Kommo update, failed for good: Kommo still shows the lead as it was."""
+
+    call: CallRecord
+    message_id: int
+    failed_at: datetime
+    attempts: int
+    error: str
+
+
+def failed_kommo_update(lead: Lead) -> KommoFailure | None:
+    """Return the lead's last Kommo update if it failed for good, with the call that sent it.
+
+    Only the last one: an earlier failure followed by an update queued or sent is out of
+    date (Kommo is, or will be, where the later call put the lead). A failed message that
+    is retried and sent stops showing.
+    """
+    calls = {
+        call.kommo_dedupe_key: call
+        for call in CallRecord.objects.filter(lead_id=lead.pk).only("pk", "outcome", "created_at")
+    }
+    if not calls:
+        return None
+    last = (
+        OutboxMessage.objects.filter(dedupe_key__in=list(calls))
+        .only(
+            "pk", "dedupe_key", "status", "attempts", "last_attempt_at", "created_at", "last_error"
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if last is None or last.status != OutboxMessage.Status.FAILED:
+        return None
+    return KommoFailure(
+        call=calls[last.dedupe_key],
+        message_id=last.pk,
+        failed_at=last.last_attempt_at or last.created_at,
+        attempts=last.attempts,
+        error=last.last_error,
+    )
 
 
 def lead_orders(lead: Lead) -> QuerySet[Order]:

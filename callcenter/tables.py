@@ -4,6 +4,7 @@ jinja_templates/callcenter/queue_table.jinja writes the headings from these colu
 the rows itself."""
 
 import django_tables2 as tables
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Lead
@@ -55,7 +56,10 @@ class LeadQueueTable(tables.Table):
         detail_url = links.pk_link("callcenter:lead_detail")
         take_url = links.pk_link("callcenter:lead_take")
         release_url = links.pk_link("callcenter:lead_release")
+        now = timezone.now()
         for lead in leads:
+            # A call-back set for later is not waiting yet: "0 minutos" ago said it was.
+            lead.is_due = lead.due_at <= now
             lead.detail_url = detail_url(lead.pk)
             lead.take_url = take_url(lead.pk)
             lead.release_url = release_url(lead.pk)

@@ -20,7 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from callcenter import filters, forms, selectors, tables
-from callcenter.models import CallRecord, Lead
+from callcenter.models import CallRecord, CatalogProduct, Lead
 from callcenter.services import calls as call_services
 from crm import display
 from integrations import kommo
@@ -236,6 +236,12 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
                 "Máximo %(max)s unidades por producto.",
                 call_services.MAX_LINE_QUANTITY,
             ) % {"max": call_services.MAX_LINE_QUANTITY}
+        elif other := _other_currency(cart, product):
+            # The order would be refused, and the cart's total added soles to dollars.
+            error = _(
+                "El pedido ya lleva productos en %(other)s y %(name)s está en %(currency)s: "
+                "un pedido lleva productos de una sola moneda."
+            ) % {"other": other, "name": product.name, "currency": product.currency}
         else:
             cart[str(product.pk)] = wanted
             _save_cart(request, lead, cart)
@@ -345,6 +351,9 @@ def _call_context(request: HttpRequest, lead: Lead) -> dict:
             )
         ),
         "notes": [n for n in lead.notes.split("\n\n") if n.strip()],
+        # A stage change Kommo refused for good shows only in the outbox otherwise: the
+        # agent and the supervisor must know Kommo is out of date for this lead.
+        "kommo_failure": selectors.failed_kommo_update(lead),
     }
     if is_mine:
         # Only the agent holding the lead sees the forms and the cart.
@@ -402,6 +411,13 @@ def _clear_cart(request: HttpRequest, lead: Lead) -> None:
     request.session.pop(_cart_key(lead), None)
 
 
+def _other_currency(cart: dict[str, int], product: CatalogProduct) -> str:
+    """Return the currency of the cart's other products when it is not `product`'s, else ""."""
+    others = selectors.catalog_products(int(pid) for pid in cart if pid != str(product.pk))
+    currencies = {p.currency for p in others.values()} - {product.currency}
+    return ", ".join(sorted(currencies))
+
+
 def _cart_lines(request: HttpRequest, lead: Lead) -> dict:
     """Return the cart's lines with live prices and stock, and its total."""
     cart = _cart(request, lead)
@@ -417,6 +433,8 @@ def _cart_lines(request: HttpRequest, lead: Lead) -> dict:
                 "quantity": quantity,
                 "total": product.price * quantity,
                 "short": quantity > product.stock,
+                # Switched off in the catalog since it was added: the order would be refused.
+                "withdrawn": not product.is_active,
             }
         )
     total = sum((line["total"] for line in lines), 0)

@@ -14,6 +14,13 @@ class CatalogProductForm(forms.ModelForm):
         model = CatalogProduct
         fields = ["sku", "name", "description", "price", "currency", "stock", "is_active"]
 
+    def clean_stock(self) -> int | None:
+        # The column's own bound, the same on every database (SQLite took 10^10).
+        stock = self.cleaned_data.get("stock")
+        if stock is not None and stock > services.MAX_STOCK:
+            raise forms.ValidationError(services.too_much_stock())
+        return stock
+
     def clean_currency(self) -> str:
         currency = self.cleaned_data["currency"].strip().upper()
         if not services.CURRENCY_RE.fullmatch(currency):

@@ -36,6 +36,8 @@ def create_product(*, actor: AbstractBaseUser | None, data: Mapping[str, Any]) -
     """Create a product; its initial stock enters the ledger as an adjustment."""
     product = CatalogProduct(**{k: v for k, v in data.items() if k in PRODUCT_FIELDS})
     product.stock = data.get("stock") or 0
+    if product.stock > MAX_STOCK:
+        raise ValidationError({"stock": too_much_stock()})
     if not product.currency:
         product.currency = default_currency()
     _validated(product)
@@ -74,7 +76,7 @@ def update_product(*, product: CatalogProduct, data: Mapping[str, Any]) -> Catal
 MAX_STOCK = 2_147_483_647  # the largest value an IntegerField holds on every database
 
 
-def _too_much() -> str:
+def too_much_stock() -> str:
     return _("El stock quedaría en más de %(max)s unidades: revise el número.") % {
         "max": display.whole(MAX_STOCK)
     }
@@ -121,7 +123,7 @@ def adjust_stock(
     if not note:
         raise ValidationError({"note": _("Indique el motivo del ajuste.")})
     if delta > MAX_STOCK:  # 10^10 typed: no stock column holds it
-        raise ValidationError({"delta": _too_much()})
+        raise ValidationError({"delta": too_much_stock()})
     _refuse_a_repeat(product, delta, note, people.signed_in(actor))
     # One conditional UPDATE: two adjustments or a sale at the same moment cannot both
     # pass the check on the same stale number. A removal beyond any stock (-10^25, which
@@ -138,7 +140,7 @@ def adjust_stock(
         if not current:
             raise ValidationError(_("El producto ya no existe."))
         if delta > 0:
-            raise ValidationError({"delta": _too_much()})
+            raise ValidationError({"delta": too_much_stock()})
         raise ValidationError(
             ngettext(
                 "El stock de %(product)s quedaría negativo: hay %(stock)s unidad.",

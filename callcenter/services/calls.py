@@ -343,8 +343,13 @@ def confirm_order(
     products = selectors.catalog_products(quantities)
     for product_id in quantities:
         product = products.get(product_id)
-        if product is None or not product.is_active:
+        if product is None:
             raise ValidationError(_("Un producto del pedido ya no está en el catálogo."))
+        if not product.is_active:
+            raise ValidationError(
+                _("%(name)s ya no está en el catálogo: quítelo del pedido.")
+                % {"name": product.name}
+            )
         if quantities[product_id] > MAX_LINE_QUANTITY:
             raise ValidationError(
                 ngettext(

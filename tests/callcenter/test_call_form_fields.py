@@ -2,6 +2,8 @@
 
 from django.urls import reverse
 
+from callcenter.models import Order
+from tests.callcenter.conftest import make_product
 from tests.callcenter.html import elements
 
 
@@ -44,3 +46,22 @@ def test_a_rejected_field_says_why_next_to_it(client, agente, held_lead):
     assert "<strong>Ingrese el número de documento.</strong>" in page
     assert 'aria-describedby="id_contact-phone_helptext id_contact-phone_error"' in page
     assert "id_contact-phone_error" in elements(page)
+
+
+def test_delivery_notes_too_long_say_why_next_to_the_box(client, agente, held_lead):
+    product = make_product(stock=2)
+    client.force_login(agente)
+    client.post(
+        reverse("callcenter:cart_add", args=[held_lead.pk]), {"product": product.pk, "quantity": 1}
+    )
+
+    response = client.post(
+        reverse("callcenter:order_confirm", args=[held_lead.pk]), {"notes": "x" * 1001}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "id_notes_error" in elements(page)
+    assert "tenga menos de 1000 caracteres (tiene 1001)" in page
+    assert 'maxlength="1000"' in page
+    assert not Order.objects.exists()

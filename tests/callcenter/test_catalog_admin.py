@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -224,3 +225,58 @@ def test_leads_are_found_by_name_without_accents_or_by_kommo_id(admin_client, te
     response = admin_client.get(reverse("admin:callcenter_lead_changelist"), {"q": term})
 
     assert [lead.kommo_id for lead in response.context["cl"].result_list] == [30000123]
+
+
+def test_an_initial_stock_beyond_what_the_column_holds_is_refused_on_the_form(admin_client):
+    response = admin_client.post(
+        reverse("admin:callcenter_catalogproduct_add"),
+        {
+            "sku": "BIG-1",
+            "name": "Nuevo",
+            "description": "",
+            "price": "25.50",
+            "currency": "PEN",
+            "stock": "10000000000",
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["stock"] == [
+        "El stock quedaría en más de 2,147,483,647 unidades: revise el número."
+    ]
+    assert not CatalogProduct.objects.exists()
+
+
+def test_the_service_refuses_an_initial_stock_beyond_what_the_column_holds(db):
+    with pytest.raises(ValidationError) as refused:
+        catalog_services.create_product(
+            actor=None,
+            data={"sku": "BIG-2", "name": "Nuevo", "price": Decimal("1"), "stock": 10**10},
+        )
+
+    assert "stock" in refused.value.message_dict
+    assert not CatalogProduct.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["sold_status_id", "no_answer_status_id", "callback_status_id"])
+def test_an_outcome_stage_cannot_be_the_queue_stage_itself(admin_client, field):
+    QueueSettings.objects.update_or_create(
+        pk=1, defaults={"pipeline_id": 7, "queue_status_id": 61000002, "sold_status_id": 61000005}
+    )
+    data = {
+        "pipeline_id": "7",
+        "queue_status_id": "61000002",
+        "sold_status_id": "61000005",
+        "no_answer_status_id": "",
+        "callback_status_id": "",
+        "not_interested_status_id": "143",
+        "take_timeout_minutes": "30",
+        field: "61000002",
+    }
+
+    response = admin_client.post(reverse("admin:callcenter_queuesettings_change", args=[1]), data)
+
+    assert response.status_code == 200
+    assert "Es la etapa «Para Llamar»" in response.context["adminform"].form.errors[field][0]
+    assert QueueSettings.objects.get(pk=1).sold_status_id == 61000005

@@ -288,3 +288,11 @@ def test_twenty_agents_racing_for_five_units_sell_exactly_five(roles, queue_conf
     assert product.movements.aggregate(total=Sum("delta"))["total"] == 0
     assert OutboxMessage.objects.count() == 5
     assert Lead.objects.filter(pk__in=sold, state=Lead.State.SOLD).count() == 5
+
+
+def test_a_product_switched_off_is_named_when_the_order_is_refused(held_lead, agente):
+    product = make_product(stock=3, name="Reloj clásico acero")
+    CatalogProduct.objects.filter(pk=product.pk).update(is_active=False)
+
+    with pytest.raises(ValidationError, match="Reloj clásico acero ya no está en el catálogo"):
+        order(held_lead, agente, (make_product(stock=3), 1), (product, 1))

@@ -158,3 +158,12 @@ def test_the_outcome_form_refuses_a_call_back_years_ahead(db, when):
 
     assert not form.is_valid()
     assert form.errors["callback_at"][0].startswith("Puede volver a llamar hasta el")
+
+
+def test_a_reason_not_on_the_list_gets_one_error_not_two(db):
+    form = OutcomeForm({"outcome-outcome": "not_interested", "outcome-loss_reason": "999999"})
+
+    assert not form.is_valid()
+    assert form.errors["loss_reason"] == [
+        "Escoja una opción válida. Esa opción no está entre las disponibles."
+    ]

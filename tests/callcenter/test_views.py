@@ -420,3 +420,52 @@ def test_the_catalog_search_box_gets_only_the_results(client, agente, held_lead)
     assertTemplateNotUsed(response, "callcenter/lead_detail.html")
     assertContains(response, "Zapatillas Runner")
     assert "HX-Request" in response["Vary"]
+
+
+def test_the_cart_marks_a_product_switched_off_since_it_was_added(client, agente, held_lead):
+    product = make_product(stock=5, name="Mochila de cuero")
+    client.force_login(agente)
+    client.post(
+        reverse("callcenter:cart_add", args=[held_lead.pk]), {"product": product.pk, "quantity": 1}
+    )
+    product.is_active = False
+    product.save(update_fields=["is_active"])
+
+    page = client.get(held_lead.get_absolute_url()).content.decode()
+
+    assert "Mochila de cuero" in page
+    assert "ya no está en el catálogo: quítelo del pedido" in page
+
+
+def test_the_cart_refuses_a_product_in_another_currency(client, agente, held_lead):
+    soles = make_product(stock=5, price="100.00", name="Mochila de cuero")
+    dollars = make_product(stock=5, price="300.00", name="Reloj importado")
+    dollars.currency = "USD"
+    dollars.save(update_fields=["currency"])
+    client.force_login(agente)
+    add = reverse("callcenter:cart_add", args=[held_lead.pk])
+    client.post(add, {"product": soles.pk, "quantity": 1}, headers={"HX-Request": "true"})
+
+    response = client.post(
+        add, {"product": dollars.pk, "quantity": 1}, headers={"HX-Request": "true"}
+    )
+
+    page = response.content.decode()
+    assert "El pedido ya lleva productos en PEN y Reloj importado está en USD" in page
+    assert "Reloj importado" not in page.split('id="cart-error"')[1].split("</div>", 1)[1]
+    assert "PEN 100.00" in page
+
+
+def test_a_call_back_set_for_later_is_not_shown_as_waiting(client, agente, queue_config):
+    later = timezone.now() + timedelta(hours=5)
+    make_lead(
+        contact_name="Carla Después", state=Lead.State.CALLBACK, due_at=later, callback_at=later
+    )
+    client.force_login(agente)
+
+    page = client.get(QUEUE).content.decode()
+
+    row = page.split('id="lead-', 1)[1].split("</tr>", 1)[0]
+    shown = timezone.localtime(later).strftime("%d/%m %H:%M")
+    assert f"desde el {shown}" in row
+    assert "0\xa0minutos" not in row and "hace" not in row
