@@ -70,6 +70,11 @@ def validate_document(document_type: str, number: str) -> None:
             )
     else:
         raise ValidationError({"document_type": _("Tipo de documento desconocido.")})
+    if not number.strip("0"):
+        # The right shape, but no document is numbered 0.
+        raise ValidationError(
+            {"document_number": _("El número de documento no puede ser solo ceros.")}
+        )
 
 
 # Characters nobody types, refused in a customer's texts on the screens and in the API:

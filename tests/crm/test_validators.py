@@ -28,6 +28,9 @@ def test_it_accepts_valid_documents(document_type, number):
         ("ruc", "20131312954", "dígito verificador"),
         ("ce", "12345", "9 a 12"),
         ("passport", "AB1", "6 a 12"),
+        ("dni", "00000000", "solo ceros"),
+        ("ce", "000000000", "solo ceros"),
+        ("passport", "000000", "solo ceros"),
         ("dni", "", "Ingrese"),
     ],
 )
