@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import formats
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
-from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -379,15 +378,18 @@ def _report_kommo_update(request: HttpRequest, call: CallRecord) -> None:
         messages.warning(
             request,
             _(
-                "Kommo no está configurado: el cambio de etapa queda en la bandeja de salida "
-                "sin enviar."
+                "Kommo no está configurado: el cambio de etapa no se envió (queda como fallido "
+                "en Admin → Mensajes salientes, para reintentarlo cuando se configure)."
             ),
         )
     elif update.status == OutboxMessage.Status.FAILED:
         messages.warning(
             request,
-            _("Kommo no se actualizó: %(error)s Queda en la bandeja de salida para reintentarlo.")
-            % {"error": Truncator(update.last_error).chars(200)},
+            # The provider's own words are on the lead's page for who may retry it.
+            _(
+                "Kommo no se actualizó: rechazó el cambio de etapa. Queda como fallido en "
+                "Admin → Mensajes salientes para reintentarlo."
+            ),
         )
     elif update.status == OutboxMessage.Status.SENDING:
         messages.info(request, _("Enviando el cambio de etapa a Kommo."))

@@ -22,7 +22,7 @@ def test_it_says_kommo_is_not_configured_when_there_is_no_token(client, agente, 
 
     said = " ".join(_sell(client, held_lead))
 
-    assert "Kommo no está configurado" in said
+    assert "Kommo no está configurado: el cambio de etapa no se envió" in said
     assert "pasará" not in said
 
 
