@@ -10,14 +10,15 @@ blocks unless every page carrying a form gets a nonce threaded into the package'
 template; and it adds a form field with its own error wording. Here the page loads
 Google's script plus our static/js/recaptcha.js (allowed by CSP below, on those views
 only), the token travels in a plain hidden field, and this module is the one server-side
-check: one POST to Google's siteverify, the action and the score checked, every outcome
-logged. The HTTP layer is tested with `responses` like every other provider.
+check: one POST to Google's siteverify, the action, the site and the score checked, every
+outcome logged. The HTTP layer is tested with `responses` like every other provider.
 """
 
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 from django.utils.translation import gettext
 
 from integrations import http
@@ -52,9 +53,19 @@ class RecaptchaResult:
 
 
 def verify(
-    *, token: str, action: str, remote_ip: str = "", min_score: float | None = None
+    *,
+    token: str,
+    action: str,
+    remote_ip: str = "",
+    hostname: str = "",
+    min_score: float | None = None,
 ) -> RecaptchaResult:
-    """Check a v3 token with Google: valid, made for `action`, and scoring at least min_score."""
+    """Check a v3 token with Google: valid, made for `action` on our site, scoring at least
+    min_score.
+
+    `hostname` is the host the form was posted to (`request.get_host()`): the token must have
+    been solved there. Without it, on any host of ALLOWED_HOSTS.
+    """
     secret = settings.RECAPTCHA_SECRET_KEY
     if not secret:
         if settings.DEBUG:
@@ -104,6 +115,17 @@ def verify(
             % {"received": answer.get("action") or "-", "expected": action},
             score=score,
         )
+    # A token solved on another site must not unlock ours: Google checks the key's domains
+    # only while "Domain/Package Name Validation" is ticked in its console.
+    # https://developers.google.com/recaptcha/docs/domain_validation
+    solved_on = answer.get("hostname")
+    solved_on = solved_on.strip().lower().rstrip(".") if isinstance(solved_on, str) else ""
+    if not _is_our_host(solved_on, expected=hostname):
+        return _refused(
+            gettext("El token de reCAPTCHA se resolvió en otro sitio (%(received)s).")
+            % {"received": solved_on or "-"},
+            score=score,
+        )
     if score is None or score < min_score:
         return _refused(
             gettext("Puntaje de reCAPTCHA demasiado bajo (%(score)s; mínimo %(min_score)s).")
@@ -113,16 +135,33 @@ def verify(
     return RecaptchaResult(ok=True, score=score, reason="")
 
 
+def _is_our_host(solved_on: str, *, expected: str) -> bool:
+    if expected:
+        domain, _port = split_domain_port(expected)
+        return bool(domain) and solved_on == domain
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        # What Django itself serves then (HttpRequest.get_host).
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return validate_host(solved_on, allowed)
+
+
 def _refused(reason: str, *, score: float | None = None) -> RecaptchaResult:
     return RecaptchaResult(ok=False, score=score, reason=reason)
 
 
-def form_is_from_a_person(form, *, action: str, remote_ip: str) -> bool:
+def form_is_from_a_person(form, *, action: str, remote_ip: str, hostname: str = "") -> bool:
     """Verify a valid public form's `recaptcha_token`; when refused, say so on the form.
 
-    The one check every public form runs (calculator lead, campaign registration).
+    The one check every public form runs (calculator lead, campaign registration, the
+    portals). Pass `hostname=request.get_host()` so a token solved on another site is refused.
     """
-    check = verify(token=form.cleaned_data["recaptcha_token"], action=action, remote_ip=remote_ip)
+    check = verify(
+        token=form.cleaned_data["recaptcha_token"],
+        action=action,
+        remote_ip=remote_ip,
+        hostname=hostname,
+    )
     if check.ok:
         return True
     logger.info("Form %r refused by reCAPTCHA: %s", action, check.reason)

@@ -14,12 +14,14 @@ class RecoveryConfig(AppConfig):
         from collections_app import receivables as collection_receivables
         from collections_app import signals as collection_signals
         from collections_app.portal import redirects as portal_redirects
+        from collections_app.portal import session as portal_session
         from collections_app.strategies.segments import CASTIGADA_TAG
         from crm import services as crm_services
         from crm import timeline
         from crm.imports import registry as import_registry
         from recovery import imports, receivables, variables
         from recovery.portal import services as portal_services
+        from recovery.portal import session as recovery_session
         from recovery.portal import views as portal_views
 
         collection_receivables.register(receivables.CampaignReceivable())
@@ -36,6 +38,7 @@ class RecoveryConfig(AppConfig):
         # customer portal, and a campaign's portal link paid moves its visit to "paid".
         portal_redirects.register(portal_views.from_customer_portal)
         portal_redirects.register_link_page(portal_views.link_page)
+        portal_session.register_sign_out(recovery_session.sign_out)
         collection_signals.payment_event.connect(
             portal_services.on_payment_event, dispatch_uid="recovery.portal.paid"
         )

@@ -109,7 +109,10 @@ class IdentifyForm(forms.Form):
         label=_("Tipo de documento"),
         choices=Customer.DocumentType.choices,
         initial=Customer.DocumentType.DNI,
-        error_messages={"invalid_choice": _("Elija un tipo de documento de la lista.")},
+        error_messages={
+            "required": _("Elija el tipo de documento."),
+            "invalid_choice": _("Elija un tipo de documento de la lista."),
+        },
     )
     document_number = forms.CharField(
         label=_("Número de documento"),
@@ -125,6 +128,17 @@ class IdentifyForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if self.has_error("recaptcha_token"):
+            # Too long or with a NUL: not Google's. A hidden field's error shows nowhere,
+            # so it is said above the form.
+            del self.errors["recaptcha_token"]
+            self.add_error(
+                None,
+                _(
+                    "No pudimos verificar que la solicitud la envía una persona. "
+                    "Vuelva a intentarlo en unos segundos."
+                ),
+            )
         number = validators.normalize_document_number(cleaned.get("document_number", ""))
         if number and cleaned.get("document_type"):
             cleaned["document_number"] = number
@@ -150,8 +164,9 @@ class CodeForm(forms.Form):
     )
 
     def clean_code(self) -> str:
-        code = re.sub(r"[\s-]", "", self.cleaned_data["code"])
-        if not re.fullmatch(r"\d{6}", code):
+        # A phone's keyboard may send "１２３４５６": the code as typed, in ASCII digits.
+        code = re.sub(r"[\s-]", "", search.ascii_digits(self.cleaned_data["code"]))
+        if not re.fullmatch(r"[0-9]{6}", code):
             raise ValidationError(_("El código tiene 6 dígitos."))
         return code
 
@@ -160,7 +175,10 @@ class CallTimeForm(forms.Form):
     """When to call a visitor who got no code (on the phone on file)."""
 
     preferred_time = forms.ChoiceField(
-        label=_("¿Cuándo prefiere que lo llamemos?"), choices=CALL_TIMES, required=False
+        label=_("¿Cuándo prefiere que lo llamemos?"),
+        choices=CALL_TIMES,
+        required=False,
+        error_messages={"invalid_choice": _("Elija un horario de la lista.")},
     )
 
     def preferred_time_text(self) -> str:
@@ -182,7 +200,11 @@ class PayForm(PortalForm):
         required=False,
         min_value=1,
         max_value=9999,
-        error_messages={"invalid": _("Elija una cuota de la lista.")},
+        error_messages={
+            "invalid": _("Elija una cuota de la lista."),
+            "min_value": _("Elija una cuota de la lista."),
+            "max_value": _("Elija una cuota de la lista."),
+        },
     )
     amount = _amount_field(required=False)
     provider = _provider_field()
@@ -194,7 +216,11 @@ class PayForm(PortalForm):
     def clean(self):
         cleaned = super().clean()
         concept = cleaned.get("concept")
-        if concept == PaymentLink.Concept.INSTALLMENT and not cleaned.get("installment_number"):
+        if (
+            concept == PaymentLink.Concept.INSTALLMENT
+            and not cleaned.get("installment_number")
+            and "installment_number" not in self.errors
+        ):
             self.add_error("installment_number", _("Elija la cuota a pagar."))
         if (
             concept == PaymentLink.Concept.CUSTOM

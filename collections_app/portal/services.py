@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from collections_app import services as collection_services
-from collections_app.models import CallbackRequest, Origin, PortalCode
+from collections_app.models import CallbackRequest, Origin, PortalCode, Portfolio
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
@@ -192,6 +192,51 @@ def start_visit(customer: Customer) -> str:
     # The visit shows in the customer's conversation; its later steps only on the timeline.
     customer_messages.record_activity(interaction=entry, channel=Message.Channel.PORTAL)
     return visit
+
+
+@transaction.atomic
+def request_call(
+    *, customer: Customer, visit: str, phone: str, preferred_time: str
+) -> CallbackRequest:
+    """Ask for a call to `phone` for the identified customer, and put the step on the
+    timeline; return the request.
+
+    The same number asked for again in the same visit (a form sent twice, a reload) is the
+    request already waiting: one call in the agents' list, and the timeline says it once.
+    Another number is a request of its own.
+    """
+    # Locked: a form sent twice at once waits here, then finds the first one's request.
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    dialled = collection_services.callback_phone(phone)
+    asked_in_this_visit = Interaction.objects.filter(
+        customer=customer,
+        kind=Interaction.Kind.PORTAL_VISIT,
+        payload__visit=visit,
+        payload__step=Step.CALLBACK,
+    ).exists()
+    if asked_in_this_visit:
+        waiting = (
+            CallbackRequest.objects.filter(
+                customer=customer,
+                origin=Origin.PORTAL,
+                portfolio=Portfolio.CURRENT,
+                status=CallbackRequest.Status.OPEN,
+                phone=dialled,
+            )
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if waiting is not None:
+            return waiting
+    callback = collection_services.request_callback(
+        customer=customer,
+        phone=dialled,
+        origin=Origin.PORTAL,
+        actor=None,
+        preferred_time=preferred_time,
+    )
+    record_step(customer=customer, visit=visit, step=Step.CALLBACK, detail=preferred_time)
+    return callback
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ rotates the session key (no fixation); a visitor idle longer than
 settings.PORTAL_SESSION_IDLE_MINUTES is signed out of the portal on the next request.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -163,3 +164,22 @@ def sign_out(request: HttpRequest) -> None:
     request.session.pop(PENDING, None)
     if had_visit:
         request.session.cycle_key()
+
+
+# A higher portal's own sign-out (recovery: its offer's visit), registered from its
+# AppConfig.ready: leaving the customer portal leaves every portal it sent the debtor to,
+# or the next person at a shared phone would find their offer open.
+_sign_outs: list[Callable[[HttpRequest], None]] = []
+
+
+def register_sign_out(sign_out_there: Callable[[HttpRequest], None]) -> None:
+    """Add another portal's sign-out; the same one again is a no-op (`ready` may run twice)."""
+    if sign_out_there not in _sign_outs:
+        _sign_outs.append(sign_out_there)
+
+
+def sign_out_everywhere(request: HttpRequest) -> None:
+    """End the portal visit and every registered portal's."""
+    sign_out(request)
+    for sign_out_there in _sign_outs:
+        sign_out_there(request)

@@ -100,7 +100,10 @@ def identify(request: HttpRequest) -> HttpResponse:
     if not ratelimit.allow_form(request, form, scope="portal-identify", rate=rate):
         return _render_identify(request, form, status=429)
     if not form.is_valid() or not recaptcha.form_is_from_a_person(
-        form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+        form,
+        action=RECAPTCHA_ACTION,
+        remote_ip=ratelimit.client_ip(request),
+        hostname=request.get_host(),
     ):
         return _render_identify(request, form)
     document_type = form.cleaned_data["document_type"]
@@ -223,7 +226,7 @@ def code_callback(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_not_required
 def logout(request: HttpRequest) -> HttpResponse:
-    session.sign_out(request)
+    session.sign_out_everywhere(request)
     messages.info(request, _("Cerró su sesión en el portal."))
     return redirect("collections_app:portal_identify")
 
@@ -470,18 +473,17 @@ def callback(request: HttpRequest, visitor: session.Visitor, customer: Customer)
     form = forms.CallbackForm(request.POST)
     if form.is_valid():
         try:
-            collection_services.request_callback(
+            services.request_call(
                 customer=customer,
+                visit=visitor.visit,
                 phone=form.cleaned_data["phone"],
-                origin=Origin.PORTAL,
-                actor=None,
                 preferred_time=form.preferred_time_text(),
             )
         except ValidationError as exc:
             for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            _step(request, visitor, customer, Step.CALLBACK, form.preferred_time_text())
+            session.reach(request, Step.CALLBACK)
             messages.success(request, _("Un asesor lo llamará pronto. ¡Gracias!"))
             return redirect("collections_app:portal_statement")
     return _render(request, "callback.html", _action_context(customer, form))

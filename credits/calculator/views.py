@@ -201,7 +201,10 @@ def invest_lead(request: HttpRequest) -> HttpResponse:
         ratelimit.allow_form(request, lead_form, scope="calculator-lead", rate=rate)
         and lead_form.is_valid()
         and recaptcha.form_is_from_a_person(
-            lead_form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+            lead_form,
+            action=RECAPTCHA_ACTION,
+            remote_ip=ratelimit.client_ip(request),
+            hostname=request.get_host(),
         )
     ):
         try:
@@ -247,7 +250,10 @@ def credit_lead(request: HttpRequest) -> HttpResponse:
         ratelimit.allow_form(request, form, scope="calculator-credit", rate=rate)
         and form.is_valid()
         and recaptcha.form_is_from_a_person(
-            form, action=CREDIT_RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+            form,
+            action=CREDIT_RECAPTCHA_ACTION,
+            remote_ip=ratelimit.client_ip(request),
+            hostname=request.get_host(),
         )
     ):
         try:

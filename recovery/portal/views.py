@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from collections_app.models import PaymentLink
 from collections_app.portal import selectors as portal_selectors
 from collections_app.portal import services as portal_services
+from collections_app.portal import session as portal_session
 from collections_app.portal.views import REFERENCE
 from collections_app.receivables import Debt
 from crm.models import Customer
@@ -143,7 +144,10 @@ def identify(request: HttpRequest, portal: RecoverySettings) -> HttpResponse:
     if not ratelimit.allow_form(request, form, scope="recovery-identify", rate=rate):
         return _render_identify(request, portal, form, status=429)
     if not form.is_valid() or not recaptcha.form_is_from_a_person(
-        form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+        form,
+        action=RECAPTCHA_ACTION,
+        remote_ip=ratelimit.client_ip(request),
+        hostname=request.get_host(),
     ):
         return _render_identify(request, portal, form)
     document_type = form.cleaned_data["document_type"]
@@ -228,6 +232,9 @@ def link_page(link: PaymentLink) -> str | None:
 @login_not_required
 def logout(request: HttpRequest) -> HttpResponse:
     session.sign_out(request)
+    # A debtor the customer portal sent here leaves it too: its visit would open the offer
+    # again for whoever uses the browser next.
+    portal_session.sign_out(request)
     messages.info(request, _("Cerró su sesión."))
     return redirect("recovery:identify")
 

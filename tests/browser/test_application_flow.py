@@ -62,7 +62,15 @@ def outside(settings):
     settings.DOCUSEAL_LENDER_SIGNER_NAME = "Carmen Ríos"
     submitter = fixture("create_submission_response")[0]
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(VERIFY_URL, json={"success": True, "score": 0.9, "action": "credit_lead"})
+        mock.post(
+            VERIFY_URL,
+            json={
+                "success": True,
+                "score": 0.9,
+                "action": "credit_lead",
+                "hostname": "localhost",
+            },
+        )
         mock.post(
             f"{API}/submissions",
             json=[

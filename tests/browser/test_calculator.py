@@ -142,7 +142,12 @@ def test_a_prospect_leaves_their_details_through_recaptcha(
         google.add(
             responses.POST,
             VERIFY_URL,
-            json={"success": True, "score": 0.9, "action": "invest_lead"},
+            json={
+                "success": True,
+                "score": 0.9,
+                "action": "invest_lead",
+                "hostname": "localhost",
+            },
         )
         page.get_by_role("button", name="Quiero invertir").click()
         expect(page.get_by_role("alert")).to_contain_text("¡Gracias, Lucía!")

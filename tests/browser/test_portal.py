@@ -34,7 +34,16 @@ def google(settings):
     settings.RECAPTCHA_SECRET_KEY = "secret-key"
     settings.RECAPTCHA_VERIFY_URL = VERIFY_URL
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(VERIFY_URL, json={"success": True, "score": 0.9, "action": "portal_identify"})
+        mock.post(
+            VERIFY_URL,
+            json={
+                "success": True,
+                "score": 0.9,
+                "action": "portal_identify",
+                # live_server's host, where the browser solved it
+                "hostname": "localhost",
+            },
+        )
         yield mock
 
 

@@ -54,7 +54,15 @@ def google(settings):
     settings.RECAPTCHA_VERIFY_URL = VERIFY_URL
     settings.RECAPTCHA_SECRET_KEY = "recaptcha-secret"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(VERIFY_URL, json={"success": True, "score": 0.9, "action": "portal_identify"})
+        mock.post(
+            VERIFY_URL,
+            json={
+                "success": True,
+                "score": 0.9,
+                "action": "portal_identify",
+                "hostname": "testserver",
+            },
+        )
         yield mock
 
 
@@ -193,10 +201,40 @@ def test_any_input_gets_a_form_error_never_a_server_error(db, number):
     assertContains(response, "invalid-feedback")
 
 
+def test_a_missing_document_type_is_asked_for_in_plain_words(db):
+    response = Client().post(IDENTIFY, {"document_number": UNKNOWN, "recaptcha_token": "t"})
+
+    assertContains(response, "Elija el tipo de documento.")
+    assertNotContains(response, "Este campo es obligatorio")
+
+
+@pytest.mark.parametrize("token", ["x" * 5000, "token\x00"], ids=["too-long", "nul"])
+def test_a_token_that_is_not_googles_is_refused_above_the_form(reachable, token):
+    response = Client().post(
+        IDENTIFY,
+        {
+            "document_type": "dni",
+            "document_number": reachable.document_number,
+            "recaptcha_token": token,
+        },
+    )
+
+    assertContains(response, "No pudimos verificar que la solicitud la envía una persona")
+    assert not PortalCode.objects.exists()
+
+
 def test_a_form_google_refuses_sends_no_code(reachable, google):
     google.replace(responses.POST, VERIFY_URL, json={"success": True, "score": 0.1})
 
     response = identify(Client(), reachable.document_number)
+
+    assertContains(response, "No pudimos verificar que la solicitud la envía una persona")
+    assert not PortalCode.objects.exists()
+
+
+def test_a_token_solved_on_another_site_sends_no_code(reachable):
+    # Google says it was solved on "testserver"; the form was posted to another host.
+    response = identify(Client(), reachable.document_number, HTTP_HOST="portal.otro.example")
 
     assertContains(response, "No pudimos verificar que la solicitud la envía una persona")
     assert not PortalCode.objects.exists()
@@ -216,6 +254,16 @@ def test_the_right_code_opens_the_statement_in_a_new_session_key(reachable):
     assert client.session.session_key != before
     assertContains(client.get(STATEMENT), reachable.loans.get().payment_code)
     assert steps(reachable) == ["identified", "statement"]
+
+
+def test_a_code_typed_in_full_width_digits_is_read_as_its_digits(reachable):
+    client = Client()
+    identify(client, reachable.document_number)
+    full_width = "".join(chr(ord(digit) + 0xFEE0) for digit in last_code())
+
+    response = client.post(CODE, {"code": full_width})
+
+    assert response["Location"] == STATEMENT
 
 
 def test_a_code_with_spaces_is_read_as_its_digits(reachable):
@@ -545,6 +593,25 @@ def test_a_custom_amount_outside_the_bounds_is_refused(reachable, loan, amount):
     assert response.context["messages"]
 
 
+@pytest.mark.parametrize("number", ["0", "-1", "99999", "99999999999999999999"])
+def test_an_installment_out_of_the_list_is_refused_once_in_plain_words(reachable, loan, number):
+    client = signed_in(Client(), reachable)
+
+    response = client.post(
+        PAY,
+        {
+            "debt": f"loan:{loan.pk}",
+            "concept": "installment",
+            "installment_number": number,
+            "provider": "clear",
+        },
+        follow=True,
+    )
+
+    assert [str(m) for m in response.context["messages"]] == ["Elija una cuota de la lista."]
+    assert not PaymentLink.objects.exists()
+
+
 def test_another_customers_loan_cannot_be_paid_from_a_session(reachable, make_active_loan):
     other = make_active_loan()
     client = signed_in(Client(), reachable)
@@ -788,6 +855,45 @@ def test_asking_for_a_call_puts_it_in_the_call_back_list(reachable):
     )
     assert callback.preferred_time.startswith("Tarde")
     assert steps(reachable)[-1] == "callback"
+
+
+def test_a_call_time_out_of_the_list_is_refused_in_plain_words(reachable):
+    client = signed_in(Client(), reachable)
+
+    response = client.post(
+        reverse("collections_app:portal_callback"),
+        {"phone": "987 654 321", "preferred_time": "bogus"},
+    )
+
+    assertContains(response, "Elija un horario de la lista.")
+    assertNotContains(response, "bogus no es una de las opciones")
+    assert not CallbackRequest.objects.exists()
+
+
+def test_asking_again_for_a_call_to_the_same_phone_in_a_visit_is_one_request(reachable):
+    client = signed_in(Client(), reachable)
+    url = reverse("collections_app:portal_callback")
+
+    answers = [
+        client.post(url, {"phone": "987 654 321", "preferred_time": "afternoon"}),
+        client.post(url, {"phone": "+51 987654321", "preferred_time": "afternoon"}),
+    ]
+
+    assert [a["Location"] for a in answers] == [STATEMENT, STATEMENT]
+    assert CallbackRequest.objects.count() == 1
+    assert steps(reachable).count("callback") == 1
+
+
+def test_a_call_to_another_phone_or_in_another_visit_is_a_request_of_its_own(reachable):
+    url = reverse("collections_app:portal_callback")
+    client = signed_in(Client(), reachable)
+    client.post(url, {"phone": "987 654 321"})
+    client.post(url, {"phone": "912 345 678"})
+
+    later = signed_in(Client(), reachable)
+    later.post(url, {"phone": "987 654 321"})
+
+    assert CallbackRequest.objects.count() == 3
 
 
 def test_taking_an_agreement_goes_to_pay_its_down_payment(reachable, loan):

@@ -40,7 +40,13 @@ def google(settings):
 
 
 def google_answers(google, **fields) -> None:
-    answer = {"success": True, "score": 0.9, "action": "invest_lead", **fields}
+    answer = {
+        "success": True,
+        "score": 0.9,
+        "action": "invest_lead",
+        "hostname": "testserver",
+        **fields,
+    }
     google.add(responses.POST, VERIFY_URL, json=answer)
 
 

@@ -3,6 +3,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 import responses
+from django import forms
 
 from integrations import recaptcha
 
@@ -86,6 +87,49 @@ def test_it_refuses_a_token_made_for_another_action(google):
     assert result.ok is False
     assert result.score == 0.9
     assert "otra acción (login, no solicitud)" in result.reason
+
+
+def test_it_accepts_a_token_solved_on_the_host_the_form_was_posted_to(google):
+    google.add(responses.POST, VERIFY_URL, json=answer(hostname="Cartera.Example"))
+
+    result = recaptcha.verify(token="token-1", action="solicitud", hostname="cartera.example:443")
+
+    assert result.ok is True
+
+
+@pytest.mark.parametrize("solved_on", ["otro.example", "cartera.example.otro.example", "", None])
+def test_it_refuses_a_token_solved_on_another_site(google, solved_on):
+    google.add(responses.POST, VERIFY_URL, json=answer(hostname=solved_on))
+
+    result = recaptcha.verify(token="token-1", action="solicitud", hostname="cartera.example")
+
+    assert result.ok is False
+    assert result.score == 0.9
+    assert "se resolvió en otro sitio" in result.reason
+
+
+def test_without_the_request_host_it_takes_the_hosts_django_serves(google, configured):
+    configured.ALLOWED_HOSTS = [".cartera.example"]
+    google.add(responses.POST, VERIFY_URL, json=answer(hostname="portal.cartera.example"))
+    google.add(responses.POST, VERIFY_URL, json=answer(hostname="otro.example"))
+
+    ours = recaptcha.verify(token="token-1", action="solicitud")
+    theirs = recaptcha.verify(token="token-2", action="solicitud")
+
+    assert (ours.ok, theirs.ok) == (True, False)
+
+
+def test_the_form_check_refuses_a_token_solved_on_another_site(google):
+    google.add(responses.POST, VERIFY_URL, json=answer(hostname="otro.example"))
+    form = forms.Form()
+    form.cleaned_data = {"recaptcha_token": "token-1"}
+
+    accepted = recaptcha.form_is_from_a_person(
+        form, action="solicitud", remote_ip="203.0.113.7", hostname="cartera.example"
+    )
+
+    assert accepted is False
+    assert "No pudimos verificar" in form.non_field_errors()[0]
 
 
 def test_it_refuses_a_token_google_rejects_with_its_error_codes(google):

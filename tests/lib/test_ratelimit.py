@@ -133,7 +133,12 @@ def test_parallel_lead_forms_record_exactly_the_limit(transactional_db, real_cou
         return client.post(reverse("calculator_lead"), data).status_code
 
     with responses.RequestsMock() as google:
-        answer = {"success": True, "score": 0.9, "action": "invest_lead"}
+        answer = {
+            "success": True,
+            "score": 0.9,
+            "action": "invest_lead",
+            "hostname": "testserver",
+        }
         google.add(responses.POST, VERIFY_URL, json=answer)
         statuses, errors = fire_in_parallel(send)
         asked_google = len(google.calls)

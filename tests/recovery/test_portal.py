@@ -5,6 +5,7 @@ step on the timeline and the visit; nobody learns who owes money by probing docu
 The clock is frozen on TODAY (15 June 2026, noon in Lima), as for every recovery test.
 """
 
+import json
 import re
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -56,7 +57,8 @@ def _google_answer(request):
     """Google's siteverify: a good score, for the action the browser named in its token."""
     token = parse_qs(request.body)["response"][0]
     action = token.removeprefix("token-")
-    return 200, {}, f'{{"success": true, "score": 0.9, "action": "{action}"}}'
+    answer = {"success": True, "score": 0.9, "action": action, "hostname": "testserver"}
+    return 200, {}, json.dumps(answer)
 
 
 @pytest.fixture(autouse=True)
@@ -169,6 +171,14 @@ def test_a_token_made_for_another_form_opens_nothing(portal, campaign, debtor):
     )
 
     assert response.status_code == 200
+    assert not Visit.objects.exists()
+
+
+def test_a_token_solved_on_another_site_opens_nothing(portal, campaign, debtor):
+    # Google says it was solved on "testserver"; the form was posted to another host.
+    response = identify(Client(), debtor.document_number, HTTP_HOST="portal.otro.example")
+
+    assertContains(response, "No pudimos verificar que la solicitud la envía una persona")
     assert not Visit.objects.exists()
 
 
@@ -760,6 +770,31 @@ def test_the_customer_portal_sends_a_debtor_with_an_active_campaign_to_the_offer
         summary="Portal de cartera castigada: se identificó con su documento "
         "(desde el portal del cliente)"
     ).exists()
+
+
+def test_leaving_the_offer_leaves_the_customer_portal_too(portal, campaign, reachable):
+    client = Client()
+    _customer_portal_sign_in(client, reachable)
+    client.get(reverse("collections_app:portal_statement"))
+
+    client.post(reverse("recovery:logout"))
+
+    assert client.get(reverse("collections_app:portal_statement"))["Location"] == reverse(
+        "collections_app:portal_identify"
+    )
+    assert client.get(reverse("collections_app:portal_identify")).status_code == 200
+    assert client.get(OFFER)["Location"] == IDENTIFY
+
+
+def test_leaving_the_customer_portal_leaves_the_offer_too(portal, campaign, reachable):
+    client = Client()
+    _customer_portal_sign_in(client, reachable)
+    client.get(reverse("collections_app:portal_statement"))  # sent on to the offer
+    assert client.get(OFFER).status_code == 200
+
+    client.post(reverse("collections_app:portal_logout"))
+
+    assert client.get(OFFER)["Location"] == IDENTIFY
 
 
 def test_the_customer_portal_keeps_the_statement_while_recovery_is_off(campaign, reachable):

@@ -247,7 +247,10 @@ def campaign_form(request: HttpRequest, slug: str) -> HttpResponse:
     if not ratelimit.allow_form(request, form, scope="campaign-form", rate=INBOUND_RATE_LIMIT):
         return _render_public(request, campaign, form, status=429)
     if form.is_valid() and recaptcha.form_is_from_a_person(
-        form, action=RECAPTCHA_ACTION, remote_ip=ratelimit.client_ip(request)
+        form,
+        action=RECAPTCHA_ACTION,
+        remote_ip=ratelimit.client_ip(request),
+        hostname=request.get_host(),
     ):
         try:
             if handler:

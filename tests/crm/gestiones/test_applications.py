@@ -354,7 +354,12 @@ def test_a_credit_campaigns_public_form_asks_for_the_credit_and_makes_a_lead(
         "recaptcha_token": "token",
     }
     with responses.RequestsMock() as google:
-        answer = {"success": True, "score": 0.9, "action": "campaign"}
+        answer = {
+            "success": True,
+            "score": 0.9,
+            "action": "campaign",
+            "hostname": "testserver",
+        }
         google.add(responses.POST, settings.RECAPTCHA_VERIFY_URL, json=answer)
         google.add(responses.POST, settings.RECAPTCHA_VERIFY_URL, json=answer)
         # Above the product's limit: said on the form, nothing made.
@@ -829,7 +834,12 @@ def google(settings):
         mock.add(
             responses.POST,
             VERIFY_URL,
-            json={"success": True, "score": 0.9, "action": "credit_lead"},
+            json={
+                "success": True,
+                "score": 0.9,
+                "action": "credit_lead",
+                "hostname": "testserver",
+            },
         )
         yield mock
 

@@ -77,7 +77,13 @@ def google(settings):
 
 
 def google_answers(google, **fields) -> None:
-    answer = {"success": True, "score": 0.9, "action": "campaign", **fields}
+    answer = {
+        "success": True,
+        "score": 0.9,
+        "action": "campaign",
+        "hostname": "testserver",
+        **fields,
+    }
     google.add(responses.POST, VERIFY_URL, json=answer)
 
 
