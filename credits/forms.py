@@ -30,6 +30,10 @@ RECEIPT_SIGNATURES = {
     ".jpg": (b"\xff\xd8\xff",),
     ".jpeg": (b"\xff\xd8\xff",),
 }
+# What each type ends with, found in its last KB (where a PDF reader looks for %%EOF): a
+# file cut short in its upload, or only a signature in front of anything, has no end.
+RECEIPT_ENDINGS = {".pdf": b"%%EOF", ".png": b"IEND", ".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9"}
+RECEIPT_TAIL_BYTES = 1024
 # Peruvian plates: six characters (ABC-123, A1B-234) or seven for some motorcycles.
 PLATE_RE = re.compile(r"[A-Z0-9]{6,7}")
 # ISO 3779: 17 characters, never I, O or Q (they read as 1 and 0).
@@ -48,7 +52,7 @@ def normalize_plate(value: str) -> str:
 
 
 def validate_receipt(upload) -> None:
-    """Refuse a receipt that is not a PDF, JPG or PNG of at most 5 MB."""
+    """Refuse a receipt that is not a whole PDF, JPG or PNG of at most 5 MB."""
     name = (upload.name or "").lower()
     extension = name[name.rfind(".") :] if "." in name else ""
     if extension not in RECEIPT_SIGNATURES:
@@ -56,10 +60,13 @@ def validate_receipt(upload) -> None:
     if upload.size > MAX_RECEIPT_BYTES:
         raise ValidationError(_("El comprobante pesa más de 5 MB."))
     head = upload.read(8)
+    upload.seek(max(0, upload.size - RECEIPT_TAIL_BYTES))
+    tail = upload.read()
     upload.seek(0)
-    if not head.startswith(RECEIPT_SIGNATURES[extension]):
+    if not head.startswith(RECEIPT_SIGNATURES[extension]) or RECEIPT_ENDINGS[extension] not in tail:
         raise ValidationError(
-            _("El archivo no es un %(ext)s válido.") % {"ext": extension[1:].upper()}
+            _("El archivo no es un %(ext)s válido, o está incompleto: vuelva a guardarlo.")
+            % {"ext": extension[1:].upper()}
         )
 
 

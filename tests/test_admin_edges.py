@@ -15,6 +15,7 @@ from credits.models import Loan
 from crm.gestiones.models import Gestion, LifecycleEvent, LifecycleRun, Survey, SurveyInvitation
 from integrations.models import OutboxMessage, WebhookEvent
 from recovery.models import RecoverySettings
+from tests import receipts
 from tests.factories import CatalogProductFactory
 
 # --- Call center: the queue's settings and the stock -------------------------------------------
@@ -162,7 +163,7 @@ def test_outbox_messages_cannot_be_deleted_from_admin(admin_client):
 # --- Recovery: the portal's settings ------------------------------------------------------------
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = receipts.PNG
 
 
 def _portal_form(portal: RecoverySettings, **changes) -> dict:

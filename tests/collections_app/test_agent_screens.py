@@ -32,11 +32,12 @@ from crm.models import Interaction, Message
 from integrations import fakes
 from integrations.errors import ProviderError
 from integrations.models import OutboxMessage
+from tests import receipts
 from tests.collections_app.conftest import INSTALLMENT, TO_SETTLE, TODAY, pay
 from tests.factories import CustomerFactory, UserFactory
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = receipts.PNG
 HTMX = {"HX-Request": "true"}
 
 LISTS = [

@@ -27,13 +27,14 @@ from crm.models import Customer, Interaction
 from integrations import api_clients, fakes
 from integrations.errors import ProviderError, TemporaryProviderError
 from integrations.models import OutboxMessage
+from tests import receipts
 from tests.api_partner import ApiPartner, api_schema
 from tests.collections_app.conftest import INSTALLMENT, OVERDUE, TO_SETTLE, TODAY
 from tests.factories import CustomerFactory
 
 BASE = "/api/v1/cobranzas"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-PDF = b"%PDF-1.4\n" + b"0" * 64
+PNG = receipts.PNG
+PDF = receipts.PDF
 
 
 # --- The bot, and its answers checked against the OpenAPI document --------------------------
@@ -670,7 +671,10 @@ def test_a_receipt_whose_content_is_not_its_type_is_refused(bot, debtor, loan):
     )
 
     assert response.status_code == 422
-    assert error_on(response, "comprobante") == "El archivo no es un PDF válido."
+    assert (
+        error_on(response, "comprobante")
+        == "El archivo no es un PDF válido, o está incompleto: vuelva a guardarlo."
+    )
 
 
 def test_a_pdf_receipt_is_accepted(bot, debtor, loan):

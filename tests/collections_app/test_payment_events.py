@@ -28,12 +28,13 @@ from crm.models import Interaction
 from integrations import payment_gateways
 from integrations.models import OutboxMessage
 from integrations.webhooks import IgnoreEvent
+from tests import receipts
 from tests.collections_app.conftest import INSTALLMENT, OVERDUE, TO_SETTLE, TODAY, pay
 from tests.factories import CustomerFactory
 from tests.races import at_once
 
 CENT = Decimal("0.01")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = receipts.PNG
 
 
 def receipt(name="comprobante.png", content=PNG, content_type="image/png"):

@@ -35,11 +35,12 @@ from crm import messages as customer_messages
 from crm.models import Interaction, Message
 from integrations import fakes, payment_gateways
 from integrations.models import OutboxMessage
+from tests import receipts
 from tests.collections_app.conftest import INSTALLMENT, OVERDUE, TO_SETTLE, TODAY, pay
 from tests.test_bad_input import fuzz_form
 
 VERIFY_URL = "https://recaptcha.example/recaptcha/api/siteverify"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = receipts.PNG
 UNKNOWN = "87654321"
 
 IDENTIFY = reverse("collections_app:portal_identify")
@@ -1060,7 +1061,7 @@ def test_the_statement_lists_what_is_in_course_and_nothing_when_there_is_none(re
         amount=Decimal("100.00"),
         paid_on=TODAY,
         method="transfer",
-        receipt=SimpleUploadedFile("r.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png"),
+        receipt=SimpleUploadedFile("r.png", receipts.PNG, "image/png"),
         origin=Origin.PORTAL,
         actor=None,
     )

@@ -17,6 +17,7 @@ from credits.models import Installment, LedgerEntry, Loan, Payment
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm.models import Interaction
+from tests import receipts
 from tests.credits.conftest import pay as pay_on
 from tests.factories import LoanFactory, LoanProductFactory, UserFactory
 
@@ -67,14 +68,14 @@ def test_a_payment_and_its_annulment_are_told_on_the_timeline(make_active_loan):
 
 def test_a_payment_keeps_its_receipt_and_nothing_it_was_not_given(make_active_loan):
     loan = make_active_loan()
-    receipt = SimpleUploadedFile("voucher.pdf", b"%PDF-1.4 recibo", "application/pdf")
+    receipt = SimpleUploadedFile("voucher.pdf", receipts.PDF, "application/pdf")
 
     with_file = pay(loan, "100.00", receipt=receipt)
     plain = pay(loan, "100.00")
 
     assert with_file.receipt.name.startswith("recibos/")
     assert with_file.receipt.name.endswith("/voucher.pdf")
-    assert with_file.receipt.read() == b"%PDF-1.4 recibo"
+    assert with_file.receipt.read() == receipts.PDF
     assert (plain.receipt.name, plain.reference, plain.receipt_url) == ("", "", "")
     assert plain.external_id is None
 

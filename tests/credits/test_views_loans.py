@@ -12,6 +12,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertTempl
 from credits.investors import services as investor_services
 from credits.models import Bucket, Installment, Loan, LoanContract, Payment
 from credits.services import payments as payment_services
+from tests import receipts
 from tests.factories import (
     BranchFactory,
     CustomerFactory,
@@ -568,7 +569,7 @@ def test_a_transfer_needs_its_operation_number(client, cobranzas, current_loan):
 
 def test_a_payment_keeps_its_pdf_receipt(client, cobranzas, current_loan):
     client.force_login(cobranzas)
-    receipt = SimpleUploadedFile("voucher.pdf", b"%PDF-1.4 recibo", "application/pdf")
+    receipt = SimpleUploadedFile("voucher.pdf", receipts.PDF, "application/pdf")
 
     _pay(client, current_loan, source=Payment.Source.DEPOSIT, reference="0042", receipt=receipt)
 
@@ -581,8 +582,12 @@ def test_a_payment_keeps_its_pdf_receipt(client, cobranzas, current_loan):
     ("name", "content", "error"),
     [
         ("voucher.exe", b"MZ", "El comprobante debe ser un PDF, JPG o PNG."),
-        ("voucher.pdf", b"GIF89a", "El archivo no es un PDF válido."),
+        ("voucher.pdf", b"GIF89a", "El archivo no es un PDF válido"),
         ("foto.png", b"\x89PNG\r\n\x1a\n" + b"0" * (5 * 1024 * 1024), "pesa más de 5 MB"),
+        # Cut short, or a signature in front of nothing: no end of its kind.
+        ("voucher.pdf", receipts.PDF[:-8], "El archivo no es un PDF válido, o está incompleto"),
+        ("foto.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "no es un PNG válido, o está"),
+        ("foto.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64, "no es un JPG válido, o está"),
     ],
 )
 def test_a_receipt_must_be_a_pdf_jpg_or_png_of_5_mb_at_most(

@@ -20,12 +20,13 @@ from credits.models import Payment
 from crm.models import Interaction, Message
 from recovery import services, tasks
 from recovery.models import Campaign, CampaignPayment
+from tests import receipts
 from tests.collections_app.strategies.conftest import make_template
 from tests.collections_app.strategies.flow_fixtures import debtor_due, make_flow, whole_portfolio
 from tests.factories import CustomerFactory
 from tests.recovery.conftest import CAMPAIGN_AMOUNT, DEBT, ENDS_ON, TODAY, at, make_campaign
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = receipts.PNG
 
 
 def tags_of(customer) -> list[str]:

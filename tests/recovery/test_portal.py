@@ -29,6 +29,7 @@ from recovery import services as recovery_services
 from recovery.models import Campaign, RecoverySettings, Visit
 from recovery.portal import selectors
 from recovery.portal import services as portal_services
+from tests import receipts
 from tests.collections_app.test_mercadopago_webhook import (
     PREFERENCES_URL,
     SECRET,
@@ -864,7 +865,7 @@ def test_the_funnel_counts_the_visits_at_each_step(db):
 
 # --- Settings in admin, and the images -----------------------------------------------------------
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = receipts.PNG
 
 
 def _settings_form(portal: RecoverySettings, **changes) -> dict:

@@ -14,10 +14,11 @@ from collections_app.strategies import events
 from credits.services import loans as loan_services
 from crm.models import Message
 from integrations import payment_gateways
+from tests import receipts
 from tests.collections_app.conftest import TODAY
 from tests.collections_app.strategies.conftest import make_template
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = receipts.PNG
 PROMISED_ON = TODAY + timedelta(days=7)
 PAID_ON = TODAY - timedelta(days=1)
 
