@@ -11,12 +11,14 @@ from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import Page
 
+from callcenter.models import Lead
 from credits.models import Loan
 from crm.gestiones.models import Gestion
 from crm.models import Customer
 from recovery.models import Campaign
 from tests.browser.pages import sign_in
 from tests.browser.test_call_center_phone import PHONE, assert_no_sideways_scroll
+from tests.factories import BranchFactory, ChannelFactory, CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -110,3 +112,37 @@ def test_the_menu_of_the_users_with_most_items_fits_a_desktop_screen(
     assert_no_sideways_scroll(page)
     box = page.get_by_role("button", name="Salir").bounding_box()
     assert box["x"] + box["width"] <= width
+
+
+def test_a_pasted_link_as_a_leads_name_does_not_widen_its_page_on_a_phone(
+    page: Page, live_server, roles
+):
+    """Kommo's lead names are free text: a link pasted as the name was 3,130 px wide at 375.
+
+    The name is in the breadcrumb and the heading; it breaks inside them (app.css).
+    """
+    UserFactory(username="agente", role="Agente call center")
+    link = "https://www.facebook.com/ads/manager/leads/?act=1234567890&lead_id=25399013&form=pedido-web"
+    lead = Lead.objects.create(kommo_id=25399013, name=link, phone="+51 999 000 111", in_queue=True)
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, "agente")
+
+    page.goto(f"{live_server.url}{lead.get_absolute_url()}")
+
+    assert_no_sideways_scroll(page)
+
+
+def test_a_long_pager_keeps_its_first_page_on_a_phone(page: Page, live_server, roles):
+    """'1 2 … 11 siguiente' centred on one line spilled past both edges: page 1 was at x = -46."""
+    UserFactory(username="asesor", role="Asesor")
+    CustomerFactory.create_batch(260, branch=BranchFactory(), channel=ChannelFactory())
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, "asesor")
+
+    page.goto(f"{live_server.url}{reverse('crm:customer_list')}")
+
+    pager = page.locator("ul.pagination").first
+    first, last = pager.locator(".page-link").first, pager.locator(".page-link").last
+    assert first.bounding_box()["x"] >= 0
+    assert last.bounding_box()["x"] + last.bounding_box()["width"] <= PHONE["width"]
+    assert_no_sideways_scroll(page)
