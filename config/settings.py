@@ -127,6 +127,7 @@ MIDDLEWARE = [
     # No LocaleMiddleware: the interface has one language (LANGUAGES), which LANGUAGE_CODE
     # already activates; reading Accept-Language per request would choose nothing.
     "django.middleware.common.CommonMiddleware",
+    "lib.middleware.HtmxFragmentTrimMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "lib.middleware.LoginRequiredMiddleware",

@@ -52,3 +52,31 @@ document.addEventListener("click", (event) => {
   box.focus();
   box.dispatchEvent(new Event("keyup"));
 });
+
+// An action sent by htmx (a note, a form in a page) that the server refused or failed:
+// htmx swaps nothing then, so without a word the person would think it was done. Only
+// for what a person sent: a fragment a page loads by itself may be refused to a role.
+document.addEventListener("htmx:responseError", (event) => {
+  const verb = ((event.detail.requestConfig && event.detail.requestConfig.verb) || "get").toLowerCase();
+  if (verb === "get") return;
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  const main = document.querySelector("main");
+  if (!main) return;
+  let alert = document.getElementById("htmx-error");
+  if (!alert) {
+    alert = document.createElement("div");
+    alert.id = "htmx-error";
+    alert.className = "alert alert-danger";
+    alert.setAttribute("role", "alert");
+    main.prepend(alert);
+  }
+  alert.textContent =
+    status === 403
+      ? "No se pudo completar la acción: su sesión cambió (error 403). Recargue la página e intente de nuevo."
+      : `No se pudo completar la acción (error ${status || "de conexión"}). Recargue la página e intente de nuevo.`;
+  alert.scrollIntoView({ block: "nearest" });
+});
+// A request that never reached the server (no connection).
+document.addEventListener("htmx:sendError", (event) => {
+  document.dispatchEvent(new CustomEvent("htmx:responseError", { detail: event.detail }));
+});

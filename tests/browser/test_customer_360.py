@@ -62,3 +62,26 @@ def test_a_call_center_agent_is_refused_the_customer_list(page: Page, live_serve
     assert response.status == 403
     expect(page.get_by_text("No tiene permiso para ver esta página.")).to_be_visible()
     expect(page.get_by_role("link", name="Clientes")).to_have_count(0)
+
+
+def test_a_note_the_server_refuses_says_so_instead_of_nothing(page: Page, live_server, roles):
+    """htmx swaps nothing on an error: in production (no debug script) a note refused with a
+    403, a stale CSRF token after signing in again elsewhere, looked as if it did nothing."""
+    UserFactory(username="asesor", role="Asesor")
+    rosa = CustomerFactory(first_name="Rosa", last_name="Huamán")
+    pages.sign_in(page, live_server, "asesor")
+    page.goto(f"{live_server.url}{rosa.get_absolute_url()}")
+    page.route(
+        re.compile(r"/notas?/"),
+        lambda route: (
+            route.fulfill(status=403, body="")
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
+    )
+
+    page.get_by_placeholder(re.compile("Escriba una nota")).fill("Llamó hoy")
+    page.get_by_role("button", name="Agregar").click()
+
+    expect(page.locator("#htmx-error")).to_contain_text("No se pudo completar la acción")
+    assert not rosa.interactions.filter(summary="Llamó hoy").exists()
