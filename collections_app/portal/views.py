@@ -484,7 +484,7 @@ def callback(request: HttpRequest, visitor: session.Visitor, customer: Customer)
                 form.add_error(field if field in form.fields else None, errors)
         else:
             session.reach(request, Step.CALLBACK)
-            messages.success(request, _("Un asesor lo llamará pronto. ¡Gracias!"))
+            messages.success(request, _("Registramos su pedido de llamada. ¡Gracias!"))
             return redirect("collections_app:portal_statement")
     return _render(request, "callback.html", _action_context(customer, form))
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 import responses
 import time_machine
+from django.contrib.messages import get_messages
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -883,6 +884,9 @@ def test_asking_again_for_a_call_to_the_same_phone_in_a_visit_is_one_request(rea
     assert [a["Location"] for a in answers] == [STATEMENT, STATEMENT]
     assert CallbackRequest.objects.count() == 1
     assert steps(reachable).count("callback") == 1
+    # What was done, not a promise of a call.
+    said = [str(m) for m in get_messages(answers[0].wsgi_request)]
+    assert said == ["Registramos su pedido de llamada. ¡Gracias!"]
 
 
 def test_a_call_to_another_phone_or_in_another_visit_is_a_request_of_its_own(reachable):
