@@ -562,7 +562,8 @@ def request_callback(request: HttpRequest, payload: CallbackIn) -> Status:
         {
             "id": callback.pk,
             "estado": "pendiente",
-            "mensaje": _("Un asesor lo llamará a la brevedad."),
+            # What was done: the request waits for an agent; no call is promised.
+            "mensaje": _("Registramos su pedido de llamada."),
         },
     )
 

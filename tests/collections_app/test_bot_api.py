@@ -720,6 +720,7 @@ def test_a_callback_request_waits_for_an_agent(bot, debtor):
     assert response.status_code == 201, response.json()
     callback = CallbackRequest.objects.get()
     assert response.json()["id"] == callback.pk
+    assert response.json()["mensaje"] == "Registramos su pedido de llamada."
     assert callback.customer == debtor
     assert callback.phone == "+51987654321"
     assert callback.preferred_at == tomorrow_at_ten
