@@ -7,9 +7,10 @@ payment is the campaign's alone: the loan it comes from is never touched.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -93,8 +94,9 @@ def check_code(code: str) -> list[str]:
 
 
 def latest_end(today: date) -> date:
-    """Return the furthest end date a campaign may have (screens, file and API alike)."""
-    return today + timedelta(days=366 * MAX_END_YEARS)
+    """Return the furthest end date a campaign may have (screens, file and API alike): the
+    same day, ten years on, as the API's documentation says (29 February becomes the 28th)."""
+    return today + relativedelta(years=MAX_END_YEARS)
 
 
 def check_end_date(ends_on: date | None, *, today: date) -> list[str]:

@@ -487,3 +487,14 @@ def test_a_template_unknown_variable_is_still_refused_on_save(db):
                 "is_active": True,
             }
         )
+
+
+def test_a_campaign_may_end_ten_years_on_to_the_day_not_a_week_later():
+    from datetime import date
+
+    from crm.gestiones.campaigns.services import latest_day
+    from recovery.services import latest_end
+
+    assert latest_end(date(2026, 12, 6)) == date(2036, 12, 6)  # 366 × 10 days said 13/12
+    assert latest_end(date(2028, 2, 29)) == date(2038, 2, 28)
+    assert latest_day(date(2026, 12, 6)) == date(2036, 12, 6)

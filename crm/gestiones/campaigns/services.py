@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
@@ -179,8 +180,9 @@ def _free_slug(name: str, *, exclude: int | None) -> str:
 
 
 def latest_day(today: datetime.date) -> datetime.date:
-    """Return the furthest date a campaign may start or end on."""
-    return today + datetime.timedelta(days=366 * MAX_YEARS_AHEAD)
+    """Return the furthest date a campaign may start or end on: the same day, ten years on
+    (29 February becomes the 28th)."""
+    return today + relativedelta(years=MAX_YEARS_AHEAD)
 
 
 def check_rules(campaign: Campaign) -> None:
