@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
+from pydantic import ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from credits import schedule, selectors
 from credits.imports import CODE_CHARS, CODE_MAX
@@ -260,9 +262,23 @@ book_router = Router(
 class LoanQuery(PageQuery):
     tipo_documento: Customer.DocumentType | None = Field(None, description="Con numero_documento.")
     numero_documento: str | None = Field(
-        None, max_length=20, pattern=r"^[0-9A-Za-z .-]+$", description="Los créditos del cliente."
+        None,
+        max_length=20,
+        pattern=r"^[0-9A-Za-z .-]+$",
+        description="Los créditos del cliente.",
+        validate_default=True,
     )
     estado: Loan.Status | None = Field(None, description="draft, active, paid, written_off…")
+
+    @field_validator("numero_documento")
+    @classmethod
+    def _named_with_its_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A type alone filtered nothing, and said nothing.
+        if value is None and info.data.get("tipo_documento"):
+            raise PydanticCustomError(
+                "document", _("Indique numero_documento junto con tipo_documento.")
+            )
+        return value
 
 
 class BookInstallmentOut(Schema):

@@ -212,6 +212,10 @@ def test_a_loan_with_its_payments_is_imported_and_read_back_with_its_balance(
     assert imported.payments.count() == 2
     listed = partner.get("/cartera/creditos", {"numero_documento": "41234567"}).json()
     assert listed["total"] == 1
+    # A type without its number filtered nothing and said nothing.
+    alone = partner.get("/cartera/creditos", {"tipo_documento": "dni"})
+    assert alone.status_code == 422
+    assert "junto con tipo_documento" in str(alone.json())
     detail = partner.get("/cartera/creditos/PX-API-1", route=LOAN).json()
     assert detail["codigo_pago"] == "PX-API-1" and detail["cronograma"] == "engine"
     assert len(detail["cuotas"]) == 12
