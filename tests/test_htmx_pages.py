@@ -69,3 +69,12 @@ def test_the_pages_that_refresh_themselves_say_so(client, agente, cobranzas):
 
     for page in (queue, inbox):
         assert f'hx-headers=\'{{"{BACKGROUND_REFRESH_HEADER}": "1"}}\'' in page
+
+
+def test_a_filter_value_the_list_cannot_read_says_it_was_not_applied(client, asesor):
+    client.force_login(asesor)
+
+    page = client.get("/clientes/", {"branch": "abc"}).content.decode()
+
+    assert "No se aplicó este filtro." in page
+    assert 'class="form-select is-invalid"' in page
