@@ -26,8 +26,8 @@ from collections_app.screens import (  # noqa: F401 (the screens import them fro
 )
 from credits.forms import validate_receipt
 from credits.models import Payment
+from crm import display
 from crm.forms import ServiceErrorsMixin
-from lib import money
 
 REASON_CHARS = 255
 NOTES_CHARS = 255
@@ -211,7 +211,7 @@ class DebtChoiceForm(ServiceErrorsMixin, forms.Form):
         self.fields["debt"].choices = [
             (
                 key,
-                f"{debt.label} · {debt.currency} {money.format_money(debt.total)}",
+                f"{debt.label} · {display.money_text(debt.total, debt.currency)}",
             )
             for key, debt in self.debts.items()
         ]
@@ -406,7 +406,7 @@ class AnnulForm(ServiceErrorsMixin, forms.Form):
                 payment.pk,
                 f"#{payment.pk} · {payment.loan.payment_code} · "
                 f"{payment.received_on:%d/%m/%Y} · "
-                f"{payment.loan.currency} {money.format_money(payment.amount)}",
+                f"{display.money_text(payment.amount, payment.loan.currency)}",
             )
             for payment in payments
         ]

@@ -42,7 +42,7 @@ from collections_app.strategies import templating
 from crm import display
 from crm import messages as customer_messages
 from crm.models import Customer
-from lib import files, lists, money
+from lib import files, lists
 
 PAGE_SIZE = lists.LIST_PAGE_SIZE
 # A receipt of these types opens in the browser; anything else downloads.
@@ -629,11 +629,11 @@ def customer_promise_create(request: HttpRequest, customer_pk: int) -> HttpRespo
         else:
             messages.success(
                 request,
-                _("Compromiso de pago registrado: %(amount)s al %(day)s, %(code)s.")
+                _("Compromiso de pago de %(amount)s para el %(day)s registrado %(to)s.")
                 % {
-                    "amount": money.format_money(promise.amount),
+                    "amount": _amount(promise.currency, promise.amount),
                     "day": promise.promised_on.strftime("%d/%m/%Y"),
-                    "code": promise.receivable_code,
+                    "to": _to_receivable(promise.receivable_kind, promise.receivable_code),
                 },
             )
             return redirect(_customer_page(customer))
@@ -663,8 +663,12 @@ def customer_report_create(request: HttpRequest, customer_pk: int) -> HttpRespon
         else:
             messages.success(
                 request,
-                _("Pago informado de %(amount)s registrado: queda por verificar (#%(id)s).")
-                % {"amount": money.format_money(report.amount), "id": report.pk},
+                _("Pago informado de %(amount)s registrado %(to)s: queda por verificar (#%(id)s).")
+                % {
+                    "amount": _amount(report.currency, report.amount),
+                    "to": _to_receivable(report.receivable_kind, report.receivable_code),
+                    "id": report.pk,
+                },
             )
             return redirect(_customer_page(customer))
     return _render_customer(request, customer, debts=debts, bound=form, failed="report")

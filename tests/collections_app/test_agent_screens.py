@@ -683,7 +683,11 @@ def test_an_agent_registers_a_promise(agent_client, loan, debtor):
     assert promise.amount == Decimal("500.00")
     assert promise.origin == Origin.AGENT
     assert promise.notes == "Cobra el viernes"
-    assert shown(response)[0].startswith("Compromiso de pago registrado: 500.00")
+    # The message names the currency and the debt, not a bare number after the amount.
+    day = promise.promised_on.strftime("%d/%m/%Y")
+    assert shown(response)[0] == (
+        f"Compromiso de pago de S/ 500.00 para el {day} registrado al crédito {loan.payment_code}."
+    )
 
 
 @pytest.mark.parametrize(
@@ -957,7 +961,10 @@ def test_an_agent_registers_a_reported_payment_with_its_receipt(agent_client, lo
         Origin.AGENT,
         ReportedPayment.Status.PENDING,
     )
-    assert shown(response)[0].startswith("Pago informado de 945.60 registrado")
+    assert shown(response)[0] == (
+        f"Pago informado de S/ 945.60 registrado al crédito {loan.payment_code}: queda por "
+        f"verificar (#{report.pk})."
+    )
     assert OutboxMessage.objects.filter(payload__to="cobranzas@cartera.test").exists()
 
 
@@ -1247,3 +1254,13 @@ def test_a_template_set_in_eventos_replaces_the_built_in_email_once(
     assert message.origin == "collections.event"
     assert not OutboxMessage.objects.filter(payload__to="deudor@example.com").exists()
     assert shown(done)[0].endswith("Aviso al cliente en cola (WhatsApp).")
+
+
+def test_the_debt_choices_write_amounts_as_the_screens_do(agent_client, loan, debtor):
+    # "S/ 1,234.50", as the debts' card above them: not the ISO code ("PEN 1,234.50").
+    payment = pay(loan, Decimal("10.00"), TODAY)
+    response = agent_client.get(reverse("collections_app:customer_collections", args=[debtor.pk]))
+
+    assertContains(response, f"{loan.payment_code} · S/")
+    assertNotContains(response, f"{loan.payment_code} · PEN")
+    assertContains(response, f"#{payment.pk} · {loan.payment_code} · {TODAY:%d/%m/%Y} · S/ 10.00")
