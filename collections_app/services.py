@@ -1328,7 +1328,12 @@ def request_callback(
     preferred_time: str = "",
     portfolio: str = Portfolio.CURRENT,
 ) -> CallbackRequest:
-    """Record that the debtor wants a call; it waits in the agents' call-back list."""
+    """Record that the debtor wants a call; it waits in the agents' call-back list.
+
+    One open request per number: asked again while it waits (a double click, an agent and
+    the bot, another visit to the portal), the one already waiting is returned, with
+    `is_repeat` set, and nothing new goes on the timeline.
+    """
     phone = callback_phone(phone)
     if preferred_at is not None and preferred_at < timezone.now() - timedelta(minutes=5):
         raise ValidationError({"preferred_at": _("El horario preferido no puede ser pasado.")})
@@ -1337,6 +1342,21 @@ def request_callback(
             {"preferred_at": _("El horario preferido puede ser hasta 30 días desde hoy.")}
         )
     with transaction.atomic():
+        # Taken first: two requests at once run one after the other, the second finds the first.
+        crm_services.lock_customer(customer.pk)
+        waiting = (
+            CallbackRequest.objects.filter(
+                customer=customer,
+                phone=phone,
+                portfolio=portfolio,
+                status=CallbackRequest.Status.OPEN,
+            )
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if waiting is not None:
+            waiting.is_repeat = True
+            return waiting
         callback = CallbackRequest.objects.create(
             customer=customer,
             phone=phone,
@@ -1345,6 +1365,7 @@ def request_callback(
             origin=origin,
             portfolio=portfolio,
         )
+        callback.is_repeat = False
         when = (
             timezone.localtime(preferred_at).strftime("%d/%m/%Y %H:%M")
             if preferred_at

@@ -695,10 +695,20 @@ def customer_callback_create(request: HttpRequest, customer_pk: int) -> HttpResp
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(
-                request,
-                _("Pedido de llamada registrado al %(phone)s.") % {"phone": callback.phone},
-            )
+            if callback.is_repeat:
+                messages.info(
+                    request,
+                    _(
+                        "Ya hay un pedido de llamada abierto al %(phone)s (#%(id)s): no se "
+                        "registró otro."
+                    )
+                    % {"phone": callback.phone, "id": callback.pk},
+                )
+            else:
+                messages.success(
+                    request,
+                    _("Pedido de llamada registrado al %(phone)s.") % {"phone": callback.phone},
+                )
             return redirect(_customer_page(customer))
     return _render_customer(request, customer, debts=debts, bound=form, failed="callback")
 

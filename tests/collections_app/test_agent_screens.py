@@ -921,6 +921,16 @@ def test_an_agent_asks_for_a_callback_for_the_customer(agent_client, debtor):
     callback = CallbackRequest.objects.get()
     assert (callback.phone, callback.origin) == ("+51987654321", Origin.AGENT)
     assert shown(good) == ["Pedido de llamada registrado al +51987654321."]
+    again = agent_client.post(
+        reverse("collections_app:customer_callback_create", args=[debtor.pk]),
+        {"callback-phone": "987654321"},
+        follow=True,
+    )
+    assert shown(again) == [
+        f"Ya hay un pedido de llamada abierto al +51987654321 (#{callback.pk}): "
+        "no se registró otro."
+    ]
+    assert CallbackRequest.objects.count() == 1
 
 
 # --- A customer's collections page -------------------------------------------------------

@@ -767,6 +767,43 @@ def test_a_callback_keeps_a_mobile_or_landline_ready_to_dial(debtor, typed, kept
     assert callback.phone == kept
 
 
+def test_a_number_asked_again_while_its_call_waits_is_the_same_request(debtor, cobranzas):
+    first = services.request_callback(
+        customer=debtor, phone="987 654 321", origin=Origin.AGENT, actor=cobranzas
+    )
+    again = services.request_callback(
+        customer=debtor, phone="+51987654321", origin=Origin.BOT, actor=None
+    )
+    other = services.request_callback(
+        customer=debtor, phone="912 345 678", origin=Origin.BOT, actor=None
+    )
+
+    assert (again.pk, again.is_repeat, first.is_repeat) == (first.pk, True, False)
+    assert other.pk != first.pk
+    assert Interaction.objects.filter(customer=debtor, payload__has_key="callback").count() == 2
+    services.close_callback(
+        callback=first, actor=cobranzas, status=CallbackRequest.Status.DONE, outcome="Llamado"
+    )
+    after = services.request_callback(
+        customer=debtor, phone="987654321", origin=Origin.BOT, actor=None
+    )
+    assert after.pk not in (first.pk, other.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_asked_for_twice_at_once_is_one_request(roles, debtor):
+    def ask():
+        return services.request_callback(
+            customer=debtor, phone="987654321", origin=Origin.BOT, actor=None
+        ).pk
+
+    done, errors = at_once(ask, ask, ask)
+
+    assert errors == []
+    assert len(set(done)) == 1
+    assert CallbackRequest.objects.filter(customer=debtor).count() == 1
+
+
 def test_a_callback_is_closed_once_with_an_outcome(debtor, cobranzas):
     callback = services.request_callback(
         customer=debtor, phone="987654321", origin=Origin.PORTAL, actor=None

@@ -889,14 +889,22 @@ def test_asking_again_for_a_call_to_the_same_phone_in_a_visit_is_one_request(rea
     assert said == ["Registramos su pedido de llamada. ¡Gracias!"]
 
 
-def test_a_call_to_another_phone_or_in_another_visit_is_a_request_of_its_own(reachable):
+def test_a_call_to_another_phone_or_after_the_first_was_made_is_a_request_of_its_own(
+    reachable, cobranzas
+):
     url = reverse("collections_app:portal_callback")
     client = signed_in(Client(), reachable)
     client.post(url, {"phone": "987 654 321"})
     client.post(url, {"phone": "912 345 678"})
+    # Another visit, while the call to that number still waits: the same request.
+    signed_in(Client(), reachable).post(url, {"phone": "987 654 321"})
+    assert CallbackRequest.objects.count() == 2
 
-    later = signed_in(Client(), reachable)
-    later.post(url, {"phone": "987 654 321"})
+    first = CallbackRequest.objects.get(phone="+51987654321")
+    collection_services.close_callback(
+        callback=first, actor=cobranzas, status=CallbackRequest.Status.DONE, outcome="Llamado"
+    )
+    signed_in(Client(), reachable).post(url, {"phone": "987 654 321"})
 
     assert CallbackRequest.objects.count() == 3
 
