@@ -74,7 +74,8 @@ def test_the_pages_that_refresh_themselves_say_so(client, agente, cobranzas):
 def test_a_filter_value_the_list_cannot_read_says_it_was_not_applied(client, asesor):
     client.force_login(asesor)
 
-    page = client.get("/clientes/", {"branch": "abc"}).content.decode()
+    page = client.get("/clientes/", {"branch": "abc\x00"}).content.decode()
 
-    assert "No se aplicó este filtro." in page
+    assert "Valor no válido: no se aplicó este filtro." in page
+    assert "\x00" not in page
     assert 'class="form-select is-invalid"' in page
