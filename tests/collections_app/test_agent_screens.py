@@ -365,6 +365,13 @@ def test_a_bad_filter_says_what_is_wrong(agent_client):
     assertContains(response, "La fecha final es anterior a la inicial.")
 
 
+def test_a_filter_value_off_the_list_is_not_repeated_back(agent_client):
+    response = agent_client.get(reverse("collections_app:link_list"), {"provider": "x\x00y"})
+
+    assertContains(response, "Elija un valor de la lista.")
+    assertNotContains(response, "x\x00y")
+
+
 @pytest.mark.parametrize("name", LISTS)
 def test_every_list_answers_awkward_query_strings(agent_client, name):
     awkward = ["²", "-1", "1e309", "9" * 40, "NaN", "0001-01-01", "<script>", "a" * 500]
