@@ -62,6 +62,6 @@ def test_delivery_notes_too_long_say_why_next_to_the_box(client, agente, held_le
     page = response.content.decode()
     assert response.status_code == 200
     assert "id_notes_error" in elements(page)
-    assert "tenga menos de 1000 caracteres (tiene 1001)" in page
+    assert "Escriba como máximo 1000 caracteres (tiene 1001)" in page
     assert 'maxlength="1000"' in page
     assert not Order.objects.exists()

@@ -133,7 +133,7 @@ def test_a_too_long_write_off_reason_is_not_also_called_missing(client, supervis
         follow=True,
     )
 
-    assertContains(response, "Asegúrese de que este valor tenga menos de 255 caracteres")
+    assertContains(response, "Escriba como máximo 255 caracteres")
     assertNotContains(response, "Indique el motivo del castigo.")
     loan.refresh_from_db()
     assert loan.status == Loan.Status.ACTIVE
@@ -430,6 +430,6 @@ def test_the_loan_form_refuses_notes_of_a_pasted_book(client, asesor):
 
     assert response.status_code == 200
     assert response.context["form"].errors["notes"] == [
-        "Asegúrese de que este valor tenga menos de 4000 caracteres (tiene 50000)."
+        "Escriba como máximo 4000 caracteres (tiene 50000)."
     ]
     assert not Loan.objects.exists()
