@@ -31,9 +31,12 @@ RECEIPT_SIGNATURES = {
     ".jpeg": (b"\xff\xd8\xff",),
 }
 # What each type ends with, found in its last KB (where a PDF reader looks for %%EOF): a
-# file cut short in its upload, or only a signature in front of anything, has no end.
+# file cut short in its upload, or only a signature in front of anything, has no end. A
+# JPG's end marker is looked for anywhere after its start: phones append data after it
+# (a Samsung "motion photo" carries its video there).
 RECEIPT_ENDINGS = {".pdf": b"%%EOF", ".png": b"IEND", ".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9"}
 RECEIPT_TAIL_BYTES = 1024
+WHOLE_FILE_ENDINGS = (".jpg", ".jpeg")
 # Peruvian plates: six characters (ABC-123, A1B-234) or seven for some motorcycles.
 PLATE_RE = re.compile(r"[A-Z0-9]{6,7}")
 # ISO 3779: 17 characters, never I, O or Q (they read as 1 and 0).
@@ -60,8 +63,9 @@ def validate_receipt(upload) -> None:
     if upload.size > MAX_RECEIPT_BYTES:
         raise ValidationError(_("El comprobante pesa más de 5 MB."))
     head = upload.read(8)
-    upload.seek(max(0, upload.size - RECEIPT_TAIL_BYTES))
-    tail = upload.read()
+    if extension not in WHOLE_FILE_ENDINGS:
+        upload.seek(max(0, upload.size - RECEIPT_TAIL_BYTES))
+    tail = upload.read()  # at most MAX_RECEIPT_BYTES
     upload.seek(0)
     if not head.startswith(RECEIPT_SIGNATURES[extension]) or RECEIPT_ENDINGS[extension] not in tail:
         raise ValidationError(

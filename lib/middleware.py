@@ -172,7 +172,8 @@ class AdminDateDrilldownMiddleware:
 
     Django's ChangeList builds the next year, month or day from the query with datetime():
     ?created_at__year=9999 made year 10000 (ValueError) and 99999999999 overflowed, both a
-    500 on every list with a date hierarchy (fixed upstream after Django 5.2). A value
+    500 on every list with a date hierarchy (Django 5.2's own behaviour; a
+    `created_at__year` lookup in the query string fails the same way). A value
     that is not a whole number in its range gets the page admin shows for any lookup it
     cannot use. Anywhere in MIDDLEWARE: it reads only the path and the query string.
     """

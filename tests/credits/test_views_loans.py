@@ -588,6 +588,7 @@ def test_a_payment_keeps_its_pdf_receipt(client, cobranzas, current_loan):
         ("voucher.pdf", receipts.PDF[:-8], "El archivo no es un PDF válido, o está incompleto"),
         ("foto.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "no es un PNG válido, o está"),
         ("foto.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64, "no es un JPG válido, o está"),
+        ("foto.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff", "no es un JPG válido, o está"),
     ],
 )
 def test_a_receipt_must_be_a_pdf_jpg_or_png_of_5_mb_at_most(
@@ -963,3 +964,12 @@ def test_a_customer_typed_as_no_document_can_be_is_a_form_error(client, asesor, 
 
     assert response.status_code == 200
     assertContains(response, "No hay un cliente con ese número de documento.")
+
+
+def test_a_phone_photo_with_data_after_its_end_is_a_whole_jpg():
+    from credits.forms import validate_receipt
+
+    # A Samsung "motion photo": the JPG, then its video.
+    photo = b"\xff\xd8\xff\xe1" + b"\x01" * 500 + b"\xff\xd9" + b"\x00\x00\x00\x18ftypmp42" * 400
+
+    validate_receipt(SimpleUploadedFile("foto.jpg", photo, "image/jpeg"))
