@@ -272,11 +272,15 @@ class Command(BaseCommand):
         )
 
     def seed_callbacks(self) -> None:
-        for state in ("open", "open", "done", "cancelled"):
+        called = set()
+        for n, state in enumerate(("open", "open", "done", "cancelled")):
             loan = self.next_loan()
+            # One open request per number: a debtor met again is asked to call another one.
+            phone = str(loan.customer.phone) if loan.customer_id not in called else ""
+            called.add(loan.customer_id)
             callback = services.request_callback(
                 customer=loan.customer,
-                phone=str(loan.customer.phone) or "987654321",
+                phone=phone or f"98765432{n}",
                 preferred_time="Mañana, de 9 a 12",
                 origin=Origin.BOT if state != "done" else Origin.PORTAL,
                 actor=None,
