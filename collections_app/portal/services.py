@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from collections_app import services as collection_services
-from collections_app.models import CallbackRequest, Origin, PortalCode, Portfolio
+from collections_app.models import CallbackRequest, Origin, PortalCode
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
@@ -199,43 +199,29 @@ def request_call(
     *, customer: Customer, visit: str, phone: str, preferred_time: str
 ) -> CallbackRequest:
     """Ask for a call to `phone` for the identified customer, and put the step on the
-    timeline; return the request.
+    timeline once a visit; return the request.
 
-    The same number asked for again in the same visit (a form sent twice, a reload) is the
-    request already waiting: one call in the agents' list, and the timeline says it once.
-    Another number is a request of its own.
+    The number's request still waiting is the one returned (`request_callback`: one open
+    request per number), so a form sent twice is one call in the agents' list.
     """
-    # Locked: a form sent twice at once waits here, then finds the first one's request.
-    Customer.objects.select_for_update().filter(pk=customer.pk).first()
-    dialled = collection_services.callback_phone(phone)
-    asked_in_this_visit = Interaction.objects.filter(
-        customer=customer,
-        kind=Interaction.Kind.PORTAL_VISIT,
-        payload__visit=visit,
-        payload__step=Step.CALLBACK,
-    ).exists()
-    if asked_in_this_visit:
-        waiting = (
-            CallbackRequest.objects.filter(
-                customer=customer,
-                origin=Origin.PORTAL,
-                portfolio=Portfolio.CURRENT,
-                status=CallbackRequest.Status.OPEN,
-                phone=dialled,
-            )
-            .order_by("-created_at", "-pk")
-            .first()
-        )
-        if waiting is not None:
-            return waiting
     callback = collection_services.request_callback(
         customer=customer,
-        phone=dialled,
+        phone=phone,
         origin=Origin.PORTAL,
         actor=None,
         preferred_time=preferred_time,
     )
-    record_step(customer=customer, visit=visit, step=Step.CALLBACK, detail=preferred_time)
+    asked_in_this_visit = (
+        callback.is_repeat
+        and Interaction.objects.filter(
+            customer=customer,
+            kind=Interaction.Kind.PORTAL_VISIT,
+            payload__visit=visit,
+            payload__step=Step.CALLBACK,
+        ).exists()
+    )
+    if not asked_in_this_visit:
+        record_step(customer=customer, visit=visit, step=Step.CALLBACK, detail=preferred_time)
     return callback
 
 
