@@ -6,6 +6,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from lib import spreadsheets
 from lib.search import ascii_digits
 
 _RUC_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
@@ -77,17 +78,16 @@ def validate_document(document_type: str, number: str) -> None:
         )
 
 
-# Characters nobody types, refused in a customer's texts on the screens and in the API:
-# no .xlsx cell may hold them (an export would drop them silently), and the book's rows,
-# written as a .csv, would read as another kind of file. NUL has its own check; tab and
-# line breaks are text.
-CONTROL_CHARACTERS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def control_character_problem(value: object) -> str | None:
-    """Say what is wrong with a text holding a control character, naming it; None if it
-    holds none (or is no text)."""
-    if isinstance(value, str) and (control := CONTROL_CHARACTERS.search(value)):
+    """Say what is wrong with a text holding a control character (`lib.spreadsheets`'
+    definition), naming it; None if it holds none (or is no text). They are refused in a
+    customer's texts on the screens and in the API: no .xlsx cell may hold them (an export
+    would drop them silently), and the book's rows, written as a .csv, would read as
+    another kind of file. NUL is left to its own check (Django's forms and the API name
+    it); tab and line breaks are text."""
+    if isinstance(value, str) and (
+        control := spreadsheets.CONTROL_CHARACTERS.search(value.replace("\x00", ""))
+    ):
         return _(
             "Tiene un carácter de control invisible (%(code)s), que no se admite: bórrelo."
         ) % {"code": f"U+{ord(control.group()):04X}"}

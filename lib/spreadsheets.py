@@ -25,7 +25,6 @@ from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 # One row of a file: its line number (1 = the first line) and its cell values.
 Row = tuple[int, Sequence[Any]]
@@ -485,12 +484,23 @@ _INTEGER_RE = re.compile(r"-?\d+")
 _CENT = Decimal("0.01")
 
 
-# Control characters: nobody types them, and no .xlsx may hold them (openpyxl refuses to
-# write one, Excel calls such a file damaged), so a value stored with one broke every
-# export it appeared in. Tab and line breaks are text; FileMaker writes a line break inside
-# a cell as a vertical tab (or a form feed), read as the line break it is.
-CONTROL_CHARACTERS = ILLEGAL_CHARACTERS_RE
+# Control characters, the project's one definition of them: nobody types them, and no
+# .xlsx may hold most of them (openpyxl refuses to write one, Excel calls such a file
+# damaged), so a value stored with one broke every export it appeared in; DEL is invisible
+# too. The customers' forms and the API refuse them (`crm.validators`), the imports refuse
+# a cell holding one, and the exports leave them out. Tab and line breaks are text;
+# FileMaker writes a line break inside a cell as a vertical tab (or a form feed), which a
+# file's cell reads as the line break it is (`file_control_character`).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CELL_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+
+
+def file_control_character(value: str) -> bool:
+    """Whether a text read from a file holds a control character, FileMaker's line breaks
+    read as line breaks."""
+    return bool(CONTROL_CHARACTERS.search(value)) and bool(
+        CONTROL_CHARACTERS.search(value.translate(_CELL_BREAKS))
+    )
 
 
 def clean_cells(cells: dict[str, Any], label_of: Callable[[str], str]) -> list[str]:

@@ -169,17 +169,13 @@ def _checked(
     return digest, head
 
 
-# Characters no spreadsheet writes into a .csv: what bytes of another kind of file (an
-# image, a zipped workbook, UTF-16 text) become when read as Windows-1252, which decodes
-# nearly any byte. Tab, line breaks, and the vertical tab and form feed some programs
-# write for a line break inside a cell (FileMaker) are text.
-NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-
-
 def _check_text(head: spreadsheets.Head) -> None:
-    """Refuse a .csv whose first rows are not text: a file of another kind, renamed."""
+    """Refuse a .csv whose first rows are not text: a file of another kind, renamed. No
+    spreadsheet writes control characters into a .csv; they are what bytes of another
+    kind of file (an image, a zipped workbook, UTF-16 text) become when read as
+    Windows-1252, which decodes nearly any byte."""
     if any(
-        isinstance(value, str) and NOT_TEXT.search(value)
+        isinstance(value, str) and spreadsheets.file_control_character(value)
         for _line, row in head.rows
         for value in row
     ):

@@ -61,3 +61,15 @@ def test_a_number_not_written_in_ascii_digits_is_refused(document_type, number):
     # is refused rather than stored as a document nobody can find.
     with pytest.raises(ValidationError):
         validators.validate_document(document_type, number)
+
+
+@pytest.mark.parametrize("text", ["Ana\x01", "Ana\x0b", "Ana\x7f", "A\x00na\x1f"])
+def test_a_control_character_is_named_by_its_code(text):
+    problem = validators.control_character_problem(text)
+
+    assert problem and f"U+{ord(text[-1]):04X}" in problem
+
+
+@pytest.mark.parametrize("text", ["Ana", "Jr. Puno\n120\tLima\r\n", "A\x00na", 42])
+def test_text_breaks_and_a_nul_left_to_its_own_check_are_no_control_character(text):
+    assert validators.control_character_problem(text) is None

@@ -10,6 +10,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from django.core.exceptions import ValidationError
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from lib import spreadsheets
 
@@ -261,6 +262,28 @@ def test_clean_cells_makes_filemaker_breaks_line_breaks_and_names_other_control_
         "bórrelo de la celda."
     ]
     assert cells == {"first_name": "Ana\x00", "address": "Jr. Puno 1\nLima", "phone": 987654321}
+
+
+def test_a_cell_with_del_is_a_control_character_too_as_the_customers_forms_say():
+    # The forms refused U+007F (crm.validators) while an import stored it.
+    cells = {"first_name": "Ana\x7f"}
+
+    assert spreadsheets.clean_cells(cells, {"first_name": "Nombres"}.__getitem__)
+
+
+def test_the_one_definition_covers_every_character_an_xlsx_cell_cannot_hold():
+    assert all(
+        spreadsheets.CONTROL_CHARACTERS.search(chr(code))
+        for code in range(0x20)
+        if ILLEGAL_CHARACTERS_RE.search(chr(code))
+    )
+    assert [c for c in "\t\n\r" if spreadsheets.CONTROL_CHARACTERS.search(c)] == []
+
+
+def test_a_file_reads_filemaker_breaks_as_text_and_other_controls_as_not_text():
+    assert not spreadsheets.file_control_character("Jr. Puno 1\x0bLima\x0cCercado\t")
+    assert spreadsheets.file_control_character("PK\x03\x04")
+    assert spreadsheets.file_control_character("\x0bA\x7f")
 
 
 def test_xlsx_text_leaves_out_control_characters_and_cuts_what_a_cell_cannot_hold():
