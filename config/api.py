@@ -211,11 +211,40 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     """Answer 422 with each field's error in Spanish, whichever schema raised it (path and
     query parameters and public endpoints' schemas too), as type, loc and msg."""
-    errors = [
-        {"type": error.get("type", ""), "loc": error.get("loc", []), "msg": spanish_message(error)}
-        for error in exc.errors
-    ]
+    if _form_sent_otherwise(request, exc):
+        # A JSON body to an endpoint that takes a form and a file: every field was
+        # "missing", which is not what is wrong.
+        errors = [
+            {
+                "type": "multipart_expected",
+                "loc": ["body"],
+                "msg": _(
+                    "Este pedido se envía como multipart/form-data (los campos y el "
+                    "archivo), no como %(type)s."
+                )
+                % {"type": request.content_type}
+                if request.content_type
+                else _("Este pedido se envía como multipart/form-data (los campos y el archivo)."),
+            }
+        ]
+    else:
+        errors = [
+            {
+                "type": error.get("type", ""),
+                "loc": error.get("loc", []),
+                "msg": spanish_message(error),
+            }
+            for error in exc.errors
+        ]
     return api.create_response(request, {"detail": errors}, status=422)
+
+
+def _form_sent_otherwise(request: HttpRequest, exc: ValidationError) -> bool:
+    """Whether an endpoint that reads a form (fields and files) was sent another kind of
+    body: its form's fields are then all reported missing."""
+    return not request.content_type.startswith(
+        ("multipart/form-data", "application/x-www-form-urlencoded")
+    ) and any(error.get("loc", ("",))[0] in ("form", "file") for error in exc.errors)
 
 
 api.add_router("/", credits_router, tags=["credits"])

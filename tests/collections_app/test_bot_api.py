@@ -921,3 +921,21 @@ def test_a_report_above_the_debt_needs_pago_mayor_a_la_deuda(bot, debtor, loan):
     assert error_on(refused, "monto").endswith("envíe pago_mayor_a_la_deuda=true.")
     assert said.status_code == 201
     assert ReportedPayment.objects.get().amount == Decimal("11000.00")
+
+
+def test_a_report_sent_as_json_is_told_to_come_as_a_form_with_its_file(bot, debtor, loan):
+    fields = report_form(debtor, loan)
+    del fields["comprobante"]
+
+    response = bot.post("/payment-reports", fields)
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "type": "multipart_expected",
+            "loc": ["body"],
+            "msg": "Este pedido se envía como multipart/form-data (los campos y el archivo), "
+            "no como application/json.",
+        }
+    ]
+    assert not ReportedPayment.objects.exists()
