@@ -128,6 +128,18 @@ def run_step(step: FlowStep, today: date, *, chunk_size: int = CHUNK) -> FlowRun
         or 0
     )
     try:
+        _refuse_unsendable([step])
+    except ValidationError as exc:
+        # A flow switched on before its template was switched off could not be saved so
+        # today: the run sends nothing and says why (run again once the step is mended).
+        FlowRun.objects.filter(pk=run.pk).update(
+            status=FlowRun.Status.FAILED,
+            error=" ".join(exc.messages)[:2000],
+            finished_at=timezone.now(),
+        )
+        run.refresh_from_db()
+        return run
+    try:
         for chunk in _chunks(selection(step, today, after=after), chunk_size):
             _send_chunk(run, step, chunk, today)
     except Exception as exc:

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from collections_app.models import FlowRun
+from collections_app.models import FlowRun, MessageTemplate
 from collections_app.strategies import flows
 from credits.models import Installment
 from crm import messages
@@ -292,6 +292,24 @@ def test_a_failed_run_is_taken_up_again(all_debtors, sms):
     run = flows.run_step(step, TODAY)
 
     assert (run.status, run.error, run.queued) == (FlowRun.Status.DONE, "", 1)
+
+
+def test_a_step_whose_template_was_switched_off_sends_nothing_and_says_why(all_debtors, sms):
+    # Saved before a template in use could no longer be switched off.
+    debtor_due(0)
+    flow = make_flow(all_debtors, [(0, sms)])
+    step = flow.steps.get()
+    MessageTemplate.objects.filter(pk=sms.pk).update(is_active=False)
+
+    run = flows.run_step(step, TODAY)
+
+    assert (run.status, run.queued) == (FlowRun.Status.FAILED, 0)
+    assert "«Recordatorio»" in run.error and "actívela o elija otra" in run.error
+    assert not flow_messages(step)
+
+    MessageTemplate.objects.filter(pk=sms.pk).update(is_active=True)
+    run = flows.run_step(flow.steps.select_related("template").get(), TODAY)
+    assert (run.status, run.queued) == (FlowRun.Status.DONE, 1)
 
 
 # --- Chunks: one bulk send and one Celery task each ----------------------------------------
