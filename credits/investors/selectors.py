@@ -180,14 +180,15 @@ def _distributions(investor: Investor | None, currency: str | None) -> QuerySet[
 def _live_shares(
     participations: QuerySet[Participation], today: date, *, interest: bool = True
 ) -> list[dict]:
-    """Return each participation in a live loan: its investor, its loan's `Loan.bucket`, its
-    `outstanding_share`, and (with `interest`) its share of the unpaid interest net of the
-    platform fee, all of it and the part already past due (not rounded: only summed)."""
+    """Return each participation in a live loan: its investor, its loan's `Loan.bucket`,
+    whether the loan was written off, its `outstanding_share`, and (with `interest`) its
+    share of the unpaid interest net of the platform fee, all of it and the part already
+    past due (not rounded: only summed)."""
     unpaid_interest = F("interest_due") - F("interest_paid")
     rows = participations.filter(loan__status__in=Loan.LIVE).annotate(
         loan_outstanding=_loan_unpaid_principal()
     )
-    fields = ["investor_id", "loan__bucket", "share", "loan_outstanding"]
+    fields = ["investor_id", "loan__bucket", "loan__status", "share", "loan_outstanding"]
     if interest:
         rows = rows.annotate(
             loan_interest=_loan_unpaid(unpaid_interest),
@@ -199,6 +200,7 @@ def _live_shares(
         share = {
             "investor": row["investor_id"],
             "bucket": row["loan__bucket"],
+            "written_off": row["loan__status"] == Loan.Status.WRITTEN_OFF,
             "outstanding": outstanding_share(row["loan_outstanding"], row["share"]),
         }
         if interest:
@@ -216,14 +218,22 @@ def _decimal(value: Decimal | float) -> Decimal:
     return money.cents(value)
 
 
+# Where `_exposure` keeps the written-off loans' shares, apart from the buckets.
+WRITTEN_OFF = "written_off"
+
+
 def _exposure(
     investor: Investor | None, today: date, currency: str | None
 ) -> dict[str, dict[str, Decimal]]:
-    """Return, per `Loan.bucket`, the share of unpaid principal and of interest net of fee."""
+    """Return, per `Loan.bucket`, the share of unpaid principal and of interest net of fee;
+    written-off loans apart, under WRITTEN_OFF: they have left the portfolio, as in the
+    portfolio report (their principal is not the investors' balance, their interest is
+    not expected)."""
     exposure: dict[str, dict[str, Decimal]] = {}
     for share in _live_shares(_participations(investor, currency), today):
         totals = exposure.setdefault(
-            share["bucket"], {"outstanding": ZERO, "expected": ZERO, "expected_overdue": ZERO}
+            WRITTEN_OFF if share["written_off"] else share["bucket"],
+            {"outstanding": ZERO, "expected": ZERO, "expected_overdue": ZERO},
         )
         for key in totals:
             totals[key] += share[key]
@@ -259,7 +269,8 @@ def exposure_by_bucket(
 class InvestorSummary:
     capital_deployed: Decimal  # participations in disbursed loans (active, paid, written off)
     loans: int
-    outstanding: Decimal  # share of the live loans' unpaid principal
+    outstanding: Decimal  # share of the active loans' unpaid principal
+    written_off: Decimal  # share of the written-off loans' unpaid principal, apart
     earned: Decimal  # interest distributed net of the platform fee, reversals included
     principal_returned: Decimal
     expected: Decimal  # share of the unpaid interest still scheduled, net of the platform fee
@@ -285,11 +296,13 @@ def investor_summary(
         principal=Sum("principal", default=ZERO),
     )
     exposure = _exposure(investor, today, currency)
+    written_off = exposure.pop(WRITTEN_OFF, {})
     buckets = _bucket_list(exposure)
     return InvestorSummary(
         capital_deployed=money.cents(deployed["capital"]),
         loans=deployed["loans"],
         outstanding=sum((b["outstanding"] for b in buckets), ZERO),
+        written_off=money.cents(written_off.get("outstanding")),
         earned=money.cents(paid["earned"]),
         principal_returned=money.cents(paid["principal"]),
         expected=money.cents(sum((r["expected"] for r in exposure.values()), ZERO)),
@@ -343,7 +356,8 @@ def earnings_by_month(
 
 
 def capital_by_investor(limit: int = 10, *, currency: str | None = None) -> list[dict]:
-    """Return the investors with most capital deployed and their share outstanding; two queries."""
+    """Return the investors with most capital deployed and their share outstanding (of
+    active loans: written-off ones are out of the balance); two queries."""
     top = list(
         _participations(None, currency)
         .filter(loan__status__in=DISBURSED_STATUSES)
@@ -354,6 +368,8 @@ def capital_by_investor(limit: int = 10, *, currency: str | None = None) -> list
     outstanding: dict[int, Decimal] = {}
     chosen = _participations(None, currency).filter(investor__in=[row["investor"] for row in top])
     for share in _live_shares(chosen, timezone.localdate(), interest=False):
+        if share["written_off"]:
+            continue
         outstanding[share["investor"]] = (
             outstanding.get(share["investor"], ZERO) + share["outstanding"]
         )

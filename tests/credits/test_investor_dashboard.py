@@ -189,6 +189,28 @@ def test_capital_by_investor_ranks_by_capital_deployed(book):
     ]
 
 
+def test_a_written_off_loan_leaves_the_balance_and_its_bucket_and_shows_apart(
+    book, client, supervisor
+):
+    # As in the portfolio report: written off, the loan is out of the portfolio.
+    loan_services.write_off(loan=book["loan_b"], actor=None, reason="Incobrable")
+
+    summary = investor_selectors.investor_summary(book["lucia"], TODAY)
+
+    assert summary.outstanding == Decimal("5500.00")  # loan A's 60 % alone
+    assert summary.written_off == Decimal("2500.00")  # 50 % of loan B's 5,000
+    assert _buckets(summary.buckets) == {"31_60": Decimal("5500.00")}
+    assert summary.expected == Decimal("1188.00")  # 11 × 200 × 60 % × 90 %: none of B's
+    assert summary.capital_deployed == Decimal("8500.00")  # it was lent all the same
+    ranking = investor_selectors.capital_by_investor(10)
+    assert ranking[0]["outstanding"] == Decimal("5500.00")
+
+    client.force_login(supervisor)
+    response = client.get(reverse("credits:investor_dashboard"), {"investor": book["lucia"].pk})
+    assertContains(response, "Castigado (fuera de la cartera)")
+    assertContains(response, "Castigado, aparte: S/ 2,500.00")
+
+
 def test_loans_in_another_currency_are_left_out(book, make_active_loan):
     dollars = LoanProductFactory(currency="USD", method="flat")
     loan = make_active_loan(product=dollars, principal=Decimal("3000.00"))
