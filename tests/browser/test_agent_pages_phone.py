@@ -146,3 +146,26 @@ def test_a_long_pager_keeps_its_first_page_on_a_phone(page: Page, live_server, r
     assert first.bounding_box()["x"] >= 0
     assert last.bounding_box()["x"] + last.bounding_box()["width"] <= PHONE["width"]
     assert_no_sideways_scroll(page)
+
+
+def test_a_long_state_name_in_a_gestions_badges_does_not_widen_its_page_on_a_phone(
+    page: Page, live_server, roles
+):
+    """A state is named in admin, up to 120 characters; a badge does not wrap by itself."""
+    from crm.gestiones import examples, services
+
+    asesor = UserFactory(username="asesor", role="Asesor")
+    process = examples.build_process(examples.CREDIT_APPLICATION, agents=[asesor])
+    gestion = services.create_gestion(
+        customer=CustomerFactory(),
+        gestion_type=process,
+        data={"ingreso_mensual": "3500.00", "destino": "Consumo"},
+    )
+    gestion.state.name = "Pendiente de revisión de documentos por el área de riesgos " * 2
+    gestion.state.save()
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, "asesor")
+
+    page.goto(f"{live_server.url}{reverse('gestiones:detail', args=[gestion.pk])}")
+
+    assert_no_sideways_scroll(page)
