@@ -72,8 +72,18 @@ class GoalForm(ServiceErrorsMixin, forms.ModelForm):
             "target_customers": _("Meta de clientes"),
         }
         widgets = {
-            "target_local": forms.NumberInput(attrs={"min": 0, "step": "0.01"}),
-            "target_usd": forms.NumberInput(attrs={"min": 0, "step": "0.01"}),
+            "target_local": forms.NumberInput(
+                attrs={"min": 0, "max": services.MAX_TARGET_AMOUNT, "step": "0.01"}
+            ),
+            "target_usd": forms.NumberInput(
+                attrs={"min": 0, "max": services.MAX_TARGET_AMOUNT, "step": "0.01"}
+            ),
+            "target_prospects": forms.NumberInput(
+                attrs={"min": 0, "max": services.MAX_TARGET_COUNT}
+            ),
+            "target_customers": forms.NumberInput(
+                attrs={"min": 0, "max": services.MAX_TARGET_COUNT}
+            ),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

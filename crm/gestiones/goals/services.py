@@ -1,17 +1,21 @@
 """Writes of monthly goals per agent and product."""
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import display
 from crm.gestiones.deletions import services as deletion_services
 from crm.gestiones.goals import selectors
 from crm.gestiones.models import DeletionRecord, Goal
 from lib import people
+from lib.money import Currency
 
 GOAL_FIELDS = (
     "agent",
@@ -24,6 +28,17 @@ GOAL_FIELDS = (
     "target_customers",
     "success_state",
 )
+# Ceilings no monthly goal of one agent reaches (the demo's are S/ 50,000–120,000 and a
+# dozen prospects): a target typed with extra zeros is refused rather than saved and
+# shown as 0.0 % all month.
+MAX_TARGET_AMOUNT = Decimal("100000000.00")
+MAX_TARGET_COUNT = 10_000
+TARGETS = {
+    "target_local": (MAX_TARGET_AMOUNT, Currency.PEN),
+    "target_usd": (MAX_TARGET_AMOUNT, Currency.USD),
+    "target_prospects": (MAX_TARGET_COUNT, None),
+    "target_customers": (MAX_TARGET_COUNT, None),
+}
 
 
 @transaction.atomic
@@ -75,12 +90,26 @@ def _apply(goal: Goal, data: Mapping[str, Any]) -> None:
         if name in data:
             setattr(goal, name, data[name])
     errors: dict[str, str] = {}
-    for name in ("target_local", "target_usd", "target_prospects", "target_customers"):
+    for name, (ceiling, currency) in TARGETS.items():
         value = getattr(goal, name)
         if value is None or value < 0:
             errors[name] = _("La meta no puede ser negativa.")
+        elif value > ceiling:
+            limit = display.money_text(ceiling, currency) if currency else f"{ceiling:,}"
+            errors[name] = _("La meta no puede superar %(limit)s.") % {"limit": limit}
+    # Goals are set for the months ahead, as the dashboards read them: up to next year.
+    last_year = timezone.localdate().year + 1
+    if goal.year is not None and goal.year > last_year:
+        errors["year"] = _("Elija un año hasta %(year)s.") % {"year": last_year}
     if errors:
         raise ValidationError(errors)
+    if not any(getattr(goal, name) for name in TARGETS):
+        raise ValidationError(
+            _(
+                "Indique al menos una meta mayor que cero: en soles, en dólares, "
+                "de clientes o de prospectos."
+            )
+        )
     if (
         Goal.objects.filter(
             agent_id=goal.agent_id, product_id=goal.product_id, year=goal.year, month=goal.month

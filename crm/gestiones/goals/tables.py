@@ -60,3 +60,8 @@ class GoalTable(tables.Table):
 
     def value_agent(self, record: Goal) -> str:
         return people.display_name(record.agent)
+
+    def value_success_state(self, record: Goal) -> str:
+        # As the screen shows it: two types may each have a state of the same name.
+        state = record.success_state
+        return f"{state.name} · {state.gestion_type.name}"

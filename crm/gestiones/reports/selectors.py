@@ -4,7 +4,8 @@ Every report takes a `ReportFilters` and returns rows and totals ready to show a
 The database does the counting and the sums; Python only folds the grouped rows, a few
 hundred at most, and looks up their names in the small configuration tables. Money is
 `Decimal` with two places and stays per currency: soles and dollars never add up.
-Percentages are rounded half-up to two places.
+Percentages are rounded half-up to two places; the shares of a whole (the states' column)
+by largest remainders, so they add up to 100.00.
 
 Given the last refresh of the summary (`summary_build()`), a report reads the whole months
 of its range from its section's summary table (`StateMonthSummary` and the like: a few
@@ -27,6 +28,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from credits import selectors as credit_selectors
 from crm.gestiones.models import (
     ChannelMonthSummary,
     Gestion,
@@ -318,18 +320,21 @@ def gestiones_by_state(filters: ReportFilters, summary: SummaryBuild | None = No
     groups = _groups(filters, summary, StateMonthSummary, "state_id")
     currencies = _currencies_in(groups)
     tallies = _fold(groups, lambda g: g["state_id"])
-    states = _states(tallies)
+    states = sorted(_states(tallies).values(), key=_state_sort_key)
     total = _total(groups)
+    # Largest remainders, as the portfolio report: the shares add up to the 100.00 shown
+    # under them (rounded one by one, three thirds made 99.99).
+    shares = credit_selectors.shares_of_100([Decimal(tallies[s.pk].count) for s in states])
     rows = [
         StateRow(
             gestion_type=state.gestion_type.name,
             state=state.name,
             outcome=state.outcome,
             count=tallies[state.pk].count,
-            percent=money.percent(tallies[state.pk].count, total.count) or ZERO,
+            percent=share,
             amounts=tallies[state.pk].amounts(currencies),
         )
-        for state in sorted(states.values(), key=_state_sort_key)
+        for state, share in zip(states, shares, strict=True)
     ]
     return StateReport(
         currencies=currencies,

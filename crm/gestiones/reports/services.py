@@ -31,6 +31,9 @@ from crm.gestiones.models.processes import Outcome
 # How often beat runs `gestiones.refresh_report_summary` (config/settings.py); the
 # dashboards tell their readers.
 REFRESH_MINUTES = 5
+# A summary older than this has missed refreshes (beat or the worker is down, or a
+# refresh keeps failing): the dashboards say so instead of promising the next one.
+STALE_AFTER = timedelta(minutes=3 * REFRESH_MINUTES)
 # A gestión saved inside a transaction that commits later carries an `updated_at` older
 # than its commit, which a refresh running in between could not see: each refresh looks
 # back this far before the previous one.
@@ -77,6 +80,11 @@ def refresh_summary(*, full: bool = False) -> SummaryBuild:
     )
     build.save()
     return build
+
+
+def is_stale(summary: SummaryBuild, *, now: datetime | None = None) -> bool:
+    """Return whether the summary has missed its refreshes."""
+    return summary.built_at < (now or timezone.now()) - STALE_AFTER
 
 
 def changed_months(*, since: datetime) -> list[date]:

@@ -92,6 +92,7 @@ def results_context(form: forms.DashboardFilterForm, *, build: bool = True) -> d
         "sections": SECTIONS,
         "built": build,
         "summary": summary,
+        "is_stale": summary is not None and services.is_stale(summary),
         "refresh_minutes": services.REFRESH_MINUTES,
     }
     if build:

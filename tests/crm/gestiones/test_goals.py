@@ -231,6 +231,7 @@ def test_progress_costs_three_queries_however_many_goals(
                 "product": agent_product,
                 "year": 2026,
                 "month": 3,
+                "target_customers": 1,
                 "success_state": state(credit_type, "Desembolsado"),
             }
         )
