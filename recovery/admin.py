@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.validators import MinValueValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -21,6 +22,8 @@ from recovery.portal import selectors as portal_selectors
 # --- The /recovery portal's settings (one row) -------------------------------------------------
 
 PHONE_AS_TYPED = re.compile(r"\+?[0-9 ().-]*", re.ASCII)
+# The most reasons the portal offers: each is a radio button a debtor reads on a phone.
+MAX_REASONS = 15
 
 
 class _StoredImage:
@@ -79,6 +82,17 @@ class RecoverySettingsForm(forms.ModelForm):
             "banner": _("PNG, JPG o WebP, hasta 2 MB. Se muestra a todo el ancho."),
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The form field of a positive integer takes 0 on its own and says "0 or more" for
+        # -1; the countdown starts at one hour, so both get the same answer.
+        hours = self.fields["countdown_hours"]
+        hours.min_value = 1
+        hours.validators = [v for v in hours.validators if not isinstance(v, MinValueValidator)] + [
+            MinValueValidator(1)
+        ]
+        hours.widget.attrs["min"] = 1
+
     def _clean_image(self, kind: str) -> Any:
         value = self.cleaned_data.get(kind)
         # A new upload is checked; the stored file (or a cleared one) is kept as it is.
@@ -94,17 +108,42 @@ class RecoverySettingsForm(forms.ModelForm):
 
     def clean_decline_reasons(self) -> str:
         reasons = self.cleaned_data["decline_reasons"]
+        seen: dict[str, int] = {}
         for number, line in enumerate(reasons.splitlines(), start=1):
+            reason = " ".join(line.split())
             # The portal stores the chosen reason in a 200-character column.
-            length = len(" ".join(line.split()))
-            if length > portal_selectors.REASON_CHARS:
+            if len(reason) > portal_selectors.REASON_CHARS:
                 raise forms.ValidationError(
                     _(
                         "La línea %(line)d tiene %(length)d caracteres: cada motivo puede "
                         "tener hasta %(max)d."
                     )
-                    % {"line": number, "length": length, "max": portal_selectors.REASON_CHARS}
+                    % {
+                        "line": number,
+                        "length": len(reason),
+                        "max": portal_selectors.REASON_CHARS,
+                    }
                 )
+            if not reason:
+                continue
+            # The portal would show both as one choice (or two that read the same).
+            key = reason.casefold()
+            if key == portal_selectors.ADVISOR_REASON.casefold():
+                raise forms.ValidationError(
+                    _("La línea %(line)d no hace falta: «%(reason)s» se agrega siempre.")
+                    % {"line": number, "reason": portal_selectors.ADVISOR_REASON}
+                )
+            if key in seen:
+                raise forms.ValidationError(
+                    _("La línea %(line)d repite el motivo de la línea %(first)d: «%(reason)s».")
+                    % {"line": number, "first": seen[key], "reason": reason}
+                )
+            seen[key] = number
+        if len(seen) > MAX_REASONS:
+            raise forms.ValidationError(
+                _("Hay %(count)d motivos: el portal muestra hasta %(max)d.")
+                % {"count": len(seen), "max": MAX_REASONS}
+            )
         return reasons
 
     def clean_advisor_whatsapp(self) -> str:

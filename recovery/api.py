@@ -90,6 +90,8 @@ FILE_COLUMNS = {
     "celular": "phone",
     "correo": "email",
 }
+# The import's field -> the column name this API documents (numero_documento, ...).
+API_COLUMNS = {field: column.replace(" ", "_") for column, field in FILE_COLUMNS.items()}
 FIRST_DAY = date(2000, 1, 1)
 
 
@@ -262,6 +264,19 @@ def upload_campaigns(
     with _service_errors(source="file", otherwise="archivo"):
         batch = import_services.upload(kind=KIND, file=archivo, actor=None)
     mapping = _file_mapping(batch)
+    if missing := _missing_columns(mapping):
+        # Said in this API's words: "assign a column" is what the imports page asks.
+        import_services.discard_upload(batch=batch)
+        raise ValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["file", "archivo"],
+                    "msg": _("Al archivo le faltan columnas: %(columns)s.")
+                    % {"columns": ", ".join(missing)},
+                }
+            ]
+        )
     try:
         batch = import_services.queue_import(
             batch=batch,
@@ -379,6 +394,15 @@ def _file_mapping(batch: ImportBatch) -> dict[str, int]:
         if field and field not in mapping and index not in mapping.values():
             mapping[field] = index
     return mapping
+
+
+def _missing_columns(mapping: dict[str, int]) -> list[str]:
+    """Return the required columns the file lacks, by this API's names."""
+    return [
+        API_COLUMNS.get(field.name, str(field.label))
+        for field in CampaignImporter().fields
+        if field.required and field.name not in mapping
+    ]
 
 
 @contextmanager

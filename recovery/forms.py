@@ -169,9 +169,20 @@ class CampaignForm(ServiceErrorsMixin, forms.Form):
         return document_validators.normalize_document_number(self.cleaned_data["document_number"])
 
     def clean_ends_on(self) -> date | None:
+        """From today (a campaign made already ended is no offer) to services.latest_end."""
         day = self.cleaned_data.get("ends_on")
-        if problem := _day_problem(day):
-            raise forms.ValidationError(problem)
+        if day is None:
+            return day
+        if day < timezone.localdate():
+            raise forms.ValidationError(
+                _("La fecha de finalización (%(day)s) ya pasó: elija hoy o una fecha posterior.")
+                % {"day": day.strftime("%d/%m/%Y")}
+            )
+        latest = _latest_day()
+        if day > latest:
+            raise forms.ValidationError(
+                _("Elija una fecha hasta el %(last)s.") % {"last": latest.strftime("%d/%m/%Y")}
+            )
         return day
 
     def clean(self) -> dict[str, Any]:

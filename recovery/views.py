@@ -24,7 +24,8 @@ from collections_app import screens
 from collections_app import services as collection_services
 from collections_app.models import Origin
 from credits.models import Payment
-from lib import files, lists, money
+from crm import display
+from lib import files, lists
 from recovery import forms, selectors, services
 from recovery.models import Campaign, CampaignPayment, Visit
 from recovery.portal import selectors as portal_selectors
@@ -48,7 +49,8 @@ SOURCES = dict(Payment.Source.choices)
 
 
 def _amount(currency: str, amount: Decimal) -> str:
-    return f"{currency} {money.format_money(amount)}"
+    """Write money as the screens do (S/ 1,234.50), in confirmations and messages too."""
+    return display.money_text(amount, currency)
 
 
 def _detail_url(campaign: Campaign) -> str:

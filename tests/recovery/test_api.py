@@ -428,6 +428,19 @@ def test_an_upload_without_the_required_columns_is_a_422_and_leaves_nothing(part
     assert not ImportBatch.objects.exists()
 
 
+def test_an_upload_lacking_columns_names_them_as_this_api_does(partner):
+    file = _csv("dni,12345678,CAST-1", header="tipo_documento,numero_documento,id_campana")
+
+    response = partner.upload({"archivo": file})
+
+    assert response.status_code == 422
+    message = response.json()["detail"][0]["msg"]
+    assert message == (
+        "Al archivo le faltan columnas: monto_deuda, tipo_descuento, valor_descuento."
+    )
+    assert not ImportBatch.objects.exists()
+
+
 def test_an_upload_of_the_wrong_format_is_a_422(partner):
     file = SimpleUploadedFile(
         "campanas.exe", b"MZ\x90\x00", content_type="application/octet-stream"
