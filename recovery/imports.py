@@ -37,8 +37,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from credits.models import Loan
+from crm import display, validators
 from crm import services as crm_services
-from crm import validators
 from crm.imports import customers as customer_imports
 from crm.imports.registry import (
     DOCUMENT_FIELDS,
@@ -159,7 +159,7 @@ class CampaignRun:
         # (customer id, code) of every campaign the file's customers had.
         self.had: set[tuple[int, str]] = set()
         # payment code → (customer id, currency).
-        self.loans: dict[str, tuple[int, str]] = {}
+        self.loans: dict[str, tuple[int, str, str]] = {}
         # The file's customers so far, by `_doc_key` → the campaign code of their first
         # row, so a second campaign for one customer is refused; and those whose first row
         # was bad.
@@ -304,10 +304,10 @@ class CampaignImporter(Importer):
                     run.active[customer_id] = code
         for chunk in _chunks(sorted(codes)):
             run.loans.update(
-                (code, (customer_id, currency))
-                for code, customer_id, currency in Loan.objects.filter(
+                (code, (customer_id, currency, status))
+                for code, customer_id, currency, status in Loan.objects.filter(
                     payment_code__in=_texts_in(chunk)
-                ).values_list("payment_code", "customer_id", "currency")
+                ).values_list("payment_code", "customer_id", "currency", "status")
             )
         return run
 
@@ -353,7 +353,8 @@ class CampaignImporter(Importer):
             figures, problems = services.campaign_figures(
                 debt_amount=debt, discount_type=discount_type, discount_value=discount
             )
-            shown = f"{discount} %" if discount_type == PERCENT else str(discount)
+            # As the message writes an amount (1,000.00), so it is not named twice.
+            shown = f"{discount} %" if discount_type == PERCENT else display.amount(discount)
             messages.extend(_named(p, shown) for p in problems)
         if figures is not None:
             for name, label in (("amount", labels.amount), ("balance", labels.balance)):
@@ -416,6 +417,8 @@ class CampaignImporter(Importer):
                     messages.append(
                         _("El crédito %(code)s no es de este cliente.") % {"code": payment_code}
                     )
+                elif problem := services.loan_status_problem(payment_code, loan[2]):
+                    messages.append(problem)
                 else:
                     currency = loan[1]
             earlier = state.in_file.get(key)

@@ -6,7 +6,7 @@ the discount (a percentage or an amount), and what settles it (the campaign amou
 is a receivable of its own (`recovery.receivables`): its payments never touch the loan.
 """
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -23,6 +23,13 @@ HUNDRED = Decimal("100")
 # The most a campaign's debt may be: a file's amount mistyped by a factor of a million is
 # refused, not stored.
 MAX_DEBT = Decimal("99999999.99")
+
+
+def discount_percent(discount: Decimal, debt: Decimal) -> Decimal:
+    """A discount as a percentage of its debt, two places, rounded down (`Campaign`'s)."""
+    if not debt:
+        return ZERO
+    return (discount * HUNDRED / debt).quantize(Decimal("0.01"), ROUND_DOWN)
 
 
 class Campaign(models.Model):
@@ -125,10 +132,9 @@ class Campaign(models.Model):
 
     @property
     def discount_percent(self) -> Decimal:
-        """The discount as a percentage of the debt, two places (what the offer shows)."""
-        if not self.debt_amount:
-            return ZERO
-        return (self.discount_amount * HUNDRED / self.debt_amount).quantize(Decimal("0.01"))
+        """The discount as a percentage of the debt, two places (what the offer shows),
+        rounded down: 999.99 off 1,000 is 99.99 %, never the 100 % no campaign may give."""
+        return discount_percent(self.discount_amount, self.debt_amount)
 
     @property
     def is_active(self) -> bool:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from collections_app.strategies.segments import CASTIGADA_TAG
 from credits.models import Loan
+from crm import display
 from crm import services as crm_services
 from crm.models import Customer, ImportBatch, Interaction, Tag
 from lib import amounts, bulk, people
@@ -63,7 +64,8 @@ def campaign_figures(
         problems.append(_("El monto de deuda castigada debe ser mayor que cero."))
     elif debt_amount > MAX_DEBT:
         problems.append(
-            _("El monto de deuda castigada no puede pasar de %(max)s.") % {"max": MAX_DEBT}
+            _("El monto de deuda castigada no puede pasar de %(max)s.")
+            % {"max": display.amount(MAX_DEBT)}
         )
     if discount_value < 0:
         problems.append(_("El valor del descuento no puede ser negativo."))
@@ -79,9 +81,19 @@ def campaign_figures(
         if discount_value >= debt_amount:
             return None, [
                 _("El descuento (%(discount)s) debe ser menor que la deuda (%(debt)s).")
-                % {"discount": discount_value, "debt": debt_amount}
+                % {"discount": display.amount(discount_value), "debt": display.amount(debt_amount)}
             ]
         discount = discount_value.quantize(CENT, ROUND_HALF_UP)
+    if discount >= debt_amount:
+        # Rounded to the cent, a discount below the debt may still take all of it (50 % of
+        # 0.01): the campaign would ask for 0.00.
+        return None, [
+            _(
+                "Con ese descuento la campaña quedaría en 0.00: la deuda de %(debt)s es "
+                "demasiado pequeña para descontarle %(discount)s."
+            )
+            % {"debt": display.amount(debt_amount), "discount": display.amount(discount)}
+        ]
     return Figures(discount_amount=discount, amount=debt_amount - discount), []
 
 
@@ -112,12 +124,29 @@ def check_end_date(ends_on: date | None, *, today: date) -> list[str]:
     return []
 
 
+# A campaign is about a debt still owed: the loan it comes from is written off, or still
+# active where the lender's own system wrote it off (the book's import brings it so).
+DEBT_STATUSES = (Loan.Status.ACTIVE, Loan.Status.WRITTEN_OFF)
+
+
+def loan_status_problem(payment_code: str, status: str) -> str | None:
+    """Say why a loan in this status cannot be a campaign's; None if it can."""
+    if status in DEBT_STATUSES:
+        return None
+    return _(
+        "El crédito %(code)s no tiene deuda pendiente (estado: %(status)s): indique uno "
+        "vigente o castigado, o deje el código de pago en blanco."
+    ) % {"code": payment_code, "status": Loan.Status(status).label}
+
+
 def loan_for_code(customer_id: int | None, payment_code: str) -> tuple[Loan | None, list[str]]:
     """Return the customer's loan with this payment code (blank: none, no problem)."""
     if not payment_code:
         return None, []
     loan = (
-        Loan.objects.filter(payment_code=payment_code).only("pk", "customer_id", "currency").first()
+        Loan.objects.filter(payment_code=payment_code)
+        .only("pk", "customer_id", "currency", "status")
+        .first()
     )
     if loan is None:
         return None, [
@@ -125,6 +154,8 @@ def loan_for_code(customer_id: int | None, payment_code: str) -> tuple[Loan | No
         ]
     if customer_id is not None and loan.customer_id != customer_id:
         return None, [_("El crédito %(code)s no es de este cliente.") % {"code": payment_code}]
+    if problem := loan_status_problem(payment_code, loan.status):
+        return None, [problem]
     return loan, []
 
 

@@ -27,7 +27,7 @@ from credits.models import Payment
 from crm import display
 from lib import files, lists
 from recovery import forms, selectors, services
-from recovery.models import Campaign, CampaignPayment, Visit
+from recovery.models import Campaign, CampaignPayment, Visit, discount_percent
 from recovery.portal import selectors as portal_selectors
 from recovery.receivables import CAMPAIGN
 
@@ -312,7 +312,7 @@ def _preview(data) -> dict | None:
         "debt": debt,
         "discount": figures.discount_amount,
         "amount": figures.amount,
-        "percent": (figures.discount_amount * 100 / debt).quantize(Decimal("0.01")),
+        "percent": discount_percent(figures.discount_amount, debt),
     }
 
 

@@ -118,7 +118,7 @@ def funnel(
     """
     visits = Visit.objects.all()
     if campaign_code:
-        visits = visits.filter(campaign__code=campaign_code)
+        visits = visits.filter(campaign__code__iexact=campaign_code)  # as the list filters it
     if since is not None:
         start = since if isinstance(since, datetime) else end_of_day(since - timedelta(days=1))
         visits = visits.filter(started_at__gte=start)

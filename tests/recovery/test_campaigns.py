@@ -16,7 +16,7 @@ from collections_app import services as collection_services
 from collections_app.models import EventSetting, Origin, ReportedPayment
 from collections_app.strategies import events, flows, segments, templating, variables
 from credits import selectors as credit_selectors
-from credits.models import Payment
+from credits.models import Loan, Payment
 from crm.models import Interaction, Message
 from recovery import services, tasks
 from recovery.models import Campaign, CampaignPayment
@@ -56,13 +56,16 @@ def test_the_campaign_amount_is_the_debt_less_the_discount(kind, value, discount
 @pytest.mark.parametrize(
     ("debt", "kind", "value", "message"),
     [
-        (DEBT, "amount", DEBT, "El descuento (12000.00) debe ser menor que la deuda (12000.00)."),
+        (DEBT, "amount", DEBT, "El descuento (12,000.00) debe ser menor que la deuda (12,000.00)."),
         (DEBT, "amount", Decimal("13000"), "debe ser menor que la deuda"),
         (DEBT, "percent", Decimal("100"), "El descuento debe ser menor que el 100 %."),
         (DEBT, "percent", Decimal("-5"), "El valor del descuento no puede ser negativo."),
         (Decimal("-1"), "amount", Decimal("0"), "debe ser mayor que cero"),
         (Decimal("0"), "amount", Decimal("0"), "debe ser mayor que cero"),
-        (Decimal("120000000000"), "amount", Decimal("0"), "no puede pasar de 99999999.99"),
+        (Decimal("120000000000"), "amount", Decimal("0"), "no puede pasar de 99,999,999.99"),
+        # Rounded to the cent, the discount would take the whole debt: a 0.00 campaign.
+        (Decimal("0.01"), "percent", Decimal("50"), "la campaña quedaría en 0.00"),
+        (Decimal("0.01"), "percent", Decimal("99.99"), "la deuda de 0.01 es demasiado pequeña"),
         (DEBT, "gift", Decimal("1"), "«Porcentaje» o «Monto»"),
     ],
 )
@@ -141,6 +144,38 @@ def test_create_refuses_with_the_field_and_reason(debtor, fields, field, message
     assert any(message in text for text in refused.value.message_dict[field])
     assert not Campaign.objects.exists()
     assert tags_of(debtor) == []
+
+
+def test_the_discount_percent_is_rounded_down_never_to_the_100_no_campaign_gives(debtor):
+    campaign = make_campaign(
+        debtor,
+        debt_amount=Decimal("1000.00"),
+        discount_type="amount",
+        discount_value=Decimal("999.99"),
+    )
+
+    assert campaign.discount_percent == Decimal("99.99")
+
+
+@pytest.mark.parametrize("status", [Loan.Status.PAID, Loan.Status.CANCELLED, Loan.Status.DRAFT])
+def test_a_loan_without_debt_is_no_campaigns_loan(loan, debtor, status):
+    Loan.objects.filter(pk=loan.pk).update(status=status)
+
+    with pytest.raises(ValidationError) as refused:
+        make_campaign(debtor, payment_code=loan.payment_code)
+
+    (message,) = refused.value.message_dict["payment_code"]
+    assert message == (
+        f"El crédito {loan.payment_code} no tiene deuda pendiente (estado: "
+        f"{Loan.Status(status).label}): indique uno vigente o castigado, o deje el código de "
+        "pago en blanco."
+    )
+    assert not Campaign.objects.exists()
+
+
+def test_an_active_loan_may_be_a_campaigns_loan(loan, debtor):
+    # Written off in the lender's own system, and imported active.
+    assert make_campaign(debtor, payment_code=loan.payment_code).payment_code == loan.payment_code
 
 
 def test_a_payment_code_of_another_customer_is_refused(written_off):

@@ -24,6 +24,7 @@ from django.urls import reverse
 from python_calamine import CalamineWorkbook
 
 from collections_app.strategies.segments import CASTIGADA_TAG
+from credits.models import Loan
 from crm.imports import services
 from crm.models import Customer, ImportBatch, Interaction, Tag
 from recovery import imports as recovery_imports
@@ -186,7 +187,7 @@ def test_the_import_writes_what_the_screen_writes(importer, rosa, jose):
 
 
 def test_a_payment_code_names_the_customers_loan_and_its_currency(importer, rosa):
-    loan = LoanFactory(customer=rosa)
+    loan = LoanFactory(customer=rosa, status=Loan.Status.WRITTEN_OFF)
 
     batch = run(xlsx([HEADER, row(ROSA, payment_code=loan.payment_code)]), importer)
 
@@ -263,7 +264,7 @@ def test_a_file_longer_than_a_write_batch_keeps_each_row_with_its_customer(impor
         ),
         (
             {"debt_amount": Decimal("100000000")},
-            "El monto de deuda castigada no puede pasar de 99999999.99 («100000000.00»).",
+            "El monto de deuda castigada no puede pasar de 99,999,999.99 («100000000.00»).",
         ),
         (
             {"debt_amount": "mil"},
@@ -286,7 +287,7 @@ def test_a_file_longer_than_a_write_batch_keeps_each_row_with_its_customer(impor
         ),
         (
             {"discount_type": "Monto", "discount_value": Decimal("1000")},
-            "El descuento (1000.00) debe ser menor que la deuda (1000.00).",
+            "El descuento (1,000.00) debe ser menor que la deuda (1,000.00).",
         ),
         (
             {"discount_type": "Monto", "discount_value": "40%"},
@@ -312,6 +313,18 @@ def test_a_bad_row_is_refused_with_what_is_wrong_naming_the_value(importer, rosa
     batch = run(xlsx([HEADER, row(ROSA, **cells)]), importer)
 
     assert batch.error_preview == [[2, message]]
+    assert not Campaign.objects.exists()
+
+
+def test_a_paid_loan_is_refused_as_the_screen_refuses_it(importer, rosa):
+    paid = LoanFactory(customer=rosa, status=Loan.Status.PAID)
+
+    batch = run(xlsx([HEADER, row(ROSA, payment_code=paid.payment_code)]), importer)
+
+    assert batch.error_preview == [
+        [2, recovery_services.loan_status_problem(paid.payment_code, Loan.Status.PAID)]
+    ]
+    assert "estado: Pagado" in batch.error_preview[0][1]
     assert not Campaign.objects.exists()
 
 

@@ -652,6 +652,14 @@ def test_the_funnel_filters_by_campaign_id_and_dates(agent_client, campaign):
     assert [row["count"] for row in response.context["report"]] == [3, 3, 0, 0, 0]
 
 
+def test_the_funnels_campaign_id_is_found_whatever_its_case_as_in_the_list(agent_client, campaign):
+    _visit(campaign, Visit.Step.OFFER, 2)
+
+    response = agent_client.get(reverse("recovery:funnel"), {"code": "cast-2026-06"})
+
+    assert [row["count"] for row in response.context["report"]][:2] == [2, 2]
+
+
 def test_bad_funnel_filters_are_told(agent_client):
     response = agent_client.get(
         reverse("recovery:funnel"), {"since": "2026-06-10", "until": "2026-06-01"}
