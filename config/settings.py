@@ -328,6 +328,10 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.5  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The client's address as the rate limits read it (RATELIMIT_TRUSTED_PROXIES): behind
+# nginx, REMOTE_ADDR is the proxy's, and five wrong passwords from anyone locked the user
+# out for everyone.
+AXES_CLIENT_IP_CALLABLE = "lib.ratelimit.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # --- Security (production) --------------------------------------------------------------

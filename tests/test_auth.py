@@ -74,6 +74,36 @@ def test_repeated_wrong_passwords_lock_the_user_out_in_spanish(client, asesor, s
     assertContains(response, "Acceso bloqueado temporalmente", status_code=429)
 
 
+def test_behind_a_proxy_the_lockout_is_of_the_client_not_of_the_proxy(client, asesor, settings):
+    # Behind nginx every request comes from its address; the client's is the one it adds.
+    settings.AXES_ENABLED = True
+    settings.RATELIMIT_TRUSTED_PROXIES = 1
+    through_proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            reverse("login"),
+            {"username": "asesor", "password": "incorrecta"},
+            HTTP_X_FORWARDED_FOR="203.0.113.9",
+            **through_proxy,
+        )
+
+    guesser = client.post(
+        reverse("login"),
+        {"username": "asesor", "password": "demo1234"},
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+        **through_proxy,
+    )
+    owner = client.post(
+        reverse("login"),
+        {"username": "asesor", "password": "demo1234"},
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+        **through_proxy,
+    )
+
+    assert guesser.status_code == 429
+    assert owner.status_code == 302
+
+
 def test_a_sign_in_sent_while_another_for_the_same_user_runs_is_refused_unchecked(
     client, asesor, settings, monkeypatch
 ):
