@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -21,6 +22,7 @@ from crm import validators as crm_validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, Customer
 from lib import lists, people
+from lib.money import Currency
 
 MAX_RECEIPT_BYTES = 5 * 1024 * 1024
 # The first bytes of each receipt type the form takes: the extension alone proves nothing.
@@ -496,7 +498,8 @@ class TransitionForm(forms.Form):
     # The permission each action needs.
     PERMISSIONS = {
         SEND_FOR_SIGNATURE: "credits.change_loan",
-        CANCEL: "credits.change_loan",
+        # An advisor without it may still cancel their own draft (`may_take`).
+        CANCEL: "credits.cancel_loan",
         DISBURSE: "credits.disburse_loan",
         WRITE_OFF: "credits.write_off_loan",
         APPLY_CREDIT: "credits.add_payment",
@@ -521,9 +524,6 @@ class TransitionForm(forms.Form):
             self.add_error("reason", self.NEEDS_REASON[action])
         return cleaned
 
-    def permission(self) -> str:
-        return self.PERMISSIONS[self.cleaned_data["action"]]
-
 
 def available_actions(user, loan: Loan, *, has_open_contract: bool) -> set[str]:
     """Return the life-cycle actions to offer on a loan: its status allows them, the user may."""
@@ -543,7 +543,21 @@ def available_actions(user, loan: Loan, *, has_open_contract: bool) -> set[str]:
         offered.add(TransitionForm.WRITE_OFF)
     if loan.is_live and loan.credit_balance > 0:
         offered.add(TransitionForm.APPLY_CREDIT)
-    return {a for a in offered if user.has_perm(TransitionForm.PERMISSIONS[a])}
+    return {a for a in offered if may_take(user, a, loan)}
+
+
+def may_take(user, action: str, loan: Loan) -> bool:
+    """Whether the user may take this life-cycle action on this loan: its permission, or,
+    to cancel, a draft of their own (an advisor discards what they drafted; another
+    advisor's loan, or one sent to sign, is cancelled by who may cancel loans)."""
+    if user.has_perm(TransitionForm.PERMISSIONS[action]):
+        return True
+    return (
+        action == TransitionForm.CANCEL
+        and loan.status == Loan.Status.DRAFT
+        and user.pk in (loan.advisor_id, loan.created_by_id)
+        and user.has_perm("credits.change_loan")
+    )
 
 
 # --- Investors --------------------------------------------------------------------------
@@ -587,8 +601,16 @@ class ParticipationForm(ServiceErrorsMixin, forms.Form):
 
 
 class PortfolioForm(forms.Form):
+    """The portfolio report's choice: a day, and the currency of the loans it shows."""
+
     as_of = forms.DateField(
         label=_("Al día"), required=False, widget=forms.DateInput(**DATE_WIDGET)
+    )
+    currency = forms.ChoiceField(
+        label=_("Moneda"),
+        choices=Currency.choices,
+        required=False,
+        error_messages={"invalid_choice": _("Elija una moneda de la lista.")},
     )
 
     def __init__(self, *args, **kwargs):
@@ -617,6 +639,19 @@ class PortfolioForm(forms.Form):
 
     def day(self) -> date:
         """Return the chosen day, or today when the query gives none or a bad one."""
-        if self.is_valid():
-            return self.cleaned_data["as_of"]
-        return timezone.localdate()
+        self.is_valid()
+        return self.cleaned_data.get("as_of") or timezone.localdate()
+
+    def currency_for(self) -> str:
+        """Return the chosen currency, or the lender's own when the query gives none or a
+        bad one."""
+        self.is_valid()
+        return self.cleaned_data.get("currency") or settings.CURRENCY
+
+    def error_list(self) -> list[str]:
+        """Return every error as one line: the field's label, then the message."""
+        return [
+            f"{self.fields[name].label}: {message}"
+            for name, messages in self.errors.items()
+            for message in messages
+        ]

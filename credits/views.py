@@ -5,11 +5,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from io import BytesIO
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -31,6 +30,7 @@ from credits.services import payments as payment_services
 from crm import display
 from crm import selectors as crm_selectors
 from lib import amounts, files, lists, spreadsheets
+from lib.money import Currency
 
 MONEY_FORMAT = "#,##0.00"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -248,7 +248,7 @@ def loan_transition(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect(loan)
-    if not request.user.has_perm(form.permission()):
+    if not forms.may_take(request.user, form.cleaned_data["action"], loan):
         raise PermissionDenied
     action, reason = form.cleaned_data["action"], form.cleaned_data["reason"].strip()
     try:
@@ -366,18 +366,21 @@ def _participations(request: HttpRequest, loan: Loan, form, added: str = "") -> 
 @require_GET
 @permission_required("credits.view_portfolio", raise_exception=True)
 def portfolio_report(request: HttpRequest) -> HttpResponse:
-    """Show the portfolio by aging bucket, PAR and this month's collections, as of a day."""
+    """Show the portfolio by aging bucket, PAR and this month's collections, as of a day,
+    of the loans in one currency (soles and dollars are never added up)."""
     form = forms.PortfolioForm(request.GET)
-    as_of = form.day()
-    summary, computed_at, is_stale = portfolio.portfolio_figures(as_of)
+    as_of, currency = form.day(), form.currency_for()
+    summary, computed_at, is_stale = portfolio.portfolio_figures(as_of, currency)
     context = {
         "form": form,
         "as_of": as_of,
+        "currency": currency,
+        "currencies": Currency.choices,
         "summary": summary,
         "computed_at": computed_at,
         "is_stale": is_stale,
         "total_loans": sum(b["loans"] for b in summary.buckets),
-        "bucket_chart": _bucket_chart(summary),
+        "bucket_chart": _bucket_chart(summary, currency),
     }
     return lists.render_page_or_fragment(
         request,
@@ -388,7 +391,7 @@ def portfolio_report(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _bucket_chart(summary: selectors.PortfolioSummary) -> dict:
+def _bucket_chart(summary: selectors.PortfolioSummary, currency: str) -> dict:
     """Return static/js/charts.js data: outstanding principal per aging bucket."""
     return {
         "type": "bar",
@@ -400,24 +403,33 @@ def _bucket_chart(summary: selectors.PortfolioSummary) -> dict:
                 "color": "primary",
             }
         ],
-        "options": {"money": True, "currency": settings.CURRENCY, "xLabel": _("Tramo")},
+        "options": {"money": True, "currency": currency, "xLabel": _("Tramo")},
     }
 
 
 @require_GET
 @permission_required("credits.view_portfolio", raise_exception=True)
 def portfolio_xlsx(request: HttpRequest) -> HttpResponse:
-    """Download the portfolio report as of a day: the buckets, and every loan in them."""
-    as_of = forms.PortfolioForm(request.GET).day()
-    summary = selectors.portfolio_summary(as_of)
+    """Download the portfolio report as of a day, of the loans in one currency: the buckets,
+    and every loan in them. A bad day or currency gets a 400 with the errors, not another
+    day's file."""
+    form = forms.PortfolioForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(
+            " ".join(form.error_list()), content_type="text/plain; charset=utf-8"
+        )
+    as_of, currency = form.day(), form.currency_for()
+    summary = selectors.portfolio_summary(as_of, currency=currency)
     # Write-only mode keeps one row at a time in memory, however many loans there are.
     book = Workbook(write_only=True)
-    _summary_sheet(book, summary, as_of)
-    _loans_sheet(book, selectors.portfolio_loans(as_of))
+    _summary_sheet(book, summary, as_of, currency)
+    _loans_sheet(book, selectors.portfolio_loans(as_of, currency=currency), currency)
     content = BytesIO()
     book.save(content)
     response = HttpResponse(content.getvalue(), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="cartera-{as_of:%Y-%m-%d}.xlsx"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="cartera-{currency}-{as_of:%Y-%m-%d}.xlsx"'
+    )
     return response
 
 
@@ -438,11 +450,19 @@ def _cells(sheet, values: list, *, money: tuple[int, ...] = (), bold: bool = Fal
     return cells
 
 
-def _summary_sheet(book: Workbook, summary: selectors.PortfolioSummary, as_of) -> None:
+def _summary_sheet(
+    book: Workbook, summary: selectors.PortfolioSummary, as_of, currency: str
+) -> None:
     sheet = book.create_sheet(_("Resumen"))
-    sheet.append(_cells(sheet, [_("Cartera al %(day)s") % {"day": f"{as_of:%d/%m/%Y}"}], bold=True))
+    symbol = display.currency_symbol(currency)
+    title = _("Cartera al %(day)s, en %(symbol)s: los créditos en esa moneda") % {
+        "day": f"{as_of:%d/%m/%Y}",
+        "symbol": symbol,
+    }
+    sheet.append(_cells(sheet, [title], bold=True))
     sheet.append([])
-    sheet.append(_cells(sheet, [_("Tramo"), _("Créditos"), _("Capital pendiente"), "%"], bold=True))
+    headers = [_("Tramo"), _("Créditos"), _("Capital pendiente (%s)") % symbol, "%"]
+    sheet.append(_cells(sheet, headers, bold=True))
     for bucket in summary.buckets:
         sheet.append(
             _cells(
@@ -470,18 +490,24 @@ def _summary_sheet(book: Workbook, summary: selectors.PortfolioSummary, as_of) -
     sheet.append([])
     sheet.append(_cells(sheet, [_("PAR30 (%)"), summary.par30], money=(1,)))
     sheet.append(_cells(sheet, [_("PAR90 (%)"), summary.par90], money=(1,)))
-    sheet.append(_cells(sheet, [_("Cobrado en el mes"), summary.collected_this_month], money=(1,)))
+    sheet.append(
+        _cells(
+            sheet,
+            [_("Cobrado en el mes (%s)") % symbol, summary.collected_this_month],
+            money=(1,),
+        )
+    )
     sheet.append(_cells(sheet, [_("Pagos en el mes"), summary.payments_this_month]))
 
 
-def _loans_sheet(book: Workbook, rows: Iterable[selectors.PortfolioLoan]) -> None:
+def _loans_sheet(book: Workbook, rows: Iterable[selectors.PortfolioLoan], currency: str) -> None:
     sheet = book.create_sheet(_("Créditos"))
     headers = [
         _("Código de pago"),
         _("Cliente"),
         _("Documento"),
         _("Producto"),
-        _("Saldo capital"),
+        _("Saldo capital (%s)") % display.currency_symbol(currency),
         _("Días de atraso"),
         _("Tramo"),
     ]

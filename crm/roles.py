@@ -72,6 +72,7 @@ ROLES: dict[str, str | list[str]] = {
         "credits.view_loan",
         "credits.add_loan",
         "credits.change_loan",
+        "credits.cancel_loan",
         "credits.disburse_loan",
         "credits.write_off_loan",
         "credits.view_portfolio",

@@ -350,6 +350,7 @@ class Loan(models.Model):
         verbose_name_plural = _("créditos")
         permissions = [
             ("disburse_loan", _("Puede desembolsar créditos")),
+            ("cancel_loan", _("Puede anular créditos (antes del desembolso)")),
             ("write_off_loan", _("Puede castigar créditos")),
             ("view_portfolio", _("Puede ver el reporte de cartera")),
         ]

@@ -19,6 +19,7 @@ from tests.factories import (
     InvestorFactory,
     LoanFactory,
     LoanProductFactory,
+    UserFactory,
 )
 
 HTMX = {"HX-Request": "true"}
@@ -286,7 +287,7 @@ def test_the_detail_marks_overdue_installments(client, asesor, make_active_loan)
 
 
 def test_a_draft_shows_its_projected_schedule_and_its_actions(client, asesor):
-    draft = LoanFactory()
+    draft = LoanFactory(advisor=asesor)
     client.force_login(asesor)
 
     response = client.get(draft.get_absolute_url())
@@ -825,7 +826,7 @@ def test_sending_for_signature_without_an_email_shows_why_not(client, asesor):
 
 
 def test_cancelling_a_draft_needs_a_reason(client, asesor):
-    loan = LoanFactory()
+    loan = LoanFactory(advisor=asesor)
     client.force_login(asesor)
 
     refused = _transition(client, loan, "cancel")
@@ -833,6 +834,41 @@ def test_cancelling_a_draft_needs_a_reason(client, asesor):
 
     loan.refresh_from_db()
     assertContains(refused, "Indique el motivo de la anulación.")
+    assert loan.status == Loan.Status.CANCELLED
+
+
+@pytest.mark.parametrize(
+    ("advisor", "status"),
+    [
+        ("another", Loan.Status.DRAFT),
+        ("another", Loan.Status.READY_TO_DISBURSE),
+        ("own", Loan.Status.AWAITING_SIGNATURE),
+        ("own", Loan.Status.READY_TO_DISBURSE),
+    ],
+)
+def test_an_advisor_cancels_only_their_own_draft(client, asesor, advisor, status):
+    # Any advisor could annul any loan, another's signed one too (README: they create, send
+    # to sign and read).
+    owner = asesor if advisor == "own" else UserFactory(role="Asesor")
+    loan = LoanFactory(advisor=owner, status=status)
+    client.force_login(asesor)
+
+    page = client.get(loan.get_absolute_url())
+    response = _transition(client, loan, "cancel", reason="prueba")
+
+    assert response.status_code == 403
+    loan.refresh_from_db()
+    assert loan.status == status
+    assert "cancel" not in page.context["actions"]
+
+
+def test_a_supervisor_cancels_another_advisors_loan_before_disbursement(client, supervisor, asesor):
+    loan = LoanFactory(advisor=asesor, status=Loan.Status.READY_TO_DISBURSE)
+    client.force_login(supervisor)
+
+    _transition(client, loan, "cancel", reason="El cliente desistió")
+
+    loan.refresh_from_db()
     assert loan.status == Loan.Status.CANCELLED
 
 
