@@ -610,6 +610,10 @@ if SENTRY_DSN:
         # The request id of the log lines and of the 500 page, as a tag.
         before_send=tag_sentry_event,
     )
+    # A request for another host is answered 400, not an error of ours (LOGGING below).
+    from sentry_sdk.integrations.logging import ignore_logger
+
+    ignore_logger("django.security.DisallowedHost")
 
 LOGGING = {
     "version": 1,
@@ -645,5 +649,12 @@ LOGGING = {
         # Django's lines reach the console through the root; its errors also mail ADMINS.
         "django": {"handlers": ["mail_admins"], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
+        # A request for another host (every scanner sends some) is answered 400: logged on
+        # the console, not mailed to ADMINS (nor sent to Sentry) each time.
+        "django.security.DisallowedHost": {
+            "handlers": ["console"],
+            "level": "WARNING",
+            "propagate": False,
+        },
     },
 }

@@ -97,3 +97,14 @@ def test_sentry_reports_requests_and_tasks_without_personal_data_when_a_dsn_is_s
     assert {"django", "celery"} <= set(sentry["integrations"])
     assert sentry["send_default_pii"] is False
     assert sentry["max_request_body_size"] == "never"
+
+
+def test_a_request_for_another_host_is_a_400_mailed_to_nobody(client, settings, mailoutbox):
+    # Every scanner sends some: an e-mail to ADMINS each time would bury the real errors.
+    settings.ADMINS = [("Soporte", "soporte@cartera.test")]
+    settings.ALLOWED_HOSTS = ["cartera.test"]
+
+    response = client.get("/healthz", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert mailoutbox == []

@@ -67,7 +67,17 @@ def generate_document(
             _("Su rol no puede generar la plantilla «%(t)s».") % {"t": template.name}
         )
     values = context.context_for(gestion, today=timezone.localtime(now).date())
-    rendered = rendering.render_document(template, values)
+    try:
+        rendered = rendering.render_document(template, values)
+    except FileNotFoundError as exc:
+        # Its file was removed from the server (a restored database, a lost volume).
+        raise ValidationError(
+            _(
+                "El archivo de la plantilla «%(t)s» ya no está guardado en el servidor: "
+                "vuelva a subirlo en la plantilla."
+            )
+            % {"t": template.name}
+        ) from exc
     if rendered.blanks:
         raise ValidationError(_blanks_message(template, rendered.blanks), code="blanks")
     base = f"{slugify(template.name) or 'documento'}-gestion-{gestion.pk}"

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from docx import Document
 from pypdf import PdfReader
+from pytest_django.asserts import assertContains
 
 from credits.models import Loan
 from crm.gestiones.documents import context as document_context
@@ -211,6 +212,19 @@ def test_it_refuses_an_inactive_template(gestion, contract, asesor):
 
     with pytest.raises(ValidationError, match="está inactiva"):
         document_services.generate_document(gestion=gestion, template=contract, actor=asesor)
+
+
+def test_a_template_whose_file_is_gone_is_refused_saying_so(client, gestion, contract, asesor):
+    contract.file.storage.delete(contract.file.name)
+    client.force_login(asesor)
+
+    response = client.post(
+        reverse("gestiones:document_generate", args=[gestion.pk, contract.pk]), follow=True
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "ya no está guardado en el servidor: vuelva a subirlo")
+    assert not gestion.follow_ups.filter(kind="document").exists()
 
 
 def test_an_unknown_placeholder_stops_the_generation_and_stores_nothing(
