@@ -347,8 +347,26 @@ class AuditedDeletionAdmin(admin.ModelAdmin):
             self.delete_model(request, obj)
 
 
+class GoalAdminForm(forms.ModelForm):
+    """The goal screens' bounds in admin too: targets and year, one target at least."""
+
+    class Meta:
+        model = Goal
+        fields = goal_services.GOAL_FIELDS
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if any(name in self.errors for name in (*goal_services.TARGETS, "year")):
+            return  # a value refused on its own is not also "negative" or "missing"
+        try:
+            goal_services.check_targets(self.instance)
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
 @admin.register(Goal)
 class GoalAdmin(WholeNumberAutocompleteMixin, AuditedDeletionAdmin):
+    form = GoalAdminForm
     list_display = (
         "agent",
         "month",

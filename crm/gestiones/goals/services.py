@@ -89,6 +89,30 @@ def _apply(goal: Goal, data: Mapping[str, Any]) -> None:
     for name in GOAL_FIELDS:
         if name in data:
             setattr(goal, name, data[name])
+    check_targets(goal)
+    if (
+        Goal.objects.filter(
+            agent_id=goal.agent_id, product_id=goal.product_id, year=goal.year, month=goal.month
+        )
+        .exclude(pk=goal.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            _("%(agent)s ya tiene una meta de %(product)s para %(month)02d/%(year)s.")
+            % {
+                "agent": people.display_name(goal.agent),
+                "product": goal.product.name,
+                "month": goal.month,
+                "year": goal.year,
+            }
+        )
+    # The rest of the rules (month 1–12, year range, the constraints) are the model's.
+    goal.full_clean(validate_unique=False)
+
+
+def check_targets(goal: Goal) -> None:
+    """Refuse a goal's targets and year out of bounds, or a goal of no target at all (the
+    screens and admin alike)."""
     errors: dict[str, str] = {}
     for name, (ceiling, currency) in TARGETS.items():
         value = getattr(goal, name)
@@ -110,21 +134,3 @@ def _apply(goal: Goal, data: Mapping[str, Any]) -> None:
                 "de clientes o de prospectos."
             )
         )
-    if (
-        Goal.objects.filter(
-            agent_id=goal.agent_id, product_id=goal.product_id, year=goal.year, month=goal.month
-        )
-        .exclude(pk=goal.pk)
-        .exists()
-    ):
-        raise ValidationError(
-            _("%(agent)s ya tiene una meta de %(product)s para %(month)02d/%(year)s.")
-            % {
-                "agent": people.display_name(goal.agent),
-                "product": goal.product.name,
-                "month": goal.month,
-                "year": goal.year,
-            }
-        )
-    # The rest of the rules (month 1–12, year range, the constraints) are the model's.
-    goal.full_clean(validate_unique=False)

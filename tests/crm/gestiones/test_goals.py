@@ -557,3 +557,25 @@ def test_the_list_costs_the_same_queries_for_one_goal_or_many(
         response = client.get(url)
 
     assertContains(response, '<tr id="goal-', count=7)
+
+
+def test_admin_holds_goals_to_the_screens_bounds(admin_client, asesor, consumo, credit_type):
+    form = {
+        "agent": asesor.pk,
+        "product": consumo.pk,
+        "year": 2099,
+        "month": 3,
+        "target_local": "99999999999.99",
+        "target_usd": "0",
+        "target_prospects": "2000000000",
+        "target_customers": "0",
+        "success_state": state(credit_type, "Desembolsado").pk,
+    }
+
+    response = admin_client.post(reverse("admin:gestiones_goal_add"), form)
+
+    assert response.status_code == 200
+    assert not Goal.objects.exists()
+    assertContains(response, "La meta no puede superar S/ 100,000,000.00.")
+    assertContains(response, "La meta no puede superar 10,000.")
+    assertContains(response, "Elija un año hasta")
