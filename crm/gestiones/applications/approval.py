@@ -19,6 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from credits.models import Loan
 from credits.services import loans as loan_services
@@ -177,14 +178,13 @@ def enter_state(
         kind=Interaction.Kind.FOLLOW_UP,
         summary=_(
             "Solicitud de crédito de la gestión #%(id)s aprobada: crédito %(code)s en borrador "
-            "(%(cur)s %(amount)s, %(term)s cuotas, %(rate)s %% anual)"
+            "(%(amount)s, %(term)s, %(rate)s %% anual)"
         )
         % {
             "id": gestion.pk,
             "code": loan.payment_code,
-            "cur": loan.currency,
-            "amount": loan.principal,
-            "term": loan.term,
+            "amount": display.money_text(loan.principal, loan.currency),
+            "term": ngettext("%(n)s cuota", "%(n)s cuotas", loan.term) % {"n": loan.term},
             "rate": format(loan.annual_rate.normalize(), "f"),
         },
         payload={"gestion": gestion.pk, "loan": loan.pk},

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Loan, LoanProduct
@@ -15,6 +16,11 @@ from crm.gestiones.models import CreditApplication
 from crm.models import Customer
 
 MAX_AMOUNT = Decimal("9999999999.99")
+# Said in plain words instead of Django's "Asegúrese de que este valor es menor o igual a…".
+TERM_RANGE = format_lazy(_("El plazo debe estar entre 1 y {max} cuotas."), max=f"{MAX_TERM:,}")
+RATE_TOO_HIGH = format_lazy(
+    _("La tasa no puede pasar de {max} %% anual."), max=f"{int(MAX_ANNUAL_RATE):,}"
+)
 
 
 class LoanTermsFields(forms.Form):
@@ -30,26 +36,39 @@ class LoanTermsFields(forms.Form):
         label=_("Monto"),
         min_value=Decimal("0.01"),
         max_value=MAX_AMOUNT,
-        max_digits=12,
+        # No max_digits: the maximum bounds them, and a second error would say it again.
         decimal_places=2,
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
-        error_messages={"required": _("Ingrese el monto.")},
+        error_messages={
+            "required": _("Ingrese el monto."),
+            "min_value": _("El monto debe ser mayor que cero."),
+            "max_value": _("El monto es demasiado grande."),
+            "max_decimal_places": _("Use como máximo 2 decimales."),
+        },
     )
     term = forms.IntegerField(
         label=_("Plazo (cuotas)"),
         min_value=1,
         max_value=MAX_TERM,
-        error_messages={"required": _("Ingrese el plazo.")},
+        error_messages={
+            "required": _("Ingrese el plazo."),
+            "min_value": TERM_RANGE,
+            "max_value": TERM_RANGE,
+        },
     )
     annual_rate = forms.DecimalField(
         label=_("Tasa anual (%)"),
         required=False,
         min_value=Decimal(0),
         max_value=MAX_ANNUAL_RATE,
-        max_digits=8,
         decimal_places=4,
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         help_text=_("Vacío: la del producto. Negociada: dentro de su mínimo y máximo."),
+        error_messages={
+            "min_value": _("La tasa no puede ser negativa."),
+            "max_value": RATE_TOO_HIGH,
+            "max_decimal_places": _("Use como máximo 4 decimales."),
+        },
     )
     cosigner_name = forms.CharField(
         label=_("Aval: nombre"), max_length=leads.COSIGNER_NAME_CHARS, required=False

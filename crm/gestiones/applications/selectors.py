@@ -15,13 +15,14 @@ from credits.models import Loan, LoanProduct
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.applications import leads
 from crm.gestiones.models import CreditApplication, CreditLead, Gestion
+from lib import search
 
 
 def leads_to_confirm(*, q: str = "", source: str = "") -> QuerySet[CreditLead]:
     """Return the leads waiting for a person to confirm their customer, oldest first.
 
-    `q` finds a lead by the document number or the names typed, or its customer's name;
-    `source` keeps one origin.
+    `q` finds a lead by the document number or the names typed, or its customer's name
+    (that one without regard to accents or capitals); `source` keeps one origin.
     """
     leads = CreditLead.objects.filter(status=CreditLead.Status.TO_CONFIRM)
     if source in CreditLead.Source.values:
@@ -31,8 +32,7 @@ def leads_to_confirm(*, q: str = "", source: str = "") -> QuerySet[CreditLead]:
             Q(data__document_number__icontains=word)
             | Q(data__first_name__icontains=word)
             | Q(data__last_name__icontains=word)
-            | Q(customer__first_name__icontains=word)
-            | Q(customer__last_name__icontains=word)
+            | Q(customer__search_text__contains=search.normalize(word))
         )
     return leads.select_related("customer").order_by("received_at", "pk")
 
@@ -126,6 +126,15 @@ def linkable_loans(gestion: Gestion) -> QuerySet[Loan]:
         .only("payment_code", "status", "principal", "currency", "created_at")
         .order_by("-created_at", "-pk")
     )
+
+
+def is_editable(gestion: Gestion, application: CreditApplication) -> bool:
+    """Return whether the application may still change: its gestión open, and no loan made
+    from it (or only a cancelled one). `services.update_application` holds the rule."""
+    if not gestion.is_open:
+        return False
+    loan = application.loan
+    return loan is None or loan.status == Loan.Status.CANCELLED
 
 
 def can_work(user: AbstractBaseUser, gestion: Gestion) -> bool:

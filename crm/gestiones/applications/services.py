@@ -30,12 +30,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from credits.calculator import services as calculator_services
 from credits.models import Loan, LoanProduct
+from crm import display
 from crm import messages as crm_messages
 from crm import services as crm_services
 from crm.gestiones import selectors as gestion_selectors
@@ -320,19 +320,28 @@ def update_application(
         "cosigner_document": (cosigner_document or "").strip(),
     }
     changes = {}
+    currencies = {"old": application.loan_product.currency, "new": product.currency}
+    old_subject = _subject(application.loan_product, application.amount, application.term)
     for field, value in new.items():
         old = getattr(application, field)
         if old != value:
             label = str(CreditApplication._meta.get_field(field).verbose_name)
-            changes[label] = f"{_shown(old)} → {_shown(value)}"
+            if field == "amount":
+                shown_old = _money(currencies["old"], old)
+                shown_new = _money(currencies["new"], value)
+            else:
+                shown_old, shown_new = _shown(old), _shown(value)
+            changes[label] = f"{shown_old} → {shown_new}"
             setattr(application, field, value)
     if not changes:
         return application
     application.full_clean(exclude=["gestion", "loan"])
     application.save()
-    Gestion.objects.filter(pk=gestion.pk).update(
-        amount_requested=amount, currency=product.currency, updated_at=now
-    )
+    updated: dict[str, Any] = {"amount_requested": amount, "currency": product.currency}
+    if gestion.subject == old_subject:
+        # The subject still says what the application asked for: it follows the change.
+        updated["subject"] = _subject(product, amount, term)
+    Gestion.objects.filter(pk=gestion.pk).update(**updated, updated_at=now)
     crm_services.record_interaction(
         customer=gestion.customer,
         kind=Interaction.Kind.FOLLOW_UP,
@@ -440,11 +449,7 @@ def _convert(
 ) -> Intake:
     """Open the lead's credit-application gestión and application; queue the confirmation."""
     product = LoanProduct.objects.get(pk=lead_data.product_id)
-    subject = _("%(product)s: %(amount)s en %(term)s") % {
-        "product": product.name,
-        "amount": _money(product.currency, lead_data.amount),
-        "term": _installments(lead_data.term),
-    }
+    subject = _subject(product, lead_data.amount, lead_data.term)
     gestion = gestion_services.create_gestion(
         customer=customer,
         gestion_type=gestion_type,
@@ -666,9 +671,18 @@ def _channel_for(source: str) -> Channel | None:
     return channel
 
 
+def _subject(product: LoanProduct, amount: Decimal, term: int) -> str:
+    """Return an application's gestión subject: "Consumo: S/ 10,000.00 en 12 cuotas"."""
+    return _("%(product)s: %(amount)s en %(term)s") % {
+        "product": product.name,
+        "amount": _money(product.currency, amount),
+        "term": _installments(term),
+    }
+
+
 def _money(currency: str, amount: Decimal) -> str:
-    formatted = number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)
-    return f"{currency} {formatted}"
+    """Return an amount as the screens write it ("S/ 1,234.50")."""
+    return display.money_text(amount, currency)
 
 
 def _installments(term: int) -> str:
@@ -679,5 +693,6 @@ def _shown(value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, Decimal):
-        return f"{value:f}"
+        # A rate: 26.5, not 26.5000.
+        return f"{value.normalize():f}"
     return str(value)

@@ -61,11 +61,11 @@ def lead_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect("gestiones:credit_lead", pk=lead.pk)
     gestion = intake.application.gestion
-    messages.success(
-        request,
-        _("Lead #%(lead)s confirmado: solicitud abierta en la gestión #%(id)s.")
-        % {"lead": lead.pk, "id": gestion.pk},
-    )
+    message = _("Lead #%(lead)s confirmado: solicitud abierta en la gestión #%(id)s.") % {
+        "lead": lead.pk,
+        "id": gestion.pk,
+    }
+    messages.success(request, f"{message} {_confirmation_said(intake)}".strip())
     return _to_gestion_or(request, gestion, "gestiones:credit_leads")
 
 
@@ -78,6 +78,10 @@ def lead_discard(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.discard_lead(lead=lead, actor=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                # Decided meanwhile: the page shows no form to carry the error, so say it.
+                messages.error(request, " ".join(exc.messages))
+                return redirect("gestiones:credit_lead", pk=lead.pk)
             form.add_error(None, exc)
         else:
             messages.success(request, _("Lead #%(id)s descartado.") % {"id": lead.pk})
@@ -174,6 +178,11 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     if not selectors.can_work(request.user, gestion):
         raise PermissionDenied
+    if request.method != "POST" and not selectors.is_editable(gestion, application):
+        messages.info(
+            request, _("Esta solicitud ya no cambia: la gestión está cerrada o aprobada.")
+        )
+        return redirect(gestion)
     form = forms.ApplicationForm(request.POST or None, application=application)
     if request.method == "POST" and form.is_valid():
         try:

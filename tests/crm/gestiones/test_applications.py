@@ -571,7 +571,7 @@ def test_an_application_is_changed_until_it_is_approved(credit_type, lead, aseso
     application.refresh_from_db()
     assert (application.loan.principal, application.loan.term) == (Decimal("12000.00"), 18)
     assert application.gestion.customer.interactions.filter(
-        summary__contains="modificada", payload__monto="10000.00 → 12000.00"
+        summary__contains="modificada", payload__monto="S/ 10,000.00 → S/ 12,000.00"
     ).exists()
     with pytest.raises(ValidationError, match="ya fue aprobada"):
         application_services.update_application(
