@@ -1,6 +1,6 @@
-"""The portfolio report from snapshots: the figures of `selectors.portfolio_summary`, kept
-per day so the page does not run the aging SQL (most of a second at a million
-installments) on every view.
+"""The portfolio report from snapshots: the figures of `selectors.portfolio_summaries`, one
+report per currency (soles and dollars are never added up), kept per day so the page does
+not run the aging SQL (most of a second at a million installments) on every view.
 
 A snapshot stays exact because every service that changes what the report reads calls
 `mark_stale(from_day)` in its own transaction:
@@ -36,6 +36,7 @@ from django.utils import timezone
 from credits import selectors
 from credits.models import Bucket, PortfolioSnapshot
 from lib import queue
+from lib.money import Currency
 
 REFRESH_TASK = "credits.refresh_portfolio_snapshot"
 # A burst of payments sends one refresh per this many seconds; what changes in between is
@@ -51,22 +52,25 @@ RECENT_DAYS = 7
 MARKING_LOCK = 7_300_101
 
 
-def portfolio_figures(as_of: date) -> tuple[selectors.PortfolioSummary, datetime, bool]:
-    """Return the report as of a day, when it was computed, and whether changes since are
-    still being added to it (only ever today's: a stale past day is computed again here).
+def portfolio_figures(
+    as_of: date, currency: str
+) -> tuple[selectors.PortfolioSummary, datetime, bool]:
+    """Return the report of the loans in `currency` as of a day, when it was computed, and
+    whether changes since are still being added to it (only ever today's: a stale past day
+    is computed again here).
 
     A fresh snapshot costs one query. Call it outside a transaction (see `refresh_snapshot`).
     """
     snapshot = PortfolioSnapshot.objects.filter(as_of=as_of).first()
-    if snapshot is not None and snapshot.has_figures:
+    if snapshot is not None and has_figures(snapshot):
         if not snapshot.is_stale:
-            return summary_of(snapshot), snapshot.computed_at, False
+            return summary_of(snapshot, currency), snapshot.computed_at, False
         if as_of == timezone.localdate():
             # Robust: a cache or broker down must not hide the figures it has.
             transaction.on_commit(request_refresh, robust=True)
-            return summary_of(snapshot), snapshot.computed_at, True
+            return summary_of(snapshot, currency), snapshot.computed_at, True
     snapshot = refresh_snapshot(as_of)
-    return summary_of(snapshot), snapshot.computed_at, snapshot.is_stale
+    return summary_of(snapshot, currency), snapshot.computed_at, snapshot.is_stale
 
 
 def refresh_snapshot(as_of: date) -> PortfolioSnapshot:
@@ -81,7 +85,7 @@ def refresh_snapshot(as_of: date) -> PortfolioSnapshot:
     _wait_for_marking()
     snapshot = PortfolioSnapshot.objects.get(as_of=as_of)
     computed_at = timezone.now()
-    figures = figures_of(selectors.portfolio_summary(as_of))
+    figures = figures_of(selectors.portfolio_summaries(as_of))
     # Never over figures read later than these (a slower computation finishing last).
     not_newer = PortfolioSnapshot.objects.filter(pk=snapshot.pk).filter(
         Q(computed_at__isnull=True) | Q(computed_at__lte=computed_at)
@@ -105,7 +109,7 @@ def refresh_snapshots(today: date | None = None) -> list[date]:
         ).values_list("as_of", flat=True)
     )
     current = PortfolioSnapshot.objects.filter(as_of=today).first()
-    if current is None or current.is_stale or not current.has_figures:
+    if current is None or current.is_stale or not has_figures(current):
         days.add(today)
     for day in sorted(days, reverse=True):  # today first: it is the one on screens
         refresh_snapshot(day)
@@ -147,10 +151,35 @@ def request_refresh() -> None:
 
 
 # --- Figures as JSON ------------------------------------------------------------------------
+#
+# {"currencies": {"PEN": {<one report>}, "USD": {...}}}, a report's amounts as strings (they
+# come back as exact Decimals) and its bucket labels from `Bucket`.
 
 
-def figures_of(summary: selectors.PortfolioSummary) -> dict:
-    """Return a summary as JSON, amounts as strings (bucket labels come from `Bucket`)."""
+def has_figures(snapshot: PortfolioSnapshot) -> bool:
+    """Return whether a snapshot holds figures of today's shape, for every currency.
+
+    Figures kept before the report was split by currency added soles and dollars up (and
+    those kept before the written-off line counted written-off loans in the buckets): such
+    a snapshot is computed again, as if it had none. So is one kept before a currency was
+    added to `Currency`.
+    """
+    figures = snapshot.figures
+    if not isinstance(figures, dict) or not isinstance(figures.get("currencies"), dict):
+        return False
+    return all(currency in figures["currencies"] for currency in Currency.values)
+
+
+def figures_of(summaries: dict[str, selectors.PortfolioSummary]) -> dict:
+    """Return the reports of every currency as JSON."""
+    return {
+        "currencies": {
+            currency: _report_figures(summary) for currency, summary in summaries.items()
+        }
+    }
+
+
+def _report_figures(summary: selectors.PortfolioSummary) -> dict:
     return {
         "buckets": [
             {
@@ -171,30 +200,26 @@ def figures_of(summary: selectors.PortfolioSummary) -> dict:
     }
 
 
-def summary_of(snapshot: PortfolioSnapshot) -> selectors.PortfolioSummary:
-    """Return a snapshot's figures as the summary `selectors.portfolio_summary` gave."""
-    figures = snapshot.figures
-    outstanding = [Decimal(b["outstanding"]) for b in figures["buckets"]]
-    # From the amounts, not the stored percents: a snapshot kept from before the percents
-    # were made to add up to 100.00 shows them as a new one would.
-    percents = selectors.shares_of_100(outstanding)
+def summary_of(snapshot: PortfolioSnapshot, currency: str) -> selectors.PortfolioSummary:
+    """Return a snapshot's figures of one currency as `selectors.portfolio_summary` gave
+    them; the snapshot must have figures of today's shape (`has_figures`)."""
+    figures = snapshot.figures["currencies"][currency]
     return selectors.PortfolioSummary(
         buckets=[
             {
                 "bucket": b["bucket"],
                 "label": Bucket(b["bucket"]).label,
                 "loans": b["loans"],
-                "outstanding": amount,
-                "percent": percent,
+                "outstanding": Decimal(b["outstanding"]),
+                "percent": Decimal(b["percent"]),
             }
-            for b, amount, percent in zip(figures["buckets"], outstanding, percents, strict=True)
+            for b in figures["buckets"]
         ],
         outstanding=Decimal(figures["outstanding"]),
         par30=Decimal(figures["par30"]),
         par90=Decimal(figures["par90"]),
         collected_this_month=Decimal(figures["collected_this_month"]),
         payments_this_month=figures["payments_this_month"],
-        # A snapshot kept before the written-off line had none (`has_figures` is False for it).
-        written_off_loans=figures.get("written_off_loans", 0),
-        written_off=Decimal(figures.get("written_off", "0.00")),
+        written_off_loans=figures["written_off_loans"],
+        written_off=Decimal(figures["written_off"]),
     )

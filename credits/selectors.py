@@ -4,8 +4,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import (
@@ -40,8 +41,8 @@ from credits.models import (
 )
 from crm.models import Branch, Customer
 from lib import bulk, money, small_tables
+from lib.money import Currency
 
-CENT = Decimal("0.01")
 # The report's line of loans written off, apart from the aging buckets (not a `Bucket`).
 WRITTEN_OFF_LINE = "written_off"
 PAR_BUCKETS = {
@@ -417,8 +418,8 @@ def _bucket_bounds(today: date) -> list[tuple[str, date]]:
 
 
 def _portfolio_sql(as_of: date) -> tuple[str, dict]:
-    """Return SQL naming `per_loan` (loan_id, oldest_due, outstanding, is_written_off) as of
-    the end of a day.
+    """Return SQL naming `per_loan` (loan_id, currency, oldest_due, outstanding,
+    is_written_off) as of the end of a day, the loans of every currency.
 
     A loan is in the portfolio if it was disbursed by then and is live now, or is paid now
     but still owed something then. An installment counts if the payment that created it
@@ -553,7 +554,7 @@ _PER_LOAN_THEN = """
 # read, by its loan index, for those few.
 _WRITTEN_OFF_THEN = """
         , per_loan AS (
-            SELECT o.loan_id, o.oldest_due, o.outstanding,
+            SELECT o.loan_id, l.currency, o.oldest_due, o.outstanding,
                    CASE WHEN l.status = %(active)s THEN 0
                         WHEN COALESCE(
                                  (SELECT MIN(w.created_at) FROM {ledger} w
@@ -568,8 +569,9 @@ _WRITTEN_OFF_THEN = """
 """
 
 
-def aging_report(today: date | None = None) -> list[dict]:
-    """Return, per aging bucket, the portfolio's loans and outstanding principal as of a day.
+def aging_report(today: date | None = None, *, currency: str | None = None) -> list[dict]:
+    """Return, per aging bucket, the portfolio's loans and outstanding principal as of a day,
+    of the loans in one currency (the lender's own, `settings.CURRENCY`, by default).
 
     Loans written off by then are not in it (`portfolio_summary` gives them apart).
 
@@ -579,12 +581,12 @@ def aging_report(today: date | None = None) -> list[dict]:
     Bucket limits are passed as dates, which keeps the SQL the same on PostgreSQL and
     SQLite.
     """
-    return _aging_and_written_off(today)[0]
+    return _aging_by_currency(today or timezone.localdate())[currency or settings.CURRENCY][0]
 
 
-def _aging_and_written_off(today: date | None) -> tuple[list[dict], int, Decimal]:
-    """Return `aging_report`'s rows, and the loans written off by then and their principal."""
-    today = today or timezone.localdate()
+def _aging_by_currency(today: date) -> dict[str, tuple[list[dict], int, Decimal]]:
+    """Return, per currency (every one, with or without loans), `aging_report`'s rows, and
+    the loans written off by then and their principal; one scan of the ledger for all."""
     per_loan, params = _portfolio_sql(today)
     cases = []
     for k, (bucket, since) in enumerate(_bucket_bounds(today)):
@@ -594,18 +596,25 @@ def _aging_and_written_off(today: date | None) -> tuple[list[dict], int, Decimal
     params["current"], params["worst"] = str(Bucket.CURRENT), str(Bucket.D90_PLUS)
     params["written_off_line"] = WRITTEN_OFF_LINE
     sql = f"""{per_loan}
-        SELECT CASE WHEN is_written_off = 1 THEN %(written_off_line)s
+        SELECT currency,
+               CASE WHEN is_written_off = 1 THEN %(written_off_line)s
                     WHEN oldest_due IS NULL THEN %(current)s {" ".join(cases)}
                     ELSE %(worst)s END AS bucket,
                COUNT(*), COALESCE(SUM(outstanding), 0)
         FROM per_loan
-        GROUP BY 1
+        GROUP BY 1, 2
     """  # noqa: S608 - table names from Django's metadata, values as parameters
+    found: dict[str, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        found = {row[0]: (row[1], money.cents(row[2])) for row in cursor}
+        for currency, bucket, count, outstanding in cursor:
+            found[currency][bucket] = (count, money.cents(outstanding))
+    return {currency.value: _aging_rows(found[currency.value]) for currency in Currency}
+
+
+def _aging_rows(found: dict[str, tuple[int, Decimal]]) -> tuple[list[dict], int, Decimal]:
     rows = [(bucket, *found.get(str(bucket), (0, ZERO))) for bucket in Bucket]
-    percents = shares_of_100([outstanding for _bucket, _count, outstanding in rows])
+    percents = money.shares_of_100([outstanding for _bucket, _count, outstanding in rows])
     buckets = [
         {
             "bucket": str(bucket),
@@ -617,24 +626,6 @@ def _aging_and_written_off(today: date | None) -> tuple[list[dict], int, Decimal
         for (bucket, count, outstanding), percent in zip(rows, percents, strict=True)
     ]
     return buckets, *found.get(WRITTEN_OFF_LINE, (0, ZERO))
-
-
-def shares_of_100(amounts: list[Decimal]) -> list[Decimal]:
-    """Return each amount's percent of their sum, to the cent, adding up to exactly 100.00.
-
-    Each share is rounded down and the cents left go to the largest remainders (largest
-    remainder method), so the report's percent column sums to its 100.00 total.
-    """
-    total = sum(amounts, ZERO)
-    if not total:
-        return [ZERO for _amount in amounts]
-    exact = [amount * 100 / total for amount in amounts]
-    shares = [value.quantize(CENT, rounding=ROUND_DOWN) for value in exact]
-    left = int((Decimal(100) - sum(shares, ZERO)) / CENT)
-    by_remainder = sorted(range(len(amounts)), key=lambda i: exact[i] - shares[i], reverse=True)
-    for i in by_remainder[:left]:
-        shares[i] += CENT
-    return shares
 
 
 def portfolio_first_day() -> date | None:
@@ -651,6 +642,8 @@ def portfolio_first_day() -> date | None:
 
 @dataclass(frozen=True)
 class PortfolioSummary:
+    """The portfolio report of the loans in one currency."""
+
     buckets: list[dict]
     outstanding: Decimal
     par30: Decimal  # percent of outstanding principal more than 30 days past due
@@ -662,17 +655,21 @@ class PortfolioSummary:
     written_off: Decimal = ZERO
 
 
-def portfolio_summary(today: date | None = None) -> PortfolioSummary:
-    """Return the portfolio report as of a day: outstanding by bucket, PAR30, PAR90, and the
-    cash of that day's month up to it (payments annulled after it still counted then)."""
+def portfolio_summary(
+    today: date | None = None, *, currency: str | None = None
+) -> PortfolioSummary:
+    """Return the portfolio report as of a day of the loans in one currency (the lender's
+    own, `settings.CURRENCY`, by default): see `portfolio_summaries`."""
+    return portfolio_summaries(today)[currency or settings.CURRENCY]
+
+
+def portfolio_summaries(today: date | None = None) -> dict[str, PortfolioSummary]:
+    """Return the portfolio report as of a day, per currency (every one, with or without
+    loans): outstanding by bucket, PAR30, PAR90, and the cash of that day's month up to it
+    (payments annulled after it still counted then). Soles and dollars are never added up:
+    each report has the loans in its currency only."""
     today = today or timezone.localdate()
-    buckets, written_off_loans, written_off = _aging_and_written_off(today)
-    outstanding = sum((b["outstanding"] for b in buckets), ZERO)
-
-    def par(days: int) -> Decimal:
-        at_risk = sum((b["outstanding"] for b in buckets if b["bucket"] in PAR_BUCKETS[days]), ZERO)
-        return (at_risk * 100 / outstanding).quantize(Decimal("0.01")) if outstanding else ZERO
-
+    aging = _aging_by_currency(today)
     collected = (
         Payment.objects.filter(
             received_on__gte=today.replace(day=1),
@@ -680,19 +677,34 @@ def portfolio_summary(today: date | None = None) -> PortfolioSummary:
         )
         .filter(Q(status=Payment.Status.APPLIED) | Q(annulled_at__gte=_day_end(today)))
         .exclude(source=Payment.Source.CREDIT_BALANCE)
+        .values("loan__currency")
+        .annotate(total=Sum("amount", default=ZERO), count=Count("id"))
+        .order_by()
     )
-    totals = collected.aggregate(total=Sum("amount", default=ZERO), count=Count("id"))
-    return PortfolioSummary(
-        buckets=buckets,
-        outstanding=outstanding,
-        par30=par(30),
-        par90=par(90),
-        # SQLite sums decimals as floats-in-text: round explicitly.
-        collected_this_month=money.cents(totals["total"]),
-        payments_this_month=totals["count"],
-        written_off_loans=written_off_loans,
-        written_off=written_off,
-    )
+    cash = {row["loan__currency"]: row for row in collected}
+    summaries = {}
+    for currency in Currency:
+        buckets, written_off_loans, written_off = aging[currency.value]
+        totals = cash.get(currency.value, {"total": ZERO, "count": 0})
+        summaries[currency.value] = PortfolioSummary(
+            buckets=buckets,
+            outstanding=sum((b["outstanding"] for b in buckets), ZERO),
+            par30=_par(buckets, 30),
+            par90=_par(buckets, 90),
+            # SQLite sums decimals as floats-in-text: round explicitly.
+            collected_this_month=money.cents(totals["total"]),
+            payments_this_month=totals["count"],
+            written_off_loans=written_off_loans,
+            written_off=written_off,
+        )
+    return summaries
+
+
+def _par(buckets: list[dict], days: int) -> Decimal:
+    """Return the percent of the outstanding principal more than `days` past due."""
+    outstanding = sum((b["outstanding"] for b in buckets), ZERO)
+    at_risk = sum((b["outstanding"] for b in buckets if b["bucket"] in PAR_BUCKETS[days]), ZERO)
+    return (at_risk * 100 / outstanding).quantize(Decimal("0.01")) if outstanding else ZERO
 
 
 # --- Loan screens -----------------------------------------------------------------------
@@ -803,22 +815,28 @@ class PortfolioLoan:
         return Bucket(self.bucket).label
 
 
-def portfolio_loans(today: date | None = None) -> Iterator[PortfolioLoan]:
-    """Yield the portfolio's loans with their outstanding principal and aging as of a day.
+def portfolio_loans(
+    today: date | None = None, *, currency: str | None = None
+) -> Iterator[PortfolioLoan]:
+    """Yield the portfolio's loans in one currency (the lender's own by default) with their
+    outstanding principal and aging as of a day.
 
     The figures come from the same SQL as `aging_report`, so the rows add up to the
     report's totals; loans written off by then are left out, as there.
     """
     today = today or timezone.localdate()
+    currency = currency or settings.CURRENCY
     per_loan, params = _portfolio_sql(today)
+    params["currency"] = currency
     with connection.cursor() as cursor:
         sql = f"""{per_loan}
-            SELECT loan_id, oldest_due, outstanding FROM per_loan WHERE is_written_off = 0
+            SELECT loan_id, oldest_due, outstanding FROM per_loan
+            WHERE is_written_off = 0 AND currency = %(currency)s
         """  # noqa: S608
         cursor.execute(sql, params)
         figures = {row[0]: (row[1], money.cents(row[2])) for row in cursor}
     loans = (
-        Loan.objects.filter(status__in=Loan.DISBURSED)
+        Loan.objects.filter(status__in=Loan.DISBURSED, currency=currency)
         .select_related("customer", "product")
         .order_by("customer__last_name", "customer__first_name", "payment_code")
     )

@@ -4,7 +4,7 @@ Amounts are rounded half up to the cent wherever they are shown or stored; a per
 rounded half up to the places its screen shows. Nothing here knows what the amounts are of.
 """
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +46,26 @@ def percent(part: int | Decimal, whole: int | Decimal, *, places: int = 2) -> De
         return None
     step = Decimal(1).scaleb(-places)
     return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(step, rounding=ROUND_HALF_UP)
+
+
+def shares_of_100(amounts: list[Decimal], *, places: int = 2) -> list[Decimal]:
+    """Return each amount's percent of their sum, to `places`, adding up to exactly 100; all
+    zeros when the sum is 0.
+
+    Each share is rounded down and the steps left go to the largest remainders (largest
+    remainder method; a tie to the first), so a percent column sums to the 100 under it.
+    """
+    step = Decimal(1).scaleb(-places)
+    total = sum(amounts, Decimal(0))
+    if not total:
+        return [Decimal(0).quantize(step) for _amount in amounts]
+    exact = [Decimal(amount) * HUNDRED / total for amount in amounts]
+    shares = [value.quantize(step, rounding=ROUND_DOWN) for value in exact]
+    left = int((HUNDRED - sum(shares, Decimal(0))) / step)
+    by_remainder = sorted(range(len(amounts)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[:left]:
+        shares[i] += step
+    return shares
 
 
 def format_money(amount: Decimal | None) -> str:

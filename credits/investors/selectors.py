@@ -20,7 +20,6 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from credits import selectors as credit_selectors
 from credits.models import (
     ZERO,
     Bucket,
@@ -243,7 +242,7 @@ def _exposure(
 def _bucket_list(exposure: dict[str, dict[str, Decimal]]) -> list[dict]:
     amounts = {b: money.cents(exposure.get(str(b), {}).get("outstanding")) for b in Bucket}
     # Percents that add up to exactly 100.00, as the portfolio report's.
-    percents = credit_selectors.shares_of_100(list(amounts.values()))
+    percents = money.shares_of_100(list(amounts.values()))
     return [
         {
             "bucket": str(bucket),

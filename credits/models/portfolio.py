@@ -30,9 +30,3 @@ class PortfolioSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of:%d/%m/%Y}"
-
-    @property
-    def has_figures(self) -> bool:
-        # Figures kept before written-off loans had their own line counted them in the
-        # buckets: they are computed again, as if missing.
-        return self.figures is not None and "written_off" in self.figures

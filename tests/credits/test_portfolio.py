@@ -67,12 +67,12 @@ def test_the_report_shows_outstanding_by_bucket_par_and_this_months_collections(
 
     assertContains(
         response,
-        '<div class="fs-4 fw-semibold" data-figure="outstanding">29,700.00</div>',
+        '<div class="fs-4 fw-semibold" data-figure="outstanding">S/ 29,700.00</div>',
         html=True,
     )
     assertContains(response, "67.34 %")  # PAR30: 20,000 of 29,700
     assertContains(response, "33.67 %")  # PAR90: 10,000 of 29,700
-    assertContains(response, "500.00")
+    assertContains(response, "S/ 500.00")
     assertContains(response, "1 pago")
     assertContains(response, 'data-chart="portfolio-bucket-chart"')
     assertContains(response, "js/charts.js")
@@ -97,7 +97,7 @@ def test_a_written_off_loan_is_shown_apart_and_left_out_of_the_buckets_and_par(
 
     assertContains(
         response,
-        '<div class="fs-4 fw-semibold" data-figure="outstanding">19,700.00</div>',
+        '<div class="fs-4 fw-semibold" data-figure="outstanding">S/ 19,700.00</div>',
         html=True,
     )
     assertContains(response, "50.76 %")  # PAR30: 10,000 of 19,700
@@ -173,7 +173,7 @@ def test_the_xlsx_download_opens_and_adds_up_to_the_report(client, supervisor, p
     assert response["Content-Type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    assert f"cartera-{_today():%Y-%m-%d}.xlsx" in response["Content-Disposition"]
+    assert f"cartera-PEN-{_today():%Y-%m-%d}.xlsx" in response["Content-Disposition"]
     book = load_workbook(BytesIO(response.content))
     assert book.sheetnames == ["Resumen", "Créditos"]
     summary = {row[0].value: row for row in book["Resumen"].iter_rows() if row}
@@ -181,7 +181,7 @@ def test_the_xlsx_download_opens_and_adds_up_to_the_report(client, supervisor, p
     assert summary["Total"][2].value == pytest.approx(29700)
     assert summary["Total"][2].number_format == "#,##0.00"
     assert summary["PAR30 (%)"][1].value == pytest.approx(67.34)
-    assert summary["Cobrado en el mes"][1].value == pytest.approx(500)
+    assert summary["Cobrado en el mes (S/)"][1].value == pytest.approx(500)
     loans = list(book["Créditos"].iter_rows(min_row=2, values_only=True))
     assert len(loans) == 3
     assert sum(row[4] for row in loans) == pytest.approx(29700)

@@ -209,13 +209,15 @@ def test_the_page_and_the_excel_show_a_past_day_as_it_was(client, supervisor, ma
     page = client.get(reverse("credits:portfolio_report"), {"as_of": "2026-03-15"})
     sheet = client.get(reverse("credits:portfolio_xlsx"), {"as_of": "2026-03-15"})
 
-    assertContains(page, '<div class="fs-4 fw-semibold" data-figure="outstanding">9,254.40</div>')
+    assertContains(
+        page, '<div class="fs-4 fw-semibold" data-figure="outstanding">S/ 9,254.40</div>'
+    )
     book = load_workbook(BytesIO(sheet.content))
     rows = list(book["Créditos"].iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[4], r[5], r[6]) for r in rows] == [
         (loan.payment_code, pytest.approx(9254.40), 14, "1–30 días")
     ]
-    assert 'filename="cartera-2026-03-15.xlsx"' in sheet["Content-Disposition"]
+    assert 'filename="cartera-PEN-2026-03-15.xlsx"' in sheet["Content-Disposition"]
 
 
 @pytest.mark.parametrize(
@@ -226,9 +228,10 @@ def test_the_page_and_the_excel_show_a_past_day_as_it_was(client, supervisor, ma
         ("9999-12-31", "La fecha no puede ser futura."),
         ("0000-01-01", "Introduzca una fecha válida."),
         ("10000-01-01", "Introduzca una fecha válida."),
+        ("abc", "Introduzca una fecha válida."),
     ],
 )
-def test_an_absurd_day_gets_a_message_and_todays_portfolio(
+def test_an_absurd_day_gets_a_message_and_todays_portfolio_and_no_excel(
     client, supervisor, make_active_loan, as_of, message
 ):
     make_active_loan()
@@ -241,8 +244,10 @@ def test_an_absurd_day_gets_a_message_and_todays_portfolio(
     assertContains(page, message)
     assertContains(page, "Se muestra la cartera de hoy.")
     assert page.context["as_of"] == TODAY
-    assert sheet.status_code == 200
-    assert 'filename="cartera-2026-06-15.xlsx"' in sheet["Content-Disposition"]
+    # The file of another day than asked would pass for the one asked: a 400 says why.
+    assert sheet.status_code == 400
+    assert sheet.content.decode() == f"Al día: {message}"
+    assert "Content-Disposition" not in sheet
 
 
 def test_the_first_day_of_the_portfolio_is_offered_and_accepted(

@@ -20,12 +20,14 @@ from credits.models import Loan, PortfolioSnapshot
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from lib import queue
+from lib.money import Currency
 from tests.credits.conftest import TODAY, at, pay
 from tests.factories import LoanFactory
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
 
 HTMX = {"HX-Request": "true"}
+PEN = Currency.PEN
 # A piece of the aging SQL (`selectors._portfolio_sql`): a query holding it ran the report.
 AGING_SQL = "per_loan"
 REPORT = reverse("credits:portfolio_report")
@@ -67,7 +69,7 @@ def test_a_fresh_snapshot_serves_the_page_without_running_the_report(
     assert response.context["summary"] == selectors.portfolio_summary(TODAY)
     assert response.context["is_stale"] is False
     assertContains(
-        response, '<div class="fs-4 fw-semibold" data-figure="outstanding">10,000.00</div>'
+        response, '<div class="fs-4 fw-semibold" data-figure="outstanding">S/ 10,000.00</div>'
     )
     assertContains(response, "Cifras calculadas el 15/06/2026 a las 12:00.")
     assertNotContains(response, 'hx-trigger="every 15s"')
@@ -78,7 +80,7 @@ def test_the_figures_come_back_as_the_exact_decimals_they_were(make_active_loan)
     pay(loan, "1000.00", date(2026, 6, 1))
     computed = selectors.portfolio_summary(TODAY)
 
-    stored = portfolio.summary_of(portfolio.refresh_snapshot(TODAY))
+    stored = portfolio.summary_of(portfolio.refresh_snapshot(TODAY), PEN)
 
     assert stored == computed
     assert [str(b["outstanding"]) for b in stored.buckets] == [
@@ -136,7 +138,8 @@ def test_a_snapshot_kept_before_the_written_off_line_is_computed_again_before_it
     loan = make_active_loan()
     with at(date(2026, 5, 20)):
         loan_services.write_off(loan=loan, actor=None, reason="Inubicable")
-    old = portfolio.figures_of(selectors.portfolio_summary(TODAY))
+    # The shape of then: one report, no currencies.
+    old = portfolio.figures_of(selectors.portfolio_summaries(TODAY))["currencies"]["PEN"]
     del old["written_off"], old["written_off_loans"]
     old["buckets"][-1].update(loans=1, outstanding="10000.00")  # counted it, as it did then
     old["outstanding"] = "10000.00"
@@ -146,7 +149,7 @@ def test_a_snapshot_kept_before_the_written_off_line_is_computed_again_before_it
     summary = client.get(REPORT).context["summary"]
 
     assert (summary.outstanding, summary.written_off) == (Decimal("0.00"), Decimal("10000.00"))
-    assert "written_off" in snapshot(TODAY).figures
+    assert "written_off" in snapshot(TODAY).figures["currencies"]["PEN"]
 
 
 def test_a_draft_loan_leaves_the_snapshots_alone(make_active_loan):
@@ -191,12 +194,14 @@ def test_todays_stale_figures_are_shown_with_their_time_while_one_refresh_is_sen
             poll = client.get(REPORT, {"as_of": "2026-06-15"}, headers=HTMX)
 
     # The figures of noon, not yet the payment of 15:00.
-    assertContains(page, '<div class="fs-4 fw-semibold" data-figure="outstanding">10,000.00</div>')
+    assertContains(
+        page, '<div class="fs-4 fw-semibold" data-figure="outstanding">S/ 10,000.00</div>'
+    )
     assertContains(page, "Cifras calculadas el 15/06/2026 a las 12:00.")
     assertContains(page, "Se están incorporando los cambios registrados después")
     assert refreshes_sent(callbacks) == 1
     # The figures ask for themselves again, always at the same address.
-    asks = f'hx-get="{REPORT}?as_of=2026-06-15" hx-trigger="every 15s"'
+    asks = f'hx-get="{REPORT}?as_of=2026-06-15&amp;currency=PEN" hx-trigger="every 15s"'
     assertContains(page, asks)
     assertTemplateUsed(poll, "credits/partials/portfolio_figures.html")
     assertContains(poll, asks)
@@ -246,7 +251,7 @@ def test_the_task_computes_today_and_the_recent_stale_days(make_active_loan):
 
     assert stale_days() == {date(2026, 5, 1)}  # more than a week back: when it is looked at
     for day in (date(2026, 6, 14), TODAY):
-        assert portfolio.summary_of(snapshot(day)) == selectors.portfolio_summary(day)
+        assert portfolio.summary_of(snapshot(day), PEN) == selectors.portfolio_summary(day)
 
 
 def test_the_task_makes_a_new_days_figures_before_its_first_visitor(make_active_loan):
@@ -258,7 +263,7 @@ def test_the_task_makes_a_new_days_figures_before_its_first_visitor(make_active_
         tasks.refresh_portfolio_snapshot()
 
     assert not snapshot(tomorrow).is_stale
-    assert portfolio.summary_of(snapshot(tomorrow)) == selectors.portfolio_summary(tomorrow)
+    assert portfolio.summary_of(snapshot(tomorrow), PEN) == selectors.portfolio_summary(tomorrow)
 
 
 def test_a_change_made_while_the_figures_are_computed_leaves_them_stale(make_active_loan):
@@ -277,7 +282,7 @@ def test_a_change_made_while_the_figures_are_computed_leaves_them_stale(make_act
         saved = portfolio.refresh_snapshot(day)
 
     assert saved.is_stale
-    summary, _computed_at, is_stale = portfolio.portfolio_figures(day)
+    summary, _computed_at, is_stale = portfolio.portfolio_figures(day, PEN)
     assert not is_stale
     assert summary == selectors.portfolio_summary(day)
 
@@ -331,7 +336,7 @@ def test_a_new_days_figures_wait_for_a_change_being_committed(transactional_db, 
 
     assert errors == []
     stored = snapshot(day)
-    assert stored.is_stale or portfolio.summary_of(stored) == selectors.portfolio_summary(day)
+    assert stored.is_stale or portfolio.summary_of(stored, PEN) == selectors.portfolio_summary(day)
 
 
 def test_the_same_day_computed_at_once_is_saved_once(transactional_db, make_active_loan):
@@ -358,7 +363,7 @@ def test_the_same_day_computed_at_once_is_saved_once(transactional_db, make_acti
     assert errors == []
     assert PortfolioSnapshot.objects.filter(as_of=day).count() == 1
     assert not snapshot(day).is_stale
-    assert portfolio.summary_of(snapshot(day)) == selectors.portfolio_summary(day)
+    assert portfolio.summary_of(snapshot(day), PEN) == selectors.portfolio_summary(day)
 
 
 def test_the_bench_times_the_page_first_and_repeated(db):

@@ -28,7 +28,6 @@ from django.db.models.functions import TruncMonth
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from credits import selectors as credit_selectors
 from crm.gestiones.models import (
     ChannelMonthSummary,
     Gestion,
@@ -324,7 +323,7 @@ def gestiones_by_state(filters: ReportFilters, summary: SummaryBuild | None = No
     total = _total(groups)
     # Largest remainders, as the portfolio report: the shares add up to the 100.00 shown
     # under them (rounded one by one, three thirds made 99.99).
-    shares = credit_selectors.shares_of_100([Decimal(tallies[s.pk].count) for s in states])
+    shares = money.shares_of_100([Decimal(tallies[s.pk].count) for s in states])
     rows = [
         StateRow(
             gestion_type=state.gestion_type.name,

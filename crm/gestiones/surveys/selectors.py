@@ -132,9 +132,10 @@ def report_invitations(survey: Survey, filters: ReportFilters) -> QuerySet[Surve
 def report(*, survey: Survey, filters: ReportFilters | None = None) -> SurveyReport:
     """Return the survey's figures over the invitations sent within `filters`.
 
-    The response rate is answered ÷ sent, in percent to one place (half up). Averages
-    are over the answers given, to two places; an optional question left blank does not
-    count. Four queries, however many questions and answers.
+    The response rate is answered ÷ sent, in percent to one place (half up); a choice's
+    shares are to one place too, adding up to 100.0. Averages are over the answers given,
+    to two places; an optional question left blank does not count. Four queries, however
+    many questions and answers.
     """
     filters = filters or ReportFilters()
     invitations = report_invitations(survey, filters)
@@ -193,8 +194,10 @@ def text_answers(survey: Survey, filters: ReportFilters) -> QuerySet[Answer]:
     )
 
 
-# Survey rates show one decimal, half up; None when nothing was sent.
-percent = partial(money.percent, places=1)
+# Survey percentages show one decimal: a rate half up (None when nothing was sent), the
+# choices' shares by largest remainders.
+PLACES = 1
+percent = partial(money.percent, places=PLACES)
 
 
 def _scale_figures(question: Question, counts: Mapping[int, int]) -> ScaleFigures:
@@ -216,10 +219,11 @@ def _choice_figures(question: Question, counts: Mapping[str, int]) -> ChoiceFigu
     total = sum(counts.values())
     options = question.choice_list()
     options += sorted(option for option in counts if option not in options)
-    rows = [
-        (option, counts.get(option, 0), percent(counts.get(option, 0), total) or Decimal("0.0"))
-        for option in options
-    ]
+    answers = [counts.get(option, 0) for option in options]
+    # Largest remainders: the shares add up to 100.0 (rounded one by one, three thirds made
+    # 99.9, and 82.3 + 9.9 + 7.9 made 100.1).
+    shares = money.shares_of_100(answers, places=PLACES)
+    rows = list(zip(options, answers, shares, strict=True))
     return ChoiceFigures(question=question, answers=total, rows=rows)
 
 

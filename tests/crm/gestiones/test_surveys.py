@@ -334,6 +334,20 @@ def test_the_report_counts_rate_averages_distribution_and_choices(survey, known_
     assert [q.text for q in result.text_questions] == ["Comentarios"]
 
 
+def test_the_choice_percentages_add_up_to_100(make_gestion, survey):
+    # One answer each: rounded one by one, 33.3 three times made 99.9 under 100.
+    for choice in ("Radio", "Internet", "Un amigo"):
+        answered(make_gestion, survey, 5, choice)
+
+    (choice,) = survey_selectors.report(survey=survey).choices
+
+    assert [share for _option, _count, share in choice.rows] == [
+        Decimal("33.4"),
+        Decimal("33.3"),
+        Decimal("33.3"),
+    ]
+
+
 def test_percentages_round_half_up_to_one_place():
     assert survey_selectors.percent(1, 16) == Decimal("6.3")
     assert survey_selectors.percent(2, 3) == Decimal("66.7")
