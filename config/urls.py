@@ -9,7 +9,7 @@ from config.api import api
 from crm import views as crm_views
 from crm.gestiones.campaigns import urls as campaign_urls
 from crm.gestiones.surveys import urls as survey_urls
-from lib.login import AdminLoginForm, LoginForm
+from lib.login import AdminLoginForm, LoginForm, PasswordChangeView
 
 admin.site.site_header = "Cartera · Administración"
 admin.site.site_title = "Cartera"
@@ -34,6 +34,7 @@ urlpatterns = [
         name="login",
     ),
     path("salir/", auth_views.LogoutView.as_view(), name="logout"),
+    path("cuenta/contrasena/", PasswordChangeView.as_view(), name="password_change"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

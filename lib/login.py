@@ -13,7 +13,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.messages.views import SuccessMessageMixin
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from lib import ratelimit
@@ -43,3 +46,13 @@ class LoginForm(OneAttemptAtATime, AuthenticationForm):
 
 class AdminLoginForm(OneAttemptAtATime, AdminAuthenticationForm):
     """The Django admin's sign-in."""
+
+
+class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
+    """A signed-in person changes their own password (/cuenta/contrasena/): the old one,
+    then the new one twice, held to AUTH_PASSWORD_VALIDATORS. This session stays signed
+    in; the person's other sessions end, since each carries the old password's hash."""
+
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("home")
+    success_message = _("Su contraseña se cambió. Sus otras sesiones abiertas se cerraron.")

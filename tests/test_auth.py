@@ -4,6 +4,7 @@ import time_machine
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -161,3 +162,55 @@ def test_guesses_sent_at_once_cannot_overshoot_the_lockout(
     assert len(checked) <= 1
     locked = Client().post(reverse("login"), {"username": "guessed", "password": "la-buena-1234"})
     assert locked.status_code == 429
+
+
+def test_staff_change_their_own_password_and_their_other_sessions_end(client, asesor):
+    other_browser = Client()
+    other_browser.force_login(asesor)
+    client.force_login(asesor)
+    assertContains(client.get(reverse("crm:customer_list")), reverse("password_change"))
+
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "demo1234",
+            "new_password1": "Cuota-Fija-2027",
+            "new_password2": "Cuota-Fija-2027",
+        },
+        follow=True,
+    )
+
+    assertContains(response, "Su contraseña se cambió. Sus otras sesiones abiertas se cerraron.")
+    asesor.refresh_from_db()
+    assert asesor.check_password("Cuota-Fija-2027")
+    assert client.get(reverse("crm:customer_list")).status_code == 200
+    assert other_browser.get(reverse("crm:customer_list")).status_code == 302
+
+
+def test_a_wrong_or_weak_new_password_is_refused_in_spanish(client, asesor):
+    client.force_login(asesor)
+
+    wrong = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "otra",
+            "new_password1": "Cuota-Fija-2027",
+            "new_password2": "Cuota-Fija-2027",
+        },
+    )
+    weak = client.post(
+        reverse("password_change"),
+        {"old_password": "demo1234", "new_password1": "12345678", "new_password2": "12345678"},
+    )
+
+    assertContains(wrong, "Su contraseña antigua es incorrecta")
+    assertContains(weak, "Esta contraseña es demasiado común.")
+    asesor.refresh_from_db()
+    assert asesor.check_password("demo1234")
+
+
+def test_the_password_page_needs_a_signed_in_person(client, db):
+    response = client.get(reverse("password_change"))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))

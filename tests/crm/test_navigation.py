@@ -31,7 +31,7 @@ def test_two_people_with_the_same_areas_share_the_menu_and_each_keeps_their_name
 
     menu = re.compile(r'<ul class="navbar-nav me-auto flex-wrap">.*?</ul>', re.S)
     assert menu.search(first).group(0) == menu.search(second).group(0)
-    name = re.compile(r'<span id="current-user">([^<]*)</span>')
+    name = re.compile(r'id="current-user"[^>]*>([^<]*)</a>')
     assert name.search(first).group(1) == "Andrea Quispe"
     assert name.search(second).group(1) == "Olga Ramos"
 
