@@ -213,3 +213,19 @@ def test_the_workload_of_one_gestion_counts_it_in_the_singular(
     text = visible_text(response.content.decode())
     assert "Página 1 de 1 · 1 gestión" in text
     assert "1 gestiones" not in text
+
+
+def test_every_pager_is_named_in_spanish(admin_client):
+    # Jinja2's (the customers' list) and django-tables2's (the investors') both said
+    # "Table navigation" to a screen reader.
+    CustomerFactory.create_batch(30)
+    InvestorFactory.create_batch(30)
+
+    pages = [
+        admin_client.get(reverse("crm:customer_list")),
+        admin_client.get(reverse("credits:investor_list")),
+    ]
+
+    for page in pages:
+        assert 'aria-label="Paginación"' in page.content.decode()
+        assert "Table navigation" not in page.content.decode()
