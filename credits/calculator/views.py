@@ -222,7 +222,8 @@ def invest_lead(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("¡Gracias, %(name)s! Un asesor se comunicará con usted muy pronto.")
+                # What was done: the lead waits for an advisor; no time is promised.
+                _("¡Gracias, %(name)s! Recibimos sus datos: un asesor se comunicará con usted.")
                 % {"name": lead_form.cleaned_data["first_name"]},
             )
             return redirect(_calculator_url(simulation_form))

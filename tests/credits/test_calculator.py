@@ -194,7 +194,9 @@ def test_the_visitor_is_thanked_after_the_redirect(client, db, google):
 
     response = client.post(reverse("calculator_lead"), LEAD, follow=True)
 
-    assertContains(response, "¡Gracias, Lucía! Un asesor se comunicará con usted muy pronto.")
+    assertContains(
+        response, "¡Gracias, Lucía! Recibimos sus datos: un asesor se comunicará con usted."
+    )
 
 
 def test_an_existing_document_gets_an_interaction_and_keeps_its_data(client, db, google):
