@@ -83,6 +83,11 @@ def record_owed(
 
 def move_status(loan: Loan, to: str, *, actor: AbstractBaseUser | None, reason: str = "") -> None:
     """Change a locked loan's status if the move is legal, with its ledger and timeline rows."""
+    if loan.status == to:
+        # A second click on the same action (Enviar a firma twice, say).
+        raise ValidationError(
+            _("El crédito ya está en estado «%(state)s».") % {"state": loan.get_status_display()}
+        )
     if not loan.can_move_to(to):
         raise ValidationError(
             _("Un crédito en estado «%(from)s» no puede pasar a «%(to)s».")

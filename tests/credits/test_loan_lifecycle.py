@@ -76,6 +76,18 @@ def test_illegal_moves_are_refused(db, start, to):
     assert Loan.objects.get(pk=loan.pk).status == start
 
 
+def test_a_move_to_the_state_a_loan_is_in_says_it_already_is(db):
+    # A second click on "Enviar a firma" read «Por firmar» no puede pasar a «Por firmar».
+    loan = LoanFactory(status=Loan.Status.AWAITING_SIGNATURE)
+
+    with pytest.raises(ValidationError) as refused:
+        loan_services.change_status(
+            loan=loan, to=Loan.Status.AWAITING_SIGNATURE, actor=None, reason="x"
+        )
+
+    assert refused.value.messages == ["El crédito ya está en estado «Por firmar»."]
+
+
 def test_cancelling_needs_a_reason_and_lands_on_the_timeline(db):
     loan = LoanFactory()
 

@@ -59,7 +59,9 @@ def dashboard_xlsx(request: HttpRequest) -> HttpResponse:
     """Download every dashboard report, one sheet each, for the same filters."""
     form = forms.DashboardFilterForm(request.GET)
     if not form.is_valid():
-        return HttpResponseBadRequest(" ".join(form.error_list()), content_type="text/plain")
+        return HttpResponseBadRequest(
+            " ".join(form.error_list()), content_type="text/plain; charset=utf-8"
+        )
     workbook = exports.dashboard_workbook(form.filters(), selectors.summary_build())
     response = HttpResponse(workbook, content_type=XLSX_TYPE)
     today = timezone.localdate()

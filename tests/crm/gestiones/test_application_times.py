@@ -719,6 +719,14 @@ def test_bad_filters_show_the_errors(client, supervisor, world):
     assertNotContains(response, 'id="times-funnel"')
 
 
+def test_an_advisor_not_on_the_list_is_called_an_advisor(client, supervisor, world):
+    client.force_login(supervisor)
+
+    response = client.get(reverse(URL), {"agent": "999999"}, headers=HTMX)
+
+    assertContains(response, "Elija un asesor de la lista.")
+
+
 @pytest.mark.parametrize("end", ["9999-12-31", "31/12/9999"])
 def test_an_end_on_the_last_day_of_the_calendar_shows_the_error(client, supervisor, world, end):
     application(world, at(2))

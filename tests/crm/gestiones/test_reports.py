@@ -672,6 +672,9 @@ def test_the_workbook_refuses_bad_filters(client, supervisor, db):
     response = client.get(reverse("gestiones:dashboard_xlsx"), {"start": "x", "end": ""})
 
     assert response.status_code == 400
+    # In UTF-8, said so: without a charset a browser showed «Al dÃ­a».
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Desde" in response.content.decode("utf-8")
 
 
 def test_the_workbook_refuses_the_last_day_of_the_calendar(client, supervisor, world):

@@ -28,6 +28,7 @@ class TimesFilterForm(report_forms.DashboardFilterForm):
         super().__init__(*args, **kwargs)
         self.fields["agent"].label = _("Asesor")
         self.fields["agent"].empty_label = _("Todos los asesores")
+        self.fields["agent"].error_messages["invalid_choice"] = _("Elija un asesor de la lista.")
 
     def filters(self) -> selectors.TimeFilters:
         """Return the validated filters; call only when the form is valid."""
