@@ -40,7 +40,7 @@ from crm import messages as crm_messages
 from crm import services as crm_services
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones import services as gestion_services
-from crm.gestiones.applications import leads
+from crm.gestiones.applications import approval, leads
 from crm.gestiones.campaigns import selectors as campaign_selectors
 from crm.gestiones.models import (
     Campaign,
@@ -296,7 +296,12 @@ def update_application(
     cosigner_document: str = "",
     now: datetime.datetime | None = None,
 ) -> CreditApplication:
-    """Change what an application not yet approved asks for, within the product's limits."""
+    """Change what an application not yet approved asks for, within the product's limits.
+
+    An application approved whose loan was then cancelled (from the loan's page) changes
+    too: its gestión is still in the approving state, which alone made the loan; saved, it
+    gets a new draft loan from what it now asks for (`approval.enter_state`), or it would
+    stay approved with no loan to sign or disburse."""
     now = now or timezone.now()
     gestion = gestion_selectors.locked_gestion(application.gestion, "customer")
     application = CreditApplication.objects.select_related("loan_product", "loan").get(
@@ -310,6 +315,8 @@ def update_application(
             % {"code": application.loan.payment_code}
         )
     leads.check_terms(product, amount=amount, term=term, annual_rate=annual_rate)
+    # Its loan was cancelled while the gestión stayed approved: a new draft is made below.
+    remake = application.loan is not None and gestion.state.is_approval
     new = {
         "loan_product": product,
         "amount": amount,
@@ -333,23 +340,27 @@ def update_application(
                 shown_old, shown_new = _shown(old), _shown(value)
             changes[label] = f"{shown_old} → {shown_new}"
             setattr(application, field, value)
-    if not changes:
-        return application
-    application.full_clean(exclude=["gestion", "loan"])
-    application.save()
-    updated: dict[str, Any] = {"amount_requested": amount, "currency": product.currency}
-    if gestion.subject == old_subject:
-        # The subject still says what the application asked for: it follows the change.
-        updated["subject"] = _subject(product, amount, term)
-    Gestion.objects.filter(pk=gestion.pk).update(**updated, updated_at=now)
-    crm_services.record_interaction(
-        customer=gestion.customer,
-        kind=Interaction.Kind.FOLLOW_UP,
-        summary=_("Solicitud de crédito de la gestión #%(id)s modificada") % {"id": gestion.pk},
-        payload={"gestion": gestion.pk, **changes},
-        actor=actor,
-        occurred_at=now,
-    )
+    if changes:
+        application.full_clean(exclude=["gestion", "loan"])
+        application.save()
+        updated: dict[str, Any] = {"amount_requested": amount, "currency": product.currency}
+        if gestion.subject == old_subject:
+            # The subject still says what the application asked for: it follows the change.
+            updated["subject"] = _subject(product, amount, term)
+        Gestion.objects.filter(pk=gestion.pk).update(**updated, updated_at=now)
+        crm_services.record_interaction(
+            customer=gestion.customer,
+            kind=Interaction.Kind.FOLLOW_UP,
+            summary=_("Solicitud de crédito de la gestión #%(id)s modificada") % {"id": gestion.pk},
+            payload={"gestion": gestion.pk, **changes},
+            actor=actor,
+            occurred_at=now,
+        )
+    if remake:
+        approval.enter_state(gestion, gestion.state, actor=actor, amount_approved=None, now=now)
+        # What is approved now is the new loan's amount.
+        Gestion.objects.filter(pk=gestion.pk).update(amount_approved=application.amount)
+        application.refresh_from_db(fields=["loan"])
     return application
 
 

@@ -185,14 +185,25 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(gestion)
     form = forms.ApplicationForm(request.POST or None, application=application)
     if request.method == "POST" and form.is_valid():
+        cancelled_loan = application.loan_id
         try:
-            services.update_application(
+            saved = services.update_application(
                 application=application, actor=request.user, **form.service_kwargs()
             )
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, _("Solicitud de crédito guardada."))
+            if cancelled_loan and saved.loan_id != cancelled_loan:
+                messages.success(
+                    request,
+                    _(
+                        "Solicitud de crédito guardada: como la gestión sigue aprobada, se "
+                        "hizo el crédito %(code)s en borrador en lugar del anulado."
+                    )
+                    % {"code": saved.loan.payment_code},
+                )
+            else:
+                messages.success(request, _("Solicitud de crédito guardada."))
             return redirect(gestion)
     return render(
         request,

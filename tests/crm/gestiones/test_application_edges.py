@@ -162,6 +162,35 @@ def test_an_application_whose_loan_was_cancelled_may_be_edited_again(
     assertContains(response, reverse("gestiones:application_edit", args=[gestion.pk]))
 
 
+def test_an_approved_application_whose_loan_was_cancelled_gets_a_new_draft_when_saved(
+    client, credit_type, lead, asesor, product
+):
+    # The gestión stayed in «Aprobado análisis» with a cancelled loan: nothing could be
+    # signed or disbursed, and no step led back.
+    application = receive(lead).application
+    gestion = approve(application.gestion, asesor)
+    cancelled = gestion.loans.get()
+    loan_services.change_status(
+        loan=cancelled, to=Loan.Status.CANCELLED, actor=asesor, reason="Monto equivocado"
+    )
+    client.force_login(gestion.agent)
+
+    response = client.post(
+        reverse("gestiones:application_edit", args=[gestion.pk]),
+        {"product": product.pk, "amount": "8000", "term": "12", "annual_rate": ""},
+        follow=True,
+    )
+
+    application.refresh_from_db()
+    gestion.refresh_from_db()
+    loan = application.loan
+    assert loan.pk != cancelled.pk
+    assert (loan.status, loan.principal) == (Loan.Status.DRAFT, Decimal("8000.00"))
+    assert set(gestion.loans.values_list("pk", flat=True)) == {cancelled.pk, loan.pk}
+    assert gestion.amount_approved == Decimal("8000.00")
+    assertContains(response, f"se hizo el crédito {loan.payment_code} en borrador")
+
+
 def test_an_approved_application_is_not_offered_for_editing(client, credit_type, lead, asesor):
     application = receive(lead).application
     gestion = approve(application.gestion, asesor)
