@@ -65,15 +65,6 @@ class ListFilterForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            said = field.error_messages.get("invalid_choice")
-            if isinstance(field, forms.ChoiceField) and "%(value)s" in str(said):
-                # Django's own repeats what was sent ("Escoja una opción válida. \x00 no es…");
-                # a list's own wording ("Elija Todo, Vigente o Castigada.") stays.
-                field.error_messages["invalid_choice"] = _("Elija un valor de la lista.")
-
     def filters(self) -> dict[str, Any] | None:
         """Return the filters the read takes; None when the query string is not valid."""
         if not self.is_valid():

@@ -292,3 +292,15 @@ def test_an_autocomplete_posted_with_no_id_draws_the_form_again_not_a_server_err
     response = admin_client.post(url, dict.fromkeys(names, "²"))
 
     assert response.status_code == 200
+
+
+def test_a_value_not_on_a_list_is_not_repeated_back_into_the_page(admin_client):
+    # Django's Spanish wrote "Escoja una opción válida. <what was sent> no es una de las
+    # opciones disponibles.": 5,000 characters, or a NUL from an edited link.
+    sent = "x" * 5000
+
+    response = admin_client.post(reverse("crm:customer_create"), {"document_type": sent})
+
+    page = response.content.decode()
+    assert "Elija una opción de la lista." in page
+    assert sent not in page

@@ -165,5 +165,5 @@ def test_a_reason_not_on_the_list_gets_one_error_not_two(db):
 
     assert not form.is_valid()
     assert form.errors["loss_reason"] == [
-        "Escoja una opción válida. Esa opción no está entre las disponibles."
+        "Elija una opción de la lista."
     ]

@@ -368,7 +368,8 @@ def test_a_bad_filter_says_what_is_wrong(agent_client):
 def test_a_filter_value_off_the_list_is_not_repeated_back(agent_client):
     response = agent_client.get(reverse("collections_app:link_list"), {"provider": "x\x00y"})
 
-    assertContains(response, "Elija un valor de la lista.")
+    # The project's wording of Django's own message (locale/es), which repeated it.
+    assertContains(response, "Elija una opción de la lista.")
     assertNotContains(response, "x\x00y")
 
 
@@ -833,7 +834,7 @@ def test_a_link_for_one_installment_charges_it(agent_client, loan, debtor):
         ({"link-concept": "custom"}, "Indique el monto a pagar."),
         ({"link-concept": "installment"}, "Indique el número de la cuota."),
         ({"link-concept": "total", "link-debt": "loan:999999"}, "Elija una deuda del cliente"),
-        ({"link-concept": "total", "link-provider": "paypal"}, "Escoja una opción válida"),
+        ({"link-concept": "total", "link-provider": "paypal"}, "Elija una opción de la lista."),
     ],
 )
 def test_a_bad_link_gets_the_form_with_its_error(agent_client, loan, debtor, data, error):

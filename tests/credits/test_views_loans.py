@@ -902,7 +902,7 @@ def test_an_unknown_action_is_refused(client, supervisor, current_loan):
     response = _transition(client, current_loan, "delete")
 
     assert response.status_code == 200
-    assertContains(response, "Escoja una opción válida")
+    assertContains(response, "Elija una opción de la lista.")
 
 
 # --- Participations ---------------------------------------------------------------------

@@ -23,7 +23,7 @@ def test_the_sign_in_page_says_which_field_is_missing(client, asesor):
     [
         ({"since": "9999-12-31"}, "Elija una fecha válida."),
         ({"since": "31/02/2026"}, "Introduzca una fecha válida."),
-        ({"status": "perdida"}, "Escoja una opción válida."),
+        ({"status": "perdida"}, "Elija una opción de la lista."),
         ({"q": "ro\x00sa"}, "Los caracteres nulos no están permitidos."),
     ],
 )
@@ -191,7 +191,7 @@ def test_a_kind_the_quick_form_does_not_offer_is_explained(client, cobranzas, cu
         headers=HTMX,
     )
 
-    assertContains(response, "Escoja una opción válida.")
+    assertContains(response, "Elija una opción de la lista.")
     assert not customer.interactions.filter(kind=Interaction.Kind.PAYMENT).exists()
 
 

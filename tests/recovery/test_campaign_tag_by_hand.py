@@ -56,7 +56,7 @@ def test_the_customer_form_refuses_the_tag_for_a_customer_without_a_campaign(adm
     )
 
     assert response.status_code == 200
-    assertContains(response, "no es una de las opciones disponibles")
+    assertContains(response, "Elija una opción de la lista.")
     assert CASTIGADA_TAG not in tag_names(debtor)
 
 
