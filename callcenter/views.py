@@ -9,7 +9,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import formats
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -240,7 +239,11 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
             error = _(
                 "El pedido ya lleva productos en %(other)s y %(name)s está en %(currency)s: "
                 "un pedido lleva productos de una sola moneda."
-            ) % {"other": other, "name": product.name, "currency": product.currency}
+            ) % {
+                "other": display.currency_symbol(other),
+                "name": product.name,
+                "currency": display.currency_symbol(product.currency),
+            }
         else:
             cart[str(product.pk)] = wanted
             _save_cart(request, lead, cart)
@@ -345,7 +348,7 @@ def _call_context(request: HttpRequest, lead: Lead) -> dict:
         "history": mark_safe(  # noqa: S308 - written by an autoescaping template
             render_to_string(
                 "callcenter/lead_history.jinja",
-                {"calls": selectors.lead_calls(lead), "localize": formats.localize},
+                {"calls": selectors.lead_calls(lead)},
                 request,
             )
         ),

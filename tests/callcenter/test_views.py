@@ -451,9 +451,9 @@ def test_the_cart_refuses_a_product_in_another_currency(client, agente, held_lea
     )
 
     page = response.content.decode()
-    assert "El pedido ya lleva productos en PEN y Reloj importado está en USD" in page
+    assert "El pedido ya lleva productos en S/ y Reloj importado está en US$" in page
     assert "Reloj importado" not in page.split('id="cart-error"')[1].split("</div>", 1)[1]
-    assert "PEN 100.00" in page
+    assert "S/ 100.00" in page
 
 
 def test_a_call_back_set_for_later_is_not_shown_as_waiting(client, agente, queue_config):
