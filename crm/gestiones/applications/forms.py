@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from credits.models import Loan, LoanProduct
 from credits.schedule import MAX_ANNUAL_RATE, MAX_TERM
+from crm import display
 from crm import forms as crm_forms
 from crm.gestiones.applications import leads
 from crm.gestiones.models import CreditApplication
@@ -213,5 +214,5 @@ class LinkLoanForm(forms.Form):
         self.fields["loan"].queryset = loans
         self.fields["loan"].label_from_instance = lambda loan: (
             f"{loan.payment_code} · {loan.get_status_display()} · "
-            f"{loan.currency} {loan.principal:,.2f}"
+            f"{display.money_text(loan.principal, loan.currency)}"
         )

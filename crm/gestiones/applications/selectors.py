@@ -119,9 +119,11 @@ def loan_for(user: AbstractBaseUser, pk: int) -> Loan:
 
 
 def linkable_loans(gestion: Gestion) -> QuerySet[Loan]:
-    """Return the customer's loans not yet linked to the gestión, newest first."""
+    """Return the customer's loans not yet linked to the gestión, newest first; not a
+    cancelled one (it never was an account: `services.link_loan` refuses it too)."""
     return (
         Loan.objects.filter(customer_id=gestion.customer_id)
+        .exclude(status=Loan.Status.CANCELLED)
         .exclude(gestiones=gestion)
         .only("payment_code", "status", "principal", "currency", "created_at")
         .order_by("-created_at", "-pk")

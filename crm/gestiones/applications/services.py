@@ -381,6 +381,13 @@ def link_loan(
         raise ValidationError(
             {"loan": _("El crédito %(code)s ya está vinculado.") % {"code": loan.payment_code}}
         )
+    if loan.status == Loan.Status.CANCELLED:
+        raise ValidationError(
+            {
+                "loan": _("El crédito %(code)s está anulado: no se vincula.")
+                % {"code": loan.payment_code}
+            }
+        )
     gestion.loans.add(loan)
     _note_accounts(
         gestion,

@@ -18,6 +18,7 @@ from credits.models import Loan, LoanContract, LoanContractSigner
 from credits.services import contracts as contract_services
 from credits.services import loans as loan_services
 from crm.gestiones import services
+from crm.gestiones.applications import selectors as application_selectors
 from crm.gestiones.applications import services as application_services
 from crm.gestiones.models import (
     Campaign,
@@ -614,6 +615,16 @@ def test_another_customers_loan_is_not_linked(make_gestion, asesor):
 
     with pytest.raises(ValidationError, match="mismo cliente"):
         application_services.link_loan(gestion=gestion, loan=LoanFactory(), actor=asesor)
+
+
+def test_a_cancelled_loan_is_neither_offered_nor_linked(make_gestion, customer, asesor):
+    gestion = make_gestion(actor=asesor)
+    cancelled = LoanFactory(customer=customer, status=Loan.Status.CANCELLED)
+
+    assert cancelled not in application_selectors.linkable_loans(gestion)
+    with pytest.raises(ValidationError, match="está anulado"):
+        application_services.link_loan(gestion=gestion, loan=cancelled, actor=asesor)
+    assert not gestion.loans.exists()
 
 
 def test_the_loan_of_the_application_stays_linked(credit_type, lead, asesor):
