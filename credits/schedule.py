@@ -136,6 +136,7 @@ def build_schedule(
     fee_value: Decimal = ZERO,
     installment: Decimal | None = None,
     first_number: int = 1,
+    dates_from: tuple[date, int] | None = None,
 ) -> Schedule:
     """Return the schedule of a loan.
 
@@ -145,6 +146,10 @@ def build_schedule(
     interest on the balance; flat rows pay interest on the original principal every
     period. `installment` fixes a French level payment (re-scheduling that shortens the
     term); the row count is then what that payment needs, at most `term`.
+
+    `dates_from` (a first due date and a position) dates the rows as that schedule's from
+    that position on, instead of from `first_due_date`: a re-scheduled loan keeps its own
+    day of the month (rebuilt from a row dated 28 February, the 31st would be lost).
     """
     principal = Decimal(principal)
     if principal <= 0:
@@ -163,7 +168,11 @@ def build_schedule(
             parts = _german(principal, rate, term)
         else:
             parts = _flat(principal, rate, term)
-    dates = due_dates(first_due_date, frequency, len(parts))
+    if dates_from is None:
+        dates = due_dates(first_due_date, frequency, len(parts))
+    else:
+        anchor, skip = dates_from
+        dates = due_dates(anchor, frequency, skip + len(parts))[skip:]
     rows = []
     balance = principal
     for k, ((row_principal, row_interest), due) in enumerate(zip(parts, dates, strict=True)):

@@ -114,8 +114,10 @@ def _allocate(
 def _reschedule_rows(
     loan: Loan, open_rows: list[Installment], new_principal: Decimal, mode: str
 ) -> schedule.Schedule:
-    """Return the schedule replacing `open_rows` after a prepayment leaves `new_principal`."""
+    """Return the schedule replacing `open_rows` after a prepayment leaves `new_principal`,
+    its rows dated as the loan's own from the first open one (`_dates_from`)."""
     first = open_rows[0]
+    dates_from = _dates_from(loan, first.due_date)
 
     def plan(term: int) -> schedule.Schedule:
         return schedule.build_schedule(
@@ -125,6 +127,7 @@ def _reschedule_rows(
             method=loan.method,
             frequency=loan.frequency,
             first_due_date=first.due_date,
+            dates_from=dates_from,
             fee_type=loan.fee_type,
             fee_value=loan.fee_value,
             first_number=first.number + 1,
@@ -142,6 +145,7 @@ def _reschedule_rows(
             method=loan.method,
             frequency=loan.frequency,
             first_due_date=first.due_date,
+            dates_from=dates_from,
             installment=first.principal_due + first.interest_due,
             first_number=first.number + 1,
         )
@@ -154,6 +158,18 @@ def _reschedule_rows(
         else:
             low = middle + 1
     return plan(low)
+
+
+def _dates_from(loan: Loan, first_due: date) -> tuple[date, int] | None:
+    """Return the loan's first due date and the position of `first_due` among its dates,
+    or None when it is not one of them (a schedule imported with its own dates, or moved
+    before): re-scheduled from a row dated 28 February, a loan due on the 31st keeps the
+    31st in March; a biweekly one keeps its two days of the month."""
+    dates = schedule.due_dates(loan.first_due_date, loan.frequency, loan.term)
+    try:
+        return loan.first_due_date, dates.index(first_due)
+    except ValueError:
+        return None
 
 
 def _prepay(
