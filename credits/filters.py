@@ -8,6 +8,7 @@ from credits.models import Bucket, Loan, LoanProduct
 from crm import forms as crm_forms
 from crm.models import Branch
 from lib import search
+from lib.money import Currency
 
 
 class PersonFilter(django_filters.ModelChoiceFilter):
@@ -37,10 +38,14 @@ class LoanFilter(search.SearchLastFilterSet):
     branch = django_filters.ModelChoiceFilter(
         label=_("Sucursal"), queryset=Branch.objects.all(), empty_label=_("Todas las sucursales")
     )
+    # The portfolio report's buckets are per currency; its links keep to one.
+    currency = django_filters.ChoiceFilter(
+        label=_("Moneda"), choices=Currency.choices, empty_label=_("Todas las monedas")
+    )
 
     class Meta:
         model = Loan
-        fields = ["q", "status", "bucket", "product", "advisor", "branch"]
+        fields = ["q", "status", "bucket", "product", "advisor", "branch", "currency"]
 
     def search(self, queryset, name, value):
         return selectors.search_loans(queryset, value)

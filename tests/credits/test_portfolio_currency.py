@@ -188,3 +188,14 @@ def test_the_excel_refuses_an_unknown_currency(client, supervisor, soles):
     assert response.status_code == 400
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert response.content.decode() == "Moneda: Elija una moneda de la lista."
+
+
+def test_a_buckets_link_lists_that_currencys_loans_only(client, supervisor, soles, dollars):
+    client.force_login(supervisor)
+
+    report = client.get(reverse("credits:portfolio_report"), {"currency": "USD"})
+    assertContains(report, "&amp;currency=USD")
+    listed = client.get(reverse("credits:loan_list"), {"status": "active", "currency": "USD"})
+
+    late, _written_off = dollars
+    assert [loan.payment_code for loan in listed.context["table"].data] == [late.payment_code]
