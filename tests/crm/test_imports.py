@@ -603,6 +603,23 @@ def test_upload_map_preview_import_and_see_the_result(
     assert "clientes.xlsx" in history
 
 
+def test_a_file_whose_columns_are_not_recognized_previews_no_rows_without_counting_zero(
+    client, supervisor
+):
+    client.force_login(supervisor)
+    content = xlsx([["columna a", "columna b"], ["x", "y"]])
+    client.post(
+        reverse("crm:import_new"),
+        {"kind": "customers", "file": SimpleUploadedFile("otro.xlsx", content)},
+    )
+    batch = ImportBatch.objects.get()
+
+    page = client.get(reverse("crm:import_columns", args=[batch.pk])).content.decode()
+
+    assert "Asigne las columnas para ver las filas." in page
+    assert "Las primeras 0 filas" not in page
+
+
 def test_the_bad_rows_file_is_served_only_to_who_may_import(client, supervisor, asesor):
     batch = run(xlsx([*good_rows(), ["DNI", "1", "X", "", "", "", ""]]), supervisor)
     url = reverse("crm:import_errors", args=[batch.pk])
