@@ -154,6 +154,9 @@ def _checked(
         spreadsheets.check_size(file.size)
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
+    if not file.size:
+        # As the screens' file field says it (the API's reached the reader: "¿está dañado?").
+        raise ValidationError({field: _("El archivo enviado está vacío.")})
     digest = hashlib.sha256()
     for chunk in file.chunks():
         digest.update(chunk)

@@ -375,6 +375,9 @@ def test_an_unreadable_or_empty_file_is_refused_at_upload(supervisor):
         upload(b"PK\x03\x04 nope", "clientes.xlsx", supervisor)
     with pytest.raises(ValidationError, match="está vacío"):
         upload(b"", "clientes.csv", supervisor)
+    # An empty workbook, sent through the API: it was called damaged.
+    with pytest.raises(ValidationError, match="El archivo enviado está vacío"):
+        upload(b"", "clientes.xlsx", supervisor)
     with pytest.raises(ValidationError, match="Formato no admitido"):
         upload(b"a,b", "clientes.txt", supervisor)
     far = openpyxl.Workbook()
