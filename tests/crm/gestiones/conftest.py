@@ -1,10 +1,12 @@
 """The gestiones cast: the two example processes, worked by `asesor` and a second advisor."""
 
+from decimal import Decimal
+
 import pytest
 
 from crm.gestiones import examples, services
 from crm.gestiones.models import Action, ActionResult, GestionType
-from tests.factories import UserFactory
+from tests.factories import LoanProductFactory, UserFactory
 
 
 @pytest.fixture
@@ -45,3 +47,36 @@ def step(gestion, action_name: str, result_name: str) -> tuple[Action, ActionRes
     """Return the (action, result) pair of the gestión's type with these names."""
     action = Action.objects.get(gestion_type=gestion.gestion_type, name=action_name)
     return action, action.results.get(name=result_name)
+
+
+# --- Credit applications: a product and what an applicant typed (lead → loan tests) ----
+
+
+@pytest.fixture
+def product(db):
+    return LoanProductFactory(
+        name="Consumo 24 %",
+        annual_rate=Decimal("24.00"),
+        min_rate=Decimal("20.00"),
+        max_rate=Decimal("30.00"),
+        min_amount=Decimal("1000.00"),
+        max_amount=Decimal("30000.00"),
+        min_term=6,
+        max_term=36,
+    )
+
+
+@pytest.fixture
+def lead(product) -> dict:
+    """What Lucía typed on the calculator's "Quiero un crédito" form."""
+    return {
+        "document_type": "dni",
+        "document_number": "41234567",
+        "first_name": "Lucía",
+        "last_name": "Paredes Vega",
+        "phone": "987 654 321",
+        "email": "lucia@example.com",
+        "product": product.pk,
+        "amount": "10000.00",
+        "term": 12,
+    }

@@ -11,67 +11,17 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from credits.models import Loan
 from credits.services import loans as loan_services
-from crm.gestiones import services
 from crm.gestiones.applications import services as application_services
 from crm.gestiones.models import CreditApplication, CreditLead, Gestion
 from crm.gestiones.reports.timing import services as timing_services
 from crm.models import Branch, Interaction
-from tests.crm.gestiones.conftest import step
+from tests.crm.gestiones import test_applications as application_services_test
+from tests.crm.gestiones.test_applications import NOW, approve
 from tests.factories import CustomerFactory, LoanProductFactory
-
-NOW = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
-LATER = NOW + datetime.timedelta(hours=30)
-
-
-@pytest.fixture
-def product(db):
-    return LoanProductFactory(
-        name="Consumo",
-        currency="PEN",
-        annual_rate=Decimal("24.00"),
-        min_rate=Decimal("20.00"),
-        max_rate=Decimal("30.00"),
-        min_amount=Decimal("1000.00"),
-        max_amount=Decimal("30000.00"),
-        min_term=6,
-        max_term=36,
-    )
-
-
-@pytest.fixture
-def lead(product) -> dict:
-    return {
-        "document_type": "dni",
-        "document_number": "41234567",
-        "first_name": "Lucía",
-        "last_name": "Paredes Vega",
-        "phone": "987 654 321",
-        "email": "lucia@example.com",
-        "product": product.pk,
-        "amount": "10000.00",
-        "term": 12,
-    }
 
 
 def receive(lead, **kwargs):
-    kwargs.setdefault("source", "calculator")
-    kwargs.setdefault("received_at", NOW)
-    return application_services.receive_lead(data=lead, **kwargs)
-
-
-def approve(gestion, actor, now=LATER):
-    for action_name, result_name in (
-        ("Revisar documentos", "Documentos completos"),
-        ("Enviar a estudio", "Enviado a análisis"),
-        ("Resolver análisis", "Aprobado"),
-    ):
-        gestion.refresh_from_db()
-        action, result = step(gestion, action_name, result_name)
-        services.record_follow_up(
-            gestion=gestion, actor=actor, action=action, result=result, now=now
-        )
-    gestion.refresh_from_db()
-    return gestion
+    return application_services_test.receive(lead, None, **kwargs)
 
 
 def test_discarding_a_lead_someone_already_decided_says_so(
@@ -289,7 +239,7 @@ def test_the_gestions_subject_follows_the_application_changed(credit_type, lead,
     )
 
     application.gestion.refresh_from_db()
-    assert application.gestion.subject == "Consumo: S/ 12,000.00 en 18 cuotas"
+    assert application.gestion.subject == "Consumo 24 %: S/ 12,000.00 en 18 cuotas"
 
 
 def test_a_subject_someone_wrote_is_left_as_it_is(credit_type, lead, asesor, product):

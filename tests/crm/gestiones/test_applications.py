@@ -43,36 +43,6 @@ SECRET = "s3cr3t-webhook"
 PDF = b"%PDF-1.7 signed"
 
 
-@pytest.fixture
-def product(db):
-    return LoanProductFactory(
-        name="Consumo 24 %",
-        annual_rate=Decimal("24.00"),
-        min_rate=Decimal("20.00"),
-        max_rate=Decimal("30.00"),
-        min_amount=Decimal("1000.00"),
-        max_amount=Decimal("30000.00"),
-        min_term=6,
-        max_term=36,
-    )
-
-
-@pytest.fixture
-def lead(product) -> dict:
-    """What Lucía typed on the calculator's "Quiero un crédito" form."""
-    return {
-        "document_type": "dni",
-        "document_number": "41234567",
-        "first_name": "Lucía",
-        "last_name": "Paredes Vega",
-        "phone": "987 654 321",
-        "email": "lucia@example.com",
-        "product": product.pk,
-        "amount": "10000.00",
-        "term": 12,
-    }
-
-
 def receive(lead, credit_type, **kwargs):
     kwargs.setdefault("source", "calculator")
     kwargs.setdefault("received_at", NOW)
