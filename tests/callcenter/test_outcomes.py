@@ -164,6 +164,4 @@ def test_a_reason_not_on_the_list_gets_one_error_not_two(db):
     form = OutcomeForm({"outcome-outcome": "not_interested", "outcome-loss_reason": "999999"})
 
     assert not form.is_valid()
-    assert form.errors["loss_reason"] == [
-        "Elija una opción de la lista."
-    ]
+    assert form.errors["loss_reason"] == ["Elija una opción de la lista."]
