@@ -221,7 +221,10 @@ def test_signing_in_says_the_same_for_an_unknown_user_and_a_wrong_password(clien
 
 
 @pytest.mark.parametrize("role", ["asesor", "supervisor", "cobranzas", "agente"])
-def test_the_django_admin_sends_staff_without_admin_access_to_its_sign_in(client, request, role):
+def test_the_django_admin_sends_staff_without_admin_access_to_its_sign_in(
+    client, request, roles, role
+):
+    # `roles`: a transactional test before this one may have flushed the groups.
     client.force_login(request.getfixturevalue(role))
 
     response = client.get("/admin/crm/customer/")

@@ -98,10 +98,14 @@ class GoalForm(ServiceErrorsMixin, forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        for name in ("target_local", "target_usd", "target_prospects", "target_customers"):
+        for name in services.TARGETS:
             value = data.get(name)
             if value is not None and value < 0:
                 self.add_error(name, _("La meta no puede ser negativa."))
+            elif problem := services.ceiling_problem(name, value):
+                # Here, before the model's own range (PostgreSQL's integer: "menor o igual a
+                # 2147483647") could answer first for a count typed with extra zeros.
+                self.add_error(name, problem)
         return data
 
 

@@ -114,13 +114,12 @@ def check_targets(goal: Goal) -> None:
     """Refuse a goal's targets and year out of bounds, or a goal of no target at all (the
     screens and admin alike)."""
     errors: dict[str, str] = {}
-    for name, (ceiling, currency) in TARGETS.items():
+    for name in TARGETS:
         value = getattr(goal, name)
         if value is None or value < 0:
             errors[name] = _("La meta no puede ser negativa.")
-        elif value > ceiling:
-            limit = display.money_text(ceiling, currency) if currency else f"{ceiling:,}"
-            errors[name] = _("La meta no puede superar %(limit)s.") % {"limit": limit}
+        elif problem := ceiling_problem(name, value):
+            errors[name] = problem
     # Goals are set for the months ahead, as the dashboards read them: up to next year.
     last_year = timezone.localdate().year + 1
     if goal.year is not None and goal.year > last_year:
@@ -134,3 +133,12 @@ def check_targets(goal: Goal) -> None:
                 "de clientes o de prospectos."
             )
         )
+
+
+def ceiling_problem(name: str, value: Any) -> str | None:
+    """Say why a target is above its ceiling (`TARGETS`); None when it is not."""
+    ceiling, currency = TARGETS[name]
+    if value is None or value <= ceiling:
+        return None
+    limit = display.money_text(ceiling, currency) if currency else f"{ceiling:,}"
+    return _("La meta no puede superar %(limit)s.") % {"limit": limit}

@@ -101,7 +101,8 @@ def test_a_goal_with_one_target_above_zero_is_accepted(asesor, credit_type, disb
     assert goal.target_prospects == 1
 
 
-def test_a_goal_after_next_year_is_refused(asesor, credit_type, disbursed):
+def test_a_goal_after_next_year_is_refused(asesor, credit_type, disbursed, time_machine):
+    time_machine.move_to(datetime(2026, 6, 15, 12, tzinfo=ZoneInfo("America/Lima")), tick=False)
     with pytest.raises(ValidationError) as error:
         goal_services.create_goal(data=goal_data(asesor, credit_type, disbursed, year=2028))
 
