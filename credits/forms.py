@@ -650,8 +650,4 @@ class PortfolioForm(forms.Form):
 
     def error_list(self) -> list[str]:
         """Return every error as one line: the field's label, then the message."""
-        return [
-            f"{self.fields[name].label}: {message}"
-            for name, messages in self.errors.items()
-            for message in messages
-        ]
+        return crm_forms.error_lines(self)

@@ -30,6 +30,16 @@ def refuse_control_characters_in(form: forms.BaseForm) -> None:
             field.validators.append(validators.refuse_control_characters)
 
 
+def error_lines(form: forms.BaseForm) -> list[str]:
+    """Return every error of a bound form as one line: the field's label, then the message
+    (a non-field error as it is). For a report's filters answered as text (a workbook's 400)."""
+    return [
+        f"{form.fields[name].label}: {message}" if name in form.fields else str(message)
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+
+
 class ServiceErrorsMixin:
     """Show a service's ValidationError on the form, on its field when the form has one."""
 

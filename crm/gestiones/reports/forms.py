@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm import forms as crm_forms
 from crm.gestiones import forms as gestion_forms
 from crm.gestiones.models import Gestion, GestionType
 from crm.gestiones.reports import selectors
@@ -144,8 +145,4 @@ class DashboardFilterForm(forms.Form):
 
     def error_list(self) -> list[str]:
         """Return every error as one line: the field's label, then the message."""
-        return [
-            f"{self.fields[name].label}: {message}" if name in self.fields else str(message)
-            for name, messages in self.errors.items()
-            for message in messages
-        ]
+        return crm_forms.error_lines(self)
