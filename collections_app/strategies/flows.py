@@ -132,27 +132,21 @@ def run_step(step: FlowStep, today: date, *, chunk_size: int = CHUNK) -> FlowRun
     except ValidationError as exc:
         # A flow switched on before its template was switched off could not be saved so
         # today: the run sends nothing and says why (run again once the step is mended).
-        FlowRun.objects.filter(pk=run.pk).update(
-            status=FlowRun.Status.FAILED,
-            error=" ".join(exc.messages)[:2000],
-            finished_at=timezone.now(),
-        )
-        run.refresh_from_db()
-        return run
+        return _finish(run, FlowRun.Status.FAILED, " ".join(exc.messages))
     try:
         for chunk in _chunks(selection(step, today, after=after), chunk_size):
             _send_chunk(run, step, chunk, today)
     except Exception as exc:
         logger.exception("Flow step %s failed on %s", step.pk, today)
-        FlowRun.objects.filter(pk=run.pk).update(
-            status=FlowRun.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-        )
-    else:
-        FlowRun.objects.filter(pk=run.pk).update(
-            status=FlowRun.Status.DONE, error="", finished_at=timezone.now()
-        )
+        return _finish(run, FlowRun.Status.FAILED, f"{type(exc).__name__}: {exc}")
+    return _finish(run, FlowRun.Status.DONE, "")
+
+
+def _finish(run: FlowRun, status: str, error: str) -> FlowRun:
+    """Close a run with its status and what went wrong, if anything; return it as stored."""
+    FlowRun.objects.filter(pk=run.pk).update(
+        status=status, error=error[:2000], finished_at=timezone.now()
+    )
     run.refresh_from_db()
     return run
 
