@@ -205,14 +205,16 @@ def schedule_preview(request, params: Query[SchedulePreviewQuery]):
     one a loan of that product would have, and its limits apply.
     """
     terms = _preview_terms(params)
+    today = timezone.localdate()
     first_due_date = params.first_due_date or schedule.first_due_date_after(
-        timezone.localdate(), terms["frequency"]
+        today, terms["frequency"]
     )
     try:
         result = schedule.build_schedule(
             principal=params.principal,
             term=params.term,
             first_due_date=first_due_date,
+            start_date=today,
             **terms,
         )
     except (ValueError, OverflowError, ArithmeticError) as exc:

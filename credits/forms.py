@@ -202,6 +202,7 @@ class LoanTermsForm(forms.Form):
             "frequency": product.frequency,
             "first_due_date": self.cleaned_data["first_due_date"]
             or schedule.first_due_date_after(start, product.frequency),
+            "start_date": start,
             "fee_type": product.fee_type,
             "fee_value": product.fee_value,
         }

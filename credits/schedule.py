@@ -117,6 +117,33 @@ def first_due_date_after(start: date, frequency: str) -> date:
     return first_due
 
 
+def dates_anchor(start: date | None, first_due_date: date, frequency: str) -> tuple[date, int]:
+    """Return the date a loan's due dates count from, and the first due date's position.
+
+    A loan whose first due date is the default one (a period after its start) keeps its
+    start's day of the month: started on 31 January, it is due on 28 February, 31 March,
+    30 April. Counted from the first due date, the day clipped in February would stay the
+    28th for the loan's whole life. A first due date chosen apart anchors on itself, and
+    so do weekly and biweekly loans (a biweekly anchor past the 13th has its own quirk:
+    from the 16th, its second day of the month falls in the next month in February).
+    """
+    if (
+        start is not None
+        and Frequency(frequency) == Frequency.MONTHLY
+        and first_due_date == first_due_date_after(start, frequency)
+    ):
+        return start, 1
+    return first_due_date, 0
+
+
+def loan_due_dates(
+    start: date | None, first_due_date: date, frequency: str, count: int
+) -> list[date]:
+    """Return a loan's `count` due dates (see `dates_anchor`)."""
+    anchor, skip = dates_anchor(start, first_due_date, frequency)
+    return due_dates(anchor, frequency, skip + count)[skip:]
+
+
 def french_payment(principal: Decimal, rate: Decimal, term: int) -> Decimal:
     """Return the exact (unrounded) level payment that amortizes `principal` in `term` periods."""
     if rate == 0:
@@ -137,6 +164,7 @@ def build_schedule(
     installment: Decimal | None = None,
     first_number: int = 1,
     dates_from: tuple[date, int] | None = None,
+    start_date: date | None = None,
 ) -> Schedule:
     """Return the schedule of a loan.
 
@@ -150,6 +178,7 @@ def build_schedule(
     `dates_from` (a first due date and a position) dates the rows as that schedule's from
     that position on, instead of from `first_due_date`: a re-scheduled loan keeps its own
     day of the month (rebuilt from a row dated 28 February, the 31st would be lost).
+    `start_date`, when given, dates a new loan's rows as `loan_due_dates` does.
     """
     principal = Decimal(principal)
     if principal <= 0:
@@ -169,7 +198,7 @@ def build_schedule(
         else:
             parts = _flat(principal, rate, term)
     if dates_from is None:
-        dates = due_dates(first_due_date, frequency, len(parts))
+        dates = loan_due_dates(start_date, first_due_date, frequency, len(parts))
     else:
         anchor, skip = dates_from
         dates = due_dates(anchor, frequency, skip + len(parts))[skip:]

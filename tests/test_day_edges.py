@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django_celery_beat.models import CrontabSchedule
@@ -141,16 +142,9 @@ def test_biweekly_due_dates_from_the_31st_never_go_backwards():
     assert all(a < b for a, b in itertools.pairwise(dates))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A monthly loan that starts on the 29th-31st gets its first due date clipped to "
-        "February's last day (first_due_date_after), and build_schedule then anchors every "
-        "later date on that clipped day: a loan from 31 January pays on the 28th forever "
-        "(credits/schedule.py:114 first_due_date_after; the anchor should be the start date)."
-    ),
-)
 def test_a_loan_from_the_31st_of_january_is_due_at_each_months_end():
+    """Counted from its clipped first due date (28 February), it was due on the 28th for
+    its whole life."""
     start = date(2026, 1, 31)
     first = schedule.first_due_date_after(start, schedule.Frequency.MONTHLY)
     plan = schedule.build_schedule(
@@ -160,6 +154,7 @@ def test_a_loan_from_the_31st_of_january_is_due_at_each_months_end():
         method=schedule.Method.FRENCH,
         frequency=schedule.Frequency.MONTHLY,
         first_due_date=first,
+        start_date=start,
     )
     assert [r.due_date for r in plan.rows] == [
         date(2026, 2, 28),
@@ -167,6 +162,63 @@ def test_a_loan_from_the_31st_of_january_is_due_at_each_months_end():
         date(2026, 4, 30),
         date(2026, 5, 31),
     ]
+
+
+def test_a_biweekly_loan_counts_from_its_first_due_date():
+    start = date(2026, 1, 16)
+    first = schedule.first_due_date_after(start, schedule.Frequency.BIWEEKLY)
+    dates = schedule.loan_due_dates(start, first, schedule.Frequency.BIWEEKLY, 3)
+    assert dates == [date(2026, 1, 31), date(2026, 2, 15), date(2026, 2, 28)]
+
+
+def test_a_first_due_date_chosen_apart_anchors_on_itself():
+    start = date(2026, 1, 31)
+    dates = schedule.loan_due_dates(start, date(2026, 2, 27), schedule.Frequency.MONTHLY, 3)
+    assert dates == [date(2026, 2, 27), date(2026, 3, 27), date(2026, 4, 27)]
+
+
+@pytest.mark.django_db
+def test_a_disbursed_loan_from_the_31st_is_due_at_each_months_end():
+    loan = disbursed(start_date=date(2026, 1, 31), first_due_date=date(2026, 2, 28), term=4)
+    assert regular_dates(loan) == [
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+        date(2026, 5, 31),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_prepayment_on_the_28th_keeps_a_month_end_schedule_on_the_months_end():
+    loan = disbursed(start_date=date(2026, 1, 31), first_due_date=date(2026, 2, 28), term=6)
+    before = regular_dates(loan)
+    first = selectors.live_installments(loan)[0]
+    with frozen(lima(date(2026, 2, 20))):
+        pay(
+            loan,
+            first.total_due + Decimal("3000"),
+            date(2026, 2, 20),
+            overpayment=Payment.Overpayment.LOWER_INSTALLMENT,
+        )
+    assert regular_dates(loan) == before
+
+
+@pytest.mark.django_db
+def test_a_loan_dated_by_the_old_rule_keeps_its_28ths_after_a_prepayment():
+    """Disbursed before its dates followed the start day: every row on the 28th."""
+    loan = disbursed(start_date=date(2026, 1, 31), first_due_date=date(2026, 2, 28), term=6)
+    old = [date(2026, 2, 28) + relativedelta(months=k) for k in range(6)]
+    for row, due in zip(selectors.live_installments(loan), old, strict=True):
+        Installment.objects.filter(pk=row.pk).update(due_date=due)
+    first = selectors.live_installments(loan)[0]
+    with frozen(lima(date(2026, 2, 20))):
+        pay(
+            loan,
+            first.total_due + Decimal("3000"),
+            date(2026, 2, 20),
+            overpayment=Payment.Overpayment.LOWER_INSTALLMENT,
+        )
+    assert regular_dates(loan) == old
 
 
 @pytest.mark.django_db

@@ -90,7 +90,8 @@ class Scheme:
 
 def compare(*, amount: Decimal, annual_rate: Decimal, term: int, frequency: str) -> list[Scheme]:
     """Return the French, German and flat schedules of the same loan, starting today."""
-    first_due_date = schedule.first_due_date_after(timezone.localdate(), frequency)
+    today = timezone.localdate()
+    first_due_date = schedule.first_due_date_after(today, frequency)
     return [
         Scheme(
             method=method,
@@ -101,6 +102,7 @@ def compare(*, amount: Decimal, annual_rate: Decimal, term: int, frequency: str)
                 method=method,
                 frequency=frequency,
                 first_due_date=first_due_date,
+                start_date=today,
             ),
         )
         for method in Method

@@ -97,6 +97,7 @@ def schedule_for(loan: Loan) -> schedule.Schedule:
         method=loan.method,
         frequency=loan.frequency,
         first_due_date=loan.first_due_date,
+        start_date=loan.start_date,
         fee_type=loan.fee_type,
         fee_value=loan.fee_value,
     )
@@ -190,7 +191,7 @@ def create_loan(
             start_date, product.frequency
         )
         # The last due date too: the loan's page and its disbursement compute them all.
-        schedule.due_dates(first_due_date, product.frequency, term)
+        schedule.loan_due_dates(start_date, first_due_date, product.frequency, term)
     except (ValueError, OverflowError) as exc:  # a date past year 9999
         raise ValidationError(
             {"first_due_date": _("Con estas fechas el cronograma pasaría del año 9999.")}

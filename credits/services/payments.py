@@ -117,7 +117,7 @@ def _reschedule_rows(
     """Return the schedule replacing `open_rows` after a prepayment leaves `new_principal`,
     its rows dated as the loan's own from the first open one (`_dates_from`)."""
     first = open_rows[0]
-    dates_from = _dates_from(loan, first.due_date)
+    dates_from = _dates_from(loan, open_rows)
 
     def plan(term: int) -> schedule.Schedule:
         return schedule.build_schedule(
@@ -160,16 +160,27 @@ def _reschedule_rows(
     return plan(low)
 
 
-def _dates_from(loan: Loan, first_due: date) -> tuple[date, int] | None:
-    """Return the loan's first due date and the position of `first_due` among its dates,
-    or None when it is not one of them (a schedule imported with its own dates, or moved
-    before): re-scheduled from a row dated 28 February, a loan due on the 31st keeps the
-    31st in March; a biweekly one keeps its two days of the month."""
-    dates = schedule.due_dates(loan.first_due_date, loan.frequency, loan.term)
-    try:
-        return loan.first_due_date, dates.index(first_due)
-    except ValueError:
-        return None
+def _dates_from(loan: Loan, open_rows: list[Installment]) -> tuple[date, int] | None:
+    """Return the date the loan's due dates count from and the position of its first open
+    row among them, or None when the open rows are not dated by either rule (a schedule
+    imported with its own dates, or moved before): re-scheduled from a row dated 28
+    February, a loan due on the 31st keeps the 31st in March; a biweekly one keeps its two
+    days of the month. The rows must match throughout: a loan whose dates were counted
+    from a clipped first due date (before `schedule.dates_anchor`) keeps them."""
+    held = [row.due_date for row in open_rows]
+    anchors = {
+        schedule.dates_anchor(loan.start_date, loan.first_due_date, loan.frequency),
+        (loan.first_due_date, 0),
+    }
+    for anchor, skip in sorted(anchors, key=lambda pair: pair[1], reverse=True):
+        dates = schedule.due_dates(anchor, loan.frequency, skip + loan.term)[skip:]
+        try:
+            position = dates.index(held[0])
+        except ValueError:
+            continue
+        if dates[position : position + len(held)] == held:
+            return anchor, skip + position
+    return None
 
 
 def _prepay(
@@ -509,6 +520,24 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
                 "anule primero los pagos %(ids)s."
             )
             % {"ids": ", ".join(f"#{pk}" for pk in sorted(later))}
+        )
+    younger = (
+        Payment.objects.filter(loan=loan, status=Payment.Status.APPLIED, pk__gt=payment.pk)
+        .filter(allocations__isnull=False)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    if younger:
+        # Annulled alone, it would re-open the oldest installments while younger ones stay
+        # paid by the later payments: the loan would read late since then, and be charged.
+        raise ValidationError(
+            _(
+                "Después de este pago se aplicaron los pagos %(ids)s: anúlelos primero, del "
+                "más reciente al más antiguo, y vuelva a registrarlos después de anular este. "
+                "Así cada pago cubre las cuotas más antiguas, como si este no hubiera existido."
+            )
+            % {"ids": ", ".join(f"#{pk}" for pk in younger)}
         )
     if payment.credited > loan.credit_balance:
         raise ValidationError(

@@ -510,26 +510,33 @@ def test_a_prepayment_annulled_at_once_leaves_schedule_credit_and_investors_as_t
         check_invariants(loan, date(2026, 2, 10))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Annulling a payment that is not the last one leaves the later payments where they "
-        "were: the oldest installment re-opens while a younger one stays paid, so the loan "
-        "is shown (and charged late interest) as late since the oldest due date; a replay "
-        "without the annulled payment has the later payment pay the oldest installment "
-        "(credits/services/payments.py annul_payment does not re-apply later payments)."
-    ),
-)
 @pytest.mark.django_db
-def test_annulling_an_earlier_payment_leaves_the_loan_as_a_replay_without_it():
+def test_annulling_an_earlier_payment_is_refused_while_later_ones_stand():
+    """Annulled alone, it re-opened the oldest installment while a younger one stayed paid:
+    the loan read 33 days late instead of 5, and was charged late interest for it."""
+    with time_machine.travel(noon(START), tick=False) as clock:
+        loan = _loan_of_three()
+        clock.move_to(noon(date(2026, 3, 10)))
+        first = _cash(loan, "346.75", date(2026, 2, 5))
+        second = _cash(loan, "346.75", date(2026, 3, 5))
+        before = snapshot(loan)
+        with pytest.raises(ValidationError, match=f"#{second.pk}: anúlelos primero"):
+            payment_services.annul_payment(payment=first, actor=None, reason="rebotó")
+        assert snapshot(loan) == before
+
+
+@pytest.mark.django_db
+def test_annulled_newest_first_and_recorded_again_the_loan_is_a_replay_without_it():
     def history(with_first: bool) -> Loan:
         with time_machine.travel(noon(START), tick=False) as clock:
             loan = _loan_of_three()
             clock.move_to(noon(date(2026, 3, 10)))
             first = _cash(loan, "346.75", date(2026, 2, 5)) if with_first else None
-            _cash(loan, "346.75", date(2026, 3, 5))
+            second = _cash(loan, "346.75", date(2026, 3, 5))
             if first is not None:
+                payment_services.annul_payment(payment=second, actor=None, reason="orden")
                 payment_services.annul_payment(payment=first, actor=None, reason="rebotó")
+                _cash(loan, "346.75", date(2026, 3, 5))
             delinquency.update_delinquency(today=date(2026, 3, 10))
             return reload(loan)
 

@@ -197,6 +197,7 @@ def write_book(folder: Path, loans: int, product: LoanProduct):
                 method=product.method,
                 frequency=product.frequency,
                 first_due_date=schedule.first_due_date_after(start, product.frequency),
+                start_date=start,
             )
             code = f"{CODE_PREFIX}{n:07d}"
             balance = Decimal(0)

@@ -387,6 +387,7 @@ class Command(BaseCommand):
                 method=product.method,
                 frequency=product.frequency,
                 first_due_date=schedule.first_due_date_after(start, product.frequency),
+                start_date=start,
                 fee_type=product.fee_type,
                 fee_value=product.fee_value,
             )
