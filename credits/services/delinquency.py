@@ -1,6 +1,8 @@
 """Late interest and days past due, charged and refreshed every night."""
 
-from datetime import date, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,6 +20,7 @@ from credits.models import (
     Installment,
     LedgerEntry,
     Loan,
+    Payment,
 )
 from credits.services import ledger
 from crm import services as crm_services
@@ -27,16 +30,27 @@ from lib import money, people
 DAYS_PER_YEAR_FOR_LATE_INTEREST = Decimal(360)
 
 
-def accrue_late_interest(*, loan: Loan, today: date) -> Decimal:
+def _daily_rate(loan: Loan) -> Decimal:
+    return loan.late_annual_rate / money.HUNDRED / DAYS_PER_YEAR_FOR_LATE_INTEREST
+
+
+def accrue_late_interest(
+    *,
+    loan: Loan,
+    today: date,
+    only: Iterable[int] | None = None,
+    payment: Payment | None = None,
+) -> Decimal:
     """Charge late interest on the loan's overdue installments up to `today`; return the total.
 
     Past the grace days, late interest runs from the due date on the unpaid principal and
     interest, at the loan's late rate over a 360-day year; it is charged once per day
-    however often this runs.
+    however often this runs. `only` limits it to those installments' ids; `payment` is the
+    payment whose late interest taken back this charges again (`charge_again`).
     """
     if loan.late_annual_rate <= 0:
         return ZERO
-    daily = loan.late_annual_rate / money.HUNDRED / DAYS_PER_YEAR_FOR_LATE_INTEREST
+    daily = _daily_rate(loan)
     charged = ZERO
     # Only installments past their grace days: due more than `grace_days` days before today.
     rows = Installment.objects.select_for_update().filter(
@@ -45,6 +59,8 @@ def accrue_late_interest(*, loan: Loan, today: date) -> Decimal:
         paid_on__isnull=True,
         due_date__lt=today - timedelta(days=loan.grace_days),
     )
+    if only is not None:
+        rows = rows.filter(pk__in=list(only))
     for inst in rows:
         since = max(inst.due_date, inst.late_accrued_through or inst.due_date)
         days = (today - since).days
@@ -58,6 +74,7 @@ def accrue_late_interest(*, loan: Loan, today: date) -> Decimal:
                 loan,
                 LedgerEntry.Kind.LATE_INTEREST,
                 installment=inst,
+                payment=payment,
                 component=Component.LATE_INTEREST,
                 owed=amount,
                 reason=ngettext(
@@ -69,6 +86,153 @@ def accrue_late_interest(*, loan: Loan, today: date) -> Decimal:
             )
         inst.save(update_fields=["late_interest_due", "late_accrued_through"])
     return charged
+
+
+@dataclass(frozen=True)
+class Rewound:
+    """Late interest taken back from one installment (see `rewind_late_interest`)."""
+
+    installment: Installment
+    amount: Decimal
+    since: date
+    through: date
+
+
+def rewind_late_interest(
+    *, loan: Loan, rows: Iterable[Installment], received_on: date
+) -> list[Rewound]:
+    """Take back the late interest charged on `rows` for days after `received_on`, before a
+    payment received that day is applied to them (it was recorded later: a transfer keyed
+    in the next morning, a bank's file). The rows are changed and saved; the payment writes
+    the ledger entries (`record_rewound`) and charges again what stays unpaid.
+
+    A payment received within the grace days takes back all of it. The nightly task charged
+    every day on the same unpaid principal and interest as now, so what it charged after
+    that day is that base times the daily rate times the days. A row is left as it is when
+    that is not certain: a payment or annulment written since changed its principal or
+    interest, or less late interest is owed than the amount to take back (some was paid or
+    waived).
+    """
+    if loan.late_annual_rate <= 0:
+        return []
+    daily = _daily_rate(loan)
+    rows = [
+        inst
+        for inst in rows
+        if inst.paid_on is None
+        and inst.late_accrued_through is not None
+        and inst.late_accrued_through > received_on
+    ]
+    if not rows:
+        return []
+    changed_since = _changed_after(loan, received_on)
+    rewound = []
+    for inst in rows:
+        if inst.pk in changed_since:
+            continue
+        since = _rewound_since(loan, inst, received_on)
+        through = inst.late_accrued_through
+        base = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
+        amount = money.cents(base * daily * (through - since).days)
+        if amount <= 0 or amount > inst.pending(Component.LATE_INTEREST):
+            continue
+        inst.late_interest_due -= amount
+        inst.late_accrued_through = since
+        inst.save(update_fields=["late_interest_due", "late_accrued_through"])
+        rewound.append(Rewound(inst, amount, since, through))
+    return rewound
+
+
+def record_rewound(loan: Loan, rewound: list[Rewound], payment: Payment) -> None:
+    """Write the ledger entries of late interest taken back for `payment`."""
+    for row in rewound:
+        ledger.write_entry(
+            loan,
+            LedgerEntry.Kind.LATE_INTEREST,
+            actor=payment.recorded_by,
+            installment=row.installment,
+            payment=payment,
+            component=Component.LATE_INTEREST,
+            owed=-row.amount,
+            reason=_("Mora desde el %(day)s anulada: pago %(id)s recibido ese día")
+            % {"day": row.since.strftime("%d/%m/%Y"), "id": payment.pk},
+        )
+
+
+def charge_again(loan: Loan, rewound: list[Rewound], payment: Payment) -> None:
+    """Charge again, on what the payment left unpaid, the days `rewind_late_interest` took
+    back (the rows the payment settled owe nothing more)."""
+    if rewound:
+        accrue_late_interest(
+            loan=loan,
+            today=max(row.through for row in rewound),
+            only=[row.installment.pk for row in rewound],
+            payment=payment,
+        )
+
+
+def _rewound_since(loan: Loan, inst: Installment, received_on: date) -> date:
+    """Return the day late interest runs from once a payment received on `received_on` is
+    applied: the due date when it came within the grace days, else that day."""
+    within_grace = received_on <= inst.due_date + timedelta(days=loan.grace_days)
+    return inst.due_date if within_grace else received_on
+
+
+def charge_after_annulment(
+    loan: Loan, payment: Payment, actor: AbstractBaseUser | None, reason: str
+) -> None:
+    """Charge again the late interest a payment took back, once it is annulled.
+
+    What `charge_again` charged for the payment is written back, and the days from the
+    payment's day (`_rewound_since`) are charged on what the annulment re-opened, up to
+    today: as the nightly task would have charged them without the payment.
+    """
+    entries = list(
+        LedgerEntry.objects.filter(
+            payment=payment, kind=LedgerEntry.Kind.LATE_INTEREST, installment__isnull=False
+        )
+    )
+    if not entries:
+        return
+    rows = {
+        inst.pk: inst
+        for inst in Installment.objects.select_for_update().filter(
+            pk__in={entry.installment_id for entry in entries}
+        )
+    }
+    for entry in entries:
+        if entry.owed > 0:
+            inst = rows[entry.installment_id]
+            inst.late_interest_due -= entry.owed
+            ledger.write_entry(
+                loan,
+                LedgerEntry.Kind.LATE_INTEREST,
+                actor=actor,
+                installment=inst,
+                payment=payment,
+                component=Component.LATE_INTEREST,
+                owed=-entry.owed,
+                reason=reason,
+            )
+    for inst in rows.values():
+        inst.late_accrued_through = _rewound_since(loan, inst, payment.received_on)
+        inst.save(update_fields=["late_interest_due", "late_accrued_through"])
+    accrue_late_interest(loan=loan, today=timezone.localdate(), only=list(rows))
+
+
+def _changed_after(loan: Loan, day: date) -> set[int]:
+    """Return the ids of the loan's installments a payment or annulment written after `day`
+    changed (what the nightly task charged on them since is not one base times days)."""
+    after = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+    return set(
+        LedgerEntry.objects.filter(
+            loan=loan,
+            installment__isnull=False,
+            kind__in=[LedgerEntry.Kind.ALLOCATION, LedgerEntry.Kind.ANNULMENT],
+            component__in=[Component.PRINCIPAL, Component.INTEREST],
+            created_at__gte=after,
+        ).values_list("installment_id", flat=True)
+    )
 
 
 @transaction.atomic

@@ -23,7 +23,7 @@ from credits.models import (
     Payment,
     PaymentAllocation,
 )
-from credits.services import distributions, ledger
+from credits.services import delinquency, distributions, ledger
 from crm import display
 from crm import services as crm_services
 from crm.models import Interaction
@@ -312,7 +312,10 @@ def apply_payment(
                 % {"day": disbursed_on.strftime("%d/%m/%Y")}
             }
         )
-    split = selectors.open_installments(_live_rows(loan), received_on)
+    live = _live_rows(loan)
+    # Recorded after its day: the late interest charged since that day is not owed.
+    rewound = delinquency.rewind_late_interest(loan=loan, rows=live, received_on=received_on)
+    split = selectors.open_installments(live, received_on)
     owed = split.to_settle
     overpaid = ZERO
     # Spending the credit balance moves money the loan already holds: nothing to check.
@@ -362,8 +365,11 @@ def apply_payment(
         % {"amount": amount, "src": payment.get_source_display()},
     )
 
+    delinquency.record_rewound(loan, rewound, payment)
+
     order = loan.product.get_allocation_order()
     left = _allocate(payment, split.due + split.in_course, amount, order)
+    delinquency.charge_again(loan, rewound, payment)
     if left > 0 and split.later and overpayment != Payment.Overpayment.CREDIT:
         left = _prepay(payment, loan, split.later, left, overpayment)
     if left > 0:
@@ -521,6 +527,10 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
             )
             % {"ids": ", ".join(f"#{pk}" for pk in sorted(later))}
         )
+    if payment.credited > loan.credit_balance:
+        raise ValidationError(
+            _("El saldo a favor que dejó este pago ya se usó: anule primero ese uso.")
+        )
     younger = (
         Payment.objects.filter(loan=loan, status=Payment.Status.APPLIED, pk__gt=payment.pk)
         .filter(allocations__isnull=False)
@@ -538,10 +548,6 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
                 "Así cada pago cubre las cuotas más antiguas, como si este no hubiera existido."
             )
             % {"ids": ", ".join(f"#{pk}" for pk in younger)}
-        )
-    if payment.credited > loan.credit_balance:
-        raise ValidationError(
-            _("El saldo a favor que dejó este pago ya se usó: anule primero ese uso.")
         )
     actor = people.signed_in(actor)
     note = _("Anulación del pago %(id)s: %(reason)s") % {"id": payment.pk, "reason": reason}
@@ -643,6 +649,8 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
         )
         for d in payment.distributions.filter(reversal_of__isnull=True, reversal__isnull=True)
     )
+
+    delinquency.charge_after_annulment(loan, payment, actor, note)
 
     payment.status = Payment.Status.ANNULLED
     payment.annulled_at = timezone.now()

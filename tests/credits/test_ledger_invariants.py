@@ -549,24 +549,100 @@ def test_annulled_newest_first_and_recorded_again_the_loan_is_a_replay_without_i
     assert annulled.days_past_due == replayed.days_past_due
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A payment recorded with its real, earlier day keeps the late interest the nightly "
-        "task charged after that day: a transfer received on the due date and recorded 15 "
-        "days later leaves 5.20 of late interest owed and the installment open (late at the "
-        "next run). credits/services/payments.py apply_payment does not reverse late "
-        "interest accrued after received_on (delinquency.accrue_late_interest's charges)."
-    ),
-)
 @pytest.mark.django_db
 def test_a_payment_recorded_late_with_its_real_day_owes_no_late_interest_after_that_day():
+    """It kept the 5.20 of late interest charged after its day, and the installment stayed
+    open (late again at the next run)."""
     with time_machine.travel(noon(START), tick=False) as clock:
         loan = _loan_of_three()
         clock.move_to(noon(date(2026, 2, 20)))
         delinquency.update_delinquency(today=date(2026, 2, 20))
+        assert selectors.live_installments(loan)[0].late_interest_due == Decimal("5.20")
+
+        payment = _cash(loan, "346.75", date(2026, 2, 5))
+
+        first = selectors.live_installments(loan)[0]
+        assert (first.late_interest_due, first.paid_on) == (ZERO, date(2026, 2, 5))
+        assert payment.credited == ZERO
+        delinquency.update_delinquency(today=date(2026, 2, 21))
+        assert reload(loan).days_past_due == 0
+        check_invariants(loan, date(2026, 2, 20))
+
+
+@pytest.mark.django_db
+def test_a_payment_recorded_the_next_morning_leaves_nothing_open():
+    """Without grace days the night after the due date charged a day: the exact
+    installment, recorded next morning with its real day, left cents open."""
+    with time_machine.travel(noon(START), tick=False) as clock:
+        loan = _loan_of_three()
+        clock.move_to(noon(date(2026, 2, 6)))
+        delinquency.update_delinquency(today=date(2026, 2, 6))
+        assert selectors.live_installments(loan)[0].late_interest_due > 0
 
         _cash(loan, "346.75", date(2026, 2, 5))
 
         first = selectors.live_installments(loan)[0]
-        assert (first.late_interest_due, first.paid_on) == (ZERO, date(2026, 2, 5))
+        assert (first.total_pending, first.paid_on) == (ZERO, date(2026, 2, 5))
+
+
+@pytest.mark.django_db
+def test_a_part_payment_recorded_late_is_charged_on_what_it_left_from_its_day():
+    with time_machine.travel(noon(START), tick=False) as clock:
+        loan = _loan_of_three()
+        clock.move_to(noon(date(2026, 2, 25)))
+        delinquency.update_delinquency(today=date(2026, 2, 25))
+        before = selectors.live_installments(loan)[0]
+        full_base = before.pending("principal") + before.pending("interest")
+        # 20 days late on the whole installment: 346.75 x 36 % / 360 x 20.
+        assert before.late_interest_due == money.cents(full_base * Decimal("0.001") * 20)
+
+        _cash(loan, "200.00", date(2026, 2, 15))
+
+        first = selectors.live_installments(loan)[0]
+        base_left = first.pending("principal") + first.pending("interest")
+        # 10 days on the whole, paid by the 200; 10 more on what they left.
+        charged_before = money.cents(full_base * Decimal("0.001") * 10)
+        assert first.late_interest_paid == charged_before
+        assert first.late_interest_due == charged_before + money.cents(
+            base_left * Decimal("0.001") * 10
+        )
+        assert first.late_accrued_through == date(2026, 2, 25)
+        check_invariants(loan, date(2026, 2, 25))
+
+
+@pytest.mark.django_db
+def test_annulling_a_payment_recorded_late_charges_its_days_again():
+    with time_machine.travel(noon(START), tick=False) as clock:
+        loan = _loan_of_three()
+        clock.move_to(noon(date(2026, 2, 20)))
+        delinquency.update_delinquency(today=date(2026, 2, 20))
+        before = snapshot(loan)
+
+        payment = _cash(loan, "346.75", date(2026, 2, 5))
+        payment_services.annul_payment(payment=payment, actor=None, reason="rebotó")
+
+        assert snapshot(loan) == before
+        first = selectors.live_installments(loan)[0]
+        assert (first.late_interest_due, first.late_accrued_through) == (
+            Decimal("5.20"),
+            date(2026, 2, 20),
+        )
+        check_invariants(loan, date(2026, 2, 20))
+
+
+@pytest.mark.django_db
+def test_a_payment_recorded_late_after_another_one_keeps_the_charges():
+    """Another payment changed the installment since that day: what the nightly task
+    charged is not one base times days, and stays as it was."""
+    with time_machine.travel(noon(START), tick=False) as clock:
+        loan = _loan_of_three()
+        clock.move_to(noon(date(2026, 2, 15)))
+        delinquency.update_delinquency(today=date(2026, 2, 15))
+        _cash(loan, "100.00", date(2026, 2, 15))
+        clock.move_to(noon(date(2026, 2, 20)))
+        delinquency.update_delinquency(today=date(2026, 2, 20))
+        owed = selectors.live_installments(loan)[0].late_interest_due
+
+        _cash(loan, "50.00", date(2026, 2, 10))
+
+        assert selectors.live_installments(loan)[0].late_interest_due == owed
