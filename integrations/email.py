@@ -29,13 +29,16 @@ def send(to: str, subject: str, body: str) -> None:
     """Send one plain-text e-mail to one address; raise our errors for any failure."""
     # A header is one line: a newline in a subject typed in admin would be refused.
     subject = " ".join(subject.split())
+    # How the address reads in our errors: one line, or the timeline showed only its end
+    # ("Bcc: x@… no es válido", as if the Bcc were the address refused).
+    shown = " ".join(to.split())
     try:
         sent = send_mail(subject, body, None, [to])
     except AnymailRecipientsRefused as exc:
         # The provider's API refused every recipient (bounced before, unsubscribed...).
         raise ProviderError(
             gettext("El proveedor de correo rechazó la dirección %(to)s: %(reason)s")
-            % {"to": to, "reason": exc}
+            % {"to": shown, "reason": exc}
         ) from exc
     except AnymailAPIError as exc:
         # An HTTP API (ANYMAIL_ESP): no answer, 429 or 5xx is temporary, another 4xx is not.
@@ -47,7 +50,7 @@ def send(to: str, subject: str, body: str) -> None:
         replies = list(exc.recipients.values())
         reason = "; ".join(f"{code} {_text(text)}" for code, text in replies)
         message = gettext("El servidor de correo rechazó la dirección %(to)s: %(reason)s") % {
-            "to": to,
+            "to": shown,
             "reason": reason,
         }
         if replies and all(_is_transient(code) for code, _ in replies):
@@ -71,12 +74,17 @@ def send(to: str, subject: str, body: str) -> None:
         ) from exc
     except ValueError as exc:
         # An address or header Django cannot put in a message: sending again won't help.
+        # Django's reason is English, so the Spanish sentence comes first.
         raise ProviderError(
-            gettext("El correo a %(to)s no es válido: %(error)s") % {"to": to, "error": exc}
+            gettext(
+                "El correo a «%(to)s» no se pudo armar: la dirección o un encabezado no son "
+                "válidos (%(error)s)"
+            )
+            % {"to": shown, "error": " ".join(str(exc).split())}
         ) from exc
     if not sent:
         raise ProviderError(
-            gettext("El servidor de correo no aceptó el correo a %(to)s.") % {"to": to}
+            gettext("El servidor de correo no aceptó el correo a %(to)s.") % {"to": shown}
         )
 
 

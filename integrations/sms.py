@@ -69,12 +69,24 @@ RECEIVED = "received"
 WHATSAPP_PREFIX = "whatsapp:"
 
 # Twilio's error codes worth a sentence of their own; any other shows Twilio's message.
+# The 2xxxx come with a refused send, the 3xxxx with a status callback of a message that
+# was not delivered (which carries the code alone: a bare "30003" told staff nothing).
 # https://www.twilio.com/docs/api/errors
 _ERRORS = {
+    20003: gettext_noop("Twilio no aceptó las credenciales configuradas."),
     21211: gettext_noop("El número de destino no es válido."),
+    21408: gettext_noop("La cuenta de Twilio no tiene habilitado el envío de SMS a ese país."),
+    21606: gettext_noop("El número remitente configurado no puede enviar SMS."),
     21610: gettext_noop("El destinatario se dio de baja de los SMS (respondió STOP)."),
     21612: gettext_noop("Twilio no puede enviar SMS a ese número desde el remitente configurado."),
     21614: gettext_noop("El número de destino no puede recibir SMS."),
+    21617: gettext_noop("El texto supera los 1600 caracteres que admite un SMS."),
+    30003: gettext_noop("El celular de destino está apagado o sin cobertura."),
+    30004: gettext_noop("El destinatario o su operador bloqueó el mensaje."),
+    30005: gettext_noop("El número de destino no existe o ya no está activo."),
+    30006: gettext_noop("El número es un teléfono fijo o su operador no recibe SMS."),
+    30007: gettext_noop("El operador filtró el mensaje (lo tomó por spam)."),
+    30008: gettext_noop("El operador no entregó el mensaje y no dijo por qué."),
 }
 
 SmsProvider = Callable[[str, str], Delivery]
@@ -292,8 +304,14 @@ def _media_placeholder(data: Mapping[str, Any]) -> str:
 
 
 def _error(data: Mapping[str, Any]) -> str:
-    parts = [_text(data.get("ErrorCode")), _text(data.get("ErrorMessage"))]
-    return ": ".join(part for part in parts if part)
+    code = _text(data.get("ErrorCode"))
+    # Digits only, and few: int() of a forged 5,000-digit code raises.
+    is_number = code.isascii() and code.isdigit() and len(code) <= 9
+    known = _ERRORS.get(int(code)) if is_number else None
+    message = " ".join(
+        part for part in (gettext(known) if known else "", _text(data.get("ErrorMessage"))) if part
+    )
+    return ": ".join(part for part in (code, message) if part)
 
 
 def _url_variants(url: str) -> list[str]:

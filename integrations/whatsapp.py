@@ -31,7 +31,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from integrations import channels, http, payloads, webhooks
 from integrations.channels import Delivery, InboundMessage, StatusUpdate
@@ -65,6 +65,31 @@ WINDOW_CLOSED = 131047
 # Throttling (too many calls, of the account, of the number, to one recipient) and a
 # service that is down for now: retrying later is the fix.
 TEMPORARY_CODES = frozenset({2, 4, 80007, 130429, 131056})
+# Meta's codes worth a sentence of their own, for a refused send and a failed status
+# alike; any other shows Meta's text alone (in English).
+_ERRORS = {
+    190: gettext_noop("El token de acceso de WhatsApp venció o no es válido."),
+    131021: gettext_noop("El número de destino es el mismo que envía."),
+    131026: gettext_noop("El número no tiene WhatsApp o no puede recibir el mensaje."),
+    131042: gettext_noop("La cuenta de WhatsApp Business tiene un problema de pago."),
+    WINDOW_CLOSED: gettext_noop(
+        "Pasaron más de 24 horas desde el último mensaje del cliente: solo puede enviarse "
+        "una plantilla aprobada."
+    ),
+    131049: gettext_noop(
+        "Meta no entregó el mensaje para limitar los mensajes de marketing que recibe el cliente."
+    ),
+    131050: gettext_noop("El cliente dejó de recibir mensajes de marketing de la empresa."),
+    131051: gettext_noop("WhatsApp no admite ese tipo de mensaje."),
+    132000: gettext_noop("La cantidad de variables no coincide con la plantilla aprobada."),
+    132001: gettext_noop("La plantilla no existe o no está aprobada en ese idioma."),
+    132005: gettext_noop("El texto de la plantilla con sus variables es demasiado largo."),
+    132007: gettext_noop("Las variables de la plantilla tienen caracteres que Meta no admite."),
+    132012: gettext_noop("Las variables no tienen el formato que espera la plantilla aprobada."),
+    132015: gettext_noop("La plantilla está pausada en Meta por su baja calidad."),
+    132016: gettext_noop("La plantilla está desactivada en Meta."),
+    133010: gettext_noop("El número de WhatsApp de la empresa no está registrado."),
+}
 
 # Meta's statuses of a message we sent, in ours. "deleted" and "warning" are not about
 # its delivery and are left aside.
@@ -246,14 +271,13 @@ def _error(error: Mapping[str, Any], response: requests.Response) -> ProviderErr
     details = _text(error_data.get("details")) if isinstance(error_data, dict) else ""
     if details:
         message = f"{message} ({details})" if message else details
-    text = gettext("WhatsApp rechazó el mensaje (error %(code)s): %(message)s") % {
-        "code": code if code is not None else "?",
-        "message": message[: http.ERROR_BODY_CHARS],
-    }
-    status = response.status_code
-    if status == 429 or status >= 500 or code in TEMPORARY_CODES:
-        return TemporaryProviderError(text, retry_after=http.retry_after_seconds(response))
+    message = message[: http.ERROR_BODY_CHARS]
     if code == WINDOW_CLOSED:
+        # Its own sentence comes first, longer than the others.
+        text = gettext("WhatsApp rechazó el mensaje (error %(code)s): %(message)s") % {
+            "code": code,
+            "message": message,
+        }
         return WindowClosed(
             gettext(
                 "Pasaron más de 24 horas desde el último mensaje del cliente: la ventana de "
@@ -262,7 +286,20 @@ def _error(error: Mapping[str, Any], response: requests.Response) -> ProviderErr
             + " "
             + text
         )
+    text = gettext("WhatsApp rechazó el mensaje (error %(code)s): %(message)s") % {
+        "code": code if code is not None else "?",
+        "message": _explained(code, message),
+    }
+    status = response.status_code
+    if status == 429 or status >= 500 or code in TEMPORARY_CODES:
+        return TemporaryProviderError(text, retry_after=http.retry_after_seconds(response))
     return ProviderError(text)
+
+
+def _explained(code: Any, message: str) -> str:
+    """Put our sentence for a known Meta code before Meta's own (English) text."""
+    known = _ERRORS.get(code) if isinstance(code, int) and not isinstance(code, bool) else None
+    return f"{gettext(known)} {message}".strip() if known else message
 
 
 def _status(raw: Any) -> StatusUpdate | None:
@@ -288,8 +325,10 @@ def _status_error(errors: Any) -> str:
     title = _text(first.get("title")) or _text(first.get("message"))
     error_data = first.get("error_data")
     details = _text(error_data.get("details")) if isinstance(error_data, dict) else ""
-    text = ": ".join(str(part) for part in (code, title) if part not in (None, ""))
-    return f"{text} ({details})" if details else text
+    if details:
+        title = f"{title} ({details})" if title else details
+    title = _explained(code, title)
+    return ": ".join(str(part) for part in (code, title) if part not in (None, ""))
 
 
 def _message(raw: Any, names: Mapping[str, str]) -> InboundMessage:

@@ -224,7 +224,12 @@ def test_it_sends_nothing_without_a_recipient_or_a_text(api, to, body):
             "Attempt to send to unsubscribed recipient",
             "El destinatario se dio de baja de los SMS (respondió STOP).",
         ),
-        (21408, "Permission to send an SMS has not been enabled for the region", ""),
+        (
+            21617,
+            "The concatenated message body exceeds the 1600 character limit.",
+            "El texto supera los 1600 caracteres que admite un SMS.",
+        ),
+        (21699, "A code without a sentence of ours", ""),
     ],
 )
 def test_a_refusal_is_permanent_and_says_twilios_code_in_spanish(api, code, message, explained):
@@ -504,9 +509,11 @@ def test_a_failed_status_carries_twilios_error():
     update = sms.read_webhook(fields)
 
     assert update.status == "failed"
-    assert update.error == "30003: Unreachable destination"
-    assert sms.read_webhook(status_callback(MessageStatus="failed", ErrorCode="30007")).error == (
-        "30007"
+    assert update.error == (
+        "30003: El celular de destino está apagado o sin cobertura. Unreachable destination"
+    )
+    assert sms.read_webhook(status_callback(MessageStatus="failed", ErrorCode="30099")).error == (
+        "30099"
     )
 
 
