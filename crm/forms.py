@@ -14,6 +14,7 @@ from phonenumber_field.formfields import PhoneNumberField
 from crm import identity, services, validators
 from crm.models import OPT_OUT_TAG, Appointment, Branch, Channel, Customer, Interaction, Tag
 from lib import people
+from lib.stale import KeepsOthersChanges
 
 # The longest note the 360 page takes; a note longer than a timeline summary is kept whole.
 NOTE_MAX_CHARS = 4000
@@ -140,10 +141,11 @@ def limit_tags_to_hand_kept(field: forms.ModelMultipleChoiceField, customer: Cus
     field.help_text = services.managed_tags_note(customer)
 
 
-class CustomerForm(ServiceErrorsMixin, forms.ModelForm):
+class CustomerForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
     """A customer's data. On a customer whose identity is protected (`crm.identity`), the
     document and names are locked, saying why, for a user without the role; a user with
-    it confirms the change."""
+    it confirms the change. What another person saved while the form was open stays
+    (`lib.stale`): a stale tab does not undo a "No contactar" or a new phone."""
 
     phone = PhoneNumberField(
         label=_("Celular"), required=False, help_text=_("Ej.: 987 654 321 o +51 987 654 321")

@@ -1,0 +1,153 @@
+"""Edit forms that keep what another person saved while they were open.
+
+Two tabs, or two people, open the same record's form; the first saves a change, the second
+saves another one. Without this, the second save wrote back every value its form had shown,
+silently undoing the first: a "No contactar" unticked, a revoked role given back, an old bank
+account restored.
+
+`KeepsOthersChanges` (a ModelForm mixin) sends, signed in one hidden field, what each field
+held when the form was shown. On save it compares three values per field: what the form
+showed, what this person sent, what is stored now.
+
+- Changed only by this person: saved.
+- Changed only by the other one (this person left it as shown): the stored value stays.
+- Changed by both, differently: the form is refused on that field, naming the stored value;
+  the hidden field then holds what is stored now, so saving again keeps this person's value
+  on purpose.
+
+A form sent without the hidden field (a script, an older page) is taken as it comes.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core import signing
+from django.db import models
+from django.forms.models import model_to_dict
+from django.utils.translation import gettext as _
+
+SEEN = "seen_values"
+_SALT = "lib.stale.seen"
+
+
+def _canonical(value: Any) -> Any:
+    """Return a JSON value that is equal for equal values, whatever their Python type."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    if isinstance(value, models.QuerySet | list | tuple | set | frozenset):
+        return sorted(str(_canonical(item)) for item in value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, int):
+        return format(Decimal(value), "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+class KeepsOthersChanges:
+    """Mixin for a ModelForm editing a saved instance; see the module's docstring."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[SEEN] = forms.CharField(widget=forms.HiddenInput, required=False)
+        # Read now: the instance is the stored record, before the form changes it.
+        self._stored = self._stored_values() if self.instance.pk else {}
+        if self._stored:
+            self.fields[SEEN].initial = signing.dumps(
+                {name: _canonical(value) for name, value in self._stored.items()},
+                salt=_SALT,
+                compress=True,
+            )
+
+    def _tracked(self) -> list[str]:
+        model_fields = {field.name for field in self.instance._meta.get_fields()}
+        return [
+            name
+            for name, field in self.fields.items()
+            if name in model_fields and name != SEEN and not field.disabled
+        ]
+
+    def _stored_values(self) -> dict[str, Any]:
+        """Return each tracked field's stored value as the field cleans it."""
+        tracked = self._tracked()
+        raw = model_to_dict(self.instance, fields=tracked)
+        values = {}
+        for name in tracked:
+            if name not in raw:
+                continue
+            field = self.fields[name]
+            value = raw[name]
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                pks = [getattr(item, "pk", item) for item in value or ()]
+                values[name] = list(field.queryset.filter(pk__in=pks))
+            elif isinstance(field, forms.ModelChoiceField):
+                values[name] = field.queryset.model._default_manager.filter(pk=value).first()
+            else:
+                values[name] = value
+        return values
+
+    def _seen(self) -> dict[str, Any] | None:
+        text = self.data.get(self.add_prefix(SEEN)) if self.is_bound else None
+        if not text:
+            return None
+        try:
+            seen = signing.loads(text, salt=_SALT)
+        except signing.BadSignature:
+            return None
+        return seen if isinstance(seen, dict) else None
+
+    def _clean_fields(self) -> None:
+        super()._clean_fields()
+        seen = self._seen()
+        if seen is None or not self._stored:
+            return
+        conflict = False
+        for name, stored in self._stored.items():
+            if name not in self.cleaned_data or name not in seen:
+                continue
+            shown, now = seen[name], _canonical(stored)
+            if now == shown:
+                continue  # nobody else changed it: this person's value, changed or not
+            mine = _canonical(self.cleaned_data[name])
+            if mine == shown:
+                self.cleaned_data[name] = stored  # left as shown: the other change stays
+            elif mine != now:
+                conflict = True
+                self.add_error(
+                    name,
+                    _(
+                        "Otra persona lo cambió a «%(value)s» mientras usted editaba. "
+                        "Guarde de nuevo para dejar el suyo."
+                    )
+                    % {"value": self._shown(name, stored)},
+                )
+        if conflict:
+            # Saving again means "mine, having seen theirs".
+            data = self.data.copy()
+            data[self.add_prefix(SEEN)] = signing.dumps(
+                {name: _canonical(value) for name, value in self._stored.items()},
+                salt=_SALT,
+                compress=True,
+            )
+            self.data = data
+
+    def _shown(self, name: str, value: Any) -> str:
+        field = self.fields[name]
+        if value is None or value == "":
+            return _("vacío")
+        if isinstance(value, bool):
+            return _("Sí") if value else _("No")
+        if isinstance(field, forms.ModelMultipleChoiceField):
+            return ", ".join(field.label_from_instance(item) for item in value) or _("vacío")
+        if isinstance(field, forms.ModelChoiceField):
+            return field.label_from_instance(value)
+        choices = dict(getattr(field, "choices", ()) or ())
+        text = str(choices.get(value, value))
+        return text if len(text) <= 80 else text[:79] + "…"
