@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from credits import portfolio, schedule, selectors
@@ -500,6 +500,18 @@ def apply_credit_balance(*, loan: Loan, actor: AbstractBaseUser | None) -> Payme
     )
 
 
+def _payment_numbers(pks: list[int], shown: int = 5) -> str:
+    """Return "#9, #8, #7" or, for many, the newest few and how many more ("y 1,297 más")."""
+    numbers = ", ".join(f"#{pk}" for pk in pks[:shown])
+    if len(pks) <= shown:
+        return numbers
+    rest = len(pks) - shown
+    return _("%(numbers)s y %(count)s más") % {
+        "numbers": numbers,
+        "count": formats.number_format(rest, force_grouping=True),
+    }
+
+
 @transaction.atomic
 def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: str) -> Payment:
     """Undo a payment exactly: installments, schedule, credit balance and investor shares."""
@@ -547,7 +559,7 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
                 "más reciente al más antiguo, y vuelva a registrarlos después de anular este. "
                 "Así cada pago cubre las cuotas más antiguas, como si este no hubiera existido."
             )
-            % {"ids": ", ".join(f"#{pk}" for pk in younger)}
+            % {"ids": _payment_numbers(list(younger))}
         )
     actor = people.signed_in(actor)
     note = _("Anulación del pago %(id)s: %(reason)s") % {"id": payment.pk, "reason": reason}

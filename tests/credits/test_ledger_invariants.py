@@ -526,6 +526,30 @@ def test_annulling_an_earlier_payment_is_refused_while_later_ones_stand():
 
 
 @pytest.mark.django_db
+def test_a_refusal_names_the_newest_later_payments_and_counts_the_rest():
+    """Under 1,300 later payments, the refusal listed every number (9,290 characters)."""
+    with time_machine.travel(noon(START), tick=False) as clock:
+        loan = _loan_of_three()
+        clock.move_to(noon(date(2026, 1, 20)))
+        first = _cash(loan, "1.00", date(2026, 1, 20))
+        later = [
+            payment_services.apply_payment(
+                loan=reload(loan),
+                amount=Decimal("1.00"),
+                received_on=date(2026, 1, 20),
+                source="cash",
+                actor=None,
+                repeat_ok=True,
+            )
+            for _ in range(7)
+        ]
+        with pytest.raises(ValidationError) as refused:
+            payment_services.annul_payment(payment=first, actor=None, reason="rebotó")
+    newest = ", ".join(f"#{p.pk}" for p in reversed(later[2:]))
+    assert f"los pagos {newest} y 2 más: anúlelos primero" in refused.value.messages[0]
+
+
+@pytest.mark.django_db
 def test_annulled_newest_first_and_recorded_again_the_loan_is_a_replay_without_it():
     def history(with_first: bool) -> Loan:
         with time_machine.travel(noon(START), tick=False) as clock:
