@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, Q, QuerySet
@@ -122,6 +123,7 @@ class MessageChannel:
     send: Callable[[Mapping[str, Any]], channels.Delivery | None]
     queued: str  # the entry's summary while queued, with %(subject)s
     sent: str  # ... once sent
+    logged: str  # ... once written to the log instead: the channel is not configured
     not_sent: str  # ... once it failed for good
     failure: str  # the entry that says why, with %(subject)s and %(error)s
     label: str  # the channel in a sentence: "Correo", "SMS", "WhatsApp"
@@ -647,11 +649,34 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
     if delivery_status(interaction) == DeliveryStatus.SENT:
         # Sent already, and the outbox lost track of it (a worker died right after).
         return
-    if Customer.objects.filter(pk=interaction.customer_id, has_opted_out=True).exists():
+    customer = Customer.objects.filter(pk=interaction.customer_id).first()
+    if customer is None or customer.has_opted_out:
         # Queued before the customer asked not to be contacted: it must not go out now.
         raise errors.ProviderError(gettext("El cliente pidió no ser contactado."))
+    address = spec.address(customer)
+    if _comparable(address) != _comparable(payload["to"]):
+        # Removed or corrected since it was queued (held by the quiet hours overnight...):
+        # the old one may now be someone else's.
+        raise errors.ProviderError(
+            gettext("El cliente ya no tiene %(channel)s registrado: el mensaje no se envió.")
+            % {"channel": _address_name(spec)}
+            if not address
+            else gettext(
+                "La dirección del cliente cambió después de poner el mensaje en cola: no se "
+                "envió a la anterior (%(old)s)."
+            )
+            % {"old": payload["to"]}
+        )
     delivery = spec.send(payload)
     _record_outcome(payload, DeliveryStatus.SENT, answer=delivery)
+
+
+def _comparable(address: str) -> str:
+    return (address or "").strip().lower()
+
+
+def _address_name(spec: "MessageChannel") -> str:
+    return gettext("correo") if spec.kind == Interaction.Kind.EMAIL else gettext("celular")
 
 
 def record_delivery_failure(message: OutboxMessage) -> None:
@@ -711,8 +736,14 @@ def _record_outcome(
         if status == DeliveryStatus.FAILED and delivery_status(interaction) == DeliveryStatus.SENT:
             # The sweep gave up on a send that had in fact gone out: the customer has it.
             return None
-        summary = spec.sent if status == DeliveryStatus.SENT else spec.not_sent
+        logged = answer is not None and answer.provider == channels.LOG_PROVIDER
+        if status != DeliveryStatus.SENT:
+            summary = spec.not_sent
+        else:
+            summary = spec.logged if logged else spec.sent
         delivery: dict[str, Any] = {"status": status, "at": now.isoformat()}
+        if logged:
+            delivery["logged"] = True
         if error:
             delivery["error"] = error
         interaction.summary = (summary % {"subject": payload["subject"]})[:500]
@@ -742,9 +773,10 @@ def _mark_message(
     if status == DeliveryStatus.SENT:
         # A delivery callback may have overtaken this: never move the status back.
         Message.objects.filter(pk=message_id).update(**fields)
-        Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
-            status=Message.Status.SENT, sent_at=at
-        )
+        # A message failed before and sent on a retry (admin's) is sent: not "Fallido".
+        Message.objects.filter(
+            pk=message_id, status__in=(Message.Status.QUEUED, Message.Status.FAILED)
+        ).update(status=Message.Status.SENT, sent_at=at, error="")
     else:
         Message.objects.filter(
             pk=message_id, status__in=(Message.Status.QUEUED, Message.Status.SENT)
@@ -980,8 +1012,19 @@ def _short(error: str) -> str:
     return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
 
 
+# Django's e-mail backends that deliver to nobody: the console and the void.
+_LOGGING_EMAIL_BACKENDS = frozenset(
+    {
+        "django.core.mail.backends.console.EmailBackend",
+        "django.core.mail.backends.dummy.EmailBackend",
+    }
+)
+
+
 def _send_email(payload: Mapping[str, Any]) -> channels.Delivery:
     email.send(payload["to"], payload["subject"], payload["body"])
+    if settings.EMAIL_BACKEND in _LOGGING_EMAIL_BACKENDS:
+        return channels.Delivery(provider=channels.LOG_PROVIDER, provider_message_id="")
     return channels.Delivery(provider="email", provider_message_id="")
 
 
@@ -1033,6 +1076,7 @@ register_channel(
         send=_send_email,
         queued=_("Correo en cola: %(subject)s"),
         sent=_("Correo enviado: %(subject)s"),
+        logged=_("Correo registrado, no enviado (Correo no configurado): %(subject)s"),
         not_sent=_("Correo no enviado: %(subject)s"),
         failure=_("No se pudo enviar el correo «%(subject)s»: %(error)s"),
         label=_("Correo"),
@@ -1048,6 +1092,7 @@ register_channel(
         send=_send_sms,
         queued=_("SMS en cola: %(subject)s"),
         sent=_("SMS enviado: %(subject)s"),
+        logged=_("SMS registrado, no enviado (SMS no configurado): %(subject)s"),
         not_sent=_("SMS no enviado: %(subject)s"),
         failure=_("No se pudo enviar el SMS «%(subject)s»: %(error)s"),
         label=_("SMS"),
@@ -1063,6 +1108,7 @@ register_channel(
         send=_send_whatsapp,
         queued=_("WhatsApp en cola: %(subject)s"),
         sent=_("WhatsApp enviado: %(subject)s"),
+        logged=_("WhatsApp registrado, no enviado (WhatsApp no configurado): %(subject)s"),
         not_sent=_("WhatsApp no enviado: %(subject)s"),
         failure=_("No se pudo enviar el WhatsApp «%(subject)s»: %(error)s"),
         label=_("WhatsApp"),

@@ -125,9 +125,15 @@ def placeholder(kind: str) -> str:
     return gettext(_PLACEHOLDERS.get(kind, _OTHER_PLACEHOLDER))
 
 
+# The provider of a message written to the log: its channel has no credentials.
+LOG_PROVIDER = "log"
+
+
 def log_delivery(provider_label: str, to: str, text: str) -> Delivery:
     """Write a message to the log instead of sending it, and answer as a provider would."""
     logger.info(
         "%s is not configured; message to %s logged, not sent: %s", provider_label, to, text
     )
-    return Delivery(provider="log", provider_message_id="log-" + uuid.uuid4().hex, status=SENT)
+    return Delivery(
+        provider=LOG_PROVIDER, provider_message_id="log-" + uuid.uuid4().hex, status=SENT
+    )

@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from collections_app import selectors as collection_selectors
 from collections_app.models import Conversation, ConversationLabel, Portfolio
@@ -22,6 +23,7 @@ from collections_app.strategies import segments
 from crm import messages as customer_messages
 from crm import selectors as crm_selectors
 from crm.models import Customer, Interaction, Message
+from integrations.channels import LOG_PROVIDER
 from lib import people, search, small_tables
 
 VIEW_CONVERSATION = "collections_app.view_conversation"
@@ -60,6 +62,7 @@ THREAD_COLUMNS = (
     "origin",
     "created_at",
     "due_at",
+    "provider",
     "actor__username",
     "actor__first_name",
     "actor__last_name",
@@ -273,6 +276,7 @@ class ThreadMessage:
     origin: str
     created_at: datetime.datetime
     due_at: datetime.datetime
+    provider: str  # "log": the channel is not configured, the message only logged
     actor_name: str  # "" when the system sent it
 
     @classmethod
@@ -287,7 +291,14 @@ class ThreadMessage:
         return str(_CHANNEL_LABELS.get(self.channel, self.channel))
 
     @property
+    def is_logged_only(self) -> bool:
+        """Whether the message went to the log provider: its channel is not configured."""
+        return self.provider == LOG_PROVIDER and self.status != Message.Status.FAILED
+
+    @property
     def status_label(self) -> str:
+        if self.is_logged_only:
+            return gettext("Registrado, no enviado (canal no configurado)")
         return str(_STATUS_LABELS.get(self.status, self.status))
 
 

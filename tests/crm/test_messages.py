@@ -9,7 +9,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from crm import messages
-from crm.models import Customer, Interaction
+from crm.models import Customer, Interaction, Message
 from integrations import email, outbox, tasks
 from integrations.models import OutboxMessage
 from tests.factories import CustomerFactory
@@ -374,3 +374,84 @@ def test_it_tells_the_origin_that_its_message_failed_and_why(
     ((origin_id, outcome),) = outcomes
     assert (origin_id, outcome.is_sent) == (42, False)
     assert "550 5.1.1 User unknown" in outcome.error
+
+
+# --- Saying only what happened -------------------------------------------------------------
+
+
+def test_a_failed_message_retried_from_admin_and_sent_reads_sent_in_the_conversation(
+    rosa, admin_client, settings, django_capture_on_commit_callbacks
+):
+    """The conversation kept "Fallido" and the old error while the timeline said sent."""
+    settings.EMAIL_BACKEND = REFUSING
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = sending(rosa)
+    settings.EMAIL_BACKEND = LOCMEM
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:integrations_outboxmessage_changelist"),
+            {"action": "retry_messages", "_selected_action": [outbox_message().pk]},
+        )
+
+    row = Message.objects.get(interaction=sent.interaction)
+    assert (row.status, row.error) == (Message.Status.SENT, "")
+
+
+def test_a_message_written_to_the_log_says_so_not_sent(
+    customer, settings, django_capture_on_commit_callbacks
+):
+    """Without credentials the SMS goes to the log: it read "SMS enviado"."""
+    settings.SMS_PROVIDER = ""
+    settings.TWILIO_ACCOUNT_SID = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = send(customer, channel=messages.SMS, subject="Recordatorio", body="Hola")
+
+    entry.refresh_from_db()
+    assert entry.summary == "SMS registrado, no enviado (SMS no configurado): Recordatorio"
+    assert entry.payload[messages.DELIVERY]["logged"] is True
+    row = Message.objects.get(interaction=entry)
+    assert row.provider == "log"
+
+
+def test_an_email_to_the_console_backend_says_it_was_not_sent(
+    rosa, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = send(rosa)
+
+    entry.refresh_from_db()
+    assert entry.summary == "Correo registrado, no enviado (Correo no configurado): Su cronograma"
+
+
+def test_a_phone_removed_after_queueing_gets_nothing_and_says_why(
+    customer, settings, django_capture_on_commit_callbacks
+):
+    settings.SMS_PROVIDER = ""
+    settings.TWILIO_ACCOUNT_SID = ""
+    entry = send(customer, channel=messages.SMS, subject="Recordatorio", body="Hola")
+    Customer.objects.filter(pk=customer.pk).update(phone="")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.deliver_message(outbox_message().pk)
+
+    entry.refresh_from_db()
+    assert messages.delivery_status(entry) == messages.DeliveryStatus.FAILED
+    assert customer.interactions.filter(
+        summary__contains="ya no tiene celular registrado: el mensaje no se envió"
+    ).exists()
+
+
+def test_an_email_changed_after_queueing_is_not_sent_to_the_old_address(
+    rosa, django_capture_on_commit_callbacks
+):
+    entry = send(rosa)
+    Customer.objects.filter(pk=rosa.pk).update(email="rosa.nueva@example.pe")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.deliver_message(outbox_message().pk)
+
+    assert mail.outbox == []
+    entry.refresh_from_db()
+    assert messages.delivery_status(entry) == messages.DeliveryStatus.FAILED
+    assert failure_entries(rosa).filter(summary__contains="(rosa@example.pe)").exists()
