@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
@@ -26,13 +26,23 @@ def deletion_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("tipo", "")
     if kind not in DeletionRecord.Kind.values:
         kind = ""
-    page = Paginator(selectors.deletion_list(kind=kind), PAGE_SIZE).get_page(
+    # A name is at most 255 characters; a NUL cannot be stored, so it finds nothing.
+    q = " ".join(request.GET.get("q", "").replace("\x00", "").split())[:255]
+    page = Paginator(selectors.deletion_list(kind=kind, q=q), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    query = QueryDict(mutable=True)
+    query.update({k: v for k, v in (("tipo", kind), ("q", q)) if v})
     return render(
         request,
         "gestiones/deletion_list.html",
-        {"page": page, "kind": kind, "kinds": DeletionRecord.Kind.choices},
+        {
+            "page": page,
+            "kind": kind,
+            "q": q,
+            "query": query.urlencode(),
+            "kinds": DeletionRecord.Kind.choices,
+        },
     )
 
 

@@ -128,7 +128,40 @@ def _syntax_detail(exc: TemplateSyntaxError) -> str:
             "kind": kind,
             "name": unknown.group(2),
         }
+    if re.match(r"unexpected end of template", text, re.IGNORECASE):
+        return _("un marcador no se cierra antes del final del documento")
+    char = re.match(r"""unexpected char (['"])(.)\1 at \d+""", text)
+    if char:
+        return _("el carácter «%(char)s» no se permite dentro de un marcador") % {
+            "char": char.group(2)
+        }
+    extra = re.match(r"unexpected '(.+)'$", text)
+    if extra and extra.group(1)[0] in "</>":
+        # The document's own XML after a marker that was never closed.
+        return _("un marcador no se cierra en su párrafo")
+    if extra:
+        return _("sobra «%(token)s»") % {"token": extra.group(1)}
+    expected = re.match(r"expected token '(.+)', got '(.+)'$", text)
+    if expected:
+        return _("se esperaba %(expected)s y aparece %(got)s") % {
+            "expected": _token_name(expected.group(1)),
+            "got": _token_name(expected.group(2)),
+        }
+    missing = re.match(r"Expected an expression, got '(.+)'$", text)
+    if missing:
+        return _("falta un dato antes de %(got)s") % {"got": _token_name(missing.group(1))}
     return text
+
+
+def _token_name(token: str) -> str:
+    """Return how a Jinja token reads in an error message, in Spanish."""
+    names = {
+        "end of print statement": "«}}»",
+        "end of statement block": "«%}»",
+        "name": _("un nombre"),
+        "end of template": _("el final del documento"),
+    }
+    return names.get(token, f"«{token}»")
 
 
 def _unknown_error(names: Sequence[str]) -> ValidationError:

@@ -8,9 +8,11 @@ contract or a letter; it gets:
 - `MAX_LOOP_STEPS` loop iterations in all (a 360-installment schedule uses 360), and
   `MAX_SECONDS` of rendering;
 - values (text, lists) of at most `MAX_VALUE_LENGTH` characters or items, however they
-  are built (`*`, `+`, `~`, `join`, `replace`, `format`, `%`), and integers of at most
-  `MAX_INT_BITS` bits;
-- `MAX_OUTPUT_CHARS` characters written in all;
+  are built (`*`, `+`, `~`, `join`, `replace`, `format`, `%`, literals, any filter), and
+  integers of at most `MAX_INT_BITS` bits. A list's size counts what it holds, so
+  `[text] * 1000` is 1,000 times the text, as it is once written out;
+- `MAX_OUTPUT_CHARS` characters written in all (a list or a number written counts as
+  its text);
 - only the attributes a document needs: keys of the data, the dict methods `items`,
   `keys`, `values`, `get`, text methods that cannot make text longer, the parts of a
   date, and the loop's and namespace's own.
@@ -20,6 +22,7 @@ limit, in Spanish.
 """
 
 import datetime
+import functools
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,7 +33,7 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_format, do_replace, sync_do_join
-from jinja2.runtime import LoopContext
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
@@ -134,7 +137,11 @@ class _Budget:
             yield item
 
     def write(self, value: Any) -> Any:
-        """Count what a `{{ … }}` writes (Jinja's finalize hook)."""
+        """Count what a `{{ … }}` writes (Jinja's finalize hook); a list or a number counts
+        as the text it becomes, which is what is written then."""
+        if not isinstance(value, str) and not hasattr(value, "__html__"):
+            _check_length(value)  # before making its text
+            value = str(value)
         self.add_output(len(value) if isinstance(value, str) else 0)
         self.check_time()
         return value
@@ -158,10 +165,60 @@ def _range(*args: int) -> range:
     return numbers
 
 
+def _size(value: Any, limit: int | None = None) -> int:
+    """Return how many characters and items `value` holds, counted through nested lists,
+    tuples, sets, dicts and namespaces (an item counts as its characters, at least 1);
+    stop counting once over `limit`.
+
+    A list holding the same text 1,000 times weighs 1,000 texts: so it does when written.
+    """
+    if isinstance(value, str):
+        return len(value)
+    limit = MAX_VALUE_LENGTH if limit is None else limit
+    total, pending = 0, [value]
+    while pending and total <= limit:
+        children = _children(pending.pop())
+        for child in children:
+            if isinstance(child, str):
+                total += max(len(child), 1)
+            else:
+                total += 1
+                if _children(child):
+                    pending.append(child)
+    return total
+
+
+def _children(value: Any) -> Iterable[Any]:
+    """Return what a container holds (a dict's keys and values); () for anything else."""
+    if isinstance(value, Namespace):
+        value = object.__getattribute__(value, "_Namespace__attrs")
+    if isinstance(value, Mapping) and not isinstance(value, Context):
+        return [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return value
+    return ()
+
+
 def _check_length(value: Any) -> Any:
-    if isinstance(value, (str, list, tuple)) and len(value) > MAX_VALUE_LENGTH:
+    if _size(value) > MAX_VALUE_LENGTH:
         raise _too_long()
     return value
+
+
+def _check_arguments(args: Iterable[Any], kwargs: Mapping[str, Any]) -> None:
+    for value in (*args, *kwargs.values()):
+        _check_length(value)
+
+
+def _checked_items(items: Iterable[Any], budget: "_Budget") -> Iterator[Any]:
+    """Yield a filter's lazy result (`map`, `select`…) while what it yields stays in bounds."""
+    total = 0
+    for item in items:
+        total += max(_size(item), 1)
+        if total > MAX_VALUE_LENGTH:
+            raise _too_long()
+        budget.check_time()
+        yield item
 
 
 def _too_long() -> TemplateLimitError:
@@ -187,9 +244,43 @@ class _BoundedCodeGenerator(CodeGenerator):
     """Jinja's code generator, with `~` (text concatenation) checked like `+`."""
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        # Each part is checked before it is made text, the whole after.
+        for index, part in enumerate(node.nodes):
+            node.nodes[index] = _checked(part)
         self.write("environment.checked_length(")
         super().visit_Concat(node, frame)
         self.write(")")
+
+    # Literals: `[a, a, a]` holds three times `a`.
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self.write("environment.checked_length(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("environment.checked_length(")
+        super().visit_Dict(node, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # `{% for a, b in … %}` assigns to it
+            super().visit_Tuple(node, frame)
+            return
+        self.write("environment.checked_length(")
+        super().visit_Tuple(node, frame)
+        self.write(")")
+
+
+def _checked(node: nodes.Expr) -> nodes.Expr:
+    """Return `node` wrapped in `environment.checked_length(…)`."""
+    return nodes.Call(
+        nodes.EnvironmentAttribute("checked_length", lineno=node.lineno),
+        [node],
+        [],
+        None,
+        None,
+        lineno=node.lineno,
+    )
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
@@ -204,8 +295,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         super().__init__(finalize=self.budget.write, **options)
         self.globals = {
             "range": _range,
-            "dict": self.globals["dict"],
-            "namespace": self.globals["namespace"],
+            "dict": self._bounded(self.globals["dict"]),
+            "namespace": self._bounded(self.globals["namespace"]),
             "cycler": self.globals["cycler"],
             "joiner": self.globals["joiner"],
         }
@@ -214,6 +305,9 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters["join"] = self._join
         self.filters["replace"] = self._replace
         self.filters["format"] = self._format
+        # Every filter: nothing over the limits goes in (`huge|string`), nor comes out
+        # (`texts|map("replace", "x", long_text)|list`).
+        self.filters = {name: self._bounded(f) for name, f in self.filters.items()}
 
     checked_length = staticmethod(_check_length)
 
@@ -253,11 +347,13 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     # --- operators ---
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _check_length(left)
+        _check_length(right)
         if operator == "*":
             if isinstance(left, int) and isinstance(right, (str, list, tuple)):
                 left, right = right, left
             if isinstance(left, (str, list, tuple)) and isinstance(right, int):
-                if len(left) * max(right, 0) > MAX_VALUE_LENGTH:
+                if max(_size(left), 1) * max(right, 0) > MAX_VALUE_LENGTH:
                     raise _too_long()
             elif isinstance(left, int) and isinstance(right, int):
                 self._check_bits(abs(left).bit_length() + abs(right).bit_length())
@@ -265,7 +361,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             if isinstance(left, int) and isinstance(right, int) and right > 0:
                 self._check_bits(abs(left).bit_length() * right)
         elif operator == "+":
-            if _length(left) + _length(right) > MAX_VALUE_LENGTH:
+            if _size(left) + _size(right) > MAX_VALUE_LENGTH:
                 raise _too_long()
         elif operator == "%":
             _check_format(left)
@@ -284,9 +380,22 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
         def checked(*args: Any, **kwargs: Any) -> str:
             _check_format(value.__self__)
+            _check_arguments(args, kwargs)
             return _check_length(formatter(*args, **kwargs))
 
         return checked
+
+    # --- filters and globals: bounded what they take and what they give ---
+    def _bounded(self, func: Any) -> Any:
+        @functools.wraps(func)  # keeps `jinja_pass_arg` (context, environment…)
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            _check_arguments(args, kwargs)
+            result = func(*args, **kwargs)
+            if isinstance(result, Iterator):
+                return _checked_items(result, self.budget)
+            return _check_length(result)
+
+        return bounded
 
     # --- filters that can make long text out of short ---
     def _join(self, eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None):

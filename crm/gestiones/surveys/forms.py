@@ -5,6 +5,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -72,11 +73,24 @@ class SurveyAnswerForm(ServiceErrorsMixin, forms.Form):
 # --- The survey editor ------------------------------------------------------------------
 
 
+# The presentation the customer reads above the questions: a paragraph or two.
+MAX_INTRO_CHARS = 2000
+# Questions are numbered 1, 2, 3… on the page; the order only sorts them.
+MAX_ORDER = 1000
+
+
 class SurveyForm(ServiceErrorsMixin, forms.ModelForm):
     class Meta:
         model = Survey
         fields = ["name", "intro", "thanks", "is_active"]
         widgets = {"intro": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        intro = self.fields["intro"]
+        intro.max_length = MAX_INTRO_CHARS
+        intro.validators.append(MaxLengthValidator(MAX_INTRO_CHARS))
+        intro.widget.attrs["maxlength"] = MAX_INTRO_CHARS
 
 
 class QuestionForm(forms.ModelForm):
@@ -85,8 +99,28 @@ class QuestionForm(forms.ModelForm):
         fields = ["order", "text", "kind", "choices", "scale_min", "scale_max", "is_required"]
         widgets = {
             "choices": forms.Textarea(attrs={"rows": 2}),
-            "order": forms.NumberInput(attrs={"min": 0}),
+            "order": forms.NumberInput(attrs={"min": 0, "max": MAX_ORDER}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["order"].validators.append(MaxValueValidator(MAX_ORDER))
+
+    def clean_choices(self) -> str:
+        """Refuse an option written twice: the customer would see it twice, and the
+        report would count its answers once per line."""
+        choices = self.cleaned_data.get("choices") or ""
+        seen: set[str] = set()
+        for line in choices.splitlines():
+            option = line.strip()
+            if option.casefold() in seen:
+                raise forms.ValidationError(
+                    _("La opción «%(option)s» está repetida; escríbala una sola vez.")
+                    % {"option": option}
+                )
+            if option:
+                seen.add(option.casefold())
+        return choices
 
 
 QuestionFormSet = forms.inlineformset_factory(

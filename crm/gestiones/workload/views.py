@@ -24,6 +24,7 @@ def workload(request: HttpRequest) -> HttpResponse:
     chosen = next((t for t in types if str(t.pk) == request.GET.get("tipo", "")), None)
     bulk_form = forms.BulkReassignForm(request.POST or None)
     if request.method == "POST" and bulk_form.is_valid():
+        marked = len(bulk_form.cleaned_data["gestiones"])
         try:
             moved = workload_services.reassign_many(
                 gestiones=bulk_form.cleaned_data["gestiones"],
@@ -34,14 +35,11 @@ def workload(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             bulk_form.add_error(None, exc)
         else:
-            messages.success(
+            _say_reassigned(
                 request,
-                ngettext(
-                    "%(n)s gestión reasignada a %(agent)s.",
-                    "%(n)s gestiones reasignadas a %(agent)s.",
-                    moved,
-                )
-                % {"n": moved, "agent": people.display_name(bulk_form.cleaned_data["agent"])},
+                moved=moved,
+                unchanged=marked - moved,
+                agent=people.display_name(bulk_form.cleaned_data["agent"]),
             )
             return redirect(request.get_full_path())
     from_agent = request.GET.get("gestor", "")
@@ -75,3 +73,29 @@ def workload(request: HttpRequest) -> HttpResponse:
         },
     }
     return render(request, "gestiones/workload.html", context)
+
+
+def _say_reassigned(request: HttpRequest, *, moved: int, unchanged: int, agent: str) -> None:
+    """Say how many gestiones changed hands, and how many did not (already the agent's)."""
+    if not moved:
+        messages.warning(
+            request,
+            _(
+                "No se reasignó ninguna gestión: las marcadas ya estaban a cargo de "
+                "%(agent)s o se cerraron."
+            )
+            % {"agent": agent},
+        )
+        return
+    text = ngettext(
+        "%(n)s gestión reasignada a %(agent)s.",
+        "%(n)s gestiones reasignadas a %(agent)s.",
+        moved,
+    ) % {"n": moved, "agent": agent}
+    if unchanged:
+        text += " " + ngettext(
+            "%(n)s no cambió: ya estaba a su cargo o se cerró.",
+            "%(n)s no cambiaron: ya estaban a su cargo o se cerraron.",
+            unchanged,
+        ) % {"n": unchanged}
+    messages.success(request, text)

@@ -12,6 +12,7 @@ from docx import Document
 from pytest_django.asserts import assertContains
 
 from crm.gestiones.campaigns import services as campaign_services
+from crm.gestiones.deletions import services as deletion_services
 from crm.gestiones.documents import services as document_services
 from crm.gestiones.goals import services as goal_services
 from crm.gestiones.models import (
@@ -97,6 +98,30 @@ def test_supervisors_read_the_deletions(client, supervisor, goal):
 
     assertContains(response, "Andrea Quispe · Préstamo de consumo · Mayo 2026")
     assertContains(response, "Meta")
+
+
+def test_the_deletions_are_searched_by_name_or_who_deleted(client, supervisor):
+    supervisor.first_name, supervisor.last_name = "Sergio", "Villanueva"
+    supervisor.save()
+    for n in range(30):
+        deletion_services.record_deletion(
+            kind=DeletionRecord.Kind.SURVEY, object_id=n, name=f"Encuesta {n}", actor=None
+        )
+    deletion_services.record_deletion(
+        kind=DeletionRecord.Kind.CAMPAIGN, object_id=99, name="Feria 2026", actor=supervisor
+    )
+    client.force_login(supervisor)
+    url = reverse("gestiones:deletion_list")
+
+    by_name = client.get(url, {"q": " feria\x00 "})
+    by_person = client.get(url, {"q": "villanueva"})
+    paged = client.get(url, {"q": "encuesta", "tipo": "survey"})
+
+    assert [r.name for r in by_name.context["page"]] == ["Feria 2026"]
+    assert [r.name for r in by_person.context["page"]] == ["Feria 2026"]
+    assert paged.context["page"].paginator.count == 30
+    assertContains(paged, "?page=2&amp;tipo=survey&amp;q=encuesta")
+    assertContains(client.get(url, {"q": "nada así"}), "Ninguna eliminación coincide")
 
 
 def test_advisors_do_not_read_the_deletions(client, asesor):

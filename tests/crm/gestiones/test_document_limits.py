@@ -140,3 +140,66 @@ def test_the_templates_own_errors_are_form_errors_not_500s(source):
     message = refusal(source)
 
     assert message.startswith("No se pudo llenar la plantilla") or "no existe" in message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # A list repeating a long text, made text by a filter: 1,000 times the text.
+        '{% set a = "x" * 1000 %}{{ ([a] * 1000)|string|length }}',
+        '{% set a = "x" * 1000 %}{{ ([a] * 1000)|map("upper")|list|length }}',
+        '{% set a = "x" * 1000 %}{{ ([a] * 1000)|sort|length }}',
+        # The same through a literal list, and through dict() and namespace().
+        '{% set a = "x" * 1000 %}{{ [a, a, a, a]|string|length }}',
+        '{% set a = "x" * 1000 %}{{ dict(b=a, c=a)|string|length }}',
+        '{% set a = "x" * 1000 %}{{ namespace(b=a, c=a)|string|length }}',
+        # Each item within the limit, all of them over it.
+        '{% set a = "x" * 999 %}{{ ((a|list)[:500])|map("replace", "x", a)|list|length }}',
+    ],
+)
+def test_a_list_weighs_what_it_holds(monkeypatch, source):
+    monkeypatch.setattr(sandbox, "MAX_VALUE_LENGTH", 1000)
+
+    message = refusal(source)
+
+    assert "más de 1.000 elementos" in message, message
+
+
+def test_a_list_written_out_counts_as_its_text(monkeypatch):
+    monkeypatch.setattr(sandbox, "MAX_OUTPUT_CHARS", 50_000)
+
+    message = refusal("{% set b = range(1000)|list %}{% for i in range(100) %}{{ b }}{% endfor %}")
+
+    assert "escribe más de 50.000 caracteres" in message, message
+
+
+def test_lists_and_tuples_a_document_uses_still_fill():
+    text = fill(
+        "{% for a, b in [(1, 2), (3, 4)] %}{{ a }}-{{ b }} {% endfor %}",
+        "{{ range(360)|map('string')|join(',')|length }} {{ {'k': 1}['k'] }} "
+        "{{ cliente.nombre_completo.split()|list|length }} {{ dict(a=1)['a'] }}",
+    )
+
+    assert "1-2 3-4" in text
+    assert "1329 1 2 1" in text
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("{{ cliente.documento }", "sobra «}»"),
+        ("{{ cliente.documento", "un marcador no se cierra en su párrafo"),
+        ("{% if cliente.documento %}x", "falta cerrar el bloque «if» con «endif»"),
+        ("{{ cliente.documento cliente }}", "se esperaba «}}» y aparece «cliente»"),
+        ("{{ cliente.documento ! }}", "el carácter «!» no se permite dentro de un marcador"),
+        ("{{ }}", "falta un dato antes de «}}»"),
+        ("{{ cliente.documento|  }}", "se esperaba un nombre y aparece «}}»"),
+    ],
+)
+def test_a_syntax_error_is_explained_in_spanish(source, says):
+    with pytest.raises(ValidationError) as caught:
+        rendering.check_template(docx_with(source))
+
+    message = " ".join(caught.value.message_dict["file"])
+    assert says in message, message
+    assert "unexpected" not in message and "expected" not in message

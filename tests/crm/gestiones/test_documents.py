@@ -402,6 +402,17 @@ def test_the_supervisor_sees_and_filters_the_template_list(
     assert "gestiones/document_template_list.html" not in [t.name for t in filtered.templates]
 
 
+def test_a_filter_that_does_not_parse_is_left_out_and_said(client, supervisor, contract):
+    client.force_login(supervisor)
+    url = reverse("gestiones:document_template_list")
+
+    # A type deleted since the link was saved; the search still applies.
+    response = client.get(url, {"gestion_type": "999999", "q": "mutuo"})
+
+    assert [t.name for t in response.context["page"]] == ["Contrato de mutuo"]
+    assertContains(response, "Tipo de gestión: valor no válido, no se aplicó este filtro.")
+
+
 def test_the_form_shows_the_placeholders_and_the_sample_link(client, supervisor):
     client.force_login(supervisor)
 

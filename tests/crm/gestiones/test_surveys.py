@@ -680,3 +680,27 @@ def test_the_staff_screens_ask_anonymous_visitors_to_sign_in(client, survey):
 
     assert response.status_code == 302
     assert reverse("login") in response.url
+
+
+@pytest.mark.parametrize(
+    ("survey_fields", "question", "message"),
+    [
+        # The customer would see "Sí" twice, and the report counted its answers twice.
+        ({}, {"kind": "choice", "choices": "Sí\nNo\nsí "}, "La opción «sí» está repetida"),
+        ({}, {"order": "10000000000"}, "menor o igual a 1000"),
+        ({"intro": "x" * 100_000}, {}, "como máximo 2000 caracteres"),
+    ],
+)
+def test_a_survey_is_refused_options_twice_and_absurd_sizes(
+    client, supervisor, survey_fields, question, message
+):
+    client.force_login(supervisor)
+    row = {"order": "1", "text": "¿Qué tal?", "kind": "scale", "scale_min": "1",
+           "scale_max": "5", "choices": "", "is_required": "on"}  # fmt: skip
+    data = {"name": "Acotada", "thanks": "Gracias", "is_active": "on", **survey_fields}
+    data |= formset_data([{**row, **question}])
+
+    response = client.post(reverse("gestiones:survey_create"), data)
+
+    assertContains(response, message)
+    assert not Survey.objects.filter(name="Acotada").exists()

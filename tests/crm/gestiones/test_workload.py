@@ -269,3 +269,28 @@ def test_closed_gestiones_are_never_late(make_gestion, asesor):
         notification_services.alert_due_gestiones(now=NOW + datetime.timedelta(days=9))["late"] == 0
     )
     assert not Gestion.objects.get(pk=gestion.pk).is_late(NOW + datetime.timedelta(days=9))
+
+
+def test_bulk_reassignment_says_which_gestiones_did_not_change_hands(
+    client, make_gestion, asesor, asesor2, supervisor
+):
+    mine = make_gestion(customer=CustomerFactory(), agent=asesor)
+    theirs = make_gestion(customer=CustomerFactory(), agent=asesor2)
+    client.force_login(supervisor)
+
+    nothing = client.post(
+        "/gestiones/carga/", {"gestiones": [theirs.pk], "agent": asesor2.pk}, follow=True
+    )
+    some = client.post(
+        "/gestiones/carga/", {"gestiones": [mine.pk, theirs.pk], "agent": asesor2.pk}, follow=True
+    )
+
+    said = [str(m) for m in nothing.context["messages"]]
+    assert said == [
+        "No se reasignó ninguna gestión: las marcadas ya estaban a cargo de Bruno Díaz o se "
+        "cerraron."
+    ]
+    said = [str(m) for m in some.context["messages"]]
+    assert said == [
+        "1 gestión reasignada a Bruno Díaz. 1 no cambió: ya estaba a su cargo o se cerró."
+    ]
