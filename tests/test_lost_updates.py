@@ -389,19 +389,10 @@ def test_a_stale_step_on_a_gestion_that_moved_on_records_nothing_and_keeps_the_n
     assert service_gestion.state.name == "Esperando al cliente"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "crm/gestiones/views.py:follow_up_create (and gestion_data) ask "
-        "selectors.can_follow_up, which is False for a closed gestión: a follow-up typed "
-        "while a supervisor closed it gets the 403 page 'No tiene permiso… pida a un "
-        "administrador que revise su rol' and the notes typed are lost, instead of the "
-        "service's own 'La gestión #N está cerrada (Resuelto)…' on the form."
-    ),
-)
 def test_a_follow_up_typed_while_the_gestion_was_closed_says_it_closed(
     client, service_gestion, asesor, supervisor
 ):
+    """It was the 403 page ("pida a un administrador que revise su rol"), the notes lost."""
     typed = step(service_gestion, "Solicitar tiempo estimado", "Tiempo estimado disponible")
     action, result = step(service_gestion, "Resolver", "Solucionado")
     gestion_services.record_follow_up(
@@ -412,8 +403,11 @@ def test_a_follow_up_typed_while_the_gestion_was_closed_says_it_closed(
     response = client.post(
         reverse("gestiones:follow_up", args=[service_gestion.pk]),
         {"action": typed[0].pk, "result": typed[1].pk, "notes": "TI dice: el viernes."},
+        follow=True,
     )
 
     assert response.status_code == 200
-    assert "está cerrada" in response.content.decode()
+    assert "está cerrada («Resuelto»): se cerró mientras usted escribía" in (
+        response.content.decode()
+    )
     assert "TI dice: el viernes." in response.content.decode()

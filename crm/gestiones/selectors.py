@@ -175,7 +175,13 @@ def notifies_customer(gestion: Gestion, result: ActionResult) -> bool:
 
 def can_follow_up(user: AbstractBaseUser, gestion: Gestion) -> bool:
     """Return whether `user` may record follow-ups: its agent, or a supervisor of it."""
-    if not user.has_perm("gestiones.add_followup") or not gestion.is_open:
+    return gestion.is_open and works_on(user, gestion)
+
+
+def works_on(user: AbstractBaseUser, gestion: Gestion) -> bool:
+    """Return whether `user` records follow-ups on `gestion` while it is open (a form sent
+    after it closed is then told so, with what was typed, rather than refused as a stranger's)."""
+    if not user.has_perm("gestiones.add_followup"):
         return False
     if gestion.agent_id == user.pk or user.has_perm("gestiones.reassign_gestion"):
         return True

@@ -145,10 +145,16 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a follow-up (POST), or re-render the form for the chosen action (a POST with
     `reload`, or a GET), keeping what was typed."""
     gestion = selectors.gestion_for(request.user, pk)
+    sent = request.method == "POST" and "reload" not in request.POST
+    # Closed while the form was open: the service says so on the form, with what was typed.
+    closed_meanwhile = sent and not gestion.is_open and selectors.works_on(request.user, gestion)
+    if closed_meanwhile:
+        messages.error(request, _closed_meanwhile_message(gestion, request.POST.get("notes", "")))
+        return redirect(gestion)
     if not selectors.can_follow_up(request.user, gestion):
         raise PermissionDenied
     actions = selectors.allowed_actions(gestion)
-    if request.method != "POST" or "reload" in request.POST:
+    if not sent:
         # The action select asks for its results: the same form, with what was typed as its
         # initial values (unbound, so the fields not filled yet show no errors). Files are
         # not among them: a browser never puts a file back into a file input.
@@ -197,6 +203,18 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _closed_meanwhile_message(gestion: Gestion, notes: str) -> str:
+    """Say that the gestión closed while the form was open, giving back what was typed."""
+    message = _(
+        "La gestión #%(id)s está cerrada («%(state)s»): se cerró mientras usted escribía y "
+        "no se registró nada."
+    ) % {"id": gestion.pk, "state": gestion.state.name}
+    notes = " ".join(notes.split())
+    if notes:
+        message += " " + _("Lo que escribió: «%(notes)s»") % {"notes": notes[:2000]}
+    return message
+
+
 def _handed_over_message(gestion) -> str:
     """Say where a gestión went once its follow-up took it out of the user's sight."""
     gestion = Gestion.objects.select_related("state", "agent").get(pk=gestion.pk)
@@ -226,6 +244,14 @@ def _handed_over_message(gestion) -> str:
 def gestion_data(request: HttpRequest, pk: int) -> HttpResponse:
     """Complete or correct the gestión's dynamic-form data."""
     gestion = selectors.gestion_for(request.user, pk)
+    closed_meanwhile = (
+        request.method == "POST"
+        and not gestion.is_open
+        and selectors.works_on(request.user, gestion)
+    )
+    if closed_meanwhile:
+        messages.error(request, _closed_meanwhile_message(gestion, ""))
+        return redirect(gestion)
     if not selectors.can_follow_up(request.user, gestion):
         raise PermissionDenied
     form = forms.GestionDataForm(request.POST or None, gestion=gestion)
