@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +19,7 @@ from crm.models import (
     Tag,
 )
 from lib.admin_widgets import WholeNumberAutocompleteMixin
+from lib.stale import KeepsOthersChangesAdmin
 
 
 @admin.register(Branch)
@@ -250,3 +253,14 @@ class AppointmentAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# Staff accounts: Django's own admin, whose change form keeps what another administrator
+# saved while it was open (a revoked role or a deactivation, undone by a stale tab's save).
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
+    pass

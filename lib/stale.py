@@ -18,7 +18,7 @@ showed, what this person sent, what is stored now.
 A form sent without the hidden field (a script, an older page) is taken as it comes.
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from django import forms
 from django.core import signing
 from django.db import models
 from django.forms.models import model_to_dict
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 SEEN = "seen_values"
@@ -46,7 +47,13 @@ def _canonical(value: Any) -> Any:
         return format(value.normalize(), "f") if value.is_finite() else str(value)
     if isinstance(value, int):
         return format(Decimal(value), "f")
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        # To the second and in UTC, as a form writes it back (a split date-time widget
+        # drops the microseconds; a form's value comes in the local time zone).
+        if timezone.is_aware(value):
+            value = value.astimezone(UTC)
+        return value.replace(microsecond=0).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
@@ -151,3 +158,29 @@ class KeepsOthersChanges:
         choices = dict(getattr(field, "choices", ()) or ())
         text = str(choices.get(value, value))
         return text if len(text) <= 80 else text[:79] + "…"
+
+
+class KeepsOthersChangesAdmin:
+    """Mixin for a ModelAdmin: its change form is a `KeepsOthersChanges` form, the hidden
+    field in its last fieldset (the admin writes only the fields its fieldsets name)."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None or not fieldsets:
+            return fieldsets
+        name, options = fieldsets[-1]
+        fieldsets[-1] = (name, {**options, "fields": (*options["fields"], SEEN)})
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            base = kwargs.get("form", self.form)
+            kwargs["form"] = type(
+                base.__name__,
+                (KeepsOthersChanges, base),
+                {
+                    "__module__": base.__module__,
+                    SEEN: forms.CharField(widget=forms.HiddenInput, required=False),
+                },
+            )
+        return super().get_form(request, obj, change=change, **kwargs)
