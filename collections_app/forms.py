@@ -28,6 +28,7 @@ from credits.forms import validate_receipt
 from credits.models import Payment
 from crm import display
 from crm.forms import ServiceErrorsMixin
+from lib import fields as lib_fields
 
 REASON_CHARS = 255
 NOTES_CHARS = 255
@@ -36,7 +37,6 @@ FIRST_DAY = date(2000, 1, 1)
 # The most an installment number may be (credits' longest term is far below it).
 MAX_INSTALLMENT = 600
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
-AMOUNT_WIDGET = forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"})
 
 GATEWAY_CHOICES = list(GATEWAY_NAMES.items())
 
@@ -46,14 +46,14 @@ def _all(label: str, choices) -> list[tuple[str, str]]:
 
 
 def amount_field(label: str, **kwargs: Any) -> forms.DecimalField:
-    """An amount of money: positive, two decimals, no larger than the ledger holds."""
-    return forms.DecimalField(
+    """An amount of money: positive, two decimals, no larger than the ledger holds; typed
+    as people type it (1,500.50 or 1.500,50), in a text input (lib.fields)."""
+    return lib_fields.DecimalField(
         label=label,
         max_digits=14,
         decimal_places=2,
         min_value=Decimal("0.01"),
         max_value=services.MAX_AMOUNT,
-        widget=AMOUNT_WIDGET,
         **kwargs,
     )
 
@@ -236,7 +236,7 @@ class LinkForm(DebtChoiceForm):
         ],
         initial=PaymentLink.Concept.TOTAL,
     )
-    installment_number = forms.IntegerField(
+    installment_number = lib_fields.IntegerField(
         label=_("N.º de cuota"),
         required=False,
         min_value=1,

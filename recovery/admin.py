@@ -7,12 +7,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.validators import MinValueValidator
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from lib import fields as lib_fields
 from lib import search
 from recovery import variables
 from recovery.models import RecoverySettings
@@ -91,7 +93,6 @@ class RecoverySettingsForm(forms.ModelForm):
         hours.validators = [v for v in hours.validators if not isinstance(v, MinValueValidator)] + [
             MinValueValidator(1)
         ]
-        hours.widget.attrs["min"] = 1
 
     def _clean_image(self, kind: str) -> Any:
         value = self.cleaned_data.get(kind)
@@ -165,6 +166,13 @@ class RecoverySettingsAdmin(admin.ModelAdmin):
     nor deleted."""
 
     form = RecoverySettingsForm
+    # The countdown's hours, typed in a text input (lib.fields): "1.000" is refused, not 1.
+    formfield_overrides = {
+        models.IntegerField: {
+            "form_class": lib_fields.IntegerField,
+            "widget": lib_fields.TypedNumberInput(attrs={"class": "vIntegerField"}),
+        },
+    }
     readonly_fields = ["portal_url", "updated_at"]
     fieldsets = [
         (

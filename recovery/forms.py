@@ -13,6 +13,7 @@ from collections_app.screens import ListFilterForm, is_confirmed  # noqa: F401 (
 from crm import validators as document_validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
+from lib import fields as lib_fields
 from recovery import services
 from recovery.models import MAX_DEBT, Campaign
 from recovery.services import MAX_CODE
@@ -22,9 +23,6 @@ FIRST_DAY = date(2000, 1, 1)
 REASON_CHARS = 255
 FINISH_REASON_CHARS = 200
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
-# Text, not type=number: a browser's number input refuses "1.234,50" before the server can
-# say why, and its step check would block cents.
-AMOUNT_ATTRS = {"type": "text", "inputmode": "decimal", "autocomplete": "off"}
 
 
 def _latest_day() -> date:
@@ -44,15 +42,16 @@ def _day_problem(day: date | None) -> str | None:
 def amount_field(
     label: str, *, required: bool = True, min_value: str = "0.01"
 ) -> forms.DecimalField:
-    """An amount of money: two decimals, within what a campaign may be."""
-    return forms.DecimalField(
+    """An amount of money: two decimals, within what a campaign may be; typed as people type
+    it (1,500.50 or 1.500,50), in a text input (lib.fields)."""
+    return lib_fields.DecimalField(
         label=label,
         required=required,
         max_digits=14,
         decimal_places=2,
         min_value=Decimal(min_value),
         max_value=MAX_DEBT,
-        widget=forms.TextInput(attrs=AMOUNT_ATTRS),
+        widget=lib_fields.TypedNumberInput(attrs={"autocomplete": "off"}),
     )
 
 

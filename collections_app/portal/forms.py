@@ -53,7 +53,6 @@ def _amount_field(label: str = _("Monto"), required: bool = True) -> forms.Decim
             "min_value": _("El monto mínimo es 0.01."),
             "max_value": _("El monto es demasiado grande."),
         },
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
     )
 
 
@@ -196,7 +195,8 @@ class PayForm(PortalForm):
         ],
         error_messages={"invalid_choice": _("Elija qué quiere pagar.")},
     )
-    installment_number = forms.IntegerField(
+    # The installment's button sends it (portal_installments.jinja); read as any number is.
+    installment_number = lib_fields.IntegerField(
         required=False,
         min_value=1,
         max_value=9999,

@@ -17,6 +17,7 @@ from collections_app.screens import (  # noqa: F401 (the flow screens read them 
 from collections_app.strategies import flows
 from collections_app.strategies import forms as strategy_forms
 from crm.forms import ServiceErrorsMixin
+from lib import fields as lib_fields
 
 # The most steps a flow takes: the calendar has 196 days, but no one writes that many.
 MAX_STEPS = 30
@@ -99,11 +100,12 @@ class TemplateChoiceField(forms.ModelChoiceField):
 
 
 class StepForm(forms.ModelForm):
-    day_offset = forms.IntegerField(
+    # A text input without inputmode="numeric" (lib.fields): a phone's digit keyboard has no
+    # minus sign, and the days before the due date are negative.
+    day_offset = lib_fields.IntegerField(
         label=_("Día"),
         min_value=FLOW_FIRST_DAY,
         max_value=FLOW_LAST_DAY,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         error_messages={
             "required": _("Indique el día del paso."),
             "invalid": _("Escriba el día como un número entero (−3, 0, 5…)."),
@@ -236,7 +238,7 @@ class EffectivenessForm(forms.Form):
         widget=forms.DateInput(**DATE_WIDGET),
         error_messages={"invalid": _("Escriba una fecha válida.")},
     )
-    days = forms.IntegerField(
+    days = lib_fields.IntegerField(
         label=_("Días de atribución"),
         required=False,
         min_value=MIN_ATTRIBUTION_DAYS,

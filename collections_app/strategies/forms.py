@@ -86,7 +86,8 @@ class TemplateFilterForm(ListFilterForm):
 
 
 def _days(label: str, low: int) -> forms.IntegerField:
-    return forms.IntegerField(
+    # A text input (lib.fields): "1.000" is refused as ambiguous, not read as 1.
+    return lib_fields.IntegerField(
         label=label,
         required=False,
         min_value=low,
@@ -96,7 +97,6 @@ def _days(label: str, low: int) -> forms.IntegerField:
             "max_value": _("Indique como máximo %(limit_value)s días (10 años)."),
             "invalid": _("Indique un número entero de días."),
         },
-        widget=forms.NumberInput(attrs={"min": low, "max": MAX_DAYS, "inputmode": "numeric"}),
     )
 
 
@@ -116,7 +116,6 @@ def _balance(label: str) -> forms.DecimalField:
             "max_digits": _("Indique un saldo de hasta 999,999,999.99."),
             "invalid": _("Indique un monto, como 1500.00."),
         },
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
     )
 
 
@@ -368,7 +367,7 @@ class EventSettingsForm(forms.Form):
 class MessagePolicyForm(ServiceErrorsMixin, forms.ModelForm):
     """Quiet hours (local time) and the daily limit of messages pushed to a customer."""
 
-    daily_limit = forms.IntegerField(
+    daily_limit = lib_fields.IntegerField(
         label=_("Mensajes por día y cliente"),
         min_value=events.MIN_DAILY_LIMIT,
         max_value=events.MAX_DAILY_LIMIT,

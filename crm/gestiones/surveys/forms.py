@@ -13,6 +13,7 @@ from crm.forms import ServiceErrorsMixin
 from crm.gestiones import forms as gestion_forms
 from crm.gestiones.models import GestionType, Question, Survey
 from crm.gestiones.surveys import selectors, services
+from lib import fields as lib_fields
 
 # --- The customer's answers -------------------------------------------------------------
 
@@ -97,10 +98,13 @@ class QuestionForm(forms.ModelForm):
     class Meta:
         model = Question
         fields = ["order", "text", "kind", "choices", "scale_min", "scale_max", "is_required"]
-        widgets = {
-            "choices": forms.Textarea(attrs={"rows": 2}),
-            "order": forms.NumberInput(attrs={"min": 0, "max": MAX_ORDER}),
+        # Typed as text and read by lib.fields ("1.000" is not 1; see lib.fields).
+        field_classes = {
+            "order": lib_fields.IntegerField,
+            "scale_min": lib_fields.IntegerField,
+            "scale_max": lib_fields.IntegerField,
         }
+        widgets = {"choices": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
