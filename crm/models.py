@@ -420,6 +420,13 @@ class Message(models.Model):
             models.Index(fields=["customer", "due_at"], name="crm_message_due_idx"),
             # Effectiveness: the messages of one flow step or event setting.
             models.Index(fields=["origin", "origin_id"], name="crm_message_origin_idx"),
+            # Effectiveness: was a message answered (the customer's replies after it)? One
+            # probe per message; the thread's index read every outbound message in between.
+            models.Index(
+                fields=["customer", "created_at"],
+                condition=models.Q(direction="inbound"),
+                name="crm_message_replies_idx",
+            ),
         ]
 
     def __str__(self) -> str:
