@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from crm.models import Product
 from lib import files
@@ -61,7 +62,11 @@ class PlaceholderValidator:
         ]
         if unknown:
             raise ValidationError(
-                _("El texto usa {%(unknown)s}, que no existe; admite %(names)s."),
+                ngettext(
+                    "El texto usa {%(unknown)s}, que no existe; admite %(names)s.",
+                    "El texto usa {%(unknown)s}, que no existen; admite %(names)s.",
+                    len(unknown),
+                ),
                 code="unknown_placeholder",
                 params={
                     "unknown": "}, {".join(unknown),

@@ -769,3 +769,18 @@ def test_the_form_offers_only_the_types_a_campaign_can_open(client, supervisor, 
     assert choices == [call_type]
     assert retired not in choices
     assertContains(response, 'hx-get="/gestiones/campanas/segmento/"')
+
+
+def test_unknown_placeholders_are_named_in_the_singular_or_the_plural():
+    from django.core.exceptions import ValidationError
+
+    from crm.gestiones.models.processes import PlaceholderValidator
+
+    check = PlaceholderValidator(["nombre"])
+    with pytest.raises(ValidationError) as one:
+        check("Hola {apodo}")
+    with pytest.raises(ValidationError) as two:
+        check("Hola {apodo} y {edad}")
+
+    assert one.value.messages == ["El texto usa {apodo}, que no existe; admite {nombre}."]
+    assert two.value.messages == ["El texto usa {apodo}, {edad}, que no existen; admite {nombre}."]
