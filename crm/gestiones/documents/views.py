@@ -141,12 +141,15 @@ def document_generate(request: HttpRequest, gestion_id: int, template_id: int) -
         for message in exc.messages:
             messages.error(request, message)
     else:
-        names = ", ".join(a.name for a in follow_up.attachments.all())
-        messages.success(
-            request,
-            _("Documento «%(name)s» generado: %(files)s. Su PDF se prepara en segundo plano.")
-            % {"name": template.name, "files": names},
-        )
+        files = [a.name for a in follow_up.attachments.all()]
+        text = _("Documento «%(name)s» generado: %(files)s.") % {
+            "name": template.name,
+            "files": ", ".join(files),
+        }
+        if not any(name.lower().endswith(".pdf") for name in files):
+            # Said only while it is so: with tasks run at once, the PDF is there already.
+            text += " " + _("Su PDF quedó en cola: aparecerá en el seguimiento al generarse.")
+        messages.success(request, text)
     return redirect(gestion.get_absolute_url())
 
 

@@ -517,7 +517,7 @@ def test_generating_from_the_gestion_page_redirects_back_with_a_message(
     messages = [str(m) for m in response.wsgi_request._messages]
     assert messages == [
         f"Documento «Contrato de mutuo» generado: contrato-de-mutuo-gestion-{gestion.pk}.docx. "
-        "Su PDF se prepara en segundo plano."
+        "Su PDF quedó en cola: aparecerá en el seguimiento al generarse."
     ]
 
 
