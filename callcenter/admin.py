@@ -35,7 +35,11 @@ from callcenter.models import (
     StockMovement,
 )
 from crm import display
+from lib import fields as lib_fields
 from lib import files, people, search
+
+# Numbers typed as people type them, in a text input (lib.fields).
+NUMBER_FIELDS = lib_fields.admin_number_fields()
 
 # How much of an import's file name its page's heading shows (a phone's width).
 TITLE_FILE_NAME_CHARS = 28
@@ -68,6 +72,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(CatalogProduct)
 class CatalogProductAdmin(admin.ModelAdmin):
     form = catalog_forms.CatalogProductForm
+    formfield_overrides = NUMBER_FIELDS
     list_display = ["sku", "name", "price", "currency", "stock", "is_active"]
     list_filter = ["is_active", "currency"]
     search_fields = ["sku", "name", "search_text"]
@@ -268,6 +273,8 @@ class StockMovementAdmin(ReadOnlyAdmin):
 class QueueSettingsAdmin(admin.ModelAdmin):
     """One row: created on first read from the KOMMO_* variables, then edited here."""
 
+    formfield_overrides = NUMBER_FIELDS
+
     list_display = [
         "__str__",
         "pipeline_id",
@@ -285,6 +292,7 @@ class QueueSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(LossReason)
 class LossReasonAdmin(admin.ModelAdmin):
+    formfield_overrides = NUMBER_FIELDS
     list_display = ["name", "kommo_loss_reason_id", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name"]

@@ -10,6 +10,7 @@ from crm import services as crm_services
 from crm import validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
+from lib import fields as lib_fields
 
 
 class ContactForm(ServiceErrorsMixin, forms.Form):
@@ -102,7 +103,7 @@ class CustomerMatchForm(forms.Form):
 
 class CartAddForm(forms.Form):
     product = forms.IntegerField(widget=forms.HiddenInput)
-    quantity = forms.IntegerField(
+    quantity = lib_fields.IntegerField(
         label=_("Cantidad"),
         min_value=1,
         max_value=call_services.MAX_LINE_QUANTITY,

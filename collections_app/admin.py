@@ -5,7 +5,6 @@ screens, the bot, the portal, the gateways)."""
 from typing import Any
 
 from django.contrib import admin
-from django.db import models
 from django.http import HttpRequest
 from django.utils.dateparse import parse_date
 from django.utils.formats import date_format
@@ -249,13 +248,7 @@ class AgreementRuleAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     # Typed as people type them, in a text input (lib.fields): the percentages have no
     # thousands, so "12,5" is 12.5; "1.000" installments or days is refused, not read as 1.
-    formfield_overrides = {
-        models.DecimalField: {"form_class": lib_fields.DecimalField, "grouped": False},
-        models.IntegerField: {
-            "form_class": lib_fields.IntegerField,
-            "widget": lib_fields.TypedNumberInput(attrs={"class": "vIntegerField"}),
-        },
-    }
+    formfield_overrides = lib_fields.admin_number_fields(grouped=False)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Agreements keep the rule they were made by (PROTECT): deactivate it instead.

@@ -21,6 +21,7 @@ from crm import forms as crm_forms
 from crm import validators as crm_validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, Customer
+from lib import fields as lib_fields
 from lib import lists, people
 from lib.money import Currency
 
@@ -109,21 +110,22 @@ class LoanTermsForm(forms.Form):
         empty_label=_("Elija un producto"),
         error_messages={"required": _("Elija el producto.")},
     )
-    principal = forms.DecimalField(
+    principal = lib_fields.DecimalField(
         label=_("Monto"),
         max_digits=14,
         decimal_places=2,
         min_value=Decimal("0.01"),
         error_messages={"required": _("Indique el monto.")},
     )
-    term = forms.IntegerField(
+    term = lib_fields.IntegerField(
         label=_("Plazo (cuotas)"),
         min_value=1,
         max_value=schedule.MAX_TERM,
         error_messages={"required": _("Indique el plazo.")},
     )
-    annual_rate = forms.DecimalField(
+    annual_rate = lib_fields.DecimalField(
         label=_("Tasa nominal anual (%)"),
+        grouped=False,
         max_digits=8,
         decimal_places=4,
         min_value=0,
@@ -256,7 +258,7 @@ class LoanForm(ServiceErrorsMixin, LoanTermsForm):
     )
     vehicle_brand = forms.CharField(label=_("Marca"), max_length=60, required=False)
     vehicle_model = forms.CharField(label=_("Modelo"), max_length=60, required=False)
-    vehicle_year = forms.IntegerField(label=_("Año"), min_value=1950, required=False)
+    vehicle_year = lib_fields.IntegerField(label=_("Año"), min_value=1950, required=False)
     vehicle_plate = forms.CharField(
         label=_("Placa"), max_length=12, required=False, help_text=_("Ej.: ABC-123")
     )
@@ -371,7 +373,7 @@ class PaymentForm(ServiceErrorsMixin, forms.Form):
 
     SOURCES = [c for c in Payment.Source.choices if c[0] != Payment.Source.CREDIT_BALANCE]
 
-    amount = forms.DecimalField(
+    amount = lib_fields.DecimalField(
         label=_("Monto"),
         max_digits=14,
         decimal_places=2,
@@ -571,11 +573,12 @@ class ParticipationForm(ServiceErrorsMixin, forms.Form):
         empty_label=_("Elija un inversionista"),
         error_messages={"required": _("Elija el inversionista.")},
     )
-    amount = forms.DecimalField(
+    amount = lib_fields.DecimalField(
         label=_("Monto"), max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
     )
-    share = forms.DecimalField(
+    share = lib_fields.DecimalField(
         label=_("o porcentaje (%)"),
+        grouped=False,
         max_digits=9,
         decimal_places=6,
         min_value=Decimal("0.000001"),

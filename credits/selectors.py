@@ -152,19 +152,50 @@ def live_installments(loan: Loan) -> QuerySet[Installment]:
     return loan.installments.filter(is_superseded=False).order_by("number")
 
 
-def loan_payments(loan: Loan) -> list[Payment]:
-    """Return the loan's payments with who recorded or annulled them and their allocations.
+# The loan page lists this many payments, newest first, unless all are asked for.
+PAYMENTS_SHOWN = 50
 
-    The people come from the process's copy of the user table (lib.small_tables), not two
+
+@dataclass(frozen=True)
+class LoanPayments:
+    """The payments a loan page lists, and how many the loan has."""
+
+    shown: list[Payment]
+    total: int
+
+    @property
+    def is_partial(self) -> bool:
+        return len(self.shown) < self.total
+
+
+def loan_payments(loan: Loan, *, limit: int | None = PAYMENTS_SHOWN) -> LoanPayments:
+    """Return the loan's payments, newest first (`limit` of them; None: all), with who
+    recorded or annulled them, their allocations, and `may_annul` on each.
+
+    Payments are annulled newest first (`payments.annul_payment`): only the newest applied
+    payment that paid anything, and any applied after it that paid nothing, may be. The
+    people come from the process's copy of the user table (lib.small_tables), not two
     joins of it: the ORM took ~0.7 ms to write that query, even for a loan without payments.
     """
-    payments = list(
-        loan.payments.prefetch_related(Prefetch("allocations", queryset=_allocations_in_order()))
+    total = loan.payments.count()
+    listed = loan.payments.prefetch_related(
+        Prefetch("allocations", queryset=_allocations_in_order())
     )
+    payments = list(listed if limit is None else listed[:limit])
     if payments:
         (people,) = small_tables.rows(small_tables.people())
         small_tables.attach(payments, recorded_by=people, annulled_by=people)
-    return payments
+    newest_paying = (
+        loan.payments.filter(status=Payment.Status.APPLIED, allocations__isnull=False)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    for payment in payments:
+        payment.may_annul = payment.is_applied and (
+            newest_paying is None or payment.pk >= newest_paying
+        )
+    return LoanPayments(shown=payments, total=total)
 
 
 def _allocations_in_order():

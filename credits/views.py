@@ -100,6 +100,9 @@ def _preview_context(form: forms.LoanTermsForm | None) -> dict:
     return {"preview_form": form, "plan": plan, "rate": form.annual_rate_used()}
 
 
+PAYMENTS_SHOWN = selectors.PAYMENTS_SHOWN
+
+
 @require_GET
 @permission_required("credits.view_loan", raise_exception=True)
 def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -131,7 +134,9 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     request,
                 )
             ),
-            "payments": selectors.loan_payments(loan),
+            "payments": selectors.loan_payments(
+                loan, limit=None if request.GET.get("pagos") == "todos" else PAYMENTS_SHOWN
+            ),
             "participations": selectors.loan_participations(loan),
             "participation_form": forms.ParticipationForm(),
             "contracts": contracts,

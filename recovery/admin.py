@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.validators import MinValueValidator
-from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -167,12 +166,7 @@ class RecoverySettingsAdmin(admin.ModelAdmin):
 
     form = RecoverySettingsForm
     # The countdown's hours, typed in a text input (lib.fields): "1.000" is refused, not 1.
-    formfield_overrides = {
-        models.IntegerField: {
-            "form_class": lib_fields.IntegerField,
-            "widget": lib_fields.TypedNumberInput(attrs={"class": "vIntegerField"}),
-        },
-    }
+    formfield_overrides = lib_fields.admin_number_fields()
     readonly_fields = ["portal_url", "updated_at"]
     fieldsets = [
         (

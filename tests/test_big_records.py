@@ -297,12 +297,6 @@ def test_a_surveys_report_costs_the_same_queries_for_3_or_300_answers(
 # --- Django admin: what it shows of a large record ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="InstallmentInline writes each row's Installment.__str__, which reads its loan: a "
-    "query per installment (361 for a 360-installment loan, 2.2 s). Fix in credits/admin.py: "
-    "get_queryset(...).select_related('loan').",
-)
 def test_the_loans_admin_page_costs_the_same_queries_for_12_or_120_installments(
     admin_client,
 ):

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from callcenter.catalog import services
 from callcenter.models import CatalogProduct
+from lib import fields as lib_fields
 from lib import spreadsheets
 
 
@@ -13,6 +14,7 @@ class CatalogProductForm(forms.ModelForm):
     class Meta:
         model = CatalogProduct
         fields = ["sku", "name", "description", "price", "currency", "stock", "is_active"]
+        field_classes = {"price": lib_fields.DecimalField, "stock": lib_fields.IntegerField}
 
     def clean_stock(self) -> int | None:
         # The column's own bound, the same on every database (SQLite took 10^10).
@@ -57,7 +59,7 @@ class CatalogImportForm(forms.Form):
 
 
 class StockAdjustmentForm(forms.Form):
-    delta = forms.IntegerField(
+    delta = lib_fields.IntegerField(
         label=_("Cambio (unidades)"),
         help_text=_("Positivo para sumar unidades (p. ej. 10), negativo para restarlas (-3)."),
     )

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from credits import schedule
 from credits.models import LoanProduct
 from crm import forms as crm_forms
+from lib import fields as lib_fields
 
 MAX_AMOUNT = Decimal(10_000_000)
 MIN_AMOUNT = Decimal(100)
@@ -21,25 +22,24 @@ class CalculatorForm(forms.Form):
     # The page's first visit shows these figures; any field in the query string replaces all.
     DEFAULTS = {"amount": "10000", "annual_rate": "18", "term": "12", "frequency": "monthly"}
 
-    amount = forms.DecimalField(
+    amount = lib_fields.DecimalField(
         label=_("Monto (S/)"),
         min_value=MIN_AMOUNT,
         max_value=MAX_AMOUNT,
         max_digits=10,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages={"required": _("Ingrese el monto.")},
     )
-    annual_rate = forms.DecimalField(
+    annual_rate = lib_fields.DecimalField(
         label=_("Tasa anual (%)"),
+        grouped=False,
         min_value=Decimal(0),
         max_value=Decimal(1000),
         max_digits=8,
         decimal_places=4,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages={"required": _("Ingrese la tasa anual.")},
     )
-    term = forms.IntegerField(
+    term = lib_fields.IntegerField(
         label=_("Plazo (número de cuotas)"),
         min_value=1,
         max_value=schedule.MAX_TERM,
@@ -63,13 +63,12 @@ class CalculatorForm(forms.Form):
 class InvestLeadForm(crm_forms.PersonContactForm):
     """A prospect who wants to invest: who they are, how to reach them, and how much."""
 
-    amount = forms.DecimalField(
+    amount = lib_fields.DecimalField(
         label=_("¿Cuánto quiere invertir? (S/)"),
         min_value=MIN_AMOUNT,
         max_value=MAX_AMOUNT,
         max_digits=10,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages={"required": _("Ingrese el monto que quiere invertir.")},
     )
     consent = forms.BooleanField(
@@ -103,16 +102,15 @@ class CreditLeadForm(crm_forms.ServiceErrorsMixin, crm_forms.PersonContactForm):
             "invalid_choice": _("Elija un producto de la lista."),
         },
     )
-    amount = forms.DecimalField(
+    amount = lib_fields.DecimalField(
         label=_("¿Cuánto necesita?"),
         min_value=Decimal("0.01"),
         max_value=MAX_AMOUNT,
         max_digits=10,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages={"required": _("Ingrese el monto que necesita.")},
     )
-    term = forms.IntegerField(
+    term = lib_fields.IntegerField(
         label=_("Plazo (número de cuotas)"),
         min_value=1,
         max_value=schedule.MAX_TERM,
@@ -158,10 +156,10 @@ class CreditLeadForm(crm_forms.ServiceErrorsMixin, crm_forms.PersonContactForm):
 class CreditQueryForm(forms.Form):
     """The "Quiero un crédito" page's query string: the figures simulated, to start from."""
 
-    amount = forms.DecimalField(
+    amount = lib_fields.DecimalField(
         required=False, min_value=Decimal("0.01"), max_value=MAX_AMOUNT, max_digits=10
     )
-    term = forms.IntegerField(required=False, min_value=1, max_value=schedule.MAX_TERM)
+    term = lib_fields.IntegerField(required=False, min_value=1, max_value=schedule.MAX_TERM)
 
     def figures(self) -> dict:
         """Return the lead form's initial figures: the valid ones of the query."""

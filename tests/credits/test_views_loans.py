@@ -1009,3 +1009,47 @@ def test_a_phone_photo_with_data_after_its_end_is_a_whole_jpg():
     photo = b"\xff\xd8\xff\xe1" + b"\x01" * 500 + b"\xff\xd9" + b"\x00\x00\x00\x18ftypmp42" * 400
 
     validate_receipt(SimpleUploadedFile("foto.jpg", photo, "image/jpeg"))
+
+
+# --- The payments' list ---------------------------------------------------------------------
+
+
+def _cash(loan, amount="10.00"):
+    return payment_services.apply_payment(
+        loan=Loan.objects.get(pk=loan.pk),
+        amount=Decimal(amount),
+        received_on=_today(),
+        source=Payment.Source.CASH,
+        actor=None,
+    )
+
+
+def test_only_the_newest_payment_offers_to_be_annulled(client, supervisor, current_loan):
+    """Every payment carried an annul form the ledger then refused (newest first only)."""
+    older, newer = _cash(current_loan), _cash(current_loan)
+    client.force_login(supervisor)
+
+    page = client.get(current_loan.get_absolute_url()).content.decode()
+
+    assert reverse("credits:payment_annul", args=[current_loan.pk, newer.pk]) in page
+    assert reverse("credits:payment_annul", args=[current_loan.pk, older.pk]) not in page
+    assert "Los pagos se anulan del más reciente al más antiguo" in page
+
+
+def test_a_loan_with_many_payments_lists_the_newest_and_offers_the_rest(
+    client, supervisor, current_loan, settings, monkeypatch
+):
+    from credits import views
+
+    monkeypatch.setattr(views, "PAYMENTS_SHOWN", 3)
+    payments = [_cash(current_loan, "1.00") for _ in range(5)]
+    client.force_login(supervisor)
+
+    page = client.get(current_loan.get_absolute_url()).content.decode()
+    every = client.get(current_loan.get_absolute_url() + "?pagos=todos").content.decode()
+
+    assert page.count('class="list-group-item payment-item"') == 3
+    assert "Se muestran los 3 pagos más recientes de 5." in page
+    assert f'id="payment-{payments[0].pk}"' not in page
+    assert every.count('class="list-group-item payment-item"') == 5
+    assert "Se muestran los" not in every
