@@ -14,6 +14,7 @@ from credits.investors import services
 from credits.models import Investor
 from crm import validators
 from lib.money import Currency
+from lib.stale import KeepsOthersChanges
 
 
 def _date_input() -> forms.DateInput:
@@ -28,7 +29,10 @@ def last_month(today: date | None = None) -> tuple[date, date]:
     return end.replace(day=1), end
 
 
-class InvestorForm(forms.ModelForm):
+class InvestorForm(KeepsOthersChanges, forms.ModelForm):
+    """An investor's data; what another person saved while the form was open stays
+    (`lib.stale`): a stale tab put back the old bank account."""
+
     phone = PhoneNumberField(
         label=_("Teléfono"), required=False, help_text=_("Ej.: 987 654 321 o +51 987 654 321")
     )

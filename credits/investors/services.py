@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -246,10 +247,34 @@ def create_investor(*, actor: AbstractBaseUser | None, data: Mapping[str, Any]) 
 def update_investor(
     *, investor: Investor, actor: AbstractBaseUser | None, data: Mapping[str, Any]
 ) -> Investor:
-    """Change an investor's data, validated as when it was registered."""
+    """Change an investor's data, validated as when it was registered; each change (old →
+    new) goes into the investor's history (admin's *Historial*, who and when): where the
+    liquidations are paid must never change without a trace."""
     investor = Investor.objects.select_for_update().get(pk=investor.pk)
+    changes = []
     for field in INVESTOR_FIELDS:
-        if field in data:
+        if field in data and data[field] != getattr(investor, field):
+            label = Investor._meta.get_field(field).verbose_name
+            old, new = _history_value(getattr(investor, field)), _history_value(data[field])
+            changes.append(f"{label}: {old} → {new}")
             setattr(investor, field, data[field])
     validate_investor(investor)
-    return _saved_investor(investor)
+    investor = _saved_investor(investor)
+    actor = people.signed_in(actor)
+    if changes and actor is not None:
+        LogEntry.objects.log_actions(
+            user_id=actor.pk,
+            queryset=[investor],
+            action_flag=CHANGE,
+            change_message="; ".join(changes)[:2000],
+            single_object=True,
+        )
+    return investor
+
+
+def _history_value(value: Any) -> str:
+    if value in (None, ""):
+        return _("(vacío)")
+    if isinstance(value, bool):
+        return _("sí") if value else _("no")
+    return str(value)
