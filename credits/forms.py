@@ -236,6 +236,13 @@ class CustomerField(forms.ModelChoiceField):
 class LoanForm(ServiceErrorsMixin, LoanTermsForm):
     """A new loan: the customer, its terms, who sells it and the vehicle pledged."""
 
+    # Offered once the service found the same loan opened a moment ago.
+    repeat_ok = forms.BooleanField(
+        label=_("Es otro crédito con los mismos datos"),
+        required=False,
+        help_text=_("Márquelo solo si el cliente de verdad toma dos créditos iguales."),
+    )
+
     customer = CustomerField(
         label=_("Cliente (n.º de documento)"),
         queryset=Customer.objects.none(),
@@ -342,7 +349,15 @@ class LoanForm(ServiceErrorsMixin, LoanTermsForm):
             },
             "cosigner": {name: data[f"cosigner_{name}"] for name in ("name", "email", "document")},
             "notes": data["notes"],
+            "repeat_ok": data["repeat_ok"],
         }
+
+    def offers_repeat(self) -> bool:
+        """Say whether to show the "another loan" box: after a repeat was refused, or when
+        it was ticked."""
+        return self.has_error("repeat_ok", code=loan_services.REPEATED) or bool(
+            self["repeat_ok"].value()
+        )
 
 
 class CustomerQueryForm(forms.Form):

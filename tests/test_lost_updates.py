@@ -308,15 +308,8 @@ def test_a_stale_admin_user_form_does_not_give_back_a_revoked_role(client, admin
 # A form sent again: back button, refresh, double click ------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "credits/views.py:loan_create has no repeat guard: the same 'Nuevo crédito' form sent "
-        "twice (back button and send, a double click) makes two draft loans with two payment "
-        "codes; gestiones and payments refuse or merge the same repeat."
-    ),
-)
 def test_the_same_new_loan_sent_twice_makes_one_draft(client, supervisor):
+    """The back button and send, or a double click, made two drafts with two codes."""
     customer = CustomerFactory(document_number="40000123")
     product = LoanProductFactory(name="Consumo repetido")
     client.force_login(supervisor)
@@ -333,9 +326,17 @@ def test_the_same_new_loan_sent_twice_makes_one_draft(client, supervisor):
     )
 
     assert client.post(url, data).status_code == 302
-    client.post(url, data)
+    again = client.post(url, data)
 
     assert Loan.objects.filter(customer=customer).count() == 1
+    first = Loan.objects.get(customer=customer)
+    assert again.status_code == 200
+    assert f"Usted registró este mismo crédito hace un momento ({first.payment_code}" in (
+        again.content.decode()
+    )
+    # Said to be another loan with the same terms: opened.
+    assert client.post(url, {**data, "repeat_ok": ["on"]}).status_code == 302
+    assert Loan.objects.filter(customer=customer).count() == 2
 
 
 # A gestión that moved or closed while its follow-up form was open --------------------------

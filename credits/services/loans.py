@@ -7,7 +7,7 @@ its own transaction, so credits never imports that app.
 
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -166,15 +166,22 @@ def create_loan(
     vehicle: dict | None = None,
     cosigner: dict | None = None,
     notes: str = "",
+    repeat_ok: bool = False,
 ) -> Loan:
     """Open a draft loan on a product's terms (the rate may be negotiated) and record it.
 
     `cosigner` is the co-signer's name, email and document; a product that asks for a
-    co-signer refuses a loan without their name and e-mail (they sign its contract).
+    co-signer refuses a loan without their name and e-mail (they sign its contract). The
+    same loan opened again by the same person within minutes (a double click, the back
+    button and send) is refused, naming the first, unless `repeat_ok` says it is another.
     """
     principal = money.cents(Decimal(principal))
     annual_rate = product.annual_rate if annual_rate is None else Decimal(annual_rate)
     validate_terms(product=product, principal=principal, term=term, annual_rate=annual_rate)
+    # Under the customer's lock: the same form sent twice at once finds the first loan.
+    crm_services.lock_customer(customer.pk)
+    if not repeat_ok:
+        _refuse_a_repeat(actor, customer, product, principal, term, start_date)
     cosigner = {k: (v or "").strip() for k, v in (cosigner or {}).items()}
     if product.requires_cosigner and not (cosigner.get("name") and cosigner.get("email")):
         raise ValidationError(
@@ -238,6 +245,57 @@ def create_loan(
         actor=actor,
     )
     return loan
+
+
+# A loan a person opens like one they opened this recently is the same form sent twice.
+REPEAT_WINDOW = timedelta(minutes=10)
+REPEATED = "repeated"
+
+
+def _refuse_a_repeat(
+    actor: AbstractBaseUser | None,
+    customer: Customer,
+    product: LoanProduct,
+    principal: Decimal,
+    term: int,
+    start_date: date,
+) -> None:
+    actor = people.signed_in(actor)
+    if actor is None:
+        return
+    twin = (
+        Loan.objects.filter(
+            customer=customer,
+            product=product,
+            principal=principal,
+            term=term,
+            start_date=start_date,
+            created_by=actor,
+            created_at__gte=timezone.now() - REPEAT_WINDOW,
+        )
+        .exclude(status=Loan.Status.CANCELLED)
+        .order_by("-pk")
+        .first()
+    )
+    if twin is None:
+        return
+    raise ValidationError(
+        {
+            "repeat_ok": ValidationError(
+                _(
+                    "Usted registró este mismo crédito hace un momento (%(code)s, %(amount)s "
+                    "en %(term)s cuotas). Si es otro crédito con los mismos datos, marque "
+                    "«Es otro crédito»."
+                )
+                % {
+                    "code": twin.payment_code,
+                    "amount": display.money_text(principal, twin.currency),
+                    "term": term,
+                },
+                code=REPEATED,
+            )
+        }
+    )
 
 
 @transaction.atomic

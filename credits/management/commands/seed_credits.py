@@ -491,6 +491,7 @@ class Command(BaseCommand):
             first_due_date=first_due,
             annual_rate=rng.choice(VEHICLE_RATES) if product.name == VEHICLE_PRODUCT else None,
             vehicle=self.draw_vehicle(rng) if product.name == VEHICLE_PRODUCT else None,
+            repeat_ok=True,
         )
         self.stamp(customer, created_on, rng)
         if rng.random() < 0.7:
@@ -541,6 +542,7 @@ class Command(BaseCommand):
             start_date=max(created_on, self.today) + timedelta(days=rng.randint(1, 10)),
             annual_rate=rng.choice(VEHICLE_RATES) if product.name == VEHICLE_PRODUCT else None,
             vehicle=self.draw_vehicle(rng) if product.name == VEHICLE_PRODUCT else None,
+            repeat_ok=True,
         )
         self.stamp(customer, created_on, rng)
         changed_on = created_on

@@ -154,6 +154,8 @@ def enter_state(
                 "document": application.cosigner_document,
             },
             notes=_("Solicitud de crédito de la gestión #%(id)s.") % {"id": gestion.pk},
+            # One loan per application, which the approval itself guards.
+            repeat_ok=True,
         )
     except ValidationError as exc:
         raise ValidationError(
