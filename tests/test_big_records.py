@@ -309,12 +309,6 @@ def test_the_loans_admin_page_costs_the_same_queries_for_12_or_120_installments(
     assert len(_queries(admin_client, url(big))) == len(_queries(admin_client, url(small)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FollowUpInline shows each row's action, result, states and actor, one query each "
-    "per follow-up (1,089 queries, 5.5 s for 1,000 follow-ups). Fix in crm/gestiones/admin.py: "
-    "get_queryset(...).select_related('action', 'result', 'from_state', 'state', 'actor').",
-)
 def test_the_gestions_admin_page_costs_the_same_queries_for_3_or_60_follow_ups(
     admin_client, make_gestion, asesor
 ):

@@ -16,6 +16,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext as _
 
 from crm.gestiones.models import FormField
+from lib import amounts
+from lib import fields as lib_fields
 
 PREFIX = "dyn_"
 
@@ -46,7 +48,7 @@ def _form_field(field: FormField) -> forms.Field:
     if kind == FormField.Kind.LONG_TEXT:
         return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000, **common)
     if kind == FormField.Kind.INTEGER:
-        return forms.IntegerField(
+        return lib_fields.IntegerField(
             min_value=MIN_NUMBER,
             max_value=MAX_INTEGER,
             error_messages={
@@ -56,9 +58,9 @@ def _form_field(field: FormField) -> forms.Field:
             **common,
         )
     if kind == FormField.Kind.DECIMAL:
-        # Too many digits (1e309 has 310) is the decimal's "too large".
+        # Too many digits (13 whole ones, or a fifth decimal) is the decimal's "too large".
         too_large = _too_large_message(field)
-        return forms.DecimalField(
+        return lib_fields.DecimalField(
             max_digits=16,
             decimal_places=4,
             min_value=MIN_NUMBER,
@@ -145,7 +147,23 @@ def data_from_form(cleaned_data: Mapping[str, Any], fields: Iterable[FormField])
 
 def initial_from_data(data: Mapping[str, Any], fields: Iterable[FormField]) -> dict[str, Any]:
     """Return a form's initial values from stored data."""
-    return {PREFIX + f.name: data[f.name] for f in fields if f.name in data}
+    return {PREFIX + f.name: _initial(f, data[f.name]) for f in fields if f.name in data}
+
+
+def _initial(field: FormField, value: Any) -> Any:
+    """Return a stored decimal as the form reads it back (lib.fields): "1E+3" as "1000",
+    and "1.234", which the form would refuse as ambiguous, as "1.2340". Such values were
+    typed before lib.fields read the numbers, or given to the services by code."""
+    if field.kind != FormField.Kind.DECIMAL:
+        return value
+    try:
+        text = f"{Decimal(str(value)):f}"
+        amounts.read(text)
+    except amounts.Unreadable as exc:
+        return text + "0" if exc.code == "ambiguous" else value
+    except (InvalidOperation, ValueError):
+        return value
+    return text
 
 
 def clean_data(

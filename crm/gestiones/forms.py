@@ -23,6 +23,7 @@ from crm.gestiones.models import (
     RejectionReason,
 )
 from crm.models import Branch, Channel, Customer, Product
+from lib import fields as lib_fields
 from lib.money import Currency
 
 # The days a report's date filter takes: from 2000 to the end of next year. The ranges are
@@ -101,7 +102,7 @@ class GestionForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
         label=_("Tipo de gestión"), queryset=GestionType.objects.filter(is_active=True)
     )
     subject = forms.CharField(label=_("Asunto"), max_length=200, required=False)
-    amount_requested = forms.DecimalField(
+    amount_requested = lib_fields.DecimalField(
         label=_("Monto solicitado"), max_digits=14, decimal_places=2, min_value=0, required=False
     )
     currency = forms.ChoiceField(label=_("Moneda"), choices=Currency.choices)
@@ -203,7 +204,7 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
     rejection_reason = forms.ModelChoiceField(
         label=_("Motivo de rechazo"), queryset=RejectionReason.objects.none(), required=False
     )
-    amount_approved = forms.DecimalField(
+    amount_approved = lib_fields.DecimalField(
         label=_("Monto aprobado"), max_digits=14, decimal_places=2, min_value=0, required=False
     )
     notes = forms.CharField(

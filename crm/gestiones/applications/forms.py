@@ -15,6 +15,7 @@ from crm import forms as crm_forms
 from crm.gestiones.applications import leads
 from crm.gestiones.models import CreditApplication
 from crm.models import Customer
+from lib import fields as lib_fields
 
 MAX_AMOUNT = Decimal("9999999999.99")
 # Said in plain words instead of Django's "Asegúrese de que este valor es menor o igual a…".
@@ -33,13 +34,12 @@ class LoanTermsFields(forms.Form):
         empty_label=_("Elija un producto"),
         error_messages={"required": _("Elija el producto de crédito.")},
     )
-    amount = forms.DecimalField(
+    amount = lib_fields.DecimalField(
         label=_("Monto"),
         min_value=Decimal("0.01"),
         max_value=MAX_AMOUNT,
         # No max_digits: the maximum bounds them, and a second error would say it again.
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages={
             "required": _("Ingrese el monto."),
             "min_value": _("El monto debe ser mayor que cero."),
@@ -47,7 +47,7 @@ class LoanTermsFields(forms.Form):
             "max_decimal_places": _("Use como máximo 2 decimales."),
         },
     )
-    term = forms.IntegerField(
+    term = lib_fields.IntegerField(
         label=_("Plazo (cuotas)"),
         min_value=1,
         max_value=MAX_TERM,
@@ -57,13 +57,13 @@ class LoanTermsFields(forms.Form):
             "max_value": TERM_RANGE,
         },
     )
-    annual_rate = forms.DecimalField(
+    annual_rate = lib_fields.DecimalField(
         label=_("Tasa anual (%)"),
+        grouped=False,
         required=False,
         min_value=Decimal(0),
         max_value=MAX_ANNUAL_RATE,
         decimal_places=4,
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         help_text=_("Vacío: la del producto. Negociada: dentro de su mínimo y máximo."),
         error_messages={
             "min_value": _("La tasa no puede ser negativa."),

@@ -16,6 +16,7 @@ from crm.forms import ServiceErrorsMixin
 from crm.gestiones.goals import selectors, services
 from crm.gestiones.models import GestionState, Goal
 from crm.models import Product
+from lib import fields as lib_fields
 
 MONTH_CHOICES = [(number, capfirst(name)) for number, name in MONTHS.items()]
 
@@ -71,19 +72,14 @@ class GoalForm(ServiceErrorsMixin, forms.ModelForm):
             "target_prospects": _("Meta de prospectos"),
             "target_customers": _("Meta de clientes"),
         }
-        widgets = {
-            "target_local": forms.NumberInput(
-                attrs={"min": 0, "max": services.MAX_TARGET_AMOUNT, "step": "0.01"}
-            ),
-            "target_usd": forms.NumberInput(
-                attrs={"min": 0, "max": services.MAX_TARGET_AMOUNT, "step": "0.01"}
-            ),
-            "target_prospects": forms.NumberInput(
-                attrs={"min": 0, "max": services.MAX_TARGET_COUNT}
-            ),
-            "target_customers": forms.NumberInput(
-                attrs={"min": 0, "max": services.MAX_TARGET_COUNT}
-            ),
+        # Typed in text inputs and read as people type them (lib.fields): 1,500.50 or
+        # 1.500,50, and "1.000" asked again as ambiguous. Their ceilings are in clean().
+        field_classes = {
+            "year": lib_fields.IntegerField,
+            "target_local": lib_fields.DecimalField,
+            "target_usd": lib_fields.DecimalField,
+            "target_prospects": lib_fields.IntegerField,
+            "target_customers": lib_fields.IntegerField,
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -109,6 +105,12 @@ class GoalForm(ServiceErrorsMixin, forms.ModelForm):
         return data
 
 
+class YearFilter(django_filters.NumberFilter):
+    """A year typed in a text input (lib.fields): "2.026" is refused, not read as 2.026."""
+
+    field_class = lib_fields.IntegerField
+
+
 class GoalFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Buscar"), method="search")
     agent = AgentFilter(
@@ -121,9 +123,7 @@ class GoalFilter(django_filters.FilterSet):
         queryset=Product.objects.order_by("name"),
         empty_label=_("Todos los productos"),
     )
-    year = django_filters.NumberFilter(
-        label=_("Año"), widget=forms.NumberInput(attrs={"min": 2000, "max": 2100})
-    )
+    year = YearFilter(label=_("Año"), min_value=2000, max_value=2100)
     month = django_filters.ChoiceFilter(
         label=_("Mes"), choices=MONTH_CHOICES, empty_label=_("Todos los meses")
     )
@@ -150,7 +150,7 @@ class GoalFilter(django_filters.FilterSet):
 class ProgressForm(forms.Form):
     """The progress page's month, and for supervisors an agent and a product."""
 
-    year = forms.IntegerField(label=_("Año"), min_value=2000, max_value=2100)
+    year = lib_fields.IntegerField(label=_("Año"), min_value=2000, max_value=2100)
     month = forms.TypedChoiceField(label=_("Mes"), choices=MONTH_CHOICES, coerce=int)
     agent = AgentChoiceField(
         label=_("Vendedor"),
