@@ -14,6 +14,7 @@ from credits.calculator import forms as calculator_forms
 from credits.models import Loan, LoanProduct, Payment
 from credits.services import loans as loan_services
 from tests.callcenter.conftest import PIPELINE, QUEUE_STATUS, make_lead, make_product
+from tests.credits.test_views_loans import _loan_data as loan_form_data
 from tests.factories import (
     CatalogProductFactory,
     CustomerFactory,
@@ -44,23 +45,8 @@ def _no_number_input(html: str) -> bool:
 
 
 def _loan_data(product, **overrides):
-    return {
-        "product": product.pk,
-        "principal": "1500,50",
-        "term": "24",
-        "annual_rate": "24,5",
-        "start_date": _today().isoformat(),
-        "first_due_date": "",
-        "advisor": "",
-        "branch": "",
-        "vehicle_brand": "Toyota",
-        "vehicle_model": "Yaris",
-        "vehicle_year": "2022",
-        "vehicle_plate": "abc-123",
-        "vehicle_vin": "JTDBT923771234567",
-        "notes": "",
-        **overrides,
-    }
+    """The new-loan form's data with a principal and a rate typed the Spanish way."""
+    return loan_form_data(product, **{"principal": "1500,50", "annual_rate": "24,5", **overrides})
 
 
 def test_a_loan_is_created_with_its_figures_read_as_the_advisor_typed_them(

@@ -24,7 +24,6 @@ from crm.gestiones.models import (
     GestionType,
     Goal,
 )
-from tests.factories import LoanProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -228,19 +227,6 @@ def test_a_follow_ups_approved_amount_is_typed_in_a_text_input(gestion):
 
 
 # --- A credit application -----------------------------------------------------------------
-
-
-@pytest.fixture
-def product(db):
-    return LoanProductFactory(
-        annual_rate=Decimal("24.00"),
-        min_rate=Decimal("20.00"),
-        max_rate=Decimal("30.00"),
-        min_amount=Decimal("1000.00"),
-        max_amount=Decimal("30000.00"),
-        min_term=6,
-        max_term=36,
-    )
 
 
 @pytest.fixture
