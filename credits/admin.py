@@ -28,6 +28,7 @@ from credits.services import delinquency
 from lib import fields as lib_fields
 from lib import people
 from lib.jsonsafe import BoundedDecoder
+from lib.stale import KeepsOthersChangesAdmin
 
 # Numbers typed as people type them, in a text input (lib.fields).
 NUMBER_FIELDS = lib_fields.admin_number_fields()
@@ -49,7 +50,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoanProduct)
-class LoanProductAdmin(admin.ModelAdmin):
+class LoanProductAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
     # The allocation order is typed as JSON.
     formfield_overrides = {**NUMBER_FIELDS, models.JSONField: {"decoder": BoundedDecoder}}
     # Percentages, which have no thousands: "12,5" and "12.125" are decimals. Not fee_value,

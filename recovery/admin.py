@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from lib import fields as lib_fields
 from lib import search
+from lib.stale import KeepsOthersChangesAdmin
 from recovery import variables
 from recovery.models import RecoverySettings
 from recovery.portal import images
@@ -160,7 +161,7 @@ class RecoverySettingsForm(forms.ModelForm):
 
 
 @admin.register(RecoverySettings)
-class RecoverySettingsAdmin(admin.ModelAdmin):
+class RecoverySettingsAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
     """One row (`RecoverySettings.current()`): the list opens it; it is never added twice
     nor deleted."""
 

@@ -8,6 +8,7 @@ once fixed.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 import lxml.html
 import pytest
@@ -408,3 +409,19 @@ def test_a_follow_up_typed_while_the_gestion_was_closed_says_it_closed(
         response.content.decode()
     )
     assert "TI dice: el viernes." in response.content.decode()
+
+
+def test_a_stale_loan_product_page_in_admin_keeps_another_administrators_rate(client, admin_user):
+    """A stale tab saving the maximum amount put the old maximum rate back."""
+    product = LoanProductFactory(max_rate="36.00", max_amount="50000.00")
+    url = reverse("admin:credits_loanproduct_change", args=[product.pk])
+    client.force_login(admin_user)
+    other = client_for(type(client), admin_user)
+    first, stale = two_tabs(client, other, url)
+
+    assert client.post(url, changed(first, max_rate="40,00")).status_code == 302
+    response = other.post(url, changed(stale, max_amount="60000"))
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert (product.max_rate, product.max_amount) == (Decimal("40"), Decimal("60000"))

@@ -17,6 +17,7 @@ from crm.gestiones.goals import selectors, services
 from crm.gestiones.models import GestionState, Goal
 from crm.models import Product
 from lib import fields as lib_fields
+from lib.stale import KeepsOthersChanges
 
 MONTH_CHOICES = [(number, capfirst(name)) for number, name in MONTHS.items()]
 
@@ -54,7 +55,9 @@ class StateChoiceField(forms.ModelChoiceField):
         return f"{obj.gestion_type.name} · {obj.name} ({obj.get_outcome_display()})"
 
 
-class GoalForm(ServiceErrorsMixin, forms.ModelForm):
+class GoalForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
+    """A goal; what another person saved while the form was open stays (`lib.stale`)."""
+
     agent = AgentChoiceField(label=_("Vendedor"), queryset=goal_agents())
     month = forms.TypedChoiceField(label=_("Mes"), choices=MONTH_CHOICES, coerce=int)
     success_state = StateChoiceField(
