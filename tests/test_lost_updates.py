@@ -425,3 +425,26 @@ def test_a_stale_loan_product_page_in_admin_keeps_another_administrators_rate(cl
     assert response.status_code == 302
     product.refresh_from_db()
     assert (product.max_rate, product.max_amount) == (Decimal("40"), Decimal("60000"))
+
+
+def test_a_stale_survey_editor_says_a_question_was_removed_meanwhile(client, admin_user):
+    """It said only «Revise los campos marcados.» with nothing marked (the error sat on the
+    formset's hidden id)."""
+    from crm.gestiones.models import Question, Survey
+
+    survey = Survey.objects.create(name="Satisfacción")
+    for order, text in enumerate(("¿Cómo le fue?", "Comentarios"), start=1):
+        Question.objects.create(survey=survey, text=text, kind=Question.Kind.TEXT, order=order)
+    url = reverse("gestiones:survey_update", args=[survey.pk])
+    client.force_login(admin_user)
+    other = client_for(type(client), admin_user)
+    first, stale = two_tabs(client, other, url)
+    delete = next(name for name, _value in first if name.endswith("-0-id"))[: -len("id")] + "DELETE"
+
+    assert client.post(url, changed(first, **{delete: "on"})).status_code == 302
+    response = other.post(url, changed(stale, name="Satisfacción 2026"))
+
+    assert response.status_code == 200
+    assert "Otra persona quitó o cambió esta pregunta mientras usted editaba" in (
+        response.content.decode()
+    )
