@@ -679,6 +679,51 @@ def _address_name(spec: "MessageChannel") -> str:
     return gettext("correo") if spec.kind == Interaction.Kind.EMAIL else gettext("celular")
 
 
+@transaction.atomic
+def resend_failed(*, customer: Customer, message_id: int, actor: AbstractBaseUser) -> bool:
+    """Queue again a message to `customer` that failed for good; return whether it was
+    (False: it is not failed any more, sent again a moment ago by someone, or not theirs).
+
+    The outbox's own row goes back to the queue with fresh attempts (`outbox.retry_message`,
+    which takes only a failed row: a double click queues it once); the delivery checks
+    consent, quiet hours and the address again. The timeline says who asked for it.
+    """
+    message = (
+        Message.objects.select_for_update()
+        .filter(
+            pk=message_id,
+            customer=customer,
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.FAILED,
+        )
+        .first()
+    )
+    if message is None:
+        return False
+    queued = OutboxMessage.objects.filter(
+        destination=DESTINATION, payload__message=message.pk
+    ).first()
+    if queued is None or not outbox.retry_message(message=queued):
+        return False
+    message.status = Message.Status.QUEUED
+    message.error = ""
+    message.save(update_fields=["status", "error"])
+    spec = _channel(message.channel)
+    services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=gettext("%(channel)s «%(subject)s» en cola de nuevo, a pedido de %(who)s")
+        % {
+            "channel": spec.label,
+            "subject": message.subject,
+            "who": people.display_name(actor),
+        },
+        payload={"para": message.address, gettext("mensaje saliente"): f"#{queued.pk}"},
+        actor=actor,
+    )
+    return True
+
+
 def record_delivery_failure(message: OutboxMessage) -> None:
     """Tell the customer's timeline that a message failed for good (the failure handler)."""
     payload = message.payload

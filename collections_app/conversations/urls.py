@@ -15,6 +15,11 @@ urlpatterns = [
         name="conversation_reply",
     ),
     path(
+        "<int:customer_pk>/mensajes/<int:message_pk>/reenviar/",
+        views.conversation_resend,
+        name="conversation_resend",
+    ),
+    path(
         "<int:customer_pk>/asignar/",
         views.conversation_assign,
         name="conversation_assign",

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from collections_app.conversations import alerts, forms, selectors, services
 from collections_app.models import Conversation
+from crm import messages as customer_messages
 from lib import links, lists
 
 VIEW = (selectors.VIEW_CONVERSATION, "crm.view_customer")
@@ -134,7 +136,7 @@ def conversation_detail(request: HttpRequest, customer_pk: int) -> HttpResponse:
             {
                 "conversation": conversation,
                 "items": items,
-                "items_html": _thread_html(items),
+                "items_html": _thread_html(request, conversation, items),
                 "cursor": cursor,
             },
         )
@@ -174,7 +176,7 @@ def _render_detail(
         "conversation": conversation,
         "customer": customer,
         "items": items,
-        "items_html": _thread_html(items),
+        "items_html": _thread_html(request, conversation, items),
         "cursor": cursor,
         "labels": labels,
         "channels": channels,
@@ -189,11 +191,24 @@ def _render_detail(
     return render(request, "collections_app/conversations/conversation_detail.html", context)
 
 
-def _thread_html(items: list[selectors.ThreadItem]) -> str:
-    """A page of the thread, written by Jinja2 (as a Django template, a third of the page)."""
+def _thread_html(
+    request: HttpRequest, conversation: Conversation, items: list[selectors.ThreadItem]
+) -> str:
+    """A page of the thread, written by Jinja2 (as a Django template, a third of the page);
+    a failed message offers to be sent again to who may reply."""
+    resend = None
+    if request.user.has_perms(CHANGE):
+        # The address of message 0, its id put in place by the template.
+        resend = {
+            "csrf_token": get_token(request),
+            "url": reverse(
+                "collections_app:conversation_resend", args=[conversation.customer.pk, 0]
+            ).replace("/0/", "/{}/"),
+        }
     return mark_safe(  # noqa: S308 - written by an autoescaping template
         render_to_string(
-            "collections_app/thread_items.jinja", {"items": items, "icons": CHANNEL_ICONS}
+            "collections_app/thread_items.jinja",
+            {"items": items, "icons": CHANNEL_ICONS, "resend": resend},
         )
     )
 
@@ -220,6 +235,22 @@ def conversation_reply(request: HttpRequest, customer_pk: int) -> HttpResponse:
                 messages.warning(request, text)
             return redirect(_detail_url(conversation))
     return _render_detail(request, conversation, reply_form=form)
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def conversation_resend(request: HttpRequest, customer_pk: int, message_pk: int) -> HttpResponse:
+    """Queue again a message that failed for good (once: a double click queues it once)."""
+    conversation = selectors.conversation_for(request.user, customer_pk)
+    if customer_messages.resend_failed(
+        customer=conversation.customer, message_id=message_pk, actor=request.user
+    ):
+        messages.success(request, _("Mensaje en cola de nuevo: se enviará en unos momentos."))
+    else:
+        messages.warning(
+            request, _("Ese mensaje ya no está fallido: ya se volvió a poner en cola o se envió.")
+        )
+    return redirect(_detail_url(conversation))
 
 
 @require_POST

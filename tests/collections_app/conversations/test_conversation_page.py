@@ -398,3 +398,54 @@ def test_the_whatsapp_window_is_computed_from_the_last_whatsapp_message(rosa, co
 
     assert closes is not None
     assert closes - timedelta(hours=24) == conversation_of(rosa).last_whatsapp_inbound_at
+
+
+# --- A failed message sent again -------------------------------------------------------------
+
+
+def _failed_email(customer, settings, django_capture_on_commit_callbacks) -> Message:
+    settings.EMAIL_BACKEND = "tests.email_backends.RefusingBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        sending = messages.send_customer_message(
+            customer=customer, channel=messages.EMAIL, subject="Su cuota", body="Hola"
+        )
+    failed = Message.objects.get(interaction=sending.interaction)
+    assert failed.status == Message.Status.FAILED
+    return failed
+
+
+def test_a_failed_message_is_sent_again_once_from_the_conversation(
+    agent_client, rosa, settings, django_capture_on_commit_callbacks
+):
+    """Only admin's outbox could retry it: the agent saw «Fallido» and nothing to do."""
+    failed = _failed_email(rosa, settings, django_capture_on_commit_callbacks)
+    url = reverse("collections_app:conversation_resend", args=[rosa.pk, failed.pk])
+    assertContains(agent_client.get(page_url(rosa)), f'action="{url}"')
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = agent_client.post(url, follow=True)
+    second = agent_client.post(url, follow=True)
+
+    assert shown(first) == ["Mensaje en cola de nuevo: se enviará en unos momentos."]
+    assert shown(second) == [
+        "Ese mensaje ya no está fallido: ya se volvió a poner en cola o se envió."
+    ]
+    failed.refresh_from_db()
+    assert (failed.status, failed.error) == (Message.Status.SENT, "")
+    assert (
+        rosa.interactions.filter(summary__startswith="Correo «Su cuota» en cola de nuevo").count()
+        == 1
+    )
+
+
+def test_who_may_only_read_conversations_cannot_send_again(
+    client, rosa, supervisor, settings, django_capture_on_commit_callbacks, asesor
+):
+    failed = _failed_email(rosa, settings, django_capture_on_commit_callbacks)
+    url = reverse("collections_app:conversation_resend", args=[rosa.pk, failed.pk])
+    client.force_login(asesor)
+
+    assert client.post(url).status_code in (403, 404)
+    failed.refresh_from_db()
+    assert failed.status == Message.Status.FAILED
