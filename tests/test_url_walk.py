@@ -136,6 +136,8 @@ def _value(name: str, kwarg: str) -> object:
         return _first("crm.ImportRecord")()
     if kwarg == "payment_pk":
         return _loan_payment()[1]
+    if kwarg == "message_pk":
+        return _first("crm.Message")()
     if kwarg == "contract_pk":
         return _first("credits.LoanContract")()
     if kwarg == "loan_pk":
