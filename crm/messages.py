@@ -899,6 +899,12 @@ def _mark_entry(message: Message, status: str, at: datetime.datetime) -> None:
             summary=spec.failure % {"subject": message.subject, "error": _short(message.error)},
             payload={"para": message.address},
         )
+        if message.origin and message.origin_id is not None:
+            # What sent it (a campaign) counted it sent: it was not delivered after all.
+            _tell_origin(
+                {"origin": {"name": message.origin, "id": message.origin_id}},
+                Outcome(interaction.pk, DeliveryStatus.FAILED, at, _short(message.error)),
+            )
     interaction.save(update_fields=fields)
 
 

@@ -455,3 +455,35 @@ def test_an_email_changed_after_queueing_is_not_sent_to_the_old_address(
     entry.refresh_from_db()
     assert messages.delivery_status(entry) == messages.DeliveryStatus.FAILED
     assert failure_entries(rosa).filter(summary__contains="(rosa@example.pe)").exists()
+
+
+def test_a_delivery_failure_reported_later_is_told_to_what_sent_the_message(
+    customer, settings, django_capture_on_commit_callbacks
+):
+    """A provider's 'undelivered' callback left the sender counting the message as sent."""
+    settings.SMS_PROVIDER = ""
+    settings.TWILIO_ACCOUNT_SID = ""
+    told = []
+    messages.register_outcome_handler(
+        "prueba", lambda origin_id, outcome: told.append((origin_id, outcome.status, outcome.error))
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            entry = send(
+                customer, channel=messages.SMS, subject="Aviso", body="Hola", origin=("prueba", 7)
+            )
+        row = Message.objects.get(interaction=entry)
+
+        messages.record_status(
+            provider=row.provider,
+            provider_message_id=row.provider_message_id,
+            status=Message.Status.FAILED,
+            error="30003: apagado",
+        )
+    finally:
+        messages.unregister_outcome_handler("prueba")
+
+    assert told == [
+        (7, messages.DeliveryStatus.SENT, ""),
+        (7, messages.DeliveryStatus.FAILED, "30003: apagado"),
+    ]

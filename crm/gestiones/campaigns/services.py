@@ -388,21 +388,26 @@ def _send_message(
 def record_message_outcome(target_id: int, outcome: crm_messages.Outcome) -> None:
     """Note on a campaign target whether its message was sent or failed for good.
 
-    A failed message retried from admin and sent then counts as sent.
+    A failed message retried and sent then counts as sent; a sent one the provider then
+    reports undelivered (its status callback) counts as failed.
     """
-    targets = CampaignTarget.objects.filter(
-        pk=target_id,
-        message_status__in=[
-            CampaignTarget.MessageStatus.QUEUED,
-            CampaignTarget.MessageStatus.FAILED,
-        ],
-    )
+    targets = CampaignTarget.objects.filter(pk=target_id)
     if outcome.is_sent:
-        targets.update(
+        targets.filter(
+            message_status__in=[
+                CampaignTarget.MessageStatus.QUEUED,
+                CampaignTarget.MessageStatus.FAILED,
+            ]
+        ).update(
             message_status=CampaignTarget.MessageStatus.SENT, sent_at=outcome.at, message_error=""
         )
     else:
-        targets.update(
+        targets.filter(
+            message_status__in=[
+                CampaignTarget.MessageStatus.QUEUED,
+                CampaignTarget.MessageStatus.SENT,
+            ]
+        ).update(
             message_status=CampaignTarget.MessageStatus.FAILED, message_error=outcome.error[:300]
         )
 
