@@ -220,7 +220,8 @@ def _to_json(field: FormField, value: Any) -> Any:
         number = Decimal(str(value).strip())
         if not number.is_finite():  # "NaN" and "Infinity" parse, but are no amount
             raise ValueError(value)
-        return str(number)
+        # Positional, never "1E+3": what the forms read back (lib.amounts has no exponents).
+        return format(number, "f")
     if kind == FormField.Kind.DATE:
         if isinstance(value, datetime.date):
             return value.isoformat()

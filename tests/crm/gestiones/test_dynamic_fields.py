@@ -184,3 +184,10 @@ def test_the_services_refuse_a_date_out_of_range(make_gestion, visit_day, day):
         make_gestion(data=data)
 
     assert list(error.value.message_dict) == ["visita"]
+
+
+def test_a_decimal_given_by_code_in_exponent_form_is_stored_positional(make_gestion, dependants):
+    """Stored as "1E+3", it came back to the data form as text its field refuses."""
+    gestion = make_gestion(data={"ingreso_mensual": Decimal("1E+3"), "destino": "Consumo"})
+
+    assert gestion.data["ingreso_mensual"] == "1000"
