@@ -922,7 +922,58 @@ def resolve_promises(*, today: date | None = None) -> dict[str, int]:
         outcome = _resolve_promise(pk)
         if outcome:
             counts[outcome] += 1
+    # A payment received by the promise's day but recorded after it was judged (a bank's
+    # file, cash keyed in next morning) makes a broken promise kept, for a week.
+    late = PaymentPromise.objects.filter(
+        status=PaymentPromise.Status.BROKEN,
+        agreement__isnull=True,
+        promised_on__gte=today - timedelta(days=PROMISE_RECHECK_DAYS),
+    ).values_list("pk", flat=True)
+    for pk in list(late.iterator()):
+        if _recheck_broken_promise(pk):
+            counts["kept"] += 1
     return counts
+
+
+# How long a broken promise (without an agreement) is looked at again each night.
+PROMISE_RECHECK_DAYS = 7
+
+
+@transaction.atomic
+def _recheck_broken_promise(pk: int) -> bool:
+    """Make a broken promise kept when the payments received by its day now cover it;
+    return whether it did. The timeline says so; the customer is not messaged again (the
+    "broken" message went out, and this is bookkeeping). A promise of an agreement stays:
+    its breaking ended the agreement."""
+    promise = (
+        PaymentPromise.objects.select_for_update(of=("self",)).select_related("customer").get(pk=pk)
+    )
+    if promise.status != PaymentPromise.Status.BROKEN or promise.agreement_id is not None:
+        return False
+    kind = receivables.kind(promise.receivable_kind)
+    start = timezone.localdate(promise.created_at)
+    paid = kind.paid_between(promise.receivable_id, start, promise.promised_on)
+    if paid < promise.amount:
+        return False
+    promise.status = PaymentPromise.Status.KEPT
+    promise.paid_amount = paid
+    promise.save(update_fields=["status", "paid_amount"])
+    _timeline(
+        promise.customer,
+        _(
+            "Compromiso de pago cumplido: %(amount)s al %(day)s, %(code)s (el pago de ese día "
+            "se registró después de darlo por incumplido)"
+        )
+        % {
+            "amount": _money(promise.currency, promise.amount),
+            "day": promise.promised_on.strftime("%d/%m/%Y"),
+            "code": promise.receivable_code,
+        },
+        origin=Origin.SYSTEM,
+        actor=None,
+        payload={"promise": promise.pk, "paid": str(paid)},
+    )
+    return True
 
 
 @transaction.atomic

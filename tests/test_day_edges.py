@@ -330,6 +330,28 @@ def test_a_promise_for_today_made_and_paid_late_in_lima_is_kept():
 
 
 @pytest.mark.django_db
+def test_a_broken_promise_still_short_or_a_week_old_stays_broken():
+    loan = disbursed()
+    day = date(2026, 3, 10)
+    with frozen(lima(day, 10)):
+        made = promise(loan, day)
+    with frozen(lima(day + timedelta(days=1), 0, 30)):
+        collection_services.resolve_promises()
+    with frozen(lima(day + timedelta(days=1), 9)):
+        pay(loan, Decimal("40.00"), day)  # short of the 100 promised
+    with frozen(lima(day + timedelta(days=2), 0, 30)):
+        collection_services.resolve_promises()
+    made.refresh_from_db()
+    assert made.status == PaymentPromise.Status.BROKEN
+    with frozen(lima(day + timedelta(days=9), 9)):
+        pay(loan, Decimal("60.00"), day)
+    with frozen(lima(day + timedelta(days=10), 0, 30)):
+        collection_services.resolve_promises()
+    made.refresh_from_db()
+    assert made.status == PaymentPromise.Status.BROKEN
+
+
+@pytest.mark.django_db
 def test_a_promise_for_yesterday_in_lima_is_refused_at_0030_utc():
     loan = disbursed()
     day = date(2026, 3, 10)
@@ -456,17 +478,8 @@ def test_an_appointment_at_2200_lima_is_on_that_days_agenda():
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A promise is judged once, at 00:30 Lima the day after its day "
-        "(collections_app/services.py:resolve_promises/_resolve_promise); a payment "
-        "received on its day but recorded later (a gateway's late webhook, a bank file, "
-        "cash keyed in next morning: received_on = the promise's day) never turns the "
-        "broken promise into a kept one."
-    ),
-)
 def test_a_payment_of_the_promise_day_recorded_the_next_morning_keeps_it():
+    """Judged once at 00:30, it stayed broken for good."""
     loan = disbursed()
     day = date(2026, 3, 10)
     with frozen(lima(day, 10)):
@@ -479,6 +492,9 @@ def test_a_payment_of_the_promise_day_recorded_the_next_morning_keeps_it():
         collection_services.resolve_promises()
     made.refresh_from_db()
     assert made.status == PaymentPromise.Status.KEPT
+    assert made.customer.interactions.filter(
+        summary__contains="se registró después de darlo por incumplido"
+    ).exists()
 
 
 # --- Months of the reports and goals --------------------------------------------------------
