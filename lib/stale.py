@@ -95,7 +95,10 @@ class KeepsOthersChanges:
                 pks = [getattr(item, "pk", item) for item in value or ()]
                 values[name] = list(field.queryset.filter(pk__in=pks))
             elif isinstance(field, forms.ModelChoiceField):
-                values[name] = field.queryset.model._default_manager.filter(pk=value).first()
+                # By the model's manager: a stored choice the list no longer offers (an
+                # inactive branch) is still what is stored.
+                manager = field.queryset.model._default_manager
+                values[name] = None if value is None else manager.filter(pk=value).first()
             else:
                 values[name] = value
         return values
