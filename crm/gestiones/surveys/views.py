@@ -32,6 +32,9 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_by_token(token)
     if invitation.answered_at:
         return render(request, "gestiones/survey_answered.html", {"invitation": invitation})
+    if not invitation.survey.is_active:
+        # Switched off: its links, sent before, take no more answers.
+        return render(request, "gestiones/survey_closed.html", {"invitation": invitation})
     questions = list(invitation.survey.questions.all())
     form = forms.SurveyAnswerForm(request.POST or None, questions=questions)
     if request.method == "POST":

@@ -251,6 +251,20 @@ def test_a_survey_is_answered_only_once(client, invitation, survey):
     assert FollowUp.objects.filter(kind=FollowUp.Kind.SURVEY).count() == 1
 
 
+def test_a_survey_switched_off_takes_no_more_answers_from_its_links(client, invitation, survey):
+    """Its links, sent before, still took answers."""
+    survey.is_active = False
+    survey.save()
+    url = reverse("survey_answer", args=[invitation.token])
+
+    shown = client.get(url)
+    sent = client.post(url, post_data(survey, 4, "Radio"))
+
+    assertContains(shown, "Esta encuesta ya no recibe respuestas.")
+    assertContains(sent, "Esta encuesta ya no recibe respuestas.")
+    assert not Answer.objects.exists()
+
+
 def test_a_stale_second_submission_stores_nothing(invitation, survey):
     """Two submissions at once: both read answered_at empty, only one claims the row."""
     q_scale, q_choice, _text = questions(survey)
