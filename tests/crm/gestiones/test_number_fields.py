@@ -459,3 +459,12 @@ def test_a_process_admin_keeps_admins_narrow_number_inputs(admin_client, credit_
 
     assertNotContains(response, NUMBER_INPUT)
     assertContains(response, 'class="vIntegerField"')
+
+
+def test_the_goal_lists_year_filter_brings_the_digits_and_filters_on_change(client, supervisor):
+    client.force_login(supervisor)
+
+    page = client.get(reverse("gestiones:goal_list")).content.decode()
+
+    assert 'inputmode="numeric" data-typed-number' in page
+    assert "change from:input[data-typed-number]" in page
