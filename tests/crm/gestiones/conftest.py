@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from crm.gestiones import examples, services
-from crm.gestiones.models import Action, ActionResult, GestionType
+from crm.gestiones.models import Action, ActionResult, FormField, GestionType
 from tests.factories import LoanProductFactory, UserFactory
 
 
@@ -80,3 +80,15 @@ def lead(product) -> dict:
         "amount": "10000.00",
         "term": 12,
     }
+
+
+@pytest.fixture
+def dependants(credit_type) -> FormField:
+    """An integer field of the credit application's form."""
+    return FormField.objects.create(
+        gestion_type=credit_type,
+        name="dependientes",
+        label="Dependientes",
+        kind=FormField.Kind.INTEGER,
+        order=10,
+    )

@@ -15,18 +15,6 @@ NEGATIVE_INCOME = "«Ingreso mensual» no puede ser negativo."
 HUGE_INCOME = "«Ingreso mensual» admite hasta 12 cifras enteras y 4 decimales."
 
 
-@pytest.fixture
-def dependants(credit_type) -> FormField:
-    """An integer field of the credit application's form."""
-    return FormField.objects.create(
-        gestion_type=credit_type,
-        name="dependientes",
-        label="Dependientes",
-        kind=FormField.Kind.INTEGER,
-        order=10,
-    )
-
-
 def data_form(gestion: Gestion, **values) -> forms.GestionDataForm:
     data = {"dyn_ingreso_mensual": "3500", "dyn_destino": "Consumo"}
     return forms.GestionDataForm({**data, **values}, gestion=gestion)

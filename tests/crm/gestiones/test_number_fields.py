@@ -18,7 +18,6 @@ from crm.gestiones.goals import forms as goal_forms
 from crm.gestiones.models import (
     CreditApplication,
     CreditLead,
-    FormField,
     Gestion,
     GestionState,
     GestionType,
@@ -46,17 +45,6 @@ def gestion(credit_type, customer, asesor) -> Gestion:
         gestion_type=credit_type,
         agent=asesor,
         data={"ingreso_mensual": "3500.00", "destino": "Consumo"},
-    )
-
-
-@pytest.fixture
-def dependants(credit_type) -> FormField:
-    return FormField.objects.create(
-        gestion_type=credit_type,
-        name="dependientes",
-        label="Dependientes",
-        kind=FormField.Kind.INTEGER,
-        order=10,
     )
 
 
@@ -230,21 +218,9 @@ def test_a_follow_ups_approved_amount_is_typed_in_a_text_input(gestion):
 
 
 @pytest.fixture
-def application(credit_type, product) -> CreditApplication:
+def application(credit_type, lead) -> CreditApplication:
     return application_services.receive_lead(
-        data={
-            "document_type": "dni",
-            "document_number": "41234567",
-            "first_name": "Lucía",
-            "last_name": "Paredes Vega",
-            "phone": "987 654 321",
-            "email": "lucia@example.com",
-            "product": product.pk,
-            "amount": "10000.00",
-            "term": 12,
-        },
-        source=CreditApplication.Source.CALCULATOR,
-        received_at=timezone.now(),
+        data=lead, source=CreditApplication.Source.CALCULATOR, received_at=timezone.now()
     ).application
 
 
