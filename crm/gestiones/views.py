@@ -146,7 +146,7 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
     `reload`, or a GET), keeping what was typed."""
     gestion = selectors.gestion_for(request.user, pk)
     sent = request.method == "POST" and "reload" not in request.POST
-    # Closed while the form was open: the service says so on the form, with what was typed.
+    # Closed while the form was open: said on the gestión's page, with what was typed.
     closed_meanwhile = sent and not gestion.is_open and selectors.works_on(request.user, gestion)
     if closed_meanwhile:
         messages.error(request, _closed_meanwhile_message(gestion, request.POST.get("notes", "")))
