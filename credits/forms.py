@@ -15,8 +15,8 @@ from django.utils.translation import ngettext
 
 from credits import schedule, selectors
 from credits.models import Investor, Loan, LoanProduct, Payment
+from credits.services import ledger
 from credits.services import loans as loan_services
-from credits.services import payments as payments_service
 from crm import forms as crm_forms
 from crm import validators as crm_validators
 from crm.forms import ServiceErrorsMixin
@@ -233,7 +233,15 @@ class CustomerField(forms.ModelChoiceField):
         return matches[0]
 
 
-class LoanForm(ServiceErrorsMixin, LoanTermsForm):
+class OffersRepeatMixin:
+    """A form with a `repeat_ok` box: "it is another one, alike" (`ledger.repeat_refused`)."""
+
+    def offers_repeat(self) -> bool:
+        """Say whether to show the box: after a repeat was refused, or when it was ticked."""
+        return self.has_error("repeat_ok", code=ledger.REPEATED) or bool(self["repeat_ok"].value())
+
+
+class LoanForm(OffersRepeatMixin, ServiceErrorsMixin, LoanTermsForm):
     """A new loan: the customer, its terms, who sells it and the vehicle pledged."""
 
     # Offered once the service found the same loan opened a moment ago.
@@ -352,13 +360,6 @@ class LoanForm(ServiceErrorsMixin, LoanTermsForm):
             "repeat_ok": data["repeat_ok"],
         }
 
-    def offers_repeat(self) -> bool:
-        """Say whether to show the "another loan" box: after a repeat was refused, or when
-        it was ticked."""
-        return self.has_error("repeat_ok", code=loan_services.REPEATED) or bool(
-            self["repeat_ok"].value()
-        )
-
 
 class CustomerQueryForm(forms.Form):
     """The loan form's `?customer=<id>`: the customer the new loan is for, when given."""
@@ -383,7 +384,7 @@ OVERPAYMENT_HELP = {
 REFERENCE_REQUIRED = (Payment.Source.TRANSFER, Payment.Source.DEPOSIT)
 
 
-class PaymentForm(ServiceErrorsMixin, forms.Form):
+class PaymentForm(OffersRepeatMixin, ServiceErrorsMixin, forms.Form):
     """Money received for a loan, as a cashier or collections agent registers it."""
 
     SOURCES = [c for c in Payment.Source.choices if c[0] != Payment.Source.CREDIT_BALANCE]
@@ -438,13 +439,6 @@ class PaymentForm(ServiceErrorsMixin, forms.Form):
         required=False,
         help_text=_("Márquelo solo si el cliente de verdad pagó dos veces lo mismo."),
     )
-
-    def offers_repeat(self) -> bool:
-        """Say whether to show the "another payment" box: after a repeat was refused, or
-        when it was ticked."""
-        return self.has_error("repeat_ok", code=payments_service.REPEATED) or bool(
-            self["repeat_ok"].value()
-        )
 
     def __init__(self, *args, loan: Loan | None = None, **kwargs):
         today = timezone.localdate()

@@ -100,9 +100,6 @@ def _preview_context(form: forms.LoanTermsForm | None) -> dict:
     return {"preview_form": form, "plan": plan, "rate": form.annual_rate_used()}
 
 
-PAYMENTS_SHOWN = selectors.PAYMENTS_SHOWN
-
-
 @require_GET
 @permission_required("credits.view_loan", raise_exception=True)
 def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -135,7 +132,8 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             ),
             "payments": selectors.loan_payments(
-                loan, limit=None if request.GET.get("pagos") == "todos" else PAYMENTS_SHOWN
+                loan,
+                limit=None if request.GET.get("pagos") == "todos" else selectors.PAYMENTS_SHOWN,
             ),
             "participations": selectors.loan_participations(loan),
             "participation_form": forms.ParticipationForm(),

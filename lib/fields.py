@@ -64,7 +64,32 @@ def _read(field: forms.Field, value: object, *, grouped: bool) -> Decimal | None
         raise ValidationError(field.error_messages["invalid"], code="invalid") from None
 
 
-class DecimalField(forms.DecimalField):
+class _TypedNumber:
+    """What both fields share: a text input (`_as_text`), the ambiguous message, the
+    phone's digit keyboard where negatives are refused, and reading what a person typed
+    (`_typed`); a number given by code goes through Django's own reading."""
+
+    widget = TypedNumberInput
+    default_error_messages = {"ambiguous": AMBIGUOUS}
+    inputmode = ""
+
+    def __init__(self, **kwargs):
+        if "widget" in kwargs:
+            kwargs["widget"] = _as_text(kwargs["widget"])
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget):
+        return {**super().widget_attrs(widget), **_inputmode(self, widget, self.inputmode)}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str):  # a number given by code, not typed
+            return super().to_python(value)
+        return self._typed(value)
+
+
+class DecimalField(_TypedNumber, forms.DecimalField):
     """Django's decimal field, reading numbers as people type them and saying each problem
     once.
 
@@ -73,23 +98,13 @@ class DecimalField(forms.DecimalField):
     that give both the same message ("El monto es demasiado grande.") showed it twice.
     """
 
-    widget = TypedNumberInput
-    default_error_messages = {"ambiguous": AMBIGUOUS}
+    inputmode = "decimal"
 
     def __init__(self, *, grouped: bool = True, **kwargs):
         self.grouped = grouped
-        if "widget" in kwargs:
-            kwargs["widget"] = _as_text(kwargs["widget"])
         super().__init__(**kwargs)
 
-    def widget_attrs(self, widget):
-        return {**super().widget_attrs(widget), **_inputmode(self, widget, "decimal")}
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        if not isinstance(value, str):  # a number given by code, not typed
-            return super().to_python(value)
+    def _typed(self, value: str) -> Decimal | None:
         return _read(self, value, grouped=self.grouped)
 
     def run_validators(self, value):
@@ -99,27 +114,14 @@ class DecimalField(forms.DecimalField):
             raise ValidationError(list(dict.fromkeys(exc.messages))) from None
 
 
-class IntegerField(forms.IntegerField):
+class IntegerField(_TypedNumber, forms.IntegerField):
     """Django's integer field, reading numbers as people type them: "1 000" and
     "1,000,000" are grouped, "1.000" and "1,000" ambiguous (Django took "1.000" for 1),
     "12.5" and "1e3" are not whole numbers."""
 
-    widget = TypedNumberInput
-    default_error_messages = {"ambiguous": AMBIGUOUS}
+    inputmode = "numeric"
 
-    def __init__(self, **kwargs):
-        if "widget" in kwargs:
-            kwargs["widget"] = _as_text(kwargs["widget"])
-        super().__init__(**kwargs)
-
-    def widget_attrs(self, widget):
-        return {**super().widget_attrs(widget), **_inputmode(self, widget, "numeric")}
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        if not isinstance(value, str):
-            return super().to_python(value)
+    def _typed(self, value: str) -> int | None:
         number = _read(self, value, grouped=True)
         if number is None:
             return None

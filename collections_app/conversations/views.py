@@ -203,7 +203,7 @@ def _thread_html(
             "csrf_token": get_token(request),
             "url": reverse(
                 "collections_app:conversation_resend", args=[conversation.customer.pk, 0]
-            ).replace("/0/", "/{}/"),
+            ).replace("/0/reenviar/", "/{}/reenviar/"),
         }
     return mark_safe(  # noqa: S308 - written by an autoescaping template
         render_to_string(

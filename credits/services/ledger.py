@@ -2,6 +2,7 @@
 ledger entries, move its status with a timeline entry."""
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,6 +21,21 @@ from credits.models import (
 from crm import services as crm_services
 from crm.models import Interaction
 from lib import people
+
+# What the same person sends again this soon, alike (a double click, the back button and
+# send), is the same form twice: refused unless they say it is another one (`repeat_ok`).
+REPEAT_WINDOW = timedelta(minutes=10)
+REPEATED = "repeated"
+
+
+def repeat_since() -> datetime:
+    """Return the moment after which a record alike is the same form sent again."""
+    return timezone.now() - REPEAT_WINDOW
+
+
+def repeat_refused(message: str) -> ValidationError:
+    """Return the refusal of a form sent twice, on its `repeat_ok` box (offered then)."""
+    return ValidationError({"repeat_ok": ValidationError(message, code=REPEATED)})
 
 
 def locked(loan: Loan) -> Loan:

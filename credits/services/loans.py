@@ -7,7 +7,7 @@ its own transaction, so credits never imports that app.
 
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -247,11 +247,6 @@ def create_loan(
     return loan
 
 
-# A loan a person opens like one they opened this recently is the same form sent twice.
-REPEAT_WINDOW = timedelta(minutes=10)
-REPEATED = "repeated"
-
-
 def _refuse_a_repeat(
     actor: AbstractBaseUser | None,
     customer: Customer,
@@ -271,7 +266,7 @@ def _refuse_a_repeat(
             term=term,
             start_date=start_date,
             created_by=actor,
-            created_at__gte=timezone.now() - REPEAT_WINDOW,
+            created_at__gte=ledger.repeat_since(),
         )
         .exclude(status=Loan.Status.CANCELLED)
         .order_by("-pk")
@@ -279,21 +274,16 @@ def _refuse_a_repeat(
     )
     if twin is None:
         return
-    raise ValidationError(
-        {
-            "repeat_ok": ValidationError(
-                _(
-                    "Usted registró este mismo crédito hace un momento (%(code)s, %(amount)s "
-                    "en %(term)s cuotas). Si es otro crédito con los mismos datos, marque "
-                    "«Es otro crédito»."
-                )
-                % {
-                    "code": twin.payment_code,
-                    "amount": display.money_text(principal, twin.currency),
-                    "term": term,
-                },
-                code=REPEATED,
-            )
+    raise ledger.repeat_refused(
+        _(
+            "Usted registró este mismo crédito hace un momento (%(code)s, %(amount)s en "
+            "%(term)s cuotas). Si es otro crédito con los mismos datos, marque «Es otro "
+            "crédito»."
+        )
+        % {
+            "code": twin.payment_code,
+            "amount": display.money_text(principal, twin.currency),
+            "term": term,
         }
     )
 

@@ -2,7 +2,7 @@
 credit balance, and annulment, which puts everything back as it was."""
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -423,12 +423,6 @@ def apply_payment(
     return payment
 
 
-# A payment a person records like one they recorded this recently is the same form sent
-# twice (a double click credited the loan twice), unless they say it is another payment.
-REPEAT_WINDOW = timedelta(minutes=10)
-REPEATED = "repeated"
-
-
 def _refuse_a_repeat(
     loan: Loan,
     amount: Decimal,
@@ -449,27 +443,23 @@ def _refuse_a_repeat(
             source=source,
             reference=reference,
             recorded_by=actor,
-            recorded_at__gte=timezone.now() - REPEAT_WINDOW,
+            recorded_at__gte=ledger.repeat_since(),
         )
         .order_by("-pk")
         .first()
     )
     if twin is None:
         return
-    raise ValidationError(
-        {
-            "repeat_ok": ValidationError(
-                _(
-                    "Usted registró un pago igual hace un momento (#%(id)s: %(amount)s del "
-                    "%(day)s). Si es otro pago con los mismos datos, marque «Es otro pago»."
-                )
-                % {
-                    "id": twin.pk,
-                    "amount": display.money_text(amount, loan.currency),
-                    "day": received_on.strftime("%d/%m/%Y"),
-                },
-                code=REPEATED,
-            )
+    # A double click credited the loan twice.
+    raise ledger.repeat_refused(
+        _(
+            "Usted registró un pago igual hace un momento (#%(id)s: %(amount)s del "
+            "%(day)s). Si es otro pago con los mismos datos, marque «Es otro pago»."
+        )
+        % {
+            "id": twin.pk,
+            "amount": display.money_text(amount, loan.currency),
+            "day": received_on.strftime("%d/%m/%Y"),
         }
     )
 

@@ -1037,11 +1037,11 @@ def test_only_the_newest_payment_offers_to_be_annulled(client, supervisor, curre
 
 
 def test_a_loan_with_many_payments_lists_the_newest_and_offers_the_rest(
-    client, supervisor, current_loan, settings, monkeypatch
+    client, supervisor, current_loan, monkeypatch
 ):
-    from credits import views
+    from credits import selectors
 
-    monkeypatch.setattr(views, "PAYMENTS_SHOWN", 3)
+    monkeypatch.setattr(selectors, "PAYMENTS_SHOWN", 3)
     payments = [_cash(current_loan, "1.00") for _ in range(5)]
     client.force_login(supervisor)
 
