@@ -313,10 +313,13 @@ def apply_payment(
             }
         )
     live = _live_rows(loan)
-    # Recorded after its day: the late interest charged since that day is not owed.
+    # What pays the loan off that day as the screens show it (the form, the portal), late
+    # interest charged since then included: up to it, a payment is no overpayment.
+    owed = selectors.open_installments(live, received_on).to_settle
+    # Recorded after its day: the late interest charged since that day is not owed. What
+    # it frees of the payment goes where any excess goes (saldo a favor, or a prepayment).
     rewound = delinquency.rewind_late_interest(loan=loan, rows=live, received_on=received_on)
     split = selectors.open_installments(live, received_on)
-    owed = split.to_settle
     overpaid = ZERO
     # Spending the credit balance moves money the loan already holds: nothing to check.
     if amount > owed and source != Payment.Source.CREDIT_BALANCE:

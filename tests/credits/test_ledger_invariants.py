@@ -670,3 +670,25 @@ def test_a_payment_recorded_late_after_another_one_keeps_the_charges():
         _cash(loan, "50.00", date(2026, 2, 10))
 
         assert selectors.live_installments(loan)[0].late_interest_due == owed
+
+
+@pytest.mark.django_db
+def test_a_late_recorded_payment_of_what_the_screens_showed_owed_is_taken_whole():
+    """What the screens showed owed (late interest since that day included) is taken whole,
+    never refused as more than owed: what the late interest taken back frees goes where
+    any excess goes."""
+    with time_machine.travel(noon(START), tick=False) as clock:
+        loan = _loan_of_three()
+        clock.move_to(noon(date(2026, 2, 20)))
+        delinquency.update_delinquency(today=date(2026, 2, 20))
+        # What pays the loan off on 5 February, as the form says: 5.20 of late interest
+        # charged since then included. It was refused as more than the loan owed.
+        shown = selectors.open_installments(
+            selectors.live_installments(loan), date(2026, 2, 5)
+        ).to_settle
+
+        payment = _cash(loan, str(shown), date(2026, 2, 5))
+
+        assert (payment.amount, payment.overpaid) == (shown, ZERO)
+        assert _allocated(payment) + payment.credited == shown
+        check_invariants(loan, date(2026, 2, 20))
