@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 
 from integrations import api_clients, outbox, services
 from integrations.models import ApiClient, OutboxMessage, WebhookEvent
+from lib import fields as lib_fields
 
 ERROR_PREVIEW_CHARS = 80
 
@@ -205,6 +206,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 class ApiClientAdmin(admin.ModelAdmin):
     """The programs that call the JSON API: a token each, shown once, rotated by an action."""
 
+    # Its rate limit typed as the app's other numbers (lib.fields): "1.000" is not 1.
+    formfield_overrides = lib_fields.admin_number_fields()
     list_display = [
         "name",
         "token_prefix",

@@ -412,3 +412,10 @@ def test_the_cart_refuses_a_quantity_of_one_group_of_three(client, agente, held_
     assert 'type="text" inputmode="numeric" name="quantity"' in found.content.decode()
     assert f"«1.000» {AMBIGUOUS}" in response.content.decode()
     assert "Confirmar pedido" not in response.content.decode()
+
+
+def test_an_api_clients_rate_limit_is_typed_as_text_in_admin(admin_client):
+    page = admin_client.get(reverse("admin:integrations_apiclient_add")).content.decode()
+
+    assert 'name="rate_limit_per_minute"' in page
+    assert _no_number_input(page)
