@@ -52,6 +52,18 @@ def disbursed(**kwargs) -> Loan:
     return loan_services.disburse(loan=loan, actor=None, disbursed_at=lima(loan.start_date, 9))
 
 
+def prepay_3000(loan: Loan, day: date) -> None:
+    """Pay the first installment and 3,000 more on `day`, for lower installments."""
+    first = selectors.live_installments(loan)[0]
+    with frozen(lima(day)):
+        pay(
+            loan,
+            first.total_due + Decimal("3000"),
+            day,
+            overpayment=Payment.Overpayment.LOWER_INSTALLMENT,
+        )
+
+
 def regular_dates(loan: Loan) -> list[date]:
     return [
         r.due_date for r in selectors.live_installments(loan) if r.kind == Installment.Kind.REGULAR
@@ -192,14 +204,7 @@ def test_a_disbursed_loan_from_the_31st_is_due_at_each_months_end():
 def test_a_prepayment_on_the_28th_keeps_a_month_end_schedule_on_the_months_end():
     loan = disbursed(start_date=date(2026, 1, 31), first_due_date=date(2026, 2, 28), term=6)
     before = regular_dates(loan)
-    first = selectors.live_installments(loan)[0]
-    with frozen(lima(date(2026, 2, 20))):
-        pay(
-            loan,
-            first.total_due + Decimal("3000"),
-            date(2026, 2, 20),
-            overpayment=Payment.Overpayment.LOWER_INSTALLMENT,
-        )
+    prepay_3000(loan, date(2026, 2, 20))
     assert regular_dates(loan) == before
 
 
@@ -210,14 +215,7 @@ def test_a_loan_dated_by_the_old_rule_keeps_its_28ths_after_a_prepayment():
     old = [date(2026, 2, 28) + relativedelta(months=k) for k in range(6)]
     for row, due in zip(selectors.live_installments(loan), old, strict=True):
         Installment.objects.filter(pk=row.pk).update(due_date=due)
-    first = selectors.live_installments(loan)[0]
-    with frozen(lima(date(2026, 2, 20))):
-        pay(
-            loan,
-            first.total_due + Decimal("3000"),
-            date(2026, 2, 20),
-            overpayment=Payment.Overpayment.LOWER_INSTALLMENT,
-        )
+    prepay_3000(loan, date(2026, 2, 20))
     assert regular_dates(loan) == old
 
 
@@ -227,14 +225,7 @@ def test_a_prepayment_keeps_the_due_dates_of_a_schedule_on_the_31st():
     loan = disbursed(start_date=date(2025, 12, 31), first_due_date=date(2026, 1, 31), term=6)
     before = regular_dates(loan)
     assert before[:3] == [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)]
-    first = selectors.live_installments(loan)[0]
-    with frozen(lima(date(2026, 1, 20))):
-        pay(
-            loan,
-            first.total_due + Decimal("3000"),
-            date(2026, 1, 20),
-            overpayment=Payment.Overpayment.LOWER_INSTALLMENT,
-        )
+    prepay_3000(loan, date(2026, 1, 20))
     assert regular_dates(loan) == before
 
 
@@ -247,14 +238,7 @@ def test_a_prepayment_keeps_the_due_dates_of_a_biweekly_schedule():
     )
     before = regular_dates(loan)
     assert before[:3] == [date(2026, 1, 31), date(2026, 2, 15), date(2026, 2, 28)]
-    first = selectors.live_installments(loan)[0]
-    with frozen(lima(date(2026, 1, 20))):
-        pay(
-            loan,
-            first.total_due + Decimal("3000"),
-            date(2026, 1, 20),
-            overpayment=Payment.Overpayment.LOWER_INSTALLMENT,
-        )
+    prepay_3000(loan, date(2026, 1, 20))
     assert regular_dates(loan) == before
 
 
