@@ -89,6 +89,15 @@ def two_tabs(first, second, url: str) -> tuple[list, list]:
     return shown_form(first, url), shown_form(second, url)
 
 
+def customer_tabs(client, supervisor, asesor, customer):
+    """A supervisor's and an advisor's tab on the customer's edit form, opened together:
+    the form's address, the advisor's client, and what each tab shows."""
+    url = reverse("crm:customer_update", args=[customer.pk])
+    client.force_login(supervisor)
+    advisor = client_for(type(client), asesor)
+    return (url, advisor, *two_tabs(client, advisor, url))
+
+
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="jefa", is_staff=True, is_superuser=True)
@@ -108,10 +117,7 @@ def test_a_stale_advisor_form_cannot_undo_a_protected_identity_change(client, su
     the names at all (disabled fields), so a supervisor's confirmed change stays."""
     customer = CustomerFactory(first_name="Rosa", last_name="Huamán Torres")
     LoanFactory(customer=customer)
-    url = reverse("crm:customer_update", args=[customer.pk])
-    client.force_login(supervisor)
-    advisor = client_for(type(client), asesor)
-    first, stale = two_tabs(client, advisor, url)
+    url, advisor, first, stale = customer_tabs(client, supervisor, asesor, customer)
 
     # The supervisor's change is refused once with both values shown, then confirmed.
     client.post(url, changed(first, first_name="Rosa María"))
@@ -132,10 +138,7 @@ def test_each_save_of_the_same_customer_is_on_the_timeline_with_its_own_change(
 ):
     """Each save's old → new; the second one no longer puts the first one's phone back."""
     customer = CustomerFactory(phone="+51911111111")
-    url = reverse("crm:customer_update", args=[customer.pk])
-    client.force_login(supervisor)
-    advisor = client_for(type(client), asesor)
-    first, stale = two_tabs(client, advisor, url)
+    url, advisor, first, stale = customer_tabs(client, supervisor, asesor, customer)
 
     client.post(url, changed(first, phone="922222222"))
     advisor.post(url, changed(stale, email="rosa@correo.pe"))
@@ -154,10 +157,7 @@ def test_each_save_of_the_same_customer_is_on_the_timeline_with_its_own_change(
 def test_a_stale_customer_form_keeps_another_persons_new_phone(client, supervisor, asesor):
     """The second save put back the phone its form had shown (last write won)."""
     customer = CustomerFactory(phone="+51911111111")
-    url = reverse("crm:customer_update", args=[customer.pk])
-    client.force_login(supervisor)
-    advisor = client_for(type(client), asesor)
-    first, stale = two_tabs(client, advisor, url)
+    url, advisor, first, stale = customer_tabs(client, supervisor, asesor, customer)
 
     client.post(url, changed(first, phone="922222222"))
     response = advisor.post(url, changed(stale, email="rosa@correo.pe"))
@@ -169,10 +169,7 @@ def test_a_stale_customer_form_keeps_another_persons_new_phone(client, superviso
 
 def test_a_stale_customer_form_keeps_another_persons_name_change(client, supervisor, asesor):
     customer = CustomerFactory(first_name="Daniela")
-    url = reverse("crm:customer_update", args=[customer.pk])
-    client.force_login(supervisor)
-    advisor = client_for(type(client), asesor)
-    first, stale = two_tabs(client, advisor, url)
+    url, advisor, first, stale = customer_tabs(client, supervisor, asesor, customer)
 
     client.post(url, changed(first, first_name="Daniela Alejandra"))
     response = advisor.post(url, changed(stale, city="Arequipa"))
@@ -186,10 +183,7 @@ def test_a_stale_customer_form_does_not_undo_an_opt_out(client, supervisor, ases
     """The unticked box of a form opened before the opt-out read as "accepts messages
     again", on the timeline under the name of a person who never chose it."""
     customer = CustomerFactory()
-    url = reverse("crm:customer_update", args=[customer.pk])
-    client.force_login(supervisor)
-    advisor = client_for(type(client), asesor)
-    first, stale = two_tabs(client, advisor, url)
+    url, advisor, first, stale = customer_tabs(client, supervisor, asesor, customer)
 
     client.post(url, changed(first, has_opted_out="on"))
     customer.refresh_from_db()
@@ -210,10 +204,7 @@ def test_both_changing_the_same_field_is_refused_once_then_saved_on_purpose(
     client, supervisor, asesor
 ):
     customer = CustomerFactory(city="Lima")
-    url = reverse("crm:customer_update", args=[customer.pk])
-    client.force_login(supervisor)
-    advisor = client_for(type(client), asesor)
-    first, stale = two_tabs(client, advisor, url)
+    url, advisor, first, stale = customer_tabs(client, supervisor, asesor, customer)
     client.post(url, changed(first, city="Cusco"))
 
     refused = advisor.post(url, changed(stale, city="Arequipa"))
