@@ -44,7 +44,14 @@ from collections_app.models import (
 )
 from collections_app.receivables import Debt
 from crm import services as crm_services
-from crm.api_schemas import DetailOut, DocumentIn, ValidationErrorOut, amount_text
+from crm.api_schemas import (
+    DetailOut,
+    DocumentIn,
+    PlainDecimal,
+    PlainInt,
+    ValidationErrorOut,
+    amount_text,
+)
 from crm.models import Customer, Interaction
 from integrations import api_clients
 from integrations.errors import ProviderError, TemporaryProviderError
@@ -118,7 +125,7 @@ Email = Annotated[
     ),
     AfterValidator(_email),
 ]
-Amount = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT, decimal_places=2)]
+Amount = Annotated[PlainDecimal, Field(gt=0, le=MAX_AMOUNT, decimal_places=2)]
 PaymentCode = Annotated[
     str,
     Field(
@@ -147,7 +154,7 @@ class LinkIn(BodyIn):
         description="Qué se paga: la deuda total (lo que la cancela hoy), una cuota "
         "(`cuota`) o un monto libre (`monto`, entre el mínimo y la deuda total)."
     )
-    cuota: int | None = Field(
+    cuota: PlainInt | None = Field(
         None, ge=1, le=MAX_INSTALLMENT, description="Número de cuota, con concepto «cuota»."
     )
     monto: Amount | None = Field(None, description="Monto a pagar, con concepto «monto».")

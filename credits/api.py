@@ -24,6 +24,9 @@ from crm.api_schemas import (
     TOKEN_ERRORS,
     DetailOut,
     PageQuery,
+    PlainDecimal,
+    PlainInt,
+    PlainNumbersIn,
     ValidationErrorOut,
     amount_text,
     paged,
@@ -41,11 +44,11 @@ LATEST_DUE_DATE = date(2100, 12, 31)
 RATE_PLACES = Decimal("1E-10")
 
 
-class SchedulePreviewQuery(Schema):
-    principal: Decimal = Field(
+class SchedulePreviewQuery(PlainNumbersIn):
+    principal: PlainDecimal = Field(
         gt=0, le=10_000_000, decimal_places=2, description="Capital del préstamo."
     )
-    annual_rate: Decimal | None = Field(
+    annual_rate: PlainDecimal | None = Field(
         None,
         ge=0,
         le=schedule.MAX_ANNUAL_RATE,
@@ -53,7 +56,7 @@ class SchedulePreviewQuery(Schema):
         description="Tasa nominal anual, en porcentaje. Con `product`, por defecto la suya, "
         "y siempre dentro de su rango.",
     )
-    term: int = Field(ge=1, le=schedule.MAX_TERM, description="Número de cuotas.")
+    term: PlainInt = Field(ge=1, le=schedule.MAX_TERM, description="Número de cuotas.")
     method: Method | None = Field(
         None, description="Método de amortización (con `product`, el suyo)."
     )
@@ -66,14 +69,14 @@ class SchedulePreviewQuery(Schema):
         le=LATEST_DUE_DATE,
         description="Primer vencimiento (AAAA-MM-DD); por defecto, un periodo después de hoy.",
     )
-    fee: Decimal | None = Field(
+    fee: PlainDecimal | None = Field(
         None,
         ge=0,
         le=1_000_000,
         decimal_places=2,
         description="Comisión fija por cuota (sin `product`; con él, la del producto).",
     )
-    product: int | None = Field(
+    product: PlainInt | None = Field(
         None,
         ge=1,
         description="Producto de crédito (id): aplica su método, frecuencia y comisión, y "

@@ -4,8 +4,11 @@ requires, and the shapes of the error answers. Here, in the customer core, so ev
 endpoints use them (collections, recovery, the book).
 """
 
+import functools
+import re
+import typing
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
@@ -13,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
 from ninja import Field, Schema
+from ninja.schema import DjangoGetter
 from pydantic import ValidationError as PydanticValidationError
 from pydantic import ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -88,7 +92,8 @@ _COUNTED = {
 # The types of the errors the validators below raise, already in Spanish.
 NUL_TYPE = "null_character"
 CONTROL_TYPE = "control_character"
-_OWN_TYPES = {"document", "email", NUL_TYPE, CONTROL_TYPE}
+PLAIN_NUMBER_TYPE = "plain_number"
+_OWN_TYPES = {"document", "email", NUL_TYPE, CONTROL_TYPE, PLAIN_NUMBER_TYPE}
 
 
 def spanish_message(error: Any) -> str:
@@ -151,7 +156,70 @@ def _nul_errors(data: Any) -> list[dict]:
     return errors
 
 
-class BotIn(Schema):
+# --- Numbers ------------------------------------------------------------------------------
+
+# A number sent as text (a query string, a JSON string) is ASCII digits with a point for the
+# decimals. Pydantic alone also reads "1e4" (10000), "1_0000" and full-width digits, which
+# a person typing a query means as something else or by mistake. A JSON number is the
+# client's program's and stays as JSON reads it.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+class _Plain:
+    """Marks a number field whose text must be plain (`PlainNumbersIn` checks it)."""
+
+
+_PLAIN = _Plain()
+PlainDecimal = Annotated[Decimal, _PLAIN]
+PlainInt = Annotated[int, _PLAIN]
+
+
+@functools.cache
+def _plain_fields(schema: type[Schema]) -> tuple[str, ...]:
+    """The names of a schema's PlainDecimal and PlainInt fields, optional ones too."""
+
+    def marked(annotation: Any) -> bool:
+        if typing.get_origin(annotation) is Annotated and _PLAIN in annotation.__metadata__:
+            return True
+        return any(marked(arg) for arg in typing.get_args(annotation))
+
+    return tuple(
+        name
+        for name, field in schema.model_fields.items()
+        if _PLAIN in field.metadata or marked(field.annotation)
+    )
+
+
+class PlainNumbersIn(Schema):
+    """An input schema whose PlainDecimal and PlainInt fields, sent as text, are plain.
+
+    A model-level check rather than a validator on the type: pydantic would then apply the
+    field's bounds after it, out of its JSON schema and with their figures' repr in the
+    message ("menor o igual que Decimal('99999999.99')").
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_numbers(cls, data: Any) -> Any:
+        raw = data._obj if isinstance(data, DjangoGetter) else data
+        if not isinstance(raw, dict):
+            return data
+        message = _("Escriba el número solo con dígitos y, si tiene decimales, un punto: 1500.50.")
+        errors = [
+            {
+                "type": PydanticCustomError(PLAIN_NUMBER_TYPE, message),
+                "loc": (name,),
+                "input": raw[name],
+            }
+            for name in _plain_fields(cls)
+            if isinstance(raw.get(name), str) and not _PLAIN_NUMBER.fullmatch(raw[name].strip())
+        ]
+        if errors:
+            raise PydanticValidationError.from_exception_data(cls.__name__, errors)
+        return data
+
+
+class BotIn(PlainNumbersIn):
     """An input schema whose validation errors read in Spanish."""
 
     @model_validator(mode="wrap")
@@ -220,8 +288,8 @@ MAX_PER_PAGE = 100
 class PageQuery(BotIn):
     """A list's page: which one and how many rows (a list's query schema extends it)."""
 
-    pagina: int = Field(1, ge=1, le=MAX_PAGE)
-    por_pagina: int = Field(50, ge=1, le=MAX_PER_PAGE)
+    pagina: PlainInt = Field(1, ge=1, le=MAX_PAGE)
+    por_pagina: PlainInt = Field(50, ge=1, le=MAX_PER_PAGE)
 
 
 def paged(rows: QuerySet, params: PageQuery) -> tuple[dict, list]:

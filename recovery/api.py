@@ -14,7 +14,6 @@ client's name goes in the timeline entry's data where the service takes one.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -37,6 +36,8 @@ from crm.api_schemas import (
     DetailOut,
     DocumentIn,
     PageQuery,
+    PlainDecimal,
+    PlainInt,
     amount_text,
     paged,
 )
@@ -101,7 +102,7 @@ FIRST_DAY = date(2000, 1, 1)
 # An end date beyond this is a typing mistake, not a campaign (the service refuses one gone).
 LAST_DAY = date(2099, 12, 31)
 SaneDate = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
-Money = Annotated[Decimal, Field(le=MAX_DEBT, decimal_places=2)]
+Money = Annotated[PlainDecimal, Field(le=MAX_DEBT, decimal_places=2)]
 CampaignCode = Annotated[
     str,
     Field(
@@ -142,7 +143,9 @@ class CampaignIn(DocumentIn):
 
 
 class ListQuery(PageQuery):
-    estado: int | None = Field(None, ge=0, le=2, description="0: activa, 1: pagada, 2: finalizada.")
+    estado: PlainInt | None = Field(
+        None, ge=0, le=2, description="0: activa, 1: pagada, 2: finalizada."
+    )
     id_campana: str | None = Field(None, max_length=services.MAX_CODE)
     numero_documento: str | None = Field(None, max_length=20, pattern=r"^[0-9A-Za-z .-]+$")
 

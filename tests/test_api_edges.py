@@ -335,3 +335,87 @@ def test_every_answer_to_awkward_input_is_documented_with_its_shape(partner, ope
                     except AssertionError as exc:
                         failures.append(f"POST {route} {raw[:10]!r}: {exc}"[:300])
     assert not failures, "\n".join(failures)
+
+
+# --- Numbers sent as text ---------------------------------------------------------------------
+
+PLAIN_ONLY = "Escriba el número solo con dígitos y, si tiene decimales, un punto: 1500.50."
+
+
+@pytest.mark.parametrize("typed", ["1e4", "1E+4", "1_0000", "１００００", "10 000", "1,5"])
+def test_the_preview_reads_only_plain_digits_in_its_query(public, typed):
+    # Pydantic alone read "1e4" and "1_0000" as 10000 and full-width digits as digits.
+    response = public.get(
+        "/schedule-preview",
+        {
+            "principal": typed,
+            "annual_rate": "12",
+            "term": "3",
+            "method": "french",
+            "frequency": "monthly",
+        },
+    )
+
+    assert response.status_code == 422
+    assert messages(response) == {"principal": PLAIN_ONLY}
+
+
+@pytest.mark.parametrize("name", ["term", "product", "annual_rate"])
+def test_the_previews_other_numbers_refuse_an_underscore_too(public, name):
+    params = {
+        "principal": "300",
+        "annual_rate": "12",
+        "term": "3",
+        "method": "french",
+        "frequency": "monthly",
+    }
+    params[name] = "1_2"
+
+    response = public.get("/schedule-preview", params)
+
+    assert response.status_code == 422
+    assert messages(response)[name] == PLAIN_ONLY
+
+
+def test_a_plain_amount_with_its_sign_and_spaces_around_still_previews(public):
+    response = public.get(
+        "/schedule-preview",
+        {
+            "principal": " +300.50 ",
+            "annual_rate": "12.5",
+            "term": "3",
+            "method": "french",
+            "frequency": "monthly",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.json()["principal"] == "300.50"
+
+
+def test_a_page_number_with_an_underscore_is_refused(partner):
+    response = partner.get("/recuperacion/campanas", {"pagina": "1_0"})
+
+    assert response.status_code == 422
+    assert messages(response) == {"pagina": PLAIN_ONLY}
+
+
+def test_a_campaign_amount_sent_as_text_must_be_plain_but_a_json_number_is_read(partner):
+    customer = CustomerFactory(document_type="dni", document_number="45678912")
+    body = {
+        "tipo_documento": "dni",
+        "numero_documento": customer.document_number,
+        "id_campana": "C-1",
+        "monto_deuda": "1e4",
+        "tipo_descuento": "porcentaje",
+        "valor_descuento": 40,
+    }
+
+    refused = partner.post("/recuperacion/campanas", body)
+    body["monto_deuda"] = 1000.5
+    created = partner.post("/recuperacion/campanas", body)
+
+    assert refused.status_code == 422
+    assert messages(refused) == {"monto_deuda": PLAIN_ONLY}
+    assert created.status_code == 201, created.json()
+    assert created.json()["monto_deuda"] == "1000.50"

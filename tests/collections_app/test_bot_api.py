@@ -531,8 +531,9 @@ def test_a_huge_amount_is_refused_before_anything_in_spanish(bot, debtor, loan):
     [
         ("10.001", "Use como máximo 2 decimales."),
         ("-5", "Debe ser mayor que 0."),
-        ("NaN", "Indique un número finito."),
-        ("diez", "Indique un número válido, con punto decimal."),
+        ("NaN", "Escriba el número solo con dígitos y, si tiene decimales, un punto: 1500.50."),
+        ("diez", "Escriba el número solo con dígitos y, si tiene decimales, un punto: 1500.50."),
+        ("1e3", "Escriba el número solo con dígitos y, si tiene decimales, un punto: 1500.50."),
     ],
 )
 def test_a_malformed_amount_is_refused_in_spanish(bot, debtor, loan, amount, message):

@@ -153,10 +153,10 @@ def test_an_unknown_customer_is_a_404_that_says_so(partner, debtor):
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"monto_deuda": "1e20"}, "monto_deuda", "menor o igual"),
+        ({"monto_deuda": "1e20"}, "monto_deuda", "solo con dígitos"),
         ({"monto_deuda": 1e20}, "monto_deuda", "menor o igual"),
         ({"monto_deuda": "-5"}, "monto_deuda", "mayor que 0"),
-        ({"monto_deuda": "mil"}, "monto_deuda", "número válido"),
+        ({"monto_deuda": "mil"}, "monto_deuda", "solo con dígitos"),
         ({"monto_deuda": "NaN"}, "monto_deuda", ""),
         ({"monto_deuda": "10.555"}, "monto_deuda", "2 decimales"),
         ({"valor_descuento": "-1"}, "valor_descuento", "mayor o igual"),
