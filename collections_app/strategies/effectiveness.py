@@ -3,7 +3,9 @@
 For a period (the days the messages were written) and N days of attribution:
 
 - sent, delivered, read, failed: where each message stands now (a read message was also
-  delivered and sent: the providers' callbacks only move it forward);
+  delivered and sent: the providers' callbacks only move it forward); a message written to
+  the log because its channel has no provider configured is counted apart (`logged`),
+  never as sent;
 - answered: messages the customer answered (an inbound message) within N days;
 - promises and money collected: each promise to pay made (PaymentPromise created) and
   each payment applied to one of the customer's loans (credits Payment, received) goes to
@@ -41,6 +43,7 @@ from collections_app.models import Flow, FlowStep, PaymentPromise
 from collections_app.strategies import flows
 from credits.models import Payment
 from crm.models import Message
+from integrations.channels import LOG_PROVIDER
 from lib import people
 
 ZERO = Decimal("0.00")
@@ -64,6 +67,7 @@ class Funnel:
 
     messages: int = 0
     sent: int = 0
+    logged: int = 0
     delivered: int = 0
     read: int = 0
     failed: int = 0
@@ -73,7 +77,7 @@ class Funnel:
     collected: dict[str, Decimal] = field(default_factory=dict)
 
     def add(self, other: "Funnel") -> None:
-        for name in ("messages", "sent", "delivered", "read", "failed", "answered"):
+        for name in ("messages", "sent", "logged", "delivered", "read", "failed", "answered"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.promises += other.promises
         self.payments += other.payments
@@ -232,7 +236,8 @@ def _status_counts(window: timedelta) -> dict[str, Count]:
     )
     return {
         "messages": Count("pk"),
-        "sent": Count("pk", filter=Q(status__in=SENT)),
+        "sent": Count("pk", filter=Q(status__in=SENT) & ~Q(provider=LOG_PROVIDER)),
+        "logged": Count("pk", filter=Q(status__in=SENT, provider=LOG_PROVIDER)),
         "delivered": Count("pk", filter=Q(status__in=DELIVERED)),
         "read": Count("pk", filter=Q(status__in=READ)),
         "failed": Count("pk", filter=Q(status=Message.Status.FAILED)),

@@ -270,3 +270,26 @@ def test_the_page_is_for_collections_staff_only(client, outsider):
     client.force_login(outsider)
 
     assert client.get(reverse("collections_app:effectiveness")).status_code == 403
+
+
+def test_a_message_written_to_the_log_is_counted_apart_never_as_sent(
+    client, scene, all_debtors, cobranzas
+):
+    # Without a provider configured a message is written to the log: its status is "sent",
+    # but it reached nobody. The report said it had been sent.
+    a = scene["a"]
+    for name in ("Cinco", "Seis"):
+        logged = outbound(CustomerFactory(first_name=name), moment(2), Message.Status.SENT, step=a)
+        Message.objects.filter(pk=logged.pk).update(provider="log")
+
+    result = effectiveness.report(since=SINCE, until=TODAY, days=7)
+    client.force_login(cobranzas)
+    page = client.get(reverse("collections_app:effectiveness"))
+
+    funnel = steps_of(result)[a.pk]
+    assert (funnel.messages, funnel.sent, funnel.logged) == (6, 3, 2)
+    assert result.total.logged == 2
+    sms = next(row for row in result.channels if row.channel == Message.Channel.SMS)
+    assert sms.funnel.logged == 2
+    assertContains(page, "2 mensajes del período se registraron sin enviarse")
+    assertContains(page, "y 2 registrados, no enviados")
