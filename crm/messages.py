@@ -140,6 +140,8 @@ class Outcome:
     status: str  # DeliveryStatus.SENT or DeliveryStatus.FAILED
     at: datetime.datetime
     error: str = ""
+    # Sent to the log, not to the customer: the channel has no provider configured.
+    logged: bool = False
 
     @property
     def is_sent(self) -> bool:
@@ -796,7 +798,7 @@ def _record_outcome(
         # The entry already exists: only its delivery state changes, never who or when.
         interaction.save(update_fields=["summary", "payload"])
         _mark_message(payload.get("message"), status, now, error=error, answer=answer)
-        _tell_origin(payload, Outcome(interaction.pk, status, now, error))
+        _tell_origin(payload, Outcome(interaction.pk, status, now, error, logged=logged))
     return interaction
 
 

@@ -389,7 +389,8 @@ def record_message_outcome(target_id: int, outcome: crm_messages.Outcome) -> Non
     """Note on a campaign target whether its message was sent or failed for good.
 
     A failed message retried and sent then counts as sent; a sent one the provider then
-    reports undelivered (its status callback) counts as failed.
+    reports undelivered (its status callback) counts as failed. One written to the log (no
+    e-mail configured) counts as that, never as sent.
     """
     targets = CampaignTarget.objects.filter(pk=target_id)
     if outcome.is_sent:
@@ -399,7 +400,11 @@ def record_message_outcome(target_id: int, outcome: crm_messages.Outcome) -> Non
                 CampaignTarget.MessageStatus.FAILED,
             ]
         ).update(
-            message_status=CampaignTarget.MessageStatus.SENT, sent_at=outcome.at, message_error=""
+            message_status=CampaignTarget.MessageStatus.LOGGED
+            if outcome.logged
+            else CampaignTarget.MessageStatus.SENT,
+            sent_at=None if outcome.logged else outcome.at,
+            message_error="",
         )
     else:
         targets.filter(

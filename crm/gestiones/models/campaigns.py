@@ -120,6 +120,8 @@ class CampaignTarget(models.Model):
         NONE = "none", _("Sin mensaje")
         QUEUED = "queued", _("En cola")
         SENT = "sent", _("Enviado")
+        # Written to the log: the e-mail backend delivers to nobody (console, dummy).
+        LOGGED = "logged", _("Registrado, no enviado (correo no configurado)")
         FAILED = "failed", _("Fallido")
         SKIPPED = "skipped", _("Omitido: sin correo")
         # Nothing for this customer (no message, no gestión): they asked not to be contacted.

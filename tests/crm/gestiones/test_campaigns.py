@@ -217,6 +217,25 @@ def test_launching_emails_the_filled_message_and_skips_customers_without_email(
     assert rosa.interactions.filter(kind=Interaction.Kind.EMAIL).count() == 1
 
 
+def test_a_message_written_to_the_log_is_never_counted_as_sent(
+    db, supervisor, settings, django_capture_on_commit_callbacks, client
+):
+    # The console backend delivers to nobody: the campaign's figures said "Enviados: 1".
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    rosa = CustomerFactory(first_name="Rosa", email="rosa@example.pe")
+    campaign = make_campaign(message_body="Hola {nombre}")
+
+    launch(campaign, supervisor, django_capture_on_commit_callbacks)
+    client.force_login(supervisor)
+    page = client.get(reverse("gestiones:campaign_detail", args=[campaign.pk]))
+
+    target = campaign.targets.get(customer=rosa)
+    assert (target.message_status, target.sent_at) == (CampaignTarget.MessageStatus.LOGGED, None)
+    figures = campaign_selectors.effectiveness(campaign).messages
+    assert (figures["sent"], figures["logged"]) == (0, 1)
+    assertContains(page, "Registrados, no enviados (correo no configurado)")
+
+
 def test_a_launched_message_waits_queued_until_the_outbox_sends_it(db, supervisor, mailoutbox):
     rosa = CustomerFactory(first_name="Rosa", email="rosa@example.pe")
     campaign = make_campaign(message_body="Hola {nombre}", status=Campaign.Status.ACTIVE)
