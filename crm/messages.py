@@ -669,8 +669,29 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
             )
             % {"old": payload["to"]}
         )
-    delivery = spec.send(payload)
+    try:
+        delivery = spec.send(payload)
+    except errors.TemporaryProviderError as exc:
+        _note_retry(payload, spec, str(exc))
+        raise
     _record_outcome(payload, DeliveryStatus.SENT, answer=delivery)
+
+
+def _note_retry(payload: Mapping[str, Any], spec: "MessageChannel", error: str) -> None:
+    """Say on the message and its timeline entry that it waits for another attempt, and why:
+    "en cola" alone hid a provider refusing it for an hour. The outbox plans the attempt;
+    a send that then succeeds or fails for good writes over this."""
+    error = _short(error)
+    Message.objects.filter(pk=payload.get("message"), status=Message.Status.QUEUED).update(
+        error=error[:500]
+    )
+    summary = gettext("%(queued)s. Se reintentará: %(error)s") % {
+        "queued": spec.queued % {"subject": payload["subject"]},
+        "error": error,
+    }
+    interaction = Interaction.objects.filter(pk=payload["interaction"]).first()
+    if interaction is not None and delivery_status(interaction) == DeliveryStatus.QUEUED:
+        Interaction.objects.filter(pk=interaction.pk).update(summary=summary[:500])
 
 
 def _comparable(address: str) -> str:

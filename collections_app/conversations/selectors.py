@@ -299,7 +299,14 @@ class ThreadMessage:
     def status_label(self) -> str:
         if self.is_logged_only:
             return gettext("Registrado, no enviado (canal no configurado)")
+        if self.is_retrying:
+            return gettext("En cola, se reintentará")
         return str(_STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def is_retrying(self) -> bool:
+        """Whether the provider refused an attempt for now and another one is planned."""
+        return self.status == Message.Status.QUEUED and bool(self.error)
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,10 @@ def test_it_retries_a_temporary_failure_later_and_then_shows_it_sent(
     assert (message.status, message.attempts) == (OutboxMessage.Status.QUEUED, 1)
     assert message.next_attempt_at > NOW
     entry.refresh_from_db()
-    assert entry.summary == "Correo en cola: Su cronograma"
+    # "En cola" alone hid that the provider was refusing it for now.
+    assert entry.summary == f"Correo en cola: Su cronograma. Se reintentará: {message.last_error}"
+    queued = Message.objects.get(interaction=entry)
+    assert (queued.status, queued.error) == (Message.Status.QUEUED, message.last_error)
     settings.EMAIL_BACKEND = LOCMEM
     frozen.shift(settings.OUTBOX_BACKOFF_MAX_SECONDS)
 
@@ -211,6 +214,8 @@ def test_it_retries_a_temporary_failure_later_and_then_shows_it_sent(
     assert len(mail.outbox) == 1
     entry.refresh_from_db()
     assert entry.summary == "Correo enviado: Su cronograma"
+    queued.refresh_from_db()
+    assert (queued.status, queued.error) == (Message.Status.SENT, "")
     assert not failure_entries(rosa).exists()
 
 

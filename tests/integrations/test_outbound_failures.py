@@ -95,7 +95,10 @@ def test_an_sms_the_provider_cannot_take_now_stays_queued_for_a_later_attempt(ap
     assert message.status == OutboxMessage.Status.QUEUED
     assert message.attempts == 1
     assert message.next_attempt_at > MORNING
-    assert timeline(customer) == ["SMS en cola: Recordatorio"]
+    # Queued still, saying why it was not sent yet.
+    assert timeline(customer) == [
+        f"SMS en cola: Recordatorio. Se reintentará: {message.last_error}"
+    ]
 
 
 def test_an_sms_throttled_waits_at_least_what_the_provider_asked(api):

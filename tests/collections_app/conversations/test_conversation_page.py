@@ -130,6 +130,16 @@ def test_each_outbound_status_has_its_badge(agent_client, rosa, status, label):
     assertContains(response, f">{label}</span>")
 
 
+def test_a_message_the_provider_refused_for_now_says_it_will_be_retried_and_why(agent_client, rosa):
+    message = outbound(rosa)
+    Message.objects.filter(pk=message.pk).update(error="Twilio no responde (503).")
+
+    response = agent_client.get(page_url(rosa))
+
+    assertContains(response, ">En cola, se reintentará</span>")
+    assertContains(response, "Twilio no responde (503).")
+
+
 def test_the_bot_and_portal_entries_that_are_no_messages_are_in_the_thread(agent_client, rosa):
     inbound(rosa, "Hola", at=hours_ago(2))
     crm_services.record_interaction(
