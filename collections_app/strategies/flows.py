@@ -422,13 +422,15 @@ def save_flow(
     """Create or change a flow and its steps together.
 
     A step that already ran keeps its row (its runs and figures stay with it) and cannot be
-    removed; an active flow keeps at least one step.
+    removed, and one whose runs picked debtors keeps its day and template; an active flow
+    keeps at least one step.
     """
     if not steps:
         raise ValidationError(_("Agregue al menos un paso al flujo."))
     days = [(data.day_offset, data.template.pk) for data in steps]
     if len(set(days)) != len(days):
         raise ValidationError(_("Hay dos pasos iguales (mismo día y misma plantilla)."))
+    _refuse_moving_steps_that_ran(steps)
     ran = set(
         FlowRun.objects.filter(step__in=[step.pk for step in removed]).values_list(
             "step_id", flat=True
@@ -469,6 +471,37 @@ def save_flow(
     )
     logger.info("Flow %s saved by %s", flow.pk, getattr(actor, "pk", None))
     return flow
+
+
+def _refuse_moving_steps_that_ran(steps: Sequence[StepData]) -> None:
+    """Refuse a new day or template for a step whose runs picked debtors: its messages and
+    figures would then read as another step's (sent at −3, counted under «día −1»). A step
+    whose runs found nobody may still move."""
+    kept = [data.step.pk for data in steps if data.step is not None]
+    ran = FlowRun.objects.filter(step__in=kept, selected__gt=0).values("step_id")
+    # As stored: the editor's form has already set its new values on `data.step`.
+    stored = {
+        pk: (day, template_id)
+        for pk, day, template_id in FlowStep.objects.filter(pk__in=ran).values_list(
+            "pk", "day_offset", "template_id"
+        )
+    }
+    moved = sorted(
+        stored[data.step.pk][0]
+        for data in steps
+        if data.step is not None
+        and data.step.pk in stored
+        and (data.day_offset, data.template.pk) != stored[data.step.pk]
+    )
+    if moved:
+        raise ValidationError(
+            _(
+                "El paso del día %(days)s ya se ejecutó: su día y su plantilla no cambian, para "
+                "que su historial siga siendo suyo. Agregue un paso nuevo con el día o la "
+                "plantilla que necesita."
+            )
+            % {"days": ", ".join(offset_label(day) for day in moved)}
+        )
 
 
 def _refuse_unsendable(steps: Iterable[FlowStep | StepData]) -> None:

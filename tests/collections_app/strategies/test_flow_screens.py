@@ -303,6 +303,54 @@ def test_two_steps_may_swap_days(agent, client, flow, all_debtors, sms, whatsapp
     assert FlowStep.objects.get(pk=plus_five.pk).day_offset == -3
 
 
+@pytest.mark.parametrize("change", ["day", "template"])
+def test_a_step_that_ran_keeps_its_day_and_template(
+    agent, client, flow, all_debtors, sms, whatsapp, change
+):
+    # Moved from +5 to +6 after it ran, its messages read as "día +6" in the effectiveness
+    # report, and +6's debtors of the day would be skipped (the step's run of today is done).
+    debtor_due(-5)
+    flows.run_flows(TODAY)
+    minus_three, zero, plus_five = flow.steps.order_by("day_offset")
+    existing = [
+        (minus_three, -3, sms, False),
+        (zero, 0, whatsapp, False),
+        (plus_five, 6, sms, False) if change == "day" else (plus_five, 5, whatsapp, False),
+    ]
+
+    response = client.post(
+        url("flow_update", flow),
+        flow_post(all_debtors, [], name="Recordatorios", existing=existing),
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "El paso del día +5 ya se ejecutó: su día y su plantilla no cambian")
+    plus_five.refresh_from_db()
+    assert (plus_five.day_offset, plus_five.template) == (5, sms)
+
+
+def test_a_step_that_never_ran_may_still_change_in_a_flow_that_ran(
+    agent, client, flow, all_debtors, sms, whatsapp
+):
+    debtor_due(-5)
+    flows.run_flows(TODAY)
+    minus_three, zero, plus_five = flow.steps.order_by("day_offset")
+    existing = [
+        (minus_three, -4, sms, False),
+        (zero, 0, whatsapp, False),
+        (plus_five, 5, sms, False),
+    ]
+
+    response = client.post(
+        url("flow_update", flow),
+        flow_post(all_debtors, [], name="Recordatorios", existing=existing),
+    )
+
+    assert response.status_code == 302
+    minus_three.refresh_from_db()
+    assert minus_three.day_offset == -4
+
+
 def test_a_step_that_ran_cannot_be_removed(agent, client, flow, all_debtors, sms, whatsapp):
     debtor_due(-5)
     flows.run_flows(TODAY)
