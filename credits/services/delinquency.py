@@ -61,30 +61,41 @@ def accrue_late_interest(
     )
     if only is not None:
         rows = rows.filter(pk__in=list(only))
+    changed: list[Installment] = []
+    entries: list[LedgerEntry] = []
     for inst in rows:
         since = max(inst.due_date, inst.late_accrued_through or inst.due_date)
+        if inst.late_accrued_through == today:
+            continue  # charged today already: nothing to write
         days = (today - since).days
         base = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
         amount = money.cents(base * daily * days)
         inst.late_accrued_through = today
+        changed.append(inst)
         if amount > 0:
             inst.late_interest_due += amount
             charged += amount
-            ledger.write_entry(
-                loan,
-                LedgerEntry.Kind.LATE_INTEREST,
-                installment=inst,
-                payment=payment,
-                component=Component.LATE_INTEREST,
-                owed=amount,
-                reason=ngettext(
-                    "Mora de %(days)s día hasta %(day)s",
-                    "Mora de %(days)s días hasta %(day)s",
-                    days,
+            entries.append(
+                ledger.entry(
+                    loan,
+                    LedgerEntry.Kind.LATE_INTEREST,
+                    installment=inst,
+                    payment=payment,
+                    component=Component.LATE_INTEREST,
+                    owed=amount,
+                    reason=ngettext(
+                        "Mora de %(days)s día hasta %(day)s",
+                        "Mora de %(days)s días hasta %(day)s",
+                        days,
+                    )
+                    % {"days": days, "day": today.strftime("%d/%m/%Y")},
                 )
-                % {"days": days, "day": today.strftime("%d/%m/%Y")},
             )
-        inst.save(update_fields=["late_interest_due", "late_accrued_through"])
+    # In two statements, not two a row: a loan 243 installments late took 490 queries.
+    LedgerEntry.objects.bulk_create(entries, batch_size=500)
+    Installment.objects.bulk_update(
+        changed, ["late_interest_due", "late_accrued_through"], batch_size=500
+    )
     return charged
 
 

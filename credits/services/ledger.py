@@ -4,6 +4,7 @@ ledger entries, move its status with a timeline entry."""
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -43,7 +44,14 @@ def locked(loan: Loan) -> Loan:
     return Loan.objects.select_for_update().select_related("customer", "product").get(pk=loan.pk)
 
 
-def write_entry(
+def write_entry(loan: Loan, kind: str, **fields: Any) -> LedgerEntry:
+    """Write one ledger entry (the fields as `entry` takes them) and return it."""
+    written = entry(loan, kind, **fields)
+    written.save(force_insert=True)
+    return written
+
+
+def entry(
     loan: Loan,
     kind: str,
     *,
@@ -55,7 +63,8 @@ def write_entry(
     paid: Decimal = ZERO,
     reason: str = "",
 ) -> LedgerEntry:
-    return LedgerEntry.objects.create(
+    """Return a ledger entry as `write_entry` writes it, unsaved (for a bulk_create)."""
+    return LedgerEntry(
         loan=loan,
         installment=installment,
         payment=payment,
