@@ -98,7 +98,12 @@ def save_campaign(
     """Create a campaign, or change `campaign`, from a form's cleaned data."""
     if campaign is None:
         campaign = Campaign()
-    elif "kind" in data and data["kind"] != campaign.kind and campaign.targets.exists():
+    elif (
+        "kind" in data
+        # As stored: an edit form has already set its new values on `campaign`.
+        and Campaign.objects.filter(pk=campaign.pk).exclude(kind=data["kind"]).exists()
+        and campaign.targets.exists()
+    ):
         raise ValidationError({"kind": _("Una campaña con destinatarios no cambia de tipo.")})
     for field in CAMPAIGN_FIELDS:
         if field in data:

@@ -522,6 +522,31 @@ def test_a_supervisor_edits_a_campaign(client, supervisor, call_type):
     assert campaign.name == "Nuevo nombre"
 
 
+def test_a_campaign_that_reached_customers_keeps_its_type_on_the_edit_screen(
+    client, supervisor, call_type
+):
+    # The form set the new type on the campaign before the service compared it with itself.
+    campaign = make_campaign(gestion_type=call_type)
+    CampaignTarget.objects.create(campaign=campaign, customer=CustomerFactory())
+    client.force_login(supervisor)
+
+    response = client.post(
+        reverse("gestiones:campaign_update", args=[campaign.pk]),
+        {
+            "name": campaign.name,
+            "slug": campaign.slug,
+            "kind": "inbound",
+            "status": "draft",
+            "gestion_type": call_type.pk,
+        },
+    )
+
+    assert response.status_code == 200
+    assertContains(response, "Una campaña con destinatarios no cambia de tipo.")
+    campaign.refresh_from_db()
+    assert campaign.kind == Campaign.Kind.OUTBOUND
+
+
 def test_the_form_counts_the_segment_live(client, supervisor):
     branch = BranchFactory()
     CustomerFactory.create_batch(2, branch=branch)
