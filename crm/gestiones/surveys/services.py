@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from crm import messages as crm_messages
 from crm import services as crm_services
@@ -210,8 +211,9 @@ def save_survey(
 ) -> Survey:
     """Create a survey, or update one, with its questions.
 
-    A question already answered keeps its kind and cannot be removed: the report reads
-    its answers by that kind. A removed question is recorded in the deletions audit.
+    A question already answered keeps its kind, its scale and the options answered, and
+    cannot be removed: the report reads its answers by them (its text may be corrected).
+    A removed question is recorded in the deletions audit.
     """
     survey = survey or Survey()
     name = (data.get("name") or "").strip()
@@ -223,9 +225,16 @@ def save_survey(
     if not [q for q in questions if q.question not in removed]:
         raise ValidationError(_("La encuesta necesita al menos una pregunta."))
     # Read from the database: a form may already have written the new values on the rows.
-    stored = dict(
-        Question.objects.filter(survey_id=survey.pk).values_list("pk", "kind") if survey.pk else ()
-    )
+    stored = {
+        pk: (kind, scale)
+        for pk, kind, *scale in (
+            Question.objects.filter(survey_id=survey.pk).values_list(
+                "pk", "kind", "scale_min", "scale_max"
+            )
+            if survey.pk
+            else ()
+        )
+    }
     answered = set(
         Answer.objects.filter(question_id__in=stored)
         .values_list("question_id", flat=True)
@@ -242,11 +251,8 @@ def save_survey(
             continue
         if row.question.pk not in stored:
             raise ValidationError(_("La pregunta no pertenece a esta encuesta."))
-        if row.question.pk in answered and stored[row.question.pk] != row.kind:
-            raise ValidationError(
-                _("La pregunta «%(q)s» ya tiene respuestas; no se puede cambiar su tipo.")
-                % {"q": row.text}
-            )
+        if row.question.pk in answered:
+            _refuse_rereading_answers(row, *stored[row.question.pk])
 
     survey.name = name
     survey.intro = (data.get("intro") or "").strip()
@@ -289,6 +295,45 @@ def save_survey(
                 % {"q": question.text}
             ) from exc
     return survey
+
+
+def _refuse_rereading_answers(row: QuestionData, kind: str, scale: list[int | None]) -> None:
+    """Refuse a change to an answered question that would make its answers read otherwise:
+    its kind, its scale (a 4 of 1–5 is not a 4 of 1–10), an option someone chose."""
+    if kind != row.kind:
+        raise ValidationError(
+            _("La pregunta «%(q)s» ya tiene respuestas; no se puede cambiar su tipo.")
+            % {"q": row.text}
+        )
+    if kind == Question.Kind.SCALE and [row.scale_min, row.scale_max] != scale:
+        raise ValidationError(
+            _(
+                "La pregunta «%(q)s» ya tiene respuestas; no se puede cambiar su escala "
+                "(de %(low)s a %(high)s)."
+            )
+            % {"q": row.text, "low": scale[0], "high": scale[1]}
+        )
+    if kind == Question.Kind.CHOICE:
+        offered = {line.strip().casefold() for line in row.choices.splitlines()}
+        chosen = (
+            Answer.objects.filter(question_id=row.question.pk)
+            .exclude(text="")
+            .values_list("text", flat=True)
+            .distinct()
+            .order_by("text")
+        )
+        missing = [text for text in chosen if text.strip().casefold() not in offered]
+        if missing:
+            raise ValidationError(
+                ngettext(
+                    "La pregunta «%(q)s» ya tiene respuestas con la opción %(options)s; "
+                    "no se puede quitar ni cambiar.",
+                    "La pregunta «%(q)s» ya tiene respuestas con las opciones %(options)s; "
+                    "no se pueden quitar ni cambiar.",
+                    len(missing),
+                )
+                % {"q": row.text, "options": ", ".join(f"«{text}»" for text in missing)}
+            )
 
 
 def deletion_problem(survey: Survey) -> str:

@@ -623,6 +623,38 @@ def test_an_answered_question_cannot_be_removed_or_change_kind(invitation, surve
     assert survey.questions.count() == 2
 
 
+def test_an_answered_question_keeps_its_scale_and_the_options_chosen(invitation, survey):
+    # A 4 of 1–5 read as a 4 of 1–10, or "Radio" answers left out of the report's options.
+    q_scale, q_choice, q_text = questions(survey)
+    survey_services.answer_survey(
+        invitation=invitation, answers={q_scale.pk: 4, q_choice.pk: "Radio"}
+    )
+    data = {"name": survey.name, "thanks": survey.thanks, "is_active": True}
+
+    def save(**changes):
+        rows = []
+        for q in (q_scale, q_choice, q_text):
+            row = {"question": q, "text": q.text, "kind": q.kind, "choices": q.choices,
+                   "scale_min": q.scale_min, "scale_max": q.scale_max}  # fmt: skip
+            row.update(changes.get(q.kind, {}))
+            rows.append(survey_services.QuestionData(**row))
+        return survey_services.save_survey(survey=survey, data=data, questions=rows)
+
+    with pytest.raises(ValidationError, match="no se puede cambiar su escala"):
+        save(scale={"scale_max": 10})
+    options = q_choice.choices.replace("Radio", "Radio FM")
+    with pytest.raises(ValidationError, match="con la opción «Radio»; no se puede quitar"):
+        save(choice={"choices": options})
+    # Its text may be corrected, and an option added.
+    save(
+        scale={"text": "¿Qué tan satisfecho quedó?"}, choice={"choices": q_choice.choices + "\nTV"}
+    )
+    q_scale.refresh_from_db()
+    q_choice.refresh_from_db()
+    assert (q_scale.text, q_scale.scale_max) == ("¿Qué tan satisfecho quedó?", 5)
+    assert q_choice.choice_list()[-1] == "TV"
+
+
 def test_the_editor_shows_the_questions_and_saves_changes(client, supervisor, survey):
     client.force_login(supervisor)
     url = reverse("gestiones:survey_update", args=[survey.pk])
