@@ -287,11 +287,33 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collections_app.run_flows",
         "schedule": crontab(hour=9, minute=0),
     },
+    # Every 15 minutes: flow runs a dead worker left behind are taken up (today's), or
+    # closed as failed (a past day's); after 09:00, steps with no run today are run.
+    "collections-resume-flows": {
+        "task": "collections_app.resume_flows",
+        "schedule": crontab(minute="*/15"),
+    },
     # Daily at 03:00 local: uploads left at *Por asignar columnas* for
     # IMPORT_ABANDONED_DAYS are discarded, files and all.
     "crm-discard-abandoned-uploads": {
         "task": "crm.discard_abandoned_uploads",
         "schedule": crontab(hour=3, minute=0),
+    },
+    # Every 5 minutes: imports whose task was lost or whose worker died (a deploy, out of
+    # memory) are sent again after 15 minutes without progress (lib.progress).
+    "crm-resume-abandoned-imports": {
+        "task": "crm.resume_abandoned_imports",
+        "schedule": crontab(minute="*/5"),
+    },
+    "callcenter-resume-abandoned-catalog-imports": {
+        "task": "callcenter.resume_abandoned_catalog_imports",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Every 5 minutes: send again the loan contracts whose send to DocuSeal was cut off
+    # (a worker killed, a publish lost); give up, failed, on those pending for 2 hours.
+    "credits-send-stalled-contracts": {
+        "task": "credits.send_stalled_contracts",
+        "schedule": crontab(minute="*/5"),
     },
     # Every 5 minutes: recompute the portfolio report's figures of today (a new day's too,
     # before its first visitor) and of the last week's days changed since.

@@ -15,3 +15,10 @@ def run_import(batch_id: int) -> None:
 def discard_abandoned_uploads() -> int:
     """Daily: discard uploads nobody mapped in IMPORT_ABANDONED_DAYS days."""
     return imports.discard_abandoned_uploads()
+
+
+@shared_task(name="crm.resume_abandoned_imports")
+def resume_abandoned_imports() -> int:
+    """Every 5 minutes: send again the runs of imports whose task was lost or whose worker
+    died (no progress for lib.progress.ABANDONED_AFTER)."""
+    return imports.resume_abandoned()

@@ -7,7 +7,6 @@ transaction rolls back.
 """
 
 import threading
-from functools import partial
 from typing import Any
 
 from celery import current_app
@@ -19,8 +18,20 @@ _IMPORTING = threading.Lock()
 
 
 def enqueue(task_name: str, /, **kwargs: Any) -> None:
-    """Send the Celery task registered as `task_name`, with `kwargs`, after the commit."""
-    transaction.on_commit(partial(send_now, task_name, kwargs))
+    """Send the Celery task registered as `task_name`, with `kwargs`, after the commit.
+
+    The broker failing then (Redis restarting) is logged, not raised: the change is
+    committed, and a 500 would tell the user it was not. Whatever waits for such a task
+    is swept again by beat (imports, the outbox, the webhook inbox…). In eager mode (the
+    tests) the task's own errors still raise.
+    """
+
+    def send() -> None:
+        send_now(task_name, kwargs)
+
+    # Django's log of a failed robust callback names it by its __qualname__.
+    send.__qualname__ = f"enqueue({task_name})"
+    transaction.on_commit(send, robust=not runs_inline())
 
 
 def runs_inline() -> bool:

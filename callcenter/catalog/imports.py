@@ -23,7 +23,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -35,6 +34,7 @@ from django.utils.translation import gettext as _
 from callcenter.catalog import services
 from callcenter.models import CatalogImport, CatalogProduct, StockMovement
 from lib import people, queue, search, spreadsheets
+from lib import progress as lib_progress
 from lib.spreadsheets import Row
 
 # Rows per query and per bulk write: well under SQLite's 999 parameters per statement, and
@@ -709,14 +709,18 @@ def run_catalog_import(*, import_id: int) -> CatalogImport | None:
     The import is claimed first (queued → running, committed at once), so a duplicate or
     late delivery of its task does nothing. The products and the import's final state
     commit together: if the worker dies halfway, nothing was written and the import stays
-    "running" with its last progress in the cache, which its page shows. A file that cannot
-    be used (ValidationError) fails the import with the reason; any other exception fails
-    it with a general message, and is raised again for the worker's log.
+    "running" with its last progress in the cache, which its page shows, until
+    `resume_abandoned` sends it again (lib.progress: 15 minutes without progress). A file
+    that cannot be used (ValidationError) fails the import with the reason; any other
+    exception fails it with a general message, and is raised again for the worker's log.
     """
-    claimed = CatalogImport.objects.filter(pk=import_id, status=CatalogImport.Status.QUEUED).update(
-        status=CatalogImport.Status.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
+    if not lib_progress.claim(
+        CatalogImport.objects.all(),
+        import_id,
+        queued=CatalogImport.Status.QUEUED,
+        running=CatalogImport.Status.RUNNING,
+        key=CatalogImport(pk=import_id).progress_cache_key,
+    ):
         return None
     catalog_import = CatalogImport.objects.select_related("created_by").get(pk=import_id)
     save_progress(catalog_import, phase=READING, done=0, total=None)
@@ -749,17 +753,34 @@ def run_catalog_import(*, import_id: int) -> CatalogImport | None:
         )
         raise
     finally:
-        cache.delete(catalog_import.progress_cache_key)
+        lib_progress.forget(catalog_import.progress_cache_key)
     return catalog_import
+
+
+def resume_abandoned() -> int:
+    """Send again the imports queued or running without progress for 15 minutes (their
+    task was lost, or their worker died); return how many. Beat runs it every 5 minutes."""
+    import_ids = lib_progress.abandoned(
+        CatalogImport.objects.all(),
+        queued=CatalogImport.Status.QUEUED,
+        running=CatalogImport.Status.RUNNING,
+        key_of=lambda pk: CatalogImport(pk=pk).progress_cache_key,
+    )
+    for import_id in import_ids:
+        queue.send_now("callcenter.run_catalog_import", {"import_id": import_id})
+    if import_ids:
+        logger.warning("Catalog imports %s sent again: their task was lost", import_ids)
+    return len(import_ids)
 
 
 def save_progress(
     catalog_import: CatalogImport, *, phase: str, done: int, total: int | None
 ) -> None:
-    """Keep where a running import is (read by `callcenter.catalog.selectors`)."""
-    cache.set(
+    """Keep where a running import is (read by `callcenter.catalog.selectors`); a failing
+    cache does not fail the import."""
+    lib_progress.save(
         catalog_import.progress_cache_key,
-        {"phase": phase, "done": done, "total": total, "at": time.time()},
+        {"phase": phase, "done": done, "total": total},
         PROGRESS_CACHE_SECONDS,
     )
 

@@ -4,13 +4,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.cache import cache
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from callcenter.catalog import imports as catalog_imports
 from callcenter.models import CatalogImport
+from lib import progress as lib_progress
 
 # A running import saves its progress every fraction of a second while it reads, checks
 # and writes rows; this long without news, its worker has most likely stopped.
@@ -73,7 +73,7 @@ def recent_catalog_imports(
 
 def import_progress(catalog_import: CatalogImport) -> ImportProgress | None:
     """Return the progress a running import last saved in the cache; None if there is none."""
-    saved = cache.get(catalog_import.progress_cache_key)
+    saved = lib_progress.read(catalog_import.progress_cache_key)
     if not saved:
         return None
     return ImportProgress(

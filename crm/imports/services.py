@@ -16,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -29,6 +28,7 @@ from crm.imports import registry
 from crm.imports.registry import Importer
 from crm.models import ImportBatch, ImportMapping, ImportRecord
 from lib import people, queue, search, spreadsheets
+from lib import progress as lib_progress
 
 logger = logging.getLogger(__name__)
 
@@ -493,15 +493,19 @@ def run_import(*, batch_id: int) -> ImportBatch | None:
     """Run a queued batch and record its outcome; None if it was not queued.
 
     Claimed first (queued → running, committed at once), so a duplicate delivery of the
-    task does nothing. The records and the batch's final state commit together: a worker
-    that dies halfway wrote nothing. A file that cannot be used fails the batch with the
-    reason; any other exception fails it with a general message and is raised again for
-    the worker's log.
+    task does nothing; a batch left running by a worker that died (no progress for
+    lib.progress.ABANDONED_AFTER) is claimed again and run from the start. The records and
+    the batch's final state commit together: a worker that dies halfway wrote nothing. A
+    file that cannot be used fails the batch with the reason; any other exception fails it
+    with a general message and is raised again for the worker's log.
     """
-    claimed = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.QUEUED).update(
-        status=ImportBatch.Status.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
+    if not lib_progress.claim(
+        ImportBatch.objects.all(),
+        batch_id,
+        queued=ImportBatch.Status.QUEUED,
+        running=ImportBatch.Status.RUNNING,
+        key=ImportBatch(pk=batch_id).progress_cache_key,
+    ):
         return None
     batch = ImportBatch.objects.select_related("created_by").get(pk=batch_id)
     importer = importer_for(batch)
@@ -762,11 +766,30 @@ def _xlsx_value(sheet, value: Any) -> Any:
 
 
 def save_progress(batch: ImportBatch, *, phase: str, done: int, total: int | None) -> None:
-    cache.set(
+    # Never raises: a Redis restart failed good imports ("Error inesperado").
+    lib_progress.save(
         batch.progress_cache_key,
-        {"phase": phase, "done": done, "total": total, "at": time.time()},
+        {"phase": phase, "done": done, "total": total},
         PROGRESS_CACHE_SECONDS,
     )
+
+
+def resume_abandoned() -> int:
+    """Send again the run of every batch queued or running whose progress stopped for
+    lib.progress.ABANDONED_AFTER: its task was lost (a broker error at the commit) or its
+    worker died (a deploy, out of memory). Return how many were sent. Beat runs it every
+    5 minutes; the run's claim makes a duplicate harmless."""
+    batch_ids = lib_progress.abandoned(
+        ImportBatch.objects.all(),
+        queued=ImportBatch.Status.QUEUED,
+        running=ImportBatch.Status.RUNNING,
+        key_of=lambda pk: ImportBatch(pk=pk).progress_cache_key,
+    )
+    for batch_id in batch_ids:
+        queue.send_now("crm.run_import", {"batch_id": batch_id})
+    if batch_ids:
+        logger.warning("Import batches %s sent again: their task was lost", batch_ids)
+    return len(batch_ids)
 
 
 def _throttled(batch: ImportBatch):
@@ -804,7 +827,7 @@ def progress(batch: ImportBatch) -> Progress | None:
     """Return where a queued or running batch is, as the task last saved it."""
     if batch.is_finished or batch.status == ImportBatch.Status.UPLOADED:
         return None
-    saved = cache.get(batch.progress_cache_key) or {}
+    saved = lib_progress.read(batch.progress_cache_key)
     at = saved.get("at") or batch.created_at.timestamp()
     return Progress(
         phase=saved.get("phase", READING),
