@@ -7,7 +7,9 @@ account restored.
 
 `KeepsOthersChanges` (a ModelForm mixin) sends, signed in one hidden field, what each field
 held when the form was shown. On save it compares three values per field: what the form
-showed, what this person sent, what is stored now.
+showed, what this person sent, what is stored now. `KeepsOthersChangesPlain` does the same
+for a plain `forms.Form` that edits a stored record through a service: it is given the
+stored values (`stored=`), since it has no instance to read them from.
 
 - Changed only by this person: saved.
 - Changed only by the other one (this person left it as shown): the stored value stays.
@@ -18,6 +20,7 @@ showed, what this person sent, what is stored now.
 A form sent without the hidden field (a script, an older page) is taken as it comes.
 """
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -58,50 +61,31 @@ def _canonical(value: Any) -> Any:
     return str(value)
 
 
-class KeepsOthersChanges:
-    """Mixin for a ModelForm editing a saved instance; see the module's docstring."""
+def _signed(values: Mapping[str, Any]) -> str:
+    return signing.dumps(
+        {name: _canonical(value) for name, value in values.items()}, salt=_SALT, compress=True
+    )
+
+
+class _ThreeWayMerge:
+    """What both mixins share: the hidden field, and the comparison on save. A subclass
+    says what is stored (`_stored_values`) and may narrow what is compared (`_compared`)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields[SEEN] = forms.CharField(widget=forms.HiddenInput, required=False)
-        # Read now: the instance is the stored record, before the form changes it.
-        self._stored = self._stored_values() if self.instance.pk else {}
+        # Read now: the stored record, before the form changes it.
+        self._stored = self._stored_values()
         if self._stored:
-            self.fields[SEEN].initial = signing.dumps(
-                {name: _canonical(value) for name, value in self._stored.items()},
-                salt=_SALT,
-                compress=True,
-            )
-
-    def _tracked(self) -> list[str]:
-        model_fields = {field.name for field in self.instance._meta.get_fields()}
-        return [
-            name
-            for name, field in self.fields.items()
-            if name in model_fields and name != SEEN and not field.disabled
-        ]
+            self.fields[SEEN].initial = _signed(self._stored)
 
     def _stored_values(self) -> dict[str, Any]:
         """Return each tracked field's stored value as the field cleans it."""
-        tracked = self._tracked()
-        raw = model_to_dict(self.instance, fields=tracked)
-        values = {}
-        for name in tracked:
-            if name not in raw:
-                continue
-            field = self.fields[name]
-            value = raw[name]
-            if isinstance(field, forms.ModelMultipleChoiceField):
-                pks = [getattr(item, "pk", item) for item in value or ()]
-                values[name] = list(field.queryset.filter(pk__in=pks))
-            elif isinstance(field, forms.ModelChoiceField):
-                # By the model's manager: a stored choice the list no longer offers (an
-                # inactive branch) is still what is stored.
-                manager = field.queryset.model._default_manager
-                values[name] = None if value is None else manager.filter(pk=value).first()
-            else:
-                values[name] = value
-        return values
+        raise NotImplementedError
+
+    def _compared(self) -> dict[str, Any]:
+        """Return the stored values the save compares, by field name."""
+        return self._stored
 
     def _seen(self) -> dict[str, Any] | None:
         text = self.data.get(self.add_prefix(SEEN)) if self.is_bound else None
@@ -119,7 +103,7 @@ class KeepsOthersChanges:
         if seen is None or not self._stored:
             return
         conflict = False
-        for name, stored in self._stored.items():
+        for name, stored in self._compared().items():
             if name not in self.cleaned_data or name not in seen:
                 continue
             shown, now = seen[name], _canonical(stored)
@@ -141,11 +125,7 @@ class KeepsOthersChanges:
         if conflict:
             # Saving again means "mine, having seen theirs".
             data = self.data.copy()
-            data[self.add_prefix(SEEN)] = signing.dumps(
-                {name: _canonical(value) for name, value in self._stored.items()},
-                salt=_SALT,
-                compress=True,
-            )
+            data[self.add_prefix(SEEN)] = _signed(self._stored)
             self.data = data
 
     def _shown(self, name: str, value: Any) -> str:
@@ -161,6 +141,70 @@ class KeepsOthersChanges:
         choices = dict(getattr(field, "choices", ()) or ())
         text = str(choices.get(value, value))
         return text if len(text) <= 80 else text[:79] + "…"
+
+
+class KeepsOthersChanges(_ThreeWayMerge):
+    """Mixin for a ModelForm editing a saved instance; see the module's docstring."""
+
+    def _tracked(self) -> list[str]:
+        model_fields = {field.name for field in self.instance._meta.get_fields()}
+        return [
+            name
+            for name, field in self.fields.items()
+            if name in model_fields and name != SEEN and not field.disabled
+        ]
+
+    def _stored_values(self) -> dict[str, Any]:
+        if not self.instance.pk:
+            return {}
+        tracked = self._tracked()
+        raw = model_to_dict(self.instance, fields=tracked)
+        values = {}
+        for name in tracked:
+            if name not in raw:
+                continue
+            field = self.fields[name]
+            value = raw[name]
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                pks = [getattr(item, "pk", item) for item in value or ()]
+                values[name] = list(field.queryset.filter(pk__in=pks))
+            elif isinstance(field, forms.ModelChoiceField):
+                # By the model's manager: a stored choice the list no longer offers (an
+                # inactive branch) is still what is stored.
+                manager = field.queryset.model._default_manager
+                values[name] = None if value is None else manager.filter(pk=value).first()
+            else:
+                values[name] = value
+        return values
+
+
+class KeepsOthersChangesPlain(_ThreeWayMerge):
+    """Mixin for a plain Form editing a stored record: `stored=` gives, by field name, each
+    value the record holds now as the field cleans it (a model instance for a choice of
+    rows, a list of them for several, a `Decimal`, a `date`), read on every request.
+
+    Only the fields named are compared; a file field or a disabled one never is. Without
+    `stored` (a form that creates), the form is taken as it comes. Fields the form adds
+    after this mixin's `__init__` (dynamic ones) may be named too.
+    """
+
+    def __init__(self, *args, stored: Mapping[str, Any] | None = None, **kwargs):
+        self._given = dict(stored or {})
+        super().__init__(*args, **kwargs)
+
+    def _stored_values(self) -> dict[str, Any]:
+        return self._given
+
+    def _compared(self) -> dict[str, Any]:
+        # Here, not in `_stored_values`: a form may add fields after this `__init__`.
+        return {
+            name: value
+            for name, value in self._stored.items()
+            if name in self.fields
+            and name != SEEN
+            and not self.fields[name].disabled
+            and not isinstance(self.fields[name], forms.FileField)
+        }
 
 
 class KeepsOthersChangesAdmin:

@@ -8,9 +8,15 @@ from callcenter.catalog import services
 from callcenter.models import CatalogProduct
 from lib import fields as lib_fields
 from lib import spreadsheets
+from lib.stale import KeepsOthersChanges
 
 
-class CatalogProductForm(forms.ModelForm):
+class CatalogProductForm(KeepsOthersChanges, forms.ModelForm):
+    """A product's data. What another person saved while the form was open stays
+    (`lib.stale`; the admin's change page renders the hidden field). Stock is not edited
+    here once the product exists: the admin shows it read-only and `update_product`
+    never writes it."""
+
     class Meta:
         model = CatalogProduct
         fields = ["sku", "name", "description", "price", "currency", "stock", "is_active"]

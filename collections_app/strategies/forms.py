@@ -21,6 +21,7 @@ from crm.forms import ServiceErrorsMixin
 from crm.models import Branch, MessagePolicy, Tag
 from lib import fields as lib_fields
 from lib.money import Currency
+from lib.stale import KeepsOthersChanges, KeepsOthersChangesPlain
 
 MAX_DAYS = 3650
 # The longest text a template holds (MessageTemplate.body), whatever its channel.
@@ -119,8 +120,9 @@ def _balance(label: str) -> forms.DecimalField:
     )
 
 
-class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
-    """A segment's rules; an empty rule does not restrict."""
+class SegmentForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
+    """A segment's rules; an empty rule does not restrict. What another person saved while
+    the form was open stays (`lib.stale`)."""
 
     min_days_past_due = _days(_("Días de atraso desde"), 0)
     max_days_past_due = _days(_("Días de atraso hasta"), 0)
@@ -192,8 +194,9 @@ class SegmentForm(ServiceErrorsMixin, forms.ModelForm):
 # --- Templates -----------------------------------------------------------------------------
 
 
-class TemplateForm(ServiceErrorsMixin, forms.ModelForm):
-    """A message template; checked as `templating.validate_template` checks every path."""
+class TemplateForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
+    """A message template; checked as `templating.validate_template` checks every path.
+    What another person saved while the form was open stays (`lib.stale`)."""
 
     class Meta:
         model = MessageTemplate
@@ -286,8 +289,9 @@ def setting_field(portfolio: str, event: str, part: str) -> str:
     return f"{portfolio}__{event}__{part}"
 
 
-class EventSettingsForm(forms.Form):
-    """For each portfolio and event: the template it sends and whether it is on.
+class EventSettingsForm(KeepsOthersChangesPlain, forms.Form):
+    """For each portfolio and event: the template it sends and whether it is on. What
+    another person saved while the form was open stays (`lib.stale`).
 
     The templates are read once for all eight selects (a ModelChoiceField per select would
     read them eight times).
@@ -300,7 +304,18 @@ class EventSettingsForm(forms.Form):
         templates: list[MessageTemplate],
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
+        # What each select and switch holds now; an event never saved, nothing and off.
+        stored: dict[str, Any] = {}
+        for portfolio in Portfolio.values:
+            for event in EventSetting.Event.values:
+                setting = settings.get((portfolio, event))
+                stored[setting_field(portfolio, event, "template")] = (
+                    setting.template_id if setting else None
+                )
+                stored[setting_field(portfolio, event, "active")] = bool(
+                    setting and setting.is_active and setting.template_id
+                )
+        super().__init__(*args, stored=stored, **kwargs)
         self.templates = {template.pk: template for template in templates}
         for portfolio, _label in Portfolio.choices:
             chosen = {s.template_id for (p, _e), s in settings.items() if p == portfolio}
@@ -310,20 +325,19 @@ class EventSettingsForm(forms.Form):
                 if template.portfolio == portfolio and (template.is_active or template.pk in chosen)
             ]
             for event, label in EventSetting.Event.choices:
-                setting = settings.get((portfolio, event))
                 self.fields[setting_field(portfolio, event, "template")] = forms.TypedChoiceField(
                     label=label,
                     required=False,
                     coerce=int,
                     empty_value=None,
                     choices=[("", _("— No enviar nada —")), *offered],
-                    initial=setting.template_id if setting else None,
+                    initial=stored[setting_field(portfolio, event, "template")],
                     error_messages={"invalid_choice": _("Elija una plantilla de la lista.")},
                 )
                 self.fields[setting_field(portfolio, event, "active")] = forms.BooleanField(
                     label=_("Activo"),
                     required=False,
-                    initial=bool(setting and setting.is_active and setting.template_id),
+                    initial=stored[setting_field(portfolio, event, "active")],
                 )
 
     def sections(
@@ -364,8 +378,9 @@ class EventSettingsForm(forms.Form):
             self.add_error(field if field in self.fields else None, errors)
 
 
-class MessagePolicyForm(ServiceErrorsMixin, forms.ModelForm):
-    """Quiet hours (local time) and the daily limit of messages pushed to a customer."""
+class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
+    """Quiet hours (local time) and the daily limit of messages pushed to a customer. What
+    another person saved while the form was open stays (`lib.stale`)."""
 
     daily_limit = lib_fields.IntegerField(
         label=_("Mensajes por día y cliente"),

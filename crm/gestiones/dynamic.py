@@ -153,7 +153,11 @@ def initial_from_data(data: Mapping[str, Any], fields: Iterable[FormField]) -> d
 def _initial(field: FormField, value: Any) -> Any:
     """Return a stored decimal as the form reads it back (lib.fields): "1E+3" as "1000",
     and "1.234", which the form would refuse as ambiguous, as "1.2340". Such values were
-    typed before lib.fields read the numbers, or given to the services by code."""
+    typed before lib.fields read the numbers, or given to the services by code. A stored
+    yes or no as its select's option ("true", "false"): given True, the select showed «—»,
+    and every save of the page erased the answer."""
+    if field.kind == FormField.Kind.BOOLEAN and isinstance(value, bool):
+        return "true" if value else "false"
     if field.kind != FormField.Kind.DECIMAL:
         return value
     try:

@@ -1,6 +1,8 @@
 """Input parsing for the gestiones screens: open, follow up, reassign, and the list filters."""
 
 import datetime
+from decimal import Decimal
+from typing import Any
 
 import django_filters
 from django import forms
@@ -25,6 +27,7 @@ from crm.gestiones.models import (
 from crm.models import Branch, Channel, Customer, Product
 from lib import fields as lib_fields
 from lib.money import Currency
+from lib.stale import KeepsOthersChangesPlain
 
 # The days a report's date filter takes: from 2000 to the end of next year. The ranges are
 # of days when something happened (created, sent), so none is in the future, but "up to
@@ -178,20 +181,45 @@ class GestionForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
         }
 
 
-class GestionDataForm(ServiceErrorsMixin, forms.Form):
-    """The type's dynamic form, to complete or correct a gestión's data."""
+class GestionDataForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
+    """The type's dynamic form, to complete or correct a gestión's data. What another
+    person saved while the form was open stays (`lib.stale`)."""
 
     def __init__(self, *args, gestion: Gestion, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.dynamic_fields = list(
-            gestion.gestion_type.fields.filter(scope=FormField.Scope.GESTION)
+        dynamic_fields = list(gestion.gestion_type.fields.filter(scope=FormField.Scope.GESTION))
+        data = gestion.data or {}
+        super().__init__(
+            *args,
+            stored={
+                dynamic.PREFIX + field.name: _stored_as_cleaned(field, data.get(field.name))
+                for field in dynamic_fields
+            },
+            **kwargs,
         )
+        self.dynamic_fields = dynamic_fields
         self.fields.update(dynamic.form_fields(self.dynamic_fields))
         if not self.is_bound:
             self.initial.update(dynamic.initial_from_data(gestion.data, self.dynamic_fields))
 
     def data_for_service(self) -> dict:
         return dynamic.data_from_form(self.cleaned_data, self.dynamic_fields)
+
+
+def _stored_as_cleaned(field: FormField, value: Any) -> Any:
+    """Return a stored dynamic value as its form field cleans it, for `lib.stale` to compare
+    them: JSON keeps decimals and dates as text ("1500.50" is `Decimal("1500.50")`)."""
+    if value in (None, ""):
+        return None
+    try:
+        if field.kind == FormField.Kind.DECIMAL:
+            return Decimal(str(value))
+        if field.kind == FormField.Kind.DATE:
+            return datetime.date.fromisoformat(str(value))
+        if field.kind == FormField.Kind.INTEGER:
+            return int(value)
+    except (ArithmeticError, ValueError, TypeError):
+        pass  # not what the services write (set by hand): compared as it is
+    return value
 
 
 class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):

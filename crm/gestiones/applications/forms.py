@@ -16,6 +16,7 @@ from crm.gestiones.applications import leads
 from crm.gestiones.models import CreditApplication
 from crm.models import Customer
 from lib import fields as lib_fields
+from lib.stale import KeepsOthersChangesPlain
 
 MAX_AMOUNT = Decimal("9999999999.99")
 # Said in plain words instead of Django's "Asegúrese de que este valor es menor o igual a…".
@@ -159,23 +160,23 @@ class WalkInForm(crm_forms.ServiceErrorsMixin, LoanTermsFields, crm_forms.Person
         }
 
 
-class ApplicationForm(crm_forms.ServiceErrorsMixin, LoanTermsFields):
-    """Changes to an application not yet approved."""
+class ApplicationForm(KeepsOthersChangesPlain, crm_forms.ServiceErrorsMixin, LoanTermsFields):
+    """Changes to an application not yet approved; what another person saved while the
+    form was open stays (`lib.stale`): a stale tab put the old amount back, and the loan
+    approved next was drafted for it."""
 
     def __init__(self, *args, application: CreditApplication, **kwargs):
-        kwargs.setdefault(
-            "initial",
-            {
-                "product": application.loan_product_id,
-                "amount": application.amount,
-                "term": application.term,
-                "annual_rate": application.annual_rate,
-                "cosigner_name": application.cosigner_name,
-                "cosigner_email": application.cosigner_email,
-                "cosigner_document": application.cosigner_document,
-            },
-        )
-        super().__init__(*args, **kwargs)
+        stored = {
+            "product": application.loan_product,
+            "amount": application.amount,
+            "term": application.term,
+            "annual_rate": application.annual_rate,
+            "cosigner_name": application.cosigner_name,
+            "cosigner_email": application.cosigner_email,
+            "cosigner_document": application.cosigner_document,
+        }
+        kwargs.setdefault("initial", stored)
+        super().__init__(*args, stored=stored, **kwargs)
 
     def service_kwargs(self) -> dict[str, Any]:
         return {"product": self.cleaned_data["product"], **self.terms_data()}

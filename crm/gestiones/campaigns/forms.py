@@ -12,6 +12,7 @@ from crm.gestiones.campaigns import selectors, services
 from crm.gestiones.models import Campaign, GestionType
 from crm.models import Branch, Channel, Product, Tag
 from lib import people
+from lib.stale import KeepsOthersChanges
 
 
 def campaign_agent_choices() -> QuerySet:
@@ -48,8 +49,9 @@ class CampaignFilter(django_filters.FilterSet):
         )
 
 
-class CampaignForm(ServiceErrorsMixin, forms.ModelForm):
-    """A campaign's configuration: what it is, who it reaches and what each one gets."""
+class CampaignForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
+    """A campaign's configuration: what it is, who it reaches and what each one gets. What
+    another person saved while the form was open stays (`lib.stale`)."""
 
     class Meta:
         model = Campaign

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.forms import ServiceErrorsMixin
 from crm.gestiones.models import DocumentTemplate, GestionType
+from lib.stale import KeepsOthersChangesPlain
 
 
 class TemplateFilterForm(forms.Form):
@@ -32,8 +33,10 @@ class TemplateFilterForm(forms.Form):
         }
 
 
-class DocumentTemplateForm(ServiceErrorsMixin, forms.Form):
-    """A template's fields; the DOCX is optional when editing (the current one stays)."""
+class DocumentTemplateForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
+    """A template's fields; the DOCX is optional when editing (the current one stays). What
+    another person saved while the form was open stays (`lib.stale`); the DOCX is not
+    compared: one uploaded replaces the current one."""
 
     name = forms.CharField(label=_("Nombre"), max_length=120)
     description = forms.CharField(label=_("Descripción"), max_length=255, required=False)
@@ -62,18 +65,17 @@ class DocumentTemplateForm(ServiceErrorsMixin, forms.Form):
     is_active = forms.BooleanField(label=_("Activa"), required=False, initial=True)
 
     def __init__(self, *args: Any, template: DocumentTemplate | None = None, **kwargs: Any):
+        stored = None
         if template is not None:
-            kwargs.setdefault(
-                "initial",
-                {
-                    "name": template.name,
-                    "description": template.description,
-                    "gestion_types": list(template.gestion_types.all()),
-                    "roles": list(template.roles.all()),
-                    "is_active": template.is_active,
-                },
-            )
-        super().__init__(*args, **kwargs)
+            stored = {
+                "name": template.name,
+                "description": template.description,
+                "gestion_types": list(template.gestion_types.all()),
+                "roles": list(template.roles.all()),
+                "is_active": template.is_active,
+            }
+            kwargs.setdefault("initial", stored)
+        super().__init__(*args, stored=stored, **kwargs)
         if template is not None:
             self.fields["file"].required = False
             self.fields["file"].help_text = _("Déjelo vacío para conservar la plantilla actual.")

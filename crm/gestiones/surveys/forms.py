@@ -14,6 +14,7 @@ from crm.gestiones import forms as gestion_forms
 from crm.gestiones.models import GestionType, Question, Survey
 from crm.gestiones.surveys import selectors, services
 from lib import fields as lib_fields
+from lib.stale import KeepsOthersChanges
 
 # --- The customer's answers -------------------------------------------------------------
 
@@ -80,7 +81,10 @@ MAX_INTRO_CHARS = 2000
 MAX_ORDER = 1000
 
 
-class SurveyForm(ServiceErrorsMixin, forms.ModelForm):
+class SurveyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
+    """A survey's own fields (its questions are a formset of their own). What another
+    person saved while the form was open stays (`lib.stale`)."""
+
     class Meta:
         model = Survey
         fields = ["name", "intro", "thanks", "is_active"]
