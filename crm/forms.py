@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
@@ -39,6 +40,13 @@ def error_lines(form: forms.BaseForm) -> list[str]:
         for name, messages in form.errors.items()
         for message in messages
     ]
+
+
+def branches_offered(*, keeping=()) -> "QuerySet[Branch]":
+    """The branches a rule may name: the active ones, and those it names already (`keeping`,
+    ids or a queryset). An inactive branch a segment names was left out of its list, so the
+    next save dropped it silently, and the segment reached every branch's customers."""
+    return Branch.objects.filter(Q(is_active=True) | Q(pk__in=keeping)).order_by("name")
 
 
 class ServiceErrorsMixin:

@@ -19,7 +19,7 @@ from collections_app.models import MessageTemplate, Segment
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.models import Campaign, Question, Survey
 from crm.models import MessagePolicy
-from tests.factories import CatalogProductFactory, TagFactory, UserFactory
+from tests.factories import BranchFactory, CatalogProductFactory, TagFactory, UserFactory
 from tests.test_lost_updates import changed, client_for, shown_form_of, two_tabs
 
 pytestmark = pytest.mark.django_db
@@ -310,3 +310,36 @@ def test_both_changing_a_products_price_is_refused_once_then_saved(tabs):
     assert other.post(url, changed(resent(refused, "price"), price="55.00")).status_code == 302
     product.refresh_from_db()
     assert product.price == Decimal("55.00")
+
+
+# An inactive branch a rule names ---------------------------------------------------------
+
+
+def test_saving_a_segment_keeps_an_inactive_branch_it_names(tabs):
+    # The list offered active branches only: the saved page dropped the inactive one, and
+    # the segment then reached every branch's customers.
+    closed = BranchFactory(name="Sucursal cerrada", is_active=False)
+    segment = Segment.objects.create(name="Morosos del norte", min_days_past_due=1)
+    segment.branches.set([closed])
+    url = reverse("collections_app:segment_update", args=[segment.pk])
+    client, _other, first, _stale = tabs(url)
+
+    assert client.post(url, changed(first, description="Solo el norte")).status_code == 302
+
+    segment.refresh_from_db()
+    assert list(segment.branches.all()) == [closed]
+
+
+def test_saving_a_campaign_keeps_an_inactive_branch_it_names(tabs):
+    closed = BranchFactory(name="Sucursal cerrada", is_active=False)
+    campaign = Campaign.objects.create(
+        name="Feria", slug="feria", kind=Campaign.Kind.OUTBOUND, message_body="Hola {nombre}"
+    )
+    campaign.segment_branches.set([closed])
+    url = reverse("gestiones:campaign_update", args=[campaign.pk])
+    client, _other, first, _stale = tabs(url)
+
+    assert client.post(url, changed(first, description="Del norte")).status_code == 302
+
+    campaign.refresh_from_db()
+    assert list(campaign.segment_branches.all()) == [closed]

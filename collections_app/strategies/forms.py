@@ -17,8 +17,9 @@ from collections_app.screens import (  # noqa: F401 (the strategy screens read t
 )
 from collections_app.strategies import events, segments, templating
 from credits.models import Bucket, LoanProduct
+from crm import forms as crm_forms
 from crm.forms import ServiceErrorsMixin
-from crm.models import Branch, MessagePolicy, Tag
+from crm.models import MessagePolicy, Tag
 from lib import fields as lib_fields
 from lib.money import Currency
 from lib.stale import KeepsOthersChanges, KeepsOthersChangesPlain
@@ -153,7 +154,9 @@ class SegmentForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["products"].queryset = LoanProduct.objects.order_by("name")
-        self.fields["branches"].queryset = Branch.objects.filter(is_active=True).order_by("name")
+        self.fields["branches"].queryset = crm_forms.branches_offered(
+            keeping=self.instance.branches.all() if self.instance.pk else ()
+        )
         self.fields["tags"].queryset = Tag.objects.order_by("name")
         self.fields["excluded_tags"].queryset = Tag.objects.order_by("name")
         self.fields["tags"].help_text = _(

@@ -81,7 +81,9 @@ class CampaignForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
             "Solo tipos activos sin campos obligatorios propios: nadie los llena al abrirse "
             "desde una campaña."
         )
-        self.fields["segment_branches"].queryset = Branch.objects.filter(is_active=True)
+        self.fields["segment_branches"].queryset = crm_forms.branches_offered(
+            keeping=self.instance.segment_branches.all() if self.instance.pk else ()
+        )
         self.fields["segment_channels"].queryset = Channel.objects.all()
         self.fields["segment_tags"].queryset = Tag.objects.all()
         self.fields["segment_products"].queryset = Product.objects.all()
