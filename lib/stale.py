@@ -21,7 +21,7 @@ A form sent without the hidden field (a script, an older page) is taken as it co
 """
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +29,7 @@ from django import forms
 from django.core import signing
 from django.db import models
 from django.forms.models import model_to_dict
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 SEEN = "seen_values"
@@ -138,6 +138,13 @@ class _ThreeWayMerge:
             return ", ".join(field.label_from_instance(item) for item in value) or _("vacío")
         if isinstance(field, forms.ModelChoiceField):
             return field.label_from_instance(value)
+        if isinstance(value, datetime):
+            local = timezone.localtime(value) if timezone.is_aware(value) else value
+            return formats.date_format(local, "SHORT_DATETIME_FORMAT")
+        if isinstance(value, date):
+            return formats.date_format(value, "SHORT_DATE_FORMAT")  # not "2026-04-15"
+        if isinstance(value, time):
+            return value.strftime("%H:%M")  # not "08:00:00"
         choices = dict(getattr(field, "choices", ()) or ())
         text = str(choices.get(value, value))
         return text if len(text) <= 80 else text[:79] + "…"

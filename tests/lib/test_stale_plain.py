@@ -181,3 +181,18 @@ def test_a_form_without_stored_values_has_nothing_to_compare():
     bound = RecordForm({**as_sent(STORED), stale.SEEN: opened(STORED)[stale.SEEN]})
     assert bound.is_valid(), bound.errors
     assert bound.cleaned_data["city"] == "Lima"
+
+
+def test_a_refusal_writes_a_date_and_a_time_as_the_screens_do():
+    class Hours(stale.KeepsOthersChangesPlain, forms.Form):
+        day = forms.DateField()
+        at = forms.TimeField()
+
+    shown = Hours(stored={"day": datetime.date(2026, 4, 1), "at": datetime.time(7, 0)})
+    sent = {"day": "2026-04-20", "at": "09:30", stale.SEEN: shown.fields[stale.SEEN].initial}
+
+    refused = Hours(sent, stored={"day": datetime.date(2026, 4, 15), "at": datetime.time(8, 0, 30)})
+
+    assert not refused.is_valid()
+    assert "«15/04/2026»" in refused.errors["day"][0]
+    assert "«08:00»" in refused.errors["at"][0]
