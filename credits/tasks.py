@@ -8,7 +8,11 @@ from credits.services import delinquency
 from integrations.errors import TemporaryProviderError
 
 
+# Countdowns of 1, 2, 4 ... 128 s (jittered): the retries are over in minutes, well inside
+# the broker's visibility timeout. A send lost for good (a worker killed, a failed
+# publish) is sent again by send_stalled_contracts.
 @shared_task(
+    bind=True,
     name="credits.send_contract",
     autoretry_for=(TemporaryProviderError,),
     retry_backoff=True,
@@ -16,8 +20,19 @@ from integrations.errors import TemporaryProviderError
     retry_jitter=True,
     max_retries=8,
 )
-def send_contract(contract_id: int) -> None:
-    contract_services.send_contract(contract_id=contract_id)
+def send_contract(self, contract_id: int) -> None:
+    try:
+        contract_services.send_contract(contract_id=contract_id)
+    except TemporaryProviderError as exc:
+        if self.request.retries < self.max_retries:
+            raise
+        # Out of retries: the contract says it failed, and why, instead of "Por enviar".
+        contract_services.give_up_contract(contract_id=contract_id, error=str(exc))
+
+
+@shared_task(name="credits.send_stalled_contracts")
+def send_stalled_contracts() -> int:
+    return contract_services.send_stalled_contracts()
 
 
 @shared_task(name="credits.update_delinquency")

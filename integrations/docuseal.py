@@ -30,6 +30,8 @@ _FIELDS = payloads.Fields("The DocuSeal webhook")
 SUBMISSIONS_PATH = "/submissions"
 # https://www.docuseal.com/docs/api#get-a-submission
 SUBMISSION_PATH = "/submissions/{submission_id}"
+# https://www.docuseal.com/docs/api#list-all-submitters (filters: external_id, submission_id)
+SUBMITTERS_PATH = "/submitters"
 
 # The role of the only signer when a template is made in DocuSeal's builder.
 DEFAULT_ROLE = "First Party"
@@ -226,6 +228,42 @@ def create_signing(
 
     answer = _call("POST", SUBMISSIONS_PATH, json=payload)
     if not isinstance(answer, list) or not answer:
+        raise ProviderError(_unexpected_answer(answer))
+    return _submission(answer)
+
+
+def find_signing(*, external_id: str) -> Submission | None:
+    """Return the submission one of whose signers carries `external_id`, or None.
+
+    For a send that may have been cut off after DocuSeal created the submission (a worker
+    killed, a timeout): sending again would e-mail everyone a second request.
+    """
+    found = [
+        item
+        for item in _submitters_list({"external_id": external_id})
+        if isinstance(item, dict) and item.get("external_id") == external_id
+    ]
+    if not found:
+        return None
+    try:
+        submission_id = int(found[0]["submission_id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProviderError(_unexpected_answer(found)) from exc
+    # A contract has at most three signers; 100 is the largest page DocuSeal gives.
+    return _submission(_submitters_list({"submission_id": submission_id, "limit": 100}))
+
+
+def _submitters_list(params: dict[str, Any]) -> list:
+    answer = _call("GET", SUBMITTERS_PATH, params=params)
+    data = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(data, list):
+        raise ProviderError(_unexpected_answer(answer))
+    return data
+
+
+def _submission(answer: list) -> Submission:
+    """Read DocuSeal's submitters of one submission (as created, or as listed)."""
+    if not answer:
         raise ProviderError(_unexpected_answer(answer))
     try:
         created = tuple(

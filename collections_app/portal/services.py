@@ -25,6 +25,7 @@ from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
 from integrations import sms
+from integrations.models import OutboxMessage
 
 CODE_DIGITS = 6
 CODE_MINUTES = 10
@@ -91,11 +92,15 @@ def _channel_for(customer: Customer) -> tuple[str, str]:
 
 
 @transaction.atomic
-def request_code(*, document_type: str, document_number: str) -> None:
+def request_code(*, document_type: str, document_number: str, request_id: str = "") -> None:
     """Send a new code to the customer with this document, if there is one; say nothing.
 
     Earlier codes still open stop working. A customer without an address, or who asked not
     to be contacted, gets no code, and the timeline says why (the message service's entry).
+    Expiring the old codes, making the new one and queueing its message (the outbox, sent
+    after the commit) happen together or not at all. A `request_id` already served (the
+    task delivered again: an ack lost, the broker's visibility timeout) does nothing: a
+    second code would end the first while the visitor types it.
     """
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     customer = _customer(document_type, document_number)
@@ -103,6 +108,12 @@ def request_code(*, document_type: str, document_number: str) -> None:
     hashed = code_hash(customer.pk if customer else 0, code)
     if customer is None:
         return
+    dedupe_key = f"portal-code-request-{request_id}" if request_id else ""
+    if dedupe_key:
+        # Two deliveries at once: the second waits here, then finds the first's message.
+        Customer.objects.select_for_update().filter(pk=customer.pk).first()
+        if OutboxMessage.objects.filter(dedupe_key=dedupe_key).exists():
+            return
     now = timezone.now()
     PortalCode.objects.filter(customer=customer, used_at__isnull=True, expires_at__gt=now).update(
         expires_at=now
@@ -127,7 +138,7 @@ def request_code(*, document_type: str, document_number: str) -> None:
             "minutos y sirve una sola vez. Si usted no lo pidió, ignore este mensaje."
         )
         % {"code": code, "minutes": CODE_MINUTES},
-        dedupe_key=f"portal-code-{portal_code.pk}" if portal_code else "",
+        dedupe_key=dedupe_key or (f"portal-code-{portal_code.pk}" if portal_code else ""),
         is_secret=True,
     )
 

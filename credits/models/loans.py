@@ -1,7 +1,7 @@
 """Loan products, loans, their installments and their contracts (signed through DocuSeal)."""
 
 import operator
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -516,6 +516,10 @@ class LoanContract(models.Model):
         EXPIRED = "expired", _("Vencido")
         FAILED = "failed", _("Error al enviar")
 
+    # A send's Celery retries are at most ~2 minutes apart (credits.tasks.send_contract): a
+    # contract "Por enviar" with no attempt for this long has no send under way.
+    SEND_STALLED_AFTER = timedelta(minutes=15)
+
     loan = models.ForeignKey(
         Loan, verbose_name=_("crédito"), on_delete=models.PROTECT, related_name="contracts"
     )
@@ -530,6 +534,10 @@ class LoanContract(models.Model):
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("creado"), default=timezone.now)
     sent_at = models.DateTimeField(_("enviado"), null=True, blank=True)
+    # When a send to DocuSeal last started, committed before the call: a later send first
+    # asks DocuSeal whether that one created the submission, and a contract still "Por
+    # enviar" SEND_STALLED_AFTER later had its send cut off.
+    send_attempted_at = models.DateTimeField(_("último intento de envío"), null=True, blank=True)
     completed_at = models.DateTimeField(_("firmado"), null=True, blank=True)
 
     class Meta:
@@ -544,6 +552,19 @@ class LoanContract(models.Model):
     def external_id(self) -> str:
         """Our id for the borrower in DocuSeal, echoed back in its webhooks."""
         return f"cartera-contract-{self.pk}"
+
+    def is_send_stalled(self, now: datetime | None = None) -> bool:
+        """Whether the contract is still "Por enviar" with no send under way: its send was
+        cut off (a worker lost, a failed publish) and it may be sent again."""
+        if self.status != self.Status.PENDING:
+            return False
+        started = self.send_attempted_at or self.created_at
+        return started < (now or timezone.now()) - self.SEND_STALLED_AFTER
+
+    @property
+    def send_stalled(self) -> bool:
+        """`is_send_stalled()` now, for templates."""
+        return self.is_send_stalled()
 
 
 class LoanContractSigner(models.Model):

@@ -6,11 +6,14 @@ and the lender's representative when `DOCUSEAL_LENDER_SIGNER_EMAIL` is set. It i
 when all of them are; then the loan is ready to disburse.
 """
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -190,9 +193,21 @@ def send_contract(*, contract_id: int) -> None:
     """Create the DocuSeal submission of a pending contract; safe to run twice.
 
     A temporary provider error propagates (the task retries); a definitive one marks the
-    contract failed, with the error, for someone to fix the data and send it again.
+    contract failed, with the error, for someone to fix the data and send it again. A send
+    that follows another one first asks DocuSeal for the submission that one may have
+    made before it was cut off, so the signers are not e-mailed twice.
     """
     with transaction.atomic():
+        # Committed before DocuSeal is called, so a send cut off after the call leaves
+        # its trace for the next one.
+        contract = LoanContract.objects.select_for_update().get(pk=contract_id)
+        if contract.status != LoanContract.Status.PENDING:
+            return
+        may_exist = contract.send_attempted_at is not None
+        contract.send_attempted_at = timezone.now()
+        contract.save(update_fields=["send_attempted_at"])
+    with transaction.atomic():
+        # Held while DocuSeal is called: a second send waits, then finds the contract sent.
         contract = (
             LoanContract.objects.select_for_update()
             .select_related("loan__customer", "loan__product")
@@ -219,25 +234,21 @@ def send_contract(*, contract_id: int) -> None:
             for row in rows
         ]
         try:
-            submission = docuseal.create_signing(
-                template_id=template_id_for(loan.product),
-                signers=signers,
-                message_subject=_("Contrato del crédito %(code)s") % {"code": loan.payment_code},
-                readonly_values=True,
+            submission = (
+                docuseal.find_signing(external_id=contract.external_id) if may_exist else None
             )
+            if submission is None:
+                submission = docuseal.create_signing(
+                    template_id=template_id_for(loan.product),
+                    signers=signers,
+                    message_subject=_("Contrato del crédito %(code)s")
+                    % {"code": loan.payment_code},
+                    readonly_values=True,
+                )
         except TemporaryProviderError:
             raise
         except ProviderError as exc:
-            contract.status = LoanContract.Status.FAILED
-            contract.error = str(exc)
-            contract.save(update_fields=["status", "error"])
-            crm_services.record_interaction(
-                customer=loan.customer,
-                kind=Interaction.Kind.SYSTEM,
-                summary=_("No se pudo enviar a firma el contrato del crédito %(code)s: %(e)s")
-                % {"code": loan.payment_code, "e": exc},
-                payload={"loan": loan.pk, "contract": contract.pk},
-            )
+            _mark_failed(contract, error=str(exc))
             return
         for row, signer in zip(rows, signers, strict=True):
             created = submission.signer_for(signer)
@@ -263,6 +274,94 @@ def send_contract(*, contract_id: int) -> None:
         )
 
 
+@transaction.atomic
+def give_up_contract(*, contract_id: int, error: str) -> None:
+    """Mark failed, with why, a pending contract DocuSeal could not be reached for.
+
+    The send's retries are spent: the contract shows "Error al enviar" and the timeline
+    says so, instead of "Por enviar" for ever; it may be sent again from the loan.
+    """
+    contract = (
+        LoanContract.objects.select_for_update()
+        .select_related("loan__customer")
+        .filter(pk=contract_id, status=LoanContract.Status.PENDING)
+        .first()
+    )
+    if contract is None:
+        return
+    _mark_failed(
+        contract,
+        error=_("DocuSeal no respondió tras varios intentos: %(error)s") % {"error": error},
+    )
+
+
+# The sweep gives up on a contract still "Por enviar" this long after it was made: its
+# sends keep being cut off, and someone must look at it.
+SEND_GIVE_UP_AFTER = timedelta(hours=2)
+
+
+def send_stalled_contracts(*, now: datetime | None = None) -> int:
+    """Send again the contracts whose send was cut off; return how many.
+
+    A contract "Por enviar" with no send for LoanContract.SEND_STALLED_AFTER lost its task
+    (a worker killed, a publish that failed after the commit). One made more than
+    SEND_GIVE_UP_AFTER ago is marked failed instead, and the timeline says so. Two sweeps
+    at once send each contract once: each claims it by moving its last attempt to now.
+    """
+    now = now or timezone.now()
+    since = now - LoanContract.SEND_STALLED_AFTER
+    stalled = LoanContract.objects.filter(status=LoanContract.Status.PENDING).filter(
+        Q(send_attempted_at__lt=since) | Q(send_attempted_at__isnull=True, created_at__lt=since)
+    )
+    sent = 0
+    for contract_id in list(stalled.values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Skipped while a send holds it (it is being sent right now).
+            contract = (
+                stalled.select_for_update(skip_locked=True)
+                .select_related("loan__customer")
+                .filter(pk=contract_id)
+                .first()
+            )
+            if contract is None:
+                continue
+            if contract.created_at < now - SEND_GIVE_UP_AFTER:
+                _mark_failed(
+                    contract,
+                    error=_(
+                        "El envío a DocuSeal se interrumpió una y otra vez durante %(hours)s "
+                        "horas y se dejó de reintentar."
+                    )
+                    % {"hours": int(SEND_GIVE_UP_AFTER.total_seconds() // 3600)},
+                )
+                continue
+            _queue_send_again(contract, now=now)
+            sent += 1
+    return sent
+
+
+def _queue_send_again(contract: LoanContract, *, now: datetime) -> None:
+    # The claim: no longer stalled, so another sweep or a "Reenviar" leaves it alone, and
+    # the send first looks for a submission the cut-off one may have made.
+    contract.send_attempted_at = now
+    contract.save(update_fields=["send_attempted_at"])
+    queue.enqueue("credits.send_contract", contract_id=contract.pk)
+
+
+def _mark_failed(contract: LoanContract, *, error: str) -> None:
+    loan = contract.loan
+    contract.status = LoanContract.Status.FAILED
+    contract.error = error
+    contract.save(update_fields=["status", "error"])
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("No se pudo enviar a firma el contrato del crédito %(code)s: %(e)s")
+        % {"code": loan.payment_code, "e": error},
+        payload={"loan": loan.pk, "contract": contract.pk},
+    )
+
+
 def _signer_rows(contract: LoanContract) -> list[LoanContractSigner]:
     """Return the contract's signers; a contract queued before signers were kept has its
     borrower only, made now."""
@@ -283,12 +382,20 @@ def _signer_rows(contract: LoanContract) -> list[LoanContractSigner]:
 
 @transaction.atomic
 def resend_contract(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContract:
-    """Send the contract of a loan awaiting signature again (after a failure or a decline)."""
+    """Send the contract of a loan awaiting signature again (after a failure or a decline).
+
+    A contract whose send was cut off ("Por enviar" for LoanContract.SEND_STALLED_AFTER) is
+    sent again itself, not replaced: DocuSeal may have made its submission already.
+    """
     loan = ledger.locked(loan)
     if loan.status != Loan.Status.AWAITING_SIGNATURE:
         raise ValidationError(_("Solo se reenvía el contrato de un crédito «Por firmar»."))
-    if loan.contracts.filter(status__in=[LoanContract.Status.PENDING, LoanContract.Status.SENT]):
+    # Locked first: a send under way holds its contract, and is then seen as sent below.
+    pending = list(loan.contracts.select_for_update().filter(status=LoanContract.Status.PENDING))
+    if loan.contracts.filter(status=LoanContract.Status.SENT).exists():
         raise ValidationError(_("Hay un contrato en curso: espere la firma o su rechazo."))
+    if pending:
+        return _resend_stalled(pending[0], actor=actor)
     signers = signers_for(loan)
     _require_docuseal(loan.product)
     contract = _new_contract(loan, signers)
@@ -297,6 +404,32 @@ def resend_contract(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContra
         customer=loan.customer,
         kind=Interaction.Kind.SYSTEM,
         summary=_("Contrato del crédito %(code)s en cola para reenviarse a firma (DocuSeal)")
+        % {"code": loan.payment_code},
+        payload={"loan": loan.pk, "contract": contract.pk},
+        actor=actor,
+    )
+    return contract
+
+
+def _resend_stalled(contract: LoanContract, *, actor: AbstractBaseUser | None) -> LoanContract:
+    loan = contract.loan
+    if not contract.is_send_stalled():
+        raise ValidationError(
+            _(
+                "El contrato está en cola para enviarse a DocuSeal: espere unos minutos. Si "
+                "en %(minutes)s minutos no se envió, podrá enviarlo de nuevo."
+            )
+            % {"minutes": int(LoanContract.SEND_STALLED_AFTER.total_seconds() // 60)}
+        )
+    _require_docuseal(loan.product)
+    _queue_send_again(contract, now=timezone.now())
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_(
+            "El contrato del crédito %(code)s no se pudo enviar a DocuSeal (el envío se "
+            "interrumpió): en cola para enviarse de nuevo"
+        )
         % {"code": loan.payment_code},
         payload={"loan": loan.pk, "contract": contract.pk},
         actor=actor,

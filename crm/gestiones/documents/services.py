@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -114,6 +115,11 @@ def attach_pdf(*, attachment_id: int) -> Attachment | None:
         _note_pdf_missing(follow_up, reason=str(exc))
         return None
     with transaction.atomic():
+        # Two deliveries of the task convert at once: the follow-up's lock lets one file
+        # the PDF, and the other finds it filed.
+        FollowUp.objects.select_for_update().filter(pk=follow_up.pk).first()
+        if follow_up.attachments.filter(name=pdf_name).exists():
+            return None
         attachment = Attachment(
             follow_up=follow_up,
             name=pdf_name,
@@ -125,8 +131,67 @@ def attach_pdf(*, attachment_id: int) -> Attachment | None:
     return attachment
 
 
+# A conversion takes at most office.TIMEOUT_SECONDS: a document without its PDF this long
+# after it was made lost its task (a worker killed, a failed publish).
+PDF_STALLED_AFTER = datetime.timedelta(minutes=10)
+# After this long the sweep stops converting again and the follow-up says the PDF is
+# missing; documents older than PDF_SWEEP_WINDOW are left as they are.
+PDF_GIVE_UP_AFTER = datetime.timedelta(hours=1)
+PDF_SWEEP_WINDOW = datetime.timedelta(days=1)
+# The start of _note_pdf_missing's note: a follow-up that has it was told already.
+_PDF_MISSING = "PDF no generado"
+
+
+def attach_missing_pdfs(*, now: datetime.datetime | None = None) -> int:
+    """Convert again the generated documents whose PDF never came; return how many.
+
+    A document still without its PDF PDF_GIVE_UP_AFTER after it was made gets, instead,
+    the note "PDF no generado" on its follow-up and the timeline; the DOCX stays the
+    document. Running twice does no harm: attach_pdf files one PDF.
+    """
+    now = now or timezone.now()
+    missing = (
+        Attachment.objects.filter(
+            follow_up__kind=FollowUp.Kind.DOCUMENT,
+            name__iendswith=".docx",
+            follow_up__created_at__gte=now - PDF_SWEEP_WINDOW,
+            follow_up__created_at__lt=now - PDF_STALLED_AFTER,
+        )
+        .exclude(follow_up__notes__contains=_PDF_MISSING)
+        .exclude(
+            Exists(
+                Attachment.objects.filter(
+                    follow_up_id=OuterRef("follow_up_id"), name__iendswith=".pdf"
+                )
+            )
+        )
+        .select_related("follow_up__gestion__customer")
+    )
+    queued = 0
+    for docx in missing:
+        if docx.follow_up.created_at < now - PDF_GIVE_UP_AFTER:
+            _note_pdf_missing(
+                docx.follow_up,
+                reason=_(
+                    "la conversión a PDF no terminó (se interrumpió); el DOCX es el documento"
+                ),
+            )
+            continue
+        queue.send_now("gestiones.attach_document_pdf", {"attachment_id": docx.pk})
+        queued += 1
+    return queued
+
+
 @transaction.atomic
 def _note_pdf_missing(follow_up: FollowUp, *, reason: str) -> None:
+    # Not when a late conversion filed the PDF meanwhile (attach_pdf holds this lock).
+    follow_up = (
+        FollowUp.objects.select_for_update()
+        .select_related("gestion__customer")
+        .get(pk=follow_up.pk)
+    )
+    if follow_up.attachments.filter(name__iendswith=".pdf").exists():
+        return
     note = _("PDF no generado: %(reason)s") % {"reason": reason}
     FollowUp.objects.filter(pk=follow_up.pk).update(
         notes=f"{follow_up.notes}\n{note}".strip()[:2000]
