@@ -10,6 +10,12 @@ from celery import shared_task
 from collections_app.portal import services
 
 
-@shared_task(name="collections_app.portal_request_code")
-def request_code(document_type: str, document_number: str) -> None:
-    services.request_code(document_type=document_type, document_number=document_number)
+@shared_task(bind=True, name="collections_app.portal_request_code")
+def request_code(self, document_type: str, document_number: str) -> None:
+    # A message delivered again (a worker lost before its ack) keeps its task id: the same
+    # request, which sends no second code and leaves the first one valid.
+    services.request_code(
+        document_type=document_type,
+        document_number=document_number,
+        request_id=self.request.id or "",
+    )

@@ -63,3 +63,18 @@ def test_a_new_request_still_replaces_the_code(reachable, django_capture_on_comm
         )
         is None
     )
+
+
+def test_the_task_delivered_again_with_its_id_sends_one_code(
+    reachable,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    from collections_app.portal import tasks
+
+    for _delivery in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.request_code.apply(
+                args=(reachable.document_type, reachable.document_number), task_id="a1b2"
+            )
+
+    assert len(mail.outbox) == 1
