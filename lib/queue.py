@@ -7,6 +7,7 @@ transaction rolls back.
 """
 
 import threading
+from functools import partial
 from typing import Any
 
 from celery import current_app
@@ -25,10 +26,7 @@ def enqueue(task_name: str, /, **kwargs: Any) -> None:
     is swept again by beat (imports, the outbox, the webhook inbox…). In eager mode (the
     tests) the task's own errors still raise.
     """
-
-    def send() -> None:
-        send_now(task_name, kwargs)
-
+    send = partial(send_now, task_name, kwargs)
     # Django's log of a failed robust callback names it by its __qualname__.
     send.__qualname__ = f"enqueue({task_name})"
     transaction.on_commit(send, robust=not runs_inline())
