@@ -746,6 +746,15 @@ class FlowRun(models.Model):
     started_at = models.DateTimeField(_("inicio"), default=timezone.now)
     finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # Where a run taken up again goes on: customers are taken in id order, and each chunk
+    # moves this to its last customer in the transaction that sends and counts it.
+    last_customer_id = models.PositiveBigIntegerField(_("último cliente procesado"), default=0)
+    # When a chunk last committed (or the run was started or taken up): a run "running"
+    # with no progress for flows.STALE_RUN belongs to a worker that died.
+    heartbeat_at = models.DateTimeField(_("último avance"), null=True, blank=True)
+    # Raised each time the run is taken up: a chunk commits only for the current attempt,
+    # so a worker thought dead that wakes up sends nothing twice.
+    attempt = models.PositiveIntegerField(_("intento"), default=1)
 
     class Meta:
         ordering = ["-run_on", "-id"]

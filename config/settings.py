@@ -250,6 +250,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "gestiones.alert_due_gestiones",
         "schedule": crontab(minute="*/5"),
     },
+    # Every 5 minutes: campaign launches with no batch for 5 minutes (their worker died)
+    # are sent again; they reach only the customers left.
+    "gestiones-resume-campaign-launches": {
+        "task": "gestiones.resume_campaign_launches",
+        "schedule": crontab(minute="*/5"),
+    },
     # Daily at 06:30: life-cycle events (thanks, service, renewal) whose day has come.
     "gestiones-run-lifecycle-events": {
         "task": "gestiones.run_lifecycle_events",
@@ -308,6 +314,12 @@ CELERY_BEAT_SCHEDULE = {
     "callcenter-resume-abandoned-catalog-imports": {
         "task": "callcenter.resume_abandoned_catalog_imports",
         "schedule": crontab(minute="*/5"),
+    },
+    # Every 10 minutes: convert again the generated documents whose PDF never came (their
+    # task was lost); after an hour their follow-up says the PDF is missing.
+    "gestiones-attach-missing-document-pdfs": {
+        "task": "gestiones.attach_missing_document_pdfs",
+        "schedule": crontab(minute="*/10"),
     },
     # Every 5 minutes: send again the loan contracts whose send to DocuSeal was cut off
     # (a worker killed, a publish lost); give up, failed, on those pending for 2 hours.

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import lxml.html
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from credits.models import Liquidation, Loan, Payment
 from credits.services import loans as loan_services
@@ -187,8 +187,8 @@ def test_a_campaign_of_one_customer_counts_them_in_the_singular(client, supervis
         kind=Campaign.Kind.OUTBOUND,
         gestion_type=credit_process,
         status=Campaign.Status.ACTIVE,
+        launch_heartbeat_at=timezone.now(),  # the launch is running
     )
-    cache.set(f"gestiones:campaign-launch:{campaign.pk}", True)  # the launch is running
     client.force_login(supervisor)
 
     response = client.get(

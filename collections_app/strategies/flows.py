@@ -1,11 +1,19 @@
 """Flows: the messages a segment's debtors get on days around their installments' due dates.
 
-Beat calls `run_flows` every morning: each step of each active flow picks the unpaid
-installments due `day_offset` days from today (−3: due in three days; +5: five days late)
-of the segment's loans, and sends its template once to each of those debtors, about their
-earliest such loan. A step's run on a day is one FlowRun (unique per step and day), so a
-second call the same day sends nothing more; a run a dead worker left behind, or one that
-failed, is taken up again after the last customer it messaged.
+Beat calls `run_flows` every morning (RUN_AT): each step of each active flow picks the
+unpaid installments due `day_offset` days from today (−3: due in three days; +5: five days
+late) of the segment's loans, and sends its template once to each of those debtors, about
+their earliest such loan. A step's run on a day is one FlowRun (unique per step and day), so
+a second call the same day sends nothing more.
+
+A worker can die mid-run (OOM, SIGKILL, a deploy): its run stays "running" and the steps
+after it get no run. Every 15 minutes beat calls `resume_runs`, which takes up today's runs
+without progress for STALE_RUN, runs the steps of flows active since before RUN_AT that have
+no run today, and closes as failed, saying why, the stale runs it may not take up (a past
+day's, a switched-off flow's, one that died MAX_ATTEMPTS times). A run taken up goes on after
+its cursor (`last_customer_id`, moved by each chunk's own transaction), so nobody is selected,
+counted or skipped twice; a chunk commits only for the run's current attempt, so a worker
+thought dead that wakes up rolls its chunk back instead of sending it a second time.
 
 The selection is read through one server-side cursor in customer order and sent in chunks
 of CHUNK customers: a chunk is rendered in one batch (templating.render_for), queued with
@@ -27,6 +35,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import (
     Case,
+    CharField,
+    Exists,
     F,
     IntegerField,
     Max,
@@ -43,7 +53,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from collections_app.models import Flow, FlowRun, FlowStep, MessageTemplate, Portfolio
 from collections_app.receivables import LOAN
@@ -51,20 +61,27 @@ from collections_app.strategies import segments, templating
 from collections_app.strategies.variables import Recipient
 from credits.models import Installment
 from crm import messages
-from crm.models import Customer, Message
+from crm.models import Customer
 from lib import bulk, queue
 
 logger = logging.getLogger(__name__)
 
 # What Message.origin says of a flow step's messages (origin_id: the step), for the
-# effectiveness figures and for taking up an interrupted run.
+# effectiveness figures.
 ORIGIN = "collections.flow_step"
 # Customers per chunk: one render batch, one bulk send (one Celery task), one commit.
 # crm.messages takes at most 1000 a call.
 CHUNK = 1000
-# A run still "running" this long after it started belongs to a worker that died: the
-# bench sends 100,000 messages in well under a minute.
-STALE_RUN = timedelta(minutes=30)
+# A run still "running" with no chunk committed for this long belongs to a worker that
+# died: a chunk of 1,000 renders, queues and commits in seconds (the bench sends 100,000
+# messages in well under a minute). Taking up a live one by mistake costs nothing twice:
+# its next chunk finds the attempt changed and rolls back.
+STALE_RUN = timedelta(minutes=5)
+# The attempts after which the sweep stops taking a run up and closes it as failed: a chunk
+# that kills its worker every time must not kill one every 15 minutes all day.
+MAX_ATTEMPTS = 3
+# The local time beat's "collections-run-flows" starts the day's runs (config/settings.py).
+RUN_AT = time(9, 0)
 # The Celery task "Ejecutar hoy" sends (collections_app.strategies.tasks).
 RUN_FLOW_TASK = "collections_app.run_flow"
 # What rendering and sending read of a customer (names and document for the variables, the
@@ -116,17 +133,11 @@ def run_step(step: FlowStep, today: date, *, chunk_size: int = CHUNK) -> FlowRun
     worker), or, when that day's run is done or still going, that run untouched.
     Call it outside a transaction: each chunk commits on its own.
     """
-    run, created = FlowRun.objects.get_or_create(step=step, run_on=today)
+    run, created = FlowRun.objects.get_or_create(
+        step=step, run_on=today, defaults={"heartbeat_at": timezone.now()}
+    )
     if not created and not _take_up(run):
         return run
-    # Customers are taken in id order and each chunk commits whole, so everyone up to the
-    # last customer this step messaged today had their turn (a fresh run finds none).
-    after = (
-        Message.objects.filter(
-            origin=ORIGIN, origin_id=step.pk, created_at__gte=_day_start(today)
-        ).aggregate(last=Max("customer_id"))["last"]
-        or 0
-    )
     try:
         _refuse_unsendable([step])
     except ValidationError as exc:
@@ -134,38 +145,112 @@ def run_step(step: FlowStep, today: date, *, chunk_size: int = CHUNK) -> FlowRun
         # today: the run sends nothing and says why (run again once the step is mended).
         return _finish(run, FlowRun.Status.FAILED, " ".join(exc.messages))
     try:
-        for chunk in _chunks(selection(step, today, after=after), chunk_size):
+        # Customers are taken in id order and each chunk moves the cursor in the transaction
+        # that sends it, so everyone up to it had their turn (a fresh run starts at 0).
+        for chunk in _chunks(selection(step, today, after=run.last_customer_id), chunk_size):
             _send_chunk(run, step, chunk, today)
+    except RunTakenOver:
+        logger.warning("Flow run %s was taken up by another worker; this one stops", run.pk)
+        run.refresh_from_db()
+        return run
     except Exception as exc:
         logger.exception("Flow step %s failed on %s", step.pk, today)
         return _finish(run, FlowRun.Status.FAILED, f"{type(exc).__name__}: {exc}")
     return _finish(run, FlowRun.Status.DONE, "")
 
 
+class RunTakenOver(Exception):
+    """The run was taken up by another worker, or closed, since this one claimed it."""
+
+
 def _finish(run: FlowRun, status: str, error: str) -> FlowRun:
-    """Close a run with its status and what went wrong, if anything; return it as stored."""
-    FlowRun.objects.filter(pk=run.pk).update(
+    """Close a run this worker still holds with its status and what went wrong, if anything;
+    return it as stored."""
+    FlowRun.objects.filter(pk=run.pk, status=FlowRun.Status.RUNNING, attempt=run.attempt).update(
         status=status, error=error[:2000], finished_at=timezone.now()
     )
     run.refresh_from_db()
     return run
 
 
+def _stale(now: datetime) -> Q:
+    """Match the runs with no progress for STALE_RUN (status apart): no chunk committed
+    since, nor a start or take-up (rows from before the heartbeat have only a start)."""
+    cutoff = now - STALE_RUN
+    return Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+
+
 def _take_up(run: FlowRun) -> bool:
-    """Claim a failed run, or one a dead worker left running; return whether this call won."""
+    """Claim a failed run, or one a dead worker left running; return whether this call won
+    (`run` then holds the claimed row: its new attempt and its cursor)."""
     now = timezone.now()
     if run.status == FlowRun.Status.FAILED:
         claimed = FlowRun.objects.filter(pk=run.pk, status=FlowRun.Status.FAILED)
     elif run.status == FlowRun.Status.RUNNING:
-        claimed = FlowRun.objects.filter(
-            pk=run.pk, status=FlowRun.Status.RUNNING, started_at__lt=now - STALE_RUN
-        )
+        claimed = FlowRun.objects.filter(_stale(now), pk=run.pk, status=FlowRun.Status.RUNNING)
     else:
         return False
     # A conditional update: of two workers taking it up at once, only one changes the row.
-    return bool(
-        claimed.update(status=FlowRun.Status.RUNNING, started_at=now, finished_at=None, error="")
+    won = claimed.update(
+        status=FlowRun.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        finished_at=None,
+        error="",
+        attempt=F("attempt") + 1,
     )
+    if won:
+        run.refresh_from_db()
+    return bool(won)
+
+
+# --- The sweep: what dead workers left behind -----------------------------------------------
+
+PAST_DAY_ERROR = gettext_lazy(
+    "La ejecución se interrumpió (el proceso en segundo plano se detuvo) y su día ya pasó: "
+    "no se reanudará. Los clientes que faltaban no recibieron este paso ese día."
+)
+INACTIVE_ERROR = gettext_lazy(
+    "La ejecución se interrumpió (el proceso en segundo plano se detuvo) y el flujo ya está "
+    "desactivado: no se reanudará."
+)
+ATTEMPTS_ERROR = gettext_lazy(
+    "La ejecución se intentó %(n)s veces sin terminar y no se reanuda sola. Use «Ejecutar "
+    "hoy» para seguir desde el último cliente procesado."
+)
+
+
+def resume_runs(now: datetime | None = None) -> list[FlowRun]:
+    """Take up what dead workers left of today's runs (beat, every 15 minutes).
+
+    Close as failed, saying why, the stale runs that may not go on (a past day's, a
+    switched-off flow's, one tried MAX_ATTEMPTS times); take up today's other stale runs;
+    once RUN_AT has passed, run the steps of flows active and unchanged since before it
+    that have no run today (a flow switched on or edited later waits for tomorrow or
+    "Ejecutar hoy", as its screen says). Two sweeps at once do nothing twice: each run is
+    claimed by a conditional update, and a day's run is unique per step.
+    Return the runs it went through (as `run_step` returns them).
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    stalled = FlowRun.objects.filter(_stale(now), status=FlowRun.Status.RUNNING)
+    closed = {"status": FlowRun.Status.FAILED, "finished_at": now}
+    stalled.filter(run_on__lt=today).update(error=str(PAST_DAY_ERROR), **closed)
+    stalled.filter(attempt__gte=MAX_ATTEMPTS).update(
+        error=str(ATTEMPTS_ERROR) % {"n": MAX_ATTEMPTS}, **closed
+    )
+    stalled.filter(step__flow__is_active=False).update(error=str(INACTIVE_ERROR), **closed)
+    due = Q(pk__in=stalled.filter(run_on=today).values("step_id"))
+    run_start = timezone.make_aware(datetime.combine(today, RUN_AT))
+    if now >= run_start:
+        ran_today = FlowRun.objects.filter(step=OuterRef("pk"), run_on=today)
+        due |= Q(~Exists(ran_today), flow__updated_at__lt=run_start)
+    steps = (
+        FlowStep.objects.filter(due, flow__is_active=True)
+        .select_related("flow__segment", "template")
+        .order_by("flow__name", "flow_id", "day_offset", "pk")
+    )
+    return [run_step(step, today) for step in steps]
 
 
 def due_on(step: FlowStep, today: date) -> date:
@@ -245,6 +330,13 @@ def _send_chunk(
         )
     ]
     with transaction.atomic():
+        # First the run's row, locked till the commit: only the attempt that holds it sends
+        # (a worker thought dead and taken over finds another attempt and stops).
+        held = FlowRun.objects.filter(
+            pk=run.pk, status=FlowRun.Status.RUNNING, attempt=run.attempt
+        ).update(last_customer_id=chunk[-1][0], heartbeat_at=timezone.now())
+        if not held:
+            raise RunTakenOver
         sendings = messages.send_customer_messages(
             outgoing, channel=template.channel, origin=(ORIGIN, step.pk), capped=True
         )
@@ -271,10 +363,6 @@ def count_sendings(sendings: Iterable[messages.Sending]) -> dict[str, int]:
         if sending.is_queued and sending.held_until is not None:
             counts["held"] += 1
     return counts
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def offset_label(day_offset: int) -> str:
@@ -375,11 +463,30 @@ def _flag(status: str) -> Case:
     return Case(When(status=status, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
-def flow_runs(flow: Flow) -> QuerySet[FlowRun]:
-    """Return a flow's runs, the latest day first, each with its step and template."""
+# What `flow_runs` says of a run left "running" by a dead worker (`stall`).
+STALL_RESUMES = "resumes"
+STALL_CLOSES = "closes"
+
+
+def flow_runs(flow: Flow, *, now: datetime | None = None) -> QuerySet[FlowRun]:
+    """Return a flow's runs, the latest day first, each with its step and template, and
+    `stall`: "" for a run making progress or over, else what the sweep will do with it."""
+    now = now or timezone.now()
+    stalled = Q(_stale(now), status=FlowRun.Status.RUNNING)
+    resumes = Q(
+        run_on=timezone.localdate(now), attempt__lt=MAX_ATTEMPTS, step__flow__is_active=True
+    )
     return (
         FlowRun.objects.filter(step__flow=flow)
         .select_related("step__template")
+        .annotate(
+            stall=Case(
+                When(stalled & resumes, then=Value(STALL_RESUMES)),
+                When(stalled, then=Value(STALL_CLOSES)),
+                default=Value(""),
+                output_field=CharField(),
+            )
+        )
         .order_by("-run_on", "step__day_offset", "-pk")
     )
 

@@ -20,6 +20,12 @@ def launch_campaign(campaign_id: int, actor_id: int | None = None) -> int:
     return campaign_services.reach_segment(campaign_id=campaign_id, actor_id=actor_id)
 
 
+@shared_task(name="gestiones.resume_campaign_launches")
+def resume_campaign_launches() -> int:
+    """Send again the campaign launches whose worker died (beat, every 5 minutes)."""
+    return campaign_services.resume_stale_launches()
+
+
 @shared_task(name="gestiones.run_lifecycle_events")
 def run_lifecycle_events() -> dict[str, int]:
     """Run the day's life-cycle events (beat, daily)."""
@@ -30,6 +36,12 @@ def run_lifecycle_events() -> dict[str, int]:
 def attach_document_pdf(attachment_id: int) -> None:
     """Convert a generated document to PDF with LibreOffice and file it on its follow-up."""
     document_services.attach_pdf(attachment_id=attachment_id)
+
+
+@shared_task(name="gestiones.attach_missing_document_pdfs")
+def attach_missing_document_pdfs() -> int:
+    """Convert again the documents whose PDF never came (beat, every 10 minutes)."""
+    return document_services.attach_missing_pdfs()
 
 
 @shared_task(name="gestiones.refresh_report_summary")

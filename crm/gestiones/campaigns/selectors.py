@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -28,8 +27,10 @@ from crm.gestiones.models.campaigns import MAX_OFFSET_DAYS
 from crm.models import Branch, Channel, Customer, Product, Tag
 from lib import money
 
-# How long the "launch running" flag may outlive a worker that died mid-launch.
-LAUNCH_FLAG_SECONDS = 6 * 60 * 60
+# A launch with no batch committed for this long has lost its worker (a batch of
+# LAUNCH_BATCH_SIZE customers commits in a second or two): it may be launched again, and
+# beat's sweep (services.resume_stale_launches, every 5 minutes) sends it again.
+LAUNCH_STALE = datetime.timedelta(minutes=5)
 
 
 def campaign_list() -> QuerySet[Campaign]:
@@ -138,6 +139,8 @@ class LaunchProgress:
     is_running: bool
     # The segment's customers who asked not to be contacted: reached with nothing.
     opted_out: int = 0
+    # Its worker died before the end: the sweep sends it again within minutes.
+    is_interrupted: bool = False
 
     @property
     def percent(self) -> int:
@@ -145,17 +148,53 @@ class LaunchProgress:
             return 100 if not self.is_running else 0
         return min(100, self.targets * 100 // self.segment_size)
 
+    @property
+    def is_unfinished(self) -> bool:
+        """Whether the launch has customers left to reach (running or interrupted)."""
+        return self.is_running or self.is_interrupted
+
+    @property
+    def state(self) -> str:
+        """ "running", "interrupted", or "" when no launch has customers left to reach."""
+        if self.is_running:
+            return "running"
+        return "interrupted" if self.is_interrupted else ""
+
+
+def is_launching(campaign: Campaign, *, now: datetime.datetime | None = None) -> bool:
+    """Return whether a launch of `campaign` is reaching its customers now (a batch
+    committed less than LAUNCH_STALE ago)."""
+    heartbeat = campaign.launch_heartbeat_at
+    return heartbeat is not None and heartbeat >= (now or timezone.now()) - LAUNCH_STALE
+
+
+def is_launch_interrupted(campaign: Campaign, *, now: datetime.datetime | None = None) -> bool:
+    """Return whether a launch of `campaign` lost its worker with customers left to reach."""
+    heartbeat = campaign.launch_heartbeat_at
+    return heartbeat is not None and heartbeat < (now or timezone.now()) - LAUNCH_STALE
+
+
+def stale_launches(*, now: datetime.datetime | None = None) -> QuerySet[Campaign]:
+    """Return the campaigns whose launch lost its worker, oldest progress first."""
+    cutoff = (now or timezone.now()) - LAUNCH_STALE
+    return Campaign.objects.filter(launch_heartbeat_at__lt=cutoff).order_by(
+        "launch_heartbeat_at", "pk"
+    )
+
 
 def launch_progress(campaign: Campaign) -> LaunchProgress:
-    """Return the launch's progress; `is_running` while its task has customers to reach."""
+    """Return the launch's progress: `is_running` while its task reaches customers,
+    `is_interrupted` once its worker died with customers left."""
     size, opted_out = (
         segment_counts(segment(campaign)) if campaign.kind == Campaign.Kind.OUTBOUND else (0, 0)
     )
+    now = timezone.now()
     return LaunchProgress(
         targets=campaign.targets.count(),
         segment_size=size,
-        is_running=bool(cache.get(running_key(campaign.pk))),
+        is_running=is_launching(campaign, now=now),
         opted_out=opted_out,
+        is_interrupted=is_launch_interrupted(campaign, now=now),
     )
 
 
@@ -297,10 +336,6 @@ def gestion_type_problem(gestion_type: GestionType) -> str:
 def campaign_agents(campaign: Campaign) -> list[AbstractBaseUser] | None:
     """Return the campaign's active agents, or None to use the initial state's agents."""
     return list(campaign.agents.filter(is_active=True)) or None
-
-
-def running_key(campaign_id: int) -> str:
-    return f"gestiones:campaign-launch:{campaign_id}"
 
 
 # How far back a "days after disbursement" event still catches up (see the module doc).

@@ -6,7 +6,10 @@ went out through `record_message_outcome`). A customer who asked not to be conta
 gets neither: the target says so, and so does the customer's timeline. Launching runs
 in a Celery task, one transaction per batch of customers, so a segment of 100,000 never
 holds one long transaction in the web request; the campaign page polls
-`launch_progress` meanwhile.
+`launch_progress` meanwhile. Each batch refreshes the campaign's `launch_heartbeat_at`
+and the launch's end clears it: a launch whose worker died (OOM, SIGKILL, a deploy) goes
+stale after LAUNCH_STALE, may be launched again at once, and beat's sweep
+(`resume_stale_launches`) sends it again; either way it reaches only the customers left.
 
 Inbound: a public form (`/campana/<slug>/`) registers or finds the customer and opens a
 gestión for the campaign's agents (`register_inbound`)."""
@@ -20,7 +23,6 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -54,6 +56,8 @@ User = get_user_model()
 # and other writers are not kept waiting, large enough that a big segment is not slowed
 # down by per-transaction overhead.
 LAUNCH_BATCH_SIZE = 200
+# The Celery task that reaches a launched campaign's customers (crm.gestiones.tasks).
+LAUNCH_TASK = "gestiones.launch_campaign"
 # A campaign's dates: none before the app's first data, none more than ten years ahead
 # (31/12/9999 was taken, and an inbound form starting then never opens).
 EARLIEST_DAY = datetime.date(2000, 1, 1)
@@ -154,7 +158,7 @@ def delete_campaign(*, campaign: Campaign, actor: AbstractBaseUser | None) -> No
     campaign = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
     if campaign is None:
         return  # deleted a moment ago by someone else, who has the record
-    if cache.get(selectors.running_key(campaign.pk)):
+    if selectors.is_launching(campaign):
         raise ValidationError(_("La campaña se está lanzando; no se puede eliminar."))
     problem = deletion_problem(campaign)
     if problem:
@@ -237,22 +241,16 @@ def launch_campaign(
         raise ValidationError(_("Solo se lanzan campañas salientes."))
     if campaign.status == Campaign.Status.FINISHED:
         raise ValidationError(_("La campaña está finalizada; no se puede lanzar."))
-    if cache.get(selectors.running_key(campaign.pk)):
+    # A launch whose worker died (stale) may go again: it reaches only who is left.
+    if selectors.is_launching(campaign):
         raise ValidationError(_("El lanzamiento anterior de esta campaña sigue en curso."))
     check_rules(campaign)
     campaign.status = Campaign.Status.ACTIVE
     campaign.launched_at = now
     campaign.launched_by = people.signed_in(actor)
-    campaign.save(update_fields=["status", "launched_at", "launched_by"])
-    actor_id = campaign.launched_by_id
-
-    def start() -> None:
-        cache.set(selectors.running_key(campaign.pk), True, selectors.LAUNCH_FLAG_SECONDS)
-        queue.send_now(
-            "gestiones.launch_campaign", {"campaign_id": campaign.pk, "actor_id": actor_id}
-        )
-
-    transaction.on_commit(start)
+    campaign.launch_heartbeat_at = timezone.now()
+    campaign.save(update_fields=["status", "launched_at", "launched_by", "launch_heartbeat_at"])
+    queue.enqueue(LAUNCH_TASK, campaign_id=campaign.pk, actor_id=campaign.launched_by_id)
     return campaign
 
 
@@ -262,35 +260,57 @@ def reach_segment(
     """Reach the pending customers of an active outbound campaign, one transaction per batch.
 
     Each batch locks the campaign row, so two launches running at once take turns and
-    never target a customer twice. Return how many customers were reached.
+    never target a customer twice; each refreshes the launch's heartbeat, and the one
+    that finds nobody left (or the campaign no longer active) clears it. A worker that
+    dies leaves the heartbeat to go stale: the sweep sends the launch again. Return how
+    many customers were reached.
     """
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     reached = 0
-    try:
-        while True:
-            with transaction.atomic():
-                # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of a join.
-                campaign = (
-                    Campaign.objects.select_for_update(of=("self",))
-                    .select_related("gestion_type", "channel")
-                    .get(pk=campaign_id)
-                )
-                if campaign.status != Campaign.Status.ACTIVE:
-                    break  # finished meanwhile: stop where it is
+    while True:
+        with transaction.atomic():
+            # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of a join.
+            campaign = (
+                Campaign.objects.select_for_update(of=("self",))
+                .select_related("gestion_type", "channel")
+                .filter(pk=campaign_id)
+                .first()
+            )
+            if campaign is None:
+                break  # deleted since it was sent
+            batch = []
+            if campaign.status == Campaign.Status.ACTIVE:  # else finished meanwhile: stop
                 batch = list(
                     selectors.pending_customers(campaign).select_related("branch", "channel")[
                         :batch_size
                     ]
                 )
-                if not batch:
-                    break
-                candidates = selectors.campaign_agents(campaign)
-                for customer in batch:
-                    _reach(campaign, customer, actor=actor, candidates=candidates)
-                reached += len(batch)
-    finally:
-        cache.delete(selectors.running_key(campaign_id))
+            candidates = selectors.campaign_agents(campaign) if batch else None
+            for customer in batch:
+                _reach(campaign, customer, actor=actor, candidates=candidates)
+            Campaign.objects.filter(pk=campaign_id).update(
+                launch_heartbeat_at=timezone.now() if batch else None
+            )
+        if not batch:
+            break
+        reached += len(batch)
     return reached
+
+
+def resume_stale_launches(*, now: datetime.datetime | None = None) -> int:
+    """Send again the launches whose worker died (beat, every 5 minutes); return how many.
+
+    Each is claimed by a conditional update of its heartbeat, so two sweeps at once send
+    it once; the launch reaches only the customers left (a target is unique per customer).
+    """
+    now = now or timezone.now()
+    resumed = 0
+    for campaign in selectors.stale_launches(now=now).only("pk", "launched_by_id"):
+        if selectors.stale_launches(now=now).filter(pk=campaign.pk).update(launch_heartbeat_at=now):
+            logger.warning("Campaign %s: its launch lost its worker; sent again", campaign.pk)
+            queue.enqueue(LAUNCH_TASK, campaign_id=campaign.pk, actor_id=campaign.launched_by_id)
+            resumed += 1
+    return resumed
 
 
 def _reach(

@@ -168,10 +168,15 @@ def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @permission_required("gestiones.view_campaign", raise_exception=True)
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """Return the launch's progress; once it ends, reload the page to show the results."""
+    """Return the launch's progress; once it ends, or goes from running to interrupted or
+    back (`shown`: the state the page shows), reload the page: the results, the launch
+    button's state. An interrupted launch goes on polling: the sweep resumes it."""
     campaign = selectors.campaign_for(request.user, pk)
     progress = selectors.launch_progress(campaign)
-    if request.htmx and not progress.is_running:
+    shown = request.GET.get("shown")
+    if request.htmx and (
+        not progress.is_unfinished or (shown is not None and shown != progress.state)
+    ):
         return HttpResponseClientRefresh()
     return render(
         request,

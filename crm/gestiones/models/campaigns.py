@@ -99,6 +99,13 @@ class Campaign(models.Model):
         related_name="+",
         editable=False,
     )
+    # Set while a launch has customers to reach, refreshed by each batch it commits, cleared
+    # when it ends: a launch with no batch for campaigns.selectors.LAUNCH_STALE has lost its
+    # worker, and beat's sweep sends it again (in the database, so a cache outage loses
+    # nothing).
+    launch_heartbeat_at = models.DateTimeField(
+        _("último avance del lanzamiento"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("creada"), default=timezone.now, editable=False)
 
     class Meta:

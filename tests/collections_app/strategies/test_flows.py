@@ -236,9 +236,7 @@ def test_the_next_day_runs_again(all_debtors, sms):
     assert Message.objects.filter(customer=loan.customer).count() == 2
 
 
-def test_a_run_a_dead_worker_left_running_is_taken_up_after_the_last_customer_messaged(
-    all_debtors, sms
-):
+def test_a_run_a_dead_worker_left_running_is_taken_up_after_its_last_customer(all_debtors, sms):
     reached = debtor_due(0)
     missed = debtor_due(0)
     flow = make_flow(all_debtors, [(0, sms)])
@@ -251,6 +249,7 @@ def test_a_run_a_dead_worker_left_running_is_taken_up_after_the_last_customer_me
         started_at=timezone.now() - timedelta(hours=1),
         selected=1,
         queued=1,
+        last_customer_id=reached.customer_id,
     )
     messages.send_customer_message(
         customer=reached.customer,

@@ -7,7 +7,6 @@ from urllib.parse import parse_qs
 
 import pytest
 import responses
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -326,8 +325,7 @@ def test_only_an_outbound_campaign_still_running_is_launched(
 
 def test_a_campaign_is_not_launched_again_while_its_launch_runs(call_type, supervisor):
     CustomerFactory()
-    campaign = make_campaign(gestion_type=call_type)
-    cache.set(f"gestiones:campaign-launch:{campaign.pk}", True)
+    campaign = make_campaign(gestion_type=call_type, launch_heartbeat_at=timezone.now())
 
     with pytest.raises(ValidationError, match="sigue en curso"):
         campaign_services.launch_campaign(campaign=campaign, actor=supervisor)
@@ -585,13 +583,16 @@ def test_the_progress_polls_while_the_launch_runs_and_reloads_when_done(
     client, supervisor, call_type
 ):
     CustomerFactory.create_batch(2)
-    campaign = make_campaign(gestion_type=call_type, status=Campaign.Status.ACTIVE)
+    campaign = make_campaign(
+        gestion_type=call_type,
+        status=Campaign.Status.ACTIVE,
+        launch_heartbeat_at=timezone.now(),
+    )
     url = reverse("gestiones:campaign_progress", args=[campaign.pk])
     client.force_login(supervisor)
-    cache.set(f"gestiones:campaign-launch:{campaign.pk}", True)
 
     running = client.get(url, headers=HTMX)
-    cache.clear()
+    Campaign.objects.update(launch_heartbeat_at=None)
     done = client.get(url, headers=HTMX)
 
     assertContains(running, 'hx-trigger="every 2s"')
