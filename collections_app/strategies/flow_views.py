@@ -35,9 +35,15 @@ RUNNING_GOES_ON = gettext_lazy(
 
 
 def _is_running_today(flow: Flow) -> bool:
-    return FlowRun.objects.filter(
-        step__flow=flow, run_on=timezone.localdate(), status=FlowRun.Status.RUNNING
-    ).exists()
+    """Whether a run of today is sending: a stalled one (its worker died) is not."""
+    now = timezone.now()
+    return (
+        FlowRun.objects.filter(
+            step__flow=flow, run_on=timezone.localdate(now), status=FlowRun.Status.RUNNING
+        )
+        .exclude(flows.stale(now))
+        .exists()
+    )
 
 
 def _detail_url(flow: Flow) -> str:

@@ -173,7 +173,7 @@ def _finish(run: FlowRun, status: str, error: str) -> FlowRun:
     return run
 
 
-def _stale(now: datetime) -> Q:
+def stale(now: datetime) -> Q:
     """Match the runs with no progress for STALE_RUN (status apart): no chunk committed
     since, nor a start or take-up (rows from before the heartbeat have only a start)."""
     cutoff = now - STALE_RUN
@@ -187,7 +187,7 @@ def _take_up(run: FlowRun) -> bool:
     if run.status == FlowRun.Status.FAILED:
         claimed = FlowRun.objects.filter(pk=run.pk, status=FlowRun.Status.FAILED)
     elif run.status == FlowRun.Status.RUNNING:
-        claimed = FlowRun.objects.filter(_stale(now), pk=run.pk, status=FlowRun.Status.RUNNING)
+        claimed = FlowRun.objects.filter(stale(now), pk=run.pk, status=FlowRun.Status.RUNNING)
     else:
         return False
     # A conditional update: of two workers taking it up at once, only one changes the row.
@@ -233,7 +233,7 @@ def resume_runs(now: datetime | None = None) -> list[FlowRun]:
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
-    stalled = FlowRun.objects.filter(_stale(now), status=FlowRun.Status.RUNNING)
+    stalled = FlowRun.objects.filter(stale(now), status=FlowRun.Status.RUNNING)
     closed = {"status": FlowRun.Status.FAILED, "finished_at": now}
     stalled.filter(run_on__lt=today).update(error=str(PAST_DAY_ERROR), **closed)
     stalled.filter(attempt__gte=MAX_ATTEMPTS).update(
@@ -472,7 +472,7 @@ def flow_runs(flow: Flow, *, now: datetime | None = None) -> QuerySet[FlowRun]:
     """Return a flow's runs, the latest day first, each with its step and template, and
     `stall`: "" for a run making progress or over, else what the sweep will do with it."""
     now = now or timezone.now()
-    stalled = Q(_stale(now), status=FlowRun.Status.RUNNING)
+    stalled = Q(stale(now), status=FlowRun.Status.RUNNING)
     resumes = Q(
         run_on=timezone.localdate(now), attempt__lt=MAX_ATTEMPTS, step__flow__is_active=True
     )

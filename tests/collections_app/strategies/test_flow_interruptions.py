@@ -335,6 +335,27 @@ def test_the_runs_list_says_a_stalled_run_resumes_by_itself(client, cobranzas, a
     assertContains(response, "se reanudará solo en unos minutos, desde el último cliente")
 
 
+@pytest.mark.parametrize(
+    ("minutes_ago", "said"), [(60, "no enviará más mensajes"), (1, "en curso")]
+)
+def test_switching_off_a_flow_says_a_stalled_run_sends_no_more(
+    client, cobranzas, all_debtors, sms, minutes_ago, said
+):
+    # A run whose worker died was said to "terminar de enviar sus mensajes".
+    flow = make_flow(all_debtors, [(0, sms)])
+    with later(-minutes_ago):
+        FlowRun.objects.create(step=flow.steps.get(), run_on=TODAY, heartbeat_at=timezone.now())
+    client.force_login(cobranzas)
+
+    response = client.post(
+        reverse("collections_app:flow_set_active", args=[flow.pk]),
+        {"active": "0", "confirm": "yes"},
+        follow=True,
+    )
+
+    assertContains(response, said)
+
+
 def test_beat_sweeps_every_15_minutes_and_the_run_time_is_the_mornings_run():
     sweep = settings.CELERY_BEAT_SCHEDULE["collections-resume-flows"]
     morning = settings.CELERY_BEAT_SCHEDULE["collections-run-flows"]["schedule"]
