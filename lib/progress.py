@@ -16,6 +16,8 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from lib import queue
+
 logger = logging.getLogger(__name__)
 
 # No progress for this long: the worker that ran the job is gone. Long enough for the
@@ -97,3 +99,16 @@ def abandoned(
         for pk, started, created in candidates
         if now - last_pulse(key_of(pk), started or created) >= ABANDONED_AFTER
     ]
+
+
+def send_again(
+    rows: QuerySet, *, queued: str, running: str, key_of, task: str, argument: str
+) -> int:
+    """Send `task` again ({argument: id}) for each job `abandoned` finds; return how many.
+    Beat calls it: the job's own `claim` makes a duplicate harmless."""
+    job_ids = abandoned(rows, queued=queued, running=running, key_of=key_of)
+    for job_id in job_ids:
+        queue.send_now(task, {argument: job_id})
+    if job_ids:
+        logger.warning("%s %s sent again: their task was lost", rows.model.__name__, job_ids)
+    return len(job_ids)

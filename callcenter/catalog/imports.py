@@ -760,17 +760,14 @@ def run_catalog_import(*, import_id: int) -> CatalogImport | None:
 def resume_abandoned() -> int:
     """Send again the imports queued or running without progress for 15 minutes (their
     task was lost, or their worker died); return how many. Beat runs it every 5 minutes."""
-    import_ids = lib_progress.abandoned(
+    return lib_progress.send_again(
         CatalogImport.objects.all(),
         queued=CatalogImport.Status.QUEUED,
         running=CatalogImport.Status.RUNNING,
         key_of=lambda pk: CatalogImport(pk=pk).progress_cache_key,
+        task="callcenter.run_catalog_import",
+        argument="import_id",
     )
-    for import_id in import_ids:
-        queue.send_now("callcenter.run_catalog_import", {"import_id": import_id})
-    if import_ids:
-        logger.warning("Catalog imports %s sent again: their task was lost", import_ids)
-    return len(import_ids)
 
 
 def save_progress(

@@ -779,17 +779,14 @@ def resume_abandoned() -> int:
     lib.progress.ABANDONED_AFTER: its task was lost (a broker error at the commit) or its
     worker died (a deploy, out of memory). Return how many were sent. Beat runs it every
     5 minutes; the run's claim makes a duplicate harmless."""
-    batch_ids = lib_progress.abandoned(
+    return lib_progress.send_again(
         ImportBatch.objects.all(),
         queued=ImportBatch.Status.QUEUED,
         running=ImportBatch.Status.RUNNING,
         key_of=lambda pk: ImportBatch(pk=pk).progress_cache_key,
+        task="crm.run_import",
+        argument="batch_id",
     )
-    for batch_id in batch_ids:
-        queue.send_now("crm.run_import", {"batch_id": batch_id})
-    if batch_ids:
-        logger.warning("Import batches %s sent again: their task was lost", batch_ids)
-    return len(batch_ids)
 
 
 def _throttled(batch: ImportBatch):

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gestiones', '0017_campaign_target_logged'),
+        ("gestiones", "0017_campaign_target_logged"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='launch_heartbeat_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='último avance del lanzamiento'),
+            model_name="campaign",
+            name="launch_heartbeat_at",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="último avance del lanzamiento"
+            ),
         ),
     ]
