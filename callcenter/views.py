@@ -308,6 +308,11 @@ def lead_outcome(request: HttpRequest, pk: int) -> HttpResponse:
                 notes=form.cleaned_data.get("notes", ""),
             )
         except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                # About the lead, not a field (recorded a moment ago, no longer this agent's):
+                # the page shows no call form to a lead not held, so it says it above.
+                messages.error(request, " ".join(exc.messages))
+                return redirect(lead)
             form.add_service_error(exc)
         else:
             _clear_cart(request, lead)

@@ -279,7 +279,12 @@ def create_payment_link(
         if open_link is not None:
             return _when_created(open_link)
     else:
-        link = PaymentLink.objects.create(**fields, reference=_link_reference())
+        with transaction.atomic():
+            # Under the customer's lock: the same form sent twice at once finds the first.
+            crm_services.lock_customer(customer.pk)
+            if agreement is None:
+                _refuse_a_repeated_link(same, actor, debt)
+            link = PaymentLink.objects.create(**fields, reference=_link_reference())
     try:
         gateway = payment_gateways.gateway(provider)
         checkout = gateway.create_checkout(
@@ -336,6 +341,43 @@ def create_payment_link(
         )
         _announce(Event.LINK, link)
     return link
+
+
+# A link like one the same person made this recently, still open, is the form sent twice (a
+# double click, the back button and send): two open links for one debt could both be paid.
+LINK_REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def _refuse_a_repeated_link(same: dict, actor: AbstractBaseUser | None, debt: Debt) -> None:
+    actor = people.signed_in(actor)
+    if actor is None:
+        return
+    twin = (
+        PaymentLink.objects.filter(
+            **same,
+            agreement__isnull=True,
+            created_by=actor,
+            created_at__gte=timezone.now() - LINK_REPEAT_WINDOW,
+            status__in=[PaymentLink.Status.CREATING, PaymentLink.Status.ACTIVE],
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if twin is None:
+        return
+    raise ValidationError(
+        _(
+            "Usted creó este mismo link hace un momento (%(reference)s: %(amount)s por "
+            "%(provider)s, vence el %(expires)s): no se creó otro. Envíe al cliente ese link, "
+            "que figura en su lista de links."
+        )
+        % {
+            "reference": twin.reference,
+            "amount": _money(debt, twin.amount),
+            "provider": twin.provider,
+            "expires": timezone.localtime(twin.expires_at).strftime("%d/%m/%Y %H:%M"),
+        }
+    )
 
 
 def _link_title(link: PaymentLink, debt: Debt) -> str:

@@ -136,11 +136,43 @@ def check_lead_held(*, lead: Lead, agent: AbstractBaseUser, action: str) -> None
     raise ValidationError(_("Tome el lead antes de %(action)s.") % {"action": action})
 
 
-def _held_lead(lead: Lead, agent: AbstractBaseUser, *, action: str) -> Lead:
-    """Lock the lead and check the agent holds it (`check_lead_held`)."""
+def _held_lead(
+    lead: Lead, agent: AbstractBaseUser, *, action: str, outcome: str | None = None
+) -> Lead:
+    """Lock the lead and check the agent holds it (`check_lead_held`).
+
+    With `outcome`, a lead the agent no longer holds because this very call was recorded
+    a moment ago (a double click, the back button and send) is refused saying so.
+    """
     lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
+    if outcome is not None and lead.taken_by_id != agent.pk:
+        _refuse_a_repeat(lead, agent, outcome)
     check_lead_held(lead=lead, agent=agent, action=action)
     return lead
+
+
+# The call the same agent recorded on this lead this recently, the lead since let go, is
+# the form sent twice: the second finds the lead no longer theirs.
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def _refuse_a_repeat(lead: Lead, agent: AbstractBaseUser, outcome: str) -> None:
+    last = (
+        lead.calls.filter(agent=agent, created_at__gte=timezone.now() - REPEAT_WINDOW)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if last is None or last.outcome != outcome:
+        return
+    if last.order_id is not None:
+        raise ValidationError(
+            _("Este pedido ya se registró: pedido %(order)s, confirmado hace un momento.")
+            % {"order": last.order_id}
+        )
+    raise ValidationError(
+        _("Esta llamada ya se registró hace un momento (%(outcome)s): no se registró otra.")
+        % {"outcome": last.get_outcome_display()}
+    )
 
 
 def check_callback_at(callback_at: datetime | None, *, now: datetime | None = None) -> None:
@@ -326,7 +358,7 @@ def confirm_order(
     which locks the row: of two agents selling the last unit, the second waits for the
     first to commit, then finds no stock and is refused; nothing of its order is written.
     """
-    lead = _held_lead(lead, agent, action=_("registrar el pedido"))
+    lead = _held_lead(lead, agent, action=_("registrar el pedido"), outcome=CallRecord.Outcome.SALE)
     if lead.customer is None and lead.suggested_customer_id is not None:
         raise ValidationError(
             _("Confirme antes si la persona es el cliente registrado que coincide con el lead.")
@@ -463,7 +495,7 @@ def record_outcome(
     CALLBACK_MAX_DAYS ahead (`check_callback_at`). Not interested: out of the queue. An
     outcome whose Kommo stage is configured moves the lead there, and out of the queue.
     """
-    lead = _held_lead(lead, agent, action=_("registrar la llamada"))
+    lead = _held_lead(lead, agent, action=_("registrar la llamada"), outcome=outcome)
     config = selectors.queue_settings()
     now = timezone.now()
     if outcome == CallRecord.Outcome.CALLBACK:

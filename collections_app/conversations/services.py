@@ -513,13 +513,58 @@ def reply(
     else:
         # SMS and WhatsApp have no subject: the timeline's sentence quotes the text.
         subject = body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…"
-    return customer_messages.send_customer_message(
-        customer=customer,
-        channel=channel,
-        subject=subject,
-        body=body,
-        actor=actor,
-        whatsapp_template=whatsapp_template,
+    with transaction.atomic():
+        # Under the customer's lock: the same reply sent twice at once finds the first.
+        crm_services.lock_customer(customer.pk)
+        _refuse_a_repeat(customer, channel, subject, body, actor)
+        return customer_messages.send_customer_message(
+            customer=customer,
+            channel=channel,
+            subject=subject,
+            body=body,
+            actor=actor,
+            whatsapp_template=whatsapp_template,
+        )
+
+
+# The same text the same agent sent this customer on the same channel this recently is the
+# reply form sent twice (a double click, the back button and send): the customer would get
+# it twice.
+REPLY_REPEAT_WINDOW = datetime.timedelta(minutes=10)
+
+
+def _refuse_a_repeat(
+    customer: Customer, channel: str, subject: str, body: str, actor: AbstractBaseUser
+) -> None:
+    actor = people.signed_in(actor)
+    if actor is None:
+        return
+    twin = (
+        Message.objects.filter(
+            customer=customer,
+            channel=channel,
+            direction=Message.Direction.OUTBOUND,
+            subject=subject[:200],
+            body=body,
+            actor=actor,
+            created_at__gte=timezone.now() - REPLY_REPEAT_WINDOW,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if twin is None:
+        return
+    raise ValidationError(
+        _(
+            "Usted envió este mismo mensaje a %(name)s hace un momento (%(channel)s, a las "
+            "%(time)s): no se envió otra vez. Si quiere enviarlo de nuevo, espere unos "
+            "minutos o cambie el texto."
+        )
+        % {
+            "name": customer.full_name,
+            "channel": twin.get_channel_display(),
+            "time": timezone.localtime(twin.created_at).strftime("%H:%M"),
+        }
     )
 
 

@@ -24,8 +24,8 @@ from credits.models import (
     Participation,
 )
 from credits.services import ledger
+from crm import display, validators
 from crm import services as crm_services
-from crm import validators
 from crm.models import Interaction
 from lib import bulk, money, people, search
 
@@ -127,6 +127,7 @@ def create_liquidation(
         .values_list("pk", flat=True)
     )
     if not ids:
+        _refuse_a_repeat(investor, period_start, period_end, actor)
         raise ValidationError(_("No hay repartos por liquidar en ese periodo."))
     lines = Distribution.objects.filter(pk__in=bulk.ids_in(ids))
     totals = lines.aggregate(
@@ -147,6 +148,42 @@ def create_liquidation(
     )
     lines.update(liquidation=liquidation)
     return liquidation
+
+
+def _refuse_a_repeat(
+    investor: Investor, period_start: date, period_end: date, actor: AbstractBaseUser | None
+) -> None:
+    """Name the liquidation the same person made of this period a moment ago: the form sent
+    twice (a double click, the back button and send) finds its lines taken by the first."""
+    actor = people.signed_in(actor)
+    if actor is None:
+        return
+    twin = (
+        Liquidation.objects.filter(
+            investor=investor,
+            period_start=period_start,
+            period_end=period_end,
+            created_by=actor,
+            created_at__gte=ledger.repeat_since(),
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if twin is None:
+        return
+    raise ValidationError(
+        _(
+            "Usted creó esta liquidación hace un momento (#%(id)s, %(name)s, del %(start)s al "
+            "%(end)s, por %(net)s): ya tiene todos los repartos del periodo."
+        )
+        % {
+            "id": twin.pk,
+            "name": investor.name,
+            "start": period_start.strftime("%d/%m/%Y"),
+            "end": period_end.strftime("%d/%m/%Y"),
+            "net": display.money_text(twin.net_amount, investor.currency),
+        }
+    )
 
 
 def _month_end(day: date) -> date:
