@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains
@@ -190,3 +191,17 @@ def test_a_liquidation_sent_twice_names_the_one_just_made(client, supervisor, fu
     assert second.status_code == 200
     assertContains(second, f"Usted creó esta liquidación hace un momento (#{liquidation.pk}")
     assert not Distribution.objects.filter(liquidation__isnull=True).exists()
+
+
+def test_the_same_share_given_twice_says_the_investor_already_takes_part(
+    make_active_loan,  # noqa: F811
+):
+    # It said "superarían el 100 %": the first 60 % plus the repeat's.
+    loan = make_active_loan(principal=Decimal("10000.00"))
+    lucia = InvestorFactory(name="Lucía Paredes")
+    investor_services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("60"))
+
+    with pytest.raises(ValidationError, match="Ese inversionista ya participa en este crédito"):
+        investor_services.add_participation(
+            loan=loan, investor=lucia, actor=None, share=Decimal("60")
+        )

@@ -60,14 +60,15 @@ def add_participation(
         if not ZERO < share <= money.HUNDRED:
             raise ValidationError({"share": _("El porcentaje debe estar entre 0 y 100.")})
         amount = money.cents(loan.principal * share / money.HUNDRED)
+    # First: the same share sent twice said "superarían el 100 %" when it was above 50 %.
+    if loan.participations.filter(investor=investor).exists():
+        raise ValidationError(_("Ese inversionista ya participa en este crédito."))
     taken = loan.participations.aggregate(total=Sum("share"))["total"] or ZERO
     if taken + share > money.HUNDRED:
         raise ValidationError(
             _("Las participaciones superarían el 100 %%: queda %(left)s %% por financiar.")
             % {"left": format((money.HUNDRED - taken).normalize(), "f")}
         )
-    if loan.participations.filter(investor=investor).exists():
-        raise ValidationError(_("Ese inversionista ya participa en este crédito."))
     participation = Participation.objects.create(
         investor=investor, loan=loan, amount=amount, share=share
     )
