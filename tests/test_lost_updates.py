@@ -402,6 +402,24 @@ def test_a_follow_up_typed_while_the_gestion_was_closed_says_it_closed(
     assert "TI dice: el viernes." in response.content.decode()
 
 
+def test_the_step_that_closed_a_gestion_sent_twice_says_it_was_recorded(
+    client, service_gestion, asesor
+):
+    # The second click said "se cerró mientras usted escribía y no se registró nada".
+    action, result = step(service_gestion, "Resolver", "Solucionado")
+    client.force_login(asesor)
+    url = reverse("gestiones:follow_up", args=[service_gestion.pk])
+    data = {"action": action.pk, "result": result.pk, "notes": "Listo, llamó TI."}
+
+    client.post(url, data)
+    response = client.post(url, data, follow=True)
+
+    page = response.content.decode()
+    assert service_gestion.follow_ups.filter(result=result).count() == 1
+    assert "Este seguimiento ya se registró hace un momento" in page
+    assert "no se registró nada" not in page
+
+
 def test_a_stale_loan_product_page_in_admin_keeps_another_administrators_rate(client, admin_user):
     """A stale tab saving the maximum amount put the old maximum rate back."""
     product = LoanProductFactory(max_rate="36.00", max_amount="50000.00")

@@ -255,6 +255,21 @@ def due_at_for(
 FOLLOW_UP_REPEAT_WINDOW = datetime.timedelta(minutes=1)
 
 
+def just_recorded(gestion: Gestion, actor: AbstractBaseUser, notes: str) -> FollowUp | None:
+    """The step `actor` recorded on `gestion` a moment ago with these notes, if any: the
+    form sent again (a double click on a step that closed it) is that one, not a refusal."""
+    return (
+        gestion.follow_ups.filter(
+            kind=FollowUp.Kind.STEP,
+            notes=(notes or "").strip(),
+            actor=people.signed_in(actor),
+            created_at__gte=timezone.now() - FOLLOW_UP_REPEAT_WINDOW,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 @transaction.atomic
 def record_follow_up(
     *,
@@ -300,10 +315,11 @@ def record_follow_up(
         )
     from_state = gestion.state
     to_state = result.to_state if result.changes_state else from_state
-    if to_state == from_state and not files:
+    if to_state == from_state:
         # Under the gestión's lock: the same step sent twice (a double click on a result
-        # that moves nothing) is the one recorded a moment ago. A moving step is refused
-        # the second time anyway, its action no longer allowed in the new state.
+        # that moves nothing) is the one recorded a moment ago, its files too (compared by
+        # name: two copies of each were filed). A moving step is refused the second time
+        # anyway, its action no longer allowed in the new state.
         repeated = (
             gestion.follow_ups.filter(
                 kind=FollowUp.Kind.STEP,
@@ -316,7 +332,9 @@ def record_follow_up(
             .order_by("-created_at", "-pk")
             .first()
         )
-        if repeated is not None:
+        if repeated is not None and sorted(
+            repeated.attachments.values_list("name", flat=True)
+        ) == sorted(_file_name(file)[:200] for file in files):
             return repeated
     if to_state.outcome == Outcome.REJECTED:
         if rejection_reason is None:

@@ -149,7 +149,20 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
     # Closed while the form was open: said on the gestión's page, with what was typed.
     closed_meanwhile = sent and not gestion.is_open and selectors.works_on(request.user, gestion)
     if closed_meanwhile:
-        messages.error(request, _closed_meanwhile_message(gestion, request.POST.get("notes", "")))
+        notes = request.POST.get("notes", "")
+        recorded = services.just_recorded(gestion, request.user, notes)
+        if recorded is not None:
+            # The step that closed it, sent twice: it was recorded, not lost.
+            messages.info(
+                request,
+                _(
+                    "Este seguimiento ya se registró hace un momento (#%(id)s): la gestión "
+                    "quedó en «%(state)s»."
+                )
+                % {"id": recorded.pk, "state": gestion.state.name},
+            )
+        else:
+            messages.error(request, _closed_meanwhile_message(gestion, notes))
         return redirect(gestion)
     if not selectors.can_follow_up(request.user, gestion):
         raise PermissionDenied

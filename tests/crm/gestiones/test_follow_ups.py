@@ -117,6 +117,29 @@ def test_the_same_step_sent_twice_at_once_is_recorded_once(roles, make_gestion, 
     assert gestion.follow_ups.filter(result=result).count() == 1
 
 
+def test_the_same_step_with_the_same_files_sent_twice_is_recorded_once(make_gestion, asesor):
+    # The guard skipped steps with files: a double click filed two steps, two copies each.
+    gestion = make_gestion(actor=asesor)
+    action, result = step(gestion, "Contactar al cliente", "No contesta")
+
+    def record(*names):
+        return services.record_follow_up(
+            gestion=gestion,
+            actor=asesor,
+            action=action,
+            result=result,
+            files=[ContentFile(b"%PDF-1.4", name=name) for name in names],
+        )
+
+    first = record("dni.pdf", "boleta.pdf")
+    again = record("boleta.pdf", "dni.pdf")
+    other = record("recibo.pdf")
+
+    assert again.pk == first.pk
+    assert other.pk != first.pk
+    assert gestion.follow_ups.filter(result=result).count() == 2
+
+
 def test_the_same_step_a_while_later_is_another_step(make_gestion, asesor):
     gestion = make_gestion(actor=asesor, now=NOW)
     action, result = step(gestion, "Contactar al cliente", "No contesta")
