@@ -651,6 +651,7 @@ def customer_report_create(request: HttpRequest, customer_pk: int) -> HttpRespon
         request.POST, request.FILES, prefix=FORM_PREFIXES["report"], debts=debts
     )
     if form.is_valid():
+        asked_at = timezone.now()
         try:
             report = services.report_payment(
                 customer=customer,
@@ -661,15 +662,30 @@ def customer_report_create(request: HttpRequest, customer_pk: int) -> HttpRespon
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(
-                request,
-                _("Pago informado de %(amount)s registrado %(to)s: queda por verificar (#%(id)s).")
-                % {
-                    "amount": _amount(report.currency, report.amount),
-                    "to": _to_receivable(report.receivable_kind, report.receivable_code),
-                    "id": report.pk,
-                },
-            )
+            values = {
+                "amount": _amount(report.currency, report.amount),
+                "to": _to_receivable(report.receivable_kind, report.receivable_code),
+                "id": report.pk,
+            }
+            if report.created_at < asked_at:
+                # The same form sent again: the service returned the one waiting.
+                messages.info(
+                    request,
+                    _(
+                        "Ese pago de %(amount)s ya se informó %(to)s hace un momento y queda "
+                        "por verificar (#%(id)s): no se registró otro."
+                    )
+                    % values,
+                )
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Pago informado de %(amount)s registrado %(to)s: queda por verificar "
+                        "(#%(id)s)."
+                    )
+                    % values,
+                )
             return redirect(_customer_page(customer))
     return _render_customer(request, customer, debts=debts, bound=form, failed="report")
 

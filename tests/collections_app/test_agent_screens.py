@@ -986,6 +986,38 @@ def test_an_agent_registers_a_reported_payment_with_its_receipt(agent_client, lo
     assert OutboxMessage.objects.filter(payload__to="cobranzas@cartera.test").exists()
 
 
+def test_a_reported_payment_sent_twice_says_it_was_reported_already(
+    agent_client, loan, debtor, time_machine
+):
+    # The repeat was taken as the pending one, but the page said "registrado" again.
+    url = reverse("collections_app:customer_report_create", args=[debtor.pk])
+
+    def send():
+        return agent_client.post(
+            url,
+            {
+                "report-debt": f"loan:{loan.pk}",
+                "report-amount": "945.60",
+                "report-paid_on": (TODAY - timedelta(days=2)).isoformat(),
+                "report-method": "deposit",
+                "report-reference": "DEP-1",
+                "report-receipt": receipt(),
+            },
+            follow=True,
+        )
+
+    time_machine.move_to(timezone.now(), tick=False)
+    send()
+    time_machine.shift(timedelta(seconds=5))
+    again = send()
+
+    report = ReportedPayment.objects.get()
+    assert shown(again)[0] == (
+        f"Ese pago de S/ 945.60 ya se informó al crédito {loan.payment_code} hace un momento "
+        f"y queda por verificar (#{report.pk}): no se registró otro."
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
