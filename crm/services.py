@@ -138,9 +138,7 @@ def record_interaction(
         )
     if direction not in Interaction.Direction.values:
         raise ValidationError({"direction": _("Dirección desconocida: %(d)s.") % {"d": direction}})
-    text = ""
-    if len(summary) > SUMMARY_CHARS:
-        text, summary = summary, summary[: SUMMARY_CHARS - 1].rstrip() + "…"
+    summary, text = _summary_and_text(summary)
     occurred_at = occurred_at or timezone.now()
     interaction = Interaction.objects.create(
         customer=customer,
@@ -169,6 +167,17 @@ def lock_customer(customer_id: int) -> bool:
 
 
 @transaction.atomic
+def _summary_and_text(written: str) -> tuple[str, str]:
+    """An entry's summary and, when the summary cannot hold it all, the whole text."""
+    written = (written or "").strip()
+    if len(written) > SUMMARY_CHARS:
+        return written[: SUMMARY_CHARS - 1].rstrip() + "…", written
+    return written, ""
+
+
+NOTE_REPEAT_WINDOW = timedelta(minutes=1)
+
+
 def add_note(
     *, customer: Customer, kind: str, summary: str, direction: str, actor: AbstractBaseUser
 ) -> Interaction:
@@ -181,6 +190,24 @@ def add_note(
     """
     if not lock_customer(customer.pk):
         raise Customer.DoesNotExist(f"Customer {customer.pk} no longer exists.")
+    # Under the customer's lock: the same note sent twice (the back button and send, a form
+    # sent again without JavaScript) is the one saved a moment ago.
+    stored_summary, stored_text = _summary_and_text(summary)
+    repeated = (
+        Interaction.objects.filter(
+            customer=customer,
+            kind=kind,
+            direction=direction,
+            summary=stored_summary,
+            text=stored_text,
+            actor=people.signed_in(actor),
+            created_at__gte=timezone.now() - NOTE_REPEAT_WINDOW,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if repeated is not None:
+        return repeated
     return record_interaction(
         customer=customer,
         kind=kind,

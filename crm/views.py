@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -184,6 +185,7 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request, "crm/partials/note_form.html", {"customer": customer, "note_form": form}
         )
+    asked_at = timezone.now()
     try:
         interaction = services.add_note(
             customer=customer,
@@ -194,8 +196,13 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except Customer.DoesNotExist:
         raise Http404(_("El cliente ya no existe.")) from None
+    # The same note sent again (the back button and send): the one saved a moment ago.
+    repeated = interaction.created_at < asked_at
     if not request.htmx:
-        messages.success(request, form.saved_message(len(interaction.text)))
+        if repeated:
+            messages.info(request, _("Esa nota ya se guardó hace un momento: no se agregó otra."))
+        else:
+            messages.success(request, form.saved_message(len(interaction.text)))
         return redirect(customer)
     return render(
         request,
@@ -203,8 +210,9 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "customer": customer,
             "note_form": forms.QuickNoteForm(),
-            "timeline_items": timeline_items([interaction]),
-            "saved_chars": len(interaction.text),
+            "timeline_items": "" if repeated else timeline_items([interaction]),
+            "saved_chars": 0 if repeated else len(interaction.text),
+            "note_repeated": repeated,
         },
     )
 

@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from crm.models import OPT_OUT_TAG, Customer, Interaction, Tag
@@ -180,6 +181,25 @@ def test_a_call_logged_from_the_360_page_is_not_called_a_note(client, asesor, cu
 
     assertContains(response, "Llamada registrada.")
     assertNotContains(response, "Nota agregada")
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_the_same_note_sent_twice_is_saved_once(client, asesor, customer, time_machine, htmx):
+    # The back button and send (or a form sent again without JavaScript) saved it twice.
+    client.force_login(asesor)
+    url = reverse("crm:customer_add_note", args=[customer.pk])
+    data = {"kind": "note", "summary": "Pidió que lo llamen el lunes."}
+    headers = HTMX if htmx else {}
+    time_machine.move_to(timezone.now(), tick=False)
+
+    client.post(url, data, headers=headers)
+    time_machine.shift(5)
+    again = client.post(url, data, headers=headers, follow=True)
+
+    assert customer.interactions.filter(summary=data["summary"]).count() == 1
+    assertContains(again, "Esa nota ya se guardó hace un momento: no se agregó otra.")
+    if htmx:
+        assertNotContains(again, "Pidió que lo llamen el lunes.")  # nothing added on top
 
 
 def test_a_kind_the_quick_form_does_not_offer_is_explained(client, cobranzas, customer):
