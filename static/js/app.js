@@ -80,3 +80,60 @@ document.addEventListener("htmx:responseError", (event) => {
 document.addEventListener("htmx:sendError", (event) => {
   document.dispatchEvent(new CustomEvent("htmx:responseError", { detail: event.detail }));
 });
+
+// Accessibility of what htmx swaps in and of wide tables (WCAG 2.1: 2.1.1, 2.4.3, 1.1.1).
+(() => {
+  const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])";
+
+  // A region that refreshes itself (the call queue every few seconds, a list after a search)
+  // is replaced whole: the link or button the keyboard was on went with it, and the focus
+  // fell back to the top of the page. Put it back on the same control in the new content:
+  // same id, else same link, else same field name, else the one at the same place.
+  let lost = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    const active = document.activeElement;
+    lost = null;
+    if (!target || !target.id || !active || active === document.body || !target.contains(active)) return;
+    lost = {
+      region: target.id,
+      id: active.id,
+      href: active.getAttribute("href"),
+      name: active.getAttribute("name"),
+      index: Array.from(target.querySelectorAll(FOCUSABLE)).indexOf(active),
+    };
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    const was = lost;
+    lost = null;
+    // Still somewhere (htmx keeps an element with an id; a script may have moved it): leave it.
+    if (!was || (document.activeElement && document.activeElement !== document.body)) return;
+    const region = document.getElementById(was.region);
+    if (!region) return;
+    const controls = Array.from(region.querySelectorAll(FOCUSABLE));
+    const again =
+      (was.id && document.getElementById(was.id)) ||
+      (was.href && controls.find((el) => el.getAttribute("href") === was.href)) ||
+      (was.name && controls.find((el) => el.getAttribute("name") === was.name)) ||
+      (was.index >= 0 && controls[Math.min(was.index, controls.length - 1)]);
+    if (again) again.focus({ preventScroll: true });
+  });
+
+  function improve(root) {
+    if (!root || !root.querySelectorAll) return;
+    // Bootstrap Icons are drawn from a private-use character that a screen reader may read
+    // out: beside their words (or a button's label) they are decoration.
+    root.querySelectorAll("i.bi:not([aria-hidden]):not([aria-label]):not([role])").forEach((icon) => {
+      icon.setAttribute("aria-hidden", "true");
+    });
+    // A table wider than a phone scrolls inside its box: the box takes the keyboard's focus,
+    // so the arrow keys can scroll it (a table of plain text has nothing else to focus).
+    root.querySelectorAll(".table-responsive, .schedule-table").forEach((box) => {
+      const scrolls = box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight;
+      if (scrolls && !box.hasAttribute("tabindex")) box.setAttribute("tabindex", "0");
+    });
+  }
+  // htmx calls this for the page once loaded, and for each piece it swaps in.
+  if (window.htmx) window.htmx.onLoad(improve);
+  else document.addEventListener("DOMContentLoaded", () => improve(document.body));
+})();
