@@ -238,3 +238,30 @@ def test_text_colours_reach_4_5_to_1_on_the_page_background(selector, prop):
         value = "rgb(" + ",".join(re.findall(r"\d+", value)[:3]) + ")"
         value = "#" + "".join(f"{int(v):02x}" for v in re.findall(r"\d+", value))
     assert _contrast(value) >= 4.5, (selector, prop, value, round(_contrast(value), 2))
+
+
+# Pages without app.js (the portals, the calculator, a campaign's form, the sign-in): their
+# icons are hidden in the template itself.
+PUBLIC_TEMPLATES = [
+    "templates/collections_app/portal",
+    "templates/recovery/portal",
+    "templates/credits/calculator.html",
+    "templates/credits/calculator_credit.html",
+    "templates/gestiones/public_campaign.html",
+    "templates/registration/login.html",
+]
+
+
+def test_the_public_pages_icons_are_hidden_from_screen_readers():
+    root = Path(settings.BASE_DIR)
+    files = []
+    for name in PUBLIC_TEMPLATES:
+        path = root / name
+        files += sorted(path.rglob("*.html")) if path.is_dir() else [path]
+    bare = [
+        f"{path.relative_to(root)}: {match.group(0)}"
+        for path in files
+        for match in re.finditer(r"<i class=\"bi [^\"]*\"(?![^>]*aria-)[^>]*>", path.read_text())
+    ]
+
+    assert bare == []
