@@ -51,7 +51,7 @@ from integrations import clear, email, mercadopago, payment_gateways
 from integrations.errors import ProviderError
 from integrations.models import WebhookEvent
 from integrations.webhooks import IgnoreEvent
-from lib import money, people, search
+from lib import money, people, repeats, search
 
 logger = logging.getLogger(__name__)
 
@@ -352,16 +352,14 @@ def _refuse_a_repeated_link(same: dict, actor: AbstractBaseUser | None, debt: De
     actor = people.signed_in(actor)
     if actor is None:
         return
-    twin = (
+    twin = repeats.made_within(
         PaymentLink.objects.filter(
             **same,
             agreement__isnull=True,
             created_by=actor,
-            created_at__gte=timezone.now() - LINK_REPEAT_WINDOW,
             status__in=[PaymentLink.Status.CREATING, PaymentLink.Status.ACTIVE],
-        )
-        .order_by("-created_at", "-pk")
-        .first()
+        ),
+        LINK_REPEAT_WINDOW,
     )
     if twin is None:
         return

@@ -19,7 +19,7 @@ from crm import identity, validators
 from crm.models import OPT_OUT_TAG, Appointment, Channel, Customer, Interaction, Tag
 from integrations import calcom, webhooks
 from integrations.models import WebhookEvent
-from lib import people
+from lib import people, repeats
 from lib.registry import Registry
 
 # Tags an app above keeps by its own rules (recovery's "Cartera castigada" while a campaign is
@@ -193,7 +193,7 @@ def add_note(
     # Under the customer's lock: the same note sent twice (the back button and send, a form
     # sent again without JavaScript) is the one saved a moment ago.
     stored_summary, stored_text = _summary_and_text(summary)
-    repeated = (
+    repeated = repeats.made_within(
         Interaction.objects.filter(
             customer=customer,
             kind=kind,
@@ -201,10 +201,8 @@ def add_note(
             summary=stored_summary,
             text=stored_text,
             actor=people.signed_in(actor),
-            created_at__gte=timezone.now() - NOTE_REPEAT_WINDOW,
-        )
-        .order_by("-created_at", "-pk")
-        .first()
+        ),
+        NOTE_REPEAT_WINDOW,
     )
     if repeated is not None:
         return repeated

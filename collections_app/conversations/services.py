@@ -39,7 +39,7 @@ from collections_app.strategies import templating, variables
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
-from lib import people
+from lib import people, repeats
 
 # How much of a message the inbox row shows (Conversation.last_message_preview's size).
 PREVIEW_CHARS = 200
@@ -539,7 +539,7 @@ def _refuse_a_repeat(
     actor = people.signed_in(actor)
     if actor is None:
         return
-    twin = (
+    twin = repeats.made_within(
         Message.objects.filter(
             customer=customer,
             channel=channel,
@@ -547,10 +547,8 @@ def _refuse_a_repeat(
             subject=subject[:200],
             body=body,
             actor=actor,
-            created_at__gte=timezone.now() - REPLY_REPEAT_WINDOW,
-        )
-        .order_by("-created_at", "-pk")
-        .first()
+        ),
+        REPLY_REPEAT_WINDOW,
     )
     if twin is None:
         return

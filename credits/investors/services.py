@@ -27,7 +27,7 @@ from credits.services import ledger
 from crm import display, validators
 from crm import services as crm_services
 from crm.models import Interaction
-from lib import bulk, money, people, search
+from lib import bulk, money, people, repeats, search
 
 
 @transaction.atomic
@@ -159,16 +159,11 @@ def _refuse_a_repeat(
     actor = people.signed_in(actor)
     if actor is None:
         return
-    twin = (
+    twin = repeats.made_within(
         Liquidation.objects.filter(
-            investor=investor,
-            period_start=period_start,
-            period_end=period_end,
-            created_by=actor,
-            created_at__gte=ledger.repeat_since(),
-        )
-        .order_by("-pk")
-        .first()
+            investor=investor, period_start=period_start, period_end=period_end, created_by=actor
+        ),
+        ledger.REPEAT_WINDOW,
     )
     if twin is None:
         return

@@ -39,7 +39,7 @@ from crm.gestiones.models import (
 from crm.gestiones.surveys import services as survey_services
 from crm.gestiones.workload import services as workload_services
 from crm.models import Branch, Channel, Customer, Interaction, Product
-from lib import people
+from lib import people, repeats
 from lib.money import Currency
 from lib.registry import Registry
 
@@ -258,15 +258,11 @@ FOLLOW_UP_REPEAT_WINDOW = datetime.timedelta(minutes=1)
 def just_recorded(gestion: Gestion, actor: AbstractBaseUser, notes: str) -> FollowUp | None:
     """The step `actor` recorded on `gestion` a moment ago with these notes, if any: the
     form sent again (a double click on a step that closed it) is that one, not a refusal."""
-    return (
+    return repeats.made_within(
         gestion.follow_ups.filter(
-            kind=FollowUp.Kind.STEP,
-            notes=(notes or "").strip(),
-            actor=people.signed_in(actor),
-            created_at__gte=timezone.now() - FOLLOW_UP_REPEAT_WINDOW,
-        )
-        .order_by("-created_at", "-pk")
-        .first()
+            kind=FollowUp.Kind.STEP, notes=(notes or "").strip(), actor=people.signed_in(actor)
+        ),
+        FOLLOW_UP_REPEAT_WINDOW,
     )
 
 
@@ -320,17 +316,16 @@ def record_follow_up(
         # that moves nothing) is the one recorded a moment ago, its files too (compared by
         # name: two copies of each were filed). A moving step is refused the second time
         # anyway, its action no longer allowed in the new state.
-        repeated = (
+        repeated = repeats.made_within(
             gestion.follow_ups.filter(
                 kind=FollowUp.Kind.STEP,
                 action=action,
                 result=result,
                 notes=(notes or "").strip(),
                 actor=people.signed_in(actor),
-                created_at__gte=now - FOLLOW_UP_REPEAT_WINDOW,
-            )
-            .order_by("-created_at", "-pk")
-            .first()
+            ),
+            FOLLOW_UP_REPEAT_WINDOW,
+            now=now,
         )
         if repeated is not None and sorted(
             repeated.attachments.values_list("name", flat=True)
