@@ -166,7 +166,6 @@ def lock_customer(customer_id: int) -> bool:
     return Customer.objects.select_for_update(no_key=True).filter(pk=customer_id).exists()
 
 
-@transaction.atomic
 def _summary_and_text(written: str) -> tuple[str, str]:
     """An entry's summary and, when the summary cannot hold it all, the whole text."""
     written = (written or "").strip()
@@ -178,6 +177,7 @@ def _summary_and_text(written: str) -> tuple[str, str]:
 NOTE_REPEAT_WINDOW = timedelta(minutes=1)
 
 
+@transaction.atomic
 def add_note(
     *, customer: Customer, kind: str, summary: str, direction: str, actor: AbstractBaseUser
 ) -> Interaction:
