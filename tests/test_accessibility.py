@@ -34,7 +34,14 @@ def _first(label: str, **filters) -> int:
 def _staff_urls() -> list[str]:
     customer = _first("crm.Customer")
     loan = _first("credits.Loan")
-    conversation = _first("collections_app.Conversation", customer__isnull=False)
+    # The conversation's address names its customer, not the conversation's own id (on
+    # SQLite the two happened to match).
+    conversation = (
+        apps.get_model("collections_app.Conversation")
+        .objects.filter(customer__isnull=False)
+        .order_by("pk")
+        .values_list("customer_id", flat=True)[0]
+    )
     return [
         "/clientes/",
         f"/clientes/{customer}/",
