@@ -80,8 +80,9 @@ class _ThreeWayMerge:
             self.fields[SEEN].initial = _signed(self._stored)
 
     def _stored_values(self) -> dict[str, Any]:
-        """Return each tracked field's stored value as the field cleans it."""
-        raise NotImplementedError
+        """Return each tracked field's stored value as the field cleans it; nothing here
+        (the form is then taken as it comes): each mixin below says where they are."""
+        return {}
 
     def _compared(self) -> dict[str, Any]:
         """Return the stored values the save compares, by field name."""
