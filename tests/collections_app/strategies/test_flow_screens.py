@@ -303,24 +303,34 @@ def test_two_steps_may_swap_days(agent, client, flow, all_debtors, sms, whatsapp
     assert FlowStep.objects.get(pk=plus_five.pk).day_offset == -3
 
 
+def edit_after_todays_run(client, flow, all_debtors, rows):
+    """Run today's flows (only the +5 step finds a debtor), then send the editor the rows
+    `rows(minus_three, zero, plus_five)` returns; return the steps and the answer."""
+    debtor_due(-5)
+    flows.run_flows(TODAY)
+    steps = list(flow.steps.order_by("day_offset"))
+    response = client.post(
+        url("flow_update", flow),
+        flow_post(all_debtors, [], name="Recordatorios", existing=rows(*steps)),
+    )
+    return steps, response
+
+
 @pytest.mark.parametrize("change", ["day", "template"])
 def test_a_step_that_ran_keeps_its_day_and_template(
     agent, client, flow, all_debtors, sms, whatsapp, change
 ):
     # Moved from +5 to +6 after it ran, its messages read as "día +6" in the effectiveness
     # report, and +6's debtors of the day would be skipped (the step's run of today is done).
-    debtor_due(-5)
-    flows.run_flows(TODAY)
-    minus_three, zero, plus_five = flow.steps.order_by("day_offset")
-    existing = [
-        (minus_three, -3, sms, False),
-        (zero, 0, whatsapp, False),
-        (plus_five, 6, sms, False) if change == "day" else (plus_five, 5, whatsapp, False),
-    ]
-
-    response = client.post(
-        url("flow_update", flow),
-        flow_post(all_debtors, [], name="Recordatorios", existing=existing),
+    (_m, _z, plus_five), response = edit_after_todays_run(
+        client,
+        flow,
+        all_debtors,
+        lambda minus_three, zero, plus_five: [
+            (minus_three, -3, sms, False),
+            (zero, 0, whatsapp, False),
+            (plus_five, 6, sms, False) if change == "day" else (plus_five, 5, whatsapp, False),
+        ],
     )
 
     assert response.status_code == 200
@@ -332,18 +342,15 @@ def test_a_step_that_ran_keeps_its_day_and_template(
 def test_a_step_that_never_ran_may_still_change_in_a_flow_that_ran(
     agent, client, flow, all_debtors, sms, whatsapp
 ):
-    debtor_due(-5)
-    flows.run_flows(TODAY)
-    minus_three, zero, plus_five = flow.steps.order_by("day_offset")
-    existing = [
-        (minus_three, -4, sms, False),
-        (zero, 0, whatsapp, False),
-        (plus_five, 5, sms, False),
-    ]
-
-    response = client.post(
-        url("flow_update", flow),
-        flow_post(all_debtors, [], name="Recordatorios", existing=existing),
+    (minus_three, _z, _p), response = edit_after_todays_run(
+        client,
+        flow,
+        all_debtors,
+        lambda minus_three, zero, plus_five: [
+            (minus_three, -4, sms, False),
+            (zero, 0, whatsapp, False),
+            (plus_five, 5, sms, False),
+        ],
     )
 
     assert response.status_code == 302
@@ -352,18 +359,15 @@ def test_a_step_that_never_ran_may_still_change_in_a_flow_that_ran(
 
 
 def test_a_step_that_ran_cannot_be_removed(agent, client, flow, all_debtors, sms, whatsapp):
-    debtor_due(-5)
-    flows.run_flows(TODAY)
-    minus_three, zero, plus_five = flow.steps.order_by("day_offset")
-    existing = [
-        (minus_three, -3, sms, False),
-        (zero, 0, whatsapp, False),
-        (plus_five, 5, sms, True),
-    ]
-
-    response = client.post(
-        url("flow_update", flow),
-        flow_post(all_debtors, [], name="Recordatorios", existing=existing),
+    (_m, _z, plus_five), response = edit_after_todays_run(
+        client,
+        flow,
+        all_debtors,
+        lambda minus_three, zero, plus_five: [
+            (minus_three, -3, sms, False),
+            (zero, 0, whatsapp, False),
+            (plus_five, 5, sms, True),
+        ],
     )
 
     assert response.status_code == 200
