@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from callcenter import views
 from callcenter.catalog import services as catalog_services
 from callcenter.models import CatalogProduct, Lead, Order, QueueSettings
-from tests.browser.pages import sign_in
+from tests.browser.pages import queue_with_two_leads, sign_in
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.browser
@@ -94,17 +94,7 @@ def test_the_queue_polls_all_day_without_its_url_or_history_growing(
 ):
     # A short interval, so the real htmx polls several times in a few seconds.
     monkeypatch.setattr(views, "QUEUE_REFRESH_SECONDS", 1)
-    UserFactory(
-        username="agente", first_name="Gabriela", last_name="Torres", role="Agente call center"
-    )
-    QueueSettings.objects.update_or_create(
-        pk=1, defaults={"pipeline_id": 1, "queue_status_id": 2, "sold_status_id": 3}
-    )
-    for kommo_id, name in [(25399013, "Rosa Huamán"), (25399014, "Pedro Soto")]:
-        lead = Lead(kommo_id=kommo_id, contact_name=name, phone="+51 999 000 111", in_queue=True)
-        lead.search_text = lead.build_search_text()
-        lead.save()
-        Lead.objects.filter(pk=lead.pk).update(queued_at=lead.created_at, due_at=lead.created_at)
+    queue_with_two_leads()
     polls: list[str] = []
     page.on(
         "request",

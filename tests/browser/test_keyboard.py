@@ -5,33 +5,18 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from callcenter import views
-from callcenter.models import Lead, QueueSettings
-from tests.browser.pages import sign_in
-from tests.factories import UserFactory
+from callcenter.models import Lead
+from tests.browser.pages import queue_with_two_leads, sign_in
 
 pytestmark = pytest.mark.browser
 # How many times the test lets htmx refresh the queue while a lead's link has the focus.
 POLLS = 3
 
 
-def _queue_with_leads() -> None:
-    UserFactory(
-        username="agente", first_name="Gabriela", last_name="Torres", role="Agente call center"
-    )
-    QueueSettings.objects.update_or_create(
-        pk=1, defaults={"pipeline_id": 1, "queue_status_id": 2, "sold_status_id": 3}
-    )
-    for kommo_id, name in [(25399013, "Rosa Huamán"), (25399014, "Pedro Soto")]:
-        lead = Lead(kommo_id=kommo_id, contact_name=name, phone="+51 999 000 111", in_queue=True)
-        lead.search_text = lead.build_search_text()
-        lead.save()
-        Lead.objects.filter(pk=lead.pk).update(queued_at=lead.created_at, due_at=lead.created_at)
-
-
 def test_the_skip_link_is_the_first_tab_and_takes_the_keyboard_to_the_content(
     page: Page, live_server, roles
 ):
-    _queue_with_leads()
+    queue_with_two_leads()
     sign_in(page, live_server, "agente")
     # A lead's page: nothing on it has autofocus (the queue's search box has).
     page.goto(f"{live_server.url}/call-center-queue/leads/{Lead.objects.first().pk}/")
@@ -51,7 +36,7 @@ def test_the_queue_refreshing_itself_keeps_the_focus_on_the_agents_lead(
 ):
     # A short interval, so the real htmx polls several times in a few seconds.
     monkeypatch.setattr(views, "QUEUE_REFRESH_SECONDS", 1)
-    _queue_with_leads()
+    queue_with_two_leads()
     polls: list[str] = []
     page.on(
         "requestfinished",
