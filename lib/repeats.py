@@ -7,7 +7,10 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 
-def made_within(rows: QuerySet, window: timedelta, *, now: datetime | None = None) -> Model | None:
-    """Return the newest of `rows` created (`created_at`) within `window` before now."""
+def made_within(
+    rows: QuerySet, window: timedelta, *, now: datetime | None = None, field: str = "created_at"
+) -> Model | None:
+    """Return the newest of `rows` made (`field`: when it was written) within `window`
+    before now."""
     since = (now or timezone.now()) - window
-    return rows.filter(created_at__gte=since).order_by("-created_at", "-pk").first()
+    return rows.filter(**{f"{field}__gte": since}).order_by(f"-{field}", "-pk").first()

@@ -2,7 +2,7 @@
 ledger entries, move its status with a timeline entry."""
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +27,6 @@ from lib import people
 # send), is the same form twice: refused unless they say it is another one (`repeat_ok`).
 REPEAT_WINDOW = timedelta(minutes=10)
 REPEATED = "repeated"
-
-
-def repeat_since() -> datetime:
-    """Return the moment after which a record alike is the same form sent again."""
-    return timezone.now() - REPEAT_WINDOW
 
 
 def repeat_refused(message: str) -> ValidationError:

@@ -28,7 +28,7 @@ from credits.services import ledger
 from crm import display
 from crm import services as crm_services
 from crm.models import Branch, Customer, Interaction
-from lib import money, people
+from lib import money, people, repeats
 from lib.registry import Registry
 
 # (loan, actor): called once a loan is disbursed, inside the disbursement's transaction.
@@ -258,7 +258,7 @@ def _refuse_a_repeat(
     actor = people.signed_in(actor)
     if actor is None:
         return
-    twin = (
+    twin = repeats.made_within(
         Loan.objects.filter(
             customer=customer,
             product=product,
@@ -266,11 +266,8 @@ def _refuse_a_repeat(
             term=term,
             start_date=start_date,
             created_by=actor,
-            created_at__gte=ledger.repeat_since(),
-        )
-        .exclude(status=Loan.Status.CANCELLED)
-        .order_by("-pk")
-        .first()
+        ).exclude(status=Loan.Status.CANCELLED),
+        ledger.REPEAT_WINDOW,
     )
     if twin is None:
         return

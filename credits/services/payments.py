@@ -27,7 +27,7 @@ from credits.services import delinquency, distributions, ledger
 from crm import display
 from crm import services as crm_services
 from crm.models import Interaction
-from lib import money, people
+from lib import money, people, repeats
 
 # The largest amount a money column holds (14 digits, 2 of them decimals).
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -437,7 +437,7 @@ def _refuse_a_repeat(
     """Refuse (under the loan's lock) a payment the same person recorded a moment ago."""
     if actor is None:
         return
-    twin = (
+    twin = repeats.made_within(
         Payment.objects.filter(
             loan=loan,
             status=Payment.Status.APPLIED,
@@ -446,10 +446,9 @@ def _refuse_a_repeat(
             source=source,
             reference=reference,
             recorded_by=actor,
-            recorded_at__gte=ledger.repeat_since(),
-        )
-        .order_by("-pk")
-        .first()
+        ),
+        ledger.REPEAT_WINDOW,
+        field="recorded_at",
     )
     if twin is None:
         return
