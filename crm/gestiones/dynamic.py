@@ -150,6 +150,29 @@ def initial_from_data(data: Mapping[str, Any], fields: Iterable[FormField]) -> d
     return {PREFIX + f.name: _initial(f, data[f.name]) for f in fields if f.name in data}
 
 
+def cleaned_from_data(data: Mapping[str, Any], fields: Iterable[FormField]) -> dict[str, Any]:
+    """Return stored data as the form's fields clean it (by their names), for `lib.stale` to
+    compare: JSON keeps decimals and dates as text ("1500.50" is `Decimal("1500.50")`)."""
+    return {PREFIX + field.name: _from_json(field, data.get(field.name)) for field in fields}
+
+
+def _from_json(field: FormField, value: Any) -> Any:
+    """What `_to_json` stored, back as the form field cleans it; as it is when it is not
+    what the services write (set by hand)."""
+    if value in (None, ""):
+        return None
+    try:
+        if field.kind == FormField.Kind.DECIMAL:
+            return Decimal(str(value))
+        if field.kind == FormField.Kind.DATE:
+            return datetime.date.fromisoformat(str(value))
+        if field.kind == FormField.Kind.INTEGER:
+            return int(value)
+    except (ArithmeticError, ValueError, TypeError):
+        pass
+    return value
+
+
 def _initial(field: FormField, value: Any) -> Any:
     """Return a stored decimal as the form reads it back (lib.fields): "1E+3" as "1000",
     and "1.234", which the form would refuse as ambiguous, as "1.2340". Such values were

@@ -1,8 +1,6 @@
 """Input parsing for the gestiones screens: open, follow up, reassign, and the list filters."""
 
 import datetime
-from decimal import Decimal
-from typing import Any
 
 import django_filters
 from django import forms
@@ -190,10 +188,7 @@ class GestionDataForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
         data = gestion.data or {}
         super().__init__(
             *args,
-            stored={
-                dynamic.PREFIX + field.name: _stored_as_cleaned(field, data.get(field.name))
-                for field in dynamic_fields
-            },
+            stored=dynamic.cleaned_from_data(data, dynamic_fields),
             **kwargs,
         )
         self.dynamic_fields = dynamic_fields
@@ -203,23 +198,6 @@ class GestionDataForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
 
     def data_for_service(self) -> dict:
         return dynamic.data_from_form(self.cleaned_data, self.dynamic_fields)
-
-
-def _stored_as_cleaned(field: FormField, value: Any) -> Any:
-    """Return a stored dynamic value as its form field cleans it, for `lib.stale` to compare
-    them: JSON keeps decimals and dates as text ("1500.50" is `Decimal("1500.50")`)."""
-    if value in (None, ""):
-        return None
-    try:
-        if field.kind == FormField.Kind.DECIMAL:
-            return Decimal(str(value))
-        if field.kind == FormField.Kind.DATE:
-            return datetime.date.fromisoformat(str(value))
-        if field.kind == FormField.Kind.INTEGER:
-            return int(value)
-    except (ArithmeticError, ValueError, TypeError):
-        pass  # not what the services write (set by hand): compared as it is
-    return value
 
 
 class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
