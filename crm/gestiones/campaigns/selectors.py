@@ -141,6 +141,8 @@ class LaunchProgress:
     opted_out: int = 0
     # Its worker died before the end: the sweep sends it again within minutes.
     is_interrupted: bool = False
+    # It stopped on the same customers every time it was sent again: the sweep gave up.
+    given_up_at: datetime.datetime | None = None
 
     @property
     def percent(self) -> int:
@@ -195,6 +197,7 @@ def launch_progress(campaign: Campaign) -> LaunchProgress:
         is_running=is_launching(campaign, now=now),
         opted_out=opted_out,
         is_interrupted=is_launch_interrupted(campaign, now=now),
+        given_up_at=campaign.launch_given_up_at if campaign.launch_heartbeat_at is None else None,
     )
 
 

@@ -62,6 +62,8 @@ LAUNCH_TASK = "gestiones.launch_campaign"
 # (31/12/9999 was taken, and an inbound form starting then never opens).
 EARLIEST_DAY = datetime.date(2000, 1, 1)
 MAX_YEARS_AHEAD = 10
+# Times beat's sweep sends a stalled launch again before it stops and asks a person.
+MAX_LAUNCH_RESUMES = 3
 
 
 NO_EMAIL = "sin correo"
@@ -249,7 +251,18 @@ def launch_campaign(
     campaign.launched_at = now
     campaign.launched_by = people.signed_in(actor)
     campaign.launch_heartbeat_at = timezone.now()
-    campaign.save(update_fields=["status", "launched_at", "launched_by", "launch_heartbeat_at"])
+    campaign.launch_resumes = 0
+    campaign.launch_given_up_at = None
+    campaign.save(
+        update_fields=[
+            "status",
+            "launched_at",
+            "launched_by",
+            "launch_heartbeat_at",
+            "launch_resumes",
+            "launch_given_up_at",
+        ]
+    )
     queue.enqueue(LAUNCH_TASK, campaign_id=campaign.pk, actor_id=campaign.launched_by_id)
     return campaign
 
@@ -289,7 +302,7 @@ def reach_segment(
             for customer in batch:
                 _reach(campaign, customer, actor=actor, candidates=candidates)
             Campaign.objects.filter(pk=campaign_id).update(
-                launch_heartbeat_at=timezone.now() if batch else None
+                launch_heartbeat_at=timezone.now() if batch else None, launch_resumes=0
             )
         if not batch:
             break
@@ -302,11 +315,27 @@ def resume_stale_launches(*, now: datetime.datetime | None = None) -> int:
 
     Each is claimed by a conditional update of its heartbeat, so two sweeps at once send
     it once; the launch reaches only the customers left (a target is unique per customer).
+    A launch sent again MAX_LAUNCH_RESUMES times with no batch committed since fails on
+    the same customers each time (a fault, not a lost worker): it is stopped instead,
+    and its page says so; launching it again by hand starts the count anew.
     """
     now = now or timezone.now()
     resumed = 0
-    for campaign in selectors.stale_launches(now=now).only("pk", "launched_by_id"):
-        if selectors.stale_launches(now=now).filter(pk=campaign.pk).update(launch_heartbeat_at=now):
+    for campaign in selectors.stale_launches(now=now).only(
+        "pk", "launched_by_id", "launch_resumes"
+    ):
+        claim = selectors.stale_launches(now=now).filter(
+            pk=campaign.pk, launch_resumes=campaign.launch_resumes
+        )
+        if campaign.launch_resumes >= MAX_LAUNCH_RESUMES:
+            if claim.update(launch_heartbeat_at=None, launch_given_up_at=now):
+                logger.error(
+                    "Campaign %s: its launch stopped %s times without progress; given up",
+                    campaign.pk,
+                    campaign.launch_resumes + 1,
+                )
+            continue
+        if claim.update(launch_heartbeat_at=now, launch_resumes=campaign.launch_resumes + 1):
             logger.warning("Campaign %s: its launch lost its worker; sent again", campaign.pk)
             queue.enqueue(LAUNCH_TASK, campaign_id=campaign.pk, actor_id=campaign.launched_by_id)
             resumed += 1

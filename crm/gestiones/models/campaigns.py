@@ -106,6 +106,16 @@ class Campaign(models.Model):
     launch_heartbeat_at = models.DateTimeField(
         _("último avance del lanzamiento"), null=True, blank=True, editable=False
     )
+    # How many times beat's sweep sent the launch again since its last batch committed;
+    # after campaigns.services.MAX_LAUNCH_RESUMES it stops trying (`launch_given_up_at`)
+    # and says so on the campaign's page: a launch failing on the same customers every time
+    # is a fault for a person to look at, not one to retry every 5 minutes for ever.
+    launch_resumes = models.PositiveSmallIntegerField(
+        _("reanudaciones del lanzamiento"), default=0, editable=False
+    )
+    launch_given_up_at = models.DateTimeField(
+        _("lanzamiento detenido"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("creada"), default=timezone.now, editable=False)
 
     class Meta:

@@ -192,3 +192,86 @@ def test_beat_sweeps_campaign_launches_every_five_minutes():
 
     assert entry["task"] == gestion_tasks.resume_campaign_launches.name
     assert entry["schedule"].minute == set(range(0, 60, 5))
+
+
+def sweep_after(minutes: int, *, monkeypatch) -> int:
+    """Run beat's sweep `minutes` from now; the launch it sends dies again at once."""
+    monkeypatch.setattr(queue, "send_now", lambda *a, **k: None)
+    with later(minutes):
+        return campaign_services.resume_stale_launches()
+
+
+def test_a_launch_that_dies_every_time_it_is_resumed_stops_and_says_so(
+    campaign, supervisor, monkeypatch, django_capture_on_commit_callbacks, client, clock
+):
+    launch_and_die(campaign, supervisor, monkeypatch, django_capture_on_commit_callbacks)
+    step = STALE_MINUTES + 1
+    tries = campaign_services.MAX_LAUNCH_RESUMES
+
+    resumed = [sweep_after(step * n, monkeypatch=monkeypatch) for n in range(1, tries + 2)]
+    # Once given up, later sweeps leave it alone.
+    later_sweeps = [sweep_after(step * n, monkeypatch=monkeypatch) for n in (tries + 2, 50)]
+    campaign.refresh_from_db()
+    client.force_login(supervisor)
+    page = client.get(reverse("gestiones:campaign_detail", args=[campaign.pk]))
+
+    assert resumed == [1] * tries + [0]
+    assert later_sweeps == [0, 0]
+    assert campaign.launch_heartbeat_at is None
+    assert campaign.launch_given_up_at is not None
+    assert campaign.targets.count() == 2
+    assertContains(page, "Detenido")
+    assertContains(page, "dejó de reanudarse solo")
+    assertNotContains(page, "Interrumpido")
+    assertNotContains(page, "se reanudará solo en unos minutos")
+
+
+def test_a_launch_given_up_launched_again_by_hand_reaches_the_rest(
+    campaign, supervisor, monkeypatch, django_capture_on_commit_callbacks, clock
+):
+    launch_and_die(campaign, supervisor, monkeypatch, django_capture_on_commit_callbacks)
+    step = STALE_MINUTES + 1
+    for n in range(1, campaign_services.MAX_LAUNCH_RESUMES + 2):
+        sweep_after(step * n, monkeypatch=monkeypatch)
+    monkeypatch.undo()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_services.launch_campaign(campaign=campaign, actor=supervisor)
+
+    campaign.refresh_from_db()
+    assert campaign.targets.count() == 5
+    assert (campaign.launch_given_up_at, campaign.launch_resumes) == (None, 0)
+    assert campaign_selectors.launch_progress(campaign).given_up_at is None
+
+
+def test_a_resumed_launch_that_makes_progress_gets_its_tries_back(
+    campaign, supervisor, monkeypatch, django_capture_on_commit_callbacks, clock
+):
+    launch_and_die(campaign, supervisor, monkeypatch, django_capture_on_commit_callbacks)
+    step = STALE_MINUTES + 1
+    for n in range(1, campaign_services.MAX_LAUNCH_RESUMES + 1):
+        sweep_after(step * n, monkeypatch=monkeypatch)
+    campaign.refresh_from_db()
+    assert campaign.launch_resumes == campaign_services.MAX_LAUNCH_RESUMES
+
+    # The last resume commits a batch before its worker dies again.
+    real_reach = campaign_services._reach
+    reached = []
+
+    def reach(*args, **kwargs):
+        if len(reached) == 2:
+            raise SystemExit("SIGKILL")
+        reached.append(1)
+        return real_reach(*args, **kwargs)
+
+    monkeypatch.setattr(campaign_services, "_reach", reach)
+    with later(step * campaign_services.MAX_LAUNCH_RESUMES), pytest.raises(SystemExit):
+        campaign_services.reach_segment(campaign_id=campaign.pk, batch_size=2)
+    monkeypatch.undo()
+    campaign.refresh_from_db()
+
+    assert campaign.targets.count() == 4
+    assert campaign.launch_resumes == 0
+    assert (
+        sweep_after(step * (campaign_services.MAX_LAUNCH_RESUMES + 1), monkeypatch=monkeypatch) == 1
+    )
