@@ -3,8 +3,12 @@ the first one made a moment ago, which the second should name or return, not rep
 
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from lib import people
 
 
 def made_within(
@@ -14,3 +18,21 @@ def made_within(
     before now."""
     since = (now or timezone.now()) - window
     return rows.filter(**{f"{field}__gte": since}).order_by(f"-{field}", "-pk").first()
+
+
+def done_when_by(when: datetime | None, who: AbstractBaseUser | None) -> str:
+    """Say when, and by whom, the first of two sends did the work: "el 06/12/2026 a las
+    14:03 por Ana Pérez" (local time; without a person, or a time, that part is left out)."""
+    parts = []
+    if when is not None:
+        local = timezone.localtime(when)
+        parts.append(
+            _("el %(day)s a las %(time)s")
+            % {
+                "day": formats.date_format(local, "d/m/Y"),
+                "time": formats.time_format(local, "H:i"),
+            }
+        )
+    if who is not None:
+        parts.append(_("por %(name)s") % {"name": people.display_name(who)})
+    return " ".join(parts)

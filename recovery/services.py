@@ -24,7 +24,7 @@ from credits.models import Loan
 from crm import display
 from crm import services as crm_services
 from crm.models import Customer, ImportBatch, Interaction, Tag
-from lib import amounts, bulk, people
+from lib import amounts, bulk, people, repeats
 from recovery.models import HUNDRED, MAX_DEBT, ZERO, Campaign, CampaignPayment
 
 # Read once: the enum builds its list anew on every access (a row each, on an import).
@@ -444,7 +444,10 @@ def annul_payment(
     if payment is None:
         raise ValidationError(_("El pago no existe."))
     if payment.status == CampaignPayment.Status.ANNULLED:
-        raise ValidationError(_("El pago ya estaba anulado."))
+        raise ValidationError(
+            _("Este pago ya fue anulado %(when_by)s; no se anuló otra vez.")
+            % {"when_by": repeats.done_when_by(payment.annulled_at, payment.annulled_by)}
+        )
     campaign = (
         Campaign.objects.select_for_update().select_related("customer").get(pk=payment.campaign_id)
     )

@@ -512,7 +512,12 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
     loan = ledger.locked(payment.loan)
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status != Payment.Status.APPLIED:
-        raise ValidationError(_("Este pago ya fue anulado."))
+        # The same annulment sent twice (a double click, the back button): say when the
+        # first one did it, and that nothing more was done.
+        raise ValidationError(
+            _("Este pago ya fue anulado %(when_by)s; no se anuló otra vez.")
+            % {"when_by": repeats.done_when_by(payment.annulled_at, payment.annulled_by)}
+        )
     created_rows = list(Installment.objects.select_for_update().filter(created_by_payment=payment))
     later = (
         PaymentAllocation.objects.filter(installment__in=created_rows)

@@ -238,14 +238,21 @@ def test_an_annulment_needs_a_reason_on_its_field(make_active_loan, reason, erro
     assert refused.value.message_dict == errors
 
 
-def test_a_payment_is_annulled_only_once(make_active_loan):
+def test_a_payment_is_annulled_only_once(make_active_loan, supervisor):
+    supervisor.first_name, supervisor.last_name = "Ana", "Pérez"
+    supervisor.save()
     payment = pay(make_active_loan(), "100.00")
-    payment_services.annul_payment(payment=payment, actor=None, reason="Duplicado")
+    payment_services.annul_payment(payment=payment, actor=supervisor, reason="Duplicado")
+    Payment.objects.filter(pk=payment.pk).update(
+        annulled_at=datetime(2026, 3, 9, 19, 5, tzinfo=ZoneInfo("America/Lima"))
+    )
 
     with pytest.raises(ValidationError) as refused:
-        payment_services.annul_payment(payment=payment, actor=None, reason="Duplicado")
+        payment_services.annul_payment(payment=payment, actor=supervisor, reason="Duplicado")
 
-    assert refused.value.messages == ["Este pago ya fue anulado."]
+    assert refused.value.messages == [
+        "Este pago ya fue anulado el 09/03/2026 a las 19:05 por Ana Pérez; no se anuló otra vez."
+    ]
 
 
 def test_a_re_schedule_names_the_payments_to_annul_first(make_active_loan):

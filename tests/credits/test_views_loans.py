@@ -676,7 +676,8 @@ def test_annulling_an_annulled_payment_shows_the_ledgers_error(client, superviso
         follow=True,
     )
 
-    assertContains(response, "Este pago ya fue anulado.")
+    assertContains(response, "Este pago ya fue anulado el ")
+    assertContains(response, "no se anuló otra vez.")
 
 
 def test_advisors_may_not_annul_payments(client, asesor, current_loan):

@@ -552,7 +552,8 @@ def test_an_annulled_payment_offers_no_second_annulment(agent_client, campaign):
     )
 
     assert response.status_code == 200
-    assertContains(response, "ya estaba anulado")
+    assertContains(response, "Este pago ya fue anulado el ")
+    assertContains(response, "no se anuló otra vez.")
 
 
 def test_a_payment_of_another_campaign_is_404(agent_client, campaign):
