@@ -28,7 +28,9 @@ from credits.forms import validate_receipt
 from credits.models import Payment
 from crm import display
 from crm.forms import ServiceErrorsMixin
+from crm.models import Customer
 from lib import fields as lib_fields
+from lib import lookups, repeats
 
 REASON_CHARS = 255
 NOTES_CHARS = 255
@@ -398,8 +400,11 @@ class AnnulForm(ServiceErrorsMixin, forms.Form):
         error_messages={"required": _("Indique el motivo de la anulación.")},
     )
 
-    def __init__(self, *args: Any, payments: list[Payment], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, payments: list[Payment], customer: Customer | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.customer = customer
         self.payments = {payment.pk: payment for payment in payments}
         self.fields["payment"].choices = [
             (
@@ -410,6 +415,26 @@ class AnnulForm(ServiceErrorsMixin, forms.Form):
             )
             for payment in payments
         ]
+
+    def clean(self) -> dict[str, Any]:
+        # The same annulment sent twice (a double click, the back button): the payment is
+        # no longer in the list because it was annulled; say so instead of "elija un pago".
+        data = super().clean()
+        posted = lookups.whole_number(str(self.data.get(self.add_prefix("payment"), "")))
+        if self.customer is not None and "payment" in self.errors and posted is not None:
+            annulled = selectors.annulled_payment(self.customer, posted)
+            if annulled is not None:
+                # Above the form: the list may be empty now, and the form not drawn.
+                del self.errors["payment"]
+                self.add_error(
+                    None,
+                    _("El pago #%(id)s ya fue anulado %(when_by)s; no se anuló otra vez.")
+                    % {
+                        "id": annulled.pk,
+                        "when_by": repeats.done_when_by(annulled.annulled_at, annulled.annulled_by),
+                    },
+                )
+        return data
 
     def chosen_payment(self) -> Payment:
         return self.payments[self.cleaned_data["payment"]]

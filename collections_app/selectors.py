@@ -291,6 +291,16 @@ def annullable_payments(customer: Customer) -> list[Payment]:
     )
 
 
+def annulled_payment(customer: Customer, pk: int) -> Payment | None:
+    """Return the customer's loan payment `pk` if it was annulled (the same annulment sent
+    twice names the first); None otherwise."""
+    return (
+        Payment.objects.filter(pk=pk, loan__customer=customer, status=Payment.Status.ANNULLED)
+        .select_related("annulled_by")
+        .first()
+    )
+
+
 def active_agreement_rules() -> list[AgreementRule]:
     """Return the rules agreements are offered by, in order, from this process's copy of
     their small table (lib.small_tables: a cache read, not a query, on every page)."""

@@ -740,6 +740,7 @@ def customer_payment_annul(request: HttpRequest, customer_pk: int) -> HttpRespon
         request.POST,
         prefix=FORM_PREFIXES["annul"],
         payments=selectors.annullable_payments(customer),
+        customer=customer,
     )
     if form.is_valid():
         payment = form.chosen_payment()

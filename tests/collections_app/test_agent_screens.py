@@ -28,6 +28,7 @@ from collections_app.models import (
 )
 from credits import selectors as credit_selectors
 from credits.models import Loan, Payment
+from credits.services import payments as payment_services
 from crm.models import Interaction, Message
 from integrations import fakes
 from integrations.errors import ProviderError
@@ -1068,6 +1069,44 @@ def test_annulling_a_payment_asks_first_and_restores_the_balance_to_the_cent(
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.ANNULLED
     assert to_settle(loan) == before
     assert shown(done)[0].startswith(f"Pago #{payment.pk} de S/ 1,234.56 anulado")
+
+
+def test_an_annulment_sent_twice_names_the_first_and_annuls_nothing_more(
+    agent_client, loan, debtor, make_active_loan
+):
+    standing = pay(loan, Decimal("50.00"), TODAY)
+    payment = pay(loan, Decimal("100.00"), TODAY)
+    strangers = make_active_loan()
+    other = pay(strangers, Decimal("1.00"), TODAY)
+    payment_services.annul_payment(payment=other, actor=None, reason="x")
+    url = reverse("collections_app:customer_payment_annul", args=[debtor.pk])
+    data = {"annul-payment": payment.pk, "annul-reason": "Duplicado", "confirm": "yes"}
+    agent_client.post(url, data)
+
+    again = agent_client.post(url, data)
+    foreign = agent_client.post(url, {**data, "annul-payment": other.pk})
+
+    assert again.status_code == 200
+    assertContains(again, f"El pago #{payment.pk} ya fue anulado el ")
+    assertContains(again, "no se anuló otra vez.")
+    # Another customer's annulled payment is not named here.
+    assertContains(foreign, "Elija un pago del cliente de la lista.")
+    assertNotContains(foreign, "ya fue anulado")
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.ANNULLED
+    assert Payment.objects.get(pk=standing.pk).status == Payment.Status.APPLIED
+
+
+def test_an_annulment_sent_twice_of_the_only_payment_still_says_so(agent_client, loan, debtor):
+    payment = pay(loan, Decimal("100.00"), TODAY)
+    url = reverse("collections_app:customer_payment_annul", args=[debtor.pk])
+    data = {"annul-payment": payment.pk, "annul-reason": "Duplicado", "confirm": "yes"}
+    agent_client.post(url, data)
+
+    again = agent_client.post(url, data)
+
+    # The form is not drawn (no payment left to annul); the message is.
+    assertContains(again, "El cliente no tiene pagos aplicados.")
+    assertContains(again, f"El pago #{payment.pk} ya fue anulado el ")
 
 
 def test_annulling_needs_a_reason_and_a_payment_of_this_customer(
