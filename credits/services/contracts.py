@@ -217,26 +217,20 @@ def send_contract(*, contract_id: int) -> None:
             return
         loan = contract.loan
         rows = _signer_rows(contract)
-        signers = [
-            docuseal.Signer(
-                role=row.role,
-                email=row.email,
-                name=row.name,
-                external_id=row.external_id,
-                phone=str(loan.customer.phone or "")
-                if row.kind == LoanContractSigner.Kind.BORROWER
-                else "",
-                # The contract's figures are the borrower's fields of the template.
-                values=contract_values(loan)
-                if row.kind == LoanContractSigner.Kind.BORROWER
-                else {},
-            )
-            for row in rows
-        ]
         try:
             submission = (
                 docuseal.find_signing(external_id=contract.external_id) if may_exist else None
             )
+            if submission is None:
+                # Nothing went out: the signers are asked at their e-mails of now (one
+                # may have been corrected since the contract was queued, or its send was
+                # cut off).
+                try:
+                    rows = _current_signer_rows(contract, rows)
+                except ValidationError as exc:
+                    _mark_failed(contract, error=" ".join(exc.messages))
+                    return
+            signers = _docuseal_signers(loan, rows)
             if submission is None:
                 submission = docuseal.create_signing(
                     template_id=template_id_for(loan.product),
@@ -360,6 +354,44 @@ def _mark_failed(contract: LoanContract, *, error: str) -> None:
         % {"code": loan.payment_code, "e": error},
         payload={"loan": loan.pk, "contract": contract.pk},
     )
+
+
+def _docuseal_signers(loan: Loan, rows: list[LoanContractSigner]) -> list[docuseal.Signer]:
+    borrower = LoanContractSigner.Kind.BORROWER
+    return [
+        docuseal.Signer(
+            role=row.role,
+            email=row.email,
+            name=row.name,
+            external_id=row.external_id,
+            phone=str(loan.customer.phone or "") if row.kind == borrower else "",
+            # The contract's figures are the borrower's fields of the template.
+            values=contract_values(loan) if row.kind == borrower else {},
+        )
+        for row in rows
+    ]
+
+
+def _current_signer_rows(
+    contract: LoanContract, rows: list[LoanContractSigner]
+) -> list[LoanContractSigner]:
+    """Return the contract's signers as the loan names them now, replacing the stored rows
+    where a name or e-mail changed since the contract was made (nothing was sent to
+    them). Raise ValidationError when a signer now has no e-mail."""
+    current = signers_for(contract.loan)
+
+    def who(signer: LoanContractSigner) -> tuple[str, str, str, str]:
+        return (signer.kind, signer.role, signer.name, signer.email.lower())
+
+    if [who(row) for row in rows] == [who(signer) for signer in current]:
+        return rows
+    contract.signers.all().delete()
+    for signer in current:
+        signer.contract = contract
+    LoanContractSigner.objects.bulk_create(current)
+    contract.signer_email = contract.loan.customer.email
+    contract.save(update_fields=["signer_email"])
+    return list(contract.signers.order_by("id"))
 
 
 def _signer_rows(contract: LoanContract) -> list[LoanContractSigner]:

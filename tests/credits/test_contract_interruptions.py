@@ -5,6 +5,7 @@ back), a publish can fail after the commit, and DocuSeal can be down longer than
 task's retries: the contract must not stay "Por enviar" for ever.
 """
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -153,3 +154,50 @@ def test_the_sweep_gives_up_on_a_contract_it_could_not_send_for_hours(queued):
     assert any("No se pudo enviar a firma el contrato" in s for s in timeline(queued))
     # Failed, it no longer blocks the loan: "Reenviar" makes a new contract.
     assert Loan.objects.get(pk=queued.loan.pk).status == Loan.Status.AWAITING_SIGNATURE
+
+
+@responses.activate
+def test_a_contract_sent_again_goes_to_the_email_corrected_meanwhile(
+    queued, django_capture_on_commit_callbacks
+):
+    # The send was cut off; meanwhile an advisor corrects the borrower's e-mail.
+    customer = queued.loan.customer
+    customer.email = "rosa.nueva@example.com"
+    customer.save(update_fields=["email"])
+    responses.get(
+        f"{API}/submitters",
+        match=[matchers.query_param_matcher({"external_id": queued.external_id})],
+        json={"data": [], "pagination": {}},
+    )
+    answer = created_submission(queued)
+    answer[0]["email"] = "rosa.nueva@example.com"
+    created = responses.post(f"{API}/submissions", json=answer)
+
+    with (
+        time_machine.travel(timezone.now() + LATER, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        contract_services.resend_contract(loan=queued.loan, actor=None)
+
+    queued.refresh_from_db()
+    sent_to = [s["email"] for s in json.loads(created.calls[0].request.body)["submitters"]]
+    assert sent_to == ["rosa.nueva@example.com"]
+    assert queued.status == LoanContract.Status.SENT
+    assert list(queued.signers.values_list("email", flat=True)) == ["rosa.nueva@example.com"]
+    assert any("enviado a firma a rosa.nueva@example.com" in s for s in timeline(queued))
+
+
+@responses.activate
+def test_a_contract_whose_borrower_lost_the_email_meanwhile_fails_saying_why(
+    queued, django_capture_on_commit_callbacks
+):
+    customer = queued.loan.customer
+    customer.email = ""
+    customer.save(update_fields=["email"])
+
+    contract_services.send_contract(contract_id=queued.pk)
+
+    queued.refresh_from_db()
+    assert queued.status == LoanContract.Status.FAILED
+    assert "no tiene correo electrónico" in queued.error
+    assert not responses.calls  # nothing asked of DocuSeal
