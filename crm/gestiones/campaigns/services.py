@@ -504,9 +504,9 @@ def register_inbound(
 ) -> Gestion:
     """Register a person from an inbound campaign's form and open the campaign's gestión.
 
-    The person is found by document or registered with the campaign's channel; an
-    existing customer only gets the phone or e-mail it lacked (the form is public: typed
-    data never replaces what a customer already has, it goes on the timeline instead).
+    The person is found by document or registered with the campaign's channel. An
+    existing customer keeps their data as it is, a phone or e-mail they lack included (the
+    form is public: what was typed goes on the timeline, for an agent to confirm).
     A customer who already has an open gestión of the campaign keeps that one.
     """
     now = now or timezone.now()
@@ -589,9 +589,10 @@ def _inbound_customer(campaign: Campaign, data: Mapping[str, Any]) -> Customer:
             customer = existing()
             if customer is None:
                 raise
-    missing = {f: data[f] for f in ("phone", "email") if data.get(f) and not getattr(customer, f)}
-    if missing:
-        customer = crm_services.update_customer(customer=customer, actor=None, data=missing)
+    # Nothing typed in a public form is written on a customer who exists, not even a phone
+    # or e-mail they lack: anyone may type anyone's document, and the portal sends its
+    # access code to the address on file. What was typed is on the timeline entry and the
+    # gestión for the agent to confirm.
     return customer
 
 

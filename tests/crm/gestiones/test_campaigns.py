@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
+from collections_app.models import PortalCode
+from collections_app.portal import services as portal_services
 from crm.gestiones import examples, services
 from crm.gestiones.campaigns import selectors as campaign_selectors
 from crm.gestiones.campaigns import services as campaign_services
@@ -691,20 +693,31 @@ def test_the_visitor_is_thanked_after_the_redirect(client, call_type, google):
     assertContains(response, "¡Gracias por registrarse!")
 
 
-def test_an_existing_customer_is_found_by_document_and_only_gets_what_it_lacked(
-    client, call_type, google
+def test_an_existing_customer_is_found_by_document_and_keeps_their_data(
+    client, call_type, google, settings
 ):
+    # Anyone may type anyone's document: an e-mail the customer lacked, once written, is
+    # where the portal would send the customer's access code.
+    settings.SMS_PROVIDER = ""
     google_answers(google)
     make_inbound(call_type)
     rosa = CustomerFactory(document_number="41234567", first_name="Rosa", email="")
     phone = rosa.phone
 
-    client.post(reverse("campaign_form", args=["feria-vehicular"]), REGISTRATION)
+    client.post(
+        reverse("campaign_form", args=["feria-vehicular"]),
+        {**REGISTRATION, "email": "otra.persona@example.pe"},
+    )
+    portal_services.request_code(document_type="dni", document_number="41234567")
 
     assert Customer.objects.count() == 1
     rosa.refresh_from_db()
-    assert (rosa.first_name, rosa.email, rosa.phone) == ("Rosa", "lucia@example.pe", phone)
+    assert (rosa.first_name, rosa.email, rosa.phone) == ("Rosa", "", phone)
     assert Gestion.objects.filter(customer=rosa).count() == 1
+    assert not PortalCode.objects.filter(sent_to="otra.persona@example.pe").exists()
+    # What was typed is there for the agent to confirm.
+    note = Interaction.objects.get(customer=rosa, kind=Interaction.Kind.NOTE)
+    assert "otra.persona@example.pe" in note.payload.values()
 
 
 def test_registering_again_keeps_the_open_gestion(client, call_type, google):
