@@ -8,6 +8,8 @@ and a later app adds its permissions here together with a migration that calls
 from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 
+from lib import auth
+
 ALL = "__all__"
 
 # What collections agents and supervisors both do: the payment events, the conversations
@@ -218,6 +220,8 @@ def sync_roles(apps=global_apps) -> None:
                 # An earlier migration of an app whose model comes later (crm.Appointment
                 # after crm.Customer); the migration that adds it syncs again.
         group.permissions.set(wanted)
+    # Historical models send no signal: the cached sets would keep what was taken away.
+    auth.forget_permissions()
 
 
 def _has_models(apps, app_label: str) -> bool:

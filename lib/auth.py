@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 
 PERMISSIONS_TTL = 60 * 60
 _GENERATION = "auth:permissions-generation"
@@ -62,9 +62,16 @@ def _forget_on_membership(sender, action, **kwargs) -> None:
         forget_permissions()
 
 
+def _forget_after_migrating(sender, **kwargs) -> None:
+    forget_permissions()
+
+
 def connect_signals() -> None:
     """Listen to the models a permission set is made of, by sender: a delete listener on
-    every model would cost each QuerySet.delete() Django's fast path."""
+    every model would cost each QuerySet.delete() Django's fast path. A migration changes
+    roles through its historical models, which send no signal: every migrate ends by
+    forgetting the sets (a permission it took away stayed usable for up to an hour)."""
+    post_migrate.connect(_forget_after_migrating, dispatch_uid="lib.auth.post_migrate")
     user = get_user_model()
     for model in (user, Group, Permission):
         uid = f"lib.auth.{model._meta.label_lower}"
