@@ -109,7 +109,7 @@ vendor: ## Refresh static/vendor/ from npm (versions pinned in package-lock.json
 
 check-deploy: install ## Django's deployment checks with production settings
 	DEBUG=False SECRET_KEY=$$(openssl rand -hex 32 2>/dev/null || echo x$$RANDOM$$RANDOM$$RANDOM-not-a-real-secret-key-for-checks-only-0123456789) \
-	ALLOWED_HOSTS=cartera.example.com $(MANAGE) check --deploy --fail-level WARNING
+	ALLOWED_HOSTS=cartera.example.com SITE_URL=https://cartera.example.com $(MANAGE) check --deploy --fail-level WARNING
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) var

@@ -8,7 +8,7 @@ class CrmConfig(AppConfig):
     verbose_name = _("CRM")
 
     def ready(self) -> None:
-        from crm import messages, services
+        from crm import checks, messages, services  # noqa: F401 (checks registers)
         from integrations import outbox, webhooks
 
         # Cached permission sets are dropped on a change made by any process (a command, a
