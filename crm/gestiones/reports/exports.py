@@ -200,29 +200,17 @@ def _requested(amounts: Iterable[selectors.Amounts]) -> list:
 def _sheet(book: Workbook, name: str, title: str, heading: list[tuple[str, str]]) -> Worksheet:
     # Excel refuses sheet names over 31 characters.
     sheet = book.create_sheet(name[:31])
-    _append(sheet, [title])
+    spreadsheets.append_row(sheet, [title])
     sheet["A1"].font = Font(bold=True, size=14)
     for label, value in heading:
-        _append(sheet, [label, value])
+        spreadsheets.append_row(sheet, [label, value])
         sheet.cell(row=sheet.max_row, column=1).font = BOLD
     sheet.append([])
     return sheet
 
 
-def _append(sheet: Worksheet, values: list) -> int:
-    """Append a row and return its number. Text stays text: a name typed in admin as
-    "=HYPERLINK(…)" is not written as a formula, and control characters (which openpyxl
-    refuses, failing the whole download) are left out."""
-    sheet.append([spreadsheets.xlsx_text(v) if isinstance(v, str) else v for v in values])
-    row = sheet.max_row
-    for cell in sheet[row]:
-        if isinstance(cell.value, str) and cell.value.startswith("="):
-            cell.data_type = "s"
-    return row
-
-
 def _header(sheet: Worksheet, columns: list[str]) -> int:
-    row = _append(sheet, columns)
+    row = spreadsheets.append_row(sheet, columns)
     for cell in sheet[row]:
         cell.font = BOLD
         cell.fill = HEADER_FILL
@@ -238,7 +226,7 @@ def _row(
     percent: Iterable[int] = (),
 ) -> None:
     """Append a row; `money` and `percent` are 1-based column numbers to format."""
-    row = _append(sheet, values)
+    row = spreadsheets.append_row(sheet, values)
     for column in money:
         sheet.cell(row=row, column=column).number_format = MONEY_FORMAT
     for column in percent:
