@@ -3,7 +3,6 @@
 from collections.abc import Iterable
 from io import BytesIO
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -78,7 +77,7 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
         spreadsheets.append_row(
             sheet,
             [
-                timezone.localtime(line.created_at).date(),
+                line.value_date,
                 loan.payment_code,
                 loan.customer.full_name,
                 line_concept(line),

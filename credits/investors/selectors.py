@@ -2,7 +2,7 @@
 liquidations, and the figures of the investors' panel."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -324,18 +324,16 @@ def earnings_by_month(
 ) -> list[dict]:
     """Return the net interest and the principal distributed in each of the last `months` months.
 
-    Grouped in SQL by local calendar month; months with nothing come out as zero.
+    Grouped in SQL by the month of each line's value date (the payment's day, or the
+    annulment's for a reversal), as liquidations pick their lines: a payment of 30 November
+    keyed in on 1 December is November's in both. Months with nothing come out as zero.
     """
     today = today or timezone.localdate()
     first = _month_start(today, -(months - 1))
-    tz = timezone.get_current_timezone()
     rows = (
         _distributions(investor, currency)
-        .filter(
-            created_at__gte=datetime.combine(first, time.min, tzinfo=tz),
-            created_at__lt=datetime.combine(_month_start(today, 1), time.min, tzinfo=tz),
-        )
-        .annotate(month=TruncMonth("created_at"))
+        .filter(value_date__gte=first, value_date__lt=_month_start(today, 1))
+        .annotate(month=TruncMonth("value_date"))
         .values("month")
         .annotate(earned=Sum(F("interest") - F("platform_fee")), principal=Sum("principal"))
     )
