@@ -68,6 +68,17 @@ class Offer:
         return not self.is_concluded and not self.is_paid
 
     @property
+    def deadline_shown(self) -> datetime | None:
+        """The deadline as the debtor reads it, local time: an offer that runs to the end
+        of 16 June reads "16/06/2026 23:59", not "17/06/2026 00:00" (the next day)."""
+        if self.deadline is None:
+            return None
+        local = timezone.localtime(self.deadline)
+        if local.time() == time.min:
+            return local - timedelta(minutes=1)
+        return local
+
+    @property
     def seconds_left(self) -> int:
         if self.deadline is None:
             return 0

@@ -342,7 +342,7 @@ def test_the_countdown_runs_from_the_first_visit(countdown, campaign, debtor):
     assert countdown_seconds(later) == 48 * 3600 - 600
     assert countdown_seconds(other_visit) == 46 * 3600
     assertContains(first, "data-countdown-clock>48:00:00<")
-    assertContains(first, "hasta el 17/06/2026 12:00")
+    assertContains(first, "hasta el 17/06/2026 a las 12:00")
     assertContains(first, "js/countdown.js")
 
 
@@ -354,7 +354,8 @@ def test_the_countdown_never_runs_past_the_campaigns_end_date(countdown, debtor)
 
     # Until the end of 16 June in Lima: 36 hours from noon on the 15th, not 48.
     assert countdown_seconds(response) == 36 * 3600
-    assertContains(response, "hasta el 17/06/2026 00:00")
+    # The end of 16 June reads as that day's last minute, not as the 17th.
+    assertContains(response, "hasta el 16/06/2026 a las 23:59")
 
 
 def test_without_a_countdown_the_offer_shows_its_end_date(portal, campaign, debtor):
