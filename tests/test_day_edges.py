@@ -494,3 +494,20 @@ def test_a_goal_month_runs_from_lima_midnight_to_lima_midnight():
     start, end = goal_selectors.month_bounds(2026, 12)
     assert start == lima(date(2026, 12, 1), 0)
     assert end == lima(date(2027, 1, 1), 0)
+
+
+@pytest.mark.parametrize("typed", ["01/01/69", "31/12/68", "15/06/26 10:30"])
+def test_a_two_digit_year_is_refused_not_read_a_century_off(typed):
+    from django import forms
+    from django.utils import translation
+
+    class DayForm(forms.Form):
+        day = forms.DateField()
+        moment = forms.DateTimeField()
+
+    with translation.override("es"):
+        form = DayForm({"day": typed, "moment": typed})
+
+        assert not form.is_valid()
+        assert "day" in form.errors and "moment" in form.errors
+        assert DayForm({"day": "01/01/1969", "moment": "15/06/2026 10:30"}).is_valid()
