@@ -283,4 +283,24 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
-    pass
+    """Only a superuser makes superusers, grants permissions one by one, or edits a
+    superuser's account: a staff role given `change_user` could otherwise make itself
+    superuser, or take over one by its password."""
+
+    ESCALATING_FIELDS = ("is_superuser", "user_permissions")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [f for f in self.ESCALATING_FIELDS if f not in fields]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)

@@ -329,3 +329,30 @@ def test_a_date_drilldown_in_range_lists_as_before(admin_client):
     response = admin_client.get("/admin/collections_app/paymentpromise/?promised_on__year=2026")
 
     assert response.status_code == 200
+
+
+# Staff accounts: no way up from a role given `change_user` ----------------------------------
+
+
+def test_a_staff_administrator_cannot_make_themselves_superuser(client, admin_user):
+    from django.contrib.auth import get_user_model
+
+    from tests.factories import UserFactory
+    from tests.test_lost_updates import changed, shown_form
+
+    manager = UserFactory(username="jefa", role="Administrador", is_staff=True)
+    client.force_login(manager)
+    own = reverse("admin:auth_user_change", args=[manager.pk])
+
+    fields = shown_form(client, own)
+    response = client.post(own, changed(fields, is_superuser="on"))
+    # A superuser's account is not theirs to edit, nor its password to set.
+    superuser_page = client.get(reverse("admin:auth_user_change", args=[admin_user.pk]))
+    password_page = client.get(reverse("admin:auth_user_password_change", args=[admin_user.pk]))
+
+    assert "is_superuser" not in dict(fields)
+    assert response.status_code == 302
+    assert not get_user_model().objects.get(pk=manager.pk).is_superuser
+    assert superuser_page.status_code == 200  # to read only
+    assert 'name="_save"' not in superuser_page.content.decode()
+    assert password_page.status_code == 403
