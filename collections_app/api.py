@@ -47,6 +47,7 @@ from crm import services as crm_services
 from crm.api_schemas import (
     DetailOut,
     DocumentIn,
+    LocalDateTime,
     PlainDecimal,
     PlainInt,
     ValidationErrorOut,
@@ -305,7 +306,7 @@ class LinkOut(Schema):
     moneda: str
     concepto: str
     proveedor: str
-    vence: datetime
+    vence: LocalDateTime
 
 
 class AgreementOut(Schema):

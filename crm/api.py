@@ -31,6 +31,7 @@ from crm.api_schemas import (
     DetailOut,
     DocumentIn,
     PageQuery,
+    local_time,
     paged,
 )
 from crm.imports import registry
@@ -439,7 +440,7 @@ def _customers(customers: list[Customer]) -> list[dict]:
             "canal": str(channels.get(customer.channel_id) or ""),
             "etiquetas": [tag.name for tag in tags[customer.pk]],
             "no_contactar": customer.has_opted_out,
-            "creado": customer.created_at,
+            "creado": local_time(customer.created_at),
         }
         for customer in customers
     ]

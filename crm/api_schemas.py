@@ -4,6 +4,7 @@ requires, and the shapes of the error answers. Here, in the customer core, so ev
 endpoints use them (collections, recovery, the book).
 """
 
+import datetime
 import functools
 import re
 import typing
@@ -12,13 +13,14 @@ from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
 from ninja import Field, Schema
 from ninja.schema import DjangoGetter
+from pydantic import AfterValidator, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
-from pydantic import ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from crm import validators as document_validators
@@ -172,6 +174,19 @@ class _Plain:
 _PLAIN = _Plain()
 PlainDecimal = Annotated[Decimal, _PLAIN]
 PlainInt = Annotated[int, _PLAIN]
+
+
+def local_time(value: datetime.datetime | None) -> datetime.datetime | None:
+    """A moment as the lender lives it, with its offset ("2026-06-18T12:00:00-05:00"): in
+    UTC ("…T17:00:00Z") a bot showing the date part said the next day for any time after
+    19:00 in Lima. The API reads a time without an offset as local, and writes it so."""
+    if value is None or timezone.is_naive(value):
+        return value
+    return timezone.localtime(value)
+
+
+# An output field: a moment written in local time with its offset (`local_time`).
+LocalDateTime = Annotated[datetime.datetime, AfterValidator(local_time)]
 
 
 @functools.cache

@@ -13,7 +13,7 @@ client's name goes in the timeline entry's data where the service takes one.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -35,6 +35,7 @@ from crm.api_schemas import (
     BotIn,
     DetailOut,
     DocumentIn,
+    LocalDateTime,
     PageQuery,
     PlainDecimal,
     PlainInt,
@@ -167,7 +168,7 @@ class PaymentOut(Schema):
     referencia: str
     estado: Literal["aplicado", "anulado"]
     pagado_en_exceso: str
-    anulado_el: datetime | None
+    anulado_el: LocalDateTime | None
     motivo_anulacion: str
 
 
@@ -188,7 +189,7 @@ class CampaignOut(Schema):
     fecha_fin: date | None
     codigo_pago_asociado: str
     estado: int = Field(description="0: activa, 1: pagada, 2: finalizada.")
-    creada: datetime
+    creada: LocalDateTime
 
 
 class CampaignDetailOut(CampaignOut):

@@ -453,6 +453,10 @@ def test_a_link_for_the_total_charges_what_settles_the_debt(bot, debtor, loan):
     assert body["url"] == link.url
     assert body["monto"] == str(TO_SETTLE)
     assert body["concepto"] == "total"
+    # Its expiry in the lender's zone, with the offset: in UTC a bot showing only the day
+    # named the next one for any time after 19:00 in Lima.
+    assert datetime.fromisoformat(body["vence"]) == link.expires_at
+    assert body["vence"].endswith("-05:00")
     assert link.origin == Origin.BOT
     assert link.status == PaymentLink.Status.ACTIVE
     (checkout,) = fakes.fake_gateway("mercadopago").checkouts

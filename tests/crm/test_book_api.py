@@ -125,6 +125,9 @@ def test_customers_are_created_then_updated_by_their_document_and_read_back(
     assert page["total"] == 1 and page["resultados"][0]["celular"] == "+51912345678"
     detail = partner.get("/cartera/clientes/dni/41234567", route=CUSTOMER).json()
     assert (detail["nombres"], detail["correo"]) == ("Marta", "marta@correo.pe")
+    # Times in the lender's zone, with the offset (a bot showing the day showed UTC's).
+    assert page["resultados"][0]["creado"].endswith("-05:00")
+    assert detail["creado"].endswith("-05:00")
     assert partner.get("/cartera/clientes/dni/49999999", route=CUSTOMER).status_code == 404
     assert partner.get("/cartera/clientes/dni/12", route=CUSTOMER).status_code == 422
 

@@ -227,6 +227,7 @@ def test_it_lists_campaigns_newest_first_a_page_at_a_time(partner):
     second = partner.get("/campanas", {"por_pagina": 2, "pagina": 2})
 
     assert first.json()["total"] == 3
+    assert first.json()["resultados"][0]["creada"].endswith("-05:00")  # local, with offset
     ids = [c["id"] for c in first.json()["resultados"] + second.json()["resultados"]]
     assert sorted(ids) == sorted(c.pk for c in made)
     assert len(first.json()["resultados"]) == 2
