@@ -18,8 +18,10 @@ customer's address is, how to send, and what the timeline says.
 Every message, out or in, is also a `Message` row: what the conversations inbox lists,
 what providers' delivery callbacks move along (queued → sent → delivered → read, or
 failed: `record_status`), and what customers' replies arrive as (`record_inbound`, which
-also honours STOP / BAJA). Listeners registered with `register_message_listener` (the
-conversations of collections_app) are told of each new row in the same transaction.
+also honours STOP / BAJA for every customer messaged at that number). Twilio saying the
+number opted out with it (21610), on a send or in a status, marks those customers too.
+Listeners registered with `register_message_listener` (the conversations of
+collections_app) are told of each new row in the same transaction.
 
 Quiet hours (`MessagePolicy`, default 20:00–08:00 local) hold a message until morning:
 it is queued with its outbox row due then. With `capped`, a message counts toward the
@@ -44,7 +46,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -674,6 +676,11 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
     except errors.TemporaryProviderError as exc:
         _note_retry(payload, spec, str(exc))
         raise
+    except errors.OptedOut as exc:
+        # Refused for good (the outbox marks it failed, no retry); every later message to
+        # the number would be refused too, and the customer asked to stop.
+        _opted_out_with_provider(spec, payload["to"], exc.notice or str(exc))
+        raise
     _record_outcome(payload, DeliveryStatus.SENT, answer=delivery)
 
 
@@ -873,9 +880,10 @@ def record_status(
     """Move an outbound message to the status a provider's callback reports.
 
     Only forward (queued → sent → delivered → read; failed before delivery): a late or
-    repeated callback changes nothing. Return the message, or None when no message has
-    that provider id (the callback overtook our own record of the send: the caller
-    retries later).
+    repeated callback changes nothing. A failure because the number opted out with Twilio
+    (21610) marks its customers not to be contacted.
+    Return the message, or None when no message has that provider id (the callback
+    overtook our own record of the send: the caller retries later).
     """
     message = (
         Message.objects.select_for_update()
@@ -899,6 +907,10 @@ def record_status(
     message.save(update_fields=update)
     if message.interaction_id:
         _mark_entry(message, status, at)
+    notice = _provider_opt_out(provider, error) if status == Message.Status.FAILED else ""
+    spec = _channels.get(message.channel)
+    if notice and spec is not None:
+        _opted_out_with_provider(spec, message.address, notice)
     return message
 
 
@@ -953,30 +965,74 @@ def record_activity(*, interaction: Interaction, channel: str) -> Message:
     return message
 
 
-# What a customer writes to stop messages (compared without accents, case or spaces).
-# Not "cancelar": in Peru a debtor who writes it means to pay the debt off.
-OPT_OUT_WORDS = frozenset({"stop", "baja", "unsubscribe", "darme de baja", "no molestar"})
+# What a customer writes to stop messages (compared without accents, case or punctuation):
+# ours, and the words Twilio itself honours on SMS (it then refuses every SMS to the number,
+# error 21610; https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out).
+# Not Twilio's "cancel", nor "cancelar": in Peru a debtor who writes it means to pay off.
+OPT_OUT_WORDS = frozenset(
+    {
+        "stop",
+        "baja",
+        "darme de baja",
+        "no molestar",
+        "unsubscribe",
+        "stopall",
+        "stop all",
+        "end",
+        "quit",
+        "optout",
+        "opt out",
+        "revoke",
+    }
+)
+# What may follow the word and leave it a request to stop: "BAJA por favor", "STOP gracias".
+# Anything else ("baja la cuota si pago hoy?", "stop, ya pagué") is a sentence for an agent.
+COURTESY_WORDS = frozenset({"por", "favor", "porfavor", "porfa", "xfa", "gracias", "muchas", "ya"})
+_LONGEST_OPT_OUT = max(len(words.split()) for words in OPT_OUT_WORDS)
 
 
 def is_opt_out(text: str) -> bool:
-    """Whether a customer's message asks to stop messages: STOP, BAJA…, alone."""
+    """Whether a customer's message asks to stop messages: STOP, BAJA… first, and at most
+    a courtesy after it ("BAJA por favor"); never a sentence that only says the word."""
     plain = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
-    words = " ".join(re.sub(r"[^a-z ]", " ", plain.lower()).split())
-    return words in OPT_OUT_WORDS
+    words = re.sub(r"[^a-z ]", " ", plain.lower()).split()
+    return any(
+        " ".join(words[:size]) in OPT_OUT_WORDS
+        and all(word in COURTESY_WORDS for word in words[size:])
+        for size in range(1, _LONGEST_OPT_OUT + 1)
+    )
 
 
 def customer_for_address(channel: str, address: str) -> Customer | None:
-    """Find the customer a phone number or e-mail belongs to (the latest one active)."""
+    """Find the customer a phone number or e-mail belongs to.
+
+    Messages go to a customer's primary phone, so a customer whose primary phone it is
+    comes before one who lists it only as their second phone (a relative's number); among
+    equals, the latest one active.
+    """
     address = (address or "").strip()
     if not address:
         return None
     if channel == EMAIL:
         match = Q(email__iexact=address)
+        primary_first = Value(0)
     else:
         match = Q(phone=address) | Q(phone_secondary=address)
+        primary_first = Case(When(phone=address, then=Value(0)), default=Value(1))
     # The never contacted last on every database (PostgreSQL put them first going down).
     latest = F("last_interaction_at").desc(nulls_last=True)
-    return Customer.objects.filter(match).order_by(latest, "-pk").first()
+    return Customer.objects.filter(match).order_by(primary_first, latest, "-pk").first()
+
+
+def customers_at(channel: str, address: str) -> QuerySet[Customer]:
+    """Return the customers whose messages on `channel` go to `address`: their e-mail, or
+    their primary phone (never the second phone, which nothing is sent to)."""
+    address = (address or "").strip()
+    if not address:
+        return Customer.objects.none()
+    if channel == EMAIL:
+        return Customer.objects.filter(email__iexact=address)
+    return Customer.objects.filter(phone=address)
 
 
 @transaction.atomic
@@ -995,7 +1051,8 @@ def record_inbound(
 
     The customer is found by their phone or e-mail when not given; a sender we do not
     know is not recorded (None; the caller says so). A provider id seen before records
-    nothing (None). STOP, BAJA and the like mark the customer as not to be contacted.
+    nothing (None). STOP, BAJA and the like mark as not to be contacted every customer
+    whose messages go to that address (`_opt_out_on_reply`).
     """
     spec = _channel(channel)
     if customer is None:
@@ -1037,18 +1094,91 @@ def record_inbound(
     except IntegrityError:
         # The same delivery, recorded a moment ago by another worker.
         return None
-    if is_opt_out(text) and not customer.has_opted_out:
-        services.set_contact_opt_out(customer=customer, opted_out=True)
+    if is_opt_out(text):
+        _opt_out_on_reply(customer, spec, (address or "").strip(), text)
+    _tell_listeners([message])
+    return message
+
+
+def _opt_out_on_reply(sender: Customer, spec: MessageChannel, address: str, text: str) -> None:
+    """Honour STOP from `address`: opt out every customer whose messages go there (two
+    records of one person, a family's shared phone), each with an entry that says why.
+
+    A customer who lists the number only as their second phone gets an entry, not an
+    opt-out: nothing is sent to it, so the STOP was not about their messages. `sender`
+    (whose conversation has the message) is opted out also when the caller named them
+    with an address they do not have.
+    """
+    holders = list(customers_at(spec.kind, address).order_by("pk"))
+    held = {holder.pk for holder in holders}
+    second = (
+        []
+        if spec.kind == EMAIL
+        else list(Customer.objects.filter(phone_secondary=address).exclude(pk__in=held))
+    )
+    if sender.pk not in held and sender.pk not in {customer.pk for customer in second}:
+        holders.append(sender)
+    words = {
+        "text": text[:40],
+        "channel": spec.label,
+        "address": address,
+        "what": _address_name(spec),
+        "other": sender.full_name,
+    }
+    for holder in holders:
+        if holder.pk == sender.pk:
+            summary = gettext(
+                "El cliente pidió no ser contactado respondiendo «%(text)s» por %(channel)s."
+            )
+        else:
+            summary = gettext(
+                "Se recibió «%(text)s» por %(channel)s desde %(address)s, el %(what)s de este "
+                "cliente (el mensaje quedó en la conversación de %(other)s, que también lo "
+                "tiene): no recibirá más mensajes."
+            )
+        _opt_out(holder, summary % words, {"de": address})
+    for customer in sorted(second, key=lambda customer: customer.pk):
         services.record_interaction(
             customer=customer,
             kind=Interaction.Kind.SYSTEM,
             summary=gettext(
-                "El cliente pidió no ser contactado respondiendo «%(text)s» por %(channel)s."
+                "Se recibió «%(text)s» por %(channel)s desde %(address)s, el teléfono "
+                "alternativo de este cliente: no se lo marcó «No contactar», porque los "
+                "mensajes van a su celular. Si pidió no ser contactado, márquelo en su ficha."
             )
-            % {"text": text[:40], "channel": spec.label},
+            % words,
+            payload={"de": address},
         )
-    _tell_listeners([message])
-    return message
+
+
+def _opt_out(customer: Customer, summary: str, payload: Mapping[str, Any]) -> bool:
+    """Mark the customer as not to be contacted, with an entry that says why, unless they
+    are already (read under the row's lock); return whether this did it."""
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+        if locked is None or locked.has_opted_out:
+            return False
+        services.set_contact_opt_out(customer=locked, opted_out=True)
+        services.record_interaction(
+            customer=locked, kind=Interaction.Kind.SYSTEM, summary=summary, payload=payload
+        )
+    customer.has_opted_out = True
+    return True
+
+
+def _opted_out_with_provider(spec: MessageChannel, address: str, notice: str) -> None:
+    """The provider says `address` opted out with it (Twilio's STOP, error 21610): opt out
+    every customer whose messages on `spec` go there."""
+    for customer in customers_at(spec.kind, address).order_by("pk"):
+        _opt_out(customer, notice, {"para": address})
+
+
+def _provider_opt_out(provider: str, error: str) -> str:
+    """Return the provider's sentence when a failed status's `error` is an opt-out, or ""."""
+    if provider == sms.NAME:
+        return sms.opt_out_notice(error)
+    # WhatsApp's 131050 stops marketing only: the message fails, saying so (whatsapp.py).
+    return ""
 
 
 def _tell_origin(payload: Mapping[str, Any], outcome: Outcome) -> None:

@@ -21,6 +21,19 @@ class TemporaryProviderError(ProviderError):
         self.retry_after = retry_after
 
 
+class OptedOut(ProviderError):
+    """The recipient opted out with the provider (replied STOP to Twilio): the provider
+    refuses every message to that number until they opt in again there, so the customer is
+    to be marked as not to be contacted.
+
+    `notice` says so in a sentence for the customer's timeline, with the provider's code.
+    """
+
+    def __init__(self, *args: object, notice: str = "") -> None:
+        super().__init__(*args)
+        self.notice = notice
+
+
 class SignatureError(Exception):
     """A webhook's signature or secret does not match: answer 401/403 and store nothing."""
 

@@ -20,6 +20,10 @@ validator does.
 https://www.twilio.com/docs/messaging/guides/track-outbound-message-status
 https://www.twilio.com/docs/messaging/guides/webhook-request
 https://www.twilio.com/docs/usage/security#validating-requests
+
+A refusal because the number opted out (error 21610: it replied STOP to our sender) raises
+`OptedOut`, and `opt_out_notice` recognises it in a failed status's error, so the
+customer-message service marks the customer as not to be contacted.
 """
 
 import base64
@@ -35,7 +39,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from integrations import channels, http, payloads, webhooks
 from integrations.channels import Delivery, InboundMessage, StatusUpdate
-from integrations.errors import ProviderError, SignatureError, UnhandledEvent
+from integrations.errors import OptedOut, ProviderError, SignatureError, UnhandledEvent
 from lib.registry import Registry
 
 NAME = "twilio"
@@ -68,6 +72,12 @@ RECEIVED = "received"
 # The From of a message that came through Twilio's WhatsApp sender.
 WHATSAPP_PREFIX = "whatsapp:"
 
+# The number replied STOP (or another of Twilio's opt-out words: STOPALL, UNSUBSCRIBE, END,
+# QUIT, OPTOUT, REVOKE, CANCEL) to our sender: Twilio refuses every SMS to it until it
+# replies START. https://www.twilio.com/docs/api/errors/21610
+# https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out
+OPTED_OUT = 21610
+
 # Twilio's error codes worth a sentence of their own; any other shows Twilio's message.
 # The 2xxxx come with a refused send, the 3xxxx with a status callback of a message that
 # was not delivered (which carries the code alone: a bare "30003" told staff nothing).
@@ -77,7 +87,7 @@ _ERRORS = {
     21211: gettext_noop("El número de destino no es válido."),
     21408: gettext_noop("La cuenta de Twilio no tiene habilitado el envío de SMS a ese país."),
     21606: gettext_noop("El número remitente configurado no puede enviar SMS."),
-    21610: gettext_noop("El destinatario se dio de baja de los SMS (respondió STOP)."),
+    OPTED_OUT: gettext_noop("El destinatario se dio de baja de los SMS (respondió STOP)."),
     21612: gettext_noop("Twilio no puede enviar SMS a ese número desde el remitente configurado."),
     21614: gettext_noop("El número de destino no puede recibir SMS."),
     21617: gettext_noop("El texto supera los 1600 caracteres que admite un SMS."),
@@ -154,7 +164,7 @@ def send_twilio(to: str, body: str) -> Delivery:
         http.raise_for_response(response)
     answer = _json_object(response)
     if response.status_code >= 400:
-        raise ProviderError(_refusal(answer, response))
+        raise _refused(answer, response)
     return read_message(answer)
 
 
@@ -165,13 +175,18 @@ def read_message(answer: Mapping[str, Any]) -> Delivery:
     if not isinstance(sid, str) or not sid or status is None:
         raise ProviderError(_unexpected(answer))
     if status == channels.FAILED:
-        raise ProviderError(
-            _refusal({"code": answer.get("error_code"), "message": answer.get("error_message")})
-        )
+        raise _refused({"code": answer.get("error_code"), "message": answer.get("error_message")})
     if status not in channels.ACCEPTED_STATUSES:
         # Delivered before the answer: as far as sending goes, it is sent.
         status = channels.SENT
     return Delivery(provider=NAME, provider_message_id=sid, status=status)
+
+
+def opt_out_notice(error: str) -> str:
+    """Say, for the customer's timeline, that the number opted out, when a failed status's
+    error (as `read_webhook` writes it: "21610: …") is Twilio's opt-out; else ""."""
+    code = (error or "").split(":", 1)[0].strip()
+    return _opted_out() if code == str(OPTED_OUT) else ""
 
 
 def compute_signature(url: str, fields: Iterable[tuple[str, str]], auth_token: str) -> str:
@@ -337,6 +352,21 @@ def _sender() -> dict[str, str]:
     if settings.TWILIO_FROM_NUMBER:
         return {"From": settings.TWILIO_FROM_NUMBER}
     raise ProviderError(gettext("Falta el remitente de Twilio: un número o un Messaging Service."))
+
+
+def _refused(answer: Mapping[str, Any], response: Any = None) -> ProviderError:
+    """Turn Twilio's refusal into our error: OptedOut for a number that opted out."""
+    text = _refusal(answer, response)
+    if str(answer.get("code")) == str(OPTED_OUT):
+        return OptedOut(text, notice=_opted_out())
+    return ProviderError(text)
+
+
+def _opted_out() -> str:
+    return gettext(
+        "Twilio informa que el número se dio de baja (%(code)s): respondió STOP u otra palabra "
+        "de baja a nuestros SMS."
+    ) % {"code": OPTED_OUT}
 
 
 def _refusal(answer: Mapping[str, Any], response: Any = None) -> str:

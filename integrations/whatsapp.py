@@ -4,7 +4,10 @@ Sending is one call, POST {WHATSAPP_API_URL}/{WHATSAPP_PHONE_NUMBER_ID}/messages
 access token as a Bearer token. A business may write freely only within 24 hours of the
 customer's last message (the customer-service window); outside it only an approved
 template goes through, and Meta refuses anything else with error 131047. The caller
-keeps that rule; `send_text` turns the refusal into `WindowClosed`.
+keeps that rule; `send_text` turns the refusal into `WindowClosed`. A customer who stopped
+the business's marketing messages in WhatsApp (error 131050) fails that message for good,
+saying so; it is not an opt-out of the lender's other messages (a payment reminder is a
+utility template, which Meta still delivers), so the customer is not marked.
 
 Meta's webhooks come to /webhooks/whatsapp/:
 
@@ -62,6 +65,10 @@ MESSAGES_FIELD = "messages"
 # Meta's error codes: https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
 # More than 24 hours since the customer last wrote: only a template may go.
 WINDOW_CLOSED = 131047
+# The customer stopped the business's marketing messages in WhatsApp ("Detener
+# promociones"): Meta refuses marketing templates to them, utility ones still go.
+# https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+MARKETING_STOPPED = 131050
 # Throttling (too many calls, of the account, of the number, to one recipient) and a
 # service that is down for now: retrying later is the fix.
 TEMPORARY_CODES = frozenset({2, 4, 80007, 130429, 131056})
@@ -79,7 +86,10 @@ _ERRORS = {
     131049: gettext_noop(
         "Meta no entregó el mensaje para limitar los mensajes de marketing que recibe el cliente."
     ),
-    131050: gettext_noop("El cliente dejó de recibir mensajes de marketing de la empresa."),
+    MARKETING_STOPPED: gettext_noop(
+        "El cliente dejó de recibir mensajes de marketing de la empresa: use una plantilla de "
+        "utilidad (un recordatorio de pago), que sí le llega."
+    ),
     131051: gettext_noop("WhatsApp no admite ese tipo de mensaje."),
     132000: gettext_noop("La cantidad de variables no coincide con la plantilla aprobada."),
     132001: gettext_noop("La plantilla no existe o no está aprobada en ese idioma."),

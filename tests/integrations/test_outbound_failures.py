@@ -250,7 +250,8 @@ def test_a_whatsapp_meta_could_not_deliver_says_why_in_spanish_on_the_timeline(a
 
     assert timeline(customer)[1] == (
         "No se pudo enviar el WhatsApp «Recordatorio»: 131050: El cliente dejó de recibir "
-        "mensajes de marketing de la empresa. Unable to deliver the message."
+        "mensajes de marketing de la empresa: use una plantilla de utilidad (un recordatorio "
+        "de pago), que sí le llega. Unable to deliver the message."
     )
 
 
