@@ -8,6 +8,11 @@ approval, or money a gateway confirmed). `on_payment_event` listens to
 event however often the event is announced. These messages answer what the debtor did,
 so the daily limit does not count them; quiet hours and consent still hold.
 
+Nothing goes out with a blank in it: a template that says another event's variable
+(`variables.EVENT_VARIABLES_OF`: {monto_pago} on a promise) cannot be chosen, and one with
+a variable the debtor has no value for today (the payment settled the loan: no {cuota}) is
+not sent, with a timeline entry naming what was missing.
+
 The message policy (quiet hours, daily limit) is edited on the same screen.
 """
 
@@ -34,7 +39,8 @@ from collections_app.signals import Event
 from collections_app.strategies import templating, variables
 from crm import display
 from crm import messages as customer_messages
-from crm.models import Customer, MessagePolicy
+from crm import services as crm_services
+from crm.models import Customer, Interaction, MessagePolicy
 
 # The origin of the messages the settings send (crm.models.Message.origin), with the
 # setting's id: the effectiveness figures count them by it.
@@ -97,7 +103,12 @@ def on_payment_event(
     payment_id: int | None = None,
     **kwargs: Any,
 ) -> customer_messages.Sending | None:
-    """Send the debtor the template set for this event, if one is (the signal's receiver)."""
+    """Send the debtor the template set for this event, if one is (the signal's receiver).
+
+    A template that would go out with a variable blank ("Próxima cuota:  el .", the loan
+    settled) is not sent: a timeline entry names what is missing, and None is returned,
+    as for an event with no template (a review then sends its built-in e-mail).
+    """
     if event not in SETTING_OF or instance is None:
         return None
     setting = active_setting(portfolio, event)
@@ -113,15 +124,49 @@ def on_payment_event(
         receivable_id=receivable_id,
         extra=event_values(instance),
     )
-    rendered = templating.render_for(template, [recipient], timezone.localdate())[0]
+    today = timezone.localdate()
+    key = dedupe_key(event, instance, payment_id)
+    blank = templating.blank_variables(template, recipient, today)
+    if blank:
+        # "Próxima cuota:  el ." once the payment settled the loan: not sent.
+        _not_sent_incomplete(customer, setting, blank, key)
+        return None
+    rendered = templating.render_for(template, [recipient], today)[0]
     return customer_messages.send_customer_message(
         customer=customer,
         channel=template.channel,
         subject=rendered.subject or template.name,
         body=rendered.body,
         origin=(ORIGIN, setting.pk),
-        dedupe_key=dedupe_key(event, instance, payment_id),
+        dedupe_key=key,
         whatsapp_template=rendered.whatsapp,
+    )
+
+
+def _not_sent_incomplete(
+    customer: Customer, setting: EventSetting, blank: list[str], key: str
+) -> None:
+    """Say on the timeline, once per event, that the setting's template was not sent
+    because these variables have no value for the customer today."""
+    entries = Interaction.objects.filter(
+        customer=customer, kind=Interaction.Kind.SYSTEM, payload__event=key
+    )
+    if entries.exists():
+        # The event announced again (a review tells the debtor before its commit too).
+        return
+    crm_services.record_interaction(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_(
+            "Evento «%(event)s»: no se envió la plantilla «%(template)s» porque saldría "
+            "incompleta: el cliente no tiene hoy %(names)s."
+        )
+        % {
+            "event": setting.get_event_display(),
+            "template": setting.template.name,
+            "names": ", ".join("{" + name + "}" for name in blank),
+        },
+        payload={"event": key},
     )
 
 
@@ -175,7 +220,9 @@ def current_settings() -> dict[tuple[str, str], EventSetting]:
 @transaction.atomic
 def save_event_settings(*, choices: list[Choice]) -> list[EventSetting]:
     """Store what template each event sends, per portfolio; refuse a template of another
-    portfolio, a switched-off template, or an event switched on with nothing to send.
+    portfolio, a switched-off template, a template that says another event's variable
+    ({monto_pago} on a promise: it would go out blank), or an event switched on with
+    nothing to send.
 
     Errors name the screen's field: `<portfolio>__<event>__template`.
     """
@@ -203,6 +250,9 @@ def save_event_settings(*, choices: list[Choice]) -> list[EventSetting]:
                 _("La plantilla «%(name)s» está inactiva: actívela o elija otra.")
                 % {"name": template.name}
             )
+        missing = variables.event_variables_missing(_names(template), choice.event)
+        if missing:
+            errors.setdefault(field, []).append(_foreign_variables(template, choice.event, missing))
     if errors:
         raise ValidationError(errors)
     saved = []
@@ -214,6 +264,39 @@ def save_event_settings(*, choices: list[Choice]) -> list[EventSetting]:
         )
         saved.append(setting)
     return saved
+
+
+def _names(template: MessageTemplate) -> list[str]:
+    """The variables a template's message says (an e-mail's subject too)."""
+    subject = (
+        templating.placeholders(template.subject)
+        if template.channel == MessageTemplate.Channel.EMAIL
+        else []
+    )
+    return [*subject, *templating.placeholders(template.body)]
+
+
+def _foreign_variables(template: MessageTemplate, event: str, missing: list[str]) -> str:
+    """Say that `template` says event variables `event` does not fill, and which it does."""
+    filled = variables.EVENT_VARIABLES_OF.get(event, frozenset())
+    if len(missing) == 1:
+        text = _(
+            "La plantilla «%(name)s» usa %(missing)s, que el evento «%(event)s» no tiene: el "
+            "mensaje saldría con ese dato en blanco. Este evento tiene %(filled)s."
+        )
+    else:
+        text = _(
+            "La plantilla «%(name)s» usa %(missing)s, que el evento «%(event)s» no tiene: el "
+            "mensaje saldría con esos datos en blanco. Este evento tiene %(filled)s."
+        )
+    return text % {
+        "name": template.name,
+        "missing": ", ".join("{" + name + "}" for name in missing),
+        "event": EventSetting.Event(event).label,
+        "filled": ", ".join(
+            "{" + name + "}" for name in variables.EVENT_VARIABLES if name in filled
+        ),
+    }
 
 
 def validate_policy(*, quiet_start: time, quiet_end: time, daily_limit: int) -> None:

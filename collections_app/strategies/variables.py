@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from collections_app.models import Portfolio
+from collections_app.models import EventSetting, Portfolio
 from credits import selectors as credit_selectors
 from credits.models import Loan
 from crm import display
@@ -306,6 +306,24 @@ EVENT_VARIABLES = {
     "monto_compromiso": _("Monto comprometido (compromiso de pago)"),
     "fecha_compromiso": _("Fecha comprometida (compromiso de pago)"),
 }
+
+
+# The event variables each event of the events settings fills (strategies.events.
+# event_values); any other event variable is blank in its message, and everywhere else
+# (flows, conversations) they all are.
+EVENT_VARIABLES_OF: Mapping[str, frozenset[str]] = {
+    EventSetting.Event.PROMISE: frozenset({"monto_compromiso", "fecha_compromiso"}),
+    EventSetting.Event.TO_VERIFY: frozenset({"monto_pago", "fecha_pago"}),
+    EventSetting.Event.REJECTED: frozenset({"monto_pago", "fecha_pago", "motivo"}),
+    EventSetting.Event.VERIFIED: frozenset({"monto_pago", "fecha_pago"}),
+}
+
+
+def event_variables_missing(names: Iterable[str], event: str | None) -> list[str]:
+    """Return the event variables among `names` that `event` (an events setting's event;
+    None: no event, a flow or a reply) does not fill, in their order."""
+    filled = EVENT_VARIABLES_OF.get(event, frozenset()) if event else frozenset()
+    return [name for name in dict.fromkeys(names) if name in EVENT_VARIABLES and name not in filled]
 
 
 def _load_event(recipients: Sequence[Recipient], today: date) -> list[dict[str, str]]:
