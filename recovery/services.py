@@ -361,8 +361,9 @@ def apply_payment(
     `accept_overpayment` (a gateway's payment, already taken): then the excess is kept as
     `overpaid`, and money for a campaign paid meanwhile (a second link) or finished since
     its link was made is recorded too, never refused: all of it overpaid, or paying a
-    finished campaign's balance. The same `external_id` twice applies once (the first
-    payment is returned).
+    finished campaign's balance. A finished campaign otherwise takes only money received
+    within its offer (`_within_ended_offer`: a transfer of its last day keyed in the next
+    morning). The same `external_id` twice applies once (the first payment is returned).
     """
     if external_id:
         found = CampaignPayment.objects.filter(external_id=external_id).first()
@@ -372,7 +373,8 @@ def apply_payment(
     if amount <= 0:
         raise ValidationError({"amount": _("El monto debe ser mayor que cero.")})
     was_finished = campaign.status == Campaign.Status.FINISHED
-    if was_finished and not accept_overpayment:
+    within_offer = _within_ended_offer(campaign, received_on)
+    if was_finished and not within_offer and not accept_overpayment:
         raise ValidationError(_("La campaña %(code)s está finalizada.") % {"code": campaign.code})
     balance = max(campaign.balance, ZERO)
     if balance <= 0 and not accept_overpayment:
@@ -418,11 +420,32 @@ def apply_payment(
         summary += _(" (ya no tenía saldo: todo queda como saldo a favor)")
     elif overpaid:
         summary += _(" (%(over)s más que el saldo)") % {"over": _money(campaign.currency, overpaid)}
-    if was_finished:
+    if within_offer:
+        summary += _("; recibido el %(day)s, dentro de la oferta, que terminó el %(end)s") % {
+            "day": f"{received_on:%d/%m/%Y}",
+            "end": f"{campaign.ends_on:%d/%m/%Y}",
+        }
+    elif was_finished:
         summary += _("; la campaña estaba finalizada")
-    if is_paid:
+    if is_paid and was_finished:
+        # Its tag went when it was finished; another active campaign keeps the customer's.
+        summary += _("; campaña pagada")
+    elif is_paid:
         summary += _("; campaña pagada, etiqueta «%(tag)s» quitada") % {"tag": CASTIGADA_TAG}
+    if is_paid:
         _untag([campaign.customer_id])
+    if within_offer:
+        # Offered again since it ended: that campaign is left as it is, for an agent to see.
+        other = (
+            Campaign.objects.filter(customer_id=campaign.customer_id, status=Campaign.Status.ACTIVE)
+            .exclude(pk=campaign.pk)
+            .values_list("code", flat=True)
+            .first()
+        )
+        if other is not None:
+            summary += _("; el cliente tiene otra campaña activa (%(code)s), que sigue vigente") % {
+                "code": other
+            }
     crm_services.record_interaction(
         customer=campaign.customer,
         kind=Interaction.Kind.PAYMENT,
@@ -431,6 +454,23 @@ def apply_payment(
         payload={"recovery_campaign": campaign.pk, "recovery_payment": payment.pk},
     )
     return payment
+
+
+def _within_ended_offer(campaign: Campaign, received_on: date) -> bool:
+    """Say whether money received on `received_on` honoured the offer of a campaign that is
+    finished because its end date went by (the 00:05 task), though it is recorded later.
+
+    A campaign does not record who finished it. One finished after its end date ran its
+    whole offer either way; one finished by hand before it withdrew the offer, and money
+    for it is refused as before.
+    """
+    return (
+        campaign.status == Campaign.Status.FINISHED
+        and campaign.ends_on is not None
+        and received_on <= campaign.ends_on
+        and campaign.finished_at is not None
+        and timezone.localdate(campaign.finished_at) > campaign.ends_on
+    )
 
 
 @transaction.atomic
