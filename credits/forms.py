@@ -537,6 +537,62 @@ class TransitionForm(forms.Form):
         return cleaned
 
 
+class DisburseForm(forms.Form):
+    """The day a loan's money was handed over: today, or a past day for a loan registered
+    after the fact. The loan's page sends it to a page that shows it for confirmation."""
+
+    disbursed_on = forms.DateField(
+        label=_("Fecha del desembolso"),
+        required=False,
+        widget=forms.DateInput(**DATE_WIDGET),
+        help_text=_("Hoy, o el día en que se entregó el dinero si lo registra después."),
+    )
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, loan: Loan, **kwargs):
+        self.loan = loan
+        self.today = timezone.localdate()
+        kwargs.setdefault("initial", {}).setdefault("disbursed_on", self.today)
+        super().__init__(*args, **kwargs)
+        # The browser's date picker offers only the days allowed; `clean` checks them.
+        attrs = self.fields["disbursed_on"].widget.attrs
+        attrs["min"] = max(loan.start_date, self.earliest()).isoformat()
+        attrs["max"] = self.today.isoformat()
+        attrs.update(
+            {
+                "class": "form-control form-control-sm mb-1",
+                "required": True,
+                "aria-describedby": "disbursed-on-help",
+            }
+        )
+
+    def earliest(self) -> date:
+        """Return the oldest disbursement day the form takes: the new-loan form's window."""
+        return self.today - LOAN_START_WINDOW
+
+    def clean_disbursed_on(self) -> date:
+        day = self.cleaned_data.get("disbursed_on") or self.today
+        if day < self.earliest():
+            raise ValidationError(
+                _(
+                    "La fecha del desembolso no puede ser anterior al %(min)s (un año atrás): "
+                    "un crédito más antiguo se registra en «Importaciones», con sus pagos."
+                )
+                % {"min": self.earliest().strftime("%d/%m/%Y")}
+            )
+        try:
+            loan_services.validate_disbursement_day(self.loan, day, self.today)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["disbursed_on"]) from exc
+        return day
+
+    def needs_review(self) -> bool:
+        """Tell whether to show the day for confirmation before disbursing: the loan's page
+        sends a day, and the confirmation page sends it back confirmed. A request without
+        a day (a page opened before this form had one) disburses today, as it did."""
+        return "disbursed_on" in self.data and not self.cleaned_data["confirmed"]
+
+
 def available_actions(user, loan: Loan, *, has_open_contract: bool) -> set[str]:
     """Return the life-cycle actions to offer on a loan: its status allows them, the user may."""
     status = Loan.Status

@@ -114,6 +114,7 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     # A loan not yet disbursed has no installments: show the ones it will have.
     projected = None if loan.disbursed_at else loan_services.schedule_for(loan)
+    actions = forms.available_actions(request.user, loan, has_open_contract=open_contract)
     return render(
         request,
         "credits/loan_detail.html",
@@ -141,7 +142,10 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contract_emails": contract_services.planned_signer_emails(loan)
             if loan.status in (Loan.Status.DRAFT, Loan.Status.AWAITING_SIGNATURE)
             else "",
-            "actions": forms.available_actions(request.user, loan, has_open_contract=open_contract),
+            "actions": actions,
+            "disburse_form": forms.DisburseForm(loan=loan)
+            if forms.TransitionForm.DISBURSE in actions
+            else None,
         },
     )
 
@@ -254,12 +258,52 @@ def loan_transition(request: HttpRequest, pk: int) -> HttpResponse:
     if not forms.may_take(request.user, form.cleaned_data["action"], loan):
         raise PermissionDenied
     action, reason = form.cleaned_data["action"], form.cleaned_data["reason"].strip()
+    if action == forms.TransitionForm.DISBURSE:
+        return _disburse(request, loan)
     try:
         level, message = _run_transition(loan, action, reason, request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.add_message(request, level, message)
+    return redirect(loan)
+
+
+def _disburse(request: HttpRequest, loan: Loan) -> HttpResponse:
+    """Disburse on the day the form gives, once the person saw it on its own page."""
+    form = forms.DisburseForm(request.POST, loan=loan)
+    if not form.is_valid():
+        # Each error names the date already ("La fecha del desembolso no puede…").
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(loan)
+    day = form.cleaned_data["disbursed_on"]
+    if form.needs_review():
+        today = timezone.localdate()
+        due = [row for row in loan_services.schedule_for(loan).rows if row.due_date < today]
+        return render(
+            request,
+            "credits/loan_disburse_confirm.html",
+            {"loan": loan, "form": form, "day": day, "today": today, "due_rows": due},
+        )
+    try:
+        loan_services.disburse(loan=loan, actor=request.user, disbursed_on=day)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        done = {"code": loan.payment_code, "day": day.strftime("%d/%m/%Y")}
+        if day == timezone.localdate():
+            messages.success(
+                request, _("Crédito %(code)s desembolsado: su cronograma está vigente.") % done
+            )
+        else:
+            messages.success(
+                request,
+                _(
+                    "Crédito %(code)s desembolsado con fecha %(day)s: su cronograma está "
+                    "vigente. Registre los pagos ya recibidos con las fechas en que llegaron."
+                )
+                % done,
+            )
     return redirect(loan)
 
 
@@ -311,9 +355,6 @@ def _run_ledger_transition(loan: Loan, action: str, reason: str, actor) -> str:
     if action == forms.TransitionForm.CANCEL:
         loan_services.change_status(loan=loan, to=Loan.Status.CANCELLED, actor=actor, reason=reason)
         return _("Crédito %(code)s anulado.") % code
-    if action == forms.TransitionForm.DISBURSE:
-        loan_services.disburse(loan=loan, actor=actor)
-        return _("Crédito %(code)s desembolsado: su cronograma está vigente.") % code
     if action == forms.TransitionForm.WRITE_OFF:
         loan_services.write_off(loan=loan, actor=actor, reason=reason)
         return _("Crédito %(code)s castigado.") % code

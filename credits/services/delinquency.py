@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -23,6 +23,7 @@ from credits.models import (
     Payment,
 )
 from credits.services import ledger
+from crm import display
 from crm import services as crm_services
 from crm.models import Interaction
 from lib import money, people
@@ -248,13 +249,20 @@ def _changed_after(loan: Loan, day: date) -> set[int]:
 
 @transaction.atomic
 def waive_late_interest(
-    *, loan: Loan, amount: Decimal, actor: AbstractBaseUser | None, reason: str
+    *,
+    loan: Loan,
+    amount: Decimal,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    summary: str = "",
 ) -> Decimal:
     """Forgive up to `amount` of the late interest still owed, oldest installment first.
 
-    A discount agreed with the debtor (a payment agreement): each forgiven part is a ledger
-    entry that lowers what the installment owes, so balances still add up from the ledger.
-    Returns what was forgiven (less than `amount` when less was owed).
+    A discount agreed with the debtor (a payment agreement), or one the lender owes it (a
+    total-debt link's quote): each forgiven part is a ledger entry that lowers what the
+    installment owes, so balances still add up from the ledger. `summary` replaces the
+    timeline's usual text; its `%(amount)s` is what was forgiven ("S/ 6.24"). Returns what
+    was forgiven (less than `amount` when less was owed).
     """
     amount = Decimal(amount)
     if not amount.is_finite() or amount < 0 or amount != money.cents(amount):
@@ -290,7 +298,9 @@ def waive_late_interest(
         crm_services.record_interaction(
             customer=loan.customer,
             kind=Interaction.Kind.PAYMENT,
-            summary=_(
+            summary=summary % {"amount": display.money_text(forgiven, loan.currency)}
+            if summary
+            else _(
                 "Descuento de %(cur)s %(amount)s de interés moratorio en el crédito "
                 "%(code)s: %(reason)s"
             )
@@ -303,6 +313,8 @@ def waive_late_interest(
             payload={"loan": loan.pk, "late_interest_waived": str(forgiven)},
             actor=people.signed_in(actor),
         )
+        # An installment that owed only late interest is paid now.
+        refresh_delinquency(loan=loan)
     return forgiven
 
 
@@ -331,12 +343,7 @@ def update_delinquency(*, today: date | None = None, batch_size: int = 500) -> i
             accrue_late_interest(loan=loan, today=today)
 
     oldest = dict(
-        Installment.objects.filter(
-            is_superseded=False,
-            paid_on__isnull=True,
-            due_date__lt=today,
-            loan__status__in=Loan.LIVE,
-        )
+        _late_installments(today, Installment.objects.filter(loan__status__in=Loan.LIVE))
         .values_list("loan_id")
         .annotate(oldest=Min("due_date"))
     )
@@ -346,10 +353,44 @@ def update_delinquency(*, today: date | None = None, batch_size: int = 500) -> i
         "id", "days_past_due", "bucket", "status"
     )
     for loan in stale.iterator(chunk_size=batch_size):
-        days = (today - oldest[loan.pk]).days if loan.pk in oldest else 0
-        bucket = Bucket.for_days(days)
-        if (loan.days_past_due, loan.bucket) != (days, bucket):
-            loan.days_past_due, loan.bucket = days, bucket
+        if _set_days_past_due(loan, oldest.get(loan.pk), today):
             changed.append(loan)
     Loan.objects.bulk_update(changed, ["days_past_due", "bucket"], batch_size=batch_size)
     return len(changed)
+
+
+def refresh_delinquency(*, loan: Loan, today: date | None = None) -> bool:
+    """Refresh one loan's days past due and bucket as the nightly run does; charge nothing.
+
+    Called by every service that pays, re-opens or forgives an installment (a payment, its
+    annulment, a discount of late interest, a disbursement with a past date), in its own
+    transaction: the screens, segments and message variables read these two fields, and
+    would otherwise keep the night's figures until the next run. Late interest stays the
+    nightly run's (`update_delinquency`). Return whether they changed.
+    """
+    today = today or timezone.localdate()
+    oldest = None
+    if loan.status in Loan.LIVE:
+        oldest = _late_installments(today, Installment.objects.filter(loan=loan)).aggregate(
+            oldest=Min("due_date")
+        )["oldest"]
+    if not _set_days_past_due(loan, oldest, today):
+        return False
+    Loan.objects.filter(pk=loan.pk).update(days_past_due=loan.days_past_due, bucket=loan.bucket)
+    return True
+
+
+def _late_installments(today: date, rows: QuerySet[Installment]) -> QuerySet[Installment]:
+    """Return the installments of `rows` unpaid past their due date on `today`."""
+    return rows.filter(is_superseded=False, paid_on__isnull=True, due_date__lt=today)
+
+
+def _set_days_past_due(loan: Loan, oldest: date | None, today: date) -> bool:
+    """Set (unsaved) the days past due and bucket the oldest late due date gives on `today`;
+    return whether they changed."""
+    days = (today - oldest).days if oldest is not None else 0
+    bucket = Bucket.for_days(days)
+    if (loan.days_past_due, loan.bucket) == (days, bucket):
+        return False
+    loan.days_past_due, loan.bucket = days, bucket
+    return True

@@ -7,7 +7,7 @@ its own transaction, so credits never imports that app.
 
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -24,7 +24,7 @@ from credits.models import (
     Loan,
     LoanProduct,
 )
-from credits.services import ledger
+from credits.services import delinquency, ledger
 from crm import display
 from crm import services as crm_services
 from crm.models import Branch, Customer, Interaction
@@ -302,15 +302,38 @@ def change_status(*, loan: Loan, to: str, actor: AbstractBaseUser | None, reason
 
 @transaction.atomic
 def disburse(
-    *, loan: Loan, actor: AbstractBaseUser | None, disbursed_at: datetime | None = None
+    *,
+    loan: Loan,
+    actor: AbstractBaseUser | None,
+    disbursed_at: datetime | None = None,
+    disbursed_on: date | None = None,
 ) -> Loan:
-    """Disburse a loan ready for it: write its schedule and what it owes to the ledger."""
+    """Disburse a loan ready for it: write its schedule and what it owes to the ledger.
+
+    `disbursed_on` is the day the money was handed over, as a person states it (a loan
+    registered after the fact): from today back to the loan's start date, the day its
+    schedule counts its first period from. A past day is kept at noon, local time, as the
+    importer keeps it; today, the moment is now; either way the installments already due
+    show as late at once. `disbursed_at` is an exact moment, from code (seeds, tests),
+    whose days past due wait for the nightly run. Payments are recorded from that day on,
+    and the portfolio counts the loan from then.
+    """
+    if disbursed_at is not None and disbursed_on is not None:
+        raise TypeError("Pass disbursed_at or disbursed_on, not both.")
     loan = ledger.locked(loan)
     if loan.status != Loan.Status.READY_TO_DISBURSE:
         raise ValidationError(
             _("Solo se desembolsa un crédito «Por desembolsar»; este está «%(s)s».")
             % {"s": loan.get_status_display()}
         )
+    today = timezone.localdate()
+    reason = _("Desembolso")
+    if disbursed_on is not None:
+        validate_disbursement_day(loan, disbursed_on, today)
+        if disbursed_on != today:
+            disbursed_at = timezone.make_aware(datetime.combine(disbursed_on, time(12)))
+            # The ledger's own date is when this was written: the reason keeps the day.
+            reason = _("Desembolso del %(day)s") % {"day": disbursed_on.strftime("%d/%m/%Y")}
     plan = schedule_for(loan)
     rows = Installment.objects.bulk_create(
         Installment(
@@ -323,19 +346,40 @@ def disburse(
         )
         for row in plan.rows
     )
-    reason = _("Desembolso")
     ledger.record_owed(
         loan, rows, sign=1, kind=LedgerEntry.Kind.DISBURSEMENT, actor=actor, reason=reason
     )
     loan.disbursed_at = disbursed_at or timezone.now()
     loan.save(update_fields=["disbursed_at", "updated_at"])
     ledger.move_status(loan, Loan.Status.ACTIVE, actor=actor, reason=reason)
+    if disbursed_on is not None:
+        # Installments due before today are late now, not after the next nightly run.
+        delinquency.refresh_delinquency(loan=loan, today=today)
     portfolio.mark_stale(timezone.localdate(loan.disbursed_at))
     for name in _disbursement_hooks.names():
         hook = _disbursement_hooks.get(name)
         if hook is not None:
             hook(loan, actor)
     return loan
+
+
+def validate_disbursement_day(loan: Loan, day: date, today: date) -> None:
+    """Refuse a disbursement day in the future or before the loan's start date.
+
+    The schedule counts its first period (and its interest) from the start date: money
+    handed over before it would run days the schedule does not charge.
+    """
+    if day > today:
+        raise ValidationError({"disbursed_on": _("La fecha del desembolso no puede ser futura.")})
+    if day < loan.start_date:
+        raise ValidationError(
+            {
+                "disbursed_on": _(
+                    "La fecha del desembolso no puede ser anterior al inicio del crédito (%(day)s)."
+                )
+                % {"day": loan.start_date.strftime("%d/%m/%Y")}
+            }
+        )
 
 
 @transaction.atomic

@@ -422,6 +422,8 @@ def apply_payment(
         ledger.move_status(
             loan, Loan.Status.PAID, actor=actor, reason=_("Crédito cancelado por completo")
         )
+    # What the payment paid (or re-scheduled) shows in the loan's days past due at once.
+    delinquency.refresh_delinquency(loan=loan)
     portfolio.mark_stale(received_on)
     return payment
 
@@ -692,5 +694,7 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
             actor=actor,
             reason=note,
         )
+    # The installments it re-opened are late again from their due dates.
+    delinquency.refresh_delinquency(loan=loan)
     portfolio.mark_stale(payment.received_on)
     return payment
