@@ -8,7 +8,7 @@ written-off campaigns here from its `AppConfig.ready` without this app importing
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from collections_app.models import ZERO, Portfolio
 from credits import selectors as credit_selectors
-from credits.models import Loan, Payment
+from credits.models import Component, LedgerEntry, Loan, Payment
 from credits.services import delinquency
 from credits.services import payments as payment_services
 from lib.registry import Registry
@@ -102,9 +102,22 @@ class ReceivableKind(Protocol):
         """Return what standing payments received from `start` to `end` (inclusive) add up to."""
 
     def grant_discount(
-        self, *, receivable_id: int, amount: Decimal, actor: AbstractBaseUser | None, reason: str
+        self,
+        *,
+        receivable_id: int,
+        amount: Decimal,
+        actor: AbstractBaseUser | None,
+        reason: str,
+        summary: str = "",
     ) -> Decimal:
-        """Forgive up to `amount` of late interest; return what was forgiven."""
+        """Forgive up to `amount` of late interest; return what was forgiven. `summary` is
+        the timeline's text for it, instead of the usual one."""
+
+    def late_interest_charged(
+        self, receivable_id: int, *, since: datetime, until: datetime
+    ) -> Decimal:
+        """Return the late interest charged on it between two moments, less any taken back
+        or waived between them (zero for a kind that charges none)."""
 
 
 _kinds: Registry[ReceivableKind] = Registry("A receivable kind")
@@ -278,7 +291,30 @@ class LoanReceivable:
         return total or ZERO
 
     def grant_discount(
-        self, *, receivable_id: int, amount: Decimal, actor: AbstractBaseUser | None, reason: str
+        self,
+        *,
+        receivable_id: int,
+        amount: Decimal,
+        actor: AbstractBaseUser | None,
+        reason: str,
+        summary: str = "",
     ) -> Decimal:
         loan = Loan.objects.get(pk=receivable_id)
-        return delinquency.waive_late_interest(loan=loan, amount=amount, actor=actor, reason=reason)
+        return delinquency.waive_late_interest(
+            loan=loan, amount=amount, actor=actor, reason=reason, summary=summary
+        )
+
+    def late_interest_charged(
+        self, receivable_id: int, *, since: datetime, until: datetime
+    ) -> Decimal:
+        # The ledger's late-interest entries on installments: the nightly's charges, and
+        # what payments took back and charged again, and waivers, with their signs.
+        total = LedgerEntry.objects.filter(
+            loan_id=receivable_id,
+            kind=LedgerEntry.Kind.LATE_INTEREST,
+            component=Component.LATE_INTEREST,
+            installment__isnull=False,
+            created_at__gt=since,
+            created_at__lt=until,
+        ).aggregate(total=Sum("owed"))["total"]
+        return total or ZERO

@@ -482,11 +482,12 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
             return  # applied before: a repeated notification
         if found.currency and found.currency != link.currency:
             raise IgnoreEvent(f"Paid in {found.currency}, the link asks for {link.currency}.")
-        received_on = found.paid_on or timezone.localdate()
+        received_on = min(found.paid_on or timezone.localdate(), timezone.localdate())
+        _honour_total_quote(link, kind, amount=found.amount, received_on=received_on)
         payment_id = kind.apply_payment(
             receivable_id=link.receivable_id,
             amount=found.amount,
-            received_on=min(received_on, timezone.localdate()),
+            received_on=received_on,
             source=provider,
             actor=None,
             reference=found.provider_payment_id,
@@ -537,6 +538,53 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
         )
         return
     # pending, in process, rejected, cancelled: nothing to apply (yet).
+
+
+def _honour_total_quote(
+    link: PaymentLink, kind: receivables.ReceivableKind, *, amount: Decimal, received_on: date
+) -> None:
+    """Waive the late interest charged after a total-debt link was made, before its payment
+    is applied: the link quoted what cancels the debt for as long as it is open.
+
+    Only when the link's amount was paid while the link was open and not withdrawn; and only
+    the late interest charged from the link to the day of the payment, as far as the amount
+    falls short. Anything else still owed (principal, interest, earlier late interest) stays
+    owed; installment, free-amount and agreement links waive nothing.
+    """
+    if link.concept != PaymentLink.Concept.TOTAL or link.agreement_id is not None:
+        return
+    if link.status == PaymentLink.Status.CANCELLED or amount < link.amount:
+        return
+    if received_on > timezone.localdate(link.expires_at):
+        return
+    debt = kind.debt(link.receivable_id, received_on)
+    if debt is None or debt.late_interest <= 0:
+        return  # none owed: nothing to waive (a kind without late interest ends here)
+    # The nightly run charges each day early that day. What was charged after the day of the
+    # payment, the payment itself takes back (a payment recorded after its day).
+    cut = timezone.make_aware(
+        datetime.combine(received_on + timedelta(days=1), datetime.min.time())
+    )
+    since_quote = kind.late_interest_charged(link.receivable_id, since=link.created_at, until=cut)
+    taken_back = kind.late_interest_charged(
+        link.receivable_id, since=max(cut, link.created_at), until=timezone.now()
+    )
+    short = debt.total - taken_back - amount
+    to_waive = min(since_quote, short, debt.late_interest)
+    if to_waive <= 0:
+        return
+    kind.grant_discount(
+        receivable_id=link.receivable_id,
+        amount=to_waive,
+        actor=None,
+        reason=_("link de pago total %(ref)s del %(day)s")
+        % {"ref": link.reference, "day": timezone.localtime(link.created_at).strftime("%d/%m/%Y")},
+        summary=_(
+            "Interés moratorio de %%(amount)s generado después del link de pago total del "
+            "%(day)s condonado: el link cotizaba la cancelación"
+        )
+        % {"day": timezone.localtime(link.created_at).strftime("%d/%m")},
+    )
 
 
 # --- Payments to verify --------------------------------------------------------------------

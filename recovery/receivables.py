@@ -5,7 +5,7 @@ then work for a campaign as for a loan, with the campaign's fields, and their ev
 in the *Cartera castigada* section of the events settings (`Debt.portfolio`).
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -111,7 +111,18 @@ class CampaignReceivable:
         return total or ZERO
 
     def grant_discount(
-        self, *, receivable_id: int, amount: Decimal, actor: AbstractBaseUser | None, reason: str
+        self,
+        *,
+        receivable_id: int,
+        amount: Decimal,
+        actor: AbstractBaseUser | None,
+        reason: str,
+        summary: str = "",
     ) -> Decimal:
         # The campaign is the discount already; agreements are not offered on it.
         raise ValidationError(_("Una campaña de cartera castigada no admite otro descuento."))
+
+    def late_interest_charged(
+        self, receivable_id: int, *, since: datetime, until: datetime
+    ) -> Decimal:
+        return ZERO  # a campaign's amount is fixed: it charges no late interest
