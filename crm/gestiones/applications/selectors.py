@@ -15,7 +15,7 @@ from credits.models import Loan, LoanProduct
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.applications import leads
 from crm.gestiones.models import CreditApplication, CreditLead, Gestion
-from lib import search
+from lib import people, repeats, search
 
 
 def leads_to_confirm(*, q: str = "", source: str = "") -> QuerySet[CreditLead]:
@@ -43,6 +43,22 @@ def recent_decisions() -> QuerySet[CreditLead]:
         CreditLead.objects.filter(decided_at__isnull=False)
         .select_related("customer", "decided_by", "application__gestion")
         .order_by("-decided_at", "-pk")
+    )
+
+
+# A lead decided this recently by the same person, asked to be decided again by them, is
+# the same button pressed twice (a double click, the back button and send).
+DECISION_REPEAT_WINDOW = datetime.timedelta(minutes=1)
+
+
+def just_decided(lead: CreditLead, user: AbstractBaseUser) -> CreditLead | None:
+    """Return the lead as `user` decided it a moment ago (confirmed or discarded), if so."""
+    return repeats.made_within(
+        CreditLead.objects.select_related("application__gestion").filter(
+            pk=lead.pk, decided_by=people.signed_in(user)
+        ),
+        DECISION_REPEAT_WINDOW,
+        field="decided_at",
     )
 
 
@@ -127,6 +143,18 @@ def linkable_loans(gestion: Gestion) -> QuerySet[Loan]:
         .exclude(gestiones=gestion)
         .only("payment_code", "status", "principal", "currency", "created_at")
         .order_by("-created_at", "-pk")
+    )
+
+
+def customer_loan(gestion: Gestion, loan_id: str | int | None) -> Loan | None:
+    """Return the gestión's customer's loan `loan_id` (as posted), linked or not; None when
+    it is not theirs or not a number."""
+    if not str(loan_id or "").isdigit():
+        return None
+    return (
+        Loan.objects.filter(customer_id=gestion.customer_id, pk=int(loan_id))
+        .only("payment_code", "customer_id")
+        .first()
     )
 
 

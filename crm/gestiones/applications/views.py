@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -58,6 +58,19 @@ def lead_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         intake = services.confirm_lead(lead=lead, actor=request.user)
     except ValidationError as exc:
+        decided = selectors.just_decided(lead, request.user)
+        if decided is not None and decided.status == CreditLead.Status.CONVERTED:
+            # Confirmed twice: the first opened the application, the second is that one.
+            gestion = decided.application.gestion
+            messages.info(
+                request,
+                _(
+                    "Este lead ya se confirmó hace un momento: su solicitud está en la gestión "
+                    "#%(id)s; no se abrió otra."
+                )
+                % {"id": gestion.pk},
+            )
+            return _to_gestion_or(request, gestion, "gestiones:credit_leads")
         messages.error(request, " ".join(exc.messages))
         return redirect("gestiones:credit_lead", pk=lead.pk)
     gestion = intake.application.gestion
@@ -79,6 +92,13 @@ def lead_discard(request: HttpRequest, pk: int) -> HttpResponse:
             services.discard_lead(lead=lead, actor=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             if not hasattr(exc, "error_dict"):
+                decided = selectors.just_decided(lead, request.user)
+                if decided is not None and decided.status == CreditLead.Status.DISCARDED:
+                    messages.info(
+                        request,
+                        _("El lead #%(id)s ya se descartó hace un momento.") % {"id": lead.pk},
+                    )
+                    return redirect("gestiones:credit_leads")
                 # Decided meanwhile: the page shows no form to carry the error, so say it.
                 messages.error(request, " ".join(exc.messages))
                 return redirect("gestiones:credit_lead", pk=lead.pk)
@@ -221,6 +241,15 @@ def loan_link(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = forms.LinkLoanForm(request.POST, loans=selectors.linkable_loans(gestion))
     if not form.is_valid():
+        loan = selectors.customer_loan(gestion, request.POST.get("loan"))
+        if loan is not None and gestion.loans.filter(pk=loan.pk).exists():
+            # Sent twice (a double click, the back button and send): the first linked it.
+            messages.info(
+                request,
+                _("El crédito %(code)s ya está vinculado a la gestión.")
+                % {"code": loan.payment_code},
+            )
+            return redirect(gestion)
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(gestion)
     loan = form.cleaned_data["loan"]
@@ -241,7 +270,17 @@ def loan_unlink(request: HttpRequest, pk: int, loan_pk: int) -> HttpResponse:
     gestion = gestion_selectors.gestion_for(request.user, pk)
     if not selectors.can_work(request.user, gestion):
         raise PermissionDenied
-    loan = get_object_or_404(gestion.loans.only("payment_code", "customer_id"), pk=loan_pk)
+    loan = selectors.customer_loan(gestion, loan_pk)
+    if loan is None:
+        raise Http404
+    if not gestion.loans.filter(pk=loan.pk).exists():
+        # Sent twice (a double click, the back button and send): the first unlinked it.
+        messages.info(
+            request,
+            _("El crédito %(code)s no está vinculado a la gestión: no hay nada que desvincular.")
+            % {"code": loan.payment_code},
+        )
+        return redirect(gestion)
     try:
         services.unlink_loan(gestion=gestion, loan=loan, actor=request.user)
     except ValidationError as exc:

@@ -25,12 +25,16 @@ from crm.gestiones.models import (
 )
 from crm.gestiones.models.campaigns import MAX_OFFSET_DAYS
 from crm.models import Branch, Channel, Customer, Product, Tag
-from lib import money
+from lib import money, people, repeats
 
 # A launch with no batch committed for this long has lost its worker (a batch of
 # LAUNCH_BATCH_SIZE customers commits in a second or two): it may be launched again, and
 # beat's sweep (services.resume_stale_launches, every 5 minutes) sends it again.
 LAUNCH_STALE = datetime.timedelta(minutes=5)
+
+# A campaign form sent again this soon with a name just taken, or its launch pressed again
+# this soon by who launched it, is the same form sent twice.
+CREATE_REPEAT_WINDOW = datetime.timedelta(minutes=1)
 
 
 def campaign_list() -> QuerySet[Campaign]:
@@ -45,6 +49,28 @@ def campaign_for(user: AbstractBaseUser, pk: int) -> Campaign:
     """Return the campaign `pk` for a user allowed to see campaigns (the view checks that)."""
     return get_object_or_404(
         Campaign.objects.select_related("channel", "gestion_type", "launched_by"), pk=pk
+    )
+
+
+def just_created(name: str) -> Campaign | None:
+    """Return the campaign named `name` created a moment ago, if any: the new-campaign form
+    sent twice (a double click, the back button and send), whose second finds the name
+    taken by the first."""
+    return repeats.made_within(
+        Campaign.objects.filter(name=(name or "").strip()), CREATE_REPEAT_WINDOW
+    )
+
+
+def just_launched(pk: int, user: AbstractBaseUser) -> bool:
+    """Return whether `user` launched campaign `pk` a moment ago: the launch button pressed
+    twice, whose second is refused while the first runs."""
+    return (
+        repeats.made_within(
+            Campaign.objects.filter(pk=pk, launched_by=people.signed_in(user)),
+            CREATE_REPEAT_WINDOW,
+            field="launched_at",
+        )
+        is not None
     )
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.campaigns import forms, selectors, services, tables
 from crm.gestiones.deletions import views as deletion_views
-from crm.gestiones.models import Campaign, Outcome
+from crm.gestiones.models import Campaign, DeletionRecord, Outcome
 from integrations import recaptcha
 from lib import lists, ratelimit
 
@@ -69,6 +69,18 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Campaña «%(name)s» creada.") % {"name": campaign.name})
             return redirect(campaign)
+    if request.method == "POST" and "name" in form.errors:
+        twin = selectors.just_created(request.POST.get("name", ""))
+        if twin is not None:
+            messages.info(
+                request,
+                _(
+                    "La campaña «%(name)s» ya se creó hace un momento: no se creó otra. Para "
+                    "otra campaña, use otro nombre."
+                )
+                % {"name": twin.name},
+            )
+            return redirect(twin)
     return render(request, "gestiones/campaign_form.html", {"form": form, "campaign": None})
 
 
@@ -91,7 +103,15 @@ def campaign_update(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("gestiones.delete_campaign", raise_exception=True)
 def campaign_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask for confirmation, then delete a campaign that reached nobody (audited)."""
-    campaign = selectors.campaign_for(request.user, pk)
+    try:
+        campaign = selectors.campaign_for(request.user, pk)
+    except Http404:
+        return deletion_views.deleted_a_moment_ago(
+            request,
+            kind=DeletionRecord.Kind.CAMPAIGN,
+            object_id=pk,
+            done_url=reverse("gestiones:campaign_list"),
+        )
     return deletion_views.confirm_deletion(
         request,
         what=_("la campaña"),
@@ -153,7 +173,17 @@ def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.launch_campaign(campaign=campaign, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        if selectors.just_launched(campaign.pk, request.user):
+            # Launch pressed twice: the first launch is the one running.
+            messages.info(
+                request,
+                _(
+                    "Usted lanzó esta campaña hace un momento: el lanzamiento sigue en curso y "
+                    "su avance se ve en esta página; no se lanzó de nuevo."
+                ),
+            )
+        else:
+            messages.error(request, " ".join(exc.messages))
     else:
         messages.success(
             request,

@@ -1,8 +1,15 @@
 """Reads of the deletions audit."""
 
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
 from crm.gestiones.models import DeletionRecord
+from lib import people, repeats
+
+# A deletion confirmed again this soon by the same person is the same confirmation sent twice.
+DELETION_REPEAT_WINDOW = timedelta(minutes=1)
 
 
 def deletion_list(*, kind: str = "", q: str = "") -> QuerySet[DeletionRecord]:
@@ -14,3 +21,15 @@ def deletion_list(*, kind: str = "", q: str = "") -> QuerySet[DeletionRecord]:
     if q:
         records = records.filter(Q(name__icontains=q) | Q(deleted_by_name__icontains=q))
     return records
+
+
+def just_deleted(*, kind: str, object_id: int, user: AbstractBaseUser) -> DeletionRecord | None:
+    """Return `user`'s deletion of that row a moment ago, if any: the confirmation sent
+    twice (a double click on «Sí, eliminar»), whose second finds the row gone."""
+    return repeats.made_within(
+        DeletionRecord.objects.filter(
+            kind=kind, object_id=object_id, deleted_by=people.signed_in(user)
+        ),
+        DELETION_REPEAT_WINDOW,
+        field="deleted_at",
+    )

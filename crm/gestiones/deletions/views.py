@@ -6,8 +6,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from crm.gestiones.deletions import selectors
@@ -85,3 +86,21 @@ def confirm_deletion(
             "confirm_field": CONFIRM_FIELD,
         },
     )
+
+
+def deleted_a_moment_ago(
+    request: HttpRequest, *, kind: str, object_id: int, done_url: str
+) -> HttpResponse:
+    """Answer a confirmation whose row is gone: sent twice (a double click, the back button
+    and send), the first deleted it, so say so and go where the first went; else 404."""
+    record = None
+    if request.method == "POST":
+        record = selectors.just_deleted(kind=kind, object_id=object_id, user=request.user)
+    if record is None:
+        raise Http404
+    messages.info(
+        request,
+        _("%(what)s «%(name)s» ya se eliminó hace un momento.")
+        % {"what": record.get_kind_display(), "name": record.name},
+    )
+    return redirect(done_url)

@@ -18,6 +18,7 @@ Percentages are actual ÷ target × 100, to one place, half up; they may pass 10
 None when the target is zero."""
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -52,6 +53,8 @@ from lib import money, people
 from lib.money import Currency
 
 ZERO = Decimal("0.00")
+# A goal's targets (services.TARGETS has their ceilings).
+TARGET_FIELDS = ("target_local", "target_usd", "target_prospects", "target_customers")
 
 
 def sees_all_goals(user: AbstractBaseUser) -> bool:
@@ -95,6 +98,15 @@ def deletion_details(goal: Goal) -> list[tuple[str, str]]:
         (_("Meta de prospectos"), str(goal.target_prospects)),
         (_("Estado exitoso"), f"{goal.success_state.gestion_type.name} · {goal.success_state}"),
     ]
+
+
+def identical_goal(data: Mapping[str, Any]) -> Goal | None:
+    """Return the goal whose every field is as in `data` (a goal form's cleaned values), if
+    any; None when `data` lacks one of them."""
+    fields = ("agent", "product", "year", "month", "success_state", *TARGET_FIELDS)
+    if any(data.get(name) is None for name in fields):
+        return None
+    return Goal.objects.filter(**{name: data[name] for name in fields}).first()
 
 
 def goal_for(user: AbstractBaseUser, pk: int) -> Goal:

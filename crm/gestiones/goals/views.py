@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.goals import forms, selectors, services, tables
-from crm.gestiones.models import Goal
+from crm.gestiones.models import DeletionRecord, Goal
 from lib import lists
 from lib.money import Currency
 
@@ -44,6 +44,17 @@ def goal_create(request: HttpRequest) -> HttpResponse:
         else:
             _saved(request, goal, _("Meta registrada."))
             return redirect("gestiones:goal_list")
+    if request.method == "POST" and form.errors:
+        # The same goal sent twice (a double click, the back button and send): the first
+        # registered it, so the second finds it as typed instead of "already has one".
+        twin = selectors.identical_goal(form.cleaned_data)
+        if twin is not None:
+            messages.info(
+                request,
+                _("La meta %(goal)s ya está registrada con estos mismos valores: no se creó otra.")
+                % {"goal": selectors.label(twin)},
+            )
+            return redirect("gestiones:goal_list")
     return render(request, "gestiones/goal_form.html", {"form": form, "goal": None})
 
 
@@ -67,7 +78,15 @@ def goal_update(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("gestiones.delete_goal", raise_exception=True)
 def goal_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask for confirmation, then delete the goal (the audit records who and when)."""
-    goal = selectors.goal_for(request.user, pk)
+    try:
+        goal = selectors.goal_for(request.user, pk)
+    except Http404:
+        return deletion_views.deleted_a_moment_ago(
+            request,
+            kind=DeletionRecord.Kind.GOAL,
+            object_id=pk,
+            done_url=reverse("gestiones:goal_list"),
+        )
     label = selectors.label(goal)
     return deletion_views.confirm_deletion(
         request,

@@ -1,14 +1,16 @@
 """Reads of surveys: the list, an invitation by its link, and the report's figures."""
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
+from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.gestiones.models import (
     Answer,
@@ -64,6 +66,46 @@ def survey_list() -> QuerySet[Survey]:
             "invitations", filter=Q(invitations__answered_at__isnull=False), distinct=True
         ),
     )
+
+
+def identical_survey(name: str, data: Mapping[str, Any], questions: Sequence[Any]) -> Survey | None:
+    """Return the survey named `name` whose fields (`data`, a survey form's cleaned values)
+    and questions (`questions`, the form's rows) are those typed, as the save stores them;
+    None when any differs. The new-survey form sent twice finds the one the first saved."""
+    survey = (
+        Survey.objects.prefetch_related(
+            Prefetch("questions", queryset=Question.objects.order_by("order", "id"))
+        )
+        .filter(name=(name or "").strip())
+        .first()
+    )
+    if survey is None:
+        return None
+    typed = (
+        (data.get("intro") or "").strip(),
+        # Left blank, the save stores the default thanks.
+        (data.get("thanks") or "").strip() or _("¡Gracias por sus respuestas!"),
+        bool(data.get("is_active", True)),
+    )
+    if typed != (survey.intro, survey.thanks, survey.is_active):
+        return None
+    rows = [
+        (
+            row.text.strip(),
+            row.kind,
+            row.choices.strip() if row.kind == Question.Kind.CHOICE else "",
+            row.scale_min,
+            row.scale_max,
+            row.is_required,
+            row.order,
+        )
+        for row in questions
+    ]
+    stored = [
+        (q.text, q.kind, q.choices, q.scale_min, q.scale_max, q.is_required, q.order)
+        for q in survey.questions.all()
+    ]
+    return survey if sorted(rows) == sorted(stored) else None
 
 
 def survey_for(pk: int) -> Survey:

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from crm.gestiones.deletions import views as deletion_views
-from crm.gestiones.models import Survey
+from crm.gestiones.models import DeletionRecord, Survey
 from crm.gestiones.surveys import forms, selectors, services, tables
 from lib import lists, ratelimit
 
@@ -98,6 +98,26 @@ def _edit(request: HttpRequest, survey: Survey | None) -> HttpResponse:
         else:
             messages.success(request, _("Encuesta «%(name)s» guardada.") % {"name": saved.name})
             return redirect("gestiones:survey_report", pk=saved.pk)
+    if survey is None and request.method == "POST" and "name" in form.errors:
+        # The new survey sent twice (a double click, the back button and send): the first
+        # saved it, so the second finds its name taken by the same survey.
+        twin = (
+            selectors.identical_survey(
+                request.POST.get("name", ""), form.cleaned_data, forms.question_rows(formset)[0]
+            )
+            if formset.is_valid()
+            else None
+        )
+        if twin is not None:
+            messages.info(
+                request,
+                _(
+                    "La encuesta «%(name)s» ya está guardada con estas mismas preguntas: no se "
+                    "creó otra."
+                )
+                % {"name": twin.name},
+            )
+            return redirect("gestiones:survey_report", pk=twin.pk)
     return render(
         request,
         "gestiones/survey_form.html",
@@ -109,7 +129,15 @@ def _edit(request: HttpRequest, survey: Survey | None) -> HttpResponse:
 @permission_required("gestiones.delete_survey", raise_exception=True)
 def survey_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask for confirmation, then delete a survey never sent (the audit records it)."""
-    survey = selectors.survey_for(pk)
+    try:
+        survey = selectors.survey_for(pk)
+    except Http404:
+        return deletion_views.deleted_a_moment_ago(
+            request,
+            kind=DeletionRecord.Kind.SURVEY,
+            object_id=pk,
+            done_url=reverse("gestiones:survey_list"),
+        )
     consequences = []
     if survey.gestion_types.exists():
         consequences.append(

@@ -2,9 +2,11 @@
 and per agent."""
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -126,3 +128,25 @@ def _open_counts(
 
 def unassigned_count() -> int:
     return Gestion.objects.filter(outcome=Outcome.OPEN, agent__isnull=True).count()
+
+
+# A bulk reassignment sent again this soon by the same supervisor is the same form twice.
+REASSIGN_REPEAT_WINDOW = datetime.timedelta(minutes=1)
+
+
+def reassigned_a_moment_ago(
+    gestiones: Iterable[Gestion], *, agent: AbstractBaseUser, actor: AbstractBaseUser
+) -> int:
+    """Return how many of `gestiones` `actor` handed to `agent` a moment ago (they are
+    still `agent`'s): a reassignment sent twice finds its first send's work."""
+    since = timezone.now() - REASSIGN_REPEAT_WINDOW
+    return (
+        Gestion.objects.filter(pk__in=[gestion.pk for gestion in gestiones], agent=agent)
+        .filter(
+            follow_ups__kind=FollowUp.Kind.ASSIGNMENT,
+            follow_ups__actor=people.signed_in(actor),
+            follow_ups__created_at__gte=since,
+        )
+        .distinct()
+        .count()
+    )

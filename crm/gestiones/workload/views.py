@@ -35,11 +35,32 @@ def workload(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             bulk_form.add_error(None, exc)
         else:
+            agent = bulk_form.cleaned_data["agent"]
+            if (
+                not moved
+                and selectors.reassigned_a_moment_ago(
+                    bulk_form.cleaned_data["gestiones"], agent=agent, actor=request.user
+                )
+                == marked
+            ):
+                # Sent twice: the first send moved them all; this one had nothing to do.
+                messages.info(
+                    request,
+                    ngettext(
+                        "La gestión marcada ya se reasignó a %(agent)s hace un momento; no "
+                        "cambió nada más.",
+                        "Las %(n)s gestiones marcadas ya se reasignaron a %(agent)s hace un "
+                        "momento; no cambió nada más.",
+                        marked,
+                    )
+                    % {"n": marked, "agent": people.display_name(agent)},
+                )
+                return redirect(request.get_full_path())
             _say_reassigned(
                 request,
                 moved=moved,
                 unchanged=marked - moved,
-                agent=people.display_name(bulk_form.cleaned_data["agent"]),
+                agent=people.display_name(agent),
             )
             return redirect(request.get_full_path())
     from_agent = request.GET.get("gestor", "")
