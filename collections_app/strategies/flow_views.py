@@ -10,7 +10,7 @@ the screen says it is queued, never that anything was sent.
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from collections_app import screens
 from collections_app.models import Flow, FlowRun, FlowStep
-from collections_app.strategies import effectiveness, flow_forms, flows, segments
+from collections_app.strategies import effectiveness, flow_forms, flows, segments, views
 from lib import lists
 
 PAGE_SIZE = lists.LIST_PAGE_SIZE
@@ -123,6 +123,18 @@ def _edit(request: HttpRequest, flow: Flow | None) -> HttpResponse:
                 text += " " + _("Está inactivo: actívelo para que empiece a enviar.")
             messages.success(request, text)
             return redirect(_detail_url(saved))
+    if flow is None and request.method == "POST" and "name" in form.errors:
+        twin = flows.just_created(request.user, request.POST.get("name", ""))
+        if twin is not None:
+            messages.info(
+                request,
+                _(
+                    "El flujo «%(name)s» ya se creó hace un momento: no se creó otro. Para otro "
+                    "flujo, use otro nombre."
+                )
+                % {"name": twin.name},
+            )
+            return redirect(_detail_url(twin))
     return render(
         request,
         "collections_app/strategies/flow_form.html",
@@ -265,7 +277,15 @@ def flow_run(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("collections_app.delete_flow", raise_exception=True)
 def flow_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete a flow with its steps and run history, after a confirmation page."""
-    flow = flows.flow_for(request.user, pk)
+    try:
+        flow = flows.flow_for(request.user, pk)
+    except Http404:
+        return views.deleted_a_moment_ago(
+            request,
+            f"flow:{pk}",
+            said=_("El flujo «%(name)s» ya se eliminó hace un momento."),
+            done_url=reverse("collections_app:flow_list"),
+        )
     if not flow_forms.is_confirmed(request.POST):
         runs = FlowRun.objects.filter(step__flow=flow).count()
         steps = len(flow.steps.all())
@@ -290,6 +310,7 @@ def flow_delete(request: HttpRequest, pk: int) -> HttpResponse:
             cancel_url=_detail_url(flow),
         )
     flows.delete_flow(flow=flow, actor=request.user)
+    views.remember_deleted(request, f"flow:{pk}", flow.name)
     messages.success(request, _("Flujo eliminado: %(name)s.") % {"name": flow.name})
     return redirect("collections_app:flow_list")
 

@@ -32,7 +32,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import (
     Case,
     CharField,
@@ -62,7 +62,7 @@ from collections_app.strategies.variables import Recipient
 from credits.models import Installment
 from crm import messages
 from crm.models import Customer
-from lib import bulk, queue
+from lib import bulk, queue, repeats
 
 logger = logging.getLogger(__name__)
 
@@ -386,6 +386,15 @@ def flow_for(user: AbstractBaseUser, pk: int) -> Flow:
     )
 
 
+def just_created(user: AbstractBaseUser, name: str) -> Flow | None:
+    """Return the flow named `name` that `user` created a moment ago, if any: the form sent
+    twice (a double click, the back button and send) finds its name taken by it."""
+    return repeats.made_within(
+        Flow.objects.filter(name=(name or "").strip(), created_by=user),
+        segments.CREATE_REPEAT_WINDOW,
+    )
+
+
 def _steps() -> Prefetch:
     return Prefetch(
         "steps", queryset=FlowStep.objects.select_related("template").order_by("day_offset", "pk")
@@ -559,7 +568,13 @@ def save_flow(
     flow.name = name
     flow.description = description
     flow.segment = segment
-    flow.save()
+    try:
+        with transaction.atomic():
+            flow.save()
+    except IntegrityError as exc:
+        # The same form sent twice at once: both passed the form's check of the name (this
+        # function checks none), the other saved first. Refused as the form refuses it.
+        raise ValidationError({"name": _("Ya existe un flujo con este nombre.")}) from exc
     FlowStep.objects.filter(pk__in=[step.pk for step in removed], flow=flow).delete()
     # Kept steps first moved out of the way: swapping two steps' days must not trip the
     # unique (flow, day, template) constraint halfway.

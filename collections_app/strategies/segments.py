@@ -46,7 +46,7 @@ from collections_app.models import ZERO, PaymentPromise, Segment
 from credits.models import COMPONENTS, Bucket, Installment, Loan, LoanProduct
 from crm import display
 from crm.models import Branch, Customer, Tag
-from lib import people
+from lib import people, repeats
 from lib.money import Currency
 
 # The tag of customers with an active written-off campaign (set by the recovery app).
@@ -361,6 +361,9 @@ def delete_segment(*, segment: Segment) -> None:
 # --- The screens' reads ----------------------------------------------------------------------
 
 IN_USE = "en_uso"
+# A new segment or flow (flows.just_created) sent again this soon with the name it just
+# took is the same form sent twice.
+CREATE_REPEAT_WINDOW = timedelta(minutes=1)
 UNUSED = "sin_uso"
 
 
@@ -369,6 +372,15 @@ def segment_for(user: AbstractBaseUser, pk: int) -> Segment:
     if not user.has_perm("collections_app.view_segment"):
         raise Http404
     return get_object_or_404(Segment, pk=pk)
+
+
+def just_created(user: AbstractBaseUser, name: str) -> Segment | None:
+    """Return the segment named `name` that `user` created a moment ago, if any: the form
+    sent twice (a double click, the back button and send) finds its name taken by it."""
+    return repeats.made_within(
+        Segment.objects.filter(name=(name or "").strip(), created_by=people.signed_in(user)),
+        CREATE_REPEAT_WINDOW,
+    )
 
 
 def segment_list(*, q: str = "", use: str = "") -> QuerySet[Segment]:

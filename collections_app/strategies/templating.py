@@ -10,7 +10,7 @@ sends 100,000 messages. Rendering reads the variables' values for many recipient
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from collections_app.models import EventSetting, MessageTemplate, Portfolio
 from collections_app.strategies import variables
 from crm import messages as customer_messages
+from lib import repeats
 
 # The longest body each channel takes: SMS, six concatenated parts of 153 characters;
 # WhatsApp, Meta's limit for a template's body; e-mail, the model's column.
@@ -442,6 +443,8 @@ def blank_variables(
 # --- The screens' reads ----------------------------------------------------------------------
 
 ACTIVE = "activas"
+# A new template sent again this soon with the name it just took is the same form sent twice.
+CREATE_REPEAT_WINDOW = timedelta(minutes=1)
 INACTIVE = "inactivas"
 
 
@@ -450,6 +453,16 @@ def template_for(user: AbstractBaseUser, pk: int) -> MessageTemplate:
     if not user.has_perm("collections_app.view_messagetemplate"):
         raise Http404
     return get_object_or_404(MessageTemplate, pk=pk)
+
+
+def just_created(name: str) -> MessageTemplate | None:
+    """Return the template named `name` created a moment ago, if any: the form sent twice
+    (a double click, the back button and send) finds its name taken by it. (A template
+    keeps no author, so it is anyone's: a name clash within the minute is rare enough.)"""
+    return repeats.made_within(
+        MessageTemplate.objects.filter(name=(name or "").strip()),
+        CREATE_REPEAT_WINDOW,
+    )
 
 
 def template_list(

@@ -6,13 +6,14 @@ access helper. Deleting a segment or a template first answers a confirmation pag
 acts only on its POST; one in use is refused with where it is used.
 """
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +31,13 @@ PAGE_SIZE = lists.LIST_PAGE_SIZE
 # The preview names at most this many customers when a name matches several.
 PREVIEW_MATCHES = 5
 
+# What this person deleted last, kept in their session for a minute: a deletion's
+# confirmation sent twice (a double click, the back button and send) finds its row gone and
+# says it was deleted, instead of "not found". Segments, templates and flows keep no
+# deletions audit to ask.
+JUST_DELETED = "strategies_just_deleted"
+DELETION_REPEAT_WINDOW = timedelta(minutes=1)
+
 VIEW_SEGMENTS = "collections_app.view_segment"
 VIEW_TEMPLATES = "collections_app.view_messagetemplate"
 VIEW_EVENTS = "collections_app.view_eventsetting"
@@ -46,6 +54,25 @@ def _list(
         fragment_template=f"collections_app/strategies/partials/{name}_results.html",
         context={"form": form, "page": page, **context},
     )
+
+
+def remember_deleted(request: HttpRequest, key: str, name: str) -> None:
+    """Note in the session that this person just deleted `key` ("segment:12"), named `name`."""
+    request.session[JUST_DELETED] = [key, name, timezone.now().isoformat()]
+
+
+def deleted_a_moment_ago(
+    request: HttpRequest, key: str, *, said: str, done_url: str
+) -> HttpResponse:
+    """Answer a deletion's confirmation whose row is gone: deleted by this person a moment
+    ago, say `said` (with the name) and go where the first went; else 404."""
+    noted = request.session.get(JUST_DELETED)
+    if request.method != "POST" or not noted or noted[0] != key:
+        raise Http404
+    if datetime.fromisoformat(noted[2]) < timezone.now() - DELETION_REPEAT_WINDOW:
+        raise Http404
+    messages.info(request, said % {"name": noted[1]})
+    return redirect(done_url)
 
 
 def _confirm_delete(
@@ -145,6 +172,18 @@ def segment_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Segmento «%(name)s» creado.") % {"name": segment.name})
             return redirect("collections_app:segment_list")
+    if request.method == "POST" and "name" in form.errors:
+        twin = segments.just_created(request.user, request.POST.get("name", ""))
+        if twin is not None:
+            messages.info(
+                request,
+                _(
+                    "El segmento «%(name)s» ya se creó hace un momento: no se creó otro. Para "
+                    "otro segmento, use otro nombre."
+                )
+                % {"name": twin.name},
+            )
+            return redirect("collections_app:segment_update", pk=twin.pk)
     return render(
         request, "collections_app/strategies/segment_form.html", {"form": form, "segment": None}
     )
@@ -182,7 +221,15 @@ def segment_update(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("collections_app.delete_segment", raise_exception=True)
 def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask, then delete a segment no flow uses; say which flows use one that is in use."""
-    segment = segments.segment_for(request.user, pk)
+    try:
+        segment = segments.segment_for(request.user, pk)
+    except Http404:
+        return deleted_a_moment_ago(
+            request,
+            f"segment:{pk}",
+            said=_("El segmento «%(name)s» ya se eliminó hace un momento."),
+            done_url=reverse("collections_app:segment_list"),
+        )
     problem = segments.deletion_problem(segment)
     if request.method == "POST" and not problem and forms.is_confirmed(request.POST):
         try:
@@ -190,6 +237,7 @@ def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             problem = " ".join(exc.messages)
         else:
+            remember_deleted(request, f"segment:{pk}", segment.name)
             messages.success(request, _("Segmento «%(name)s» eliminado.") % {"name": segment.name})
             return redirect("collections_app:segment_list")
     return _confirm_delete(
@@ -248,6 +296,18 @@ def template_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Plantilla «%(name)s» creada.") % {"name": template.name})
             return redirect("collections_app:template_list")
+    if request.method == "POST" and "name" in form.errors:
+        twin = templating.just_created(request.POST.get("name", ""))
+        if twin is not None:
+            messages.info(
+                request,
+                _(
+                    "La plantilla «%(name)s» ya se creó hace un momento: no se creó otra. Para "
+                    "otra plantilla, use otro nombre."
+                )
+                % {"name": twin.name},
+            )
+            return redirect("collections_app:template_update", pk=twin.pk)
     return _template_page(request, form, None)
 
 
@@ -276,7 +336,15 @@ def template_update(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("collections_app.delete_messagetemplate", raise_exception=True)
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask, then delete a template nothing sends; say where one in use is sent from."""
-    template = templating.template_for(request.user, pk)
+    try:
+        template = templating.template_for(request.user, pk)
+    except Http404:
+        return deleted_a_moment_ago(
+            request,
+            f"template:{pk}",
+            said=_("La plantilla «%(name)s» ya se eliminó hace un momento."),
+            done_url=reverse("collections_app:template_list"),
+        )
     places = templating.usage(template)
     problem = (
         _("No se puede eliminar la plantilla: se usa en %(places)s.")
@@ -290,6 +358,7 @@ def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             problem = " ".join(exc.messages)
         else:
+            remember_deleted(request, f"template:{pk}", template.name)
             messages.success(
                 request, _("Plantilla «%(name)s» eliminada.") % {"name": template.name}
             )
