@@ -5,7 +5,7 @@ customer owes is never in a statement, and a form can name only the debts listed
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -18,6 +18,7 @@ from collections_app import services as collection_services
 from collections_app.models import (
     ZERO,
     AgreementRule,
+    Origin,
     PaymentAgreement,
     PaymentLink,
     PaymentPromise,
@@ -28,6 +29,11 @@ from credits import selectors as credit_selectors
 from credits.models import Loan
 from crm.models import Customer
 from integrations import payment_gateways
+from lib import repeats
+
+# A promise or an agreement the visitor made this recently, asked for again with the same
+# choice, is the same form sent twice (a double click, the back button and send).
+REPEAT_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -311,3 +317,57 @@ def gateway_label(name: str) -> str:
 
 def link_for_reference(reference: str) -> PaymentLink | None:
     return PaymentLink.objects.filter(reference=reference).first()
+
+
+def promise_just_made(
+    customer: Customer,
+    *,
+    receivable_kind: str,
+    receivable_id: int,
+    amount: Decimal,
+    promised_on: date,
+) -> PaymentPromise | None:
+    """Return the promise the visitor made a moment ago for this debt, amount and day, if
+    it still waits: the same form sent twice, refused the second time as "already one"."""
+    return repeats.made_within(
+        PaymentPromise.objects.filter(
+            customer=customer,
+            receivable_kind=receivable_kind,
+            receivable_id=receivable_id,
+            origin=Origin.PORTAL,
+            status=PaymentPromise.Status.PENDING,
+            amount=amount,
+            promised_on=promised_on,
+        ),
+        REPEAT_WINDOW,
+    )
+
+
+def agreement_just_taken(
+    customer: Customer,
+    *,
+    receivable_kind: str,
+    receivable_id: int,
+    option_key: str,
+    provider: str,
+) -> PaymentLink | None:
+    """Return the open down-payment link of the agreement the visitor took a moment ago with
+    this same option and gateway, if any: the same form sent twice, whose second is refused
+    ("already one in progress") while the first went on to pay."""
+    rule_id, installments = (int(part) for part in option_key.split("-"))
+    agreement = repeats.made_within(
+        PaymentAgreement.objects.filter(
+            customer=customer,
+            receivable_kind=receivable_kind,
+            receivable_id=receivable_id,
+            origin=Origin.PORTAL,
+            status=PaymentAgreement.Status.PENDING,
+            rule_id=rule_id,
+            installments=installments,
+        ),
+        REPEAT_WINDOW,
+    )
+    if agreement is None:
+        return None
+    links = agreement.links.filter(provider=provider).order_by("-created_at", "-pk")
+    return next((link for link in links if link.is_open), None)

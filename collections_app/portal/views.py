@@ -345,6 +345,16 @@ def agreement(request: HttpRequest, visitor: session.Visitor, customer: Customer
             payer_email=customer.email,
         )
     except ValidationError as exc:
+        link = selectors.agreement_just_taken(
+            customer,
+            **form.receivable(),
+            option_key=form.cleaned_data["option"],
+            provider=form.cleaned_data["provider"],
+        )
+        if link is not None:
+            # Sent twice: the first took the agreement; this one goes to pay its down
+            # payment too, instead of saying the debt already has one.
+            return redirect(_going_to(link))
         messages.error(request, " ".join(exc.messages))
         return redirect("collections_app:portal_statement")
     _step(
@@ -441,6 +451,22 @@ def promise(request: HttpRequest, visitor: session.Visitor, customer: Customer) 
                 actor=None,
             )
         except ValidationError as exc:
+            made = selectors.promise_just_made(
+                customer,
+                **form.receivable(),
+                amount=data["amount"],
+                promised_on=data["promised_on"],
+            )
+            if made is not None:
+                messages.info(
+                    request,
+                    _(
+                        "Su compromiso de pago para el %(day)s ya quedó registrado hace un "
+                        "momento; no se registró otro."
+                    )
+                    % {"day": made.promised_on.strftime("%d/%m/%Y")},
+                )
+                return redirect("collections_app:portal_statement")
             form.add_service_error(exc)
         else:
             _step(
