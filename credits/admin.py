@@ -25,6 +25,7 @@ from credits.models import (
 )
 from credits.services import contracts as contract_services
 from credits.services import delinquency
+from credits.services import payments as payment_services
 from lib import fields as lib_fields
 from lib import people
 from lib.jsonsafe import BoundedDecoder
@@ -143,6 +144,7 @@ class LoanAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Recalcular mora y tramos de toda la cartera"))
     def refresh_delinquency(self, request, queryset):
+        payment_services.apply_due_credit_balances()
         changed = delinquency.update_delinquency()
         self.message_user(request, _("Créditos actualizados: %(n)s") % {"n": changed})
 

@@ -5,6 +5,7 @@ from celery import shared_task
 from credits import portfolio
 from credits.services import contracts as contract_services
 from credits.services import delinquency
+from credits.services import payments as payment_services
 from integrations.errors import TemporaryProviderError
 
 
@@ -37,6 +38,8 @@ def send_stalled_contracts() -> int:
 
 @shared_task(name="credits.update_delinquency")
 def update_delinquency() -> None:
+    # A credit balance pays what fell due before anything is charged as late.
+    payment_services.apply_due_credit_balances()
     delinquency.update_delinquency()
 
 

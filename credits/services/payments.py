@@ -494,6 +494,37 @@ def apply_credit_balance(*, loan: Loan, actor: AbstractBaseUser | None) -> Payme
     )
 
 
+def apply_due_credit_balances(*, today: date | None = None) -> int:
+    """Spend each live loan's credit balance on its installments once one falls due (beat,
+    before the nightly's late interest); return on how many loans.
+
+    A credit balance is the debtor's money already received: an installment it covers is
+    not late, and is not charged late interest on it. Each loan is its own transaction,
+    and the payment it makes is annullable like the loan page's *Aplicar saldo a favor*.
+    """
+    today = today or timezone.localdate()
+    due = (
+        Loan.objects.filter(status__in=Loan.LIVE, credit_balance__gt=0)
+        .filter(
+            installments__is_superseded=False,
+            installments__paid_on__isnull=True,
+            installments__due_date__lte=today,
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    applied = 0
+    for loan_id in list(due):
+        with transaction.atomic():
+            loan = Loan.objects.get(pk=loan_id)
+            try:
+                apply_credit_balance(loan=loan, actor=None)
+            except ValidationError:
+                continue  # spent meanwhile (the loan page's button): nothing left to apply
+            applied += 1
+    return applied
+
+
 def _payment_numbers(pks: list[int], shown: int = 5) -> str:
     """Return "#9, #8, #7" or, for many, the newest few and how many more ("y 1,297 más")."""
     numbers = ", ".join(f"#{pk}" for pk in pks[:shown])
