@@ -241,14 +241,15 @@ def _loan_values(loan: Loan | None) -> dict[str, str]:
 
 
 def _regular_installment(loan: Loan) -> Decimal | None:
-    """Return the first regular installment's total: the stored one, else the terms' schedule."""
+    """Return the first regular installment as scheduled (principal, interest and fees;
+    never the late interest it may owe since): the stored one, else the terms' schedule."""
     first = (
         Installment.objects.filter(loan=loan, kind=Installment.Kind.REGULAR, is_superseded=False)
         .order_by("number")
         .first()
     )
     if first is not None:
-        return first.total_due
+        return first.principal_due + first.interest_due + first.fee_due
     try:
         return loan_services.schedule_for(loan).installment
     except (ArithmeticError, ValueError):

@@ -108,6 +108,24 @@ def contract(credit_type):
 # --- The context -----------------------------------------------------------------------------
 
 
+def test_the_installment_in_a_document_is_the_scheduled_one_without_late_interest(gestion, loan):
+    from credits.models import Installment
+
+    Installment.objects.create(
+        loan=loan,
+        number=1,
+        due_date=datetime.date(2026, 10, 1),
+        principal_due=Decimal("3000.00"),
+        interest_due=Decimal("150.00"),
+        fee_due=Decimal("18.89"),
+        late_interest_due=Decimal("8.45"),  # charged since: not the installment's amount
+    )
+
+    context = document_context.context_for(gestion, today=TODAY)
+
+    assert context["credito"]["cuota"] == "3,168.89"
+
+
 def test_the_context_fills_every_documented_placeholder(gestion):
     context = document_context.context_for(gestion, today=TODAY)
 
