@@ -53,7 +53,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(LoanProduct)
 class LoanProductAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
     # The allocation order is typed as JSON.
-    formfield_overrides = {**NUMBER_FIELDS, models.JSONField: {"decoder": BoundedDecoder}}
+    formfield_overrides = {
+        **NUMBER_FIELDS,
+        models.JSONField: {
+            "decoder": BoundedDecoder,
+            "error_messages": {
+                "invalid": _(
+                    "Escriba una lista JSON, por ejemplo "
+                    '["late_interest", "fee", "interest", "principal"], o déjela vacía.'
+                )
+            },
+        },
+    }
     # Percentages, which have no thousands: "12,5" and "12.125" are decimals. Not fee_value,
     # which is an amount for a fixed fee: there "1.500" is asked again, never read as 1.5.
     rate_fields = (

@@ -293,6 +293,28 @@ def test_a_loan_product_is_saved_from_admin_with_its_figures_read_as_typed(admin
     assert (product.annual_rate, product.late_annual_rate) == (Decimal("24.5"), Decimal("12.125"))
 
 
+def test_a_loan_product_with_its_allocation_order_left_empty_takes_the_default(admin_client):
+    # Its help says «Vacío: …»; the admin's JSON box sent None, a server error on saving.
+    response = admin_client.post(
+        reverse("admin:credits_loanproduct_add"), _product_data(allocation_order="")
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    product = LoanProduct.objects.get()
+    assert product.allocation_order == []
+    assert product.get_allocation_order()[0] == "late_interest"
+
+
+def test_a_loan_products_allocation_order_that_is_not_json_is_asked_again(admin_client):
+    response = admin_client.post(
+        reverse("admin:credits_loanproduct_add"), _product_data(allocation_order="[capital,")
+    )
+
+    assert response.status_code == 200
+    assert "Escriba una lista JSON" in str(response.context["adminform"].form.errors)
+    assert not LoanProduct.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("field", "typed"),
     [("min_amount", "1.500"), ("fee_value", "1.500"), ("grace_days", "1.000")],

@@ -189,6 +189,10 @@ class LoanProduct(models.Model):
         return self.name
 
     def clean(self) -> None:
+        # The allocation order left empty, as its help invites, is the default order; the
+        # admin's JSON box sends None for it, which the column does not take.
+        if self.allocation_order is None:
+            self.allocation_order = []
         # A field left empty has its own error already; only filled-in ranges are compared.
         errors = {}
         if None not in (self.min_term, self.max_term) and self.min_term > self.max_term:
