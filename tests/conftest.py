@@ -125,7 +125,7 @@ def demo(db, settings):
     """The demo data, small: what `make run` loads, for tests that walk every screen."""
     settings.KOMMO_WEBHOOK_SECRET = "walk-secret"
     out = io.StringIO()
-    call_command("seed_demo", customers=12, stdout=out)
+    call_command("seed_demo", customers=12, demo_instance=True, stdout=out)
     call_command("seed_credits", loans=20, stdout=out)
     call_command("seed_callcenter", stdout=out)
     call_command("seed_gestiones", gestiones=60, stdout=out)

@@ -63,7 +63,7 @@ LISTS_AND_REPORTS = (
 @pytest.fixture
 def demo_data(transactional_db, settings):
     out = io.StringIO()
-    call_command("seed_demo", customers=12, stdout=out)
+    call_command("seed_demo", customers=12, demo_instance=True, stdout=out)
     call_command("seed_credits", loans=20, stdout=out)
     call_command("seed_gestiones", gestiones=60, stdout=out)
     call_command("seed_collections", stdout=out)

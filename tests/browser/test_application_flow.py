@@ -207,7 +207,7 @@ def test_a_calculator_lead_becomes_a_signed_and_disbursed_loan(
 
 def test_no_application_page_scrolls_sideways_on_a_phone(page: Page, live_server, transactional_db):
     out = io.StringIO()
-    call_command("seed_demo", customers=12, stdout=out)
+    call_command("seed_demo", customers=12, demo_instance=True, stdout=out)
     call_command("seed_credits", loans=20, stdout=out)
     call_command("seed_gestiones", gestiones=60, stdout=out)
     waiting = CreditLead.objects.filter(status=CreditLead.Status.TO_CONFIRM).first()

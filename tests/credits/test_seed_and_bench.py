@@ -33,7 +33,7 @@ def seed() -> str:
 
 @pytest.fixture
 def seeded(db):
-    call_command("seed_demo", customers=10, stdout=io.StringIO())
+    call_command("seed_demo", customers=10, demo_instance=True, stdout=io.StringIO())
     return seed()
 
 
@@ -125,3 +125,14 @@ def test_the_demo_has_a_finished_loans_import_with_its_payment_history(seeded):
     assert (batch.status, batch.is_applied, batch.created_count) == ("done", True, 3)
     assert batch.error_row_count == 0
     assert Payment.objects.filter(loan__in=imported).count() > 0
+
+
+def test_the_demo_refuses_to_make_its_users_on_a_live_system(db, settings):
+    from django.contrib.auth import get_user_model
+
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="--demo-instance"):
+        call_command("seed_demo", customers=1, stdout=io.StringIO())
+
+    assert not get_user_model().objects.filter(username="admin").exists()

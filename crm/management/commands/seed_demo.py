@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import F
 from django.utils import formats, timezone
@@ -219,8 +219,22 @@ class Command(BaseCommand):
             default=CUSTOMER_COUNT,
             help=f"Cantidad de clientes de demostración (por defecto {CUSTOMER_COUNT}).",
         )
+        parser.add_argument(
+            "--demo-instance",
+            action="store_true",
+            help="Con DEBUG apagado: confirma que esta instancia es de demostración (crea "
+            "usuarios con la contraseña de demostración, un superusuario entre ellos).",
+        )
 
     def handle(self, *args, **options):
+        if not settings.DEBUG and not options["demo_instance"]:
+            # It makes a superuser `admin` and a user of every role, all with the demo
+            # password, and resets it on every run: never by mistake on a live system.
+            raise CommandError(
+                "seed_demo crea el superusuario «admin» y un usuario por rol con la contraseña "
+                "de demostración. Con DEBUG apagado (producción) no se ejecuta: si esta "
+                "instancia es solo de demostración, agregue --demo-instance."
+            )
         rng = random.Random(SEED)
         with transaction.atomic():
             roles.sync_roles()

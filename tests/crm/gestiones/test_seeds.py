@@ -79,7 +79,7 @@ def test_loading_the_demo_again_adds_nothing(demo):
     before = counts()
 
     # The sizes of the `demo` fixture (tests/conftest.py), loaded a second time.
-    call_command("seed_demo", customers=12, stdout=io.StringIO())
+    call_command("seed_demo", customers=12, demo_instance=True, stdout=io.StringIO())
     call_command("seed_gestiones", gestiones=60, stdout=io.StringIO())
 
     assert counts() == before
