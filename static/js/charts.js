@@ -66,7 +66,7 @@
     return (values || []).map((v) => (v === null || v === "" ? null : Number(v)));
   }
 
-  function formatters(options) {
+  function formatters(options, largest) {
     const value = new Intl.NumberFormat(LOCALE, options.money
       ? {
         minimumFractionDigits: 2,
@@ -74,8 +74,16 @@
         ...(options.currency ? { style: "currency", currency: options.currency } : {}),
       }
       : { maximumFractionDigits: 2 });
-    const tick = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: options.money ? 0 : 2 });
+    // Whole units on a money axis, unless every figure is small: ticks of 0.2 written
+    // without decimals read "0 0 1 1 1".
+    const wholeTicks = options.money && largest >= 10;
+    const tick = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: wholeTicks ? 0 : 2 });
     return { value: (v) => value.format(v), tick: (v) => tick.format(v) };
+  }
+
+  function figures(spec) {
+    return (spec.datasets || []).flatMap((dataset) => toNumbers(dataset.data))
+      .filter((v) => v !== null && Number.isFinite(v));
   }
 
   function datasets(spec) {
@@ -105,17 +113,22 @@
     });
   }
 
-  function axis(title, stacked, tickCallback) {
+  function axis(title, stacked, tickCallback, wholeSteps) {
+    // A count (every figure whole) steps by whole units: never "1.8 gestiones".
+    const ticks = tickCallback ? { callback: tickCallback, ...(wholeSteps ? { precision: 0 } : {}) } : null;
     return {
       stacked,
       title: { display: Boolean(title), text: title || "" },
-      ...(tickCallback ? { beginAtZero: true, ticks: { callback: tickCallback } } : {}),
+      ...(ticks ? { beginAtZero: true, ticks } : {}),
     };
   }
 
   function config(spec) {
     const options = spec.options || {};
-    const format = formatters(options);
+    const values = figures(spec);
+    const largest = values.reduce((most, v) => Math.max(most, Math.abs(v)), 0);
+    const counts = !options.money && values.every((v) => Number.isInteger(v));
+    const format = formatters(options, largest);
     const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     const chartOptions = {
       responsive: true,
@@ -140,7 +153,7 @@
       chartOptions.interaction = { mode: "index", intersect: false };
       chartOptions.scales = {
         x: axis(options.xLabel, stacked, null),
-        y: axis(options.yLabel, stacked, (v) => format.tick(v)),
+        y: axis(options.yLabel, stacked, (v) => format.tick(v), counts),
       };
     }
     return { type: spec.type, data: { labels: spec.labels || [], datasets: datasets(spec) }, options: chartOptions };
