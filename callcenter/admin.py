@@ -34,6 +34,7 @@ from callcenter.models import (
     QueueSettings,
     StockMovement,
 )
+from callcenter.services import leads as lead_services
 from crm import display
 from lib import fields as lib_fields
 from lib import files, people, search
@@ -288,6 +289,23 @@ class QueueSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: QueueSettings, form: Any, change: bool):
+        super().save_model(request, obj, form, change)
+        # The leads Kommo sent before the «Para Llamar» stage was known waited for it.
+        replayed = lead_services.replay_waiting_events()
+        if replayed:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d evento de Kommo recibido antes de configurar la cola se "
+                    "procesa ahora: sus leads de la etapa «Para Llamar» entran en la cola.",
+                    "%(count)d eventos de Kommo recibidos antes de configurar la cola se "
+                    "procesan ahora: sus leads de la etapa «Para Llamar» entran en la cola.",
+                    replayed,
+                )
+                % {"count": replayed},
+            )
 
 
 @admin.register(LossReason)

@@ -20,6 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from callcenter import filters, forms, selectors, tables
 from callcenter.models import CallRecord, CatalogProduct, Lead
 from callcenter.services import calls as call_services
+from callcenter.services import leads as lead_services
 from crm import display
 from integrations import kommo
 from integrations.models import OutboxMessage
@@ -58,12 +59,32 @@ def queue(request: HttpRequest) -> HttpResponse:
             "my_lead": SimpleLazyObject(
                 lambda: selectors.lead_held_by(request.user, cutoff=cutoff)
             ),
+            # Likewise only on the page: what is missing before any lead can enter.
+            "queue_setup": SimpleLazyObject(lambda: _queue_setup(request)),
         },
     )
     if request.htmx.trigger == QUEUE_RESULTS_ID:
         # A poll is not a navigation: it leaves the address bar and the history alone.
         response.headers.pop("HX-Push-Url", None)
     return response
+
+
+def _queue_setup(request: HttpRequest) -> dict:
+    """Return what the queue page says while no «Para Llamar» stage is set (nothing can
+    enter the queue then): to whoever may set it, where, and how many leads wait for it."""
+    config = selectors.queue_page_settings()
+    if config.queue_status_id is not None:
+        return {}
+    setup: dict = {"is_missing": True}
+    if request.user.is_staff and request.user.has_perm("callcenter.change_queuesettings"):
+        waiting, more = lead_services.waiting_leads_count()
+        setup.update(
+            can_configure=True,
+            url=reverse("admin:callcenter_queuesettings_change", args=[config.pk]),
+            waiting=waiting,
+            more_waiting=more,
+        )
+    return setup
 
 
 @require_GET

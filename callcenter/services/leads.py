@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,12 +23,24 @@ from crm import services as crm_services
 from crm.models import Customer, Interaction
 from crm.validators import normalize_document_number
 from integrations import kommo, outbox, webhooks
+from integrations import services as inbox_services
 from integrations.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
 
 
 KOMMO_UPDATE_LEAD = "kommo.update_lead"
+
+# Why a Kommo event waits: the queue has no «Para Llamar» stage yet, so nothing can say
+# which of its leads belong in it. The text is also the event's mark (stored as it is,
+# never translated), by which saving the settings finds and processes it again.
+WAITING_FOR_SETTINGS = (
+    "En espera: la cola no tiene etapa «Para Llamar» configurada. Se procesará al guardarla "
+    "en Administración → Call center → Configuración de la cola."
+)
+# How many waiting events the queue page reads to count their leads: only an account set up
+# without its queue collects them, and the count is "más de" past this.
+WAITING_EVENTS_READ = 500
 
 
 def process_kommo_event(event: WebhookEvent) -> None:
@@ -39,6 +51,10 @@ def process_kommo_event(event: WebhookEvent) -> None:
     """
     webhook = kommo.parse_webhook(event.raw_body.encode("utf-8"))
     config = selectors.queue_settings()
+    if config.queue_status_id is None:
+        # Kommo does not send an event twice: ignored now, its leads were lost for good.
+        # It waits instead, and saving the settings processes it (replay_waiting_events).
+        raise webhooks.IgnoreEvent(WAITING_FOR_SETTINGS)
     applied = 0
     for change in webhook.leads:
         entering = change.action != "delete" and config.is_queue_stage(
@@ -52,6 +68,38 @@ def process_kommo_event(event: WebhookEvent) -> None:
             applied += 1
     if not applied:
         raise webhooks.IgnoreEvent(_("Ningún lead del evento concierne a la cola de llamadas."))
+
+
+def waiting_events() -> QuerySet[WebhookEvent]:
+    """Return the Kommo events kept for the queue's settings, oldest first."""
+    return WebhookEvent.objects.filter(
+        provider=kommo.WEBHOOK.provider,
+        status=WebhookEvent.Status.IGNORED,
+        last_error=WAITING_FOR_SETTINGS,
+    ).order_by("received_at", "pk")
+
+
+def waiting_leads_count() -> tuple[int, bool]:
+    """Return how many Kommo leads the waiting events name, and whether more events than
+    were read wait (the count is then a floor)."""
+    events = list(waiting_events()[: WAITING_EVENTS_READ + 1])
+    lead_ids: set[int] = set()
+    for event in events[:WAITING_EVENTS_READ]:
+        try:
+            webhook = kommo.parse_webhook(event.raw_body.encode("utf-8"))
+        except ValueError:
+            continue
+        lead_ids.update(change.lead_id for change in webhook.leads)
+    return len(lead_ids), len(events) > WAITING_EVENTS_READ
+
+
+@transaction.atomic
+def replay_waiting_events() -> int:
+    """Process again, in arrival order, the Kommo events that waited for the queue's
+    «Para Llamar» stage, once it is set; return how many were sent back to the inbox."""
+    if selectors.queue_settings().queue_status_id is None:
+        return 0
+    return sum(inbox_services.replay_event(event=event) for event in waiting_events())
 
 
 def _fetch_details(lead_id: int) -> kommo.LeadDetails | None:
