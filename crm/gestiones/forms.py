@@ -228,6 +228,15 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
         results = list(action.results.all()) if action else []
         self.fields["result"].queryset = ActionResult.objects.filter(pk__in=[r.pk for r in results])
         self.fields["result"].choices = [("", "—")] + [(r.pk, _result_label(r)) for r in results]
+        if action is not None and not results:
+            # Results are set on the action's own admin page, not on the type's: an action
+            # added with the type had none, and «Este campo es obligatorio» said nothing.
+            missing = _(
+                "La acción «%(action)s» no tiene resultados configurados: pida a un "
+                "administrador que los agregue en Administración → Gestiones → Acciones."
+            ) % {"action": action.name}
+            self.fields["result"].help_text = missing
+            self.fields["result"].error_messages["required"] = missing
         # One click must not end a gestión for good (and e-mail the customer) by mistake.
         self.fields["result"].widget.confirmations = {
             str(r.pk): _ending_question(gestion, r) for r in results if selectors.ends_gestion(r)

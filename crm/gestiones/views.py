@@ -66,7 +66,9 @@ def gestion_create(request: HttpRequest, customer_id: int) -> HttpResponse:
             except ValidationError as exc:
                 form.add_service_error(exc)
             else:
-                if opened:
+                if opened and gestion.agent_id is None:
+                    messages.warning(request, _unassigned_message(gestion))
+                elif opened:
                     messages.success(request, _("Gestión #%(id)s abierta.") % {"id": gestion.pk})
                 else:
                     messages.info(
@@ -87,6 +89,16 @@ def gestion_create(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.htmx:
         template += "#gestion-form"
     return render(request, template, {"form": form, "customer": customer})
+
+
+def _unassigned_message(gestion: Gestion) -> str:
+    """Say that a new gestión was left without an agent, and why (the distribution found
+    no active agent in its initial state, `workload.services.state_pool`)."""
+    return _(
+        "Gestión #%(id)s abierta, pero quedó sin gestor: el estado «%(state)s» no tiene "
+        "gestores activos asignados. Un administrador los asigna en Administración → "
+        "Gestiones → Estados; mientras tanto, un supervisor puede asignarla desde la gestión."
+    ) % {"id": gestion.pk, "state": gestion.state.name}
 
 
 @require_GET
