@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
@@ -288,6 +288,8 @@ class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
     superuser, or take over one by its password."""
 
     ESCALATING_FIELDS = ("is_superuser", "user_permissions")
+    # The role that works in Administración (crm.roles), which only `is_staff` opens.
+    ADMIN_ROLE = "Administrador"
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -304,3 +306,20 @@ class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        # An «Administrador» without «Es staff» saw no Administración and could not open
+        # it, and nothing said why: the role implies it, so it is ticked, and said.
+        groups = form.cleaned_data.get("groups") or ()
+        if not obj.is_staff and any(group.name == self.ADMIN_ROLE for group in groups):
+            obj.is_staff = True
+            self.message_user(
+                request,
+                _(
+                    "Se marcó «Es staff» en %(user)s: el rol «Administrador» trabaja en "
+                    "Administración, y sin «Es staff» no podría entrar."
+                )
+                % {"user": obj.get_username()},
+                messages.WARNING,
+            )
+        super().save_model(request, obj, form, change)

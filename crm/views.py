@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -40,6 +41,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         page_template="crm/customer_list.html",
         export_name="clientes",
         results_template="crm/partials/customer_results.html",
+        create_link=(reverse("crm:customer_create"), _("Registrar el primero"))
+        if request.user.has_perm("crm.add_customer")
+        else None,
     )
 
 

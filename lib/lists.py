@@ -28,6 +28,7 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django_filters import FilterSet
 from django_htmx.http import push_url, replace_url
@@ -348,15 +349,22 @@ def render_list(
     extra_context: dict | None = None,
     export_name: str | None = None,
     count_cap: int | None = None,
+    create_link: tuple[str, str] | None = None,
 ) -> HttpResponse:
     """Render a filtered, sorted, paginated table: the page, or its results for HTMX.
 
     `count_cap` counts at most that many rows instead of COUNT_CAP (see CappedPaginator).
 
+    A table whose empty text speaks of a search («No hay clientes que coincidan…») says
+    «Aún no hay clientes.» when nothing was searched or filtered, followed by
+    `create_link` (url, label) when given: the view passes it to whoever may create one.
+
     With `export_name` (the file's name, e.g. "clientes") the results offer the filtered
     rows as CSV and XLSX, and `?export=` answers with the file instead of the page.
     """
     table = table_class(filterset.qs)
+    if _speaks_of_a_search(table) and not is_filtered(filterset):
+        table.empty_text = _nothing_yet_text(table, filterset, create_link)
     file_format = export_format(request) if export_name else None
     if file_format:
         RequestConfig(request, paginate=False).configure(table)
@@ -379,6 +387,42 @@ def render_list(
     return render_page_or_fragment(
         request, page_template=page_template, fragment_template=results_template, context=context
     )
+
+
+# Words of an empty text that answers a search: «No hay … que coincidan con la búsqueda».
+_SEARCH_WORDS = "coincid"
+
+
+def _speaks_of_a_search(table: Table) -> bool:
+    return _SEARCH_WORDS in str(table.empty_text or "")
+
+
+def is_filtered(filterset: FilterSet) -> bool:
+    """Say whether the query string searches or filters the list (sorting and paging do
+    not): only then may an empty list say that nothing matches."""
+    if not filterset.is_bound:
+        return False
+    form = filterset.form
+    # By each field's widget, which knows its names in the query string (a range's two).
+    return any(_has_value(form[name].data) for name in form.fields)
+
+
+def _has_value(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(_has_value(item) for item in value)
+    # An unticked checkbox reads as False: no filter.
+    return value is not None and value is not False and value != ""
+
+
+def _nothing_yet_text(
+    table: Table, filterset: FilterSet, create_link: tuple[str, str] | None
+) -> str:
+    model = table._meta.model or filterset.queryset.model
+    text = _("Aún no hay %(things)s.") % {"things": model._meta.verbose_name_plural}
+    if create_link is None:
+        return text
+    url, label = create_link
+    return format_html('{} <a href="{}" hx-boost="false">{}</a>', text, url, label)
 
 
 # --- django-tables2's calls, without reading a signature per cell -------------------------
