@@ -221,6 +221,24 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.info(request, _handed_over_message(gestion))
                 return redirect("gestiones:my_work")
             return redirect(gestion)
+    elif (
+        recorded := services.just_recorded(gestion, request.user, request.POST.get("notes", ""))
+    ) and (
+        [str(recorded.action_id), str(recorded.result_id)]
+        == [request.POST.get("action"), request.POST.get("result")]
+    ):
+        # The step that moved the gestión, sent twice (a double click on «Aprobado»): its
+        # action is no longer offered in the new state, so the form refused it. It was
+        # recorded (and an approval drafted its one loan), not lost.
+        messages.info(
+            request,
+            _(
+                "Este seguimiento ya se registró hace un momento (#%(id)s): la gestión "
+                "quedó en «%(state)s»; no se registró otro."
+            )
+            % {"id": recorded.pk, "state": gestion.state.name},
+        )
+        return redirect(gestion)
     return render(
         request,
         "gestiones/gestion_detail.html",
