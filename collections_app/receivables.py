@@ -6,7 +6,7 @@ own app's services; this app only calls the interface, so the recovery app regis
 written-off campaigns here from its `AppConfig.ready` without this app importing it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -145,6 +145,44 @@ def open_debts(customer_id: int, today: date, *, besides: str = "") -> list[Debt
     return debts
 
 
+# --- Loans another receivable settles ------------------------------------------------------
+
+# (customer_id, today) -> ids of the customer's written-off loans that a receivable of the
+# registering kind settles instead of them (recovery: an active or paid campaign). The
+# debtor is asked for that receivable, not for the loan, whose own ledger stays as it is.
+LoanCover = Callable[[int, date], set[int]]
+
+_covers: Registry[LoanCover] = Registry("A loan cover")
+
+
+def register_cover(name: str, cover: LoanCover) -> None:
+    """Let the kind `name` say which of a customer's written-off loans it settles instead of
+    them: `open_debts` and the portal's statement leave those loans out."""
+    _covers.register(name, cover)
+
+
+def unregister_cover(name: str) -> None:
+    """Forget `name`'s cover (for tests)."""
+    _covers.unregister(name)
+
+
+def uncovered(loans: Sequence[Loan], customer_id: int, today: date) -> list[Loan]:
+    """Return the customer's `loans` but the written-off ones another receivable settles.
+
+    Only a written-off loan can be covered, so the registered covers are asked (a query
+    each) only when one of the loans is written off: most debtors have none."""
+    if not any(loan.status == Loan.Status.WRITTEN_OFF for loan in loans):
+        return list(loans)
+    covered: set[int] = set()
+    for name in _covers.names():
+        cover = _covers.get(name)
+        if cover is not None:
+            covered |= cover(customer_id, today)
+    return [
+        loan for loan in loans if loan.pk not in covered or loan.status != Loan.Status.WRITTEN_OFF
+    ]
+
+
 # --- Loans ---------------------------------------------------------------------------------
 
 # What a payment to verify was made with, as a loan payment's source.
@@ -181,6 +219,9 @@ class LoanReceivable:
             .only(*LOAN_DEBT_FIELDS)
             .order_by("first_due_date", "pk")
         )
+        # A written-off loan that a campaign settles is owed as that campaign (its own
+        # debt, of its kind), or no more once the campaign is paid: never as well.
+        loans = uncovered(loans, customer_id, today)
         return [debt for debt in self.debts_of(loans, today) if debt.has_debt]
 
     def debt(self, receivable_id: int, today: date) -> Debt | None:

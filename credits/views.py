@@ -1,7 +1,8 @@
 """The loan screens: list, detail, the new-loan form, payments, life cycle and portfolio."""
 
 import mimetypes
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 from decimal import Decimal
 from io import BytesIO
 
@@ -11,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.functional import Promise
@@ -31,9 +33,26 @@ from crm import display
 from crm import selectors as crm_selectors
 from lib import amounts, files, lists, spreadsheets
 from lib.money import Currency
+from lib.registry import Registry
 
 MONEY_FORMAT = "#,##0.00"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# (loan, today) -> a line for the loan's page, or "": what an app above credits knows of the
+# loan (recovery: the written-off campaign that covers it), registered from its `ready`.
+LoanNote = Callable[[Loan, date], str]
+
+_loan_notes: Registry[LoanNote] = Registry("A loan page note")
+
+
+def register_loan_note(name: str, note: LoanNote) -> None:
+    """Show `note(loan, today)` under the header of every loan's page it has a line for."""
+    _loan_notes.register(name, note)
+
+
+def _loan_notes_for(loan: Loan, today: date) -> list[str]:
+    notes = (_loan_notes.get(name) for name in _loan_notes.names())
+    return [text for note in notes if note is not None and (text := note(loan, today))]
 
 
 @require_GET
@@ -46,6 +65,9 @@ def loan_list(request: HttpRequest) -> HttpResponse:
         page_template="credits/loan_list.html",
         export_name="creditos",
         results_template="credits/partials/loan_results.html",
+        create_link=(reverse("credits:loan_create"), _("Registrar el primero"))
+        if request.user.has_perm("credits.add_loan")
+        else None,
     )
 
 
@@ -123,6 +145,7 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "balance": selectors.loan_balance(loan, today, installments=installments),
             # From the schedule itself: the nightly `Loan.days_past_due` may be a day behind.
             "days_late": max((r.installment.days_late(today) for r in rows), default=0),
+            "notes": _loan_notes_for(loan, today),
             # The page's longest part, ~8 figures an installment: a Jinja2 template writes
             # it in a fraction of the Django template's time (config/jinja2.py says why).
             "schedule_table": mark_safe(  # noqa: S308 - written by an autoescaping template

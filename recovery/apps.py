@@ -16,6 +16,7 @@ class RecoveryConfig(AppConfig):
         from collections_app.portal import redirects as portal_redirects
         from collections_app.portal import session as portal_session
         from collections_app.strategies.segments import CASTIGADA_TAG
+        from credits import views as credit_views
         from crm import services as crm_services
         from crm import timeline
         from crm.imports import registry as import_registry
@@ -25,6 +26,10 @@ class RecoveryConfig(AppConfig):
         from recovery.portal import views as portal_views
 
         collection_receivables.register(receivables.CampaignReceivable())
+        # An active or paid campaign settles its written-off loan: the debtor is asked for
+        # the campaign (or for nothing), and the loan's page says which campaign covers it.
+        collection_receivables.register_cover(receivables.CAMPAIGN, receivables.covered_loans)
+        credit_views.register_loan_note(receivables.CAMPAIGN, receivables.loan_note)
         crm_services.MANAGED_TAGS.register(
             CASTIGADA_TAG, _("la pone y la quita su campaña de cartera castigada")
         )

@@ -3,6 +3,10 @@
 Registered from `RecoveryConfig.ready`: links, payments to verify, promises and annulments
 then work for a campaign as for a loan, with the campaign's fields, and their events come
 in the *Cartera castigada* section of the events settings (`Debt.portfolio`).
+
+A campaign active or paid also covers its written-off loan (`covered_loans`): the debtor
+is asked for the campaign, or for nothing once it is paid, never for the loan as well. The
+loan's ledger is left as it is; its page says which campaign covers it (`loan_note`).
 """
 
 from datetime import date, datetime
@@ -16,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from collections_app.models import Portfolio
 from collections_app.receivables import Debt
-from recovery import services
+from credits.models import Loan
+from recovery import selectors, services
 from recovery.models import ZERO, Campaign, CampaignPayment
 
 CAMPAIGN = "campaign"
@@ -42,6 +47,23 @@ def campaign_debt(campaign: Campaign) -> Debt:
         next_due_amount=ZERO,
         lines=(),
     )
+
+
+def covered_loans(customer_id: int, today: date) -> set[int]:
+    """The customer's written-off loans their campaigns settle instead (a loan cover)."""
+    return selectors.covered_loans(customer_id, today)
+
+
+def loan_note(loan: Loan, today: date) -> str:
+    """Say on the loan's page which campaign covers it, so staff know why its debtor is not
+    asked for it; "" when none does."""
+    campaign = selectors.campaign_covering(loan, today)
+    if campaign is None:
+        return ""
+    return _("Cubierto por la campaña de cartera castigada %(code)s (%(state)s)") % {
+        "code": campaign.code,
+        "state": _("activa") if campaign.is_active else _("pagada"),
+    }
 
 
 class CampaignReceivable:

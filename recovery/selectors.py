@@ -7,10 +7,21 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from credits.models import Loan
 from crm.models import Customer, Interaction
 from lib import money, search
 from recovery.models import Campaign, CampaignPayment, Visit
@@ -219,3 +230,39 @@ def campaign_codes() -> list[str]:
         .distinct()[:SUGGESTED_CODES]
     )
     return list(codes)
+
+
+# --- The loans campaigns cover -----------------------------------------------------------
+
+
+def _covering(today: date) -> Q:
+    """Campaigns that settle their loans instead of them: a paid one, and an active one not
+    ended by `today`. A finished (expired) one covers nothing: the loan is owed again."""
+    current = Q(status=Campaign.Status.ACTIVE) & (Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+    return Q(status=Campaign.Status.PAID) | current
+
+
+def covered_loans(customer_id: int, today: date) -> set[int]:
+    """Return the ids of the customer's written-off loans an active or paid campaign covers:
+    the one its payment code names, or all of them when its code is blank. One query."""
+    covering = Campaign.objects.filter(_covering(today), customer_id=customer_id).filter(
+        Q(payment_code="") | Q(payment_code=OuterRef("payment_code"))
+    )
+    return set(
+        Loan.objects.filter(customer_id=customer_id, status=Loan.Status.WRITTEN_OFF)
+        .filter(Exists(covering))
+        .values_list("pk", flat=True)
+    )
+
+
+def campaign_covering(loan: Loan, today: date) -> Campaign | None:
+    """Return the campaign that covers the written-off loan (the active one before a paid
+    one, then the latest paid), or None."""
+    if loan.status != Loan.Status.WRITTEN_OFF:
+        return None
+    return (
+        Campaign.objects.filter(_covering(today), customer_id=loan.customer_id)
+        .filter(Q(payment_code="") | Q(payment_code=loan.payment_code))
+        .order_by("status", "-paid_at", "-pk")
+        .first()
+    )

@@ -239,6 +239,11 @@ def _loan_accounts(customer: Customer, today: date, rules: list[AgreementRule]) 
         .only(*receivables.LOAN_DEBT_FIELDS)
         .order_by("first_due_date", "pk")
     )
+    # A written-off loan that a campaign settles is not the debtor's to pay: the campaign
+    # is listed instead while active (the portal sends its debtor to /recovery/ then), and
+    # nothing once it is paid. Its schedule would only ask again for what the campaign
+    # settled.
+    loans = receivables.uncovered(loans, customer.pk, today)
     figures = credit_selectors.installment_figures([loan.pk for loan in loans])
     debts = receivables.LoanReceivable().debts_of(loans, today, figures)
     accounts = []
