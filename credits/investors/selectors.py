@@ -58,8 +58,13 @@ def investor_for(user: AbstractBaseUser, pk: int) -> Investor:
 
 
 def investor_list(user: AbstractBaseUser) -> QuerySet[Investor]:
-    """Return the investors for the list screen with their disbursed loans and capital."""
-    disbursed = Q(participations__loan__status__in=DISBURSED_STATUSES)
+    """Return the investors for the list screen with their disbursed loans and capital, in
+    the investor's currency (a loan in another currency, funded before `add_participation`
+    refused it, is never added to it)."""
+    disbursed = Q(
+        participations__loan__status__in=DISBURSED_STATUSES,
+        participations__loan__currency=F("currency"),
+    )
     return investors_visible_to(user).annotate(
         loan_count=Count("participations", filter=disbursed),
         capital=Sum("participations__amount", filter=disbursed, default=ZERO),

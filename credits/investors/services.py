@@ -39,12 +39,32 @@ def add_participation(
     amount: Decimal | None = None,
     share: Decimal | None = None,
 ) -> Participation:
-    """Give an investor a part of a loan, by amount or by share; shares never pass 100 %."""
+    """Give an investor a part of a loan, by amount or by share; shares never pass 100 %.
+
+    An investor funds only loans in its own currency: its liquidations, its bank account
+    and every total of its screens are in that currency, and soles and dollars never add up.
+    """
     loan = ledger.locked(loan)
     if loan.status in (Loan.Status.PAID, Loan.Status.CANCELLED, Loan.Status.WRITTEN_OFF):
         raise ValidationError(
             _("No se agregan inversionistas a un crédito «%(s)s».")
             % {"s": loan.get_status_display()}
+        )
+    # Locked and read again: a change of its currency waits, or is seen here.
+    investor = Investor.objects.select_for_update().get(pk=investor.pk)
+    if investor.currency != loan.currency:
+        raise ValidationError(
+            {
+                "investor": _(
+                    "%(name)s invierte en %(own)s y este crédito es en %(other)s: un "
+                    "inversionista financia solo créditos en su moneda."
+                )
+                % {
+                    "name": investor.name,
+                    "own": currency_name(investor.currency),
+                    "other": currency_name(loan.currency),
+                }
+            }
         )
     if (amount is None) == (share is None):
         raise ValidationError(_("Indique el monto o el porcentaje, uno de los dos."))
@@ -96,10 +116,13 @@ MAX_PERIOD_DAYS = 366
 def create_liquidation(
     *, investor: Investor, period_start: date, period_end: date, actor: AbstractBaseUser | None
 ) -> Liquidation:
-    """Settle an investor's period: every distribution dated in it and not yet liquidated.
+    """Settle an investor's period: every distribution dated in it and not yet liquidated,
+    of loans in the investor's currency.
 
     A reversal is dated the day of the annulment, so annulling a payment already
-    liquidated lands in the next liquidation.
+    liquidated lands in the next liquidation. A liquidation is in the investor's currency:
+    the lines of a loan in another currency (participations made before `add_participation`
+    refused them) are never added to it and stay unliquidated.
     """
     if period_start > period_end:
         raise ValidationError({"period_end": _("El fin del periodo es anterior al inicio.")})
@@ -122,6 +145,7 @@ def create_liquidation(
         Distribution.objects.select_for_update()
         .filter(
             investor=investor,
+            participation__loan__currency=investor.currency,
             liquidation__isnull=True,
             value_date__range=(period_start, period_end),
         )
@@ -231,6 +255,19 @@ def _duplicate_investor_message() -> str:
     return _("Ya existe un inversionista con ese tipo y número de documento.")
 
 
+def currency_name(code: str) -> str:
+    """Return a currency as a sentence names it: «soles (S/)», «dólares (US$)»."""
+    label = str(money.Currency(code).label)
+    return label[:1].lower() + label[1:]
+
+
+def _currency_changed(investor: Investor) -> bool:
+    if investor.pk is None:
+        return False
+    saved = Investor.objects.filter(pk=investor.pk).values_list("currency", flat=True).first()
+    return saved != investor.currency
+
+
 def validate_investor(investor: Investor) -> None:
     """Check the investor's data per document type, its CCI and its uniqueness."""
     investor.name = investor.name.strip()
@@ -245,6 +282,18 @@ def validate_investor(investor: Investor) -> None:
         errors.setdefault("document_type", []).append(_("Una empresa se registra con su RUC."))
     if investor.bank_cci and not re.fullmatch(r"[0-9]{20}", investor.bank_cci):
         errors.setdefault("bank_cci", []).append(_("El CCI debe tener exactamente 20 dígitos."))
+    if _currency_changed(investor):
+        # It funds only loans in its currency (`add_participation`): a new currency would
+        # leave its loans, and their liquidations, in another.
+        funded = investor.participations.exclude(loan__currency=investor.currency)
+        if funded.exists():
+            errors.setdefault("currency", []).append(
+                _(
+                    "No se puede cambiar la moneda: financia créditos en %(cur)s, y un "
+                    "inversionista financia solo créditos en su moneda."
+                )
+                % {"cur": currency_name(funded.values_list("loan__currency", flat=True)[0])}
+            )
     duplicates = Investor.objects.filter(
         document_type=investor.document_type, document_number=investor.document_number
     ).exclude(pk=investor.pk)

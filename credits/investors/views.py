@@ -93,9 +93,14 @@ def investor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "credits/partials/investor_distributions.html",
             {"investor": investor, "distributions": distributions},
         )
+    participations = selectors.investor_participations(investor)
     context = {
         "investor": investor,
-        "participations": selectors.investor_participations(investor),
+        "participations": participations,
+        # Made before another currency was refused: left out of its totals and liquidations.
+        "foreign_participations": [
+            p for p in participations if p.loan.currency != investor.currency
+        ],
         "distributions": distributions,
         "liquidations": selectors.investor_liquidations(investor),
         **_figures(investor, investor.currency),

@@ -23,7 +23,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertTempl
 
 from credits.investors import selectors as investor_selectors
 from credits.investors import services as investor_services
-from credits.models import Bucket, Loan, Payment
+from credits.models import Bucket, Loan, Participation, Payment
 from credits.services import delinquency
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
@@ -214,8 +214,9 @@ def test_a_written_off_loan_leaves_the_balance_and_its_bucket_and_shows_apart(
 def test_loans_in_another_currency_are_left_out(book, make_active_loan):
     dollars = LoanProductFactory(currency="USD", method="flat")
     loan = make_active_loan(product=dollars, principal=Decimal("3000.00"))
-    investor_services.add_participation(
-        loan=loan, investor=book["lucia"], actor=None, share=Decimal("100")
+    # Made before a loan in another currency was refused (`add_participation`).
+    Participation.objects.create(
+        investor=book["lucia"], loan=loan, amount=Decimal("3000.00"), share=Decimal("100")
     )
 
     soles = investor_selectors.investor_summary(book["lucia"], TODAY, currency="PEN")
