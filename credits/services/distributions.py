@@ -1,12 +1,19 @@
 """Each payment shared among the loan's investors: principal and interest pro rata to the
-cent, minus the product's platform fee on the interest."""
+cent, minus the product's platform fee on the interest.
 
-from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+The split is made on running totals, not on each payment alone: after a payment, what a
+participation has received of a component in all is its exact share of what the loan has
+paid of it, rounded to the cent by the largest-remainder method; this payment's line is the
+difference from what it had already received. Sharing each payment on its own, the cents
+rounded in one investor's favour piled up over the loan (a 50/50 loan paid off returned
+5,000.02 and 4,999.98); on running totals a paid-off loan returns each investor its capital.
+"""
 
-from django.db.models import Sum
+from collections import defaultdict
+from decimal import ROUND_FLOOR, Decimal
 
-from credits import schedule
+from django.db.models import Q, Sum
+
 from credits.models import (
     ZERO,
     Component,
@@ -14,48 +21,105 @@ from credits.models import (
     Loan,
     Participation,
     Payment,
+    PaymentAllocation,
 )
 from lib import money
 
-
-@dataclass(frozen=True)
-class Split:
-    participation: Participation
-    principal: Decimal
-    interest: Decimal
+SHARED = (Component.PRINCIPAL, Component.INTEREST)
 
 
-def _pro_rata(total: Decimal, participations: list[Participation]) -> list[Decimal]:
-    """Split `total` by the participations' shares, in cents, losing and inventing nothing.
+def split_running_total(
+    exact: list[Decimal], received: list[Decimal], total: Decimal
+) -> list[Decimal]:
+    """Return what each participant gets now so that their running totals add up to `total`.
 
-    The funded part (total × the sum of shares) is rounded half-up; each participation gets
-    its share rounded down and the leftover cents go to the largest remainders.
+    `exact` is each participant's exact running entitlement (its share of what was paid in
+    all), `received` what it already got, and `total` the cents the running totals must add
+    up to. Each running total is its entitlement rounded down, or what was already received
+    if more (so a payment never takes back a cent a smaller one gave); the cents left go one
+    at a time to the largest remainder, ties to the first participant. Only when what was
+    received already passes `total` (cents an older split, made on each payment alone, gave
+    in excess) are cents taken back, one at a time from the participant furthest above its
+    entitlement. Returns the differences.
     """
-    if not participations or total == 0:
-        return [ZERO for _p in participations]
-    funded_share = sum((p.share for p in participations), ZERO)
-    funded = money.cents(total * funded_share / money.HUNDRED)
-    exact = [funded * p.share / funded_share for p in participations]
-    floors = [x.quantize(schedule.CENT, rounding=ROUND_DOWN) for x in exact]
-    cents_left = int((funded - sum(floors, ZERO)) / schedule.CENT)
-    by_remainder = sorted(range(len(exact)), key=lambda k: exact[k] - floors[k], reverse=True)
-    for k in by_remainder[:cents_left]:
-        floors[k] += schedule.CENT
-    return floors
+    running = [
+        max(r, e.quantize(money.CENT, rounding=ROUND_FLOOR))
+        for e, r in zip(exact, received, strict=True)
+    ]
+    if not running:
+        return []
+    left = int((total - sum(running, ZERO)) / money.CENT)
+    step = money.CENT if left > 0 else -money.CENT
+    for _turn in range(abs(left)):
+        # max() keeps the first of equals: ties go to the oldest participation.
+        k = max(range(len(running)), key=lambda k: (exact[k] - running[k]) * step)
+        running[k] += step
+    return [now - before for now, before in zip(running, received, strict=True)]
+
+
+def _paid_since(loan: Loan, payment: Payment, participations: list[Participation]):
+    """Return, per participation, how much of each shared component the loan has received
+    in the payments it took part in: the applied ones recorded since it joined, and this one.
+
+    A participation added to a loan already paying does not share in what was paid before.
+    """
+    rows = (
+        PaymentAllocation.objects.filter(payment__loan=loan, component__in=SHARED)
+        .filter(Q(payment__status=Payment.Status.APPLIED) | Q(payment=payment))
+        .values("payment_id", "payment__recorded_at", "component")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    paid: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for row in rows:
+        for participation in participations:
+            if (
+                row["payment_id"] == payment.pk
+                or row["payment__recorded_at"] >= participation.created_at
+            ):
+                paid[participation.pk][row["component"]] += money.cents(row["total"])
+    return paid
+
+
+def _received(participations: list[Participation]) -> dict[int, dict[str, Decimal]]:
+    """Return what each participation has received so far, reversals included."""
+    rows = (
+        Distribution.objects.filter(participation__in=participations)
+        .values("participation_id")
+        .annotate(principal=Sum("principal"), interest=Sum("interest"))
+        .order_by()
+    )
+    return {
+        row["participation_id"]: {
+            Component.PRINCIPAL: money.cents(row["principal"]),
+            Component.INTEREST: money.cents(row["interest"]),
+        }
+        for row in rows
+    }
+
+
+def _split(
+    component: str,
+    participations: list[Participation],
+    paid: dict[int, dict[str, Decimal]],
+    received: dict[int, dict[str, Decimal]],
+) -> list[Decimal]:
+    exact = [paid[p.pk][component] * p.share / money.HUNDRED for p in participations]
+    before = [received.get(p.pk, {}).get(component, ZERO) for p in participations]
+    # The funded part of the loan's payments, rounded once, half up; the rest is the lender's.
+    return split_running_total(exact, before, money.cents(sum(exact, ZERO)))
 
 
 def distribute_payment(payment: Payment, loan: Loan) -> list[Distribution]:
-    """Give each participation its share of the principal and interest a payment paid."""
+    """Give each participation its share of the principal and interest a payment paid,
+    on running totals (see the module's docstring)."""
     participations = list(loan.participations.select_related("investor").order_by("id"))
     if not participations:
         return []
-    paid = dict(
-        payment.allocations.filter(component__in=[Component.PRINCIPAL, Component.INTEREST])
-        .values_list("component")
-        .annotate(total=Sum("amount"))
-    )
-    principal_parts = _pro_rata(paid.get(Component.PRINCIPAL, ZERO), participations)
-    interest_parts = _pro_rata(paid.get(Component.INTEREST, ZERO), participations)
+    paid = _paid_since(loan, payment, participations)
+    received = _received(participations)
+    principal_parts = _split(Component.PRINCIPAL, participations, paid, received)
+    interest_parts = _split(Component.INTEREST, participations, paid, received)
     fee_rate = loan.product.platform_fee_percent / money.HUNDRED
     distributions = []
     for participation, principal, interest in zip(
