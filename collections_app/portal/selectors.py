@@ -96,6 +96,8 @@ class Statement:
     agreements: list[PaymentAgreement] = field(default_factory=list)
     reported: list[ReportedPayment] = field(default_factory=list)
     promises: list[PaymentPromise] = field(default_factory=list)
+    # Loans a written-off campaign settles (not accounts here): the debtor has debts, settled.
+    covered: int = 0
 
     @property
     def open_accounts(self) -> list[Account]:
@@ -118,7 +120,7 @@ def statement(
     if others is None:
         others = receivables.open_debts(customer.pk, today, besides=receivables.LOAN)
     rules = collection_selectors.active_agreement_rules()
-    accounts = _loan_accounts(customer, today, rules)
+    accounts, covered = _loan_accounts(customer, today, rules)
     accounts += [_other_account(debt, rules) for debt in others]
     totals: dict[str, Decimal] = {}
     overdue: dict[str, Decimal] = {}
@@ -151,6 +153,7 @@ def statement(
     return Statement(
         customer=customer,
         accounts=accounts,
+        covered=covered,
         totals=totals,
         overdue=overdue,
         agreements=agreements,
@@ -231,7 +234,10 @@ def _best_per_count(
     return tuple(best[count] for count in sorted(best))
 
 
-def _loan_accounts(customer: Customer, today: date, rules: list[AgreementRule]) -> list[Account]:
+def _loan_accounts(
+    customer: Customer, today: date, rules: list[AgreementRule]
+) -> tuple[list[Account], int]:
+    """Return the customer's loan accounts, and how many loans a campaign settles instead."""
     loans = list(
         Loan.objects.filter(customer=customer, status__in=Loan.DISBURSED)
         .select_related("product")
@@ -243,6 +249,7 @@ def _loan_accounts(customer: Customer, today: date, rules: list[AgreementRule]) 
     # is listed instead while active (the portal sends its debtor to /recovery/ then), and
     # nothing once it is paid. Its schedule would only ask again for what the campaign
     # settled.
+    disbursed = len(loans)
     loans = receivables.uncovered(loans, customer.pk, today)
     figures = credit_selectors.installment_figures([loan.pk for loan in loans])
     debts = receivables.LoanReceivable().debts_of(loans, today, figures)
@@ -269,7 +276,7 @@ def _loan_accounts(customer: Customer, today: date, rules: list[AgreementRule]) 
             debt=debt if debt.has_debt else None,
         )
         accounts.append(_with_offers(account, rules))
-    return accounts
+    return accounts, disbursed - len(loans)
 
 
 def _other_account(debt: Debt, rules: list[AgreementRule]) -> Account:

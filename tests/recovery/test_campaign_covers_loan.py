@@ -105,6 +105,8 @@ def test_once_the_campaign_is_paid_the_portal_offers_no_payment_for_the_loan(
     assertNotContains(response, f'value="loan:{written_off.pk}"')
     assertNotContains(response, "Pagar el total")
     assertNotContains(response, 'id="statement-totals"')
+    # Settled, not unknown: «No encontramos créditos a su nombre» read as a mistake.
+    assertContains(response, "No tiene deudas pendientes. ¡Gracias!")
 
 
 def test_a_blank_code_covers_every_written_off_loan_but_not_a_current_one(
