@@ -295,12 +295,15 @@ def send_customer_message(
     is_secret: bool = False,
     whatsapp_template: WhatsAppTemplate | None = None,
     capped: bool = False,
+    requested: bool = False,
 ) -> Sending:
     """Queue a message to the customer and put it on the timeline as queued.
 
     With `is_secret` (a one-time code) the timeline keeps the subject, not the text: staff
     who read the timeline must not be able to sign in as the customer; such a message
-    is never held by quiet hours (the customer is waiting for it).
+    is never held by quiet hours (the customer is waiting for it). With `requested` the
+    customer asked for this very message (the portal's code to pay): it answers them, it
+    is not contact, so it goes even to a customer who asked not to be contacted.
 
     Skip it, with an entry that says why, when the customer asked not to be contacted,
     has no address on `channel`, or (`capped`) already got the day's limit. Nothing is
@@ -311,7 +314,7 @@ def send_customer_message(
     """
     spec = _channel(channel)
     # Read now, not from the caller's copy: a campaign's batch may have loaded it minutes ago.
-    if Customer.objects.filter(pk=customer.pk, has_opted_out=True).exists():
+    if not requested and Customer.objects.filter(pk=customer.pk, has_opted_out=True).exists():
         return _skip(customer, spec, SendStatus.OPTED_OUT, subject, actor, payload, occurred_at)
     address = address_for(customer, channel)
     if not address:
@@ -347,9 +350,19 @@ def send_customer_message(
         )
         queued = outbox.enqueue_message(
             destination=DESTINATION,
-            payload=_outbox_payload(
-                spec, interaction.pk, message.pk, address, subject, body, origin, whatsapp_template
-            ),
+            payload={
+                **_outbox_payload(
+                    spec,
+                    interaction.pk,
+                    message.pk,
+                    address,
+                    subject,
+                    body,
+                    origin,
+                    whatsapp_template,
+                ),
+                **({"requested": True} if requested else {}),
+            },
             dedupe_key=dedupe_key,
             not_before=held_until,
         )
@@ -654,7 +667,7 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
         # Sent already, and the outbox lost track of it (a worker died right after).
         return
     customer = Customer.objects.filter(pk=interaction.customer_id).first()
-    if customer is None or customer.has_opted_out:
+    if customer is None or (customer.has_opted_out and not payload.get("requested")):
         # Queued before the customer asked not to be contacted: it must not go out now.
         raise errors.ProviderError(gettext("El cliente pidió no ser contactado."))
     address = spec.address(customer)

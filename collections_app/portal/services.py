@@ -95,8 +95,9 @@ def _channel_for(customer: Customer) -> tuple[str, str]:
 def request_code(*, document_type: str, document_number: str, request_id: str = "") -> None:
     """Send a new code to the customer with this document, if there is one; say nothing.
 
-    Earlier codes still open stop working. A customer without an address, or who asked not
-    to be contacted, gets no code, and the timeline says why (the message service's entry).
+    Earlier codes still open stop working. A customer without an address gets no code, and
+    the timeline says why (the message service's entry). One who asked not to be contacted
+    gets it: it answers their own request, and without it they could not sign in to pay.
     Expiring the old codes, making the new one and queueing its message (the outbox, sent
     after the commit) happen together or not at all. A `request_id` already served (the
     task delivered again: an ack lost, the broker's visibility timeout) does nothing: a
@@ -120,7 +121,7 @@ def request_code(*, document_type: str, document_number: str, request_id: str = 
     )
     channel, address = _channel_for(customer)
     portal_code = None
-    if address and not customer.has_opted_out:
+    if address:
         portal_code = PortalCode.objects.create(
             customer=customer,
             code_hash=hashed,
@@ -140,6 +141,7 @@ def request_code(*, document_type: str, document_number: str, request_id: str = 
         % {"code": code, "minutes": CODE_MINUTES},
         dedupe_key=dedupe_key or (f"portal-code-{portal_code.pk}" if portal_code else ""),
         is_secret=True,
+        requested=True,
     )
 
 

@@ -33,7 +33,7 @@ from collections_app.models import (
 from collections_app.portal import services as portal_services
 from credits.models import Payment
 from crm import messages as customer_messages
-from crm.models import Interaction, Message
+from crm.models import Customer, Interaction, Message
 from integrations import fakes, payment_gateways
 from integrations.models import OutboxMessage
 from tests import receipts
@@ -168,6 +168,21 @@ def test_the_code_goes_through_the_customer_message_service(
     assert stored.expires_at == timezone.now() + timedelta(minutes=10)
     entry = reachable.interactions.get(kind=Interaction.Kind.EMAIL)
     assert "Su código para el portal de pagos" in entry.summary
+
+
+def test_a_customer_who_asked_not_to_be_contacted_still_gets_the_code_they_ask_for(
+    reachable, django_capture_on_commit_callbacks
+):
+    # A code the debtor asks for answers them: it is not contact, and without it they
+    # could not sign in to pay. Nothing else goes to them.
+    Customer.objects.filter(pk=reachable.pk).update(has_opted_out=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        identify(Client(), reachable.document_number)
+
+    (sent,) = mail.outbox
+    assert sent.to == ["deudor@example.pe"]
+    assert PortalCode.objects.filter(customer=reachable).exists()
 
 
 def test_an_unknown_document_sends_nothing(db):
