@@ -4,6 +4,8 @@ the first one made a moment ago, which the second should name or return, not rep
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Model, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -36,3 +38,15 @@ def done_when_by(when: datetime | None, who: AbstractBaseUser | None) -> str:
     if who is not None:
         parts.append(_("por %(name)s") % {"name": people.display_name(who)})
     return " ".join(parts)
+
+
+def save_or_refuse(instance: Model, *, field: str, message: str) -> None:
+    """Save `instance`; if a unique value another request saved a moment ago takes it
+    (the same form sent twice at once: both passed the form's check, the other saved
+    first), refuse it on `field` with `message`, as the form would have, never a server
+    error. The caller's transaction stays usable (a savepoint)."""
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        raise ValidationError({field: message}) from exc

@@ -325,7 +325,9 @@ def save_segment(
             setattr(segment, name, data[name])
     segment.buckets = list(segment.buckets or [])
     segment.full_clean()
-    segment.save()
+    repeats.save_or_refuse(
+        segment, field="name", message=_("Ya existe un segmento con este nombre.")
+    )
     for name in SEGMENT_M2M_FIELDS:
         if name in data:
             getattr(segment, name).set(data[name] or [])

@@ -47,7 +47,7 @@ from crm.gestiones.models import (
     Outcome,
 )
 from crm.models import Customer, Interaction
-from lib import people, queue
+from lib import people, queue, repeats
 
 User = get_user_model()
 
@@ -119,7 +119,9 @@ def save_campaign(
         campaign.slug = _free_slug(campaign.name, exclude=campaign.pk)
     check_rules(campaign)
     campaign.full_clean()
-    campaign.save()
+    repeats.save_or_refuse(
+        campaign, field="name", message=_("Ya existe una campaña con este nombre.")
+    )
     for field in CAMPAIGN_M2M_FIELDS:
         if field in data:
             getattr(campaign, field).set(data[field])

@@ -31,6 +31,7 @@ from crm.gestiones.models import (
     SurveyInvitation,
 )
 from crm.models import Interaction
+from lib import repeats
 
 # Longest free-text answer kept; the public form enforces the same limit.
 MAX_TEXT_ANSWER = 2000
@@ -258,7 +259,9 @@ def save_survey(
     survey.intro = (data.get("intro") or "").strip()
     survey.thanks = (data.get("thanks") or "").strip() or _("¡Gracias por sus respuestas!")
     survey.is_active = bool(data.get("is_active", True))
-    survey.save()
+    repeats.save_or_refuse(
+        survey, field="name", message=_("Ya existe una encuesta con ese nombre.")
+    )
     for question in removed:
         deletion_services.record_deletion(
             kind=DeletionRecord.Kind.QUESTION,
