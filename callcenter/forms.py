@@ -154,7 +154,11 @@ class OutcomeForm(ServiceErrorsMixin, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, prefix="outcome", **kwargs)
-        self.fields["loss_reason"].queryset = LossReason.objects.filter(is_active=True)
+        reasons = LossReason.objects.filter(is_active=True)
+        self.fields["loss_reason"].queryset = reasons
+        if not reasons.exists():
+            # An empty list is a dead end for the agent: say who fills it.
+            self.fields["loss_reason"].help_text = call_services.no_loss_reasons_message()
 
     def clean(self):
         cleaned = super().clean()
@@ -170,5 +174,5 @@ class OutcomeForm(ServiceErrorsMixin, forms.Form):
             # A reason that is not on the list already says so: not two errors for one box.
             and "loss_reason" not in self.errors
         ):
-            self.add_error("loss_reason", _("Indique por qué no le interesa."))
+            self.add_error("loss_reason", call_services.missing_loss_reason_message())
         return cleaned

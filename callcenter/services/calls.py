@@ -175,6 +175,21 @@ def _refuse_a_repeat(lead: Lead, agent: AbstractBaseUser, outcome: str) -> None:
     )
 
 
+def no_loss_reasons_message() -> str:
+    """Say where an administrator adds the reasons an agent picks for «No interesado»."""
+    return _(
+        "Aún no hay motivos de no interés: un administrador los agrega en "
+        "Administración → Call center → Motivos de no interés."
+    )
+
+
+def missing_loss_reason_message() -> str:
+    """Ask for the reason a lead is not interested, or say why none can be chosen yet."""
+    if LossReason.objects.filter(is_active=True).exists():
+        return _("Indique por qué no le interesa.")
+    return no_loss_reasons_message()
+
+
 def check_callback_at(callback_at: datetime | None, *, now: datetime | None = None) -> None:
     """Refuse a call-back time that is missing, past, or more than CALLBACK_MAX_DAYS ahead."""
     if callback_at is None:
@@ -509,7 +524,7 @@ def record_outcome(
         status_id, state = config.no_answer_status_id, Lead.State.NO_ANSWER
     elif outcome == CallRecord.Outcome.NOT_INTERESTED:
         if loss_reason is None:
-            raise ValidationError({"loss_reason": _("Indique por qué no le interesa.")})
+            raise ValidationError({"loss_reason": missing_loss_reason_message()})
         callback_at = None
         status_id, state = config.not_interested_status_id, Lead.State.NOT_INTERESTED
     else:

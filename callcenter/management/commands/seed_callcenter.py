@@ -44,9 +44,9 @@ CALLBACK = 4
 NOT_INTERESTED = 5
 
 EXTRA_AGENTS = [("jperez", "Julia", "Pérez"), ("mlopez", "Martín", "López")]
+# Added to the defaults of migration 0008 (price, bought elsewhere, ...), which the demo
+# already has; get_or_create keeps reseeding harmless.
 LOSS_REASONS = [
-    "Precio alto",
-    "Ya compró en otro lugar",
     "No solicitó información",
     "Sin presupuesto por ahora",
 ]
