@@ -140,6 +140,9 @@ class LoanRow:
     """One valid row: the loan as it will be stored."""
 
     code: str
+    # The document as read, for the preview (the run finds the customer by it).
+    document_type: str
+    document_number: str
     customer_id: int
     branch_id: int | None
     advisor_id: int | None
@@ -651,6 +654,8 @@ class LoanImporter(Importer):
         return (
             LoanRow(
                 code=code,
+                document_type=document_type,
+                document_number=number,
                 customer_id=customer[0] if customer else 0,
                 branch_id=branch_id or (customer[1] if customer else None),
                 advisor_id=customer[2] if customer else None,
@@ -672,7 +677,16 @@ class LoanImporter(Importer):
         return (row.code,)
 
     def shown(self, row: LoanRow) -> dict[str, str]:
+        if row.branch_id is not None:
+            branch = Branch.objects.filter(pk=row.branch_id).values_list("name", flat=True)
+            branch_name = branch.first() or ""
+        else:
+            # The preview does not look the customer up: the run takes the branch from it.
+            branch_name = "" if row.customer_id else _("La del cliente")
         return {
+            "document_type": str(Customer.DocumentType(row.document_type).label),
+            "document_number": row.document_number,
+            "branch": branch_name,
             "payment_code": row.code,
             "product": row.product.name,
             "start_date": row.start_date.strftime("%d/%m/%Y"),
