@@ -29,6 +29,7 @@ from credits.models import Payment
 from crm import display
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
+from integrations import payment_gateways
 from lib import fields as lib_fields
 from lib import lookups, repeats
 
@@ -41,6 +42,16 @@ MAX_INSTALLMENT = 600
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
 
 GATEWAY_CHOICES = list(GATEWAY_NAMES.items())
+NO_GATEWAYS_MESSAGE = _(
+    "No hay pasarelas de pago configuradas: no se pueden crear links hasta que un "
+    "administrador configure las credenciales de MercadoPago o Clear."
+)
+
+
+def configured_gateway_choices() -> list[tuple[str, str]]:
+    """Return the gateways that can make a link now (credentials present), by label."""
+    configured = set(payment_gateways.configured_names())
+    return [(name, label) for name, label in GATEWAY_CHOICES if name in configured]
 
 
 def _all(label: str, choices) -> list[tuple[str, str]]:
@@ -248,6 +259,24 @@ class LinkForm(DebtChoiceForm):
     amount = amount_field(_("Monto"), required=False, help_text=_("Solo para «Monto libre»."))
     provider = forms.ChoiceField(label=_("Pasarela"), choices=GATEWAY_CHOICES)
     payer_email = forms.EmailField(label=_("Correo del pagador"), required=False, max_length=254)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only what can make a link now, as the debtor portal does: a gateway without its
+        # credentials would only store a failed link.
+        self.gateway_choices = configured_gateway_choices()
+        field = self.fields["provider"]
+        field.choices = self.gateway_choices
+        if len(self.gateway_choices) == 1:
+            field.initial = self.gateway_choices[0][0]
+        # What the card says instead of the form when no gateway can make a link.
+        self.no_gateways = "" if self.gateway_choices else NO_GATEWAYS_MESSAGE
+        if self.no_gateways:
+            field.error_messages = {
+                **field.error_messages,
+                "required": NO_GATEWAYS_MESSAGE,
+                "invalid_choice": NO_GATEWAYS_MESSAGE,
+            }
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
