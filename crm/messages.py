@@ -1238,6 +1238,18 @@ _LOGGING_EMAIL_BACKENDS = frozenset(
 )
 
 
+def is_delivered(channel: str) -> bool:
+    """Whether `channel`'s messages leave this machine (a provider is configured), or are
+    only recorded ("registrado, no enviado"): what a screen warns of before sending."""
+    if channel == EMAIL:
+        return settings.EMAIL_BACKEND not in _LOGGING_EMAIL_BACKENDS
+    if channel == SMS:
+        return sms.is_configured()
+    if channel == WHATSAPP:
+        return whatsapp.is_configured()
+    return True
+
+
 def _send_email(payload: Mapping[str, Any]) -> channels.Delivery:
     email.send(payload["to"], payload["subject"], payload["body"])
     if settings.EMAIL_BACKEND in _LOGGING_EMAIL_BACKENDS:

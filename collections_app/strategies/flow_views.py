@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from collections_app import screens
 from collections_app.models import Flow, FlowRun, FlowStep
 from collections_app.strategies import effectiveness, flow_forms, flows, segments, views
+from crm import messages as customer_messages
 from lib import lists
 
 PAGE_SIZE = lists.LIST_PAGE_SIZE
@@ -61,6 +62,37 @@ def _steps_text(flow: Flow) -> str:
         f"{flows.offset_label(step.day_offset)} {step.template.get_channel_display()}"
         for step in flow.steps.all()
     )
+
+
+def _unsent_channels(flow: Flow) -> list[str]:
+    """Say, for each channel of the flow's steps that has no provider, that its messages
+    will be recorded and not sent ("SMS no configurado: ... (pasos −3, +5)")."""
+    configured: dict[str, bool] = {}
+    labels: dict[str, str] = {}
+    steps: dict[str, list[str]] = {}
+    for step in flow.steps.all():
+        channel = step.template.channel
+        if channel not in configured:
+            configured[channel] = customer_messages.is_delivered(channel)
+            labels[channel] = step.template.get_channel_display()
+        if not configured[channel]:
+            steps.setdefault(channel, []).append(flows.offset_label(step.day_offset))
+    return [
+        ngettext(
+            "%(channel)s no configurado: los mensajes se registrarán sin enviarse "
+            "(paso %(steps)s).",
+            "%(channel)s no configurado: los mensajes se registrarán sin enviarse "
+            "(pasos %(steps)s).",
+            len(days),
+        )
+        % {"channel": labels[channel], "steps": ", ".join(days)}
+        for channel, days in steps.items()
+    ]
+
+
+def _warn_unsent(request: HttpRequest, flow: Flow) -> None:
+    for text in _unsent_channels(flow):
+        messages.warning(request, text)
 
 
 # --- The list ------------------------------------------------------------------------------
@@ -166,6 +198,7 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "ran_today": FlowRun.objects.filter(
                 step__flow=flow, run_on=timezone.localdate()
             ).exists(),
+            "unsent_channels": _unsent_channels(flow),
         },
     )
 
@@ -199,6 +232,7 @@ def flow_set_active(request: HttpRequest, pk: int) -> HttpResponse:
                     "Cada cliente recibe como máximo los mensajes del día que fija la "
                     "política de mensajes, y nunca en el horario de silencio."
                 ),
+                *_unsent_channels(flow),
             ]
             title, button = _("¿Activar el flujo «%(name)s»?"), _("Sí, activar")
         else:
@@ -226,6 +260,7 @@ def flow_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         if is_active:
             messages.success(request, _("Flujo activado: enviará cada día a las 09:00."))
+            _warn_unsent(request, flow)
         elif _is_running_today(flow):
             # A run under way sends its remaining batches: say so, not "no more messages".
             messages.success(request, _("Flujo desactivado.") + " " + RUNNING_GOES_ON)
@@ -253,6 +288,7 @@ def flow_run(request: HttpRequest, pk: int) -> HttpResponse:
                     "Los pasos que ya se ejecutaron hoy no vuelven a enviar: cada cliente "
                     "recibe cada paso una sola vez por día."
                 ),
+                *_unsent_channels(flow),
             ],
             button=_("Sí, poner en cola"),
             cancel_url=_detail_url(flow),
@@ -270,6 +306,7 @@ def flow_run(request: HttpRequest, pk: int) -> HttpResponse:
                 "a esta página en unos minutos para ver las cifras."
             ),
         )
+        _warn_unsent(request, flow)
     return redirect(_detail_url(flow))
 
 
