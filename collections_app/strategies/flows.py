@@ -55,11 +55,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from collections_app.models import Flow, FlowRun, FlowStep, MessageTemplate, Portfolio
+from collections_app.models import (
+    Flow,
+    FlowReminder,
+    FlowRun,
+    FlowStep,
+    MessageTemplate,
+    Portfolio,
+)
 from collections_app.receivables import LOAN
 from collections_app.strategies import segments, templating
-from collections_app.strategies.variables import Recipient
-from credits.models import Installment
+from collections_app.strategies.variables import DATE_FORMAT, Recipient
+from credits.models import Installment, Loan
 from crm import messages
 from crm.models import Customer
 from lib import bulk, queue, repeats
@@ -107,8 +114,13 @@ STEP_PAYLOAD = "paso"
 
 
 def run_flows(today: date | None = None) -> list[FlowRun]:
-    """Run every step of every active flow for `today` (the local day by default)."""
+    """Run every step of every active flow for `today` (the local day by default).
+
+    The reminders' claims of days before yesterday go first: only today's are read (and
+    yesterday's while a late run finishes), and the table would grow by a row a message.
+    """
     today = today or timezone.localdate()
+    FlowReminder.objects.filter(sent_on__lt=today - timedelta(days=1)).delete()
     steps = (
         FlowStep.objects.filter(flow__is_active=True)
         .select_related("flow__segment", "template")
@@ -292,10 +304,60 @@ def _chunks(rows: QuerySet, size: int) -> Iterator[list[tuple[int, int]]]:
         yield chunk
 
 
+def flow_recipient(customer: Customer, loan_id: int, due: date) -> Recipient:
+    """Return whom a step's message is for and about what: the customer's loan whose
+    installment falls due on `due`, so {fecha_vencimiento} and {cuota} speak of that one
+    (what the template preview shows too, `preview_recipient`)."""
+    return Recipient(customer=customer, receivable_kind=LOAN, receivable_id=loan_id, due_date=due)
+
+
+def preview_recipient(customer: Customer, today: date) -> Recipient:
+    """Return the recipient a flow would message `customer` as, for a template's preview:
+    about the open installment of their live loans due nearest today (the latest overdue
+    one, else the next to fall due), the earliest loan first, as a step picks it. Without
+    any, the customer's live loans taken together (what the message would say of nothing).
+    """
+    open_rows = Installment.objects.filter(
+        loan__customer=customer,
+        loan__status=Loan.Status.ACTIVE,
+        paid_on__isnull=True,
+        is_superseded=False,
+        kind=Installment.Kind.REGULAR,
+    )
+    found = (
+        open_rows.filter(due_date__lte=today).order_by("-due_date", "loan_id").first()
+        or open_rows.filter(due_date__gt=today).order_by("due_date", "loan_id").first()
+    )
+    if found is None:
+        return Recipient(customer=customer)
+    return flow_recipient(customer, found.loan_id, found.due_date)
+
+
+def preview_note(recipient: Recipient) -> str:
+    """Say which installment the preview speaks of when the customer has several live
+    loans ("" otherwise): a flow sends one message per loan's installment."""
+    if not recipient.receivable_id:
+        return ""
+    live = Loan.objects.filter(customer=recipient.customer, status=Loan.Status.ACTIVE)
+    count = live.count()
+    if count < 2:
+        return ""
+    code = live.filter(pk=recipient.receivable_id).values_list("payment_code", flat=True).first()
+    return _(
+        "El cliente tiene %(count)s créditos vigentes y un flujo le envía un mensaje por "
+        "cuota: esta vista usa la cuota del crédito %(code)s que vence el %(due)s."
+    ) % {
+        "count": count,
+        "code": code or "",
+        "due": recipient.due_date.strftime(DATE_FORMAT) if recipient.due_date else "",
+    }
+
+
 def _send_chunk(
     run: FlowRun, step: FlowStep, chunk: Sequence[tuple[int, int]], today: date
 ) -> None:
-    """Render, queue and count one chunk's messages, in one transaction."""
+    """Render, queue and count one chunk's messages, in one transaction; skip the customers
+    another step already reminded today of the same installment (FlowReminder)."""
     template = step.template
     customers = {
         customer.pk: customer
@@ -304,26 +366,23 @@ def _send_chunk(
         )
     }
     due = due_on(step, today)
-    # The installment's day, so {fecha_vencimiento} and {cuota} speak of the one due then.
     recipients = [
-        Recipient(
-            customer=customers[customer_id],
-            receivable_kind=LOAN,
-            receivable_id=loan_id,
-            due_date=due,
-        )
+        flow_recipient(customers[customer_id], loan_id, due)
         for customer_id, loan_id in chunk
         if customer_id in customers
     ]
     payload = {FLOW_PAYLOAD: step.flow.name, STEP_PAYLOAD: offset_label(step.day_offset)}
     outgoing = [
-        messages.Outgoing(
-            customer=recipient.customer,
-            # SMS and WhatsApp have no subject: the timeline names the template instead.
-            subject=rendered.subject or template.name,
-            body=rendered.body,
-            whatsapp_template=rendered.whatsapp,
-            payload=payload,
+        (
+            recipient,
+            messages.Outgoing(
+                customer=recipient.customer,
+                # SMS and WhatsApp have no subject: the timeline names the template instead.
+                subject=rendered.subject or template.name,
+                body=rendered.body,
+                whatsapp_template=rendered.whatsapp,
+                payload=payload,
+            ),
         )
         for recipient, rendered in zip(
             recipients, templating.render_for(template, recipients, today), strict=True
@@ -337,14 +396,71 @@ def _send_chunk(
         ).update(last_customer_id=chunk[-1][0], heartbeat_at=timezone.now())
         if not held:
             raise RunTakenOver
+        repeated = _claim_reminders(run, [recipient for recipient, _out in outgoing], due, today)
+        sending = [(r, out) for r, out in outgoing if r.customer.pk not in repeated]
         sendings = messages.send_customer_messages(
-            outgoing, channel=template.channel, origin=(ORIGIN, step.pk), capped=True
+            [out for _r, out in sending],
+            channel=template.channel,
+            origin=(ORIGIN, step.pk),
+            capped=True,
         )
+        # A customer this step did not reach (opted out, no address, capped) may still get
+        # another flow's message (another channel): the claim goes.
+        unsent = [
+            r.customer.pk for (r, _out), s in zip(sending, sendings, strict=True) if not s.is_queued
+        ]
+        if unsent:
+            FlowReminder.objects.filter(
+                run=run.pk, sent_on=today, customer_id__in=bulk.ids_in(unsent)
+            ).delete()
         counts = count_sendings(sendings)
-        FlowRun.objects.filter(pk=run.pk).update(
-            selected=F("selected") + len(chunk),
-            **{name: F(name) + value for name, value in counts.items()},
+        changes = {name: F(name) + value for name, value in counts.items()}
+        if repeated:
+            changes["skipped_repeated"] = F("skipped_repeated") + len(repeated)
+            changes["repeated_by"] = _with_names(run, repeated.values())
+        FlowRun.objects.filter(pk=run.pk).update(selected=F("selected") + len(chunk), **changes)
+
+
+def _claim_reminders(
+    run: FlowRun, recipients: Sequence[Recipient], due: date, today: date
+) -> dict[int, str]:
+    """Claim today's reminder of each recipient's installment for `run`; return the
+    customers another run claimed first (customer id → that run's flow name).
+
+    Set-based (two statements for the chunk): the rows go in ignoring conflicts, then the
+    chunk's rows not this run's are the ones someone else holds. A run at the same time
+    waits on the unique constraint until the other commits, and then finds its row.
+    """
+    if not recipients:
+        return {}
+    bulk.add_rows_ignoring(
+        FlowReminder,
+        {"run_id": run.pk, "due_date": due, "sent_on": today},
+        {
+            "customer_id": [r.customer.pk for r in recipients],
+            "loan_id": [r.receivable_id for r in recipients],
+        },
+    )
+    wanted = {(r.customer.pk, r.receivable_id) for r in recipients}
+    held = (
+        FlowReminder.objects.filter(
+            sent_on=today,
+            due_date=due,
+            customer_id__in=bulk.ids_in(sorted({customer for customer, _loan in wanted})),
         )
+        .exclude(run=run.pk)
+        .values_list("customer_id", "loan_id", "run__step__flow__name")
+    )
+    return {customer: name for customer, loan, name in held if (customer, loan) in wanted}
+
+
+def _with_names(run: FlowRun, names: Iterable[str]) -> str:
+    """Return the run's `repeated_by` with these flows' names added: "«A», «B»"."""
+    stored = FlowRun.objects.filter(pk=run.pk).values_list("repeated_by", flat=True).first() or ""
+    known = [name[1:-1] for name in stored.split(", ") if name] if stored else []
+    merged = sorted(set(known) | set(names))
+    text = ", ".join(f"«{name}»" for name in merged)
+    return text[:500]
 
 
 def count_sendings(sendings: Iterable[messages.Sending]) -> dict[str, int]:
@@ -446,7 +562,10 @@ def last_runs(flow_ids: Iterable[int]) -> dict[int, RunFigures]:
             total_queued=Sum("queued"),
             total_held=Sum("held"),
             total_skipped=Sum(
-                F("skipped_opted_out") + F("skipped_no_address") + F("skipped_capped")
+                F("skipped_opted_out")
+                + F("skipped_no_address")
+                + F("skipped_capped")
+                + F("skipped_repeated")
             ),
             # 1 when some step failed (or is still running) that day: Max over a 0/1 flag.
             failed=Max(_flag(FlowRun.Status.FAILED)),
@@ -546,6 +665,7 @@ def save_flow(
     days = [(data.day_offset, data.template.pk) for data in steps]
     if len(set(days)) != len(days):
         raise ValidationError(_("Hay dos pasos iguales (mismo día y misma plantilla)."))
+    _refuse_event_variables(steps)
     _refuse_moving_steps_that_ran(steps)
     ran = set(
         FlowRun.objects.filter(step__in=[step.pk for step in removed]).values_list(
@@ -626,9 +746,24 @@ def _refuse_moving_steps_that_ran(steps: Sequence[StepData]) -> None:
         )
 
 
+def _refuse_event_variables(steps: Iterable[FlowStep | StepData]) -> None:
+    """Refuse steps whose template says event variables ({monto_pago}…): only an event's
+    message fills them, a flow would send them blank."""
+    problems = dict.fromkeys(
+        problem
+        for step in steps
+        if (problem := templating.flow_event_variables_problem(step.template))
+    )
+    if problems:
+        raise ValidationError(list(problems))
+
+
 def _refuse_unsendable(steps: Iterable[FlowStep | StepData]) -> None:
     """Refuse steps an active flow may not send: a switched-off template (the screen keeps
-    offering one a step has) or one of the written-off portfolio."""
+    offering one a step has), one of the written-off portfolio, or one that says event
+    variables (saved before they were refused)."""
+    steps = list(steps)
+    _refuse_event_variables(steps)
     unsendable = sorted(
         {
             step.template.name

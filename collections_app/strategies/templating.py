@@ -299,6 +299,7 @@ def save_template(
                 )
                 % {"flows": flows}
             )
+    _refuse_event_variables_where_sent(template, errors)
     if was_active and not template.is_active:
         # A flow's step sends the template it names, active or not: switched off here, it
         # would still go out every morning.
@@ -325,6 +326,62 @@ def save_template(
         raise ValidationError(errors)
     template.save()
     return template
+
+
+def said(template: MessageTemplate) -> list[str]:
+    """Return the variables `template`'s message says, in order (an e-mail's subject too)."""
+    subject = placeholders(template.subject) if _uses_subject(template) else []
+    return list(dict.fromkeys([*subject, *placeholders(template.body)]))
+
+
+def flow_event_variables_problem(template: MessageTemplate) -> str:
+    """Say why a flow may not send `template` ("" when it may): it says event variables,
+    which only events' messages fill (a flow would send them blank)."""
+    missing = variables.event_variables_missing(said(template), None)
+    if not missing:
+        return ""
+    return _(
+        "La plantilla «%(name)s» usa %(variables)s, que solo tienen los mensajes de Eventos: "
+        "en un flujo saldrían en blanco. Elija otra plantilla para el paso."
+    ) % {"name": template.name, "variables": ", ".join("{" + name + "}" for name in missing)}
+
+
+def _refuse_event_variables_where_sent(template: MessageTemplate, errors: dict[str, Any]) -> None:
+    """Add to `errors` the event variables the template's text says that what sends it does
+    not fill: none for a flow's step, only its event's for an events setting."""
+    if not template.pk:
+        return
+    names = said(template)
+    if not any(name in variables.EVENT_VARIABLES for name in names):
+        return
+    flows = _flow_names(template.flow_steps.all())
+    if flows:
+        missing = variables.event_variables_missing(names, None)
+        errors.setdefault("body", []).append(
+            _(
+                "La envían los flujos %(flows)s, y %(variables)s solo lo tienen los mensajes "
+                "de Eventos: en un flujo saldrían en blanco. Quite esas variables o elija otra "
+                "plantilla en sus pasos."
+            )
+            % {"flows": flows, "variables": ", ".join("{" + name + "}" for name in missing)}
+        )
+    for setting in template.event_settings.order_by("portfolio", "event"):
+        missing = variables.event_variables_missing(names, setting.event)
+        if missing:
+            filled = variables.EVENT_VARIABLES_OF.get(setting.event, frozenset())
+            errors.setdefault("body", []).append(
+                _(
+                    "La envía el evento «%(event)s», que no tiene %(variables)s: el mensaje "
+                    "saldría en blanco ahí. Este evento tiene %(filled)s."
+                )
+                % {
+                    "event": str(setting),
+                    "variables": ", ".join("{" + name + "}" for name in missing),
+                    "filled": ", ".join(
+                        "{" + name + "}" for name in variables.EVENT_VARIABLES if name in filled
+                    ),
+                }
+            )
 
 
 def _flow_names(steps: QuerySet) -> str:
