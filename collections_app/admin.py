@@ -363,7 +363,16 @@ class ConversationLabelAdmin(admin.ModelAdmin):
 class FlowRunAdmin(ReadOnlyAdmin):
     """What each flow step selected, queued and skipped each day (written by the runner)."""
 
-    list_display = ["run_on", "step", "status", "selected", "queued", "held", "skipped_capped"]
+    list_display = [
+        "run_on",
+        "step",
+        "status",
+        "selected",
+        "queued",
+        "held",
+        "skipped_capped",
+        "skipped_repeated",
+    ]
     list_filter = ["status", "run_on"]
     list_select_related = ["step__flow", "step__template"]
     search_fields = ["step__flow__name"]

@@ -743,6 +743,12 @@ class FlowRun(models.Model):
     skipped_opted_out = models.PositiveIntegerField(_("omitidos: no contactar"), default=0)
     skipped_no_address = models.PositiveIntegerField(_("omitidos: sin dirección"), default=0)
     skipped_capped = models.PositiveIntegerField(_("omitidos: límite diario"), default=0)
+    # Customers another flow (or step) already reminded today of the same installment.
+    skipped_repeated = models.PositiveIntegerField(
+        _("omitidos: ya recordados hoy por otro flujo"), default=0
+    )
+    # The flows that reminded them first, as the run's screen names them: "«A», «B»".
+    repeated_by = models.CharField(_("recordados antes por"), max_length=500, blank=True)
     started_at = models.DateTimeField(_("inicio"), default=timezone.now)
     finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
@@ -766,3 +772,56 @@ class FlowRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step} {self.run_on}"
+
+    @property
+    def skipped(self) -> int:
+        """Every customer the run selected and did not message, whatever the reason."""
+        return (
+            self.skipped_opted_out
+            + self.skipped_no_address
+            + self.skipped_capped
+            + self.skipped_repeated
+        )
+
+
+class FlowReminder(models.Model):
+    """A flow's message to a customer about one installment (loan and due date) on one day:
+    the first flow step to claim it sends, any other that day skips that customer.
+
+    Claimed in the chunk's transaction before it sends (the unique constraint decides
+    between two runs at once) and kept only for the customers the chunk queued a message
+    to (one opted out, without address or capped may still get another flow's channel).
+    """
+
+    run = models.ForeignKey(
+        FlowRun, verbose_name=_("ejecución"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    customer = models.ForeignKey(
+        "crm.Customer",
+        verbose_name=_("cliente"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    loan = models.ForeignKey(
+        "credits.Loan",
+        verbose_name=_("crédito"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    due_date = models.DateField(_("vencimiento"))
+    sent_on = models.DateField(_("día"))
+
+    class Meta:
+        verbose_name = _("recordatorio de flujo")
+        verbose_name_plural = _("recordatorios de flujos")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sent_on", "customer", "loan", "due_date"],
+                name="coll_flow_reminder_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.loan_id} {self.due_date} {self.sent_on}"

@@ -232,3 +232,47 @@ def add_links(
             "SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
             [int_array(ids), target_id],
         )
+
+
+def add_rows_ignoring(
+    model: type[Model], same: dict[str, Any], pairs: dict[str, Sequence[int]]
+) -> None:
+    """Insert one row per position of the integer columns `pairs` (field name → values, all
+    of one length), each with the values of `same` (field name → one value), leaving out
+    the rows a unique constraint already holds.
+
+    On PostgreSQL one `INSERT … SELECT … FROM unnest(a, b) ON CONFLICT DO NOTHING` (see
+    `add_links`: bulk_create made a model object and placeholders per row); elsewhere
+    bulk_create(ignore_conflicts=True).
+    """
+    lengths = {len(values) for values in pairs.values()}
+    if not pairs or lengths == {0}:
+        return
+    if len(lengths) != 1:
+        raise ValueError("Every column of `pairs` needs as many values.")
+    if connection.vendor != "postgresql":
+        names = list(pairs)
+        model._default_manager.bulk_create(
+            [
+                model(**same, **dict(zip(names, row, strict=True)))
+                for row in zip(*pairs.values(), strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fixed = list(same)
+    varying = list(pairs)
+    columns = ", ".join(quote(meta.get_field(name).column) for name in fixed + varying)
+    aliases = ", ".join(f"c{k}" for k in range(len(varying)))
+    arrays = ", ".join("%s::bigint[]" for _name in varying)
+    placeholders = ", ".join(["%s"] * len(fixed) + [f"u.c{k}" for k in range(len(varying))])
+    values = [meta.get_field(name).get_db_prep_save(same[name], connection) for name in fixed]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Names from the model's meta, quoted; every value is a parameter.
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {placeholders} "  # noqa: S608
+            f"FROM unnest({arrays}) AS u({aliases}) ON CONFLICT DO NOTHING",
+            [*values, *(int_array(pairs[name]) for name in varying)],
+        )

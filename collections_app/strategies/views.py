@@ -20,8 +20,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from collections_app.models import FLOW_FIRST_DAY, FLOW_LAST_DAY, MessageTemplate, Segment
-from collections_app.strategies import events, forms, segments, templating, variables
+from collections_app.models import (
+    FLOW_FIRST_DAY,
+    FLOW_LAST_DAY,
+    MessageTemplate,
+    Portfolio,
+    Segment,
+)
+from collections_app.strategies import events, flows, forms, segments, templating, variables
 from crm import selectors as crm_selectors
 from crm.models import Customer, MessagePolicy
 from lib import lists, search
@@ -477,11 +483,19 @@ def _preview(draft: MessageTemplate, customer: Customer) -> dict[str, Any]:
         templating.validate_template(draft)
     except ValidationError as exc:
         errors = [message for messages_ in exc.message_dict.values() for message in messages_]
-    recipient = variables.Recipient(customer=customer)
+    today = timezone.localdate()
+    # As a flow step writes it: about one loan's installment (the one due nearest today),
+    # not all the customer's loans taken together.
+    # (Flows send only current-portfolio templates; a written-off one speaks of the
+    # customer's campaigns.)
+    recipient = (
+        flows.preview_recipient(customer, today)
+        if draft.portfolio == Portfolio.CURRENT
+        else variables.Recipient(customer=customer)
+    )
     used = dict.fromkeys(
         [*templating.placeholders(draft.subject), *templating.placeholders(draft.body)]
     )
-    today = timezone.localdate()
     rendered = templating.render_for(draft, [recipient], today)[0]
     blank = [] if errors else templating.blank_variables(draft, recipient, today)
     return {
@@ -493,6 +507,7 @@ def _preview(draft: MessageTemplate, customer: Customer) -> dict[str, Any]:
         "blank_variables": [name for name in blank if name not in variables.EVENT_VARIABLES],
         # An event's values exist only when it happens: the preview leaves them blank.
         "event_variables": [name for name in used if name in variables.EVENT_VARIABLES],
+        "about": flows.preview_note(recipient),
     }
 
 

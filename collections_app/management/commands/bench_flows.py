@@ -161,7 +161,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             f"Seleccionados {run.selected:,}; en cola {run.queued:,}; retenidos {run.held:,}; "
-            f"omitidos {run.skipped_opted_out + run.skipped_no_address + run.skipped_capped:,}; "
+            f"omitidos {run.skipped:,}; "
             f"estado {run.get_status_display()}{f' ({run.error})' if run.error else ''}"
         )
         largest = max(batches, default=0)
