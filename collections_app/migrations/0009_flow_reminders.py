@@ -38,6 +38,7 @@ class Migration(migrations.Migration):
                 (
                     "customer",
                     models.ForeignKey(
+                        db_constraint=False,
                         db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="+",
@@ -48,6 +49,7 @@ class Migration(migrations.Migration):
                 (
                     "loan",
                     models.ForeignKey(
+                        db_constraint=False,
                         db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="+",

@@ -188,6 +188,8 @@ class Command(BaseCommand):
 
     def flow_step(self, product: LoanProduct, name: str, segment: Segment) -> FlowStep:
         """Return the −3 step of the bench flow `name`, making its template and flow once."""
+        # Active: a step sends only an active template (a switched-off one fails its run).
+        # The flow stays off, so beat never sends the bench's messages.
         template = MessageTemplate.objects.filter(name=MARKER).first()
         if template is None:
             template = templating.save_template(
@@ -196,9 +198,12 @@ class Command(BaseCommand):
                     "channel": MessageTemplate.Channel.SMS,
                     "portfolio": Portfolio.CURRENT,
                     "body": BODY,
-                    "is_active": False,
+                    "is_active": True,
                 }
             )
+        elif not template.is_active:
+            MessageTemplate.objects.filter(pk=template.pk).update(is_active=True)
+            template.is_active = True
         flow = Flow.objects.filter(name=name).first()
         if flow is None:
             flow = flows.save_flow(
