@@ -51,3 +51,18 @@ def test_the_refusal_leaves_the_callers_transaction_usable(cobranzas, django_ass
         repeats.save_or_refuse(twin, field="name", message="Ya existe.")
 
     assert Segment.objects.get(name="Uno") == first  # still queryable: a savepoint
+
+
+def test_a_template_saved_twice_at_once_is_refused_on_its_name(db, monkeypatch):
+    from collections_app.models import MessageTemplate
+    from collections_app.strategies import templating
+
+    data = {"name": "Recordatorio", "channel": "sms", "body": "Hola {nombre}", "is_active": True}
+    templating.save_template(data=data)
+    monkeypatch.setattr(MessageTemplate, "validate_unique", lambda self, exclude=None: None)
+
+    with pytest.raises(ValidationError) as caught:
+        templating.save_template(data=data)
+
+    assert caught.value.message_dict == {"name": ["Ya existe una plantilla con este nombre."]}
+    assert MessageTemplate.objects.filter(name="Recordatorio").count() == 1

@@ -324,7 +324,9 @@ def save_template(
             )
     if errors:
         raise ValidationError(errors)
-    template.save()
+    repeats.save_or_refuse(
+        template, field="name", message=_("Ya existe una plantilla con este nombre.")
+    )
     return template
 
 
