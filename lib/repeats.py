@@ -13,6 +13,16 @@ from django.utils.translation import gettext as _
 from lib import people
 
 
+def sent_name(value: object, *, max_length: int = 200) -> str | None:
+    """Return a name as a refused form sent it, stripped, when it could be a stored one;
+    None for what no row holds (empty, too long, a NUL character, which PostgreSQL refuses
+    in a query: a form sent with "\x00" was a server error looking for its first send)."""
+    text = str(value or "").strip()
+    if not text or len(text) > max_length or "\x00" in text:
+        return None
+    return text
+
+
 def made_within(
     rows: QuerySet, window: timedelta, *, now: datetime | None = None, field: str = "created_at"
 ) -> Model | None:

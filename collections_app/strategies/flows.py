@@ -505,9 +505,11 @@ def flow_for(user: AbstractBaseUser, pk: int) -> Flow:
 def just_created(user: AbstractBaseUser, name: str) -> Flow | None:
     """Return the flow named `name` that `user` created a moment ago, if any: the form sent
     twice (a double click, the back button and send) finds its name taken by it."""
+    name = repeats.sent_name(name)
+    if name is None:
+        return None
     return repeats.made_within(
-        Flow.objects.filter(name=(name or "").strip(), created_by=user),
-        segments.CREATE_REPEAT_WINDOW,
+        Flow.objects.filter(name=name, created_by=user), segments.CREATE_REPEAT_WINDOW
     )
 
 

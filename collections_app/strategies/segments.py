@@ -379,8 +379,11 @@ def segment_for(user: AbstractBaseUser, pk: int) -> Segment:
 def just_created(user: AbstractBaseUser, name: str) -> Segment | None:
     """Return the segment named `name` that `user` created a moment ago, if any: the form
     sent twice (a double click, the back button and send) finds its name taken by it."""
+    name = repeats.sent_name(name)
+    if name is None:
+        return None
     return repeats.made_within(
-        Segment.objects.filter(name=(name or "").strip(), created_by=people.signed_in(user)),
+        Segment.objects.filter(name=name, created_by=people.signed_in(user)),
         CREATE_REPEAT_WINDOW,
     )
 

@@ -518,10 +518,10 @@ def just_created(name: str) -> MessageTemplate | None:
     """Return the template named `name` created a moment ago, if any: the form sent twice
     (a double click, the back button and send) finds its name taken by it. (A template
     keeps no author, so it is anyone's: a name clash within the minute is rare enough.)"""
-    return repeats.made_within(
-        MessageTemplate.objects.filter(name=(name or "").strip()),
-        CREATE_REPEAT_WINDOW,
-    )
+    name = repeats.sent_name(name)
+    if name is None:
+        return None
+    return repeats.made_within(MessageTemplate.objects.filter(name=name), CREATE_REPEAT_WINDOW)
 
 
 def template_list(

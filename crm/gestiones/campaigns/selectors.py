@@ -56,9 +56,10 @@ def just_created(name: str) -> Campaign | None:
     """Return the campaign named `name` created a moment ago, if any: the new-campaign form
     sent twice (a double click, the back button and send), whose second finds the name
     taken by the first."""
-    return repeats.made_within(
-        Campaign.objects.filter(name=(name or "").strip()), CREATE_REPEAT_WINDOW
-    )
+    name = repeats.sent_name(name)
+    if name is None:
+        return None
+    return repeats.made_within(Campaign.objects.filter(name=name), CREATE_REPEAT_WINDOW)
 
 
 def just_launched(pk: int, user: AbstractBaseUser) -> bool:

@@ -20,7 +20,7 @@ from crm.gestiones.models import (
     Survey,
     SurveyInvitation,
 )
-from lib import money
+from lib import money, repeats
 
 TWO_PLACES = Decimal("0.01")
 
@@ -72,11 +72,14 @@ def identical_survey(name: str, data: Mapping[str, Any], questions: Sequence[Any
     """Return the survey named `name` whose fields (`data`, a survey form's cleaned values)
     and questions (`questions`, the form's rows) are those typed, as the save stores them;
     None when any differs. The new-survey form sent twice finds the one the first saved."""
+    name = repeats.sent_name(name)
+    if name is None:
+        return None
     survey = (
         Survey.objects.prefetch_related(
             Prefetch("questions", queryset=Question.objects.order_by("order", "id"))
         )
-        .filter(name=(name or "").strip())
+        .filter(name=name)
         .first()
     )
     if survey is None:
