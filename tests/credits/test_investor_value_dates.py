@@ -59,3 +59,41 @@ def test_a_payment_of_30_november_keyed_in_on_1_december_is_novembers_everywhere
         Decimal("180.00"),
         Decimal("0.00"),
     )
+
+
+def test_the_statement_on_screen_dates_lines_by_value_date_and_numbers_them_plainly(
+    make_active_loan, time_machine, client, supervisor
+):
+    _at(time_machine, date(2026, 10, 1))
+    loan = make_active_loan(
+        product=LoanProductFactory(method="flat"), principal=Decimal("10000.00")
+    )
+    lucia = InvestorFactory(name="Lucía Paredes")
+    investor_services.add_participation(loan=loan, investor=lucia, actor=None, share=Decimal("100"))
+    # A payment number past a thousand (every database reaches it) is no amount: no comma.
+    # (SQLite numbers the next row after the highest ever used.)
+    Payment.objects.create(
+        id=1500,
+        loan=loan,
+        amount=Decimal("1.00"),
+        received_on=date(2026, 10, 1),
+        source=Payment.Source.TRANSFER,
+    ).delete()
+    _at(time_machine, date(2026, 12, 1), 9)
+    payment = payment_services.apply_payment(
+        loan=loan,
+        amount=Decimal("1033.33"),
+        received_on=date(2026, 11, 30),
+        source=Payment.Source.TRANSFER,
+        actor=None,
+    )
+    _at(time_machine, date(2026, 12, 2))
+    liquidation = investor_services.create_liquidation(
+        investor=lucia, period_start=date(2026, 11, 1), period_end=date(2026, 11, 30), actor=None
+    )
+    client.force_login(supervisor)
+
+    html = client.get(liquidation.get_absolute_url()).content.decode()
+
+    assert "<td>30/11/2026</td>" in html
+    assert f"Pago n.º {payment.pk} del 30/11/2026" in html
