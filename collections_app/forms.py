@@ -478,6 +478,19 @@ class AgreementForm(DebtChoiceForm):
     provider = forms.ChoiceField(label=_("Pasarela del pie"), choices=GATEWAY_CHOICES)
     payer_email = forms.EmailField(label=_("Correo del pagador"), required=False, max_length=254)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The down payment is a payment link: only a gateway that can make one now.
+        field = self.fields["provider"]
+        field.choices = configured_gateway_choices()
+        self.no_gateways = "" if field.choices else NO_GATEWAYS_MESSAGE
+        if self.no_gateways:
+            field.error_messages = {
+                **field.error_messages,
+                "required": NO_GATEWAYS_MESSAGE,
+                "invalid_choice": NO_GATEWAYS_MESSAGE,
+            }
+
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
         return {

@@ -5,6 +5,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from collections_app.models import PaymentLink
+from tests.collections_app.test_agent_screens import late_loan  # noqa: F401 (a fixture)
 
 NONE_CONFIGURED = "No hay pasarelas de pago configuradas"
 
@@ -59,3 +60,60 @@ def test_only_the_configured_gateway_is_offered_by_its_name(agent_client, debtor
     assertContains(response, '<option value="mercadopago" selected>MercadoPago</option>', html=True)
     assertNotContains(response, '<option value="clear"')
     assertNotContains(response, NONE_CONFIGURED)
+
+
+# The agreement's down payment is a link too ------------------------------------------------
+
+
+def _agreement_rule():
+    from decimal import Decimal
+
+    from collections_app.models import AgreementRule
+
+    return AgreementRule.objects.create(
+        name="Hasta 3 cuotas",
+        max_installments=3,
+        min_down_payment_percent=Decimal("20"),
+        late_interest_discount_percent=Decimal("50"),
+    )
+
+
+def test_the_agreement_card_offers_only_the_configured_gateway(
+    agent_client,
+    late_loan,  # noqa: F811
+    no_credentials,
+):
+    no_credentials.MERCADOPAGO_ACCESS_TOKEN = "TEST-token"
+    _agreement_rule()
+
+    response = _page(agent_client, late_loan.customer)
+
+    assertContains(response, '<option value="mercadopago">MercadoPago</option>', html=True)
+    assertNotContains(response, '<option value="clear"')
+
+
+def test_with_no_gateway_the_agreement_card_says_so_and_none_is_made(
+    agent_client,
+    late_loan,  # noqa: F811
+    no_credentials,
+):
+    from collections_app.models import PaymentAgreement
+
+    rule = _agreement_rule()
+    debtor = late_loan.customer
+
+    page = _page(agent_client, debtor)
+    refused = agent_client.post(
+        reverse("collections_app:customer_agreement_create", args=[debtor.pk]),
+        {
+            "agreement-debt": f"loan:{late_loan.pk}",
+            "agreement-option": f"{rule.pk}-3",
+            "agreement-provider": "mercadopago",
+        },
+    )
+
+    assertContains(page, NONE_CONFIGURED)
+    assertNotContains(page, 'name="agreement-provider"')
+    assertNotContains(page, "Registrar convenio</button>")
+    assertContains(refused, NONE_CONFIGURED)
+    assert not PaymentAgreement.objects.exists()
