@@ -71,7 +71,7 @@ from crm.services import (
     INTERACTION_COLUMNS,
     system_entry_row,
 )
-from lib import bulk, links, money, people, search, spreadsheets
+from lib import bulk, links, money, people, search, small_tables, spreadsheets
 
 # Loans written per transaction step (their installments and payments with them).
 BATCH_SIZE = 200
@@ -678,8 +678,10 @@ class LoanImporter(Importer):
 
     def shown(self, row: LoanRow) -> dict[str, str]:
         if row.branch_id is not None:
-            branch = Branch.objects.filter(pk=row.branch_id).values_list("name", flat=True)
-            branch_name = branch.first() or ""
+            # This process's copy of the small table: no query per previewed row.
+            (branches,) = small_tables.rows(Branch)
+            found = branches.get(row.branch_id)
+            branch_name = found.name if found is not None else ""
         else:
             # The preview does not look the customer up: the run takes the branch from it.
             branch_name = "" if row.customer_id else _("La del cliente")

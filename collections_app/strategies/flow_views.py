@@ -70,7 +70,7 @@ def _unsent_channels(flow: Flow) -> list[str]:
     configured: dict[str, bool] = {}
     labels: dict[str, str] = {}
     steps: dict[str, list[str]] = {}
-    for step in flow.steps.all():
+    for step in flow.steps.select_related("template"):
         channel = step.template.channel
         if channel not in configured:
             configured[channel] = customer_messages.is_delivered(channel)
