@@ -119,6 +119,12 @@ class ReceivableKind(Protocol):
         """Return the late interest charged on it between two moments, less any taken back
         or waived between them (zero for a kind that charges none)."""
 
+    def restore_discount(
+        self, *, receivable_id: int, marker: str, actor: AbstractBaseUser | None, summary: str
+    ) -> Decimal:
+        """Owe again what discounts whose reason names `marker` forgave (their payment was
+        refunded); return how much. A second call restores nothing more."""
+
 
 _kinds: Registry[ReceivableKind] = Registry("A receivable kind")
 
@@ -343,6 +349,13 @@ class LoanReceivable:
         loan = Loan.objects.get(pk=receivable_id)
         return delinquency.waive_late_interest(
             loan=loan, amount=amount, actor=actor, reason=reason, summary=summary
+        )
+
+    def restore_discount(
+        self, *, receivable_id: int, marker: str, actor: AbstractBaseUser | None, summary: str
+    ) -> Decimal:
+        return delinquency.restore_waived_late_interest(
+            loan=Loan.objects.get(pk=receivable_id), marker=marker, actor=actor, summary=summary
         )
 
     def late_interest_charged(

@@ -308,14 +308,18 @@ def create_payment_link(
         _timeline(
             customer,
             _("No se pudo crear el link de pago de %(amount)s (%(provider)s): %(error)s")
-            % {"amount": _money(debt, charged), "provider": provider, "error": link.status_reason},
+            % {
+                "amount": _money(debt, charged),
+                "provider": link.provider_name,
+                "error": link.status_reason,
+            },
             origin=origin,
             actor=actor,
             payload={"link": link.pk, "reference": link.reference},
         )
         raise ValidationError(
             _("La pasarela %(provider)s no pudo crear el link: %(error)s")
-            % {"provider": provider, "error": link.status_reason}
+            % {"provider": link.provider_name, "error": link.status_reason}
         ) from exc
     link.status = PaymentLink.Status.ACTIVE
     link.url = checkout.url[:500]
@@ -332,7 +336,7 @@ def create_payment_link(
                 "amount": _money(debt, charged),
                 "concept": link.get_concept_display().lower(),
                 "code": debt.code,
-                "provider": provider,
+                "provider": link.provider_name,
                 "expires": timezone.localtime(link.expires_at).strftime("%d/%m/%Y %H:%M"),
             },
             origin=origin,
@@ -372,7 +376,7 @@ def _refuse_a_repeated_link(same: dict, actor: AbstractBaseUser | None, debt: De
         % {
             "reference": twin.reference,
             "amount": _money(debt, twin.amount),
-            "provider": twin.provider,
+            "provider": twin.provider_name,
             "expires": timezone.localtime(twin.expires_at).strftime("%d/%m/%Y %H:%M"),
         }
     )
@@ -457,7 +461,7 @@ def _when_created(link: PaymentLink) -> PaymentLink:
     if link.status == PaymentLink.Status.FAILED:
         raise ValidationError(
             _("La pasarela %(provider)s no pudo crear el link: %(error)s")
-            % {"provider": link.provider, "error": link.status_reason}
+            % {"provider": link.provider_name, "error": link.status_reason}
         )
     raise ValidationError(
         _("El link de pago de esta deuda se está creando: vuelva a intentarlo en unos segundos.")
@@ -506,7 +510,7 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
             _("Pago de %(amount)s recibido por %(provider)s (link %(ref)s, operación %(op)s)")
             % {
                 "amount": _money(link.currency, found.amount),
-                "provider": provider,
+                "provider": link.provider_name,
                 "ref": link.reference,
                 "op": found.provider_payment_id,
             },
@@ -527,7 +531,7 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
             _("devuelto por %(provider)s")
             if found.status == payment_gateways.REFUNDED
             else _("contracargo en %(provider)s")
-        ) % {"provider": provider}
+        ) % {"provider": link.provider_name}
         annul_payment(
             customer=link.customer,
             receivable_kind=link.receivable_kind,
@@ -536,6 +540,18 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
             reason=reason,
             origin=Origin.WEBHOOK,
         )
+        if link.concept == PaymentLink.Concept.TOTAL:
+            # The late interest its quote waived stood on this payment: owed again.
+            kind.restore_discount(
+                receivable_id=link.receivable_id,
+                marker=link.reference,
+                actor=None,
+                summary=_(
+                    "Interés moratorio de %%(amount)s condonado por el link de pago total "
+                    "%(ref)s, adeudado otra vez: el pago fue anulado (%(reason)s)"
+                )
+                % {"ref": link.reference, "reason": reason},
+            )
         return
     # pending, in process, rejected, cancelled: nothing to apply (yet).
 

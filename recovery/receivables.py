@@ -148,3 +148,8 @@ class CampaignReceivable:
         self, receivable_id: int, *, since: datetime, until: datetime
     ) -> Decimal:
         return ZERO  # a campaign's amount is fixed: it charges no late interest
+
+    def restore_discount(
+        self, *, receivable_id: int, marker: str, actor: AbstractBaseUser | None, summary: str
+    ) -> Decimal:
+        return ZERO  # it grants none (grant_discount refuses)

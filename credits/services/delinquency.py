@@ -318,6 +318,58 @@ def waive_late_interest(
     return forgiven
 
 
+def restore_waived_late_interest(
+    *, loan: Loan, marker: str, actor: AbstractBaseUser | None, summary: str
+) -> Decimal:
+    """Owe again the late interest that waivers naming `marker` in their reason forgave.
+
+    A waiver granted for a payment (a total-debt link's quote) stands only with its payment:
+    when the payment is refunded, each installment owes again what was forgiven on it, by a
+    ledger entry that names `marker` too, so a second call restores nothing more. `summary`
+    is the timeline's text, its `%(amount)s` what was restored. Returns that amount.
+    """
+    loan = ledger.locked(loan)
+    left: dict[int, Decimal] = {}
+    for installment_id, owed in LedgerEntry.objects.filter(
+        loan=loan,
+        kind=LedgerEntry.Kind.LATE_INTEREST,
+        component=Component.LATE_INTEREST,
+        installment__isnull=False,
+        reason__contains=marker,
+    ).values_list("installment_id", "owed"):
+        left[installment_id] = left.get(installment_id, ZERO) - owed
+    restored = ZERO
+    rows = Installment.objects.select_for_update().filter(
+        pk__in=[pk for pk, part in left.items() if part > 0]
+    )
+    for inst in rows.order_by("number"):
+        part = left[inst.pk]
+        inst.late_interest_due += part
+        if inst.total_pending > 0:
+            inst.paid_on = None
+        inst.save(update_fields=["late_interest_due", "paid_on"])
+        ledger.write_entry(
+            loan,
+            LedgerEntry.Kind.LATE_INTEREST,
+            actor=actor,
+            installment=inst,
+            component=Component.LATE_INTEREST,
+            owed=part,
+            reason=_("Descuento de mora repuesto: %(marker)s") % {"marker": marker},
+        )
+        restored += part
+    if restored:
+        crm_services.record_interaction(
+            customer=loan.customer,
+            kind=Interaction.Kind.PAYMENT,
+            summary=summary % {"amount": display.money_text(restored, loan.currency)},
+            payload={"loan": loan.pk, "late_interest_restored": str(restored)},
+            actor=people.signed_in(actor),
+        )
+        refresh_delinquency(loan=loan)
+    return restored
+
+
 def update_delinquency(*, today: date | None = None, batch_size: int = 500) -> int:
     """Charge late interest and refresh every live loan's days past due and bucket.
 

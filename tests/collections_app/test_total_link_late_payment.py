@@ -230,3 +230,52 @@ def test_only_the_late_interest_since_the_link_is_waived_the_rest_stays_owed(mak
         0,
         0,
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "why"),
+    [
+        (payment_gateways.REFUNDED, "devuelto por MercadoPago"),
+        (payment_gateways.CHARGED_BACK, "contracargo en MercadoPago"),
+    ],
+)
+def test_a_refunded_total_link_payment_owes_again_the_late_interest_it_waived(
+    late_loan, status, why
+):
+    with at(LINK_DAY, 10):
+        link = _link(late_loan)
+    _nightly(date(2026, 5, 6))
+    _nightly(PAY_DAY)
+    with at(PAY_DAY, 9):
+        before = _to_settle(late_loan, PAY_DAY)
+    with at(PAY_DAY, 10):
+        _gateway_pays(link, PAY_DAY)
+    waived = _waived(late_loan)
+    assert waived > 0
+
+    refund = payment_gateways.GatewayPayment(
+        provider_payment_id="1",
+        reference=link.reference,
+        status=status,
+        amount=link.amount,
+        currency=link.currency,
+        paid_on=PAY_DAY,
+        raw={},
+    )
+    with at(PAY_DAY, 15):
+        services.apply_gateway_payment(provider="mercadopago", found=refund)
+        # The same notification again restores nothing more.
+        services.apply_gateway_payment(provider="mercadopago", found=refund)
+
+    late_loan.refresh_from_db()
+    assert late_loan.status == Loan.Status.ACTIVE
+    assert _to_settle(late_loan, PAY_DAY) == before
+    assert late_loan.days_past_due > 0
+    restored = Interaction.objects.get(
+        customer=late_loan.customer, payload__late_interest_restored__isnull=False
+    )
+    assert restored.summary == (
+        f"Interés moratorio de S/ {waived} condonado por el link de pago total "
+        f"{link.reference}, adeudado otra vez: el pago fue anulado ({why})"
+    )
+    assert Interaction.objects.filter(summary__contains="recibido por MercadoPago").exists()
