@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from credits import schedule, selectors
+from credits.investors import services as investor_services
 from credits.models import Investor, Loan, LoanProduct, Payment
 from credits.services import ledger
 from credits.services import loans as loan_services
@@ -651,11 +652,18 @@ class ParticipationForm(ServiceErrorsMixin, forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
+        # An investor funds loans in its own currency only: the others are not offered.
+        field = self.fields["investor"]
+        field.queryset = field.queryset.filter(currency=currency)
+        field.error_messages["invalid_choice"] = _(
+            "Ese inversionista no está activo o no invierte en %(currency)s: un "
+            "inversionista financia solo créditos en su moneda."
+        ) % {"currency": investor_services.currency_name(currency)}
         # Shown on every loan page: the active investors from the cache, not a COUNT and a
         # cursor each time (~1.8 ms with the options' template loop).
-        lists.cache_model_choices(self.fields["investor"], "credits.participation.investor")
+        lists.cache_model_choices(field, f"credits.participation.investor.{currency}")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -160,7 +160,7 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 limit=None if request.GET.get("pagos") == "todos" else selectors.PAYMENTS_SHOWN,
             ),
             "participations": selectors.loan_participations(loan),
-            "participation_form": forms.ParticipationForm(),
+            "participation_form": forms.ParticipationForm(currency=loan.currency),
             "contracts": contracts,
             "contract_emails": contract_services.planned_signer_emails(loan)
             if loan.status in (Loan.Status.DRAFT, Loan.Status.AWAITING_SIGNATURE)
@@ -391,7 +391,7 @@ def _run_ledger_transition(loan: Loan, action: str, reason: str, actor) -> str:
 @permission_required("credits.add_participation", raise_exception=True)
 def participation_add(request: HttpRequest, pk: int) -> HttpResponse:
     loan = selectors.loan_for(request.user, pk)
-    form = forms.ParticipationForm(request.POST)
+    form = forms.ParticipationForm(request.POST, currency=loan.currency)
     if form.is_valid():
         try:
             participation = investor_services.add_participation(
@@ -408,7 +408,7 @@ def participation_add(request: HttpRequest, pk: int) -> HttpResponse:
             if not request.htmx:
                 messages.success(request, message)
                 return redirect(loan)
-            form = forms.ParticipationForm()
+            form = forms.ParticipationForm(currency=loan.currency)
             return _participations(request, loan, form, added=message)
     if not request.htmx:
         messages.error(request, _form_errors(form))

@@ -90,7 +90,12 @@ def test_the_loan_page_shows_the_refusal_on_the_investor(client, supervisor, sol
     )
 
     assert response.status_code == 200
-    assertContains(response, "invierte en soles (S/) y este crédito es en dólares (US$)")
+    # Not offered (the loan page lists only investors in dollars), and refused if sent.
+    assertContains(
+        response,
+        "Ese inversionista no está activo o no invierte en dólares (US$): un inversionista "
+        "financia solo créditos en su moneda.",
+    )
     assert not Participation.objects.exists()
 
 
@@ -201,3 +206,17 @@ def test_the_investors_page_names_its_loans_in_another_currency(
     clean = InvestorFactory(currency="PEN")
     response = client.get(reverse("credits:investor_detail", args=[clean.pk]))
     assert "en otra moneda que la suya" not in response.content.decode()
+
+
+def test_the_loan_page_offers_only_investors_in_the_loans_currency(
+    client, supervisor, soles_and_dollars
+):
+    _soles, dollars = soles_and_dollars
+    InvestorFactory(name="Lucía Paredes", currency="PEN")
+    InvestorFactory(name="Mark Dollarson", currency="USD")
+    client.force_login(supervisor)
+
+    page = client.get(reverse("credits:loan_detail", args=[dollars.pk]))
+
+    assertContains(page, "Mark Dollarson")
+    assert "Lucía Paredes" not in page.content.decode()
