@@ -19,6 +19,7 @@ from crm.models import (
     Product,
     Tag,
 )
+from integrations.channels import LOG_PROVIDER
 from lib.admin_widgets import WholeNumberAutocompleteMixin
 from lib.stale import KeepsOthersChangesAdmin
 
@@ -233,13 +234,29 @@ class InteractionAdmin(admin.ModelAdmin):
 class MessageAdmin(admin.ModelAdmin):
     """Every message in and out, read-only: the customer-message service writes them."""
 
-    list_display = ["created_at", "customer", "channel", "direction", "status", "provider", "actor"]
+    list_display = [
+        "created_at",
+        "customer",
+        "channel",
+        "direction",
+        "status_shown",
+        "provider",
+        "actor",
+    ]
     list_filter = ["channel", "direction", "status", "provider"]
     search_fields = ["customer__document_number", "customer__last_name", "provider_message_id"]
     list_select_related = ["customer", "actor"]
     date_hierarchy = "created_at"
     show_full_result_count = False
     raw_id_fields = ["customer", "interaction"]
+
+    @admin.display(description=_("estado"), ordering="status")
+    def status_shown(self, obj):
+        # A message its channel's provider never got (none configured) was recorded, not
+        # sent: «Enviado» would say it reached the customer.
+        if obj.provider == LOG_PROVIDER and obj.status != Message.Status.FAILED:
+            return _("Registrado, no enviado (canal no configurado)")
+        return obj.get_status_display()
 
     def has_add_permission(self, request):
         return False

@@ -5,7 +5,9 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from crm import messages as crm_messages
 from crm.models import OPT_OUT_TAG, Customer, Interaction, Tag
+from integrations import outbox
 from tests.factories import InteractionFactory, LoanFactory
 
 HTMX = {"HX-Request": "true"}
@@ -368,3 +370,21 @@ def test_a_document_number_too_long_is_not_also_called_missing(client, asesor):
     assert response.status_code == 200
     assertContains(response, "20 caracteres")
     assertNotContains(response, "Ingrese el número de documento.")
+
+
+def test_admin_says_a_message_its_channel_never_got_was_recorded_not_sent(
+    admin_client, customer, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    customer.email = "rosa@example.pe"
+    customer.save(update_fields=["email"])
+    crm_messages.send_customer_message(
+        customer=customer, channel=crm_messages.EMAIL, subject="Aviso", body="Hola"
+    )
+    outbox.deliver_due_messages()
+
+    page = admin_client.get(reverse("admin:crm_message_changelist"))
+
+    assertContains(
+        page, '<td class="field-status_shown">Registrado, no enviado (canal no configurado)</td>'
+    )
