@@ -3,7 +3,8 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import identity, services, validators
@@ -20,6 +21,7 @@ from crm.models import (
     Tag,
 )
 from integrations.channels import LOG_PROVIDER
+from lib import bulk
 from lib.admin_widgets import WholeNumberAutocompleteMixin
 from lib.stale import KeepsOthersChangesAdmin
 
@@ -50,20 +52,51 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "color"]
     search_fields = ["name"]
 
+    @staticmethod
+    def _is_kept(tag: Tag) -> bool:
+        # The consent tag, and the tags an app puts on and takes off itself («Cartera
+        # castigada» while a campaign is active): the services find them by their names.
+        return tag.name == OPT_OUT_TAG or tag.name in services.managed_tag_names()
+
     def get_readonly_fields(self, request, obj=None):
-        # The services find the consent tag by its name and keep it in step with
-        # Customer.has_opted_out: renamed, it would be a plain tag, its customers' consent
-        # no longer filterable by it, and the next opt-out would make another.
-        if obj is not None and obj.name == OPT_OUT_TAG:
+        # Renamed, the consent tag would be a plain tag, its customers' consent no longer
+        # filterable by it, and the next opt-out would make another; a managed one would
+        # split in two, the old name never taken off.
+        if obj is not None and self._is_kept(obj):
             return ["name"]
         return []
 
     def has_delete_permission(self, request, obj=None):
-        # Deleting it would take the mark off every customer who asked not to be contacted,
-        # with nothing on their timelines (their consent itself is Customer.has_opted_out).
-        if obj is not None and obj.name == OPT_OUT_TAG:
+        # Deleting it would take the mark off every customer who carries it (who asked not
+        # to be contacted, whose debt is in a written-off campaign), with nothing on their
+        # timelines.
+        if obj is not None and self._is_kept(obj):
             return False
         return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, Tag.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        # Each customer who carried a deleted tag has it said on the timeline.
+        now = timezone.now()
+        by = request.user.pk
+        template = _("Etiqueta «%(tag)s» quitada: se eliminó en Administración")
+        with transaction.atomic():
+            entries = [
+                services.system_entry_row(
+                    customer_id,
+                    summary=template % {"tag": name},
+                    payload={"tag_deleted": name},
+                    actor_id=by,
+                    at=now,
+                )
+                for customer_id, name in Customer.tags.through.objects.filter(
+                    tag__in=queryset
+                ).values_list("customer_id", "tag__name")
+            ]
+            bulk.insert_rows(Interaction, services.INTERACTION_COLUMNS, entries)
+            super().delete_queryset(request, queryset)
 
 
 class CustomerAdminForm(forms.ModelForm):
@@ -298,6 +331,21 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+def _traces_of(user) -> list[str]:
+    """Name what a person's deletion would leave without its person (relations that set
+    it to NULL, and the admin's own log, which goes with them): «clientes», …"""
+    traces = []
+    for relation in User._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete and relation.one_to_many):
+            continue
+        model = relation.related_model
+        if relation.on_delete is not models.SET_NULL and model._meta.label != "admin.LogEntry":
+            continue
+        if model._base_manager.filter(**{relation.field.name: user}).exists():
+            traces.append(str(model._meta.verbose_name_plural))
+    return traces
+
+
 @admin.register(User)
 class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
     """Only a superuser makes superusers, grants permissions one by one, or edits a
@@ -323,6 +371,24 @@ class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        # Deleting a person who worked here would blank them out of history: the customers
+        # and loans they advise lose their advisor, and every timeline entry they wrote
+        # its author, with nothing said. Such a person is deactivated instead.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for user in objs:
+            traces = _traces_of(user)
+            if traces:
+                protected = [
+                    *protected,
+                    _(
+                        "%(user)s figura en %(traces)s: desactívelo (desmarque «Activo») en "
+                        "lugar de borrarlo, así ya no entra y su historial queda."
+                    )
+                    % {"user": user.get_username(), "traces": ", ".join(traces)},
+                ]
+        return deleted, counts, perms_needed, protected
 
     def save_model(self, request, obj, form, change):
         # An «Administrador» without «Es staff» saw no Administración and could not open

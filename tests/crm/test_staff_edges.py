@@ -8,7 +8,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from crm import messages as crm_messages
 from crm.models import OPT_OUT_TAG, Customer, Interaction, Tag
 from integrations import outbox
-from tests.factories import InteractionFactory, LoanFactory
+from tests.factories import CustomerFactory, InteractionFactory, LoanFactory
 
 HTMX = {"HX-Request": "true"}
 
@@ -388,3 +388,60 @@ def test_admin_says_a_message_its_channel_never_got_was_recorded_not_sent(
     assertContains(
         page, '<td class="field-status_shown">Registrado, no enviado (canal no configurado)</td>'
     )
+
+
+def test_admin_refuses_to_delete_a_person_who_advises_customers_and_says_to_deactivate(
+    admin_client, asesor
+):
+    customer = CustomerFactory(advisor=asesor)
+    InteractionFactory(customer=customer, actor=asesor)
+
+    page = admin_client.post(reverse("admin:auth_user_delete", args=[asesor.pk]), {"post": "yes"})
+    admin_client.post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [asesor.pk], "post": "yes"},
+    )
+
+    assertContains(page, "desactívelo (desmarque «Activo») en lugar de borrarlo")
+    assertContains(page, "clientes")
+    customer.refresh_from_db()
+    assert customer.advisor == asesor
+    assert Interaction.objects.filter(actor=asesor).exists()
+
+
+def test_admin_still_deletes_a_person_who_never_worked(admin_client, django_user_model):
+    mistaken = django_user_model.objects.create_user("mal-escrito", password="x")
+
+    admin_client.post(reverse("admin:auth_user_delete", args=[mistaken.pk]), {"post": "yes"})
+
+    assert not django_user_model.objects.filter(pk=mistaken.pk).exists()
+
+
+def test_admin_keeps_the_written_off_tag_that_recovery_manages(admin_client):
+    from recovery.services import CASTIGADA_TAG
+
+    tag = Tag.objects.create(name=CASTIGADA_TAG)
+
+    renamed = admin_client.post(
+        reverse("admin:crm_tag_change", args=[tag.pk]), {"name": "Castigo", "color": "danger"}
+    )
+    deleted = admin_client.post(reverse("admin:crm_tag_delete", args=[tag.pk]), {"post": "yes"})
+
+    tag.refresh_from_db()
+    assert renamed.status_code == 302
+    assert (tag.name, deleted.status_code) == (CASTIGADA_TAG, 403)
+
+
+def test_a_tag_deleted_in_admin_is_said_on_each_customers_timeline(admin_client, customer):
+    vip = Tag.objects.create(name="VIP")
+    customer.tags.add(vip)
+
+    admin_client.post(
+        reverse("admin:crm_tag_changelist"),
+        {"action": "delete_selected", "_selected_action": [vip.pk], "post": "yes"},
+    )
+
+    assert not Tag.objects.filter(pk=vip.pk).exists()
+    entry = Interaction.objects.get(customer=customer, payload__tag_deleted="VIP")
+    assert entry.summary == "Etiqueta «VIP» quitada: se eliminó en Administración"
+    assert entry.kind == Interaction.Kind.SYSTEM
