@@ -256,6 +256,11 @@ def import_rows(request: HttpRequest, tipo: str, payload: ImportIn) -> Status:
         if part is not None:
             tables[api_name] = (part.fields, rows)
     files = {api_name: _csv(api_name, fields, rows) for api_name, (fields, rows) in tables.items()}
+    # The batch's file name is how the imports' history and each customer's timeline name
+    # where the rows came from: the API client, since no person uploaded them.
+    client = str(request.auth).replace("/", "-").replace("\\", "-")
+    for api_name, (file, _mapping) in files.items():
+        file.name = f"API {client} · {api_name}.csv"
     names = {api_name: part.name for api_name, part in _parts(importer).items() if part}
     with_rows = [name for name in names if tables[name][1]]
     try:

@@ -120,6 +120,10 @@ def test_customers_are_created_then_updated_by_their_document_and_read_back(
     # A different name waits for a person; the customer keeps the one registered.
     assert Customer.objects.get(document_number="42345678").first_name == "Jean"
     assert ImportRecord.objects.filter(conflict_status=ImportRecord.Conflict.PENDING).count() == 1
+    # Who sent the rows is named where a person reads the import: the API client.
+    assert ImportBatch.objects.latest("pk").file_name == "API Core bancario · filas.csv"
+    update = found.interactions.get(summary__startswith="Datos actualizados por la importación")
+    assert "(API Core bancario · filas.csv)" in update.summary
 
     page = partner.get("/cartera/clientes", {"q": "marta ccori"}).json()
     assert page["total"] == 1 and page["resultados"][0]["celular"] == "+51912345678"
