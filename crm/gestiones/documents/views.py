@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.documents import context, forms, rendering, selectors, services
-from crm.gestiones.models import DocumentTemplate
+from crm.gestiones.models import DeletionRecord, DocumentTemplate
 from lib import files, lists
 
 PAGE_SIZE = 25
@@ -77,7 +77,15 @@ def template_update(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("gestiones.delete_documenttemplate", raise_exception=True)
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask for confirmation, then delete a template (audited); documents made stay."""
-    template = selectors.template_for(pk)
+    try:
+        template = selectors.template_for(pk)
+    except Http404:
+        return deletion_views.deleted_a_moment_ago(
+            request,
+            kind=DeletionRecord.Kind.DOCUMENT_TEMPLATE,
+            object_id=pk,
+            done_url=reverse("gestiones:document_template_list"),
+        )
     return deletion_views.confirm_deletion(
         request,
         what=_("la plantilla"),

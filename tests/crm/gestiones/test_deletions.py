@@ -207,6 +207,20 @@ def test_a_document_template_deleted_after_confirmation_is_recorded(client, boss
     assert DeletionRecord.objects.get().kind == DeletionRecord.Kind.DOCUMENT_TEMPLATE
 
 
+def test_a_document_template_deleted_twice_says_the_first_deleted_it(client, boss, credit_type):
+    template = a_template(credit_type)
+    client.force_login(boss)
+    url = reverse("gestiones:document_template_delete", args=[template.pk])
+    client.post(url, {"confirm": "yes"})
+
+    second = client.post(url, {"confirm": "yes"}, follow=True)
+
+    assert second.redirect_chain == [(reverse("gestiones:document_template_list"), 302)]
+    assert "Plantilla de documento «Carta» ya se eliminó hace un momento." in [
+        str(m) for m in second.context["messages"]
+    ]
+
+
 def test_a_deletion_in_admin_is_recorded_too(boss, credit_type):
     template = a_template(credit_type)
     request = RequestFactory().post("/admin/")
