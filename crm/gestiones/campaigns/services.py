@@ -500,6 +500,10 @@ def inbound_handler(campaign: Campaign) -> InboundHandler | None:
     return next((h for h in _inbound_handlers.values() if h.applies(campaign)), None)
 
 
+# A registration like one of the last minutes, the same data typed, is the form sent twice.
+INBOUND_REPEAT_WINDOW = datetime.timedelta(minutes=10)
+
+
 @transaction.atomic
 def register_inbound(
     *, campaign: Campaign, data: Mapping[str, Any], now: datetime.datetime | None = None
@@ -523,22 +527,32 @@ def register_inbound(
         raise ValidationError(problem)
     customer = _inbound_customer(campaign, data)
     message = (data.get("message") or "").strip()
-    crm_services.record_interaction(
-        customer=customer,
-        kind=Interaction.Kind.NOTE,
-        channel=campaign.channel,
-        direction=Interaction.Direction.INBOUND,
-        summary=_("Registro en la campaña «%(name)s»") % {"name": campaign.name},
-        payload={
-            _("campaña"): campaign.name,
-            _("nombre indicado"): f"{data['first_name']} {data.get('last_name', '')}".strip(),
-            _("correo indicado"): data.get("email") or "—",
-            _("celular indicado"): str(data.get("phone") or "—"),
-            _("mensaje"): message or "—",
-            _("autoriza que lo contacten"): _("sí"),
-        },
-        occurred_at=now,
+    summary = _("Registro en la campaña «%(name)s»") % {"name": campaign.name}
+    payload = {
+        _("campaña"): campaign.name,
+        _("nombre indicado"): f"{data['first_name']} {data.get('last_name', '')}".strip(),
+        _("correo indicado"): data.get("email") or "—",
+        _("celular indicado"): str(data.get("phone") or "—"),
+        _("mensaje"): message or "—",
+        _("autoriza que lo contacten"): _("sí"),
+    }
+    # The same form sent twice (a double click, the back button and send) is one entry.
+    twin = repeats.made_within(
+        Interaction.objects.filter(customer=customer, kind=Interaction.Kind.NOTE, summary=summary),
+        INBOUND_REPEAT_WINDOW,
+        now=now,
+        field="occurred_at",
     )
+    if twin is None or twin.payload != payload:
+        crm_services.record_interaction(
+            customer=customer,
+            kind=Interaction.Kind.NOTE,
+            channel=campaign.channel,
+            direction=Interaction.Direction.INBOUND,
+            summary=summary,
+            payload=payload,
+            occurred_at=now,
+        )
     gestion = (
         Gestion.objects.filter(campaign=campaign, customer=customer, outcome=Outcome.OPEN)
         .order_by("-created_at")

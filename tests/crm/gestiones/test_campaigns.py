@@ -727,7 +727,7 @@ def test_registering_again_keeps_the_open_gestion(client, call_type, google):
     url = reverse("campaign_form", args=["feria-vehicular"])
 
     client.post(url, REGISTRATION)
-    client.post(url, REGISTRATION)
+    client.post(url, {**REGISTRATION, "message": "Llámenme por la tarde"})
 
     assert Gestion.objects.count() == 1
     assert Interaction.objects.filter(kind=Interaction.Kind.NOTE).count() == 2
@@ -842,3 +842,21 @@ def test_unknown_placeholders_are_named_in_the_singular_or_the_plural():
 
     assert one.value.messages == ["El texto usa {apodo}, que no existe; admite {nombre}."]
     assert two.value.messages == ["El texto usa {apodo}, {edad}, que no existen; admite {nombre}."]
+
+
+def test_the_same_registration_sent_twice_is_one_timeline_entry(db, call_type):
+    campaign = make_inbound(call_type)
+    data = {**REGISTRATION, "consent": True, "message": "Quiero un crédito"}
+
+    first = campaign_services.register_inbound(campaign=campaign, data=data)
+    second = campaign_services.register_inbound(campaign=campaign, data=data)
+    other = campaign_services.register_inbound(
+        campaign=campaign, data={**data, "message": "Mejor mañana"}
+    )
+
+    assert first == second == other
+    notes = first.customer.interactions.filter(summary__startswith="Registro en la campaña")
+    assert [entry.payload["mensaje"] for entry in notes.order_by("pk")] == [
+        "Quiero un crédito",
+        "Mejor mañana",
+    ]
