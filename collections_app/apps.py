@@ -30,6 +30,12 @@ class CollectionsAppConfig(AppConfig):
         # The portal's visit steps: one visit's entries share its id; the step is in words.
         timeline.register_detail("visit", _("Visita al portal"))
         timeline.register_detail("step", kind=timeline.HIDDEN)
+        # Ids the entries keep for machines (their sentence names the link or agreement).
+        for key in ("link", "agreement", "promise", "reported_payment", "callback"):
+            timeline.register_detail(key, kind=timeline.HIDDEN)
+        timeline.register_detail("paid", _("Pagado"), timeline.MONEY)
+        timeline.register_detail("cliente_api", _("Cliente de la API"))
+        timeline.register_detail("url", _("Enlace"))
         for provider in services.GATEWAYS:
             webhooks.register_processor(provider, services.process_gateway_event)
         # Every message written updates its customer's conversation, in its transaction.

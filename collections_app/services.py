@@ -51,7 +51,7 @@ from integrations import clear, email, mercadopago, payment_gateways
 from integrations.errors import ProviderError
 from integrations.models import WebhookEvent
 from integrations.webhooks import IgnoreEvent
-from lib import money, people, repeats, search
+from lib import bulk, money, people, repeats, search
 
 logger = logging.getLogger(__name__)
 
@@ -423,12 +423,53 @@ def cancel_payment_link(
     return link
 
 
+# Links marked expired per UPDATE: a short statement, whatever the database's limit on
+# parameters.
+EXPIRE_BATCH = 500
+
+
+@transaction.atomic
 def expire_links(*, now: datetime | None = None) -> int:
-    """Mark active links past their expiry as expired; return how many (beat, hourly)."""
+    """Mark active links past their expiry as expired, each with an entry on its customer's
+    timeline; return how many (beat, hourly).
+
+    The links are locked as they are read (FOR NO KEY UPDATE), and only those are marked and
+    noted, in one transaction: two runs at once never note one link twice, and a link being
+    paid or withdrawn right now (locked by that transaction) is left to the next run. The
+    entries are bookkeeping (SYSTEM): they leave *última interacción* as it is.
+    """
     now = now or timezone.now()
-    return PaymentLink.objects.filter(
-        status__in=[PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING], expires_at__lt=now
-    ).update(status=PaymentLink.Status.EXPIRED)
+    expired = list(
+        PaymentLink.objects.select_for_update(no_key=True, skip_locked=True)
+        .filter(
+            status__in=[PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING],
+            expires_at__lt=now,
+        )
+        .order_by("pk")
+        .values_list("pk", "customer_id", "reference", "amount", "currency")
+    )
+    for start in range(0, len(expired), EXPIRE_BATCH):
+        chunk = [pk for pk, *_rest in expired[start : start + EXPIRE_BATCH]]
+        PaymentLink.objects.filter(pk__in=bulk.ids_in(chunk)).update(
+            status=PaymentLink.Status.EXPIRED
+        )
+    said = _("Link de pago %(ref)s de %(amount)s venció sin pagarse")
+    at = timezone.now()
+    bulk.insert_rows(
+        Interaction,
+        crm_services.INTERACTION_COLUMNS,
+        (
+            crm_services.system_entry_row(
+                customer_id,
+                summary=said % {"ref": reference, "amount": _money(currency, amount)},
+                payload={"link": pk},
+                actor_id=None,
+                at=at,
+            )
+            for pk, customer_id, reference, amount, currency in expired
+        ),
+    )
+    return len(expired)
 
 
 def process_gateway_event(event: WebhookEvent) -> None:
@@ -505,18 +546,21 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
         link.payment_id = payment_id
         link.paid_at = timezone.now()
         link.save(update_fields=["status", "provider_payment_id", "payment_id", "paid_at"])
+        # The receivable wrote the payment's entry (the one «Pagos» counts); this one says
+        # which link it paid: bookkeeping, not a second payment.
         _timeline(
             link.customer,
-            _("Pago de %(amount)s recibido por %(provider)s (link %(ref)s, operación %(op)s)")
+            _("Link de pago %(ref)s pagado por %(provider)s: %(amount)s (operación %(op)s)")
             % {
                 "amount": _money(link.currency, found.amount),
                 "provider": link.provider_name,
                 "ref": link.reference,
                 "op": found.provider_payment_id,
             },
-            origin=Origin.WEBHOOK,
+            origin=Origin.SYSTEM,
             actor=None,
             payload={"link": link.pk, "payment": payment_id},
+            kind=Interaction.Kind.SYSTEM,
         )
         _announce(Event.PAYMENT, link, payment_id=payment_id)
         if link.agreement_id is not None:
@@ -1076,6 +1120,7 @@ def _recheck_broken_promise(pk: int) -> bool:
         origin=Origin.SYSTEM,
         actor=None,
         payload={"promise": promise.pk, "paid": str(paid)},
+        kind=Interaction.Kind.SYSTEM,
     )
     return True
 
@@ -1124,6 +1169,8 @@ def _resolve_promise(pk: int) -> str:
         origin=Origin.SYSTEM,
         actor=None,
         payload={"promise": promise.pk, "paid": str(paid)},
+        # The night's judgement, not contact with the debtor: «última interacción» stays.
+        kind=Interaction.Kind.SYSTEM,
     )
     _announce(Event.PROMISE_KEPT if kept else Event.PROMISE_BROKEN, promise)
     if agreement is not None:
@@ -1414,9 +1461,7 @@ def _activate_agreement(agreement_id: int) -> None:
     agreement.status = PaymentAgreement.Status.ACTIVE
     agreement.activated_at = timezone.now()
     today = timezone.localdate()
-    for part in agreement.plan:
-        if part["number"] == 0:
-            continue
+    promises = [
         _create_promise(
             agreement.customer,
             debt,
@@ -1427,14 +1472,67 @@ def _activate_agreement(agreement_id: int) -> None:
             actor=None,
             agreement=agreement,
         )
+        for part in agreement.plan
+        if part["number"] != 0
+    ]
     if agreement.installments == 1:
         agreement.status = PaymentAgreement.Status.COMPLETED
         agreement.resolved_at = timezone.now()
     agreement.save(update_fields=["status", "activated_at", "resolved_at"])
+    _agreement_entry(agreement, _activated_text(agreement, promises))
+
+
+def _activated_text(agreement: PaymentAgreement, promises: list[PaymentPromise]) -> str:
+    """Say what the down payment started: the installments now owed as promises, or, with
+    none left (an agreement in one payment), that the agreement is done."""
+    if not promises:
+        return _("Convenio de pago #%(id)s cumplido: pagado en una cuota de %(down)s") % {
+            "id": agreement.pk,
+            "down": _money(agreement.currency, agreement.down_payment),
+        }
+    first, last = promises[0], promises[-1]
+    text = ngettext(
+        "Convenio de pago #%(id)s activo: pie de %(down)s pagado; %(n)s cuota de %(amount)s "
+        "el %(day)s",
+        "Convenio de pago #%(id)s activo: pie de %(down)s pagado; %(n)s cuotas de %(amount)s "
+        "desde el %(day)s",
+        len(promises),
+    ) % {
+        "id": agreement.pk,
+        "down": _money(agreement.currency, agreement.down_payment),
+        "n": len(promises),
+        "amount": _money(agreement.currency, first.amount),
+        "day": first.promised_on.strftime("%d/%m/%Y"),
+    }
+    if last.amount != first.amount:
+        # Rounding put the difference on the last one.
+        text += _(" (la última de %(amount)s, el %(day)s)") % {
+            "amount": _money(agreement.currency, last.amount),
+            "day": last.promised_on.strftime("%d/%m/%Y"),
+        }
+    return text
+
+
+def _agreement_entry(agreement: PaymentAgreement, summary: str) -> None:
+    """Note on the timeline what the system did to an agreement (bookkeeping, not contact)."""
+    _timeline(
+        agreement.customer,
+        summary,
+        origin=Origin.SYSTEM,
+        actor=None,
+        payload={"agreement": agreement.pk},
+        kind=Interaction.Kind.SYSTEM,
+    )
 
 
 def _settle_agreement(agreement: PaymentAgreement, *, broken: bool) -> None:
-    agreement = PaymentAgreement.objects.select_for_update().get(pk=agreement.pk)
+    """End an active agreement as broken (its installments still to come are withdrawn) or,
+    with none left pending, as completed; the timeline says which."""
+    agreement = (
+        PaymentAgreement.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=agreement.pk)
+    )
     if agreement.status != PaymentAgreement.Status.ACTIVE:
         return
     if broken:
@@ -1445,10 +1543,21 @@ def _settle_agreement(agreement: PaymentAgreement, *, broken: bool) -> None:
         return
     agreement.resolved_at = timezone.now()
     agreement.save(update_fields=["status", "resolved_at"])
-    if broken:
-        agreement.promises.filter(status=PaymentPromise.Status.PENDING).update(
-            status=PaymentPromise.Status.CANCELLED, resolved_at=timezone.now()
-        )
+    if not broken:
+        _agreement_entry(agreement, _("Convenio de pago #%(id)s cumplido") % {"id": agreement.pk})
+        return
+    withdrawn = agreement.promises.filter(status=PaymentPromise.Status.PENDING).update(
+        status=PaymentPromise.Status.CANCELLED, resolved_at=timezone.now()
+    )
+    if withdrawn:
+        summary = ngettext(
+            "Convenio de pago #%(id)s incumplido: se anuló %(n)s cuota pendiente",
+            "Convenio de pago #%(id)s incumplido: se anularon %(n)s cuotas pendientes",
+            withdrawn,
+        ) % {"id": agreement.pk, "n": withdrawn}
+    else:
+        summary = _("Convenio de pago #%(id)s incumplido") % {"id": agreement.pk}
+    _agreement_entry(agreement, summary)
 
 
 # --- Call-back requests ----------------------------------------------------------------------

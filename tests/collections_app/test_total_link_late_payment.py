@@ -278,4 +278,4 @@ def test_a_refunded_total_link_payment_owes_again_the_late_interest_it_waived(
         f"Interés moratorio de S/ {waived} condonado por el link de pago total "
         f"{link.reference}, adeudado otra vez: el pago fue anulado ({why})"
     )
-    assert Interaction.objects.filter(summary__contains="recibido por MercadoPago").exists()
+    assert Interaction.objects.filter(summary__contains="pagado por MercadoPago").exists()

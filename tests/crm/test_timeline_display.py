@@ -115,3 +115,16 @@ def test_an_imported_loans_entry_shows_no_internal_keys(customer):
     )
 
     assert timeline.entry(entry).details == []
+
+
+def test_collections_entries_show_no_internal_keys_and_name_what_was_paid(customer):
+    """Their payload's keys were shown in English: "Agreement 5 · Promise 2 · Paid 945.60"."""
+    entry = Interaction.objects.create(
+        customer=customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary="Compromiso de pago cumplido",
+        payload={"promise": 2, "agreement": 5, "link": 3, "paid": "945.60"},
+        occurred_at=timezone.now(),
+    )
+
+    assert timeline.entry(entry).details == [("Pagado", "S/\xa0945.60")]
