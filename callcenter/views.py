@@ -206,7 +206,8 @@ def catalog(request: HttpRequest, pk: int) -> HttpResponse:
     """Return the catalog search results with live stock: the fragment for the call page's
     search box, the call page with them for a search without JavaScript (or a new tab)."""
     lead = selectors.lead_for(request.user, pk)
-    text = request.GET.get("q", "")[:100]
+    # A NUL cannot reach PostgreSQL (psycopg refuses the parameter: a 500).
+    text = request.GET.get("q", "").replace("\x00", "")[:100]
     found = {"products": selectors.catalog_search(text), "q": text}
     if request.htmx:
         return render(request, "callcenter/partials/catalog_results.html", {"lead": lead, **found})

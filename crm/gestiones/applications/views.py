@@ -26,7 +26,8 @@ PAGE_SIZE = 25
 @permission_required("gestiones.view_creditlead", raise_exception=True)
 def lead_list(request: HttpRequest) -> HttpResponse:
     """The leads whose document is a customer's with other data: confirm or discard each."""
-    q = request.GET.get("q", "").strip()[:100]
+    # A NUL cannot reach PostgreSQL (psycopg refuses the parameter: a 500); it finds nothing.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     source = request.GET.get("source", "")
     leads = selectors.leads_to_confirm(q=q, source=source)
     page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
