@@ -164,6 +164,7 @@ for _key, _label, _kind in (
     ("credited", _("A saldo a favor"), MONEY),
     ("overpaid", _("Pagado de más"), MONEY),
     ("reference", _("Referencia"), TEXT),
+    ("received_on", _("Recibido el"), DATE),
     ("reason", _("Motivo"), TEXT),
     ("product", _("Producto"), TEXT),
     ("rate", _("Tasa anual"), PERCENT),

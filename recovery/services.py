@@ -420,6 +420,10 @@ def apply_payment(
         summary += _(" (ya no tenía saldo: todo queda como saldo a favor)")
     elif overpaid:
         summary += _(" (%(over)s más que el saldo)") % {"over": _money(campaign.currency, overpaid)}
+    if received_on != timezone.localdate() and not within_offer:
+        # Recorded after its day: the entry is dated when it was recorded. (Within an ended
+        # offer the sentence names the day below.)
+        summary += _(", recibido el %(day)s") % {"day": f"{received_on:%d/%m/%Y}"}
     if within_offer:
         summary += _("; recibido el %(day)s, dentro de la oferta, que terminó el %(end)s") % {
             "day": f"{received_on:%d/%m/%Y}",
@@ -451,7 +455,11 @@ def apply_payment(
         kind=Interaction.Kind.PAYMENT,
         summary=summary,
         actor=actor,
-        payload={"recovery_campaign": campaign.pk, "recovery_payment": payment.pk},
+        payload={
+            "recovery_campaign": campaign.pk,
+            "recovery_payment": payment.pk,
+            "received_on": received_on.isoformat(),
+        },
     )
     return payment
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Min, Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -26,7 +26,7 @@ from credits.services import ledger
 from crm import display
 from crm import services as crm_services
 from crm.models import Interaction
-from lib import money, people
+from lib import bulk, money, people
 
 DAYS_PER_YEAR_FOR_LATE_INTEREST = Decimal(360)
 
@@ -370,12 +370,17 @@ def restore_waived_late_interest(
     return restored
 
 
+# The late interest an installment still owes.
+_LATE_INTEREST_OWED = Sum(F("late_interest_due") - F("late_interest_paid"))
+
+
 def update_delinquency(*, today: date | None = None, batch_size: int = 500) -> int:
     """Charge late interest and refresh every live loan's days past due and bucket.
 
     Runs daily (beat). Each loan is its own transaction, so a long run never holds locks
-    on the whole portfolio; running it twice in a day changes nothing. Returns how many
-    loans changed bucket or days.
+    on the whole portfolio; running it twice in a day changes nothing. A loan whose bucket
+    changes gets one entry on its customer's timeline, written in the same transaction as
+    the bucket (`_bucket_entry`). Returns how many loans changed bucket or days.
     """
     today = today or timezone.localdate()
     overdue_loans = (
@@ -394,21 +399,50 @@ def update_delinquency(*, today: date | None = None, batch_size: int = 500) -> i
             loan = Loan.objects.select_for_update().get(pk=loan_id)
             accrue_late_interest(loan=loan, today=today)
 
-    oldest = dict(
-        _late_installments(today, Installment.objects.filter(loan__status__in=Loan.LIVE))
-        .values_list("loan_id")
-        .annotate(oldest=Min("due_date"))
-    )
-    changed = []
+    late = _late_by_loan(today, Installment.objects.all())
+    changed: list[Loan] = []
     # Every live loan, and any other still marked late: no IN list of thousands of ids.
     stale = Loan.objects.filter(Q(status__in=Loan.LIVE) | Q(days_past_due__gt=0)).only(
-        "id", "days_past_due", "bucket", "status"
+        "id", "days_past_due", "bucket", "status", "customer", "payment_code", "currency"
     )
     for loan in stale.iterator(chunk_size=batch_size):
-        if _set_days_past_due(loan, oldest.get(loan.pk), today):
+        oldest, _owed = late.get(loan.pk, (None, ZERO))
+        if _set_days_past_due(loan, oldest, today):
             changed.append(loan)
-    Loan.objects.bulk_update(changed, ["days_past_due", "bucket"], batch_size=batch_size)
-    return len(changed)
+    now = timezone.now()
+    written = 0
+    for start in range(0, len(changed), batch_size):
+        chunk = {loan.pk: loan for loan in changed[start : start + batch_size]}
+        # A bucket and the entry that tells it are written together: one UPDATE and one
+        # INSERT a batch, not a query a loan.
+        with transaction.atomic():
+            # Read again under the loans' locks: a payment since the first read (a
+            # gateway's notification at night) refreshed its loan, and its figures stand.
+            held = Loan.objects.select_for_update().filter(pk__in=bulk.ids_in(list(chunk)))
+            now_late = _late_by_loan(
+                today, Installment.objects.filter(loan_id__in=bulk.ids_in(list(chunk)))
+            )
+            moved: list[tuple[Loan, str, Decimal]] = []
+            for pk, days, bucket in held.values_list("pk", "days_past_due", "bucket"):
+                loan = chunk[pk]
+                loan.days_past_due, loan.bucket = days, bucket
+                oldest, owed = now_late.get(pk, (None, ZERO))
+                if _set_days_past_due(loan, oldest, today):
+                    moved.append((loan, bucket, owed or ZERO))
+            written += len(moved)
+            Loan.objects.bulk_update(
+                [loan for loan, _was, _owed in moved], ["days_past_due", "bucket"]
+            )
+            bulk.insert_rows(
+                Interaction,
+                crm_services.INTERACTION_COLUMNS,
+                [
+                    _bucket_entry(loan, was, owed, now)
+                    for loan, was, owed in moved
+                    if loan.bucket != was
+                ],
+            )
+    return written
 
 
 def refresh_delinquency(*, loan: Loan, today: date | None = None) -> bool:
@@ -418,18 +452,72 @@ def refresh_delinquency(*, loan: Loan, today: date | None = None) -> bool:
     annulment, a discount of late interest, a disbursement with a past date), in its own
     transaction: the screens, segments and message variables read these two fields, and
     would otherwise keep the night's figures until the next run. Late interest stays the
-    nightly run's (`update_delinquency`). Return whether they changed.
+    nightly run's (`update_delinquency`). A change of bucket is told on the customer's
+    timeline (`_bucket_entry`). Return whether they changed.
     """
     today = today or timezone.localdate()
-    oldest = None
+    oldest, owed = None, ZERO
     if loan.status in Loan.LIVE:
-        oldest = _late_installments(today, Installment.objects.filter(loan=loan)).aggregate(
-            oldest=Min("due_date")
-        )["oldest"]
+        late = _late_installments(today, Installment.objects.filter(loan=loan)).aggregate(
+            oldest=Min("due_date"), owed=_LATE_INTEREST_OWED
+        )
+        oldest, owed = late["oldest"], late["owed"] or ZERO
+    was = loan.bucket
     if not _set_days_past_due(loan, oldest, today):
         return False
     Loan.objects.filter(pk=loan.pk).update(days_past_due=loan.days_past_due, bucket=loan.bucket)
+    if loan.bucket != was:
+        bulk.insert_rows(
+            Interaction,
+            crm_services.INTERACTION_COLUMNS,
+            [_bucket_entry(loan, was, owed, timezone.now())],
+        )
     return True
+
+
+def _late_by_loan(today: date, rows: QuerySet[Installment]) -> dict[int, tuple[date, Decimal]]:
+    """Return, for each live loan among `rows`' loans that is late on `today`, its oldest
+    late due date and the late interest its late installments still owe."""
+    return {
+        loan_id: (oldest, owed)
+        for loan_id, oldest, owed in _late_installments(
+            today, rows.filter(loan__status__in=Loan.LIVE)
+        )
+        .values_list("loan_id")
+        .annotate(oldest=Min("due_date"), owed=_LATE_INTEREST_OWED)
+    }
+
+
+def _bucket_entry(loan: Loan, was: str, owed: Decimal, at: datetime) -> tuple:
+    """Return the timeline entry (a row of crm.services.INTERACTION_COLUMNS) telling that
+    the loan moved from the bucket `was` to its own, with `owed` late interest unpaid.
+
+    A SYSTEM entry: the system's bookkeeping, not contact with the customer, so it leaves
+    their *última interacción* as it is. Only a change of bucket is told, not every night's
+    days: an agent reads since when, and how late, the loan has been.
+    """
+    if loan.bucket == Bucket.CURRENT:
+        summary = _("Crédito %(code)s: al día") % {"code": loan.payment_code}
+    else:
+        late = ngettext("%(days)s día de atraso", "%(days)s días de atraso", loan.days_past_due) % {
+            "days": display.whole(loan.days_past_due)
+        }
+        if owed > 0:
+            late += _("; interés moratorio pendiente %(amount)s") % {
+                "amount": display.money_text(owed, loan.currency)
+            }
+        if was == Bucket.CURRENT:
+            text = _("Crédito %(code)s: entra en mora, tramo «%(bucket)s» (%(late)s)")
+        else:
+            text = _("Crédito %(code)s: pasa al tramo de mora «%(bucket)s» (%(late)s)")
+        summary = text % {
+            "code": loan.payment_code,
+            "bucket": str(Bucket(loan.bucket).label),
+            "late": late,
+        }
+    return crm_services.system_entry_row(
+        loan.customer_id, summary=summary, payload={"loan": loan.pk}, actor_id=None, at=at
+    )
 
 
 def _late_installments(today: date, rows: QuerySet[Installment]) -> QuerySet[Installment]:

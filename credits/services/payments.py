@@ -261,6 +261,7 @@ def apply_payment(
     receipt_url: str = "",
     external_id: str | None = None,
     repeat_ok: bool = False,
+    is_bookkeeping: bool = False,
 ) -> Payment:
     """Apply money received to a loan, record it, and share it with the loan's investors.
 
@@ -273,6 +274,11 @@ def apply_payment(
     `accept_overpayment` says the payer really paid more: the excess then stays as credit
     balance and the payment records it as `overpaid`. The day must fall between the
     disbursement and today.
+
+    The timeline tells the payment as contact from the customer, recorded now and naming
+    the day it was received when that is another. `is_bookkeeping` tells it as the
+    system's bookkeeping instead (the nightly spending a credit balance), which leaves the
+    customer's *última interacción* as it is.
     """
     amount = Decimal(amount)
     if not amount.is_finite() or amount <= 0 or amount != money.cents(amount):
@@ -394,20 +400,27 @@ def apply_payment(
     payment.save(update_fields=["prepaid_principal", "credited", "overpaid"])
     distributions.distribute_payment(payment, loan)
 
+    summary = _("Pago de %(cur)s %(amount)s al crédito %(code)s (%(src)s)") % {
+        "cur": loan.currency,
+        "amount": amount,
+        "code": loan.payment_code,
+        "src": payment.get_source_display(),
+    }
+    if received_on != timezone.localdate():
+        # Recorded after its day (a transfer keyed in the next morning): the entry is dated
+        # when it was recorded, so the sentence says when the money came.
+        summary += _(", recibido el %(day)s") % {"day": received_on.strftime("%d/%m/%Y")}
     crm_services.record_interaction(
         customer=loan.customer,
-        kind=Interaction.Kind.PAYMENT,
-        direction=Interaction.Direction.INBOUND,
-        summary=_("Pago de %(cur)s %(amount)s al crédito %(code)s (%(src)s)")
-        % {
-            "cur": loan.currency,
-            "amount": amount,
-            "code": loan.payment_code,
-            "src": payment.get_source_display(),
-        },
+        kind=Interaction.Kind.SYSTEM if is_bookkeeping else Interaction.Kind.PAYMENT,
+        direction=Interaction.Direction.INTERNAL
+        if is_bookkeeping
+        else Interaction.Direction.INBOUND,
+        summary=summary,
         payload={
             "loan": loan.pk,
             "payment": payment.pk,
+            "received_on": received_on.isoformat(),
             "reference": reference,
             "prepaid_principal": str(payment.prepaid_principal),
             "credited": str(payment.credited),
@@ -469,8 +482,14 @@ def _refuse_a_repeat(
 
 
 @transaction.atomic
-def apply_credit_balance(*, loan: Loan, actor: AbstractBaseUser | None) -> Payment:
-    """Use the loan's credit balance as a payment (annulling it gives the credit back)."""
+def apply_credit_balance(
+    *, loan: Loan, actor: AbstractBaseUser | None, is_bookkeeping: bool = False
+) -> Payment:
+    """Use the loan's credit balance as a payment (annulling it gives the credit back).
+
+    `is_bookkeeping`: the system spends it (the nightly), so the timeline tells it as
+    bookkeeping, not as contact (`apply_payment`).
+    """
     loan = ledger.locked(loan)
     if loan.credit_balance <= 0:
         raise ValidationError(_("El crédito no tiene saldo a favor."))
@@ -491,6 +510,7 @@ def apply_credit_balance(*, loan: Loan, actor: AbstractBaseUser | None) -> Payme
         received_on=timezone.localdate(),
         source=Payment.Source.CREDIT_BALANCE,
         actor=actor,
+        is_bookkeeping=is_bookkeeping,
     )
 
 
@@ -518,7 +538,8 @@ def apply_due_credit_balances(*, today: date | None = None) -> int:
         with transaction.atomic():
             loan = Loan.objects.get(pk=loan_id)
             try:
-                apply_credit_balance(loan=loan, actor=None)
+                # Nobody was in touch: the customer's *última interacción* stays as it was.
+                apply_credit_balance(loan=loan, actor=None, is_bookkeeping=True)
             except ValidationError:
                 continue  # spent meanwhile (the loan page's button): nothing left to apply
             applied += 1

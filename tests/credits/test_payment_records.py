@@ -50,11 +50,15 @@ def test_a_payment_and_its_annulment_are_told_on_the_timeline(make_active_loan):
     payment_services.annul_payment(payment=payment, actor=None, reason="Rebotado")
 
     told, annulled = Interaction.objects.filter(kind=Interaction.Kind.PAYMENT).order_by("id")
-    assert told.summary == f"Pago de PEN 1000.00 al crédito {loan.payment_code} (Efectivo)"
+    # Recorded on 15 June (the frozen day): the sentence names the day it was received.
+    assert told.summary == (
+        f"Pago de PEN 1000.00 al crédito {loan.payment_code} (Efectivo), recibido el 01/02/2026"
+    )
     assert told.direction == Interaction.Direction.INBOUND
     assert told.payload == {
         "loan": loan.pk,
         "payment": payment.pk,
+        "received_on": "2026-02-01",
         "reference": "OP-991",
         "prepaid_principal": "0.00",
         "credited": "0.00",
