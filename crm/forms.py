@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
@@ -353,14 +353,131 @@ class QuickNoteForm(forms.Form):
         ) % {"done": self.SAVED[kind], "n": kept_chars}
 
 
+# The timeline's date filter takes days from this one to TIMELINE_YEARS_AHEAD years from
+# today: a typo's year 0202 or 20266 is a mistake to show, not a query to run.
+TIMELINE_FIRST_DAY = date(2000, 1, 1)
+TIMELINE_YEARS_AHEAD = 10
+
+
 class TimelineFilterForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("", _("Todo")), *Interaction.Kind.choices], required=False)
+    """The 360 timeline's filters and its next page's cursor, read from the query string.
+
+    `q`, `desde` and `hasta` are what a person types (their mistakes are shown next to
+    the field); `before_at` and `before_id` are the cursor the «Cargar más» link carries.
+    """
+
+    FILTERS = ("q", "desde", "hasta", "kind")
+
+    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+    desde = forms.DateField(
+        label=_("Desde"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    hasta = forms.DateField(
+        label=_("Hasta"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    kind = forms.ChoiceField(
+        label=_("Tipo"), choices=[("", _("Todo")), *Interaction.Kind.choices], required=False
+    )
     before_at = forms.DateTimeField(required=False)
     before_id = forms.IntegerField(required=False, min_value=1)
+
+    def clean_desde(self) -> date | None:
+        return self._day_in_range(self.cleaned_data["desde"])
+
+    def clean_hasta(self) -> date | None:
+        return self._day_in_range(self.cleaned_data["hasta"])
+
+    def _day_in_range(self, day: date | None) -> date | None:
+        if day is None:
+            return None
+        today = timezone.localdate()
+        try:
+            last = today.replace(year=today.year + TIMELINE_YEARS_AHEAD)
+        except ValueError:  # 29 February, in a year that has none
+            last = today.replace(year=today.year + TIMELINE_YEARS_AHEAD, day=28)
+        if not TIMELINE_FIRST_DAY <= day <= last:
+            raise ValidationError(
+                _("Elija una fecha entre el %(first)s y el %(last)s."),
+                params={"first": _short(TIMELINE_FIRST_DAY), "last": _short(last)},
+                code="out_of_range",
+            )
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("desde"), cleaned.get("hasta")
+        if since and until and until < since:
+            self.add_error("hasta", _("La fecha final es anterior a la inicial."))
+        return cleaned
+
+    def typed_text(self) -> str:
+        """Return the search as typed, for its box: without NUL characters, and no longer
+        than the box takes."""
+        typed = str(self.data.get("q") or "").replace("\x00", "")
+        return typed[: self.fields["q"].max_length]
+
+    def has_bad_cursor(self) -> bool:
+        """Say whether the cursor (written by the «Cargar más» link, not typed) is broken."""
+        return "before_at" in self.errors or "before_id" in self.errors
+
+    def has_bad_filters(self) -> bool:
+        return any(name in self.errors for name in self.FILTERS)
 
     def cursor(self):
         at, pk = self.cleaned_data.get("before_at"), self.cleaned_data.get("before_id")
         return (at, pk) if at and pk else None
+
+    def filters(self) -> dict:
+        """Return the valid filters as selectors.timeline takes them."""
+        data = self.cleaned_data
+        return {
+            "text": data.get("q") or "",
+            "since": data.get("desde"),
+            "until": data.get("hasta"),
+            "kind": data.get("kind") or "",
+        }
+
+    def query(self, *, kind: bool = True) -> dict[str, str]:
+        """Return the valid filters as query-string values (the kind too, unless `kind` is
+        false), for the links that keep them: the kind chips, «Cargar más»."""
+        data = self.cleaned_data
+        values = {
+            "q": data.get("q") or "",
+            "desde": data["desde"].isoformat() if data.get("desde") else "",
+            "hasta": data["hasta"].isoformat() if data.get("hasta") else "",
+            "kind": (data.get("kind") or "") if kind else "",
+        }
+        return {name: value for name, value in values.items() if value}
+
+    def no_match_message(self) -> str:
+        """Say what was searched and found nothing ("" when nothing was filtered)."""
+        data = self.cleaned_data
+        text, since, until, kind = (data.get(name) for name in self.FILTERS)
+        if not (text or since or until or kind):
+            return ""
+        message = str(_("Ninguna entrada"))
+        if kind:
+            message += _(" de tipo «%(kind)s»") % {"kind": Interaction.Kind(kind).label}
+        if text:
+            message += _(" coincide con «%(text)s»") % {"text": text}
+        if since and until:
+            message += _(" entre %(since)s y %(until)s") % {
+                "since": _short(since),
+                "until": _short(until),
+            }
+        elif since:
+            message += _(" desde el %(since)s") % {"since": _short(since)}
+        elif until:
+            message += _(" hasta el %(until)s") % {"until": _short(until)}
+        return message + "."
+
+
+def _short(day: date) -> str:
+    return formats.date_format(day, "SHORT_DATE_FORMAT")
 
 
 class AgendaFilterForm(forms.Form):

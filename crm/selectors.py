@@ -1,10 +1,14 @@
 """Reads of the CRM: querysets with their joins done, and the one access helper per object."""
 
+import json
+import re
+import unicodedata
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import CharField, Count, Q, QuerySet
+from django.db.models import CharField, Count, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -124,26 +128,126 @@ def timeline(
     *,
     before: tuple[datetime, int] | None = None,
     kind: str = "",
+    text: str = "",
+    since: date | None = None,
+    until: date | None = None,
     size: int = TIMELINE_PAGE_SIZE,
 ) -> tuple[list[Interaction], tuple[datetime, int] | None]:
     """Return one page of the customer's timeline, newest first, and the cursor of the next.
 
     Keyset pagination on (occurred_at, id) keeps every page as cheap as the first, however
-    long the history.
+    long the history. `since` and `until` keep the local days between them (both
+    included); `text` keeps the entries whose every word it has, accents and case aside
+    (see `_matching_ids`).
     """
     queryset = customer.interactions.order_by("-occurred_at", "-id")
     if kind:
         queryset = queryset.filter(kind=kind)
+    # Days as a range of occurred_at, not a __date lookup: the (customer, -occurred_at,
+    # -id) index reads only the range.
+    if since is not None:
+        queryset = queryset.filter(occurred_at__gte=_local_midnight(since))
+    if until is not None:
+        queryset = queryset.filter(occurred_at__lt=_local_midnight(until + timedelta(days=1)))
     if before is not None:
-        at, pk = before
-        queryset = queryset.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
-    rows = list(queryset[: size + 1])
+        queryset = queryset.filter(_older_than(before))
+    words = list(dict.fromkeys(search.normalize(text).split()))
+    if words:
+        ids, last_read = _matching_ids(queryset, words, size + 1)
+        rows = list(queryset.filter(id__in=ids)) if ids else []
+    else:
+        rows, last_read = list(queryset[: size + 1]), None
     # Who and through which channel from the process's copies, not two joins.
     channels, people = small_tables.rows(Channel, small_tables.people())
     small_tables.attach(rows, channel=channels, actor=people)
     page, more = rows[:size], len(rows) > size
     cursor = (page[-1].occurred_at, page[-1].pk) if more and page else None
-    return page, cursor
+    # The search stopped reading before it found a page: the next one goes on from there.
+    return page, cursor or last_read
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _older_than(cursor: tuple[datetime, int]) -> Q:
+    at, pk = cursor
+    return Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk)
+
+
+# A timeline search folds the entries it reads in batches of this many (one pass each), and
+# reads at most TIMELINE_SEARCH_READS of them per page: a search through 6,000 entries cost
+# 30-75 ms on SQLite; a longer history gives the rest to «Cargar más», which goes on from there.
+TIMELINE_SEARCH_BATCH = 500
+TIMELINE_SEARCH_READS = 10_000
+
+
+def _matching_ids(
+    queryset: QuerySet[Interaction], words: list[str], wanted: int
+) -> tuple[list[int], tuple[datetime, int] | None]:
+    """Return the ids of the first `wanted` entries of `queryset` whose text or details
+    hold every one of `words` (normalized), and, if it stopped reading before the end
+    with fewer, the cursor of the last entry read.
+
+    Interaction has no normalized column (as Customer.search_text is) for the database to
+    search, so the entries are read in the timeline's order, along its index, in one
+    query, and folded here the way lib.search.normalize folds every other search.
+    """
+    # The payload as its JSON text, decoded a batch at a time, and no occurred_at: a
+    # value converted per row cost more than the fold (~5 µs a row on SQLite).
+    rows = (
+        queryset.annotate(payload_json=Cast("payload", TextField()))
+        .values_list("id", "summary", "text", "payload_json")
+        .iterator(chunk_size=TIMELINE_SEARCH_BATCH)
+    )
+    found: list[int] = []
+    read = 0
+    while batch := list(islice(rows, TIMELINE_SEARCH_BATCH)):
+        payloads = json.loads("[" + ",".join(row[3] or "null" for row in batch) + "]")
+        # `text` is the whole of a long entry, `summary` its beginning.
+        texts = [
+            " ".join([text or summary, *_values(payload)])
+            for (_pk, summary, text, _json), payload in zip(batch, payloads, strict=True)
+        ]
+        for (pk, *_columns), haystack in zip(batch, _folded(texts), strict=True):
+            if all(word in haystack for word in words):
+                found.append(pk)
+                if len(found) == wanted:
+                    return found, None
+        read += len(batch)
+        if read >= TIMELINE_SEARCH_READS:
+            last = batch[-1][0]
+            return found, (Interaction.objects.values_list("occurred_at").get(pk=last)[0], last)
+    return found, None
+
+
+# What lib.search.normalize takes away from a letter once decomposed: its combining marks
+# (the blocks of the Latin, Greek and Cyrillic scripts' accents).
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def _folded(texts: list[str]) -> list[str]:
+    """Return `texts` lower-cased and without accents, as lib.search.normalize writes them,
+    in one pass over them all: calling it on each cost ~15 µs a text, 90 ms for 6,000
+    entries. NFKD already writes full-width digits and letters in ASCII; digits of other
+    scripts (Arabic-Indic), which lib.search also converts, stay as they are here (its
+    regular expression was half the time of a pass)."""
+    joined = "\x1f".join(texts)
+    if joined.count("\x1f") != len(texts) - 1:  # a text holds the separator itself
+        return [search.normalize(text) for text in texts]
+    decomposed = unicodedata.normalize("NFKD", joined)
+    return _COMBINING.sub("", decomposed).lower().split("\x1f")
+
+
+def _values(payload) -> list[str]:
+    """Return the texts of a payload's values, nested ones too (its keys are not shown)."""
+    if isinstance(payload, dict):
+        return [text for value in payload.values() for text in _values(value)]
+    if isinstance(payload, list):
+        return [text for value in payload for text in _values(value)]
+    if payload is None or isinstance(payload, bool):
+        return []
+    return [str(payload)]
 
 
 def customer_tags(customer: Customer) -> list[Tag]:

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
@@ -8,9 +10,11 @@ from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from crm import filters, forms, selectors, services, tables, timeline
 from crm.models import Appointment, Customer, Interaction
@@ -98,11 +102,16 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def customer_page_context(
-    request: HttpRequest, customer: Customer, note_form: forms.QuickNoteForm | None = None
+    request: HttpRequest,
+    customer: Customer,
+    note_form: forms.QuickNoteForm | None = None,
+    timeline_form: forms.TimelineFilterForm | None = None,
 ) -> dict:
-    """Return what the 360 page shows, with the quick form as given (or a blank one)."""
-    items, cursor = selectors.timeline(customer)
-    counts = selectors.timeline_counts(customer)
+    """Return what the 360 page shows, with the quick form as given (or a blank one) and
+    the timeline as its filters ask (or from the newest entry)."""
+    if timeline_form is None:
+        timeline_form = forms.TimelineFilterForm({})
+        timeline_form.is_valid()
     upcoming, recent = (
         selectors.customer_appointments(customer)
         if request.user.has_perm("crm.view_appointment")
@@ -113,38 +122,82 @@ def customer_page_context(
         "tags": selectors.customer_tags(customer),
         "upcoming_appointments": upcoming,
         "recent_appointments": recent,
-        "items": items,
-        "timeline_items": timeline_items(items),
-        "cursor": cursor,
-        "kind": "",
-        "kinds": [(k, label, counts.get(k, 0)) for k, label in Interaction.Kind.choices],
-        "total": sum(counts.values()),
+        **timeline_context(customer, timeline_form),
         "note_form": note_form or forms.QuickNoteForm(),
     }
 
 
 @require_GET
 @permission_required("crm.view_customer", raise_exception=True)
+@vary_on_headers("HX-Request")
 def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
-    """Return one page of the timeline (the next as you scroll, or a kind filter's first)."""
-    customer = selectors.customer_for(request.user, pk)
+    """Show the timeline as its filters ask, or its next page: to htmx, the part that
+    changes (the timeline's panel, or the next entries); without JavaScript, the whole
+    360 page with them."""
     form = forms.TimelineFilterForm(request.GET)
-    if not form.is_valid():
+    form.is_valid()
+    # The cursor, and the filters beside it, come from a «Cargar más» link, never typed.
+    if form.has_bad_cursor() or (form.cursor() and form.has_bad_filters()):
         return HttpResponse(_("Parámetros de la línea de tiempo no válidos."), status=400)
-    kind = form.cleaned_data["kind"]
-    items, cursor = selectors.timeline(customer, before=form.cursor(), kind=kind)
-    template = "crm/partials/timeline_page.html" if form.cursor() else "crm/partials/timeline.html"
-    return render(
-        request,
-        template,
-        {
-            "customer": customer,
-            "items": items,
-            "timeline_items": timeline_items(items),
-            "cursor": cursor,
-            "kind": kind,
-        },
-    )
+    if not request.htmx:
+        customer = selectors.customer_page(request.user, pk)
+        context = customer_page_context(request, customer, timeline_form=form)
+        return render(request, "crm/customer_detail.html", context)
+    customer = selectors.customer_for(request.user, pk)
+    if form.cursor():
+        context = timeline_context(customer, form, panel=False)
+        return render(request, "crm/partials/timeline_page.html", context)
+    return render(request, "crm/partials/timeline.html", timeline_context(customer, form))
+
+
+def timeline_context(
+    customer: Customer, form: forms.TimelineFilterForm, *, panel: bool = True
+) -> dict:
+    """Return what the timeline shows for `form` (validated): one page of the entries its
+    filters keep and the link to the next; with `panel`, also the filters' row."""
+    url = reverse("crm:customer_timeline", args=[customer.pk])
+    items, cursor = [], None
+    if not form.has_bad_filters():
+        items, cursor = selectors.timeline(customer, before=form.cursor(), **form.filters())
+    context = {
+        "customer": customer,
+        "items": items,
+        "timeline_items": timeline_items(items),
+        "cursor": cursor,
+        "more_url": _with_query(url, form.query(), _cursor_query(cursor)),
+    }
+    if not panel:
+        return context
+    counts = selectors.timeline_counts(customer)
+    searched = form.query(kind=False)
+    return {
+        **context,
+        "timeline_form": form,
+        "kind": form.cleaned_data.get("kind") or "",
+        "all_url": _with_query(url, searched),
+        "kinds": [
+            (value, label, counts.get(value, 0), _with_query(url, searched, {"kind": value}))
+            for value, label in Interaction.Kind.choices
+        ],
+        "total": sum(counts.values()),
+        "is_filtered": bool(form.query()) or form.has_bad_filters(),
+        "no_match": "" if items or form.has_bad_filters() else form.no_match_message(),
+        # A later page shown as a whole page (no JavaScript): a way back to the newest.
+        "newest_url": _with_query(url, form.query()) if form.cursor() else "",
+        "clear_url": url,
+    }
+
+
+def _cursor_query(cursor: tuple[datetime, int] | None) -> dict[str, str]:
+    if cursor is None:
+        return {}
+    at, pk = cursor
+    return {"before_at": at.isoformat(), "before_id": str(pk)}
+
+
+def _with_query(url: str, *parts: dict[str, str]) -> str:
+    query = urlencode({name: value for part in parts for name, value in part.items()})
+    return f"{url}?{query}" if query else url
 
 
 def timeline_items(items: list[Interaction]) -> SafeString:
