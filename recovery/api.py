@@ -237,6 +237,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Status:
             ends_on=payload.fecha_fin,
             payment_code=payload.codigo_pago_asociado,
             actor=None,
+            source=_by_the_api(request),
         )
     return Status(201, _detail(campaign))
 
@@ -266,6 +267,8 @@ def upload_campaigns(
     """Queue the file's import, as the imports page does; answer at once (202) with where
     to follow it. Without `omitir_errores`, a file with a bad row writes nothing."""
     with _service_errors(source="file", otherwise="archivo"):
+        # The batch's file name is how the imports' history names who sent it.
+        archivo.name = f"API {str(request.auth).replace('/', '-')} · {archivo.name}"
         batch = import_services.upload(kind=KIND, file=archivo, actor=None)
     mapping = _file_mapping(batch)
     if missing := _missing_columns(mapping):
@@ -361,11 +364,16 @@ def finish_campaign(
         campaign = services.finish_campaign(
             campaign=campaign,
             actor=None,
-            reason=reason or _("por la API (%(client)s)") % {"client": request.auth},
+            reason=f"{reason} ({_by_the_api(request)})" if reason else _by_the_api(request),
         )
     except DjangoValidationError as exc:
         raise HttpError(409, " ".join(exc.messages)) from exc
     return _detail(campaign)
+
+
+def _by_the_api(request: HttpRequest) -> str:
+    """Say who did it when no person did: «por la API (Core bancario)»."""
+    return _("por la API (%(client)s)") % {"client": request.auth}
 
 
 # --- Steps ---------------------------------------------------------------------------------

@@ -192,8 +192,10 @@ def create_campaign(
     ends_on: date | None,
     payment_code: str = "",
     actor: AbstractBaseUser | None,
+    source: str = "",
 ) -> Campaign:
-    """Make one campaign, tag the customer and put it on the timeline.
+    """Make one campaign, tag the customer and put it on the timeline (`source` says who
+    made it when no person did: «por la API (Core bancario)»).
 
     Refuse (ValidationError, by field) what the file, the API and the screen refuse: a
     discount not below the debt, negative amounts, an end date gone, a payment code of
@@ -239,7 +241,7 @@ def create_campaign(
     )
     try:
         with transaction.atomic():
-            (pk,) = copy_campaigns([new], actor=actor, batch=None)
+            (pk,) = copy_campaigns([new], actor=actor, batch=None, source=source)
     except IntegrityError as exc:
         raise ValidationError(active_refusal(code)) from exc
     return Campaign.objects.select_related("customer").get(pk=pk)
@@ -569,6 +571,7 @@ def copy_campaigns(
     actor: AbstractBaseUser | None,
     batch: ImportBatch | None,
     batch_size: int = 5000,
+    source: str = "",
 ) -> list[int]:
     """Write checked campaigns, tag their customers and note each on the timeline, by COPY
     on PostgreSQL; return the campaigns' ids, in the rows' order.
@@ -592,6 +595,8 @@ def copy_campaigns(
     )
     until = _(" hasta el %(day)s")
     tail = _("; etiqueta «%(tag)s»") % {"tag": CASTIGADA_TAG}
+    if source:
+        tail += f" ({source})"
     ids: list[int] = []
     total = len(rows)
     for start in range(0, total, batch_size):

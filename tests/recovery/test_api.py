@@ -130,6 +130,9 @@ def test_it_makes_a_campaign_for_a_registered_customer(partner, debtor):
     assert (answer["estado"], answer["tipo_descuento"], answer["pagos"]) == (0, "porcentaje", [])
     assert campaign.created_by is None
     assert debtor.tags.filter(name=CASTIGADA_TAG).exists()
+    # No person made it: the timeline names the API client that did.
+    entry = debtor.interactions.get(payload__recovery_campaign=campaign.pk)
+    assert entry.summary.endswith("; etiqueta «Cartera castigada» (por la API (Socio))")
 
 
 def test_it_makes_a_campaign_with_an_amount_discount_and_no_end(partner, debtor):
@@ -306,6 +309,7 @@ def test_it_finishes_a_campaign_and_the_tag_goes(partner, campaign, debtor):
     assert response.status_code == 200
     assert response.json()["estado"] == 2
     assert not debtor.tags.filter(name=CASTIGADA_TAG).exists()
+    assert debtor.interactions.filter(summary__contains="Acuerdo (por la API (Socio))").exists()
 
 
 def test_it_finishes_a_campaign_without_a_body(partner, campaign):
@@ -375,7 +379,9 @@ def test_an_upload_is_queued_and_its_status_tells_the_result(
     )
     amounts = sorted(Campaign.objects.values_list("amount", flat=True))
     assert amounts == [Decimal("900.00"), Decimal("1500.00")]
-    assert ImportBatch.objects.get().created_by is None
+    batch = ImportBatch.objects.get()
+    assert batch.created_by is None
+    assert batch.file_name.startswith("API Socio · ")
 
 
 def test_a_file_with_a_bad_row_writes_nothing_unless_told_to_skip_it(
