@@ -7,10 +7,12 @@ counts these). What the debtor did alone (identifying, declining) also shows in 
 conversation, as the customer portal's visits do.
 """
 
+import hashlib
 import secrets
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -72,10 +74,29 @@ def record_step(*, visit: Visit, step: str, detail: str = "") -> Interaction:
     )
 
 
+# One browser's identification sent twice at once (a double click) is one visit: the first
+# keeps its visit under the browser's key this long (the second's session has no visitor yet).
+VISIT_REPEAT_SECONDS = 30
+
+
 @transaction.atomic
-def start_visit(*, customer: Customer, campaign: Campaign, detail: str = "") -> Visit:
-    """Record that the customer with this campaign identified; return the new visit."""
+def start_visit(
+    *, customer: Customer, campaign: Campaign, detail: str = "", browser: str = ""
+) -> Visit:
+    """Record that the customer with this campaign identified; return the new visit, or
+    the one the same `browser` (a key of its own, e.g. its CSRF cookie) started a moment ago.
+    """
     now = timezone.now()
+    key = ""
+    if browser:
+        key = "recovery:visit:" + hashlib.sha256(f"{browser}:{campaign.pk}".encode()).hexdigest()
+        # Two sends at once wait for each other here; the second finds the first's visit.
+        list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk"))
+        twin = Visit.objects.filter(
+            pk=cache.get(key) or 0, customer=customer, campaign=campaign
+        ).first()
+        if twin is not None:
+            return twin
     visit = Visit.objects.create(
         campaign=campaign,
         customer=customer,
@@ -84,6 +105,8 @@ def start_visit(*, customer: Customer, campaign: Campaign, detail: str = "") -> 
         started_at=now,
         last_seen_at=now,
     )
+    if key:
+        cache.set(key, visit.pk, VISIT_REPEAT_SECONDS)
     entry = record_step(visit=visit, step=Step.IDENTIFIED, detail=detail)
     # The visit shows in the customer's conversation; its later steps on the timeline.
     customer_messages.record_activity(interaction=entry, channel=Message.Channel.PORTAL)

@@ -168,7 +168,19 @@ def identify(request: HttpRequest, portal: RecoverySettings) -> HttpResponse:
     if campaign is None:
         # An unknown document and one without an active campaign: the same page.
         return _render_identify(request, portal, forms.IdentifyForm(), no_offer=True)
-    visit = services.start_visit(customer=campaign.customer, campaign=campaign)
+    visitor = session.visitor(request)
+    if visitor is not None and (visitor.customer_id, visitor.campaign_id) == (
+        campaign.customer_id,
+        campaign.pk,
+    ):
+        # The form sent again (the back button): the visit under way goes on.
+        return redirect("recovery:offer")
+    visit = services.start_visit(
+        customer=campaign.customer,
+        campaign=campaign,
+        # The browser's CSRF cookie: the same in two sends of one form, another elsewhere.
+        browser=request.META.get("CSRF_COOKIE", ""),
+    )
     session.sign_in(
         request, customer_id=campaign.customer_id, campaign_id=campaign.pk, visit_id=visit.pk
     )

@@ -141,6 +141,34 @@ def test_a_debtor_with_an_active_campaign_identifies_and_sees_the_offer(portal, 
     assert steps(debtor) == ["identified", "offer"]
 
 
+def test_the_identification_sent_twice_is_one_visit(portal, campaign, debtor):
+    client = Client()
+    client.cookies["csrftoken"] = "a" * 32
+    # A double click: the second send left before the first's answer, with its cookies.
+    at_once = Client()
+    at_once.cookies["csrftoken"] = "a" * 32
+
+    identify(client, debtor.document_number)
+    again = identify(client, debtor.document_number)  # the back button and send
+    at_once = identify(at_once, debtor.document_number)
+
+    assertRedirects(again, OFFER, fetch_redirect_response=False)
+    assertRedirects(at_once, OFFER, fetch_redirect_response=False)
+    assert Visit.objects.count() == 1
+    assert steps(debtor) == ["identified"]
+
+
+def test_another_browser_identifying_is_another_visit(portal, campaign, debtor):
+    first, other = Client(), Client()
+    first.cookies["csrftoken"] = "a" * 32
+    other.cookies["csrftoken"] = "b" * 32
+
+    identify(first, debtor.document_number)
+    identify(other, debtor.document_number)
+
+    assert Visit.objects.count() == 2
+
+
 def test_identifying_shows_in_the_customers_conversation(portal, campaign, debtor):
     signed_in(Client(), debtor)
 
