@@ -1440,6 +1440,62 @@ def cancel_agreement(
     return agreement
 
 
+# An agreement whose down-payment link expired unpaid waits this long more for a late
+# gateway notification (money paid just before the expiry) before it lapses.
+AGREEMENT_LAPSE_GRACE = timedelta(hours=24)
+
+
+def lapse_agreements(*, now: datetime | None = None) -> int:
+    """Withdraw the agreements still waiting for their down payment whose links all ended
+    unpaid more than AGREEMENT_LAPSE_GRACE ago (or that never got one); return how many
+    (beat, hourly, after expire_links).
+
+    Otherwise one left unpaid blocked its debt for good: the portal offers no agreement
+    while one is in course, and only an agent could withdraw it. Each says so on the
+    timeline.
+    """
+    now = now or timezone.now()
+    cut = now - AGREEMENT_LAPSE_GRACE
+    candidates = PaymentAgreement.objects.filter(
+        status=PaymentAgreement.Status.PENDING,
+        created_at__lt=cut - timedelta(hours=settings.COLLECTIONS_LINK_HOURS),
+    ).values_list("pk", flat=True)
+    lapsed = 0
+    for pk in list(candidates):
+        with transaction.atomic():
+            agreement = (
+                PaymentAgreement.objects.select_for_update(of=("self",))
+                .select_related("customer")
+                .get(pk=pk)
+            )
+            links = list(agreement.links.values_list("status", "expires_at"))
+            open_or_paid = {
+                PaymentLink.Status.ACTIVE,
+                PaymentLink.Status.CREATING,
+                PaymentLink.Status.PAID,
+            }
+            if agreement.status != PaymentAgreement.Status.PENDING or any(
+                status in open_or_paid or expires_at >= cut for status, expires_at in links
+            ):
+                continue
+            agreement.status = PaymentAgreement.Status.CANCELLED
+            agreement.resolved_at = now
+            agreement.save(update_fields=["status", "resolved_at"])
+            _agreement_entry(
+                agreement,
+                _(
+                    "Convenio de pago #%(id)s sin efecto: su pie de %(down)s no se pagó "
+                    "a tiempo; la deuda puede tomar otro convenio"
+                )
+                % {
+                    "id": agreement.pk,
+                    "down": _money(agreement.currency, agreement.down_payment),
+                },
+            )
+            lapsed += 1
+    return lapsed
+
+
 def _activate_agreement(agreement_id: int) -> None:
     """The down payment came in: grant the discount and turn each installment into a promise."""
     agreement = (

@@ -7,7 +7,10 @@ from collections_app import services
 
 @shared_task(name="collections_app.expire_links")
 def expire_links() -> int:
-    return services.expire_links()
+    expired = services.expire_links()
+    # An agreement whose down payment's link ended unpaid a day ago frees its debt.
+    services.lapse_agreements()
+    return expired
 
 
 @shared_task(name="collections_app.resolve_promises")

@@ -315,3 +315,45 @@ def test_a_broken_promise_made_kept_by_a_late_recorded_payment_is_not_contact(lo
     assert entry.summary.startswith("Compromiso de pago cumplido")
     assert entry.kind == SYSTEM
     assert last_interaction(loan.customer) is None
+
+
+def agreement_taken(loan, installments=3):
+    debt = receivables.kind("loan").debt(loan.pk, TODAY)
+    option = next(o for o in services.agreement_options(debt) if o.installments == installments)
+    return services.create_agreement(
+        customer=loan.customer,
+        receivable_kind="loan",
+        receivable_id=loan.pk,
+        option_key=option.key,
+        provider="mercadopago",
+        origin=Origin.BOT,
+        actor=None,
+    )
+
+
+def test_an_agreement_whose_down_payment_went_unpaid_lapses_a_day_after_its_link(late_loan, rule):
+    """It stayed pending for good, and the debt could take no other agreement."""
+    agreement, link = agreement_taken(late_loan)
+    services.expire_links(now=link.expires_at + timedelta(minutes=1))
+
+    early = services.lapse_agreements(now=link.expires_at + timedelta(hours=23))
+    lapsed = services.lapse_agreements(now=link.expires_at + timedelta(hours=25))
+
+    agreement.refresh_from_db()
+    assert (early, lapsed, agreement.status) == (0, 1, PaymentAgreement.Status.CANCELLED)
+    assert agreement_entry(agreement).summary == (
+        f"Convenio de pago #{agreement.pk} sin efecto: su pie de "
+        f"{soles(agreement.down_payment)} no se pagó a tiempo; la deuda puede tomar otro "
+        "convenio"
+    )
+    again, _link = agreement_taken(late_loan)
+    assert again.status == PaymentAgreement.Status.PENDING
+
+
+def test_an_agreement_with_its_link_open_or_paid_does_not_lapse(late_loan, rule):
+    agreement, link = agreement_taken(late_loan)
+
+    kept = services.lapse_agreements(now=link.expires_at + timedelta(days=5))
+
+    agreement.refresh_from_db()
+    assert (kept, agreement.status) == (0, PaymentAgreement.Status.PENDING)
