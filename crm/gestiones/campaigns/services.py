@@ -708,6 +708,9 @@ def run_event(
             body=services.fill(event.message_body, values),
             payload={_("ciclo de vida"): event.name, _("crédito"): loan.payment_code},
             occurred_at=now,
+            # Sent by the lender's calendar, not asked for: it counts toward the customer's
+            # daily limit, as campaigns and flows do.
+            capped=True,
         )
         # Queued, in fact: whether it went out (or why it was skipped) is on the timeline.
         run.is_message_sent = sending.is_queued

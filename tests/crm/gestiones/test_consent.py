@@ -2,8 +2,10 @@
 surveys reach them with nothing, say so on their timeline, and the campaign counts them."""
 
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains
@@ -21,6 +23,8 @@ from integrations.models import OutboxMessage
 from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory, TagFactory
 
 from .conftest import step
+
+LIMA = zoneinfo.ZoneInfo("America/Lima")
 
 CALL = examples.ProcessSpec(
     name="Llamada de campaña",
@@ -153,6 +157,43 @@ def test_a_life_cycle_event_skips_an_opted_out_customer(
     said = list(customer.interactions.values_list("summary", flat=True))
     assert "Correo no enviado: Gracias. El cliente pidió no ser contactado." in said
     assert any(s.startswith("«Gracias por su crédito» (crédito") for s in said)
+
+
+def test_a_life_cycle_event_counts_toward_the_daily_limit(
+    db, call_type, mailoutbox, django_capture_on_commit_callbacks
+):
+    MessagePolicy.objects.create(
+        pk=1, quiet_start=datetime.time(0), quiet_end=datetime.time(0), daily_limit=1
+    )
+    product = LoanProductFactory(name="Crédito vehicular")
+    customer = CustomerFactory(email="rosa@example.pe")
+    loan = LoanFactory(customer=customer, product=product, status=Loan.Status.READY_TO_DISBURSE)
+    at = timezone.make_aware(datetime.datetime(2026, 3, 2, 10, 0))
+    loan_services.disburse(loan=loan, actor=None, disbursed_at=at)
+    LifecycleEvent.objects.create(
+        name="Gracias por su crédito",
+        kind=LifecycleEvent.Kind.THANKS,
+        loan_product=product,
+        anchor=LifecycleEvent.Anchor.DISBURSED,
+        offset_days=1,
+        gestion_type=call_type,
+        message_subject="Gracias",
+        message_body="Gracias por su {producto}.",
+    )
+    with (
+        time_machine.travel(datetime.datetime(2026, 3, 3, 9, 0, tzinfo=LIMA), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        crm_messages.send_customer_message(
+            customer=customer, channel=crm_messages.EMAIL, subject="Oferta", body="…", capped=True
+        )
+        counts = campaign_services.run_lifecycle_events(today=datetime.date(2026, 3, 3))
+
+    assert (counts["runs"], counts["messages"]) == (1, 0)
+    assert [m.subject for m in mailoutbox] == ["Oferta"]
+    assert customer.interactions.filter(
+        summary__contains="ya recibió los mensajes del día"
+    ).exists()
 
 
 def test_a_follow_up_alert_is_not_sent_to_an_opted_out_customer(
