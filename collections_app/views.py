@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
-from collections_app import forms, receivables, screens, selectors, services
+from collections_app import forms, receivables, screens, selectors, services, tables
 from collections_app.models import (
     CallbackRequest,
     MessageTemplate,
@@ -55,6 +55,9 @@ VIEW_REPORTED = ("collections_app.view_reportedpayment", "crm.view_customer")
 VIEW_PROMISES = ("collections_app.view_paymentpromise", "crm.view_customer")
 VIEW_LINKS = ("collections_app.view_paymentlink", "crm.view_customer")
 VIEW_CALLBACKS = ("collections_app.view_callbackrequest", "crm.view_customer")
+# The names of the lists' CSV/XLSX files: pagos-a-verificar-<day>.csv, compromisos-<day>.xlsx
+REPORTED_EXPORT = "pagos-a-verificar"
+PROMISE_EXPORT = "compromisos"
 
 
 def _list(
@@ -144,7 +147,10 @@ def _review_notice(report: ReportedPayment, event: str) -> tuple[str, bool]:
 @require_GET
 @permission_required(VIEW_REPORTED, raise_exception=True)
 def reported_list(request: HttpRequest) -> HttpResponse:
-    """The payments debtors say they made: the pending ones first, the oldest first."""
+    """The payments debtors say they made: the pending ones first, the oldest first.
+
+    `?export=csv|xlsx` answers every filtered row as a file instead (lib.lists).
+    """
     form = forms.ReportedFilterForm(request.GET)
     filters = form.filters()
     rows = (
@@ -152,7 +158,14 @@ def reported_list(request: HttpRequest) -> HttpResponse:
         if filters is not None
         else ReportedPayment.objects.none()
     )
-    return _list(request, form=form, rows=rows, name="reported")
+    if file_format := lists.export_format(request):
+        return lists.export_table(
+            request,
+            tables.ReportedExportTable(rows),
+            filename=REPORTED_EXPORT,
+            file_format=file_format,
+        )
+    return _list(request, form=form, rows=rows, name="reported", export_name=REPORTED_EXPORT)
 
 
 @require_GET
@@ -354,17 +367,35 @@ def reported_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @permission_required(VIEW_PROMISES, raise_exception=True)
 def promise_list(request: HttpRequest) -> HttpResponse:
-    """The promises to pay, by tab: due today, broken, in course, all."""
+    """The promises to pay, by tab: due today, broken, in course, all.
+
+    `?export=csv|xlsx` answers every row of the tab and filters as a file instead (lib.lists).
+    """
     form = forms.PromiseFilterForm(request.GET)
     filters = form.filters()
     if filters is None:
-        rows, counts, view = PaymentPromise.objects.none(), {}, ""
+        rows, view = PaymentPromise.objects.none(), ""
     else:
         view = filters.pop("view")
         rows = selectors.promise_list(view=view, **filters)
-        counts = selectors.promise_counts(**filters)
+    if file_format := lists.export_format(request):
+        return lists.export_table(
+            request,
+            tables.PromiseExportTable(rows),
+            filename=PROMISE_EXPORT,
+            file_format=file_format,
+        )
+    counts = selectors.promise_counts(**filters) if filters is not None else {}
     tabs = [(value, label, counts.get(value or "todos", 0)) for value, label in form.TABS]
-    return _list(request, form=form, rows=rows, name="promise", tabs=tabs, view=view)
+    return _list(
+        request,
+        form=form,
+        rows=rows,
+        name="promise",
+        tabs=tabs,
+        view=view,
+        export_name=PROMISE_EXPORT,
+    )
 
 
 @permission_required("collections_app.change_paymentpromise", raise_exception=True)

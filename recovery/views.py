@@ -26,12 +26,14 @@ from collections_app.models import Origin
 from credits.models import Payment
 from crm import display
 from lib import files, lists
-from recovery import forms, selectors, services
+from recovery import forms, selectors, services, tables
 from recovery.models import Campaign, CampaignPayment, Visit, discount_percent
 from recovery.portal import selectors as portal_selectors
 from recovery.receivables import CAMPAIGN
 
 PAGE_SIZE = lists.LIST_PAGE_SIZE
+# The campaign list's CSV/XLSX file: cartera-castigada-<day>.csv
+EXPORT_NAME = "cartera-castigada"
 # A receipt of these types opens in the browser; anything else downloads.
 INLINE_TYPES = {"application/pdf", "image/jpeg", "image/png"}
 
@@ -63,15 +65,22 @@ def _detail_url(campaign: Campaign) -> str:
 @require_GET
 @permission_required(VIEW, raise_exception=True)
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    """The campaigns, newest first, with the filtered set's totals; 25 rows a page."""
+    """The campaigns, newest first, with the filtered set's totals; 25 rows a page.
+
+    `?export=csv|xlsx` answers every filtered row as a file instead (lib.lists).
+    """
     services.finish_ended()  # a campaign past its end date is shown finished, not active
     form = forms.CampaignFilterForm(request.GET)
     filters = form.filters()
-    if filters is None:
-        rows, totals = Campaign.objects.none(), []
-    else:
-        rows = selectors.campaign_list(**filters)
-        totals = selectors.campaign_totals(rows)
+    rows = selectors.campaign_list(**filters) if filters is not None else Campaign.objects.none()
+    if file_format := lists.export_format(request):
+        return lists.export_table(
+            request,
+            tables.CampaignExportTable(rows),
+            filename=EXPORT_NAME,
+            file_format=file_format,
+        )
+    totals = selectors.campaign_totals(rows) if filters is not None else []
     page = lists.CappedPaginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return lists.render_page_or_fragment(
         request,
@@ -81,6 +90,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "totals": totals,
+            "export_name": EXPORT_NAME,
         },
     )
 
