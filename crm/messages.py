@@ -315,10 +315,14 @@ def send_customer_message(
     spec = _channel(channel)
     # Read now, not from the caller's copy: a campaign's batch may have loaded it minutes ago.
     if not requested and Customer.objects.filter(pk=customer.pk, has_opted_out=True).exists():
-        return _skip(customer, spec, SendStatus.OPTED_OUT, subject, actor, payload, occurred_at)
+        return _skip(
+            customer, spec, SendStatus.OPTED_OUT, subject, actor, payload, occurred_at, dedupe_key
+        )
     address = address_for(customer, channel)
     if not address:
-        return _skip(customer, spec, SendStatus.NO_ADDRESS, subject, actor, payload, occurred_at)
+        return _skip(
+            customer, spec, SendStatus.NO_ADDRESS, subject, actor, payload, occurred_at, dedupe_key
+        )
     if dedupe_key:
         existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
@@ -330,7 +334,9 @@ def send_customer_message(
     if capped:
         sent_today = _capped_counts([customer.pk], due_at).get(customer.pk, 0)
         if sent_today >= policy.daily_limit:
-            return _skip(customer, spec, SendStatus.CAPPED, subject, actor, payload, occurred_at)
+            return _skip(
+                customer, spec, SendStatus.CAPPED, subject, actor, payload, occurred_at, dedupe_key
+            )
     with transaction.atomic():
         interaction = services.record_interaction(
             customer=customer,
@@ -639,9 +645,17 @@ def _skip(
     actor: AbstractBaseUser | None,
     payload: Mapping[str, Any] | None,
     occurred_at: datetime.datetime | None,
+    dedupe_key: str = "",
 ) -> Sending:
     """Write on the timeline that a message was not sent, and why (a system entry: no
-    message went out on the channel)."""
+    message went out on the channel). The same message skipped again (its `dedupe_key`:
+    an event announced twice) is said once."""
+    if dedupe_key:
+        said = Interaction.objects.filter(
+            customer=customer, kind=Interaction.Kind.SYSTEM, payload__skipped=dedupe_key
+        ).first()
+        if said is not None:
+            return Sending(status, said)
     summary = _skip_summary(spec, status)
     interaction = services.record_interaction(
         customer=customer,
@@ -650,6 +664,7 @@ def _skip(
         payload={
             **(payload or {}),
             DELIVERY: {"status": DeliveryStatus.SKIPPED.value, "reason": status},
+            **({"skipped": dedupe_key} if dedupe_key else {}),
         },
         actor=actor,
         occurred_at=occurred_at,

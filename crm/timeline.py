@@ -152,6 +152,7 @@ for _key in (
     "calcom_uid",
     "interaction",
     "import",  # the batch's number: its sentence names it
+    "skipped",  # a skipped message's key, so the same one skipped again is said once
 ):
     register_detail(_key, kind=HIDDEN)
 

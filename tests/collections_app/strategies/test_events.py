@@ -12,7 +12,7 @@ from collections_app.models import EventSetting, Origin, PaymentLink, ReportedPa
 from collections_app.signals import Event, payment_event
 from collections_app.strategies import events
 from credits.services import loans as loan_services
-from crm.models import Message
+from crm.models import Customer, Message
 from integrations import payment_gateways
 from tests import receipts
 from tests.collections_app.conftest import TODAY
@@ -261,3 +261,16 @@ def test_configured_says_whether_the_settings_answer_an_event(db, event, setting
 
     assert events.configured("vigente", event)
     assert not events.configured("castigada", event)
+
+
+def test_an_opted_out_debtors_verified_payment_says_once_it_was_not_sent(
+    loan, debtor, cobranzas, django_capture_on_commit_callbacks
+):
+    """The review announces the event before its commit and after: the skip was said twice."""
+    configure("vigente", EventSetting.Event.VERIFIED)
+    Customer.objects.filter(pk=debtor.pk).update(has_opted_out=True)
+
+    happen(EventSetting.Event.VERIFIED, debtor, loan, cobranzas, django_capture_on_commit_callbacks)
+
+    skipped = debtor.interactions.filter(summary__contains="pidió no ser contactado")
+    assert skipped.count() == 1
