@@ -231,6 +231,11 @@ class InvestorAdmin(admin.ModelAdmin):
     list_filter = ("kind", "is_active", "currency")
     search_fields = ("name", "document_number", "email")
 
+    def save_model(self, request, obj, form, change):
+        # The list's search reads it, as the screens' services keep it.
+        obj.search_text = obj.build_search_text()
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(Participation)
 class ParticipationAdmin(ReadOnlyAdmin):

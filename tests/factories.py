@@ -157,6 +157,14 @@ class InvestorFactory(factory.django.DjangoModelFactory):
     bank_name = "BCP"
     bank_account = factory.Sequence(lambda n: f"191-{n:08d}-0-00")
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # The services keep search_text current; a factory row must be as consistent.
+        investor = model_class(*args, **kwargs)
+        investor.search_text = investor.build_search_text()
+        investor.save()
+        return investor
+
 
 class CatalogProductFactory(factory.django.DjangoModelFactory):
     """A product with no stock; stock comes through `callcenter.catalog`, so the ledger adds up."""

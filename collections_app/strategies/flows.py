@@ -69,7 +69,7 @@ from collections_app.strategies.variables import DATE_FORMAT, Recipient
 from credits.models import Installment, Loan
 from crm import messages
 from crm.models import Customer
-from lib import bulk, queue, repeats
+from lib import bulk, queue, repeats, search
 
 logger = logging.getLogger(__name__)
 
@@ -526,12 +526,18 @@ def flow_list(*, q: str = "", status: str = "") -> QuerySet[Flow]:
         flows = flows.filter(is_active=True)
     elif status == "inactive":
         flows = flows.filter(is_active=False)
-    text = (q or "").strip()
-    if text:
+    wanted = search.normalize(q)
+    if wanted:
+        # Tens of flows, compared in Python whatever their accents and case: neither
+        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
         flows = flows.filter(
-            Q(name__icontains=text)
-            | Q(description__icontains=text)
-            | Q(segment__name__icontains=text)
+            pk__in=[
+                pk
+                for pk, *texts in Flow.objects.values_list(
+                    "pk", "name", "description", "segment__name"
+                )
+                if any(wanted in search.normalize(text) for text in texts)
+            ]
         )
     return flows.order_by("name", "pk")
 

@@ -46,7 +46,7 @@ from collections_app.models import ZERO, PaymentPromise, Segment
 from credits.models import COMPONENTS, Bucket, Installment, Loan, LoanProduct
 from crm import display
 from crm.models import Branch, Customer, Tag
-from lib import people, repeats
+from lib import people, repeats, search
 from lib.money import Currency
 
 # The tag of customers with an active written-off campaign (set by the recovery app).
@@ -392,9 +392,17 @@ def segment_list(*, q: str = "", use: str = "") -> QuerySet[Segment]:
     """Return the segments by name, with how many flows use each and their lists' rows (a
     fixed number of queries for a page)."""
     found = Segment.objects.annotate(flow_count=Count("flows"))
-    text = (q or "").strip()
-    if text:
-        found = found.filter(Q(name__icontains=text) | Q(description__icontains=text))
+    wanted = search.normalize(q)
+    if wanted:
+        # Tens of segments, compared in Python whatever their accents and case: neither
+        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
+        found = found.filter(
+            pk__in=[
+                pk
+                for pk, *texts in Segment.objects.values_list("pk", "name", "description")
+                if any(wanted in search.normalize(text) for text in texts)
+            ]
+        )
     if use == IN_USE:
         found = found.filter(flow_count__gt=0)
     elif use == UNUSED:

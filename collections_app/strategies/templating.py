@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, ProtectedError, Q, QuerySet
+from django.db.models import Count, ProtectedError, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from collections_app.models import EventSetting, MessageTemplate, Portfolio
 from collections_app.strategies import variables
 from crm import messages as customer_messages
-from lib import repeats
+from lib import repeats, search
 
 # The longest body each channel takes: SMS, six concatenated parts of 153 characters;
 # WhatsApp, Meta's limit for a template's body; e-mail, the model's column.
@@ -532,10 +532,18 @@ def template_list(
         step_count=Count("flow_steps", distinct=True),
         event_count=Count("event_settings", distinct=True),
     )
-    text = (q or "").strip()
-    if text:
+    wanted = search.normalize(q)
+    if wanted:
+        # Tens of templates, compared in Python whatever their accents and case: neither
+        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
         found = found.filter(
-            Q(name__icontains=text) | Q(body__icontains=text) | Q(subject__icontains=text)
+            pk__in=[
+                pk
+                for pk, *texts in MessageTemplate.objects.values_list(
+                    "pk", "name", "body", "subject"
+                )
+                if any(wanted in search.normalize(text) for text in texts)
+            ]
         )
     if channel:
         found = found.filter(channel=channel)

@@ -30,7 +30,7 @@ from credits.models import (
     Loan,
     Participation,
 )
-from lib import money
+from lib import money, search
 
 # Loans whose money went out: the capital investors have deployed.
 DISBURSED_STATUSES = (Loan.Status.ACTIVE, Loan.Status.PAID, Loan.Status.WRITTEN_OFF)
@@ -72,12 +72,9 @@ def investor_list(user: AbstractBaseUser) -> QuerySet[Investor]:
 
 
 def search_investors(queryset: QuerySet[Investor], text: str) -> QuerySet[Investor]:
-    """Filter by name, document number or e-mail: every word must match one of them."""
-    condition = Q()
-    for term in text.split():
-        condition &= (
-            Q(name__icontains=term) | Q(document_number__icontains=term) | Q(email__icontains=term)
-        )
+    """Filter by name, document number, e-mail or phone, whatever their accents and case:
+    every word must be in one of them (lib.search, as the customer search)."""
+    condition = search.matches_all(text)
     return queryset.filter(condition) if condition else queryset
 
 

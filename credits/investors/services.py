@@ -309,6 +309,7 @@ def validate_investor(investor: Investor) -> None:
 
 
 def _saved_investor(investor: Investor) -> Investor:
+    investor.search_text = investor.build_search_text()
     try:
         with transaction.atomic():
             investor.save()

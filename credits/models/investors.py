@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from credits.models.loans import ZERO, Loan
 from credits.models.payments import Payment
 from crm.models import Customer
+from lib import search
 from lib.money import MONEY, Currency
 
 
@@ -37,6 +38,9 @@ class Investor(models.Model):
     bank_cci = models.CharField(_("CCI"), max_length=20, blank=True)
     currency = models.CharField(_("moneda"), max_length=3, choices=Currency, default=Currency.PEN)
     is_active = models.BooleanField(_("activo"), default=True)
+    # Name, document, e-mail and phone digits, normalized: what the list's search reads;
+    # whoever writes an investor sets it (credits.investors.services, the admin, the seed).
+    search_text = models.TextField(editable=False, default="")
     created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
 
     class Meta:
@@ -54,6 +58,19 @@ class Investor(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("credits:investor_detail", args=[self.pk])
+
+    def build_search_text(self) -> str:
+        """Return the normalized text the investor search matches against."""
+        return self.search_text_for(
+            name=self.name, document_number=self.document_number, email=self.email, phone=self.phone
+        )
+
+    @staticmethod
+    def search_text_for(*, name: str, document_number: str, email: str, phone: str) -> str:
+        """Return the search text of an investor with these data: the phone as its digits,
+        so "+51 999-123-456" is found by "999123456" (lib.search.terms joins a typed number)."""
+        parts = [name, document_number, email, search.digits_of(phone or "")]
+        return search.normalize(" ".join(p for p in parts if p))
 
 
 class Participation(models.Model):

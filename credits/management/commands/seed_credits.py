@@ -430,17 +430,22 @@ class Command(BaseCommand):
         investors = []
         for kind, name, doc_type, number, bank, account, cci in INVESTORS:
             slug = name.split()[0].lower().translate(str.maketrans("áéíóú", "aeiou"))
+            email, phone = f"{slug}.{number[-4:]}@inversionistas.pe", f"+5199{number[-7:]}"
             investor, _ = Investor.objects.get_or_create(
                 document_type=doc_type,
                 document_number=number,
                 defaults={
                     "kind": kind,
                     "name": name,
-                    "email": f"{slug}.{number[-4:]}@inversionistas.pe",
-                    "phone": f"+5199{number[-7:]}",
+                    "email": email,
+                    "phone": phone,
                     "bank_name": bank,
                     "bank_account": account,
                     "bank_cci": cci,
+                    # What the list's search reads, as the services write it.
+                    "search_text": Investor.search_text_for(
+                        name=name, document_number=number, email=email, phone=phone
+                    ),
                 },
             )
             investors.append(investor)

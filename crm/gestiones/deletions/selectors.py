@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from crm.gestiones.models import DeletionRecord
-from lib import people, repeats
+from lib import people, repeats, search
 
 # A deletion confirmed again this soon by the same person is the same confirmation sent twice.
 DELETION_REPEAT_WINDOW = timedelta(minutes=1)
@@ -18,8 +18,18 @@ def deletion_list(*, kind: str = "", q: str = "") -> QuerySet[DeletionRecord]:
     records = DeletionRecord.objects.select_related("deleted_by").order_by("-deleted_at", "-id")
     if kind:
         records = records.filter(kind=kind)
-    if q:
-        records = records.filter(Q(name__icontains=q) | Q(deleted_by_name__icontains=q))
+    wanted = search.normalize(q)
+    if wanted:
+        # Configuration rows deleted by hand, one confirmation each: few enough to compare
+        # in Python whatever their accents and case (neither database's LIKE ignores
+        # accents, and SQLite's folds the case of ASCII only).
+        records = records.filter(
+            pk__in=[
+                pk
+                for pk, *texts in records.order_by().values_list("pk", "name", "deleted_by_name")
+                if any(wanted in search.normalize(text) for text in texts)
+            ]
+        )
     return records
 
 

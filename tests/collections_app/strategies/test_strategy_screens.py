@@ -184,8 +184,9 @@ def test_the_segment_list_costs_the_same_queries_however_many_rows(agent_client,
 
     many = _queries(agent_client, url("segment_list") + "?q=seg")
 
-    # The user, the count, the page, and its four lists (products, branches, tags, excluded).
-    assert one == many == 7
+    # The user, the search's matches (accents aside, compared in Python), the count, the
+    # page, and its four lists (products, branches, tags, excluded).
+    assert one == many == 8
 
 
 def test_a_segment_is_created_from_the_form(agent_client, flow_debtor):
@@ -339,8 +340,9 @@ def test_the_template_list_costs_the_same_queries_however_many_rows(agent_client
 
     many = _queries(agent_client, url("template_list") + "?q=plantilla")
 
-    # The user, the count, the page (with its usage counted in the same query).
-    assert one == many == 3
+    # The user, the search's matches, the count, the page (with its usage counted in the
+    # same query).
+    assert one == many == 4
 
 
 def test_a_template_is_created_from_the_form(agent_client):
