@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from callcenter import selectors
 from callcenter.models import Lead
-from lib import lists, people
+from lib import lists, people, search
 
 FREE = "free"
 
@@ -36,7 +36,7 @@ def _source_choices():
 
 
 class LeadQueueFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    q = search.SearchFilter(method="search")
     state = django_filters.ChoiceFilter(
         label=_("Estado"),
         choices=[(s.value, s.label) for s in Lead.QUEUE_STATES],

@@ -15,6 +15,9 @@ WIDE = {"th": {"class": "d-none d-md-table-cell"}}
 
 
 class LeadQueueTable(tables.Table):
+    # Unsearched and unfiltered (lib.lists.render_list): `Meta.empty_text` answers a search.
+    nothing_yet_text = _("No hay leads por llamar.")
+
     due_at = tables.Column(verbose_name=_("Esperando desde"), order_by=("due_at", "id"), attrs=WIDE)
     name = tables.Column(verbose_name=_("Cliente"), accessor="contact_name", orderable=False)
     phone = tables.Column(verbose_name=_("Teléfono"), orderable=False, attrs=WIDE)
@@ -46,7 +49,7 @@ class LeadQueueTable(tables.Table):
         order_by = ("due_at",)
         template_name = "callcenter/queue_table.jinja"
         attrs = {"class": "table table-hover align-middle mb-0", "id": "queue-table"}
-        empty_text = _("No hay leads por llamar.")
+        empty_text = _("Ningún lead de la cola coincide con la búsqueda.")
 
     @property
     def records(self) -> list[Lead]:

@@ -18,7 +18,7 @@ class PersonFilter(django_filters.ModelChoiceFilter):
 
 
 class LoanFilter(search.SearchLastFilterSet):
-    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    q = search.SearchFilter(method="search")
     status = django_filters.ChoiceFilter(
         label=_("Estado"), choices=Loan.Status.choices, empty_label=_("Todos los estados")
     )

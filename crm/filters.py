@@ -24,8 +24,7 @@ class PersonChoiceFilter(django_filters.ModelChoiceFilter):
 
 
 class CustomerFilter(search.SearchLastFilterSet):
-    q = django_filters.CharFilter(
-        label=_("Buscar"),
+    q = search.SearchFilter(
         method="search",
         widget=django_filters.widgets.forms.TextInput(
             attrs={

@@ -13,14 +13,15 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import DecimalField, QuerySet
 from django.db.models.signals import m2m_changed
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -355,17 +356,29 @@ def render_list(
 
     `count_cap` counts at most that many rows instead of COUNT_CAP (see CappedPaginator).
 
-    A table whose empty text speaks of a search («No hay clientes que coincidan…») says
-    «Aún no hay clientes.» when nothing was searched or filtered, followed by
-    `create_link` (url, label) when given: the view passes it to whoever may create one.
+    A table whose empty text speaks of a search («No hay clientes que coincidan con la
+    búsqueda.») says, when nothing was searched or filtered, the table's own
+    `nothing_yet_text` («No tiene gestiones abiertas. ¡Buen trabajo!») or «Aún no hay
+    clientes.» followed by `create_link` (url, label) when given: the view passes it to
+    whoever may create one. When a filter other than the search was used, the text says
+    «…con la búsqueda o los filtros.»
+
+    A query string with a value the filters cannot read (?status=bogus, a NUL in the
+    search) lists no rows, as the form-based lists do: the filter form marks the value,
+    and the table says to correct it. Its `?export=` answers the same page rather than a
+    file of every row, which would look like the filtered list.
 
     With `export_name` (the file's name, e.g. "clientes") the results offer the filtered
     rows as CSV and XLSX, and `?export=` answers with the file instead of the page.
     """
-    table = table_class(filterset.qs)
-    if _speaks_of_a_search(table) and not is_filtered(filterset):
-        table.empty_text = _nothing_yet_text(table, filterset, create_link)
-    file_format = export_format(request) if export_name else None
+    # django-filter's `qs` leaves out the fields it cannot read and applies the rest.
+    is_valid = not filterset.is_bound or filterset.is_valid()
+    table = table_class(filterset.qs if is_valid else filterset.queryset.none())
+    if not is_valid:
+        table.empty_text = _("Ninguna fila: corrija los filtros marcados.")
+    elif _speaks_of_a_search(table):
+        table.empty_text = _empty_text(table, filterset, create_link)
+    file_format = export_format(request) if export_name and is_valid else None
     if file_format:
         RequestConfig(request, paginate=False).configure(table)
         return export_table(request, table, filename=export_name, file_format=file_format)
@@ -397,14 +410,32 @@ def _speaks_of_a_search(table: Table) -> bool:
     return _SEARCH_WORDS in str(table.empty_text or "")
 
 
-def is_filtered(filterset: FilterSet) -> bool:
+# The end of an empty text that speaks of the search alone, and what it says instead when
+# a filter was used: «Ningún crédito coincide con la búsqueda o los filtros.»
+_ONLY_THE_SEARCH = "con la búsqueda."
+_SEARCH_OR_FILTERS = "con la búsqueda o los filtros."
+
+
+def _empty_text(table: Table, filterset: FilterSet, create_link: tuple[str, str] | None):
+    """Return the empty text of a table whose text speaks of a search (see render_list)."""
+    if not is_filtered(filterset):
+        nothing_yet = getattr(table, "nothing_yet_text", None)
+        return nothing_yet or _nothing_yet_text(table, filterset, create_link)
+    text = str(table.empty_text)
+    if text.endswith(_ONLY_THE_SEARCH) and is_filtered(filterset, search_too=False):
+        return text.removesuffix(_ONLY_THE_SEARCH) + _SEARCH_OR_FILTERS
+    return table.empty_text
+
+
+def is_filtered(filterset: FilterSet, *, search_too: bool = True) -> bool:
     """Say whether the query string searches or filters the list (sorting and paging do
-    not): only then may an empty list say that nothing matches."""
+    not): only then may an empty list say that nothing matches. With `search_too=False`,
+    whether a filter other than the search (`q`) has a value."""
     if not filterset.is_bound:
         return False
     form = filterset.form
     # By each field's widget, which knows its names in the query string (a range's two).
-    return any(_has_value(form[name].data) for name in form.fields)
+    return any(_has_value(form[name].data) for name in form.fields if search_too or name != "q")
 
 
 def _has_value(value) -> bool:
@@ -498,10 +529,11 @@ def export_table(
         column for column in table.columns.iterall() if not column.column.exclude_from_export
     ]
     header = [str(column.header) for column in columns]
+    places = [_decimal_places(queryset, str(column.accessor)) for column in columns]
     rows = (
         [
-            _safe_cell(BoundRow(record, table=table).get_cell_value(column.name))
-            for column in columns
+            _safe_cell(BoundRow(record, table=table).get_cell_value(column.name), places=digits)
+            for column, digits in zip(columns, places, strict=True)
         ]
         for record in queryset.iterator(chunk_size=_EXPORT_CHUNK)
     )
@@ -523,8 +555,31 @@ def export_table(
     return response
 
 
-def _safe_cell(value):
-    """The cell as a number, a date or text (nothing becomes an empty cell)."""
+def _decimal_places(queryset: QuerySet, accessor: str) -> int | None:
+    """Return the decimal places of the column `accessor` reads, if it is a DecimalField
+    of the rows or of their annotations (money: 2; a rate or a share may have more)."""
+    annotation = queryset.query.annotations.get(accessor)
+    if annotation is not None:
+        field = annotation.output_field
+    else:
+        model, field = queryset.model, None
+        for name in accessor.replace(".", "__").split("__"):
+            if model is None:
+                return None
+            try:
+                field = model._meta.get_field(name)
+            except FieldDoesNotExist:
+                return None
+            model = field.related_model
+    return field.decimal_places if isinstance(field, DecimalField) else None
+
+
+def _safe_cell(value, *, places: int | None = None):
+    """The cell as a number, a date or text (nothing becomes an empty cell); a decimal with
+    its field's `places` (a sum read from SQLite may come as 3100.00000000000 or 107400)."""
+    if isinstance(value, Decimal) and places is not None and value.is_finite():
+        with contextlib.suppress(InvalidOperation):  # more digits than a Decimal keeps
+            return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     if isinstance(value, (int, float, Decimal, datetime.date)) and not isinstance(value, bool):
         return value
     if value is None:
@@ -552,7 +607,8 @@ def _csv_text(cell) -> str:
         # A customer could type "=HYPERLINK(...)" into their name: written as text.
         return spreadsheets.csv_text(cell)
     if isinstance(cell, Decimal):
-        return str(cell).replace(".", ",")  # the decimal comma of a Spanish Excel
+        # The decimal comma of a Spanish Excel; "f": never an exponent (Decimal("1E+2")).
+        return format(cell, "f").replace(".", ",")
     if isinstance(cell, datetime.datetime):
         return (
             timezone.localtime(cell).strftime("%d/%m/%Y %H:%M")

@@ -9,9 +9,17 @@ from django.db import connection, connections
 from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import OrderBy, RawSQL
-from django_filters import FilterSet
+from django.utils.translation import gettext_lazy as _
+from django_filters import CharFilter, FilterSet
 
 from lib.rows import int_array
+
+# A list's search box takes at most this many characters, as the form-based lists' do, and
+# a search uses at most MAX_TERMS of its words: each word is one more LIKE (some searches
+# three), and SQLite refuses a query of ~1,000 of them ("Expression tree is too large") or
+# a pattern of 50 kB, after seconds of building it.
+SEARCH_CHARS = 100
+MAX_TERMS = 10
 
 
 def ascii_digits(text: str) -> str:
@@ -56,7 +64,8 @@ def terms(text: str) -> list[str]:
     """Split what a user typed into search terms.
 
     A phone or document typed with spaces, dashes or a leading + ("+51 987-654 321") is
-    one term of digits; anything else is split on spaces.
+    one term of digits; anything else is split on spaces, each word once, the first
+    MAX_TERMS of them (a longer search finds what its first ten words find).
     """
     text = normalize(text)
     if not text:
@@ -64,7 +73,7 @@ def terms(text: str) -> list[str]:
     if re.fullmatch(r"[\d\s\-+().]+", text):
         digits = re.sub(r"\D", "", text)
         return [digits] if digits else []
-    return text.split()
+    return list(dict.fromkeys(text.split()))[:MAX_TERMS]
 
 
 def matches_all(text: str, field: str = "search_text") -> Q:
@@ -241,6 +250,24 @@ def _conditions(query) -> tuple[int, bool]:
     # A filter added to a query adds a child to its WHERE (an AND): what changed is seen
     # by the number of children, without compiling the query.
     return len(query.where.children), query.where.negated
+
+
+class SearchFilter(CharFilter):
+    """A list's search box (`q`) in its FilterSet: at most SEARCH_CHARS characters.
+
+    A longer search is the field's error, shown next to the box (the form-based lists'
+    `q`, collections_app.screens.ListFilterForm, says the same), and the list shows no
+    rows (lib.lists.render_list); the box's `maxlength` keeps a person from typing it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label", _("Buscar"))
+        kwargs.setdefault("max_length", SEARCH_CHARS)
+        kwargs.setdefault(
+            "error_messages",
+            {"max_length": _("Escriba como máximo %(limit_value)d caracteres para buscar.")},
+        )
+        super().__init__(*args, **kwargs)
 
 
 class SearchLastFilterSet(FilterSet):

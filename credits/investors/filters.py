@@ -6,10 +6,11 @@ from django.utils.translation import gettext_lazy as _
 
 from credits.investors import selectors
 from credits.models import Investor, Liquidation
+from lib import search
 
 
 class InvestorFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    q = search.SearchFilter(method="search")
     is_active = django_filters.ChoiceFilter(
         label=_("Estado"),
         choices=[("1", _("Activos")), ("0", _("Inactivos"))],

@@ -24,6 +24,7 @@ from crm.gestiones.models import (
 )
 from crm.models import Branch, Channel, Customer, Product
 from lib import fields as lib_fields
+from lib import search
 from lib.money import Currency
 from lib.stale import KeepsOthersChangesPlain
 
@@ -322,7 +323,7 @@ def _ending_question(gestion: Gestion, result: ActionResult) -> str:
 class GestionFilter(django_filters.FilterSet):
     """The search and filters of the gestión lists (my work and all gestiones)."""
 
-    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    q = search.SearchFilter(method="search")
     gestion_type = django_filters.ModelChoiceFilter(
         label=_("Tipo"), queryset=GestionType.objects.all(), empty_label=_("Todos los tipos")
     )

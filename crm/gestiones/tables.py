@@ -108,6 +108,10 @@ def _blanks_last(column: str, descending: bool) -> tuple:
 class MyWorkTable(GestionTable):
     """My work keeps its order (due date, late first): no sorting by column."""
 
+    # Unsearched and unfiltered (lib.lists.render_list); a search that empties the list
+    # says so instead of congratulating.
+    nothing_yet_text = _("No tiene gestiones abiertas. ¡Buen trabajo!")
+
     class Meta(GestionTable.Meta):
         orderable = False
-        empty_text = _("No tiene gestiones abiertas. ¡Buen trabajo!")
+        empty_text = _("Ninguna gestión abierta coincide con la búsqueda.")

@@ -29,3 +29,10 @@ def _options(choices, chosen: str):
         text = str(getattr(value, "value", value))  # a model choice's value is its pk
         selected = " selected" if text == chosen else ""
         yield f'<option value="{escape(text)}"{selected}>{escape(label)}</option>'
+
+
+@register.filter
+def typed(value) -> str:
+    """Return what was typed in a search box as the box shows it again: without NUL
+    characters, which no page should carry (the search refuses them and says so)."""
+    return str(value or "").replace("\x00", "")

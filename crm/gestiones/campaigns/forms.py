@@ -11,7 +11,7 @@ from crm.forms import ServiceErrorsMixin
 from crm.gestiones.campaigns import selectors, services
 from crm.gestiones.models import Campaign, GestionType
 from crm.models import Branch, Channel, Product, Tag
-from lib import people
+from lib import people, search
 from lib.stale import KeepsOthersChanges
 
 
@@ -28,7 +28,7 @@ def campaign_agent_choices() -> QuerySet:
 class CampaignFilter(django_filters.FilterSet):
     """The campaign list's search box and filters."""
 
-    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    q = search.SearchFilter(method="search")
     kind = django_filters.ChoiceFilter(
         label=_("Tipo"), choices=Campaign.Kind.choices, empty_label=_("Todos los tipos")
     )
@@ -41,12 +41,17 @@ class CampaignFilter(django_filters.FilterSet):
         fields = ["q", "kind", "status"]
 
     def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
+        # Tens of campaigns, compared in Python whatever their accents and case: neither
+        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
+        wanted = search.normalize(value)
+        if not wanted:
             return queryset
-        return queryset.filter(
-            Q(name__icontains=value) | Q(description__icontains=value) | Q(slug__icontains=value)
-        )
+        found = [
+            pk
+            for pk, *texts in Campaign.objects.values_list("pk", "name", "description", "slug")
+            if any(wanted in search.normalize(text) for text in texts)
+        ]
+        return queryset.filter(pk__in=found)
 
 
 class CampaignForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):

@@ -17,6 +17,7 @@ from crm.gestiones.goals import selectors, services
 from crm.gestiones.models import GestionState, Goal
 from crm.models import Product
 from lib import fields as lib_fields
+from lib import search
 from lib.stale import KeepsOthersChanges
 
 MONTH_CHOICES = [(number, capfirst(name)) for number, name in MONTHS.items()]
@@ -115,7 +116,7 @@ class YearFilter(django_filters.NumberFilter):
 
 
 class GoalFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    q = search.SearchFilter(method="search")
     agent = AgentFilter(
         label=_("Vendedor"),
         queryset=lambda request: goal_agents(),
@@ -142,12 +143,26 @@ class GoalFilter(django_filters.FilterSet):
             del self.filters["agent"]
 
     def search(self, queryset, name, value):
-        return queryset.filter(
-            Q(agent__first_name__icontains=value)
-            | Q(agent__last_name__icontains=value)
-            | Q(agent__username__icontains=value)
-            | Q(product__name__icontains=value)
-        )
+        # The goals' agents and the products are tens: they are compared in Python whatever
+        # their accents and case (neither database's LIKE ignores accents, and SQLite's
+        # folds the case of ASCII only), and the goals filtered by the ones found.
+        wanted = search.normalize(value)
+        if not wanted:
+            return queryset
+        agents = get_user_model().objects.filter(pk__in=Goal.objects.values("agent"))
+        agent_ids = [
+            pk
+            for pk, first, last, username in agents.values_list(
+                "pk", "first_name", "last_name", "username"
+            )
+            if any(wanted in search.normalize(text) for text in (f"{first} {last}", username))
+        ]
+        product_ids = [
+            pk
+            for pk, product in Product.objects.values_list("pk", "name")
+            if wanted in search.normalize(product)
+        ]
+        return queryset.filter(Q(agent__in=agent_ids) | Q(product__in=product_ids))
 
 
 class ProgressForm(forms.Form):

@@ -6,7 +6,6 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.validators import MaxLengthValidator, MaxValueValidator
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import ServiceErrorsMixin
@@ -14,6 +13,7 @@ from crm.gestiones import forms as gestion_forms
 from crm.gestiones.models import GestionType, Question, Survey
 from crm.gestiones.surveys import selectors, services
 from lib import fields as lib_fields
+from lib import search
 from lib.stale import KeepsOthersChanges
 
 # --- The customer's answers -------------------------------------------------------------
@@ -166,7 +166,7 @@ def question_rows(
 
 
 class SurveyFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(label=_("Buscar"), method="search")
+    q = search.SearchFilter(method="search")
     is_active = django_filters.ChoiceFilter(
         label=_("Estado"),
         choices=[("1", _("Activas")), ("0", _("Inactivas"))],
@@ -179,7 +179,17 @@ class SurveyFilter(django_filters.FilterSet):
         fields = ["q", "is_active"]
 
     def search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(intro__icontains=value))
+        # Tens of surveys, compared in Python whatever their accents and case: neither
+        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
+        wanted = search.normalize(value)
+        if not wanted:
+            return queryset
+        found = [
+            pk
+            for pk, *texts in Survey.objects.values_list("pk", "name", "intro")
+            if any(wanted in search.normalize(text) for text in texts)
+        ]
+        return queryset.filter(pk__in=found)
 
     def active(self, queryset, name, value):
         return queryset.filter(is_active=value == "1")
