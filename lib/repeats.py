@@ -59,4 +59,18 @@ def save_or_refuse(instance: Model, *, field: str, message: str) -> None:
         with transaction.atomic():
             instance.save()
     except IntegrityError as exc:
-        raise ValidationError({field: message}) from exc
+        taken = (
+            type(instance)
+            ._default_manager.filter(**{f"{field}__iexact": getattr(instance, field)})
+            .exclude(pk=instance.pk)
+            .exists()
+        )
+        if taken:
+            raise ValidationError({field: message}) from exc
+        # Another unique value (a slug made from a different name) clashed: not the name.
+        raise ValidationError(
+            _(
+                "Otro registro se guardó en el mismo momento con datos que chocan con "
+                "estos: vuelva a intentarlo."
+            )
+        ) from exc

@@ -66,3 +66,28 @@ def test_a_template_saved_twice_at_once_is_refused_on_its_name(db, monkeypatch):
 
     assert caught.value.message_dict == {"name": ["Ya existe una plantilla con este nombre."]}
     assert MessageTemplate.objects.filter(name="Recordatorio").count() == 1
+
+
+def test_another_unique_value_saved_at_once_is_not_called_the_name(
+    supervisor,
+    call_type,  # noqa: F811
+    monkeypatch,
+):
+    """Two names whose slug is the same, saved at once: the slug clashed, not the name."""
+    campaign_services.save_campaign(
+        data={"name": "Feria", "kind": Campaign.Kind.OUTBOUND, "gestion_type": call_type},
+        actor=supervisor,
+    )
+    monkeypatch.setattr(Campaign, "validate_unique", lambda self, exclude=None: None)
+    monkeypatch.setattr(campaign_services, "_free_slug", lambda name, exclude: "feria")
+
+    with pytest.raises(ValidationError) as caught:
+        campaign_services.save_campaign(
+            data={"name": "FERIA!", "kind": Campaign.Kind.OUTBOUND, "gestion_type": call_type},
+            actor=supervisor,
+        )
+
+    assert caught.value.messages == [
+        "Otro registro se guardó en el mismo momento con datos que chocan con estos: vuelva a "
+        "intentarlo."
+    ]
