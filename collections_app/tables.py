@@ -14,12 +14,20 @@ from collections_app.models import PaymentPromise, ReportedPayment
 from lib import people
 
 
-class ReportedExportTable(tables.Table):
+class CustomerColumns(tables.Table):
+    """The debtor's columns a collections file starts with (recovery's campaigns too)."""
+
     customer = tables.Column(verbose_name=_("Cliente"))
     document_type = tables.Column(
         verbose_name=_("Tipo de documento"), accessor="customer__document_type"
     )
     document = tables.Column(verbose_name=_("Documento"), accessor="customer__document_number")
+
+    def value_customer(self, record) -> str:
+        return record.customer.full_name
+
+
+class ReportedExportTable(CustomerColumns):
     receivable_code = tables.Column(verbose_name=_("Código de pago"))
     amount = tables.Column(verbose_name=_("Monto"))
     currency = tables.Column(verbose_name=_("Moneda"))
@@ -38,19 +46,11 @@ class ReportedExportTable(tables.Table):
         fields = ()
         orderable = False
 
-    def value_customer(self, record: ReportedPayment) -> str:
-        return record.customer.full_name
-
     def value_reviewed_by(self, record: ReportedPayment) -> str:
         return people.display_name(record.reviewed_by)
 
 
-class PromiseExportTable(tables.Table):
-    customer = tables.Column(verbose_name=_("Cliente"))
-    document_type = tables.Column(
-        verbose_name=_("Tipo de documento"), accessor="customer__document_type"
-    )
-    document = tables.Column(verbose_name=_("Documento"), accessor="customer__document_number")
+class PromiseExportTable(CustomerColumns):
     receivable_code = tables.Column(verbose_name=_("Código de pago"))
     amount = tables.Column(verbose_name=_("Monto"))
     currency = tables.Column(verbose_name=_("Moneda"))
@@ -67,9 +67,6 @@ class PromiseExportTable(tables.Table):
         model = PaymentPromise
         fields = ()
         orderable = False
-
-    def value_customer(self, record: PaymentPromise) -> str:
-        return record.customer.full_name
 
     def value_created_by(self, record: PaymentPromise) -> str:
         return people.display_name(record.created_by)

@@ -11,15 +11,11 @@ from decimal import Decimal
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 
+from collections_app.tables import CustomerColumns
 from recovery.models import Campaign
 
 
-class CampaignExportTable(tables.Table):
-    document_type = tables.Column(
-        verbose_name=_("Tipo de documento"), accessor="customer__document_type"
-    )
-    document = tables.Column(verbose_name=_("Documento"), accessor="customer__document_number")
-    customer = tables.Column(verbose_name=_("Cliente"))
+class CampaignExportTable(CustomerColumns):
     code = tables.Column(verbose_name=_("ID de campaña"))
     debt_amount = tables.Column(verbose_name=_("Deuda castigada"))
     discount_amount = tables.Column(verbose_name=_("Descuento"))
@@ -38,9 +34,6 @@ class CampaignExportTable(tables.Table):
         model = Campaign
         fields = ()
         orderable = False
-
-    def value_customer(self, record: Campaign) -> str:
-        return record.customer.full_name
 
     def value_discount_percent(self, record: Campaign) -> Decimal:
         return record.discount_percent
