@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.translation import gettext
 
 from integrations import http, webhooks
@@ -37,6 +36,7 @@ from integrations.errors import (
     TemporaryProviderError,
     UnhandledEvent,
 )
+from lib import ratelimit
 
 # https://developers.kommo.com/reference/getting-a-lead-by-its-id
 LEAD_PATH = "/api/v4/leads/{lead_id}"
@@ -54,7 +54,7 @@ MAX_ID = 2**63 - 1
 # How far ahead of ours Kommo's clock may be on a lead change.
 MAX_CLOCK_AHEAD_SECONDS = 24 * 60 * 60
 
-# Kommo's documented ceiling; one slot per window of 1 second, shared through the cache.
+# Kommo's documented ceiling; one slot per window of 1 second, shared by every process.
 REQUESTS_PER_SECOND = 7
 # How long throttle() waits for a free slot before letting the caller retry later.
 THROTTLE_MAX_WAIT_SECONDS = 5.0
@@ -380,23 +380,16 @@ def _first_named(pairs: Iterable[tuple[str, str]], names: Iterable[str]) -> str:
 def throttle(*, now: float | None = None) -> None:
     """Wait for one of the account's 7 request slots of the current second.
 
-    The count lives in the shared cache (Redis in production), so every worker process
-    respects the one limit. When no slot frees up in THROTTLE_MAX_WAIT_SECONDS, raise
-    TemporaryProviderError: the outbox tries again later.
+    The count is the rate limits' atomic counter (lib.ratelimit: Redis in production, a
+    SQLite upsert without it), so every worker process respects the one limit; the file
+    cache's add and incr let 20 threads of one second all through. When no slot frees up
+    in THROTTLE_MAX_WAIT_SECONDS, raise TemporaryProviderError: the outbox tries again later.
     """
     deadline = time.monotonic() + THROTTLE_MAX_WAIT_SECONDS
     while True:
         current = now if now is not None else time.time()
         second = int(current)
-        key = f"kommo:rate:{second}"
-        cache.add(key, 0, timeout=5)
-        try:
-            used = cache.incr(key)
-        except ValueError:
-            # The key expired between add and incr: take the slot with a fresh counter.
-            cache.set(key, 1, timeout=5)
-            used = 1
-        if used <= REQUESTS_PER_SECOND:
+        if ratelimit.hit("kommo:rate", REQUESTS_PER_SECOND, 1, now=current):
             return
         if now is not None or time.monotonic() >= deadline:
             raise TemporaryProviderError(

@@ -53,9 +53,10 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return limit, seconds
 
 
-def hit(key: str, limit: int, window_seconds: int) -> bool:
-    """Count one hit on `key`; return False once the window holds more than `limit` hits."""
-    now = time.time()
+def hit(key: str, limit: int, window_seconds: int, *, now: float | None = None) -> bool:
+    """Count one hit on `key`; return False once the window holds more than `limit` hits
+    (`now`, a Unix time, for a caller that counts another moment's window)."""
+    now = time.time() if now is None else now
     window = int(now // window_seconds)
     counter = f"{key}:{window_seconds}:{window}"
     # The counter is kept a second past its window, for clocks a little apart.

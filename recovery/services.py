@@ -218,6 +218,9 @@ def create_campaign(
     loan, problems = loan_for_code(customer.pk, payment_code)
     if problems:
         errors["payment_code"] = problems
+    # One at a time per customer, with a payment's annulment that may reopen a campaign:
+    # the second sees the first's (the constraint alone made one of them a server error).
+    crm_services.lock_customer(customer.pk)
     active = Campaign.objects.filter(customer=customer, status=Campaign.Status.ACTIVE).first()
     if active is not None:
         errors.setdefault("__all__", []).append(active_refusal(active.code))
@@ -243,7 +246,14 @@ def create_campaign(
         with transaction.atomic():
             (pk,) = copy_campaigns([new], actor=actor, batch=None, source=source)
     except IntegrityError as exc:
-        raise ValidationError(active_refusal(code)) from exc
+        # Another one became active meanwhile (made at the same moment, or a payment's
+        # annulment reopened one): the refusal names that one.
+        active_code = (
+            Campaign.objects.filter(customer=customer, status=Campaign.Status.ACTIVE)
+            .values_list("code", flat=True)
+            .first()
+        )
+        raise ValidationError(active_refusal(active_code or code)) from exc
     return Campaign.objects.select_related("customer").get(pk=pk)
 
 
@@ -315,7 +325,11 @@ def finish_campaign(
     *, campaign: Campaign, actor: AbstractBaseUser | None, reason: str = ""
 ) -> Campaign:
     """Finish an active campaign now (an agent, the API); the offer ends with it."""
-    campaign = Campaign.objects.select_for_update().select_related("customer").get(pk=campaign.pk)
+    campaign = (
+        Campaign.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=campaign.pk)
+    )
     if campaign.status != Campaign.Status.ACTIVE:
         raise ValidationError(
             _("La campaña %(code)s no está activa (%(status)s).")
@@ -371,7 +385,11 @@ def apply_payment(
         found = CampaignPayment.objects.filter(external_id=external_id).first()
         if found is not None:
             return found
-    campaign = Campaign.objects.select_for_update().select_related("customer").get(pk=campaign_id)
+    campaign = (
+        Campaign.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=campaign_id)
+    )
     if amount <= 0:
         raise ValidationError({"amount": _("El monto debe ser mayor que cero.")})
     was_finished = campaign.status == Campaign.Status.FINISHED
@@ -499,7 +517,9 @@ def annul_payment(
             % {"when_by": repeats.done_when_by(payment.annulled_at, payment.annulled_by)}
         )
     campaign = (
-        Campaign.objects.select_for_update().select_related("customer").get(pk=payment.campaign_id)
+        Campaign.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=payment.campaign_id)
     )
     payment.status = CampaignPayment.Status.ANNULLED
     payment.annulled_at = timezone.now()
@@ -517,6 +537,7 @@ def annul_payment(
     # A payment that came after the campaign was paid (all of it overpaid) leaves it paid.
     if campaign.status == Campaign.Status.PAID and applied > 0:
         today = timezone.localdate()
+        crm_services.lock_customer(campaign.customer_id)  # as create_campaign does
         other = (
             Campaign.objects.filter(customer_id=campaign.customer_id, status=Campaign.Status.ACTIVE)
             .exclude(pk=campaign.pk)

@@ -309,3 +309,31 @@ def test_retry_after_may_be_an_http_date():
     response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
 
     assert http.retry_after_seconds(response) == 0.0
+
+
+def test_the_throttle_holds_under_threads_with_the_embedded_counters(settings, tmp_path):
+    """Without Redis (make run) the file cache's add and incr let 20 threads of one second
+    all through; the embedded counters are one atomic upsert."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings.RATELIMIT_STORE = "sqlite"
+    settings.RATELIMIT_SQLITE_PATH = tmp_path / "ratelimit.sqlite3"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+    second = 1_800_000_000.0
+
+    def call(_n) -> bool:
+        try:
+            kommo.throttle(now=second)
+        except TemporaryProviderError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        granted = sum(pool.map(call, range(20)))
+
+    assert granted == kommo.REQUESTS_PER_SECOND
