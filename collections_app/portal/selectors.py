@@ -383,3 +383,12 @@ def agreement_just_taken(
         return None
     links = agreement.links.filter(provider=provider).order_by("-created_at", "-pk")
     return next((link for link in links if link.is_open), None)
+
+
+def is_being_created(link: PaymentLink) -> bool:
+    """Whether the gateway may still give the link its URL: it is "creating" and within the
+    time a request waits for that; later it is left behind and another link is made."""
+    return (
+        link.status == PaymentLink.Status.CREATING
+        and timezone.now() < link.created_at + collection_services.LINK_CREATING_WAIT
+    )

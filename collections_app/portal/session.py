@@ -20,6 +20,9 @@ VISITOR = "portal_visitor"
 # Activity is noted at most this often: the idle timeout is counted in minutes, and a page
 # that changes nothing then writes no session row.
 SEEN_AT_STEP_SECONDS = 30
+# What a page reloading itself adds to its address (partials/link_refresh.html): that
+# reload is nobody's activity.
+PAGE_RELOAD_QUERY = ("auto", "1")
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,23 @@ def _idle_seconds() -> int:
     return settings.PORTAL_SESSION_IDLE_MINUTES * 60
 
 
-def still_active(request: HttpRequest, key: str, data: dict) -> bool:
+def is_page_reload(request: HttpRequest) -> bool:
+    """Whether the request is a page reloading itself (its meta refresh), not a person.
+
+    The reload asks for the page's address with PAGE_RELOAD_QUERY. A person who reloads that
+    address by hand is told apart by the Sec-Fetch-User header, which browsers send only for
+    what a person did; a browser without it counts their reload as the page's own, so the
+    visit ends sooner, never later.
+    """
+    name, value = PAGE_RELOAD_QUERY
+    return request.GET.get(name) == value and request.headers.get("Sec-Fetch-User") != "?1"
+
+
+def still_active(request: HttpRequest, key: str, data: dict, *, renew: bool = True) -> bool:
     """Count a request as activity of the visit kept under `key` (this portal's or another's,
     such as /recovery's); return False when it sat idle longer than
-    settings.PORTAL_SESSION_IDLE_MINUTES, and the caller signs it out.
+    settings.PORTAL_SESSION_IDLE_MINUTES, and the caller signs it out. With `renew` False
+    (a page reloading itself) the idle time is only checked, not restarted.
 
     Raise KeyError, TypeError or ValueError when `data` has no readable `seen_at`.
     """
@@ -66,7 +82,7 @@ def still_active(request: HttpRequest, key: str, data: dict) -> bool:
     seen_at = float(data["seen_at"])
     if current - seen_at > _idle_seconds():
         return False
-    if current - seen_at >= SEEN_AT_STEP_SECONDS:
+    if renew and current - seen_at >= SEEN_AT_STEP_SECONDS:
         request.session[key] = {**data, "seen_at": current}
     return True
 
@@ -121,10 +137,10 @@ def sign_in(request: HttpRequest, *, customer_id: int, visit: str, step: str) ->
     }
 
 
-def visitor(request: HttpRequest) -> Visitor | None:
+def visitor(request: HttpRequest, *, renew: bool = True) -> Visitor | None:
     """Return the customer's visit, or None; end it, and say so, when it sat idle too long.
 
-    Each call counts as activity.
+    Each call counts as activity, unless `renew` is False (a page reloading itself).
     """
     data = request.session.get(VISITOR)
     if not isinstance(data, dict):
@@ -135,7 +151,7 @@ def visitor(request: HttpRequest) -> Visitor | None:
             visit=str(data["visit"]),
             steps=tuple(str(step) for step in data.get("steps", [])),
         )
-        active = still_active(request, VISITOR, data)
+        active = still_active(request, VISITOR, data, renew=renew)
     except (KeyError, TypeError, ValueError):
         sign_out(request)
         return None

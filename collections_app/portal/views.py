@@ -541,7 +541,13 @@ def link(request: HttpRequest, reference: str) -> HttpResponse:
     if (elsewhere := redirects.link_page(found)) is not None:
         query = request.META.get("QUERY_STRING", "")
         return redirect(f"{elsewhere}?{query}" if query else elsewhere)
-    visitor = session.visitor(request)
+    # The page's own reload is nobody's activity: it checks the visit without renewing it,
+    # and ends one that went idle as any other page does, so a page left open waiting for the
+    # gateway does not keep the statement open for the next person at the device.
+    is_reload = session.is_page_reload(request)
+    visitor = session.visitor(request, renew=not is_reload)
+    if is_reload and getattr(request, "portal_timed_out", False):
+        return _to_identify(request)
     is_owner = visitor is not None and visitor.customer_id == found.customer_id
     is_waiting = found.status == PaymentLink.Status.ACTIVE and found.is_open
     context = {
@@ -549,6 +555,7 @@ def link(request: HttpRequest, reference: str) -> HttpResponse:
         "gateway_label": selectors.gateway_label(found.provider),
         "is_owner": is_owner,
         "is_waiting": is_waiting,
+        "is_creating": selectors.is_being_created(found),
         # Just made in the portal: on to the gateway (a meta refresh; no script).
         "is_going": is_owner and is_waiting and request.GET.get("ir") == "1",
         "portal_customer": found.customer if is_owner else None,

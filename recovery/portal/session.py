@@ -36,10 +36,10 @@ def sign_in(request: HttpRequest, *, customer_id: int, campaign_id: int, visit_i
     }
 
 
-def visitor(request: HttpRequest) -> Visitor | None:
+def visitor(request: HttpRequest, *, renew: bool = True) -> Visitor | None:
     """Return the visitor, or None; end the visit, and say so, when it sat idle too long.
 
-    Each call counts as activity.
+    Each call counts as activity, unless `renew` is False (a page reloading itself).
     """
     data = request.session.get(VISITOR)
     if not isinstance(data, dict):
@@ -51,7 +51,7 @@ def visitor(request: HttpRequest) -> Visitor | None:
             visit_id=int(data["visit"]),
         )
         # The customer portal's idle rule, counted the same way.
-        active = customer_portal_session.still_active(request, VISITOR, data)
+        active = customer_portal_session.still_active(request, VISITOR, data, renew=renew)
     except (KeyError, TypeError, ValueError):
         sign_out(request)
         return None

@@ -403,7 +403,11 @@ def link(request: HttpRequest, portal: RecoverySettings, reference: str) -> Http
     found = portal_selectors.link_for_reference(reference)
     if found is None or found.receivable_kind != CAMPAIGN:
         raise Http404
-    visitor = session.visitor(request)
+    # The page's own reload is nobody's activity (as on the customer portal's link page).
+    is_reload = portal_session.is_page_reload(request)
+    visitor = session.visitor(request, renew=not is_reload)
+    if is_reload and getattr(request, "recovery_timed_out", False):
+        return _to_identify(request)
     is_owner = visitor is not None and visitor.customer_id == found.customer_id
     is_waiting = found.status == PaymentLink.Status.ACTIVE and found.is_open
     context = {
@@ -411,6 +415,7 @@ def link(request: HttpRequest, portal: RecoverySettings, reference: str) -> Http
         "gateway_label": portal_selectors.gateway_label(found.provider),
         "is_owner": is_owner,
         "is_waiting": is_waiting,
+        "is_creating": portal_selectors.is_being_created(found),
         "is_going": is_owner and is_waiting and request.GET.get("ir") == "1",
         "recovery_visitor": is_owner,
     }
