@@ -14,7 +14,13 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django_htmx.http import HttpResponseClientRedirect
+from django.utils.translation import gettext as _
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseStopPolling,
+    reswap,
+    trigger_client_event,
+)
 
 from lib import error_pages, request_context
 
@@ -100,11 +106,41 @@ class NoStoreForSessionsMiddleware:
         return response
 
 
+# Declared (hx-headers, value "1") by each element that refreshes itself: the call queue, the
+# inbox, the notifications bell, the progress of an import, a catalog import or a campaign
+# launch, the portfolio's figures. is_background_refresh says when a request is one.
+BACKGROUND_REFRESH_HEADER = "X-Background-Refresh"
+# The event (HX-Trigger) a refresh gets when the session ended, instead of the sign-in:
+# detail {"login": the sign-in's URL, back to the page, "message": what to show}.
+SESSION_ENDED_EVENT = "session-ended"
+
+
+def is_background_refresh(request: HttpRequest) -> bool:
+    """Say whether the request is a page refreshing itself, which is nobody's activity.
+
+    htmx merges hx-headers from every ancestor (hx-disinherit does not stop them), so a
+    sort or page link inside a refreshing list sends BACKGROUND_REFRESH_HEADER too when a
+    person clicks it. A refresh is the element asking for itself: the element that fired
+    it (HX-Trigger, its id) is the one its answer replaces (HX-Target, its id); htmx sends
+    neither for an element without an id (the bell, filling its count). A click is
+    another element (a link, a button) than the region it fills, and a boosted link says
+    so (HX-Boosted). Refreshes only read: anything else is a person's doing.
+    """
+    headers = request.headers
+    return (
+        request.method == "GET"
+        and headers.get("HX-Request") == "true"
+        and bool(headers.get(BACKGROUND_REFRESH_HEADER))
+        and "HX-Boosted" not in headers
+        and headers.get("HX-Trigger") == headers.get("HX-Target")
+    )
+
+
 class SessionRefreshMiddleware:
     """Push a signed-in session's expiry forward at most every SESSION_REFRESH_SECONDS.
 
     Staff sessions end after SESSION_COOKIE_AGE without activity (a page's own refreshes,
-    marked with BACKGROUND_REFRESH_HEADER, are none). Saving the session on
+    is_background_refresh, are none). Saving the session on
     every request (SESSION_SAVE_EVERY_REQUEST) kept that exact at the price of a write
     per request, the cost of a whole bare page; saving it when it is older than a few
     minutes keeps the expiry within those minutes of the last activity and writes once
@@ -123,9 +159,9 @@ class SessionRefreshMiddleware:
         session = getattr(request, "session", None)
         if session is None or not session.accessed or session.is_empty():
             return response
-        if request.headers.get(BACKGROUND_REFRESH_HEADER):
-            # A page refreshing itself is nobody's activity: an unattended queue would keep
-            # its session open for ever.
+        if is_background_refresh(request):
+            # A page refreshing itself is nobody's activity: an unattended queue, or an
+            # import left queued, would keep its session open for ever.
             return response
         now = int(time.time())
         # A session being saved anyway (a sign-in, a message) is stamped for free.
@@ -148,9 +184,15 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
         return super().process_view(request, view_func, view_args, view_kwargs)
 
     def handle_no_permission(self, request, view_func):
-        """An HTMX request (a list refreshing itself, a form in a page) takes the whole page
+        """A person's HTMX request (a form in a page, a link in a list) takes the whole page
         to the sign-in, back to that page after it: a redirect followed in place put the
-        sign-in form inside the queue's card and stopped its refreshes."""
+        sign-in form inside the queue's card and stopped its refreshes.
+
+        A page refreshing itself does not take it away: the bell's refresh, on every page,
+        did so within a minute of the session's end and wiped a half-written note. It
+        stops refreshing (286), leaves its region as it is (HX-Reswap none) and says so
+        with SESSION_ENDED_EVENT, for the page to show with the sign-in's link.
+        """
         if request.headers.get("HX-Request") != "true":
             return super().handle_no_permission(request, view_func)
         page = urlsplit(request.headers.get("HX-Current-URL", ""))
@@ -160,6 +202,13 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
         login = redirect_to_login(
             back, self.get_login_url(view_func), self.get_redirect_field_name(view_func)
         )
+        if is_background_refresh(request):
+            ended = reswap(HttpResponseStopPolling(), "none")
+            return trigger_client_event(
+                ended,
+                SESSION_ENDED_EVENT,
+                {"login": login.url, "message": _("Su sesión terminó: vuelva a ingresar.")},
+            )
         return HttpResponseClientRedirect(login.url)
 
 
@@ -195,11 +244,6 @@ class AdminDateDrilldownMiddleware:
 
 def _whole_in(value: str, low: int, high: int) -> bool:
     return value.isascii() and value.isdigit() and len(value) <= 5 and low <= int(value) <= high
-
-
-# Set by the elements that refresh themselves (hx-headers; the call queue, the
-# conversations, the notifications bell): not a person's activity.
-BACKGROUND_REFRESH_HEADER = "X-Background-Refresh"
 
 
 class HtmxFragmentTrimMiddleware:

@@ -7,6 +7,18 @@ document.addEventListener("htmx:afterSwap", (event) => {
   }
 });
 
+// The bell's unread count, also beside the menu's button on a narrow screen, where the menu
+// (and the bell in it) is folded (base.html, #notifications-narrow): the same count, copied
+// from the bell's answer, without its id (one per page).
+document.addEventListener("htmx:afterSwap", (event) => {
+  const count = event.detail.target;
+  const narrow = document.querySelector("#notifications-narrow .notification-count");
+  if (!narrow || !count || !count.classList || !count.classList.contains("notification-count")) return;
+  if (count === narrow) return;
+  narrow.replaceChildren(...Array.from(count.childNodes, (node) => node.cloneNode(true)));
+  narrow.querySelectorAll("[id]").forEach((el) => el.removeAttribute("id"));
+});
+
 // Ask before any action marked data-confirm (e.g. destructive buttons): the button that
 // sends the form (one of several: "Importar" beside "Ver cómo quedan"), else the form. A
 // form may also ask for what is chosen in it: a selected <option data-confirm> (a
@@ -81,6 +93,92 @@ document.addEventListener("htmx:sendError", (event) => {
   document.dispatchEvent(new CustomEvent("htmx:responseError", { detail: event.detail }));
 });
 
+// A region that refreshes itself (an element polling with hx-trigger "every …": the call
+// queue, the inbox, an import's progress, the bell) and could not. Two things:
+// - A refresh that gets no answer is abandoned after 20 s. htmx has no timeout of its own,
+//   and the next poll waits behind the one in flight: one stalled connection (a proxy, a
+//   laptop that changed network) stopped the region refreshing until the page was reloaded.
+//   Only these refreshes: a person's form may well take longer, and is not sent twice.
+// - A failed refresh (5xx, 429, no connection, no answer) swaps nothing, so the page kept
+//   showing old data as if it were live. One line before the region says so, with the time
+//   of the data still shown; the next refresh that works takes it away.
+// A boosted link or pager inside a region is a person's click, not a refresh.
+(() => {
+  const TIMEOUT_MS = 20000;
+  const shownSince = new Map(); // region id -> when the data it shows was fetched
+  const loadedAt = Date.now();
+
+  const refreshingRegion = (detail) => {
+    const config = detail.requestConfig || detail;
+    const elt = config.elt || detail.elt;
+    if (!elt || config.boosted || (config.verb || "get").toLowerCase() !== "get") return null;
+    return /(^|[\s,])every\s/.test(elt.getAttribute("hx-trigger") || "") ? elt : null;
+  };
+
+  document.addEventListener("htmx:configRequest", (event) => {
+    if (refreshingRegion(event.detail) && !event.detail.timeout) event.detail.timeout = TIMEOUT_MS;
+  });
+
+  const say = (event, problem) => {
+    const region = refreshingRegion(event.detail);
+    if (!region || !region.id || !region.isConnected) return;
+    const lineId = `${region.id}-stale`;
+    let line = document.getElementById(lineId);
+    if (!line) {
+      line = document.createElement("div");
+      line.id = lineId;
+      line.className = "refresh-stale small";
+      line.setAttribute("role", "status");
+      region.before(line);
+    }
+    const since = new Date(shownSince.get(region.id) || loadedAt);
+    const time = since.toLocaleTimeString("es", { hour: "2-digit", minute: "2-digit" });
+    line.textContent = `${problem}: datos de las ${time}, se reintenta.`;
+  };
+  document.addEventListener("htmx:responseError", (event) => {
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    say(event, status ? `No se pudo actualizar (error ${status})` : "Sin conexión");
+  });
+  document.addEventListener("htmx:sendError", (event) => say(event, "Sin conexión"));
+  document.addEventListener("htmx:timeout", (event) => say(event, "Sin respuesta del servidor"));
+
+  // Fresh data in the region, by its own refresh or by a person's search: the line goes.
+  // (A 286 is the server saying the session ended: nothing was refreshed.)
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (!event.detail.successful || (event.detail.xhr && event.detail.xhr.status === 286)) return;
+    const region = refreshingRegion(event.detail);
+    const target = event.detail.target;
+    for (const id of [region && region.id, target && target.id]) {
+      if (!id) continue;
+      shownSince.set(id, Date.now());
+      const line = document.getElementById(`${id}-stale`);
+      if (line) line.remove();
+    }
+  });
+})();
+
+// The session ended while a page refreshed itself (lib.middleware answers such a refresh
+// with 286, which stops the polling, and the event "session-ended"): the page is left as it
+// is, with what the person was typing, and one alert says so with the way back in. A
+// person's own request still goes to the sign-in and back (HX-Redirect).
+document.addEventListener("session-ended", (event) => {
+  if (document.getElementById("session-ended")) return; // the bell and a list both say it
+  const detail = event.detail || {};
+  const alert = document.createElement("div");
+  alert.id = "session-ended";
+  alert.className = "alert alert-warning d-flex flex-wrap align-items-center gap-2 m-2";
+  alert.setAttribute("role", "alert");
+  alert.append(document.createTextNode(detail.message || "Su sesión terminó: vuelva a ingresar."));
+  if (detail.login) {
+    const link = document.createElement("a");
+    link.href = detail.login;
+    link.className = "alert-link";
+    link.textContent = "Ingresar";
+    alert.append(" ", link);
+  }
+  (document.querySelector("main") || document.body).prepend(alert);
+});
+
 // Accessibility of what htmx swaps in and of wide tables (WCAG 2.1: 2.1.1, 2.4.3, 1.1.1).
 (() => {
   const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])";
@@ -88,19 +186,31 @@ document.addEventListener("htmx:sendError", (event) => {
   // A region that refreshes itself (the call queue every few seconds, a list after a search)
   // is replaced whole: the link or button the keyboard was on went with it, and the focus
   // fell back to the top of the page. Put it back on the same control in the new content:
-  // same id, else same link, else same field name, else the one at the same place.
+  // same id, else same link, else the only control with its name. A control in a record of
+  // the region (a lead's row, an element with an id) is looked for in that record only, so
+  // the focus never lands on another lead's «Tomar»: pressing Enter there would take a lead
+  // the agent did not choose. A control outside records (a pager's link) may also go to the
+  // one at the same place. Nothing fits (the lead was taken by someone else): the region.
+  const recordOf = (control, region) => {
+    const holder = control.parentElement && control.parentElement.closest("[id]");
+    return holder && holder !== region && region.contains(holder) ? holder : null;
+  };
+  const looseControls = (region) =>
+    Array.from(region.querySelectorAll(FOCUSABLE)).filter((el) => !recordOf(el, region));
   let lost = null;
   document.addEventListener("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
     const active = document.activeElement;
     lost = null;
     if (!target || !target.id || !active || active === document.body || !target.contains(active)) return;
+    const record = recordOf(active, target);
     lost = {
       region: target.id,
+      record: record ? record.id : "",
       id: active.id,
       href: active.getAttribute("href"),
       name: active.getAttribute("name"),
-      index: Array.from(target.querySelectorAll(FOCUSABLE)).indexOf(active),
+      index: record ? -1 : looseControls(target).indexOf(active),
     };
   });
   document.addEventListener("htmx:afterSettle", () => {
@@ -110,13 +220,19 @@ document.addEventListener("htmx:sendError", (event) => {
     if (!was || (document.activeElement && document.activeElement !== document.body)) return;
     const region = document.getElementById(was.region);
     if (!region) return;
-    const controls = Array.from(region.querySelectorAll(FOCUSABLE));
+    const scope = was.record ? document.getElementById(was.record) : region;
+    const controls = scope && region.contains(scope) ? Array.from(scope.querySelectorAll(FOCUSABLE)) : [];
+    const named = was.name ? controls.filter((el) => el.getAttribute("name") === was.name) : [];
+    const loose = was.index >= 0 ? looseControls(region) : [];
     const again =
       (was.id && document.getElementById(was.id)) ||
       (was.href && controls.find((el) => el.getAttribute("href") === was.href)) ||
-      (was.name && controls.find((el) => el.getAttribute("name") === was.name)) ||
-      (was.index >= 0 && controls[Math.min(was.index, controls.length - 1)]);
-    if (again) again.focus({ preventScroll: true });
+      (named.length === 1 && named[0]) ||
+      (loose.length > 0 && loose[Math.min(was.index, loose.length - 1)]);
+    // The region itself (also when it had the focus before this refresh) takes it from a
+    // script only: tabindex -1, set again on each new copy of it.
+    if ((!again || again === region) && !region.hasAttribute("tabindex")) region.setAttribute("tabindex", "-1");
+    (again || region).focus({ preventScroll: true });
   });
 
   function improve(root) {
