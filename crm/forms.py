@@ -353,6 +353,16 @@ class QuickNoteForm(forms.Form):
         ) % {"done": self.SAVED[kind], "n": kept_chars}
 
 
+def day_field(label: str) -> forms.DateField:
+    """An optional day typed in the browser's date picker, which sends and expects ISO dates
+    whatever the display locale."""
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
 # The timeline's date filter takes days from this one to TIMELINE_YEARS_AHEAD years from
 # today: a typo's year 0202 or 20266 is a mistake to show, not a query to run.
 TIMELINE_FIRST_DAY = date(2000, 1, 1)
@@ -369,16 +379,8 @@ class TimelineFilterForm(forms.Form):
     FILTERS = ("q", "desde", "hasta", "kind")
 
     q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
-    desde = forms.DateField(
-        label=_("Desde"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-    hasta = forms.DateField(
-        label=_("Hasta"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
+    desde = day_field(_("Desde"))
+    hasta = day_field(_("Hasta"))
     kind = forms.ChoiceField(
         label=_("Tipo"), choices=[("", _("Todo")), *Interaction.Kind.choices], required=False
     )
@@ -484,16 +486,8 @@ class AgendaFilterForm(forms.Form):
     """The agenda's filters, read from the query string; blank dates mean the next two weeks."""
 
     q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
-    since = forms.DateField(
-        label=_("Desde"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-    until = forms.DateField(
-        label=_("Hasta"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
+    since = day_field(_("Desde"))
+    until = day_field(_("Hasta"))
     status = forms.ChoiceField(
         label=_("Estado"),
         choices=[("", _("Todos los estados")), *Appointment.Status.choices],
