@@ -279,18 +279,8 @@ def waive_late_interest(
         part = min(left, inst.pending(Component.LATE_INTEREST))
         if part <= 0:
             continue
-        inst.late_interest_due -= part
-        if inst.total_pending <= 0 and inst.paid_on is None:
-            inst.paid_on = timezone.localdate()
-        inst.save(update_fields=["late_interest_due", "paid_on"])
-        ledger.write_entry(
-            loan,
-            LedgerEntry.Kind.LATE_INTEREST,
-            actor=actor,
-            installment=inst,
-            component=Component.LATE_INTEREST,
-            owed=-part,
-            reason=_("Descuento de mora: %(reason)s") % {"reason": reason},
+        _owe_late_interest(
+            loan, inst, -part, actor, _("Descuento de mora: %(reason)s") % {"reason": reason}
         )
         left -= part
         forgiven += part
@@ -316,6 +306,29 @@ def waive_late_interest(
         # An installment that owed only late interest is paid now.
         refresh_delinquency(loan=loan)
     return forgiven
+
+
+def _owe_late_interest(
+    loan: Loan, inst: Installment, change: Decimal, actor: AbstractBaseUser | None, reason: str
+) -> None:
+    """Change what an installment owes of late interest by `change` (a waiver's is negative),
+    with its ledger entry; the installment is paid when nothing is left, unpaid again when
+    something is."""
+    inst.late_interest_due += change
+    if inst.total_pending <= 0:
+        inst.paid_on = inst.paid_on or timezone.localdate()
+    else:
+        inst.paid_on = None
+    inst.save(update_fields=["late_interest_due", "paid_on"])
+    ledger.write_entry(
+        loan,
+        LedgerEntry.Kind.LATE_INTEREST,
+        actor=actor,
+        installment=inst,
+        component=Component.LATE_INTEREST,
+        owed=change,
+        reason=reason,
+    )
 
 
 def restore_waived_late_interest(
@@ -344,18 +357,12 @@ def restore_waived_late_interest(
     )
     for inst in rows.order_by("number"):
         part = left[inst.pk]
-        inst.late_interest_due += part
-        if inst.total_pending > 0:
-            inst.paid_on = None
-        inst.save(update_fields=["late_interest_due", "paid_on"])
-        ledger.write_entry(
+        _owe_late_interest(
             loan,
-            LedgerEntry.Kind.LATE_INTEREST,
-            actor=actor,
-            installment=inst,
-            component=Component.LATE_INTEREST,
-            owed=part,
-            reason=_("Descuento de mora repuesto: %(marker)s") % {"marker": marker},
+            inst,
+            part,
+            actor,
+            _("Descuento de mora repuesto: %(marker)s") % {"marker": marker},
         )
         restored += part
     if restored:
