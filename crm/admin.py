@@ -3,8 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
-from django.utils import timezone
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crm import identity, services, validators
@@ -21,7 +20,6 @@ from crm.models import (
     Tag,
 )
 from integrations.channels import LOG_PROVIDER
-from lib import bulk
 from lib.admin_widgets import WholeNumberAutocompleteMixin
 from lib.stale import KeepsOthersChangesAdmin
 
@@ -75,28 +73,10 @@ class TagAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
-        self.delete_queryset(request, Tag.objects.filter(pk=obj.pk))
+        services.delete_tags(tags=Tag.objects.filter(pk=obj.pk), actor=request.user)
 
     def delete_queryset(self, request, queryset):
-        # Each customer who carried a deleted tag has it said on the timeline.
-        now = timezone.now()
-        by = request.user.pk
-        template = _("Etiqueta «%(tag)s» quitada: se eliminó en Administración")
-        with transaction.atomic():
-            entries = [
-                services.system_entry_row(
-                    customer_id,
-                    summary=template % {"tag": name},
-                    payload={"tag_deleted": name},
-                    actor_id=by,
-                    at=now,
-                )
-                for customer_id, name in Customer.tags.through.objects.filter(
-                    tag__in=queryset
-                ).values_list("customer_id", "tag__name")
-            ]
-            bulk.insert_rows(Interaction, services.INTERACTION_COLUMNS, entries)
-            super().delete_queryset(request, queryset)
+        services.delete_tags(tags=queryset, actor=request.user)
 
 
 class CustomerAdminForm(forms.ModelForm):

@@ -19,7 +19,7 @@ from crm import identity, validators
 from crm.models import OPT_OUT_TAG, Appointment, Channel, Customer, Interaction, Tag
 from integrations import calcom, webhooks
 from integrations.models import WebhookEvent
-from lib import people, repeats
+from lib import bulk, people, repeats
 from lib.registry import Registry
 
 # Tags an app above keeps by its own rules (recovery's "Cartera castigada" while a campaign is
@@ -451,6 +451,29 @@ def tag_customer(
 
 
 @transaction.atomic
+@transaction.atomic
+def delete_tags(*, tags: QuerySet[Tag], actor: AbstractBaseUser | None) -> None:
+    """Delete tags (admin), saying on the timeline of each customer who carried one that it
+    was taken off, in one insert."""
+    now = timezone.now()
+    by = people.signed_in(actor)
+    template = _("Etiqueta «%(tag)s» quitada: se eliminó en Administración")
+    entries = [
+        system_entry_row(
+            customer_id,
+            summary=template % {"tag": name},
+            payload={"tag_deleted": name},
+            actor_id=by.pk if by is not None else None,
+            at=now,
+        )
+        for customer_id, name in Customer.tags.through.objects.filter(tag__in=tags).values_list(
+            "customer_id", "tag__name"
+        )
+    ]
+    bulk.insert_rows(Interaction, INTERACTION_COLUMNS, entries)
+    tags.delete()
+
+
 def untag_customer(
     *, customer: Customer, tag_name: str, actor: AbstractBaseUser | None = None
 ) -> None:
