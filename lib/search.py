@@ -252,6 +252,24 @@ def _conditions(query) -> tuple[int, bool]:
     return len(query.where.children), query.where.negated
 
 
+def in_small_table(rows: QuerySet, text: str, *fields: str) -> QuerySet:
+    """Keep the `rows` one of whose `fields` holds what was typed, accents and case aside.
+
+    For tables of tens of rows (segments, templates, campaigns, surveys…): their texts are
+    read and compared in Python (one query), since neither database's LIKE ignores accents
+    and SQLite's folds the case of ASCII only; the rows keep their order and pagination.
+    """
+    wanted = normalize(text)
+    if not wanted:
+        return rows
+    found = [
+        pk
+        for pk, *texts in rows.model._default_manager.values_list("pk", *fields)
+        if any(wanted in normalize(value or "") for value in texts)
+    ]
+    return rows.filter(pk__in=found)
+
+
 class SearchFilter(CharFilter):
     """A list's search box (`q`) in its FilterSet: at most SEARCH_CHARS characters.
 

@@ -526,19 +526,7 @@ def flow_list(*, q: str = "", status: str = "") -> QuerySet[Flow]:
         flows = flows.filter(is_active=True)
     elif status == "inactive":
         flows = flows.filter(is_active=False)
-    wanted = search.normalize(q)
-    if wanted:
-        # Tens of flows, compared in Python whatever their accents and case: neither
-        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
-        flows = flows.filter(
-            pk__in=[
-                pk
-                for pk, *texts in Flow.objects.values_list(
-                    "pk", "name", "description", "segment__name"
-                )
-                if any(wanted in search.normalize(text) for text in texts)
-            ]
-        )
+    flows = search.in_small_table(flows, q, "name", "description", "segment__name")
     return flows.order_by("name", "pk")
 
 

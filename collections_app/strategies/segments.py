@@ -392,17 +392,7 @@ def segment_list(*, q: str = "", use: str = "") -> QuerySet[Segment]:
     """Return the segments by name, with how many flows use each and their lists' rows (a
     fixed number of queries for a page)."""
     found = Segment.objects.annotate(flow_count=Count("flows"))
-    wanted = search.normalize(q)
-    if wanted:
-        # Tens of segments, compared in Python whatever their accents and case: neither
-        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
-        found = found.filter(
-            pk__in=[
-                pk
-                for pk, *texts in Segment.objects.values_list("pk", "name", "description")
-                if any(wanted in search.normalize(text) for text in texts)
-            ]
-        )
+    found = search.in_small_table(found, q, "name", "description")
     if use == IN_USE:
         found = found.filter(flow_count__gt=0)
     elif use == UNUSED:

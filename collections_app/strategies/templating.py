@@ -532,19 +532,7 @@ def template_list(
         step_count=Count("flow_steps", distinct=True),
         event_count=Count("event_settings", distinct=True),
     )
-    wanted = search.normalize(q)
-    if wanted:
-        # Tens of templates, compared in Python whatever their accents and case: neither
-        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
-        found = found.filter(
-            pk__in=[
-                pk
-                for pk, *texts in MessageTemplate.objects.values_list(
-                    "pk", "name", "body", "subject"
-                )
-                if any(wanted in search.normalize(text) for text in texts)
-            ]
-        )
+    found = search.in_small_table(found, q, "name", "body", "subject")
     if channel:
         found = found.filter(channel=channel)
     if portfolio:

@@ -41,17 +41,7 @@ class CampaignFilter(django_filters.FilterSet):
         fields = ["q", "kind", "status"]
 
     def search(self, queryset, name, value):
-        # Tens of campaigns, compared in Python whatever their accents and case: neither
-        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
-        wanted = search.normalize(value)
-        if not wanted:
-            return queryset
-        found = [
-            pk
-            for pk, *texts in Campaign.objects.values_list("pk", "name", "description", "slug")
-            if any(wanted in search.normalize(text) for text in texts)
-        ]
-        return queryset.filter(pk__in=found)
+        return search.in_small_table(queryset, value, "name", "description", "slug")
 
 
 class CampaignForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):

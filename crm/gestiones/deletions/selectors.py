@@ -18,18 +18,8 @@ def deletion_list(*, kind: str = "", q: str = "") -> QuerySet[DeletionRecord]:
     records = DeletionRecord.objects.select_related("deleted_by").order_by("-deleted_at", "-id")
     if kind:
         records = records.filter(kind=kind)
-    wanted = search.normalize(q)
-    if wanted:
-        # Configuration rows deleted by hand, one confirmation each: few enough to compare
-        # in Python whatever their accents and case (neither database's LIKE ignores
-        # accents, and SQLite's folds the case of ASCII only).
-        records = records.filter(
-            pk__in=[
-                pk
-                for pk, *texts in records.order_by().values_list("pk", "name", "deleted_by_name")
-                if any(wanted in search.normalize(text) for text in texts)
-            ]
-        )
+    # Configuration rows deleted by hand, one confirmation each: few.
+    records = search.in_small_table(records, q, "name", "deleted_by_name")
     return records
 
 

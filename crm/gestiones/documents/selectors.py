@@ -21,17 +21,7 @@ def template_list(
     templates = DocumentTemplate.objects.prefetch_related("gestion_types", "roles").order_by(
         "name", "pk"
     )
-    wanted = search.normalize(q)
-    if wanted:
-        # Tens of templates, compared in Python whatever their accents and case: neither
-        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
-        templates = templates.filter(
-            pk__in=[
-                pk
-                for pk, name in DocumentTemplate.objects.values_list("pk", "name")
-                if wanted in search.normalize(name)
-            ]
-        )
+    templates = search.in_small_table(templates, q, "name")
     if gestion_type is not None:
         templates = templates.filter(gestion_types=gestion_type)
     if is_active is not None:

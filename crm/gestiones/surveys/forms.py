@@ -179,17 +179,7 @@ class SurveyFilter(django_filters.FilterSet):
         fields = ["q", "is_active"]
 
     def search(self, queryset, name, value):
-        # Tens of surveys, compared in Python whatever their accents and case: neither
-        # database's LIKE ignores accents, and SQLite's folds the case of ASCII only.
-        wanted = search.normalize(value)
-        if not wanted:
-            return queryset
-        found = [
-            pk
-            for pk, *texts in Survey.objects.values_list("pk", "name", "intro")
-            if any(wanted in search.normalize(text) for text in texts)
-        ]
-        return queryset.filter(pk__in=found)
+        return search.in_small_table(queryset, value, "name", "intro")
 
     def active(self, queryset, name, value):
         return queryset.filter(is_active=value == "1")
