@@ -212,6 +212,39 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
         return HttpResponseClientRedirect(login.url)
 
 
+# The event (HX-Trigger) a refresh gets when what its region shows was deleted or is no
+# longer the person's to see: detail {"message": what to show}.
+REFRESH_ENDED_EVENT = "refresh-ended"
+
+
+class RefreshOfWhatIsGoneMiddleware:
+    """Stop a region refreshing itself when what it shows is gone (404) or no longer the
+    person's to see (403), and say so.
+
+    htmx swaps nothing for a 4xx and asks again at the next tick: an import's progress
+    left open after the import was deleted asked for it every second, for as long as the
+    tab stayed open, under a line saying the refresh failed and would be retried. Such a
+    refresh gets 286 (htmx stops asking), HX-Reswap none (the region stays as it was) and
+    REFRESH_ENDED_EVENT with the reason, which static/js/app.js shows before the region.
+    A person's own request for the same address still gets the 404 or 403 page. Right
+    after LoginRequiredMiddleware: every view's answer passes through it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code not in (403, 404) or not is_background_refresh(request):
+            return response
+        if response.status_code == 404:
+            message = _("Lo que aquí se mostraba ya no existe: se dejó de actualizar.")
+        else:
+            message = _("Ya no tiene acceso a lo que aquí se mostraba: se dejó de actualizar.")
+        stopped = reswap(HttpResponseStopPolling(), "none")
+        return trigger_client_event(stopped, REFRESH_ENDED_EVENT, {"message": message})
+
+
 # The admin's date drill-down (a list's date_hierarchy: ?created_at__year=2026&…__month=5).
 _DRILLDOWN_BOUNDS = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
 

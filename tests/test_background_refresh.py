@@ -182,6 +182,68 @@ def test_a_click_inside_a_refreshing_list_after_the_session_ended_goes_to_the_si
     assert "HX-Trigger" not in response
 
 
+# --- When what a region shows is gone -------------------------------------------------------
+
+IMPORT_ID = "import-status"
+
+
+def test_a_refresh_of_a_deleted_import_stops_asking_and_says_why(db, client):
+    client.force_login(UserFactory(is_superuser=True))
+    progress = reverse("crm:import_progress", args=[987654])  # deleted, or never there
+    page = f"http://testserver{reverse('crm:import_detail', args=[987654])}"
+
+    response = client.get(progress, headers=poll_of(IMPORT_ID, page))
+
+    # A 404 swaps nothing and htmx asked again every second, for as long as the tab was open.
+    assert response.status_code == 286  # htmx stops asking
+    assert response["HX-Reswap"] == "none"  # and leaves the region as it was
+    assert json.loads(response["HX-Trigger"]) == {
+        "refresh-ended": {"message": "Lo que aquí se mostraba ya no existe: se dejó de actualizar."}
+    }
+    # A person asking for it still gets the 404 page.
+    assert client.get(progress).status_code == 404
+
+
+def test_a_refresh_the_person_may_no_longer_see_stops_asking_and_says_why(db, client):
+    client.force_login(UserFactory(role="Agente call center"))  # no imports
+    progress = reverse("crm:import_progress", args=[1])
+
+    response = client.get(progress, headers=poll_of(IMPORT_ID))
+
+    assert response.status_code == 286
+    assert json.loads(response["HX-Trigger"]) == {
+        "refresh-ended": {
+            "message": "Ya no tiene acceso a lo que aquí se mostraba: se dejó de actualizar."
+        }
+    }
+    assert client.get(progress).status_code == 403
+
+
+@pytest.mark.browser
+def test_the_page_of_an_import_deleted_meanwhile_says_so_and_stops_asking(
+    page: Page, live_server, roles
+):
+    from crm.models import ImportBatch
+
+    UserFactory(username="jefa", is_superuser=True)
+    batch = ImportBatch.objects.create(
+        kind="customers", file_name="clientes.csv", status=ImportBatch.Status.QUEUED
+    )
+    sign_in(page, live_server, "jefa")
+    polls = sent_by(page, IMPORT_ID)
+    page.goto(f"{live_server.url}{reverse('crm:import_detail', args=[batch.pk])}")
+    expect(page.locator(f"#{IMPORT_ID}")).to_be_visible()
+
+    ImportBatch.objects.filter(pk=batch.pk).delete()
+
+    line = page.locator(f"#{IMPORT_ID}-stale")
+    expect(line).to_have_text("Lo que aquí se mostraba ya no existe: se dejó de actualizar.")
+    asked = len(polls)
+    page.wait_for_timeout(2500)  # the block asked every second
+    assert len(polls) == asked
+    expect(page.locator(f"#{IMPORT_ID}")).to_be_visible()  # what it showed stays
+
+
 # --- A refresh never throws a person's answer away (in Chromium) ---------------------------
 
 

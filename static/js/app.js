@@ -142,6 +142,24 @@ document.addEventListener("htmx:sendError", (event) => {
   document.addEventListener("htmx:sendError", (event) => say(event, "Sin conexión"));
   document.addEventListener("htmx:timeout", (event) => say(event, "Sin respuesta del servidor"));
 
+  // What the region showed was deleted, or is no longer the person's to see (lib.middleware
+  // answers its refresh with 286, which stops the polling, and the event "refresh-ended",
+  // fired on the region): the line says so, and that it stopped, in place of "se reintenta".
+  document.addEventListener("refresh-ended", (event) => {
+    const region = event.target;
+    if (!(region instanceof Element) || !region.isConnected) return;
+    const lineId = region.id ? `${region.id}-stale` : "";
+    let line = lineId && document.getElementById(lineId);
+    if (!line) {
+      line = document.createElement("div");
+      if (lineId) line.id = lineId;
+      line.className = "refresh-stale small";
+      line.setAttribute("role", "status");
+      region.before(line);
+    }
+    line.textContent = (event.detail && event.detail.message) || "Se dejó de actualizar.";
+  });
+
   // Fresh data in the region, by its own refresh or by a person's search: the line goes.
   // (A 286 is the server saying the session ended: nothing was refreshed.)
   document.addEventListener("htmx:afterRequest", (event) => {
