@@ -358,3 +358,35 @@ def test_a_search_typed_while_the_inbox_refreshes_is_the_list_that_stays(
     # The next refresh asks for the search shown, not the list before it.
     assert "q=zzzz-nadie" in polls[0]
     expect(count).to_have_text("0 conversaciones")
+
+
+@pytest.mark.browser
+def test_the_menus_count_of_payments_to_verify_and_the_inbox_alerts_keep_up(
+    page: Page, live_server, roles
+):
+    from collections_app.models import ReportedPayment
+
+    open_the_inbox(page, live_server)
+    badge = page.locator("#reported-badge")
+    reported = page.locator("#alert-reported [data-count]")
+    expect(reported).to_have_text("0")
+    expect(badge).to_have_text("")
+    page.locator("#conversation-alerts > summary").click()  # the agent closes the alerts
+
+    ReportedPayment.objects.create(
+        customer=CustomerFactory(),
+        receivable_kind="loan",
+        receivable_id=1,
+        receivable_code="L000000001",
+        currency="PEN",
+        amount="500.00",
+        paid_on=timezone.localdate(),
+        method=ReportedPayment.Method.TRANSFER,
+        receipt="comprobantes/x/recibo.pdf",
+    )
+    page.clock.run_for(60_000)
+
+    # Both were read once, when the page opened, and stayed at 0 all day.
+    expect(badge).to_have_text("1")
+    expect(reported).to_have_text("1")
+    assert page.locator("#conversation-alerts").get_attribute("open") is None  # still closed
