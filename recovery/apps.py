@@ -1,5 +1,30 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+# How many of a customer's campaigns the identity guard names; "…" says there are more.
+NAMED_CAMPAIGNS = 3
+
+
+def campaigns_protect_identity(customer) -> str:
+    """Return why a customer with written-off campaigns keeps their identity ("" without).
+
+    Registered in `crm.identity`: a campaign's payments name the customer, and /recovery/
+    finds the debtor's offer by document; a document changed lightly lost the offer.
+    """
+    from recovery.models import Campaign
+
+    codes = list(
+        Campaign.objects.filter(customer_id=customer.pk)
+        .order_by("created_at", "pk")
+        .values_list("code", flat=True)[: NAMED_CAMPAIGNS + 1]
+    )
+    if not codes:
+        return ""
+    named = ", ".join(codes[:NAMED_CAMPAIGNS])
+    if len(codes) > NAMED_CAMPAIGNS:
+        named += " …"
+    return gettext("tiene campañas de cartera castigada (%(codes)s)") % {"codes": named}
 
 
 class RecoveryConfig(AppConfig):
@@ -17,8 +42,8 @@ class RecoveryConfig(AppConfig):
         from collections_app.portal import session as portal_session
         from collections_app.strategies.segments import CASTIGADA_TAG
         from credits import views as credit_views
+        from crm import identity, timeline
         from crm import services as crm_services
-        from crm import timeline
         from crm.imports import registry as import_registry
         from recovery import imports, receivables, variables
         from recovery.portal import services as portal_services
@@ -26,6 +51,7 @@ class RecoveryConfig(AppConfig):
         from recovery.portal import views as portal_views
 
         collection_receivables.register(receivables.CampaignReceivable())
+        identity.register_guard("recovery.campaigns", campaigns_protect_identity)
         # An active or paid campaign settles its written-off loan: the debtor is asked for
         # the campaign (or for nothing), and the loan's page says which campaign covers it.
         collection_receivables.register_cover(receivables.CAMPAIGN, receivables.covered_loans)

@@ -533,3 +533,31 @@ def test_a_campaign_may_end_ten_years_on_to_the_day_not_a_week_later():
     assert latest_end(date(2026, 12, 6)) == date(2036, 12, 6)  # 366 × 10 days said 13/12
     assert latest_end(date(2028, 2, 29)) == date(2038, 2, 28)
     assert latest_day(date(2026, 12, 6)) == date(2036, 12, 6)
+
+
+# --- Who the debtor is -------------------------------------------------------------------
+
+
+def test_a_debtor_with_a_campaign_keeps_their_identity_without_loans(asesor):
+    from crm import identity
+    from crm import services as crm_services
+    from recovery.portal import selectors as portal_selectors
+
+    debtor = CustomerFactory(document_type="dni", document_number="45678912")
+    make_campaign(debtor)
+    Campaign.objects.filter(code="CAST-2026-06").update(status=Campaign.Status.FINISHED)
+    make_campaign(debtor, code="CAST-2026-07", ends_on=None)  # finished or active: both count
+
+    assert identity.protection(debtor) == [
+        "tiene campañas de cartera castigada (CAST-2026-06, CAST-2026-07)"
+    ]
+    # An advisor's change of the document, unconfirmed, lost the debtor's offer in /recovery/.
+    with pytest.raises(ValidationError):
+        crm_services.update_customer(
+            customer=debtor,
+            actor=asesor,
+            data={"document_type": "dni", "document_number": "45678913"},
+        )
+    debtor.refresh_from_db()
+    assert debtor.document_number == "45678912"
+    assert portal_selectors.campaign_for_document("dni", "45678912") is not None
