@@ -751,7 +751,7 @@ def _document_number(value: Any) -> str:
     A number written as kept is the cell's own text: a hundred thousand rows hold no copy.
     """
     text = spreadsheets.cell_text(value)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "４５６…" isdigit() too, and is converted
         return text
     return validators.normalize_document_number(text)
 

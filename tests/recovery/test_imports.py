@@ -551,6 +551,22 @@ def test_an_amount_may_be_spelled_several_ways(importer, rosa, spelling):
     assert Campaign.objects.get(import_batch=batch).discount_type == "amount"
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        ROSA.translate(str.maketrans("0123456789", "０１２３４５６７８９")),  # full-width
+        ROSA.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),  # Arabic-Indic
+        f"{ROSA[:2]}.{ROSA[2:5]}.{ROSA[5:]}",
+    ],
+)
+def test_a_document_typed_with_other_digits_finds_its_customer(importer, rosa, spelling):
+    # Every other path reads these digits as ASCII; the import refused them as not 8 digits.
+    batch = run(xlsx([HEADER, row(spelling)]), importer)
+
+    assert batch.error_row_count == 0, batch.error_preview
+    assert Campaign.objects.get(import_batch=batch).customer == rosa
+
+
 # --- Undo ----------------------------------------------------------------------------------
 
 
