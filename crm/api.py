@@ -166,8 +166,9 @@ class ImportStatusOut(UploadStatusOut):
     actualizadas: int
     sin_cambios: int
     conflictos: int = Field(
-        description="Clientes cuyos nombres difieren: esperan que una persona los acepte o "
-        "rechace en la página de la importación."
+        description="Clientes con otros nombres, o con otro celular, teléfono o correo que el "
+        "registrado: el cambio espera que una persona lo acepte o rechace en la página de la "
+        "importación."
     )
 
 
@@ -242,8 +243,9 @@ def import_fields(request: HttpRequest) -> list[dict]:
 )
 def import_rows(request: HttpRequest, tipo: str, payload: ImportIn) -> Status:
     """Import the rows as the imports page imports a file: a customer is matched by its
-    document (its contact data updated; other names wait for a person), a loan by its
-    payment code (one already there stays as it is). Without `omitir_errores`, one bad row
+    document (address, city, branch and channel updated, a missing phone or e-mail filled;
+    other names, phones or e-mail wait for a person), a loan by its payment code (one
+    already there stays as it is). Without `omitir_errores`, one bad row
     and nothing is written. Answers 202 with where to follow it."""
     importer = _importers().get(tipo)
     if importer is None:

@@ -1,9 +1,12 @@
 """Customers from a file: matched by document type and number, created or updated in bulk.
 
-An existing customer's contact data is updated from the file (a blank cell leaves the
-value as it is); their identity (names) never is: a different name is kept as a conflict
-for a person to accept or reject (`crm.identity`). Every customer created or changed gets
-an entry on their timeline, with the old and new values.
+An existing customer's address, city, branch and channel are updated from the file (a blank
+cell leaves the value as it is). A phone, second phone or e-mail the customer lacks is
+filled in, but one they have is never replaced, and neither are their names: a different
+value is kept as a conflict for a person to accept or reject on the import's page (the
+portal's access code, reminders and payment links go to the phone and e-mail on file).
+Every customer created or changed gets an entry on their timeline, with the old and new
+values.
 """
 
 from collections import Counter
@@ -51,7 +54,12 @@ DOCUMENT_TYPES = {
 
 # What an import writes on a customer, besides the document that finds them.
 CONTACT_FIELDS = ("phone", "phone_secondary", "email", "address", "city", "branch", "channel")
+# Where the customer is reached (and the portal sends its access code): the file fills one
+# the customer lacks; another value replaces one they have only when a person accepts it.
+REACH_FIELDS = ("phone", "phone_secondary", "email")
 NAME_FIELDS = ("first_name", "last_name")
+# What waits for a person when the file brings another value, in the order shown.
+CONFLICT_FIELDS = (*NAME_FIELDS, *REACH_FIELDS)
 
 
 @dataclass(slots=True)
@@ -96,8 +104,9 @@ class CustomerImporter(Importer):
     written = (Customer, Interaction, ImportRecord)
     description = gettext_lazy(
         "Una fila por cliente. Se reconoce por tipo y número de documento: si ya existe, se "
-        "actualizan sus datos de contacto; sus nombres no se cambian sin que una persona lo "
-        "confirme."
+        "actualizan su dirección, ciudad, sucursal y canal, y se completan el celular, el "
+        "teléfono o el correo que no tenga. Sus nombres, y el celular, el teléfono o el "
+        "correo que ya tenga, no se cambian sin que una persona lo acepte."
     )
     fields = (
         *DOCUMENT_FIELDS,
@@ -269,7 +278,7 @@ class CustomerImporter(Importer):
                 new.append((line, _new_customer(row, now)))
                 continue
             before, shown_changes = _apply_contact(customer, row)
-            conflict = _name_conflict(customer, row)
+            conflict = _conflict(customer, row)
             if conflict and pending.get(customer.pk) == conflict:
                 conflict = {}  # the same change is already waiting for a person
             if before:
@@ -290,8 +299,11 @@ class CustomerImporter(Importer):
                 entries.append(
                     services.system_entry_row(
                         customer.pk,
-                        summary=_("La %(source)s trae otros nombres: queda por decidir.")
-                        % {"source": source},
+                        summary=_(
+                            "La %(source)s trae otros datos de identidad o contacto "
+                            "(%(fields)s): quedan por decidir."
+                        )
+                        % {"source": source, "fields": _fields_text(conflict)},
                         payload={
                             identity.label(f): f"{old or '—'} → {new or '—'}"
                             for f, (old, new) in conflict.items()
@@ -445,15 +457,18 @@ class CustomerImporter(Importer):
                 [*CONTACT_FIELDS, "search_text", "updated_at"],
                 batch_size=BATCH_SIZE,
             )
-        # The names the import brought and nobody decided: dropped with it, as their
-        # customers' timelines say (they said the change was waiting).
+        # The names, phones and e-mails the import brought and nobody decided: dropped with
+        # it, as their customers' timelines say (they said the change was waiting).
         pending = batch.records.filter(conflict_status=ImportRecord.Conflict.PENDING)
         for customer_id, conflict in pending.values_list("object_id", "conflict"):
             entries.append(
                 services.system_entry_row(
                     customer_id,
-                    summary=_("Se deshizo la %(source)s: sus nombres ya no quedan por decidir")
-                    % {"source": source},
+                    summary=_(
+                        "Se deshizo la %(source)s: los datos que traía (%(fields)s) ya no "
+                        "quedan por decidir"
+                    )
+                    % {"source": source, "fields": _fields_text(conflict)},
                     payload={
                         identity.label(f): f"{old or '—'} → {new or '—'} ({_('descartado')})"
                         for f, (old, new) in conflict.items()
@@ -469,16 +484,25 @@ class CustomerImporter(Importer):
             decided_at=now,
         )
 
-    # --- Identity conflicts --------------------------------------------------------------
+    # --- Identity and contact conflicts --------------------------------------------------
 
+    @transaction.atomic
     def decide(self, record: ImportRecord, *, accept: bool, actor: AbstractBaseUser) -> None:
-        customer = Customer.objects.filter(pk=record.object_id).first()
+        # Locked before its values are compared: two people deciding at once (two imports'
+        # conflicts, or a conflict and the customer's form) apply one change, not both.
+        customer = Customer.objects.select_for_update().filter(pk=record.object_id).first()
         if customer is None:
             raise ValidationError(_("El cliente ya no existe."))
-        if any((getattr(customer, f) or "") != old for f, (old, _new) in record.conflict.items()):
+        moved = [
+            f for f, (old, _new) in record.conflict.items() if _stored_text(customer, f) != old
+        ]
+        if moved:
             raise ValidationError(
-                _("Los nombres de %(name)s cambiaron después de la importación: revise su ficha.")
-                % {"name": customer.full_name}
+                _(
+                    "Los datos de identidad o contacto de %(name)s cambiaron después de la "
+                    "importación (%(fields)s): revise su ficha."
+                )
+                % {"name": customer.full_name, "fields": _fields_text(moved)}
             )
         if accept:
             services.update_customer(
@@ -491,8 +515,8 @@ class CustomerImporter(Importer):
         services.record_interaction(
             customer=customer,
             kind=Interaction.Kind.SYSTEM,
-            summary=_("Se rechazaron los nombres que traía la importación #%(n)s")
-            % {"n": record.batch_id},
+            summary=_("Se rechazaron los datos que traía la importación #%(n)s (%(fields)s)")
+            % {"n": record.batch_id, "fields": _fields_text(record.conflict)},
             payload={
                 identity.label(f): f"{old or '—'} → {new or '—'} ({_('rechazado')})"
                 for f, (old, new) in record.conflict.items()
@@ -586,7 +610,8 @@ def _apply_contact(customer: Customer, row: CustomerRow) -> tuple[dict, dict]:
     """Set the row's contact values on the customer; return what they replaced.
 
     Returns (before: field → the old value as stored, for an undo; shown: label → "old →
-    new" for the timeline). A blank cell (None) leaves the value.
+    new" for the timeline). A blank cell (None) leaves the value; a phone or e-mail the
+    customer has stays too (another one is a conflict, `_conflict`).
     """
     before, shown = {}, {}
     for name in CONTACT_FIELDS:
@@ -595,7 +620,7 @@ def _apply_contact(customer: Customer, row: CustomerRow) -> tuple[dict, dict]:
             continue
         old_text = _stored_text(customer, name)
         new_text = str(new)
-        if old_text == new_text:
+        if old_text == new_text or (name in REACH_FIELDS and old_text):
             continue
         before[name] = _stored_value(customer, name)
         setattr(customer, name, new)
@@ -603,22 +628,37 @@ def _apply_contact(customer: Customer, row: CustomerRow) -> tuple[dict, dict]:
     return before, shown
 
 
-def _name_conflict(customer: Customer, row: CustomerRow) -> dict[str, list[str]]:
+def _conflict(customer: Customer, row: CustomerRow) -> dict[str, list[str]]:
+    """Return the names, phones and e-mail the row would replace: field → [old, new] text.
+
+    A phone or e-mail the customer lacks is no conflict: the file fills it (`_apply_contact`).
+    """
     conflict = {}
-    for name in NAME_FIELDS:
+    for name in CONFLICT_FIELDS:
         new = getattr(row, name)
         if new is None:
             continue
-        old = getattr(customer, name) or ""
-        # Legacy exports write names in capitals or without accents: the same name so
-        # written is no conflict (and the stored spelling stays).
-        if search.normalize(old) != search.normalize(new):
+        old = _stored_text(customer, name)
+        if name in NAME_FIELDS:
+            # Legacy exports write names in capitals or without accents: the same name so
+            # written is no conflict (and the stored spelling stays).
+            if search.normalize(old) != search.normalize(new):
+                conflict[name] = [old, new]
+        # Both phones are E.164 text (the row's as read, `_phone`), so the same number
+        # written another way is no change; nor is the same e-mail in other capitals.
+        elif old and old.lower() != new.lower():
             conflict[name] = [old, new]
     return conflict
 
 
+def _fields_text(names) -> str:
+    """Name a conflict's fields for a sentence: "nombres, celular"."""
+    return ", ".join(_label(name) for name in names)
+
+
 def _pending_conflicts(customer_ids: list[int]) -> dict[int, dict]:
-    """Return the identity change waiting for a person, per customer, from earlier imports."""
+    """Return the change (names, phones, e-mail) waiting for a person, per customer, from
+    earlier imports."""
     pending = ImportRecord.objects.filter(
         object_id__in=customer_ids,
         conflict_status=ImportRecord.Conflict.PENDING,
@@ -636,7 +676,10 @@ def _stored_value(customer: Customer, name: str) -> Any:
 
 
 def _stored_text(customer: Customer, name: str) -> str:
+    """A field's value as text; a phone as its E.164 text, whatever the display format."""
     value = getattr(customer, name)
+    if isinstance(value, PhoneNumber):
+        return value.as_e164 if value else ""
     return str(value) if value else ""
 
 

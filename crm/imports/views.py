@@ -400,7 +400,7 @@ def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(PERMISSION, raise_exception=True)
 def import_decide(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
-    """Accept or reject one identity change an import left for a person."""
+    """Accept or reject one change of names, phones or e-mail an import left for a person."""
     record = get_object_or_404(ImportRecord.objects.select_related("batch"), pk=record_pk, batch=pk)
     decision = request.POST.get("decision")
     if decision not in ("accept", "reject"):
@@ -414,12 +414,12 @@ def import_decide(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse
             messages.error(request, message)
     else:
         if accept:
-            message = _("Nombres cambiados (línea %(line)s).")
+            message = _("Datos cambiados (línea %(line)s).")
             messages.success(request, message % {"line": record.line})
         else:
             messages.success(
                 request,
-                _("Cambio rechazado (línea %(line)s): los nombres siguen como estaban.")
+                _("Cambio rechazado (línea %(line)s): los datos siguen como estaban.")
                 % {"line": record.line},
             )
     return redirect(record.batch)

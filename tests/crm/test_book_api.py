@@ -110,23 +110,30 @@ def test_customers_are_created_then_updated_by_their_document_and_read_back(
     again = send(
         partner,
         "clientes",
-        {"filas": [marta(celular="912345678"), jean(nombres="Juan")]},
+        {"filas": [marta(celular="912345678", ciudad="Cusco"), jean(nombres="Juan")]},
         django_capture_on_commit_callbacks,
     )
 
-    assert (again["actualizadas"], again["conflictos"]) == (1, 1)
+    assert (again["actualizadas"], again["conflictos"]) == (1, 2)
     found = Customer.objects.get(document_number="41234567")
-    assert str(found.phone) == "+51912345678"
-    # A different name waits for a person; the customer keeps the one registered.
+    # The city is updated; another phone, like another name, waits for a person: no one
+    # sent it (the API has no person), and the portal's access code goes to the phone on file.
+    assert (found.city, str(found.phone)) == ("Cusco", "+51987654321")
     assert Customer.objects.get(document_number="42345678").first_name == "Jean"
-    assert ImportRecord.objects.filter(conflict_status=ImportRecord.Conflict.PENDING).count() == 1
+    pending = ImportRecord.objects.filter(conflict_status=ImportRecord.Conflict.PENDING)
+    assert sorted((r.conflict for r in pending), key=str) == [
+        {"first_name": ["Jean", "Juan"]},
+        {"phone": ["+51987654321", "+51912345678"]},
+    ]
     # Who sent the rows is named where a person reads the import: the API client.
     assert ImportBatch.objects.latest("pk").file_name == "API Core bancario · filas.csv"
     update = found.interactions.get(summary__startswith="Datos actualizados por la importación")
     assert "(API Core bancario · filas.csv)" in update.summary
+    waiting = found.interactions.get(summary__contains="quedan por decidir")
+    assert waiting.payload == {"Celular": "+51987654321 → +51912345678"}
 
     page = partner.get("/cartera/clientes", {"q": "marta ccori"}).json()
-    assert page["total"] == 1 and page["resultados"][0]["celular"] == "+51912345678"
+    assert page["total"] == 1 and page["resultados"][0]["celular"] == "+51987654321"
     detail = partner.get("/cartera/clientes/dni/41234567", route=CUSTOMER).json()
     assert (detail["nombres"], detail["correo"]) == ("Marta", "marta@correo.pe")
     # Times in the lender's zone, with the offset (a bot showing the day showed UTC's).

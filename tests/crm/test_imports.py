@@ -927,7 +927,7 @@ def test_the_counts_agree_with_their_number(client, supervisor):
         "1 creado",
         "0 actualizados",
         "0 sin cambios",
-        "0 filas con otros nombres, a decidir",
+        "0 filas con otros datos de identidad o contacto, a decidir",
         "1 fila omitida",
     ]
 
@@ -986,7 +986,8 @@ def test_undo_says_on_the_timeline_that_names_left_to_decide_are_dropped(supervi
 
     entry = Interaction.objects.filter(customer=rosa).order_by("-pk").first()
     assert entry.summary == (
-        f"Se deshizo la importación #{batch.pk}: sus nombres ya no quedan por decidir"
+        f"Se deshizo la importación #{batch.pk}: los datos que traía (nombres) ya no quedan "
+        "por decidir"
     )
     assert entry.payload == {"Nombres": "Rosa → Rosalía (descartado)"}
     assert batch.records.get(object_id=rosa.pk).conflict_status == ImportRecord.Conflict.REJECTED
