@@ -46,14 +46,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+from django.db.models import Count, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import PhoneNumber
 
-from crm import services
+from crm import selectors, services
 from crm.models import Customer, Interaction, Message, MessagePolicy
 from integrations import channels, email, errors, outbox, sms, whatsapp
 from integrations.models import OutboxMessage
@@ -1032,24 +1032,14 @@ def is_opt_out(text: str) -> bool:
 
 
 def customer_for_address(channel: str, address: str) -> Customer | None:
-    """Find the customer a phone number or e-mail belongs to.
-
-    Messages go to a customer's primary phone, so a customer whose primary phone it is
-    comes before one who lists it only as their second phone (a relative's number); among
-    equals, the latest one active.
-    """
+    """Find the customer a phone number or e-mail belongs to (crm.selectors's one rule:
+    the primary phone's customer first, then the latest one active)."""
     address = (address or "").strip()
     if not address:
         return None
     if channel == EMAIL:
-        match = Q(email__iexact=address)
-        primary_first = Value(0)
-    else:
-        match = Q(phone=address) | Q(phone_secondary=address)
-        primary_first = Case(When(phone=address, then=Value(0)), default=Value(1))
-    # The never contacted last on every database (PostgreSQL put them first going down).
-    latest = F("last_interaction_at").desc(nulls_last=True)
-    return Customer.objects.filter(match).order_by(primary_first, latest, "-pk").first()
+        return selectors.customer_reached_at(email=address)
+    return selectors.customer_reached_at(phone=address)
 
 
 def customers_at(channel: str, address: str) -> QuerySet[Customer]:

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import CharField, Count, Q, QuerySet, TextField
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -335,3 +335,24 @@ def agenda(
             | Q(attendee_email__icontains=term)
         )
     return queryset.select_related("customer", "advisor").order_by("starts_at", "id")
+
+
+def customer_reached_at(*, email: str = "", phone: str = "") -> Customer | None:
+    """Return the customer an e-mail or an E.164 phone belongs to (None when nobody's).
+
+    The one rule for everything that arrives from an address (an SMS, a WhatsApp, an
+    e-mail, a Cal.com booking): messages go to a customer's primary phone, so a customer
+    whose primary phone it is comes before one who lists it only as their second phone (a
+    relative's number); among equals, the latest one active. Give one of the two.
+    """
+    if email:
+        match = Q(email__iexact=email)
+        primary_first = Value(0)
+    elif phone:
+        match = Q(phone=phone) | Q(phone_secondary=phone)
+        primary_first = Case(When(phone=phone, then=Value(0)), default=Value(1))
+    else:
+        return None
+    # The never contacted last on every database (PostgreSQL put them first going down).
+    latest = F("last_interaction_at").desc(nulls_last=True)
+    return Customer.objects.filter(match).order_by(primary_first, latest, "-pk").first()

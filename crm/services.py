@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from crm import identity, validators
+from crm import identity, selectors, validators
 from crm.models import OPT_OUT_TAG, Appointment, Channel, Customer, Interaction, Tag
 from integrations import calcom, webhooks
 from integrations.models import WebhookEvent
@@ -644,17 +644,14 @@ def _customer_for_attendee(email: str, phone: str) -> Customer | None:
     registrar", and it is linked once the customer is registered (create_customer) or
     a later event about it finds them.
     """
-    if email:
-        # Several customers may share an e-mail (family members): the oldest is chosen.
-        customer = Customer.objects.filter(email__iexact=email).order_by("pk").first()
-        if customer is not None:
-            return customer
+    # Several customers may share an e-mail or a phone (family members): the same one an
+    # e-mail or SMS from that address reaches (a booking went to the oldest customer
+    # listing the number, even as their second phone, while the SMS went to its owner).
+    customer = selectors.customer_reached_at(email=email) if email else None
     e164 = phone_e164(phone)
-    if e164:
-        return (
-            Customer.objects.filter(Q(phone=e164) | Q(phone_secondary=e164)).order_by("pk").first()
-        )
-    return None
+    if customer is None and e164:
+        customer = selectors.customer_reached_at(phone=e164)
+    return customer
 
 
 def _advisor_for(email: str) -> AbstractBaseUser | None:

@@ -113,6 +113,22 @@ def test_a_booking_finds_the_customer_by_phone_when_the_email_is_unknown(post):
     assert appointment.attendee_phone == "+51987654321"
 
 
+def test_a_booking_from_a_shared_phone_reaches_whom_an_sms_from_it_reaches(post):
+    from crm import messages
+
+    relative = CustomerFactory(email="", phone="+51911111111", phone_secondary="+51987654321")
+    owner = CustomerFactory(email="", phone="+51987654321")
+    body = fixture("booking_created")
+    body["payload"]["attendees"][0]["email"] = "desconocido@correo.pe"
+    body["payload"]["attendees"][0]["phoneNumber"] = "987 654 321"
+
+    post(body)
+
+    # It went to the oldest customer listing the number, even as a relative's second phone.
+    assert Appointment.objects.get().customer == owner != relative
+    assert messages.customer_for_address(messages.SMS, "+51987654321") == owner
+
+
 def test_a_booking_by_someone_unknown_creates_no_customer_and_waits_to_be_registered(post):
     customers = Customer.objects.count()
 
