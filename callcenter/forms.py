@@ -11,10 +11,13 @@ from crm import validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
 from lib import fields as lib_fields
+from lib.stale import KeepsOthersChangesPlain
 
 
-class ContactForm(ServiceErrorsMixin, forms.Form):
-    """The customer's data as confirmed on the call: phone, document and address required."""
+class ContactForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
+    """The customer's data as confirmed on the call: phone, document and address required.
+    On a lead with its customer, what another person saved on that customer while the call
+    page was open stays (`lib.stale`): a stale page does not put back an old phone."""
 
     document_type = forms.ChoiceField(
         label=_("Tipo de documento"), choices=Customer.DocumentType.choices
@@ -55,7 +58,11 @@ class ContactForm(ServiceErrorsMixin, forms.Form):
         person's document and address must not be on the screen as this person's.
         """
         customer = lead.customer
+        stored = None
         if customer is not None:
+            # What the customer holds now, as each field cleans it: the page signs it in a
+            # hidden field, and a save compares it with what is stored by then.
+            stored = {name: getattr(customer, name) for name in cls.base_fields}
             initial = {
                 "document_type": customer.document_type,
                 "document_number": customer.document_number,
@@ -81,7 +88,11 @@ class ContactForm(ServiceErrorsMixin, forms.Form):
                 "address": lead.address,
                 "city": lead.city,
             }
-        return cls(data, initial=initial, prefix="contact")
+        return cls(data, initial=initial, prefix="contact", stored=stored)
+
+    def clean_document_number(self) -> str:
+        # Here too, not only in clean(): a number typed with dots or spaces is the one shown.
+        return validators.normalize_document_number(self.cleaned_data.get("document_number", ""))
 
     def clean(self):
         cleaned = super().clean()

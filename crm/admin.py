@@ -21,7 +21,7 @@ from crm.models import (
 )
 from integrations.channels import LOG_PROVIDER
 from lib.admin_widgets import WholeNumberAutocompleteMixin
-from lib.stale import KeepsOthersChangesAdmin
+from lib.stale import KeepsOthersChanges, KeepsOthersChangesAdmin
 
 
 @admin.register(Branch)
@@ -79,14 +79,19 @@ class TagAdmin(admin.ModelAdmin):
         services.delete_tags(tags=queryset, actor=request.user)
 
 
-class CustomerAdminForm(forms.ModelForm):
-    """The customer's admin form, with the confirmation a protected identity asks for."""
+class CustomerAdminForm(KeepsOthersChanges, forms.ModelForm):
+    """The customer's admin form, with the confirmation a protected identity asks for.
+    What another person saved while the page was open stays (`lib.stale`): a stale page
+    does not put back an old name or phone."""
 
     confirm_identity = forms.BooleanField(
         label=_("Confirmo el cambio de documento o nombres"),
         required=False,
         help_text=_("Necesario para corregir la identidad de un cliente con créditos."),
     )
+    # Declared, as `KeepsOthersChangesAdmin` declares it: the admin's fieldset (CustomerAdmin
+    # has none of its own) lists the form's declared fields, so the page sends it back.
+    seen_values = forms.CharField(widget=forms.HiddenInput, required=False)
     # Set by CustomerAdmin.get_form: who is editing.
     user = None
 
