@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.contrib.admin.utils import flatten
 from django.core import signing
 from django.db import models
 from django.forms.models import model_to_dict
@@ -223,6 +224,8 @@ class KeepsOthersChangesAdmin:
         fieldsets = list(super().get_fieldsets(request, obj))
         if obj is None or not fieldsets:
             return fieldsets
+        if any(SEEN in flatten(options["fields"]) for _name, options in fieldsets):
+            return fieldsets  # an admin without fieldsets lists the form's fields, SEEN too
         name, options = fieldsets[-1]
         fieldsets[-1] = (name, {**options, "fields": (*options["fields"], SEEN)})
         return fieldsets

@@ -19,7 +19,13 @@ from collections_app.models import MessageTemplate, Segment
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.models import Campaign, Question, Survey
 from crm.models import MessagePolicy
-from tests.factories import BranchFactory, CatalogProductFactory, TagFactory, UserFactory
+from tests.factories import (
+    BranchFactory,
+    CatalogProductFactory,
+    LoanProductFactory,
+    TagFactory,
+    UserFactory,
+)
 from tests.test_lost_updates import changed, client_for, shown_form_of, two_tabs
 
 pytestmark = pytest.mark.django_db
@@ -276,6 +282,18 @@ def test_both_changing_a_surveys_thanks_is_refused_once_then_saved(tabs, survey)
     assert other.post(url, again).status_code == 302
     survey.refresh_from_db()
     assert survey.thanks == "Gracias por su tiempo."
+
+
+# Admin pages without fieldsets ------------------------------------------------------------
+
+
+def test_an_admin_page_without_fieldsets_sends_what_it_showed_once(admin_client):
+    # The admin lists such a form's fields, the hidden one too, and the mixin added it again.
+    url = reverse("admin:credits_loanproduct_change", args=[LoanProductFactory().pk])
+
+    page = admin_client.get(url).content.decode()
+
+    assert page.count('name="seen_values"') == 1
 
 
 # Catalog products (admin) -----------------------------------------------------------------
