@@ -12,6 +12,7 @@ def loans_protect_identity(customer) -> str:
     Registered in `crm.identity`: a loan's contract and payments name the customer.
     """
     from credits.models import Loan
+    from crm import identity
 
     loans = (
         Loan.objects.filter(customer_id=customer.pk)
@@ -21,10 +22,7 @@ def loans_protect_identity(customer) -> str:
     codes = [code or f"#{pk}" for code, pk in loans]
     if not codes:
         return ""
-    named = ", ".join(codes[:NAMED_LOANS])
-    if len(codes) > NAMED_LOANS:
-        named += " …"
-    return gettext("tiene créditos (%(codes)s)") % {"codes": named}
+    return gettext("tiene créditos (%(codes)s)") % {"codes": identity.named(codes, NAMED_LOANS)}
 
 
 class CreditsConfig(AppConfig):

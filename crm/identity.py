@@ -40,6 +40,13 @@ def unregister_guard(name: str) -> None:
     _guards.unregister(name)
 
 
+def named(codes: list[str], shown: int) -> str:
+    """Name what protects an identity in a guard's reason: the first `shown` codes, and "…"
+    when `codes` holds more (a guard reads `shown` + 1 of them)."""
+    text = ", ".join(codes[:shown])
+    return f"{text} …" if len(codes) > shown else text
+
+
 def protection(customer: Customer) -> list[str]:
     """Return why the customer's identity is protected, one reason per guard; [] if free.
 

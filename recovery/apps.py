@@ -12,6 +12,7 @@ def campaigns_protect_identity(customer) -> str:
     Registered in `crm.identity`: a campaign's payments name the customer, and /recovery/
     finds the debtor's offer by document; a document changed lightly lost the offer.
     """
+    from crm import identity
     from recovery.models import Campaign
 
     codes = list(
@@ -21,10 +22,9 @@ def campaigns_protect_identity(customer) -> str:
     )
     if not codes:
         return ""
-    named = ", ".join(codes[:NAMED_CAMPAIGNS])
-    if len(codes) > NAMED_CAMPAIGNS:
-        named += " …"
-    return gettext("tiene campañas de cartera castigada (%(codes)s)") % {"codes": named}
+    return gettext("tiene campañas de cartera castigada (%(codes)s)") % {
+        "codes": identity.named(codes, NAMED_CAMPAIGNS)
+    }
 
 
 class RecoveryConfig(AppConfig):
