@@ -55,7 +55,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 
 from crm import selectors, services
 from crm.models import Customer, Interaction, Message, MessagePolicy
-from integrations import channels, email, errors, outbox, sms, whatsapp
+from integrations import channels, email, errors, http, outbox, sms, whatsapp
 from integrations.models import OutboxMessage
 from lib import bulk, people
 from lib.registry import Registry
@@ -78,6 +78,9 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", _("Enviado")
     FAILED = "failed", _("No enviado")
     SKIPPED = "skipped", _("Omitido")
+    # The provider answered with success but its answer could not be read: it most likely
+    # has the message; neither retried nor called not sent (a resend may duplicate it).
+    UNKNOWN = "unknown", _("Sin confirmar")
 
 
 class SendStatus(models.TextChoices):
@@ -709,6 +712,11 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
         # the number would be refused too, and the customer asked to stop.
         _opted_out_with_provider(spec, payload["to"], exc.notice or str(exc))
         raise
+    except http.OutcomeUnknown as exc:
+        # The outbox keeps its row failed (not retried, its error in admin); the entry and
+        # the message say what is known, and the failure handler leaves them so.
+        _record_outcome(payload, DeliveryStatus.UNKNOWN, error=_short(str(exc)))
+        raise
     _record_outcome(payload, DeliveryStatus.SENT, answer=delivery)
 
 
@@ -836,11 +844,20 @@ def _record_outcome(
         )
         if interaction is None:
             return None
-        if status == DeliveryStatus.FAILED and delivery_status(interaction) == DeliveryStatus.SENT:
+        if status == DeliveryStatus.FAILED and delivery_status(interaction) in (
+            DeliveryStatus.SENT,
+            DeliveryStatus.UNKNOWN,
+        ):
             # The sweep gave up on a send that had in fact gone out: the customer has it.
+            # Or the provider took it and its answer was unreadable: not known unsent.
             return None
         logged = answer is not None and answer.provider == channels.LOG_PROVIDER
-        if status != DeliveryStatus.SENT:
+        if status == DeliveryStatus.UNKNOWN:
+            summary = gettext(
+                "%(label)s sin confirmar: %%(subject)s. El proveedor recibió el mensaje pero su "
+                "respuesta no se pudo leer: no se sabe si se envió."
+            ) % {"label": spec.label}
+        elif status != DeliveryStatus.SENT:
             summary = spec.not_sent
         else:
             summary = spec.logged if logged else spec.sent
@@ -873,7 +890,14 @@ def _mark_message(
     if answer is not None:
         fields["provider"] = answer.provider[:30]
         fields["provider_message_id"] = answer.provider_message_id[:120]
-    if status == DeliveryStatus.SENT:
+    if status == DeliveryStatus.UNKNOWN:
+        # Not FAILED, which offers «Reenviar» (a second copy), nor QUEUED ("se
+        # reintentará"): unconfirmed, with the error saying why. No provider id: no
+        # delivery report will come to move it.
+        Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
+            status=Message.Status.UNKNOWN, error=error[:500], **fields
+        )
+    elif status == DeliveryStatus.SENT:
         # A delivery callback may have overtaken this: never move the status back.
         Message.objects.filter(pk=message_id).update(**fields)
         # A message failed before and sent on a retry (admin's) is sent: not "Fallido".

@@ -356,6 +356,9 @@ class Message(models.Model):
         READ = "read", _("Leído")
         FAILED = "failed", _("Fallido")
         RECEIVED = "received", _("Recibido")
+        # The provider answered with success, but its answer could not be read: it most
+        # likely has the message, and no delivery report will come (no id to match).
+        UNKNOWN = "unknown", _("Sin confirmar")
 
     customer = models.ForeignKey(
         Customer,

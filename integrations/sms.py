@@ -158,8 +158,14 @@ def send_twilio(to: str, body: str) -> Delivery:
     url = settings.TWILIO_API_URL.rstrip("/") + MESSAGES_PATH.format(
         account_sid=quote(account_sid, safe="")
     )
-    with http.session() as client, http.translate_errors():
-        response = client.post(url, data=fields, auth=(account_sid, settings.TWILIO_AUTH_TOKEN))
+    try:
+        with http.session() as client, http.translate_errors():
+            response = client.post(url, data=fields, auth=(account_sid, settings.TWILIO_AUTH_TOKEN))
+    except ProviderError as exc:
+        if http.accepted_but_unread(exc):
+            # Twilio took it (2xx); its answer was cut off or too large: a retry may duplicate it.
+            raise http.OutcomeUnknown(_unknown(str(exc))) from exc
+        raise
     if response.status_code == 429 or response.status_code >= 500:
         http.raise_for_response(response)
     answer = _json_object(response)
@@ -173,7 +179,8 @@ def read_message(answer: Mapping[str, Any]) -> Delivery:
     sid = answer.get("sid")
     status = STATUSES.get(_text(answer.get("status")))
     if not isinstance(sid, str) or not sid or status is None:
-        raise ProviderError(_unexpected(answer))
+        # Only a send's success (2xx) is read here: Twilio took it, we cannot tell more.
+        raise http.OutcomeUnknown(_unknown(_unexpected(answer)))
     if status == channels.FAILED:
         raise _refused({"code": answer.get("error_code"), "message": answer.get("error_message")})
     if status not in channels.ACCEPTED_STATUSES:
@@ -387,6 +394,13 @@ def _unexpected(answer: Any) -> str:
     }
 
 
+def _unknown(detail: str) -> str:
+    return gettext(
+        "Twilio recibió el mensaje pero su respuesta no se pudo leer: no se sabe si se envió "
+        "(%(detail)s)"
+    ) % {"detail": detail}
+
+
 def _json_object(response: Any) -> dict[str, Any]:
     try:
         answer = http.answer_json(response)
@@ -397,7 +411,8 @@ def _json_object(response: Any) -> dict[str, Any]:
     if response.status_code >= 400:
         # A refusal without Twilio's JSON (a proxy's page): keep its text.
         return {}
-    raise ProviderError(_unexpected(response.text))
+    # A success (2xx) that is not Twilio's JSON: Twilio most likely took the message.
+    raise http.OutcomeUnknown(_unknown(_unexpected(response.text)))
 
 
 def _has_twilio_credentials() -> bool:

@@ -251,8 +251,14 @@ def _send(payload: dict[str, Any]) -> Delivery:
         phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID
     )
     headers = {"Authorization": f"Bearer {settings.WHATSAPP_ACCESS_TOKEN}"}
-    with http.session() as client, http.translate_errors():
-        response = client.post(url, json=payload, headers=headers)
+    try:
+        with http.session() as client, http.translate_errors():
+            response = client.post(url, json=payload, headers=headers)
+    except ProviderError as exc:
+        if http.accepted_but_unread(exc):
+            # Meta took it (2xx); its answer was cut off or too large: a retry may duplicate it.
+            raise http.OutcomeUnknown(_unknown(str(exc))) from exc
+        raise
     try:
         answer = http.answer_json(response)
     except ValueError:
@@ -266,11 +272,22 @@ def _send(payload: dict[str, Any]) -> Delivery:
     first = messages[0] if isinstance(messages, list) and messages else None
     message_id = first.get("id") if isinstance(first, dict) else None
     if not isinstance(message_id, str) or not message_id:
-        raise ProviderError(
-            gettext("WhatsApp respondió algo inesperado: %(answer)s")
-            % {"answer": response.text[: http.ERROR_BODY_CHARS]}
+        # A success without the message's id: Meta most likely took it; sending it again
+        # may duplicate it.
+        raise http.OutcomeUnknown(
+            _unknown(
+                gettext("WhatsApp respondió algo inesperado: %(answer)s")
+                % {"answer": response.text[: http.ERROR_BODY_CHARS]}
+            )
         )
     return Delivery(provider=NAME, provider_message_id=message_id, status=channels.SENT)
+
+
+def _unknown(detail: str) -> str:
+    return gettext(
+        "WhatsApp recibió el mensaje pero su respuesta no se pudo leer: no se sabe si se envió "
+        "(%(detail)s)"
+    ) % {"detail": detail}
 
 
 def _error(error: Mapping[str, Any], response: requests.Response) -> ProviderError:
