@@ -417,8 +417,9 @@ def _report_kommo_update(request: HttpRequest, call: CallRecord) -> None:
             request,
             # The provider's own words are on the lead's page for who may retry it.
             _(
-                "Kommo no se actualizó: rechazó el cambio de etapa. Queda como fallido en "
-                "Admin → Mensajes salientes para reintentarlo."
+                "Kommo no se actualizó: no se pudo cambiar la etapa del lead (el motivo figura "
+                "en la página del lead). Queda como fallido en Admin → Mensajes salientes para "
+                "reintentarlo."
             ),
         )
     elif update.status == OutboxMessage.Status.SENDING:

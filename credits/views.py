@@ -358,8 +358,8 @@ def _contract_outcome(contract: LoanContract) -> tuple[int, str]:
         ) % values
     if contract.status == LoanContract.Status.FAILED:
         return messages.ERROR, _(
-            "DocuSeal no aceptó el contrato del crédito %(code)s («%(error)s»). Corrija los "
-            "datos y reenvíelo."
+            "No se pudo enviar el contrato del crédito %(code)s a DocuSeal («%(error)s»). "
+            "Revise los datos y reenvíelo."
         ) % {**values, "error": contract.error}
     return messages.INFO, _(
         "Contrato del crédito %(code)s en cola para DocuSeal, para la firma de %(email)s. "

@@ -22,7 +22,12 @@ from django.conf import settings
 from django.utils.translation import gettext
 
 from integrations import http, payloads, webhooks
-from integrations.errors import ProviderError, SignatureError, UnhandledEvent
+from integrations.errors import (
+    ProviderError,
+    SignatureError,
+    TemporaryProviderError,
+    UnhandledEvent,
+)
 
 _FIELDS = payloads.Fields("The DocuSeal webhook")
 
@@ -226,10 +231,17 @@ def create_signing(
     if message:
         payload["message"] = message
 
-    answer = _call("POST", SUBMISSIONS_PATH, json=payload)
-    if not isinstance(answer, list) or not answer:
-        raise ProviderError(_unexpected_answer(answer))
-    return _submission(answer)
+    # A 2xx we cannot read (empty, an HTML page, keys missing) most likely means DocuSeal
+    # made the submission and e-mailed the first signer: it raises TemporaryProviderError,
+    # so the send is retried, and a retry first looks the submission up by our external id
+    # (find_signing) instead of asking everyone to sign twice.
+    answer = _call("POST", SUBMISSIONS_PATH, unreadable=TemporaryProviderError, json=payload)
+    try:
+        if not isinstance(answer, list) or not answer:
+            raise ProviderError(_unexpected_answer(answer))
+        return _submission(answer)
+    except ProviderError as exc:
+        raise TemporaryProviderError(str(exc)) from exc
 
 
 def find_signing(*, external_id: str) -> Submission | None:
@@ -448,7 +460,11 @@ def _webhook_event_id(payload: Mapping[str, Any]) -> str:
 WEBHOOK = webhooks.Endpoint(provider="docuseal", verify=verify_webhook, event_id=_webhook_event_id)
 
 
-def _call(method: str, path: str, **kwargs: Any) -> Any:
+def _call(
+    method: str, path: str, *, unreadable: type[ProviderError] = ProviderError, **kwargs: Any
+) -> Any:
+    """Call DocuSeal's API and return its JSON answer; a 2xx that is not JSON raises
+    `unreadable`."""
     api_key = settings.DOCUSEAL_API_KEY
     if not api_key:
         raise ProviderError(gettext("DocuSeal no está configurado: falta DOCUSEAL_API_KEY."))
@@ -458,7 +474,7 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
     try:
         return http.answer_json(response)
     except ValueError as exc:
-        raise ProviderError(_unexpected_answer(response.text[: http.ERROR_BODY_CHARS])) from exc
+        raise unreadable(_unexpected_answer(response.text[: http.ERROR_BODY_CHARS])) from exc
 
 
 def _unexpected_answer(answer: Any) -> str:

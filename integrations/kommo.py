@@ -280,7 +280,9 @@ def update_lead(*, lead_id: int, status_id: int, pipeline_id: int | None = None,
     body: dict[str, Any] = {"status_id": status_id, **extra}
     if pipeline_id:
         body["pipeline_id"] = pipeline_id
-    _call("PATCH", LEAD_PATH.format(lead_id=lead_id), json=body)
+    # Nothing of the answer is used: a 2xx means Kommo moved the lead, whatever its body
+    # (an HTML page from a proxy would otherwise mark an applied change as failed).
+    _call("PATCH", LEAD_PATH.format(lead_id=lead_id), read_answer=False, json=body)
 
 
 def update_lead_from_payload(payload: Mapping[str, Any]) -> None:
@@ -403,7 +405,9 @@ def _base_url() -> str:
     return (settings.KOMMO_BASE_URL or "").rstrip("/")
 
 
-def _call(method: str, path: str, **kwargs: Any) -> Any:
+def _call(method: str, path: str, *, read_answer: bool = True, **kwargs: Any) -> Any:
+    """Call Kommo's API; return its JSON answer, or None without `read_answer` (a 2xx is
+    then success whatever its body)."""
     if not is_configured():
         raise ProviderError(gettext("Kommo no está configurado (KOMMO_SUBDOMAIN y KOMMO_TOKEN)."))
     throttle()
@@ -411,6 +415,8 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
         client.headers["Authorization"] = f"Bearer {settings.KOMMO_TOKEN}"
         client.headers["Accept"] = "application/hal+json"
         response = http.request(client, method, _base_url() + path, **kwargs)
+    if not read_answer:
+        return None
     # Kommo answers an empty list or an entity without content with 204.
     if response.status_code == 204 or not response.content:
         return None

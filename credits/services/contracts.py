@@ -244,28 +244,50 @@ def send_contract(*, contract_id: int) -> None:
         except ProviderError as exc:
             _mark_failed(contract, error=str(exc))
             return
-        for row, signer in zip(rows, signers, strict=True):
-            created = submission.signer_for(signer)
-            if created is not None:
-                row.submitter_id = created.submitter_id
-                row.save(update_fields=["submitter_id"])
-        contract.submission_id = submission.submission_id
-        contract.status = LoanContract.Status.SENT
-        contract.sent_at = timezone.now()
-        contract.error = ""
-        contract.save(update_fields=["submission_id", "status", "sent_at", "error"])
-        crm_services.record_interaction(
-            customer=loan.customer,
-            kind=Interaction.Kind.EMAIL,
-            direction=Interaction.Direction.OUTBOUND,
-            summary=_("Contrato del crédito %(code)s enviado a firma a %(email)s")
-            % {"code": loan.payment_code, "email": signer_emails(contract)},
-            payload={
-                "loan": loan.pk,
-                "contract": contract.pk,
-                "submission": submission.submission_id,
-            },
-        )
+        _mark_sent(contract, submission, rows=rows, signers=signers)
+
+
+def _mark_sent(
+    contract: LoanContract,
+    submission: docuseal.Submission,
+    *,
+    rows: list[LoanContractSigner] | None = None,
+    signers: list[docuseal.Signer] | None = None,
+    summary: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> None:
+    """Record the contract as sent in DocuSeal's `submission`, and say so on the timeline.
+
+    `summary` (with %(code)s and %(email)s) replaces the usual "enviado a firma" line.
+    """
+    loan = contract.loan
+    if rows is None:
+        rows = _signer_rows(contract)
+    if signers is None:
+        signers = _docuseal_signers(loan, rows)
+    for row, signer in zip(rows, signers, strict=True):
+        created = submission.signer_for(signer)
+        if created is not None:
+            row.submitter_id = created.submitter_id
+            row.save(update_fields=["submitter_id"])
+    contract.submission_id = submission.submission_id
+    contract.status = LoanContract.Status.SENT
+    contract.sent_at = timezone.now()
+    contract.error = ""
+    contract.save(update_fields=["submission_id", "status", "sent_at", "error"])
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.EMAIL,
+        direction=Interaction.Direction.OUTBOUND,
+        summary=(summary or _("Contrato del crédito %(code)s enviado a firma a %(email)s"))
+        % {"code": loan.payment_code, "email": signer_emails(contract)},
+        payload={
+            "loan": loan.pk,
+            "contract": contract.pk,
+            "submission": submission.submission_id,
+        },
+        actor=actor,
+    )
 
 
 @transaction.atomic
@@ -273,20 +295,40 @@ def give_up_contract(*, contract_id: int, error: str) -> None:
     """Mark failed, with why, a pending contract DocuSeal could not be reached for.
 
     The send's retries are spent: the contract shows "Error al enviar" and the timeline
-    says so, instead of "Por enviar" for ever; it may be sent again from the loan.
+    says so, instead of "Por enviar" for ever; it may be sent again from the loan. DocuSeal
+    is asked once more first: the last attempt may have made the submission (its answer
+    could not be read), and then the contract is sent, not failed.
     """
     contract = (
         LoanContract.objects.select_for_update()
-        .select_related("loan__customer")
+        .select_related("loan__customer", "loan__product")
         .filter(pk=contract_id, status=LoanContract.Status.PENDING)
         .first()
     )
     if contract is None:
         return
+    if _submission_made_for(contract) is not None:
+        return
     _mark_failed(
         contract,
-        error=_("DocuSeal no respondió tras varios intentos: %(error)s") % {"error": error},
+        error=_("DocuSeal no confirmó el envío tras varios intentos: %(error)s") % {"error": error},
     )
+
+
+def _submission_made_for(contract: LoanContract) -> docuseal.Submission | None:
+    """Adopt the submission an earlier send of `contract` made in DocuSeal, if any; return it.
+
+    None also when DocuSeal cannot be asked (the caller then says what it would have said).
+    """
+    if contract.send_attempted_at is None:
+        return None
+    try:
+        submission = docuseal.find_signing(external_id=contract.external_id)
+    except ProviderError:
+        return None
+    if submission is not None:
+        _mark_sent(contract, submission)
+    return submission
 
 
 # The sweep gives up on a contract still "Por enviar" this long after it was made: its
@@ -417,7 +459,9 @@ def resend_contract(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContra
     """Send the contract of a loan awaiting signature again (after a failure or a decline).
 
     A contract whose send was cut off ("Por enviar" for LoanContract.SEND_STALLED_AFTER) is
-    sent again itself, not replaced: DocuSeal may have made its submission already.
+    sent again itself, not replaced: DocuSeal may have made its submission already. So may
+    a send that ended "Error al enviar" (DocuSeal's answer could not be read): DocuSeal is
+    asked first, and a submission it has is taken as that contract's, sent.
     """
     loan = ledger.locked(loan)
     if loan.status != Loan.Status.AWAITING_SIGNATURE:
@@ -430,6 +474,9 @@ def resend_contract(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContra
         return _resend_stalled(pending[0], actor=actor)
     signers = signers_for(loan)
     _require_docuseal(loan.product)
+    last = loan.contracts.select_for_update().order_by("-created_at", "-pk").first()
+    if last is not None and _was_made_in_docuseal(last, actor=actor):
+        return last
     contract = _new_contract(loan, signers)
     queue.enqueue("credits.send_contract", contract_id=contract.pk)
     crm_services.record_interaction(
@@ -441,6 +488,39 @@ def resend_contract(*, loan: Loan, actor: AbstractBaseUser | None) -> LoanContra
         actor=actor,
     )
     return contract
+
+
+def _was_made_in_docuseal(contract: LoanContract, *, actor: AbstractBaseUser | None) -> bool:
+    """Say whether a failed contract's send made its submission after all, adopting it.
+
+    Raise ValidationError when DocuSeal cannot be asked: sending another contract could
+    ask everyone to sign twice.
+    """
+    if contract.status != LoanContract.Status.FAILED or contract.send_attempted_at is None:
+        return False
+    try:
+        submission = docuseal.find_signing(external_id=contract.external_id)
+    except ProviderError as exc:
+        raise ValidationError(
+            _(
+                "No se pudo consultar a DocuSeal si ya tiene el contrato anterior (%(error)s): "
+                "no se envió otro, para no pedir la firma dos veces. Vuelva a intentarlo en "
+                "unos minutos."
+            )
+            % {"error": exc}
+        ) from exc
+    if submission is None:
+        return False
+    _mark_sent(
+        contract,
+        submission,
+        summary=_(
+            "El contrato del crédito %(code)s sí llegó a DocuSeal, que pidió la firma a "
+            "%(email)s: no se envió otro"
+        ),
+        actor=actor,
+    )
+    return True
 
 
 def _resend_stalled(contract: LoanContract, *, actor: AbstractBaseUser | None) -> LoanContract:

@@ -55,7 +55,7 @@ def test_a_contract_whose_retries_are_spent_says_it_failed_and_why(queued):
 
     queued.refresh_from_db()
     assert queued.status == LoanContract.Status.FAILED
-    assert "DocuSeal no respondió tras varios intentos" in queued.error
+    assert "DocuSeal no confirmó el envío tras varios intentos" in queued.error
     assert "503" in queued.error
     assert any("No se pudo enviar a firma el contrato" in s for s in timeline(queued))
 

@@ -270,7 +270,7 @@ def test_the_message_says_docuseal_refused_the_contract_and_why(signed_in_adviso
     response = _send_from_the_loan_page(signed_in_advisor, loan)
 
     content = response.content.decode()
-    assert "DocuSeal no aceptó el contrato" in content
+    assert "No se pudo enviar el contrato del crédito" in content
     assert "Template not found" in content
     assert "alert-danger" in content
 
