@@ -352,7 +352,8 @@ ERRORS: dict[int, Any] = {
 # Those that read a body, also a 400 for one that is not JSON (ninja's parser says so), and
 # a 413 for one over DATA_UPLOAD_MAX_MEMORY_SIZE (config/api.py).
 BODY_ERRORS: dict[int, Any] = {413: DetailOut, **ERRORS}
-# And those that ask a payment gateway, a 502 when it refuses, 503 when it is down.
+# And those that ask a payment gateway, a 502 when it refuses, 503 when it is down (or
+# still making the same link for another request): try again later.
 GATEWAY_ERRORS: dict[int, Any] = {**BODY_ERRORS, 502: DetailOut, 503: DetailOut}
 
 
@@ -642,13 +643,16 @@ def _check_concept(payload: LinkIn) -> None:
 @contextmanager
 def _service_errors(source: str, *, otherwise: tuple[str, str] | None = None) -> Iterator[None]:
     """Turn a service's ValidationError into a 422 with its messages per field, and a
-    gateway that could not make the link into a 502 (503 when it may work later)."""
+    gateway that could not make the link into a 502 (503 when it may work later, as a link
+    another request is still creating)."""
     try:
         yield
     except DjangoValidationError as exc:
         if isinstance(exc.__cause__, ProviderError):
             status = 503 if isinstance(exc.__cause__, TemporaryProviderError) else 502
             raise HttpError(status, " ".join(exc.messages)) from exc
+        if getattr(exc, "code", None) == services.LINK_BEING_CREATED:
+            raise HttpError(503, " ".join(exc.messages)) from exc
         prefix = [source] if source == "form" else [source, "payload"]
         if not hasattr(exc, "error_dict"):
             loc = list(otherwise) if otherwise else prefix

@@ -66,6 +66,8 @@ LINK_REUSE_MARGIN = timedelta(minutes=30)
 LINK_CREATING_WAIT = timedelta(seconds=30)
 # At most this long a request waits for it, then says to try again.
 LINK_WAIT = timedelta(seconds=10)
+# The code of the refusal made after that wait (the bot's API answers 503: try again).
+LINK_BEING_CREATED = "link_being_created"
 LINK_POLL_SECONDS = 0.25
 # How far ahead a promise may be: further than this is not a promise, it is a new plan.
 PROMISE_MAX_DAYS = 60
@@ -356,29 +358,41 @@ def _refuse_a_repeated_link(same: dict, actor: AbstractBaseUser | None, debt: De
     actor = people.signed_in(actor)
     if actor is None:
         return
+    now = timezone.now()
     twin = repeats.made_within(
-        PaymentLink.objects.filter(
-            **same,
-            agreement__isnull=True,
-            created_by=actor,
-            status__in=[PaymentLink.Status.CREATING, PaymentLink.Status.ACTIVE],
+        PaymentLink.objects.filter(**same, agreement__isnull=True, created_by=actor).filter(
+            Q(status=PaymentLink.Status.ACTIVE)
+            # One still "creating" past the wait was cut off (its worker ended during the
+            # gateway's call): it has no URL to send, and does not stand for a new one.
+            | Q(status=PaymentLink.Status.CREATING, created_at__gt=now - LINK_CREATING_WAIT)
         ),
         LINK_REPEAT_WINDOW,
+        now=now,
     )
     if twin is None:
         return
+    said = {
+        "reference": twin.reference,
+        "amount": _money(debt, twin.amount),
+        "provider": twin.provider_name,
+        "expires": timezone.localtime(twin.expires_at).strftime("%d/%m/%Y %H:%M"),
+    }
+    if twin.status == PaymentLink.Status.CREATING:
+        raise ValidationError(
+            _(
+                "Este mismo link se está creando en este momento (%(reference)s: %(amount)s "
+                "por %(provider)s): no se creó otro. Espere unos segundos y búsquelo en su "
+                "lista de links."
+            )
+            % said
+        )
     raise ValidationError(
         _(
             "Usted creó este mismo link hace un momento (%(reference)s: %(amount)s por "
             "%(provider)s, vence el %(expires)s): no se creó otro. Envíe al cliente ese link, "
             "que figura en su lista de links."
         )
-        % {
-            "reference": twin.reference,
-            "amount": _money(debt, twin.amount),
-            "provider": twin.provider_name,
-            "expires": timezone.localtime(twin.expires_at).strftime("%d/%m/%Y %H:%M"),
-        }
+        % said
     )
 
 
@@ -430,8 +444,12 @@ EXPIRE_BATCH = 500
 
 @transaction.atomic
 def expire_links(*, now: datetime | None = None) -> int:
-    """Mark active links past their expiry as expired, each with an entry on its customer's
-    timeline; return how many (beat, hourly).
+    """Mark active links past their expiry as expired, and links whose creation was cut off
+    as failed, each with an entry on its customer's timeline; return how many (beat, hourly).
+
+    A link still "creating" `LINK_CREATING_WAIT` after it was stored will get no URL: the
+    request asking the gateway for it ended during the call (a worker killed by its
+    timeout, a restart). Nobody could pay it, so it did not expire unpaid: it failed.
 
     The links are locked as they are read (FOR NO KEY UPDATE), and only those are marked and
     noted, in one transaction: two runs at once never note one link twice, and a link being
@@ -439,21 +457,41 @@ def expire_links(*, now: datetime | None = None) -> int:
     entries are bookkeeping (SYSTEM): they leave *última interacción* as it is.
     """
     now = now or timezone.now()
-    expired = list(
-        PaymentLink.objects.select_for_update(no_key=True, skip_locked=True)
-        .filter(
-            status__in=[PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING],
-            expires_at__lt=now,
-        )
-        .order_by("pk")
-        .values_list("pk", "customer_id", "reference", "amount", "currency")
+    columns = ("pk", "customer_id", "reference", "amount", "currency")
+    locked = PaymentLink.objects.select_for_update(no_key=True, skip_locked=True).order_by("pk")
+    cut_off = list(
+        locked.filter(
+            status=PaymentLink.Status.CREATING, created_at__lt=now - LINK_CREATING_WAIT
+        ).values_list(*columns)
     )
-    for start in range(0, len(expired), EXPIRE_BATCH):
-        chunk = [pk for pk, *_rest in expired[start : start + EXPIRE_BATCH]]
-        PaymentLink.objects.filter(pk__in=bulk.ids_in(chunk)).update(
-            status=PaymentLink.Status.EXPIRED
-        )
-    said = _("Link de pago %(ref)s de %(amount)s venció sin pagarse")
+    expired = list(
+        locked.filter(status=PaymentLink.Status.ACTIVE, expires_at__lt=now).values_list(*columns)
+    )
+    _close_links(
+        cut_off,
+        status=PaymentLink.Status.FAILED,
+        reason=_("La creación del link se interrumpió antes de recibir su URL de la pasarela."),
+        said=_(
+            "Link de pago %(ref)s de %(amount)s sin URL: la creación del link se interrumpió; "
+            "no se cobró nada"
+        ),
+    )
+    _close_links(
+        expired,
+        status=PaymentLink.Status.EXPIRED,
+        reason="",
+        said=_("Link de pago %(ref)s de %(amount)s venció sin pagarse"),
+    )
+    return len(cut_off) + len(expired)
+
+
+def _close_links(rows: list[tuple], *, status: str, reason: str, said: str) -> None:
+    """Give the locked links of `rows` (pk, customer, reference, amount, currency) their end
+    `status`, and each customer's timeline the sentence `said` about each."""
+    for start in range(0, len(rows), EXPIRE_BATCH):
+        chunk = [pk for pk, *_rest in rows[start : start + EXPIRE_BATCH]]
+        changes = {"status": status, "status_reason": reason} if reason else {"status": status}
+        PaymentLink.objects.filter(pk__in=bulk.ids_in(chunk)).update(**changes)
     at = timezone.now()
     bulk.insert_rows(
         Interaction,
@@ -466,10 +504,9 @@ def expire_links(*, now: datetime | None = None) -> int:
                 actor_id=None,
                 at=at,
             )
-            for pk, customer_id, reference, amount, currency in expired
+            for pk, customer_id, reference, amount, currency in rows
         ),
     )
-    return len(expired)
 
 
 def process_gateway_event(event: WebhookEvent) -> None:
@@ -500,12 +537,14 @@ def _when_created(link: PaymentLink) -> PaymentLink:
     if link.status == PaymentLink.Status.ACTIVE:
         return link
     if link.status == PaymentLink.Status.FAILED:
+        # The gateway's trouble, as when this request asks it (the bot's API answers 502).
         raise ValidationError(
             _("La pasarela %(provider)s no pudo crear el link: %(error)s")
             % {"provider": link.provider_name, "error": link.status_reason}
-        )
+        ) from ProviderError(link.status_reason)
     raise ValidationError(
-        _("El link de pago de esta deuda se está creando: vuelva a intentarlo en unos segundos.")
+        _("El link de pago de esta deuda se está creando: vuelva a intentarlo en unos segundos."),
+        code=LINK_BEING_CREATED,
     )
 
 

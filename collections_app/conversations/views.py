@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from collections_app.conversations import alerts, forms, selectors, services
 from collections_app.models import Conversation
 from crm import messages as customer_messages
+from crm.models import Message
 from lib import links, lists
 
 VIEW = (selectors.VIEW_CONVERSATION, "crm.view_customer")
@@ -231,6 +232,7 @@ def conversation_reply(request: HttpRequest, customer_pk: int) -> HttpResponse:
             text = services.outcome_text(sending)
             if sending.is_queued:
                 messages.success(request, text)
+                _warn_if_only_recorded(request, form.cleaned_data["channel"])
             else:
                 messages.warning(request, text)
             return redirect(_detail_url(conversation))
@@ -245,12 +247,30 @@ def conversation_resend(request: HttpRequest, customer_pk: int, message_pk: int)
     if customer_messages.resend_failed(
         customer=conversation.customer, message_id=message_pk, actor=request.user
     ):
-        messages.success(request, _("Mensaje en cola de nuevo: se enviará en unos momentos."))
+        messages.success(request, _("Mensaje en cola de nuevo."))
+        channel = (
+            conversation.customer.messages.filter(pk=message_pk)
+            .values_list("channel", flat=True)
+            .first()
+        )
+        _warn_if_only_recorded(request, channel)
     else:
         messages.warning(
             request, _("Ese mensaje ya no está fallido: ya se volvió a poner en cola o se envió.")
         )
     return redirect(_detail_url(conversation))
+
+
+def _warn_if_only_recorded(request: HttpRequest, channel: str | None) -> None:
+    """Say so when `channel` has no provider: its message is recorded, not sent (as the
+    flows warn before they send)."""
+    if channel is None or customer_messages.is_delivered(channel):
+        return
+    messages.warning(
+        request,
+        _("%(channel)s no configurado: el mensaje se registrará sin enviarse.")
+        % {"channel": Message.Channel(channel).label},
+    )
 
 
 @require_POST
