@@ -51,8 +51,8 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
     if liquidation.payout_reference:
         header.append((_("N.º de operación del abono"), liquidation.payout_reference))
     for label, value in header:
-        spreadsheets.append_row(sheet, [label, value or "—"])
-        sheet.cell(row=sheet.max_row, column=1).font = bold
+        row = spreadsheets.append_row(sheet, [label, value or "—"])
+        sheet.cell(row=row, column=1).font = bold
     spreadsheets.append_row(sheet, [])
 
     columns = [
@@ -65,8 +65,7 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
         _("Comisión plataforma"),
         _("Neto"),
     ]
-    spreadsheets.append_row(sheet, columns)
-    header_row = sheet.max_row
+    header_row = spreadsheets.append_row(sheet, columns)
     fill = PatternFill("solid", fgColor="DDE6F0")
     for cell in sheet[header_row]:
         cell.font = bold
@@ -74,7 +73,7 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
         cell.alignment = Alignment(horizontal="center")
     for line in lines:
         loan = line.participation.loan
-        spreadsheets.append_row(
+        row = spreadsheets.append_row(
             sheet,
             [
                 line.value_date,
@@ -87,13 +86,12 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
                 line.net,
             ],
         )
-        row = sheet.max_row
         sheet.cell(row=row, column=1).number_format = DATE_FORMAT
         for column in range(5, 9):
             sheet.cell(row=row, column=column).number_format = MONEY_FORMAT
 
     # The stored totals, as values: they are what the statement says and what gets paid.
-    spreadsheets.append_row(
+    total_row = spreadsheets.append_row(
         sheet,
         [
             _("Totales"),
@@ -106,7 +104,6 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
             liquidation.net_amount,
         ],
     )
-    total_row = sheet.max_row
     top = Border(top=Side(style="thin"))
     for cell in sheet[total_row]:
         cell.font = bold

@@ -137,9 +137,11 @@ def _amounts_sheet(
     percent = [5 + 3 * k for k in range(len(report.currencies))]
     for row in report.rows:
         first = row.month if row.month else row.label
-        _row(sheet, [first, row.count, *_amount_values(row.amounts)], money=money, percent=percent)
+        at = _row(
+            sheet, [first, row.count, *_amount_values(row.amounts)], money=money, percent=percent
+        )
         if row.month:
-            sheet.cell(row=sheet.max_row, column=1).number_format = MONTH_FORMAT
+            sheet.cell(row=at, column=1).number_format = MONTH_FORMAT
     _total(
         sheet,
         [_("Total general"), report.total.count],
@@ -203,8 +205,8 @@ def _sheet(book: Workbook, name: str, title: str, heading: list[tuple[str, str]]
     spreadsheets.append_row(sheet, [title])
     sheet["A1"].font = Font(bold=True, size=14)
     for label, value in heading:
-        spreadsheets.append_row(sheet, [label, value])
-        sheet.cell(row=sheet.max_row, column=1).font = BOLD
+        row = spreadsheets.append_row(sheet, [label, value])
+        sheet.cell(row=row, column=1).font = BOLD
     sheet.append([])
     return sheet
 
@@ -224,13 +226,15 @@ def _row(
     *,
     money: Iterable[int] = (),
     percent: Iterable[int] = (),
-) -> None:
-    """Append a row; `money` and `percent` are 1-based column numbers to format."""
+) -> int:
+    """Append a row and return its number; `money` and `percent` are 1-based column
+    numbers to format."""
     row = spreadsheets.append_row(sheet, values)
     for column in money:
         sheet.cell(row=row, column=column).number_format = MONEY_FORMAT
     for column in percent:
         sheet.cell(row=row, column=column).number_format = PERCENT_FORMAT
+    return row
 
 
 def _total(
@@ -245,8 +249,8 @@ def _total(
     all_values = values + more
     if not money and more:
         money = range(len(values) + 1, len(all_values) + 1)
-    _row(sheet, all_values, money=money, percent=percent)
-    for cell in sheet[sheet.max_row]:
+    row = _row(sheet, all_values, money=money, percent=percent)
+    for cell in sheet[row]:
         cell.font = BOLD
         cell.border = TOP_BORDER
 
