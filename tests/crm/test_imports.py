@@ -567,6 +567,57 @@ def test_undo_is_refused_once_a_record_changed_after_the_import(supervisor):
     assert Customer.objects.count() == 2
 
 
+def test_undo_lists_the_first_reasons_and_counts_the_rest_across_its_chunks(
+    supervisor, monkeypatch
+):
+    from crm.imports import customers as customer_imports
+
+    rows = [HEADER] + [["DNI", f"4123{n:04d}", "Ana", f"Prueba {n}", "", "", ""] for n in range(7)]
+    batch = run(xlsx(rows), supervisor)
+    for customer in Customer.objects.filter(document_number__in=["41230001", "41230004"]):
+        customer.city = "Tacna"
+        customer.save()
+    crm_services.record_interaction(
+        customer=Customer.objects.get(document_number="41230006"),
+        kind=Interaction.Kind.NOTE,
+        summary="Llamó",
+        actor=None,
+    )
+    monkeypatch.setattr(customer_imports, "BATCH_SIZE", 2)  # records read two at a time
+    monkeypatch.setattr(customer_imports, "BLOCKERS_LISTED", 2)
+
+    assert services.undo_blockers(batch) == [
+        "Línea 3: Ana Prueba 1 cambió después de la importación.",
+        "Línea 6: Ana Prueba 4 cambió después de la importación.",
+        "y 1 más.",
+    ]
+
+
+def test_a_large_import_is_checked_when_undone_not_on_every_view_of_its_page(
+    client, supervisor, monkeypatch
+):
+    from crm.imports import views as import_views
+
+    batch = run(xlsx(good_rows()), supervisor)
+    marta = Customer.objects.get(document_number="41234567")
+    marta.city = "Tacna"
+    marta.save()
+    monkeypatch.setattr(import_views, "UNDO_CHECKED_ON_PAGE", 1)
+    client.force_login(supervisor)
+
+    with CaptureQueriesContext(connection) as page_queries:
+        page = client.get(reverse("crm:import_detail", args=[batch.pk]))
+    undone = client.post(reverse("crm:import_undo", args=[batch.pk]), follow=True)
+
+    # The page read every record and customer of a 100,000-row import on each view (8 s).
+    assert not any("crm_importrecord" in q["sql"] and "action" in q["sql"] for q in page_queries)
+    assert "eso se comprueba al deshacer" in page.content.decode()
+    assert f"Línea 2: {marta.full_name} cambió después de la importación." in (
+        undone.content.decode()
+    )
+    assert Customer.objects.count() == 2  # nothing undone
+
+
 # --- Screens -------------------------------------------------------------------------------
 
 
