@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.validators import FileExtensionValidator, MaxLengthValidator
+from django.core.validators import FileExtensionValidator, MaxLengthValidator, MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -114,8 +114,15 @@ class GestionType(models.Model):
         help_text=_("Se envía por enlace al cliente cuando la gestión se cierra."),
     )
     # Minutes before the due time at which "about to be late" alerts go out.
+    # The alerts look a week ahead: a warning earlier than that is never sent.
     warn_before_minutes = models.PositiveIntegerField(
-        _("aviso antes del vencimiento (minutos)"), default=120
+        _("aviso antes del vencimiento (minutos)"),
+        default=120,
+        validators=[
+            MaxValueValidator(
+                7 * 24 * 60, _("El aviso puede ser a lo sumo 10080 minutos (7 días) antes.")
+            )
+        ],
     )
     # The process credit leads open (calculator, campaigns, walk-ins): its gestiones carry a
     # CreditApplication, and its approving state makes their draft loan.
@@ -162,10 +169,24 @@ class GestionState(models.Model):
     order = models.PositiveIntegerField(_("orden"), default=0)
     is_initial = models.BooleanField(_("inicial"), default=False)
     outcome = models.CharField(_("resultado"), max_length=10, choices=Outcome, default=Outcome.OPEN)
-    # Time allowed in the state (*tiempo de duración*); all zero means no limit.
-    duration_days = models.PositiveIntegerField(_("días"), default=0)
-    duration_hours = models.PositiveIntegerField(_("horas"), default=0)
-    duration_minutes = models.PositiveIntegerField(_("minutos"), default=0)
+    # Time allowed in the state (*tiempo de duración*); all zero means no limit. Bounded: a
+    # slip of extra zeros (3,000,000 days) made every new gestión of the type a 500 when
+    # its due date was computed, and the times report with it.
+    duration_days = models.PositiveIntegerField(
+        _("días"),
+        default=0,
+        validators=[MaxValueValidator(3650, _("A lo sumo 3650 días (10 años)."))],
+    )
+    duration_hours = models.PositiveIntegerField(
+        _("horas"),
+        default=0,
+        validators=[MaxValueValidator(8760, _("A lo sumo 8760 horas (un año)."))],
+    )
+    duration_minutes = models.PositiveIntegerField(
+        _("minutos"),
+        default=0,
+        validators=[MaxValueValidator(525600, _("A lo sumo 525600 minutos (un año)."))],
+    )
     supervisors = models.ManyToManyField(
         USER, verbose_name=_("supervisores del estado"), blank=True, related_name="+"
     )

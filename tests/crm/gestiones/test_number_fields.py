@@ -419,6 +419,43 @@ def test_a_states_duration_in_admin_refuses_a_thousand_with_a_point(admin_client
 
 
 @pytest.mark.parametrize(
+    ("field", "typed", "said"),
+    [
+        ("duration_days", "3000000", "A lo sumo 3650 días (10 años)."),
+        ("duration_hours", "1000000000", "A lo sumo 8760 horas (un año)."),
+        ("duration_minutes", "99999999", "A lo sumo 525600 minutos (un año)."),
+    ],
+)
+def test_a_states_duration_with_extra_zeros_is_refused_not_a_server_error_later(
+    admin_client, credit_type, field, typed, said
+):
+    state = GestionState.objects.get(gestion_type=credit_type, name="Creado")
+    url = reverse("admin:gestiones_gestionstate_change", args=[state.pk])
+    before = (state.duration_days, state.duration_hours, state.duration_minutes)
+    values = {
+        "gestion_type": credit_type.pk,
+        "name": state.name,
+        "order": str(state.order),
+        "is_initial": "on",
+        "outcome": state.outcome,
+        "duration_days": "0",
+        "duration_hours": "0",
+        "duration_minutes": "0",
+        "color": state.color,
+        "state_agents-TOTAL_FORMS": "0",
+        "state_agents-INITIAL_FORMS": "0",
+    }
+
+    response = admin_client.post(url, values | {field: typed})
+
+    assert response.context["adminform"].form.errors[field] == [said]
+    state.refresh_from_db()
+    assert (state.duration_days, state.duration_hours, state.duration_minutes) == before
+    # Taken, 3,000,000 days made every new gestión of the type a 500 (its due date), and
+    # 1,000,000,000 the times report.
+
+
+@pytest.mark.parametrize(
     "url",
     ["admin:gestiones_goal_add", "admin:gestiones_gestionstate_add", "admin:gestiones_action_add"],
 )
