@@ -95,6 +95,20 @@ def test_a_new_gestions_amount_of_one_group_of_three_is_asked_again(
     assert not Gestion.objects.exists()
 
 
+def test_a_new_gestions_amount_with_three_extra_zeros_is_refused(
+    client, customer, credit_type, asesor
+):
+    client.force_login(asesor)
+
+    response = open_gestion(client, customer, credit_type, amount_requested="1500000000")
+
+    # Taken, it counted toward the advisor's goal, whose targets stop at 100,000,000.
+    assert errors_of(response, "amount_requested") == [
+        "El monto puede ser a lo sumo 100,000,000.00: revise los ceros."
+    ]
+    assert not Gestion.objects.exists()
+
+
 def test_a_new_gestions_count_refuses_a_thousand_with_a_point(
     client, customer, credit_type, asesor, dependants
 ):
