@@ -477,7 +477,9 @@ def test_the_detail_shows_the_receipt_and_the_debt(agent_client, loan, debtor):
     response = agent_client.get(reverse("collections_app:reported_detail", args=[report.pk]))
 
     receipt_url = reverse("collections_app:reported_receipt", args=[report.pk])
-    assertContains(response, f'<iframe src="{receipt_url}"')
+    assertContains(response, f'<iframe loading="lazy" src="{receipt_url}"')
+    # A phone's browser shows no PDF in a frame: a button opens it there.
+    assertContains(response, f'id="receipt-open" href="{receipt_url}"')
     assertContains(response, "10,970.27")
     assertNotContains(response, "Aceptar el pago en exceso")
 
