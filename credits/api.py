@@ -46,7 +46,7 @@ RATE_PLACES = Decimal("1E-10")
 
 class SchedulePreviewQuery(PlainNumbersIn):
     principal: PlainDecimal = Field(
-        gt=0, le=10_000_000, decimal_places=2, description="Capital del préstamo."
+        gt=0, le=schedule.MAX_PRINCIPAL, decimal_places=2, description="Capital del préstamo."
     )
     annual_rate: PlainDecimal | None = Field(
         None,

@@ -116,6 +116,7 @@ class LoanTermsForm(forms.Form):
         max_digits=14,
         decimal_places=2,
         min_value=Decimal("0.01"),
+        max_value=schedule.MAX_PRINCIPAL,
         error_messages={"required": _("Indique el monto.")},
     )
     term = lib_fields.IntegerField(

@@ -533,7 +533,7 @@ class LoanImporter(Importer):
             spreadsheets.read_amount,
             "principal",
             label=_("el capital"),
-            maximum=payment_services.MAX_AMOUNT,
+            maximum=schedule.MAX_PRINCIPAL,
         )
         if principal is not None and principal <= 0:
             messages.append(_("El capital debe ser mayor que cero."))
@@ -635,6 +635,9 @@ class LoanImporter(Importer):
                         )
                         % {"code": code}
                     )
+        if product is not None and not unchanged:
+            messages.extend(_outside_product(product, principal, term, annual_rate))
+        if state is not None and code:
             if not unchanged and not messages and code in state.installments:
                 messages.extend(
                     _check_installments(state.installments[code], principal, term, start_date)
@@ -932,6 +935,24 @@ def _part_messages(problems: Sequence[str]) -> list[str]:
             % {"n": len(problems) - PART_PROBLEMS_LISTED}
         )
     return shown
+
+
+def _outside_product(
+    product: LoanProduct, principal: Decimal | None, term: int | None, annual_rate: Decimal | None
+) -> list[str]:
+    """Return why the product does not take this principal, term or rate: the loan form's
+    own check. A product no longer offered still takes the old loans a book brings."""
+    try:
+        loan_services.validate_terms(
+            product=product,
+            # A zero principal or term has its own message already.
+            principal=principal or None,
+            term=term or None,
+            annual_rate=annual_rate,
+        )
+    except ValidationError as exc:
+        return [m for field, ms in exc.message_dict.items() if field != "product" for m in ms]
+    return []
 
 
 def _check_installments(flat: array, principal: Decimal, term: int, start_date: date) -> list[str]:

@@ -22,6 +22,8 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
 MAX_TERM = 600
+# The largest principal any product, loan form or calculator takes: beyond it is a typo.
+MAX_PRINCIPAL = Decimal(10_000_000)
 # The highest nominal annual rate (%) any screen, product or API takes: beyond it is a typo.
 MAX_ANNUAL_RATE = Decimal(1000)
 

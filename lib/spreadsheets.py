@@ -690,7 +690,8 @@ def read_date(value: Any, *, label: str, earliest: date, latest: date) -> date:
 
 
 def read_rate(value: Any, *, label: str, maximum: Decimal) -> Decimal:
-    """Return a required percentage (32.5 is 32.5 %), never negative, up to 4 decimals."""
+    """Return a required percentage (32.5 is 32.5 %), never negative, up to 4 decimals; a
+    number cell between 0 and 1 is refused as ambiguous (0.24 % or Excel's «24%»?)."""
     if is_blank(value):
         raise ValueError(_("Falta %(label)s.") % {"label": label})
     rate: Decimal | None = None
@@ -713,6 +714,17 @@ def read_rate(value: Any, *, label: str, maximum: Decimal) -> Decimal:
         )
     if rate < 0:
         raise ValueError(capfirst(_("%(label)s no puede ser negativa.") % {"label": label}))
+    if not isinstance(value, str) and 0 < rate < 1:
+        # Excel keeps a cell shown as «24%» as 0.24: a number cell below 1 may be either.
+        raise ValueError(
+            capfirst(
+                _(
+                    "%(label)s: ¿%(value)s %% o %(percent)s %%? Escriba %(percent)s para una tasa "
+                    "de %(percent)s %%."
+                )
+                % {"label": label, "value": _comma(rate), "percent": _comma(rate * 100)}
+            )
+        )
     if rate > maximum:
         raise ValueError(
             capfirst(
@@ -723,6 +735,11 @@ def read_rate(value: Any, *, label: str, maximum: Decimal) -> Decimal:
     if rate != rate.quantize(Decimal("0.0001")):
         raise ValueError(capfirst(_("%(label)s tiene más de 4 decimales.") % {"label": label}))
     return rate.quantize(Decimal("0.0001"))
+
+
+def _comma(number: Decimal) -> str:
+    """Return a number as written in Spanish, without trailing zeros: 0,24, 24, 24,5."""
+    return format(number.normalize(), "f").replace(".", ",")
 
 
 def read_yes_no(value: Any, *, label: str) -> bool | None:

@@ -12,7 +12,7 @@ from credits.models import LoanProduct
 from crm import forms as crm_forms
 from lib import fields as lib_fields
 
-MAX_AMOUNT = Decimal(10_000_000)
+MAX_AMOUNT = schedule.MAX_PRINCIPAL
 MIN_AMOUNT = Decimal(100)
 
 

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from credits.schedule import MAX_ANNUAL_RATE, MAX_TERM, FeeType, Frequency, Method
+from credits.schedule import MAX_ANNUAL_RATE, MAX_PRINCIPAL, MAX_TERM, FeeType, Frequency, Method
+from crm import display
 from crm.models import Branch, Customer
 from lib import files
 from lib.money import MONEY, RATE, Currency
@@ -116,9 +117,17 @@ class LoanProduct(models.Model):
         _("plazo máximo (cuotas)"), default=60, validators=[MaxValueValidator(MAX_TERM)]
     )
     min_amount = models.DecimalField(
-        _("monto mínimo"), **MONEY, default=Decimal("100.00"), validators=[MinValueValidator(0)]
+        _("monto mínimo"),
+        **MONEY,
+        default=Decimal("100.00"),
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_PRINCIPAL)],
     )
-    max_amount = models.DecimalField(_("monto máximo"), **MONEY, default=Decimal("500000.00"))
+    max_amount = models.DecimalField(
+        _("monto máximo"),
+        **MONEY,
+        default=Decimal("500000.00"),
+        validators=[MaxValueValidator(MAX_PRINCIPAL)],
+    )
     fee_type = models.CharField(
         _("tipo de comisión"), max_length=10, choices=FeeType, default=FeeType.NONE
     )
@@ -213,6 +222,17 @@ class LoanProduct(models.Model):
             ) % {"max": MAX_ANNUAL_RATE}
         if self.fee_type == FeeType.PERCENT and self.fee_value is not None and self.fee_value > 100:
             errors["fee_value"] = _("Una comisión porcentual no puede pasar del 100 %.")
+        # A fixed fee is owed on every installment: above the smallest loan it is a typo
+        # (1500 for 15.00), and that loan would owe its principal again at each due date.
+        if (
+            self.fee_type == FeeType.FIXED
+            and None not in (self.fee_value, self.min_amount)
+            and self.fee_value > self.min_amount
+        ):
+            errors["fee_value"] = _(
+                "La comisión fija por cuota (%(fee)s) supera el monto mínimo del producto "
+                "(%(min)s)."
+            ) % {"fee": display.amount(self.fee_value), "min": display.amount(self.min_amount)}
         if self.grace_days is not None and self.grace_days > MAX_GRACE_DAYS:
             errors["grace_days"] = _("Los días de gracia no pueden pasar de %(max)s.") % {
                 "max": MAX_GRACE_DAYS

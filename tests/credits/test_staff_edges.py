@@ -235,7 +235,10 @@ def test_a_product_with_an_absurd_late_rate_fee_or_grace_is_refused(db, changes,
 
 
 def test_a_fixed_fee_above_100_is_still_a_fee(db):
-    product = LoanProductFactory.build(fee_type="fixed", fee_value=Decimal("250"))
+    # Not a percentage: bounded by the product's smallest loan (test_loan_bounds), not by 100.
+    product = LoanProductFactory.build(
+        fee_type="fixed", fee_value=Decimal("250"), min_amount=Decimal("1000")
+    )
 
     product.full_clean()
 

@@ -379,7 +379,7 @@ class Command(BaseCommand):
         payments.append(["Código de pago", "Fecha", "Monto", "Referencia"])
         for i, document in enumerate(documents):
             start = self.today - timedelta(days=200 - 40 * i)
-            principal, term, code = Decimal(3000 + 1500 * i), 12, f"SA-{2024100 + i}"
+            principal, term, code = Decimal(9000 + 1500 * i), 12, f"SA-{2024100 + i}"
             plan = schedule.build_schedule(
                 principal=principal,
                 annual_rate=product.annual_rate,
