@@ -2,13 +2,10 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
-from django.utils.text import capfirst
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -31,8 +28,8 @@ from credits.services import contracts as contract_services
 from credits.services import delinquency
 from credits.services import payments as payment_services
 from crm import display
+from lib import admin_widgets, people
 from lib import fields as lib_fields
-from lib import people
 from lib.jsonsafe import BoundedDecoder
 from lib.stale import KeepsOthersChangesAdmin
 
@@ -124,24 +121,6 @@ INSTALLMENT_COLUMNS = (
 )
 
 
-def _table(model: type[models.Model], rows, columns: tuple[str, ...], empty: str) -> str:
-    """Return `rows` as an HTML table of `columns`, each value shown as admin shows a field."""
-    fields = [model._meta.get_field(name) for name in columns]
-
-    def cells(row) -> str:
-        return format_html_join(
-            "",
-            "<td>{}</td>",
-            ((display_for_field(getattr(row, f.name), f, empty),) for f in fields),
-        )
-
-    return format_html(
-        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
-        format_html_join("", "<th>{}</th>", ((capfirst(f.verbose_name),) for f in fields)),
-        format_html_join("", "<tr>{}</tr>", ((cells(row),) for row in rows)),
-    )
-
-
 @admin.register(Installment)
 class InstallmentAdmin(ReadOnlyAdmin):
     """Every installment, superseded ones too; a loan's page links here filtered to it."""
@@ -208,19 +187,18 @@ class LoanAdmin(ReadOnlyAdmin):
             caption = _("Las %(shown)s desde la primera pendiente, la n.º %(number)s.")
         # Said only when the table leaves some out.
         caption = "" if len(rows) == total else caption % {"shown": len(rows), "number": first_open}
-        url = "{}?{}".format(
-            reverse("admin:credits_installment_changelist"),
-            urlencode({"loan__id__exact": loan.pk}),
-        )
         link = ngettext("Ver la cuota", "Ver las %(count)s cuotas", total) % {
             "count": display.whole(total)
         }
-        return format_html(
-            '<p>{} <a href="{}">{}</a></p>{}',
-            caption,
-            url,
-            link,
-            _table(Installment, rows, INSTALLMENT_COLUMNS, self.get_empty_value_display()),
+        return admin_widgets.some_rows(
+            Installment,
+            rows,
+            INSTALLMENT_COLUMNS,
+            empty=self.get_empty_value_display(),
+            caption=caption,
+            changelist="admin:credits_installment_changelist",
+            query={"loan__id__exact": loan.pk},
+            link=link,
         )
 
     @admin.display(description=_("asesor"), ordering="advisor__first_name")

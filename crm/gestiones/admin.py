@@ -3,14 +3,9 @@ so their admin pages are read-only."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
-from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -44,6 +39,7 @@ from crm.gestiones.models import (
     SurveyInvitation,
 )
 from crm.gestiones.surveys import services as survey_services
+from lib import admin_widgets
 from lib import fields as lib_fields
 from lib.admin_widgets import WholeNumberAutocompleteMixin
 
@@ -298,24 +294,6 @@ FOLLOW_UP_COLUMNS = (
 )
 
 
-def _table(model: type[models.Model], rows, columns: tuple[str, ...], empty: str) -> str:
-    """Return `rows` as an HTML table of `columns`, each value shown as admin shows a field."""
-    fields = [model._meta.get_field(name) for name in columns]
-
-    def cells(row) -> str:
-        return format_html_join(
-            "",
-            "<td>{}</td>",
-            ((linebreaksbr(display_for_field(getattr(row, f.name), f, empty)),) for f in fields),
-        )
-
-    return format_html(
-        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
-        format_html_join("", "<th>{}</th>", ((capfirst(f.verbose_name),) for f in fields)),
-        format_html_join("", "<tr>{}</tr>", ((cells(row),) for row in rows)),
-    )
-
-
 @admin.register(Gestion)
 class GestionAdmin(ReadOnlyAdmin):
     list_display = ("id", "customer", "gestion_type", "state", "agent", "due_at", "created_at")
@@ -343,10 +321,6 @@ class GestionAdmin(ReadOnlyAdmin):
         follow_ups = gestion.follow_ups.select_related(
             "action", "result", "from_state", "state", "actor"
         )[:FOLLOW_UPS_SHOWN]
-        url = "{}?{}".format(
-            reverse("admin:gestiones_followup_changelist"),
-            urlencode({"gestion__id__exact": gestion.pk}),
-        )
         link = ngettext("Ver el seguimiento", "Ver los %(count)s seguimientos", total) % {
             "count": display.whole(total)
         }
@@ -355,12 +329,15 @@ class GestionAdmin(ReadOnlyAdmin):
             if total > FOLLOW_UPS_SHOWN
             else ""
         )
-        return format_html(
-            '<p>{} <a href="{}">{}</a></p>{}',
-            caption,
-            url,
-            link,
-            _table(FollowUp, follow_ups, FOLLOW_UP_COLUMNS, self.get_empty_value_display()),
+        return admin_widgets.some_rows(
+            FollowUp,
+            follow_ups,
+            FOLLOW_UP_COLUMNS,
+            empty=self.get_empty_value_display(),
+            caption=caption,
+            changelist="admin:gestiones_followup_changelist",
+            query={"gestion__id__exact": gestion.pk},
+            link=link,
         )
 
 
