@@ -5,30 +5,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gestiones', '0019_campaign_launch_resumes'),
+        ("gestiones", "0019_campaign_launch_resumes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='gestionstate',
-            name='duration_days',
-            field=models.PositiveIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(3650, 'A lo sumo 3650 días (10 años).')], verbose_name='días'),
+            model_name="gestionstate",
+            name="duration_days",
+            field=models.PositiveIntegerField(
+                default=0,
+                validators=[
+                    django.core.validators.MaxValueValidator(3650, "A lo sumo 3650 días (10 años).")
+                ],
+                verbose_name="días",
+            ),
         ),
         migrations.AlterField(
-            model_name='gestionstate',
-            name='duration_hours',
-            field=models.PositiveIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(8760, 'A lo sumo 8760 horas (un año).')], verbose_name='horas'),
+            model_name="gestionstate",
+            name="duration_hours",
+            field=models.PositiveIntegerField(
+                default=0,
+                validators=[
+                    django.core.validators.MaxValueValidator(8760, "A lo sumo 8760 horas (un año).")
+                ],
+                verbose_name="horas",
+            ),
         ),
         migrations.AlterField(
-            model_name='gestionstate',
-            name='duration_minutes',
-            field=models.PositiveIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(525600, 'A lo sumo 525600 minutos (un año).')], verbose_name='minutos'),
+            model_name="gestionstate",
+            name="duration_minutes",
+            field=models.PositiveIntegerField(
+                default=0,
+                validators=[
+                    django.core.validators.MaxValueValidator(
+                        525600, "A lo sumo 525600 minutos (un año)."
+                    )
+                ],
+                verbose_name="minutos",
+            ),
         ),
         migrations.AlterField(
-            model_name='gestiontype',
-            name='warn_before_minutes',
-            field=models.PositiveIntegerField(default=120, validators=[django.core.validators.MaxValueValidator(10080, 'El aviso puede ser a lo sumo 10080 minutos (7 días) antes.')], verbose_name='aviso antes del vencimiento (minutos)'),
+            model_name="gestiontype",
+            name="warn_before_minutes",
+            field=models.PositiveIntegerField(
+                default=120,
+                validators=[
+                    django.core.validators.MaxValueValidator(
+                        10080, "El aviso puede ser a lo sumo 10080 minutos (7 días) antes."
+                    )
+                ],
+                verbose_name="aviso antes del vencimiento (minutos)",
+            ),
         ),
     ]
