@@ -271,7 +271,15 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
             _save_cart(request, lead, cart)
     else:
         error = " ".join(m for errors in form.errors.values() for m in errors)
-    return _cart_response(request, lead, error=error)
+    # The catalog row that was tapped answers too (the cart may be screens away): a valid
+    # product id even when the quantity is not (a tampered id has no row).
+    row_id = form.cleaned_data.get("product")
+    if row_id is None:
+        return _cart_response(request, lead, error=error)
+    in_cart = _cart(request, lead).get(str(row_id), 0)
+    return _cart_response(
+        request, lead, error=error, row={"id": row_id, "error": error, "in_cart": in_cart}
+    )
 
 
 @require_POST
@@ -472,10 +480,16 @@ def _cart_lines(request: HttpRequest, lead: Lead) -> dict:
         )
     total = sum((line["total"] for line in lines), 0)
     currency = lines[0]["product"].currency if lines else ""
-    return {"lines": lines, "total": total, "currency": currency}
+    units = sum(line["quantity"] for line in lines)
+    return {"lines": lines, "total": total, "currency": currency, "units": units}
 
 
-def _cart_response(request: HttpRequest, lead: Lead, *, error: str = "") -> HttpResponse:
+def _cart_response(
+    request: HttpRequest, lead: Lead, *, error: str = "", row: dict | None = None
+) -> HttpResponse:
+    """Answer a change to the cart: the cart, its summary above the catalog on a phone and,
+    after a tap on a catalog row, what came of it in that row (the cart may be screens away).
+    """
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -489,5 +503,7 @@ def _cart_response(request: HttpRequest, lead: Lead, *, error: str = "") -> Http
             "cart_error": error,
             "order_form": forms.OrderForm(),
             "is_mine": True,
+            "swap_summary": True,
+            "row": row,
         },
     )

@@ -14,6 +14,10 @@ from credits.models import Loan
 from crm.models import Customer
 from lib import links, people
 
+# Columns a phone does not show: the customer cell sums them up instead (loan_table.jinja).
+WIDE = {"th": {"class": "d-none d-md-table-cell"}}
+WIDE_RIGHT = {"th": {"class": "text-end d-none d-md-table-cell"}}
+
 
 class LoanTable(tables.Table):
     payment_code = tables.Column(verbose_name=_("Código"), order_by=("payment_code",))
@@ -22,23 +26,23 @@ class LoanTable(tables.Table):
         order_by=("customer__last_name", "customer__first_name", "id"),
     )
     # Product, advisor and branch are filters rather than sort keys, as in the customer list.
-    product = tables.Column(verbose_name=_("Producto"), orderable=False)
+    product = tables.Column(verbose_name=_("Producto"), orderable=False, attrs=WIDE)
     principal = tables.Column(
-        verbose_name=_("Capital"), order_by=("principal", "id"), attrs={"th": {"class": "text-end"}}
+        verbose_name=_("Capital"), order_by=("principal", "id"), attrs=WIDE_RIGHT
     )
     outstanding = tables.Column(
         verbose_name=_("Saldo capital"),
         order_by=("outstanding", "id"),
-        attrs={"th": {"class": "text-end"}},
+        attrs=WIDE_RIGHT,
     )
-    status = tables.Column(verbose_name=_("Estado"), order_by=("status", "id"))
+    status = tables.Column(verbose_name=_("Estado"), order_by=("status", "id"), attrs=WIDE)
     days_past_due = tables.Column(
         verbose_name=_("Días de atraso"),
         order_by=("days_past_due", "id"),
-        attrs={"th": {"class": "text-end"}},
+        attrs=WIDE_RIGHT,
     )
-    advisor = tables.Column(verbose_name=_("Asesor"), orderable=False)
-    branch = tables.Column(verbose_name=_("Sucursal"), orderable=False)
+    advisor = tables.Column(verbose_name=_("Asesor"), orderable=False, attrs=WIDE)
+    branch = tables.Column(verbose_name=_("Sucursal"), orderable=False, attrs=WIDE)
     # Only in the CSV/XLSX export: on screen the amounts carry it.
     currency = tables.Column(verbose_name=_("Moneda"), visible=False)
 

@@ -30,7 +30,7 @@ class CustomerFilter(search.SearchLastFilterSet):
             attrs={
                 "placeholder": _("Documento, nombre o teléfono"),
                 "type": "search",
-                "autofocus": True,
+                "data-autofocus": "wide",
             }
         ),
     )

@@ -14,6 +14,9 @@ from crm.gestiones import selectors
 from crm.gestiones.models import Gestion
 from lib import links, people
 
+# A column a phone does not show: the customer cell sums it up instead (gestion_table.jinja).
+WIDE = {"th": {"class": "d-none d-md-table-cell"}}
+
 
 class GestionTable(tables.Table):
     number = tables.Column(verbose_name=_("N.º"), accessor="id", order_by=("id",))
@@ -25,17 +28,20 @@ class GestionTable(tables.Table):
         visible=False,
         orderable=False,
     )
-    gestion_type = tables.Column(verbose_name=_("Tipo"), orderable=False)
-    state = tables.Column(verbose_name=_("Estado"), orderable=False)
-    agent = tables.Column(verbose_name=_("Gestor"), orderable=False)
-    branch = tables.Column(verbose_name=_("Sucursal"), orderable=False)
+    gestion_type = tables.Column(verbose_name=_("Tipo"), orderable=False, attrs=WIDE)
+    state = tables.Column(verbose_name=_("Estado"), orderable=False, attrs=WIDE)
+    agent = tables.Column(verbose_name=_("Gestor"), orderable=False, attrs=WIDE)
+    branch = tables.Column(verbose_name=_("Sucursal"), orderable=False, attrs=WIDE)
     amount = tables.Column(
-        verbose_name=_("Monto"), accessor="amount_requested", order_by=("amount_requested", "id")
+        verbose_name=_("Monto"),
+        accessor="amount_requested",
+        order_by=("amount_requested", "id"),
+        attrs=WIDE,
     )
     # Exported, not shown: the screen writes the amount with its currency.
     currency = tables.Column(verbose_name=_("Moneda"), visible=False, orderable=False)
-    due_at = tables.Column(verbose_name=_("Vence"), order_by=("due_at", "id"))
-    created_at = tables.Column(verbose_name=_("Creada"), order_by=("created_at", "id"))
+    due_at = tables.Column(verbose_name=_("Vence"), order_by=("due_at", "id"), attrs=WIDE)
+    created_at = tables.Column(verbose_name=_("Creada"), order_by=("created_at", "id"), attrs=WIDE)
 
     class Meta:
         model = Gestion

@@ -271,3 +271,14 @@ document.addEventListener("session-ended", (event) => {
   if (window.htmx) window.htmx.onLoad(improve);
   else document.addEventListener("DOMContentLoaded", () => improve(document.body));
 })();
+
+// A list's search box (data-autofocus="wide", partials/list_filters.html) takes the focus on
+// a screen from 768 px only: on a phone the keyboard it would open covers the results.
+(() => {
+  function focusSearch(root) {
+    const box = root && root.querySelector && root.querySelector('[data-autofocus="wide"]');
+    if (box && window.matchMedia("(min-width: 768px)").matches) box.focus();
+  }
+  if (window.htmx) window.htmx.onLoad(focusSearch);
+  else document.addEventListener("DOMContentLoaded", () => focusSearch(document.body));
+})();
