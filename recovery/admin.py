@@ -67,6 +67,7 @@ class RecoverySettingsForm(forms.ModelForm):
             "decline_reasons",
             "is_active",
             "advisor_whatsapp",
+            "max_discount_percent",
         ]
         widgets = {kind: PortalImageInput(kind) for kind in images.KINDS}
         # Django's own reads "carácter(es)"; the stored name is shortened anyway.
@@ -93,6 +94,10 @@ class RecoverySettingsForm(forms.ModelForm):
         hours.validators = [v for v in hours.validators if not isinstance(v, MinValueValidator)] + [
             MinValueValidator(1)
         ]
+        # A percentage, never grouped: "92,5" is ninety-two and a half.
+        percent = self.fields.get("max_discount_percent")
+        if isinstance(percent, lib_fields.DecimalField):
+            percent.grouped = False
 
     def _clean_image(self, kind: str) -> Any:
         value = self.cleaned_data.get(kind)
@@ -188,7 +193,15 @@ class RecoverySettingsAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
         ),
         (
             _("Configuración"),
-            {"fields": ["portal_url", "is_active", "advisor_whatsapp", "updated_at"]},
+            {
+                "fields": [
+                    "portal_url",
+                    "is_active",
+                    "advisor_whatsapp",
+                    "max_discount_percent",
+                    "updated_at",
+                ]
+            },
         ),
     ]
 

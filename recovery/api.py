@@ -134,7 +134,12 @@ class CampaignIn(DocumentIn):
     )
     valor_descuento: Money = Field(
         ge=0,
-        description="El porcentaje (40 es 40 %) o el monto del descuento; menor que la deuda.",
+        description=(
+            "El porcentaje (40 es 40 %) o el monto del descuento; menor que la deuda y no más "
+            "que el descuento máximo del portal de cartera castigada (95 % si nadie lo cambió). "
+            "Con codigo_pago, monto_deuda debe estar entre la mitad y el doble del saldo de ese "
+            "crédito."
+        ),
     )
     fecha_fin: SaneDate | None = Field(
         None,

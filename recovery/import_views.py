@@ -152,7 +152,10 @@ def _instructions() -> dict[str, str]:
             "Si el tipo es Porcentaje, el porcentaje (40 es 40 %); si es Monto, el monto a "
             "descontar. El descuento debe ser menor que la deuda. El monto de la campaña (lo "
             "que paga el cliente) es la deuda menos el descuento; su saldo es ese monto menos "
-            "los pagos. Ambos se calculan: no hace falta escribirlos."
+            "los pagos. Ambos se calculan: no hace falta escribirlos. El descuento no puede "
+            "pasar del máximo del portal de cartera castigada (95 % si nadie lo cambió); si el "
+            "código de pago asociado está lleno, la deuda debe estar entre la mitad y el doble "
+            "del saldo de ese crédito."
         ),
         "ends_on": _(
             "Opcional: el último día de la campaña (dd/mm/aaaa), hoy o después. Vacío: sin "

@@ -7,11 +7,14 @@ code of the loan it comes from. The campaign amount and its balance are computed
 
 A row is refused, with the reason naming the value, for what the screen and the API
 refuse (`services.create_campaign`): a bad document for its type, a discount not below
-the debt, amounts negative, zero or too large, an end date gone, a payment code that is
-not the customer's loan, a customer with an active campaign (in the book, or given
-another one by an earlier row of the same file). A customer not registered is refused,
-or registered from the row's names and contact data when the user chose so (the
-`create_customers` option); an existing customer's data is never changed.
+the debt or above the portal settings' maximum, amounts negative, zero or too large, a
+debt unlike the balance of the loan the row names, an end date gone, a payment code that
+is not the customer's loan, a customer with an active campaign (in the book, or given
+another one by an earlier row of the same file). A percentage discount in a numeric cell
+between 0 and 1 is refused as ambiguous: Excel keeps a cell showing «40%» as 0.4. A
+customer not registered is refused, or registered from the row's names and contact data
+when the user chose so (the `create_customers` option); an existing customer's data is
+never changed.
 
 The rows are written in bulk by `services.copy_campaigns` (what `create_campaign` writes:
 the campaign, the customer's tag, a timeline entry), so two uploads at once cannot give a
@@ -158,8 +161,10 @@ class CampaignRun:
         self.active: dict[int, str] = {}
         # (customer id, code) of every campaign the file's customers had.
         self.had: set[tuple[int, str]] = set()
-        # payment code → (customer id, currency).
-        self.loans: dict[str, tuple[int, str, str]] = {}
+        # payment code → (customer id, currency, status, what it owes today in cents).
+        self.loans: dict[str, tuple[int, str, str, int]] = {}
+        # The highest discount, in percent of the debt (the portal's settings), read once.
+        self.max_discount = services.max_discount()
         # The file's customers so far, by `_doc_key` → the campaign code of their first
         # row, so a second campaign for one customer is refused; and those whose first row
         # was bad.
@@ -232,7 +237,10 @@ class CampaignImporter(Importer):
             gettext_lazy("Valor del descuento"),
             required=True,
             aliases=("valor descuento", "descuento", "dscto"),
-            help=gettext_lazy("40 es 40 % (porcentaje) o 40,00 (monto); menor que la deuda."),
+            help=gettext_lazy(
+                "40 es 40 % (porcentaje) o 40,00 (monto); menor que la deuda y no más que el "
+                "descuento máximo del portal de cartera castigada (95 % si nadie lo cambió)."
+            ),
         ),
         Field(
             "ends_on",
@@ -303,11 +311,15 @@ class CampaignImporter(Importer):
                 if status == Campaign.Status.ACTIVE:
                     run.active[customer_id] = code
         for chunk in _chunks(sorted(codes)):
+            loans = list(
+                Loan.objects.filter(payment_code__in=_texts_in(chunk)).values_list(
+                    "payment_code", "pk", "customer_id", "currency", "status"
+                )
+            )
+            owed = services.loans_owed(pk for _code, pk, *_rest in loans)
             run.loans.update(
-                (code, (customer_id, currency, status))
-                for code, customer_id, currency, status in Loan.objects.filter(
-                    payment_code__in=_texts_in(chunk)
-                ).values_list("payment_code", "customer_id", "currency", "status")
+                (code, (customer_id, currency, status, _cents(owed[pk])))
+                for code, pk, customer_id, currency, status in loans
             )
         return run
 
@@ -331,6 +343,9 @@ class CampaignImporter(Importer):
         debt = _amount(cells.get("debt_amount"), labels.debt, messages)
         discount_type = read_discount_type(cells.get("discount_type"), messages)
         discount_cell = cells.get("discount_value")
+        ambiguous = _ambiguous_percent(discount_cell) if discount_type == PERCENT else None
+        if ambiguous:
+            messages.append(ambiguous)
         if isinstance(discount_cell, str) and discount_cell.rstrip().endswith("%"):
             if discount_type == AMOUNT:
                 messages.append(
@@ -341,17 +356,24 @@ class CampaignImporter(Importer):
                     % {"value": discount_cell.strip()[:40]}
                 )
             discount_cell = discount_cell.rstrip().removesuffix("%")
-        discount = _amount(discount_cell, labels.discount, messages)
+        discount = None if ambiguous else _amount(discount_cell, labels.discount, messages)
+        max_discount = state.max_discount if state is not None else services.max_discount()
         figures = None
         if debt is not None and not ZERO < debt <= MAX_DEBT:
             # The debt alone (less nothing), so each message names its own value.
             _figures, problems = services.campaign_figures(
-                debt_amount=debt, discount_type=AMOUNT, discount_value=ZERO
+                debt_amount=debt,
+                discount_type=AMOUNT,
+                discount_value=ZERO,
+                max_discount_percent=max_discount,
             )
             messages.extend(_named(p, str(debt)) for p in problems)
         elif debt is not None and discount_type and discount is not None:
             figures, problems = services.campaign_figures(
-                debt_amount=debt, discount_type=discount_type, discount_value=discount
+                debt_amount=debt,
+                discount_type=discount_type,
+                discount_value=discount,
+                max_discount_percent=max_discount,
             )
             # As the message writes an amount (1,000.00), so it is not named twice.
             shown = f"{discount} %" if discount_type == PERCENT else display.amount(discount)
@@ -421,6 +443,15 @@ class CampaignImporter(Importer):
                     messages.append(problem)
                 else:
                     currency = loan[1]
+                    if debt is not None and figures is not None:
+                        problem = services.debt_problem(
+                            debt_amount=debt,
+                            owed=_money(loan[3]),
+                            payment_code=payment_code,
+                            currency=currency,
+                        )
+                        if problem:
+                            messages.append(problem)
             earlier = state.in_file.get(key)
             if earlier is None:
                 state.in_file[key] = code
@@ -785,6 +816,26 @@ def read_discount_type(value: Any, messages: list[str]) -> str:
         )
         return ""
     return found
+
+
+def _ambiguous_percent(value: Any) -> str | None:
+    """Say why a numeric cell between 0 and 1 is no percentage to take as it is: Excel keeps
+    a cell showing «40%» as 0.4 (text cells, "40" or "40%", are read as written)."""
+    if not isinstance(value, float) or not 0 < value < 1:
+        return None
+    # repr() is a float's shortest exact spelling (0.4, not 0.40000000000000002).
+    typed = Decimal(repr(value))
+    return _(
+        "¿%(typed)s %% o %(meant)s %%? Escriba %(meant)s para un descuento de %(meant)s %%."
+    ) % {
+        "typed": _comma(typed),
+        "meant": _comma(typed * 100),
+    }
+
+
+def _comma(value: Decimal) -> str:
+    """A percentage as the message writes it: 0,4 and 40 (no trailing zeros)."""
+    return f"{value.normalize():f}".replace(".", ",")
 
 
 def _amount(value: Any, label: str, messages: list[str]) -> Decimal | None:

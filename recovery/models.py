@@ -23,6 +23,11 @@ HUNDRED = Decimal("100")
 # The most a campaign's debt may be: a file's amount mistyped by a factor of a million is
 # refused, not stored.
 MAX_DEBT = Decimal("99999999.99")
+# The highest discount a campaign may have, in percent of its debt (RecoverySettings): 40
+# typed as 99.99 would settle a debt of 12,000.00 for 1.20.
+DEFAULT_MAX_DISCOUNT = Decimal("95")
+MIN_MAX_DISCOUNT = Decimal("1")
+TOP_MAX_DISCOUNT = Decimal("99.99")
 
 
 def discount_percent(discount: Decimal, debt: Decimal) -> Decimal:
@@ -222,7 +227,8 @@ class RecoverySettings(models.Model):
     """The /recovery portal's settings: one row (`RecoverySettings.current()`).
 
     *Ajustes*: images, texts, legal text, the countdown, the reasons to decline.
-    *Configuración*: whether the portal is on (it starts off) and the adviser's WhatsApp.
+    *Configuración*: whether the portal is on (it starts off), the adviser's WhatsApp, and
+    the highest discount any campaign may have (the screen, the API and the file alike).
     Its address is the customer portal's plus /recovery, not a setting.
     """
 
@@ -263,11 +269,34 @@ class RecoverySettings(models.Model):
         blank=True,
         help_text=_("Número con código de país, solo dígitos: 51987654321."),
     )
+    # Read by services.campaign_figures: the screen, the API and the file all refuse above it.
+    max_discount_percent = models.DecimalField(
+        _("descuento máximo de una campaña (%)"),
+        # Five digits, so 100 is told the maximum, not the digits a column holds.
+        max_digits=5,
+        decimal_places=2,
+        default=DEFAULT_MAX_DISCOUNT,
+        validators=[
+            MinValueValidator(MIN_MAX_DISCOUNT, _("Indique al menos %(limit_value)s %%.")),
+            MaxValueValidator(TOP_MAX_DISCOUNT, _("Indique a lo sumo %(limit_value)s %%.")),
+        ],
+        help_text=_(
+            "El mayor descuento que una campaña puede ofrecer, en porcentaje de la deuda "
+            "castigada; también limita los descuentos por monto. Entre 1 y 99.99."
+        ),
+    )
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
 
     class Meta:
         verbose_name = _("portal de cartera castigada")
         verbose_name_plural = _("portal de cartera castigada")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_discount_percent__gte=MIN_MAX_DISCOUNT)
+                & Q(max_discount_percent__lte=TOP_MAX_DISCOUNT),
+                name="recovery_max_discount_in_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(_("Portal de cartera castigada"))

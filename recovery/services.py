@@ -8,7 +8,7 @@ payment is the campaign's alone: the loan it comes from is never touched.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,12 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from collections_app.strategies.segments import CASTIGADA_TAG
+from credits import selectors as credit_selectors
 from credits.models import Loan
 from crm import display
 from crm import services as crm_services
 from crm.models import Customer, ImportBatch, Interaction, Tag
 from lib import amounts, bulk, people, repeats
-from recovery.models import HUNDRED, MAX_DEBT, ZERO, Campaign, CampaignPayment
+from recovery.models import HUNDRED, MAX_DEBT, ZERO, Campaign, CampaignPayment, RecoverySettings
 
 # Read once: the enum builds its list anew on every access (a row each, on an import).
 DISCOUNT_TYPES = frozenset(Campaign.DiscountType.values)
@@ -34,6 +35,9 @@ CENT = Decimal("0.01")
 MAX_CODE = 30
 # An end date further ahead is a typing mistake (2062 for 2026), not a campaign.
 MAX_END_YEARS = 10
+# A campaign's debt beyond this many times the balance of the loan it names, or below its
+# share, is a typing mistake (12,000,000 or 12 for 12,000), not a written-off debt.
+DEBT_TOLERANCE = 2
 
 
 def _money(currency: str, value: Decimal) -> str:
@@ -51,13 +55,29 @@ class Figures:
     amount: Decimal
 
 
+def percent_text(value: Decimal) -> str:
+    """A percentage as messages write it: 95, 92.5, 99.99 (no trailing zeros)."""
+    return f"{value.normalize():f}"
+
+
+def max_discount() -> Decimal:
+    """Return the highest discount a campaign may have, in percent of its debt."""
+    return RecoverySettings.current().max_discount_percent
+
+
 def campaign_figures(
-    *, debt_amount: Decimal, discount_type: str, discount_value: Decimal
+    *,
+    debt_amount: Decimal,
+    discount_type: str,
+    discount_value: Decimal,
+    max_discount_percent: Decimal | None = None,
 ) -> tuple[Figures | None, list[str]]:
     """Return the discount and the campaign amount, or None and what is wrong, in Spanish.
 
     A percentage discount is rounded half up to the cent. The campaign amount must stay
-    above zero: a discount of the whole debt is no offer.
+    above zero: a discount of the whole debt is no offer. Neither kind of discount may pass
+    `max_discount_percent` of the debt (read from the portal's settings when not given: an
+    import reads it once).
     """
     problems: list[str] = []
     if debt_amount <= 0:
@@ -73,15 +93,42 @@ def campaign_figures(
         problems.append(_("El tipo de descuento debe ser «Porcentaje» o «Monto»."))
     if problems:
         return None, problems
+    if max_discount_percent is None:
+        max_discount_percent = max_discount()
     if discount_type == Campaign.DiscountType.PERCENT:
         if discount_value >= HUNDRED:
             return None, [_("El descuento debe ser menor que el 100 %.")]
+        if discount_value > max_discount_percent:
+            return None, [
+                _("El descuento de %(percent)s %% pasa del máximo de %(max)s %%%(where)s.")
+                % {
+                    "percent": percent_text(discount_value),
+                    "max": percent_text(max_discount_percent),
+                    "where": _where_the_ceiling_changes(),
+                }
+            ]
         discount = (debt_amount * discount_value / HUNDRED).quantize(CENT, ROUND_HALF_UP)
     else:
         if discount_value >= debt_amount:
             return None, [
                 _("El descuento (%(discount)s) debe ser menor que la deuda (%(debt)s).")
                 % {"discount": display.amount(discount_value), "debt": display.amount(debt_amount)}
+            ]
+        if discount_value * HUNDRED > max_discount_percent * debt_amount:
+            # Rounded up, so the share said is above the maximum it breaks (95.001: 95.01).
+            share = (discount_value * HUNDRED / debt_amount).quantize(CENT, ROUND_UP)
+            return None, [
+                _(
+                    "El descuento (%(discount)s) es el %(percent)s %% de la deuda (%(debt)s) y "
+                    "pasa del máximo de %(max)s %%%(where)s."
+                )
+                % {
+                    "discount": display.amount(discount_value),
+                    "percent": percent_text(share),
+                    "debt": display.amount(debt_amount),
+                    "max": percent_text(max_discount_percent),
+                    "where": _where_the_ceiling_changes(),
+                }
             ]
         discount = discount_value.quantize(CENT, ROUND_HALF_UP)
     if discount >= debt_amount:
@@ -95,6 +142,13 @@ def campaign_figures(
             % {"debt": display.amount(debt_amount), "discount": display.amount(discount)}
         ]
     return Figures(discount_amount=discount, amount=debt_amount - discount), []
+
+
+def _where_the_ceiling_changes() -> str:
+    return _(
+        " (se cambia en Administración › Recuperación › Portal de cartera castigada, "
+        "«descuento máximo de una campaña»)"
+    )
 
 
 def check_code(code: str) -> list[str]:
@@ -159,6 +213,30 @@ def loan_for_code(customer_id: int | None, payment_code: str) -> tuple[Loan | No
     return loan, []
 
 
+def loans_owed(loan_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Return what each loan owes today (`credits.selectors.loan_balance`'s total due), for
+    many loans in one query: the import's rows and the screen's one read it alike."""
+    figures = credit_selectors.installment_figures(loan_ids, open_only=True)
+    return {pk: sum((row.pending for row in rows), ZERO) for pk, rows in figures.items()}
+
+
+def debt_problem(
+    *, debt_amount: Decimal, owed: Decimal, payment_code: str, currency: str
+) -> str | None:
+    """Say why a campaign's debt cannot be the written-off debt of a loan owing `owed`
+    (more than twice it, or less than half); None if it can."""
+    if debt_amount <= owed * DEBT_TOLERANCE and debt_amount * DEBT_TOLERANCE >= owed:
+        return None
+    return _(
+        "La deuda castigada (%(debt)s) no se parece al saldo del crédito %(code)s "
+        "(%(owed)s): revise el monto."
+    ) % {
+        "debt": display.money_text(debt_amount, currency),
+        "code": payment_code,
+        "owed": display.money_text(owed, currency),
+    }
+
+
 # --- Making campaigns ------------------------------------------------------------------------
 
 
@@ -198,8 +276,9 @@ def create_campaign(
     made it when no person did: «por la API (Core bancario)»).
 
     Refuse (ValidationError, by field) what the file, the API and the screen refuse: a
-    discount not below the debt, negative amounts, an end date gone, a payment code of
-    another customer, a second active campaign (also when two requests race: the
+    discount not below the debt or above the settings' maximum, negative amounts, a debt
+    unlike the balance of the loan named, an end date gone, a payment code of another
+    customer, a second active campaign (also when two requests race: the
     database's constraint decides).
     """
     today = timezone.localdate()
@@ -218,6 +297,12 @@ def create_campaign(
     loan, problems = loan_for_code(customer.pk, payment_code)
     if problems:
         errors["payment_code"] = problems
+    elif loan is not None and figures is not None:
+        owed = loans_owed([loan.pk])[loan.pk]
+        if problem := debt_problem(
+            debt_amount=debt_amount, owed=owed, payment_code=payment_code, currency=loan.currency
+        ):
+            errors["debt_amount"] = [problem]
     # One at a time per customer, with a payment's annulment that may reopen a campaign:
     # the second sees the first's (the constraint alone made one of them a server error).
     crm_services.lock_customer(customer.pk)

@@ -175,6 +175,7 @@ def _portal_form(portal: RecoverySettings, **changes) -> dict:
         "countdown_hours": "48",
         "decline_reasons": portal.decline_reasons,
         "advisor_whatsapp": "51987654321",
+        "max_discount_percent": "95",
     }
     return {**data, **changes}
 

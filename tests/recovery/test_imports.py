@@ -186,10 +186,13 @@ def test_the_import_writes_what_the_screen_writes(importer, rosa, jose):
     assert (imported.kind, imported.direction) == (typed.kind, typed.direction)
 
 
-def test_a_payment_code_names_the_customers_loan_and_its_currency(importer, rosa):
-    loan = LoanFactory(customer=rosa, status=Loan.Status.WRITTEN_OFF)
+def test_a_payment_code_names_the_customers_loan_and_its_currency(importer, rosa, make_active_loan):
+    loan = make_active_loan(customer=rosa)
+    Loan.objects.filter(pk=loan.pk).update(status=Loan.Status.WRITTEN_OFF)
+    # Near what the loan owes (11,347.15): a debt far from it is refused.
+    cells = {"debt_amount": Decimal("11000"), "payment_code": loan.payment_code}
 
-    batch = run(xlsx([HEADER, row(ROSA, payment_code=loan.payment_code)]), importer)
+    batch = run(xlsx([HEADER, row(ROSA, **cells)]), importer)
 
     assert batch.created_count == 1
     campaign = Campaign.objects.get()

@@ -907,6 +907,7 @@ def _settings_form(portal: RecoverySettings, **changes) -> dict:
         "decline_reasons": portal.decline_reasons,
         "is_active": "on",
         "advisor_whatsapp": "+51 987 654 321",
+        "max_discount_percent": "95",
     }
     return {**data, **changes}
 

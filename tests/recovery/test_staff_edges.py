@@ -112,6 +112,7 @@ def _settings(portal: RecoverySettings, **changes) -> dict:
         "decline_reasons": portal.decline_reasons,
         "is_active": "on",
         "advisor_whatsapp": "51987654321",
+        "max_discount_percent": "95",
         **changes,
     }
 

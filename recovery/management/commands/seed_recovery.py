@@ -83,21 +83,23 @@ class Command(BaseCommand):
         debtors = self.debtors()
         if len(debtors) < len(CAMPAIGNS):
             raise CommandError("Faltan clientes: ejecute antes `manage.py seed_demo`.")
-        campaigns = [
-            services.create_campaign(
-                customer=customer,
-                code=code,
-                debt_amount=self.debt_of(loan, n),
-                discount_type=kind,
-                discount_value=value,
-                ends_on=self.today + timedelta(days=days) if days else None,
-                payment_code=loan.payment_code if loan else "",
-                actor=self.agent,
+        campaigns = []
+        for n, ((customer, loan), (code, kind, value, days)) in enumerate(
+            zip(debtors, CAMPAIGNS, strict=False)
+        ):
+            debt = self.debt_of(loan, n)
+            campaigns.append(
+                services.create_campaign(
+                    customer=customer,
+                    code=code,
+                    debt_amount=debt,
+                    discount_type=kind,
+                    discount_value=value if kind == "percent" else self.amount_off(value, debt),
+                    ends_on=self.today + timedelta(days=days) if days else None,
+                    payment_code=loan.payment_code if loan else "",
+                    actor=self.agent,
+                )
             )
-            for n, ((customer, loan), (code, kind, value, days)) in enumerate(
-                zip(debtors, CAMPAIGNS, strict=False)
-            )
-        ]
         self.seed_visits(campaigns[:7], portal)
         self.seed_paid(campaigns[7:10])
         self.seed_finished(campaigns[10:])
@@ -133,11 +135,16 @@ class Command(BaseCommand):
             chosen.append((customer, None))
         return chosen
 
+    def amount_off(self, value: Decimal, debt: Decimal) -> Decimal:
+        """An amount discount, at most 40 % of a small debt (the settings' maximum is 95 %)."""
+        return min(value, (debt * 40 / 100).quantize(Decimal("0.01")))
+
     def debt_of(self, loan: Loan | None, n: int) -> Decimal:
-        """What was written off: the principal lent, as the lender's file would say."""
+        """What was written off: what the loan owes today (a campaign's debt is refused
+        below half or above twice it), or a round figure for a customer's whole debt."""
         if loan is None:
             return Decimal("2500.00") + Decimal(350 * n)
-        return max(loan.principal, Decimal("1000.00"))
+        return services.loans_owed([loan.pk])[loan.pk]
 
     def seed_visits(self, campaigns: list[Campaign], portal: RecoverySettings) -> None:
         """One visit at each step: identified, offer, payment options, declined (twice:
