@@ -259,7 +259,7 @@ def flow_set_active(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         if is_active:
-            messages.success(request, _("Flujo activado: enviará cada día a las 09:00."))
+            messages.success(request, _("Flujo activado: queda programado cada día a las 09:00."))
             _warn_unsent(request, flow)
         elif _is_running_today(flow):
             # A run under way sends its remaining batches: say so, not "no more messages".

@@ -9,7 +9,7 @@ import io
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from callcenter.models import Lead
 from credits.models import Loan
@@ -169,3 +169,27 @@ def test_a_long_state_name_in_a_gestions_badges_does_not_widen_its_page_on_a_pho
     page.goto(f"{live_server.url}{reverse('gestiones:detail', args=[gestion.pk])}")
 
     assert_no_sideways_scroll(page)
+
+
+def test_on_a_phone_the_follow_up_form_is_one_tap_away(page: Page, live_server, demo_data):
+    """The form came after four side cards, about two screens down at 375 px."""
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, "admin")
+    gestion = Gestion.objects.filter(closed_at__isnull=True).order_by("pk").first()
+    page.goto(f"{live_server.url}{gestion.get_absolute_url()}")
+
+    jump = page.locator("#jump-to-follow-up")
+    expect(jump).to_be_in_viewport()
+    jump.click()
+
+    expect(page.get_by_role("heading", name="Registrar seguimiento")).to_be_in_viewport()
+
+
+def test_on_a_desktop_the_follow_up_form_needs_no_jump(page: Page, live_server, demo_data):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, live_server, "admin")
+    gestion = Gestion.objects.filter(closed_at__isnull=True).order_by("pk").first()
+    page.goto(f"{live_server.url}{gestion.get_absolute_url()}")
+
+    expect(page.locator("#jump-to-follow-up")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Registrar seguimiento")).to_be_in_viewport()

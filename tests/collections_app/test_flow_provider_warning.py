@@ -78,7 +78,7 @@ def test_switching_on_warns_before_and_after(agent, client, no_providers):
     assertContains(asked, SMS_UNSENT)
     assertContains(asked, WHATSAPP_UNSENT)
     assert _shown(done) == [
-        "Flujo activado: enviará cada día a las 09:00.",
+        "Flujo activado: queda programado cada día a las 09:00.",
         SMS_UNSENT,
         WHATSAPP_UNSENT,
     ]
