@@ -142,7 +142,7 @@ class Outcome:
     """What became of a message: told to its origin's handler when it is sent or fails."""
 
     interaction_id: int
-    status: str  # DeliveryStatus.SENT or DeliveryStatus.FAILED
+    status: str  # DeliveryStatus.SENT, FAILED or UNKNOWN (taken, its answer unreadable)
     at: datetime.datetime
     error: str = ""
     # Sent to the log, not to the customer: the channel has no provider configured.

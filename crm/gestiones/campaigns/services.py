@@ -449,7 +449,16 @@ def record_message_outcome(target_id: int, outcome: crm_messages.Outcome) -> Non
     e-mail configured) counts as that, never as sent.
     """
     targets = CampaignTarget.objects.filter(pk=target_id)
-    if outcome.is_sent:
+    if outcome.status == crm_messages.DeliveryStatus.UNKNOWN:
+        # The provider took it (2xx) but its answer could not be read: counted sent, as the
+        # provider most likely has it, with why it is unconfirmed (never "failed", which
+        # would have someone send it again).
+        targets.filter(message_status=CampaignTarget.MessageStatus.QUEUED).update(
+            message_status=CampaignTarget.MessageStatus.SENT,
+            sent_at=outcome.at,
+            message_error=outcome.error[:300],
+        )
+    elif outcome.is_sent:
         targets.filter(
             message_status__in=[
                 CampaignTarget.MessageStatus.QUEUED,

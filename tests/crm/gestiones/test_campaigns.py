@@ -860,3 +860,29 @@ def test_the_same_registration_sent_twice_is_one_timeline_entry(db, call_type):
         "Quiero un crédito",
         "Mejor mañana",
     ]
+
+
+def test_a_message_the_provider_took_but_did_not_answer_readably_counts_sent_not_failed(call_type):
+    from crm import messages as crm_messages
+
+    target = CampaignTarget.objects.create(
+        campaign=make_campaign(gestion_type=call_type),
+        customer=CustomerFactory(),
+        message_status=CampaignTarget.MessageStatus.QUEUED,
+    )
+    unknown = "Twilio recibió el mensaje pero su respuesta no se pudo leer: no se sabe si se envió"
+
+    campaign_services.record_message_outcome(
+        target.pk,
+        crm_messages.Outcome(
+            interaction_id=1,
+            status=crm_messages.DeliveryStatus.UNKNOWN,
+            at=timezone.now(),
+            error=unknown,
+        ),
+    )
+
+    # "Failed" would have had someone send it again: the customer most likely has it.
+    target.refresh_from_db()
+    assert target.message_status == CampaignTarget.MessageStatus.SENT
+    assert target.message_error == unknown
