@@ -1,6 +1,7 @@
 """Reads of investors: who may see whom, their participations, distributions and
 liquidations, and the figures of the investors' panel."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -103,19 +104,44 @@ def outstanding_share(loan_outstanding: Decimal | float, share: Decimal) -> Deci
     return money.cents(money.cents(loan_outstanding) * share / PERCENT)
 
 
-def investor_participations(investor: Investor) -> list[Participation]:
-    """Return an investor's participations with loan, customer and their share outstanding
-    (`outstanding_share`, to the cent)."""
-    participations = list(
+def investor_participations(investor: Investor) -> QuerySet[Participation]:
+    """Return an investor's participations, newest first, with loan, customer and their
+    loan's unpaid principal (`loan_outstanding`): a page of them goes through
+    `with_outstanding_share`."""
+    return (
         investor.participations.select_related("loan__customer")
         .annotate(loan_outstanding=_loan_unpaid_principal())
         .order_by("-created_at", "-id")
     )
+
+
+def with_outstanding_share(participations: Iterable[Participation]) -> list[Participation]:
+    """Return `participations` (from `investor_participations`) with each one's share of
+    its loan's unpaid principal (`outstanding_share`, to the cent)."""
+    participations = list(participations)
     for participation in participations:
         participation.outstanding_share = outstanding_share(
             participation.loan_outstanding, participation.share
         )
     return participations
+
+
+def participation_counts(investor: Investor) -> dict[str, int]:
+    """Return how many participations an investor has (`total`) and how many of them are
+    in loans of another currency (`foreign`, see `foreign_participations`); one query."""
+    return investor.participations.aggregate(
+        total=Count("pk"), foreign=Count("pk", filter=~Q(loan__currency=investor.currency))
+    )
+
+
+def foreign_participations(investor: Investor) -> QuerySet[Participation]:
+    """Return an investor's participations in loans of another currency than theirs (made
+    before `add_participation` refused them: out of their totals and liquidations)."""
+    return (
+        investor.participations.exclude(loan__currency=investor.currency)
+        .select_related("loan")
+        .order_by("-created_at", "-id")
+    )
 
 
 def investor_distributions(investor: Investor) -> QuerySet[Distribution]:
@@ -157,6 +183,36 @@ def liquidation_lines(liquidation: Liquidation) -> QuerySet[Distribution]:
     """Return a liquidation's distributions in date order, with loan, customer and payment."""
     return liquidation.lines.select_related("payment", "participation__loan__customer").order_by(
         "created_at", "id"
+    )
+
+
+def liquidation_statement_lines(liquidation: Liquidation) -> QuerySet[tuple]:
+    """Return a liquidation's lines in date order as plain values (named tuples): what its
+    statement shows of each (jinja_templates/credits/statement_lines.jinja), the loan's
+    code and the customer's names by join. A year's statement holds thousands: model
+    instances of four tables for each took seconds to build."""
+    return (
+        liquidation.lines.order_by("created_at", "id")
+        .annotate(
+            received_on=F("payment__received_on"),
+            loan_code=F("participation__loan__payment_code"),
+            first_name=F("participation__loan__customer__first_name"),
+            last_name=F("participation__loan__customer__last_name"),
+        )
+        .values_list(
+            "value_date",
+            "payment_id",
+            "received_on",
+            "reversal_of_id",
+            "loan_code",
+            "first_name",
+            "last_name",
+            "principal",
+            "interest",
+            "platform_fee",
+            "net",
+            named=True,
+        )
     )
 
 
