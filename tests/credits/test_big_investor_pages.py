@@ -232,6 +232,19 @@ def test_the_investor_page_shows_the_newest_participations_and_a_pager(client, s
     assertContains(response, 'href="?page=2&amp;participations_page=2"')
 
 
+def test_the_distributions_pager_keeps_the_participations_page(client, supervisor, monkeypatch):
+    from credits.investors import views as investor_views
+
+    monkeypatch.setattr(investor_views, "DISTRIBUTIONS_PAGE_SIZE", 1)
+    investor = _liquidated(3).investor  # three distributions
+    client.force_login(supervisor)
+
+    response = client.get(investor.get_absolute_url(), {"participations_page": 1})
+
+    # Its links were written by hand, "?page=2": the participations went back to page 1.
+    assertContains(response, 'href="?participations_page=1&amp;page=2"')
+
+
 def test_the_next_page_of_participations_comes_as_a_fragment_through_htmx(client, supervisor):
     investor = InvestorFactory()
     participations = _funded(investor, 60)
