@@ -13,6 +13,9 @@ from crm import selectors
 from crm.models import Branch, Channel, Customer
 from lib import links, people, small_tables
 
+# A column a phone does not show: the customer cell sums it up instead (customer_table.jinja).
+WIDE = {"th": {"class": "d-none d-md-table-cell"}}
+
 
 class CustomerTable(tables.Table):
     # Exported, not shown: the screen writes the type next to the number.
@@ -26,15 +29,19 @@ class CustomerTable(tables.Table):
         verbose_name=_("Cliente"), accessor="last_name", order_by=("last_name", "first_name", "id")
     )
     # The stored text (selectors.customer_list): reading `phone` would load it row by row.
-    phone = tables.Column(verbose_name=_("Celular"), accessor="phone_e164", orderable=False)
+    phone = tables.Column(
+        verbose_name=_("Celular"), accessor="phone_e164", orderable=False, attrs=WIDE
+    )
     # Sucursal, canal and asesor are filters rather than sort keys: sorting 100,000 rows
     # by a joined name costs a full join and sort on every page.
-    branch = tables.Column(verbose_name=_("Sucursal"), orderable=False)
-    channel = tables.Column(verbose_name=_("Canal"), orderable=False)
-    advisor = tables.Column(verbose_name=_("Asesor"), orderable=False)
-    tags = tables.Column(verbose_name=_("Etiquetas"), orderable=False)
+    branch = tables.Column(verbose_name=_("Sucursal"), orderable=False, attrs=WIDE)
+    channel = tables.Column(verbose_name=_("Canal"), orderable=False, attrs=WIDE)
+    advisor = tables.Column(verbose_name=_("Asesor"), orderable=False, attrs=WIDE)
+    tags = tables.Column(verbose_name=_("Etiquetas"), orderable=False, attrs=WIDE)
     last_interaction_at = tables.Column(
-        verbose_name=_("Última interacción"), order_by=("last_interaction_at", "id")
+        verbose_name=_("Última interacción"),
+        order_by=("last_interaction_at", "id"),
+        attrs=WIDE,
     )
 
     class Meta:

@@ -282,3 +282,30 @@ document.addEventListener("session-ended", (event) => {
   if (window.htmx) window.htmx.onLoad(focusSearch);
   else document.addEventListener("DOMContentLoaded", () => focusSearch(document.body));
 })();
+
+// A select's chosen option written in full on a line under it (data-chosen-text="<select
+// id>": the follow-up's «Resultado», gestiones/partials/follow_up_form.html): a phone cuts a
+// long option ("Documentos completos → Pre est…") and with it where the gestión moves. The
+// server writes the line; this keeps it in step when the choice changes, and on load (the
+// browser may restore another choice on going back).
+(() => {
+  function showChoice(line) {
+    const select = document.getElementById(line.getAttribute("data-chosen-text"));
+    if (!(select instanceof HTMLSelectElement)) return;
+    const option = select.selectedOptions[0];
+    const text = option && option.value ? option.textContent.trim() : "";
+    const words = line.querySelector("span") || line;
+    words.textContent = text;
+    line.hidden = !text;
+  }
+  document.addEventListener("change", (event) => {
+    const select = event.target;
+    if (!(select instanceof HTMLSelectElement) || !select.id) return;
+    document.querySelectorAll(`[data-chosen-text="${CSS.escape(select.id)}"]`).forEach(showChoice);
+  });
+  function showAll(root) {
+    if (root && root.querySelectorAll) root.querySelectorAll("[data-chosen-text]").forEach(showChoice);
+  }
+  if (window.htmx) window.htmx.onLoad(showAll);
+  else document.addEventListener("DOMContentLoaded", () => showAll(document.body));
+})();

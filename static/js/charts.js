@@ -31,6 +31,11 @@
  * a doughnut); a dataset's "color" may name one ("success") or be any CSS color.
  * Numbers read the Peruvian way (1,234.50) through Intl.NumberFormat("es-PE").
  *
+ * On a phone (below 576 px) a bar chart with many categories (more than 6) or a long one
+ * (more than 16 characters) is drawn sideways: one row per category, the box as tall as
+ * the rows need, long names wrapped and cut ("…") on the axis, whole in the tooltip. Wider
+ * screens keep the columns and the box's own height (.chart-box in app.css).
+ *
  * Charts are built on page load and again after every htmx swap; a canvas that already
  * has a chart gets it destroyed first. Chart.js 4 sizes the canvas through CSSOM
  * (element.style), which CSP's style-src 'self' does not block.
@@ -42,6 +47,15 @@
   const PALETTE = ["primary", "success", "warning", "danger", "info", "secondary", "indigo", "pink", "teal", "orange"];
   // Lines that coincide (German and flat balances do) stay visible, and tell apart without color.
   const DASHES = [[], [8, 4], [2, 3], [12, 4, 2, 4]];
+  // Below Bootstrap's sm breakpoint: where a column chart of many categories had a plot
+  // 181 × 84 px and drew 5 of its 14 names (the gestiones dashboard at 375 px).
+  const NARROW = window.matchMedia("(max-width: 575.98px)");
+  const MANY_LABELS = 6;
+  const LONG_LABEL = 16;
+  // A category's name on the axis: lines of at most LINE_CHARS characters, at most MAX_LINES
+  // of them ("Solicitud de crédito · Rechazado gerente de negocios" fits whole).
+  const LINE_CHARS = 20;
+  const MAX_LINES = 3;
   // Bootstrap 5.3's defaults, for a page whose CSS variables are not there.
   const BOOTSTRAP = {
     primary: "#0d6efd", success: "#198754", warning: "#ffc107", danger: "#dc3545",
@@ -123,6 +137,48 @@
     };
   }
 
+  // A category's name as lines for the axis: whole words, at most LINE_CHARS a line and
+  // MAX_LINES lines; what does not fit ends in "…" (the tooltip's title has it whole).
+  function axisLines(label) {
+    const words = String(label).split(/\s+/).filter(Boolean);
+    const lines = [];
+    let line = "";
+    for (const word of words) {
+      const longer = line ? `${line} ${word}` : word;
+      if (longer.length <= LINE_CHARS) {
+        line = longer;
+        continue;
+      }
+      if (line) lines.push(line);
+      line = word;
+    }
+    if (line) lines.push(line);
+    const cut = (text) => `${text.slice(0, LINE_CHARS - 1).trimEnd()}…`;
+    const kept = lines.slice(0, MAX_LINES).map((l) => (l.length > LINE_CHARS ? cut(l) : l));
+    if (lines.length > MAX_LINES) kept[MAX_LINES - 1] = cut(kept[MAX_LINES - 1]);
+    return kept.length > 1 ? kept : kept[0] || "";
+  }
+
+  // Sideways bars: on a phone, for a bar chart whose names would not fit under columns.
+  function sideways(spec) {
+    const labels = (spec.labels || []).map(String);
+    return spec.type === "bar" && NARROW.matches
+      && (labels.length > MANY_LABELS || labels.some((label) => label.length > LONG_LABEL));
+  }
+
+  // The box's height for sideways bars: a row per category, tall enough for its bars (side
+  // by side unless stacked) and its name's lines, plus the legend and the value axis.
+  function sidewaysHeight(spec) {
+    const labels = spec.labels || [];
+    const bars = (spec.options || {}).stacked ? 1 : Math.max(1, (spec.datasets || []).length);
+    const lines = labels.reduce((most, label) => {
+      const drawn = axisLines(label);
+      return Math.max(most, Array.isArray(drawn) ? drawn.length : 1);
+    }, 1);
+    const row = Math.max(28, bars * 12 + 10, lines * 15 + 8);
+    return Math.max(240, labels.length * row + 110);
+  }
+
   function config(spec) {
     const options = spec.options || {};
     const values = figures(spec);
@@ -130,6 +186,8 @@
     const counts = !options.money && values.every((v) => Number.isInteger(v));
     const format = formatters(options, largest);
     const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    const across = sideways(spec);
+    const valueAxis = across ? "x" : "y";
     const chartOptions = {
       responsive: true,
       maintainAspectRatio: false,
@@ -140,7 +198,7 @@
         tooltip: {
           callbacks: {
             label: (ctx) => {
-              const raw = spec.type === "doughnut" ? ctx.parsed : ctx.parsed.y;
+              const raw = spec.type === "doughnut" ? ctx.parsed : ctx.parsed[valueAxis];
               const name = spec.type === "doughnut" ? ctx.label : ctx.dataset.label;
               return `${name}: ${format.value(raw)}`;
             },
@@ -155,6 +213,22 @@
         x: axis(options.xLabel, stacked, null),
         y: axis(options.yLabel, stacked, (v) => format.tick(v), counts),
       };
+      if (across) {
+        // The categories go down the side (y) and the figures along the bottom (x), each
+        // keeping its title; every name is written, wrapped and cut, none skipped.
+        const categories = axis(options.xLabel, stacked, null);
+        categories.ticks = {
+          autoSkip: false,
+          callback(value) {
+            return axisLines(this.getLabelForValue(value));
+          },
+        };
+        chartOptions.indexAxis = "y";
+        chartOptions.scales = {
+          x: axis(options.yLabel, stacked, (v) => format.tick(v), counts),
+          y: categories,
+        };
+      }
     }
     return { type: spec.type, data: { labels: spec.labels || [], datasets: datasets(spec) }, options: chartOptions };
   }
@@ -171,6 +245,15 @@
     }
     const previous = window.Chart.getChart(canvas);
     if (previous) previous.destroy();
+    // Sideways bars take the height their rows need; otherwise the box's CSS height again.
+    const box = canvas.parentElement;
+    if (box && sideways(spec)) {
+      box.style.height = `${sidewaysHeight(spec)}px`;
+      box.dataset.chartHeight = "rows";
+    } else if (box && box.dataset.chartHeight) {
+      box.style.height = "";
+      delete box.dataset.chartHeight;
+    }
     new window.Chart(canvas, config(spec));
   }
 
@@ -205,4 +288,8 @@
   }
   document.addEventListener("htmx:afterSwap", onSwap);
   document.addEventListener("htmx:oobAfterSwap", onSwap);
+  // A phone turned sideways (or a window narrowed past 576 px): columns or rows again.
+  NARROW.addEventListener("change", () => {
+    if (window.Chart) document.querySelectorAll("canvas[data-chart]").forEach(draw);
+  });
 })();
