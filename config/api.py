@@ -13,20 +13,35 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core import signals
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import path, reverse
+from django.utils.log import log_response
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
-from ninja.errors import HttpError, Throttled, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.security import django_auth
 
 from credits.api import router as credits_router
 from crm.api_schemas import spanish_message
+from lib import request_context
+
+# How long a client waits before retrying when the database failed (503, Retry-After).
+DATABASE_RETRY_SECONDS = 10
 
 
 class SelfHostedSwagger(Swagger):
@@ -201,6 +216,15 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(request, {"detail": message}, status=exc.status_code)
 
 
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    """Answer 401 naming the scheme to use (RFC 6750), which some HTTP clients wait for
+    before they send their credentials: every endpoint that needs one takes a token."""
+    response = http_error(request, exc)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
 @api.exception_handler(Http404)
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     """Answer a 404 raised by Django (get_object_or_404) in Spanish, not ninja's "Not Found"."""
@@ -237,6 +261,47 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
             for error in exc.errors
         ]
     return api.create_response(request, {"detail": errors}, status=422)
+
+
+@api.exception_handler(Exception)
+def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Answer an endpoint's unexpected error in JSON with the request's id, as every other
+    refusal, not with the site's HTML page; a database that failed (dropped, a deadlock, a
+    lock timeout) is a 503 with Retry-After, which a client may retry.
+
+    Reported as Django reports what it gives up on: `got_request_exception` (Sentry) and
+    an error line with the traceback on django.request (the console, and ADMINS by e-mail).
+    What Django answers itself (403, 400) is left to it, as ninja did.
+    """
+    if isinstance(exc, (PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)):
+        raise exc
+    signals.got_request_exception.send(sender=None, request=request)
+    request_id = getattr(request, "request_id", "") or request_context.current_request_id()
+    if isinstance(exc, OperationalError):
+        message = _(
+            "El servicio no está disponible por un momento: la base de datos no respondió. "
+            "Intente de nuevo en %(seconds)s segundos."
+        ) % {"seconds": DATABASE_RETRY_SECONDS}
+        status = 503
+    else:
+        message = _("Error interno: el servidor falló al atender la solicitud.")
+        status = 500
+    if request_id:
+        message += " " + _("Si necesita ayuda, indique esta referencia: %(id)s.") % {
+            "id": request_id
+        }
+    response = api.create_response(request, {"detail": message}, status=status)
+    if status == 503:
+        response["Retry-After"] = str(DATABASE_RETRY_SECONDS)
+    log_response(
+        "%s: %s",
+        response.reason_phrase,
+        request.path,
+        response=response,
+        request=request,
+        exception=exc,
+    )
+    return response
 
 
 def _form_sent_otherwise(request: HttpRequest, exc: ValidationError) -> bool:

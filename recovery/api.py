@@ -216,15 +216,24 @@ BODY_ERRORS: dict[int, Any] = {413: DetailOut, **TOKEN_ERRORS}
 
 @router.post(
     "/campanas",
-    response={201: CampaignDetailOut, 404: DetailOut, **BODY_ERRORS},
+    response={
+        200: CampaignDetailOut,
+        201: CampaignDetailOut,
+        404: DetailOut,
+        409: DetailOut,
+        **BODY_ERRORS,
+    },
     summary="Crear una campaña de cartera castigada",
     url_name="recovery_campaign_create",
 )
 def create_campaign(request: HttpRequest, payload: CampaignIn) -> Status:
     """Make one campaign for a registered customer (404 if the document is nobody's). The
     campaign amount and its balance are computed; the customer gets the «Cartera castigada»
-    tag. Refused (422, by field): a discount not below the debt, an end date gone, a payment
-    code that is not the customer's, a customer with an active campaign or who had this one."""
+    tag. Sent again (a retry whose answer was lost): the customer's campaign with this code
+    and the same terms (debt, discount, end date, payment code) is answered, 200. Refused:
+    a customer with an active campaign of other terms (409, naming it); by field (422), a
+    discount not below the debt, an end date gone, a payment code that is not the
+    customer's, a customer who had this campaign with other terms."""
     customer = Customer.objects.filter(
         document_type=payload.tipo_documento, document_number=payload.numero_documento
     ).first()
@@ -232,18 +241,35 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Status:
         raise HttpError(
             404, _("No hay un cliente registrado con ese documento: regístrelo primero.")
         )
-    with _service_errors():
-        campaign = services.create_campaign(
-            customer=customer,
-            code=payload.id_campana,
-            debt_amount=payload.monto_deuda,
-            discount_type=DISCOUNT_TYPES[payload.tipo_descuento],
-            discount_value=payload.valor_descuento,
-            ends_on=payload.fecha_fin,
-            payment_code=payload.codigo_pago_asociado,
-            actor=None,
-            source=_by_the_api(request),
-        )
+    try:
+        with _service_errors():
+            campaign = services.create_campaign(
+                customer=customer,
+                code=payload.id_campana,
+                debt_amount=payload.monto_deuda,
+                discount_type=DISCOUNT_TYPES[payload.tipo_descuento],
+                discount_value=payload.valor_descuento,
+                ends_on=payload.fecha_fin,
+                payment_code=payload.codigo_pago_asociado,
+                actor=None,
+                source=_by_the_api(request),
+            )
+    except ValidationError:
+        # Looked up once refused: the service decides under the customer's lock, so a
+        # repeat sent at the same moment finds the first one here too.
+        if (same := _same_campaign(customer, payload)) is not None:
+            return Status(200, _detail(same))
+        active = Campaign.objects.filter(customer=customer, status=Campaign.Status.ACTIVE).first()
+        if active is not None:
+            raise HttpError(
+                409,
+                _(
+                    "El cliente ya tiene una campaña activa: %(code)s (id %(id)s). "
+                    "Finalícela antes de crear otra."
+                )
+                % {"code": active.code, "id": active.pk},
+            ) from None
+        raise
     return Status(201, _detail(campaign))
 
 
@@ -394,6 +420,23 @@ def _listed(params: ListQuery) -> QuerySet[Campaign]:
         number = document_validators.normalize_document_number(params.numero_documento)
         campaigns = campaigns.filter(customer__document_number=number)
     return campaigns
+
+
+def _same_campaign(customer: Customer, payload: CampaignIn) -> Campaign | None:
+    """Return the customer's campaign with this code and these terms, if there is one."""
+    return (
+        Campaign.objects.select_related("customer")
+        .filter(
+            customer=customer,
+            code=payload.id_campana.strip(),
+            debt_amount=payload.monto_deuda,
+            discount_type=DISCOUNT_TYPES[payload.tipo_descuento],
+            discount_value=payload.valor_descuento,
+            ends_on=payload.fecha_fin,
+            payment_code=payload.codigo_pago_asociado.strip(),
+        )
+        .first()
+    )
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
