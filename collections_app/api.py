@@ -14,9 +14,11 @@ Amounts are decimal strings with two places, as in the rest of the API. Messages
 errors included, are in Spanish.
 """
 
+import functools
 import hashlib
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,17 +27,20 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.http import HttpRequest
+from django.db import IntegrityError
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja import Field, File, Form, Header, Query, Router, Schema, Status
 from ninja.errors import HttpError, Throttled, ValidationError
 from ninja.files import UploadedFile
 from pydantic import AfterValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
-from collections_app import receivables, services
+from collections_app import receivables, selectors, services
 from collections_app.models import (
+    ApiRequest,
+    CallbackRequest,
     Origin,
     PaymentAgreement,
     PaymentLink,
@@ -115,6 +120,26 @@ def _local(value: datetime | None) -> datetime | None:
     if value is not None and timezone.is_naive(value):
         return timezone.make_aware(value)
     return value
+
+
+def _idempotency_key(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[\x20-\x7e]{1,100}", value):
+        raise ValueError(
+            _("La clave de idempotencia debe tener de 1 a 100 caracteres ASCII imprimibles.")
+        )
+    return value
+
+
+# An optional header of the POSTs that record something: the same key from the same API
+# client again answers what the first answer said, whenever it comes.
+IdempotencyKey = Annotated[str | None, AfterValidator(_idempotency_key)]
+KEY_HEADER = Header(
+    None,
+    alias="Idempotency-Key",
+    description="Opcional: una clave única por pedido (1 a 100 caracteres ASCII imprimibles). "
+    "Si repite el pedido con la misma clave, recibe la respuesta del primero, sin "
+    "registrarlo otra vez; con la misma clave y otros datos, un 409.",
+)
 
 
 Email = Annotated[
@@ -357,6 +382,33 @@ BODY_ERRORS: dict[int, Any] = {413: DetailOut, **ERRORS}
 GATEWAY_ERRORS: dict[int, Any] = {**BODY_ERRORS, 502: DetailOut, 503: DetailOut}
 
 
+# How long a client waits before asking again for a link the gateway is still making, or
+# while the gateway is down (503, Retry-After).
+RETRY_SECONDS = 5
+
+
+class TryLater(HttpError):
+    """A 503 that may work later: answered with Retry-After (`says_when_to_retry`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, message)
+
+
+def says_when_to_retry(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer the view's TryLater as a 503 with `Retry-After`, as a 429 does."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(request, *args, **kwargs)
+        except TryLater as exc:
+            response = JsonResponse({"detail": exc.message}, status=exc.status_code)
+            response["Retry-After"] = str(RETRY_SECONDS)
+            return response
+
+    return wrapper
+
+
 # --- Endpoints -----------------------------------------------------------------------------
 
 
@@ -420,7 +472,12 @@ def agreements(request: HttpRequest, params: Query[AgreementsQuery]) -> dict:
         debts = [_debt_or_404(customer, params.codigo_pago)]
     else:
         debts = receivables.open_debts(customer.pk, today)
-    offered = [(debt, services.agreement_options(debt, today=today)) for debt in debts]
+    # A debt whose agreement is in course is left out: taking another would be refused.
+    offered = [
+        (debt, services.agreement_options(debt, today=today))
+        for debt in debts
+        if selectors.agreement_in_course(receivable_kind=debt.kind, receivable_id=debt.id) is None
+    ]
     _record_query(
         request,
         customer,
@@ -446,28 +503,64 @@ def agreements(request: HttpRequest, params: Query[AgreementsQuery]) -> dict:
 
 @router.post(
     "/agreements",
-    response={201: AgreementCreatedOut, **GATEWAY_ERRORS},
+    response={200: AgreementCreatedOut, 201: AgreementCreatedOut, 409: DetailOut, **GATEWAY_ERRORS},
     summary="Tomar un convenio de pago",
     url_name="bot_agreement_create",
 )
+@says_when_to_retry
 def create_agreement(request: HttpRequest, payload: AgreementIn) -> Status:
     """Take one of the offered agreements: it is stored, waiting for its down payment, and
-    the answer carries the link to pay it."""
+    the answer carries the link to pay it (201). Sent again while that agreement waits for
+    its down payment, the answer is the same agreement and link (200); another option while
+    the debt has an agreement in course is a 409 naming it."""
     _limit_document(payload)
     customer = _customer_or_404(payload)
     debt = _debt_or_404(customer, payload.codigo_pago)
-    with _service_errors("body"):
-        agreement, link = services.create_agreement(
-            customer=customer,
-            receivable_kind=debt.kind,
-            receivable_id=debt.id,
-            option_key=payload.clave,
-            provider=payload.proveedor,
-            origin=Origin.BOT,
-            actor=None,
-            payer_email=payload.email,
+    in_course = selectors.agreement_in_course(receivable_kind=debt.kind, receivable_id=debt.id)
+    if in_course is None:
+        try:
+            with _service_errors("body"):
+                agreement, link = services.create_agreement(
+                    customer=customer,
+                    receivable_kind=debt.kind,
+                    receivable_id=debt.id,
+                    option_key=payload.clave,
+                    provider=payload.proveedor,
+                    origin=Origin.BOT,
+                    actor=None,
+                    payer_email=payload.email,
+                )
+            return Status(201, {"convenio": _agreement(agreement), "link": _link(link)})
+        except ValidationError:
+            # Taken at the same moment by another request: answered as a repeat below.
+            in_course = selectors.agreement_in_course(
+                receivable_kind=debt.kind, receivable_id=debt.id
+            )
+            if in_course is None:
+                raise
+    taken = selectors.agreement_just_taken(
+        customer,
+        receivable_kind=debt.kind,
+        receivable_id=debt.id,
+        option_key=payload.clave,
+        provider=payload.proveedor,
+        origin=Origin.BOT,
+    )
+    if taken is not None and taken.agreement_id == in_course.pk:
+        return Status(200, {"convenio": _agreement(in_course), "link": _link(taken)})
+    raise HttpError(
+        409,
+        _(
+            "La deuda %(code)s ya tiene un convenio en curso (n.º %(id)s, %(count)s cuotas, "
+            "%(status)s)."
         )
-    return Status(201, {"convenio": _agreement(agreement), "link": _link(link)})
+        % {
+            "code": debt.code,
+            "id": in_course.pk,
+            "count": in_course.installments,
+            "status": in_course.get_status_display().lower(),
+        },
+    )
 
 
 @router.post(
@@ -476,6 +569,7 @@ def create_agreement(request: HttpRequest, payload: AgreementIn) -> Status:
     summary="Crear un link de pago",
     url_name="bot_payment_link",
 )
+@says_when_to_retry
 def create_payment_link(request: HttpRequest, payload: LinkIn) -> Status:
     """Create a payment link for the debt's total, one installment or an amount of the
     customer's choosing; the amount is the service's, never the bot's (but `monto`)."""
@@ -502,7 +596,7 @@ def create_payment_link(request: HttpRequest, payload: LinkIn) -> Status:
 
 @router.post(
     "/payment-reports",
-    response={201: ReportOut, **BODY_ERRORS},
+    response={201: ReportOut, 409: DetailOut, **BODY_ERRORS},
     summary="Informar un pago con su comprobante",
     url_name="bot_payment_report",
 )
@@ -512,72 +606,121 @@ def report_payment(
     comprobante: UploadedFile = File(  # noqa: B008 (ninja declares parameters so)
         ..., description="Comprobante: PDF, JPG o PNG de hasta 5 MB."
     ),
+    idempotency_key: IdempotencyKey = KEY_HEADER,
 ) -> Status:
     """Record a payment the customer says was made (multipart, with the receipt); the
-    collections team is told by e-mail and an agent verifies it."""
+    collections team is told by e-mail and an agent verifies it. The same receipt file
+    sent again for the same debt is the same report (while it waits or once verified),
+    whenever it comes."""
     _limit_document(data)
+    keyed = _api_request(
+        request, idempotency_key, data.model_dump_json(), services.file_sha256(comprobante)
+    )
+    if (first := _keyed_row(ReportedPayment, keyed)) is not None:
+        return _report_answer(first)
     customer = _customer_or_404(data)
     debt = _debt_or_404(customer, data.codigo_pago)
     # A receipt the service refuses (type, size, content) is an error of the file.
-    with _service_errors("form", otherwise=("file", "comprobante")):
-        report = services.report_payment(
-            customer=customer,
-            receivable_kind=debt.kind,
-            receivable_id=debt.id,
-            amount=data.monto,
-            paid_on=data.fecha,
-            method=METHODS[data.medio],
-            receipt=comprobante,
-            origin=Origin.BOT,
-            actor=None,
-            reference=data.referencia,
-            contact_email=data.email or "",
-            paid_more=data.pago_mayor_a_la_deuda,
-        )
-    return Status(
-        201,
-        {
-            "id": report.pk,
-            "estado": "por_verificar",
-            "mensaje": _("Recibimos su pago informado: lo verificaremos y le avisaremos."),
-        },
-    )
+    try:
+        with _service_errors("form", otherwise=("file", "comprobante")):
+            report = services.report_payment(
+                customer=customer,
+                receivable_kind=debt.kind,
+                receivable_id=debt.id,
+                amount=data.monto,
+                paid_on=data.fecha,
+                method=METHODS[data.medio],
+                receipt=comprobante,
+                origin=Origin.BOT,
+                actor=None,
+                reference=data.referencia,
+                contact_email=data.email or "",
+                paid_more=data.pago_mayor_a_la_deuda,
+                api_request=keyed,
+            )
+    except IntegrityError:
+        # Sent twice at once with one key: the other request recorded it first.
+        if (report := _keyed_row(ReportedPayment, keyed)) is None:
+            raise
+    return _report_answer(_not_reused(report, keyed))
 
 
 @router.post(
     "/callbacks",
-    response={201: CallbackOut, **BODY_ERRORS},
+    response={201: CallbackOut, 409: DetailOut, **BODY_ERRORS},
     summary="Pedir que un asesor llame",
     url_name="bot_callback",
 )
-def request_callback(request: HttpRequest, payload: CallbackIn) -> Status:
+def request_callback(
+    request: HttpRequest, payload: CallbackIn, idempotency_key: IdempotencyKey = KEY_HEADER
+) -> Status:
     """Leave a call-back request in the agents' list, with the phone and preferred time."""
     _limit_document(payload)
+    keyed = _api_request(request, idempotency_key, payload.model_dump_json())
+    if (first := _keyed_row(CallbackRequest, keyed)) is not None:
+        return _callback_answer(first)
     customer = _customer_or_404(payload)
     debts = receivables.open_debts(customer.pk, timezone.localdate())
     written_off = bool(debts) and all(d.portfolio == Portfolio.WRITTEN_OFF for d in debts)
-    with _service_errors("body"):
-        callback = services.request_callback(
-            customer=customer,
-            phone=payload.telefono,
-            origin=Origin.BOT,
-            actor=None,
-            preferred_at=payload.horario_preferido,
-            preferred_time=payload.franja_preferida.strip(),
-            portfolio=Portfolio.WRITTEN_OFF if written_off else Portfolio.CURRENT,
-        )
-    return Status(
-        201,
-        {
-            "id": callback.pk,
-            "estado": "pendiente",
-            # What was done: the request waits for an agent; no call is promised.
-            "mensaje": _("Registramos su pedido de llamada."),
-        },
-    )
+    try:
+        with _service_errors("body"):
+            callback = services.request_callback(
+                customer=customer,
+                phone=payload.telefono,
+                origin=Origin.BOT,
+                actor=None,
+                preferred_at=payload.horario_preferido,
+                preferred_time=payload.franja_preferida.strip(),
+                portfolio=Portfolio.WRITTEN_OFF if written_off else Portfolio.CURRENT,
+                api_request=keyed,
+            )
+    except IntegrityError:
+        # Sent twice at once with one key: the other request recorded it first.
+        if (callback := _keyed_row(CallbackRequest, keyed)) is None:
+            raise
+    return _callback_answer(_not_reused(callback, keyed))
 
 
 # --- Steps ---------------------------------------------------------------------------------
+
+
+def _api_request(
+    request: HttpRequest, key: str | None, *parts: str
+) -> services.ApiRequestKey | None:
+    """What a request with an Idempotency-Key stores on the row it makes: the API client,
+    the key and a hash of what it asked (its fields, and its file's SHA-256)."""
+    if key is None:
+        return None
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return services.ApiRequestKey(client=request.auth, key=key, request_hash=digest)
+
+
+def _keyed_row(model: type[ApiRequest], keyed: services.ApiRequestKey | None) -> Any:
+    """The row an earlier request with this client's key made, if any (409 if it asked
+    something else)."""
+    if keyed is None:
+        return None
+    row = model.objects.filter(api_client=keyed.client, idempotency_key=keyed.key).first()
+    return _not_reused(row, keyed) if row is not None else None
+
+
+def _not_reused(row: Any, keyed: services.ApiRequestKey | None) -> Any:
+    """Refuse (409) a key this client already used for a request that asked something else."""
+    if (
+        keyed is not None
+        and row.api_client_id == keyed.client.pk
+        and row.idempotency_key == keyed.key
+        and row.request_hash != keyed.request_hash
+    ):
+        raise HttpError(
+            409,
+            _(
+                "La clave de idempotencia «%(key)s» ya se usó con otros datos, para "
+                "%(what)s n.º %(id)s. Use una clave nueva para cada pedido."
+            )
+            % {"key": keyed.key, "what": row._meta.verbose_name, "id": row.pk},
+        )
+    return row
 
 
 def _limit_document(params: DocumentIn) -> None:
@@ -648,11 +791,12 @@ def _service_errors(source: str, *, otherwise: tuple[str, str] | None = None) ->
     try:
         yield
     except DjangoValidationError as exc:
+        if isinstance(exc.__cause__, TemporaryProviderError):
+            raise TryLater(" ".join(exc.messages)) from exc
         if isinstance(exc.__cause__, ProviderError):
-            status = 503 if isinstance(exc.__cause__, TemporaryProviderError) else 502
-            raise HttpError(status, " ".join(exc.messages)) from exc
+            raise HttpError(502, " ".join(exc.messages)) from exc
         if getattr(exc, "code", None) == services.LINK_BEING_CREATED:
-            raise HttpError(503, " ".join(exc.messages)) from exc
+            raise TryLater(" ".join(exc.messages)) from exc
         prefix = [source] if source == "form" else [source, "payload"]
         if not hasattr(exc, "error_dict"):
             loc = list(otherwise) if otherwise else prefix
@@ -690,6 +834,29 @@ def _record_query(request: HttpRequest, customer: Customer, summary: str, query:
 
 
 # --- Shapes --------------------------------------------------------------------------------
+
+
+def _report_answer(report: ReportedPayment) -> Status:
+    return Status(
+        201,
+        {
+            "id": report.pk,
+            "estado": "por_verificar",
+            "mensaje": _("Recibimos su pago informado: lo verificaremos y le avisaremos."),
+        },
+    )
+
+
+def _callback_answer(callback: CallbackRequest) -> Status:
+    return Status(
+        201,
+        {
+            "id": callback.pk,
+            "estado": "pendiente",
+            # What was done: the request waits for an agent; no call is promised.
+            "mensaje": _("Registramos su pedido de llamada."),
+        },
+    )
 
 
 def _customer_out(customer: Customer) -> dict:

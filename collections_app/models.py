@@ -74,6 +74,29 @@ class ReceivableRef(models.Model):
         abstract = True
 
 
+class ApiRequest(models.Model):
+    """Which API client asked for the row, and under which `Idempotency-Key`: the same key
+    from the same client again is this row, whenever it comes (a retry whose answer was
+    lost); `request_hash` tells a retry from another request that reuses the key."""
+
+    api_client = models.ForeignKey(
+        "integrations.ApiClient",
+        verbose_name=_("cliente de la API"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # NULL without a key, so those rows stay out of the unique (client, key) constraint.
+    idempotency_key = models.CharField(  # noqa: DJ001
+        _("clave de idempotencia"), max_length=100, null=True, blank=True
+    )
+    request_hash = models.CharField(_("huella del pedido"), max_length=64, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 # The gateways a link may use, as their brands write them (the screens show these).
 GATEWAY_NAMES = {"mercadopago": "MercadoPago", "clear": "Clear"}
 
@@ -147,7 +170,7 @@ class PaymentLink(ReceivableRef):
         return GATEWAY_NAMES.get(self.provider, self.provider)
 
 
-class ReportedPayment(ReceivableRef):
+class ReportedPayment(ReceivableRef, ApiRequest):
     """A payment the debtor says was made (*pago a verificar*), waiting for an agent."""
 
     class Method(models.TextChoices):
@@ -166,6 +189,8 @@ class ReportedPayment(ReceivableRef):
     method = models.CharField(_("medio"), max_length=10, choices=Method)
     reference = models.CharField(_("n.º de operación"), max_length=80, blank=True)
     receipt = models.FileField(_("comprobante"), upload_to=receipt_upload_to)
+    # The receipt's SHA-256: the same file sent again for the same debt is the same report.
+    receipt_sha256 = models.CharField(_("huella del comprobante"), max_length=64, blank=True)
     contact_email = models.EmailField(_("correo de contacto"), blank=True)
     status = models.CharField(
         _("estado"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
@@ -193,6 +218,9 @@ class ReportedPayment(ReceivableRef):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="coll_report_amount_positive"),
+            models.UniqueConstraint(
+                fields=["api_client", "idempotency_key"], name="coll_report_idempotency_key"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -342,7 +370,7 @@ class PaymentAgreement(ReceivableRef):
         return self.debt_amount - self.discount_amount
 
 
-class CallbackRequest(models.Model):
+class CallbackRequest(ApiRequest):
     """A debtor asked to be called: by the bot, the portal or an agent on their behalf."""
 
     class Status(models.TextChoices):
@@ -387,6 +415,11 @@ class CallbackRequest(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("pedido de llamada")
         verbose_name_plural = _("pedidos de llamada")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_client", "idempotency_key"], name="coll_callback_idempotency_key"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.phone} ({self.get_status_display()})"

@@ -306,3 +306,46 @@ def active_agreement_rules() -> list[AgreementRule]:
     their small table (lib.small_tables: a cache read, not a query, on every page)."""
     (rules,) = small_tables.rows(AgreementRule)
     return sorted((r for r in rules.values() if r.is_active), key=lambda r: (r.name, r.pk))
+
+
+def agreement_in_course(*, receivable_kind: str, receivable_id: int) -> PaymentAgreement | None:
+    """The receivable's agreement in course (waiting for its down payment, or active), if
+    any: there is at most one (coll_agreement_one_open)."""
+    return PaymentAgreement.objects.filter(
+        receivable_kind=receivable_kind,
+        receivable_id=receivable_id,
+        status__in=[PaymentAgreement.Status.PENDING, PaymentAgreement.Status.ACTIVE],
+    ).first()
+
+
+def agreement_just_taken(
+    customer: Customer,
+    *,
+    receivable_kind: str,
+    receivable_id: int,
+    option_key: str,
+    provider: str,
+    origin: str,
+    within: timedelta | None = None,
+) -> PaymentLink | None:
+    """Return the open down-payment link of the agreement taken from `origin` (within the
+    last `within`, if given) with this same option and gateway, if it still waits for its
+    down payment: the same request sent twice, whose second is refused ("already one in
+    progress") while the first went on to pay. `link.agreement` is the agreement."""
+    rule_id, installments = (int(part) for part in option_key.split("-"))
+    taken = PaymentAgreement.objects.filter(
+        customer=customer,
+        receivable_kind=receivable_kind,
+        receivable_id=receivable_id,
+        origin=origin,
+        status=PaymentAgreement.Status.PENDING,
+        rule_id=rule_id,
+        installments=installments,
+    )
+    if within is not None:
+        taken = taken.filter(created_at__gte=timezone.now() - within)
+    agreement = taken.order_by("-created_at", "-pk").first()
+    if agreement is None:
+        return None
+    links = agreement.links.filter(provider=provider).order_by("-created_at", "-pk")
+    return next((link for link in links if link.is_open), None)

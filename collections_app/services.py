@@ -8,6 +8,7 @@ to the cent (the receivable's own services do the ledger work). Each event goes 
 customer's timeline and is announced with `signals.payment_event` after commit.
 """
 
+import hashlib
 import logging
 import secrets
 import time
@@ -49,7 +50,7 @@ from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
 from integrations import clear, email, mercadopago, payment_gateways
 from integrations.errors import ProviderError
-from integrations.models import WebhookEvent
+from integrations.models import ApiClient, WebhookEvent
 from integrations.webhooks import IgnoreEvent
 from lib import bulk, money, people, repeats, search
 
@@ -715,6 +716,33 @@ def above_debt_message(debt: Debt, origin: str) -> str:
     ) % {"total": total, "answer": answer}
 
 
+@dataclass(frozen=True)
+class ApiRequestKey:
+    """What an API request that creates a row stores on it (models.ApiRequest): its client,
+    its Idempotency-Key and the hash of what it asked."""
+
+    client: ApiClient
+    key: str
+    request_hash: str
+
+    def fields(self) -> dict:
+        return {
+            "api_client": self.client,
+            "idempotency_key": self.key,
+            "request_hash": self.request_hash,
+        }
+
+
+def file_sha256(upload: UploadedFile) -> str:
+    """The file's SHA-256 (hex), read in chunks; the file is left at its start."""
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
 def report_payment(
     *,
     customer: Customer,
@@ -729,6 +757,7 @@ def report_payment(
     reference: str = "",
     contact_email: str = "",
     paid_more: bool = False,
+    api_request: ApiRequestKey | None = None,
 ) -> ReportedPayment:
     """Record a payment the debtor says was made, with its receipt, for an agent to verify.
 
@@ -750,6 +779,7 @@ def report_payment(
     if method not in ReportedPayment.Method.values:
         raise ValidationError({"method": _("Medio de pago desconocido.")})
     validate_receipt(receipt)
+    receipt_hash = file_sha256(receipt)
     debt = debt_of(customer, receivable_kind, receivable_id)
     if amount > debt.total and not paid_more:
         raise ValidationError(
@@ -757,22 +787,27 @@ def report_payment(
         )
     with transaction.atomic():
         crm_services.lock_customer(customer.pk)
-        earlier = _same_report(customer, debt, amount, paid_on, reference[:80])
+        earlier = _same_report(customer, debt, amount, paid_on, reference[:80], receipt_hash)
         if earlier is not None and earlier.status == ReportedPayment.Status.PENDING:
             return earlier  # the same form sent again (a double click, a retry)
         if earlier is not None:
-            raise ValidationError(
-                _(
+            # Said of the earlier report: the same receipt may come with other figures.
+            facts = {
+                "ref": earlier.reference,
+                "amount": _money(debt, earlier.amount),
+                "day": earlier.paid_on.strftime("%d/%m/%Y"),
+                "reviewed": timezone.localtime(earlier.reviewed_at).strftime("%d/%m/%Y"),
+            }
+            if earlier.reference:
+                already = _(
                     "Ese pago (operación «%(ref)s», %(amount)s del %(day)s) ya se informó y se "
                     "verificó el %(reviewed)s."
                 )
-                % {
-                    "ref": earlier.reference,
-                    "amount": _money(debt, amount),
-                    "day": paid_on.strftime("%d/%m/%Y"),
-                    "reviewed": timezone.localtime(earlier.reviewed_at).strftime("%d/%m/%Y"),
-                }
-            )
+            else:
+                already = _(
+                    "Ese pago (%(amount)s del %(day)s) ya se informó y se verificó el %(reviewed)s."
+                )
+            raise ValidationError(already % facts)
         report = ReportedPayment.objects.create(
             customer=customer,
             **_refs(debt),
@@ -783,7 +818,9 @@ def report_payment(
             method=method,
             reference=reference[:80],
             receipt=receipt,
+            receipt_sha256=receipt_hash,
             contact_email=contact_email,
+            **(api_request.fields() if api_request else {}),
         )
         _timeline(
             customer,
@@ -825,17 +862,28 @@ def report_payment(
 
 
 # A report like one sent this recently, without an operation number, is the same form
-# sent again; with the same operation number it is the same payment whenever it comes.
+# sent again; with the same operation number, or the same receipt file, it is the same
+# payment whenever it comes.
 RESEND_WINDOW = timedelta(minutes=10)
 
 
 def _same_report(
-    customer: Customer, debt: Debt, amount: Decimal, paid_on: date, reference: str
+    customer: Customer,
+    debt: Debt,
+    amount: Decimal,
+    paid_on: date,
+    reference: str,
+    receipt_hash: str = "",
 ) -> ReportedPayment | None:
     """Return the report (pending or verified) this one repeats, if any."""
-    same = ReportedPayment.objects.filter(
-        customer=customer, **_refs(debt), amount=amount, paid_on=paid_on
-    ).exclude(status=ReportedPayment.Status.REJECTED)
+    reports = ReportedPayment.objects.filter(customer=customer, **_refs(debt)).exclude(
+        status=ReportedPayment.Status.REJECTED
+    )
+    if receipt_hash:
+        same_file = reports.filter(receipt_sha256=receipt_hash).order_by("-created_at", "-pk")
+        if (earlier := same_file.first()) is not None:
+            return earlier
+    same = reports.filter(amount=amount, paid_on=paid_on)
     if reference.strip():
         same = same.filter(reference=reference)
     else:
@@ -1686,6 +1734,7 @@ def request_callback(
     preferred_at: datetime | None = None,
     preferred_time: str = "",
     portfolio: str = Portfolio.CURRENT,
+    api_request: ApiRequestKey | None = None,
 ) -> CallbackRequest:
     """Record that the debtor wants a call; it waits in the agents' call-back list.
 
@@ -1723,6 +1772,7 @@ def request_callback(
             preferred_time=preferred_time[:60],
             origin=origin,
             portfolio=portfolio,
+            **(api_request.fields() if api_request else {}),
         )
         callback.is_repeat = False
         when = (

@@ -78,12 +78,22 @@ class Account:
         return f"{self.kind}:{self.id}"
 
     @property
+    def anchor(self) -> str:
+        """The account in the page's element ids ("loan-12")."""
+        return f"{self.kind}-{self.id}"
+
+    @property
     def owes(self) -> bool:
         return self.debt is not None and self.debt.has_debt
 
     @property
     def paid_rows(self) -> int:
         return sum(1 for row in self.rows if row.is_paid)
+
+    @property
+    def next_row(self) -> Row | None:
+        """The first installment not paid yet: the one to pay next."""
+        return next((row for row in self.rows if not row.is_paid), None)
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,59 @@ def statement(
     )
 
 
+def by_urgency(accounts: list[Account]) -> list[Account]:
+    """Return the accounts with installments overdue first, then the others that owe, each
+    by its next due date, then the paid ones."""
+
+    def urgency(account: Account) -> tuple:
+        rank = 2 if not account.owes else 0 if account.debt.overdue else 1
+        upcoming = account.next_row
+        return (rank, upcoming.due_date if upcoming else date.max, account.kind, account.id)
+
+    return sorted(accounts, key=urgency)
+
+
+def account(
+    customer: Customer,
+    kind: str,
+    account_id: int,
+    today: date | None = None,
+    *,
+    others: list[Debt] | None = None,
+) -> Account | None:
+    """Return one of the customer's accounts as their statement shows it, or None when the
+    customer has no such account: another customer's is never read.
+
+    `others`: as for statement()."""
+    today = today or timezone.localdate()
+    rules = collection_selectors.active_agreement_rules()
+    if kind == receivables.LOAN:
+        found, _covered = _loan_accounts(customer, today, rules, loan_id=account_id)
+    else:
+        if others is None:
+            others = receivables.open_debts(customer.pk, today, besides=receivables.LOAN)
+        found = [
+            _other_account(debt, rules)
+            for debt in others
+            if debt.kind == kind and debt.id == account_id and debt.customer_id == customer.pk
+        ]
+    if not found:
+        return None
+    one = found[0]
+    # As in statement(): a debt with an agreement in course is offered no other.
+    if (
+        one.options
+        and PaymentAgreement.objects.filter(
+            customer=customer,
+            receivable_kind=one.kind,
+            receivable_id=one.id,
+            status__in=[PaymentAgreement.Status.PENDING, PaymentAgreement.Status.ACTIVE],
+        ).exists()
+    ):
+        one = Account(**{**one.__dict__, "options": ()})
+    return one
+
+
 def _in_course_kinds(customer: Customer) -> set[str]:
     """Say which of the customer's agreements, payments to verify and promises are in
     course, in one plain query: most debtors have none, and three ORM queries to find out
@@ -235,12 +298,15 @@ def _best_per_count(
 
 
 def _loan_accounts(
-    customer: Customer, today: date, rules: list[AgreementRule]
+    customer: Customer, today: date, rules: list[AgreementRule], *, loan_id: int | None = None
 ) -> tuple[list[Account], int]:
-    """Return the customer's loan accounts, and how many loans a campaign settles instead."""
+    """Return the customer's loan accounts (or only the one `loan_id`, if it is theirs), and
+    how many loans a campaign settles instead."""
+    loans = Loan.objects.filter(customer=customer, status__in=Loan.DISBURSED)
+    if loan_id is not None:
+        loans = loans.filter(pk=loan_id)
     loans = list(
-        Loan.objects.filter(customer=customer, status__in=Loan.DISBURSED)
-        .select_related("product")
+        loans.select_related("product")
         # An account reads what its debt does.
         .only(*receivables.LOAN_DEBT_FIELDS)
         .order_by("first_due_date", "pk")
@@ -353,36 +419,6 @@ def promise_just_made(
         ),
         REPEAT_WINDOW,
     )
-
-
-def agreement_just_taken(
-    customer: Customer,
-    *,
-    receivable_kind: str,
-    receivable_id: int,
-    option_key: str,
-    provider: str,
-) -> PaymentLink | None:
-    """Return the open down-payment link of the agreement the visitor took a moment ago with
-    this same option and gateway, if any: the same form sent twice, whose second is refused
-    ("already one in progress") while the first went on to pay."""
-    rule_id, installments = (int(part) for part in option_key.split("-"))
-    agreement = repeats.made_within(
-        PaymentAgreement.objects.filter(
-            customer=customer,
-            receivable_kind=receivable_kind,
-            receivable_id=receivable_id,
-            origin=Origin.PORTAL,
-            status=PaymentAgreement.Status.PENDING,
-            rule_id=rule_id,
-            installments=installments,
-        ),
-        REPEAT_WINDOW,
-    )
-    if agreement is None:
-        return None
-    links = agreement.links.filter(provider=provider).order_by("-created_at", "-pk")
-    return next((link for link in links if link.is_open), None)
 
 
 def is_being_created(link: PaymentLink) -> bool:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("codigo/", views.code, name="portal_code"),
     path("codigo/llamada/", views.code_callback, name="portal_code_callback"),
     path("estado/", views.statement, name="portal_statement"),
+    path("estado/cuenta/<slug:kind>/<int:account_id>/", views.account, name="portal_account"),
     path("pagar/", views.pay, name="portal_pay"),
     path("convenio/", views.agreement, name="portal_agreement"),
     path("informar-pago/", views.report, name="portal_report"),

@@ -2,6 +2,9 @@
 promises, annulments, agreements and call-back requests, through the services every path
 calls."""
 
+import itertools
+import struct
+import zlib
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -35,6 +38,22 @@ from tests.races import at_once
 
 CENT = Decimal("0.01")
 PNG = receipts.PNG
+
+
+_PHOTOS = itertools.count()
+
+
+def _photo(number: int) -> bytes:
+    """A receipt of its own: PNG with a comment chunk before its end."""
+    end = PNG[-12:]  # the IEND chunk
+    text = b"Comment\x00" + str(number).encode()
+    chunk = (
+        struct.pack(">I", len(text))
+        + b"tEXt"
+        + text
+        + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+    )
+    return PNG[:-12] + chunk + end
 
 
 def receipt(name="comprobante.png", content=PNG, content_type="image/png"):
@@ -320,7 +339,8 @@ def report(debtor, loan, **kwargs):
     kwargs.setdefault("amount", INSTALLMENT)
     kwargs.setdefault("paid_on", TODAY)
     kwargs.setdefault("method", ReportedPayment.Method.TRANSFER)
-    kwargs.setdefault("receipt", receipt())
+    # Each report its own photo: one file sent again is the same report.
+    kwargs.setdefault("receipt", receipt(content=_photo(next(_PHOTOS))))
     kwargs.setdefault("origin", Origin.PORTAL)
     kwargs.setdefault("actor", None)
     return services.report_payment(
