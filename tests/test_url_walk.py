@@ -124,6 +124,8 @@ def _value(name: str, kwarg: str) -> object:
             return payment
         found = apps.get_model("recovery", "CampaignPayment").objects.filter(pk=payment).first()
         return found.campaign_id if found else 0
+    if name == "collections_app:portal_account":  # one account of the portal's debtor
+        return "loan" if kwarg == "kind" else _first("credits.Loan")()
     if name == "gestiones:loan_gestiones":
         return _first("credits.Loan", application__isnull=False)()
     if kwarg == "pk":

@@ -686,8 +686,10 @@ def _conflict(customer: Customer, row: CustomerRow) -> dict[str, list[str]]:
 
 
 def _fields_text(names) -> str:
-    """Name a conflict's fields for a sentence: "nombres, celular"."""
-    return ", ".join(_label(name) for name in names)
+    """Name a conflict's fields for a sentence: "nombres, celular", in the form's order
+    (PostgreSQL's jsonb keeps a conflict's keys in an order of its own)."""
+    chosen = set(names)
+    return ", ".join(_label(name) for name in CONFLICT_FIELDS if name in chosen)
 
 
 def _pending_conflicts(customer_ids: list[int]) -> dict[int, dict]:

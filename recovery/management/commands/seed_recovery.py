@@ -174,10 +174,13 @@ class Command(BaseCommand):
                     )
                 else:
                     portal_services.reach(visit=visit, step=step)
-        # A partial payment on one still active: the offer shows its balance.
+        # A partial payment on one still active: the offer shows its balance. A third of it
+        # at most: the debt is what the demo's loan owes, which may be small.
+        first = campaigns[0]
+        first.refresh_from_db()
         services.apply_payment(
-            campaign_id=campaigns[0].pk,
-            amount=Decimal("500.00"),
+            campaign_id=first.pk,
+            amount=min(Decimal("500.00"), (first.balance / 3).quantize(Decimal("0.01"))),
             received_on=self.today,
             source="cash",
             actor=self.agent,
