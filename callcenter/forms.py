@@ -8,16 +8,18 @@ from callcenter.models import CallRecord, Lead, LossReason
 from callcenter.services import calls as call_services
 from crm import services as crm_services
 from crm import validators
-from crm.forms import ServiceErrorsMixin
+from crm.forms import ConfirmsIdentityMixin, ServiceErrorsMixin, identity_key_field
 from crm.models import Customer
 from lib import fields as lib_fields
 from lib.stale import KeepsOthersChangesPlain
 
 
-class ContactForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
+class ContactForm(KeepsOthersChangesPlain, ConfirmsIdentityMixin, forms.Form):
     """The customer's data as confirmed on the call: phone, document and address required.
     On a lead with its customer, what another person saved on that customer while the call
-    page was open stays (`lib.stale`): a stale page does not put back an old phone."""
+    page was open stays (`lib.stale`): a stale page does not put back an old phone. That
+    customer's document or names change only once the agent confirms each old and new
+    value (`crm.forms.ConfirmsIdentityMixin`): the call is about contact data."""
 
     document_type = forms.ChoiceField(
         label=_("Tipo de documento"), choices=Customer.DocumentType.choices
@@ -49,6 +51,24 @@ class ContactForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
         error_messages={"required": _("Ingrese la dirección de entrega.")},
     )
     city = forms.CharField(label=_("Ciudad / distrito"), max_length=120, required=False)
+    confirm_identity = forms.BooleanField(
+        label=_("Confirmo el cambio de documento o nombres de este cliente."),
+        required=False,
+    )
+    identity_key = identity_key_field()
+    CUSTOMER_FIELDS = (
+        "document_type",
+        "document_number",
+        "first_name",
+        "last_name",
+        "phone",
+        "phone_secondary",
+        "email",
+        "address",
+        "city",
+    )
+    # Set by for_lead: the lead's customer, whose identity the confirmation is about.
+    customer_id: int | None = None
 
     @classmethod
     def for_lead(cls, lead: Lead, data=None) -> "ContactForm":
@@ -62,7 +82,7 @@ class ContactForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
         if customer is not None:
             # What the customer holds now, as each field cleans it: the page signs it in a
             # hidden field, and a save compares it with what is stored by then.
-            stored = {name: getattr(customer, name) for name in cls.base_fields}
+            stored = {name: getattr(customer, name) for name in cls.CUSTOMER_FIELDS}
             initial = {
                 "document_type": customer.document_type,
                 "document_number": customer.document_number,
@@ -88,7 +108,12 @@ class ContactForm(KeepsOthersChangesPlain, ServiceErrorsMixin, forms.Form):
                 "address": lead.address,
                 "city": lead.city,
             }
-        return cls(data, initial=initial, prefix="contact", stored=stored)
+        form = cls(data, initial=initial, prefix="contact", stored=stored)
+        form.customer_id = lead.customer_id
+        return form
+
+    def identity_customer_id(self) -> int | None:
+        return self.customer_id
 
     def clean_document_number(self) -> str:
         # Here too, not only in clean(): a number typed with dots or spaces is the one shown.

@@ -138,7 +138,10 @@ def lead_contact(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             lead = call_services.confirm_contact_data(
-                lead=lead, agent=request.user, data=form.cleaned_data
+                lead=lead,
+                agent=request.user,
+                data=form.cleaned_data,
+                confirm_identity=form.confirms_identity(),
             )
         except ValidationError as exc:
             form.add_service_error(exc)

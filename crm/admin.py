@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crm import identity, services, validators
-from crm.forms import refuse_control_characters_in
+from crm.forms import ConfirmsIdentityMixin, identity_key_field, refuse_control_characters_in
 from crm.models import (
     OPT_OUT_TAG,
     Appointment,
@@ -79,7 +79,7 @@ class TagAdmin(admin.ModelAdmin):
         services.delete_tags(tags=queryset, actor=request.user)
 
 
-class CustomerAdminForm(KeepsOthersChanges, forms.ModelForm):
+class CustomerAdminForm(KeepsOthersChanges, ConfirmsIdentityMixin, forms.ModelForm):
     """The customer's admin form, with the confirmation a protected identity asks for.
     What another person saved while the page was open stays (`lib.stale`): a stale page
     does not put back an old name or phone."""
@@ -87,8 +87,13 @@ class CustomerAdminForm(KeepsOthersChanges, forms.ModelForm):
     confirm_identity = forms.BooleanField(
         label=_("Confirmo el cambio de documento o nombres"),
         required=False,
-        help_text=_("Necesario para corregir la identidad de un cliente con créditos."),
+        help_text=_(
+            "Necesario para corregir la identidad de un cliente con créditos, una vez que "
+            "la página le muestre cada dato anterior y nuevo."
+        ),
     )
+    # The key of the changes the refusal listed (`crm.forms.ConfirmsIdentityMixin`).
+    identity_key = identity_key_field()
     # Declared, as `KeepsOthersChangesAdmin` declares it: the admin's fieldset (CustomerAdmin
     # has none of its own) lists the form's declared fields, so the page sends it back.
     seen_values = forms.CharField(widget=forms.HiddenInput, required=False)
@@ -120,14 +125,10 @@ class CustomerAdminForm(KeepsOthersChanges, forms.ModelForm):
                 customer=Customer.objects.get(pk=self.instance.pk),
                 data=data,
                 actor=self.user,
-                confirmed=bool(cleaned.get("confirm_identity")),
+                confirmed=self.confirms_identity(),
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.error_dict.items():
-                    self.add_error(field if field in self.fields else None, errors)
-            else:
-                self.add_error(None, exc)
+            self.add_service_error(exc)
         return cleaned
 
 
@@ -186,7 +187,7 @@ class CustomerAdmin(WholeNumberAutocompleteMixin, admin.ModelAdmin):
                 customer=obj,
                 actor=request.user,
                 data=data,
-                confirm_identity=bool(form.cleaned_data.get("confirm_identity")),
+                confirm_identity=form.confirms_identity(),
             )
         else:
             saved = services.create_customer(actor=request.user, data=data)

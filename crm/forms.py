@@ -60,6 +60,49 @@ class ServiceErrorsMixin:
             self.add_error(field if field in self.fields else None, errors)
 
 
+class ConfirmsIdentityMixin(ServiceErrorsMixin):
+    """A form on which a person confirms a change of a customer's document or names.
+
+    The form declares `confirm_identity` (the box) and `identity_key` (hidden). Ticking
+    the box counts only with the key of the changes the refusal listed, which the page
+    sends back (`crm.identity.confirmation_key`): a box ticked on a first POST, or kept
+    while other values were typed, gets the refusal with each old and new value first.
+    """
+
+    def identity_customer_id(self) -> int | None:
+        return self.instance.pk
+
+    def confirms_identity(self) -> str:
+        """Return the key of the changes the person confirmed ("" when the box is clear)."""
+        if not self.cleaned_data.get("confirm_identity"):
+            return ""
+        return self.cleaned_data.get("identity_key") or ""
+
+    def offers_identity_confirmation(self) -> bool:
+        """Say whether to show the confirmation box: once a save was refused for want of it
+        (the refusal lists each old and new value), or when it was ticked."""
+        return "confirm_identity" in self.fields and (
+            self.has_error("confirm_identity") or bool(self["confirm_identity"].value())
+        )
+
+    def add_service_error(self, exc: ValidationError) -> None:
+        super().add_service_error(exc)
+        if self.has_error("confirm_identity"):
+            self.put_identity_key()
+
+    def put_identity_key(self) -> None:
+        """Send back the key of the changes the refusal just listed."""
+        data = self.data.copy()
+        data[self.add_prefix("identity_key")] = identity.key_for(
+            self.identity_customer_id(), self.cleaned_data
+        )
+        self.data = data
+
+
+def identity_key_field() -> forms.CharField:
+    return forms.CharField(widget=forms.HiddenInput, required=False, max_length=128)
+
+
 class PersonChoiceField(forms.ModelChoiceField):
     """A user picker that shows people by full name (`lib.people.display_name`)."""
 
@@ -149,7 +192,7 @@ def limit_tags_to_hand_kept(field: forms.ModelMultipleChoiceField, customer: Cus
     field.help_text = services.managed_tags_note(customer)
 
 
-class CustomerForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
+class CustomerForm(KeepsOthersChanges, ConfirmsIdentityMixin, forms.ModelForm):
     """A customer's data. On a customer whose identity is protected (`crm.identity`), the
     document and names are locked, saying why, for a user without the role; a user with
     it confirms the change. What another person saved while the form was open stays
@@ -170,6 +213,7 @@ class CustomerForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
         label=_("Confirmo el cambio de documento o nombres de este cliente."),
         required=False,
     )
+    identity_key = identity_key_field()
 
     class Meta:
         model = Customer
@@ -200,6 +244,7 @@ class CustomerForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
             self.fields["document_number"].widget.attrs.pop("autofocus", None)
         if not self.identity_reasons or self.identity_locked:
             del self.fields["confirm_identity"]
+            del self.fields["identity_key"]
         else:
             self.fields["confirm_identity"].help_text = _(
                 "Este cliente %(reasons)s: el cambio queda en su historial con los datos "
@@ -259,22 +304,7 @@ class CustomerForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
 
     def service_data(self) -> dict:
         """Return the cleaned fields the services take, without the tags."""
-        return {
-            k: v
-            for k, v in self.cleaned_data.items()
-            if k not in ("tags", "confirm_identity") and k in services.CUSTOMER_FIELDS
-        }
-
-    def confirms_identity(self) -> bool:
-        return bool(self.cleaned_data.get("confirm_identity"))
-
-    def offers_identity_confirmation(self) -> bool:
-        """Say whether to show the confirmation box: once a save was refused for want of it
-        (the refusal lists each old and new value), or when it was ticked. Shown from the
-        start, it could be ticked before anyone saw what would change."""
-        return "confirm_identity" in self.fields and (
-            self.has_error("confirm_identity") or bool(self["confirm_identity"].value())
-        )
+        return {k: v for k, v in self.cleaned_data.items() if k in services.CUSTOMER_FIELDS}
 
     @staticmethod
     def initial_from(query) -> dict:

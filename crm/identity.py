@@ -10,14 +10,18 @@ The core never imports the apps above it: each registers a *guard*, a function t
 returns why a customer's identity is protected ("" when it is not).
 """
 
+import hmac
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.utils.crypto import salted_hmac
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from crm import validators
 from crm.models import Customer
 from lib import people
 from lib.registry import Registry
@@ -94,17 +98,48 @@ def refused_message(customer: Customer, reasons: list[str]) -> str:
     ) % {"name": customer.full_name, "reasons": "; ".join(reasons)}
 
 
+def confirmation_key(customer: Customer, changed: Mapping[str, tuple[str, str]]) -> str:
+    """Return the key of exactly these changes to this customer, for the page that lists them.
+
+    A confirmation counts only with the key of the changes the person was shown: a box
+    ticked before any page listed them (a first POST, a form filled by the browser), or
+    kept while other values were typed, confirms nothing.
+    """
+    shown = sorted([field, old, new] for field, (old, new) in changed.items())
+    text = json.dumps([customer.pk, shown], ensure_ascii=False)
+    return salted_hmac("crm.identity.confirmation", text).hexdigest()
+
+
+def key_for(customer_id: int | None, data: Mapping[str, Any]) -> str:
+    """Return the confirmation key of the identity changes `data` makes to the customer as
+    saved now ("" for a new customer or no change)."""
+    if customer_id is None:
+        return ""
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        return ""
+    data = {f: data[f] for f in IDENTITY_FIELDS if f in data}
+    if "document_number" in data:
+        data["document_number"] = validators.normalize_document_number(data["document_number"])
+    changed = changes(customer, data)
+    return confirmation_key(customer, changed) if changed else ""
+
+
 def check_change(
     *,
     customer: Customer,
     data: Mapping[str, Any],
     actor: AbstractBaseUser | None,
-    confirmed: bool,
+    confirmed: bool | str,
+    ask_confirmation: bool = False,
 ) -> dict[str, tuple[str, str]]:
     """Return the identity changes `data` makes, or raise ValidationError if not allowed.
 
     Nobody but a person changes an identity; a protected one needs the role and the
-    person's confirmation (`confirmed`).
+    person's confirmation (`confirmed`), as does any one when `ask_confirmation` (a page
+    where the identity is not what the person came to change). A page confirms with the
+    key of the changes it listed (`confirmation_key`); True is a caller's own word that a
+    person saw each old and new value (an import's conflict they accepted).
     """
     changed = changes(customer, data)
     if not changed or customer.pk is None:
@@ -120,25 +155,30 @@ def check_change(
             code="identity_system",
         )
     reasons = protection(customer)
-    if not reasons:
+    if not reasons and not ask_confirmation:
         return changed
     if not may_change(actor, reasons):
         raise ValidationError(refused_message(customer, reasons), code="identity_protected")
+    if isinstance(confirmed, str):
+        confirmed = bool(confirmed) and hmac.compare_digest(
+            confirmed, confirmation_key(customer, changed)
+        )
     if not confirmed:
         # The person confirms what they see: each value as it is and as it would be.
         shown = "; ".join(
             f"{label(f)}: {old or '—'} → {new or '—'}" for f, (old, new) in changed.items()
         )
-        raise ValidationError(
-            {
-                "confirm_identity": _(
-                    "Usted está cambiando %(fields)s de un cliente que %(reasons)s. "
-                    "Cambios: %(changes)s. Marque la confirmación para guardar el cambio."
-                )
-                % {"fields": names, "reasons": "; ".join(reasons), "changes": shown}
-            },
-            code="identity_unconfirmed",
-        )
+        if reasons:
+            message = _(
+                "Usted está cambiando %(fields)s de un cliente que %(reasons)s. "
+                "Cambios: %(changes)s. Marque la confirmación para guardar el cambio."
+            ) % {"fields": names, "reasons": "; ".join(reasons), "changes": shown}
+        else:
+            message = _(
+                "Usted está cambiando %(fields)s de %(name)s, un cliente ya registrado. "
+                "Cambios: %(changes)s. Marque la confirmación para guardar el cambio."
+            ) % {"fields": names, "name": customer.full_name, "changes": shown}
+        raise ValidationError({"confirm_identity": message}, code="identity_unconfirmed")
     return changed
 
 

@@ -1,5 +1,6 @@
 """Writes of the CRM: every change to customers and their timeline goes through here."""
 
+import copy
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -307,13 +308,16 @@ def update_customer(
     actor: AbstractBaseUser | None,
     data: Mapping[str, Any],
     tags: list[Tag] | None = None,
-    confirm_identity: bool = False,
+    confirm_identity: bool | str = False,
+    ask_identity_confirmation: bool = False,
 ) -> Customer:
     """Change a customer's data and record on the timeline what changed, from what to what.
 
     Identity (document and names) follows `crm.identity`: only a person changes it, and
-    one with the role and confirming it (`confirm_identity`) when something hangs on it;
-    the entry then also says why it was protected and who confirmed. `has_opted_out`
+    one with the role and confirming it (`confirm_identity`: the key of the changes the
+    page listed, or True) when something hangs on it, or on any customer when
+    `ask_identity_confirmation`; the entry then also says why it was protected and who
+    confirmed. `has_opted_out`
     (or the `No contactar` tag among `tags`, when `has_opted_out` is not given) records
     the customer's consent.
     """
@@ -322,10 +326,9 @@ def update_customer(
     if "document_number" in data:
         data["document_number"] = validators.normalize_document_number(data["document_number"])
     opted_out = data.pop("has_opted_out", None)
-    identity_changes = identity.check_change(
-        customer=customer, data=data, actor=actor, confirmed=confirm_identity
-    )
-    reasons = identity.protection(customer) if identity_changes else []
+    before = copy.copy(customer)
+    # The identity's old and new values as a person reads them ("DNI", not "dni").
+    identity_shown = identity.changes(customer, data)
     changes: dict[str, str] = {}
     for field in CUSTOMER_FIELDS:
         if field not in data:
@@ -333,11 +336,20 @@ def update_customer(
         old, new = getattr(customer, field), data[field]
         if (old or "") != (new or ""):
             label = str(Customer._meta.get_field(field).verbose_name)
-            # The identity's old and new values as a person reads them ("DNI", not "dni").
-            shown = identity_changes.get(field, (old, new))
+            shown = identity_shown.get(field, (old, new))
             changes[label] = f"{_field_text(shown[0])} → {_field_text(shown[1])}"
             setattr(customer, field, new)
+    # Validated before the identity is asked about: a change refused anyway (a document
+    # another customer has) is not offered for confirmation first.
     _validated(customer)
+    identity_changes = identity.check_change(
+        customer=before,
+        data=data,
+        actor=actor,
+        confirmed=confirm_identity,
+        ask_confirmation=ask_identity_confirmation,
+    )
+    reasons = identity.protection(before) if identity_changes else []
     customer.save()
     old_tags = set(customer.tags.values_list("name", flat=True))
     if opted_out is None and tags is not None:

@@ -120,8 +120,11 @@ def test_a_stale_advisor_form_cannot_undo_a_protected_identity_change(client, su
     url, advisor, first, stale = customer_tabs(client, supervisor, asesor, customer)
 
     # The supervisor's change is refused once with both values shown, then confirmed.
-    client.post(url, changed(first, first_name="Rosa María"))
-    client.post(url, changed(first, first_name="Rosa María", confirm_identity="on"))
+    refused = client.post(url, changed(first, first_name="Rosa María"))
+    key = refused.context["form"]["identity_key"].value()
+    client.post(
+        url, changed(first, first_name="Rosa María", confirm_identity="on", identity_key=key)
+    )
     customer.refresh_from_db()
     assert customer.first_name == "Rosa María"
 

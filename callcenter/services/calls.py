@@ -212,15 +212,23 @@ def check_callback_at(callback_at: datetime | None, *, now: datetime | None = No
 
 
 @transaction.atomic
-def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[str, Any]) -> Lead:
+def confirm_contact_data(
+    *,
+    lead: Lead,
+    agent: AbstractBaseUser,
+    data: Mapping[str, Any],
+    confirm_identity: str = "",
+) -> Lead:
     """Save the data the person confirmed on the call, on the lead and its CRM customer.
 
     `data` has document_type, document_number, first_name, last_name, phone (E.164),
     phone_secondary, email, address, city. A lead with its customer updates that customer
     (`crm.services.update_customer` records what changed, from what to what, and refuses
-    what the agent may not change). A lead without one creates it, unless the document
-    belongs to an existing customer: then nobody's data changes, and that customer becomes
-    the lead's suggested customer, for the agent to confirm with both records in view.
+    what the agent may not change); its document or names change only with the agent's
+    confirmation of each old and new value (`confirm_identity`: the key the refusal gave).
+    A lead without one creates it, unless the document belongs to an existing customer:
+    then nobody's data changes, and that customer becomes the lead's suggested customer,
+    for the agent to confirm with both records in view.
     """
     lead = _held_lead(lead, agent, action=_("confirmar sus datos"))
     document = normalize_document_number(data["document_number"])
@@ -249,7 +257,13 @@ def confirm_contact_data(*, lead: Lead, agent: AbstractBaseUser, data: Mapping[s
             (getattr(customer, field) or "") == (value or "")
             for field, value in customer_data.items()
         )
-        crm_services.update_customer(customer=customer, actor=agent, data=customer_data)
+        crm_services.update_customer(
+            customer=customer,
+            actor=agent,
+            data=customer_data,
+            confirm_identity=confirm_identity,
+            ask_identity_confirmation=True,
+        )
         if unchanged:
             crm_services.record_interaction(
                 customer=customer,

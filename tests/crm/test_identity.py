@@ -124,19 +124,64 @@ def test_an_advisor_posting_another_name_keeps_the_customer_as_they_were(client,
     assert (with_loan.first_name, with_loan.city) == ("Rosa", "Cusco")
 
 
+def refusal_key(response) -> str:
+    """The key of the changes a refusal listed, as the page sends it back."""
+    return response.context["form"]["identity_key"].value()
+
+
 def test_a_supervisor_must_tick_the_confirmation_in_the_form(client, supervisor, with_loan):
     client.force_login(supervisor)
     url = reverse("crm:customer_update", args=[with_loan.pk])
     posted = {**renamed(with_loan, first_name="Rosa María"), "phone": str(with_loan.phone)}
 
     unconfirmed = client.post(url, posted)
-    confirmed = client.post(url, {**posted, "confirm_identity": "on"})
+    confirmed = client.post(
+        url, {**posted, "confirm_identity": "on", "identity_key": refusal_key(unconfirmed)}
+    )
 
     assert unconfirmed.status_code == 200
     assert unconfirmed.context["form"].errors["confirm_identity"]
     assert confirmed.status_code == 302
     with_loan.refresh_from_db()
     assert with_loan.first_name == "Rosa María"
+
+
+def test_a_box_ticked_before_the_changes_were_listed_confirms_nothing(
+    client, supervisor, with_loan
+):
+    """A first POST with the box ticked (a script, a browser filling the form) gets the
+    refusal with each old and new value, like any other."""
+    client.force_login(supervisor)
+    url = reverse("crm:customer_update", args=[with_loan.pk])
+    posted = {**renamed(with_loan, first_name="Rosa María"), "phone": str(with_loan.phone)}
+
+    response = client.post(url, {**posted, "confirm_identity": "on", "identity_key": "x" * 64})
+
+    assert response.status_code == 200
+    assertContains(response, "Nombres: Rosa → Rosa María")
+    with_loan.refresh_from_db()
+    assert with_loan.first_name == "Rosa"
+
+
+def test_a_confirmation_counts_only_for_the_values_it_listed(client, supervisor, with_loan):
+    """Refused for one name, the person types another and sends the box still ticked: the
+    new value was never listed, so it is listed now instead of saved."""
+    client.force_login(supervisor)
+    url = reverse("crm:customer_update", args=[with_loan.pk])
+    posted = {**renamed(with_loan, first_name="Rosa María"), "phone": str(with_loan.phone)}
+    refused = client.post(url, posted)
+
+    retyped = {**posted, "first_name": "Rosalía", "confirm_identity": "on"}
+    response = client.post(url, {**retyped, "identity_key": refusal_key(refused)})
+
+    assert response.status_code == 200
+    assertContains(response, "Nombres: Rosa → Rosalía")
+    with_loan.refresh_from_db()
+    assert with_loan.first_name == "Rosa"
+    saved = client.post(url, {**retyped, "identity_key": refusal_key(response)})
+    assert saved.status_code == 302
+    with_loan.refresh_from_db()
+    assert with_loan.first_name == "Rosalía"
 
 
 def test_the_confirmation_box_appears_only_once_the_change_is_shown(client, supervisor, with_loan):
@@ -159,3 +204,26 @@ def test_supervisors_and_administrators_have_the_role_and_advisors_do_not(asesor
     assert supervisor.has_perm(identity.PERMISSION)
     assert admin.has_perm(identity.PERMISSION)
     assert not asesor.has_perm(identity.PERMISSION)
+
+
+def test_admin_saves_a_protected_identity_only_with_the_key_of_what_it_listed(
+    admin_client, with_loan
+):
+    url = reverse("admin:crm_customer_change", args=[with_loan.pk])
+    posted = {
+        **renamed(with_loan, first_name="Rosa María"),
+        "phone": str(with_loan.phone),
+        "confirm_identity": "on",
+    }
+
+    ticked_first = admin_client.post(url, posted)
+
+    assert ticked_first.status_code == 200
+    assertContains(ticked_first, "Nombres: Rosa → Rosa María")
+    with_loan.refresh_from_db()
+    assert with_loan.first_name == "Rosa"
+    key = ticked_first.context["adminform"].form["identity_key"].value()
+    saved = admin_client.post(url, {**posted, "identity_key": key})
+    assert saved.status_code == 302
+    with_loan.refresh_from_db()
+    assert with_loan.first_name == "Rosa María"
