@@ -227,9 +227,9 @@ def create_payment_link(
     URL, or "failed" with the gateway's error, and the timeline says which.
 
     With `reuse_open` (a debtor's or the bot's request, which a retry or a second press
-    repeats), the link made before from the same path for the same debt, concept, amount
-    and gateway is returned instead while it has `LINK_REUSE_MARGIN` left: two open links
-    for one debt could both be paid.
+    repeats), the link made before for the same debt, concept, amount and gateway is
+    returned instead while it has `LINK_REUSE_MARGIN` left, whoever made it (the portal,
+    the bot, an agent): two open links for one debt could both be paid.
     """
     if provider not in GATEWAYS:
         raise ValidationError({"provider": _("Pasarela de pago desconocida.")})
@@ -265,8 +265,11 @@ def create_payment_link(
         # first: the second finds the first's link, made or being made.
         with transaction.atomic():
             crm_services.lock_customer(customer.pk)
+            # From any path: the debtor who opened one in the portal and then asks the bot
+            # gets that one.
+            reused = {key: value for key, value in same.items() if key != "origin"}
             open_link = (
-                PaymentLink.objects.filter(**same, agreement__isnull=True)
+                PaymentLink.objects.filter(**reused, agreement__isnull=True)
                 .filter(
                     (
                         Q(status=PaymentLink.Status.ACTIVE, expires_at__gt=now + LINK_REUSE_MARGIN)

@@ -194,6 +194,17 @@ def test_the_same_link_asked_for_twice_at_once_is_made_once(roles, loan, debtor)
     assert {link.pk for link in done} == {PaymentLink.objects.get().pk}
 
 
+def test_the_bot_gets_the_total_link_the_portal_opened_for_the_same_debt(loan, debtor):
+    """The debtor opened a link for the total in the portal, then asked the bot: two open
+    links for one debt, and both could be paid."""
+    from_portal = link_for(debtor, loan, origin=Origin.PORTAL, reuse_open=True)
+
+    from_bot = link_for(debtor, loan, origin=Origin.BOT, reuse_open=True)
+
+    assert from_bot.pk == from_portal.pk
+    assert PaymentLink.objects.count() == 1
+
+
 def test_a_link_another_request_is_still_creating_is_not_made_twice(loan, debtor, monkeypatch):
     """The second request waits for the gateway's answer to the first, then says so."""
     monkeypatch.setattr(services, "LINK_WAIT", timedelta(0))
