@@ -1,12 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from crm import identity, services, validators
+from crm import identity, roles, services, validators
 from crm.forms import ConfirmsIdentityMixin, identity_key_field, refuse_control_characters_in
 from crm.models import (
     OPT_OUT_TAG,
@@ -20,7 +21,7 @@ from crm.models import (
     Tag,
 )
 from integrations.channels import LOG_PROVIDER
-from lib.admin_widgets import WholeNumberAutocompleteMixin
+from lib.admin_widgets import WholeNumberAutocompleteMixin, blanked_by_deleting
 from lib.stale import KeepsOthersChanges, KeepsOthersChangesAdmin
 
 
@@ -310,26 +311,37 @@ class AppointmentAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # The booking stands at Cal.com: deleted here, it left the advisor's agenda while
+        # the customer still came, and Cal.com's later cancellation found nothing.
+        return False
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(GroupAdmin):
+    """Django's groups, where the app's roles (crm.roles) keep their names: the code and
+    the migrations find a role by its name, and deleting one took every permission from
+    each of its people at once, the page listing them as "User_groups object (n)"."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.name in roles.ROLES:
+            fields.append("name")
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.name in roles.ROLES:
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 # Staff accounts: Django's own admin, whose change form keeps what another administrator
 # saved while it was open (a revoked role or a deactivation, undone by a stale tab's save).
 User = get_user_model()
 admin.site.unregister(User)
-
-
-def _traces_of(user) -> list[str]:
-    """Name what a person's deletion would leave without its person (relations that set
-    it to NULL, and the admin's own log, which goes with them): «clientes», …"""
-    traces = []
-    for relation in User._meta.get_fields(include_hidden=True):
-        if not (relation.auto_created and not relation.concrete and relation.one_to_many):
-            continue
-        model = relation.related_model
-        if relation.on_delete is not models.SET_NULL and model._meta.label != "admin.LogEntry":
-            continue
-        if model._base_manager.filter(**{relation.field.name: user}).exists():
-            traces.append(str(model._meta.verbose_name_plural))
-    return traces
 
 
 @admin.register(User)
@@ -364,7 +376,7 @@ class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
         # its author, with nothing said. Such a person is deactivated instead.
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         for user in objs:
-            traces = _traces_of(user)
+            traces = blanked_by_deleting(user)
             if traces:
                 protected = [
                     *protected,

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from integrations import api_clients, outbox, services
 from integrations.models import ApiClient, OutboxMessage, WebhookEvent
 from lib import fields as lib_fields
+from lib.admin_widgets import blanked_by_deleting
 
 ERROR_PREVIEW_CHARS = 80
 
@@ -241,6 +242,23 @@ class ApiClientAdmin(admin.ModelAdmin):
         api_clients.forget(obj)
         if token:
             self._show_token(request, obj, token)
+
+    def get_deleted_objects(self, objs, request):
+        # A client's payments reported, call-backs asked for and imports name it: deleted,
+        # they would read as sent by nobody. It is switched off instead.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for client in objs:
+            traces = blanked_by_deleting(client)
+            if traces:
+                protected = [
+                    *protected,
+                    _(
+                        "%(client)s figura en %(traces)s: desactívelo (desmarque «Activo») en "
+                        "lugar de borrarlo; su token deja de valer y su historial queda."
+                    )
+                    % {"client": client.name, "traces": ", ".join(traces)},
+                ]
+        return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: ApiClient) -> None:
         api_clients.forget(obj)

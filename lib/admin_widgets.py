@@ -72,3 +72,22 @@ def some_rows(
     )
     url = f"{reverse(changelist)}?{urlencode(query)}"
     return format_html('<p>{} <a href="{}">{}</a></p>{}', caption, url, link, table)
+
+
+def blanked_by_deleting(obj: models.Model) -> list[str]:
+    """Name, in plural, what deleting `obj` would leave pointing at nobody: the rows of
+    relations that SET_NULL to it, and the admin's log of it («clientes», …), one EXISTS each.
+
+    Such a record stands for who did something (a person, an API client): deleted, the
+    history it is named in would read as done by nobody.
+    """
+    traces = []
+    for relation in obj._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete and relation.one_to_many):
+            continue
+        model = relation.related_model
+        if relation.on_delete is not models.SET_NULL and model._meta.label != "admin.LogEntry":
+            continue
+        if model._base_manager.filter(**{relation.field.name: obj}).exists():
+            traces.append(str(model._meta.verbose_name_plural))
+    return traces
