@@ -70,6 +70,13 @@ def promise_for(user: AbstractBaseUser, pk: int) -> PaymentPromise:
     return get_object_or_404(PaymentPromise.objects.select_related("customer", "created_by"), pk=pk)
 
 
+def link_for(user: AbstractBaseUser, pk: int) -> PaymentLink:
+    """Return the payment link `pk` if `user` may see it, else 404."""
+    if not may_work(user, "collections_app.view_paymentlink"):
+        raise Http404
+    return get_object_or_404(PaymentLink.objects.select_related("customer"), pk=pk)
+
+
 def callback_for(user: AbstractBaseUser, pk: int) -> CallbackRequest:
     """Return the call-back request `pk` if `user` may see it, else 404."""
     if not may_work(user, "collections_app.view_callbackrequest"):

@@ -79,12 +79,13 @@ def _list(
 
 
 def _next_or(request: HttpRequest, fallback: str) -> str:
-    """Return the POST's `next` when it is a path of this site, else `fallback`.
+    """Return the POST's `next` (else the query's) when it is a path of this site, else
+    `fallback`.
 
     Only a path from the root: `redirect` would take anything else without a slash or a
     dot ("²", "lista") for the name of a view and fail on it.
     """
-    target = request.POST.get("next", "")
+    target = request.POST.get("next") or request.GET.get("next", "")
     if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
@@ -458,6 +459,62 @@ def link_list(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     rows = selectors.link_list(**filters) if filters is not None else PaymentLink.objects.none()
     return _list(request, form=form, rows=rows, name="link", now=timezone.now())
+
+
+@permission_required("collections_app.add_paymentlink", raise_exception=True)
+def link_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw an unpaid link, with a reason (one sent with a wrong amount stayed payable
+    until it expired). A page of its own, without JavaScript; asked again before acting."""
+    link = selectors.link_for(request.user, pk)
+    form = forms.ReasonForm(request.POST or None)
+    cancellable = link.status in (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING)
+    back = _next_or(request, reverse("collections_app:link_list"))
+    if request.method == "POST" and cancellable and form.is_valid():
+        if not forms.is_confirmed(request.POST):
+            return _confirm(
+                request,
+                title=_("¿Anular este link de pago?"),
+                lines=[
+                    _("%(name)s: %(amount)s, %(code)s, %(reference)s (%(provider)s).")
+                    % {
+                        "name": link.customer.full_name,
+                        "amount": _amount(link.currency, link.amount),
+                        "code": link.receivable_code,
+                        "reference": link.reference,
+                        "provider": link.provider_name,
+                    },
+                    _(
+                        "Deja de ofrecerse al cliente y no se puede reactivar. La pasarela "
+                        "mantiene abierto su pago hasta el vencimiento: si el cliente aún "
+                        "paga por él, el pago se registra."
+                    ),
+                    _("Motivo: «%(reason)s».") % {"reason": form.cleaned_data["reason"]},
+                ],
+                button=_("Sí, anular el link"),
+                cancel_url=back,
+            )
+        try:
+            services.cancel_payment_link(
+                link=link, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(
+                request, _("Link de pago %(reference)s anulado.") % {"reference": link.reference}
+            )
+            return redirect(back)
+    return render(
+        request,
+        "collections_app/link_cancel.html",
+        {
+            "link": link,
+            "form": form,
+            "cancellable": cancellable,
+            "back": back,
+            "next": request.POST.get("next") or request.GET.get("next", ""),
+        },
+    )
 
 
 # --- Call-back requests ------------------------------------------------------------------
