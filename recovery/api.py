@@ -387,8 +387,10 @@ def finish_campaign(
     campaign_id: int,
     payload: FinishIn | None = Body(None),  # noqa: B008 (ninja declares parameters so)
 ) -> dict:
-    """Finish an active campaign now: the offer ends and the customer loses the tag. A
-    campaign paid or finished already answers 409."""
+    """Finish an active campaign now: the offer ends, the customer loses the tag, and its
+    open payment links, promises and agreements are withdrawn (money still paid through a
+    withdrawn link is recorded without paying the campaign). A campaign paid or finished
+    already answers 409."""
     campaign = _campaign_or_404(campaign_id)
     reason = payload.motivo.strip() if payload is not None else ""
     try:

@@ -11,20 +11,25 @@ from datetime import date
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from collections_app import services as collection_services
+from collections_app.models import PaymentAgreement, PaymentLink, PaymentPromise
 from collections_app.strategies.segments import CASTIGADA_TAG
 from credits import selectors as credit_selectors
-from credits.models import Loan
+from credits.models import Loan, Payment
 from crm import display
 from crm import services as crm_services
 from crm.models import Customer, ImportBatch, Interaction, Tag
+from integrations import email
 from lib import amounts, bulk, people, repeats
 from recovery.models import HUNDRED, MAX_DEBT, ZERO, Campaign, CampaignPayment, RecoverySettings
 
@@ -370,13 +375,22 @@ def finish_ended(*, today: date | None = None) -> int:
     """Finish every active campaign whose end date is before `today`; return how many.
 
     The daily task runs it, and every screen and the portal before they read campaigns,
-    so a campaign is never shown active the day after it ended. One query when nothing
-    ended.
+    so a campaign is never shown active the day after it ended. Their open payment
+    links, promises and agreements are withdrawn, as when one is finished by hand. One
+    query when nothing ended.
     """
     today = today or timezone.localdate()
+    due = list(
+        Campaign.objects.filter(status=Campaign.Status.ACTIVE, ends_on__lt=today).values_list(
+            "pk", flat=True
+        )
+    )
+    if not due:
+        return 0
+    _lock_open_links(due)
     ended = list(
         Campaign.objects.select_for_update(skip_locked=True)
-        .filter(status=Campaign.Status.ACTIVE, ends_on__lt=today)
+        .filter(pk__in=due, status=Campaign.Status.ACTIVE, ends_on__lt=today)
         .values_list("pk", "customer_id", "code", "ends_on")
     )
     if not ended:
@@ -402,6 +416,14 @@ def finish_ended(*, today: date | None = None) -> int:
             for pk, customer_id, code, ends_on in ended
         ]
     )
+    _withdraw_open_offers(
+        {
+            pk: _("campaña %(code)s terminada el %(day)s")
+            % {"code": code, "day": f"{ends_on:%d/%m/%Y}"}
+            for pk, _customer_id, code, ends_on in ended
+        },
+        actor=None,
+    )
     return len(ended)
 
 
@@ -409,7 +431,9 @@ def finish_ended(*, today: date | None = None) -> int:
 def finish_campaign(
     *, campaign: Campaign, actor: AbstractBaseUser | None, reason: str = ""
 ) -> Campaign:
-    """Finish an active campaign now (an agent, the API); the offer ends with it."""
+    """Finish an active campaign now (an agent, the API); the offer ends with it: its open
+    payment links, promises and agreements are withdrawn, each on the timeline."""
+    _lock_open_links([campaign.pk])
     campaign = (
         Campaign.objects.select_for_update(of=("self",))
         .select_related("customer")
@@ -437,7 +461,101 @@ def finish_campaign(
         actor=actor,
         payload={"recovery_campaign": campaign.pk},
     )
+    _withdraw_open_offers(
+        {campaign.pk: _("campaña %(code)s finalizada") % {"code": campaign.code}}, actor=actor
+    )
     return campaign
+
+
+# A campaign as a receivable of collections_app: recovery.receivables.CAMPAIGN (that module
+# imports this one).
+RECEIVABLE_KIND = "campaign"
+OPEN_LINK = (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING)
+
+
+@dataclass(frozen=True)
+class OpenOffers:
+    """What a campaign still offers its debtor, and finishing it withdraws: payment links
+    not paid nor ended, promises in course (not an agreement's installments: those go with
+    their agreement) and agreements waiting for their down payment."""
+
+    links: list[PaymentLink]
+    promises: list[PaymentPromise]
+    agreements: list[PaymentAgreement]
+
+    def __bool__(self) -> bool:
+        return bool(self.links or self.promises or self.agreements)
+
+
+def open_offers(campaign: Campaign) -> OpenOffers:
+    """Return what is still open on the campaign (its finish confirmation lists it)."""
+    return _open_offers([campaign.pk])
+
+
+def _open_links(campaign_ids: Sequence[int]) -> list[PaymentLink]:
+    return list(
+        PaymentLink.objects.filter(
+            receivable_kind=RECEIVABLE_KIND, receivable_id__in=campaign_ids, status__in=OPEN_LINK
+        ).order_by("created_at", "pk")
+    )
+
+
+def _open_offers(campaign_ids: Sequence[int]) -> OpenOffers:
+    of_campaigns = {"receivable_kind": RECEIVABLE_KIND, "receivable_id__in": campaign_ids}
+    return OpenOffers(
+        links=_open_links(campaign_ids),
+        promises=list(
+            PaymentPromise.objects.filter(
+                **of_campaigns, status=PaymentPromise.Status.PENDING, agreement__isnull=True
+            ).order_by("promised_on", "pk")
+        ),
+        agreements=list(
+            PaymentAgreement.objects.filter(
+                **of_campaigns, status=PaymentAgreement.Status.PENDING
+            ).order_by("created_at", "pk")
+        ),
+    )
+
+
+def _lock_open_links(campaign_ids: Sequence[int]) -> None:
+    """Lock the campaigns' open links before the campaigns: a gateway's payment locks its
+    link, then the campaign (collections_app.services.apply_gateway_payment); the other
+    order could deadlock with it."""
+    list(
+        PaymentLink.objects.select_for_update()
+        .filter(
+            receivable_kind=RECEIVABLE_KIND, receivable_id__in=campaign_ids, status__in=OPEN_LINK
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _withdraw_open_offers(reasons: dict[int, str], *, actor: AbstractBaseUser | None) -> None:
+    """Withdraw what is open on the finished campaigns of `reasons` (campaign id: why),
+    through collections_app's services, which put each on the customer's timeline: the
+    debtor can no longer pay the finished offer through them.
+
+    A gateway's checkout stays open until it expires (Checkout Pro preferences cannot be
+    closed): money still paid through it is recorded without paying the campaign
+    (`apply_payment`).
+    """
+    ids = list(reasons)
+    offers = _open_offers(ids)
+    for agreement in offers.agreements:
+        collection_services.cancel_agreement(
+            agreement=agreement, actor=actor, reason=reasons[agreement.receivable_id]
+        )
+    # An agreement withdrawn took its down payment's link with it: read the links again.
+    links = _open_links(ids) if offers.agreements else offers.links
+    for link in links:
+        collection_services.cancel_payment_link(
+            link=link, actor=actor, reason=reasons[link.receivable_id]
+        )
+    for promise in offers.promises:
+        collection_services.cancel_promise(
+            promise=promise, actor=actor, reason=reasons[promise.receivable_id]
+        )
 
 
 # --- Payments ---------------------------------------------------------------------------------
@@ -461,10 +579,12 @@ def apply_payment(
     The loan it comes from is not touched. More than the balance is refused unless
     `accept_overpayment` (a gateway's payment, already taken): then the excess is kept as
     `overpaid`, and money for a campaign paid meanwhile (a second link) or finished since
-    its link was made is recorded too, never refused: all of it overpaid, or paying a
-    finished campaign's balance. A finished campaign otherwise takes only money received
-    within its offer (`_within_ended_offer`: a transfer of its last day keyed in the next
-    morning). The same `external_id` twice applies once (the first payment is returned).
+    its link was made is recorded too, never refused, all of it overpaid. A finished
+    campaign stays finished (its offer was withdrawn), and the collections team is told
+    by e-mail to refund the money or apply it by hand. A finished campaign otherwise takes
+    only money received within its offer (`_within_ended_offer`: a transfer of its last
+    day keyed in the next morning). The same `external_id` twice applies once (the first
+    payment is returned).
     """
     if external_id:
         found = CampaignPayment.objects.filter(external_id=external_id).first()
@@ -479,9 +599,11 @@ def apply_payment(
         raise ValidationError({"amount": _("El monto debe ser mayor que cero.")})
     was_finished = campaign.status == Campaign.Status.FINISHED
     within_offer = _within_ended_offer(campaign, received_on)
-    if was_finished and not within_offer and not accept_overpayment:
+    after_finish = was_finished and not within_offer
+    if after_finish and not accept_overpayment:
         raise ValidationError(_("La campaña %(code)s está finalizada.") % {"code": campaign.code})
-    balance = max(campaign.balance, ZERO)
+    # Money after the finish pays nothing: the offer it came for was withdrawn.
+    balance = ZERO if after_finish else max(campaign.balance, ZERO)
     if balance <= 0 and not accept_overpayment:
         raise ValidationError(_("La campaña %(code)s ya está pagada.") % {"code": campaign.code})
     overpaid = max(amount - balance, ZERO)
@@ -521,7 +643,9 @@ def apply_payment(
         "amount": _money(campaign.currency, amount),
         "code": campaign.code,
     }
-    if overpaid == amount:
+    if after_finish:
+        pass  # said below, after the day
+    elif overpaid == amount:
         summary += _(" (ya no tenía saldo: todo queda como saldo a favor)")
     elif overpaid:
         summary += _(" (%(over)s más que el saldo)") % {"over": _money(campaign.currency, overpaid)}
@@ -534,8 +658,11 @@ def apply_payment(
             "day": f"{received_on:%d/%m/%Y}",
             "end": f"{campaign.ends_on:%d/%m/%Y}",
         }
-    elif was_finished:
-        summary += _("; la campaña estaba finalizada")
+    elif after_finish:
+        summary += _(
+            "; la campaña está finalizada: el pago no se aplicó a ella y queda como saldo a "
+            "favor, para devolverlo o aplicarlo a mano"
+        )
     if is_paid and was_finished:
         # Its tag went when it was finished; another active campaign keeps the customer's.
         summary += _("; campaña pagada")
@@ -566,7 +693,38 @@ def apply_payment(
             "received_on": received_on.isoformat(),
         },
     )
+    if after_finish:
+        _tell_team_of_payment_after_finish(campaign, payment)
     return payment
+
+
+def _tell_team_of_payment_after_finish(campaign: Campaign, payment: CampaignPayment) -> None:
+    """E-mail the collections team (as for a payment to verify) that money came for a
+    finished campaign and waits to be refunded or applied by hand."""
+    customer = campaign.customer
+    facts = {
+        "name": customer.full_name,
+        "doc": customer.document_number,
+        "amount": display.money_text(payment.amount, campaign.currency),
+        "day": f"{payment.received_on:%d/%m/%Y}",
+        "source": dict(Payment.Source.choices).get(payment.source, payment.source),
+        "ref": payment.reference or "-",
+        "code": campaign.code,
+        "url": settings.SITE_URL + reverse("recovery:campaign_detail", args=[campaign.pk]),
+    }
+    for address in settings.COLLECTIONS_TEAM_EMAILS:
+        email.enqueue(
+            to=address,
+            subject=_("Pago a una campaña finalizada: %(name)s, %(amount)s") % facts,
+            body=_(
+                "%(name)s (%(doc)s) pagó %(amount)s el %(day)s por %(source)s, operación "
+                "«%(ref)s», a la campaña de cartera castigada %(code)s, que está finalizada. "
+                "El pago quedó registrado sin aplicarse a la campaña: devuélvalo o aplíquelo "
+                "a mano.\n\nVea la campaña en %(url)s"
+            )
+            % facts,
+            dedupe_key=f"campaign-payment-after-finish-{payment.pk}-{address}",
+        )
 
 
 def _within_ended_offer(campaign: Campaign, received_on: date) -> bool:

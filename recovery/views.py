@@ -165,6 +165,8 @@ def campaign_finish(request: HttpRequest, pk: int) -> HttpResponse:
                 "El cliente ya no verá la oferta en el portal y se le quitará la etiqueta "
                 "«Cartera castigada»."
             ),
+            *_open_offer_lines(services.open_offers(campaign)),
+            _("Finalizar la campaña no se puede deshacer."),
         ]
         if reason:
             lines.append(_("Motivo: «%(reason)s».") % {"reason": reason})
@@ -183,6 +185,59 @@ def campaign_finish(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_detail(request, campaign, finish_form=form)
     messages.success(request, _("Campaña %(code)s finalizada.") % {"code": campaign.code})
     return redirect(_detail_url(campaign))
+
+
+def _open_offer_lines(offers: services.OpenOffers) -> list[str]:
+    """Say what finishing the campaign withdraws, one line each, and what becomes of money
+    still paid through a withdrawn link."""
+    if not offers:
+        return [_("La campaña no tiene links de pago, compromisos ni convenios abiertos.")]
+    lines = [
+        _(
+            "Se anulará lo que sigue abierto en la campaña, y el cliente ya no podrá pagar la "
+            "oferta con ello:"
+        )
+    ]
+    for link in offers.links:
+        values = {
+            "ref": link.reference,
+            "amount": _amount(link.currency, link.amount),
+            "provider": link.provider_name,
+            "expires": timezone.localtime(link.expires_at).strftime("%d/%m/%Y %H:%M"),
+        }
+        if link.status == link.Status.CREATING:
+            lines.append(
+                _("Link de pago %(ref)s de %(amount)s (%(provider)s), que se está creando.")
+                % values
+            )
+        else:
+            lines.append(
+                _("Link de pago %(ref)s de %(amount)s (%(provider)s), vence el %(expires)s.")
+                % values
+            )
+    for promise in offers.promises:
+        lines.append(
+            _("Compromiso de pago de %(amount)s para el %(day)s.")
+            % {
+                "amount": _amount(promise.currency, promise.amount),
+                "day": promise.promised_on.strftime("%d/%m/%Y"),
+            }
+        )
+    for agreement in offers.agreements:
+        lines.append(
+            _("Convenio de pago #%(id)s, que espera un pie de %(down)s.")
+            % {"id": agreement.pk, "down": _amount(agreement.currency, agreement.down_payment)}
+        )
+    if offers.links:
+        lines.append(
+            _(
+                "Un link ya enviado sigue abierto en la pasarela hasta que vence: si el cliente "
+                "aún paga con él, el pago se registra sin aplicarse a la campaña, que sigue "
+                "finalizada, y se avisa por correo al equipo de cobranzas para devolverlo o "
+                "aplicarlo a mano."
+            )
+        )
+    return lines
 
 
 @require_POST

@@ -365,17 +365,23 @@ def test_annulling_the_payment_that_came_after_leaves_the_campaign_paid(campaign
     assert (campaign.status, campaign.paid_amount) == (Campaign.Status.PAID, CAMPAIGN_AMOUNT)
 
 
-def test_a_gateway_payment_to_a_campaign_finished_since_its_link_pays_it(campaign, debtor):
-    # The link was made while the offer was open; the money arrived after it closed.
+def test_a_gateway_payment_to_a_campaign_finished_since_its_link_is_kept_unapplied(
+    campaign, debtor
+):
+    # The link was made while the offer was open; the money arrived after it was finished
+    # by hand (which withdrew the offer): recorded, for a person to refund or apply.
     services.finish_campaign(campaign=campaign, actor=None, reason="Venció")
 
     payment = _gateway_payment(campaign, CAMPAIGN_AMOUNT, "1")
 
-    assert payment.overpaid == 0
+    assert payment.overpaid == CAMPAIGN_AMOUNT
     campaign.refresh_from_db()
-    assert (campaign.status, campaign.balance) == (Campaign.Status.PAID, 0)
+    assert (campaign.status, campaign.paid_amount) == (Campaign.Status.FINISHED, 0)
     entry = debtor.interactions.filter(payload__recovery_payment=payment.pk).get()
-    assert "la campaña estaba finalizada; campaña pagada" in entry.summary
+    assert entry.summary.endswith(
+        "; la campaña está finalizada: el pago no se aplicó a ella y queda como saldo a "
+        "favor, para devolverlo o aplicarlo a mano"
+    )
 
 
 def test_an_annulment_restores_the_balance_and_the_active_campaign(campaign, debtor, cobranzas):
