@@ -15,7 +15,7 @@ from typing import Protocol
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
 from collections_app.models import ZERO, Portfolio
@@ -65,6 +65,50 @@ class Debt:
         return next((line for line in self.lines if line.number == number), None)
 
 
+@dataclass(frozen=True)
+class ExternalPayment:
+    """A payment recorded under a provider's id (`external_id`), standing or annulled."""
+
+    id: int
+    external_id: str
+    amount: Decimal
+    is_applied: bool
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """A payment annulled because its provider gave the money back (`take_back_payment`)."""
+
+    receivable_id: int
+    # Payments after it annulled and applied again after it, old id -> new id.
+    reapplied: dict[int, int]
+
+
+# The sources of the payments a gateway reported, as every kind names them: all they are is
+# in their row (no receipt, nobody who recorded them), so they can be annulled and applied
+# again as they were (take_back_payment).
+GATEWAY_SOURCES = ("mercadopago", "clear")
+
+
+def again_external_id(external_id: str, payment_id: int) -> str:
+    """The external id of a provider payment applied again: still under its own id."""
+    return f"{external_id}:again:{payment_id}"
+
+
+def again_reason(payment_id: int, reason: str) -> str:
+    """Why a later payment was annulled before it was applied again (take_back_payment)."""
+    return _("anulado para aplicarlo otra vez después de anular el pago #%(id)s (%(reason)s)") % {
+        "id": payment_id,
+        "reason": reason,
+    }
+
+
+def under_external_id(external_id: str) -> Q:
+    """Filter the payments recorded under `external_id`, or under it followed by ":" and
+    more: the same provider payment recorded again (what a partial refund left of it)."""
+    return Q(external_id=external_id) | Q(external_id__startswith=f"{external_id}:")
+
+
 class ReceivableKind(Protocol):
     """How the payment-event life cycle reads and pays one kind of receivable."""
 
@@ -95,8 +139,18 @@ class ReceivableKind(Protocol):
     def annul_payment(self, *, payment_id: int, actor: AbstractBaseUser | None, reason: str) -> int:
         """Reverse a payment exactly; return the receivable's id."""
 
+    def take_back_payment(self, *, payment_id: int, reason: str) -> TakenBack:
+        """Annul a provider's payment its provider gave back (a refund, a chargeback), also
+        when other provider payments were applied after it: those are annulled first and
+        applied again after, as they were. Raise ValidationError when it cannot be."""
+
     def payment_is_applied(self, payment_id: int) -> bool:
         """Say whether the payment stands (neither annulled nor unknown)."""
+
+    def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
+        """Return the receivable's payments recorded under `external_id`, or under it
+        followed by ":" and more (the same provider payment recorded again), oldest first.
+        Among the receivable's own: a prefix match over every payment reads them all."""
 
     def paid_between(self, receivable_id: int, start: date, end: date) -> Decimal:
         """Return what standing payments received from `start` to `end` (inclusive) add up to."""
@@ -326,8 +380,65 @@ class LoanReceivable:
         payment_services.annul_payment(payment=payment, actor=actor, reason=reason)
         return payment.loan_id
 
+    def take_back_payment(self, *, payment_id: int, reason: str) -> TakenBack:
+        payment = Payment.objects.filter(pk=payment_id).first()
+        if payment is None:
+            raise ValidationError(_("El pago no existe."))
+        loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
+        # A loan's payment is annulled only when none applied after it covers installments
+        # (credits.services.payments.annul_payment): those go first, newest first.
+        later = list(
+            Payment.objects.filter(
+                loan=loan,
+                status=Payment.Status.APPLIED,
+                pk__gt=payment.pk,
+                allocations__isnull=False,
+            )
+            .distinct()
+            .order_by("-pk")
+        )
+        if any(p.source not in GATEWAY_SOURCES or not p.external_id for p in later):
+            # Someone recorded one by hand (a receipt, a reported payment): only they can
+            # record it again, so the loan's own refusal says what to do.
+            later = []
+        for younger in later:
+            payment_services.annul_payment(
+                payment=younger, actor=None, reason=again_reason(payment.pk, reason)
+            )
+        payment_services.annul_payment(payment=payment, actor=None, reason=reason)
+        reapplied = {}
+        for younger in reversed(later):
+            applied = payment_services.apply_payment(
+                loan=loan,
+                amount=younger.amount,
+                received_on=younger.received_on,
+                source=younger.source,
+                actor=None,
+                reference=younger.reference,
+                overpayment=younger.overpayment,
+                # It was taken as it came: applied again the same way, over the debt or not.
+                accept_overpayment=True,
+                # The same provider payment: its id, and the one it was applied under before.
+                external_id=again_external_id(younger.external_id, younger.pk),
+                # The payment's entry was written when it came: this one is bookkeeping.
+                is_bookkeeping=True,
+            )
+            reapplied[younger.pk] = applied.pk
+        return TakenBack(receivable_id=loan.pk, reapplied=reapplied)
+
     def payment_is_applied(self, payment_id: int) -> bool:
         return Payment.objects.filter(pk=payment_id, status=Payment.Status.APPLIED).exists()
+
+    def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
+        rows = (
+            Payment.objects.filter(under_external_id(external_id), loan_id=receivable_id)
+            .order_by("pk")
+            .values_list("pk", "external_id", "amount", "status")
+        )
+        return [
+            ExternalPayment(pk, found, amount, status == Payment.Status.APPLIED)
+            for pk, found, amount, status in rows
+        ]
 
     def paid_between(self, receivable_id: int, start: date, end: date) -> Decimal:
         total = Payment.objects.filter(

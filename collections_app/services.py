@@ -327,10 +327,15 @@ def create_payment_link(
             _("La pasarela %(provider)s no pudo crear el link: %(error)s")
             % {"provider": link.provider_name, "error": link.status_reason}
         ) from exc
+    provider_id = checkout.provider_id[:120]
+    made = PaymentLink.objects.filter(pk=link.pk, status=PaymentLink.Status.CREATING).update(
+        status=PaymentLink.Status.ACTIVE, url=checkout.url[:500], provider_id=provider_id
+    )
+    if not made:
+        _withdrawn_while_created(link, debt, provider_id=provider_id, origin=origin, actor=actor)
     link.status = PaymentLink.Status.ACTIVE
     link.url = checkout.url[:500]
-    link.provider_id = checkout.provider_id[:120]
-    link.save(update_fields=["status", "url", "provider_id"])
+    link.provider_id = provider_id
     with transaction.atomic():
         _timeline(
             customer,
@@ -351,6 +356,47 @@ def create_payment_link(
         )
         _announce(Event.LINK, link)
     return link
+
+
+def _withdrawn_while_created(
+    link: PaymentLink,
+    debt: Debt,
+    *,
+    provider_id: str,
+    origin: str,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """The gateway made the checkout of a link someone withdrew meanwhile (an agent, a
+    campaign's finish) or the hourly run gave up as cut off: it stays as they left it, not
+    offered; the checkout's id is kept for a payment that still comes. Raise to say so."""
+    PaymentLink.objects.filter(pk=link.pk).update(provider_id=provider_id)
+    link.refresh_from_db(fields=["status", "status_reason"])
+    said = {
+        "ref": link.reference,
+        "amount": _money(debt, link.amount),
+        "provider": link.provider_name,
+        "status": link.get_status_display().lower(),
+        "reason": link.status_reason or "—",
+    }
+    with transaction.atomic():
+        _timeline(
+            link.customer,
+            _(
+                "%(provider)s creó el link de pago %(ref)s de %(amount)s cuando ya estaba "
+                "%(status)s (%(reason)s): no se ofrece al cliente"
+            )
+            % said,
+            origin=origin,
+            actor=actor,
+            payload={"link": link.pk, "reference": link.reference},
+        )
+    raise ValidationError(
+        _(
+            "El link %(ref)s quedó %(status)s mientras %(provider)s lo creaba (%(reason)s): "
+            "no se ofrece al cliente."
+        )
+        % said
+    )
 
 
 # A link like one the same person made this recently, still open, is the form sent twice (a
@@ -554,7 +600,15 @@ def _when_created(link: PaymentLink) -> PaymentLink:
 
 @transaction.atomic
 def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPayment") -> None:
-    """Apply a gateway payment's state to the link it pays (see process_gateway_event)."""
+    """Apply a gateway payment's state to the link it pays (see process_gateway_event).
+
+    A link may be paid more than once (MercadoPago lets a preference be paid again: a
+    double click, the back button after paying), so each gateway payment is applied once,
+    under its own external id, and its refund or chargeback annuls that payment, whichever
+    one the link names. The link names its first payment. A partial refund leaves the
+    payment approved with less of it kept: the payment is annulled and what is left applied
+    in its place, under an id naming the total refunded, so a repeat changes nothing.
+    """
     link = (
         PaymentLink.objects.select_for_update(of=("self",))
         .select_related("customer")
@@ -565,82 +619,238 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
         raise IgnoreEvent(f"No payment link has reference {found.reference!r}.")
     kind = receivables.kind(link.receivable_kind)
     external_id = f"{provider}:{found.provider_payment_id}"
+    # Under the link's lock: two notifications of one payment at once apply it once.
+    recorded = kind.external_payments(link.receivable_id, external_id)
+    standing = [payment for payment in recorded if payment.is_applied]
     if found.status == payment_gateways.APPROVED:
-        if link.payment_id is not None and link.provider_payment_id == found.provider_payment_id:
+        kept = found.amount - found.refunded
+        if not recorded:
+            if kept > 0:
+                _apply_new_gateway_payment(link, kind, found, external_id=external_id)
+            return
+        if not standing:
+            return  # refunded, charged back or annulled by an agent before
+        if kept >= sum(payment.amount for payment in standing):
             return  # applied before: a repeated notification
-        if found.currency and found.currency != link.currency:
-            raise IgnoreEvent(f"Paid in {found.currency}, the link asks for {link.currency}.")
-        received_on = min(found.paid_on or timezone.localdate(), timezone.localdate())
-        _honour_total_quote(link, kind, amount=found.amount, received_on=received_on)
-        payment_id = kind.apply_payment(
-            receivable_id=link.receivable_id,
-            amount=found.amount,
-            received_on=received_on,
-            source=provider,
-            actor=None,
-            reference=found.provider_payment_id,
-            external_id=external_id,
-            # The money is in: whatever the debt is by now, it is recorded, the excess as
-            # credit balance, rather than refused.
-            accept_overpayment=True,
-        )
+        if kept <= 0:
+            _take_back(link, kind, standing, reason=_refund_reason(link, refunded=True))
+            return
+        _keep_what_was_not_refunded(link, kind, found, standing, external_id=external_id)
+        return
+    if found.status in (payment_gateways.REFUNDED, payment_gateways.CHARGED_BACK):
+        if not standing:
+            return  # never applied, or annulled before: nothing to take back
+        reason = _refund_reason(link, refunded=found.status == payment_gateways.REFUNDED)
+        _take_back(link, kind, standing, reason=reason)
+        return
+    # pending, in process, rejected, cancelled: nothing to apply (yet).
+
+
+def _received_on(found: "payment_gateways.GatewayPayment") -> date:
+    return min(found.paid_on or timezone.localdate(), timezone.localdate())
+
+
+def _apply_new_gateway_payment(
+    link: PaymentLink,
+    kind: receivables.ReceivableKind,
+    found: "payment_gateways.GatewayPayment",
+    *,
+    external_id: str,
+) -> None:
+    """Apply a gateway payment seen for the first time (less what was refunded of it by
+    then); the link's first payment marks it paid."""
+    if found.currency and found.currency != link.currency:
+        raise IgnoreEvent(f"Paid in {found.currency}, the link asks for {link.currency}.")
+    kept = found.amount - found.refunded
+    received_on = _received_on(found)
+    _honour_total_quote(link, kind, amount=kept, received_on=received_on)
+    payment_id = kind.apply_payment(
+        receivable_id=link.receivable_id,
+        amount=kept,
+        received_on=received_on,
+        source=link.provider,
+        actor=None,
+        reference=found.provider_payment_id,
+        external_id=_kept_external_id(external_id, found),
+        # The money is in: whatever the debt is by now, it is recorded, the excess as
+        # credit balance, rather than refused.
+        accept_overpayment=True,
+    )
+    first = link.payment_id is None
+    if first:
         link.status = PaymentLink.Status.PAID
         link.provider_payment_id = found.provider_payment_id
         link.payment_id = payment_id
         link.paid_at = timezone.now()
         link.save(update_fields=["status", "provider_payment_id", "payment_id", "paid_at"])
-        # The receivable wrote the payment's entry (the one «Pagos» counts); this one says
-        # which link it paid: bookkeeping, not a second payment.
-        _timeline(
-            link.customer,
-            _("Link de pago %(ref)s pagado por %(provider)s: %(amount)s (operación %(op)s)")
-            % {
-                "amount": _money(link.currency, found.amount),
-                "provider": link.provider_name,
-                "ref": link.reference,
-                "op": found.provider_payment_id,
-            },
-            origin=Origin.SYSTEM,
-            actor=None,
-            payload={"link": link.pk, "payment": payment_id},
-            kind=Interaction.Kind.SYSTEM,
+    said = {
+        "amount": _money(link.currency, found.amount),
+        "provider": link.provider_name,
+        "ref": link.reference,
+        "op": found.provider_payment_id,
+    }
+    # The receivable wrote the payment's entry (the one «Pagos» counts); this one says
+    # which link it paid: bookkeeping, not a second payment.
+    if first:
+        summary = _("Link de pago %(ref)s pagado por %(provider)s: %(amount)s (operación %(op)s)")
+    else:
+        summary = _(
+            "Link de pago %(ref)s pagado otra vez por %(provider)s: %(amount)s (operación %(op)s)"
         )
-        _announce(Event.PAYMENT, link, payment_id=payment_id)
-        if link.agreement_id is not None:
-            _activate_agreement(link.agreement_id)
+    summary %= said
+    if found.refunded > 0:
+        summary += _(", de los que %(provider)s ya devolvió %(refunded)s: se registró %(kept)s") % {
+            "provider": link.provider_name,
+            "refunded": _money(link.currency, found.refunded),
+            "kept": _money(link.currency, kept),
+        }
+    _timeline(
+        link.customer,
+        summary,
+        origin=Origin.SYSTEM,
+        actor=None,
+        payload={"link": link.pk, "payment": payment_id},
+        kind=Interaction.Kind.SYSTEM,
+    )
+    _announce(Event.PAYMENT, link, payment_id=payment_id)
+    if link.agreement_id is not None:
+        _activate_agreement(link.agreement_id)
+
+
+def _kept_external_id(external_id: str, found: "payment_gateways.GatewayPayment") -> str:
+    """The external id of what is kept of a gateway payment: its own id while nothing was
+    refunded, else that id and the total refunded, which only a further refund changes."""
+    if found.refunded <= 0:
+        return external_id
+    return f"{external_id}:refunded:{found.refunded}"
+
+
+def _refund_reason(link: PaymentLink, *, refunded: bool) -> str:
+    return (_("devuelto por %(provider)s") if refunded else _("contracargo en %(provider)s")) % {
+        "provider": link.provider_name
+    }
+
+
+def _take_back(
+    link: PaymentLink,
+    kind: receivables.ReceivableKind,
+    standing: "list[receivables.ExternalPayment]",
+    *,
+    reason: str,
+) -> None:
+    """Annul what stands of a gateway payment its gateway gave back or lost to a chargeback."""
+    for payment in standing:
+        _annul_given_back(link, kind, payment.id, reason=reason)
+    _restore_quote_waiver(link, kind, standing, reason=reason)
+
+
+def _annul_given_back(
+    link: PaymentLink, kind: receivables.ReceivableKind, payment_id: int, *, reason: str
+) -> None:
+    """Annul one of a link's gateway payments whose money went back (see annul_payment),
+    through the receivable, which applies again the gateway payments made after it."""
+    taken = kind.take_back_payment(payment_id=payment_id, reason=reason)
+    for old, new in taken.reapplied.items():
+        # A link paid by a payment applied again names the new one.
+        PaymentLink.objects.filter(
+            receivable_kind=link.receivable_kind, receivable_id=link.receivable_id, payment_id=old
+        ).update(payment_id=new)
+        if link.payment_id == old:
+            link.payment_id = new
+    debt = kind.debt(taken.receivable_id, timezone.localdate())
+    send_on_commit(
+        Event.ANNULMENT,
+        portfolio=debt.portfolio if debt is not None else Portfolio.CURRENT,
+        customer_id=link.customer_id,
+        receivable_kind=link.receivable_kind,
+        receivable_id=taken.receivable_id,
+        instance=None,
+        payment_id=payment_id,
+    )
+
+
+def _restore_quote_waiver(
+    link: PaymentLink,
+    kind: receivables.ReceivableKind,
+    annulled: "list[receivables.ExternalPayment]",
+    *,
+    reason: str,
+) -> None:
+    """Owe again the late interest a total link's quote waived, once the payment it stood
+    on (the link's own) is annulled or kept only in part."""
+    if link.concept != PaymentLink.Concept.TOTAL:
         return
-    if found.status in (payment_gateways.REFUNDED, payment_gateways.CHARGED_BACK):
-        if link.payment_id is None or link.provider_payment_id != found.provider_payment_id:
-            return  # never applied: nothing to take back
-        if not kind.payment_is_applied(link.payment_id):
-            return  # annulled before
-        reason = (
-            _("devuelto por %(provider)s")
-            if found.status == payment_gateways.REFUNDED
-            else _("contracargo en %(provider)s")
-        ) % {"provider": link.provider_name}
-        annul_payment(
-            customer=link.customer,
-            receivable_kind=link.receivable_kind,
-            payment_id=link.payment_id,
-            actor=None,
-            reason=reason,
-            origin=Origin.WEBHOOK,
+    if link.payment_id not in {payment.id for payment in annulled}:
+        return  # another payment of the link: the waiver stood on the first one
+    kind.restore_discount(
+        receivable_id=link.receivable_id,
+        marker=link.reference,
+        actor=None,
+        summary=_(
+            "Interés moratorio de %%(amount)s condonado por el link de pago total "
+            "%(ref)s, adeudado otra vez: el pago fue anulado (%(reason)s)"
         )
-        if link.concept == PaymentLink.Concept.TOTAL:
-            # The late interest its quote waived stood on this payment: owed again.
-            kind.restore_discount(
-                receivable_id=link.receivable_id,
-                marker=link.reference,
-                actor=None,
-                summary=_(
-                    "Interés moratorio de %%(amount)s condonado por el link de pago total "
-                    "%(ref)s, adeudado otra vez: el pago fue anulado (%(reason)s)"
-                )
-                % {"ref": link.reference, "reason": reason},
-            )
-        return
-    # pending, in process, rejected, cancelled: nothing to apply (yet).
+        % {"ref": link.reference, "reason": reason},
+    )
+
+
+def _keep_what_was_not_refunded(
+    link: PaymentLink,
+    kind: receivables.ReceivableKind,
+    found: "payment_gateways.GatewayPayment",
+    standing: "list[receivables.ExternalPayment]",
+    *,
+    external_id: str,
+) -> None:
+    """A gateway payment refunded in part (again): annul what stands of it and apply what
+    is left, on the day it was paid, in one go."""
+    kept = found.amount - found.refunded
+    was = sum(payment.amount for payment in standing)
+    said = {
+        "provider": link.provider_name,
+        "refunded": _money(link.currency, found.refunded),
+        "amount": _money(link.currency, found.amount),
+        "was": _money(link.currency, was),
+        "kept": _money(link.currency, kept),
+        "more": _money(link.currency, was - kept),
+        "op": found.provider_payment_id,
+        "ref": link.reference,
+    }
+    reason = _("devuelto en parte por %(provider)s: %(refunded)s de %(amount)s") % said
+    _take_back(link, kind, standing, reason=reason)
+    payment_id = kind.apply_payment(
+        receivable_id=link.receivable_id,
+        amount=kept,
+        received_on=_received_on(found),
+        source=link.provider,
+        actor=None,
+        reference=found.provider_payment_id,
+        external_id=_kept_external_id(external_id, found),
+        accept_overpayment=True,
+    )
+    if link.payment_id in {payment.id for payment in standing}:
+        # The link's own payment, now what is left of it.
+        link.payment_id = payment_id
+        link.save(update_fields=["payment_id"])
+    if was == found.amount:
+        summary = _(
+            "%(provider)s devolvió %(refunded)s de la operación %(op)s (%(amount)s) del link "
+            "de pago %(ref)s: se anuló el pago de %(was)s y se registró lo que queda, %(kept)s"
+        )
+    else:
+        summary = _(
+            "%(provider)s devolvió otros %(more)s de la operación %(op)s (%(amount)s; en total "
+            "%(refunded)s) del link de pago %(ref)s: se anuló el pago de %(was)s y se registró "
+            "lo que queda, %(kept)s"
+        )
+    _timeline(
+        link.customer,
+        summary % said,
+        origin=Origin.SYSTEM,
+        actor=None,
+        payload={"link": link.pk, "payment": payment_id, "annulled": [p.id for p in standing]},
+        kind=Interaction.Kind.SYSTEM,
+    )
 
 
 def _honour_total_quote(

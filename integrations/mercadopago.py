@@ -237,14 +237,28 @@ def read_payment(payment: Mapping[str, Any]) -> GatewayPayment:
     ):
         raise ProviderError(payment_gateways.unexpected_answer(LABEL, dict(payment)))
     reference = payment.get("external_reference")
+    amount = payment_gateways.read_amount(payment.get("transaction_amount"), LABEL)
+    # What its refunds gave back so far (0 without any); `transaction_amount` stays what
+    # was paid. A partial refund leaves the status "approved" (see STATUSES).
+    raw_refunded = payment.get("transaction_amount_refunded")
+    refunded = (
+        payment_gateways.read_amount(raw_refunded, LABEL)
+        if raw_refunded is not None
+        else payment_gateways.ZERO
+    )
+    if refunded < 0:
+        raise ProviderError(payment_gateways.unexpected_answer(LABEL, dict(payment)))
+    # More than was paid cannot go back: all of it did.
+    refunded = min(refunded, amount)
     return GatewayPayment(
         provider_payment_id=str(raw_id).strip(),
         reference=reference.strip() if isinstance(reference, str) else "",
         status=status,
-        amount=payment_gateways.read_amount(payment.get("transaction_amount"), LABEL),
+        amount=amount,
         currency=currency,
         paid_on=payment_gateways.read_paid_on(payment.get("date_approved"), LABEL, "date_approved"),
         raw=dict(payment),
+        refunded=refunded,
     )
 
 

@@ -40,6 +40,7 @@ CHARGED_BACK = "charged_back"
 STATUSES = (APPROVED, PENDING, REJECTED, CANCELLED, REFUNDED, CHARGED_BACK)
 
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 
 # Every gateway the collection bot may offer, in the order it offers them.
 GATEWAYS = {
@@ -97,6 +98,9 @@ class GatewayPayment:
     # The day (settings.TIME_ZONE) the gateway approved it; None until it has.
     paid_on: date | None
     raw: dict
+    # Of `amount`, what the gateway has given back to the payer so far. A payment refunded
+    # in part stays APPROVED with this above zero; one refunded whole is REFUNDED.
+    refunded: Decimal = ZERO
 
 
 class Gateway(Protocol):

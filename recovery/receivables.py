@@ -18,8 +18,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
+from collections_app import receivables
 from collections_app.models import Portfolio
-from collections_app.receivables import Debt
+from collections_app.receivables import Debt, ExternalPayment, TakenBack, under_external_id
 from credits.models import Loan
 from recovery import selectors, services
 from recovery.models import ZERO, Campaign, CampaignPayment
@@ -119,10 +120,61 @@ class CampaignReceivable:
     def annul_payment(self, *, payment_id: int, actor: AbstractBaseUser | None, reason: str) -> int:
         return services.annul_payment(payment_id=payment_id, actor=actor, reason=reason).campaign_id
 
+    def take_back_payment(self, *, payment_id: int, reason: str) -> TakenBack:
+        payment = CampaignPayment.objects.filter(pk=payment_id).first()
+        if payment is None:
+            raise ValidationError(_("El pago no existe."))
+        # Gateway money that came after it and found the campaign paid is kept as overpaid:
+        # applied again once this one is annulled, it pays what this one no longer does.
+        later = list(
+            CampaignPayment.objects.filter(
+                campaign_id=payment.campaign_id,
+                status=CampaignPayment.Status.APPLIED,
+                pk__gt=payment.pk,
+                overpaid__gt=0,
+                source__in=receivables.GATEWAY_SOURCES,
+                external_id__isnull=False,
+            ).order_by("-pk")
+        )
+        for younger in later:
+            services.annul_payment(
+                payment_id=younger.pk,
+                actor=None,
+                reason=receivables.again_reason(payment.pk, reason),
+            )
+        services.annul_payment(payment_id=payment.pk, actor=None, reason=reason)
+        reapplied = {}
+        for younger in reversed(later):
+            applied = services.apply_payment(
+                campaign_id=payment.campaign_id,
+                amount=younger.amount,
+                received_on=younger.received_on,
+                source=younger.source,
+                actor=None,
+                reference=younger.reference,
+                external_id=receivables.again_external_id(younger.external_id, younger.pk),
+                accept_overpayment=True,
+            )
+            reapplied[younger.pk] = applied.pk
+        return TakenBack(receivable_id=payment.campaign_id, reapplied=reapplied)
+
     def payment_is_applied(self, payment_id: int) -> bool:
         return CampaignPayment.objects.filter(
             pk=payment_id, status=CampaignPayment.Status.APPLIED
         ).exists()
+
+    def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
+        rows = (
+            CampaignPayment.objects.filter(
+                under_external_id(external_id), campaign_id=receivable_id
+            )
+            .order_by("pk")
+            .values_list("pk", "external_id", "amount", "status")
+        )
+        return [
+            ExternalPayment(pk, found, amount, status == CampaignPayment.Status.APPLIED)
+            for pk, found, amount, status in rows
+        ]
 
     def paid_between(self, receivable_id: int, start: date, end: date) -> Decimal:
         total = CampaignPayment.objects.filter(

@@ -286,16 +286,16 @@ def test_it_calls_nothing_without_an_access_token(api, configured):
 
 
 @pytest.mark.parametrize(
-    ("name", "status", "paid_on"),
+    ("name", "status", "paid_on", "refunded"),
     [
-        ("payment_approved.json", payment_gateways.APPROVED, date(2025, 3, 10)),
-        ("payment_pending.json", payment_gateways.PENDING, None),
-        ("payment_rejected.json", payment_gateways.REJECTED, None),
-        ("payment_refunded.json", payment_gateways.REFUNDED, date(2025, 3, 10)),
-        ("payment_charged_back.json", payment_gateways.CHARGED_BACK, date(2025, 3, 10)),
+        ("payment_approved.json", payment_gateways.APPROVED, date(2025, 3, 10), "0.00"),
+        ("payment_pending.json", payment_gateways.PENDING, None, "0.00"),
+        ("payment_rejected.json", payment_gateways.REJECTED, None, "0.00"),
+        ("payment_refunded.json", payment_gateways.REFUNDED, date(2025, 3, 10), "1234.50"),
+        ("payment_charged_back.json", payment_gateways.CHARGED_BACK, date(2025, 3, 10), "0.00"),
     ],
 )
-def test_it_reads_a_payment_in_our_terms(api, name, status, paid_on):
+def test_it_reads_a_payment_in_our_terms(api, name, status, paid_on, refunded):
     answer = fixture_json(name)
     api.add(responses.GET, f"https://api.mercadopago.com/v1/payments/{answer['id']}", json=answer)
 
@@ -310,6 +310,7 @@ def test_it_reads_a_payment_in_our_terms(api, name, status, paid_on):
         currency="ARS",
         paid_on=paid_on,
         raw=answer,
+        refunded=Decimal(refunded),
     )
     assert isinstance(payment.amount, Decimal)
 
