@@ -24,12 +24,26 @@ def clear_webhook(request: HttpRequest) -> HttpResponse:
     return webhooks.receive(request, clear.WEBHOOK)
 
 
+# What Twilio expects back from a message's webhook: TwiML. An empty <Response/> sends no
+# reply; any other content type is error 12300 in Twilio's Debugger.
+# https://www.twilio.com/docs/usage/webhooks/messaging-webhooks#incoming-message-webhook
+# https://www.twilio.com/docs/errors/12300
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
 @csrf_exempt
 @login_not_required
 @require_POST
 def twilio_webhook(request: HttpRequest) -> HttpResponse:
-    """SMS delivery statuses and replies (Twilio signs them with X-Twilio-Signature)."""
-    return webhooks.receive(request, sms.WEBHOOK)
+    """SMS delivery statuses and replies (Twilio signs them with X-Twilio-Signature).
+
+    Stored (or ignored) calls are answered with empty TwiML; refusals keep the inbox's
+    JSON answer and status.
+    """
+    response = webhooks.receive(request, sms.WEBHOOK)
+    if response.status_code >= 300:
+        return response
+    return HttpResponse(EMPTY_TWIML, status=response.status_code, content_type="text/xml")
 
 
 @csrf_exempt

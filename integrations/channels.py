@@ -88,7 +88,7 @@ class InboundMessage:
     # One of CHANNELS: the one the customer wrote on.
     channel: str
     provider_message_id: str
-    # E.164, "+51987654321".
+    # E.164, "+51987654321"; or WhatsApp's business-scoped user id when the sender shows no phone.
     sender: str
     # The text; a short placeholder ("[imagen]") for content that is not text.
     body: str

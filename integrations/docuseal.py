@@ -57,7 +57,21 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 
 SUBMISSION_COMPLETED = "submission.completed"
 FORM_COMPLETED = "form.completed"
+FORM_DECLINED = "form.declined"
+SUBMISSION_EXPIRED = "submission.expired"
+# The submission was archived in DocuSeal (by hand, or by DELETE /submissions/{id}): its
+# data is only {"id", "archived_at"}, with no status and no submitters
+# (app/jobs/send_submission_archived_webhook_request_job.rb).
+SUBMISSION_ARCHIVED = "submission.archived"
+ARCHIVED = "archived"
 COMPLETED = "completed"
+# The events a signature's processor acts on. Another form.* or submission.* event is read
+# when it can be; one that cannot (a newer event with other data, such as
+# submission.voided) is left aside, never refused: DocuSeal retries any answer of 400 or
+# more 10 times, hours apart (lib/send_webhook_request.rb).
+HANDLED_EVENTS = frozenset(
+    {FORM_COMPLETED, FORM_DECLINED, SUBMISSION_COMPLETED, SUBMISSION_EXPIRED, SUBMISSION_ARCHIVED}
+)
 
 # The field of the event's own record that dates the event (see DocusealEvent.event_id).
 _EVENT_TIME_FIELDS = {
@@ -96,7 +110,8 @@ class DocusealEvent:
     external_id: str
     # DocuSeal's status of what the event is about: the submitter's ("completed",
     # "declined", "opened", "sent", "awaiting") for form.*, the submission's ("completed",
-    # "declined", "expired", "pending") for submission.*.
+    # "declined", "expired", "pending") for submission.*; "archived" for
+    # submission.archived, which carries none.
     status: str
     # (name, url) of each signed PDF; empty until the documents exist.
     documents: tuple[tuple[str, str], ...]
@@ -376,8 +391,9 @@ def parse_event(body: bytes) -> DocusealEvent:
 def read_event(payload: Mapping[str, Any]) -> DocusealEvent:
     """Read a webhook's parsed JSON object; raise ValueError when it is no signature event.
 
-    UnhandledEvent (a ValueError) for template.* and any other event type; a plain
-    ValueError for a form.* or submission.* event missing what it must carry.
+    UnhandledEvent (a ValueError) for template.* and any other event type, and for a
+    form.* or submission.* event outside HANDLED_EVENTS that cannot be read; a plain
+    ValueError for an event of HANDLED_EVENTS missing what it must carry.
     """
     event_type = payload.get("event_type")
     if not isinstance(event_type, str) or not event_type:
@@ -385,6 +401,17 @@ def read_event(payload: Mapping[str, Any]) -> DocusealEvent:
     if not event_type.startswith(("form.", "submission.")):
         # template.* events are about templates, not signatures.
         raise UnhandledEvent(f"Unsupported DocuSeal event type {event_type!r}.")
+    try:
+        return _read_signature_event(event_type, payload)
+    except UnhandledEvent:
+        raise
+    except ValueError as exc:
+        if event_type in HANDLED_EVENTS:
+            raise
+        raise UnhandledEvent(f"DocuSeal {event_type} event left unread: {exc}") from exc
+
+
+def _read_signature_event(event_type: str, payload: Mapping[str, Any]) -> DocusealEvent:
     raw_timestamp = payload.get("timestamp")
     timestamp = _FIELDS.moment(raw_timestamp, "timestamp", max_ahead=payloads.CLOCK_AHEAD)
     data = payload.get("data")
@@ -411,7 +438,10 @@ def read_event(payload: Mapping[str, Any]) -> DocusealEvent:
         external_id = next(
             (s["external_id"] for s in _submitters(data) if s.get("external_id")), ""
         )
-        status = _FIELDS.text(data.get("status"), "status")
+        if event_type == SUBMISSION_ARCHIVED:
+            status = ARCHIVED
+        else:
+            status = _FIELDS.text(data.get("status"), "status")
         combined_document_url = data.get("combined_document_url") or ""
         audit_log_url = data.get("audit_log_url") or ""
         all_completed = event_type == SUBMISSION_COMPLETED or status == COMPLETED

@@ -21,14 +21,23 @@ Meta's webhooks come to /webhooks/whatsapp/:
   what customers wrote and `statuses` what became of ours (sent, delivered, read,
   failed with `errors`). One call may carry several of either.
 
+One item we cannot read (a message without its id, a status dated 9999) is skipped and
+logged, and the rest of the call is read: refusing the call would make Meta retry all of
+it for days, and the statuses and replies beside that item would never land. A sender who
+adopted a WhatsApp username may show no phone number: the message then carries only their
+business-scoped user id (`from_user_id`, "PE.1410018717833190"), and is read with that id
+as its sender, which no customer's phone matches.
+
 https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
 https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-examples
 https://developers.facebook.com/docs/graph-api/webhooks/getting-started
+https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/
 """
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +53,8 @@ from integrations.errors import (
     TemporaryProviderError,
     UnhandledEvent,
 )
+
+logger = logging.getLogger(__name__)
 
 NAME = "whatsapp"
 LABEL = "WhatsApp"
@@ -188,29 +199,49 @@ def verify_webhook(body: bytes, headers: Mapping[str, str]) -> None:
 def read_webhook(data: Mapping[str, Any]) -> list[StatusUpdate | InboundMessage]:
     """Read every status and message a webhook carries, in the body's order.
 
-    ValueError for a body about another object, or one missing what an item must carry
-    (its id, a status, a sender); [] when it carries no message or status of ours.
+    ValueError for a body about another object, or whose entries are not a list; [] when
+    it carries no message or status of ours. A change, status or message that cannot be
+    read (not an object, without its id, status or sender, dated out of range) is skipped
+    and logged, and the others are read.
     """
     if data.get("object") != OBJECT:
         raise ValueError(f"The WhatsApp webhook is not about {OBJECT}.")
     items: list[StatusUpdate | InboundMessage] = []
     for entry in _list(data.get("entry"), "entry"):
-        for change in _list(_object(entry, "entry").get("changes"), "changes"):
-            change = _object(change, "change")
-            if change.get("field") != MESSAGES_FIELD:
-                continue
-            value = _object(change.get("value"), "value")
+        for value in _readable(_message_values, entry):
             names = _profile_names(value.get("contacts"))
             # The value's keys in the body's order: statuses first when they came first.
             for key, listed in value.items():
                 if key == "statuses":
-                    for raw in _list(listed, "statuses"):
-                        status = _status(raw)
-                        if status is not None:
-                            items.append(status)
+                    for raw in _readable(_list, listed, "statuses"):
+                        items.extend(_readable(_status, raw))
                 elif key == "messages":
-                    items.extend(_message(raw, names) for raw in _list(listed, "messages"))
+                    for raw in _readable(_list, listed, "messages"):
+                        items.extend(_readable(_message, raw, names))
     return items
+
+
+def _message_values(entry: Any) -> list[dict]:
+    """Return the values of an entry's changes about messages."""
+    values = []
+    for change in _list(_object(entry, "entry").get("changes"), "changes"):
+        change = _object(change, "change")
+        if change.get("field") == MESSAGES_FIELD:
+            values.append(_object(change.get("value"), "value"))
+    return values
+
+
+def _readable(read: Callable[..., Any], raw: Any, *args: Any) -> list:
+    """Return what `read(raw, *args)` reads, as a list ([] for None); [] and a log line when
+    it raises ValueError, so one unreadable part does not cost the rest of the call."""
+    try:
+        result = read(raw, *args)
+    except ValueError as exc:
+        logger.warning("WhatsApp webhook: an unreadable part was skipped: %s", exc)
+        return []
+    if result is None:
+        return []
+    return result if isinstance(result, list) else [result]
 
 
 def event_id(data: Mapping[str, Any]) -> str:
@@ -360,12 +391,15 @@ def _status_error(errors: Any) -> str:
 
 def _message(raw: Any, names: Mapping[str, str]) -> InboundMessage:
     item = _object(raw, "message")
-    sender = _required(item.get("from"), "message sender").lstrip("+")
+    phone = _text(item.get("from")).lstrip("+")
+    # A sender with a username may show no phone, only their business-scoped user id.
+    sender = phone or _required(item.get("from_user_id"), "message sender")
     return InboundMessage(
         provider=NAME,
         channel=channels.WHATSAPP,
         provider_message_id=_required(item.get("id"), "message id"),
-        sender="+" + sender,
+        # The user id is no phone: it matches no customer, as an unknown number does.
+        sender="+" + phone if phone else sender,
         body=_body(item),
         at=_moment(item.get("timestamp")),
         name=names.get(sender, ""),
@@ -399,9 +433,13 @@ def _profile_names(contacts: Any) -> dict[str, str]:
             continue
         profile = contact.get("profile")
         name = _text(profile.get("name")) if isinstance(profile, dict) else ""
-        wa_id = _text(contact.get("wa_id"))
-        if wa_id and name:
-            names[wa_id.lstrip("+")] = name
+        if not name:
+            continue
+        # The phone (wa_id) and the business-scoped user id name the same sender; a
+        # sender with a username may have the id only.
+        for key in (_text(contact.get("wa_id")).lstrip("+"), _text(contact.get("user_id"))):
+            if key:
+                names[key] = name
     return names
 
 

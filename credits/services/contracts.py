@@ -554,7 +554,9 @@ def process_docuseal_event(event: WebhookEvent) -> None:
 
     All parties signed: keep the signed PDF and its link, and move a loan still awaiting
     signature to "ready to disburse". One signer signed: mark them. A decline or an expiry
-    marks the contract so.
+    marks the contract so. A submission archived in DocuSeal can no longer be signed: a
+    contract still waiting for signatures is marked archived (a later one is left as it is).
+    Each of these says so on the customer's timeline.
     """
     parsed = docuseal.parse_event(event.raw_body.encode())
     contract = (
@@ -612,6 +614,18 @@ def process_docuseal_event(event: WebhookEvent) -> None:
         contract.status = LoanContract.Status.EXPIRED
         contract.save(update_fields=["status"])
         summary = _("Venció el plazo para firmar el contrato del crédito %(code)s")
+    elif parsed.event_type == docuseal.SUBMISSION_ARCHIVED:
+        if contract.status != LoanContract.Status.SENT:
+            # Signed, declined or expired before: archiving it in DocuSeal tidies up.
+            raise webhooks.IgnoreEvent(
+                f"The contract is {contract.status}: archiving its submission changes nothing."
+            )
+        contract.status = LoanContract.Status.ARCHIVED
+        contract.save(update_fields=["status"])
+        summary = _(
+            "El envío a firma del contrato del crédito %(code)s se archivó en DocuSeal: ya no "
+            "se puede firmar"
+        )
     elif parsed.event_type == "form.completed":
         if signer is not None:
             if signer.status == LoanContractSigner.Status.COMPLETED:

@@ -556,6 +556,18 @@ def test_a_webhook_without_messages_or_statuses_is_not_ours(data):
         {**messages(a_message()), "object": "page"},
         {"entry": []},
         {"object": "whatsapp_business_account", "entry": {}},
+    ],
+)
+def test_a_webhook_missing_what_it_must_carry_is_malformed(data):
+    with pytest.raises(ValueError) as raised:
+        whatsapp.event_id(data)
+
+    assert not isinstance(raised.value, UnhandledEvent)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
         {"object": "whatsapp_business_account", "entry": [{"id": "1"}]},
         messages(a_message(id="")),
         messages(a_message(**{"from": ""})),
@@ -568,11 +580,25 @@ def test_a_webhook_without_messages_or_statuses_is_not_ours(data):
         statuses(a_status(id=None)),
     ],
 )
-def test_a_webhook_missing_what_it_must_carry_is_malformed(data):
-    with pytest.raises(ValueError) as raised:
+def test_an_item_missing_what_it_must_carry_is_skipped(data, caplog):
+    # Refusing the call would make Meta retry it for days, with every item beside this one.
+    with caplog.at_level(logging.WARNING, logger="integrations.whatsapp"):
+        assert whatsapp.read_webhook(data) == []
+    assert "unreadable part was skipped" in caplog.text
+    with pytest.raises(UnhandledEvent):
         whatsapp.event_id(data)
 
-    assert not isinstance(raised.value, UnhandledEvent)
+
+def test_an_unreadable_item_leaves_the_others_read():
+    data = envelope(
+        {
+            "statuses": [a_status(id=None), a_status("read", "wamid.A")],
+            "contacts": CONTACTS,
+            "messages": [a_message(id="wamid.B", timestamp="0"), a_message(id="wamid.C")],
+        }
+    )
+
+    assert whatsapp.event_id(data) == "status:wamid.A:read,in:wamid.C"
 
 
 @pytest.mark.parametrize(
@@ -583,19 +609,17 @@ def test_a_webhook_missing_what_it_must_carry_is_malformed(data):
         "4102444800",  # 2100
     ],
 )
-def test_a_message_or_status_dated_out_of_any_plausible_range_is_malformed(timestamp):
+def test_a_message_or_status_dated_out_of_any_plausible_range_is_left_out(timestamp):
     # A message dated 9999 kept the 24-hour window open and its conversation first in the
     # inbox for good.
     for data in (messages(a_message(timestamp=timestamp)), statuses(a_status(timestamp=timestamp))):
-        with pytest.raises(ValueError, match="out of range"):
-            whatsapp.event_id(data)
+        assert whatsapp.read_webhook(data) == []
 
 
-def test_a_message_dated_days_ahead_of_our_clock_is_malformed():
+def test_a_message_dated_days_ahead_of_our_clock_is_left_out():
     two_days_ahead = str(int(time.time()) + 2 * 24 * 60 * 60)
 
-    with pytest.raises(ValueError, match="out of range"):
-        whatsapp.event_id(messages(a_message(timestamp=two_days_ahead)))
+    assert whatsapp.read_webhook(messages(a_message(timestamp=two_days_ahead))) == []
 
 
 def post(body: bytes, headers: dict[str, str]):
