@@ -379,7 +379,7 @@ def test_an_export_over_the_limit_is_refused_with_a_message(
     assert response.status_code == 302
     assert response["Location"] == reverse(url_name) + "?q="
     [message] = get_messages(response.wsgi_request)
-    assert "2 filas" in str(message) and "filtre" in str(message)
+    assert "más de 1 filas" in str(message) and "filtre" in str(message)
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,7 @@ def test_an_export_over_the_limit_is_refused_with_a_message(client, admin, monke
     assert response.status_code == 302
     assert response["Location"] == reverse("crm:customer_list") + "?q="
     [message] = get_messages(response.wsgi_request)
-    assert "3 filas" in str(message) and "filtre" in str(message)
+    assert "más de 2 filas" in str(message) and "filtre" in str(message)
 
 
 def test_the_results_offer_the_export_with_the_current_search(client, admin):
