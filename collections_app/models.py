@@ -12,11 +12,13 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Tag
 from lib import files
+from lib.indexes import NullsOrderedIndex
 from lib.money import Currency
 
 ZERO = Decimal("0.00")
@@ -152,6 +154,9 @@ class PaymentLink(ReceivableRef):
         indexes = [
             models.Index(fields=["receivable_kind", "receivable_id"], name="coll_link_receivable"),
             models.Index(fields=["customer", "-created_at"], name="coll_link_customer"),
+            # A search that is a code or a reference, looked up first (selectors._searched).
+            models.Index(Upper("receivable_code"), name="coll_link_code"),
+            models.Index(Upper("reference"), name="coll_link_reference_upper"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="coll_link_amount_positive"),
@@ -215,6 +220,23 @@ class ReportedPayment(ReceivableRef, ApiRequest):
             models.Index(
                 fields=["receivable_kind", "receivable_id"], name="coll_report_receivable"
             ),
+            # The list's order (selectors.reported_list), expression for expression, so a
+            # page is read along it instead of sorting every report joined to its customer.
+            NullsOrderedIndex(
+                models.Case(
+                    models.When(status="pending", then=models.Value(0)),
+                    default=models.Value(1),
+                    output_field=models.IntegerField(),
+                ),
+                models.Case(models.When(status="pending", then=models.F("created_at"))).asc(
+                    nulls_last=True
+                ),
+                models.F("created_at").desc(),
+                models.F("id").desc(),
+                name="coll_report_queue",
+            ),
+            # A search that is a code, looked up first (selectors._searched).
+            models.Index(Upper("receivable_code"), name="coll_report_code"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="coll_report_amount_positive"),
@@ -262,6 +284,11 @@ class PaymentPromise(ReceivableRef):
             models.Index(
                 fields=["receivable_kind", "receivable_id"], name="coll_promise_receivable"
             ),
+            # A tab's rows in its order (selectors.promise_list): «Vigentes» going up,
+            # «Incumplidos» going down.
+            models.Index(fields=["status", "promised_on", "id"], name="coll_promise_status_day"),
+            # A search that is a code, looked up first (selectors._searched).
+            models.Index(Upper("receivable_code"), name="coll_promise_code"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="coll_promise_amount_positive"),
@@ -415,6 +442,23 @@ class CallbackRequest(ApiRequest):
         ordering = ["-created_at", "-id"]
         verbose_name = _("pedido de llamada")
         verbose_name_plural = _("pedidos de llamada")
+        indexes = [
+            # The list's order (selectors.callback_list), expression for expression, so a
+            # page is read along it instead of sorting every request joined to its customer.
+            NullsOrderedIndex(
+                models.Case(
+                    models.When(status="open", then=models.Value(0)),
+                    default=models.Value(1),
+                    output_field=models.IntegerField(),
+                ),
+                models.Case(models.When(status="open", then=models.F("created_at"))).asc(
+                    nulls_last=True
+                ),
+                models.F("closed_at").desc(nulls_last=True),
+                models.F("id").desc(),
+                name="coll_callback_queue",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["api_client", "idempotency_key"], name="coll_callback_idempotency_key"

@@ -96,13 +96,34 @@ def _searched(
     condition = search.matches_all(text)
     if not condition:
         return queryset
+    # A code first, by its index (Upper(code)), as the loans list does: an OR of the code
+    # with the customers' subquery kept PostgreSQL from probing the customer_id index, so it
+    # walked the whole list testing every row against both (70 ms a query at 100,000
+    # promises). A code typed filters by the code; anything else, by the customers alone.
     customers = Customer.objects.filter(condition).values("pk")
-    found = Q(customer__in=customers)
-    for field in exact:
-        found |= Q(**{f"{field}__iexact": text})
+    coded = [field for field in exact if _is_in(queryset.model, field, text)]
+    if coded:
+        # A code is rarely also in a customer's text: those customers, a few, by id.
+        named = list(customers.order_by().values_list("pk", flat=True)[: search.FEW_MATCHES + 1])
+        if len(named) > search.FEW_MATCHES:
+            found = Q(customer__in=customers)
+        else:  # none at all, usually: the code alone
+            found = Q(customer_id__in=named) if named else Q()
+        for field in coded:
+            found |= Q(**{f"{field}__iexact": text})
+    else:
+        found = Q(customer__in=customers)
     if also is not None:
         found |= also
     return queryset.filter(found)
+
+
+def _is_in(model, field: str, text: str) -> bool:
+    """Return whether `text` could be a code (one word with a digit: every payment code and
+    link reference has one) and some row of `model` has it in `field`, case aside."""
+    if any(ch.isspace() for ch in text) or not any(ch.isdigit() for ch in text):
+        return False
+    return model._default_manager.filter(**{f"{field}__iexact": text}).exists()
 
 
 def _day_start(day: date) -> datetime:
