@@ -314,6 +314,11 @@ def agents() -> QuerySet:
     )
 
 
+# A board column's order: by due date (undated last), then the latest closed, then by
+# number. Served by the index `gestiones_state_board_idx` (state, due_at, -closed_at, id).
+BOARD_CARD_ORDER = (F("due_at").asc(nulls_last=True), "-closed_at", "id")
+
+
 @dataclass
 class BoardColumn:
     state: GestionState
@@ -347,17 +352,30 @@ def board(
         )
     }
     columns = []
+    card_ids: dict[int, list[int]] = {}
     for state in states:
         column = BoardColumn(state=state)
         if state.pk in counts:
             column.count = counts[state.pk]["n"]
             column.late = counts[state.pk]["late"]
-            column.cards = list(
+            # The ids only, from the gestiones alone, read in the order of their index:
+            # ~0.1 ms a column on the bench's 1M gestiones. Joined to the customer and agent,
+            # PostgreSQL (misjudging a big state's rows) joined and sorted every gestión of
+            # the state before keeping 15, or walked the due-date index over every gestión
+            # for a closed state (undated): 30–215 ms a column.
+            card_ids[state.pk] = list(
                 rows.filter(state=state)
-                .select_related("customer", "agent")
-                .order_by(F("due_at").asc(nulls_last=True), "-closed_at", "id")[:per_state]
+                .order_by(*BOARD_CARD_ORDER)
+                .values_list("id", flat=True)[:per_state]
             )
         columns.append(column)
+    # Then every column's cards in one query, with what a card shows.
+    found = Gestion.objects.select_related("customer", "agent").in_bulk(
+        [pk for ids in card_ids.values() for pk in ids]
+    )
+    for column in columns:
+        # A gestión deleted between the two queries is left out.
+        column.cards = [found[pk] for pk in card_ids.get(column.state.pk, []) if pk in found]
     return columns
 
 

@@ -184,6 +184,12 @@ class Gestion(models.Model):
                 name="gestiones_amount_desc_idx",
             ),
             models.Index(fields=["due_at", "id"], name="gestiones_due_idx"),
+            # The board's columns (selectors.board): a state's gestiones by due date, undated
+            # last (where PostgreSQL's ascending puts NULLs), then the latest closed, then by
+            # number.
+            models.Index(
+                fields=["state", "due_at", "-closed_at", "id"], name="gestiones_state_board_idx"
+            ),
             NullsOrderedIndex(
                 F("due_at").desc(nulls_last=True), F("id").desc(), name="gestiones_due_desc_idx"
             ),
