@@ -1,16 +1,19 @@
 """Reads of investors: who may see whom, their participations, distributions and
 liquidations, and the figures of the investors' panel."""
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -70,6 +73,33 @@ def investor_list(user: AbstractBaseUser) -> QuerySet[Investor]:
         loan_count=Count("participations", filter=disbursed),
         capital=Sum("participations__amount", filter=disbursed, default=ZERO),
     )
+
+
+def investor_list_figures(investors: Iterable[Investor]) -> dict[int, dict]:
+    """Return, for each of `investors` (a page of the list), its disbursed loans and capital
+    in its own currency, as `investor_list` annotates them, in one query grouped by investor
+    over their participations alone: {pk: {"loan_count": n, "capital": amount}}.
+
+    For a list sorted by name, which needs neither figure for the order: `investor_list`'s
+    join sums every investor's participations (0.5 s at 286,000), this one a page's."""
+    investors = list(investors)
+    figures = {investor.pk: {"loan_count": 0, "capital": ZERO} for investor in investors}
+    rows = (
+        Participation.objects.order_by()
+        .filter(
+            investor__in=[investor.pk for investor in investors],
+            loan__status__in=DISBURSED_STATUSES,
+            loan__currency=F("investor__currency"),
+        )
+        .values("investor")
+        .annotate(loan_count=Count("pk"), capital=Sum("amount"))
+    )
+    for row in rows:
+        figures[row["investor"]] = {
+            "loan_count": row["loan_count"],
+            "capital": money.cents(row["capital"]),
+        }
+    return figures
 
 
 def search_investors(queryset: QuerySet[Investor], text: str) -> QuerySet[Investor]:
@@ -173,9 +203,21 @@ def liquidation_for(user: AbstractBaseUser, pk: int) -> Liquidation:
 
 
 def liquidation_list(user: AbstractBaseUser) -> QuerySet[Liquidation]:
-    """Return the liquidations for the list screen with their investor and line count."""
+    """Return the liquidations for the list screen with their investor and line count.
+
+    The count is a subquery of the liquidation's own lines, computed for the page's rows
+    only: a join grouped by liquidation counted every distribution for each page."""
+    lines = (
+        Distribution.objects.filter(liquidation=OuterRef("pk"))
+        .order_by()
+        .values("liquidation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return (
-        liquidations_visible_to(user).select_related("investor").annotate(line_count=Count("lines"))
+        liquidations_visible_to(user)
+        .select_related("investor")
+        .annotate(line_count=Coalesce(Subquery(lines, output_field=IntegerField()), 0))
     )
 
 
@@ -234,45 +276,128 @@ def _distributions(investor: Investor | None, currency: str | None) -> QuerySet[
     return rows
 
 
-def _live_shares(
-    participations: QuerySet[Participation], today: date, *, interest: bool = True
+# The SQL of `_share_totals`: every live installment's unpaid principal and interest summed
+# per loan once (`unpaid`), joined to the participations in those loans (`shares`), then
+# summed per bucket and written-off or not (and per investor when asked): a few rows.
+#
+# An investor's `outstanding_share` of a loan is rounded half up to the cent per
+# participation, as on the investor's page: in integers, so that SQLite (which sums decimal
+# columns as floats) rounds it as PostgreSQL and Python do. The loan's unpaid principal in
+# cents times the share in millionths is the share in 10^-8 cents.
+_SHARE_TOTALS_SQL = """
+WITH unpaid AS (
+    SELECT i.loan_id AS loan_id,
+        SUM(i.principal_due - i.principal_paid) AS principal,
+        SUM(i.interest_due - i.interest_paid) AS interest,
+        SUM(CASE WHEN i.due_date < %(today)s THEN i.interest_due - i.interest_paid ELSE 0 END)
+            AS interest_overdue
+    FROM {installment} i
+    JOIN {loan} l ON l.id = i.loan_id
+    WHERE NOT i.is_superseded AND l.status IN %(live)s {loan_filter}
+        AND i.loan_id IN (SELECT p.loan_id FROM {participation} p WHERE 1 = 1 {share_filter})
+    GROUP BY i.loan_id
+),
+shares AS (
+    SELECT p.investor_id AS investor_id, l.bucket AS bucket, l.status AS status,
+        CAST(ROUND(COALESCE(u.principal, 0) * 100) AS BIGINT)
+            * CAST(ROUND(p.share * 1000000) AS BIGINT) AS owed,
+        CAST(ROUND(COALESCE(u.interest, 0) * 100) AS BIGINT)
+            * p.share * (100 - pr.platform_fee_percent) AS expected,
+        CAST(ROUND(COALESCE(u.interest_overdue, 0) * 100) AS BIGINT)
+            * p.share * (100 - pr.platform_fee_percent) AS expected_overdue
+    FROM {participation} p
+    JOIN {loan} l ON l.id = p.loan_id
+    JOIN {product} pr ON pr.id = l.product_id
+    LEFT JOIN unpaid u ON u.loan_id = p.loan_id
+    WHERE l.status IN %(live)s {loan_filter} {share_filter}
+)
+SELECT {investor} bucket, status,
+    SUM(CASE WHEN owed >= 0 THEN (owed + 50000000) / 100000000
+        ELSE -((50000000 - owed) / 100000000) END),
+    SUM(expected),
+    SUM(expected_overdue)
+FROM shares
+GROUP BY {investor} bucket, status
+"""
+
+
+def _exact(value: Decimal | float | int | None) -> Decimal:
+    """Return a sum read from the database as a Decimal (SQLite gives floats: through their
+    shortest text, as `money.cents`)."""
+    if value is None:
+        return ZERO
+    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _share_totals(
+    investor: Investor | None,
+    currency: str | None,
+    today: date,
+    *,
+    investors: Iterable[int] | None = None,
 ) -> list[dict]:
-    """Return each participation in a live loan: its investor, its loan's `Loan.bucket`,
-    whether the loan was written off, its `outstanding_share`, and (with `interest`) its
-    share of the unpaid interest net of the platform fee, all of it and the part already
-    past due (not rounded: only summed)."""
-    unpaid_interest = F("interest_due") - F("interest_paid")
-    rows = participations.filter(loan__status__in=Loan.LIVE).annotate(
-        loan_outstanding=_loan_unpaid_principal()
+    """Return the participations in live loans summed per `Loan.bucket` and written-off or
+    not (and per investor, given `investors`), in one query: each row's `outstanding` is the
+    sum of its participations' `outstanding_share` (each rounded to the cent), `expected` and
+    `expected_overdue` their share of the unpaid interest net of the platform fee, all of it
+    and the part already past due (not rounded: only summed)."""
+    params: dict = {"today": today, "live": tuple(Loan.LIVE)}
+    loan_filter = share_filter = ""
+    if currency:
+        loan_filter = "AND l.currency = %(currency)s"
+        params["currency"] = currency
+    if investor is not None:
+        share_filter = "AND p.investor_id = %(investor)s"
+        params["investor"] = investor.pk
+    if investors is not None:
+        params["investors"] = tuple(investors) or (None,)
+        share_filter += " AND p.investor_id IN %(investors)s"
+    sql = _SHARE_TOTALS_SQL.format(
+        installment=Installment._meta.db_table,
+        loan=Loan._meta.db_table,
+        participation=Participation._meta.db_table,
+        product=Loan._meta.get_field("product").related_model._meta.db_table,
+        loan_filter=loan_filter,
+        share_filter=share_filter,
+        investor="investor_id," if investors is not None else "",
     )
-    fields = ["investor_id", "loan__bucket", "loan__status", "share", "loan_outstanding"]
-    if interest:
-        rows = rows.annotate(
-            loan_interest=_loan_unpaid(unpaid_interest),
-            loan_interest_overdue=_loan_unpaid(unpaid_interest, Q(due_date__lt=today)),
+    sql, values = _positional(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        rows = cursor.fetchall()
+    totals = []
+    for row in rows:
+        *key, owed, expected, expected_overdue = row
+        investor_id = key.pop(0) if investors is not None else None
+        bucket, status = key
+        totals.append(
+            {
+                "investor": investor_id,
+                "bucket": bucket,
+                "written_off": status == Loan.Status.WRITTEN_OFF,
+                "outstanding": _exact(owed).scaleb(-2),
+                # Cents × share % × kept %: a millionth of the currency unit.
+                "expected": _exact(expected).scaleb(-6),
+                "expected_overdue": _exact(expected_overdue).scaleb(-6),
+            }
         )
-        fields += ["loan__product__platform_fee_percent", "loan_interest", "loan_interest_overdue"]
-    shares = []
-    for row in rows.values(*fields):
-        share = {
-            "investor": row["investor_id"],
-            "bucket": row["loan__bucket"],
-            "written_off": row["loan__status"] == Loan.Status.WRITTEN_OFF,
-            "outstanding": outstanding_share(row["loan_outstanding"], row["share"]),
-        }
-        if interest:
-            kept = row["share"] * (PERCENT - row["loan__product__platform_fee_percent"])
-            share["expected"] = _decimal(row["loan_interest"]) * kept / PERCENT / PERCENT
-            share["expected_overdue"] = (
-                _decimal(row["loan_interest_overdue"]) * kept / PERCENT / PERCENT
-            )
-        shares.append(share)
-    return shares
+    return totals
 
 
-def _decimal(value: Decimal | float) -> Decimal:
-    # SQLite sums decimal columns as floats; every amount summed here is in cents.
-    return money.cents(value)
+def _positional(sql: str, params: dict) -> tuple[str, list]:
+    """Return `sql` with its %(name)s placeholders as %s (a tuple as one %s per item) and
+    their values in order: the same text runs on SQLite and PostgreSQL."""
+    values: list = []
+
+    def replace(match: re.Match) -> str:
+        value = params[match.group(1)]
+        if isinstance(value, tuple):
+            values.extend(value)
+            return "(" + ", ".join(["%s"] * len(value)) + ")"
+        values.append(value)
+        return "%s"
+
+    return re.sub(r"%\((\w+)\)s", replace, sql), values
 
 
 # Where `_exposure` keeps the written-off loans' shares, apart from the buckets.
@@ -287,7 +412,7 @@ def _exposure(
     portfolio report (their principal is not the investors' balance, their interest is
     not expected)."""
     exposure: dict[str, dict[str, Decimal]] = {}
-    for share in _live_shares(_participations(investor, currency), today):
+    for share in _share_totals(investor, currency, today):
         totals = exposure.setdefault(
             WRITTEN_OFF if share["written_off"] else share["bucket"],
             {"outstanding": ZERO, "expected": ZERO, "expected_overdue": ZERO},
@@ -421,8 +546,8 @@ def capital_by_investor(limit: int = 10, *, currency: str | None = None) -> list
         .order_by("-deployed", "investor__name")[:limit]
     )
     outstanding: dict[int, Decimal] = {}
-    chosen = _participations(None, currency).filter(investor__in=[row["investor"] for row in top])
-    for share in _live_shares(chosen, timezone.localdate(), interest=False):
+    chosen = [row["investor"] for row in top]
+    for share in _share_totals(None, currency, timezone.localdate(), investors=chosen):
         if share["written_off"]:
             continue
         outstanding[share["investor"]] = (
