@@ -494,6 +494,18 @@ class PaymentAnnulForm(forms.Form):
     )
 
 
+# --- Confirmation -----------------------------------------------------------------------
+
+# The field a confirmation page sends ("yes"): a POST without it (a one-click form kept by
+# the browser, a script) only shows the confirmation page.
+CONFIRM_FIELD = "confirm"
+
+
+def is_confirmed(data) -> bool:
+    """Say whether a POST comes from its confirmation page (not a first click)."""
+    return data.get(CONFIRM_FIELD) == "yes"
+
+
 # --- Life cycle -------------------------------------------------------------------------
 
 
@@ -526,8 +538,21 @@ class TransitionForm(forms.Form):
         MARK_SIGNED: _("Indique cómo se firmó el contrato (p. ej., en físico en la sucursal)."),
     }
 
+    # Cannot be undone: these act only from their confirmation page (`is_confirmed`).
+    ASKS_FIRST = {
+        CANCEL: _("Motivo de la anulación"),
+        WRITE_OFF: _("Motivo del castigo"),
+    }
+
     action = forms.ChoiceField(label=_("Acción"), choices=[(a, a) for a in PERMISSIONS])
     reason = forms.CharField(label=_("Motivo"), max_length=255, required=False)
+
+    def for_confirmation(self, action: str) -> "TransitionForm":
+        """Label the reason for `action` and ask the browser for it, on its confirmation page."""
+        field = self.fields["reason"]
+        field.label = self.ASKS_FIRST[action]
+        field.widget.attrs["required"] = True
+        return self
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -593,6 +618,12 @@ class DisburseForm(forms.Form):
         sends a day, and the confirmation page sends it back confirmed. A request without
         a day (a page opened before this form had one) disburses today, as it did."""
         return "disbursed_on" in self.data and not self.cleaned_data["confirmed"]
+
+
+class ConfirmQueryForm(forms.Form):
+    """The query string of a life-cycle action's confirmation page (`?action=write_off`)."""
+
+    action = forms.ChoiceField(choices=[(a, a) for a in TransitionForm.ASKS_FIRST])
 
 
 def available_actions(user, loan: Loan, *, has_open_contract: bool) -> set[str]:

@@ -9,7 +9,12 @@ from io import BytesIO
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -18,20 +23,21 @@ from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from credits import filters, forms, portfolio, schedule, selectors, tables
 from credits.investors import services as investor_services
-from credits.models import Loan, LoanContract
+from credits.models import Loan, LoanContract, Payment
 from credits.services import contracts as contract_services
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
 from crm import display
 from crm import selectors as crm_selectors
-from lib import amounts, files, lists, spreadsheets
+from lib import amounts, files, lists, repeats, spreadsheets
 from lib.money import Currency
 from lib.registry import Registry
 
@@ -248,14 +254,23 @@ def _payment_summary(payment) -> str:
     return summary
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required("credits.annul_payment", raise_exception=True)
 def payment_annul(request: HttpRequest, pk: int, payment_pk: int) -> HttpResponse:
+    """Annul a payment, with a reason, from its confirmation page: a GET shows it, and a POST
+    without its confirm field shows it again, annulling nothing."""
     payment = selectors.payment_for(request.user, pk, payment_pk)
-    form = forms.PaymentAnnulForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(payment.loan)
+    loan = payment.loan
+    form = forms.PaymentAnnulForm(request.POST or None)
+    if not (form.is_valid() and forms.is_confirmed(request.POST)):
+        if not payment.is_applied:
+            messages.info(
+                request,
+                _("Este pago ya fue anulado %(when_by)s.")
+                % {"when_by": repeats.done_when_by(payment.annulled_at, payment.annulled_by)},
+            )
+            return redirect(loan)
+        return _confirm_annulment(request, payment, form)
     try:
         payment_services.annul_payment(payment=payment, actor=request.user, **form.cleaned_data)
     except ValidationError as exc:
@@ -264,17 +279,113 @@ def payment_annul(request: HttpRequest, pk: int, payment_pk: int) -> HttpRespons
         messages.success(
             request,
             _("Pago de %(amount)s anulado.")
-            % {"amount": display.money_text(payment.amount, payment.loan.currency)},
+            % {"amount": display.money_text(payment.amount, loan.currency)},
         )
-    return redirect(payment.loan)
+    return redirect(loan)
 
 
-@require_POST
+def _confirm_annulment(
+    request: HttpRequest, payment: Payment, form: forms.PaymentAnnulForm
+) -> HttpResponse:
+    """Show what annulling the payment undoes: its installments, credit balance and the
+    investors' shares, which the next liquidation takes back."""
+    loan = payment.loan
+
+    def money(amount: Decimal) -> str:
+        return display.money_on_screen(amount, loan.currency)
+
+    means = payment.get_source_display()
+    if payment.reference:
+        means += " · " + _("op. %(reference)s") % {"reference": payment.reference}
+    figures = [
+        (_("Monto"), money(payment.amount)),
+        (_("Fecha del pago"), payment.received_on.strftime("%d/%m/%Y")),
+        (_("Medio"), means),
+    ]
+    lines = []
+    numbers = sorted(
+        set(payment.allocations.values_list("installment__number", flat=True).distinct())
+    )
+    if numbers:
+        lines.append(
+            ngettext(
+                "Lo que pagó de la cuota %(numbers)s vuelve a quedar pendiente.",
+                "Lo que pagó de las cuotas %(numbers)s vuelve a quedar pendiente.",
+                len(numbers),
+            )
+            % {"numbers": ", ".join(str(n) for n in numbers)}
+        )
+    if loan.installments.filter(created_by_payment=payment).exists():
+        lines.append(_("El cronograma vuelve al que tenía antes de este pago."))
+    if payment.credited:
+        lines.append(
+            _("Se quitan %(amount)s del saldo a favor.") % {"amount": money(payment.credited)}
+        )
+    if payment.source == Payment.Source.CREDIT_BALANCE:
+        lines.append(
+            _("Los %(amount)s vuelven al saldo a favor.") % {"amount": money(payment.amount)}
+        )
+    shares = list(
+        payment.distributions.filter(reversal_of__isnull=True, reversal__isnull=True)
+        .select_related("investor")
+        .order_by("investor__name", "pk")
+    )
+    if shares:
+        figures.append(
+            (
+                _("Repartido a inversionistas (neto)"),
+                "; ".join(f"{d.investor.name}: {money(d.net)}" for d in shares),
+            )
+        )
+        lines.append(
+            _(
+                "Lo repartido a los inversionistas por este pago se revierte: la reversión "
+                "entra en la próxima liquidación de cada uno."
+            )
+        )
+    else:
+        lines.append(_("Este pago no tiene repartos a inversionistas: ninguna liquidación cambia."))
+    return _confirm_page(
+        request,
+        loan,
+        title=_("¿Anular el pago #%(id)s de %(amount)s?")
+        % {"id": payment.pk, "amount": money(payment.amount)},
+        step=_("Anular pago"),
+        figures=figures,
+        lines=lines,
+        warning=_(
+            "No se puede deshacer: si el pago sí llegó, regístrelo de nuevo como un pago nuevo."
+        ),
+        field=form["reason"],
+        hidden=[],
+        button=_("Sí, anular el pago"),
+    )
+
+
+@require_http_methods(["GET", "POST"])
 @permission_required("credits.view_loan", raise_exception=True)
 def loan_transition(request: HttpRequest, pk: int) -> HttpResponse:
-    """Move a loan along its life cycle: one action per POST, each with its permission."""
+    """Move a loan along its life cycle: one action per POST, each with its permission.
+
+    Cancelling and writing off cannot be undone: they act only from their confirmation page,
+    which a GET with `?action=` shows, as does a POST without the confirm field.
+    """
     loan = selectors.loan_for(request.user, pk)
+    if request.method == "GET":
+        query = forms.ConfirmQueryForm(request.GET)
+        if not query.is_valid():
+            return HttpResponseNotAllowed(["POST"])
+        action = query.cleaned_data["action"]
+        if not forms.may_take(request.user, action, loan):
+            raise PermissionDenied
+        return _confirm_transition(request, loan, forms.TransitionForm(), action)
     form = forms.TransitionForm(request.POST)
+    action = form.data.get("action")
+    if action in forms.TransitionForm.ASKS_FIRST:
+        if not forms.may_take(request.user, action, loan):
+            raise PermissionDenied
+        if not (form.is_valid() and forms.is_confirmed(request.POST)):
+            return _confirm_transition(request, loan, form, action)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect(loan)
@@ -290,6 +401,121 @@ def loan_transition(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.add_message(request, level, message)
     return redirect(loan)
+
+
+def _confirm_transition(
+    request: HttpRequest, loan: Loan, form: forms.TransitionForm, action: str
+) -> HttpResponse:
+    """Show what cancelling or writing off the loan does, with the reason's field."""
+    if action not in forms.available_actions(request.user, loan, has_open_contract=False):
+        # Done already (the back button, a second tab), or the loan moved on meanwhile.
+        messages.error(
+            request,
+            _("El crédito %(code)s está «%(state)s»: ya no se puede %(what)s.")
+            % {
+                "code": loan.payment_code,
+                "state": loan.get_status_display(),
+                "what": _("castigar") if action == forms.TransitionForm.WRITE_OFF else _("anular"),
+            },
+        )
+        return redirect(loan)
+    form.for_confirmation(action)
+    common = {"field": form["reason"], "hidden": [("action", action)]}
+    if action == forms.TransitionForm.CANCEL:
+        return _confirm_page(
+            request,
+            loan,
+            title=_("¿Anular el crédito %(code)s?") % {"code": loan.payment_code},
+            step=_("Anular"),
+            figures=[
+                (_("Monto"), display.money_on_screen(loan.principal, loan.currency)),
+                (_("Estado"), loan.get_status_display()),
+            ],
+            lines=[_("El crédito queda anulado: no se podrá desembolsar ni reactivar.")],
+            warning=_("No se puede deshacer: para darlo, registre un crédito nuevo."),
+            button=_("Sí, anular el crédito"),
+            **common,
+        )
+    today = timezone.localdate()
+    installments = list(selectors.live_installments(loan))
+    balance = selectors.loan_balance(loan, today, installments=installments)
+
+    def money(amount: Decimal) -> str:
+        return display.money_on_screen(amount, loan.currency)
+
+    figures = [
+        (_("Saldo que se castiga"), money(balance.total_due)),
+        (_("Capital pendiente"), money(balance.principal_due)),
+        (_("Intereses pendientes"), money(balance.interest_due)),
+    ]
+    if balance.fee_due:
+        figures.append((_("Comisiones pendientes"), money(balance.fee_due)))
+    if balance.late_interest_due:
+        figures.append((_("Interés moratorio pendiente"), money(balance.late_interest_due)))
+    figures += [
+        (_("Vencido"), money(balance.overdue)),
+        (
+            _("Días de atraso"),
+            str(max((i.days_late(today) for i in installments), default=0)),
+        ),
+    ]
+    return _confirm_page(
+        request,
+        loan,
+        title=_("¿Castigar el crédito %(code)s?") % {"code": loan.payment_code},
+        step=_("Castigar"),
+        figures=figures,
+        lines=[
+            _(
+                "El crédito pasa a la cartera castigada: sale de la cartera vigente y de sus "
+                "indicadores. Lo que debe se sigue debiendo y se puede recuperar."
+            )
+        ],
+        warning=_("No se puede deshacer: un crédito castigado no vuelve a la cartera vigente."),
+        button=_("Sí, castigar el crédito"),
+        **common,
+    )
+
+
+def _confirm_page(
+    request: HttpRequest,
+    loan: Loan,
+    *,
+    title: str,
+    step: str,
+    figures: list[tuple[str, str]],
+    lines: list[str],
+    warning: str,
+    field,
+    hidden: list[tuple[str, str]],
+    button: str,
+) -> HttpResponse:
+    """Render a loan action's confirmation page: its figures, and a form that sends it again
+    with the reason and the confirm field. Cancelar goes back to the loan's page."""
+    return render(
+        request,
+        "credits/confirm_action.html",
+        {
+            "title": title,
+            "subtitle": _("%(name)s · crédito %(code)s")
+            % {"name": loan.customer.full_name, "code": loan.payment_code},
+            "breadcrumb": [
+                (_("Créditos"), reverse("credits:loan_list")),
+                (loan.payment_code, loan.get_absolute_url()),
+            ],
+            "step": step,
+            "figures": figures,
+            "lines": lines,
+            "warning": warning,
+            "field": field,
+            "non_field_errors": field.form.non_field_errors(),
+            "hidden": hidden,
+            "confirm_field": forms.CONFIRM_FIELD,
+            "action": request.path,
+            "button": button,
+            "cancel_url": loan.get_absolute_url(),
+        },
+    )
 
 
 def _disburse(request: HttpRequest, loan: Loan) -> HttpResponse:

@@ -129,8 +129,12 @@ def test_a_liquidation_to_pay_names_its_amount_with_the_symbol(admin_client):
 
     html = response.content.decode()
     assert "Cuando haya transferido S/ 25,519.87 al inversionista" in visible_text(html)
-    assert "abonó S/ 25,519.87 a" in html
     assert "PEN" not in visible_text(html)
+    # The payout asks on its own page (tests/credits/test_confirm_pages.py).
+    payout = admin_client.get(reverse("credits:liquidation_pay", args=[liquidation.pk]))
+    asked = visible_text(payout.content.decode())
+    assert "¿Registrar el abono de S/ 25,519.87 a" in asked
+    assert "PEN" not in asked
 
 
 def test_the_public_calculator_lists_products_with_the_currency_symbol(db):
@@ -159,7 +163,7 @@ def test_a_payment_asks_to_be_annulled_with_its_amount_and_symbol(admin_client):
     loan = loan_services.disburse(
         loan=loan, actor=None, disbursed_at=datetime(2026, 1, 1, 9, tzinfo=UTC)
     )
-    payment_services.apply_payment(
+    payment = payment_services.apply_payment(
         loan=loan,
         amount=Decimal("1234.50"),
         received_on=date(2026, 2, 1),
@@ -167,9 +171,10 @@ def test_a_payment_asks_to_be_annulled_with_its_amount_and_symbol(admin_client):
         actor=None,
     )
 
-    response = admin_client.get(loan.get_absolute_url())
+    # The annulment asks on its own page (tests/credits/test_confirm_pages.py).
+    response = admin_client.get(reverse("credits:payment_annul", args=[loan.pk, payment.pk]))
 
-    assert "¿Anular el pago de S/ 1,234.50?" in response.content.decode()
+    assert f"¿Anular el pago #{payment.pk} de S/\u00a01,234.50?" in response.content.decode()
 
 
 @pytest.fixture

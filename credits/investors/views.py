@@ -9,16 +9,18 @@ from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import engines
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from credits.investors import exports, filters, forms, selectors, services, tables
 from credits.models import Investor, Liquidation
+from crm import display
 from lib import amounts, lists
 
 DISTRIBUTIONS_PAGE_SIZE = 20
@@ -27,6 +29,9 @@ PARTICIPATIONS_PAGE_SIZE = 20
 STATEMENT_LINES_PAGE_SIZE = 50
 TOP_INVESTORS = 10
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The field a confirmation page sends ("yes"), as credits.forms.CONFIRM_FIELD (not imported
+# from there: credits.forms imports this package's services).
+CONFIRM_FIELD = "confirm"
 
 
 # --- Investors --------------------------------------------------------------------------
@@ -283,26 +288,103 @@ def liquidation_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required("credits.change_liquidation", raise_exception=True)
 def liquidation_pay(request: HttpRequest, pk: int) -> HttpResponse:
-    """Record that a liquidation was paid out, with the transfer's reference."""
+    """Record that a liquidation was paid out, with the transfer's reference, from its
+    confirmation page: a GET shows it, and a POST without its confirm field shows it again,
+    recording nothing. It cannot be undone."""
     liquidation = selectors.liquidation_for(request.user, pk)
-    form = forms.LiquidationPayForm(request.POST)
-    if form.is_valid():
-        try:
-            services.mark_liquidation_paid(
-                liquidation=liquidation,
-                reference=form.cleaned_data["reference"],
-                actor=request.user,
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Liquidación registrada como pagada."))
+    form = forms.LiquidationPayForm(request.POST or None)
+    if not (form.is_valid() and _is_confirmed(request.POST)):
+        if liquidation.status == Liquidation.Status.PAID:
+            messages.info(request, _("Esta liquidación ya figura como pagada."))
             return redirect(liquidation)
-    # An invalid form comes back with 200, like every form here.
+        return _confirm_payout(request, liquidation, form)
+    try:
+        services.mark_liquidation_paid(
+            liquidation=liquidation,
+            reference=form.cleaned_data["reference"],
+            actor=request.user,
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc)
+    else:
+        messages.success(request, _("Liquidación registrada como pagada."))
+        return redirect(liquidation)
+    # Refused (paid meanwhile, in another tab): the statement says why, with 200.
     return _statement(request, liquidation, form)
+
+
+def _is_confirmed(data) -> bool:
+    """Say whether a POST comes from its confirmation page (not a first click)."""
+    return data.get(CONFIRM_FIELD) == "yes"
+
+
+def _confirm_payout(
+    request: HttpRequest, liquidation: Liquidation, form: forms.LiquidationPayForm
+) -> HttpResponse:
+    """Show the net paid out and to whom, with the transfer reference's field."""
+    investor = liquidation.investor
+
+    def money(amount) -> str:
+        return display.money_on_screen(amount, investor.currency)
+
+    account = " · ".join(
+        part
+        for part in (
+            investor.bank_name,
+            investor.bank_account,
+            _("CCI %(cci)s") % {"cci": investor.bank_cci} if investor.bank_cci else "",
+        )
+        if part
+    )
+    period = f"{liquidation.period_start:%d/%m/%Y} – {liquidation.period_end:%d/%m/%Y}"
+    return render(
+        request,
+        "credits/confirm_action.html",
+        {
+            "title": _("¿Registrar el abono de %(net)s a %(name)s?")
+            % {"net": money(liquidation.net_amount), "name": investor.name},
+            "subtitle": _("Liquidación del %(period)s") % {"period": period},
+            "breadcrumb": [
+                (_("Liquidaciones"), reverse("credits:liquidation_list")),
+                (investor.name, investor.get_absolute_url()),
+                (period, liquidation.get_absolute_url()),
+            ],
+            "step": _("Registrar el abono"),
+            "figures": [
+                (_("Inversionista"), investor.name),
+                (
+                    _("Documento"),
+                    f"{investor.get_document_type_display()} {investor.document_number}",
+                ),
+                (_("Cuenta"), account or _("sin cuenta registrada")),
+                (_("Capital devuelto"), money(liquidation.principal)),
+                (_("Interés bruto"), money(liquidation.interest)),
+                (_("Comisión de la plataforma"), money(liquidation.platform_fee)),
+                (_("Neto abonado"), money(liquidation.net_amount)),
+            ],
+            "lines": [
+                _(
+                    "La liquidación queda como pagada, con el n.º de operación que indique: "
+                    "confírmelo solo después de haber transferido el neto."
+                ),
+            ],
+            "warning": _(
+                "No se puede deshacer: una liquidación pagada no vuelve a borrador ni se "
+                "paga otra vez."
+            ),
+            "field": form["reference"],
+            "non_field_errors": form.non_field_errors(),
+            "hidden": [],
+            "confirm_field": CONFIRM_FIELD,
+            "action": request.path,
+            "button": _("Sí, registrar el abono"),
+            "button_class": "btn-success",
+            "cancel_url": liquidation.get_absolute_url(),
+        },
+    )
 
 
 def _statement(

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm.imports import registry, services
 from crm.models import ImportBatch, ImportRecord
-from lib import files
+from lib import files, repeats
 
 PAGE_SIZE = 25
 PERMISSION = "crm.run_import"
@@ -381,10 +381,19 @@ def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
     return files.serve(batch.errors_file, filename=f"importacion-{batch.pk}-errores.xlsx")
 
 
-@require_POST
+# The field the undo's confirmation page sends ("yes"): a POST without it (a one-click form
+# kept by the browser, a script) only shows the confirmation page.
+CONFIRM_FIELD = "confirm"
+
+
+@require_http_methods(["GET", "POST"])
 @permission_required(PERMISSION, raise_exception=True)
 def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo an import from its confirmation page: a GET shows what it removes and restores,
+    and a POST without the confirm field shows it again, undoing nothing."""
     batch = _batch(request, pk)
+    if request.POST.get(CONFIRM_FIELD) != "yes":
+        return _confirm_undo(request, batch)
     try:
         services.undo_import(batch=batch, actor=request.user)
     except ValidationError as exc:
@@ -407,6 +416,34 @@ def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
             % {"n": batch.pk, "created": created, "updated": updated},
         )
     return redirect(batch)
+
+
+def _confirm_undo(request: HttpRequest, batch: ImportBatch) -> HttpResponse:
+    """Show what undoing the batch removes and restores, or why it cannot be undone."""
+    if batch.status == ImportBatch.Status.UNDONE:
+        # Undone already: the back button, a second tab.
+        messages.info(
+            request,
+            _("Esta importación ya se deshizo %(when_by)s.")
+            % {"when_by": repeats.done_when_by(batch.undone_at, batch.undone_by)},
+        )
+        return redirect(batch)
+    if batch.status != ImportBatch.Status.DONE or not batch.is_applied:
+        for message in services.undo_blockers(batch):
+            messages.error(request, message)
+        return redirect(batch)
+    checked_on_undo = batch.created_count + batch.updated_count > UNDO_CHECKED_ON_PAGE
+    return render(
+        request,
+        "crm/imports/import_undo_confirm.html",
+        {
+            "batch": batch,
+            "importer": services.importer_for(batch),
+            "undo_blockers": [] if checked_on_undo else services.undo_blockers(batch),
+            "undo_checked_on_undo": checked_on_undo,
+            "confirm_field": CONFIRM_FIELD,
+        },
+    )
 
 
 @require_POST

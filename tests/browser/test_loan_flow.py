@@ -46,10 +46,10 @@ def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server,
     payment = page.locator(".payment-item").first
     expect(payment).to_contain_text("capital 745.60")
 
-    payment.get_by_text("Anular pago").click()
-    payment.get_by_placeholder("Motivo de la anulación").fill("Billete falso")
-    page.once("dialog", lambda dialog: dialog.accept())
-    payment.get_by_role("button", name="Anular").click()
+    payment.get_by_role("link", name="Anular pago").click()
+    expect(page.locator("#confirm-figures")).to_contain_text("S/ 945.60")
+    page.get_by_label("Motivo de la anulación").fill("Billete falso")
+    page.get_by_role("button", name="Sí, anular el pago").click()
 
     expect(page.locator("#messages")).to_contain_text("Pago de S/ 945.60 anulado.")
     expect(first_row).to_have_attribute("data-state", "upcoming")

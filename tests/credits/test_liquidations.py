@@ -264,7 +264,8 @@ def test_marking_paid_requires_a_reference(client, supervisor, book):
     client.force_login(supervisor)
 
     response = client.post(
-        reverse("credits:liquidation_pay", args=[liquidation.pk]), {"reference": "  "}
+        reverse("credits:liquidation_pay", args=[liquidation.pk]),
+        {"reference": "  ", "confirm": "yes"},
     )
 
     assert response.status_code == 200
@@ -276,11 +277,13 @@ def test_marking_paid_requires_a_reference(client, supervisor, book):
 def test_marking_paid_records_the_reference_and_asks_first(client, supervisor, book):
     liquidation = _liquidate(book["lucia"], date(2026, 2, 1), date(2026, 2, 28))
     client.force_login(supervisor)
-    assertContains(client.get(liquidation.get_absolute_url()), "data-confirm=")
+    url = reverse("credits:liquidation_pay", args=[liquidation.pk])
 
-    response = client.post(
-        reverse("credits:liquidation_pay", args=[liquidation.pk]), {"reference": "OP-778899"}
-    )
+    # Asked first, on the server: a POST without the confirmation page's field only asks.
+    asked = client.post(url, {"reference": "OP-778899"})
+    assertContains(asked, "¿Registrar el abono de")
+    assert Liquidation.objects.get(pk=liquidation.pk).status == Liquidation.Status.DRAFT
+    response = client.post(url, {"reference": "OP-778899", "confirm": "yes"})
 
     liquidation.refresh_from_db()
     assert response.url == liquidation.get_absolute_url()
@@ -296,7 +299,8 @@ def test_a_paid_liquidation_cannot_be_paid_again(client, supervisor, book):
     client.force_login(supervisor)
 
     response = client.post(
-        reverse("credits:liquidation_pay", args=[liquidation.pk]), {"reference": "OP-2"}
+        reverse("credits:liquidation_pay", args=[liquidation.pk]),
+        {"reference": "OP-2", "confirm": "yes"},
     )
 
     assertContains(response, "Esta liquidación ya figura como pagada.")
@@ -372,13 +376,15 @@ def test_in_the_browser_the_statement_prints_and_is_marked_paid_after_confirming
     page.get_by_role("button", name="Imprimir / PDF").click()
     assert page.evaluate("window.__printed") == 1
 
+    page.get_by_role("link", name="Marcar como pagada").click()
+    expect(page.locator("#confirm-figures")).to_contain_text("Lucía Paredes")
     page.get_by_label("N.º de operación del abono").fill("OP-4455")
-    page.once("dialog", lambda dialog: dialog.dismiss())
-    page.get_by_role("button", name="Marcar como pagada").click()
+    page.get_by_role("link", name="Cancelar").click()
     liquidation.refresh_from_db()
     assert liquidation.status == Liquidation.Status.DRAFT
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Marcar como pagada").click()
+    page.get_by_role("link", name="Marcar como pagada").click()
+    page.get_by_label("N.º de operación del abono").fill("OP-4455")
+    page.get_by_role("button", name="Sí, registrar el abono").click()
 
     expect(page.locator("#messages")).to_contain_text("Liquidación registrada como pagada.")
     expect(page.locator("#statement-status")).to_contain_text("OP-4455")

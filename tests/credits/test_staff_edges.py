@@ -129,7 +129,7 @@ def test_a_too_long_write_off_reason_is_not_also_called_missing(client, supervis
 
     response = client.post(
         reverse("credits:loan_transition", args=[loan.pk]),
-        {"action": "write_off", "reason": "x" * 300},
+        {"action": "write_off", "reason": "x" * 300, "confirm": "yes"},
         follow=True,
     )
 

@@ -295,7 +295,7 @@ def test_a_draft_shows_its_projected_schedule_and_its_actions(client, asesor):
     assertContains(response, "Cronograma proyectado")
     assertContains(response, 'id="projected-12"')
     assertContains(response, "Enviar a firma")
-    assertContains(response, 'value="cancel"')
+    assertContains(response, f'href="/creditos/{draft.pk}/estado/?action=cancel"')
     assertNotContains(response, 'value="disburse"')
     assertNotContains(response, "Registrar pago")
 
@@ -636,7 +636,7 @@ def test_annulling_a_payment_needs_a_reason(client, supervisor, current_loan):
 
     response = client.post(
         reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),
-        {"reason": ""},
+        {"reason": "", "confirm": "yes"},
         follow=True,
     )
 
@@ -653,7 +653,7 @@ def test_annulling_a_payment_reopens_its_installment_and_shows_the_reason(
 
     response = client.post(
         reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),
-        {"reason": "Cheque sin fondos"},
+        {"reason": "Cheque sin fondos", "confirm": "yes"},
         follow=True,
     )
 
@@ -672,7 +672,7 @@ def test_annulling_an_annulled_payment_shows_the_ledgers_error(client, superviso
 
     response = client.post(
         reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),
-        {"reason": "Otra vez"},
+        {"reason": "Otra vez", "confirm": "yes"},
         follow=True,
     )
 
@@ -686,7 +686,7 @@ def test_advisors_may_not_annul_payments(client, asesor, current_loan):
 
     response = client.post(
         reverse("credits:payment_annul", args=[current_loan.pk, payment.pk]),
-        {"reason": "Error"},
+        {"reason": "Error", "confirm": "yes"},
     )
 
     assert response.status_code == 403
@@ -699,7 +699,8 @@ def test_a_payment_is_annulled_only_under_its_own_loan(client, supervisor, make_
     client.force_login(supervisor)
 
     response = client.post(
-        reverse("credits:payment_annul", args=[other.pk, payment.pk]), {"reason": "Error"}
+        reverse("credits:payment_annul", args=[other.pk, payment.pk]),
+        {"reason": "Error", "confirm": "yes"},
     )
 
     assert response.status_code == 404
@@ -709,8 +710,13 @@ def test_a_payment_is_annulled_only_under_its_own_loan(client, supervisor, make_
 
 
 def _transition(client, loan, action, **data):
+    # Sent from the action's confirmation page: cancelling and writing off ask there first
+    # (tests/credits/test_confirm_pages.py); the other actions take no confirm field.
+    confirm = {"confirm": "yes"} if action in ("cancel", "write_off") else {}
     return client.post(
-        reverse("credits:loan_transition", args=[loan.pk]), {"action": action, **data}, follow=True
+        reverse("credits:loan_transition", args=[loan.pk]),
+        {"action": action, **confirm, **data},
+        follow=True,
     )
 
 

@@ -607,7 +607,9 @@ def test_a_large_import_is_checked_when_undone_not_on_every_view_of_its_page(
 
     with CaptureQueriesContext(connection) as page_queries:
         page = client.get(reverse("crm:import_detail", args=[batch.pk]))
-    undone = client.post(reverse("crm:import_undo", args=[batch.pk]), follow=True)
+    undone = client.post(
+        reverse("crm:import_undo", args=[batch.pk]), {"confirm": "yes"}, follow=True
+    )
 
     # The page read every record and customer of a 100,000-row import on each view (8 s).
     assert not any("crm_importrecord" in q["sql"] and "action" in q["sql"] for q in page_queries)
@@ -838,12 +840,17 @@ def test_undo_says_one_record_in_the_singular(client, supervisor):
     assert (batch.created_count, batch.updated_count) == (1, 0)
     client.force_login(supervisor)
 
-    page = client.get(reverse("crm:import_detail", args=[batch.pk])).content.decode()
-    undone = client.post(reverse("crm:import_undo", args=[batch.pk]), follow=True)
+    # The undo's confirmation page says what it removes and restores.
+    page = " ".join(
+        client.get(reverse("crm:import_undo", args=[batch.pk])).content.decode().split()
+    )
+    undone = client.post(
+        reverse("crm:import_undo", args=[batch.pk]), {"confirm": "yes"}, follow=True
+    )
 
     assert (
-        "¿Deshacer la importación? Se eliminará 1 registro creado y se restaurarán 0 registros "
-        "actualizados." in page
+        f"¿Deshacer la importación #{batch.pk}?" in page
+        and "Se eliminará 1 registro creado y se restaurarán 0 registros actualizados." in page
     )
     assert (
         f"Importación #{batch.pk} deshecha: se eliminó 1 registro creado y se restauraron 0 "
@@ -857,7 +864,7 @@ def test_undo_says_several_records_in_the_plural(client, supervisor):
     assert (batch.created_count, batch.updated_count) == (1, 1)
     client.force_login(supervisor)
 
-    page = client.get(reverse("crm:import_detail", args=[batch.pk])).content.decode()
+    page = client.get(reverse("crm:import_undo", args=[batch.pk])).content.decode()
 
     assert "Se eliminará 1 registro creado y se restaurará 1 registro actualizado." in page
 
