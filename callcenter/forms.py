@@ -8,7 +8,12 @@ from callcenter.models import CallRecord, Lead, LossReason
 from callcenter.services import calls as call_services
 from crm import services as crm_services
 from crm import validators
-from crm.forms import ConfirmsIdentityMixin, ServiceErrorsMixin, identity_key_field
+from crm.forms import (
+    ConfirmsIdentityMixin,
+    ServiceErrorsMixin,
+    identity_confirmation_field,
+    identity_key_field,
+)
 from crm.models import Customer
 from lib import fields as lib_fields
 from lib.stale import KeepsOthersChangesPlain
@@ -51,22 +56,8 @@ class ContactForm(KeepsOthersChangesPlain, ConfirmsIdentityMixin, forms.Form):
         error_messages={"required": _("Ingrese la dirección de entrega.")},
     )
     city = forms.CharField(label=_("Ciudad / distrito"), max_length=120, required=False)
-    confirm_identity = forms.BooleanField(
-        label=_("Confirmo el cambio de documento o nombres de este cliente."),
-        required=False,
-    )
+    confirm_identity = identity_confirmation_field()
     identity_key = identity_key_field()
-    CUSTOMER_FIELDS = (
-        "document_type",
-        "document_number",
-        "first_name",
-        "last_name",
-        "phone",
-        "phone_secondary",
-        "email",
-        "address",
-        "city",
-    )
     # Set by for_lead: the lead's customer, whose identity the confirmation is about.
     customer_id: int | None = None
 
@@ -82,7 +73,11 @@ class ContactForm(KeepsOthersChangesPlain, ConfirmsIdentityMixin, forms.Form):
         if customer is not None:
             # What the customer holds now, as each field cleans it: the page signs it in a
             # hidden field, and a save compares it with what is stored by then.
-            stored = {name: getattr(customer, name) for name in cls.CUSTOMER_FIELDS}
+            stored = {
+                name: getattr(customer, name)
+                for name in cls.base_fields
+                if name in crm_services.CUSTOMER_FIELDS
+            }
             initial = {
                 "document_type": customer.document_type,
                 "document_number": customer.document_number,

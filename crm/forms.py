@@ -103,6 +103,12 @@ def identity_key_field() -> forms.CharField:
     return forms.CharField(widget=forms.HiddenInput, required=False, max_length=128)
 
 
+def identity_confirmation_field() -> forms.BooleanField:
+    return forms.BooleanField(
+        label=_("Confirmo el cambio de documento o nombres de este cliente."), required=False
+    )
+
+
 class PersonChoiceField(forms.ModelChoiceField):
     """A user picker that shows people by full name (`lib.people.display_name`)."""
 
@@ -209,10 +215,7 @@ class CustomerForm(KeepsOthersChanges, ConfirmsIdentityMixin, forms.ModelForm):
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 4}),
     )
-    confirm_identity = forms.BooleanField(
-        label=_("Confirmo el cambio de documento o nombres de este cliente."),
-        required=False,
-    )
+    confirm_identity = identity_confirmation_field()
     identity_key = identity_key_field()
 
     class Meta:

@@ -37,3 +37,14 @@ def loan(make_active_loan):  # noqa: F811 (the credits tests' fixture, imported)
 @pytest.fixture
 def debtor(loan):
     return loan.customer
+
+
+@pytest.fixture
+def committing(django_capture_on_commit_callbacks):
+    """Run what a request queues on commit (the inbox's processing task), as in production."""
+
+    def run(call, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return call(*args, **kwargs)
+
+    return run

@@ -34,17 +34,6 @@ def providers(settings, db):
     MessagePolicy.objects.create(pk=1, quiet_start=time(0), quiet_end=time(0))
 
 
-@pytest.fixture
-def committing(django_capture_on_commit_callbacks):
-    """Run what a request queues on commit (the inbox's processing task), as in production."""
-
-    def run(call, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return call(*args, **kwargs)
-
-    return run
-
-
 def twilio(client: Client, fields: dict, *, signature: str | None = None):
     body = urlencode(fields)
     if signature is None:

@@ -10,72 +10,24 @@
   Twilio's Debugger (https://www.twilio.com/docs/errors/12300).
 """
 
-import hashlib
-import hmac
-import json
 import logging
-from datetime import time
-from urllib.parse import urlencode
 
 import pytest
-from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
 from crm import messages
-from crm.models import Message, MessagePolicy
-from integrations import sms, whatsapp
+from crm.models import Message
+from integrations import whatsapp
 from integrations.channels import InboundMessage
 from integrations.models import WebhookEvent
+from tests.collections_app.test_channel_webhooks import (  # noqa: F401 (fixtures)
+    meta,
+    providers,
+    twilio,
+)
 
-TWILIO = reverse("collections_app:twilio_webhook")
-WHATSAPP = reverse("collections_app:whatsapp_webhook")
-TWILIO_URL = "https://cartera.example/webhooks/twilio/"
-TOKEN = "twilio-auth-token"
-APP_SECRET = "meta-app-secret"
 USER_ID = "PE.1410018717833190"
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
-
-
-@pytest.fixture(autouse=True)
-def providers(settings, db):
-    settings.TWILIO_AUTH_TOKEN = TOKEN
-    settings.TWILIO_STATUS_CALLBACK_URL = TWILIO_URL
-    settings.WHATSAPP_APP_SECRET = APP_SECRET
-    MessagePolicy.objects.create(pk=1, quiet_start=time(0), quiet_end=time(0))
-
-
-@pytest.fixture
-def committing(django_capture_on_commit_callbacks):
-    """Run what a request queues on commit (the inbox's processing task), as in production."""
-
-    def run(call, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return call(*args, **kwargs)
-
-    return run
-
-
-def meta(client: Client, payload: dict):
-    body = json.dumps(payload).encode()
-    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return client.post(
-        WHATSAPP,
-        data=body,
-        content_type="application/json",
-        headers={"X-Hub-Signature-256": signature},
-    )
-
-
-def twilio(client: Client, fields: dict, *, signature: str | None = None):
-    if signature is None:
-        signature = sms.compute_signature(TWILIO_URL, fields.items(), TOKEN)
-    return client.post(
-        TWILIO,
-        data=urlencode(fields),
-        content_type="application/x-www-form-urlencoded",
-        headers={"X-Twilio-Signature": signature},
-    )
 
 
 def envelope(value: dict) -> dict:
