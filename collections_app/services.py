@@ -134,6 +134,15 @@ def _timeline(
         )
 
 
+def _withdrawn_by(actor: AbstractBaseUser | None) -> dict:
+    """How a withdrawal is written on the timeline: by an agent, a payment event; by the
+    system (a campaign finished by the nightly task), bookkeeping that leaves the
+    customer's *última interacción* as it was."""
+    if people.signed_in(actor) is None:
+        return {"origin": Origin.SYSTEM, "kind": Interaction.Kind.SYSTEM}
+    return {"origin": Origin.AGENT}
+
+
 def _refs(debt: Debt) -> dict:
     return {
         "receivable_kind": debt.kind,
@@ -480,7 +489,7 @@ def cancel_payment_link(
         link.customer,
         _("Link de pago %(ref)s de %(amount)s anulado: %(reason)s")
         % {"ref": link.reference, "amount": _money(link.currency, link.amount), "reason": reason},
-        origin=Origin.AGENT,
+        **_withdrawn_by(actor),
         actor=actor,
         payload={"link": link.pk},
     )
@@ -1505,7 +1514,7 @@ def cancel_promise(
         promise.customer,
         _("Compromiso de pago del %(day)s anulado: %(reason)s")
         % {"day": promise.promised_on.strftime("%d/%m/%Y"), "reason": reason},
-        origin=Origin.AGENT,
+        **_withdrawn_by(actor),
         actor=actor,
         payload={"promise": promise.pk},
     )
@@ -1733,7 +1742,7 @@ def cancel_agreement(
     _timeline(
         agreement.customer,
         _("Convenio de pago #%(id)s anulado: %(reason)s") % {"id": agreement.pk, "reason": reason},
-        origin=Origin.AGENT,
+        **_withdrawn_by(actor),
         actor=actor,
         payload={"agreement": agreement.pk},
     )

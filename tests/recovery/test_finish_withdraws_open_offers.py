@@ -19,6 +19,7 @@ from collections_app.models import (
     PaymentPromise,
     Portfolio,
 )
+from crm.models import Customer, Interaction
 from integrations import payment_gateways
 from integrations.models import OutboxMessage
 from recovery import services
@@ -248,6 +249,24 @@ def test_the_daily_finish_withdraws_the_open_links_and_promises(last_day, debtor
         f"Link de pago {link.reference} de S/ 7,200.00 anulado: campaña CAST-2026-06 "
         "terminada el 15/06/2026" in summaries(debtor)
     )
+
+
+def test_the_nightly_withdrawals_are_bookkeeping_not_contact(last_day, debtor):
+    """Withdrawn by the 00:05 task, nobody spoke to the debtor: their «última interacción»
+    stays as it was, and the entries are the system's."""
+    link = open_link(last_day)
+    promise(last_day, days=3)
+    Customer.objects.filter(pk=debtor.pk).update(last_interaction_at=None)
+
+    with at(NEXT_DAY, 0):
+        services.finish_ended()
+
+    debtor.refresh_from_db()
+    assert debtor.last_interaction_at is None
+    withdrawals = debtor.interactions.filter(summary__contains="anulado: campaña")
+    assert withdrawals.count() == 2
+    assert set(withdrawals.values_list("kind", flat=True)) == {Interaction.Kind.SYSTEM}
+    assert link.reference in " ".join(withdrawals.values_list("summary", flat=True))
 
 
 def test_money_paid_after_the_end_date_does_not_pay_the_ended_campaign(last_day, debtor):
