@@ -23,6 +23,7 @@ from crm.api_schemas import (
     NOT_FOUND,
     TOKEN_ERRORS,
     DetailOut,
+    PageOut,
     PageQuery,
     PlainDecimal,
     PlainInt,
@@ -324,10 +325,7 @@ class BookLoanDetailOut(BookLoanOut):
     cuotas: list[BookInstallmentOut]
 
 
-class BookLoanPageOut(Schema):
-    total: int
-    pagina: int
-    por_pagina: int
+class BookLoanPageOut(PageOut):
     resultados: list[BookLoanOut]
 
 

@@ -30,6 +30,7 @@ from crm.api_schemas import (
     BotIn,
     DetailOut,
     DocumentIn,
+    PageOut,
     PageQuery,
     local_time,
     paged,
@@ -204,10 +205,7 @@ class BookCustomerOut(Schema):
     creado: Any = Field(description="Fecha y hora de registro (ISO 8601).")
 
 
-class CustomerPageOut(Schema):
-    total: int
-    pagina: int
-    por_pagina: int
+class CustomerPageOut(PageOut):
     resultados: list[BookCustomerOut]
 
 

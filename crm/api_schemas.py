@@ -11,8 +11,9 @@ import typing
 from decimal import Decimal
 from typing import Annotated, Any
 
+from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
@@ -300,18 +301,97 @@ MAX_PAGE = 10_000
 MAX_PER_PAGE = 100
 
 
+# What a page's `siguiente` signs: the last row's values in the list's order.
+_CURSOR_SALT = "crm.api.page"
+
+
+def _checked_cursor(text: str) -> str:
+    if text and _cursor_values(text) is None:
+        raise ValueError(
+            _("No es un valor «siguiente» de esta API: pase el que trajo la página anterior.")
+        )
+    return text
+
+
 class PageQuery(BotIn):
-    """A list's page: which one and how many rows (a list's query schema extends it)."""
+    """A list's page: which one and how many rows (a list's query schema extends it).
+
+    `despues` (the `siguiente` of the page before) reads the rows after that page's last
+    one, in the list's order: pages that hold still while rows are added, where `pagina`
+    counts rows from the start and shifts with every row added before them.
+    """
 
     pagina: PlainInt = Field(1, ge=1, le=MAX_PAGE)
     por_pagina: PlainInt = Field(50, ge=1, le=MAX_PER_PAGE)
+    despues: Annotated[str, AfterValidator(_checked_cursor)] = Field(
+        "",
+        max_length=500,
+        description=(
+            "El valor `siguiente` de la página anterior: la página que le sigue, estable "
+            "aunque se agreguen filas. Con él, `pagina` no se usa."
+        ),
+    )
+
+
+class PageOut(Schema):
+    """A list's page header; a list's page schema extends it with its `resultados`."""
+
+    total: int
+    pagina: int
+    por_pagina: int
+    siguiente: str | None = Field(
+        description="Páselo en `despues` para pedir la página siguiente; null en la última."
+    )
 
 
 def paged(rows: QuerySet, params: PageQuery) -> tuple[dict, list]:
-    """Return a list's page of `rows` (ordered): its header (total, page, size) and rows."""
-    start = (params.pagina - 1) * params.por_pagina
-    header = {"total": rows.count(), "pagina": params.pagina, "por_pagina": params.por_pagina}
-    return header, list(rows[start : start + params.por_pagina])
+    """Return a list's page of `rows` (ordered by fields that are never NULL and end with
+    a unique one): its header (total, page, size, the next page's `siguiente`) and rows."""
+    order = [(name.lstrip("-"), name.startswith("-")) for name in rows.query.order_by]
+    size = params.por_pagina
+    if params.despues:
+        page = list(rows.filter(_after(order, _cursor_values(params.despues)))[: size + 1])
+    else:
+        start = (params.pagina - 1) * size
+        page = list(rows[start : start + size + 1])
+    more, page = len(page) > size, page[:size]
+    header = {
+        "total": rows.count(),
+        "pagina": params.pagina,
+        "por_pagina": size,
+        "siguiente": _cursor(page[-1], order) if more else None,
+    }
+    return header, page
+
+
+def _cursor(row: Any, order: list[tuple[str, bool]]) -> str:
+    values = [getattr(row, name) for name, _descending in order]
+    # A date, a moment or an amount as text: the field reads it back in the lookup.
+    values = [v.isoformat() if isinstance(v, datetime.date) else v for v in values]
+    values = [str(v) if isinstance(v, Decimal) else v for v in values]
+    return signing.dumps(values, salt=_CURSOR_SALT)
+
+
+def _cursor_values(text: str) -> list | None:
+    try:
+        values = signing.loads(text, salt=_CURSOR_SALT)
+    except signing.BadSignature:
+        return None
+    return values if isinstance(values, list) else None
+
+
+def _after(order: list[tuple[str, bool]], values: list) -> Q:
+    """The rows after `values` in `order`: (a > x) or (a = x and b > y) or …, each field
+    in its own direction. A cursor of another list matches no row."""
+    if len(values) != len(order):
+        return Q(pk__in=[])
+    after = Q(pk__in=[])
+    for index, (name, descending) in enumerate(order):
+        step = Q(**{f"{name}__{'lt' if descending else 'gt'}": values[index]})
+        for earlier, value in zip(order[:index], values[:index], strict=True):
+            step &= Q(**{earlier[0]: value})
+        after |= step
+    return after
 
 
 def amount_text(value: Decimal) -> str:

@@ -36,6 +36,7 @@ from crm.api_schemas import (
     DetailOut,
     DocumentIn,
     LocalDateTime,
+    PageOut,
     PageQuery,
     PlainDecimal,
     PlainInt,
@@ -201,10 +202,7 @@ class CampaignDetailOut(CampaignOut):
     pagos: list[PaymentOut]
 
 
-class CampaignPageOut(Schema):
-    total: int
-    pagina: int
-    por_pagina: int
+class CampaignPageOut(PageOut):
     resultados: list[CampaignOut]
 
 

@@ -290,3 +290,44 @@ def test_a_control_character_in_a_row_is_named_with_its_row_and_field_not_called
         }
     ]
     assert not ImportBatch.objects.exists()
+
+
+def test_loans_paged_by_siguiente_hold_still_while_loans_are_added(partner):
+    """Newest first: a loan added between two reads pushed an offset page back by one row,
+    and the client read a loan twice."""
+    loans = [LoanFactory() for _ in range(5)]
+    first = partner.get("/cartera/creditos", {"por_pagina": 2}).json()
+    LoanFactory()  # made while the client reads
+
+    by_offset = partner.get("/cartera/creditos", {"por_pagina": 2, "pagina": 2}).json()
+    by_cursor = partner.get(
+        "/cartera/creditos", {"por_pagina": 2, "despues": first["siguiente"]}
+    ).json()
+
+    codes = [loan.payment_code for loan in reversed(loans)]
+    assert [row["codigo_pago"] for row in first["resultados"]] == codes[:2]
+    assert by_offset["resultados"][0]["codigo_pago"] == codes[1]  # read twice
+    assert [row["codigo_pago"] for row in by_cursor["resultados"]] == codes[2:4]
+    last = partner.get("/cartera/creditos", {"por_pagina": 2, "despues": by_cursor["siguiente"]})
+    assert [row["codigo_pago"] for row in last.json()["resultados"]] == codes[4:]
+    assert last.json()["siguiente"] is None
+
+
+def test_customers_paged_by_siguiente_follow_their_names(partner):
+    for last_name in ("Alva", "Bravo", "Cano", "Díaz"):
+        CustomerFactory(last_name=last_name)
+    first = partner.get("/cartera/clientes", {"por_pagina": 2}).json()
+    CustomerFactory(last_name="Aguirre")  # sorts before the page read
+
+    rest = partner.get("/cartera/clientes", {"por_pagina": 2, "despues": first["siguiente"]})
+
+    assert [row["apellidos"] for row in first["resultados"]] == ["Alva", "Bravo"]
+    assert [row["apellidos"] for row in rest.json()["resultados"]] == ["Cano", "Díaz"]
+    assert rest.json()["siguiente"] is None
+
+
+def test_a_siguiente_that_is_not_ours_is_a_422_in_spanish(partner):
+    answer = partner.get("/cartera/creditos", {"despues": "abc"})
+
+    assert answer.status_code == 422
+    assert "siguiente" in answer.json()["detail"][0]["msg"]
