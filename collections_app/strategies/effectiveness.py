@@ -14,7 +14,8 @@ For a period (the days the messages were written) and N days of attribution:
   of its steps.
 
 Every figure is aggregated in SQL, in a fixed number of queries whatever the period, the
-number of flows or of messages: no query per row.
+number of flows or of messages: no query per row. The messages are counted once, by
+(channel, step, agent), and those groups are summed per step, per agent and per channel.
 """
 
 from collections import defaultdict
@@ -25,16 +26,19 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
+    Case,
     Count,
     DateField,
     Exists,
     ExpressionWrapper,
+    F,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    When,
 )
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -201,7 +205,9 @@ def report(*, since: date, until: date, days: int) -> Report:
         )
         .order_by("name", "pk")
     )
-    by_step = _step_funnels(start, end, window, days)
+    groups = _message_groups(start, end, window)
+    by_step = _sum_by(groups, STEP)
+    _attribute(by_step, start, end, window, days)
     figures = []
     total = Funnel()
     for flow in flow_rows:
@@ -216,8 +222,8 @@ def report(*, since: date, until: date, days: int) -> Report:
         until=until,
         days=days,
         flows=figures,
-        agents=_agents(start, end, window),
-        channels=_channels(start, end, window),
+        agents=_agents(groups, start, end),
+        channels=_channels(groups),
         total=total,
     )
 
@@ -226,23 +232,18 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _status_counts(window: timedelta) -> dict[str, Count]:
-    """The counts of a group of outbound messages: by status, and answered in `window`."""
-    answered = Message.objects.filter(
-        customer_id=OuterRef("customer_id"),
-        direction=Message.Direction.INBOUND,
-        created_at__gt=OuterRef("created_at"),
-        created_at__lte=OuterRef("created_at") + window,
-    )
-    return {
-        "messages": Count("pk"),
-        "sent": Count("pk", filter=Q(status__in=SENT) & ~Q(provider=LOG_PROVIDER)),
-        "logged": Count("pk", filter=Q(status__in=SENT, provider=LOG_PROVIDER)),
-        "delivered": Count("pk", filter=Q(status__in=DELIVERED)),
-        "read": Count("pk", filter=Q(status__in=READ)),
-        "failed": Count("pk", filter=Q(status=Message.Status.FAILED)),
-        "answered": Count("pk", filter=Q(Exists(answered))),
-    }
+# The counts of a group of outbound messages, by where each one stands now.
+STATUS_COUNTS = {
+    "messages": Count("pk"),
+    "sent": Count("pk", filter=Q(status__in=SENT) & ~Q(provider=LOG_PROVIDER)),
+    "logged": Count("pk", filter=Q(status__in=SENT, provider=LOG_PROVIDER)),
+    "delivered": Count("pk", filter=Q(status__in=DELIVERED)),
+    "read": Count("pk", filter=Q(status__in=READ)),
+    "failed": Count("pk", filter=Q(status=Message.Status.FAILED)),
+}
+# A group's key: (channel, flow step or None, agent or None).
+GroupKey = tuple[str, int | None, int | None]
+CHANNEL, STEP, AGENT = 0, 1, 2
 
 
 def _outbound(start: datetime, end: datetime) -> QuerySet[Message]:
@@ -255,19 +256,56 @@ def _flow_messages(start: datetime, end: datetime) -> QuerySet[Message]:
     return _outbound(start, end).filter(origin=flows.ORIGIN)
 
 
-def _step_funnels(
-    start: datetime, end: datetime, window: timedelta, days: int
-) -> dict[int, Funnel]:
-    """Return each step's funnel (three queries: messages, promises, payments)."""
-    funnels: dict[int, Funnel] = defaultdict(Funnel)
-    rows = (
-        _flow_messages(start, end).values("origin_id").annotate(**_status_counts(window)).order_by()
-    )
-    for row in rows:
-        step_id = row.pop("origin_id")
-        for name, value in row.items():
-            setattr(funnels[step_id], name, value)
+def _message_groups(start: datetime, end: datetime, window: timedelta) -> dict[GroupKey, Funnel]:
+    """Return the funnel of the period's outbound messages by (channel, step, agent), in
+    two queries; the channels, the steps and the agents are each a sum of these groups.
 
+    `answered` is its own query over the answered messages only: the database then joins
+    the messages to the replies as a whole (a hash semi-join) instead of probing the
+    replies once per message inside a count. The replies are also bounded by the period
+    plus the window, which the join implies, so that older ones are never read.
+    """
+    groups: dict[GroupKey, Funnel] = defaultdict(Funnel)
+    step = Case(When(origin=flows.ORIGIN, then=F("origin_id")), default=None)
+    fields = ("channel", "step", "actor_id")
+    rows = _outbound(start, end).annotate(step=step).values(*fields).annotate(**STATUS_COUNTS)
+    for row in rows.order_by():
+        key = (row.pop("channel"), row.pop("step"), row.pop("actor_id"))
+        for name, value in row.items():
+            setattr(groups[key], name, value)
+    replies = Message.objects.filter(
+        direction=Message.Direction.INBOUND, created_at__gt=start, created_at__lte=end + window
+    ).filter(
+        customer_id=OuterRef("customer_id"),
+        created_at__gt=OuterRef("created_at"),
+        created_at__lte=OuterRef("created_at") + window,
+    )
+    answered = (
+        _outbound(start, end)
+        .filter(Exists(replies))
+        .annotate(step=step)
+        .values(*fields)
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in answered:
+        groups[(row["channel"], row["step"], row["actor_id"])].answered = row["n"]
+    return groups
+
+
+def _sum_by(groups: dict[GroupKey, Funnel], position: int) -> dict[Any, Funnel]:
+    """Return the groups summed by one part of their key (those where it is not None)."""
+    totals: dict[Any, Funnel] = defaultdict(Funnel)
+    for key, funnel in groups.items():
+        if key[position] is not None:
+            totals[key[position]].add(funnel)
+    return totals
+
+
+def _attribute(
+    funnels: dict[int, Funnel], start: datetime, end: datetime, window: timedelta, days: int
+) -> None:
+    """Add to each step's funnel the promises and payments it gets (two queries)."""
     # The latest flow message of the period the customer got up to `window` before.
     promise_touch = (
         _flow_messages(start, end)
@@ -321,19 +359,13 @@ def _step_funnels(
         funnel.payments += row["n"]
         currency = row["loan__currency"]
         funnel.collected[currency] = funnel.collected.get(currency, ZERO) + row["amount"]
-    return funnels
 
 
-def _agents(start: datetime, end: datetime, window: timedelta) -> list[AgentFigures]:
-    """Return each agent's replies, answered replies and promises (three queries)."""
-    counts = _status_counts(window)
-    replies = (
-        _outbound(start, end)
-        .filter(actor__isnull=False)
-        .values("actor_id")
-        .annotate(replies=counts["messages"], answered=counts["answered"])
-        .order_by()
-    )
+def _agents(groups: dict[GroupKey, Funnel], start: datetime, end: datetime) -> list[AgentFigures]:
+    """Return each agent's replies, answered replies and promises (two queries)."""
+    figures: dict[int, dict[str, int]] = defaultdict(dict)
+    for actor_id, funnel in _sum_by(groups, AGENT).items():
+        figures[actor_id].update(replies=funnel.messages, answered=funnel.answered)
     promises = (
         PaymentPromise.objects.filter(
             created_by__isnull=False, created_at__gte=start, created_at__lt=end
@@ -342,9 +374,6 @@ def _agents(start: datetime, end: datetime, window: timedelta) -> list[AgentFigu
         .annotate(n=Count("pk"))
         .order_by()
     )
-    figures: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in replies:
-        figures[row["actor_id"]].update(replies=row["replies"], answered=row["answered"])
     for row in promises:
         figures[row["created_by_id"]]["promises"] = row["n"]
     if not figures:
@@ -354,12 +383,11 @@ def _agents(start: datetime, end: datetime, window: timedelta) -> list[AgentFigu
     return sorted(rows, key=lambda row: (-row.replies, -row.promises, row.name))
 
 
-def _channels(start: datetime, end: datetime, window: timedelta) -> list[ChannelFigures]:
-    """Return the funnel of every outbound message per channel, whoever sent it (one query)."""
+def _channels(groups: dict[GroupKey, Funnel]) -> list[ChannelFigures]:
+    """Return the funnel of every outbound message per channel, whoever sent it."""
     labels = dict(Message.Channel.choices)
-    rows = _outbound(start, end).values("channel").annotate(**_status_counts(window)).order_by()
-    figures = []
-    for row in rows:
-        channel = row.pop("channel")
-        figures.append(ChannelFigures(channel, str(labels.get(channel, channel)), Funnel(**row)))
-    return sorted(figures, key=lambda row: -row.funnel.messages)
+    figures = [
+        ChannelFigures(channel, str(labels.get(channel, channel)), funnel)
+        for channel, funnel in _sum_by(groups, CHANNEL).items()
+    ]
+    return sorted(figures, key=lambda row: (-row.funnel.messages, row.channel))
