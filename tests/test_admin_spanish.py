@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 from pytest_django.asserts import assertContains, assertNotContains
 
-from tests.factories import AppointmentFactory
+from tests.factories import BranchFactory
 
 
 def test_the_login_attempts_read_in_spanish(admin_client):
@@ -36,18 +36,18 @@ def test_the_login_attempts_read_in_spanish(admin_client):
 
 
 def test_the_admin_names_a_model_without_a_wrong_article(admin_client):
-    """Django's Spanish puts "los"/"El" before any model ("los interacción", "El cita")."""
-    entry = AppointmentFactory()
-    url = reverse("admin:crm_appointment_delete", args=[entry.pk])
+    """Django's Spanish puts "los"/"El" before any model ("los interacción", "El sucursal")."""
+    entry = BranchFactory()
+    url = reverse("admin:crm_branch_delete", args=[entry.pk])
 
     confirm = admin_client.get(url)
     deleted = admin_client.post(url, {"post": "yes"}, follow=True)
 
     assertContains(confirm, "¿Está seguro de que quiere borrar «")
-    assertContains(confirm, "» (cita)?")
-    assertNotContains(confirm, "los cita")
-    assertContains(deleted, "» (cita).")
-    assertNotContains(deleted, "El cita")
+    assertContains(confirm, "» (sucursal)?")
+    assertNotContains(confirm, "los sucursal")
+    assertContains(deleted, "» (sucursal).")
+    assertNotContains(deleted, "El sucursal")
 
 
 def test_django_forms_say_archivo_as_latin_america_does():
@@ -58,8 +58,8 @@ def test_django_forms_say_archivo_as_latin_america_does():
 
 
 def test_the_admin_offers_to_delete_the_selected_rows_without_a_wrong_gender(admin_client):
-    AppointmentFactory()
+    BranchFactory()
 
-    page = admin_client.get(reverse("admin:crm_appointment_changelist"))
+    page = admin_client.get(reverse("admin:crm_branch_changelist"))
 
-    assertContains(page, "Borrar los registros seleccionados (citas)")
+    assertContains(page, "Borrar los registros seleccionados (sucursales)")
