@@ -310,6 +310,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.discard_abandoned_uploads",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Daily at 03:10 local: list exports asked for more than 7 days ago are deleted,
+    # files and all (crm.exports.services.EXPORT_KEEP_DAYS).
+    "crm-delete-old-exports": {
+        "task": "crm.delete_old_exports",
+        "schedule": crontab(hour=3, minute=10),
+    },
     # Every 5 minutes: imports whose task was lost or whose worker died (a deploy, out of
     # memory) are sent again after 15 minutes without progress (lib.progress).
     "crm-resume-abandoned-imports": {

@@ -39,6 +39,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("calculadora/", include("credits.calculator.urls")),
+    path("exportaciones/", include("crm.exports.urls")),
     # Before the apps whose patterns are many, so their webhooks are found at once: their
     # own start with a few fixed prefixes.
     path("", include("collections_app.urls")),

@@ -24,6 +24,11 @@ class CrmConfig(AppConfig):
         from crm.imports.customers import CustomerImporter
 
         imports.register(CustomerImporter())
+        # Lists of every app queue their large exports here (lib.exports).
+        from crm.exports import services as exports
+        from lib import exports as lib_exports
+
+        lib_exports.register_queuer(exports.queue_export)
         outbox.register_sender(
             messages.DESTINATION,
             messages.deliver_customer_message,

@@ -778,3 +778,70 @@ class ImportMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.header_key[:8]}"
+
+
+# --- List exports too large for a web request (lib.exports, crm.exports) -----------------
+# Here, in the customer core, because lib holds no models and every list of every app
+# may queue one: the core is the lowest app with tables, as for ImportBatch.
+
+
+def export_upload_to(instance: "ExportJob", filename: str) -> str:
+    # A folder of its own per file, named at random (lib/files.py): private, unguessable.
+    return files.private_name("exports", filename)
+
+
+class ExportJob(models.Model):
+    """A list's CSV or XLSX over the web's limit, written by a worker for the one who asked.
+
+    Its life: queued → running → done (the file kept EXPORT_KEEP_DAYS days) or failed
+    (with the reason, in Spanish). The worker rebuilds the list from `path` and `query` as
+    `created_by`, with that person's permissions at the time it runs.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("En cola")
+        RUNNING = "running", _("En curso")
+        DONE = "done", _("Lista")
+        FAILED = "failed", _("Falló")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("pedida por"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    list_name = models.CharField(_("lista"), max_length=100)
+    path = models.CharField(_("ruta"), max_length=500)
+    query = models.TextField(_("filtros"), blank=True)
+    file_format = models.CharField(_("formato"), max_length=10)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=Status, default=Status.QUEUED, db_index=True
+    )
+    rows_written = models.PositiveIntegerField(_("filas escritas"), default=0)
+    total = models.PositiveIntegerField(_("filas"), default=0)
+    file = models.FileField(_("archivo"), upload_to=export_upload_to, max_length=255, blank=True)
+    file_name = models.CharField(_("nombre del archivo"), max_length=255, blank=True)
+    failure = models.TextField(_("motivo del fallo"), blank=True)
+    created_at = models.DateTimeField(_("pedida"), default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(_("iniciada"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("terminada"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("exportación")
+        verbose_name_plural = _("exportaciones")
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="crm_export_by_user")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.list_name}.{self.file_format}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int | None:
+        """How much of the file is written (None while the total is unknown)."""
+        if not self.total:
+            return None
+        return min(100, self.rows_written * 100 // self.total)

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from crm.exports import services as exports
 from crm.imports import services as imports
 
 
@@ -22,3 +23,15 @@ def resume_abandoned_imports() -> int:
     """Every 5 minutes: send again the runs of imports whose task was lost or whose worker
     died (no progress for lib.progress.ABANDONED_AFTER)."""
     return imports.resume_abandoned()
+
+
+@shared_task(name="crm.run_export")
+def run_export(job_id: int) -> None:
+    """Write a list's queued export (its progress shows on the Exportaciones page)."""
+    exports.run_export(job_id=job_id)
+
+
+@shared_task(name="crm.delete_old_exports")
+def delete_old_exports() -> int:
+    """Daily: delete exports asked for more than EXPORT_KEEP_DAYS days ago, files and all."""
+    return exports.delete_old_exports()

@@ -44,7 +44,7 @@ from django_tables2.columns.linkcolumn import BaseLinkColumn
 from django_tables2.rows import BoundRow
 from openpyxl import Workbook
 
-from lib import search, shared_versions, small_tables, spreadsheets
+from lib import exports, search, shared_versions, small_tables, spreadsheets
 
 logger = logging.getLogger(__name__)
 
@@ -493,12 +493,15 @@ tables2_utils.signature = _signature
 
 # --- Export: the filtered rows of a list as CSV or XLSX -------------------------------
 EXPORT_FORMATS = ("csv", "xlsx")
-# Above this many rows an export is refused: a narrower filter gives a file people can
-# open, and the worker is not held for minutes. The web worker writes about 2,500-3,400
-# rows a second (payments to verify on the bench data, a loaded 2-core machine): 30,000
-# stay well inside gunicorn's 30 s, which cut off a 30,000-row CSV before the per-column
-# getters (a truncated CSV looks complete).
+# Above this many rows an export is not written by the web worker: it is queued for a
+# background worker (lib.exports). The web worker writes about 2,500-3,400 rows a second
+# (payments to verify on the bench data, a loaded 2-core machine): 30,000 stay well inside
+# gunicorn's 30 s, which cut off a 30,000-row CSV before the per-column getters (a
+# truncated CSV looks complete).
 EXPORT_MAX_ROWS = 30_000
+# Above this many rows an export is refused, queued or not: a narrower filter gives a file
+# people can open (about 6 minutes of a worker at the rate above).
+EXPORT_MAX_ROWS_QUEUED = 1_000_000
 _EXPORT_CHUNK = 2_000
 
 
@@ -516,23 +519,20 @@ def export_table(
     Cells hold what the screen shows (django-tables2's `value_*` methods give the
     plain value where a cell is drawn by a template), numbers and dates as such. Text a
     spreadsheet would run as a formula is kept as text.
+
+    Over EXPORT_MAX_ROWS rows the export is queued (lib.exports) and the list says so; a
+    worker's rebuilt request (lib.exports.rebuild) has the file written into its target.
     """
     queryset = table.data.data  # filtered and in the order the user chose
+    target = exports.target_of(request)
     # Counted only up to one past the limit: a COUNT(*) of 1,000,000 gestiones is not
     # needed to know they are too many.
-    total = queryset[: EXPORT_MAX_ROWS + 1].count()
-    if total > EXPORT_MAX_ROWS:
-        messages.error(
-            request,
-            _(
-                "La lista tiene más de %(max)s filas y se exportan como máximo %(max)s: "
-                "filtre la búsqueda y vuelva a exportar."
-            )
-            % {"max": f"{EXPORT_MAX_ROWS:,}".replace(",", ".")},
-        )
-        query = request.GET.copy()
-        query.pop("export", None)
-        return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+    limit = EXPORT_MAX_ROWS if target is None else EXPORT_MAX_ROWS_QUEUED
+    total = queryset[: limit + 1].count()
+    if target is None and total > EXPORT_MAX_ROWS:
+        return _queue_or_refuse(request, queryset, filename=filename, file_format=file_format)
+    if total > limit:
+        raise exports.Refused(_too_many_text(limit))
     columns = [
         column for column in table.columns.iterall() if not column.column.exclude_from_export
     ]
@@ -548,8 +548,25 @@ def export_table(
     stamp = timezone.localdate().isoformat()
     logger.info(
         "export",
-        extra={"user_id": request.user.pk, "list": filename, "rows": total, "format": file_format},
+        extra={
+            "user_id": request.user.pk,
+            "list": filename,
+            "rows": total,
+            "format": file_format,
+            "queued": target is not None,
+        },
     )
+    name = f"{filename}-{stamp}.{file_format}"
+    if target is not None:
+        target.total = total
+        rows = target.counting(rows)
+        if file_format == "csv":
+            # The bytes the direct export streams (its response encodes each line as UTF-8).
+            target.write(line.encode("utf-8") for line in _csv_lines(header, rows))
+        else:
+            target.write([_xlsx_bytes(header, rows, title=filename)])
+        target.filename = name
+        return HttpResponse(status=204)
     if file_format == "csv":
         response = StreamingHttpResponse(
             _csv_lines(header, rows), content_type="text/csv; charset=utf-8"
@@ -559,8 +576,46 @@ def export_table(
             _xlsx_bytes(header, rows, title=filename),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
-    response["Content-Disposition"] = f'attachment; filename="{filename}-{stamp}.{file_format}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _queue_or_refuse(
+    request: HttpRequest, queryset: QuerySet, *, filename: str, file_format: str
+) -> HttpResponse:
+    """Queue an export over EXPORT_MAX_ROWS (up to EXPORT_MAX_ROWS_QUEUED) and say so, or
+    refuse it; either way back to the list with the same filters."""
+    total = queryset[: EXPORT_MAX_ROWS_QUEUED + 1].count()
+    if total <= EXPORT_MAX_ROWS_QUEUED and exports.can_queue():
+        url = exports.queue(request, file_format=file_format, total=total, filename=filename)
+        messages.success(
+            request,
+            format_html(
+                _(
+                    "La exportación de {} filas quedó en cola: la encontrará en "
+                    '<a href="{}">Exportaciones</a>.'
+                ),
+                _thousands(total),
+                url,
+            ),
+        )
+    else:
+        limit = EXPORT_MAX_ROWS_QUEUED if exports.can_queue() else EXPORT_MAX_ROWS
+        messages.error(request, _too_many_text(limit))
+    query = request.GET.copy()
+    query.pop("export", None)
+    return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+
+
+def _too_many_text(limit: int) -> str:
+    return _(
+        "La lista tiene más de %(max)s filas y se exportan como máximo %(max)s: "
+        "filtre la búsqueda y vuelva a exportar."
+    ) % {"max": _thousands(limit)}
+
+
+def _thousands(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
 
 
 # --- One column's cells, worked out once per export ------------------------------------

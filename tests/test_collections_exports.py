@@ -368,6 +368,7 @@ def test_an_export_over_the_limit_is_refused_with_a_message(
     agent_client, rosa, monkeypatch, url_name
 ):
     monkeypatch.setattr(lists, "EXPORT_MAX_ROWS", 1)
+    monkeypatch.setattr(lists, "EXPORT_MAX_ROWS_QUEUED", 1)
     _one_of_each(rosa)
     _one_of_each(
         CustomerFactory(last_name="Rojas"),

@@ -130,7 +130,9 @@ def test_a_name_with_a_control_character_is_exported_without_it(client, admin):
 
 
 def test_an_export_over_the_limit_is_refused_with_a_message(client, admin, monkeypatch):
+    """Over the queued exports' limit too (tests/lib/test_queued_exports.py queues them)."""
     monkeypatch.setattr(lists, "EXPORT_MAX_ROWS", 2)
+    monkeypatch.setattr(lists, "EXPORT_MAX_ROWS_QUEUED", 2)
     for _ in range(3):
         CustomerFactory()
     client.force_login(admin)

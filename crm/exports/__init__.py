@@ -1,0 +1,1 @@
+"""List exports too large for a web request: the jobs, their worker, their page and file."""
