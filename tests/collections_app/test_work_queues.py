@@ -103,6 +103,8 @@ def test_the_payments_queue_keeps_its_order_and_its_pages(loan, debtor):
 
 
 def test_the_in_course_tab_reads_its_index():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's plan: PostgreSQL's planner picks by its statistics")
     plan = _plan(selectors.promise_list(view=selectors.IN_COURSE))
     assert "coll_promise_status_day" in plan
 
