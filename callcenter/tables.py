@@ -5,6 +5,7 @@ the rows itself."""
 
 import django_tables2 as tables
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Lead
@@ -12,6 +13,15 @@ from lib import links, people
 
 # A column a phone does not show: the row's name cell sums it up instead (queue_table.html).
 WIDE = {"th": {"class": "d-none d-md-table-cell"}}
+
+
+class HiddenHeaderColumn(tables.Column):
+    """A column whose heading is for screen readers only (the buttons' column: «Acciones»
+    read out, nothing drawn; an empty heading left its cells without a name)."""
+
+    @property
+    def header(self):
+        return format_html('<span class="visually-hidden">{}</span>', self.verbose_name)
 
 
 class LeadQueueTable(tables.Table):
@@ -30,7 +40,7 @@ class LeadQueueTable(tables.Table):
         verbose_name=_("Intentos"), order_by=("attempts", "due_at", "id"), attrs=WIDE
     )
     taken_by = tables.Column(verbose_name=_("Atendido por"), orderable=False, attrs=WIDE)
-    actions = tables.Column(verbose_name="", accessor="pk", orderable=False)
+    actions = HiddenHeaderColumn(verbose_name=_("Acciones"), accessor="pk", orderable=False)
 
     class Meta:
         model = Lead

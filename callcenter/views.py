@@ -1,11 +1,13 @@
 """The call-center screens: the queue, and one lead's call with its order."""
 
+import hashlib
+import re
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -34,11 +36,29 @@ QUEUE_REFRESH_SECONDS = 5
 QUEUE_RESULTS_ID = "queue-results-wrapper"
 # What the poll's own URL carries; the filters come from the form (hx-include) each time.
 QUEUE_POLL_PARAMS = ("sort", "page")
+# Where the results fragment says what it shows (queue_results.html's hx-vals «shown»), and
+# where the fingerprinted part ends. The CSRF tokens differ on every render: left out.
+QUEUE_SHOWN_FIELD = "shown"
+QUEUE_SHOWN_PLACEHOLDER = b"__SHOWN__"
+QUEUE_RESULTS_END = b"<!--/queue-results-wrapper-->"
+_CSRF_VALUE = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*')
 
 
 @require_GET
 @permission_required("callcenter.view_lead", raise_exception=True)
 def queue(request: HttpRequest) -> HttpResponse:
+    # What the poll says it shows is not a filter: the sort and page links (built from the
+    # query string) would carry it, and a click would put it in the address bar.
+    # Nor are the empty filters the poll sends (hx-include sends the whole form), and the
+    # keys go in one order: the links are then the same whoever asked (the page, a sort
+    # click, a poll), and an unchanged list is seen as unchanged from the first poll.
+    shown = request.GET.get(QUEUE_SHOWN_FIELD, "")
+    query = QueryDict(mutable=True)
+    for key in sorted(request.GET):
+        values = request.GET.getlist(key)
+        if key != QUEUE_SHOWN_FIELD and any(values):
+            query.setlist(key, values)
+    request.GET = query
     cutoff = selectors.queue_page_settings().hold_cutoff()
     response = lists.render_list(
         request,
@@ -66,6 +86,24 @@ def queue(request: HttpRequest) -> HttpResponse:
     if request.htmx.trigger == QUEUE_RESULTS_ID:
         # A poll is not a navigation: it leaves the address bar and the history alone.
         response.headers.pop("HX-Push-Url", None)
+    return _unchanged_or_marked(request, response, shown)
+
+
+def _unchanged_or_marked(request: HttpRequest, response: HttpResponse, shown: str) -> HttpResponse:
+    """Return 204 to a poll whose results are the ones it already shows, else the response
+    with the fingerprint of its results in place of the placeholder (sent back by the next
+    poll). A swap of the same rows put a screen reader back at the list's top every 5 s."""
+    content = response.content
+    start = content.find(QUEUE_SHOWN_PLACEHOLDER)
+    end = content.find(QUEUE_RESULTS_END, start)
+    if response.status_code != 200 or start < 0 or end < 0:
+        return response
+    now_shown = hashlib.blake2b(
+        _CSRF_VALUE.sub(rb"\1", content[start:end]), digest_size=8
+    ).hexdigest()
+    if request.htmx.trigger == QUEUE_RESULTS_ID and shown == now_shown:
+        return HttpResponse(status=204)
+    response.content = content.replace(QUEUE_SHOWN_PLACEHOLDER, now_shown.encode(), 1)
     return response
 
 

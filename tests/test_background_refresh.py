@@ -387,6 +387,6 @@ def test_the_menus_count_of_payments_to_verify_and_the_inbox_alerts_keep_up(
     page.clock.run_for(60_000)
 
     # Both were read once, when the page opened, and stayed at 0 all day.
-    expect(badge).to_have_text("1")
+    expect(badge).to_have_text("1 por verificar")
     expect(reported).to_have_text("1")
     assert page.locator("#conversation-alerts").get_attribute("open") is None  # still closed

@@ -1,11 +1,126 @@
 // Cartera's only script besides htmx and Bootstrap. No inline scripts: CSP forbids them.
-document.addEventListener("htmx:afterSwap", (event) => {
-  // After a note is added, put the cursor back in the note box for the next one.
-  if (event.detail.target && event.detail.target.id === "note-form") {
-    const box = document.getElementById("id_summary");
-    if (box && !box.classList.contains("is-invalid")) box.focus();
-  }
+// After a note is added, put the cursor back in the note box for the next one; refused, on
+// the field refused (its error is tied to it). On afterSettle: until then htmx leaves the new
+// box with the old one's attributes (a box refused before looked refused still).
+document.addEventListener("htmx:afterSettle", (event) => {
+  const form = document.getElementById("note-form");
+  if (!form || !event.detail.elt || !(event.detail.elt === form || form.contains(event.detail.elt))) return;
+  const invalid = form.querySelector('[aria-invalid="true"]');
+  const box = document.getElementById("id_summary");
+  if (invalid || box) (invalid || box).focus();
 });
+
+// Say what a swapped piece asks to say (data-announce="Nota agregada."): one polite status
+// for the whole page, there from the start (a live region that arrives with its words is
+// often not read), and visually hidden.
+(() => {
+  let announcer = null;
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const root = event.detail.elt;
+    if (!(root instanceof Element)) return;
+    const source = root.matches("[data-announce]") ? root : root.querySelector("[data-announce]");
+    if (!source || !announcer) return;
+    announcer.textContent = "";
+    // A fresh change, even for the same words said again (a second note).
+    window.setTimeout(() => {
+      announcer.textContent = source.getAttribute("data-announce");
+    }, 50);
+  });
+  // A list's count after a person's search, sort or page (data-announce-count,
+  // partials/list_results.html): the results are swapped in silently otherwise. Not after a
+  // refresh of the list by itself, and only when the count's words change (each letter typed
+  // in the search box sends one).
+  let lastCount = null;
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const root = event.detail.elt;
+    const headers = (event.detail.requestConfig && event.detail.requestConfig.headers) || {};
+    if (!(root instanceof Element) || !announcer || headers["X-Background-Refresh"]) return;
+    const count = root.matches("[data-announce-count]") ? root : root.querySelector("[data-announce-count]");
+    const words = count ? count.textContent.replace(/\s+/g, " ").trim() : "";
+    if (!words || words === lastCount) return;
+    lastCount = words;
+    announcer.textContent = words;
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    const count = document.querySelector("[data-announce-count]");
+    if (count) lastCount = count.textContent.replace(/\s+/g, " ").trim();
+    announcer = document.createElement("div");
+    announcer.id = "page-announcer";
+    announcer.className = "visually-hidden";
+    announcer.setAttribute("role", "status");
+    document.body.append(announcer);
+  });
+})();
+
+// A count that a region refreshes (the call queue's «3 leads por llamar»), said by a polite
+// status outside the region (data-announces="<count's id>") only when it changes: the
+// region's own copy is new on every refresh, and would say nothing or too much.
+(() => {
+  const last = new Map();
+  const words = (id) => {
+    const count = document.getElementById(id);
+    return count ? count.textContent.replace(/\s+/g, " ").trim() : "";
+  };
+  const check = () => {
+    document.querySelectorAll("[data-announces]").forEach((status) => {
+      const id = status.getAttribute("data-announces");
+      const now = words(id);
+      if (!last.has(status)) last.set(status, now); // what the page showed on load: not said
+      else if (now && now !== last.get(status)) {
+        last.set(status, now);
+        status.textContent = now;
+      }
+    });
+  };
+  document.addEventListener("DOMContentLoaded", check);
+  document.addEventListener("htmx:afterSettle", check);
+})();
+
+// A region that refreshes itself while the keyboard is in it (data-refresh-pause-focused="N",
+// the call queue): each refresh that changes it gives the focused control a new copy, which
+// a screen reader announces again. Up to N refreshes in a row are skipped while the focus is
+// inside; the next one goes (the region does not freeze: a pager's link keeps the focus
+// after a click), and the server answers it with nothing when nothing changed.
+(() => {
+  const skipped = new WeakMap();
+  document.addEventListener("htmx:confirm", (event) => {
+    const region = event.detail.elt;
+    if (!(region instanceof Element) || !region.hasAttribute("data-refresh-pause-focused")) return;
+    if (!/(^|[\s,])every\s/.test(region.getAttribute("hx-trigger") || "")) return;
+    const most = parseInt(region.getAttribute("data-refresh-pause-focused"), 10) || 0;
+    const count = skipped.get(region) || 0;
+    const active = document.activeElement;
+    if (active && active !== region && region.contains(active) && count < most) {
+      skipped.set(region, count + 1);
+      event.preventDefault();
+      return;
+    }
+    skipped.set(region, 0);
+  });
+})();
+
+// A button that htmx disables while its request runs (hx-disabled-elt: the catalog's
+// «Agregar», the quick note) loses the focus: the browser moves it to the page's top, where a
+// screen reader says nothing and the next Enter does nothing. Once the answer is in (the
+// button enabled again, the new content swapped), the focus goes back to it, or to its new
+// copy (same id), unless something else took it. Per request: a poll may answer meanwhile.
+(() => {
+  const pressed = new Map(); // the element that sent a request -> the control it had focused
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const active = document.activeElement;
+    const elt = event.detail.elt;
+    if (active && active !== document.body && elt instanceof Element && elt.contains(active)) {
+      pressed.set(elt, active);
+    }
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const was = pressed.get(event.detail.elt);
+    pressed.delete(event.detail.elt);
+    if (!was || (document.activeElement && document.activeElement !== document.body)) return;
+    const again = was.isConnected ? was : was.id && document.getElementById(was.id);
+    if (again && !again.disabled) again.focus({ preventScroll: true });
+  });
+})();
 
 // The bell's unread count, also beside the menu's button on a narrow screen, where the menu
 // (and the bell in it) is folded (base.html, #notifications-narrow): the same count, copied

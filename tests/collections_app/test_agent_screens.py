@@ -221,7 +221,7 @@ def test_the_menu_offers_collections_to_its_agents_only(client, cobranzas, aseso
     assertContains(page, reverse("collections_app:reported_list"))
     assertContains(page, reverse("collections_app:callback_list"))
     assertContains(page, reverse("collections_app:reported_badge"))
-    assert badge.content.decode().strip().endswith(">1</span>")
+    assert '>1<span class="visually-hidden"> por verificar</span></span>' in badge.content.decode()
     client.force_login(asesor)
     assertNotContains(
         client.get(reverse("crm:customer_list")), reverse("collections_app:reported_list")
@@ -237,7 +237,7 @@ def test_the_pending_count_is_one_query(agent_client, loan, debtor, django_asser
     with django_assert_max_num_queries(3):
         response = agent_client.get(reverse("collections_app:reported_badge"))
 
-    assertContains(response, ">3</span>")
+    assertContains(response, '>3<span class="visually-hidden"> por verificar</span>')
 
 
 def test_the_customer_page_links_to_their_collections(client, cobranzas, asesor, debtor):
