@@ -10,6 +10,7 @@ preference can be paid more than once (MercadoPago's own answer, px-android#1446
 just pay the same preference any times you want").
 """
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -27,8 +28,17 @@ from tests.races import at_once
 REFUNDED_300 = INSTALLMENT - Decimal("300.00")  # 645.60
 
 
-def mp_payment(link, payment_id, *, status="approved", detail="accredited", refunded=0.0):
-    amount = float(link.amount)
+def json_number(amount: Decimal):
+    """An amount as MercadoPago's JSON body brings it to read_payment: the number the
+    JSON parser reads from its digits (the reader takes it back through str())."""
+    return json.loads(str(amount))
+
+
+def mp_payment(
+    link, payment_id, *, status="approved", detail="accredited", refunded=Decimal("0.00")
+):
+    amount = json_number(link.amount)
+    refunded = json_number(refunded)
     return {
         "id": payment_id,  # a JSON number
         "date_created": "2026-06-15T09:58:01.000-05:00",
@@ -77,9 +87,7 @@ def applied_total(loan):
 
 
 def refunded_whole(link, payment_id):
-    return mp_payment(
-        link, payment_id, status="refunded", detail="refunded", refunded=float(link.amount)
-    )
+    return mp_payment(link, payment_id, status="refunded", detail="refunded", refunded=link.amount)
 
 
 # --- One link paid twice ---------------------------------------------------------------------
@@ -210,7 +218,7 @@ def test_mp_a_partial_refund_is_not_left_counted_as_paid(loan, debtor):
     link = installment_link(debtor, loan)
     notify(mp_payment(link, 333))
 
-    notify(mp_payment(link, 333, detail="partially_refunded", refunded=300.0))
+    notify(mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("300.00")))
 
     assert applied_total(loan) == REFUNDED_300
     first = Payment.objects.get(external_id="mercadopago:333")
@@ -236,10 +244,10 @@ def test_mp_a_partial_refund_is_not_left_counted_as_paid(loan, debtor):
 def test_a_partial_refund_notified_again_changes_nothing(loan, debtor):
     link = installment_link(debtor, loan)
     notify(mp_payment(link, 333))
-    notify(mp_payment(link, 333, detail="partially_refunded", refunded=300.0))
+    notify(mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("300.00")))
     entries = Interaction.objects.filter(customer=debtor).count()
 
-    notify(mp_payment(link, 333, detail="partially_refunded", refunded=300.0))
+    notify(mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("300.00")))
 
     assert Payment.objects.filter(loan=loan).count() == 2
     assert applied_total(loan) == REFUNDED_300
@@ -249,9 +257,9 @@ def test_a_partial_refund_notified_again_changes_nothing(loan, debtor):
 def test_a_second_partial_refund_leaves_counted_what_is_left_of_both(loan, debtor):
     link = installment_link(debtor, loan)
     notify(mp_payment(link, 333))
-    notify(mp_payment(link, 333, detail="partially_refunded", refunded=300.0))
+    notify(mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("300.00")))
 
-    notify(mp_payment(link, 333, detail="partially_refunded", refunded=400.0))
+    notify(mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("400.00")))
 
     assert applied_total(loan) == INSTALLMENT - Decimal("400.00")
     assert Payment.objects.get(status=Payment.Status.APPLIED).external_id == (
@@ -270,9 +278,9 @@ def test_a_second_partial_refund_leaves_counted_what_is_left_of_both(loan, debto
 def test_a_stale_read_with_less_refunded_changes_nothing(loan, debtor):
     link = installment_link(debtor, loan)
     notify(mp_payment(link, 333))
-    notify(mp_payment(link, 333, detail="partially_refunded", refunded=400.0))
+    notify(mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("400.00")))
 
-    notify(mp_payment(link, 333, detail="partially_refunded", refunded=300.0))
+    notify(mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("300.00")))
     notify(mp_payment(link, 333))
 
     assert applied_total(loan) == INSTALLMENT - Decimal("400.00")
@@ -281,7 +289,7 @@ def test_a_stale_read_with_less_refunded_changes_nothing(loan, debtor):
 def test_a_full_refund_after_a_partial_one_annuls_what_was_left(loan, debtor):
     link = installment_link(debtor, loan)
     notify(mp_payment(link, 333))
-    notify(mp_payment(link, 333, detail="partially_refunded", refunded=300.0))
+    notify(mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("300.00")))
 
     notify(refunded_whole(link, 333))
 
@@ -292,8 +300,8 @@ def test_a_full_refund_after_a_partial_one_annuls_what_was_left(loan, debtor):
 def test_a_payment_first_seen_refunded_in_part_applies_only_what_was_kept(loan, debtor):
     link = installment_link(debtor, loan)
 
-    notify(mp_payment(link, 444, detail="partially_refunded", refunded=300.0))
-    notify(mp_payment(link, 444, detail="partially_refunded", refunded=300.0))
+    notify(mp_payment(link, 444, detail="partially_refunded", refunded=Decimal("300.00")))
+    notify(mp_payment(link, 444, detail="partially_refunded", refunded=Decimal("300.00")))
 
     payment = Payment.objects.get(loan=loan)
     assert (payment.external_id, payment.amount) == (
@@ -315,7 +323,7 @@ def test_a_payment_first_seen_refunded_in_part_applies_only_what_was_kept(loan, 
 def test_the_same_partial_refund_notified_twice_at_once_is_applied_once(roles, loan, debtor):
     link = installment_link(debtor, loan)
     notify(mp_payment(link, 333))
-    refund = mp_payment(link, 333, detail="partially_refunded", refunded=300.0)
+    refund = mp_payment(link, 333, detail="partially_refunded", refunded=Decimal("300.00"))
 
     _done, errors = at_once(lambda: notify(refund), lambda: notify(refund))
 
