@@ -170,9 +170,19 @@ class PaymentLink(ReceivableRef):
         return self.status == self.Status.ACTIVE and self.expires_at > timezone.now()
 
     @property
+    def is_withdrawable(self) -> bool:
+        """Whether it may still be withdrawn (`WITHDRAWABLE_LINK`)."""
+        return self.status in WITHDRAWABLE_LINK
+
+    @property
     def provider_name(self) -> str:
         """The gateway as its brand writes it ("MercadoPago"), not its code."""
         return GATEWAY_NAMES.get(self.provider, self.provider)
+
+
+# A link not yet paid, failed, expired or cancelled: one an agent or a campaign's finish
+# may still withdraw (`collections_app.services.cancel_payment_link`).
+WITHDRAWABLE_LINK = (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING)
 
 
 class ReportedPayment(ReceivableRef, ApiRequest):

@@ -480,7 +480,7 @@ def cancel_payment_link(
         .select_related("customer")
         .get(pk=link.pk)
     )
-    if link.status not in (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING):
+    if not link.is_withdrawable:
         raise ValidationError(_("Solo se anula un link activo."))
     link.status = PaymentLink.Status.CANCELLED
     link.status_reason = reason[:255]

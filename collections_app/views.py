@@ -467,7 +467,7 @@ def link_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     until it expired). A page of its own, without JavaScript; asked again before acting."""
     link = selectors.link_for(request.user, pk)
     form = forms.ReasonForm(request.POST or None)
-    cancellable = link.status in (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING)
+    cancellable = link.is_withdrawable
     back = _next_or(request, reverse("collections_app:link_list"))
     if request.method == "POST" and cancellable and form.is_valid():
         if not forms.is_confirmed(request.POST):

@@ -20,6 +20,8 @@ from lib.money import MONEY
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
+# A campaign as a receivable of collections_app (its payments, links and promises name it).
+RECEIVABLE_KIND = "campaign"
 # The most a campaign's debt may be: a file's amount mistyped by a factor of a million is
 # refused, not stored.
 MAX_DEBT = Decimal("99999999.99")

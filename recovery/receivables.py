@@ -23,9 +23,9 @@ from collections_app.models import Portfolio
 from collections_app.receivables import Debt, ExternalPayment, TakenBack, under_external_id
 from credits.models import Loan
 from recovery import selectors, services
-from recovery.models import ZERO, Campaign, CampaignPayment
+from recovery.models import RECEIVABLE_KIND, ZERO, Campaign, CampaignPayment
 
-CAMPAIGN = "campaign"
+CAMPAIGN = RECEIVABLE_KIND
 
 
 def campaign_debt(campaign: Campaign) -> Debt:

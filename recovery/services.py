@@ -22,7 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from collections_app import services as collection_services
-from collections_app.models import PaymentAgreement, PaymentLink, PaymentPromise
+from collections_app.models import (
+    WITHDRAWABLE_LINK,
+    PaymentAgreement,
+    PaymentLink,
+    PaymentPromise,
+)
 from collections_app.strategies.segments import CASTIGADA_TAG
 from credits import selectors as credit_selectors
 from credits.models import Loan, Payment
@@ -31,7 +36,15 @@ from crm import services as crm_services
 from crm.models import Customer, ImportBatch, Interaction, Tag
 from integrations import email
 from lib import amounts, bulk, people, repeats
-from recovery.models import HUNDRED, MAX_DEBT, ZERO, Campaign, CampaignPayment, RecoverySettings
+from recovery.models import (
+    HUNDRED,
+    MAX_DEBT,
+    RECEIVABLE_KIND,
+    ZERO,
+    Campaign,
+    CampaignPayment,
+    RecoverySettings,
+)
 
 # Read once: the enum builds its list anew on every access (a row each, on an import).
 DISCOUNT_TYPES = frozenset(Campaign.DiscountType.values)
@@ -467,12 +480,6 @@ def finish_campaign(
     return campaign
 
 
-# A campaign as a receivable of collections_app: recovery.receivables.CAMPAIGN (that module
-# imports this one).
-RECEIVABLE_KIND = "campaign"
-OPEN_LINK = (PaymentLink.Status.ACTIVE, PaymentLink.Status.CREATING)
-
-
 @dataclass(frozen=True)
 class OpenOffers:
     """What a campaign still offers its debtor, and finishing it withdraws: payment links
@@ -495,7 +502,9 @@ def open_offers(campaign: Campaign) -> OpenOffers:
 def _open_links(campaign_ids: Sequence[int]) -> list[PaymentLink]:
     return list(
         PaymentLink.objects.filter(
-            receivable_kind=RECEIVABLE_KIND, receivable_id__in=campaign_ids, status__in=OPEN_LINK
+            receivable_kind=RECEIVABLE_KIND,
+            receivable_id__in=campaign_ids,
+            status__in=WITHDRAWABLE_LINK,
         ).order_by("created_at", "pk")
     )
 
@@ -524,7 +533,9 @@ def _lock_open_links(campaign_ids: Sequence[int]) -> None:
     list(
         PaymentLink.objects.select_for_update()
         .filter(
-            receivable_kind=RECEIVABLE_KIND, receivable_id__in=campaign_ids, status__in=OPEN_LINK
+            receivable_kind=RECEIVABLE_KIND,
+            receivable_id__in=campaign_ids,
+            status__in=WITHDRAWABLE_LINK,
         )
         .order_by("pk")
         .values_list("pk", flat=True)
