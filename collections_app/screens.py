@@ -10,15 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
+
+__all__ = ["CONFIRM_FIELD", "confirm", "is_confirmed"]
+
 # The most a list's search takes.
 SEARCH_CHARS = 100
-# The field the confirmation page sends ("yes").
-CONFIRM_FIELD = "confirm"
-
-
-def is_confirmed(data) -> bool:
-    """Say whether a POST comes from the confirmation page (not the first click)."""
-    return data.get(CONFIRM_FIELD) == "yes"
 
 
 def confirm(

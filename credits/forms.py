@@ -494,18 +494,6 @@ class PaymentAnnulForm(forms.Form):
     )
 
 
-# --- Confirmation -----------------------------------------------------------------------
-
-# The field a confirmation page sends ("yes"): a POST without it (a one-click form kept by
-# the browser, a script) only shows the confirmation page.
-CONFIRM_FIELD = "confirm"
-
-
-def is_confirmed(data) -> bool:
-    """Say whether a POST comes from its confirmation page (not a first click)."""
-    return data.get(CONFIRM_FIELD) == "yes"
-
-
 # --- Life cycle -------------------------------------------------------------------------
 
 

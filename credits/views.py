@@ -38,6 +38,7 @@ from credits.services import payments as payment_services
 from crm import display
 from crm import selectors as crm_selectors
 from lib import amounts, files, lists, repeats, spreadsheets
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
 from lib.money import Currency
 from lib.registry import Registry
 
@@ -262,7 +263,7 @@ def payment_annul(request: HttpRequest, pk: int, payment_pk: int) -> HttpRespons
     payment = selectors.payment_for(request.user, pk, payment_pk)
     loan = payment.loan
     form = forms.PaymentAnnulForm(request.POST or None)
-    if not (form.is_valid() and forms.is_confirmed(request.POST)):
+    if not (form.is_valid() and is_confirmed(request.POST)):
         if not payment.is_applied:
             messages.info(
                 request,
@@ -384,7 +385,7 @@ def loan_transition(request: HttpRequest, pk: int) -> HttpResponse:
     if action in forms.TransitionForm.ASKS_FIRST:
         if not forms.may_take(request.user, action, loan):
             raise PermissionDenied
-        if not (form.is_valid() and forms.is_confirmed(request.POST)):
+        if not (form.is_valid() and is_confirmed(request.POST)):
             return _confirm_transition(request, loan, form, action)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
@@ -510,7 +511,7 @@ def _confirm_page(
             "field": field,
             "non_field_errors": field.form.non_field_errors(),
             "hidden": hidden,
-            "confirm_field": forms.CONFIRM_FIELD,
+            "confirm_field": CONFIRM_FIELD,
             "action": request.path,
             "button": button,
             "cancel_url": loan.get_absolute_url(),

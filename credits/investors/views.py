@@ -22,6 +22,7 @@ from credits.investors import exports, filters, forms, selectors, services, tabl
 from credits.models import Investor, Liquidation
 from crm import display
 from lib import amounts, lists
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
 
 DISTRIBUTIONS_PAGE_SIZE = 20
 PARTICIPATIONS_PAGE_SIZE = 20
@@ -29,9 +30,6 @@ PARTICIPATIONS_PAGE_SIZE = 20
 STATEMENT_LINES_PAGE_SIZE = 50
 TOP_INVESTORS = 10
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# The field a confirmation page sends ("yes"), as credits.forms.CONFIRM_FIELD (not imported
-# from there: credits.forms imports this package's services).
-CONFIRM_FIELD = "confirm"
 
 
 # --- Investors --------------------------------------------------------------------------
@@ -296,7 +294,7 @@ def liquidation_pay(request: HttpRequest, pk: int) -> HttpResponse:
     recording nothing. It cannot be undone."""
     liquidation = selectors.liquidation_for(request.user, pk)
     form = forms.LiquidationPayForm(request.POST or None)
-    if not (form.is_valid() and _is_confirmed(request.POST)):
+    if not (form.is_valid() and is_confirmed(request.POST)):
         if liquidation.status == Liquidation.Status.PAID:
             messages.info(request, _("Esta liquidación ya figura como pagada."))
             return redirect(liquidation)
@@ -314,11 +312,6 @@ def liquidation_pay(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(liquidation)
     # Refused (paid meanwhile, in another tab): the statement says why, with 200.
     return _statement(request, liquidation, form)
-
-
-def _is_confirmed(data) -> bool:
-    """Say whether a POST comes from its confirmation page (not a first click)."""
-    return data.get(CONFIRM_FIELD) == "yes"
 
 
 def _confirm_payout(

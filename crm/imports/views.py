@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.imports import registry, services
 from crm.models import ImportBatch, ImportRecord
 from lib import files, repeats
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
 
 PAGE_SIZE = 25
 PERMISSION = "crm.run_import"
@@ -381,18 +382,13 @@ def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
     return files.serve(batch.errors_file, filename=f"importacion-{batch.pk}-errores.xlsx")
 
 
-# The field the undo's confirmation page sends ("yes"): a POST without it (a one-click form
-# kept by the browser, a script) only shows the confirmation page.
-CONFIRM_FIELD = "confirm"
-
-
 @require_http_methods(["GET", "POST"])
 @permission_required(PERMISSION, raise_exception=True)
 def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
     """Undo an import from its confirmation page: a GET shows what it removes and restores,
     and a POST without the confirm field shows it again, undoing nothing."""
     batch = _batch(request, pk)
-    if request.POST.get(CONFIRM_FIELD) != "yes":
+    if not is_confirmed(request.POST):
         return _confirm_undo(request, batch)
     try:
         services.undo_import(batch=batch, actor=request.user)

@@ -13,11 +13,9 @@ from django.views.decorators.http import require_GET
 
 from crm.gestiones.deletions import selectors
 from crm.gestiones.models import DeletionRecord
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
 
 PAGE_SIZE = 25
-# The field the confirmation page posts: a POST without it (an old one-click button, a
-# script) only shows the confirmation.
-CONFIRM_FIELD = "confirm"
 
 
 @require_GET
@@ -65,7 +63,7 @@ def confirm_deletion(
     `problem` says why it cannot be deleted (nothing is offered then); `delete` calls the
     topic's service, which records the deletion in the audit.
     """
-    if request.method == "POST" and request.POST.get(CONFIRM_FIELD) == "yes" and not problem:
+    if request.method == "POST" and is_confirmed(request.POST) and not problem:
         try:
             delete()
         except ValidationError as exc:
