@@ -61,45 +61,45 @@ def investor_for(user: AbstractBaseUser, pk: int) -> Investor:
     return get_object_or_404(investors_visible_to(user), pk=pk)
 
 
-def investor_list(user: AbstractBaseUser) -> QuerySet[Investor]:
+# The list's columns computed from participations, which a sort by them needs for every row.
+LIST_FIGURES = ("loan_count", "capital")
+
+
+def investor_list(user: AbstractBaseUser, *, sort: str = "") -> QuerySet[Investor]:
     """Return the investors for the list screen with their disbursed loans and capital, in
     the investor's currency (a loan in another currency, funded before `add_participation`
-    refused it, is never added to it)."""
-    disbursed = Q(
-        participations__loan__status__in=DISBURSED_STATUSES,
-        participations__loan__currency=F("currency"),
-    )
-    return investors_visible_to(user).annotate(
-        loan_count=Count("participations", filter=disbursed),
-        capital=Sum("participations__amount", filter=disbursed, default=ZERO),
-    )
+    refused it, is never added to it).
 
-
-def investor_list_figures(investors: Iterable[Investor]) -> dict[int, dict]:
-    """Return, for each of `investors` (a page of the list), its disbursed loans and capital
-    in its own currency, as `investor_list` annotates them, in one query grouped by investor
-    over their participations alone: {pk: {"loan_count": n, "capital": amount}}.
-
-    For a list sorted by name, which needs neither figure for the order: `investor_list`'s
-    join sums every investor's participations (0.5 s at 286,000), this one a page's."""
-    investors = list(investors)
-    figures = {investor.pk: {"loan_count": 0, "capital": ZERO} for investor in investors}
-    rows = (
-        Participation.objects.order_by()
-        .filter(
-            investor__in=[investor.pk for investor in investors],
-            loan__status__in=DISBURSED_STATUSES,
-            loan__currency=F("investor__currency"),
+    `sort` is the list's `?sort=`. Sorted by a figure, every investor's participations are
+    summed in one join grouped by investor. Otherwise each figure is a subquery over the
+    row's own participations, which PostgreSQL computes only for the rows it returns: a
+    page sorted by name sums that page's (at 286,000 participations, 0.2 s of SQL → 0.09 s;
+    the subqueries for every row would take 0.7 s)."""
+    investors = investors_visible_to(user)
+    if sort.removeprefix("-") in LIST_FIGURES:
+        disbursed = Q(
+            participations__loan__status__in=DISBURSED_STATUSES,
+            participations__loan__currency=F("currency"),
         )
-        .values("investor")
-        .annotate(loan_count=Count("pk"), capital=Sum("amount"))
+        return investors.annotate(
+            loan_count=Count("participations", filter=disbursed),
+            capital=Sum("participations__amount", filter=disbursed, default=ZERO),
+        )
+    own = Participation.objects.order_by().filter(
+        investor=OuterRef("pk"),
+        loan__status__in=DISBURSED_STATUSES,
+        loan__currency=OuterRef("currency"),
     )
-    for row in rows:
-        figures[row["investor"]] = {
-            "loan_count": row["loan_count"],
-            "capital": money.cents(row["capital"]),
-        }
-    return figures
+
+    def per_investor(aggregate, nothing):
+        field = aggregate.output_field
+        rows = own.values("investor").annotate(total=aggregate).values("total")
+        return Coalesce(Subquery(rows, output_field=field), nothing, output_field=field)
+
+    return investors.annotate(
+        loan_count=per_investor(Count("pk"), 0),
+        capital=per_investor(Sum("amount", output_field=Participation.amount.field), ZERO),
+    )
 
 
 def search_investors(queryset: QuerySet[Investor], text: str) -> QuerySet[Investor]:

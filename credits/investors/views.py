@@ -41,7 +41,8 @@ def investor_list(request: HttpRequest) -> HttpResponse:
     return lists.render_list(
         request,
         filterset=filters.InvestorFilter(
-            request.GET, queryset=selectors.investor_list(request.user)
+            request.GET,
+            queryset=selectors.investor_list(request.user, sort=request.GET.get("sort", "")),
         ),
         table_class=tables.InvestorTable,
         page_template="credits/investor_list.html",

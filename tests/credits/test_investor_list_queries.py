@@ -100,22 +100,39 @@ def investors(make_active_loan):
     return [ana, beto, carla]
 
 
-def test_a_pages_figures_equal_the_lists_annotations(investors, supervisor):
-    annotated = {
-        row.pk: {"loan_count": row.loan_count, "capital": row.capital}
-        for row in selectors.investor_list(supervisor)
-    }
-
-    figures = selectors.investor_list_figures(investors)
-
-    assert figures == annotated
-    assert figures[investors[0].pk] == {"loan_count": 2, "capital": Decimal("1250.75")}
-    assert figures[investors[2].pk] == {"loan_count": 0, "capital": Decimal("0.00")}
+def _figures(rows):
+    return {row.pk: {"loan_count": row.loan_count, "capital": row.capital} for row in rows}
 
 
-def test_a_pages_figures_cost_one_query_for_its_rows_only(investors, django_assert_num_queries):
+def test_the_figures_are_the_same_whichever_the_sort(investors, supervisor):
+    by_name = _figures(selectors.investor_list(supervisor))
+    by_capital = _figures(selectors.investor_list(supervisor, sort="-capital"))
+
+    assert by_name == by_capital
+    assert by_name[investors[0].pk] == {"loan_count": 2, "capital": Decimal("1250.75")}
+    assert by_name[investors[1].pk] == {"loan_count": 1, "capital": Decimal("999.75")}
+    assert by_name[investors[2].pk] == {"loan_count": 0, "capital": Decimal("0.00")}
+
+
+def test_a_page_sorted_by_name_sums_only_its_own_rows(client, supervisor, investors):
+    # Grouping every investor's participations before paging took 0.2 s at 286,000 of them
+    # whatever the page: sorted by name, each row's figures are its own subquery.
+    client.force_login(supervisor)
+
     with CaptureQueriesContext(connection) as queries:
-        figures = selectors.investor_list_figures(investors[:2])
+        response = client.get(reverse("credits:investor_list"))
 
-    assert len(queries) == 1
-    assert set(figures) == {investors[0].pk, investors[1].pk}
+    assert response.status_code == 200
+    rows = [q["sql"] for q in queries if 'FROM "credits_investor"' in q["sql"]]
+    assert rows and not any('GROUP BY "credits_investor"' in sql for sql in rows)
+    assert "1.250,75" in response.content.decode() or "1,250.75" in response.content.decode()
+
+
+@pytest.mark.parametrize(("sort", "first"), [("-capital", "Ana"), ("capital", "Carla")])
+def test_the_list_sorts_by_a_figure(client, supervisor, investors, sort, first):
+    client.force_login(supervisor)
+
+    response = client.get(reverse("credits:investor_list"), {"sort": sort})
+
+    names = [row.record.name for row in response.context["table"].page.object_list]
+    assert names[0] == first
