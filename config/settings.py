@@ -344,6 +344,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credits.refresh_portfolio_snapshot",
         "schedule": crontab(minute="*/5"),
     },
+    # Every 5 minutes, two past the portfolio's: every investor's figures on the investors'
+    # panel, in each currency (credits.investors.panel.REFRESH_SECONDS).
+    "credits-refresh-investor-panel": {
+        "task": "credits.refresh_investor_panel",
+        "schedule": crontab(minute="2-59/5"),
+    },
 }
 
 # --- Auth, sessions, lockout ------------------------------------------------------------

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from credits import portfolio
+from credits.investors import panel as investor_panel
 from credits.services import contracts as contract_services
 from credits.services import delinquency
 from credits.services import payments as payment_services
@@ -46,3 +47,8 @@ def update_delinquency() -> None:
 @shared_task(name="credits.refresh_portfolio_snapshot")
 def refresh_portfolio_snapshot() -> None:
     portfolio.refresh_snapshots()
+
+
+@shared_task(name="credits.refresh_investor_panel")
+def refresh_investor_panel() -> list[str]:
+    return investor_panel.refresh_all()

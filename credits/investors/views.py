@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from credits.investors import exports, filters, forms, selectors, services, tables
+from credits.investors import exports, filters, forms, panel, selectors, services, tables
 from credits.models import Investor, Liquidation
 from crm import display
 from lib import amounts, lists
@@ -28,7 +28,6 @@ DISTRIBUTIONS_PAGE_SIZE = 20
 PARTICIPATIONS_PAGE_SIZE = 20
 # A liquidation's lines on screen; its print version shows every one (the statement sent).
 STATEMENT_LINES_PAGE_SIZE = 50
-TOP_INVESTORS = 10
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -119,7 +118,7 @@ def investor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         "distributions": _distributions_page(request, investor),
         "liquidations": selectors.investor_liquidations(investor),
-        **_figures(investor, investor.currency),
+        **_investor_figures(investor, investor.currency),
     }
     return render(request, "credits/investor_detail.html", context)
 
@@ -145,34 +144,54 @@ def _participations_page(request: HttpRequest, investor: Investor, total: int) -
 @require_GET
 @permission_required("credits.view_investor", raise_exception=True)
 def investor_dashboard(request: HttpRequest) -> HttpResponse:
-    """Show what investors have deployed, earned and at risk: all of them, or one."""
+    """Show what investors have deployed, earned and at risk: all of them, or one.
+
+    Every investor's figures are the ones beat keeps (`panel`), with the time they were
+    computed; `?recalcular=1` computes them again first."""
     form = forms.InvestorFiguresForm(request.GET or None)
-    context = {"form": form, **_figures(form.chosen_investor(), form.currency_for())}
+    investor, currency = form.chosen_investor(), form.currency_for()
+    if investor is None:
+        kept = panel.everyone(currency, fresh=request.GET.get("recalcular") == "1")
+        context = _figures_context(None, currency, kept.summary, kept.months, kept.ranking)
+        context["computed_at"] = kept.computed_at
+        context["refresh_minutes"] = panel.REFRESH_SECONDS // 60
+    else:
+        context = _investor_figures(investor, currency)
     return lists.render_page_or_fragment(
         request,
         page_template="credits/investor_dashboard.html",
         fragment_template="credits/partials/investor_figures.html",
-        context=context,
+        context={"form": form, **context},
     )
 
 
-def _figures(investor: Investor | None, currency: str) -> dict:
-    """Return the figures fragment's context: one investor's or everyone's, in one currency."""
+def _investor_figures(investor: Investor, currency: str) -> dict:
+    """Return the figures fragment's context for one investor, read now."""
     today = timezone.localdate()
-    summary = selectors.investor_summary(investor, today, currency=currency)
-    months = selectors.earnings_by_month(investor, today, currency=currency)
-    ranking = None
-    if investor is None:
-        ranking = _ranking_chart(
-            selectors.capital_by_investor(TOP_INVESTORS, currency=currency), currency
-        )
+    return _figures_context(
+        investor,
+        currency,
+        selectors.investor_summary(investor, today, currency=currency),
+        selectors.earnings_by_month(investor, today, currency=currency),
+        None,
+    )
+
+
+def _figures_context(
+    investor: Investor | None,
+    currency: str,
+    summary: selectors.InvestorSummary,
+    months: list[dict],
+    ranking: list[dict] | None,
+) -> dict:
+    """Return the figures fragment's context: one investor's or everyone's, in one currency."""
     return {
         "figures_investor": investor,
         "currency": currency,
         "summary": summary,
         "exposure_chart": _exposure_chart(summary, currency),
         "earnings_chart": _earnings_chart(months, currency),
-        "ranking_chart": ranking,
+        "ranking_chart": None if ranking is None else _ranking_chart(ranking, currency),
     }
 
 
