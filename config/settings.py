@@ -350,6 +350,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credits.refresh_investor_panel",
         "schedule": crontab(minute="2-59/5"),
     },
+    # Every 5 minutes: the collections effectiveness report of the period its page opens on
+    # (the last 30 days), so the page reads it kept
+    # (collections_app.strategies.effectiveness.REFRESH_SECONDS).
+    "collections-refresh-effectiveness": {
+        "task": "collections_app.refresh_effectiveness",
+        "schedule": crontab(minute="4-59/5"),
+    },
 }
 
 # --- Auth, sessions, lockout ------------------------------------------------------------

@@ -361,9 +361,20 @@ def effectiveness_page(request: HttpRequest) -> HttpResponse:
     """What the flows' messages achieved in a period: per flow and step, agent and channel."""
     form = flow_forms.EffectivenessForm(request.GET)
     since, until, days = form.period()
-    result = effectiveness.report(since=since, until=until, days=days)
+    kept = effectiveness.kept_report(
+        since=since, until=until, days=days, fresh=request.GET.get("recalcular") == "1"
+    )
+    again = request.GET.copy()
+    again["recalcular"] = "1"
     return render(
         request,
         "collections_app/strategies/effectiveness.html",
-        {"form": form, "report": result, "chart": result.chart},
+        {
+            "form": form,
+            "report": kept.value,
+            "chart": kept.value.chart,
+            "computed_at": kept.computed_at,
+            "refresh_minutes": effectiveness.REFRESH_SECONDS // 60,
+            "recompute_query": again.urlencode(),
+        },
     )

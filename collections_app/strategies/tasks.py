@@ -7,7 +7,7 @@ collections_app/tasks.py imports these, so the worker (which autodiscovers each 
 from celery import shared_task
 
 from collections_app.models import Flow
-from collections_app.strategies import flows
+from collections_app.strategies import effectiveness, flow_forms, flows
 
 
 @shared_task(name="collections_app.run_flows")
@@ -30,3 +30,12 @@ def run_flow(flow_id: int) -> int:
     if flow is None:
         return 0  # deleted since it was queued
     return len(flows.run_flow(flow))
+
+
+@shared_task(name="collections_app.refresh_effectiveness")
+def refresh_effectiveness() -> str:
+    """Compute and keep the effectiveness report of the period the page opens on (beat,
+    every 5 minutes); return that period."""
+    since, until, days = flow_forms.EffectivenessForm({}).period()
+    effectiveness.keep_report(since=since, until=until, days=days)
+    return f"{since.isoformat()}..{until.isoformat()}+{days}"

@@ -8,17 +8,15 @@ computes them there and then. One investor's figures are read directly (a fracti
 second): they are not kept here.
 """
 
-import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
+from functools import partial
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from credits.investors import selectors
+from lib import precomputed
 from lib.money import Currency
-
-logger = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 5 * 60
 # Kept a while past the next refresh, so a late beat never leaves the page to compute them.
@@ -30,53 +28,41 @@ _KEY = "credits:investor-panel:v1:{currency}"
 
 @dataclass(frozen=True)
 class Panel:
-    """Every investor's figures in one currency, as of a day, and when they were computed."""
+    """Every investor's figures in one currency, as of a day."""
 
     summary: selectors.InvestorSummary
     months: list[dict]
     ranking: list[dict]
     as_of: date
-    computed_at: datetime
 
 
-def everyone(currency: str, *, fresh: bool = False) -> Panel:
+def everyone(currency: str, *, fresh: bool = False) -> precomputed.Computed[Panel]:
     """Return every investor's figures in `currency`: the kept ones, unless `fresh` or none
     are kept for today (then computed here and kept)."""
-    if not fresh:
-        kept = _read(currency)
-        if kept is not None and kept.as_of == timezone.localdate():
-            return kept
-    return refresh(currency)
-
-
-def refresh(currency: str) -> Panel:
-    """Compute every investor's figures in `currency` now and keep them."""
     today = timezone.localdate()
-    panel = Panel(
-        summary=selectors.investor_summary(None, today, currency=currency),
-        months=selectors.earnings_by_month(None, today, currency=currency),
-        ranking=selectors.capital_by_investor(TOP_INVESTORS, currency=currency),
-        as_of=today,
-        computed_at=timezone.now(),
+    return precomputed.read_or_compute(
+        _KEY.format(currency=currency),
+        partial(_compute, currency),
+        timeout=KEEP_SECONDS,
+        fresh=fresh,
+        usable=lambda panel: panel.as_of == today,
     )
-    try:
-        cache.set(_KEY.format(currency=currency), panel, timeout=KEEP_SECONDS)
-    except Exception:  # a cache down: the page computes them each time, slowly but right
-        logger.exception("investors' panel: could not keep the figures")
-    return panel
 
 
 def refresh_all() -> list[str]:
     """Compute and keep the figures of every currency; return the currencies."""
     for currency in Currency.values:
-        refresh(currency)
+        precomputed.compute_and_keep(
+            _KEY.format(currency=currency), partial(_compute, currency), timeout=KEEP_SECONDS
+        )
     return list(Currency.values)
 
 
-def _read(currency: str) -> Panel | None:
-    try:
-        kept = cache.get(_KEY.format(currency=currency))
-    except Exception:
-        logger.exception("investors' panel: could not read the kept figures")
-        return None
-    return kept if isinstance(kept, Panel) else None
+def _compute(currency: str) -> Panel:
+    today = timezone.localdate()
+    return Panel(
+        summary=selectors.investor_summary(None, today, currency=currency),
+        months=selectors.earnings_by_month(None, today, currency=currency),
+        ranking=selectors.capital_by_investor(TOP_INVESTORS, currency=currency),
+        as_of=today,
+    )

@@ -152,7 +152,8 @@ def investor_dashboard(request: HttpRequest) -> HttpResponse:
     investor, currency = form.chosen_investor(), form.currency_for()
     if investor is None:
         kept = panel.everyone(currency, fresh=request.GET.get("recalcular") == "1")
-        context = _figures_context(None, currency, kept.summary, kept.months, kept.ranking)
+        figures = kept.value
+        context = _figures_context(None, currency, figures.summary, figures.months, figures.ranking)
         context["computed_at"] = kept.computed_at
         context["refresh_minutes"] = panel.REFRESH_SECONDS // 60
     else:

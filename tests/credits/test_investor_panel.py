@@ -14,6 +14,7 @@ from django.urls import reverse
 from credits import tasks
 from credits.investors import panel
 from credits.investors import services as investor_services
+from lib import precomputed
 from lib.money import Currency
 from tests.factories import InvestorFactory, LoanProductFactory
 
@@ -72,7 +73,7 @@ def test_every_currency_is_kept(funded):
 
     for currency in Currency.values:
         assert panel.everyone(currency).computed_at is not None
-    assert panel.everyone("PEN").summary.capital_deployed == Decimal("6000.00")
+    assert panel.everyone("PEN").value.summary.capital_deployed == Decimal("6000.00")
 
 
 def test_figures_kept_yesterday_are_computed_again(client, supervisor, funded, time_machine):
@@ -102,7 +103,7 @@ def test_one_investors_figures_are_read_now(client, supervisor, funded):
 def test_a_cache_down_still_shows_the_figures(client, supervisor, funded):
     client.force_login(supervisor)
     down = mock.Mock(**{"get.side_effect": ConnectionError, "set.side_effect": ConnectionError})
-    with mock.patch.object(panel, "cache", down):
+    with mock.patch.object(precomputed, "cache", down):
         response = client.get(reverse("credits:investor_dashboard"))
 
     assert response.status_code == 200

@@ -9,11 +9,15 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from collections_app.models import PaymentPromise
 from collections_app.strategies import effectiveness, flows
+from collections_app.strategies import tasks as strategy_tasks
 from credits.models import Payment
 from crm.models import Message
 from tests.collections_app.conftest import TODAY, pay
@@ -293,3 +297,47 @@ def test_a_message_written_to_the_log_is_counted_apart_never_as_sent(
     assert sms.funnel.logged == 2
     assertContains(page, "2 mensajes del período se registraron sin enviarse")
     assertContains(page, "y 2 registrados, no enviados")
+
+
+# --- The kept report ------------------------------------------------------------------------
+
+
+def test_the_page_shows_the_kept_report_with_its_time(client, scene):
+    # At a million messages the report takes about 2 s: the page reads it kept, says when it
+    # was computed, and «Recalcular ahora» computes it again.
+    client.force_login(scene["agent"])
+    first = client.get(reverse("collections_app:effectiveness"))
+    outbound(CustomerFactory(first_name="Nuevo"), moment(3), Message.Status.SENT, step=scene["a"])
+
+    kept = client.get(reverse("collections_app:effectiveness"))
+    fresh = client.get(reverse("collections_app:effectiveness"), {"recalcular": "1"})
+
+    step = scene["a"].pk
+    assert steps_of(first.context["report"])[step].messages == 4
+    assert steps_of(kept.context["report"])[step].messages == 4
+    assert steps_of(fresh.context["report"])[step].messages == 5
+    assertContains(kept, "se recalcula cada 5 minutos.")
+    assertContains(kept, 'href="?recalcular=1"')
+
+
+def test_a_period_asked_for_keeps_its_own_report(client, scene):
+    client.force_login(scene["agent"])
+    client.get(reverse("collections_app:effectiveness"))
+
+    one_day = client.get(reverse("collections_app:effectiveness"), {"days": "1"})
+
+    assert one_day.context["report"].days == 1
+    assertContains(one_day, 'href="?days=1&amp;recalcular=1"')
+
+
+def test_beat_keeps_the_report_the_page_opens_on(client, scene):
+    assert strategy_tasks.refresh_effectiveness() == "2026-05-17..2026-06-15+7"
+    client.force_login(scene["agent"])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("collections_app:effectiveness"))
+
+    assert response.status_code == 200
+    assert not [q for q in queries if "crm_message" in q["sql"]]
+    entry = settings.CELERY_BEAT_SCHEDULE["collections-refresh-effectiveness"]
+    assert entry["task"] == strategy_tasks.refresh_effectiveness.name
