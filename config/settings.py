@@ -316,6 +316,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.delete_old_exports",
         "schedule": crontab(hour=3, minute=10),
     },
+    # Every 10 minutes: list exports queued or running without progress for 15 minutes
+    # (their task lost by the broker, or their worker died) are sent again; one sent 3
+    # times in all fails, saying so (crm.exports.services.EXPORT_MAX_ATTEMPTS).
+    "crm-resume-abandoned-exports": {
+        "task": "crm.resume_abandoned_exports",
+        "schedule": crontab(minute="*/10"),
+    },
     # Every 5 minutes: imports whose task was lost or whose worker died (a deploy, out of
     # memory) are sent again after 15 minutes without progress (lib.progress).
     "crm-resume-abandoned-imports": {

@@ -825,6 +825,9 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(_("pedida"), default=timezone.now, db_index=True)
     started_at = models.DateTimeField(_("iniciada"), null=True, blank=True)
     finished_at = models.DateTimeField(_("terminada"), null=True, blank=True)
+    # How many times beat sent the job again after it went without progress
+    # (crm.exports.services.resume_abandoned).
+    attempts = models.PositiveSmallIntegerField(_("reenvíos"), default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -35,3 +35,11 @@ def run_export(job_id: int) -> None:
 def delete_old_exports() -> int:
     """Daily: delete exports asked for more than EXPORT_KEEP_DAYS days ago, files and all."""
     return exports.delete_old_exports()
+
+
+@shared_task(name="crm.resume_abandoned_exports")
+def resume_abandoned_exports() -> int:
+    """Every 10 minutes: send again the exports without progress for
+    lib.progress.ABANDONED_AFTER (their task was lost, or their worker died); fail those
+    sent EXPORT_MAX_ATTEMPTS times."""
+    return exports.resume_abandoned()

@@ -64,14 +64,29 @@ SUBMISSION_EXPIRED = "submission.expired"
 # (app/jobs/send_submission_archived_webhook_request_job.rb).
 SUBMISSION_ARCHIVED = "submission.archived"
 ARCHIVED = "archived"
+# The submission was voided in DocuSeal (its signers can no longer sign, its documents are
+# stamped "VOIDED"): its data is only {"id", "voided_at", "reason", "voided_by_user_id"},
+# with no status and no submitters
+# (app/jobs/send_submission_voided_webhook_request_job.rb).
+SUBMISSION_VOIDED = "submission.voided"
+VOIDED = "voided"
 COMPLETED = "completed"
 # The events a signature's processor acts on. Another form.* or submission.* event is read
-# when it can be; one that cannot (a newer event with other data, such as
-# submission.voided) is left aside, never refused: DocuSeal retries any answer of 400 or
-# more 10 times, hours apart (lib/send_webhook_request.rb).
+# when it can be; one that cannot (a newer event with other data) is left aside, never
+# refused: DocuSeal retries any answer of 400 or more 10 times, hours apart
+# (lib/send_webhook_request.rb).
 HANDLED_EVENTS = frozenset(
-    {FORM_COMPLETED, FORM_DECLINED, SUBMISSION_COMPLETED, SUBMISSION_EXPIRED, SUBMISSION_ARCHIVED}
+    {
+        FORM_COMPLETED,
+        FORM_DECLINED,
+        SUBMISSION_COMPLETED,
+        SUBMISSION_EXPIRED,
+        SUBMISSION_ARCHIVED,
+        SUBMISSION_VOIDED,
+    }
 )
+# submission.* events whose data carries no status: the event itself says it.
+_STATUS_OF_EVENT = {SUBMISSION_ARCHIVED: ARCHIVED, SUBMISSION_VOIDED: VOIDED}
 
 # The field of the event's own record that dates the event (see DocusealEvent.event_id).
 _EVENT_TIME_FIELDS = {
@@ -82,6 +97,7 @@ _EVENT_TIME_FIELDS = {
     "submission.completed": "completed_at",
     "submission.expired": "expire_at",
     "submission.archived": "archived_at",
+    "submission.voided": "voided_at",
 }
 
 
@@ -111,7 +127,7 @@ class DocusealEvent:
     # DocuSeal's status of what the event is about: the submitter's ("completed",
     # "declined", "opened", "sent", "awaiting") for form.*, the submission's ("completed",
     # "declined", "expired", "pending") for submission.*; "archived" for
-    # submission.archived, which carries none.
+    # submission.archived and "voided" for submission.voided, which carry none.
     status: str
     # (name, url) of each signed PDF; empty until the documents exist.
     documents: tuple[tuple[str, str], ...]
@@ -119,6 +135,8 @@ class DocusealEvent:
     audit_log_url: str
     # Whether every signer has signed: the submission is complete.
     all_completed: bool
+    # Why the submission was voided, as typed in DocuSeal (submission.voided only).
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -438,8 +456,8 @@ def _read_signature_event(event_type: str, payload: Mapping[str, Any]) -> Docuse
         external_id = next(
             (s["external_id"] for s in _submitters(data) if s.get("external_id")), ""
         )
-        if event_type == SUBMISSION_ARCHIVED:
-            status = ARCHIVED
+        if event_type in _STATUS_OF_EVENT:
+            status = _STATUS_OF_EVENT[event_type]
         else:
             status = _FIELDS.text(data.get("status"), "status")
         combined_document_url = data.get("combined_document_url") or ""
@@ -461,6 +479,7 @@ def _read_signature_event(event_type: str, payload: Mapping[str, Any]) -> Docuse
         combined_document_url=str(combined_document_url),
         audit_log_url=str(audit_log_url),
         all_completed=all_completed,
+        reason=str(data.get("reason") or "")[:500] if event_type == SUBMISSION_VOIDED else "",
     )
 
 

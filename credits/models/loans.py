@@ -540,6 +540,8 @@ class LoanContract(models.Model):
         EXPIRED = "expired", _("Vencido")
         # Archived in DocuSeal before everyone signed: its signers can no longer sign.
         ARCHIVED = "archived", _("Archivado en DocuSeal")
+        # Voided in DocuSeal before everyone signed: its signers can no longer sign.
+        VOIDED = "voided", _("Anulado en DocuSeal")
         FAILED = "failed", _("Error al enviar")
 
     # A send's Celery retries are at most ~2 minutes apart (credits.tasks.send_contract): a

@@ -554,8 +554,9 @@ def process_docuseal_event(event: WebhookEvent) -> None:
 
     All parties signed: keep the signed PDF and its link, and move a loan still awaiting
     signature to "ready to disburse". One signer signed: mark them. A decline or an expiry
-    marks the contract so. A submission archived in DocuSeal can no longer be signed: a
-    contract still waiting for signatures is marked archived (a later one is left as it is).
+    marks the contract so. A submission archived or voided in DocuSeal can no longer be
+    signed: a contract still waiting for signatures is marked archived or voided (a later
+    one is left as it is), and may be sent again.
     Each of these says so on the customer's timeline.
     """
     parsed = docuseal.parse_event(event.raw_body.encode())
@@ -626,6 +627,25 @@ def process_docuseal_event(event: WebhookEvent) -> None:
             "El envío a firma del contrato del crédito %(code)s se archivó en DocuSeal: ya no "
             "se puede firmar"
         )
+    elif parsed.event_type == docuseal.SUBMISSION_VOIDED:
+        if contract.status != LoanContract.Status.SENT:
+            # Signed, declined, expired or already voided: this changes nothing.
+            raise webhooks.IgnoreEvent(
+                f"The contract is {contract.status}: voiding its submission changes nothing."
+            )
+        contract.status = LoanContract.Status.VOIDED
+        contract.save(update_fields=["status"])
+        if parsed.reason:
+            summary = _(
+                "El envío a firma del contrato del crédito %(code)s se anuló en DocuSeal "
+                "(motivo: «%(reason)s»): ya no se puede firmar"
+            )
+            values["reason"] = parsed.reason
+        else:
+            summary = _(
+                "El envío a firma del contrato del crédito %(code)s se anuló en DocuSeal: ya "
+                "no se puede firmar"
+            )
     elif parsed.event_type == "form.completed":
         if signer is not None:
             if signer.status == LoanContractSigner.Status.COMPLETED:

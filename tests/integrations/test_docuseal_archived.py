@@ -144,16 +144,11 @@ def test_an_archived_submission_of_no_contract_of_ours_is_answered(
 @pytest.mark.parametrize(
     "body",
     [
-        # docuseal app/jobs/send_submission_voided_webhook_request_job.rb: no status.
-        {
-            "event_type": "submission.voided",
-            "data": {"id": 1, "voided_at": "now", "reason": "Datos errados"},
-        },
         # An event type DocuSeal may add one day, with data of its own.
         {"event_type": "form.changes_requested", "data": {"submitter_id": 5}},
         {"event_type": "submission.renamed", "data": []},
     ],
-    ids=["voided", "form-changes-requested", "unknown"],
+    ids=["form-changes-requested", "unknown"],
 )
 def test_an_event_we_do_not_act_on_is_answered_and_ignored_never_refused(
     db, client, django_capture_on_commit_callbacks, body
