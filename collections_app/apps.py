@@ -22,11 +22,16 @@ class CollectionsAppConfig(AppConfig):
         )
         from collections_app.conversations import services as conversation_services
         from collections_app.strategies import events as event_settings
+        from collections_app.strategies import flows, segments, templating
+        from crm import deletions, timeline
         from crm import messages as customer_messages
-        from crm import timeline
         from integrations import sms, webhooks, whatsapp
 
         receivables.register(receivables.LoanReceivable())
+        # The strategies' deletions, in the audit gestiones shows (crm.deletions).
+        deletions.register_deletion_kind(segments.DELETION_KIND, _("Segmento de cobranza"))
+        deletions.register_deletion_kind(templating.DELETION_KIND, _("Plantilla de mensaje"))
+        deletions.register_deletion_kind(flows.DELETION_KIND, _("Flujo de cobranza"))
         # The portal's visit steps: one visit's entries share its id; the step is in words.
         timeline.register_detail("visit", _("Visita al portal"))
         timeline.register_detail("step", kind=timeline.HIDDEN)

@@ -27,6 +27,7 @@ from credits.models import (
 from credits.services import contracts as contract_services
 from credits.services import delinquency
 from credits.services import payments as payment_services
+from credits.services import products as product_services
 from crm import display
 from lib import admin_widgets, people
 from lib import fields as lib_fields
@@ -99,6 +100,18 @@ class LoanProductAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
         if db_field.name in self.rate_fields:
             kwargs["grouped"] = False
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    # Deleted through the service, so the deletions audit says who deleted it and what
+    # went with it (its life-cycle events).
+    def delete_model(self, request, obj):
+        try:
+            product_services.delete_loan_product(product=obj, actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 # How many installments a loan's admin page shows; all of them are one link away, in the

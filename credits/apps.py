@@ -32,12 +32,13 @@ class CreditsConfig(AppConfig):
 
     def ready(self) -> None:
         from credits import imports
-        from credits.services import contracts
-        from crm import identity, timeline
+        from credits.services import contracts, products
+        from crm import deletions, identity, timeline
         from integrations import webhooks
 
         webhooks.register_processor("docuseal", contracts.process_docuseal_event)
         identity.register_guard("credits.loans", loans_protect_identity)
+        deletions.register_deletion_kind(products.DELETION_KIND, _("Producto de crédito"))
         imports.register()
         # An imported loan's entry says its payments in its sentence; how its schedule was
         # made is on the loan's page ("Payments 4 · Schedule engine" was shown).

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from crm import identity, roles, services, validators
+from crm import deletions, identity, roles, services, validators
 from crm.forms import ConfirmsIdentityMixin, identity_key_field, refuse_control_characters_in
 from crm.models import (
     OPT_OUT_TAG,
@@ -15,6 +15,7 @@ from crm.models import (
     Branch,
     Channel,
     Customer,
+    DeletionRecord,
     Interaction,
     Message,
     Product,
@@ -314,6 +315,42 @@ class AppointmentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # The booking stands at Cal.com: deleted here, it left the advisor's agenda while
         # the customer still came, and Cal.com's later cancellation found nothing.
+        return False
+
+
+class DeletionKindFilter(admin.SimpleListFilter):
+    """The kinds by the label their app registered (crm.deletions)."""
+
+    title = _("qué")
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return deletions.kinds()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
+@admin.register(DeletionRecord)
+class DeletionRecordAdmin(admin.ModelAdmin):
+    """The deletions audit: written by the deleting services, never edited by hand."""
+
+    list_display = ("deleted_at", "kind_label", "name", "deleted_by_name")
+    list_filter = (DeletionKindFilter,)
+    search_fields = ("name", "deleted_by_name")
+    date_hierarchy = "deleted_at"
+
+    @admin.display(description=_("qué"), ordering="kind")
+    def kind_label(self, obj: DeletionRecord) -> str:
+        return deletions.kind_label(obj.kind)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -848,3 +848,44 @@ class ExportJob(models.Model):
         if not self.total:
             return None
         return min(100, self.rows_written * 100 // self.total)
+
+
+class DeletionRecord(models.Model):
+    """A configuration row someone deleted: what it was, who deleted it and when.
+
+    Written only by `crm.deletions.record_deletion`, in the same transaction as the
+    deletion. `kind` is a code the owning app registers with its label
+    (`crm.deletions.register_deletion_kind`): the core lists none of the apps above it.
+    The table kept its name from when gestiones owned it.
+    """
+
+    kind = models.CharField(_("qué"), max_length=30)
+    object_id = models.PositiveBigIntegerField(_("n.º que tenía"))
+    name = models.CharField(_("nombre"), max_length=255)
+    # Its values when it was deleted, as (label, text) pairs a person reads.
+    details = models.JSONField(_("datos que tenía"), default=list, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("eliminado por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The name at the time: the record outlives a user deleted later.
+    deleted_by_name = models.CharField(_("nombre de quien eliminó"), max_length=150, blank=True)
+    deleted_at = models.DateTimeField(_("eliminado"), default=timezone.now)
+
+    class Meta:
+        db_table = "gestiones_deletionrecord"
+        ordering = ["-deleted_at", "-id"]
+        verbose_name = _("eliminación")
+        verbose_name_plural = _("eliminaciones")
+        indexes = [models.Index(fields=["-deleted_at", "-id"], name="gestiones_deletion_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def detail_items(self) -> list[tuple[str, str]]:
+        """Return the stored values as (label, text) pairs."""
+        return [(str(label), str(text)) for label, text in (self.details or [])]

@@ -113,7 +113,7 @@ ROLES: dict[str, str | list[str]] = {
         "gestiones.add_survey",
         "gestiones.change_survey",
         "gestiones.view_lifecycleevent",
-        "gestiones.view_deletionrecord",
+        "crm.view_deletionrecord",
         "gestiones.view_creditlead",
         "gestiones.change_creditlead",
         "gestiones.view_creditapplication",

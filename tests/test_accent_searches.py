@@ -118,7 +118,7 @@ def _document_template(name: str) -> None:
 
 
 def _deletion(name: str) -> None:
-    DeletionRecord.objects.create(kind=DeletionRecord.Kind.SURVEY, object_id=1, name=name)
+    DeletionRecord.objects.create(kind="survey", object_id=1, name=name)
 
 
 def _segment(name: str) -> None:

@@ -67,7 +67,7 @@ from collections_app.receivables import LOAN
 from collections_app.strategies import segments, templating
 from collections_app.strategies.variables import DATE_FORMAT, Recipient
 from credits.models import Installment, Loan
-from crm import messages
+from crm import deletions, messages
 from crm.models import Customer
 from lib import bulk, queue, repeats, search
 
@@ -795,10 +795,50 @@ def set_active(*, flow: Flow, is_active: bool, actor: AbstractBaseUser | None) -
     return flow
 
 
+# Its code in the deletions audit (crm.deletions), registered in CollectionsAppConfig.ready.
+DELETION_KIND = "flow"
+
+
+def deletion_details(flow: Flow) -> list[tuple[str, str]]:
+    """Return what a deleted flow was, as (label, text) pairs: its segment, whether it was
+    on, its steps and how much run history went with it, for the deletions audit."""
+    details = [(_("Descripción"), flow.description)] if flow.description else []
+    details += [
+        (_("Segmento"), flow.segment.name),
+        (_("Estado"), _("Activo") if flow.is_active else _("Inactivo")),
+    ]
+    steps = flow.steps.select_related("template").order_by("day_offset", "pk")
+    details += [
+        (
+            _("Paso, día %(day)s") % {"day": offset_label(step.day_offset)},
+            f"{step.template.name} ({step.template.get_channel_display()})",
+        )
+        for step in steps
+    ]
+    runs = FlowRun.objects.filter(step__flow=flow).count()
+    details.append(
+        (
+            _("Historial eliminado"),
+            ngettext("%(n)s ejecución", "%(n)s ejecuciones", runs) % {"n": runs},
+        )
+    )
+    return details
+
+
 @transaction.atomic
 def delete_flow(*, flow: Flow, actor: AbstractBaseUser | None) -> None:
-    """Delete a flow with its steps and their run history; the messages sent stay."""
-    logger.info("Flow %s (%s) deleted by %s", flow.pk, flow.name, getattr(actor, "pk", None))
+    """Delete a flow with its steps and their run history, and record who did it in the
+    deletions audit; the messages sent stay."""
+    flow = Flow.objects.select_for_update().filter(pk=flow.pk).first()
+    if flow is None:
+        return  # deleted a moment ago by someone else, who has the record
+    deletions.record_deletion(
+        kind=DELETION_KIND,
+        object_id=flow.pk,
+        name=flow.name,
+        details=deletion_details(flow),
+        actor=actor,
+    )
     flow.delete()
 
 

@@ -44,7 +44,7 @@ from django.utils.translation import ngettext
 
 from collections_app.models import ZERO, PaymentPromise, Segment
 from credits.models import COMPONENTS, Bucket, Installment, Loan, LoanProduct
-from crm import display
+from crm import deletions, display
 from crm.models import Branch, Customer, Tag
 from lib import people, repeats, search
 from lib.money import Currency
@@ -348,15 +348,38 @@ def deletion_problem(segment: Segment) -> str:
     ) % {"count": len(flows), "flows": ", ".join(f"«{name}»" for name in flows)}
 
 
+# Its code in the deletions audit (crm.deletions), registered in CollectionsAppConfig.ready.
+DELETION_KIND = "segment"
+
+
+def deletion_details(segment: Segment) -> list[tuple[str, str]]:
+    """Return what a deleted segment was, as (label, text) pairs: its description and
+    rules, for the deletions audit."""
+    details = [(_("Descripción"), segment.description)] if segment.description else []
+    rules = describe(segment) or [_("Sin reglas: todos los deudores con créditos.")]
+    return details + [(_("Regla"), rule) for rule in rules]
+
+
 @transaction.atomic
-def delete_segment(*, segment: Segment) -> None:
-    """Delete a segment no flow uses; refuse, saying which, when flows use it."""
+def delete_segment(*, segment: Segment, actor: AbstractBaseUser | None = None) -> None:
+    """Delete a segment no flow uses, and record who did it in the deletions audit; refuse,
+    saying which, when flows use it."""
+    segment = Segment.objects.select_for_update().filter(pk=segment.pk).first()
+    if segment is None:
+        return  # deleted a moment ago by someone else, who has the record
     problem = deletion_problem(segment)
     if problem:
         raise ValidationError(problem)
+    deletions.record_deletion(
+        kind=DELETION_KIND,
+        object_id=segment.pk,
+        name=segment.name,
+        details=deletion_details(segment),
+        actor=actor,
+    )
     try:
         segment.delete()
-    except ProtectedError as exc:  # a flow took it meanwhile
+    except ProtectedError as exc:  # a flow took it meanwhile (the record goes back too)
         raise ValidationError(deletion_problem(segment) or str(exc)) from exc
 
 

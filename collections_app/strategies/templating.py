@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from collections_app.models import EventSetting, MessageTemplate, Portfolio
 from collections_app.strategies import variables
+from crm import deletions
 from crm import messages as customer_messages
 from lib import repeats, search
 
@@ -406,19 +407,48 @@ def usage(template: MessageTemplate) -> list[str]:
     return places
 
 
+# Its code in the deletions audit (crm.deletions), registered in CollectionsAppConfig.ready;
+# "template" is gestiones' document template.
+DELETION_KIND = "message_template"
+
+
+def deletion_details(template: MessageTemplate) -> list[tuple[str, str]]:
+    """Return what a deleted template was, as (label, text) pairs, for the deletions audit."""
+    details = [
+        (_("Canal"), template.get_channel_display()),
+        (_("Cartera"), template.get_portfolio_display()),
+    ]
+    if template.subject:
+        details.append((_("Asunto"), template.subject))
+    if template.whatsapp_name:
+        details.append((_("Plantilla de WhatsApp"), template.whatsapp_name))
+    details.append((_("Texto"), template.body))
+    return details
+
+
 @transaction.atomic
-def delete_template(*, template: MessageTemplate) -> None:
-    """Delete a template nothing sends; refuse, saying where, one that a flow step or an
-    events setting sends."""
+def delete_template(*, template: MessageTemplate, actor: AbstractBaseUser | None = None) -> None:
+    """Delete a template nothing sends, and record who did it in the deletions audit;
+    refuse, saying where, one that a flow step or an events setting sends."""
+    template = MessageTemplate.objects.select_for_update().filter(pk=template.pk).first()
+    if template is None:
+        return  # deleted a moment ago by someone else, who has the record
     places = usage(template)
     if places:
         raise ValidationError(
             _("No se puede eliminar la plantilla: se usa en %(places)s.")
             % {"places": "; ".join(places)}
         )
+    deletions.record_deletion(
+        kind=DELETION_KIND,
+        object_id=template.pk,
+        name=template.name,
+        details=deletion_details(template),
+        actor=actor,
+    )
     try:
         template.delete()
-    except ProtectedError as exc:  # put to use meanwhile
+    except ProtectedError as exc:  # put to use meanwhile (the record goes back too)
         raise ValidationError(
             _("No se puede eliminar la plantilla: acaba de ponerse en uso.")
         ) from exc

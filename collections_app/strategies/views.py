@@ -39,8 +39,8 @@ PREVIEW_MATCHES = 5
 
 # What this person deleted last, kept in their session for a minute: a deletion's
 # confirmation sent twice (a double click, the back button and send) finds its row gone and
-# says it was deleted, instead of "not found". Segments, templates and flows keep no
-# deletions audit to ask.
+# says it was deleted, instead of "not found". (Their deletions are also recorded, in
+# crm.deletions, for the «Eliminaciones» page.)
 JUST_DELETED = "strategies_just_deleted"
 DELETION_REPEAT_WINDOW = timedelta(minutes=1)
 
@@ -239,7 +239,7 @@ def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     problem = segments.deletion_problem(segment)
     if request.method == "POST" and not problem and forms.is_confirmed(request.POST):
         try:
-            segments.delete_segment(segment=segment)
+            segments.delete_segment(segment=segment, actor=request.user)
         except ValidationError as exc:
             problem = " ".join(exc.messages)
         else:
@@ -360,7 +360,7 @@ def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and not problem and forms.is_confirmed(request.POST):
         try:
-            templating.delete_template(template=template)
+            templating.delete_template(template=template, actor=request.user)
         except ValidationError as exc:
             problem = " ".join(exc.messages)
         else:
@@ -580,6 +580,8 @@ def message_policy(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, _("Horario de silencio y límite diario guardados."))
+            messages.success(
+                request, _("Horario de silencio, días sin mensajes y límite diario guardados.")
+            )
             return redirect("collections_app:event_settings")
     return _events_page(request, policy_form=form)

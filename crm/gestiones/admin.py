@@ -21,7 +21,6 @@ from crm.gestiones.models import (
     CampaignTarget,
     CreditApplication,
     CreditLead,
-    DeletionRecord,
     DocumentTemplate,
     FollowUp,
     FormField,
@@ -557,14 +556,6 @@ class SurveyInvitationAdmin(ReadOnlyAdmin):
     fields = readonly_fields = (*list_display, "created_at")
     list_filter = ("survey",)
     list_select_related = ("survey", "gestion")
-
-
-@admin.register(DeletionRecord)
-class DeletionRecordAdmin(ReadOnlyAdmin):
-    list_display = ("deleted_at", "kind", "name", "deleted_by_name")
-    list_filter = ("kind",)
-    search_fields = ("name", "deleted_by_name")
-    date_hierarchy = "deleted_at"
 
 
 @admin.register(CreditApplication)

@@ -30,16 +30,16 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from credits.models import Loan
+from crm import deletions as deletion_services
 from crm import messages as crm_messages
 from crm import services as crm_services
 from crm import validators
 from crm.gestiones import services
 from crm.gestiones.campaigns import selectors
-from crm.gestiones.deletions import services as deletion_services
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.models import (
     Campaign,
     CampaignTarget,
-    DeletionRecord,
     FollowUp,
     Gestion,
     LifecycleEvent,
@@ -168,7 +168,7 @@ def delete_campaign(*, campaign: Campaign, actor: AbstractBaseUser | None) -> No
     if problem:
         raise ValidationError(problem)
     deletion_services.record_deletion(
-        kind=DeletionRecord.Kind.CAMPAIGN,
+        kind=deletion_kinds.CAMPAIGN,
         object_id=campaign.pk,
         name=campaign.name,
         details=deletion_details(campaign),

@@ -16,8 +16,9 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.campaigns import forms, selectors, services, tables
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.deletions import views as deletion_views
-from crm.gestiones.models import Campaign, DeletionRecord, Outcome
+from crm.gestiones.models import Campaign, Outcome
 from integrations import recaptcha
 from lib import lists, ratelimit
 
@@ -108,7 +109,7 @@ def campaign_delete(request: HttpRequest, pk: int) -> HttpResponse:
     except Http404:
         return deletion_views.deleted_a_moment_ago(
             request,
-            kind=DeletionRecord.Kind.CAMPAIGN,
+            kind=deletion_kinds.CAMPAIGN,
             object_id=pk,
             done_url=reverse("gestiones:campaign_list"),
         )

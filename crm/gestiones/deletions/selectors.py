@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from crm.gestiones.models import DeletionRecord
+from crm.models import DeletionRecord
 from lib import people, repeats, search
 
 # A deletion confirmed again this soon by the same person is the same confirmation sent twice.

@@ -11,19 +11,21 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from crm import deletions
 from crm.gestiones.deletions import selectors
-from crm.gestiones.models import DeletionRecord
 from lib.confirmation import CONFIRM_FIELD, is_confirmed
 
 PAGE_SIZE = 25
 
 
 @require_GET
-@permission_required("gestiones.view_deletionrecord", raise_exception=True)
+@permission_required("crm.view_deletionrecord", raise_exception=True)
 def deletion_list(request: HttpRequest) -> HttpResponse:
-    """Who deleted which goal, survey, campaign or template, and when."""
+    """Who deleted which configuration row (a goal, a survey, a segment, a flow...), and
+    when: every app's deletions, as their kinds are registered in `crm.deletions`."""
+    kinds = deletions.kinds()
     kind = request.GET.get("tipo", "")
-    if kind not in DeletionRecord.Kind.values:
+    if kind not in dict(kinds):
         kind = ""
     # A name is at most 255 characters; a NUL cannot be stored, so it finds nothing.
     q = " ".join(request.GET.get("q", "").replace("\x00", "").split())[:255]
@@ -37,10 +39,11 @@ def deletion_list(request: HttpRequest) -> HttpResponse:
         "gestiones/deletion_list.html",
         {
             "page": page,
+            "rows": [(record, deletions.kind_label(record.kind)) for record in page],
             "kind": kind,
             "q": q,
             "query": query.urlencode(),
-            "kinds": DeletionRecord.Kind.choices,
+            "kinds": kinds,
         },
     )
 
@@ -99,6 +102,6 @@ def deleted_a_moment_ago(
     messages.info(
         request,
         _("%(what)s «%(name)s» ya se eliminó hace un momento.")
-        % {"what": record.get_kind_display(), "name": record.name},
+        % {"what": deletions.kind_label(record.kind), "name": record.name},
     )
     return redirect(done_url)

@@ -19,13 +19,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from crm import deletions as deletion_services
 from crm import services as crm_services
 from crm.gestiones import services
-from crm.gestiones.deletions import services as deletion_services
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.documents import context, rendering, selectors
 from crm.gestiones.models import (
     Attachment,
-    DeletionRecord,
     DocumentTemplate,
     FollowUp,
     FormField,
@@ -298,7 +298,7 @@ def delete_template(*, template: DocumentTemplate, actor: AbstractBaseUser | Non
     if template is None:
         return  # deleted a moment ago by someone else, who has the record
     deletion_services.record_deletion(
-        kind=DeletionRecord.Kind.DOCUMENT_TEMPLATE,
+        kind=deletion_kinds.DOCUMENT_TEMPLATE,
         object_id=template.pk,
         name=template.name,
         details=deletion_details(template),

@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.gestiones import selectors as gestion_selectors
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.documents import context, forms, rendering, selectors, services
-from crm.gestiones.models import DeletionRecord, DocumentTemplate
+from crm.gestiones.models import DocumentTemplate
 from lib import files, lists
 
 PAGE_SIZE = 25
@@ -82,7 +83,7 @@ def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     except Http404:
         return deletion_views.deleted_a_moment_ago(
             request,
-            kind=DeletionRecord.Kind.DOCUMENT_TEMPLATE,
+            kind=deletion_kinds.DOCUMENT_TEMPLATE,
             object_id=pk,
             done_url=reverse("gestiones:document_template_list"),
         )

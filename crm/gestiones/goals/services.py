@@ -10,10 +10,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import deletions as deletion_services
 from crm import display
-from crm.gestiones.deletions import services as deletion_services
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.goals import selectors
-from crm.gestiones.models import DeletionRecord, Goal
+from crm.gestiones.models import Goal
 from lib import people
 from lib.money import Currency
 
@@ -66,7 +67,7 @@ def delete_goal(*, goal: Goal, actor: AbstractBaseUser | None) -> None:
     if goal is None:
         return  # deleted a moment ago by someone else, who has the record
     deletion_services.record_deletion(
-        kind=DeletionRecord.Kind.GOAL,
+        kind=deletion_kinds.GOAL,
         object_id=goal.pk,
         name=selectors.label(goal),
         details=selectors.deletion_details(goal),

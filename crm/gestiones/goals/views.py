@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.deletions import views as deletion_views
 from crm.gestiones.goals import forms, selectors, services, tables
-from crm.gestiones.models import DeletionRecord, Goal
+from crm.gestiones.models import Goal
 from lib import lists
 from lib.money import Currency
 
@@ -83,7 +84,7 @@ def goal_delete(request: HttpRequest, pk: int) -> HttpResponse:
     except Http404:
         return deletion_views.deleted_a_moment_ago(
             request,
-            kind=DeletionRecord.Kind.GOAL,
+            kind=deletion_kinds.GOAL,
             object_id=pk,
             done_url=reverse("gestiones:goal_list"),
         )

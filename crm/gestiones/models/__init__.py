@@ -13,7 +13,6 @@ from crm.gestiones.models.campaigns import (
     LifecycleEvent,
     LifecycleRun,
 )
-from crm.gestiones.models.deletions import DeletionRecord
 from crm.gestiones.models.gestiones import (
     Attachment,
     FollowUp,
@@ -57,6 +56,10 @@ from crm.gestiones.models.timing import (
     StateTimeFigure,
     TimeBuild,
 )
+
+# The deletions audit moved down to the core (collections_app and credits record theirs
+# too); the name stays here for the modules that still import it from gestiones.
+from crm.models import DeletionRecord
 
 __all__ = [
     "CLOSED_OUTCOMES",

@@ -18,12 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from crm import deletions as deletion_services
 from crm import messages as crm_messages
 from crm import services as crm_services
-from crm.gestiones.deletions import services as deletion_services
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.models import (
     Answer,
-    DeletionRecord,
     FollowUp,
     Gestion,
     Question,
@@ -264,7 +264,7 @@ def save_survey(
     )
     for question in removed:
         deletion_services.record_deletion(
-            kind=DeletionRecord.Kind.QUESTION,
+            kind=deletion_kinds.QUESTION,
             object_id=question.pk,
             name=question.text,
             details=[
@@ -363,7 +363,7 @@ def delete_survey(*, survey: Survey, actor: AbstractBaseUser | None) -> None:
     if problem:
         raise ValidationError(problem)
     deletion_services.record_deletion(
-        kind=DeletionRecord.Kind.SURVEY,
+        kind=deletion_kinds.SURVEY,
         object_id=survey.pk,
         name=survey.name,
         details=deletion_details(survey),

@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.deletions import views as deletion_views
-from crm.gestiones.models import DeletionRecord, Survey
+from crm.gestiones.models import Survey
 from crm.gestiones.surveys import forms, selectors, services, tables
 from lib import lists, ratelimit
 
@@ -134,7 +135,7 @@ def survey_delete(request: HttpRequest, pk: int) -> HttpResponse:
     except Http404:
         return deletion_views.deleted_a_moment_ago(
             request,
-            kind=DeletionRecord.Kind.SURVEY,
+            kind=deletion_kinds.SURVEY,
             object_id=pk,
             done_url=reverse("gestiones:survey_list"),
         )

@@ -11,14 +11,14 @@ from django.urls import reverse
 from docx import Document
 from pytest_django.asserts import assertContains
 
+from crm import deletions as deletion_services
 from crm.gestiones.campaigns import services as campaign_services
-from crm.gestiones.deletions import services as deletion_services
+from crm.gestiones.deletions import kinds as deletion_kinds
 from crm.gestiones.documents import services as document_services
 from crm.gestiones.goals import services as goal_services
 from crm.gestiones.models import (
     Campaign,
     CampaignTarget,
-    DeletionRecord,
     DocumentTemplate,
     GestionState,
     Goal,
@@ -27,7 +27,7 @@ from crm.gestiones.models import (
     SurveyInvitation,
 )
 from crm.gestiones.surveys import services as survey_services
-from crm.models import Product
+from crm.models import DeletionRecord, Product
 from tests.factories import CustomerFactory, UserFactory
 
 
@@ -84,7 +84,7 @@ def test_a_confirmed_deletion_records_who_what_and_when(client, supervisor, goal
     assert response["Location"] == reverse("gestiones:goal_list")
     assert not Goal.objects.filter(pk=goal.pk).exists()
     record = DeletionRecord.objects.get()
-    assert (record.kind, record.object_id) == (DeletionRecord.Kind.GOAL, goal.pk)
+    assert (record.kind, record.object_id) == (deletion_kinds.GOAL, goal.pk)
     assert record.name == "Andrea Quispe · Préstamo de consumo · Mayo 2026"
     assert (record.deleted_by, record.deleted_by_name) == (supervisor, "Sergio Villanueva")
     assert ["Meta local", "S/ 50,000.00"] in record.details
@@ -105,10 +105,10 @@ def test_the_deletions_are_searched_by_name_or_who_deleted(client, supervisor):
     supervisor.save()
     for n in range(30):
         deletion_services.record_deletion(
-            kind=DeletionRecord.Kind.SURVEY, object_id=n, name=f"Encuesta {n}", actor=None
+            kind=deletion_kinds.SURVEY, object_id=n, name=f"Encuesta {n}", actor=None
         )
     deletion_services.record_deletion(
-        kind=DeletionRecord.Kind.CAMPAIGN, object_id=99, name="Feria 2026", actor=supervisor
+        kind=deletion_kinds.CAMPAIGN, object_id=99, name="Feria 2026", actor=supervisor
     )
     client.force_login(supervisor)
     url = reverse("gestiones:deletion_list")
@@ -154,7 +154,7 @@ def test_a_survey_never_sent_is_deleted_after_confirmation_and_recorded(client, 
 
     assertContains(shown, "¿Nos recomendaría?")
     assert not Survey.objects.exists()
-    assert DeletionRecord.objects.get().kind == DeletionRecord.Kind.SURVEY
+    assert DeletionRecord.objects.get().kind == deletion_kinds.SURVEY
 
 
 def test_a_campaign_that_reached_customers_is_kept(boss):
@@ -175,7 +175,7 @@ def test_a_draft_campaign_is_deleted_after_confirmation_and_recorded(client, bos
     assert not Campaign.objects.exists()
     record = DeletionRecord.objects.get()
     assert (record.kind, record.name, record.deleted_by) == (
-        DeletionRecord.Kind.CAMPAIGN,
+        deletion_kinds.CAMPAIGN,
         "Borrador",
         boss,
     )
@@ -204,7 +204,7 @@ def test_a_document_template_deleted_after_confirmation_is_recorded(client, boss
     )
 
     assert not DocumentTemplate.objects.exists()
-    assert DeletionRecord.objects.get().kind == DeletionRecord.Kind.DOCUMENT_TEMPLATE
+    assert DeletionRecord.objects.get().kind == deletion_kinds.DOCUMENT_TEMPLATE
 
 
 def test_a_document_template_deleted_twice_says_the_first_deleted_it(client, boss, credit_type):
@@ -246,7 +246,7 @@ def test_a_question_removed_from_a_survey_is_recorded(supervisor):
 
     record = DeletionRecord.objects.get()
     assert (record.kind, record.name, record.deleted_by) == (
-        DeletionRecord.Kind.QUESTION,
+        deletion_kinds.QUESTION,
         "¿Volvería?",
         supervisor,
     )
