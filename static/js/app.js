@@ -10,6 +10,23 @@ document.addEventListener("htmx:afterSettle", (event) => {
   if (invalid || box) (invalid || box).focus();
 });
 
+// A page that shows a form it refused (<meta name="form-errors">, crm/templatetags/page_errors.py):
+// the focus goes to what went wrong, so a screen reader says it and the keyboard starts
+// there, not at the page's top (the follow-up form is two screens down the gestión). The
+// summary above the form (data-error-summary, else the page's red alert), else the first
+// field refused. static/js/error_summary.js does the same on the portals.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!document.querySelector('meta[name="form-errors"]')) return;
+  const summary =
+    document.querySelector("main [data-error-summary]") ||
+    document.querySelector('main .alert-danger[role="alert"]') ||
+    document.querySelector('main [aria-invalid="true"]');
+  if (!summary) return;
+  if (!summary.matches("a[href], button, input, select, textarea, [tabindex]")) summary.setAttribute("tabindex", "-1");
+  // After the other scripts' own focus on load (a list's search box, a sign-in's autofocus).
+  window.setTimeout(() => summary.focus(), 0);
+});
+
 // Say what a swapped piece asks to say (data-announce="Nota agregada."): one polite status
 // for the whole page, there from the start (a live region that arrives with its words is
 // often not read), and visually hidden.
@@ -96,6 +113,51 @@ document.addEventListener("htmx:afterSettle", (event) => {
       return;
     }
     skipped.set(region, 0);
+  });
+})();
+
+// A region's refresh stopped by a person (WCAG 2.2.2): a toggle button outside the region
+// (data-refresh-toggle="<region id>", aria-pressed: the call queue's «Pausar actualización»)
+// holds the state, so it lasts across the region's new copies (a person's search, sort or
+// page still goes), not across page loads. The region's line data-refresh-note says
+// data-paused-text meanwhile. The button shows only with this script (nothing refreshes
+// without it).
+(() => {
+  const toggleFor = (region) =>
+    region.id ? document.querySelector(`[data-refresh-toggle="${CSS.escape(region.id)}"]`) : null;
+  const isPaused = (region) => {
+    const toggle = toggleFor(region);
+    return Boolean(toggle && toggle.getAttribute("aria-pressed") === "true");
+  };
+  const showNote = (region) => {
+    if (!region) return;
+    region.querySelectorAll("[data-refresh-note]").forEach((note) => {
+      if (!note.hasAttribute("data-running-text")) note.setAttribute("data-running-text", note.textContent);
+      note.textContent = note.getAttribute(isPaused(region) ? "data-paused-text" : "data-running-text");
+    });
+  };
+  document.addEventListener("click", (event) => {
+    const toggle = event.target.closest("[data-refresh-toggle]");
+    if (!toggle) return;
+    const paused = toggle.getAttribute("aria-pressed") !== "true";
+    toggle.setAttribute("aria-pressed", paused ? "true" : "false");
+    toggle.classList.toggle("active", paused);
+    showNote(document.getElementById(toggle.getAttribute("data-refresh-toggle")));
+  });
+  document.addEventListener("htmx:confirm", (event) => {
+    const region = event.detail.elt;
+    if (!(region instanceof Element) || !/(^|[\s,])every\s/.test(region.getAttribute("hx-trigger") || "")) return;
+    if (isPaused(region)) event.preventDefault();
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    document.querySelectorAll("[data-refresh-toggle]").forEach((toggle) => {
+      showNote(document.getElementById(toggle.getAttribute("data-refresh-toggle")));
+    });
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-refresh-toggle][hidden]").forEach((toggle) => {
+      toggle.hidden = false;
+    });
   });
 })();
 
