@@ -48,12 +48,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Cast
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import PhoneNumber
 
-from crm import selectors, services
+from crm import selectors, services, unsubscribe
 from crm.models import Customer, Interaction, Message, MessagePolicy
 from integrations import channels, email, errors, http, outbox, sms, whatsapp
 from integrations.models import OutboxMessage
@@ -223,11 +223,34 @@ def _tell_listeners(messages: list[Message]) -> None:
 
 
 def quiet_until(moment: datetime.datetime, policy: MessagePolicy) -> datetime.datetime | None:
-    """Return when the quiet hours around `moment` end, or None when it is not in them.
+    """Return when a message written at `moment` may go out, or None when it may go now:
+    the end of the quiet hours around it and, when that falls on a day without messages
+    (a weekday or a holiday of the policy), the first moment of the next day with them.
 
     Local time (TIME_ZONE). Start after end (20:00–08:00) spans midnight; start equal to
     end means no quiet hours.
     """
+    held = quiet_hours_until(moment, policy)
+    day = timezone.localtime(held or moment).date()
+    if not policy.is_quiet_day(day):
+        return held
+    for _ahead in range(MAX_QUIET_DAYS_AHEAD):
+        day += datetime.timedelta(days=1)
+        if not policy.is_quiet_day(day):
+            opening = timezone.make_aware(
+                datetime.datetime.combine(day, datetime.time.min), timezone.get_current_timezone()
+            )
+            return quiet_hours_until(opening, policy) or opening
+    return held  # a policy with no day left to send (the form refuses it): hours only
+
+
+# A search for the next day with messages stops after this many days (the policy's form
+# keeps at least one weekday; a year of holidays is far less).
+MAX_QUIET_DAYS_AHEAD = 400
+
+
+def quiet_hours_until(moment: datetime.datetime, policy: MessagePolicy) -> datetime.datetime | None:
+    """Return when the quiet hours around `moment` end, or None when it is not in them."""
     start, end = policy.quiet_start, policy.quiet_end
     if start == end:
         return None
@@ -345,7 +368,12 @@ def send_customer_message(
             customer=customer,
             kind=spec.kind,
             direction=Interaction.Direction.OUTBOUND,
-            summary=_queued_summary(spec, subject, held_until),
+            summary=_queued_summary(
+                spec,
+                subject,
+                held_until,
+                by_quiet_days=_held_by_quiet_days(now, held_until, policy),
+            ),
             payload=_entry_payload(payload, address, body, is_secret, held_until),
             actor=actor,
             occurred_at=occurred_at,
@@ -417,6 +445,7 @@ def send_customer_messages(
     policy = MessagePolicy.current()
     now = timezone.now()
     held_until = quiet_until(now, policy)
+    by_days = _held_by_quiet_days(now, held_until, policy)
     due_at = held_until or now
     customer_ids = [item.customer.pk for item in outgoing]
     opted_out = set(
@@ -453,7 +482,7 @@ def send_customer_messages(
                     Interaction.Direction.OUTBOUND if queued else Interaction.Direction.INTERNAL
                 ),
                 "summary": (
-                    _queued_summary(spec, item.subject, held_until)
+                    _queued_summary(spec, item.subject, held_until, by_quiet_days=by_days)
                     if queued
                     else _skip_summary(spec, status) % {"subject": item.subject}
                 )[:500],
@@ -546,14 +575,31 @@ def send_customer_messages(
 
 
 def _queued_summary(
-    spec: "MessageChannel", subject: str, held_until: datetime.datetime | None
+    spec: "MessageChannel",
+    subject: str,
+    held_until: datetime.datetime | None,
+    *,
+    by_quiet_days: bool = False,
 ) -> str:
     summary = spec.queued % {"subject": subject}
     if held_until is not None:
-        summary += " " + gettext("(retenido hasta las %(time)s por el horario de silencio)") % {
-            "time": timezone.localtime(held_until).strftime("%H:%M")
-        }
+        local = timezone.localtime(held_until)
+        if by_quiet_days:
+            summary += " " + gettext(
+                "(retenido hasta el %(day)s a las %(time)s por los días sin mensajes)"
+            ) % {"day": formats.date_format(local, "l j/m"), "time": local.strftime("%H:%M")}
+        else:
+            summary += " " + gettext("(retenido hasta las %(time)s por el horario de silencio)") % {
+                "time": local.strftime("%H:%M")
+            }
     return summary
+
+
+def _held_by_quiet_days(
+    now: datetime.datetime, held_until: datetime.datetime | None, policy: MessagePolicy
+) -> bool:
+    """Whether a day without messages, not only the quiet hours, holds the message."""
+    return held_until is not None and held_until != quiet_hours_until(now, policy)
 
 
 def _entry_payload(
@@ -1193,6 +1239,20 @@ def _opt_out_on_reply(sender: Customer, spec: MessageChannel, address: str, text
         )
 
 
+def opt_out_by_link(message: Message) -> bool:
+    """The customer used the link of e-mail `message` to stop our messages
+    (crm.unsubscribe): mark them «No contactar», saying which e-mail; return whether this
+    did it (False when they already were)."""
+    summary = gettext(
+        "Pidió no recibir más mensajes con el enlace del correo «%(subject)s» del %(day)s: "
+        "se lo marcó «No contactar»."
+    ) % {
+        "subject": message.subject or gettext("sin asunto"),
+        "day": formats.date_format(timezone.localtime(message.created_at), "SHORT_DATE_FORMAT"),
+    }
+    return _opt_out(message.customer, summary, {"mensaje": message.pk, "a": message.address})
+
+
 def _opt_out(customer: Customer, summary: str, payload: Mapping[str, Any]) -> bool:
     """Mark the customer as not to be contacted, with an entry that says why, unless they
     are already (read under the row's lock); return whether this did it."""
@@ -1280,7 +1340,19 @@ def is_delivered(channel: str) -> bool:
 
 
 def _send_email(payload: Mapping[str, Any]) -> channels.Delivery:
-    email.send(payload["to"], payload["subject"], payload["body"])
+    body, headers = payload["body"], {}
+    if payload.get("message"):
+        # RFC 8058: a mail client's «Cancelar suscripción» posts to the link; the text's
+        # foot has it for the others (crm.unsubscribe).
+        link = unsubscribe.url_for(payload["message"])
+        headers = {
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        body += "\n\n--\n" + gettext(
+            "Si no desea recibir más mensajes nuestros, use este enlace: %(link)s"
+        ) % {"link": link}
+    email.send(payload["to"], payload["subject"], body, headers=headers)
     if settings.EMAIL_BACKEND in _LOGGING_EMAIL_BACKENDS:
         return channels.Delivery(provider=channels.LOG_PROVIDER, provider_message_id="")
     return channels.Delivery(provider="email", provider_message_id="")

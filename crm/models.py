@@ -455,6 +455,10 @@ class MessagePolicy(models.Model):
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
     )
+    # Days without messages: weekdays (0 Monday … 6 Sunday) and dates, each [ISO date,
+    # name] (holidays). A message written on one waits for the next day with messages.
+    quiet_weekdays = models.JSONField(_("días de la semana sin mensajes"), default=list, blank=True)
+    quiet_dates = models.JSONField(_("feriados sin mensajes"), default=list, blank=True)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
 
     class Meta:
@@ -463,6 +467,16 @@ class MessagePolicy(models.Model):
 
     def __str__(self) -> str:
         return str(_("Política de mensajes"))
+
+    def is_quiet_day(self, day: datetime.date) -> bool:
+        """Whether no message goes out on `day` (a quiet weekday, or a holiday)."""
+        if day.weekday() in (self.quiet_weekdays or ()):
+            return True
+        if not self.quiet_dates:
+            return False
+        if not hasattr(self, "_quiet_date_set"):
+            self._quiet_date_set = {str(row[0]) for row in self.quiet_dates if row}
+        return day.isoformat() in self._quiet_date_set
 
     @classmethod
     def current(cls) -> "MessagePolicy":
@@ -675,6 +689,9 @@ class ImportBatch(models.Model):
         blank=True,
     )
     failure = models.TextField(_("motivo del fallo"), blank=True)
+    # How many times beat sent the batch again after it went without progress
+    # (crm.imports.services.resume_abandoned, lib.progress.send_again).
+    attempts = models.PositiveSmallIntegerField(_("reenvíos"), default=0)
     undone_at = models.DateTimeField(_("deshecha"), null=True, blank=True)
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

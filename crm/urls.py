@@ -7,6 +7,8 @@ app_name = "crm"
 
 urlpatterns = [
     path("webhooks/calcom/", webhooks.calcom_webhook, name="calcom_webhook"),
+    # The link in every e-mail to a customer (crm.unsubscribe): signed, public.
+    path("baja/<str:firma>/", views.unsubscribe, name="unsubscribe"),
     path("clientes/", views.customer_list, name="customer_list"),
     path("clientes/nuevo/", views.customer_create, name="customer_create"),
     path("clientes/<int:pk>/", views.customer_detail, name="customer_detail"),

@@ -1,7 +1,8 @@
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,12 +14,15 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from crm import filters, forms, selectors, services, tables, timeline
+from crm import messages as customer_messages
+from crm import unsubscribe as unsubscribe_links
 from crm.models import Appointment, Customer, Interaction
-from lib import lists
+from lib import lists, ratelimit
 
 AGENDA_PAGE_SIZE = 25
 
@@ -292,4 +296,32 @@ def agenda(request: HttpRequest) -> HttpResponse:
         page_template="crm/agenda.html",
         fragment_template="crm/partials/agenda_results.html",
         context=context,
+    )
+
+
+# --- Unsubscribe ------------------------------------------------------------------------------
+
+# A person clicks once or twice; a mail client posts once. More is someone trying links.
+UNSUBSCRIBE_RATE_LIMIT = "30/h"
+
+
+# Public: the signed link is the secret (crm.unsubscribe). CSRF-exempt because a mail
+# client's one-click POST (RFC 8058) carries no token; it can only stop messages to the
+# customer the link was sent to.
+@csrf_exempt
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, firma: str) -> HttpResponse:
+    """Ask, then stop our messages to the customer of the e-mail this link came in."""
+    message = unsubscribe_links.message_for(firma)
+    if message is None:
+        raise Http404
+    if not ratelimit.allow(request, scope="unsubscribe", rate=UNSUBSCRIBE_RATE_LIMIT):
+        return render(request, "crm/unsubscribe.html", {"state": "too_many"}, status=429)
+    state = "already" if message.customer.has_opted_out else "ask"
+    if request.method == "POST":
+        customer_messages.opt_out_by_link(message)
+        state = "done"
+    return render(
+        request, "crm/unsubscribe.html", {"state": state, "company": settings.COMPANY_NAME}
     )

@@ -12,10 +12,11 @@ customers go through `crm.messages`, which sends with `send`.
 """
 
 import smtplib
+from collections.abc import Mapping
 from typing import Any
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.utils.translation import gettext
 
 from integrations import http, outbox
@@ -25,15 +26,16 @@ from integrations.models import OutboxMessage
 DESTINATION = "email"
 
 
-def send(to: str, subject: str, body: str) -> None:
-    """Send one plain-text e-mail to one address; raise our errors for any failure."""
+def send(to: str, subject: str, body: str, *, headers: Mapping[str, str] | None = None) -> None:
+    """Send one plain-text e-mail to one address, with `headers` besides the usual ones;
+    raise our errors for any failure."""
     # A header is one line: a newline in a subject typed in admin would be refused.
     subject = " ".join(subject.split())
     # How the address reads in our errors: one line, or the timeline showed only its end
     # ("Bcc: x@… no es válido", as if the Bcc were the address refused).
     shown = " ".join(to.split())
     try:
-        sent = send_mail(subject, body, None, [to])
+        sent = EmailMessage(subject, body, None, [to], headers=dict(headers or {})).send()
     except AnymailRecipientsRefused as exc:
         # The provider's API refused every recipient (bounced before, unsubscribed...).
         raise ProviderError(

@@ -22,6 +22,8 @@ from django.test import Client
 from django.test.signals import template_rendered
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from crm import unsubscribe
+
 SNAPSHOT = Path(__file__).parent / "snapshots" / "url_walk.json"
 ROLES = ("anonymous", "admin", "supervisor", "asesor", "cobranzas", "agente")
 
@@ -168,6 +170,11 @@ def _value(name: str, kwarg: str) -> object:
             .first()
         )
         return invitation.token if invitation else "none"
+    if kwarg == "firma":  # the unsubscribe link of the first e-mail to a customer
+        message = (
+            apps.get_model("crm", "Message").objects.filter(channel="email").order_by("pk").first()
+        )
+        return unsubscribe.url_for(message.pk).rstrip("/").rsplit("/", 1)[1] if message else "x"
     if kwarg == "tipo":  # the book API's kinds of import
         return "clientes"
     if kwarg == "tipo_documento":

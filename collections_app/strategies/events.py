@@ -18,7 +18,7 @@ The message policy (quiet hours, daily limit) is edited on the same screen.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, time
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -299,9 +299,34 @@ def _foreign_variables(template: MessageTemplate, event: str, missing: list[str]
     }
 
 
-def validate_policy(*, quiet_start: time, quiet_end: time, daily_limit: int) -> None:
-    """Refuse quiet hours that start when they end, or a daily limit outside 1–50."""
+# A year of holidays, twice over: more is a mistaken paste.
+MAX_QUIET_DATES = 200
+QUIET_DATE_NAME_LENGTH = 60
+
+
+def validate_policy(
+    *,
+    quiet_start: time,
+    quiet_end: time,
+    daily_limit: int,
+    quiet_weekdays: list[int] | None = None,
+    quiet_dates: list[list[str]] | None = None,
+) -> None:
+    """Refuse quiet hours that start when they end, a daily limit outside 1–50, every
+    weekday without messages, or holidays that are not [ISO date, name] pairs."""
     errors: dict[str, list[str]] = {}
+    weekdays = quiet_weekdays or []
+    if any(not isinstance(day, int) or not 0 <= day <= 6 for day in weekdays):
+        errors["quiet_weekdays"] = [_("Elija los días de la lista.")]
+    elif len(set(weekdays)) == 7:
+        errors["quiet_weekdays"] = [
+            _("Deje al menos un día de la semana con mensajes: si no, ninguno saldría.")
+        ]
+    dates = quiet_dates or []
+    if len(dates) > MAX_QUIET_DATES:
+        errors["quiet_dates"] = [_("Indique como máximo %(n)s feriados.") % {"n": MAX_QUIET_DATES}]
+    elif not all(_is_quiet_date(row) for row in dates):
+        errors["quiet_dates"] = [_("Indique cada feriado como una fecha y su nombre.")]
     if quiet_start == quiet_end:
         errors["quiet_end"] = [
             _("El silencio debe terminar a otra hora que la de inicio (p. ej. de 20:00 a 08:00).")
@@ -317,15 +342,41 @@ def validate_policy(*, quiet_start: time, quiet_end: time, daily_limit: int) -> 
 
 @transaction.atomic
 def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
-    """Change the quiet hours and the daily limit every message to customers keeps."""
+    """Change the quiet hours, the days without messages and the daily limit every
+    message to customers keeps."""
     validate_policy(
         quiet_start=data["quiet_start"],
         quiet_end=data["quiet_end"],
         daily_limit=data["daily_limit"],
+        quiet_weekdays=data.get("quiet_weekdays"),
+        quiet_dates=data.get("quiet_dates"),
     )
     policy = MessagePolicy.current()
     policy.quiet_start = data["quiet_start"]
     policy.quiet_end = data["quiet_end"]
     policy.daily_limit = data["daily_limit"]
-    policy.save(update_fields=["quiet_start", "quiet_end", "daily_limit", "updated_at"])
+    policy.quiet_weekdays = sorted(set(data.get("quiet_weekdays") or []))
+    policy.quiet_dates = sorted(data.get("quiet_dates") or [])
+    policy.save(
+        update_fields=[
+            "quiet_start",
+            "quiet_end",
+            "daily_limit",
+            "quiet_weekdays",
+            "quiet_dates",
+            "updated_at",
+        ]
+    )
     return policy
+
+
+def _is_quiet_date(row: Any) -> bool:
+    if not isinstance(row, list | tuple) or len(row) != 2:
+        return False
+    day, name = row
+    if not isinstance(name, str) or len(name) > QUIET_DATE_NAME_LENGTH:
+        return False
+    try:
+        return date.fromisoformat(day).isoformat() == day
+    except (TypeError, ValueError):
+        return False

@@ -1,11 +1,13 @@
 """Input of the Segmentación, Plantillas and Eventos screens: the lists' filters, a segment's
 rules, a template, the preview's customer, the events settings and the message policy."""
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import EventSetting, MessageTemplate, Portfolio, Segment
@@ -381,9 +383,123 @@ class EventSettingsForm(KeepsOthersChangesPlain, forms.Form):
             self.add_error(field if field in self.fields else None, errors)
 
 
+WEEKDAYS = [
+    (0, _("lunes")),
+    (1, _("martes")),
+    (2, _("miércoles")),
+    (3, _("jueves")),
+    (4, _("viernes")),
+    (5, _("sábado")),
+    (6, _("domingo")),
+]
+# What the holidays' box takes: a line is a date and, optionally, its name.
+QUIET_DATES_MAX_CHARACTERS = 20_000
+_DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y")
+
+
+class QuietDatesField(forms.CharField):
+    """Holidays typed one per line («25/12/2026 Navidad»), as [ISO date, name] pairs in
+    date order; each bad line is named by its number."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", QUIET_DATES_MAX_CHARACTERS)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            lines = []
+            for row in value:
+                try:
+                    day = date.fromisoformat(row[0])
+                except (TypeError, ValueError, IndexError):
+                    continue
+                lines.append(f"{day:%d/%m/%Y} {row[1]}".rstrip())
+            return "\n".join(lines)
+        return value
+
+    def clean(self, value: Any) -> list[list[str]]:
+        text = super().clean(value) or ""
+        today = timezone.localdate()
+        rows: dict[str, tuple[int, str]] = {}
+        problems = []
+        lines = [line.strip() for line in text.splitlines()]
+        if sum(1 for line in lines if line) > events.MAX_QUIET_DATES:
+            raise ValidationError(
+                _("Indique como máximo %(n)s feriados."), params={"n": events.MAX_QUIET_DATES}
+            )
+        for number, line in enumerate(lines, start=1):
+            if not line:
+                continue
+            typed, _space, name = line.partition(" ")
+            day = _read_date(typed)
+            if day is None:
+                problems.append(
+                    _("Línea %(n)s: «%(text)s» no es una fecha (dd/mm/aaaa).")
+                    % {"n": number, "text": typed[:20]}
+                )
+            elif not today.year - 1 <= day.year <= today.year + 5:
+                problems.append(
+                    _("Línea %(n)s: la fecha %(day)s está fuera de %(low)s–%(high)s.")
+                    % {
+                        "n": number,
+                        "day": f"{day:%d/%m/%Y}",
+                        "low": today.year - 1,
+                        "high": today.year + 5,
+                    }
+                )
+            elif len(name.strip()) > events.QUIET_DATE_NAME_LENGTH:
+                problems.append(
+                    _("Línea %(n)s: el nombre tiene más de %(max)s caracteres.")
+                    % {"n": number, "max": events.QUIET_DATE_NAME_LENGTH}
+                )
+            elif day.isoformat() in rows:
+                problems.append(
+                    _("Línea %(n)s: el %(day)s ya está en la línea %(first)s.")
+                    % {"n": number, "day": f"{day:%d/%m/%Y}", "first": rows[day.isoformat()][0]}
+                )
+            else:
+                rows[day.isoformat()] = (number, " ".join(name.split()))
+        if problems:
+            raise ValidationError(problems)
+        return [[day, name] for day, (_number, name) in sorted(rows.items())]
+
+
+def _read_date(text: str) -> date | None:
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
 class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
-    """Quiet hours (local time) and the daily limit of messages pushed to a customer. What
-    another person saved while the form was open stays (`lib.stale`)."""
+    """Quiet hours (local time), the days without messages and the daily limit of messages
+    pushed to a customer. What another person saved while the form was open stays
+    (`lib.stale`)."""
+
+    quiet_weekdays = forms.TypedMultipleChoiceField(
+        label=_("Días de la semana sin mensajes"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _("Elija los días de la lista.")},
+    )
+    quiet_dates = QuietDatesField(
+        label=_("Feriados sin mensajes"),
+        required=False,
+        help_text=_(
+            "Uno por línea: la fecha (dd/mm/aaaa) y, si quiere, su nombre. Ej.: 25/12/2026 Navidad"
+        ),
+        error_messages={
+            "max_length": _(
+                "El texto es demasiado largo: indique como máximo un feriado por línea."
+            )
+        },
+    )
 
     daily_limit = lib_fields.IntegerField(
         label=_("Mensajes por día y cliente"),
@@ -400,7 +516,7 @@ class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm)
 
     class Meta:
         model = MessagePolicy
-        fields = ["quiet_start", "quiet_end", "daily_limit"]
+        fields = ["quiet_start", "quiet_end", "daily_limit", "quiet_weekdays", "quiet_dates"]
         widgets = {
             "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -157,7 +157,8 @@ def test_it_marks_the_entry_sent_once_the_email_went_out(rosa, django_capture_on
 
     (sent,) = mail.outbox
     assert (sent.to, sent.subject) == (["rosa@example.pe"], "Su cronograma")
-    assert sent.body == "Estimada Rosa: adjuntamos su cronograma."
+    # The foot of every customer e-mail is the link to stop them (crm.unsubscribe).
+    assert sent.body.startswith("Estimada Rosa: adjuntamos su cronograma.\n\n--\n")
     entry.refresh_from_db()
     assert entry.summary == "Correo enviado: Su cronograma"
     assert messages.delivery_status(entry) == messages.DeliveryStatus.SENT
@@ -281,7 +282,7 @@ def test_a_sender_that_broke_is_not_quoted_on_the_timeline(rosa, frozen, setting
     """Its exception's last line ("KeyError: 'body'") was the timeline's reason."""
     settings.OUTBOX_MAX_ATTEMPTS = 1
 
-    def broken(to, subject, body):
+    def broken(to, subject, body, headers=None):
         raise KeyError("body")
 
     monkeypatch.setattr(email, "send", broken)

@@ -618,7 +618,7 @@ def test_the_message_policy_shows_below_the_events(agent_client):
 
     response = agent_client.get(url("event_settings"))
 
-    assertContains(response, "Horario de silencio y límite diario")
+    assertContains(response, "Horario de silencio, días sin mensajes y límite diario")
     assertContains(response, 'value="20:00"')
 
 

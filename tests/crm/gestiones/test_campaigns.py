@@ -208,7 +208,7 @@ def test_launching_emails_the_filled_message_and_skips_customers_without_email(
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["rosa@example.pe"]
     assert mailoutbox[0].subject == "Rosa, una oferta para usted"
-    assert mailoutbox[0].body == "Hola Rosa: Rosa Huamán, conozca «Renueva 2026»."
+    assert mailoutbox[0].body.startswith("Hola Rosa: Rosa Huamán, conozca «Renueva 2026».\n\n--\n")
     sent = campaign.targets.get(customer=rosa)
     assert (sent.message_status, sent.gestion) == (CampaignTarget.MessageStatus.SENT, None)
     assert sent.sent_at is not None

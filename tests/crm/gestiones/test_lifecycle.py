@@ -106,7 +106,9 @@ def test_the_thanks_comes_n_days_after_disbursement_once(
     assert gestion.subject == f"Gracias por su crédito · {loan.payment_code}"
     assert len(mailoutbox) == 1
     assert mailoutbox[0].subject == "Gracias, Rosa"
-    assert mailoutbox[0].body == "Estimada Rosa: gracias por elegir su Crédito vehicular."
+    assert mailoutbox[0].body.startswith(
+        "Estimada Rosa: gracias por elegir su Crédito vehicular.\n\n--\n"
+    )
     done = LifecycleRun.objects.get()
     assert (done.event, done.loan, done.gestion, done.is_message_sent) == (
         event,
