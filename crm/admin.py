@@ -135,9 +135,14 @@ class CustomerAdminForm(KeepsOthersChanges, ConfirmsIdentityMixin, forms.ModelFo
 
 
 def _protected(obj) -> bool:
-    """Return whether a row points at `obj` through a PROTECT (one EXISTS per relation)."""
-    for relation in obj._meta.related_objects:
-        if relation.on_delete is not models.PROTECT:
+    """Return whether a row points at `obj` through a PROTECT (one EXISTS per relation).
+
+    Hidden relations too (related_name="+": a payment link, a promise, an agreement),
+    which `_meta.related_objects` leaves out."""
+    for relation in obj._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete and relation.is_relation):
+            continue
+        if getattr(relation, "on_delete", None) is not models.PROTECT:
             continue
         related = relation.related_model._base_manager
         if related.filter(**{relation.field.name: obj}).exists():
