@@ -18,6 +18,7 @@ from crm.gestiones.documents import context, sandbox
 from crm.gestiones.models import (
     DocumentTemplate,
 )
+from lib import office
 
 
 def _environment() -> sandbox.BoundedEnvironment:
@@ -176,9 +177,50 @@ def _unknown_error(names: Sequence[str]) -> ValidationError:
     )
 
 
+def _check_self_contained(data: bytes) -> None:
+    """Raise ValidationError when the DOCX brings in something from outside itself, which
+    LibreOffice would fetch from the server when making the PDF (a URL of the internal
+    network, a file of the server)."""
+    try:
+        outside = office.external_content(data)
+    except ValueError as exc:
+        raise ValidationError(
+            {"file": _("El archivo no es un documento Word (.docx) válido.")}
+        ) from exc
+    if not outside:
+        return
+    item = outside[0]
+    target = item.target if len(item.target) <= 120 else item.target[:119] + "…"
+    if item.kind.lower() == "image":
+        message = _(
+            "La plantilla enlaza una imagen externa (%(target)s): insértela en el documento "
+            "en vez de enlazarla."
+        )
+    elif item.kind == "field":
+        message = _(
+            "La plantilla tiene un campo que trae contenido de fuera del documento "
+            "(%(target)s): quítelo (en Word, Alt+F9 muestra los códigos de campo)."
+        )
+    else:
+        message = _(
+            "La plantilla enlaza %(kind)s fuera del documento (%(target)s): quítelo; una "
+            "plantilla solo puede usar lo que lleva dentro."
+        )
+    kinds = {
+        "oleobject": _("un objeto (OLE) vinculado"),
+        "attachedtemplate": _("una plantilla de Word adjunta"),
+        "frame": _("un marco"),
+        "subdocument": _("un subdocumento"),
+        "afchunk": _("un archivo para combinar (altChunk)"),
+    }
+    kind = kinds.get(item.kind.lower(), _("un contenido"))
+    raise ValidationError({"file": message % {"target": target, "kind": kind}})
+
+
 def check_template(data: bytes, *, data_keys: Iterable[str] | None = None) -> DocxTemplate:
     """Return the DOCX template in `data`, or raise ValidationError saying what is wrong."""
     template = _open_docx(data)
+    _check_self_contained(data)
     source = _jinja_source(template)
     try:
         unknown = unknown_placeholders(source, data_keys=data_keys)
@@ -294,6 +336,8 @@ def render_document(template: DocumentTemplate | bytes, context: Mapping[str, An
         ) from exc
     out = io.BytesIO()
     docx.save(out)
+    # Again on what the placeholders wrote: a field code can be written as text marked safe.
+    _check_self_contained(out.getvalue())
     return Rendered(docx=out.getvalue(), blanks=printed)
 
 

@@ -6,7 +6,10 @@ loops 100,000,000 times, `{{ "x" * 10**9 }}` asks for a gigabyte. A template her
 contract or a letter; it gets:
 
 - `MAX_LOOP_STEPS` loop iterations in all (a 360-installment schedule uses 360), and
-  `MAX_SECONDS` of rendering;
+  `MAX_SECONDS` of rendering, checked at every loop turn, every write and before and after
+  every filter, test, operator and method call: one call costs little (sorting, removing
+  duplicates and grouping take at most `MAX_SORTED_ITEMS` items), so a template stops soon
+  after its time is up;
 - values (text, lists) of at most `MAX_VALUE_LENGTH` characters or items, however they
   are built (`*`, `+`, `~`, `join`, `replace`, `format`, `%`, literals, any filter), and
   integers of at most `MAX_INT_BITS` bits. A list's size counts what it holds, so
@@ -23,9 +26,10 @@ limit, in Spanish.
 
 import datetime
 import functools
+import itertools
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -42,6 +46,10 @@ MAX_SECONDS = 5.0
 MAX_VALUE_LENGTH = 1_000_000
 MAX_OUTPUT_CHARS = 5_000_000
 MAX_INT_BITS = 4_096
+# Filters that sort or compare every item with the others take at most this many items:
+# one call stays well under a second, so the time limit is checked often enough.
+MAX_SORTED_ITEMS = 100_000
+_SORTING_FILTERS = ("sort", "dictsort", "unique", "groupby")
 # A width or precision in "%10.2f" or "{:>10}" above this is refused.
 MAX_FORMAT_WIDTH = 1_000
 
@@ -228,6 +236,19 @@ def _too_long() -> TemplateLimitError:
     )
 
 
+def _sorted_input(value: Any) -> Any:
+    """Return a sorting filter's input, refused over MAX_SORTED_ITEMS items; a lazy one
+    (`x|map(…)|sort`) is read into a list, at most one item past the limit."""
+    if not isinstance(value, Sized):
+        value = list(itertools.islice(value, MAX_SORTED_ITEMS + 1))
+    if len(value) > MAX_SORTED_ITEMS:
+        raise TemplateLimitError(
+            _("la plantilla ordena o agrupa una lista de más de %(items)s elementos")
+            % {"items": f"{MAX_SORTED_ITEMS:,}".replace(",", ".")}
+        )
+    return value
+
+
 def _check_format(text: Any) -> None:
     if isinstance(text, str) and _WIDE_FORMAT.search(text):
         raise TemplateLimitError(
@@ -307,7 +328,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters["format"] = self._format
         # Every filter: nothing over the limits goes in (`huge|string`), nor comes out
         # (`texts|map("replace", "x", long_text)|list`).
-        self.filters = {name: self._bounded(f) for name, f in self.filters.items()}
+        self.filters = {
+            name: self._bounded(f, sorts=name in _SORTING_FILTERS)
+            for name, f in self.filters.items()
+        }
+        self.tests = {name: self._timed(test) for name, test in self.tests.items()}
 
     checked_length = staticmethod(_check_length)
 
@@ -347,6 +372,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     # --- operators ---
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        self.budget.check_time()
         _check_length(left)
         _check_length(right)
         if operator == "*":
@@ -365,7 +391,16 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
                 raise _too_long()
         elif operator == "%":
             _check_format(left)
-        return _check_length(super().call_binop(context, operator, left, right))
+        result = super().call_binop(context, operator, left, right)
+        self.budget.check_time()
+        return _check_length(result)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call a method, macro or global (`text.split(",")`), within the time limit."""
+        __self.budget.check_time()
+        result = super().call(__context, __obj, *args, **kwargs)
+        __self.budget.check_time()
+        return result
 
     @staticmethod
     def _check_bits(bits: int) -> None:
@@ -379,23 +414,45 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             return None
 
         def checked(*args: Any, **kwargs: Any) -> str:
+            self.budget.check_time()
             _check_format(value.__self__)
             _check_arguments(args, kwargs)
-            return _check_length(formatter(*args, **kwargs))
+            result = formatter(*args, **kwargs)
+            self.budget.check_time()
+            return _check_length(result)
 
         return checked
 
     # --- filters and globals: bounded what they take and what they give ---
-    def _bounded(self, func: Any) -> Any:
+    def _bounded(self, func: Any, *, sorts: bool = False) -> Any:
+        # The value is the first argument after what `jinja_pass_arg` asks for.
+        value_at = 1 if hasattr(func, "jinja_pass_arg") else 0
+
         @functools.wraps(func)  # keeps `jinja_pass_arg` (context, environment…)
         def bounded(*args: Any, **kwargs: Any) -> Any:
+            self.budget.check_time()
             _check_arguments(args, kwargs)
+            if sorts and len(args) > value_at:
+                args = (*args[:value_at], _sorted_input(args[value_at]), *args[value_at + 1 :])
             result = func(*args, **kwargs)
+            self.budget.check_time()
             if isinstance(result, Iterator):
                 return _checked_items(result, self.budget)
             return _check_length(result)
 
         return bounded
+
+    def _timed(self, func: Any) -> Any:
+        """Return `func` (a test) with the time limit checked before and after it."""
+
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            self.budget.check_time()
+            result = func(*args, **kwargs)
+            self.budget.check_time()
+            return result
+
+        return timed
 
     # --- filters that can make long text out of short ---
     def _join(self, eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None):
