@@ -323,6 +323,9 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         }
         for name in _WIDENING_FILTERS:
             self.filters.pop(name, None)
+        # `safe` wrote its text into the document's XML unescaped: a placeholder could
+        # break the file or add a field that fetches a URL. No template needs it.
+        self.filters.pop("safe", None)
         self.filters["join"] = self._join
         self.filters["replace"] = self._replace
         self.filters["format"] = self._format

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from crm.gestiones.documents import rendering
 from crm.gestiones.documents import services as document_services
 from crm.gestiones.models import DocumentTemplate
+from lib import office
 from tests.crm.gestiones.test_documents import docx_with
 from tests.lib.test_office_external_content import (
     REL,
@@ -75,5 +76,9 @@ def test_a_field_written_through_a_placeholder_is_refused_when_filled():
         'w:fldCharType=\\"end\\"/></w:r><w:r><w:t>'
     )
 
-    with pytest.raises(ValidationError, match="campo que trae contenido de fuera"):
+    # `safe` would write it into the XML unescaped: the sandbox has no such filter.
+    with pytest.raises(ValidationError, match="«safe» no existe o no se permite"):
         rendering.render_document(docx_with('{{ "' + field + '"|safe }}'), CONTEXT)
+    # Escaped, it is only text.
+    filled = rendering.render_document(docx_with('{{ "' + field + '" }}'), CONTEXT)
+    assert office.external_content(filled.docx) == []
