@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 from django.utils.translation import gettext
@@ -37,6 +38,16 @@ SUBMISSIONS_PATH = "/submissions"
 SUBMISSION_PATH = "/submissions/{submission_id}"
 # https://www.docuseal.com/docs/api#list-all-submitters (filters: external_id, submission_id)
 SUBMITTERS_PATH = "/submitters"
+
+# DocuSeal's cloud answers its API at api.docuseal.com (api.docuseal.eu for its EU cloud)
+# and serves the files its answers and webhooks link to from the app's host, docuseal.com
+# (docuseal.eu): /file/<signed id>/<name>, streamed by the app itself, no redirect to a
+# storage bucket (config/initializers/active_storage.rb, `Blob.proxy_url`, and
+# app/controllers/api/active_storage_blobs_proxy_controller.rb in docusealco/docuseal).
+# A self-hosted DocuSeal serves its API and its files from its one host (APP_URL).
+CLOUD_FILE_HOSTS = frozenset({"docuseal.com", "docuseal.eu"})
+# A file link may redirect this many times, each new address checked like the link.
+MAX_FILE_REDIRECTS = 3
 
 # The role of the only signer when a template is made in DocuSeal's builder.
 DEFAULT_ROLE = "First Party"
@@ -357,9 +368,77 @@ def get_submission(submission_id: int) -> dict:
 
 
 def download(url: str) -> bytes:
-    """Fetch a signed document or audit log by the expiring link DocuSeal gave for it."""
+    """Fetch a signed document or audit log by the expiring link DocuSeal gave for it.
+
+    Only from DocuSeal itself (`check_file_url`), the link and each redirect: a webhook
+    names the link, and whoever holds the webhook's secret must not make the worker fetch
+    another address. ProviderError, with nothing fetched from it, for any other address.
+    """
     with http.session() as client:
-        return http.request(client, "GET", url).content
+        for _ in range(MAX_FILE_REDIRECTS + 1):
+            check_file_url(url)
+            response = http.request(client, "GET", url, allow_redirects=False)
+            if not response.is_redirect:
+                return response.content
+            url = urljoin(url, response.headers["Location"])
+    raise ProviderError(
+        gettext("El enlace de DocuSeal redirigió más de %(times)s veces: no se descargó.")
+        % {"times": MAX_FILE_REDIRECTS}
+    )
+
+
+def file_hosts() -> frozenset[str]:
+    """Return the hosts DocuSeal serves its files from: the API's host (a self-hosted
+    DocuSeal), that host without "api." (its cloud: api.docuseal.com, docuseal.com), and
+    the cloud's hosts."""
+    host = (urlsplit(settings.DOCUSEAL_BASE_URL).hostname or "").lower()
+    return frozenset({host, host.removeprefix("api.")} - {""}) | CLOUD_FILE_HOSTS
+
+
+def check_file_url(url: str) -> str:
+    """Return `url` if it is a file link DocuSeal serves; raise ProviderError otherwise.
+
+    Accepted: https (http too when DOCUSEAL_BASE_URL is http, a local DocuSeal) to one of
+    `file_hosts`, on the API's port or the default one, without a user name or password.
+    """
+    base = urlsplit(settings.DOCUSEAL_BASE_URL)
+    schemes = {"https", "http"} if base.scheme.lower() == "http" else {"https"}
+    hosts = file_hosts()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, -1
+    if (
+        parts is None
+        # A backslash, a space or a control character: parsers read such an address each
+        # their own way, so what is checked here might not be what gets fetched.
+        or not url.isascii()
+        or not url.isprintable()
+        or any(char in url for char in " \\")
+        or parts.scheme.lower() not in schemes
+        or (parts.hostname or "").lower() not in hosts
+        or port not in (None, base.port)
+        or parts.username is not None
+        or parts.password is not None
+    ):
+        raise ProviderError(
+            gettext(
+                "DocuSeal envió un enlace que no es suyo (%(url)s): solo se descargan "
+                "archivos de %(hosts)s por %(schemes)s. No se descargó nada."
+            )
+            % {
+                "url": url.split("?", 1)[0][: http.ERROR_BODY_CHARS],
+                "hosts": ", ".join(sorted(hosts)),
+                "schemes": " o ".join(sorted(schemes, reverse=True)),
+            }
+        )
+    return url
+
+
+def web_url(url: str) -> str:
+    """Return `url` if a page may show it as a link (http or https), else ""."""
+    return url if url.lower().startswith(("https://", "http://")) else ""
 
 
 def verify_webhook(body: bytes, headers: Mapping[str, str]) -> None:
@@ -477,7 +556,8 @@ def _read_signature_event(event_type: str, payload: Mapping[str, Any]) -> Docuse
         status=status,
         documents=_documents(data.get("documents")),
         combined_document_url=str(combined_document_url),
-        audit_log_url=str(audit_log_url),
+        # Shown as a link on the loan's page: never a javascript: or data: URL.
+        audit_log_url=web_url(str(audit_log_url)),
         all_completed=all_completed,
         reason=str(data.get("reason") or "")[:500] if event_type == SUBMISSION_VOIDED else "",
     )

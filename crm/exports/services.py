@@ -1,8 +1,10 @@
 """Queue a list's large export, write it in a worker, and delete old files."""
 
 import datetime
+import io
 import logging
 import tempfile
+from collections.abc import Iterable, Iterator
 from functools import partial
 
 from django.core.exceptions import PermissionDenied
@@ -71,10 +73,8 @@ def run_export(*, job_id: int) -> ExportJob | None:
             exports.rebuild(user=job.created_by, path=job.path, query=job.query, target=target)
             handle.seek(0)
             job.file.save(target.filename, File(handle), save=False)
-    except PermissionDenied:
-        return _fail(job, _("Ya no tiene permiso para ver esta lista."))
-    except (Resolver404, Http404):
-        return _fail(job, _("La lista ya no existe."))
+    except (PermissionDenied, Resolver404, Http404) as error:
+        return _fail(job, _refusal(error))
     except exports.Refused as error:
         return _fail(job, str(error))
     except Exception:
@@ -86,6 +86,50 @@ def run_export(*, job_id: int) -> ExportJob | None:
     job.status = ExportJob.Status.DONE
     job.finished_at = timezone.now()
     return _close(job, "file", "file_name", "rows_written", "total")
+
+
+def download_refusal(job: ExportJob) -> str | None:
+    """Return why the job's owner may no longer take its file (in Spanish), or None.
+
+    The file was written with the permissions its owner had then; a person whose role was
+    taken away since must not keep the list. So the list view is called again as its
+    owner, as `run_export` does, and stopped where it would start writing the file: its
+    own checks have then let the person in. A list that no longer accepts the job's
+    filters still let them in.
+    """
+    try:
+        exports.rebuild(user=job.created_by, path=job.path, query=job.query, target=_Probe())
+    except _Admitted:
+        return None
+    except exports.Refused:
+        return None
+    except (PermissionDenied, Resolver404, Http404) as error:
+        return _refusal(error)
+    return None
+
+
+class _Admitted(Exception):
+    """The list view got as far as writing its file: its checks let the person in."""
+
+
+class _Probe(exports.Target):
+    """A target that stops the list view before it writes a row (`download_refusal`)."""
+
+    def __init__(self) -> None:
+        super().__init__(io.BytesIO())
+
+    def counting(self, rows: Iterable[list]) -> Iterator[list]:
+        raise _Admitted
+
+    def write(self, chunks: Iterable[bytes]) -> None:
+        raise _Admitted
+
+
+def _refusal(error: Exception) -> str:
+    """The reason, for the person, that a list rebuilt as them refused them."""
+    if isinstance(error, PermissionDenied):
+        return _("Ya no tiene permiso para ver esta lista.")
+    return _("La lista ya no existe.")
 
 
 def _close(job: ExportJob, *fields: str) -> ExportJob | None:

@@ -5,6 +5,7 @@ Every function is one transaction; each state change lands on the customer's tim
 `crm.messages`, which queues them in the outbox and keeps the timeline true."""
 
 import datetime
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,25 @@ def _rules() -> list[StateRule]:
 
 # Largest attachment accepted on a follow-up.
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# The kinds of file a gestión needs: scans and photos of documents, office documents, and
+# plain text. Anything else (.html, .svg, .exe...) is refused: attachments are served as
+# downloads today, and a page or script among them would be one step from running.
+ATTACHMENT_EXTENSIONS = frozenset(
+    {
+        ".pdf",
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".webp",
+        ".heic",
+        ".docx",
+        ".xlsx",
+        ".odt",
+        ".ods",
+        ".txt",
+        ".csv",
+    }
+)
 
 
 # A gestión a person opens like one they opened this recently (same customer, type and
@@ -576,6 +596,17 @@ def add_files_follow_up(
 
 def _check_files(files: Sequence[File]) -> None:
     for file in files:
+        if os.path.splitext(_file_name(file))[1].lower() not in ATTACHMENT_EXTENSIONS:
+            raise ValidationError(
+                {
+                    "files": _(
+                        "«%(name)s» no es un tipo de archivo aceptado. Se aceptan PDF, "
+                        "imágenes (JPG, PNG, WEBP, HEIC), documentos (DOCX, ODT), hojas de "
+                        "cálculo (XLSX, ODS) y texto (TXT, CSV)."
+                    )
+                    % {"name": _file_name(file)}
+                }
+            )
         if file.size is not None and file.size > MAX_ATTACHMENT_BYTES:
             raise ValidationError(
                 {
