@@ -422,6 +422,9 @@ class CatalogImport(models.Model):
         blank=True,
     )
     failure = models.TextField(_("motivo del fallo"), blank=True)
+    # How many times beat sent the import again after it went without progress
+    # (callcenter.catalog.imports.resume_abandoned, lib.progress.send_again).
+    attempts = models.PositiveSmallIntegerField(_("reenvíos"), default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

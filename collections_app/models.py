@@ -769,6 +769,9 @@ class Flow(models.Model):
     )
     created_at = models.DateTimeField(_("creado"), default=timezone.now)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+    # The day "Ejecutar hoy" was asked for, until that run has gone through every step:
+    # beat's sweep runs it if its task was lost (collections_app.strategies.flows).
+    run_requested_on = models.DateField(_("ejecución pedida para"), null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -1368,7 +1368,8 @@ def resolve_promises(*, today: date | None = None) -> dict[str, int]:
     Runs daily (beat), each promise in its own transaction; running it twice changes
     nothing. A promise counts the standing payments received from the day it was made
     (for an agreement's installment: from the agreement's start, against what all its
-    installments up to this one add up to) until its day.
+    installments up to this one add up to) until its day. One that fails is logged with
+    its id and looked at again the next night; it does not stop the others.
     """
     today = today or timezone.localdate()
     counts = {"kept": 0, "broken": 0}
@@ -1376,7 +1377,11 @@ def resolve_promises(*, today: date | None = None) -> dict[str, int]:
         status=PaymentPromise.Status.PENDING, promised_on__lt=today
     ).values_list("pk", flat=True)
     for pk in list(due.iterator()):
-        outcome = _resolve_promise(pk)
+        try:
+            outcome = _resolve_promise(pk)
+        except Exception:  # any: its transaction rolled back, the others go on
+            logger.exception("Promise %s not resolved", pk)
+            continue
         if outcome:
             counts[outcome] += 1
     # A payment received by the promise's day but recorded after it was judged (a bank's
@@ -1387,8 +1392,11 @@ def resolve_promises(*, today: date | None = None) -> dict[str, int]:
         promised_on__gte=today - timedelta(days=PROMISE_RECHECK_DAYS),
     ).values_list("pk", flat=True)
     for pk in list(late.iterator()):
-        if _recheck_broken_promise(pk):
-            counts["kept"] += 1
+        try:
+            if _recheck_broken_promise(pk):
+                counts["kept"] += 1
+        except Exception:  # as above
+            logger.exception("Broken promise %s not looked at again", pk)
     return counts
 
 
@@ -1403,8 +1411,13 @@ def _recheck_broken_promise(pk: int) -> bool:
     "broken" message went out, and this is bookkeeping). A promise of an agreement stays:
     its breaking ended the agreement."""
     promise = (
-        PaymentPromise.objects.select_for_update(of=("self",)).select_related("customer").get(pk=pk)
+        PaymentPromise.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(pk=pk)
+        .first()
     )
+    if promise is None:
+        return False  # deleted since it was listed
     if promise.status != PaymentPromise.Status.BROKEN or promise.agreement_id is not None:
         return False
     kind = receivables.kind(promise.receivable_kind)
@@ -1439,10 +1452,11 @@ def _resolve_promise(pk: int) -> str:
     promise = (
         PaymentPromise.objects.select_for_update(of=("self",))
         .select_related("customer", "agreement")
-        .get(pk=pk)
+        .filter(pk=pk)
+        .first()
     )
-    if promise.status != PaymentPromise.Status.PENDING:
-        return ""
+    if promise is None or promise.status != PaymentPromise.Status.PENDING:
+        return ""  # deleted since it was listed, or decided already
     kind = receivables.kind(promise.receivable_kind)
     agreement = promise.agreement
     if agreement is not None and agreement.activated_at is not None:

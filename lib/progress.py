@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from lib import queue
@@ -23,6 +23,11 @@ logger = logging.getLogger(__name__)
 # No progress for this long: the worker that ran the job is gone. Long enough for the
 # slowest step that saves no progress (a big import's commit takes seconds, not minutes).
 ABANDONED_AFTER = datetime.timedelta(minutes=15)
+# How many times in all a job is sent to a worker by `send_again`'s callers: its first send,
+# then beat's sends again while it stays without progress; after that it fails.
+MAX_SENDS = 3
+# How long the pulse `send_again` saves is kept: longer than ABANDONED_AFTER.
+PULSE_SECONDS = 60 * 60
 
 
 def save(key: str, values: dict[str, Any], timeout: int) -> None:
@@ -102,13 +107,60 @@ def abandoned(
 
 
 def send_again(
-    rows: QuerySet, *, queued: str, running: str, key_of, task: str, argument: str
+    rows: QuerySet,
+    *,
+    queued: str,
+    running: str,
+    failed: str,
+    failure: str,
+    key_of,
+    task: str,
+    argument: str,
+    now: datetime.datetime | None = None,
 ) -> int:
-    """Send `task` again ({argument: id}) for each job `abandoned` finds; return how many.
-    Beat calls it: the job's own `claim` makes a duplicate harmless."""
-    job_ids = abandoned(rows, queued=queued, running=running, key_of=key_of)
-    for job_id in job_ids:
-        queue.send_now(task, {argument: job_id})
-    if job_ids:
-        logger.warning("%s %s sent again: their task was lost", rows.model.__name__, job_ids)
-    return len(job_ids)
+    """Send `task` again ({argument: id}) for each job `abandoned` finds, up to MAX_SENDS
+    sends in all; fail with `failure`, finished now, one sent that many times (a file that
+    kills its worker each time must not kill one every 15 minutes for ever). Return how
+    many were sent again. Beat calls it.
+
+    `rows` has `status`, `started_at`, `attempts` (the sends again so far), `failure` and
+    `finished_at` columns. Each change is made only if the row is still as it was seen
+    stale (status, start, attempts), so two beats, or beat and a redelivered task that has
+    just claimed the job, never both act on it; the job's own `claim` makes a duplicate
+    send harmless. A job is sent again queued, with a new pulse (the send is a sign of
+    life): the next send comes only after ABANDONED_AFTER more, however long the task
+    waits in the queue.
+    """
+    now = now or timezone.now()
+    # Seen first, then found stale: a job claimed in between is seen as it was before.
+    seen = {
+        row["pk"]: row
+        for row in rows.filter(status__in=[queued, running]).values(
+            "pk", "status", "started_at", "attempts"
+        )
+    }
+    stale = abandoned(
+        rows.filter(pk__in=list(seen)), queued=queued, running=running, key_of=key_of, now=now
+    )
+    sent, given_up = [], []
+    for job_id in stale:
+        row = seen[job_id]
+        unchanged = rows.filter(**row)
+        if row["attempts"] + 1 >= MAX_SENDS:
+            if unchanged.update(status=failed, failure=failure, finished_at=now):
+                given_up.append(row["pk"])
+            continue
+        # Queued again: the task's `claim` takes it as it comes, with the new pulse.
+        if not unchanged.update(status=queued, started_at=None, attempts=F("attempts") + 1):
+            continue  # claimed, or sent again by another beat, since it was seen
+        key = key_of(row["pk"])
+        save(key, {k: v for k, v in read(key).items() if k != "at"}, PULSE_SECONDS)
+        queue.send_now(task, {argument: row["pk"]})
+        sent.append(row["pk"])
+    if sent:
+        logger.warning("%s %s sent again: their task was lost", rows.model.__name__, sent)
+    if given_up:
+        logger.warning(
+            "%s %s failed: no progress after %s sends", rows.model.__name__, given_up, MAX_SENDS
+        )
+    return len(sent)

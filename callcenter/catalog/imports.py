@@ -759,11 +759,17 @@ def run_catalog_import(*, import_id: int) -> CatalogImport | None:
 
 def resume_abandoned() -> int:
     """Send again the imports queued or running without progress for 15 minutes (their
-    task was lost, or their worker died); return how many. Beat runs it every 5 minutes."""
+    task was lost, or their worker died); return how many. Beat runs it every 5 minutes.
+    One interrupted lib.progress.MAX_SENDS times fails, saying so."""
     return lib_progress.send_again(
         CatalogImport.objects.all(),
         queued=CatalogImport.Status.QUEUED,
         running=CatalogImport.Status.RUNNING,
+        failed=CatalogImport.Status.FAILED,
+        failure=_(
+            "La importación se interrumpió %(times)s veces; divida el archivo y vuelva a subirlo."
+        )
+        % {"times": lib_progress.MAX_SENDS},
         key_of=lambda pk: CatalogImport(pk=pk).progress_cache_key,
         task="callcenter.run_catalog_import",
         argument="import_id",

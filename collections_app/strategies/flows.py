@@ -130,12 +130,21 @@ def run_flows(today: date | None = None) -> list[FlowRun]:
 
 
 def run_flow(flow: Flow, today: date | None = None) -> list[FlowRun]:
-    """Run the steps of one active flow for `today` (what "Ejecutar hoy" asks for)."""
+    """Run the steps of one active flow for `today` (what "Ejecutar hoy" asks for), and
+    then mark its request for today answered (`request_run`)."""
     today = today or timezone.localdate()
-    if not flow.is_active:
-        return []
-    steps = flow.steps.select_related("flow__segment", "template").order_by("day_offset", "pk")
-    return [run_step(step, today) for step in steps]
+    runs = []
+    if flow.is_active:
+        steps = flow.steps.select_related("flow__segment", "template").order_by("day_offset", "pk")
+        runs = [run_step(step, today) for step in steps]
+    _answered([flow.pk], today)
+    return runs
+
+
+def _answered(flow_ids: Iterable[int], today: date) -> None:
+    """Clear the "Ejecutar hoy" requests for `today` of these flows: each step went through
+    `run_step` since (a worker that dies first leaves the request for the sweep)."""
+    Flow.objects.filter(pk__in=list(flow_ids), run_requested_on=today).update(run_requested_on=None)
 
 
 def run_step(step: FlowStep, today: date, *, chunk_size: int = CHUNK) -> FlowRun:
@@ -239,8 +248,11 @@ def resume_runs(now: datetime | None = None) -> list[FlowRun]:
     switched-off flow's, one tried MAX_ATTEMPTS times); take up today's other stale runs;
     once RUN_AT has passed, run the steps of flows active and unchanged since before it
     that have no run today (a flow switched on or edited later waits for tomorrow or
-    "Ejecutar hoy", as its screen says). Two sweeps at once do nothing twice: each run is
-    claimed by a conditional update, and a day's run is unique per step.
+    "Ejecutar hoy", as its screen says). It also does, at any hour, what an "Ejecutar hoy"
+    asked for today and not yet done (its task lost by the broker, or its worker dead:
+    `request_run`): the flow's steps with no run today, or with a failed one tried fewer
+    than MAX_ATTEMPTS times. Two sweeps at once do nothing twice: each run is claimed by a
+    conditional update, and a day's run is unique per step.
     Return the runs it went through (as `run_step` returns them).
     """
     now = now or timezone.now()
@@ -254,15 +266,22 @@ def resume_runs(now: datetime | None = None) -> list[FlowRun]:
     stalled.filter(step__flow__is_active=False).update(error=str(INACTIVE_ERROR), **closed)
     due = Q(pk__in=stalled.filter(run_on=today).values("step_id"))
     run_start = timezone.make_aware(datetime.combine(today, RUN_AT))
+    ran_today = FlowRun.objects.filter(step=OuterRef("pk"), run_on=today)
     if now >= run_start:
-        ran_today = FlowRun.objects.filter(step=OuterRef("pk"), run_on=today)
         due |= Q(~Exists(ran_today), flow__updated_at__lt=run_start)
-    steps = (
+    # "Ejecutar hoy" asked for and not answered: run_step as its task would, but a failed
+    # run only below MAX_ATTEMPTS (one that kills its worker is not taken up for ever).
+    retry = ran_today.filter(status=FlowRun.Status.FAILED, attempt__lt=MAX_ATTEMPTS)
+    due |= Q(~Exists(ran_today) | Exists(retry), flow__run_requested_on=today)
+    requested = list(Flow.objects.filter(run_requested_on=today).values_list("pk", flat=True))
+    steps = list(
         FlowStep.objects.filter(due, flow__is_active=True)
         .select_related("flow__segment", "template")
         .order_by("flow__name", "flow_id", "day_offset", "pk")
     )
-    return [run_step(step, today) for step in steps]
+    runs = [run_step(step, today) for step in steps]
+    _answered(requested, today)
+    return runs
 
 
 def due_on(step: FlowStep, today: date) -> date:
@@ -842,8 +861,18 @@ def delete_flow(*, flow: Flow, actor: AbstractBaseUser | None) -> None:
     flow.delete()
 
 
-def request_run(*, flow: Flow) -> None:
-    """Queue today's run of an active flow in Celery, after the commit (nothing sent here)."""
+@transaction.atomic
+def request_run(*, flow: Flow, today: date | None = None) -> None:
+    """Queue today's run of an active flow in Celery, after the commit (nothing sent here).
+
+    The request is kept on the flow (`run_requested_on`) until the run has gone through
+    every step: if the broker loses the task (a Redis restart at the commit) or its worker
+    dies, beat's sweep (`resume_runs`, every 15 minutes) runs it.
+    """
     if not flow.is_active:
         raise ValidationError(_("Active el flujo antes de ejecutarlo."))
+    today = today or timezone.localdate()
+    # An update, not save(): the flow's updated_at (what the sweep reads) stays as it was.
+    Flow.objects.filter(pk=flow.pk).update(run_requested_on=today)
+    flow.run_requested_on = today
     queue.enqueue(RUN_FLOW_TASK, flow_id=flow.pk)

@@ -200,9 +200,9 @@ def send_contract(*, contract_id: int) -> None:
     with transaction.atomic():
         # Committed before DocuSeal is called, so a send cut off after the call leaves
         # its trace for the next one.
-        contract = LoanContract.objects.select_for_update().get(pk=contract_id)
-        if contract.status != LoanContract.Status.PENDING:
-            return
+        contract = LoanContract.objects.select_for_update().filter(pk=contract_id).first()
+        if contract is None or contract.status != LoanContract.Status.PENDING:
+            return  # deleted (with its loan) since it was queued, or sent already
         may_exist = contract.send_attempted_at is not None
         contract.send_attempted_at = timezone.now()
         contract.save(update_fields=["send_attempted_at"])
@@ -211,9 +211,10 @@ def send_contract(*, contract_id: int) -> None:
         contract = (
             LoanContract.objects.select_for_update()
             .select_related("loan__customer", "loan__product")
-            .get(pk=contract_id)
+            .filter(pk=contract_id)
+            .first()
         )
-        if contract.status != LoanContract.Status.PENDING:
+        if contract is None or contract.status != LoanContract.Status.PENDING:
             return
         loan = contract.loan
         rows = _signer_rows(contract)

@@ -778,11 +778,18 @@ def resume_abandoned() -> int:
     """Send again the run of every batch queued or running whose progress stopped for
     lib.progress.ABANDONED_AFTER: its task was lost (a broker error at the commit) or its
     worker died (a deploy, out of memory). Return how many were sent. Beat runs it every
-    5 minutes; the run's claim makes a duplicate harmless."""
+    5 minutes; the run's claim makes a duplicate harmless. A batch interrupted
+    lib.progress.MAX_SENDS times (a file too big for the worker's memory kills it each
+    time) fails, saying so."""
     return lib_progress.send_again(
         ImportBatch.objects.all(),
         queued=ImportBatch.Status.QUEUED,
         running=ImportBatch.Status.RUNNING,
+        failed=ImportBatch.Status.FAILED,
+        failure=_(
+            "La importación se interrumpió %(times)s veces; divida el archivo y vuelva a subirlo."
+        )
+        % {"times": lib_progress.MAX_SENDS},
         key_of=lambda pk: ImportBatch(pk=pk).progress_cache_key,
         task="crm.run_import",
         argument="batch_id",

@@ -656,6 +656,10 @@ def run_lifecycle_events(
                 )
                 counts["errors"] += 1
                 continue
+            except Exception:  # any other: this loan's transaction rolled back, not the rest
+                logger.exception("Life-cycle event %s failed for loan %s", event.pk, loan.pk)
+                counts["errors"] += 1
+                continue
             if run is None:
                 continue
             counts["runs"] += 1

@@ -102,7 +102,13 @@ def attach_pdf(*, attachment_id: int) -> Attachment | None:
     When LibreOffice is missing or fails, the follow-up's notes and the customer's
     timeline say so, and the DOCX stays the document.
     """
-    docx = Attachment.objects.select_related("follow_up__gestion__customer").get(pk=attachment_id)
+    docx = (
+        Attachment.objects.select_related("follow_up__gestion__customer")
+        .filter(pk=attachment_id)
+        .first()
+    )
+    if docx is None:
+        return None  # deleted (with its follow-up) since the task was queued
     follow_up = docx.follow_up
     pdf_name = docx.name.rsplit(".", 1)[0] + ".pdf"
     if follow_up.attachments.filter(name=pdf_name).exists():
@@ -188,10 +194,13 @@ def _note_pdf_missing(follow_up: FollowUp, *, reason: str) -> None:
     follow_up = (
         FollowUp.objects.select_for_update()
         .select_related("gestion__customer")
-        .get(pk=follow_up.pk)
+        .filter(pk=follow_up.pk)
+        .first()
     )
-    if follow_up.attachments.filter(name__iendswith=".pdf").exists():
+    if follow_up is None or follow_up.attachments.filter(name__iendswith=".pdf").exists():
         return
+    if _PDF_MISSING in follow_up.notes:
+        return  # said already, by an earlier delivery of the task or the sweep
     note = _("PDF no generado: %(reason)s") % {"reason": reason}
     FollowUp.objects.filter(pk=follow_up.pk).update(
         notes=f"{follow_up.notes}\n{note}".strip()[:2000]
