@@ -196,12 +196,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and Celery broker -----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis down must not take the site down: the cache answers misses (logged), so sessions
+# (cached_db) are read from the database and permissions computed again; the rate limits,
+# which talk to Redis directly, refuse public forms saying so (lib/ratelimit.py). A Redis
+# that does not answer costs a request at most a second per call, not a hung worker.
+REDIS_CACHE_OPTIONS = {
+    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    "IGNORE_EXCEPTIONS": True,
+    "SOCKET_CONNECT_TIMEOUT": 1,
+    "SOCKET_TIMEOUT": 1,
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
     }
 else:
@@ -240,10 +251,12 @@ CELERY_TIMEZONE = env.str("TIME_ZONE", default="America/Lima")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    # Every minute: send outbox messages whose next attempt is due.
+    # Every minute: send outbox messages whose next attempt is due. One that waited a
+    # minute for a worker is dropped: the next one does its work (one sweep at a time).
     "integrations-deliver-due-outbox": {
         "task": "integrations.deliver_due_messages",
         "schedule": crontab(minute="*"),
+        "options": {"expire_seconds": 60},  # django_celery_beat's name for expires
     },
     # Every 5 minutes: re-enqueue received webhooks whose processing never ran.
     "integrations-process-pending-webhooks": {
@@ -403,7 +416,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Health checks come from inside the network, over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)

@@ -1,6 +1,10 @@
+import logging
+
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
@@ -11,6 +15,8 @@ from crm.gestiones.campaigns import urls as campaign_urls
 from crm.gestiones.surveys import urls as survey_urls
 from lib.login import AdminLoginForm, LoginForm, PasswordChangeView
 
+logger = logging.getLogger(__name__)
+
 admin.site.site_header = "Cartera · Administración"
 admin.site.site_title = "Cartera"
 admin.site.index_title = "Configuración"
@@ -20,8 +26,52 @@ admin.site.login_form = AdminLoginForm
 @require_GET
 @login_not_required
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Answer the load balancer's and docker-compose's health checks."""
+    """Answer that this process serves requests (docker-compose's check); it checks
+    nothing else, and costs nothing. The load balancer asks `readyz`."""
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@login_not_required
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Answer the load balancer: 200 when the database and Redis answer, else 503 naming
+    which failed. Without Redis (the embedded default) only the database is checked."""
+    checks = {"database": _database_answers(), "redis": _redis_answers()}
+    failed = [name for name, ok in checks.items() if ok is False]
+    return JsonResponse(
+        {
+            "status": "unavailable" if failed else "ok",
+            "checks": {
+                name: "ok" if ok else ("failed" if ok is False else "not used")
+                for name, ok in checks.items()
+            },
+        },
+        status=503 if failed else 200,
+    )
+
+
+def _database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # any driver's error: the answer is "failed"
+        logger.warning("readyz: the database did not answer", exc_info=True)
+        return False
+    return True
+
+
+def _redis_answers() -> bool | None:
+    """Ping the cache's Redis directly (the cache itself hides its errors); None without one."""
+    if not settings.REDIS_URL:
+        return None
+    try:
+        from django_redis import get_redis_connection
+
+        get_redis_connection("default").ping()
+    except Exception:  # connection refused, timeout...
+        logger.warning("readyz: Redis did not answer", exc_info=True)
+        return False
+    return True
 
 
 urlpatterns = [
@@ -36,6 +86,7 @@ urlpatterns = [
     path("salir/", auth_views.LogoutView.as_view(), name="logout"),
     path("cuenta/contrasena/", PasswordChangeView.as_view(), name="password_change"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("calculadora/", include("credits.calculator.urls")),

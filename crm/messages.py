@@ -763,7 +763,30 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
         # the message say what is known, and the failure handler leaves them so.
         _record_outcome(payload, DeliveryStatus.UNKNOWN, error=_short(str(exc)))
         raise
-    _record_outcome(payload, DeliveryStatus.SENT, answer=delivery)
+    _record_sent(payload, delivery)
+
+
+def _record_sent(payload: Mapping[str, Any], answer: channels.Delivery | None) -> None:
+    """Mark a message the provider accepted sent. From here on nothing may have it sent
+    again: a record that fails (a dropped connection, a lock timeout) is tried once more in
+    a fresh transaction, then the outbox is told to keep it sent with the error
+    (`outbox.SentNotRecorded`), instead of retrying it as a failed send."""
+    try:
+        _record_outcome(payload, DeliveryStatus.SENT, answer=answer)
+        return
+    except Exception:
+        logger.warning(
+            "Message %s sent; recording it failed", payload.get("message"), exc_info=True
+        )
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        # A connection the error left broken is replaced, not used to fail again.
+        connection.close_if_unusable_or_obsolete()
+    try:
+        _record_outcome(payload, DeliveryStatus.SENT, answer=answer)
+    except Exception as exc:
+        logger.exception("Message %s sent; recording it failed twice", payload.get("message"))
+        raise outbox.SentNotRecorded(_short(errors.traceback_summary(exc))) from exc
 
 
 def _note_retry(payload: Mapping[str, Any], spec: "MessageChannel", error: str) -> None:

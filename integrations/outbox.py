@@ -21,6 +21,14 @@ runs in the transaction that marks the message failed; its own errors are logged
 noted on the message, and never make the message be sent again.
 
     outbox.register_sender("crm.customer_message", deliver, on_failure=record_failure)
+
+A sender whose call went through but whose own record of it failed raises
+`SentNotRecorded`: the message is kept sent, never sent again, with the reason in its
+last_error for a person to read in admin («Mensajes salientes»).
+
+One sweep runs at a time (a hold in the rate limits' store, lib.ratelimit), and it stops
+sending once SWEEP_SECONDS have passed, leaving the rest to the next one: a provider that
+answers slowly cannot make sweeps pile up behind each other on every worker.
 """
 
 import logging
@@ -37,7 +45,7 @@ from django.utils.translation import gettext
 
 from integrations import errors
 from integrations.models import OutboxMessage
-from lib import bulk, queue
+from lib import bulk, queue, ratelimit
 from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -48,6 +56,12 @@ FailureHandler = Callable[[OutboxMessage], None]
 # A send takes seconds (HTTP timeouts are 20 s); a message claimed longer ago than this
 # belongs to a worker that died mid-send.
 SENDING_TIMEOUT = timedelta(minutes=10)
+
+
+class SentNotRecorded(Exception):
+    """Raised by a sender once the provider has the message but recording that failed:
+    the outbox marks the message sent, never to be sent again, with this error noted."""
+
 
 _senders: Registry[Sender] = Registry("A sender for")
 _failure_handlers: Registry[FailureHandler] = Registry("A failure handler for")
@@ -178,6 +192,20 @@ def deliver_message(*, message_id: int) -> None:
 
     try:
         sender(message.payload)
+    except SentNotRecorded as exc:
+        # The provider has it: sending it again would reach the customer twice.
+        logger.error("Outbox message %s (%s) sent, not recorded", message.pk, message.destination)
+        _finish(
+            message,
+            status=OutboxMessage.Status.SENT,
+            attempts=message.attempts + 1,
+            last_error=gettext(
+                "Enviado, pero no se pudo registrar su estado (la ficha del cliente puede "
+                "seguir diciendo «en cola»): %(error)s"
+            )
+            % {"error": exc},
+            sent_at=timezone.now(),
+        )
     except errors.TemporaryProviderError as exc:
         _plan_retry(message, error=str(exc), not_before=exc.retry_after)
     except errors.ProviderError as exc:
@@ -202,15 +230,31 @@ def deliver_message(*, message_id: int) -> None:
 SWEEP_INLINE = 500
 SWEEP_BATCH = 500
 SWEEP_MAX = 20_000
+# The sweep stops sending after this long (beat starts one every minute); a send already
+# begun ends first, so with HTTP timeouts of 20 s the task's soft time limit
+# (integrations.tasks) is further off.
+SWEEP_SECONDS = 45
+# How long the one-sweep-at-a-time hold lasts if its worker dies without releasing it:
+# longer than the task's hard time limit, so two sweeps never overlap.
+SWEEP_HOLD_SECONDS = 150
 
 
-def deliver_due_messages(*, limit: int = SWEEP_INLINE) -> int:
-    """Recover messages stuck in sending, then send the due ones; return how many were tried.
+def deliver_due_messages(*, limit: int = SWEEP_INLINE, seconds: float = SWEEP_SECONDS) -> int:
+    """Recover messages stuck in sending, then send the due ones; return how many were
+    tried here or handed to batches (0 when another sweep is running).
 
-    Up to `limit` are sent here; beyond that, up to SWEEP_MAX more are handed to the
-    workers in batches. A batch sent twice (the next sweep finds it still queued) is
-    harmless: each message is claimed once.
+    Up to `limit` are sent here, for `seconds` at most; beyond that, up to SWEEP_MAX more
+    are handed to the workers in batches. A batch sent twice (the next sweep finds it still
+    queued) is harmless: each message is claimed once.
     """
+    with ratelimit.one_at_a_time("outbox-sweep", seconds=SWEEP_HOLD_SECONDS) as held:
+        if not held:
+            logger.info("Outbox sweep skipped: another one is running.")
+            return 0
+        return _sweep(limit=limit, until=timezone.now() + timedelta(seconds=seconds))
+
+
+def _sweep(*, limit: int, until: datetime) -> int:
     recover_stuck_messages()
     # Oldest first, and bounded, so one sweep ends well before the next one starts.
     message_ids = list(
@@ -225,7 +269,12 @@ def deliver_due_messages(*, limit: int = SWEEP_INLINE) -> int:
             "integrations.deliver_messages",
             {"message_ids": message_ids[start : start + SWEEP_BATCH]},
         )
-    for message_id in message_ids[:limit]:
+    inline = message_ids[:limit]
+    for done, message_id in enumerate(inline):
+        if timezone.now() >= until:
+            # The rest wait for the next sweep, a minute away.
+            logger.warning("Outbox sweep out of time: %s due messages left", len(inline) - done)
+            return len(message_ids) - len(inline) + done
         deliver_message(message_id=message_id)
     return len(message_ids)
 

@@ -1,8 +1,13 @@
 """Celery doors into the inbox and outbox services; ids in, nothing out."""
 
+import logging
+
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from integrations import errors, outbox, services
+
+logger = logging.getLogger(__name__)
 
 
 # Retries here cover a provider that is briefly down while a processor calls it; the
@@ -43,6 +48,13 @@ def deliver_messages(message_ids: list[int]) -> None:
     outbox.deliver_messages(message_ids=message_ids)
 
 
-@shared_task(name="integrations.deliver_due_messages")
+# Beat starts one every minute. The sweep stops sending after outbox.SWEEP_SECONDS (45 s);
+# these limits only stop one stuck past that (a provider that never answers), well inside
+# the hold that keeps a second sweep out (outbox.SWEEP_HOLD_SECONDS, 150 s).
+@shared_task(name="integrations.deliver_due_messages", soft_time_limit=90, time_limit=120)
 def deliver_due_messages() -> None:
-    outbox.deliver_due_messages()
+    try:
+        outbox.deliver_due_messages()
+    except SoftTimeLimitExceeded:
+        # What was not sent stays queued, or in sending until recovered: the next sweep.
+        logger.warning("Outbox sweep stopped by its time limit.")

@@ -16,10 +16,17 @@ live is settings.RATELIMIT_STORE:
 
 A fixed window lets a client send up to twice the limit across a window boundary; that
 is acceptable for slowing down abuse, which is all these limits are for.
+
+A store that fails (Redis down) cannot count: `hit` and `allow` then refuse (a limit that
+cannot count must not let a public form be hammered), and `allow_form` says the service
+is not available now rather than "too many requests". `one_at_a_time` lets the attempt
+through instead: it only guards the staff sign-in against simultaneous guesses, and
+django-axes still counts wrong passwords in the database, so staff can still sign in.
 """
 
 import contextlib
 import functools
+import logging
 import sqlite3
 import threading
 import time
@@ -29,8 +36,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from ninja.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Seconds a hit waits for another process's write on the SQLite counters (a write takes
@@ -53,23 +62,45 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return limit, seconds
 
 
+class Unavailable(Exception):
+    """The counters' store failed (Redis down): nothing could be counted."""
+
+
+UNAVAILABLE = gettext_lazy(
+    "Este servicio no está disponible en este momento. Intente de nuevo en unos minutos."
+)
+
+
 def hit(key: str, limit: int, window_seconds: int, *, now: float | None = None) -> bool:
     """Count one hit on `key`; return False once the window holds more than `limit` hits
-    (`now`, a Unix time, for a caller that counts another moment's window)."""
+    (`now`, a Unix time, for a caller that counts another moment's window), and False
+    when the store failed and nothing could be counted."""
+    try:
+        return _counted_hit(key, limit, window_seconds, now=now)
+    except Unavailable:
+        return False
+
+
+def _counted_hit(key: str, limit: int, window_seconds: int, *, now: float | None) -> bool:
+    """`hit`, raising Unavailable when the store fails."""
     now = time.time() if now is None else now
     window = int(now // window_seconds)
     counter = f"{key}:{window_seconds}:{window}"
     # The counter is kept a second past its window, for clocks a little apart.
     expires_at = (window + 1) * window_seconds + 1
     store = getattr(settings, "RATELIMIT_STORE", "cache")
-    if store == "redis":
-        count = _redis_hit(counter, ttl=max(1, int(expires_at - now)))
-    elif store == "sqlite":
-        count = _sqlite_hit(Path(settings.RATELIMIT_SQLITE_PATH), counter, expires_at, now)
-    elif store == "cache":
-        count = _cache_hit(counter, ttl=max(1, int(expires_at - now)))
-    else:
+    if store not in ("redis", "sqlite", "cache"):
         raise ValueError(f"unknown RATELIMIT_STORE {store!r}: expected redis, sqlite or cache")
+    try:
+        if store == "redis":
+            count = _redis_hit(counter, ttl=max(1, int(expires_at - now)))
+        elif store == "sqlite":
+            count = _sqlite_hit(Path(settings.RATELIMIT_SQLITE_PATH), counter, expires_at, now)
+        else:
+            count = _cache_hit(counter, ttl=max(1, int(expires_at - now)))
+    except Exception as exc:  # any store's error (redis, sqlite3, a cache backend's)
+        logger.error("Rate limit %s not counted: its store failed", key, exc_info=True)
+        raise Unavailable from exc
     return count <= limit
 
 
@@ -128,7 +159,11 @@ def _cache_hit(counter: str, *, ttl: int) -> int:
     key = f"ratelimit:{counter}"
     cache.add(key, 0, timeout=ttl)
     try:
-        return cache.incr(key)
+        count = cache.incr(key)
+        if count is None:
+            # django-redis with IGNORE_EXCEPTIONS: the cache is down and counted nothing.
+            raise Unavailable
+        return count
     except ValueError:
         # The counter expired between add() and incr(): this is the window's first hit.
         cache.set(key, 1, timeout=ttl)
@@ -145,6 +180,22 @@ def one_at_a_time(key: str, *, seconds: int = 30) -> Iterator[bool]:
     """
     name = f"hold:{key}"
     store = getattr(settings, "RATELIMIT_STORE", "cache")
+    release = None
+    try:
+        held, release = _hold(store, name, seconds)
+    except Exception:  # any store's error: let the attempt through (module docstring)
+        logger.error("Hold %s not taken: its store failed; going ahead", key, exc_info=True)
+        held = True
+    try:
+        yield held
+    finally:
+        if held and release is not None:
+            with contextlib.suppress(Exception):  # a failing store: it expires on its own
+                release()
+
+
+def _hold(store: str, name: str, seconds: int) -> tuple[bool, functools.partial]:
+    """Take the hold `name` in `store`: return whether it was taken, and how to release it."""
     if store == "redis":
         from django_redis import get_redis_connection
 
@@ -173,11 +224,7 @@ def one_at_a_time(key: str, *, seconds: int = 30) -> Iterator[bool]:
         release = functools.partial(cache.delete, name)
     else:
         raise ValueError(f"unknown RATELIMIT_STORE {store!r}: expected redis, sqlite or cache")
-    try:
-        yield held
-    finally:
-        if held:
-            release()
+    return held, release
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -206,9 +253,15 @@ def allow(request: HttpRequest, *, scope: str, rate: str) -> bool:
 
 
 def allow_form(request: HttpRequest, form, *, scope: str, rate: str) -> bool:
-    """Like `allow`, for a public form: when over the limit, say so on the form."""
-    if allow(request, scope=scope, rate=rate):
-        return True
+    """Like `allow`, for a public form: when over the limit, or when the limit cannot be
+    counted (its store is down), say which on the form."""
+    limit, seconds = parse_rate(rate)
+    try:
+        if _counted_hit(f"{scope}:{client_ip(request)}", limit, seconds, now=None):
+            return True
+    except Unavailable:
+        form.add_error(None, UNAVAILABLE)
+        return False
     form.add_error(
         None,
         gettext("Recibimos demasiadas solicitudes desde su conexión. Intente de nuevo más tarde."),
