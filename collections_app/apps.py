@@ -17,6 +17,7 @@ class CollectionsAppConfig(AppConfig):
         from collections_app import (  # noqa: F401 (checks registers)
             channels,
             checks,
+            merge_handlers,
             receivables,
             services,
         )
@@ -28,6 +29,8 @@ class CollectionsAppConfig(AppConfig):
         from integrations import sms, webhooks, whatsapp
 
         receivables.register(receivables.LoanReceivable())
+        # A merge of two customers folds their conversations into one (crm.merge).
+        merge_handlers.register()
         # The strategies' deletions, in the audit gestiones shows (crm.deletions).
         deletions.register_deletion_kind(segments.DELETION_KIND, _("Segmento de cobranza"))
         deletions.register_deletion_kind(templating.DELETION_KIND, _("Plantilla de mensaje"))

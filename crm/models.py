@@ -154,6 +154,18 @@ class Customer(models.Model):
     last_interaction_at = models.DateTimeField(_("última interacción"), null=True, blank=True)
     # Names, document, e-mail and phone digits, normalized: what the list's search reads.
     search_text = models.TextField(editable=False, default="")
+    # Set when this record was merged into another one (crm.merge): everything it had moved
+    # there; it stays for its history, out of the list and the search.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("fusionado en"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    merged_at = models.DateTimeField(_("fusionado el"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
 
@@ -166,6 +178,7 @@ class Customer(models.Model):
                 "change_customer_identity",
                 _("Puede cambiar el documento y los nombres de un cliente con créditos"),
             ),
+            ("merge_customer", _("Puede fusionar dos registros del mismo cliente")),
         ]
         constraints = [
             models.UniqueConstraint(

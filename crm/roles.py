@@ -62,6 +62,7 @@ ROLES: dict[str, str | list[str]] = {
         "crm.add_customer",
         "crm.change_customer",
         "crm.change_customer_identity",
+        "crm.merge_customer",
         "crm.run_import",
         "crm.view_interaction",
         "crm.add_interaction",

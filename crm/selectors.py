@@ -100,10 +100,12 @@ def customer_list(user: AbstractBaseUser) -> QuerySet[Customer]:
 
     The phone comes as the stored text (`phone_e164`): loading the field parses every
     number with the phonenumbers library (~50 µs each, twice a row), and the list only
-    writes it, through the cached `phone_national` filter.
+    writes it, through the cached `phone_national` filter. A record merged into another
+    one (crm.merge) is not listed: its rows are the kept record's now.
     """
     return (
         customers_visible_to(user)
+        .filter(merged_into__isnull=True)
         .select_related("branch", "channel", "advisor")
         .prefetch_related("tags")
         .only(*CUSTOMER_LIST_FIELDS)
@@ -115,8 +117,9 @@ def search_customers(queryset: QuerySet[Customer], text: str) -> QuerySet[Custom
     """Filter by document number, name, e-mail or phone: every term must match somewhere.
 
     Accents and case do not matter; a phone may be typed with its country code or without,
-    with spaces or dashes.
+    with spaces or dashes. A record merged into another one (crm.merge) is never found.
     """
+    queryset = queryset.filter(merged_into__isnull=True)
     condition = search.matches_all(text)
     if not condition:
         return queryset

@@ -15,6 +15,12 @@ urlpatterns = [
     path("clientes/<int:pk>/editar/", views.customer_update, name="customer_update"),
     path("clientes/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),
     path("clientes/<int:pk>/notas/", views.customer_add_note, name="customer_add_note"),
+    path("clientes/<int:pk>/fusionar/", views.customer_merge_pick, name="customer_merge_pick"),
+    path(
+        "clientes/<int:pk>/fusionar/<int:other_pk>/",
+        views.customer_merge,
+        name="customer_merge",
+    ),
     path("agenda/", views.agenda, name="agenda"),
     path("importaciones/", import_views.import_list, name="import_list"),
     path("importaciones/nueva/", import_views.import_new, name="import_new"),

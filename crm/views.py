@@ -18,11 +18,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from crm import filters, forms, selectors, services, tables, timeline
+from crm import filters, forms, merge, selectors, services, tables, timeline
 from crm import messages as customer_messages
 from crm import unsubscribe as unsubscribe_links
 from crm.models import Appointment, Customer, Interaction
 from lib import lists, ratelimit
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
 
 AGENDA_PAGE_SIZE = 25
 
@@ -102,6 +103,8 @@ def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("crm.view_customer", raise_exception=True)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_page(request.user, pk)
+    if customer.merged_into_id is not None:
+        return _to_merged_into(request, customer)
     return render(request, "crm/customer_detail.html", customer_page_context(request, customer))
 
 
@@ -325,3 +328,94 @@ def unsubscribe(request: HttpRequest, firma: str) -> HttpResponse:
     return render(
         request, "crm/unsubscribe.html", {"state": state, "company": settings.COMPANY_NAME}
     )
+
+
+# --- Merging two records of the same customer (crm.merge) ------------------------------------
+
+MERGE_CANDIDATES = 20
+
+
+def _to_merged_into(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """Send the 360 page of a merged record to the record it was merged into."""
+    messages.info(
+        request,
+        _(
+            "%(name)s fue fusionado en otro registro del mismo cliente el %(at)s: "
+            "se muestra el registro que quedó."
+        )
+        % {
+            "name": customer.full_name,
+            "at": timezone.localtime(customer.merged_at).strftime("%d/%m/%Y %H:%M")
+            if customer.merged_at
+            else "—",
+        },
+    )
+    return redirect("crm:customer_detail", pk=customer.merged_into_id)
+
+
+@require_GET
+@permission_required(["crm.view_customer", "crm.merge_customer"], raise_exception=True)
+def customer_merge_pick(request: HttpRequest, pk: int) -> HttpResponse:
+    """Find the other record of the same customer, by document or name."""
+    customer = selectors.customer_for(request.user, pk)
+    if customer.merged_into_id is not None:
+        return _to_merged_into(request, customer)
+    query = (request.GET.get("q") or "").strip()[:100]
+    candidates = []
+    if query:
+        candidates = list(
+            selectors.search_customers(selectors.customer_list(request.user), query)
+            .exclude(pk=customer.pk)
+            .order_by("last_name", "first_name", "pk")[:MERGE_CANDIDATES]
+        )
+    return render(
+        request,
+        "crm/merge_pick.html",
+        {"customer": customer, "query": query, "candidates": candidates, "limit": MERGE_CANDIDATES},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(["crm.view_customer", "crm.merge_customer"], raise_exception=True)
+def customer_merge(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse:
+    """Compare two records side by side, choose what stays, and merge `other_pk` into `pk`
+    once the person confirms (and confirms any change of identity with its key)."""
+    keep = selectors.customer_for(request.user, pk)
+    drop = selectors.customer_for(request.user, other_pk)
+    confirmed = request.method == "POST" and is_confirmed(request.POST)
+    form = merge.MergeForm(request.POST if confirmed else None, keep=keep, drop=drop)
+    if confirmed and form.is_valid():
+        try:
+            merge.merge_customers(
+                keep=keep,
+                drop=drop,
+                choices=form.choices(),
+                actor=request.user,
+                identity_key=form.confirms_identity(),
+                seen=form.cleaned_data["seen"],
+            )
+        except ValidationError as exc:
+            # The page shows both records as they are now, and confirms what it shows.
+            keep.refresh_from_db()
+            drop.refresh_from_db()
+            data = request.POST.copy()
+            data["seen"] = merge.fingerprint(keep, drop)
+            form = merge.MergeForm(data, keep=keep, drop=drop)
+            form.is_valid()
+            form.add_service_error(exc)
+        else:
+            messages.success(
+                request,
+                _("%(drop)s se fusionó en %(keep)s: todo lo de ese registro está ahora aquí.")
+                % {"drop": drop.full_name, "keep": keep.full_name},
+            )
+            return redirect("crm:customer_detail", pk=keep.pk)
+    context = {
+        "keep": keep,
+        "drop": drop,
+        "form": form,
+        "moves": merge.moves(drop),
+        "blockers": merge.blockers(keep, drop),
+        "confirm_field": CONFIRM_FIELD,
+    }
+    return render(request, "crm/merge_compare.html", context)

@@ -45,13 +45,15 @@ class RecoveryConfig(AppConfig):
         from crm import identity, timeline
         from crm import services as crm_services
         from crm.imports import registry as import_registry
-        from recovery import imports, receivables, variables
+        from recovery import imports, merge_handlers, receivables, variables
         from recovery.portal import services as portal_services
         from recovery.portal import session as recovery_session
         from recovery.portal import views as portal_views
 
         collection_receivables.register(receivables.CampaignReceivable())
         identity.register_guard("recovery.campaigns", campaigns_protect_identity)
+        # Two customers with an active campaign each are not merged (crm.merge).
+        merge_handlers.register()
         # An active or paid campaign settles its written-off loan: the debtor is asked for
         # the campaign (or for nothing), and the loan's page says which campaign covers it.
         collection_receivables.register_cover(receivables.CAMPAIGN, receivables.covered_loans)

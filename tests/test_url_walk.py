@@ -150,6 +150,9 @@ def _value(name: str, kwarg: str) -> object:
         return _first("credits.Loan")()
     if kwarg in ("customer_id", "customer_pk"):
         return _first("crm.Customer")()
+    if kwarg == "other_pk":  # the other record of a merge: the second customer
+        other = apps.get_model("crm", "Customer").objects.order_by("pk").values_list("pk")[1:2]
+        return other[0][0] if other else 0
     if kwarg == "product_id":
         return _first("callcenter.CatalogProduct")()
     if kwarg == "gestion_id":

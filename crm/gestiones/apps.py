@@ -21,11 +21,13 @@ class GestionesConfig(AppConfig):
         from credits.calculator import services as calculator_services
         from credits.services import loans as loan_services
         from crm import messages
-        from crm.gestiones import services
+        from crm.gestiones import merge_handlers, services
         from crm.gestiones.applications import approval
         from crm.gestiones.applications import services as application_services
         from crm.gestiones.campaigns import services as campaign_services
 
+        # A merge of two customers keeps one target per campaign (crm.merge).
+        merge_handlers.register()
         messages.register_outcome_handler(
             campaign_services.TARGET_MESSAGE, campaign_services.record_message_outcome
         )
