@@ -10,23 +10,6 @@ document.addEventListener("htmx:afterSettle", (event) => {
   if (invalid || box) (invalid || box).focus();
 });
 
-// A page that shows a form it refused (<meta name="form-errors">, crm/templatetags/page_errors.py):
-// the focus goes to what went wrong, so a screen reader says it and the keyboard starts
-// there, not at the page's top (the follow-up form is two screens down the gestión). The
-// summary above the form (data-error-summary, else the page's red alert), else the first
-// field refused. static/js/error_summary.js does the same on the portals.
-document.addEventListener("DOMContentLoaded", () => {
-  if (!document.querySelector('meta[name="form-errors"]')) return;
-  const summary =
-    document.querySelector("main [data-error-summary]") ||
-    document.querySelector('main .alert-danger[role="alert"]') ||
-    document.querySelector('main [aria-invalid="true"]');
-  if (!summary) return;
-  if (!summary.matches("a[href], button, input, select, textarea, [tabindex]")) summary.setAttribute("tabindex", "-1");
-  // After the other scripts' own focus on load (a list's search box, a sign-in's autofocus).
-  window.setTimeout(() => summary.focus(), 0);
-});
-
 // Say what a swapped piece asks to say (data-announce="Nota agregada."): one polite status
 // for the whole page, there from the start (a live region that arrives with its words is
 // often not read), and visually hidden.

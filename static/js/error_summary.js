@@ -2,7 +2,7 @@
 // the focus goes to what went wrong, so a screen reader says it and the keyboard starts
 // there, not at the page's top (the form may be two screens down). The summary above the
 // form (data-error-summary, else the page's red alert), else the first field refused.
-// The portals' copy of the rule in static/js/app.js (their pages do not load app.js).
+// Loaded by both layouts (base.html, the portals' layout) only on such a page.
 document.addEventListener("DOMContentLoaded", () => {
   if (!document.querySelector('meta[name="form-errors"]')) return;
   const summary =
