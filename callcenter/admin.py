@@ -38,6 +38,7 @@ from callcenter.services import leads as lead_services
 from crm import display
 from lib import fields as lib_fields
 from lib import files, people, search
+from lib.admin_widgets import ReadOnlyAdmin
 
 # Numbers typed as people type them, in a text input (lib.fields).
 NUMBER_FIELDS = lib_fields.admin_number_fields()
@@ -55,19 +56,6 @@ def _person_column(field: str, label: str):
 
     column.__name__ = f"{field}_name"
     return column
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by the call center's services: visible, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(CatalogProduct)

@@ -24,20 +24,7 @@ from collections_app.models import (
 )
 from lib import fields as lib_fields
 from lib import people
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the collections services: visible here, never edited by hand."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+from lib.admin_widgets import ReadOnlyAdmin
 
 CUSTOMER_SEARCH = [
     "customer__document_number",

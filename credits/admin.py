@@ -38,19 +38,10 @@ from lib.stale import KeepsOthersChangesAdmin
 NUMBER_FIELDS = lib_fields.admin_number_fields()
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin_widgets.ReadOnlyAdmin):
     """Rows written only by `credits.services`: visible, never edited by hand."""
 
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(LoanProduct)

@@ -22,7 +22,7 @@ from crm.models import (
     Tag,
 )
 from integrations.channels import LOG_PROVIDER
-from lib.admin_widgets import WholeNumberAutocompleteMixin, blanked_by_deleting
+from lib.admin_widgets import ReadOnlyAdmin, WholeNumberAutocompleteMixin, blanked_by_deleting
 from lib.stale import KeepsOthersChanges, KeepsOthersChangesAdmin
 
 
@@ -337,7 +337,7 @@ class DeletionKindFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeletionRecord)
-class DeletionRecordAdmin(admin.ModelAdmin):
+class DeletionRecordAdmin(ReadOnlyAdmin):
     """The deletions audit: written by the deleting services, never edited by hand."""
 
     list_display = ("deleted_at", "kind_label", "name", "deleted_by_name")
@@ -348,15 +348,6 @@ class DeletionRecordAdmin(admin.ModelAdmin):
     @admin.display(description=_("qué"), ordering="kind")
     def kind_label(self, obj: DeletionRecord) -> str:
         return deletions.kind_label(obj.kind)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 admin.site.unregister(Group)

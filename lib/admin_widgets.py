@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from django.contrib import admin
 from django.contrib.admin.utils import display_for_field
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.db import models
@@ -91,3 +92,17 @@ def blanked_by_deleting(obj: models.Model) -> list[str]:
         if model._base_manager.filter(**{relation.field.name: obj}).exists():
             traces.append(str(model._meta.verbose_name_plural))
     return traces
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services (a timeline, an audit, an outbox): visible in admin,
+    never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

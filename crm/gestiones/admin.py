@@ -40,23 +40,10 @@ from crm.gestiones.models import (
 from crm.gestiones.surveys import services as survey_services
 from lib import admin_widgets
 from lib import fields as lib_fields
-from lib.admin_widgets import WholeNumberAutocompleteMixin
+from lib.admin_widgets import ReadOnlyAdmin, WholeNumberAutocompleteMixin
 
 # Numbers typed in admin are read as on the app's screens (lib.fields), in text inputs.
 NUMBER_FIELDS = lib_fields.admin_number_fields()
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by services: visible here, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class GestionStateInline(admin.TabularInline):
