@@ -311,7 +311,8 @@ def import_status(request: HttpRequest, batch_id: int) -> dict:
 )
 def customer_list(request: HttpRequest, params: Query[CustomerQuery]) -> dict:
     """The customers by name, or those matching `q`; a page at a time."""
-    customers = Customer.objects.order_by("last_name", "first_name", "pk")
+    # A record merged into another one (crm.merge) is not listed: the kept one is.
+    customers = Customer.objects.current().order_by("last_name", "first_name", "pk")
     if params.q and params.q.strip():
         customers = selectors.search_customers(customers, params.q)
     header, page = paged(customers, params)
@@ -325,9 +326,15 @@ def customer_list(request: HttpRequest, params: Query[CustomerQuery]) -> dict:
     url_name="book_customer_detail",
 )
 def customer_detail(request: HttpRequest, key: Path[CustomerKeyIn]) -> dict:
-    customer = Customer.objects.filter(
-        document_type=key.tipo_documento, document_number=key.numero_documento
-    ).first()
+    # The document of a record merged into another one (crm.merge) gives the kept record,
+    # with its own document.
+    customer = (
+        Customer.objects.filter(
+            document_type=key.tipo_documento, document_number=key.numero_documento
+        )
+        .resolved()
+        .first()
+    )
     if customer is None:
         raise HttpError(404, _("No hay un cliente registrado con ese documento."))
     return _customers([customer])[0]

@@ -46,7 +46,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.translation import gettext
@@ -90,6 +90,7 @@ class SendStatus(models.TextChoices):
     OPTED_OUT = "opted_out", _("Omitido: el cliente pidió no ser contactado")
     NO_ADDRESS = "no_address", _("Omitido: el cliente no tiene dirección en el canal")
     CAPPED = "capped", _("Omitido: el cliente ya recibió los mensajes del día")
+    MERGED = "merged", _("Omitido: el registro fue fusionado en otro del mismo cliente")
 
 
 @dataclass(frozen=True)
@@ -331,16 +332,33 @@ def send_customer_message(
     customer asked for this very message (the portal's code to pay): it answers them, it
     is not contact, so it goes even to a customer who asked not to be contacted.
 
-    Skip it, with an entry that says why, when the customer asked not to be contacted,
-    has no address on `channel`, or (`capped`) already got the day's limit. Nothing is
-    sent unless the caller's transaction commits. With a `dedupe_key` already used,
-    return the first message's entry and queue nothing. `payload` adds to what the entry
-    shows; `origin=(name, id)` is kept on the Message, and the handler registered for
-    `name` (if any) is told the outcome.
+    Skip it, with an entry that says why, when the record was merged into another one
+    (crm.merge), the customer asked not to be contacted, has no address on `channel`, or
+    (`capped`) already got the day's limit. Nothing is sent unless the caller's
+    transaction commits. With a `dedupe_key` already used, return the first message's
+    entry and queue nothing. `payload` adds to what the entry shows; `origin=(name, id)`
+    is kept on the Message, and the handler registered for `name` (if any) is told the
+    outcome.
     """
     spec = _channel(channel)
     # Read now, not from the caller's copy: a campaign's batch may have loaded it minutes ago.
-    if not requested and Customer.objects.filter(pk=customer.pk, has_opted_out=True).exists():
+    opted_out, merged_into = Customer.objects.filter(pk=customer.pk).values_list(
+        "has_opted_out", "merged_into_id"
+    ).first() or (False, None)
+    if merged_into:
+        # A record merged into another one (crm.merge) is history: its messages go nowhere.
+        return _skip(
+            customer,
+            spec,
+            SendStatus.MERGED,
+            subject,
+            actor,
+            payload,
+            occurred_at,
+            dedupe_key,
+            merged_into=merged_into,
+        )
+    if not requested and opted_out:
         return _skip(
             customer, spec, SendStatus.OPTED_OUT, subject, actor, payload, occurred_at, dedupe_key
         )
@@ -448,16 +466,20 @@ def send_customer_messages(
     by_days = _held_by_quiet_days(now, held_until, policy)
     due_at = held_until or now
     customer_ids = [item.customer.pk for item in outgoing]
-    opted_out = set(
-        Customer.objects.filter(pk__in=bulk.ids_in(customer_ids), has_opted_out=True).values_list(
-            "pk", flat=True
-        )
+    held_back = list(
+        Customer.objects.filter(pk__in=bulk.ids_in(customer_ids))
+        .filter(Q(has_opted_out=True) | Q(merged_into__isnull=False))
+        .values_list("pk", "has_opted_out", "merged_into_id")
     )
+    opted_out = {pk for pk, has_opted_out, _into in held_back if has_opted_out}
+    merged = {pk: into for pk, _opted, into in held_back if into}
     counts = _capped_counts(customer_ids, due_at) if capped else {}
     results: list[tuple[str, Outgoing, str]] = []
     for item in outgoing:
         address = address_for(item.customer, channel)
-        if item.customer.pk in opted_out:
+        if item.customer.pk in merged:
+            status = SendStatus.MERGED
+        elif item.customer.pk in opted_out:
             status = SendStatus.OPTED_OUT
         elif not address:
             status = SendStatus.NO_ADDRESS
@@ -484,7 +506,8 @@ def send_customer_messages(
                 "summary": (
                     _queued_summary(spec, item.subject, held_until, by_quiet_days=by_days)
                     if queued
-                    else _skip_summary(spec, status) % {"subject": item.subject}
+                    else _skip_summary(spec, status, merged.get(item.customer.pk))
+                    % {"subject": item.subject}
                 )[:500],
                 "text": "",
                 "payload": (
@@ -503,7 +526,8 @@ def send_customer_messages(
     # Rows, not model objects, written by COPY on PostgreSQL (lib.bulk): a flow's 100,000
     # messages spent most of their time in bulk_create's per-value adaptation.
     entry_ids = bulk.create_rows(Interaction, entries)
-    # Contact is a message sent: the skipped ones (opted out, no address, capped) are not.
+    # Contact is a message sent: the skipped ones (merged, opted out, no address, capped)
+    # are not.
     contacted = [item.customer.pk for status, item, _a in results if status == SendStatus.QUEUED]
     services.stamp_last_interaction(Customer.objects.filter(pk__in=bulk.ids_in(contacted)), now)
 
@@ -676,7 +700,13 @@ def _outbox_payload(
     return payload
 
 
-def _skip_summary(spec: "MessageChannel", status: str) -> str:
+def _skip_summary(spec: "MessageChannel", status: str, merged_into: int | None = None) -> str:
+    if status == SendStatus.MERGED:
+        said = _(
+            "%(label)s no enviado: %(subject)s. Este registro fue fusionado en el cliente "
+            "n.º %(keep)s."
+        )
+        return str(said) % {"label": spec.label, "subject": "%(subject)s", "keep": merged_into}
     if status == SendStatus.OPTED_OUT:
         return spec.opted_out
     if status == SendStatus.NO_ADDRESS:
@@ -695,17 +725,20 @@ def _skip(
     payload: Mapping[str, Any] | None,
     occurred_at: datetime.datetime | None,
     dedupe_key: str = "",
+    *,
+    merged_into: int | None = None,
 ) -> Sending:
     """Write on the timeline that a message was not sent, and why (a system entry: no
     message went out on the channel). The same message skipped again (its `dedupe_key`:
-    an event announced twice) is said once."""
+    an event announced twice) is said once. `merged_into`: the record a merged one went
+    to (SendStatus.MERGED)."""
     if dedupe_key:
         said = Interaction.objects.filter(
             customer=customer, kind=Interaction.Kind.SYSTEM, payload__skipped=dedupe_key
         ).first()
         if said is not None:
             return Sending(status, said)
-    summary = _skip_summary(spec, status)
+    summary = _skip_summary(spec, status, merged_into)
     interaction = services.record_interaction(
         customer=customer,
         kind=Interaction.Kind.SYSTEM,

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F
-from django.db.models.functions import Upper
+from django.db.models.functions import Coalesce, Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -95,6 +95,32 @@ class Tag(models.Model):
         return self.name
 
 
+class CustomerQuerySet(models.QuerySet):
+    """Customers, and which of them are current: a record merged into another one
+    (crm.merge) is never found, picked or written to; the kept record answers for it."""
+
+    def current(self) -> "CustomerQuerySet":
+        """Leave out the records merged into another one."""
+        return self.filter(merged_into__isnull=True)
+
+    def resolved(self) -> "CustomerQuerySet":
+        """Return the current records of those matched so far: a merged record found (by
+        its document, phone or e-mail) gives the record it was merged into, and each one
+        comes once, in no given order. One query (a subquery on `self`).
+
+        A merge moves the records merged before into the kept one too, so `merged_into`
+        always names a current record.
+        """
+        kept = (
+            self.order_by()
+            .annotate(
+                kept_id=Coalesce("merged_into_id", "pk", output_field=models.BigIntegerField())
+            )
+            .values("kept_id")
+        )
+        return self.model._default_manager.filter(pk__in=kept, merged_into__isnull=True)
+
+
 class Customer(models.Model):
     """A person or company the lender deals with: prospect, borrower or debtor."""
 
@@ -168,6 +194,8 @@ class Customer(models.Model):
     merged_at = models.DateTimeField(_("fusionado el"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    objects = CustomerQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]

@@ -35,7 +35,13 @@ APPOINTMENT_CARD_FIELDS = (
 
 
 def customers_visible_to(user: AbstractBaseUser) -> QuerySet[Customer]:
-    """Return the customers a staff user may see: all of them, given the permission."""
+    """Return the customers a staff user may see and work: all the current ones, given the
+    permission. A record merged into another one (crm.merge) is in no picker and no page
+    but its own 360 page, which sends to the kept one (`customer_or_merged_for`)."""
+    return _all_visible_to(user).current()
+
+
+def _all_visible_to(user: AbstractBaseUser) -> QuerySet[Customer]:
     if not user.is_authenticated:
         return Customer.objects.none()
     if not user.has_perm("crm.view_customer"):
@@ -44,7 +50,7 @@ def customers_visible_to(user: AbstractBaseUser) -> QuerySet[Customer]:
 
 
 def customer_for(user: AbstractBaseUser, pk: int) -> Customer:
-    """Return the customer `pk` if `user` may see it, else 404."""
+    """Return the customer `pk` if `user` may see it, else 404 (a merged record too)."""
     return get_object_or_404(
         customers_visible_to(user)
         .select_related("branch", "channel", "advisor")
@@ -53,14 +59,26 @@ def customer_for(user: AbstractBaseUser, pk: int) -> Customer:
     )
 
 
+def customer_or_merged_for(user: AbstractBaseUser, pk: int) -> Customer:
+    """As `customer_for`, a record merged into another one included: for the customer's
+    own pages, which send it to the record it was merged into."""
+    return get_object_or_404(
+        _all_visible_to(user)
+        .select_related("branch", "channel", "advisor")
+        .prefetch_related("tags"),
+        pk=pk,
+    )
+
+
 def customer_page(user: AbstractBaseUser, pk: int) -> Customer:
-    """Return the customer `pk` for its 360 page if `user` may see it, else 404.
+    """Return the customer `pk` for its 360 page if `user` may see it, else 404; a merged
+    record too (the page sends it to the kept one).
 
     As `customer_for`, without prefetching the tags: the page reads them where it writes
     them, in the same one query, and Django's prefetch machinery cost ~0.5 ms more than
     that query (measured on the bench).
     """
-    customer = get_object_or_404(customers_visible_to(user), pk=pk)
+    customer = get_object_or_404(_all_visible_to(user), pk=pk)
     # Their names from the process's copies (lib.small_tables), not three joins (~0.5 ms).
     branches, channels, people = small_tables.rows(Branch, Channel, small_tables.people())
     small_tables.attach([customer], branch=branches, channel=channels, advisor=people)
@@ -105,7 +123,6 @@ def customer_list(user: AbstractBaseUser) -> QuerySet[Customer]:
     """
     return (
         customers_visible_to(user)
-        .filter(merged_into__isnull=True)
         .select_related("branch", "channel", "advisor")
         .prefetch_related("tags")
         .only(*CUSTOMER_LIST_FIELDS)
@@ -346,7 +363,8 @@ def customer_reached_at(*, email: str = "", phone: str = "") -> Customer | None:
     The one rule for everything that arrives from an address (an SMS, a WhatsApp, an
     e-mail, a Cal.com booking): messages go to a customer's primary phone, so a customer
     whose primary phone it is comes before one who lists it only as their second phone (a
-    relative's number); among equals, the latest one active. Give one of the two.
+    relative's number); among equals, the latest one active. Give one of the two. An
+    address of a record merged into another one (crm.merge) is the kept record's.
     """
     if email:
         match = Q(email__iexact=email)
@@ -358,4 +376,4 @@ def customer_reached_at(*, email: str = "", phone: str = "") -> Customer | None:
         return None
     # The never contacted last on every database (PostgreSQL put them first going down).
     latest = F("last_interaction_at").desc(nulls_last=True)
-    return Customer.objects.filter(match).order_by(primary_first, latest, "-pk").first()
+    return Customer.objects.filter(match).resolved().order_by(primary_first, latest, "-pk").first()

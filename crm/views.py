@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from crm import filters, forms, merge, selectors, services, tables, timeline
 from crm import messages as customer_messages
@@ -80,7 +81,10 @@ def customer_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("crm.change_customer", raise_exception=True)
 def customer_update(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = selectors.customer_for(request.user, pk)
+    customer = selectors.customer_or_merged_for(request.user, pk)
+    if customer.merged_into_id is not None:
+        # A merged record is history: nothing edits it, its data is the kept one's.
+        return _to_merged_into(request, customer)
     form = forms.CustomerForm(request.POST or None, instance=customer, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -236,7 +240,12 @@ def timeline_items(items: list[Interaction]) -> SafeString:
 @require_POST
 @permission_required("crm.add_interaction", raise_exception=True)
 def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = selectors.customer_for(request.user, pk)
+    customer = selectors.customer_or_merged_for(request.user, pk)
+    if customer.merged_into_id is not None:
+        # No note on a merged record: the tab goes to the kept one (htmx would swap that
+        # whole page into the note form).
+        sent = _to_merged_into(request, customer)
+        return HttpResponseClientRedirect(sent.url) if request.htmx else sent
     form = forms.QuickNoteForm(request.POST)
     if not form.is_valid():
         if not request.htmx:
@@ -357,7 +366,7 @@ def _to_merged_into(request: HttpRequest, customer: Customer) -> HttpResponse:
 @permission_required(["crm.view_customer", "crm.merge_customer"], raise_exception=True)
 def customer_merge_pick(request: HttpRequest, pk: int) -> HttpResponse:
     """Find the other record of the same customer, by document or name."""
-    customer = selectors.customer_for(request.user, pk)
+    customer = selectors.customer_or_merged_for(request.user, pk)
     if customer.merged_into_id is not None:
         return _to_merged_into(request, customer)
     query = (request.GET.get("q") or "").strip()[:100]

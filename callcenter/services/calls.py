@@ -275,9 +275,12 @@ def confirm_contact_data(
             )
         lead.save()
         return lead
-    existing = Customer.objects.filter(
-        document_type=data["document_type"], document_number=document
-    ).first()
+    # The document of a record merged into another one (crm.merge) suggests the kept one.
+    existing = (
+        Customer.objects.filter(document_type=data["document_type"], document_number=document)
+        .resolved()
+        .first()
+    )
     if existing is not None:
         lead.suggested_customer = existing
         lead.suggested_by = Lead.Match.DOCUMENT

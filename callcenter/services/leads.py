@@ -266,21 +266,24 @@ def find_customer_match(
     *, document_number: str = "", phones: Iterable[str] = (), email: str = ""
 ) -> tuple[Customer, str] | None:
     """Return the CRM customer with this document, else this phone, else this e-mail,
-    and which of the three matched (a `Lead.Match` value)."""
+    and which of the three matched (a `Lead.Match` value). What a record merged into
+    another one (crm.merge) had matches the kept record."""
     document = normalize_document_number(document_number)
     if document:
-        found = Customer.objects.filter(document_number=document).first()
+        found = Customer.objects.filter(document_number=document).resolved().first()
         if found:
             return found, Lead.Match.DOCUMENT
     numbers = [n for n in (crm_services.phone_e164(p) for p in phones) if n]
     if numbers:
-        found = Customer.objects.filter(
-            Q(phone__in=numbers) | Q(phone_secondary__in=numbers)
-        ).first()
+        found = (
+            Customer.objects.filter(Q(phone__in=numbers) | Q(phone_secondary__in=numbers))
+            .resolved()
+            .first()
+        )
         if found:
             return found, Lead.Match.PHONE
     if email:
-        found = Customer.objects.filter(email__iexact=email.strip()).first()
+        found = Customer.objects.filter(email__iexact=email.strip()).resolved().first()
         if found:
             return found, Lead.Match.EMAIL
     return None

@@ -75,9 +75,12 @@ def document_key(document_type: str, document_number: str) -> str:
 
 
 def _customer(document_type: str, document_number: str) -> Customer | None:
-    return Customer.objects.filter(
-        document_type=document_type, document_number=document_number
-    ).first()
+    # The document of a record merged into another one (crm.merge) is the kept record's.
+    return (
+        Customer.objects.filter(document_type=document_type, document_number=document_number)
+        .resolved()
+        .first()
+    )
 
 
 def _channel_for(customer: Customer) -> tuple[str, str]:

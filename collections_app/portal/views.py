@@ -70,7 +70,9 @@ def visitor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         visitor = session.visitor(request)
         if visitor is None:
             return _to_identify(request)
-        customer = Customer.objects.filter(pk=visitor.customer_id).first()
+        # A record merged into another one since (crm.merge) has nothing left here: the
+        # visitor identifies again, and their document finds the kept record.
+        customer = Customer.objects.current().filter(pk=visitor.customer_id).first()
         if customer is None:
             session.sign_out(request)
             return _to_identify(request)

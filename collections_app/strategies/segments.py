@@ -149,7 +149,9 @@ def loans(segment: "Segment | Rules", today: date) -> QuerySet[Loan]:
     """Return the active loans that meet the segment's loan rules, whose customer meets its
     customer rules and has no written-off campaign: one query, however it is read."""
     rules = _rules(segment)
-    found = Loan.objects.filter(status=Loan.Status.ACTIVE)
+    # A record merged into another one (crm.merge) is history: a loan still on it (one
+    # imported by its old document) reaches nobody through it.
+    found = Loan.objects.filter(status=Loan.Status.ACTIVE, customer__merged_into__isnull=True)
     if rules.min_days_past_due is not None:
         found = found.filter(days_past_due__gte=rules.min_days_past_due)
     if rules.max_days_past_due is not None:

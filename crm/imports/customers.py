@@ -258,11 +258,21 @@ class CustomerImporter(Importer):
     def _write_chunk(self, batch, chunk, *, actor, outcome: Outcome) -> None:
         now = timezone.now()
         source = _("importación #%(n)s (%(file)s)") % {"n": batch.pk, "file": batch.file_name}
-        existing = {
-            (c.document_type, c.document_number): c
-            for c in Customer.objects.select_for_update().filter(
+        matched = list(
+            Customer.objects.select_for_update().filter(
                 document_number__in=[row.document_number for _line, row in chunk]
             )
+        )
+        # A row with the document of a record merged into another one (crm.merge) updates
+        # the kept record: the merged one is history.
+        current = {c.pk: c for c in matched if c.merged_into_id is None}
+        kept_ids = {c.merged_into_id for c in matched if c.merged_into_id} - current.keys()
+        if kept_ids:
+            current.update(Customer.objects.select_for_update().in_bulk(kept_ids))
+        existing = {
+            (c.document_type, c.document_number): current[c.merged_into_id or c.pk]
+            for c in matched
+            if (c.merged_into_id or c.pk) in current
         }
         pending = _pending_conflicts([c.pk for c in existing.values()])
         new: list[tuple[int, Customer]] = []

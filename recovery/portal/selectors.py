@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.models import Customer
 from recovery.models import Campaign, RecoverySettings, Visit
 
 # Always offered last among the reasons to decline: it asks for a call-back.
@@ -19,14 +20,14 @@ def campaign_for_document(document_type: str, document_number: str) -> Campaign 
     """Return the active campaign of the customer with this document, or None.
 
     One query whether or not anyone has the document, so nothing tells an unknown
-    document from one without a campaign.
+    document from one without a campaign. The document of a record merged into another
+    one (crm.merge) is the kept record's, which has its campaigns now.
     """
+    holders = Customer.objects.filter(
+        document_type=document_type, document_number=document_number
+    ).resolved()
     return (
-        Campaign.objects.filter(
-            customer__document_type=document_type,
-            customer__document_number=document_number,
-            status=Campaign.Status.ACTIVE,
-        )
+        Campaign.objects.filter(customer__in=holders, status=Campaign.Status.ACTIVE)
         .select_related("customer")
         .order_by("pk")
         .first()
