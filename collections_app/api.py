@@ -737,9 +737,10 @@ def _limit_document(params: DocumentIn) -> None:
 def _customer(params: DocumentIn, *, names_only: bool = False) -> Customer | None:
     """The document's holder; with `names_only`, only what the lookup shows of them (a
     customer has ~30 columns, and reading its two phones parses them)."""
+    # A record merged into another answers as the kept one (crm.merge).
     found = Customer.objects.filter(
         document_type=params.tipo_documento, document_number=params.numero_documento
-    )
+    ).resolved()
     if names_only:
         found = found.only("first_name", "last_name")
     return found.first()

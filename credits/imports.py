@@ -441,12 +441,35 @@ class LoanImporter(Importer):
             if code:
                 codes.add(code)
         numbers_list, codes_list = sorted(numbers), sorted(codes)
+        merged: dict[tuple[str, str], int] = {}
         for start in range(0, len(numbers_list), 1000):
             for row in Customer.objects.filter(
                 document_number__in=numbers_list[start : start + 1000]
-            ).values_list("pk", "document_type", "document_number", "branch_id", "advisor_id"):
-                pk, doc_type, doc_number, branch_id, advisor_id = row
-                run.customers[(doc_type, doc_number)] = (pk, branch_id, advisor_id)
+            ).values_list(
+                "pk",
+                "document_type",
+                "document_number",
+                "branch_id",
+                "advisor_id",
+                "merged_into_id",
+            ):
+                pk, doc_type, doc_number, branch_id, advisor_id, merged_into = row
+                if merged_into is not None:
+                    merged[(doc_type, doc_number)] = merged_into
+                else:
+                    run.customers[(doc_type, doc_number)] = (pk, branch_id, advisor_id)
+        # A record merged into another (crm.merge): its loans go to the kept one.
+        kept_ids = sorted(set(merged.values()))
+        for start in range(0, len(kept_ids), 1000):
+            kept = {
+                pk: (pk, branch_id, advisor_id)
+                for pk, branch_id, advisor_id in Customer.objects.filter(
+                    pk__in=kept_ids[start : start + 1000]
+                ).values_list("pk", "branch_id", "advisor_id")
+            }
+            for document, kept_id in merged.items():
+                if kept_id in kept:
+                    run.customers[document] = kept[kept_id]
         for start in range(0, len(codes_list), 1000):
             for loan in Loan.objects.filter(payment_code__in=codes_list[start : start + 1000]).only(
                 "pk",

@@ -152,6 +152,8 @@ def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(_("Parámetros de la línea de tiempo no válidos."), status=400)
     if not request.htmx:
         customer = selectors.customer_page(request.user, pk)
+        if customer.merged_into_id is not None:
+            return _to_merged_into(request, customer)
         context = customer_page_context(request, customer, timeline_form=form)
         return render(request, "crm/customer_detail.html", context)
     customer = selectors.customer_for(request.user, pk)

@@ -232,9 +232,14 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Status:
     a customer with an active campaign of other terms (409, naming it); by field (422), a
     discount not below the debt, an end date gone, a payment code that is not the
     customer's, a customer who had this campaign with other terms."""
-    customer = Customer.objects.filter(
-        document_type=payload.tipo_documento, document_number=payload.numero_documento
-    ).first()
+    # A record merged into another answers as the kept one (crm.merge).
+    customer = (
+        Customer.objects.filter(
+            document_type=payload.tipo_documento, document_number=payload.numero_documento
+        )
+        .resolved()
+        .first()
+    )
     if customer is None:
         raise HttpError(
             404, _("No hay un cliente registrado con ese documento: regístrelo primero.")

@@ -188,9 +188,12 @@ class CampaignForm(ServiceErrorsMixin, forms.Form):
         cleaned = super().clean()
         document_type, number = cleaned.get("document_type"), cleaned.get("document_number")
         if document_type and number:
-            self.customer = Customer.objects.filter(
-                document_type=document_type, document_number=number
-            ).first()
+            # A record merged into another answers as the kept one (crm.merge).
+            self.customer = (
+                Customer.objects.filter(document_type=document_type, document_number=number)
+                .resolved()
+                .first()
+            )
             if self.customer is None:
                 self.add_error(
                     "document_number",

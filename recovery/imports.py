@@ -296,11 +296,12 @@ class CampaignImporter(Importer):
             if code:
                 codes.add(code)
         for chunk in _chunks(sorted(numbers)):
+            # A record merged into another (crm.merge) answers as the kept one.
             run.customers.update(
-                (_doc_key(kind, numbers.get(number, number)), pk)
-                for pk, kind, number in Customer.objects.filter(
+                (_doc_key(kind, numbers.get(number, number)), merged_into or pk)
+                for pk, kind, number, merged_into in Customer.objects.filter(
                     document_number__in=_texts_in(chunk)
-                ).values_list("pk", "document_type", "document_number")
+                ).values_list("pk", "document_type", "document_number", "merged_into_id")
             )
         del numbers
         for chunk in _chunks(sorted(run.customers.values())):

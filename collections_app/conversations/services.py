@@ -578,4 +578,6 @@ def outcome_text(sending: customer_messages.Sending) -> str:
         return str(OPTED_OUT)
     if sending.status == customer_messages.SendStatus.NO_ADDRESS:
         return _("No enviado: el cliente no tiene dirección en ese canal")
+    if sending.status == customer_messages.SendStatus.MERGED:
+        return _("No enviado: este registro fue fusionado en otro del mismo cliente")
     return _("No enviado: el cliente ya recibió los mensajes del día")

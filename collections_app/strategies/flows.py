@@ -491,6 +491,8 @@ def count_sendings(sendings: Iterable[messages.Sending]) -> dict[str, int]:
         messages.SendStatus.QUEUED: "queued",
         messages.SendStatus.OPTED_OUT: "skipped_opted_out",
         messages.SendStatus.NO_ADDRESS: "skipped_no_address",
+        # Merged into another record during the run: it has no address of its own now.
+        messages.SendStatus.MERGED: "skipped_no_address",
         messages.SendStatus.CAPPED: "skipped_capped",
     }
     for sending in sendings:

@@ -74,9 +74,14 @@ def record_investment_lead(*, data: Mapping[str, Any], summary: str, details: di
     channel, _created = Channel.objects.get_or_create(code="web", defaults={"name": "Web"})
 
     def existing() -> Customer | None:
-        return Customer.objects.filter(
-            document_type=data["document_type"], document_number=data["document_number"]
-        ).first()
+        # A record merged into another answers as the kept one (crm.merge).
+        return (
+            Customer.objects.filter(
+                document_type=data["document_type"], document_number=data["document_number"]
+            )
+            .resolved()
+            .first()
+        )
 
     customer = existing()
     if customer is None:

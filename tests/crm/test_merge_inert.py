@@ -12,7 +12,7 @@ from callcenter.services import leads
 from collections_app import selectors as collection_selectors
 from collections_app.models import PortalCode
 from collections_app.portal import services as portal_services
-from collections_app.strategies import segments
+from collections_app.strategies import flows, segments
 from credits.models import Loan
 from crm import merge, selectors
 from crm import messages as customer_messages
@@ -236,3 +236,40 @@ def test_the_merged_record_gets_no_note(client, keep, drop, supervisor):
     assert plain["Location"] == reverse("crm:customer_detail", args=[keep.pk])
     assert htmx["HX-Redirect"] == reverse("crm:customer_detail", args=[keep.pk])
     assert Interaction.objects.count() == entries
+
+
+# --- What the first pass left: the other doors by document, and the skip's readers ----------
+
+
+def test_a_flow_counts_a_merged_records_skip_without_failing():
+    counts = flows.count_sendings(
+        [customer_messages.Sending(customer_messages.SendStatus.MERGED, None)]
+    )
+
+    assert counts["skipped_no_address"] == 1
+
+
+def test_the_other_doors_by_document_find_the_kept_record(keep, drop):
+    from collections_app import api as collections_api
+    from crm.api_schemas import DocumentIn
+    from recovery import forms as recovery_forms
+
+    bot = collections_api._customer(
+        DocumentIn(tipo_documento="dni", numero_documento=MERGED_DOCUMENT)
+    )
+    form = recovery_forms.CampaignForm(
+        data={"document_type": "dni", "document_number": MERGED_DOCUMENT}
+    )
+    form.is_valid()
+
+    assert bot == keep
+    assert getattr(form, "customer", None) == keep
+
+
+def test_a_merged_records_timeline_page_sends_to_the_kept_one(client, supervisor, keep, drop):
+    client.force_login(supervisor)
+
+    response = client.get(reverse("crm:customer_timeline", args=[drop.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("crm:customer_detail", args=[keep.pk])

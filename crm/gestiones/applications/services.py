@@ -537,9 +537,10 @@ def _convert(
 
 
 def _customer_with_document(lead_data: leads.LeadData, *, lock: bool) -> Customer | None:
+    # A record merged into another answers as the kept one (crm.merge).
     customers = Customer.objects.filter(
         document_type=lead_data.document_type, document_number=lead_data.document_number
-    )
+    ).resolved()
     if lock:
         customers = customers.select_for_update()
     return customers.first()

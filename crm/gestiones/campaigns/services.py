@@ -67,6 +67,8 @@ MAX_LAUNCH_RESUMES = 3
 
 
 NO_EMAIL = "sin correo"
+# A customer record merged into another one (crm.merge) while the campaign went out.
+MERGED = "registro fusionado"
 # The origin name of campaign messages in crm.messages (see GestionesConfig.ready).
 TARGET_MESSAGE = "gestiones.campaign_target"
 
@@ -436,6 +438,9 @@ def _send_message(
         target.message_status = CampaignTarget.MessageStatus.OPTED_OUT
     elif sending.status == crm_messages.SendStatus.CAPPED:
         target.message_status = CampaignTarget.MessageStatus.CAPPED
+    elif sending.status == crm_messages.SendStatus.MERGED:
+        target.message_status = CampaignTarget.MessageStatus.SKIPPED
+        target.message_error = MERGED
     else:
         target.message_status = CampaignTarget.MessageStatus.SKIPPED
         target.message_error = NO_EMAIL
@@ -594,7 +599,9 @@ def _inbound_customer(campaign: Campaign, data: Mapping[str, Any]) -> Customer:
     number = validators.normalize_document_number(data["document_number"])
 
     def existing() -> Customer | None:
-        return Customer.objects.filter(document_type=document_type, document_number=number).first()
+        # A record merged into another answers as the kept one (crm.merge).
+        found = Customer.objects.filter(document_type=document_type, document_number=number)
+        return found.resolved().first()
 
     customer = existing()
     if customer is None:
