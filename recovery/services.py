@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +28,7 @@ from collections_app.models import (
     PaymentLink,
     PaymentPromise,
 )
+from collections_app.receivables import LOAN
 from collections_app.strategies.segments import CASTIGADA_TAG
 from credits import selectors as credit_selectors
 from credits.models import Loan, Payment
@@ -321,6 +322,12 @@ def create_campaign(
             debt_amount=debt_amount, owed=owed, payment_code=payment_code, currency=loan.currency
         ):
             errors["debt_amount"] = [problem]
+    # The open links of the loans it would cover, before the customer: a gateway's payment
+    # locks its link, then writes the customer's timeline (the other order could deadlock).
+    covered = Loan.objects.filter(customer=customer, status=Loan.Status.WRITTEN_OFF)
+    if payment_code:
+        covered = covered.filter(payment_code=payment_code)
+    _lock_open_links(list(covered.values_list("pk", flat=True)), LOAN)
     # One at a time per customer, with a payment's annulment that may reopen a campaign:
     # the second sees the first's (the constraint alone made one of them a server error).
     crm_services.lock_customer(customer.pk)
@@ -499,66 +506,66 @@ def open_offers(campaign: Campaign) -> OpenOffers:
     return _open_offers([campaign.pk])
 
 
-def _open_links(campaign_ids: Sequence[int]) -> list[PaymentLink]:
-    return list(
-        PaymentLink.objects.filter(
-            receivable_kind=RECEIVABLE_KIND,
-            receivable_id__in=campaign_ids,
-            status__in=WITHDRAWABLE_LINK,
-        ).order_by("created_at", "pk")
+def _open_on(
+    kind: str, **receivable
+) -> tuple[QuerySet[PaymentLink], QuerySet[PaymentPromise], QuerySet[PaymentAgreement]]:
+    """What is open on the receivables of `kind` that `receivable` filters (ids, or an
+    outer reference): links not paid nor ended, promises in course but an agreement's
+    installments, and agreements waiting for their down payment."""
+    of = {"receivable_kind": kind, **receivable}
+    return (
+        PaymentLink.objects.filter(**of, status__in=WITHDRAWABLE_LINK),
+        PaymentPromise.objects.filter(
+            **of, status=PaymentPromise.Status.PENDING, agreement__isnull=True
+        ),
+        PaymentAgreement.objects.filter(**of, status=PaymentAgreement.Status.PENDING),
     )
 
 
-def _open_offers(campaign_ids: Sequence[int]) -> OpenOffers:
-    of_campaigns = {"receivable_kind": RECEIVABLE_KIND, "receivable_id__in": campaign_ids}
+def _open_links(ids: Sequence[int], kind: str = RECEIVABLE_KIND) -> list[PaymentLink]:
+    links, _promises, _agreements = _open_on(kind, receivable_id__in=ids)
+    return list(links.order_by("created_at", "pk"))
+
+
+def _open_offers(ids: Sequence[int], kind: str = RECEIVABLE_KIND) -> OpenOffers:
+    """What is open on the receivables `ids` of `kind` (campaigns, or the loans they cover)."""
+    links, promises, agreements = _open_on(kind, receivable_id__in=ids)
     return OpenOffers(
-        links=_open_links(campaign_ids),
-        promises=list(
-            PaymentPromise.objects.filter(
-                **of_campaigns, status=PaymentPromise.Status.PENDING, agreement__isnull=True
-            ).order_by("promised_on", "pk")
-        ),
-        agreements=list(
-            PaymentAgreement.objects.filter(
-                **of_campaigns, status=PaymentAgreement.Status.PENDING
-            ).order_by("created_at", "pk")
-        ),
+        links=list(links.order_by("created_at", "pk")),
+        promises=list(promises.order_by("promised_on", "pk")),
+        agreements=list(agreements.order_by("created_at", "pk")),
     )
 
 
-def _lock_open_links(campaign_ids: Sequence[int]) -> None:
-    """Lock the campaigns' open links before the campaigns: a gateway's payment locks its
-    link, then the campaign (collections_app.services.apply_gateway_payment); the other
-    order could deadlock with it."""
-    list(
-        PaymentLink.objects.select_for_update()
-        .filter(
-            receivable_kind=RECEIVABLE_KIND,
-            receivable_id__in=campaign_ids,
-            status__in=WITHDRAWABLE_LINK,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+def _lock_open_links(ids: Sequence[int], kind: str = RECEIVABLE_KIND) -> None:
+    """Lock the receivables' open links before the receivables: a gateway's payment locks
+    its link, then the campaign or the loan (collections_app.services.apply_gateway_payment);
+    the other order could deadlock with it."""
+    links, _promises, _agreements = _open_on(kind, receivable_id__in=ids)
+    list(links.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
-def _withdraw_open_offers(reasons: dict[int, str], *, actor: AbstractBaseUser | None) -> None:
-    """Withdraw what is open on the finished campaigns of `reasons` (campaign id: why),
-    through collections_app's services, which put each on the customer's timeline: the
-    debtor can no longer pay the finished offer through them.
+def _withdraw_open_offers(
+    reasons: dict[int, str], *, actor: AbstractBaseUser | None, kind: str = RECEIVABLE_KIND
+) -> None:
+    """Withdraw what is open on the receivables of `reasons` (id: why) of `kind`: finished
+    campaigns, or the written-off loans a campaign now covers. Through collections_app's
+    services, which put each on the customer's timeline: the debtor can no longer pay the
+    offer through them.
 
     A gateway's checkout stays open until it expires (Checkout Pro preferences cannot be
-    closed): money still paid through it is recorded without paying the campaign
-    (`apply_payment`).
+    closed): money still paid through a finished campaign's link is recorded without paying
+    the campaign (`apply_payment`). Through a covered loan's link it is still applied to
+    the loan (the loan's receivable decides, in collections_app and credits).
     """
     ids = list(reasons)
-    offers = _open_offers(ids)
+    offers = _open_offers(ids, kind)
     for agreement in offers.agreements:
         collection_services.cancel_agreement(
             agreement=agreement, actor=actor, reason=reasons[agreement.receivable_id]
         )
     # An agreement withdrawn took its down payment's link with it: read the links again.
-    links = _open_links(ids) if offers.agreements else offers.links
+    links = _open_links(ids, kind) if offers.agreements else offers.links
     for link in links:
         collection_services.cancel_payment_link(
             link=link, actor=actor, reason=reasons[link.receivable_id]
@@ -567,6 +574,44 @@ def _withdraw_open_offers(reasons: dict[int, str], *, actor: AbstractBaseUser | 
         collection_services.cancel_promise(
             promise=promise, actor=actor, reason=reasons[promise.receivable_id]
         )
+
+
+def _withdraw_covered_loans_offers(
+    campaigns: Sequence[NewCampaign], *, actor: AbstractBaseUser | None
+) -> None:
+    """Withdraw what is open on the written-off loans the new (active) `campaigns` cover:
+    the loan their payment code names, or all the customer's when it is blank
+    (`selectors.covered_loans`). The debtor is asked for the campaign from now on, so an
+    old link must not take the whole loan, nor a promise for it be marked broken.
+
+    One query finds, for a whole chunk of campaigns (an import's), the covered loans with
+    something open; only those few are withdrawn, one by one, each on the timeline.
+    """
+    by_customer: dict[int, list[NewCampaign]] = {}
+    for campaign in campaigns:
+        by_customer.setdefault(campaign.customer_id, []).append(campaign)
+    links, promises, agreements = _open_on(LOAN, receivable_id=OuterRef("pk"))
+    loans = (
+        Loan.objects.filter(
+            customer_id__in=bulk.ids_in(sorted(by_customer)), status=Loan.Status.WRITTEN_OFF
+        )
+        .filter(Exists(links) | Exists(promises) | Exists(agreements))
+        .order_by("pk")
+    )
+    said = _("el crédito %(loan)s lo cubre la campaña de cartera castigada %(code)s")
+    reasons: dict[int, str] = {}
+    for pk, customer_id, payment_code in loans.values_list("pk", "customer_id", "payment_code"):
+        covering = [
+            campaign
+            for campaign in by_customer[customer_id]
+            if campaign.payment_code in ("", payment_code)
+        ]
+        if covering:
+            reasons[pk] = said % {"loan": payment_code, "code": covering[0].code}
+    if not reasons:
+        return
+    _lock_open_links(list(reasons), LOAN)
+    _withdraw_open_offers(reasons, actor=actor, kind=LOAN)
 
 
 # --- Payments ---------------------------------------------------------------------------------
@@ -930,5 +975,7 @@ def copy_campaigns(
                     )
                 )
             bulk.insert_rows(Interaction, crm_services.INTERACTION_COLUMNS, entries)
+        # Covered from now on: what was still open on their loans is withdrawn.
+        _withdraw_covered_loans_offers(chunk, actor=by)
         ids.extend(made)
     return ids
