@@ -68,7 +68,7 @@ from collections_app.strategies import segments, templating
 from collections_app.strategies.variables import DATE_FORMAT, Recipient
 from credits.models import Installment, Loan
 from crm import deletions, messages
-from crm.models import Customer
+from crm.models import Customer, MessagePolicy
 from lib import bulk, queue, repeats, search
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,9 @@ def run_flows(today: date | None = None) -> list[FlowRun]:
     """
     today = today or timezone.localdate()
     FlowReminder.objects.filter(sent_on__lt=today - timedelta(days=1)).delete()
+    if is_quiet_day(today):
+        logger.info("Flows not run on %s: a day without messages", today)
+        return []
     steps = (
         FlowStep.objects.filter(flow__is_active=True)
         .select_related("flow__segment", "template")
@@ -134,7 +137,7 @@ def run_flow(flow: Flow, today: date | None = None) -> list[FlowRun]:
     then mark its request for today answered (`request_run`)."""
     today = today or timezone.localdate()
     runs = []
-    if flow.is_active:
+    if flow.is_active and not is_quiet_day(today):
         steps = flow.steps.select_related("flow__segment", "template").order_by("day_offset", "pk")
         runs = [run_step(step, today) for step in steps]
     _answered([flow.pk], today)
@@ -239,6 +242,13 @@ ATTEMPTS_ERROR = gettext_lazy(
     "La ejecución se intentó %(n)s veces sin terminar y no se reanuda sola. Use «Ejecutar "
     "hoy» para seguir desde el último cliente procesado."
 )
+QUIET_DAY_ERROR = gettext_lazy(
+    "La ejecución se interrumpió y hoy es un día sin mensajes (política de mensajes): no se "
+    "reanudará."
+)
+QUIET_DAY_REFUSAL = gettext_lazy(
+    "Hoy es un día sin mensajes (política de mensajes, en Eventos): los flujos no se ejecutan."
+)
 
 
 def resume_runs(now: datetime | None = None) -> list[FlowRun]:
@@ -264,6 +274,12 @@ def resume_runs(now: datetime | None = None) -> list[FlowRun]:
         error=str(ATTEMPTS_ERROR) % {"n": MAX_ATTEMPTS}, **closed
     )
     stalled.filter(step__flow__is_active=False).update(error=str(INACTIVE_ERROR), **closed)
+    if is_quiet_day(today):
+        # Nothing is run on a day without messages (`is_quiet_day`); a stale run of today
+        # waits for no one: closed, saying so.
+        stalled.filter(run_on=today).update(error=str(QUIET_DAY_ERROR), **closed)
+        Flow.objects.filter(run_requested_on=today).update(run_requested_on=None)
+        return []
     due = Q(pk__in=stalled.filter(run_on=today).values("step_id"))
     run_start = timezone.make_aware(datetime.combine(today, RUN_AT))
     ran_today = FlowRun.objects.filter(step=OuterRef("pk"), run_on=today)
@@ -282,6 +298,14 @@ def resume_runs(now: datetime | None = None) -> list[FlowRun]:
     runs = [run_step(step, today) for step in steps]
     _answered(requested, today)
     return runs
+
+
+def is_quiet_day(today: date) -> bool:
+    """Whether `today` is a day without messages (the message policy's weekdays and
+    holidays): flows do not run on it. Its steps are not sent later: the debtors they
+    would have reached get the next steps on their days (a held «hoy vence» sent the next
+    morning, to someone who may have paid since, told them something no longer true)."""
+    return MessagePolicy.current().is_quiet_day(today)
 
 
 def due_on(step: FlowStep, today: date) -> date:
@@ -874,6 +898,8 @@ def request_run(*, flow: Flow, today: date | None = None) -> None:
     if not flow.is_active:
         raise ValidationError(_("Active el flujo antes de ejecutarlo."))
     today = today or timezone.localdate()
+    if is_quiet_day(today):
+        raise ValidationError(QUIET_DAY_REFUSAL)
     # An update, not save(): the flow's updated_at (what the sweep reads) stays as it was.
     Flow.objects.filter(pk=flow.pk).update(run_requested_on=today)
     flow.run_requested_on = today
