@@ -9,7 +9,16 @@ class CallcenterConfig(AppConfig):
 
     def ready(self) -> None:
         from callcenter.services import leads
-        from integrations import kommo, outbox, webhooks
+        from integrations import housekeeping, kommo, outbox, webhooks
+        from integrations.models import OutboxMessage
 
         webhooks.register_processor("kommo", leads.process_kommo_event)
         outbox.register_sender(leads.KOMMO_UPDATE_LEAD, kommo.update_lead_from_payload)
+        # Kept from the daily cleanup: the Kommo events waiting for the queue's settings
+        # (saving them replays these), and every Kommo update (a lead's page reads its last
+        # one: with a later one deleted, an old failure would show as current).
+        housekeeping.register_kept("callcenter.waiting_kommo_events", leads.waiting_events)
+        housekeeping.register_kept(
+            "callcenter.kommo_updates",
+            lambda: OutboxMessage.objects.filter(destination=leads.KOMMO_UPDATE_LEAD),
+        )

@@ -329,6 +329,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.delete_old_exports",
         "schedule": crontab(hour=3, minute=10),
     },
+    # Daily at 03:20 local: outbox messages sent more than OUTBOX_KEEP_DAYS ago, and webhook
+    # events processed or ignored more than WEBHOOK_EVENTS_KEEP_DAYS ago, are deleted
+    # (integrations.housekeeping; failed ones stay).
+    "integrations-delete-old-rows": {
+        "task": "integrations.delete_old_rows",
+        "schedule": crontab(hour=3, minute=20),
+    },
+    # Daily at 03:25 local: staff notifications read more than 90 days ago are deleted
+    # (crm.gestiones.notifications.services.NOTIFICATIONS_KEEP_DAYS; unread ones stay).
+    "gestiones-delete-old-notifications": {
+        "task": "gestiones.delete_old_notifications",
+        "schedule": crontab(hour=3, minute=25),
+    },
     # Every 10 minutes: list exports queued or running without progress for 15 minutes
     # (their task lost by the broker, or their worker died) are sent again; one sent 3
     # times in all fails, saying so (crm.exports.services.EXPORT_MAX_ATTEMPTS).
@@ -646,6 +659,13 @@ OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=3600)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 # A webhook body over this many bytes is refused with 413 before it is read or parsed.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# Days a sent outbox message, and a processed or ignored webhook event, are kept before the
+# daily cleanup deletes them (integrations.housekeeping); failed ones are never deleted.
+OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=90)
+WEBHOOK_EVENTS_KEEP_DAYS = env.int("WEBHOOK_EVENTS_KEEP_DAYS", default=90)
+for _name in ("OUTBOX_KEEP_DAYS", "WEBHOOK_EVENTS_KEEP_DAYS"):
+    if not 7 <= globals()[_name] <= 3650:
+        raise ImproperlyConfigured(f"{_name} must be between 7 and 3650 days.")
 
 # --- The lender, as generated documents name it ---------------------------------------
 COMPANY_NAME = env.str("COMPANY_NAME", default="Cartera")

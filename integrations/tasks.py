@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from integrations import errors, outbox, services
+from integrations import errors, housekeeping, outbox, services
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +58,9 @@ def deliver_due_messages() -> None:
     except SoftTimeLimitExceeded:
         # What was not sent stays queued, or in sending until recovered: the next sweep.
         logger.warning("Outbox sweep stopped by its time limit.")
+
+
+# Daily (beat): outbox messages sent, and webhook events processed or ignored, long ago.
+@shared_task(name="integrations.delete_old_rows")
+def delete_old_rows() -> None:
+    housekeeping.delete_old_rows()

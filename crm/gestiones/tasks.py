@@ -50,3 +50,9 @@ def refresh_report_summary(full: bool = False) -> float:
     every 5 minutes); return how many seconds they took."""
     seconds = report_services.refresh_summary(full=full).seconds
     return seconds + timing_services.refresh_times(full=full).seconds
+
+
+@shared_task(name="gestiones.delete_old_notifications")
+def delete_old_notifications() -> int:
+    """Daily: delete the notifications read more than NOTIFICATIONS_KEEP_DAYS ago."""
+    return notification_services.delete_old_notifications()

@@ -20,7 +20,10 @@ from crm.gestiones.models import (
     Notification,
     Outcome,
 )
-from integrations import email
+from integrations import email, housekeeping
+
+# Read notifications are deleted this many days after they were read; unread ones stay.
+NOTIFICATIONS_KEEP_DAYS = 90
 
 
 def notify(
@@ -138,3 +141,18 @@ def mark_notifications_read(*, user: AbstractBaseUser, ids: Iterable[int] | None
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))
     return unread.update(read_at=timezone.now())
+
+
+def delete_old_notifications(
+    *,
+    now: datetime.datetime | None = None,
+    batch: int = housekeeping.BATCH,
+    max_rows: int = housekeeping.MAX_ROWS,
+) -> int:
+    """Delete the notifications read more than NOTIFICATIONS_KEEP_DAYS ago, in pk ranges of
+    `batch`, at most `max_rows`; return how many."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=NOTIFICATIONS_KEEP_DAYS)
+    return housekeeping.delete_in_batches(
+        Notification.objects.filter(read_at__lt=cutoff), batch=batch, max_rows=max_rows
+    )

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from collections_app import services as collection_services
 from collections_app.models import Origin, ReportedPayment
+from collections_app.strategies.segments import CASTIGADA_TAG
 from credits.models import Loan
 from crm.models import Customer
 from recovery import services
@@ -62,6 +63,11 @@ class Command(BaseCommand):
     help = "Carga la demostración de cartera castigada (después de seed_collections)."
 
     def handle(self, *args, **options):
+        # Demos seeded when seed_demo still handed out the tag: only an active campaign
+        # keeps it (the service takes it off the others).
+        services.untag_customers(
+            Customer.objects.filter(tags__name=CASTIGADA_TAG).values_list("pk", flat=True)
+        )
         portal = RecoverySettings.current()
         if Campaign.objects.exists():
             self.stdout.write(
