@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Q, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from collections_app.models import ZERO, Portfolio
@@ -207,17 +208,37 @@ def open_debts(customer_id: int, today: date, *, besides: str = "") -> list[Debt
 
 # --- Loans another receivable settles ------------------------------------------------------
 
-# (customer_id, today) -> ids of the customer's written-off loans that a receivable of the
-# registering kind settles instead of them (recovery: an active or paid campaign). The
-# debtor is asked for that receivable, not for the loan, whose own ledger stays as it is.
-LoanCover = Callable[[int, date], set[int]]
+
+@dataclass(frozen=True)
+class Covering:
+    """What settles a written-off loan instead of it (recovery: a campaign), as said."""
+
+    by: str  # for a sentence: "la campaña de cartera castigada CAST-2026-06"
+    refusal: str  # why no new link, promise or agreement is made on the loan, what instead
+
+
+@dataclass(frozen=True)
+class LoanCover:
+    """How a receivable kind settles some of a customer's written-off loans instead of them
+    (recovery: an active or paid campaign). The debtor is asked for that receivable, not for
+    the loan, whose own ledger stays as it is."""
+
+    # (customer_id, today) -> ids of the customer's written-off loans it covers.
+    loans: Callable[[int, date], set[int]]
+    # (written-off loan, today) -> what covers the loan, or None: the same loans as `loans`.
+    covering: Callable[[Loan, date], Covering | None]
+    # (loan, payment) -> money for a loan it covers was recorded without being applied (a
+    # link withdrawn when the cover began, paid anyway): tell whom it concerns.
+    money_kept: Callable[[Loan, Payment], None]
+
 
 _covers: Registry[LoanCover] = Registry("A loan cover")
 
 
 def register_cover(name: str, cover: LoanCover) -> None:
     """Let the kind `name` say which of a customer's written-off loans it settles instead of
-    them: `open_debts` and the portal's statement leave those loans out."""
+    them: `open_debts` and the portal's statement leave those loans out, no new offer is
+    made on them, and money still paid for one is recorded without paying it."""
     _covers.register(name, cover)
 
 
@@ -237,10 +258,33 @@ def uncovered(loans: Sequence[Loan], customer_id: int, today: date) -> list[Loan
     for name in _covers.names():
         cover = _covers.get(name)
         if cover is not None:
-            covered |= cover(customer_id, today)
+            covered |= cover.loans(customer_id, today)
     return [
         loan for loan in loans if loan.pk not in covered or loan.status != Loan.Status.WRITTEN_OFF
     ]
+
+
+def _cover_of(loan: Loan, today: date) -> tuple[LoanCover, Covering] | None:
+    """Return the cover that settles `loan` instead of it today, and what it says, or None
+    (a loan not written off: no query)."""
+    if loan.status != Loan.Status.WRITTEN_OFF:
+        return None
+    for name in _covers.names():
+        cover = _covers.get(name)
+        found = cover.covering(loan, today) if cover is not None else None
+        if found is not None:
+            return cover, found
+    return None
+
+
+def refuse_covered_loan(loan_id: int, today: date) -> None:
+    """Refuse a new offer (a link, a promise, an agreement, a payment to verify) on a
+    written-off loan another receivable settles: the debtor is offered that one instead,
+    and money paid for the loan would not pay it."""
+    loan = Loan.objects.filter(pk=loan_id).only("customer_id", "payment_code", "status").first()
+    found = _cover_of(loan, today) if loan is not None else None
+    if found is not None:
+        raise ValidationError(found[1].refusal, code="covered_loan")
 
 
 # --- Loans ---------------------------------------------------------------------------------
@@ -357,6 +401,25 @@ class LoanReceivable:
         receipt: UploadedFile | None = None,
     ) -> int:
         loan = Loan.objects.get(pk=receivable_id)
+        # A loan another receivable settles now (a written-off campaign) is not paid: its
+        # debtor is asked for that one, which a payment of the loan would not pay.
+        covered = _cover_of(loan, timezone.localdate())
+        unapplied = ""
+        if covered is not None:
+            cover, covering = covered
+            if not accept_overpayment:
+                # Someone is recording it (a payment to verify): not on this loan.
+                raise ValidationError(
+                    _("No se aplican pagos al crédito %(loan)s: lo cubre %(by)s.")
+                    % {"loan": loan.payment_code, "by": covering.by},
+                    code="covered_loan",
+                )
+            # Already taken (a gateway's checkout withdrawn when the cover began, paid
+            # anyway): recorded whole as credit balance, to give back or apply by hand.
+            unapplied = _("el crédito %(loan)s lo cubre %(by)s") % {
+                "loan": loan.payment_code,
+                "by": covering.by,
+            }
         payment = payment_services.apply_payment(
             loan=loan,
             amount=amount,
@@ -370,7 +433,12 @@ class LoanReceivable:
             # Money beyond the installments due and in course prepays principal: a debtor
             # who pays the total means to settle the loan, not to leave a credit balance.
             overpayment=Payment.Overpayment.SHORTEN_TERM,
+            unapplied=unapplied,
         )
+        if covered is not None and payment.overpaid == payment.amount:
+            # Kept whole. A repeat (the same external id) returns the first payment: the
+            # cover tells of each payment once (recovery's e-mail has a dedupe key).
+            cover.money_kept(loan, payment)
         return payment.pk
 
     def annul_payment(self, *, payment_id: int, actor: AbstractBaseUser | None, reason: str) -> int:
@@ -441,11 +509,16 @@ class LoanReceivable:
         ]
 
     def paid_between(self, receivable_id: int, start: date, end: date) -> Decimal:
-        total = Payment.objects.filter(
-            loan_id=receivable_id,
-            status=Payment.Status.APPLIED,
-            received_on__range=(start, end),
-        ).aggregate(total=Sum("amount"))["total"]
+        # Money received: spending a credit balance is money counted when it came in.
+        total = (
+            Payment.objects.received()
+            .filter(
+                loan_id=receivable_id,
+                status=Payment.Status.APPLIED,
+                received_on__range=(start, end),
+            )
+            .aggregate(total=Sum("amount"))["total"]
+        )
         return total or ZERO
 
     def grant_discount(

@@ -97,10 +97,15 @@ def _checked_amount(value: Decimal, field: str = "amount") -> Decimal:
 
 
 def debt_of(customer: Customer, receivable_kind: str, receivable_id: int) -> Debt:
-    """Return the customer's receivable as it stands today; refuse anyone else's."""
-    debt = receivables.kind(receivable_kind).debt(receivable_id, timezone.localdate())
+    """Return the customer's receivable as it stands today, for a new link, promise,
+    agreement or payment to verify; refuse anyone else's, and a written-off loan another
+    receivable settles instead (a campaign): the debtor is offered that one."""
+    today = timezone.localdate()
+    debt = receivables.kind(receivable_kind).debt(receivable_id, today)
     if debt is None or debt.customer_id != customer.pk:
         raise ValidationError(_("La deuda no existe o no es de este cliente."))
+    if debt.kind == receivables.LOAN and debt.portfolio == Portfolio.WRITTEN_OFF:
+        receivables.refuse_covered_loan(debt.id, today)
     return debt
 
 

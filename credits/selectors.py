@@ -702,12 +702,12 @@ def portfolio_summaries(today: date | None = None) -> dict[str, PortfolioSummary
     today = today or timezone.localdate()
     aging = _aging_by_currency(today)
     collected = (
-        Payment.objects.filter(
+        Payment.objects.received()
+        .filter(
             received_on__gte=today.replace(day=1),
             received_on__lte=today,
         )
         .filter(Q(status=Payment.Status.APPLIED) | Q(annulled_at__gte=_day_end(today)))
-        .exclude(source=Payment.Source.CREDIT_BALANCE)
         .values("loan__currency")
         .annotate(total=Sum("amount", default=ZERO), count=Count("id"))
         .order_by()

@@ -55,8 +55,16 @@ class RecoveryConfig(AppConfig):
         # Two customers with an active campaign each are not merged (crm.merge).
         merge_handlers.register()
         # An active or paid campaign settles its written-off loan: the debtor is asked for
-        # the campaign (or for nothing), and the loan's page says which campaign covers it.
-        collection_receivables.register_cover(receivables.CAMPAIGN, receivables.covered_loans)
+        # the campaign (or for nothing), no new offer is made on the loan, money still paid
+        # for it is kept as credit (the team told), and the loan's page says which covers it.
+        collection_receivables.register_cover(
+            receivables.CAMPAIGN,
+            collection_receivables.LoanCover(
+                loans=receivables.covered_loans,
+                covering=receivables.covering,
+                money_kept=receivables.money_kept,
+            ),
+        )
         credit_views.register_loan_note(receivables.CAMPAIGN, receivables.loan_note)
         crm_services.MANAGED_TAGS.register(
             CASTIGADA_TAG, _("la pone y la quita su campaña de cartera castigada")

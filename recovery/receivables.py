@@ -6,22 +6,29 @@ in the *Cartera castigada* section of the events settings (`Debt.portfolio`).
 
 A campaign active or paid also covers its written-off loan (`covered_loans`): the debtor
 is asked for the campaign, or for nothing once it is paid, never for the loan as well. The
-loan's ledger is left as it is; its page says which campaign covers it (`loan_note`).
+loan's ledger is left as it is; its page says which campaign covers it (`loan_note`), no
+new offer is made on it (`covering`), and money still paid through a link withdrawn from
+it is kept as its credit balance, the collections team told (`money_kept`).
 """
 
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Sum
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from collections_app import receivables
 from collections_app.models import Portfolio
 from collections_app.receivables import Debt, ExternalPayment, TakenBack, under_external_id
-from credits.models import Loan
+from credits.models import Loan, Payment
+from crm import display
+from integrations import email
 from recovery import selectors, services
 from recovery.models import RECEIVABLE_KIND, ZERO, Campaign, CampaignPayment
 
@@ -53,6 +60,52 @@ def campaign_debt(campaign: Campaign) -> Debt:
 def covered_loans(customer_id: int, today: date) -> set[int]:
     """The customer's written-off loans their campaigns settle instead (a loan cover)."""
     return selectors.covered_loans(customer_id, today)
+
+
+def covering(loan: Loan, today: date) -> receivables.Covering | None:
+    """Say which campaign covers the written-off loan, and why nothing new is offered on it
+    (a link, a promise, an agreement): the campaign is, or nothing once it is paid."""
+    campaign = selectors.campaign_covering(loan, today)
+    if campaign is None:
+        return None
+    by = _("la campaña de cartera castigada %(code)s") % {"code": campaign.code}
+    if campaign.is_active:
+        refusal = _("Este crédito lo cubre %(by)s: ofrezca la campaña.") % {"by": by}
+    else:
+        refusal = _("Este crédito lo cubre %(by)s, ya pagada: no se cobra más.") % {"by": by}
+    return receivables.Covering(by=by, refusal=refusal)
+
+
+def money_kept(loan: Loan, payment: Payment) -> None:
+    """E-mail the collections team (as for money after a campaign's finish) that money came
+    for a loan a campaign covers, through a link withdrawn when the campaign began, and was
+    recorded as the loan's credit balance, waiting to be refunded or applied by hand."""
+    customer = loan.customer
+    campaign = selectors.campaign_covering(loan, timezone.localdate())
+    facts = {
+        "name": customer.full_name,
+        "doc": customer.document_number,
+        "amount": display.money_text(payment.amount, loan.currency),
+        "day": f"{payment.received_on:%d/%m/%Y}",
+        "source": payment.get_source_display(),
+        "ref": payment.reference or "-",
+        "loan": loan.payment_code,
+        "code": campaign.code if campaign is not None else "-",
+        "url": settings.SITE_URL + reverse("credits:loan_detail", args=[loan.pk]),
+    }
+    for address in settings.COLLECTIONS_TEAM_EMAILS:
+        email.enqueue(
+            to=address,
+            subject=_("Pago a un crédito cubierto por una campaña: %(name)s, %(amount)s") % facts,
+            body=_(
+                "%(name)s (%(doc)s) pagó %(amount)s el %(day)s por %(source)s, operación "
+                "«%(ref)s», al crédito %(loan)s, que cubre la campaña de cartera castigada "
+                "%(code)s. El pago quedó registrado sin aplicarse al crédito, como saldo a "
+                "favor: devuélvalo o aplíquelo a mano.\n\nVea el crédito en %(url)s"
+            )
+            % facts,
+            dedupe_key=f"covered-loan-payment-{payment.pk}-{address}",
+        )
 
 
 def loan_note(loan: Loan, today: date) -> str:

@@ -555,8 +555,8 @@ def _withdraw_open_offers(
 
     A gateway's checkout stays open until it expires (Checkout Pro preferences cannot be
     closed): money still paid through a finished campaign's link is recorded without paying
-    the campaign (`apply_payment`). Through a covered loan's link it is still applied to
-    the loan (the loan's receivable decides, in collections_app and credits).
+    the campaign (`apply_payment`); through a covered loan's link, recorded as the loan's
+    credit balance without paying it (collections_app.receivables, `money_kept` below).
     """
     ids = list(reasons)
     offers = _open_offers(ids, kind)

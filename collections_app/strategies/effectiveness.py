@@ -344,7 +344,9 @@ def _attribute(
     )
     since, last = timezone.localdate(start), timezone.localdate(end) - timedelta(days=1)
     payments = (
-        Payment.objects.filter(
+        # Money received: a credit balance spent is the money of a payment counted before.
+        Payment.objects.received()
+        .filter(
             status=Payment.Status.APPLIED,
             received_on__gte=since,
             received_on__lte=last + timedelta(days=days),

@@ -19,6 +19,14 @@ def receipt_upload_to(payment: "Payment", filename: str) -> str:
     return files.private_name("recibos", filename)
 
 
+class PaymentQuerySet(models.QuerySet):
+    def received(self) -> "PaymentQuerySet":
+        """Payments that brought money in: all but those spending a loan's credit balance,
+        which is money a payment before brought (and counted) already. Whatever adds up
+        what was paid or collected reads this, so the same money is never counted twice."""
+        return self.exclude(source=Payment.Source.CREDIT_BALANCE)
+
+
 class Payment(models.Model):
     """Money received for a loan, and how it was applied."""
 
@@ -82,6 +90,8 @@ class Payment(models.Model):
         related_name="+",
     )
     annul_reason = models.CharField(_("motivo de anulación"), max_length=255, blank=True)
+
+    objects = PaymentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_on", "-id"]

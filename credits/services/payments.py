@@ -262,6 +262,7 @@ def apply_payment(
     external_id: str | None = None,
     repeat_ok: bool = False,
     is_bookkeeping: bool = False,
+    unapplied: str = "",
 ) -> Payment:
     """Apply money received to a loan, record it, and share it with the loan's investors.
 
@@ -279,6 +280,11 @@ def apply_payment(
     the day it was received when that is another. `is_bookkeeping` tells it as the
     system's bookkeeping instead (the nightly spending a credit balance), which leaves the
     customer's *última interacción* as it is.
+
+    `unapplied` (why, for the ledger and the timeline) records the money without paying
+    anything with it: no installment, late interest or prepayment is touched, and the whole
+    amount is the loan's credit balance, `overpaid`, for someone to give back or apply by
+    hand (money through a link withdrawn because another receivable settles the loan).
     """
     amount = Decimal(amount)
     if not amount.is_finite() or amount <= 0 or amount != money.cents(amount):
@@ -318,7 +324,8 @@ def apply_payment(
                 % {"day": disbursed_on.strftime("%d/%m/%Y")}
             }
         )
-    live = _live_rows(loan)
+    # Recorded without being applied: no row is read, so nothing is owed, taken back or paid.
+    live = [] if unapplied else _live_rows(loan)
     # What pays the loan off that day as the screens show it (the form, the portal), late
     # interest charged since then included: up to it, a payment is no overpayment.
     owed = selectors.open_installments(live, received_on).to_settle
@@ -329,7 +336,7 @@ def apply_payment(
     overpaid = ZERO
     # Spending the credit balance moves money the loan already holds: nothing to check.
     if amount > owed and source != Payment.Source.CREDIT_BALANCE:
-        if not accept_overpayment:
+        if not accept_overpayment and not unapplied:
             raise ValidationError(
                 {
                     "amount": _(
@@ -392,7 +399,9 @@ def apply_payment(
             payment=payment,
             component=LedgerEntry.CREDIT_COMPONENT,
             paid=left,
-            reason=_("Pago en exceso a saldo a favor")
+            reason=_("Pago no aplicado, a saldo a favor: %(why)s") % {"why": unapplied}
+            if unapplied
+            else _("Pago en exceso a saldo a favor")
             if overpaid
             else _("Excedente a saldo a favor"),
         )
@@ -410,6 +419,11 @@ def apply_payment(
         # Recorded after its day (a transfer keyed in the next morning): the entry is dated
         # when it was recorded, so the sentence says when the money came.
         summary += _(", recibido el %(day)s") % {"day": received_on.strftime("%d/%m/%Y")}
+    if unapplied:
+        summary += _(
+            "; no se aplicó al crédito (%(why)s): queda todo como saldo a favor, para "
+            "devolverlo o aplicarlo a mano"
+        ) % {"why": unapplied}
     crm_services.record_interaction(
         customer=loan.customer,
         kind=Interaction.Kind.SYSTEM if is_bookkeeping else Interaction.Kind.PAYMENT,
@@ -429,7 +443,7 @@ def apply_payment(
         actor=actor,
         occurred_at=timezone.now(),
     )
-    if loan.status != Loan.Status.PAID and _is_settled(_live_rows(loan)):
+    if not unapplied and loan.status != Loan.Status.PAID and _is_settled(_live_rows(loan)):
         loan.paid_at = timezone.now()
         loan.save(update_fields=["paid_at", "updated_at"])
         ledger.move_status(
@@ -521,10 +535,14 @@ def apply_due_credit_balances(*, today: date | None = None) -> int:
     A credit balance is the debtor's money already received: an installment it covers is
     not late, and is not charged late interest on it. Each loan is its own transaction,
     and the payment it makes is annullable like the loan page's *Aplicar saldo a favor*.
+
+    Active loans only: a written-off loan's credit waits for a person (the loan page's
+    button). Money kept unapplied on a loan a written-off campaign covers (`unapplied` in
+    `apply_payment`) is to be given back or applied by hand, never spent at night.
     """
     today = today or timezone.localdate()
     due = (
-        Loan.objects.filter(status__in=Loan.LIVE, credit_balance__gt=0)
+        Loan.objects.filter(status=Loan.Status.ACTIVE, credit_balance__gt=0)
         .filter(
             installments__is_superseded=False,
             installments__paid_on__isnull=True,

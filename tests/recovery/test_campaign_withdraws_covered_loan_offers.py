@@ -270,14 +270,6 @@ def test_copying_campaigns_looks_for_covered_offers_once_per_chunk_not_per_row(
 # --- Money that still comes through a withdrawn loan link -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Outside recovery: the loan's receivable (collections_app/receivables.py "
-        "LoanReceivable.apply_payment -> credits apply_payment) applies a withdrawn link's "
-        "money to the loan; see brief CE's report."
-    ),
-)
 def test_money_through_a_withdrawn_loan_link_is_recorded_not_applied_and_the_team_told(
     client,
     written_off,
