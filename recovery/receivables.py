@@ -27,8 +27,6 @@ from collections_app import receivables
 from collections_app.models import Portfolio
 from collections_app.receivables import Debt, ExternalPayment, TakenBack, under_external_id
 from credits.models import Loan, Payment
-from crm import display
-from integrations import email
 from recovery import selectors, services
 from recovery.models import RECEIVABLE_KIND, ZERO, Campaign, CampaignPayment
 
@@ -80,32 +78,24 @@ def money_kept(loan: Loan, payment: Payment) -> None:
     """E-mail the collections team (as for money after a campaign's finish) that money came
     for a loan a campaign covers, through a link withdrawn when the campaign began, and was
     recorded as the loan's credit balance, waiting to be refunded or applied by hand."""
-    customer = loan.customer
     campaign = selectors.campaign_covering(loan, timezone.localdate())
     facts = {
-        "name": customer.full_name,
-        "doc": customer.document_number,
-        "amount": display.money_text(payment.amount, loan.currency),
-        "day": f"{payment.received_on:%d/%m/%Y}",
-        "source": payment.get_source_display(),
-        "ref": payment.reference or "-",
+        **services.payment_facts(loan.customer, payment, loan.currency),
         "loan": loan.payment_code,
         "code": campaign.code if campaign is not None else "-",
         "url": settings.SITE_URL + reverse("credits:loan_detail", args=[loan.pk]),
     }
-    for address in settings.COLLECTIONS_TEAM_EMAILS:
-        email.enqueue(
-            to=address,
-            subject=_("Pago a un crédito cubierto por una campaña: %(name)s, %(amount)s") % facts,
-            body=_(
-                "%(name)s (%(doc)s) pagó %(amount)s el %(day)s por %(source)s, operación "
-                "«%(ref)s», al crédito %(loan)s, que cubre la campaña de cartera castigada "
-                "%(code)s. El pago quedó registrado sin aplicarse al crédito, como saldo a "
-                "favor: devuélvalo o aplíquelo a mano.\n\nVea el crédito en %(url)s"
-            )
-            % facts,
-            dedupe_key=f"covered-loan-payment-{payment.pk}-{address}",
+    services.email_collections_team(
+        subject=_("Pago a un crédito cubierto por una campaña: %(name)s, %(amount)s") % facts,
+        body=_(
+            "%(name)s (%(doc)s) pagó %(amount)s el %(day)s por %(source)s, operación "
+            "«%(ref)s», al crédito %(loan)s, que cubre la campaña de cartera castigada "
+            "%(code)s. El pago quedó registrado sin aplicarse al crédito, como saldo a "
+            "favor: devuélvalo o aplíquelo a mano.\n\nVea el crédito en %(url)s"
         )
+        % facts,
+        dedupe=f"covered-loan-payment-{payment.pk}",
+    )
 
 
 def loan_note(loan: Loan, today: date) -> str:

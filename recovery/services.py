@@ -757,30 +757,42 @@ def apply_payment(
 def _tell_team_of_payment_after_finish(campaign: Campaign, payment: CampaignPayment) -> None:
     """E-mail the collections team (as for a payment to verify) that money came for a
     finished campaign and waits to be refunded or applied by hand."""
-    customer = campaign.customer
     facts = {
-        "name": customer.full_name,
-        "doc": customer.document_number,
-        "amount": display.money_text(payment.amount, campaign.currency),
-        "day": f"{payment.received_on:%d/%m/%Y}",
-        "source": dict(Payment.Source.choices).get(payment.source, payment.source),
-        "ref": payment.reference or "-",
+        **payment_facts(campaign.customer, payment, campaign.currency),
         "code": campaign.code,
         "url": settings.SITE_URL + reverse("recovery:campaign_detail", args=[campaign.pk]),
     }
-    for address in settings.COLLECTIONS_TEAM_EMAILS:
-        email.enqueue(
-            to=address,
-            subject=_("Pago a una campaña finalizada: %(name)s, %(amount)s") % facts,
-            body=_(
-                "%(name)s (%(doc)s) pagó %(amount)s el %(day)s por %(source)s, operación "
-                "«%(ref)s», a la campaña de cartera castigada %(code)s, que está finalizada. "
-                "El pago quedó registrado sin aplicarse a la campaña: devuélvalo o aplíquelo "
-                "a mano.\n\nVea la campaña en %(url)s"
-            )
-            % facts,
-            dedupe_key=f"campaign-payment-after-finish-{payment.pk}-{address}",
+    email_collections_team(
+        subject=_("Pago a una campaña finalizada: %(name)s, %(amount)s") % facts,
+        body=_(
+            "%(name)s (%(doc)s) pagó %(amount)s el %(day)s por %(source)s, operación "
+            "«%(ref)s», a la campaña de cartera castigada %(code)s, que está finalizada. "
+            "El pago quedó registrado sin aplicarse a la campaña: devuélvalo o aplíquelo "
+            "a mano.\n\nVea la campaña en %(url)s"
         )
+        % facts,
+        dedupe=f"campaign-payment-after-finish-{payment.pk}",
+    )
+
+
+def payment_facts(
+    customer: Customer, payment: CampaignPayment | Payment, currency: str
+) -> dict[str, str]:
+    """What the team's e-mails say of a payment kept unapplied (a campaign's or a loan's)."""
+    return {
+        "name": customer.full_name,
+        "doc": customer.document_number,
+        "amount": display.money_text(payment.amount, currency),
+        "day": f"{payment.received_on:%d/%m/%Y}",
+        "source": dict(Payment.Source.choices).get(payment.source, payment.source),
+        "ref": payment.reference or "-",
+    }
+
+
+def email_collections_team(*, subject: str, body: str, dedupe: str) -> None:
+    """E-mail each address of COLLECTIONS_TEAM_EMAILS once (`dedupe` names the occasion)."""
+    for address in settings.COLLECTIONS_TEAM_EMAILS:
+        email.enqueue(to=address, subject=subject, body=body, dedupe_key=f"{dedupe}-{address}")
 
 
 def _within_ended_offer(campaign: Campaign, received_on: date) -> bool:
