@@ -2,6 +2,7 @@
 /readyz tells the load balancer (Redis played by a closed port: no server needed)."""
 
 import pytest
+import redis
 from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains
@@ -68,11 +69,36 @@ def test_readyz_answers_503_naming_redis_when_it_is_down(redis_down, db):
     }
 
 
-def test_readyz_answers_200_when_everything_answers(db):
+def test_readyz_answers_200_without_redis_when_the_database_answers(db, settings):
+    settings.REDIS_URL = ""
+
     response = Client().get("/readyz")
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "not used"}}
+
+
+def test_readyz_pings_redis_url_itself_not_the_cache(db, settings, monkeypatch):
+    # The cache may be another backend (the tests' memory cache, with REDIS_URL set in CI):
+    # it asked the cache for a Redis connection, and answered 503 with Redis up.
+    pinged = []
+
+    class Up:
+        def ping(self):
+            pinged.append(True)
+            return True
+
+        def close(self):
+            pass
+
+    settings.REDIS_URL = "redis://redis.example:6379/0"
+    monkeypatch.setattr(redis.Redis, "from_url", lambda url, **options: Up())
+
+    response = Client().get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert pinged == [True]
 
 
 def test_healthz_stays_200_without_checking_anything(redis_down):
