@@ -306,6 +306,7 @@ LOAN_DEBT_FIELDS = (
     "payment_code",
     "currency",
     "status",
+    "credit_balance",
     "days_past_due",
     "product__name",
 )
@@ -363,7 +364,8 @@ class LoanReceivable:
             portfolio=Portfolio.WRITTEN_OFF
             if loan.status == Loan.Status.WRITTEN_OFF
             else Portfolio.CURRENT,
-            total=balance.to_settle if live else ZERO,
+            # Less the credit balance an active loan holds: paid, it settles the loan.
+            total=credit_selectors.settles_with_credit(loan, balance.to_settle) if live else ZERO,
             overdue=balance.overdue,
             late_interest=balance.overdue_late_interest,
             # From the schedule, as the loan's page: the nightly `Loan.days_past_due` is a

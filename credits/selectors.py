@@ -222,6 +222,27 @@ class OpenInstallments:
         return in_full + sum((r.pending(Component.PRINCIPAL) for r in self.later), ZERO)
 
 
+def settles_with_credit(loan: Loan, to_settle: Decimal) -> Decimal:
+    """Return what the debtor pays to settle `loan` today, `to_settle` being what its
+    installments need: less its credit balance, money of theirs the loan already holds.
+
+    An active loan's only, as the nightly spends it (apply_due_credit_balances): a
+    written-off loan's credit waits for a person. Asked for this much (the portal, the bot,
+    a total link), the payment spends the credit with it and settles the loan
+    (`apply_payment`); asked for `to_settle`, the loan ended «Pagado» still holding the
+    credit, to be given back.
+    """
+    if not has_credit_to_spend(loan):
+        return to_settle
+    return max(to_settle - loan.credit_balance, ZERO)
+
+
+def has_credit_to_spend(loan: Loan) -> bool:
+    """Whether the loan's credit balance pays its installments without a person: an active
+    loan's (`settles_with_credit`)."""
+    return loan.status == Loan.Status.ACTIVE and loan.credit_balance > 0
+
+
 def open_installments(rows: Iterable[Installment], on: date) -> OpenInstallments:
     """Split a loan's live installments, in order, as a payment received on `on` pays them."""
     open_rows = [r for r in rows if r.total_pending > 0]

@@ -230,13 +230,18 @@ def payment_create(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "balance": balance,
             "with_next": balance.overdue + balance.next_due_amount,
+            # With the credit balance (spent with a payment that settles the loan, unless
+            # its excess is kept as credit): what the portal and the bot ask for.
+            "settles_with_credit": selectors.settles_with_credit(loan, balance.to_settle)
+            if selectors.has_credit_to_spend(loan)
+            else None,
         },
     )
 
 
 def _payment_summary(payment) -> str:
     currency = payment.loan.currency
-    applied = payment.amount - payment.prepaid_principal - payment.credited
+    applied = payment.amount + payment.credit_spent - payment.prepaid_principal - payment.credited
     parts = [
         _("Pago de %(amount)s registrado: %(applied)s aplicado a cuotas")
         % {"amount": display.money_text(payment.amount, currency), "applied": _money(applied)}
@@ -248,6 +253,10 @@ def _payment_summary(payment) -> str:
     if payment.credited:
         parts.append(_("%(amount)s a saldo a favor") % {"amount": _money(payment.credited)})
     summary = ", ".join(parts) + "."
+    if payment.credit_spent:
+        summary += " " + _("Con %(amount)s del saldo a favor, cancela el crédito.") % {
+            "amount": _money(payment.credit_spent)
+        }
     if payment.overpaid:
         summary += " " + _(
             "Es un pago en exceso: %(amount)s más de lo que cancelaba el crédito."
@@ -325,6 +334,11 @@ def _confirm_annulment(
     if payment.source == Payment.Source.CREDIT_BALANCE:
         lines.append(
             _("Los %(amount)s vuelven al saldo a favor.") % {"amount": money(payment.amount)}
+        )
+    if payment.credit_spent:
+        lines.append(
+            _("Los %(amount)s del saldo a favor que usó vuelven al saldo a favor.")
+            % {"amount": money(payment.credit_spent)}
         )
     shares = list(
         payment.distributions.filter(reversal_of__isnull=True, reversal__isnull=True)

@@ -163,6 +163,7 @@ for _key, _label, _kind in (
     ("total", _("Total"), MONEY),
     ("prepaid_principal", _("Capital prepagado"), MONEY),
     ("credited", _("A saldo a favor"), MONEY),
+    ("credit_spent", _("Saldo a favor usado"), MONEY),
     ("overpaid", _("Pagado de más"), MONEY),
     ("reference", _("Referencia"), TEXT),
     ("received_on", _("Recibido el"), DATE),

@@ -200,7 +200,15 @@ def _load_loans(recipients: Sequence[Recipient], today: date) -> list[dict[str, 
     whole = {r.customer.pk for r in recipients if r.receivable_kind == LOAN and not r.receivable_id}
     loans: dict[int, Loan] = {}
     by_customer: dict[int, list[Loan]] = defaultdict(list)
-    fields = ("customer_id", "product__name", "payment_code", "currency", "days_past_due")
+    fields = (
+        "customer_id",
+        "product__name",
+        "payment_code",
+        "currency",
+        "days_past_due",
+        "status",
+        "credit_balance",
+    )
     for ids, lookup in ((named, "pk__in"), (whole, "customer_id__in")):
         for chunk in chunks(sorted(ids)):
             query = Loan.objects.select_related("product").only(*fields).order_by("pk")
@@ -245,7 +253,7 @@ def _loan_values(
         balance = balances.get(loan.pk)
         if balance is None:
             continue
-        to_settle[loan.currency] += balance.to_settle
+        to_settle[loan.currency] += credit_selectors.settles_with_credit(loan, balance.to_settle)
         overdue[loan.currency] += balance.overdue
         rows.extend((row, loan.currency) for row in balance.open_rows)
     about = _installment_about(rows, due_date)

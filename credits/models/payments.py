@@ -71,6 +71,10 @@ class Payment(models.Model):
     # What was received beyond everything the loan owed, accepted as such by who recorded
     # it (services.payments.apply_payment's `accept_overpayment`); part of `credited`.
     overpaid = models.DecimalField(_("pagado en exceso"), **MONEY, default=ZERO)
+    # The loan's credit balance spent with the payment, which then settled the loan: what
+    # the portal, the bot and a total link asked for was what was owed minus the credit
+    # (services.payments.apply_payment). Annulled, the payment gives it back.
+    credit_spent = models.DecimalField(_("saldo a favor usado"), **MONEY, default=ZERO)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("registrado por"),
@@ -103,6 +107,9 @@ class Payment(models.Model):
             models.CheckConstraint(
                 condition=Q(overpaid__gte=0) & Q(overpaid__lte=F("credited")),
                 name="credits_payment_overpaid_credited",
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_spent__gte=0), name="credits_payment_credit_spent_not_negative"
             ),
         ]
         indexes = [models.Index(fields=["received_on"], name="credits_payment_received")]

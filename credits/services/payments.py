@@ -329,6 +329,9 @@ def apply_payment(
     # What pays the loan off that day as the screens show it (the form, the portal), late
     # interest charged since then included: up to it, a payment is no overpayment.
     owed = selectors.open_installments(live, received_on).to_settle
+    spent = ZERO
+    if not unapplied and source != Payment.Source.CREDIT_BALANCE:
+        spent = _credit_that_settles(loan, amount, owed, received_on, overpayment)
     # Recorded after its day: the late interest charged since that day is not owed. What
     # it frees of the payment goes where any excess goes (saldo a favor, or a prepayment).
     rewound = delinquency.rewind_late_interest(loan=loan, rows=live, received_on=received_on)
@@ -382,31 +385,39 @@ def apply_payment(
     )
 
     delinquency.record_rewound(loan, rewound, payment)
+    if spent:
+        # Spent with the payment, in one pass against one split: as two payments, the
+        # second would owe the next installment's interest, which the first one's split
+        # left out of what settles the loan.
+        payment.credit_spent = spent
+        _move_credit(
+            loan,
+            payment,
+            actor,
+            -spent,
+            _("Saldo a favor aplicado con este pago, que cancela el crédito"),
+        )
 
     order = loan.product.get_allocation_order()
-    left = _allocate(payment, split.due + split.in_course, amount, order)
+    left = _allocate(payment, split.due + split.in_course, amount + spent, order)
     delinquency.charge_again(loan, rewound, payment)
     if left > 0 and split.later and overpayment != Payment.Overpayment.CREDIT:
         left = _prepay(payment, loan, split.later, left, overpayment)
     if left > 0:
         payment.credited = left
-        loan.credit_balance += left
-        loan.save(update_fields=["credit_balance", "updated_at"])
-        ledger.write_entry(
+        _move_credit(
             loan,
-            LedgerEntry.Kind.CREDIT,
-            actor=actor,
-            payment=payment,
-            component=LedgerEntry.CREDIT_COMPONENT,
-            paid=left,
-            reason=_("Pago no aplicado, a saldo a favor: %(why)s") % {"why": unapplied}
+            payment,
+            actor,
+            left,
+            _("Pago no aplicado, a saldo a favor: %(why)s") % {"why": unapplied}
             if unapplied
             else _("Pago en exceso a saldo a favor")
             if overpaid
             else _("Excedente a saldo a favor"),
         )
     payment.overpaid = overpaid
-    payment.save(update_fields=["prepaid_principal", "credited", "overpaid"])
+    payment.save(update_fields=["prepaid_principal", "credited", "overpaid", "credit_spent"])
     distributions.distribute_payment(payment, loan)
 
     summary = _("Pago de %(cur)s %(amount)s al crédito %(code)s (%(src)s)") % {
@@ -424,6 +435,10 @@ def apply_payment(
             "; no se aplicó al crédito (%(why)s): queda todo como saldo a favor, para "
             "devolverlo o aplicarlo a mano"
         ) % {"why": unapplied}
+    if spent:
+        summary += _(", con %(spent)s de su saldo a favor") % {
+            "spent": display.money_text(spent, loan.currency)
+        }
     crm_services.record_interaction(
         customer=loan.customer,
         kind=Interaction.Kind.SYSTEM if is_bookkeeping else Interaction.Kind.PAYMENT,
@@ -439,6 +454,7 @@ def apply_payment(
             "prepaid_principal": str(payment.prepaid_principal),
             "credited": str(payment.credited),
             "overpaid": str(payment.overpaid),
+            **({"credit_spent": str(spent)} if spent else {}),
         },
         actor=actor,
         occurred_at=timezone.now(),
@@ -453,6 +469,46 @@ def apply_payment(
     delinquency.refresh_delinquency(loan=loan)
     portfolio.mark_stale(received_on)
     return payment
+
+
+def _move_credit(
+    loan: Loan, payment: Payment, actor: AbstractBaseUser | None, paid: Decimal, reason: str
+) -> None:
+    """Add `paid` (negative: spend it) to the loan's credit balance, with its ledger entry."""
+    loan.credit_balance += paid
+    loan.save(update_fields=["credit_balance", "updated_at"])
+    ledger.write_entry(
+        loan,
+        LedgerEntry.Kind.CREDIT,
+        actor=actor,
+        payment=payment,
+        component=LedgerEntry.CREDIT_COMPONENT,
+        paid=paid,
+        reason=reason,
+    )
+
+
+def _credit_that_settles(
+    loan: Loan, amount: Decimal, owed: Decimal, received_on: date, overpayment: str
+) -> Decimal:
+    """Return how much of the loan's credit balance a payment of `amount` spends with it:
+    what it lacks to settle the loan (`owed`), when the credit makes that up. That is what
+    the portal, the bot and a total link ask for (`selectors.settles_with_credit`).
+
+    Nothing when the payment keeps what it leaves over as credit (it does not settle the
+    loan then), or is recorded before another one already applied (keyed in days later:
+    the credit may not have been there on its day).
+    """
+    if not selectors.has_credit_to_spend(loan) or overpayment == Payment.Overpayment.CREDIT:
+        return ZERO
+    short = owed - amount
+    if short <= 0 or short > loan.credit_balance:
+        return ZERO  # it settles the loan alone, or not even with the credit
+    if Payment.objects.filter(
+        loan=loan, status=Payment.Status.APPLIED, received_on__gt=received_on
+    ).exists():
+        return ZERO
+    return short
 
 
 def _refuse_a_repeat(
@@ -703,15 +759,18 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
             paid=-payment.credited,
             reason=note,
         )
-    if payment.source == Payment.Source.CREDIT_BALANCE:
-        loan.credit_balance += payment.amount
+    # The credit balance it spent comes back: as a payment of its own, or with this one.
+    given_back = payment.amount if payment.source == Payment.Source.CREDIT_BALANCE else ZERO
+    given_back += payment.credit_spent
+    if given_back:
+        loan.credit_balance += given_back
         ledger.write_entry(
             loan,
             LedgerEntry.Kind.CREDIT,
             actor=actor,
             payment=payment,
             component=LedgerEntry.CREDIT_COMPONENT,
-            paid=payment.amount,
+            paid=given_back,
             reason=note,
         )
     loan.save(update_fields=["credit_balance", "updated_at"])

@@ -149,7 +149,8 @@ def open_loan(spec: Spec) -> Loan:
 # --- The steps ----------------------------------------------------------------------------
 
 # How a payment's amount is chosen from what the loan owes on its day.
-HOW = ("part", "installment", "settle", "over", "absurd")
+# "net": what settles the loan less its credit balance, as the portal and the bot ask for it.
+HOW = ("part", "installment", "settle", "net", "over", "absurd")
 
 pay_steps = st.tuples(
     st.just("pay"),
@@ -236,6 +237,8 @@ def pay(loan: Loan, today: date, args: dict) -> None:
         amount = first_open[0].total_pending if first_open else ZERO
     elif how == "settle":
         amount = to_settle
+    elif how == "net":
+        amount = selectors.settles_with_credit(loan, to_settle)
     elif how == "over":
         amount = to_settle + args["extra"]
     else:
@@ -245,6 +248,7 @@ def pay(loan: Loan, today: date, args: dict) -> None:
         accept and loan.status in (*Loan.LIVE, Loan.Status.PAID)
     )
     before = snapshot(loan)
+    before_credit = loan.credit_balance
     try:
         payment = payment_services.apply_payment(
             loan=loan,
@@ -261,7 +265,11 @@ def pay(loan: Loan, today: date, args: dict) -> None:
         return
     assert expected_ok, f"took {amount} on {on} though the loan owed {to_settle}"
     allocated = _allocated(payment)
-    assert allocated + payment.credited == amount
+    assert allocated + payment.credited == amount + payment.credit_spent
+    if payment.credit_spent:
+        # Spent only to settle the loan, and then it does.
+        assert reload(loan).status == Loan.Status.PAID
+        assert payment.credit_spent <= before_credit
     if accept and loan.status != Loan.Status.PAID:
         assert payment.overpaid == max(ZERO, amount - to_settle)
     elif not accept:
@@ -393,14 +401,15 @@ def check_invariants(loan: Loan, today: date) -> None:
     regular_days = [r.due_date for r in live if r.kind == Installment.Kind.REGULAR]
     assert set(regular_days) <= signed_days, sorted(set(regular_days) - signed_days)
 
-    # Every payment is all allocations plus credit; the credit balance is what they left.
+    # Every payment is all allocations plus credit, less the credit it spent to settle the
+    # loan; the credit balance is what they left and did not spend.
     payments = list(Payment.objects.filter(loan=loan))
     credit = ZERO
     for payment in payments:
-        assert _allocated(payment) + payment.credited == payment.amount
+        assert _allocated(payment) + payment.credited == payment.amount + payment.credit_spent
         assert 0 <= payment.overpaid <= payment.credited
         if payment.is_applied:
-            credit += payment.credited
+            credit += payment.credited - payment.credit_spent
             if payment.source == Payment.Source.CREDIT_BALANCE:
                 credit -= payment.amount
     assert loan.credit_balance == credit >= 0
