@@ -283,6 +283,9 @@ class CreditOut(Schema):
     cartera: Portfolio
     moneda: str
     total: str = Field(description="Lo que cancela la deuda hoy.")
+    saldo_a_favor: str = Field(
+        description="El saldo a favor del deudor que `total` ya descuenta (0.00 si no tiene)."
+    )
     vencido: str
     dias_atraso: int
     cuotas_vencidas: list[InstallmentOut]
@@ -899,6 +902,7 @@ def _credit(debt: Debt) -> dict:
         "cartera": debt.portfolio,
         "moneda": debt.currency,
         "total": amount_text(debt.total),
+        "saldo_a_favor": amount_text(debt.credit),
         "vencido": amount_text(debt.overdue),
         "dias_atraso": debt.days_past_due,
         "cuotas_vencidas": [_installment(line) for line in overdue],

@@ -57,6 +57,8 @@ class Debt:
     next_due_date: date | None
     next_due_amount: Decimal
     lines: tuple[DebtLine, ...]
+    # The credit balance `total` is less by: the debtor's money the receivable already holds.
+    credit: Decimal = ZERO
 
     @property
     def has_debt(self) -> bool:
@@ -354,6 +356,8 @@ class LoanReceivable:
 
     def _debt(self, loan: Loan, balance: credit_selectors.OpenBalance, today: date) -> Debt:
         live = loan.is_live
+        # Less the credit balance an active loan holds: paid, it settles the loan.
+        total = credit_selectors.settles_with_credit(loan, balance.to_settle) if live else ZERO
         return Debt(
             kind=LOAN,
             id=loan.pk,
@@ -364,8 +368,8 @@ class LoanReceivable:
             portfolio=Portfolio.WRITTEN_OFF
             if loan.status == Loan.Status.WRITTEN_OFF
             else Portfolio.CURRENT,
-            # Less the credit balance an active loan holds: paid, it settles the loan.
-            total=credit_selectors.settles_with_credit(loan, balance.to_settle) if live else ZERO,
+            total=total,
+            credit=balance.to_settle - total if live else ZERO,
             overdue=balance.overdue,
             late_interest=balance.overdue_late_interest,
             # From the schedule, as the loan's page: the nightly `Loan.days_past_due` is a

@@ -21,7 +21,7 @@ from collections_app.models import (
     PaymentLink,
     ReportedPayment,
 )
-from credits.models import Loan
+from credits.models import Loan, Payment
 from credits.services import delinquency
 from crm.models import Customer, Interaction
 from integrations import api_clients, fakes
@@ -29,7 +29,7 @@ from integrations.errors import ProviderError, TemporaryProviderError
 from integrations.models import OutboxMessage
 from tests import receipts
 from tests.api_partner import ApiPartner, api_schema
-from tests.collections_app.conftest import INSTALLMENT, OVERDUE, TO_SETTLE, TODAY
+from tests.collections_app.conftest import INSTALLMENT, OVERDUE, TO_SETTLE, TODAY, pay
 from tests.factories import CustomerFactory
 
 BASE = "/api/v1/cobranzas"
@@ -944,3 +944,12 @@ def test_a_report_sent_as_json_is_told_to_come_as_a_form_with_its_file(bot, debt
         }
     ]
     assert not ReportedPayment.objects.exists()
+
+
+def test_a_credits_total_already_takes_off_its_credit_balance_and_says_how_much(bot, debtor, loan):
+    pay(loan, "7000.00", TODAY, overpayment=Payment.Overpayment.CREDIT)
+
+    (credit,) = bot.get("/credits", doc(debtor)).json()["creditos"]
+
+    # What settles it (5,402.60: the 7th installment and the later principal) less the credit.
+    assert (credit["total"], credit["saldo_a_favor"]) == ("4076.20", "1326.40")

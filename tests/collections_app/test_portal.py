@@ -1129,3 +1129,15 @@ def test_without_an_sms_provider_the_code_goes_by_email_not_to_the_log(reachable
     identify(Client(), reachable.document_number)
 
     assert PortalCode.objects.get(customer=reachable).channel == "email"
+
+
+def test_the_total_to_pay_says_it_already_takes_off_the_credit_balance(client, reachable, loan):
+    # Six installments paid, 1,326.40 kept as credit: the total asked is that much less.
+    pay(loan, "7000.00", TODAY, overpayment=Payment.Overpayment.CREDIT)
+    signed_in(client, reachable)
+
+    response = client.get(STATEMENT)
+
+    # What settles it (5,402.60: the 7th installment and the later principal) less the credit.
+    assertContains(response, "Para cancelarlo hoy: <strong>S/ 4,076.20</strong>", html=False)
+    assertContains(response, "(ya descuenta su saldo a favor de S/ 1,326.40)", html=False)

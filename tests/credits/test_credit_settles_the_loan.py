@@ -67,7 +67,7 @@ def test_the_total_asked_is_what_is_owed_less_the_credit_and_paying_it_settles_t
     loan = loan_with_credit
     kind = receivables.LoanReceivable()
     debt = kind.debt(loan.pk, TODAY)
-    assert debt.total == owed(loan) - CREDIT
+    assert (debt.total, debt.credit) == (owed(loan) - CREDIT, CREDIT)
 
     payment_id = kind.apply_payment(
         receivable_id=loan.pk,
