@@ -5,6 +5,8 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from crm import deletions, identity, roles, services, validators
@@ -178,13 +180,37 @@ class CustomerAdmin(WholeNumberAutocompleteMixin, admin.ModelAdmin):
         form.user = request.user
         return form
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A record merged into another one (crm.merge) is history: shown, never saved
+        # (Django shows every field read-only and refuses a POST).
+        if obj is not None and obj.merged_into_id is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.merged_into_id is not None:
+            # Its history («Fusionado en …») stays, as the merge left it.
+            return False
         # A customer something protects (a loan, a gestión...) cannot be deleted: say so by
         # hiding the button, before Django's confirmation walks the whole history to list
         # it (28 s for a customer with 20,000 timeline entries).
         if obj is not None and _protected(obj):
             return False
         return super().has_delete_permission(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.merged_into_id is not None:
+            kept_url = reverse("admin:crm_customer_change", args=[obj.merged_into_id])
+            messages.warning(
+                request,
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    services.merged_refusal(obj),
+                    kept_url,
+                    _("Abrir el registro que quedó"),
+                ),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
         # Through the services, so admin edits reach the timeline like any other.

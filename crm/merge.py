@@ -140,7 +140,10 @@ def relations() -> list[Relation]:
 
 
 def moves(drop: Customer) -> list[tuple[str, int]]:
-    """Return what would move from `drop`: each kind's label and how many rows, in order."""
+    """Return what would move from `drop`: each kind's label and how many rows, in order.
+
+    What the comparison page shows before the merge; the handlers may still fold or remove
+    some of those rows (a second conversation), so the merge reports what really moved."""
     counts: dict[str, int] = {}
     for relation in relations():
         count = relation.rows(drop).count()
@@ -316,12 +319,18 @@ def merge_customers(
         ask_confirmation=True,
     )
     protected = identity.protection(keep) if identity_changes else []
-    moved = moves(drop)
 
     for handler in _registered():
         handler.move(keep, drop)
+    # What really moved, counted as it moves: after the handlers folded or removed what
+    # `keep` already has (a second conversation, a campaign's target), and without the
+    # tags `keep` already carries.
+    counts: dict[str, int] = {}
     for relation in relations():
-        _move(relation, keep, drop)
+        count = _move(relation, keep, drop)
+        if count:
+            counts[relation.label] = counts.get(relation.label, 0) + count
+    moved = sorted(counts.items(), key=lambda item: str(item[0]))
 
     before = {field: getattr(keep, field) for field in values}
     takes_document = (values["document_type"], values["document_number"]) == (
@@ -389,9 +398,10 @@ def merge_customers(
     return keep
 
 
-def _move(relation: Relation, keep: Customer, drop: Customer) -> None:
-    """Point `relation`'s rows of `drop` at `keep`, in a savepoint: a row that a rule keeps
-    from moving refuses the merge with its kind named, and nothing stays moved."""
+def _move(relation: Relation, keep: Customer, drop: Customer) -> int:
+    """Point `relation`'s rows of `drop` at `keep`, in a savepoint, and return how many
+    moved: a row that a rule keeps from moving refuses the merge with its kind named, and
+    nothing stays moved."""
     rows = relation.rows(drop)
     try:
         with transaction.atomic():
@@ -399,7 +409,7 @@ def _move(relation: Relation, keep: Customer, drop: Customer) -> None:
                 # A many-to-many's table: what `keep` has already is not added twice.
                 had = relation.rows(keep).values_list(relation.other.attname, flat=True)
                 rows.filter(**{f"{relation.other.attname}__in": list(had)}).delete()
-            rows.update(**{relation.field.attname: keep.pk})
+            return rows.update(**{relation.field.attname: keep.pk})
     except IntegrityError as exc:
         raise ValidationError(
             _(

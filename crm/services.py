@@ -167,6 +167,47 @@ def lock_customer(customer_id: int) -> bool:
     return Customer.objects.select_for_update(no_key=True).filter(pk=customer_id).exists()
 
 
+def merged_refusal(customer: Customer) -> str:
+    """Say that `customer` was merged into another record (crm.merge), naming the kept one:
+    the refusal of any change a person asks of the merged record."""
+    kept = Customer.objects.filter(pk=customer.merged_into_id).first()
+    if kept is None:  # merged_into is PROTECT: the kept record outlives it
+        return _("Este cliente se fusionó con otro registro: trabaje en ese registro.")
+    return _(
+        "Este cliente se fusionó con %(keep)s (%(document)s), cliente n.º %(pk)s: trabaje en "
+        "ese registro."
+    ) % {
+        "keep": kept.full_name,
+        "document": f"{kept.get_document_type_display()} {kept.document_number}",
+        "pk": kept.pk,
+    }
+
+
+def refuse_merged(customer: Customer) -> None:
+    """Refuse (ValidationError) a change a person asks of a record merged into another one
+    (crm.merge): it is history, and everything it had is on the kept record. Read from
+    `customer` as given: the caller passes the row it read under the row's lock."""
+    if customer.merged_into_id is not None:
+        raise ValidationError(merged_refusal(customer), code="customer_merged")
+
+
+def lock_current_customer(customer_id: int) -> bool:
+    """Lock the customer's row as `lock_customer` does and refuse (ValidationError) a
+    record merged into another one, read under the lock so a merge that committed first is
+    seen: for a service where a person acts on the customer. Return False when the customer
+    no longer exists."""
+    found = (
+        Customer.objects.select_for_update(no_key=True)
+        .filter(pk=customer_id)
+        .only("pk", "merged_into_id")
+        .first()
+    )
+    if found is None:
+        return False
+    refuse_merged(found)
+    return True
+
+
 def _summary_and_text(written: str) -> tuple[str, str]:
     """An entry's summary and, when the summary cannot hold it all, the whole text."""
     written = (written or "").strip()
@@ -187,9 +228,10 @@ def add_note(
     The customer's row is locked first (FOR NO KEY UPDATE, which an import's undo waits
     for and which waits for it): a note sent while the import that created the customer
     is undone is seen by the undo and refuses it, or finds the customer gone
-    (Customer.DoesNotExist), instead of failing one of the two at commit.
+    (Customer.DoesNotExist), instead of failing one of the two at commit. A record merged
+    into another one (crm.merge) gets no note (ValidationError naming the kept record).
     """
-    if not lock_customer(customer.pk):
+    if not lock_current_customer(customer.pk):
         raise Customer.DoesNotExist(f"Customer {customer.pk} no longer exists.")
     # Under the customer's lock: the same note sent twice (the back button and send, a form
     # sent again without JavaScript) is the one saved a moment ago.
@@ -319,9 +361,12 @@ def update_customer(
     `ask_identity_confirmation`; the entry then also says why it was protected and who
     confirmed. `has_opted_out`
     (or the `No contactar` tag among `tags`, when `has_opted_out` is not given) records
-    the customer's consent.
+    the customer's consent. A record merged into another one (crm.merge) is not changed
+    (ValidationError naming the kept record), read under its lock before anything is
+    written.
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    refuse_merged(customer)
     data = dict(data)
     if "document_number" in data:
         data["document_number"] = validators.normalize_document_number(data["document_number"])
@@ -407,10 +452,17 @@ def _field_text(value: Any) -> str:
 def set_contact_opt_out(
     *, customer: Customer, opted_out: bool, actor: AbstractBaseUser | None = None
 ) -> Customer:
-    """Record that the customer asked not to be contacted (or accepts messages again)."""
+    """Record that the customer asked not to be contacted (or accepts messages again).
+
+    A person does not change it on a record merged into another one (crm.merge):
+    ValidationError naming the kept record. What the customer asks themself (a STOP reply,
+    an unsubscribe link: no `actor`) still marks a merged record that has the address.
+    """
     # No key changes: FOR NO KEY UPDATE leaves the foreign-key checks of rows written for
     # the customer meanwhile free to go on.
     customer = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
+    if people.signed_in(actor) is not None:
+        refuse_merged(customer)
     if customer.has_opted_out != opted_out:
         _change_consent(customer, opted_out=opted_out, actor=actor)
     return customer
@@ -445,8 +497,11 @@ def tag_customer(
 ) -> Tag:
     """Put a tag on a customer (creating the tag if new) and record it once.
 
-    The `No contactar` tag records the customer's consent (`set_contact_opt_out`).
+    The `No contactar` tag records the customer's consent (`set_contact_opt_out`). A record
+    merged into another one (crm.merge) is not tagged (ValidationError).
     """
+    if not lock_current_customer(customer.pk):
+        raise Customer.DoesNotExist(f"Customer {customer.pk} no longer exists.")
     if tag_name == OPT_OUT_TAG:
         set_contact_opt_out(customer=customer, opted_out=True, actor=actor)
         return _opt_out_tag()
@@ -462,7 +517,6 @@ def tag_customer(
     return tag
 
 
-@transaction.atomic
 @transaction.atomic
 def delete_tags(*, tags: QuerySet[Tag], actor: AbstractBaseUser | None) -> None:
     """Delete tags (admin), saying on the timeline of each customer who carried one that it
@@ -486,10 +540,14 @@ def delete_tags(*, tags: QuerySet[Tag], actor: AbstractBaseUser | None) -> None:
     tags.delete()
 
 
+@transaction.atomic
 def untag_customer(
     *, customer: Customer, tag_name: str, actor: AbstractBaseUser | None = None
 ) -> None:
-    """Remove a tag from a customer and record it, if the customer had it."""
+    """Remove a tag from a customer and record it, if the customer had it; not from a
+    record merged into another one (crm.merge: ValidationError)."""
+    if not lock_current_customer(customer.pk):
+        raise Customer.DoesNotExist(f"Customer {customer.pk} no longer exists.")
     if tag_name == OPT_OUT_TAG:
         set_contact_opt_out(customer=customer, opted_out=False, actor=actor)
         return

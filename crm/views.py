@@ -271,6 +271,13 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except Customer.DoesNotExist:
         raise Http404(_("El cliente ya no existe.")) from None
+    except ValidationError as exc:
+        if exc.code != "customer_merged":
+            raise
+        # Merged after this request read it: to the kept record, as above.
+        customer.refresh_from_db(fields=["merged_into", "merged_at"])
+        sent = _to_merged_into(request, customer)
+        return HttpResponseClientRedirect(sent.url) if request.htmx else sent
     # The same note sent again (the back button and send): the one saved a moment ago.
     repeated = interaction.created_at < asked_at
     if not request.htmx:
