@@ -235,7 +235,7 @@ def campaign_codes() -> list[str]:
 # --- The loans campaigns cover -----------------------------------------------------------
 
 
-def _covering(today: date) -> Q:
+def covering(today: date) -> Q:
     """Campaigns that settle their loans instead of them: a paid one, and an active one not
     ended by `today`. A finished (expired) one covers nothing: the loan is owed again."""
     current = Q(status=Campaign.Status.ACTIVE) & (Q(ends_on__isnull=True) | Q(ends_on__gte=today))
@@ -245,12 +245,12 @@ def _covering(today: date) -> Q:
 def covered_loans(customer_id: int, today: date) -> set[int]:
     """Return the ids of the customer's written-off loans an active or paid campaign covers:
     the one its payment code names, or all of them when its code is blank. One query."""
-    covering = Campaign.objects.filter(_covering(today), customer_id=customer_id).filter(
+    covers = Campaign.objects.filter(covering(today), customer_id=customer_id).filter(
         Q(payment_code="") | Q(payment_code=OuterRef("payment_code"))
     )
     return set(
         Loan.objects.filter(customer_id=customer_id, status=Loan.Status.WRITTEN_OFF)
-        .filter(Exists(covering))
+        .filter(Exists(covers))
         .values_list("pk", flat=True)
     )
 
@@ -261,7 +261,7 @@ def campaign_covering(loan: Loan, today: date) -> Campaign | None:
     if loan.status != Loan.Status.WRITTEN_OFF:
         return None
     return (
-        Campaign.objects.filter(_covering(today), customer_id=loan.customer_id)
+        Campaign.objects.filter(covering(today), customer_id=loan.customer_id)
         .filter(Q(payment_code="") | Q(payment_code=loan.payment_code))
         .order_by("status", "-paid_at", "-pk")
         .first()

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+from typing import TypeVar
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -37,6 +38,7 @@ from crm import services as crm_services
 from crm.models import Customer, ImportBatch, Interaction, Tag
 from integrations import email
 from lib import amounts, bulk, people, repeats
+from recovery import selectors
 from recovery.models import (
     HUNDRED,
     MAX_DEBT,
@@ -547,7 +549,7 @@ def _lock_open_links(ids: Sequence[int], kind: str = RECEIVABLE_KIND) -> None:
 
 def _withdraw_open_offers(
     reasons: dict[int, str], *, actor: AbstractBaseUser | None, kind: str = RECEIVABLE_KIND
-) -> None:
+) -> OpenOffers:
     """Withdraw what is open on the receivables of `reasons` (id: why) of `kind`: finished
     campaigns, or the written-off loans a campaign now covers. Through collections_app's
     services, which put each on the customer's timeline: the debtor can no longer pay the
@@ -557,6 +559,7 @@ def _withdraw_open_offers(
     closed): money still paid through a finished campaign's link is recorded without paying
     the campaign (`apply_payment`); through a covered loan's link, recorded as the loan's
     credit balance without paying it (collections_app.receivables, `money_kept` below).
+    Return what was open, all of it now withdrawn.
     """
     ids = list(reasons)
     offers = _open_offers(ids, kind)
@@ -574,20 +577,22 @@ def _withdraw_open_offers(
         collection_services.cancel_promise(
             promise=promise, actor=actor, reason=reasons[promise.receivable_id]
         )
+    return offers
 
 
-def _withdraw_covered_loans_offers(
-    campaigns: Sequence[NewCampaign], *, actor: AbstractBaseUser | None
-) -> None:
-    """Withdraw what is open on the written-off loans the new (active) `campaigns` cover:
-    the loan their payment code names, or all the customer's when it is blank
-    (`selectors.covered_loans`). The debtor is asked for the campaign from now on, so an
-    old link must not take the whole loan, nor a promise for it be marked broken.
+# A new campaign (`NewCampaign`) or one already made (`Campaign`): what covers its loans.
+Covering = TypeVar("Covering", NewCampaign, Campaign)
 
-    One query finds, for a whole chunk of campaigns (an import's), the covered loans with
-    something open; only those few are withdrawn, one by one, each on the timeline.
+
+def _covered_loans_with_offers(campaigns: Sequence[Covering]) -> dict[int, tuple[str, Covering]]:
+    """Return the written-off loans the active `campaigns` cover that still have something
+    open (the loan their payment code names, or all the customer's when it is blank:
+    `selectors.covered_loans`), each with its payment code and the campaign covering it.
+
+    One query for a whole chunk of campaigns (an import's): only those few loans are then
+    withdrawn, one by one.
     """
-    by_customer: dict[int, list[NewCampaign]] = {}
+    by_customer: dict[int, list[Covering]] = {}
     for campaign in campaigns:
         by_customer.setdefault(campaign.customer_id, []).append(campaign)
     links, promises, agreements = _open_on(LOAN, receivable_id=OuterRef("pk"))
@@ -598,8 +603,7 @@ def _withdraw_covered_loans_offers(
         .filter(Exists(links) | Exists(promises) | Exists(agreements))
         .order_by("pk")
     )
-    said = _("el crédito %(loan)s lo cubre la campaña de cartera castigada %(code)s")
-    reasons: dict[int, str] = {}
+    covered: dict[int, tuple[str, Covering]] = {}
     for pk, customer_id, payment_code in loans.values_list("pk", "customer_id", "payment_code"):
         covering = [
             campaign
@@ -607,11 +611,76 @@ def _withdraw_covered_loans_offers(
             if campaign.payment_code in ("", payment_code)
         ]
         if covering:
-            reasons[pk] = said % {"loan": payment_code, "code": covering[0].code}
-    if not reasons:
-        return
+            covered[pk] = (payment_code, covering[0])
+    return covered
+
+
+def _withdraw_covered_loans_offers(
+    campaigns: Sequence[Covering], *, actor: AbstractBaseUser | None
+) -> OpenOffers:
+    """Withdraw what is open on the written-off loans the active `campaigns` cover, each on
+    the timeline; return what was withdrawn. The debtor is asked for the campaign from now
+    on, so an old link must not take the whole loan, nor a promise for it be marked broken.
+    """
+    covered = _covered_loans_with_offers(campaigns)
+    if not covered:
+        return OpenOffers(links=[], promises=[], agreements=[])
+    said = _("el crédito %(loan)s lo cubre la campaña de cartera castigada %(code)s")
+    reasons = {
+        pk: said % {"loan": payment_code, "code": campaign.code}
+        for pk, (payment_code, campaign) in covered.items()
+    }
     _lock_open_links(list(reasons), LOAN)
-    _withdraw_open_offers(reasons, actor=actor, kind=LOAN)
+    return _withdraw_open_offers(reasons, actor=actor, kind=LOAN)
+
+
+def covered_loans_offers(campaigns: Sequence[Campaign]) -> list[tuple[Campaign, OpenOffers]]:
+    """Return, for those of the covering `campaigns` whose covered written-off loans still have
+    something open, what is open there: what their creation would withdraw today, left
+    open by campaigns made before it did (the `withdraw_covered_offers` command). Four
+    queries, however many campaigns.
+    """
+    covered = _covered_loans_with_offers(campaigns)
+    if not covered:
+        return []
+    offers = _open_offers(list(covered), LOAN)
+    by_pk: dict[int, Campaign] = {}
+    found: dict[int, OpenOffers] = {}
+    for _code, campaign in covered.values():
+        by_pk[campaign.pk] = campaign
+        found.setdefault(campaign.pk, OpenOffers(links=[], promises=[], agreements=[]))
+    for link in offers.links:
+        found[covered[link.receivable_id][1].pk].links.append(link)
+    for promise in offers.promises:
+        found[covered[promise.receivable_id][1].pk].promises.append(promise)
+    for agreement in offers.agreements:
+        found[covered[agreement.receivable_id][1].pk].agreements.append(agreement)
+    return [(by_pk[pk], open_) for pk, open_ in found.items() if open_]
+
+
+@transaction.atomic
+def withdraw_covered_loans_offers(
+    *, campaign: Campaign, actor: AbstractBaseUser | None
+) -> OpenOffers:
+    """Withdraw what is still open on the written-off loans `campaign` covers (active, or
+    paid: `selectors.covering`), as its creation now does, each on the timeline; return
+    what was withdrawn: nothing once it is finished or past its end date (it covers
+    nothing then: the loan is owed again).
+
+    For campaigns made before their creation withdrew it (the `withdraw_covered_offers`
+    command); running it twice withdraws nothing the second time.
+    """
+    covered = _covered_loans_with_offers([campaign])
+    if not covered:
+        return OpenOffers(links=[], promises=[], agreements=[])
+    # create_campaign's order: the loans' open links, then the customer (a payment's
+    # annulment that may reopen a campaign, or a new campaign, waits or is waited for).
+    _lock_open_links(list(covered), LOAN)
+    crm_services.lock_customer(campaign.customer_id)
+    covering = Campaign.objects.filter(selectors.covering(timezone.localdate()), pk=campaign.pk)
+    if not covering.exists():
+        return OpenOffers(links=[], promises=[], agreements=[])
+    return _withdraw_covered_loans_offers([campaign], actor=actor)
 
 
 # --- Payments ---------------------------------------------------------------------------------
