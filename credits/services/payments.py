@@ -324,6 +324,9 @@ def apply_payment(
                 % {"day": disbursed_on.strftime("%d/%m/%Y")}
             }
         )
+    spends_again = False
+    if not unapplied and source != Payment.Source.CREDIT_BALANCE:
+        loan, spends_again = _before_later_credit_spends(loan, received_on)
     # Recorded without being applied: no row is read, so nothing is owed, taken back or paid.
     live = [] if unapplied else _live_rows(loan)
     # What pays the loan off that day as the screens show it (the form, the portal), late
@@ -331,11 +334,19 @@ def apply_payment(
     owed = selectors.open_installments(live, received_on).to_settle
     spent = ZERO
     if not unapplied and source != Payment.Source.CREDIT_BALANCE:
-        spent = _credit_that_settles(loan, amount, owed, received_on, overpayment)
+        spent = _credit_that_settles(loan, amount, owed, received_on)
     # Recorded after its day: the late interest charged since that day is not owed. What
     # it frees of the payment goes where any excess goes (saldo a favor, or a prepayment).
     rewound = delinquency.rewind_late_interest(loan=loan, rows=live, received_on=received_on)
     split = selectors.open_installments(live, received_on)
+    # No more credit than the payment lacks once that late interest is taken back.
+    spent = max(min(spent, split.to_settle - amount), ZERO)
+    # Money that reaches what settles the loan settles it, whatever was chosen for an
+    # excess: kept as credit, the later principal stayed owed and the credit paid it an
+    # installment at a time, with its interest (a full payoff left the loan open).
+    settles = amount + spent >= split.to_settle
+    if overpayment == Payment.Overpayment.CREDIT and split.later and settles:
+        overpayment = Payment.Overpayment.SHORTEN_TERM
     overpaid = ZERO
     # Spending the credit balance moves money the loan already holds: nothing to check.
     if amount > owed and source != Payment.Source.CREDIT_BALANCE:
@@ -468,6 +479,9 @@ def apply_payment(
     # What the payment paid (or re-scheduled) shows in the loan's days past due at once.
     delinquency.refresh_delinquency(loan=loan)
     portfolio.mark_stale(received_on)
+    if spends_again and _credit_falls_due(loan):
+        # The credit the nightly had spent after this payment's day, spent again after it.
+        apply_credit_balance(loan=loan, actor=None, is_bookkeeping=True)
     return payment
 
 
@@ -488,18 +502,58 @@ def _move_credit(
     )
 
 
-def _credit_that_settles(
-    loan: Loan, amount: Decimal, owed: Decimal, received_on: date, overpayment: str
-) -> Decimal:
+def _before_later_credit_spends(loan: Loan, received_on: date) -> tuple[Loan, bool]:
+    """Put a payment received before the loan's credit balance was spent (by the nightly,
+    or the loan page's button) before those spends: they are annulled, giving the credit
+    back, so the payment meets the loan as it was on its day, and may settle it with the
+    credit. Return the loan, locked again, and whether any was annulled: what credit is
+    left is then spent again after the payment (`apply_payment`).
+
+    Only when every payment after its day is such a spend (money of the debtor's the loan
+    held, moved, not received); nothing when one of them cannot be annulled.
+    """
+    if loan.status != Loan.Status.ACTIVE:
+        return loan, False
+    later = list(
+        Payment.objects.filter(
+            loan=loan, status=Payment.Status.APPLIED, received_on__gt=received_on
+        ).order_by("-pk")
+    )
+    if not later or any(p.source != Payment.Source.CREDIT_BALANCE for p in later):
+        return loan, False
+    reason = _("saldo a favor aplicado de nuevo después del pago recibido el %(day)s") % {
+        "day": received_on.strftime("%d/%m/%Y")
+    }
+    try:
+        with transaction.atomic():
+            for spend in later:
+                annul_payment(payment=spend, actor=None, reason=reason)
+    except ValidationError:
+        return ledger.locked(loan), False
+    return ledger.locked(loan), True
+
+
+def _credit_falls_due(loan: Loan, today: date | None = None) -> bool:
+    """Whether an active loan's credit balance pays something now, as the nightly spends it
+    (`apply_due_credit_balances`): an installment fell due, or the credit settles it."""
+    if not selectors.has_credit_to_spend(loan):
+        return False
+    today = today or timezone.localdate()
+    rows = _live_rows(loan)
+    if any(r.total_pending > 0 and r.due_date <= today for r in rows):
+        return True
+    return loan.credit_balance >= selectors.open_installments(rows, today).to_settle > 0
+
+
+def _credit_that_settles(loan: Loan, amount: Decimal, owed: Decimal, received_on: date) -> Decimal:
     """Return how much of the loan's credit balance a payment of `amount` spends with it:
     what it lacks to settle the loan (`owed`), when the credit makes that up. That is what
     the portal, the bot and a total link ask for (`selectors.settles_with_credit`).
 
-    Nothing when the payment keeps what it leaves over as credit (it does not settle the
-    loan then), or is recorded before another one already applied (keyed in days later:
-    the credit may not have been there on its day).
+    Nothing when the payment is recorded before another one already applied (keyed in days
+    later: the credit may not have been there on its day).
     """
-    if not selectors.has_credit_to_spend(loan) or overpayment == Payment.Overpayment.CREDIT:
+    if not selectors.has_credit_to_spend(loan):
         return ZERO
     short = owed - amount
     if short <= 0 or short > loan.credit_balance:
@@ -589,7 +643,9 @@ def apply_due_credit_balances(*, today: date | None = None) -> int:
     before the nightly's late interest); return on how many loans.
 
     A credit balance is the debtor's money already received: an installment it covers is
-    not late, and is not charged late interest on it. Each loan is its own transaction,
+    not late, and is not charged late interest on it. A credit that covers all the loan
+    owes settles it the same night, due or not: kept, it paid the installments one at a
+    time, with their interest. Each loan is its own transaction,
     and the payment it makes is annullable like the loan page's *Aplicar saldo a favor*.
 
     Active loans only: a written-off loan's credit waits for a person (the loan page's
@@ -597,20 +653,14 @@ def apply_due_credit_balances(*, today: date | None = None) -> int:
     `apply_payment`) is to be given back or applied by hand, never spent at night.
     """
     today = today or timezone.localdate()
-    due = (
-        Loan.objects.filter(status=Loan.Status.ACTIVE, credit_balance__gt=0)
-        .filter(
-            installments__is_superseded=False,
-            installments__paid_on__isnull=True,
-            installments__due_date__lte=today,
-        )
-        .values_list("pk", flat=True)
-        .distinct()
-    )
+    # Few loans hold a credit balance: each is read, under its lock, to see if it pays now.
+    holding = Loan.objects.filter(status=Loan.Status.ACTIVE, credit_balance__gt=0)
     applied = 0
-    for loan_id in list(due):
+    for loan_id in list(holding.order_by("pk").values_list("pk", flat=True)):
         with transaction.atomic():
-            loan = Loan.objects.get(pk=loan_id)
+            loan = ledger.locked(Loan(pk=loan_id))
+            if not _credit_falls_due(loan, today):
+                continue
             try:
                 # Nobody was in touch: the customer's *última interacción* stays as it was.
                 apply_credit_balance(loan=loan, actor=None, is_bookkeeping=True)

@@ -21,7 +21,7 @@ from credits import selectors
 from credits.models import LedgerEntry, Loan, Payment
 from credits.services import payments as payment_services
 from crm.models import Interaction
-from tests.credits.conftest import TODAY, pay
+from tests.credits.conftest import TODAY, at, pay
 from tests.credits.test_ledger import assert_ledger_matches
 
 pytestmark = pytest.mark.usefixtures("frozen_today")
@@ -128,15 +128,29 @@ def test_a_payment_the_credit_does_not_complete_spends_none(loan_with_credit, sh
     assert_payments_add_up(loan)
 
 
-def test_a_payment_that_keeps_its_excess_as_credit_spends_none(loan_with_credit):
+def test_what_settles_the_loan_settles_it_even_if_an_excess_was_to_be_kept_as_credit(
+    loan_with_credit,
+):
     loan = loan_with_credit
 
     payment = pay(loan, owed(loan) - CREDIT, TODAY, overpayment=Payment.Overpayment.CREDIT)
 
     loan.refresh_from_db()
-    assert payment.credit_spent == 0
-    assert loan.status == Loan.Status.ACTIVE
+    assert payment.credit_spent == CREDIT
+    assert payment.overpayment == SHORTEN  # the later principal was prepaid, as it says
+    assert (loan.status, loan.credit_balance) == (Loan.Status.PAID, 0)
     assert_payments_add_up(loan)
+
+
+def test_a_full_payoff_kept_as_credit_settles_the_loan(make_active_loan):
+    # The form's choice by default: before, the later principal became credit, the loan
+    # stayed open and the credit paid an installment a month, with its interest.
+    loan = make_active_loan()
+
+    payment = pay(loan, owed(loan), TODAY, overpayment=Payment.Overpayment.CREDIT)
+
+    loan.refresh_from_db()
+    assert (loan.status, loan.credit_balance, payment.credited) == (Loan.Status.PAID, 0, 0)
 
 
 def test_annulling_it_gives_the_credit_back_and_opens_the_loan_again(loan_with_credit):
@@ -232,3 +246,77 @@ def test_the_payment_form_shows_both_totals_and_says_what_the_credit_paid(
     assertContains(paid, "Con saldo a favor, que cancela el crédito: 1,326.40")
     loan.refresh_from_db()
     assert (loan.status, loan.credit_balance) == (Loan.Status.PAID, 0)
+
+
+def test_a_total_paid_the_day_before_the_nightly_spent_the_credit_still_settles_the_loan(
+    make_active_loan,
+):
+    # Paid on 31 July (the link asked 4,076.20: what is owed less the credit), recorded on
+    # 1 August after the night spent the credit on the 7th installment and the 8th: it
+    # owed 90.92, the 8th's interest, not owed on 31 July.
+    loan = make_active_loan()
+    pay(loan, "7000.00", TODAY, overpayment=Payment.Overpayment.CREDIT)
+    with at(date(2026, 7, 31), 20):
+        quote = receivables.LoanReceivable().debt(loan.pk, date(2026, 7, 31)).total
+    with at(date(2026, 8, 1), 3):
+        assert payment_services.apply_due_credit_balances() == 1
+    night = Payment.objects.get(loan=loan, source=Payment.Source.CREDIT_BALANCE)
+
+    with at(date(2026, 8, 1), 10):
+        receivables.LoanReceivable().apply_payment(
+            receivable_id=loan.pk,
+            amount=quote,
+            received_on=date(2026, 7, 31),
+            source="mercadopago",
+            actor=None,
+            reference="MP-2",
+            external_id="mp-2",
+            accept_overpayment=True,
+        )
+
+    loan.refresh_from_db()
+    night.refresh_from_db()
+    assert (loan.status, loan.credit_balance) == (Loan.Status.PAID, 0)
+    assert night.status == Payment.Status.ANNULLED
+    assert "aplicado de nuevo después del pago recibido el 31/07/2026" in night.annul_reason
+    assert_payments_add_up(loan)
+
+
+def test_a_payment_of_an_earlier_day_puts_the_credit_spent_after_it_back_in_order(
+    make_active_loan,
+):
+    # Not settling: the night's spend is annulled, the payment applied on its day, and the
+    # credit spent again after it, on what is due by then.
+    loan = make_active_loan()
+    pay(loan, "7000.00", TODAY, overpayment=Payment.Overpayment.CREDIT)
+    with at(date(2026, 8, 1), 3):
+        payment_services.apply_due_credit_balances()
+
+    with at(date(2026, 8, 1), 10):
+        pay(loan, "100.00", date(2026, 7, 31))
+
+    loan.refresh_from_db()
+    spends = Payment.objects.filter(loan=loan, source=Payment.Source.CREDIT_BALANCE)
+    assert [p.status for p in spends.order_by("pk")] == [
+        Payment.Status.ANNULLED,
+        Payment.Status.APPLIED,
+    ]
+    assert loan.status == Loan.Status.ACTIVE
+    assert_payments_add_up(loan)
+
+
+def test_a_credit_that_covers_all_the_loan_owes_settles_it_that_night(make_active_loan):
+    # 500 beyond what settled the loan, kept as credit by a payment made before the rule
+    # that settles it (written here as the old code left it): the total asked is 0, and
+    # each night the credit paid another installment with its interest.
+    loan = make_active_loan()
+    pay(loan, "5673.60", TODAY)  # the installments due and in course
+    Loan.objects.filter(pk=loan.pk).update(credit_balance=owed(loan) + Decimal("500.00"))
+    loan.refresh_from_db()
+    assert receivables.LoanReceivable().debt(loan.pk, TODAY).total == 0
+
+    with at(TODAY, 3):
+        assert payment_services.apply_due_credit_balances() == 1
+
+    loan.refresh_from_db()
+    assert (loan.status, loan.credit_balance) == (Loan.Status.PAID, Decimal("500.00"))

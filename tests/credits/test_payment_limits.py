@@ -184,8 +184,10 @@ def test_the_largest_amount_a_column_holds_is_still_recorded_as_an_overpayment(
 
     loan.refresh_from_db()
     assert payment.overpaid == Decimal("999999999999.99") - TO_SETTLE
-    # Kept as credit: all but the installments due and in course (5,673.60).
-    assert loan.credit_balance == payment.credited == Decimal("999999994326.39")
+    # It settles the loan (its later principal prepaid, though the excess was to be kept as
+    # credit): only what is beyond that is kept as credit.
+    assert loan.status == Loan.Status.PAID
+    assert loan.credit_balance == payment.credited == payment.overpaid
 
 
 def test_a_credit_balance_never_grows_past_what_its_column_holds(make_active_loan):
