@@ -207,6 +207,8 @@ REDIS_CACHE_OPTIONS = {
     "SOCKET_TIMEOUT": 1,
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# Where it logs them: once per burst, then a count a minute (LOGGING below).
+DJANGO_REDIS_LOGGER = "django_redis.cache"
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -719,6 +721,7 @@ LOGGING = {
     "filters": {
         "request_context": {"()": "lib.request_context.RequestContextFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "once_a_minute": {"()": "lib.log_throttle.ThrottleFilter", "window": 60},
     },
     "formatters": {
         # request_id: X-Request-ID (lib/middleware.py), in tasks the sending request's;
@@ -754,5 +757,12 @@ LOGGING = {
             "level": "WARNING",
             "propagate": False,
         },
+        # Redis down: django-redis logs every cache call it answered with a miss, dozens a
+        # page. The first of a burst is logged (an ERROR), then a WARNING a minute with
+        # how many more there were (lib/log_throttle.py). On the logger, not a handler, so
+        # that Sentry does not get the others either.
+        DJANGO_REDIS_LOGGER: {"filters": ["once_a_minute"]},
+        # The same outage, once per public form sent (a rate not counted, a hold not taken).
+        "lib.ratelimit": {"filters": ["once_a_minute"]},
     },
 }
