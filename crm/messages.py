@@ -1170,13 +1170,18 @@ def customer_for_address(channel: str, address: str) -> Customer | None:
 
 def customers_at(channel: str, address: str) -> QuerySet[Customer]:
     """Return the customers whose messages on `channel` go to `address`: their e-mail, or
-    their primary phone (never the second phone, which nothing is sent to)."""
+    their primary phone (never the second phone, which nothing is sent to).
+
+    A record merged into another one (crm.merge) keeps its old address but is sent and
+    written nothing: the kept record, the same person, comes in its place, even when it
+    kept another address (a STOP from the old one is that person asking to stop).
+    """
     address = (address or "").strip()
     if not address:
         return Customer.objects.none()
     if channel == EMAIL:
-        return Customer.objects.filter(email__iexact=address)
-    return Customer.objects.filter(phone=address)
+        return Customer.objects.filter(email__iexact=address).resolved()
+    return Customer.objects.filter(phone=address).resolved()
 
 
 @transaction.atomic
@@ -1258,7 +1263,10 @@ def _opt_out_on_reply(sender: Customer, spec: MessageChannel, address: str, text
     second = (
         []
         if spec.kind == EMAIL
-        else list(Customer.objects.filter(phone_secondary=address).exclude(pk__in=held))
+        else list(
+            # A merged record's second phone is the kept record's (customers_at).
+            Customer.objects.filter(phone_secondary=address).resolved().exclude(pk__in=held)
+        )
     )
     if sender.pk not in held and sender.pk not in {customer.pk for customer in second}:
         holders.append(sender)

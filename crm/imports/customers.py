@@ -247,6 +247,12 @@ class CustomerImporter(Importer):
     ) -> Outcome:
         outcome = Outcome()
         actor = people.signed_in(actor)
+        refused = _merged_twice(rows)
+        if refused:
+            outcome.errors.update(refused)
+            if not batch.skip_invalid:
+                return outcome  # the file writes nothing (crm.imports.services._run)
+            rows = [(line, row) for line, row in rows if line not in refused]
         total = len(rows)
         progress(0, total)
         for start in range(0, total, BATCH_SIZE):
@@ -583,6 +589,55 @@ def _by_name(model, name: str):
             names.setdefault(search.normalize(row.name), row)  # the first of a same name
         kept = _named[label] = (table, names)
     return kept[1].get(search.normalize(name))
+
+
+def _merged_twice(rows: Sequence[tuple[int, CustomerRow]]) -> dict[int, str]:
+    """Return the rows (line → reason) that reach a customer another row of the file
+    brings, by the document of a record merged into it (crm.merge): the same customer
+    twice, refused as a document repeated in the file is.
+
+    The kept record's own document speaks for it, wherever its row is in the file; without
+    one, the first row with a merged document does. One query per BATCH_SIZE rows, and one
+    more when the file has documents of merged records.
+    """
+    kept_of: dict[tuple[str, str], int] = {}  # a merged record's document → the kept one
+    for start in range(0, len(rows), BATCH_SIZE):
+        numbers = {row.document_number for _line, row in rows[start : start + BATCH_SIZE]}
+        merged = Customer.objects.filter(document_number__in=numbers, merged_into__isnull=False)
+        for document_type, number, kept in merged.values_list(
+            "document_type", "document_number", "merged_into_id"
+        ):
+            kept_of[(document_type, number)] = kept
+    if not kept_of:
+        return {}
+    own = {
+        (document_type, number): pk
+        for pk, document_type, number in Customer.objects.filter(
+            pk__in=set(kept_of.values())
+        ).values_list("pk", "document_type", "document_number")
+    }
+    brought_by: dict[int, int] = {}  # kept record → the line that brings it
+    for line, row in rows:
+        kept = own.get((row.document_type, row.document_number))
+        if kept is not None:
+            brought_by[kept] = line
+    refused = {}
+    for line, row in rows:
+        kept = kept_of.get((row.document_type, row.document_number))
+        if kept is None:
+            continue
+        first = brought_by.setdefault(kept, line)
+        if first != line:
+            refused[line] = _(
+                "El documento %(document)s es de un registro fusionado con el cliente "
+                "n.º %(pk)s: ya lo trae la línea %(line)s."
+            ) % {
+                "document": f"{Customer.DocumentType(row.document_type).label} "
+                f"{row.document_number}",
+                "pk": kept,
+                "line": first,
+            }
+    return refused
 
 
 def _new_customer(row: CustomerRow, now) -> Customer:
