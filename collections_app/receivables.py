@@ -471,7 +471,13 @@ class LoanReceivable:
             .distinct()
             .order_by("-pk")
         )
-        if any(p.source not in GATEWAY_SOURCES or not p.external_id for p in later):
+        # The credit balance spent after it (the nightly) is annulled too, giving the credit
+        # back, and spent again at the end as the nightly would now.
+        spends = {p.pk for p in later if p.source == Payment.Source.CREDIT_BALANCE}
+        if any(
+            p.pk not in spends and (p.source not in GATEWAY_SOURCES or not p.external_id)
+            for p in later
+        ):
             # Someone recorded one by hand (a receipt, a reported payment): only they can
             # record it again, so the loan's own refusal says what to do.
             later = []
@@ -482,6 +488,8 @@ class LoanReceivable:
         payment_services.annul_payment(payment=payment, actor=None, reason=reason)
         reapplied = {}
         for younger in reversed(later):
+            if younger.pk in spends:
+                continue
             applied = payment_services.apply_payment(
                 loan=loan,
                 amount=younger.amount,
@@ -498,6 +506,8 @@ class LoanReceivable:
                 is_bookkeeping=True,
             )
             reapplied[younger.pk] = applied.pk
+        if any(p.pk in spends for p in later):
+            payment_services.spend_credit_if_due(loan)
         return TakenBack(receivable_id=loan.pk, reapplied=reapplied)
 
     def payment_is_applied(self, payment_id: int) -> bool:

@@ -479,10 +479,20 @@ def apply_payment(
     # What the payment paid (or re-scheduled) shows in the loan's days past due at once.
     delinquency.refresh_delinquency(loan=loan)
     portfolio.mark_stale(received_on)
-    if spends_again and _credit_falls_due(loan):
+    if spends_again:
         # The credit the nightly had spent after this payment's day, spent again after it.
-        apply_credit_balance(loan=loan, actor=None, is_bookkeeping=True)
+        spend_credit_if_due(loan)
     return payment
+
+
+def spend_credit_if_due(loan: Loan) -> Payment | None:
+    """Spend an active loan's credit balance as the nightly would now (an installment fell
+    due, or the credit settles the loan), after its earlier spends were annulled to put a
+    payment before them; return the payment it made, if any."""
+    loan = ledger.locked(loan)  # read again: the annulments moved its credit balance
+    if not _credit_falls_due(loan):
+        return None
+    return apply_credit_balance(loan=loan, actor=None, is_bookkeeping=True)
 
 
 def _move_credit(

@@ -320,3 +320,38 @@ def test_a_credit_that_covers_all_the_loan_owes_settles_it_that_night(make_activ
 
     loan.refresh_from_db()
     assert (loan.status, loan.credit_balance) == (Loan.Status.PAID, Decimal("500.00"))
+
+
+def test_a_refunded_gateway_payment_the_nightly_spent_credit_after_is_annulled(
+    make_active_loan,
+):
+    # A gateway payment, then the night's spend of the credit: the gateway's refund was
+    # refused («Después de este pago se aplicaron los pagos #…»). Now the spend is annulled
+    # with it and the credit spent again, as the nightly would.
+    loan = make_active_loan()
+    pay(loan, "7000.00", TODAY, overpayment=Payment.Overpayment.CREDIT)
+    kind = receivables.LoanReceivable()
+    with at(date(2026, 7, 20)):
+        gateway = kind.apply_payment(
+            receivable_id=loan.pk,
+            amount=Decimal("300.00"),
+            received_on=date(2026, 7, 20),
+            source="mercadopago",
+            actor=None,
+            reference="MP-3",
+            external_id="mp-3",
+            accept_overpayment=True,
+        )
+    with at(date(2026, 8, 1), 3):
+        assert payment_services.apply_due_credit_balances() == 1
+
+    with at(date(2026, 8, 2)):
+        kind.take_back_payment(payment_id=gateway, reason="Reembolso en MercadoPago")
+
+    assert Payment.objects.get(pk=gateway).status == Payment.Status.ANNULLED
+    spends = Payment.objects.filter(loan=loan, source=Payment.Source.CREDIT_BALANCE)
+    assert [p.status for p in spends.order_by("pk")] == [
+        Payment.Status.ANNULLED,
+        Payment.Status.APPLIED,
+    ]
+    assert_payments_add_up(loan)
