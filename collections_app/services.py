@@ -278,7 +278,7 @@ def create_payment_link(
         # Two requests at once (a double click, the bot's retry) take the customer's row
         # first: the second finds the first's link, made or being made.
         with transaction.atomic():
-            crm_services.lock_customer(customer.pk)
+            crm_services.lock_current_customer(customer.pk)
             # From any path: the debtor who opened one in the portal and then asks the bot
             # gets that one.
             reused = {key: value for key, value in same.items() if key != "origin"}
@@ -301,7 +301,7 @@ def create_payment_link(
     else:
         with transaction.atomic():
             # Under the customer's lock: the same form sent twice at once finds the first.
-            crm_services.lock_customer(customer.pk)
+            crm_services.lock_current_customer(customer.pk)
             if agreement is None:
                 _refuse_a_repeated_link(same, actor, debt)
             link = PaymentLink.objects.create(**fields, reference=_link_reference())
@@ -1013,7 +1013,7 @@ def report_payment(
             {"amount": ValidationError(above_debt_message(debt, origin), code=ABOVE_DEBT)}
         )
     with transaction.atomic():
-        crm_services.lock_customer(customer.pk)
+        crm_services.lock_current_customer(customer.pk)
         earlier = _same_report(customer, debt, amount, paid_on, reference[:80], receipt_hash)
         if earlier is not None and earlier.status == ReportedPayment.Status.PENDING:
             return earlier  # the same form sent again (a double click, a retry)
@@ -1301,7 +1301,7 @@ def promise_payment(
     with transaction.atomic():
         # Two promises made at once must not both pass: locking the open promise locks
         # nothing while there is none, so the customer's row is taken first.
-        crm_services.lock_customer(customer.pk)
+        crm_services.lock_current_customer(customer.pk)
         open_promise = PaymentPromise.objects.filter(
             receivable_kind=debt.kind,
             receivable_id=debt.id,
@@ -1992,7 +1992,7 @@ def request_callback(
         )
     with transaction.atomic():
         # Taken first: two requests at once run one after the other, the second finds the first.
-        crm_services.lock_customer(customer.pk)
+        crm_services.lock_current_customer(customer.pk)
         waiting = (
             CallbackRequest.objects.filter(
                 customer=customer,

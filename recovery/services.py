@@ -332,7 +332,7 @@ def create_campaign(
     _lock_open_links(list(covered.values_list("pk", flat=True)), LOAN)
     # One at a time per customer, with a payment's annulment that may reopen a campaign:
     # the second sees the first's (the constraint alone made one of them a server error).
-    crm_services.lock_customer(customer.pk)
+    crm_services.lock_current_customer(customer.pk)
     active = Campaign.objects.filter(customer=customer, status=Campaign.Status.ACTIVE).first()
     if active is not None:
         errors.setdefault("__all__", []).append(active_refusal(active.code))

@@ -515,7 +515,7 @@ def reply(
         subject = body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…"
     with transaction.atomic():
         # Under the customer's lock: the same reply sent twice at once finds the first.
-        crm_services.lock_customer(customer.pk)
+        crm_services.lock_current_customer(customer.pk)
         _refuse_a_repeat(customer, channel, subject, body, actor)
         return customer_messages.send_customer_message(
             customer=customer,

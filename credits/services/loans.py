@@ -179,7 +179,7 @@ def create_loan(
     annual_rate = product.annual_rate if annual_rate is None else Decimal(annual_rate)
     validate_terms(product=product, principal=principal, term=term, annual_rate=annual_rate)
     # Under the customer's lock: the same form sent twice at once finds the first loan.
-    crm_services.lock_customer(customer.pk)
+    crm_services.lock_current_customer(customer.pk)
     if not repeat_ok:
         _refuse_a_repeat(actor, customer, product, principal, term, start_date)
     cosigner = {k: (v or "").strip() for k, v in (cosigner or {}).items()}

@@ -111,7 +111,7 @@ def open_gestion(
     """Open a gestión from a person's form (`create_gestion`); return it and whether it is
     new. The customer's row is taken first, so the same form sent twice at once finds the
     gestión the first opened, and returns it instead of opening another."""
-    crm_services.lock_customer(customer.pk)
+    crm_services.lock_current_customer(customer.pk)
     earlier = (
         Gestion.objects.filter(
             customer=customer,

@@ -184,3 +184,26 @@ def test_a_note_sent_while_the_record_is_merged_goes_to_the_kept_one(
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("crm:customer_detail", args=[keep.pk])
     assert Interaction.objects.count() == before
+
+
+def test_a_loan_for_the_merged_record_is_refused(keep, merged, supervisor):
+    # The other apps' services that take the customer's row (a loan, a gestión, a link, a
+    # promise, a reply) take it through lock_current_customer: a page read before the
+    # merge committed does not write on the merged record.
+    from datetime import date
+    from decimal import Decimal
+
+    from credits.services import loans as loan_services
+    from tests.factories import LoanProductFactory
+
+    with refused(keep):
+        loan_services.create_loan(
+            actor=supervisor,
+            customer=merged,
+            product=LoanProductFactory(),
+            principal=Decimal("5000.00"),
+            term=12,
+            start_date=date(2026, 1, 5),
+        )
+
+    assert not merged.loans.exists()
