@@ -130,8 +130,8 @@ def test_the_lists_late_mark_and_the_boards_counts_are_words(client, gestion):
     assert any("Atrasada" in words(cell) for cell in cells)
     header = board[board.index(f'id="state-{gestion.state_id}"') :]
     header = words(header[: header.index("</header>")])
-    assert "1 gestiones" in header
-    assert "1 atrasadas" in header
+    assert "1 gestión" in header
+    assert "1 atrasada" in header
 
 
 # --- Loans ------------------------------------------------------------------------------------
