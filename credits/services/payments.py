@@ -809,31 +809,12 @@ def annul_payment(*, payment: Payment, actor: AbstractBaseUser | None, reason: s
     Installment.objects.bulk_update(replaced, ["is_superseded", "superseded_by_payment"])
 
     if payment.credited:
-        loan.credit_balance -= payment.credited
-        ledger.write_entry(
-            loan,
-            LedgerEntry.Kind.CREDIT,
-            actor=actor,
-            payment=payment,
-            component=LedgerEntry.CREDIT_COMPONENT,
-            paid=-payment.credited,
-            reason=note,
-        )
+        _move_credit(loan, payment, actor, -payment.credited, note)
     # The credit balance it spent comes back: as a payment of its own, or with this one.
     given_back = payment.amount if payment.source == Payment.Source.CREDIT_BALANCE else ZERO
     given_back += payment.credit_spent
     if given_back:
-        loan.credit_balance += given_back
-        ledger.write_entry(
-            loan,
-            LedgerEntry.Kind.CREDIT,
-            actor=actor,
-            payment=payment,
-            component=LedgerEntry.CREDIT_COMPONENT,
-            paid=given_back,
-            reason=note,
-        )
-    loan.save(update_fields=["credit_balance", "updated_at"])
+        _move_credit(loan, payment, actor, given_back, note)
 
     Distribution.objects.bulk_create(
         Distribution(
