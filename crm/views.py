@@ -244,10 +244,7 @@ def timeline_items(items: list[Interaction]) -> SafeString:
 def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_or_merged_for(request.user, pk)
     if customer.merged_into_id is not None:
-        # No note on a merged record: the tab goes to the kept one (htmx would swap that
-        # whole page into the note form).
-        sent = _to_merged_into(request, customer)
-        return HttpResponseClientRedirect(sent.url) if request.htmx else sent
+        return _note_to_merged_into(request, customer)
     form = forms.QuickNoteForm(request.POST)
     if not form.is_valid():
         if not request.htmx:
@@ -276,8 +273,7 @@ def customer_add_note(request: HttpRequest, pk: int) -> HttpResponse:
             raise
         # Merged after this request read it: to the kept record, as above.
         customer.refresh_from_db(fields=["merged_into", "merged_at"])
-        sent = _to_merged_into(request, customer)
-        return HttpResponseClientRedirect(sent.url) if request.htmx else sent
+        return _note_to_merged_into(request, customer)
     # The same note sent again (the back button and send): the one saved a moment ago.
     repeated = interaction.created_at < asked_at
     if not request.htmx:
@@ -369,6 +365,13 @@ def _to_merged_into(request: HttpRequest, customer: Customer) -> HttpResponse:
         },
     )
     return redirect("crm:customer_detail", pk=customer.merged_into_id)
+
+
+def _note_to_merged_into(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """No note on a merged record: the tab goes to the kept one (an htmx request would
+    swap that whole page into the note form)."""
+    sent = _to_merged_into(request, customer)
+    return HttpResponseClientRedirect(sent.url) if request.htmx else sent
 
 
 @require_GET

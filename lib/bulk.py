@@ -9,7 +9,7 @@ would store it (datetimes in UTC, decimals to their places).
 """
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
 from itertools import islice
 from typing import Any
@@ -189,6 +189,17 @@ def reserve_ids(model: type[Model], count: int) -> list[int]:
             [table, count],
         )
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def pages_by_pk(queryset: models.QuerySet, size: int) -> Iterator[list[Any]]:
+    """Yield the queryset's rows in pages of `size`, in order of primary key, each page read
+    after the last one's key (no OFFSET; rows added or deleted meanwhile skip nothing): the
+    memory holds one page, however many rows there are."""
+    queryset = queryset.order_by("pk")
+    page = list(queryset[:size])
+    while page:
+        yield page
+        page = list(queryset.filter(pk__gt=page[-1].pk)[:size])
 
 
 def ids_in(ids: Sequence[int]) -> Any:

@@ -21,6 +21,7 @@ from crm.gestiones.models import (
     Outcome,
 )
 from integrations import email, housekeeping
+from lib import bulk
 
 # Read notifications are deleted this many days after they were read; unread ones stay.
 NOTIFICATIONS_KEEP_DAYS = 90
@@ -96,14 +97,9 @@ def alert_due_gestiones(
 
 
 def _in_batches(queryset: QuerySet[Gestion], size: int):
-    queryset = queryset.select_related("gestion_type", "state", "customer", "agent").order_by("pk")
-    last = 0
-    while True:
-        rows = list(queryset.filter(pk__gt=last)[:size])
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].pk
+    queryset = queryset.select_related("gestion_type", "state", "customer", "agent")
+    for page in bulk.pages_by_pk(queryset, size):
+        yield from page
 
 
 def _alert(gestion: Gestion, kind: str, *, now: datetime.datetime) -> None:

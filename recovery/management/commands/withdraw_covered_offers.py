@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from lib import bulk
 from recovery import selectors, services
 from recovery.models import Campaign
 
@@ -91,15 +92,10 @@ class Command(BaseCommand):
 
     def _active_campaigns(self):
         """Yield the campaigns that cover their loans, CHUNK at a time, by id."""
-        campaigns = (
-            Campaign.objects.filter(selectors.covering(timezone.localdate()))
-            .only("pk", "customer_id", "code", "payment_code", "status", "ends_on")
-            .order_by("pk")
+        campaigns = Campaign.objects.filter(selectors.covering(timezone.localdate())).only(
+            "pk", "customer_id", "code", "payment_code", "status", "ends_on"
         )
-        last = 0
-        while chunk := list(campaigns.filter(pk__gt=last)[:CHUNK]):
-            yield chunk
-            last = chunk[-1].pk
+        yield from bulk.pages_by_pk(campaigns, CHUNK)
 
     def _report(self, tally: Tally, *, reviewed: int, failed: list[str], apply: bool) -> None:
         write = self.stdout.write
