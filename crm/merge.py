@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
@@ -261,6 +261,15 @@ def _named(customer: Customer) -> str:
 # --- The merge ---------------------------------------------------------------------------
 
 
+class Merged(NamedTuple):
+    customer: Customer
+    moved: str  # «Interacciones: 3; Préstamos: 1», or «nada»
+
+
+def moved_text(counts: list[tuple[Any, int]]) -> str:
+    return "; ".join(f"{label}: {n}" for label, n in counts) or str(_("nada"))
+
+
 @transaction.atomic
 def merge_customers(
     *,
@@ -270,9 +279,10 @@ def merge_customers(
     actor: AbstractBaseUser | None,
     identity_key: str = "",
     seen: str = "",
-) -> Customer:
+) -> Merged:
     """Move everything of `drop` to `keep`, give `keep` the chosen values, and mark `drop`
-    merged into it; one entry on each timeline says what happened and who did it.
+    merged into it; one entry on each timeline says what happened and who did it. Returns
+    the kept customer and what moved («Traído de ese registro»).
 
     Refused (ValidationError, nothing written) for the same customer twice, a customer
     already merged, a handler's reason (two active written-off campaigns), a page whose
@@ -330,7 +340,7 @@ def merge_customers(
         count = _move(relation, keep, drop)
         if count:
             counts[relation.label] = counts.get(relation.label, 0) + count
-    moved = sorted(counts.items(), key=lambda item: str(item[0]))
+    moved = moved_text(sorted(counts.items(), key=lambda item: str(item[0])))
 
     before = {field: getattr(keep, field) for field in values}
     takes_document = (values["document_type"], values["document_number"]) == (
@@ -369,8 +379,7 @@ def merge_customers(
             changed[label] = f"{_text(old_text)} → {_text(new_text)}"
     payload: dict[str, str] = {
         str(_("Registro fusionado")): f"{_named_as(drop, dropped_document)} · n.º {drop.pk}",
-        str(_("Traído de ese registro")): "; ".join(f"{label}: {n}" for label, n in moved)
-        or str(_("nada")),
+        str(_("Traído de ese registro")): moved,
         **changed,
     }
     if protected:
@@ -395,7 +404,7 @@ def merge_customers(
         },
         actor=actor,
     )
-    return keep
+    return Merged(keep, moved)
 
 
 def _move(relation: Relation, keep: Customer, drop: Customer) -> int:

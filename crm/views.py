@@ -407,7 +407,7 @@ def customer_merge(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse
     form = merge.MergeForm(request.POST if confirmed else None, keep=keep, drop=drop)
     if confirmed and form.is_valid():
         try:
-            merge.merge_customers(
+            merged = merge.merge_customers(
                 keep=keep,
                 drop=drop,
                 choices=form.choices(),
@@ -427,8 +427,11 @@ def customer_merge(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse
         else:
             messages.success(
                 request,
-                _("%(drop)s se fusionó en %(keep)s: todo lo de ese registro está ahora aquí.")
-                % {"drop": drop.full_name, "keep": keep.full_name},
+                _(
+                    "%(drop)s se fusionó en %(keep)s: todo lo de ese registro está ahora "
+                    "aquí. Traído de ese registro: %(moved)s."
+                )
+                % {"drop": drop.full_name, "keep": keep.full_name, "moved": merged.moved},
             )
             return redirect("crm:customer_detail", pk=keep.pk)
     context = {

@@ -443,3 +443,16 @@ def test_the_comparison_without_its_confirmation_merges_nothing(client, keep, dr
     assert response.status_code == 200
     drop.refresh_from_db()
     assert drop.merged_into_id is None
+
+
+def test_the_success_message_says_what_came_from_the_merged_record(client, keep, drop, supervisor):
+    LoanFactory(customer=drop)
+    client.force_login(supervisor)
+    url = reverse("crm:customer_merge", args=[keep.pk, drop.pk])
+    page = client.get(url)
+    data = {CONFIRM_FIELD: CONFIRMED, "seen": page.context["form"]["seen"].value()}
+
+    done = client.post(url, {**data, **form_choices(keep, drop)}, follow=True)
+
+    shown = [str(m) for m in done.context["messages"]]
+    assert any("Traído de ese registro:" in m and "Créditos: 1" in m for m in shown), shown
