@@ -59,6 +59,9 @@ class Debt:
     lines: tuple[DebtLine, ...]
     # The credit balance `total` is less by: the debtor's money the receivable already holds.
     credit: Decimal = ZERO
+    # The last day `total` settles it (a later installment's interest falls due the day
+    # after), or None when it holds until paid (save the late interest of what is overdue).
+    total_until: date | None = None
 
     @property
     def has_debt(self) -> bool:
@@ -380,6 +383,7 @@ class LoanReceivable:
             ),
             next_due_date=balance.next_due_date,
             next_due_amount=balance.next_due_amount,
+            total_until=balance.to_settle_until if live else None,
             lines=tuple(
                 DebtLine(
                     number=row.number,

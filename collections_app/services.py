@@ -219,6 +219,18 @@ def link_amount(
     raise ValidationError({"concept": _("Concepto de pago desconocido.")})
 
 
+def link_expiry(debt: Debt, concept: str, now: datetime) -> datetime:
+    """Return when a link made `now` for `debt` expires: after COLLECTIONS_LINK_HOURS, and a
+    total-debt link at the end of the last day its amount settles the debt
+    (`Debt.total_until`): paid once the installment in course fell due, it would leave the
+    next one's interest owed, with the debtor told the debt was cancelled."""
+    expires = now + timedelta(hours=settings.COLLECTIONS_LINK_HOURS)
+    if concept == PaymentLink.Concept.TOTAL and debt.total_until is not None:
+        day_after = datetime.combine(debt.total_until + timedelta(days=1), datetime.min.time())
+        expires = min(expires, timezone.make_aware(day_after) - timedelta(seconds=1))
+    return expires
+
+
 def create_payment_link(
     *,
     customer: Customer,
@@ -272,7 +284,7 @@ def create_payment_link(
         "created_by": people.signed_in(actor),
         "agreement": agreement,
         "payer_email": payer_email,
-        "expires_at": now + timedelta(hours=settings.COLLECTIONS_LINK_HOURS),
+        "expires_at": link_expiry(debt, concept, now),
     }
     if reuse_open and agreement is None:
         # Two requests at once (a double click, the bot's retry) take the customer's row

@@ -338,6 +338,9 @@ class OpenBalance:
     next_due_date: date | None
     next_due_amount: Decimal
     open_rows: tuple[Figures, ...]
+    # The last day `to_settle` holds: the day before the installment in course falls due,
+    # when the one after it enters in full (its interest with it). None when none follows.
+    to_settle_until: date | None = None
 
 
 # The columns installment_figures reads: the loan, number and day, due and paid amounts.
@@ -397,6 +400,7 @@ def open_balance(figures: list[Figures], today: date) -> OpenBalance:
     overdue_rows = [r for r in open_rows if r.due_date < today]
     upcoming = next((r for r in open_rows if r.due_date >= today), None)
     return OpenBalance(
+        to_settle_until=in_full[-1].due_date - timedelta(days=1) if later else None,
         to_settle=sum((r.pending for r in in_full), ZERO) + sum((r.principal for r in later), ZERO),
         overdue=sum((r.pending for r in overdue_rows), ZERO),
         overdue_late_interest=sum((r.late_interest for r in overdue_rows), ZERO),

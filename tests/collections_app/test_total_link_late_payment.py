@@ -1,7 +1,8 @@
 """A "pay the total" link paid days after it was made: what it quoted cancels the loan.
 
-The link's amount is fixed the day it is made and the link lasts 72 hours, while the
-nightly run keeps charging late interest. Paid while open, the late interest charged since
+The link's amount is fixed the day it is made and the link lasts 72 hours (a total link
+ends sooner, with the last day its amount settles the loan), while the nightly run keeps
+charging late interest. Paid while open, the late interest charged since
 is waived (through the receivable's discount), and nothing else; installment and
 free-amount links get no waiver.
 """
@@ -10,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from collections_app import services
 from collections_app.models import Origin, PaymentLink
@@ -192,10 +194,10 @@ def test_a_withdrawn_total_link_paid_anyway_waives_nothing(late_loan):
     assert _waived(late_loan) == 0
 
 
-def test_only_the_late_interest_since_the_link_is_waived_the_rest_stays_owed(make_active_loan):
+def test_a_total_link_made_on_the_eve_of_a_due_date_ends_that_night(make_active_loan):
     # Six installments from 10 February. The link (9 May) quotes February to April overdue,
-    # May in course and the later principal; paid on 11 May, May is overdue and June's
-    # interest is in course as well: that interest stays owed.
+    # May in course and the later principal. On 10 May June's interest enters what settles
+    # the loan: the quote ends with 9 May, and money after that day waives nothing.
     with at(date(2026, 1, 10), 9):
         product = LoanProductFactory(late_annual_rate=Decimal("36.00"))
         loan = make_active_loan(
@@ -208,28 +210,18 @@ def test_only_the_late_interest_since_the_link_is_waived_the_rest_stays_owed(mak
     _nightly(date(2026, 5, 9))
     with at(date(2026, 5, 9), 10):
         link = _link(loan)
-        late_before = credit_selectors.loan_balance(loan).late_interest_due
     _nightly(date(2026, 5, 10))
     _nightly(date(2026, 5, 11))
-    june = loan.installments.get(number=5, is_superseded=False)
-    with at(date(2026, 5, 11), 9):
-        late_since = credit_selectors.loan_balance(loan).late_interest_due - late_before
 
     with at(date(2026, 5, 11), 10):
         _gateway_pays(link, date(2026, 5, 11))
 
     loan.refresh_from_db()
-    assert late_since > 0
-    assert _waived(loan) == late_since
+    assert _local(link).strftime("%d/%m/%Y %H:%M:%S") == "09/05/2026 23:59:59"
+    assert _waived(loan) == 0
     assert loan.status == Loan.Status.ACTIVE
     with at(date(2026, 5, 11), 11):
-        left = credit_selectors.loan_balance(loan)
-    # The payment paid June's interest too, so that much principal is left (re-scheduled).
-    assert (left.principal_due, left.late_interest_due, left.overdue) == (
-        june.interest_due + june.fee_due,
-        0,
-        0,
-    )
+        assert credit_selectors.loan_balance(loan).to_settle > 0
 
 
 @pytest.mark.parametrize(
@@ -279,3 +271,59 @@ def test_a_refunded_total_link_payment_owes_again_the_late_interest_it_waived(
         f"{link.reference}, adeudado otra vez: el pago fue anulado ({why})"
     )
     assert Interaction.objects.filter(summary__contains="pagado por MercadoPago").exists()
+
+
+# --- A total link's life ends where its amount stops settling the loan -----------------------
+
+
+@pytest.fixture
+def current_loan(make_active_loan):
+    """3,000 in six monthly installments from 10 May, nothing due yet on 8 May."""
+    with at(date(2026, 4, 10), 9):
+        return make_active_loan(
+            start_date=date(2026, 4, 10),
+            first_due_date=date(2026, 5, 10),
+            term=6,
+            principal=Decimal("3000.00"),
+        )
+
+
+def _local(link: PaymentLink):
+    return timezone.localtime(link.expires_at)
+
+
+def test_a_total_link_ends_the_day_before_the_installment_in_course_falls_due(current_loan):
+    with at(date(2026, 5, 8), 10):
+        total = _link(current_loan)
+        installment = _link(
+            current_loan, concept=PaymentLink.Concept.INSTALLMENT, installment_number=1
+        )
+
+    # On 10 May the second installment enters what settles the loan, its interest with it.
+    assert _to_settle(current_loan, date(2026, 5, 10)) > total.amount
+    assert _local(total).strftime("%d/%m/%Y %H:%M:%S") == "09/05/2026 23:59:59"
+    # An installment's amount does not move: it keeps the link's usual 72 hours.
+    assert _local(installment).strftime("%d/%m/%Y %H:%M") == "11/05/2026 10:00"
+    entry = Interaction.objects.filter(
+        customer=current_loan.customer, summary__contains="total"
+    ).get()
+    assert "vence el 09/05/2026" in entry.summary
+
+
+def test_a_total_link_paid_on_its_last_day_settles_the_loan(current_loan):
+    with at(date(2026, 5, 8), 10):
+        link = _link(current_loan)
+
+    with at(date(2026, 5, 9), 22):
+        _gateway_pays(link, date(2026, 5, 9))
+
+    current_loan.refresh_from_db()
+    assert current_loan.status == Loan.Status.PAID
+
+
+def test_a_total_link_keeps_its_hours_when_no_installment_follows_the_one_in_course(late_loan):
+    with at(LINK_DAY, 10):
+        link = _link(late_loan)
+
+    # Every installment is due already: only late interest can grow, and it is waived.
+    assert _local(link).strftime("%d/%m/%Y %H:%M") == "08/05/2026 10:00"
