@@ -209,7 +209,7 @@ def send_contract(*, contract_id: int) -> None:
     with transaction.atomic():
         # Held while DocuSeal is called: a second send waits, then finds the contract sent.
         contract = (
-            LoanContract.objects.select_for_update()
+            LoanContract.objects.select_for_update(of=("self",))
             .select_related("loan__customer", "loan__product")
             .filter(pk=contract_id)
             .first()
@@ -301,7 +301,7 @@ def give_up_contract(*, contract_id: int, error: str) -> None:
     could not be read), and then the contract is sent, not failed.
     """
     contract = (
-        LoanContract.objects.select_for_update()
+        LoanContract.objects.select_for_update(of=("self",))
         .select_related("loan__customer", "loan__product")
         .filter(pk=contract_id, status=LoanContract.Status.PENDING)
         .first()
@@ -562,7 +562,7 @@ def process_docuseal_event(event: WebhookEvent) -> None:
     """
     parsed = docuseal.parse_event(event.raw_body.encode())
     contract = (
-        LoanContract.objects.select_for_update()
+        LoanContract.objects.select_for_update(of=("self",))
         .select_related("loan__customer")
         .filter(submission_id=parsed.submission_id)
         .first()

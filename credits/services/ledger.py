@@ -20,7 +20,7 @@ from credits.models import (
     Payment,
 )
 from crm import services as crm_services
-from crm.models import Interaction
+from crm.models import Customer, Interaction
 from lib import people
 
 # What the same person sends again this soon, alike (a double click, the back button and
@@ -35,8 +35,27 @@ def repeat_refused(message: str) -> ValidationError:
 
 
 def locked(loan: Loan) -> Loan:
-    """Return the loan locked for update, with what every ledger write reads of it."""
-    return Loan.objects.select_for_update().select_related("customer", "product").get(pk=loan.pk)
+    """Return the loan locked for update, with what every ledger write reads of it.
+
+    Its customer's row is taken first (FOR NO KEY UPDATE: rows that point at the customer
+    are still inserted meanwhile), in the order a merge takes it: a payment stamps the
+    customer's *última interacción* after it holds its loan, and a merge holding the
+    customer waits to move the loan, so the other order deadlocked. Of the loan only its own
+    row (`of=("self",)`): FOR UPDATE over the join locked the product's row too, so payments
+    on any loans of one product ran one at a time."""
+    _lock_customer(loan.customer_id)
+    held = (
+        Loan.objects.select_for_update(of=("self",))
+        .select_related("customer", "product")
+        .get(pk=loan.pk)
+    )
+    if held.customer_id != loan.customer_id:
+        _lock_customer(held.customer_id)  # merged into another record meanwhile
+    return held
+
+
+def _lock_customer(pk: int) -> None:
+    list(Customer.objects.select_for_update(no_key=True).filter(pk=pk).values_list("pk"))
 
 
 def write_entry(loan: Loan, kind: str, **fields: Any) -> LedgerEntry:

@@ -13,17 +13,19 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from credits import selectors
 from credits.investors import services as investor_services
 from credits.models import Distribution, Liquidation, Loan, Payment
+from credits.services import ledger
 from credits.services import loans as loan_services
 from credits.services import payments as payment_services
+from crm import merge
 from tests.credits.test_ledger import assert_ledger_matches
-from tests.factories import InvestorFactory, LoanFactory
+from tests.factories import CustomerFactory, InvestorFactory, LoanFactory, UserFactory
 from tests.races import at_once
 
 ROUNDS = 3
@@ -145,3 +147,57 @@ def test_a_liquidation_links_only_the_lines_its_totals_counted(transactional_db,
     linked = Distribution.objects.filter(liquidation=liquidation).aggregate(total=Sum("net"))
     assert liquidation.net_amount == linked["total"]
     assert Distribution.objects.filter(investor=investor, liquidation__isnull=True).count() == 1
+
+
+# --- What a payment locks: its loan's row, not its customer's or its product's ---------------
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_a_merge_and_a_payment_on_the_merged_customers_loan_both_go_through(
+    transactional_db, roles, round_
+):
+    loan = _overdue_loan()
+    keep = CustomerFactory()
+    person = UserFactory(role="Supervisor")
+
+    # The payment held the loan and waited for the customer; the merge held the customer
+    # and waited to move the loan: PostgreSQL killed one of them (a 500 for the cashier).
+    done, errors = at_once(
+        lambda: merge.merge_customers(keep=keep, drop=loan.customer, choices={}, actor=person),
+        _pay(loan, "945.60"),
+    )
+
+    assert (errors, len(done)) == ([], 2)
+    loan.refresh_from_db()
+    assert loan.customer_id == keep.pk
+    assert loan.payments.filter(status=Payment.Status.APPLIED).count() == 1
+    assert_ledger_matches(loan)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL only")
+def test_a_payment_does_not_wait_for_a_payment_on_another_loan_of_its_product(transactional_db):
+    first = _overdue_loan()
+    second = _overdue_loan()
+    Loan.objects.filter(pk=second.pk).update(product=first.product)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_first_loan():
+        with transaction.atomic():
+            ledger.locked(first)
+            held.set()
+            release.wait(timeout=30)
+
+    def pay_the_second_loan():
+        held.wait(timeout=30)
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                return _pay(second, "945.60")()
+        finally:
+            release.set()
+
+    _done, errors = at_once(hold_the_first_loan, pay_the_second_loan)
+
+    assert errors == []
+    assert second.payments.filter(status=Payment.Status.APPLIED).count() == 1

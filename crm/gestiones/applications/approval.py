@@ -126,7 +126,7 @@ def enter_state(
     if not state.is_approval:
         return None
     application = (
-        CreditApplication.objects.select_for_update()
+        CreditApplication.objects.select_for_update(of=("self",))
         .select_related("loan_product")
         .filter(gestion_id=gestion.pk)
         .first()

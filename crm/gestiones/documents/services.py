@@ -192,7 +192,7 @@ def attach_missing_pdfs(*, now: datetime.datetime | None = None) -> int:
 def _note_pdf_missing(follow_up: FollowUp, *, reason: str) -> None:
     # Not when a late conversion filed the PDF meanwhile (attach_pdf holds this lock).
     follow_up = (
-        FollowUp.objects.select_for_update()
+        FollowUp.objects.select_for_update(of=("self",))
         .select_related("gestion__customer")
         .filter(pk=follow_up.pk)
         .first()
