@@ -12,7 +12,8 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -659,15 +660,19 @@ def apply_gateway_payment(*, provider: str, found: "payment_gateways.GatewayPaym
         if kept >= sum(payment.amount for payment in standing):
             return  # applied before: a repeated notification
         if kept <= 0:
-            _take_back(link, kind, standing, reason=_refund_reason(link, refunded=True))
+            reason = _refund_reason(link, refunded=True)
+            with _told_when_refused(link, found, standing, reason=reason):
+                _take_back(link, kind, standing, reason=reason)
             return
-        _keep_what_was_not_refunded(link, kind, found, standing, external_id=external_id)
+        with _told_when_refused(link, found, standing, reason=_partial_reason(link, found)):
+            _keep_what_was_not_refunded(link, kind, found, standing, external_id=external_id)
         return
     if found.status in (payment_gateways.REFUNDED, payment_gateways.CHARGED_BACK):
         if not standing:
             return  # never applied, or annulled before: nothing to take back
         reason = _refund_reason(link, refunded=found.status == payment_gateways.REFUNDED)
-        _take_back(link, kind, standing, reason=reason)
+        with _told_when_refused(link, found, standing, reason=reason):
+            _take_back(link, kind, standing, reason=reason)
         return
     # pending, in process, rejected, cancelled: nothing to apply (yet).
 
@@ -757,6 +762,90 @@ def _refund_reason(link: PaymentLink, *, refunded: bool) -> str:
     }
 
 
+def _partial_reason(link: PaymentLink, found: "payment_gateways.GatewayPayment") -> str:
+    return _("devuelto en parte por %(provider)s: %(refunded)s de %(amount)s") % {
+        "provider": link.provider_name,
+        "refunded": _money(link.currency, found.refunded),
+        "amount": _money(link.currency, found.amount),
+    }
+
+
+@contextmanager
+def _told_when_refused(
+    link: PaymentLink,
+    found: "payment_gateways.GatewayPayment",
+    standing: "list[receivables.ExternalPayment]",
+    *,
+    reason: str,
+) -> Iterator[None]:
+    """Run a refund's or chargeback's take-back in a savepoint; when the receivable refuses
+    it (a payment recorded by hand after it: only a person may annul that one), undo the
+    take-back, tell the customer's timeline and e-mail the collections team, once per
+    refund however often the gateway notifies it, and leave the payment applied.
+
+    The event then ends processed: retried, it would fail the same way until someone acts,
+    and what to do is in the e-mail.
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except ValidationError as exc:
+        _tell_refund_refused(link, found, standing, reason=reason, error=" ".join(exc.messages))
+
+
+def _tell_refund_refused(
+    link: PaymentLink,
+    found: "payment_gateways.GatewayPayment",
+    standing: "list[receivables.ExternalPayment]",
+    *,
+    reason: str,
+    error: str,
+) -> None:
+    # The refund as the gateway states it: a further refund or a chargeback is another one.
+    refund = f"{link.provider}:{found.provider_payment_id}:{found.status}:{found.refunded}"
+    if Interaction.objects.filter(
+        customer=link.customer, payload__refund_not_taken_back=refund
+    ).exists():
+        return  # told already: the same refund notified again, or retried
+    said = {
+        "ids": ", ".join(f"#{payment.id}" for payment in standing),
+        "amount": _money(link.currency, sum(payment.amount for payment in standing)),
+        "op": found.provider_payment_id,
+        "ref": link.reference,
+        "reason": reason,
+        "code": link.receivable_code,
+        "error": error,
+        "name": link.customer.full_name,
+        "doc": link.customer.document_number,
+    }
+    summary = (
+        _(
+            "Pago %(ids)s (%(amount)s, operación %(op)s del link de pago %(ref)s) %(reason)s, "
+            "pero no se pudo anular y sigue aplicado a %(code)s: %(error)s"
+        )
+        % said
+    )
+    _timeline(
+        link.customer,
+        summary,
+        origin=Origin.SYSTEM,
+        actor=None,
+        payload={
+            "link": link.pk,
+            "payments": [payment.id for payment in standing],
+            "refund_not_taken_back": refund,
+        },
+        kind=Interaction.Kind.SYSTEM,
+    )
+    for address in settings.COLLECTIONS_TEAM_EMAILS:
+        email.enqueue(
+            to=address,
+            subject=_("Devolución sin aplicar: %(name)s, %(code)s") % said,
+            body=_("%(name)s (%(doc)s): ") % said + summary,
+            dedupe_key=f"refund-not-taken-back-{refund}-{address}",
+        )
+
+
 def _take_back(
     link: PaymentLink,
     kind: receivables.ReceivableKind,
@@ -842,7 +931,7 @@ def _keep_what_was_not_refunded(
         "op": found.provider_payment_id,
         "ref": link.reference,
     }
-    reason = _("devuelto en parte por %(provider)s: %(refunded)s de %(amount)s") % said
+    reason = _partial_reason(link, found)
     _take_back(link, kind, standing, reason=reason)
     payment_id = kind.apply_payment(
         receivable_id=link.receivable_id,

@@ -5,10 +5,12 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -27,10 +29,14 @@ from credits.services import delinquency, distributions, ledger
 from crm import display
 from crm import services as crm_services
 from crm.models import Interaction
+from integrations import email
 from lib import money, people, repeats
 
 # The largest amount a money column holds (14 digits, 2 of them decimals).
 MAX_AMOUNT = Decimal("999999999999.99")
+# The gateways whose webhook applies payments under "<source>:<operation>" external ids
+# (collections_app.services.apply_gateway_payment); staff may also record their money by hand.
+GATEWAY_SOURCES = (Payment.Source.MERCADOPAGO, Payment.Source.CLEAR)
 
 
 def _live_rows(loan: Loan) -> list[Installment]:
@@ -271,6 +277,13 @@ def apply_payment(
     prepays principal (re-scheduling the rest: shorter term or lower installment) or stays
     as the loan's credit balance. A provider's `external_id` is applied once only.
 
+    A gateway's operation (MercadoPago, Clear) is money received once, however it comes:
+    recorded by hand with its operation number when the webhook applied it, or recorded by
+    hand before, it is refused; recorded by hand without one, a payment of that gateway
+    alike (amount and day) asks `repeat_ok`. Notified by the webhook after it was recorded
+    by hand, the notification takes that payment when the amounts agree, and otherwise is
+    applied and the collections team told that one of the two is to be annulled.
+
     The amount must be positive and no more than what pays the loan off that day, unless
     `accept_overpayment` says the payer really paid more: the excess then stays as credit
     balance and the payment records it as `overpaid`. The day must fall between the
@@ -301,6 +314,11 @@ def apply_payment(
         existing = Payment.objects.filter(external_id=external_id).first()
         if existing is not None:
             return existing
+    hand_twin = _hand_recorded_operation(loan, source, reference, external_id)
+    if hand_twin is not None and hand_twin.amount == amount:
+        # The gateway's notification of money staff already recorded by hand: it becomes
+        # that payment, so the loan is credited once and a refund later finds it.
+        return _adopt_hand_recorded(hand_twin, external_id or "")
     # Money received for a loan paid off meanwhile (a second link paid, a transfer that
     # crossed the last one) is recorded when the payer really paid it (`accept_overpayment`),
     # all of it as credit balance to give back: refused, a gateway's money would be in the
@@ -312,8 +330,11 @@ def apply_payment(
         )
     if received_on > timezone.localdate():
         raise ValidationError({"received_on": _("La fecha de pago no puede ser futura.")})
+    if not external_id:
+        _refuse_a_recorded_operation(loan, source, reference)
     if not external_id and not repeat_ok:
         _refuse_a_repeat(loan, amount, received_on, source, reference, people.signed_in(actor))
+        _refuse_a_gateway_twin(loan, amount, received_on, source, reference)
     disbursed_on = loan.disbursed_on
     if disbursed_on is not None and received_on < disbursed_on:
         raise ValidationError(
@@ -470,6 +491,8 @@ def apply_payment(
         actor=actor,
         occurred_at=timezone.now(),
     )
+    if hand_twin is not None:
+        _warn_of_hand_twin(loan, payment, hand_twin)
     if not unapplied and loan.status != Loan.Status.PAID and _is_settled(_live_rows(loan)):
         loan.paid_at = timezone.now()
         loan.save(update_fields=["paid_at", "updated_at"])
@@ -613,6 +636,168 @@ def _refuse_a_repeat(
             "day": received_on.strftime("%d/%m/%Y"),
         }
     )
+
+
+def _operation_ids(source: str, operation: str) -> Q:
+    """Filter the payments a gateway's webhook applied for `operation`: under its external
+    id, or under it followed by ":" and more (what a partial refund left of it)."""
+    external_id = f"{source}:{operation}"
+    return Q(external_id=external_id) | Q(external_id__startswith=f"{external_id}:")
+
+
+def _said(payment: Payment, loan: Loan) -> dict[str, str]:
+    """How a message names an earlier payment: number, amount, day, and its loan if other."""
+    return {
+        "id": str(payment.pk),
+        "amount": display.money_text(payment.amount, payment.loan.currency),
+        "day": payment.received_on.strftime("%d/%m/%Y"),
+        "loan": ""
+        if payment.loan_id == loan.pk
+        else _(" (crédito %(code)s)") % {"code": payment.loan.payment_code},
+        "op": payment.reference,
+        "gateway": payment.get_source_display(),
+    }
+
+
+def _refuse_a_recorded_operation(loan: Loan, source: str, reference: str) -> None:
+    """Refuse (under the loan's lock) a gateway's operation recorded by hand when it is
+    recorded already: applied by the gateway's webhook, or by hand before."""
+    operation = reference.strip()
+    if source not in GATEWAY_SOURCES or not operation:
+        return
+    twin = (
+        Payment.objects.filter(status=Payment.Status.APPLIED)
+        .filter(
+            _operation_ids(source, operation) | Q(external_id__isnull=True, reference=operation)
+        )
+        .filter(source=source)
+        .select_related("loan")
+        .order_by("pk")
+        .first()
+    )
+    if twin is None:
+        return
+    said = _said(twin, loan) | {"op": operation}
+    if twin.external_id:
+        message = _(
+            "La operación %(op)s de %(gateway)s ya está registrada: llegó por la pasarela como "
+            "el pago #%(id)s, de %(amount)s del %(day)s%(loan)s. No se registró otra vez."
+        )
+    else:
+        message = _(
+            "La operación %(op)s de %(gateway)s ya está registrada a mano: es el pago "
+            "#%(id)s, de %(amount)s del %(day)s%(loan)s. No se registró otra vez."
+        )
+    raise ValidationError({"reference": message % said})
+
+
+def _refuse_a_gateway_twin(
+    loan: Loan, amount: Decimal, received_on: date, source: str, reference: str
+) -> None:
+    """Ask to confirm a gateway's payment recorded by hand without its operation number
+    when that gateway's webhook applied one alike (same amount, same day) to the loan."""
+    if source not in GATEWAY_SOURCES or reference.strip():
+        return
+    twin = (
+        Payment.objects.filter(
+            loan=loan,
+            status=Payment.Status.APPLIED,
+            source=source,
+            amount=amount,
+            received_on=received_on,
+            external_id__startswith=f"{source}:",
+        )
+        .select_related("loan")
+        .order_by("pk")
+        .first()
+    )
+    if twin is None:
+        return
+    raise ledger.repeat_refused(
+        _(
+            "Ya llegó por %(gateway)s un pago igual: el pago #%(id)s, de %(amount)s del "
+            "%(day)s (operación %(op)s). Si es el mismo, no lo registre otra vez; si es otro "
+            "pago, indique su número de operación o marque «Es otro pago»."
+        )
+        % _said(twin, loan)
+    )
+
+
+def _hand_recorded_operation(
+    loan: Loan, source: str, reference: str, external_id: str | None
+) -> Payment | None:
+    """Return the loan's applied payment recorded by hand for the gateway operation a
+    webhook applies now (`external_id` "<source>:<operation>…", `reference` the operation)."""
+    operation = reference.strip()
+    if source not in GATEWAY_SOURCES or not operation or not external_id:
+        return None
+    own = f"{source}:{operation}"
+    if external_id != own and not external_id.startswith(f"{own}:"):
+        return None
+    return (
+        Payment.objects.filter(
+            loan=loan,
+            status=Payment.Status.APPLIED,
+            source=source,
+            reference=operation,
+            external_id__isnull=True,
+        )
+        .select_related("loan")
+        .order_by("pk")
+        .first()
+    )
+
+
+def _adopt_hand_recorded(payment: Payment, external_id: str) -> Payment:
+    """Make a payment recorded by hand the one a gateway's webhook reports (same operation,
+    same amount): it takes the gateway's external id, and the timeline says so."""
+    payment.external_id = external_id
+    payment.save(update_fields=["external_id"])
+    crm_services.record_interaction(
+        customer=payment.loan.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_(
+            "%(gateway)s notificó la operación %(op)s, que ya estaba registrada a mano como el "
+            "pago #%(id)s (%(amount)s del %(day)s): no se registró otra vez."
+        )
+        % _said(payment, payment.loan),
+        payload={"loan": payment.loan_id, "payment": payment.pk, "external_id": external_id},
+    )
+    return payment
+
+
+def _warn_of_hand_twin(loan: Loan, payment: Payment, twin: Payment) -> None:
+    """Tell the timeline and the collections team that a gateway's payment was applied
+    while a payment recorded by hand names its operation with another amount: one of the
+    two is wrong, and only a person can say which."""
+    said = _said(twin, loan) | {
+        "new": str(payment.pk),
+        "new_amount": display.money_text(payment.amount, loan.currency),
+        "code": loan.payment_code,
+        "name": loan.customer.full_name,
+    }
+    text = (
+        _(
+            "%(gateway)s notificó la operación %(op)s por %(new_amount)s y se registró como el "
+            "pago #%(new)s del crédito %(code)s. Esa operación ya estaba registrada a mano "
+            "como el pago #%(id)s, de %(amount)s del %(day)s: el crédito tiene los dos pagos. "
+            "Revise cuál corresponde y anule el otro."
+        )
+        % said
+    )
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=text,
+        payload={"loan": loan.pk, "payment": payment.pk, "hand_recorded": twin.pk},
+    )
+    for address in settings.COLLECTIONS_TEAM_EMAILS:
+        email.enqueue(
+            to=address,
+            subject=_("Operación registrada dos veces: %(name)s, crédito %(code)s") % said,
+            body=text,
+            dedupe_key=f"gateway-hand-twin-{payment.pk}-{address}",
+        )
 
 
 @transaction.atomic
