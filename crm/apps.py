@@ -16,6 +16,12 @@ class CrmConfig(AppConfig):
         from lib import auth
 
         auth.connect_signals()
+        # The workers keep the message policy (crm.messages at delivery); the page that
+        # edits it never reads it that way, so it must still tell them of a change.
+        from crm.models import MessagePolicy
+        from lib import small_tables
+
+        small_tables.watch(MessagePolicy)
         # `in` on integer columns leaves out numbers no row can hold (lib/lookups.py).
         import lib.lookups  # noqa: F401
 

@@ -24,11 +24,15 @@ Listeners registered with `register_message_listener` (the conversations of
 collections_app) are told of each new row in the same transaction.
 
 Quiet hours (`MessagePolicy`, default 20:00–08:00 local) hold a message until morning:
-it is queued with its outbox row due then. With `capped`, a message counts toward the
-customer's daily limit and is skipped, with a timeline entry, once the limit is reached;
-the customer's row is locked while counting, so two senders at once cannot both take
-the last place. `send_customer_messages` is the same for a batch (a flow's thousand
-customers) in a few bulk statements and one Celery task.
+it is queued with its outbox row due then. Delivery reads the policy again (as this
+process keeps it, lib.small_tables: no query while it is unchanged), so a holiday, a quiet
+weekday or longer hours set after the message was held hold it again, with the timeline
+saying until when; a one-time code and what the customer asked for go out regardless.
+With `capped`, a message counts toward the customer's daily limit and is skipped, with a
+timeline entry, once the limit is reached; the customer's row is locked while counting,
+so two senders at once cannot both take the last place. A limit lowered after queueing
+refuses, at delivery, the capped messages past it. `send_customer_messages` is the same
+for a batch (a flow's thousand customers) in a few bulk statements and one Celery task.
 
 A higher app that wants a message's outcome (a campaign target) passes
 `origin=(name, id)` and registers a handler for `name` with `register_outcome_handler`,
@@ -57,7 +61,7 @@ from crm import selectors, services, unsubscribe
 from crm.models import Customer, Interaction, Message, MessagePolicy
 from integrations import channels, email, errors, http, outbox, sms, whatsapp
 from integrations.models import OutboxMessage
-from lib import bulk, people
+from lib import bulk, people, small_tables
 from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -417,6 +421,8 @@ def send_customer_message(
                     whatsapp_template,
                 ),
                 **({"requested": True} if requested else {}),
+                # Delivery holds again what the policy holds, never a one-time code.
+                **({"secret": True} if is_secret else {}),
             },
             dedupe_key=dedupe_key,
             not_before=held_until,
@@ -781,6 +787,8 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
             )
             % {"old": payload["to"]}
         )
+    if not (payload.get("secret") or payload.get("requested")):
+        _keep_policy(payload, spec, interaction)
     try:
         delivery = spec.send(payload)
     except errors.TemporaryProviderError as exc:
@@ -797,6 +805,102 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
         _record_outcome(payload, DeliveryStatus.UNKNOWN, error=_short(str(exc)))
         raise
     _record_sent(payload, delivery)
+
+
+def _keep_policy(payload: Mapping[str, Any], spec: "MessageChannel", entry: Interaction) -> None:
+    """Hold a message the policy holds now, or refuse one past the daily limit.
+
+    The policy was kept when the message was queued, but it may have changed while the
+    message waited (a holiday declared overnight, longer quiet hours, a new quiet weekday,
+    a lower limit), and a retry may fall in the quiet hours. Held: the timeline entry and
+    the message say until when, and the outbox queues it for then (`outbox.Deferred`, no
+    attempt counted).
+    """
+    policy = _current_policy()
+    now = timezone.now()
+    held_until = quiet_until(now, policy)
+    if held_until is not None:
+        by_days = _held_by_quiet_days(now, held_until, policy)
+        _note_held(payload, spec, entry, held_until, by_days)
+        local = timezone.localtime(held_until)
+        raise outbox.Deferred(
+            held_until,
+            gettext("Retenido hasta el %(day)s a las %(time)s por la política de mensajes.")
+            % {"day": formats.date_format(local, "l j/m"), "time": local.strftime("%H:%M")},
+        )
+    if policy.updated_at > entry.created_at and _past_daily_limit(payload, policy, now):
+        # The limit was counted when the message was queued; only a policy changed since
+        # then (a lower limit) can make it wrong, so only then is it counted again.
+        raise errors.ProviderError(
+            gettext(
+                "El cliente ya alcanzó hoy el límite de mensajes por día (%(limit)s) de la "
+                "política de mensajes."
+            )
+            % {"limit": policy.daily_limit}
+        )
+
+
+def _current_policy() -> MessagePolicy:
+    """The message policy as this process keeps it (lib.small_tables): read at every
+    delivery, it costs no query while unchanged; a change shows within MAX_AGE seconds
+    in a process that never loaded it, at once in the others."""
+    (policies,) = small_tables.rows(MessagePolicy)
+    return policies.get(1) or MessagePolicy.current()
+
+
+def _note_held(
+    payload: Mapping[str, Any],
+    spec: "MessageChannel",
+    entry: Interaction,
+    held_until: datetime.datetime,
+    by_quiet_days: bool,
+) -> None:
+    """Say on the timeline entry and the message that the message waits until `held_until`
+    (the entry's «retenido hasta …» gets the new time: one story, not two)."""
+    delivery = (entry.payload or {}).get(DELIVERY)
+    if not isinstance(delivery, dict) or delivery.get("status") != DeliveryStatus.QUEUED:
+        return
+    entry.summary = _queued_summary(
+        spec, payload["subject"], held_until, by_quiet_days=by_quiet_days
+    )[:500]
+    entry.payload = {
+        **entry.payload,
+        DELIVERY: {**delivery, "held_until": held_until.isoformat()},
+    }
+    entry.save(update_fields=["summary", "payload"])
+    # Counted toward the daily limit of the day it goes out (`_capped_counts`).
+    Message.objects.filter(pk=payload.get("message"), status=Message.Status.QUEUED).update(
+        due_at=held_until
+    )
+
+
+def _past_daily_limit(
+    payload: Mapping[str, Any], policy: MessagePolicy, now: datetime.datetime
+) -> bool:
+    """Whether a capped message comes after the day's limit: the customer's capped messages
+    of today queued before it, and not failed, already reach it."""
+    message_id = payload.get("message")
+    customer_id = (
+        Message.objects.filter(pk=message_id, is_capped=True)
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    if customer_id is None:
+        return False
+    start, end = _local_day_bounds(now)
+    earlier = (
+        Message.objects.filter(
+            customer_id=customer_id,
+            direction=Message.Direction.OUTBOUND,
+            is_capped=True,
+            due_at__gte=start,
+            due_at__lt=end,
+            pk__lt=message_id,
+        )
+        .exclude(status=Message.Status.FAILED)
+        .count()
+    )
+    return earlier >= policy.daily_limit
 
 
 def _record_sent(payload: Mapping[str, Any], answer: channels.Delivery | None) -> None:

@@ -26,6 +26,10 @@ A sender whose call went through but whose own record of it failed raises
 `SentNotRecorded`: the message is kept sent, never sent again, with the reason in its
 last_error for a person to read in admin («Mensajes salientes»).
 
+A sender whose owner's rules hold the message for now (the customers' quiet hours, changed
+since it was queued) raises `Deferred(until, reason)`: the message is queued again for
+`until`, with the reason in its last_error, and no attempt is counted.
+
 One sweep runs at a time (a hold in the rate limits' store, lib.ratelimit), and it stops
 sending once SWEEP_SECONDS have passed, leaving the rest to the next one: a provider that
 answers slowly cannot make sweeps pile up behind each other on every worker.
@@ -61,6 +65,16 @@ SENDING_TIMEOUT = timedelta(minutes=10)
 class SentNotRecorded(Exception):
     """Raised by a sender once the provider has the message but recording that failed:
     the outbox marks the message sent, never to be sent again, with this error noted."""
+
+
+class Deferred(Exception):
+    """Raised by a sender, before calling the provider, for a message that must not go out
+    before `until`: the outbox queues it again for then, counting no attempt."""
+
+    def __init__(self, until: datetime, reason: str = "") -> None:
+        super().__init__(reason)
+        self.until = until
+        self.reason = reason
 
 
 _senders: Registry[Sender] = Registry("A sender for")
@@ -192,6 +206,15 @@ def deliver_message(*, message_id: int) -> None:
 
     try:
         sender(message.payload)
+    except Deferred as exc:
+        # Not an attempt: nothing reached the provider. Never due at once again, so a
+        # sender that defers to the past cannot spin inside one sweep.
+        _finish(
+            message,
+            status=OutboxMessage.Status.QUEUED,
+            last_error=exc.reason,
+            next_attempt_at=max(exc.until, timezone.now() + timedelta(seconds=1)),
+        )
     except SentNotRecorded as exc:
         # The provider has it: sending it again would reach the customer twice.
         logger.error("Outbox message %s (%s) sent, not recorded", message.pk, message.destination)

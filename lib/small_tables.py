@@ -63,6 +63,14 @@ def _version_key(model: type[Model]) -> str:
     return f"small-tables:version:{model._meta.label_lower}"
 
 
+def watch(*models: type[Model]) -> None:
+    """Bump each table's version on a save or delete in this process from now on, also
+    before this process reads the table: a web process that only edits a table others keep
+    (the message policy, read by the workers) tells them at once, not after MAX_AGE."""
+    for model in models:
+        _watch(model)
+
+
 def _watch(model: type[Model]) -> None:
     label = model._meta.label_lower
     if label not in _watched:

@@ -127,3 +127,18 @@ def test_a_copy_of_some_columns_never_stands_in_for_the_whole_table():
     assert "email" in names[person.pk].get_deferred_fields()
     assert whole[person.pk].get_deferred_fields() == set()
     assert whole[person.pk].email == "ana@example.com"
+
+
+def test_the_message_policy_saved_where_it_was_never_read_tells_the_processes_that_keep_it():
+    # A worker keeps the policy (crm.messages reads it at each delivery); the page that edits
+    # it never reads it through small_tables, so the app watches it from the start.
+    from crm.models import MessagePolicy
+
+    key = "small-tables:version:crm.messagepolicy"
+    policy = MessagePolicy.current()
+    cache.set(key, 5)
+
+    policy.daily_limit = 2
+    policy.save()
+
+    assert cache.get(key) == 6
