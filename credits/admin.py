@@ -28,6 +28,7 @@ from credits.services import contracts as contract_services
 from credits.services import delinquency
 from credits.services import payments as payment_services
 from credits.services import products as product_services
+from crm import admin as crm_admin
 from crm import display
 from lib import admin_widgets, people
 from lib import fields as lib_fields
@@ -45,7 +46,7 @@ class ReadOnlyAdmin(admin_widgets.ReadOnlyAdmin):
 
 
 @admin.register(LoanProduct)
-class LoanProductAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
+class LoanProductAdmin(KeepsOthersChangesAdmin, crm_admin.ServiceDeletionAdmin):
     # The allocation order is typed as JSON.
     formfield_overrides = {
         **NUMBER_FIELDS,
@@ -92,17 +93,45 @@ class LoanProductAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
             kwargs["grouped"] = False
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
-    # Deleted through the service, so the deletions audit says who deleted it and what
-    # went with it (its life-cycle events).
-    def delete_model(self, request, obj):
-        try:
-            product_services.delete_loan_product(product=obj, actor=request.user)
-        except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+    def save_model(self, request, obj, form, change):
+        before = LoanProduct.objects.filter(pk=obj.pk).first() if change else None
+        super().save_model(request, obj, form, change)
+        if before is not None:
+            self._warn_live_terms(request, before, obj)
 
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
+    def _warn_live_terms(self, request, before: LoanProduct, product: LoanProduct) -> None:
+        """Say how many loans already disbursed a change to a term read at each payment
+        reaches: every other term is copied onto the loan when it is made."""
+        live = Loan.objects.filter(product=product, status__in=Loan.LIVE)
+        if before.get_allocation_order() != product.get_allocation_order():
+            count = live.count()
+            if count:
+                text = ngettext(
+                    "El nuevo orden de imputación se aplica también a %(n)s crédito de este "
+                    "producto con cuotas por cobrar, desde su próximo pago.",
+                    "El nuevo orden de imputación se aplica también a los %(n)s créditos de "
+                    "este producto con cuotas por cobrar, desde su próximo pago.",
+                    count,
+                ) % {"n": display.whole(count)}
+                self.message_user(request, text, messages.WARNING)
+        if before.platform_fee_percent != product.platform_fee_percent:
+            count = live.filter(participations__isnull=False).distinct().count()
+            if count:
+                text = ngettext(
+                    "La nueva comisión de la plataforma se aplica también a %(n)s crédito de "
+                    "este producto con inversionistas y cuotas por cobrar: a lo que estos "
+                    "reciban desde su próximo pago y a lo que ven por cobrar.",
+                    "La nueva comisión de la plataforma se aplica también a los %(n)s créditos "
+                    "de este producto con inversionistas y cuotas por cobrar: a lo que estos "
+                    "reciban desde su próximo pago y a lo que ven por cobrar.",
+                    count,
+                ) % {"n": display.whole(count)}
+                self.message_user(request, text, messages.WARNING)
+
+    # Deleted through the service, so the deletions audit says who deleted it and what
+    # went with it (its life-cycle events); a refusal is then the page's only message.
+    def delete_service(self, obj, actor) -> None:
+        product_services.delete_loan_product(product=obj, actor=actor)
 
 
 # How many installments a loan's admin page shows; all of them are one link away, in the

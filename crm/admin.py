@@ -1,15 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from crm import deletions, identity, roles, services, validators
+from crm import deletions, display, identity, roles, services, validators
 from crm.forms import ConfirmsIdentityMixin, identity_key_field, refuse_control_characters_in
 from crm.models import (
     OPT_OUT_TAG,
@@ -26,6 +29,80 @@ from crm.models import (
 from integrations.channels import LOG_PROVIDER
 from lib.admin_widgets import ReadOnlyAdmin, WholeNumberAutocompleteMixin, blanked_by_deleting
 from lib.stale import KeepsOthersChanges, KeepsOthersChangesAdmin
+
+
+class ServiceDeletionAdmin(admin.ModelAdmin):
+    """Delete through a service that may refuse, and say only what happened.
+
+    Django logs a deletion before it deletes, and says «… eliminado correctamente» after
+    `delete_model` / `delete_queryset` return, whatever they did. Here each deletion is
+    logged with it (a refused one leaves no entry in the admin's history), a refused one is
+    the only message of its page, and a deletion of several says how many went and which
+    stayed, instead of Django's count of the selected ones.
+    """
+
+    def delete_service(self, obj, actor) -> None:
+        """Delete `obj` through its topic's service (each admin says which)."""
+        raise NotImplementedError
+
+    def log_deletions(self, request, queryset):
+        return []  # logged by delete_model, in the deletion's own transaction
+
+    def delete_model(self, request, obj):
+        """Delete `obj`; on a refusal, say why and return False."""
+        try:
+            with transaction.atomic():
+                super().log_deletions(request, [obj])
+                self.delete_service(obj, request.user)
+        except ValidationError as exc:
+            setattr(request, _DELETION_REFUSED, True)
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+            return False
+        return True
+
+    def delete_queryset(self, request, queryset):
+        objs = list(queryset)
+        refused = [f"«{obj}»" for obj in objs if not self.delete_model(request, obj)]
+        if not refused:
+            return  # Django's «eliminados correctamente» is then true
+        deleted = len(objs) - len(refused)
+        text = ngettext(
+            "Se eliminó %(deleted)s de %(selected)s %(items)s; no se eliminaron: %(refused)s.",
+            "Se eliminaron %(deleted)s de %(selected)s %(items)s; no se eliminaron: %(refused)s.",
+            deleted,
+        ) % {
+            "deleted": display.whole(deleted),
+            "selected": display.whole(len(objs)),
+            "items": model_ngettext(self.opts, len(objs)),
+            "refused": ", ".join(refused),
+        }
+        self.message_user(request, text, level=messages.WARNING if deleted else messages.ERROR)
+        setattr(request, _DELETIONS_SAID, True)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if not getattr(request, _DELETION_REFUSED, False):
+            return super().response_delete(request, obj_display, obj_id)
+        # Still there: back to its page, under the refusal, with no «eliminado correctamente».
+        return HttpResponseRedirect(
+            reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                args=[obj_id],
+                current_app=self.admin_site.name,
+            )
+        )
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        # Django's delete_selected says «eliminados correctamente» of every selected row once
+        # delete_queryset returns; delete_queryset said already which ones were not.
+        if level == messages.SUCCESS and getattr(request, _DELETIONS_SAID, False):
+            return
+        super().message_user(request, message, level, *args, **kwargs)
+
+
+# Marks ServiceDeletionAdmin sets on the request: a deletion was refused; a deletion of
+# several said what it deleted and what it did not.
+_DELETION_REFUSED = "_admin_deletion_refused"
+_DELETIONS_SAID = "_admin_deletions_said"
 
 
 @admin.register(Branch)

@@ -143,7 +143,10 @@ class LoanProduct(models.Model):
         default=list,
         blank=True,
         validators=[validate_allocation_order],
-        help_text=_("Vacío: interés moratorio → comisiones → interés → capital."),
+        help_text=_(
+            "Vacío: interés moratorio → comisiones → interés → capital. Un cambio se aplica "
+            "también a los créditos ya desembolsados, desde su próximo pago."
+        ),
     )
     platform_fee_percent = models.DecimalField(
         _("comisión de la plataforma (% del interés)"),
@@ -151,7 +154,10 @@ class LoanProduct(models.Model):
         default=ZERO,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text=_(
-            "Lo que la plataforma retiene del interés antes de repartirlo a inversionistas."
+            "Lo que la plataforma retiene del interés antes de repartirlo a inversionistas. "
+            "Un cambio se aplica también a los créditos ya desembolsados: a lo que sus "
+            "inversionistas reciban desde el próximo pago y a lo que ven por cobrar; lo ya "
+            "repartido no cambia."
         ),
     )
     # The KPI a credit application is measured against: lead to approval within this time.

@@ -2,13 +2,14 @@
 so their admin pages are read-only."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from crm import admin as crm_admin
 from crm import display
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.documents import services as document_services
@@ -369,22 +370,9 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ("recipient__username", "message")
 
 
-class AuditedDeletionAdmin(admin.ModelAdmin):
-    """Deletes through the topic's service, so admin deletions reach the deletions audit."""
-
-    def delete_service(self, obj, actor) -> None:
-        """Delete `obj` through its topic's service (each admin below says which)."""
-        raise NotImplementedError
-
-    def delete_model(self, request, obj):
-        try:
-            self.delete_service(obj, request.user)
-        except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
+class AuditedDeletionAdmin(crm_admin.ServiceDeletionAdmin):
+    """Deletes through the topic's service, so admin deletions reach the deletions audit;
+    a deletion the service refuses says only why (`crm.admin.ServiceDeletionAdmin`)."""
 
 
 class GoalAdminForm(forms.ModelForm):

@@ -16,6 +16,7 @@ from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from crm import display
 from crm.models import Product
 from lib import files
 from lib.money import Currency
@@ -33,6 +34,9 @@ class Outcome(models.TextChoices):
 
 
 CLOSED_OUTCOMES = (Outcome.SUCCESS, Outcome.REJECTED, Outcome.CLOSED)
+# What a state means for a gestión when it enters it: refused as a change while gestiones
+# are in the state (GestionState.clean).
+COPIED_ON_ENTRY = ("gestion_type", "outcome", "is_approval", "is_disbursement")
 
 # Every message a gestión, campaign or life-cycle event sends goes by e-mail: the longest
 # body is the e-mail limit of collections' message templates (4,000 characters).
@@ -249,6 +253,59 @@ class GestionState(models.Model):
     @property
     def is_closing(self) -> bool:
         return self.outcome in CLOSED_OUTCOMES
+
+    def clean(self) -> None:
+        # A gestión copies its state's outcome when it enters (`_enter_state`), and what an
+        # approving or disbursed state does happens then too. Changed under the gestiones
+        # already in the state, the state would say one thing and they another: open
+        # gestiones under a closing state (no closing date, still counted and followed up),
+        # closed ones under an open-looking column, an approving state they never went
+        # through. The way out is a new state, or moving them first.
+        if self.pk is None:
+            return
+        fields = [self._meta.get_field(name) for name in COPIED_ON_ENTRY]
+        stored = (
+            GestionState.objects.filter(pk=self.pk)
+            .values("name", "outcome", *(f.attname for f in fields))
+            .first()
+        )
+        if stored is None:
+            return
+        changed = [f for f in fields if stored[f.attname] != getattr(self, f.attname)]
+        if not changed:
+            return
+        count = self.gestiones.count()
+        if not count:
+            return
+        if stored["outcome"] == Outcome.OPEN:
+            way_out = ngettext(
+                "Mueva esa gestión a otro estado con un seguimiento, o cree un estado nuevo.",
+                "Mueva esas %(n)s gestiones a otro estado con un seguimiento, o cree un "
+                "estado nuevo.",
+                count,
+            )
+        else:
+            way_out = ngettext(
+                "Esa gestión está cerrada y no se mueve: cree un estado nuevo y úselo en la "
+                "tabla de seguimiento.",
+                "Esas gestiones están cerradas y no se mueven: cree un estado nuevo y úselo "
+                "en la tabla de seguimiento.",
+                count,
+            )
+        why = ngettext(
+            "No se puede cambiar «%(field)s» mientras haya gestiones en «%(state)s»: hay "
+            "%(n)s, que tomó lo que el estado era al entrar y no cambiaría con él.",
+            "No se puede cambiar «%(field)s» mientras haya gestiones en «%(state)s»: hay "
+            "%(n)s, que tomaron lo que el estado era al entrar y no cambiarían con él.",
+            count,
+        )
+        raise ValidationError(
+            {
+                f.name: f"{why} {way_out}"
+                % {"field": f.verbose_name, "state": stored["name"], "n": display.whole(count)}
+                for f in changed
+            }
+        )
 
 
 class StateAgent(models.Model):
