@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -278,7 +279,8 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
             form.cleaned_data["product"]
         )
         cart = _cart(request, lead)
-        wanted = cart.get(str(form.cleaned_data["product"]), 0) + form.cleaned_data["quantity"]
+        line = cart.get(str(form.cleaned_data["product"]), {})
+        wanted = line.get("quantity", 0) + form.cleaned_data["quantity"]
         if product is None or not product.is_active:
             error = _("Ese producto ya no está en el catálogo.")
         elif wanted > product.stock:
@@ -308,7 +310,13 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
                 "currency": display.currency_symbol(product.currency),
             }
         else:
-            cart[str(product.pk)] = wanted
+            # The price the cart shows from now on, and the one the order is confirmed at
+            # (a line already in the cart keeps the price the person was told first).
+            cart[str(product.pk)] = {
+                "quantity": wanted,
+                "price": line.get("price", str(product.price)),
+                "currency": line.get("currency", product.currency),
+            }
             _save_cart(request, lead, cart)
     else:
         error = " ".join(m for errors in form.errors.values() for m in errors)
@@ -317,7 +325,7 @@ def cart_add(request: HttpRequest, pk: int) -> HttpResponse:
     row_id = form.cleaned_data.get("product")
     if row_id is None:
         return _cart_response(request, lead, error=error)
-    in_cart = _cart(request, lead).get(str(row_id), 0)
+    in_cart = _cart(request, lead).get(str(row_id), {}).get("quantity", 0)
     return _cart_response(
         request, lead, error=error, row={"id": row_id, "error": error, "in_cart": in_cart}
     )
@@ -338,9 +346,15 @@ def cart_remove(request: HttpRequest, pk: int, product_id: int) -> HttpResponse:
 def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     lead = selectors.lead_for(request.user, pk)
     form = forms.OrderForm(request.POST)
+    cart = _cart(request, lead)
     lines = [
-        call_services.CartLine(product_id=int(product_id), quantity=quantity)
-        for product_id, quantity in _cart(request, lead).items()
+        call_services.CartLine(
+            product_id=int(product_id),
+            quantity=line["quantity"],
+            unit_price=Decimal(line["price"]) if "price" in line else None,
+            currency=line.get("currency", ""),
+        )
+        for product_id, line in cart.items()
     ]
     if form.is_valid():
         try:
@@ -348,6 +362,12 @@ def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
                 lead=lead, agent=request.user, lines=lines, notes=form.cleaned_data["notes"]
             )
         except ValidationError as exc:
+            if isinstance(exc, call_services.PriceChanged):
+                # The refusal named the new prices: the cart shows them now, and confirmed
+                # again (the agent told the person) the order goes through at them.
+                for product_id, (price, currency) in exc.prices.items():
+                    cart[str(product_id)].update(price=str(price), currency=currency)
+                _save_cart(request, lead, cart)
             messages.error(request, " ".join(exc.messages))
             return redirect(lead)
         _clear_cart(request, lead)
@@ -481,11 +501,16 @@ def _cart_key(lead: Lead) -> str:
     return f"callcenter-cart-{lead.pk}"
 
 
-def _cart(request: HttpRequest, lead: Lead) -> dict[str, int]:
-    return dict(request.session.get(_cart_key(lead), {}))
+def _cart(request: HttpRequest, lead: Lead) -> dict[str, dict]:
+    """Return the lead's cart: per product id, its quantity, and the unit price and currency
+    it was shown at ("price", "currency"; a cart kept from before has only quantities)."""
+    return {
+        pid: dict(line) if isinstance(line, dict) else {"quantity": line}
+        for pid, line in request.session.get(_cart_key(lead), {}).items()
+    }
 
 
-def _save_cart(request: HttpRequest, lead: Lead, cart: dict[str, int]) -> None:
+def _save_cart(request: HttpRequest, lead: Lead, cart: dict[str, dict]) -> None:
     request.session[_cart_key(lead)] = cart
 
 
@@ -493,34 +518,53 @@ def _clear_cart(request: HttpRequest, lead: Lead) -> None:
     request.session.pop(_cart_key(lead), None)
 
 
-def _other_currency(cart: dict[str, int], product: CatalogProduct) -> str:
+def _other_currency(cart: dict[str, dict], product: CatalogProduct) -> str:
     """Return the currency of the cart's other products when it is not `product`'s, else ""."""
     others = selectors.catalog_products(int(pid) for pid in cart if pid != str(product.pk))
-    currencies = {p.currency for p in others.values()} - {product.currency}
+    currencies = {
+        cart[str(pid)].get("currency") or other.currency for pid, other in others.items()
+    } - {product.currency}
     return ", ".join(sorted(currencies))
 
 
 def _cart_lines(request: HttpRequest, lead: Lead) -> dict:
-    """Return the cart's lines with live prices and stock, and its total."""
+    """Return the cart's lines at the prices they were shown at, with live stock, and the
+    total of the lines shown in the cart's currency (its first line's): never a mix.
+
+    A line whose product's price changed since says so (confirming is refused until the
+    agent has seen the new one); one whose product is now in another currency than the
+    cart's is flagged, as a product switched off is, for confirming refuses it.
+    """
     cart = _cart(request, lead)
     products = selectors.catalog_products(int(pid) for pid in cart)
     lines = []
-    for pid, quantity in cart.items():
+    for pid, line in cart.items():
         product = products.get(int(pid))
         if product is None:
             continue
+        price = Decimal(line["price"]) if "price" in line else product.price
+        currency = line.get("currency") or product.currency
         lines.append(
             {
                 "product": product,
-                "quantity": quantity,
-                "total": product.price * quantity,
-                "short": quantity > product.stock,
+                "quantity": line["quantity"],
+                "price": price,
+                "currency": currency,
+                "total": price * line["quantity"],
+                "short": line["quantity"] > product.stock,
                 # Switched off in the catalog since it was added: the order would be refused.
                 "withdrawn": not product.is_active,
+                "price_changed": (price, currency) != (product.price, product.currency),
             }
         )
-    total = sum((line["total"] for line in lines), 0)
-    currency = lines[0]["product"].currency if lines else ""
+    currency = lines[0]["currency"] if lines else ""
+    live = {line["product"].currency for line in lines}
+    for line in lines:
+        # Soles are never added to dollars: the order would be refused, naming this line.
+        line["other_currency"] = line["currency"] != currency or (
+            len(live) > 1 and line["product"].currency != currency
+        )
+    total = sum((line["total"] for line in lines if line["currency"] == currency), Decimal(0))
     units = sum(line["quantity"] for line in lines)
     return {"lines": lines, "total": total, "currency": currency, "units": units}
 

@@ -28,6 +28,7 @@ from callcenter.models import (
     StockMovement,
 )
 from callcenter.services import leads
+from crm import display
 from crm import services as crm_services
 from crm.models import Customer, Interaction
 from crm.validators import normalize_document_number
@@ -48,6 +49,22 @@ CALLBACK_PAST_TOLERANCE = timedelta(minutes=1)
 class CartLine:
     product_id: int
     quantity: int
+    # The unit price and currency the agent was shown (and told the person) for this line;
+    # None when nobody was shown one (a script): the order then takes the catalog's price.
+    unit_price: Decimal | None = None
+    currency: str = ""
+
+
+class PriceChanged(ValidationError):
+    """An order refused because prices changed since the agent was shown them.
+
+    `prices` has each changed product's price and currency now (under its row's lock), for
+    the cart to show them: confirmed again, the order goes through at those prices.
+    """
+
+    def __init__(self, message: str, *, prices: dict[int, tuple[Decimal, str]]) -> None:
+        super().__init__(message)
+        self.prices = prices
 
 
 @transaction.atomic
@@ -397,6 +414,7 @@ def confirm_order(
         )
     if lead.customer is None:
         raise ValidationError(_("Confirme los datos del cliente antes de registrar el pedido."))
+    lines = list(lines)
     quantities: dict[int, int] = {}
     for line in lines:
         if line.quantity <= 0:
@@ -404,7 +422,13 @@ def confirm_order(
         quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
     if not quantities:
         raise ValidationError(_("El pedido no tiene productos."))
-    products = selectors.catalog_products(quantities)
+    # Every check on a product is made under its row's lock, taken in id order (two orders
+    # with the same products lock them in the same order): a price, a currency or the
+    # catalog switch changed a moment before is seen, and none changes until the commit.
+    products = {
+        p.pk: p
+        for p in CatalogProduct.objects.select_for_update().filter(pk__in=quantities).order_by("pk")
+    }
     for product_id in quantities:
         product = products.get(product_id)
         if product is None:
@@ -423,11 +447,11 @@ def confirm_order(
                 )
                 % {"max": MAX_LINE_QUANTITY, "name": product.name}
             )
-    currencies = {p.currency for p in products.values()}
-    if len(currencies) > 1:
-        raise ValidationError(_("Un pedido lleva productos de una sola moneda."))
+    _refuse_mixed_currencies(lines, products)
+    _refuse_changed_prices(lines, products)
 
-    # In id order, so two orders with the same products lock them in the same order.
+    # The rows are locked: the conditional UPDATE (`stock >= qty`) is what keeps the
+    # guarantee where SELECT … FOR UPDATE locks nothing (SQLite takes the whole database).
     for product_id in sorted(quantities):
         quantity = quantities[product_id]
         taken = CatalogProduct.objects.filter(pk=product_id, stock__gte=quantity).update(
@@ -466,7 +490,7 @@ def confirm_order(
         customer=customer,
         agent=agent,
         total=sum((line.line_total for line in order_lines), Decimal("0")),
-        currency=currencies.pop(),
+        currency=next(iter(products.values())).currency,
         delivery_name=customer.full_name,
         delivery_phone=str(customer.phone or lead.phone),
         delivery_address=customer.address or lead.address,
@@ -509,6 +533,69 @@ def confirm_order(
     )
     leads.move_in_kommo(lead, call=call, status_id=config.sold_status_id, config=config)
     return order
+
+
+def _refuse_mixed_currencies(lines: list[CartLine], products: Mapping[int, CatalogProduct]) -> None:
+    """Refuse an order whose products are in more than one currency, naming them.
+
+    The lines' currency (what the agent was shown) says which products are the odd ones:
+    those whose currency changed since. Without one, every product is named with its own.
+    """
+    currencies = {p.currency for p in products.values()}
+    if len(currencies) <= 1:
+        return
+    shown = {line.currency for line in lines if line.unit_price is not None}
+    if len(shown) == 1 and (order_currency := shown.pop()) in currencies:
+        raise ValidationError(
+            [
+                _(
+                    "%(name)s ahora está en %(currency)s y el pedido en %(order)s: un pedido "
+                    "lleva productos de una sola moneda. Quítelo del pedido."
+                )
+                % {
+                    "name": product.name,
+                    "currency": display.currency_symbol(product.currency),
+                    "order": display.currency_symbol(order_currency),
+                }
+                for product in products.values()
+                if product.currency != order_currency
+            ]
+        )
+    raise ValidationError(
+        _("Un pedido lleva productos de una sola moneda: %(products)s.")
+        % {
+            "products": ", ".join(
+                _("%(name)s en %(currency)s")
+                % {"name": p.name, "currency": display.currency_symbol(p.currency)}
+                for p in products.values()
+            )
+        }
+    )
+
+
+def _refuse_changed_prices(lines: list[CartLine], products: Mapping[int, CatalogProduct]) -> None:
+    """Refuse (PriceChanged) an order a line of which was shown at another price or currency
+    than the product has now: the agent told the person that price."""
+    changes: dict[int, str] = {}
+    for line in lines:
+        product = products[line.product_id]
+        if line.unit_price is None or line.product_id in changes:
+            continue
+        if (line.unit_price, line.currency) != (product.price, product.currency):
+            changes[line.product_id] = _(
+                "El precio de %(name)s cambió de %(old)s a %(new)s desde que lo agregó."
+            ) % {
+                "name": product.name,
+                "old": display.money_text(line.unit_price, line.currency),
+                "new": display.money_text(product.price, product.currency),
+            }
+    if changes:
+        raise PriceChanged(
+            " ".join(
+                [*changes.values(), _("Revise el pedido con el cliente y confírmelo de nuevo.")]
+            ),
+            prices={pid: (products[pid].price, products[pid].currency) for pid in changes},
+        )
 
 
 @transaction.atomic
