@@ -305,6 +305,8 @@ def _capped_counts(customer_ids: list[int], due_at: datetime.datetime) -> dict[i
             due_at__gte=start,
             due_at__lt=end,
         )
+        # What the customer receives: one the provider refused never reached them.
+        .exclude(status=Message.Status.FAILED)
         .values("customer_id")
         .annotate(n=Count("id"))
     )

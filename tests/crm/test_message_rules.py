@@ -114,6 +114,16 @@ def test_capped_messages_stop_at_the_daily_limit_with_a_timeline_entry(policy, r
     assert "ya recibió los mensajes del día" in skipped.summary
 
 
+def test_a_capped_message_that_failed_leaves_its_place_for_another(policy, rosa):
+    # The limit is what the customer receives in a day: a message the provider refused
+    # never reached them (the delivery check at sending does not count it either).
+    first, _second = sms(rosa, capped=True), sms(rosa, capped=True)
+    Message.objects.filter(pk=first.message.pk).update(status=Message.Status.FAILED)
+
+    assert sms(rosa, capped=True).is_queued
+    assert sms(rosa, capped=True).status == messages.SendStatus.CAPPED
+
+
 def test_answers_are_not_capped_and_the_limit_starts_again_the_next_day(policy, rosa, time_machine):
     time_machine.move_to(AFTERNOON, tick=False)
     sms(rosa, capped=True)
