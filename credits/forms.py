@@ -363,6 +363,25 @@ class LoanForm(OffersRepeatMixin, ServiceErrorsMixin, LoanTermsForm):
         }
 
 
+class CosignerForm(ServiceErrorsMixin, forms.Form):
+    """The co-signer (*aval*) of a loan not yet signed: `loans.set_cosigner`."""
+
+    cosigner_name = forms.CharField(
+        label=_("Nombre"),
+        max_length=200,
+        required=False,
+        help_text=_(
+            "Firma el contrato con el cliente. Vacío, con el correo: el crédito queda sin aval."
+        ),
+    )
+    cosigner_email = forms.EmailField(label=_("Correo"), required=False)
+    cosigner_document = forms.CharField(label=_("Documento"), max_length=20, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        crm_forms.refuse_control_characters_in(self)
+
+
 class CustomerQueryForm(forms.Form):
     """The loan form's `?customer=<id>`: the customer the new loan is for, when given."""
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("creditos/cartera/xlsx/", views.portfolio_xlsx, name="portfolio_xlsx"),
     path("creditos/<int:pk>/", views.loan_detail, name="loan_detail"),
     path("creditos/<int:pk>/pagos/nuevo/", views.payment_create, name="payment_create"),
+    path("creditos/<int:pk>/aval/", views.loan_cosigner, name="loan_cosigner"),
     path(
         "creditos/<int:pk>/pagos/<int:payment_pk>/anular/",
         views.payment_annul,

@@ -173,6 +173,9 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if loan.status in (Loan.Status.DRAFT, Loan.Status.AWAITING_SIGNATURE)
             else "",
             "actions": actions,
+            # The co-signer changes until the contract goes out (loans.set_cosigner).
+            "may_edit_cosigner": request.user.has_perm("credits.change_loan")
+            and loan_services.cosigner_editable(loan, has_open_contract=open_contract),
             "disburse_form": forms.DisburseForm(loan=loan)
             if forms.TransitionForm.DISBURSE in actions
             else None,
@@ -205,6 +208,34 @@ def _serve_inline(file) -> HttpResponse:
     return files.serve(
         file, as_attachment=content_type not in INLINE_TYPES, content_type=content_type
     )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(["credits.view_loan", "credits.change_loan"], raise_exception=True)
+def loan_cosigner(request: HttpRequest, pk: int) -> HttpResponse:
+    """Register, change or remove the co-signer of a loan whose contract is not yet out."""
+    loan = selectors.loan_for(request.user, pk)
+    initial = {
+        f"cosigner_{key}": getattr(loan, f"cosigner_{key}") for key in loan_services.COSIGNER_FIELDS
+    }
+    form = forms.CosignerForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = {key: form.cleaned_data[f"cosigner_{key}"] for key in loan_services.COSIGNER_FIELDS}
+        try:
+            changed = loan_services.set_cosigner(loan=loan, actor=request.user, **data)
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            if changed:
+                messages.success(
+                    request,
+                    _("Aval del crédito %(code)s guardado: %(name)s.")
+                    % {"code": loan.payment_code, "name": data["name"] or _("sin aval")},
+                )
+            else:
+                messages.info(request, _("El aval no cambió."))
+            return redirect(loan)
+    return render(request, "credits/loan_cosigner.html", {"loan": loan, "form": form})
 
 
 @permission_required("credits.add_payment", raise_exception=True)

@@ -101,11 +101,14 @@ def signers_for(loan: Loan) -> list[LoanContractSigner]:
             raise ValidationError(
                 _(
                     "El producto %(product)s exige un aval que firme el contrato: registre su "
-                    "nombre y su correo en el crédito."
+                    "nombre y su correo con «Registrar aval», en los datos del crédito."
                 )
                 % {"product": loan.product.name}
                 if loan.product.requires_cosigner
-                else _("Registre el nombre y el correo del aval para enviarle el contrato.")
+                else _(
+                    "Registre el nombre y el correo del aval para enviarle el contrato: "
+                    "«Cambiar aval», en los datos del crédito."
+                )
             )
         signers.append(
             LoanContractSigner(

@@ -22,6 +22,7 @@ from credits.models import (
     Installment,
     LedgerEntry,
     Loan,
+    LoanContract,
     LoanProduct,
 )
 from credits.services import delinquency, ledger
@@ -394,3 +395,82 @@ def write_off(*, loan: Loan, actor: AbstractBaseUser | None, reason: str) -> Loa
     ledger.move_status(loan, Loan.Status.WRITTEN_OFF, actor=actor, reason=reason)
     portfolio.mark_stale(timezone.localdate())
     return loan
+
+
+# --- The co-signer of a loan not yet signed -------------------------------------------------
+
+
+def cosigner_editable(loan: Loan, *, has_open_contract: bool) -> bool:
+    """Whether the loan's co-signer may still change: before its contract goes to
+    signature, or after one ended unsigned (failed, declined, expired) and before the next."""
+    if loan.status == Loan.Status.DRAFT:
+        return True
+    return loan.status == Loan.Status.AWAITING_SIGNATURE and not has_open_contract
+
+
+@transaction.atomic
+def set_cosigner(
+    *, loan: Loan, name: str, email: str, document: str, actor: AbstractBaseUser | None
+) -> bool:
+    """Register, change or remove the co-signer (*aval*) of a loan not yet signed; return
+    whether anything changed. The timeline says what it was and what it is.
+
+    Refused once a contract is on its way to the signers (they would sign another person's
+    name), and when a product that asks for a co-signer would be left without one.
+    """
+    loan = ledger.locked(loan)
+    open_contract = loan.contracts.filter(
+        status__in=(LoanContract.Status.PENDING, LoanContract.Status.SENT)
+    ).exists()
+    if not cosigner_editable(loan, has_open_contract=open_contract):
+        raise ValidationError(
+            _(
+                "El aval ya no se cambia: el contrato del crédito %(code)s está en firma o "
+                "firmado. Si el aval es otro, anule el crédito y cree uno nuevo."
+            )
+            % {"code": loan.payment_code}
+        )
+    new = {"name": name, "email": email, "document": document}
+    new = {key: (value or "").strip() for key, value in new.items()}
+    errors = {}
+    for key, value in new.items():
+        try:
+            Loan._meta.get_field(f"cosigner_{key}").clean(value, loan)
+        except ValidationError as exc:
+            errors[f"cosigner_{key}"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    if loan.product.requires_cosigner and not (new["name"] and new["email"]):
+        raise ValidationError(
+            {
+                "cosigner_name": _(
+                    "El producto %(p)s exige un aval: indique su nombre y su correo, para que "
+                    "firme el contrato."
+                )
+                % {"p": loan.product}
+            }
+        )
+    if bool(new["name"]) != bool(new["email"]):
+        missing = "cosigner_email" if new["name"] else "cosigner_name"
+        raise ValidationError(
+            {missing: _("El aval firma el contrato: indique su nombre y su correo, los dos.")}
+        )
+    old = {key: getattr(loan, f"cosigner_{key}") for key in COSIGNER_FIELDS}
+    if old == new:
+        return False
+    for key in COSIGNER_FIELDS:
+        setattr(loan, f"cosigner_{key}", new[key])
+    loan.save(update_fields=[f"cosigner_{key}" for key in COSIGNER_FIELDS] + ["updated_at"])
+
+    def said(values: dict[str, str]) -> str:
+        return " · ".join(v for v in values.values() if v) or "—"
+
+    crm_services.record_interaction(
+        customer=loan.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=_("Aval del crédito %(code)s: %(old)s → %(new)s")
+        % {"code": loan.payment_code, "old": said(old), "new": said(new)},
+        payload={"loan": loan.pk, "antes": old, "ahora": new},
+        actor=actor,
+    )
+    return True
