@@ -15,6 +15,7 @@ outcome logged. The HTTP layer is tested with `responses` like every other provi
 """
 
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -50,6 +51,9 @@ class RecaptchaResult:
     ok: bool
     score: float | None
     reason: str
+    # The form came with no token: Google's script never ran in the browser (blocked, too
+    # slow, JavaScript off), which the visitor is told apart from a refused token.
+    missing: bool = False
 
 
 def verify(
@@ -76,7 +80,12 @@ def verify(
         # Without a key in production, accepting everything would switch the check off.
         return _refused(gettext("reCAPTCHA no está configurado (falta la clave secreta)."))
     if not token:
-        return _refused(gettext("Falta la verificación reCAPTCHA del formulario."))
+        return RecaptchaResult(
+            ok=False,
+            score=None,
+            reason=gettext("Falta la verificación reCAPTCHA del formulario."),
+            missing=True,
+        )
     if min_score is None:
         min_score = getattr(settings, "RECAPTCHA_MIN_SCORE", DEFAULT_MIN_SCORE)
 
@@ -150,11 +159,44 @@ def _refused(reason: str, *, score: float | None = None) -> RecaptchaResult:
     return RecaptchaResult(ok=False, score=score, reason=reason)
 
 
-def form_is_from_a_person(form, *, action: str, remote_ip: str, hostname: str = "") -> bool:
+def way_out(*, whatsapp: str = "", address: str = "") -> str:
+    """The sentence that offers another way in to a visitor whose browser cannot run the
+    check: the WhatsApp number (digits, with country code) or else the office's address;
+    empty when the caller has neither."""
+    digits = re.sub(r"\D", "", whatsapp)
+    if digits:
+        return gettext("Si sigue igual, escríbanos por WhatsApp al +%(number)s.") % {
+            "number": digits
+        }
+    if address.strip():
+        return gettext("Si sigue igual, acérquese a nuestra oficina: %(address)s.") % {
+            "address": address.strip()
+        }
+    return ""
+
+
+def not_loaded_message(*, way_out: str = "") -> str:
+    """What a visitor is told when the form came without Google's check (its script blocked,
+    too slow, or JavaScript off): retrying the same way fails the same way, so what to do."""
+    message = gettext(
+        "No se pudo cargar la verificación de seguridad de Google (reCAPTCHA) en su "
+        "navegador, y sin ella no podemos recibir el formulario. Revise su conexión y vuelva a "
+        "intentarlo en unos segundos. Si usa un bloqueador de anuncios o tiene JavaScript "
+        "desactivado, permita esta página, o pruebe con otro navegador o con otra conexión "
+        "(datos móviles o wifi)."
+    )
+    return f"{message} {way_out}" if way_out else message
+
+
+def form_is_from_a_person(
+    form, *, action: str, remote_ip: str, hostname: str = "", way_out: str = ""
+) -> bool:
     """Verify a valid public form's `recaptcha_token`; when refused, say so on the form.
 
     The one check every public form runs (calculator lead, campaign registration, the
     portals). Pass `hostname=request.get_host()` so a token solved on another site is refused.
+    A form that came without a token is told the check did not load, with `way_out` (a
+    sentence from way_out()) when the caller has one.
     """
     check = verify(
         token=form.cleaned_data["recaptcha_token"],
@@ -165,6 +207,9 @@ def form_is_from_a_person(form, *, action: str, remote_ip: str, hostname: str = 
     if check.ok:
         return True
     logger.info("Form %r refused by reCAPTCHA: %s", action, check.reason)
+    if check.missing:
+        form.add_error(None, not_loaded_message(way_out=way_out))
+        return False
     form.add_error(
         None,
         gettext(

@@ -5,7 +5,10 @@ Nothing here tells a caller whether a document is registered. A code is asked fo
 checked with the same work either way (a code drawn and hashed, one lookup); only the
 customer, reading their phone or e-mail, learns that a code was sent. A code is kept as
 an HMAC keyed with SECRET_KEY and bound to its customer, never in clear, lasts
-CODE_MINUTES, allows MAX_ATTEMPTS wrong tries and opens one session.
+CODE_MINUTES, allows MAX_ATTEMPTS wrong tries and opens one session. A new code leaves the
+one before it working for PREVIOUS_CODE_MINUTES after that one was sent (the visitor sent
+the form again because its answer was lost, and the first message arrives first); a wrong
+try counts against both, so two open codes never allow more guesses than one.
 """
 
 import hmac
@@ -30,6 +33,8 @@ from integrations.models import OutboxMessage
 CODE_DIGITS = 6
 CODE_MINUTES = 10
 MAX_ATTEMPTS = 5
+# How long after it was sent a code still works once a newer one was asked for.
+PREVIOUS_CODE_MINUTES = 5
 # The channels a code may travel by, in order of preference: the first the customer has an
 # address on. SMS only with a real SMS provider: without one, SMS go to the log, and a
 # code must reach the debtor.
@@ -98,7 +103,8 @@ def _channel_for(customer: Customer) -> tuple[str, str]:
 def request_code(*, document_type: str, document_number: str, request_id: str = "") -> None:
     """Send a new code to the customer with this document, if there is one; say nothing.
 
-    Earlier codes still open stop working. A customer without an address gets no code, and
+    Earlier codes still open stop working, but for the newest one sent less than
+    PREVIOUS_CODE_MINUTES ago (check_code). A customer without an address gets no code, and
     the timeline says why (the message service's entry). One who asked not to be contacted
     gets it: it answers their own request, and without it they could not sign in to pay.
     Expiring the old codes, making the new one and queueing its message (the outbox, sent
@@ -119,9 +125,13 @@ def request_code(*, document_type: str, document_number: str, request_id: str = 
         if OutboxMessage.objects.filter(dedupe_key=dedupe_key).exists():
             return
     now = timezone.now()
-    PortalCode.objects.filter(customer=customer, used_at__isnull=True, expires_at__gt=now).update(
-        expires_at=now
+    still_open = PortalCode.objects.filter(
+        customer=customer, used_at__isnull=True, expires_at__gt=now
     )
+    # The code before this one may reach the visitor first: it stays open (check_code).
+    kept = still_open.filter(created_at__gt=now - timedelta(minutes=PREVIOUS_CODE_MINUTES))
+    kept = list(kept.order_by("-created_at", "-pk").values_list("pk", flat=True)[:1])
+    still_open.exclude(pk__in=kept).update(expires_at=now)
     channel, address = _channel_for(customer)
     portal_code = None
     if address:
@@ -150,31 +160,57 @@ def request_code(*, document_type: str, document_number: str, request_id: str = 
 
 @transaction.atomic
 def check_code(*, document_type: str, document_number: str, code: str) -> Customer | None:
-    """Return the customer when `code` is their open code, and spend it; else None.
+    """Return the customer when `code` is one of their open codes, and spend it; else None.
 
-    A wrong code counts as an attempt; after MAX_ATTEMPTS the code is refused even when
-    right. Only the newest open code counts (request_code closes the ones before it).
+    The newest open code counts, and the one before it while it is less than
+    PREVIOUS_CODE_MINUTES old (request_code leaves no other open). A wrong code counts as
+    an attempt on both, so they share MAX_ATTEMPTS: once the newest has had them, both are
+    refused even when right. The right code closes the other one: one code, one session.
     """
     now = timezone.now()
     customer = _customer(document_type, document_number)
+    customer_id = customer.pk if customer else 0
     # Asked for with id 0 when nobody has the document: the same query either way.
-    portal_code = (
+    open_codes = (
         PortalCode.objects.select_for_update()
-        .filter(customer_id=customer.pk if customer else 0, used_at__isnull=True)
+        .filter(customer_id=customer_id, used_at__isnull=True)
         .filter(expires_at__gt=now)
         .order_by("-created_at", "-pk")
-        .first()
     )
-    # Compared whether or not there is a code to compare with: the same work either way.
-    expected = portal_code.code_hash if portal_code else code_hash(0, "-")
-    matches = hmac.compare_digest(expected, code_hash(customer.pk if customer else 0, code))
-    if portal_code is None or portal_code.attempts >= MAX_ATTEMPTS:
+    newest, previous = [*open_codes[:2], None, None][:2]
+    if previous is not None and previous.created_at <= now - timedelta(
+        minutes=PREVIOUS_CODE_MINUTES
+    ):
+        previous = None
+    # Compared with two codes whether or not there are codes to compare with: the same work
+    # either way.
+    given = code_hash(customer_id, code)
+    placeholder = code_hash(0, "-")
+    matches = [
+        hmac.compare_digest(candidate.code_hash if candidate else placeholder, given)
+        for candidate in (newest, previous)
+    ]
+    if newest is None or newest.attempts >= MAX_ATTEMPTS:
         return None
-    if not matches:
-        PortalCode.objects.filter(pk=portal_code.pk).update(attempts=F("attempts") + 1)
+    candidates = [c for c in (newest, previous) if c is not None and c.attempts < MAX_ATTEMPTS]
+    matched = next(
+        (
+            c
+            for c, match in zip((newest, previous), matches, strict=True)
+            if match and c in candidates
+        ),
+        None,
+    )
+    if matched is None:
+        PortalCode.objects.filter(pk__in=[c.pk for c in candidates]).update(
+            attempts=F("attempts") + 1
+        )
         return None
-    portal_code.used_at = now
-    portal_code.save(update_fields=["used_at"])
+    matched.used_at = now
+    matched.save(update_fields=["used_at"])
+    PortalCode.objects.filter(customer_id=customer_id, used_at__isnull=True).filter(
+        expires_at__gt=now
+    ).update(expires_at=now)
     return customer
 
 

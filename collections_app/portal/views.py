@@ -114,6 +114,7 @@ def identify(request: HttpRequest) -> HttpResponse:
         action=RECAPTCHA_ACTION,
         remote_ip=ratelimit.client_ip(request),
         hostname=request.get_host(),
+        way_out=_way_out(),
     ):
         return _render_identify(request, form)
     document_type = form.cleaned_data["document_type"]
@@ -141,12 +142,22 @@ def identify(request: HttpRequest) -> HttpResponse:
 def _render_identify(
     request: HttpRequest, form: forms.IdentifyForm, *, status: int = 200
 ) -> HttpResponse:
+    way_out = _way_out()
     context = {
         "form": form,
         "recaptcha_site_key": settings.RECAPTCHA_SITE_KEY,
         "recaptcha_action": RECAPTCHA_ACTION,
+        # What the page says when Google's check cannot load, or runs without JavaScript.
+        "recaptcha_not_loaded": recaptcha.not_loaded_message(way_out=way_out),
+        "recaptcha_way_out": way_out,
     }
     return _render(request, "identify.html", context, status=status)
+
+
+def _way_out() -> str:
+    """Another way in for a debtor whose browser cannot run Google's check: the portal has
+    no contact number of its own (settings), so the company's address, when it has one."""
+    return recaptcha.way_out(address=settings.COMPANY_ADDRESS)
 
 
 @require_http_methods(["GET", "POST"])
@@ -184,8 +195,10 @@ def code(request: HttpRequest) -> HttpResponse:
             form.add_error(
                 "code",
                 ngettext(
-                    "El código no es correcto. Le queda %(left)s intento.",
-                    "El código no es correcto. Le quedan %(left)s intentos.",
+                    "El código no es correcto. Le queda %(left)s intento. Si recibió más de "
+                    "un código, use el del último mensaje.",
+                    "El código no es correcto. Le quedan %(left)s intentos. Si recibió más de "
+                    "un código, use el del último mensaje.",
                     left,
                 )
                 % {"left": left},

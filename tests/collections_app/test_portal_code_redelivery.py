@@ -2,9 +2,12 @@
 sends one code, and the code the visitor is typing keeps working."""
 
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core import mail
+from django.utils import timezone
 
 from collections_app.models import PortalCode
 from collections_app.portal import services as portal_services
@@ -45,8 +48,14 @@ def test_a_request_delivered_again_sends_no_second_code(
 
 
 def test_a_new_request_still_replaces_the_code(reachable, django_capture_on_commit_callbacks):  # noqa: F811
-    for request_id in ("first", "second"):
-        with django_capture_on_commit_callbacks(execute=True):
+    # The first sent more than a few minutes before the second: the code just before a new
+    # one stays open a while (test_portal_two_codes).
+    earlier = timezone.now() - timedelta(minutes=portal_services.PREVIOUS_CODE_MINUTES, seconds=1)
+    for request_id, at in (("first", earlier), ("second", timezone.now())):
+        with (
+            time_machine.travel(at, tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
             portal_services.request_code(
                 document_type=reachable.document_type,
                 document_number=reachable.document_number,
