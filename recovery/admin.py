@@ -10,6 +10,7 @@ from django.core.validators import MinValueValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -210,6 +211,15 @@ class RecoverySettingsAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
         # The customer portal's site plus /recovery/: follows SITE_URL, not editable.
         url = variables.recovery_url()
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
+
+    def save_model(
+        self, request: HttpRequest, obj: RecoverySettings, form: forms.ModelForm, change: bool
+    ) -> None:
+        # Switched on again: countdowns of an earlier spell no longer count (the debtors
+        # were shown the offer without one meanwhile); only first visits from now run one.
+        if "countdown_enabled" in form.changed_data and obj.countdown_enabled:
+            obj.countdown_started_at = timezone.now()
+        super().save_model(request, obj, form, change)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not RecoverySettings.objects.exists()

@@ -80,6 +80,10 @@ class Campaign(models.Model):
     finished_at = models.DateTimeField(_("finalizada"), null=True, blank=True)
     # When the debtor first saw the offer on /recovery/: the countdown runs from here.
     first_visit_at = models.DateTimeField(_("primera visita"), null=True, blank=True)
+    # The countdown's end, fixed at the first visit with the hours set then: the admin
+    # changing them later neither ends nor reopens what a debtor was shown. Blank: no
+    # countdown was on at the first visit. The end date still caps it when read.
+    countdown_ends_at = models.DateTimeField(_("fin de la cuenta regresiva"), null=True, blank=True)
     import_batch = models.ForeignKey(
         "crm.ImportBatch",
         verbose_name=_("importación"),
@@ -251,11 +255,30 @@ class RecoverySettings(models.Model):
     logo = models.FileField(_("logo"), upload_to=image_upload_to, blank=True)
     banner = models.FileField(_("imagen principal"), upload_to=image_upload_to, blank=True)
     legal_text = models.TextField(_("texto legal"), max_length=4000, blank=True)
-    countdown_enabled = models.BooleanField(_("agregar cuenta regresiva"), default=False)
+    countdown_enabled = models.BooleanField(
+        _("agregar cuenta regresiva"),
+        default=False,
+        help_text=_(
+            "Desactivada, ninguna oferta muestra cuenta regresiva: cada una dura lo que dura "
+            "su campaña. Al activarla de nuevo, la cuenta regresiva corre solo para los "
+            "deudores que ingresen por primera vez desde entonces; quienes ya ingresaron "
+            "siguen sin ella hasta la fecha de finalización de su campaña."
+        ),
+    )
     countdown_hours = models.PositiveSmallIntegerField(
         _("horas de validez desde el primer ingreso"),
         default=48,
         validators=[MinValueValidator(1), MaxValueValidator(720)],
+        help_text=_(
+            "Se fijan para cada deudor en su primer ingreso: cambiarlas no acorta ni alarga "
+            "las cuentas regresivas ya iniciadas. Nunca pasan de la fecha de finalización "
+            "de la campaña."
+        ),
+    )
+    # When the countdown was last switched on (admin): countdowns that started before it,
+    # in an earlier spell, no longer count. Blank: every stored countdown counts.
+    countdown_started_at = models.DateTimeField(
+        _("cuenta regresiva activada"), null=True, blank=True
     )
     decline_reasons = models.TextField(
         _("motivos de «No me interesa esta oferta»"),

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -28,6 +28,7 @@ from collections_app.models import (
     PaymentAgreement,
     PaymentLink,
     PaymentPromise,
+    ReportedPayment,
 )
 from collections_app.receivables import LOAN
 from collections_app.strategies.segments import CASTIGADA_TAG
@@ -456,11 +457,7 @@ def finish_campaign(
     """Finish an active campaign now (an agent, the API); the offer ends with it: its open
     payment links, promises and agreements are withdrawn, each on the timeline."""
     _lock_open_links([campaign.pk])
-    campaign = (
-        Campaign.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .get(pk=campaign.pk)
-    )
+    campaign = _locked_campaign(campaign.pk)
     if campaign.status != Campaign.Status.ACTIVE:
         raise ValidationError(
             _("La campaña %(code)s no está activa (%(status)s).")
@@ -522,6 +519,24 @@ def _open_on(
         ),
         PaymentAgreement.objects.filter(**of, status=PaymentAgreement.Status.PENDING),
     )
+
+
+def pending_on_campaigns(ids: Any) -> dict[str, QuerySet]:
+    """What is still pending on the campaigns `ids` (ids, or a query of them), by kind:
+    payments to verify, and what finishing them withdraws (links, promises, agreements).
+    They name a campaign by id, without a foreign key: an undone upload would leave them
+    naming nothing (`imports.CampaignImporter.undo_blockers`)."""
+    links, promises, agreements = _open_on(RECEIVABLE_KIND, receivable_id__in=ids)
+    return {
+        "reported": ReportedPayment.objects.filter(
+            receivable_kind=RECEIVABLE_KIND,
+            receivable_id__in=ids,
+            status=ReportedPayment.Status.PENDING,
+        ),
+        "links": links,
+        "promises": promises,
+        "agreements": agreements,
+    }
 
 
 def _open_links(ids: Sequence[int], kind: str = RECEIVABLE_KIND) -> list[PaymentLink]:
@@ -686,6 +701,21 @@ def withdraw_covered_loans_offers(
 # --- Payments ---------------------------------------------------------------------------------
 
 
+def _locked_campaign(campaign_id: int) -> Campaign:
+    """Return the campaign locked for a change of its money or its status; refused in words
+    once it is gone: its upload was undone (crm.imports) after the payment to verify, the
+    link or the screen that names it was made."""
+    campaign = (
+        Campaign.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(pk=campaign_id)
+        .first()
+    )
+    if campaign is None:
+        raise ValidationError(_("La campaña ya no existe: se deshizo su importación."))
+    return campaign
+
+
 @transaction.atomic
 def apply_payment(
     *,
@@ -715,11 +745,7 @@ def apply_payment(
         found = CampaignPayment.objects.filter(external_id=external_id).first()
         if found is not None:
             return found
-    campaign = (
-        Campaign.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .get(pk=campaign_id)
-    )
+    campaign = _locked_campaign(campaign_id)
     if amount <= 0:
         raise ValidationError({"amount": _("El monto debe ser mayor que cero.")})
     was_finished = campaign.status == Campaign.Status.FINISHED
@@ -896,11 +922,7 @@ def annul_payment(
             _("Este pago ya fue anulado %(when_by)s; no se anuló otra vez.")
             % {"when_by": repeats.done_when_by(payment.annulled_at, payment.annulled_by)}
         )
-    campaign = (
-        Campaign.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .get(pk=payment.campaign_id)
-    )
+    campaign = _locked_campaign(payment.campaign_id)
     payment.status = CampaignPayment.Status.ANNULLED
     payment.annulled_at = timezone.now()
     payment.annulled_by = people.signed_in(actor)
@@ -1025,6 +1047,7 @@ def copy_campaigns(
                         "paid_at": None,
                         "finished_at": None,
                         "first_visit_at": None,
+                        "countdown_ends_at": None,
                         "import_batch_id": batch.pk if batch is not None else None,
                         "created_by_id": by_id,
                         "created_at": now,

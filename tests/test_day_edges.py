@@ -389,6 +389,7 @@ def test_a_campaign_is_in_force_until_2359_lima_of_its_end_date():
     portal.countdown_hours = 48
     # First seen at 12:00 Lima on the last day: 48 hours would run past the end date.
     campaign.first_visit_at = lima(ends_on, 12)
+    campaign.countdown_ends_at = campaign.first_visit_at + timedelta(hours=48)
     deadline = portal_selectors.countdown_deadline(campaign, portal)
     assert deadline == lima(ends_on + timedelta(days=1), 0)
 

@@ -54,7 +54,7 @@ class DeclineForm(portal_forms.CallbackForm):
         self.fields["phone"].label = _("Teléfono (si pide que un asesor lo contacte)")
         if phone_on_file_ends:
             self.fields["phone"].help_text = _(
-                "Vacío: lo llamamos al número que tenemos registrado, terminado en %(end)s."
+                "Si lo deja en blanco, lo llamaremos al número que termina en %(end)s."
             ) % {"end": phone_on_file_ends}
 
     def clean_phone(self) -> str:

@@ -40,11 +40,16 @@ def end_of_day(day: date) -> datetime:
 
 
 def countdown_deadline(campaign: Campaign, portal: RecoverySettings) -> datetime | None:
-    """Return when the offer ends for this debtor: hours from their first visit, never
-    past the campaign's end date; None without a countdown (or before the first visit)."""
-    if not portal.countdown_enabled or campaign.first_visit_at is None:
+    """Return when the offer ends for this debtor: the end fixed at their first visit (the
+    hours set then), never past the campaign's end date (as it is now); None without a
+    countdown: switched off now, off at the first visit, or started before it was last
+    switched on (that debtor was shown the offer without one since)."""
+    deadline = campaign.countdown_ends_at
+    if not portal.countdown_enabled or deadline is None or campaign.first_visit_at is None:
         return None
-    deadline = campaign.first_visit_at + timedelta(hours=portal.countdown_hours)
+    since = portal.countdown_started_at
+    if since is not None and campaign.first_visit_at < since:
+        return None
     if campaign.ends_on is not None:
         deadline = min(deadline, end_of_day(campaign.ends_on))
     return deadline

@@ -9,7 +9,7 @@ conversation, as the customer portal's visits do.
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -130,18 +130,25 @@ def reach(*, visit: Visit, step: str, detail: str = "") -> bool:
     return True
 
 
-def note_first_visit(campaign: Campaign) -> datetime:
-    """Set when the debtor first saw the offer, once (the countdown runs from it); return it.
+def note_first_visit(campaign: Campaign, portal: RecoverySettings | None = None) -> datetime:
+    """Set when the debtor first saw the offer, once, and the end of their countdown with
+    the hours set now (none while the countdown is off): a later change of the settings
+    does not move it. Return the first visit.
 
-    UPDATE … WHERE first_visit_at IS NULL: of two first views at once, one sets it.
+    UPDATE … WHERE first_visit_at IS NULL: of two first views at once, one sets both.
     """
     if campaign.first_visit_at is None:
+        portal = portal or RecoverySettings.current()
+        now = timezone.now()
+        ends_at = (
+            now + timedelta(hours=portal.countdown_hours) if portal.countdown_enabled else None
+        )
         Campaign.objects.filter(pk=campaign.pk, first_visit_at__isnull=True).update(
-            first_visit_at=timezone.now()
+            first_visit_at=now, countdown_ends_at=ends_at
         )
-        campaign.first_visit_at = Campaign.objects.values_list("first_visit_at", flat=True).get(
-            pk=campaign.pk
-        )
+        campaign.first_visit_at, campaign.countdown_ends_at = Campaign.objects.values_list(
+            "first_visit_at", "countdown_ends_at"
+        ).get(pk=campaign.pk)
     return campaign.first_visit_at
 
 

@@ -148,6 +148,7 @@ def identify(request: HttpRequest, portal: RecoverySettings) -> HttpResponse:
         action=RECAPTCHA_ACTION,
         remote_ip=ratelimit.client_ip(request),
         hostname=request.get_host(),
+        way_out=_way_out(portal),
     ):
         return _render_identify(request, portal, form)
     document_type = form.cleaned_data["document_type"]
@@ -195,13 +196,23 @@ def _render_identify(
     status: int = 200,
     no_offer: bool = False,
 ) -> HttpResponse:
+    way_out = _way_out(portal)
     context = {
         "form": form,
         "no_offer": no_offer,
         "recaptcha_site_key": settings.RECAPTCHA_SITE_KEY,
         "recaptcha_action": RECAPTCHA_ACTION,
+        # Said on the page when Google's check never loads (integrations.recaptcha).
+        "recaptcha_not_loaded": recaptcha.not_loaded_message(way_out=way_out),
+        "recaptcha_way_out": way_out,
     }
     return _render(request, "identify.html", context, portal=portal, status=status)
+
+
+def _way_out(portal: RecoverySettings) -> str:
+    """Another way in for a debtor whose browser cannot run Google's check: the advisors'
+    WhatsApp the offer's «Habla con un asesor» uses."""
+    return recaptcha.way_out(whatsapp=portal.advisor_whatsapp)
 
 
 def from_customer_portal(request: HttpRequest, customer: Customer, debts: list[Debt]) -> str | None:
@@ -264,7 +275,7 @@ def offer(request: HttpRequest, portal: RecoverySettings, visit: Visit) -> HttpR
     countdown; or that it concluded, or that it is paid."""
     campaign = _campaign(visit)
     if campaign.is_active:
-        services.note_first_visit(campaign)
+        services.note_first_visit(campaign, portal)
     found = selectors.offer(campaign, portal)
     if found.is_open:
         services.reach(visit=visit, step=Step.OFFER)

@@ -25,7 +25,8 @@ def test_the_countdown_running_out_keeps_a_half_written_decline(page: Page, live
     campaign = offered("Julia", "41122335")
     # The debtor first came almost 48 hours ago: a few seconds are left.
     Campaign.objects.filter(pk=campaign.pk).update(
-        first_visit_at=timezone.now() - timedelta(hours=48) + timedelta(seconds=4)
+        first_visit_at=timezone.now() - timedelta(hours=48) + timedelta(seconds=4),
+        countdown_ends_at=timezone.now() + timedelta(seconds=4),
     )
     open_offer(page, live_server, "41122335")
     page.get_by_text("No me interesa esta oferta").click()
@@ -49,7 +50,8 @@ def test_the_countdown_running_out_with_the_focus_in_a_field_does_not_reload(
 ):
     campaign = offered("Marta", "41122336")
     Campaign.objects.filter(pk=campaign.pk).update(
-        first_visit_at=timezone.now() - timedelta(hours=48) + timedelta(seconds=4)
+        first_visit_at=timezone.now() - timedelta(hours=48) + timedelta(seconds=4),
+        countdown_ends_at=timezone.now() + timedelta(seconds=4),
     )
     open_offer(page, live_server, "41122336")
     page.get_by_text("No me interesa esta oferta").click()

@@ -187,6 +187,22 @@ def test_a_form_google_refuses_opens_nothing(portal, campaign, debtor, google):
     assert not Visit.objects.exists()
 
 
+def test_a_form_sent_without_googles_check_says_so_and_offers_the_advisors_whatsapp(
+    portal, campaign, debtor, settings
+):
+    settings.RECAPTCHA_SITE_KEY = "site-key"
+    portal.advisor_whatsapp = "51 999 888 777"
+    portal.save()
+
+    response = Client().post(
+        IDENTIFY, {"document_type": "dni", "document_number": debtor.document_number}
+    )
+
+    assertContains(response, "No se pudo cargar la verificación de seguridad de Google")
+    assertContains(response, "escríbanos por WhatsApp al +51999888777", count=3)
+    assert not Visit.objects.exists()
+
+
 def test_a_token_made_for_another_form_opens_nothing(portal, campaign, debtor):
     client = Client()
 
@@ -431,7 +447,8 @@ def test_when_the_countdown_ends_the_offer_concluded_and_payment_is_refused(
     with time_machine.travel(NOW + timedelta(minutes=10), tick=False):
         # The countdown's last moment, as a page opened earlier still showed it.
         Campaign.objects.filter(pk=campaign.pk).update(
-            first_visit_at=NOW - timedelta(hours=48) + timedelta(minutes=10)
+            first_visit_at=NOW - timedelta(hours=48) + timedelta(minutes=10),
+            countdown_ends_at=NOW + timedelta(minutes=10),
         )
         page = client.get(OFFER)
         options = client.get(OPTIONS)
@@ -687,7 +704,7 @@ def test_the_pages_never_show_the_registered_phone_only_its_last_digits(
     html = response.content.decode()
     for shown in ("987654321", "987 654 321", "654"):
         assert shown not in html
-    assertContains(response, "terminado en 321")
+    assertContains(response, "termina en 321")
 
 
 def test_asking_for_an_advisor_without_a_phone_calls_the_registered_one(portal, campaign, debtor):

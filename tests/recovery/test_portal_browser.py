@@ -116,7 +116,8 @@ def test_the_countdown_running_out_shows_the_offer_concluded(
     campaign = offered("Julia", "41122334")
     # The debtor first came almost 48 hours ago: three seconds are left.
     Campaign.objects.filter(pk=campaign.pk).update(
-        first_visit_at=timezone.now() - timedelta(hours=48) + timedelta(seconds=3)
+        first_visit_at=timezone.now() - timedelta(hours=48) + timedelta(seconds=3),
+        countdown_ends_at=timezone.now() + timedelta(seconds=3),
     )
 
     open_offer(page, live_server, "41122334")
