@@ -274,6 +274,8 @@ class GestionState(models.Model):
         changed = [f for f in fields if stored[f.attname] != getattr(self, f.attname)]
         if not changed:
             return
+        if stored["gestion_type_id"] != self.gestion_type_id:
+            self._refuse_a_move_the_follow_up_table_names()
         count = self.gestiones.count()
         if not count:
             return
@@ -306,6 +308,25 @@ class GestionState(models.Model):
                 for f in changed
             }
         )
+
+
+    def _refuse_a_move_the_follow_up_table_names(self) -> None:
+        """A state its process's follow-up table names (an action allowed in it, a result
+        that leads to it) stays in that process: moved, the process's actions would lead to
+        another process's state."""
+        named = self.actions.exists() or ActionResult.objects.filter(to_state=self).exists()
+        if named:
+            raise ValidationError(
+                {
+                    "gestion_type": _(
+                        "No se puede pasar «%(state)s» a otro tipo de gestión: la tabla de "
+                        "seguimiento de su tipo la usa (acciones permitidas en ese estado o "
+                        "resultados que llevan a él). Quítela de esa tabla primero, o cree un "
+                        "estado nuevo en el otro tipo."
+                    )
+                    % {"state": self.name}
+                }
+            )
 
 
 class StateAgent(models.Model):

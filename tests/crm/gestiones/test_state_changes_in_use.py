@@ -146,6 +146,22 @@ def test_a_state_with_gestiones_does_not_move_to_another_process(
     assert condicionado.gestion_type_id != service_type.pk
 
 
+def test_an_empty_state_the_follow_up_table_names_does_not_move_to_another_process(
+    admin_client, condicionado, service_type
+):
+    # No gestión in it, but its process's actions are allowed in it or lead to it.
+    assert not condicionado.gestiones.exists()
+    url = reverse("admin:gestiones_gestionstate_change", args=[condicionado.pk])
+
+    response = admin_client.post(url, state_form(condicionado, gestion_type=service_type.pk))
+
+    assert "la tabla de seguimiento de su tipo la usa" in str(
+        response.context["adminform"].form.errors["gestion_type"]
+    )
+    condicionado.refresh_from_db()
+    assert condicionado.gestion_type_id != service_type.pk
+
+
 def test_the_process_page_refuses_it_on_the_states_row(
     admin_client, credit_type, condicionado, make_gestion
 ):
