@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from credits.models import Installment, Loan
+from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.models import (
     Campaign,
     CampaignTarget,
@@ -364,8 +365,9 @@ def gestion_type_problem(gestion_type: GestionType) -> str:
 
 
 def campaign_agents(campaign: Campaign) -> list[AbstractBaseUser] | None:
-    """Return the campaign's active agents, or None to use the initial state's agents."""
-    return list(campaign.agents.filter(is_active=True)) or None
+    """Return the campaign's agents who may work gestiones (active, with follow-ups), or
+    None to use the initial state's agents."""
+    return list(campaign.agents.filter(pk__in=gestion_selectors.agents().values("pk"))) or None
 
 
 # How far back a "days after disbursement" event still catches up (see the module doc).

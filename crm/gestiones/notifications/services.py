@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +22,7 @@ from crm.gestiones.models import (
     Outcome,
 )
 from integrations import email, housekeeping
-from lib import bulk
+from lib import bulk, people
 
 # Read notifications are deleted this many days after they were read; unread ones stay.
 NOTIFICATIONS_KEEP_DAYS = 90
@@ -34,10 +35,23 @@ def notify(
     kind: str,
     message: str,
     now: datetime.datetime | None = None,
+    extra_link: tuple[str, str] | None = None,
 ) -> list[Notification]:
-    """Leave an in-app notification for each recipient and e-mail those with an address."""
+    """Leave an in-app notification for each recipient and e-mail those with an address.
+
+    Only people who may still work gestiones (`gestion_selectors.agents`: active, with
+    follow-ups) are told: a former employee's mailbox gets no customer names. `extra_link`
+    (label, site path) is added to the e-mail under the gestión's link.
+    """
     now = now or timezone.now()
     unique = {u.pk: u for u in recipients if u is not None}
+    working = set(
+        gestion_selectors.agents()
+        .order_by()
+        .filter(pk__in=list(unique))
+        .values_list("pk", flat=True)
+    )
+    unique = {pk: u for pk, u in unique.items() if pk in working}
     made = Notification.objects.bulk_create(
         [
             Notification(
@@ -48,8 +62,11 @@ def notify(
     )
     addresses = [u.email for u in unique.values() if u.email]
     if addresses:
-        link = settings.SITE_URL.rstrip("/") + gestion.get_absolute_url() if gestion else ""
-        body = message + (f"\n\n{link}" if link else "")
+        site = settings.SITE_URL.rstrip("/")
+        links = [site + gestion.get_absolute_url()] if gestion else []
+        if extra_link:
+            links.append(f"{extra_link[0]}: {site}{extra_link[1]}")
+        body = message + ("\n\n" + "\n".join(links) if links else "")
         subject = _("[Cartera] %(kind)s") % {"kind": Notification.Kind(kind).label}
         # One e-mail each: a refused address fails alone (visible in the outbox admin),
         # and nobody sees the others' addresses.
@@ -121,13 +138,52 @@ def _alert(gestion: Gestion, kind: str, *, now: datetime.datetime) -> None:
             _("Gestión #%(id)s por vencer: %(type)s, «%(state)s», %(customer)s; vence el %(due)s.")
             % values
         )
+    supervisors = gestion_selectors.supervisors_of(gestion)
+    gone = _agent_gone(gestion)
+    if gone is None:
+        notify(
+            recipients=[gestion.agent, *supervisors],
+            gestion=gestion,
+            kind=kind,
+            message=message,
+            now=now,
+        )
+        return
+    # Nobody works it: the supervisors are told whom to take it from, and where.
     notify(
-        recipients=[gestion.agent, *gestion_selectors.supervisors_of(gestion)],
+        recipients=supervisors,
         gestion=gestion,
         kind=kind,
-        message=message,
+        message=f"{message} {gone}",
         now=now,
+        extra_link=(_("Carga de trabajo"), _workload_path(gestion)),
     )
+
+
+def _agent_gone(gestion: Gestion) -> str | None:
+    """Say why nobody works `gestion` (no agent, inactive, or without the role to work
+    gestiones), or None when its agent may work it."""
+    agent = gestion.agent
+    if agent is None:
+        return _("No tiene gestor: asígnela en Carga de trabajo.")
+    name = people.display_name(agent)
+    if not agent.is_active:
+        return _("Su gestor %(agent)s ya no está activo: reasígnela en Carga de trabajo.") % {
+            "agent": name
+        }
+    if not gestion_selectors.agents().filter(pk=agent.pk).exists():
+        return _(
+            "Su gestor %(agent)s ya no tiene el rol para trabajar gestiones: reasígnela en "
+            "Carga de trabajo."
+        ) % {"agent": name}
+    return None
+
+
+def _workload_path(gestion: Gestion) -> str:
+    """The workload page's reassignment list, filtered by the gestión's agent (or by the
+    gestiones without one)."""
+    who = gestion.agent_id if gestion.agent_id is not None else "none"
+    return reverse("gestiones:workload") + f"?gestor={who}#reassign"
 
 
 @transaction.atomic

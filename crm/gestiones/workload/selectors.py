@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.models import (
@@ -32,6 +33,8 @@ class WorkloadRow:
     attended: int
     agent_id: int | None = None
     state_id: int | None = None
+    # Why the person can no longer work their gestiones: «(inactivo)», «(sin rol de asesor)».
+    note: str = ""
 
 
 def workload_by_state(
@@ -89,10 +92,9 @@ def workload_by_agent(
     if since is not None:
         moved = moved.filter(created_at__gte=since)
     attended = dict(moved.values("actor").annotate(n=Count("id")).values_list("actor", "n"))
+    working = set(gestion_selectors.agents().order_by().values_list("pk", flat=True))
     users = User.objects.filter(
-        Q(pk__in=list(active))
-        | Q(pk__in=list(attended))
-        | Q(pk__in=gestion_selectors.agents().values("pk"))
+        Q(pk__in=list(active)) | Q(pk__in=list(attended)) | Q(pk__in=working)
     )
     rows = []
     for person in users:
@@ -105,10 +107,20 @@ def workload_by_agent(
                 late=a["late"],
                 attended=attended.get(person.pk, 0),
                 agent_id=person.pk,
+                note=_no_longer_works(person, working),
             )
         )
     rows.sort(key=lambda r: (-r.active, r.label))
     return rows
+
+
+def _no_longer_works(person: AbstractBaseUser, working: set[int]) -> str:
+    """Mark who can no longer work gestiones, so a supervisor sees whose to reassign."""
+    if not person.is_active:
+        return _("(inactivo)")
+    if person.pk not in working:
+        return _("(sin rol de asesor)")
+    return ""
 
 
 def _open_counts(

@@ -82,7 +82,14 @@ def pick_agent(
     ids = sorted({u.pk for u in pool if u.is_active and (exclude is None or u.pk != exclude.pk)})
     if not ids:
         return None
-    candidates: QuerySet = User.objects.filter(pk__in=ids, is_active=True).order_by("pk")
+    # Only who may work gestiones (active, with follow-ups): someone moved to another role
+    # would get a gestión they cannot open. `agents()` is DISTINCT, which PostgreSQL
+    # refuses with FOR UPDATE, so it is a subquery here.
+    candidates: QuerySet = (
+        User.objects.filter(pk__in=ids)
+        .filter(pk__in=gestion_selectors.agents().values("pk"))
+        .order_by("pk")
+    )
     list(candidates.select_for_update())
     ranked = candidates.annotate(
         open_work=Count("gestiones", filter=Q(gestiones__outcome=Outcome.OPEN)),
@@ -92,11 +99,14 @@ def pick_agent(
 
 
 def state_pool(state: GestionState) -> list[AbstractBaseUser]:
-    """Return the active agents who receive the gestiones of `state`."""
+    """Return the agents who receive the gestiones of `state`: active in the state, and
+    active users who may work gestiones (`gestion_selectors.agents`)."""
     return [
         sa.agent
         for sa in StateAgent.objects.filter(
-            state=state, is_active=True, agent__is_active=True
+            state=state,
+            is_active=True,
+            agent__in=gestion_selectors.agents().values("pk"),
         ).select_related("agent")
     ]
 
@@ -188,14 +198,24 @@ def assign(
 
 
 def _notify_supervisors_unassigned(gestion: Gestion, *, now: datetime.datetime) -> None:
+    values = {"id": gestion.pk, "type": gestion.gestion_type.name, "state": gestion.state.name}
+    if StateAgent.objects.filter(
+        state=gestion.state, is_active=True, agent__is_active=True
+    ).exists():
+        # Its active agents lost the permission to work gestiones (another role now).
+        message = _(
+            "La gestión #%(id)s (%(type)s) no tiene gestor: "
+            "el estado «%(state)s» no tiene gestores que puedan trabajarla."
+        )
+    else:
+        message = _(
+            "La gestión #%(id)s (%(type)s) no tiene gestor: "
+            "el estado «%(state)s» no tiene gestores activos."
+        )
     notification_services.notify(
         recipients=gestion_selectors.supervisors_of(gestion),
         gestion=gestion,
         kind=Notification.Kind.INFO,
-        message=_(
-            "La gestión #%(id)s (%(type)s) no tiene gestor: "
-            "el estado «%(state)s» no tiene gestores activos."
-        )
-        % {"id": gestion.pk, "type": gestion.gestion_type.name, "state": gestion.state.name},
+        message=message % values,
         now=now,
     )

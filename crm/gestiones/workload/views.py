@@ -73,6 +73,11 @@ def workload(request: HttpRequest) -> HttpResponse:
         open_rows = open_rows.filter(agent_id=agent_id)
     page = Paginator(open_rows.order_by("due_at", "id"), 25).get_page(request.GET.get("page"))
     by_agent = selectors.workload_by_agent(gestion_type=chosen)
+    # Filtered by someone who no longer works gestiones (the late alert links here): the
+    # "Gestor actual" list offers only who does, so that person is shown as chosen apart.
+    gone = next(
+        (r for r in by_agent if r.note and str(r.agent_id) == from_agent and r.agent_id), None
+    )
     context = {
         "types": types,
         "chosen": chosen,
@@ -83,9 +88,10 @@ def workload(request: HttpRequest) -> HttpResponse:
         "bulk_form": bulk_form,
         "from_agent": from_agent,
         "agents": gestion_selectors.agents(),
+        "gone": gone,
         "chart": {
             "type": "bar",
-            "labels": [row.label for row in by_agent],
+            "labels": [f"{row.label} {row.note}".strip() for row in by_agent],
             "datasets": [
                 {"label": _("Al día"), "data": [r.on_time for r in by_agent], "color": "success"},
                 {"label": _("Atrasadas"), "data": [r.late for r in by_agent], "color": "danger"},
