@@ -74,13 +74,32 @@ class ConversationFilterForm(collection_forms.DateRangeFields, collection_forms.
             selectors.agent_choices,
             watch=[get_user_model()],
         )
+        marker = next(
+            (n for n, (value, _label) in enumerate(agents) if value == selectors.HELD_BY_FORMER),
+            len(agents),
+        )
+        current, held_by_former, former = (
+            agents[:marker],
+            agents[marker : marker + 1],
+            agents[marker + 1 :],
+        )
+        self.former = dict(former)
         self.fields["agent"].choices = [
             ("", _("Todos los agentes")),
             (selectors.MINE, _("Mis conversaciones")),
             (selectors.UNASSIGNED, _("Sin asignar")),
-            *agents,
+            *held_by_former,
+            *current,
+            *([(_("Ya no atienden conversaciones"), former)] if former else []),
         ]
         lists.cache_model_choices(self.fields["label"], "collections.conversation_labels")
+
+    def chosen_person(self) -> int | None:
+        """Return the id of the one person the valid filter shows the conversations of."""
+        if not self.is_valid():
+            return None
+        agent = self.cleaned_data["agent"]
+        return int(agent) if agent.isdigit() else None
 
     def filters(self) -> dict[str, Any] | None:
         filters = super().filters()
@@ -143,14 +162,51 @@ class ReplyForm(ServiceErrorsMixin, forms.Form):
         return cleaned
 
 
+class SelectWithShownOnly(forms.Select):
+    """A select some of whose options are shown but cannot be chosen (`shown_only`)."""
+
+    shown_only: frozenset[str] = frozenset()
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if str(getattr(value, "value", value)) in self.shown_only:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class AssignForm(ServiceErrorsMixin, forms.Form):
     agent = PersonChoiceField(
         label=_("Asignada a"),
         required=False,
         queryset=selectors.assignable_agents(),
         empty_label=_("Sin asignar"),
+        widget=SelectWithShownOnly,
         error_messages={"invalid_choice": _("Esa persona no atiende conversaciones.")},
     )
+
+    def show_holder(self, pk: int, label: str) -> None:
+        """Show who holds the conversation although they may no longer be given one: their
+        option, chosen and disabled (a posted id of theirs is still refused)."""
+        widget = self.fields["agent"].widget
+        choices = list(widget.choices)
+        widget.choices = [*choices[:1], (pk, label), *choices[1:]]
+        widget.shown_only = frozenset({str(pk)})
+
+
+class ReassignForm(ServiceErrorsMixin, forms.Form):
+    """To whom the conversations the inbox shows go (conversation_reassign), and how many
+    the page said they were (`expected`), so the result can say when that changed."""
+
+    agent = PersonChoiceField(
+        label=_("Reasignar a"),
+        queryset=selectors.assignable_agents(),
+        empty_label=_("Elija a quién"),
+        error_messages={
+            "required": _("Elija a quién reasignarlas."),
+            "invalid_choice": _("Esa persona no atiende conversaciones."),
+        },
+    )
+    expected = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
 
 class LabelsForm(ServiceErrorsMixin, forms.Form):

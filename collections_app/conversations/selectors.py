@@ -39,6 +39,8 @@ WRITTEN_OFF = Portfolio.WRITTEN_OFF.value
 # The agent filter's values besides a person's id.
 UNASSIGNED = "sin-asignar"
 MINE = "mias"
+# Held by someone who may no longer be given one: deactivated, or without the role.
+HELD_BY_FORMER = "ya-no-atiende"
 
 # The channels an agent may answer on, in the order the reply form offers them.
 REPLY_CHANNELS = (customer_messages.WHATSAPP, customer_messages.SMS, customer_messages.EMAIL)
@@ -144,7 +146,8 @@ def conversation_list(
     """Return the conversations that meet the filters, the latest message first.
 
     `portfolio`: CURRENT (the default, as the seed asks), WRITTEN_OFF or ALL_PORTFOLIOS;
-    `agent`: a person's id, MINE (the user's) or UNASSIGNED; `q` searches the customer's
+    `agent`: a person's id, MINE (the user's), UNASSIGNED or HELD_BY_FORMER (someone not
+    among assignable_agents any more); `q` searches the customer's
     name, document, phone and e-mail.
     """
     # A portfolio's rows are all or none written off: the mark is a constant, and the tag's
@@ -168,6 +171,10 @@ def conversation_list(
         conversations = conversations.filter(assigned_to__isnull=True)
     elif agent == MINE:
         conversations = conversations.filter(assigned_to=user)
+    elif agent == HELD_BY_FORMER:
+        conversations = conversations.filter(assigned_to__isnull=False).exclude(
+            assigned_to__in=assignable_agents().values("pk")
+        )
     elif agent:
         conversations = conversations.filter(assigned_to_id=int(agent))
     if label is not None:
@@ -246,9 +253,45 @@ def assignable_agents() -> QuerySet:
     )
 
 
-def agent_choices() -> list[tuple[int, str]]:
-    """Return (id, name) of the people a conversation may be assigned to."""
-    return [(person.pk, people.display_name(person)) for person in assignable_agents()]
+def agent_choices() -> list[tuple[int | str, str]]:
+    """Return the inbox's agent filter: (id, name) of the people a conversation may be
+    assigned to; then HELD_BY_FORMER; then those who still hold some but may no longer be
+    given one (deactivated, or without the role), each marked why (former_agent_label).
+
+    One flat list, as lib.lists caches choices (it keeps no groups): what follows
+    HELD_BY_FORMER is the former agents (forms.ConversationFilterForm groups them).
+    """
+    return [
+        *((person.pk, people.display_name(person)) for person in assignable_agents()),
+        (HELD_BY_FORMER, gettext("Asignadas a alguien inactivo o sin el rol")),
+        *((person.pk, former_agent_label(person)) for person in former_agents()),
+    ]
+
+
+def former_agents() -> QuerySet:
+    """Return the people who hold a conversation but may no longer be given one, by name."""
+    return (
+        get_user_model()
+        .objects.filter(Exists(Conversation.objects.filter(assigned_to=OuterRef("pk"))))
+        .exclude(pk__in=assignable_agents().values("pk"))
+        .only("username", "first_name", "last_name", "is_active")
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def holder_label(person: AbstractBaseUser) -> str:
+    """Name who holds a conversation, marked when they may no longer be given one (one
+    query)."""
+    if assignable_agents().filter(pk=person.pk).exists():
+        return people.display_name(person)
+    return former_agent_label(person)
+
+
+def former_agent_label(person: AbstractBaseUser) -> str:
+    """Name someone who may no longer be given a conversation, saying why."""
+    if person.is_active:
+        return gettext("%(name)s (sin el rol)") % {"name": people.display_name(person)}
+    return gettext("%(name)s (inactivo)") % {"name": people.display_name(person)}
 
 
 def labels() -> QuerySet[ConversationLabel]:

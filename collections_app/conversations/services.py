@@ -23,6 +23,7 @@ from django.db.models import (
     Func,
     PositiveIntegerField,
     Q,
+    QuerySet,
     Value,
     When,
 )
@@ -356,7 +357,36 @@ def assign(
     actor: AbstractBaseUser,
 ) -> Conversation:
     """Give the conversation to `agent` (None: to nobody) and say so on the timeline."""
-    if agent is not None and not selectors.assignable_agents().filter(pk=agent.pk).exists():
+    if agent is not None:
+        _refuse_unassignable(agent)
+    conversation = _saved(conversation)
+    _give(conversation, agent, actor)
+    return conversation
+
+
+@transaction.atomic
+def reassign_many(
+    conversations: QuerySet[Conversation],
+    agent: AbstractBaseUser,
+    actor: AbstractBaseUser,
+) -> int:
+    """Give every conversation of `conversations` to `agent`, each with its timeline entry
+    as `assign` writes it; return how many changed hands (those already theirs did not)."""
+    _refuse_unassignable(agent)
+    moved = 0
+    # Locked, so a conversation assigned meanwhile by someone else is read as it is now.
+    for conversation in (
+        conversations.exclude(assigned_to=agent)
+        .select_related("customer")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    ):
+        moved += _give(conversation, agent, actor)
+    return moved
+
+
+def _refuse_unassignable(agent: AbstractBaseUser) -> None:
+    if not selectors.assignable_agents().filter(pk=agent.pk).exists():
         raise ValidationError(
             {
                 "agent": _(
@@ -366,10 +396,16 @@ def assign(
                 % {"name": people.display_name(agent)}
             }
         )
-    conversation = _saved(conversation)
+
+
+def _give(
+    conversation: Conversation, agent: AbstractBaseUser | None, actor: AbstractBaseUser
+) -> bool:
+    """Set the saved conversation's agent and write the timeline entry; False when it was
+    theirs already."""
     agent_id = agent.pk if agent is not None else None
     if conversation.assigned_to_id == agent_id:
-        return conversation
+        return False
     Conversation.objects.filter(pk=conversation.pk).update(assigned_to=agent_id)
     conversation.assigned_to = agent
     if agent is None:
@@ -382,7 +418,7 @@ def assign(
         summary=summary,
         actor=actor,
     )
-    return conversation
+    return True
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from collections_app.conversations import views
 urlpatterns = [
     path("", views.conversation_list, name="conversation_list"),
     path("alertas/", views.conversation_alerts, name="conversation_alerts"),
+    path("reasignar/", views.conversation_reassign, name="conversation_reassign"),
     path("<int:customer_pk>/", views.conversation_detail, name="conversation_detail"),
     path(
         "<int:customer_pk>/responder/",
