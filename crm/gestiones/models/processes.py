@@ -309,7 +309,6 @@ class GestionState(models.Model):
             }
         )
 
-
     def _refuse_a_move_the_follow_up_table_names(self) -> None:
         """A state its process's follow-up table names (an action allowed in it, a result
         that leads to it) stays in that process: moved, the process's actions would lead to
