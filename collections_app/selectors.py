@@ -12,6 +12,7 @@ from django.utils import timezone
 from collections_app.models import (
     AgreementRule,
     CallbackRequest,
+    Origin,
     PaymentAgreement,
     PaymentLink,
     PaymentPromise,
@@ -334,6 +335,33 @@ def active_agreement_rules() -> list[AgreementRule]:
     their small table (lib.small_tables: a cache read, not a query, on every page)."""
     (rules,) = small_tables.rows(AgreementRule)
     return sorted((r for r in rules.values() if r.is_active), key=lambda r: (r.name, r.pk))
+
+
+# Where the debtor starts a payment themselves: the links made there are theirs to pay now.
+STARTED_BY_DEBTOR = (Origin.PORTAL, Origin.BOT)
+
+
+def payments_under_way(customer: Customer) -> dict[tuple[str, int], list[PaymentLink]]:
+    """Return the customer's links the debtor started (portal, bot) that can still be paid,
+    by debt (kind, id), newest first: one query for all their debts.
+
+    A debtor whose gateway page never came back cannot tell whether they paid; the portals
+    say a payment is under way, so a second gateway is not paid by mistake.
+    """
+    links = (
+        PaymentLink.objects.filter(
+            customer=customer,
+            origin__in=STARTED_BY_DEBTOR,
+            status=PaymentLink.Status.ACTIVE,
+            expires_at__gt=timezone.now(),
+        )
+        .exclude(url="")
+        .order_by("-created_at", "-pk")
+    )
+    by_debt: dict[tuple[str, int], list[PaymentLink]] = {}
+    for link in links:
+        by_debt.setdefault((link.receivable_kind, link.receivable_id), []).append(link)
+    return by_debt
 
 
 def agreement_in_course(*, receivable_kind: str, receivable_id: int) -> PaymentAgreement | None:

@@ -8,6 +8,7 @@ every answer is the same whether or not the document is registered.
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -39,6 +40,7 @@ from crm import display
 from crm.models import Customer
 from integrations import recaptcha
 from lib import amounts, ratelimit
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
 
 RECAPTCHA_ACTION = "portal_identify"
 REFERENCE = r"PL-[0-9a-f]{20}"
@@ -274,12 +276,19 @@ def statement(request: HttpRequest, visitor: session.Visitor, customer: Customer
     if Step.STATEMENT not in visitor.steps:
         _step(request, visitor, customer, Step.STATEMENT)
     gateway = _gateway(request, gateways)
+    started = collection_selectors.payments_under_way(customer)
     context = {
         "customer": customer,
         "statement": found,
         "gateways": gateways,
         "gateway": gateway,
         "portal_customer": customer,
+        # Payments started and not confirmed yet, any gateway: said first, so a debtor whose
+        # gateway page never came back does not pay again through the other one.
+        "under_way": under_way(
+            [link for links in started.values() for link in links], "collections_app:portal_link"
+        ),
+        "names_debts": len(found.accounts) > 1,
     }
     if len(found.accounts) > WHOLE_ACCOUNTS_UP_TO:
         # One line an account, the most urgent first, a page at a time; each account's
@@ -390,10 +399,30 @@ def pay(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> H
         messages.error(request, form.error_text())
         return redirect("collections_app:portal_statement")
     data = form.cleaned_data
+    receivable = form.receivable()
+    started = other_gateway_started(
+        collection_selectors.payments_under_way(customer).get(
+            (receivable["receivable_kind"], receivable["receivable_id"]), []
+        ),
+        data["provider"],
+    )
+    if started is not None and not is_confirmed(request.POST):
+        context = {
+            "customer": customer,
+            "portal_customer": customer,
+            **confirm_other_gateway(
+                request,
+                started,
+                provider=data["provider"],
+                link_url="collections_app:portal_link",
+                back_url=reverse("collections_app:portal_statement"),
+            ),
+        }
+        return _render(request, "statement.html", context)
     try:
         link = collection_services.create_payment_link(
             customer=customer,
-            **form.receivable(),
+            **receivable,
             concept=data["concept"],
             provider=data["provider"],
             origin=Origin.PORTAL,
@@ -408,6 +437,62 @@ def pay(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> H
         return redirect("collections_app:portal_statement")
     _step(request, visitor, customer, Step.LINK, _link_detail(link))
     return redirect(_going_to(link))
+
+
+@dataclass(frozen=True)
+class UnderWay:
+    """A payment the debtor started (a link still open), as the portals tell it."""
+
+    link: PaymentLink
+    gateway: str  # as people read it ("MercadoPago")
+    url: str  # the link's page: its state, and on to the gateway while it waits
+
+
+def under_way(links: list[PaymentLink], link_url: str) -> list[UnderWay]:
+    """The payments `links` started, each with its page (`link_url`, a URL name)."""
+    return [
+        UnderWay(
+            link=link,
+            gateway=selectors.gateway_label(link.provider),
+            url=reverse(link_url, args=[link.reference]),
+        )
+        for link in links
+    ]
+
+
+def other_gateway_started(links: list[PaymentLink], provider: str) -> PaymentLink | None:
+    """Return the payment of a debt started through another gateway than `provider`, which
+    a link through `provider` would charge again; None when there is none, or when one
+    through `provider` is open too (pressed again, it goes on as before).
+
+    `links`: the debt's open links the debtor started, newest first
+    (collection_selectors.payments_under_way).
+    """
+    if any(link.provider == provider for link in links):
+        return None
+    return links[0] if links else None
+
+
+def confirm_other_gateway(
+    request: HttpRequest, started: PaymentLink, *, provider: str, link_url: str, back_url: str
+) -> dict[str, Any]:
+    """What the confirmation before paying through a second gateway shows: the payment
+    under way, and a form that sends the same POST again, confirmed (no script: the portals
+    work without JavaScript). Nothing is withdrawn: the debtor may be paying it now."""
+    hidden = [
+        (name, value)
+        for name in request.POST
+        if name not in ("csrfmiddlewaretoken", CONFIRM_FIELD)
+        for value in request.POST.getlist(name)
+    ]
+    return {
+        "confirm_other": under_way([started], link_url)[0],
+        "confirm_gateway": selectors.gateway_label(provider),
+        "confirm_action": request.path,
+        "confirm_hidden": hidden,
+        "confirm_field": CONFIRM_FIELD,
+        "confirm_back_url": back_url,
+    }
 
 
 def _link_detail(link: PaymentLink) -> str:

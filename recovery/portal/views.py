@@ -26,15 +26,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from collections_app import selectors as collection_selectors
 from collections_app.models import PaymentLink
 from collections_app.portal import selectors as portal_selectors
 from collections_app.portal import services as portal_services
 from collections_app.portal import session as portal_session
+from collections_app.portal import views as portal_views
 from collections_app.portal.views import REFERENCE
 from collections_app.receivables import Debt
 from crm.models import Customer
 from integrations import recaptcha
 from lib import files, ratelimit
+from lib.confirmation import is_confirmed
 from recovery import services as recovery_services
 from recovery.models import Campaign, RecoverySettings, Visit
 from recovery.portal import forms, images, selectors, services, session
@@ -311,15 +314,23 @@ def options(request: HttpRequest, portal: RecoverySettings, visit: Visit) -> Htt
     if not found.is_open:
         return redirect("recovery:offer")
     services.reach(visit=visit, step=Step.PAYMENT_OPTIONS)
-    gateways = portal_selectors.gateways()
     context = {
         "offer": found,
         "campaign": campaign,
         "customer": visit.customer,
         "recovery_visitor": True,
-        "gateways": gateways,
+        "gateways": portal_selectors.gateways(),
+        # A payment started and not confirmed yet (Back from the gateway): said first, so
+        # the debtor does not pay the balance again through the other gateway.
+        "under_way": portal_views.under_way(_started(visit), "recovery:link"),
     }
     return _render(request, "options.html", context, portal=portal)
+
+
+def _started(visit: Visit) -> list[PaymentLink]:
+    """The open links the debtor started for the visit's campaign, newest first."""
+    started = collection_selectors.payments_under_way(visit.customer)
+    return started.get((CAMPAIGN, visit.campaign_id), [])
 
 
 @require_POST
@@ -334,8 +345,23 @@ def pay(request: HttpRequest, portal: RecoverySettings, visit: Visit) -> HttpRes
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("recovery:options")
+    provider = form.cleaned_data["provider"]
+    started = portal_views.other_gateway_started(_started(visit), provider)
+    if started is not None and not is_confirmed(request.POST):
+        context = {
+            "customer": visit.customer,
+            "recovery_visitor": True,
+            **portal_views.confirm_other_gateway(
+                request,
+                started,
+                provider=provider,
+                link_url="recovery:link",
+                back_url=reverse("recovery:options"),
+            ),
+        }
+        return _render(request, "options.html", context, portal=portal)
     try:
-        link = services.pay(visit=visit, portal=portal, provider=form.cleaned_data["provider"])
+        link = services.pay(visit=visit, portal=portal, provider=provider)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("recovery:offer")
