@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm import messages as crm_messages
 from crm.gestiones.models import (
@@ -21,6 +22,7 @@ from crm.gestiones.models import (
     GestionType,
     Outcome,
     RejectionReason,
+    StateAgent,
     Survey,
 )
 from crm.models import Branch, Channel, Customer
@@ -312,6 +314,17 @@ def agents() -> QuerySet:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+def why_unassigned(state: GestionState) -> str:
+    """Say why the distribution left a gestión of `state` without an agent
+    (`workload.services.state_pool`): its active agents lack the role to work gestiones
+    (another role now), or it has no active agent at all."""
+    if StateAgent.objects.filter(state=state, is_active=True, agent__is_active=True).exists():
+        return _("el estado «%(state)s» no tiene gestores que puedan trabajarla") % {
+            "state": state.name
+        }
+    return _("el estado «%(state)s» no tiene gestores activos") % {"state": state.name}
 
 
 # A board column's order: by due date (undated last), then the latest closed, then by

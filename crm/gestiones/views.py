@@ -92,13 +92,13 @@ def gestion_create(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 
 def _unassigned_message(gestion: Gestion) -> str:
-    """Say that a new gestión was left without an agent, and why (the distribution found
-    no active agent in its initial state, `workload.services.state_pool`)."""
+    """Say that a new gestión was left without an agent, and why: its initial state has no
+    active agent, or none who may work gestiones (`selectors.why_unassigned`)."""
     return _(
-        "Gestión #%(id)s abierta, pero quedó sin gestor: el estado «%(state)s» no tiene "
-        "gestores activos asignados. Un administrador los asigna en Administración → "
-        "Gestiones → Estados; mientras tanto, un supervisor puede asignarla desde la gestión."
-    ) % {"id": gestion.pk, "state": gestion.state.name}
+        "Gestión #%(id)s abierta, pero quedó sin gestor: %(why)s. Un administrador asigna "
+        "al estado gestores que puedan trabajarla en Administración → Gestiones → Estados; "
+        "mientras tanto, un supervisor puede asignarla desde la gestión."
+    ) % {"id": gestion.pk, "why": selectors.why_unassigned(gestion.state)}
 
 
 @require_GET

@@ -2,12 +2,12 @@
 
 import django_filters
 from django import forms
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from crm import forms as crm_forms
 from crm.forms import ServiceErrorsMixin
+from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.campaigns import selectors, services
 from crm.gestiones.models import Campaign, GestionType
 from crm.models import Branch, Channel, Product, Tag
@@ -16,13 +16,9 @@ from lib.stale import KeepsOthersChanges
 
 
 def campaign_agent_choices() -> QuerySet:
-    """Return the active users who work gestiones: those an inbound campaign may feed."""
-    User = get_user_model()
-    return (
-        User.objects.filter(is_active=True, groups__permissions__codename="add_followup")
-        .distinct()
-        .order_by("first_name", "last_name", "username")
-    )
+    """Return who may work gestiones (`gestion_selectors.agents`: active, with follow-ups,
+    superusers included): those an inbound campaign may feed."""
+    return gestion_selectors.agents()
 
 
 class CampaignFilter(django_filters.FilterSet):
