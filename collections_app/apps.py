@@ -22,11 +22,13 @@ class CollectionsAppConfig(AppConfig):
             services,
         )
         from collections_app.conversations import services as conversation_services
+        from collections_app.models import EventSetting
         from collections_app.strategies import events as event_settings
         from collections_app.strategies import flows, segments, templating
         from crm import deletions, timeline
         from crm import messages as customer_messages
         from integrations import sms, webhooks, whatsapp
+        from lib import small_tables
 
         receivables.register(receivables.LoanReceivable())
         # A merge of two customers folds their conversations into one (crm.merge).
@@ -50,5 +52,11 @@ class CollectionsAppConfig(AppConfig):
         customer_messages.register_message_listener(conversation_services.on_messages)
         # The events settings answer payment events with their templates.
         event_settings.connect()
+        # A message still in the outbox goes out only while its event or flow is on.
+        customer_messages.register_still_wanted(event_settings.ORIGIN, event_settings.still_wanted)
+        customer_messages.register_still_wanted(flows.ORIGIN, flows.still_wanted)
+        # The workers keep the event settings (the check above, at every delivery); the
+        # screen that edits them never reads them that way, so it must still tell them.
+        small_tables.watch(EventSetting)
         webhooks.register_processor(sms.NAME, channels.process_twilio_event)
         webhooks.register_processor(whatsapp.NAME, channels.process_whatsapp_event)

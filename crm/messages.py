@@ -36,7 +36,11 @@ for a batch (a flow's thousand customers) in a few bulk statements and one Celer
 
 A higher app that wants a message's outcome (a campaign target) passes
 `origin=(name, id)` and registers a handler for `name` with `register_outcome_handler`,
-so the core never imports it.
+so the core never imports it. A message waiting in the outbox is still subject to its
+origin: one that registers a check with `register_still_wanted` (an event setting, a flow)
+is asked again at delivery, and a message it no longer wants (switched off while the
+message was held) is not sent, ending failed with the origin's reason on the timeline, as
+a message to a customer who opted out meanwhile does.
 """
 
 import datetime
@@ -159,9 +163,13 @@ class Outcome:
 
 
 OutcomeHandler = Callable[[int, Outcome], None]
+# Given the origin's id: "" when the origin still wants its message sent, or why not (in
+# Spanish, for the timeline).
+StillWanted = Callable[[int], str]
 
 _channels: Registry[MessageChannel] = Registry("A message channel")
 _outcome_handlers: Registry[OutcomeHandler] = Registry("An outcome handler for")
+_still_wanted: Registry[StillWanted] = Registry("A delivery check for")
 
 
 def register_channel(channel: MessageChannel) -> None:
@@ -177,6 +185,21 @@ def register_outcome_handler(name: str, handler: OutcomeHandler) -> None:
 def unregister_outcome_handler(name: str) -> None:
     """Forget `name`'s outcome handler (for tests)."""
     _outcome_handlers.unregister(name)
+
+
+def register_still_wanted(name: str, check: StillWanted) -> None:
+    """Ask `check(origin_id)` before sending a message queued with `origin=(name, origin_id)`:
+    "" sends it, a reason ends it not sent (its origin was switched off while it waited).
+
+    Called at every delivery of the origin's messages: read the origin's row the cheap way
+    (lib.small_tables, or one lookup by pk).
+    """
+    _still_wanted.register(name, check)
+
+
+def unregister_still_wanted(name: str) -> None:
+    """Forget `name`'s delivery check (for tests)."""
+    _still_wanted.unregister(name)
 
 
 def address_for(customer: Customer, channel: str) -> str:
@@ -789,6 +812,7 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
             )
             % {"old": payload["to"]}
         )
+    _keep_origin(payload)
     if not (payload.get("secret") or payload.get("requested")):
         _keep_policy(payload, spec, interaction)
     try:
@@ -840,6 +864,21 @@ def _keep_policy(payload: Mapping[str, Any], spec: "MessageChannel", entry: Inte
             )
             % {"limit": policy.daily_limit}
         )
+
+
+def _keep_origin(payload: Mapping[str, Any]) -> None:
+    """Refuse a message its origin no longer wants: the event or flow that queued it was
+    switched off while it waited (held by the quiet hours overnight...). Refused for good,
+    as for a customer who opted out meanwhile: no attempt reaches the provider."""
+    origin = payload.get("origin")
+    if not origin:
+        return
+    check = _still_wanted.get(origin["name"])
+    if check is None:
+        return
+    reason = check(origin["id"])
+    if reason:
+        raise errors.ProviderError(reason)
 
 
 def _current_policy() -> MessagePolicy:

@@ -13,6 +13,10 @@ Nothing goes out with a blank in it: a template that says another event's variab
 a variable the debtor has no value for today (the payment settled the loan: no {cuota}) is
 not sent, with a timeline entry naming what was missing.
 
+A message waits in the outbox (quiet hours hold it overnight) after its event: a setting
+switched off, or left without a template, meanwhile no longer sends it (`still_wanted`,
+asked by crm.messages at delivery).
+
 The message policy (quiet hours, daily limit) is edited on the same screen.
 """
 
@@ -41,6 +45,7 @@ from crm import display
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, MessagePolicy
+from lib import small_tables
 
 # The origin of the messages the settings send (crm.models.Message.origin), with the
 # setting's id: the effectiveness figures count them by it.
@@ -89,6 +94,32 @@ def configured(portfolio: str, event: str) -> bool:
     """Say whether the events settings send a message for `event` in `portfolio` (then the
     built-in notice of a reviewed payment does not also go)."""
     return active_setting(portfolio, event) is not None
+
+
+def still_wanted(setting_id: int) -> str:
+    """Say why a message the setting queued must not go out now ("" when it may): the
+    setting was switched off, left without a template or deleted while it waited (the
+    crm.messages delivery check of ORIGIN).
+
+    Read from the process's copy of the settings (lib.small_tables: no query while they are
+    unchanged; the screen and admin save rows one by one, which tells every process).
+    """
+    (settings_by_pk,) = small_tables.rows(EventSetting)
+    setting = settings_by_pk.get(setting_id)
+    if setting is None:
+        # Not in the copy: deleted, or added after it was read (then read it now).
+        setting = EventSetting.objects.filter(pk=setting_id).first()
+    if setting is None:
+        return _("El evento que envió este mensaje ya no está configurado: el mensaje no se envió.")
+    if setting.is_active and setting.template_id is not None:
+        return ""
+    return _(
+        "El evento «%(event)s» de %(portfolio)s se desactivó después de poner el mensaje en "
+        "cola: no se envió."
+    ) % {
+        "event": setting.get_event_display(),
+        "portfolio": setting.get_portfolio_display().lower(),
+    }
 
 
 def on_payment_event(

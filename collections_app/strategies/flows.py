@@ -21,6 +21,10 @@ one call to crm.messages.send_customer_messages (a few bulk statements and one C
 and counted on its run, in one transaction. Memory, queries and broker traffic grow with
 the chunk, never with the segment.
 
+A flow's messages may wait in the outbox (a day without messages, a retry): a flow switched
+off or deleted meanwhile no longer sends them (`still_wanted`, asked by crm.messages at
+delivery).
+
 Also the reads and writes behind the flow screens (flow_views): the list and its last run
 figures, a flow's runs, saving a flow with its steps, activating and deleting it.
 """
@@ -531,6 +535,29 @@ def offset_label(day_offset: int) -> str:
     if day_offset < 0:
         return f"\u2212{-day_offset}"
     return f"+{day_offset}" if day_offset else "0"
+
+
+# --- Messages waiting in the outbox ---------------------------------------------------------
+
+
+def still_wanted(step_id: int) -> str:
+    """Say why a message the step queued must not go out now ("" when it may): its flow was
+    switched off or deleted while it waited (the crm.messages delivery check of ORIGIN).
+
+    One lookup by pk: `set_active` switches a flow with an update, which no process's copy
+    of the table (lib.small_tables) would hear of.
+    """
+    flow = FlowStep.objects.filter(pk=step_id).values_list("flow__is_active", "flow__name").first()
+    if flow is None:
+        return _(
+            "El flujo que envió este mensaje se eliminó después de ponerlo en cola: no se envió."
+        )
+    is_active, name = flow
+    if is_active:
+        return ""
+    return _(
+        "El flujo «%(name)s» se desactivó después de poner el mensaje en cola: no se envió."
+    ) % {"name": name}
 
 
 # --- Reads of the flow screens --------------------------------------------------------------
