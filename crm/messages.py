@@ -319,21 +319,22 @@ def _capped_counts(customer_ids: list[int], due_at: datetime.datetime) -> dict[i
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    start, end = _local_day_bounds(due_at)
     rows = (
-        Message.objects.filter(
-            customer_id__in=bulk.ids_in(customer_ids),
-            direction=Message.Direction.OUTBOUND,
-            is_capped=True,
-            due_at__gte=start,
-            due_at__lt=end,
-        )
-        # What the customer receives: one the provider refused never reached them.
-        .exclude(status=Message.Status.FAILED)
+        _capped_of_the_day(due_at)
+        .filter(customer_id__in=bulk.ids_in(customer_ids))
         .values("customer_id")
         .annotate(n=Count("id"))
     )
     return {row["customer_id"]: row["n"] for row in rows}
+
+
+def _capped_of_the_day(moment: datetime.datetime) -> QuerySet[Message]:
+    """The capped messages due on `moment`'s local day that count toward the daily limit:
+    what the customer receives, so not one the provider refused."""
+    start, end = _local_day_bounds(moment)
+    return Message.objects.filter(
+        direction=Message.Direction.OUTBOUND, is_capped=True, due_at__gte=start, due_at__lt=end
+    ).exclude(status=Message.Status.FAILED)
 
 
 @transaction.atomic
@@ -928,19 +929,7 @@ def _past_daily_limit(
     )
     if customer_id is None:
         return False
-    start, end = _local_day_bounds(now)
-    earlier = (
-        Message.objects.filter(
-            customer_id=customer_id,
-            direction=Message.Direction.OUTBOUND,
-            is_capped=True,
-            due_at__gte=start,
-            due_at__lt=end,
-            pk__lt=message_id,
-        )
-        .exclude(status=Message.Status.FAILED)
-        .count()
-    )
+    earlier = _capped_of_the_day(now).filter(customer_id=customer_id, pk__lt=message_id).count()
     return earlier >= policy.daily_limit
 
 
