@@ -370,9 +370,7 @@ class CosignerForm(ServiceErrorsMixin, forms.Form):
         label=_("Nombre"),
         max_length=200,
         required=False,
-        help_text=_(
-            "Firma el contrato con el cliente. Vacío, con el correo: el crédito queda sin aval."
-        ),
+        help_text=_("Sin nombre ni correo, el crédito queda sin aval."),
     )
     cosigner_email = forms.EmailField(label=_("Correo"), required=False)
     cosigner_document = forms.CharField(label=_("Documento"), max_length=20, required=False)
