@@ -9,6 +9,7 @@ every answer is the same whether or not the document is registered.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -340,6 +341,7 @@ def account(
     installments = _installments(
         request, gateway, show_paid=show_paid, paid_url=None if show_paid else f"{url}?pagadas=1"
     )
+    started = collection_selectors.payments_under_way(customer).get((found.kind, found.id), [])
     context = {
         "customer": customer,
         "account": found,
@@ -348,6 +350,9 @@ def account(
         "card": found.anchor,
         "gateway": gateway,
         "portal_customer": customer,
+        # As the statement says them, above its pay buttons: in the card, so the fragment
+        # that swaps in for «Ver las cuotas» says them too.
+        "account_under_way": under_way(started, "collections_app:portal_link"),
     }
     if request.htmx:
         return _render(request, "statement.html#account-card", context)
@@ -400,13 +405,9 @@ def pay(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> H
         return redirect("collections_app:portal_statement")
     data = form.cleaned_data
     receivable = form.receivable()
-    started = other_gateway_started(
-        collection_selectors.payments_under_way(customer).get(
-            (receivable["receivable_kind"], receivable["receivable_id"]), []
-        ),
-        data["provider"],
-    )
-    if started is not None and not is_confirmed(request.POST):
+    besides = None if is_confirmed(request.POST) else _paid_besides(customer, form.account, data)
+    if besides is not None:
+        started, amount = besides
         context = {
             "customer": customer,
             "portal_customer": customer,
@@ -416,6 +417,7 @@ def pay(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> H
                 provider=data["provider"],
                 link_url="collections_app:portal_link",
                 back_url=reverse("collections_app:portal_statement"),
+                amount=amount,
             ),
         }
         return _render(request, "statement.html", context)
@@ -437,6 +439,42 @@ def pay(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> H
         return redirect("collections_app:portal_statement")
     _step(request, visitor, customer, Step.LINK, _link_detail(link))
     return redirect(_going_to(link))
+
+
+def _paid_besides(
+    customer: Customer, account: selectors.Account, data: dict[str, Any]
+) -> tuple[PaymentLink, Decimal] | None:
+    """Return the debt's payment under way that the link `data` asks for would be paid
+    besides, with that link's amount; None when nothing is under way, or when the link is
+    one already open (create_payment_link's reuse_open: pressed again, it goes on)."""
+    links = collection_selectors.payments_under_way(customer).get((account.kind, account.id), [])
+    if not links or account.debt is None:
+        return None
+    try:
+        amount = collection_services.link_amount(
+            account.debt,
+            concept=data["concept"],
+            amount=data["amount"],
+            installment_number=data["installment_number"],
+        )
+    except ValidationError:
+        return None  # no link is made: create_payment_link says why
+    number = (
+        data["installment_number"] if data["concept"] == PaymentLink.Concept.INSTALLMENT else None
+    )
+    # The same conditions as create_payment_link's reuse, so that a second link is never
+    # made without asking.
+    reused_after = timezone.now() + collection_services.LINK_REUSE_MARGIN
+    if any(
+        link.agreement_id is None
+        and (link.concept, link.installment_number, link.amount, link.provider)
+        == (data["concept"], number, amount, data["provider"])
+        and link.expires_at > reused_after
+        for link in links
+    ):
+        return None
+    started = paid_besides(links, amount)
+    return None if started is None else (started, amount)
 
 
 @dataclass(frozen=True)
@@ -473,12 +511,29 @@ def other_gateway_started(links: list[PaymentLink], provider: str) -> PaymentLin
     return links[0] if links else None
 
 
+def paid_besides(links: list[PaymentLink], amount: Decimal) -> PaymentLink | None:
+    """Return the payment under way a new one of `amount` for the same debt would be paid
+    besides: one of that amount first (through another gateway, paying both charges the
+    debtor twice), else the newest; None when `links` (newest first) is empty."""
+    return next((link for link in links if link.amount == amount), links[0] if links else None)
+
+
 def confirm_other_gateway(
-    request: HttpRequest, started: PaymentLink, *, provider: str, link_url: str, back_url: str
+    request: HttpRequest,
+    started: PaymentLink,
+    *,
+    provider: str,
+    link_url: str,
+    back_url: str,
+    amount: Decimal | None = None,
+    is_down_payment: bool = False,
 ) -> dict[str, Any]:
     """What the confirmation before paying through a second gateway shows: the payment
     under way, and a form that sends the same POST again, confirmed (no script: the portals
-    work without JavaScript). Nothing is withdrawn: the debtor may be paying it now."""
+    work without JavaScript). Nothing is withdrawn: the debtor may be paying it now.
+
+    `amount`: what the new payment charges; when it is not the started one's, the page says
+    both will be paid (rather than charged twice). `is_down_payment`: an agreement's."""
     hidden = [
         (name, value)
         for name in request.POST
@@ -492,6 +547,8 @@ def confirm_other_gateway(
         "confirm_hidden": hidden,
         "confirm_field": CONFIRM_FIELD,
         "confirm_back_url": back_url,
+        "confirm_amount": amount if amount is not None and amount != started.amount else None,
+        "confirm_down_payment": is_down_payment,
     }
 
 
@@ -511,6 +568,32 @@ def agreement(request: HttpRequest, visitor: session.Visitor, customer: Customer
     if not form.is_valid():
         messages.error(request, form.error_text())
         return redirect("collections_app:portal_statement")
+    # An option the statement offers (none while the debt has an agreement in course: then
+    # create_agreement refuses, or a second press goes on to the first's down payment).
+    option = next((o for o in form.account.options if o.key == form.cleaned_data["option"]), None)
+    if option is not None and not is_confirmed(request.POST):
+        # A down payment's link is never reused: any payment under way is asked about.
+        started = paid_besides(
+            collection_selectors.payments_under_way(customer).get(
+                (form.account.kind, form.account.id), []
+            ),
+            option.down_payment,
+        )
+        if started is not None:
+            context = {
+                "customer": customer,
+                "portal_customer": customer,
+                **confirm_other_gateway(
+                    request,
+                    started,
+                    provider=form.cleaned_data["provider"],
+                    link_url="collections_app:portal_link",
+                    back_url=reverse("collections_app:portal_statement"),
+                    amount=option.down_payment,
+                    is_down_payment=True,
+                ),
+            }
+            return _render(request, "statement.html", context)
     try:
         taken, link = collection_services.create_agreement(
             customer=customer,
