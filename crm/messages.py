@@ -34,6 +34,12 @@ so two senders at once cannot both take the last place. A limit lowered after qu
 refuses, at delivery, the capped messages past it. `send_customer_messages` is the same
 for a batch (a flow's thousand customers) in a few bulk statements and one Celery task.
 
+With the policy's «SMS sin tildes» (`MessagePolicy.is_sms_unaccented`, the lender's
+choice) an SMS's text is written without the letters outside the SMS alphabet that have a
+plain equivalent ("á" as "a", lib.gsm) when it is queued: one of them sends the whole
+text in parts of 70 characters instead of 160. The timeline, the conversation and the
+provider all get that text; WhatsApp and e-mail never change.
+
 A higher app that wants a message's outcome (a campaign target) passes
 `origin=(name, id)` and registers a handler for `name` with `register_outcome_handler`,
 so the core never imports it. A message waiting in the outbox is still subject to its
@@ -43,6 +49,7 @@ message was held) is not sent, ending failed with the origin's reason on the tim
 a message to a customer who opted out meanwhile does.
 """
 
+import dataclasses
 import datetime
 import logging
 import re
@@ -65,7 +72,7 @@ from crm import selectors, services, unsubscribe
 from crm.models import Customer, Interaction, Message, MessagePolicy
 from integrations import channels, email, errors, http, outbox, sms, whatsapp
 from integrations.models import OutboxMessage
-from lib import bulk, people, small_tables
+from lib import bulk, gsm, people, small_tables
 from lib.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -402,6 +409,8 @@ def send_customer_message(
         if existing is not None:
             return _already_queued(existing)
     policy = MessagePolicy.current()
+    if channel == SMS:
+        body = sms_text(body, policy)
     now = timezone.now()
     held_until = None if is_secret else quiet_until(now, policy)
     due_at = held_until or now
@@ -493,6 +502,8 @@ def send_customer_messages(
         return []
     spec = _channel(channel)
     policy = MessagePolicy.current()
+    if channel == SMS and policy.is_sms_unaccented:
+        outgoing = [_with_sms_text(item, policy) for item in outgoing]
     now = timezone.now()
     held_until = quiet_until(now, policy)
     by_days = _held_by_quiet_days(now, held_until, policy)
@@ -628,6 +639,19 @@ def send_customer_messages(
         )
         for (status, _item, _address), entry_id in zip(results, entry_ids, strict=True)
     ]
+
+
+def sms_text(text: str, policy: MessagePolicy | None = None) -> str:
+    """Return an SMS's text as it is sent: under «SMS sin tildes», each character outside
+    the SMS alphabet written as its plain equivalent when it has one (lib.gsm.plain)."""
+    if policy is None:
+        policy = _current_policy()
+    return gsm.plain(text) if policy.is_sms_unaccented else text
+
+
+def _with_sms_text(item: Outgoing, policy: MessagePolicy) -> Outgoing:
+    body = sms_text(item.body, policy)
+    return item if body == item.body else dataclasses.replace(item, body=body)
 
 
 def _queued_summary(

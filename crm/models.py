@@ -486,7 +486,8 @@ class MessagePolicy(models.Model):
 
     Quiet hours hold messages until morning (local time, TIME_ZONE); the daily limit
     caps the messages we push to one customer in a day (flows and campaigns; answers to
-    what the customer did are not capped).
+    what the customer did are not capped). With `is_sms_unaccented` an SMS is written
+    without the letters that send it as UCS-2 ("á" as "a").
     """
 
     quiet_start = models.TimeField(_("silencio desde"), default=datetime.time(20, 0))
@@ -500,6 +501,9 @@ class MessagePolicy(models.Model):
     # name] (holidays). A message written on one waits for the next day with messages.
     quiet_weekdays = models.JSONField(_("días de la semana sin mensajes"), default=list, blank=True)
     quiet_dates = models.JSONField(_("feriados sin mensajes"), default=list, blank=True)
+    # The lender's choice: one "á" sends a whole SMS as UCS-2, in parts of 70 characters
+    # instead of 160 (crm.messages.sms_text, lib.gsm). Off: texts go as written.
+    is_sms_unaccented = models.BooleanField(_("SMS sin tildes"), default=False)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
 
     class Meta:

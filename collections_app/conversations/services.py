@@ -581,7 +581,8 @@ def _refuse_a_repeat(
             channel=channel,
             direction=Message.Direction.OUTBOUND,
             subject=subject[:200],
-            body=body,
+            # As stored: «SMS sin tildes» wrote the SMS's "á" as "a".
+            body=customer_messages.sms_text(body) if channel == customer_messages.SMS else body,
             actor=actor,
         ),
         REPLY_REPEAT_WINDOW,

@@ -374,7 +374,7 @@ def validate_policy(
 @transaction.atomic
 def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
     """Change the quiet hours, the days without messages and the daily limit every
-    message to customers keeps."""
+    message to customers keeps, and whether SMS go without accents («SMS sin tildes»)."""
     validate_policy(
         quiet_start=data["quiet_start"],
         quiet_end=data["quiet_end"],
@@ -388,6 +388,7 @@ def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
     policy.daily_limit = data["daily_limit"]
     policy.quiet_weekdays = sorted(set(data.get("quiet_weekdays") or []))
     policy.quiet_dates = sorted(data.get("quiet_dates") or [])
+    policy.is_sms_unaccented = bool(data.get("is_sms_unaccented", policy.is_sms_unaccented))
     policy.save(
         update_fields=[
             "quiet_start",
@@ -395,6 +396,7 @@ def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
             "daily_limit",
             "quiet_weekdays",
             "quiet_dates",
+            "is_sms_unaccented",
             "updated_at",
         ]
     )

@@ -476,9 +476,9 @@ def _read_date(text: str) -> date | None:
 
 
 class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
-    """Quiet hours (local time), the days without messages and the daily limit of messages
-    pushed to a customer. What another person saved while the form was open stays
-    (`lib.stale`)."""
+    """Quiet hours (local time), the days without messages, the daily limit of messages
+    pushed to a customer, and whether SMS go without accents. What another person saved
+    while the form was open stays (`lib.stale`)."""
 
     quiet_weekdays = forms.TypedMultipleChoiceField(
         label=_("Días de la semana sin mensajes"),
@@ -516,7 +516,20 @@ class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm)
 
     class Meta:
         model = MessagePolicy
-        fields = ["quiet_start", "quiet_end", "daily_limit", "quiet_weekdays", "quiet_dates"]
+        fields = [
+            "quiet_start",
+            "quiet_end",
+            "daily_limit",
+            "quiet_weekdays",
+            "quiet_dates",
+            "is_sms_unaccented",
+        ]
+        help_texts = {
+            "is_sms_unaccented": _(
+                "Escribe á, í, ó, ú como a, i, o, u en los SMS: con una sola de esas letras el "
+                "SMS se cobra por partes de 70 caracteres en vez de 160."
+            )
+        }
         widgets = {
             "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -532,11 +545,14 @@ class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm)
             },
         }
 
+    # What events.validate_policy checks: a checkbox has nothing to check.
+    VALIDATED = ("quiet_start", "quiet_end", "daily_limit", "quiet_weekdays", "quiet_dates")
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if all(cleaned.get(name) is not None for name in self.Meta.fields):
+        if all(cleaned.get(name) is not None for name in self.VALIDATED):
             try:
-                events.validate_policy(**{name: cleaned[name] for name in self.Meta.fields})
+                events.validate_policy(**{name: cleaned[name] for name in self.VALIDATED})
             except ValidationError as exc:
                 self.add_service_error(exc)
         return cleaned

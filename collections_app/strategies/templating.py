@@ -25,7 +25,7 @@ from collections_app.models import EventSetting, MessageTemplate, Portfolio
 from collections_app.strategies import variables
 from crm import deletions
 from crm import messages as customer_messages
-from lib import repeats, search
+from lib import gsm, repeats, search
 
 # The longest body each channel takes: SMS, six concatenated parts of 153 characters;
 # WhatsApp, Meta's limit for a template's body; e-mail, the model's column.
@@ -35,15 +35,6 @@ BODY_LIMITS = {
     MessageTemplate.Channel.EMAIL: 4000,
 }
 SMS_PARTS = 6
-# SMS parts: 160 characters alone or 153 each when concatenated in the GSM alphabet; 70
-# and 67 with any character outside it (UCS-2: "á", "í", "ó", "ú" are outside it).
-GSM_SINGLE, GSM_PART = 160, 153
-UCS2_SINGLE, UCS2_PART = 70, 67
-GSM_CHARS = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM_EXTENDED = frozenset("^{}\\[~]|€")  # two characters each
 # Meta names an approved template in lower case, digits and underscores.
 WHATSAPP_NAME = re.compile(r"[a-z0-9_]+\Z")
 WHATSAPP_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?\Z")
@@ -131,17 +122,14 @@ def placeholders(text: str) -> list[str]:
 
 
 def sms_parts(text: str) -> int:
-    """Return how many SMS `text` takes (0 for none)."""
-    if not text:
-        return 0
-    if all(ch in GSM_CHARS or ch in GSM_EXTENDED for ch in text):
-        length = len(text) + sum(1 for ch in text if ch in GSM_EXTENDED)
-        single, part = GSM_SINGLE, GSM_PART
-    else:
-        # UCS-2 counts UTF-16 units: an emoji is two.
-        length = len(text.encode("utf-16-le")) // 2
-        single, part = UCS2_SINGLE, UCS2_PART
-    return 1 if length <= single else -(-length // part)
+    """Return how many SMS `text` takes as written (0 for none)."""
+    return gsm.parts(text or "")
+
+
+def sms_parts_as_sent(text: str) -> int:
+    """Return how many SMS `text` takes as it is sent: under the message policy's «SMS sin
+    tildes», with "á" written as "a" (crm.messages.sms_text). Reads the policy."""
+    return gsm.parts(customer_messages.sms_text(text or ""))
 
 
 # --- Validation ------------------------------------------------------------------------------
@@ -209,24 +197,26 @@ def validate_template(template: MessageTemplate) -> None:
 def body_problem(channel: str, body: str) -> str:
     """Say why `body` is too long for `channel` ("" when it fits): more characters than the
     channel takes or, for an SMS, more than SMS_PARTS parts (an "á" or an emoji makes every
-    part 67 characters; "€" or "[" counts twice)."""
+    part 67 characters; "€" or "[" counts twice), counted on the text as it is sent."""
     limit = BODY_LIMITS.get(channel)
     length = len(body or "")
     if limit is None:
         return ""
     if channel == MessageTemplate.Channel.SMS:
+        body = customer_messages.sms_text(body or "")
+        length = len(body)
         if length > limit:
             return _(
                 "El texto tiene %(length)s caracteres; un SMS admite hasta %(limit)s "
                 "(%(parts)s mensajes)."
             ) % {"length": length, "limit": limit, "parts": SMS_PARTS}
-        parts = sms_parts(body)
+        parts = gsm.parts(body)
         if parts > SMS_PARTS:
             return _(
                 "El texto ocupa %(parts)s SMS; se admiten hasta %(limit)s. Con tildes (á, í, ó, "
                 "ú) o emojis cada SMS lleva %(ucs2)s caracteres en vez de %(gsm)s, y signos "
                 "como € o [ ] cuentan doble."
-            ) % {"parts": parts, "limit": SMS_PARTS, "ucs2": UCS2_PART, "gsm": GSM_PART}
+            ) % {"parts": parts, "limit": SMS_PARTS, "ucs2": gsm.UCS2_PART, "gsm": gsm.PART}
         return ""
     if length > limit:
         return _("El texto tiene %(length)s caracteres; %(channel)s admite hasta %(limit)s.") % {

@@ -404,7 +404,8 @@ def _counter(channel: str | None, body: str | None) -> dict[str, Any]:
         "length": len(body),
         "limit": templating.BODY_LIMITS[channel],
         "is_sms": channel == MessageTemplate.Channel.SMS,
-        "parts": templating.sms_parts(body),
+        # As it is sent: «SMS sin tildes» writes "á" as "a" first.
+        "parts": templating.sms_parts_as_sent(body),
         "max_parts": templating.SMS_PARTS,
         # What saving says: for an SMS, also more parts than it takes.
         "over": bool(templating.body_problem(channel, body)),
@@ -576,12 +577,18 @@ def message_policy(request: HttpRequest) -> HttpResponse:
     form = forms.MessagePolicyForm(request.POST, instance=MessagePolicy.current())
     if form.is_valid():
         try:
-            events.save_message_policy(data=form.service_data())
+            policy = events.save_message_policy(data=form.service_data())
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
             messages.success(
-                request, _("Horario de silencio, días sin mensajes y límite diario guardados.")
+                request,
+                _("Horario de silencio, días sin mensajes y límite diario guardados. %(sms)s")
+                % {
+                    "sms": _("Los SMS salen sin tildes.")
+                    if policy.is_sms_unaccented
+                    else _("Los SMS salen como se escriben.")
+                },
             )
             return redirect("collections_app:event_settings")
     return _events_page(request, policy_form=form)
