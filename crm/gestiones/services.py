@@ -219,6 +219,8 @@ def create_gestion(
         gestion=gestion,
         kind=FollowUp.Kind.CREATED,
         state=state,
+        # No agent yet: the assignment right after names one.
+        agent=None,
         actor=people.signed_in(actor),
         notes=gestion.subject,
         created_at=now,
@@ -415,6 +417,7 @@ def record_follow_up(
         rejection_reason=rejection_reason,
         notes=(notes or "").strip(),
         data=cleaned,
+        agent_id=gestion.agent_id,
         actor=people.signed_in(actor),
         created_at=now,
     )
@@ -503,6 +506,7 @@ def move_to_state(
         from_state=from_state,
         state=state,
         notes=notes.strip(),
+        agent_id=gestion.agent_id,
         actor=people.signed_in(actor),
         created_at=now,
     )
@@ -576,6 +580,7 @@ def add_files_follow_up(
         from_state=gestion.state,
         state=gestion.state,
         notes=(notes or "").strip(),
+        agent_id=gestion.agent_id,
         actor=people.signed_in(actor),
         created_at=now,
     )

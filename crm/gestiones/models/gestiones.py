@@ -271,6 +271,20 @@ class FollowUp(models.Model):
         blank=True,
         related_name="+",
     )
+    # The gestión's agent once this follow-up was recorded: who was in charge from then on
+    # (the time dashboard credits each stay to the agent in charge when it began). Empty:
+    # no agent yet, or not recorded (a follow-up that moves neither state nor agent from
+    # elsewhere, a row older than this field on a gestión already closed). Read only
+    # through the gestión's index; people are deactivated, not deleted: no index of its own.
+    agent = models.ForeignKey(
+        USER,
+        verbose_name=_("gestor a cargo"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField(_("fecha"), default=timezone.now)
 
     class Meta:

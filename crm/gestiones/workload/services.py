@@ -171,6 +171,7 @@ def assign(
         from_state=gestion.state,
         state=gestion.state,
         notes=notes,
+        agent=agent,
         actor=people.signed_in(actor),
         created_at=now,
     )

@@ -11,16 +11,31 @@ those facts belong to, of the months whose figures move with the clock (stays st
 current, applications waiting for approval whose target passed since), and of the last
 twelve months; once a day, or when nothing was built yet, it rewrites everything. All in
 one transaction: readers see the old figures or the new ones, never half of each.
+
+A reassignment moves no history: each stay counts for the agent in charge when it began,
+and each application for the agent in charge when it was approved (not approved yet: the
+gestión's agent), as the follow-ups name them (`FollowUp.agent`).
 """
 
 import time
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, DateField, F, Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncMonth
+from django.db.models import (
+    Count,
+    DateField,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from credits.models import LedgerEntry, Loan, LoanContract
@@ -52,6 +67,11 @@ WINDOW_MONTHS = 12
 BATCH = 2_000
 # Ids per `IN (...)` list.
 CHUNK = 500
+# The follow-ups that say when a gestión changed state or agent: its creation, each change
+# of state (which names the agent then) and each assignment.
+_MOVED_OR_ASSIGNED = (
+    Q(from_state__isnull=True) | ~Q(from_state=F("state")) | Q(kind=FollowUp.Kind.ASSIGNMENT)
+)
 
 
 @transaction.atomic
@@ -175,7 +195,7 @@ _APPLICATION_COLUMNS = (
     "loan_product_id",
     "loan_product__approval_target_hours",
     "gestion__branch_id",
-    "gestion__agent_id",
+    "agent_in_charge",
     "gestion__outcome",
     "gestion__created_at",
     "lead_received_at",
@@ -223,9 +243,28 @@ def _write_application_facts(gestion_ids: list[int] | None) -> set[date]:
         .order_by("completed_at")
         .values("completed_at")[:1]
     )
+    # The advisor an application counts for: the agent in charge just before its approval
+    # (who approved it, not whoever the approved state hands it to at that moment); one
+    # not approved, the gestión's agent now (in charge of approving it, or who closed it).
+    # One probe of the follow-ups' index per application, in the same query.
+    approver = (
+        FollowUp.objects.filter(
+            _MOVED_OR_ASSIGNED,
+            gestion=OuterRef("gestion_id"),
+            agent__isnull=False,
+            created_at__lt=OuterRef("approved_at"),
+        )
+        .order_by("-created_at", "-id")
+        .values("agent_id")[:1]
+    )
     applications = (
         CreditApplication.objects.order_by("gestion_id")
-        .annotate(contract_signed_at=Subquery(signed))
+        .annotate(
+            contract_signed_at=Subquery(signed),
+            agent_in_charge=Coalesce(
+                Subquery(approver), F("gestion__agent_id"), output_field=IntegerField()
+            ),
+        )
         .values_list(*_APPLICATION_COLUMNS)
     )
     months: set[date] = set()
@@ -352,21 +391,27 @@ def _write_stays(gestion_ids: list[int] | None) -> set[date]:
     )
     months: set[date] = set()
     for rows in _batches(gestiones, "pk", gestion_ids):
-        # Only the follow-ups that moved the gestión (and its creation): the others keep
-        # the state and say nothing about how long it lasted.
-        moves = (
+        # Only the follow-ups that moved the gestión (and its creation), and those that
+        # gave it to an agent: the others keep the state and the agent, and say nothing
+        # about how long a stay lasted or who was in charge.
+        steps = (
             FollowUp.objects.filter(gestion_id__in=[row[0] for row in rows])
-            .filter(Q(from_state__isnull=True) | ~Q(from_state=F("state")))
+            .filter(_MOVED_OR_ASSIGNED)
             .order_by("gestion_id", "created_at", "id")
-            .values_list("gestion_id", "from_state_id", "state_id", "created_at")
+            .values_list("gestion_id", "from_state_id", "state_id", "created_at", "agent_id")
         )
         by_gestion: defaultdict[int, list[tuple]] = defaultdict(list)
-        for gestion_id, *move in moves:
-            by_gestion[gestion_id].append(move)
+        in_charge: defaultdict[int, Charge] = defaultdict(Charge)
+        for gestion_id, from_state_id, to_state_id, at, agent_id in steps:
+            if from_state_id != to_state_id:  # a move or the creation, not an assignment
+                by_gestion[gestion_id].append((from_state_id, to_state_id, at))
+            if agent_id is not None:
+                in_charge[gestion_id].add(at, agent_id)
         stays = []
         for pk, state_id, state_entered_at, created_at, branch_id, agent_id in rows:
             month = figures.month_of(created_at, zone)
             months.add(month)
+            charge = in_charge.get(pk)
             for stay_state, entered_at, left_at in stays_of(
                 created_at=created_at,
                 state_id=state_id,
@@ -381,7 +426,7 @@ def _write_stays(gestion_ids: list[int] | None) -> set[date]:
                         pk,
                         stay_state,
                         branch_id,
-                        agent_id,
+                        agent_id if charge is None else charge.at(entered_at, agent_id),
                         created_at,
                         month,
                         entered_at,
@@ -391,6 +436,26 @@ def _write_stays(gestion_ids: list[int] | None) -> set[date]:
                 )
         bulk.insert_rows(StateStay, STATE_STAY_COLUMNS, stays)
     return months
+
+
+class Charge:
+    """Who was in charge of one gestión and since when, from its follow-ups that name an
+    agent (`FollowUp.agent`), added in order."""
+
+    def __init__(self) -> None:
+        self.moments: list[datetime] = []
+        self.agents: list[int] = []
+
+    def add(self, at: datetime, agent_id: int) -> None:
+        self.moments.append(at)
+        self.agents.append(agent_id)
+
+    def at(self, moment: datetime, current: int | None) -> int | None:
+        """Return the agent named last at or before `moment` (an assignment made with the
+        change of state that began a stay is that stay's); none named by then (rows older
+        than `FollowUp.agent`): `current`, the gestión's agent now."""
+        index = bisect_right(self.moments, moment)
+        return self.agents[index - 1] if index else current
 
 
 def stays_of(
