@@ -47,6 +47,15 @@ def reassign_gestion(
         raise ValidationError(_("Una gestión cerrada no se reasigna."))
     if not agent.is_active:
         raise ValidationError({"agent": _("El gestor elegido está inactivo.")})
+    # The forms offer only `gestion_selectors.agents()`; any other caller is held to it
+    # too: someone moved to another role would get a gestión they cannot work.
+    if not gestion_selectors.agents().filter(pk=agent.pk).exists():
+        raise ValidationError(
+            {
+                "agent": _("%(agent)s no puede trabajar gestiones: no tiene el rol.")
+                % {"agent": people.display_name(agent)}
+            }
+        )
     if gestion.agent_id == agent.pk:
         raise ValidationError({"agent": _("La gestión ya está a cargo de ese gestor.")})
     assign(gestion, agent=agent, actor=actor, now=now, reason=reason)
@@ -199,24 +208,15 @@ def assign(
 
 
 def _notify_supervisors_unassigned(gestion: Gestion, *, now: datetime.datetime) -> None:
-    values = {"id": gestion.pk, "type": gestion.gestion_type.name, "state": gestion.state.name}
-    if StateAgent.objects.filter(
-        state=gestion.state, is_active=True, agent__is_active=True
-    ).exists():
-        # Its active agents lost the permission to work gestiones (another role now).
-        message = _(
-            "La gestión #%(id)s (%(type)s) no tiene gestor: "
-            "el estado «%(state)s» no tiene gestores que puedan trabajarla."
-        )
-    else:
-        message = _(
-            "La gestión #%(id)s (%(type)s) no tiene gestor: "
-            "el estado «%(state)s» no tiene gestores activos."
-        )
     notification_services.notify(
         recipients=gestion_selectors.supervisors_of(gestion),
         gestion=gestion,
         kind=Notification.Kind.INFO,
-        message=message % values,
+        message=_("La gestión #%(id)s (%(type)s) no tiene gestor: %(why)s.")
+        % {
+            "id": gestion.pk,
+            "type": gestion.gestion_type.name,
+            "why": gestion_selectors.why_unassigned(gestion.state),
+        },
         now=now,
     )
