@@ -373,8 +373,8 @@ def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         _clear_cart(request, lead)
         messages.success(
             request,
-            _("Pedido %(order)s confirmado por %(currency)s %(total)s.")
-            % {"order": order.pk, "currency": order.currency, "total": format(order.total, "f")},
+            _("Pedido %(order)s confirmado por %(total)s.")
+            % {"order": order.pk, "total": display.money_text(order.total, order.currency)},
         )
         _report_kommo_update(request, order.call)
         return redirect("callcenter:queue")

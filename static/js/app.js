@@ -244,7 +244,7 @@ document.addEventListener("htmx:responseError", (event) => {
   }
   alert.textContent =
     status === 403
-      ? "No se pudo completar la acción: su sesión cambió (error 403). Recargue la página e intente de nuevo."
+      ? "No se pudo completar la acción: su sesión o sus permisos cambiaron (error 403). Recargue la página e intente de nuevo."
       : `No se pudo completar la acción (error ${status || "de conexión"}). Recargue la página e intente de nuevo.`;
   alert.scrollIntoView({ block: "nearest" });
 });

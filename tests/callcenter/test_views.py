@@ -15,6 +15,7 @@ from pytest_django.asserts import (
 )
 
 from callcenter.models import CallRecord, Lead, Order
+from crm import display
 from tests.callcenter.conftest import make_lead, make_product
 from tests.factories import UserFactory
 
@@ -210,7 +211,10 @@ def test_confirming_the_cart_places_the_order_and_returns_to_the_queue(client, a
     assert response.status_code == 302 and response["Location"] == QUEUE
     assert Order.objects.get().lines.get().product == product
     queue = client.get(QUEUE).content.decode()
-    assert "Pedido" in queue and "confirmado" in queue
+    order = Order.objects.get()
+    total = display.money_text(order.total, order.currency)
+    assert f"Pedido {order.pk} confirmado por {total}." in queue
+    assert total.startswith("S/ ")
 
 
 def test_recording_a_call_back_needs_its_time(client, agente, held_lead):

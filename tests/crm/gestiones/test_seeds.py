@@ -89,3 +89,12 @@ def test_the_demo_has_the_credit_times_computed(demo):
     # The times page shows figures at once, not "aún no se han calculado".
     assert TimeBuild.objects.exists()
     assert ApplicationTime.objects.exists()
+
+
+def test_the_demos_history_names_who_was_in_charge(demo):
+    # The time dashboard credits each stay to the advisor in charge when it began.
+    from crm.gestiones.models import FollowUp
+
+    steps = FollowUp.objects.filter(kind__in=[FollowUp.Kind.ASSIGNMENT, FollowUp.Kind.STEP])
+    assert steps.exists()
+    assert not steps.filter(agent__isnull=True).exists()

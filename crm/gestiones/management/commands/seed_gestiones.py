@@ -675,6 +675,7 @@ class _Walker:
                 state=state,
                 from_state=state,
                 notes=f"Asignada a {agent.get_full_name()} (distribución automática)",
+                agent=agent,
                 created_at=at,
             ),
         ]
@@ -704,6 +705,7 @@ class _Walker:
                 from_state=state,
                 state=to_state,
                 actor=agent,
+                agent=agent,
                 created_at=next_at,
             )
             if to_state.outcome == Outcome.REJECTED:
