@@ -371,6 +371,17 @@ def validate_policy(
         raise ValidationError(errors)
 
 
+# What the message policy screen edits (its form's fields, what saving writes).
+POLICY_FIELDS = (
+    "quiet_start",
+    "quiet_end",
+    "daily_limit",
+    "quiet_weekdays",
+    "quiet_dates",
+    "is_sms_unaccented",
+)
+
+
 @transaction.atomic
 def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
     """Change the quiet hours, the days without messages and the daily limit every
@@ -389,17 +400,7 @@ def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
     policy.quiet_weekdays = sorted(set(data.get("quiet_weekdays") or []))
     policy.quiet_dates = sorted(data.get("quiet_dates") or [])
     policy.is_sms_unaccented = bool(data.get("is_sms_unaccented", policy.is_sms_unaccented))
-    policy.save(
-        update_fields=[
-            "quiet_start",
-            "quiet_end",
-            "daily_limit",
-            "quiet_weekdays",
-            "quiet_dates",
-            "is_sms_unaccented",
-            "updated_at",
-        ]
-    )
+    policy.save(update_fields=[*POLICY_FIELDS, "updated_at"])
     return policy
 
 

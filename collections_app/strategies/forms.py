@@ -516,14 +516,7 @@ class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm)
 
     class Meta:
         model = MessagePolicy
-        fields = [
-            "quiet_start",
-            "quiet_end",
-            "daily_limit",
-            "quiet_weekdays",
-            "quiet_dates",
-            "is_sms_unaccented",
-        ]
+        fields = list(events.POLICY_FIELDS)
         help_texts = {
             "is_sms_unaccented": _(
                 "Escribe á, í, ó, ú como a, i, o, u en los SMS: con una sola de esas letras el "
