@@ -370,11 +370,6 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ("recipient__username", "message")
 
 
-class AuditedDeletionAdmin(crm_admin.ServiceDeletionAdmin):
-    """Deletes through the topic's service, so admin deletions reach the deletions audit;
-    a deletion the service refuses says only why (`crm.admin.ServiceDeletionAdmin`)."""
-
-
 class GoalAdminForm(forms.ModelForm):
     """The goal screens' bounds in admin too: targets and year, one target at least."""
 
@@ -393,7 +388,7 @@ class GoalAdminForm(forms.ModelForm):
 
 
 @admin.register(Goal)
-class GoalAdmin(WholeNumberAutocompleteMixin, AuditedDeletionAdmin):
+class GoalAdmin(WholeNumberAutocompleteMixin, crm_admin.ServiceDeletionAdmin):
     formfield_overrides = NUMBER_FIELDS
     form = GoalAdminForm
     list_display = (
@@ -415,7 +410,7 @@ class GoalAdmin(WholeNumberAutocompleteMixin, AuditedDeletionAdmin):
 
 
 @admin.register(DocumentTemplate)
-class DocumentTemplateAdmin(AuditedDeletionAdmin):
+class DocumentTemplateAdmin(crm_admin.ServiceDeletionAdmin):
     list_display = ("name", "description", "is_active")
     list_filter = ("is_active", "gestion_types")
     search_fields = ("name",)
@@ -459,7 +454,7 @@ class CampaignAdminForm(forms.ModelForm):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(AuditedDeletionAdmin):
+class CampaignAdmin(crm_admin.ServiceDeletionAdmin):
     form = CampaignAdminForm
     list_display = ("name", "kind", "status", "gestion_type", "channel", "launched_at")
     list_filter = ("kind", "status")
@@ -516,7 +511,7 @@ class QuestionInline(admin.TabularInline):
 
 
 @admin.register(Survey)
-class SurveyAdmin(AuditedDeletionAdmin):
+class SurveyAdmin(crm_admin.ServiceDeletionAdmin):
     list_display = ("name", "is_active")
     inlines = [QuestionInline]
 

@@ -316,6 +316,11 @@ def agents() -> QuerySet:
     )
 
 
+def may_work_gestiones(user: AbstractBaseUser) -> bool:
+    """Whether `user` is among `agents()`: active, and may add follow-ups."""
+    return agents().filter(pk=user.pk).exists()
+
+
 def why_unassigned(state: GestionState) -> str:
     """Say why the distribution left a gestión of `state` without an agent
     (`workload.services.state_pool`): its active agents lack the role to work gestiones

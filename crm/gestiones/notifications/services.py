@@ -171,7 +171,7 @@ def _agent_gone(gestion: Gestion) -> str | None:
         return _("Su gestor %(agent)s ya no está activo: reasígnela en Carga de trabajo.") % {
             "agent": name
         }
-    if not gestion_selectors.agents().filter(pk=agent.pk).exists():
+    if not gestion_selectors.may_work_gestiones(agent):
         return _(
             "Su gestor %(agent)s ya no tiene el rol para trabajar gestiones: reasígnela en "
             "Carga de trabajo."

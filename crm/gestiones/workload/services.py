@@ -49,7 +49,7 @@ def reassign_gestion(
         raise ValidationError({"agent": _("El gestor elegido está inactivo.")})
     # The forms offer only `gestion_selectors.agents()`; any other caller is held to it
     # too: someone moved to another role would get a gestión they cannot work.
-    if not gestion_selectors.agents().filter(pk=agent.pk).exists():
+    if not gestion_selectors.may_work_gestiones(agent):
         raise ValidationError(
             {
                 "agent": _("%(agent)s no puede trabajar gestiones: no tiene el rol.")
