@@ -30,7 +30,7 @@ from crm import display
 from crm import services as crm_services
 from crm.models import Interaction
 from integrations import email
-from lib import money, people, repeats
+from lib import locks, money, people, repeats
 
 # The largest amount a money column holds (14 digits, 2 of them decimals).
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -309,6 +309,11 @@ def apply_payment(
     if overpayment not in Payment.Overpayment.values:
         raise ValidationError({"overpayment": _("Elija qué hacer con el excedente.")})
     loan = ledger.locked(loan)
+    if source in GATEWAY_SOURCES and reference.strip():
+        # One gateway operation is checked and recorded by one transaction at a time,
+        # whatever loans it is recorded on: two cashiers typing it on two loans at once
+        # (each under its own loan's lock) both found it unrecorded.
+        locks.hold(f"payment-operation:{source}:{reference.strip()}")
     # Under the loan's lock: the same delivery arriving twice at once finds the first one.
     if external_id:
         existing = Payment.objects.filter(external_id=external_id).first()

@@ -201,3 +201,37 @@ def test_a_payment_does_not_wait_for_a_payment_on_another_loan_of_its_product(tr
 
     assert errors == []
     assert second.payments.filter(status=Payment.Status.APPLIED).count() == 1
+
+
+# --- One gateway operation, recorded on two loans at once --------------------------------
+
+
+def _record_operation_by_hand(loan: Loan, operation: str):
+    return lambda: payment_services.apply_payment(
+        loan=Loan.objects.get(pk=loan.pk),
+        amount=Decimal("945.60"),
+        received_on=timezone.localdate(),
+        source=Payment.Source.MERCADOPAGO,
+        actor=None,
+        reference=operation,
+    )
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_one_gateway_operation_typed_on_two_loans_at_once_is_recorded_once(
+    transactional_db, round_
+):
+    first, second = _overdue_loan(), _overdue_loan()
+
+    # Each under its own loan's lock, both found the operation unrecorded: the lender's
+    # books held the money twice.
+    done, errors = at_once(
+        _record_operation_by_hand(first, "88120455"),
+        _record_operation_by_hand(second, "88120455"),
+    )
+
+    assert len(done) == 1
+    assert len(errors) == 1 and "88120455" in errors[0] and "ya está registrada" in errors[0]
+    assert Payment.objects.filter(reference="88120455").count() == 1
+    assert_ledger_matches(first)
+    assert_ledger_matches(second)
