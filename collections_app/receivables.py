@@ -126,6 +126,10 @@ class ReceivableKind(Protocol):
     def debt(self, receivable_id: int, today: date) -> Debt | None:
         """Return one receivable's debt today (also when it owes nothing), or None."""
 
+    def hold(self, receivable_id: int) -> bool:
+        """Keep the receivable from being deleted until the transaction ends (a link,
+        promise, agreement or report is about to name it); False when it is gone."""
+
     def apply_payment(
         self,
         *,
@@ -333,6 +337,10 @@ class LoanReceivable:
         # debt, of its kind), or no more once the campaign is paid: never as well.
         loans = uncovered(loans, customer_id, today)
         return [debt for debt in self.debts_of(loans, today) if debt.has_debt]
+
+    def hold(self, receivable_id: int) -> bool:
+        # A disbursed loan is never deleted (its payments protect it).
+        return True
 
     def debt(self, receivable_id: int, today: date) -> Debt | None:
         loan = Loan.objects.select_related("product").filter(pk=receivable_id).first()

@@ -110,6 +110,14 @@ def debt_of(customer: Customer, receivable_kind: str, receivable_id: int) -> Deb
     return debt
 
 
+def _hold(debt: Debt) -> None:
+    """Under the transaction that writes a link, promise, agreement or report for `debt`,
+    after the customer's row: keep the receivable until it commits (an upload of campaigns
+    being undone waits, then sees what was written); refused when it went meanwhile."""
+    if not receivables.kind(debt.kind).hold(debt.id):
+        raise ValidationError(_("La deuda ya no existe: se deshizo la importación que la trajo."))
+
+
 def _timeline(
     customer: Customer,
     summary: str,
@@ -308,6 +316,7 @@ def create_payment_link(
                 .first()
             )
             if open_link is None:
+                _hold(debt)
                 link = PaymentLink.objects.create(**fields, reference=_link_reference())
         if open_link is not None:
             return _when_created(open_link)
@@ -315,6 +324,7 @@ def create_payment_link(
         with transaction.atomic():
             # Under the customer's lock: the same form sent twice at once finds the first.
             crm_services.lock_current_customer(customer.pk)
+            _hold(debt)
             if agreement is None:
                 _refuse_a_repeated_link(same, actor, debt)
             link = PaymentLink.objects.create(**fields, reference=_link_reference())
@@ -1118,6 +1128,7 @@ def report_payment(
         earlier = _same_report(customer, debt, amount, paid_on, reference[:80], receipt_hash)
         if earlier is not None and earlier.status == ReportedPayment.Status.PENDING:
             return earlier  # the same form sent again (a double click, a retry)
+        _hold(debt)
         if earlier is not None:
             # Said of the earlier report: the same receipt may come with other figures.
             facts = {
@@ -1403,6 +1414,7 @@ def promise_payment(
         # Two promises made at once must not both pass: locking the open promise locks
         # nothing while there is none, so the customer's row is taken first.
         crm_services.lock_current_customer(customer.pk)
+        _hold(debt)
         open_promise = PaymentPromise.objects.filter(
             receivable_kind=debt.kind,
             receivable_id=debt.id,
@@ -1775,6 +1787,8 @@ def create_agreement(
         raise ValidationError({"option": _("Ese convenio no está disponible para esta deuda.")})
     try:
         with transaction.atomic():
+            crm_services.lock_current_customer(customer.pk)
+            _hold(debt)
             agreement = PaymentAgreement.objects.create(
                 customer=customer,
                 **_refs(debt),

@@ -618,6 +618,17 @@ class CampaignImporter(Importer):
     # --- Undo ----------------------------------------------------------------------------
 
     def lock_for_undo(self, batch: ImportBatch) -> None:
+        # The customers it registered (and deletes) first, then the campaigns: the order in
+        # which a new link, promise or report takes its customer and then its campaign
+        # (collections_app.services._hold), so the two wait for each other, never deadlock.
+        registered = sorted(
+            after["new_customer"]
+            for after in batch.records.filter(action=ImportRecord.Action.CREATED).values_list(
+                "after", flat=True
+            )
+        )
+        for chunk in _chunks(registered, LOOKUP_CHUNK):
+            list(Customer.objects.select_for_update().filter(pk__in=chunk).values_list("pk"))
         list(Campaign.objects.select_for_update().filter(import_batch=batch).values_list("pk"))
 
     def undo_blockers(self, batch: ImportBatch) -> list[str]:

@@ -125,6 +125,18 @@ class CampaignReceivable:
             campaigns = [c for c in campaigns if not c.has_ended(today)]
         return [campaign_debt(c) for c in campaigns if c.balance > 0]
 
+    def hold(self, receivable_id: int) -> bool:
+        # Undoing its upload takes the campaigns FOR UPDATE (imports.CampaignImporter
+        # .lock_for_undo): this waits for it, or it waits for this and then counts what
+        # this wrote among what the undo waits for.
+        return (
+            Campaign.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk=receivable_id)
+            .values_list("pk", flat=True)
+            .first()
+            is not None
+        )
+
     def debt(self, receivable_id: int, today: date) -> Debt | None:
         campaign = Campaign.objects.filter(pk=receivable_id).first()
         if campaign is None:

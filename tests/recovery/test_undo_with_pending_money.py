@@ -18,12 +18,13 @@ from collections_app import services as collection_services
 from collections_app.models import Origin, PaymentLink, ReportedPayment
 from crm.imports import services as import_services
 from recovery import services
+from recovery.imports import CampaignImporter
 from recovery.models import Campaign
 from tests import receipts
 from tests.factories import CustomerFactory, UserFactory
 from tests.races import at_once
 from tests.recovery.conftest import TODAY
-from tests.recovery.test_imports import HEADER, ROSA, row, run, xlsx
+from tests.recovery.test_imports import HEADER, NEW, ROSA, row, run, xlsx
 
 GONE = "La campaña ya no existe: se deshizo su importación."
 
@@ -161,3 +162,53 @@ def test_a_payment_just_after_the_undo_of_its_upload_is_refused_in_words(delay):
     # (the payment is refused: the campaign is gone); never a DoesNotExist, a 500.
     assert len(errors) == 1, errors
     assert errors[0].startswith("ValidationError"), errors
+
+
+# --- A link or a promise made while the undo runs -------------------------------------------
+
+
+def _undo_that_pauses_after_its_check(monkeypatch, pause: float) -> None:
+    """The undo, slowed between counting what waits on its campaigns and deleting them:
+    the moment a debtor's link or an agent's promise used to slip in."""
+    original = CampaignImporter.undo
+
+    def slow_undo(self, batch, *, actor):
+        time.sleep(pause)
+        return original(self, batch, actor=actor)
+
+    monkeypatch.setattr(CampaignImporter, "undo", slow_undo)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("make", [_promise, _link, _report], ids=["promise", "link", "report"])
+@pytest.mark.parametrize("registered", [False, True], ids=["known", "registered"])
+def test_a_link_promise_or_report_made_while_the_undo_runs_is_refused_not_orphaned(
+    monkeypatch, make, registered
+):
+    importer = UserFactory(username="importadora")
+    if registered:  # the customer comes with the file, and goes with the undo
+        rows = [[*HEADER, "Nombres"], [*row(NEW, ends_on=TODAY + timedelta(days=30)), "Lucía"]]
+        batch = run(xlsx(rows), importer, options={"create_customers": True})
+    else:
+        CustomerFactory(document_number=ROSA)
+        batch = run(xlsx([HEADER, row(ROSA, ends_on=TODAY + timedelta(days=30))]), importer)
+    campaign = Campaign.objects.select_related("customer").get(import_batch=batch)
+    _undo_that_pauses_after_its_check(monkeypatch, 0.6)
+
+    def made_meanwhile():
+        time.sleep(0.2)
+        return make(campaign)
+
+    done, errors = at_once(
+        lambda: import_services.undo_import(batch=batch, actor=importer), made_meanwhile
+    )
+
+    # Before, both went through: the link, promise or report named a campaign that no
+    # longer existed. Now it waits for the undo and is refused in words.
+    assert len(done) == 1, errors
+    assert len(errors) == 1 and errors[0].startswith("ValidationError"), errors
+    assert "ya no existe" in errors[0]
+    assert not Campaign.objects.filter(pk=campaign.pk).exists()
+    assert not PaymentLink.objects.filter(receivable_id=campaign.pk).exists()
+    assert not ReportedPayment.objects.filter(receivable_id=campaign.pk).exists()
