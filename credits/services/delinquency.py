@@ -66,8 +66,10 @@ def accrue_late_interest(
     entries: list[LedgerEntry] = []
     for inst in rows:
         since = max(inst.due_date, inst.late_accrued_through or inst.due_date)
-        if inst.late_accrued_through == today:
-            continue  # charged today already: nothing to write
+        if inst.late_accrued_through is not None and inst.late_accrued_through >= today:
+            # Charged through that day already (a payment received on an earlier day than
+            # the nightly reached: `rewind_late_interest` takes those days back instead).
+            continue
         days = (today - since).days
         base = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
         amount = money.cents(base * daily * days)

@@ -353,6 +353,12 @@ def apply_payment(
     spends_again = False
     if not unapplied and source != Payment.Source.CREDIT_BALANCE:
         loan, spends_again = _before_later_credit_spends(loan, received_on)
+    if not unapplied and source != Payment.Source.CREDIT_BALANCE:
+        # The late interest of the days up to the payment's day that the nightly has not
+        # charged yet (it runs at 01:15; a stopped worker missed days): charged now, or an
+        # installment paid meanwhile would never owe it (the nightly skips paid rows). Not
+        # for a credit balance spent: that money was the debtor's before the day fell due.
+        delinquency.accrue_late_interest(loan=loan, today=received_on)
     # Recorded without being applied: no row is read, so nothing is owed, taken back or paid.
     live = [] if unapplied else _live_rows(loan)
     # What pays the loan off that day as the screens show it (the form, the portal), late

@@ -85,7 +85,21 @@ def test_refreshing_the_figures_charges_no_late_interest(late_loan):
     charged = LedgerEntry.objects.filter(loan=late_loan, kind=LedgerEntry.Kind.LATE_INTEREST)
     before = list(charged.values_list("pk", flat=True))
 
-    # The next day, before the nightly run: a small payment leaves the installment late.
+    # The next day, before the nightly run.
+    with at(date(2026, 5, 7), 0):
+        delinquency.refresh_delinquency(loan=late_loan, today=date(2026, 5, 7))
+
+    late_loan.refresh_from_db()
+    assert late_loan.days_past_due == 36
+    assert list(charged.values_list("pk", flat=True)) == before
+
+
+def test_a_payment_before_the_nightly_charges_the_day_it_has_not_yet_once(late_loan):
+    charged = LedgerEntry.objects.filter(loan=late_loan, kind=LedgerEntry.Kind.LATE_INTEREST)
+    before = list(charged.values_list("pk", flat=True))
+
+    # The next day at 00:xx, before the nightly run: a small payment leaves the installment
+    # late. Paid in full, it would have never owed that day (the nightly skips paid rows).
     with at(date(2026, 5, 7), 0):
         payment_services.apply_payment(
             loan=late_loan,
@@ -94,10 +108,18 @@ def test_refreshing_the_figures_charges_no_late_interest(late_loan):
             source=Payment.Source.CASH,
             actor=None,
         )
+    by_the_payment = list(charged.exclude(pk__in=before).values_list("installment", "reason"))
+    with at(date(2026, 5, 7), 1):
+        delinquency.update_delinquency()
 
     late_loan.refresh_from_db()
     assert late_loan.days_past_due == 36
-    assert list(charged.values_list("pk", flat=True)) == before
+    # April's and May's installments, a day each; the nightly after it charged nothing more.
+    assert [reason for _installment, reason in by_the_payment] == [
+        "Mora de 1 día hasta 07/05/2026"
+    ] * 2
+    assert len({installment for installment, _reason in by_the_payment}) == 2
+    assert charged.exclude(pk__in=before).count() == 2
 
 
 def test_forgiving_the_late_interest_an_installment_still_owed_moves_the_loan_on(late_loan):

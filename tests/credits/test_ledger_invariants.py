@@ -225,6 +225,12 @@ def pay(loan: Loan, today: date, args: dict) -> None:
         delinquency.update_delinquency(today=today)
     loan = reload(loan)
     on = max(loan.disbursed_on, today - timedelta(days=args["back"]))
+    if loan.is_live:
+        # What a payment received that day charges first (apply_payment): the late
+        # interest of the days up to it that no nightly of the sequence charged yet.
+        with transaction.atomic():
+            delinquency.accrue_late_interest(loan=reload(loan), today=on)
+        loan = reload(loan)
     rows = list(selectors.live_installments(loan))
     split = selectors.open_installments(rows, on)
     to_settle = split.to_settle
@@ -599,9 +605,10 @@ def test_annulled_newest_first_and_recorded_again_the_loan_is_a_replay_without_i
 
     annulled, replayed = history(with_first=True), history(with_first=False)
 
-    # Without the first payment, the one of 5 March paid the installment of 5 February.
-    assert _live_state(replayed)[0][2] == 0
-    assert replayed.days_past_due == 5
+    # Without the first payment, the one of 5 March paid the installment of 5 February but
+    # for the late interest of its 28 days, which the payment charged (no nightly ran).
+    assert _live_state(replayed)[0][2] == Decimal("9.76")
+    assert replayed.days_past_due == 33
     assert _live_state(annulled) == _live_state(replayed)
     assert annulled.days_past_due == replayed.days_past_due
 
