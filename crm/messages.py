@@ -490,6 +490,7 @@ def send_customer_messages(
     origin: tuple[str, int] | None = None,
     capped: bool = False,
     actor: AbstractBaseUser | None = None,
+    valid_through: datetime.date | None = None,
 ) -> list[Sending]:
     """Queue a batch of messages on one channel; return what became of each, in order.
 
@@ -497,6 +498,10 @@ def send_customer_messages(
     statements whatever its size (bulk inserts of the timeline entries, the messages
     and the outbox rows) and one Celery task for the batch, not one per message. A
     customer may appear once per batch.
+
+    `valid_through` is the last local day the messages are true on (a flow's «hoy vence»,
+    «tiene 5 días de atraso»), or the day the policy holds them to when later: one not
+    delivered by then (a stopped worker, retries past midnight) ends failed, not sent late.
     """
     if not outgoing:
         return []
@@ -508,6 +513,10 @@ def send_customer_messages(
     held_until = quiet_until(now, policy)
     by_days = _held_by_quiet_days(now, held_until, policy)
     due_at = held_until or now
+    if valid_through is not None:
+        # Held by the policy from the start (a run asked for at 21:00): true through the
+        # day it is due on, as the queue says it will go.
+        valid_through = max(valid_through, timezone.localdate(due_at))
     customer_ids = [item.customer.pk for item in outgoing]
     held_back = list(
         Customer.objects.filter(pk__in=bulk.ids_in(customer_ids))
@@ -618,6 +627,7 @@ def send_customer_messages(
                 item.body,
                 origin,
                 item.whatsapp_template,
+                valid_through,
             )
             for (item, address, entry_id), message_id in zip(queued_items, message_ids, strict=True)
         ],
@@ -736,6 +746,7 @@ def _outbox_payload(
     body: str,
     origin: tuple[str, int] | None,
     whatsapp_template: WhatsAppTemplate | None,
+    valid_through: datetime.date | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "interaction": interaction_id,
@@ -753,6 +764,8 @@ def _outbox_payload(
         }
     if origin is not None:
         payload["origin"] = {"name": origin[0], "id": origin[1]}
+    if valid_through is not None:
+        payload["valid_through"] = valid_through.isoformat()
     return payload
 
 
@@ -837,6 +850,7 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
             )
             % {"old": payload["to"]}
         )
+    _keep_to_its_day(payload)
     _keep_origin(payload)
     if not (payload.get("secret") or payload.get("requested")):
         _keep_policy(payload, spec, interaction)
@@ -889,6 +903,25 @@ def _keep_policy(payload: Mapping[str, Any], spec: "MessageChannel", entry: Inte
             )
             % {"limit": policy.daily_limit}
         )
+
+
+def _keep_to_its_day(payload: Mapping[str, Any]) -> None:
+    """Refuse a message written for a day that has passed (`valid_through`): a worker
+    stopped over a weekend sent Friday's «hoy vence» and «tiene 5 días de atraso» on Monday,
+    to debtors who had paid since. Refused for good, no attempt reaches the provider."""
+    through = payload.get("valid_through")
+    if not through:
+        return
+    day = datetime.date.fromisoformat(through)
+    if timezone.localdate() <= day:
+        return
+    raise errors.ProviderError(
+        gettext(
+            "Era para el %(day)s y no salió ese día (envíos detenidos o reintentos): ya no "
+            "se envió, lo que decía pudo dejar de ser cierto."
+        )
+        % {"day": day.strftime("%d/%m/%Y")}
+    )
 
 
 def _keep_origin(payload: Mapping[str, Any]) -> None:

@@ -450,6 +450,8 @@ def _send_chunk(
             channel=template.channel,
             origin=(ORIGIN, step.pk),
             capped=True,
+            # What it says (due today, N days late, the amount overdue) is true today only.
+            valid_through=today,
         )
         # A customer this step did not reach (opted out, no address, capped) may still get
         # another flow's message (another channel): the claim goes.
