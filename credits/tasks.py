@@ -5,8 +5,7 @@ from celery import shared_task
 from credits import portfolio
 from credits.investors import panel as investor_panel
 from credits.services import contracts as contract_services
-from credits.services import delinquency
-from credits.services import payments as payment_services
+from credits.services import nightly
 from integrations.errors import TemporaryProviderError
 
 
@@ -39,9 +38,7 @@ def send_stalled_contracts() -> int:
 
 @shared_task(name="credits.update_delinquency")
 def update_delinquency() -> None:
-    # A credit balance pays what fell due before anything is charged as late.
-    payment_services.apply_due_credit_balances()
-    delinquency.update_delinquency()
+    nightly.run()
 
 
 @shared_task(name="credits.refresh_portfolio_snapshot")

@@ -235,7 +235,7 @@ def _load_loans(recipients: Sequence[Recipient], today: date) -> list[dict[str, 
         if not theirs:
             rows.append(dict(_NO_LOAN))
             continue
-        rows.append(_loan_values(theirs, balances, r.due_date, write, link))
+        rows.append(_loan_values(theirs, balances, r.due_date, write, link, today))
     return rows
 
 
@@ -245,6 +245,7 @@ def _loan_values(
     due_date: date | None,
     write: Callable[[object], str],
     link: str,
+    today: date,
 ) -> dict[str, str]:
     to_settle: dict[str, Decimal] = defaultdict(Decimal)
     overdue: dict[str, Decimal] = defaultdict(Decimal)
@@ -257,13 +258,16 @@ def _loan_values(
         overdue[loan.currency] += balance.overdue
         rows.extend((row, loan.currency) for row in balance.open_rows)
     about = _installment_about(rows, due_date)
+    late = [(row, currency) for row, currency in rows if row.due_date < today]
     return {
         "saldo": _amounts(to_settle, write),
         "cuota_vencida": _amounts(overdue, write),
         "fecha_vencimiento": about[0].due_date.strftime(DATE_FORMAT) if about else "",
         "cuota": write_amount(about[0].pending, about[1], write) if about else "",
         "codigo_pago": ", ".join(loan.payment_code for loan in loans),
-        "dias_atraso": str(max(loan.days_past_due for loan in loans)),
+        # From the oldest installment unpaid past its day, as the nightly counts it, but for
+        # today: the stored figure is the last night's (a run before it, or after a stop).
+        "dias_atraso": str(max((today - row.due_date).days for row, _c in late) if late else 0),
         "producto": ", ".join(dict.fromkeys(loan.product.name for loan in loans)),
         "link_pago": link,
     }
