@@ -454,6 +454,7 @@ def send_customer_message(
                     body,
                     origin,
                     whatsapp_template,
+                    capped_on=timezone.localdate(due_at) if capped else None,
                 ),
                 **({"requested": True} if requested else {}),
                 # Delivery holds again what the policy holds, never a one-time code.
@@ -628,6 +629,7 @@ def send_customer_messages(
                 origin,
                 item.whatsapp_template,
                 valid_through,
+                capped_on=timezone.localdate(due_at) if capped else None,
             )
             for (item, address, entry_id), message_id in zip(queued_items, message_ids, strict=True)
         ],
@@ -747,6 +749,8 @@ def _outbox_payload(
     origin: tuple[str, int] | None,
     whatsapp_template: WhatsAppTemplate | None,
     valid_through: datetime.date | None = None,
+    *,
+    capped_on: datetime.date | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "interaction": interaction_id,
@@ -766,6 +770,9 @@ def _outbox_payload(
         payload["origin"] = {"name": origin[0], "id": origin[1]}
     if valid_through is not None:
         payload["valid_through"] = valid_through.isoformat()
+    if capped_on is not None:
+        # The day whose limit counted it: delivered on a later one, it counts again.
+        payload["capped_on"] = capped_on.isoformat()
     return payload
 
 
@@ -893,9 +900,18 @@ def _keep_policy(payload: Mapping[str, Any], spec: "MessageChannel", entry: Inte
             gettext("Retenido hasta el %(day)s a las %(time)s por la política de mensajes.")
             % {"day": formats.date_format(local, "l j/m"), "time": local.strftime("%H:%M")},
         )
-    if policy.updated_at > entry.created_at and _past_daily_limit(payload, policy, now):
+    capped_on = payload.get("capped_on")
+    late = capped_on is not None and timezone.localdate(now) > datetime.date.fromisoformat(
+        capped_on
+    )
+    if late:
+        # Due on a day gone (the worker stopped for days): it is today's message now, and
+        # counts toward today's limit, or a backlog of days went out in one morning.
+        Message.objects.filter(pk=payload.get("message")).update(due_at=now)
+    if (late or policy.updated_at > entry.created_at) and _past_daily_limit(payload, policy, now):
         # The limit was counted when the message was queued; only a policy changed since
-        # then (a lower limit) can make it wrong, so only then is it counted again.
+        # then (a lower limit), or a day gone, can make it wrong, so only then is it
+        # counted again.
         raise errors.ProviderError(
             gettext(
                 "El cliente ya alcanzó hoy el límite de mensajes por día (%(limit)s) de la "

@@ -245,3 +245,29 @@ def test_a_policy_unchanged_costs_the_delivery_no_query(
 
     assert len(mail.outbox) == 2
     assert len(checked) == len(unchecked)
+
+
+def test_capped_messages_of_days_the_worker_missed_count_toward_the_day_they_go_out(
+    rosa, night, django_capture_on_commit_callbacks
+):
+    # Three days with the worker stopped: each day three capped e-mails were queued (the
+    # limit), none went out. Before, all nine went out the morning it came back.
+    for day in (9, 10, 11):
+        night.move_to(datetime(2026, 12, day, 15, 0, tzinfo=UTC))
+        for n in (1, 2, 3):
+            with django_capture_on_commit_callbacks(execute=False):
+                sending = messages.send_customer_message(
+                    customer=rosa,
+                    channel=messages.EMAIL,
+                    subject=f"Aviso {day}-{n}",
+                    body="Hola",
+                    capped=True,
+                )
+            assert sending.is_queued
+    night.move_to(datetime(2026, 12, 12, 14, 0, tzinfo=UTC))  # Saturday 09:00
+
+    outbox.deliver_due_messages()
+
+    assert [m.subject for m in mail.outbox] == ["Aviso 9-1", "Aviso 9-2", "Aviso 9-3"]
+    assert OutboxMessage.objects.filter(status=OutboxMessage.Status.FAILED).count() == 6
+    assert failure_entries(rosa).count() == 6
