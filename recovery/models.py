@@ -143,8 +143,12 @@ class Campaign(models.Model):
 
     @property
     def discount_percent(self) -> Decimal:
-        """The discount as a percentage of the debt, two places (what the offer shows),
-        rounded down: 999.99 off 1,000 is 99.99 %, never the 100 % no campaign may give."""
+        """The discount as a percentage of the debt, two places (what the offer shows): the
+        percentage typed for a percentage campaign (40 %, not the 39.99 % its amount,
+        rounded to the cent, gives back); for an amount, rounded down: 999.99 off 1,000 is
+        99.99 %, never the 100 % no campaign may give."""
+        if self.discount_type == self.DiscountType.PERCENT:
+            return self.discount_value
         return discount_percent(self.discount_amount, self.debt_amount)
 
     @property

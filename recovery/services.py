@@ -200,18 +200,25 @@ def check_end_date(ends_on: date | None, *, today: date) -> list[str]:
     return []
 
 
-# A campaign is about a debt still owed: the loan it comes from is written off, or still
-# active where the lender's own system wrote it off (the book's import brings it so).
-DEBT_STATUSES = (Loan.Status.ACTIVE, Loan.Status.WRITTEN_OFF)
+# A campaign settles a written-off loan instead of it (its cover: the loan's debt is no
+# longer asked for). An active loan named by a campaign was asked for twice: the bot added
+# both debts, and the campaign paid left the loan owed in full.
+DEBT_STATUSES = (Loan.Status.WRITTEN_OFF,)
 
 
 def loan_status_problem(payment_code: str, status: str) -> str | None:
     """Say why a loan in this status cannot be a campaign's; None if it can."""
     if status in DEBT_STATUSES:
         return None
+    if status == Loan.Status.ACTIVE:
+        return _(
+            "El crédito %(code)s está vigente: una campaña de cartera castigada es de un "
+            "crédito castigado. Castíguelo antes (en su página, «Castigar») o deje el código "
+            "de pago en blanco."
+        ) % {"code": payment_code}
     return _(
         "El crédito %(code)s no tiene deuda pendiente (estado: %(status)s): indique uno "
-        "vigente o castigado, o deje el código de pago en blanco."
+        "castigado, o deje el código de pago en blanco."
     ) % {"code": payment_code, "status": Loan.Status(status).label}
 
 

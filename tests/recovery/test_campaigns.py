@@ -164,15 +164,40 @@ def test_a_loan_without_debt_is_no_campaigns_loan(loan, debtor, status):
     (message,) = refused.value.message_dict["payment_code"]
     assert message == (
         f"El crédito {loan.payment_code} no tiene deuda pendiente (estado: "
-        f"{Loan.Status(status).label}): indique uno vigente o castigado, o deje el código de "
-        "pago en blanco."
+        f"{Loan.Status(status).label}): indique uno castigado, o deje el código de pago en "
+        "blanco."
     )
     assert not Campaign.objects.exists()
 
 
-def test_an_active_loan_may_be_a_campaigns_loan(loan, debtor):
-    # Written off in the lender's own system, and imported active.
-    assert make_campaign(debtor, payment_code=loan.payment_code).payment_code == loan.payment_code
+def test_an_active_loan_is_refused_until_it_is_written_off(loan, debtor):
+    # Named by a campaign while still active, it was asked for twice (the bot added both
+    # debts) and the campaign, paid, left it owed in full: a campaign covers only a
+    # written-off loan.
+    with pytest.raises(ValidationError) as refused:
+        make_campaign(debtor, payment_code=loan.payment_code)
+
+    assert refused.value.message_dict["payment_code"] == [
+        f"El crédito {loan.payment_code} está vigente: una campaña de cartera castigada es de "
+        "un crédito castigado. Castíguelo antes (en su página, «Castigar») o deje el código de "
+        "pago en blanco."
+    ]
+    assert not Campaign.objects.exists()
+
+
+def test_the_discount_percent_of_a_percentage_campaign_is_the_one_typed(debtor):
+    # 40 % of 782.56 is 313.024, kept as 313.02: read back from the amount it was 39.99 %,
+    # on the debtor's offer, in {porcentaje_descuento} and in the list's export.
+    campaign = make_campaign(
+        debtor,
+        payment_code="",
+        debt_amount=Decimal("782.56"),
+        discount_type="percent",
+        discount_value=Decimal("40"),
+    )
+
+    assert campaign.discount_amount == Decimal("313.02")
+    assert campaign.discount_percent == Decimal("40")
 
 
 def test_a_payment_code_of_another_customer_is_refused(written_off):

@@ -18,6 +18,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertTempl
 from collections_app.strategies.segments import CASTIGADA_TAG
 from credits import selectors as credit_selectors
 from credits.models import Loan, Payment
+from credits.services import loans as loan_services
 from crm.models import Interaction
 from recovery import services
 from recovery.models import Campaign, CampaignPayment, Visit
@@ -149,7 +150,8 @@ def test_the_list_finds_a_campaign_by_document_name_campaign_id_or_payment_code(
     agent_client, make_active_loan, typed
 ):
     rosa = CustomerFactory(first_name="Rosa", last_name="Huamán Torres", document_number="45678912")
-    make_active_loan(customer=rosa, payment_code="L999000111")
+    loan = make_active_loan(customer=rosa, payment_code="L999000111")
+    loan_services.write_off(loan=loan, actor=None, reason="Incobrable")
     found = make_campaign(rosa, code="CAST-ROSA", payment_code="L999000111")
     campaign_for_new_customer(code="CAST-OTHER")
 

@@ -24,6 +24,7 @@ from collections_app import services as collection_services
 from collections_app.models import Origin, ReportedPayment
 from collections_app.strategies.segments import CASTIGADA_TAG
 from credits.models import Loan
+from credits.services import loans as loan_services
 from crm.models import Customer
 from recovery import services
 from recovery.models import Campaign, RecoverySettings, Visit
@@ -93,6 +94,12 @@ class Command(BaseCommand):
         for n, ((customer, loan), (code, kind, value, days)) in enumerate(
             zip(debtors, CAMPAIGNS, strict=False)
         ):
+            if loan is not None and loan.status == Loan.Status.ACTIVE:
+                # Written off in the lender's books first: a campaign settles a written-off
+                # loan instead of it, never one still collected.
+                loan = loan_services.write_off(
+                    loan=loan, actor=self.agent, reason="Castigado para la campaña " + code
+                )
             debt = self.debt_of(loan, n)
             campaigns.append(
                 services.create_campaign(
