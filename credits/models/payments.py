@@ -35,7 +35,8 @@ class Payment(models.Model):
         TRANSFER = "transfer", _("Transferencia")
         DEPOSIT = "deposit", _("Depósito bancario")
         MERCADOPAGO = "mercadopago", _("MercadoPago")
-        CLEAR = "clear", _("Clear")
+        # A brand, not a word: through gettext, Django's own Spanish catalog made it «Limpiar».
+        CLEAR = "clear", "Clear"
         CREDIT_BALANCE = "credit_balance", _("Saldo a favor")
         OTHER = "other", _("Otro")
 

@@ -4,8 +4,10 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from pytest_django.asserts import assertContains, assertNotContains
 
+from credits.models import Payment
 from credits.services import loans as loan_services
 from crm.models import Interaction
 from tests.factories import CustomerFactory, LoanFactory, LoanProductFactory, UserFactory
@@ -70,3 +72,11 @@ def test_a_one_installment_loan_says_cuota_in_the_singular(client, asesor):
     assertContains(response, '<dd class="col-6 text-end">1 cuota</dd>', html=True)
     summary = Interaction.objects.get(customer=loan.customer).summary
     assert summary.endswith("PEN 500.00 en 1 cuota")
+
+
+def test_the_clear_gateway_keeps_its_name_in_spanish():
+    # Through gettext, Django's own catalog translated the brand as «Limpiar» (the file
+    # widget's checkbox): the payment form and the lists offered «Limpiar» as an origin.
+    with translation.override("es"):
+        assert str(Payment.Source.CLEAR.label) == "Clear"
+        assert dict(Payment.Source.choices)["clear"] == "Clear"
