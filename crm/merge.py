@@ -17,6 +17,7 @@ imports those apps.
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -169,6 +170,35 @@ def blockers(keep: Customer, drop: Customer) -> list[str]:
         reason = handler.check(keep, drop)
         if reason:
             found.append(reason)
+    return found
+
+
+def _plain(text: str) -> str:
+    """A name as two spellings of one person compare: no accents, case or extra spaces."""
+    return " ".join(
+        unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().split()
+    ).casefold()
+
+
+def differences(keep: Customer, drop: Customer) -> list[str]:
+    """Say what makes the two records look like two people, one sentence each ([] when
+    nothing does): their documents and their names. Merged, they cannot be told apart
+    again: the comparison page shows these above the button."""
+    found = []
+    documents = [(c.document_type, c.document_number) for c in (keep, drop)]
+    if all(number for _kind, number in documents) and documents[0] != documents[1]:
+        found.append(
+            _("Los documentos son distintos: %(keep)s y %(drop)s.")
+            % {
+                "keep": f"{keep.get_document_type_display()} {keep.document_number}",
+                "drop": f"{drop.get_document_type_display()} {drop.document_number}",
+            }
+        )
+    if _plain(keep.full_name) != _plain(drop.full_name):
+        found.append(
+            _("Los nombres son distintos: %(keep)s y %(drop)s.")
+            % {"keep": keep.full_name, "drop": drop.full_name}
+        )
     return found
 
 

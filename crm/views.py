@@ -440,6 +440,7 @@ def customer_merge(request: HttpRequest, pk: int, other_pk: int) -> HttpResponse
         "form": form,
         "moves": merge.moves(drop),
         "blockers": merge.blockers(keep, drop),
+        "differences": merge.differences(keep, drop),
         "confirm_field": CONFIRM_FIELD,
     }
     return render(request, "crm/merge_compare.html", context)

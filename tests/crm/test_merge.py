@@ -456,3 +456,25 @@ def test_the_success_message_says_what_came_from_the_merged_record(client, keep,
 
     shown = [str(m) for m in done.context["messages"]]
     assert any("Traído de ese registro:" in m and "Créditos: 1" in m for m in shown), shown
+
+
+def test_the_comparison_warns_when_the_two_look_like_two_people(client, keep, drop, supervisor):
+    client.force_login(supervisor)
+
+    page = client.get(reverse("crm:customer_merge", args=[keep.pk, drop.pk]))
+
+    assert page.context["differences"] == [
+        "Los documentos son distintos: DNI 45678912 y Pasaporte AB123456.",
+        "Los nombres son distintos: Rosa Huamán y Rosa María Huamán Torres.",
+    ]
+    assert "La fusión no se puede deshacer" in page.content.decode()
+
+
+def test_two_spellings_of_one_name_and_one_document_are_no_warning(db):
+    keep = CustomerFactory(
+        first_name="José", last_name="Quispe  Mamani", document_number="41234567"
+    )
+    twin = CustomerFactory.build(first_name="JOSE", last_name="quispe mamani")
+    twin.document_type, twin.document_number = keep.document_type, ""
+
+    assert merge.differences(keep, twin) == []
