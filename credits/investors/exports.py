@@ -25,6 +25,25 @@ def line_concept(line: Distribution) -> str:
     }
 
 
+def _line_groups(
+    liquidation: Liquidation, lines: Iterable[Distribution]
+) -> list[tuple[str, list[Distribution]]]:
+    """Return the lines under their headings: those dated before the period (a reversal of a
+    payment already liquidated), «De periodos anteriores», apart from the period's own; no
+    heading when all of them are the period's."""
+    lines = list(lines)
+    earlier = [line for line in lines if line.value_date < liquidation.period_start]
+    if not earlier:
+        return [("", lines)]
+    start, end = f"{liquidation.period_start:%d/%m/%Y}", f"{liquidation.period_end:%d/%m/%Y}"
+    own = [line for line in lines if line.value_date >= liquidation.period_start]
+    groups = [
+        (_("De periodos anteriores (antes del %(day)s)") % {"day": start}, earlier),
+        (_("Del periodo %(start)s – %(end)s") % {"start": start, "end": end}, own),
+    ]
+    return [(title, group) for title, group in groups if group]
+
+
 def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]) -> bytes:
     """Return the .xlsx file of a liquidation: investor and period, its lines and totals."""
     investor = liquidation.investor
@@ -71,24 +90,28 @@ def liquidation_workbook(liquidation: Liquidation, lines: Iterable[Distribution]
         cell.font = bold
         cell.fill = fill
         cell.alignment = Alignment(horizontal="center")
-    for line in lines:
-        loan = line.participation.loan
-        row = spreadsheets.append_row(
-            sheet,
-            [
-                line.value_date,
-                loan.payment_code,
-                loan.customer.full_name,
-                line_concept(line),
-                line.principal,
-                line.interest,
-                line.platform_fee,
-                line.net,
-            ],
-        )
-        sheet.cell(row=row, column=1).number_format = DATE_FORMAT
-        for column in range(5, 9):
-            sheet.cell(row=row, column=column).number_format = MONEY_FORMAT
+    for title, group in _line_groups(liquidation, lines):
+        if title:
+            row = spreadsheets.append_row(sheet, [title])
+            sheet.cell(row=row, column=1).font = bold
+        for line in group:
+            loan = line.participation.loan
+            row = spreadsheets.append_row(
+                sheet,
+                [
+                    line.value_date,
+                    loan.payment_code,
+                    loan.customer.full_name,
+                    line_concept(line),
+                    line.principal,
+                    line.interest,
+                    line.platform_fee,
+                    line.net,
+                ],
+            )
+            sheet.cell(row=row, column=1).number_format = DATE_FORMAT
+            for column in range(5, 9):
+                sheet.cell(row=row, column=column).number_format = MONEY_FORMAT
 
     # The stored totals, as values: they are what the statement says and what gets paid.
     total_row = spreadsheets.append_row(

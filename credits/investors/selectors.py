@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     DecimalField,
     F,
@@ -19,6 +20,8 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import Coalesce, TruncMonth
 from django.shortcuts import get_object_or_404
@@ -221,20 +224,32 @@ def liquidation_list(user: AbstractBaseUser) -> QuerySet[Liquidation]:
     )
 
 
+def _earlier_first(liquidation: Liquidation) -> Case:
+    """Order a liquidation's lines dated before its period (a reversal of a payment already
+    liquidated, a line a liquidation of their days left out) before the period's own."""
+    return Case(
+        When(value_date__lt=liquidation.period_start, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+
+
 def liquidation_lines(liquidation: Liquidation) -> QuerySet[Distribution]:
-    """Return a liquidation's distributions in date order, with loan, customer and payment."""
+    """Return a liquidation's distributions, those of earlier periods first, each part in
+    date order, with loan, customer and payment."""
     return liquidation.lines.select_related("payment", "participation__loan__customer").order_by(
-        "created_at", "id"
+        _earlier_first(liquidation), "created_at", "id"
     )
 
 
 def liquidation_statement_lines(liquidation: Liquidation) -> QuerySet[tuple]:
-    """Return a liquidation's lines in date order as plain values (named tuples): what its
-    statement shows of each (jinja_templates/credits/statement_lines.jinja), the loan's
-    code and the customer's names by join. A year's statement holds thousands: model
-    instances of four tables for each took seconds to build."""
+    """Return a liquidation's lines as plain values (named tuples), those of earlier periods
+    first, each part in date order: what its statement shows of each
+    (jinja_templates/credits/statement_lines.jinja), the loan's code and the customer's
+    names by join. A year's statement holds thousands: model instances of four tables for
+    each took seconds to build."""
     return (
-        liquidation.lines.order_by("created_at", "id")
+        liquidation.lines.order_by(_earlier_first(liquidation), "created_at", "id")
         .annotate(
             received_on=F("payment__received_on"),
             loan_code=F("participation__loan__payment_code"),
@@ -256,6 +271,23 @@ def liquidation_statement_lines(liquidation: Liquidation) -> QuerySet[tuple]:
             named=True,
         )
     )
+
+
+@dataclass(frozen=True)
+class EarlierLines:
+    """A liquidation's lines dated before its period: how many, and their net."""
+
+    count: int
+    net: Decimal
+
+
+def earlier_lines(liquidation: Liquidation) -> EarlierLines:
+    """Return how many of a liquidation's lines are dated before its period, and their net;
+    one aggregate query."""
+    sums = liquidation.lines.filter(value_date__lt=liquidation.period_start).aggregate(
+        count=Count("pk"), net=Sum("net", default=ZERO)
+    )
+    return EarlierLines(count=sums["count"], net=money.cents(sums["net"]))
 
 
 def _participations(investor: Investor | None, currency: str | None) -> QuerySet[Participation]:

@@ -116,13 +116,17 @@ MAX_PERIOD_DAYS = 366
 def create_liquidation(
     *, investor: Investor, period_start: date, period_end: date, actor: AbstractBaseUser | None
 ) -> Liquidation:
-    """Settle an investor's period: every distribution dated in it and not yet liquidated,
-    of loans in the investor's currency.
+    """Settle an investor's period: every distribution dated in it or before it and not yet
+    liquidated, of loans in the investor's currency; refused when its net is not positive.
 
     A reversal is dated the day of the annulment, so annulling a payment already
-    liquidated lands in the next liquidation. A liquidation is in the investor's currency:
-    the lines of a loan in another currency (participations made before `add_participation`
-    refused them) are never added to it and stay unliquidated.
+    liquidated leaves a line dated inside that liquidation's period: the next liquidation
+    takes it, as every earlier line still unliquidated (its statement shows them apart,
+    «de periodos anteriores»). A liquidation whose net would be negative (the investor owes
+    that) or zero (nothing to pay) is not created: its lines stay unliquidated and the next
+    liquidation nets them against what the investor earns. A liquidation is in the
+    investor's currency: the lines of a loan in another currency (participations made
+    before `add_participation` refused them) are never added to it and stay unliquidated.
     """
     if period_start > period_end:
         raise ValidationError({"period_end": _("El fin del periodo es anterior al inicio.")})
@@ -140,15 +144,19 @@ def create_liquidation(
         )
     # The lines are taken once, locked: the totals and the link below are the same rows.
     # Read again, the UPDATE would also link a line a payment committed in between, which
-    # the totals left out.
+    # the totals left out. Two liquidations made at once (March's and April's both reach
+    # March's lines) lock them in the same order, and the second, once the first commits,
+    # finds them taken. Only the lines are locked (`of`), not their loans: a payment on
+    # one of them waited for the liquidation to commit.
     ids = list(
-        Distribution.objects.select_for_update()
+        Distribution.objects.select_for_update(of=("self",))
         .filter(
             investor=investor,
             participation__loan__currency=investor.currency,
             liquidation__isnull=True,
-            value_date__range=(period_start, period_end),
+            value_date__lte=period_end,
         )
+        .order_by("value_date", "id")
         .values_list("pk", flat=True)
     )
     if not ids:
@@ -161,6 +169,7 @@ def create_liquidation(
         platform_fee=Sum("platform_fee"),
         net=Sum("net"),
     )
+    _refuse_a_net_not_positive(investor, period_end, money.cents(totals["net"]))
     liquidation = Liquidation.objects.create(
         investor=investor,
         period_start=period_start,
@@ -173,6 +182,48 @@ def create_liquidation(
     )
     lines.update(liquidation=liquidation)
     return liquidation
+
+
+def _refuse_a_net_not_positive(investor: Investor, period_end: date, net: Decimal) -> None:
+    """Refuse a liquidation that pays nothing: a negative net is what the investor owes (the
+    reversals of payments already liquidated and paid), a zero net has nothing to pay.
+    Its lines stay for the next liquidation, which discounts them from what it pays."""
+    if net > ZERO:
+        return
+    values = {
+        "name": investor.name,
+        "end": period_end.strftime("%d/%m/%Y"),
+        "owed": display.money_text(-net, investor.currency),
+        "net": display.money_text(net, investor.currency),
+    }
+    if net < ZERO:
+        raise ValidationError(
+            _(
+                "No se creó la liquidación: hasta el %(end)s, %(name)s debe %(owed)s "
+                "(reversiones de pagos anulados que ya se le liquidaron). Ese monto se "
+                "descuenta de su próxima liquidación."
+            )
+            % values
+        )
+    raise ValidationError(
+        _(
+            "No se creó la liquidación: hasta el %(end)s, el neto de %(name)s es %(net)s y "
+            "no hay nada que abonar. Sus repartos pendientes pasan a su próxima liquidación."
+        )
+        % values
+    )
+
+
+def payout_refusal(liquidation: Liquidation) -> str:
+    """Return why a liquidation cannot be paid out, or "" when it can."""
+    if liquidation.status == Liquidation.Status.PAID:
+        return _("Esta liquidación ya figura como pagada.")
+    if liquidation.net_amount <= ZERO:
+        return _(
+            "Esta liquidación no se paga: su neto es %(net)s. Un abono se registra solo por "
+            "un neto positivo."
+        ) % {"net": display.money_text(liquidation.net_amount, liquidation.investor.currency)}
+    return ""
 
 
 def _refuse_a_repeat(
@@ -216,10 +267,16 @@ def _month_end(day: date) -> date:
 def mark_liquidation_paid(
     *, liquidation: Liquidation, reference: str, actor: AbstractBaseUser | None
 ) -> Liquidation:
-    """Record that a liquidation's net amount was paid to the investor."""
-    liquidation = Liquidation.objects.select_for_update().get(pk=liquidation.pk)
-    if liquidation.status == Liquidation.Status.PAID:
-        raise ValidationError(_("Esta liquidación ya figura como pagada."))
+    """Record that a liquidation's net amount was paid to the investor: only once, and only
+    a positive net (one created before negative nets were refused cannot be paid)."""
+    liquidation = (
+        Liquidation.objects.select_for_update(of=("self",))
+        .select_related("investor")
+        .get(pk=liquidation.pk)
+    )
+    refusal = payout_refusal(liquidation)
+    if refusal:
+        raise ValidationError(refusal)
     if not reference.strip():
         raise ValidationError({"reference": _("Indique el número de operación del abono.")})
     liquidation.status = Liquidation.Status.PAID

@@ -120,12 +120,15 @@ def test_a_liquidation_settles_the_period_and_a_later_reversal_goes_to_the_next(
         investor=ana, period_start=date(2026, 2, 1), period_end=date(2026, 2, 28), actor=None
     )
     payment_services.annul_payment(payment=payment, actor=None, reason="Rebotado")
-    second = investor_services.create_liquidation(
-        investor=ana, period_start=date(2026, 6, 1), period_end=date(2026, 6, 30), actor=None
-    )
+    # Ana was liquidated 462.80 already: the reversal is what she owes, and a liquidation of
+    # only that is refused; it waits, unliquidated, for her next one to discount it.
+    with pytest.raises(ValidationError, match=r"Ana debe S/ 462\.80"):
+        investor_services.create_liquidation(
+            investor=ana, period_start=date(2026, 6, 1), period_end=date(2026, 6, 30), actor=None
+        )
 
     assert first.net_amount == Decimal("462.80")
-    assert second.net_amount == Decimal("-462.80")
+    assert ana.distributions.get(liquidation__isnull=True).net == Decimal("-462.80")
     with pytest.raises(ValidationError, match="No hay repartos"):
         investor_services.create_liquidation(
             investor=ana, period_start=date(2026, 2, 1), period_end=date(2026, 2, 28), actor=None

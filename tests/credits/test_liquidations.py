@@ -4,6 +4,7 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -152,17 +153,21 @@ def test_a_reversal_after_a_liquidation_goes_into_the_next_one(book, time_machin
     payment_services.annul_payment(payment=book["march"], actor=None, reason="Se registra de nuevo")
     payment_services.annul_payment(payment=book["february"], actor=None, reason="Cheque sin fondos")
 
-    april = _liquidate(book["lucia"], date(2026, 3, 1), date(2026, 4, 30))
+    # March's payment (+608.00), its reversal and February's (-608.00 each): Lucía owes
+    # 608.00, which is not liquidated but left for her next liquidation.
+    with pytest.raises(ValidationError, match=r"Lucía Paredes debe S/ 608\.00"):
+        _liquidate(book["lucia"], date(2026, 3, 1), date(2026, 4, 30))
 
     february.refresh_from_db()
     assert february.net_amount == Decimal("608.00")
     assert february.lines.count() == 1
-    reversals = april.lines.filter(reversal_of__isnull=False)
-    # February's reversal answers a line of February's liquidation; March's, one of its own.
-    assert {r.reversal_of.liquidation for r in reversals} == {february, april}
-    # March's payment (+608.00), its reversal and February's (-608.00 each).
-    assert april.lines.count() == 3
-    assert april.net_amount == Decimal("-608.00")
+    waiting = Distribution.objects.filter(investor=book["lucia"], liquidation__isnull=True)
+    assert waiting.count() == 3
+    # February's reversal answers a line of February's liquidation.
+    assert {r.reversal_of.liquidation for r in waiting.filter(reversal_of__isnull=False)} == {
+        february,
+        None,
+    }
 
 
 def test_the_statement_shows_investor_bank_lines_and_totals(client, supervisor, book):

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
@@ -795,10 +796,15 @@ class Command(BaseCommand):
             .order_by("name")[:3]
         )
         investors = list(investors)
+        made = 0
         for k, investor in enumerate(investors):
-            liquidation = investor_services.create_liquidation(
-                investor=investor, period_start=start, period_end=end, actor=supervisor
-            )
+            try:
+                liquidation = investor_services.create_liquidation(
+                    investor=investor, period_start=start, period_end=end, actor=supervisor
+                )
+            except ValidationError:
+                continue  # a net not positive: it waits for the investor's next liquidation
+            made += 1
             backdated = {"created_at": self.moment(min(self.today, end + timedelta(days=3)))}
             if k < paid:
                 investor_services.mark_liquidation_paid(
@@ -808,7 +814,7 @@ class Command(BaseCommand):
                 )
                 backdated["paid_at"] = self.moment(min(self.today, end + timedelta(days=5)))
             Liquidation.objects.filter(pk=liquidation.pk).update(**backdated)
-        return len(investors)
+        return made
 
     # --- Helpers -------------------------------------------------------------------------
 
