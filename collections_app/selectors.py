@@ -1,15 +1,20 @@
 """Reads of the collections agents' screens: the four work lists, a customer's events, and
 the one access helper per record type that every view goes through."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from collections_app import receivables
 from collections_app.models import (
+    WITHDRAWABLE_LINK,
     AgreementRule,
     CallbackRequest,
     Origin,
@@ -75,7 +80,14 @@ def link_for(user: AbstractBaseUser, pk: int) -> PaymentLink:
     """Return the payment link `pk` if `user` may see it, else 404."""
     if not may_work(user, "collections_app.view_paymentlink"):
         raise Http404
-    return get_object_or_404(PaymentLink.objects.select_related("customer"), pk=pk)
+    return get_object_or_404(PaymentLink.objects.select_related("customer", "agreement"), pk=pk)
+
+
+def agreement_for(user: AbstractBaseUser, pk: int) -> PaymentAgreement:
+    """Return the payment agreement `pk` if `user` may see it, else 404."""
+    if not may_work(user, "collections_app.view_paymentagreement"):
+        raise Http404
+    return get_object_or_404(PaymentAgreement.objects.select_related("customer", "rule"), pk=pk)
 
 
 def callback_for(user: AbstractBaseUser, pk: int) -> CallbackRequest:
@@ -188,8 +200,15 @@ def promise_list(*, q: str = "", view: str = "", origin: str = "") -> QuerySet[P
     if view == BROKEN:
         return promises.filter(status=PaymentPromise.Status.BROKEN).order_by("-promised_on", "-pk")
     if view == IN_COURSE:
-        return promises.filter(status=PaymentPromise.Status.PENDING).order_by("promised_on", "pk")
+        return promises.filter(in_course(today)).order_by("promised_on", "pk")
     return promises.order_by("-promised_on", "-pk")
+
+
+def in_course(today: date) -> Q:
+    """The promises in course: pending, and their day not past. One past its day waits for
+    the nightly's verdict (resolve_promises, 00:30; later after an outage): it is not in
+    course any more, whatever it still says."""
+    return Q(status=PaymentPromise.Status.PENDING, promised_on__gte=today)
 
 
 def promise_counts(*, q: str = "", origin: str = "") -> dict[str, int]:
@@ -200,7 +219,7 @@ def promise_counts(*, q: str = "", origin: str = "") -> dict[str, int]:
         **{
             DUE_TODAY: Count("pk", filter=pending & Q(promised_on=today)),
             BROKEN: Count("pk", filter=Q(status=PaymentPromise.Status.BROKEN)),
-            IN_COURSE: Count("pk", filter=pending),
+            IN_COURSE: Count("pk", filter=in_course(today)),
             "todos": Count("pk"),
         }
     )
@@ -280,11 +299,67 @@ def customer_links(customer: Customer) -> list[PaymentLink]:
 
 
 def customer_reports(customer: Customer) -> list[ReportedPayment]:
-    return list(
+    reports = list(
         ReportedPayment.objects.filter(customer=customer)
         .select_related("reviewed_by")
         .order_by("-created_at", "-pk")[:RECENT]
     )
+    attach_payment_annulments(reports)
+    return reports
+
+
+@dataclass(frozen=True)
+class Annulment:
+    """The annulment of the payment a verified report became: when, by whom and why, as far
+    as its receivable's kind tells (a loan's payment tells all three)."""
+
+    at: datetime | None = None
+    by: AbstractBaseUser | None = None
+    reason: str = ""
+
+
+def attach_payment_annulments(reports: Iterable[ReportedPayment]) -> None:
+    """Set `payment_annulment` on each report: an Annulment when the payment its approval
+    applied was annulled since (from the loan's page, the customer's collections page, a
+    refund), else None. The report stays «Verificado»: what was verified was the money's
+    arrival; the payment's status is read here, where it is shown.
+
+    Loans' payments in one query (none without a verified report among `reports`); another
+    kind's, one query each, through the kind's own `payment_is_applied`.
+    """
+    reports = list(reports)
+    verified = [
+        report
+        for report in reports
+        if report.status == ReportedPayment.Status.APPROVED and report.payment_id is not None
+    ]
+    for report in reports:
+        report.payment_annulment = None
+    loan_ids = {r.payment_id for r in verified if r.receivable_kind == receivables.LOAN}
+    annulled_loans = (
+        {
+            payment.pk: payment
+            for payment in Payment.objects.filter(
+                pk__in=loan_ids, status=Payment.Status.ANNULLED
+            ).select_related("annulled_by")
+        }
+        if loan_ids
+        else {}
+    )
+    for report in verified:
+        if report.receivable_kind == receivables.LOAN:
+            payment = annulled_loans.get(report.payment_id)
+            if payment is not None:
+                report.payment_annulment = Annulment(
+                    at=payment.annulled_at, by=payment.annulled_by, reason=payment.annul_reason
+                )
+            continue
+        try:
+            applied = receivables.kind(report.receivable_kind).payment_is_applied(report.payment_id)
+        except ValidationError:  # a kind no longer registered: nothing to tell
+            continue
+        if not applied:
+            report.payment_annulment = Annulment()
 
 
 def customer_promises(customer: Customer) -> list[PaymentPromise]:
@@ -301,6 +376,11 @@ def customer_agreements(customer: Customer) -> list[PaymentAgreement]:
         .select_related("rule")
         .order_by("-created_at", "-pk")[:RECENT]
     )
+
+
+def withdrawable_links(agreement: PaymentAgreement) -> list[PaymentLink]:
+    """Return the agreement's links that withdrawing it withdraws too (cancel_agreement)."""
+    return list(agreement.links.filter(status__in=WITHDRAWABLE_LINK).order_by("pk"))
 
 
 def customer_callbacks(customer: Customer) -> list[CallbackRequest]:

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from collections_app import receivables, selectors
 from collections_app.models import (
+    WITHDRAWABLE_LINK,
     ZERO,
     AgreementRule,
     CallbackRequest,
@@ -521,7 +522,42 @@ def cancel_payment_link(
         actor=actor,
         payload={"link": link.pk},
     )
+    if link.agreement_id is not None:
+        _withdraw_waiting_agreement(link, actor=actor, reason=reason)
     return link
+
+
+def _withdraw_waiting_agreement(
+    link: PaymentLink, *, actor: AbstractBaseUser | None, reason: str
+) -> None:
+    """The down-payment link of an agreement still waiting for it was withdrawn: withdraw
+    the agreement too, on the timeline. Nothing else can pay its down payment, and while
+    it waited the debt could take no other agreement (until lapse_agreements, days later).
+
+    `link.agreement` ends as the agreement is now, for the caller to say what was done.
+    Locked after the link, as a gateway's payment does (apply_gateway_payment)."""
+    agreement = (
+        PaymentAgreement.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=link.agreement_id)
+    )
+    link.agreement = agreement
+    if agreement.status != PaymentAgreement.Status.PENDING:
+        return  # withdrawn with it (cancel_agreement), or paid meanwhile
+    agreement.status = PaymentAgreement.Status.CANCELLED
+    agreement.resolved_at = timezone.now()
+    agreement.save(update_fields=["status", "resolved_at"])
+    _timeline(
+        agreement.customer,
+        _(
+            "Convenio de pago #%(id)s anulado con el link de su pie %(ref)s: %(reason)s; la "
+            "deuda puede tomar otro convenio"
+        )
+        % {"id": agreement.pk, "ref": link.reference, "reason": reason},
+        **_withdrawn_by(actor),
+        actor=actor,
+        payload={"agreement": agreement.pk, "link": link.pk},
+    )
 
 
 # Links marked expired per UPDATE: a short statement, whatever the database's limit on
@@ -1415,12 +1451,18 @@ def promise_payment(
         # nothing while there is none, so the customer's row is taken first.
         crm_services.lock_current_customer(customer.pk)
         _hold(debt)
-        open_promise = PaymentPromise.objects.filter(
+        in_course = PaymentPromise.objects.filter(
             receivable_kind=debt.kind,
             receivable_id=debt.id,
             status=PaymentPromise.Status.PENDING,
             agreement__isnull=True,
-        ).first()
+        )
+        # One whose day has passed is no longer in course, though the nightly
+        # (resolve_promises) has not judged it yet (before 00:30, or after an outage): it is
+        # judged now, as the nightly would, and does not stand in the way.
+        for pk in list(in_course.filter(promised_on__lt=today).values_list("pk", flat=True)):
+            _resolve_promise(pk)
+        open_promise = in_course.first()
         if open_promise is not None:
             raise ValidationError(
                 _("Ya hay un compromiso vigente para %(code)s: %(amount)s al %(day)s.")
@@ -1857,10 +1899,18 @@ def create_agreement(
 def cancel_agreement(
     *, agreement: PaymentAgreement, actor: AbstractBaseUser | None, reason: str
 ) -> PaymentAgreement:
-    """Withdraw an agreement still waiting for its down payment, and its link."""
+    """Withdraw an agreement still waiting for its down payment, and its link (open, or
+    still being made at the gateway: once made it is not offered)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Indique el motivo.")})
+    # Its links first, then the agreement: the order a gateway's payment locks them in
+    # (apply_gateway_payment), so the two never wait for each other.
+    links = list(
+        PaymentLink.objects.select_for_update(of=("self",))
+        .filter(agreement_id=agreement.pk, status__in=WITHDRAWABLE_LINK)
+        .order_by("pk")
+    )
     agreement = (
         PaymentAgreement.objects.select_for_update(of=("self",))
         .select_related("customer")
@@ -1871,7 +1921,7 @@ def cancel_agreement(
     agreement.status = PaymentAgreement.Status.CANCELLED
     agreement.resolved_at = timezone.now()
     agreement.save(update_fields=["status", "resolved_at"])
-    for link in agreement.links.filter(status=PaymentLink.Status.ACTIVE):
+    for link in links:
         cancel_payment_link(link=link, actor=actor, reason=reason)
     _timeline(
         agreement.customer,

@@ -39,6 +39,7 @@ agent_patterns = [
     path("compromisos/", views.promise_list, name="promise_list"),
     path("compromisos/<int:pk>/anular/", views.promise_cancel, name="promise_cancel"),
     path("links/<int:pk>/anular/", views.link_cancel, name="link_cancel"),
+    path("convenios/<int:pk>/anular/", views.agreement_cancel, name="agreement_cancel"),
     path("links/", views.link_list, name="link_list"),
     path("llamadas/", views.callback_list, name="callback_list"),
     path("llamadas/<int:pk>/cerrar/", views.callback_close, name="callback_close"),

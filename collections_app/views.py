@@ -2,11 +2,12 @@
 requests, and a customer's collections page where an agent registers each event.
 
 Every change goes through `collections_app.services`; every record through its access
-helper in `selectors`. The destructive actions (approve, reject, withdraw a promise, annul
-a payment) first answer a confirmation page, and act only on its POST.
+helper in `selectors`. The destructive actions (approve, reject, withdraw a promise, a link
+or an agreement, annul a payment) first answer a confirmation page, and act only on its POST.
 """
 
 import mimetypes
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ from collections_app.models import (
     CallbackRequest,
     MessageTemplate,
     Origin,
+    PaymentAgreement,
     PaymentLink,
     PaymentPromise,
     ReportedPayment,
@@ -66,10 +68,15 @@ def _list(
     form: forms.ListFilterForm,
     rows: QuerySet,
     name: str,
+    read_more: Callable[[list], None] | None = None,
     **context: Any,
 ) -> HttpResponse:
-    """Render a work list, `name`'s page or (HTMX) its results, 25 rows a page."""
+    """Render a work list, `name`'s page or (HTMX) its results, 25 rows a page;
+    `read_more` adds to the page's rows what the list shows besides their own fields."""
     page = lists.CappedPaginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    if read_more is not None:
+        page.object_list = list(page.object_list)
+        read_more(page.object_list)
     return lists.render_page_or_fragment(
         request,
         page_template=f"collections_app/{name}_list.html",
@@ -166,7 +173,14 @@ def reported_list(request: HttpRequest) -> HttpResponse:
             filename=REPORTED_EXPORT,
             file_format=file_format,
         )
-    return _list(request, form=form, rows=rows, name="reported", export_name=REPORTED_EXPORT)
+    return _list(
+        request,
+        form=form,
+        rows=rows,
+        name="reported",
+        read_more=selectors.attach_payment_annulments,
+        export_name=REPORTED_EXPORT,
+    )
 
 
 @require_GET
@@ -196,6 +210,7 @@ def _render_report(
     reject_form: forms.ReasonForm | None = None,
 ) -> HttpResponse:
     debt = _debt(report.receivable_kind, report.receivable_id)
+    selectors.attach_payment_annulments([report])
     content_type = mimetypes.guess_type(report.receipt.name or "")[0] or ""
     approve_form = approve_form or forms.ApproveForm()
     may_review = (
@@ -396,6 +411,7 @@ def promise_list(request: HttpRequest) -> HttpResponse:
         tabs=tabs,
         view=view,
         export_name=PROMISE_EXPORT,
+        today=timezone.localdate(),
     )
 
 
@@ -469,46 +485,161 @@ def link_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.ReasonForm(request.POST or None)
     cancellable = link.is_withdrawable
     back = _next_or(request, reverse("collections_app:link_list"))
+    # The down payment of an agreement waiting for it: the agreement goes with the link.
+    waiting = _waiting_agreement(link)
     if request.method == "POST" and cancellable and form.is_valid():
         if not forms.is_confirmed(request.POST):
+            lines = [
+                _("%(name)s: %(amount)s, %(code)s, %(reference)s (%(provider)s).")
+                % {
+                    "name": link.customer.full_name,
+                    "amount": _amount(link.currency, link.amount),
+                    "code": link.receivable_code,
+                    "reference": link.reference,
+                    "provider": link.provider_name,
+                },
+                _(
+                    "Deja de ofrecerse al cliente y no se puede reactivar. La pasarela "
+                    "mantiene abierto su pago hasta el vencimiento: si el cliente aún "
+                    "paga por él, el pago se registra."
+                ),
+            ]
+            if waiting is not None:
+                lines.append(_agreement_goes_with(waiting))
+            lines.append(_("Motivo: «%(reason)s».") % {"reason": form.cleaned_data["reason"]})
             return _confirm(
                 request,
                 title=_("¿Anular este link de pago?"),
-                lines=[
-                    _("%(name)s: %(amount)s, %(code)s, %(reference)s (%(provider)s).")
-                    % {
-                        "name": link.customer.full_name,
-                        "amount": _amount(link.currency, link.amount),
-                        "code": link.receivable_code,
-                        "reference": link.reference,
-                        "provider": link.provider_name,
-                    },
-                    _(
-                        "Deja de ofrecerse al cliente y no se puede reactivar. La pasarela "
-                        "mantiene abierto su pago hasta el vencimiento: si el cliente aún "
-                        "paga por él, el pago se registra."
-                    ),
-                    _("Motivo: «%(reason)s».") % {"reason": form.cleaned_data["reason"]},
-                ],
+                lines=lines,
                 button=_("Sí, anular el link"),
                 cancel_url=back,
             )
         try:
-            services.cancel_payment_link(
+            link = services.cancel_payment_link(
                 link=link, actor=request.user, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
-            messages.success(
-                request, _("Link de pago %(reference)s anulado.") % {"reference": link.reference}
-            )
+            message = _("Link de pago %(reference)s anulado.") % {"reference": link.reference}
+            # The agreement as the service left it (services._withdraw_waiting_agreement).
+            withdrawn = link.agreement
+            if waiting is not None and withdrawn.status == PaymentAgreement.Status.CANCELLED:
+                message += " " + _(
+                    "También se anuló el convenio #%(id)s, que esperaba este pie: %(code)s "
+                    "puede tomar otro convenio."
+                ) % {"id": withdrawn.pk, "code": withdrawn.receivable_code}
+            messages.success(request, message)
             return redirect(back)
     return render(
         request,
         "collections_app/link_cancel.html",
         {
             "link": link,
+            "form": form,
+            "cancellable": cancellable,
+            "waiting": waiting,
+            "back": back,
+            "next": request.POST.get("next") or request.GET.get("next", ""),
+        },
+    )
+
+
+def _waiting_agreement(link: PaymentLink) -> PaymentAgreement | None:
+    """Return the agreement whose down payment `link` asks for, while it waits for it."""
+    agreement = link.agreement
+    if agreement is None or agreement.status != PaymentAgreement.Status.PENDING:
+        return None
+    return agreement
+
+
+def _agreement_goes_with(agreement: PaymentAgreement) -> str:
+    return _(
+        "Es el pie del convenio #%(id)s (%(code)s), que espera este pago: el convenio se anula "
+        "también y la deuda podrá tomar otro convenio."
+    ) % {"id": agreement.pk, "code": agreement.receivable_code}
+
+
+# --- Agreements --------------------------------------------------------------------------
+
+
+@permission_required(
+    # As for withdrawing a promise: an agreement's installments become promises.
+    "collections_app.change_paymentpromise",
+    raise_exception=True,
+)
+def agreement_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw an agreement still waiting for its down payment (taken by mistake), with a
+    reason, and its down-payment link. A page of its own, without JavaScript; asked again
+    before acting."""
+    agreement = selectors.agreement_for(request.user, pk)
+    form = forms.ReasonForm(request.POST or None)
+    cancellable = agreement.status == PaymentAgreement.Status.PENDING
+    back = _next_or(request, _customer_page(agreement.customer))
+    if request.method == "POST" and cancellable and form.is_valid():
+        # What goes with it (cancel_agreement withdraws them all, under their locks): a
+        # link paid meanwhile would have activated the agreement, which is then refused.
+        links = selectors.withdrawable_links(agreement)
+        refs = ", ".join(link.reference for link in links)
+        if not forms.is_confirmed(request.POST):
+            return _confirm(
+                request,
+                title=_("¿Anular este convenio de pago?"),
+                lines=[
+                    ngettext(
+                        "%(name)s: convenio #%(id)s en %(n)s cuota para %(code)s, pie "
+                        "%(down)s, total %(total)s.",
+                        "%(name)s: convenio #%(id)s en %(n)s cuotas para %(code)s, pie "
+                        "%(down)s, total %(total)s.",
+                        agreement.installments,
+                    )
+                    % {
+                        "name": agreement.customer.full_name,
+                        "id": agreement.pk,
+                        "n": agreement.installments,
+                        "code": agreement.receivable_code,
+                        "down": _amount(agreement.currency, agreement.down_payment),
+                        "total": _amount(agreement.currency, agreement.total),
+                    },
+                    _(
+                        "Su link de pago del pie (%(refs)s) se anula también y deja de "
+                        "ofrecerse al cliente. La pasarela mantiene abierto su pago hasta el "
+                        "vencimiento: si el cliente aún paga por él, el pago se registra, sin "
+                        "activar el convenio."
+                    )
+                    % {"refs": refs}
+                    if links
+                    else _("Su link de pago del pie ya no está abierto."),
+                    _("La deuda podrá tomar otro convenio."),
+                    _("Motivo: «%(reason)s».") % {"reason": form.cleaned_data["reason"]},
+                ],
+                button=_("Sí, anular el convenio"),
+                cancel_url=back,
+            )
+        try:
+            services.cancel_agreement(
+                agreement=agreement, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            said = {"id": agreement.pk, "code": agreement.receivable_code, "refs": refs}
+            if links:
+                message = _(
+                    "Convenio #%(id)s de %(code)s anulado, con su link de pago del pie "
+                    "%(refs)s: la deuda puede tomar otro convenio."
+                )
+            else:
+                message = _(
+                    "Convenio #%(id)s de %(code)s anulado: la deuda puede tomar otro convenio."
+                )
+            messages.success(request, message % said)
+            return redirect(back)
+    return render(
+        request,
+        "collections_app/agreement_cancel.html",
+        {
+            "agreement": agreement,
             "form": form,
             "cancellable": cancellable,
             "back": back,
@@ -655,6 +786,7 @@ def _render_customer(
         "callbacks": selectors.customer_callbacks(customer) if sees["callbacks"] else [],
         "page_url": _customer_page(customer),
         "now": timezone.now(),
+        "today": timezone.localdate(),
     }
     return render(request, "collections_app/customer_collections.html", context)
 

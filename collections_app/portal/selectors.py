@@ -138,7 +138,7 @@ def statement(
         if account.owes:
             totals[account.currency] = totals.get(account.currency, ZERO) + account.debt.total
             overdue[account.currency] = overdue.get(account.currency, ZERO) + account.debt.overdue
-    in_course = _in_course_kinds(customer)
+    in_course = _in_course_kinds(customer, today)
     agreements = (
         list(
             PaymentAgreement.objects.filter(
@@ -176,7 +176,7 @@ def statement(
         else [],
         promises=list(
             PaymentPromise.objects.filter(
-                customer=customer, status=PaymentPromise.Status.PENDING, agreement__isnull=True
+                collection_selectors.in_course(today), customer=customer, agreement__isnull=True
             ).order_by("promised_on", "pk")
         )
         if "promise" in in_course
@@ -237,10 +237,11 @@ def account(
     return one
 
 
-def _in_course_kinds(customer: Customer) -> set[str]:
+def _in_course_kinds(customer: Customer, today: date) -> set[str]:
     """Say which of the customer's agreements, payments to verify and promises are in
     course, in one plain query: most debtors have none, and three ORM queries to find out
-    cost more than the rest of the statement's reads."""
+    cost more than the rest of the statement's reads. A promise past its day is not in
+    course, though the nightly has not judged it yet (collection_selectors.in_course)."""
     tables = {
         name: connection.ops.quote_name(model._meta.db_table)
         for name, model in (
@@ -255,7 +256,7 @@ def _in_course_kinds(customer: Customer) -> set[str]:
         f"UNION ALL SELECT 'reported' FROM {tables['reported']} "
         "WHERE customer_id = %s AND status = %s "
         f"UNION ALL SELECT 'promise' FROM {tables['promise']} "
-        "WHERE customer_id = %s AND status = %s AND agreement_id IS NULL"
+        "WHERE customer_id = %s AND status = %s AND promised_on >= %s AND agreement_id IS NULL"
     )
     params = [
         customer.pk,
@@ -265,6 +266,7 @@ def _in_course_kinds(customer: Customer) -> set[str]:
         ReportedPayment.Status.PENDING,
         customer.pk,
         PaymentPromise.Status.PENDING,
+        connection.ops.adapt_datefield_value(today),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
