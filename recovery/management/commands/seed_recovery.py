@@ -21,7 +21,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from collections_app import services as collection_services
-from collections_app.models import Origin, ReportedPayment
+from collections_app.models import (
+    Origin,
+    PaymentAgreement,
+    PaymentLink,
+    PaymentPromise,
+    ReportedPayment,
+)
 from collections_app.strategies.segments import CASTIGADA_TAG
 from credits.models import Loan
 from credits.services import loans as loan_services
@@ -136,7 +142,10 @@ class Command(BaseCommand):
         ordered = list(
             Loan.objects.filter(status=Loan.Status.WRITTEN_OFF).select_related("customer")
         ) + list(
+            # Written off for their campaign (`handle`): not those the collections demo shows
+            # an open link, promise or agreement on (a cover withdraws them).
             Loan.objects.filter(status=Loan.Status.ACTIVE)
+            .exclude(pk__in=self.loans_with_open_offers())
             .select_related("customer")
             .order_by("-days_past_due", "pk")[:60]
         )
@@ -147,6 +156,23 @@ class Command(BaseCommand):
         for customer in Customer.objects.exclude(pk__in=seen).order_by("pk")[: len(CAMPAIGNS)]:
             chosen.append((customer, None))
         return chosen
+
+    def loans_with_open_offers(self) -> set[int]:
+        """The loans with a payment link, promise or agreement still open."""
+        open_ones = [
+            PaymentLink.objects.filter(
+                status__in=(PaymentLink.Status.CREATING, PaymentLink.Status.ACTIVE)
+            ),
+            PaymentPromise.objects.filter(status=PaymentPromise.Status.PENDING),
+            PaymentAgreement.objects.filter(
+                status__in=(PaymentAgreement.Status.PENDING, PaymentAgreement.Status.ACTIVE)
+            ),
+        ]
+        return {
+            pk
+            for rows in open_ones
+            for pk in rows.filter(receivable_kind="loan").values_list("receivable_id", flat=True)
+        }
 
     def amount_off(self, value: Decimal, debt: Decimal) -> Decimal:
         """An amount discount, at most 40 % of a small debt (the settings' maximum is 95 %)."""
