@@ -53,9 +53,11 @@ def test_a_lead_confirmed_twice_opens_one_application_and_the_second_goes_to_it(
 def test_a_lead_discarded_twice_says_the_first_discarded_it(client, waiting, asesor):
     client.force_login(asesor)
     url = reverse("gestiones:credit_lead_discard", args=[waiting.pk])
-    client.post(url, {"reason": "No es la misma persona"})
+    # Its confirmation page's button (the confirm field), clicked twice.
+    confirmed = {"reason": "No es la misma persona", "confirm": "yes"}
+    client.post(url, confirmed)
 
-    second = client.post(url, {"reason": "No es la misma persona"}, follow=True)
+    second = client.post(url, confirmed, follow=True)
 
     assert second.redirect_chain == [(reverse("gestiones:credit_leads"), 302)]
     assert f"El lead #{waiting.pk} ya se descartó hace un momento." in shown(second)

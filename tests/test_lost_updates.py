@@ -412,7 +412,8 @@ def test_the_step_that_closed_a_gestion_sent_twice_says_it_was_recorded(
     action, result = step(service_gestion, "Resolver", "Solucionado")
     client.force_login(asesor)
     url = reverse("gestiones:follow_up", args=[service_gestion.pk])
-    data = {"action": action.pk, "result": result.pk, "notes": "Listo, llamó TI."}
+    # From the closing's confirmation page (its confirm field): the step that closes it.
+    data = {"action": action.pk, "result": result.pk, "notes": "Listo, llamó TI.", "confirm": "yes"}
 
     client.post(url, data)
     response = client.post(url, data, follow=True)

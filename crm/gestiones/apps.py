@@ -20,12 +20,15 @@ class GestionesConfig(AppConfig):
         from credits.calculator import forms as calculator_forms
         from credits.calculator import services as calculator_services
         from credits.services import loans as loan_services
-        from crm import messages
+        from crm import messages, timeline
         from crm.gestiones import merge_handlers, services
         from crm.gestiones.applications import approval
+        from crm.gestiones.applications import selectors as application_selectors
         from crm.gestiones.applications import services as application_services
         from crm.gestiones.campaigns import services as campaign_services
 
+        # A discarded lead's reason: its timeline sentence says it already.
+        timeline.register_detail(application_selectors.DISCARD_REASON, kind=timeline.HIDDEN)
         # A merge of two customers keeps one target per campaign (crm.merge).
         merge_handlers.register()
         messages.register_outcome_handler(

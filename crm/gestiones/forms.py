@@ -70,24 +70,6 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class ConfirmingSelect(forms.Select):
-    """A select whose options may ask before their form is sent: `confirmations` maps an
-    option's value to the question, which static/js/app.js asks (data-confirm)."""
-
-    confirmations: dict[str, str]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.confirmations = {}
-
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
-        option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        question = self.confirmations.get(str(value))
-        if question:
-            option["attrs"]["data-confirm"] = question
-        return option
-
-
 class DynamicFieldsMixin:
     """A form carrying a type's dynamic fields in `self.dynamic_fields`."""
 
@@ -205,9 +187,7 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
     """Record a step: the action allowed in the current state, its result, notes, files."""
 
     action = forms.ModelChoiceField(label=_("Acción"), queryset=Action.objects.none())
-    result = forms.ModelChoiceField(
-        label=_("Resultado"), queryset=ActionResult.objects.none(), widget=ConfirmingSelect
-    )
+    result = forms.ModelChoiceField(label=_("Resultado"), queryset=ActionResult.objects.none())
     rejection_reason = forms.ModelChoiceField(
         label=_("Motivo de rechazo"), queryset=RejectionReason.objects.none(), required=False
     )
@@ -238,10 +218,6 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
             ) % {"action": action.name}
             self.fields["result"].help_text = missing
             self.fields["result"].error_messages["required"] = missing
-        # One click must not end a gestión for good (and e-mail the customer) by mistake.
-        self.fields["result"].widget.confirmations = {
-            str(r.pk): _ending_question(gestion, r) for r in results if selectors.ends_gestion(r)
-        }
         self.fields["rejection_reason"].queryset = gestion.gestion_type.rejection_reasons.filter(
             is_active=True
         )
@@ -268,6 +244,24 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
                 return action
         return None
 
+    def clean(self):
+        cleaned = super().clean()
+        result = cleaned.get("result")
+        rejects = (
+            result is not None
+            and result.changes_state
+            and result.to_state is not None
+            and result.to_state.outcome == Outcome.REJECTED
+        )
+        if (
+            rejects
+            and not cleaned.get("rejection_reason")
+            and "rejection_reason" not in self.errors
+        ):
+            # Said before the closing is confirmed (services.record_follow_up says it too).
+            self.add_error("rejection_reason", _("Indique el motivo de rechazo."))
+        return cleaned
+
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         return {
@@ -289,35 +283,6 @@ def _result_label(result: ActionResult) -> str:
     if result.alerts_customer:
         label += f" · {_('avisa al cliente')}"
     return label
-
-
-def _ending_question(gestion: Gestion, result: ActionResult) -> str:
-    """Return what to ask before `result` ends the gestión, saying whether the customer is
-    told."""
-    values = {"id": gestion.pk, "state": result.to_state.name}
-    notifies = selectors.notifies_customer(gestion, result)
-    if result.to_state.outcome == Outcome.REJECTED:
-        if notifies:
-            question = _(
-                "Esto rechaza la gestión #%(id)s («%(state)s») y avisa al cliente; después no "
-                "admite más seguimientos. ¿Continuar?"
-            )
-        else:
-            question = _(
-                "Esto rechaza la gestión #%(id)s («%(state)s»); después no admite más "
-                "seguimientos. ¿Continuar?"
-            )
-    elif notifies:
-        question = _(
-            "Esto cierra la gestión #%(id)s («%(state)s») y avisa al cliente; después no "
-            "admite más seguimientos. ¿Continuar?"
-        )
-    else:
-        question = _(
-            "Esto cierra la gestión #%(id)s («%(state)s»); después no admite más "
-            "seguimientos. ¿Continuar?"
-        )
-    return question % values
 
 
 class GestionFilter(django_filters.FilterSet):

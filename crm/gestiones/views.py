@@ -5,19 +5,23 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from credits.models import Loan
+from crm import display
 from crm import selectors as crm_selectors
-from crm.gestiones import dynamic, forms, selectors, services, tables
+from crm.gestiones import confirmation, dynamic, forms, selectors, services, tables
 from crm.gestiones.applications import forms as application_forms
 from crm.gestiones.applications import selectors as application_selectors
 from crm.gestiones.documents import selectors as document_selectors
-from crm.gestiones.models import Gestion, GestionType
+from crm.gestiones.models import Gestion, GestionType, Outcome
 from crm.gestiones.surveys import selectors as survey_selectors
 from crm.gestiones.workload import forms as workload_forms
 from crm.gestiones.workload import services as workload_services
 from lib import lists, people
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
 
 # What configuring a process (its states, actions and fields) takes, in admin.
 TYPE_CONFIGURATION = "gestiones.change_gestiontype"
@@ -187,7 +191,7 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
         initial = {
             key: values[-1]
             for key, values in source.lists()
-            if key not in ("reload", "csrfmiddlewaretoken", "files")
+            if key not in ("reload", "csrfmiddlewaretoken", "files", CONFIRM_FIELD)
         }
         form = forms.FollowUpForm(initial=initial, gestion=gestion, actions=actions)
         if not request.htmx:
@@ -200,6 +204,13 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
         )
     form = forms.FollowUpForm(request.POST, request.FILES, gestion=gestion, actions=actions)
     if form.is_valid():
+        result = form.cleaned_data["result"]
+        closes = selectors.ends_gestion(result)
+        if closes and not is_confirmed(request.POST):
+            # Closing cannot be undone (and may cancel the application's loan): asked first
+            # on a page of its own, which sends the same step again with the confirm field.
+            return _confirm_closing(request, gestion, form)
+        loan = application_selectors.loan_cancelled_by(gestion, result.to_state) if closes else None
         try:
             follow_up = services.record_follow_up(
                 gestion=gestion, actor=request.user, **form.service_kwargs()
@@ -214,6 +225,13 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
             if follow_up.changed_state:
                 message += " " + _("La gestión pasó a «%(state)s».") % {
                     "state": follow_up.state.name
+                }
+            if (
+                loan is not None
+                and Loan.objects.filter(pk=loan.pk, status=Loan.Status.CANCELLED).exists()
+            ):
+                message += " " + _("El crédito %(code)s quedó anulado.") % {
+                    "code": loan.payment_code
                 }
             messages.success(request, message)
             if not selectors.visible_gestiones(request.user).filter(pk=gestion.pk).exists():
@@ -243,6 +261,91 @@ def follow_up_create(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "gestiones/gestion_detail.html",
         _detail_context(request, gestion, follow_up_form=form),
+    )
+
+
+def _confirm_closing(
+    request: HttpRequest, gestion: Gestion, form: forms.FollowUpForm
+) -> HttpResponse:
+    """Show what recording a result that ends the gestión does: the state and outcome it
+    closes in, whether the customer is told, and the application's loan it cancels. Its form
+    sends what was typed again, with the confirm field; files cannot travel in a page, so
+    those chosen are asked for again there."""
+    data = form.cleaned_data
+    result = data["result"]
+    state = result.to_state
+    values = {
+        "id": gestion.pk,
+        "state": state.name,
+        "outcome": Outcome(state.outcome).label,
+    }
+    rejects = state.outcome == Outcome.REJECTED
+    if rejects:
+        title = _("¿Rechazar la gestión #%(id)s?") % values
+        button = _("Sí, rechazar la gestión")
+    else:
+        title = _("¿Cerrar la gestión #%(id)s?") % values
+        button = _("Sí, cerrar la gestión")
+    figures = [
+        (_("Acción"), data["action"].name),
+        (_("Resultado"), result.name),
+        (_("Estado nuevo"), f"{state.name} ({values['outcome']})"),
+    ]
+    if data.get("rejection_reason"):
+        figures.append((_("Motivo de rechazo"), data["rejection_reason"].name))
+    if data.get("amount_approved") is not None:
+        figures.append(
+            (
+                _("Monto aprobado"),
+                display.money_on_screen(data["amount_approved"], gestion.currency),
+            )
+        )
+    if data["notes"]:
+        figures.append((_("Notas"), data["notes"]))
+    lines = [
+        _(
+            "La gestión #%(id)s pasa a «%(state)s» (%(outcome)s) y queda cerrada: después no "
+            "admite más seguimientos."
+        )
+        % values
+    ]
+    if selectors.notifies_customer(gestion, result):
+        lines.append(_("Se avisa al cliente por correo."))
+    loan = application_selectors.loan_cancelled_by(gestion, state)
+    if loan is not None:
+        lines.append(
+            _(
+                "El crédito %(code)s (%(status)s) de la solicitud se anula: ya no se podrá "
+                "firmar ni desembolsar."
+            )
+            % {"code": loan.payment_code, "status": loan.get_status_display()}
+        )
+    files = request.FILES.getlist("files")
+    if files:
+        lines.append(
+            _("Los archivos elegidos no pasan a esta página: adjúntelos de nuevo aquí (%(names)s).")
+            % {"names": ", ".join(f.name for f in files)}
+        )
+    return confirmation.confirmation_page(
+        request,
+        title=title,
+        subtitle=_("%(type)s · %(customer)s")
+        % {"type": gestion.gestion_type.name, "customer": gestion.customer.full_name},
+        step=_("Confirmar cierre"),
+        breadcrumb=[
+            (_("Gestiones"), reverse("gestiones:my_work")),
+            (f"#{gestion.pk}", gestion.get_absolute_url()),
+        ],
+        figures=figures,
+        lines=lines,
+        warning=_(
+            "No se puede deshacer: una gestión cerrada no se vuelve a abrir. Si no es lo que "
+            "quería, vuelva al formulario: lo escrito se conserva."
+        ),
+        button=button,
+        hidden=confirmation.carried(request.POST),
+        fields=[form["files"]] if files else [],
+        reload_label=_("No, volver al formulario"),
     )
 
 

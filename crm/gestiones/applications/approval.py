@@ -25,11 +25,9 @@ from credits.models import Loan
 from credits.services import loans as loan_services
 from crm import display
 from crm import services as crm_services
-from crm.gestiones.models import CreditApplication, Gestion, GestionState, Outcome
+from crm.gestiones.applications import selectors
+from crm.gestiones.models import CreditApplication, Gestion, GestionState
 from crm.models import Interaction
-
-# A loan made from an application that has not been disbursed yet.
-WAITING = (Loan.Status.DRAFT, Loan.Status.AWAITING_SIGNATURE, Loan.Status.READY_TO_DISBURSE)
 
 
 def check_move(
@@ -120,7 +118,7 @@ def enter_state(
     gestión closed without a disbursement (rejected, withdrawn) cancels the loan its
     application was still waiting on: no draft is left behind to be signed or disbursed.
     """
-    if state.is_closing and not state.is_disbursement and state.outcome != Outcome.SUCCESS:
+    if selectors.closing_cancels_loan(state):
         _cancel_waiting_loan(gestion, state, actor=actor)
         return None
     if not state.is_approval:
@@ -199,11 +197,8 @@ def enter_state(
 def _cancel_waiting_loan(
     gestion: Gestion, state: GestionState, *, actor: AbstractBaseUser | None
 ) -> None:
-    application = (
-        CreditApplication.objects.select_related("loan").filter(gestion_id=gestion.pk).first()
-    )
-    loan = application.loan if application else None
-    if loan is None or loan.status not in WAITING:
+    loan = selectors.loan_cancelled_by(gestion, state)
+    if loan is None:
         return
     loan_services.change_status(
         loan=loan,

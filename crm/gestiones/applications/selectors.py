@@ -9,12 +9,20 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from credits import selectors as credit_selectors
 from credits.models import Loan, LoanProduct
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.applications import leads
-from crm.gestiones.models import CreditApplication, CreditLead, Gestion
+from crm.gestiones.models import (
+    CreditApplication,
+    CreditLead,
+    Gestion,
+    GestionState,
+    Outcome,
+)
+from crm.models import Interaction
 from lib import people, repeats, search
 
 
@@ -72,6 +80,35 @@ def lead_for(user: AbstractBaseUser, pk: int) -> CreditLead:
     )
 
 
+# The key of a discarded lead's timeline entry that keeps its reason (services.discard_lead).
+DISCARD_REASON = "discard_reason"
+
+
+def discard_reason(lead: CreditLead) -> str:
+    """Return why the lead was discarded, as its entry on the customer's timeline says; ""
+    when it was not discarded (or its customer, and with it the entry, is gone). Entries
+    recorded before the reason had its own key say it after their sentence's beginning."""
+    if lead.status != CreditLead.Status.DISCARDED or not lead.customer_id:
+        return ""
+    prefix = _("Lead de crédito #%(id)s descartado: %(reason)s") % {"id": lead.pk, "reason": ""}
+    entry = (
+        Interaction.objects.filter(customer_id=lead.customer_id, kind=Interaction.Kind.SYSTEM)
+        .filter(
+            Q(payload__lead=lead.pk, payload__has_key=DISCARD_REASON)
+            | Q(summary__startswith=prefix)
+        )
+        .order_by("-occurred_at", "-pk")
+        .only("summary", "text", "payload")
+        .first()
+    )
+    if entry is None:
+        return ""
+    reason = (entry.payload or {}).get(DISCARD_REASON)
+    if isinstance(reason, str):
+        return reason
+    return (entry.text or entry.summary).removeprefix(prefix)
+
+
 def lead_comparison(lead: CreditLead) -> list[tuple[str, str, str, bool]]:
     """Return the lead beside its customer: (label, on file, typed, differs) per field."""
     data = leads.read(lead.data)
@@ -107,6 +144,28 @@ def application_of(gestion: Gestion) -> CreditApplication | None:
         .filter(gestion_id=gestion.pk)
         .first()
     )
+
+
+# A loan made from an application that has not been disbursed yet.
+WAITING_LOAN = (Loan.Status.DRAFT, Loan.Status.AWAITING_SIGNATURE, Loan.Status.READY_TO_DISBURSE)
+
+
+def closing_cancels_loan(state: GestionState) -> bool:
+    """Return whether a gestión entering `state` gives up its application's waiting loan:
+    a closing state other than a success or the disbursement (rejected, withdrawn)."""
+    return state.is_closing and not state.is_disbursement and state.outcome != Outcome.SUCCESS
+
+
+def loan_cancelled_by(gestion: Gestion, state: GestionState) -> Loan | None:
+    """Return the loan that moving `gestion` to `state` cancels (`approval.enter_state`): its
+    application's loan still waiting to be disbursed, when `state` closes it without one."""
+    if not closing_cancels_loan(state):
+        return None
+    application = (
+        CreditApplication.objects.select_related("loan").filter(gestion_id=gestion.pk).first()
+    )
+    loan = application.loan if application else None
+    return loan if loan is not None and loan.status in WAITING_LOAN else None
 
 
 def loan_gestiones(user: AbstractBaseUser, loan: Loan) -> list[Gestion]:

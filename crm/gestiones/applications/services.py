@@ -40,7 +40,7 @@ from crm import messages as crm_messages
 from crm import services as crm_services
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones import services as gestion_services
-from crm.gestiones.applications import approval, leads
+from crm.gestiones.applications import approval, leads, selectors
 from crm.gestiones.campaigns import selectors as campaign_selectors
 from crm.gestiones.models import (
     Campaign,
@@ -275,7 +275,12 @@ def discard_lead(
             kind=Interaction.Kind.SYSTEM,
             summary=_("Lead de crédito #%(id)s descartado: %(reason)s")
             % {"id": lead.pk, "reason": reason},
-            payload={"lead": lead.pk, **_typed_person(leads.read(lead.data))},
+            # The reason under its own key too, for the lead's page (selectors.discard_reason).
+            payload={
+                "lead": lead.pk,
+                **_typed_person(leads.read(lead.data)),
+                selectors.DISCARD_REASON: reason,
+            },
             actor=actor,
             occurred_at=now,
         )

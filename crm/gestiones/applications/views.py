@@ -8,14 +8,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from crm import display
 from crm import selectors as crm_selectors
+from crm.gestiones import confirmation
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.applications import forms, selectors, services
 from crm.gestiones.models import CreditLead, Gestion
+from lib.confirmation import is_confirmed
 
 # How many decided leads the list shows under the ones to confirm.
 RECENT_DECISIONS = 20
@@ -86,8 +91,13 @@ def lead_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("gestiones.change_creditlead", raise_exception=True)
 def lead_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    """Discard a lead, with its reason, from its confirmation page: a POST without the
+    confirm field shows that page, discarding nothing."""
     lead = selectors.lead_for(request.user, pk)
     form = forms.DiscardForm(request.POST)
+    pending = lead.status == CreditLead.Status.TO_CONFIRM
+    if form.is_valid() and pending and not is_confirmed(request.POST):
+        return _confirm_discard(request, lead, form)
     if form.is_valid():
         try:
             services.discard_lead(lead=lead, actor=request.user, reason=form.cleaned_data["reason"])
@@ -111,6 +121,53 @@ def lead_discard(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_lead(request, lead, form)
 
 
+def _confirm_discard(
+    request: HttpRequest, lead: CreditLead, form: forms.DiscardForm
+) -> HttpResponse:
+    """Show what discarding the lead does, with its reason still editable."""
+    asked, product = selectors.lead_request(lead)
+    figures = []
+    if lead.customer:
+        figures.append((_("Cliente registrado"), lead.customer.full_name))
+    figures.append((_("Origen"), lead.get_source_display()))
+    if product is not None:
+        figures.append(
+            (
+                _("Pide"),
+                ngettext(
+                    "%(amount)s en %(n)s cuota · %(product)s",
+                    "%(amount)s en %(n)s cuotas · %(product)s",
+                    asked.term,
+                )
+                % {
+                    "amount": display.money_on_screen(asked.amount, product.currency),
+                    "n": asked.term,
+                    "product": product.name,
+                },
+            )
+        )
+    lines = [_("No se abre ninguna solicitud de crédito con este lead.")]
+    if lead.customer:
+        lines.append(_("El motivo queda en el historial del cliente y en la página del lead."))
+    return confirmation.confirmation_page(
+        request,
+        title=_("¿Descartar el lead #%(id)s?") % {"id": lead.pk},
+        subtitle=_("Lead de crédito #%(id)s") % {"id": lead.pk},
+        step=_("Descartar"),
+        breadcrumb=[
+            (_("Leads de crédito"), reverse("gestiones:credit_leads")),
+            (f"#{lead.pk}", reverse("gestiones:credit_lead", args=[lead.pk])),
+        ],
+        figures=figures,
+        lines=lines,
+        warning=_("No se puede deshacer: un lead descartado no vuelve a quedar por confirmar."),
+        button=_("Sí, descartar el lead"),
+        hidden=[],
+        fields=[form["reason"]],
+        cancel_url=reverse("gestiones:credit_lead", args=[lead.pk]),
+    )
+
+
 def _render_lead(request: HttpRequest, lead: CreditLead, discard_form) -> HttpResponse:
     asked, product = selectors.lead_request(lead)
     return render(
@@ -121,6 +178,7 @@ def _render_lead(request: HttpRequest, lead: CreditLead, discard_form) -> HttpRe
             "rows": selectors.lead_comparison(lead),
             "asked": asked,
             "product": product,
+            "discard_reason": selectors.discard_reason(lead),
             "discard_form": discard_form,
             "may_decide": request.user.has_perm("gestiones.change_creditlead")
             and lead.status == CreditLead.Status.TO_CONFIRM,

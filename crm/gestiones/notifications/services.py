@@ -195,6 +195,19 @@ def mark_notifications_read(*, user: AbstractBaseUser, ids: Iterable[int] | None
     return unread.update(read_at=timezone.now())
 
 
+def mark_assignment_read(
+    *, gestion: Gestion, recipient: AbstractBaseUser, now: datetime.datetime | None = None
+) -> int:
+    """Mark `recipient`'s unread «Se le asignó la gestión…» of `gestion` as read: it was
+    given to someone else, so it no longer asks anything of them. Return how many."""
+    return Notification.objects.filter(
+        recipient=recipient,
+        gestion=gestion,
+        kind=Notification.Kind.ASSIGNED,
+        read_at__isnull=True,
+    ).update(read_at=now or timezone.now())
+
+
 def delete_old_notifications(
     *,
     now: datetime.datetime | None = None,

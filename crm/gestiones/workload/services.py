@@ -157,11 +157,15 @@ def assign(
     automatic: bool = False,
     reason: str = "",
 ) -> None:
-    """Make `agent` the gestión's agent: a follow-up, a timeline entry and their notification."""
+    """Make `agent` the gestión's agent: a follow-up, a timeline entry and their notification;
+    the previous agent's unread assignment notification of it is marked read."""
     previous = gestion.agent
     gestion.agent = agent
     gestion.assigned_at = now
     Gestion.objects.filter(pk=gestion.pk).update(agent=agent, assigned_at=now, updated_at=now)
+    if previous is not None and previous.pk != agent.pk:
+        # Their «Se le asignó…» led to a gestión no longer theirs (a 404 once out of sight).
+        notification_services.mark_assignment_read(gestion=gestion, recipient=previous, now=now)
     name = people.display_name(agent)
     if previous is None:
         notes = _("Asignada a %(agent)s") % {"agent": name}

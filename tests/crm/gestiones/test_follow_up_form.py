@@ -1,5 +1,6 @@
 """The follow-up form on a gestión's page: reloading it for another action keeps what was
-typed, and a result that ends the gestión asks before it is recorded."""
+typed, and a result that ends the gestión asks (on a page of the server's) before it is
+recorded."""
 
 import re
 
@@ -107,22 +108,30 @@ def test_a_reload_keeps_the_chosen_result_of_the_same_action(client, make_gestio
 
 
 # --- Asking before a result that ends the gestión ---------------------------------------
+# The question is a page of the server's (views._confirm_closing), with or without
+# JavaScript; tests/crm/gestiones/test_closing_confirmation.py has the rest.
 
 
 def test_only_the_result_that_closes_the_gestion_asks_first(client, make_gestion, asesor):
     gestion = make_gestion(agent=asesor)
     action, gives_up = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
+    _, reached = step(gestion, "Contactar al cliente", "Contactado")
     client.force_login(asesor)
 
-    response = client.post(follow_up_url(gestion), {"action": action.pk, "reload": "1"})
+    asked = client.post(follow_up_url(gestion), {"action": action.pk, "result": gives_up.pk})
+    recorded = client.post(follow_up_url(gestion), {"action": action.pk, "result": reached.pk})
 
-    asked = questions(response.content.decode())
-    assert len(asked) == 3
-    assert asked.pop(gives_up.pk) == (
-        f"Esto cierra la gestión #{gestion.pk} («Desistido»); después no admite más "
-        "seguimientos. ¿Continuar?"
+    assertTemplateUsed(asked, "gestiones/confirm_step.html")
+    assertContains(asked, f"¿Cerrar la gestión #{gestion.pk}?")
+    assertContains(
+        asked,
+        f"La gestión #{gestion.pk} pasa a «Desistido» (Cerrada) y queda cerrada: después no "
+        "admite más seguimientos.",
     )
-    assert set(asked.values()) == {None}  # «Contactado» and «No contesta» keep it open
+    assert recorded.status_code == 302  # «Contactado» keeps it open: recorded at once
+    assert list(
+        gestion.follow_ups.filter(kind=FollowUp.Kind.STEP).values_list("result", flat=True)
+    ) == [reached.pk]
 
 
 def test_a_rejection_that_alerts_the_customer_says_so(client, make_gestion, asesor, customer):
@@ -130,19 +139,19 @@ def test_a_rejection_that_alerts_the_customer_says_so(client, make_gestion, ases
     customer.save()
     gestion = in_study(make_gestion(agent=asesor), asesor)
     action, rejected = step(gestion, "Resolver análisis", "Rechazado por comité")
+    reason = gestion.gestion_type.rejection_reasons.first()
     client.force_login(asesor)
 
     response = client.post(
-        follow_up_url(gestion), {"action": action.pk, "reload": "1"}, headers=HTMX
+        follow_up_url(gestion),
+        {"action": action.pk, "result": rejected.pk, "rejection_reason": reason.pk},
     )
 
-    asked = questions(response.content.decode())
-    assert asked.pop(rejected.pk) == (
-        f"Esto rechaza la gestión #{gestion.pk} («Rechazado comité de crédito») y avisa al "
-        "cliente; después no admite más seguimientos. ¿Continuar?"
-    )
-    # «Aprobado» and «Aprobado con condiciones» alert the customer, but the gestión goes on.
-    assert set(asked.values()) == {None}
+    assertContains(response, f"¿Rechazar la gestión #{gestion.pk}?")
+    assertContains(response, "«Rechazado comité de crédito» (Rechazada)")
+    assertContains(response, "Se avisa al cliente por correo.")
+    assertContains(response, "Sí, rechazar la gestión")
+    assert gestion.follow_ups.filter(result=rejected).count() == 0
 
 
 @pytest.mark.parametrize(
@@ -158,13 +167,16 @@ def test_the_question_promises_no_alert_the_customer_will_not_get(
     customer.save()
     gestion = in_study(make_gestion(agent=asesor), asesor)
     action, rejected = step(gestion, "Resolver análisis", "Rechazado por comité")
+    reason = gestion.gestion_type.rejection_reasons.first()
     client.force_login(asesor)
 
-    response = client.post(follow_up_url(gestion), {"action": action.pk, "reload": "1"})
+    response = client.post(
+        follow_up_url(gestion),
+        {"action": action.pk, "result": rejected.pk, "rejection_reason": reason.pk},
+    )
 
-    question = questions(response.content.decode())[rejected.pk]
-    assert question.startswith(f"Esto rechaza la gestión #{gestion.pk}")
-    assert "avisa al cliente" not in question
+    assertContains(response, f"¿Rechazar la gestión #{gestion.pk}?")
+    assertNotContains(response, "avisa al cliente")
 
 
 def test_a_closing_that_sends_the_survey_says_the_customer_is_told(
@@ -178,28 +190,39 @@ def test_a_closing_that_sends_the_survey_says_the_customer_is_told(
     action, gives_up = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
     client.force_login(asesor)
 
-    response = client.post(follow_up_url(gestion), {"action": action.pk, "reload": "1"})
+    response = client.post(follow_up_url(gestion), {"action": action.pk, "result": gives_up.pk})
 
-    assert "y avisa al cliente" in questions(response.content.decode())[gives_up.pk]
+    assertContains(response, "Se avisa al cliente por correo.")
 
 
-def test_the_page_as_first_shown_offers_no_result_and_asks_nothing(client, make_gestion, asesor):
+def test_the_form_asks_nothing_in_the_browser_alone(client, make_gestion, asesor):
+    """No data-confirm on the results any more: one question, the server's page."""
     gestion = make_gestion(agent=asesor)
+    action, _ = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
     client.force_login(asesor)
 
-    response = client.get(gestion.get_absolute_url())
+    response = client.post(follow_up_url(gestion), {"action": action.pk, "reload": "1"})
 
-    assertNotContains(response, 'data-confirm="Esto')
+    assert set(questions(response.content.decode()).values()) == {None}
 
 
-def test_without_javascript_a_closing_result_is_recorded_at_once(client, make_gestion, asesor):
+def test_without_javascript_a_closing_result_asks_first_and_then_closes(
+    client, make_gestion, asesor
+):
     gestion = make_gestion(agent=asesor)
     action, gives_up = step(gestion, "Contactar al cliente", "Desiste de la solicitud")
     client.force_login(asesor)
 
-    response = client.post(follow_up_url(gestion), {"action": action.pk, "result": gives_up.pk})
+    first = client.post(follow_up_url(gestion), {"action": action.pk, "result": gives_up.pk})
+    gestion.refresh_from_db()
+    open_after_first = gestion.outcome
+    second = client.post(
+        follow_up_url(gestion), {"action": action.pk, "result": gives_up.pk, "confirm": "yes"}
+    )
 
-    assert response.status_code == 302
+    assert first.status_code == 200
+    assert open_after_first == Outcome.OPEN
+    assert second.status_code == 302
     gestion.refresh_from_db()
     assert gestion.outcome == Outcome.CLOSED
 
@@ -227,24 +250,17 @@ def test_in_the_browser_notes_survive_the_action_and_closing_asks_first(
     expect(result.locator("option", has_text="Desiste de la solicitud")).to_have_count(1)
     expect(page.get_by_label("Notas")).to_have_value("El cliente ya no necesita el crédito")
     result.select_option(label="Desiste de la solicitud → Desistido")
-    asked = []
-
-    def dismiss(dialog) -> None:
-        asked.append(dialog.message)
-        dialog.dismiss()
-
-    page.once("dialog", dismiss)
     page.get_by_role("button", name="Registrar seguimiento").click()
 
+    # The server asks; going back keeps what was typed.
+    expect(page.get_by_role("heading", name=f"¿Cerrar la gestión #{gestion.pk}?")).to_be_visible()
+    assert Gestion.objects.get(pk=gestion.pk).outcome == Outcome.OPEN
+    page.get_by_role("button", name="No, volver al formulario").click()
     expect(page.get_by_label("Notas")).to_have_value("El cliente ya no necesita el crédito")
-    assert asked == [
-        f"Esto cierra la gestión #{gestion.pk} («Desistido»); después no admite más "
-        "seguimientos. ¿Continuar?"
-    ]
     assert Gestion.objects.get(pk=gestion.pk).outcome == Outcome.OPEN
 
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Registrar seguimiento").click()
+    page.get_by_role("button", name="Sí, cerrar la gestión").click()
 
     expect(page.locator("#messages")).to_contain_text("La gestión pasó a «Desistido»")
     assert Gestion.objects.get(pk=gestion.pk).outcome == Outcome.CLOSED
