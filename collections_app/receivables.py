@@ -15,6 +15,7 @@ from typing import Protocol
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from collections_app.models import ZERO, Portfolio
 from credits import selectors as credit_selectors
 from credits.models import Component, LedgerEntry, Loan, Payment
-from credits.services import delinquency
+from credits.services import delinquency, ledger
 from credits.services import payments as payment_services
 from lib.registry import Registry
 
@@ -182,6 +183,10 @@ class ReceivableKind(Protocol):
     ) -> Decimal:
         """Return the late interest charged on it between two moments, less any taken back
         or waived between them (zero for a kind that charges none)."""
+
+    def charge_late_interest(self, receivable_id: int, day: date) -> None:
+        """Charge the late interest up to `day` that no nightly charged yet, as a payment
+        received that day charges it first (nothing for a kind that charges none)."""
 
     def restore_discount(
         self, *, receivable_id: int, marker: str, actor: AbstractBaseUser | None, summary: str
@@ -569,6 +574,12 @@ class LoanReceivable:
         return delinquency.restore_waived_late_interest(
             loan=Loan.objects.get(pk=receivable_id), marker=marker, actor=actor, summary=summary
         )
+
+    def charge_late_interest(self, receivable_id: int, day: date) -> None:
+        loan = Loan.objects.filter(pk=receivable_id).first()
+        if loan is not None and loan.is_live:
+            with transaction.atomic():
+                delinquency.accrue_late_interest(loan=ledger.locked(loan), today=day)
 
     def late_interest_charged(
         self, receivable_id: int, *, since: datetime, until: datetime

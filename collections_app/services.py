@@ -1031,6 +1031,9 @@ def _honour_total_quote(
         return
     if received_on > timezone.localdate(link.expires_at):
         return
+    # What the payment charges first (the days no nightly charged yet: paid at 00:30, or
+    # after a stop), charged now, so that it is counted among what the link's quote waives.
+    kind.charge_late_interest(link.receivable_id, received_on)
     debt = kind.debt(link.receivable_id, received_on)
     if debt is None or debt.late_interest <= 0:
         return  # none owed: nothing to waive (a kind without late interest ends here)

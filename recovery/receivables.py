@@ -256,6 +256,9 @@ class CampaignReceivable:
     ) -> Decimal:
         return ZERO  # a campaign's amount is fixed: it charges no late interest
 
+    def charge_late_interest(self, receivable_id: int, day: date) -> None:
+        return None  # a campaign's amount is fixed: it charges no late interest
+
     def restore_discount(
         self, *, receivable_id: int, marker: str, actor: AbstractBaseUser | None, summary: str
     ) -> Decimal:

@@ -327,3 +327,19 @@ def test_a_total_link_keeps_its_hours_when_no_installment_follows_the_one_in_cou
 
     # Every installment is due already: only late interest can grow, and it is waived.
     assert _local(link).strftime("%d/%m/%Y %H:%M") == "08/05/2026 10:00"
+
+
+def test_a_total_link_paid_before_the_nightly_still_settles_the_loan(late_loan):
+    # Paid at 00:30 the next day, before the 01:15 run (or with the worker stopped): the
+    # payment charges that day's late interest first, and the quote waives it too.
+    with at(LINK_DAY, 10):
+        link = _link(late_loan)
+
+    with at(date(2026, 5, 6), 0):
+        _gateway_pays(link, date(2026, 5, 6))
+
+    late_loan.refresh_from_db()
+    assert late_loan.status == Loan.Status.PAID
+    assert _waived(late_loan) > 0
+    payment = late_loan.payments.get()
+    assert (payment.amount, payment.overpaid) == (link.amount, 0)
