@@ -25,12 +25,15 @@ class CollectionsAppConfig(AppConfig):
         from collections_app.models import EventSetting
         from collections_app.strategies import events as event_settings
         from collections_app.strategies import flows, segments, templating
+        from credits.services import loans as loan_services
         from crm import deletions, timeline
         from crm import messages as customer_messages
         from integrations import sms, webhooks, whatsapp
         from lib import small_tables
 
         receivables.register(receivables.LoanReceivable())
+        # A disbursement annulled by mistake waits while collections has something open on it.
+        loan_services.register_annulment_check("collections", receivables.open_events_refusal)
         # A merge of two customers folds their conversations into one (crm.merge).
         merge_handlers.register()
         # The strategies' deletions, in the audit gestiones shows (crm.deletions).

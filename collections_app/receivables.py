@@ -20,7 +20,14 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from collections_app.models import ZERO, Portfolio
+from collections_app.models import (
+    ZERO,
+    PaymentAgreement,
+    PaymentLink,
+    PaymentPromise,
+    Portfolio,
+    ReportedPayment,
+)
 from credits import selectors as credit_selectors
 from credits.models import Component, LedgerEntry, Loan, Payment
 from credits.services import delinquency, ledger
@@ -595,3 +602,39 @@ class LoanReceivable:
             created_at__lt=until,
         ).aggregate(total=Sum("owed"))["total"]
         return total or ZERO
+
+
+def open_events_refusal(loan: Loan) -> str:
+    """Say why the loan's disbursement may not be annulled (credits' annulment check): a
+    payment link, a payment to verify, a promise or an agreement still open on it; ""
+    when none is."""
+    ref = {"receivable_kind": LOAN, "receivable_id": loan.pk}
+    for rows, what in (
+        (
+            PaymentLink.objects.filter(
+                **ref, status__in=[PaymentLink.Status.CREATING, PaymentLink.Status.ACTIVE]
+            ),
+            _("un link de pago abierto"),
+        ),
+        (
+            ReportedPayment.objects.filter(**ref, status=ReportedPayment.Status.PENDING),
+            _("un pago a verificar"),
+        ),
+        (
+            PaymentPromise.objects.filter(**ref, status=PaymentPromise.Status.PENDING),
+            _("un compromiso de pago vigente"),
+        ),
+        (
+            PaymentAgreement.objects.filter(
+                **ref,
+                status__in=[PaymentAgreement.Status.PENDING, PaymentAgreement.Status.ACTIVE],
+            ),
+            _("un convenio de pago en curso"),
+        ),
+    ):
+        if rows.exists():
+            return _(
+                "El crédito %(code)s tiene %(what)s: anúlelo en «Cobranzas» antes de anular su "
+                "desembolso."
+            ) % {"code": loan.payment_code, "what": what}
+    return ""

@@ -525,6 +525,8 @@ class TransitionForm(forms.Form):
     RESEND_CONTRACT = "resend_contract"
     # The contract was signed on paper, in the branch: no electronic signature to wait for.
     MARK_SIGNED = "mark_signed"
+    # A disbursement recorded by mistake (services.loans.annul_disbursement).
+    ANNUL_DISBURSEMENT = "annul_disbursement"
 
     # The permission each action needs.
     PERMISSIONS = {
@@ -536,17 +538,21 @@ class TransitionForm(forms.Form):
         APPLY_CREDIT: "credits.add_payment",
         RESEND_CONTRACT: "credits.change_loan",
         MARK_SIGNED: "credits.disburse_loan",
+        # Who may disburse may take back a disbursement nothing followed.
+        ANNUL_DISBURSEMENT: "credits.disburse_loan",
     }
     NEEDS_REASON = {
         CANCEL: _("Indique el motivo de la anulación."),
         WRITE_OFF: _("Indique el motivo del castigo."),
         MARK_SIGNED: _("Indique cómo se firmó el contrato (p. ej., en físico en la sucursal)."),
+        ANNUL_DISBURSEMENT: _("Indique el motivo de la anulación del desembolso."),
     }
 
     # Cannot be undone: these act only from their confirmation page (`is_confirmed`).
     ASKS_FIRST = {
         CANCEL: _("Motivo de la anulación"),
         WRITE_OFF: _("Motivo del castigo"),
+        ANNUL_DISBURSEMENT: _("Motivo de la anulación del desembolso"),
     }
 
     action = forms.ChoiceField(label=_("Acción"), choices=[(a, a) for a in PERMISSIONS])
@@ -647,6 +653,9 @@ def available_actions(user, loan: Loan, *, has_open_contract: bool) -> set[str]:
         offered.add(TransitionForm.DISBURSE)
     if loan.status == status.ACTIVE:
         offered.add(TransitionForm.WRITE_OFF)
+        # Offered on the loan's page only without payments (views.loan_detail); its
+        # confirmation page says why, when something else keeps it from being annulled.
+        offered.add(TransitionForm.ANNUL_DISBURSEMENT)
     if loan.is_live and loan.credit_balance > 0:
         offered.add(TransitionForm.APPLY_CREDIT)
     return {a for a in offered if may_take(user, a, loan)}

@@ -586,6 +586,10 @@ _ROWS_THEN = """
                    OR i.created_by_payment_id IN (SELECT id FROM counted))
               AND (i.superseded_by_payment_id IS NULL
                    OR i.superseded_by_payment_id NOT IN (SELECT id FROM counted))
+              -- A row superseded with no payment (its disbursement annulled) never counts.
+              AND (i.is_superseded = %(false)s
+                   OR i.superseded_by_payment_id IS NOT NULL
+                   OR i.created_by_payment_id IS NOT NULL)
               AND i.id NOT IN (SELECT id FROM replaced)
               -- Disbursed by the end of the day.
               AND (l.disbursed_at < %(day_end)s

@@ -144,6 +144,12 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # A loan not yet disbursed has no installments: show the ones it will have.
     projected = None if loan.disbursed_at else loan_services.schedule_for(loan)
     actions = forms.available_actions(request.user, loan, has_open_contract=open_contract)
+    payments = selectors.loan_payments(
+        loan, limit=None if request.GET.get("pagos") == "todos" else selectors.PAYMENTS_SHOWN
+    )
+    if payments.total:
+        # A disbursement is annulled only before any payment (loans.annul_disbursement).
+        actions.discard(forms.TransitionForm.ANNUL_DISBURSEMENT)
     return render(
         request,
         "credits/loan_detail.html",
@@ -162,10 +168,7 @@ def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     request,
                 )
             ),
-            "payments": selectors.loan_payments(
-                loan,
-                limit=None if request.GET.get("pagos") == "todos" else selectors.PAYMENTS_SHOWN,
-            ),
+            "payments": payments,
             "participations": selectors.loan_participations(loan),
             "participation_form": forms.ParticipationForm(currency=loan.currency),
             "contracts": contracts,
@@ -452,7 +455,10 @@ def loan_transition(request: HttpRequest, pk: int) -> HttpResponse:
 def _confirm_transition(
     request: HttpRequest, loan: Loan, form: forms.TransitionForm, action: str
 ) -> HttpResponse:
-    """Show what cancelling or writing off the loan does, with the reason's field."""
+    """Show what cancelling, writing off or annulling the disbursement of the loan does,
+    with the reason's field."""
+    if action == forms.TransitionForm.ANNUL_DISBURSEMENT:
+        return _confirm_disbursement_annulment(request, loan, form)
     if action not in forms.available_actions(request.user, loan, has_open_contract=False):
         # Done already (the back button, a second tab), or the loan moved on meanwhile.
         messages.error(
@@ -520,6 +526,76 @@ def _confirm_transition(
         warning=_("No se puede deshacer: un crédito castigado no vuelve a la cartera vigente."),
         button=_("Sí, castigar el crédito"),
         **common,
+    )
+
+
+def _confirm_disbursement_annulment(
+    request: HttpRequest, loan: Loan, form: forms.TransitionForm
+) -> HttpResponse:
+    """Show what annulling the loan's disbursement undoes, or, on the loan's page, why it
+    may not be annulled (a payment since, a link open, done already)."""
+    refusal = loan_services.disbursement_annulment_refusal(loan)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect(loan)
+    action = forms.TransitionForm.ANNUL_DISBURSEMENT
+    form.for_confirmation(action)
+    today = timezone.localdate()
+    installments = list(selectors.live_installments(loan))
+    balance = selectors.loan_balance(loan, today, installments=installments)
+    day = loan.disbursed_on.strftime("%d/%m/%Y")
+
+    def money(amount: Decimal) -> str:
+        return display.money_on_screen(amount, loan.currency)
+
+    figures = [
+        (_("Monto desembolsado"), money(loan.principal)),
+        (_("Fecha del desembolso"), day),
+        (_("Cuotas del cronograma"), str(len(installments))),
+    ]
+    if balance.late_interest_due:
+        figures.append((_("Interés moratorio cargado"), money(balance.late_interest_due)))
+    lines = [
+        _(
+            "El crédito vuelve a «Por desembolsar»: su cronograma y lo que debía salen del "
+            "libro con asientos de anulación (también el interés moratorio cargado)."
+        ),
+        _(
+            "Sale de la cartera desde el %(day)s: las cifras de la cartera de esos días se "
+            "calculan de nuevo."
+        )
+        % {"day": day},
+        _(
+            "Después puede desembolsarlo otra vez con la fecha correcta, o anularlo si el "
+            "monto era otro."
+        ),
+    ]
+    investors = loan.participations.count()
+    if investors:
+        lines.append(
+            ngettext(
+                "Su inversionista sigue asignado; su capital no cuenta como colocado hasta el "
+                "nuevo desembolso.",
+                "Sus %(n)s inversionistas siguen asignados; su capital no cuenta como colocado "
+                "hasta el nuevo desembolso.",
+                investors,
+            )
+            % {"n": investors}
+        )
+    return _confirm_page(
+        request,
+        loan,
+        title=_("¿Anular el desembolso del crédito %(code)s?") % {"code": loan.payment_code},
+        step=_("Anular desembolso"),
+        figures=figures,
+        lines=lines,
+        warning=_(
+            "Hágalo solo si el desembolso se registró por error (otra fecha, otro monto, o el "
+            "dinero no se entregó). El historial del cliente lo registra con su motivo."
+        ),
+        field=form["reason"],
+        hidden=[("action", action)],
+        button=_("Sí, anular el desembolso"),
     )
 
 
@@ -653,6 +729,11 @@ def _run_ledger_transition(loan: Loan, action: str, reason: str, actor) -> str:
     if action == forms.TransitionForm.WRITE_OFF:
         loan_services.write_off(loan=loan, actor=actor, reason=reason)
         return _("Crédito %(code)s castigado.") % code
+    if action == forms.TransitionForm.ANNUL_DISBURSEMENT:
+        loan_services.annul_disbursement(loan=loan, actor=actor, reason=reason)
+        return (
+            _("Desembolso del crédito %(code)s anulado: el crédito está «Por desembolsar».") % code
+        )
     payment = payment_services.apply_credit_balance(loan=loan, actor=actor)
     return _("Saldo a favor de %(amount)s aplicado a las cuotas.") % {
         "amount": display.money_text(payment.amount, loan.currency),

@@ -282,7 +282,9 @@ class Loan(models.Model):
         Status.DRAFT: {Status.AWAITING_SIGNATURE, Status.READY_TO_DISBURSE, Status.CANCELLED},
         Status.AWAITING_SIGNATURE: {Status.READY_TO_DISBURSE, Status.DRAFT, Status.CANCELLED},
         Status.READY_TO_DISBURSE: {Status.ACTIVE, Status.CANCELLED},
-        Status.ACTIVE: {Status.PAID, Status.WRITTEN_OFF},
+        # A disbursement recorded by mistake, nothing after it, is annulled
+        # (services.loans.annul_disbursement): the loan waits to be disbursed again.
+        Status.ACTIVE: {Status.PAID, Status.WRITTEN_OFF, Status.READY_TO_DISBURSE},
         # An annulled last payment re-opens the loan as it was.
         Status.PAID: {Status.ACTIVE, Status.WRITTEN_OFF},
         Status.WRITTEN_OFF: {Status.PAID},

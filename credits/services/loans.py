@@ -1,8 +1,11 @@
-"""Loans: payment codes, terms, creation, and the moves of their life (disburse, write off).
+"""Loans: payment codes, terms, creation, and the moves of their life (disburse, annul a
+disbursement, write off).
 
 An app above this one that follows a loan's life (a credit application waits for its
 disbursement) registers a hook with `register_disbursement_hook`; `disburse` calls it in
-its own transaction, so credits never imports that app.
+its own transaction, so credits never imports that app. One that keeps open business on a
+loan (collections: a payment link, a promise, an agreement) registers a check with
+`register_annulment_check`, which refuses to annul the loan's disbursement while it stands.
 """
 
 import secrets
@@ -19,11 +22,14 @@ from django.utils.translation import ngettext
 
 from credits import portfolio, schedule
 from credits.models import (
+    Bucket,
+    Distribution,
     Installment,
     LedgerEntry,
     Loan,
     LoanContract,
     LoanProduct,
+    Payment,
 )
 from credits.services import delinquency, ledger
 from crm import display
@@ -46,6 +52,24 @@ def register_disbursement_hook(name: str, hook: DisbursementHook) -> None:
 def unregister_disbursement_hook(name: str) -> None:
     """Forget `name`'s hook (for tests)."""
     _disbursement_hooks.unregister(name)
+
+
+# (loan) -> why its disbursement may not be annulled now, in a sentence, or "": what an app
+# above credits keeps open on the loan (a payment link, a promise, an agreement).
+AnnulmentCheck = Callable[[Loan], str]
+
+_annulment_checks: Registry[AnnulmentCheck] = Registry("A disbursement annulment check")
+
+
+def register_annulment_check(name: str, check: AnnulmentCheck) -> None:
+    """Refuse to annul a loan's disbursement while `check(loan)` says why (by its app's
+    `ready`); it runs under the loan's lock."""
+    _annulment_checks.register(name, check)
+
+
+def unregister_annulment_check(name: str) -> None:
+    """Forget `name`'s check (for tests)."""
+    _annulment_checks.unregister(name)
 
 
 # What a loan keeps of its co-signer (*aval*): `create_loan(cosigner={...})`'s keys.
@@ -293,7 +317,9 @@ def change_status(*, loan: Loan, to: str, actor: AbstractBaseUser | None, reason
     Sending for signature, disbursing, paying off and writing off have their own services.
     """
     loan = ledger.locked(loan)
-    if to in (Loan.Status.ACTIVE, Loan.Status.PAID, Loan.Status.WRITTEN_OFF):
+    # A disbursed loan leaves its state only through a service that also writes its ledger
+    # (a payment, a write-off, `annul_disbursement`).
+    if to in Loan.DISBURSED or loan.status in Loan.DISBURSED:
         raise ValidationError(_("Use la acción propia de ese estado."))
     if to == Loan.Status.CANCELLED and not reason.strip():
         raise ValidationError({"reason": _("Indique el motivo de la anulación.")})
@@ -315,9 +341,9 @@ def disburse(
     registered after the fact): from today back to the loan's start date, the day its
     schedule counts its first period from. A past day is kept at noon, local time, as the
     importer keeps it; today, the moment is now; either way the installments already due
-    show as late at once. `disbursed_at` is an exact moment, from code (seeds, tests),
-    whose days past due wait for the nightly run. Payments are recorded from that day on,
-    and the portfolio counts the loan from then.
+    show as late at once. `disbursed_at` is an exact moment, from code (seeds, tests); a
+    past one, too, has its late installments counted at once. Payments are recorded from
+    that day on, and the portfolio counts the loan from then.
     """
     if disbursed_at is not None and disbursed_on is not None:
         raise TypeError("Pass disbursed_at or disbursed_on, not both.")
@@ -353,9 +379,10 @@ def disburse(
     loan.disbursed_at = disbursed_at or timezone.now()
     loan.save(update_fields=["disbursed_at", "updated_at"])
     ledger.move_status(loan, Loan.Status.ACTIVE, actor=actor, reason=reason)
-    if disbursed_on is not None:
-        # Installments due before today are late now, not after the next nightly run.
-        delinquency.refresh_delinquency(loan=loan, today=today)
+    # Installments due before today are late now, not after the next nightly run, whether
+    # the day came as a date (a person) or as a moment (code): the loans list filtered by
+    # bucket and the portfolio report, which computes lateness itself, agree at once.
+    delinquency.refresh_delinquency(loan=loan, today=today)
     portfolio.mark_stale(timezone.localdate(loan.disbursed_at))
     for name in _disbursement_hooks.names():
         hook = _disbursement_hooks.get(name)
@@ -381,6 +408,129 @@ def validate_disbursement_day(loan: Loan, day: date, today: date) -> None:
                 % {"day": loan.start_date.strftime("%d/%m/%Y")}
             }
         )
+
+
+# How the ledger's and the timeline's reason of an annulled disbursement begins: a second
+# request finds the first one by it, to say when and by whom.
+_ANNULMENT_REASON_START = "Anulación del desembolso"
+
+
+def disbursement_annulment_refusal(loan: Loan) -> str:
+    """Return why the loan's disbursement may not be annulled now, in a sentence, or "".
+
+    Only a disbursement nothing followed is annulled: the loan active, never a payment on it
+    (an annulled one either: its allocations and investors' reversals stay on the schedule
+    it paid), no credit balance, no investor distribution (so no liquidation line), no
+    discount of its late interest, a schedule of its own (not one imported), and nothing an
+    app above credits keeps open on it (its `register_annulment_check`s). Call it with the
+    loan locked to act on the answer.
+    """
+    code = {"code": loan.payment_code}
+    if loan.status != Loan.Status.ACTIVE:
+        if loan.status == Loan.Status.READY_TO_DISBURSE:
+            annulled = (
+                LedgerEntry.objects.filter(loan=loan, kind=LedgerEntry.Kind.STATUS)
+                .select_related("actor")
+                .order_by("-pk")
+                .first()
+            )
+            if annulled is not None and annulled.reason.startswith(_ANNULMENT_REASON_START):
+                return _("El desembolso del crédito %(code)s ya fue anulado %(when_by)s.") % {
+                    **code,
+                    "when_by": repeats.done_when_by(annulled.created_at, annulled.actor),
+                }
+        return _(
+            "Solo se anula el desembolso de un crédito «Vigente»; el crédito %(code)s está "
+            "«%(state)s»."
+        ) % {**code, "state": loan.get_status_display()}
+    if loan.schedule_source == Loan.ScheduleSource.IMPORTED:
+        # Disbursed again, it would get the engine's schedule, not its source system's.
+        return (
+            _(
+                "El crédito %(code)s tiene el cronograma importado de su sistema de origen: su "
+                "desembolso no se anula aquí; corríjalo en «Importaciones»."
+            )
+            % code
+        )
+    payments = Payment.objects.filter(loan=loan).count()
+    if payments:
+        return ngettext(
+            "El crédito %(code)s ya tiene %(n)s pago registrado (aunque se haya anulado): su "
+            "desembolso ya no se anula.",
+            "El crédito %(code)s ya tiene %(n)s pagos registrados (aunque se hayan anulado): "
+            "su desembolso ya no se anula.",
+            payments,
+        ) % {**code, "n": payments}
+    if loan.credit_balance:
+        return _(
+            "El crédito %(code)s tiene saldo a favor (%(amount)s): su desembolso ya no se anula."
+        ) % {**code, "amount": display.money_text(loan.credit_balance, loan.currency)}
+    if Distribution.objects.filter(participation__loan=loan).exists():
+        return (
+            _(
+                "El crédito %(code)s ya repartió dinero a sus inversionistas: su desembolso ya no "
+                "se anula."
+            )
+            % code
+        )
+    waived = LedgerEntry.objects.filter(
+        loan=loan, kind=LedgerEntry.Kind.LATE_INTEREST, owed__lt=0
+    ).exists()
+    if waived:
+        return (
+            _(
+                "El crédito %(code)s tiene un descuento de interés moratorio: su desembolso ya no "
+                "se anula."
+            )
+            % code
+        )
+    for name in _annulment_checks.names():
+        check = _annulment_checks.get(name)
+        refusal = check(loan) if check is not None else ""
+        if refusal:
+            return refusal
+    return ""
+
+
+@transaction.atomic
+def annul_disbursement(*, loan: Loan, actor: AbstractBaseUser | None, reason: str) -> Loan:
+    """Undo a disbursement recorded by mistake: the loan goes back to «Por desembolsar», to
+    be disbursed again with the right day (or cancelled, if its amount was wrong).
+
+    Refused, in words, unless nothing followed it (`disbursement_annulment_refusal`). Its
+    schedule stays, superseded, and the ledger takes back everything it owed (late interest
+    charged since included) with entries of its own: replayed, the ledger gives every
+    installment of it nothing owed. The loan leaves the portfolio from the day it was
+    disbursed (those days' snapshots go stale), its investors' capital counts as deployed
+    no more, and the customer's timeline says who, when and why.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Indique el motivo de la anulación del desembolso.")})
+    loan = ledger.locked(loan)
+    refusal = disbursement_annulment_refusal(loan)
+    if refusal:
+        raise ValidationError(refusal)
+    disbursed_on = loan.disbursed_on or timezone.localdate()
+    # A fixed text first (`_ANNULMENT_REASON_START`), then the day and the person's words.
+    note = _("%(start)s del %(day)s: %(reason)s") % {
+        "start": _ANNULMENT_REASON_START,
+        "day": disbursed_on.strftime("%d/%m/%Y"),
+        "reason": reason,
+    }
+    rows = list(Installment.objects.select_for_update().filter(loan=loan, is_superseded=False))
+    ledger.record_owed(
+        loan, rows, sign=-1, kind=LedgerEntry.Kind.ANNULMENT, actor=actor, reason=note
+    )
+    for row in rows:
+        row.is_superseded = True
+    Installment.objects.bulk_update(rows, ["is_superseded"])
+    loan.disbursed_at = None
+    loan.days_past_due, loan.bucket = 0, Bucket.CURRENT
+    loan.save(update_fields=["disbursed_at", "days_past_due", "bucket", "updated_at"])
+    ledger.move_status(loan, Loan.Status.READY_TO_DISBURSE, actor=actor, reason=note)
+    portfolio.mark_stale(min(disbursed_on, timezone.localdate()))
+    return loan
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from credits import selectors, tasks
 from credits.models import Bucket, LedgerEntry, Loan, Payment
 from credits.services import delinquency
 from credits.services import payments as payment_services
+from tests.credits.conftest import at
 from tests.factories import LoanProductFactory
 
 
@@ -353,8 +354,10 @@ def test_days_past_due_are_reset_when_a_loan_leaves_live_status(
 
 
 def test_the_daily_task_counts_only_the_loans_it_changed(make_active_loan):
-    make_active_loan()
-    make_active_loan(first_due_date=date(2026, 6, 1))
+    # Made on their start day: nothing of theirs is late when they are disbursed.
+    with at(date(2026, 1, 1)):
+        make_active_loan()
+        make_active_loan(first_due_date=date(2026, 6, 1))
 
     assert delinquency.update_delinquency(today=date(2026, 3, 15)) == 1
     assert delinquency.update_delinquency(today=date(2026, 3, 15)) == 0

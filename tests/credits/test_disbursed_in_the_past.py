@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
+from credits import selectors
 from credits.models import Bucket, LedgerEntry, Loan, Payment
 from credits.services import delinquency
 from credits.services import loans as loan_services
@@ -187,3 +188,23 @@ def test_disbursed_today_the_loan_is_disbursed_now_as_before(client, supervisor,
     assert old_loan.disbursed_at == timezone.now()
     # Six installments it has not been paid are late: the payments have to be recorded.
     assert old_loan.days_past_due == (TODAY - date(2026, 6, 20)).days
+
+
+def test_a_past_moment_from_code_makes_its_late_installments_count_at_once(
+    client, supervisor, old_loan, today
+):
+    """A loan disbursed with a past `disbursed_at` (seeds, tests, code) kept 0 days past due
+    until the nightly run, while the portfolio report, which computes lateness itself, put it
+    in its bucket: the report and the loans list filtered by that bucket disagreed."""
+    at_noon = timezone.make_aware(datetime.combine(START, time(12)))
+
+    loan_services.disburse(loan=old_loan, actor=None, disbursed_at=at_noon)
+
+    old_loan.refresh_from_db()
+    days = (TODAY - date(2026, 6, 20)).days
+    assert (old_loan.days_past_due, old_loan.bucket) == (days, Bucket.D90_PLUS)
+    reported = {row["bucket"]: row["loans"] for row in selectors.aging_report(TODAY)}
+    client.force_login(supervisor)
+    listed = client.get(reverse("credits:loan_list"), {"bucket": Bucket.D90_PLUS})
+    assert reported[Bucket.D90_PLUS] == 1
+    assertContains(listed, old_loan.payment_code)
