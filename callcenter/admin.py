@@ -14,7 +14,8 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -349,6 +350,18 @@ class OrderAdmin(ReadOnlyAdmin):
     list_select_related = ["lead", "customer", "agent"]
     date_hierarchy = "created_at"
     inlines = [OrderLineInline]
+    readonly_fields = ["annul_link"]
+
+    @admin.display(description=_("anular"))
+    def annul_link(self, obj: Order) -> str:
+        # Annulled on the call center's page, which asks the reason and checks who may.
+        if obj.status != Order.Status.CONFIRMED:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("callcenter:order_annul", args=[obj.pk]),
+            _("Anular pedido (pide el motivo y confirmación)"),
+        )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         return super().get_search_results(request, queryset, search.normalize(search_term))
@@ -356,8 +369,22 @@ class OrderAdmin(ReadOnlyAdmin):
 
 @admin.register(CallRecord)
 class CallRecordAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "lead", "agent_name", "outcome", "loss_reason", "order"]
+    list_display = [
+        "created_at",
+        "lead",
+        "agent_name",
+        "outcome",
+        "loss_reason",
+        "order",
+        "order_status",
+    ]
     agent_name = _person_column("agent", _("agente"))
+
+    @admin.display(description=_("estado del pedido"), ordering="order__status")
+    def order_status(self, obj: CallRecord) -> str:
+        # A sale whose order was annulled is no sale: the list says so next to it.
+        return obj.order.get_status_display() if obj.order_id else "—"
+
     list_filter = ["outcome", "created_at"]
     search_fields = ["lead__search_text", "lead__kommo_id__exact"]
     list_select_related = ["lead", "agent", "loss_reason", "order"]

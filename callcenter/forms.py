@@ -6,6 +6,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from callcenter.models import CallRecord, Lead, LossReason
 from callcenter.services import calls as call_services
+from callcenter.services import orders as order_services
 from crm import services as crm_services
 from crm import validators
 from crm.forms import (
@@ -157,6 +158,37 @@ class OrderForm(forms.Form):
     )
 
 
+class OrderAnnulForm(ServiceErrorsMixin, forms.Form):
+    """Why an order confirmed by mistake is annulled: it goes on the customer's timeline."""
+
+    reason = forms.CharField(
+        label=_("Motivo de la anulación"),
+        max_length=order_services.REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "required": _("Indique por qué se anula el pedido."),
+            "max_length": _("El motivo admite hasta %(limit_value)s caracteres."),
+        },
+    )
+
+
+class AskingRadioSelect(forms.RadioSelect):
+    """Radio buttons of which some ask before the form goes: the chosen one's question
+    (data-confirm on its input, static/js/app.js; partials/form_field.html writes it)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.questions: dict[str, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        question = self.questions.get(str(value))
+        if question:
+            option["confirm"] = question
+            option["attrs"]["data-confirm"] = question
+        return option
+
+
 class OutcomeForm(ServiceErrorsMixin, forms.Form):
     """A call that ended without a sale."""
 
@@ -166,7 +198,7 @@ class OutcomeForm(ServiceErrorsMixin, forms.Form):
         (CallRecord.Outcome.NOT_INTERESTED, _("No interesado")),
     ]
 
-    outcome = forms.ChoiceField(label=_("Resultado"), choices=OUTCOMES, widget=forms.RadioSelect)
+    outcome = forms.ChoiceField(label=_("Resultado"), choices=OUTCOMES, widget=AskingRadioSelect)
     callback_at = forms.DateTimeField(
         label=_("Volver a llamar el"),
         required=False,
@@ -190,6 +222,11 @@ class OutcomeForm(ServiceErrorsMixin, forms.Form):
         if not reasons.exists():
             # An empty list is a dead end for the agent: say who fills it.
             self.fields["loss_reason"].help_text = call_services.no_loss_reasons_message()
+
+    def ask_before(self, questions: dict[str, str]) -> "OutcomeForm":
+        """Make the outcomes in `questions` ask theirs before the form is sent."""
+        self.fields["outcome"].widget.questions = dict(questions)
+        return self
 
     def clean(self):
         cleaned = super().clean()

@@ -152,6 +152,8 @@ class Lead(models.Model):
         NO_ANSWER = "no_answer", _("No contesta")
         CALLBACK = "callback", _("Volver a llamar")
         SOLD = "sold", _("Venta confirmada")
+        # Its sale was annulled (callcenter.services.orders.annul_order).
+        ORDER_ANNULLED = "order_annulled", _("Pedido anulado")
         NOT_INTERESTED = "not_interested", _("No interesado")
         LEFT = "left", _("Fuera de la etapa")
 
@@ -319,6 +321,8 @@ class StockMovement(models.Model):
         IMPORT = "import", _("Importación")
         ADJUSTMENT = "adjustment", _("Ajuste")
         SALE = "sale", _("Venta")
+        # An annulled order's units, back in stock: one movement per line.
+        ANNULMENT = "annulment", _("Anulación de pedido")
 
     product = models.ForeignKey(
         CatalogProduct,
@@ -454,11 +458,12 @@ class CatalogImport(models.Model):
 
 
 class Order(models.Model):
-    """A confirmed order from a call, for logistics."""
+    """A confirmed order from a call, for logistics; annulled before dispatch by mistake."""
 
     class Status(models.TextChoices):
         CONFIRMED = "confirmed", _("Confirmado")
         DISPATCHED = "dispatched", _("Despachado")
+        ANNULLED = "annulled", _("Anulado")
 
     lead = models.ForeignKey(
         Lead, verbose_name=_("lead"), on_delete=models.PROTECT, related_name="orders"
@@ -485,15 +490,43 @@ class Order(models.Model):
     delivery_city = models.CharField(_("ciudad"), max_length=120, blank=True)
     notes = models.TextField(_("indicaciones"), blank=True)
     created_at = models.DateTimeField(_("confirmado el"), default=timezone.now)
+    # Where the lead was in Kommo before the sale moved it: where an annulment may move it
+    # back. Empty for orders from before it was kept, whose earlier stage nobody knows.
+    kommo_pipeline_before = models.BigIntegerField(
+        _("embudo en Kommo antes de la venta"), null=True, blank=True
+    )
+    kommo_status_before = models.BigIntegerField(
+        _("etapa en Kommo antes de la venta"), null=True, blank=True
+    )
+    annulled_at = models.DateTimeField(_("anulado el"), null=True, blank=True)
+    annulled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("anulado por"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    annul_reason = models.CharField(_("motivo de anulación"), max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("pedido")
         verbose_name_plural = _("pedidos")
+        permissions = [("annul_order", _("Puede anular pedidos no despachados"))]
         indexes = [models.Index(fields=["status", "-created_at"], name="callcenter_order_status")]
 
     def __str__(self) -> str:
         return f"Pedido {self.pk}"
+
+    @property
+    def is_annulled(self) -> bool:
+        return self.status == self.Status.ANNULLED
+
+    @property
+    def kommo_annulment_key(self) -> str:
+        """Return the outbox key of the Kommo update this order's annulment sends (one)."""
+        return f"callcenter:order-annulment:{self.pk}"
 
 
 class OrderLine(models.Model):

@@ -22,6 +22,7 @@ CALL_CENTER_CHANNEL = "call-center"
 SOURCES_CACHE_SECONDS = 60
 CATALOG_RESULTS = 20
 LEAD_CALLS = 20
+LEAD_ORDERS = 20
 
 
 def queue_settings() -> QueueSettings:
@@ -180,6 +181,7 @@ CALL_HISTORY_FIELDS = (
     "loss_reason__name",
     "order__currency",
     "order__total",
+    "order__status",
 )
 
 
@@ -231,8 +233,26 @@ def failed_kommo_update(lead: Lead) -> KommoFailure | None:
     )
 
 
-def lead_orders(lead: Lead) -> QuerySet[Order]:
-    return Order.objects.filter(lead=lead).prefetch_related("lines")
+def lead_orders(lead: Lead, *, limit: int = LEAD_ORDERS) -> list[Order]:
+    """Return the lead's orders, newest first, with their lines and who annulled each."""
+    return list(
+        Order.objects.filter(lead=lead)
+        .select_related("annulled_by")
+        .prefetch_related("lines")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def order_for(user: AbstractBaseUser, pk: int) -> Order:
+    """Return an order the user may open: whoever may see the call center's orders.
+
+    Whether they may annul it is `callcenter.services.orders.may_annul`.
+    """
+    if not user.has_perm("callcenter.view_order"):
+        raise PermissionDenied
+    return get_object_or_404(
+        Order.objects.select_related("lead", "customer", "agent", "annulled_by"), pk=pk
+    )
 
 
 def catalog_search(text: str, *, limit: int = CATALOG_RESULTS) -> list[CatalogProduct]:

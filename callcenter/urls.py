@@ -31,6 +31,7 @@ queue_patterns = [
     ),
     path("leads/<int:pk>/pedido/", views.order_confirm, name="order_confirm"),
     path("leads/<int:pk>/resultado/", views.lead_outcome, name="lead_outcome"),
+    path("pedidos/<int:pk>/anular/", views.order_annul, name="order_annul"),
 ]
 
 urlpatterns = [

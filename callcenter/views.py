@@ -1,4 +1,5 @@
-"""The call-center screens: the queue, and one lead's call with its order."""
+"""The call-center screens: the queue, one lead's call with its order, and annulling an
+order confirmed by mistake."""
 
 import hashlib
 import re
@@ -12,22 +13,25 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from callcenter import filters, forms, selectors, tables
-from callcenter.models import CallRecord, CatalogProduct, Lead
+from callcenter.models import CallRecord, CatalogProduct, Lead, Order
 from callcenter.services import calls as call_services
 from callcenter.services import leads as lead_services
+from callcenter.services import orders as order_services
 from crm import display
 from integrations import kommo
 from integrations.models import OutboxMessage
 from lib import lists, people
+from lib.confirmation import CONFIRM_FIELD, is_confirmed
 
 # How far the queue counts its leads (lib.lists.CappedPaginator).
 QUEUE_COUNT_CAP = 2_000
@@ -414,8 +418,96 @@ def lead_outcome(request: HttpRequest, pk: int) -> HttpResponse:
             _report_kommo_update(request, call)
             return redirect("callcenter:queue")
     context = _call_context(request, lead)
-    context["outcome_form"] = form
+    context["outcome_form"] = _asking_before_leaving(form, selectors.queue_settings())
     return render(request, "callcenter/lead_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("callcenter.view_order", raise_exception=True)
+def order_annul(request: HttpRequest, pk: int) -> HttpResponse:
+    """Annul an order confirmed by mistake, with a reason, from its confirmation page: a GET
+    shows it, and a POST without its confirm field shows it again, annulling nothing.
+
+    A supervisor annuls any order not dispatched; the agent who confirmed it, only for a
+    while after (`callcenter.services.orders.may_annul`); another agent gets 403.
+    """
+    order = selectors.order_for(request.user, pk)
+    refusal = order_services.annul_refusal(order, actor=request.user)
+    if refusal:
+        if order.status == Order.Status.ANNULLED:
+            messages.info(request, refusal)
+        else:
+            messages.error(request, refusal)
+        return redirect(order.lead)
+    form = forms.OrderAnnulForm(request.POST or None)
+    if not (form.is_valid() and is_confirmed(request.POST)):
+        return _confirm_annulment(request, order, form)
+    try:
+        annulment = order_services.annul_order(
+            order=order, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            form.add_service_error(exc)
+            return _confirm_annulment(request, order, form)
+        # Annulled, dispatched or out of time meanwhile (another tab, another person).
+        messages.error(request, " ".join(exc.messages))
+        return redirect(order.lead)
+    messages.success(
+        request,
+        ngettext(
+            "Pedido %(order)s anulado: %(units)s unidad vuelve al stock.",
+            "Pedido %(order)s anulado: %(units)s unidades vuelven al stock.",
+            annulment.units,
+        )
+        % {"order": order.pk, "units": display.whole(annulment.units)},
+    )
+    _report_kommo_after_annulment(request, annulment)
+    return redirect(order.lead)
+
+
+def _confirm_annulment(
+    request: HttpRequest, order: Order, form: forms.OrderAnnulForm
+) -> HttpResponse:
+    """Show what annulling the order does, with the reason's field; Cancelar goes back to
+    the lead's page."""
+    lines = list(order.lines.all())
+    return render(
+        request,
+        "callcenter/order_annul_confirm.html",
+        {
+            "order": order,
+            "lead": order.lead,
+            "title": _("¿Anular el pedido %(order)s por %(total)s?")
+            % {"order": order.pk, "total": display.money_text(order.total, order.currency)},
+            "figures": [
+                (_("Cliente"), order.customer.full_name),
+                (
+                    _("Confirmado"),
+                    _("%(when)s por %(agent)s")
+                    % {
+                        "when": timezone.localtime(order.created_at).strftime("%d/%m/%Y %H:%M"),
+                        "agent": people.display_name(order.agent),
+                    },
+                ),
+                (
+                    _("Entrega"),
+                    ", ".join(p for p in (order.delivery_address, order.delivery_city) if p),
+                ),
+            ],
+            "lines": [
+                ngettext(
+                    "%(quantity)s × %(name)s vuelve al stock.",
+                    "%(quantity)s × %(name)s vuelven al stock.",
+                    line.quantity,
+                )
+                % {"quantity": display.whole(line.quantity), "name": line.name}
+                for line in lines
+            ],
+            "form": form,
+            "confirm_field": CONFIRM_FIELD,
+        },
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -433,7 +525,8 @@ def _queue_poll_url(request: HttpRequest) -> str:
 
 
 def _call_context(request: HttpRequest, lead: Lead) -> dict:
-    held = lead.is_held_after(selectors.queue_settings().hold_cutoff())
+    config = selectors.queue_settings()
+    held = lead.is_held_after(config.hold_cutoff())
     is_mine = held and lead.taken_by_id == request.user.pk
     context = {
         "lead": lead,
@@ -453,20 +546,98 @@ def _call_context(request: HttpRequest, lead: Lead) -> dict:
         # agent and the supervisor must know Kommo is out of date for this lead.
         "kommo_failure": selectors.failed_kommo_update(lead),
     }
+    if request.user.has_perm("callcenter.view_order"):
+        # Each order with whether this person may annul it now (a mistaken sale is undone
+        # from here: the lead has left the queue, and with it the call's forms).
+        now = timezone.now()
+        context["orders"] = [
+            (
+                order,
+                order.status == Order.Status.CONFIRMED
+                and order_services.may_annul(request.user, order, now=now),
+            )
+            for order in selectors.lead_orders(lead)
+        ]
     if is_mine:
         # Only the agent holding the lead sees the forms and the cart.
         context.update(
             contact_form=forms.ContactForm.for_lead(lead),
             order_form=forms.OrderForm(),
-            outcome_form=forms.OutcomeForm(),
+            outcome_form=_asking_before_leaving(forms.OutcomeForm(), config),
             cart=_cart_lines(request, lead),
         )
     return context
 
 
+def _asking_before_leaving(form: forms.OutcomeForm, config) -> forms.OutcomeForm:
+    """Make the outcomes that take the lead out of the queue (which nothing here puts back)
+    ask before the form is sent; the others, every call's, go at once."""
+    return form.ask_before(
+        {
+            value: _(
+                "¿Registrar la llamada como «%(outcome)s»? El lead sale de la cola, y desde "
+                "aquí no se puede devolver a ella."
+            )
+            % {"outcome": label}
+            for value, label in forms.OutcomeForm.OUTCOMES
+            if value == CallRecord.Outcome.NOT_INTERESTED
+            or (value == CallRecord.Outcome.NO_ANSWER and config.no_answer_status_id)
+            or (value == CallRecord.Outcome.CALLBACK and config.callback_status_id)
+        }
+    )
+
+
 def _report_kommo_update(request: HttpRequest, call: CallRecord) -> None:
     """Tell the agent what happened to the call's Kommo update, as the outbox has it now."""
-    update = selectors.kommo_update(call)
+    _report_outbox(request, selectors.kommo_update(call))
+
+
+def _report_kommo_after_annulment(
+    request: HttpRequest, annulment: order_services.Annulment
+) -> None:
+    """Say what the annulment did about the lead in Kommo, and only that."""
+    after = order_services.KommoAfterAnnulment
+    if annulment.kommo == after.UNTOUCHED:
+        messages.info(request, _("Kommo no cambia: la venta no había movido el lead de etapa."))
+    elif annulment.kommo == after.SALE_NEVER_SENT:
+        messages.warning(
+            request,
+            _(
+                "Kommo no cambia: el cambio de etapa de la venta no llegó a Kommo (falló), así "
+                "que allí el lead sigue donde estaba. No reintente ese envío en Admin → "
+                "Mensajes salientes."
+            ),
+        )
+    elif annulment.kommo == after.LEFT:
+        messages.warning(
+            request,
+            _("En Kommo el lead sigue en %(stage)s: muévalo a mano.")
+            % {"stage": _stage_name(annulment.kommo_status_id)},
+        )
+    else:
+        messages.info(
+            request,
+            _("En Kommo el lead vuelve a %(stage)s, donde estaba antes de la venta.")
+            % {"stage": _stage_name(annulment.kommo_status_id)},
+        )
+        # As the outbox has it now: sent already, or still on its way.
+        _report_outbox(request, OutboxMessage.objects.filter(pk=annulment.kommo_message.pk).first())
+
+
+def _stage_name(status_id: int | None) -> str:
+    """Name a Kommo stage as the queue's settings know it, else by its id."""
+    config = selectors.queue_settings()
+    if status_id is None:
+        return _("su etapa actual")
+    if status_id == config.sold_status_id:
+        return _("la etapa «Venta Confirmada»")
+    if status_id == config.queue_status_id:
+        return _("la etapa «Para Llamar»")
+    return _("la etapa %(id)s") % {"id": status_id}
+
+
+def _report_outbox(request: HttpRequest, update: OutboxMessage | None) -> None:
+    """Tell the agent what happened to a Kommo stage change, as the outbox has it now."""
     if update is None:
         messages.info(
             request, _("Kommo no se actualiza: este resultado no tiene etapa de Kommo configurada.")

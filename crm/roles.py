@@ -127,6 +127,7 @@ ROLES: dict[str, str | list[str]] = {
         "callcenter.view_lead",
         "callcenter.release_lead",
         "callcenter.view_order",
+        "callcenter.annul_order",
         "callcenter.view_callrecord",
         "callcenter.view_catalogproduct",
     ],

@@ -85,6 +85,7 @@ PK_MODELS = {
     "collections_app:promise_cancel": "collections_app.PaymentPromise",
     "collections_app:link_cancel": "collections_app.PaymentLink",
     "collections_app:agreement_cancel": "collections_app.PaymentAgreement",
+    "callcenter:order_annul": "callcenter.Order",
     "exports:download": "crm.ExportJob",
     "collections_app:callback_close": "collections_app.CallbackRequest",
     **{

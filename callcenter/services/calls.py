@@ -496,6 +496,9 @@ def confirm_order(
         delivery_address=customer.address or lead.address,
         delivery_city=customer.city or lead.city,
         notes=notes.strip(),
+        # Where Kommo has the lead before the sale moves it: an annulment may move it back.
+        kommo_pipeline_before=lead.pipeline_id,
+        kommo_status_before=lead.status_id,
     )
     for line in order_lines:
         line.order = order

@@ -1,6 +1,6 @@
 """Leads from Kommo into the queue and out of it, with their customer; and each call's
-outcome sent back to Kommo through the outbox ('kommo.update_lead'), in the call's
-transaction."""
+outcome (or an annulled sale's undoing) sent back to Kommo through the outbox
+('kommo.update_lead'), in the same transaction."""
 
 import logging
 from collections.abc import Iterable
@@ -24,7 +24,7 @@ from crm.models import Customer, Interaction
 from crm.validators import normalize_document_number
 from integrations import kommo, outbox, webhooks
 from integrations import services as inbox_services
-from integrations.models import WebhookEvent
+from integrations.models import OutboxMessage, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -299,4 +299,16 @@ def move_in_kommo(
         payload["pipeline_id"] = config.pipeline_id
     outbox.enqueue_message(
         destination=KOMMO_UPDATE_LEAD, payload=payload, dedupe_key=call.kommo_dedupe_key
+    )
+
+
+def move_back_in_kommo(
+    lead: Lead, *, dedupe_key: str, status_id: int, pipeline_id: int | None
+) -> OutboxMessage:
+    """Queue the lead's move back to a stage it had (an annulled sale's), once."""
+    payload: dict[str, Any] = {"lead_id": lead.kommo_id, "status_id": status_id}
+    if pipeline_id:
+        payload["pipeline_id"] = pipeline_id
+    return outbox.enqueue_message(
+        destination=KOMMO_UPDATE_LEAD, payload=payload, dedupe_key=dedupe_key
     )

@@ -181,10 +181,13 @@ document.addEventListener("htmx:afterSwap", (event) => {
 
 // Ask before any action marked data-confirm (e.g. destructive buttons): the button that
 // sends the form (one of several: "Importar" beside "Ver cómo quedan"), else the form. A
-// form may also ask for what is chosen in it: a selected <option data-confirm> (a
-// follow-up result that ends the gestión), since the same button is harmless for the others.
+// form may also ask for what is chosen in it: a selected <option data-confirm> or a checked
+// radio button (a call's outcome that takes its lead out of the queue), since the same
+// button is harmless for the others.
 document.addEventListener("submit", (event) => {
-  const chosen = event.target.querySelector("option[data-confirm]:checked");
+  const chosen = event.target.querySelector(
+    "option[data-confirm]:checked, input[data-confirm]:checked",
+  );
   const message =
     (event.submitter && event.submitter.getAttribute("data-confirm")) ||
     event.target.getAttribute("data-confirm") ||

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from callcenter.models import CatalogProduct, Lead, QueueSettings, StockMovement
@@ -100,3 +102,14 @@ def held_lead(queue_config, agente) -> Lead:
     """A lead the agent has taken, already linked to a CRM customer."""
     customer = CustomerFactory(phone="+51987654321", address="Av. Arequipa 1234")
     return make_lead(taken_by=agente, taken_at=timezone.now(), customer=customer)
+
+
+@pytest.fixture
+def back_to_the_latest_schema():
+    """Migrate every app to its latest migration again after a test that migrated back:
+    the transactional tests that run next write today's models, with the columns later
+    migrations added (an order's annulment, 0010)."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -20,6 +20,7 @@ def _migrate(targets) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("back_to_the_latest_schema")
 def test_a_fresh_install_comes_with_reasons_for_not_interested():
     _migrate(BEFORE)
     LossReason.objects.all().delete()
@@ -32,6 +33,7 @@ def test_a_fresh_install_comes_with_reasons_for_not_interested():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("back_to_the_latest_schema")
 def test_the_default_reasons_leave_an_install_with_its_own_reasons_alone():
     _migrate(BEFORE)
     LossReason.objects.all().delete()
