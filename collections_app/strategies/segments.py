@@ -217,7 +217,9 @@ def _days_ago(today: date, days: int) -> datetime:
 
 def _by_promises(found: QuerySet[Loan], status: str, today: date) -> QuerySet[Loan]:
     promises = PaymentPromise.objects.filter(customer_id=OuterRef("customer_id"))
-    pending = Exists(promises.filter(status=PaymentPromise.Status.PENDING))
+    # In course: its day has not passed. One past its day waits only for the night's
+    # verdict (kept or broken, 00:30, or later after a stop): no longer a promise in course.
+    pending = Exists(promises.filter(status=PaymentPromise.Status.PENDING, promised_on__gte=today))
     recent = Q(promised_on__gte=today - timedelta(days=PROMISE_DAYS))
     if status == Segment.PromiseStatus.PENDING:
         return found.filter(pending)

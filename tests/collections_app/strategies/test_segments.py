@@ -211,6 +211,14 @@ def test_the_promise_rule_reads_the_customers_promises(promisers, status, expect
     assert members(Rules(promise_status=status)) == {promisers[name].pk for name in expected}
 
 
+def test_a_promise_past_its_day_awaiting_the_nights_verdict_is_not_in_course(late):
+    waiting = late(3)
+    _promise(waiting, PaymentPromise.Status.PENDING, days_ago=1)  # the 00:30 run not yet
+
+    assert members(Rules(promise_status=Segment.PromiseStatus.PENDING)) == set()
+    assert waiting.pk in members(Rules(promise_status=Segment.PromiseStatus.NONE))
+
+
 def test_a_customer_with_a_written_off_campaign_is_never_in_a_segment(late):
     campaign, other = late(40), late(40)
     castigada = TagFactory(name=segments.CASTIGADA_TAG)
