@@ -165,6 +165,11 @@ class ReceivableKind(Protocol):
     def payment_is_applied(self, payment_id: int) -> bool:
         """Say whether the payment stands (neither annulled nor unknown)."""
 
+    def annulled_payments(
+        self, payment_ids: Sequence[int]
+    ) -> dict[int, tuple[datetime | None, AbstractBaseUser | None, str]]:
+        """Return, of these payments, the annulled ones: when, by whom and why; one query."""
+
     def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
         """Return the receivable's payments recorded under `external_id`, or under it
         followed by ":" and more (the same provider payment recorded again), oldest first.
@@ -536,6 +541,15 @@ class LoanReceivable:
 
     def payment_is_applied(self, payment_id: int) -> bool:
         return Payment.objects.filter(pk=payment_id, status=Payment.Status.APPLIED).exists()
+
+    def annulled_payments(
+        self, payment_ids: Sequence[int]
+    ) -> dict[int, tuple[datetime | None, AbstractBaseUser | None, str]]:
+        found = Payment.objects.filter(pk__in=list(payment_ids), status=Payment.Status.ANNULLED)
+        return {
+            p.pk: (p.annulled_at, p.annulled_by, p.annul_reason)
+            for p in found.select_related("annulled_by")
+        }
 
     def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
         rows = (

@@ -1,6 +1,7 @@
 """Reads of the collections agents' screens: the four work lists, a customer's events, and
 the one access helper per record type that every view goes through."""
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -324,42 +325,25 @@ def attach_payment_annulments(reports: Iterable[ReportedPayment]) -> None:
     refund), else None. The report stays «Verificado»: what was verified was the money's
     arrival; the payment's status is read here, where it is shown.
 
-    Loans' payments in one query (none without a verified report among `reports`); another
-    kind's, one query each, through the kind's own `payment_is_applied`.
+    One query per kind of receivable among the verified reports (none without any), through
+    the kind's own `annulled_payments`.
     """
     reports = list(reports)
-    verified = [
-        report
-        for report in reports
-        if report.status == ReportedPayment.Status.APPROVED and report.payment_id is not None
-    ]
+    by_kind: dict[str, list[ReportedPayment]] = defaultdict(list)
     for report in reports:
         report.payment_annulment = None
-    loan_ids = {r.payment_id for r in verified if r.receivable_kind == receivables.LOAN}
-    annulled_loans = (
-        {
-            payment.pk: payment
-            for payment in Payment.objects.filter(
-                pk__in=loan_ids, status=Payment.Status.ANNULLED
-            ).select_related("annulled_by")
-        }
-        if loan_ids
-        else {}
-    )
-    for report in verified:
-        if report.receivable_kind == receivables.LOAN:
-            payment = annulled_loans.get(report.payment_id)
-            if payment is not None:
-                report.payment_annulment = Annulment(
-                    at=payment.annulled_at, by=payment.annulled_by, reason=payment.annul_reason
-                )
-            continue
+        if report.status == ReportedPayment.Status.APPROVED and report.payment_id is not None:
+            by_kind[report.receivable_kind].append(report)
+    for name, verified in by_kind.items():
         try:
-            applied = receivables.kind(report.receivable_kind).payment_is_applied(report.payment_id)
+            kind = receivables.kind(name)
         except ValidationError:  # a kind no longer registered: nothing to tell
             continue
-        if not applied:
-            report.payment_annulment = Annulment()
+        annulled = kind.annulled_payments([report.payment_id for report in verified])
+        for report in verified:
+            if report.payment_id in annulled:
+                at, by, reason = annulled[report.payment_id]
+                report.payment_annulment = Annulment(at=at, by=by, reason=reason)
 
 
 def customer_promises(customer: Customer) -> list[PaymentPromise]:

@@ -11,6 +11,7 @@ new offer is made on it (`covering`), and money still paid through a link withdr
 it is kept as its credit balance, the collections team told (`money_kept`).
 """
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -217,6 +218,14 @@ class CampaignReceivable:
         return CampaignPayment.objects.filter(
             pk=payment_id, status=CampaignPayment.Status.APPLIED
         ).exists()
+
+    def annulled_payments(
+        self, payment_ids: Sequence[int]
+    ) -> dict[int, tuple[datetime | None, AbstractBaseUser | None, str]]:
+        found = CampaignPayment.objects.filter(
+            pk__in=list(payment_ids), status=CampaignPayment.Status.ANNULLED
+        ).select_related("annulled_by")
+        return {p.pk: (p.annulled_at, p.annulled_by, p.annul_reason) for p in found}
 
     def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
         rows = (
