@@ -31,15 +31,22 @@ class CreditsConfig(AppConfig):
     verbose_name = _("Créditos")
 
     def ready(self) -> None:
-        from credits import imports
+        from credits import customer_reassignment, imports
         from credits.services import contracts, products
         from crm import deletions, identity, timeline
+        from crm.reassign import services as reassign_services
         from integrations import webhooks
 
         webhooks.register_processor("docuseal", contracts.process_docuseal_event)
         identity.register_guard("credits.loans", loans_protect_identity)
         deletions.register_deletion_kind(products.DELETION_KIND, _("Producto de crédito"))
         imports.register()
+        reassign_services.register_hook(
+            "credits.open_loans",
+            label=customer_reassignment.LABEL,
+            permission=customer_reassignment.PERMISSION,
+            move=customer_reassignment.move_open_loans,
+        )
         # An imported loan's entry says its payments in its sentence; how its schedule was
         # made is on the loan's page ("Payments 4 · Schedule engine" was shown).
         timeline.register_detail("payments", kind=timeline.HIDDEN)

@@ -1,20 +1,16 @@
 """The loan list's search and filters (django-filter)."""
 
 import django_filters
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
-from credits import forms, selectors
+from credits import selectors
 from credits.models import Bucket, Loan, LoanProduct
+from crm import filters as crm_filters
 from crm import forms as crm_forms
 from crm.models import Branch
-from lib import search
+from lib import former_people, search
 from lib.money import Currency
-
-
-class PersonFilter(django_filters.ModelChoiceFilter):
-    """A filter by staff member, who appears by full name (`lib.people.display_name`)."""
-
-    field_class = forms.PersonChoiceField
 
 
 class LoanFilter(search.SearchLastFilterSet):
@@ -30,9 +26,12 @@ class LoanFilter(search.SearchLastFilterSet):
         queryset=LoanProduct.objects.all(),
         empty_label=_("Todos los productos"),
     )
-    advisor = PersonFilter(
+    # Who left and still advises a loan too, under «Ya no atienden», to hand them over.
+    advisor = crm_filters.PersonWithFormerFilter(
         label=_("Asesor"),
-        queryset=crm_forms.advisors(),
+        queryset=former_people.with_former(
+            crm_forms.advisors(), Exists(Loan.objects.filter(advisor=OuterRef("pk")))
+        ),
         empty_label=_("Todos los asesores"),
     )
     branch = django_filters.ModelChoiceFilter(

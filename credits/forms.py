@@ -317,7 +317,38 @@ class LoanForm(OffersRepeatMixin, ServiceErrorsMixin, LoanTermsForm):
         super().__init__(*args, **kwargs)
         self.fields["customer"].queryset = customers
         self.fields["customer"].disabled = customer is not None
-        self.fields["advisor"].queryset = crm_forms.advisors()
+        # Only active advisors and branches; one picked as it left is refused by name.
+        for name in ("advisor", "branch"):
+            crm_forms.offer_keeping(self.fields[name], name, keeping=None)
+        if customer is not None:
+            # «El del cliente» when that advisor left means nobody: say it before saving.
+            for name, why in zip(("advisor", "branch"), self._unowned_by(customer), strict=True):
+                if why:
+                    self.fields[name].help_text = why
+
+    @staticmethod
+    def _unowned_by(customer: Customer) -> tuple[str, str]:
+        return (
+            loan_services.customer_advisor_for_loan(customer)[1],
+            loan_services.customer_branch_for_loan(customer)[1],
+        )
+
+    def unowned(self) -> list[str]:
+        """Say, in sentences, what the saved loan did not take from its customer for want of
+        a choice (their advisor left, their branch closed)."""
+        data = self.cleaned_data
+        reasons = self._unowned_by(data["customer"])
+        return [
+            why
+            for name, why in zip(("advisor", "branch"), reasons, strict=True)
+            if why and not data[name]
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("advisor", "branch"):
+            crm_forms.refuse_new_leaving(self, name, keeping=None)
+        return cleaned
 
     def clean_vehicle_plate(self) -> str:
         plate = normalize_plate(self.cleaned_data["vehicle_plate"])

@@ -16,16 +16,22 @@ cent, or the row is refused as a mismatch with both figures. Every row the loan 
 (installments, payments, allocations, ledger entries) is written as the services write
 them, in bulk: balances recompute from the ledger like any other loan's.
 
+A loan the source system wrote off comes with its write-off day (*Fecha de castigo*) and
+is stored written off as `credits.services.loans.write_off` leaves one: its WRITE_OFF and
+STATUS ledger entries on that day, still owing its balance (a recovery campaign may name
+it). A loan its payments settle is paid, and is refused with a write-off day.
+
 A loan already in the book (its payment code) is never changed by an import: the same
-loan again is "unchanged", other data under its code is an error. Late interest before
-the import is the source system's business: ours runs from the import day on.
+loan again is "unchanged", other data under its code is an error (a write-off day for a
+loan the book has not written off on that day too). Late interest before the import is
+the source system's business: ours runs from the import day on.
 """
 
 import gc
 import itertools
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -34,7 +40,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, ProtectedError, RestrictedError
+from django.db.models import Max, Min, ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -72,9 +78,30 @@ from crm.services import (
     system_entry_row,
 )
 from lib import bulk, links, money, people, search, small_tables, spreadsheets
+from lib.registry import Registry
 
 # Loans written per transaction step (their installments and payments with them).
 BATCH_SIZE = 200
+
+# {loan id: payment code} -> {loan id: what names it, "una campaña de cartera castigada"}:
+# what an app above credits keeps on imported loans by their id or code, not by a foreign
+# key, so deleting them would leave it naming a loan that no longer exists.
+UndoCheck = Callable[[Mapping[int, str]], dict[int, str]]
+
+_undo_checks: Registry[UndoCheck] = Registry("A loan import undo check")
+
+
+def register_undo_check(name: str, check: UndoCheck) -> None:
+    """Refuse to undo a loans import while `check` names what holds its loans (by its app's
+    `ready`); it runs under the loans' locks."""
+    _undo_checks.register(name, check)
+
+
+def unregister_undo_check(name: str) -> None:
+    """Forget `name`'s check (for tests)."""
+    _undo_checks.unregister(name)
+
+
 # Blockers an undo lists by line; the rest are counted.
 BLOCKERS_LISTED = 20
 # Problems of one loan's installments or payments named on its line; the rest are counted.
@@ -116,6 +143,7 @@ ALLOCATION_FIELDS = ("payment", "installment", "component", "amount")
 DISBURSEMENT, STATUS = LedgerEntry.Kind.DISBURSEMENT.value, LedgerEntry.Kind.STATUS.value
 PAYMENT, ALLOCATION = LedgerEntry.Kind.PAYMENT.value, LedgerEntry.Kind.ALLOCATION.value
 CREDIT = LedgerEntry.Kind.CREDIT.value
+WRITE_OFF = LedgerEntry.Kind.WRITE_OFF.value
 CODE_ALIASES = ("codigo de pago", "codigo", "cod pago", "payment code", "nro credito", "credito")
 
 # An installment as kept while a run reads its file: six whole numbers (line, number,
@@ -157,6 +185,8 @@ class LoanRow:
     principal_balance: Decimal | None
     # Already in the book with the same data: nothing to write.
     unchanged: bool
+    # The day the source system wrote it off; None: not written off.
+    written_off_on: date | None = None
 
 
 class LoanRun:
@@ -172,8 +202,15 @@ class LoanRun:
         # (document type, number) → (customer id, branch id, advisor id).
         self.customers: dict[tuple[str, str], tuple[int, int | None, int | None]] = {}
         self.existing: dict[str, Loan] = {}
+        # Payment code → the day the book wrote it off, of the loans already in the book
+        # that the file brings with a write-off day.
+        self.written_off: dict[str, date] = {}
         self.products: dict[str, LoanProduct] = {}
         self.branches: dict[str, int] = {}
+        # Whom a loan may take from its customer: advisors still active with the role, and
+        # active branches (`loan_services.customer_advisor_for_loan`).
+        self.advisor_ids: set[int] = set()
+        self.open_branch_ids: set[int] = set()
         self.today = timezone.localdate()
 
 
@@ -265,6 +302,23 @@ class LoanImporter(Importer):
             help=gettext_lazy("Se compara al centavo con el capital que queda por pagar."),
         ),
         Field(
+            "written_off_on",
+            gettext_lazy("Fecha de castigo"),
+            aliases=(
+                "fecha castigo",
+                "castigo",
+                "castigado",
+                "fecha castigado",
+                "written off",
+                "written off date",
+                "write off date",
+            ),
+            help=gettext_lazy(
+                "Solo los créditos castigados: el día del castigo (dd/mm/aaaa). El crédito "
+                "queda «Castigado» desde ese día, con su saldo pendiente."
+            ),
+        ),
+        Field(
             "branch",
             gettext_lazy("Sucursal"),
             aliases=("sucursal", "agencia", "oficina"),
@@ -348,6 +402,10 @@ class LoanImporter(Importer):
         run.branches = {
             search.normalize(name): pk for pk, name in Branch.objects.values_list("pk", "name")
         }
+        run.advisor_ids = loan_services.advisor_ids()
+        run.open_branch_ids = set(
+            Branch.objects.filter(is_active=True).values_list("pk", flat=True)
+        )
         self._load_book(run, main)
         return run
 
@@ -431,6 +489,7 @@ class LoanImporter(Importer):
         """Find the file's customers and its codes already in the book, a query per thousand."""
         numbers: set[str] = set()
         codes: set[str] = set()
+        written_off_codes: set[str] = set()
         for cells in main:
             number = validators.normalize_document_number(
                 spreadsheets.cell_text(cells.get("document_number"))
@@ -440,6 +499,8 @@ class LoanImporter(Importer):
             code = _code(cells.get("payment_code"))
             if code:
                 codes.add(code)
+                if not spreadsheets.is_blank(cells.get("written_off_on")):
+                    written_off_codes.add(code)
         numbers_list, codes_list = sorted(numbers), sorted(codes)
         merged: dict[tuple[str, str], int] = {}
         for start in range(0, len(numbers_list), 1000):
@@ -457,12 +518,12 @@ class LoanImporter(Importer):
                 if merged_into is not None:
                     merged[(doc_type, doc_number)] = merged_into
                 else:
-                    run.customers[(doc_type, doc_number)] = (pk, branch_id, advisor_id)
+                    run.customers[(doc_type, doc_number)] = _owners(run, pk, branch_id, advisor_id)
         # A record merged into another (crm.merge): its loans go to the kept one.
         kept_ids = sorted(set(merged.values()))
         for start in range(0, len(kept_ids), 1000):
             kept = {
-                pk: (pk, branch_id, advisor_id)
+                pk: _owners(run, pk, branch_id, advisor_id)
                 for pk, branch_id, advisor_id in Customer.objects.filter(
                     pk__in=kept_ids[start : start + 1000]
                 ).values_list("pk", "branch_id", "advisor_id")
@@ -479,8 +540,20 @@ class LoanImporter(Importer):
                 "term",
                 "start_date",
                 "annual_rate",
+                "status",
             ):
                 run.existing[loan.payment_code] = loan
+        # When the book wrote off the loans the file brings written off: their first WRITE_OFF
+        # entry (what the portfolio report reads), a query per thousand of them.
+        by_id = {loan.pk: code for code, loan in run.existing.items() if code in written_off_codes}
+        ids = sorted(by_id)
+        for start in range(0, len(ids), 1000):
+            for loan_id, first in (
+                LedgerEntry.objects.filter(loan_id__in=ids[start : start + 1000], kind=WRITE_OFF)
+                .values_list("loan_id")
+                .annotate(first=Min("created_at"))
+            ):
+                run.written_off[by_id[loan_id]] = timezone.localdate(first)
 
     def leftovers(self, state: LoanRun | None) -> list[str]:
         if state is None:
@@ -610,6 +683,27 @@ class LoanImporter(Importer):
                     label=label,
                     maximum=payment_services.MAX_AMOUNT,
                 )
+        written_off_on = None
+        if text.get("written_off_on"):
+            # Any day is read; the day's own rules say what is wrong with it.
+            written_off_on = read(
+                spreadsheets.read_date,
+                "written_off_on",
+                label=_("la fecha de castigo"),
+                earliest=date.min,
+                latest=date.max,
+            )
+        if written_off_on is not None:
+            if start_date is not None and written_off_on < start_date:
+                messages.append(
+                    _("La fecha de castigo (%(day)s) es anterior al desembolso (%(start)s).")
+                    % {"day": _day(written_off_on), "start": _day(start_date)}
+                )
+            elif written_off_on > today:
+                messages.append(
+                    _("La fecha de castigo (%(day)s) es posterior a hoy (%(today)s).")
+                    % {"day": _day(written_off_on), "today": _day(today)}
+                )
         branch_id = None
         if text.get("branch"):
             branches = (
@@ -649,7 +743,13 @@ class LoanImporter(Importer):
                     and existing.annual_rate == annual_rate
                 )
                 if same:
-                    unchanged = True
+                    written_off_problem = _written_off_change(
+                        code, existing, written_off_on, state.written_off.get(code)
+                    )
+                    if written_off_problem:
+                        messages.append(written_off_problem)
+                    else:
+                        unchanged = True
                 else:
                     messages.append(
                         _(
@@ -695,6 +795,7 @@ class LoanImporter(Importer):
                 balance=balances["balance"],
                 principal_balance=balances["principal_balance"],
                 unchanged=unchanged,
+                written_off_on=written_off_on,
             ),
             messages,
         )
@@ -727,6 +828,7 @@ class LoanImporter(Importer):
             "principal_balance": ""
             if row.principal_balance is None
             else money.format_money(row.principal_balance),
+            "written_off_on": "" if row.written_off_on is None else _day(row.written_off_on),
         }
 
     # --- Writing -----------------------------------------------------------------------
@@ -773,6 +875,11 @@ class LoanImporter(Importer):
             mismatch = replay.mismatch(row)
             if replay.loan.credit_balance > payment_services.MAX_AMOUNT:
                 mismatch = _("Los pagos exceden tanto la deuda que el saldo a favor no cabe.")
+            if row.written_off_on is not None and replay.loan.status == Loan.Status.PAID:
+                mismatch = _(
+                    "Los pagos del archivo cancelan el crédito %(code)s, y un crédito pagado no "
+                    "se castiga: deje en blanco la fecha de castigo o revise los pagos."
+                ) % {"code": row.code}
             if mismatch:
                 outcome.errors[line] = mismatch
                 continue
@@ -809,6 +916,11 @@ class LoanImporter(Importer):
                         "payments": len(replay.payments),
                         "schedule": replay.loan.schedule_source,
                         "import": batch.pk,
+                        **(
+                            {"written_off_on": row.written_off_on.isoformat()}
+                            if row.written_off_on is not None
+                            else {}
+                        ),
                     },
                     actor_id=actor_id,
                     at=now,
@@ -859,10 +971,21 @@ class LoanImporter(Importer):
             .values_list("loan_id")
             .annotate(last=Max("id"))
         )
+        held: dict[int, str] = {}
+        codes = {pk: loan.payment_code for pk, loan in loans.items()}
+        for name in _undo_checks.names():
+            check = _undo_checks.get(name)
+            for loan_id, what in (check(codes) if check is not None else {}).items():
+                held.setdefault(loan_id, what)
         blockers = []
         for record in records:
             loan = loans.get(record.object_id)
-            if loan is None:
+            if loan is not None and loan.pk in held:
+                blockers.append(
+                    _("Línea %(line)s: el crédito %(code)s tiene %(what)s.")
+                    % {"line": record.line, "code": loan.payment_code, "what": held[loan.pk]}
+                )
+            elif loan is None:
                 blockers.append(
                     _("Línea %(line)s: el crédito ya no existe.") % {"line": record.line}
                 )
@@ -950,6 +1073,35 @@ def _code(value: Any) -> str:
     return code
 
 
+def _day(day: date) -> str:
+    # Four digits for the year whatever it is: strftime writes year 1 as "1".
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def _written_off_change(
+    code: str, existing: Loan, written_off_on: date | None, ours: date | None
+) -> str:
+    """Return why a row's write-off day differs from what the book has of the loan under its
+    code ("" if it does not): an import never writes off a loan already in the book. A blank
+    day says nothing of it (the loan may have been written off here since)."""
+    if written_off_on is None or written_off_on == ours:
+        return ""
+    if ours is not None:
+        return _(
+            "El crédito %(code)s ya está castigado desde el %(ours)s y el archivo dice "
+            "%(file)s; un crédito registrado no se cambia por importación."
+        ) % {"code": code, "ours": _day(ours), "file": _day(written_off_on)}
+    if existing.status == Loan.Status.ACTIVE:
+        return _(
+            "El crédito %(code)s ya está registrado y vigente; una importación no lo castiga. "
+            "Castíguelo en su página («Castigar») o deje en blanco la fecha de castigo."
+        ) % {"code": code}
+    return _(
+        "El crédito %(code)s ya está registrado, en estado «%(status)s»; una importación no "
+        "lo castiga."
+    ) % {"code": code, "status": existing.get_status_display()}
+
+
 def _part_messages(problems: Sequence[str]) -> list[str]:
     shown = list(problems[:PART_PROBLEMS_LISTED])
     if len(problems) > PART_PROBLEMS_LISTED:
@@ -1025,6 +1177,8 @@ class _Texts:
         self.received = _("Pago recibido: %(amount)s (importado)")
         self.allocated = _("Pago %(id)s")
         self.credited = _("Pago en exceso a saldo a favor")
+        self.source = source
+        self.written_off = _("Castigado el %(day)s en el sistema de origen (%(source)s)")
         self.imported = _("importado")
         self.imported_reference = _("importado: %(ref)s")
 
@@ -1038,6 +1192,8 @@ class _Replay:
         self.payments: list[Payment] = []
         self.allocations: list[PaymentAllocation] = []
         self.credited: list[tuple[Payment, Decimal]] = []
+        # The moment the source system wrote it off (noon of its day); None: not written off.
+        self.written_off_at: datetime | None = None
 
     def pending(self) -> Decimal:
         return sum((i.total_pending for i in self.installments), ZERO) - self.loan.credit_balance
@@ -1072,7 +1228,12 @@ class _Replay:
         each payment write (`loans.disburse`, `payments.apply_payment`), the same entries."""
         loan_id = self.loan.pk
         disbursement = texts.disbursement
-        status = texts.status[self.loan.status]
+        # A loan written off was active first: its write-off follows, as `loans.write_off`
+        # writes it.
+        written_off_at = self.written_off_at
+        status = texts.status[
+            Loan.Status.ACTIVE.value if written_off_at is not None else self.loan.status
+        ]
         entries = [
             (
                 loan_id,
@@ -1131,7 +1292,17 @@ class _Replay:
                         now,
                     )
                 )
+        if written_off_at is not None:
+            reason = self.written_off_reason(texts)
+            entries.extend(
+                (loan_id, None, None, kind, "", ZERO, ZERO, actor_id, reason, written_off_at)
+                for kind in (WRITE_OFF, STATUS)
+            )
         return entries
+
+    def written_off_reason(self, texts: _Texts) -> str:
+        day = timezone.localdate(self.written_off_at)
+        return (texts.written_off % {"day": _day(day), "source": texts.source})[:255]
 
     def allocation_rows(self) -> list[tuple]:
         """Return the payments' allocations as rows of ALLOCATION_FIELDS."""
@@ -1139,6 +1310,22 @@ class _Replay:
 
     def summary(self, source: str, texts: _Texts) -> str:
         loan = self.loan
+        if self.written_off_at is not None:
+            return ngettext(
+                "Crédito %(code)s importado castigado (%(source)s): %(cur)s %(amount)s en "
+                "%(term)s cuota, %(payments)s pagos aplicados, castigado el %(day)s",
+                "Crédito %(code)s importado castigado (%(source)s): %(cur)s %(amount)s en "
+                "%(term)s cuotas, %(payments)s pagos aplicados, castigado el %(day)s",
+                loan.term,
+            ) % {
+                "code": loan.payment_code,
+                "source": source,
+                "cur": loan.currency,
+                "amount": money.format_money(loan.principal),
+                "term": loan.term,
+                "payments": len(self.payments),
+                "day": _day(timezone.localdate(self.written_off_at)),
+            }
         return ngettext(
             "Crédito %(code)s importado (%(source)s): %(cur)s %(amount)s en %(term)s cuota, "
             "%(payments)s pagos aplicados, estado %(status)s",
@@ -1154,6 +1341,18 @@ class _Replay:
             "payments": len(self.payments),
             "status": texts.status_label[loan.status],
         }
+
+
+def _owners(
+    run: LoanRun, pk: int, branch_id: int | None, advisor_id: int | None
+) -> tuple[int, int | None, int | None]:
+    """A customer's id, and the branch and advisor its loans take from it: none of them once
+    closed or gone (inactive, or without the advisor's role), as `create_loan` does."""
+    return (
+        pk,
+        branch_id if branch_id in run.open_branch_ids else None,
+        advisor_id if advisor_id in run.advisor_ids else None,
+    )
 
 
 def _replay(row: LoanRow, run: LoanRun, *, actor, texts: _Texts) -> _Replay:
@@ -1272,7 +1471,16 @@ def _replay(row: LoanRow, run: LoanRun, *, actor, texts: _Texts) -> _Replay:
         loan.paid_at = timezone.make_aware(datetime.combine(last_day, time(12)))
     days = (today - overdue[0].due_date).days if overdue else 0
     loan.days_past_due, loan.bucket = days, Bucket.for_days(days)
-    loan.status_changed_at = timezone.now()
+    now = timezone.now()
+    loan.status_changed_at = now
+    if row.written_off_on is not None and loan.status == Loan.Status.ACTIVE:
+        # Settled, it stays paid and the row is refused (LoanImporter._write_chunk).
+        loan.status = Loan.Status.WRITTEN_OFF
+        # Noon of its day, as the disbursement; never later than the import itself.
+        replay.written_off_at = min(
+            timezone.make_aware(datetime.combine(row.written_off_on, time(12))), now
+        )
+        loan.status_changed_at = replay.written_off_at
     return replay
 
 

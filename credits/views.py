@@ -99,6 +99,8 @@ def loan_create(request: HttpRequest) -> HttpResponse:
                 request,
                 _("Crédito %(code)s registrado como borrador.") % {"code": loan.payment_code},
             )
+            for why in form.unowned():
+                messages.warning(request, why)
             return redirect(loan)
     terms = forms.LoanTermsForm(request.POST) if request.method == "POST" else None
     return render(

@@ -133,6 +133,103 @@ def advisors():
     )
 
 
+def advisor_left(user: AbstractBaseUser) -> str:
+    """Say why `user` is no longer among `advisors()`: «(inactivo)», «(sin rol de asesor)»;
+    "" while they are."""
+    if not user.is_active:
+        return _("(inactivo)")
+    if not advisors().filter(pk=user.pk).exists():
+        return _("(sin rol de asesor)")
+    return ""
+
+
+def branch_left(branch: Branch) -> str:
+    return "" if branch.is_active else _("(sucursal inactiva)")
+
+
+def channel_left(channel: Channel) -> str:
+    return "" if channel.is_active else _("(canal inactivo)")
+
+
+def advisor_refused(user: AbstractBaseUser) -> str:
+    """Why `user` may not be given a customer or a loan now, in a sentence; "" if they may."""
+    note = advisor_left(user)
+    if not note:
+        return ""
+    name = people.display_name(user)
+    if not user.is_active:
+        return _("%(name)s ya no está activo: elija otro asesor.") % {"name": name}
+    return _("%(name)s no tiene el rol de asesor: elija otro asesor.") % {"name": name}
+
+
+def branch_refused(branch: Branch) -> str:
+    if branch.is_active:
+        return ""
+    return _("La sucursal %(name)s está inactiva: elija otra.") % {"name": branch}
+
+
+def channel_refused(channel: Channel) -> str:
+    if channel.is_active:
+        return ""
+    return _("El canal %(name)s está inactivo: elija otro.") % {"name": channel}
+
+
+# A choice the lists offer only while it is active: (offered rows, every row, why a row is
+# no longer offered as «(…)», the sentence refusing it as a new pick).
+LEAVING_CHOICES = {
+    "advisor": (advisors, lambda: get_user_model().objects.all(), advisor_left, advisor_refused),
+    "branch": (
+        lambda: Branch.objects.filter(is_active=True),
+        Branch.objects.all,
+        branch_left,
+        branch_refused,
+    ),
+    "channel": (
+        lambda: Channel.objects.filter(is_active=True),
+        Channel.objects.all,
+        channel_left,
+        channel_refused,
+    ),
+}
+
+
+def offer_keeping(field: forms.ModelChoiceField, name: str, *, keeping: int | None) -> None:
+    """Offer in `field` the active rows of its kind (`LEAVING_CHOICES[name]`), and the row a
+    record holds (`keeping`, an id) even when it is no longer active, marked with why.
+
+    The field accepts any row, so that `refuse_new_leaving` names the one refused instead of
+    «Escoja una opción válida». Without the stored row among the choices, the select showed
+    empty on a customer whose advisor left or whose branch closed, and saving any other
+    change cleared it.
+    """
+    offered, everyone, left, _refused = LEAVING_CHOICES[name]
+    field.queryset = everyone()
+    label = field.label_from_instance
+
+    def choices() -> list[tuple]:
+        rows = [(row.pk, label(row)) for row in offered()]
+        if keeping is not None and all(pk != keeping for pk, _label in rows):
+            rows += [
+                (row.pk, f"{label(row)} {left(row)}".strip())
+                for row in everyone().filter(pk=keeping)
+            ]
+        empty = [] if field.empty_label is None else [("", field.empty_label)]
+        return [*empty, *rows]
+
+    field.choices = choices
+
+
+def refuse_new_leaving(form: forms.BaseForm, name: str, *, keeping: int | None) -> None:
+    """Refuse on the bound `form` a newly chosen row no longer active (`offer_keeping`); the
+    one the record holds (`keeping`) stays as it is."""
+    value = form.cleaned_data.get(name)
+    if value is None or value.pk == keeping:
+        return
+    why = LEAVING_CHOICES[name][3](value)
+    if why:
+        form.add_error(name, why)
+
+
 class PersonContactForm(forms.Form):
     """A person who writes to us from a public page: who they are and how to reach them.
 
@@ -225,9 +322,8 @@ class CustomerForm(KeepsOthersChanges, ConfirmsIdentityMixin, forms.ModelForm):
 
     def __init__(self, *args, user: AbstractBaseUser | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
-        self.fields["branch"].queryset = Branch.objects.filter(is_active=True)
-        self.fields["advisor"].queryset = advisors()
+        for name in LEAVING_CHOICES:
+            offer_keeping(self.fields[name], name, keeping=self._stored_id(name))
         self.fields["document_number"].widget.attrs["autofocus"] = True
         refuse_control_characters_in(self)
         limit_tags_to_hand_kept(self.fields["tags"], self.instance)
@@ -291,10 +387,16 @@ class CustomerForm(KeepsOthersChanges, ConfirmsIdentityMixin, forms.ModelForm):
             )
         return phone
 
+    def _stored_id(self, name: str) -> int | None:
+        return getattr(self.instance, f"{name}_id") if self.instance.pk else None
+
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("phone") and not cleaned.get("email") and not self.errors.get("phone"):
             self.add_error("phone", _("Registre al menos un celular o un correo para contactarlo."))
+        # After `lib.stale`: a value left as shown is the stored one by now.
+        for name in LEAVING_CHOICES:
+            refuse_new_leaving(self, name, keeping=self._stored_id(name))
         return cleaned
 
     def _post_clean(self) -> None:

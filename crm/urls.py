@@ -2,6 +2,7 @@ from django.urls import path
 
 from crm import views, webhooks
 from crm.imports import views as import_views
+from crm.reassign import views as reassign_views
 
 app_name = "crm"
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("baja/<str:firma>/", views.unsubscribe, name="unsubscribe"),
     path("clientes/", views.customer_list, name="customer_list"),
     path("clientes/nuevo/", views.customer_create, name="customer_create"),
+    path("clientes/reasignar/", reassign_views.customer_reassign, name="customer_reassign"),
     path("clientes/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("clientes/<int:pk>/editar/", views.customer_update, name="customer_update"),
     path("clientes/<int:pk>/timeline/", views.customer_timeline, name="customer_timeline"),

@@ -5,15 +5,21 @@ Django's ModelBackend loads that from the database on each request: the person's
 permissions and their groups'. `CachedPermissionsBackend` keeps the set in the cache,
 and any change that could alter a set (a group, a permission, a membership, a person's
 save other than the sign-in stamp) starts a new generation of cached sets.
+
+A person made inactive also loses their sessions (`end_sessions`): ticked «Activo» again,
+they sign in again.
 """
 
 import contextlib
+from importlib import import_module
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
+from django.utils import timezone
 
 PERMISSIONS_TTL = 60 * 60
 _GENERATION = "auth:permissions-generation"
@@ -57,6 +63,37 @@ def _forget_on_change(sender, update_fields=None, **kwargs) -> None:
         forget_permissions()
 
 
+def end_sessions(user_pk: int) -> int:
+    """End every live session of the person `user_pk` (signed in on any device); return how
+    many. Sessions do not say whose they are in a column: the live ones (the debtors' portal
+    sessions too) are read and decoded, which a deactivation, a rare admin act, can afford;
+    the person's are deleted through the session store, so a cached copy (cached_db) goes too."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    if not hasattr(store, "get_model_class"):
+        return 0  # sessions kept only in a cache or a cookie: nothing to look through
+    wanted = str(user_pk)
+    decode = store().decode
+    rows = store.get_model_class().objects.filter(expire_date__gt=timezone.now())
+    keys = [
+        key
+        for key, data in rows.values_list("session_key", "session_data").iterator()
+        if str(decode(data).get(SESSION_KEY)) == wanted
+    ]
+    for key in keys:
+        store(session_key=key).delete()
+    return len(keys)
+
+
+def _end_sessions_when_inactive(sender, instance, created, update_fields=None, **kwargs) -> None:
+    # Django treats an inactive person's request as anonymous but keeps their session: ticked
+    # «Activo» again, a browser left signed in (a laptop at a branch) came back to life.
+    if created or instance.is_active:
+        return
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    end_sessions(instance.pk)
+
+
 def _forget_on_membership(sender, action, **kwargs) -> None:
     if action.startswith("post_"):
         forget_permissions()
@@ -77,6 +114,9 @@ def connect_signals() -> None:
         uid = f"lib.auth.{model._meta.label_lower}"
         post_save.connect(_forget_on_change, sender=model, dispatch_uid=f"{uid}.save")
         post_delete.connect(_forget_on_change, sender=model, dispatch_uid=f"{uid}.delete")
+    post_save.connect(
+        _end_sessions_when_inactive, sender=user, dispatch_uid="lib.auth.end_sessions"
+    )
     for relation in (user.groups.through, user.user_permissions.through, Group.permissions.through):
         m2m_changed.connect(
             _forget_on_membership, sender=relation, dispatch_uid=f"lib.auth.{relation.__name__}"

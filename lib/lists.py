@@ -124,7 +124,7 @@ def _cached_lists(sources: dict[str, Iterable]) -> dict[str, list]:
         if cached is not None and cached[0] == current:
             choices = cached[1]
         else:
-            choices = [(_plain(value), str(label)) for value, label in source]
+            choices = [_plain_choice(value, label) for value, label in source]
             missing[key] = (current, choices)
         choices_by_key[key] = choices
         _local_choices[key] = (current, choices, now)
@@ -184,6 +184,14 @@ def _choices_key(filterset: FilterSet, name: str) -> str:
         user = getattr(filterset.request, "user", None)
         key += f":{getattr(user, 'pk', '')}"
     return f"{key}:{translation.get_language() or ''}"
+
+
+def _plain_choice(value, label) -> tuple:
+    """Return a choice as the cache keeps it; a group (its name, its choices) as a group
+    (lib.former_people groups the people who left)."""
+    if isinstance(label, list | tuple):
+        return (str(value), [(_plain(v), str(text)) for v, text in label])
+    return (_plain(value), str(label))
 
 
 def _plain(value):

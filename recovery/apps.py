@@ -41,6 +41,7 @@ class RecoveryConfig(AppConfig):
         from collections_app.portal import redirects as portal_redirects
         from collections_app.portal import session as portal_session
         from collections_app.strategies.segments import CASTIGADA_TAG
+        from credits import imports as credit_imports
         from credits import views as credit_views
         from crm import identity, timeline
         from crm import services as crm_services
@@ -66,6 +67,8 @@ class RecoveryConfig(AppConfig):
             ),
         )
         credit_views.register_loan_note(receivables.CAMPAIGN, receivables.loan_note)
+        # A loans import is not undone while a campaign names one of its loans.
+        credit_imports.register_undo_check("recovery", receivables.campaigns_holding_imported)
         crm_services.MANAGED_TAGS.register(
             CASTIGADA_TAG, _("la pone y la quita su campaña de cartera castigada")
         )

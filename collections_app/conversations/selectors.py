@@ -24,7 +24,7 @@ from crm import messages as customer_messages
 from crm import selectors as crm_selectors
 from crm.models import Customer, Interaction, Message
 from integrations.channels import LOG_PROVIDER
-from lib import people, search, small_tables
+from lib import former_people, people, search, small_tables
 
 VIEW_CONVERSATION = "collections_app.view_conversation"
 CHANGE_CONVERSATION = "collections_app.change_conversation"
@@ -270,13 +270,9 @@ def agent_choices() -> list[tuple[int | str, str]]:
 
 def former_agents() -> QuerySet:
     """Return the people who hold a conversation but may no longer be given one, by name."""
-    return (
-        get_user_model()
-        .objects.filter(Exists(Conversation.objects.filter(assigned_to=OuterRef("pk"))))
-        .exclude(pk__in=assignable_agents().values("pk"))
-        .only("username", "first_name", "last_name", "is_active")
-        .order_by("first_name", "last_name", "username")
-    )
+    return former_people.former(
+        assignable_agents(), Exists(Conversation.objects.filter(assigned_to=OuterRef("pk")))
+    ).only("username", "first_name", "last_name", "is_active")
 
 
 def holder_label(person: AbstractBaseUser) -> str:
@@ -289,9 +285,7 @@ def holder_label(person: AbstractBaseUser) -> str:
 
 def former_agent_label(person: AbstractBaseUser) -> str:
     """Name someone who may no longer be given a conversation, saying why."""
-    if person.is_active:
-        return gettext("%(name)s (sin el rol)") % {"name": people.display_name(person)}
-    return gettext("%(name)s (inactivo)") % {"name": people.display_name(person)}
+    return former_people.former_label(person, no_role=gettext("sin el rol"))
 
 
 def labels() -> QuerySet[ConversationLabel]:

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -232,6 +234,10 @@ def create_loan(
         raise ValidationError(
             {"first_due_date": _("El primer vencimiento debe ser posterior al inicio.")}
         )
+    customer_advisor, no_advisor = customer_advisor_for_loan(customer)
+    customer_branch, no_branch = customer_branch_for_loan(customer)
+    # What the loan does not take from the customer, said on its timeline entry.
+    unowned = [why for given, why in ((advisor, no_advisor), (branch, no_branch)) if not given]
     loan = Loan(
         customer=customer,
         product=product,
@@ -248,8 +254,8 @@ def create_loan(
         grace_days=product.grace_days,
         start_date=start_date,
         first_due_date=first_due_date,
-        advisor=advisor or customer.advisor,
-        branch=branch or customer.branch,
+        advisor=advisor or customer_advisor,
+        branch=branch or customer_branch,
         notes=notes,
         created_by=people.signed_in(actor),
         **{f"vehicle_{k}": v for k, v in (vehicle or {}).items() if v not in (None, "")},
@@ -265,11 +271,62 @@ def create_loan(
             "Crédito %(code)s registrado: %(cur)s %(amount)s en %(term)s cuotas",
             term,
         )
-        % {"code": loan.payment_code, "cur": loan.currency, "amount": principal, "term": term},
+        % {"code": loan.payment_code, "cur": loan.currency, "amount": principal, "term": term}
+        + "".join(f". {why}" for why in unowned if why),
         payload={"loan": loan.pk, "product": product.name, "rate": str(loan.annual_rate)},
         actor=actor,
     )
     return loan
+
+
+def customer_advisor_for_loan(customer: Customer) -> tuple[AbstractBaseUser | None, str]:
+    """Return the advisor a new loan of `customer` takes when none is chosen («El del
+    cliente»), and, when it takes nobody, why in a sentence ("" if the customer has none).
+
+    The customer's advisor counts only while active and with the role that gives customers
+    (`crm.forms.advisors`): a loan credited to someone who left had nobody to follow it.
+    """
+    advisor = customer.advisor
+    if advisor is None:
+        return None, ""
+    name = people.display_name(advisor)
+    if not advisor.is_active:
+        why = _("El asesor del cliente, %(name)s, ya no está activo: el crédito queda sin asesor.")
+        return None, why % {"name": name}
+    if not may_advise(advisor):
+        why = _(
+            "El asesor del cliente, %(name)s, ya no tiene el rol de asesor: el crédito queda "
+            "sin asesor."
+        )
+        return None, why % {"name": name}
+    return advisor, ""
+
+
+def customer_branch_for_loan(customer: Customer) -> tuple[Branch | None, str]:
+    """Return the branch a new loan of `customer` takes when none is chosen («La del
+    cliente»): the customer's while it is active; else none, and why in a sentence."""
+    branch = customer.branch
+    if branch is None or branch.is_active:
+        return branch, ""
+    why = _("La sucursal del cliente, %(name)s, está inactiva: el crédito queda sin sucursal.")
+    return None, why % {"name": branch.name}
+
+
+def may_advise(user: AbstractBaseUser) -> bool:
+    """Whether `user` is among the advisors the forms offer (`crm.forms.advisors`): active,
+    in a role that may edit customers."""
+    return user.is_active and _advisors().filter(pk=user.pk).exists()
+
+
+def advisor_ids() -> set[int]:
+    """Return the ids of everyone `may_advise` says yes to (for an import's many rows)."""
+    return set(_advisors().values_list("pk", flat=True))
+
+
+def _advisors() -> QuerySet:
+    return get_user_model().objects.filter(
+        is_active=True, groups__permissions__codename="change_customer"
+    )
 
 
 def _refuse_a_repeat(

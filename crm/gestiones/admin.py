@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 from crm import admin as crm_admin
 from crm import display
+from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.documents import services as document_services
 from crm.gestiones.goals import services as goal_services
@@ -108,8 +109,40 @@ class FormFieldInline(admin.TabularInline):
     fields = ("scope", "name", "label", "kind", "is_required", "choices", "order")
 
 
+class MarksSupervisorsAdmin:
+    """A type's or state's «supervisores» list marks who supervises nothing now: a person
+    who left «(inactivo)», or whose role no longer supervises «(sin rol de supervisor)»
+    (gestion_selectors.SUPERVISE_PERMISSION). They stay listed until someone takes them out."""
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "supervisors" and field is not None:
+            field.label_from_instance = supervisor_label()
+        return field
+
+
+def supervisor_label():
+    """Return a label for a user among the supervisors' choices, with its mark; who may
+    supervise is read once, when the first choice is drawn."""
+    able: set[int] = set()
+    read = False
+
+    def label(user) -> str:
+        nonlocal read
+        if not read:
+            able.update(gestion_selectors.supervisors().order_by().values_list("pk", flat=True))
+            read = True
+        if not user.is_active:
+            return _("%(user)s (inactivo)") % {"user": user}
+        if user.pk not in able:
+            return _("%(user)s (sin rol de supervisor)") % {"user": user}
+        return str(user)
+
+    return label
+
+
 @admin.register(GestionType)
-class GestionTypeAdmin(admin.ModelAdmin):
+class GestionTypeAdmin(MarksSupervisorsAdmin, admin.ModelAdmin):
     formfield_overrides = NUMBER_FIELDS
     list_display = ("name", "code", "product", "is_time_controlled", "is_active")
     list_filter = ("is_active",)
@@ -184,7 +217,7 @@ class StateAgentInline(WholeNumberAutocompleteMixin, admin.TabularInline):
 
 
 @admin.register(GestionState)
-class GestionStateAdmin(admin.ModelAdmin):
+class GestionStateAdmin(MarksSupervisorsAdmin, admin.ModelAdmin):
     formfield_overrides = NUMBER_FIELDS
     list_display = ("name", "gestion_type", "order", "is_initial", "outcome", "duration_column")
     list_filter = ("gestion_type", "outcome")

@@ -5,11 +5,12 @@ import datetime
 import django_filters
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Loan
-from crm.filters import PersonChoiceFilter
+from crm.filters import PersonWithFormerFilter
 from crm.forms import PersonChoiceField, ServiceErrorsMixin
 from crm.gestiones import dynamic, selectors
 from crm.gestiones.models import (
@@ -24,7 +25,7 @@ from crm.gestiones.models import (
 )
 from crm.models import Branch, Channel, Customer, Product
 from lib import fields as lib_fields
-from lib import search
+from lib import former_people, search
 from lib.money import Currency
 from lib.stale import KeepsOthersChangesPlain
 
@@ -300,8 +301,13 @@ class GestionFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(
         label=_("Situación"), choices=Outcome.choices, empty_label=_("Todas")
     )
-    agent = PersonChoiceFilter(
-        label=_("Gestor"), queryset=lambda request: selectors.agents(), empty_label=_("Todos")
+    # Who left and still holds gestiones too, under «Ya no atienden».
+    agent = PersonWithFormerFilter(
+        label=_("Gestor"),
+        queryset=lambda request: former_people.with_former(
+            selectors.agents(), Exists(Gestion.objects.filter(agent=OuterRef("pk")))
+        ),
+        empty_label=_("Todos"),
     )
     branch = django_filters.ModelChoiceFilter(
         label=_("Sucursal"), queryset=Branch.objects.all(), empty_label=_("Todas")

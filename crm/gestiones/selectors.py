@@ -60,28 +60,34 @@ LIST_GESTION_FIELDS = (
 LIST_PREFETCHED = (LIST_CUSTOMER, "gestion_type", "state", "agent", "branch")
 
 
+# What makes a person a supervisor of gestiones: the workload and its reassignment
+# (/gestiones/carga/, where the alerts to supervisors point). Being listed among a type's or
+# a state's supervisors is not enough: a supervisor moved to another role (an advisor now)
+# supervises nothing from that moment, and is marked in admin «(sin rol de supervisor)».
+SUPERVISE_PERMISSION = "gestiones.reassign_gestion"
+
+
 def visible_gestiones(user: AbstractBaseUser) -> QuerySet[Gestion]:
     """Return the gestiones `user` may see.
 
     Everyone's with `view_all_gestiones`; otherwise those the user works, opened, or
-    supervises (as supervisor of the type or of the gestión's current state).
+    supervises (as supervisor of the type or of the gestión's current state, while their
+    role supervises: SUPERVISE_PERMISSION).
     """
     if not user.is_authenticated or not user.has_perm("gestiones.view_gestion"):
         return Gestion.objects.none()
     if user.has_perm("gestiones.view_all_gestiones"):
         return Gestion.objects.all()
-    supervised_types = GestionType.supervisors.through.objects.filter(user=user).values(
-        "gestiontype_id"
-    )
-    supervised_states = GestionState.supervisors.through.objects.filter(user=user).values(
-        "gestionstate_id"
-    )
-    return Gestion.objects.filter(
-        Q(agent=user)
-        | Q(created_by=user)
-        | Q(gestion_type_id__in=supervised_types)
-        | Q(state_id__in=supervised_states)
-    )
+    visible = Q(agent=user) | Q(created_by=user)
+    if user.has_perm(SUPERVISE_PERMISSION):
+        supervised_types = GestionType.supervisors.through.objects.filter(user=user).values(
+            "gestiontype_id"
+        )
+        supervised_states = GestionState.supervisors.through.objects.filter(user=user).values(
+            "gestionstate_id"
+        )
+        visible |= Q(gestion_type_id__in=supervised_types) | Q(state_id__in=supervised_states)
+    return Gestion.objects.filter(visible)
 
 
 def gestion_for(user: AbstractBaseUser, pk: int) -> Gestion:
@@ -191,6 +197,10 @@ def works_on(user: AbstractBaseUser, gestion: Gestion) -> bool:
 
 
 def is_supervisor_of(user: AbstractBaseUser, gestion: Gestion) -> bool:
+    """Return whether `user` supervises `gestion`: listed among its type's or its state's
+    supervisors, and their role supervises (SUPERVISE_PERMISSION)."""
+    if not user.has_perm(SUPERVISE_PERMISSION):
+        return False
     return (
         gestion.gestion_type.supervisors.filter(pk=user.pk).exists()
         or gestion.state.supervisors.filter(pk=user.pk).exists()
@@ -416,11 +426,39 @@ def admin_configurers(permission: str) -> list[AbstractBaseUser]:
     )
 
 
+def may_supervise() -> Q:
+    """Filter users to those who may supervise gestiones now: active, and a superuser or
+    given SUPERVISE_PERMISSION (by a role or one by one)."""
+    app_label, codename = SUPERVISE_PERMISSION.split(".")
+    return Q(is_active=True) & (
+        Q(is_superuser=True)
+        | Q(
+            groups__permissions__codename=codename,
+            groups__permissions__content_type__app_label=app_label,
+        )
+        | Q(
+            user_permissions__codename=codename,
+            user_permissions__content_type__app_label=app_label,
+        )
+    )
+
+
+def supervisors() -> QuerySet:
+    """Return the users who may supervise gestiones now (`may_supervise`)."""
+    return User.objects.filter(may_supervise()).distinct()
+
+
+def type_supervisors(gestion_type: GestionType) -> list[AbstractBaseUser]:
+    """Return the type's supervisors who may supervise now (`may_supervise`)."""
+    return list(gestion_type.supervisors.filter(may_supervise()).distinct())
+
+
 def supervisors_of(gestion: Gestion) -> list[AbstractBaseUser]:
-    """Return the state's supervisors, or the type's when the state has none."""
-    people = list(gestion.state.supervisors.filter(is_active=True))
+    """Return the state's supervisors, or the type's when the state has none; only those who
+    may supervise now (`may_supervise`): one who left or changed role is told nothing."""
+    people = list(gestion.state.supervisors.filter(may_supervise()).distinct())
     if not people:
-        people = list(gestion.gestion_type.supervisors.filter(is_active=True))
+        people = type_supervisors(gestion.gestion_type)
     return people
 
 

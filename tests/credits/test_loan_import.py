@@ -19,7 +19,7 @@ from credits.models import Installment, LedgerEntry, Loan, Payment, PaymentAlloc
 from crm.imports import services
 from crm.models import Customer, ImportBatch, Interaction
 from tests.credits.conftest import TODAY, at, pay
-from tests.factories import CustomerFactory, LoanProductFactory
+from tests.factories import BranchFactory, CustomerFactory, LoanProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -500,3 +500,28 @@ def test_upload_both_tables_map_and_import_on_the_screens(
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.DONE and batch.created_count == 1, batch.failure
     assert Loan.objects.get(payment_code="PX-0001").payments.count() == 1
+
+
+# An imported loan takes its customer's advisor and branch only while that advisor is active
+# with the role and that branch is active (as `credits.services.loans.create_loan` does).
+def test_an_imported_loan_takes_no_advisor_or_branch_that_left(book, supervisor, asesor):
+    _product, marta, jean = book
+    luis = UserFactory(username="lrojas", role="Asesor", is_active=False)
+    trujillo = BranchFactory(name="Trujillo", code="tru", is_active=False)
+    marta.advisor, marta.branch = luis, trujillo
+    marta.save()
+    jean.advisor = asesor
+    jean.save()
+    files = {
+        "main": (
+            "creditos.csv",
+            csv_bytes([LOANS, loan_row(), loan_row(code="PX-0002", document="42345678")]),
+        )
+    }
+
+    run(files, supervisor)
+
+    gone = Loan.objects.get(payment_code="PX-0001")
+    kept = Loan.objects.get(payment_code="PX-0002")
+    assert (gone.advisor, gone.branch) == (None, None)
+    assert (kept.advisor, kept.branch) == (asesor, jean.branch)

@@ -28,6 +28,7 @@ from crm import services as crm_services
 from crm.gestiones.applications import selectors
 from crm.gestiones.models import CreditApplication, Gestion, GestionState
 from crm.models import Interaction
+from lib import people
 
 
 def check_move(
@@ -144,8 +145,8 @@ def enter_state(
             term=application.term,
             start_date=timezone.localdate(now),
             annual_rate=application.annual_rate,
-            advisor=gestion.agent,
-            branch=gestion.branch,
+            advisor=_loan_advisor(gestion, actor),
+            branch=gestion.branch if gestion.branch and gestion.branch.is_active else None,
             cosigner={
                 "name": application.cosigner_name,
                 "email": application.cosigner_email,
@@ -192,6 +193,22 @@ def enter_state(
         occurred_at=now,
     )
     return application
+
+
+def _loan_advisor(gestion: Gestion, actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    """Return who the application's loan is credited to: the gestión's agent; when they left
+    (inactive, or without the advisor's role), the customer's advisor; when that one left
+    too, the person approving it. None leaves it to `create_loan` (the customer's advisor,
+    or nobody, said on the loan's timeline entry)."""
+    agent = gestion.agent
+    if agent is not None and loan_services.may_advise(agent):
+        return agent
+    if loan_services.customer_advisor_for_loan(gestion.customer)[0] is not None:
+        return None
+    actor = people.signed_in(actor)
+    if actor is not None and loan_services.may_advise(actor):
+        return actor
+    return None
 
 
 def _cancel_waiting_loan(

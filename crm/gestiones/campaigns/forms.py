@@ -61,7 +61,9 @@ class CampaignForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
             "Forma parte del enlace del formulario público (/campana/feria-2026/). Vacío: se "
             "toma del nombre."
         )
-        self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
+        # The active channels, and the campaign's own even if deactivated since (marked):
+        # left out, the select showed empty and saving cleared the campaign's channel.
+        crm_forms.offer_keeping(self.fields["channel"], "channel", keeping=self.instance.channel_id)
         # The usable types, and the campaign's own even if it stopped being usable: the
         # service then says why, instead of the field saying "not a valid choice".
         usable = Q(pk__in=selectors.usable_gestion_types().values("pk"))
@@ -93,6 +95,11 @@ class CampaignForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
             "agents",
         ):
             self.fields[name].widget.attrs["size"] = 5
+
+    def clean(self):
+        cleaned = super().clean()
+        crm_forms.refuse_new_leaving(self, "channel", keeping=self.instance.channel_id)
+        return cleaned
 
     def service_data(self) -> dict:
         """Return the cleaned fields `services.save_campaign` takes."""

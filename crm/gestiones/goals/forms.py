@@ -23,23 +23,22 @@ from lib.stale import KeepsOthersChanges
 MONTH_CHOICES = [(number, capfirst(name)) for number, name in MONTHS.items()]
 
 
-def goal_agents() -> QuerySet:
-    """Return the active users who may hold goals (those who may see goals)."""
-    return (
-        get_user_model()
-        .objects.filter(
-            is_active=True,
-            groups__permissions__codename="view_goal",
-            groups__permissions__content_type__app_label="gestiones",
-        )
-        .distinct()
-        .order_by("first_name", "last_name", "username")
-    )
+def goal_agents(*, keeping: int | None = None) -> QuerySet:
+    """Return the active users who may hold goals (those who may see goals), and the person
+    `keeping` whatever they are now: a goal's own agent, who left or changed role."""
+    holds = Q(pk__in=selectors.goal_holders().values("pk"))
+    if keeping is not None:
+        holds |= Q(pk=keeping)
+    return get_user_model().objects.filter(holds).order_by("first_name", "last_name", "username")
 
 
 class AgentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return obj.get_full_name() or obj.get_username()
+        name = obj.get_full_name() or obj.get_username()
+        # Only a goal's own agent can be one who no longer holds goals (goal_agents).
+        if mark := getattr(self, "marks", {}).get(obj.pk):
+            return f"{name} {mark}"
+        return name
 
 
 class AgentFilterField(filter_fields.ModelChoiceField):
@@ -93,6 +92,13 @@ class GoalForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
             self.initial.setdefault("year", today.year)
             self.initial.setdefault("month", today.month)
         self.fields["product"].queryset = Product.objects.order_by("name")
+        if self.instance.pk:
+            # The goal's agent stays a choice, marked, when they left or changed role: the
+            # goal can then be corrected without moving it to someone else.
+            agent = self.fields["agent"]
+            agent.queryset = goal_agents(keeping=self.instance.agent_id)
+            if mark := selectors.agent_mark(self.instance.agent):
+                agent.marks = {self.instance.agent_id: mark}
         for name in ("target_local", "target_usd"):
             self.fields[name].error_messages["min_value"] = _("La meta no puede ser negativa.")
 

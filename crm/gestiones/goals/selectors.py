@@ -24,6 +24,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Case,
@@ -60,6 +61,33 @@ TARGET_FIELDS = ("target_local", "target_usd", "target_prospects", "target_custo
 def sees_all_goals(user: AbstractBaseUser) -> bool:
     """Return whether the user manages goals (supervisors) rather than only has some."""
     return user.has_perm("gestiones.add_goal")
+
+
+def goal_holders() -> QuerySet:
+    """Return the active users who may hold goals: those whose role sees goals."""
+    return get_user_model().objects.filter(
+        is_active=True,
+        groups__permissions__codename="view_goal",
+        groups__permissions__content_type__app_label="gestiones",
+    )
+
+
+def agent_mark(agent: AbstractBaseUser, *, holds: bool | None = None) -> str:
+    """Mark a goal's agent who can no longer hold goals: «(inactivo)», «(sin rol)»; "" for
+    one who can. `holds`, when known (an annotation of `goal_list`), saves the query."""
+    if not agent.is_active:
+        return _("(inactivo)")
+    if holds is None:
+        holds = goal_holders().filter(pk=agent.pk).exists()
+    return "" if holds else _("(sin rol)")
+
+
+def goal_list(user: AbstractBaseUser) -> QuerySet[Goal]:
+    """Return the goals of the list: `visible_goals`, each with whether its agent may still
+    hold goals (`agent_holds`), so the list marks who left or changed role."""
+    return visible_goals(user).annotate(
+        agent_holds=Exists(goal_holders().filter(pk=OuterRef("agent_id")))
+    )
 
 
 def visible_goals(user: AbstractBaseUser) -> QuerySet[Goal]:

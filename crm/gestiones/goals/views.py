@@ -24,7 +24,7 @@ def goal_list(request: HttpRequest) -> HttpResponse:
         request,
         filterset=forms.GoalFilter(
             request.GET,
-            queryset=selectors.visible_goals(request.user).order_by("-year", "-month", "id"),
+            queryset=selectors.goal_list(request.user).order_by("-year", "-month", "id"),
             request=request,
         ),
         table_class=tables.GoalTable,

@@ -22,12 +22,24 @@ def workload(request: HttpRequest) -> HttpResponse:
     """The supervisor's screen: workload per state and agent, and bulk reassignment."""
     types = list(GestionType.objects.all())
     chosen = next((t for t in types if str(t.pk) == request.GET.get("tipo", "")), None)
-    bulk_form = forms.BulkReassignForm(request.POST or None)
+    from_agent = request.GET.get("gestor", "")
+    open_rows = gestion_selectors.gestion_list(request.user).filter(outcome=Outcome.OPEN)
+    if chosen:
+        open_rows = open_rows.filter(gestion_type=chosen)
+    agent_id = whole_number(from_agent)
+    if from_agent == "none":
+        open_rows = open_rows.filter(agent__isnull=True)
+    elif agent_id is not None:
+        open_rows = open_rows.filter(agent_id=agent_id)
+    bulk_form = forms.BulkReassignForm(
+        request.POST or None, open_of_agent=open_rows if agent_id is not None else None
+    )
     if request.method == "POST" and bulk_form.is_valid():
-        marked = len(bulk_form.cleaned_data["gestiones"])
+        chosen_rows = bulk_form.chosen()
+        marked = len(chosen_rows)
         try:
             moved = workload_services.reassign_many(
-                gestiones=bulk_form.cleaned_data["gestiones"],
+                gestiones=chosen_rows,
                 agent=bulk_form.cleaned_data["agent"],
                 actor=request.user,
                 reason=bulk_form.cleaned_data["reason"],
@@ -36,11 +48,18 @@ def workload(request: HttpRequest) -> HttpResponse:
             bulk_form.add_error(None, exc)
         else:
             agent = bulk_form.cleaned_data["agent"]
+            if bulk_form.cleaned_data["all_of_agent"]:
+                _say_all_reassigned(
+                    request,
+                    moved=moved,
+                    expected=bulk_form.cleaned_data["expected"],
+                    left=open_rows.count(),
+                    agent=people.display_name(agent),
+                )
+                return redirect(request.get_full_path())
             if (
                 not moved
-                and selectors.reassigned_a_moment_ago(
-                    bulk_form.cleaned_data["gestiones"], agent=agent, actor=request.user
-                )
+                and selectors.reassigned_a_moment_ago(chosen_rows, agent=agent, actor=request.user)
                 == marked
             ):
                 # Sent twice: the first send moved them all; this one had nothing to do.
@@ -63,14 +82,6 @@ def workload(request: HttpRequest) -> HttpResponse:
                 agent=people.display_name(agent),
             )
             return redirect(request.get_full_path())
-    from_agent = request.GET.get("gestor", "")
-    open_rows = gestion_selectors.gestion_list(request.user).filter(outcome=Outcome.OPEN)
-    if chosen:
-        open_rows = open_rows.filter(gestion_type=chosen)
-    if from_agent == "none":
-        open_rows = open_rows.filter(agent__isnull=True)
-    elif (agent_id := whole_number(from_agent)) is not None:
-        open_rows = open_rows.filter(agent_id=agent_id)
     page = Paginator(open_rows.order_by("due_at", "id"), 25).get_page(request.GET.get("page"))
     by_agent = selectors.workload_by_agent(gestion_type=chosen)
     # Filtered by someone who no longer works gestiones (the late alert links here): the
@@ -87,6 +98,9 @@ def workload(request: HttpRequest) -> HttpResponse:
         "page": page,
         "bulk_form": bulk_form,
         "from_agent": from_agent,
+        # «Reasignar las N gestiones abiertas de este gestor», when one is chosen.
+        "of_one_agent": agent_id is not None,
+        "all_limit": forms.ALL_LIMIT,
         "agents": gestion_selectors.agents(),
         "gone": gone,
         "chart": {
@@ -125,4 +139,40 @@ def _say_reassigned(request: HttpRequest, *, moved: int, unchanged: int, agent: 
             "%(n)s no cambiaron: ya estaban a su cargo o se cerraron.",
             unchanged,
         ) % {"n": unchanged}
+    messages.success(request, text)
+
+
+def _say_all_reassigned(
+    request: HttpRequest, *, moved: int, expected: int | None, left: int, agent: str
+) -> None:
+    """Say how many of the agent's open gestiones changed hands, when that is not what the
+    page said, and how many are left (above forms.ALL_LIMIT a send moves only that many)."""
+    if not moved:
+        messages.warning(
+            request,
+            _(
+                "No se reasignó ninguna gestión: las de este gestor ya estaban a cargo de "
+                "%(agent)s o se cerraron."
+            )
+            % {"agent": agent},
+        )
+        return
+    text = ngettext(
+        "%(n)s gestión reasignada a %(agent)s.",
+        "%(n)s gestiones reasignadas a %(agent)s.",
+        moved,
+    ) % {"n": moved, "agent": agent}
+    if expected is not None and expected != moved and not left:
+        text += " " + ngettext(
+            "La página mostraba %(n)s: la lista cambió mientras tanto.",
+            "La página mostraba %(n)s: la lista cambió mientras tanto.",
+            expected,
+        ) % {"n": expected}
+    if left:
+        text += " " + ngettext(
+            "Queda %(n)s abierta a cargo de este gestor: reasígnela con otro envío.",
+            "Quedan %(n)s abiertas a cargo de este gestor: reasígnelas con otro envío "
+            "(se mueven hasta %(limit)s por vez).",
+            left,
+        ) % {"n": left, "limit": forms.ALL_LIMIT}
     messages.success(request, text)

@@ -1,0 +1,1 @@
+"""Handing a customer's advisor over in bulk: a leaving advisor's customers to another."""

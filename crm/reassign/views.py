@@ -1,0 +1,102 @@
+"""Reassign the customers the list shows, filtered by one advisor, to another advisor."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from crm import filters, selectors
+from crm.reassign import forms, services
+from lib import people
+
+# Moving a whole portfolio is a supervisor's work: an advisor edits customers (the first
+# permission) but does not reassign (the second, the workload's reassignment).
+PERMISSIONS = ("crm.change_customer", "gestiones.reassign_gestion")
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(PERMISSIONS, raise_exception=True)
+def customer_reassign(request: HttpRequest) -> HttpResponse:
+    """Give every customer the list shows, filtered by one advisor, to another: a page
+    that says how many and whose (the confirmation), then the POST, each customer with
+    its timeline entry. The list's filters travel in the query string, so the customers
+    moved are those the list showed, as they are at that moment."""
+    filterset = filters.CustomerFilter(
+        request.GET, queryset=selectors.customers_visible_to(request.user)
+    )
+    list_url = f"{reverse('crm:customer_list')}?{request.GET.urlencode()}"
+    from_advisor = filterset.form.cleaned_data.get("advisor") if filterset.is_valid() else None
+    if from_advisor is None:
+        messages.warning(request, _("Filtre la lista por un asesor para reasignar sus clientes."))
+        return HttpResponseClientRedirect(list_url) if request.htmx else redirect(list_url)
+    from_label = filterset.form.fields["advisor"].label_from_instance(from_advisor)
+    rows = filterset.qs.filter(advisor=from_advisor)
+    form = forms.ReassignCustomersForm(
+        request.POST if request.method == "POST" else None, user=request.user
+    )
+    if form.is_bound and form.is_valid():
+        to_advisor = form.cleaned_data["to_advisor"]
+        try:
+            moved = services.reassign_customers(
+                customers=rows,
+                from_advisor=from_advisor,
+                to_advisor=to_advisor,
+                actor=request.user,
+                hooks=form.chosen_hooks(),
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        else:
+            _say_reassigned(
+                request,
+                moved=moved,
+                expected=form.cleaned_data["expected"],
+                from_label=from_label,
+                to_label=people.display_name(to_advisor),
+            )
+            return redirect(list_url)
+    return render(
+        request,
+        "crm/customer_reassign.html",
+        {
+            "form": form,
+            "count": rows.count(),
+            "from_label": from_label,
+            "list_url": list_url,
+            "action_url": request.get_full_path(),
+        },
+    )
+
+
+def _say_reassigned(
+    request: HttpRequest, *, moved: int, expected: int | None, from_label: str, to_label: str
+) -> None:
+    """Say how many customers changed hands, and when that is not what the page said."""
+    if not moved:
+        messages.warning(
+            request,
+            _(
+                "No se reasignó ningún cliente: ninguno de los que muestra la lista seguía a "
+                "cargo de %(from)s."
+            )
+            % {"from": from_label},
+        )
+        return
+    text = ngettext(
+        "%(n)s cliente de %(from)s reasignado a %(to)s.",
+        "%(n)s clientes de %(from)s reasignados a %(to)s.",
+        moved,
+    ) % {"n": moved, "from": from_label, "to": to_label}
+    if expected is not None and expected != moved:
+        text += " " + ngettext(
+            "La página mostraba %(n)s: la lista cambió mientras tanto.",
+            "La página mostraba %(n)s: la lista cambió mientras tanto.",
+            expected,
+        ) % {"n": expected}
+    messages.success(request, text)
