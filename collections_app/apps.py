@@ -19,13 +19,16 @@ class CollectionsAppConfig(AppConfig):
             checks,
             merge_handlers,
             receivables,
+            rule_references,
             services,
         )
         from collections_app.conversations import services as conversation_services
         from collections_app.models import EventSetting
         from collections_app.strategies import events as event_settings
         from collections_app.strategies import flows, segments, templating
+        from credits import imports as credit_imports
         from credits.services import loans as loan_services
+        from credits.services import payments as payment_services
         from crm import deletions, timeline
         from crm import messages as customer_messages
         from integrations import sms, webhooks, whatsapp
@@ -34,8 +37,14 @@ class CollectionsAppConfig(AppConfig):
         receivables.register(receivables.LoanReceivable())
         # A disbursement annulled by mistake waits while collections has something open on it.
         loan_services.register_annulment_check("collections", receivables.open_events_refusal)
+        # A loans import is not undone while collections' events name its loans.
+        credit_imports.register_undo_check("collections", receivables.events_holding_imported)
+        # A payment applied to a loan withdraws the loan's links it outgrew.
+        payment_services.register_payment_hook("collections", services.withdraw_after_loan_payment)
         # A merge of two customers folds their conversations into one (crm.merge).
         merge_handlers.register()
+        # A tag, branch or loan product a segment names is not deleted (crm.references).
+        rule_references.register()
         # The strategies' deletions, in the audit gestiones shows (crm.deletions).
         deletions.register_deletion_kind(segments.DELETION_KIND, _("Segmento de cobranza"))
         deletions.register_deletion_kind(templating.DELETION_KIND, _("Plantilla de mensaje"))

@@ -6,7 +6,7 @@ own app's services; this app only calls the interface, so the recovery app regis
 written-off campaigns here from its `AppConfig.ready` without this app importing it.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Case, CharField, DateTimeField, OuterRef, Q, Subquery, Sum, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -170,6 +170,13 @@ class ReceivableKind(Protocol):
     ) -> dict[int, tuple[datetime | None, AbstractBaseUser | None, str]]:
         """Return, of these payments, the annulled ones: when, by whom and why; one query."""
 
+    def annulment_of(self, payment_id: OuterRef) -> tuple[Subquery, Subquery]:
+        """Return subqueries of when and why the payment `payment_id` points at was
+        annulled (null while it stands), for a list that reads them in its own query."""
+
+    def overpaid(self, payment_id: int) -> Decimal:
+        """Return how much of the payment was more than was owed (kept for the debtor)."""
+
     def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
         """Return the receivable's payments recorded under `external_id`, or under it
         followed by ":" and more (the same provider payment recorded again), oldest first.
@@ -220,6 +227,25 @@ def kind(name: str) -> ReceivableKind:
     if found is None:
         raise ValidationError(_("Tipo de deuda desconocido: %(kind)s.") % {"kind": name})
     return found
+
+
+def annulment_columns(kind_field: str, payment_field: str) -> tuple[Case, Case]:
+    """Return when and why the payment a row names (its kind in `kind_field`, its id in
+    `payment_field`) was annulled, null while it stands: each kind's own subqueries, so a
+    list of rows of every kind reads them in its one query."""
+    names = _kinds.names()
+    at = [
+        When(**{kind_field: name}, then=kind(name).annulment_of(OuterRef(payment_field))[0])
+        for name in names
+    ]
+    why = [
+        When(**{kind_field: name}, then=kind(name).annulment_of(OuterRef(payment_field))[1])
+        for name in names
+    ]
+    return (
+        Case(*at, default=None, output_field=DateTimeField()),
+        Case(*why, default=None, output_field=CharField()),
+    )
 
 
 def open_debts(customer_id: int, today: date, *, besides: str = "") -> list[Debt]:
@@ -551,6 +577,17 @@ class LoanReceivable:
             for p in found.select_related("annulled_by")
         }
 
+    def annulment_of(self, payment_id: OuterRef) -> tuple[Subquery, Subquery]:
+        annulled = Payment.objects.filter(pk=payment_id, status=Payment.Status.ANNULLED)
+        return (
+            Subquery(annulled.values("annulled_at")[:1]),
+            Subquery(annulled.values("annul_reason")[:1]),
+        )
+
+    def overpaid(self, payment_id: int) -> Decimal:
+        found = Payment.objects.filter(pk=payment_id).values_list("overpaid", flat=True).first()
+        return found or ZERO
+
     def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
         rows = (
             Payment.objects.filter(under_external_id(external_id), loan_id=receivable_id)
@@ -652,3 +689,20 @@ def open_events_refusal(loan: Loan) -> str:
                 "desembolso."
             ) % {"code": loan.payment_code, "what": what}
     return ""
+
+
+def events_holding_imported(codes: Mapping[int, str]) -> dict[int, str]:
+    """Say which of the loans `codes` names collections has events on (credits' undo check
+    of a loans import): a link, a payment to verify, a promise or an agreement, open or
+    not, names its loan by id; the loan deleted, they would name nothing."""
+    held: dict[int, str] = {}
+    for model, what in (
+        (PaymentLink, _("links de pago en «Cobranzas»")),
+        (ReportedPayment, _("pagos a verificar en «Cobranzas»")),
+        (PaymentPromise, _("compromisos de pago en «Cobranzas»")),
+        (PaymentAgreement, _("convenios de pago en «Cobranzas»")),
+    ):
+        found = model.objects.filter(receivable_kind=LOAN, receivable_id__in=list(codes))
+        for loan_id in found.values_list("receivable_id", flat=True).distinct():
+            held.setdefault(loan_id, what)
+    return held

@@ -346,6 +346,19 @@ def attach_payment_annulments(reports: Iterable[ReportedPayment]) -> None:
                 report.payment_annulment = Annulment(at=at, by=by, reason=reason)
 
 
+def with_payment_annulment(reports: QuerySet[ReportedPayment]) -> QuerySet[ReportedPayment]:
+    """Annotate each report with `payment_annulled_at` and `payment_annul_reason`: when and
+    why the payment its approval applied was annulled since, null while it stands (as
+    attach_payment_annulments tells the screens), in the list's own query: a file of
+    every row reads it without a query per row, through each kind's own subqueries."""
+    at, why = receivables.annulment_columns("receivable_kind", "payment_id")
+    verified = Q(status=ReportedPayment.Status.APPROVED, payment_id__isnull=False)
+    return reports.annotate(
+        payment_annulled_at=Case(When(verified, then=at)),
+        payment_annul_reason=Case(When(verified, then=why)),
+    )
+
+
 def customer_promises(customer: Customer) -> list[PaymentPromise]:
     return list(
         PaymentPromise.objects.filter(customer=customer)

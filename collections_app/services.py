@@ -46,6 +46,7 @@ from collections_app.receivables import Debt
 from collections_app.signals import Event, send_on_commit
 from collections_app.strategies import events as event_settings
 from credits.forms import validate_receipt
+from credits.models import Loan, Payment
 from crm import display
 from crm import messages as customer_messages
 from crm import services as crm_services
@@ -560,6 +561,100 @@ def _withdraw_waiting_agreement(
     )
 
 
+def withdraw_outgrown_links(
+    *, receivable_kind: str, receivable_id: int, cause: str
+) -> list[PaymentLink]:
+    """Withdraw the receivable's open links that ask for more than they could pay now that
+    money reduced the debt (`cause`, «el pago de S/ 1,215.72»: a payment applied to it by any
+    path, an agreement's discount), each on the timeline; return them.
+
+    An installment link could pay what that installment still owes, a total or free-amount
+    link what settles the debt today (an agreement's down-payment link stays: withdrawing it
+    withdraws the agreement). Paid, a link for more would leave the excess as a credit
+    balance to refund by hand, and the portal would keep offering it beside the new figure.
+
+    Runs in the payment's transaction, under the receivable's lock. A link another
+    transaction holds is skipped, not waited for: a gateway's payment of it is being applied
+    (apply_gateway_payment locks its link, then the receivable), so it is not withdrawn
+    under that payment; what it brings beyond the debt is kept and its entry says so.
+    """
+    links = list(
+        PaymentLink.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related("customer")
+        .filter(
+            receivable_kind=receivable_kind,
+            receivable_id=receivable_id,
+            status__in=WITHDRAWABLE_LINK,
+            agreement__isnull=True,
+        )
+        .order_by("pk")
+    )
+    if not links:
+        return []
+    debt = receivables.kind(receivable_kind).debt(receivable_id, timezone.localdate())
+    outgrown = []
+    for link in links:
+        most, now = _what_link_could_pay(link, debt)
+        if link.amount <= most:
+            continue
+        said = {
+            "ref": link.reference,
+            "amount": _money(link.currency, link.amount),
+            "cause": cause,
+            "now": now,
+        }
+        link.status = PaymentLink.Status.CANCELLED
+        reason = _("%(cause)s redujo la deuda: el link por %(amount)s ya no corresponde") % said
+        link.status_reason = (reason[:1].upper() + reason[1:])[:255]
+        link.save(update_fields=["status", "status_reason"])
+        _timeline(
+            link.customer,
+            _(
+                "Link de pago %(ref)s de %(amount)s anulado: %(cause)s redujo la deuda y el "
+                "link ya no corresponde (%(now)s)"
+            )
+            % said,
+            origin=Origin.SYSTEM,
+            actor=None,
+            payload={"link": link.pk},
+            kind=Interaction.Kind.SYSTEM,
+        )
+        outgrown.append(link)
+    return outgrown
+
+
+def _what_link_could_pay(link: PaymentLink, debt: Debt | None) -> tuple[Decimal, str]:
+    """Return the most `link` may still ask for `debt` (as link_amount fixes it) and that
+    figure in words, for the timeline."""
+    if debt is None or not debt.has_debt:
+        return ZERO, _("la deuda ya no tiene saldo pendiente")
+    if link.concept == PaymentLink.Concept.INSTALLMENT:
+        line = debt.line(link.installment_number or 0)
+        if line is None:
+            return ZERO, _("la cuota %(n)s ya está pagada") % {"n": link.installment_number}
+        most = min(line.amount, debt.total)
+        return most, _("la cuota %(n)s debe %(owed)s") % {
+            "n": link.installment_number,
+            "owed": _money(debt, most),
+        }
+    return debt.total, _("la deuda total es %(owed)s") % {"owed": _money(debt, debt.total)}
+
+
+def withdraw_after_loan_payment(loan: Loan, payment: Payment) -> None:
+    """credits' payment hook: a payment applied to a loan, whatever the path (the loan's
+    page, the nightly's credit balance, a payment to verify, a gateway)."""
+    withdraw_outgrown_links(
+        receivable_kind=receivables.LOAN,
+        receivable_id=loan.pk,
+        cause=paid_cause(loan.currency, payment.amount),
+    )
+
+
+def paid_cause(currency: str, amount: Decimal) -> str:
+    """«el pago de S/ 1,215.72»: what reduced a debt, for withdraw_outgrown_links."""
+    return _("el pago de %(amount)s") % {"amount": _money(currency, amount)}
+
+
 # Links marked expired per UPDATE: a short statement, whatever the database's limit on
 # parameters.
 EXPIRE_BATCH = 500
@@ -741,6 +836,14 @@ def _apply_new_gateway_payment(
     kept = found.amount - found.refunded
     received_on = _received_on(found)
     _honour_total_quote(link, kind, amount=kept, received_on=received_on)
+    first = link.payment_id is None
+    if first:
+        # Paid before its money is applied: the links the payment outgrows are withdrawn
+        # as it is applied (withdraw_outgrown_links), and this one is not among them.
+        link.status = PaymentLink.Status.PAID
+        link.provider_payment_id = found.provider_payment_id
+        link.paid_at = timezone.now()
+        link.save(update_fields=["status", "provider_payment_id", "paid_at"])
     payment_id = kind.apply_payment(
         receivable_id=link.receivable_id,
         amount=kept,
@@ -753,13 +856,9 @@ def _apply_new_gateway_payment(
         # credit balance, rather than refused.
         accept_overpayment=True,
     )
-    first = link.payment_id is None
     if first:
-        link.status = PaymentLink.Status.PAID
-        link.provider_payment_id = found.provider_payment_id
         link.payment_id = payment_id
-        link.paid_at = timezone.now()
-        link.save(update_fields=["status", "provider_payment_id", "payment_id", "paid_at"])
+        link.save(update_fields=["payment_id"])
     said = {
         "amount": _money(link.currency, found.amount),
         "provider": link.provider_name,
@@ -781,6 +880,14 @@ def _apply_new_gateway_payment(
             "refunded": _money(link.currency, found.refunded),
             "kept": _money(link.currency, kept),
         }
+    overpaid = kind.overpaid(payment_id)
+    if overpaid > 0:
+        # The debt was less by then (another payment, or a link withdrawn because one
+        # reduced it): the excess waits on the receivable for someone to act.
+        summary += _(
+            "; %(excess)s superaban lo que se debía y quedaron a favor del cliente, para "
+            "devolverlos o aplicarlos a mano"
+        ) % {"excess": _money(link.currency, overpaid)}
     _timeline(
         link.customer,
         summary,
@@ -1610,6 +1717,12 @@ def _recheck_broken_promise(pk: int) -> bool:
     return True
 
 
+def resolve_promise(*, promise_id: int) -> str:
+    """Judge one promise whose day has passed, as the nightly does (kept or broken, on the
+    timeline); "" when it was judged or deleted meanwhile."""
+    return _resolve_promise(promise_id)
+
+
 @transaction.atomic
 def _resolve_promise(pk: int) -> str:
     promise = (
@@ -2008,6 +2121,12 @@ def _activate_agreement(agreement_id: int) -> None:
             amount=agreement.discount_amount,
             actor=None,
             reason=_("convenio de pago #%(id)s") % {"id": agreement.pk},
+        )
+        # The late interest forgiven leaves an installment's link for more than it owes.
+        withdraw_outgrown_links(
+            receivable_kind=agreement.receivable_kind,
+            receivable_id=agreement.receivable_id,
+            cause=_("el descuento del convenio de pago #%(id)s") % {"id": agreement.pk},
         )
     debt = kind.debt(agreement.receivable_id, timezone.localdate())
     agreement.status = PaymentAgreement.Status.ACTIVE

@@ -7,7 +7,10 @@ and cells. Nothing here sorts: the file keeps the list's order (selectors.report
 selectors.promise_list).
 """
 
+from datetime import datetime
+
 import django_tables2 as tables
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from collections_app.models import PaymentPromise, ReportedPayment
@@ -40,6 +43,9 @@ class ReportedExportTable(CustomerColumns):
     reviewed_by = tables.Column(verbose_name=_("Revisado por"))
     reviewed_at = tables.Column(verbose_name=_("Revisado"))
     reject_reason = tables.Column(verbose_name=_("Motivo del rechazo"))
+    # A verified report whose payment was annulled since stays «Verificado» (the screens
+    # say «Pago anulado» beside it): when and why, from selectors.with_payment_annulment.
+    payment_annulled = tables.Column(verbose_name=_("Pago anulado"), accessor="payment_annulled_at")
 
     class Meta:
         model = ReportedPayment
@@ -48,6 +54,11 @@ class ReportedExportTable(CustomerColumns):
 
     def value_reviewed_by(self, record: ReportedPayment) -> str:
         return people.display_name(record.reviewed_by)
+
+    def value_payment_annulled(self, record: ReportedPayment, value: datetime) -> str:
+        day = formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+        reason = getattr(record, "payment_annul_reason", "")
+        return f"{day} · {reason}" if reason else day
 
 
 class PromiseExportTable(CustomerColumns):

@@ -169,7 +169,7 @@ def reported_list(request: HttpRequest) -> HttpResponse:
     if file_format := lists.export_format(request):
         return lists.export_table(
             request,
-            tables.ReportedExportTable(rows),
+            tables.ReportedExportTable(selectors.with_payment_annulment(rows)),
             filename=REPORTED_EXPORT,
             file_format=file_format,
         )

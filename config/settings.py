@@ -357,6 +357,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.resume_abandoned_imports",
         "schedule": crontab(minute="*/5"),
     },
+    # Every 5 minutes: write-off batches whose task was lost or whose worker died are sent
+    # again after 15 minutes without progress (lib.progress); the run goes on with the
+    # loans still pending. One sent 3 times in all is marked interrupted.
+    "credits-resume-abandoned-write-offs": {
+        "task": "credits.resume_abandoned_write_offs",
+        "schedule": crontab(minute="*/5"),
+    },
     "callcenter-resume-abandoned-catalog-imports": {
         "task": "callcenter.resume_abandoned_catalog_imports",
         "schedule": crontab(minute="*/5"),

@@ -23,13 +23,14 @@ from credits.models import (
     Participation,
     Payment,
     PaymentAllocation,
+    WriteOffBatch,
 )
 from credits.services import contracts as contract_services
 from credits.services import delinquency
 from credits.services import payments as payment_services
 from credits.services import products as product_services
 from crm import admin as crm_admin
-from crm import display
+from crm import display, references
 from lib import admin_widgets, people
 from lib import fields as lib_fields
 from lib.jsonsafe import BoundedDecoder
@@ -45,8 +46,52 @@ class ReadOnlyAdmin(admin_widgets.ReadOnlyAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
+class LoanProductAdminForm(forms.ModelForm):
+    """A product's settings; its currency stays once loans or applications were made in it:
+    an application has no currency of its own (it shows and is approved in the product's),
+    and a loan's schedule was computed in it."""
+
+    class Meta:
+        model = LoanProduct
+        fields = "__all__"  # noqa: DJ007 (what the admin showed before: every setting)
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"]
+        product = self.instance
+        if product.pk is None:
+            return currency
+        before = LoanProduct.objects.filter(pk=product.pk).values_list("currency", flat=True)
+        before = before.first()
+        if before is None or before == currency:
+            return currency
+        loans = Loan.objects.filter(product=product).count()
+        # Credit applications (gestiones) point at the product; counted by the reverse
+        # relation, as this app never imports gestiones.
+        applications = product.applications.count()
+        if loans or applications:
+            raise ValidationError(
+                _(
+                    "No se puede cambiar la moneda: el producto tiene %(loans)s y %(apps)s en "
+                    "%(currency)s, que pasarían a mostrarse y aprobarse en la nueva. Cree un "
+                    "producto en la otra moneda y desactive este."
+                )
+                % {
+                    "loans": ngettext("%(n)s crédito", "%(n)s créditos", loans)
+                    % {"n": display.whole(loans)},
+                    "apps": ngettext(
+                        "%(n)s solicitud de crédito", "%(n)s solicitudes de crédito", applications
+                    )
+                    % {"n": display.whole(applications)},
+                    "currency": before,
+                },
+                code="currency_in_use",
+            )
+        return currency
+
+
 @admin.register(LoanProduct)
-class LoanProductAdmin(KeepsOthersChangesAdmin, crm_admin.ServiceDeletionAdmin):
+class LoanProductAdmin(KeepsOthersChangesAdmin, crm_admin.NamedByRulesAdmin):
+    form = LoanProductAdminForm
     # The allocation order is typed as JSON.
     formfield_overrides = {
         **NUMBER_FIELDS,
@@ -101,8 +146,37 @@ class LoanProductAdmin(KeepsOthersChangesAdmin, crm_admin.ServiceDeletionAdmin):
 
     def _warn_live_terms(self, request, before: LoanProduct, product: LoanProduct) -> None:
         """Say how many loans already disbursed a change to a term read at each payment
-        reaches: every other term is copied onto the loan when it is made."""
+        reaches: every other term is copied onto the loan when it is made, so a new method
+        or frequency reaches the open applications, when approved, and not the loans."""
         live = Loan.objects.filter(product=product, status__in=Loan.LIVE)
+        changed = [
+            str(LoanProduct._meta.get_field(name).verbose_name)
+            for name in ("method", "frequency")
+            if getattr(before, name) != getattr(product, name)
+        ]
+        if changed:
+            # Not yet made into a loan, in a gestión still open (gestiones' Outcome.OPEN).
+            waiting = product.applications.filter(
+                loan__isnull=True, gestion__outcome="open"
+            ).count()
+            loans = Loan.objects.filter(product=product).count()
+            if waiting or loans:
+                text = _("Nuevo %(terms)s: se aplica a los créditos nuevos de este producto.") % {
+                    "terms": " y ".join(changed)
+                }
+                if waiting:
+                    text += " " + ngettext(
+                        "También a %(n)s solicitud de crédito abierta, cuando se apruebe.",
+                        "También a las %(n)s solicitudes de crédito abiertas, cuando se aprueben.",
+                        waiting,
+                    ) % {"n": display.whole(waiting)}
+                if loans:
+                    text += " " + ngettext(
+                        "%(n)s crédito ya hecho conserva el anterior.",
+                        "Los %(n)s créditos ya hechos conservan el anterior.",
+                        loans,
+                    ) % {"n": display.whole(loans)}
+                self.message_user(request, text, messages.WARNING)
         if before.get_allocation_order() != product.get_allocation_order():
             count = live.count()
             if count:
@@ -130,8 +204,14 @@ class LoanProductAdmin(KeepsOthersChangesAdmin, crm_admin.ServiceDeletionAdmin):
 
     # Deleted through the service, so the deletions audit says who deleted it and what
     # went with it (its life-cycle events); a refusal is then the page's only message.
+    # A collections segment naming it (crm.references) refuses it too: without it, the
+    # segment would reach the loans of every product.
     def delete_service(self, obj, actor) -> None:
-        product_services.delete_loan_product(product=obj, actor=actor)
+        product = LoanProduct.objects.select_for_update().filter(pk=obj.pk).first()
+        if product is None:
+            return  # deleted a moment ago by someone else, who has the record
+        references.refuse_if_named([product])
+        product_services.delete_loan_product(product=product, actor=actor)
 
 
 # How many installments a loan's admin page shows; all of them are one link away, in the
@@ -350,6 +430,25 @@ class LiquidationAdmin(ReadOnlyAdmin):
     list_display = ("investor", "period_start", "period_end", "net_amount", "status", "paid_at")
     list_filter = ("status", "investor")
     list_select_related = ("investor",)
+
+
+@admin.register(WriteOffBatch)
+class WriteOffBatchAdmin(ReadOnlyAdmin):
+    """Castigos en lote (read-only: /creditos/castigos/ makes and shows them)."""
+
+    list_display = (
+        "id",
+        "created_at",
+        "created_by",
+        "currency",
+        "status",
+        "loan_count",
+        "written_off_count",
+        "skipped_count",
+        "total_written_off",
+    )
+    list_filter = ("status", "currency")
+    list_select_related = ("created_by",)
 
 
 class LoanContractSignerInline(admin.TabularInline):

@@ -6,6 +6,7 @@ from credits import portfolio
 from credits.investors import panel as investor_panel
 from credits.services import contracts as contract_services
 from credits.services import nightly
+from credits.write_offs import services as write_offs
 from integrations.errors import TemporaryProviderError
 
 
@@ -49,3 +50,16 @@ def refresh_portfolio_snapshot() -> None:
 @shared_task(name="credits.refresh_investor_panel")
 def refresh_investor_panel() -> list[str]:
     return investor_panel.refresh_all()
+
+
+@shared_task(name="credits.run_write_off_batch")
+def run_write_off_batch(batch_id: int) -> None:
+    """Write off a confirmed batch's loans (its progress shows on the batch's page)."""
+    write_offs.run_batch(batch_id=batch_id)
+
+
+@shared_task(name="credits.resume_abandoned_write_offs")
+def resume_abandoned_write_offs() -> int:
+    """Every 5 minutes: send again the write-off batches without progress for
+    lib.progress.ABANDONED_AFTER (their task was lost, or their worker died)."""
+    return write_offs.resume_abandoned()

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from credits import views, webhooks
+from credits.write_offs import views as write_off_views
 
 app_name = "credits"
 
@@ -11,6 +12,14 @@ urlpatterns = [
     path("creditos/vista-previa/", views.loan_preview, name="loan_preview"),
     path("creditos/cartera/", views.portfolio_report, name="portfolio_report"),
     path("creditos/cartera/xlsx/", views.portfolio_xlsx, name="portfolio_xlsx"),
+    path("creditos/castigos/", write_off_views.write_off_batch_list, name="write_off_batch_list"),
+    path("creditos/castigos/nuevo/", write_off_views.write_off_new, name="write_off_new"),
+    path("creditos/castigos/<int:pk>/", write_off_views.write_off_batch, name="write_off_batch"),
+    path(
+        "creditos/castigos/<int:pk>/avance/",
+        write_off_views.write_off_batch_progress,
+        name="write_off_batch_progress",
+    ),
     path("creditos/<int:pk>/", views.loan_detail, name="loan_detail"),
     path("creditos/<int:pk>/pagos/nuevo/", views.payment_create, name="payment_create"),
     path("creditos/<int:pk>/aval/", views.loan_cosigner, name="loan_cosigner"),

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from crm import deletions, display, identity, roles, services, validators
+from crm import deletions, display, identity, references, roles, services, validators
 from crm.forms import ConfirmsIdentityMixin, identity_key_field, refuse_control_characters_in
 from crm.models import (
     OPT_OUT_TAG,
@@ -105,29 +105,48 @@ _DELETION_REFUSED = "_admin_deletion_refused"
 _DELETIONS_SAID = "_admin_deletions_said"
 
 
+class NamedByRulesAdmin(ServiceDeletionAdmin):
+    """Refuse deleting a row that rules name (crm.references: a segment, a campaign),
+    which without it would reach more customers: the deletion page lists those rules as
+    what protects it, in place of Django's «Relaciones segment-tag: 1»."""
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        reasons = [reason for obj in objs if (reason := references.refusal(obj))]
+        if reasons:
+            protected = [*protected, *reasons]
+            # Refused whatever the account may delete: the page says why, not which
+            # permission is missing.
+            perms_needed = set()
+        return deleted, counts, perms_needed, protected
+
+    def delete_service(self, obj, actor) -> None:
+        references.delete_unless_named(obj=obj)
+
+
 @admin.register(Branch)
-class BranchAdmin(admin.ModelAdmin):
+class BranchAdmin(NamedByRulesAdmin):
     list_display = ["name", "code", "city", "is_active"]
     list_filter = ["is_active", "city"]
     search_fields = ["name", "code", "city"]
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(NamedByRulesAdmin):
     list_display = ["name", "code", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "code"]
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(NamedByRulesAdmin):
     list_display = ["name", "code", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "code", "description"]
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(NamedByRulesAdmin):
     list_display = ["name", "color"]
     search_fields = ["name"]
 
@@ -153,11 +172,9 @@ class TagAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def delete_model(self, request, obj):
-        services.delete_tags(tags=Tag.objects.filter(pk=obj.pk), actor=request.user)
-
-    def delete_queryset(self, request, queryset):
-        services.delete_tags(tags=queryset, actor=request.user)
+    def delete_service(self, obj, actor) -> None:
+        # Through the service: the customers who carried it are told on their timelines.
+        services.delete_tags(tags=Tag.objects.filter(pk=obj.pk), actor=actor)
 
 
 class CustomerAdminForm(KeepsOthersChanges, ConfirmsIdentityMixin, forms.ModelForm):
@@ -522,6 +539,12 @@ class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
                     )
                     % {"user": user.get_username(), "traces": ", ".join(traces)},
                 ]
+        if protected:
+            # Refused whatever the account may delete, and Django's page names the missing
+            # permissions first (the read-only gestiones, entries and notifications), in
+            # place of the reason and its advice: «su cuenta no tiene permiso», even to a
+            # superuser.
+            perms_needed = set()
         return deleted, counts, perms_needed, protected
 
     def save_model(self, request, obj, form, change):

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from crm import identity, selectors, validators
+from crm import identity, references, selectors, validators
 from crm.models import OPT_OUT_TAG, Appointment, Channel, Customer, Interaction, Tag
 from integrations import calcom, webhooks
 from integrations.models import WebhookEvent
@@ -520,7 +520,14 @@ def tag_customer(
 @transaction.atomic
 def delete_tags(*, tags: QuerySet[Tag], actor: AbstractBaseUser | None) -> None:
     """Delete tags (admin), saying on the timeline of each customer who carried one that it
-    was taken off, in one insert."""
+    was taken off, in one insert.
+
+    Refuse (ValidationError, naming them) while a rule names one of them (a segment, a
+    campaign: crm.references): without it, the rule would reach more customers. The tags
+    are locked first, so a rule saved meanwhile is seen, or waits and then fails.
+    """
+    tags = Tag.objects.filter(pk__in=list(tags.values_list("pk", flat=True)))
+    references.refuse_if_named(tags.select_for_update().order_by("pk"))
     now = timezone.now()
     by = people.signed_in(actor)
     template = _("Etiqueta «%(tag)s» quitada: se eliminó en Administración")

@@ -172,7 +172,10 @@ for _key, _label, _kind in (
     ("rate", _("Tasa anual"), PERCENT),
     ("document", _("Documento firmado"), TEXT),
     ("kommo_lead", _("Lead de Kommo"), TEXT),
+    # The call center's (callcenter.services): a Kommo lead's id.
     ("lead", _("Lead de Kommo"), TEXT),
+    # A credit lead's number (crm.gestiones.applications: calculator, campaign, walk-in).
+    ("credit_lead", _("Lead de crédito"), TEXT),
     ("pedido", _("Pedido"), TEXT),
     ("notas", _("Notas"), TEXT),
     ("motivo", _("Motivo"), TEXT),

@@ -764,6 +764,13 @@ PENDING_WORDS = {
     "promises": lambda n: ngettext(
         "%(n)d compromiso de pago vigente", "%(n)d compromisos de pago vigentes", n
     ),
+    # Past its day, the nightly's verdict still to come: not in course, and the undo writes
+    # no verdict (its campaign would be gone before the debtor is told): it waits for it.
+    "promises_due": lambda n: ngettext(
+        "%(n)d compromiso de pago vencido por resolver",
+        "%(n)d compromisos de pago vencidos por resolver",
+        n,
+    ),
     "agreements": lambda n: ngettext(
         "%(n)d convenio esperando el pie", "%(n)d convenios esperando el pie", n
     ),

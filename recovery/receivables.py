@@ -11,7 +11,7 @@ new offer is made on it (`covering`), and money still paid through a link withdr
 it is kept as its credit balance, the collections team told (`money_kept`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -19,12 +19,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from collections_app import receivables
+from collections_app import services as collection_services
 from collections_app.models import Portfolio
 from collections_app.receivables import Debt, ExternalPayment, TakenBack, under_external_id
 from credits.models import Loan, Payment
@@ -171,6 +172,12 @@ class CampaignReceivable:
             accept_overpayment=accept_overpayment,
             receipt=receipt,
         )
+        # Under the campaign's lock, as a loan's payment does (credits' payment hook).
+        collection_services.withdraw_outgrown_links(
+            receivable_kind=CAMPAIGN,
+            receivable_id=receivable_id,
+            cause=collection_services.paid_cause(payment.campaign.currency, amount),
+        )
         return payment.pk
 
     def annul_payment(self, *, payment_id: int, actor: AbstractBaseUser | None, reason: str) -> int:
@@ -227,6 +234,21 @@ class CampaignReceivable:
         ).select_related("annulled_by")
         return {p.pk: (p.annulled_at, p.annulled_by, p.annul_reason) for p in found}
 
+    def annulment_of(self, payment_id: OuterRef) -> tuple[Subquery, Subquery]:
+        annulled = CampaignPayment.objects.filter(
+            pk=payment_id, status=CampaignPayment.Status.ANNULLED
+        )
+        return (
+            Subquery(annulled.values("annulled_at")[:1]),
+            Subquery(annulled.values("annul_reason")[:1]),
+        )
+
+    def overpaid(self, payment_id: int) -> Decimal:
+        found = (
+            CampaignPayment.objects.filter(pk=payment_id).values_list("overpaid", flat=True).first()
+        )
+        return found or ZERO
+
     def external_payments(self, receivable_id: int, external_id: str) -> list[ExternalPayment]:
         rows = (
             CampaignPayment.objects.filter(
@@ -272,3 +294,14 @@ class CampaignReceivable:
         self, *, receivable_id: int, marker: str, actor: AbstractBaseUser | None, summary: str
     ) -> Decimal:
         return ZERO  # it grants none (grant_discount refuses)
+
+
+def campaigns_holding_imported(codes: Mapping[int, str]) -> dict[int, str]:
+    """Say which of the loans `codes` names a written-off campaign names by its payment code,
+    in any status (credits' undo check of a loans import): deleted, the loan would leave
+    the campaign naming a code that no longer exists."""
+    by_code = {code: pk for pk, code in codes.items()}
+    named = Campaign.objects.filter(payment_code__in=list(by_code)).values_list(
+        "payment_code", flat=True
+    )
+    return {by_code[code]: _("una campaña de cartera castigada") for code in set(named)}

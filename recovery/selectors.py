@@ -21,6 +21,8 @@ from django.db.models import (
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from collections_app import selectors as collection_selectors
+from collections_app.models import PaymentPromise
 from credits.models import Loan
 from crm.models import Customer, Interaction
 from lib import money, search
@@ -266,3 +268,11 @@ def campaign_covering(loan: Loan, today: date) -> Campaign | None:
         .order_by("status", "-paid_at", "-pk")
         .first()
     )
+
+
+def promises_awaiting_verdict(today: date) -> Q:
+    """The promises past their day that the nightly (collections_app.services.
+    resolve_promises, 00:30; later after an outage) has not judged yet: still pending, but
+    not in course any more (`collection_selectors.in_course`, the one definition the
+    collections screens use)."""
+    return Q(status=PaymentPromise.Status.PENDING) & ~collection_selectors.in_course(today)

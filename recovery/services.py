@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from collections_app import selectors as collection_selectors
 from collections_app import services as collection_services
 from collections_app.models import (
     WITHDRAWABLE_LINK,
@@ -453,6 +454,7 @@ def finish_ended(*, today: date | None = None) -> int:
             for pk, _customer_id, code, ends_on in ended
         },
         actor=None,
+        today=today,
     )
     return len(ended)
 
@@ -496,8 +498,9 @@ def finish_campaign(
 @dataclass(frozen=True)
 class OpenOffers:
     """What a campaign still offers its debtor, and finishing it withdraws: payment links
-    not paid nor ended, promises in course (not an agreement's installments: those go with
-    their agreement) and agreements waiting for their down payment."""
+    not paid nor ended, promises in course (their day not past: `collection_selectors.
+    in_course`; not an agreement's installments: those go with their agreement) and
+    agreements waiting for their down payment."""
 
     links: list[PaymentLink]
     promises: list[PaymentPromise]
@@ -513,27 +516,44 @@ def open_offers(campaign: Campaign) -> OpenOffers:
 
 
 def _open_on(
-    kind: str, **receivable
+    kind: str, *, today: date | None = None, **receivable
 ) -> tuple[QuerySet[PaymentLink], QuerySet[PaymentPromise], QuerySet[PaymentAgreement]]:
     """What is open on the receivables of `kind` that `receivable` filters (ids, or an
-    outer reference): links not paid nor ended, promises in course but an agreement's
+    outer reference): links not paid nor ended, promises in course on `today` (as the
+    collections screens say: `collection_selectors.in_course`) but an agreement's
     installments, and agreements waiting for their down payment."""
     of = {"receivable_kind": kind, **receivable}
     return (
         PaymentLink.objects.filter(**of, status__in=WITHDRAWABLE_LINK),
         PaymentPromise.objects.filter(
-            **of, status=PaymentPromise.Status.PENDING, agreement__isnull=True
+            collection_selectors.in_course(today or timezone.localdate()),
+            **of,
+            agreement__isnull=True,
         ),
         PaymentAgreement.objects.filter(**of, status=PaymentAgreement.Status.PENDING),
     )
 
 
+def _awaiting_verdict(kind: str, *, today: date, **receivable) -> QuerySet[PaymentPromise]:
+    """The promises on the receivables of `kind` that `receivable` filters whose day has
+    passed, the nightly's verdict still to come (`selectors.promises_awaiting_verdict`), but
+    an agreement's installments."""
+    return PaymentPromise.objects.filter(
+        selectors.promises_awaiting_verdict(today),
+        receivable_kind=kind,
+        agreement__isnull=True,
+        **receivable,
+    )
+
+
 def pending_on_campaigns(ids: Any) -> dict[str, QuerySet]:
     """What is still pending on the campaigns `ids` (ids, or a query of them), by kind:
-    payments to verify, and what finishing them withdraws (links, promises, agreements).
-    They name a campaign by id, without a foreign key: an undone upload would leave them
-    naming nothing (`imports.CampaignImporter.undo_blockers`)."""
-    links, promises, agreements = _open_on(RECEIVABLE_KIND, receivable_id__in=ids)
+    payments to verify, what finishing them withdraws (links, promises in course,
+    agreements), and promises past their day waiting for the nightly's verdict. They name
+    a campaign by id, without a foreign key: an undone upload would leave them naming
+    nothing (`imports.CampaignImporter.undo_blockers`)."""
+    today = timezone.localdate()
+    links, promises, agreements = _open_on(RECEIVABLE_KIND, today=today, receivable_id__in=ids)
     return {
         "reported": ReportedPayment.objects.filter(
             receivable_kind=RECEIVABLE_KIND,
@@ -542,6 +562,7 @@ def pending_on_campaigns(ids: Any) -> dict[str, QuerySet]:
         ),
         "links": links,
         "promises": promises,
+        "promises_due": _awaiting_verdict(RECEIVABLE_KIND, today=today, receivable_id__in=ids),
         "agreements": agreements,
     }
 
@@ -551,9 +572,11 @@ def _open_links(ids: Sequence[int], kind: str = RECEIVABLE_KIND) -> list[Payment
     return list(links.order_by("created_at", "pk"))
 
 
-def _open_offers(ids: Sequence[int], kind: str = RECEIVABLE_KIND) -> OpenOffers:
+def _open_offers(
+    ids: Sequence[int], kind: str = RECEIVABLE_KIND, *, today: date | None = None
+) -> OpenOffers:
     """What is open on the receivables `ids` of `kind` (campaigns, or the loans they cover)."""
-    links, promises, agreements = _open_on(kind, receivable_id__in=ids)
+    links, promises, agreements = _open_on(kind, today=today, receivable_id__in=ids)
     return OpenOffers(
         links=list(links.order_by("created_at", "pk")),
         promises=list(promises.order_by("promised_on", "pk")),
@@ -570,7 +593,11 @@ def _lock_open_links(ids: Sequence[int], kind: str = RECEIVABLE_KIND) -> None:
 
 
 def _withdraw_open_offers(
-    reasons: dict[int, str], *, actor: AbstractBaseUser | None, kind: str = RECEIVABLE_KIND
+    reasons: dict[int, str],
+    *,
+    actor: AbstractBaseUser | None,
+    kind: str = RECEIVABLE_KIND,
+    today: date | None = None,
 ) -> OpenOffers:
     """Withdraw what is open on the receivables of `reasons` (id: why) of `kind`: finished
     campaigns, or the written-off loans a campaign now covers. Through collections_app's
@@ -581,10 +608,14 @@ def _withdraw_open_offers(
     closed): money still paid through a finished campaign's link is recorded without paying
     the campaign (`apply_payment`); through a covered loan's link, recorded as the loan's
     credit balance without paying it (collections_app.receivables, `money_kept` below).
+    A promise whose day has passed is not in course: it is judged first, as the nightly
+    would (`_judge_past_promises`), not withdrawn.
     Return what was open, all of it now withdrawn.
     """
+    today = today or timezone.localdate()
     ids = list(reasons)
-    offers = _open_offers(ids, kind)
+    _judge_past_promises(ids, kind, today=today)
+    offers = _open_offers(ids, kind, today=today)
     for agreement in offers.agreements:
         collection_services.cancel_agreement(
             agreement=agreement, actor=actor, reason=reasons[agreement.receivable_id]
@@ -600,6 +631,20 @@ def _withdraw_open_offers(
             promise=promise, actor=actor, reason=reasons[promise.receivable_id]
         )
     return offers
+
+
+def _judge_past_promises(ids: Sequence[int], kind: str, *, today: date) -> None:
+    """Judge the promises on the receivables `ids` of `kind` whose day has passed and that
+    the nightly (collections_app.services.resolve_promises, 00:30; later after an outage)
+    has not judged yet: kept when the money came by their day, else broken, each on the
+    timeline, as collections_app.services.promise_payment judges one before a new promise.
+    The offer ends after their day: they get the verdict they earned, not a withdrawal (the
+    00:05 finish of a campaign that ended yesterday comes before the 00:30 run), and the
+    nightly then finds nothing more to do."""
+    due = _awaiting_verdict(kind, today=today, receivable_id__in=ids)
+    for pk in list(due.order_by("pk").values_list("pk", flat=True)):
+        # The nightly's own verdict, one promise in its own savepoint.
+        collection_services.resolve_promise(promise_id=pk)
 
 
 # A new campaign (`NewCampaign`) or one already made (`Campaign`): what covers its loans.

@@ -211,6 +211,7 @@ def test_the_reported_csv_writes_each_column_with_decimal_commas(agent_client, r
         "Revisado por": "Carlos Mendoza",
         "Revisado": "10/06/2026 12:30",
         "Motivo del rechazo": "No llegó el abono",
+        "Pago anulado": "",
     }
 
 

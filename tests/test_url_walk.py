@@ -62,6 +62,8 @@ PK_MODELS = {
     "credits:contract": "credits.Loan",
     "credits:investor": "credits.Investor",
     "credits:liquidation": "credits.Liquidation",
+    "credits:write_off_batch": "credits.WriteOffBatch",
+    "credits:write_off_batch_progress": "credits.WriteOffBatch",
     "gestiones:detail": "gestiones.Gestion",
     "gestiones:follow": "gestiones.Gestion",
     "gestiones:data": "gestiones.Gestion",

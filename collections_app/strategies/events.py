@@ -342,9 +342,11 @@ def validate_policy(
     daily_limit: int,
     quiet_weekdays: list[int] | None = None,
     quiet_dates: list[list[str]] | None = None,
+    has_no_quiet_hours: bool = False,
 ) -> None:
-    """Refuse quiet hours that start when they end, a daily limit outside 1–50, every
-    weekday without messages, or holidays that are not [ISO date, name] pairs."""
+    """Refuse quiet hours that start when they end (unless there are to be none,
+    `has_no_quiet_hours`), a daily limit outside 1–50, every weekday without messages, or
+    holidays that are not [ISO date, name] pairs."""
     errors: dict[str, list[str]] = {}
     weekdays = quiet_weekdays or []
     if any(not isinstance(day, int) or not 0 <= day <= 6 for day in weekdays):
@@ -358,7 +360,7 @@ def validate_policy(
         errors["quiet_dates"] = [_("Indique como máximo %(n)s feriados.") % {"n": MAX_QUIET_DATES}]
     elif not all(_is_quiet_date(row) for row in dates):
         errors["quiet_dates"] = [_("Indique cada feriado como una fecha y su nombre.")]
-    if quiet_start == quiet_end:
+    if quiet_start == quiet_end and not has_no_quiet_hours:
         errors["quiet_end"] = [
             _("El silencio debe terminar a otra hora que la de inicio (p. ej. de 20:00 a 08:00).")
         ]
@@ -370,6 +372,9 @@ def validate_policy(
     if errors:
         raise ValidationError(errors)
 
+
+# No quiet hours: start equal to end (crm.messages.quiet_hours_until reads it so).
+NO_QUIET_HOURS = time(0)
 
 # What the message policy screen edits (its form's fields, what saving writes).
 POLICY_FIELDS = (
@@ -385,17 +390,28 @@ POLICY_FIELDS = (
 @transaction.atomic
 def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
     """Change the quiet hours, the days without messages and the daily limit every
-    message to customers keeps, and whether SMS go without accents («SMS sin tildes»)."""
+    message to customers keeps, and whether SMS go without accents («SMS sin tildes»).
+
+    `has_no_quiet_hours`: messages go out at any hour, stored as the policy always said it
+    (start equal to end, as an empty MESSAGES_QUIET_HOURS makes it); the times are then
+    not read.
+    """
+    no_quiet_hours = bool(data.get("has_no_quiet_hours"))
+    if no_quiet_hours:
+        quiet_start = quiet_end = NO_QUIET_HOURS
+    else:
+        quiet_start, quiet_end = data["quiet_start"], data["quiet_end"]
     validate_policy(
-        quiet_start=data["quiet_start"],
-        quiet_end=data["quiet_end"],
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
         daily_limit=data["daily_limit"],
         quiet_weekdays=data.get("quiet_weekdays"),
         quiet_dates=data.get("quiet_dates"),
+        has_no_quiet_hours=no_quiet_hours,
     )
     policy = MessagePolicy.current()
-    policy.quiet_start = data["quiet_start"]
-    policy.quiet_end = data["quiet_end"]
+    policy.quiet_start = quiet_start
+    policy.quiet_end = quiet_end
     policy.daily_limit = data["daily_limit"]
     policy.quiet_weekdays = sorted(set(data.get("quiet_weekdays") or []))
     policy.quiet_dates = sorted(data.get("quiet_dates") or [])

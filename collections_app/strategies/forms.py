@@ -501,6 +501,18 @@ class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm)
         },
     )
 
+    # Explicit, so a policy without quiet hours (start equal to end, what an empty
+    # MESSAGES_QUIET_HOURS makes) can be kept while the daily limit or the holidays change:
+    # two equal times typed are still refused.
+    has_no_quiet_hours = forms.BooleanField(
+        label=_("Sin horario de silencio"),
+        required=False,
+        help_text=_(
+            "Los mensajes salen a cualquier hora; los días sin mensajes y el límite diario "
+            "se siguen cumpliendo. Las horas de arriba no se usan."
+        ),
+    )
+
     daily_limit = lib_fields.IntegerField(
         label=_("Mensajes por día y cliente"),
         min_value=events.MIN_DAILY_LIMIT,
@@ -540,12 +552,34 @@ class MessagePolicyForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm)
 
     # What events.validate_policy checks: a checkbox has nothing to check.
     VALIDATED = ("quiet_start", "quiet_end", "daily_limit", "quiet_weekdays", "quiet_dates")
+    QUIET_HOURS = ("quiet_start", "quiet_end")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        policy = self.instance
+        if policy.pk is not None and "has_no_quiet_hours" not in self.initial:
+            self.initial["has_no_quiet_hours"] = policy.quiet_start == policy.quiet_end
+        # Asked for only when there are quiet hours (clean).
+        for name in self.QUIET_HOURS:
+            self.fields[name].required = False
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        no_quiet_hours = bool(cleaned.get("has_no_quiet_hours"))
+        if no_quiet_hours:
+            for name in self.QUIET_HOURS:
+                cleaned[name] = events.NO_QUIET_HOURS
+                self.errors.pop(name, None)  # a time not read is not asked for
+        else:
+            for name in self.QUIET_HOURS:
+                if name not in self.errors and cleaned.get(name) is None:
+                    self.add_error(name, self.fields[name].error_messages["required"])
         if all(cleaned.get(name) is not None for name in self.VALIDATED):
             try:
-                events.validate_policy(**{name: cleaned[name] for name in self.VALIDATED})
+                events.validate_policy(
+                    **{name: cleaned[name] for name in self.VALIDATED},
+                    has_no_quiet_hours=no_quiet_hours,
+                )
             except ValidationError as exc:
                 self.add_service_error(exc)
         return cleaned

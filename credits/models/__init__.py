@@ -31,6 +31,7 @@ from credits.models.payments import (
     receipt_upload_to,
 )
 from credits.models.portfolio import PortfolioSnapshot
+from credits.models.write_offs import WriteOffBatch, WriteOffItem
 
 __all__ = [
     "COMPONENTS",
@@ -52,6 +53,8 @@ __all__ = [
     "Payment",
     "PaymentAllocation",
     "PortfolioSnapshot",
+    "WriteOffBatch",
+    "WriteOffItem",
     "receipt_upload_to",
     "validate_allocation_order",
 ]

@@ -1,7 +1,7 @@
 """Payments applied to loans: allocation in the product's order, prepayment and re-scheduling,
 credit balance, and annulment, which puts everything back as it was."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -31,12 +31,30 @@ from crm import services as crm_services
 from crm.models import Interaction
 from integrations import email
 from lib import locks, money, people, repeats
+from lib.registry import Registry
 
 # The largest amount a money column holds (14 digits, 2 of them decimals).
 MAX_AMOUNT = Decimal("999999999999.99")
 # The gateways whose webhook applies payments under "<source>:<operation>" external ids
 # (collections_app.services.apply_gateway_payment); staff may also record their money by hand.
 GATEWAY_SOURCES = (Payment.Source.MERCADOPAGO, Payment.Source.CLEAR)
+
+# (loan, payment): called once a payment was applied to a loan, in its transaction and under
+# the loan's lock: an app above credits withdraws what it offered for the old debt (a
+# payment link now asking for more than is owed).
+PaymentHook = Callable[[Loan, Payment], None]
+
+_payment_hooks: Registry[PaymentHook] = Registry("A loan payment hook")
+
+
+def register_payment_hook(name: str, hook: PaymentHook) -> None:
+    """Call `hook(loan, payment)` whenever `apply_payment` applied a payment to a loan."""
+    _payment_hooks.register(name, hook)
+
+
+def unregister_payment_hook(name: str) -> None:
+    """Forget `name`'s hook (for tests)."""
+    _payment_hooks.unregister(name)
 
 
 def _live_rows(loan: Loan) -> list[Installment]:
@@ -516,6 +534,10 @@ def apply_payment(
     if spends_again:
         # The credit the nightly had spent after this payment's day, spent again after it.
         spend_credit_if_due(loan)
+    for name in _payment_hooks.names():
+        hook = _payment_hooks.get(name)
+        if hook is not None:
+            hook(loan, payment)
     return payment
 
 

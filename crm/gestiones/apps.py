@@ -21,7 +21,7 @@ class GestionesConfig(AppConfig):
         from credits.calculator import services as calculator_services
         from credits.services import loans as loan_services
         from crm import messages, timeline
-        from crm.gestiones import merge_handlers, services
+        from crm.gestiones import merge_handlers, rule_references, services
         from crm.gestiones.applications import approval
         from crm.gestiones.applications import selectors as application_selectors
         from crm.gestiones.applications import services as application_services
@@ -31,6 +31,8 @@ class GestionesConfig(AppConfig):
         timeline.register_detail(application_selectors.DISCARD_REASON, kind=timeline.HIDDEN)
         # A merge of two customers keeps one target per campaign (crm.merge).
         merge_handlers.register()
+        # A tag, branch, channel or product a campaign's segment names is not deleted.
+        rule_references.register()
         messages.register_outcome_handler(
             campaign_services.TARGET_MESSAGE, campaign_services.record_message_outcome
         )

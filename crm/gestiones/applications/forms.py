@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -160,6 +161,13 @@ class WalkInForm(crm_forms.ServiceErrorsMixin, LoanTermsFields, crm_forms.Person
         }
 
 
+def product_label(product: LoanProduct) -> str:
+    """A product as the application form offers it: «(inactivo)» once deactivated."""
+    if product.is_active:
+        return str(product)
+    return _("%(product)s (inactivo)") % {"product": product}
+
+
 class ApplicationForm(KeepsOthersChangesPlain, crm_forms.ServiceErrorsMixin, LoanTermsFields):
     """Changes to an application not yet approved; what another person saved while the
     form was open stays (`lib.stale`): a stale tab put the old amount back, and the loan
@@ -177,6 +185,14 @@ class ApplicationForm(KeepsOthersChangesPlain, crm_forms.ServiceErrorsMixin, Loa
         }
         kwargs.setdefault("initial", stored)
         super().__init__(*args, stored=stored, **kwargs)
+        # Its own product stays offered once deactivated, marked: without it the select
+        # showed «Elija un producto» and saving said only «Elija el producto de crédito.»
+        # (saved, the product's check says it is not active).
+        product = self.fields["product"]
+        product.queryset = LoanProduct.objects.filter(
+            Q(is_active=True) | Q(pk=application.loan_product_id)
+        )
+        product.label_from_instance = product_label
 
     def service_kwargs(self) -> dict[str, Any]:
         return {"product": self.cleaned_data["product"], **self.terms_data()}

@@ -5,6 +5,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from credits import selectors as credit_selectors
 from credits.models import Loan, LoanProduct
+from credits.services import loans as loan_services
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.applications import leads
 from crm.gestiones.models import (
@@ -94,7 +96,9 @@ def discard_reason(lead: CreditLead) -> str:
     entry = (
         Interaction.objects.filter(customer_id=lead.customer_id, kind=Interaction.Kind.SYSTEM)
         .filter(
-            Q(payload__lead=lead.pk, payload__has_key=DISCARD_REASON)
+            Q(payload__credit_lead=lead.pk, payload__has_key=DISCARD_REASON)
+            # Under "lead" before credit leads had a key of their own (crm.timeline).
+            | Q(payload__lead=lead.pk, payload__has_key=DISCARD_REASON)
             | Q(summary__startswith=prefix)
         )
         .order_by("-occurred_at", "-pk")
@@ -139,11 +143,35 @@ def application_of(gestion: Gestion) -> CreditApplication | None:
     """
     if not gestion.gestion_type.is_credit_application:
         return None
-    return (
+    application = (
         CreditApplication.objects.select_related("loan_product", "loan")
         .filter(gestion_id=gestion.pk)
         .first()
     )
+    if application is not None:
+        # For its card: what the product, changed since, no longer allows.
+        application.outgrown_terms = outgrown_terms(application, gestion)
+    return application
+
+
+def outgrown_terms(application: CreditApplication, gestion: Gestion) -> list[str]:
+    """Return why the product, as it is now, would refuse the application still to be
+    approved (deactivated, its range narrowed): what approving it would say, said on its
+    card before. [] for one approved into a loan, or whose gestión is closed."""
+    if not gestion.is_open:
+        return []
+    if application.loan is not None and application.loan.status != Loan.Status.CANCELLED:
+        return []
+    try:
+        loan_services.validate_terms(
+            product=application.loan_product,
+            principal=application.amount,
+            term=application.term,
+            annual_rate=application.annual_rate,
+        )
+    except ValidationError as exc:
+        return exc.messages
+    return []
 
 
 # A loan made from an application that has not been disbursed yet.

@@ -240,7 +240,7 @@ def confirm_lead(
             "no se cambiaron"
         )
         % {"id": lead.pk, "who": people.display_name(actor)},
-        payload={"lead": lead.pk, **leads.shown(found)},
+        payload={"credit_lead": lead.pk, **leads.shown(found)},
         actor=actor,
         occurred_at=now,
     )
@@ -277,7 +277,7 @@ def discard_lead(
             % {"id": lead.pk, "reason": reason},
             # The reason under its own key too, for the lead's page (selectors.discard_reason).
             payload={
-                "lead": lead.pk,
+                "credit_lead": lead.pk,
                 **_typed_person(leads.read(lead.data)),
                 selectors.DISCARD_REASON: reason,
             },
@@ -513,7 +513,7 @@ def _convert(
         kind=Interaction.Kind.FOLLOW_UP,
         summary=_("Lead de crédito #%(lead)s convertido en la solicitud de la gestión #%(id)s")
         % {"lead": lead.pk, "id": gestion.pk},
-        payload={"gestion": gestion.pk, "lead": lead.pk},
+        payload={"gestion": gestion.pk, "credit_lead": lead.pk},
         actor=actor,
         occurred_at=now,
     )
@@ -607,7 +607,7 @@ def _record_reception(
     )
     if found:
         summary += _(" · por confirmar: sus datos difieren de los del cliente")
-    payload: dict[str, Any] = {"lead": lead.pk, **_typed_person(lead_data)}
+    payload: dict[str, Any] = {"credit_lead": lead.pk, **_typed_person(lead_data)}
     if campaign is not None:
         payload[_("campaña")] = campaign.name
     if found:
@@ -634,7 +634,7 @@ def _notify_to_confirm(
     now: datetime.datetime,
 ) -> None:
     notification_services.notify(
-        recipients=gestion_type.supervisors.filter(is_active=True),
+        recipients=gestion_selectors.type_supervisors(gestion_type),
         gestion=None,
         kind=Notification.Kind.INFO,
         message=_(

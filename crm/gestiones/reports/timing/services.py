@@ -278,9 +278,16 @@ def _write_application_facts(gestion_ids: list[int] | None) -> set[date]:
 def _application_facts(rows: list[tuple]) -> list[tuple]:
     """Return the ApplicationTime rows (APPLICATION_TIME_COLUMNS) of these applications."""
     zone = timezone.get_default_timezone()
-    # Loans disbursed without a signed contract on record: their move to "ready to
-    # disburse", from the ledger.
-    unsigned = [row[9] for row in rows if row[13] is None and row[10] in Loan.DISBURSED and row[9]]
+    # Loans disbursed without a signed contract on record, and those back in "ready to
+    # disburse" after their disbursement was annulled: their move to "ready to disburse",
+    # from the ledger.
+    unsigned = [
+        row[9]
+        for row in rows
+        if row[13] is None
+        and row[9]
+        and (row[10] in Loan.DISBURSED or row[10] == Loan.Status.READY_TO_DISBURSE)
+    ]
     ready_at = _ready_to_disburse_moments(unsigned)
     facts = []
     for (
@@ -300,10 +307,13 @@ def _application_facts(rows: list[tuple]) -> list[tuple]:
         contract_signed_at,
     ) in rows:
         signed_at = contract_signed_at
-        if signed_at is None and loan_status == Loan.Status.READY_TO_DISBURSE:
-            signed_at = status_changed_at
-        elif signed_at is None:
+        if signed_at is None:
             signed_at = ready_at.get(loan_id)
+        if signed_at is None and loan_status == Loan.Status.READY_TO_DISBURSE:
+            # Never disbursed: its move there is its last.
+            signed_at = status_changed_at
+        # The loan's disbursement as it stands: an annulled one cleared it (back to "ready
+        # to disburse", credits.services.loans.annul_disbursement), a new one set it anew.
         if loan_id is None:
             disbursed_at = None
         deadline_at = lead_at + timedelta(hours=target_hours)
@@ -337,12 +347,16 @@ def _seconds(start: datetime, end: datetime | None) -> int | None:
 
 
 def _ready_to_disburse_moments(loan_ids: list[int]) -> dict[int, datetime]:
-    """Return when each of these disbursed loans moved to "ready to disburse".
+    """Return when each of these loans, disbursed once at least, moved to "ready to
+    disburse".
 
     `credits.services.ledger.move_status` writes a STATUS entry per move without naming
     the status reached, but a loan is disbursed only from "ready to disburse", which it
     leaves only by the disbursement: its last STATUS entry before the first DISBURSEMENT
-    entry is that move. A loan without those entries (imported) gets none.
+    entry is that move. An annulled disbursement moves the loan back there (its status
+    changed then: not when it got ready), and a new one follows: the first DISBURSEMENT
+    entry still marks it. A loan without those entries (imported, or never disbursed)
+    gets none.
     """
     if not loan_ids:
         return {}
