@@ -1896,14 +1896,17 @@ def agreement_options(
             continue
         discount = money.cents(debt.late_interest * rule.late_interest_discount_percent / 100)
         total = debt.overdue - discount
-        least_down = (total * rule.min_down_payment_percent / 100).quantize(
-            CENT, rounding=ROUND_HALF_UP
+        # The down payment goes through a gateway link: never less than the least link
+        # (a rule of 0 % had offered S/ 0.01 down, which bought the whole discount).
+        least_down = max(
+            (total * rule.min_down_payment_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP),
+            min(settings.COLLECTIONS_MIN_LINK_AMOUNT, total),
         )
         for count in range(1, rule.max_installments + 1):
             if count == 1:
                 down, each, parts = total, ZERO, []
             else:
-                down = max(least_down, CENT)
+                down = least_down
                 rest = total - down
                 each = (rest / (count - 1)).quantize(CENT, rounding=ROUND_HALF_UP)
                 parts = [each] * (count - 2) + [rest - each * (count - 2)]

@@ -693,6 +693,21 @@ def test_agreement_options_follow_the_rule(late_loan, rule):
     assert options[2].down_payment == (options[2].total / 5).quantize(CENT, ROUND_HALF_UP)
 
 
+def test_a_rule_without_a_least_down_payment_asks_the_least_link_down(late_loan, rule, settings):
+    # 0 % had offered S/ 0.01 down: one cent through a gateway bought the late-interest
+    # discount and turned the rest into promises.
+    rule.min_down_payment_percent = Decimal("0")
+    rule.save()
+    settings.COLLECTIONS_MIN_LINK_AMOUNT = Decimal("10.00")
+    debt = receivables.kind("loan").debt(late_loan.pk, TODAY)
+
+    options = services.agreement_options(debt)
+
+    assert [o.down_payment for o in options[1:]] == [Decimal("10.00"), Decimal("10.00")]
+    for option in options:
+        assert sum(amount for _, _, amount in option.plan) == option.total
+
+
 def test_taking_an_agreement_makes_its_down_payment_link(late_loan, rule):
     debt = receivables.kind("loan").debt(late_loan.pk, TODAY)
     option = services.agreement_options(debt)[2]

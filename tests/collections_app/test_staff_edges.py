@@ -173,8 +173,10 @@ def test_an_agreement_option_shows_its_last_installment_when_rounding_changed_it
     agent_client, loan, debtor
 ):
     AgreementRule.objects.create(
-        name="Tres pagos",
-        max_installments=3,
+        name="Cuatro pagos",
+        # The down payment (the least link, S/ 10.00) and three installments that do not
+        # split the rest evenly in cents.
+        max_installments=4,
         min_down_payment_percent=Decimal("0"),
         late_interest_discount_percent=Decimal("0"),
         days_between_installments=1,
@@ -186,18 +188,18 @@ def test_an_agreement_option_shows_its_last_installment_when_rounding_changed_it
     page = agent_client.get(reverse("collections_app:customer_collections", args=[debtor.pk]))
 
     option = next(
-        o for debt, found in page.context["options"] for o in found if o.installments == 3
+        o for debt, found in page.context["options"] for o in found if o.installments == 4
     )
     parts = (
         option.down_payment
-        + option.installment_amount
+        + option.installment_amount * 2
         + (option.last_installment_amount or option.installment_amount)
     )
     assert option.last_installment_amount is not None
     assert parts == option.total
     assertContains(page, "la última")
     assertContains(
-        page, "Regla «Tres pagos»: el pie se paga con un link; luego una cuota cada día."
+        page, "Regla «Cuatro pagos»: el pie se paga con un link; luego una cuota cada día."
     )
 
 
