@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -497,12 +498,36 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+class StaffUserChangeForm(UserChangeForm):
+    """A person's e-mail is theirs alone, any case: Cal.com's bookings go to the advisor
+    whose e-mail is the organizer's (`crm.services._advisor_for`), and two people sharing
+    one gave every booking to the older account."""
+
+    def clean_email(self):
+        email = self.cleaned_data.get("email", "")
+        if not email or "email" not in self.changed_data:
+            return email
+        other = (
+            User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).order_by("pk")
+        ).first()
+        if other is not None:
+            raise ValidationError(
+                _(
+                    "Ese correo ya es de %(user)s: las citas de Cal.com se asignan por correo, "
+                    "así que cada persona necesita el suyo."
+                )
+                % {"user": other.get_full_name() or other.get_username()}
+            )
+        return email
+
+
 @admin.register(User)
 class StaffUserAdmin(KeepsOthersChangesAdmin, UserAdmin):
     """Only a superuser makes superusers, grants permissions one by one, or edits a
     superuser's account: a staff role given `change_user` could otherwise make itself
     superuser, or take over one by its password."""
 
+    form = StaffUserChangeForm
     ESCALATING_FIELDS = ("is_superuser", "user_permissions")
     # The role that works in Administración (crm.roles), which only `is_staff` opens.
     ADMIN_ROLE = "Administrador"

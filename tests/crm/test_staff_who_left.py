@@ -81,3 +81,27 @@ def test_deactivating_in_admin_ends_the_sessions(admin_client, asesor):
     asesor.is_active = True
     asesor.save()
     assert laptop.get(reverse("gestiones:my_work")).status_code == 302
+
+
+def test_two_people_cannot_share_an_e_mail_any_case(admin_client, asesor):
+    # Cal.com's bookings go to the advisor whose e-mail is the organizer's: shared, every
+    # booking went to the older account.
+    asesor.email = "lrojas@cartera.pe"
+    asesor.save()
+    other = UserFactory(username="mflores", email="mflores@cartera.pe")
+    url = reverse("admin:auth_user_change", args=[other.pk])
+    page = admin_client.get(url)
+    data = {
+        name: field.value() if field.value() is not None else ""
+        for name, field in (
+            (n, page.context["adminform"].form[n]) for n in page.context["adminform"].form.fields
+        )
+        if name not in ("password", "groups", "user_permissions")
+    }
+    data.update(email="LROJAS@cartera.pe", groups=[], user_permissions=[])
+
+    refused = admin_client.post(url, data)
+
+    assertContains(refused, "Ese correo ya es de")
+    other.refresh_from_db()
+    assert other.email == "mflores@cartera.pe"
