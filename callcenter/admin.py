@@ -37,8 +37,8 @@ from callcenter.models import (
 )
 from callcenter.services import leads as lead_services
 from crm import display
+from lib import audit, files, people, search
 from lib import fields as lib_fields
-from lib import files, people, search
 from lib.admin_widgets import ReadOnlyAdmin
 
 # Numbers typed as people type them, in a text input (lib.fields).
@@ -271,7 +271,7 @@ class StockMovementAdmin(ReadOnlyAdmin):
 
 
 @admin.register(QueueSettings)
-class QueueSettingsAdmin(admin.ModelAdmin):
+class QueueSettingsAdmin(audit.AuditedAdminMixin, admin.ModelAdmin):
     """One row: created on first read from the KOMMO_* variables, then edited here."""
 
     formfield_overrides = NUMBER_FIELDS

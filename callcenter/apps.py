@@ -22,3 +22,10 @@ class CallcenterConfig(AppConfig):
             "callcenter.kommo_updates",
             lambda: OutboxMessage.objects.filter(destination=leads.KOMMO_UPDATE_LEAD),
         )
+
+        # The settings history page (crm.config_history) shows these models' changes.
+        from crm.config_history import selectors as config_history
+
+        config_history.register_setting_kind(
+            "call_center", _("Cola del call center"), "callcenter.queuesettings"
+        )

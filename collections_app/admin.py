@@ -22,8 +22,8 @@ from collections_app.models import (
     PortalCode,
     ReportedPayment,
 )
+from lib import audit, people
 from lib import fields as lib_fields
-from lib import people
 from lib.admin_widgets import ReadOnlyAdmin
 
 CUSTOMER_SEARCH = [
@@ -219,7 +219,7 @@ class PaymentPromiseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AgreementRule)
-class AgreementRuleAdmin(admin.ModelAdmin):
+class AgreementRuleAdmin(audit.AuditedAdminMixin, admin.ModelAdmin):
     """Where administrators set how payment agreements may be offered."""
 
     list_display = [

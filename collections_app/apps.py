@@ -72,3 +72,18 @@ class CollectionsAppConfig(AppConfig):
         small_tables.watch(EventSetting)
         webhooks.register_processor(sms.NAME, channels.process_twilio_event)
         webhooks.register_processor(whatsapp.NAME, channels.process_whatsapp_event)
+
+        # The settings history page (crm.config_history) shows these models' changes.
+        from crm.config_history import selectors as config_history
+
+        config_history.register_setting_kind(
+            "eventos", _("Eventos"), "collections_app.eventsetting"
+        )
+        config_history.register_setting_kind(
+            "plantillas", _("Plantillas de mensajes"), "collections_app.messagetemplate"
+        )
+        config_history.register_setting_kind("segmentos", _("Segmentos"), "collections_app.segment")
+        config_history.register_setting_kind("flujos", _("Flujos"), "collections_app.flow")
+        config_history.register_setting_kind(
+            "convenios", _("Reglas de convenio"), "collections_app.agreementrule"
+        )

@@ -31,7 +31,7 @@ from credits.services import payments as payment_services
 from credits.services import products as product_services
 from crm import admin as crm_admin
 from crm import display, references
-from lib import admin_widgets, people
+from lib import admin_widgets, audit, people
 from lib import fields as lib_fields
 from lib.jsonsafe import BoundedDecoder
 from lib.stale import KeepsOthersChangesAdmin
@@ -90,7 +90,9 @@ class LoanProductAdminForm(forms.ModelForm):
 
 
 @admin.register(LoanProduct)
-class LoanProductAdmin(KeepsOthersChangesAdmin, crm_admin.NamedByRulesAdmin):
+class LoanProductAdmin(
+    audit.AuditedAdminMixin, KeepsOthersChangesAdmin, crm_admin.NamedByRulesAdmin
+):
     form = LoanProductAdminForm
     # The allocation order is typed as JSON.
     formfield_overrides = {

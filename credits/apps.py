@@ -51,3 +51,10 @@ class CreditsConfig(AppConfig):
         # made is on the loan's page ("Payments 4 · Schedule engine" was shown).
         timeline.register_detail("payments", kind=timeline.HIDDEN)
         timeline.register_detail("schedule", kind=timeline.HIDDEN)
+
+        # The settings history page (crm.config_history) shows these models' changes.
+        from crm.config_history import selectors as config_history
+
+        config_history.register_setting_kind(
+            "productos", _("Productos de crédito"), "credits.loanproduct"
+        )

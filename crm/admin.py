@@ -28,6 +28,7 @@ from crm.models import (
     Tag,
 )
 from integrations.channels import LOG_PROVIDER
+from lib import audit
 from lib.admin_widgets import ReadOnlyAdmin, WholeNumberAutocompleteMixin, blanked_by_deleting
 from lib.stale import KeepsOthersChanges, KeepsOthersChangesAdmin
 
@@ -126,28 +127,28 @@ class NamedByRulesAdmin(ServiceDeletionAdmin):
 
 
 @admin.register(Branch)
-class BranchAdmin(NamedByRulesAdmin):
+class BranchAdmin(audit.AuditedAdminMixin, NamedByRulesAdmin):
     list_display = ["name", "code", "city", "is_active"]
     list_filter = ["is_active", "city"]
     search_fields = ["name", "code", "city"]
 
 
 @admin.register(Channel)
-class ChannelAdmin(NamedByRulesAdmin):
+class ChannelAdmin(audit.AuditedAdminMixin, NamedByRulesAdmin):
     list_display = ["name", "code", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "code"]
 
 
 @admin.register(Product)
-class ProductAdmin(NamedByRulesAdmin):
+class ProductAdmin(audit.AuditedAdminMixin, NamedByRulesAdmin):
     list_display = ["name", "code", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "code", "description"]
 
 
 @admin.register(Tag)
-class TagAdmin(NamedByRulesAdmin):
+class TagAdmin(audit.AuditedAdminMixin, NamedByRulesAdmin):
     list_display = ["name", "color"]
     search_fields = ["name"]
 

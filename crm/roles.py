@@ -115,6 +115,8 @@ ROLES: dict[str, str | list[str]] = {
         "gestiones.change_survey",
         "gestiones.view_lifecycleevent",
         "crm.view_deletionrecord",
+        # The settings history (crm.config_history): who changed which setting, old → new.
+        "admin.view_logentry",
         "gestiones.view_creditlead",
         "gestiones.change_creditlead",
         "gestiones.view_creditapplication",

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from crm import views, webhooks
+from crm.config_history import views as config_history_views
 from crm.imports import views as import_views
 from crm.reassign import views as reassign_views
 
@@ -24,6 +25,11 @@ urlpatterns = [
         name="customer_merge",
     ),
     path("agenda/", views.agenda, name="agenda"),
+    path(
+        "configuracion/historial/",
+        config_history_views.config_history,
+        name="config_history",
+    ),
     path("importaciones/", import_views.import_list, name="import_list"),
     path("importaciones/nueva/", import_views.import_new, name="import_new"),
     path("importaciones/<int:pk>/", import_views.import_detail, name="import_detail"),

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from lib import audit, search
 from lib import fields as lib_fields
-from lib import search
 from lib.stale import KeepsOthersChangesAdmin
 from recovery import variables
 from recovery.models import RecoverySettings
@@ -167,7 +167,7 @@ class RecoverySettingsForm(forms.ModelForm):
 
 
 @admin.register(RecoverySettings)
-class RecoverySettingsAdmin(KeepsOthersChangesAdmin, admin.ModelAdmin):
+class RecoverySettingsAdmin(audit.AuditedAdminMixin, KeepsOthersChangesAdmin, admin.ModelAdmin):
     """One row (`RecoverySettings.current()`): the list opens it; it is never added twice
     nor deleted."""
 

@@ -86,3 +86,10 @@ class RecoveryConfig(AppConfig):
         collection_signals.payment_event.connect(
             portal_services.on_payment_event, dispatch_uid="recovery.portal.paid"
         )
+
+        # The settings history page (crm.config_history) shows these models' changes.
+        from crm.config_history import selectors as config_history
+
+        config_history.register_setting_kind(
+            "recuperacion", _("Portal de recuperación"), "recovery.recoverysettings"
+        )

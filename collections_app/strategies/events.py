@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from collections_app import signals
 from collections_app.models import (
@@ -45,7 +47,7 @@ from crm import display
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, MessagePolicy
-from lib import small_tables
+from lib import audit, small_tables
 
 # The origin of the messages the settings send (crm.models.Message.origin), with the
 # setting's id: the effectiveness figures count them by it.
@@ -249,11 +251,13 @@ def current_settings() -> dict[tuple[str, str], EventSetting]:
 
 
 @transaction.atomic
-def save_event_settings(*, choices: list[Choice]) -> list[EventSetting]:
+def save_event_settings(
+    *, choices: list[Choice], actor: AbstractBaseUser | None = None
+) -> list[EventSetting]:
     """Store what template each event sends, per portfolio; refuse a template of another
     portfolio, a switched-off template, a template that says another event's variable
     ({monto_pago} on a promise: it would go out blank), or an event switched on with
-    nothing to send.
+    nothing to send. Each setting changed goes into the settings history (old → new).
 
     Errors name the screen's field: `<portfolio>__<event>__template`.
     """
@@ -286,15 +290,26 @@ def save_event_settings(*, choices: list[Choice]) -> list[EventSetting]:
             errors.setdefault(field, []).append(_foreign_variables(template, choice.event, missing))
     if errors:
         raise ValidationError(errors)
+    stored = current_settings()
     saved = []
     for choice in choices:
-        setting, _created = EventSetting.objects.update_or_create(
+        before = audit.snapshot(stored.get((choice.portfolio, choice.event)), SETTING_FIELDS)
+        setting, created = EventSetting.objects.update_or_create(
             portfolio=choice.portfolio,
             event=choice.event,
             defaults={"template": choice.template, "is_active": choice.is_active},
         )
+        after = audit.snapshot(setting, SETTING_FIELDS)
+        if created:
+            audit.log_addition(actor=actor, obj=setting, after=after)
+        else:
+            audit.log_change(actor=actor, obj=setting, before=before, after=after)
         saved.append(setting)
     return saved
+
+
+# What the settings history says of an event setting.
+SETTING_FIELDS = ("template", "is_active")
 
 
 def _names(template: MessageTemplate) -> list[str]:
@@ -388,9 +403,12 @@ POLICY_FIELDS = (
 
 
 @transaction.atomic
-def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
+def save_message_policy(
+    *, data: Mapping[str, Any], actor: AbstractBaseUser | None = None
+) -> MessagePolicy:
     """Change the quiet hours, the days without messages and the daily limit every
-    message to customers keeps, and whether SMS go without accents («SMS sin tildes»).
+    message to customers keeps, and whether SMS go without accents («SMS sin tildes»);
+    what changed goes into the settings history (old → new, who, when).
 
     `has_no_quiet_hours`: messages go out at any hour, stored as the policy always said it
     (start equal to end, as an empty MESSAGES_QUIET_HOURS makes it); the times are then
@@ -410,6 +428,7 @@ def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
         has_no_quiet_hours=no_quiet_hours,
     )
     policy = MessagePolicy.current()
+    before = _policy_snapshot(policy)
     policy.quiet_start = quiet_start
     policy.quiet_end = quiet_end
     policy.daily_limit = data["daily_limit"]
@@ -417,7 +436,39 @@ def save_message_policy(*, data: Mapping[str, Any]) -> MessagePolicy:
     policy.quiet_dates = sorted(data.get("quiet_dates") or [])
     policy.is_sms_unaccented = bool(data.get("is_sms_unaccented", policy.is_sms_unaccented))
     policy.save(update_fields=[*POLICY_FIELDS, "updated_at"])
+    audit.log_change(actor=actor, obj=policy, before=before, after=_policy_snapshot(policy))
     return policy
+
+
+WEEKDAY_NAMES = (
+    _lazy("lunes"),
+    _lazy("martes"),
+    _lazy("miércoles"),
+    _lazy("jueves"),
+    _lazy("viernes"),
+    _lazy("sábado"),
+    _lazy("domingo"),
+)
+
+
+def _policy_snapshot(policy: MessagePolicy) -> audit.Snapshot:
+    """The policy as its history shows it: weekdays by name, holidays as dd/mm/yyyy name."""
+    weekdays = [
+        str(WEEKDAY_NAMES[day]) if isinstance(day, int) and 0 <= day <= 6 else str(day)
+        for day in policy.quiet_weekdays or []
+    ]
+    holidays = [
+        _holiday_text(row) for row in policy.quiet_dates or [] if isinstance(row, list | tuple)
+    ]
+    return audit.snapshot(
+        policy, POLICY_FIELDS, values={"quiet_weekdays": weekdays, "quiet_dates": holidays}
+    )
+
+
+def _holiday_text(row: list | tuple) -> str:
+    day, name = [*row, "", ""][:2]
+    parts = str(day).split("-")  # stored as an ISO date (validate_policy)
+    return f"{'/'.join(reversed(parts))} {name}".strip()
 
 
 def _is_quiet_date(row: Any) -> bool:

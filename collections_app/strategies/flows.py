@@ -73,7 +73,7 @@ from collections_app.strategies.variables import DATE_FORMAT, Recipient
 from credits.models import Installment, Loan
 from crm import deletions, messages
 from crm.models import Customer, MessagePolicy
-from lib import bulk, queue, repeats, search
+from lib import audit, bulk, queue, repeats, search
 
 logger = logging.getLogger(__name__)
 
@@ -753,6 +753,9 @@ def save_flow(
         )
     if flow is not None and flow.is_active:
         _refuse_unsendable(steps)
+    # From the database: the editor's form may have changed the instance already.
+    stored = Flow.objects.filter(pk=flow.pk).select_related("segment").first() if flow else None
+    before = audit_snapshot(stored)
     if flow is None:
         flow = Flow(created_by=actor if actor and actor.is_authenticated else None)
     flow.name = name
@@ -781,8 +784,33 @@ def save_flow(
         for data in steps
         if data.step is None
     )
+    if stored is None:
+        audit.log_addition(actor=actor, obj=flow, after=audit_snapshot(flow))
+    else:
+        audit.log_change(actor=actor, obj=flow, before=before, after=audit_snapshot(flow))
     logger.info("Flow %s saved by %s", flow.pk, getattr(actor, "pk", None))
     return flow
+
+
+# What the settings history says of a flow, with its steps as one line.
+FLOW_FIELDS = ("name", "description", "segment", "is_active")
+STEPS_LABEL = gettext_lazy("pasos")
+
+
+def audit_snapshot(flow: Flow | None) -> audit.Snapshot:
+    """The flow as the settings history shows it: its steps as «día: plantilla» in order."""
+    if flow is None:
+        return {}
+    steps = flow.steps.select_related("template").order_by("day_offset", "template__name")
+    return audit.snapshot(
+        flow,
+        FLOW_FIELDS,
+        values={
+            str(STEPS_LABEL): [
+                f"{offset_label(step.day_offset)}: {step.template.name}" for step in steps
+            ]
+        },
+    )
 
 
 def _refuse_moving_steps_that_ran(steps: Sequence[StepData]) -> None:
@@ -861,8 +889,16 @@ def set_active(*, flow: Flow, is_active: bool, actor: AbstractBaseUser | None) -
         raise ValidationError(_("Agregue al menos un paso antes de activar el flujo."))
     if is_active:
         _refuse_unsendable(flow.steps.select_related("template"))
+    was_active = Flow.objects.filter(pk=flow.pk).values_list("is_active", flat=True).first()
     Flow.objects.filter(pk=flow.pk).update(is_active=is_active, updated_at=timezone.now())
     flow.is_active = is_active
+    label = str(Flow._meta.get_field("is_active").verbose_name)
+    audit.log_change(
+        actor=actor,
+        obj=flow,
+        before={label: audit.shown(was_active)},
+        after={label: audit.shown(is_active)},
+    )
     logger.info(
         "Flow %s %s by %s", flow.pk, "on" if is_active else "off", getattr(actor, "pk", None)
     )
@@ -913,6 +949,7 @@ def delete_flow(*, flow: Flow, actor: AbstractBaseUser | None) -> None:
         details=deletion_details(flow),
         actor=actor,
     )
+    audit.log_deletion(actor=actor, obj=flow, before=audit_snapshot(flow))
     flow.delete()
 
 

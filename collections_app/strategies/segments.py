@@ -46,7 +46,7 @@ from collections_app.models import ZERO, PaymentPromise, Segment
 from credits.models import COMPONENTS, Bucket, Installment, Loan, LoanProduct
 from crm import deletions, display
 from crm.models import Branch, Customer, Tag
-from lib import people, repeats, search
+from lib import audit, people, repeats, search
 from lib.money import Currency
 
 # The tag of customers with an active written-off campaign (set by the recovery app).
@@ -321,8 +321,12 @@ def validate_rules(data: Mapping[str, Any]) -> None:
 def save_segment(
     *, data: Mapping[str, Any], actor: AbstractBaseUser | None, segment: Segment | None = None
 ) -> Segment:
-    """Create a segment, or change `segment`, from `data` (SEGMENT_FIELDS and the lists)."""
+    """Create a segment, or change `segment`, from `data` (SEGMENT_FIELDS and the lists);
+    the change goes into the settings history (old → new, who, when)."""
     validate_rules(data)
+    # From the database: a form may have changed the instance it was given already.
+    stored = Segment.objects.filter(pk=segment.pk).first() if segment and segment.pk else None
+    before = audit_snapshot(stored)
     segment = segment if segment is not None else Segment(created_by=people.signed_in(actor))
     for name in SEGMENT_FIELDS:
         if name in data:
@@ -335,7 +339,21 @@ def save_segment(
     for name in SEGMENT_M2M_FIELDS:
         if name in data:
             getattr(segment, name).set(data[name] or [])
+    if stored is None:
+        audit.log_addition(actor=actor, obj=segment, after=audit_snapshot(segment))
+    else:
+        audit.log_change(actor=actor, obj=segment, before=before, after=audit_snapshot(segment))
     return segment
+
+
+def audit_snapshot(segment: Segment | None) -> audit.Snapshot:
+    """The segment as the settings history shows it: its rules, buckets by their names."""
+    if segment is None:
+        return {}
+    buckets = [Bucket(code).label if code in Bucket.values else code for code in segment.buckets]
+    return audit.snapshot(
+        segment, (*SEGMENT_FIELDS, *SEGMENT_M2M_FIELDS), values={"buckets": buckets}
+    )
 
 
 def deletion_problem(segment: Segment) -> str:
@@ -381,6 +399,7 @@ def delete_segment(*, segment: Segment, actor: AbstractBaseUser | None = None) -
         details=deletion_details(segment),
         actor=actor,
     )
+    audit.log_deletion(actor=actor, obj=segment, before=audit_snapshot(segment))
     try:
         segment.delete()
     except ProtectedError as exc:  # a flow took it meanwhile (the record goes back too)

@@ -25,7 +25,7 @@ from collections_app.models import EventSetting, MessageTemplate, Portfolio
 from collections_app.strategies import variables
 from crm import deletions
 from crm import messages as customer_messages
-from lib import gsm, repeats, search
+from lib import audit, gsm, repeats, search
 
 # The longest body each channel takes: SMS, six concatenated parts of 153 characters;
 # WhatsApp, Meta's limit for a template's body; e-mail, the model's column.
@@ -246,19 +246,21 @@ def _unknown(name: str, portfolio: str, offered: Mapping[str, str]) -> str:
 
 @transaction.atomic
 def save_template(
-    *, data: Mapping[str, Any], template: MessageTemplate | None = None
+    *,
+    data: Mapping[str, Any],
+    template: MessageTemplate | None = None,
+    actor: AbstractBaseUser | None = None,
 ) -> MessageTemplate:
     """Create a template, or change `template`, from `data` (TEMPLATE_FIELDS); refuse one
     that fails the model's rules or `validate_template`, or a change of portfolio while
     the events settings of its old portfolio or a flow (current portfolio only) send it,
-    or switching it off while an active flow or event sends it."""
+    or switching it off while an active flow or event sends it. The change goes into the
+    settings history (old → new, who, when)."""
     template = template if template is not None else MessageTemplate()
     # From the database: a form may have changed the instance it was given already.
-    old_portfolio, was_active = (
-        MessageTemplate.objects.filter(pk=template.pk).values_list("portfolio", "is_active").first()
-        if template.pk
-        else None
-    ) or (None, False)
+    stored = MessageTemplate.objects.filter(pk=template.pk).first() if template.pk else None
+    before = audit.snapshot(stored, TEMPLATE_FIELDS)
+    old_portfolio, was_active = (stored.portfolio, stored.is_active) if stored else (None, False)
     for name in TEMPLATE_FIELDS:
         if name in data:
             setattr(template, name, data[name])
@@ -318,6 +320,11 @@ def save_template(
     repeats.save_or_refuse(
         template, field="name", message=_("Ya existe una plantilla con este nombre.")
     )
+    after = audit.snapshot(template, TEMPLATE_FIELDS)
+    if stored is None:
+        audit.log_addition(actor=actor, obj=template, after=after)
+    else:
+        audit.log_change(actor=actor, obj=template, before=before, after=after)
     return template
 
 
@@ -436,6 +443,7 @@ def delete_template(*, template: MessageTemplate, actor: AbstractBaseUser | None
         details=deletion_details(template),
         actor=actor,
     )
+    audit.log_deletion(actor=actor, obj=template, before=audit.snapshot(template, TEMPLATE_FIELDS))
     try:
         template.delete()
     except ProtectedError as exc:  # put to use meanwhile (the record goes back too)

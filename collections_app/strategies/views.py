@@ -296,7 +296,7 @@ def template_create(request: HttpRequest) -> HttpResponse:
     form = forms.TemplateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            template = templating.save_template(data=form.service_data())
+            template = templating.save_template(data=form.service_data(), actor=request.user)
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -327,7 +327,9 @@ def template_update(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.TemplateForm(request.POST or None, instance=template)
     if request.method == "POST" and form.is_valid():
         try:
-            templating.save_template(data=form.service_data(), template=template)
+            templating.save_template(
+                data=form.service_data(), template=template, actor=request.user
+            )
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -559,7 +561,7 @@ def event_settings(request: HttpRequest) -> HttpResponse:
     form = _settings_form(request.POST)
     if form.is_valid():
         try:
-            events.save_event_settings(choices=form.choices())
+            events.save_event_settings(choices=form.choices(), actor=request.user)
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
@@ -577,7 +579,7 @@ def message_policy(request: HttpRequest) -> HttpResponse:
     form = forms.MessagePolicyForm(request.POST, instance=MessagePolicy.current())
     if form.is_valid():
         try:
-            policy = events.save_message_policy(data=form.service_data())
+            policy = events.save_message_policy(data=form.service_data(), actor=request.user)
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
