@@ -18,7 +18,7 @@ from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
-from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_save
 from django.utils import timezone
 
 PERMISSIONS_TTL = 60 * 60
@@ -84,6 +84,18 @@ def end_sessions(user_pk: int) -> int:
     return len(keys)
 
 
+def _note_whether_active(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    # Whether the person was active before this save: only the save that deactivates them
+    # reads the sessions (any later save of an inactive person has nothing left to end).
+    if raw or instance.pk is None or instance.is_active:
+        return
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    instance._was_active = (
+        sender.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
+    )
+
+
 def _end_sessions_when_inactive(sender, instance, created, update_fields=None, **kwargs) -> None:
     # Django treats an inactive person's request as anonymous but keeps their session: ticked
     # «Activo» again, a browser left signed in (a laptop at a branch) came back to life.
@@ -91,7 +103,8 @@ def _end_sessions_when_inactive(sender, instance, created, update_fields=None, *
         return
     if update_fields is not None and "is_active" not in update_fields:
         return
-    end_sessions(instance.pk)
+    if instance.__dict__.pop("_was_active", None):
+        end_sessions(instance.pk)
 
 
 def _forget_on_membership(sender, action, **kwargs) -> None:
@@ -114,6 +127,7 @@ def connect_signals() -> None:
         uid = f"lib.auth.{model._meta.label_lower}"
         post_save.connect(_forget_on_change, sender=model, dispatch_uid=f"{uid}.save")
         post_delete.connect(_forget_on_change, sender=model, dispatch_uid=f"{uid}.delete")
+    pre_save.connect(_note_whether_active, sender=user, dispatch_uid="lib.auth.was_active")
     post_save.connect(
         _end_sessions_when_inactive, sender=user, dispatch_uid="lib.auth.end_sessions"
     )

@@ -105,3 +105,20 @@ def test_two_people_cannot_share_an_e_mail_any_case(admin_client, asesor):
     assertContains(refused, "Ese correo ya es de")
     other.refresh_from_db()
     assert other.email == "mflores@cartera.pe"
+
+
+def test_only_the_save_that_deactivates_reads_the_sessions(asesor, monkeypatch):
+    # Every live session (the portal's too) is read and decoded to find a person's: a later
+    # save of someone already inactive (a rename) has nothing left to end.
+    from lib import auth
+
+    calls = []
+    monkeypatch.setattr(auth, "end_sessions", lambda pk: calls.append(pk) or 0)
+
+    asesor.is_active = False
+    asesor.save()
+    asesor.first_name = "Luis Alberto"
+    asesor.save()
+    asesor.save(update_fields=["is_active"])
+
+    assert calls == [asesor.pk]
