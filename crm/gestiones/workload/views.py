@@ -116,23 +116,31 @@ def workload(request: HttpRequest) -> HttpResponse:
     return render(request, "gestiones/workload.html", context)
 
 
-def _say_reassigned(request: HttpRequest, *, moved: int, unchanged: int, agent: str) -> None:
-    """Say how many gestiones changed hands, and how many did not (already the agent's)."""
-    if not moved:
-        messages.warning(
-            request,
-            _(
-                "No se reasignó ninguna gestión: las marcadas ya estaban a cargo de "
-                "%(agent)s o se cerraron."
-            )
-            % {"agent": agent},
-        )
-        return
-    text = ngettext(
+def _moved_text(moved: int, agent: str) -> str:
+    return ngettext(
         "%(n)s gestión reasignada a %(agent)s.",
         "%(n)s gestiones reasignadas a %(agent)s.",
         moved,
     ) % {"n": moved, "agent": agent}
+
+
+def _say_none_moved(request: HttpRequest, *, which: str, agent: str) -> None:
+    messages.warning(
+        request,
+        _(
+            "No se reasignó ninguna gestión: %(which)s ya estaban a cargo de %(agent)s o "
+            "se cerraron."
+        )
+        % {"which": which, "agent": agent},
+    )
+
+
+def _say_reassigned(request: HttpRequest, *, moved: int, unchanged: int, agent: str) -> None:
+    """Say how many gestiones changed hands, and how many did not (already the agent's)."""
+    if not moved:
+        _say_none_moved(request, which=_("las marcadas"), agent=agent)
+        return
+    text = _moved_text(moved, agent)
     if unchanged:
         text += " " + ngettext(
             "%(n)s no cambió: ya estaba a su cargo o se cerró.",
@@ -148,20 +156,9 @@ def _say_all_reassigned(
     """Say how many of the agent's open gestiones changed hands, when that is not what the
     page said, and how many are left (above forms.ALL_LIMIT a send moves only that many)."""
     if not moved:
-        messages.warning(
-            request,
-            _(
-                "No se reasignó ninguna gestión: las de este gestor ya estaban a cargo de "
-                "%(agent)s o se cerraron."
-            )
-            % {"agent": agent},
-        )
+        _say_none_moved(request, which=_("las de este gestor"), agent=agent)
         return
-    text = ngettext(
-        "%(n)s gestión reasignada a %(agent)s.",
-        "%(n)s gestiones reasignadas a %(agent)s.",
-        moved,
-    ) % {"n": moved, "agent": agent}
+    text = _moved_text(moved, agent)
     if expected is not None and expected != moved and not left:
         text += " " + ngettext(
             "La página mostraba %(n)s: la lista cambió mientras tanto.",
