@@ -992,8 +992,10 @@ def test_two_rules_offer_each_number_of_payments_once_the_cheaper(reachable, loa
 
 def test_an_agreements_figures_add_up_with_its_last_installment(reachable, loan):
     """The last installment takes the rounding: shown as the others, the sum was off."""
+    # The down payment (the least link, S/ 10.00) and three installments that do not split
+    # the rest evenly in cents.
     AgreementRule.objects.create(
-        name="Tres pagos", max_installments=3, min_down_payment_percent=Decimal("0")
+        name="Cuatro pagos", max_installments=4, min_down_payment_percent=Decimal("0")
     )
     client = signed_in(Client(), reachable)
 
@@ -1003,11 +1005,12 @@ def test_an_agreements_figures_add_up_with_its_last_installment(reachable, loan)
         o
         for account, _installments in statement.context["accounts"]
         for o in account.options
-        if o.installments == 3
+        if o.installments == 4
     )
     assert option.last_installment_amount is not None
-    assert option.down_payment + option.installment_amount + option.last_installment_amount == (
-        option.total
+    assert (
+        option.down_payment + option.installment_amount * 2 + option.last_installment_amount
+        == option.total
     )
     assertContains(statement, '(la última, <span class="amount">S/ ')
 
