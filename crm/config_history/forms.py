@@ -29,7 +29,12 @@ class HistoryFilterForm(forms.Form):
     persona = forms.TypedChoiceField(label=_("Quién"), required=False, coerce=int, empty_value=None)
     desde = _day(_("Desde"))
     hasta = _day(_("Hasta"))
-    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+    q = forms.CharField(
+        label=_("Buscar"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Campo, valor o nombre")}),
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -256,7 +256,7 @@ def test_the_disbursement_day_and_today_are_write_off_days(book, supervisor):
 
 def test_a_loan_its_payments_settle_is_not_written_off(book, supervisor):
     rows = [loan_row(code="PX-0002", document="42345678", written_off=""), loan_row()]
-    payments = [["PX-0001", "14/02/2026", "1400.00", "TODO"]]
+    payments = [["PX-0001", "14/02/2026", "1400.00", "OP-9"]]
 
     batch = run(rows, supervisor, payments)
 
