@@ -3,6 +3,8 @@ happen, and only its own form, which sends CONFIRM_FIELD, acts."""
 
 from collections.abc import Mapping
 
+from django.utils.translation import ngettext
+
 # The field a confirmation page's form sends, with CONFIRMED.
 CONFIRM_FIELD = "confirm"
 CONFIRMED = "yes"
@@ -11,3 +13,15 @@ CONFIRMED = "yes"
 def is_confirmed(data: Mapping) -> bool:
     """Say whether a POST comes from its confirmation page (not a first click)."""
     return data.get(CONFIRM_FIELD) == CONFIRMED
+
+
+def shown_differs(expected: int | None, done: int) -> str:
+    """The sentence a result message adds when the page that asked showed `expected` rows
+    and `done` were acted on (the list changed meanwhile); "" when they agree."""
+    if expected is None or expected == done:
+        return ""
+    return ngettext(
+        "La página mostraba %(n)s: la lista cambió mientras tanto.",
+        "La página mostraba %(n)s: la lista cambió mientras tanto.",
+        expected,
+    ) % {"n": expected}

@@ -25,7 +25,7 @@ from collections_app.models import Conversation
 from crm import messages as customer_messages
 from crm import selectors as crm_selectors
 from crm.models import Message
-from lib import links, lists
+from lib import confirmation, links, lists
 
 VIEW = (selectors.VIEW_CONVERSATION, "crm.view_customer")
 CHANGE = (selectors.CHANGE_CONVERSATION, "crm.view_customer")
@@ -154,12 +154,8 @@ def _say_reassigned(
         "%(n)s conversaciones de %(from)s reasignadas a %(to)s.",
         moved,
     ) % {"n": moved, "from": from_label, "to": to_label}
-    if expected is not None and expected != moved:
-        text += " " + ngettext(
-            "La página mostraba %(n)s: la lista cambió mientras tanto.",
-            "La página mostraba %(n)s: la lista cambió mientras tanto.",
-            expected,
-        ) % {"n": expected}
+    if differs := confirmation.shown_differs(expected, moved):
+        text += " " + differs
     messages.success(request, text)
 
 

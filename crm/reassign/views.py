@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from crm import filters, selectors
 from crm.reassign import forms, services
-from lib import people
+from lib import confirmation, people
 
 # Moving a whole portfolio is a supervisor's work: an advisor edits customers (the first
 # permission) but does not reassign (the second, the workload's reassignment).
@@ -93,10 +93,6 @@ def _say_reassigned(
         "%(n)s clientes de %(from)s reasignados a %(to)s.",
         moved,
     ) % {"n": moved, "from": from_label, "to": to_label}
-    if expected is not None and expected != moved:
-        text += " " + ngettext(
-            "La página mostraba %(n)s: la lista cambió mientras tanto.",
-            "La página mostraba %(n)s: la lista cambió mientras tanto.",
-            expected,
-        ) % {"n": expected}
+    if differs := confirmation.shown_differs(expected, moved):
+        text += " " + differs
     messages.success(request, text)

@@ -13,7 +13,7 @@ from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.models import GestionType, Outcome
 from crm.gestiones.workload import forms, selectors
 from crm.gestiones.workload import services as workload_services
-from lib import people
+from lib import confirmation, people
 from lib.lookups import whole_number
 
 
@@ -159,12 +159,8 @@ def _say_all_reassigned(
         _say_none_moved(request, which=_("las de este gestor"), agent=agent)
         return
     text = _moved_text(moved, agent)
-    if expected is not None and expected != moved and not left:
-        text += " " + ngettext(
-            "La página mostraba %(n)s: la lista cambió mientras tanto.",
-            "La página mostraba %(n)s: la lista cambió mientras tanto.",
-            expected,
-        ) % {"n": expected}
+    if not left and (differs := confirmation.shown_differs(expected, moved)):
+        text += " " + differs
     if left:
         text += " " + ngettext(
             "Queda %(n)s abierta a cargo de este gestor: reasígnela con otro envío.",
