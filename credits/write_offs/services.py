@@ -204,18 +204,32 @@ class Tally:
 
 def tally(batch: WriteOffBatch) -> Tally:
     """Count the batch's items by outcome, and what the written-off ones owed."""
-    rows = batch.items.values("outcome").annotate(
-        n=Count("id"), principal=Sum("principal"), total=Sum("total")
+    return tallies([batch.pk])[batch.pk]
+
+
+def tallies(batch_ids: Iterable[int]) -> dict[int, Tally]:
+    """`tally` of each batch in `batch_ids`, in one query (a page of the history)."""
+    ids = list(batch_ids)
+    found: dict[int, dict[str, dict]] = {pk: {} for pk in ids}
+    rows = (
+        WriteOffItem.objects.filter(batch_id__in=ids)
+        .values("batch_id", "outcome")
+        .annotate(n=Count("id"), principal=Sum("principal"), total=Sum("total"))
+        .order_by()
     )
-    found = {row["outcome"]: row for row in rows}
-    written = found.get(WriteOffItem.Outcome.WRITTEN_OFF, {})
-    return Tally(
-        pending=found.get(WriteOffItem.Outcome.PENDING, {}).get("n", 0),
-        written_off=written.get("n", 0),
-        skipped=found.get(WriteOffItem.Outcome.SKIPPED, {}).get("n", 0),
-        principal=money.cents(written.get("principal")),
-        total=money.cents(written.get("total")),
-    )
+    for row in rows:
+        found[row["batch_id"]][row["outcome"]] = row
+    result = {}
+    for pk, outcomes in found.items():
+        written = outcomes.get(WriteOffItem.Outcome.WRITTEN_OFF, {})
+        result[pk] = Tally(
+            pending=outcomes.get(WriteOffItem.Outcome.PENDING, {}).get("n", 0),
+            written_off=written.get("n", 0),
+            skipped=outcomes.get(WriteOffItem.Outcome.SKIPPED, {}).get("n", 0),
+            principal=money.cents(written.get("principal")),
+            total=money.cents(written.get("total")),
+        )
+    return result
 
 
 @dataclass(frozen=True)

@@ -179,9 +179,12 @@ def write_off_batch_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(write_offs.batch_list(request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    for batch in page.object_list:
-        if batch.status != WriteOffBatch.Status.DONE:
-            batch.tally = write_offs.tally(batch)
+    # A batch not done (running, or interrupted before its counts were kept) is counted
+    # from its items: all of the page's in one query.
+    unfinished = [b for b in page.object_list if b.status != WriteOffBatch.Status.DONE]
+    counted = write_offs.tallies(b.pk for b in unfinished)
+    for batch in unfinished:
+        batch.tally = counted[batch.pk]
     return render(request, "credits/write_off_list.html", {"page": page})
 
 

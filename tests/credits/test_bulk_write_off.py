@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
@@ -549,6 +550,25 @@ def test_the_history_lists_the_batches_newest_first_a_page_at_a_time(
     assert [b.reason for b in second.context["page"].object_list] == ["Primero"]
     assertContains(first, "3 castigos en lote")
     assertContains(first, f'href="{batches[2].get_absolute_url()}"')
+
+
+def test_the_history_counts_unfinished_batches_in_one_query_however_many(
+    client, supervisor, book, django_assert_max_num_queries
+):
+    # A batch interrupted before its counts were kept is counted from its items: one query
+    # for the page's, not one per batch.
+    client.force_login(supervisor)
+    _queued_batch(supervisor, book)
+    client.get(HISTORY)  # the session and permissions, cached
+    with CaptureQueriesContext(connection) as one:
+        client.get(HISTORY)
+    for _ in range(4):
+        WriteOffBatch.objects.filter(pk=_queued_batch(supervisor, book).pk).update(status="failed")
+
+    with django_assert_max_num_queries(len(one)):
+        page = client.get(HISTORY)
+
+    assertContains(page, "5 castigos en lote")
 
 
 # --- A payment racing the run (PostgreSQL) -------------------------------------------------
