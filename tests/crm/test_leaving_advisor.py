@@ -249,3 +249,12 @@ def test_the_reassign_button_follows_a_filter_changed_without_a_reload(client, s
     assert 'id="customer-reassign" hx-swap-oob="true"' in body
     assert "Reasignar estos 3 clientes a…" in body
     assert "hx-swap-oob" not in whole.split('id="customer-reassign"')[1].split(">")[0]
+
+
+def test_an_advisor_without_customers_is_not_offered_zero_to_reassign(client, supervisor, staying):
+    client.force_login(supervisor)
+
+    listed = client.get(f"/clientes/?advisor={staying.pk}").content.decode()
+
+    assert "Reasignar estos 0" not in listed
+    assert "Reasignar los clientes de un asesor…" in listed
