@@ -172,6 +172,32 @@ class OrderAnnulForm(ServiceErrorsMixin, forms.Form):
     )
 
 
+class RequeueForm(ServiceErrorsMixin, forms.Form):
+    """Why a lead goes back to the queue: it goes on the customer's timeline."""
+
+    reason = forms.CharField(
+        label=_("Motivo"),
+        max_length=order_services.REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "required": _("Indique por qué vuelve a la cola."),
+            "max_length": _("El motivo admite hasta %(limit_value)s caracteres."),
+        },
+    )
+
+
+class OutOfQueueFilterForm(forms.Form):
+    """The leads out of the queue: a search and the state they left in."""
+
+    q = forms.CharField(label=_("Buscar"), required=False, max_length=100)
+    state = forms.ChoiceField(
+        label=_("Estado"),
+        required=False,
+        choices=[("", _("Todos los estados"))]
+        + [(s.value, s.label) for s in Lead.State if s not in Lead.QUEUE_STATES],
+    )
+
+
 class AskingRadioSelect(forms.RadioSelect):
     """Radio buttons of which some ask before the form goes: the chosen one's question
     (data-confirm on its input, static/js/app.js; partials/form_field.html writes it)."""

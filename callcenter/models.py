@@ -156,6 +156,8 @@ class Lead(models.Model):
         ORDER_ANNULLED = "order_annulled", _("Pedido anulado")
         NOT_INTERESTED = "not_interested", _("No interesado")
         LEFT = "left", _("Fuera de la etapa")
+        # Back in the queue after an outcome took it out (callcenter.services.requeue).
+        REQUEUED = "requeued", _("Devuelto a la cola")
 
     class Match(models.TextChoices):
         DOCUMENT = "document", _("documento")
@@ -163,7 +165,15 @@ class Lead(models.Model):
         EMAIL = "email", _("correo")
 
     # The states a lead in the queue can be in; the others have left it.
-    QUEUE_STATES = (State.NEW, State.NO_ANSWER, State.CALLBACK)
+    QUEUE_STATES = (State.NEW, State.NO_ANSWER, State.CALLBACK, State.REQUEUED)
+    # The states a call's outcome (or an annulled sale) took the lead out of the queue in:
+    # a supervisor may put such a lead back. Not LEFT (Kommo moved it) nor SOLD.
+    REQUEUABLE_STATES = (
+        State.NOT_INTERESTED,
+        State.NO_ANSWER,
+        State.CALLBACK,
+        State.ORDER_ANNULLED,
+    )
 
     kommo_id = models.BigIntegerField(_("id en Kommo"), unique=True)
     name = models.CharField(_("lead"), max_length=255, blank=True)
@@ -229,6 +239,7 @@ class Lead(models.Model):
         permissions = [
             ("take_lead", _("Puede tomar leads de la cola y registrar llamadas")),
             ("release_lead", _("Puede liberar leads tomados por otros agentes")),
+            ("requeue_lead", _("Puede devolver a la cola leads que salieron de ella")),
         ]
         indexes = [
             # The queue: leads in it, oldest first. Partial, so it holds only the queue

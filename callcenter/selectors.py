@@ -139,6 +139,33 @@ def lead_held_by(user: AbstractBaseUser, *, cutoff: datetime | None = None) -> L
     )
 
 
+def out_of_queue(user: AbstractBaseUser, *, text: str = "", state: str = "") -> QuerySet[Lead]:
+    """Return the leads that left the queue, the last changed first, for a supervisor who
+    may put one back (callcenter.services.requeue)."""
+    if not user.has_perm("callcenter.requeue_lead"):
+        raise PermissionDenied
+    leads = (
+        Lead.objects.filter(in_queue=False)
+        .only(
+            "pk",
+            "kommo_id",
+            "name",
+            "contact_name",
+            "phone",
+            "document_number",
+            "state",
+            "attempts",
+            "updated_at",
+        )
+        .order_by("-updated_at", "-pk")
+    )
+    if state:
+        leads = leads.filter(state=state)
+    if text:
+        leads = search_leads(leads, text)
+    return leads
+
+
 def lead_for(user: AbstractBaseUser, pk: int) -> Lead:
     """Return a lead the user may open (any lead, for whoever may see the queue)."""
     _require_view(user)

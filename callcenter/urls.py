@@ -31,6 +31,8 @@ queue_patterns = [
     ),
     path("leads/<int:pk>/pedido/", views.order_confirm, name="order_confirm"),
     path("leads/<int:pk>/resultado/", views.lead_outcome, name="lead_outcome"),
+    path("leads/<int:pk>/devolver/", views.lead_requeue, name="lead_requeue"),
+    path("fuera-de-la-cola/", views.leads_out, name="leads_out"),
     path("pedidos/<int:pk>/anular/", views.order_annul, name="order_annul"),
 ]
 

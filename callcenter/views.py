@@ -1,5 +1,5 @@
-"""The call-center screens: the queue, one lead's call with its order, and annulling an
-order confirmed by mistake."""
+"""The call-center screens: the queue, one lead's call with its order, annulling an
+order confirmed by mistake, and putting back in the queue a lead an outcome took out."""
 
 import hashlib
 import re
@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -27,6 +28,7 @@ from callcenter.models import CallRecord, CatalogProduct, Lead, Order
 from callcenter.services import calls as call_services
 from callcenter.services import leads as lead_services
 from callcenter.services import orders as order_services
+from callcenter.services import requeue as requeue_services
 from crm import display
 from integrations import kommo
 from integrations.models import OutboxMessage
@@ -510,6 +512,111 @@ def _confirm_annulment(
     )
 
 
+OUT_OF_QUEUE_PAGE_SIZE = 25
+
+
+@require_GET
+@permission_required(requeue_services.PERMISSION, raise_exception=True)
+def leads_out(request: HttpRequest) -> HttpResponse:
+    """The leads out of the queue, the last changed first: where a supervisor finds the one
+    to put back (`lead_requeue`)."""
+    form = forms.OutOfQueueFilterForm(request.GET)
+    criteria = form.cleaned_data if form.is_valid() else {}
+    leads = selectors.out_of_queue(
+        request.user, text=criteria.get("q", ""), state=criteria.get("state", "")
+    )
+    page = Paginator(leads, OUT_OF_QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "callcenter/leads_out.html",
+        {
+            "form": form,
+            "page": page,
+            "requeuable": {s.value for s in Lead.REQUEUABLE_STATES},
+            "filtered": bool(criteria.get("q") or criteria.get("state")),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(requeue_services.PERMISSION, raise_exception=True)
+def lead_requeue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Put back in the queue a lead a call's outcome took out, with a reason, from its
+    confirmation page: a GET shows it, and a POST without its confirm field shows it again."""
+    lead = selectors.lead_for(request.user, pk)
+    refusal = requeue_services.requeue_refusal(lead, request.user)
+    if refusal:
+        (messages.info if lead.in_queue else messages.error)(request, refusal)
+        return redirect(lead)
+    form = forms.RequeueForm(request.POST or None)
+    if not (form.is_valid() and is_confirmed(request.POST)):
+        return _confirm_requeue(request, lead, form)
+    try:
+        done = requeue_services.requeue_lead(
+            lead=lead, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            form.add_service_error(exc)
+            return _confirm_requeue(request, lead, form)
+        # Put back meanwhile (another tab, another supervisor), or Kommo busy with it.
+        messages.error(request, " ".join(exc.messages))
+        return redirect(lead)
+    messages.success(
+        request,
+        _("Lead devuelto a la cola: había salido como «%(state)s»; queda libre, el primero.")
+        % {"state": done.left_as},
+    )
+    if done.kommo_message is None:
+        messages.info(request, _("Kommo no cambia: el lead ya estaba en «Para Llamar»."))
+    else:
+        _report_outbox(request, OutboxMessage.objects.filter(pk=done.kommo_message.pk).first())
+    return redirect(lead)
+
+
+def _confirm_requeue(request: HttpRequest, lead: Lead, form: forms.RequeueForm) -> HttpResponse:
+    """Show what putting the lead back does, with the reason's field; Cancelar goes back to
+    the lead's page."""
+    call = requeue_services.last_outcome(lead)
+    config = selectors.queue_settings()
+    figures = [(_("Estado"), lead.get_state_display())]
+    if call is not None:
+        outcome = call.get_outcome_display()
+        if call.loss_reason_id:
+            outcome += f" · {call.loss_reason.name}"
+        figures.append(
+            (
+                _("Última llamada"),
+                _("%(when)s por %(agent)s: %(outcome)s")
+                % {
+                    "when": timezone.localtime(call.created_at).strftime("%d/%m/%Y %H:%M"),
+                    "agent": people.display_name(call.agent),
+                    "outcome": outcome,
+                },
+            )
+        )
+    lines = [_("Vuelve a la cola libre, el primero, como «Devuelto a la cola».")]
+    if lead.status_id != config.queue_status_id:
+        lines.append(
+            _("En Kommo vuelve a la etapa «Para Llamar» (ahora en %(stage)s).")
+            % {"stage": _stage_name(lead.status_id)}
+        )
+    if lead.customer_id:
+        lines.append(_("El historial del cliente dirá quién lo devolvió y por qué."))
+    return render(
+        request,
+        "callcenter/lead_requeue_confirm.html",
+        {
+            "lead": lead,
+            "title": _("¿Devolver a %(name)s a la cola de llamadas?") % {"name": lead.display_name},
+            "figures": figures,
+            "lines": lines,
+            "form": form,
+            "confirm_field": CONFIRM_FIELD,
+        },
+    )
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -558,6 +665,9 @@ def _call_context(request: HttpRequest, lead: Lead) -> dict:
             )
             for order in selectors.lead_orders(lead)
         ]
+    context["may_requeue"] = not lead.in_queue and not requeue_services.requeue_refusal(
+        lead, request.user
+    )
     if is_mine:
         # Only the agent holding the lead sees the forms and the cart.
         context.update(
@@ -575,8 +685,8 @@ def _asking_before_leaving(form: forms.OutcomeForm, config) -> forms.OutcomeForm
     return form.ask_before(
         {
             value: _(
-                "¿Registrar la llamada como «%(outcome)s»? El lead sale de la cola, y desde "
-                "aquí no se puede devolver a ella."
+                "¿Registrar la llamada como «%(outcome)s»? El lead sale de la cola, y solo "
+                "un supervisor puede devolverlo a ella."
             )
             % {"outcome": label}
             for value, label in forms.OutcomeForm.OUTCOMES

@@ -128,6 +128,7 @@ ROLES: dict[str, str | list[str]] = {
         "collections_app.change_conversationlabel",
         "callcenter.view_lead",
         "callcenter.release_lead",
+        "callcenter.requeue_lead",
         "callcenter.view_order",
         "callcenter.annul_order",
         "callcenter.view_callrecord",

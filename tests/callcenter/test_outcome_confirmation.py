@@ -26,8 +26,8 @@ def test_the_outcome_form_asks_before_not_interested_takes_the_lead_out(client, 
         "no_answer": "",
         "callback": "",
         "not_interested": (
-            "¿Registrar la llamada como «No interesado»? El lead sale de la cola, y desde aquí "
-            "no se puede devolver a ella."
+            "¿Registrar la llamada como «No interesado»? El lead sale de la cola, y solo un "
+            "supervisor puede devolverlo a ella."
         ),
     }
     form = elements(client.get(held_lead.get_absolute_url()).content.decode())["outcome-form"][0]
