@@ -743,6 +743,13 @@ def _stage_name(status_id: int | None) -> str:
         return _("la etapa «Venta Confirmada»")
     if status_id == config.queue_status_id:
         return _("la etapa «Para Llamar»")
+    for outcome_status_id, outcome in (
+        (config.not_interested_status_id, CallRecord.Outcome.NOT_INTERESTED),
+        (config.no_answer_status_id, CallRecord.Outcome.NO_ANSWER),
+        (config.callback_status_id, CallRecord.Outcome.CALLBACK),
+    ):
+        if status_id == outcome_status_id:
+            return _("la etapa de «%(outcome)s»") % {"outcome": outcome.label}
     return _("la etapa %(id)s") % {"id": status_id}
 
 

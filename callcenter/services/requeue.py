@@ -90,7 +90,7 @@ def requeue_lead(*, lead: Lead, actor: AbstractBaseUser, reason: str) -> Requeue
     moving it meanwhile is applied before or after, never half.
     """
     reason = clean_reason(reason)
-    lead = Lead.objects.select_for_update().select_related("customer").get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("customer").get(pk=lead.pk)
     refusal = requeue_refusal(lead, actor)
     if refusal:
         raise ValidationError(refusal)

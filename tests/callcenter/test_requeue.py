@@ -219,7 +219,10 @@ def test_the_confirmation_page_shows_what_happens_and_changes_nothing(
     for html in (page, again):
         assert "¿Devolver a Rosa Huamán a la cola de llamadas?" in html
         assert "No interesado · Precio alto" in html
-        assert "En Kommo vuelve a la etapa «Para Llamar»" in html
+        assert (
+            "En Kommo vuelve a la etapa «Para Llamar» (ahora en la etapa de «No interesado»)"
+            in html
+        )
     lead.refresh_from_db()
     assert not lead.in_queue
 
