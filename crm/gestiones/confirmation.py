@@ -39,6 +39,7 @@ def confirmation_page(
     fields: Iterable[BoundField] = (),
     cancel_url: str = "",
     reload_label: str = "",
+    danger: bool = True,
 ) -> HttpResponse:
     """Render templates/gestiones/confirm_step.html: its form posts to the same address."""
     return render(
@@ -57,6 +58,7 @@ def confirmation_page(
             "fields": list(fields),
             "cancel_url": cancel_url,
             "reload_label": reload_label,
+            "danger": danger,
             "confirm_field": CONFIRM_FIELD,
             "action": request.path,
         },

@@ -212,6 +212,17 @@ class DiscardForm(forms.Form):
     )
 
 
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Motivo"),
+        max_length=300,
+        error_messages={
+            "required": _("Indique por qué se reabre el lead."),
+            "max_length": _("Escriba como máximo %(limit_value)s caracteres."),
+        },
+    )
+
+
 class LinkLoanForm(forms.Form):
     """One of the customer's loans, to link to the gestión."""
 

@@ -288,6 +288,61 @@ def discard_lead(
 
 
 @transaction.atomic
+def reopen_lead(
+    *,
+    lead: CreditLead,
+    actor: AbstractBaseUser,
+    reason: str,
+    now: datetime.datetime | None = None,
+) -> CreditLead:
+    """Put a lead discarded by mistake back to confirm, saying why: the discard stays on the
+    customer's timeline, and this entry under it."""
+    now = now or timezone.now()
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError({"reason": _("Indique por qué se reabre el lead.")})
+    if len(reason) > REASON_CHARS:
+        raise ValidationError(
+            {"reason": _("Escriba como máximo %(n)s caracteres.") % {"n": REASON_CHARS}}
+        )
+    lead = CreditLead.objects.select_for_update().get(pk=lead.pk)
+    if lead.status != CreditLead.Status.DISCARDED:
+        raise ValidationError(
+            _("El lead #%(id)s está «%(status)s»: solo un lead descartado se reabre.")
+            % {"id": lead.pk, "status": lead.get_status_display()}
+        )
+    if lead.customer_id is None:
+        raise ValidationError(
+            _("El cliente de este lead ya no existe: no queda nada que confirmar.")
+        )
+    discarded_by = people.display_name(lead.decided_by) if lead.decided_by_id else "—"
+    discarded_at = timezone.localtime(lead.decided_at).strftime("%d/%m/%Y %H:%M")
+    lead.status = CreditLead.Status.TO_CONFIRM
+    lead.decided_by = None
+    lead.decided_at = None
+    lead.save(update_fields=["status", "decided_by", "decided_at"])
+    crm_services.record_interaction(
+        customer=Customer.objects.get(pk=lead.customer_id),
+        kind=Interaction.Kind.SYSTEM,
+        summary=_(
+            "Lead de crédito #%(id)s reabierto por %(who)s (lo descartó %(by)s el %(when)s): "
+            "%(reason)s"
+        )
+        % {
+            "id": lead.pk,
+            "who": people.display_name(actor),
+            "by": discarded_by,
+            "when": discarded_at,
+            "reason": reason,
+        },
+        payload={"credit_lead": lead.pk, "motivo": reason},
+        actor=actor,
+        occurred_at=now,
+    )
+    return lead
+
+
+@transaction.atomic
 def update_application(
     *,
     application: CreditApplication,

@@ -17,6 +17,11 @@ urlpatterns = [
         views.lead_discard,
         name="credit_lead_discard",
     ),
+    path(
+        "gestiones/solicitudes/leads/<int:pk>/reabrir/",
+        views.lead_reopen,
+        name="credit_lead_reopen",
+    ),
     path("gestiones/solicitudes/nueva/", views.application_create, name="application_create"),
     path("gestiones/<int:pk>/solicitud/", views.application_edit, name="application_edit"),
     path("gestiones/<int:pk>/creditos/vincular/", views.loan_link, name="loan_link"),

@@ -20,6 +20,7 @@ from crm.gestiones import confirmation
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.applications import forms, selectors, services
 from crm.gestiones.models import CreditLead, Gestion
+from lib import people
 from lib.confirmation import is_confirmed
 
 # How many decided leads the list shows under the ones to confirm.
@@ -160,11 +161,85 @@ def _confirm_discard(
         ],
         figures=figures,
         lines=lines,
-        warning=_("No se puede deshacer: un lead descartado no vuelve a quedar por confirmar."),
+        warning=_("Si se descarta por error, se reabre desde la página del lead."),
         button=_("Sí, descartar el lead"),
         hidden=[],
         fields=[form["reason"]],
         cancel_url=reverse("gestiones:credit_lead", args=[lead.pk]),
+    )
+
+
+@require_POST
+@permission_required("gestiones.change_creditlead", raise_exception=True)
+def lead_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    """Put a lead discarded by mistake back to confirm, with its reason, from its
+    confirmation page: a POST without the confirm field shows that page, changing nothing."""
+    lead = selectors.lead_for(request.user, pk)
+    if lead.status != CreditLead.Status.DISCARDED:
+        messages.info(
+            request,
+            _("El lead #%(id)s está «%(status)s»: no hay nada que reabrir.")
+            % {"id": lead.pk, "status": lead.get_status_display()},
+        )
+        return redirect("gestiones:credit_lead", pk=lead.pk)
+    form = forms.ReopenForm(request.POST)
+    if form.is_valid() and is_confirmed(request.POST):
+        try:
+            services.reopen_lead(lead=lead, actor=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                # Reopened meanwhile (another tab), or its customer is gone.
+                messages.error(request, " ".join(exc.messages))
+                return redirect("gestiones:credit_lead", pk=lead.pk)
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(
+                request,
+                _("Lead #%(id)s reabierto: vuelve a estar por confirmar.") % {"id": lead.pk},
+            )
+            return redirect("gestiones:credit_lead", pk=lead.pk)
+    return _confirm_reopen(request, lead, form)
+
+
+def _confirm_reopen(request: HttpRequest, lead: CreditLead, form: forms.ReopenForm) -> HttpResponse:
+    """Show what reopening the lead does, with the reason's field."""
+    figures = []
+    if lead.customer:
+        figures.append((_("Cliente registrado"), lead.customer.full_name))
+    if lead.decided_at:
+        figures.append(
+            (
+                _("Descartado"),
+                _("%(when)s por %(who)s")
+                % {
+                    "when": timezone.localtime(lead.decided_at).strftime("%d/%m/%Y %H:%M"),
+                    "who": people.display_name(lead.decided_by) if lead.decided_by_id else "—",
+                },
+            )
+        )
+    figures.append((_("Motivo del descarte"), selectors.discard_reason(lead) or "—"))
+    return confirmation.confirmation_page(
+        request,
+        title=_("¿Reabrir el lead #%(id)s?") % {"id": lead.pk},
+        subtitle=_("Lead de crédito #%(id)s") % {"id": lead.pk},
+        step=_("Reabrir"),
+        breadcrumb=[
+            (_("Leads de crédito"), reverse("gestiones:credit_leads")),
+            (f"#{lead.pk}", reverse("gestiones:credit_lead", args=[lead.pk])),
+        ],
+        figures=figures,
+        lines=[
+            _("Vuelve a estar por confirmar: alguien decide otra vez si es este cliente."),
+            _("El descarte y este motivo quedan en el historial del cliente."),
+        ],
+        warning="",
+        button=_("Sí, reabrir el lead"),
+        hidden=[],
+        fields=[form["reason"]],
+        cancel_url=reverse("gestiones:credit_lead", args=[lead.pk]),
+        danger=False,
     )
 
 
@@ -182,6 +257,10 @@ def _render_lead(request: HttpRequest, lead: CreditLead, discard_form) -> HttpRe
             "discard_form": discard_form,
             "may_decide": request.user.has_perm("gestiones.change_creditlead")
             and lead.status == CreditLead.Status.TO_CONFIRM,
+            "may_reopen": request.user.has_perm("gestiones.change_creditlead")
+            and lead.status == CreditLead.Status.DISCARDED
+            and lead.customer_id is not None,
+            "reopen_form": forms.ReopenForm(),
         },
     )
 
