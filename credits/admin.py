@@ -25,6 +25,7 @@ from credits.models import (
     PaymentAllocation,
     WriteOffBatch,
 )
+from credits.models.loans import APPROVAL_TARGET_MAX_HOURS, APPROVAL_TARGET_MIN_HOURS
 from credits.services import contracts as contract_services
 from credits.services import delinquency
 from credits.services import payments as payment_services
@@ -46,6 +47,18 @@ class ReadOnlyAdmin(admin_widgets.ReadOnlyAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
+def approval_hours_too_few() -> str:
+    return ngettext(
+        "Debe ser al menos %(n)s hora.", "Debe ser al menos %(n)s horas.", APPROVAL_TARGET_MIN_HOURS
+    ) % {"n": display.whole(APPROVAL_TARGET_MIN_HOURS)}
+
+
+def approval_hours_too_many() -> str:
+    return _("Debe ser como máximo %(n)s horas (un año).") % {
+        "n": display.whole(APPROVAL_TARGET_MAX_HOURS)
+    }
+
+
 class LoanProductAdminForm(forms.ModelForm):
     """A product's settings; its currency stays once loans or applications were made in it:
     an application has no currency of its own (it shows and is approved in the product's),
@@ -54,6 +67,15 @@ class LoanProductAdminForm(forms.ModelForm):
     class Meta:
         model = LoanProduct
         fields = "__all__"  # noqa: DJ007 (what the admin showed before: every setting)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        hours = self.fields.get("approval_target_hours")
+        if hours is not None:
+            # One sentence per bound, whichever check answers: the field's own 0 said «mayor
+            # o igual a 0» for -5, and the model's 1 «mayor o igual a 1» for 0.
+            hours.error_messages["min_value"] = approval_hours_too_few()
+            hours.error_messages["max_value"] = approval_hours_too_many()
 
     def clean_currency(self):
         currency = self.cleaned_data["currency"]

@@ -7,14 +7,14 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from crm import identity, services, validators
 from crm.models import OPT_OUT_TAG, Appointment, Branch, Channel, Customer, Interaction, Tag
-from lib import people
+from lib import former_people, people
 from lib.stale import KeepsOthersChanges
 
 # The longest note the 360 page takes; a note longer than a timeline summary is kept whole.
@@ -635,14 +635,38 @@ class AgendaFilterForm(forms.Form):
         super().__init__(data)
         self.advisors: dict[str, AbstractBaseUser] = {}
         if user.has_perm("crm.view_all_appointments"):
-            self.advisors = {str(u.pk): u for u in advisors()}
+            # Who left and still has appointments too, under «Ya no atienden»: a supervisor
+            # finds their pending ones to hand them over. One query for both.
+            people_offered = list(
+                former_people.with_former(
+                    advisors(), Exists(Appointment.objects.filter(advisor=OuterRef("pk")))
+                )
+            )
+            current = [u for u in people_offered if u.is_current]
+            gone = [u for u in people_offered if not u.is_current]
+            self.advisors = {str(u.pk): u for u in people_offered}
             self.fields["advisor"].choices = [
                 ("", _("Todos los asesores")),
                 (UNASSIGNED, _("Sin asesor")),
-                *((pk, people.display_name(u)) for pk, u in self.advisors.items()),
+                *((str(u.pk), people.display_name(u)) for u in current),
+                *self._former_group(gone),
             ]
         else:
             del self.fields["advisor"]
+
+    @staticmethod
+    def _former_group(gone: list) -> list[tuple]:
+        """The advisors who left, as the lists group them (lib.former_people), each marked
+        why; nothing when nobody did."""
+        if not gone:
+            return []
+        no_role = str(former_people.FormerPeopleChoiceMixin.no_role)
+        return [
+            (
+                former_people.FORMER_GROUP,
+                [(str(u.pk), former_people.former_label(u, no_role=no_role)) for u in gone],
+            )
+        ]
 
     def clean(self):
         cleaned = super().clean()

@@ -24,6 +24,10 @@ ZERO = Decimal("0.00")
 DEFAULT_MAX_RATE = Decimal(100)
 # Late interest starts after at most a year of grace: more is a typo, not a policy.
 MAX_GRACE_DAYS = 365
+# A loan product's approval target (LoanProduct.approval_target_hours): an hour to a
+# year; more is a slip of the keyboard (2400 for 24), not a target.
+APPROVAL_TARGET_MIN_HOURS = 1
+APPROVAL_TARGET_MAX_HOURS = 24 * 365
 
 
 class Component(models.TextChoices):
@@ -164,7 +168,11 @@ class LoanProduct(models.Model):
     approval_target_hours = models.PositiveIntegerField(
         _("meta de aprobación (horas)"),
         default=24,
-        validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+        # The admin's form says both bounds in words (credits.admin.LoanProductAdminForm).
+        validators=[
+            MinValueValidator(APPROVAL_TARGET_MIN_HOURS),
+            MaxValueValidator(APPROVAL_TARGET_MAX_HOURS),
+        ],
         help_text=_("Tiempo máximo desde el lead hasta la aprobación de una solicitud."),
     )
     # Who signs its contracts besides the borrower (and the lender's representative, when
@@ -459,7 +467,8 @@ class Installment(models.Model):
     late_interest_paid = models.DecimalField(_("mora pagada"), **MONEY, default=ZERO)
     # Set when nothing is left to pay; cleared again if an annulment re-opens it.
     paid_on = models.DateField(_("pagada el"), null=True, blank=True)
-    # Late interest is accrued up to this day (the daily task moves it forward).
+    # Late interest is accrued up to this day (the daily task moves it forward), on running
+    # totals counted from the due date (credits.services.delinquency): nothing else is kept.
     late_accrued_through = models.DateField(null=True, blank=True, editable=False)
     # A prepayment that re-schedules replaces the open installments: the old rows stay,
     # superseded, so annulling that payment can bring them back exactly.

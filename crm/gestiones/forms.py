@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from credits.models import Loan
+from crm import forms as crm_forms
 from crm.filters import PersonWithFormerFilter
 from crm.forms import PersonChoiceField, ServiceErrorsMixin
 from crm.gestiones import dynamic, selectors
@@ -51,6 +52,14 @@ def filter_day_error(day: datetime.date | None) -> str | None:
         "first": FIRST_FILTER_DAY.strftime("%d/%m/%Y"),
         "last": last.strftime("%d/%m/%Y"),
     }
+
+
+def customer_left_note(name: str, held: Branch | Channel) -> str:
+    """Say that the customer's branch or channel (`name`) is no longer active, so a new
+    gestión does not take it by default."""
+    if name == "branch":
+        return _("La sucursal del cliente, %(name)s, está inactiva: elija otra.") % {"name": held}
+    return _("El canal del cliente, %(name)s, está inactivo: elija otro.") % {"name": held}
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -134,8 +143,23 @@ class GestionForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
             if not self.is_bound:
                 self.initial.setdefault("currency", gestion_type.default_currency)
                 self.initial.setdefault("is_time_controlled", gestion_type.is_time_controlled)
-        self.initial.setdefault("branch", customer.branch_id)
-        self.initial.setdefault("channel", customer.channel_id)
+        for name, held in (("branch", customer.branch), ("channel", customer.channel)):
+            # Active rows only, and a closed one named when sent (a tab open since).
+            crm_forms.offer_keeping(self.fields[name], name, keeping=None)
+            if held is None:
+                continue
+            if held.is_active:
+                self.initial.setdefault(name, held.pk)
+            else:
+                # Not offered, so not the default: the select showed an empty choice and
+                # said nothing, and sending it was refused.
+                self.fields[name].help_text = customer_left_note(name, held)
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("branch", "channel"):
+            crm_forms.refuse_new_leaving(self, name, keeping=None)
+        return cleaned
 
     def _chosen_type(self) -> GestionType | None:
         raw = self.data.get("gestion_type") if self.is_bound else self.initial.get("gestion_type")

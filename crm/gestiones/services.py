@@ -139,6 +139,11 @@ def too_large_amount() -> str:
     }
 
 
+def _if_active(place):
+    """A branch or channel, or None once it is inactive."""
+    return place if place is not None and place.is_active else None
+
+
 @transaction.atomic
 def create_gestion(
     *,
@@ -196,8 +201,10 @@ def create_gestion(
         gestion_type=gestion_type,
         state=state,
         outcome=state.outcome,
-        branch=branch or customer.branch,
-        channel=channel or customer.channel,
+        # The customer's, unless it closed: new work does not go to an inactive branch or
+        # channel (the form leaves them empty and says why).
+        branch=branch or _if_active(customer.branch),
+        channel=channel or _if_active(customer.channel),
         campaign=campaign,
         subject=(subject or "").strip()[:200],
         is_time_controlled=timed,

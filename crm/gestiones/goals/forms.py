@@ -5,7 +5,8 @@ from typing import Any
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dates import MONTHS
 from django.utils.text import capfirst
@@ -17,7 +18,7 @@ from crm.gestiones.goals import selectors, services
 from crm.gestiones.models import GestionState, Goal
 from crm.models import Product
 from lib import fields as lib_fields
-from lib import search
+from lib import former_people, search
 from lib.stale import KeepsOthersChanges
 
 MONTH_CHOICES = [(number, capfirst(name)) for number, name in MONTHS.items()]
@@ -32,6 +33,31 @@ def goal_agents(*, keeping: int | None = None) -> QuerySet:
     return get_user_model().objects.filter(holds).order_by("first_name", "last_name", "username")
 
 
+def goal_agents_and_former() -> QuerySet:
+    """Return `goal_agents()`, then the people who have goals but may no longer hold them
+    (deactivated, or another role): a supervisor finds their goals and their progress."""
+    return former_people.with_former(
+        goal_agents(), Exists(Goal.objects.filter(agent=OuterRef("pk")))
+    )
+
+
+class YearField(lib_fields.IntegerField):
+    """A goal's year, typed, within `services.year_problem`'s bounds (the goal form, the
+    list's filter and the progress page say the same)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Both bounds are said by `validate`, before the field's own checks; the floor stays
+        # for the phone's digit keyboard (lib.fields). Not the model field's 0 or 2000–2100.
+        kwargs["min_value"] = services.FIRST_GOAL_YEAR
+        kwargs.pop("max_value", None)
+        super().__init__(**kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if problem := services.year_problem(value):
+            raise ValidationError(problem, code="year")
+
+
 class AgentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         name = obj.get_full_name() or obj.get_username()
@@ -41,9 +67,17 @@ class AgentChoiceField(forms.ModelChoiceField):
         return name
 
 
-class AgentFilterField(filter_fields.ModelChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
-        return obj.get_full_name() or obj.get_username()
+class AgentFilterField(former_people.FormerPeopleChoiceMixin, filter_fields.ModelChoiceField):
+    """The list's agent: those who may hold goals, then those with goals who left, marked
+    as the goal list marks them («(inactivo)», «(sin rol)»)."""
+
+    no_role = _("sin rol")
+
+
+class ProgressAgentField(former_people.FormerPeopleChoiceMixin, forms.ModelChoiceField):
+    """The progress page's agent, as the list's (`AgentFilterField`)."""
+
+    no_role = _("sin rol")
 
 
 class AgentFilter(django_filters.ModelChoiceFilter):
@@ -78,7 +112,7 @@ class GoalForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
         # Typed in text inputs and read as people type them (lib.fields): 1,500.50 or
         # 1.500,50, and "1.000" asked again as ambiguous. Their ceilings are in clean().
         field_classes = {
-            "year": lib_fields.IntegerField,
+            "year": YearField,
             "target_local": lib_fields.DecimalField,
             "target_usd": lib_fields.DecimalField,
             "target_prospects": lib_fields.IntegerField,
@@ -118,14 +152,14 @@ class GoalForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
 class YearFilter(django_filters.NumberFilter):
     """A year typed in a text input (lib.fields): "2.026" is refused, not read as 2.026."""
 
-    field_class = lib_fields.IntegerField
+    field_class = YearField
 
 
 class GoalFilter(django_filters.FilterSet):
     q = search.SearchFilter(method="search")
     agent = AgentFilter(
         label=_("Vendedor"),
-        queryset=lambda request: goal_agents(),
+        queryset=lambda request: goal_agents_and_former(),
         empty_label=_("Todos los vendedores"),
     )
     product = django_filters.ModelChoiceFilter(
@@ -133,7 +167,7 @@ class GoalFilter(django_filters.FilterSet):
         queryset=Product.objects.order_by("name"),
         empty_label=_("Todos los productos"),
     )
-    year = YearFilter(label=_("Año"), min_value=2000, max_value=2100)
+    year = YearFilter(label=_("Año"))
     month = django_filters.ChoiceFilter(
         label=_("Mes"), choices=MONTH_CHOICES, empty_label=_("Todos los meses")
     )
@@ -174,11 +208,12 @@ class GoalFilter(django_filters.FilterSet):
 class ProgressForm(forms.Form):
     """The progress page's month, and for supervisors an agent and a product."""
 
-    year = lib_fields.IntegerField(label=_("Año"), min_value=2000, max_value=2100)
+    year = YearField(label=_("Año"))
     month = forms.TypedChoiceField(label=_("Mes"), choices=MONTH_CHOICES, coerce=int)
-    agent = AgentChoiceField(
+    # Who left and still has goals too, under «Ya no atienden».
+    agent = ProgressAgentField(
         label=_("Vendedor"),
-        queryset=goal_agents(),
+        queryset=goal_agents_and_former(),
         required=False,
         empty_label=_("Todos los vendedores"),
     )

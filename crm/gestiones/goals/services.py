@@ -40,6 +40,25 @@ TARGETS = {
     "target_prospects": (MAX_TARGET_COUNT, None),
     "target_customers": (MAX_TARGET_COUNT, None),
 }
+# The years a goal takes, and the goal list's and progress page's year filters with it:
+# from the model's own first (Goal.year) to next year. Goals are set for the months ahead,
+# as the dashboards read them, so a later year is a typo (2062 for 2026); an earlier one is
+# not: a supervisor corrects last year's goal, or records a month's goal set late, and the
+# progress page reads the months gone by.
+FIRST_GOAL_YEAR = 2000
+
+
+def last_goal_year() -> int:
+    """Return the latest year a goal takes: next year."""
+    return timezone.localdate().year + 1
+
+
+def year_problem(year: int | None) -> str | None:
+    """Say why a goal (or a goal filter) cannot take `year`; None when it can or is empty."""
+    last = last_goal_year()
+    if year is None or FIRST_GOAL_YEAR <= year <= last:
+        return None
+    return _("Elija un año entre %(first)s y %(last)s.") % {"first": FIRST_GOAL_YEAR, "last": last}
 
 
 @transaction.atomic
@@ -121,10 +140,8 @@ def check_targets(goal: Goal) -> None:
             errors[name] = _("La meta no puede ser negativa.")
         elif problem := ceiling_problem(name, value):
             errors[name] = problem
-    # Goals are set for the months ahead, as the dashboards read them: up to next year.
-    last_year = timezone.localdate().year + 1
-    if goal.year is not None and goal.year > last_year:
-        errors["year"] = _("Elija un año hasta %(year)s.") % {"year": last_year}
+    if problem := year_problem(goal.year):
+        errors["year"] = problem
     if errors:
         raise ValidationError(errors)
     if not any(getattr(goal, name) for name in TARGETS):

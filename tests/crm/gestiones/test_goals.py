@@ -578,4 +578,4 @@ def test_admin_holds_goals_to_the_screens_bounds(admin_client, asesor, consumo, 
     assert not Goal.objects.exists()
     assertContains(response, "La meta no puede superar S/ 100,000,000.00.")
     assertContains(response, "La meta no puede superar 10,000.")
-    assertContains(response, "Elija un año hasta")
+    assertContains(response, "Elija un año entre 2000 y")

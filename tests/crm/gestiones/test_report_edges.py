@@ -106,7 +106,7 @@ def test_a_goal_after_next_year_is_refused(asesor, credit_type, disbursed, time_
     with pytest.raises(ValidationError) as error:
         goal_services.create_goal(data=goal_data(asesor, credit_type, disbursed, year=2028))
 
-    assert error.value.message_dict["year"] == ["Elija un año hasta 2027."]
+    assert error.value.message_dict["year"] == ["Elija un año entre 2000 y 2027."]
     goal_services.create_goal(data=goal_data(asesor, credit_type, disbursed, year=2027))
 
 
