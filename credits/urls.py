@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from credits import views, webhooks
+from credits.reassign import views as reassign_views
 from credits.write_offs import views as write_off_views
 
 app_name = "credits"
@@ -10,6 +11,7 @@ urlpatterns = [
     path("creditos/", views.loan_list, name="loan_list"),
     path("creditos/nuevo/", views.loan_create, name="loan_create"),
     path("creditos/vista-previa/", views.loan_preview, name="loan_preview"),
+    path("creditos/reasignar/", reassign_views.loan_reassign, name="loan_reassign"),
     path("creditos/cartera/", views.portfolio_report, name="portfolio_report"),
     path("creditos/cartera/xlsx/", views.portfolio_xlsx, name="portfolio_xlsx"),
     path("creditos/castigos/", write_off_views.write_off_batch_list, name="write_off_batch_list"),
