@@ -14,6 +14,7 @@ from crm import display
 from crm.gestiones import selectors as gestion_selectors
 from crm.gestiones.campaigns import services as campaign_services
 from crm.gestiones.documents import services as document_services
+from crm.gestiones.goals import forms as goal_forms
 from crm.gestiones.goals import services as goal_services
 from crm.gestiones.models import (
     Action,
@@ -409,6 +410,9 @@ class GoalAdminForm(forms.ModelForm):
     class Meta:
         model = Goal
         fields = goal_services.GOAL_FIELDS
+        # The screens' year and its one message («Elija un año entre 2000 y …»), not the
+        # model field's «mayor o igual a 2000».
+        field_classes = {"year": goal_forms.YearField}
 
     def _post_clean(self) -> None:
         super()._post_clean()

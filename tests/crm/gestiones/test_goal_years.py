@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from crm.gestiones.goals import forms as goal_forms
@@ -105,3 +106,12 @@ def test_the_service_and_the_fields_share_one_bound(asesor, consumo, credit_type
     assert typed.value.messages == [MESSAGE]
     assert field.clean("2027") == 2027
     assert Goal._meta.get_field("year").validators[0].limit_value == (goal_services.FIRST_GOAL_YEAR)
+
+
+@pytest.mark.parametrize("year", ["1999", "2100"])
+def test_admin_says_the_same_year_message(admin_client, year):
+    """Admin's goal form takes the screens' year field: not «mayor o igual a 2000»."""
+    response = admin_client.post("/admin/gestiones/goal/add/", {"year": year, "month": "1"})
+
+    errors = response.context["adminform"].form.errors["year"]
+    assert errors == [f"Elija un año entre 2000 y {timezone.localdate().year + 1}."]
