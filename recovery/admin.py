@@ -1,24 +1,30 @@
 """Recovery in admin."""
 
 import re
+from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.validators import MinValueValidator
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from collections_app.models import Portfolio
+from collections_app.strategies import templating
+from collections_app.strategies import variables as template_variables
 from lib import audit, search
 from lib import fields as lib_fields
 from lib.stale import KeepsOthersChangesAdmin
-from recovery import variables
-from recovery.models import RecoverySettings
+from recovery import services, variables
+from recovery.models import HUNDRED, Campaign, RecoverySettings
 from recovery.portal import images
 from recovery.portal import selectors as portal_selectors
 
@@ -27,6 +33,42 @@ from recovery.portal import selectors as portal_selectors
 PHONE_AS_TYPED = re.compile(r"\+?[0-9 ().-]*", re.ASCII)
 # The most reasons the portal offers: each is a radio button a debtor reads on a phone.
 MAX_REASONS = 15
+# Texts shown before the debtor says who they are (and the legal text, on every page): no
+# debtor, no values for variables. Only the offer text, shown to one debtor, takes them.
+TEXTS_WITHOUT_VARIABLES = ("title", "intro", "legal_text")
+# A word in braces, as a variable is written: «{nombre}».
+_VARIABLE_LIKE = re.compile(r"\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}")
+# Not in the offer text: the portal's link (the debtor is on it already).
+OFFER_TEXT_LEFT_OUT = ("link_pago",)
+
+
+def offer_text_variables() -> list[str]:
+    """Return the variables the portal's offer text may say: the debtor's and their
+    campaign's, as the written-off templates have them, without the payment events' (the
+    offer is no event) nor the portal's link."""
+    return [
+        name
+        for name in template_variables.variables_for(Portfolio.WRITTEN_OFF)
+        if name not in template_variables.EVENT_VARIABLES and name not in OFFER_TEXT_LEFT_OUT
+    ]
+
+
+def campaigns_above(max_discount_percent: Decimal) -> int:
+    """Count the active campaigns whose discount passes `max_discount_percent`, measured as
+    services.campaign_figures measures it (a percentage as typed; an amount against its
+    debt)."""
+    above = Q(
+        discount_type=Campaign.DiscountType.PERCENT, discount_value__gt=max_discount_percent
+    ) | Q(discount_type=Campaign.DiscountType.AMOUNT, hundredfold__gt=F("scaled_debt"))
+    return (
+        Campaign.objects.filter(status=Campaign.Status.ACTIVE)
+        .alias(
+            hundredfold=F("discount_value") * HUNDRED,
+            scaled_debt=F("debt_amount") * max_discount_percent,
+        )
+        .filter(above)
+        .count()
+    )
 
 
 class _StoredImage:
@@ -84,6 +126,12 @@ class RecoverySettingsForm(forms.ModelForm):
         help_texts = {
             "logo": _("PNG, JPG o WebP, hasta 2 MB."),
             "banner": _("PNG, JPG o WebP, hasta 2 MB. Se muestra a todo el ancho."),
+            "title": _("Igual para todos: no admite variables como {nombre}."),
+            "intro": _(
+                "Se muestra antes de que el deudor se identifique: no admite variables como "
+                "{nombre}."
+            ),
+            "legal_text": _("Igual en todas las páginas: no admite variables como {nombre}."),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -99,6 +147,46 @@ class RecoverySettingsForm(forms.ModelForm):
         percent = self.fields.get("max_discount_percent")
         if isinstance(percent, lib_fields.DecimalField):
             percent.grouped = False
+        # Read here, not at import: recovery registers its variables when the apps are ready.
+        if "offer_text" in self.fields:
+            self.fields["offer_text"].help_text = _(
+                "Admite variables entre llaves, con los datos de cada deudor y su campaña: "
+                "%(names)s. Para mostrar una llave, escriba {{ o }}."
+            ) % {"names": ", ".join("{" + name + "}" for name in offer_text_variables())}
+
+    def clean_offer_text(self) -> str:
+        text = self.cleaned_data["offer_text"]
+        parsed = templating.parse(text)
+        problems = list(parsed.errors)
+        offered = offer_text_variables()
+        unknown = [name for name in parsed.names if name not in offered]
+        if unknown:
+            problems.append(
+                _("La oferta no tiene %(unknown)s. Puede usar: %(names)s.")
+                % {
+                    "unknown": ", ".join("{" + name + "}" for name in unknown),
+                    "names": ", ".join("{" + name + "}" for name in offered),
+                }
+            )
+        if problems:
+            raise forms.ValidationError(problems)
+        return text
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in TEXTS_WITHOUT_VARIABLES:
+            found = _VARIABLE_LIKE.search(cleaned.get(name) or "")
+            if found:
+                self.add_error(
+                    name,
+                    _(
+                        "Este texto es igual para todos los deudores y no admite variables: "
+                        "«%(variable)s» se vería tal cual. Las variables van en «Texto de la "
+                        "oferta»."
+                    )
+                    % {"variable": found[0]},
+                )
+        return cleaned
 
     def _clean_image(self, kind: str) -> Any:
         value = self.cleaned_data.get(kind)
@@ -220,6 +308,24 @@ class RecoverySettingsAdmin(audit.AuditedAdminMixin, KeepsOthersChangesAdmin, ad
         if "countdown_enabled" in form.changed_data and obj.countdown_enabled:
             obj.countdown_started_at = timezone.now()
         super().save_model(request, obj, form, change)
+        # A lower maximum binds new campaigns only: say how many active ones stay above it.
+        if "max_discount_percent" in form.changed_data:
+            above = campaigns_above(obj.max_discount_percent)
+            if above:
+                messages.warning(
+                    request,
+                    ngettext(
+                        "%(count)s campaña activa tiene un descuento mayor que el nuevo máximo "
+                        "(%(max)s %%); sigue con el suyo.",
+                        "%(count)s campañas activas tienen un descuento mayor que el nuevo "
+                        "máximo (%(max)s %%); siguen con el suyo.",
+                        above,
+                    )
+                    % {
+                        "count": formats.number_format(above),
+                        "max": services.percent_text(obj.max_discount_percent),
+                    },
+                )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not RecoverySettings.objects.exists()

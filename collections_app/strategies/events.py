@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 
 from collections_app import signals
 from collections_app.models import (
@@ -350,6 +351,32 @@ MAX_QUIET_DATES = 200
 QUIET_DATE_NAME_LENGTH = 60
 
 
+# The shortest time a day must keep for sending. One hour is the outbox's longest wait
+# between two attempts (OUTBOX_BACKOFF_MAX_SECONDS): within a shorter window a message that
+# failed once would next be tried in the silence, and a flow's message held to a few
+# minutes' window that cannot be delivered that day ends failed, never sent days late.
+# Anything shorter is taken for a typing slip (08:00 to 07:59 for 20:00 to 07:59).
+MIN_SENDING_MINUTES = 60
+
+
+def sending_minutes(quiet_start: time, quiet_end: time) -> int:
+    """Return the minutes of a day outside the quiet hours (from their end to their start;
+    equal times are no quiet hours: the whole day)."""
+    start = quiet_start.hour * 60 + quiet_start.minute
+    end = quiet_end.hour * 60 + quiet_end.minute
+    return (start - end) % (24 * 60) or 24 * 60
+
+
+def _duration(minutes: int) -> str:
+    """Write minutes as a person says them: «45 minutos», «1 hora», «2 h 30 min»."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return ngettext("%(n)s minuto", "%(n)s minutos", rest) % {"n": rest}
+    if not rest:
+        return ngettext("%(n)s hora", "%(n)s horas", hours) % {"n": hours}
+    return _("%(h)s h %(m)s min") % {"h": hours, "m": rest}
+
+
 def validate_policy(
     *,
     quiet_start: time,
@@ -360,8 +387,9 @@ def validate_policy(
     has_no_quiet_hours: bool = False,
 ) -> None:
     """Refuse quiet hours that start when they end (unless there are to be none,
-    `has_no_quiet_hours`), a daily limit outside 1–50, every weekday without messages, or
-    holidays that are not [ISO date, name] pairs."""
+    `has_no_quiet_hours`) or leave less than MIN_SENDING_MINUTES a day to send, a daily
+    limit outside 1–50, every weekday without messages, or holidays that are not
+    [ISO date, name] pairs."""
     errors: dict[str, list[str]] = {}
     weekdays = quiet_weekdays or []
     if any(not isinstance(day, int) or not 0 <= day <= 6 for day in weekdays):
@@ -378,6 +406,19 @@ def validate_policy(
     if quiet_start == quiet_end and not has_no_quiet_hours:
         errors["quiet_end"] = [
             _("El silencio debe terminar a otra hora que la de inicio (p. ej. de 20:00 a 08:00).")
+        ]
+    elif sending_minutes(quiet_start, quiet_end) < MIN_SENDING_MINUTES:
+        errors["quiet_end"] = [
+            _(
+                "Con silencio de %(start)s a %(end)s, el día tiene solo %(left)s para enviar "
+                "mensajes: deje al menos %(least)s (p. ej., silencio de 20:00 a 08:00)."
+            )
+            % {
+                "start": f"{quiet_start:%H:%M}",
+                "end": f"{quiet_end:%H:%M}",
+                "left": _duration(sending_minutes(quiet_start, quiet_end)),
+                "least": _duration(MIN_SENDING_MINUTES),
+            }
         ]
     if not MIN_DAILY_LIMIT <= daily_limit <= MAX_DAILY_LIMIT:
         errors["daily_limit"] = [

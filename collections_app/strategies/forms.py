@@ -222,6 +222,26 @@ class TemplateForm(KeepsOthersChanges, ServiceErrorsMixin, forms.ModelForm):
         self.fields["body"].help_text = _(
             "Variables entre llaves, como {nombre}; para mostrar una llave, escriba {{ o }}."
         )
+        # Said before saving: the channel of a template flows already sent stays (saving
+        # refuses a new one, templating.save_template).
+        sent_by = templating.flows_that_sent(self.instance)
+        if sent_by:
+            self.fields["channel"].help_text = _(
+                "Ya se envió por este canal en los flujos %(flows)s: no cambia. Para otro "
+                "canal, cree una plantilla nueva."
+            ) % {"flows": sent_by}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Past the column (4000) the field's own message would stand beside the counter's
+        # «10,000 de 918 caracteres»: one message instead, in the channel's own terms.
+        channel = cleaned.get("channel")
+        typed = self["body"].data or ""
+        if "body" in self.errors and channel and len(typed) > BODY_CHARS:
+            problem = templating.body_problem(channel, typed)
+            if problem:
+                self.errors["body"] = self.error_class([problem], renderer=self.renderer)
+        return cleaned
 
     def _post_clean(self) -> None:
         super()._post_clean()

@@ -19,9 +19,11 @@ from django.db import transaction
 from django.db.models import Count, ProtectedError, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import formats
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from collections_app.models import EventSetting, MessageTemplate, Portfolio
+from collections_app.models import EventSetting, FlowRun, FlowStep, MessageTemplate, Portfolio
 from collections_app.strategies import variables
 from crm import deletions
 from crm import messages as customer_messages
@@ -209,7 +211,11 @@ def body_problem(channel: str, body: str) -> str:
             return _(
                 "El texto tiene %(length)s caracteres; un SMS admite hasta %(limit)s "
                 "(%(parts)s mensajes)."
-            ) % {"length": length, "limit": limit, "parts": SMS_PARTS}
+            ) % {
+                "length": formats.number_format(length),
+                "limit": formats.number_format(limit),
+                "parts": SMS_PARTS,
+            }
         parts = gsm.parts(body)
         if parts > SMS_PARTS:
             return _(
@@ -220,8 +226,8 @@ def body_problem(channel: str, body: str) -> str:
         return ""
     if length > limit:
         return _("El texto tiene %(length)s caracteres; %(channel)s admite hasta %(limit)s.") % {
-            "length": length,
-            "limit": limit,
+            "length": formats.number_format(length),
+            "limit": formats.number_format(limit),
             "channel": MessageTemplate.Channel(channel).label,
         }
     return ""
@@ -254,13 +260,15 @@ def save_template(
     """Create a template, or change `template`, from `data` (TEMPLATE_FIELDS); refuse one
     that fails the model's rules or `validate_template`, or a change of portfolio while
     the events settings of its old portfolio or a flow (current portfolio only) send it,
-    or switching it off while an active flow or event sends it. The change goes into the
-    settings history (old → new, who, when)."""
+    a change of channel once a flow step's runs sent it to debtors, or switching it off
+    while an active flow or event sends it. The change goes into the settings history
+    (old → new, who, when)."""
     template = template if template is not None else MessageTemplate()
     # From the database: a form may have changed the instance it was given already.
     stored = MessageTemplate.objects.filter(pk=template.pk).first() if template.pk else None
     before = audit.snapshot(stored, TEMPLATE_FIELDS)
     old_portfolio, was_active = (stored.portfolio, stored.is_active) if stored else (None, False)
+    old_channel = stored.channel if stored else None
     for name in TEMPLATE_FIELDS:
         if name in data:
             setattr(template, name, data[name])
@@ -292,6 +300,8 @@ def save_template(
                 )
                 % {"flows": flows}
             )
+    if old_channel and old_channel != template.channel and template.channel in CHANNEL_WORDS:
+        _refuse_channel_change_after_runs(template, old_channel, errors)
     _refuse_event_variables_where_sent(template, errors)
     if was_active and not template.is_active:
         # A flow's step sends the template it names, active or not: switched off here, it
@@ -344,6 +354,47 @@ def flow_event_variables_problem(template: MessageTemplate) -> str:
         "La plantilla «%(name)s» usa %(variables)s, que solo tienen los mensajes de Eventos: "
         "en un flujo saldrían en blanco. Elija otra plantilla para el paso."
     ) % {"name": template.name, "variables": ", ".join("{" + name + "}" for name in missing)}
+
+
+# A channel as a sentence says it: «se envió por SMS», «por correo».
+CHANNEL_WORDS = {
+    MessageTemplate.Channel.SMS: gettext_lazy("SMS"),
+    MessageTemplate.Channel.WHATSAPP: gettext_lazy("WhatsApp"),
+    MessageTemplate.Channel.EMAIL: gettext_lazy("correo"),
+}
+
+
+def flows_that_sent(template: MessageTemplate) -> str:
+    """Name the flows whose steps' runs sent `template` to debtors: "«A», «B»" ("" for
+    none, or for a template not saved yet)."""
+    if not template.pk:
+        return ""
+    ran = FlowRun.objects.filter(step__template=template, selected__gt=0).values("step_id")
+    return _flow_names(FlowStep.objects.filter(pk__in=ran))
+
+
+def _refuse_channel_change_after_runs(
+    template: MessageTemplate, old_channel: str, errors: dict[str, Any]
+) -> None:
+    """Add to `errors` a change of channel of a template whose flow steps' runs picked
+    debtors: a flow's page names its steps, and their runs, by their template's channel,
+    so SMS already sent would read as e-mails (as a step that ran keeps its day and
+    template, `flows._refuse_moving_steps_that_ran`)."""
+    flows = flows_that_sent(template)
+    if not flows:
+        return
+    errors.setdefault("channel", []).append(
+        _(
+            "La plantilla ya se envió por %(old)s en los flujos %(flows)s: su canal no cambia, "
+            "para que el historial de esos envíos siga siendo por %(old)s. Para enviar este "
+            "texto por %(new)s, cree una plantilla nueva con ese canal y elíjala en los pasos."
+        )
+        % {
+            "old": CHANNEL_WORDS.get(old_channel, old_channel),
+            "new": CHANNEL_WORDS[template.channel],
+            "flows": flows,
+        }
+    )
 
 
 def _refuse_event_variables_where_sent(template: MessageTemplate, errors: dict[str, Any]) -> None:

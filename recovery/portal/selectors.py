@@ -9,8 +9,11 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from collections_app.models import Portfolio
+from collections_app.strategies import templating, variables
 from crm.models import Customer
 from recovery.models import Campaign, RecoverySettings, Visit
+from recovery.receivables import CAMPAIGN
 
 # Always offered last among the reasons to decline: it asks for a call-back.
 ADVISOR_REASON = "Necesito que un asesor me contacte"
@@ -111,6 +114,22 @@ def offer(campaign: Campaign, portal: RecoverySettings, now: datetime | None = N
 
 # What a visit keeps of the reason chosen (the admin refuses a longer line).
 REASON_CHARS = Visit._meta.get_field("decline_reason").max_length
+
+
+def offer_text(
+    portal: RecoverySettings, campaign: Campaign, customer: Customer, today: date
+) -> str:
+    """Return the portal's offer text written for `customer` and `campaign`: its variables
+    ({nombre}, {monto_cancelacion}…, as the written-off templates have them) filled in, and
+    `{{` as a brace. Plain text: the page escapes it."""
+    parsed = templating.parse(portal.offer_text)
+    if not parsed.names:
+        return parsed.format({})
+    recipient = variables.Recipient(
+        customer=customer, receivable_kind=CAMPAIGN, receivable_id=campaign.pk
+    )
+    (values,) = variables.load_values([recipient], Portfolio.WRITTEN_OFF, today, names=parsed.names)
+    return parsed.format(values)
 
 
 def decline_reasons(portal: RecoverySettings) -> list[str]:

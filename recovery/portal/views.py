@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -293,6 +294,7 @@ def offer(request: HttpRequest, portal: RecoverySettings, visit: Visit) -> HttpR
         "recovery_visitor": True,
         "advisor_url": _advisor_url(portal, campaign),
         "decline_form": form,
+        "offer_text": selectors.offer_text(portal, campaign, visit.customer, timezone.localdate()),
     }
     return _render(request, "offer.html", context, portal=portal)
 

@@ -103,7 +103,8 @@ def test_a_body_longer_than_its_channel_takes_is_refused(db, channel, limit, ext
     errors = refused(name="Largo", channel=channel, body="x" * (limit + 1), **extra)
 
     (error,) = errors["body"]
-    assert f"hasta {limit}" in error
+    # Grouped as the counter beside the text writes it: «1,024».
+    assert f"hasta {limit:,}" in error
 
 
 def test_an_sms_says_how_many_messages_the_limit_is(db):
