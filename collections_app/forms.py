@@ -184,6 +184,10 @@ class ReasonForm(ServiceErrorsMixin, forms.Form):
     )
 
 
+class ReopenForm(ServiceErrorsMixin, forms.Form):
+    """Reopening a rejected payment to verify asks nothing: it carries the refusal."""
+
+
 class CallbackCloseForm(ServiceErrorsMixin, forms.Form):
     status = forms.ChoiceField(
         label=_("Resultado"),

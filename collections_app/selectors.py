@@ -26,7 +26,7 @@ from collections_app.models import (
 )
 from credits.models import Payment
 from crm import selectors as crm_selectors
-from crm.models import Customer
+from crm.models import Customer, Interaction
 from lib import search, small_tables
 
 # What every collections screen needs besides the record type's own permission: the
@@ -280,6 +280,40 @@ def callback_list(*, q: str = "", status: str = "", origin: str = "") -> QuerySe
         Case(When(is_open, then=F("created_at"))).asc(nulls_last=True),
         F("closed_at").desc(nulls_last=True),
         "-pk",
+    )
+
+
+# How a reopened payment to verify's timeline entry is marked (services.reopen_reported_payment).
+REOPENED = "reopened"
+
+
+def report_was_reopened(report: ReportedPayment) -> bool:
+    """Return whether `report` was rejected once and put back in the queue: the debtor
+    heard of that rejection, and is not told of another one."""
+    return Interaction.objects.filter(
+        customer_id=report.customer_id,
+        payload__reported_payment=report.pk,
+        payload__status=REOPENED,
+    ).exists()
+
+
+def same_payment_reported(report: ReportedPayment) -> ReportedPayment | None:
+    """Return another report of `report`'s debt, waiting or verified, of the same payment:
+    the same receipt file, or the same amount, day and operation number (or both without
+    one). Reopened beside it, `report` could have the same money applied twice."""
+    same = Q(amount=report.amount, paid_on=report.paid_on, reference=report.reference)
+    if report.receipt_sha256:
+        same |= Q(receipt_sha256=report.receipt_sha256)
+    return (
+        ReportedPayment.objects.filter(
+            same,
+            receivable_kind=report.receivable_kind,
+            receivable_id=report.receivable_id,
+            status__in=[ReportedPayment.Status.PENDING, ReportedPayment.Status.APPROVED],
+        )
+        .exclude(pk=report.pk)
+        .order_by("-created_at", "-pk")
+        .first()
     )
 
 

@@ -270,66 +270,37 @@ def create_payment_link(
     """
     if provider not in GATEWAYS:
         raise ValidationError({"provider": _("Pasarela de pago desconocida.")})
-    debt = debt_of(customer, receivable_kind, receivable_id)
-    if agreement is not None:
-        charged = _checked_amount(amount or ZERO)
-    else:
-        charged = link_amount(
-            debt, concept=concept, amount=amount, installment_number=installment_number
+    # A first read outside any lock: another's debt is refused at once, and a campaign past
+    # its end is finished here (recovery.services.finish_ended locks other rows, which this
+    # customer's lock must not wait for).
+    seen = debt_of(customer, receivable_kind, receivable_id)
+    with transaction.atomic():
+        # The debt is read again under the customer's lock, which a loan's payment takes
+        # first too (credits.services.ledger.locked), and the receivable's (`_hold`: a
+        # campaign's payment takes the campaign's row): two requests at once (a double
+        # click, the bot's retry) run one after the other, a payment committed meanwhile is
+        # in the figures, and one that comes later waits for this link and then withdraws
+        # it if it outgrew it (withdraw_outgrown_links). Read before the lock, a link made
+        # as a payment committed asked for the debt as it was before that payment.
+        crm_services.lock_current_customer(customer.pk)
+        _hold(seen)
+        debt = debt_of(customer, receivable_kind, receivable_id)
+        link, open_link = _new_link(
+            customer=customer,
+            debt=debt,
+            concept=concept,
+            provider=provider,
+            origin=origin,
+            actor=actor,
+            amount=amount,
+            installment_number=installment_number,
+            payer_email=payer_email,
+            agreement=agreement,
+            reuse_open=reuse_open,
         )
-    now = timezone.now()
-    # What makes two links the same: a second one like it, still open, is not made.
-    same = {
-        "customer": customer,
-        **_refs(debt),
-        "origin": origin,
-        "concept": concept,
-        "installment_number": installment_number
-        if concept == PaymentLink.Concept.INSTALLMENT
-        else None,
-        "amount": charged,
-        "provider": provider,
-    }
-    fields = {
-        **same,
-        "created_by": people.signed_in(actor),
-        "agreement": agreement,
-        "payer_email": payer_email,
-        "expires_at": link_expiry(debt, concept, now),
-    }
-    if reuse_open and agreement is None:
-        # Two requests at once (a double click, the bot's retry) take the customer's row
-        # first: the second finds the first's link, made or being made.
-        with transaction.atomic():
-            crm_services.lock_current_customer(customer.pk)
-            # From any path: the debtor who opened one in the portal and then asks the bot
-            # gets that one.
-            reused = {key: value for key, value in same.items() if key != "origin"}
-            open_link = (
-                PaymentLink.objects.filter(**reused, agreement__isnull=True)
-                .filter(
-                    (
-                        Q(status=PaymentLink.Status.ACTIVE, expires_at__gt=now + LINK_REUSE_MARGIN)
-                        & ~Q(url="")
-                    )
-                    | Q(status=PaymentLink.Status.CREATING, created_at__gt=now - LINK_CREATING_WAIT)
-                )
-                .order_by("-created_at", "-pk")
-                .first()
-            )
-            if open_link is None:
-                _hold(debt)
-                link = PaymentLink.objects.create(**fields, reference=_link_reference())
-        if open_link is not None:
-            return _when_created(open_link)
-    else:
-        with transaction.atomic():
-            # Under the customer's lock: the same form sent twice at once finds the first.
-            crm_services.lock_current_customer(customer.pk)
-            _hold(debt)
-            if agreement is None:
-                _refuse_a_repeated_link(same, actor, debt)
-            link = PaymentLink.objects.create(**fields, reference=_link_reference())
+    if open_link is not None:
+        return _when_created(open_link)
+    charged = link.amount
     try:
         gateway = payment_gateways.gateway(provider)
         checkout = gateway.create_checkout(
@@ -395,6 +366,74 @@ def create_payment_link(
         )
         _announce(Event.LINK, link)
     return link
+
+
+def _new_link(
+    *,
+    customer: Customer,
+    debt: Debt,
+    concept: str,
+    provider: str,
+    origin: str,
+    actor: AbstractBaseUser | None,
+    amount: Decimal | None,
+    installment_number: int | None,
+    payer_email: str,
+    agreement: PaymentAgreement | None,
+    reuse_open: bool,
+) -> tuple[PaymentLink | None, PaymentLink | None]:
+    """Under the customer's lock, with `debt` read under it: store the link ("creating")
+    for what `debt` allows now, or find the open one it repeats. Return (the new link,
+    None) or (None, the open link)."""
+    if agreement is not None:
+        charged = _checked_amount(amount or ZERO)
+    else:
+        charged = link_amount(
+            debt, concept=concept, amount=amount, installment_number=installment_number
+        )
+    now = timezone.now()
+    # What makes two links the same: a second one like it, still open, is not made.
+    same = {
+        "customer": customer,
+        **_refs(debt),
+        "origin": origin,
+        "concept": concept,
+        "installment_number": installment_number
+        if concept == PaymentLink.Concept.INSTALLMENT
+        else None,
+        "amount": charged,
+        "provider": provider,
+    }
+    if reuse_open and agreement is None:
+        # From any path: the debtor who opened one in the portal and then asks the bot
+        # gets that one, made or being made.
+        reused = {key: value for key, value in same.items() if key != "origin"}
+        open_link = (
+            PaymentLink.objects.filter(**reused, agreement__isnull=True)
+            .filter(
+                (
+                    Q(status=PaymentLink.Status.ACTIVE, expires_at__gt=now + LINK_REUSE_MARGIN)
+                    & ~Q(url="")
+                )
+                | Q(status=PaymentLink.Status.CREATING, created_at__gt=now - LINK_CREATING_WAIT)
+            )
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if open_link is not None:
+            return None, open_link
+    elif agreement is None:
+        # The same form sent twice at once finds the first.
+        _refuse_a_repeated_link(same, actor, debt)
+    link = PaymentLink.objects.create(
+        **same,
+        created_by=people.signed_in(actor),
+        agreement=agreement,
+        payer_email=payer_email,
+        expires_at=link_expiry(debt, concept, now),
+        reference=_link_reference(),
+    )
+    return link, None
 
 
 def _withdrawn_while_created(
@@ -569,9 +608,13 @@ def withdraw_outgrown_links(
     path, an agreement's discount), each on the timeline; return them.
 
     An installment link could pay what that installment still owes, a total or free-amount
-    link what settles the debt today (an agreement's down-payment link stays: withdrawing it
-    withdraws the agreement). Paid, a link for more would leave the excess as a credit
-    balance to refund by hand, and the portal would keep offering it beside the new figure.
+    link what settles the debt today. Paid, a link for more would leave the excess as a
+    credit balance to refund by hand, and the portal would keep offering it beside the new
+    figure. The down-payment link of an agreement still waiting for it stays while the debt
+    is at least its down payment (withdrawing it withdraws the agreement, on its own card);
+    once the debt is settled or less than that (a payment by hand of the whole loan, a
+    payment to verify, another link), the agreement could only be paid as an excess: the link
+    goes, and its agreement with it (`_withdraw_waiting_agreement`), each on the timeline.
 
     Runs in the payment's transaction, under the receivable's lock. A link another
     transaction holds is skipped, not waited for: a gateway's payment of it is being applied
@@ -585,8 +628,8 @@ def withdraw_outgrown_links(
             receivable_kind=receivable_kind,
             receivable_id=receivable_id,
             status__in=WITHDRAWABLE_LINK,
-            agreement__isnull=True,
         )
+        .filter(Q(agreement__isnull=True) | Q(agreement__status=PaymentAgreement.Status.PENDING))
         .order_by("pk")
     )
     if not links:
@@ -619,13 +662,15 @@ def withdraw_outgrown_links(
             payload={"link": link.pk},
             kind=Interaction.Kind.SYSTEM,
         )
+        if link.agreement_id is not None:
+            _withdraw_waiting_agreement(link, actor=None, reason=reason)
         outgrown.append(link)
     return outgrown
 
 
 def _what_link_could_pay(link: PaymentLink, debt: Debt | None) -> tuple[Decimal, str]:
-    """Return the most `link` may still ask for `debt` (as link_amount fixes it) and that
-    figure in words, for the timeline."""
+    """Return the most `link` may still ask for `debt` (as link_amount fixes it; an
+    agreement's down payment, the whole debt) and that figure in words, for the timeline."""
     if debt is None or not debt.has_debt:
         return ZERO, _("la deuda ya no tiene saldo pendiente")
     if link.concept == PaymentLink.Concept.INSTALLMENT:
@@ -1379,10 +1424,12 @@ def _same_report(
 @dataclass(frozen=True)
 class Review:
     """A payment to verify once reviewed, and what became of the message to the debtor
-    (queued, or skipped because they opted out or have no e-mail)."""
+    (queued, or skipped because they opted out or have no e-mail); None when none was
+    sent: a report rejected again after it was reopened (the debtor heard of the first
+    rejection)."""
 
     report: ReportedPayment
-    notice: customer_messages.Sending
+    notice: customer_messages.Sending | None
 
 
 @transaction.atomic
@@ -1455,6 +1502,21 @@ def reject_reported_payment(
     report.reviewed_at = timezone.now()
     report.reject_reason = reason[:255]
     report.save(update_fields=["status", "reviewed_by", "reviewed_at", "reject_reason"])
+    summary = _("Pago a verificar #%(id)s rechazado: %(reason)s") % {
+        "id": report.pk,
+        "reason": reason,
+    }
+    if selectors.report_was_reopened(report):
+        # Rejected before and reopened: the debtor heard of that rejection, and is not
+        # told twice (nor announced, which would send the events settings' template).
+        _timeline(
+            report.customer,
+            summary + _(" (otra vez, tras reabrirse: no se avisó al cliente)"),
+            origin=Origin.AGENT,
+            actor=actor,
+            payload={"reported_payment": report.pk},
+        )
+        return Review(report=report, notice=None)
     notice = _tell_debtor(
         report,
         Event.REJECTED,
@@ -1467,13 +1529,92 @@ def reject_reported_payment(
     )
     _timeline(
         report.customer,
-        _("Pago a verificar #%(id)s rechazado: %(reason)s") % {"id": report.pk, "reason": reason},
+        summary,
         origin=Origin.AGENT,
         actor=actor,
         payload={"reported_payment": report.pk},
     )
     _announce(Event.REJECTED, report)
     return Review(report=report, notice=notice)
+
+
+def reopen_refusal(report: ReportedPayment) -> str:
+    """Say why `report` may not be reopened ("" when it may): only a rejected report, and
+    only while no other report of its debt, waiting or verified, is the same payment."""
+    if report.status == ReportedPayment.Status.PENDING:
+        return _("Este pago ya está por verificar.")
+    if report.status != ReportedPayment.Status.REJECTED:
+        return _("Solo se reabre un pago rechazado: este ya fue verificado.")
+    twin = selectors.same_payment_reported(report)
+    if twin is None:
+        return ""
+    said = {
+        "id": twin.pk,
+        "status": twin.get_status_display().lower(),
+        "day": timezone.localtime(twin.created_at).strftime("%d/%m/%Y"),
+    }
+    if report.receipt_sha256 and twin.receipt_sha256 == report.receipt_sha256:
+        text = _(
+            "El pago a verificar #%(id)s (%(status)s, informado el %(day)s) trae el mismo "
+            "comprobante: es el mismo pago, y reabierto este se podría aplicar dos veces."
+        )
+    else:
+        text = _(
+            "El pago a verificar #%(id)s (%(status)s, informado el %(day)s) tiene el mismo "
+            "monto, fecha y n.º de operación: es el mismo pago, y reabierto este se podría "
+            "aplicar dos veces."
+        )
+    return text % said
+
+
+@transaction.atomic
+def reopen_reported_payment(
+    *, report: ReportedPayment, actor: AbstractBaseUser | None
+) -> ReportedPayment:
+    """Put a payment to verify rejected by mistake back in the queue, waiting as before
+    (`reopen_refusal` says when it may not), with the rejection on the timeline.
+
+    The debtor is not told: nothing happened to their payment yet. Verified later, they hear
+    it as usual; rejected again, they are not told twice (reject_reported_payment).
+    Locked as a review locks it, then the customer's row, which a new report of the debt
+    takes (report_payment): one sent meanwhile is seen, and one sent after finds this one.
+    """
+    report = (
+        ReportedPayment.objects.select_for_update(of=("self",))
+        .select_related("customer", "reviewed_by")
+        .get(pk=report.pk)
+    )
+    if report.status == ReportedPayment.Status.REJECTED:
+        crm_services.lock_current_customer(report.customer_id)
+    refusal = reopen_refusal(report)
+    if refusal:
+        raise ValidationError(refusal)
+    before = {
+        "id": report.pk,
+        "status": report.get_status_display(),
+        "reason": report.reject_reason or "—",
+        "who": people.display_name(report.reviewed_by) or _("el sistema"),
+        "when": timezone.localtime(report.reviewed_at).strftime("%d/%m/%Y %H:%M")
+        if report.reviewed_at
+        else "—",
+    }
+    report.status = ReportedPayment.Status.PENDING
+    report.reviewed_by = None
+    report.reviewed_at = None
+    report.reject_reason = ""
+    report.save(update_fields=["status", "reviewed_by", "reviewed_at", "reject_reason"])
+    _timeline(
+        report.customer,
+        _(
+            "Pago a verificar #%(id)s reabierto: antes %(status)s (motivo: %(reason)s), por "
+            "%(who)s el %(when)s; vuelve a estar por verificar. No se avisó al cliente"
+        )
+        % before,
+        origin=Origin.AGENT,
+        actor=actor,
+        payload={"reported_payment": report.pk, "status": selectors.REOPENED},
+    )
+    return report
 
 
 def _tell_debtor(

@@ -36,6 +36,11 @@ agent_patterns = [
         views.reported_reject,
         name="reported_reject",
     ),
+    path(
+        "pagos-a-verificar/<int:pk>/reabrir/",
+        views.reported_reopen,
+        name="reported_reopen",
+    ),
     path("compromisos/", views.promise_list, name="promise_list"),
     path("compromisos/<int:pk>/anular/", views.promise_cancel, name="promise_cancel"),
     path("links/<int:pk>/anular/", views.link_cancel, name="link_cancel"),

@@ -44,7 +44,7 @@ from collections_app.strategies import templating
 from crm import display
 from crm import messages as customer_messages
 from crm.models import Customer
-from lib import files, lists
+from lib import files, lists, people
 
 PAGE_SIZE = lists.LIST_PAGE_SIZE
 # A receipt of these types opens in the browser; anything else downloads.
@@ -208,15 +208,14 @@ def _render_report(
     *,
     approve_form: forms.ApproveForm | None = None,
     reject_form: forms.ReasonForm | None = None,
+    reopen_form: forms.ReopenForm | None = None,
 ) -> HttpResponse:
     debt = _debt(report.receivable_kind, report.receivable_id)
     selectors.attach_payment_annulments([report])
     content_type = mimetypes.guess_type(report.receipt.name or "")[0] or ""
     approve_form = approve_form or forms.ApproveForm()
-    may_review = (
-        request.user.has_perm("collections_app.change_reportedpayment")
-        and report.status == ReportedPayment.Status.PENDING
-    )
+    may_change = request.user.has_perm("collections_app.change_reportedpayment")
+    may_review = may_change and report.status == ReportedPayment.Status.PENDING
     return render(
         request,
         "collections_app/reported_detail.html",
@@ -233,11 +232,16 @@ def _render_report(
             "reject_form": reject_form or forms.ReasonForm(),
             "may_review": may_review,
             "reject_notice": _reject_notice(report) if may_review else "",
+            # Undo a rejection made by mistake (services.reopen_reported_payment).
+            "may_reopen": may_change and report.status == ReportedPayment.Status.REJECTED,
+            "reopen_form": reopen_form or forms.ReopenForm(),
         },
     )
 
 
 def _reject_notice(report: ReportedPayment) -> str:
+    if selectors.report_was_reopened(report):
+        return _("No se avisará al cliente: este pago ya se rechazó una vez antes de reabrirse.")
     sentence, says_reason = _review_notice(report, Event.REJECTED)
     if says_reason:
         return sentence
@@ -315,7 +319,9 @@ def reported_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("collections_app:reported_list")
 
 
-def _approval_notice(notice: customer_messages.Sending) -> str:
+def _approval_notice(notice: customer_messages.Sending | None) -> str:
+    if notice is None:
+        return _("No se avisó al cliente: este pago ya se había rechazado antes de reabrirse.")
     if notice.is_queued:
         return _("Aviso al cliente en cola (%(channel)s).") % {"channel": _notice_channel(notice)}
     if notice.is_opted_out:
@@ -375,6 +381,63 @@ def reported_reject(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_report(request, report, reject_form=form)
     messages.success(request, _("Pago rechazado.") + " " + _approval_notice(review.notice))
     return redirect("collections_app:reported_list")
+
+
+@require_POST
+@permission_required("collections_app.change_reportedpayment", raise_exception=True)
+def reported_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    """Put a payment rejected by mistake back in the queue, after a page that asks again."""
+    report = selectors.reported_for(request.user, pk)
+    form = forms.ReopenForm(request.POST)
+    form.is_valid()  # nothing to fill in
+    if refusal := services.reopen_refusal(report):
+        # Reopened meanwhile (a second click, another agent), verified, or the same payment
+        # reported again since: nothing to confirm.
+        form.add_error(None, refusal)
+        return _render_report(request, report, reopen_form=form)
+    if not forms.is_confirmed(request.POST):
+        lines = [
+            _(
+                "El pago de %(amount)s del %(day)s que informó %(name)s vuelve a la cola de "
+                "pagos por verificar."
+            )
+            % {
+                "amount": _amount(report.currency, report.amount),
+                "day": report.paid_on.strftime("%d/%m/%Y"),
+                "name": report.customer.full_name,
+            },
+            _("Se deja sin efecto su rechazo del %(when)s por %(who)s. Motivo: «%(reason)s».")
+            % {
+                "when": timezone.localtime(report.reviewed_at).strftime("%d/%m/%Y %H:%M")
+                if report.reviewed_at
+                else "—",
+                "who": people.display_name(report.reviewed_by) or _("el sistema"),
+                "reason": report.reject_reason or "—",
+            },
+            _(
+                "No se avisará al cliente de la reapertura. Si luego se verifica, se le avisará "
+                "como siempre; si se rechaza de nuevo, no se le avisará otra vez."
+            ),
+        ]
+        return _confirm(
+            request,
+            title=_("¿Reabrir este pago?"),
+            lines=lines,
+            button=_("Sí, reabrir"),
+            cancel_url=reverse("collections_app:reported_detail", args=[report.pk]),
+            is_danger=False,
+        )
+    try:
+        services.reopen_reported_payment(report=report, actor=request.user)
+    except ValidationError as exc:
+        form.add_service_error(exc)
+        report.refresh_from_db()
+        return _render_report(request, report, reopen_form=form)
+    messages.success(
+        request,
+        _("Pago reabierto: volvió a la cola de pagos por verificar. No se avisó al cliente."),
+    )
+    return redirect("collections_app:reported_detail", report.pk)
 
 
 # --- Promises ----------------------------------------------------------------------------

@@ -84,6 +84,7 @@ PK_MODELS = {
     "collections_app:reported_receipt": "collections_app.ReportedPayment",
     "collections_app:reported_approve": "collections_app.ReportedPayment",
     "collections_app:reported_reject": "collections_app.ReportedPayment",
+    "collections_app:reported_reopen": "collections_app.ReportedPayment",
     "collections_app:promise_cancel": "collections_app.PaymentPromise",
     "collections_app:link_cancel": "collections_app.PaymentLink",
     "collections_app:agreement_cancel": "collections_app.PaymentAgreement",
