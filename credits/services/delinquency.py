@@ -1,4 +1,20 @@
-"""Late interest and days past due, charged and refreshed every night."""
+"""Late interest and days past due, charged and refreshed every night.
+
+Late interest is charged on running totals, as investors' shares are
+(`credits.services.distributions`): a base (the principal and interest an installment has
+unpaid) owes, from the installment's due date through a day, its exact late interest
+rounded to the cent once (`_running_total`), and a run charges for its days what that
+running total grew by since the day charged through (`_late_interest_between`). Days
+charged in thirty nightly runs or in one run after thirty days are then the same cents, and
+a base whose day is worth less than half a cent still owes a cent now and then. Rounding
+each run's own days to the cent made what was owed depend on how often the task ran.
+
+Nothing is stored for it beside the ledger: the running total is worked out from the
+installment's due date, its unpaid principal and interest and `late_accrued_through`, all
+of which the ledger's entries give. A base changed by a payment or an annulment is charged
+from then on the rise of its own running total, so the days before and after the change are
+each within a cent of their exact late interest.
+"""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +51,20 @@ def _daily_rate(loan: Loan) -> Decimal:
     return loan.late_annual_rate / money.HUNDRED / DAYS_PER_YEAR_FOR_LATE_INTEREST
 
 
+def _running_total(inst: Installment, base: Decimal, daily: Decimal, through: date) -> Decimal:
+    """Return the late interest `base` owes from the installment's due date through
+    `through`, exact and then rounded half up to the cent."""
+    return money.cents(base * daily * max((through - inst.due_date).days, 0))
+
+
+def _late_interest_between(
+    inst: Installment, base: Decimal, daily: Decimal, since: date, through: date
+) -> Decimal:
+    """Return the late interest `base` owes for the days after `since` up to `through`: what
+    its running total grew by (see the module's docstring), never below zero."""
+    return _running_total(inst, base, daily, through) - _running_total(inst, base, daily, since)
+
+
 def accrue_late_interest(
     *,
     loan: Loan,
@@ -46,8 +76,10 @@ def accrue_late_interest(
 
     Past the grace days, late interest runs from the due date on the unpaid principal and
     interest, at the loan's late rate over a 360-day year; it is charged once per day
-    however often this runs. `only` limits it to those installments' ids; `payment` is the
-    payment whose late interest taken back this charges again (`charge_again`).
+    however often this runs, on running totals: the same cents whether the days are charged
+    one run a day or all in one run (see the module's docstring). `only` limits it to those
+    installments' ids; `payment` is the payment whose late interest taken back this charges
+    again (`charge_again`).
     """
     if loan.late_annual_rate <= 0:
         return ZERO
@@ -72,7 +104,7 @@ def accrue_late_interest(
             continue
         days = (today - since).days
         base = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
-        amount = money.cents(base * daily * days)
+        amount = _late_interest_between(inst, base, daily, since, today)
         inst.late_accrued_through = today
         changed.append(inst)
         if amount > 0:
@@ -122,10 +154,11 @@ def rewind_late_interest(
 
     A payment received within the grace days takes back all of it. The nightly task charged
     every day on the same unpaid principal and interest as now, so what it charged after
-    that day is that base times the daily rate times the days. A row is left as it is when
-    that is not certain: a payment or annulment written since changed its principal or
-    interest, or less late interest is owed than the amount to take back (some was paid or
-    waived).
+    that day is what that base's running total grew by since then (`_late_interest_between`,
+    whatever runs charged it): charged again on the same base, the same cents come back. A
+    row is left as it is when that is not certain: a payment or annulment written since
+    changed its principal or interest, or less late interest is owed than the amount to take
+    back (some was paid or waived).
     """
     if loan.late_annual_rate <= 0:
         return []
@@ -147,7 +180,7 @@ def rewind_late_interest(
         since = _rewound_since(loan, inst, received_on)
         through = inst.late_accrued_through
         base = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
-        amount = money.cents(base * daily * (through - since).days)
+        amount = _late_interest_between(inst, base, daily, since, through)
         if amount <= 0 or amount > inst.pending(Component.LATE_INTEREST):
             continue
         inst.late_interest_due -= amount

@@ -90,7 +90,9 @@ def test_running_the_daily_task_twice_charges_once(make_active_loan, late_produc
     delinquency.update_delinquency(today=date(2026, 2, 21))
 
     first = selectors.live_installments(loan)[0]
-    assert first.late_interest_due == Decimal("9.46") + Decimal("9.46")
+    # Charged on running totals: 945.60 × 0.1 % × 20 days = 18.912 (two runs of ten days
+    # each rounded on their own made it 9.46 + 9.46).
+    assert first.late_interest_due == Decimal("18.91")
     assert LedgerEntry.objects.filter(loan=loan, kind=LedgerEntry.Kind.LATE_INTEREST).count() == 2
 
 
@@ -285,7 +287,8 @@ def test_late_interest_is_charged_from_where_the_last_run_stopped(make_active_lo
     same_day = _accrue(loan, date(2026, 2, 11))
     later = _accrue(loan, date(2026, 2, 14))
 
-    assert (first, same_day, later) == (Decimal("9.46"), 0, Decimal("2.84"))
+    # What the running total grew by: 945.60 × 0.1 % × 13 = 12.29, less the 9.46 charged.
+    assert (first, same_day, later) == (Decimal("9.46"), 0, Decimal("2.83"))
     assert selectors.live_installments(loan)[0].late_accrued_through == date(2026, 2, 14)
 
 
