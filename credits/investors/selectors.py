@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
@@ -41,9 +41,6 @@ from lib import money, search
 
 # Loans whose money went out: the capital investors have deployed.
 DISBURSED_STATUSES = (Loan.Status.ACTIVE, Loan.Status.PAID, Loan.Status.WRITTEN_OFF)
-
-
-PERCENT = Decimal(100)
 
 
 # Share-weighted sums keep six decimals in SQL and are rounded to cents once, at the end.
@@ -127,34 +124,72 @@ def _loan_unpaid_principal():
     return _loan_unpaid(F("principal_due") - F("principal_paid"))
 
 
-def outstanding_share(loan_outstanding: Decimal | float, share: Decimal) -> Decimal:
-    """Return an investor's part of a loan's unpaid principal, rounded half up to the cent.
+def outstanding_share(
+    *,
+    amount: Decimal,
+    returned: Decimal | float | None,
+    loan_principal: Decimal,
+    loan_outstanding: Decimal | float | None,
+) -> Decimal:
+    """Return an investor's balance in a loan (*saldo*): its capital less the principal it
+    has been returned, so that capital = returned + balance, always, to the cent.
 
-    Every outstanding total of the investor screens is a sum of these: rounded once per
-    participation, a total always equals the sum of the rows it stands for (rounding each
-    sum instead left the totals cents apart from their rows, more the more loans).
+    The principal is shared by capital on running totals (`credits.services.distributions`),
+    so for a participation that shared every payment of its loan this is its capital's part
+    of the loan's unpaid principal to within a cent (rounded half up on its own, the parts
+    of a 50/50 loan with 1,835.85 unpaid were 917.93 and 917.93: a cent more than the loan
+    owes). It is kept to within a cent of that part otherwise: a participation that joined
+    a loan already paying never gets back the principal paid before it, and a loan whose
+    schedule is not live (a disbursement annulled) owes nothing.
+
+    Every outstanding total of the investor screens is a sum of these (`_SHARE_TOTALS_SQL`
+    computes the same in integers), so a total always equals the sum of its rows.
     """
-    return money.cents(money.cents(loan_outstanding) * share / PERCENT)
+    if loan_principal <= 0:
+        return ZERO
+    left = money.cents(amount) - money.cents(returned)
+    part = money.cents(loan_outstanding) * amount / loan_principal
+    lowest = part.quantize(money.CENT, rounding=ROUND_FLOOR)
+    highest = part.quantize(money.CENT, rounding=ROUND_CEILING)
+    return min(max(left, lowest), highest)
+
+
+def _principal_returned():
+    """The principal the outer participation has been returned (reversals included), as a
+    subquery."""
+    returned = (
+        Distribution.objects.filter(participation=OuterRef("pk"))
+        .order_by()
+        .values("participation")
+        .annotate(total=Sum("principal"))
+        .values("total")
+    )
+    return Coalesce(Subquery(returned, output_field=PRECISE), ZERO, output_field=PRECISE)
 
 
 def investor_participations(investor: Investor) -> QuerySet[Participation]:
-    """Return an investor's participations, newest first, with loan, customer and their
-    loan's unpaid principal (`loan_outstanding`): a page of them goes through
-    `with_outstanding_share`."""
+    """Return an investor's participations, newest first, with loan, customer, their
+    loan's unpaid principal (`loan_outstanding`) and the principal they were returned
+    (`principal_returned`): a page of them goes through `with_outstanding_share`."""
     return (
         investor.participations.select_related("loan__customer")
-        .annotate(loan_outstanding=_loan_unpaid_principal())
+        .annotate(
+            loan_outstanding=_loan_unpaid_principal(), principal_returned=_principal_returned()
+        )
         .order_by("-created_at", "-id")
     )
 
 
 def with_outstanding_share(participations: Iterable[Participation]) -> list[Participation]:
-    """Return `participations` (from `investor_participations`) with each one's share of
-    its loan's unpaid principal (`outstanding_share`, to the cent)."""
+    """Return `participations` (from `investor_participations`) with each one's balance,
+    its capital less the principal returned (`outstanding_share`, to the cent)."""
     participations = list(participations)
     for participation in participations:
         participation.outstanding_share = outstanding_share(
-            participation.loan_outstanding, participation.share
+            amount=participation.amount,
+            returned=participation.principal_returned,
+            loan_principal=participation.loan.principal,
+            loan_outstanding=participation.loan_outstanding,
         )
     return participations
 
@@ -309,13 +344,15 @@ def _distributions(investor: Investor | None, currency: str | None) -> QuerySet[
 
 
 # The SQL of `_share_totals`: every live installment's unpaid principal and interest summed
-# per loan once (`unpaid`), joined to the participations in those loans (`shares`), then
-# summed per bucket and written-off or not (and per investor when asked): a few rows.
+# per loan once (`unpaid`), and the principal returned to each participation in those loans
+# (`returned`), joined to the participations (`parts`, `shares`), then summed per bucket and
+# written-off or not (and per investor when asked): a few rows.
 #
-# An investor's `outstanding_share` of a loan is rounded half up to the cent per
-# participation, as on the investor's page: in integers, so that SQLite (which sums decimal
-# columns as floats) rounds it as PostgreSQL and Python do. The loan's unpaid principal in
-# cents times the share in millionths is the share in 10^-8 cents.
+# An investor's balance in a loan is `outstanding_share`, as on the investor's page: its
+# capital less the principal returned, kept between its capital's part of the loan's unpaid
+# principal rounded down and rounded up to the cent. In integer cents, so that SQLite (which
+# sums decimal columns as floats) computes it as PostgreSQL and Python do; the integer
+# divisions are of numbers not negative, where both truncate as a floor.
 _SHARE_TOTALS_SQL = """
 WITH unpaid AS (
     SELECT i.loan_id AS loan_id,
@@ -329,10 +366,20 @@ WITH unpaid AS (
         AND i.loan_id IN (SELECT p.loan_id FROM {participation} p WHERE 1 = 1 {share_filter})
     GROUP BY i.loan_id
 ),
-shares AS (
+returned AS (
+    SELECT d.participation_id AS participation_id, SUM(d.principal) AS principal
+    FROM {distribution} d
+    JOIN {participation} p ON p.id = d.participation_id
+    JOIN {loan} l ON l.id = p.loan_id
+    WHERE l.status IN %(live)s {loan_filter} {share_filter}
+    GROUP BY d.participation_id
+),
+parts AS (
     SELECT p.investor_id AS investor_id, l.bucket AS bucket, l.status AS status,
-        CAST(ROUND(COALESCE(u.principal, 0) * 100) AS BIGINT)
-            * CAST(ROUND(p.share * 1000000) AS BIGINT) AS owed,
+        CAST(ROUND(p.amount * 100) AS BIGINT) AS capital,
+        CAST(ROUND(COALESCE(r.principal, 0) * 100) AS BIGINT) AS returned,
+        CAST(ROUND(l.principal * 100) AS BIGINT) AS loan_principal,
+        CAST(ROUND(COALESCE(u.principal, 0) * 100) AS BIGINT) AS unpaid,
         CAST(ROUND(COALESCE(u.interest, 0) * 100) AS BIGINT)
             * p.share * (100 - pr.platform_fee_percent) AS expected,
         CAST(ROUND(COALESCE(u.interest_overdue, 0) * 100) AS BIGINT)
@@ -341,13 +388,28 @@ shares AS (
     JOIN {loan} l ON l.id = p.loan_id
     JOIN {product} pr ON pr.id = l.product_id
     LEFT JOIN unpaid u ON u.loan_id = p.loan_id
+    LEFT JOIN returned r ON r.participation_id = p.id
     WHERE l.status IN %(live)s {loan_filter} {share_filter}
+),
+bounds AS (
+    SELECT investor_id, bucket, status, expected, expected_overdue, loan_principal,
+        capital - returned AS left_to_return,
+        CASE WHEN loan_principal > 0 THEN capital * unpaid / loan_principal ELSE 0 END
+            AS lowest,
+        CASE WHEN loan_principal > 0
+            THEN (capital * unpaid + loan_principal - 1) / loan_principal ELSE 0 END
+            AS highest
+    FROM parts
+),
+shares AS (
+    SELECT investor_id, bucket, status, expected, expected_overdue,
+        CASE WHEN loan_principal <= 0 THEN 0
+            WHEN left_to_return < lowest THEN lowest
+            WHEN left_to_return > highest THEN highest
+            ELSE left_to_return END AS owed
+    FROM bounds
 )
-SELECT {investor} bucket, status,
-    SUM(CASE WHEN owed >= 0 THEN (owed + 50000000) / 100000000
-        ELSE -((50000000 - owed) / 100000000) END),
-    SUM(expected),
-    SUM(expected_overdue)
+SELECT {investor} bucket, status, SUM(owed), SUM(expected), SUM(expected_overdue)
 FROM shares
 GROUP BY {investor} bucket, status
 """
@@ -388,6 +450,7 @@ def _share_totals(
         installment=Installment._meta.db_table,
         loan=Loan._meta.db_table,
         participation=Participation._meta.db_table,
+        distribution=Distribution._meta.db_table,
         product=Loan._meta.get_field("product").related_model._meta.db_table,
         loan_filter=loan_filter,
         share_filter=share_filter,

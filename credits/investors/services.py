@@ -39,7 +39,8 @@ def add_participation(
     amount: Decimal | None = None,
     share: Decimal | None = None,
 ) -> Participation:
-    """Give an investor a part of a loan, by amount or by share; shares never pass 100 %.
+    """Give an investor a part of a loan, by amount or by share; shares never pass 100 %,
+    nor capitals the loan's principal (`_amount_and_share`).
 
     An investor funds only loans in its own currency: its liquidations, its bank account
     and every total of its screens are in that currency, and soles and dollars never add up.
@@ -74,21 +75,21 @@ def add_participation(
             raise ValidationError(
                 {"amount": _("El monto debe ser positivo y no mayor al capital.")}
             )
-        share = (amount * money.HUNDRED / loan.principal).quantize(Decimal("0.000001"))
     else:
         share = Decimal(share).quantize(Decimal("0.000001"))
         if not ZERO < share <= money.HUNDRED:
             raise ValidationError({"share": _("El porcentaje debe estar entre 0 y 100.")})
-        amount = money.cents(loan.principal * share / money.HUNDRED)
     # First: the same share sent twice said "superarían el 100 %" when it was above 50 %.
     if loan.participations.filter(investor=investor).exists():
         raise ValidationError(_("Ese inversionista ya participa en este crédito."))
-    taken = loan.participations.aggregate(total=Sum("share"))["total"] or ZERO
-    if taken + share > money.HUNDRED:
-        raise ValidationError(
-            _("Las participaciones superarían el 100 %%: queda %(left)s %% por financiar.")
-            % {"left": format((money.HUNDRED - taken).normalize(), "f")}
-        )
+    taken = loan.participations.aggregate(share=Sum("share"), amount=Sum("amount"))
+    amount, share = _amount_and_share(
+        loan,
+        amount=amount,
+        share=share,
+        taken_share=taken["share"] or ZERO,
+        taken_amount=money.cents(taken["amount"]),
+    )
     participation = Participation.objects.create(
         investor=investor, loan=loan, amount=amount, share=share
     )
@@ -107,6 +108,51 @@ def add_participation(
         actor=actor,
     )
     return participation
+
+
+def _amount_and_share(
+    loan: Loan,
+    *,
+    amount: Decimal | None,
+    share: Decimal | None,
+    taken_share: Decimal,
+    taken_amount: Decimal,
+) -> tuple[Decimal, Decimal]:
+    """Return a new participation's capital and share from the one given, so that neither
+    the capitals pass the loan's principal nor the shares 100 %.
+
+    A capital is what the investor gets back when the loan is paid off (the principal is
+    shared by capitals, `credits.services.distributions`): the capitals of a loan never add
+    up to more than its principal. By share, the capital is the share of the principal
+    rounded half up, but never more than the capital left (50 % and 50 % of 1,000.01 are
+    500.01 and 500.00). By amount, the share is the amount's percent of the principal to six
+    places, but never more than the percent left: 2,333.33, 2,333.33 and 2,333.34 of 7,000.00
+    fund it whole, though their shares rounded one by one would add up to 100.000001 %.
+    """
+    capital_left = loan.principal - taken_amount
+    share_left = money.HUNDRED - taken_share
+    if amount is not None:
+        if amount > capital_left:
+            raise ValidationError(
+                _(
+                    "Las participaciones superarían el capital del crédito: queda %(left)s "
+                    "por financiar."
+                )
+                % {"left": display.money_text(max(capital_left, ZERO), loan.currency)}
+            )
+        share = min(
+            (amount * money.HUNDRED / loan.principal).quantize(Decimal("0.000001")), share_left
+        )
+    elif capital_left <= ZERO:
+        raise ValidationError(_("Las participaciones ya financian todo el capital del crédito."))
+    else:
+        amount = min(money.cents(loan.principal * share / money.HUNDRED), capital_left)
+    if share > share_left or share <= ZERO:
+        raise ValidationError(
+            _("Las participaciones superarían el 100 %%: queda %(left)s %% por financiar.")
+            % {"left": format(max(share_left, ZERO).normalize(), "f")}
+        )
+    return amount, share
 
 
 MAX_PERIOD_DAYS = 366

@@ -7,6 +7,20 @@ paid of it, rounded to the cent by the largest-remainder method; this payment's 
 difference from what it had already received. Sharing each payment on its own, the cents
 rounded in one investor's favour piled up over the loan (a 50/50 loan paid off returned
 5,000.02 and 4,999.98); on running totals a paid-off loan returns each investor its capital.
+
+The principal is shared by each participation's capital (`amount`) over the loan's
+principal, not by its `share`: a share typed as 33.3333 % is a capital rounded to the cent
+(15,833.32 of 47,500.00), and three of them paid off returned 15,833.32, 15,833.32 and
+15,833.31 (the share's exact part of the principal, summed and rounded once, is a cent less
+than the three capitals). The interest is shared by `share`.
+
+The platform fee is on running totals too, at the product's rate now: a line's fee is the
+fee on all the interest the participation has received with it, rounded once, less the fee
+on what it had received before, rounded once. While the rate stays, what an investor has paid
+in fees is always its interest times the rate, to the cent (rounded on each line, two 50 %
+investors paid 13.21 and 13.19 on 52.72 of interest each). A new rate applies to the
+interest received from then on, never to what was already shared (as the product's form
+says); rounded on the whole fee charged, a lower rate would have given fees back.
 """
 
 from collections import defaultdict
@@ -98,16 +112,45 @@ def _received(participations: list[Participation]) -> dict[int, dict[str, Decima
     }
 
 
+def _parts(
+    component: str, loan: Loan, participations: list[Participation]
+) -> tuple[list[Decimal], Decimal]:
+    """Return what each participation's part of a component is over a common denominator:
+    of the principal, its capital over the loan's (a paid-off loan returns it exactly); of
+    the interest, its share over 100. Multiplied before dividing, so the whole principal
+    gives back each capital itself, and the funded total is divided once."""
+    if component == Component.PRINCIPAL and loan.principal > 0:
+        return [p.amount for p in participations], loan.principal
+    return [p.share for p in participations], money.HUNDRED
+
+
 def _split(
     component: str,
+    loan: Loan,
     participations: list[Participation],
     paid: dict[int, dict[str, Decimal]],
     received: dict[int, dict[str, Decimal]],
 ) -> list[Decimal]:
-    exact = [paid[p.pk][component] * p.share / money.HUNDRED for p in participations]
+    parts, whole = _parts(component, loan, participations)
+    owed = [paid[p.pk][component] * part for p, part in zip(participations, parts, strict=True)]
+    exact = [amount / whole for amount in owed]
     before = [received.get(p.pk, {}).get(component, ZERO) for p in participations]
     # The funded part of the loan's payments, rounded once, half up; the rest is the lender's.
-    return split_running_total(exact, before, money.cents(sum(exact, ZERO)))
+    # Never more than the loan paid: capitals rounded half up from shares before
+    # `add_participation` kept their sum within the principal could pass it by a cent.
+    funded = min(
+        money.cents(sum(owed, ZERO) / whole),
+        max(paid[p.pk][component] for p in participations),
+    )
+    return split_running_total(exact, before, funded)
+
+
+def platform_fee(*, interest_before: Decimal, interest: Decimal, rate: Decimal) -> Decimal:
+    """Return the fee on a line of `interest` for a participation that had received
+    `interest_before` of it: the fee on both, rounded once, less the fee on what came before,
+    rounded once (`rate` a fraction). Summed over a participation's lines at one rate, its
+    fees are its interest times the rate, rounded once (see the module's docstring)."""
+    return money.cents((interest_before + interest) * rate) - money.cents(interest_before * rate)
 
 
 def distribute_payment(payment: Payment, loan: Loan) -> list[Distribution]:
@@ -118,8 +161,8 @@ def distribute_payment(payment: Payment, loan: Loan) -> list[Distribution]:
         return []
     paid = _paid_since(loan, payment, participations)
     received = _received(participations)
-    principal_parts = _split(Component.PRINCIPAL, participations, paid, received)
-    interest_parts = _split(Component.INTEREST, participations, paid, received)
+    principal_parts = _split(Component.PRINCIPAL, loan, participations, paid, received)
+    interest_parts = _split(Component.INTEREST, loan, participations, paid, received)
     fee_rate = loan.product.platform_fee_percent / money.HUNDRED
     distributions = []
     for participation, principal, interest in zip(
@@ -127,7 +170,11 @@ def distribute_payment(payment: Payment, loan: Loan) -> list[Distribution]:
     ):
         if principal == 0 and interest == 0:
             continue
-        fee = money.cents(interest * fee_rate)
+        fee = platform_fee(
+            interest_before=received.get(participation.pk, {}).get(Component.INTEREST, ZERO),
+            interest=interest,
+            rate=fee_rate,
+        )
         distributions.append(
             Distribution(
                 payment=payment,

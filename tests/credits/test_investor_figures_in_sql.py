@@ -11,7 +11,8 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from credits.investors import selectors
-from credits.models import Bucket, Installment, Loan, Participation
+from credits.investors import services as investor_services
+from credits.models import Bucket, Distribution, Installment, Loan, Participation
 from lib import money
 from tests.factories import InvestorFactory, LoanProductFactory
 
@@ -42,6 +43,18 @@ def _reference_shares(investor=None, currency=None, today=TODAY, investors=None)
         rows = rows.filter(loan__currency=currency)
     unpaid_interest = F("interest_due") - F("interest_paid")
     rows = rows.annotate(
+        returned=Coalesce(
+            Subquery(
+                Distribution.objects.filter(participation=OuterRef("pk"))
+                .order_by()
+                .values("participation")
+                .annotate(total=Sum("principal"))
+                .values("total"),
+                output_field=selectors.PRECISE,
+            ),
+            ZERO,
+            output_field=selectors.PRECISE,
+        ),
         loan_outstanding=_loan_unpaid(F("principal_due") - F("principal_paid")),
         loan_interest=_loan_unpaid(unpaid_interest),
         loan_interest_overdue=_loan_unpaid(unpaid_interest, Q(due_date__lt=today)),
@@ -52,6 +65,9 @@ def _reference_shares(investor=None, currency=None, today=TODAY, investors=None)
         "loan__bucket",
         "loan__status",
         "share",
+        "amount",
+        "returned",
+        "loan__principal",
         "loan_outstanding",
         "loan__product__platform_fee_percent",
         "loan_interest",
@@ -63,7 +79,12 @@ def _reference_shares(investor=None, currency=None, today=TODAY, investors=None)
                 "investor": row["investor_id"],
                 "bucket": row["loan__bucket"],
                 "written_off": row["loan__status"] == Loan.Status.WRITTEN_OFF,
-                "outstanding": selectors.outstanding_share(row["loan_outstanding"], row["share"]),
+                "outstanding": selectors.outstanding_share(
+                    amount=row["amount"],
+                    returned=row["returned"],
+                    loan_principal=row["loan__principal"],
+                    loan_outstanding=row["loan_outstanding"],
+                ),
                 "expected": money.cents(row["loan_interest"]) * kept / 100 / 100,
                 "expected_overdue": money.cents(row["loan_interest_overdue"]) * kept / 100 / 100,
             }
@@ -214,18 +235,23 @@ def test_the_ranking_outstanding_equals_the_row_by_row_sums(book, time_machine):
     }
 
 
-def test_a_half_cent_share_rounds_up_as_on_the_investors_page(make_active_loan):
-    # 50 % of 1,000.01 is 500.005: 500.01 on the participation's row, so in the total too.
-    investor = InvestorFactory()
+def test_a_balance_is_the_capital_not_yet_returned_as_on_the_investors_page(make_active_loan):
+    # 50 % and 50 % of 1,000.01: capitals 500.01 and 500.00 (rounded half up one by one,
+    # both balances were 500.01, a cent more than the loan owes).
+    first, second = InvestorFactory(), InvestorFactory()
     loan = make_active_loan(principal=Decimal("1000.01"))
-    Participation.objects.create(
-        investor=investor, loan=loan, amount=Decimal("500.00"), share=Decimal("50")
+    for investor in (first, second):
+        investor_services.add_participation(
+            loan=loan, investor=investor, actor=None, share=Decimal("50")
+        )
+
+    balances = [selectors.investor_summary(i, TODAY).outstanding for i in (first, second)]
+
+    assert balances == [Decimal("500.01"), Decimal("500.00")]
+    assert balances == [_reference_summary(i)["outstanding"] for i in (first, second)]
+    assert balances == list(
+        Participation.objects.filter(loan=loan).order_by("id").values_list("amount", flat=True)
     )
-
-    summary = selectors.investor_summary(investor, TODAY)
-
-    assert summary.outstanding == Decimal("500.01")
-    assert summary.outstanding == _reference_summary(investor)["outstanding"]
 
 
 def test_the_panels_figures_are_summed_in_sql_into_a_few_rows(book, django_assert_num_queries):

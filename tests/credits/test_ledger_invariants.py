@@ -359,7 +359,12 @@ def check_distributions(payment: Payment) -> None:
     parts = dict(payment.allocations.values_list("component").annotate(t=Sum("amount")).order_by())
     principal = money.cents(parts.get(Component.PRINCIPAL, ZERO))
     interest = money.cents(parts.get(Component.INTEREST, ZERO))
-    funded = sum((p.share for p in participations), ZERO)
+    # The principal is shared by capital (what a paid-off loan returns), the interest by share:
+    # the funded part of each is `funded_by[key]` over `whole`.
+    funded_by = {
+        "p": (sum((p.amount for p in participations), ZERO), loan.principal),
+        "i": (sum((p.share for p in participations), ZERO), Decimal(100)),
+    }
     lines = list(Distribution.objects.filter(payment=payment, reversal_of__isnull=True))
     # Shared on running totals: after each payment the investors hold, in all, the funded
     # part of what the loan was paid in all, rounded once; each payment's lines are its own
@@ -375,17 +380,25 @@ def check_distributions(payment: Payment) -> None:
         ("p", Component.PRINCIPAL, principal),
         ("i", Component.INTEREST, interest),
     ):
+        funded, whole = funded_by[key]
         in_all = money.cents(paid_in_all.get(component, ZERO))
-        assert money.cents(held[key]) == money.cents(in_all * funded / 100)
+        assert money.cents(held[key]) == money.cents(in_all * funded / whole)
         line_sum = sum((getattr(d, "principal" if key == "p" else "interest") for d in lines), ZERO)
-        assert abs(line_sum - now * funded / 100) <= money.CENT
-        if funded == 100:
+        assert abs(line_sum - now * funded / whole) <= money.CENT
+        if funded == whole:
             assert line_sum == now
+    # The fee on running totals too: what each participation has paid in fees is its
+    # interest times the rate, rounded once.
     fee_rate = loan.product.platform_fee_percent / 100
     for d in lines:
         assert d.principal >= 0 and d.interest >= 0
-        assert d.platform_fee == money.cents(d.interest * fee_rate)
+        assert 0 <= d.platform_fee <= d.interest
         assert d.net == d.principal + d.interest - d.platform_fee
+    for participation in participations:
+        charged = Distribution.objects.filter(participation=participation).aggregate(
+            i=Sum("interest", default=ZERO), f=Sum("platform_fee", default=ZERO)
+        )
+        assert money.cents(charged["f"]) == money.cents(money.cents(charged["i"]) * fee_rate)
 
 
 def check_invariants(loan: Loan, today: date) -> None:
