@@ -474,30 +474,29 @@ def _confirm_annulment(
     """Show what annulling the order does, with the reason's field; Cancelar goes back to
     the lead's page."""
     lines = list(order.lines.all())
-    return render(
+    return _confirm_page(
         request,
-        "callcenter/order_annul_confirm.html",
-        {
-            "order": order,
-            "lead": order.lead,
-            "title": _("¿Anular el pedido %(order)s por %(total)s?")
-            % {"order": order.pk, "total": display.money_text(order.total, order.currency)},
-            "figures": [
-                (_("Cliente"), order.customer.full_name),
-                (
-                    _("Confirmado"),
-                    _("%(when)s por %(agent)s")
-                    % {
-                        "when": timezone.localtime(order.created_at).strftime("%d/%m/%Y %H:%M"),
-                        "agent": people.display_name(order.agent),
-                    },
-                ),
-                (
-                    _("Entrega"),
-                    ", ".join(p for p in (order.delivery_address, order.delivery_city) if p),
-                ),
-            ],
-            "lines": [
+        order.lead,
+        step=_("Anular pedido"),
+        title=_("¿Anular el pedido %(order)s por %(total)s?")
+        % {"order": order.pk, "total": display.money_text(order.total, order.currency)},
+        figures=[
+            (_("Cliente"), order.customer.full_name),
+            (
+                _("Confirmado"),
+                _("%(when)s por %(agent)s")
+                % {
+                    "when": timezone.localtime(order.created_at).strftime("%d/%m/%Y %H:%M"),
+                    "agent": people.display_name(order.agent),
+                },
+            ),
+            (
+                _("Entrega"),
+                ", ".join(p for p in (order.delivery_address, order.delivery_city) if p),
+            ),
+        ],
+        lines=[
+            *(
                 ngettext(
                     "%(quantity)s × %(name)s vuelve al stock.",
                     "%(quantity)s × %(name)s vuelven al stock.",
@@ -505,8 +504,57 @@ def _confirm_annulment(
                 )
                 % {"quantity": display.whole(line.quantity), "name": line.name}
                 for line in lines
-            ],
+            ),
+            _("El historial del cliente dirá quién lo anuló y por qué."),
+        ],
+        warning=_(
+            "No se puede deshacer: un pedido anulado no se despacha ni vuelve a confirmarse."
+        ),
+        form=form,
+        action=reverse("callcenter:order_annul", args=[order.pk]),
+        form_id="order-annul-form",
+        button=_("Sí, anular el pedido"),
+        button_class="btn-danger",
+    )
+
+
+def _confirm_page(
+    request: HttpRequest,
+    lead: Lead,
+    *,
+    step: str,
+    title: str,
+    figures: list[tuple[str, str]],
+    lines: list[str],
+    form,
+    action: str,
+    form_id: str,
+    button: str,
+    button_class: str,
+    warning: str = "",
+    list_url: str = "",
+    list_label: str = "",
+) -> HttpResponse:
+    """Render a call-center confirmation page (callcenter/confirm.html): what will happen,
+    the reason's field, and the button that sends the confirm field; Cancelar goes back to
+    the lead's page. Its breadcrumb starts at the queue unless `list_url` says otherwise."""
+    return render(
+        request,
+        "callcenter/confirm.html",
+        {
+            "lead": lead,
+            "step": step,
+            "title": title,
+            "figures": figures,
+            "lines": lines,
+            "warning": warning,
             "form": form,
+            "action": action,
+            "form_id": form_id,
+            "button": button,
+            "button_class": button_class,
+            "list_url": list_url or reverse("callcenter:queue"),
+            "list_label": list_label or _("Cola de llamadas"),
             "confirm_field": CONFIRM_FIELD,
         },
     )
@@ -603,17 +651,20 @@ def _confirm_requeue(request: HttpRequest, lead: Lead, form: forms.RequeueForm) 
         )
     if lead.customer_id:
         lines.append(_("El historial del cliente dirá quién lo devolvió y por qué."))
-    return render(
+    return _confirm_page(
         request,
-        "callcenter/lead_requeue_confirm.html",
-        {
-            "lead": lead,
-            "title": _("¿Devolver a %(name)s a la cola de llamadas?") % {"name": lead.display_name},
-            "figures": figures,
-            "lines": lines,
-            "form": form,
-            "confirm_field": CONFIRM_FIELD,
-        },
+        lead,
+        step=_("Devolver a la cola"),
+        title=_("¿Devolver a %(name)s a la cola de llamadas?") % {"name": lead.display_name},
+        figures=figures,
+        lines=lines,
+        form=form,
+        action=reverse("callcenter:lead_requeue", args=[lead.pk]),
+        form_id="lead-requeue-form",
+        button=_("Sí, devolver a la cola"),
+        button_class="btn-primary",
+        list_url=reverse("callcenter:leads_out"),
+        list_label=_("Fuera de la cola"),
     )
 
 

@@ -3,6 +3,8 @@ happen, and only its own form, which sends CONFIRM_FIELD, acts."""
 
 from collections.abc import Mapping
 
+from django.contrib import messages
+from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 # The field a confirmation page's form sends, with CONFIRMED.
@@ -25,3 +27,16 @@ def shown_differs(expected: int | None, done: int) -> str:
         "La página mostraba %(n)s: la lista cambió mientras tanto.",
         expected,
     ) % {"n": expected}
+
+
+def say_acted(
+    request: HttpRequest, *, done: int, expected: int | None, nothing: str, said: str
+) -> None:
+    """Say `said` when `done` rows were acted on (adding `shown_differs` when the page had
+    shown another number), or `nothing` as a warning when none were."""
+    if not done:
+        messages.warning(request, nothing)
+        return
+    if differs := shown_differs(expected, done):
+        said += " " + differs
+    messages.success(request, said)

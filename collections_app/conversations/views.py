@@ -139,24 +139,22 @@ def _say_reassigned(
     request: HttpRequest, *, moved: int, expected: int | None, from_label: str, to_label: str
 ) -> None:
     """Say how many conversations changed hands, and when that is not what the page said."""
-    if not moved:
-        messages.warning(
-            request,
-            _(
-                "No se reasignó ninguna conversación: ninguna de las que muestra la bandeja "
-                "seguía a cargo de %(from)s."
-            )
-            % {"from": from_label},
+    confirmation.say_acted(
+        request,
+        done=moved,
+        expected=expected,
+        nothing=_(
+            "No se reasignó ninguna conversación: ninguna de las que muestra la bandeja "
+            "seguía a cargo de %(from)s."
         )
-        return
-    text = ngettext(
-        "%(n)s conversación de %(from)s reasignada a %(to)s.",
-        "%(n)s conversaciones de %(from)s reasignadas a %(to)s.",
-        moved,
-    ) % {"n": moved, "from": from_label, "to": to_label}
-    if differs := confirmation.shown_differs(expected, moved):
-        text += " " + differs
-    messages.success(request, text)
+        % {"from": from_label},
+        said=ngettext(
+            "%(n)s conversación de %(from)s reasignada a %(to)s.",
+            "%(n)s conversaciones de %(from)s reasignadas a %(to)s.",
+            moved,
+        )
+        % {"n": moved, "from": from_label, "to": to_label},
+    )
 
 
 @require_GET

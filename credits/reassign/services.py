@@ -6,7 +6,6 @@ timeline."""
 import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -15,9 +14,9 @@ from django.utils.translation import ngettext
 
 from credits.customer_reassignment import CLOSED
 from credits.models import Loan
-from crm import forms as crm_forms
 from crm import services as crm_services
 from crm.models import Interaction
+from crm.reassign import services as reassign
 from lib import bulk, people
 
 # Loans moved per transaction, as the customers' reassignment moves customers: a batch
@@ -43,20 +42,7 @@ def reassign_loans(
     advises, in batches of BATCH; each customer gets one timeline entry naming its loans.
     Return how many loans changed hands. Only an active advisor receives them."""
     now = now or timezone.now()
-    if to_advisor.pk == from_advisor.pk:
-        raise ValidationError(
-            {
-                "to_advisor": _("Elija a otra persona: esos créditos ya son de %(name)s.")
-                % {"name": people.display_name(to_advisor)}
-            }
-        )
-    if not crm_forms.advisors().filter(pk=to_advisor.pk).exists():
-        raise ValidationError(
-            {
-                "to_advisor": _("%(name)s no puede recibir créditos: está inactivo o no es asesor.")
-                % {"name": people.display_name(to_advisor)}
-            }
-        )
+    reassign.check_receiver(from_advisor, to_advisor, noun=_("créditos"))
     ids = list(open_loans(loans, from_advisor).order_by("pk").values_list("pk", flat=True))
     moved = 0
     for start in range(0, len(ids), BATCH):

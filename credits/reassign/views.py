@@ -69,21 +69,19 @@ def _say_reassigned(
     request: HttpRequest, *, moved: int, expected: int | None, from_label: str, to_label: str
 ) -> None:
     """Say how many loans changed hands, and when that is not what the page said."""
-    if not moved:
-        messages.warning(
-            request,
-            _(
-                "No se reasignó ningún crédito: ninguno de los que muestra la lista seguía "
-                "abierto y a cargo de %(from)s."
-            )
-            % {"from": from_label},
+    confirmation.say_acted(
+        request,
+        done=moved,
+        expected=expected,
+        nothing=_(
+            "No se reasignó ningún crédito: ninguno de los que muestra la lista seguía "
+            "abierto y a cargo de %(from)s."
         )
-        return
-    text = ngettext(
-        "%(n)s crédito de %(from)s reasignado a %(to)s.",
-        "%(n)s créditos de %(from)s reasignados a %(to)s.",
-        moved,
-    ) % {"n": moved, "from": from_label, "to": to_label}
-    if differs := confirmation.shown_differs(expected, moved):
-        text += " " + differs
-    messages.success(request, text)
+        % {"from": from_label},
+        said=ngettext(
+            "%(n)s crédito de %(from)s reasignado a %(to)s.",
+            "%(n)s créditos de %(from)s reasignados a %(to)s.",
+            moved,
+        )
+        % {"n": moved, "from": from_label, "to": to_label},
+    )

@@ -63,6 +63,27 @@ def hooks_for(user: AbstractBaseUser) -> list[Hook]:
     return [hook for hook in found if hook is not None and user.has_perm(hook.permission)]
 
 
+def check_receiver(
+    from_advisor: AbstractBaseUser, to_advisor: AbstractBaseUser, *, noun: str
+) -> None:
+    """Refuse handing `from_advisor`'s `noun` («clientes», «créditos») to themselves or to
+    someone who is not an active advisor (`crm.forms.advisors`), on the form's field."""
+    if to_advisor.pk == from_advisor.pk:
+        raise ValidationError(
+            {
+                "to_advisor": _("Elija a otra persona: esos %(noun)s ya son de %(name)s.")
+                % {"noun": noun, "name": people.display_name(to_advisor)}
+            }
+        )
+    if not crm_forms.advisors().filter(pk=to_advisor.pk).exists():
+        raise ValidationError(
+            {
+                "to_advisor": _("%(name)s no puede recibir %(noun)s: está inactivo o no es asesor.")
+                % {"noun": noun, "name": people.display_name(to_advisor)}
+            }
+        )
+
+
 def reassign_customers(
     *,
     customers: QuerySet[Customer],
@@ -79,20 +100,7 @@ def reassign_customers(
     Only an active advisor (`crm.forms.advisors`) receives them.
     """
     now = now or timezone.now()
-    if to_advisor.pk == from_advisor.pk:
-        raise ValidationError(
-            {
-                "to_advisor": _("Elija a otra persona: esos clientes ya son de %(name)s.")
-                % {"name": people.display_name(to_advisor)}
-            }
-        )
-    if not crm_forms.advisors().filter(pk=to_advisor.pk).exists():
-        raise ValidationError(
-            {
-                "to_advisor": _("%(name)s no puede recibir clientes: está inactivo o no es asesor.")
-                % {"name": people.display_name(to_advisor)}
-            }
-        )
+    check_receiver(from_advisor, to_advisor, noun=_("clientes"))
     hooks = list(hooks)
     ids = list(customers.filter(advisor=from_advisor).order_by("pk").values_list("pk", flat=True))
     moved = 0
