@@ -1,19 +1,16 @@
 """Reassign the open loans the list shows, filtered by one advisor, to another advisor."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from credits import filters, selectors
 from credits.reassign import forms, services
-from lib import confirmation, people
+from crm.reassign import views as reassign_views
+from lib import confirmation
 
 # As the customers' reassignment: a supervisor's work (an advisor edits loans but does
 # not hand a portfolio over).
@@ -26,42 +23,18 @@ def loan_reassign(request: HttpRequest) -> HttpResponse:
     """Give every open loan the list shows, filtered by one advisor, to another: a page
     that says how many and whose (the confirmation), then the POST, each customer told on
     its timeline. The list's filters travel in the query string."""
-    filterset = filters.LoanFilter(request.GET, queryset=selectors.loan_list(request.user))
-    list_url = f"{reverse('credits:loan_list')}?{request.GET.urlencode()}"
-    from_advisor = filterset.form.cleaned_data.get("advisor") if filterset.is_valid() else None
-    if from_advisor is None:
-        messages.warning(request, _("Filtre la lista por un asesor para reasignar sus créditos."))
-        return HttpResponseClientRedirect(list_url) if request.htmx else redirect(list_url)
-    from_label = filterset.form.fields["advisor"].label_from_instance(from_advisor)
-    rows = services.open_loans(filterset.qs, from_advisor)
-    form = forms.ReassignLoansForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        to_advisor = form.cleaned_data["to_advisor"]
-        try:
-            moved = services.reassign_loans(
-                loans=rows, from_advisor=from_advisor, to_advisor=to_advisor, actor=request.user
-            )
-        except ValidationError as exc:
-            form.add_service_error(exc)
-        else:
-            _say_reassigned(
-                request,
-                moved=moved,
-                expected=form.cleaned_data["expected"],
-                from_label=from_label,
-                to_label=people.display_name(to_advisor),
-            )
-            return redirect(list_url)
-    return render(
+    return reassign_views.reassign_page(
         request,
-        "credits/loan_reassign.html",
-        {
-            "form": form,
-            "count": rows.count(),
-            "from_label": from_label,
-            "list_url": list_url,
-            "action_url": request.get_full_path(),
-        },
+        filterset=filters.LoanFilter(request.GET, queryset=selectors.loan_list(request.user)),
+        list_url=reverse("credits:loan_list"),
+        missing=_("Filtre la lista por un asesor para reasignar sus créditos."),
+        rows=services.open_loans,
+        form_class=forms.ReassignLoansForm,
+        move=lambda rows, from_advisor, to_advisor, _form: services.reassign_loans(
+            loans=rows, from_advisor=from_advisor, to_advisor=to_advisor, actor=request.user
+        ),
+        say=_say_reassigned,
+        template="credits/loan_reassign.html",
     )
 
 
