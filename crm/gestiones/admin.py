@@ -416,8 +416,10 @@ class GoalAdminForm(forms.ModelForm):
 
     def _post_clean(self) -> None:
         super()._post_clean()
-        if any(name in self.errors for name in (*goal_services.TARGETS, "year")):
+        if any(name in self.errors for name in goal_services.TARGETS):
             return  # a value refused on its own is not also "negative" or "missing"
+        # A year the field refused is left out of the instance (None here): the targets
+        # are still checked, and said beside the year's own message.
         try:
             goal_services.check_targets(self.instance)
         except ValidationError as exc:
