@@ -24,7 +24,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Min, Q, QuerySet, Sum
+from django.db.models import F, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -228,43 +228,139 @@ def _rewound_since(loan: Loan, inst: Installment, received_on: date) -> date:
 def charge_after_annulment(
     loan: Loan, payment: Payment, actor: AbstractBaseUser | None, reason: str
 ) -> None:
-    """Charge again the late interest a payment took back, once it is annulled.
+    """Charge late interest on the installments an annulled payment touched as if it had
+    never been made.
 
-    What `charge_again` charged for the payment is written back, and the days from the
-    payment's day (`_rewound_since`) are charged on what the annulment re-opened, up to
-    today: as the nightly task would have charged them without the payment.
+    Called once the annulment has given the installments back what the payment paid: each
+    owes again the principal and interest it owed before (its full base). From the day the
+    payment changed it (`_annulled_since`), the installment was charged on what the payment
+    left (a running total on the reduced base: `charge_again`'s days and the nightly's since)
+    or not at all (the payment settled it). That running total's rise is replaced by the full
+    base's over the same days, one ledger entry an installment for the difference (a
+    take-back when negative), up to the day the nightly task charged the loan through (the
+    latest `late_accrued_through` of its installments): what the loan would owe had it never
+    had the payment, with the same nightly runs. What was charged before that day, and
+    waivers or discounts granted since, stay as they are.
+
+    Only a loan's newest payment that paid installments can be annulled (`annul_payment`),
+    so no later payment changed these installments' base after this one.
     """
-    entries = list(
-        LedgerEntry.objects.filter(
-            payment=payment, kind=LedgerEntry.Kind.LATE_INTEREST, installment__isnull=False
-        )
-    )
-    if not entries:
+    if loan.late_annual_rate <= 0:
         return
-    rows = {
-        inst.pk: inst
-        for inst in Installment.objects.select_for_update().filter(
-            pk__in={entry.installment_id for entry in entries}
+    daily = _daily_rate(loan)
+    base_paid: dict[int, Decimal] = {}
+    for installment_id, component, amount in payment.allocations.values_list(
+        "installment_id", "component", "amount"
+    ):
+        part = amount if component in (Component.PRINCIPAL, Component.INTEREST) else ZERO
+        base_paid[installment_id] = base_paid.get(installment_id, ZERO) + part
+    # What the payment took back of each installment's late interest (`record_rewound`).
+    taken_back: dict[int, Decimal] = {}
+    charged_again: set[int] = set()
+    for installment_id, owed in LedgerEntry.objects.filter(
+        payment=payment, kind=LedgerEntry.Kind.LATE_INTEREST, installment__isnull=False
+    ).values_list("installment_id", "owed"):
+        charged_again.add(installment_id)
+        if owed < 0:
+            taken_back[installment_id] = taken_back.get(installment_id, ZERO) - owed
+    ids = set(base_paid) | charged_again
+    if not ids:
+        return
+    recorded_on = timezone.localdate(payment.recorded_at)
+    rows = list(
+        Installment.objects.select_for_update()
+        .filter(pk__in=ids, is_superseded=False, paid_on__isnull=True)
+        .order_by("number")
+    )
+    # The day the nightly task charged the loan through: the latest day its installments
+    # were charged through, or one the payment took back (an installment it settled was
+    # left behind there or on its day; the others were charged on what it left).
+    days = [
+        _taken_back_through(loan, inst, daily, payment.received_on, recorded_on, part)
+        for inst in rows
+        if (part := taken_back.get(inst.pk))
+    ]
+    latest = Installment.objects.filter(loan=loan, is_superseded=False).aggregate(
+        day=Max("late_accrued_through")
+    )["day"]
+    reached = max([day for day in [*days, latest] if day is not None], default=None)
+    if reached is None:
+        return
+    changed: list[Installment] = []
+    for inst in rows:
+        if inst.due_date >= reached - timedelta(days=loan.grace_days):
+            continue  # within its grace days that day: the nightly charged nothing yet
+        full = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
+        reduced = full - base_paid.get(inst.pk, ZERO)
+        through = inst.late_accrued_through or inst.due_date
+        since = _annulled_since(
+            loan, inst, payment.received_on, recorded_on, through, set(taken_back)
         )
-    }
-    for entry in entries:
-        if entry.owed > 0:
-            inst = rows[entry.installment_id]
-            inst.late_interest_due -= entry.owed
-            ledger.write_entry(
-                loan,
-                LedgerEntry.Kind.LATE_INTEREST,
-                actor=actor,
-                installment=inst,
-                payment=payment,
-                component=Component.LATE_INTEREST,
-                owed=-entry.owed,
-                reason=reason,
-            )
-    for inst in rows.values():
-        inst.late_accrued_through = _rewound_since(loan, inst, payment.received_on)
-        inst.save(update_fields=["late_interest_due", "late_accrued_through"])
-    accrue_late_interest(loan=loan, today=timezone.localdate(), only=list(rows))
+        charged = _late_interest_between(inst, reduced, daily, since, max(through, since))
+        owed = _late_interest_between(inst, full, daily, since, max(reached, since))
+        inst.late_accrued_through = reached
+        changed.append(inst)
+        if owed == charged:
+            continue
+        inst.late_interest_due += owed - charged
+        ledger.write_entry(
+            loan,
+            LedgerEntry.Kind.LATE_INTEREST,
+            actor=actor,
+            installment=inst,
+            payment=payment,
+            component=Component.LATE_INTEREST,
+            owed=owed - charged,
+            reason=_("%(note)s. Mora desde el %(day)s como si el pago no se hubiera hecho")
+            % {"note": reason, "day": since.strftime("%d/%m/%Y")},
+        )
+    Installment.objects.bulk_update(changed, ["late_interest_due", "late_accrued_through"])
+
+
+def _taken_back_through(
+    loan: Loan,
+    inst: Installment,
+    daily: Decimal,
+    received_on: date,
+    recorded_on: date,
+    part: Decimal,
+) -> date | None:
+    """Return the day `inst` had been charged through when a payment took back `part` of its
+    late interest (`rewind_late_interest`): the latest day, up to the one the payment was
+    recorded on, whose running total on the installment's full base is `part` above the
+    payment's day's. Days that add no cent to it owe the same, whichever of them it is."""
+    since = _rewound_since(loan, inst, received_on)
+    base = inst.pending(Component.PRINCIPAL) + inst.pending(Component.INTEREST)
+    day = recorded_on
+    while day > since:
+        if _late_interest_between(inst, base, daily, since, day) == part:
+            return day
+        day -= timedelta(days=1)
+    return None
+
+
+def _annulled_since(
+    loan: Loan,
+    inst: Installment,
+    received_on: date,
+    recorded_on: date,
+    through: date,
+    rewound: set[int],
+) -> date:
+    """Return the day from which a payment being annulled had `inst` charged on what it left
+    unpaid (see `charge_after_annulment`).
+
+    Recorded on its day, or its late interest since that day taken back (`rewind_late_interest`),
+    that is the payment's day (`_rewound_since`). Recorded later without taking any back (a
+    payment since had changed the installment, or its late interest was waived), the days up
+    to the one it was recorded on stayed charged on the full base: that day, or the day the
+    installment was charged through when that is earlier (a payment that settled it stopped
+    the nightly there).
+    """
+    since = _rewound_since(loan, inst, received_on)
+    if inst.pk in rewound or recorded_on <= received_on:
+        return since
+    return max(since, min(recorded_on, through))
 
 
 def _changed_after(loan: Loan, day: date) -> set[int]:
