@@ -61,7 +61,8 @@ def test_a_supervisor_registers_a_payment_and_annuls_it(page: Page, live_server,
 def test_an_absurd_amount_is_stopped_until_it_is_recorded_as_an_overpayment(
     page: Page, live_server, roles
 ):
-    UserFactory(username="cobranzas", role="Cobranzas")
+    # A fixed name: a random one («Luis Montoya») matched the label «Monto» too.
+    UserFactory(username="cobranzas", role="Cobranzas", first_name="Carla", last_name="Soto")
     today = timezone.localdate()
     loan = loan_services.disburse(
         loan=LoanFactory(
