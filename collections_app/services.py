@@ -1309,17 +1309,22 @@ def report_payment(
         raise ValidationError({"method": _("Medio de pago desconocido.")})
     validate_receipt(receipt)
     receipt_hash = file_sha256(receipt)
+    # A first read outside any lock, as create_payment_link's: another's debt is refused at
+    # once, and a campaign past its end is finished here.
     debt = debt_of(customer, receivable_kind, receivable_id)
-    if amount > debt.total and not paid_more:
-        raise ValidationError(
-            {"amount": ValidationError(above_debt_message(debt, origin), code=ABOVE_DEBT)}
-        )
     with transaction.atomic():
         crm_services.lock_current_customer(customer.pk)
         earlier = _same_report(customer, debt, amount, paid_on, reference[:80], receipt_hash)
         if earlier is not None and earlier.status == ReportedPayment.Status.PENDING:
             return earlier  # the same form sent again (a double click, a retry)
         _hold(debt)
+        # Against the debt under the lock: a payment committed since the first read
+        # lowered it, and more than it now is the slip the check is there for.
+        debt = debt_of(customer, receivable_kind, receivable_id)
+        if amount > debt.total and not paid_more:
+            raise ValidationError(
+                {"amount": ValidationError(above_debt_message(debt, origin), code=ABOVE_DEBT)}
+            )
         if earlier is not None:
             # Said of the earlier report: the same receipt may come with other figures.
             facts = {
@@ -2082,15 +2087,28 @@ def create_agreement(
     actor: AbstractBaseUser | None,
     payer_email: str = "",
 ) -> tuple[PaymentAgreement, PaymentLink]:
-    """Take one of the offered agreements: store it and create the link for its down payment."""
-    debt = debt_of(customer, receivable_kind, receivable_id)
-    option = next((o for o in agreement_options(debt) if o.key == option_key), None)
-    if option is None:
-        raise ValidationError({"option": _("Ese convenio no está disponible para esta deuda.")})
+    """Take one of the offered agreements: store it and create the link for its down payment.
+
+    The option is worked out again under the customer's lock, which a payment takes first
+    too: one that committed since the debtor saw the options changes their figures, and the
+    agreement is then refused in words instead of made with figures nobody saw."""
+    seen = _option(debt_of(customer, receivable_kind, receivable_id), option_key)
     try:
         with transaction.atomic():
             crm_services.lock_current_customer(customer.pk)
+            debt = debt_of(customer, receivable_kind, receivable_id)
             _hold(debt)
+            option = _option(debt, option_key)
+            if option != seen:
+                raise ValidationError(
+                    {
+                        "option": _(
+                            "La deuda %(code)s cambió mientras se elegía el convenio (se "
+                            "registró un pago): revise las opciones de nuevo."
+                        )
+                        % {"code": debt.code}
+                    }
+                )
             agreement = PaymentAgreement.objects.create(
                 customer=customer,
                 **_refs(debt),
@@ -2153,6 +2171,14 @@ def create_agreement(
         ).update(status=PaymentAgreement.Status.CANCELLED, resolved_at=timezone.now())
         raise
     return agreement, link
+
+
+def _option(debt: Debt, option_key: str) -> AgreementOption:
+    """The agreement `option_key` names among those `debt` allows now; refused in words."""
+    option = next((o for o in agreement_options(debt) if o.key == option_key), None)
+    if option is None:
+        raise ValidationError({"option": _("Ese convenio no está disponible para esta deuda.")})
+    return option
 
 
 @transaction.atomic

@@ -756,7 +756,17 @@ def withdraw_covered_loans_offers(
 def _locked_campaign(campaign_id: int) -> Campaign:
     """Return the campaign locked for a change of its money or its status; refused in words
     once it is gone: its upload was undone (crm.imports) after the payment to verify, the
-    link or the screen that names it was made."""
+    link or the screen that names it was made.
+
+    Its customer's row is taken first, in the order a payment link for it takes them
+    (collections_app.services.create_payment_link: the customer, then the campaign), as a
+    loan's payment does (credits.services.ledger.locked): the payment's timeline entry moves
+    the customer's *última interacción*, so the other order deadlocked with a link being
+    made."""
+    customer_id = Campaign.objects.filter(pk=campaign_id).values_list("customer_id", flat=True)
+    customer_id = customer_id.first()
+    if customer_id is not None:
+        crm_services.lock_customer(customer_id)
     campaign = (
         Campaign.objects.select_for_update(of=("self",))
         .select_related("customer")
@@ -765,6 +775,8 @@ def _locked_campaign(campaign_id: int) -> Campaign:
     )
     if campaign is None:
         raise ValidationError(_("La campaña ya no existe: se deshizo su importación."))
+    if campaign.customer_id != customer_id:
+        crm_services.lock_customer(campaign.customer_id)  # merged into another record meanwhile
     return campaign
 
 

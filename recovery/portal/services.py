@@ -91,7 +91,10 @@ def start_visit(
     if browser:
         key = "recovery:visit:" + hashlib.sha256(f"{browser}:{campaign.pk}".encode()).hexdigest()
         # Two sends at once wait for each other here; the second finds the first's visit.
-        list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk"))
+        # The customer's row, not the campaign's: the visit's entry moves the customer's
+        # *última interacción*, and a payment link for the campaign takes the customer and
+        # then the campaign (locking the campaign first deadlocked with it).
+        crm_services.lock_customer(customer.pk)
         twin = Visit.objects.filter(
             pk=cache.get(key) or 0, customer=customer, campaign=campaign
         ).first()
