@@ -68,6 +68,7 @@ PK_MODELS = {
     "gestiones:follow": "gestiones.Gestion",
     "gestiones:data": "gestiones.Gestion",
     "gestiones:reassign": "gestiones.Gestion",
+    "gestiones:correct_state": "gestiones.Gestion",
     "gestiones:notification": "gestiones.Notification",
     "gestiones:document": "gestiones.DocumentTemplate",
     "gestiones:attachment": "gestiones.Attachment",

@@ -1,6 +1,7 @@
 """The confirmation page of a gestiones step that cannot be undone (a follow-up that closes
-the gestión, discarding a credit lead): the first POST shows it, with what was typed kept in
-hidden fields; only its own form, which adds `lib.confirmation.CONFIRM_FIELD`, acts."""
+the gestión, discarding a credit lead) or that a supervisor checks first (correcting a
+gestión's state): the first POST shows it, with what was typed kept in hidden fields; only
+its own form, which adds `lib.confirmation.CONFIRM_FIELD`, acts."""
 
 from collections.abc import Iterable
 

@@ -300,6 +300,84 @@ class FollowUpForm(DynamicFieldsMixin, ServiceErrorsMixin, forms.Form):
         }
 
 
+class CorrectStateForm(ServiceErrorsMixin, forms.Form):
+    """A supervisor's «Corregir estado»: another state of the gestión's type, the reason,
+    and the state the page showed (a confirmation sent after the state changed is refused,
+    not applied)."""
+
+    state = forms.ModelChoiceField(
+        label=_("Estado correcto"),
+        queryset=GestionState.objects.none(),
+        error_messages={
+            "required": _("Elija el estado al que se corrige."),
+            "invalid_choice": _("Elija un estado de este tipo de gestión."),
+        },
+    )
+    rejection_reason = forms.ModelChoiceField(
+        label=_("Motivo de rechazo"),
+        queryset=RejectionReason.objects.none(),
+        required=False,
+        help_text=_("Solo si el estado correcto es de rechazo."),
+        error_messages={"invalid_choice": _("Elija un motivo de rechazo de la lista.")},
+    )
+    reason = forms.CharField(
+        label=_("Motivo de la corrección"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "required": _("Indique por qué se corrige el estado."),
+            "max_length": _("Escriba como máximo %(limit_value)s caracteres."),
+        },
+    )
+    shown_state = forms.ModelChoiceField(
+        queryset=GestionState.objects.none(),
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("Vuelva a abrir la gestión y corrija el estado desde su página."),
+            "invalid_choice": _("Vuelva a abrir la gestión y corrija el estado desde su página."),
+        },
+    )
+
+    def __init__(self, *args, gestion: Gestion, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("shown_state", gestion.state_id)
+        super().__init__(*args, **kwargs)
+        # Every state of the type is accepted (the service says in words that the gestión
+        # is already in the one chosen); the others are offered.
+        states = GestionState.objects.filter(gestion_type_id=gestion.gestion_type_id)
+        self.fields["state"].queryset = states
+        self.fields["shown_state"].queryset = states
+        self.fields["state"].choices = [("", "—")] + [
+            (s.pk, f"{s.name} ({Outcome(s.outcome).label})")
+            for s in selectors.correction_states(gestion)
+        ]
+        self.fields["rejection_reason"].queryset = RejectionReason.objects.filter(
+            gestion_type_id=gestion.gestion_type_id, is_active=True
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        state = cleaned.get("state")
+        if state is None:
+            return cleaned
+        if state.outcome == Outcome.REJECTED:
+            if not cleaned.get("rejection_reason") and "rejection_reason" not in self.errors:
+                self.add_error("rejection_reason", _("Indique el motivo de rechazo."))
+        else:
+            # Chosen for a rejected state, then another state picked: it does not apply.
+            cleaned["rejection_reason"] = None
+        return cleaned
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "state": data["state"],
+            "shown_state": data["shown_state"],
+            "reason": data["reason"],
+            "rejection_reason": data["rejection_reason"],
+        }
+
+
 def _result_label(result: ActionResult) -> str:
     if result.changes_state and result.to_state:
         label = f"{result.name} → {result.to_state.name}"

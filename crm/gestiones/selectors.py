@@ -196,6 +196,20 @@ def works_on(user: AbstractBaseUser, gestion: Gestion) -> bool:
     return is_supervisor_of(user, gestion)
 
 
+def may_correct_state(user: AbstractBaseUser) -> bool:
+    """Return whether `user` corrects a gestión's state (undoes a wrong step or close): who
+    supervises gestiones, SUPERVISE_PERMISSION, as for reassigning them; on the gestiones
+    they may see (`gestion_for`), open or closed."""
+    return user.is_authenticated and user.has_perm(SUPERVISE_PERMISSION)
+
+
+def correction_states(gestion: Gestion) -> QuerySet[GestionState]:
+    """Return the states a correction may move `gestion` to: every other state of its type."""
+    return GestionState.objects.filter(gestion_type_id=gestion.gestion_type_id).exclude(
+        pk=gestion.state_id
+    )
+
+
 def is_supervisor_of(user: AbstractBaseUser, gestion: Gestion) -> bool:
     """Return whether `user` supervises `gestion`: listed among its type's or its state's
     supervisors, and their role supervises (SUPERVISE_PERMISSION)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
@@ -374,43 +374,14 @@ def record_follow_up(
             repeated.attachments.values_list("name", flat=True)
         ) == sorted(_file_name(file)[:200] for file in files):
             return repeated
-    if to_state.outcome == Outcome.REJECTED:
-        if rejection_reason is None:
-            raise ValidationError({"rejection_reason": _("Indique el motivo de rechazo.")})
-        if rejection_reason.gestion_type_id != gestion.gestion_type_id:
-            raise ValidationError(
-                {"rejection_reason": _("El motivo no corresponde a este tipo de gestión.")}
-            )
-    elif rejection_reason is not None:
-        raise ValidationError(
-            {"rejection_reason": _("Solo una gestión rechazada lleva motivo de rechazo.")}
-        )
+    _check_rejection_reason(gestion, to_state, rejection_reason)
     if amount_approved is not None and amount_approved < 0:
         raise ValidationError({"amount_approved": _("El monto aprobado no puede ser negativo.")})
     if amount_approved is not None and amount_approved > MAX_AMOUNT:
         raise ValidationError({"amount_approved": too_large_amount()})
     for rule in _rules():
         rule.check(gestion, to_state, amount_approved=amount_approved)
-    if to_state.outcome == Outcome.SUCCESS:
-        # A campaign or a life-cycle event opens gestiones with their data to complete: a
-        # success is not recorded on a gestión whose required data is still empty.
-        missing = dynamic.missing_required(
-            gestion.data, _fields(gestion.gestion_type, FormField.Scope.GESTION)
-        )
-        if missing:
-            raise ValidationError(
-                _(
-                    "La gestión #%(id)s no puede cerrarse como «%(state)s»: faltan datos "
-                    "obligatorios (%(fields)s). Complételos en «Datos de la gestión» y "
-                    "vuelva a registrar el seguimiento."
-                )
-                % {
-                    "id": gestion.pk,
-                    "state": to_state.name,
-                    "fields": ", ".join(f.label for f in missing),
-                },
-                code="missing_data",
-            )
+    _check_required_data(gestion, to_state, then=_("vuelva a registrar el seguimiento"))
     cleaned = dynamic.clean_data(data, _fields(gestion.gestion_type, FormField.Scope.FOLLOW_UP))
     _check_files(files)
 
@@ -507,11 +478,169 @@ def move_to_state(
     if state.gestion_type_id != gestion.gestion_type_id:
         raise ValidationError(_("El estado no corresponde a este tipo de gestión."))
     from_state = gestion.state
+    follow_up = _step_to_state(gestion, state, actor=actor, notes=notes, now=now)
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.FOLLOW_UP,
+        summary=_("Gestión #%(id)s · %(notes)s · %(from)s → %(to)s")
+        % {"id": gestion.pk, "notes": follow_up.notes, "from": from_state.name, "to": state.name},
+        channel=gestion.channel,
+        payload={"gestion": gestion.pk, "estado": state.name},
+        actor=actor,
+        occurred_at=now,
+    )
+    if state.is_closing:
+        survey_services.invite(gestion=gestion, now=now)
+    else:
+        workload_services.redistribute_if_needed(gestion, actor=actor, now=now)
+    return follow_up
+
+
+# The longest reason a state correction takes (the confirmation page carries it whole).
+CORRECTION_REASON_CHARS = 500
+
+
+def stale_correction(gestion: Gestion, shown: GestionState) -> str:
+    """Say that the gestión left the state the correction was asked from."""
+    return _(
+        "La gestión #%(id)s cambió de estado mientras confirmaba: ahora está en «%(now)s», "
+        "no en «%(shown)s». No se corrigió nada; revise la gestión y vuelva a intentarlo."
+    ) % {"id": gestion.pk, "now": gestion.state.name, "shown": shown.name}
+
+
+@transaction.atomic
+def correct_state(
+    *,
+    gestion: Gestion,
+    state: GestionState,
+    shown_state: GestionState,
+    actor: AbstractBaseUser,
+    reason: str,
+    rejection_reason: RejectionReason | None = None,
+    now: datetime.datetime | None = None,
+) -> FollowUp:
+    """Move a gestión, open or closed, to another state of its type to undo a mistake (a
+    wrong step, a wrong close), as a supervisor of gestiones, saying why.
+
+    Refused when the gestión is no longer in `shown_state` (the state the person saw: the
+    confirmation went stale), already in `state`, or its customer was merged. It enters
+    `state` as a step does (`_enter_state`): its outcome, a due date from the state's time
+    allowed, and a closed gestión reopens (closed_at cleared). A step with the reason is
+    recorded, with a timeline entry. A correction fixes the record, it does not redo the
+    step: the customer gets no message and no survey, and an application gets no new loan
+    (an approval corrected back leaves a cancelled loan cancelled; saving the application
+    then makes a new draft, `applications.services.update_application`). Closing, it does
+    what a close does to a credit application: the loan still waiting is cancelled, no
+    draft left to sign for a closed application.
+    """
+    now = now or timezone.now()
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError({"reason": _("Indique por qué se corrige el estado.")})
+    if len(reason) > CORRECTION_REASON_CHARS:
+        raise ValidationError(
+            {"reason": _("Escriba como máximo %(n)s caracteres.") % {"n": CORRECTION_REASON_CHARS}}
+        )
+    if not selectors.may_correct_state(actor):
+        raise PermissionDenied(_("Solo un supervisor de gestiones corrige el estado."))
+    # The customer first, as a merge takes it: a merge that committed first is refused here,
+    # and two of them never wait on each other's rows.
+    crm_services.lock_current_customer(gestion.customer_id)
+    gestion = selectors.locked_gestion(
+        gestion, "state", "gestion_type", "customer", "channel", "agent"
+    )
+    if state.gestion_type_id != gestion.gestion_type_id:
+        raise ValidationError({"state": _("El estado no corresponde a este tipo de gestión.")})
+    if gestion.state_id != shown_state.pk:
+        raise ValidationError(stale_correction(gestion, shown_state), code="stale")
+    if gestion.state_id == state.pk:
+        raise ValidationError(
+            {
+                "state": _("La gestión #%(id)s ya está en «%(state)s»: no hay nada que corregir.")
+                % {"id": gestion.pk, "state": state.name}
+            }
+        )
+    _check_rejection_reason(gestion, state, rejection_reason)
+    for rule in _rules():
+        rule.check(gestion, state, amount_approved=None)
+    _check_required_data(gestion, state, then=_("vuelva a corregir el estado"))
+
+    from_state = gestion.state
+    was_closed = not gestion.is_open
+    gestion.rejection_reason = rejection_reason
+    follow_up = _step_to_state(
+        gestion,
+        state,
+        actor=actor,
+        notes=reason,
+        now=now,
+        rejection_reason=rejection_reason,
+        also=["rejection_reason"],
+    )
+    if state.is_closing:
+        # What a close does to a credit application (its waiting loan is cancelled); an
+        # open state's rules (an approval's new loan) are the step's, not a correction's.
+        for rule in _rules():
+            rule.entered(gestion, state, actor=actor, amount_approved=None, now=now)
+    values = {
+        "id": gestion.pk,
+        "who": people.display_name(actor),
+        "from": from_state.name,
+        "to": state.name,
+        "reason": reason,
+    }
+    if was_closed and gestion.is_open:
+        summary = _(
+            "Gestión #%(id)s · Estado corregido por %(who)s: %(from)s → %(to)s (reabierta) · "
+            "Motivo: %(reason)s"
+        )
+    else:
+        summary = _(
+            "Gestión #%(id)s · Estado corregido por %(who)s: %(from)s → %(to)s · Motivo: %(reason)s"
+        )
+    payload: dict[str, Any] = {
+        "gestion": gestion.pk,
+        "estado anterior": from_state.name,
+        "estado": state.name,
+        "motivo": reason,
+    }
+    if rejection_reason is not None:
+        payload["motivo de rechazo"] = rejection_reason.name
+    crm_services.record_interaction(
+        customer=gestion.customer,
+        kind=Interaction.Kind.SYSTEM,
+        summary=summary % values,
+        channel=gestion.channel,
+        payload=payload,
+        actor=actor,
+        occurred_at=now,
+    )
+    if not state.is_closing:
+        # Open again: in its agent's «Mi trabajo», or with the state's agents when its agent
+        # is not among them (one who left, or another area's state).
+        workload_services.redistribute_if_needed(gestion, actor=actor, now=now)
+    return follow_up
+
+
+def _step_to_state(
+    gestion: Gestion,
+    state: GestionState,
+    *,
+    actor: AbstractBaseUser | None,
+    notes: str,
+    now: datetime.datetime,
+    rejection_reason: RejectionReason | None = None,
+    also: Sequence[str] = (),
+) -> FollowUp:
+    """Record the step that moves a locked gestión to `state` outside its follow-up table
+    (the history and the time-in-state figures read it) and enter the state; `also` names
+    fields the caller changed on `gestion` that are saved with it."""
     follow_up = FollowUp.objects.create(
         gestion=gestion,
         kind=FollowUp.Kind.STEP,
-        from_state=from_state,
+        from_state=gestion.state,
         state=state,
+        rejection_reason=rejection_reason,
         notes=notes.strip(),
         agent_id=gestion.agent_id,
         actor=people.signed_in(actor),
@@ -530,23 +659,53 @@ def move_to_state(
             "warned_at",
             "late_alerted_at",
             "closed_at",
+            *also,
         ]
     )
-    crm_services.record_interaction(
-        customer=gestion.customer,
-        kind=Interaction.Kind.FOLLOW_UP,
-        summary=_("Gestión #%(id)s · %(notes)s · %(from)s → %(to)s")
-        % {"id": gestion.pk, "notes": follow_up.notes, "from": from_state.name, "to": state.name},
-        channel=gestion.channel,
-        payload={"gestion": gestion.pk, "estado": state.name},
-        actor=actor,
-        occurred_at=now,
-    )
-    if state.is_closing:
-        survey_services.invite(gestion=gestion, now=now)
-    else:
-        workload_services.redistribute_if_needed(gestion, actor=actor, now=now)
     return follow_up
+
+
+def _check_rejection_reason(
+    gestion: Gestion, to_state: GestionState, rejection_reason: RejectionReason | None
+) -> None:
+    """Refuse a rejected state without a reason of the gestión's type, and a reason on any
+    other state."""
+    if to_state.outcome == Outcome.REJECTED:
+        if rejection_reason is None:
+            raise ValidationError({"rejection_reason": _("Indique el motivo de rechazo.")})
+        if rejection_reason.gestion_type_id != gestion.gestion_type_id:
+            raise ValidationError(
+                {"rejection_reason": _("El motivo no corresponde a este tipo de gestión.")}
+            )
+    elif rejection_reason is not None:
+        raise ValidationError(
+            {"rejection_reason": _("Solo una gestión rechazada lleva motivo de rechazo.")}
+        )
+
+
+def _check_required_data(gestion: Gestion, to_state: GestionState, *, then: str) -> None:
+    """Refuse a successful state to a gestión whose required data is still empty: a
+    campaign or a life-cycle event opens gestiones with their data to complete."""
+    if to_state.outcome != Outcome.SUCCESS:
+        return
+    missing = dynamic.missing_required(
+        gestion.data, _fields(gestion.gestion_type, FormField.Scope.GESTION)
+    )
+    if missing:
+        raise ValidationError(
+            _(
+                "La gestión #%(id)s no puede cerrarse como «%(state)s»: faltan datos "
+                "obligatorios (%(fields)s). Complételos en «Datos de la gestión» y "
+                "%(then)s."
+            )
+            % {
+                "id": gestion.pk,
+                "state": to_state.name,
+                "fields": ", ".join(f.label for f in missing),
+                "then": then,
+            },
+            code="missing_data",
+        )
 
 
 def _enter_state(gestion: Gestion, state: GestionState, *, now: datetime.datetime) -> None:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("gestiones/<int:pk>/seguimiento/", views.follow_up_create, name="follow_up"),
     path("gestiones/<int:pk>/datos/", views.gestion_data, name="data"),
     path("gestiones/<int:pk>/reasignar/", views.reassign, name="reassign"),
+    path("gestiones/<int:pk>/corregir-estado/", views.correct_state, name="correct_state"),
     path("gestiones/cliente/<int:customer_id>/", views.customer_gestiones, name="customer"),
     path("", include("crm.gestiones.applications.urls")),
     path("gestiones/", include("crm.gestiones.workload.urls")),

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -112,7 +113,9 @@ def gestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "gestiones/gestion_detail.html", _detail_context(request, gestion))
 
 
-def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign_form=None):
+def _detail_context(
+    request: HttpRequest, gestion, follow_up_form=None, reassign_form=None, correction_form=None
+):
     """Return what the gestión page shows, with the forms the user may use there."""
     user = request.user
     may_follow_up = selectors.can_follow_up(user, gestion)
@@ -153,6 +156,9 @@ def _detail_context(request: HttpRequest, gestion, follow_up_form=None, reassign
         )
     if context["may_reassign"]:
         context["reassign_form"] = reassign_form or workload_forms.ReassignForm()
+    context["may_correct_state"] = selectors.may_correct_state(user)
+    if context["may_correct_state"]:
+        context["correction_form"] = correction_form or forms.CorrectStateForm(gestion=gestion)
     return context
 
 
@@ -339,8 +345,9 @@ def _confirm_closing(
         figures=figures,
         lines=lines,
         warning=_(
-            "No se puede deshacer: una gestión cerrada no se vuelve a abrir. Si no es lo que "
-            "quería, vuelva al formulario: lo escrito se conserva."
+            "Una gestión cerrada ya no admite seguimientos: solo un supervisor la reabre, "
+            "con «Corregir estado». Si no es lo que quería, vuelva al formulario: lo escrito "
+            "se conserva."
         ),
         button=button,
         hidden=confirmation.carried(request.POST),
@@ -441,6 +448,185 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
         "gestiones/gestion_detail.html",
         _detail_context(request, gestion, reassign_form=form),
     )
+
+
+@require_POST
+@permission_required(selectors.SUPERVISE_PERMISSION, raise_exception=True)
+def correct_state(request: HttpRequest, pk: int) -> HttpResponse:
+    """A supervisor moves a gestión, open or closed, to another state of its type to undo a
+    mistake: the first POST shows what it does on a page of its own (without JavaScript
+    too); only that page's form, with the confirm field, corrects it."""
+    gestion = selectors.gestion_for(request.user, pk)
+    if "reload" in request.POST:
+        # «No, volver a la gestión»: its page, with what was typed (the state shown too, so
+        # a change meanwhile is still caught).
+        initial = {
+            key: values[-1]
+            for key, values in request.POST.lists()
+            if key not in confirmation.NOT_CARRIED
+        }
+        form = forms.CorrectStateForm(initial=initial, gestion=gestion)
+        return _render_detail(request, gestion, correction_form=form)
+    form = forms.CorrectStateForm(request.POST, gestion=gestion)
+    if not form.is_valid():
+        return _render_detail(request, gestion, correction_form=form)
+    shown = form.cleaned_data["shown_state"]
+    if shown.pk != gestion.state_id:
+        messages.error(request, services.stale_correction(gestion, shown))
+        return redirect(gestion)
+    if not is_confirmed(request.POST):
+        return _confirm_correction(request, gestion, form)
+    loan = application_selectors.loan_cancelled_by(gestion, form.cleaned_data["state"])
+    was_open = gestion.is_open
+    try:
+        follow_up = services.correct_state(
+            gestion=gestion, actor=request.user, **form.service_kwargs()
+        )
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            # Changed meanwhile (another tab), or its customer was merged: nothing corrected.
+            messages.error(request, " ".join(exc.messages))
+            return redirect(gestion)
+        form.add_service_error(exc)
+        return _render_detail(request, gestion, correction_form=form)
+    message = _("Estado de la gestión #%(id)s corregido: «%(from)s» → «%(to)s».") % {
+        "id": gestion.pk,
+        "from": follow_up.from_state.name,
+        "to": follow_up.state.name,
+    }
+    if not was_open and not follow_up.state.is_closing:
+        message += " " + _("La gestión está abierta de nuevo.")
+    if loan is not None and Loan.objects.filter(pk=loan.pk, status=Loan.Status.CANCELLED).exists():
+        message += " " + _("El crédito %(code)s quedó anulado.") % {"code": loan.payment_code}
+    messages.success(request, message)
+    if not selectors.visible_gestiones(request.user).filter(pk=gestion.pk).exists():
+        # Supervised through its former state only: its page is no longer this user's.
+        messages.info(request, _handed_over_message(gestion))
+        return redirect("gestiones:list")
+    return redirect(gestion)
+
+
+def _render_detail(request: HttpRequest, gestion: Gestion, **forms_shown) -> HttpResponse:
+    return render(
+        request, "gestiones/gestion_detail.html", _detail_context(request, gestion, **forms_shown)
+    )
+
+
+def _confirm_correction(
+    request: HttpRequest, gestion: Gestion, form: forms.CorrectStateForm
+) -> HttpResponse:
+    """Show what correcting the state does: from and to which state, the outcome it gets,
+    whether a closed gestión reopens and its new due date, that the customer is not told,
+    and what happens to a credit application's loan."""
+    data = form.cleaned_data
+    state = data["state"]
+    now = timezone.now()
+    values = {
+        "id": gestion.pk,
+        "from": gestion.state.name,
+        "to": state.name,
+        "outcome": Outcome(state.outcome).label,
+    }
+    figures = [
+        (_("Estado actual"), f"{gestion.state.name} ({Outcome(gestion.outcome).label})"),
+        (_("Estado correcto"), f"{state.name} ({values['outcome']})"),
+    ]
+    if data.get("rejection_reason"):
+        figures.append((_("Motivo de rechazo"), data["rejection_reason"].name))
+    figures.append((_("Motivo de la corrección"), data["reason"]))
+    lines = [
+        _("La gestión #%(id)s pasa de «%(from)s» a «%(to)s» y queda como «%(outcome)s».") % values
+    ]
+    if state.is_closing:
+        lines.append(
+            _(
+                "Queda cerrada: no admite más seguimientos (si hiciera falta, se corrige otra "
+                "vez desde su página). No se envía la encuesta de cierre."
+            )
+        )
+    else:
+        if not gestion.is_open:
+            lines.append(
+                _(
+                    "Estaba cerrada: se reabre (se borra su fecha de cierre) y vuelve al "
+                    "trabajo de su gestor y a la carga de trabajo."
+                )
+            )
+        due = services.due_at_for(
+            state, entered_at=now, is_time_controlled=gestion.is_time_controlled
+        )
+        if due is not None:
+            lines.append(
+                _("Su vencimiento se calcula de nuevo con el tiempo de «%(to)s»: %(due)s.")
+                % {**values, "due": timezone.localtime(due).strftime("%d/%m/%Y %H:%M")}
+            )
+        else:
+            lines.append(_("Queda sin vencimiento: «%(to)s» no tiene tiempo límite.") % values)
+    lines.append(_("No se avisa al cliente: una corrección no le envía ningún mensaje."))
+    lines += _correction_loan_lines(gestion, state)
+    lines.append(_("El cambio, con su motivo, queda en el historial de la gestión y del cliente."))
+    return confirmation.confirmation_page(
+        request,
+        title=_("¿Corregir el estado de la gestión #%(id)s?") % values,
+        subtitle=_("%(type)s · %(customer)s")
+        % {"type": gestion.gestion_type.name, "customer": gestion.customer.full_name},
+        step=_("Corregir estado"),
+        breadcrumb=[
+            (_("Gestiones"), reverse("gestiones:my_work")),
+            (f"#{gestion.pk}", gestion.get_absolute_url()),
+        ],
+        figures=figures,
+        lines=lines,
+        warning="",
+        button=_("Sí, corregir el estado"),
+        hidden=confirmation.carried(request.POST),
+        reload_label=_("No, volver a la gestión"),
+        danger=False,
+    )
+
+
+def _correction_loan_lines(gestion: Gestion, state) -> list[str]:
+    """Say what a correction to `state` does to the credit application's loan: cancels the
+    one still waiting when it closes (as a close does), and otherwise leaves it as it is."""
+    application = application_selectors.application_of(gestion)
+    loan = application.loan if application is not None else None
+    if loan is None:
+        return []
+    values = {"code": loan.payment_code, "status": loan.get_status_display(), "to": state.name}
+    if application_selectors.loan_cancelled_by(gestion, state) is not None:
+        return [
+            _(
+                "El crédito %(code)s (%(status)s) de la solicitud se anula: ya no se podrá "
+                "firmar ni desembolsar."
+            )
+            % values
+        ]
+    if loan.status != Loan.Status.CANCELLED:
+        return [
+            _(
+                "El crédito %(code)s (%(status)s) de la solicitud sigue como está: la "
+                "corrección no lo cambia. Si ya no corresponde, anúlelo desde su página."
+            )
+            % values
+        ]
+    if state.is_closing:
+        return [_("El crédito %(code)s de la solicitud sigue anulado.") % values]
+    if state.is_approval:
+        return [
+            _(
+                "El crédito %(code)s, anulado, sigue anulado: la corrección no hace un "
+                "crédito nuevo. Al guardar la solicitud («Editar» en su tarjeta) se hace un "
+                "nuevo crédito en borrador con lo que pida."
+            )
+            % values
+        ]
+    return [
+        _(
+            "El crédito %(code)s, anulado, sigue anulado: la solicitud vuelve a poder "
+            "modificarse, y al aprobarla se hace un crédito nuevo."
+        )
+        % values
+    ]
 
 
 @require_GET

@@ -35,10 +35,15 @@ def check_move(
     gestion: Gestion, to_state: GestionState, *, amount_approved: Decimal | None = None
 ) -> None:
     """Refuse to move a credit application by hand to its disbursed state before its loan is,
-    and an approved amount other than the one its approval lends (`check_amount`)."""
+    out of it while its loan stands disbursed (a supervisor's *Corregir estado*), and an
+    approved amount other than the one its approval lends (`check_amount`)."""
     if amount_approved is not None:
         check_amount(gestion, to_state, amount_approved)
-    if to_state.pk == gestion.state_id or not to_state.is_disbursement:
+    if to_state.pk == gestion.state_id:
+        return
+    if gestion.state.is_disbursement and not to_state.is_disbursement:
+        _refuse_leaving_disbursed(gestion, to_state)
+    if not to_state.is_disbursement:
         return
     application = (
         CreditApplication.objects.select_related("loan").filter(gestion_id=gestion.pk).first()
@@ -65,6 +70,26 @@ def check_move(
                 "status": loan.get_status_display(),
                 "state": to_state.name,
             }
+        )
+
+
+def _refuse_leaving_disbursed(gestion: Gestion, to_state: GestionState) -> None:
+    """A disbursed loan's application stays in its disbursed state: moved out, the gestión
+    would say rejected or open while the money is lent. Annulling the disbursement (on the
+    loan's page) comes first."""
+    loan = (
+        Loan.objects.filter(application__gestion_id=gestion.pk, status__in=Loan.DISBURSED)
+        .only("payment_code")
+        .first()
+    )
+    if loan is not None:
+        raise ValidationError(
+            _(
+                "El crédito %(code)s de esta solicitud está desembolsado: la gestión no pasa a "
+                "«%(state)s» mientras lo esté. Si el desembolso fue un error, anúlelo primero "
+                "en la página del crédito."
+            )
+            % {"code": loan.payment_code, "state": to_state.name}
         )
 
 
