@@ -46,7 +46,16 @@ so the core never imports it. A message waiting in the outbox is still subject t
 origin: one that registers a check with `register_still_wanted` (an event setting, a flow)
 is asked again at delivery, and a message it no longer wants (switched off while the
 message was held) is not sent, ending failed with the origin's reason on the timeline, as
-a message to a customer who opted out meanwhile does.
+a message to a customer who opted out meanwhile does. An origin that queues a message with
+`origin_detail` (an event: which payment or promise it is about) is asked with it too,
+so it may refuse a message its event was overtaken by (the payment verified while «lo
+verificaremos» waited).
+
+A message held (by the quiet hours, or again at delivery) may have been written with the
+evening's figures: an origin that registers `register_held_rewrite` writes it again when it
+goes out, from what it keeps in `origin_detail` (the template and the event), so «su saldo
+hoy es …» is the morning's; the timeline entry and the conversation's message get the text
+sent. A message not held goes out as it was queued.
 """
 
 import dataclasses
@@ -170,13 +179,30 @@ class Outcome:
 
 
 OutcomeHandler = Callable[[int, Outcome], None]
-# Given the origin's id: "" when the origin still wants its message sent, or why not (in
-# Spanish, for the timeline).
-StillWanted = Callable[[int], str]
+# Given the origin's id, and the `origin_detail` it queued the message with when it gave
+# one (then a second argument): "" when the origin still wants its message sent, or why
+# not (in Spanish, for the timeline).
+StillWanted = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """A held message written again for the moment it goes out (`register_held_rewrite`)."""
+
+    subject: str
+    body: str
+    whatsapp_template: "WhatsAppTemplate | None" = None
+
+
+# Given the origin's id, its `origin_detail` and the customer: the held message written
+# again, why it must not go out now (in Spanish, for the timeline), or None to send it as
+# it was queued.
+HeldRewrite = Callable[[int, Mapping[str, Any], Customer], "Rewritten | str | None"]
 
 _channels: Registry[MessageChannel] = Registry("A message channel")
 _outcome_handlers: Registry[OutcomeHandler] = Registry("An outcome handler for")
 _still_wanted: Registry[StillWanted] = Registry("A delivery check for")
+_held_rewrites: Registry[HeldRewrite] = Registry("A held message's rewrite for")
 
 
 def register_channel(channel: MessageChannel) -> None:
@@ -207,6 +233,20 @@ def register_still_wanted(name: str, check: StillWanted) -> None:
 def unregister_still_wanted(name: str) -> None:
     """Forget `name`'s delivery check (for tests)."""
     _still_wanted.unregister(name)
+
+
+def register_held_rewrite(name: str, rewrite: HeldRewrite) -> None:
+    """Ask `rewrite(origin_id, origin_detail, customer)` to write again, as it goes out, a
+    message queued with `origin=(name, origin_id)` and an `origin_detail` that was held (the
+    quiet hours): its figures were the evening's. It returns the new text (`Rewritten`), a
+    reason not to send it (it would now go out incomplete), or None to send it unchanged.
+    """
+    _held_rewrites.register(name, rewrite)
+
+
+def unregister_held_rewrite(name: str) -> None:
+    """Forget `name`'s rewrite of held messages (for tests)."""
+    _held_rewrites.unregister(name)
 
 
 def address_for(customer: Customer, channel: str) -> str:
@@ -360,6 +400,7 @@ def send_customer_message(
     whatsapp_template: WhatsAppTemplate | None = None,
     capped: bool = False,
     requested: bool = False,
+    origin_detail: Mapping[str, Any] | None = None,
 ) -> Sending:
     """Queue a message to the customer and put it on the timeline as queued.
 
@@ -375,7 +416,9 @@ def send_customer_message(
     transaction commits. With a `dedupe_key` already used, return the first message's
     entry and queue nothing. `payload` adds to what the entry shows; `origin=(name, id)`
     is kept on the Message, and the handler registered for `name` (if any) is told the
-    outcome.
+    outcome. `origin_detail` (JSON values) is what the origin needs at delivery to say
+    whether it still wants the message and, held, to write it again (`register_still_wanted`,
+    `register_held_rewrite`).
     """
     spec = _channel(channel)
     # Read now, not from the caller's copy: a campaign's batch may have loaded it minutes ago.
@@ -455,6 +498,7 @@ def send_customer_message(
                     origin,
                     whatsapp_template,
                     capped_on=timezone.localdate(due_at) if capped else None,
+                    origin_detail=origin_detail,
                 ),
                 **({"requested": True} if requested else {}),
                 # Delivery holds again what the policy holds, never a one-time code.
@@ -751,6 +795,7 @@ def _outbox_payload(
     valid_through: datetime.date | None = None,
     *,
     capped_on: datetime.date | None = None,
+    origin_detail: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "interaction": interaction_id,
@@ -768,6 +813,8 @@ def _outbox_payload(
         }
     if origin is not None:
         payload["origin"] = {"name": origin[0], "id": origin[1]}
+        if origin_detail is not None:
+            payload["origin"]["detail"] = dict(origin_detail)
     if valid_through is not None:
         payload["valid_through"] = valid_through.isoformat()
     if capped_on is not None:
@@ -861,6 +908,7 @@ def deliver_customer_message(payload: dict[str, Any]) -> None:
     _keep_origin(payload)
     if not (payload.get("secret") or payload.get("requested")):
         _keep_policy(payload, spec, interaction)
+    payload = _rewritten_if_held(payload, spec, interaction, customer)
     try:
         delivery = spec.send(payload)
     except errors.TemporaryProviderError as exc:
@@ -950,9 +998,53 @@ def _keep_origin(payload: Mapping[str, Any]) -> None:
     check = _still_wanted.get(origin["name"])
     if check is None:
         return
-    reason = check(origin["id"])
+    detail = origin.get("detail")
+    reason = check(origin["id"]) if detail is None else check(origin["id"], detail)
     if reason:
         raise errors.ProviderError(reason)
+
+
+def _was_held(entry: Interaction) -> bool:
+    """Whether the message waited for the policy: its entry says «retenido hasta …»."""
+    delivery = (entry.payload or {}).get(DELIVERY)
+    return isinstance(delivery, dict) and bool(delivery.get("held_until"))
+
+
+def _rewritten_if_held(
+    payload: dict[str, Any], spec: "MessageChannel", entry: Interaction, customer: Customer
+) -> dict[str, Any]:
+    """Return the payload to send: a held message its origin writes again for now
+    (`register_held_rewrite`), the message and its timeline entry saying the new text; any
+    other unchanged. Refused for good when the origin says it must not go out now."""
+    origin = payload.get("origin") or {}
+    detail = origin.get("detail")
+    rewrite = _held_rewrites.get(origin.get("name", ""))
+    if rewrite is None or detail is None or not _was_held(entry):
+        return payload
+    written = rewrite(origin["id"], detail, customer)
+    if isinstance(written, str):
+        raise errors.ProviderError(written)
+    if written is None:
+        return payload
+    body = sms_text(written.body) if spec.kind == SMS else written.body
+    rewritten = {**payload, "subject": written.subject, "body": body}
+    rewritten.pop("whatsapp_template", None)
+    if written.whatsapp_template is not None:
+        rewritten["whatsapp_template"] = {
+            "name": written.whatsapp_template.name,
+            "language": written.whatsapp_template.language,
+            "parameters": list(written.whatsapp_template.parameters),
+        }
+    if (body, written.subject) == (payload["body"], payload["subject"]):
+        return rewritten
+    shown = (entry.payload or {}).get("mensaje") is not None
+    if shown:
+        entry.payload = {**entry.payload, "mensaje": body}
+        entry.save(update_fields=["payload"])
+    Message.objects.filter(pk=payload.get("message")).update(
+        subject=written.subject[:200], **({"body": body} if shown else {})
+    )
+    return rewritten
 
 
 def _current_policy() -> MessagePolicy:

@@ -279,12 +279,14 @@ def deliver_due_messages(*, limit: int = SWEEP_INLINE, seconds: float = SWEEP_SE
 
 def _sweep(*, limit: int, until: datetime) -> int:
     recover_stuck_messages()
-    # Oldest first, and bounded, so one sweep ends well before the next one starts.
+    # Oldest first, and bounded, so one sweep ends well before the next one starts. Those
+    # due at the same moment (a night's messages held until 08:00) in the order they were
+    # written: «recibimos su pago» before «verificamos su pago».
     message_ids = list(
         OutboxMessage.objects.filter(
             status=OutboxMessage.Status.QUEUED, next_attempt_at__lte=timezone.now()
         )
-        .order_by("next_attempt_at")
+        .order_by("next_attempt_at", "created_at", "pk")
         .values_list("pk", flat=True)[: limit + SWEEP_MAX]
     )
     for start in range(limit, len(message_ids), SWEEP_BATCH):

@@ -14,8 +14,12 @@ a variable the debtor has no value for today (the payment settled the loan: no {
 not sent, with a timeline entry naming what was missing.
 
 A message waits in the outbox (quiet hours hold it overnight) after its event: a setting
-switched off, or left without a template, meanwhile no longer sends it (`still_wanted`,
-asked by crm.messages at delivery).
+switched off, or left without a template, meanwhile no longer sends it, nor does an event
+overtaken meanwhile (`still_wanted`, asked by crm.messages at delivery): «lo verificaremos»
+once the payment was verified or rejected, a rejection once the payment was reopened, a
+promise's acknowledgement once the promise was kept, broken or withdrawn. A message that
+was held is written again when it goes out (`rewrite_held`): from its template and the
+event as they are then, so «su saldo hoy es …» is the morning's figure, not the evening's.
 
 The message policy (quiet hours, daily limit) is edited on the same screen.
 """
@@ -69,8 +73,10 @@ MIN_DAILY_LIMIT, MAX_DAILY_LIMIT = 1, 50
 
 
 def connect() -> None:
-    """Listen to the payment events (call from AppConfig.ready; twice is once)."""
+    """Listen to the payment events, and write again the messages held by the quiet hours
+    when they go out (call from AppConfig.ready; twice is once)."""
     signals.payment_event.connect(on_payment_event, dispatch_uid=DISPATCH_UID)
+    customer_messages.register_held_rewrite(ORIGIN, rewrite_held)
 
 
 def active_setting(portfolio: str, event: str) -> EventSetting | None:
@@ -99,13 +105,16 @@ def configured(portfolio: str, event: str) -> bool:
     return active_setting(portfolio, event) is not None
 
 
-def still_wanted(setting_id: int) -> str:
+def still_wanted(setting_id: int, detail: Mapping[str, Any] | None = None) -> str:
     """Say why a message the setting queued must not go out now ("" when it may): the
-    setting was switched off, left without a template or deleted while it waited (the
-    crm.messages delivery check of ORIGIN).
+    setting was switched off, left without a template or deleted while it waited, or its
+    event was overtaken (`overtaken`; `detail` is what `on_payment_event` queued it with,
+    None for a message queued before it kept one). The crm.messages delivery check of
+    ORIGIN.
 
-    Read from the process's copy of the settings (lib.small_tables: no query while they are
-    unchanged; the screen and admin save rows one by one, which tells every process).
+    The setting is read from the process's copy of the settings (lib.small_tables: no query
+    while they are unchanged; the screen and admin save rows one by one, which tells every
+    process); the event's payment or promise by its pk, one query.
     """
     (settings_by_pk,) = small_tables.rows(EventSetting)
     setting = settings_by_pk.get(setting_id)
@@ -115,7 +124,7 @@ def still_wanted(setting_id: int) -> str:
     if setting is None:
         return _("El evento que envió este mensaje ya no está configurado: el mensaje no se envió.")
     if setting.is_active and setting.template_id is not None:
-        return ""
+        return overtaken(detail) if detail else ""
     return _(
         "El evento «%(event)s» de %(portfolio)s se desactivó después de poner el mensaje en "
         "cola: no se envió."
@@ -174,7 +183,111 @@ def on_payment_event(
         origin=(ORIGIN, setting.pk),
         dedupe_key=key,
         whatsapp_template=rendered.whatsapp,
+        origin_detail={
+            "event": event,
+            "object": instance._meta.label_lower,
+            "pk": instance.pk,
+            "receivable_kind": receivable_kind,
+            "receivable_id": receivable_id,
+            "template": template.pk,
+            "channel": template.channel,
+        },
     )
+
+
+# The objects of the events that send a setting's template, by label (a message's detail).
+EVENT_OBJECTS = {
+    model._meta.label_lower: model for model in (PaymentPromise, ReportedPayment, PaymentLink)
+}
+# What each event leaves its object as: a message whose object is no longer so when it
+# goes out says what is no longer true («lo verificaremos» of a payment verified since).
+EVENT_LEAVES = {
+    Event.PROMISE: PaymentPromise.Status.PENDING,
+    Event.TO_VERIFY: ReportedPayment.Status.PENDING,
+    Event.REJECTED: ReportedPayment.Status.REJECTED,
+    Event.VERIFIED: ReportedPayment.Status.APPROVED,
+    Event.PAYMENT: PaymentLink.Status.PAID,
+}
+
+
+def overtaken(detail: Mapping[str, Any]) -> str:
+    """Say why an event's message must not go out now ("" when it may): its payment or
+    promise changed since the event (the payment to verify verified or rejected, the
+    rejected one reopened, the promise kept, broken or withdrawn) or was deleted."""
+    model = EVENT_OBJECTS.get(detail.get("object", ""))
+    left = EVENT_LEAVES.get(detail.get("event", ""))
+    if model is None or left is None:
+        return ""
+    status = model.objects.filter(pk=detail.get("pk")).values_list("status", flat=True).first()
+    if status == left:
+        return ""
+    said = {
+        "what": model._meta.verbose_name,
+        "id": detail.get("pk"),
+        "event": EventSetting.Event(SETTING_OF[detail["event"]]).label,
+    }
+    if status is None:
+        return (
+            _(
+                "El %(what)s #%(id)s se eliminó después de poner en cola el mensaje del evento "
+                "«%(event)s»: no se envió."
+            )
+            % said
+        )
+    return _(
+        "El %(what)s #%(id)s pasó a «%(status)s» después de poner en cola el mensaje del "
+        "evento «%(event)s»: ya no era cierto y no se envió."
+    ) % {**said, "status": model.Status(status).label}
+
+
+def rewrite_held(
+    setting_id: int, detail: Mapping[str, Any], customer: Customer
+) -> customer_messages.Rewritten | str | None:
+    """Write again a message the quiet hours held (crm.messages asks as it goes out): from
+    its template and the event as they are now, for today, so its figures («su saldo hoy es
+    …») are the ones of the morning it is read, not of the evening it was queued.
+
+    A variable with no value now (the loan settled overnight: no {cuota}) refuses it, as
+    `on_payment_event` would have. Sent as queued (None) when its template was deleted or
+    moved to another channel, or its payment or promise is gone (`still_wanted` refused
+    that already).
+    """
+    model = EVENT_OBJECTS.get(detail.get("object", ""))
+    event = SETTING_OF.get(detail.get("event", ""))
+    if model is None or event is None:
+        return None
+    instance = model.objects.filter(pk=detail.get("pk")).first()
+    template = MessageTemplate.objects.filter(pk=detail.get("template")).first()
+    if instance is None or template is None or template.channel != detail.get("channel"):
+        return None
+    recipient = variables.Recipient(
+        customer=customer,
+        receivable_kind=detail.get("receivable_kind") or variables.LOAN,
+        receivable_id=detail.get("receivable_id"),
+        extra=event_values(instance),
+    )
+    today = timezone.localdate()
+    blank = templating.blank_variables(template, recipient, today)
+    if blank:
+        return _incomplete(EventSetting.Event(event).label, template, blank)
+    rendered = templating.render_for(template, [recipient], today)[0]
+    return customer_messages.Rewritten(
+        subject=rendered.subject or template.name,
+        body=rendered.body,
+        whatsapp_template=rendered.whatsapp,
+    )
+
+
+def _incomplete(event: str, template: MessageTemplate, blank: list[str]) -> str:
+    """Say that an event's template was not sent because it would go out incomplete."""
+    return _(
+        "Evento «%(event)s»: no se envió la plantilla «%(template)s» porque saldría "
+        "incompleta: el cliente no tiene hoy %(names)s."
+    ) % {
+        "event": event,
+        "template": template.name,
+        "names": ", ".join("{" + name + "}" for name in blank),
+    }
 
 
 def _not_sent_incomplete(
@@ -191,15 +304,7 @@ def _not_sent_incomplete(
     crm_services.record_interaction(
         customer=customer,
         kind=Interaction.Kind.SYSTEM,
-        summary=_(
-            "Evento «%(event)s»: no se envió la plantilla «%(template)s» porque saldría "
-            "incompleta: el cliente no tiene hoy %(names)s."
-        )
-        % {
-            "event": setting.get_event_display(),
-            "template": setting.template.name,
-            "names": ", ".join("{" + name + "}" for name in blank),
-        },
+        summary=_incomplete(setting.get_event_display(), setting.template, blank),
         payload={"event": key},
     )
 
@@ -222,7 +327,7 @@ def event_values(instance: Any) -> dict[str, str]:
         return {
             "monto_pago": display.money_text(instance.amount, currency),
             "fecha_pago": instance.paid_on.strftime(DATE_FORMAT),
-            "motivo": instance.reject_reason,
+            "motivo": clause(instance.reject_reason),
         }
     if isinstance(instance, PaymentLink):
         paid_at = instance.paid_at or timezone.now()
@@ -231,6 +336,17 @@ def event_values(instance: Any) -> dict[str, str]:
             "fecha_pago": timezone.localtime(paid_at).strftime(DATE_FORMAT),
         }
     return {}
+
+
+# What a reason may end with that a template's own sentence already ends with.
+CLAUSE_ENDS = ".;,:…"
+
+
+def clause(text: str) -> str:
+    """Write a reason as a template says it inside its own sentence («Motivo: {motivo}.»):
+    without the final period (or other closing mark) the agent may have typed, which the
+    template's would double («legible..»)."""
+    return (text or "").strip().rstrip(CLAUSE_ENDS + " ").strip()
 
 
 # --- The settings screen -------------------------------------------------------------------

@@ -3,7 +3,11 @@
 parts of 70 characters. Off, nothing changes; on, the text as sent is what the timeline,
 the conversation and the provider get; WhatsApp and e-mail never change."""
 
+import datetime
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from crm import messages
 from crm.models import Message, MessagePolicy
@@ -18,7 +22,12 @@ SENT = "Sr. Ramirez, su cuota vence mañana. Sr. Pérez, pague en linea."
 
 @pytest.fixture
 def unaccented(db):
-    return MessagePolicy.objects.create(pk=1, is_sms_unaccented=True)
+    # At 10:00 local time: the policy's quiet hours (20:00 to 08:00) would hold an SMS the
+    # suite sends at night until the morning.
+    day = timezone.localdate()
+    at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))
+    with time_machine.travel(at, tick=False):
+        yield MessagePolicy.objects.create(pk=1, is_sms_unaccented=True)
 
 
 @pytest.fixture

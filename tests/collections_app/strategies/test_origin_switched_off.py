@@ -166,14 +166,13 @@ def test_an_event_still_on_sends_its_held_message_in_the_morning(
     assert failure_entries(debtor_by_email) == []
 
 
-def test_the_event_check_costs_a_delivery_no_query(
+def test_the_setting_check_costs_a_delivery_no_query(
     quiet_nights,
     promise_setting,
     loan,
     debtor_by_email,
     cobranzas,
     django_capture_on_commit_callbacks,
-    django_assert_num_queries,
 ):
     by_event = promise_held_overnight(
         promise_setting, debtor_by_email, loan, cobranzas, django_capture_on_commit_callbacks
@@ -198,11 +197,18 @@ def test_the_event_check_costs_a_delivery_no_query(
 
     with (
         time_machine.travel(AFTER_MORNING, tick=False),
-        django_assert_num_queries(len(without_origin)),
+        CaptureQueriesContext(connection) as with_origin,
     ):
         outbox.deliver_message(message_id=outbox_row(by_event).pk)
 
     assert len(emails_to("rosa@example.pe")) == 2
+    # The setting is the process's copy; the event's promise is read by its pk, to know it
+    # is still pending, and (held) to write the message again with its template.
+    assert not any("collections_app_eventsetting" in query["sql"] for query in with_origin)
+    promise_reads = sum("collections_app_paymentpromise" in q["sql"] for q in with_origin)
+    template_reads = sum("collections_app_messagetemplate" in q["sql"] for q in with_origin)
+    assert (promise_reads, template_reads) == (2, 1)
+    assert len(with_origin) == len(without_origin) + 3
 
 
 def test_the_written_off_section_says_which_event_was_switched_off(db):
