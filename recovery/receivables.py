@@ -50,10 +50,12 @@ def campaign_debt(campaign: Campaign) -> Debt:
         overdue=balance,
         late_interest=ZERO,
         days_past_due=0,
-        # No installments: the whole balance settles it, until the end date.
+        # No installments: the whole balance settles it, until the end date (a link for
+        # it ends by then too: collections_app.services.link_expiry).
         next_due_date=None,
         next_due_amount=ZERO,
         lines=(),
+        total_until=campaign.ends_on,
     )
 
 

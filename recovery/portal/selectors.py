@@ -9,11 +9,11 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from collections_app.models import Portfolio
+from collections_app.models import PaymentLink, Portfolio
 from collections_app.strategies import templating, variables
 from crm.models import Customer
+from recovery.models import RECEIVABLE_KIND as CAMPAIGN
 from recovery.models import Campaign, RecoverySettings, Visit
-from recovery.receivables import CAMPAIGN
 
 # Always offered last among the reasons to decline: it asks for a call-back.
 ADVISOR_REASON = "Necesito que un asesor me contacte"
@@ -58,6 +58,22 @@ def countdown_deadline(campaign: Campaign, portal: RecoverySettings) -> datetime
     return deadline
 
 
+def offer_ends_at(campaign: Campaign, portal: RecoverySettings | None = None) -> datetime | None:
+    """Return when the campaign's offer ends for its debtor: the countdown's end once it
+    started (`countdown_deadline`), else the end of the campaign's end date; None when
+    neither is set. Past it, the offer has concluded (since then): the portal and the bot
+    make no new link, and no link made before outlives it (the campaign's `Debt`).
+
+    Reads the portal's settings only for a campaign whose countdown started."""
+    if campaign.countdown_ends_at is not None and campaign.first_visit_at is not None:
+        deadline = countdown_deadline(campaign, portal or RecoverySettings.current())
+        if deadline is not None:
+            return deadline
+    if campaign.ends_on is not None:
+        return end_of_day(campaign.ends_on)
+    return None
+
+
 @dataclass(frozen=True)
 class Offer:
     """A campaign's offer as the debtor sees it now."""
@@ -80,12 +96,7 @@ class Offer:
     def deadline_shown(self) -> datetime | None:
         """The deadline as the debtor reads it, local time: an offer that runs to the end
         of 16 June reads "16/06/2026 23:59", not "17/06/2026 00:00" (the next day)."""
-        if self.deadline is None:
-            return None
-        local = timezone.localtime(self.deadline)
-        if local.time() == time.min:
-            return local - timedelta(minutes=1)
-        return local
+        return _as_read(self.deadline) if self.deadline is not None else None
 
     @property
     def seconds_left(self) -> int:
@@ -110,6 +121,49 @@ def offer(campaign: Campaign, portal: RecoverySettings, now: datetime | None = N
         not in_force or (deadline is not None and now >= deadline)
     )
     return Offer(campaign=campaign, now=now, deadline=deadline, is_concluded=is_concluded)
+
+
+@dataclass(frozen=True)
+class LinkTerms:
+    """What a campaign link's page says of the offer the link pays."""
+
+    # Until when the link can be paid, local time as the debtor reads it (an end of day
+    # reads 23:59): its expiry, or the offer's end when that comes first.
+    valid_until: datetime
+    # The offer concluded after the link was made (the countdown ran out, the campaign
+    # ended): the page no longer invites paying it. A link an agent made after the offer
+    # concluded is theirs to offer: it is not.
+    offer_concluded: bool
+    ended_at: datetime | None  # when the offer concluded, local time as the debtor reads it
+
+
+def link_terms(
+    link: PaymentLink, campaign: Campaign | None, portal: RecoverySettings, now: datetime | None
+) -> LinkTerms:
+    """Return what the page of `link` (a link for `campaign`) says of its offer now."""
+    now = now or timezone.now()
+    ends = offer_ends_at(campaign, portal) if campaign is not None else None
+    made_before = ends is not None and link.created_at < ends
+    valid_until = min(link.expires_at, ends) if made_before else link.expires_at
+    concluded = (
+        campaign is not None
+        and link.status in (PaymentLink.Status.ACTIVE, PaymentLink.Status.EXPIRED)
+        and offer(campaign, portal, now).is_concluded
+        and (ends is None or made_before)
+    )
+    return LinkTerms(
+        valid_until=_as_read(valid_until),
+        offer_concluded=concluded,
+        ended_at=_as_read(ends) if concluded and ends is not None else None,
+    )
+
+
+def _as_read(moment: datetime) -> datetime:
+    """A moment in local time as the debtor reads it: midnight ends the day before."""
+    local = timezone.localtime(moment)
+    if local.time() == time.min:
+        return local - timedelta(minutes=1)
+    return local
 
 
 # What a visit keeps of the reason chosen (the admin refuses a longer line).

@@ -448,7 +448,12 @@ def link(request: HttpRequest, portal: RecoverySettings, reference: str) -> Http
     if is_reload and getattr(request, "recovery_timed_out", False):
         return _to_identify(request)
     is_owner = visitor is not None and visitor.customer_id == found.customer_id
-    is_waiting = found.status == PaymentLink.Status.ACTIVE and found.is_open
+    campaign = Campaign.objects.filter(pk=found.receivable_id).first()
+    terms = selectors.link_terms(found, campaign, portal, timezone.now())
+    # Once the offer it pays concluded, the page says so and no longer sends to the gateway.
+    is_waiting = (
+        found.status == PaymentLink.Status.ACTIVE and found.is_open and not terms.offer_concluded
+    )
     context = {
         "link": found,
         "gateway_label": portal_selectors.gateway_label(found.provider),
@@ -456,6 +461,8 @@ def link(request: HttpRequest, portal: RecoverySettings, reference: str) -> Http
         "is_waiting": is_waiting,
         "is_creating": portal_selectors.is_being_created(found),
         "is_going": is_owner and is_waiting and request.GET.get("ir") == "1",
+        "terms": terms,
+        "advisor_url": _advisor_url(portal, campaign) if is_owner and campaign else "",
         "recovery_visitor": is_owner,
     }
     return _render(request, "link.html", context, portal=portal)
