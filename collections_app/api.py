@@ -39,6 +39,7 @@ from pydantic_core import PydanticCustomError
 
 from collections_app import receivables, selectors, services
 from collections_app.models import (
+    GATEWAY_NAMES,
     ApiRequest,
     CallbackRequest,
     Origin,
@@ -48,6 +49,7 @@ from collections_app.models import (
     ReportedPayment,
 )
 from collections_app.receivables import Debt
+from crm import display
 from crm import services as crm_services
 from crm.api_schemas import (
     DetailOut,
@@ -74,6 +76,8 @@ router = Router(
 WITH_DEBT = "CON_DEUDA"
 NO_DEBT = "SIN_DEUDA"
 NOT_FOUND = "NO_ENCONTRADO"
+# The 409 of a link through a second gateway while the first one's is open.
+OTHER_PAYMENT_UNDER_WAY = "otro_pago_en_curso"
 # What the bot may ask for at most; the debt itself bounds every link further.
 MAX_AMOUNT = Decimal("99999999.99")
 # The longest plan an agreement rule allows is 36 installments; loans have a few hundred.
@@ -186,6 +190,12 @@ class LinkIn(BodyIn):
     monto: Amount | None = Field(None, description="Monto a pagar, con concepto «monto».")
     proveedor: Provider = Field(description="Pasarela de pago.")
     email: Email
+    confirmar_otra_pasarela: bool = Field(
+        False,
+        description="Verdadero si el cliente confirma que quiere pagar por esta pasarela "
+        "aunque la deuda tiene un link abierto (o en creación) de la otra: pagar los dos le "
+        "cobra dos veces. Sin él, esa deuda se responde con un 409 `otro_pago_en_curso`.",
+    )
 
 
 class AgreementIn(BodyIn):
@@ -265,10 +275,22 @@ class DebtSummaryOut(Schema):
     por_moneda: list[CurrencyDebtOut]
 
 
+class CreditBalanceOut(Schema):
+    codigo_pago: str
+    moneda: str
+    monto: str
+
+
 class LookupOut(Schema):
     estado: Literal["CON_DEUDA", "SIN_DEUDA", "NO_ENCONTRADO"]
     cliente: CustomerOut | None = Field(None, description="Solo si el cliente existe.")
     deuda: DebtSummaryOut | None = Field(None, description="Solo con deuda.")
+    saldo_a_favor: list[CreditBalanceOut] | None = Field(
+        None,
+        description="Solo si el cliente existe: sus créditos con saldo a favor (lo pagado de "
+        "más, que espera que se le devuelva o se aplique a mano), también los ya pagados, "
+        "así que puede tenerlo sin deuda. Vacío si no tiene.",
+    )
 
 
 class InstallmentOut(Schema):
@@ -335,6 +357,12 @@ class LinkOut(Schema):
     concepto: str
     proveedor: str
     vence: LocalDateTime
+
+
+class OtherPaymentOut(Schema):
+    detail: str
+    codigo: Literal["otro_pago_en_curso"]
+    link: LinkOut = Field(description="El link abierto (o en creación) de la otra pasarela.")
 
 
 class AgreementOut(Schema):
@@ -435,6 +463,7 @@ def lookup(request: HttpRequest, params: Query[DocumentIn]) -> dict:
         "estado": state,
         "cliente": _customer_out(customer),
         "deuda": _summary(debts) if debts else None,
+        "saldo_a_favor": _credit_balances(customer),
     }
 
 
@@ -568,18 +597,24 @@ def create_agreement(request: HttpRequest, payload: AgreementIn) -> Status:
 
 @router.post(
     "/payment-links",
-    response={201: LinkOut, **GATEWAY_ERRORS},
+    response={201: LinkOut, 409: OtherPaymentOut, **GATEWAY_ERRORS},
     summary="Crear un link de pago",
     url_name="bot_payment_link",
 )
 @says_when_to_retry
 def create_payment_link(request: HttpRequest, payload: LinkIn) -> Status:
     """Create a payment link for the debt's total, one installment or an amount of the
-    customer's choosing; the amount is the service's, never the bot's (but `monto`)."""
+    customer's choosing; the amount is the service's, never the bot's (but `monto`).
+
+    While the debt has a link open (or being made) through the other gateway, and none
+    through this one, the answer is a 409 `otro_pago_en_curso` naming it, unless
+    `confirmar_otra_pasarela`: paying both would charge the debtor twice."""
     _limit_document(payload)
     _check_concept(payload)
     customer = _customer_or_404(payload)
     debt = _debt_or_404(customer, payload.codigo_pago)
+    if (asked := _ask_before_other_gateway(debt, payload)) is not None:
+        return asked
     with _service_errors("body"):
         link = services.create_payment_link(
             customer=customer,
@@ -685,6 +720,49 @@ def request_callback(
 
 
 # --- Steps ---------------------------------------------------------------------------------
+
+
+def _ask_before_other_gateway(debt: Debt, payload: LinkIn) -> Status | None:
+    """The 409 that asks before a link through another gateway than the debt's open one
+    (the portal asks the same: collections_app.portal.views.other_gateway_started); None
+    when there is none, or the request confirms."""
+    if payload.confirmar_otra_pasarela:
+        return None
+    started = services.other_gateway_link(debt, provider=payload.proveedor)
+    if started is None:
+        return None
+    said = {
+        "code": debt.code,
+        "ref": started.reference,
+        "amount": display.money_text(started.amount, started.currency),
+        "gateway": started.provider_name,
+        "expires": timezone.localtime(started.expires_at).strftime("%d/%m/%Y %H:%M"),
+        "other": GATEWAY_NAMES.get(payload.proveedor, payload.proveedor),
+    }
+    return Status(
+        409,
+        {
+            "detail": _(
+                "La deuda %(code)s tiene un pago en curso por %(gateway)s: el link %(ref)s de "
+                "%(amount)s, que vence el %(expires)s. Si además paga por %(other)s, se le "
+                "cobra dos veces; para crearlo igual, envíe confirmar_otra_pasarela."
+            )
+            % said,
+            "codigo": OTHER_PAYMENT_UNDER_WAY,
+            "link": _link(started),
+        },
+    )
+
+
+def _credit_balances(customer: Customer) -> list[dict]:
+    return [
+        {
+            "codigo_pago": loan.payment_code,
+            "moneda": loan.currency,
+            "monto": amount_text(loan.credit_balance),
+        }
+        for loan in selectors.credit_balances(customer.pk)
+    ]
 
 
 def _api_request(

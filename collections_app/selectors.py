@@ -24,7 +24,7 @@ from collections_app.models import (
     PaymentPromise,
     ReportedPayment,
 )
-from credits.models import Payment
+from credits.models import Loan, Payment
 from crm import selectors as crm_selectors
 from crm.models import Customer, Interaction
 from lib import search, small_tables
@@ -438,6 +438,17 @@ def annulled_payment(customer: Customer, pk: int) -> Payment | None:
         Payment.objects.filter(pk=pk, loan__customer=customer, status=Payment.Status.ANNULLED)
         .select_related("annulled_by")
         .first()
+    )
+
+
+def credit_balances(customer_id: int) -> list[Loan]:
+    """Return the customer's loans holding a credit balance (money paid beyond the debt,
+    waiting to be refunded or applied by hand), whatever their state: a loan paid twice
+    over owes nothing, so no list of debts shows it. Oldest loan first."""
+    return list(
+        Loan.objects.filter(customer_id=customer_id, credit_balance__gt=0)
+        .only("pk", "payment_code", "currency", "credit_balance", "status")
+        .order_by("pk")
     )
 
 

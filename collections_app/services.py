@@ -191,9 +191,18 @@ def _money(debt_or_currency: Debt | str, amount: Decimal) -> str:
 # --- Payment links -------------------------------------------------------------------------
 
 
+def least_link_amount(currency: str) -> Decimal:
+    """Return the least a link asks for in `currency` (a custom amount, an agreement's down
+    payment): COLLECTIONS_MIN_LINK_AMOUNT in soles, COLLECTIONS_MIN_LINK_AMOUNT_USD in
+    dollars (the same figure would be near four times as much)."""
+    if currency == money.Currency.USD:
+        return settings.COLLECTIONS_MIN_LINK_AMOUNT_USD
+    return settings.COLLECTIONS_MIN_LINK_AMOUNT
+
+
 def link_bounds(debt: Debt) -> tuple[Decimal, Decimal]:
     """Return the least and the most a custom-amount link for this debt may ask for."""
-    least = min(settings.COLLECTIONS_MIN_LINK_AMOUNT, debt.total)
+    least = min(least_link_amount(debt.currency), debt.total)
     return least, debt.total
 
 
@@ -228,6 +237,24 @@ def link_amount(
             )
         return amount
     raise ValidationError({"concept": _("Concepto de pago desconocido.")})
+
+
+def other_gateway_link(debt: Debt, *, provider: str) -> PaymentLink | None:
+    """Return the debt's open link through another gateway than `provider` (payable, or
+    being made), the newest, that a link through `provider` would be paid besides: the
+    debtor charged twice. None when there is none, or when one through `provider` is open
+    too (asked again, it goes on as before), as the portal asks
+    (collections_app.portal.views.other_gateway_started)."""
+    now = timezone.now()
+    open_links = PaymentLink.objects.filter(
+        receivable_kind=debt.kind, receivable_id=debt.id
+    ).filter(
+        (Q(status=PaymentLink.Status.ACTIVE, expires_at__gt=now) & ~Q(url=""))
+        | Q(status=PaymentLink.Status.CREATING, created_at__gt=now - LINK_CREATING_WAIT)
+    )
+    if open_links.filter(provider=provider).exists():
+        return None
+    return open_links.order_by("-created_at", "-pk").first()
 
 
 def link_expiry(debt: Debt, concept: str, now: datetime) -> datetime:
@@ -877,7 +904,10 @@ def _apply_new_gateway_payment(
     """Apply a gateway payment seen for the first time (less what was refunded of it by
     then); the link's first payment marks it paid."""
     if found.currency and found.currency != link.currency:
-        raise IgnoreEvent(f"Paid in {found.currency}, the link asks for {link.currency}.")
+        # The gateway took the money, in a currency the debt is not in: it cannot be
+        # applied, and it must not go unseen either.
+        _tell_other_currency(link, found)
+        return
     kept = found.amount - found.refunded
     received_on = _received_on(found)
     _honour_total_quote(link, kind, amount=kept, received_on=received_on)
@@ -944,6 +974,69 @@ def _apply_new_gateway_payment(
     _announce(Event.PAYMENT, link, payment_id=payment_id)
     if link.agreement_id is not None:
         _activate_agreement(link.agreement_id)
+
+
+def _tell_other_currency(link: PaymentLink, found: "payment_gateways.GatewayPayment") -> None:
+    """Tell the customer's timeline and e-mail the collections team that a gateway took
+    money for this link in another currency than the link's, which is not applied; once per
+    gateway payment, however often the gateway notifies it.
+
+    The event then ends processed: retried, it would end the same way, and the timeline
+    entry keeps what the gateway said (operation, amount, currency) after the event is
+    purged.
+    """
+    operation = f"{link.provider}:{found.provider_payment_id}"
+    if Interaction.objects.filter(
+        customer=link.customer, payload__other_currency_payment=operation
+    ).exists():
+        return  # told already: the same payment notified again, or retried
+    said = {
+        "amount": _money(found.currency, found.amount),
+        "provider": link.provider_name,
+        "ref": link.reference,
+        "symbol": display.currency_symbol(link.currency),
+        "op": found.provider_payment_id,
+        "code": link.receivable_code,
+        "name": link.customer.full_name,
+        "doc": link.customer.document_number,
+        "url": settings.SITE_URL
+        + reverse("collections_app:customer_collections", args=[link.customer_id]),
+    }
+    summary = (
+        _(
+            "Pago de %(amount)s recibido por %(provider)s en otra moneda que el link "
+            "%(ref)s (%(symbol)s), operación %(op)s para %(code)s: no se aplicó; "
+            "devuélvalo o aplíquelo a mano"
+        )
+        % said
+    )
+    if found.refunded > 0:
+        summary += _(" (%(provider)s ya devolvió %(refunded)s)") % {
+            "provider": link.provider_name,
+            "refunded": _money(found.currency, found.refunded),
+        }
+    _timeline(
+        link.customer,
+        summary,
+        origin=Origin.SYSTEM,
+        actor=None,
+        payload={"link": link.pk, "other_currency_payment": operation},
+        kind=Interaction.Kind.SYSTEM,
+    )
+    email_collections_team(
+        subject=_("Pago en otra moneda sin aplicar: %(name)s, %(amount)s") % said,
+        body=_("%(name)s (%(doc)s): ") % said
+        + summary
+        + ".\n\n"
+        + _("Vea el cliente en %(url)s") % said,
+        dedupe=f"other-currency-payment-{operation}",
+    )
+
+
+def email_collections_team(*, subject: str, body: str, dedupe: str) -> None:
+    """E-mail each address of COLLECTIONS_TEAM_EMAILS once (`dedupe` names the occasion)."""
+    for address in settings.COLLECTIONS_TEAM_EMAILS:
+        email.enqueue(to=address, subject=subject, body=body, dedupe_key=f"{dedupe}-{address}")
 
 
 def _kept_external_id(external_id: str, found: "payment_gateways.GatewayPayment") -> str:
@@ -1035,13 +1128,11 @@ def _tell_refund_refused(
         },
         kind=Interaction.Kind.SYSTEM,
     )
-    for address in settings.COLLECTIONS_TEAM_EMAILS:
-        email.enqueue(
-            to=address,
-            subject=_("Devolución sin aplicar: %(name)s, %(code)s") % said,
-            body=_("%(name)s (%(doc)s): ") % said + summary,
-            dedupe_key=f"refund-not-taken-back-{refund}-{address}",
-        )
+    email_collections_team(
+        subject=_("Devolución sin aplicar: %(name)s, %(code)s") % said,
+        body=_("%(name)s (%(doc)s): ") % said + summary,
+        dedupe=f"refund-not-taken-back-{refund}",
+    )
 
 
 def _take_back(
@@ -2046,7 +2137,7 @@ def agreement_options(
         # (a rule of 0 % had offered S/ 0.01 down, which bought the whole discount).
         least_down = max(
             (total * rule.min_down_payment_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP),
-            min(settings.COLLECTIONS_MIN_LINK_AMOUNT, total),
+            min(least_link_amount(debt.currency), total),
         )
         for count in range(1, rule.max_installments + 1):
             if count == 1:

@@ -847,6 +847,8 @@ def _render_customer(
         "promises": selectors.customer_promises(customer) if sees["promises"] else [],
         "agreements": selectors.customer_agreements(customer) if sees["agreements"] else [],
         "callbacks": selectors.customer_callbacks(customer) if sees["callbacks"] else [],
+        "credit_balances": selectors.credit_balances(customer.pk),
+        "sees_loans": user.has_perm("credits.view_loan"),
         "page_url": _customer_page(customer),
         "now": timezone.now(),
         "today": timezone.localdate(),

@@ -26,6 +26,7 @@ from django_tables2.templatetags.django_tables2 import table_page_range
 from jinja2 import Environment
 from markupsafe import Markup
 
+from crm import display
 from crm.templatetags import formatting
 from lib.kept import Kept
 
@@ -37,6 +38,9 @@ def environment(**options) -> Environment:
     env.globals.update(querystring=querystring, table_head=_table_head_writer(env))
     env.filters.update(
         money=formatting.money,
+        # A timeline sentence's amounts as the 360 timeline writes them ("USD 5555.55" →
+        # "US$ 5,555.55"): the conversation thread's bot and portal entries.
+        amounts=functools.partial(display.amounts_in_text, on_screen=True),
         person=formatting.person,
         phone_national=formatting.phone_national,
         display=formatting.choice_display,

@@ -573,8 +573,10 @@ IMPORT_ABANDONED_DAYS = env.int("IMPORT_ABANDONED_DAYS", default=7)
 PAYMENT_GATEWAYS_FAKE = env.bool("PAYMENT_GATEWAYS_FAKE", default=False)
 # How long a payment link stays payable, in hours.
 COLLECTIONS_LINK_HOURS = env.int("COLLECTIONS_LINK_HOURS", default=72)
-# The least a custom-amount link may ask for (less only when the whole debt is less).
+# The least a custom-amount link (or an agreement's down payment) may ask for, less only
+# when the whole debt is less: in soles, and in dollars for a dollar debt.
 COLLECTIONS_MIN_LINK_AMOUNT = env_money("COLLECTIONS_MIN_LINK_AMOUNT", default="10.00")
+COLLECTIONS_MIN_LINK_AMOUNT_USD = env_money("COLLECTIONS_MIN_LINK_AMOUNT_USD", default="3.00")
 # Messages to customers (crm.messages): quiet hours that hold messages until morning, local
 # time ("HH:MM-HH:MM"; "" for none), and how many messages we push (flows, campaigns) to one
 # customer a day. Both only seed the policy's first row; agents then edit it under

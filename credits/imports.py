@@ -112,6 +112,29 @@ EARLIEST_DAY = date(1990, 1, 1)
 CODE_MAX = 30
 CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./")
 
+# What a file may say for a currency (normalized: lower case, no accents, no dots or spaces
+# at the ends).
+CURRENCIES = {
+    "pen": money.Currency.PEN,
+    "s/": money.Currency.PEN,
+    "s": money.Currency.PEN,
+    "sol": money.Currency.PEN,
+    "soles": money.Currency.PEN,
+    "nuevos soles": money.Currency.PEN,
+    "usd": money.Currency.USD,
+    "us$": money.Currency.USD,
+    "$": money.Currency.USD,
+    "us": money.Currency.USD,
+    "dolar": money.Currency.USD,
+    "dolares": money.Currency.USD,
+    "dolares americanos": money.Currency.USD,
+}
+# A currency in the words of a refusal: «El producto X es en soles».
+CURRENCY_WORDS = {
+    money.Currency.PEN: gettext_lazy("soles"),
+    money.Currency.USD: gettext_lazy("dólares"),
+}
+
 FREQUENCIES = {
     "mensual": schedule.Frequency.MONTHLY,
     "monthly": schedule.Frequency.MONTHLY,
@@ -323,6 +346,15 @@ class LoanImporter(Importer):
             gettext_lazy("Sucursal"),
             aliases=("sucursal", "agencia", "oficina"),
             help=gettext_lazy("Vacío: la del cliente."),
+        ),
+        Field(
+            "currency",
+            gettext_lazy("Moneda"),
+            aliases=("moneda", "currency", "divisa"),
+            help=gettext_lazy(
+                "PEN (S/) o USD (US$); vacío: la del producto. Una fila en otra moneda que "
+                "su producto se rechaza."
+            ),
         ),
     )
     parts = (
@@ -704,6 +736,8 @@ class LoanImporter(Importer):
                     _("La fecha de castigo (%(day)s) es posterior a hoy (%(today)s).")
                     % {"day": _day(written_off_on), "today": _day(today)}
                 )
+        if text.get("currency"):
+            messages.extend(_currency_problems(text["currency"], product))
         branch_id = None
         if text.get("branch"):
             branches = (
@@ -829,6 +863,8 @@ class LoanImporter(Importer):
             if row.principal_balance is None
             else money.format_money(row.principal_balance),
             "written_off_on": "" if row.written_off_on is None else _day(row.written_off_on),
+            # Blank in the file, the product's: the loan is in its product's currency.
+            "currency": row.product.currency,
         }
 
     # --- Writing -----------------------------------------------------------------------
@@ -1100,6 +1136,24 @@ def _written_off_change(
         "El crédito %(code)s ya está registrado, en estado «%(status)s»; una importación no "
         "lo castiga."
     ) % {"code": code, "status": existing.get_status_display()}
+
+
+def _currency_problems(value: str, product: LoanProduct | None) -> list[str]:
+    """What is wrong with a row's currency: none it knows, or not its product's (the loan
+    takes its product's currency)."""
+    currency = CURRENCIES.get(search.normalize(value).strip(" ."))
+    if currency is None:
+        return [_("La moneda «%(value)s» no es PEN (S/) ni USD (US$).") % {"value": value[:20]}]
+    if product is not None and currency != product.currency:
+        return [
+            _("El producto %(product)s es en %(words)s y la fila dice %(currency)s.")
+            % {
+                "product": product.name,
+                "words": CURRENCY_WORDS.get(product.currency, product.currency),
+                "currency": currency,
+            }
+        ]
+    return []
 
 
 def _part_messages(problems: Sequence[str]) -> list[str]:

@@ -271,12 +271,11 @@ def liquidation_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Liquidación de %(name)s creada por %(cur)s %(net)s.")
+                _("Liquidación de %(name)s creada por %(net)s.")
                 % {
                     "name": liquidation.investor.name,
-                    "cur": liquidation.investor.currency,
-                    "net": formats.number_format(
-                        liquidation.net_amount, decimal_pos=2, force_grouping=True
+                    "net": display.money_text(
+                        liquidation.net_amount, liquidation.investor.currency
                     ),
                 },
             )

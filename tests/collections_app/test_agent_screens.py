@@ -463,9 +463,9 @@ def test_the_customer_page_costs_the_same_queries_however_many_events(agent_clie
         pay(loan, Decimal("10.00"), TODAY)
 
     # The user, the customer, their loans and installments, their written-off campaigns
-    # (recovery's receivable kind), the payments that may be annulled, and the five kinds
-    # of events (the agreement rules: the process's copy).
-    assert _queries(agent_client, url) == one == 11
+    # (recovery's receivable kind), the payments that may be annulled, the loans holding a
+    # credit balance, and the five kinds of events (the agreement rules: the process's copy).
+    assert _queries(agent_client, url) == one == 12
 
 
 # --- Payments to verify: review ----------------------------------------------------------

@@ -265,7 +265,12 @@ def test_the_lookup_of_a_customer_without_debt_says_sin_deuda(bot):
 def test_the_lookup_of_an_unknown_document_says_no_encontrado_and_nothing_else(bot, db):
     body = bot.get("/lookup", {"tipo_documento": "dni", "numero_documento": "87654321"}).json()
 
-    assert body == {"estado": "NO_ENCONTRADO", "cliente": None, "deuda": None}
+    assert body == {
+        "estado": "NO_ENCONTRADO",
+        "cliente": None,
+        "deuda": None,
+        "saldo_a_favor": None,
+    }
 
 
 def test_the_same_number_under_another_document_type_is_not_found(bot, db):
@@ -299,11 +304,11 @@ def test_the_lookup_costs_a_few_queries_however_many_loans(
         make_active_loan(customer=debtor)
 
     # The customer, the loans, their installments, the written-off campaigns (recovery's
-    # receivable kind), the timeline entry and its customer's last-interaction date; the
-    # tests' savepoint around the entry is the eighth.
-    with django_assert_max_num_queries(8):
+    # receivable kind), the loans holding a credit balance, the timeline entry and its
+    # customer's last-interaction date; the tests' savepoint around the entry is the ninth.
+    with django_assert_max_num_queries(9):
         body = bot.get("/lookup", doc(debtor)).json()
-    assert len(one_loan) <= 8, [q["sql"] for q in one_loan]
+    assert len(one_loan) <= 9, [q["sql"] for q in one_loan]
     # Only the names of the customer are read, and nothing deferred is read afterwards.
     assert all('crm_customer"."phone' not in q["sql"] for q in one_loan)
 
@@ -484,7 +489,9 @@ def test_the_same_link_asked_again_is_the_one_already_open(bot, debtor, loan):
     """A bot's retry made a second live link for the same debt: both could be paid."""
     first = bot.post("/payment-links", link_body(debtor, loan))
     again = bot.post("/payment-links", link_body(debtor, loan))
-    other_gateway = bot.post("/payment-links", link_body(debtor, loan, proveedor="clear"))
+    other_gateway = bot.post(
+        "/payment-links", link_body(debtor, loan, proveedor="clear", confirmar_otra_pasarela=True)
+    )
     other_amount = bot.post("/payment-links", link_body(debtor, loan, concepto="cuota", cuota=2))
 
     assert again.json()["referencia"] == first.json()["referencia"]
