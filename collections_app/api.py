@@ -78,6 +78,9 @@ NO_DEBT = "SIN_DEUDA"
 NOT_FOUND = "NO_ENCONTRADO"
 # The 409 of a link through a second gateway while the first one's is open.
 OTHER_PAYMENT_UNDER_WAY = "otro_pago_en_curso"
+# The 409 of a link for an offer that ended for the debtor (a written-off campaign's
+# countdown ran out), in the /recovery/ portal's words.
+OFFER_CONCLUDED = "oferta_concluida"
 # What the bot may ask for at most; the debt itself bounds every link further.
 MAX_AMOUNT = Decimal("99999999.99")
 # The longest plan an agreement rule allows is 36 installments; loans have a few hundred.
@@ -281,10 +284,25 @@ class CreditBalanceOut(Schema):
     monto: str
 
 
+class ConcludedOfferOut(Schema):
+    codigo_pago: str
+    concluyo: LocalDateTime = Field(description="Cuándo terminó la cuenta regresiva del cliente.")
+    mensaje: str = Field(description="Lo que el portal le dice al cliente.")
+
+
 class LookupOut(Schema):
     estado: Literal["CON_DEUDA", "SIN_DEUDA", "NO_ENCONTRADO"]
     cliente: CustomerOut | None = Field(None, description="Solo si el cliente existe.")
     deuda: DebtSummaryOut | None = Field(None, description="Solo con deuda.")
+    ofertas_concluidas: list[ConcludedOfferOut] | None = Field(
+        None,
+        description="Solo si el cliente existe: sus deudas de cartera castigada cuya oferta "
+        "(el descuento de la campaña) concluyó, porque terminó la cuenta regresiva que el "
+        "portal le mostró. "
+        "Siguen en `deuda`, pero no se les crea link (`POST /payment-links` responde 409 "
+        "`oferta_concluida`, como el portal): ofrézcale un asesor (`POST /callbacks`). "
+        "Vacío si no hay.",
+    )
     saldo_a_favor: list[CreditBalanceOut] | None = Field(
         None,
         description="Solo si el cliente existe: sus créditos con saldo a favor (lo pagado de "
@@ -312,6 +330,12 @@ class CreditOut(Schema):
     dias_atraso: int
     cuotas_vencidas: list[InstallmentOut]
     proxima_cuota: InstallmentOut | None
+    oferta_concluida: LocalDateTime | None = Field(
+        None,
+        description="Cartera castigada: cuándo concluyó para el cliente la oferta que es "
+        "`total` (terminó su cuenta regresiva); ya no se le crea link (409 "
+        "`oferta_concluida`). Vacío mientras sigue.",
+    )
 
 
 class CreditsOut(Schema):
@@ -363,6 +387,12 @@ class OtherPaymentOut(Schema):
     detail: str
     codigo: Literal["otro_pago_en_curso"]
     link: LinkOut = Field(description="El link abierto (o en creación) de la otra pasarela.")
+
+
+class OfferConcludedOut(Schema):
+    detail: str = Field(description="Lo que el portal le dice al cliente.")
+    codigo: Literal["oferta_concluida"]
+    concluyo: LocalDateTime = Field(description="Cuándo terminó la cuenta regresiva del cliente.")
 
 
 class AgreementOut(Schema):
@@ -463,6 +493,7 @@ def lookup(request: HttpRequest, params: Query[DocumentIn]) -> dict:
         "estado": state,
         "cliente": _customer_out(customer),
         "deuda": _summary(debts) if debts else None,
+        "ofertas_concluidas": [_concluded_offer(debt) for debt in debts if debt.offer_has_ended],
         "saldo_a_favor": _credit_balances(customer),
     }
 
@@ -597,7 +628,7 @@ def create_agreement(request: HttpRequest, payload: AgreementIn) -> Status:
 
 @router.post(
     "/payment-links",
-    response={201: LinkOut, 409: OtherPaymentOut, **GATEWAY_ERRORS},
+    response={201: LinkOut, 409: OtherPaymentOut | OfferConcludedOut, **GATEWAY_ERRORS},
     summary="Crear un link de pago",
     url_name="bot_payment_link",
 )
@@ -605,6 +636,8 @@ def create_agreement(request: HttpRequest, payload: AgreementIn) -> Status:
 def create_payment_link(request: HttpRequest, payload: LinkIn) -> Status:
     """Create a payment link for the debt's total, one installment or an amount of the
     customer's choosing; the amount is the service's, never the bot's (but `monto`).
+    Refused (409 `oferta_concluida`) once the offer ended for the debtor (a written-off
+    campaign's countdown ran out), as the portal refuses it.
 
     While the debt has a link open (or being made) through the other gateway, and none
     through this one, the answer is a 409 `otro_pago_en_curso` naming it, unless
@@ -613,6 +646,8 @@ def create_payment_link(request: HttpRequest, payload: LinkIn) -> Status:
     _check_concept(payload)
     customer = _customer_or_404(payload)
     debt = _debt_or_404(customer, payload.codigo_pago)
+    if debt.offer_has_ended:
+        return _offer_concluded_answer(debt)
     if (asked := _ask_before_other_gateway(debt, payload)) is not None:
         return asked
     with _service_errors("body"):
@@ -720,6 +755,16 @@ def request_callback(
 
 
 # --- Steps ---------------------------------------------------------------------------------
+
+
+def _offer_concluded_answer(debt: Debt) -> Status:
+    """The 409 that refuses a link for an offer that ended for the debtor: the bot acts for
+    the debtor, whom the /recovery/ portal refuses in the same words. An agent may still
+    make one (the «contáctanos» path)."""
+    return Status(
+        409,
+        {"detail": _offer_concluded(), "codigo": OFFER_CONCLUDED, "concluyo": debt.offer_ends_at},
+    )
 
 
 def _ask_before_other_gateway(debt: Debt, payload: LinkIn) -> Status | None:
@@ -985,6 +1030,20 @@ def _credit(debt: Debt) -> dict:
         "dias_atraso": debt.days_past_due,
         "cuotas_vencidas": [_installment(line) for line in overdue],
         "proxima_cuota": _installment(upcoming) if upcoming else None,
+        "oferta_concluida": debt.offer_ends_at if debt.offer_has_ended else None,
+    }
+
+
+def _offer_concluded() -> str:
+    """What the /recovery/ portal says once the offer concluded, in its words."""
+    return _("La oferta ha concluido, contáctanos para más detalles.")
+
+
+def _concluded_offer(debt: Debt) -> dict:
+    return {
+        "codigo_pago": debt.code,
+        "concluyo": debt.offer_ends_at,
+        "mensaje": _offer_concluded(),
     }
 
 

@@ -70,10 +70,21 @@ class Debt:
     # The last day `total` settles it (a later installment's interest falls due the day
     # after), or None when it holds until paid (save the late interest of what is overdue).
     total_until: date | None = None
+    # When the offer `total` is ends for this debtor (a written-off campaign's discount: the
+    # end of the countdown the /recovery/ portal showed them, else of its end date), or None
+    # when nothing ends it. No link made before outlives it (services.link_expiry); after
+    # it the debtor's own channels (the /recovery/ portal, the bot) make no new link, and
+    # the agents are told (one may still make it: the «contáctanos» path).
+    offer_ends_at: datetime | None = None
 
     @property
     def has_debt(self) -> bool:
         return self.total > 0
+
+    @property
+    def offer_has_ended(self) -> bool:
+        """Say whether the offer `total` is ended for the debtor (`offer_ends_at` went by)."""
+        return self.offer_ends_at is not None and self.offer_ends_at <= timezone.now()
 
     def line(self, number: int) -> DebtLine | None:
         return next((line for line in self.lines if line.number == number), None)

@@ -261,11 +261,16 @@ def link_expiry(debt: Debt, concept: str, now: datetime) -> datetime:
     """Return when a link made `now` for `debt` expires: after COLLECTIONS_LINK_HOURS, and a
     total-debt link at the end of the last day its amount settles the debt
     (`Debt.total_until`): paid once the installment in course fell due, it would leave the
-    next one's interest owed, with the debtor told the debt was cancelled."""
+    next one's interest owed, with the debtor told the debt was cancelled; and any link no
+    later than the offer its amount is (`Debt.offer_ends_at`: a campaign's countdown)."""
     expires = now + timedelta(hours=settings.COLLECTIONS_LINK_HOURS)
     if concept == PaymentLink.Concept.TOTAL and debt.total_until is not None:
         day_after = datetime.combine(debt.total_until + timedelta(days=1), datetime.min.time())
         expires = min(expires, timezone.make_aware(day_after) - timedelta(seconds=1))
+    if debt.offer_ends_at is not None and debt.offer_ends_at > now:
+        # Any concept: what it charges is the offer's (a campaign's discount). A link an
+        # agent makes once the offer ended lasts as any other.
+        expires = min(expires, debt.offer_ends_at)
     return expires
 
 

@@ -270,6 +270,7 @@ def test_the_lookup_of_an_unknown_document_says_no_encontrado_and_nothing_else(b
         "cliente": None,
         "deuda": None,
         "saldo_a_favor": None,
+        "ofertas_concluidas": None,
     }
 
 
