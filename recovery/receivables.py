@@ -31,7 +31,7 @@ from collections_app.receivables import Debt, ExternalPayment, TakenBack, under_
 from credits.models import Loan, Payment
 from recovery import selectors, services
 from recovery.models import RECEIVABLE_KIND, ZERO, Campaign, CampaignPayment
-from recovery.portal import selectors as portal_selectors
+from recovery.offers import offer_ends_at
 
 CAMPAIGN = RECEIVABLE_KIND
 
@@ -57,7 +57,7 @@ def campaign_debt(campaign: Campaign) -> Debt:
         next_due_amount=ZERO,
         lines=(),
         total_until=campaign.ends_on,
-        offer_ends_at=portal_selectors.offer_ends_at(campaign) if campaign.is_active else None,
+        offer_ends_at=offer_ends_at(campaign) if campaign.is_active else None,
     )
 
 
