@@ -82,12 +82,11 @@ def test_a_payment_locks_the_customer_before_the_campaign(monkeypatch, debtor, c
     assert said.index("customer's lock") < campaign_held
 
 
-@postgresql_only
-@pytest.mark.parametrize("round_", range(3))
-def test_a_link_and_a_payment_of_one_campaign_at_once_both_go_through(
-    transactional_db, monkeypatch, debtor, campaign, round_
-):
-    # Last contact a day ago: the payment's timeline entry moves it (the customer's row).
+@pytest.fixture
+def link_holds_the_customer(monkeypatch, debtor, campaign):
+    """Once the campaign is made, the link takes the customer's row and keeps it half a second before it holds the
+    campaign; the event returned is set once it holds the row. The customer's last contact
+    was a day ago, so a timeline entry meanwhile moves it (an UPDATE of the customer's row)."""
     Customer.objects.filter(pk=debtor.pk).update(
         last_interaction_at=timezone.now() - timedelta(days=1)
     )
@@ -97,13 +96,20 @@ def test_a_link_and_a_payment_of_one_campaign_at_once_both_go_through(
     def hold_a_moment(customer_id):
         found = real_lock(customer_id)
         held.set()
-        time.sleep(0.5)  # the payment starts meanwhile
+        time.sleep(0.5)  # the other request starts meanwhile
         return found
 
     monkeypatch.setattr(crm_services, "lock_current_customer", hold_a_moment)
+    return held
 
+
+@postgresql_only
+@pytest.mark.parametrize("round_", range(3))
+def test_a_link_and_a_payment_of_one_campaign_at_once_both_go_through(
+    transactional_db, link_holds_the_customer, debtor, campaign, round_
+):
     def payment():
-        held.wait(timeout=30)
+        link_holds_the_customer.wait(timeout=30)
         return pay(campaign)
 
     _done, errors = at_once(lambda: make_link(debtor, campaign), payment)
@@ -121,25 +127,12 @@ def test_a_link_and_a_payment_of_one_campaign_at_once_both_go_through(
 @postgresql_only
 @pytest.mark.parametrize("round_", range(3))
 def test_a_link_and_a_portal_visit_of_one_campaign_at_once_both_go_through(
-    transactional_db, monkeypatch, debtor, campaign, round_
+    transactional_db, link_holds_the_customer, debtor, campaign, round_
 ):
     """A debtor's second tab identifying while the first asks for a link."""
-    Customer.objects.filter(pk=debtor.pk).update(
-        last_interaction_at=timezone.now() - timedelta(days=1)
-    )
-    held = threading.Event()
-    real_lock = crm_services.lock_current_customer
-
-    def hold_a_moment(customer_id):
-        found = real_lock(customer_id)
-        held.set()
-        time.sleep(0.5)  # the visit starts meanwhile
-        return found
-
-    monkeypatch.setattr(crm_services, "lock_current_customer", hold_a_moment)
 
     def visit():
-        held.wait(timeout=30)
+        link_holds_the_customer.wait(timeout=30)
         return portal_services.start_visit(customer=debtor, campaign=campaign, browser="tab-2")
 
     done, errors = at_once(lambda: make_link(debtor, campaign), visit)
