@@ -17,7 +17,7 @@ from collections_app import services as collection_services
 from collections_app.models import Origin, PaymentLink, ReportedPayment
 from collections_app.portal.selectors import Account, Gateway, Statement
 from credits.forms import validate_receipt
-from crm import validators
+from crm import display, validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
 from lib import fields as lib_fields
@@ -67,7 +67,15 @@ def _provider_field() -> forms.ChoiceField:
 
 
 def _debt_choices(accounts: list[Account]) -> list[tuple[str, str]]:
-    return [(account.key, f"{account.label}") for account in accounts]
+    """Each open debt with what settles it today, in its currency ("· US$ 5,608.03"), as
+    the staff's forms name them: a debtor of two currencies sees which one they pay in."""
+    return [
+        (
+            account.key,
+            f"{account.label} · {display.money_text(account.debt.total, account.currency)}",
+        )
+        for account in accounts
+    ]
 
 
 class PortalForm(ServiceErrorsMixin, forms.Form):
@@ -81,12 +89,31 @@ class PortalForm(ServiceErrorsMixin, forms.Form):
         },
     )
 
+    # Whether the amount's label names the debt's currency once the debt is known.
+    names_currency = False
+
     def __init__(self, *args, statement: Statement, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.statement = statement
         self.fields["debt"].choices = _debt_choices(statement.open_accounts)
-        if len(statement.open_accounts) == 1 and not self.is_bound:
-            self.initial.setdefault("debt", statement.open_accounts[0].key)
+        if len(statement.open_accounts) == 1 and not self.is_bound and not self.initial.get("debt"):
+            self.initial["debt"] = statement.open_accounts[0].key
+        known = self.known_account()
+        if self.names_currency and known is not None and "amount" in self.fields:
+            # «Monto pagado (US$)»: a debtor who paid soles toward a dollar loan sees it.
+            self.fields["amount"].label = _("%(label)s (%(symbol)s)") % {
+                "label": self.fields["amount"].label,
+                "symbol": display.currency_symbol(known.currency),
+            }
+
+    def known_account(self) -> Account | None:
+        """The debt the form is about before it is sent or checked: the only open one, or
+        the one chosen (sent, or named by the link that opened the page); else None."""
+        accounts = self.statement.open_accounts
+        if len(accounts) == 1:
+            return accounts[0]
+        key = self.data.get(self.add_prefix("debt")) if self.is_bound else self.initial.get("debt")
+        return next((a for a in accounts if a.key == key), None) if key else None
 
     @property
     def account(self) -> Account:
@@ -222,6 +249,7 @@ class PayForm(PortalForm):
             and "installment_number" not in self.errors
         ):
             self.add_error("installment_number", _("Elija la cuota a pagar."))
+        self._check_in_order(cleaned)
         if (
             concept == PaymentLink.Concept.CUSTOM
             and cleaned.get("amount") is None
@@ -229,6 +257,34 @@ class PayForm(PortalForm):
         ):
             self.add_error("amount", _("Indique el monto a pagar."))
         return cleaned
+
+    def _check_in_order(self, cleaned: dict) -> None:
+        """Refuse an installment after the oldest one still owed: a payment pays the oldest
+        first, so a link for «cuota 4» would go to what is left of cuota 3, and cuota 4
+        would still show as owed (a page left open, or a crafted request: the statement
+        offers only the oldest)."""
+        number = cleaned.get("installment_number")
+        account = self.statement.account(cleaned.get("debt") or "")
+        if (
+            cleaned.get("concept") != PaymentLink.Concept.INSTALLMENT
+            or not number
+            or account is None
+            or account.debt is None
+        ):
+            return
+        first = account.next_row
+        if first is not None and number > first.number and account.debt.line(number) is not None:
+            self.add_error(
+                "installment_number",
+                _(
+                    "Las cuotas se pagan en orden, primero la más antigua: pague primero la "
+                    "cuota %(number)s (%(amount)s)."
+                )
+                % {
+                    "number": first.number,
+                    "amount": display.money_text(first.pending, account.currency),
+                },
+            )
 
 
 class AgreementForm(PortalForm):
@@ -251,6 +307,8 @@ class AgreementForm(PortalForm):
 
 class ReportForm(PortalForm):
     """A payment the debtor made some other way, with its receipt, for an agent to verify."""
+
+    names_currency = True
 
     amount = _amount_field(_("Monto pagado"))
     paid_on = forms.DateField(
@@ -317,6 +375,8 @@ class ReportForm(PortalForm):
 
 class PromiseForm(PortalForm):
     """A promise to pay an amount by a day."""
+
+    names_currency = True
 
     amount = _amount_field(_("Monto que pagará"))
     promised_on = forms.DateField(

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -25,15 +26,24 @@ from collections_app.models import (
     ReportedPayment,
 )
 from collections_app.receivables import Debt
+from collections_app.signals import Event
+from collections_app.strategies import events as event_settings
+from collections_app.strategies import templating
 from credits import selectors as credit_selectors
 from credits.models import Loan
-from crm.models import Customer
+from crm.models import Customer, Interaction
 from integrations import payment_gateways
 from lib import repeats
 
 # A promise or an agreement the visitor made this recently, asked for again with the same
 # choice, is the same form sent twice (a double click, the back button and send).
 REPEAT_WINDOW = timedelta(minutes=1)
+# A payment the debtor reported stays on their statement while it waits and this long after
+# it was reported or reviewed, with its verdict: a rejection told only by a message (held
+# overnight by the quiet hours) is on the statement at once.
+REPORTS_SHOWN_FOR = timedelta(days=30)
+# At most this many, the newest first: the page stays short whatever was sent.
+REPORTS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -97,14 +107,27 @@ class Account:
 
 
 @dataclass(frozen=True)
+class Reported:
+    """A payment the debtor reported, as their statement tells it."""
+
+    report: ReportedPayment
+    # The rejection's reason when the debtor is told it ("" otherwise): the agent writes it
+    # for the debtor's message, which does not say it when the events settings' template
+    # leaves out {motivo} (the review page warns «el cliente no lo verá»), and no message
+    # goes for a report rejected again after it was reopened.
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Statement:
     customer: Customer
     accounts: list[Account]
     # What settles everything, and what is overdue, per currency.
     totals: dict[str, Decimal] = field(default_factory=dict)
     overdue: dict[str, Decimal] = field(default_factory=dict)
+    # In course; an active one's payments still to make in `pending_promises`.
     agreements: list[PaymentAgreement] = field(default_factory=list)
-    reported: list[ReportedPayment] = field(default_factory=list)
+    reported: list[Reported] = field(default_factory=list)
     promises: list[PaymentPromise] = field(default_factory=list)
     # Loans a written-off campaign settles (not accounts here): the debtor has debts, settled.
     covered: int = 0
@@ -145,7 +168,18 @@ def statement(
                 customer=customer,
                 status__in=[PaymentAgreement.Status.PENDING, PaymentAgreement.Status.ACTIVE],
             )
-            .prefetch_related("links")
+            .prefetch_related(
+                "links",
+                # An active agreement's installments, each a promise: what is still to pay
+                # and when (its own promises are not among the statement's `promises`).
+                Prefetch(
+                    "promises",
+                    queryset=PaymentPromise.objects.filter(
+                        collection_selectors.in_course(today)
+                    ).order_by("promised_on", "pk"),
+                    to_attr="pending_promises",
+                ),
+            )
             .order_by("-created_at", "-pk")
         )
         if "agreement" in in_course
@@ -167,13 +201,7 @@ def statement(
         totals=totals,
         overdue=overdue,
         agreements=agreements,
-        reported=list(
-            ReportedPayment.objects.filter(
-                customer=customer, status=ReportedPayment.Status.PENDING
-            ).order_by("-created_at", "-pk")
-        )
-        if "reported" in in_course
-        else [],
+        reported=reported(customer) if "reported" in in_course else [],
         promises=list(
             PaymentPromise.objects.filter(
                 collection_selectors.in_course(today), customer=customer, agreement__isnull=True
@@ -182,6 +210,66 @@ def statement(
         if "promise" in in_course
         else [],
     )
+
+
+def _reports_shown(now) -> Q:
+    """The reports a statement lists: waiting, or reported or reviewed lately."""
+    since = now - REPORTS_SHOWN_FOR
+    return (
+        Q(status=ReportedPayment.Status.PENDING)
+        | Q(created_at__gte=since)
+        | Q(reviewed_at__gte=since)
+    )
+
+
+def reported(customer: Customer) -> list[Reported]:
+    """Return the payments the customer reported that their statement lists, the newest
+    first: those waiting, and those reported or reviewed in the last REPORTS_SHOWN_FOR,
+    each with the reason of its rejection when the debtor is told it."""
+    reports = list(
+        ReportedPayment.objects.filter(_reports_shown(timezone.now()), customer=customer)
+        .order_by("-created_at", "-pk")
+        .defer("receipt", "receipt_sha256", "contact_email")[:REPORTS_SHOWN]
+    )
+    rejected = [r for r in reports if r.status == ReportedPayment.Status.REJECTED]
+    if not rejected:
+        return [Reported(report=report) for report in reports]
+    # Rejected again after a reopening: the debtor was not told this time.
+    reopened = set(
+        Interaction.objects.filter(
+            customer=customer,
+            payload__reported_payment__in=[r.pk for r in rejected],
+            payload__status=collection_selectors.REOPENED,
+        ).values_list("payload__reported_payment", flat=True)
+    )
+    says_reason: dict[str, bool] = {}
+    for report in rejected:
+        if report.portfolio not in says_reason:
+            says_reason[report.portfolio] = rejection_says_reason(report.portfolio)
+    return [
+        Reported(
+            report=report,
+            reason=report.reject_reason
+            if report.status == ReportedPayment.Status.REJECTED
+            and report.pk not in reopened
+            and says_reason[report.portfolio]
+            else "",
+        )
+        for report in reports
+    ]
+
+
+def rejection_says_reason(portfolio: str) -> bool:
+    """Say whether the debtor's message about a rejected report says its reason: the
+    built-in e-mail does; the events settings' template only when it has {motivo}."""
+    setting = event_settings.active_setting(portfolio, Event.REJECTED)
+    if setting is None:
+        return True
+    template = setting.template
+    return "motivo" in [
+        *templating.placeholders(template.subject),
+        *templating.placeholders(template.body),
+    ]
 
 
 def by_urgency(accounts: list[Account]) -> list[Account]:
@@ -241,7 +329,10 @@ def _in_course_kinds(customer: Customer, today: date) -> set[str]:
     """Say which of the customer's agreements, payments to verify and promises are in
     course, in one plain query: most debtors have none, and three ORM queries to find out
     cost more than the rest of the statement's reads. A promise past its day is not in
-    course, though the nightly has not judged it yet (collection_selectors.in_course)."""
+    course, though the nightly has not judged it yet (collection_selectors.in_course). A
+    payment reported is listed while it waits, and for REPORTS_SHOWN_FOR after it was
+    reported or reviewed (`reported`)."""
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - REPORTS_SHOWN_FOR)
     tables = {
         name: connection.ops.quote_name(model._meta.db_table)
         for name, model in (
@@ -254,7 +345,7 @@ def _in_course_kinds(customer: Customer, today: date) -> set[str]:
         f"SELECT 'agreement' FROM {tables['agreement']} "  # noqa: S608 - our table names
         "WHERE customer_id = %s AND status IN (%s, %s) "
         f"UNION ALL SELECT 'reported' FROM {tables['reported']} "
-        "WHERE customer_id = %s AND status = %s "
+        "WHERE customer_id = %s AND (status = %s OR created_at >= %s OR reviewed_at >= %s) "
         f"UNION ALL SELECT 'promise' FROM {tables['promise']} "
         "WHERE customer_id = %s AND status = %s AND promised_on >= %s AND agreement_id IS NULL"
     )
@@ -264,6 +355,8 @@ def _in_course_kinds(customer: Customer, today: date) -> set[str]:
         PaymentAgreement.Status.ACTIVE,
         customer.pk,
         ReportedPayment.Status.PENDING,
+        since,
+        since,
         customer.pk,
         PaymentPromise.Status.PENDING,
         connection.ops.adapt_datefield_value(today),

@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from collections_app import services as collection_services
-from collections_app.models import CallbackRequest, Origin, PortalCode
+from collections_app.models import CallbackRequest, Origin, PaymentLink, PortalCode
+from crm import display
 from crm import messages as customer_messages
 from crm import services as crm_services
 from crm.models import Customer, Interaction, Message
@@ -234,6 +235,38 @@ def record_step(*, customer: Customer, visit: str, step: str, detail: str = "") 
         summary=summary,
         payload={"visit": visit, "step": step},
     )
+
+
+@transaction.atomic
+def record_link_step(*, customer: Customer, visit: str, link: PaymentLink) -> bool:
+    """Put on the timeline that the visitor opened `link`, once per link; return whether
+    this call wrote it.
+
+    Pressed twice (a double click, the back button and again), *Pagar* finds the link the
+    first press made (create_payment_link's reuse): one link, one entry. Under the
+    customer's lock, so two presses at once write one entry too.
+    """
+    crm_services.lock_customer(customer.pk)
+    said = Interaction.objects.filter(
+        customer=customer,
+        kind=Interaction.Kind.PORTAL_VISIT,
+        payload__step=Step.LINK,
+        summary__contains=link.reference,
+    ).exists()
+    if said:
+        return False
+    record_step(customer=customer, visit=visit, step=Step.LINK, detail=link_detail(link))
+    return True
+
+
+def link_detail(link: PaymentLink) -> str:
+    """The link as the step's entry names it: «cuota 3, S/ 945.60, PL-…», the amount
+    written as the rest of the timeline writes it."""
+    concept = link.get_concept_display().lower()
+    if link.concept == PaymentLink.Concept.INSTALLMENT and link.installment_number:
+        concept = f"{concept} {link.installment_number}"
+    amount = display.money_text(link.amount, link.currency)
+    return f"{concept}, {amount}, {link.reference}"
 
 
 @transaction.atomic

@@ -437,7 +437,9 @@ def pay(request: HttpRequest, visitor: session.Visitor, customer: Customer) -> H
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("collections_app:portal_statement")
-    _step(request, visitor, customer, Step.LINK, _link_detail(link))
+    session.reach(request, Step.LINK)
+    # Once per link: pressed twice, the second press finds the first's link.
+    services.record_link_step(customer=customer, visit=visitor.visit, link=link)
     return redirect(_going_to(link))
 
 
@@ -550,10 +552,6 @@ def confirm_other_gateway(
         "confirm_amount": amount if amount is not None and amount != started.amount else None,
         "confirm_down_payment": is_down_payment,
     }
-
-
-def _link_detail(link: PaymentLink) -> str:
-    return f"{link.get_concept_display().lower()}, {link.currency} {link.amount}, {link.reference}"
 
 
 @require_POST
@@ -675,16 +673,21 @@ def report(request: HttpRequest, visitor: session.Visitor, customer: Customer) -
         except ValidationError as exc:
             form.add_service_error(exc)
         else:
+            money = display.money_text(reported.amount, reported.currency)
             _step(
                 request,
                 visitor,
                 customer,
                 Step.REPORTED,
-                f"{reported.receivable_code}, {form.account.currency} {reported.amount}",
+                f"{reported.receivable_code}, {money}",
             )
             messages.success(
                 request,
-                _("Recibimos su pago informado. Lo verificaremos y le avisaremos del resultado."),
+                _(
+                    "Recibimos su pago informado de %(amount)s. Lo verificaremos y le "
+                    "avisaremos del resultado."
+                )
+                % {"amount": money},
             )
             return redirect("collections_app:portal_statement")
     return _render(request, "report.html", _action_context(customer, form))
@@ -731,18 +734,18 @@ def promise(request: HttpRequest, visitor: session.Visitor, customer: Customer) 
                 return redirect("collections_app:portal_statement")
             form.add_service_error(exc)
         else:
+            money = display.money_text(made.amount, made.currency)
             _step(
                 request,
                 visitor,
                 customer,
                 Step.PROMISED,
-                f"{made.receivable_code}, {form.account.currency} {made.amount}, "
-                f"{made.promised_on:%d/%m/%Y}",
+                f"{made.receivable_code}, {money}, {made.promised_on:%d/%m/%Y}",
             )
             messages.success(
                 request,
-                _("Registramos su compromiso de pago para el %(day)s. ¡Gracias!")
-                % {"day": made.promised_on.strftime("%d/%m/%Y")},
+                _("Registramos su compromiso de pagar %(amount)s hasta el %(day)s. ¡Gracias!")
+                % {"amount": money, "day": made.promised_on.strftime("%d/%m/%Y")},
             )
             return redirect("collections_app:portal_statement")
     return _render(request, "promise.html", _action_context(customer, form))

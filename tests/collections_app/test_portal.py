@@ -548,7 +548,7 @@ def test_paying_an_installment_goes_to_the_gateway_with_a_portal_link(reachable,
         {
             "debt": f"loan:{loan.pk}",
             "concept": "installment",
-            "installment_number": "2",
+            "installment_number": "1",
             "provider": "mercadopago",
         },
     )
@@ -556,7 +556,7 @@ def test_paying_an_installment_goes_to_the_gateway_with_a_portal_link(reachable,
     link = PaymentLink.objects.get()
     assert response["Location"] == going_to(link)
     assert link.url.startswith("https://fake-gateway.invalid/mercadopago/")
-    assert (link.origin, link.amount, link.installment_number) == (Origin.PORTAL, INSTALLMENT, 2)
+    assert (link.origin, link.amount, link.installment_number) == (Origin.PORTAL, INSTALLMENT, 1)
     assert link.payer_email == "deudor@example.pe"
     (checkout,) = fakes.fake_gateway("mercadopago").checkouts
     assert checkout.back_url.endswith(f"/portal/pago/{link.reference}/")
@@ -1101,7 +1101,9 @@ def test_the_statement_lists_what_is_in_course_and_nothing_when_there_is_none(re
     )
     response = client.get(STATEMENT)
 
-    assertContains(response, 'id="in-course"')
+    # A payment reported is listed on its own, with its state (not "in course" once reviewed).
+    assertNotContains(response, 'id="in-course"')
+    assertContains(response, 'id="reported-payments"')
     assertContains(response, "por verificar")
     assertNotContains(response, "Compromiso de pagar")
 

@@ -61,11 +61,13 @@ def test_a_debtor_with_two_loans_reads_each_whole_as_before(reachable, loan, mak
 
     response = client.get(STATEMENT)
 
-    # Each account's installments, each pending one with its «Pagar» button on the account's
-    # installment form, the total and the custom-amount forms.
+    # Each account's installments, the oldest pending one with its «Pagar» button on the
+    # account's installment form (money pays the oldest first), the total and the
+    # custom-amount forms.
     assertContains(response, 'data-state="overdue"', count=5 + 4)
     assertContains(response, 'data-state="upcoming"', count=7 + 7)
-    assertContains(response, 'name="installment_number"', count=12 + 11)
+    assertContains(response, 'name="installment_number"', count=1 + 1)
+    assertContains(response, 'data-pay="in-order"', count=11 + 10)
     for current in (loan, other):
         assertContains(response, f'<form id="pay-loan-{current.pk}"', count=1)
     for counter in (1, 2):
@@ -141,7 +143,7 @@ def test_ver_las_cuotas_brings_that_accounts_installments(reachable, loan, make_
         assertContains(response, loan.payment_code)
         assertContains(response, 'data-state="overdue"', count=4)
         assertContains(response, 'data-state="upcoming"', count=7)
-        assertContains(response, 'name="installment_number"', count=11)
+        assertContains(response, 'name="installment_number"', count=1)
         assertContains(response, f'id="pay-total-loan-{loan.pk}"', count=1)
         assertContains(response, f'id="pay-custom-loan-{loan.pk}"', count=1)
         assertContains(response, "1 cuota pagada")
