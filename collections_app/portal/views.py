@@ -290,6 +290,9 @@ def statement(request: HttpRequest, visitor: session.Visitor, customer: Customer
             [link for links in started.values() for link in links], "collections_app:portal_link"
         ),
         "names_debts": len(found.accounts) > 1,
+        # Paid beyond a debt (two links paid, a transfer crossing the last payment): said
+        # while it waits, also once nothing is owed.
+        "credit_balances": collection_selectors.credit_balances(customer.pk),
     }
     if len(found.accounts) > WHOLE_ACCOUNTS_UP_TO:
         # One line an account, the most urgent first, a page at a time; each account's

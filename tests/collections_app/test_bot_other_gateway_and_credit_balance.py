@@ -1,7 +1,7 @@
 """The bot asks before a second gateway's link for a debt that has one open (as the portal
 does): paying both charged the debtor twice. And the credit balance such a double payment
 leaves shows where the debtor and the agent look: the bot's lookup and the customer's
-collections page."""
+collections page, and the debtor's portal statement."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -17,6 +17,12 @@ from integrations import fakes
 from tests.collections_app.conftest import TO_SETTLE, TODAY, pay
 from tests.collections_app.test_bot_api import Bot, doc, link_body, openapi, token  # noqa: F401
 from tests.collections_app.test_payment_events import link_for
+from tests.collections_app.test_portal import (  # noqa: F401 (fixtures, imported)
+    STATEMENT,
+    google,
+    reachable,
+    signed_in,
+)
 
 OVERPAID = "1000.00"
 
@@ -142,3 +148,26 @@ def test_the_collections_page_has_no_credit_balance_card_without_one(
     response = client.get(reverse("collections_app:customer_collections", args=[debtor.pk]))
 
     assertNotContains(response, 'id="credit-balances"')
+
+
+def test_the_portal_says_the_credit_balance_of_a_debtor_who_owes_nothing(
+    client,
+    reachable,  # noqa: F811
+    paid_twice,
+):
+    signed_in(client, reachable)
+
+    response = client.get(STATEMENT)
+
+    assertContains(response, "No tiene deudas pendientes.")
+    assertContains(response, 'id="statement-credit-balance"')
+    assertContains(
+        response,
+        f"Tiene un saldo a favor de S/ 1,000.00 en el crédito {paid_twice.payment_code}",
+    )
+
+
+def test_the_portal_shows_no_credit_balance_without_one(client, reachable, loan):  # noqa: F811
+    signed_in(client, reachable)
+
+    assertNotContains(client.get(STATEMENT), 'id="statement-credit-balance"')
