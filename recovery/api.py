@@ -74,6 +74,7 @@ FIELDS = {
     "discount_value": "valor_descuento",
     "ends_on": "fecha_fin",
     "payment_code": "codigo_pago_asociado",
+    "currency": "moneda",
 }
 # A file's columns named as this API's fields are the import's fields too (the template's
 # Spanish headers are recognized by the import itself).
@@ -88,6 +89,7 @@ FILE_COLUMNS = {
     "saldo": "balance",
     "fecha fin": "ends_on",
     "codigo pago asociado": "payment_code",
+    "moneda": "currency",
     "nombres": "first_name",
     "apellidos": "last_name",
     "celular": "phone",
@@ -147,6 +149,14 @@ class CampaignIn(DocumentIn):
         description="Fecha de finalización (AAAA-MM-DD), de hoy a 10 años; vacía: no vence.",
     )
     codigo_pago_asociado: PaymentCode = ""
+    moneda: Literal["PEN", "USD"] | None = Field(
+        None,
+        description=(
+            "PEN o USD; vacía: la de los créditos castigados que cubre (el de "
+            "codigo_pago_asociado o, sin él, los castigados del cliente: si los tiene en soles "
+            "y en dólares, indique el código de pago). Si la indica, debe ser esa."
+        ),
+    )
 
 
 class ListQuery(PageQuery):
@@ -254,6 +264,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Status:
                 discount_value=payload.valor_descuento,
                 ends_on=payload.fecha_fin,
                 payment_code=payload.codigo_pago_asociado,
+                currency=payload.moneda or "",
                 actor=None,
                 source=_by_the_api(request),
             )
@@ -289,7 +300,7 @@ def upload_campaigns(
         description=".xlsx, .xls, .ods o .csv con una fila por campaña: las columnas de la "
         "plantilla o con los nombres de esta API (tipo_documento, numero_documento, "
         "id_campana, monto_deuda, tipo_descuento, valor_descuento, fecha_fin, "
-        "codigo_pago_asociado; y nombres, apellidos, celular, correo para crear clientes).",
+        "codigo_pago_asociado, moneda; y nombres, apellidos, celular, correo para crear clientes).",
     ),
     omitir_errores: bool = Form(
         False, description="Importar las filas correctas aunque otras tengan errores."
@@ -439,6 +450,7 @@ def _same_campaign(customer: Customer, payload: CampaignIn) -> Campaign | None:
             discount_value=payload.valor_descuento,
             ends_on=payload.fecha_fin,
             payment_code=payload.codigo_pago_asociado.strip(),
+            **({"currency": payload.moneda} if payload.moneda else {}),
         )
         .first()
     )

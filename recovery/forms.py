@@ -14,6 +14,7 @@ from crm import validators as document_validators
 from crm.forms import ServiceErrorsMixin
 from crm.models import Customer
 from lib import fields as lib_fields
+from lib.money import Currency
 from recovery import services
 from recovery.models import MAX_DEBT, Campaign
 from recovery.services import MAX_CODE
@@ -71,6 +72,15 @@ class CampaignFilterForm(ListFilterForm):
         choices=_all(_("Todos los estados"), Campaign.Status.choices),
     )
     code = forms.CharField(label=_("ID de campaña"), required=False, max_length=MAX_CODE)
+    currency = forms.ChoiceField(
+        label=_("Moneda"),
+        required=False,
+        choices=_all(_("Todas las monedas"), Currency.choices),
+        help_text=_(
+            "Los montos desde/hasta se comparan en esta moneda (en soles si no elige una): "
+            "las campañas en la otra no entran."
+        ),
+    )
     ends_from = forms.DateField(
         label=_("Finaliza desde"), required=False, widget=forms.DateInput(**DATE_WIDGET)
     )
@@ -85,7 +95,7 @@ class CampaignFilterForm(ListFilterForm):
     balance_max = amount_field(_("Saldo hasta"), required=False, min_value="0")
 
     # The filters shown at once; the rest under «Más filtros».
-    MAIN = ("status", "code")
+    MAIN = ("status", "code", "currency")
     RANGES = (
         ("ends_from", "ends_until"),
         ("debt_min", "debt_max"),
@@ -153,7 +163,16 @@ class CampaignForm(ServiceErrorsMixin, forms.Form):
         label=_("Código de pago asociado"),
         max_length=MAX_CODE,
         required=False,
-        help_text=_("El crédito que origina la campaña; en blanco: todo lo pendiente del cliente."),
+        help_text=_(
+            "El crédito que origina la campaña; en blanco: los créditos castigados del "
+            "cliente hoy (los que se castiguen después no entran)."
+        ),
+    )
+    currency = forms.ChoiceField(
+        label=_("Moneda"),
+        required=False,
+        choices=_all(_("La de los créditos castigados"), Currency.choices),
+        help_text=_("Si la indica, debe ser la del crédito o de los créditos castigados."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -211,15 +230,27 @@ class CampaignForm(ServiceErrorsMixin, forms.Form):
             "discount_value": data["discount_value"],
             "ends_on": data["ends_on"],
             "payment_code": data["payment_code"],
+            "currency": data["currency"],
         }
 
 
 class PreviewForm(forms.Form):
-    """The figures a new campaign's form shows as the agent types (nothing required)."""
+    """The figures a new campaign's form shows as the agent types (nothing required), and
+    what says their currency: the loan named, the customer's written-off loans, or the
+    currency chosen."""
 
     debt_amount = amount_field("", required=False)
     discount_type = forms.ChoiceField(choices=Campaign.DiscountType.choices, required=False)
     discount_value = amount_field("", required=False, min_value="0")
+    document_type = forms.ChoiceField(choices=Customer.DocumentType.choices, required=False)
+    document_number = forms.CharField(required=False, max_length=20)
+    payment_code = forms.CharField(required=False, max_length=MAX_CODE)
+    currency = forms.ChoiceField(choices=Currency.choices, required=False)
+
+    def clean_document_number(self) -> str:
+        return document_validators.normalize_document_number(
+            self.cleaned_data.get("document_number") or ""
+        )
 
 
 # --- Finishing and annulling -------------------------------------------------------------

@@ -163,6 +163,9 @@ class CampaignRun:
         self.had: set[tuple[int, str]] = set()
         # payment code → (customer id, currency, status, what it owes today in cents).
         self.loans: dict[str, tuple[int, str, str, int]] = {}
+        # customer id → the currencies of their written-off loans, which a blank payment
+        # code covers (only the customers who have some).
+        self.written_off: dict[int, frozenset[str]] = {}
         # The highest discount, in percent of the debt (the portal's settings), read once.
         self.max_discount = services.max_discount()
         # The file's customers so far, by `_doc_key` → the campaign code of their first
@@ -257,6 +260,15 @@ class CampaignImporter(Importer):
             ),
         ),
         Field(
+            "currency",
+            gettext_lazy("Moneda"),
+            aliases=("currency", "divisa", "tipo de moneda"),
+            help=gettext_lazy(
+                "PEN (S/) o USD (US$); vacío: la de los créditos castigados que cubre. Si la "
+                "indica, debe ser esa."
+            ),
+        ),
+        Field(
             "amount",
             gettext_lazy("Monto de la campaña"),
             aliases=("monto de campana", "monto campana", "monto de la campana de castigo"),
@@ -304,6 +316,7 @@ class CampaignImporter(Importer):
                 ).values_list("pk", "document_type", "document_number", "merged_into_id")
             )
         del numbers
+        written_off: dict[int, set[str]] = {}
         for chunk in _chunks(sorted(run.customers.values())):
             for customer_id, code, status in Campaign.objects.filter(
                 customer_id__in=bulk.ids_in(chunk)
@@ -311,6 +324,15 @@ class CampaignImporter(Importer):
                 run.had.add((customer_id, code))
                 if status == Campaign.Status.ACTIVE:
                     run.active[customer_id] = code
+            for customer_id, currency in (
+                Loan.objects.filter(
+                    customer_id__in=bulk.ids_in(chunk), status=Loan.Status.WRITTEN_OFF
+                )
+                .values_list("customer_id", "currency")
+                .distinct()
+            ):
+                written_off.setdefault(customer_id, set()).add(currency)
+        run.written_off = {pk: frozenset(found) for pk, found in written_off.items()}
         for chunk in _chunks(sorted(codes)):
             loans = list(
                 Loan.objects.filter(payment_code__in=_texts_in(chunk)).values_list(
@@ -416,9 +438,12 @@ class CampaignImporter(Importer):
                 % {"value": payment_code[:40], "n": services.MAX_CODE}
             )
 
+        given = services.read_currency(cells.get("currency"))
+        if given is None:
+            messages.append(services.currency_refusal(cells.get("currency")))
         customer_id = 0
         new_customer = None
-        currency = "PEN"
+        currency = given or services.DEFAULT_CURRENCY
         key = _doc_key(document_type, number)
         if state is not None and is_document:
             customer_id = state.customers.get(key, 0)
@@ -443,7 +468,13 @@ class CampaignImporter(Importer):
                 elif problem := services.loan_status_problem(payment_code, loan[2]):
                     messages.append(problem)
                 else:
-                    currency = loan[1]
+                    currency, refusals = services.campaign_currency(
+                        payment_code=payment_code,
+                        loan_currency=loan[1],
+                        written_off=(),
+                        given=given or "",
+                    )
+                    messages.extend(refusals.values())
                     if debt is not None and figures is not None:
                         problem = services.debt_problem(
                             debt_amount=debt,
@@ -453,6 +484,15 @@ class CampaignImporter(Importer):
                         )
                         if problem:
                             messages.append(problem)
+            elif customer_id:
+                # A blank code covers the customer's written-off loans: their currency.
+                currency, refusals = services.campaign_currency(
+                    payment_code="",
+                    loan_currency=None,
+                    written_off=state.written_off.get(customer_id, ()),
+                    given=given or "",
+                )
+                messages.extend(refusals.values())
             earlier = state.in_file.get(key)
             if earlier is None:
                 state.in_file[key] = code
@@ -548,6 +588,7 @@ class CampaignImporter(Importer):
             "balance": money.format_money(campaign.figures.amount),
             "ends_on": row.ends_on.strftime("%d/%m/%Y") if row.ends_on else "",
             "payment_code": row.payment_code,
+            "currency": row.currency,
         }
         if row.customer is not None:
             values.update(

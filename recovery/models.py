@@ -72,8 +72,16 @@ class Campaign(models.Model):
     paid_amount = models.DecimalField(_("pagado"), **MONEY, default=ZERO)
     currency = models.CharField(_("moneda"), max_length=3, default="PEN")
     ends_on = models.DateField(_("fecha de finalización"), null=True, blank=True, db_index=True)
-    # The loan the campaign comes from, by its payment code; blank: all the customer owes.
+    # The loan the campaign comes from, by its payment code; blank: all the customer owed,
+    # written off, when it was made (`loans`).
     payment_code = models.CharField(_("código de pago asociado"), max_length=30, blank=True)
+    # The written-off loans it covers (settles instead of them), fixed when it is made
+    # (services.copy_campaigns): the one its payment code names, or, with a blank code, the
+    # customer's written-off loans of its currency then. A loan written off later is a debt
+    # of its own, never swallowed by an older campaign (selectors.covered_loans).
+    loans = models.ManyToManyField(
+        "credits.Loan", verbose_name=_("créditos cubiertos"), related_name="+", blank=True
+    )
     # Indexed by (status, ends_on), which serves a filter by status alone too.
     status = models.PositiveSmallIntegerField(_("estado"), choices=Status, default=Status.ACTIVE)
     paid_at = models.DateTimeField(_("pagada"), null=True, blank=True)

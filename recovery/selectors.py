@@ -84,6 +84,7 @@ def campaign_list(
     q: str = "",
     status: int | None = None,
     code: str = "",
+    currency: str = "",
     ends_from: date | None = None,
     ends_until: date | None = None,
     debt_min: Decimal | None = None,
@@ -94,8 +95,17 @@ def campaign_list(
     balance_max: Decimal | None = None,
 ) -> QuerySet[Campaign]:
     """Return the campaigns that meet the filters, newest first, with their customer and
-    balance (`balance_due`)."""
+    balance (`balance_due`).
+
+    An amount bound is in one currency (S/ 1,000 is not US$ 1,000, as a segment's balance):
+    with one given, only the campaigns in `currency` are kept, in soles when none is chosen.
+    """
     campaigns = Campaign.objects.annotate(balance_due=BALANCE)
+    bounds = (debt_min, debt_max, amount_min, amount_max, balance_min, balance_max)
+    if not currency and any(bound is not None for bound in bounds):
+        currency = money.Currency.PEN
+    if currency:
+        campaigns = campaigns.filter(currency=currency)
     if status is not None:
         campaigns = campaigns.filter(status=status)
     if code:
@@ -246,10 +256,10 @@ def covering(today: date) -> Q:
 
 def covered_loans(customer_id: int, today: date) -> set[int]:
     """Return the ids of the customer's written-off loans an active or paid campaign covers:
-    the one its payment code names, or all of them when its code is blank. One query."""
-    covers = Campaign.objects.filter(covering(today), customer_id=customer_id).filter(
-        Q(payment_code="") | Q(payment_code=OuterRef("payment_code"))
-    )
+    those it was made for (`Campaign.loans`: the one its payment code names, or, with a
+    blank code, the customer's written-off loans then). A loan written off after the
+    campaign was made is not one of them. One query."""
+    covers = Campaign.objects.filter(covering(today), loans=OuterRef("pk"))
     return set(
         Loan.objects.filter(customer_id=customer_id, status=Loan.Status.WRITTEN_OFF)
         .filter(Exists(covers))
@@ -263,11 +273,42 @@ def campaign_covering(loan: Loan, today: date) -> Campaign | None:
     if loan.status != Loan.Status.WRITTEN_OFF:
         return None
     return (
-        Campaign.objects.filter(covering(today), customer_id=loan.customer_id)
-        .filter(Q(payment_code="") | Q(payment_code=loan.payment_code))
+        Campaign.objects.filter(covering(today), loans=loan)
         .order_by("status", "-paid_at", "-pk")
         .first()
     )
+
+
+def new_campaign_currency(
+    *, payment_code: str = "", document_type: str = "", document_number: str = "", chosen: str = ""
+) -> str:
+    """Return the currency a new campaign would have, for its form's figures: the loan's its
+    payment code names; with a blank code, that of the customer's written-off loans (when
+    they are in one); the one chosen; soles for a customer with none. "" when it cannot be
+    told yet (the service decides, and refuses what does not match)."""
+    if payment_code:
+        found = Loan.objects.filter(payment_code=payment_code).values_list("currency", flat=True)
+        return found.first() or chosen
+    customer = None
+    if document_type and document_number:
+        customer = (
+            Customer.objects.filter(document_type=document_type, document_number=document_number)
+            .resolved()
+            .values_list("pk", flat=True)
+            .first()
+        )
+    if customer is None:
+        return chosen
+    currencies = set(
+        Loan.objects.filter(customer_id=customer, status=Loan.Status.WRITTEN_OFF)
+        .values_list("currency", flat=True)
+        .distinct()
+    )
+    if len(currencies) == 1:
+        return currencies.pop()
+    if currencies:
+        return chosen
+    return chosen or money.Currency.PEN
 
 
 def promises_awaiting_verdict(today: date) -> Q:

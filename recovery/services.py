@@ -5,7 +5,7 @@ Every screen, the import, the API, the portal and the daily task call these. A c
 payment is the campaign's alone: the loan it comes from is never touched.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
@@ -38,8 +38,7 @@ from credits.models import Loan, Payment
 from crm import display
 from crm import services as crm_services
 from crm.models import Customer, ImportBatch, Interaction, Tag
-from integrations import email
-from lib import amounts, bulk, people, repeats
+from lib import amounts, bulk, money, people, repeats, search
 from recovery import selectors
 from recovery.models import (
     HUNDRED,
@@ -267,6 +266,102 @@ def debt_problem(
     }
 
 
+# --- The campaign's currency ----------------------------------------------------------------
+
+# What a file, the API or the form may say for a currency (normalized: lower case, no
+# accents, no dots or spaces at the ends: «S/.» is «s/»).
+CURRENCY_WORDS = {
+    "pen": money.Currency.PEN.value,
+    "s/": money.Currency.PEN.value,
+    "sol": money.Currency.PEN.value,
+    "soles": money.Currency.PEN.value,
+    "nuevos soles": money.Currency.PEN.value,
+    "usd": money.Currency.USD.value,
+    "us$": money.Currency.USD.value,
+    "$": money.Currency.USD.value,
+    "dolar": money.Currency.USD.value,
+    "dolares": money.Currency.USD.value,
+    "dolares americanos": money.Currency.USD.value,
+}
+# A customer without a written-off loan: a blank-code campaign of a debt outside the book
+# is in soles unless its currency is given (what every campaign was before a currency
+# could be given).
+DEFAULT_CURRENCY = money.Currency.PEN.value
+
+
+def read_currency(value: Any) -> str | None:
+    """Return the currency a cell or a field says ("PEN", "USD"; S/, US$, soles, dólares
+    too), "" when blank, None when it is none of them."""
+    text = search.normalize(str(value if value is not None else "")).strip(" .")
+    if not text:
+        return ""
+    return CURRENCY_WORDS.get(text)
+
+
+def currency_refusal(value: Any) -> str:
+    return _("La moneda «%(value)s» no es PEN (S/) ni USD (US$).") % {"value": str(value)[:20]}
+
+
+def _currency_words(code: str) -> str:
+    return {
+        money.Currency.PEN.value: _("soles (S/)"),
+        money.Currency.USD.value: _("dólares (US$)"),
+    }.get(code, code)
+
+
+def campaign_currency(
+    *, payment_code: str, loan_currency: str | None, written_off: Iterable[str], given: str = ""
+) -> tuple[str, dict[str, str]]:
+    """Return the currency of a new campaign and why it cannot be made, by field
+    ("payment_code", "currency"; empty when it can).
+
+    Named by its payment code, the loan's (`loan_currency`). With a blank code, that of the
+    customer's written-off loans (`written_off`, their currencies), which it covers: a
+    customer with written-off loans in soles and in dollars must name one (one campaign
+    settles one currency). A customer with none: `given`, or soles. A currency given
+    (`given`, the file's, the API's or the form's) must be the one the loans say.
+    """
+    if payment_code:
+        currency = loan_currency or given or DEFAULT_CURRENCY
+        if given and loan_currency and given != loan_currency:
+            return currency, {
+                "currency": _(
+                    "La moneda indicada (%(given)s) no es la del crédito %(code)s, que es en "
+                    "%(theirs)s."
+                )
+                % {"given": given, "code": payment_code, "theirs": _currency_words(loan_currency)}
+            }
+        return currency, {}
+    found = sorted(set(written_off))
+    if len(found) > 1:
+        return DEFAULT_CURRENCY, {
+            "payment_code": _(
+                "El cliente tiene créditos castigados en soles y en dólares: indique el "
+                "código de pago."
+            )
+        }
+    if not found:
+        return given or DEFAULT_CURRENCY, {}
+    if given and given != found[0]:
+        return found[0], {
+            "currency": _(
+                "La moneda indicada (%(given)s) no es la de los créditos castigados del "
+                "cliente, que son en %(theirs)s."
+            )
+            % {"given": given, "theirs": _currency_words(found[0])}
+        }
+    return found[0], {}
+
+
+def written_off_currencies(customer_id: int) -> set[str]:
+    """Return the currencies of the customer's written-off loans (one query)."""
+    return set(
+        Loan.objects.filter(customer_id=customer_id, status=Loan.Status.WRITTEN_OFF)
+        .values_list("currency", flat=True)
+        .distinct()
+    )
+
+
 # --- Making campaigns ------------------------------------------------------------------------
 
 
@@ -299,11 +394,16 @@ def create_campaign(
     discount_value: Decimal,
     ends_on: date | None,
     payment_code: str = "",
+    currency: str = "",
     actor: AbstractBaseUser | None,
     source: str = "",
 ) -> Campaign:
     """Make one campaign, tag the customer and put it on the timeline (`source` says who
     made it when no person did: «por la API (Core bancario)»).
+
+    It covers the loan its payment code names, or, with a blank code, the customer's
+    written-off loans now (`Campaign.loans`), in their currency; `currency` (PEN, USD; blank:
+    theirs) must be that one (`campaign_currency`).
 
     Refuse (ValidationError, by field) what the file, the API and the screen refuse: a
     discount not below the debt or above the settings' maximum, negative amounts, a debt
@@ -324,10 +424,23 @@ def create_campaign(
         errors["discount_value"] = problems
     if problems := check_end_date(ends_on, today=today):
         errors["ends_on"] = problems
+    given = read_currency(currency)
+    if given is None:
+        errors["currency"] = [currency_refusal(currency)]
     loan, problems = loan_for_code(customer.pk, payment_code)
+    chosen = DEFAULT_CURRENCY
     if problems:
         errors["payment_code"] = problems
-    elif loan is not None and figures is not None:
+    else:
+        chosen, refusals = campaign_currency(
+            payment_code=payment_code,
+            loan_currency=loan.currency if loan is not None else None,
+            written_off=() if payment_code else written_off_currencies(customer.pk),
+            given=given or "",
+        )
+        for field, problem in refusals.items():
+            errors.setdefault(field, []).append(problem)
+    if loan is not None and figures is not None:
         owed = loans_owed([loan.pk])[loan.pk]
         if problem := debt_problem(
             debt_amount=debt_amount, owed=owed, payment_code=payment_code, currency=loan.currency
@@ -361,7 +474,7 @@ def create_campaign(
         figures=figures,
         ends_on=ends_on,
         payment_code=payment_code,
-        currency=loan.currency if loan else "PEN",
+        currency=chosen,
     )
     try:
         with transaction.atomic():
@@ -651,45 +764,82 @@ def _judge_past_promises(ids: Sequence[int], kind: str, *, today: date) -> None:
 Covering = TypeVar("Covering", NewCampaign, Campaign)
 
 
-def _covered_loans_with_offers(campaigns: Sequence[Covering]) -> dict[int, tuple[str, Covering]]:
-    """Return the written-off loans the active `campaigns` cover that still have something
-    open (the loan their payment code names, or all the customer's when it is blank:
-    `selectors.covered_loans`), each with its payment code and the campaign covering it.
+def cover_loans(campaigns: Mapping[int, Covering]) -> dict[int, tuple[str, Covering]]:
+    """Link new campaigns (id → the campaign or its row) to the written-off loans they cover
+    (`Campaign.loans`): the one a payment code names, or, with a blank code, the customer's
+    written-off loans now, in the campaign's currency. Return those of the loans that still
+    have something open (a link, a promise, an agreement: what their creation withdraws),
+    each with its payment code and the campaign covering it.
 
-    One query for a whole chunk of campaigns (an import's): only those few loans are then
-    withdrawn, one by one.
+    What a blank code covers is fixed here: a loan written off later is a debt of its own.
+    One query and one bulk insert, however many campaigns (an import's chunk).
     """
-    by_customer: dict[int, list[Covering]] = {}
-    for campaign in campaigns:
-        by_customer.setdefault(campaign.customer_id, []).append(campaign)
+    by_customer: dict[int, list[tuple[int, Covering]]] = {}
+    for pk, campaign in campaigns.items():
+        by_customer.setdefault(campaign.customer_id, []).append((pk, campaign))
+    if not by_customer:
+        return {}
     links, promises, agreements = _open_on(LOAN, receivable_id=OuterRef("pk"))
     loans = (
         Loan.objects.filter(
             customer_id__in=bulk.ids_in(sorted(by_customer)), status=Loan.Status.WRITTEN_OFF
         )
-        .filter(Exists(links) | Exists(promises) | Exists(agreements))
+        .annotate(link=Exists(links), promise=Exists(promises), agreement=Exists(agreements))
         .order_by("pk")
+        .values_list(
+            "pk", "customer_id", "payment_code", "currency", "link", "promise", "agreement"
+        )
+    )
+    pairs: list[tuple[int, int]] = []
+    open_on: dict[int, tuple[str, Covering]] = {}
+    for loan_pk, customer_id, payment_code, currency, *offers in loans:
+        for pk, campaign in by_customer[customer_id]:
+            if campaign.payment_code == payment_code or (
+                not campaign.payment_code and campaign.currency == currency
+            ):
+                pairs.append((pk, loan_pk))
+                if any(offers):
+                    open_on.setdefault(loan_pk, (payment_code, campaign))
+    bulk.insert_rows(Campaign.loans.through, ["campaign_id", "loan_id"], pairs)
+    return open_on
+
+
+def _covered_loans_with_offers(
+    campaigns: Mapping[int, Covering],
+) -> dict[int, tuple[str, Covering]]:
+    """Return the written-off loans the `campaigns` (id → campaign) cover that still have
+    something open (`Campaign.loans`, as `selectors.covered_loans` reads them), each with
+    its payment code and the campaign covering it.
+
+    One query for a whole chunk of campaigns (an import's): only those few loans are then
+    withdrawn, one by one.
+    """
+    if not campaigns:
+        return {}
+    links, promises, agreements = _open_on(LOAN, receivable_id=OuterRef("loan_id"))
+    rows = (
+        Campaign.loans.through.objects.filter(
+            campaign_id__in=bulk.ids_in(sorted(campaigns)), loan__status=Loan.Status.WRITTEN_OFF
+        )
+        .filter(Exists(links) | Exists(promises) | Exists(agreements))
+        .order_by("loan_id", "campaign_id")
+        .values_list("loan_id", "loan__payment_code", "campaign_id")
     )
     covered: dict[int, tuple[str, Covering]] = {}
-    for pk, customer_id, payment_code in loans.values_list("pk", "customer_id", "payment_code"):
-        covering = [
-            campaign
-            for campaign in by_customer[customer_id]
-            if campaign.payment_code in ("", payment_code)
-        ]
-        if covering:
-            covered[pk] = (payment_code, covering[0])
+    for loan_pk, payment_code, campaign_pk in rows:
+        covered.setdefault(loan_pk, (payment_code, campaigns[campaign_pk]))
     return covered
 
 
 def _withdraw_covered_loans_offers(
-    campaigns: Sequence[Covering], *, actor: AbstractBaseUser | None
+    covered: Mapping[int, tuple[str, Covering]], *, actor: AbstractBaseUser | None
 ) -> OpenOffers:
-    """Withdraw what is open on the written-off loans the active `campaigns` cover, each on
-    the timeline; return what was withdrawn. The debtor is asked for the campaign from now
-    on, so an old link must not take the whole loan, nor a promise for it be marked broken.
+    """Withdraw what is open on the written-off loans `covered` (loan id → its payment code
+    and the active campaign covering it: `cover_loans`, `_covered_loans_with_offers`), each
+    on the timeline; return what was withdrawn. The debtor is asked for the campaign from
+    now on, so an old link must not take the whole loan, nor a promise for it be marked
+    broken.
     """
-    covered = _covered_loans_with_offers(campaigns)
     if not covered:
         return OpenOffers(links=[], promises=[], agreements=[])
     said = _("el crédito %(loan)s lo cubre la campaña de cartera castigada %(code)s")
@@ -707,7 +857,7 @@ def covered_loans_offers(campaigns: Sequence[Campaign]) -> list[tuple[Campaign, 
     open by campaigns made before it did (the `withdraw_covered_offers` command). Four
     queries, however many campaigns.
     """
-    covered = _covered_loans_with_offers(campaigns)
+    covered = _covered_loans_with_offers({campaign.pk: campaign for campaign in campaigns})
     if not covered:
         return []
     offers = _open_offers(list(covered), LOAN)
@@ -737,7 +887,7 @@ def withdraw_covered_loans_offers(
     For campaigns made before their creation withdrew it (the `withdraw_covered_offers`
     command); running it twice withdraws nothing the second time.
     """
-    covered = _covered_loans_with_offers([campaign])
+    covered = _covered_loans_with_offers({campaign.pk: campaign})
     if not covered:
         return OpenOffers(links=[], promises=[], agreements=[])
     # create_campaign's order: the loans' open links, then the customer (a payment's
@@ -747,7 +897,9 @@ def withdraw_covered_loans_offers(
     covering = Campaign.objects.filter(selectors.covering(timezone.localdate()), pk=campaign.pk)
     if not covering.exists():
         return OpenOffers(links=[], promises=[], agreements=[])
-    return _withdraw_covered_loans_offers([campaign], actor=actor)
+    return _withdraw_covered_loans_offers(
+        _covered_loans_with_offers({campaign.pk: campaign}), actor=actor
+    )
 
 
 # --- Payments ---------------------------------------------------------------------------------
@@ -948,10 +1100,8 @@ def payment_facts(
     }
 
 
-def email_collections_team(*, subject: str, body: str, dedupe: str) -> None:
-    """E-mail each address of COLLECTIONS_TEAM_EMAILS once (`dedupe` names the occasion)."""
-    for address in settings.COLLECTIONS_TEAM_EMAILS:
-        email.enqueue(to=address, subject=subject, body=body, dedupe_key=f"{dedupe}-{address}")
+# collections_app's, which its gateway payments use too (recovery builds on it).
+email_collections_team = collection_services.email_collections_team
 
 
 def _within_ended_offer(campaign: Campaign, received_on: date) -> bool:
@@ -1120,6 +1270,8 @@ def copy_campaigns(
                     for row in chunk
                 ],
             )
+            # The loans each covers, fixed now (a loan written off later is not one).
+            covered = cover_loans(dict(zip(made, chunk, strict=True)))
             # Those already tagged stay as they are. Not a query on the tags first: the table
             # grows in this transaction, with statistics that still say it is empty.
             bulk.add_links(through, "customer", customer_ids, "tag", tag.pk)
@@ -1144,6 +1296,6 @@ def copy_campaigns(
                 )
             bulk.insert_rows(Interaction, crm_services.INTERACTION_COLUMNS, entries)
         # Covered from now on: what was still open on their loans is withdrawn.
-        _withdraw_covered_loans_offers(chunk, actor=by)
+        _withdraw_covered_loans_offers(covered, actor=by)
         ids.extend(made)
     return ids

@@ -373,11 +373,25 @@ def _preview(data) -> dict | None:
     )
     if figures is None:
         return {"problems": problems}
+    data = form.cleaned_data
+    discount_type = data["discount_type"] or Campaign.DiscountType.PERCENT
     return {
         "debt": debt,
         "discount": figures.discount_amount,
         "amount": figures.amount,
-        "percent": discount_percent(figures.discount_amount, debt),
+        # As the campaign will say it: the percentage typed (30 %, not the 29.99 % its
+        # amount, rounded to the cent, gives back); an amount's share rounded down.
+        "percent": (
+            value
+            if discount_type == Campaign.DiscountType.PERCENT
+            else discount_percent(figures.discount_amount, debt)
+        ),
+        "currency": selectors.new_campaign_currency(
+            payment_code=(data["payment_code"] or "").strip(),
+            document_type=data["document_type"],
+            document_number=data["document_number"],
+            chosen=data["currency"],
+        ),
     }
 
 

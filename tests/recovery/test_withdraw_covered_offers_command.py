@@ -17,6 +17,7 @@ from django.utils import timezone
 from collections_app.models import PaymentAgreement, PaymentLink, PaymentPromise
 from credits.services import loans as loan_services
 from crm.models import Interaction
+from recovery import services as recovery_services
 from recovery.models import Campaign
 from tests.factories import CustomerFactory
 from tests.recovery.conftest import CAMPAIGN_AMOUNT, DEBT, ENDS_ON, TODAY
@@ -44,7 +45,10 @@ def old_campaign(customer, code="CAST-2026-06", **fields) -> Campaign:
         "payment_code": "",
         **fields,
     }
-    return Campaign.objects.create(**data)
+    campaign = Campaign.objects.create(**data)
+    # The loans it covers, as its creation (or the migration, for one made before) fixed them.
+    recovery_services.cover_loans({campaign.pk: campaign})
+    return campaign
 
 
 def written_off_loan(make_active_loan, **fields):
