@@ -84,9 +84,10 @@ def test_a_payment_locks_the_customer_before_the_campaign(monkeypatch, debtor, c
 
 @pytest.fixture
 def link_holds_the_customer(monkeypatch, debtor, campaign):
-    """Once the campaign is made, the link takes the customer's row and keeps it half a second before it holds the
-    campaign; the event returned is set once it holds the row. The customer's last contact
-    was a day ago, so a timeline entry meanwhile moves it (an UPDATE of the customer's row)."""
+    """Once the campaign is made, the link takes the customer's row and keeps it half a
+    second before it holds the campaign; the event returned is set once it holds the row.
+    The customer's last contact was a day ago, so a timeline entry meanwhile moves it (an
+    UPDATE of the customer's row)."""
     Customer.objects.filter(pk=debtor.pk).update(
         last_interaction_at=timezone.now() - timedelta(days=1)
     )
