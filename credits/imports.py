@@ -112,23 +112,6 @@ EARLIEST_DAY = date(1990, 1, 1)
 CODE_MAX = 30
 CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./")
 
-# What a file may say for a currency (normalized: lower case, no accents, no dots or spaces
-# at the ends).
-CURRENCIES = {
-    "pen": money.Currency.PEN,
-    "s/": money.Currency.PEN,
-    "s": money.Currency.PEN,
-    "sol": money.Currency.PEN,
-    "soles": money.Currency.PEN,
-    "nuevos soles": money.Currency.PEN,
-    "usd": money.Currency.USD,
-    "us$": money.Currency.USD,
-    "$": money.Currency.USD,
-    "us": money.Currency.USD,
-    "dolar": money.Currency.USD,
-    "dolares": money.Currency.USD,
-    "dolares americanos": money.Currency.USD,
-}
 # A currency in the words of a refusal: «El producto X es en soles».
 CURRENCY_WORDS = {
     money.Currency.PEN: gettext_lazy("soles"),
@@ -1141,9 +1124,9 @@ def _written_off_change(
 def _currency_problems(value: str, product: LoanProduct | None) -> list[str]:
     """What is wrong with a row's currency: none it knows, or not its product's (the loan
     takes its product's currency)."""
-    currency = CURRENCIES.get(search.normalize(value).strip(" ."))
+    currency = money.read_currency(value)
     if currency is None:
-        return [_("La moneda «%(value)s» no es PEN (S/) ni USD (US$).") % {"value": value[:20]}]
+        return [money.currency_refusal(value)]
     if product is not None and currency != product.currency:
         return [
             _("El producto %(product)s es en %(words)s y la fila dice %(currency)s.")

@@ -7,7 +7,10 @@ rounded half up to the places its screen shows. Nothing here knows what the amou
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from lib.search import normalize
 
 # Field arguments of every amount and every rate column.
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -24,6 +27,42 @@ class Currency(models.TextChoices):
 
 
 CURRENCY_SYMBOLS = {Currency.PEN: "S/", Currency.USD: "US$"}
+
+# What a person or a file may write for a currency, normalized (lib.search.normalize: lower
+# case, no accents; dots and spaces at the ends dropped).
+CURRENCY_SPELLINGS = {
+    "pen": Currency.PEN,
+    "s/": Currency.PEN,
+    "s": Currency.PEN,
+    "sol": Currency.PEN,
+    "soles": Currency.PEN,
+    "nuevos soles": Currency.PEN,
+    "usd": Currency.USD,
+    "us$": Currency.USD,
+    "$": Currency.USD,
+    "us": Currency.USD,
+    "dolar": Currency.USD,
+    "dolares": Currency.USD,
+    "dolares americanos": Currency.USD,
+}
+
+
+def read_currency(value: object) -> str | None:
+    """Return the currency a cell or a field says ("PEN", "USD"; S/, US$, soles, dólares
+    too), "" when blank, None when it is none of them (the imports' and the API's one
+    reader)."""
+    text = normalize(str(value if value is not None else "")).strip(" .")
+    if not text:
+        return ""
+    found = CURRENCY_SPELLINGS.get(text)
+    return found.value if found is not None else None
+
+
+def currency_refusal(value: object) -> str:
+    """Say that `value` is not a currency we keep."""
+    return gettext("La moneda «%(value)s» no es PEN (S/) ni USD (US$).") % {
+        "value": str(value)[:20]
+    }
 
 
 def cents(value: Decimal | float | int | str | None) -> Decimal:

@@ -438,9 +438,9 @@ class CampaignImporter(Importer):
                 % {"value": payment_code[:40], "n": services.MAX_CODE}
             )
 
-        given = services.read_currency(cells.get("currency"))
+        given = money.read_currency(cells.get("currency"))
         if given is None:
-            messages.append(services.currency_refusal(cells.get("currency")))
+            messages.append(money.currency_refusal(cells.get("currency")))
         customer_id = 0
         new_customer = None
         currency = given or services.DEFAULT_CURRENCY

@@ -38,7 +38,7 @@ from credits.models import Loan, Payment
 from crm import display
 from crm import services as crm_services
 from crm.models import Customer, ImportBatch, Interaction, Tag
-from lib import amounts, bulk, money, people, repeats, search
+from lib import amounts, bulk, money, people, repeats
 from recovery import selectors
 from recovery.models import (
     HUNDRED,
@@ -270,36 +270,10 @@ def debt_problem(
 
 # What a file, the API or the form may say for a currency (normalized: lower case, no
 # accents, no dots or spaces at the ends: «S/.» is «s/»).
-CURRENCY_WORDS = {
-    "pen": money.Currency.PEN.value,
-    "s/": money.Currency.PEN.value,
-    "sol": money.Currency.PEN.value,
-    "soles": money.Currency.PEN.value,
-    "nuevos soles": money.Currency.PEN.value,
-    "usd": money.Currency.USD.value,
-    "us$": money.Currency.USD.value,
-    "$": money.Currency.USD.value,
-    "dolar": money.Currency.USD.value,
-    "dolares": money.Currency.USD.value,
-    "dolares americanos": money.Currency.USD.value,
-}
 # A customer without a written-off loan: a blank-code campaign of a debt outside the book
 # is in soles unless its currency is given (what every campaign was before a currency
 # could be given).
 DEFAULT_CURRENCY = money.Currency.PEN.value
-
-
-def read_currency(value: Any) -> str | None:
-    """Return the currency a cell or a field says ("PEN", "USD"; S/, US$, soles, dólares
-    too), "" when blank, None when it is none of them."""
-    text = search.normalize(str(value if value is not None else "")).strip(" .")
-    if not text:
-        return ""
-    return CURRENCY_WORDS.get(text)
-
-
-def currency_refusal(value: Any) -> str:
-    return _("La moneda «%(value)s» no es PEN (S/) ni USD (US$).") % {"value": str(value)[:20]}
 
 
 def _currency_words(code: str) -> str:
@@ -424,9 +398,9 @@ def create_campaign(
         errors["discount_value"] = problems
     if problems := check_end_date(ends_on, today=today):
         errors["ends_on"] = problems
-    given = read_currency(currency)
+    given = money.read_currency(currency)
     if given is None:
-        errors["currency"] = [currency_refusal(currency)]
+        errors["currency"] = [money.currency_refusal(currency)]
     loan, problems = loan_for_code(customer.pk, payment_code)
     chosen = DEFAULT_CURRENCY
     if problems:

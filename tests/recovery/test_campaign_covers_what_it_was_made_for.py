@@ -24,6 +24,7 @@ from collections_app import receivables
 from collections_app import services as collection_services
 from credits.models import Loan
 from credits.services import loans as loan_services
+from lib import money
 from recovery import selectors
 from recovery import services as recovery_services
 from recovery.models import Campaign
@@ -229,7 +230,7 @@ def test_an_unknown_currency_is_refused(db):
      ("US$", "USD"), ("Dólares", "USD"), ("", ""), (None, ""), ("EUR", None)],
 )  # fmt: skip
 def test_currencies_are_read_as_people_write_them(text, code):
-    assert recovery_services.read_currency(text) == code
+    assert money.read_currency(text) == code
 
 
 # --- The file ------------------------------------------------------------------------------------
