@@ -44,7 +44,7 @@ def test_a_link_through_the_other_gateway_asks_first_and_makes_nothing(bot, debt
     assert answer["link"]["proveedor"] == "mercadopago"
     assert answer["detail"].startswith(
         f"La deuda {loan.payment_code} tiene un pago en curso por MercadoPago: el link "
-        f"{first['referencia']} de S/ {float(TO_SETTLE):,.2f}"
+        f"{first['referencia']} de S/ {TO_SETTLE:,.2f}"
     )
     assert "confirmar_otra_pasarela" in answer["detail"]
     assert PaymentLink.objects.count() == 1

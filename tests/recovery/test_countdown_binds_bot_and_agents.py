@@ -20,8 +20,12 @@ from pytest_django.asserts import assertContains, assertNotContains
 from collections_app import services as collection_services
 from collections_app.models import Origin, PaymentLink
 from integrations import api_clients, fakes
-from recovery.models import RecoverySettings
 from tests.collections_app.test_bot_api import Bot, doc
+from tests.recovery.test_countdown_binds_links import CONCLUDED as PORTAL_SAYS
+from tests.recovery.test_countdown_binds_links import (  # noqa: F401 (a fixture, imported)
+    COUNTDOWN_END,
+    countdown,
+)
 from tests.recovery.test_portal import (
     NOW,
     OFFER,
@@ -30,20 +34,9 @@ from tests.recovery.test_portal import (
     signed_in,
 )
 
-CONCLUDED = "La oferta ha concluido, contáctanos para más detalles."
-COUNTDOWN_END = NOW + timedelta(hours=48)
+# The API says the portal's sentence, with its period.
+CONCLUDED = f"{PORTAL_SAYS}."
 AFTER = COUNTDOWN_END + timedelta(minutes=1)
-
-
-@pytest.fixture
-def countdown(db):
-    """The portal, on, with a countdown of 48 hours."""
-    found = RecoverySettings.current()
-    found.is_active = True
-    found.countdown_enabled = True
-    found.countdown_hours = 48
-    found.save()
-    return found
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def openapi() -> dict:
 
 
 @pytest.fixture
-def first_visit(countdown, campaign, debtor) -> Client:
+def first_visit(countdown, campaign, debtor) -> Client:  # noqa: F811 (imported fixture)
     """The debtor saw the offer at noon: their countdown runs to 17 June at 12:00."""
     client = signed_in(Client(), debtor)
     client.get(OFFER)
@@ -91,7 +84,11 @@ def test_a_portal_link_ends_with_the_countdown_and_the_gateway_is_told(first_vis
     )
 
 
-def test_a_countdown_longer_than_a_link_leaves_the_link_its_hours(countdown, campaign, debtor):
+def test_a_countdown_longer_than_a_link_leaves_the_link_its_hours(
+    countdown,  # noqa: F811 (imported fixture)
+    campaign,
+    debtor,
+):
     countdown.countdown_hours = 100
     countdown.save()
     client = signed_in(Client(), debtor)
