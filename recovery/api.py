@@ -121,8 +121,8 @@ PaymentCode = Annotated[
     Field(
         max_length=30,
         pattern=r"^[A-Za-z0-9._-]*$",
-        description="Código de pago del crédito que origina la campaña; vacío: toda la "
-        "deuda pendiente del cliente.",
+        description="Código de pago del crédito que origina la campaña; vacío: los créditos "
+        "castigados del cliente a la fecha (no los que se castiguen después).",
     ),
 ]
 

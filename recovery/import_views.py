@@ -30,6 +30,7 @@ COLUMNS = (
     "discount_value",
     "ends_on",
     "payment_code",
+    "currency",
     "first_name",
     "last_name",
     "phone",
@@ -65,6 +66,7 @@ def template_workbook() -> bytes:
             Decimal("40"),
             ends_on,
             "L000000123",
+            "PEN",
             "",
             "",
             "",
@@ -81,6 +83,7 @@ def template_workbook() -> bytes:
             Decimal("500.00"),
             None,
             "",
+            "",
             "Jean",
             "Dupont",
             "987654321",
@@ -95,7 +98,7 @@ def template_workbook() -> bytes:
                 cell.number_format = "#,##0.00"
     for cell in sheet["G"][1:]:
         cell.number_format = "DD/MM/YYYY"
-    for letter in "ABCDEFGHIJKL":
+    for letter in "ABCDEFGHIJKLM":
         sheet.column_dimensions[letter].width = 22
     sheet.freeze_panes = "A2"
 
@@ -163,7 +166,13 @@ def _instructions() -> dict[str, str]:
         ),
         "payment_code": _(
             "Opcional: el código de pago del crédito del cliente que origina la campaña. "
-            "Vacío: la campaña cubre toda la deuda pendiente del cliente."
+            "Vacío: la campaña cubre los créditos castigados del cliente a la fecha (no los "
+            "que se castiguen después); si los tiene en soles y en dólares, indique el código "
+            "de pago."
+        ),
+        "currency": _(
+            "Opcional: PEN (S/) o USD (US$). Vacío: la moneda de los créditos castigados que "
+            "cubre la campaña. Si la indica, debe ser esa."
         ),
         "first_name": _(
             "Solo para registrar un cliente nuevo (se ignoran si el cliente ya existe: sus "

@@ -256,7 +256,8 @@ class CampaignImporter(Importer):
             gettext_lazy("Código de pago asociado"),
             aliases=("codigo de pago", "codigo pago", "cod pago", "credito", "payment code"),
             help=gettext_lazy(
-                "El crédito del cliente que origina la campaña; vacío: toda su deuda."
+                "El crédito del cliente que origina la campaña; vacío: sus créditos castigados "
+                "a la fecha."
             ),
         ),
         Field(

@@ -643,7 +643,7 @@ def test_the_template_is_served_to_who_may_make_campaigns(client, supervisor, as
     assert book.sheetnames == ["Campañas", "Instrucciones"]
     rows = list(book["Campañas"].values)
     assert rows[0][:8] == tuple(HEADER)
-    assert rows[0][8:] == ("Nombres", "Apellidos", "Celular", "Correo electrónico")
+    assert rows[0][8:] == ("Moneda", "Nombres", "Apellidos", "Celular", "Correo electrónico")
     assert len(rows) == 3
     notes = [line[0] for line in book["Instrucciones"].values]
     assert notes[0] == "Columna" and "Valor del descuento" in notes
@@ -664,6 +664,7 @@ def test_the_template_uploaded_back_maps_every_column(client, supervisor):
         "discount_value",
         "ends_on",
         "payment_code",
+        "currency",
         "first_name",
         "last_name",
         "phone",
