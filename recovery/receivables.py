@@ -301,11 +301,17 @@ class CampaignReceivable:
 
 
 def campaigns_holding_imported(codes: Mapping[int, str]) -> dict[int, str]:
-    """Say which of the loans `codes` names a written-off campaign names by its payment code,
-    in any status (credits' undo check of a loans import): deleted, the loan would leave
-    the campaign naming a code that no longer exists."""
+    """Say which of the loans `codes` names a written-off campaign covers, in any status
+    (credits' undo check of a loans import): by its payment code, or among the loans a
+    blank-code campaign was made for (`Campaign.loans`). Deleted, the loan would leave the
+    campaign naming a code that no longer exists, or covering less than its debt was
+    worked out on."""
     by_code = {code: pk for pk, code in codes.items()}
     named = Campaign.objects.filter(payment_code__in=list(by_code)).values_list(
         "payment_code", flat=True
     )
-    return {by_code[code]: _("una campaña de cartera castigada") for code in set(named)}
+    covered = Campaign.loans.through.objects.filter(loan_id__in=list(codes)).values_list(
+        "loan_id", flat=True
+    )
+    holding = {by_code[code] for code in named} | set(covered)
+    return dict.fromkeys(holding, _("una campaña de cartera castigada"))

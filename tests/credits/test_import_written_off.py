@@ -420,3 +420,30 @@ def test_undo_waits_while_a_campaign_or_collections_name_its_loans(book, supervi
     with pytest.raises(ValidationError):
         services.undo_import(batch=batch, actor=supervisor)
     assert Loan.objects.count() == 2
+
+
+def test_undo_waits_while_a_blank_code_campaign_covers_its_loan(book, supervisor):
+    # A campaign with a blank payment code covers the loans written off when it was made
+    # (Campaign.loans): the undo deleted one of them, and the campaign covered less than its
+    # debt was worked out on, without a word.
+    _product, marta, _jean = book
+    batch = run([loan_row()], supervisor, PAID)
+    loan = Loan.objects.get(payment_code="PX-0001")
+    campaign = recovery_services.create_campaign(
+        customer=marta,
+        code="CAST-02",
+        debt_amount=recovery_services.loans_owed([loan.pk])[loan.pk],
+        discount_type=Campaign.DiscountType.PERCENT,
+        discount_value=Decimal("40"),
+        ends_on=date(2026, 7, 31),
+        payment_code="",
+        actor=supervisor,
+    )
+    assert list(campaign.loans.all()) == [loan]
+
+    assert services.undo_blockers(batch) == [
+        "Línea 2: el crédito PX-0001 tiene una campaña de cartera castigada."
+    ]
+    with pytest.raises(ValidationError):
+        services.undo_import(batch=batch, actor=supervisor)
+    assert Loan.objects.filter(pk=loan.pk).exists()
