@@ -5,13 +5,14 @@ debtor's first installment fell due five days ago (FLOW_DUE_DATE) and is unpaid:
 segment of 1 to 30 days past due takes them, and a flow step at +5 sends to them today.
 """
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 
 from collections_app.models import MessageTemplate, Portfolio
 from collections_app.strategies import segments, templating, variables
 from credits.services import delinquency
+from crm.models import MessagePolicy
 from tests.collections_app.conftest import TODAY
 from tests.factories import CustomerFactory
 
@@ -102,3 +103,18 @@ def castigada_variables(db):
     variables.register_source(source)
     yield source
     variables.unregister_source(source.name)
+
+
+@pytest.fixture
+def quiet_nights(db):
+    """The message policy's quiet hours, 20:00 to 08:00: a message of the night waits."""
+    return MessagePolicy.objects.create(
+        pk=1, quiet_start=time(20, 0), quiet_end=time(8, 0), daily_limit=3
+    )
+
+
+@pytest.fixture
+def debtor_by_email(debtor):
+    debtor.email = "rosa@example.pe"
+    debtor.save()
+    return debtor

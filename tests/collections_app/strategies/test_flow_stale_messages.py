@@ -22,7 +22,6 @@ from tests.collections_app.strategies.test_origin_switched_off import (
     failure_entries,
     flow,  # noqa: F401 (a fixture)
     outbox_row,
-    quiet_nights,  # noqa: F401 (a fixture)
 )
 from tests.credits.conftest import LIMA
 
@@ -65,7 +64,7 @@ def test_a_flow_message_delivered_late_the_same_day_goes_out(queued_at_nine):
 
 
 def test_a_flow_message_held_overnight_from_the_start_goes_out_that_morning_only(
-    quiet_nights,  # noqa: F811
+    quiet_nights,
     flow,  # noqa: F811
     django_capture_on_commit_callbacks,
 ):

@@ -19,7 +19,7 @@ from collections_app.management.commands import seed_strategies
 from collections_app.models import EventSetting, MessageTemplate, Origin, ReportedPayment
 from collections_app.strategies import events, variables
 from crm import messages
-from crm.models import Interaction, Message, MessagePolicy
+from crm.models import Interaction, Message
 from integrations import outbox
 from integrations.models import OutboxMessage
 from lib import queue
@@ -27,34 +27,22 @@ from tests import receipts
 from tests.collections_app.conftest import TODAY
 from tests.collections_app.strategies.conftest import make_template
 from tests.collections_app.strategies.test_events import PAID_ON, PROMISED_ON, configure, report
+from tests.collections_app.strategies.test_origin_switched_off import (
+    AFTER_MORNING,
+    EVENING,
+    LATER,
+    MORNING,
+)
 from tests.credits.conftest import LIMA
 
 Setting = EventSetting.Event
-# TODAY (Monday 15 June 2026) in Lima, inside the quiet hours: the event at 21:00, what
-# overtakes it at 22:00; the messages are due Tuesday 08:00.
-EVENING = datetime.combine(TODAY, time(21, 0), tzinfo=LIMA)
-LATER = datetime.combine(TODAY, time(22, 0), tzinfo=LIMA)
-MORNING = datetime.combine(TODAY + timedelta(days=1), time(8, 0), tzinfo=LIMA)
-AFTER_MORNING = MORNING + timedelta(minutes=1)
+# TODAY (Monday 15 June 2026) in Lima, inside the quiet hours: the event at 21:00 (EVENING),
+# what overtakes it at 22:00 (LATER); the messages are due Tuesday 08:00 (MORNING).
 
 
 @pytest.fixture(autouse=True)
 def _listening():
     events.connect()
-
-
-@pytest.fixture
-def quiet_nights(db):
-    return MessagePolicy.objects.create(
-        pk=1, quiet_start=time(20, 0), quiet_end=time(8, 0), daily_limit=3
-    )
-
-
-@pytest.fixture
-def debtor_by_email(debtor):
-    debtor.email = "rosa@example.pe"
-    debtor.save()
-    return debtor
 
 
 def at(moment, capture, call, *args, **kwargs):

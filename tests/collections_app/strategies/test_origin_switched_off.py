@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from collections_app.models import EventSetting, MessageTemplate
 from collections_app.strategies import events, flows
 from crm import messages
-from crm.models import Interaction, Message, MessagePolicy
+from crm.models import Interaction, Message
 from integrations import outbox
 from integrations.models import OutboxMessage
 from tests.collections_app.conftest import TODAY
@@ -40,20 +40,6 @@ FLOW_OFF = "El flujo «Recordatorios» se desactivó después de poner el mensaj
 @pytest.fixture(autouse=True)
 def _listening():
     events.connect()
-
-
-@pytest.fixture
-def quiet_nights(db):
-    return MessagePolicy.objects.create(
-        pk=1, quiet_start=time(20, 0), quiet_end=time(8, 0), daily_limit=3
-    )
-
-
-@pytest.fixture
-def debtor_by_email(debtor):
-    debtor.email = "rosa@example.pe"
-    debtor.save()
-    return debtor
 
 
 @pytest.fixture
